@@ -1,0 +1,72 @@
+"""Create the demo workspace: a coffee roaster with a few thousand contacts and a year
+of their behaviour. Idempotent: a second run leaves an existing demo alone."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandParser
+from django.db import transaction
+
+from config.provisioning import workspace_provision
+from contacts.demo import demo_contacts_create
+from workspaces.models import Workspace
+from workspaces.services import Actor, api_key_create
+
+DEMO_SLUG = "demo"
+DEMO_EMAIL = "demo@stagecraft.local"
+DEMO_PASSWORD = "stagecraft-demo"  # noqa: S105 - the documented demo login
+
+
+class Command(BaseCommand):
+    help = "Create the demo workspace with contacts and 12 months of events."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--contacts", type=int, default=3000)
+        parser.add_argument("--seed", type=int, default=7)
+        parser.add_argument(
+            "--today",
+            type=dt.date.fromisoformat,
+            default=None,
+            help="the last day of the demo year (default: today)",
+        )
+        parser.add_argument(
+            "--reset",
+            action="store_true",
+            help="delete the demo workspace first and build it again",
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        existing = Workspace.objects.filter(slug=DEMO_SLUG).first()
+        if existing and options["reset"]:
+            existing.delete()
+            existing = None
+        if existing:
+            self.stdout.write(
+                f"Demo workspace '{DEMO_SLUG}' exists; left as it is (--reset rebuilds it)."
+            )
+            return
+        with transaction.atomic():
+            workspace, _ = workspace_provision(
+                slug=DEMO_SLUG,
+                name="Northwind Coffee Roasters",
+                time_zone="America/New_York",
+                owner_email=DEMO_EMAIL,
+                owner_password=DEMO_PASSWORD,
+            )
+            summary = demo_contacts_create(
+                workspace=workspace,
+                contacts=options["contacts"],
+                seed=options["seed"],
+                today=options["today"],
+            )
+            _, secret = api_key_create(
+                workspace=workspace, name="Demo integration", actor=Actor(system="seed_demo")
+            )
+        self.stdout.write(
+            f"Demo workspace '{DEMO_SLUG}': {summary.contacts} contacts, {summary.events} "
+            f"events, {summary.purchases} purchases worth {summary.revenue} "
+            f"{workspace.currency}."
+        )
+        self.stdout.write(f"Demo API key (shown once): {secret}")

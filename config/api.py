@@ -1,0 +1,100 @@
+"""The API's one error shape and shared API pieces.
+
+Every error is {"error": {"code": "...", "message": "...", "fields": {"path": ["reason"]}}}.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import Http404
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import set_rollback
+
+from config.errors import DomainError
+
+
+def flatten_errors(detail: Any, prefix: str = "") -> dict[str, list[str]]:
+    """DRF's nested error detail as {"path": [reasons]} with paths like contacts[3].email."""
+    out: dict[str, list[str]] = {}
+    if isinstance(detail, dict):
+        for key, value in detail.items():
+            path = f"{prefix}.{key}" if prefix else str(key)
+            if key == "non_field_errors":
+                path = prefix or "non_field_errors"
+            for sub, reasons in flatten_errors(value, path).items():
+                out.setdefault(sub, []).extend(reasons)
+    elif isinstance(detail, list):
+        if all(not isinstance(item, dict | list) for item in detail):
+            out[prefix or "non_field_errors"] = [str(item) for item in detail]
+        else:
+            for index, value in enumerate(detail):
+                if value:
+                    out.update(flatten_errors(value, f"{prefix}[{index}]"))
+    else:
+        out[prefix or "non_field_errors"] = [str(detail)]
+    return out
+
+
+def error_body(code: str, message: str, fields: dict[str, list[str]] | None = None) -> dict:
+    return {"error": {"code": code, "message": message, "fields": fields or {}}}
+
+
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    headers: dict[str, str] = {}
+    if isinstance(exc, DomainError):
+        set_rollback()
+        return Response(error_body(exc.code, exc.message, exc.fields), status=exc.status)
+    if isinstance(exc, DjangoValidationError):
+        fields = (
+            {k: [str(m) for m in v] for k, v in exc.message_dict.items()}
+            if hasattr(exc, "error_dict")
+            else {"non_field_errors": [str(m) for m in exc.messages]}
+        )
+        set_rollback()
+        return Response(error_body("invalid", "The request is not valid.", fields), status=400)
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, DjangoPermissionDenied):
+        exc = exceptions.PermissionDenied()
+    if not isinstance(exc, exceptions.APIException):
+        return None
+
+    if isinstance(exc, exceptions.Throttled):
+        wait = int(getattr(exc, "wait", None) or 1)
+        headers["Retry-After"] = str(wait)
+        body = error_body("rate_limited", f"Too many requests; retry in {wait} s.")
+    elif isinstance(exc, exceptions.ValidationError):
+        fields = flatten_errors(exc.detail)
+        first = next(iter(fields.items()), None)
+        message = f"{first[0]}: {first[1][0]}" if first else "The request is not valid."
+        body = error_body("invalid", message, fields)
+    elif isinstance(exc, exceptions.ParseError):
+        body = error_body("parse_error", str(exc.detail))
+    elif isinstance(exc, exceptions.NotAuthenticated | exceptions.AuthenticationFailed):
+        body = error_body("unauthenticated", str(exc.detail))
+        headers["WWW-Authenticate"] = "Bearer"
+        exc.status_code = status.HTTP_401_UNAUTHORIZED
+    elif isinstance(exc, exceptions.NotFound):
+        body = error_body("not_found", "Not found.")
+    elif isinstance(exc, exceptions.UnsupportedMediaType):
+        body = error_body("unsupported_media_type", str(exc.detail))
+    else:
+        body = error_body(exc.default_code, str(exc.detail))
+    set_rollback()
+    return Response(body, status=exc.status_code, headers=headers)
+
+
+def request_object(data: Any) -> dict[str, Any]:
+    """The request body, which must be a JSON object."""
+    if not isinstance(data, dict):
+        from config.errors import InvalidInput
+
+        raise InvalidInput(
+            "The body must be a JSON object.",
+            fields={"non_field_errors": ["must be a JSON object"]},
+        )
+    return data

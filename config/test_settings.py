@@ -1,0 +1,32 @@
+"""Settings for the test suite: the same stack (PostgreSQL, Redis), faster hashing."""
+
+import os
+
+os.environ.setdefault("SECRET_KEY", "test-secret-key-not-for-production-" + "t" * 20)
+
+from config.settings import *  # noqa: F403
+from config.settings import REDIS_URL, _redis_cache_location, redis_url_with_db
+
+DEBUG = False
+SECURE_SSL_REDIRECT = False
+SESSION_COOKIE_SECURE = False
+CSRF_COOKIE_SECURE = False
+SECURE_HSTS_SECONDS = 0
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = True
+
+# Tests use their own Redis database so that they never consume a running app's queue.
+TEST_REDIS_URL = redis_url_with_db(REDIS_URL, 9)
+CELERY_BROKER_URL = TEST_REDIS_URL
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": _redis_cache_location(TEST_REDIS_URL),
+        "KEY_PREFIX": "stagecraft-test",
+    }
+}

@@ -1,0 +1,355 @@
+"""REST API v1 for contacts, events and CSV imports. Views are thin: parse, call a
+selector or service, shape the answer."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, cast
+
+from django.conf import settings
+from django.http import StreamingHttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    PolymorphicProxySerializer,
+    extend_schema,
+)
+from rest_framework import status
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from config.api import request_object
+from config.errors import InvalidInput, NotFound
+from config.pagination import keyset_page, paginated_response, parse_limit
+from contacts import selectors, serializers, services
+from contacts.models import Contact, ImportJob
+from contacts.validation import clean_contact, parse_datetime
+from workspaces.api_auth import ApiRequest
+
+ERRORS = {
+    400: OpenApiResponse(description="Invalid input: error.fields names each bad field"),
+    401: OpenApiResponse(description="Missing or unknown API key"),
+    404: OpenApiResponse(description="Not found in this workspace"),
+    429: OpenApiResponse(description="Rate limited; see Retry-After"),
+}
+
+
+def _contact_or_404(request: ApiRequest, contact_id: Any) -> Contact:
+    contact = selectors.contact_get(workspace=request.workspace, contact_id=contact_id)
+    if contact is None:
+        raise NotFound("No such contact.")
+    return contact
+
+
+def _batch(body: dict[str, Any], key: str) -> list[Any]:
+    items = body.get(key)
+    if not isinstance(items, list):
+        raise InvalidInput(f"{key} must be a list.", fields={key: ["must be a list"]})
+    if not items:
+        raise InvalidInput(f"{key} is empty.", fields={key: ["must not be empty"]})
+    limit = settings.API_BATCH_MAX_ITEMS
+    if len(items) > limit:
+        raise InvalidInput(
+            f"{key} has {len(items)} items; at most {limit} per request.",
+            fields={key: [f"at most {limit} items per request"]},
+        )
+    return items
+
+
+class ContactListView(APIView):
+    @extend_schema(
+        operation_id="contacts_list",
+        parameters=[
+            OpenApiParameter("q", str, description="search email, names, external id"),
+            OpenApiParameter("email", str),
+            OpenApiParameter("external_id", str),
+            OpenApiParameter("email_status", str),
+            OpenApiParameter("sms_status", str),
+            OpenApiParameter(
+                "updated_since",
+                OpenApiTypes.DATETIME,
+                description="pages in updated_at order when given",
+            ),
+            OpenApiParameter("cursor", str),
+            OpenApiParameter("limit", int, description="1-500, default 50"),
+        ],
+        responses={200: serializers.ContactPageSerializer, **ERRORS},
+    )
+    def get(self, request: ApiRequest) -> Response:
+        params = request.query_params
+        updated_since = None
+        if params.get("updated_since"):
+            updated_since, error = parse_datetime(params["updated_since"])
+            if error:
+                raise InvalidInput(error, fields={"updated_since": [error]})
+        queryset = selectors.contacts_search(
+            workspace=request.workspace,
+            q=params.get("q", ""),
+            email=params.get("email"),
+            external_id=params.get("external_id"),
+            email_status=params.get("email_status"),
+            sms_status=params.get("sms_status"),
+            updated_since=updated_since,
+        )
+        keys = ["updated_at", "id"] if updated_since else ["-id"]
+        rows, cursor = keyset_page(
+            queryset, keys=keys, cursor=params.get("cursor"), limit=parse_limit(params.get("limit"))
+        )
+        return paginated_response(request, [serializers.contact_to_dict(c) for c in rows], cursor)
+
+    @extend_schema(
+        operation_id="contacts_create",
+        request=serializers.ContactSerializer,
+        responses={
+            201: serializers.ContactSerializer,
+            409: OpenApiResponse(description="The email or external_id belongs to another contact"),
+            **ERRORS,
+        },
+    )
+    def post(self, request: ApiRequest) -> Response:
+        data = serializers.clean_contact_or_raise(request_object(request.data), partial=False)
+        contact = services.contact_create(
+            workspace=request.workspace, data=data, actor=request.actor
+        )
+        return Response(serializers.contact_to_dict(contact), status=status.HTTP_201_CREATED)
+
+
+class ContactDetailView(APIView):
+    @extend_schema(
+        operation_id="contacts_retrieve", responses={200: serializers.ContactSerializer, **ERRORS}
+    )
+    def get(self, request: ApiRequest, contact_id: int) -> Response:
+        return Response(serializers.contact_to_dict(_contact_or_404(request, contact_id)))
+
+    @extend_schema(
+        operation_id="contacts_update",
+        request=serializers.ContactSerializer,
+        responses={
+            200: serializers.ContactSerializer,
+            409: OpenApiResponse(description="The email or external_id belongs to another contact"),
+            **ERRORS,
+        },
+    )
+    def patch(self, request: ApiRequest, contact_id: int) -> Response:
+        contact = _contact_or_404(request, contact_id)
+        data = serializers.clean_contact_or_raise(request_object(request.data), partial=True)
+        contact = services.contact_update(contact=contact, data=data, actor=request.actor)
+        return Response(serializers.contact_to_dict(contact))
+
+    @extend_schema(
+        operation_id="contacts_erase",
+        description="Erase the contact's personal data (GDPR). Its email and "
+        "phone stay on the suppression list, hashed.",
+        responses={204: None, **ERRORS},
+    )
+    def delete(self, request: ApiRequest, contact_id: int) -> Response:
+        contact = _contact_or_404(request, contact_id)
+        services.contact_erase(contact=contact, actor=request.actor)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class ContactBatchView(APIView):
+    @extend_schema(
+        operation_id="contacts_batch_upsert",
+        description="Create or update up to 1000 contacts, matched by external_id when "
+        "given, else email. Valid items are kept when others fail.",
+        request=serializers.ContactBatchSerializer,
+        responses={200: serializers.BatchResponseSerializer, **ERRORS},
+    )
+    def post(self, request: ApiRequest) -> Response:
+        items = _batch(request_object(request.data), "contacts")
+        cleaned: list[dict[str, Any]] = []
+        positions: list[int] = []
+        results: list[dict[str, Any] | None] = [None] * len(items)
+        for index, item in enumerate(items):
+            data, errors = clean_contact(item, partial=True)
+            if errors:
+                results[index] = {"index": index, "status": "error", "errors": errors}
+            else:
+                cleaned.append(data)
+                positions.append(index)
+        outcomes = services.contacts_upsert(
+            workspace=request.workspace, items=cleaned, source="api"
+        )
+        for position, outcome in zip(positions, outcomes, strict=True):
+            outcome.index = position
+            results[position] = outcome.as_dict()
+        counts = {"created": 0, "updated": 0, "unchanged": 0, "error": 0}
+        for result in results:
+            assert result is not None
+            counts[result["status"]] += 1
+        return Response(
+            {
+                "created": counts["created"],
+                "updated": counts["updated"],
+                "unchanged": counts["unchanged"],
+                "errors": counts["error"],
+                "results": results,
+            }
+        )
+
+
+class ContactEventsView(APIView):
+    @extend_schema(
+        operation_id="contacts_events_list",
+        parameters=[OpenApiParameter("cursor", str), OpenApiParameter("limit", int)],
+        responses={200: serializers.EventPageSerializer, **ERRORS},
+    )
+    def get(self, request: ApiRequest, contact_id: int) -> Response:
+        contact = _contact_or_404(request, contact_id)
+        rows, cursor = keyset_page(
+            selectors.events_for_contact(contact=contact),
+            keys=["-occurred_at", "-id"],
+            cursor=request.query_params.get("cursor"),
+            limit=parse_limit(request.query_params.get("limit")),
+        )
+        return paginated_response(request, [serializers.event_to_dict(e) for e in rows], cursor)
+
+
+class ContactExportView(APIView):
+    @extend_schema(
+        operation_id="contacts_export",
+        description="All contacts as CSV (one column per custom attribute). Cells starting "
+        "with = + - @ are prefixed with ' so spreadsheets do not run them.",
+        parameters=[OpenApiParameter("q", str), OpenApiParameter("email_status", str)],
+        responses={(200, "text/csv"): OpenApiTypes.STR, **ERRORS},
+    )
+    def get(self, request: ApiRequest) -> StreamingHttpResponse:
+        queryset = selectors.contacts_search(
+            workspace=request.workspace,
+            q=request.query_params.get("q", ""),
+            email_status=request.query_params.get("email_status"),
+        )
+        response = StreamingHttpResponse(
+            services.contacts_csv_rows(queryset), content_type="text/csv; charset=utf-8"
+        )
+        response["Content-Disposition"] = 'attachment; filename="contacts.csv"'
+        return response
+
+
+class EventIngestView(APIView):
+    @extend_schema(
+        operation_id="events_ingest",
+        description='One event object, or {"batch": [...]} with up to 1000. Each names its '
+        'contact by {"id"}, {"email"} or {"external_id"}; an unknown email or '
+        "external_id creates the contact. A repeated idempotency_key is recorded once.",
+        request=PolymorphicProxySerializer(
+            component_name="EventIngestRequest",
+            serializers=[serializers.EventSerializer, serializers.EventBatchSerializer],
+            resource_type_field_name=None,
+        ),
+        responses={202: serializers.IngestResponseSerializer, **ERRORS},
+    )
+    def post(self, request: ApiRequest) -> Response:
+        body = request_object(request.data)
+        single = "batch" not in body
+        items = [body] if single else _batch(body, "batch")
+        result = services.events_ingest(workspace=request.workspace, items=items)
+        if single and result.errors:
+            fields = result.errors[0]["fields"]
+            first, reasons = next(iter(fields.items()))
+            raise InvalidInput(f"{first}: {reasons[0]}", fields=fields)
+        return Response(result.as_dict(), status=status.HTTP_202_ACCEPTED)
+
+
+def _import_or_404(request: ApiRequest, import_id: Any) -> ImportJob:
+    job = selectors.imports_for_workspace(workspace=request.workspace).filter(pk=import_id).first()
+    if job is None:
+        raise NotFound("No such import.")
+    return job
+
+
+class ImportListView(APIView):
+    parser_classes = [MultiPartParser, FormParser, JSONParser]
+
+    @extend_schema(
+        operation_id="imports_list",
+        responses={200: serializers.ImportJobSerializer(many=True), **ERRORS},
+    )
+    def get(self, request: ApiRequest) -> Response:
+        jobs = selectors.imports_for_workspace(workspace=request.workspace)[:100]
+        return Response({"results": serializers.ImportJobSerializer(jobs, many=True).data})
+
+    @extend_schema(
+        operation_id="imports_create",
+        description="Upload a CSV (multipart, field `file`). With `mapping` (JSON) the "
+        "import starts at once; without, the job waits in status `mapping` with the "
+        "file's headers and a suggested mapping, to be started with /start/.",
+        request={"multipart/form-data": serializers.ImportCreateSerializer},
+        responses={201: serializers.ImportJobSerializer, **ERRORS},
+    )
+    def post(self, request: ApiRequest) -> Response:
+        upload = request.FILES.get("file")
+        if upload is None:
+            raise InvalidInput("Attach the CSV as `file`.", fields={"file": ["is required"]})
+        job = services.import_job_create(
+            workspace=request.workspace, upload=upload, actor=request.actor
+        )
+        form = cast(Mapping[str, Any], request.data)
+        if "mapping" in form:
+            mapping = _json_field(form.get("mapping"), "mapping")
+            job = services.import_job_start(
+                job=job,
+                mapping=mapping,
+                match_on=form.get("match_on", "email"),
+                actor=request.actor,
+            )
+        return Response(serializers.ImportJobSerializer(job).data, status=201)
+
+
+def _json_field(value: Any, name: str) -> Any:
+    if isinstance(value, str):
+        import json
+
+        try:
+            return json.loads(value)
+        except ValueError:
+            raise InvalidInput(f"{name} is not JSON.", fields={name: ["is not JSON"]}) from None
+    return value
+
+
+class ImportDetailView(APIView):
+    @extend_schema(
+        operation_id="imports_retrieve", responses={200: serializers.ImportJobSerializer, **ERRORS}
+    )
+    def get(self, request: ApiRequest, import_id: int) -> Response:
+        return Response(serializers.ImportJobSerializer(_import_or_404(request, import_id)).data)
+
+
+class ImportStartView(APIView):
+    @extend_schema(
+        operation_id="imports_start",
+        request=serializers.ImportStartSerializer,
+        responses={200: serializers.ImportJobSerializer, **ERRORS},
+    )
+    def post(self, request: ApiRequest, import_id: int) -> Response:
+        job = _import_or_404(request, import_id)
+        body = request_object(request.data)
+        job = services.import_job_start(
+            job=job,
+            mapping=_json_field(body.get("mapping"), "mapping"),
+            match_on=body.get("match_on", "email"),
+            actor=request.actor,
+        )
+        return Response(serializers.ImportJobSerializer(job).data)
+
+
+class ImportErrorsView(APIView):
+    @extend_schema(
+        operation_id="imports_errors",
+        parameters=[OpenApiParameter("cursor", str), OpenApiParameter("limit", int)],
+        responses={200: serializers.ImportRowErrorSerializer(many=True), **ERRORS},
+    )
+    def get(self, request: ApiRequest, import_id: int) -> Response:
+        job = _import_or_404(request, import_id)
+        rows, cursor = keyset_page(
+            selectors.import_errors(job=job),
+            keys=["row_number", "id"],
+            cursor=request.query_params.get("cursor"),
+            limit=parse_limit(request.query_params.get("limit")),
+        )
+        return paginated_response(
+            request, [serializers.ImportRowErrorSerializer(row).data for row in rows], cursor
+        )

@@ -1,0 +1,104 @@
+"""Reads of contacts and events shared by the dashboard, the API and analytics."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.db.models import BooleanField, Q, QuerySet
+from django.db.models.expressions import RawSQL
+
+from contacts.models import (
+    ConsentChange,
+    Contact,
+    ContactSearchVector,
+    Event,
+    ImportJob,
+    ImportRowError,
+)
+from workspaces.models import Workspace
+
+
+def contacts_for_workspace(*, workspace: Workspace) -> QuerySet[Contact]:
+    return Contact.objects.filter(workspace=workspace)
+
+
+def contacts_search(
+    *,
+    workspace: Workspace,
+    q: str = "",
+    email: str | None = None,
+    external_id: str | None = None,
+    email_status: str | None = None,
+    sms_status: str | None = None,
+    updated_since: dt.datetime | None = None,
+) -> QuerySet[Contact]:
+    """Contacts matching the filters. Text search matches word prefixes in the email,
+    names and external id through a full-text index (fast at 1M contacts); a text
+    starting with + searches phone numbers."""
+    queryset = contacts_for_workspace(workspace=workspace)
+    if email:
+        queryset = queryset.filter(email=email.strip().lower())
+    if external_id:
+        queryset = queryset.filter(external_id=external_id)
+    if email_status:
+        queryset = queryset.filter(email_status=email_status)
+    if sms_status:
+        queryset = queryset.filter(sms_status=sms_status)
+    if updated_since:
+        queryset = queryset.filter(updated_at__gte=updated_since)
+    text = q.strip()
+    if text:
+        if text.startswith("+") and text[1:].isdigit():
+            queryset = queryset.filter(phone__startswith=text)
+        else:
+            queryset = queryset.filter(Q(external_id=text) | Q(search_matches(text)))
+    return queryset
+
+
+MAX_ID = 2**63 - 1
+
+
+def search_matches(text: str) -> RawSQL:
+    """Every word of `text` is a prefix of a word of the contact (email, names,
+    external id). The text is split by PostgreSQL's own parser, the same one that built
+    the index, and each word is quoted, so no input can break the query."""
+    vector = ContactSearchVector(table="contacts_contact").template % {
+        "table": '"contacts_contact".'
+    }
+    return RawSQL(  # noqa: S611 - fixed SQL; the text is a bound parameter
+        f"{vector} @@ (SELECT to_tsquery('simple', string_agg(quote_literal(lexeme) "
+        "|| ':*', ' & ')) FROM unnest(to_tsvector('simple', %s)))",
+        [text[:200]],
+        output_field=BooleanField(),
+    )
+
+
+def contact_get(*, workspace: Workspace, contact_id: Any) -> Contact | None:
+    try:
+        pk = int(contact_id)
+    except (TypeError, ValueError):
+        return None
+    if not 0 < pk <= MAX_ID:
+        return None
+    return Contact.objects.filter(workspace=workspace, pk=pk).first()
+
+
+def events_for_contact(*, contact: Contact) -> QuerySet[Event]:
+    return Event.objects.filter(contact=contact).order_by("-occurred_at", "-id")
+
+
+def consent_history(*, contact: Contact) -> QuerySet[ConsentChange]:
+    return ConsentChange.objects.filter(contact=contact).order_by("-created_at", "-id")
+
+
+def imports_for_workspace(*, workspace: Workspace) -> QuerySet[ImportJob]:
+    return (
+        ImportJob.objects.filter(workspace=workspace)
+        .select_related("created_by")
+        .order_by("-created_at")
+    )
+
+
+def import_errors(*, job: ImportJob) -> QuerySet[ImportRowError]:
+    return ImportRowError.objects.filter(job=job).order_by("row_number")

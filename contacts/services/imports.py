@@ -1,0 +1,403 @@
+"""CSV import of contacts: upload, column mapping, then a checkpointed background run.
+
+A job is processed in chunks; each chunk's upserts, its rejected rows and the job's
+progress commit together, so a worker killed at any point resumes after the last
+committed chunk and no accepted row is lost or applied twice.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import logging
+import re
+from collections.abc import Iterator
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django.conf import settings
+from django.core.files.uploadedfile import UploadedFile
+from django.db import connection, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from config.errors import InvalidInput
+from contacts.models import ImportJob, ImportRowError
+from contacts.services.contacts import contacts_upsert
+from contacts.validation import ATTRIBUTE_KEY, CONTACT_FIELDS, clean_contact, parse_datetime
+from workspaces.models import Workspace
+from workspaces.services import Actor, audit_record
+
+logger = logging.getLogger(__name__)
+
+CHUNK_ROWS = 1000
+ATTRIBUTE_TYPES = ("text", "number", "boolean", "date")
+TRUE_WORDS = {"true", "yes", "y", "1", "t"}
+FALSE_WORDS = {"false", "no", "n", "0", "f"}
+# Header spellings recognised when suggesting a mapping.
+_ALIASES = {
+    "email": {"email", "emailaddress", "e-mail", "mail"},
+    "phone": {"phone", "phonenumber", "mobile", "mobilephone", "cell", "sms"},
+    "external_id": {"externalid", "id", "customerid", "userid"},
+    "first_name": {"firstname", "givenname", "first"},
+    "last_name": {"lastname", "surname", "familyname", "last"},
+    "time_zone": {"timezone", "tz"},
+    "locale": {"locale", "language", "lang"},
+    "email_status": {"emailstatus"},
+    "sms_status": {"smsstatus"},
+}
+
+
+def _decode(raw: bytes) -> tuple[str, str]:
+    for encoding in ("utf-8-sig", "cp1252"):
+        try:
+            return raw.decode(encoding), encoding
+        except UnicodeDecodeError:
+            continue
+    raise InvalidInput(
+        "The file is neither UTF-8 nor Windows-1252 text.",
+        fields={"file": ["is not a text CSV file"]},
+    )
+
+
+def suggest_mapping(headers: list[str]) -> dict[str, str]:
+    mapping: dict[str, str] = {}
+    used: set[str] = set()
+    for header in headers:
+        key = re.sub(r"[^a-z0-9-]", "", header.lower())
+        target = next((f for f, names in _ALIASES.items() if key in names and f not in used), None)
+        if target is None:
+            attribute = re.sub(r"[^A-Za-z0-9_]", "_", header.strip()).strip("_").lower()
+            target = f"attributes.{attribute}" if ATTRIBUTE_KEY.match(attribute) else ""
+        if target:
+            used.add(target)
+        mapping[header] = target
+    return mapping
+
+
+@transaction.atomic
+def import_job_create(*, workspace: Workspace, upload: UploadedFile, actor: Actor) -> ImportJob:
+    """Store an uploaded CSV and read its header; the job then waits for a mapping."""
+    if upload.size and upload.size > settings.IMPORT_MAX_FILE_BYTES:
+        raise InvalidInput(
+            "The file is too large.",
+            fields={"file": [f"is larger than {settings.IMPORT_MAX_FILE_BYTES // 1_000_000} MB"]},
+        )
+    raw = upload.read()
+    text, _ = _decode(raw)
+    reader = csv.reader(io.StringIO(text))
+    try:
+        headers = [h.strip() for h in next(reader)]
+    except (StopIteration, csv.Error):
+        raise InvalidInput(
+            "The file has no header row.", fields={"file": ["is empty or not CSV"]}
+        ) from None
+    if not any(headers):
+        raise InvalidInput("The header row is empty.", fields={"file": ["has no column names"]})
+    duplicates = sorted({h for h in headers if headers.count(h) > 1 and h})
+    if duplicates:
+        raise InvalidInput(
+            "Column names repeat.",
+            fields={"file": [f"column '{duplicates[0]}' appears more than once"]},
+        )
+    total = sum(1 for row in _rows(text) if row[1])
+    upload.seek(0)
+    job = ImportJob(
+        workspace=workspace,
+        created_by=actor.user,
+        created_by_api_key=actor.api_key,
+        filename=(upload.name or "import.csv")[:255],
+        headers=headers,
+        mapping=suggest_mapping(headers),
+        total_rows=total,
+    )
+    job.file.save(f"{workspace.pk}-{timezone.now():%Y%m%d%H%M%S}.csv", upload, save=False)
+    job.save()
+    audit_record(
+        workspace=workspace,
+        action="import.created",
+        actor=actor,
+        object_type="import",
+        object_id=job.pk,
+        details={"rows": total},
+    )
+    return job
+
+
+def _rows(text: str) -> Iterator[tuple[int, list[str] | None, str | None]]:
+    """(row number, cells or None, parse error) for each data row; the header is row 1.
+    Blank lines are skipped but still counted."""
+    reader = csv.reader(io.StringIO(text), strict=True)
+    row_number = 1
+    try:
+        next(reader)
+    except (StopIteration, csv.Error):
+        return
+    while True:
+        row_number = reader.line_num + 1
+        try:
+            cells = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            yield row_number, None, f"is not valid CSV ({exc})"
+            continue
+        if cells and any(cell.strip() for cell in cells):
+            yield row_number, cells, None
+
+
+def validate_mapping(headers: list[str], mapping: Any, match_on: Any) -> dict[str, str]:
+    """Mapping is {"Column": "email" | "attributes.plan" | "attributes.score:number" | ""}."""
+    errors: dict[str, list[str]] = {}
+    if not isinstance(mapping, dict):
+        raise InvalidInput("The mapping must be an object.", fields={"mapping": ["not an object"]})
+    if match_on not in ImportJob.MatchOn.values:
+        errors["match_on"] = [f"one of {', '.join(ImportJob.MatchOn.values)}"]
+    clean: dict[str, str] = {}
+    seen: dict[str, str] = {}
+    for column, target in mapping.items():
+        path = f"mapping.{column}"
+        if column not in headers:
+            errors[path] = ["is not a column of the file"]
+            continue
+        if target in ("", None):
+            continue
+        if not isinstance(target, str):
+            errors[path] = ["must be a string"]
+            continue
+        field, _, kind = target.partition(":")
+        if field.startswith("attributes."):
+            name = field.removeprefix("attributes.")
+            if not ATTRIBUTE_KEY.match(name):
+                errors[path] = [f"'{name}' is not an attribute name"]
+                continue
+            if kind and kind not in ATTRIBUTE_TYPES:
+                errors[path] = [f"type must be one of {', '.join(ATTRIBUTE_TYPES)}"]
+                continue
+        elif field not in CONTACT_FIELDS or field == "attributes" or kind:
+            errors[path] = [f"'{target}' is not a contact field"]
+            continue
+        if field in seen:
+            errors[path] = [f"'{field}' is already mapped from '{seen[field]}'"]
+            continue
+        seen[field] = column
+        clean[column] = target
+    if not errors and match_on not in seen:
+        errors["match_on"] = [f"map a column to {match_on} to match contacts on it"]
+    if errors:
+        raise InvalidInput("The column mapping is not valid.", fields=errors)
+    return clean
+
+
+@transaction.atomic
+def import_job_start(*, job: ImportJob, mapping: Any, match_on: Any, actor: Actor) -> ImportJob:
+    from contacts.tasks import import_run
+
+    if job.status != ImportJob.Status.MAPPING:
+        raise InvalidInput("This import has already started.", fields={"status": [job.status]})
+    job.mapping = validate_mapping(job.headers, mapping, match_on)
+    job.match_on = match_on
+    job.status = ImportJob.Status.QUEUED
+    job.heartbeat_at = timezone.now()
+    job.save(update_fields=["mapping", "match_on", "status", "heartbeat_at"])
+    audit_record(
+        workspace=job.workspace,
+        action="import.started",
+        actor=actor,
+        object_type="import",
+        object_id=job.pk,
+        details={"match_on": match_on},
+    )
+    transaction.on_commit(lambda: import_run.delay(job.pk))
+    return job
+
+
+def _convert(value: str, kind: str) -> tuple[Any, str | None]:
+    text = value.strip()
+    if text == "":
+        return None, None
+    if kind in ("", "text"):
+        return text, None
+    if kind == "number":
+        try:
+            number = Decimal(text)
+            if not number.is_finite():
+                raise InvalidOperation
+        except InvalidOperation:
+            return None, f"'{value}' is not a number"
+        return (int(number) if number == number.to_integral_value() else float(number)), None
+    if kind == "boolean":
+        if text.lower() in TRUE_WORDS:
+            return True, None
+        if text.lower() in FALSE_WORDS:
+            return False, None
+        return None, f"'{value}' is not true/false"
+    try:
+        return dt.date.fromisoformat(text).isoformat(), None
+    except ValueError:
+        moment, error = parse_datetime(text)
+        if error or moment is None:
+            return None, f"'{value}' is not a date (YYYY-MM-DD)"
+        return moment.isoformat(), None
+
+
+def row_to_contact(
+    headers: list[str], cells: list[str], mapping: dict[str, str]
+) -> tuple[dict[str, Any], str | None]:
+    """Turn one CSV row into cleaned contact data, or a reason it is rejected."""
+    if len(cells) != len(headers):
+        return {}, f"has {len(cells)} columns, the header has {len(headers)}"
+    data: dict[str, Any] = {}
+    attributes: dict[str, Any] = {}
+    values = dict(zip(headers, cells, strict=True))
+    for column, target in mapping.items():
+        field, _, kind = target.partition(":")
+        raw = values[column]
+        if field.startswith("attributes."):
+            value, error = _convert(raw, kind)
+            if error:
+                return {}, f"{column}: {error}"
+            if value is not None:
+                attributes[field.removeprefix("attributes.")] = value
+        elif raw.strip() != "":
+            data[field] = raw.strip()
+    if attributes:
+        data["attributes"] = attributes
+    cleaned, errors = clean_contact(data, partial=True)
+    if errors:
+        field, reasons = next(iter(errors.items()))
+        column = next((c for c, t in mapping.items() if t.partition(":")[0] == field), field)
+        return {}, f"{column}: {reasons[0]}"
+    return cleaned, None
+
+
+def import_job_run(*, job_id: int) -> ImportJob | None:
+    """Process a queued or interrupted job from its last checkpoint. Safe to call twice
+    at once: a session advisory lock lets one caller work and the other return."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [_LOCK_SPACE, job_id])
+        if not cursor.fetchone()[0]:
+            return None
+    try:
+        return _run_locked(job_id)
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [_LOCK_SPACE, job_id])
+
+
+_LOCK_SPACE = 7101  # advisory-lock namespace for import jobs
+
+
+def _run_locked(job_id: int) -> ImportJob | None:
+    job = ImportJob.objects.select_related("workspace").filter(pk=job_id).first()
+    if job is None or job.status not in (ImportJob.Status.QUEUED, ImportJob.Status.RUNNING):
+        return job
+    ImportJob.objects.filter(pk=job.pk).update(
+        status=ImportJob.Status.RUNNING,
+        started_at=job.started_at or timezone.now(),
+        heartbeat_at=timezone.now(),
+    )
+    try:
+        with job.file.open("rb") as handle:
+            text, _ = _decode(handle.read())
+    except (OSError, InvalidInput) as exc:
+        logger.exception("contacts.import_failed job=%s", job.pk)
+        ImportJob.objects.filter(pk=job.pk).update(
+            status=ImportJob.Status.FAILED,
+            error=f"Could not read the file: {exc}",
+            finished_at=timezone.now(),
+        )
+        return job
+    chunk: list[tuple[int, list[str] | None, str | None]] = []
+    done = job.processed_rows
+    for position, row in enumerate(_rows(text)):
+        if position < done:
+            continue
+        chunk.append(row)
+        if len(chunk) >= CHUNK_ROWS:
+            _process_chunk(job, chunk)
+            chunk = []
+    if chunk:
+        _process_chunk(job, chunk)
+    ImportJob.objects.filter(pk=job.pk).update(
+        status=ImportJob.Status.COMPLETED, finished_at=timezone.now()
+    )
+    job.refresh_from_db()
+    logger.info(
+        "contacts.import_completed job=%s rows=%s rejected=%s",
+        job.pk,
+        job.processed_rows,
+        job.rejected_count,
+    )
+    return job
+
+
+@transaction.atomic
+def _process_chunk(job: ImportJob, chunk: list[tuple[int, list[str] | None, str | None]]) -> None:
+    rejected: list[ImportRowError] = []
+    items: list[dict[str, Any]] = []
+    item_rows: list[tuple[int, list[str]]] = []
+    for row_number, cells, parse_error in chunk:
+        if parse_error or cells is None:
+            rejected.append(
+                ImportRowError(
+                    job=job, row_number=row_number, reason=parse_error or "unreadable", values={}
+                )
+            )
+            continue
+        data, error = row_to_contact(job.headers, cells, job.mapping)
+        if error:
+            rejected.append(
+                ImportRowError(
+                    job=job,
+                    row_number=row_number,
+                    reason=error,
+                    values=_row_values(job.headers, cells),
+                )
+            )
+            continue
+        items.append(data)
+        item_rows.append((row_number, cells))
+    results = contacts_upsert(
+        workspace=job.workspace, items=items, source=f"import:{job.pk}", match_on=job.match_on
+    )
+    counts = {"created": 0, "updated": 0, "unchanged": 0}
+    for result, (row_number, cells) in zip(results, item_rows, strict=True):
+        if result.status == "error":
+            field, reasons = next(iter(result.errors.items()))
+            rejected.append(
+                ImportRowError(
+                    job=job,
+                    row_number=row_number,
+                    reason=f"{field}: {reasons[0]}",
+                    values=_row_values(job.headers, cells),
+                )
+            )
+        else:
+            counts[result.status] += 1
+    ImportRowError.objects.bulk_create(rejected)
+    ImportJob.objects.filter(pk=job.pk).update(
+        processed_rows=F("processed_rows") + len(chunk),
+        created_count=F("created_count") + counts["created"],
+        updated_count=F("updated_count") + counts["updated"],
+        unchanged_count=F("unchanged_count") + counts["unchanged"],
+        rejected_count=F("rejected_count") + len(rejected),
+        heartbeat_at=timezone.now(),
+    )
+
+
+def _row_values(headers: list[str], cells: list[str]) -> dict[str, str]:
+    return {h: c[:500] for h, c in zip(headers, cells, strict=False)}
+
+
+def import_jobs_stalled(*, older_than: dt.timedelta) -> list[int]:
+    """Queued or running jobs with no progress for a while: their task was lost (a
+    broker restart) or their worker died; the caller re-enqueues them."""
+    cutoff = timezone.now() - older_than
+    return list(
+        ImportJob.objects.filter(
+            status__in=[ImportJob.Status.QUEUED, ImportJob.Status.RUNNING],
+            heartbeat_at__lt=cutoff,
+        ).values_list("pk", flat=True)
+    )

@@ -1,0 +1,23 @@
+"""Celery tasks of the contacts app: thin, take ids, safe to run twice."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from celery import shared_task
+
+from contacts import services
+
+
+@shared_task(name="contacts.import_run", acks_late=True)
+def import_run(job_id: int) -> None:
+    services.import_job_run(job_id=job_id)
+
+
+@shared_task(name="contacts.import_resume_stalled")
+def import_resume_stalled() -> int:
+    """Re-enqueue imports whose task was lost (broker restart) or whose worker died."""
+    stalled = services.import_jobs_stalled(older_than=dt.timedelta(minutes=2))
+    for job_id in stalled:
+        import_run.delay(job_id)
+    return len(stalled)

@@ -1,0 +1,315 @@
+"""Cleaning of contact and event input, shared by the API, batch upserts, CSV import
+and event ingest, so that every door accepts and refuses exactly the same things.
+
+Plain Python rather than DRF serializers: the event batch path validates 20,000+
+items a second. Each cleaner returns (cleaned, errors) with errors as
+{"field": ["reason"]}.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+import phonenumbers
+from django.core.exceptions import ValidationError
+from django.core.validators import EmailValidator
+from django.utils import timezone
+
+from contacts.models import EmailStatus, SmsStatus
+from workspaces.models import available_time_zones
+
+Errors = dict[str, list[str]]
+
+CONTACT_FIELDS = (
+    "email",
+    "phone",
+    "external_id",
+    "first_name",
+    "last_name",
+    "time_zone",
+    "locale",
+    "attributes",
+    "email_status",
+    "sms_status",
+)
+IDENTIFIERS = ("email", "phone", "external_id")
+EVENT_FIELDS = (
+    "contact",
+    "name",
+    "properties",
+    "revenue",
+    "currency",
+    "occurred_at",
+    "idempotency_key",
+)
+CONTACT_REF_KEYS = ("id", "email", "external_id")
+
+ATTRIBUTE_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+LOCALE = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
+CURRENCY = re.compile(r"^[A-Z]{3}$")
+MAX_JSON_KEYS = 200
+MAX_REVENUE = Decimal("999999999999.99")
+FUTURE_TOLERANCE = dt.timedelta(days=1)
+_email_validator = EmailValidator()
+
+
+def normalize_email(value: str) -> str:
+    return value.strip().lower()
+
+
+def clean_email(value: Any) -> tuple[str | None, str | None]:
+    if value is None or value == "":
+        return None, None
+    if not isinstance(value, str):
+        return None, "must be a string"
+    email = normalize_email(value)
+    if len(email) > 254:
+        return None, "is longer than 254 characters"
+    try:
+        _email_validator(email)
+    except ValidationError:
+        return None, f"'{value}' is not a valid email address"
+    return email, None
+
+
+def clean_phone(value: Any) -> tuple[str | None, str | None]:
+    if value is None or value == "":
+        return None, None
+    if not isinstance(value, str):
+        return None, "must be a string in E.164 form, e.g. +14155550123"
+    text = value.strip()
+    if not text.startswith("+"):
+        return None, f"'{value}' is not in E.164 form (start with + and the country code)"
+    try:
+        number = phonenumbers.parse(text, None)
+    except phonenumbers.NumberParseException:
+        return None, f"'{value}' is not a phone number"
+    if not phonenumbers.is_valid_number(number):
+        return None, f"'{value}' is not a valid phone number"
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164), None
+
+
+def _clean_text(value: Any, max_length: int) -> tuple[str, str | None]:
+    if value is None:
+        return "", None
+    if not isinstance(value, str):
+        return "", "must be a string"
+    text = value.strip()
+    if len(text) > max_length:
+        return "", f"is longer than {max_length} characters"
+    if "\x00" in text:
+        return "", "must not contain NUL characters"
+    return text, None
+
+
+def clean_external_id(value: Any) -> tuple[str | None, str | None]:
+    if value is None or value == "":
+        return None, None
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        return None, "must be a string"
+    text, error = _clean_text(str(value), 200)
+    return (text or None), error
+
+
+def clean_time_zone(value: Any) -> tuple[str, str | None]:
+    if value is None or value == "":
+        return "", None
+    if not isinstance(value, str):
+        return "", "must be a string"
+    if value not in available_time_zones():
+        return "", f"'{value}' is not an IANA time zone (e.g. America/New_York)"
+    return value, None
+
+
+def clean_locale(value: Any) -> tuple[str, str | None]:
+    if value is None or value == "":
+        return "", None
+    if not isinstance(value, str):
+        return "", "must be a string"
+    text = value.strip().replace("_", "-")
+    if len(text) > 35 or not LOCALE.match(text):
+        return "", f"'{value}' is not a locale tag (e.g. en-GB)"
+    return text, None
+
+
+def clean_attributes(value: Any) -> tuple[dict[str, Any], str | None]:
+    if value is None:
+        return {}, None
+    if not isinstance(value, dict):
+        return {}, "must be an object"
+    if len(value) > MAX_JSON_KEYS:
+        return {}, f"has more than {MAX_JSON_KEYS} keys"
+    for key in value:
+        if not ATTRIBUTE_KEY.match(key):
+            return {}, (
+                f"'{key}' is not an attribute name (letters, digits and _, "
+                "not starting with a digit, at most 64)"
+            )
+    return value, None
+
+
+def clean_choice(value: Any, choices: list[str]) -> tuple[str | None, str | None]:
+    if value not in choices:
+        return None, f"'{value}' is not one of {', '.join(choices)}"
+    return value, None
+
+
+_CONTACT_CLEANERS = {
+    "email": clean_email,
+    "phone": clean_phone,
+    "external_id": clean_external_id,
+    "first_name": lambda v: _clean_text(v, 100),
+    "last_name": lambda v: _clean_text(v, 100),
+    "time_zone": clean_time_zone,
+    "locale": clean_locale,
+    "attributes": clean_attributes,
+    "email_status": lambda v: clean_choice(v, EmailStatus.values),
+    "sms_status": lambda v: clean_choice(v, SmsStatus.values),
+}
+
+
+def clean_contact(data: Any, *, partial: bool = False) -> tuple[dict[str, Any], Errors]:
+    """Clean contact fields. With partial=False (a create) at least one identifier
+    must be present. Unknown fields are refused, never ignored."""
+    if not isinstance(data, dict):
+        return {}, {"non_field_errors": ["must be an object"]}
+    cleaned: dict[str, Any] = {}
+    errors: Errors = {}
+    for key, value in data.items():
+        cleaner = _CONTACT_CLEANERS.get(key)
+        if cleaner is None:
+            errors[key] = ["unknown field"]
+            continue
+        result, error = cleaner(value)
+        if error:
+            errors[key] = [error]
+        else:
+            cleaned[key] = result
+    if not partial and not errors and not any(cleaned.get(k) for k in IDENTIFIERS):
+        errors["non_field_errors"] = ["give at least one of email, phone, external_id"]
+    return cleaned, errors
+
+
+def parse_datetime(value: Any) -> tuple[dt.datetime | None, str | None]:
+    """ISO 8601; a time without an offset is taken as UTC."""
+    if isinstance(value, dt.datetime):
+        moment = value
+    elif isinstance(value, str):
+        try:
+            moment = dt.datetime.fromisoformat(value.strip())
+        except ValueError:
+            return None, f"'{value}' is not an ISO 8601 date-time"
+    else:
+        return None, "must be an ISO 8601 date-time string"
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.UTC)
+    if moment.year < 1970:
+        return None, "is before 1970"
+    return moment, None
+
+
+def clean_revenue(value: Any) -> tuple[Decimal | None, str | None]:
+    if value is None:
+        return None, None
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        return None, "must be a number"
+    try:
+        amount = Decimal(str(value).strip())
+    except InvalidOperation:
+        return None, f"'{value}' is not a number"
+    if not amount.is_finite():
+        return None, "must be a finite number"
+    if amount.as_tuple().exponent < -2 and amount != amount.quantize(Decimal("0.01")):  # type: ignore[operator]
+        return None, "has more than 2 decimal places"
+    if abs(amount) > MAX_REVENUE:
+        return None, "is too large"
+    return amount.quantize(Decimal("0.01")), None
+
+
+def clean_contact_ref(value: Any) -> tuple[tuple[str, Any] | None, str | None]:
+    """{"id": 1} | {"email": "..."} | {"external_id": "..."} -> ("email", "a@b.co")."""
+    if not isinstance(value, dict) or len(value) != 1:
+        return None, 'must be an object with exactly one of "id", "email", "external_id"'
+    key, raw = next(iter(value.items()))
+    if key == "id":
+        if isinstance(raw, bool) or not isinstance(raw, int) or raw <= 0:
+            return None, "id must be a positive integer"
+        return ("id", raw), None
+    if key == "email":
+        email, error = clean_email(raw)
+        if error or email is None:
+            return None, f"email {error or 'must not be empty'}"
+        return ("email", email), None
+    if key == "external_id":
+        external_id, error = clean_external_id(raw)
+        if error or external_id is None:
+            return None, f"external_id {error or 'must not be empty'}"
+        return ("external_id", external_id), None
+    return None, f'unknown key "{key}"; use "id", "email" or "external_id"'
+
+
+def clean_event(
+    data: Any, *, now: dt.datetime | None = None, default_currency: str = ""
+) -> tuple[dict[str, Any], Errors]:
+    if not isinstance(data, dict):
+        return {}, {"non_field_errors": ["must be an object"]}
+    now = now or timezone.now()
+    errors: Errors = {}
+    for key in data:
+        if key not in EVENT_FIELDS:
+            errors[key] = ["unknown field"]
+    cleaned: dict[str, Any] = {}
+
+    ref, error = clean_contact_ref(data.get("contact"))
+    if error:
+        errors["contact"] = [error if "contact" in data else "is required"]
+    cleaned["contact"] = ref
+
+    name = data.get("name")
+    if not isinstance(name, str) or not name.strip():
+        errors["name"] = ["is required" if name is None else "must be a non-empty string"]
+    elif len(name.strip()) > 200:
+        errors["name"] = ["is longer than 200 characters"]
+    else:
+        cleaned["name"] = name.strip()
+
+    properties = data.get("properties", {})
+    if properties is None:
+        properties = {}
+    if not isinstance(properties, dict):
+        errors["properties"] = ["must be an object"]
+    elif len(properties) > MAX_JSON_KEYS:
+        errors["properties"] = [f"has more than {MAX_JSON_KEYS} keys"]
+    cleaned["properties"] = properties
+
+    revenue, error = clean_revenue(data.get("revenue"))
+    if error:
+        errors["revenue"] = [error]
+    cleaned["revenue"] = revenue
+
+    currency = data.get("currency")
+    if currency in (None, ""):
+        cleaned["currency"] = default_currency if revenue is not None else ""
+    elif not isinstance(currency, str) or not CURRENCY.match(currency.upper()):
+        errors["currency"] = ["must be a three-letter ISO 4217 code"]
+    else:
+        cleaned["currency"] = currency.upper()
+
+    if data.get("occurred_at") is None:
+        cleaned["occurred_at"] = now
+    else:
+        occurred_at, error = parse_datetime(data["occurred_at"])
+        if error:
+            errors["occurred_at"] = [error]
+        elif occurred_at is not None and occurred_at > now + FUTURE_TOLERANCE:
+            errors["occurred_at"] = ["is more than a day in the future"]
+        cleaned["occurred_at"] = occurred_at
+
+    key = data.get("idempotency_key")
+    if key is not None and (not isinstance(key, str) or not key or len(key) > 200):
+        errors["idempotency_key"] = ["must be a string of 1 to 200 characters"]
+    cleaned["idempotency_key"] = key
+    return cleaned, errors

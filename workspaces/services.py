@@ -1,0 +1,180 @@
+"""Writes for workspaces, memberships and API keys. Each is one transaction."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.text import slugify
+
+from config.errors import Conflict, InvalidInput
+from workspaces.models import (
+    ApiKey,
+    AuditEntry,
+    Membership,
+    Role,
+    User,
+    Workspace,
+    available_time_zones,
+)
+
+API_KEY_PREFIX = "sc_"
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who caused a write: a dashboard user, an API key, or the system (rules, imports,
+    workers), named by `system`."""
+
+    user: User | None = None
+    api_key: ApiKey | None = None
+    system: str = ""
+
+    @property
+    def label(self) -> str:
+        if self.user is not None:
+            return f"user:{self.user.pk}"
+        if self.api_key is not None:
+            return f"api_key:{self.api_key.pk}"
+        return f"system:{self.system or 'unknown'}"
+
+
+SYSTEM = Actor(system="system")
+
+
+def audit_record(
+    *,
+    workspace: Workspace,
+    action: str,
+    actor: Actor,
+    object_type: str = "",
+    object_id: int | None = None,
+    details: dict[str, Any] | None = None,
+) -> AuditEntry:
+    return AuditEntry.objects.create(
+        workspace=workspace,
+        action=action,
+        actor_user=actor.user,
+        actor_api_key=actor.api_key,
+        object_type=object_type,
+        object_id=object_id,
+        details={"actor": actor.label, **(details or {})},
+    )
+
+
+@transaction.atomic
+def workspace_create(*, slug: str, name: str, time_zone: str = "UTC") -> Workspace:
+    errors: dict[str, list[str]] = {}
+    if slug != slugify(slug) or not slug:
+        errors["slug"] = ["use lowercase letters, digits and hyphens"]
+    if time_zone not in available_time_zones():
+        errors["time_zone"] = [f"'{time_zone}' is not an IANA time zone"]
+    if not name.strip():
+        errors["name"] = ["must not be blank"]
+    if errors:
+        raise InvalidInput("The workspace is not valid.", fields=errors)
+    if Workspace.objects.filter(slug=slug).exists():
+        raise Conflict(f"A workspace with slug '{slug}' exists.", fields={"slug": ["taken"]})
+    workspace = Workspace(slug=slug, name=name.strip(), time_zone=time_zone)
+    workspace.full_clean()
+    workspace.save()
+    return workspace
+
+
+@transaction.atomic
+def user_get_or_create(*, email: str, password: str | None = None, name: str = "") -> User:
+    email = email.strip().lower()
+    user = User.objects.filter(email=email).first()
+    if user is None:
+        user = User.objects.create_user(email=email, password=password, name=name)
+    return user
+
+
+@transaction.atomic
+def membership_set(*, workspace: Workspace, user: User, role: str) -> Membership:
+    if role not in Role.values:
+        raise InvalidInput("Unknown role.", fields={"role": [f"one of {', '.join(Role.values)}"]})
+    membership, created = Membership.objects.get_or_create(
+        workspace=workspace, user=user, defaults={"role": role}
+    )
+    if not created and membership.role != role:
+        membership.role = role
+        membership.save(update_fields=["role"])
+    return membership
+
+
+def _hash_secret(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+@transaction.atomic
+def api_key_create(
+    *, workspace: Workspace, name: str, actor: Actor, rate_limit_per_minute: int | None = None
+) -> tuple[ApiKey, str]:
+    """Create a key and return it with its secret, which is never stored or shown again."""
+    name = name.strip()
+    if not name:
+        raise InvalidInput("Name the key.", fields={"name": ["must not be blank"]})
+    secret = API_KEY_PREFIX + secrets.token_urlsafe(32)
+    key = ApiKey(
+        workspace=workspace,
+        name=name[:100],
+        prefix=secret[:11],
+        key_hash=_hash_secret(secret),
+        created_by=actor.user,
+        rate_limit_per_minute=rate_limit_per_minute,
+    )
+    key.full_clean()
+    try:
+        key.save()
+    except IntegrityError:  # pragma: no cover - 256 random bits do not collide
+        raise Conflict("Try again.") from None
+    audit_record(
+        workspace=workspace,
+        action="api_key.created",
+        actor=actor,
+        object_type="api_key",
+        object_id=key.pk,
+        details={"name": key.name},
+    )
+    return key, secret
+
+
+@transaction.atomic
+def api_key_revoke(*, api_key: ApiKey, actor: Actor) -> ApiKey:
+    updated = ApiKey.objects.filter(pk=api_key.pk, revoked_at__isnull=True).update(
+        revoked_at=timezone.now()
+    )
+    if updated:
+        audit_record(
+            workspace=api_key.workspace,
+            action="api_key.revoked",
+            actor=actor,
+            object_type="api_key",
+            object_id=api_key.pk,
+        )
+    api_key.refresh_from_db(fields=["revoked_at"])
+    return api_key
+
+
+def api_key_authenticate(secret: str) -> ApiKey | None:
+    """The active key with this secret, or None. Records the last use at most once a
+    minute, so a busy integration does not write a row on every request."""
+    if not secret.startswith(API_KEY_PREFIX):
+        return None
+    key = (
+        ApiKey.objects.select_related("workspace")
+        .filter(key_hash=_hash_secret(secret), revoked_at__isnull=True)
+        .first()
+    )
+    if key is None:
+        return None
+    now = timezone.now()
+    if key.last_used_at is None or (now - key.last_used_at).total_seconds() > 60:
+        ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)
+        key.last_used_at = now
+    return key

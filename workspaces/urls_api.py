@@ -1,0 +1,7 @@
+from django.urls import path
+
+from workspaces import api
+
+urlpatterns = [
+    path("workspace/", api.WorkspaceView.as_view(), name="api-workspace"),
+]
