@@ -102,7 +102,7 @@ def redis_url_with_db(url: str, db: int) -> str:
     """The same Redis server, another logical database."""
     parts = urlsplit(url)
     if parts.scheme == "redis+socket":
-        return urlunsplit(parts._replace(query=f"virtual_host={db}"))
+        return f"redis+socket://{parts.path}?virtual_host={db}"
     return urlunsplit(parts._replace(path=f"/{db}"))
 
 
@@ -166,6 +166,9 @@ CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=not DEBUG)
 SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if DEBUG else 31536000)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = not DEBUG
 SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
+# Joining the browsers' HSTS preload list is for the domain's owner to decide (it is hard
+# to leave); with it off, Django's reminder about it is silenced.
+SILENCED_SYSTEM_CHECKS = [] if SECURE_HSTS_PRELOAD else ["security.W021"]
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 SESSION_COOKIE_HTTPONLY = True

@@ -1,0 +1,185 @@
+"""POST /api/v1/events/: single and batch ingest, idempotency, contact resolution."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+from django.utils import timezone
+
+from contacts.models import Contact, ContactMark, Event
+from tests.factories import ContactFactory
+
+pytestmark = pytest.mark.django_db
+
+URL = "/api/v1/events/"
+
+
+def test_single_event_by_email_creates_the_contact(api, ws):
+    response = api.post(
+        URL,
+        {
+            "contact": {"email": "New@Example.com"},
+            "name": "signed_up",
+            "properties": {"form": "footer"},
+        },
+        format="json",
+    )
+    assert response.status_code == 202, response.json()
+    assert response.json() == {
+        "accepted": 1,
+        "duplicates": 0,
+        "rejected": 0,
+        "contacts_created": 1,
+        "errors": [],
+    }
+    contact = Contact.objects.get(workspace=ws, email="new@example.com")
+    event = Event.objects.get(contact=contact)
+    assert (event.name, event.properties) == ("signed_up", {"form": "footer"})
+    assert ContactMark.objects.filter(contact=contact).exists()
+
+
+def test_event_by_id_and_external_id(api, ws):
+    contact = ContactFactory(workspace=ws, external_id="crm-1")
+    body = api.post(
+        URL,
+        {
+            "batch": [
+                {"contact": {"id": contact.pk}, "name": "page_view"},
+                {
+                    "contact": {"external_id": "crm-1"},
+                    "name": "purchase",
+                    "revenue": 19.99,
+                    "currency": "eur",
+                    "occurred_at": "2026-01-02T03:04:05+01:00",
+                },
+                {"contact": {"external_id": "crm-2"}, "name": "page_view"},
+            ]
+        },
+        format="json",
+    ).json()
+    assert (body["accepted"], body["contacts_created"]) == (3, 1)
+    purchase = Event.objects.get(contact=contact, name="purchase")
+    assert purchase.revenue == Decimal("19.99")
+    assert purchase.currency == "EUR"
+    assert purchase.occurred_at == dt.datetime(2026, 1, 2, 2, 4, 5, tzinfo=dt.UTC)
+    assert Contact.objects.filter(workspace=ws, external_id="crm-2").exists()
+
+
+def test_revenue_without_currency_takes_the_workspace_currency(api, ws):
+    api.post(
+        URL,
+        {"contact": {"email": "a@example.com"}, "name": "purchase", "revenue": "5"},
+        format="json",
+    )
+    assert Event.objects.get().currency == ws.currency
+
+
+def test_idempotency_key_records_an_event_once(api, ws):
+    event = {
+        "contact": {"email": "a@example.com"},
+        "name": "purchase",
+        "revenue": "10.00",
+        "idempotency_key": "order-1",
+    }
+    assert api.post(URL, event, format="json").json()["duplicates"] == 0
+    assert api.post(URL, event, format="json").json()["duplicates"] == 1
+    body = api.post(
+        URL,
+        {
+            "batch": [
+                event,
+                dict(event, idempotency_key="order-2"),
+                dict(event, idempotency_key="order-2"),
+            ]
+        },
+        format="json",
+    ).json()
+    assert (body["accepted"], body["duplicates"]) == (3, 2)
+    assert Event.objects.count() == 2
+
+
+def test_batch_keeps_valid_items_and_reports_bad_ones_by_index(api, ws):
+    now = timezone.now()
+    body = api.post(
+        URL,
+        {
+            "batch": [
+                {"contact": {"email": "ok@example.com"}, "name": "page_view"},
+                {"contact": {"email": "ok@example.com"}, "name": ""},
+                {"contact": {"id": 999999999}, "name": "page_view"},
+                {"contact": {"email": "ok@example.com", "id": 1}, "name": "x"},
+                {"contact": {"email": "ok@example.com"}, "name": "x", "revenue": "1.234"},
+                {"contact": {"email": "ok@example.com"}, "name": "x", "revenue": "abc"},
+                {
+                    "contact": {"email": "ok@example.com"},
+                    "name": "x",
+                    "occurred_at": (now + dt.timedelta(days=3)).isoformat(),
+                },
+                {"contact": {"email": "ok@example.com"}, "name": "x", "occurred_at": "tuesday"},
+                {"contact": {"email": "ok@example.com"}, "name": "x", "colour": "red"},
+                {"contact": {"email": "ok@example.com"}, "name": "x", "properties": [1, 2]},
+                "not an object",
+                {"contact": {"email": "ok@example.com"}, "name": "purchase", "revenue": "9.90"},
+            ]
+        },
+        format="json",
+    ).json()
+    assert body["accepted"] == 2
+    assert body["rejected"] == 10
+    by_index = {e["index"]: e["fields"] for e in body["errors"]}
+    assert set(by_index) == set(range(1, 11))
+    assert "name" in by_index[1]
+    assert by_index[2] == {"contact": ["no contact with id 999999999"]}
+    assert "exactly one" in by_index[3]["contact"][0]
+    assert by_index[4] == {"revenue": ["has more than 2 decimal places"]}
+    assert "not a number" in by_index[5]["revenue"][0]
+    assert "future" in by_index[6]["occurred_at"][0]
+    assert "ISO 8601" in by_index[7]["occurred_at"][0]
+    assert by_index[8] == {"colour": ["unknown field"]}
+    assert by_index[9] == {"properties": ["must be an object"]}
+    assert by_index[10] == {"non_field_errors": ["must be an object"]}
+    assert Event.objects.count() == 2
+
+
+def test_single_invalid_event_is_a_400(api):
+    response = api.post(URL, {"contact": {"email": "a@example.com"}}, format="json")
+    assert response.status_code == 400
+    assert response.json()["error"]["fields"] == {"name": ["is required"]}
+    assert Event.objects.count() == 0
+
+
+def test_batch_limits(api):
+    event = {"contact": {"email": "a@example.com"}, "name": "page_view"}
+    response = api.post(URL, {"batch": [event] * 1001}, format="json")
+    assert response.status_code == 400
+    assert response.json()["error"]["fields"]["batch"] == ["at most 1000 items per request"]
+    assert Event.objects.count() == 0
+    assert api.post(URL, {"batch": [event] * 1000}, format="json").json()["accepted"] == 1000
+
+
+def test_wrong_types_in_the_envelope(api):
+    assert api.post(URL, {"batch": {"a": 1}}, format="json").status_code == 400
+    assert api.post(URL, "text", format="json").status_code == 400
+    response = api.generic("POST", URL, b"\x00\xff", content_type="application/json")
+    assert response.status_code == 400
+
+
+def test_outsider_cannot_attach_events_to_our_contact_ids(ws, outsider_api):
+    contact = ContactFactory(workspace=ws)
+    body = outsider_api.post(
+        URL,
+        {"batch": [{"contact": {"id": contact.pk}, "name": "purchase", "revenue": "1"}]},
+        format="json",
+    ).json()
+    assert body["errors"] == [
+        {"index": 0, "fields": {"contact": [f"no contact with id {contact.pk}"]}}
+    ]
+    assert Event.objects.count() == 0
+
+
+def test_outsider_sees_no_events_of_ours(api, ws, outsider_api):
+    contact = ContactFactory(workspace=ws)
+    api.post(URL, {"contact": {"id": contact.pk}, "name": "page_view"}, format="json")
+    assert outsider_api.get(f"/api/v1/contacts/{contact.pk}/events/").status_code == 404

@@ -1,0 +1,96 @@
+"""Workspace isolation across the whole API.
+
+Walks every route under /api/v1/ as a user of another workspace: every route with an
+id answers 404 for our ids (never 403, never data), and list routes never show our
+rows. A new route with an id parameter must name how to make one below, or this test
+fails, so no route escapes the walk."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import URLPattern, URLResolver, get_resolver
+
+from contacts.services import import_job_create
+from tests.factories import ContactFactory, EventFactory
+from workspaces.models import Workspace
+from workspaces.services import Actor
+
+pytestmark = pytest.mark.django_db
+
+# How to make an object of ours for each id parameter an API route takes.
+OBJECT_MAKERS: dict[str, Callable[[Workspace], int]] = {
+    "contact_id": lambda ws: EventFactory(contact=ContactFactory(workspace=ws)).contact_id,
+    "import_id": lambda ws: (
+        import_job_create(
+            workspace=ws,
+            actor=Actor(system="test"),
+            upload=SimpleUploadedFile("a.csv", b"email\nsecret@example.com\n"),
+        ).pk
+    ),
+}
+METHODS = ("get", "post", "put", "patch", "delete")
+
+
+def _routes(resolver: URLResolver | None = None, prefix: str = "") -> Iterator[str]:
+    resolver = resolver or get_resolver()
+    for entry in resolver.url_patterns:
+        pattern = prefix + str(entry.pattern)
+        if isinstance(entry, URLResolver):
+            yield from _routes(entry, pattern)
+        elif isinstance(entry, URLPattern) and pattern.startswith("api/v1/"):
+            yield pattern
+
+
+def api_routes() -> list[str]:
+    return sorted(set(_routes()))
+
+
+def _fill(route: str, ids: dict[str, int]) -> str:
+    return "/" + re.sub(r"<(?:\w+:)?(\w+)>", lambda m: str(ids[m.group(1)]), route)
+
+
+def test_every_route_is_walked():
+    params = {p for route in api_routes() for p in re.findall(r"<(?:\w+:)?(\w+)>", route)}
+    assert params <= set(OBJECT_MAKERS), f"teach the walk about {params - set(OBJECT_MAKERS)}"
+    assert len(api_routes()) >= 8
+
+
+def test_outsider_gets_404_for_every_foreign_id(owner, outsider_api):
+    ids = {name: make(owner.workspace) for name, make in OBJECT_MAKERS.items()}
+    for route in api_routes():
+        if "<" not in route:
+            continue
+        url = _fill(route, ids)
+        # The route is real: its owner does not get 404 (GET, or 405 where GET is absent).
+        assert owner.api.get(url).status_code != 404, url
+        walked = 0
+        for method in METHODS:
+            response = getattr(outsider_api, method)(url, {}, format="json")
+            if response.status_code == 405:
+                continue
+            walked += 1
+            assert response.status_code == 404, (method, url, response.status_code)
+            assert response.json()["error"]["code"] == "not_found"
+        assert walked, f"no method of {route} was tried"
+
+
+def test_outsider_lists_show_none_of_our_rows(owner, outsider_api):
+    ContactFactory(workspace=owner.workspace, email="secret-contact@example.com")
+    for maker in OBJECT_MAKERS.values():
+        maker(owner.workspace)
+    for route in api_routes():
+        if "<" in route:
+            continue
+        response = outsider_api.get("/" + route)
+        if response.status_code == 405:
+            continue
+        assert response.status_code == 200, route
+        body = (
+            b"".join(response.streaming_content) if response.streaming else response.content
+        ).decode()
+        assert "secret" not in body, route
+        assert owner.workspace.slug not in body or route == "api/v1/workspace/", route
