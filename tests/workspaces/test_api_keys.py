@@ -49,7 +49,7 @@ def test_workspace_endpoint_names_the_keys_workspace(owner):
 
 
 def test_rate_limit_answers_429_with_retry_after(ws):
-    key, secret = api_key_create(
+    _, secret = api_key_create(
         workspace=ws, name="Tiny", actor=Actor(system="test"), rate_limit_per_minute=3
     )
     client = APIClient()
