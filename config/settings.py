@@ -93,6 +93,9 @@ DATABASES = {"default": env.db_url_config(DATABASE_URL)}
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DATABASES["default"].setdefault("OPTIONS", {})
+# django-environ leaves a Unix socket folder (?host=/path) in OPTIONS; HOST is its place.
+if "host" in DATABASES["default"]["OPTIONS"]:
+    DATABASES["default"]["HOST"] = DATABASES["default"]["OPTIONS"].pop("host")
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env.str("REDIS_URL", default="") or embedded.redis_url()
@@ -225,7 +228,17 @@ CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # A task unacknowledged for this long is handed to another worker (Redis visibility).
+# Work whose task is lost sooner (a killed worker, a broker restart) is picked up again
+# from the database by the periodic tasks below, never from broker state alone.
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+# Synced into django-celery-beat's tables when beat starts (DatabaseScheduler); admins
+# can change intervals in the admin.
+CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
+    "contacts.import_resume_stalled": {
+        "task": "contacts.import_resume_stalled",
+        "schedule": 60.0,
+    },
+}
 
 LOGGING = {
     "version": 1,

@@ -1,0 +1,135 @@
+"""Real processes for tests: a Celery worker (and beat) against the test database."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from django.conf import settings
+from django.db import connection
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_database_url() -> str:
+    """The URL of the database pytest-django created, for child processes."""
+    db: dict[str, Any] = settings.DATABASES["default"]
+    name = connection.settings_dict["NAME"]
+    user = quote(db.get("USER") or "postgres")
+    password = f":{quote(db['PASSWORD'])}" if db.get("PASSWORD") else ""
+    host = db.get("HOST") or ""
+    if host.startswith("/"):
+        return f"postgres://{user}{password}@/{name}?host={host}"
+    port = f":{db['PORT']}" if db.get("PORT") else ""
+    return f"postgres://{user}{password}@{host}{port}/{name}"
+
+
+def child_env(**extra: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        {
+            "DJANGO_SETTINGS_MODULE": "config.test_settings",
+            "DATABASE_URL": test_database_url(),
+            "MEDIA_ROOT": str(settings.MEDIA_ROOT),
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
+    env.update(extra)
+    return env
+
+
+def purge_broker() -> None:
+    from config.celery import app
+
+    with app.connection_for_write() as conn:
+        conn.default_channel.queue_purge("celery")
+
+
+class Worker:
+    def __init__(self, concurrency: int = 1, log: Path | None = None) -> None:
+        self.log_path = (
+            log or Path(os.environ.get("TMPDIR", "/tmp")) / f"worker-{time.time_ns()}.log"
+        )
+        self.concurrency = concurrency
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self, timeout: float = 30) -> Worker:
+        self.log = self.log_path.open("wb")
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "config",
+                "worker",
+                "--loglevel",
+                "info",
+                "--concurrency",
+                str(self.concurrency),
+                "--without-mingle",
+                "--without-gossip",
+                "--without-heartbeat",
+                "--pool",
+                "prefork",
+            ],
+            cwd=ROOT,
+            env=child_env(),
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + timeout
+        while b" ready." not in self.log_path.read_bytes():
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("worker did not start:\n" + self.output()[-3000:])
+            time.sleep(0.1)
+        return self
+
+    def output(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def kill(self) -> None:
+        """SIGKILL the worker and its pool children at once, as a crash would."""
+        assert self.process is not None
+        os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(10)
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(10)
+        if hasattr(self, "log"):
+            self.log.close()
+
+
+@contextmanager
+def running_worker(concurrency: int = 1) -> Iterator[Worker]:
+    worker = Worker(concurrency).start()
+    try:
+        yield worker
+    finally:
+        worker.stop()
+
+
+def wait_for(predicate: Any, timeout: float = 30, interval: float = 0.1) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {predicate}")
+        time.sleep(interval)
