@@ -5,11 +5,12 @@ Every error is {"error": {"code": "...", "message": "...", "fields": {"path": ["
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.http import Http404
+from django.http import Http404, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
@@ -43,26 +44,25 @@ def error_body(code: str, message: str, fields: dict[str, list[str]] | None = No
     return {"error": {"code": code, "message": message, "fields": fields or {}}}
 
 
-def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+def error_parts(exc: Exception) -> tuple[int, dict[str, Any], dict[str, str]] | None:
+    """(status, body, headers) for an exception the API answers, or None for a bug."""
     headers: dict[str, str] = {}
     if isinstance(exc, DomainError):
-        set_rollback()
-        return Response(error_body(exc.code, exc.message, exc.fields), status=exc.status)
+        return exc.status, error_body(exc.code, exc.message, exc.fields), headers
     if isinstance(exc, DjangoValidationError):
         fields = (
             {k: [str(m) for m in v] for k, v in exc.message_dict.items()}
             if hasattr(exc, "error_dict")
             else {"non_field_errors": [str(m) for m in exc.messages]}
         )
-        set_rollback()
-        return Response(error_body("invalid", "The request is not valid.", fields), status=400)
+        return 400, error_body("invalid", "The request is not valid.", fields), headers
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied()
     if not isinstance(exc, exceptions.APIException):
         return None
-
+    status_code = exc.status_code
     if isinstance(exc, exceptions.Throttled):
         wait = int(getattr(exc, "wait", None) or 1)
         headers["Retry-After"] = str(wait)
@@ -77,15 +77,45 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     elif isinstance(exc, exceptions.NotAuthenticated | exceptions.AuthenticationFailed):
         body = error_body("unauthenticated", str(exc.detail))
         headers["WWW-Authenticate"] = "Bearer"
-        exc.status_code = status.HTTP_401_UNAUTHORIZED
+        status_code = status.HTTP_401_UNAUTHORIZED
     elif isinstance(exc, exceptions.NotFound):
         body = error_body("not_found", "Not found.")
     elif isinstance(exc, exceptions.UnsupportedMediaType):
         body = error_body("unsupported_media_type", str(exc.detail))
     else:
         body = error_body(exc.default_code, str(exc.detail))
+    return status_code, body, headers
+
+
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    """DRF's EXCEPTION_HANDLER: every API error in one shape."""
+    parts = error_parts(exc)
+    if parts is None:
+        return None
     set_rollback()
-    return Response(body, status=exc.status_code, headers=headers)
+    status_code, body, headers = parts
+    return Response(body, status=status_code, headers=headers)
+
+
+def error_response(exc: Exception) -> JsonResponse | None:
+    """The same answer as exception_handler, for views outside DRF's machinery."""
+    parts = error_parts(exc)
+    if parts is None:
+        return None
+    status_code, body, headers = parts
+    return JsonResponse(body, status=status_code, headers=headers)
+
+
+def _reject_constant(value: str) -> Any:
+    raise ValueError(f"{value} is not valid JSON")
+
+
+def parse_json(raw: bytes) -> Any:
+    """Strict JSON (no NaN or Infinity, which PostgreSQL's jsonb refuses)."""
+    try:
+        return json.loads(raw, parse_constant=_reject_constant)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise exceptions.ParseError(f"JSON parse error - {exc}") from None
 
 
 def request_object(data: Any) -> dict[str, Any]:

@@ -67,6 +67,12 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
+# The REST API (config/wsgi.py routes /api/ to it) keeps what a stateless API needs.
+API_MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.middleware.common.CommonMiddleware",
+]
+
 ROOT_URLCONF = "config.urls"
 WSGI_APPLICATION = "config.wsgi.application"
 
@@ -93,6 +99,14 @@ DATABASES = {"default": env.db_url_config(DATABASE_URL)}
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DATABASES["default"].setdefault("OPTIONS", {})
+# Hot statements sent with server-side binding (config/db.py) are prepared after a few
+# runs; Django's own queries bind on the client and are unaffected. Set
+# DB_PREPARE_THRESHOLD to an empty value behind PgBouncer in transaction mode.
+DATABASES["default"]["OPTIONS"]["prepare_threshold"] = (
+    env.int("DB_PREPARE_THRESHOLD", default=5)
+    if env.str("DB_PREPARE_THRESHOLD", default="5")
+    else None
+)
 # django-environ leaves a Unix socket folder (?host=/path) in OPTIONS; HOST is its place.
 if "host" in DATABASES["default"]["OPTIONS"]:
     DATABASES["default"]["HOST"] = DATABASES["default"]["OPTIONS"].pop("host")

@@ -37,6 +37,10 @@ def contacts_search(
     names and external id through a full-text index (fast at 1M contacts); a text
     starting with + searches phone numbers."""
     queryset = contacts_for_workspace(workspace=workspace)
+    # PostgreSQL text cannot hold NUL; such a filter simply matches nothing it contains.
+    q = q.replace("\x00", "")
+    email = email.replace("\x00", "") if email else email
+    external_id = external_id.replace("\x00", "") if external_id else external_id
     if email:
         queryset = queryset.filter(email=email.strip().lower())
     if external_id:

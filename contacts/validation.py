@@ -135,6 +135,17 @@ def clean_locale(value: Any) -> tuple[str, str | None]:
     return text, None
 
 
+def contains_nul(value: Any) -> bool:
+    """PostgreSQL text and jsonb cannot hold the NUL character anywhere."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(contains_nul(k) or contains_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(contains_nul(v) for v in value)
+    return False
+
+
 def clean_attributes(value: Any) -> tuple[dict[str, Any], str | None]:
     if value is None:
         return {}, None
@@ -148,6 +159,8 @@ def clean_attributes(value: Any) -> tuple[dict[str, Any], str | None]:
                 f"'{key}' is not an attribute name (letters, digits and _, "
                 "not starting with a digit, at most 64)"
             )
+    if contains_nul(value):
+        return {}, "must not contain NUL characters"
     return value, None
 
 
@@ -235,7 +248,7 @@ def clean_contact_ref(value: Any) -> tuple[tuple[str, Any] | None, str | None]:
         return None, 'must be an object with exactly one of "id", "email", "external_id"'
     key, raw = next(iter(value.items()))
     if key == "id":
-        if isinstance(raw, bool) or not isinstance(raw, int) or raw <= 0:
+        if isinstance(raw, bool) or not isinstance(raw, int) or not 0 < raw < 2**63:
             return None, "id must be a positive integer"
         return ("id", raw), None
     if key == "email":
@@ -269,7 +282,7 @@ def clean_event(
     cleaned["contact"] = ref
 
     name = data.get("name")
-    if not isinstance(name, str) or not name.strip():
+    if not isinstance(name, str) or not name.strip() or "\x00" in name:
         errors["name"] = ["is required" if name is None else "must be a non-empty string"]
     elif len(name.strip()) > 200:
         errors["name"] = ["is longer than 200 characters"]
@@ -283,6 +296,8 @@ def clean_event(
         errors["properties"] = ["must be an object"]
     elif len(properties) > MAX_JSON_KEYS:
         errors["properties"] = [f"has more than {MAX_JSON_KEYS} keys"]
+    elif contains_nul(properties):
+        errors["properties"] = ["must not contain NUL characters"]
     cleaned["properties"] = properties
 
     revenue, error = clean_revenue(data.get("revenue"))
@@ -309,7 +324,7 @@ def clean_event(
         cleaned["occurred_at"] = occurred_at
 
     key = data.get("idempotency_key")
-    if key is not None and (not isinstance(key, str) or not key or len(key) > 200):
+    if key is not None and (not isinstance(key, str) or not key or len(key) > 200 or "\x00" in key):
         errors["idempotency_key"] = ["must be a string of 1 to 200 characters"]
     cleaned["idempotency_key"] = key
     return cleaned, errors

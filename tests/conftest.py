@@ -37,9 +37,9 @@ class Persona:
 
 
 def _persona(slug: str, email: str, role: str = Role.OWNER) -> Persona:
-    workspace = WorkspaceFactory(slug=slug, name=slug.title())
-    user = UserFactory(email=email)
-    membership = MembershipFactory(user=user, workspace=workspace, role=role)
+    workspace = WorkspaceFactory.create(slug=slug, name=slug.title())
+    user = UserFactory.create(email=email)
+    membership = MembershipFactory.create(user=user, workspace=workspace, role=role)
     key, secret = api_key_create(workspace=workspace, name="tests", actor=Actor(user=user))
     api = APIClient()
     api.credentials(HTTP_AUTHORIZATION=f"Bearer {secret}")
@@ -65,8 +65,8 @@ def api(owner: Persona) -> APIClient:
 
 @pytest.fixture
 def teammate(owner: Persona) -> Persona:
-    user = UserFactory(email="bob@acme.test")
-    membership = MembershipFactory(user=user, workspace=owner.workspace, role=Role.VIEWER)
+    user = UserFactory.create(email="bob@acme.test")
+    membership = MembershipFactory.create(user=user, workspace=owner.workspace, role=Role.VIEWER)
     web = Client()
     web.force_login(user)
     return Persona(user, owner.workspace, membership, owner.key, owner.secret, owner.api, web)

@@ -12,7 +12,7 @@ from contacts.models import Contact, Event
 from workspaces.models import Membership, Role, User, Workspace
 
 
-class WorkspaceFactory(factory.django.DjangoModelFactory):
+class WorkspaceFactory(factory.django.DjangoModelFactory[Workspace]):
     class Meta:
         model = Workspace
         django_get_or_create = ("slug",)
@@ -22,7 +22,7 @@ class WorkspaceFactory(factory.django.DjangoModelFactory):
     time_zone = "UTC"
 
 
-class UserFactory(factory.django.DjangoModelFactory):
+class UserFactory(factory.django.DjangoModelFactory[User]):
     class Meta:
         model = User
         django_get_or_create = ("email",)
@@ -31,7 +31,7 @@ class UserFactory(factory.django.DjangoModelFactory):
     password = factory.django.Password("correct horse battery staple")
 
 
-class MembershipFactory(factory.django.DjangoModelFactory):
+class MembershipFactory(factory.django.DjangoModelFactory[Membership]):
     class Meta:
         model = Membership
 
@@ -40,7 +40,7 @@ class MembershipFactory(factory.django.DjangoModelFactory):
     role = Role.OWNER
 
 
-class ContactFactory(factory.django.DjangoModelFactory):
+class ContactFactory(factory.django.DjangoModelFactory[Contact]):
     class Meta:
         model = Contact
 
@@ -50,7 +50,7 @@ class ContactFactory(factory.django.DjangoModelFactory):
     last_name = factory.Faker("last_name")
 
 
-class EventFactory(factory.django.DjangoModelFactory):
+class EventFactory(factory.django.DjangoModelFactory[Event]):
     class Meta:
         model = Event
 
@@ -61,4 +61,4 @@ class EventFactory(factory.django.DjangoModelFactory):
 
     @classmethod
     def ago(cls, days: float, **kwargs: Any) -> Event:
-        return cls(occurred_at=timezone.now() - dt.timedelta(days=days), **kwargs)
+        return cls.create(occurred_at=timezone.now() - dt.timedelta(days=days), **kwargs)

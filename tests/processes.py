@@ -50,7 +50,7 @@ def purge_broker() -> None:
     from config.celery import app
 
     with app.connection_for_write() as conn:
-        conn.default_channel.queue_purge("celery")
+        conn.default_channel.queue_purge("celery")  # type: ignore[attr-defined]
 
 
 class Worker:

@@ -23,7 +23,9 @@ pytestmark = pytest.mark.django_db
 
 # How to make an object of ours for each id parameter an API route takes.
 OBJECT_MAKERS: dict[str, Callable[[Workspace], int]] = {
-    "contact_id": lambda ws: EventFactory(contact=ContactFactory(workspace=ws)).contact_id,
+    "contact_id": lambda ws: (
+        EventFactory.create(contact=ContactFactory.create(workspace=ws)).contact_id
+    ),
     "import_id": lambda ws: (
         import_job_create(
             workspace=ws,
@@ -79,7 +81,7 @@ def test_outsider_gets_404_for_every_foreign_id(owner, outsider_api):
 
 
 def test_outsider_lists_show_none_of_our_rows(owner, outsider_api):
-    ContactFactory(workspace=owner.workspace, email="secret-contact@example.com")
+    ContactFactory.create(workspace=owner.workspace, email="secret-contact@example.com")
     for maker in OBJECT_MAKERS.values():
         maker(owner.workspace)
     for route in api_routes():

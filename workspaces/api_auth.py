@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import threading
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
@@ -23,6 +25,78 @@ class ApiRequest(Request):
     auth: ApiKey
 
 
+def bearer_key(header: str) -> ApiKey | None:
+    """The key an `Authorization` header names; None without a header; raises
+    AuthenticationFailed for a malformed header or an unknown or revoked key."""
+    if not header:
+        return None
+    parts = header.split()
+    if len(parts) != 2 or parts[0] != "Bearer":
+        raise exceptions.AuthenticationFailed("Use 'Authorization: Bearer <api key>'.")
+    key = api_key_authenticate(parts[1])
+    if key is None:
+        raise exceptions.AuthenticationFailed("Unknown or revoked API key.")
+    return key
+
+
+WINDOW_SECONDS = 60
+# INCRBY, and give the counter its expiry when it is new: one round trip, one command.
+_COUNT_SCRIPT = """
+local count = redis.call('INCRBY', KEYS[1], ARGV[1])
+if count == tonumber(ARGV[1]) then redis.call('EXPIRE', KEYS[1], ARGV[2]) end
+return count
+"""
+# A busy key's requests are counted here and added to Redis in small batches: a round
+# trip per request would be a tenth of a single-event request's cost. Far from its
+# limit a key may run LOCAL_BATCH requests per process ahead of Redis; within 20% of
+# it (and for limits under 1000 a minute) every request goes to Redis, so the limit
+# holds exactly where it matters.
+LOCAL_BATCH = 20
+LOCAL_SECONDS = 0.25
+
+
+@dataclass
+class _Window:
+    start: int
+    counted: int = 0  # what Redis said the whole installation has used
+    pending: int = 0  # counted here, not yet added to Redis
+    flushed_at: float = 0.0
+
+
+_windows: dict[int, _Window] = {}
+_windows_lock = threading.Lock()
+_count: Any = None
+
+
+def rate_limit_wait(key: ApiKey) -> float | None:
+    """Count one request against the key's per-minute limit, a fixed window shared
+    through Redis. Returns None when allowed, else the seconds until the window ends."""
+    global _count
+    limit = key.rate_limit_per_minute or settings.API_KEY_RATE_LIMIT_PER_MINUTE
+    now = time.time()
+    start = int(now // WINDOW_SECONDS) * WINDOW_SECONDS
+    with _windows_lock:
+        window = _windows.get(key.pk)
+        if window is None or window.start != start:
+            window = _windows[key.pk] = _Window(start=start)
+        window.pending += 1
+        close = limit < 1000 or window.counted + window.pending >= 0.8 * limit
+        if close or window.pending >= LOCAL_BATCH or now - window.flushed_at > LOCAL_SECONDS:
+            if _count is None:
+                _count = get_redis().register_script(_COUNT_SCRIPT)
+            window.counted = int(
+                _count(
+                    keys=[f"ratelimit:apikey:{key.pk}:{start}"],
+                    args=[window.pending, WINDOW_SECONDS + 5],
+                )
+            )
+            window.pending, window.flushed_at = 0, now
+        used = window.counted + window.pending
+    if used <= limit:
+        return None
+    return max(1.0, start + WINDOW_SECONDS - now)
+
+
 class ApiKeyAuthentication(authentication.BaseAuthentication):
     """`Authorization: Bearer <secret>`. Sets request.auth to the ApiKey and
     request.workspace to its workspace; request.user stays None."""
@@ -30,15 +104,9 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
     keyword = "Bearer"
 
     def authenticate(self, request: Request) -> tuple[Any, ApiKey] | None:
-        header = request.META.get("HTTP_AUTHORIZATION", "")
-        if not header:
-            return None
-        parts = header.split()
-        if len(parts) != 2 or parts[0] != self.keyword:
-            raise exceptions.AuthenticationFailed("Use 'Authorization: Bearer <api key>'.")
-        key = api_key_authenticate(parts[1])
+        key = bearer_key(request.META.get("HTTP_AUTHORIZATION", ""))
         if key is None:
-            raise exceptions.AuthenticationFailed("Unknown or revoked API key.")
+            return None
         request.workspace = key.workspace  # type: ignore[attr-defined]
         request.actor = Actor(api_key=key)  # type: ignore[attr-defined]
         return (None, key)
@@ -66,22 +134,12 @@ class ApiKeyRateThrottle(throttling.BaseThrottle):
     """A fixed one-minute window per key, counted in Redis. Refused requests get 429
     with Retry-After: the seconds left in the window."""
 
-    window = 60
-
     def allow_request(self, request: Request, view: Any) -> bool:
         key = request.auth
         if not isinstance(key, ApiKey):
             return True
-        limit = key.rate_limit_per_minute or settings.API_KEY_RATE_LIMIT_PER_MINUTE
-        now = time.time()
-        window_start = int(now // self.window) * self.window
-        counter = f"ratelimit:apikey:{key.pk}:{window_start}"
-        pipe = get_redis().pipeline()
-        pipe.incr(counter)
-        pipe.expire(counter, self.window + 5)
-        count = pipe.execute()[0]
-        self._wait = max(1.0, window_start + self.window - now)
-        return int(count) <= limit
+        self._wait = rate_limit_wait(key)
+        return self._wait is None
 
     def wait(self) -> float:
-        return getattr(self, "_wait", float(self.window))
+        return self._wait or float(WINDOW_SECONDS)

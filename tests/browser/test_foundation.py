@@ -19,8 +19,8 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 def test_log_in_search_and_open_a_contact(page: Page, live_server, owner):
     for i in range(40):
-        ContactFactory(workspace=owner.workspace, email=f"shopper{i}@example.com")
-    zelda = ContactFactory(
+        ContactFactory.create(workspace=owner.workspace, email=f"shopper{i}@example.com")
+    zelda = ContactFactory.create(
         workspace=owner.workspace,
         email="zelda@hyrule.test",
         first_name="Zelda",

@@ -17,10 +17,10 @@ URL = "/api/v1/contacts/batch/"
 
 
 def test_creates_updates_and_reports_each_item(api, ws):
-    existing = ContactFactory(
+    existing = ContactFactory.create(
         workspace=ws, email="old@example.com", external_id="e-1", first_name="Old"
     )
-    unchanged = ContactFactory(workspace=ws, email="same@example.com", first_name="Same")
+    unchanged = ContactFactory.create(workspace=ws, email="same@example.com", first_name="Same")
     response = api.post(
         URL,
         {
@@ -49,7 +49,7 @@ def test_creates_updates_and_reports_each_item(api, ws):
 
 
 def test_matches_by_external_id_before_email(api, ws):
-    contact = ContactFactory(workspace=ws, email="a@example.com", external_id="crm-7")
+    contact = ContactFactory.create(workspace=ws, email="a@example.com", external_id="crm-7")
     body = api.post(
         URL, {"contacts": [{"external_id": "crm-7", "email": "b@example.com"}]}, format="json"
     ).json()
@@ -59,7 +59,7 @@ def test_matches_by_external_id_before_email(api, ws):
 
 
 def test_identifier_owned_by_another_contact_fails_only_that_item(api, ws):
-    ContactFactory(workspace=ws, email="owner@example.com", external_id="x-1")
+    ContactFactory.create(workspace=ws, email="owner@example.com", external_id="x-1")
     body = api.post(
         URL,
         {
@@ -143,7 +143,7 @@ def test_concurrent_batches_with_the_same_new_email_create_one_contact(ws):
 
 
 def test_outsider_batch_never_touches_our_contacts(ws, outsider_api):
-    ours = ContactFactory(workspace=ws, email="mine@example.com", first_name="Mine")
+    ours = ContactFactory.create(workspace=ws, email="mine@example.com", first_name="Mine")
     body = outsider_api.post(
         URL, {"contacts": [{"email": "mine@example.com", "first_name": "Stolen"}]}, format="json"
     ).json()

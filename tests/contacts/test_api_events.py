@@ -41,7 +41,7 @@ def test_single_event_by_email_creates_the_contact(api, ws):
 
 
 def test_event_by_id_and_external_id(api, ws):
-    contact = ContactFactory(workspace=ws, external_id="crm-1")
+    contact = ContactFactory.create(workspace=ws, external_id="crm-1")
     body = api.post(
         URL,
         {
@@ -167,7 +167,7 @@ def test_wrong_types_in_the_envelope(api):
 
 
 def test_outsider_cannot_attach_events_to_our_contact_ids(ws, outsider_api):
-    contact = ContactFactory(workspace=ws)
+    contact = ContactFactory.create(workspace=ws)
     body = outsider_api.post(
         URL,
         {"batch": [{"contact": {"id": contact.pk}, "name": "purchase", "revenue": "1"}]},
@@ -180,6 +180,56 @@ def test_outsider_cannot_attach_events_to_our_contact_ids(ws, outsider_api):
 
 
 def test_outsider_sees_no_events_of_ours(api, ws, outsider_api):
-    contact = ContactFactory(workspace=ws)
+    contact = ContactFactory.create(workspace=ws)
     api.post(URL, {"contact": {"id": contact.pk}, "name": "page_view"}, format="json")
     assert outsider_api.get(f"/api/v1/contacts/{contact.pk}/events/").status_code == 404
+
+
+def test_json_that_postgresql_cannot_store_is_refused_not_crashed(api):
+    nan = api.generic(
+        "POST",
+        URL,
+        '{"contact": {"email": "a@b.co"}, "name": "x", "properties": {"v": NaN}}',
+        content_type="application/json",
+    )
+    assert nan.status_code == 400
+    assert nan.json()["error"]["code"] == "parse_error"
+    nul = api.post(
+        URL,
+        {"contact": {"email": "a@b.co"}, "name": "x", "properties": {"note": "a\x00b"}},
+        format="json",
+    )
+    assert nul.status_code == 400
+    assert nul.json()["error"]["fields"] == {"properties": ["must not contain NUL characters"]}
+    contact = api.post(
+        "/api/v1/contacts/", {"email": "n@b.co", "attributes": {"x": "\x00"}}, format="json"
+    )
+    assert contact.status_code == 400
+    assert Event.objects.count() == 0
+
+
+def test_events_need_json_a_key_and_respect_the_rate_limit(api, ws, client):
+    from rest_framework.test import APIClient
+
+    from workspaces.services import Actor, api_key_create
+
+    assert client.post(URL, {}, content_type="application/json").status_code == 401
+    form = api.post(URL, {"name": "x"})  # multipart, not JSON
+    assert form.status_code == 415
+    assert form.json()["error"]["code"] == "unsupported_media_type"
+    assert api.get(URL).status_code == 405
+    _, secret = api_key_create(
+        workspace=ws, name="tiny", actor=Actor(system="t"), rate_limit_per_minute=1
+    )
+    tiny = APIClient()
+    tiny.credentials(HTTP_AUTHORIZATION=f"Bearer {secret}")
+    event = {"contact": {"email": "a@b.co"}, "name": "x"}
+    assert tiny.post(URL, event, format="json").status_code == 202
+    limited = tiny.post(URL, event, format="json")
+    assert limited.status_code == 429
+    assert int(limited["Retry-After"]) >= 1
+
+
+def test_an_id_beyond_bigint_is_an_error_not_a_crash(api):
+    body = api.post(URL, {"batch": [{"contact": {"id": 2**64}, "name": "x"}]}, format="json").json()
+    assert body["errors"][0]["fields"]["contact"] == ["id must be a positive integer"]

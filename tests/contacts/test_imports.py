@@ -78,7 +78,7 @@ def test_accepted_rows_are_kept_and_bad_rows_reported_with_row_numbers(ws):
 
 
 def test_upsert_by_external_id_updates_in_place(ws):
-    contact = ContactFactory(workspace=ws, external_id="42", email="old@example.com")
+    contact = ContactFactory.create(workspace=ws, external_id="42", email="old@example.com")
     job = _run(
         ws,
         "id,email\n42,new@example.com\n43,other@example.com\n",
@@ -154,7 +154,9 @@ def test_interrupted_job_resumes_after_its_last_checkpoint(ws):
     first_chunk = list(_rows(text))[:CHUNK_ROWS]
     ImportJob.objects.filter(pk=job.pk).update(status="running")
     _process_chunk(job, first_chunk)
-    job = import_job_run(job_id=job.pk)
+    done = import_job_run(job_id=job.pk)
+    assert done is not None
+    job = done
     assert job.status == "completed"
     assert (job.processed_rows, job.created_count, job.updated_count, job.unchanged_count) == (
         CHUNK_ROWS + 500,
@@ -168,6 +170,7 @@ def test_interrupted_job_resumes_after_its_last_checkpoint(ws):
 def test_finished_job_is_not_run_again(ws):
     job = _run(ws, "email\na@example.com\n", mapping={"email": "email"})
     again = import_job_run(job_id=job.pk)
+    assert again is not None
     assert again.created_count == 1
 
 

@@ -34,7 +34,7 @@ def test_logout_is_a_post(owner):
 
 
 def test_pages_of_another_workspace_are_404(owner, outsider):
-    contact = ContactFactory(workspace=owner.workspace)
+    contact = ContactFactory.create(workspace=owner.workspace)
     for url in (
         "/w/acme/contacts/",
         f"/w/acme/contacts/{contact.pk}/",
@@ -49,7 +49,7 @@ def test_pages_of_another_workspace_are_404(owner, outsider):
 
 
 def test_viewer_reads_but_cannot_write(teammate, owner):
-    contact = ContactFactory(workspace=owner.workspace)
+    contact = ContactFactory.create(workspace=owner.workspace)
     assert teammate.web.get("/w/acme/contacts/").status_code == 200
     assert teammate.web.post("/w/acme/settings/api-keys/", {"name": "x"}).status_code == 403
     assert teammate.web.post(f"/w/acme/contacts/{contact.pk}/erase/").status_code == 403
@@ -59,8 +59,8 @@ def test_viewer_reads_but_cannot_write(teammate, owner):
 
 def test_contacts_page_lists_searches_and_pages(owner, django_assert_max_num_queries):
     for i in range(60):
-        ContactFactory(workspace=owner.workspace, email=f"person{i}@example.com")
-    ContactFactory(workspace=owner.workspace, email="zelda@hyrule.test", first_name="Zelda")
+        ContactFactory.create(workspace=owner.workspace, email=f"person{i}@example.com")
+    ContactFactory.create(workspace=owner.workspace, email="zelda@hyrule.test", first_name="Zelda")
     with django_assert_max_num_queries(10):
         response = owner.web.get("/w/acme/contacts/")
     assert response.status_code == 200
@@ -72,12 +72,12 @@ def test_contacts_page_lists_searches_and_pages(owner, django_assert_max_num_que
 
 
 def test_contact_page_shows_profile_consent_and_timeline(owner):
-    contact = ContactFactory(
+    contact = ContactFactory.create(
         workspace=owner.workspace,
         first_name="<script>alert(1)</script>",
         attributes={"plan": "<b>pro</b>"},
     )
-    EventFactory(
+    EventFactory.create(
         contact=contact,
         name="purchase",
         revenue="12.00",
@@ -107,14 +107,14 @@ def test_user_without_workspace_sees_guidance(db):
     from tests.factories import UserFactory
 
     web = Client()
-    web.force_login(UserFactory(email="lonely@example.org"))
+    web.force_login(UserFactory.create(email="lonely@example.org"))
     response = web.get("/")
     assert response.status_code == 200 and b"No workspace" in response.content
 
 
 def test_admin_lists_only_the_staff_users_workspaces(owner, outsider):
-    ContactFactory(workspace=owner.workspace, email="ours@example.com")
-    ContactFactory(workspace=outsider.workspace, email="theirs@example.com")
+    ContactFactory.create(workspace=owner.workspace, email="ours@example.com")
+    ContactFactory.create(workspace=outsider.workspace, email="theirs@example.com")
     owner.user.is_staff = True
     owner.user.save()
     response = owner.web.get("/admin/contacts/contact/")
@@ -128,7 +128,7 @@ def test_admin_lists_only_the_staff_users_workspaces(owner, outsider):
 def test_superuser_admin_pages_load(owner):
     owner.user.is_staff = owner.user.is_superuser = True
     owner.user.save()
-    EventFactory(contact=ContactFactory(workspace=owner.workspace))
+    EventFactory.create(contact=ContactFactory.create(workspace=owner.workspace))
     for url in (
         "/admin/",
         "/admin/contacts/contact/",

@@ -1,0 +1,204 @@
+"""Shared pieces of the benchmarks: a fresh database, Django set-up, the app served
+as in production (gunicorn), and a description of the machine.
+
+Every benchmark runs against its own database (`stagecraft_bench`) on the same server
+as the app (the embedded one, or DATABASE_URL's), so it never touches your data."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from config import embedded  # noqa: E402
+
+BENCH_DB = "stagecraft_bench"
+SECRET_KEY = "bench-" + "s" * 50
+
+
+def base_database_url() -> str:
+    return os.environ.get("DATABASE_URL") or embedded.database_url()
+
+
+def with_database(url: str, name: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path=f"/{name}"))
+
+
+def fresh_database(name: str = BENCH_DB) -> str:
+    """Drop and create the benchmark database; return its URL."""
+    import psycopg
+
+    admin_url = with_database(base_database_url(), "postgres").replace(
+        "postgres://", "postgresql://", 1
+    )
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        conn.execute(f"CREATE DATABASE {name}")
+    return with_database(base_database_url(), name)
+
+
+def bench_env(database_url: str, **extra: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        {
+            "DATABASE_URL": database_url,
+            "DJANGO_SETTINGS_MODULE": "config.settings",
+            "DEBUG": "0",
+            "SECRET_KEY": SECRET_KEY,
+            "SECURE_SSL_REDIRECT": "0",
+            "SESSION_COOKIE_SECURE": "0",
+            "CSRF_COOKIE_SECURE": "0",
+            "ALLOWED_HOSTS": "127.0.0.1,localhost",
+            "LOG_LEVEL": "WARNING",
+            "GUNICORN_ACCESS_LOG": "/dev/null",
+        }
+    )
+    env.update(extra)
+    return env
+
+
+def django_setup(database_url: str) -> None:
+    os.environ.update(bench_env(database_url))
+    import django
+
+    django.setup()
+
+
+def migrate() -> None:
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+    call_command("collectstatic", "--noinput", verbosity=0)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class Gunicorn:
+    """The app served as in production: gunicorn.conf.py, DEBUG off."""
+
+    def __init__(self, database_url: str, workers: int, threads: int = 2) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        (ROOT / "bench" / "results").mkdir(exist_ok=True)
+        self.log = (ROOT / "bench" / "results" / "gunicorn.log").open("ab")
+        self.process = subprocess.Popen(
+            [
+                str(Path(sys.executable).parent / "gunicorn"),
+                "--config",
+                str(ROOT / "gunicorn.conf.py"),
+                "--bind",
+                f"127.0.0.1:{self.port}",
+                "--workers",
+                str(workers),
+                "--threads",
+                str(threads),
+                "--log-level",
+                "warning",
+                "--backlog",
+                "2048",
+            ],
+            cwd=ROOT,
+            env=bench_env(database_url),
+            # Its log goes to a file, so a benchmark's last line stays its JSON result.
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
+                    break
+            except OSError:
+                if time.monotonic() > deadline or self.process.poll() is not None:
+                    raise RuntimeError("gunicorn did not start") from None
+                time.sleep(0.1)
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(20)
+        self.log.close()
+
+
+def machine() -> dict[str, Any]:
+    cpu = platform.processor()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    memory_gb = None
+    try:
+        pages = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+        memory_gb = round(pages / 2**30, 1)
+    except (ValueError, OSError):
+        pass
+    return {
+        "cpus": os.cpu_count(),
+        "cpu": cpu,
+        "memory_gb": memory_gb,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+    }
+
+
+def cpu_seconds_by_process() -> dict[str, float]:
+    """CPU time used so far by the processes a benchmark involves, grouped by kind
+    (Linux /proc); differences between two calls show who used the machine."""
+    groups: dict[str, float] = {}
+    ticks = os.sysconf("SC_CLK_TCK")
+    me = os.getpid()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        comm = stat[stat.index("(") + 1 : stat.rindex(")")]
+        fields = stat[stat.rindex(")") + 2 :].split()
+        used = (int(fields[11]) + int(fields[12])) / ticks
+        if int(entry.name) == me:
+            kind = "load_generator"
+        elif "gunicorn" in cmdline:
+            kind = "web"
+        elif "celery" in cmdline:
+            kind = "worker"
+        elif comm.startswith("postgres") or "postgres:" in cmdline:
+            kind = "postgres"
+        elif "redis" in comm:
+            kind = "redis"
+        else:
+            kind = "other"
+        groups[kind] = groups.get(kind, 0.0) + used
+    return groups
+
+
+def cpu_ms_per(before: dict[str, float], after: dict[str, float], count: int) -> dict[str, float]:
+    return {
+        kind: round((after.get(kind, 0.0) - before.get(kind, 0.0)) / max(count, 1) * 1000, 3)
+        for kind in sorted(after)
+        if after.get(kind, 0.0) - before.get(kind, 0.0) > 0.01
+    }
+
+
+def report(result: dict[str, Any]) -> None:
+    """The last line a benchmark prints: one JSON object."""
+    print(json.dumps(result, sort_keys=False), flush=True)
