@@ -45,15 +45,12 @@ def main() -> int:
     processes = {
         "web": [
             str(VENV_BIN / "gunicorn"),
-            "config.wsgi",
+            "--config",
+            str(ROOT / "gunicorn.conf.py"),
             "--bind",
             f"127.0.0.1:{port}",
             "--workers",
-            "3",
-            "--access-logfile",
-            "-",
-            "--timeout",
-            "60",
+            "2",
         ],
         "worker": [
             str(VENV_BIN / "celery"),

@@ -116,3 +116,38 @@ def test_seed_demo_is_believable_deterministic_and_idempotent():
     again = Contact.objects.filter(workspace=workspace).order_by("pk")
     assert list(again.values_list("email", "time_zone", "attributes")[:20]) == first_rows
     assert Event.objects.filter(workspace=workspace).count() == total
+
+
+@pytest.mark.django_db
+def test_wsgi_serves_the_api_without_dashboard_middleware(owner):
+    from django.core import signals
+    from django.db import close_old_connections
+    from django.test.client import RequestFactory
+
+    from config.wsgi import application
+
+    def call(path: str, **headers: str) -> tuple[str, dict[str, str], bytes]:
+        environ = RequestFactory().get(path, **headers).environ
+        captured: dict[str, object] = {}
+
+        def start_response(status: str, response_headers: list[tuple[str, str]]) -> None:
+            captured["status"], captured["headers"] = status, dict(response_headers)
+
+        # As Django's test client does: keep the test's transaction's connection open.
+        signals.request_started.disconnect(close_old_connections)
+        signals.request_finished.disconnect(close_old_connections)
+        try:
+            body = b"".join(application(environ, start_response))
+        finally:
+            signals.request_started.connect(close_old_connections)
+            signals.request_finished.connect(close_old_connections)
+        return str(captured["status"]), captured["headers"], body  # type: ignore[return-value]
+
+    status, headers, body = call("/api/v1/workspace/", HTTP_AUTHORIZATION=f"Bearer {owner.secret}")
+    assert status.startswith("200")
+    assert b'"slug":"acme"' in body.replace(b" ", b"")
+    assert "Cookie" not in headers.get("Vary", "")
+    assert "X-Frame-Options" not in headers  # the dashboard's clickjacking middleware
+    status, headers, _ = call("/login/")
+    assert status.startswith("200")
+    assert headers["X-Frame-Options"] == "DENY"

@@ -48,13 +48,17 @@ class Command(BaseCommand):
             )
             return
         with transaction.atomic():
-            workspace, _ = workspace_provision(
+            workspace, owner = workspace_provision(
                 slug=DEMO_SLUG,
                 name="Northwind Coffee Roasters",
                 time_zone="America/New_York",
                 owner_email=DEMO_EMAIL,
                 owner_password=DEMO_PASSWORD,
             )
+            # The demo login also opens the Django admin, to show it.
+            assert owner is not None
+            owner.is_staff = owner.is_superuser = True
+            owner.save(update_fields=["is_staff", "is_superuser"])
             summary = demo_contacts_create(
                 workspace=workspace,
                 contacts=options["contacts"],
