@@ -20,13 +20,15 @@ STORAGES = {
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = True
 
-# Tests use their own Redis database so that they never consume a running app's queue.
+# Tests use Redis databases of their own so that they never consume a running app's
+# queue, and the cache (flushed before every test) apart from the broker: a flush must
+# not take the broker's queue bindings and messages with it.
 TEST_REDIS_URL = redis_url_with_db(REDIS_URL, 9)
 CELERY_BROKER_URL = TEST_REDIS_URL
 CACHES = {
     "default": {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
-        "LOCATION": _redis_cache_location(TEST_REDIS_URL),
+        "LOCATION": _redis_cache_location(redis_url_with_db(REDIS_URL, 10)),
         "KEY_PREFIX": "stagecraft-test",
     }
 }

@@ -126,8 +126,8 @@ def test_wsgi_serves_the_api_without_dashboard_middleware(owner):
 
     from config.wsgi import application
 
-    def call(path: str, **headers: str) -> tuple[str, dict[str, str], bytes]:
-        environ = RequestFactory().get(path, **headers).environ
+    def call(path: str, authorization: str = "") -> tuple[str, dict[str, str], bytes]:
+        environ = RequestFactory().get(path, HTTP_AUTHORIZATION=authorization).environ
         captured: dict[str, object] = {}
 
         def start_response(status: str, response_headers: list[tuple[str, str]]) -> None:
@@ -143,7 +143,7 @@ def test_wsgi_serves_the_api_without_dashboard_middleware(owner):
             signals.request_finished.connect(close_old_connections)
         return str(captured["status"]), captured["headers"], body  # type: ignore[return-value]
 
-    status, headers, body = call("/api/v1/workspace/", HTTP_AUTHORIZATION=f"Bearer {owner.secret}")
+    status, headers, body = call("/api/v1/workspace/", f"Bearer {owner.secret}")
     assert status.startswith("200")
     assert b'"slug":"acme"' in body.replace(b" ", b"")
     assert "Cookie" not in headers.get("Vary", "")
