@@ -12,16 +12,28 @@ a port another server holds.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
+from types import ModuleType
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from config import embedded
+def _load_embedded() -> ModuleType:
+    """config/embedded.py, loaded by path: importing the `config` package would load
+    Celery and set DJANGO_SETTINGS_MODULE for every command this script runs."""
+    path = Path(__file__).resolve().parent.parent / "config" / "embedded.py"
+    spec = importlib.util.spec_from_file_location("stagecraft_embedded", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+embedded = _load_embedded()
 
 # Tuned for a laptop or a small CI box running 1M-contact benchmarks; durable
 # (fsync and synchronous_commit stay on: nothing accepted may be lost).
@@ -58,7 +70,11 @@ def _pg_running() -> bool:
 
 def pg_start() -> bool:
     """Start the embedded PostgreSQL; returns True if this call started it."""
-    import pgserver
+    import warnings
+
+    with warnings.catch_warnings():  # platformdirs warns about an unset XDG_RUNTIME_DIR
+        warnings.simplefilter("ignore")
+        import pgserver
 
     embedded.DATA_DIR.mkdir(exist_ok=True)
     was_running = _pg_running()
