@@ -45,4 +45,4 @@ services-stop: setup
 
 # make bench-ingest, make bench-sweep, ...: the last line printed is one JSON object.
 bench-%: setup
-	$(SERVICES) $(PY) bench/$*.py
+	$(SERVICES) $(PY) -m bench.$*

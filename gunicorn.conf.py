@@ -9,7 +9,7 @@ bind = os.environ.get("GUNICORN_BIND", f"0.0.0.0:{os.environ.get('PORT', '8000')
 # Threads overlap the waits on PostgreSQL and Redis; processes use the cores.
 worker_class = "gthread"
 workers = int(os.environ.get("WEB_CONCURRENCY", "4"))
-threads = int(os.environ.get("WEB_THREADS", "2"))
+threads = int(os.environ.get("WEB_THREADS", "4"))
 keepalive = 30
 timeout = 60
 accesslog = os.environ.get("GUNICORN_ACCESS_LOG", "-")

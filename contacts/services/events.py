@@ -7,6 +7,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import psycopg
+from django.db import connection
 from django.utils import timezone
 
 from config.db import bound_cursor
@@ -65,8 +67,10 @@ WITH rows AS (
     DO NOTHING
     RETURNING contact_id
 ), marked AS (
+    -- In contact order, so that concurrent batches lock marks in the same order and
+    -- cannot deadlock.
     INSERT INTO contacts_contactmark (contact_id, workspace_id, marked_at)
-    SELECT DISTINCT contact_id, %(ws)s, now() FROM inserted
+    SELECT DISTINCT contact_id, %(ws)s, now() FROM inserted ORDER BY contact_id
     ON CONFLICT (contact_id) DO NOTHING
 )
 SELECT (SELECT count(*) FROM inserted),
@@ -145,10 +149,17 @@ def _insert(
                 "idempotency_key": e["idempotency_key"],
             }
         )
-    # Prepared: planning this statement costs more than running it for one event.
-    cursor.execute(
-        _INSERT_SQL, {"ws": workspace.pk, "now": now, "rows": json.dumps(rows)}, prepare=True
-    )
+    params = {"ws": workspace.pk, "now": now, "rows": json.dumps(rows)}
+    for attempt in range(3):
+        try:
+            # Prepared: planning this statement costs more than running it for one event.
+            cursor.execute(_INSERT_SQL, params, prepare=True)
+            break
+        except psycopg.errors.DeadlockDetected:
+            # Two clients sent the same idempotency keys in different orders at once. The
+            # statement rolled back whole; outside a transaction it is safe to run again.
+            if attempt == 2 or connection.in_atomic_block:
+                raise
     inserted, missing = cursor.fetchone()
     return int(inserted), list(missing)
 

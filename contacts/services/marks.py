@@ -17,6 +17,7 @@ def contacts_mark_changed(*, contact_ids: Collection[int]) -> None:
             INSERT INTO contacts_contactmark (contact_id, workspace_id, marked_at)
             SELECT c.id, c.workspace_id, now() FROM contacts_contact c
             WHERE c.id = ANY(%s)
+            ORDER BY c.id  -- one lock order for every writer: no deadlocks
             ON CONFLICT (contact_id) DO NOTHING
             """,
             [list(contact_ids)],

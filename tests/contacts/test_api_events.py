@@ -233,3 +233,55 @@ def test_events_need_json_a_key_and_respect_the_rate_limit(api, ws, client):
 def test_an_id_beyond_bigint_is_an_error_not_a_crash(api):
     body = api.post(URL, {"batch": [{"contact": {"id": 2**64}, "name": "x"}]}, format="json").json()
     assert body["errors"][0]["fields"]["contact"] == ["id must be a positive integer"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_batches_over_the_same_contacts_do_not_deadlock(ws):
+    """Four writers send batches over random, overlapping sets of the same contacts
+    while marks are drained (as the lifecycle worker does), so marks keep being new."""
+    import random
+    import threading
+
+    from django.db import connection
+
+    from contacts.services import events_ingest
+
+    contacts = [ContactFactory.create(workspace=ws) for _ in range(200)]
+    failures: list[BaseException] = []
+    barrier = threading.Barrier(4)
+
+    def send(seed: int) -> None:
+        rng = random.Random(seed)
+        try:
+            barrier.wait()
+            for _ in range(15):
+                chosen = rng.sample(contacts, 150)
+                events_ingest(
+                    workspace=ws,
+                    items=[{"contact": {"id": c.pk}, "name": "page_view"} for c in chosen],
+                )
+        except BaseException as exc:
+            failures.append(exc)
+        finally:
+            connection.close()
+
+    done = threading.Event()
+
+    def drain() -> None:
+        try:
+            while not done.is_set():
+                ContactMark.objects.all().delete()
+        finally:
+            connection.close()
+
+    drainer = threading.Thread(target=drain)
+    drainer.start()
+    threads = [threading.Thread(target=send, args=(seed,)) for seed in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    done.set()
+    drainer.join()
+    assert not failures
+    assert Event.objects.filter(workspace=ws).count() == 4 * 15 * 150
