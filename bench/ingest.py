@@ -13,6 +13,7 @@ Prints one JSON object as its last line."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import random
@@ -148,10 +149,8 @@ def phase(
     cpu_after = cpu_seconds_by_process()
     accepted = 0
     for body in outcome.bodies:
-        try:
+        with contextlib.suppress(ValueError):  # an error page: counted by its status
             accepted += json.loads(body).get("accepted", 0)
-        except ValueError:  # an error page; counted in "errors" by status
-            pass
     stats = {
         "requests": outcome.requests,
         "errors": outcome.errors,
