@@ -275,6 +275,66 @@ class ContactMark(models.Model):
     )
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
     marked_at = models.DateTimeField(default=timezone.now)
+    # What changed the contact, for the cause of a resulting stage move: "api",
+    # "import", or "rule" for everything else (dashboard edits, demo, system).
+    source = models.CharField(max_length=16, default="rule")
+
+    class Meta:
+        indexes = [models.Index(fields=["marked_at"], name="contactmark_marked_at")]
 
     def __str__(self) -> str:
         return f"contact {self.contact_id} marked at {self.marked_at:%H:%M:%S}"
+
+
+class EventSummary(models.Model):
+    """Per contact and event name: how many, when first and last, and revenue.
+
+    Derived from contacts_event and rebuilt for a contact whenever its marks are
+    drained (contacts/services/summaries.py), so it is always recomputable from the
+    raw events, which stay the definition. Rules read it instead of aggregating raw
+    events on every evaluation."""
+
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="+", db_index=False)
+    workspace = models.ForeignKey(
+        Workspace, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    name = models.CharField(max_length=200)
+    count = models.PositiveIntegerField()
+    first_at = models.DateTimeField()
+    last_at = models.DateTimeField()
+    revenue = models.DecimalField(max_digits=16, decimal_places=2, default=0)
+    revenue_count = models.PositiveIntegerField(default=0, help_text="events with revenue")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["contact", "name"], name="event_summary_unique"),
+        ]
+        indexes = [
+            # Set-based rule evaluation reads one event name for a range of contacts.
+            models.Index(fields=["workspace", "name", "contact"], name="event_summary_ws_name"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.contact_id} {self.name} x{self.count}"
+
+
+class Segment(models.Model):
+    """A saved rule: the contacts it matches, computed by PostgreSQL when asked."""
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True, default="")
+    rule = models.JSONField()
+    created_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["workspace", "name"], name="segment_name_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name

@@ -6,6 +6,7 @@ import zoneinfo
 from typing import Any, ClassVar
 
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
+from django.contrib.postgres.fields import ArrayField
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
@@ -62,6 +63,10 @@ class User(AbstractBaseUser, PermissionsMixin):
         return self.email
 
 
+def default_purchase_event_names() -> list[str]:
+    return ["purchase"]
+
+
 class Workspace(models.Model):
     """A business using Stagecraft. Every row it owns carries its id."""
 
@@ -75,6 +80,11 @@ class Workspace(models.Model):
     )
     currency = models.CharField(
         max_length=3, default="USD", help_text="ISO 4217; events without a currency use it."
+    )
+    purchase_event_names = ArrayField(
+        models.CharField(max_length=200),
+        default=default_purchase_event_names,
+        help_text="Events with these names that carry revenue are purchases.",
     )
     created_at = models.DateTimeField(default=timezone.now)
 

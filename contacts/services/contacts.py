@@ -57,6 +57,13 @@ _COMPARED = (
 )
 
 
+def mark_source(source: str) -> str:
+    """The lifecycle cause a write's source maps to: "api", "import" or "rule"."""
+    if source == "api":
+        return "api"
+    return "import" if source.startswith("import") else "rule"
+
+
 def value_hash(channel: str, value: str) -> str:
     return hashlib.sha256(f"{channel}:{value.strip().lower()}".encode()).hexdigest()
 
@@ -190,7 +197,7 @@ def contact_create(
             fields=_identifier_conflicts(workspace, data, exclude_id=None),
         ) from None
     _record_consent(workspace, [(contact, c) for c in consent], now)
-    contacts_mark_changed(contact_ids=[contact.pk])
+    contacts_mark_changed(contact_ids=[contact.pk], source=mark_source(source))
     return contact
 
 
@@ -222,7 +229,7 @@ def contact_update(
                 fields=_identifier_conflicts(contact.workspace, data, exclude_id=contact.pk),
             ) from None
         _record_consent(contact.workspace, [(contact, c) for c in consent], now)
-        contacts_mark_changed(contact_ids=[contact.pk])
+        contacts_mark_changed(contact_ids=[contact.pk], source=mark_source(source))
     return contact
 
 
@@ -383,7 +390,9 @@ def _contacts_upsert(
                 and (contact.pk not in changed_ids)
             ):
                 result.status = "unchanged"
-    contacts_mark_changed(contact_ids=[c.pk for c in created] + list(changed_ids))
+    contacts_mark_changed(
+        contact_ids=[c.pk for c in created] + list(changed_ids), source=mark_source(source)
+    )
     return results
 
 
@@ -438,7 +447,7 @@ def consent_set(*, contact: Contact, channel: str, status: str, source: str) -> 
             created_at=now,
         )
         setattr(contact, field_name, status)
-        contacts_mark_changed(contact_ids=[contact.pk])
+        contacts_mark_changed(contact_ids=[contact.pk], source=mark_source(source))
     return bool(changed)
 
 

@@ -69,8 +69,8 @@ WITH rows AS (
 ), marked AS (
     -- In contact order, so that concurrent batches lock marks in the same order and
     -- cannot deadlock.
-    INSERT INTO contacts_contactmark (contact_id, workspace_id, marked_at)
-    SELECT DISTINCT contact_id, %(ws)s, now() FROM inserted ORDER BY contact_id
+    INSERT INTO contacts_contactmark (contact_id, workspace_id, marked_at, source)
+    SELECT DISTINCT contact_id, %(ws)s, now(), 'api' FROM inserted ORDER BY contact_id
     ON CONFLICT (contact_id) DO NOTHING
 )
 SELECT (SELECT count(*) FROM inserted),

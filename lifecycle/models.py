@@ -1,0 +1,144 @@
+"""Lifecycle stages, each contact's current stage, and the history of every move."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from contacts.models import Contact
+from workspaces.models import ApiKey, User, Workspace
+
+
+class Stage(models.Model):
+    """A lifecycle stage of a workspace. A contact is in the first stage, by position,
+    whose entry rule it matches, else in the workspace's default stage. A removed
+    stage is archived (history keeps pointing at it), never deleted."""
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    key = models.SlugField(max_length=40)
+    name = models.CharField(max_length=100)
+    colour = models.CharField(max_length=7, default="#6c757d", help_text="#rrggbb")
+    description = models.TextField(blank=True, default="")
+    position = models.PositiveIntegerField(help_text="Evaluation order: lower first.")
+    rule = models.JSONField(null=True, blank=True, help_text="Entry rule; none on the default.")
+    rule_version = models.PositiveIntegerField(default=1)
+    is_default = models.BooleanField(default=False)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+    archived_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["workspace", "key"],
+                condition=Q(archived_at__isnull=True),
+                name="stage_key_unique",
+            ),
+            models.UniqueConstraint(
+                fields=["workspace"],
+                condition=Q(is_default=True, archived_at__isnull=True),
+                name="stage_one_default",
+            ),
+        ]
+        indexes = [models.Index(fields=["workspace", "position"], name="stage_ws_position")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ContactStage(models.Model):
+    """Where a contact is now. A manual move may pin it there (until a date, or until
+    unpinned); rules do not move pinned contacts."""
+
+    contact = models.OneToOneField(
+        Contact, primary_key=True, on_delete=models.CASCADE, related_name="lifecycle"
+    )
+    workspace = models.ForeignKey(
+        Workspace, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    stage = models.ForeignKey(Stage, on_delete=models.PROTECT, related_name="+", db_index=False)
+    entered_at = models.DateTimeField(default=timezone.now)
+    pinned = models.BooleanField(default=False)
+    pinned_until = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            # Funnel counts per stage, and "contacts in stage X" in rules.
+            models.Index(fields=["workspace", "stage", "contact"], name="contactstage_ws_stage"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.contact_id} in {self.stage_id}"
+
+    def is_pinned(self, now: object = None) -> bool:
+        moment = now or timezone.now()
+        return self.pinned and (self.pinned_until is None or self.pinned_until > moment)  # type: ignore[operator]
+
+
+class Cause(models.TextChoices):
+    RULE = "rule", "Rule"
+    MANUAL = "manual", "Manual (dashboard)"
+    API = "api", "API"
+    IMPORT = "import", "Import"
+
+
+class StageTransition(models.Model):
+    """One move of one contact, with what caused it and the version of the rule that
+    put it there. The history is never rewritten."""
+
+    workspace = models.ForeignKey(
+        Workspace, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    contact = models.ForeignKey(
+        Contact, on_delete=models.CASCADE, related_name="stage_transitions", db_index=False
+    )
+    from_stage = models.ForeignKey(
+        Stage, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    to_stage = models.ForeignKey(Stage, on_delete=models.PROTECT, related_name="+")
+    at = models.DateTimeField(default=timezone.now)
+    cause = models.CharField(max_length=8, choices=Cause.choices)
+    rule_version = models.PositiveIntegerField(default=0)
+    reason = models.TextField(blank=True, default="")
+    actor_user = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    actor_api_key = models.ForeignKey(
+        ApiKey, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # Set when the stage.changed hooks (journeys, webhooks) have seen this move.
+    notified_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["contact", "at"], name="transition_contact_at"),
+            models.Index(fields=["workspace", "at"], name="transition_ws_at"),
+            models.Index(
+                fields=["id"],
+                condition=Q(notified_at__isnull=True),
+                name="transition_unnotified",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.contact_id}: {self.from_stage_id} -> {self.to_stage_id} ({self.cause})"
+
+
+class SweepRun(models.Model):
+    """A full re-evaluation of a workspace, split into id-range chunks that workers run
+    in parallel. Kept for progress and for operators."""
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    reason = models.CharField(max_length=100)
+    chunks_total = models.PositiveIntegerField(default=0)
+    chunks_done = models.PositiveIntegerField(default=0)
+    contacts_changed = models.PositiveIntegerField(default=0)
+    started_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["workspace", "-started_at"], name="sweep_ws_started")]
+
+    def __str__(self) -> str:
+        return f"sweep {self.pk} ({self.chunks_done}/{self.chunks_total})"
