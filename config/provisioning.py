@@ -19,7 +19,10 @@ def workspace_provision(
     owner_email: str | None = None,
     owner_password: str | None = None,
 ) -> tuple[Workspace, User | None]:
+    from lifecycle.services import stages_create_defaults
+
     workspace = workspace_create(slug=slug, name=name, time_zone=time_zone)
+    stages_create_defaults(workspace=workspace)
     owner = None
     if owner_email:
         owner = user_get_or_create(email=owner_email, password=owner_password)

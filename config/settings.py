@@ -252,7 +252,17 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "task": "contacts.import_resume_stalled",
         "schedule": 60.0,
     },
+    # Contacts whose data changed get their stage within about a second.
+    "lifecycle.evaluate_marked": {"task": "lifecycle.evaluate_marked", "schedule": 1.0},
+    "lifecycle.dispatch_transitions": {
+        "task": "lifecycle.dispatch_transitions",
+        "schedule": 2.0,
+    },
+    # Time-based stage rules: each workspace is swept every LIFECYCLE_SWEEP_SECONDS.
+    "lifecycle.sweep_due": {"task": "lifecycle.sweep_due", "schedule": 60.0},
 }
+LIFECYCLE_SWEEP_SECONDS = env.int("LIFECYCLE_SWEEP_SECONDS", default=900)
+LIFECYCLE_MARK_BATCH = env.int("LIFECYCLE_MARK_BATCH", default=2000)
 
 LOGGING = {
     "version": 1,

@@ -5,6 +5,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 api_v1 = [
     path("", include("workspaces.urls_api")),
     path("", include("contacts.urls_api")),
+    path("", include("lifecycle.urls_api")),
 ]
 
 urlpatterns = [

@@ -15,6 +15,7 @@ from contacts.models import (
     Event,
     ImportJob,
     ImportRowError,
+    Segment,
 )
 from workspaces.models import Workspace
 
@@ -102,6 +103,62 @@ def imports_for_workspace(*, workspace: Workspace) -> QuerySet[ImportJob]:
         .select_related("created_by")
         .order_by("-created_at")
     )
+
+
+def segments_for_workspace(*, workspace: Workspace) -> QuerySet[Segment]:
+    return Segment.objects.filter(workspace=workspace).order_by("name")
+
+
+def segment_get(*, workspace: Workspace, segment_id: Any) -> Segment | None:
+    try:
+        pk = int(segment_id)
+    except (TypeError, ValueError):
+        return None
+    if not 0 < pk <= MAX_ID:
+        return None
+    return Segment.objects.filter(workspace=workspace, pk=pk).first()
+
+
+def event_names(*, workspace: Workspace) -> list[str]:
+    """The event names seen in a workspace, from the summaries' index without reading
+    every row (a "loose index scan": one index probe per distinct name)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            WITH RECURSIVE names AS (
+                (SELECT name FROM contacts_eventsummary WHERE workspace_id = %(ws)s
+                 ORDER BY name LIMIT 1)
+                UNION ALL
+                SELECT (SELECT s.name FROM contacts_eventsummary s
+                        WHERE s.workspace_id = %(ws)s AND s.name > names.name
+                        ORDER BY s.name LIMIT 1)
+                FROM names WHERE names.name IS NOT NULL
+            )
+            SELECT name FROM names WHERE name IS NOT NULL LIMIT 500
+            """,
+            {"ws": workspace.pk},
+        )
+        return [row[0] for row in cursor.fetchall()]
+
+
+def attribute_names(*, workspace: Workspace, sample: int = 5000) -> list[str]:
+    """Attribute names used by the workspace's newest contacts (a sample: reading
+    every contact's attributes at 1M contacts would take seconds)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT DISTINCT jsonb_object_keys(attributes) FROM (
+                SELECT attributes FROM contacts_contact WHERE workspace_id = %s
+                ORDER BY id DESC LIMIT %s
+            ) recent ORDER BY 1
+            """,
+            [workspace.pk, sample],
+        )
+        return [row[0] for row in cursor.fetchall()]
 
 
 def import_errors(*, job: ImportJob) -> QuerySet[ImportRowError]:

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from contacts import api
+from contacts import api, api_segments
 
 urlpatterns = [
     path("contacts/", api.ContactListView.as_view(), name="api-contacts"),
@@ -13,6 +13,18 @@ urlpatterns = [
         name="api-contact-events",
     ),
     path("events/", api.EventIngestView.as_view(), name="api-events"),
+    path("segments/", api_segments.SegmentListView.as_view(), name="api-segments"),
+    path(
+        "segments/preview/", api_segments.SegmentPreviewView.as_view(), name="api-segments-preview"
+    ),
+    path(
+        "segments/<int:segment_id>/", api_segments.SegmentDetailView.as_view(), name="api-segment"
+    ),
+    path(
+        "segments/<int:segment_id>/contacts/",
+        api_segments.SegmentContactsView.as_view(),
+        name="api-segment-contacts",
+    ),
     path("imports/", api.ImportListView.as_view(), name="api-imports"),
     path("imports/<int:import_id>/", api.ImportDetailView.as_view(), name="api-import"),
     path("imports/<int:import_id>/start/", api.ImportStartView.as_view(), name="api-import-start"),

@@ -14,14 +14,22 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import URLPattern, URLResolver, get_resolver
 
+from contacts.models import Segment
 from contacts.services import import_job_create
+from lifecycle.services import stages_create_defaults
 from tests.factories import ContactFactory, EventFactory
 from workspaces.models import Workspace
 from workspaces.services import Actor
 
 pytestmark = pytest.mark.django_db
 
+
 # How to make an object of ours for each id parameter an API route takes.
+def _stage(ws: Workspace) -> int:
+    stages = stages_create_defaults(workspace=ws)
+    return next(stage.pk for stage in stages if stage.key == "customer")
+
+
 OBJECT_MAKERS: dict[str, Callable[[Workspace], int]] = {
     "contact_id": lambda ws: (
         EventFactory.create(contact=ContactFactory.create(workspace=ws)).contact_id
@@ -33,6 +41,12 @@ OBJECT_MAKERS: dict[str, Callable[[Workspace], int]] = {
             upload=SimpleUploadedFile("a.csv", b"email\nsecret@example.com\n"),
         ).pk
     ),
+    "segment_id": lambda ws: (
+        Segment.objects.create(
+            workspace=ws, name="secret segment", rule={"attr": "plan", "op": "eq", "value": "pro"}
+        ).pk
+    ),
+    "stage_id": _stage,
 }
 METHODS = ("get", "post", "put", "patch", "delete")
 

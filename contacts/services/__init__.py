@@ -19,7 +19,9 @@ from contacts.services.imports import (
     import_jobs_stalled,
     suggest_mapping,
 )
-from contacts.services.marks import contacts_mark_changed
+from contacts.services.marks import contact_marks_claim, contacts_mark_changed
+from contacts.services.segments import segment_create, segment_delete, segment_update
+from contacts.services.summaries import event_summaries_rebuild, event_summaries_refresh
 
 __all__ = [
     "IngestResult",
@@ -27,16 +29,22 @@ __all__ = [
     "consent_set",
     "contact_create",
     "contact_erase",
+    "contact_marks_claim",
     "contact_update",
     "contacts_csv_rows",
     "contacts_mark_changed",
     "contacts_upsert",
+    "event_summaries_rebuild",
+    "event_summaries_refresh",
     "events_ingest",
     "import_job_create",
     "import_job_run",
     "import_job_start",
     "import_jobs_stalled",
     "neutralise",
+    "segment_create",
+    "segment_delete",
+    "segment_update",
     "suggest_mapping",
     "suppression_add",
     "value_hash",

@@ -1,0 +1,53 @@
+"""The rule language: one JSON language for segments, stage entry rules, journey
+triggers, goals and exits, compiled to one SQL predicate that PostgreSQL evaluates.
+
+    {"all": [
+      {"attr": "plan", "op": "eq", "value": "pro"},
+      {"event": "purchase", "count": {"gte": 2}, "within_days": 90},
+      {"not": {"event": "purchase", "within_days": 60}},
+      {"revenue": {"gte": 100}, "within_days": 365},
+      {"field": "email_status", "op": "eq", "value": "subscribed"}
+    ]}
+
+See docs/rules.md for every node and operator."""
+
+from contacts.rules.compiler import (
+    Context,
+    Scope,
+    compile_rule,
+    contact_matches,
+    contacts_matching,
+    matching_ids,
+)
+from contacts.rules.fields import register_contact_fields
+from contacts.rules.registry import (
+    CONDITIONS,
+    FIELDS,
+    RULE_USERS,
+    ConditionSpec,
+    FieldSpec,
+    register_condition,
+    register_field,
+)
+from contacts.rules.validation import referenced_segments, rule_errors, validate_rule
+
+register_contact_fields()
+
+__all__ = [
+    "CONDITIONS",
+    "FIELDS",
+    "RULE_USERS",
+    "ConditionSpec",
+    "Context",
+    "FieldSpec",
+    "Scope",
+    "compile_rule",
+    "contact_matches",
+    "contacts_matching",
+    "matching_ids",
+    "referenced_segments",
+    "register_condition",
+    "register_field",
+    "rule_errors",
+    "validate_rule",
+]

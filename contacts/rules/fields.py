@@ -1,0 +1,65 @@
+"""The contact's own fields in the rule language."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import F, Q
+
+from contacts.models import EmailStatus, SmsStatus
+from contacts.rules.compiler import Context, moment_q, text_field_q
+from contacts.rules.registry import FieldSpec, register_field
+
+
+def _text(column: str, *, lower: bool = False) -> Any:
+    def compile_text(op: str, value: Any, context: Context) -> Q:
+        return text_field_q(column, op, value, lower=lower)
+
+    return compile_text
+
+
+def _choice(column: str) -> Any:
+    def compile_choice(op: str, value: Any, context: Context) -> Q:
+        return text_field_q(column, op, value)
+
+    return compile_choice
+
+
+def _moment(column: str) -> Any:
+    def compile_moment(op: str, value: Any, context: Context) -> Q:
+        return moment_q(F(column), op, value, context)
+
+    return compile_moment
+
+
+def register_contact_fields() -> None:
+    for name, label, lower in (
+        ("email", "Email", True),
+        ("phone", "Phone", False),
+        ("external_id", "External id", False),
+        ("first_name", "First name", False),
+        ("last_name", "Last name", False),
+        ("time_zone", "Time zone", False),
+        ("locale", "Locale", False),
+    ):
+        register_field(FieldSpec(name, "text", label, _text(name, lower=lower)))
+    register_field(
+        FieldSpec(
+            "email_status",
+            "choice",
+            "Email status",
+            _choice("email_status"),
+            choices=lambda workspace: list(EmailStatus.values),
+        )
+    )
+    register_field(
+        FieldSpec(
+            "sms_status",
+            "choice",
+            "SMS status",
+            _choice("sms_status"),
+            choices=lambda workspace: list(SmsStatus.values),
+        )
+    )
+    register_field(FieldSpec("created_at", "datetime", "Created", _moment("created_at")))
+    register_field(FieldSpec("updated_at", "datetime", "Updated", _moment("updated_at")))

@@ -1,0 +1,104 @@
+"""Segments: saved rules."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from config.errors import Conflict, InvalidInput
+from contacts.models import Segment
+from contacts.rules import RULE_USERS, referenced_segments, validate_rule
+from workspaces.models import Workspace
+from workspaces.services import Actor, audit_record
+
+
+def _clean(data: dict[str, Any], *, partial: bool) -> dict[str, Any]:
+    errors: dict[str, list[str]] = {
+        key: ["unknown field"] for key in data if key not in ("name", "description", "rule")
+    }
+    if not partial:
+        for required in ("name", "rule"):
+            if required not in data:
+                errors[required] = ["is required"]
+    if "name" in data and (not isinstance(data["name"], str) or not data["name"].strip()):
+        errors["name"] = ["must not be blank"]
+    if "description" in data and not isinstance(data["description"], str):
+        errors["description"] = ["must be a string"]
+    if errors:
+        first, reasons = next(iter(errors.items()))
+        raise InvalidInput(f"{first}: {reasons[0]}", fields=errors)
+    cleaned = dict(data)
+    if "name" in cleaned:
+        cleaned["name"] = cleaned["name"].strip()[:200]
+    return cleaned
+
+
+@transaction.atomic
+def segment_create(*, workspace: Workspace, data: dict[str, Any], actor: Actor) -> Segment:
+    cleaned = _clean(data, partial=False)
+    validate_rule(cleaned["rule"], workspace=workspace)
+    segment = Segment(workspace=workspace, created_by=actor.user, **cleaned)
+    try:
+        with transaction.atomic():
+            segment.save()
+    except IntegrityError:
+        raise Conflict("A segment has this name.", fields={"name": ["taken"]}) from None
+    audit_record(
+        workspace=workspace,
+        action="segment.created",
+        actor=actor,
+        object_type="segment",
+        object_id=segment.pk,
+    )
+    return segment
+
+
+@transaction.atomic
+def segment_update(*, segment: Segment, data: dict[str, Any], actor: Actor) -> Segment:
+    cleaned = _clean(data, partial=True)
+    if "rule" in cleaned:
+        validate_rule(cleaned["rule"], workspace=segment.workspace, segment_id=segment.pk)
+    for key, value in cleaned.items():
+        setattr(segment, key, value)
+    segment.updated_at = timezone.now()
+    try:
+        with transaction.atomic():
+            segment.save()
+    except IntegrityError:
+        raise Conflict("A segment has this name.", fields={"name": ["taken"]}) from None
+    audit_record(
+        workspace=segment.workspace,
+        action="segment.updated",
+        actor=actor,
+        object_type="segment",
+        object_id=segment.pk,
+        details={"fields": sorted(cleaned)},
+    )
+    return segment
+
+
+@transaction.atomic
+def segment_delete(*, segment: Segment, actor: Actor) -> None:
+    """Delete a segment no rule uses (other segments, stages, journeys)."""
+    users = [
+        f"segment “{other.name}”"
+        for other in Segment.objects.filter(workspace=segment.workspace).exclude(pk=segment.pk)
+        if segment.pk in referenced_segments(other.rule)
+    ]
+    for find_users in RULE_USERS:
+        users += find_users(segment.workspace, segment.pk)
+    if users:
+        raise Conflict(
+            "Rules use this segment.", fields={"segment": [f"used by {', '.join(users)}"]}
+        )
+    audit_record(
+        workspace=segment.workspace,
+        action="segment.deleted",
+        actor=actor,
+        object_type="segment",
+        object_id=segment.pk,
+        details={"name": segment.name},
+    )
+    segment.delete()

@@ -1,0 +1,105 @@
+"""Sweeps: every contact of a workspace evaluated again, in id-range chunks that
+workers run in parallel. Time alone changes stages ("no purchase for 90 days"), and
+so does a change to the stage definitions; a sweep catches both."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+from django.db import connection, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from contacts.rules import Scope
+from lifecycle.models import Cause, SweepRun
+from lifecycle.services.evaluation import stages_evaluate
+from workspaces.models import Workspace
+
+logger = logging.getLogger(__name__)
+
+CHUNK_CONTACTS = 50_000
+
+
+def sweep_chunks(*, workspace: Workspace, size: int = CHUNK_CONTACTS) -> list[tuple[int, int]]:
+    """Id ranges of about `size` contacts each, covering the whole workspace (and any
+    contact created while the sweep runs, by leaving the last range open)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT min(id), max(id) FROM (
+                SELECT id, (row_number() OVER (ORDER BY id) - 1) / %s AS chunk
+                FROM contacts_contact WHERE workspace_id = %s
+            ) numbered GROUP BY chunk ORDER BY chunk
+            """,
+            [size, workspace.pk],
+        )
+        ranges = [(int(low), int(high)) for low, high in cursor.fetchall()]
+    if ranges:
+        ranges[-1] = (ranges[-1][0], 2**63 - 1)
+    return ranges
+
+
+def sweep_start(*, workspace: Workspace, reason: str) -> SweepRun:
+    """Record a sweep and hand its chunks to workers."""
+    from lifecycle.tasks import sweep_chunk_run
+
+    chunks = sweep_chunks(workspace=workspace)
+    run = SweepRun.objects.create(
+        workspace=workspace, reason=reason[:100], chunks_total=len(chunks)
+    )
+    if not chunks:
+        SweepRun.objects.filter(pk=run.pk).update(finished_at=timezone.now())
+
+    def enqueue() -> None:
+        for low, high in chunks:
+            sweep_chunk_run.delay(run.pk, low, high)
+
+    transaction.on_commit(enqueue)
+    logger.info(
+        "lifecycle.sweep_started workspace=%s run=%s chunks=%s reason=%s",
+        workspace.pk,
+        run.pk,
+        len(chunks),
+        reason,
+    )
+    return run
+
+
+def sweep_chunk(*, run_id: int, low: int, high: int, now: dt.datetime | None = None) -> int:
+    """Evaluate one chunk of a sweep; returns how many contacts moved. Safe to run
+    twice: a repeated chunk finds nothing left to change."""
+    run = SweepRun.objects.select_related("workspace").get(pk=run_id)
+    moved = stages_evaluate(
+        workspace=run.workspace, scope=Scope.between(low, high), cause=Cause.RULE, now=now
+    )
+    with transaction.atomic():
+        SweepRun.objects.filter(pk=run_id).update(
+            chunks_done=F("chunks_done") + 1, contacts_changed=F("contacts_changed") + moved
+        )
+        SweepRun.objects.filter(
+            pk=run_id, chunks_done__gte=F("chunks_total"), finished_at__isnull=True
+        ).update(finished_at=timezone.now())
+    return moved
+
+
+def sweep_now(*, workspace: Workspace, now: dt.datetime | None = None) -> int:
+    """Run a whole sweep in this process (commands, tests); returns contacts moved."""
+    return sum(
+        stages_evaluate(
+            workspace=workspace, scope=Scope.between(low, high), cause=Cause.RULE, now=now
+        )
+        for low, high in sweep_chunks(workspace=workspace)
+    )
+
+
+def sweeps_start_due(*, every: dt.timedelta) -> list[int]:
+    """Start a sweep of each workspace whose last one started longer ago than
+    `every` (beat calls this often; the interval lives here, not in beat)."""
+    started = []
+    for workspace in Workspace.objects.all():
+        last = SweepRun.objects.filter(workspace=workspace).order_by("-started_at").first()
+        if last is None or timezone.now() - last.started_at >= every:
+            with transaction.atomic():
+                started.append(sweep_start(workspace=workspace, reason="periodic").pk)
+    return started

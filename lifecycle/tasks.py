@@ -1,0 +1,43 @@
+"""Celery tasks of the lifecycle engine: thin, take ids, safe to run twice."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+
+from celery import shared_task
+from django.conf import settings
+
+from lifecycle import hooks, services
+
+
+@shared_task(name="lifecycle.evaluate_marked", acks_late=True)
+def evaluate_marked(seconds: float = 5.0) -> int:
+    """Drain marks for up to `seconds` (beat starts one every second; several can run
+    at once, as marks are claimed with SKIP LOCKED)."""
+    deadline = time.monotonic() + seconds
+    total = 0
+    while time.monotonic() < deadline:
+        done = services.marked_contacts_evaluate(limit=settings.LIFECYCLE_MARK_BATCH)
+        total += done
+        if done < settings.LIFECYCLE_MARK_BATCH:
+            break
+    return total
+
+
+@shared_task(name="lifecycle.sweep_chunk", acks_late=True)
+def sweep_chunk_run(run_id: int, low: int, high: int) -> int:
+    return services.sweep_chunk(run_id=run_id, low=low, high=high)
+
+
+@shared_task(name="lifecycle.sweep_due")
+def sweep_due() -> list[int]:
+    return services.sweeps_start_due(every=dt.timedelta(seconds=settings.LIFECYCLE_SWEEP_SECONDS))
+
+
+@shared_task(name="lifecycle.dispatch_transitions", acks_late=True)
+def dispatch_transitions() -> int:
+    total = 0
+    while (done := hooks.transitions_dispatch(limit=1000)) == 1000:
+        total += done
+    return total + done

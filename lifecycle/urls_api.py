@@ -1,0 +1,27 @@
+from django.urls import path
+
+from lifecycle import api
+
+urlpatterns = [
+    path("stages/", api.StageListView.as_view(), name="api-stages"),
+    path("stages/reorder/", api.StageReorderView.as_view(), name="api-stages-reorder"),
+    path("stages/<int:stage_id>/", api.StageDetailView.as_view(), name="api-stage"),
+    path(
+        "stages/<int:stage_id>/make-default/",
+        api.StageMakeDefaultView.as_view(),
+        name="api-stage-make-default",
+    ),
+    path(
+        "contacts/<int:contact_id>/stage/", api.ContactStageView.as_view(), name="api-contact-stage"
+    ),
+    path(
+        "contacts/<int:contact_id>/stage/unpin/",
+        api.ContactStageUnpinView.as_view(),
+        name="api-contact-stage-unpin",
+    ),
+    path(
+        "contacts/<int:contact_id>/transitions/",
+        api.ContactTransitionsView.as_view(),
+        name="api-contact-transitions",
+    ),
+]
