@@ -140,7 +140,9 @@ class Event(models.Model):
             ),
         ]
         indexes = [
-            models.Index(fields=["contact", "occurred_at"], name="event_contact_time"),
+            # A contact's events by name and time: summaries, windowed rule counts
+            # (index-only), and the contact's timeline.
+            models.Index(fields=["contact", "name", "occurred_at"], name="event_contact_name_time"),
             models.Index(fields=["workspace", "name", "occurred_at"], name="event_ws_name_time"),
         ]
 
@@ -310,8 +312,13 @@ class EventSummary(models.Model):
             models.UniqueConstraint(fields=["contact", "name"], name="event_summary_unique"),
         ]
         indexes = [
-            # Set-based rule evaluation reads one event name for a range of contacts.
-            models.Index(fields=["workspace", "name", "contact"], name="event_summary_ws_name"),
+            # Set-based rule evaluation reads one event name for a range of contacts;
+            # the included columns make those reads index-only scans.
+            models.Index(
+                fields=["workspace", "name", "contact"],
+                name="event_summary_ws_name",
+                include=["count", "first_at", "last_at", "revenue", "revenue_count"],
+            ),
         ]
 
     def __str__(self) -> str:

@@ -62,11 +62,9 @@ class ContactStage(models.Model):
     pinned = models.BooleanField(default=False)
     pinned_until = models.DateTimeField(null=True, blank=True)
 
-    class Meta:
-        indexes = [
-            # Funnel counts per stage, and "contacts in stage X" in rules.
-            models.Index(fields=["workspace", "stage", "contact"], name="contactstage_ws_stage"),
-        ]
+    # No index on stage: a sweep moves a tenth of a workspace at a time, and without
+    # one those updates are HOT (the row is rewritten in place, no index touched).
+    # Counts per stage read this narrow table whole, or analytics' daily rollups.
 
     def __str__(self) -> str:
         return f"{self.contact_id} in {self.stage_id}"
@@ -93,19 +91,26 @@ class StageTransition(models.Model):
     contact = models.ForeignKey(
         Contact, on_delete=models.CASCADE, related_name="stage_transitions", db_index=False
     )
+    # Sweeps write transitions by the hundred thousand; only the indexes below are
+    # kept (reads go by contact or by workspace and time), so no per-FK indexes.
     from_stage = models.ForeignKey(
-        Stage, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        Stage, null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_index=False
     )
-    to_stage = models.ForeignKey(Stage, on_delete=models.PROTECT, related_name="+")
+    to_stage = models.ForeignKey(Stage, on_delete=models.PROTECT, related_name="+", db_index=False)
     at = models.DateTimeField(default=timezone.now)
     cause = models.CharField(max_length=8, choices=Cause.choices)
     rule_version = models.PositiveIntegerField(default=0)
     reason = models.TextField(blank=True, default="")
     actor_user = models.ForeignKey(
-        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
     )
     actor_api_key = models.ForeignKey(
-        ApiKey, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        ApiKey,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
     )
     # Set when the stage.changed hooks (journeys, webhooks) have seen this move.
     notified_at = models.DateTimeField(null=True, blank=True)

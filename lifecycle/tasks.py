@@ -26,8 +26,9 @@ def evaluate_marked(seconds: float = 5.0) -> int:
 
 
 @shared_task(name="lifecycle.sweep_chunk", acks_late=True)
-def sweep_chunk_run(run_id: int, low: int, high: int) -> int:
-    return services.sweep_chunk(run_id=run_id, low=low, high=high)
+def sweep_chunk_run(run_id: int, low: int, high: int, now: str | None = None) -> int:
+    moment = dt.datetime.fromisoformat(now) if now else None
+    return services.sweep_chunk(run_id=run_id, low=low, high=high, now=moment)
 
 
 @shared_task(name="lifecycle.sweep_due")

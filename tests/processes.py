@@ -61,8 +61,10 @@ class Worker:
         self.concurrency = concurrency
         self.process: subprocess.Popen[bytes] | None = None
 
-    def start(self, timeout: float = 30) -> Worker:
+    def start(self, timeout: float = 30, env: dict[str, str] | None = None) -> Worker:
+        """Start it; `env` replaces the test settings (the benchmarks pass theirs)."""
         self.log = self.log_path.open("wb")
+        environment = {**os.environ, **env} if env is not None else child_env()
         self.process = subprocess.Popen(
             [
                 sys.executable,
@@ -82,7 +84,7 @@ class Worker:
                 "prefork",
             ],
             cwd=ROOT,
-            env=child_env(),
+            env=environment,
             stdout=self.log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
@@ -96,6 +98,23 @@ class Worker:
 
     def output(self) -> str:
         return self.log_path.read_text(errors="replace")
+
+    def peak_rss_mb(self) -> float:
+        """The largest peak resident memory (VmHWM) of the worker's processes."""
+        assert self.process is not None
+        peak = 0
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                if os.getpgid(int(entry.name)) != self.process.pid:
+                    continue
+                for line in (entry / "status").read_text().splitlines():
+                    if line.startswith("VmHWM:"):
+                        peak = max(peak, int(line.split()[1]))
+            except (OSError, ProcessLookupError):
+                continue
+        return peak / 1024
 
     def kill(self) -> None:
         """SIGKILL the worker and its pool children at once, as a crash would."""

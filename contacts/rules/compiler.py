@@ -339,7 +339,7 @@ def _event_q(node: dict[str, Any], context: Context) -> Q:
             )
         )
     grouped = events.values("contact_id").annotate(
-        n=Count("id"), first_at=Min("occurred_at"), last_at=Max("occurred_at")
+        n=Count("contact_id"), first_at=Min("occurred_at"), last_at=Max("occurred_at")
     )
     if recency:
         return contact_in(grouped.filter(cmp_q("n", cmp) & recency))
@@ -369,7 +369,7 @@ def _purchase_q(node: dict[str, Any], context: Context, *, measure: str) -> Q:
             node,
             context,
         )
-        total = Sum("revenue") if measure == "revenue" else Count("id")
+        total = Sum("revenue") if measure == "revenue" else Count("contact_id")
     grouped = rows.values("contact_id").annotate(total=total)
     return _count_condition(
         grouped.filter(cmp_q("total", cmp)), grouped.filter(~cmp_q("total", cmp)), cmp

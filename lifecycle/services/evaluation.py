@@ -29,15 +29,11 @@ from workspaces.models import Workspace
 # the wrong stage. New contacts (no row yet) enter with ON CONFLICT DO NOTHING, for
 # the same reason.
 _APPLY_SQL = """
-WITH computed AS ({computed}),
-current AS (
-    SELECT cs.contact_id, cs.stage_id, cs.pinned, cs.pinned_until
-    FROM lifecycle_contactstage cs
-    WHERE cs.workspace_id = %(ws)s AND cs.contact_id IN (SELECT id FROM computed)
-),
+WITH computed AS MATERIALIZED ({computed}),
 diff AS (
     SELECT c.id AS contact_id, cur.stage_id AS old_stage, c.new_stage
-    FROM computed c LEFT JOIN current cur ON cur.contact_id = c.id
+    FROM computed c
+    LEFT JOIN lifecycle_contactstage cur ON cur.contact_id = c.id AND {scope_current}
     WHERE cur.contact_id IS NULL
        OR (cur.stage_id <> c.new_stage
            AND (%(override_pins)s OR NOT cur.pinned
@@ -47,7 +43,7 @@ moved AS (
     UPDATE lifecycle_contactstage cs
     SET stage_id = d.new_stage, entered_at = %(now)s, pinned = false, pinned_until = NULL
     FROM diff d
-    WHERE cs.contact_id = d.contact_id AND cs.stage_id = d.old_stage
+    WHERE cs.contact_id = d.contact_id AND cs.stage_id = d.old_stage AND {scope_cs}
       AND (%(override_pins)s OR NOT cs.pinned
            OR (cs.pinned_until IS NOT NULL AND cs.pinned_until <= %(now)s))
     RETURNING cs.contact_id, d.old_stage, d.new_stage
@@ -112,8 +108,13 @@ def stages_evaluate(
         .values("id", "new_stage")
     )
     computed_sql, computed_params = computed.query.sql_with_params()
+    sql = (
+        _APPLY_SQL.replace("{computed}", computed_sql)
+        .replace("{scope_current}", _scope_sql("cur", scope))
+        .replace("{scope_cs}", _scope_sql("cs", scope))
+    )
     sql, params = _named(
-        _APPLY_SQL.replace("{computed}", computed_sql),
+        sql,
         computed_params,
         {
             "ws": workspace.pk,
@@ -121,6 +122,9 @@ def stages_evaluate(
             "cause": cause,
             "reason": reason,
             "override_pins": override_pins,
+            "low": scope.low,
+            "high": scope.high,
+            "ids": list(scope.ids or ()),
         },
     )
     with transaction.atomic(), connection.cursor() as cursor:
@@ -130,6 +134,19 @@ def stages_evaluate(
         cursor.execute("SET LOCAL work_mem = '64MB'")
         cursor.execute(sql, params)
         return int(cursor.rowcount)
+
+
+def _scope_sql(alias: str, scope: Scope) -> str:
+    """The scope as a condition on contact stages, so that joins read only the rows of
+    the contacts in scope (a sweep chunk's range, not all of the workspace's)."""
+    if scope.ids is not None:
+        return f"{alias}.contact_id = ANY(%(ids)s::bigint[])"
+    conditions = [f"{alias}.workspace_id = %(ws)s"]
+    if scope.low is not None:
+        conditions.append(f"{alias}.contact_id >= %(low)s")
+    if scope.high is not None:
+        conditions.append(f"{alias}.contact_id <= %(high)s")
+    return " AND ".join(conditions)
 
 
 def _named(sql: str, positional: tuple[Any, ...], named: dict[str, Any]) -> tuple[str, list[Any]]:

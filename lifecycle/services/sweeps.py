@@ -40,8 +40,10 @@ def sweep_chunks(*, workspace: Workspace, size: int = CHUNK_CONTACTS) -> list[tu
     return ranges
 
 
-def sweep_start(*, workspace: Workspace, reason: str) -> SweepRun:
-    """Record a sweep and hand its chunks to workers."""
+def sweep_start(*, workspace: Workspace, reason: str, now: dt.datetime | None = None) -> SweepRun:
+    """Record a sweep and hand its chunks to workers. `now` evaluates the rules as of
+    another moment (benchmarks, replaying history); by default each chunk uses its own
+    start time."""
     from lifecycle.tasks import sweep_chunk_run
 
     chunks = sweep_chunks(workspace=workspace)
@@ -52,8 +54,9 @@ def sweep_start(*, workspace: Workspace, reason: str) -> SweepRun:
         SweepRun.objects.filter(pk=run.pk).update(finished_at=timezone.now())
 
     def enqueue() -> None:
+        moment = now.isoformat() if now else None
         for low, high in chunks:
-            sweep_chunk_run.delay(run.pk, low, high)
+            sweep_chunk_run.delay(run.pk, low, high, moment)
 
     transaction.on_commit(enqueue)
     logger.info(

@@ -1,0 +1,424 @@
+"""make bench-sweep: the lifecycle engine at scale.
+
+Builds a synthetic workspace (CONTACTS contacts, default 1,000,000, with ~10 events
+each, the default stages) with COPY, derives the event summaries, then times, with
+real Celery worker processes (WORKERS, default 2) running the sweep's chunks:
+
+  sweep_all_s     the first sweep: every contact enters a stage
+  sweep_10pct_s   a sweep DAYS_LATER days on (default 21): ~10% move
+  sweep_none_s    the same sweep again: nothing moves
+  floor_sql_s     the 10% sweep as one hand-written SQL statement on the same tables
+  segment_count_s counting a typical segment
+  naive_per_contact_s  a per-contact ORM loop (load events, decide, save) on a 10k
+                  sample, per contact; engine_per_contact_s is the 10% sweep per contact
+
+Prints one JSON object as its last line."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import random
+import time
+from decimal import Decimal
+from typing import Any
+
+from bench.common import ROOT, bench_env, django_setup, fresh_database, machine, migrate, report
+
+CONTACTS = int(os.environ.get("CONTACTS", "1000000"))
+WORKERS = int(os.environ.get("WORKERS", "2"))
+DAYS_LATER = int(os.environ.get("DAYS_LATER", "21"))
+NAIVE_SAMPLE = int(os.environ.get("NAIVE_SAMPLE", "10000"))
+SEED = 11
+
+
+def log(message: str) -> None:
+    print(f"[bench-sweep] {message}", flush=True)
+
+
+# -- data -------------------------------------------------------------------------------
+
+PAGES = ["/", "/shop", "/pricing", "/blog", "/brew-guides"]
+
+
+def contact_events(rng: random.Random, now: dt.datetime, signup: dt.datetime) -> list[tuple]:
+    """(name, occurred_at, revenue, properties) for one synthetic contact."""
+    span = max(1.0, (now - signup).total_seconds() / 86400)
+
+    def at(after_days: float = 0.0) -> dt.datetime:
+        offset = after_days + rng.random() * max(0.0, span - after_days)
+        return min(now, signup + dt.timedelta(days=offset))
+
+    events: list[tuple] = [("signed_up", signup, None, '{"form": "footer"}')]
+    roll = rng.random()
+    views = rng.randint(2, 9)
+    purchases: list[dt.datetime] = []
+    if roll < 0.36:  # subscriber
+        pass
+    elif roll < 0.58:  # lead
+        views += rng.randint(3, 12)
+        if rng.random() < 0.5:
+            events.append(("trial_started", at(), None, "{}"))
+        if rng.random() < 0.6:
+            events.append(("cart_abandoned", at(), None, '{"items": 2}'))
+    elif roll < 0.74:  # one purchase
+        purchases = [at()]
+    elif roll < 0.86:  # repeat
+        first = at()
+        purchases = [
+            first + dt.timedelta(days=rng.randint(15, 60) * k) for k in range(rng.randint(2, 4))
+        ]
+    elif roll < 0.93:  # loyal
+        first = signup + dt.timedelta(days=rng.random() * 20)
+        step = rng.randint(20, 35)
+        purchases = [first + dt.timedelta(days=step * k) for k in range(14)]
+        if rng.random() < 0.5:
+            events.append(("referral_sent", at(30), None, '{"channel": "link"}'))
+    else:  # lapsed
+        first = signup + dt.timedelta(days=rng.random() * 10)
+        purchases = [
+            first + dt.timedelta(days=rng.randint(10, 40) * k) for k in range(rng.randint(1, 3))
+        ]
+        cutoff = now - dt.timedelta(days=rng.randint(80, 250))
+        purchases = [p for p in purchases if p <= cutoff]
+    for _ in range(views):
+        events.append(("page_view", at(), None, '{"path": "/shop"}'))
+    for moment in purchases:
+        if moment <= now:
+            events.append(
+                ("purchase", moment, Decimal(rng.randint(900, 12000)) / 100, '{"items": 1}')
+            )
+    return events
+
+
+def build(workspace_id: int, now: dt.datetime) -> int:
+    """COPY the contacts and their events; returns the number of events."""
+    from django.db import connection
+
+    rng = random.Random(SEED)
+    started = time.perf_counter()
+    with connection.cursor() as cursor:
+        for index in ("event_contact_name_time", "event_ws_name_time"):
+            cursor.execute(f"DROP INDEX IF EXISTS {index}")
+        cursor.execute("SELECT nextval('contacts_contact_id_seq')")
+        first_id = cursor.fetchone()[0] + 1
+        plans = ["free", "free", "basic", "pro"]
+        with cursor.cursor.copy(
+            "COPY contacts_contact (id, workspace_id, email, external_id, first_name, last_name, "
+            "time_zone, locale, attributes, email_status, email_status_at, email_status_source, "
+            "sms_status, sms_status_at, sms_status_source, created_at, updated_at) FROM STDIN"
+        ) as copy:
+            signups = []
+            for i in range(CONTACTS):
+                signup = now - dt.timedelta(
+                    days=365 * (1 - rng.random() ** 0.5), hours=rng.random() * 24
+                )
+                signups.append(signup)
+                copy.write_row(
+                    (
+                        first_id + i,
+                        workspace_id,
+                        f"c{i}@example.com",
+                        f"ext-{i}",
+                        "Bench",
+                        "Contact",
+                        "UTC",
+                        "en-US",
+                        json.dumps({"plan": plans[i % 4], "country": "US"}),
+                        "subscribed",
+                        signup,
+                        "bench",
+                        "never_subscribed",
+                        signup,
+                        "bench",
+                        signup,
+                        signup,
+                    )
+                )
+        cursor.execute("SELECT setval('contacts_contact_id_seq', %s)", [first_id + CONTACTS])
+        log(f"{CONTACTS} contacts copied in {time.perf_counter() - started:.1f}s")
+        started = time.perf_counter()
+        events = 0
+        with cursor.cursor.copy(
+            "COPY contacts_event (workspace_id, contact_id, name, properties, revenue, currency, "
+            "occurred_at, received_at) FROM STDIN"
+        ) as copy:
+            for i, signup in enumerate(signups):
+                for name, moment, revenue, properties in contact_events(rng, now, signup):
+                    copy.write_row(
+                        (
+                            workspace_id,
+                            first_id + i,
+                            name,
+                            properties,
+                            revenue,
+                            "USD" if revenue is not None else "",
+                            moment,
+                            moment,
+                        )
+                    )
+                    events += 1
+        log(f"{events} events copied in {time.perf_counter() - started:.1f}s")
+        started = time.perf_counter()
+        cursor.execute(
+            "CREATE INDEX event_contact_name_time ON contacts_event (contact_id, name, occurred_at)"
+        )
+        cursor.execute(
+            "CREATE INDEX event_ws_name_time ON contacts_event (workspace_id, name, occurred_at)"
+        )
+        cursor.execute("VACUUM ANALYZE contacts_contact")
+        cursor.execute("VACUUM ANALYZE contacts_event")
+        log(f"event indexes built in {time.perf_counter() - started:.1f}s")
+    return events
+
+
+# -- timed work ---------------------------------------------------------------------------
+
+
+def run_sweep(workspace: Any, now: dt.datetime) -> tuple[float, int]:
+    """A sweep through the Celery workers; (seconds, contacts moved)."""
+    from django.db import transaction
+
+    from lifecycle.services import sweep_start
+
+    started = time.perf_counter()
+    with transaction.atomic():
+        run = sweep_start(workspace=workspace, reason="bench", now=now)
+    while True:
+        run.refresh_from_db()
+        if run.finished_at is not None:
+            break
+        time.sleep(0.01)
+    return time.perf_counter() - started, run.contacts_changed
+
+
+FLOOR_SQL = """
+WITH stats AS (
+    SELECT c.id,
+        p.count AS purchases, p.last_at AS last_purchase,
+        r.last_at AS last_referral, t.last_at AS last_trial, a.last_at AS last_cart,
+        (SELECT count(*) FROM contacts_event e WHERE e.contact_id = c.id AND e.name = 'page_view'
+           AND e.occurred_at >= %(d30)s) AS views_30
+    FROM contacts_contact c
+    LEFT JOIN contacts_eventsummary p ON p.contact_id = c.id AND p.name = 'purchase'
+    LEFT JOIN contacts_eventsummary r ON r.contact_id = c.id AND r.name = 'referral_sent'
+    LEFT JOIN contacts_eventsummary t ON t.contact_id = c.id AND t.name = 'trial_started'
+    LEFT JOIN contacts_eventsummary a ON a.contact_id = c.id AND a.name = 'cart_abandoned'
+    WHERE c.workspace_id = %(ws)s
+), computed AS (
+    SELECT id, CASE
+        WHEN last_referral >= %(d180)s AND last_purchase >= %(d90)s THEN %(advocate)s
+        WHEN purchases >= 4 AND last_purchase >= %(d60)s THEN %(loyal)s
+        WHEN last_purchase < %(d180)s THEN %(lapsed)s
+        WHEN last_purchase < %(d90)s THEN %(at_risk)s
+        WHEN purchases >= 2 THEN %(repeat)s
+        WHEN purchases >= 1 THEN %(customer)s
+        WHEN last_trial >= %(d60)s OR last_cart >= %(d60)s OR views_30 >= 5 THEN %(lead)s
+        ELSE %(subscriber)s END AS new_stage
+    FROM stats
+), moved AS (
+    UPDATE lifecycle_contactstage cs SET stage_id = c.new_stage, entered_at = %(now)s
+    FROM computed c, lifecycle_contactstage old
+    WHERE cs.contact_id = c.id AND old.contact_id = c.id AND cs.stage_id <> c.new_stage
+    RETURNING cs.contact_id, old.stage_id AS old_stage, c.new_stage
+)
+INSERT INTO lifecycle_stagetransition
+    (workspace_id, contact_id, from_stage_id, to_stage_id, at, cause, rule_version, reason)
+SELECT %(ws)s, contact_id, old_stage, new_stage, %(now)s, 'rule', 1, 'floor' FROM moved
+"""
+
+
+def floor_sweep(workspace: Any, stages: dict[str, int], now: dt.datetime) -> tuple[float, int]:
+    from django.db import connection, transaction
+
+    params: dict[str, Any] = {"ws": workspace.pk, "now": now, **stages}
+    for days in (30, 60, 90, 180):
+        params[f"d{days}"] = now - dt.timedelta(days=days)
+    started = time.perf_counter()
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL jit = off")
+        cursor.execute("SET LOCAL work_mem = '64MB'")
+        cursor.execute(FLOOR_SQL, params)
+        moved = cursor.rowcount
+    return time.perf_counter() - started, moved
+
+
+def naive_sweep(workspace: Any, stages: dict[str, int], now: dt.datetime) -> float:
+    """What a straightforward per-contact ORM implementation does, on a sample."""
+    from django.db import transaction
+
+    from contacts.models import Contact, Event
+    from lifecycle.models import ContactStage, StageTransition
+
+    def decide(events: list[Event]) -> str:
+        purchases = sorted(e.occurred_at for e in events if e.name == "purchase")
+        last = purchases[-1] if purchases else None
+        recent = [
+            e
+            for e in events
+            if e.name == "referral_sent" and e.occurred_at >= now - dt.timedelta(days=180)
+        ]
+        if recent and last and last >= now - dt.timedelta(days=90):
+            return "advocate"
+        if len(purchases) >= 4 and last and last >= now - dt.timedelta(days=60):
+            return "loyal"
+        if last and last < now - dt.timedelta(days=180):
+            return "lapsed"
+        if last and last < now - dt.timedelta(days=90):
+            return "at_risk"
+        if len(purchases) >= 2:
+            return "repeat"
+        if purchases:
+            return "customer"
+        lead = [
+            e
+            for e in events
+            if (
+                e.name in ("trial_started", "cart_abandoned")
+                and e.occurred_at >= now - dt.timedelta(days=60)
+            )
+        ]
+        views = [
+            e
+            for e in events
+            if e.name == "page_view" and e.occurred_at >= now - dt.timedelta(days=30)
+        ]
+        return "lead" if lead or len(views) >= 5 else "subscriber"
+
+    sample = list(Contact.objects.filter(workspace=workspace).order_by("?")[:NAIVE_SAMPLE])
+    started = time.perf_counter()
+    for contact in sample:
+        with transaction.atomic():
+            events = list(Event.objects.filter(contact=contact))
+            stage_id = stages[decide(events)]
+            state = ContactStage.objects.select_for_update().get(contact=contact)
+            if state.stage_id != stage_id:
+                StageTransition.objects.create(
+                    workspace=workspace,
+                    contact=contact,
+                    from_stage_id=state.stage_id,
+                    to_stage_id=stage_id,
+                    at=now,
+                    cause="rule",
+                    reason="naive",
+                )
+                state.stage_id, state.entered_at = stage_id, now
+                state.save(update_fields=["stage", "entered_at"])
+    return (time.perf_counter() - started) / len(sample)
+
+
+_snapshot_state: dict[str, int] = {}
+
+
+def snapshot(create: bool) -> None:
+    """Save or restore contact stages, so the floor runs from the same state."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        if create:
+            cursor.execute("DROP TABLE IF EXISTS bench_stage_snapshot")
+            cursor.execute(
+                "CREATE TABLE bench_stage_snapshot AS SELECT * FROM lifecycle_contactstage"
+            )
+            cursor.execute("SELECT coalesce(max(id), 0) FROM lifecycle_stagetransition")
+            _snapshot_state["max_transition"] = cursor.fetchone()[0]
+        else:
+            cursor.execute(
+                "DELETE FROM lifecycle_stagetransition WHERE id > %s",
+                [_snapshot_state["max_transition"]],
+            )
+            cursor.execute("TRUNCATE lifecycle_contactstage")
+            cursor.execute("INSERT INTO lifecycle_contactstage SELECT * FROM bench_stage_snapshot")
+            cursor.execute("ANALYZE lifecycle_contactstage")
+
+
+def main() -> None:
+    url = fresh_database()
+    django_setup(url)
+    log("migrating the bench database")
+    migrate()
+    from django.db import connection
+
+    from config.provisioning import workspace_provision
+    from contacts.rules import contacts_matching
+    from contacts.services import event_summaries_rebuild
+    from lifecycle.selectors import stages_for_workspace
+    from tests.processes import Worker  # a real Celery worker process, as in the tests
+
+    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    workspace, _ = workspace_provision(slug="bench", name="Bench")
+    events = build(workspace.pk, now)
+    started = time.perf_counter()
+    summaries = event_summaries_rebuild(workspace_id=workspace.pk)
+    with connection.cursor() as cursor:
+        # What autovacuum does after a bulk load: statistics, and the visibility map
+        # that lets rule sub-queries be index-only scans.
+        cursor.execute("VACUUM ANALYZE contacts_eventsummary")
+    log(f"{summaries} event summaries derived in {time.perf_counter() - started:.1f}s")
+    stages = {s.key: s.pk for s in stages_for_workspace(workspace=workspace)}
+
+    worker = Worker(concurrency=WORKERS, log=ROOT / "bench" / "results" / "sweep-worker.log")
+    os.environ.update(bench_env(url))
+    (ROOT / "bench" / "results").mkdir(exist_ok=True)
+    worker.start(env={"DJANGO_SETTINGS_MODULE": "config.settings", "DATABASE_URL": url})
+    peak_rss = 0.0
+    try:
+        log("sweep: every contact enters a stage")
+        sweep_all_s, moved_all = run_sweep(workspace, now)
+        peak_rss = max(peak_rss, worker.peak_rss_mb())
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE lifecycle_contactstage")
+        later = now + dt.timedelta(days=DAYS_LATER)
+        snapshot(create=True)
+        log(f"sweep: {DAYS_LATER} days later")
+        sweep_10pct_s, moved_10pct = run_sweep(workspace, later)
+        peak_rss = max(peak_rss, worker.peak_rss_mb())
+        log("sweep: the same again")
+        sweep_none_s, moved_none = run_sweep(workspace, later)
+        peak_rss = max(peak_rss, worker.peak_rss_mb())
+    finally:
+        worker.stop()
+    snapshot(create=False)
+    log("floor: the 10% sweep as one hand-written statement")
+    floor_s, moved_floor = floor_sweep(workspace, stages, later)
+    rule = {
+        "all": [
+            {"attr": "plan", "op": "eq", "value": "pro"},
+            {"event": "purchase", "count": {"gte": 2}},
+            {"event": "purchase", "last": {"older_than_days": 30}},
+        ]
+    }
+    started = time.perf_counter()
+    segment_count = contacts_matching(rule, workspace=workspace, now=later).count()
+    segment_count_s = time.perf_counter() - started
+    log(f"naive per-contact loop on {NAIVE_SAMPLE} contacts")
+    naive_s = naive_sweep(workspace, stages, later)
+    engine_per_contact = sweep_10pct_s / CONTACTS
+    report(
+        {
+            "benchmark": "sweep",
+            "contacts": CONTACTS,
+            "events": events,
+            "workers": WORKERS,
+            "sweep_all_s": round(sweep_all_s, 3),
+            "sweep_all_changed": moved_all,
+            "sweep_10pct_s": round(sweep_10pct_s, 3),
+            "sweep_10pct_changed": moved_10pct,
+            "sweep_none_s": round(sweep_none_s, 3),
+            "sweep_none_changed": moved_none,
+            "floor_sql_s": round(floor_s, 3),
+            "floor_sql_changed": moved_floor,
+            "segment_count_s": round(segment_count_s, 3),
+            "segment_count": segment_count,
+            "naive_per_contact_s": round(naive_s, 6),
+            "engine_per_contact_s": round(engine_per_contact, 9),
+            "speedup_vs_naive": round(naive_s / engine_per_contact),
+            "peak_worker_rss_mb": round(peak_rss, 1),
+            "machine": machine(),
+        }
+    )
+
+
+if __name__ == "__main__":
+    main()
