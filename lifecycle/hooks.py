@@ -35,7 +35,7 @@ def transitions_dispatch(*, limit: int = 1000) -> int:
     with transaction.atomic():
         batch = list(
             StageTransition.objects.filter(notified_at__isnull=True)
-            .select_for_update(skip_locked=True)
+            .select_for_update(skip_locked=True, of=("self",))
             .select_related("from_stage", "to_stage")
             .order_by("id")[:limit]
         )

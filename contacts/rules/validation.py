@@ -275,7 +275,8 @@ class Validator:
             inner.segments = self.segments
             inner.node(segment.rule, "")
             if inner.errors:
-                self.error(here, f"segment {segment_id}'s own rule is not valid")
+                path, reasons = next(iter(inner.errors.items()))
+                self.error(here, f"segment {segment_id}: {path}: {reasons[0]}")
 
     @contextmanager
     def inside_segment(self, segment_id: int) -> Iterator[None]:
