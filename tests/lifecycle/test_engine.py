@@ -4,6 +4,7 @@ causes and rule versions, marks, sweep idempotence, concurrency, removal, isolat
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import threading
 from decimal import Decimal
 
@@ -318,7 +319,7 @@ def test_concurrent_sweeps_and_ingest_lose_and_duplicate_no_transition(ws):
         )
         moves += len(chain)
         assert chain[0][0] is None
-        for (_, before), (after, _) in zip(chain, chain[1:], strict=False):
+        for (_, before), (after, _) in itertools.pairwise(chain):
             assert before == after, chain  # each move starts where the last one ended
         assert all(a != b for a, b in chain)  # no transition to the same stage
         assert chain[-1][1] == ContactStage.objects.get(contact=contact).stage_id
