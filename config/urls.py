@@ -15,4 +15,5 @@ urlpatterns = [
     path("api/v1/", include(api_v1)),
     path("", include("workspaces.urls")),
     path("w/<slug:slug>/", include("contacts.urls")),
+    path("w/<slug:slug>/", include("lifecycle.urls")),
 ]

@@ -14,8 +14,10 @@ from contacts.models import (
     Contact,
     ContactMark,
     Event,
+    EventSummary,
     ImportJob,
     ImportRowError,
+    Segment,
     Suppression,
 )
 from workspaces.admin import WorkspaceScopedAdmin
@@ -119,6 +121,28 @@ class ImportJobAdmin(WorkspaceScopedAdmin):
     ]
     list_select_related = ["workspace"]
     inlines = [ImportRowErrorInline]
+
+
+@admin.register(Segment)
+class SegmentAdmin(WorkspaceScopedAdmin):
+    list_display = ["name", "workspace", "updated_at"]
+    search_fields = ["name"]
+
+    def save_model(self, request: HttpRequest, obj: Segment, form: Any, change: bool) -> None:
+        from contacts.rules import validate_rule
+
+        validate_rule(obj.rule, workspace=obj.workspace, segment_id=obj.pk)
+        super().save_model(request, obj, form, change)
+
+
+@admin.register(EventSummary)
+class EventSummaryAdmin(WorkspaceScopedAdmin):
+    list_display = ["contact_id", "name", "count", "first_at", "last_at", "revenue"]
+    search_fields = ["=contact__id", "=name"]
+    raw_id_fields = ["contact"]
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # derived from events
 
 
 @admin.register(ContactMark)

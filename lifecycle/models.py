@@ -57,7 +57,7 @@ class ContactStage(models.Model):
     workspace = models.ForeignKey(
         Workspace, on_delete=models.CASCADE, related_name="+", db_index=False
     )
-    stage = models.ForeignKey(Stage, on_delete=models.PROTECT, related_name="+", db_index=False)
+    stage = models.ForeignKey(Stage, on_delete=models.RESTRICT, related_name="+", db_index=False)
     entered_at = models.DateTimeField(default=timezone.now)
     pinned = models.BooleanField(default=False)
     pinned_until = models.DateTimeField(null=True, blank=True)
@@ -94,9 +94,9 @@ class StageTransition(models.Model):
     # Sweeps write transitions by the hundred thousand; only the indexes below are
     # kept (reads go by contact or by workspace and time), so no per-FK indexes.
     from_stage = models.ForeignKey(
-        Stage, null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_index=False
+        Stage, null=True, blank=True, on_delete=models.RESTRICT, related_name="+", db_index=False
     )
-    to_stage = models.ForeignKey(Stage, on_delete=models.PROTECT, related_name="+", db_index=False)
+    to_stage = models.ForeignKey(Stage, on_delete=models.RESTRICT, related_name="+", db_index=False)
     at = models.DateTimeField(default=timezone.now)
     cause = models.CharField(max_length=8, choices=Cause.choices)
     rule_version = models.PositiveIntegerField(default=0)

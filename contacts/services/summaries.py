@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Collection
 
 from django.db import connection
@@ -45,8 +46,9 @@ def event_summaries_refresh(*, contact_ids: Collection[int]) -> None:
         cursor.execute(_REFRESH_SQL, {"ids": sorted(contact_ids)})
 
 
-def event_summaries_rebuild(*, workspace_id: int) -> int:
-    """Rebuild every summary of a workspace from scratch; returns the rows written."""
+def event_summaries_rebuild(*, workspace_id: int, as_of: dt.datetime | None = None) -> int:
+    """Rebuild every summary of a workspace from scratch; returns the rows written.
+    `as_of` counts only the events that had happened by then (replaying history)."""
     with connection.cursor() as cursor:
         cursor.execute("DELETE FROM contacts_eventsummary WHERE workspace_id = %s", [workspace_id])
         cursor.execute(
@@ -56,9 +58,10 @@ def event_summaries_rebuild(*, workspace_id: int) -> int:
                  revenue_count)
             SELECT contact_id, workspace_id, name, count(*), min(occurred_at),
                    max(occurred_at), coalesce(sum(revenue), 0), count(revenue)
-            FROM contacts_event WHERE workspace_id = %s
+            FROM contacts_event
+            WHERE workspace_id = %s AND (%s::timestamptz IS NULL OR occurred_at <= %s)
             GROUP BY contact_id, workspace_id, name
             """,
-            [workspace_id],
+            [workspace_id, as_of, as_of],
         )
         return int(cursor.rowcount)

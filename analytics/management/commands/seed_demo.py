@@ -11,6 +11,7 @@ from django.db import transaction
 
 from config.provisioning import workspace_provision
 from contacts.demo import demo_contacts_create
+from lifecycle.demo import demo_history_replay
 from workspaces.models import Workspace
 from workspaces.services import Actor, api_key_create
 
@@ -65,12 +66,13 @@ class Command(BaseCommand):
                 seed=options["seed"],
                 today=options["today"],
             )
+            moves = demo_history_replay(workspace=workspace)
             _, secret = api_key_create(
                 workspace=workspace, name="Demo integration", actor=Actor(system="seed_demo")
             )
         self.stdout.write(
             f"Demo workspace '{DEMO_SLUG}': {summary.contacts} contacts, {summary.events} "
             f"events, {summary.purchases} purchases worth {summary.revenue} "
-            f"{workspace.currency}."
+            f"{workspace.currency}; {moves} lifecycle stage moves over the year."
         )
         self.stdout.write(f"Demo API key (shown once): {secret}")

@@ -1,0 +1,93 @@
+"""Segments, stages and a contact's lifecycle panel in a real browser."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from contacts.services import event_summaries_refresh
+from lifecycle.models import ContactStage
+from lifecycle.services import stages_create_defaults, sweep_now
+from tests.browser.conftest import log_in, screenshot
+from tests.factories import ContactFactory, EventFactory
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def shop(owner):
+    ws = owner.workspace
+    stages_create_defaults(workspace=ws)
+    contacts = []
+    for i in range(30):
+        contact = ContactFactory.create(
+            workspace=ws,
+            first_name=f"Buyer{i}",
+            attributes={"plan": "pro" if i % 3 == 0 else "free"},
+        )
+        for days in range(i % 4):
+            EventFactory.ago(days * 20 + 1, contact=contact, name="purchase", revenue="25.00")
+        contacts.append(contact)
+    event_summaries_refresh(contact_ids=[c.pk for c in contacts])
+    sweep_now(workspace=ws)
+    return contacts
+
+
+def test_build_a_segment_with_a_live_count(page: Page, live_server, owner, shop):
+    log_in(page, live_server.url, owner.user)
+    page.goto("/w/acme/segments/new/")
+    expect(page.locator(".rule-builder[data-ready]")).to_be_attached()
+    expect(page.get_by_test_id("rule-count")).to_have_text("30")  # {"all": []}: everyone
+    page.get_by_label("Name").fill("Pro repeat buyers")
+    page.get_by_role("button", name="+ Condition").click()
+    page.get_by_label("Attribute").fill("plan")
+    page.get_by_label("Value").fill("pro")
+    expect(page.get_by_test_id("rule-count")).to_have_text("10")
+    page.get_by_role("button", name="+ Condition").click()
+    row = page.locator(".rb-row").nth(1)
+    row.get_by_label("Kind of condition").select_option("purchases")
+    row.get_by_label("Amount").fill("2")
+    expect(page.get_by_test_id("rule-count")).to_have_text("5")
+    screenshot(page, "segment-builder")
+    page.get_by_role("button", name="JSON").click()
+    assert '"purchases"' in page.get_by_label("Rule as JSON").input_value()
+    page.get_by_role("button", name="Save segment").click()
+    expect(page.get_by_role("heading", name="Pro repeat buyers")).to_be_visible()
+    expect(page.get_by_test_id("segment-count")).to_contain_text("5 contacts")
+    screenshot(page, "segment-contacts")
+
+
+def test_a_broken_rule_says_where(page: Page, live_server, owner, shop):
+    log_in(page, live_server.url, owner.user)
+    page.goto("/w/acme/segments/new/")
+    expect(page.locator(".rule-builder[data-ready]")).to_be_attached()
+    page.get_by_role("button", name="JSON").click()
+    page.get_by_label("Rule as JSON").fill('{"all": [{"event": "purchase", "count": 2}]}')
+    expect(page.get_by_test_id("rule-errors")).to_contain_text("all[0].event.count")
+
+
+def test_stages_page_and_a_manual_move(page: Page, live_server, owner, shop):
+    log_in(page, live_server.url, owner.user)
+    page.goto("/w/acme/stages/")
+    table = page.get_by_test_id("stages")
+    expect(table.locator("tr[data-stage='repeat']")).to_contain_text("purchases ≥ 2")
+    expect(table.locator("tr[data-stage]")).to_have_count(8)
+    screenshot(page, "stages")
+    page.locator("tr[data-stage='lead']").get_by_role("button", name=re.compile("up")).click()
+    expect(page.locator(".flash-success")).to_contain_text("moved")
+
+    contact = shop[3]
+    page.goto(f"/w/acme/contacts/{contact.pk}/")
+    panel = page.get_by_test_id("contact-stage")
+    expect(panel.get_by_test_id("current-stage")).to_have_text("Repeat customer")
+    panel.get_by_text("Move by hand").click()
+    panel.get_by_label("Stage").select_option("advocate")
+    panel.get_by_label("Reason").fill("Spoke at our meetup")
+    panel.get_by_role("button", name="Move").click()
+    expect(page.get_by_test_id("current-stage")).to_have_text("Advocate")
+    expect(page.get_by_test_id("stage-history")).to_contain_text("Spoke at our meetup")
+    screenshot(page, "contact-stage")
+    state = ContactStage.objects.get(contact=contact)
+    assert state.stage.key == "advocate" and state.pinned
