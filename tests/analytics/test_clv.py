@@ -63,9 +63,7 @@ PAPER_BGNBD_LOG_LIKELIHOOD = -9582.4
 PAPER_GAMMA_GAMMA = {"p": 6.25, "q": 3.74, "gamma": 15.44}
 
 
-def _cdnow_path() -> Path:
-    beside = Path(__file__).resolve().parents[3] / "shared" / "data" / "cdnow_sample.txt"
-    return beside if beside.exists() else Path("/work/shared/data/cdnow_sample.txt")
+CDNOW = Path(__file__).resolve().parent / "data" / "cdnow_sample.txt"
 
 
 @dataclass(frozen=True)
@@ -78,12 +76,9 @@ class Cdnow:
 
 @pytest.fixture(scope="module")
 def cdnow() -> Cdnow:
-    path = _cdnow_path()
-    if not path.exists():
-        pytest.skip(f"CDNOW sample not found at {path} (see /work/shared/data/README.md)")
     rows = []
     # Columns: master id, sample id, date YYYYMMDD, number of CDs, dollars.
-    for line in path.read_text().splitlines():
+    for line in CDNOW.read_text().splitlines():
         _, customer, day, _, dollars = line.split()
         rows.append((int(customer), f"{day[:4]}-{day[4:6]}-{day[6:]}", float(dollars)))
     transactions = transactions_from_rows(rows)
