@@ -22,6 +22,23 @@ logger = logging.getLogger(__name__)
 StageChangedHook = Callable[[list[StageTransition]], None]
 _hooks: list[StageChangedHook] = []
 
+# Called with the ids of contacts whose data changed, right after the engine has
+# recomputed their summaries and stages, in the same transaction (so whatever the hook
+# derives is as durable as the marks it consumed).
+ContactsRefreshedHook = Callable[[list[int]], None]
+_refreshed_hooks: list[ContactsRefreshedHook] = []
+
+
+def on_contacts_refreshed(hook: ContactsRefreshedHook) -> ContactsRefreshedHook:
+    if hook not in _refreshed_hooks:
+        _refreshed_hooks.append(hook)
+    return hook
+
+
+def contacts_refreshed(contact_ids: list[int]) -> None:
+    for hook in _refreshed_hooks:
+        hook(contact_ids)
+
 
 def on_stage_changed(hook: StageChangedHook) -> StageChangedHook:
     """Register a hook (usable as a decorator)."""

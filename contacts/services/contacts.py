@@ -12,6 +12,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from config.errors import Conflict, InvalidInput
+from contacts.hooks import ERASURE_HOOKS
 from contacts.models import (
     Channel,
     ConsentChange,
@@ -209,7 +210,7 @@ def contact_update(
     conflicts = _identifier_conflicts(contact.workspace, data, exclude_id=contact.pk)
     if conflicts:
         raise Conflict("Another contact has this identifier.", fields=conflicts)
-    contact = Contact.objects.select_for_update().get(pk=contact.pk)
+    contact = Contact.objects.select_for_update(no_key=True).get(pk=contact.pk)
     before = _snapshot(contact)
     now = timezone.now()
     consent = _apply(contact, data, source=source, now=now)
@@ -292,7 +293,7 @@ def _contacts_upsert(
     external_ids = {item["external_id"] for item in items if item.get("external_id")}
     existing = (
         list(
-            Contact.objects.select_for_update()
+            Contact.objects.select_for_update(no_key=True)
             .filter(workspace=workspace)
             .filter(Q(email__in=emails) | Q(external_id__in=external_ids))
             .order_by("pk")
@@ -486,6 +487,8 @@ def contact_erase(*, contact: Contact, actor: Actor) -> None:
             reason=Suppression.Reason.ERASED,
         )
     contact_id = contact.pk
+    for hook in ERASURE_HOOKS:
+        hook(contact)
     contact.delete()
     audit_record(
         workspace=contact.workspace,

@@ -13,6 +13,7 @@ from config.errors import InvalidInput
 from contacts.models import Contact
 from contacts.rules import Scope
 from contacts.services import contact_marks_claim, contacts_mark_changed, event_summaries_refresh
+from lifecycle.hooks import contacts_refreshed
 from lifecycle.models import Cause, ContactStage, Stage, StageTransition
 from lifecycle.services.evaluation import stages_evaluate
 from workspaces.models import Workspace
@@ -89,6 +90,7 @@ def marked_contacts_evaluate(*, limit: int = 2000, now: dt.datetime | None = Non
     1. Claim up to `limit` marks (SKIP LOCKED: workers share the queue).
     2. Recompute those contacts' event summaries from their events.
     3. Evaluate their stages, one statement per workspace and cause.
+    4. Let other apps refresh what they derive from these contacts (analytics).
     All in one transaction: a worker killed mid-way leaves the marks in place."""
     with transaction.atomic():
         marks = contact_marks_claim(limit=limit)
@@ -104,5 +106,6 @@ def marked_contacts_evaluate(*, limit: int = 2000, now: dt.datetime | None = Non
             moved += stages_evaluate(
                 workspace=workspaces[workspace_id], scope=Scope.of(ids), cause=cause, now=now
             )
+        contacts_refreshed([contact_id for contact_id, _, _ in marks])
     logger.info("lifecycle.marked_evaluated contacts=%s moved=%s", len(marks), moved)
     return len(marks)

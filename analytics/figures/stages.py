@@ -1,0 +1,261 @@
+"""Stage figures: the funnel on any day, entries and exits per bucket, the flow
+between stages, conversion between consecutive stages, and time in stage.
+
+Unfiltered, they read the rollups (StageFlowDay, Stay). With a segment, source or
+signup-month filter they read the transitions of the contacts kept, through the
+(contact_id, at) index."""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+from typing import Any
+
+from django.db import connection
+
+from analytics.figures.common import NO_FILTERS, Filters, Period, bucket_start, buckets
+from analytics.models import AnalyticsSettings
+from lifecycle.models import Stage
+from lifecycle.selectors import stages_for_workspace
+from workspaces.models import Workspace
+
+DAY = 86400.0
+
+
+def _fetch(sql: str, params: Any) -> list[tuple[Any, ...]]:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return list(cursor.fetchall())
+
+
+def _stage_rows(workspace: Workspace) -> list[Stage]:
+    return list(stages_for_workspace(workspace=workspace))
+
+
+def _flows(
+    workspace: Workspace, filters: Filters, since: dt.date | None, until: dt.date
+) -> list[tuple[dt.date, int | None, int, int]]:
+    """(day, from, to, moves) for local days in [since, until]."""
+    if not filters:
+        return _fetch(
+            "SELECT day, from_stage_id, to_stage_id, moves FROM analytics_stageflowday "
+            "WHERE workspace_id = %s AND day <= %s AND (%s::date IS NULL OR day >= %s) "
+            "AND moves <> 0",
+            [workspace.pk, until, since, since],
+        )
+    condition, params = filters.contacts_sql(workspace)
+    return _fetch(
+        f"SELECT (at AT TIME ZONE %s)::date AS day, from_stage_id, to_stage_id, count(*) "
+        f"FROM lifecycle_stagetransition WHERE workspace_id = %s AND {condition} "
+        f"AND (at AT TIME ZONE %s)::date <= %s "
+        f"AND (%s::date IS NULL OR (at AT TIME ZONE %s)::date >= %s) GROUP BY 1, 2, 3",
+        [
+            workspace.time_zone,
+            workspace.pk,
+            *params,
+            workspace.time_zone,
+            until,
+            since,
+            workspace.time_zone,
+            since,
+        ],
+    )
+
+
+def funnel(
+    *, workspace: Workspace, as_of: dt.date, filters: Filters = NO_FILTERS
+) -> list[dict[str, Any]]:
+    """Contacts in each stage at the end of the local day `as_of`."""
+    counts: dict[int, int] = {}
+    for _, from_stage, to_stage, moves in _flows(workspace, filters, None, as_of):
+        counts[to_stage] = counts.get(to_stage, 0) + moves
+        if from_stage is not None:
+            counts[from_stage] = counts.get(from_stage, 0) - moves
+    return [
+        {"stage": s.key, "name": s.name, "colour": s.colour, "contacts": counts.get(s.pk, 0)}
+        for s in _stage_rows(workspace)
+    ]
+
+
+def movement(
+    *, workspace: Workspace, period: Period, granularity: str, filters: Filters = NO_FILTERS
+) -> list[dict[str, Any]]:
+    """Entries into and exits out of each stage per bucket."""
+    stages = _stage_rows(workspace)
+    table = {(bucket, s.pk): [0, 0] for bucket in buckets(period, granularity) for s in stages}
+    for day, from_stage, to_stage, moves in _flows(workspace, filters, period.start, period.end):
+        bucket = bucket_start(day, granularity)
+        if (bucket, to_stage) in table:
+            table[(bucket, to_stage)][0] += moves
+        if from_stage is not None and (bucket, from_stage) in table:
+            table[(bucket, from_stage)][1] += moves
+    return [
+        {
+            "bucket": bucket.isoformat(),
+            "stage": s.key,
+            "entries": table[(bucket, s.pk)][0],
+            "exits": table[(bucket, s.pk)][1],
+        }
+        for bucket in buckets(period, granularity)
+        for s in stages
+    ]
+
+
+def flow(
+    *, workspace: Workspace, period: Period, filters: Filters = NO_FILTERS
+) -> list[dict[str, Any]]:
+    """Who moved where in the period: moves per (from, to); from None is a first entry."""
+    keys = {s.pk: s.key for s in Stage.objects.filter(workspace=workspace)}
+    totals: dict[tuple[int | None, int], int] = {}
+    for _, from_stage, to_stage, moves in _flows(workspace, filters, period.start, period.end):
+        totals[(from_stage, to_stage)] = totals.get((from_stage, to_stage), 0) + moves
+    return sorted(
+        (
+            {"from": keys.get(f) if f else None, "to": keys[t], "moves": n}
+            for (f, t), n in totals.items()
+            if n
+        ),
+        key=lambda row: (-row["moves"], row["from"] or "", row["to"]),
+    )
+
+
+def funnel_path(workspace: Workspace) -> list[Stage]:
+    """The forward path of the lifecycle for conversion figures: the evaluation order
+    reversed (the default stage first), without the churn stages."""
+    settings = AnalyticsSettings.objects.filter(workspace=workspace).first()
+    churn = {
+        settings.churned_stage_key if settings else "lapsed",
+        settings.at_risk_stage_key if settings else "at_risk",
+    }
+    return [s for s in reversed(_stage_rows(workspace)) if s.key not in churn]
+
+
+def _stays_sql(workspace: Workspace, filters: Filters) -> tuple[str, list[Any]]:
+    """Stays of the contacts the filters keep (the rollup when unfiltered)."""
+    if not filters:
+        return "SELECT * FROM analytics_stay WHERE workspace_id = %s", [workspace.pk]
+    condition, params = filters.contacts_sql(workspace)
+    return (
+        "SELECT contact_id, to_stage_id AS stage_id, at AS entered_at, "
+        "lead(at) OVER (PARTITION BY contact_id ORDER BY at, id) AS left_at "
+        f"FROM lifecycle_stagetransition WHERE workspace_id = %s AND {condition}",
+        [workspace.pk, *params],
+    )
+
+
+def conversion(
+    *, workspace: Workspace, period: Period, filters: Filters = NO_FILTERS
+) -> list[dict[str, Any]]:
+    """For each pair of consecutive stages on the forward path: of the contacts who
+    entered the first stage in the period (their first entry in it), how many went on to
+    enter the next one later (by now), and how long that took (median and p90 days)."""
+    path = funnel_path(workspace)
+    start, end = period.bounds(workspace.time_zone)
+    stays, params = _stays_sql(workspace, filters)
+    rows = []
+    for here, nxt in itertools.pairwise(path):
+        result = _fetch(
+            f"""
+            WITH stays AS ({stays}),
+            entered AS (
+                SELECT contact_id, min(entered_at) AS at FROM stays
+                WHERE stage_id = %s GROUP BY contact_id
+                HAVING min(entered_at) >= %s AND min(entered_at) < %s
+            ),
+            converted AS (
+                SELECT e.contact_id,
+                       extract(epoch FROM min(s.entered_at) - e.at) / 86400 AS days
+                FROM entered e JOIN stays s ON s.contact_id = e.contact_id
+                     AND s.stage_id = %s AND s.entered_at >= e.at
+                GROUP BY e.contact_id, e.at
+            )
+            SELECT (SELECT count(*) FROM entered), count(*),
+                   percentile_cont(0.5) WITHIN GROUP (ORDER BY days),
+                   percentile_cont(0.9) WITHIN GROUP (ORDER BY days)
+            FROM converted
+            """,
+            [*params, here.pk, start, end, nxt.pk],
+        )[0]
+        entered, converted, median, p90 = result
+        rows.append(
+            {
+                "from": here.key,
+                "to": nxt.key,
+                "entered": entered,
+                "converted": converted,
+                "rate": round(converted / entered, 4) if entered else None,
+                "median_days": round(float(median), 3) if median is not None else None,
+                "p90_days": round(float(p90), 3) if p90 is not None else None,
+            }
+        )
+    return rows
+
+
+HISTOGRAM = [(0, 1), (1, 7), (7, 30), (30, 90), (90, 180), (180, None)]
+
+
+def time_in_stage(
+    *,
+    workspace: Workspace,
+    period: Period,
+    filters: Filters = NO_FILTERS,
+    now: dt.datetime | None = None,
+) -> list[dict[str, Any]]:
+    """Per stage: stays that ended in the period (count, median and p90 days, and a
+    histogram), and stays still open now (count and median age in days)."""
+    from django.utils import timezone
+
+    now = now or timezone.now()
+    start, end = period.bounds(workspace.time_zone)
+    stays, params = _stays_sql(workspace, filters)
+    buckets_sql = ", ".join(
+        f"count(*) FILTER (WHERE days >= {low}" + (f" AND days < {high})" if high else ")")
+        for low, high in HISTOGRAM
+    )
+    past = {
+        row[0]: row[1:]
+        for row in _fetch(
+            f"""
+            WITH stays AS ({stays}),
+            ended AS (SELECT stage_id, extract(epoch FROM left_at - entered_at) / 86400 AS days
+                      FROM stays WHERE left_at >= %s AND left_at < %s)
+            SELECT stage_id, count(*), percentile_cont(0.5) WITHIN GROUP (ORDER BY days),
+                   percentile_cont(0.9) WITHIN GROUP (ORDER BY days), {buckets_sql}
+            FROM ended GROUP BY stage_id
+            """,
+            [*params, start, end],
+        )
+    }
+    current = {
+        row[0]: row[1:]
+        for row in _fetch(
+            f"""
+            WITH stays AS ({stays})
+            SELECT stage_id, count(*),
+                   percentile_cont(0.5) WITHIN GROUP (
+                       ORDER BY extract(epoch FROM %s - entered_at) / 86400)
+            FROM stays WHERE left_at IS NULL GROUP BY stage_id
+            """,
+            [*params, now],
+        )
+    }
+    out = []
+    for stage in _stage_rows(workspace):
+        ended = past.get(stage.pk)
+        open_ = current.get(stage.pk)
+        out.append(
+            {
+                "stage": stage.key,
+                "name": stage.name,
+                "ended": ended[0] if ended else 0,
+                "median_days": round(float(ended[1]), 3) if ended else None,
+                "p90_days": round(float(ended[2]), 3) if ended else None,
+                "histogram": {
+                    (f"{low}-{high}d" if high else f"{low}d+"): (ended[3 + i] if ended else 0)
+                    for i, (low, high) in enumerate(HISTOGRAM)
+                },
+                "current": open_[0] if open_ else 0,
+                "current_median_days": round(float(open_[1]), 3) if open_ else None,
+            }
+        )
+    return out

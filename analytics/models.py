@@ -1,0 +1,221 @@
+"""Rollups kept current by workers, so that dashboard figures never scan raw events,
+and the few inputs analytics needs from marketers (spend per source). Every rollup is
+derived: `analytics/rollups/` can rebuild it from contacts, events and transitions,
+which stay the definition the tests compare with."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from contacts.models import Contact
+from lifecycle.models import Stage
+from workspaces.models import Workspace
+
+
+class AnalyticsSettings(models.Model):
+    """What the figures mean in a workspace."""
+
+    workspace = models.OneToOneField(
+        Workspace, primary_key=True, on_delete=models.CASCADE, related_name="analytics_settings"
+    )
+    churned_stage_key = models.SlugField(max_length=40, default="lapsed")
+    at_risk_stage_key = models.SlugField(max_length=40, default="at_risk")
+    source_attribute = models.CharField(
+        max_length=64,
+        default="signup_source",
+        help_text="The contact attribute that names how a contact was acquired.",
+    )
+
+    def __str__(self) -> str:
+        return f"analytics settings of {self.workspace_id}"
+
+
+class StageFlowDay(models.Model):
+    """Moves between stages per day (in the workspace's time zone). Entries into and
+    exits out of a stage, and its size on any day, are sums over these rows."""
+
+    workspace = models.ForeignKey(
+        Workspace, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    day = models.DateField()
+    from_stage = models.ForeignKey(
+        Stage, null=True, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    to_stage = models.ForeignKey(Stage, on_delete=models.CASCADE, related_name="+", db_index=False)
+    moves = models.IntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["workspace", "day", "from_stage", "to_stage"],
+                name="stage_flow_day_unique",
+                nulls_distinct=False,
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.from_stage_id}->{self.to_stage_id} x{self.moves}"
+
+
+# Rollup rows point at contacts without a database constraint: they are derived data,
+# and an FK check would lock the contact row (KEY SHARE) inside the engine's
+# transaction for nothing. Erasure takes a contact's rows out (hook), and the nightly
+# rebuild recomputes everything from the raw data.
+_DERIVED: dict = {"on_delete": models.DO_NOTHING, "db_constraint": False}
+
+
+class Stay(models.Model):
+    """One contact's time in one stage: from a transition to the next (open while the
+    contact is still there)."""
+
+    contact = models.ForeignKey(Contact, related_name="+", db_index=False, **_DERIVED)
+    workspace = models.ForeignKey(
+        Workspace, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    stage = models.ForeignKey(Stage, on_delete=models.CASCADE, related_name="+", db_index=False)
+    transition_id = models.BigIntegerField(unique=True, help_text="the move that began it")
+    entered_at = models.DateTimeField()
+    left_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["contact", "entered_at"], name="stay_contact"),
+            models.Index(fields=["workspace", "stage", "entered_at"], name="stay_ws_stage_entered"),
+            models.Index(fields=["workspace", "stage", "left_at"], name="stay_ws_stage_left"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.contact_id} in {self.stage_id} from {self.entered_at:%Y-%m-%d}"
+
+
+class CustomerFacts(models.Model):
+    """Per contact: how it was acquired and what it bought, for cohorts, repeat
+    purchase and lifetime value; predicted values are written by the CLV fit."""
+
+    contact = models.OneToOneField(Contact, primary_key=True, related_name="+", **_DERIVED)
+    workspace = models.ForeignKey(
+        Workspace, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    signup_at = models.DateTimeField()
+    signup_month = models.DateField()
+    source = models.CharField(max_length=200, default="")
+    first_purchase_at = models.DateTimeField(null=True, blank=True)
+    first_purchase_month = models.DateField(null=True, blank=True)
+    last_purchase_at = models.DateTimeField(null=True, blank=True)
+    orders = models.IntegerField(default=0, help_text="purchase days")
+    purchases = models.IntegerField(default=0)
+    revenue = models.DecimalField(max_digits=16, decimal_places=2, default=0)
+    predicted_clv = models.DecimalField(max_digits=16, decimal_places=2, null=True, blank=True)
+    probability_alive = models.FloatField(null=True, blank=True)
+    expected_purchases = models.FloatField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["workspace", "signup_month", "source"], name="facts_ws_cohort"),
+            models.Index(fields=["workspace", "first_purchase_at"], name="facts_ws_first_purchase"),
+            models.Index(fields=["workspace", "signup_at"], name="facts_ws_signup"),
+        ]
+
+    def __str__(self) -> str:
+        return f"facts of {self.contact_id}"
+
+
+class ContactMonth(models.Model):
+    """A contact's activity in one calendar month (workspace time zone)."""
+
+    contact = models.ForeignKey(Contact, related_name="+", db_index=False, **_DERIVED)
+    workspace = models.ForeignKey(
+        Workspace, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    month = models.DateField()
+    events = models.IntegerField(default=0)
+    purchases = models.IntegerField(default=0)
+    revenue = models.DecimalField(max_digits=16, decimal_places=2, default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["contact", "month"], name="contact_month_unique"),
+        ]
+        indexes = [models.Index(fields=["workspace", "month"], name="contact_month_ws")]
+
+    def __str__(self) -> str:
+        return f"{self.contact_id} {self.month:%Y-%m}"
+
+
+class CohortCell(models.Model):
+    """For a cohort (contacts who signed up, or first bought, in a month) and a later
+    month: how many were active, how many bought, and the revenue — per acquisition
+    source, so a source filter is a sum over fewer rows. `month` equal to the cohort
+    month with `size` set carries the cohort's size."""
+
+    class Basis(models.TextChoices):
+        SIGNUP = "signup", "Signup month"
+        FIRST_PURCHASE = "first_purchase", "First purchase month"
+
+    workspace = models.ForeignKey(
+        Workspace, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    basis = models.CharField(max_length=16, choices=Basis.choices)
+    cohort = models.DateField()
+    month = models.DateField()
+    source = models.CharField(max_length=200, default="")
+    size = models.IntegerField(default=0)
+    active = models.IntegerField(default=0)
+    purchasing = models.IntegerField(default=0)
+    revenue = models.DecimalField(max_digits=16, decimal_places=2, default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["workspace", "basis", "cohort", "month", "source"],
+                name="cohort_cell_unique",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.basis} {self.cohort:%Y-%m} @ {self.month:%Y-%m} ({self.source})"
+
+
+class Spend(models.Model):
+    """What a marketer spent on an acquisition source in a month, for CAC."""
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    source = models.CharField(max_length=200)
+    month = models.DateField()
+    amount = models.DecimalField(max_digits=14, decimal_places=2)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["workspace", "source", "month"], name="spend_unique"),
+            models.CheckConstraint(condition=Q(amount__gte=0), name="spend_not_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.source} {self.month:%Y-%m}: {self.amount}"
+
+
+class ClvModel(models.Model):
+    """A fit of BG/NBD and Gamma-Gamma to a workspace's purchases up to `as_of`."""
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    as_of = models.DateField()
+    r = models.FloatField()
+    alpha = models.FloatField()
+    a = models.FloatField()
+    b = models.FloatField()
+    p = models.FloatField(null=True, blank=True)
+    q = models.FloatField(null=True, blank=True)
+    gamma = models.FloatField(null=True, blank=True)
+    log_likelihood = models.FloatField()
+    customers = models.IntegerField()
+    fit_seconds = models.FloatField()
+    fitted_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [models.Index(fields=["workspace", "-fitted_at"], name="clv_ws_fitted")]
+
+    def __str__(self) -> str:
+        return f"CLV fit of {self.workspace_id} as of {self.as_of}"

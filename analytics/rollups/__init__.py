@@ -1,0 +1,77 @@
+"""Rollups behind the analytics figures: kept current by hooks on the lifecycle engine
+and on erasure, rebuilt from scratch nightly (and on demand) from the raw data.
+
+Concurrency: an incremental update takes a shared advisory lock on each workspace it
+touches, a rebuild an exclusive one, so a rebuild never interleaves with an increment
+to the rows it is recomputing."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Collection, Sequence
+
+from django.db import connection, transaction
+
+from analytics.rollups.customers import (
+    customer_rollups_erase,
+    customer_rollups_rebuild,
+    customer_rollups_refresh,
+)
+from analytics.rollups.stages import (
+    stage_rollups_apply,
+    stage_rollups_erase,
+    stage_rollups_rebuild,
+)
+from contacts.models import Contact
+from lifecycle.models import StageTransition
+
+logger = logging.getLogger(__name__)
+_LOCK_SPACE = 7201  # advisory-lock namespace for a workspace's rollups
+
+
+def _lock(workspace_ids: Collection[int], *, exclusive: bool) -> None:
+    function = "pg_advisory_xact_lock" if exclusive else "pg_advisory_xact_lock_shared"
+    with connection.cursor() as cursor:
+        for workspace_id in sorted(set(workspace_ids)):
+            cursor.execute(f"SELECT {function}(%s, %s)", [_LOCK_SPACE, workspace_id])
+
+
+def on_stage_changed(transitions: Sequence[StageTransition]) -> None:
+    _lock({t.workspace_id for t in transitions}, exclusive=False)
+    stage_rollups_apply(transitions)
+
+
+def on_contacts_refreshed(contact_ids: list[int]) -> None:
+    workspaces = set(
+        Contact.objects.filter(pk__in=contact_ids).values_list("workspace_id", flat=True)
+    )
+    _lock(workspaces, exclusive=False)
+    customer_rollups_refresh(contact_ids)
+
+
+def on_contact_erased(contact: Contact) -> None:
+    _lock({contact.workspace_id}, exclusive=False)
+    stage_rollups_erase(contact_id=contact.pk)
+    customer_rollups_erase(contact_id=contact.pk)
+
+
+def rollups_rebuild(*, workspace_id: int) -> float:
+    """Recompute every rollup of a workspace; returns the seconds it took."""
+    started = time.perf_counter()
+    with transaction.atomic():
+        _lock({workspace_id}, exclusive=True)
+        stage_rollups_rebuild(workspace_id=workspace_id)
+        customer_rollups_rebuild(workspace_id=workspace_id)
+    took = time.perf_counter() - started
+    logger.info("analytics.rollups_rebuilt workspace=%s seconds=%.1f", workspace_id, took)
+    return took
+
+
+__all__ = [
+    "customer_rollups_refresh",
+    "on_contact_erased",
+    "on_contacts_refreshed",
+    "on_stage_changed",
+    "rollups_rebuild",
+]
