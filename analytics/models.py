@@ -27,6 +27,10 @@ class AnalyticsSettings(models.Model):
         default="signup_source",
         help_text="The contact attribute that names how a contact was acquired.",
     )
+    # When the nightly work last started (claimed by a conditional update, so two beats
+    # never start it twice).
+    rollups_rebuilt_at = models.DateTimeField(null=True, blank=True)
+    clv_fitted_at = models.DateTimeField(null=True, blank=True)
 
     def __str__(self) -> str:
         return f"analytics settings of {self.workspace_id}"
@@ -209,10 +213,21 @@ class ClvModel(models.Model):
     p = models.FloatField(null=True, blank=True)
     q = models.FloatField(null=True, blank=True)
     gamma = models.FloatField(null=True, blank=True)
-    log_likelihood = models.FloatField()
-    customers = models.IntegerField()
+    log_likelihood = models.FloatField(help_text="of the BG/NBD fit")
+    gamma_gamma_log_likelihood = models.FloatField(null=True, blank=True)
+    customers = models.IntegerField(help_text="customers with a purchase up to as_of")
+    repeat_customers = models.IntegerField(default=0)
+    horizon_weeks = models.FloatField(default=52.0)
     fit_seconds = models.FloatField()
     fitted_at = models.DateTimeField(default=timezone.now)
+    applied = models.BooleanField(
+        default=False, help_text="its predictions are on the contacts (a fit as of today)"
+    )
+    holdout = models.JSONField(
+        null=True,
+        blank=True,
+        help_text="for a fit as of a past date: predicted and actual purchases since then",
+    )
 
     class Meta:
         indexes = [models.Index(fields=["workspace", "-fitted_at"], name="clv_ws_fitted")]

@@ -7,12 +7,20 @@ import zoneinfo
 from dataclasses import dataclass
 from typing import Any
 
+from django.db import connection
+
 from config.errors import InvalidInput
 from contacts.models import Segment
 from contacts.rules import contacts_matching
 from workspaces.models import Workspace
 
 GRANULARITIES = ("day", "week", "month")
+
+
+def fetch(sql: str, params: Any) -> list[tuple[Any, ...]]:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return list(cursor.fetchall())
 
 
 @dataclass(frozen=True)
@@ -47,8 +55,10 @@ class Filters:
     def __bool__(self) -> bool:
         return bool(self.segment or self.source is not None or self.signup_month)
 
-    def contacts_sql(self, workspace: Workspace) -> tuple[str, list[Any]]:
-        """A SQL condition on a `contact_id` column: the contacts the filters keep."""
+    def contacts_sql(
+        self, workspace: Workspace, column: str = "contact_id"
+    ) -> tuple[str, list[Any]]:
+        """A SQL condition on a contact id column: the contacts the filters keep."""
         parts: list[str] = []
         params: list[Any] = []
         if self.segment is not None:
@@ -57,7 +67,7 @@ class Filters:
                 .values("id")
                 .query.sql_with_params()
             )
-            parts.append(f"contact_id IN ({sql})")
+            parts.append(f"{column} IN ({sql})")
             params.extend(segment_params)
         if self.source is not None or self.signup_month is not None:
             conditions = ["workspace_id = %s"]
@@ -69,7 +79,7 @@ class Filters:
                 conditions.append("signup_month = %s")
                 params_here.append(self.signup_month)
             parts.append(
-                "contact_id IN (SELECT contact_id FROM analytics_customerfacts "
+                f"{column} IN (SELECT contact_id FROM analytics_customerfacts "
                 f"WHERE {' AND '.join(conditions)})"
             )
             params.extend(params_here)

@@ -11,20 +11,12 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any
 
-from django.db import connection
-
-from analytics.figures.common import NO_FILTERS, Filters, Period, bucket_start, buckets
-from analytics.figures.stages import funnel
+from analytics.figures.common import NO_FILTERS, Filters, Period, bucket_start, buckets, fetch
 from analytics.models import AnalyticsSettings, CohortCell
+from lifecycle.models import Stage
 from workspaces.models import Workspace
 
 CENT = Decimal("0.01")
-
-
-def _fetch(sql: str, params: Any) -> list[tuple[Any, ...]]:
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return list(cursor.fetchall())
 
 
 def _money(value: Any) -> str:
@@ -52,7 +44,7 @@ def cohorts(
         params: list[Any] = [workspace.pk, basis, start_month, end_month]
         if filters.source is not None:
             params.append(filters.source)
-        rows = _fetch(
+        rows = fetch(
             f"""
             SELECT cohort, month, sum(size), sum(active), sum(purchasing), sum(revenue)
             FROM analytics_cohortcell
@@ -108,12 +100,12 @@ def _cohorts_of_segment(
     workspace: Workspace, start_month: dt.date, end_month: dt.date, basis: str, filters: Filters
 ) -> list[tuple[Any, ...]]:
     """The cohort table for the contacts of a segment, from their facts and months."""
-    condition, params = filters.contacts_sql(workspace)
+    condition, params = filters.contacts_sql(workspace, "f.contact_id")
     cohort = "f.signup_month" if basis == CohortCell.Basis.SIGNUP else "f.first_purchase_month"
-    return _fetch(
+    return fetch(
         f"""
         WITH f AS (SELECT * FROM analytics_customerfacts f
-                   WHERE f.workspace_id = %s AND {condition.replace("contact_id", "f.contact_id")}
+                   WHERE f.workspace_id = %s AND {condition}
                      AND {cohort} BETWEEN %s AND %s)
         SELECT {cohort}, {cohort}, count(*), 0, 0, 0 FROM f GROUP BY 1
         UNION ALL
@@ -130,7 +122,7 @@ def _orders(workspace: Workspace, period: Period, filters: Filters) -> dict[str,
     """Orders (purchase days per contact), revenue and customers of the period."""
     start, end = period.bounds(workspace.time_zone)
     condition, params = filters.contacts_sql(workspace)
-    row = _fetch(
+    row = fetch(
         f"""
         WITH purchases AS (
             SELECT contact_id, (occurred_at AT TIME ZONE %s)::date AS day, revenue
@@ -161,7 +153,7 @@ def _orders(workspace: Workspace, period: Period, filters: Filters) -> dict[str,
 def _active_contacts(workspace: Workspace, period: Period, filters: Filters) -> int:
     """Contacts with any event in the calendar months the period touches."""
     condition, params = filters.contacts_sql(workspace)
-    return _fetch(
+    return fetch(
         f"SELECT count(DISTINCT contact_id) FROM analytics_contactmonth "
         f"WHERE workspace_id = %s AND month BETWEEN %s AND %s AND events > 0 AND {condition}",
         [workspace.pk, period.start.replace(day=1), period.end.replace(day=1), *params],
@@ -177,7 +169,7 @@ def revenue_metrics(
     customers = orders["customers"]
     return {
         "customers": customers,
-        "orders": orders["orders"],
+        "orders": int(orders["orders"]),
         "purchases": orders["purchases"],
         "revenue": _money(orders["revenue"]),
         "average_order_value": _money(orders["revenue"] / orders["orders"])
@@ -201,43 +193,60 @@ def _stage_keys(workspace: Workspace) -> tuple[str, str]:
     )
 
 
+def customers_before(
+    workspace: Workspace, instants: list[dt.datetime], filters: Filters = NO_FILTERS
+) -> list[int]:
+    """For each instant, the contacts whose first purchase was before it (one scan)."""
+    if not instants:
+        return []
+    condition, params = filters.contacts_sql(workspace)
+    counts = ", ".join("count(*) FILTER (WHERE first_purchase_at < %s)" for _ in instants)
+    row = fetch(
+        f"SELECT {counts} FROM analytics_customerfacts WHERE workspace_id = %s "
+        f"AND first_purchase_at < %s AND {condition}",
+        [*instants, workspace.pk, max(instants), *params],
+    )[0]
+    return [int(value) for value in row]
+
+
 def churn(
     *, workspace: Workspace, period: Period, granularity: str, filters: Filters = NO_FILTERS
 ) -> list[dict[str, Any]]:
     """Per bucket: customers at its start (contacts who had bought and were not in the
     churned stage), how many entered the churned stage during it, the churn rate, and
     how many were at risk at its end."""
-    churned_key, at_risk_key = _stage_keys(workspace)
-    from analytics.figures.stages import movement
+    from analytics.figures.stages import movement, stage_counts_on
 
+    churned_key, at_risk_key = _stage_keys(workspace)
+    stage_ids = dict(
+        Stage.objects.filter(workspace=workspace, key__in=[churned_key, at_risk_key]).values_list(
+            "key", "pk"
+        )
+    )
     moves = {
         (row["bucket"], row["stage"]): row
         for row in movement(
             workspace=workspace, period=period, granularity=granularity, filters=filters
         )
     }
-    condition, params = filters.contacts_sql(workspace)
-    out = []
+    spans = []
     for bucket in buckets(period, granularity):
         first_day = max(bucket, period.start)
-        next_bucket = _next(bucket, granularity)
-        last_day = min(next_bucket - dt.timedelta(days=1), period.end)
-        at_start = {
-            r["stage"]: r["contacts"]
-            for r in funnel(
-                workspace=workspace, as_of=first_day - dt.timedelta(days=1), filters=filters
-            )
-        }
-        at_end = {
-            r["stage"]: r["contacts"]
-            for r in funnel(workspace=workspace, as_of=last_day, filters=filters)
-        }
-        start_instant, _ = Period(first_day, last_day).bounds(workspace.time_zone)
-        customers = _fetch(
-            f"SELECT count(*) FROM analytics_customerfacts WHERE workspace_id = %s "
-            f"AND first_purchase_at < %s AND {condition}",
-            [workspace.pk, start_instant, *params],
-        )[0][0] - at_start.get(churned_key, 0)
+        last_day = min(_next(bucket, granularity) - dt.timedelta(days=1), period.end)
+        spans.append((bucket, first_day, last_day))
+    counts = stage_counts_on(
+        workspace,
+        [first - dt.timedelta(days=1) for _, first, _ in spans] + [last for _, _, last in spans],
+        filters,
+    )
+    starts = [Period(first, last).bounds(workspace.time_zone)[0] for _, first, last in spans]
+    bought = customers_before(workspace, starts, filters)
+    churned_id = stage_ids.get(churned_key)
+    at_risk_id = stage_ids.get(at_risk_key)
+    out = []
+    for (bucket, first_day, last_day), customers_ever in zip(spans, bought, strict=True):
+        at_start = counts[first_day - dt.timedelta(days=1)]
+        customers = customers_ever - (at_start.get(churned_id, 0) if churned_id else 0)
         churned = moves.get((bucket.isoformat(), churned_key), {}).get("entries", 0)
         out.append(
             {
@@ -245,7 +254,7 @@ def churn(
                 "customers_at_start": customers,
                 "churned": churned,
                 "churn_rate": round(churned / customers, 4) if customers > 0 else None,
-                "at_risk_at_end": at_end.get(at_risk_key, 0),
+                "at_risk_at_end": counts[last_day].get(at_risk_id, 0) if at_risk_id else 0,
             }
         )
     return out
@@ -257,26 +266,33 @@ def _next(bucket: dt.date, granularity: str) -> dt.date:
     return bucket + dt.timedelta(days=7 if granularity == "week" else 1)
 
 
-def acquisition(*, workspace: Workspace, period: Period, granularity: str) -> list[dict[str, Any]]:
+def acquisition(
+    *, workspace: Workspace, period: Period, granularity: str, filters: Filters = NO_FILTERS
+) -> list[dict[str, Any]]:
     """New contacts and new customers per source and bucket, with spend and CAC (spend
-    of the bucket's months over the new customers) when spend is entered (monthly)."""
+    of the bucket's months over the new customers) when spend is entered (monthly;
+    unfiltered, or filtered by source only: spend is per source, not per segment)."""
     start, end = period.bounds(workspace.time_zone)
-    contacts = _fetch(
+    condition, params = filters.contacts_sql(workspace)
+    contacts = fetch(
         "SELECT (signup_at AT TIME ZONE %s)::date, source, count(*) FROM analytics_customerfacts "
-        "WHERE workspace_id = %s AND signup_at >= %s AND signup_at < %s GROUP BY 1, 2",
-        [workspace.time_zone, workspace.pk, start, end],
+        f"WHERE workspace_id = %s AND signup_at >= %s AND signup_at < %s AND {condition} "
+        "GROUP BY 1, 2",
+        [workspace.time_zone, workspace.pk, start, end, *params],
     )
-    customers = _fetch(
+    customers = fetch(
         "SELECT (first_purchase_at AT TIME ZONE %s)::date, source, count(*) "
         "FROM analytics_customerfacts WHERE workspace_id = %s AND first_purchase_at >= %s "
-        "AND first_purchase_at < %s GROUP BY 1, 2",
-        [workspace.time_zone, workspace.pk, start, end],
+        f"AND first_purchase_at < %s AND {condition} GROUP BY 1, 2",
+        [workspace.time_zone, workspace.pk, start, end, *params],
     )
-    spend = _fetch(
-        "SELECT month, source, amount FROM analytics_spend WHERE workspace_id = %s "
-        "AND month BETWEEN %s AND %s",
-        [workspace.pk, period.start.replace(day=1), period.end],
-    )
+    spend = []
+    if filters.segment is None and filters.signup_month is None:
+        spend = fetch(
+            "SELECT month, source, amount FROM analytics_spend WHERE workspace_id = %s "
+            "AND month BETWEEN %s AND %s AND (%s::text IS NULL OR source = %s)",
+            [workspace.pk, period.start.replace(day=1), period.end, filters.source, filters.source],
+        )
     table: dict[tuple[dt.date, str], dict[str, Any]] = {}
 
     def cell(bucket: dt.date, source: str) -> dict[str, Any]:
@@ -319,21 +335,20 @@ def acquisition(*, workspace: Workspace, period: Period, granularity: str) -> li
 def clv_historic(*, workspace: Workspace, filters: Filters = NO_FILTERS) -> dict[str, Any]:
     """Revenue to date per customer (contacts with a purchase), by signup cohort and by
     current stage."""
-    condition, params = filters.contacts_sql(workspace)
-    condition = condition.replace("contact_id", "f.contact_id")
-    by_cohort = _fetch(
+    condition, params = filters.contacts_sql(workspace, "f.contact_id")
+    by_cohort = fetch(
         f"SELECT f.signup_month, count(*), sum(f.revenue) FROM analytics_customerfacts f "
         f"WHERE f.workspace_id = %s AND f.purchases > 0 AND {condition} GROUP BY 1 ORDER BY 1",
         [workspace.pk, *params],
     )
-    by_stage = _fetch(
+    by_stage = fetch(
         f"SELECT s.key, count(*), sum(f.revenue) FROM analytics_customerfacts f "
         f"JOIN lifecycle_contactstage cs ON cs.contact_id = f.contact_id "
         f"JOIN lifecycle_stage s ON s.id = cs.stage_id "
         f"WHERE f.workspace_id = %s AND f.purchases > 0 AND {condition} GROUP BY 1 ORDER BY 1",
         [workspace.pk, *params],
     )
-    total = _fetch(
+    total = fetch(
         f"SELECT count(*), coalesce(sum(f.revenue), 0) FROM analytics_customerfacts f "
         f"WHERE f.workspace_id = %s AND f.purchases > 0 AND {condition}",
         [workspace.pk, *params],
@@ -353,4 +368,56 @@ def clv_historic(*, workspace: Workspace, filters: Filters = NO_FILTERS) -> dict
         "revenue_per_customer": _money(Decimal(total[1]) / total[0]) if total[0] else None,
         "by_cohort": [row("cohort", c.isoformat()[:7], n, r) for c, n, r in by_cohort],
         "by_stage": [row("stage", k, n, r) for k, n, r in by_stage],
+    }
+
+
+CLV_BUCKETS = [0, 25, 50, 100, 250, 500, 1000]
+
+
+def clv_predicted(*, workspace: Workspace, filters: Filters = NO_FILTERS) -> dict[str, Any]:
+    """The applied fit's predictions: customers with one, predicted 12-month revenue in
+    total and per customer, how many are probably gone (P(alive) < 0.5), by current
+    stage, and a histogram of predicted CLV."""
+    condition, params = filters.contacts_sql(workspace, "f.contact_id")
+    bucket_sql = ", ".join(
+        f"count(*) FILTER (WHERE f.predicted_clv >= {low}"
+        + (f" AND f.predicted_clv < {high})" if high is not None else ")")
+        for low, high in zip(CLV_BUCKETS, [*CLV_BUCKETS[1:], None], strict=True)
+    )
+    rows = fetch(
+        f"""
+        SELECT s.key, count(*), coalesce(sum(f.predicted_clv), 0),
+               count(*) FILTER (WHERE f.probability_alive < 0.5),
+               avg(f.probability_alive), {bucket_sql}
+        FROM analytics_customerfacts f
+        LEFT JOIN lifecycle_contactstage cs ON cs.contact_id = f.contact_id
+        LEFT JOIN lifecycle_stage s ON s.id = cs.stage_id
+        WHERE f.workspace_id = %s AND f.probability_alive IS NOT NULL AND {condition}
+        GROUP BY 1 ORDER BY 1
+        """,
+        [workspace.pk, *params],
+    )
+    customers = sum(r[1] for r in rows)
+    total = sum((Decimal(r[2]) for r in rows), Decimal(0))
+    histogram = [sum(r[5 + i] for r in rows) for i in range(len(CLV_BUCKETS))]
+    return {
+        "customers": customers,
+        "predicted_revenue": _money(total),
+        "predicted_clv_per_customer": _money(total / customers) if customers else None,
+        "probably_gone": sum(r[3] for r in rows),
+        "by_stage": [
+            {
+                "stage": key,
+                "customers": n,
+                "predicted_revenue": _money(revenue),
+                "predicted_clv_per_customer": _money(Decimal(revenue) / n) if n else None,
+                "probably_gone": gone,
+                "mean_probability_alive": round(float(alive), 4) if alive is not None else None,
+            }
+            for key, n, revenue, gone, alive, *_ in rows
+        ],
+        "histogram": [
+            {"from": low, "to": high, "customers": histogram[i]}
+            for i, (low, high) in enumerate(zip(CLV_BUCKETS, [*CLV_BUCKETS[1:], None], strict=True))
+        ],
     }

@@ -125,9 +125,11 @@ def customer_rollups_refresh(contact_ids: Collection[int]) -> None:
 
 
 def customer_rollups_erase(*, contact_id: int) -> None:
-    """Take an erased contact out of the cohort cells (its rows go by cascade)."""
+    """Take an erased contact out of the cohort cells, and delete its rows."""
     with connection.cursor() as cursor:
         _apply(cursor, "-", "f.contact_id = %s", [contact_id])
+        cursor.execute("DELETE FROM analytics_contactmonth WHERE contact_id = %s", [contact_id])
+        cursor.execute("DELETE FROM analytics_customerfacts WHERE contact_id = %s", [contact_id])
 
 
 def customer_rollups_rebuild(*, workspace_id: int) -> None:

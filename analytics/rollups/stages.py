@@ -53,12 +53,13 @@ def stays_refresh(*, contact_ids: Collection[int]) -> None:
 
 
 def stage_rollups_erase(*, contact_id: int) -> None:
-    """Take an erased contact's counted moves out (its stays go with it, by cascade)."""
+    """Take an erased contact's counted moves and its stays out."""
     with connection.cursor() as cursor:
         cursor.execute(
             _FLOW_SQL.format(sign="-", where="t.contact_id = %s AND t.notified_at IS NOT NULL"),
             [contact_id],
         )
+        cursor.execute("DELETE FROM analytics_stay WHERE contact_id = %s", [contact_id])
 
 
 def stage_rollups_rebuild(*, workspace_id: int) -> None:

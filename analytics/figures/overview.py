@@ -1,0 +1,79 @@
+"""The overview's key figures for a period, each with its value over the period of the
+same length just before it, and the change."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+
+from analytics.figures.common import NO_FILTERS, Filters, Period, fetch
+from analytics.figures.customers import _stage_keys, customers_before, revenue_metrics
+from analytics.figures.stages import stage_counts_on
+from lifecycle.models import Stage
+from workspaces.models import Workspace
+
+
+def _period_figures(workspace: Workspace, period: Period, filters: Filters) -> dict[str, Any]:
+    start, end = period.bounds(workspace.time_zone)
+    condition, params = filters.contacts_sql(workspace)
+    new_contacts, new_customers = fetch(
+        "SELECT count(*) FILTER (WHERE signup_at >= %s AND signup_at < %s), "
+        "count(*) FILTER (WHERE first_purchase_at >= %s AND first_purchase_at < %s) "
+        "FROM analytics_customerfacts WHERE workspace_id = %s "
+        f"AND (signup_at >= %s OR first_purchase_at >= %s) AND {condition}",
+        [start, end, start, end, workspace.pk, start, start, *params],
+    )[0]
+    churned_key, _ = _stage_keys(workspace)
+    churned_id = (
+        Stage.objects.filter(workspace=workspace, key=churned_key)
+        .values_list("pk", flat=True)
+        .first()
+    )
+    before = period.start - dt.timedelta(days=1)
+    counts = stage_counts_on(workspace, [before, period.end], filters)
+    churned = 0
+    if churned_id is not None:
+        churned = fetch(
+            "SELECT count(*) FROM lifecycle_stagetransition WHERE workspace_id = %s "
+            f"AND to_stage_id = %s AND at >= %s AND at < %s AND {condition}",
+            [workspace.pk, churned_id, start, end, *params],
+        )[0][0]
+    customers_at_start = customers_before(workspace, [start], filters)[0] - (
+        counts[before].get(churned_id, 0) if churned_id else 0
+    )
+    purchases = revenue_metrics(workspace=workspace, period=period, filters=filters)
+    return {
+        "contacts": sum(counts[period.end].values()),
+        "new_contacts": new_contacts,
+        "new_customers": new_customers,
+        "first_purchase_rate": round(new_customers / new_contacts, 4) if new_contacts else None,
+        "churned": churned,
+        "churn_rate": round(churned / customers_at_start, 4) if customers_at_start > 0 else None,
+        "revenue": purchases["revenue"],
+        "orders": purchases["orders"],
+        "average_order_value": purchases["average_order_value"],
+        "repeat_purchase_rate": purchases["repeat_purchase_rate"],
+        "purchase_frequency": purchases["purchase_frequency"],
+        "arpu": purchases["arpu"],
+    }
+
+
+def _change(value: Any, previous: Any) -> float | None:
+    if value is None or previous is None:
+        return None
+    now, then = Decimal(str(value)), Decimal(str(previous))
+    if then == 0:
+        return None
+    return round(float((now - then) / abs(then)), 4)
+
+
+def overview(
+    *, workspace: Workspace, period: Period, filters: Filters = NO_FILTERS
+) -> dict[str, Any]:
+    current = _period_figures(workspace, period, filters)
+    previous = _period_figures(workspace, period.previous(), filters)
+    return {
+        key: {"value": value, "previous": previous[key], "change": _change(value, previous[key])}
+        for key, value in current.items()
+    }

@@ -1,0 +1,17 @@
+"""Analytics writes: CLV fits, spend, the nightly work. Figures are in
+analytics/figures/, rollups in analytics/rollups/."""
+
+from analytics.services.clv import clv_fit, clv_model_applied, clv_model_current
+from analytics.services.nightly import clv_fits_due, predictions_in_use, rebuilds_due
+from analytics.services.spend import spend_delete, spend_set
+
+__all__ = [
+    "clv_fit",
+    "clv_fits_due",
+    "clv_model_applied",
+    "clv_model_current",
+    "predictions_in_use",
+    "rebuilds_due",
+    "spend_delete",
+    "spend_set",
+]

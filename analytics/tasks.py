@@ -1,0 +1,52 @@
+"""Celery tasks of analytics: thin, take ids, safe to run twice."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+from celery import shared_task
+from django.conf import settings
+
+from analytics import services
+from analytics.rollups import rollups_rebuild
+from config.errors import Conflict
+from workspaces.models import Workspace
+
+logger = logging.getLogger(__name__)
+
+
+@shared_task(name="analytics.nightly_due")
+def nightly_due() -> dict[str, list[int]]:
+    """Hand out the rebuilds and refits that are due (beat, every few minutes)."""
+    rebuilds = services.rebuilds_due(every=dt.timedelta(seconds=settings.ANALYTICS_REBUILD_SECONDS))
+    fits = services.clv_fits_due(every=dt.timedelta(seconds=settings.ANALYTICS_CLV_REFIT_SECONDS))
+    for workspace_id in rebuilds:
+        rebuild.delay(workspace_id)
+    for workspace_id in fits:
+        clv_refit.delay(workspace_id)
+    return {"rebuilds": rebuilds, "clv_fits": fits}
+
+
+@shared_task(name="analytics.rebuild", acks_late=True)
+def rebuild(workspace_id: int) -> float:
+    return rollups_rebuild(workspace_id=workspace_id)
+
+
+@shared_task(name="analytics.clv_refit", acks_late=True)
+def clv_refit(workspace_id: int) -> int | None:
+    """Refit as of today and write the predictions; rules that read them are
+    evaluated again."""
+    from lifecycle.services import sweep_start
+
+    workspace = Workspace.objects.filter(pk=workspace_id).first()
+    if workspace is None:
+        return None
+    try:
+        model = services.clv_fit(workspace=workspace)
+    except Conflict as error:
+        logger.info("analytics.clv_not_fitted workspace=%s reason=%s", workspace_id, error)
+        return None
+    if services.predictions_in_use(workspace=workspace):
+        sweep_start(workspace=workspace, reason="CLV predictions refitted")
+    return model.pk
