@@ -6,6 +6,7 @@ api_v1 = [
     path("", include("workspaces.urls_api")),
     path("", include("contacts.urls_api")),
     path("", include("lifecycle.urls_api")),
+    path("", include("analytics.urls_api")),
 ]
 
 urlpatterns = [

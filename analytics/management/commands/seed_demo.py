@@ -9,6 +9,8 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandParser
 from django.db import transaction
 
+from analytics.demo import demo_analytics_create
+from analytics.reports import local_today
 from config.provisioning import workspace_provision
 from contacts.demo import demo_contacts_create
 from lifecycle.demo import demo_history_replay
@@ -70,6 +72,8 @@ class Command(BaseCommand):
             _, secret = api_key_create(
                 workspace=workspace, name="Demo integration", actor=Actor(system="seed_demo")
             )
+        today = options["today"] or local_today(workspace)
+        demo_analytics_create(workspace=workspace, today=today, seed=options["seed"])
         self.stdout.write(
             f"Demo workspace '{DEMO_SLUG}': {summary.contacts} contacts, {summary.events} "
             f"events, {summary.purchases} purchases worth {summary.revenue} "
