@@ -39,7 +39,8 @@ def _clean(data: dict[str, Any]) -> tuple[str, dt.date, Decimal]:
         errors["amount"] = ["at most two decimal places"]
     if errors:
         raise InvalidInput("The spend is not valid.", fields=errors)
-    return source.strip(), month, amount  # type: ignore[union-attr,return-value]
+    assert isinstance(source, str) and month is not None and amount is not None
+    return source.strip(), month, amount.quantize(Decimal("0.01"))
 
 
 def spend_set(*, workspace: Workspace, data: dict[str, Any], actor: Actor) -> tuple[Spend, bool]:
