@@ -172,6 +172,11 @@ def clv_fit(*, workspace: Workspace, as_of: dt.date | None = None) -> ClvModel:
     return model
 
 
+def _finite(values: Any, digits: int) -> list[float | None]:
+    """Rounded values, None where the model gave none (never NaN into a rule)."""
+    return [float(v) if np.isfinite(v) else None for v in np.round(values, digits)]
+
+
 def _apply(workspace: Workspace, customers: Customers, bgnbd: Any, gg: Any) -> None:
     """Write each customer's probability alive, expected purchases and predicted CLV
     (12 months) on its facts; clear them on contacts that are no longer customers."""
@@ -183,7 +188,9 @@ def _apply(workspace: Workspace, customers: Customers, bgnbd: Any, gg: Any) -> N
         clv = predicted_clv(
             bgnbd, gg, customers.x, customers.t_x, customers.T, spend, HORIZON_WEEKS
         )
-        values: list[Decimal | None] = [Decimal(f"{v:.2f}") for v in clv]
+        values: list[Decimal | None] = [
+            Decimal(f"{v:.2f}") if np.isfinite(v) else None for v in clv
+        ]
     else:
         values = [None] * int(customers.ids.size)
     with connection.cursor() as cursor:
@@ -207,8 +214,8 @@ def _apply(workspace: Workspace, customers: Customers, bgnbd: Any, gg: Any) -> N
                 [
                     customers.ids[low:high].tolist(),
                     values[low:high],
-                    np.round(alive[low:high], 6).tolist(),
-                    np.round(expected[low:high], 4).tolist(),
+                    _finite(alive[low:high], 6),
+                    _finite(expected[low:high], 4),
                     workspace.pk,
                 ],
             )
