@@ -380,7 +380,7 @@ def main() -> None:
         "time_in_stage": f"/api/v1/analytics/time-in-stage/?{period}",
         "cohorts": f"/api/v1/analytics/cohorts/?{year}",
         "churn": f"/api/v1/analytics/churn/?{year}&granularity=month",
-        "revenue": f"/api/v1/analytics/revenue/?{period}",
+        "overview": f"/api/v1/analytics/overview/?{period}",
         "acquisition": f"/api/v1/analytics/acquisition/?{year}&granularity=month",
         "clv": "/api/v1/analytics/clv/",
         "clv_model": "/api/v1/analytics/clv/model/",
@@ -395,7 +395,6 @@ def main() -> None:
         "time_in_stage_page": f"/w/bench/analytics/time-in-stage/?{period}",
         "cohorts_page": f"/w/bench/analytics/cohorts/?{year}",
         "churn_page": f"/w/bench/analytics/churn/?{year}",
-        "revenue_page": f"/w/bench/analytics/revenue/?{period}",
         "acquisition_page": f"/w/bench/analytics/acquisition/?{year}",
         "clv_page": "/w/bench/analytics/clv/",
     }
