@@ -1,0 +1,253 @@
+"""Sandboxed personalisation, CSS inlining, plain text from HTML, SMS segments.
+
+The template language is Django's, run by an engine of its own that:
+
+1. has no loaders, so `{% include %}` / `{% extends %}` cannot read a file;
+2. has no `{% load %}`, `{% debug %}` (which prints the context and sys.modules),
+   `{% url %}` or `{% csrf_token %}`, and no `safe` / `safeseq` / `pprint` filters,
+   so a contact's data is always escaped in HTML and nothing prints Python reprs;
+3. renders a context of plain dicts, strings and numbers only (never model
+   instances), so no attribute or method lookup can reach the ORM or settings;
+   Django already refuses variables that start with an underscore.
+
+Syntax errors are refused on save with the line and the reason.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+import re
+from dataclasses import dataclass
+from html.parser import HTMLParser
+from typing import Any, ClassVar
+
+import css_inline
+from django.template import (
+    Context,
+    Engine,
+    Library,
+    TemplateSyntaxError,
+    defaultfilters,
+    defaulttags,
+)
+
+MAX_TEMPLATE_CHARS = 200_000
+
+SAFE_TAGS = (
+    "autoescape",
+    "comment",
+    "cycle",
+    "filter",
+    "firstof",
+    "for",
+    "if",
+    "ifchanged",
+    "now",
+    "resetcycle",
+    "spaceless",
+    "templatetag",
+    "verbatim",
+    "with",
+)
+SAFE_FILTERS = (
+    "add",
+    "capfirst",
+    "center",
+    "cut",
+    "date",
+    "default",
+    "default_if_none",
+    "divisibleby",
+    "escape",
+    "filesizeformat",
+    "first",
+    "floatformat",
+    "join",
+    "last",
+    "length",
+    "linebreaks",
+    "linebreaksbr",
+    "ljust",
+    "lower",
+    "make_list",
+    "pluralize",
+    "rjust",
+    "slice",
+    "slugify",
+    "striptags",
+    "time",
+    "timesince",
+    "title",
+    "truncatechars",
+    "truncatewords",
+    "upper",
+    "urlencode",
+    "wordcount",
+    "yesno",
+)
+
+personalisation_library = Library()
+for _name in SAFE_TAGS:
+    personalisation_library.tags[_name] = defaulttags.register.tags[_name]
+for _name in SAFE_FILTERS:
+    personalisation_library.filters[_name] = defaultfilters.register.filters[_name]
+
+
+class _SandboxEngine(Engine):
+    # No django.template.defaulttags / defaultfilters / loader_tags: only the library
+    # above is built in.
+    default_builtins: ClassVar[list[str]] = []
+
+
+def _engine(*, autoescape: bool) -> Engine:
+    engine = _SandboxEngine(
+        dirs=[],
+        app_dirs=False,
+        loaders=[],
+        libraries={},
+        builtins=[],
+        autoescape=autoescape,
+        debug=True,  # makes TemplateSyntaxError carry the line
+        string_if_invalid="",
+    )
+    engine.template_builtins = [personalisation_library]
+    return engine
+
+
+HTML_ENGINE = _engine(autoescape=True)
+TEXT_ENGINE = _engine(autoescape=False)
+
+
+class TemplateError(Exception):
+    def __init__(self, field: str, line: int | None, reason: str) -> None:
+        self.field, self.line, self.reason = field, line, reason
+        where = f"line {line}: " if line else ""
+        super().__init__(f"{field}: {where}{reason}")
+
+
+def compile_template(source: str, *, field: str, html_mode: bool) -> Any:
+    """Compile one template field; raise TemplateError with the line and reason."""
+    if len(source) > MAX_TEMPLATE_CHARS:
+        raise TemplateError(field, None, f"longer than {MAX_TEMPLATE_CHARS} characters")
+    engine = HTML_ENGINE if html_mode else TEXT_ENGINE
+    try:
+        return engine.from_string(source)
+    except TemplateSyntaxError as exc:
+        debug = getattr(exc, "template_debug", None) or {}
+        reason = str(exc.args[0]) if exc.args else str(exc)
+        reason = reason.split(" Did you forget")[0]
+        if "Invalid block tag" in reason or "Invalid filter" in reason:
+            reason += " (not available in message templates)"
+        raise TemplateError(field, debug.get("line"), reason) from None
+
+
+def render_string(source: str, context: dict[str, Any], *, html_mode: bool) -> str:
+    template = compile_template(source, field="body", html_mode=html_mode)
+    return str(template.render(Context(context, autoescape=html_mode)))
+
+
+def inline_css(document: str) -> str:
+    """Inline <style> rules into style attributes; never fetches a remote stylesheet."""
+    inliner = css_inline.CSSInliner(load_remote_stylesheets=False, keep_at_rules=True)
+    try:
+        return str(inliner.inline(document))
+    except (css_inline.InlineError, ValueError):
+        return document
+
+
+class _TextExtractor(HTMLParser):
+    BLOCKS = frozenset(
+        {"p", "div", "br", "tr", "table", "h1", "h2", "h3", "h4", "h5", "h6", "li", "ul", "ol"}
+    )
+    SKIP = frozenset({"style", "script", "head", "title"})
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self.href: list[str | None] = []
+        self.skipping = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in self.SKIP:
+            self.skipping += 1
+        elif tag in self.BLOCKS:
+            self.parts.append("\n")
+        if tag == "li":
+            self.parts.append("- ")
+        if tag == "a":
+            self.href.append(dict(attrs).get("href"))
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in self.SKIP:
+            self.skipping = max(0, self.skipping - 1)
+        elif tag in self.BLOCKS:
+            self.parts.append("\n")
+        if tag == "a" and self.href:
+            href = self.href.pop()
+            if href and href.startswith(("http://", "https://", "mailto:")):
+                self.parts.append(f" ({href})")
+
+    def handle_data(self, data: str) -> None:
+        if not self.skipping:
+            self.parts.append(re.sub(r"\s+", " ", data))
+
+
+def html_to_text(document: str) -> str:
+    parser = _TextExtractor()
+    parser.feed(document)
+    parser.close()
+    lines = [line.strip() for line in "".join(parser.parts).splitlines()]
+    text = "\n".join(lines)
+    return re.sub(r"\n{3,}", "\n\n", text).strip()
+
+
+# GSM 03.38: the basic set costs one septet, the extension set two (ESC + char).
+GSM7_BASIC = frozenset(
+    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
+    "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
+)
+GSM7_EXTENSION = frozenset("^{}\\[~]|€\f")
+
+
+@dataclass(frozen=True)
+class SmsSegments:
+    encoding: str  # "GSM-7" or "UCS-2"
+    units: int  # septets for GSM-7, UTF-16 code units for UCS-2
+    segments: int
+    per_segment: int
+
+
+def sms_segments(text: str) -> SmsSegments:
+    """How many segments an SMS takes: GSM-7 fits 160 septets in one, 153 per part
+    when split; anything outside GSM-7 makes it UCS-2: 70, or 67 per part."""
+    if all(ch in GSM7_BASIC or ch in GSM7_EXTENSION for ch in text):
+        units = sum(2 if ch in GSM7_EXTENSION else 1 for ch in text)
+        single, multi, encoding = 160, 153, "GSM-7"
+    else:
+        units = len(text.encode("utf-16-le")) // 2
+        single, multi, encoding = 70, 67, "UCS-2"
+    if units == 0:
+        return SmsSegments(encoding, 0, 0, single)
+    if units <= single:
+        return SmsSegments(encoding, units, 1, single)
+    return SmsSegments(encoding, units, math.ceil(units / multi), multi)
+
+
+_HREF = re.compile(r"""(<a\b[^>]*?\bhref\s*=\s*)(["'])(.*?)\2""", re.IGNORECASE | re.DOTALL)
+
+
+def rewrite_links(document: str, tracked_url: Any) -> tuple[str, list[str]]:
+    """Replace every http(s) link with `tracked_url(index)`; return the new document
+    and the original URLs in index order (the only places a click may lead)."""
+    links: list[str] = []
+
+    def replace(match: re.Match[str]) -> str:
+        url = html.unescape(match.group(3)).strip()
+        if not url.lower().startswith(("http://", "https://")):
+            return match.group(0)
+        links.append(url)
+        new = html.escape(tracked_url(len(links) - 1), quote=True)
+        return f"{match.group(1)}{match.group(2)}{new}{match.group(2)}"
+
+    return _HREF.sub(replace, document), links

@@ -1,0 +1,108 @@
+"""Writes to message templates. A template is compiled before it is stored; one
+with an error is refused with the field, the line and the reason."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from campaigns.models import Template
+from campaigns.rendering import TemplateError, compile_template
+from config.errors import Conflict, InvalidInput
+from contacts.models import Channel
+from workspaces.models import Workspace
+from workspaces.services import Actor, audit_record
+
+FIELDS = ("name", "channel", "subject", "preheader", "from_name", "from_email", "reply_to")
+TEXT_FIELDS = ("subject", "preheader", "body", "text_body", "from_name")
+
+
+def template_errors(template: Template) -> dict[str, list[str]]:
+    """Every problem with a template, by field (empty when it may be saved)."""
+    errors: dict[str, list[str]] = {}
+    if not template.name.strip():
+        errors["name"] = ["must not be blank"]
+    if template.channel not in Channel.values:
+        errors["channel"] = [f"one of {', '.join(Channel.values)}"]
+    if not template.body.strip():
+        errors["body"] = ["must not be blank"]
+    if template.channel == Channel.EMAIL and not template.subject.strip():
+        errors["subject"] = ["an email needs a subject"]
+    for field in TEXT_FIELDS:
+        html_mode = field == "body" and template.channel == Channel.EMAIL
+        try:
+            compile_template(getattr(template, field), field=field, html_mode=html_mode)
+        except TemplateError as exc:
+            where = f"line {exc.line}: " if exc.line else ""
+            errors.setdefault(field, []).append(f"{where}{exc.reason}")
+    return errors
+
+
+def _check(template: Template) -> None:
+    errors = template_errors(template)
+    if errors:
+        field, reasons = next(iter(errors.items()))
+        raise InvalidInput(f"{field}: {reasons[0]}", fields=errors)
+
+
+@transaction.atomic
+def template_create(*, workspace: Workspace, data: dict[str, Any], actor: Actor) -> Template:
+    template = Template(workspace=workspace, **data)
+    template.name = template.name.strip()
+    _check(template)
+    if Template.objects.filter(workspace=workspace, name=template.name).exists():
+        raise Conflict("A template with this name exists.", fields={"name": ["taken"]})
+    template.full_clean()
+    template.save()
+    audit_record(
+        workspace=workspace,
+        action="template.created",
+        actor=actor,
+        object_type="template",
+        object_id=template.pk,
+    )
+    return template
+
+
+@transaction.atomic
+def template_update(*, template: Template, data: dict[str, Any], actor: Actor) -> Template:
+    changed = [field for field, value in data.items() if getattr(template, field) != value]
+    if "channel" in changed:
+        raise InvalidInput("A template's channel cannot change.", fields={"channel": ["fixed"]})
+    for field in changed:
+        setattr(template, field, data[field])
+    template.name = template.name.strip()
+    _check(template)
+    if not changed:
+        return template
+    template.updated_at = timezone.now()
+    template.full_clean()
+    try:
+        with transaction.atomic():
+            template.save(update_fields=[*changed, "updated_at"])
+    except IntegrityError:
+        raise Conflict("A template with this name exists.", fields={"name": ["taken"]}) from None
+    audit_record(
+        workspace=template.workspace,
+        action="template.updated",
+        actor=actor,
+        object_type="template",
+        object_id=template.pk,
+        details={"fields": changed},
+    )
+    return template
+
+
+@transaction.atomic
+def template_delete(*, template: Template, actor: Actor) -> None:
+    template_id = template.pk
+    template.delete()
+    audit_record(
+        workspace=template.workspace,
+        action="template.deleted",
+        actor=actor,
+        object_type="template",
+        object_id=template_id,
+    )
