@@ -39,7 +39,8 @@ def _flows(
     return fetch(
         f"SELECT (at AT TIME ZONE %s)::date AS day, from_stage_id, to_stage_id, count(*) "
         f"FROM lifecycle_stagetransition WHERE workspace_id = %s AND {condition} "
-        f"AND (at AT TIME ZONE %s)::date <= %s "
+        # as the rollup: only the moves the stage.changed hooks have seen
+        f"AND notified_at IS NOT NULL AND (at AT TIME ZONE %s)::date <= %s "
         f"AND (%s::date IS NULL OR (at AT TIME ZONE %s)::date >= %s) GROUP BY 1, 2, 3",
         [
             workspace.time_zone,
