@@ -170,7 +170,7 @@ def revenue_metrics(
         "average_order_value": _money(orders["revenue"] / orders["orders"])
         if orders["orders"]
         else None,
-        "purchase_frequency": round(orders["orders"] / customers, 4) if customers else None,
+        "purchase_frequency": round(int(orders["orders"]) / customers, 4) if customers else None,
         "repeat_purchase_rate": round(orders["repeat_customers"] / customers, 4)
         if customers
         else None,
