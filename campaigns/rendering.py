@@ -237,14 +237,17 @@ def sms_segments(text: str) -> SmsSegments:
 _HREF = re.compile(r"""(<a\b[^>]*?\bhref\s*=\s*)(["'])(.*?)\2""", re.IGNORECASE | re.DOTALL)
 
 
-def rewrite_links(document: str, tracked_url: Any) -> tuple[str, list[str]]:
-    """Replace every http(s) link with `tracked_url(index)`; return the new document
-    and the original URLs in index order (the only places a click may lead)."""
+def rewrite_links(
+    document: str, tracked_url: Any, keep_prefix: str = "\x00"
+) -> tuple[str, list[str]]:
+    """Replace every http(s) link (except those starting with `keep_prefix`: our own
+    unsubscribe links) with `tracked_url(index)`; return the new document and the
+    original URLs in index order (the only places a click may lead)."""
     links: list[str] = []
 
     def replace(match: re.Match[str]) -> str:
         url = html.unescape(match.group(3)).strip()
-        if not url.lower().startswith(("http://", "https://")):
+        if not url.lower().startswith(("http://", "https://")) or url.startswith(keep_prefix):
             return match.group(0)
         links.append(url)
         new = html.escape(tracked_url(len(links) - 1), quote=True)

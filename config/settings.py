@@ -268,11 +268,63 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     # Analytics: each workspace's rollups rebuilt from raw data, and its CLV models
     # refitted, every ANALYTICS_REBUILD_SECONDS / ANALYTICS_CLV_REFIT_SECONDS.
     "analytics.nightly_due": {"task": "analytics.nightly_due", "schedule": 300.0},
+    # Messaging: due outbox rows are claimed every second (campaigns/services/dispatch.py).
+    "campaigns.dispatch_due": {"task": "campaigns.dispatch_due", "schedule": 1.0},
 }
 LIFECYCLE_SWEEP_SECONDS = env.int("LIFECYCLE_SWEEP_SECONDS", default=900)
 LIFECYCLE_MARK_BATCH = env.int("LIFECYCLE_MARK_BATCH", default=2000)
 ANALYTICS_REBUILD_SECONDS = env.int("ANALYTICS_REBUILD_SECONDS", default=86400)
 ANALYTICS_CLV_REFIT_SECONDS = env.int("ANALYTICS_CLV_REFIT_SECONDS", default=86400)
+
+# --- Messaging (campaigns) -------------------------------------------------------------
+# Providers: email "sandbox" (recorded in the database, shown in the dashboard's outbox),
+# "smtp" (Django's EMAIL_BACKEND: SMTP, or any django-anymail ESP) or "http" (a
+# Postmark-style JSON batch API at EMAIL_HTTP_URL); SMS "sandbox" or "twilio".
+MESSAGING_EMAIL_PROVIDER = env.str("MESSAGING_EMAIL_PROVIDER", default="sandbox")
+MESSAGING_SMS_PROVIDER = env.str("MESSAGING_SMS_PROVIDER", default="sandbox")
+if MESSAGING_EMAIL_PROVIDER not in {"sandbox", "smtp", "http"}:
+    raise ImproperlyConfigured("MESSAGING_EMAIL_PROVIDER must be sandbox, smtp or http.")
+if MESSAGING_SMS_PROVIDER not in {"sandbox", "twilio"}:
+    raise ImproperlyConfigured("MESSAGING_SMS_PROVIDER must be sandbox or twilio.")
+EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.smtp.EmailBackend")
+# What the "smtp" provider sends with (the test runner swaps EMAIL_BACKEND for locmem).
+MESSAGING_EMAIL_BACKEND = EMAIL_BACKEND
+EMAIL_HOST = env.str("EMAIL_HOST", default="127.0.0.1")
+EMAIL_PORT = env.int("EMAIL_PORT", default=25)
+EMAIL_HOST_USER = env.str("EMAIL_HOST_USER", default="")
+EMAIL_HOST_PASSWORD = env.str("EMAIL_HOST_PASSWORD", default="")
+EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=30)
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Stagecraft <noreply@stagecraft.local>")
+EMAIL_HTTP_URL = env.str("EMAIL_HTTP_URL", default="https://api.postmarkapp.com/email/batch")
+EMAIL_HTTP_TOKEN = env.str("EMAIL_HTTP_TOKEN", default="")
+# The domain in Message-ID headers and the mailto: unsubscribe address.
+MESSAGING_MAIL_DOMAIN = env.str("MESSAGING_MAIL_DOMAIN", default="stagecraft.local")
+TWILIO_ACCOUNT_SID = env.str("TWILIO_ACCOUNT_SID", default="")
+TWILIO_AUTH_TOKEN = env.str("TWILIO_AUTH_TOKEN", default="")
+TWILIO_BASE_URL = env.str("TWILIO_BASE_URL", default="https://api.twilio.com")
+# HMAC-SHA256 secret of the email provider's event webhook (X-Stagecraft-Signature).
+EMAIL_WEBHOOK_SECRET = env.str("EMAIL_WEBHOOK_SECRET", default="")
+if not DEBUG and MESSAGING_EMAIL_PROVIDER != "sandbox" and not EMAIL_WEBHOOK_SECRET:
+    raise ImproperlyConfigured("EMAIL_WEBHOOK_SECRET must be set to send real email.")
+if not DEBUG and MESSAGING_SMS_PROVIDER == "twilio" and not TWILIO_AUTH_TOKEN:
+    raise ImproperlyConfigured("TWILIO_AUTH_TOKEN must be set to send SMS through Twilio.")
+# Claiming and sending: rows per claim, ids per worker task, lease of a claimed row.
+MESSAGING_CLAIM_BATCH = env.int("MESSAGING_CLAIM_BATCH", default=1000)
+MESSAGING_DISPATCH_MAX = env.int("MESSAGING_DISPATCH_MAX", default=20000)
+MESSAGING_TASK_CHUNK = env.int("MESSAGING_TASK_CHUNK", default=100)
+MESSAGING_LEASE_SECONDS = env.int("MESSAGING_LEASE_SECONDS", default=300)
+MESSAGING_MAX_ATTEMPTS = env.int("MESSAGING_MAX_ATTEMPTS", default=8)
+MESSAGING_RETRY_BASE_SECONDS = env.float("MESSAGING_RETRY_BASE_SECONDS", default=30.0)
+MESSAGING_RETRY_MAX_SECONDS = env.float("MESSAGING_RETRY_MAX_SECONDS", default=3600.0)
+# Send-rate limits (0 = none): per workspace a minute, per provider a second.
+MESSAGING_WORKSPACE_RATE_PER_MINUTE = env.int("MESSAGING_WORKSPACE_RATE_PER_MINUTE", default=60000)
+MESSAGING_EMAIL_RATE_PER_SECOND = env.int("MESSAGING_EMAIL_RATE_PER_SECOND", default=0)
+MESSAGING_SMS_RATE_PER_SECOND = env.int("MESSAGING_SMS_RATE_PER_SECOND", default=0)
+# Fault injection for the crash tests only: the worker SIGKILLs itself at this point of
+# the send path once (a marker file next to it records that it did).
+MESSAGING_CRASH_AT = env.str("MESSAGING_CRASH_AT", default="")
+MESSAGING_CRASH_MARKER = env.str("MESSAGING_CRASH_MARKER", default="")
 
 LOGGING = {
     "version": 1,

@@ -14,6 +14,7 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/v1/", include(api_v1)),
+    path("", include("campaigns.urls_public")),
     path("", include("workspaces.urls")),
     path("w/<slug:slug>/", include("contacts.urls")),
     path("w/<slug:slug>/", include("lifecycle.urls")),

@@ -1,0 +1,418 @@
+"""The outbox dispatcher: claim due rows, re-check, render, send, record.
+
+States: scheduled → sending → sent | failed | suppressed (then delivered | bounced
+from webhooks). Each step is a conditional UPDATE that only the holder of the
+current claim (`attempts`) can win. What happens when a process dies between any two
+steps is written down in docs/messaging.md.
+
+1. `messages_claim` (beat, every second): `SELECT … FOR UPDATE SKIP LOCKED` due
+   scheduled rows and `sending` rows whose lease ran out (their worker died), within
+   the workspace and provider rate limits; mark them `sending` with a lease and
+   attempts + 1 in the same transaction; after commit hand (id, attempt) pairs to
+   workers in chunks.
+2. `messages_send` (worker): load the rows still claimed by that attempt; suppress
+   those that may not go (contact gone, consent, suppression list); render the rest
+   once (stored on the row, so a retry sends the same content with the same ids);
+   hand them to the provider; record each result the moment it is known.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import signal
+from collections import defaultdict
+from collections.abc import Iterable
+from datetime import timedelta
+from pathlib import Path
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone
+
+from campaigns.models import Message, MessageStatus, MessagingSettings
+from campaigns.personalisation import contact_context, render_template
+from campaigns.providers import Outgoing, Result, provider_for
+from campaigns.tokens import unsubscribe_mailto, unsubscribe_url
+from config.redis import get_redis
+from contacts.models import Channel, EmailStatus, SmsStatus, Suppression
+from contacts.services import consent_set, suppression_add, value_hash
+from lifecycle.selectors import current_stages
+
+logger = logging.getLogger(__name__)
+
+Claim = tuple[int, int]  # (message id, attempt)
+
+# Take up to ARGV[1] tokens from a fixed window of ARGV[2]; returns how many were taken.
+_TAKE_SCRIPT = """
+local used = tonumber(redis.call('GET', KEYS[1]) or '0')
+local granted = math.min(tonumber(ARGV[1]), math.max(0, tonumber(ARGV[2]) - used))
+if granted > 0 then
+  redis.call('INCRBY', KEYS[1], granted)
+  redis.call('EXPIRE', KEYS[1], ARGV[3])
+end
+return granted
+"""
+
+
+def _rate_take(key: str, wanted: int, limit: int, window: int) -> int:
+    """Tokens granted from a fixed window shared by every process through Redis."""
+    if limit <= 0 or wanted <= 0:
+        return wanted
+    now = int(timezone.now().timestamp())
+    bucket = f"msgrate:{key}:{now // window}"
+    return int(get_redis().eval(_TAKE_SCRIPT, 1, bucket, wanted, limit, window + 5))
+
+
+def _workspace_limits(workspace_ids: Iterable[int]) -> dict[int, int]:
+    custom = dict(
+        MessagingSettings.objects.filter(
+            workspace_id__in=list(workspace_ids), rate_limit_per_minute__gt=0
+        ).values_list("workspace_id", "rate_limit_per_minute")
+    )
+    default = settings.MESSAGING_WORKSPACE_RATE_PER_MINUTE
+    return {ws: custom.get(ws, default) for ws in workspace_ids}
+
+
+def messages_claim(*, limit: int | None = None) -> list[Claim]:
+    """Claim up to `limit` due messages; see the module docstring, step 1."""
+    limit = limit or settings.MESSAGING_CLAIM_BATCH
+    now = timezone.now()
+    lease_until = now + timedelta(seconds=settings.MESSAGING_LEASE_SECONDS)
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT id, workspace_id, channel, status, attempts FROM campaigns_message
+            WHERE status IN ('scheduled', 'sending') AND due_at <= %s
+              AND (status = 'scheduled' OR lease_until < %s)
+            ORDER BY due_at, id
+            LIMIT %s
+            FOR UPDATE SKIP LOCKED
+            """,
+            [now, now, limit],
+        )
+        rows = cursor.fetchall()
+        if not rows:
+            return []
+        # A row whose lease ran out after its last allowed attempt is given up on.
+        exhausted = [
+            r[0] for r in rows if r[3] == "sending" and r[4] >= settings.MESSAGING_MAX_ATTEMPTS
+        ]
+        if exhausted:
+            Message.objects.filter(pk__in=exhausted).update(
+                status=MessageStatus.FAILED,
+                status_reason="gave up: the worker stopped during every attempt",
+                lease_until=None,
+            )
+        candidates = [r for r in rows if r[0] not in set(exhausted)]
+        chosen = _within_rate_limits(candidates)
+        if not chosen:
+            return []
+        cursor.execute(
+            """
+            UPDATE campaigns_message
+            SET status = 'sending', lease_until = %s, attempts = attempts + 1
+            WHERE id = ANY(%s)
+            RETURNING id, attempts
+            """,
+            [lease_until, chosen],
+        )
+        return [(int(r[0]), int(r[1])) for r in cursor.fetchall()]
+
+
+def _within_rate_limits(rows: list[tuple]) -> list[int]:
+    by_workspace: dict[int, list[tuple]] = defaultdict(list)
+    for row in rows:
+        by_workspace[row[1]].append(row)
+    limits = _workspace_limits(by_workspace)
+    allowed: list[tuple] = []
+    for workspace_id, items in by_workspace.items():
+        granted = _rate_take(f"ws:{workspace_id}", len(items), limits[workspace_id], 60)
+        allowed.extend(items[:granted])
+    chosen: list[int] = []
+    for channel, per_second in (
+        (Channel.EMAIL, settings.MESSAGING_EMAIL_RATE_PER_SECOND),
+        (Channel.SMS, settings.MESSAGING_SMS_RATE_PER_SECOND),
+    ):
+        items = [r for r in allowed if r[2] == channel]
+        granted = _rate_take(f"provider:{channel}", len(items), per_second, 1)
+        chosen.extend(r[0] for r in items[:granted])
+    return chosen
+
+
+def message_dispatch_due(*, max_messages: int | None = None) -> int:
+    """Claim due messages in batches and hand them to workers; returns how many."""
+    from campaigns.tasks import send_messages
+
+    budget = max_messages or settings.MESSAGING_DISPATCH_MAX
+    chunk = settings.MESSAGING_TASK_CHUNK
+    total = 0
+    while total < budget:
+        claims = messages_claim(limit=min(settings.MESSAGING_CLAIM_BATCH, budget - total))
+        if not claims:
+            break
+        total += len(claims)
+        for start in range(0, len(claims), chunk):
+            send_messages.delay([list(c) for c in claims[start : start + chunk]])
+        if len(claims) < settings.MESSAGING_CLAIM_BATCH:
+            break
+    if total:
+        logger.info("campaigns.dispatched count=%s", total)
+    return total
+
+
+def _crash_point(name: str) -> None:
+    """Fault injection for the crash tests (MESSAGING_CRASH_AT); off unless set."""
+    if name != settings.MESSAGING_CRASH_AT:
+        return
+    marker = Path(settings.MESSAGING_CRASH_MARKER)
+    try:
+        marker.touch(exist_ok=False)
+    except FileExistsError:
+        return
+    os.killpg(os.getpgid(0), signal.SIGKILL)
+
+
+def retry_delay(attempt: int, retry_after: float | None) -> float:
+    """Exponential backoff with full jitter, never sooner than the provider asked."""
+    base = settings.MESSAGING_RETRY_BASE_SECONDS * (2 ** max(0, attempt - 1))
+    delay = random.uniform(base / 2, base)
+    delay = min(delay, settings.MESSAGING_RETRY_MAX_SECONDS)
+    if retry_after is not None:
+        delay = max(delay, retry_after)
+    return delay
+
+
+def _finish(message: Message, attempt: int, result: Result) -> None:
+    """Record one provider result; only the current claim's holder can."""
+    claimed = Message.objects.filter(pk=message.pk, status=MessageStatus.SENDING, attempts=attempt)
+    now = timezone.now()
+    if result.ok:
+        claimed.update(
+            status=MessageStatus.SENT,
+            sent_at=now,
+            lease_until=None,
+            provider_message_id=result.provider_message_id[:200],
+            error="",
+        )
+        return
+    if result.transient and attempt < settings.MESSAGING_MAX_ATTEMPTS:
+        claimed.update(
+            status=MessageStatus.SCHEDULED,
+            due_at=now + timedelta(seconds=retry_delay(attempt, result.retry_after)),
+            lease_until=None,
+            error=result.error,
+        )
+        logger.info("campaigns.send_retry message=%s attempt=%s", message.pk, attempt)
+        return
+    reason = "provider refused the recipient" if result.invalid_recipient else "provider error"
+    if result.transient:
+        reason = f"gave up after {attempt} attempts"
+    claimed.update(
+        status=MessageStatus.FAILED,
+        status_reason=reason,
+        lease_until=None,
+        error=result.error,
+    )
+    logger.info("campaigns.send_failed message=%s error=%s", message.pk, result.error[:200])
+    if result.invalid_recipient and message.contact is not None:
+        _suppress_recipient(message)
+
+
+def _suppress_recipient(message: Message) -> None:
+    contact = message.contact
+    assert contact is not None
+    if message.channel == Channel.SMS:
+        consent_set(
+            contact=contact, channel=Channel.SMS, status=SmsStatus.INVALID, source="provider"
+        )
+        reason = Suppression.Reason.INVALID
+    else:
+        consent_set(
+            contact=contact, channel=Channel.EMAIL, status=EmailStatus.BOUNCED, source="provider"
+        )
+        reason = Suppression.Reason.BOUNCED
+    suppression_add(
+        workspace=contact.workspace,
+        channel=message.channel,
+        value=message.to_address,
+        reason=reason,
+    )
+
+
+def _why_not(message: Message, suppressed: set[tuple[str, str]]) -> str:
+    """Why this message may not go now, or "" if it may."""
+    contact = message.contact
+    if message.is_test:
+        return ""
+    if contact is None:
+        return "the contact was erased"
+    if message.template_id is None and not message.to_address:
+        return "the template was deleted"
+    if message.channel == Channel.EMAIL:
+        if not contact.email:
+            return "the contact has no email address"
+        if contact.email_status != EmailStatus.SUBSCRIBED:
+            return f"email consent: {contact.email_status}"
+        if (Channel.EMAIL, value_hash(Channel.EMAIL, contact.email)) in suppressed:
+            return "the address is on the suppression list"
+    else:
+        if not contact.phone:
+            return "the contact has no phone number"
+        if contact.sms_status != SmsStatus.SUBSCRIBED:
+            return f"SMS consent: {contact.sms_status}"
+        if (Channel.SMS, value_hash(Channel.SMS, contact.phone)) in suppressed:
+            return "the number is on the suppression list"
+    return ""
+
+
+def _suppression_hits(messages: list[Message]) -> set[tuple[str, str]]:
+    wanted: dict[int, set[str]] = defaultdict(set)
+    for m in messages:
+        if m.contact is None:
+            continue
+        value = m.contact.email if m.channel == Channel.EMAIL else m.contact.phone
+        if value:
+            wanted[m.workspace_id].add(value_hash(m.channel, value))
+    hits: set[tuple[str, str]] = set()
+    for workspace_id, hashes in wanted.items():
+        rows = Suppression.objects.filter(
+            workspace_id=workspace_id, value_hash__in=hashes
+        ).values_list("channel", "value_hash")
+        hits.update(rows)
+    return hits
+
+
+def _render(messages: list[Message]) -> None:
+    """Render each not-yet-rendered message and store what will be sent."""
+    todo = [m for m in messages if not m.to_address]
+    if not todo:
+        return
+    stages = current_stages(contact_ids=[m.contact_id for m in todo if m.contact_id])
+    for m in todo:
+        assert m.template is not None and m.contact is not None
+        stage = stages.get(m.contact.pk)
+        context = contact_context(
+            contact=m.contact,
+            workspace=m.workspace,
+            stage_name=stage.stage.name if stage else "",
+            message_id=m.pk,
+        )
+        rendered = render_template(m.template, context, message_id=m.pk)
+        m.to_address = (m.contact.email if m.channel == Channel.EMAIL else m.contact.phone) or ""
+        m.subject, m.body_html, m.body_text = rendered.subject, rendered.html, rendered.text
+        m.links, m.sms_segments = rendered.links, rendered.segments
+        m.provider = provider_for(m.channel).name
+    Message.objects.bulk_update(
+        todo,
+        ["to_address", "subject", "body_html", "body_text", "links", "sms_segments", "provider"],
+    )
+
+
+def _outgoing(message: Message, sender: MessagingSettings | None) -> Outgoing:
+    if message.channel == Channel.SMS:
+        return Outgoing(
+            message_id=message.pk,
+            uuid=str(message.uuid),
+            workspace_id=message.workspace_id,
+            channel=message.channel,
+            to=message.to_address,
+            from_address=(sender.sms_from_number if sender else "") or "",
+            text=message.body_text,
+        )
+    template = message.template
+    from_email = (
+        (template.from_email if template else "")
+        or (sender.from_email if sender else "")
+        or settings.DEFAULT_FROM_EMAIL
+    )
+    from_name = (template.from_name if template else "") or (sender.from_name if sender else "")
+    if from_name and "<" not in from_email:
+        from_email = f'"{from_name}" <{from_email}>'
+    headers = {"Message-ID": f"<{message.uuid}@{settings.MESSAGING_MAIL_DOMAIN}>"}
+    if not message.is_test:
+        headers["List-Unsubscribe"] = (
+            f"<{unsubscribe_url(message.pk)}>, <{unsubscribe_mailto(message.pk)}>"
+        )
+        headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    return Outgoing(
+        message_id=message.pk,
+        uuid=str(message.uuid),
+        workspace_id=message.workspace_id,
+        channel=message.channel,
+        to=message.to_address,
+        from_address=from_email,
+        subject=message.subject,
+        html=message.body_html,
+        text=message.body_text,
+        reply_to=template.reply_to if template else "",
+        headers=headers,
+    )
+
+
+def messages_send(*, claims: list[Claim]) -> dict[str, int]:
+    """Send the claimed messages; see the module docstring, step 2. Safe to run twice:
+    a claim that is no longer current (sent meanwhile, or re-claimed after its lease)
+    is skipped."""
+    attempt_of = dict(claims)
+    messages = [
+        m
+        for m in Message.objects.filter(pk__in=list(attempt_of), status=MessageStatus.SENDING)
+        .select_related("contact", "template", "workspace")
+        .order_by("id")
+        if m.attempts == attempt_of[m.pk]
+    ]
+    counts = {"sent": 0, "suppressed": 0, "retry": 0, "failed": 0, "skipped": 0}
+    counts["skipped"] = len(claims) - len(messages)
+    if not messages:
+        return counts
+    suppressed = _suppression_hits(messages)
+    sendable: list[Message] = []
+    for m in messages:
+        reason = _why_not(m, suppressed)
+        if reason:
+            Message.objects.filter(
+                pk=m.pk, status=MessageStatus.SENDING, attempts=m.attempts
+            ).update(status=MessageStatus.SUPPRESSED, status_reason=reason, lease_until=None)
+            counts["suppressed"] += 1
+        else:
+            sendable.append(m)
+    _render(sendable)
+    _crash_point("after_render")
+    senders = {
+        s.workspace_id: s
+        for s in MessagingSettings.objects.filter(
+            workspace_id__in={m.workspace_id for m in sendable}
+        )
+    }
+    by_id = {m.pk: m for m in sendable}
+    for channel in (Channel.EMAIL, Channel.SMS):
+        batch = [
+            _outgoing(m, senders.get(m.workspace_id)) for m in sendable if m.channel == channel
+        ]
+        if not batch:
+            continue
+
+        def on_result(item: Outgoing, result: Result) -> None:
+            _crash_point("after_provider")
+            message = by_id[item.message_id]
+            _finish(message, message.attempts, result)
+            if result.ok:
+                counts["sent"] += 1
+            elif result.transient and message.attempts < settings.MESSAGING_MAX_ATTEMPTS:
+                counts["retry"] += 1
+            else:
+                counts["failed"] += 1
+            _crash_point("after_record")
+
+        provider_for(channel).send(batch, on_result)
+    return counts
+
+
+def messages_pending_count(*, workspace_id: int | None = None) -> int:
+    """Messages not yet sent, failed or suppressed (a run is finished only at 0)."""
+    queryset = Message.objects.filter(status__in=[MessageStatus.SCHEDULED, MessageStatus.SENDING])
+    if workspace_id is not None:
+        queryset = queryset.filter(workspace_id=workspace_id)
+    return queryset.count()
