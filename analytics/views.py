@@ -300,7 +300,6 @@ def spend_list(request: WorkspaceRequest) -> HttpResponse:
             "sources": _sources(request),
             "reports": list(REPORTS.values()),
         },
-        status=400 if errors else 200,
     )
 
 
