@@ -271,7 +271,7 @@
             " of " + c.size + " (" + p.value[2] + "%)";
         },
       },
-      grid: { left: 8, right: 96, top: 16, bottom: 8, containLabel: true },
+      grid: { left: 20, right: 96, top: 16, bottom: 32, containLabel: true },
       xAxis: { type: "category", data: offsets, name: "months since", nameLocation: "middle", nameGap: 28, splitArea: { show: true } },
       yAxis: { type: "category", data: labels, inverse: true, splitArea: { show: true } },
       visualMap: {
