@@ -256,8 +256,8 @@ def report_page(request: WorkspaceRequest, key: str = "overview") -> HttpRespons
     return render(request, "analytics/report.html", context)
 
 
+@workspace_view()  # first: an outsider gets 404 whatever the method
 @require_POST
-@workspace_view()
 def clv_refit(request: WorkspaceRequest) -> HttpResponse:
     """Refit BG/NBD + Gamma-Gamma on the purchases up to today and apply it."""
     try:
@@ -300,12 +300,11 @@ def spend_list(request: WorkspaceRequest) -> HttpResponse:
             "sources": _sources(request),
             "reports": list(REPORTS.values()),
         },
-        status=400 if errors else 200,
     )
 
 
+@workspace_view()  # first: an outsider gets 404 whatever the method
 @require_POST
-@workspace_view()
 def spend_remove(request: WorkspaceRequest, spend_id: int) -> HttpResponse:
     spend = Spend.objects.filter(workspace=request.workspace, pk=spend_id).first()
     if spend is None:

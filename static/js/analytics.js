@@ -271,11 +271,11 @@
             " of " + c.size + " (" + p.value[2] + "%)";
         },
       },
-      grid: { left: 8, right: 96, top: 16, bottom: 8, containLabel: true },
+      grid: { left: 20, right: 96, top: 16, bottom: 32, containLabel: true },
       xAxis: { type: "category", data: offsets, name: "months since", nameLocation: "middle", nameGap: 28, splitArea: { show: true } },
       yAxis: { type: "category", data: labels, inverse: true, splitArea: { show: true } },
       visualMap: {
-        min: 0, max: Math.max(top, 1), calculable: true, orient: "vertical", right: 0, top: "middle",
+        show: cells.length > 0, min: 0, max: Math.max(top, 1), calculable: true, orient: "vertical", right: 0, top: "middle",
         itemHeight: 200, inRange: { color: ["#f4f8fb", "#72b3cf", "#184e6e"] },
         formatter: function (v) { return v.toFixed(0) + "%"; },
       },

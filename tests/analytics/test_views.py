@@ -236,7 +236,7 @@ def test_spend_errors_are_shown_per_field(owner: Any) -> None:
     response = owner.web.post(
         "/w/acme/analytics/spend/", {"source": "", "month": "March", "amount": "-5"}
     )
-    assert response.status_code == 400
+    assert response.status_code == 200  # the form again, as the other dashboard forms do
     errors = response.context["errors"]
     assert set(errors) == {"source", "month", "amount"}
     html = response.content.decode()
@@ -251,3 +251,28 @@ def test_overview_query_count_is_bounded(
 ) -> None:
     with django_assert_max_num_queries(40):
         assert owner.web.get(url("overview")).status_code == 200
+
+
+def test_outsider_gets_404_on_every_analytics_route_and_method(
+    outsider: Any, owner: Any, demo: Any
+) -> None:
+    """Walks analytics.urls, so a page added later is checked too."""
+    from analytics.urls import urlpatterns
+
+    spend = Spend.objects.filter(workspace=demo).first()
+    assert spend is not None
+    fills = {"key": KEYS, "spend_id": [str(spend.pk)]}
+    for pattern in urlpatterns:
+        route = str(pattern.pattern)
+        names = re.findall(r"<(?:\w+:)?(\w+)>", route)
+        assert set(names) <= set(fills), f"teach the walk about {names}"
+        paths = [route]
+        for name in names:
+            paths = [
+                re.sub(rf"<(?:\w+:)?{name}>", value, p) for p in paths for value in fills[name]
+            ]
+        for path in paths:
+            for method in ("get", "post"):
+                response = getattr(outsider.web, method)(f"/w/acme/{path}")
+                assert response.status_code == 404, (method, path)
+    assert Spend.objects.filter(pk=spend.pk).exists()
