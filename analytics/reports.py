@@ -49,6 +49,8 @@ class Query:
             "signup_month": self.filters.signup_month.isoformat()[:7]
             if self.filters.signup_month
             else None,
+            "as_of": self.as_of.isoformat(),
+            "basis": self.basis,
         }
 
 

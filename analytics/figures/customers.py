@@ -367,8 +367,8 @@ def clv_historic(*, workspace: Workspace, filters: Filters = NO_FILTERS) -> dict
     )
     by_stage = fetch(
         f"SELECT s.key, count(*), sum(f.revenue) FROM analytics_customerfacts f "
-        f"JOIN lifecycle_contactstage cs ON cs.contact_id = f.contact_id "
-        f"JOIN lifecycle_stage s ON s.id = cs.stage_id "
+        f"LEFT JOIN lifecycle_contactstage cs ON cs.contact_id = f.contact_id "
+        f"LEFT JOIN lifecycle_stage s ON s.id = cs.stage_id "
         f"WHERE f.workspace_id = %s AND f.purchases > 0 AND {condition} GROUP BY 1 ORDER BY 1",
         [workspace.pk, *params],
     )
