@@ -13,7 +13,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from analytics.models import Spend
-from analytics.reports import REPORTS, Report, model_to_dict
+from analytics.reports import REPORTS, Report, figures, model_to_dict
 from analytics.services.clv import clv_fit, clv_model_current
 from analytics.services.spend import spend_delete, spend_set
 from config.api import request_object
@@ -43,7 +43,8 @@ EXTRA = {
 
 def report_response(report: Report, request: ApiRequest) -> Response:
     query = report.query(request.query_params, workspace=request.workspace)
-    return Response({"report": report.key, "parameters": query.echo(), **report.compute(query)})
+    data = figures(report, query)
+    return Response({"report": report.key, "parameters": query.echo(), **data})
 
 
 def report_view(key: str) -> type[APIView]:

@@ -5,13 +5,18 @@ its `tables` (the table view and the CSV download)."""
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 import zoneinfo
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
+from django.core.cache import cache
 from django.utils import timezone
 
+from analytics.cache import figures_version
 from analytics.figures import customers, overview, stages
 from analytics.figures.common import (
     Filters,
@@ -37,6 +42,15 @@ class Query:
     today: dt.date
     as_of: dt.date
     basis: str
+
+    def cache_key(self) -> str:
+        """What the figures depend on besides the data: the parameters, and the rule of a
+        segment filter (editing the segment changes its contacts)."""
+        parts = self.echo()
+        if self.filters.segment is not None:
+            rule = json.dumps(self.filters.segment.rule, sort_keys=True)
+            parts["segment_rule"] = hashlib.sha256(rule.encode()).hexdigest()[:16]
+        return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:32]
 
     def echo(self) -> dict[str, Any]:
         """The parameters as the response states them."""
@@ -410,3 +424,21 @@ REPORTS: dict[str, Report] = {
         ),
     ]
 }
+
+
+def figures(report: Report, query: Query) -> dict[str, Any]:
+    """The report's figures, computed once per ANALYTICS_CACHE_SECONDS for the same
+    parameters: a dashboard shows the same figures to everyone who opens it in that
+    time, each with `computed_at`. A rollup rebuild, a CLV fit or a spend change makes
+    the workspace's figures be computed afresh (`figures_changed`)."""
+    seconds = settings.ANALYTICS_CACHE_SECONDS
+    if seconds <= 0:
+        return {**report.compute(query), "computed_at": timezone.now().isoformat()}
+    workspace_id = query.workspace.pk
+    version = figures_version(workspace_id=workspace_id)
+    key = f"analytics:{workspace_id}:{version}:{report.key}:{query.cache_key()}"
+    data: dict[str, Any] | None = cache.get(key)
+    if data is None:
+        data = {**report.compute(query), "computed_at": timezone.now().isoformat()}
+        cache.set(key, data, seconds)
+    return data

@@ -19,7 +19,7 @@ from django.views.decorators.http import require_POST
 
 from analytics.figures.stages import funnel_path
 from analytics.models import CohortCell, Spend
-from analytics.reports import REPORTS, Query, Report, Table
+from analytics.reports import REPORTS, Query, Report, Table, figures
 from analytics.services.clv import clv_fit
 from analytics.services.spend import spend_delete, spend_set
 from config.errors import DomainError
@@ -218,7 +218,7 @@ def report_page(request: WorkspaceRequest, key: str = "overview") -> HttpRespons
     }
     try:
         query = report.query(request.GET, workspace=request.workspace)
-        data = report.compute(query)
+        data = figures(report, query)
     except DomainError as exc:
         values = _form_values(request, None)
         context |= {"error": exc.message, "errors": exc.fields, "values": values}

@@ -273,6 +273,9 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
 }
 LIFECYCLE_SWEEP_SECONDS = env.int("LIFECYCLE_SWEEP_SECONDS", default=900)
 LIFECYCLE_MARK_BATCH = env.int("LIFECYCLE_MARK_BATCH", default=2000)
+# The same figures (report and parameters) are computed at most once in this many
+# seconds; 0 computes them on every request.
+ANALYTICS_CACHE_SECONDS = env.int("ANALYTICS_CACHE_SECONDS", default=300)
 ANALYTICS_REBUILD_SECONDS = env.int("ANALYTICS_REBUILD_SECONDS", default=86400)
 ANALYTICS_CLV_REFIT_SECONDS = env.int("ANALYTICS_CLV_REFIT_SECONDS", default=86400)
 

@@ -21,6 +21,7 @@ import numpy as np
 from django.db import connection, transaction
 from django.utils import timezone
 
+from analytics.cache import figures_changed
 from analytics.clv.bgnbd import bgnbd_fit, expected_purchases, probability_alive
 from analytics.clv.gamma_gamma import GammaGammaFit, gamma_gamma_fit
 from analytics.clv.lifetime_value import predicted_clv
@@ -161,6 +162,7 @@ def clv_fit(*, workspace: Workspace, as_of: dt.date | None = None) -> ClvModel:
             applied=applied,
             holdout=holdout,
         )
+    figures_changed(workspace_id=workspace.pk)
     logger.info(
         "analytics.clv_fitted workspace=%s as_of=%s customers=%s seconds=%.1f applied=%s",
         workspace.pk,

@@ -204,3 +204,21 @@ def test_outsider_reports_show_only_their_own_workspace(
     )
     response = outsider_api.get(f"/api/v1/analytics/funnel/?segment={segment.pk}")
     assert response.status_code == 400  # not ours: an unknown segment, never its contacts
+
+
+def test_figures_are_cached_until_something_changes_them_all(
+    api: Any, owner: Any, settings: Any
+) -> None:
+    settings.ANALYTICS_CACHE_SECONDS = 300
+    url = "/api/v1/analytics/acquisition/?granularity=month"
+    first = api.get(url).json()
+    assert first["rows"] == []
+    # Written behind the service's back: the figures stay as computed...
+    Spend.objects.create(workspace=owner.workspace, source="tv", month="2026-01-01", amount=5)
+    again = api.get(url).json()
+    assert again == first
+    assert api.get(url + "&source=tv").json()["computed_at"] >= first["computed_at"]
+    # ...and a change through the service computes them afresh.
+    api.post("/api/v1/analytics/spend/", {"source": "radio", "month": "2026-01", "amount": "7"})
+    fresh = api.get(url).json()
+    assert fresh["computed_at"] > first["computed_at"]
