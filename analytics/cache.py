@@ -14,6 +14,16 @@ def figures_version(*, workspace_id: int) -> int:
     return int(cache.get(_key(workspace_id), 0))
 
 
+def figures_viewed(*, workspace_id: int) -> None:
+    """Note that the workspace's figures are in use (for a day): they are kept warm."""
+    cache.set(f"analytics:{workspace_id}:viewed", 1, timeout=86400)
+
+
+def workspaces_viewed(workspace_ids: list[int]) -> list[int]:
+    keys = {f"analytics:{pk}:viewed": pk for pk in workspace_ids}
+    return sorted(keys[key] for key in cache.get_many(list(keys)))
+
+
 def figures_changed(*, workspace_id: int) -> None:
     """Forget the cached figures of a workspace."""
     key = _key(workspace_id)

@@ -268,6 +268,8 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     # Analytics: each workspace's rollups rebuilt from raw data, and its CLV models
     # refitted, every ANALYTICS_REBUILD_SECONDS / ANALYTICS_CLV_REFIT_SECONDS.
     "analytics.nightly_due": {"task": "analytics.nightly_due", "schedule": 300.0},
+    # The default view of every report, computed ahead for workspaces in use.
+    "analytics.figures_warm": {"task": "analytics.figures_warm", "schedule": 240.0},
     # Messaging: due outbox rows are claimed every second (campaigns/services/dispatch.py).
     "campaigns.dispatch_due": {"task": "campaigns.dispatch_due", "schedule": 1.0},
 }

@@ -192,8 +192,9 @@ def conversion(
     one at or after it (by now), and how long that took (median and p90 days).
 
     One statement for all pairs, written as joins so that PostgreSQL can hash them
-    when a period has many entrants (and use the indexes when it has few). Unfiltered it reads the stays rollup, with
-    filters the transitions of the contacts kept (both carry every entry)."""
+    when a period has many entrants (and use the indexes when it has few). Unfiltered
+    it reads the stays rollup, with filters the transitions of the contacts kept (both
+    carry every entry)."""
     path = funnel_path(workspace)
     pairs = list(itertools.pairwise(path))
     if not pairs:

@@ -222,3 +222,18 @@ def test_figures_are_cached_until_something_changes_them_all(
     api.post("/api/v1/analytics/spend/", {"source": "radio", "month": "2026-01", "amount": "7"})
     fresh = api.get(url).json()
     assert fresh["computed_at"] > first["computed_at"]
+
+
+def test_viewed_workspaces_are_kept_warm(
+    api: Any, owner: Any, outsider: Any, settings: Any
+) -> None:
+    from analytics import tasks
+
+    settings.ANALYTICS_CACHE_SECONDS = 300
+    assert tasks.figures_warm() == []  # nobody looked yet: nothing to compute
+    first = api.get("/api/v1/analytics/funnel/").json()
+    assert tasks.figures_warm() == [owner.workspace.pk]
+    assert tasks.figures_warm_workspace(owner.workspace.pk) == len(REPORTS)
+    warmed = api.get("/api/v1/analytics/funnel/").json()
+    assert warmed["computed_at"] > first["computed_at"]
+    assert tasks.figures_warm_workspace(10**9) == 0
