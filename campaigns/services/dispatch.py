@@ -146,6 +146,12 @@ def message_dispatch_due(*, max_messages: int | None = None) -> int:
     from campaigns.tasks import send_messages
 
     budget = max_messages or settings.MESSAGING_DISPATCH_MAX
+    # Claim no more than workers hold in flight: a row waiting in the broker past its
+    # lease would be claimed again and spend an attempt for nothing.
+    in_flight = Message.objects.filter(
+        status=MessageStatus.SENDING, lease_until__gte=timezone.now()
+    ).count()
+    budget = min(budget, settings.MESSAGING_MAX_IN_FLIGHT - in_flight)
     chunk = settings.MESSAGING_TASK_CHUNK
     total = 0
     while total < budget:
@@ -351,18 +357,39 @@ def _outgoing(message: Message, sender: MessagingSettings | None) -> Outgoing:
     )
 
 
+def _renew_leases(claims: list[Claim]) -> list[int]:
+    """Take the rows this task still holds, with a fresh lease from now.
+
+    A task may wait in the broker longer than the lease it was claimed with; its rows
+    may meanwhile have been claimed again (attempts moved on), and then this task must
+    not touch them. The UPDATE is conditional on the attempt and serialised with the
+    claimer's row locks, so exactly one of the two holds each row afterwards."""
+    if not claims:
+        return []
+    lease_until = timezone.now() + timedelta(seconds=settings.MESSAGING_LEASE_SECONDS)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            UPDATE campaigns_message SET lease_until = %s
+            WHERE status = 'sending'
+              AND (id, attempts) IN (SELECT * FROM unnest(%s::bigint[], %s::integer[]))
+            RETURNING id
+            """,
+            [lease_until, [c[0] for c in claims], [c[1] for c in claims]],
+        )
+        return [int(row[0]) for row in cursor.fetchall()]
+
+
 def messages_send(*, claims: list[Claim]) -> dict[str, int]:
     """Send the claimed messages; see the module docstring, step 2. Safe to run twice:
     a claim that is no longer current (sent meanwhile, or re-claimed after its lease)
     is skipped."""
-    attempt_of = dict(claims)
-    messages = [
-        m
-        for m in Message.objects.filter(pk__in=list(attempt_of), status=MessageStatus.SENDING)
+    held = _renew_leases(claims)
+    messages = list(
+        Message.objects.filter(pk__in=held)
         .select_related("contact", "template", "workspace")
         .order_by("id")
-        if m.attempts == attempt_of[m.pk]
-    ]
+    )
     counts = {"sent": 0, "suppressed": 0, "retry": 0, "failed": 0, "skipped": 0}
     counts["skipped"] = len(claims) - len(messages)
     if not messages:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import email
 import json
+import logging
 import socket
 import threading
 from collections import Counter
@@ -15,6 +16,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from aiosmtpd.controller import Controller
+
+logging.getLogger("mail.log").setLevel(logging.WARNING)
 
 
 def free_port() -> int:
