@@ -6,6 +6,7 @@ api_v1 = [
     path("", include("workspaces.urls_api")),
     path("", include("contacts.urls_api")),
     path("", include("lifecycle.urls_api")),
+    path("", include("campaigns.urls_api")),
 ]
 
 urlpatterns = [

@@ -14,6 +14,8 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import URLPattern, URLResolver, get_resolver
 
+from campaigns.models import Template
+from campaigns.services import message_enqueue, template_create
 from contacts.models import Segment
 from contacts.services import import_job_create
 from lifecycle.services import stages_create_defaults
@@ -28,6 +30,15 @@ pytestmark = pytest.mark.django_db
 def _stage(ws: Workspace) -> int:
     stages = stages_create_defaults(workspace=ws)
     return next(stage.pk for stage in stages if stage.key == "customer")
+
+
+def _template(ws: Workspace) -> Template:
+    template = Template.objects.filter(workspace=ws, name="secret template").first()
+    return template or template_create(
+        workspace=ws,
+        data={"name": "secret template", "channel": "email", "subject": "s", "body": "secret"},
+        actor=Actor(system="test"),
+    )
 
 
 OBJECT_MAKERS: dict[str, Callable[[Workspace], int]] = {
@@ -47,6 +58,14 @@ OBJECT_MAKERS: dict[str, Callable[[Workspace], int]] = {
         ).pk
     ),
     "stage_id": _stage,
+    "template_id": lambda ws: _template(ws).pk,
+    "message_id": lambda ws: (
+        message_enqueue(
+            contact=ContactFactory.create(workspace=ws, email="secret-msg@example.com"),
+            template=_template(ws),
+            idempotency_key="secret-key",
+        ).message.pk
+    ),
 }
 METHODS = ("get", "post", "put", "patch", "delete")
 

@@ -1,0 +1,20 @@
+from django.urls import path
+
+from campaigns import api
+
+urlpatterns = [
+    path("templates/", api.TemplateListView.as_view(), name="api-templates"),
+    path("templates/<int:template_id>/", api.TemplateDetailView.as_view(), name="api-template"),
+    path(
+        "templates/<int:template_id>/preview/",
+        api.TemplatePreviewView.as_view(),
+        name="api-template-preview",
+    ),
+    path(
+        "templates/<int:template_id>/send-test/",
+        api.TemplateSendTestView.as_view(),
+        name="api-template-send-test",
+    ),
+    path("messages/", api.MessageListView.as_view(), name="api-messages"),
+    path("messages/<int:message_id>/", api.MessageDetailView.as_view(), name="api-message"),
+]
