@@ -18,4 +18,5 @@ urlpatterns = [
     path("", include("workspaces.urls")),
     path("w/<slug:slug>/", include("contacts.urls")),
     path("w/<slug:slug>/", include("lifecycle.urls")),
+    path("w/<slug:slug>/", include("campaigns.urls")),
 ]
