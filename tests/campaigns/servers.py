@@ -39,7 +39,7 @@ class _SinkHandler:
         return "250 OK"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        parsed = email.message_from_bytes(envelope.content, _class=EmailMessage)
+        parsed: EmailMessage = email.message_from_bytes(envelope.content)
         with self.sink.lock:
             self.sink.ids[str(parsed["Message-ID"])] += 1
             if self.sink.keep:
