@@ -17,4 +17,10 @@ urlpatterns = [
     ),
     path("messages/", api.MessageListView.as_view(), name="api-messages"),
     path("messages/<int:message_id>/", api.MessageDetailView.as_view(), name="api-message"),
+    path(
+        "contacts/<int:contact_id>/consent/",
+        api.ContactConsentView.as_view(),
+        name="api-contact-consent",
+    ),
+    path("consent/export/", api.ConsentExportView.as_view(), name="api-consent-export"),
 ]

@@ -111,3 +111,24 @@ def test_messages_list_and_detail(api, ws, outsider_api, django_assert_max_num_q
     # Read-only.
     assert api.post("/api/v1/messages/", {}, format="json").status_code == 405
     assert Message.objects.count() == 5
+
+
+def test_consent_history_and_export(api, ws, outsider_api):
+    from contacts.services import consent_set
+
+    contact = ContactFactory.create(workspace=ws, email="=cmd@example.com")
+    consent_set(contact=contact, channel="email", status="unsubscribed", source="one_click")
+    consent_set(contact=contact, channel="email", status="subscribed", source="preference_page")
+    history = api.get(f"/api/v1/contacts/{contact.pk}/consent/").json()["results"]
+    assert [(h["status"], h["source"]) for h in history] == [
+        ("subscribed", "preference_page"),
+        ("unsubscribed", "one_click"),
+    ]
+    assert outsider_api.get(f"/api/v1/contacts/{contact.pk}/consent/").status_code == 404
+    response = api.get("/api/v1/consent/export/")
+    text = b"".join(response.streaming_content).decode()
+    lines = text.strip().splitlines()
+    assert lines[0] == "at,contact_id,email,phone,channel,status,source"
+    assert len(lines) == 3 and "'=cmd@example.com" in lines[1] and "one_click" in lines[1]
+    other = b"".join(outsider_api.get("/api/v1/consent/export/").streaming_content).decode()
+    assert other.strip().count("\n") == 0
