@@ -146,3 +146,30 @@ def test_random_sigkills_lose_nothing(ws, settings):
     # A kill can interrupt at most the one message in flight (concurrency 1).
     assert sum(n - 1 for n in counts.values()) <= deaths
     assert set(Message.objects.filter(pk__in=ids).values_list("status", flat=True)) == {"sent"}
+
+
+def test_broker_loses_the_queued_tasks(ws, settings):
+    """A Redis restart (or flush) after the claim: the tasks are gone, the rows are
+    leased; after the lease they are claimed again and sent once."""
+    settings.MESSAGING_LEASE_SECONDS = LEASE
+    purge_broker()
+    ids = _messages(ws, 20)
+    assert message_dispatch_due() == 20
+    purge_broker()  # what a Redis restart without persistence does to the queue
+    with SmtpSink() as sink:
+        env = _worker_env(
+            {
+                "MESSAGING_EMAIL_PROVIDER": "smtp",
+                "EMAIL_HOST": "127.0.0.1",
+                "EMAIL_PORT": str(sink.port),
+            }
+        )
+        worker = Worker(concurrency=1).start(env=env)
+        try:
+            worker, deaths = _drive(ws, worker, env)
+        finally:
+            worker.stop()
+        counts = sink.message_ids()
+    assert deaths == 0
+    assert len(counts) == 20 and set(counts.values()) == {1}
+    assert set(Message.objects.filter(pk__in=ids).values_list("attempts", flat=True)) == {2}
