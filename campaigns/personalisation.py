@@ -65,6 +65,7 @@ def contact_context(
             attributes=_plain(contact.attributes or {}),
         )
     link = tokens.unsubscribe_url(message_id) if message_id else "#preview-unsubscribe"
+    # (the same link serves as the preference page: GET shows the choices)
     return {
         **data,
         "contact": dict(data),

@@ -15,6 +15,7 @@ Syntax errors are refused on save with the line and the reason.
 
 from __future__ import annotations
 
+import functools
 import html
 import math
 import re
@@ -127,7 +128,17 @@ class TemplateError(Exception):
 
 
 def compile_template(source: str, *, field: str, html_mode: bool) -> Any:
-    """Compile one template field; raise TemplateError with the line and reason."""
+    """Compile one template field; raise TemplateError with the line and reason.
+    Compiled templates are cached: a send renders the same few thousands of times."""
+    try:
+        return _compile_cached(source, html_mode)
+    except TemplateError as exc:
+        raise TemplateError(field, exc.line, exc.reason) from None
+
+
+@functools.lru_cache(maxsize=512)
+def _compile_cached(source: str, html_mode: bool) -> Any:
+    field = "body"
     if len(source) > MAX_TEMPLATE_CHARS:
         raise TemplateError(field, None, f"longer than {MAX_TEMPLATE_CHARS} characters")
     engine = HTML_ENGINE if html_mode else TEXT_ENGINE

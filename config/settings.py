@@ -317,6 +317,7 @@ if not DEBUG and MESSAGING_SMS_PROVIDER == "twilio" and not TWILIO_AUTH_TOKEN:
 # Claiming and sending: rows per claim, ids per worker task, lease of a claimed row.
 MESSAGING_CLAIM_BATCH = env.int("MESSAGING_CLAIM_BATCH", default=1000)
 MESSAGING_DISPATCH_MAX = env.int("MESSAGING_DISPATCH_MAX", default=20000)
+MESSAGING_MAX_IN_FLIGHT = env.int("MESSAGING_MAX_IN_FLIGHT", default=20000)
 MESSAGING_TASK_CHUNK = env.int("MESSAGING_TASK_CHUNK", default=100)
 MESSAGING_LEASE_SECONDS = env.int("MESSAGING_LEASE_SECONDS", default=300)
 MESSAGING_MAX_ATTEMPTS = env.int("MESSAGING_MAX_ATTEMPTS", default=8)

@@ -7,6 +7,7 @@ api_v1 = [
     path("", include("contacts.urls_api")),
     path("", include("lifecycle.urls_api")),
     path("", include("analytics.urls_api")),
+    path("", include("campaigns.urls_api")),
 ]
 
 urlpatterns = [
@@ -19,4 +20,5 @@ urlpatterns = [
     path("w/<slug:slug>/", include("contacts.urls")),
     path("w/<slug:slug>/", include("lifecycle.urls")),
     path("w/<slug:slug>/", include("analytics.urls")),
+    path("w/<slug:slug>/", include("campaigns.urls")),
 ]

@@ -15,6 +15,8 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import URLPattern, URLResolver, get_resolver
 
 from analytics.models import Spend
+from campaigns.models import Template
+from campaigns.services import message_enqueue, template_create
 from contacts.models import Segment
 from contacts.services import import_job_create
 from lifecycle.services import stages_create_defaults
@@ -29,6 +31,15 @@ pytestmark = pytest.mark.django_db
 def _stage(ws: Workspace) -> int:
     stages = stages_create_defaults(workspace=ws)
     return next(stage.pk for stage in stages if stage.key == "customer")
+
+
+def _template(ws: Workspace) -> Template:
+    template = Template.objects.filter(workspace=ws, name="secret template").first()
+    return template or template_create(
+        workspace=ws,
+        data={"name": "secret template", "channel": "email", "subject": "s", "body": "secret"},
+        actor=Actor(system="test"),
+    )
 
 
 OBJECT_MAKERS: dict[str, Callable[[Workspace], int]] = {
@@ -50,6 +61,14 @@ OBJECT_MAKERS: dict[str, Callable[[Workspace], int]] = {
     "stage_id": _stage,
     "spend_id": lambda ws: (
         Spend.objects.create(workspace=ws, source="secret", month="2026-01-01", amount=10).pk
+    ),
+    "template_id": lambda ws: _template(ws).pk,
+    "message_id": lambda ws: (
+        message_enqueue(
+            contact=ContactFactory.create(workspace=ws, email="secret-msg@example.com"),
+            template=_template(ws),
+            idempotency_key="secret-key",
+        ).message.pk
     ),
 }
 # Routes that answer 404 until the workspace has one (the outsider has none).

@@ -52,6 +52,7 @@ def _payload(item: Outgoing) -> dict[str, Any]:
 
 class HttpEmailProvider:
     name = "http"
+    answers_per_batch = True
 
     def send(self, batch: list[Outgoing], on_result: OnResult) -> None:
         for start in range(0, len(batch), BATCH_LIMIT):

@@ -8,6 +8,7 @@ from campaigns.providers import OnResult, Outgoing, Result
 
 class SandboxProvider:
     name = "sandbox"
+    answers_per_batch = True
 
     def send(self, batch: list[Outgoing], on_result: OnResult) -> None:
         # Like a provider honouring an idempotency key: the same message is recorded once.

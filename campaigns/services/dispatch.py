@@ -18,6 +18,7 @@ steps is written down in docs/messaging.md.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import random
@@ -146,6 +147,12 @@ def message_dispatch_due(*, max_messages: int | None = None) -> int:
     from campaigns.tasks import send_messages
 
     budget = max_messages or settings.MESSAGING_DISPATCH_MAX
+    # Claim no more than workers hold in flight: a row waiting in the broker past its
+    # lease would be claimed again and spend an attempt for nothing.
+    in_flight = Message.objects.filter(
+        status=MessageStatus.SENDING, lease_until__gte=timezone.now()
+    ).count()
+    budget = min(budget, settings.MESSAGING_MAX_IN_FLIGHT - in_flight)
     chunk = settings.MESSAGING_TASK_CHUNK
     total = 0
     while total < budget:
@@ -184,18 +191,34 @@ def retry_delay(attempt: int, retry_after: float | None) -> float:
     return delay
 
 
+def _record_sent(sent: list[tuple[Message, str]]) -> None:
+    """Mark messages sent, in one statement; only the current claim's holder can."""
+    if not sent:
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            UPDATE campaigns_message AS m
+            SET status = 'sent', sent_at = now(), lease_until = NULL, error = '',
+                provider_message_id = u.provider_message_id
+            FROM unnest(%s::bigint[], %s::integer[], %s::text[])
+                 AS u(id, attempts, provider_message_id)
+            WHERE m.id = u.id AND m.attempts = u.attempts AND m.status = 'sending'
+            """,
+            [
+                [m.pk for m, _ in sent],
+                [m.attempts for m, _ in sent],
+                [provider_id[:200] for _, provider_id in sent],
+            ],
+        )
+
+
 def _finish(message: Message, attempt: int, result: Result) -> None:
     """Record one provider result; only the current claim's holder can."""
     claimed = Message.objects.filter(pk=message.pk, status=MessageStatus.SENDING, attempts=attempt)
     now = timezone.now()
     if result.ok:
-        claimed.update(
-            status=MessageStatus.SENT,
-            sent_at=now,
-            lease_until=None,
-            provider_message_id=result.provider_message_id[:200],
-            error="",
-        )
+        _record_sent([(message, result.provider_message_id)])
         return
     if result.transient and attempt < settings.MESSAGING_MAX_ATTEMPTS:
         claimed.update(
@@ -304,10 +327,32 @@ def _render(messages: list[Message]) -> None:
         m.subject, m.body_html, m.body_text = rendered.subject, rendered.html, rendered.text
         m.links, m.sms_segments = rendered.links, rendered.segments
         m.provider = provider_for(m.channel).name
-    Message.objects.bulk_update(
-        todo,
-        ["to_address", "subject", "body_html", "body_text", "links", "sms_segments", "provider"],
-    )
+    # One statement for the batch (Django's bulk_update builds a CASE per column and
+    # row, which costs more than rendering).
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            UPDATE campaigns_message AS m
+            SET to_address = u.to_address, subject = u.subject, body_html = u.body_html,
+                body_text = u.body_text, links = u.links::jsonb,
+                sms_segments = u.sms_segments, provider = u.provider
+            FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::text[], %s::text[],
+                        %s::text[], %s::integer[], %s::text[])
+                 AS u(id, to_address, subject, body_html, body_text, links, sms_segments,
+                      provider)
+            WHERE m.id = u.id
+            """,
+            [
+                [m.pk for m in todo],
+                [m.to_address for m in todo],
+                [m.subject for m in todo],
+                [m.body_html for m in todo],
+                [m.body_text for m in todo],
+                [json.dumps(m.links) for m in todo],
+                [m.sms_segments for m in todo],
+                [m.provider for m in todo],
+            ],
+        )
 
 
 def _outgoing(message: Message, sender: MessagingSettings | None) -> Outgoing:
@@ -351,18 +396,39 @@ def _outgoing(message: Message, sender: MessagingSettings | None) -> Outgoing:
     )
 
 
+def _renew_leases(claims: list[Claim]) -> list[int]:
+    """Take the rows this task still holds, with a fresh lease from now.
+
+    A task may wait in the broker longer than the lease it was claimed with; its rows
+    may meanwhile have been claimed again (attempts moved on), and then this task must
+    not touch them. The UPDATE is conditional on the attempt and serialised with the
+    claimer's row locks, so exactly one of the two holds each row afterwards."""
+    if not claims:
+        return []
+    lease_until = timezone.now() + timedelta(seconds=settings.MESSAGING_LEASE_SECONDS)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            UPDATE campaigns_message SET lease_until = %s
+            WHERE status = 'sending'
+              AND (id, attempts) IN (SELECT * FROM unnest(%s::bigint[], %s::integer[]))
+            RETURNING id
+            """,
+            [lease_until, [c[0] for c in claims], [c[1] for c in claims]],
+        )
+        return [int(row[0]) for row in cursor.fetchall()]
+
+
 def messages_send(*, claims: list[Claim]) -> dict[str, int]:
     """Send the claimed messages; see the module docstring, step 2. Safe to run twice:
     a claim that is no longer current (sent meanwhile, or re-claimed after its lease)
     is skipped."""
-    attempt_of = dict(claims)
-    messages = [
-        m
-        for m in Message.objects.filter(pk__in=list(attempt_of), status=MessageStatus.SENDING)
+    held = _renew_leases(claims)
+    messages = list(
+        Message.objects.filter(pk__in=held)
         .select_related("contact", "template", "workspace")
         .order_by("id")
-        if m.attempts == attempt_of[m.pk]
-    ]
+    )
     counts = {"sent": 0, "suppressed": 0, "retry": 0, "failed": 0, "skipped": 0}
     counts["skipped"] = len(claims) - len(messages)
     if not messages:
@@ -394,19 +460,38 @@ def messages_send(*, claims: list[Claim]) -> dict[str, int]:
         if not batch:
             continue
 
-        def on_result(item: Outgoing, result: Result) -> None:
+        provider = provider_for(channel)
+        # Providers that answer for a whole batch at once (HTTP, sandbox) are recorded
+        # in one statement; SMTP and Twilio answer per message and are recorded per
+        # message, so a crash can leave at most the one in flight unrecorded.
+        batched = getattr(provider, "answers_per_batch", False)
+        sent_now: list[tuple[Message, str]] = []
+
+        def on_result(
+            item: Outgoing,
+            result: Result,
+            batched: bool = batched,
+            sent_now: list[tuple[Message, str]] = sent_now,
+        ) -> None:
             _crash_point("after_provider")
             message = by_id[item.message_id]
-            _finish(message, message.attempts, result)
+            if result.ok and batched:
+                sent_now.append((message, result.provider_message_id))
+            else:
+                _finish(message, message.attempts, result)
             if result.ok:
                 counts["sent"] += 1
             elif result.transient and message.attempts < settings.MESSAGING_MAX_ATTEMPTS:
                 counts["retry"] += 1
             else:
                 counts["failed"] += 1
-            _crash_point("after_record")
+            if not batched:
+                _crash_point("after_record")
 
-        provider_for(channel).send(batch, on_result)
+        provider.send(batch, on_result)
+        _record_sent(sent_now)
+        if batched:
+            _crash_point("after_record")
     return counts
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import email
 import json
+import logging
 import socket
 import threading
 from collections import Counter
@@ -15,6 +16,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from aiosmtpd.controller import Controller
+
+logging.getLogger("mail.log").setLevel(logging.WARNING)
 
 
 def free_port() -> int:
@@ -36,14 +39,20 @@ class _SinkHandler:
         return "250 OK"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        parsed = email.message_from_bytes(envelope.content)
+        parsed: EmailMessage = email.message_from_bytes(envelope.content)
         with self.sink.lock:
-            self.sink.messages.append(parsed)
+            self.sink.ids[str(parsed["Message-ID"])] += 1
+            if self.sink.keep:
+                self.sink.messages.append(parsed)
         return "250 Message accepted for delivery"
 
 
 class SmtpSink:
-    def __init__(self) -> None:
+    """Records every message's Message-ID (and the messages, unless keep=False)."""
+
+    def __init__(self, keep: bool = True) -> None:
+        self.keep = keep
+        self.ids: Counter[str] = Counter()
         self.messages: list[EmailMessage] = []
         self.lock = threading.Lock()
         self.port = free_port()
@@ -58,7 +67,7 @@ class SmtpSink:
 
     def message_ids(self) -> Counter[str]:
         with self.lock:
-            return Counter(str(m["Message-ID"]) for m in self.messages)
+            return Counter(self.ids)
 
 
 @dataclass
@@ -69,6 +78,7 @@ class HttpStub:
     IdempotencyKey, as a provider honouring it would."""
 
     script: list[tuple[int, dict[str, str]]] = field(default_factory=list)
+    keep_requests: bool = True
     requests: list[dict[str, Any]] = field(default_factory=list)
     accepted: Counter[str] = field(default_factory=Counter)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -85,7 +95,8 @@ class HttpStub:
             def do_POST(self) -> None:
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 with stub.lock:
-                    stub.requests.append({"headers": dict(self.headers), "body": body})
+                    if stub.keep_requests:
+                        stub.requests.append({"headers": dict(self.headers), "body": body})
                     scripted = stub.script.pop(0) if stub.script else None
                     if scripted is None:
                         answers = []

@@ -226,3 +226,11 @@ def test_backoff_grows_with_jitter(settings):
         assert all(low <= d <= high for d in delays) and len(delays) > 1
     assert retry_delay(1, 300) == 300
     assert retry_delay(20, None) <= 1000
+
+
+def test_a_task_that_waited_past_its_lease_still_sends_if_not_reclaimed(ws):
+    [mid] = enqueue([ContactFactory.create(workspace=ws)], email_template(ws))
+    claims = messages_claim()
+    Message.objects.filter(pk=mid).update(lease_until=timezone.now() - dt.timedelta(seconds=5))
+    assert messages_send(claims=claims)["sent"] == 1
+    assert messages_claim() == []

@@ -1,0 +1,232 @@
+"""make bench-send: render + hand-off through the outbox and real Celery workers.
+
+Builds MESSAGES contacts (default 100,000) with COPY and one scheduled email each in
+the outbox, then, with WORKERS real Celery worker processes (default 2) and this
+process acting as beat (claiming due rows once a second, as the beat schedule does):
+
+  http_messages_per_s  every message rendered, handed to a local Postmark-style HTTP
+                       stub (batch endpoint) and recorded as sent
+  smtp_messages_per_s  the same for SMTP_MESSAGES (default MESSAGES) messages to a
+                       local SMTP sink (aiosmtpd), one SMTP transaction each
+
+duplicates / lost count what the stub and the sink received against what was due
+(duplicates are by provider idempotency key / Message-ID). Prints one JSON object as
+its last line."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from typing import Any
+
+from bench.common import ROOT, bench_env, django_setup, fresh_database, machine, migrate, report
+
+MESSAGES = int(os.environ.get("MESSAGES", "100000"))
+SMTP_MESSAGES = int(os.environ.get("SMTP_MESSAGES", str(MESSAGES)))
+WORKERS = int(os.environ.get("WORKERS", "2"))
+DB = "stagecraft_bench_send"
+
+
+def log(message: str) -> None:
+    print(f"[bench-send] {message}", flush=True)
+
+
+def build_contacts(workspace_id: int, count: int) -> list[int]:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT nextval('contacts_contact_id_seq')")
+        first_id = cursor.fetchone()[0] + 1
+        with cursor.cursor.copy(
+            "COPY contacts_contact (id, workspace_id, email, first_name, last_name, time_zone, "
+            "locale, attributes, email_status, email_status_at, email_status_source, sms_status, "
+            "sms_status_at, sms_status_source, created_at, updated_at) FROM STDIN"
+        ) as copy:
+            for i in range(count):
+                copy.write_row(
+                    (
+                        first_id + i,
+                        workspace_id,
+                        f"c{i}@example.com",
+                        f"Name{i}",
+                        "Bench",
+                        "UTC",
+                        "en-US",
+                        json.dumps({"plan": ["free", "pro"][i % 2]}),
+                        "subscribed",
+                        "2026-01-01T00:00:00Z",
+                        "bench",
+                        "never_subscribed",
+                        "2026-01-01T00:00:00Z",
+                        "bench",
+                        "2026-01-01T00:00:00Z",
+                        "2026-01-01T00:00:00Z",
+                    )
+                )
+        cursor.execute("SELECT setval('contacts_contact_id_seq', %s)", [first_id + count])
+        cursor.execute("ANALYZE contacts_contact")
+    return list(range(first_id, first_id + count))
+
+
+def enqueue(template: Any, contact_ids: list[int], prefix: str) -> None:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            INSERT INTO campaigns_message (workspace_id, contact_id, channel, template_id,
+                idempotency_key, uuid, is_test, status, status_reason, due_at, attempts, error,
+                provider, provider_message_id, to_address, subject, body_html, body_text,
+                sms_segments, links, created_at)
+            SELECT %s, c, 'email', %s, %s || c, gen_random_uuid(), false, 'scheduled', '',
+                now(), 0, '', '', '', '', '', '', '', 0, '[]'::jsonb, now()
+            FROM unnest(%s::bigint[]) AS c
+            """,
+            [template.workspace_id, template.pk, f"{prefix}:", contact_ids],
+        )
+        cursor.execute("ANALYZE campaigns_message")
+
+
+def run(worker_env: dict[str, str], url: str, count: int, label: str) -> dict[str, Any]:
+    from django.db.models import Count
+
+    from campaigns.models import Message
+    from campaigns.services.dispatch import message_dispatch_due
+    from tests.processes import Worker, purge_broker
+
+    purge_broker()
+    worker = Worker(concurrency=WORKERS, log=ROOT / "bench" / "results" / f"send-{label}.log")
+    worker.start(env=worker_env)
+    started = time.perf_counter()
+    peak = 0.0
+    try:
+        while True:
+            tick = time.monotonic()
+            message_dispatch_due()
+            pending = Message.objects.filter(status__in=["scheduled", "sending"]).count()
+            peak = max(peak, worker.peak_rss_mb())
+            if pending == 0:
+                break
+            if time.perf_counter() - started > 3600:
+                raise RuntimeError(f"{label}: {pending} messages still pending after an hour")
+            time.sleep(max(0.0, 1.0 - (time.monotonic() - tick)))
+        elapsed = time.perf_counter() - started
+        peak = max(peak, worker.peak_rss_mb())
+    finally:
+        worker.stop()
+    statuses = dict(Message.objects.values_list("status").annotate(n=Count("id")))
+    log(f"{label}: {count} messages in {elapsed:.1f}s ({count / elapsed:.0f}/s) {statuses}")
+    return {"seconds": elapsed, "per_s": count / elapsed, "peak_rss_mb": peak, "statuses": statuses}
+
+
+def main() -> None:
+    url = fresh_database(DB)
+    django_setup(url)
+    migrate()
+    from django.conf import settings
+
+    from campaigns.models import Message
+    from campaigns.services import template_create
+    from config.provisioning import workspace_provision
+    from tests.campaigns.servers import HttpStub, SmtpSink
+    from workspaces.services import Actor
+
+    settings.MESSAGING_WORKSPACE_RATE_PER_MINUTE = 0
+    workspace, _ = workspace_provision(slug="bench", name="Bench Coffee")
+    template = template_create(
+        workspace=workspace,
+        data={
+            "name": "Bench",
+            "channel": "email",
+            "subject": "Hello {{ first_name|default:'there' }}, your {{ attributes.plan }} plan",
+            "from_email": "news@bench.example",
+            "body": (
+                "<html><head><style>p{color:#333;font-family:sans-serif}"
+                ".cta{background:#222;color:#fff}</style></head><body>"
+                "<p>Hi {{ first_name }} {{ last_name }},</p>"
+                "<p>Fresh beans for {{ workspace.name }} customers on the "
+                "{{ attributes.plan|upper }} plan.</p>"
+                '<p><a class="cta" href="https://bench.example/shop?c={{ email|urlencode }}">'
+                'Shop</a> · <a href="https://bench.example/blog">Blog</a></p>'
+                '<p><a href="{{ unsubscribe_url }}">Unsubscribe</a></p></body></html>'
+            ),
+        },
+        actor=Actor(system="bench"),
+    )
+    total = max(MESSAGES, SMTP_MESSAGES)
+    log(f"building {total} contacts")
+    contact_ids = build_contacts(workspace.pk, total)
+    common = {
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "DATABASE_URL": url,
+        "EMAIL_WEBHOOK_SECRET": "bench",
+        "MESSAGING_WORKSPACE_RATE_PER_MINUTE": "0",
+        "LOG_LEVEL": "WARNING",
+    }
+    (ROOT / "bench" / "results").mkdir(exist_ok=True)
+    os.environ.update(bench_env(url))
+
+    log(f"HTTP: {MESSAGES} messages through {WORKERS} workers")
+    enqueue(template, contact_ids[:MESSAGES], "http")
+    with HttpStub(keep_requests=False) as stub:
+        http = run(
+            {
+                **bench_env(url),
+                **common,
+                "MESSAGING_EMAIL_PROVIDER": "http",
+                "EMAIL_HTTP_URL": stub.url,
+            },
+            url,
+            MESSAGES,
+            "http",
+        )
+        http_keys = dict(stub.accepted)
+    http_uuids = {str(u) for u in Message.objects.values_list("uuid", flat=True)}
+    http_dup = sum(n - 1 for n in http_keys.values())
+    http_lost = len(http_uuids - set(http_keys))
+    Message.objects.all().delete()
+
+    log(f"SMTP: {SMTP_MESSAGES} messages through {WORKERS} workers")
+    enqueue(template, contact_ids[:SMTP_MESSAGES], "smtp")
+    with SmtpSink(keep=False) as sink:
+        smtp = run(
+            {
+                **bench_env(url),
+                **common,
+                "MESSAGING_EMAIL_PROVIDER": "smtp",
+                "EMAIL_HOST": "127.0.0.1",
+                "EMAIL_PORT": str(sink.port),
+            },
+            url,
+            SMTP_MESSAGES,
+            "smtp",
+        )
+        smtp_ids = sink.message_ids()
+    domain = settings.MESSAGING_MAIL_DOMAIN
+    smtp_expected = {f"<{u}@{domain}>" for u in Message.objects.values_list("uuid", flat=True)}
+    smtp_dup = sum(n - 1 for n in smtp_ids.values())
+    smtp_lost = len(smtp_expected - set(smtp_ids))
+
+    report(
+        {
+            "benchmark": "send",
+            "messages": MESSAGES,
+            "smtp_messages": SMTP_MESSAGES,
+            "workers": WORKERS,
+            "http_messages_per_s": round(http["per_s"], 1),
+            "smtp_messages_per_s": round(smtp["per_s"], 1),
+            "http_seconds": round(http["seconds"], 2),
+            "smtp_seconds": round(smtp["seconds"], 2),
+            "peak_worker_rss_mb": round(max(http["peak_rss_mb"], smtp["peak_rss_mb"]), 1),
+            "duplicates": http_dup + smtp_dup,
+            "lost": http_lost + smtp_lost,
+            "http_statuses": http["statuses"],
+            "smtp_statuses": smtp["statuses"],
+            "machine": machine(),
+        }
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,54 @@
+"""Production refuses to start without the webhook secrets its providers need."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from tests.processes import ROOT
+
+
+def _start(**env: str) -> subprocess.CompletedProcess[str]:
+    environment = {
+        k: v for k, v in os.environ.items() if not k.startswith(("MESSAGING_", "EMAIL_", "TWILIO_"))
+    }
+    environment.update(
+        {"DEBUG": "0", "SECRET_KEY": "k" * 50, "DATABASE_URL": "postgres://x@127.0.0.1/x", **env}
+    )
+    environment.pop("DJANGO_SETTINGS_MODULE", None)
+    return subprocess.run(
+        [sys.executable, "-c", "import config.settings"],
+        cwd=ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"MESSAGING_EMAIL_PROVIDER": "smtp"}, "EMAIL_WEBHOOK_SECRET must be set"),
+        ({"MESSAGING_EMAIL_PROVIDER": "http"}, "EMAIL_WEBHOOK_SECRET must be set"),
+        ({"MESSAGING_SMS_PROVIDER": "twilio"}, "TWILIO_AUTH_TOKEN must be set"),
+        ({"MESSAGING_EMAIL_PROVIDER": "carrier-pigeon"}, "MESSAGING_EMAIL_PROVIDER must be"),
+    ],
+)
+def test_production_refuses_to_start_without_secrets(env, message):
+    result = _start(**env)
+    assert result.returncode != 0 and message in result.stderr
+
+
+def test_production_starts_with_them_and_with_the_sandbox():
+    assert _start().returncode == 0
+    configured = _start(
+        MESSAGING_EMAIL_PROVIDER="smtp",
+        EMAIL_WEBHOOK_SECRET="s",
+        MESSAGING_SMS_PROVIDER="twilio",
+        TWILIO_AUTH_TOKEN="t",
+    )
+    assert configured.returncode == 0, configured.stderr
