@@ -340,6 +340,7 @@ def main() -> None:
 
     from analytics.cache import figures_changed
     from analytics.rollups import rollups_rebuild
+    from analytics.services.clv import clv_fit
     from config.provisioning import workspace_provision
     from lifecycle.selectors import stages_for_workspace
     from workspaces.models import Membership, User, Workspace
@@ -365,6 +366,10 @@ def main() -> None:
         for table in ("stageflowday", "stay", "customerfacts", "contactmonth", "cohortcell"):
             cursor.execute(f"VACUUM ANALYZE analytics_{table}")
     log(f"rollups rebuilt in {rollup_rebuild_s:.1f}s")
+    started = time.perf_counter()
+    model = clv_fit(workspace=workspace)
+    clv_fit_s = time.perf_counter() - started
+    log(f"CLV fitted on {model.customers} customers and applied in {clv_fit_s:.1f}s")
 
     user, _ = User.objects.get_or_create(email=EMAIL)
     user.set_password(PASSWORD)
@@ -434,6 +439,7 @@ def main() -> None:
             "max_page_cold_ms": max(results[name]["cold_ms"] for name in pages),
             "max_page_p95_ms": max(results[name]["p95_ms"] for name in pages),
             "rollup_rebuild_s": round(rollup_rebuild_s, 1),
+            "clv_fit_s": round(clv_fit_s, 1),
             "requests": results,
             "machine": machine(),
         }
