@@ -20,7 +20,6 @@ import html
 import math
 import re
 from dataclasses import dataclass
-from html.parser import HTMLParser
 from typing import Any, ClassVar
 
 import css_inline
@@ -167,50 +166,36 @@ def inline_css(document: str) -> str:
         return document
 
 
-class _TextExtractor(HTMLParser):
-    BLOCKS = frozenset(
-        {"p", "div", "br", "tr", "table", "h1", "h2", "h3", "h4", "h5", "h6", "li", "ul", "ol"}
-    )
-    SKIP = frozenset({"style", "script", "head", "title"})
+_HIDDEN = re.compile(r"<(head|style|script|title)\b.*?</\1\s*>", re.IGNORECASE | re.DOTALL)
+_COMMENT = re.compile(r"<!--.*?-->", re.DOTALL)
+_LINK = re.compile(
+    r"""<a\b[^>]*?\bhref\s*=\s*(["'])(.*?)\1[^>]*>(.*?)</a\s*>""", re.IGNORECASE | re.DOTALL
+)
+_LIST_ITEM = re.compile(r"<li\b[^>]*>", re.IGNORECASE)
+_BLOCK = re.compile(r"</?(?:p|div|br|tr|table|h[1-6]|li|ul|ol)\b[^>]*>", re.IGNORECASE)
+_TAG = re.compile(r"<[^>]*>")
 
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.parts: list[str] = []
-        self.href: list[str | None] = []
-        self.skipping = 0
 
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in self.SKIP:
-            self.skipping += 1
-        elif tag in self.BLOCKS:
-            self.parts.append("\n")
-        if tag == "li":
-            self.parts.append("- ")
-        if tag == "a":
-            self.href.append(dict(attrs).get("href"))
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag in self.SKIP:
-            self.skipping = max(0, self.skipping - 1)
-        elif tag in self.BLOCKS:
-            self.parts.append("\n")
-        if tag == "a" and self.href:
-            href = self.href.pop()
-            if href and href.startswith(("http://", "https://", "mailto:")):
-                self.parts.append(f" ({href})")
-
-    def handle_data(self, data: str) -> None:
-        if not self.skipping:
-            self.parts.append(re.sub(r"\s+", " ", data))
+def _link_text(match: re.Match[str]) -> str:
+    href = html.unescape(match.group(2)).strip()
+    text = match.group(3)
+    if href.lower().startswith(("http://", "https://", "mailto:")):
+        return f"{text} ({html.escape(href)})"
+    return text
 
 
 def html_to_text(document: str) -> str:
-    parser = _TextExtractor()
-    parser.feed(document)
-    parser.close()
-    lines = [line.strip() for line in "".join(parser.parts).splitlines()]
-    text = "\n".join(lines)
-    return re.sub(r"\n{3,}", "\n\n", text).strip()
+    """The plain-text part of an email from its HTML: blocks become lines, links
+    become "text (url)", list items "- item". Regular expressions rather than a parser:
+    it runs for every message sent, and the HTML is our own rendering."""
+    text = _COMMENT.sub("", _HIDDEN.sub("", document))
+    text = re.sub(r"\s+", " ", text)
+    text = _LINK.sub(_link_text, text)
+    text = _LIST_ITEM.sub("\n- ", text)
+    text = _BLOCK.sub("\n", text)
+    text = html.unescape(_TAG.sub("", text))
+    lines = [line.strip() for line in text.splitlines()]
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
 
 
 # GSM 03.38: the basic set costs one septet, the extension set two (ESC + char).

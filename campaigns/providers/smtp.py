@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import smtplib
+from typing import Any
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
@@ -39,8 +40,6 @@ class SmtpProvider:
 
     def send(self, batch: list[Outgoing], on_result: OnResult) -> None:
         connection = get_connection(settings.MESSAGING_EMAIL_BACKEND, fail_silently=False)
-        # Opened here, so that every message of the batch shares one SMTP session.
-        connection.open()
         try:
             for item in batch:
                 email = EmailMultiAlternatives(
@@ -55,18 +54,26 @@ class SmtpProvider:
                 if item.html:
                     email.attach_alternative(item.html, "text/html")
                 try:
+                    # Opened once and kept, so that the batch shares one SMTP session
+                    # (a connection the backend opens itself is closed after each send).
+                    if getattr(connection, "connection", None) is None:
+                        connection.open()
                     email.send()
                 except (TimeoutError, smtplib.SMTPException, OSError) as exc:
                     result = _result_for(exc)
                     on_result(item, result)
                     if result.transient:
-                        # The connection may be dead: start a fresh one for the rest.
-                        connection.close()
-                        connection.open()
+                        # The connection may be dead: the next message opens a fresh one.
+                        self._close(connection)
                     continue
                 on_result(item, Result(ok=True, provider_message_id=item.headers["Message-ID"]))
         finally:
-            try:
-                connection.close()
-            except (smtplib.SMTPException, OSError):
-                logger.info("campaigns.smtp_close_failed")
+            self._close(connection)
+
+    @staticmethod
+    def _close(connection: Any) -> None:
+        try:
+            connection.close()
+        except (smtplib.SMTPException, OSError):
+            logger.info("campaigns.smtp_close_failed")
+        connection.connection = None

@@ -36,6 +36,7 @@ from campaigns.models import Message, MessageStatus, MessagingSettings
 from campaigns.personalisation import contact_context, render_template
 from campaigns.providers import Outgoing, Result, provider_for
 from campaigns.tokens import unsubscribe_mailto, unsubscribe_url
+from config.db import bound_cursor
 from config.redis import get_redis
 from contacts.models import Channel, EmailStatus, SmsStatus, Suppression
 from contacts.services import consent_set, suppression_add, value_hash
@@ -195,7 +196,7 @@ def _record_sent(sent: list[tuple[Message, str]]) -> None:
     """Mark messages sent, in one statement; only the current claim's holder can."""
     if not sent:
         return
-    with connection.cursor() as cursor:
+    with bound_cursor() as cursor:
         cursor.execute(
             """
             UPDATE campaigns_message AS m
@@ -328,8 +329,8 @@ def _render(messages: list[Message]) -> None:
         m.links, m.sms_segments = rendered.links, rendered.segments
         m.provider = provider_for(m.channel).name
     # One statement for the batch (Django's bulk_update builds a CASE per column and
-    # row, which costs more than rendering).
-    with connection.cursor() as cursor:
+    # row, which costs more than rendering), parameters bound on the server.
+    with bound_cursor() as cursor:
         cursor.execute(
             """
             UPDATE campaigns_message AS m
@@ -406,7 +407,7 @@ def _renew_leases(claims: list[Claim]) -> list[int]:
     if not claims:
         return []
     lease_until = timezone.now() + timedelta(seconds=settings.MESSAGING_LEASE_SECONDS)
-    with connection.cursor() as cursor:
+    with bound_cursor() as cursor:
         cursor.execute(
             """
             UPDATE campaigns_message SET lease_until = %s

@@ -234,3 +234,16 @@ def test_a_task_that_waited_past_its_lease_still_sends_if_not_reclaimed(ws):
     Message.objects.filter(pk=mid).update(lease_until=timezone.now() - dt.timedelta(seconds=5))
     assert messages_send(claims=claims)["sent"] == 1
     assert messages_claim() == []
+
+
+def test_smtp_server_down_is_transient_for_the_whole_batch(ws, settings):
+    from tests.campaigns.servers import free_port
+
+    settings.MESSAGING_EMAIL_PROVIDER = "smtp"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", free_port()  # nothing listens
+    enqueue([ContactFactory.create(workspace=ws) for _ in range(3)], email_template(ws))
+    assert run_once()["retry"] == 3
+    assert set(Message.objects.values_list("status", flat=True)) == {"scheduled"}
+    assert all(
+        "Connection" in e or "refused" in e for e in Message.objects.values_list("error", flat=True)
+    )
