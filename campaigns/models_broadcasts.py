@@ -140,16 +140,10 @@ class CapPolicy(models.TextChoices):
     SKIP = "skip", "Skip (suppress with the reason)"
 
 
-# Without a row: email has no cap and no quiet hours; SMS has quiet hours 21:00-08:00.
-DEFAULT_QUIET_HOURS: dict[str, tuple[dt.time, dt.time] | None] = {
-    Channel.EMAIL: None,
-    Channel.SMS: (dt.time(21, 0), dt.time(8, 0)),
-}
-
-
 class SendingPolicy(models.Model):
     """Contact pressure for one channel of a workspace, applied by the dispatcher just
-    before a marketing message is sent (transactional and test messages bypass it)."""
+    before a marketing message is sent (transactional and test messages bypass it).
+    Without a row: no cap; SMS keeps quiet hours CAMPAIGNS_SMS_QUIET_HOURS (21:00-08:00)."""
 
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
     channel = models.CharField(max_length=8, choices=Channel.choices)

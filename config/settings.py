@@ -326,6 +326,9 @@ MESSAGING_LEASE_SECONDS = env.int("MESSAGING_LEASE_SECONDS", default=300)
 # not reported for this long is started again (it skips rows already in the outbox).
 CAMPAIGNS_BROADCAST_CHUNK = env.int("CAMPAIGNS_BROADCAST_CHUNK", default=10000)
 CAMPAIGNS_MATERIALISE_STALL_SECONDS = env.int("CAMPAIGNS_MATERIALISE_STALL_SECONDS", default=300)
+# Quiet hours for SMS in the contact's local time when a workspace has set no policy
+# ("HH:MM-HH:MM"; empty: none).
+CAMPAIGNS_SMS_QUIET_HOURS = env.str("CAMPAIGNS_SMS_QUIET_HOURS", default="21:00-08:00")
 MESSAGING_MAX_ATTEMPTS = env.int("MESSAGING_MAX_ATTEMPTS", default=8)
 MESSAGING_RETRY_BASE_SECONDS = env.float("MESSAGING_RETRY_BASE_SECONDS", default=30.0)
 MESSAGING_RETRY_MAX_SECONDS = env.float("MESSAGING_RETRY_MAX_SECONDS", default=3600.0)
