@@ -34,3 +34,7 @@ CACHES = {
         "KEY_PREFIX": "stagecraft-test",
     }
 }
+
+# SMS quiet hours by default would make SMS tests depend on the time of day; tests of
+# quiet hours set a policy (or this setting) themselves.
+CAMPAIGNS_SMS_QUIET_HOURS = ""

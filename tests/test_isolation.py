@@ -15,8 +15,9 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import URLPattern, URLResolver, get_resolver
 
 from analytics.models import Spend
-from campaigns.models import Template
+from campaigns.models import Broadcast, Template
 from campaigns.services import message_enqueue, template_create
+from campaigns.services.broadcasts import broadcast_create
 from contacts.models import Segment
 from contacts.services import import_job_create
 from lifecycle.services import stages_create_defaults
@@ -42,6 +43,15 @@ def _template(ws: Workspace) -> Template:
     )
 
 
+def _broadcast(ws: Workspace) -> Broadcast:
+    broadcast = Broadcast.objects.filter(workspace=ws, name="secret broadcast").first()
+    return broadcast or broadcast_create(
+        workspace=ws,
+        data={"name": "secret broadcast", "channel": "email", "template_id": _template(ws).pk},
+        actor=Actor(system="test"),
+    )
+
+
 OBJECT_MAKERS: dict[str, Callable[[Workspace], int]] = {
     "contact_id": lambda ws: (
         EventFactory.create(contact=ContactFactory.create(workspace=ws)).contact_id
@@ -63,6 +73,7 @@ OBJECT_MAKERS: dict[str, Callable[[Workspace], int]] = {
         Spend.objects.create(workspace=ws, source="secret", month="2026-01-01", amount=10).pk
     ),
     "template_id": lambda ws: _template(ws).pk,
+    "broadcast_id": lambda ws: _broadcast(ws).pk,
     "message_id": lambda ws: (
         message_enqueue(
             contact=ContactFactory.create(workspace=ws, email="secret-msg@example.com"),

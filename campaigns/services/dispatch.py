@@ -35,6 +35,7 @@ from django.utils import timezone
 from campaigns.models import Message, MessageStatus, MessagingSettings
 from campaigns.personalisation import contact_context, render_template
 from campaigns.providers import Outgoing, Result, provider_for
+from campaigns.services.pressure import hold_back_apply, hold_backs
 from campaigns.tokens import unsubscribe_mailto, unsubscribe_url
 from config.db import bound_cursor
 from config.redis import get_redis
@@ -430,7 +431,7 @@ def messages_send(*, claims: list[Claim]) -> dict[str, int]:
         .select_related("contact", "template", "workspace")
         .order_by("id")
     )
-    counts = {"sent": 0, "suppressed": 0, "retry": 0, "failed": 0, "skipped": 0}
+    counts = {"sent": 0, "suppressed": 0, "retry": 0, "failed": 0, "skipped": 0, "deferred": 0}
     counts["skipped"] = len(claims) - len(messages)
     if not messages:
         return counts
@@ -445,6 +446,14 @@ def messages_send(*, claims: list[Claim]) -> dict[str, int]:
             counts["suppressed"] += 1
         else:
             sendable.append(m)
+    # Frequency caps and quiet hours (campaigns/services/pressure.py): deferred or
+    # skipped, with the reason on the message.
+    held_back = hold_backs(sendable)
+    for m in sendable:
+        if m.pk in held_back:
+            hold_back_apply(m, held_back[m.pk])
+            counts["deferred" if held_back[m.pk].defer_to else "suppressed"] += 1
+    sendable = [m for m in sendable if m.pk not in held_back]
     _render(sendable)
     _crash_point("after_render")
     senders = {
