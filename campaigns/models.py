@@ -121,6 +121,9 @@ class Message(models.Model):
     due_at = models.DateTimeField(default=timezone.now)
     lease_until = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveIntegerField(default=0)
+    # Claims that ended in a deferral (frequency cap, quiet hours): they fence stale
+    # workers like any claim but do not count against MESSAGING_MAX_ATTEMPTS.
+    deferrals = models.PositiveIntegerField(default=0)
     error = models.TextField(blank=True, default="")
     provider = models.CharField(max_length=32, blank=True, default="")
     provider_message_id = models.CharField(max_length=200, blank=True, default="")

@@ -86,7 +86,8 @@ def messages_claim(*, limit: int | None = None) -> list[Claim]:
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(
             """
-            SELECT id, workspace_id, channel, status, attempts FROM campaigns_message
+            SELECT id, workspace_id, channel, status, attempts - deferrals
+            FROM campaigns_message
             WHERE status IN ('scheduled', 'sending') AND due_at <= %s
               AND (status = 'scheduled' OR lease_until < %s)
             ORDER BY due_at, id
@@ -222,10 +223,11 @@ def _finish(message: Message, attempt: int, result: Result) -> None:
     if result.ok:
         _record_sent([(message, result.provider_message_id)])
         return
-    if result.transient and attempt < settings.MESSAGING_MAX_ATTEMPTS:
+    tries = attempt - message.deferrals  # deferrals were claims, not tries
+    if result.transient and tries < settings.MESSAGING_MAX_ATTEMPTS:
         claimed.update(
             status=MessageStatus.SCHEDULED,
-            due_at=now + timedelta(seconds=retry_delay(attempt, result.retry_after)),
+            due_at=now + timedelta(seconds=retry_delay(tries, result.retry_after)),
             lease_until=None,
             error=result.error,
         )
@@ -233,7 +235,7 @@ def _finish(message: Message, attempt: int, result: Result) -> None:
         return
     reason = "provider refused the recipient" if result.invalid_recipient else "provider error"
     if result.transient:
-        reason = f"gave up after {attempt} attempts"
+        reason = f"gave up after {tries} attempts"
     claimed.update(
         status=MessageStatus.FAILED,
         status_reason=reason,
@@ -491,7 +493,10 @@ def messages_send(*, claims: list[Claim]) -> dict[str, int]:
                 _finish(message, message.attempts, result)
             if result.ok:
                 counts["sent"] += 1
-            elif result.transient and message.attempts < settings.MESSAGING_MAX_ATTEMPTS:
+            elif (
+                result.transient
+                and message.attempts - message.deferrals < settings.MESSAGING_MAX_ATTEMPTS
+            ):
                 counts["retry"] += 1
             else:
                 counts["failed"] += 1

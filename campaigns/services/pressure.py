@@ -22,7 +22,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 
 from campaigns.models import CapPolicy, Message, MessageStatus, SendingPolicy
@@ -194,4 +194,5 @@ def hold_back_apply(message: Message, hold: HoldBack) -> None:
             status_reason=hold.reason[:200],
             due_at=hold.defer_to,
             lease_until=None,
+            deferrals=F("deferrals") + 1,
         )
