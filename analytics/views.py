@@ -15,6 +15,7 @@ from django.contrib import messages
 from django.http import Http404, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.dateparse import parse_datetime
 from django.views.decorators.http import require_POST
 
 from analytics.figures.stages import funnel_path
@@ -243,6 +244,7 @@ def report_page(request: WorkspaceRequest, key: str = "overview") -> HttpRespons
         "tables": _display_tables(tables),
         "querystring": params.urlencode(),
         "query": query,
+        "computed_at": parse_datetime(data["computed_at"]),
     }
     if report.key == "overview":
         context["cards"] = _cards(data["figures"])

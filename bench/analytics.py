@@ -396,7 +396,7 @@ def main() -> None:
         "conversion_by_source": f"/api/v1/analytics/conversion/?{period}&source=ads",
     }
     pages = {
-        "overview": f"/w/bench/analytics/?{period}",
+        "overview_page": f"/w/bench/analytics/?{period}",
         "funnel_page": f"/w/bench/analytics/funnel/?{period}",
         "flow_page": f"/w/bench/analytics/flow/?{period}",
         "conversion_page": f"/w/bench/analytics/conversion/?{period}",
