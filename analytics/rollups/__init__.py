@@ -25,7 +25,8 @@ from analytics.rollups.stages import (
     stage_rollups_rebuild,
 )
 from contacts.models import Contact
-from lifecycle.models import StageTransition
+from lifecycle.models import Stage, StageTransition
+from workspaces.models import Workspace
 
 logger = logging.getLogger(__name__)
 _LOCK_SPACE = 7201  # advisory-lock namespace for a workspace's rollups
@@ -55,6 +56,18 @@ def on_contact_erased(contact: Contact) -> None:
     _lock({contact.workspace_id}, exclusive=False)
     stage_rollups_erase(contact_id=contact.pk)
     customer_rollups_erase(contact_id=contact.pk)
+
+
+def on_workspace_deleted(sender: object, instance: Workspace, **kwargs: object) -> None:
+    """pre_delete: the derived rows keep no constraint to cascade along."""
+    with connection.cursor() as cursor:
+        for table in ("stay", "customerfacts", "contactmonth"):
+            cursor.execute(f"DELETE FROM analytics_{table} WHERE workspace_id = %s", [instance.pk])
+
+
+def on_stage_deleted(sender: object, instance: Stage, **kwargs: object) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("DELETE FROM analytics_stay WHERE stage_id = %s", [instance.pk])
 
 
 REBUILT_TABLES = [

@@ -13,6 +13,7 @@ import pytest
 from analytics.demo import demo_analytics_create
 from analytics.models import ClvModel, CustomerFacts, Spend
 from analytics.reports import REPORTS, local_today
+from analytics.rollups import rollups_rebuild
 from contacts.demo import demo_contacts_create
 from contacts.models import Contact, Segment
 from lifecycle.demo import demo_history_replay
@@ -237,3 +238,22 @@ def test_viewed_workspaces_are_kept_warm(
     warmed = api.get("/api/v1/analytics/funnel/").json()
     assert warmed["computed_at"] > first["computed_at"]
     assert tasks.figures_warm_workspace(10**9) == 0
+
+
+def test_deleting_a_workspace_takes_its_derived_rows(demo: Any, outsider: Any) -> None:
+    """The stays, facts and months keep no constraint to cascade along (a rebuild
+    writes millions); deleting the workspace clears them all the same."""
+    from analytics.models import ContactMonth, Stay
+
+    other = outsider.workspace
+    stages_create_defaults(workspace=other)
+    demo_contacts_create(workspace=other, contacts=20, seed=5, today=local_today(other))
+    demo_history_replay(workspace=other, step_days=60)
+    rollups_rebuild(workspace_id=other.pk)
+    workspace_id = demo.pk
+    for model in (Stay, CustomerFacts, ContactMonth):
+        assert model.objects.filter(workspace_id=workspace_id).exists(), model
+    demo.delete()
+    for model in (Stay, CustomerFacts, ContactMonth):
+        assert not model.objects.filter(workspace_id=workspace_id).exists(), model
+        assert model.objects.filter(workspace_id=other.pk).exists(), model  # only its own
