@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from playwright.sync_api import Page, expect
 
@@ -53,5 +55,6 @@ def test_outbox_shows_sandbox_messages(page: Page, live_server, owner):
     expect(rows.first).to_contain_text("Sent")
     rows.first.locator("a").first.click()
     frame = page.frame_locator("iframe[title='Email as sent']")
-    expect(frame.locator("body")).to_contain_text("Ada")
+    # Which demo email a contact gets depends on its id: either is the rendered one.
+    expect(frame.locator("body")).to_contain_text(re.compile(r"Hi Ada\d!|It has been a while"))
     screenshot(page, "outbox-message")
