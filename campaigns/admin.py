@@ -10,15 +10,21 @@ from django.contrib import admin
 from django.http import HttpRequest
 
 from campaigns.models import (
+    Broadcast,
+    BroadcastVariant,
     Message,
     MessagingSettings,
     SandboxDelivery,
+    SendingPolicy,
     Template,
     TrackingEvent,
     WebhookEvent,
 )
 from campaigns.services import template_errors
+from campaigns.services.broadcasts import broadcast_cancel, broadcast_pause, broadcast_resume
+from config.errors import DomainError
 from workspaces.admin import WorkspaceScopedAdmin
+from workspaces.services import Actor
 
 
 class TemplateAdminForm(forms.ModelForm):
@@ -107,3 +113,61 @@ class WebhookEventAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+class BroadcastVariantInline(admin.TabularInline):
+    model = BroadcastVariant
+    extra = 0
+    can_delete = False
+    readonly_fields = ["label", "template", "weight", "is_default"]
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+def _broadcast_action(name: str, service: Any) -> Any:
+    def action(modeladmin: Any, request: HttpRequest, queryset: Any) -> None:
+        actor = Actor(user=request.user)  # type: ignore[arg-type]
+        done = 0
+        for broadcast in queryset:
+            try:
+                service(broadcast=broadcast, actor=actor)
+                done += 1
+            except DomainError as exc:
+                modeladmin.message_user(request, f"{broadcast}: {exc.message}", level="warning")
+        modeladmin.message_user(request, f"{name.title()}: {done} broadcast(s).")
+
+    action.__name__ = f"broadcast_{name}"
+    action.short_description = f"{name.title()} selected broadcasts"  # type: ignore[attr-defined]
+    return action
+
+
+@admin.register(Broadcast)
+class BroadcastAdmin(ReadOnlyAdmin):
+    """Read-only: broadcasts are created and edited in the dashboard or the API, whose
+    services validate them; state changes go through the same services (actions)."""
+
+    list_display = ["id", "workspace", "name", "channel", "status", "recipient_count", "created_at"]
+    list_filter = ["status", "channel"]
+    search_fields = ["name"]
+    inlines = [BroadcastVariantInline]
+    actions = [
+        _broadcast_action("pause", broadcast_pause),
+        _broadcast_action("resume", broadcast_resume),
+        _broadcast_action("cancel", broadcast_cancel),
+    ]
+
+
+@admin.register(SendingPolicy)
+class SendingPolicyAdmin(WorkspaceScopedAdmin):
+    list_display = [
+        "workspace",
+        "channel",
+        "cap_messages",
+        "cap_period_hours",
+        "cap_policy",
+        "quiet_hours_enabled",
+        "quiet_start",
+        "quiet_end",
+    ]
+    list_filter = ["channel", "cap_policy"]

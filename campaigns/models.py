@@ -55,6 +55,8 @@ class MessageStatus(models.TextChoices):
     BOUNCED = "bounced", "Bounced"
     FAILED = "failed", "Failed"
     SUPPRESSED = "suppressed", "Suppressed"
+    # Not claimed until released (a paused broadcast); never sent while held.
+    HELD = "held", "Held"
 
 
 # A message in one of these states will not be sent again.
@@ -98,6 +100,16 @@ class Message(models.Model):
     # Filled by campaigns (a later issue); plain ids until those models exist.
     campaign_step_id = models.BigIntegerField(null=True, blank=True)
     variant_id = models.BigIntegerField(null=True, blank=True)
+    broadcast = models.ForeignKey(
+        "campaigns.Broadcast",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="messages",
+    )
+    # Transactional messages (receipts, password resets) bypass frequency caps and
+    # quiet hours; everything else is marketing.
+    transactional = models.BooleanField(default=False)
     idempotency_key = models.CharField(max_length=200)
     uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     is_test = models.BooleanField(default=False)
@@ -109,6 +121,9 @@ class Message(models.Model):
     due_at = models.DateTimeField(default=timezone.now)
     lease_until = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveIntegerField(default=0)
+    # Claims that ended in a deferral (frequency cap, quiet hours): they fence stale
+    # workers like any claim but do not count against MESSAGING_MAX_ATTEMPTS.
+    deferrals = models.PositiveIntegerField(default=0)
     error = models.TextField(blank=True, default="")
     provider = models.CharField(max_length=32, blank=True, default="")
     provider_message_id = models.CharField(max_length=200, blank=True, default="")
@@ -266,3 +281,31 @@ class MessagingSettings(models.Model):
 
     def __str__(self) -> str:
         return f"messaging settings of {self.workspace_id}"
+
+
+# Broadcasts and sending policies live in their own module (this one stays messaging).
+from campaigns.models_broadcasts import (  # noqa: E402
+    Broadcast,
+    BroadcastStatus,
+    BroadcastVariant,
+    CapPolicy,
+    ScheduleKind,
+    SendingPolicy,
+)
+
+__all__ = [
+    "FINAL_STATUSES",
+    "Broadcast",
+    "BroadcastStatus",
+    "BroadcastVariant",
+    "CapPolicy",
+    "Message",
+    "MessageStatus",
+    "MessagingSettings",
+    "SandboxDelivery",
+    "ScheduleKind",
+    "SendingPolicy",
+    "Template",
+    "TrackingEvent",
+    "WebhookEvent",
+]

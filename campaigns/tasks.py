@@ -17,3 +17,18 @@ def send_messages(claims: list[list[int]]) -> dict[str, int]:
     # A lost or repeated task is harmless: rows are re-claimed from the database after
     # their lease, and a claim that is no longer current is skipped.
     return messages_send(claims=[(int(i), int(a)) for i, a in claims])
+
+
+@shared_task(name="campaigns.broadcast_materialise", acks_late=True, ignore_result=True)
+def broadcast_materialise_task(broadcast_id: int) -> int:
+    # Twice is harmless: rows already in the outbox are skipped by their key.
+    from campaigns.services.broadcast_delivery import broadcast_materialise
+
+    return broadcast_materialise(broadcast_id=int(broadcast_id))
+
+
+@shared_task(name="campaigns.broadcasts_advance", acks_late=True, ignore_result=True)
+def broadcasts_advance_task() -> dict[str, int]:
+    from campaigns.services.broadcast_delivery import broadcasts_advance
+
+    return broadcasts_advance()

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from campaigns import views
+from campaigns import views, views_broadcasts
 
 urlpatterns = [
     path("templates/", views.template_list, name="templates"),
@@ -13,6 +13,19 @@ urlpatterns = [
         name="template-send-test",
     ),
     path("templates/<int:template_id>/delete/", views.template_delete, name="template-delete"),
+    path("campaigns/", views_broadcasts.broadcast_list, name="broadcasts"),
+    path("campaigns/new/", views_broadcasts.broadcast_edit, name="broadcast-new"),
+    path(
+        "campaigns/audience/",
+        views_broadcasts.broadcast_audience_panel,
+        name="broadcast-audience",
+    ),
+    path("campaigns/<int:broadcast_id>/", views_broadcasts.broadcast_edit, name="broadcast-edit"),
+    path(
+        "campaigns/<int:broadcast_id>/<slug:action>/",
+        views_broadcasts.broadcast_action,
+        name="broadcast-action",
+    ),
     path("outbox/", views.outbox, name="outbox"),
     path("outbox/<int:message_id>/", views.outbox_message, name="outbox-message"),
 ]

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from campaigns import api
+from campaigns import api, api_broadcasts
 
 urlpatterns = [
     path("templates/", api.TemplateListView.as_view(), name="api-templates"),
@@ -23,4 +23,34 @@ urlpatterns = [
         name="api-contact-consent",
     ),
     path("consent/export/", api.ConsentExportView.as_view(), name="api-consent-export"),
+    # Broadcasts.
+    path("campaigns/", api_broadcasts.BroadcastListView.as_view(), name="api-campaigns"),
+    path(
+        "campaigns/audience-count/",
+        api_broadcasts.AudienceCountView.as_view(),
+        name="api-campaigns-audience-count",
+    ),
+    path(
+        "campaigns/<int:broadcast_id>/",
+        api_broadcasts.BroadcastDetailView.as_view(),
+        name="api-campaign",
+    ),
+    path(
+        "campaigns/<int:broadcast_id>/audience-count/",
+        api_broadcasts.BroadcastAudienceCountView.as_view(),
+        name="api-campaign-audience-count",
+    ),
+    *[
+        path(
+            f"campaigns/<int:broadcast_id>/{action}/",
+            view.as_view(),
+            name=f"api-campaign-{action}",
+        )
+        for action, view in (
+            ("schedule", api_broadcasts.BroadcastScheduleView),
+            ("pause", api_broadcasts.BroadcastPauseView),
+            ("resume", api_broadcasts.BroadcastResumeView),
+            ("cancel", api_broadcasts.BroadcastCancelView),
+        )
+    ],
 ]

@@ -268,11 +268,18 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     # Analytics: each workspace's rollups rebuilt from raw data, and its CLV models
     # refitted, every ANALYTICS_REBUILD_SECONDS / ANALYTICS_CLV_REFIT_SECONDS.
     "analytics.nightly_due": {"task": "analytics.nightly_due", "schedule": 300.0},
+    # The default view of every report, computed ahead for workspaces in use.
+    "analytics.figures_warm": {"task": "analytics.figures_warm", "schedule": 240.0},
     # Messaging: due outbox rows are claimed every second (campaigns/services/dispatch.py).
     "campaigns.dispatch_due": {"task": "campaigns.dispatch_due", "schedule": 1.0},
+    # Broadcasts: scheduled → sending → sent, A/B winners, stalled materialisations.
+    "campaigns.broadcasts_advance": {"task": "campaigns.broadcasts_advance", "schedule": 5.0},
 }
 LIFECYCLE_SWEEP_SECONDS = env.int("LIFECYCLE_SWEEP_SECONDS", default=900)
 LIFECYCLE_MARK_BATCH = env.int("LIFECYCLE_MARK_BATCH", default=2000)
+# The same figures (report and parameters) are computed at most once in this many
+# seconds; 0 computes them on every request.
+ANALYTICS_CACHE_SECONDS = env.int("ANALYTICS_CACHE_SECONDS", default=300)
 ANALYTICS_REBUILD_SECONDS = env.int("ANALYTICS_REBUILD_SECONDS", default=86400)
 ANALYTICS_CLV_REFIT_SECONDS = env.int("ANALYTICS_CLV_REFIT_SECONDS", default=86400)
 
@@ -317,6 +324,13 @@ MESSAGING_MAX_IN_FLIGHT = env.int("MESSAGING_MAX_IN_FLIGHT", default=20000)
 # pays a new connection: a chunk of 500 (also the HTTP batch size) spreads that cost.
 MESSAGING_TASK_CHUNK = env.int("MESSAGING_TASK_CHUNK", default=500)
 MESSAGING_LEASE_SECONDS = env.int("MESSAGING_LEASE_SECONDS", default=300)
+# Broadcasts: recipients inserted per transaction; a materialisation whose worker has
+# not reported for this long is started again (it skips rows already in the outbox).
+CAMPAIGNS_BROADCAST_CHUNK = env.int("CAMPAIGNS_BROADCAST_CHUNK", default=10000)
+CAMPAIGNS_MATERIALISE_STALL_SECONDS = env.int("CAMPAIGNS_MATERIALISE_STALL_SECONDS", default=300)
+# Quiet hours for SMS in the contact's local time when a workspace has set no policy
+# ("HH:MM-HH:MM"; empty: none).
+CAMPAIGNS_SMS_QUIET_HOURS = env.str("CAMPAIGNS_SMS_QUIET_HOURS", default="21:00-08:00")
 MESSAGING_MAX_ATTEMPTS = env.int("MESSAGING_MAX_ATTEMPTS", default=8)
 MESSAGING_RETRY_BASE_SECONDS = env.float("MESSAGING_RETRY_BASE_SECONDS", default=30.0)
 MESSAGING_RETRY_MAX_SECONDS = env.float("MESSAGING_RETRY_MAX_SECONDS", default=3600.0)

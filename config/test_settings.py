@@ -12,6 +12,8 @@ SECURE_SSL_REDIRECT = False
 SESSION_COOKIE_SECURE = False
 CSRF_COOKIE_SECURE = False
 SECURE_HSTS_SECONDS = 0
+# Tests change data and read the figures at once; the cache has tests of its own.
+ANALYTICS_CACHE_SECONDS = 0
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
@@ -32,3 +34,7 @@ CACHES = {
         "KEY_PREFIX": "stagecraft-test",
     }
 }
+
+# SMS quiet hours by default would make SMS tests depend on the time of day; tests of
+# quiet hours set a policy (or this setting) themselves.
+CAMPAIGNS_SMS_QUIET_HOURS = ""

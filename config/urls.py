@@ -6,6 +6,7 @@ api_v1 = [
     path("", include("workspaces.urls_api")),
     path("", include("contacts.urls_api")),
     path("", include("lifecycle.urls_api")),
+    path("", include("analytics.urls_api")),
     path("", include("campaigns.urls_api")),
 ]
 
@@ -18,5 +19,6 @@ urlpatterns = [
     path("", include("workspaces.urls")),
     path("w/<slug:slug>/", include("contacts.urls")),
     path("w/<slug:slug>/", include("lifecycle.urls")),
+    path("w/<slug:slug>/", include("analytics.urls")),
     path("w/<slug:slug>/", include("campaigns.urls")),
 ]

@@ -297,10 +297,34 @@ def _expected_purchases_alive(
     r, alpha, a, b = params.r, params.alpha, params.a, params.b
     c = a + b + x - 1.0
     z = t / (alpha + T + t)
-    power = np.exp((a - 1.0) * np.log1p(-z))
-    series = hyp2f1(a + b - 1.0 - r, a - 1.0, c, z)
-    bracket = -np.expm1((a - 1.0) * np.log1p(-z)) - power * (series - 1.0)
-    return np.asarray(c / (a - 1.0) * bracket)
+    with np.errstate(invalid="ignore", over="ignore"):
+        power = np.exp((a - 1.0) * np.log1p(-z))
+        series = hyp2f1(a + b - 1.0 - r, a - 1.0, c, z)
+        bracket = -np.expm1((a - 1.0) * np.log1p(-z)) - power * (series - 1.0)
+        result = np.array(c / (a - 1.0) * bracket, dtype=np.float64)
+    lost = ~np.isfinite(result)
+    if lost.any():
+        result[lost] = _expected_purchases_fixed_dropout(params, t, x, T, lost)
+    return result
+
+
+def _expected_purchases_fixed_dropout(
+    params: BgNbdParams, t: FloatArray, x: FloatArray, T: FloatArray, rows: npt.NDArray[np.bool_]
+) -> FloatArray:
+    """The limit of equation 10's numerator as a and b grow with a / (a + b) fixed: a
+    population with (nearly) one dropout probability p, where 2F1 cannot be evaluated
+    (scipy returns nan or inf for a, b in the hundreds of thousands, which a fit reaches
+    on data with no spread in dropout). With p fixed, E[X(t) | lambda] = (1 - e^(-lambda
+    p t)) / p, and averaging over lambda ~ Gamma(r + x, alpha + T) gives
+
+        (1 - ((alpha + T) / (alpha + T + p t))^(r + x)) / p,   p = a / (a + b + x - 1).
+    """
+    r, alpha, a, b = params.r, params.alpha, params.a, params.b
+    ts = np.broadcast_to(t, rows.shape)[rows]
+    xs = np.broadcast_to(x, rows.shape)[rows]
+    Ts = np.broadcast_to(T, rows.shape)[rows]
+    p = a / (a + b + xs - 1.0)
+    return np.asarray(-np.expm1(-(r + xs) * np.log1p(p * ts / (alpha + Ts))) / p)
 
 
 def expected_purchases(

@@ -37,8 +37,9 @@ def cohorts(
 ) -> list[dict[str, Any]]:
     """For each cohort month: its size and, for each month after (offset 0 = the
     cohort's own month), how many were active, how many bought, and revenue."""
-    if filters.segment is not None:
-        rows = _cohorts_of_segment(workspace, start_month, end_month, basis, filters)
+    # The cohort cells are per source only: other filters read the contacts' facts.
+    if filters.segment is not None or filters.signup_month is not None:
+        rows = _cohorts_of_contacts(workspace, start_month, end_month, basis, filters)
     else:
         source_sql = "" if filters.source is None else "AND source = %s"
         params: list[Any] = [workspace.pk, basis, start_month, end_month]
@@ -55,12 +56,6 @@ def cohorts(
         )
     table: dict[dt.date, dict[str, Any]] = {}
     for cohort, month, size, active, purchasing, revenue in rows:
-        if (
-            filters.signup_month
-            and basis == CohortCell.Basis.SIGNUP
-            and cohort != filters.signup_month
-        ):
-            continue
         entry = table.setdefault(
             cohort, {"cohort": cohort.isoformat()[:7], "size": 0, "months": {}}
         )
@@ -96,10 +91,10 @@ def cohorts(
     return out
 
 
-def _cohorts_of_segment(
+def _cohorts_of_contacts(
     workspace: Workspace, start_month: dt.date, end_month: dt.date, basis: str, filters: Filters
 ) -> list[tuple[Any, ...]]:
-    """The cohort table for the contacts of a segment, from their facts and months."""
+    """The cohort table of the contacts the filters keep, from their facts and months."""
     condition, params = filters.contacts_sql(workspace, "f.contact_id")
     cohort = "f.signup_month" if basis == CohortCell.Basis.SIGNUP else "f.first_purchase_month"
     return fetch(
@@ -175,7 +170,7 @@ def revenue_metrics(
         "average_order_value": _money(orders["revenue"] / orders["orders"])
         if orders["orders"]
         else None,
-        "purchase_frequency": round(orders["orders"] / customers, 4) if customers else None,
+        "purchase_frequency": round(int(orders["orders"]) / customers, 4) if customers else None,
         "repeat_purchase_rate": round(orders["repeat_customers"] / customers, 4)
         if customers
         else None,
@@ -209,11 +204,46 @@ def customers_before(
     return [int(value) for value in row]
 
 
+def customers_at(
+    workspace: Workspace,
+    instants: list[dt.datetime],
+    churned_id: int | None,
+    filters: Filters = NO_FILTERS,
+) -> list[int]:
+    """For each instant, the customers then: contacts whose first purchase was before
+    it and who were not in the churned stage at it (two scans: the facts, and the
+    churned stage's stays that cover any of the instants)."""
+    bought = customers_before(workspace, instants, filters)
+    if churned_id is None or not instants:
+        return bought
+    condition, params = filters.contacts_sql(workspace, "s.contact_id")
+    counts = ", ".join(
+        "count(*) FILTER (WHERE s.entered_at < %s AND (s.left_at IS NULL OR s.left_at >= %s) "
+        "AND f.first_purchase_at < %s)"
+        for _ in instants
+    )
+    row = fetch(
+        f"SELECT {counts} FROM analytics_stay s "
+        f"JOIN analytics_customerfacts f ON f.contact_id = s.contact_id "
+        f"WHERE s.workspace_id = %s AND s.stage_id = %s AND s.entered_at < %s "
+        f"AND (s.left_at IS NULL OR s.left_at >= %s) AND {condition}",
+        [
+            *(value for instant in instants for value in (instant, instant, instant)),
+            workspace.pk,
+            churned_id,
+            max(instants),
+            min(instants),
+            *params,
+        ],
+    )[0]
+    return [ever - int(gone) for ever, gone in zip(bought, row, strict=True)]
+
+
 def churn(
     *, workspace: Workspace, period: Period, granularity: str, filters: Filters = NO_FILTERS
 ) -> list[dict[str, Any]]:
     """Per bucket: customers at its start (contacts who had bought and were not in the
-    churned stage), how many entered the churned stage during it, the churn rate, and
+    churned stage then), how many entered the churned stage during it, the churn rate, and
     how many were at risk at its end."""
     from analytics.figures.stages import movement, stage_counts_on
 
@@ -234,19 +264,13 @@ def churn(
         first_day = max(bucket, period.start)
         last_day = min(_next(bucket, granularity) - dt.timedelta(days=1), period.end)
         spans.append((bucket, first_day, last_day))
-    counts = stage_counts_on(
-        workspace,
-        [first - dt.timedelta(days=1) for _, first, _ in spans] + [last for _, _, last in spans],
-        filters,
-    )
+    counts = stage_counts_on(workspace, [last for _, _, last in spans], filters)
     starts = [Period(first, last).bounds(workspace.time_zone)[0] for _, first, last in spans]
-    bought = customers_before(workspace, starts, filters)
     churned_id = stage_ids.get(churned_key)
     at_risk_id = stage_ids.get(at_risk_key)
+    at_starts = customers_at(workspace, starts, churned_id, filters)
     out = []
-    for (bucket, first_day, last_day), customers_ever in zip(spans, bought, strict=True):
-        at_start = counts[first_day - dt.timedelta(days=1)]
-        customers = customers_ever - (at_start.get(churned_id, 0) if churned_id else 0)
+    for (bucket, _, last_day), customers in zip(spans, at_starts, strict=True):
         churned = moves.get((bucket.isoformat(), churned_key), {}).get("entries", 0)
         out.append(
             {
@@ -343,8 +367,8 @@ def clv_historic(*, workspace: Workspace, filters: Filters = NO_FILTERS) -> dict
     )
     by_stage = fetch(
         f"SELECT s.key, count(*), sum(f.revenue) FROM analytics_customerfacts f "
-        f"JOIN lifecycle_contactstage cs ON cs.contact_id = f.contact_id "
-        f"JOIN lifecycle_stage s ON s.id = cs.stage_id "
+        f"LEFT JOIN lifecycle_contactstage cs ON cs.contact_id = f.contact_id "
+        f"LEFT JOIN lifecycle_stage s ON s.id = cs.stage_id "
         f"WHERE f.workspace_id = %s AND f.purchases > 0 AND {condition} GROUP BY 1 ORDER BY 1",
         [workspace.pk, *params],
     )

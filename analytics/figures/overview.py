@@ -3,12 +3,11 @@ same length just before it, and the change."""
 
 from __future__ import annotations
 
-import datetime as dt
 from decimal import Decimal
 from typing import Any
 
 from analytics.figures.common import NO_FILTERS, Filters, Period, fetch
-from analytics.figures.customers import _stage_keys, customers_before, revenue_metrics
+from analytics.figures.customers import _stage_keys, customers_at, revenue_metrics
 from analytics.figures.stages import stage_counts_on
 from lifecycle.models import Stage
 from workspaces.models import Workspace
@@ -30,18 +29,16 @@ def _period_figures(workspace: Workspace, period: Period, filters: Filters) -> d
         .values_list("pk", flat=True)
         .first()
     )
-    before = period.start - dt.timedelta(days=1)
-    counts = stage_counts_on(workspace, [before, period.end], filters)
+    counts = stage_counts_on(workspace, [period.end], filters)
     churned = 0
     if churned_id is not None:
         churned = fetch(
             "SELECT count(*) FROM lifecycle_stagetransition WHERE workspace_id = %s "
-            f"AND to_stage_id = %s AND at >= %s AND at < %s AND {condition}",
+            f"AND to_stage_id = %s AND at >= %s AND at < %s AND notified_at IS NOT NULL "
+            f"AND {condition}",
             [workspace.pk, churned_id, start, end, *params],
         )[0][0]
-    customers_at_start = customers_before(workspace, [start], filters)[0] - (
-        counts[before].get(churned_id, 0) if churned_id else 0
-    )
+    customers_at_start = customers_at(workspace, [start], churned_id, filters)[0]
     purchases = revenue_metrics(workspace=workspace, period=period, filters=filters)
     return {
         "contacts": sum(counts[period.end].values()),

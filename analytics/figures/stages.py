@@ -39,7 +39,8 @@ def _flows(
     return fetch(
         f"SELECT (at AT TIME ZONE %s)::date AS day, from_stage_id, to_stage_id, count(*) "
         f"FROM lifecycle_stagetransition WHERE workspace_id = %s AND {condition} "
-        f"AND (at AT TIME ZONE %s)::date <= %s "
+        # as the rollup: only the moves the stage.changed hooks have seen
+        f"AND notified_at IS NOT NULL AND (at AT TIME ZONE %s)::date <= %s "
         f"AND (%s::date IS NULL OR (at AT TIME ZONE %s)::date >= %s) GROUP BY 1, 2, 3",
         [
             workspace.time_zone,
@@ -158,21 +159,23 @@ _CONVERSION_SQL = """
 WITH pairs AS (
     SELECT * FROM unnest(%(here)s::bigint[], %(next)s::bigint[]) AS p(here, next)
 ),
-entered AS (  -- first-ever entries into `here` that fall in the period
-    SELECT p.here, p.next, x.contact_id, x.{at} AS at
+entered AS (  -- entries into `here` that fall in the period
+    SELECT p.here, p.next, x.contact_id, x.{at} AS at, x.{id} AS id
     FROM pairs p JOIN {table} x ON x.workspace_id = %(workspace)s AND x.{stage} = p.here
          AND x.{at} >= %(start)s AND x.{at} < %(end)s
-    WHERE {condition} AND NOT EXISTS (
-        SELECT 1 FROM {table} y
-        WHERE y.contact_id = x.contact_id AND y.{stage} = p.here
-          AND (y.{at}, y.{id}) < (x.{at}, x.{id}))
+    WHERE {condition}
 ),
-took AS (
-    SELECT e.here, (
-        SELECT extract(epoch FROM min(y.{at}) - e.at) / 86400 FROM {table} y
-        WHERE y.contact_id = e.contact_id AND y.{stage} = e.next AND y.{at} >= e.at
-    ) AS days
-    FROM entered e
+firsts AS (  -- ... that were the contact's first-ever entry into it
+    SELECT e.* FROM entered e WHERE NOT EXISTS (
+        SELECT 1 FROM {table} y
+        WHERE y.contact_id = e.contact_id AND y.{stage} = e.here
+          AND (y.{at}, y.{id}) < (e.at, e.id))
+),
+took AS (  -- days from there to the first entry into `next` at or after it
+    SELECT f.here, extract(epoch FROM min(y.{at}) - f.at) / 86400 AS days
+    FROM firsts f
+    LEFT JOIN {table} y ON y.contact_id = f.contact_id AND y.{stage} = f.next AND y.{at} >= f.at
+    GROUP BY f.here, f.contact_id, f.at
 )
 SELECT here, count(*), count(days),
        percentile_cont(0.5) WITHIN GROUP (ORDER BY days),
@@ -188,9 +191,10 @@ def conversion(
     first-ever entry into the first stage fell in the period, how many entered the next
     one at or after it (by now), and how long that took (median and p90 days).
 
-    One statement for all pairs; its cost follows the entries of the period (index
-    lookups per entrant), not the history. Unfiltered it reads the stays rollup, with
-    filters the transitions of the contacts kept (both carry every entry)."""
+    One statement for all pairs, written as joins so that PostgreSQL can hash them
+    when a period has many entrants (and use the indexes when it has few). Unfiltered
+    it reads the stays rollup, with filters the transitions of the contacts kept (both
+    carry every entry)."""
     path = funnel_path(workspace)
     pairs = list(itertools.pairwise(path))
     if not pairs:

@@ -13,6 +13,7 @@ from collections.abc import Collection, Sequence
 
 from django.db import connection, transaction
 
+from analytics.cache import figures_changed
 from analytics.rollups.customers import (
     customer_rollups_erase,
     customer_rollups_rebuild,
@@ -56,6 +57,12 @@ def on_contact_erased(contact: Contact) -> None:
     customer_rollups_erase(contact_id=contact.pk)
 
 
+REBUILT_TABLES = [
+    f"analytics_{name}"
+    for name in ("stageflowday", "stay", "customerfacts", "contactmonth", "cohortcell")
+]
+
+
 def rollups_rebuild(*, workspace_id: int) -> float:
     """Recompute every rollup of a workspace; returns the seconds it took."""
     started = time.perf_counter()
@@ -63,6 +70,11 @@ def rollups_rebuild(*, workspace_id: int) -> float:
         _lock({workspace_id}, exclusive=True)
         stage_rollups_rebuild(workspace_id=workspace_id)
         customer_rollups_rebuild(workspace_id=workspace_id)
+    # Fresh statistics: a rebuilt table planned on stale ones can pick a nested loop
+    # over what are now many rows (seen: 700 ms instead of 7 ms on the demo).
+    with connection.cursor() as cursor:
+        cursor.execute(f"ANALYZE {', '.join(REBUILT_TABLES)}")
+    figures_changed(workspace_id=workspace_id)
     took = time.perf_counter() - started
     logger.info("analytics.rollups_rebuilt workspace=%s seconds=%.1f", workspace_id, took)
     return took

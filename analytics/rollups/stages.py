@@ -27,8 +27,10 @@ ON CONFLICT (workspace_id, day, from_stage_id, to_stage_id)
 DO UPDATE SET moves = f.moves + EXCLUDED.moves
 """
 
+# Two statements, not a DELETE in a WITH: the sub-statements of one statement run in
+# no set order, so the INSERT could meet the rows it replaces in the unique index.
+_STAYS_DELETE = "DELETE FROM analytics_stay WHERE contact_id = ANY(%(ids)s)"
 _STAYS_SQL = """
-WITH gone AS (DELETE FROM analytics_stay WHERE contact_id = ANY(%(ids)s))
 INSERT INTO analytics_stay (contact_id, workspace_id, stage_id, transition_id, entered_at, left_at)
 SELECT contact_id, workspace_id, to_stage_id, id, at,
        lead(at) OVER (PARTITION BY contact_id ORDER BY at, id)
@@ -44,11 +46,12 @@ def stage_rollups_apply(transitions: Sequence[StageTransition]) -> None:
         cursor.execute(
             _FLOW_SQL.format(sign="", where="t.id = ANY(%s)"), [[t.pk for t in transitions]]
         )
-        cursor.execute(_STAYS_SQL, {"ids": sorted({t.contact_id for t in transitions})})
+    stays_refresh(contact_ids={t.contact_id for t in transitions})
 
 
 def stays_refresh(*, contact_ids: Collection[int]) -> None:
     with connection.cursor() as cursor:
+        cursor.execute(_STAYS_DELETE, {"ids": sorted(contact_ids)})
         cursor.execute(_STAYS_SQL, {"ids": sorted(contact_ids)})
 
 

@@ -21,6 +21,7 @@ import numpy as np
 from django.db import connection, transaction
 from django.utils import timezone
 
+from analytics.cache import figures_changed
 from analytics.clv.bgnbd import bgnbd_fit, expected_purchases, probability_alive
 from analytics.clv.gamma_gamma import GammaGammaFit, gamma_gamma_fit
 from analytics.clv.lifetime_value import predicted_clv
@@ -161,6 +162,7 @@ def clv_fit(*, workspace: Workspace, as_of: dt.date | None = None) -> ClvModel:
             applied=applied,
             holdout=holdout,
         )
+    figures_changed(workspace_id=workspace.pk)
     logger.info(
         "analytics.clv_fitted workspace=%s as_of=%s customers=%s seconds=%.1f applied=%s",
         workspace.pk,
@@ -170,6 +172,11 @@ def clv_fit(*, workspace: Workspace, as_of: dt.date | None = None) -> ClvModel:
         applied,
     )
     return model
+
+
+def _finite(values: Any, digits: int) -> list[float | None]:
+    """Rounded values, None where the model gave none (never NaN into a rule)."""
+    return [float(v) if np.isfinite(v) else None for v in np.round(values, digits)]
 
 
 def _apply(workspace: Workspace, customers: Customers, bgnbd: Any, gg: Any) -> None:
@@ -183,7 +190,9 @@ def _apply(workspace: Workspace, customers: Customers, bgnbd: Any, gg: Any) -> N
         clv = predicted_clv(
             bgnbd, gg, customers.x, customers.t_x, customers.T, spend, HORIZON_WEEKS
         )
-        values: list[Decimal | None] = [Decimal(f"{v:.2f}") for v in clv]
+        values: list[Decimal | None] = [
+            Decimal(f"{v:.2f}") if np.isfinite(v) else None for v in clv
+        ]
     else:
         values = [None] * int(customers.ids.size)
     with connection.cursor() as cursor:
@@ -207,8 +216,8 @@ def _apply(workspace: Workspace, customers: Customers, bgnbd: Any, gg: Any) -> N
                 [
                     customers.ids[low:high].tolist(),
                     values[low:high],
-                    np.round(alive[low:high], 6).tolist(),
-                    np.round(expected[low:high], 4).tolist(),
+                    _finite(alive[low:high], 6),
+                    _finite(expected[low:high], 4),
                     workspace.pk,
                 ],
             )

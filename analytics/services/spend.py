@@ -8,6 +8,7 @@ from typing import Any
 
 from django.utils import timezone
 
+from analytics.cache import figures_changed
 from analytics.models import Spend
 from config.errors import InvalidInput
 from workspaces.models import Workspace
@@ -39,7 +40,8 @@ def _clean(data: dict[str, Any]) -> tuple[str, dt.date, Decimal]:
         errors["amount"] = ["at most two decimal places"]
     if errors:
         raise InvalidInput("The spend is not valid.", fields=errors)
-    return source.strip(), month, amount  # type: ignore[union-attr,return-value]
+    assert isinstance(source, str) and month is not None and amount is not None
+    return source.strip(), month, amount.quantize(Decimal("0.01"))
 
 
 def spend_set(*, workspace: Workspace, data: dict[str, Any], actor: Actor) -> tuple[Spend, bool]:
@@ -59,6 +61,7 @@ def spend_set(*, workspace: Workspace, data: dict[str, Any], actor: Actor) -> tu
         object_id=spend.pk,
         details={"source": source, "month": month.isoformat()[:7], "amount": str(amount)},
     )
+    figures_changed(workspace_id=workspace.pk)
     return spend, created
 
 
@@ -72,3 +75,4 @@ def spend_delete(*, spend: Spend, actor: Actor) -> None:
         details={"source": spend.source, "month": spend.month.isoformat()[:7]},
     )
     spend.delete()
+    figures_changed(workspace_id=spend.workspace_id)

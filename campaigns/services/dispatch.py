@@ -35,6 +35,7 @@ from django.utils import timezone
 from campaigns.models import Message, MessageStatus, MessagingSettings
 from campaigns.personalisation import contact_context, render_template
 from campaigns.providers import Outgoing, Result, provider_for
+from campaigns.services.pressure import hold_back_apply, hold_backs
 from campaigns.tokens import unsubscribe_mailto, unsubscribe_url
 from config.db import bound_cursor
 from config.redis import get_redis
@@ -85,7 +86,8 @@ def messages_claim(*, limit: int | None = None) -> list[Claim]:
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(
             """
-            SELECT id, workspace_id, channel, status, attempts FROM campaigns_message
+            SELECT id, workspace_id, channel, status, attempts - deferrals
+            FROM campaigns_message
             WHERE status IN ('scheduled', 'sending') AND due_at <= %s
               AND (status = 'scheduled' OR lease_until < %s)
             ORDER BY due_at, id
@@ -221,10 +223,11 @@ def _finish(message: Message, attempt: int, result: Result) -> None:
     if result.ok:
         _record_sent([(message, result.provider_message_id)])
         return
-    if result.transient and attempt < settings.MESSAGING_MAX_ATTEMPTS:
+    tries = attempt - message.deferrals  # deferrals were claims, not tries
+    if result.transient and tries < settings.MESSAGING_MAX_ATTEMPTS:
         claimed.update(
             status=MessageStatus.SCHEDULED,
-            due_at=now + timedelta(seconds=retry_delay(attempt, result.retry_after)),
+            due_at=now + timedelta(seconds=retry_delay(tries, result.retry_after)),
             lease_until=None,
             error=result.error,
         )
@@ -232,7 +235,7 @@ def _finish(message: Message, attempt: int, result: Result) -> None:
         return
     reason = "provider refused the recipient" if result.invalid_recipient else "provider error"
     if result.transient:
-        reason = f"gave up after {attempt} attempts"
+        reason = f"gave up after {tries} attempts"
     claimed.update(
         status=MessageStatus.FAILED,
         status_reason=reason,
@@ -430,7 +433,7 @@ def messages_send(*, claims: list[Claim]) -> dict[str, int]:
         .select_related("contact", "template", "workspace")
         .order_by("id")
     )
-    counts = {"sent": 0, "suppressed": 0, "retry": 0, "failed": 0, "skipped": 0}
+    counts = {"sent": 0, "suppressed": 0, "retry": 0, "failed": 0, "skipped": 0, "deferred": 0}
     counts["skipped"] = len(claims) - len(messages)
     if not messages:
         return counts
@@ -445,6 +448,14 @@ def messages_send(*, claims: list[Claim]) -> dict[str, int]:
             counts["suppressed"] += 1
         else:
             sendable.append(m)
+    # Frequency caps and quiet hours (campaigns/services/pressure.py): deferred or
+    # skipped, with the reason on the message.
+    held_back = hold_backs(sendable)
+    for m in sendable:
+        if m.pk in held_back:
+            hold_back_apply(m, held_back[m.pk])
+            counts["deferred" if held_back[m.pk].defer_to else "suppressed"] += 1
+    sendable = [m for m in sendable if m.pk not in held_back]
     _render(sendable)
     _crash_point("after_render")
     senders = {
@@ -482,7 +493,10 @@ def messages_send(*, claims: list[Claim]) -> dict[str, int]:
                 _finish(message, message.attempts, result)
             if result.ok:
                 counts["sent"] += 1
-            elif result.transient and message.attempts < settings.MESSAGING_MAX_ATTEMPTS:
+            elif (
+                result.transient
+                and message.attempts - message.deferrals < settings.MESSAGING_MAX_ATTEMPTS
+            ):
                 counts["retry"] += 1
             else:
                 counts["failed"] += 1

@@ -28,10 +28,13 @@ def message_enqueue(
     due_at: dt.datetime | None = None,
     campaign_step_id: int | None = None,
     variant_id: int | None = None,
+    transactional: bool = False,
 ) -> Enqueued:
     """Schedule `template` for `contact`. The same idempotency key in a workspace
     always names the same message: a second call returns the first row unchanged
-    (INSERT … ON CONFLICT DO NOTHING, so concurrent callers cannot both create)."""
+    (INSERT … ON CONFLICT DO NOTHING, so concurrent callers cannot both create).
+    A transactional message (a receipt, a reset link) bypasses frequency caps and
+    quiet hours."""
     if template.workspace_id != contact.workspace_id:
         raise InvalidInput("The template belongs to another workspace.")
     key = idempotency_key.strip()
@@ -48,6 +51,7 @@ def message_enqueue(
         due_at=due_at or timezone.now(),
         campaign_step_id=campaign_step_id,
         variant_id=variant_id,
+        transactional=transactional,
     )
     created = Message.objects.bulk_create(
         [row], ignore_conflicts=True, unique_fields=["workspace", "idempotency_key"]

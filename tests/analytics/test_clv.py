@@ -321,6 +321,28 @@ def test_expected_purchases_stays_finite_for_heavy_buyers() -> None:
     assert np.isfinite(float(bgnbd_log_likelihood(PAPER, 10**6, 500.0, 520.0)))
 
 
+def test_expected_purchases_at_a_fixed_dropout_limit() -> None:
+    """On data with no spread in dropout a fit drives a and b to the bound (seen on a
+    shop whose customers all bought monthly): 2F1 then gives nan, and equation 10 must
+    take its limit, (1 - ((alpha + T) / (alpha + T + p t))^(r + x)) / p, p = a / (a + b).
+    As a and b grow the exact value tends to it, and at the bound it is finite."""
+    x = np.array([0.0, 1.0, 9.0, 13.0, 50.0])
+    T = np.array([0.0, 30.0, 57.0, 57.0, 100.0])
+    previous = np.inf
+    for scale in (1e2, 1e3, 1e4):
+        params = BgNbdParams(r=0.9, alpha=5.8, a=0.05 * scale, b=0.95 * scale)
+        p = params.a / (params.a + params.b + x - 1.0)
+        limit = -np.expm1(-(params.r + x) * np.log1p(p * 52.0 / (params.alpha + T))) / p
+        alive = bgnbd_module._expected_purchases_alive(params, np.full(5, 52.0), x, T)
+        gap = float(np.max(np.abs(alive / limit - 1)))
+        assert gap < previous
+        previous = gap
+    assert previous < 1e-3
+    bound = BgNbdParams(r=0.9, alpha=5.8, a=165745.3, b=3269016.7)
+    values = expected_purchases(bound, 52.0, x, T, T)
+    assert np.all(np.isfinite(values)) and np.all(values > 0)
+
+
 # --- Weights ------------------------------------------------------------------------
 
 

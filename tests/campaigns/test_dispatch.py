@@ -259,3 +259,29 @@ def test_a_throttled_run_is_not_finished_until_every_message_is_final(ws):
     assert messages_pending_count(workspace_id=ws.pk) == 3
     statuses = sorted(Message.objects.filter(pk__in=ids).values_list("status", flat=True))
     assert statuses == ["scheduled", "scheduled", "scheduled", "sent", "sent"]
+
+
+def test_deferrals_do_not_use_up_the_retries(ws, settings):
+    """A message held back by caps or quiet hours more often than MAX_ATTEMPTS (each
+    deferral is a claim) still gets every transient retry, and then is sent."""
+    settings.MESSAGING_EMAIL_PROVIDER = "http"
+    settings.MESSAGING_MAX_ATTEMPTS = 2
+    template = email_template(ws)
+    [mid] = enqueue([ContactFactory.create(workspace=ws)], template)
+    # as if deferred five times: five claims that ended back in `scheduled`
+    Message.objects.filter(pk=mid).update(attempts=5, deferrals=5)
+    with HttpStub(script=[(500, {})]) as stub:
+        settings.EMAIL_HTTP_URL = stub.url
+        run_once()
+        message = Message.objects.get(pk=mid)
+        assert message.status == "scheduled"  # one try of two: retried, not failed
+        Message.objects.filter(pk=mid).update(due_at=timezone.now())
+        run_once()
+    message = Message.objects.get(pk=mid)
+    assert message.status == "sent" and message.attempts == 7
+    # and a lease that ran out is given up on only after MAX_ATTEMPTS real tries
+    [other] = enqueue([ContactFactory.create(workspace=ws)], template)
+    Message.objects.filter(pk=other).update(
+        status="sending", attempts=6, deferrals=5, lease_until=timezone.now()
+    )
+    assert [claim[0] for claim in messages_claim()] == [other]

@@ -9,6 +9,9 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandParser
 from django.db import transaction
 
+from analytics.demo import demo_analytics_create
+from analytics.reports import local_today
+from campaigns.demo import demo_messaging_seed
 from config.provisioning import workspace_provision
 from contacts.demo import demo_contacts_create
 from lifecycle.demo import demo_history_replay
@@ -70,9 +73,13 @@ class Command(BaseCommand):
             _, secret = api_key_create(
                 workspace=workspace, name="Demo integration", actor=Actor(system="seed_demo")
             )
+        today = options["today"] or local_today(workspace)
+        demo_analytics_create(workspace=workspace, today=today, seed=options["seed"])
+        sent = demo_messaging_seed(workspace=workspace)
         self.stdout.write(
             f"Demo workspace '{DEMO_SLUG}': {summary.contacts} contacts, {summary.events} "
             f"events, {summary.purchases} purchases worth {summary.revenue} "
-            f"{workspace.currency}; {moves} lifecycle stage moves over the year."
+            f"{workspace.currency}; {moves} lifecycle stage moves over the year; "
+            f"{sent} messages in the sandbox outbox."
         )
         self.stdout.write(f"Demo API key (shown once): {secret}")

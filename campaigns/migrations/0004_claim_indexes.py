@@ -6,9 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('campaigns', '0001_messaging'),
-        ('contacts', '0005_rule_indexes'),
-        ('workspaces', '0002_workspace_purchase_event_names'),
+        ('campaigns', '0003_message_deferrals'),
     ]
 
     operations = [

@@ -1,0 +1,18 @@
+from django.urls import path
+
+from analytics import api
+from analytics.reports import REPORTS
+
+urlpatterns = [
+    *(
+        path(f"analytics/{key}/", api.report_view(key).as_view(), name=f"api-analytics-{key}")
+        for key in REPORTS
+    ),
+    path("analytics/clv/model/", api.ClvModelView.as_view(), name="api-analytics-clv-model"),
+    path("analytics/spend/", api.SpendListView.as_view(), name="api-analytics-spend"),
+    path(
+        "analytics/spend/<int:spend_id>/",
+        api.SpendDetailView.as_view(),
+        name="api-analytics-spend-detail",
+    ),
+]

@@ -1,0 +1,275 @@
+"""REST API v1 for broadcasts (`/api/v1/campaigns/`): list, create, retrieve, update a
+draft, audience count, and the schedule / pause / resume / cancel actions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field
+from rest_framework import serializers, status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from campaigns import selectors_broadcasts as selectors
+from campaigns.models import Broadcast, BroadcastVariant
+from campaigns.services import broadcasts as services
+from campaigns.services.audience import audience_count
+from campaigns.services.broadcast_delivery import broadcast_audience
+from config.api import request_object
+from config.errors import NotFound, field_errors
+from contacts.api import ERRORS
+from contacts.models import Channel
+from workspaces.api_auth import ApiRequest
+
+
+class VariantSerializer(serializers.ModelSerializer):
+    template_id = serializers.IntegerField()
+
+    class Meta:
+        model = BroadcastVariant
+        fields = ["id", "label", "template_id", "weight", "is_default"]
+        read_only_fields = ["id"]
+
+
+class StatsSerializer(serializers.Serializer):
+    recipients = serializers.IntegerField()
+    sent = serializers.IntegerField()
+    opened = serializers.IntegerField()
+    clicked = serializers.IntegerField()
+    suppressed = serializers.IntegerField()
+    failed = serializers.IntegerField()
+
+
+class BroadcastSerializer(serializers.ModelSerializer):
+    template_id = serializers.IntegerField()
+    variants = VariantSerializer(many=True, required=False)
+    stats = serializers.SerializerMethodField()
+    winner = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Broadcast
+        fields = [
+            "id",
+            "name",
+            "channel",
+            "template_id",
+            "include_segment_ids",
+            "include_stage_ids",
+            "exclude_segment_ids",
+            "exclude_stage_ids",
+            "schedule",
+            "send_at",
+            "local_date",
+            "local_time",
+            "throttle_per_hour",
+            "variants",
+            "test_pool_percent",
+            "winner_wait_hours",
+            "status",
+            "recipient_count",
+            "stats",
+            "first_due_at",
+            "winner_due_at",
+            "winner",
+            "winner_reason",
+            "scheduled_at",
+            "finished_at",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = [
+            "id",
+            "status",
+            "recipient_count",
+            "stats",
+            "first_due_at",
+            "winner_due_at",
+            "winner",
+            "winner_reason",
+            "scheduled_at",
+            "finished_at",
+            "created_at",
+            "updated_at",
+        ]
+
+    @extend_schema_field(StatsSerializer)
+    def get_stats(self, broadcast: Broadcast) -> dict[str, int]:
+        return {
+            "recipients": broadcast.recipient_count,
+            "sent": getattr(broadcast, "n_sent", 0),
+            "opened": getattr(broadcast, "n_opened", 0),
+            "clicked": getattr(broadcast, "n_clicked", 0),
+            "suppressed": getattr(broadcast, "n_suppressed", 0),
+            "failed": getattr(broadcast, "n_failed", 0),
+        }
+
+    def get_winner(self, broadcast: Broadcast) -> str | None:
+        return broadcast.winner_variant.label if broadcast.winner_variant else None
+
+
+class AudienceRequestSerializer(serializers.Serializer):
+    channel = serializers.ChoiceField(choices=Channel.choices)
+    include_segment_ids = serializers.ListField(child=serializers.IntegerField(), required=False)
+    include_stage_ids = serializers.ListField(child=serializers.IntegerField(), required=False)
+    exclude_segment_ids = serializers.ListField(child=serializers.IntegerField(), required=False)
+    exclude_stage_ids = serializers.ListField(child=serializers.IntegerField(), required=False)
+
+
+class AudienceCountSerializer(serializers.Serializer):
+    count = serializers.IntegerField(
+        help_text="Distinct contacts the audience reaches now, with consent for the channel"
+    )
+
+
+def _broadcast_or_404(request: ApiRequest, broadcast_id: Any) -> Broadcast:
+    broadcast = selectors.broadcast_get(workspace=request.workspace, broadcast_id=broadcast_id)
+    if broadcast is None:
+        raise NotFound("No such campaign.")
+    return broadcast
+
+
+def _out(request: ApiRequest, broadcast_id: int) -> dict[str, Any]:
+    return dict(BroadcastSerializer(_broadcast_or_404(request, broadcast_id)).data)
+
+
+class BroadcastListView(APIView):
+    @extend_schema(
+        operation_id="campaigns_list",
+        responses={200: BroadcastSerializer(many=True), **ERRORS},
+    )
+    def get(self, request: ApiRequest) -> Response:
+        rows = selectors.broadcasts_for_workspace(workspace=request.workspace)[:500]
+        return Response({"results": [BroadcastSerializer(b).data for b in rows]})
+
+    @extend_schema(
+        operation_id="campaigns_create",
+        description="Create a draft broadcast. Variants (at least two, one default) make "
+        "it an A/B test; `test_pool_percent` > 0 sends the variants to that share first "
+        "and the winner on clicks to the rest after `winner_wait_hours`.",
+        request=BroadcastSerializer,
+        responses={
+            201: BroadcastSerializer,
+            409: OpenApiResponse(description="Name taken"),
+            **ERRORS,
+        },
+    )
+    def post(self, request: ApiRequest) -> Response:
+        broadcast = services.broadcast_create(
+            workspace=request.workspace, data=request_object(request.data), actor=request.actor
+        )
+        return Response(_out(request, broadcast.pk), status=status.HTTP_201_CREATED)
+
+
+class BroadcastDetailView(APIView):
+    @extend_schema(
+        operation_id="campaigns_retrieve", responses={200: BroadcastSerializer, **ERRORS}
+    )
+    def get(self, request: ApiRequest, broadcast_id: int) -> Response:
+        return Response(_out(request, broadcast_id))
+
+    @extend_schema(
+        operation_id="campaigns_update",
+        description="Edit a draft (409 once it is scheduled: pause or cancel it instead).",
+        request=BroadcastSerializer,
+        responses={
+            200: BroadcastSerializer,
+            409: OpenApiResponse(description="Not a draft"),
+            **ERRORS,
+        },
+    )
+    def patch(self, request: ApiRequest, broadcast_id: int) -> Response:
+        broadcast = _broadcast_or_404(request, broadcast_id)
+        services.broadcast_update(
+            broadcast=broadcast, data=request_object(request.data), actor=request.actor
+        )
+        return Response(_out(request, broadcast.pk))
+
+
+def _id_list(body: dict[str, Any], field: str) -> list[int]:
+    value = body.get(field) or []
+    if not isinstance(value, list) or not all(
+        isinstance(v, int) and not isinstance(v, bool) for v in value
+    ):
+        raise field_errors({field: ["must be a list of ids"]})
+    return value
+
+
+class AudienceCountView(APIView):
+    @extend_schema(
+        operation_id="campaigns_audience_count",
+        description="Preview: how many contacts an audience would reach now (each contact "
+        "once, however many included segments or stages it is in; exclusions win; only "
+        "contacts with consent for the channel).",
+        request=AudienceRequestSerializer,
+        responses={200: AudienceCountSerializer, **ERRORS},
+    )
+    def post(self, request: ApiRequest) -> Response:
+        body = request_object(request.data)
+        channel = body.get("channel")
+        if channel not in Channel.values:
+            raise field_errors({"channel": [f"one of {', '.join(Channel.values)}"]})
+        count = selectors.audience_preview_count(
+            workspace=request.workspace,
+            channel=str(channel),
+            include_segment_ids=_id_list(body, "include_segment_ids"),
+            include_stage_ids=_id_list(body, "include_stage_ids"),
+            exclude_segment_ids=_id_list(body, "exclude_segment_ids"),
+            exclude_stage_ids=_id_list(body, "exclude_stage_ids"),
+        )
+        return Response({"count": count})
+
+
+class BroadcastAudienceCountView(APIView):
+    @extend_schema(
+        operation_id="campaigns_recipient_count",
+        description="How many contacts this broadcast's audience reaches now.",
+        responses={200: AudienceCountSerializer, **ERRORS},
+    )
+    def get(self, request: ApiRequest, broadcast_id: int) -> Response:
+        broadcast = _broadcast_or_404(request, broadcast_id)
+        count = audience_count(workspace=request.workspace, audience=broadcast_audience(broadcast))
+        return Response({"count": count})
+
+
+def _action(name: str, service: Any, description: str) -> type[APIView]:
+    class ActionView(APIView):
+        @extend_schema(
+            operation_id=f"campaigns_{name}",
+            description=description,
+            request=None,
+            responses={
+                200: BroadcastSerializer,
+                409: OpenApiResponse(description="Not allowed in the current status"),
+                **ERRORS,
+            },
+        )
+        def post(self, request: ApiRequest, broadcast_id: int) -> Response:
+            broadcast = _broadcast_or_404(request, broadcast_id)
+            service(broadcast=broadcast, actor=request.actor)
+            return Response(_out(request, broadcast.pk))
+
+    ActionView.__name__ = f"Broadcast{name.title()}View"
+    return ActionView
+
+
+BroadcastScheduleView = _action(
+    "schedule",
+    services.broadcast_schedule,
+    "Draft → scheduled: the recipients are put into the outbox by a worker, each due "
+    "at the broadcast's time (or their local time), spread by the throttle.",
+)
+BroadcastPauseView = _action(
+    "pause",
+    services.broadcast_pause,
+    "Hold every message not yet handed to a provider.",
+)
+BroadcastResumeView = _action(
+    "resume",
+    services.broadcast_resume,
+    "Release held messages. Messages already sent are never sent again.",
+)
+BroadcastCancelView = _action(
+    "cancel",
+    services.broadcast_cancel,
+    "Stop for good: unsent messages are suppressed with the reason.",
+)

@@ -1,0 +1,166 @@
+"""Broadcasts: one message to an audience (segments and stages, minus exclusions), now,
+at an instant or at a local time in each contact's time zone; optional A/B variants;
+and the per-channel sending policy (frequency cap, quiet hours) the dispatcher applies.
+
+A broadcast has no recipient table: its recipients are its outbox messages, keyed
+`broadcast:<id>:<contact id>`, so a contact gets at most one and re-running the
+materialisation after a crash adds nothing. Imported by campaigns.models."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.contrib.postgres.fields import ArrayField
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from campaigns.models import Template
+from contacts.models import Channel
+from workspaces.models import Workspace
+
+
+class BroadcastStatus(models.TextChoices):
+    DRAFT = "draft", "Draft"
+    SCHEDULED = "scheduled", "Scheduled"
+    SENDING = "sending", "Sending"
+    SENT = "sent", "Sent"
+    PAUSED = "paused", "Paused"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+class ScheduleKind(models.TextChoices):
+    NOW = "now", "Now"
+    AT = "at", "At a time"
+    LOCAL = "local", "At a local time in each contact's time zone"
+
+
+def _ids() -> ArrayField:
+    return ArrayField(models.BigIntegerField(), default=list, blank=True)
+
+
+class Broadcast(models.Model):
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    name = models.CharField(max_length=200)
+    channel = models.CharField(max_length=8, choices=Channel.choices)
+    # The template everyone gets; with variants, the default variant's template.
+    template = models.ForeignKey(Template, on_delete=models.PROTECT, related_name="+")
+    include_segment_ids = _ids()
+    include_stage_ids = _ids()
+    exclude_segment_ids = _ids()
+    exclude_stage_ids = _ids()
+    schedule = models.CharField(max_length=8, choices=ScheduleKind.choices, default="now")
+    # `at`: the instant; `now`: set to the moment it was scheduled.
+    send_at = models.DateTimeField(null=True, blank=True)
+    # `local`: this wall-clock date and time in each contact's time zone.
+    local_date = models.DateField(null=True, blank=True)
+    local_time = models.TimeField(null=True, blank=True)
+    throttle_per_hour = models.PositiveIntegerField(
+        null=True, blank=True, help_text="At most this many messages an hour; empty: no limit."
+    )
+    # A/B: the share of the audience that gets the variants first (0: everyone is
+    # split); the rest get the winner `winner_wait_hours` after the last test message.
+    test_pool_percent = models.PositiveSmallIntegerField(default=0)
+    winner_wait_hours = models.PositiveIntegerField(default=4)
+    status = models.CharField(
+        max_length=16, choices=BroadcastStatus.choices, default=BroadcastStatus.DRAFT
+    )
+    recipient_count = models.PositiveIntegerField(default=0)
+    # Materialisation progress: set when every recipient of the current phase is in
+    # the outbox; the heartbeat lets beat restart a materialisation whose worker died.
+    materialised_at = models.DateTimeField(null=True, blank=True)
+    materialise_heartbeat = models.DateTimeField(null=True, blank=True)
+    first_due_at = models.DateTimeField(null=True, blank=True)
+    winner_due_at = models.DateTimeField(null=True, blank=True)
+    winner_variant = models.ForeignKey(
+        "campaigns.BroadcastVariant",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    winner_reason = models.CharField(max_length=300, blank=True, default="")
+    scheduled_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["workspace", "name"], name="broadcast_name_unique"),
+            models.CheckConstraint(
+                condition=Q(test_pool_percent__lte=100), name="broadcast_test_pool_percent"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["workspace", "-id"], name="broadcast_ws_id"),
+            models.Index(
+                fields=["status"],
+                name="broadcast_active",
+                condition=Q(status__in=["scheduled", "sending"]),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.status})"
+
+    @property
+    def is_ab_test(self) -> bool:
+        return self.test_pool_percent > 0
+
+    def key_for(self, contact_id: int) -> str:
+        return f"broadcast:{self.pk}:{contact_id}"
+
+
+class BroadcastVariant(models.Model):
+    """An arm of an A/B(/n) test: a template and a weight. Exactly one is the
+    default, which wins when the test is not significant."""
+
+    broadcast = models.ForeignKey(Broadcast, on_delete=models.CASCADE, related_name="variants")
+    label = models.CharField(max_length=20)
+    template = models.ForeignKey(Template, on_delete=models.PROTECT, related_name="+")
+    weight = models.PositiveIntegerField(default=1)
+    is_default = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["label"]
+        constraints = [
+            models.UniqueConstraint(fields=["broadcast", "label"], name="variant_label_unique"),
+            models.UniqueConstraint(
+                fields=["broadcast"], condition=Q(is_default=True), name="variant_one_default"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.label} of {self.broadcast_id}"
+
+
+class CapPolicy(models.TextChoices):
+    DEFER = "defer", "Defer to the next allowed time"
+    SKIP = "skip", "Skip (suppress with the reason)"
+
+
+class SendingPolicy(models.Model):
+    """Contact pressure for one channel of a workspace, applied by the dispatcher just
+    before a marketing message is sent (transactional and test messages bypass it).
+    Without a row: no cap; SMS keeps quiet hours CAMPAIGNS_SMS_QUIET_HOURS (21:00-08:00)."""
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    channel = models.CharField(max_length=8, choices=Channel.choices)
+    cap_messages = models.PositiveIntegerField(
+        null=True, blank=True, help_text="At most this many marketing messages …"
+    )
+    cap_period_hours = models.PositiveIntegerField(default=168, help_text="… in this many hours")
+    cap_policy = models.CharField(max_length=8, choices=CapPolicy.choices, default="defer")
+    quiet_hours_enabled = models.BooleanField(default=False)
+    quiet_start = models.TimeField(default=dt.time(21, 0))
+    quiet_end = models.TimeField(default=dt.time(8, 0))
+
+    class Meta:
+        verbose_name_plural = "sending policies"
+        constraints = [
+            models.UniqueConstraint(fields=["workspace", "channel"], name="sending_policy_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.channel} policy of {self.workspace_id}"

@@ -1,0 +1,359 @@
+"""A scheduled broadcast on its way out: recipients into the outbox, scheduled →
+sending → sent, and the A/B winner.
+
+Materialisation (`broadcast_materialise`, a Celery task, safe to run twice):
+
+1. Resolve the audience in SQL (campaigns/services/audience.py) and read the contact
+   ids in a deterministic hash order (md5 of the broadcast id and contact id).
+2. Cut the recipients of this phase: with variants and a test pool, the first
+   `test_pool_percent` of that order, split by weight (cut points rounded, so each
+   arm is exact to within one contact); with variants and no pool, everyone, split;
+   after a winner is chosen, everyone (those already in the outbox are skipped).
+3. Compute each due time: the instant (`now`, `at`) or the local wall time in the
+   contact's time zone, else the workspace's (`local`); never earlier than now; then
+   spread by the throttle.
+4. Insert in chunks (`BROADCAST_CHUNK`) with ON CONFLICT DO NOTHING on the idempotency
+   key `broadcast:<id>:<contact id>`: a contact in several included segments, or a
+   second run after a crash, never makes a second message. Each chunk holds the
+   broadcast's row lock, so a pause (rows inserted `held`) or a cancel (stop) is seen
+   between chunks.
+5. Record the recipient count, the first due time and, for a test, when to judge it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import math
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Count, Exists, Min, OuterRef, Q
+from django.utils import timezone
+
+from campaigns.models import (
+    Broadcast,
+    BroadcastStatus,
+    BroadcastVariant,
+    Message,
+    MessageStatus,
+    ScheduleKind,
+    Template,
+)
+from campaigns.services.audience import (
+    Audience,
+    audience_contacts,
+    hash_ordered,
+    local_instant,
+    split_counts,
+    throttled,
+)
+from workspaces.services import SYSTEM, audit_record
+
+logger = logging.getLogger(__name__)
+
+ACTIVE = (BroadcastStatus.SCHEDULED, BroadcastStatus.SENDING, BroadcastStatus.PAUSED)
+SIGNIFICANCE = 0.05
+
+
+def broadcast_audience(broadcast: Broadcast) -> Audience:
+    return Audience(
+        channel=broadcast.channel,
+        include_segment_ids=broadcast.include_segment_ids,
+        include_stage_ids=broadcast.include_stage_ids,
+        exclude_segment_ids=broadcast.exclude_segment_ids,
+        exclude_stage_ids=broadcast.exclude_stage_ids,
+    )
+
+
+@dataclass(frozen=True)
+class Planned:
+    contact_id: int
+    due_at: dt.datetime
+    template: Template
+    variant_id: int | None
+
+
+def _base_due(broadcast: Broadcast, time_zone: str, now: dt.datetime) -> dt.datetime:
+    if broadcast.schedule == ScheduleKind.LOCAL:
+        assert broadcast.local_date is not None and broadcast.local_time is not None
+        when = local_instant(
+            broadcast.local_date, broadcast.local_time, time_zone, broadcast.workspace.time_zone
+        )
+    else:
+        when = broadcast.send_at or now
+    # A local time already past where the contact is (or an instant in the past) is
+    # sent as soon as possible rather than dropped.
+    return max(when, now)
+
+
+def _assignments(
+    broadcast: Broadcast, count: int
+) -> tuple[list[tuple[Template, int | None]], bool]:
+    """Template and variant of the first `count` positions of the hash order, and
+    whether this is the test phase (a remainder will follow)."""
+    variants = list(broadcast.variants.select_related("template").order_by("label"))
+    if broadcast.winner_variant_id is not None:
+        winner = next(v for v in variants if v.pk == broadcast.winner_variant_id)
+        return [(winner.template, winner.pk)] * count, False
+    if not variants:
+        return [(broadcast.template, None)] * count, False
+    testing = broadcast.is_ab_test and broadcast.test_pool_percent < 100
+    pool = (count * broadcast.test_pool_percent * 2 + 100) // 200 if testing else count
+    out: list[tuple[Template, int | None]] = []
+    for variant, share in zip(
+        variants, split_counts(pool, [v.weight for v in variants]), strict=True
+    ):
+        out.extend([(variant.template, variant.pk)] * share)
+    return out, testing
+
+
+def broadcast_plan(broadcast: Broadcast, *, now: dt.datetime | None = None) -> list[Planned]:
+    """Steps 1-3 of the module docstring: who gets what, when (nothing is written)."""
+    now = now or timezone.now()
+    contacts = hash_ordered(
+        audience_contacts(workspace=broadcast.workspace, audience=broadcast_audience(broadcast)),
+        salt=f"broadcast:{broadcast.pk}",
+    )
+    rows = list(contacts.values_list("pk", "time_zone"))
+    assigned, _ = _assignments(broadcast, len(rows))
+    base_now = now if broadcast.winner_variant_id is not None else None
+    due_by_zone: dict[str, dt.datetime] = {}
+    planned: list[tuple[dt.datetime, int, int, Template, int | None]] = []
+    for position, ((contact_id, zone), (template, variant_id)) in enumerate(
+        zip(rows, assigned, strict=False)
+    ):
+        if base_now is not None:
+            due = base_now
+        else:
+            if zone not in due_by_zone:
+                due_by_zone[zone] = _base_due(broadcast, zone, now)
+            due = due_by_zone[zone]
+        planned.append((due, position, contact_id, template, variant_id))
+    planned.sort(key=lambda p: (p[0], p[1]))
+    dues = throttled([p[0] for p in planned], broadcast.throttle_per_hour)
+    return [
+        Planned(contact_id=p[2], due_at=due, template=p[3], variant_id=p[4])
+        for p, due in zip(planned, dues, strict=True)
+    ]
+
+
+def _insert_chunk(broadcast_id: int, chunk: list[Planned]) -> bool:
+    """Insert one chunk under the broadcast's row lock; False once it is cancelled."""
+    with transaction.atomic():
+        broadcast = Broadcast.objects.select_for_update().get(pk=broadcast_id)
+        if broadcast.status not in ACTIVE:
+            return False
+        status = (
+            MessageStatus.HELD
+            if broadcast.status == BroadcastStatus.PAUSED
+            else MessageStatus.SCHEDULED
+        )
+        Message.objects.bulk_create(
+            [
+                Message(
+                    workspace_id=broadcast.workspace_id,
+                    contact_id=p.contact_id,
+                    channel=broadcast.channel,
+                    template=p.template,
+                    idempotency_key=broadcast.key_for(p.contact_id),
+                    due_at=p.due_at,
+                    status=status,
+                    broadcast_id=broadcast_id,
+                    variant_id=p.variant_id,
+                )
+                for p in chunk
+            ],
+            ignore_conflicts=True,
+        )
+        Broadcast.objects.filter(pk=broadcast_id).update(materialise_heartbeat=timezone.now())
+    return True
+
+
+def broadcast_materialise(*, broadcast_id: int) -> int:
+    """Put the recipients of the current phase into the outbox; returns how many
+    messages the broadcast has afterwards. See the module docstring."""
+    broadcast = (
+        Broadcast.objects.select_related("workspace", "template").filter(pk=broadcast_id).first()
+    )
+    if broadcast is None or broadcast.status not in ACTIVE or broadcast.materialised_at:
+        return 0
+    plan = broadcast_plan(broadcast)
+    _, testing = _assignments(broadcast, 0)
+    chunk_size = settings.CAMPAIGNS_BROADCAST_CHUNK
+    for start in range(0, len(plan), chunk_size):
+        if not _insert_chunk(broadcast_id, plan[start : start + chunk_size]):
+            logger.info("campaigns.broadcast_materialise_stopped broadcast=%s", broadcast_id)
+            return 0
+    with transaction.atomic():
+        broadcast = Broadcast.objects.select_for_update().get(pk=broadcast_id)
+        if broadcast.status not in ACTIVE:
+            return 0
+        messages = Message.objects.filter(broadcast_id=broadcast_id)
+        figures = messages.aggregate(total=Count("id"), first=Min("due_at"))
+        fields: dict[str, object] = {
+            "recipient_count": figures["total"],
+            "materialised_at": timezone.now(),
+        }
+        if broadcast.first_due_at is None:
+            fields["first_due_at"] = figures["first"] or timezone.now()
+        if testing and plan:
+            last_test_due = max(p.due_at for p in plan)
+            fields["winner_due_at"] = last_test_due + dt.timedelta(
+                hours=broadcast.winner_wait_hours
+            )
+        Broadcast.objects.filter(pk=broadcast_id).update(**fields)
+    logger.info(
+        "campaigns.broadcast_materialised broadcast=%s messages=%s", broadcast_id, figures["total"]
+    )
+    return int(figures["total"])
+
+
+# --- A/B winner ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ArmResult:
+    variant: BroadcastVariant
+    sent: int
+    clicked: int
+
+    @property
+    def rate(self) -> float:
+        return self.clicked / self.sent if self.sent else 0.0
+
+
+def two_proportion_p_value(clicks_a: int, sent_a: int, clicks_b: int, sent_b: int) -> float:
+    """Two-sided p-value of the two-proportion z-test (pooled standard error)."""
+    if not sent_a or not sent_b:
+        return 1.0
+    pooled = (clicks_a + clicks_b) / (sent_a + sent_b)
+    se = math.sqrt(pooled * (1 - pooled) * (1 / sent_a + 1 / sent_b))
+    if se == 0:
+        return 1.0
+    z = (clicks_a / sent_a - clicks_b / sent_b) / se
+    return math.erfc(abs(z) / math.sqrt(2))
+
+
+def arm_results(broadcast: Broadcast) -> list[ArmResult]:
+    variants = list(broadcast.variants.order_by("label"))
+    counts: dict[int | None, dict[str, int]] = {
+        row["variant_id"]: {"sent": row["sent"], "clicked": row["clicked"]}
+        for row in Message.objects.filter(broadcast=broadcast)
+        .values("variant_id")
+        .annotate(
+            sent=Count("id", filter=Q(sent_at__isnull=False)),
+            clicked=Count("id", filter=Q(clicked_at__isnull=False)),
+        )
+    }
+    return [
+        ArmResult(
+            variant=v,
+            sent=counts.get(v.pk, {}).get("sent", 0),
+            clicked=counts.get(v.pk, {}).get("clicked", 0),
+        )
+        for v in variants
+    ]
+
+
+def choose_winner(results: list[ArmResult]) -> tuple[BroadcastVariant, str]:
+    """The arm with the best click rate if it beats the default arm at p < 0.05, else
+    the default arm."""
+    default = next(r for r in results if r.variant.is_default)
+    best = max(results, key=lambda r: (r.rate, r.variant.is_default))
+    if best is default:
+        return default.variant, (
+            f"{default.variant.label} (default) has the best click rate "
+            f"({default.clicked}/{default.sent})"
+        )
+    p = two_proportion_p_value(best.clicked, best.sent, default.clicked, default.sent)
+    facts = (
+        f"{best.variant.label} {best.clicked}/{best.sent} vs "
+        f"{default.variant.label} {default.clicked}/{default.sent}, p={p:.4f}"
+    )
+    if p < SIGNIFICANCE:
+        return best.variant, f"{best.variant.label} wins on clicks: {facts}"
+    return default.variant, f"not significant, the default {default.variant.label} wins: {facts}"
+
+
+def broadcast_decide_winner(*, broadcast_id: int) -> BroadcastVariant | None:
+    """Judge the test pool and queue the winner for the rest of the audience."""
+    from campaigns.tasks import broadcast_materialise_task
+
+    with transaction.atomic():
+        broadcast = Broadcast.objects.select_for_update().get(pk=broadcast_id)
+        if (
+            broadcast.status != BroadcastStatus.SENDING
+            or broadcast.winner_variant_id is not None
+            or broadcast.winner_due_at is None
+            or broadcast.winner_due_at > timezone.now()
+        ):
+            return None
+        winner, reason = choose_winner(arm_results(broadcast))
+        now = timezone.now()
+        Broadcast.objects.filter(pk=broadcast_id).update(
+            winner_variant=winner,
+            winner_reason=reason[:300],
+            materialised_at=None,
+            materialise_heartbeat=now,
+            updated_at=now,
+        )
+        audit_record(
+            workspace=broadcast.workspace,
+            action="broadcast.winner_chosen",
+            actor=SYSTEM,
+            object_type="broadcast",
+            object_id=broadcast_id,
+            details={"variant": winner.label, "reason": reason[:300]},
+        )
+        transaction.on_commit(lambda: broadcast_materialise_task.delay(broadcast_id))
+    return winner
+
+
+# --- progress -----------------------------------------------------------------------
+
+
+def broadcasts_advance() -> dict[str, int]:
+    """Beat, every few seconds: restart stalled materialisations, move scheduled →
+    sending when the first message is due, judge A/B tests that have waited, and mark
+    broadcasts sent once every message is sent, failed or suppressed."""
+    from campaigns.tasks import broadcast_materialise_task
+
+    now = timezone.now()
+    done = {"restarted": 0, "sending": 0, "judged": 0, "sent": 0}
+    stale = now - dt.timedelta(seconds=settings.CAMPAIGNS_MATERIALISE_STALL_SECONDS)
+    for broadcast_id in Broadcast.objects.filter(
+        Q(materialise_heartbeat__isnull=True) | Q(materialise_heartbeat__lt=stale),
+        status__in=ACTIVE,
+        materialised_at__isnull=True,
+    ).values_list("pk", flat=True):
+        taken = Broadcast.objects.filter(
+            Q(materialise_heartbeat__isnull=True) | Q(materialise_heartbeat__lt=stale),
+            pk=broadcast_id,
+        ).update(materialise_heartbeat=now)
+        if taken:
+            broadcast_materialise_task.delay(broadcast_id)
+            done["restarted"] += 1
+    done["sending"] = Broadcast.objects.filter(
+        status=BroadcastStatus.SCHEDULED, materialised_at__isnull=False, first_due_at__lte=now
+    ).update(status=BroadcastStatus.SENDING, updated_at=now)
+    for broadcast_id in Broadcast.objects.filter(
+        status=BroadcastStatus.SENDING,
+        winner_variant__isnull=True,
+        winner_due_at__lte=now,
+        test_pool_percent__gt=0,
+    ).values_list("pk", flat=True):
+        if broadcast_decide_winner(broadcast_id=broadcast_id):
+            done["judged"] += 1
+    unfinished = Message.objects.filter(
+        broadcast_id=OuterRef("pk"),
+        status__in=[MessageStatus.SCHEDULED, MessageStatus.SENDING, MessageStatus.HELD],
+    )
+    done["sent"] = (
+        Broadcast.objects.filter(status=BroadcastStatus.SENDING, materialised_at__isnull=False)
+        .filter(Q(winner_due_at__isnull=True) | Q(winner_variant__isnull=False))
+        .exclude(Exists(unfinished))
+        .update(status=BroadcastStatus.SENT, finished_at=now, updated_at=now)
+    )
+    return done

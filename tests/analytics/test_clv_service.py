@@ -1,0 +1,173 @@
+"""The CLV service on a workspace's own purchases: a fit as of today writes predictions
+that rules can read; a fit as of a past day is a backtest that leaves them alone; the
+nightly claims hand each job out once."""
+
+from __future__ import annotations
+
+import datetime as dt
+import zoneinfo
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from analytics import tasks
+from analytics.models import AnalyticsSettings, ClvModel, CustomerFacts
+from analytics.reports import local_today
+from analytics.rollups import rollups_rebuild
+from analytics.rules import uses_predictions
+from analytics.services import clv_fit, clv_fits_due, predictions_in_use, rebuilds_due
+from config.errors import Conflict, InvalidInput
+from contacts.models import Contact, Event, Segment
+from contacts.rules import contacts_matching
+from lifecycle.models import SweepRun
+from workspaces.models import Workspace
+
+pytestmark = pytest.mark.django_db
+
+NOON = dt.time(12, tzinfo=dt.UTC)
+
+
+def _buyer(ws: Workspace, name: str, days_ago: list[int], amount: str) -> Contact:
+    today = local_today(ws)
+    contact = Contact.objects.create(
+        workspace=ws, email=f"{name}@example.com", first_name=name, attributes={}
+    )
+    Event.objects.bulk_create(
+        Event(
+            workspace=ws,
+            contact=contact,
+            name="purchase",
+            occurred_at=dt.datetime.combine(today - dt.timedelta(days=d), NOON),
+            revenue=Decimal(amount),
+        )
+        for d in days_ago
+    )
+    return contact
+
+
+@pytest.fixture
+def shop(ws: Workspace) -> dict[str, Contact]:
+    """24 customers: loyal ones buying every month until now, lapsed ones who bought
+    often and stopped a year ago, one-off buyers; and a contact who never bought."""
+    people: dict[str, Contact] = {}
+    for i in range(8):
+        people[f"loyal{i}"] = _buyer(ws, f"loyal{i}", [400 - 30 * k for k in range(14)], "60")
+    for i in range(8):
+        people[f"lapsed{i}"] = _buyer(ws, f"lapsed{i}", [700 - 30 * k for k in range(10)], "40")
+    for i in range(8):
+        people[f"once{i}"] = _buyer(ws, f"once{i}", [200 + 10 * i], str(20 + i))
+    people["browser"] = Contact.objects.create(workspace=ws, email="browser@example.com")
+    rollups_rebuild(workspace_id=ws.pk)
+    return people
+
+
+def _facts(contact: Contact) -> CustomerFacts:
+    return CustomerFacts.objects.get(contact_id=contact.pk)
+
+
+def test_fit_as_of_today_writes_predictions(ws: Workspace, shop: dict[str, Contact]) -> None:
+    model = clv_fit(workspace=ws)
+    assert model.applied and model.as_of == local_today(ws)
+    assert model.customers == 24
+    assert model.repeat_customers == 16
+    assert all(v > 0 for v in (model.r, model.alpha, model.a, model.b))
+    loyal, lapsed = _facts(shop["loyal0"]), _facts(shop["lapsed0"])
+    values = [(f.probability_alive, f.expected_purchases, f.predicted_clv) for f in (loyal, lapsed)]
+    assert all(v is not None for row in values for v in row)
+    (loyal_alive, loyal_expected, loyal_clv), (lapsed_alive, lapsed_expected, lapsed_clv) = values
+    # still buying every month vs silent for a year after buying every month
+    assert loyal_alive > 0.9 > 0.2 > lapsed_alive  # type: ignore[operator]
+    assert loyal_expected > lapsed_expected  # type: ignore[operator]
+    assert loyal_clv > lapsed_clv > 0  # type: ignore[operator]
+    # who never bought has no prediction
+    assert _facts(shop["browser"]).probability_alive is None
+
+
+def test_rules_read_the_predictions(ws: Workspace, shop: dict[str, Contact]) -> None:
+    clv_fit(workspace=ws)
+    rule = {
+        "all": [
+            {"field": "predicted_clv", "op": "gte", "value": 100},
+            {"field": "probability_alive", "op": "gte", "value": 0.5},
+        ]
+    }
+    matched = set(contacts_matching(rule, workspace=ws).values_list("pk", flat=True))
+    expected = {
+        f.contact_id
+        for f in CustomerFacts.objects.filter(workspace=ws, predicted_clv__isnull=False)
+        if f.predicted_clv >= 100 and f.probability_alive >= 0.5  # type: ignore[operator]
+    }
+    assert matched == expected
+    assert {shop[f"loyal{i}"].pk for i in range(8)} <= matched
+    assert not {shop[f"lapsed{i}"].pk for i in range(8)} & matched
+
+    nobody = {"field": "probability_alive", "op": "exists", "value": False}
+    assert list(contacts_matching(nobody, workspace=ws)) == [shop["browser"]]
+
+    assert uses_predictions(rule)
+    assert not uses_predictions({"attr": "plan", "op": "eq", "value": "pro"})
+    assert not predictions_in_use(workspace=ws)
+    Segment.objects.create(workspace=ws, name="Valuable", rule=rule)
+    assert predictions_in_use(workspace=ws)
+
+
+def test_backtest_leaves_the_predictions_alone(ws: Workspace, shop: dict[str, Contact]) -> None:
+    clv_fit(workspace=ws)
+    before = _facts(shop["loyal0"]).predicted_clv
+    as_of = local_today(ws) - dt.timedelta(days=150)
+    backtest = clv_fit(workspace=ws, as_of=as_of)
+    assert not backtest.applied and backtest.as_of == as_of
+    assert backtest.holdout is not None
+    tz = zoneinfo.ZoneInfo(ws.time_zone)
+    days: dict[int, set[dt.date]] = {}
+    for contact_id, at in Event.objects.filter(workspace=ws, name="purchase").values_list(
+        "contact_id", "occurred_at"
+    ):
+        days.setdefault(contact_id, set()).add(at.astimezone(tz).date())
+    calibration = {c: d for c, d in days.items() if min(d) <= as_of}
+    assert backtest.holdout["customers"] == len(calibration) == 24
+    actual = sum(1 for d in calibration.values() for day in d if day > as_of)
+    assert actual == 8 * 5  # the loyal customers' monthly purchases since
+    assert backtest.holdout["actual_purchases"] == actual
+    assert _facts(shop["loyal0"]).predicted_clv == before
+
+
+def test_fit_refuses_the_future_and_too_little_history(ws: Workspace) -> None:
+    with pytest.raises(InvalidInput):
+        clv_fit(workspace=ws, as_of=local_today(ws) + dt.timedelta(days=1))
+    _buyer(ws, "solo", [10, 40], "30")
+    rollups_rebuild(workspace_id=ws.pk)
+    with pytest.raises(Conflict) as refused:
+        clv_fit(workspace=ws)
+    assert refused.value.code == "not_enough_data"
+    assert not ClvModel.objects.filter(workspace=ws).exists()
+
+
+def test_nightly_claims_hand_each_job_out_once(ws: Workspace, outsider: Any) -> None:
+    now = dt.datetime(2026, 11, 23, 3, tzinfo=dt.UTC)
+    day = dt.timedelta(days=1)
+    first = rebuilds_due(every=day, now=now)
+    assert set(first) >= {ws.pk, outsider.workspace.pk}
+    assert rebuilds_due(every=day, now=now + dt.timedelta(minutes=5)) == []
+    assert set(rebuilds_due(every=day, now=now + day + dt.timedelta(seconds=1))) == set(first)
+    # refits are claimed apart from rebuilds
+    assert set(clv_fits_due(every=day, now=now)) == set(first)
+    settings = AnalyticsSettings.objects.get(workspace=ws)
+    assert settings.rollups_rebuilt_at == now + day + dt.timedelta(seconds=1)
+    assert settings.clv_fitted_at == now
+
+
+def test_refit_task_moves_contacts_only_when_rules_read_predictions(
+    ws: Workspace, shop: dict[str, Contact]
+) -> None:
+    assert tasks.clv_refit(ws.pk) is not None
+    assert not SweepRun.objects.filter(workspace=ws).exists()
+    Segment.objects.create(
+        workspace=ws, name="At risk", rule={"field": "probability_alive", "op": "lt", "value": 0.3}
+    )
+    model_id = tasks.clv_refit(ws.pk)
+    assert model_id is not None
+    assert ClvModel.objects.get(pk=model_id).applied
+    assert SweepRun.objects.filter(workspace=ws, reason="CLV predictions refitted").count() == 1
+    assert tasks.clv_refit(10**9) is None  # a deleted workspace is nothing to do

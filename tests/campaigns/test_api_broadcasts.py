@@ -1,0 +1,133 @@
+"""API /api/v1/campaigns/: broadcasts CRUD, audience count, schedule/pause/resume/cancel."""
+
+from __future__ import annotations
+
+import pytest
+
+from campaigns.models import Message
+from campaigns.services.broadcast_delivery import broadcast_materialise
+from tests.campaigns.broadcast_helpers import contacts, segment
+from tests.campaigns.helpers import email_template
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _no_broker(monkeypatch):
+    monkeypatch.setattr("campaigns.tasks.broadcast_materialise_task.delay", lambda pk: None)
+
+
+def statuses(broadcast_id: int) -> set[str]:
+    return set(Message.objects.filter(broadcast_id=broadcast_id).values_list("status", flat=True))
+
+
+def create(api, ws, **extra):
+    pro = segment(ws, "pro", "pro")
+    body = {
+        "name": "Spring",
+        "channel": "email",
+        "template_id": email_template(ws).pk,
+        "include_segment_ids": [pro.pk],
+        **extra,
+    }
+    return api.post("/api/v1/campaigns/", body, format="json")
+
+
+def test_create_list_retrieve_update(api, ws, django_assert_max_num_queries):
+    contacts(ws, 3, attributes={"plan": "pro"})
+    response = create(api, ws, throttle_per_hour=500)
+    assert response.status_code == 201, response.json()
+    body = response.json()
+    assert body["status"] == "draft" and body["throttle_per_hour"] == 500
+    assert body["stats"] == {
+        "recipients": 0,
+        "sent": 0,
+        "opened": 0,
+        "clicked": 0,
+        "suppressed": 0,
+        "failed": 0,
+    }
+    url = f"/api/v1/campaigns/{body['id']}/"
+    assert api.get(url).json()["name"] == "Spring"
+    patched = api.patch(
+        url,
+        {
+            "name": "Spring 2",
+            "schedule": "local",
+            "local_date": "2030-05-01",
+            "local_time": "10:00",
+        },
+        format="json",
+    )
+    assert patched.status_code == 200, patched.json()
+    assert patched.json()["local_time"] == "10:00:00"
+    with django_assert_max_num_queries(4):
+        listed = api.get("/api/v1/campaigns/").json()["results"]
+    assert [b["name"] for b in listed] == ["Spring 2"]
+
+
+def test_validation_errors_name_fields(api, ws):
+    response = create(api, ws, channel="fax", throttle_per_hour="x", include_stage_ids=[0])
+    assert response.status_code == 400
+    fields = response.json()["error"]["fields"]
+    assert {"channel", "throttle_per_hour", "include_stage_ids"} <= set(fields)
+
+
+def test_audience_count_preview_and_per_broadcast(api, ws):
+    contacts(ws, 4, attributes={"plan": "pro"})
+    contacts(ws, 2, attributes={"plan": "pro"}, email_status="unsubscribed", prefix="u")
+    broadcast_id = create(api, ws).json()["id"]
+    pro_id = api.get(f"/api/v1/campaigns/{broadcast_id}/").json()["include_segment_ids"][0]
+    preview = api.post(
+        "/api/v1/campaigns/audience-count/",
+        {"channel": "email", "include_segment_ids": [pro_id]},
+        format="json",
+    )
+    assert preview.status_code == 200 and preview.json() == {"count": 4}
+    assert api.get(f"/api/v1/campaigns/{broadcast_id}/audience-count/").json() == {"count": 4}
+    bad = api.post("/api/v1/campaigns/audience-count/", {"channel": "x"}, format="json")
+    assert bad.status_code == 400 and "channel" in bad.json()["error"]["fields"]
+
+
+def test_schedule_pause_resume_cancel(api, ws):
+    contacts(ws, 3, attributes={"plan": "pro"})
+    broadcast_id = create(api, ws).json()["id"]
+    base = f"/api/v1/campaigns/{broadcast_id}/"
+    scheduled = api.post(base + "schedule/")
+    assert scheduled.status_code == 200 and scheduled.json()["status"] == "scheduled"
+    broadcast_materialise(broadcast_id=broadcast_id)
+    assert api.get(base).json()["stats"]["recipients"] == 3
+    assert api.patch(base, {"name": "late"}, format="json").status_code == 409
+    assert api.post(base + "schedule/").status_code == 409
+    assert api.post(base + "resume/").status_code == 409
+    assert api.post(base + "pause/").json()["status"] == "paused"
+    assert statuses(broadcast_id) == {"held"}
+    assert api.post(base + "resume/").json()["status"] in {"scheduled", "sending"}
+    assert api.post(base + "cancel/").json()["status"] == "cancelled"
+    assert api.post(base + "cancel/").status_code == 409
+    assert statuses(broadcast_id) == {"suppressed"}
+
+
+def test_outsider_gets_404(api, ws, outsider_api):
+    broadcast_id = create(api, ws).json()["id"]
+    for method, suffix in (
+        ("get", ""),
+        ("patch", ""),
+        ("get", "audience-count/"),
+        ("post", "schedule/"),
+        ("post", "cancel/"),
+    ):
+        response = getattr(outsider_api, method)(
+            f"/api/v1/campaigns/{broadcast_id}/{suffix}", {}, format="json"
+        )
+        assert response.status_code == 404
+    assert outsider_api.get("/api/v1/campaigns/").json()["results"] == []
+    assert api.get(f"/api/v1/campaigns/{broadcast_id}/").json()["status"] == "draft"
+
+
+def test_openapi_documents_the_campaign_routes(api):
+    schema = api.get("/api/schema/?format=json")
+    assert schema.status_code == 200
+    paths = schema.json()["paths"]
+    assert "/api/v1/campaigns/{broadcast_id}/pause/" in paths
+    assert "/api/v1/campaigns/audience-count/" in paths
