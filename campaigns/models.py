@@ -153,11 +153,20 @@ class Message(models.Model):
             ),
         ]
         indexes = [
-            # The dispatcher's claim: only rows that may still be sent are indexed.
+            # The dispatcher's claim (ORDER BY due_at, id LIMIT n): only rows that may
+            # still be sent are indexed, in claim order, so a claim reads about n rows
+            # however many are due (with due_at alone, PostgreSQL fetched and sorted
+            # every due row: 330 ms a claim at 1M due).
             models.Index(
-                fields=["due_at"],
+                fields=["due_at", "id"],
                 name="message_due",
                 condition=Q(status__in=["scheduled", "sending"]),
+            ),
+            # Leased rows: counting what is in flight, finding expired leases.
+            models.Index(
+                fields=["lease_until"],
+                name="message_leased",
+                condition=Q(status="sending"),
             ),
             models.Index(fields=["workspace", "-id"], name="message_ws_id"),
             models.Index(fields=["contact", "-id"], name="message_contact"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 from typing import Any
 
 from django.contrib import messages
@@ -9,8 +10,8 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from campaigns import selectors, services
-from campaigns.models import MessageStatus, Template
+from campaigns import selectors, services, tokens
+from campaigns.models import Message, MessageStatus, Template
 from campaigns.rendering import sms_segments
 from campaigns.services.previews import message_send_test, template_preview
 from config.errors import DomainError
@@ -145,9 +146,25 @@ def outbox(request: WorkspaceRequest) -> HttpResponse:
     )
 
 
+def _as_displayed(message: Message) -> str:
+    """The email as sent, minus its tracking: looking at it in the outbox must not
+    count as an open, and a click in it must not count as a click."""
+    body = message.body_html.replace(html.escape(tokens.open_url(message.pk), quote=True), "")
+    for index, url in enumerate(message.links or []):
+        body = body.replace(
+            html.escape(tokens.click_url(message.pk, index), quote=True),
+            html.escape(str(url), quote=True),
+        )
+    return body
+
+
 @workspace_view()
 def outbox_message(request: WorkspaceRequest, message_id: int) -> HttpResponse:
     message = selectors.message_get(workspace=request.workspace, message_id=message_id)
     if message is None:
         raise Http404("No such message.")
-    return render(request, "campaigns/outbox_message.html", {"message": message})
+    return render(
+        request,
+        "campaigns/outbox_message.html",
+        {"message": message, "body_html": _as_displayed(message)},
+    )

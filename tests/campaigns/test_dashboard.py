@@ -71,6 +71,9 @@ def test_outbox_shows_sandbox_messages_and_webhook_text_inert(owner):
     assert "<script>" not in detail
     assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in detail
     assert 'iframe title="Email as sent" sandbox' in detail
+    # Looking at it is not an open, and its links go straight to their targets.
+    assert "/m/o/" not in detail and "/m/c/" not in detail
+    assert "https://shop.example/offer?x=1" in detail
 
 
 def test_outsider_and_viewer(owner, teammate, outsider):

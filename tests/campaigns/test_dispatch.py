@@ -249,6 +249,18 @@ def test_smtp_server_down_is_transient_for_the_whole_batch(ws, settings):
     )
 
 
+def test_a_throttled_run_is_not_finished_until_every_message_is_final(ws):
+    from campaigns.services.dispatch import messages_pending_count
+
+    MessagingSettings.objects.create(workspace=ws, rate_limit_per_minute=2)
+    ids = enqueue([ContactFactory.create(workspace=ws) for _ in range(5)], email_template(ws))
+    assert run_once()["sent"] == 2
+    assert run_once()["sent"] == 0  # the window's budget is spent; nothing is dropped
+    assert messages_pending_count(workspace_id=ws.pk) == 3
+    statuses = sorted(Message.objects.filter(pk__in=ids).values_list("status", flat=True))
+    assert statuses == ["scheduled", "scheduled", "scheduled", "sent", "sent"]
+
+
 def test_deferrals_do_not_use_up_the_retries(ws, settings):
     """A message held back by caps or quiet hours more often than MAX_ATTEMPTS (each
     deferral is a claim) still gets every transient retry, and then is sent."""
