@@ -12,10 +12,12 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from analytics.figures.campaigns import campaign_performance
 from analytics.models import Spend
 from analytics.reports import REPORTS, Report, figures, model_to_dict
 from analytics.services.clv import clv_fit, clv_model_current
 from analytics.services.spend import spend_delete, spend_set
+from campaigns.models import Broadcast
 from config.api import request_object
 from config.errors import InvalidInput, NotFound
 from contacts.api import ERRORS
@@ -181,3 +183,51 @@ class SpendDetailView(APIView):
     def delete(self, request: ApiRequest, spend_id: int) -> Response:
         spend_delete(spend=self._spend(request, spend_id), actor=request.actor)
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class CampaignPerformanceView(APIView):
+    @extend_schema(
+        operation_id="analytics_campaign_performance",
+        description="What a broadcast did, in total and per A/B variant: messages, sent, "
+        "delivered, bounced, failed, suppressed, opened and clicked (bot hits left out), "
+        "unsubscribed, complained, converted (contacts who did a conversion event within "
+        "window_days of the message, attributed last-touch) and the revenue of those "
+        "events, with rates over sent.",
+        parameters=[
+            OpenApiParameter(
+                "event",
+                str,
+                description="conversion event names, comma-separated "
+                "(default: the workspace's purchase names)",
+            ),
+            OpenApiParameter("window_days", int, description="1-90, default 7"),
+        ],
+        responses={200: OpenApiTypes.OBJECT, **ERRORS},
+        tags=["analytics"],
+    )
+    def get(self, request: ApiRequest, broadcast_id: int) -> Response:
+        broadcast = Broadcast.objects.filter(workspace=request.workspace, pk=broadcast_id).first()
+        if broadcast is None:
+            raise NotFound("No such campaign.")
+        params = request.query_params
+        names = [n.strip() for n in (params.get("event") or "").split(",") if n.strip()]
+        if any(len(name) > 100 for name in names):
+            raise InvalidInput(
+                "Event names are too long.", fields={"event": ["at most 100 characters"]}
+            )
+        try:
+            window = int(params.get("window_days") or 7)
+        except ValueError:
+            window = 0
+        if not 1 <= window <= 90:
+            raise InvalidInput(
+                "window_days must be 1 to 90.", fields={"window_days": ["a whole number, 1 to 90"]}
+            )
+        return Response(
+            campaign_performance(
+                workspace=request.workspace,
+                broadcast=broadcast,
+                event_names=names or None,
+                window_days=window,
+            )
+        )

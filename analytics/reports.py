@@ -17,7 +17,7 @@ from django.core.cache import cache
 from django.utils import timezone
 
 from analytics.cache import figures_version, figures_viewed
-from analytics.figures import customers, overview, stages
+from analytics.figures import campaigns, customers, overview, stages
 from analytics.figures.common import (
     Filters,
     Period,
@@ -317,6 +317,22 @@ def _clv(q: Query) -> dict[str, Any]:
     }
 
 
+def _messages(q: Query) -> dict[str, Any]:
+    return {
+        "stages": campaigns.stage_message_volume(
+            workspace=q.workspace, period=q.period, filters=q.filters
+        )
+    }
+
+
+def _messages_tables(data: dict[str, Any]) -> list[Table]:
+    return [
+        _table(
+            "stages", "Messages sent by stage", data["stages"], ["stage", "name", "email", "sms"]
+        )
+    ]
+
+
 def _clv_tables(data: dict[str, Any]) -> list[Table]:
     money = ["customers", "revenue", "revenue_per_customer"]
     predicted = ["stage", "customers", "predicted_revenue", "predicted_clv_per_customer"]
@@ -413,6 +429,14 @@ REPORTS: dict[str, Report] = {
             _acquisition_tables,
             default_granularity="month",
             default_days=365,
+        ),
+        Report(
+            "messages",
+            "Messages by stage",
+            "Email and SMS messages sent in the period, by the stage each contact was in "
+            "when it was sent: how much each stage of the lifecycle is being contacted.",
+            _messages,
+            _messages_tables,
         ),
         Report(
             "clv",

@@ -9,6 +9,11 @@ urlpatterns = [
         for key in REPORTS
     ),
     path("analytics/clv/model/", api.ClvModelView.as_view(), name="api-analytics-clv-model"),
+    path(
+        "analytics/campaigns/<int:broadcast_id>/performance/",
+        api.CampaignPerformanceView.as_view(),
+        name="api-analytics-campaign-performance",
+    ),
     path("analytics/spend/", api.SpendListView.as_view(), name="api-analytics-spend"),
     path(
         "analytics/spend/<int:spend_id>/",

@@ -41,6 +41,7 @@ FORM_FIELDS: dict[str, tuple[str, ...]] = {
     "churn": (*PERIOD, "granularity", *FILTERS),
     "acquisition": (*PERIOD, "granularity", *FILTERS),
     "clv": FILTERS,
+    "messages": (*PERIOD, *FILTERS),
 }
 
 # Overview key figures: label, format, and whether a rise is good news.

@@ -141,6 +141,9 @@ class Message(models.Model):
     bounced_at = models.DateTimeField(null=True, blank=True)
     opened_at = models.DateTimeField(null=True, blank=True)
     clicked_at = models.DateTimeField(null=True, blank=True)
+    # What the contact did in answer to this message, for campaign performance.
+    unsubscribed_at = models.DateTimeField(null=True, blank=True)
+    complained_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [

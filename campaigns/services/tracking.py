@@ -82,12 +82,17 @@ def message_unsubscribe(*, message: Message, source: str) -> bool:
     Messages already queued are suppressed when a worker re-checks consent."""
     if message.contact is None:
         return False
-    return consent_set(
+    changed = consent_set(
         contact=message.contact,
         channel=Channel.EMAIL,
         status=EmailStatus.UNSUBSCRIBED,
         source=source,
     )
+    if changed:
+        Message.objects.filter(pk=message.pk, unsubscribed_at__isnull=True).update(
+            unsubscribed_at=timezone.now()
+        )
+    return changed
 
 
 @transaction.atomic

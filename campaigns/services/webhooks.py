@@ -136,6 +136,9 @@ def email_events_apply(*, provider: str, events: list[dict[str, Any]]) -> Webhoo
             else:
                 Message.objects.filter(pk=message.pk).update(error=f"soft bounce: {description}")
         elif kind == "complained":
+            Message.objects.filter(pk=message.pk, complained_at__isnull=True).update(
+                complained_at=timezone.now()
+            )
             _suppress_email(
                 message,
                 status=EmailStatus.COMPLAINED,

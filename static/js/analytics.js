@@ -391,7 +391,27 @@
       { name: "Customers", interval: 0, colour: PALETTE[2] });
   }
 
+  function messagesByStage(data, ctx) {
+    const rows = ctx.byStageOrder(data.stages, "stage");
+    const any = rows.some(function (r) { return r.email + r.sms > 0; });
+    const series = [["email", "Email", PALETTE[0]], ["sms", "SMS", PALETTE[2]]].map(function (c) {
+      return {
+        type: "bar", stack: "messages", name: c[1], barMaxWidth: 56, itemStyle: { color: c[2] },
+        data: rows.map(function (r) { return r[c[0]]; }),
+      };
+    });
+    return empty(Object.assign({}, base, {
+      tooltip: { trigger: "axis", axisPointer: { type: "shadow" } },
+      legend: { top: 0 },
+      grid: { left: 8, right: 8, top: 36, bottom: 8, containLabel: true },
+      xAxis: { type: "category", data: rows.map(function (r) { return r.name; }), axisLabel: { interval: 0 } },
+      yAxis: { type: "value", name: "Messages" },
+      series: series,
+    }), !any);
+  }
+
   const BUILDERS = {
+    "messages-by-stage": messagesByStage,
     "funnel-bars": funnelBars,
     "funnel-movement": funnelMovement,
     "flow-sankey": flowSankey,

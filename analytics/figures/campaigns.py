@@ -1,0 +1,156 @@
+"""Campaign figures: what a broadcast did, per A/B variant, and how many messages each
+lifecycle stage received.
+
+Opens and clicks are the bot-filtered ones (a message's opened_at / clicked_at are set
+by human hits only). A conversion is a contact doing one of the conversion events
+within the window after a message was sent to it, attributed last-touch: to that
+message only if no later message reached the contact before the event."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+
+from analytics.figures.common import NO_FILTERS, Filters, Period, fetch
+from campaigns.models import Broadcast, BroadcastVariant
+from workspaces.models import Workspace
+
+CENT = Decimal("0.01")
+
+_COUNTS_SQL = """
+SELECT variant_id, count(*), count(sent_at), count(delivered_at), count(bounced_at),
+       count(*) FILTER (WHERE status = 'failed'), count(*) FILTER (WHERE status = 'suppressed'),
+       count(opened_at), count(clicked_at), count(unsubscribed_at), count(complained_at)
+FROM campaigns_message
+WHERE workspace_id = %(workspace)s AND broadcast_id = %(broadcast)s AND NOT is_test
+GROUP BY variant_id
+"""
+
+_CONVERSIONS_SQL = """
+WITH sent AS (
+    SELECT id, contact_id, variant_id, sent_at FROM campaigns_message
+    WHERE workspace_id = %(workspace)s AND broadcast_id = %(broadcast)s AND NOT is_test
+      AND sent_at IS NOT NULL AND contact_id IS NOT NULL
+),
+touched AS (  -- each conversion event once, with the message it is attributed to
+    SELECT DISTINCT ON (e.id) e.contact_id, e.revenue, s.variant_id
+    FROM sent s
+    JOIN contacts_event e ON e.contact_id = s.contact_id AND e.workspace_id = %(workspace)s
+         AND e.name = ANY(%(names)s) AND e.occurred_at > s.sent_at
+         AND e.occurred_at <= s.sent_at + %(window)s
+    WHERE NOT EXISTS (
+        SELECT 1 FROM campaigns_message later
+        WHERE later.workspace_id = %(workspace)s AND later.contact_id = e.contact_id
+          AND NOT later.is_test AND later.sent_at > s.sent_at AND later.sent_at < e.occurred_at)
+    ORDER BY e.id, s.sent_at DESC
+)
+SELECT variant_id, count(DISTINCT contact_id), coalesce(sum(revenue), 0) FROM touched
+GROUP BY variant_id
+"""
+
+FIELDS = (
+    "messages",
+    "sent",
+    "delivered",
+    "bounced",
+    "failed",
+    "suppressed",
+    "opened",
+    "clicked",
+    "unsubscribed",
+    "complained",
+)
+
+
+def _rates(row: dict[str, Any]) -> dict[str, Any]:
+    sent = row["sent"]
+
+    def rate(n: int) -> float | None:
+        return round(n / sent, 4) if sent else None
+
+    return {
+        **row,
+        "open_rate": rate(row["opened"]),
+        "click_rate": rate(row["clicked"]),
+        "unsubscribe_rate": rate(row["unsubscribed"]),
+        "conversion_rate": rate(row["converted"]),
+        "revenue": str(Decimal(row["revenue"]).quantize(CENT)),
+    }
+
+
+def campaign_performance(
+    *,
+    workspace: Workspace,
+    broadcast: Broadcast,
+    event_names: list[str] | None = None,
+    window_days: int = 7,
+) -> dict[str, Any]:
+    """Per variant (and in total): messages, sent, delivered, bounced, failed,
+    suppressed, opened, clicked, unsubscribed, complained, converted (contacts), the
+    revenue of the attributed conversion events, and the rates over sent."""
+    names = event_names or list(workspace.purchase_event_names)
+    params = {
+        "workspace": workspace.pk,
+        "broadcast": broadcast.pk,
+        "names": names,
+        "window": dt.timedelta(days=window_days),
+    }
+    labels = dict(BroadcastVariant.objects.filter(broadcast=broadcast).values_list("pk", "label"))
+    rows: dict[int | None, dict[str, Any]] = {}
+    for variant_id, *counts in fetch(_COUNTS_SQL, params):
+        rows[variant_id] = dict(zip(FIELDS, counts, strict=True))
+        rows[variant_id] |= {"converted": 0, "revenue": Decimal(0)}
+    for variant_id, converted, revenue in fetch(_CONVERSIONS_SQL, params):
+        row = rows.setdefault(
+            variant_id, {**dict.fromkeys(FIELDS, 0), "converted": 0, "revenue": Decimal(0)}
+        )
+        row["converted"], row["revenue"] = converted, Decimal(revenue)
+    total: dict[str, Any] = dict.fromkeys((*FIELDS, "converted"), 0)
+    total["revenue"] = Decimal(0)
+    for row in rows.values():
+        for name in total:
+            total[name] += row[name]
+    variants = [
+        {"variant": labels.get(variant_id) if variant_id else None, **_rates(row)}
+        for variant_id, row in sorted(rows.items(), key=lambda item: labels.get(item[0] or 0, ""))
+    ]
+    return {
+        "broadcast": {"id": broadcast.pk, "name": broadcast.name, "status": broadcast.status},
+        "conversion": {"events": names, "window_days": window_days},
+        "total": _rates(total),
+        "variants": variants,
+    }
+
+
+def stage_message_volume(
+    *, workspace: Workspace, period: Period, filters: Filters = NO_FILTERS
+) -> list[dict[str, Any]]:
+    """Messages sent in the period, by channel and the stage the contact was in when
+    each was sent (from the stays rollup)."""
+    start, end = period.bounds(workspace.time_zone)
+    condition, params = filters.contacts_sql(workspace, "m.contact_id")
+    found = fetch(
+        f"""
+        SELECT s.stage_id, m.channel, count(*)
+        FROM campaigns_message m
+        JOIN analytics_stay s ON s.contact_id = m.contact_id AND s.entered_at <= m.sent_at
+             AND (s.left_at IS NULL OR s.left_at > m.sent_at)
+        WHERE m.workspace_id = %s AND NOT m.is_test AND m.sent_at >= %s AND m.sent_at < %s
+          AND {condition}
+        GROUP BY 1, 2
+        """,
+        [workspace.pk, start, end, *params],
+    )
+    from analytics.figures.stages import _stage_rows
+
+    counts = {(stage_id, channel): n for stage_id, channel, n in found}
+    return [
+        {
+            "stage": stage.key,
+            "name": stage.name,
+            "email": counts.get((stage.pk, "email"), 0),
+            "sms": counts.get((stage.pk, "sms"), 0),
+        }
+        for stage in _stage_rows(workspace)
+    ]
