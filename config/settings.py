@@ -310,6 +310,31 @@ MESSAGING_MAIL_DOMAIN = env.str("MESSAGING_MAIL_DOMAIN", default="stagecraft.loc
 TWILIO_ACCOUNT_SID = env.str("TWILIO_ACCOUNT_SID", default="")
 TWILIO_AUTH_TOKEN = env.str("TWILIO_AUTH_TOKEN", default="")
 TWILIO_BASE_URL = env.str("TWILIO_BASE_URL", default="https://api.twilio.com")
+# DKIM signing of email sent by the "smtp" provider: all of domain, selector and key
+# (PEM text, or a file) or none. A key that does not load stops start-up here.
+DKIM_DOMAIN = env.str("DKIM_DOMAIN", default="")
+DKIM_SELECTOR = env.str("DKIM_SELECTOR", default="")
+DKIM_PRIVATE_KEY = env.str("DKIM_PRIVATE_KEY", default="", multiline=True)
+DKIM_PRIVATE_KEY_FILE = env.str("DKIM_PRIVATE_KEY_FILE", default="")
+if DKIM_PRIVATE_KEY_FILE and not DKIM_PRIVATE_KEY:
+    try:
+        DKIM_PRIVATE_KEY = Path(DKIM_PRIVATE_KEY_FILE).read_text()
+    except OSError as exc:
+        raise ImproperlyConfigured(f"DKIM_PRIVATE_KEY_FILE cannot be read: {exc}") from exc
+if DKIM_DOMAIN or DKIM_SELECTOR or DKIM_PRIVATE_KEY:
+    if not (DKIM_DOMAIN and DKIM_SELECTOR and DKIM_PRIVATE_KEY):
+        raise ImproperlyConfigured(
+            "DKIM_DOMAIN, DKIM_SELECTOR and DKIM_PRIVATE_KEY (or DKIM_PRIVATE_KEY_FILE) "
+            "must be set together."
+        )
+    import dkim.crypto
+
+    try:
+        dkim.crypto.parse_pem_private_key(DKIM_PRIVATE_KEY.encode())
+    except Exception as exc:  # any failure means the key is unusable
+        raise ImproperlyConfigured(
+            f"DKIM_PRIVATE_KEY is not a usable RSA private key in PEM form: {exc}"
+        ) from exc
 # HMAC-SHA256 secret of the email provider's event webhook (X-Stagecraft-Signature).
 EMAIL_WEBHOOK_SECRET = env.str("EMAIL_WEBHOOK_SECRET", default="")
 if not DEBUG and MESSAGING_EMAIL_PROVIDER != "sandbox" and not EMAIL_WEBHOOK_SECRET:
