@@ -7,6 +7,7 @@ production needs stops start-up with a message naming the variable.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import environ
@@ -53,6 +54,7 @@ INSTALLED_APPS = [
     "contacts",
     "lifecycle",
     "campaigns",
+    "anymail",
     "analytics",
 ]
 
@@ -339,6 +341,16 @@ if DKIM_DOMAIN or DKIM_SELECTOR or DKIM_PRIVATE_KEY:
 EMAIL_WEBHOOK_SECRET = env.str("EMAIL_WEBHOOK_SECRET", default="")
 if not DEBUG and MESSAGING_EMAIL_PROVIDER != "sandbox" and not EMAIL_WEBHOOK_SECRET:
     raise ImproperlyConfigured("EMAIL_WEBHOOK_SECRET must be set to send real email.")
+# django-anymail: its settings as JSON (ESP keys...); its tracking webhooks at
+# /anymail/<esp>/tracking/ need HTTP basic auth with ANYMAIL_WEBHOOK_SECRET ("user:pass").
+ANYMAIL: dict[str, Any] = env.json("ANYMAIL", default={})
+if ANYMAIL_WEBHOOK_SECRET := env.str("ANYMAIL_WEBHOOK_SECRET", default=""):
+    ANYMAIL["WEBHOOK_SECRET"] = ANYMAIL_WEBHOOK_SECRET
+if not DEBUG and EMAIL_BACKEND.startswith("anymail.") and not ANYMAIL.get("WEBHOOK_SECRET"):
+    raise ImproperlyConfigured(
+        'ANYMAIL_WEBHOOK_SECRET (or ANYMAIL["WEBHOOK_SECRET"]) must be set with an anymail '
+        "email backend."
+    )
 if not DEBUG and MESSAGING_SMS_PROVIDER == "twilio" and not TWILIO_AUTH_TOKEN:
     raise ImproperlyConfigured("TWILIO_AUTH_TOKEN must be set to send SMS through Twilio.")
 # Claiming and sending: rows per claim, ids per worker task, lease of a claimed row.

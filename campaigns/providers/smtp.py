@@ -102,7 +102,12 @@ class SmtpProvider:
                         # The connection may be dead: the next message opens a fresh one.
                         self._close(connection)
                     continue
-                on_result(item, Result(ok=True, provider_message_id=item.headers["Message-ID"]))
+                # An anymail ESP backend reports the ESP's own id, which its tracking
+                # webhooks name; plain SMTP has only our Message-ID.
+                status = getattr(email, "anymail_status", None)
+                esp_id = status.message_id if status is not None else None
+                provider_id = esp_id if isinstance(esp_id, str) else item.headers["Message-ID"]
+                on_result(item, Result(ok=True, provider_message_id=provider_id))
         finally:
             self._close(connection)
 

@@ -71,3 +71,15 @@ def test_dkim_key_is_checked_at_start_up(tmp_path):
     good = _start(**common, DKIM_PRIVATE_KEY_FILE=str(tmp_path / "dkim.pem"))
     assert good.returncode == 0, good.stderr
     assert _start(**common, DKIM_PRIVATE_KEY=key).returncode == 0
+
+
+def test_production_refuses_an_anymail_backend_without_its_webhook_secret():
+    anymail = {
+        "MESSAGING_EMAIL_PROVIDER": "smtp",
+        "EMAIL_WEBHOOK_SECRET": "s",
+        "EMAIL_BACKEND": "anymail.backends.postmark.EmailBackend",
+    }
+    refused = _start(**anymail)
+    assert refused.returncode != 0 and "ANYMAIL_WEBHOOK_SECRET" in refused.stderr
+    assert _start(**anymail, ANYMAIL_WEBHOOK_SECRET="u:p").returncode == 0
+    assert _start(**anymail, ANYMAIL='{"WEBHOOK_SECRET": "u:p"}').returncode == 0
