@@ -106,7 +106,9 @@ class SmtpProvider:
                 # webhooks name; plain SMTP has only our Message-ID.
                 status = getattr(email, "anymail_status", None)
                 esp_id = status.message_id if status is not None else None
-                provider_id = esp_id if isinstance(esp_id, str) else item.headers["Message-ID"]
+                # (A set when recipients got different ids; ours has one recipient.)
+                single = esp_id is not None and not isinstance(esp_id, set)
+                provider_id = str(esp_id) if single else item.headers["Message-ID"]
                 on_result(item, Result(ok=True, provider_message_id=provider_id))
         finally:
             self._close(connection)

@@ -11,9 +11,8 @@ from typing import Any
 
 from campaigns.services.webhooks import email_events_apply
 
-# anymail's event type -> (our kind, bounce type). Others (queued, sent, deferred
-# retries that anymail reports as "deferred" are soft bounces; subscribed, unknown…)
-# are not applied.
+# anymail's event type -> (our kind, bounce type); others (queued, sent, subscribed,
+# autoresponded, unknown…) are not applied.
 KINDS: dict[str, tuple[str, str]] = {
     "delivered": ("delivered", ""),
     "bounced": ("bounced", "hard"),

@@ -142,3 +142,14 @@ def test_without_or_with_a_wrong_secret_is_refused(esp_messages):
     message.refresh_from_db()
     assert message.status == "sent"
     assert not WebhookEvent.objects.exists()
+
+
+def test_smtp_provider_records_the_esp_message_id(ws, settings):
+    """Through an anymail backend (anymail's test backend), the outbox keeps the ESP's
+    id, the one its tracking webhooks name, not our Message-ID."""
+    settings.MESSAGING_EMAIL_PROVIDER = "smtp"
+    settings.MESSAGING_EMAIL_BACKEND = "anymail.backends.test.EmailBackend"
+    [pk] = enqueue([ContactFactory.create(workspace=ws)], email_template(ws))
+    assert messages_send(claims=messages_claim())["sent"] == 1
+    message = Message.objects.get(pk=pk)
+    assert message.provider_message_id and "@" not in message.provider_message_id
