@@ -9,3 +9,9 @@ class CampaignsConfig(AppConfig):
         from contacts.hooks import on_contact_erased
 
         on_contact_erased(erasure.messages_erase_for_contact)
+
+        from anymail.signals import tracking
+
+        from campaigns.services.anymail_events import anymail_tracking_received
+
+        tracking.connect(anymail_tracking_received, dispatch_uid="campaigns.anymail_tracking")

@@ -7,6 +7,7 @@ production needs stops start-up with a message naming the variable.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import environ
@@ -53,6 +54,7 @@ INSTALLED_APPS = [
     "contacts",
     "lifecycle",
     "campaigns",
+    "anymail",
     "analytics",
 ]
 
@@ -310,10 +312,45 @@ MESSAGING_MAIL_DOMAIN = env.str("MESSAGING_MAIL_DOMAIN", default="stagecraft.loc
 TWILIO_ACCOUNT_SID = env.str("TWILIO_ACCOUNT_SID", default="")
 TWILIO_AUTH_TOKEN = env.str("TWILIO_AUTH_TOKEN", default="")
 TWILIO_BASE_URL = env.str("TWILIO_BASE_URL", default="https://api.twilio.com")
+# DKIM signing of email sent by the "smtp" provider: all of domain, selector and key
+# (PEM text, or a file) or none. A key that does not load stops start-up here.
+DKIM_DOMAIN = env.str("DKIM_DOMAIN", default="")
+DKIM_SELECTOR = env.str("DKIM_SELECTOR", default="")
+DKIM_PRIVATE_KEY = env.str("DKIM_PRIVATE_KEY", default="", multiline=True)
+DKIM_PRIVATE_KEY_FILE = env.str("DKIM_PRIVATE_KEY_FILE", default="")
+if DKIM_PRIVATE_KEY_FILE and not DKIM_PRIVATE_KEY:
+    try:
+        DKIM_PRIVATE_KEY = Path(DKIM_PRIVATE_KEY_FILE).read_text()
+    except OSError as exc:
+        raise ImproperlyConfigured(f"DKIM_PRIVATE_KEY_FILE cannot be read: {exc}") from exc
+if DKIM_DOMAIN or DKIM_SELECTOR or DKIM_PRIVATE_KEY:
+    if not (DKIM_DOMAIN and DKIM_SELECTOR and DKIM_PRIVATE_KEY):
+        raise ImproperlyConfigured(
+            "DKIM_DOMAIN, DKIM_SELECTOR and DKIM_PRIVATE_KEY (or DKIM_PRIVATE_KEY_FILE) "
+            "must be set together."
+        )
+    import dkim.crypto
+
+    try:
+        dkim.crypto.parse_pem_private_key(DKIM_PRIVATE_KEY.encode())
+    except Exception as exc:  # any failure means the key is unusable
+        raise ImproperlyConfigured(
+            f"DKIM_PRIVATE_KEY is not a usable RSA private key in PEM form: {exc}"
+        ) from exc
 # HMAC-SHA256 secret of the email provider's event webhook (X-Stagecraft-Signature).
 EMAIL_WEBHOOK_SECRET = env.str("EMAIL_WEBHOOK_SECRET", default="")
 if not DEBUG and MESSAGING_EMAIL_PROVIDER != "sandbox" and not EMAIL_WEBHOOK_SECRET:
     raise ImproperlyConfigured("EMAIL_WEBHOOK_SECRET must be set to send real email.")
+# django-anymail: its settings as JSON (ESP keys...); its tracking webhooks at
+# /anymail/<esp>/tracking/ need HTTP basic auth with ANYMAIL_WEBHOOK_SECRET ("user:pass").
+ANYMAIL: dict[str, Any] = env.json("ANYMAIL", default={})
+if ANYMAIL_WEBHOOK_SECRET := env.str("ANYMAIL_WEBHOOK_SECRET", default=""):
+    ANYMAIL["WEBHOOK_SECRET"] = ANYMAIL_WEBHOOK_SECRET
+if not DEBUG and EMAIL_BACKEND.startswith("anymail.") and not ANYMAIL.get("WEBHOOK_SECRET"):
+    raise ImproperlyConfigured(
+        'ANYMAIL_WEBHOOK_SECRET (or ANYMAIL["WEBHOOK_SECRET"]) must be set with an anymail '
+        "email backend."
+    )
 if not DEBUG and MESSAGING_SMS_PROVIDER == "twilio" and not TWILIO_AUTH_TOKEN:
     raise ImproperlyConfigured("TWILIO_AUTH_TOKEN must be set to send SMS through Twilio.")
 # Claiming and sending: rows per claim, ids per worker task, lease of a claimed row.

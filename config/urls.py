@@ -16,6 +16,8 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/v1/", include(api_v1)),
     path("", include("campaigns.urls_public")),
+    # django-anymail's per-ESP tracking webhooks (campaigns/services/anymail_events.py).
+    path("anymail/", include("anymail.urls")),
     path("", include("workspaces.urls")),
     path("w/<slug:slug>/", include("contacts.urls")),
     path("w/<slug:slug>/", include("lifecycle.urls")),

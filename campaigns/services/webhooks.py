@@ -145,6 +145,17 @@ def email_events_apply(*, provider: str, events: list[dict[str, Any]]) -> Webhoo
                 reason=Suppression.Reason.COMPLAINED,
                 source=f"{provider}_complaint",
             )
+        elif kind == "unsubscribed":
+            _suppress_email(
+                message,
+                status=EmailStatus.UNSUBSCRIBED,
+                reason=Suppression.Reason.UNSUBSCRIBED,
+                source=f"{provider}_unsubscribe",
+            )
+        elif kind == "failed":
+            Message.objects.filter(
+                pk=message.pk, status__in=[MessageStatus.SENT, MessageStatus.DELIVERED]
+            ).update(status=MessageStatus.FAILED, error=description or "failed at the provider")
         elif kind in ("opened", "clicked"):
             user_agent = str(event.get("user_agent", ""))[:500]
             bot = is_bot(user_agent, prefetch=False)

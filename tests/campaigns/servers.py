@@ -44,6 +44,7 @@ class _SinkHandler:
             self.sink.ids[str(parsed["Message-ID"])] += 1
             if self.sink.keep:
                 self.sink.messages.append(parsed)
+                self.sink.raw.append(bytes(envelope.original_content or envelope.content))
         return "250 Message accepted for delivery"
 
 
@@ -54,6 +55,7 @@ class SmtpSink:
         self.keep = keep
         self.ids: Counter[str] = Counter()
         self.messages: list[EmailMessage] = []
+        self.raw: list[bytes] = []  # as received, for signature checks
         self.lock = threading.Lock()
         self.port = free_port()
         self.controller = Controller(_SinkHandler(self), hostname="127.0.0.1", port=self.port)

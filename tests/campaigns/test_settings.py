@@ -13,7 +13,9 @@ from tests.processes import ROOT
 
 def _start(**env: str) -> subprocess.CompletedProcess[str]:
     environment = {
-        k: v for k, v in os.environ.items() if not k.startswith(("MESSAGING_", "EMAIL_", "TWILIO_"))
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("MESSAGING_", "EMAIL_", "TWILIO_", "DKIM_", "ANYMAIL"))
     }
     environment.update(
         {"DEBUG": "0", "SECRET_KEY": "k" * 50, "DATABASE_URL": "postgres://x@127.0.0.1/x", **env}
@@ -52,3 +54,32 @@ def test_production_starts_with_them_and_with_the_sandbox():
         TWILIO_AUTH_TOKEN="t",
     )
     assert configured.returncode == 0, configured.stderr
+
+
+def test_dkim_key_is_checked_at_start_up(tmp_path):
+    common = {"DKIM_DOMAIN": "shop.example", "DKIM_SELECTOR": "sc1"}
+    bad = _start(**common, DKIM_PRIVATE_KEY="-----BEGIN RSA PRIVATE KEY-----\nnope\n")
+    assert bad.returncode != 0 and "DKIM_PRIVATE_KEY is not a usable" in bad.stderr
+    missing = _start(**common, DKIM_PRIVATE_KEY_FILE=str(tmp_path / "absent.pem"))
+    assert missing.returncode != 0 and "DKIM_PRIVATE_KEY_FILE cannot be read" in missing.stderr
+    partial = _start(DKIM_DOMAIN="shop.example")
+    assert partial.returncode != 0 and "must be set together" in partial.stderr
+    key = subprocess.run(
+        ["openssl", "genrsa", "2048"], capture_output=True, check=True, text=True
+    ).stdout
+    (tmp_path / "dkim.pem").write_text(key)
+    good = _start(**common, DKIM_PRIVATE_KEY_FILE=str(tmp_path / "dkim.pem"))
+    assert good.returncode == 0, good.stderr
+    assert _start(**common, DKIM_PRIVATE_KEY=key).returncode == 0
+
+
+def test_production_refuses_an_anymail_backend_without_its_webhook_secret():
+    anymail = {
+        "MESSAGING_EMAIL_PROVIDER": "smtp",
+        "EMAIL_WEBHOOK_SECRET": "s",
+        "EMAIL_BACKEND": "anymail.backends.postmark.EmailBackend",
+    }
+    refused = _start(**anymail)
+    assert refused.returncode != 0 and "ANYMAIL_WEBHOOK_SECRET" in refused.stderr
+    assert _start(**anymail, ANYMAIL_WEBHOOK_SECRET="u:p").returncode == 0
+    assert _start(**anymail, ANYMAIL='{"WEBHOOK_SECRET": "u:p"}').returncode == 0
