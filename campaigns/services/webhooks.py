@@ -146,6 +146,9 @@ def email_events_apply(*, provider: str, events: list[dict[str, Any]]) -> Webhoo
                 source=f"{provider}_complaint",
             )
         elif kind == "unsubscribed":
+            Message.objects.filter(pk=message.pk, unsubscribed_at__isnull=True).update(
+                unsubscribed_at=timezone.now()
+            )
             _suppress_email(
                 message,
                 status=EmailStatus.UNSUBSCRIBED,

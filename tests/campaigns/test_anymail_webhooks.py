@@ -133,6 +133,8 @@ def test_unsubscribe_event_suppresses(esp_messages):
     message.contact.refresh_from_db()
     assert message.contact.email_status == "unsubscribed"
     assert Suppression.objects.filter(reason="unsubscribed").count() == 1
+    message.refresh_from_db()
+    assert message.unsubscribed_at is not None
 
 
 def test_without_or_with_a_wrong_secret_is_refused(esp_messages):

@@ -127,6 +127,8 @@ def test_one_click_unsubscribe_with_exact_rfc8058_request_and_queued_messages(se
     sent.contact.refresh_from_db()
     assert sent.contact.email_status == "unsubscribed"
     assert ConsentChange.objects.filter(contact=sent.contact, source="one_click").exists()
+    sent.refresh_from_db()
+    assert sent.unsubscribed_at is not None  # the message gets the unsubscribe, for analytics
     # It takes effect for the message already queued.
     messages_send(claims=messages_claim())
     message = Message.objects.get(pk=queued[0])
@@ -197,6 +199,8 @@ def test_hard_bounce_and_complaint_suppress(sent, settings, ws):
     assert sent.contact.email_status == "bounced" and other.contact.email_status == "complained"
     reasons = set(Suppression.objects.filter(workspace=ws).values_list("reason", flat=True))
     assert reasons == {"bounced", "complained"}
+    other.refresh_from_db()
+    assert other.complained_at is not None and sent.complained_at is None
 
 
 def _twilio_post(
