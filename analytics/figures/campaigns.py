@@ -13,6 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 from analytics.figures.common import NO_FILTERS, Filters, Period, fetch
+from analytics.figures.stages import _stage_rows
 from campaigns.models import Broadcast, BroadcastVariant
 from workspaces.models import Workspace
 
@@ -142,8 +143,6 @@ def stage_message_volume(
         """,
         [workspace.pk, start, end, *params],
     )
-    from analytics.figures.stages import _stage_rows
-
     counts = {(stage_id, channel): n for stage_id, channel, n in found}
     return [
         {
