@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import bisect
 import datetime as dt
-import json
 import os
 import random
 import statistics
@@ -38,6 +37,7 @@ from typing import Any
 from bench.common import (
     Gunicorn,
     base_database_url,
+    copy_contacts,
     django_setup,
     fresh_database,
     machine,
@@ -144,45 +144,23 @@ def build(workspace_id: int, stages: dict[str, int], now: dt.datetime) -> dict[s
             "transition_unnotified",
         ):
             cursor.execute(f"DROP INDEX IF EXISTS {index}")
-        cursor.execute("SELECT nextval('contacts_contact_id_seq')")
-        first_id = cursor.fetchone()[0] + 1
-        contacts = cursor.cursor.copy(
-            "COPY contacts_contact (id, workspace_id, email, external_id, first_name, "
-            "last_name, time_zone, locale, attributes, email_status, email_status_at, "
-            "email_status_source, sms_status, sms_status_at, sms_status_source, created_at, "
-            "updated_at) FROM STDIN"
+
+        def attributes(i: int) -> dict[str, Any]:
+            source = SOURCES[min(int(rng.expovariate(0.8)), 4)]
+            return {
+                "plan": ["free", "basic", "pro"][i % 3],
+                "country": "US",
+                "signup_source": source,
+            }
+
+        first_id, signups = copy_contacts(
+            cursor,
+            workspace_id=workspace_id,
+            count=CONTACTS,
+            rng=rng,
+            now=now,
+            attributes=attributes,
         )
-        with contacts as copy:
-            signups = []
-            for i in range(CONTACTS):
-                signup = now - dt.timedelta(
-                    days=365 * (1 - rng.random() ** 0.5), hours=rng.random() * 24
-                )
-                signups.append(signup)
-                attributes = {"plan": ["free", "basic", "pro"][i % 3], "country": "US"}
-                attributes["signup_source"] = SOURCES[min(int(rng.expovariate(0.8)), 4)]
-                copy.write_row(
-                    (
-                        first_id + i,
-                        workspace_id,
-                        f"c{i}@example.com",
-                        f"ext-{i}",
-                        "Bench",
-                        "Contact",
-                        "UTC",
-                        "en-US",
-                        json.dumps(attributes),
-                        "subscribed",
-                        signup,
-                        "bench",
-                        "never_subscribed",
-                        signup,
-                        "bench",
-                        signup,
-                        signup,
-                    )
-                )
-        cursor.execute("SELECT setval('contacts_contact_id_seq', %s)", [first_id + CONTACTS])
         log(f"{CONTACTS} contacts copied in {time.perf_counter() - started:.1f}s")
         started = time.perf_counter()
         current: list[tuple[int, int, dt.datetime]] = []

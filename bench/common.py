@@ -13,6 +13,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -202,3 +203,54 @@ def cpu_ms_per(before: dict[str, float], after: dict[str, float], count: int) ->
 def report(result: dict[str, Any]) -> None:
     """The last line a benchmark prints: one JSON object."""
     print(json.dumps(result, sort_keys=False), flush=True)
+
+
+def copy_contacts(
+    cursor: Any,
+    *,
+    workspace_id: int,
+    count: int,
+    rng: Any,
+    now: Any,
+    attributes: Callable[[int], dict[str, Any]],
+) -> tuple[int, list[Any]]:
+    """COPY `count` contacts who signed up over the past year (more of them lately),
+    with `attributes(i)`; returns the first id and every contact's signup time."""
+    import datetime as dt
+
+    cursor.execute("SELECT nextval('contacts_contact_id_seq')")
+    first_id = cursor.fetchone()[0] + 1
+    signups = []
+    with cursor.cursor.copy(
+        "COPY contacts_contact (id, workspace_id, email, external_id, first_name, last_name, "
+        "time_zone, locale, attributes, email_status, email_status_at, email_status_source, "
+        "sms_status, sms_status_at, sms_status_source, created_at, updated_at) FROM STDIN"
+    ) as copy:
+        for i in range(count):
+            signup = now - dt.timedelta(
+                days=365 * (1 - rng.random() ** 0.5), hours=rng.random() * 24
+            )
+            signups.append(signup)
+            copy.write_row(
+                (
+                    first_id + i,
+                    workspace_id,
+                    f"c{i}@example.com",
+                    f"ext-{i}",
+                    "Bench",
+                    "Contact",
+                    "UTC",
+                    "en-US",
+                    json.dumps(attributes(i)),
+                    "subscribed",
+                    signup,
+                    "bench",
+                    "never_subscribed",
+                    signup,
+                    "bench",
+                    signup,
+                    signup,
+                )
+            )
+    cursor.execute("SELECT setval('contacts_contact_id_seq', %s)", [first_id + count])
+    return first_id, signups

@@ -17,14 +17,22 @@ Prints one JSON object as its last line."""
 from __future__ import annotations
 
 import datetime as dt
-import json
 import os
 import random
 import time
 from decimal import Decimal
 from typing import Any
 
-from bench.common import ROOT, bench_env, django_setup, fresh_database, machine, migrate, report
+from bench.common import (
+    ROOT,
+    bench_env,
+    copy_contacts,
+    django_setup,
+    fresh_database,
+    machine,
+    migrate,
+    report,
+)
 
 CONTACTS = int(os.environ.get("CONTACTS", "1000000"))
 WORKERS = int(os.environ.get("WORKERS", "2"))
@@ -101,42 +109,15 @@ def build(workspace_id: int, now: dt.datetime) -> int:
     with connection.cursor() as cursor:
         for index in ("event_contact_name_time", "event_ws_name_time"):
             cursor.execute(f"DROP INDEX IF EXISTS {index}")
-        cursor.execute("SELECT nextval('contacts_contact_id_seq')")
-        first_id = cursor.fetchone()[0] + 1
         plans = ["free", "free", "basic", "pro"]
-        with cursor.cursor.copy(
-            "COPY contacts_contact (id, workspace_id, email, external_id, first_name, last_name, "
-            "time_zone, locale, attributes, email_status, email_status_at, email_status_source, "
-            "sms_status, sms_status_at, sms_status_source, created_at, updated_at) FROM STDIN"
-        ) as copy:
-            signups = []
-            for i in range(CONTACTS):
-                signup = now - dt.timedelta(
-                    days=365 * (1 - rng.random() ** 0.5), hours=rng.random() * 24
-                )
-                signups.append(signup)
-                copy.write_row(
-                    (
-                        first_id + i,
-                        workspace_id,
-                        f"c{i}@example.com",
-                        f"ext-{i}",
-                        "Bench",
-                        "Contact",
-                        "UTC",
-                        "en-US",
-                        json.dumps({"plan": plans[i % 4], "country": "US"}),
-                        "subscribed",
-                        signup,
-                        "bench",
-                        "never_subscribed",
-                        signup,
-                        "bench",
-                        signup,
-                        signup,
-                    )
-                )
-        cursor.execute("SELECT setval('contacts_contact_id_seq', %s)", [first_id + CONTACTS])
+        first_id, signups = copy_contacts(
+            cursor,
+            workspace_id=workspace_id,
+            count=CONTACTS,
+            rng=rng,
+            now=now,
+            attributes=lambda i: {"plan": plans[i % 4], "country": "US"},
+        )
         log(f"{CONTACTS} contacts copied in {time.perf_counter() - started:.1f}s")
         started = time.perf_counter()
         events = 0
