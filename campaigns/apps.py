@@ -10,6 +10,12 @@ class CampaignsConfig(AppConfig):
 
         on_contact_erased(erasure.messages_erase_for_contact)
 
+        from campaigns.services import journey_triggers
+        from lifecycle.hooks import on_contacts_refreshed, on_stage_changed
+
+        on_stage_changed(journey_triggers.on_stage_changed)
+        on_contacts_refreshed(journey_triggers.on_contacts_refreshed)
+
         from anymail.signals import tracking
 
         from campaigns.services.anymail_events import anymail_tracking_received

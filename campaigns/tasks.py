@@ -32,3 +32,18 @@ def broadcasts_advance_task() -> dict[str, int]:
     from campaigns.services.broadcast_delivery import broadcasts_advance
 
     return broadcasts_advance()
+
+
+@shared_task(name="campaigns.journeys_advance", acks_late=True, ignore_result=True)
+def journeys_advance_task() -> int:
+    # Several at once share the work (SKIP LOCKED); a lost one is replaced by beat.
+    from campaigns.services.journey_engine import journeys_pump
+
+    return journeys_pump()
+
+
+@shared_task(name="campaigns.journeys_scan", acks_late=True, ignore_result=True)
+def journeys_scan_task(dates: bool = False) -> dict[str, int]:
+    from campaigns.services.journey_triggers import journeys_scan
+
+    return journeys_scan(dates=dates)

@@ -276,6 +276,15 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "campaigns.dispatch_due": {"task": "campaigns.dispatch_due", "schedule": 1.0},
     # Broadcasts: scheduled → sending → sent, A/B winners, stalled materialisations.
     "campaigns.broadcasts_advance": {"task": "campaigns.broadcasts_advance", "schedule": 5.0},
+    # Journeys: due enrolments advanced (each run drains for up to JOURNEY_PUMP_SECONDS);
+    # segment triggers compared every minute, date triggers every 15 minutes.
+    "campaigns.journeys_advance": {"task": "campaigns.journeys_advance", "schedule": 1.0},
+    "campaigns.journeys_scan": {"task": "campaigns.journeys_scan", "schedule": 60.0},
+    "campaigns.journeys_scan_dates": {
+        "task": "campaigns.journeys_scan",
+        "schedule": 900.0,
+        "kwargs": {"dates": True},
+    },
 }
 LIFECYCLE_SWEEP_SECONDS = env.int("LIFECYCLE_SWEEP_SECONDS", default=900)
 LIFECYCLE_MARK_BATCH = env.int("LIFECYCLE_MARK_BATCH", default=2000)
@@ -284,6 +293,14 @@ LIFECYCLE_MARK_BATCH = env.int("LIFECYCLE_MARK_BATCH", default=2000)
 ANALYTICS_CACHE_SECONDS = env.int("ANALYTICS_CACHE_SECONDS", default=300)
 ANALYTICS_REBUILD_SECONDS = env.int("ANALYTICS_REBUILD_SECONDS", default=86400)
 ANALYTICS_CLV_REFIT_SECONDS = env.int("ANALYTICS_CLV_REFIT_SECONDS", default=86400)
+
+# --- Journeys (campaigns) ---------------------------------------------------------------
+JOURNEY_CLAIM_BATCH = env.int("JOURNEY_CLAIM_BATCH", default=1000)
+JOURNEY_PUMP_SECONDS = env.float("JOURNEY_PUMP_SECONDS", default=20.0)
+JOURNEY_WEBHOOK_TIMEOUT = env.float("JOURNEY_WEBHOOK_TIMEOUT", default=5.0)
+JOURNEY_WEBHOOK_RETRY_SECONDS = env.float("JOURNEY_WEBHOOK_RETRY_SECONDS", default=60.0)
+# Webhook steps may call private and loopback addresses (off in production: SSRF).
+JOURNEY_WEBHOOK_ALLOW_PRIVATE = env.bool("JOURNEY_WEBHOOK_ALLOW_PRIVATE", default=DEBUG)
 
 # --- Messaging (campaigns) -------------------------------------------------------------
 # Providers: email "sandbox" (recorded in the database, shown in the dashboard's outbox),

@@ -38,3 +38,6 @@ CACHES = {
 # SMS quiet hours by default would make SMS tests depend on the time of day; tests of
 # quiet hours set a policy (or this setting) themselves.
 CAMPAIGNS_SMS_QUIET_HOURS = ""
+# Journey webhook steps call stub servers on 127.0.0.1.
+JOURNEY_WEBHOOK_ALLOW_PRIVATE = True
+JOURNEY_WEBHOOK_RETRY_SECONDS = 1.0

@@ -1,0 +1,274 @@
+"""Letting contacts into journeys, and waking those inside when something changed.
+
+Every trigger ends in `enrol`: one INSERT ... SELECT that applies the re-entry policy
+and skips a trigger already counted (`trigger_key` is unique per journey) or a contact
+already inside (one active enrolment per contact and journey). Entering writes only
+the row; the first worker run places the contact (holdout or the entry step).
+
+- stage entered / exited: the lifecycle `stage.changed` hook, in the transaction that
+  marks the transitions notified (so none is missed or counted twice);
+- event performed: the `contacts_refreshed` hook, which runs after every ingest batch's
+  evaluation, reads the new events of those contacts;
+- joined segment: the same hook for the contacts that changed, and a scan every
+  minute for rules that change with time; membership at the last look is kept per
+  journey, so a contact enters when it joins, again only after it left;
+- date attribute: a scan (every 15 minutes) for contacts whose date, moved by the
+  offset, is today in the workspace's time zone; keyed by that date, so once a day.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import uuid
+import zoneinfo
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import Any
+
+from django.db import connection
+from django.db.models import Q
+from django.utils import timezone
+
+from campaigns.models import (
+    IN_JOURNEY,
+    Journey,
+    JourneyEnrolment,
+    JourneyStatus,
+    Reentry,
+    StepKind,
+    TriggerKind,
+)
+from contacts.models import Segment
+from contacts.rules.compiler import Scope, contacts_matching
+from lifecycle.models import StageTransition
+
+_ENROL_SQL = """
+INSERT INTO campaigns_journeyenrolment
+    (workspace_id, journey_id, contact_id, step_id, status, due_at, trigger_key, entered_at,
+     step_entered_at, goal_until, attempts, path, exit_reason)
+SELECT %(ws)s, %(journey)s, src.contact_id, NULL, 'active', src.at, src.key, src.at,
+       src.at, CASE WHEN %(goal_days)s::int IS NULL THEN NULL
+                    ELSE src.at + make_interval(days => %(goal_days)s::int) END,
+       0, '{{}}'::jsonb, ''
+FROM ({source}) AS src(contact_id, key, at)
+JOIN contacts_contact c ON c.id = src.contact_id AND c.workspace_id = %(ws)s
+WHERE {reentry}
+ORDER BY src.contact_id
+ON CONFLICT DO NOTHING
+"""
+
+_REENTRY = {
+    Reentry.ONCE: """NOT EXISTS (SELECT 1 FROM campaigns_journeyenrolment p
+                     WHERE p.journey_id = %(journey)s AND p.contact_id = src.contact_id)""",
+    Reentry.COOLDOWN: """NOT EXISTS (SELECT 1 FROM campaigns_journeyenrolment p
+                     WHERE p.journey_id = %(journey)s AND p.contact_id = src.contact_id
+                     AND p.entered_at > src.at - make_interval(days => %(days)s))""",
+    Reentry.ALWAYS: "TRUE",
+}
+
+
+def enrol_from(journey: Journey, source: str, params: dict[str, Any]) -> int:
+    """Enrol the rows of `source` (SQL giving contact_id, key, at); returns how many."""
+    with_goal = journey.goal is not None or journey.holdout_percent > 0
+    sql = _ENROL_SQL.format(source=source, reentry=_REENTRY[Reentry(journey.reentry)])
+    with connection.cursor() as cursor:
+        cursor.execute(
+            sql,
+            {
+                **params,
+                "ws": journey.workspace_id,
+                "journey": journey.pk,
+                "goal_days": journey.goal_days if with_goal else None,
+                "days": journey.reentry_days,
+            },
+        )
+        return cursor.rowcount
+
+
+def enrol(journey: Journey, rows: Sequence[tuple[int, str, dt.datetime]]) -> int:
+    """Enrol (contact id, trigger key, at) rows."""
+    if not rows:
+        return 0
+    return enrol_from(
+        journey,
+        "SELECT * FROM unnest(%(ids)s::bigint[], %(keys)s::text[], %(ats)s::timestamptz[])",
+        {"ids": [r[0] for r in rows], "keys": [r[1] for r in rows], "ats": [r[2] for r in rows]},
+    )
+
+
+def enrol_api(journey: Journey, contact_ids: Sequence[int], key: str = "") -> int:
+    now = timezone.now()
+    batch = key or uuid.uuid4().hex
+    return enrol(journey, [(cid, f"api:{batch}:{cid}", now) for cid in contact_ids])
+
+
+def _live(kinds: Sequence[str], workspace_ids: Sequence[int] | None = None) -> list[Journey]:
+    queryset = Journey.objects.filter(status=JourneyStatus.LIVE, trigger__kind__in=list(kinds))
+    if workspace_ids is not None:
+        queryset = queryset.filter(workspace_id__in=set(workspace_ids))
+    now = timezone.now()
+    return [j for j in queryset.select_related("workspace") if j.live_since and j.live_since <= now]
+
+
+# --- hooks ---------------------------------------------------------------------------
+
+
+def on_stage_changed(transitions: list[StageTransition]) -> None:
+    journeys = _live(
+        [TriggerKind.STAGE_ENTERED, TriggerKind.STAGE_EXITED],
+        [t.workspace_id for t in transitions],
+    )
+    for journey in journeys:
+        stage_id = journey.trigger.get("stage_id")
+        entered = journey.trigger_kind == TriggerKind.STAGE_ENTERED
+        assert journey.live_since is not None
+        enrol(
+            journey,
+            [
+                (t.contact_id, f"transition:{t.pk}", t.at)
+                for t in transitions
+                if t.workspace_id == journey.workspace_id
+                and (t.to_stage_id if entered else t.from_stage_id) == stage_id
+                and t.at >= journey.live_since
+            ],
+        )
+    wake(sorted({t.contact_id for t in transitions}))
+
+
+def on_contacts_refreshed(contact_ids: list[int]) -> None:
+    if not contact_ids:
+        return
+    for journey in _live([TriggerKind.EVENT]):
+        _enrol_events(journey, contact_ids)
+    for journey in _live([TriggerKind.SEGMENT_JOINED]):
+        segment_scan(journey, contact_ids=contact_ids)
+    wake(contact_ids)
+
+
+def _enrol_events(journey: Journey, contact_ids: list[int]) -> int:
+    properties = journey.trigger.get("properties") or {}
+    return enrol_from(
+        journey,
+        """SELECT e.contact_id, 'event:' || e.id, e.occurred_at FROM contacts_event e
+           WHERE e.contact_id = ANY(%(ids)s) AND e.workspace_id = %(ws)s AND e.name = %(name)s
+           AND e.properties @> %(props)s::jsonb AND e.received_at >= %(since)s
+           AND e.received_at >= now() - interval '2 days'""",
+        {
+            "ids": contact_ids,
+            "name": journey.trigger.get("event"),
+            "props": json.dumps(properties),
+            "since": journey.live_since,
+        },
+    )
+
+
+def wake(contact_ids: Sequence[int]) -> int:
+    """Bring forward the due time of these contacts' enrolments in journeys that watch
+    for something (a goal, exit criteria, an awaited event or rule): the worker checks
+    them now. A parked contact that turns out not to be done stays parked until its
+    `resume_at`, so waking is always safe."""
+    if not contact_ids:
+        return 0
+    watching = (
+        Q(journey__goal__isnull=False)
+        | Q(journey__exit_rule__isnull=False)
+        | Q(journey__exit_on_stage_left=True)
+        | Q(journey__exit_on_unsubscribe=True)
+        | Q(step__kind=StepKind.WAIT_FOR)
+    )
+    now = timezone.now()
+    return (
+        JourneyEnrolment.objects.filter(
+            watching, contact_id__in=list(contact_ids), status__in=IN_JOURNEY, due_at__gt=now
+        )
+        .exclude(step__isnull=True, status="active")
+        .update(due_at=now)
+    )
+
+
+# --- scans ---------------------------------------------------------------------------
+
+
+def segment_scan(
+    journey: Journey, *, contact_ids: Sequence[int] | None = None, enrol_joiners: bool = True
+) -> int:
+    """Compare the segment with the members seen last time: joiners enter, leavers
+    are forgotten. With `contact_ids`, only those contacts are looked at."""
+    segment = Segment.objects.filter(pk=journey.trigger.get("segment_id")).first()
+    if segment is None:
+        return 0
+    scope = Scope.of(contact_ids) if contact_ids is not None else None
+    matching = contacts_matching(
+        segment.rule, workspace=journey.workspace, scope=scope, validate=False
+    ).values("pk")
+    match_sql, match_params = matching.query.sql_with_params()
+    limit = "AND m.contact_id = ANY(%s)" if contact_ids is not None else ""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""DELETE FROM campaigns_journeysegmentmember m
+                WHERE m.journey_id = %s {limit} AND m.contact_id NOT IN ({match_sql})""",
+            [journey.pk, *([list(contact_ids)] if contact_ids is not None else []), *match_params],
+        )
+        cursor.execute(
+            f"""INSERT INTO campaigns_journeysegmentmember (journey_id, contact_id)
+                SELECT %s, id FROM ({match_sql}) AS s(id)
+                ON CONFLICT DO NOTHING RETURNING contact_id""",
+            [journey.pk, *match_params],
+        )
+        joined = [row[0] for row in cursor.fetchall()]
+    if not enrol_joiners or not joined:
+        return 0
+    now = timezone.now()
+    stamp = now.strftime("%Y%m%dT%H%M%S.%f")
+    return enrol(journey, [(cid, f"segment:{stamp}:{cid}", now) for cid in joined])
+
+
+def date_scan(journey: Journey, *, now: dt.datetime | None = None) -> int:
+    """Enrol contacts whose date attribute, moved by `offset_days`, is today in the
+    workspace's time zone (`annual`: the month and day, e.g. birthdays; 29 February
+    counts on 28 February in other years)."""
+    now = now or timezone.now()
+    zone = zoneinfo.ZoneInfo(journey.workspace.time_zone or "UTC")
+    today = now.astimezone(zone).date()
+    # "3 days before renewal_date": offset -3, so the date is today + 3.
+    target = today - dt.timedelta(days=int(journey.trigger.get("offset_days", 0)))
+    attribute = journey.trigger["attribute"]
+    # Compared as text ("YYYY-MM-DD..."): no cast, so a malformed value never matches
+    # and never fails the scan.
+    if journey.trigger.get("annual"):
+        match = "substring(c2.attributes ->> %(attr)s from 5 for 6) = ANY(%(mmdd)s)"
+        mmdd = [target.strftime("-%m-%d")]
+        if target.month == 2 and target.day == 28 and not _leap(target.year):
+            mmdd.append("-02-29")
+    else:
+        match = "substring(c2.attributes ->> %(attr)s from 1 for 10) = %(target)s"
+        mmdd = []
+    valid = "c2.attributes ->> %(attr)s ~ '^\\d{4}-\\d{2}-\\d{2}'"
+    return enrol_from(
+        journey,
+        f"""SELECT c2.id, 'date:' || %(today)s, %(now)s::timestamptz FROM contacts_contact c2
+            WHERE c2.workspace_id = %(ws)s AND {valid} AND {match}""",
+        {
+            "attr": attribute,
+            "mmdd": mmdd,
+            "target": target.isoformat(),
+            "today": today.isoformat(),
+            "now": now,
+        },
+    )
+
+
+def _leap(year: int) -> bool:
+    return year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
+
+
+def journeys_scan(*, dates: bool = False) -> dict[str, int]:
+    """Beat: segment triggers every minute; date triggers when `dates`."""
+    counts: dict[str, int] = defaultdict(int)
+    for journey in _live([TriggerKind.SEGMENT_JOINED]):
+        counts["segment"] += segment_scan(journey)
+    if dates:
+        for journey in _live([TriggerKind.DATE]):
+            counts["date"] += date_scan(journey)
+    return dict(counts)

@@ -1,0 +1,67 @@
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.utils import timezone
+
+from campaigns.models import Journey, JourneyEnrolment, JourneyStep, Message
+from campaigns.services.journey_engine import journeys_advance
+from campaigns.services.journeys import journey_create, journey_schedule
+from tests.campaigns.helpers import ACTOR
+from workspaces.models import Workspace
+
+
+def journey(
+    ws: Workspace,
+    trigger: dict[str, Any],
+    steps: list[dict[str, Any]],
+    *,
+    live: bool = True,
+    **extra: Any,
+) -> Journey:
+    data = {"name": extra.pop("name", "J"), "trigger": trigger, "steps": steps, **extra}
+    created = journey_create(workspace=ws, data=data, actor=ACTOR)
+    if live:
+        created = journey_schedule(journey=created, actor=ACTOR)
+    return created
+
+
+def step(key: str, kind: str, **config: Any) -> dict[str, Any]:
+    return {"key": key, "kind": kind, "config": config}
+
+
+def advance(at: dt.datetime | None = None, rounds: int = 20) -> int:
+    """Run the worker until nothing is due at `at` (default now)."""
+    total = 0
+    for _ in range(rounds):
+        ran = journeys_advance(now=at or timezone.now())
+        if not ran:
+            break
+        total += ran
+    return total
+
+
+def later(**delta: float) -> dt.datetime:
+    return timezone.now() + dt.timedelta(**delta)
+
+
+def enrolment(j: Journey, contact: Any) -> JourneyEnrolment:
+    return JourneyEnrolment.objects.filter(journey=j, contact=contact).latest("id")
+
+
+def where(j: Journey, contact: Any) -> str | None:
+    e = enrolment(j, contact)
+    if e.status != "active":
+        return f"{e.status}:{e.exit_reason}" if e.exit_reason else e.status
+    return None if e.step is None else e.step.key
+
+
+def sent_steps(contact: Any) -> list[str]:
+    keys = dict(JourneyStep.objects.values_list("pk", "key"))
+    return [
+        keys[m]
+        for m in Message.objects.filter(contact=contact, campaign_step_id__isnull=False)
+        .order_by("id")
+        .values_list("campaign_step_id", flat=True)
+    ]
