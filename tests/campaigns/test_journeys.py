@@ -90,7 +90,12 @@ def test_stage_entered_trigger_sends_the_welcome_then_waits(ws, stages, tpl):
     assert sent_steps(buyer) == ["hello", "again"]
     assert where(j, buyer) == "completed"
     # The message is keyed by enrolment and step: a second run adds nothing.
-    message = Message.objects.filter(contact=buyer).first()
+    message = Message.objects.get(
+        contact=buyer,
+        campaign_step_id__isnull=False,
+        template=tpl,
+        idempotency_key__endswith=str(JourneyStep.objects.get(journey=j, key="hello").pk),
+    )
     assert message.idempotency_key.startswith(f"journey:{enrolment(j, buyer).pk}:")
 
 
@@ -256,7 +261,7 @@ def test_send_sms_and_update_attribute_and_move_stage(ws, stages):
     assert Message.objects.get(contact=c).channel == "sms"
     current = ContactStage.objects.get(contact=c)
     assert current.stage_id == stages["loyal"].pk and current.pinned
-    assert current.pinned_until > later(days=29)
+    assert current.pinned_until is not None and current.pinned_until > later(days=29)
     assert where(j, c) == "completed"
 
 
@@ -547,7 +552,7 @@ def test_holdout_is_exact_and_measures_lift(ws, tpl):
     assert held.count() in (4, 5)  # 10% of 45 = 4.5, within one contact
     assert Message.objects.filter(contact__in=held.values("contact")).count() == 0
     # One held-out and three treated contacts buy within the window.
-    held_contact = held.first().contact
+    held_contact = held[0].contact
     treated = [c for c in contacts if not held.filter(contact=c).exists()][:3]
     Contact.objects.filter(pk__in=[held_contact.pk, *[c.pk for c in treated]]).update(
         attributes={"bought": True}
@@ -630,7 +635,7 @@ def test_editing_a_live_journey_keeps_or_moves_contacts_as_told(ws, tpl):
     advance()
     assert enrolment(j, second).due_at > later(days=4)
     advance(later(days=1, minutes=1))
-    assert Message.objects.filter(contact=first).order_by("id").last().template_id == other.pk
+    assert Message.objects.filter(contact=first).order_by("id")[1].template_id == other.pk
     # Removing the wait step: contacts in it move to the step named, due now.
     without_wait = [
         step("hello", "send_email", template_id=tpl.pk, next="tip"),
