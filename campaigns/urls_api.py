@@ -1,6 +1,6 @@
 from django.urls import path
 
-from campaigns import api, api_broadcasts
+from campaigns import api, api_broadcasts, api_journeys
 
 urlpatterns = [
     path("templates/", api.TemplateListView.as_view(), name="api-templates"),
@@ -51,6 +51,27 @@ urlpatterns = [
             ("pause", api_broadcasts.BroadcastPauseView),
             ("resume", api_broadcasts.BroadcastResumeView),
             ("cancel", api_broadcasts.BroadcastCancelView),
+        )
+    ],
+    # Journeys.
+    path("journeys/", api_journeys.JourneyListView.as_view(), name="api-journeys"),
+    path(
+        "journeys/<int:journey_id>/",
+        api_journeys.JourneyDetailView.as_view(),
+        name="api-journey",
+    ),
+    *[
+        path(
+            f"journeys/<int:journey_id>/{action}/",
+            view.as_view(),
+            name=f"api-journey-{action}",
+        )
+        for action, view in (
+            ("schedule", api_journeys.JourneyScheduleView),
+            ("pause", api_journeys.JourneyPauseView),
+            ("resume", api_journeys.JourneyResumeView),
+            ("cancel", api_journeys.JourneyCancelView),
+            ("enrol", api_journeys.JourneyEnrolView),
         )
     ],
 ]

@@ -52,6 +52,23 @@ def _broadcast(ws: Workspace) -> Broadcast:
     )
 
 
+def _journey(ws: Workspace) -> int:
+    from campaigns.services.journeys import journey_create, journey_schedule
+
+    journey = journey_create(
+        workspace=ws,
+        data={
+            "name": "secret journey",
+            "trigger": {"kind": "manual"},
+            "steps": [
+                {"key": "hi", "kind": "send_email", "config": {"template_id": _template(ws).pk}}
+            ],
+        },
+        actor=Actor(system="test"),
+    )
+    return journey_schedule(journey=journey, actor=Actor(system="test")).pk
+
+
 OBJECT_MAKERS: dict[str, Callable[[Workspace], int]] = {
     "contact_id": lambda ws: (
         EventFactory.create(contact=ContactFactory.create(workspace=ws)).contact_id
@@ -74,6 +91,7 @@ OBJECT_MAKERS: dict[str, Callable[[Workspace], int]] = {
     ),
     "template_id": lambda ws: _template(ws).pk,
     "broadcast_id": lambda ws: _broadcast(ws).pk,
+    "journey_id": _journey,
     "message_id": lambda ws: (
         message_enqueue(
             contact=ContactFactory.create(workspace=ws, email="secret-msg@example.com"),

@@ -98,7 +98,11 @@ def _trigger(c: Checker, trigger: Any) -> None:
     if kind in (TriggerKind.STAGE_ENTERED, TriggerKind.STAGE_EXITED):
         c.stage("trigger.stage_id", trigger.get("stage_id"))
     elif kind == TriggerKind.EVENT:
-        c.event("trigger", {"name": trigger.get("event"), **trigger})
+        event = trigger.get("event")
+        if not isinstance(event, str) or not event.strip():
+            c.add("trigger.event", "must name an event")
+        if not isinstance(trigger.get("properties", {}), dict):
+            c.add("trigger.properties", "must be an object of property values")
     elif kind == TriggerKind.SEGMENT_JOINED:
         segment_id = trigger.get("segment_id")
         if not Segment.objects.filter(

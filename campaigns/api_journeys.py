@@ -1,0 +1,292 @@
+"""REST API v1 for journeys (`/api/v1/journeys/`): list, create, retrieve with per-step
+counts, edit (live too: the response says how many contacts were moved or taken out),
+the schedule / pause / resume / cancel actions, and adding contacts by hand."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.utils.dateparse import parse_datetime
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from rest_framework import serializers, status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from campaigns.models import Journey
+from campaigns.services import journeys as services
+from campaigns.services.journey_triggers import enrol_api
+from config.api import request_object
+from config.errors import NotFound, field_errors
+from contacts.api import ERRORS
+from contacts.models import Contact
+from workspaces.api_auth import ApiRequest
+
+ENROL_MAX = 10_000
+
+
+class StepSerializer(serializers.Serializer):
+    key = serializers.SlugField(help_text="Stable within the journey; successors name it")
+    kind = serializers.CharField()
+    name = serializers.CharField(required=False)
+    config = serializers.DictField(
+        help_text='Settings of the kind, with successors: "next"; "yes"/"no" (branch); '
+        '"timeout_next" (wait_for); "paths": [{"label", "weight", "next"}] (split)'
+    )
+
+
+class StepCountsSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    key = serializers.CharField()
+    kind = serializers.CharField()
+    removed = serializers.BooleanField()
+    entered = serializers.IntegerField()
+    waiting = serializers.IntegerField()
+    exited = serializers.IntegerField(help_text="Left the journey at this step")
+    converted = serializers.IntegerField(help_text="Reached the goal while at this step")
+
+
+class JourneySerializer(serializers.ModelSerializer):
+    steps = serializers.SerializerMethodField()
+    counts = serializers.SerializerMethodField()
+    totals = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Journey
+        fields = [
+            "id",
+            "name",
+            "description",
+            "status",
+            "trigger",
+            "entry_key",
+            "steps",
+            "goal",
+            "goal_days",
+            "exit_rule",
+            "exit_on_stage_left",
+            "exit_on_unsubscribe",
+            "reentry",
+            "reentry_days",
+            "holdout_percent",
+            "live_since",
+            "version",
+            "counts",
+            "totals",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+    @staticmethod
+    def _live_steps(journey: Journey) -> list[Any]:
+        return [s for s in journey.steps.all() if s.removed_at is None]
+
+    def get_steps(self, journey: Journey) -> list[dict[str, Any]]:
+        return [
+            {"key": s.key, "kind": s.kind, "name": s.name, "config": s.config}
+            for s in self._live_steps(journey)
+        ]
+
+    def get_counts(self, journey: Journey) -> list[dict[str, Any]]:
+        return services.journey_step_counts(journey)
+
+    def get_totals(self, journey: Journey) -> dict[str, Any]:
+        return services.journey_totals(journey)
+
+
+def _journey_or_404(request: ApiRequest, journey_id: Any) -> Journey:
+    journey = (
+        Journey.objects.filter(workspace=request.workspace, pk=journey_id)
+        .select_related("workspace")
+        .first()
+    )
+    if journey is None:
+        raise NotFound("No such journey.")
+    return journey
+
+
+def _out(request: ApiRequest, journey_id: int) -> dict[str, Any]:
+    return dict(JourneySerializer(_journey_or_404(request, journey_id)).data)
+
+
+WRITE = inline_serializer(
+    "JourneyWrite",
+    {
+        "name": serializers.CharField(),
+        "description": serializers.CharField(required=False),
+        "trigger": serializers.DictField(
+            help_text='{"kind": "stage_entered"|"stage_exited", "stage_id"}; {"kind": "event", '
+            '"event", "properties"}; {"kind": "date_attribute", "attribute", "offset_days", '
+            '"annual"}; {"kind": "segment_joined", "segment_id"}; {"kind": "manual"}'
+        ),
+        "steps": StepSerializer(many=True),
+        "entry_key": serializers.CharField(required=False),
+        "goal": serializers.DictField(
+            required=False, allow_null=True, help_text='{"rule": ...} or {"event": {...}}'
+        ),
+        "goal_days": serializers.IntegerField(required=False),
+        "exit_rule": serializers.DictField(required=False, allow_null=True),
+        "exit_on_stage_left": serializers.BooleanField(required=False),
+        "exit_on_unsubscribe": serializers.BooleanField(required=False),
+        "reentry": serializers.ChoiceField(choices=["once", "cooldown", "always"], required=False),
+        "reentry_days": serializers.IntegerField(required=False),
+        "holdout_percent": serializers.IntegerField(required=False),
+        "move_removed_to": serializers.CharField(
+            required=False,
+            help_text="Editing steps: contacts on removed steps move here (else they exit)",
+        ),
+    },
+)
+
+
+class JourneyListView(APIView):
+    @extend_schema(operation_id="journeys_list", responses={200: JourneySerializer(many=True)})
+    def get(self, request: ApiRequest) -> Response:
+        rows = Journey.objects.filter(workspace=request.workspace).order_by("-id")[:200]
+        return Response({"results": [JourneySerializer(j).data for j in rows]})
+
+    @extend_schema(
+        operation_id="journeys_create",
+        description="Create a draft journey; `schedule` makes it live.",
+        request=WRITE,
+        responses={
+            201: JourneySerializer,
+            409: OpenApiResponse(description="Name taken"),
+            **ERRORS,
+        },
+    )
+    def post(self, request: ApiRequest) -> Response:
+        journey = services.journey_create(
+            workspace=request.workspace, data=request_object(request.data), actor=request.actor
+        )
+        return Response(_out(request, journey.pk), status=status.HTTP_201_CREATED)
+
+
+class JourneyDetailView(APIView):
+    @extend_schema(operation_id="journeys_retrieve", responses={200: JourneySerializer, **ERRORS})
+    def get(self, request: ApiRequest, journey_id: int) -> Response:
+        return Response(_out(request, journey_id))
+
+    @extend_schema(
+        operation_id="journeys_update",
+        description="Edit, live or not. Steps kept (same key and kind) keep their contacts; "
+        "contacts on a removed step exit, or move to `move_removed_to`. `edit` in the "
+        "response counts them.",
+        request=WRITE,
+        responses={200: JourneySerializer, 409: OpenApiResponse(description="Cancelled"), **ERRORS},
+    )
+    def patch(self, request: ApiRequest, journey_id: int) -> Response:
+        journey = _journey_or_404(request, journey_id)
+        _, counts = services.journey_update(
+            journey=journey, data=request_object(request.data), actor=request.actor
+        )
+        return Response({**_out(request, journey.pk), "edit": counts})
+
+
+def _start_at(body: dict[str, Any]) -> dt.datetime | None:
+    raw = body.get("start_at")
+    if raw in (None, ""):
+        return None
+    value = parse_datetime(raw) if isinstance(raw, str) else None
+    if value is None or value.tzinfo is None:
+        raise field_errors({"start_at": ["must be an ISO 8601 date-time with a UTC offset"]})
+    return value
+
+
+class JourneyScheduleView(APIView):
+    @extend_schema(
+        operation_id="journeys_schedule",
+        description="Draft → live: triggers count from `start_at` (default now).",
+        request=inline_serializer(
+            "JourneySchedule", {"start_at": serializers.DateTimeField(required=False)}
+        ),
+        responses={
+            200: JourneySerializer,
+            409: OpenApiResponse(description="Not a draft"),
+            **ERRORS,
+        },
+    )
+    def post(self, request: ApiRequest, journey_id: int) -> Response:
+        journey = _journey_or_404(request, journey_id)
+        body = request_object(request.data or {})
+        services.journey_schedule(journey=journey, actor=request.actor, start_at=_start_at(body))
+        return Response(_out(request, journey.pk))
+
+
+def _action(name: str, service: Any, description: str) -> type[APIView]:
+    class ActionView(APIView):
+        @extend_schema(
+            operation_id=f"journeys_{name}",
+            description=description,
+            request=None,
+            responses={
+                200: JourneySerializer,
+                409: OpenApiResponse(description="Not allowed in the current status"),
+                **ERRORS,
+            },
+        )
+        def post(self, request: ApiRequest, journey_id: int) -> Response:
+            journey = _journey_or_404(request, journey_id)
+            service(journey=journey, actor=request.actor)
+            return Response(_out(request, journey.pk))
+
+    ActionView.__name__ = f"Journey{name.title()}View"
+    return ActionView
+
+
+JourneyPauseView = _action(
+    "pause", services.journey_pause, "No one enters or moves; due steps run on resume."
+)
+JourneyResumeView = _action("resume", services.journey_resume, "Paused → live.")
+JourneyCancelView = _action(
+    "cancel",
+    services.journey_cancel,
+    "Stop for good: everyone inside exits and their unsent messages are suppressed.",
+)
+
+
+class JourneyEnrolView(APIView):
+    @extend_schema(
+        operation_id="journeys_enrol",
+        description="Add contacts to a live journey by id (any trigger). The re-entry "
+        "policy applies; `key` makes a retry of the same request add no one twice.",
+        request=inline_serializer(
+            "JourneyEnrol",
+            {
+                "contact_ids": serializers.ListField(child=serializers.IntegerField()),
+                "key": serializers.CharField(required=False),
+            },
+        ),
+        responses={
+            200: inline_serializer("JourneyEnrolled", {"enrolled": serializers.IntegerField()}),
+            409: OpenApiResponse(description="Not live"),
+            **ERRORS,
+        },
+    )
+    def post(self, request: ApiRequest, journey_id: int) -> Response:
+        from config.errors import Conflict
+
+        journey = _journey_or_404(request, journey_id)
+        body = request_object(request.data)
+        ids = body.get("contact_ids")
+        if (
+            not isinstance(ids, list)
+            or not 1 <= len(ids) <= ENROL_MAX
+            or not all(isinstance(i, int) and not isinstance(i, bool) for i in ids)
+        ):
+            raise field_errors({"contact_ids": [f"must be a list of 1 to {ENROL_MAX} ids"]})
+        key = body.get("key", "")
+        if not isinstance(key, str) or len(key) > 60:
+            raise field_errors({"key": ["must be text of at most 60 characters"]})
+        known = set(
+            Contact.objects.filter(workspace=request.workspace, pk__in=ids).values_list(
+                "pk", flat=True
+            )
+        )
+        unknown = sorted(set(ids) - known)
+        if unknown:
+            raise field_errors({"contact_ids": [f"no such contact: {unknown[:10]}"]})
+        if journey.status != "live":
+            raise Conflict(f"This journey is {journey.status}; only a live journey takes contacts.")
+        return Response({"enrolled": enrol_api(journey, sorted(known), key)})
