@@ -12,6 +12,9 @@ from django.http import HttpRequest
 from campaigns.models import (
     Broadcast,
     BroadcastVariant,
+    Journey,
+    JourneyEnrolment,
+    JourneyStep,
     Message,
     MessagingSettings,
     SandboxDelivery,
@@ -22,6 +25,7 @@ from campaigns.models import (
 )
 from campaigns.services import template_errors
 from campaigns.services.broadcasts import broadcast_cancel, broadcast_pause, broadcast_resume
+from campaigns.services.journeys import journey_cancel, journey_pause, journey_resume
 from config.errors import DomainError
 from workspaces.admin import WorkspaceScopedAdmin
 from workspaces.services import Actor
@@ -125,20 +129,20 @@ class BroadcastVariantInline(admin.TabularInline):
         return False
 
 
-def _broadcast_action(name: str, service: Any) -> Any:
+def _service_action(name: str, service: Any, noun: str = "broadcast") -> Any:
     def action(modeladmin: Any, request: HttpRequest, queryset: Any) -> None:
         actor = Actor(user=request.user)  # type: ignore[arg-type]
         done = 0
-        for broadcast in queryset:
+        for obj in queryset:
             try:
-                service(broadcast=broadcast, actor=actor)
+                service(**{noun: obj, "actor": actor})
                 done += 1
             except DomainError as exc:
-                modeladmin.message_user(request, f"{broadcast}: {exc.message}", level="warning")
-        modeladmin.message_user(request, f"{name.title()}: {done} broadcast(s).")
+                modeladmin.message_user(request, f"{obj}: {exc.message}", level="warning")
+        modeladmin.message_user(request, f"{name.title()}: {done} {noun}(s).")
 
-    action.__name__ = f"broadcast_{name}"
-    action.short_description = f"{name.title()} selected broadcasts"  # type: ignore[attr-defined]
+    action.__name__ = f"{noun}_{name}"
+    action.short_description = f"{name.title()} selected {noun}s"  # type: ignore[attr-defined]
     return action
 
 
@@ -152,10 +156,45 @@ class BroadcastAdmin(ReadOnlyAdmin):
     search_fields = ["name"]
     inlines = [BroadcastVariantInline]
     actions = [
-        _broadcast_action("pause", broadcast_pause),
-        _broadcast_action("resume", broadcast_resume),
-        _broadcast_action("cancel", broadcast_cancel),
+        _service_action("pause", broadcast_pause),
+        _service_action("resume", broadcast_resume),
+        _service_action("cancel", broadcast_cancel),
     ]
+
+
+class JourneyStepInline(admin.TabularInline):
+    model = JourneyStep
+    extra = 0
+    can_delete = False
+    fields = ["key", "kind", "config", "removed_at", "entered", "exited", "converted"]
+    readonly_fields = ["key", "kind", "config", "removed_at", "entered", "exited", "converted"]
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(Journey)
+class JourneyAdmin(ReadOnlyAdmin):
+    """Read-only like broadcasts: journeys are edited in the dashboard or the API, whose
+    services check the definition and say what a live edit does to contacts inside."""
+
+    list_display = ["id", "workspace", "name", "status", "reentry", "live_since", "version"]
+    list_filter = ["status", "reentry"]
+    search_fields = ["name"]
+    inlines = [JourneyStepInline]
+    actions = [
+        _service_action("pause", journey_pause, "journey"),
+        _service_action("resume", journey_resume, "journey"),
+        _service_action("cancel", journey_cancel, "journey"),
+    ]
+
+
+@admin.register(JourneyEnrolment)
+class JourneyEnrolmentAdmin(ReadOnlyAdmin):
+    list_display = ["id", "workspace", "journey", "contact", "status", "step", "due_at"]
+    list_filter = ["status"]
+    search_fields = ["=contact__email", "=trigger_key"]
+    raw_id_fields = ["contact", "journey", "step"]
 
 
 @admin.register(SendingPolicy)

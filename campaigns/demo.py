@@ -5,6 +5,8 @@ after the contacts exist; idempotent (templates by name, messages by key)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from campaigns.models import MessagingSettings, Template
 from campaigns.services import message_enqueue, template_create
 from campaigns.services.dispatch import messages_claim, messages_send
@@ -93,3 +95,197 @@ def demo_messaging_seed(*, workspace: Workspace, messages: int = 40) -> int:
     while claims := messages_claim(limit=500):
         sent += messages_send(claims=claims)["sent"]
     return sent
+
+
+JOURNEY_TEMPLATES: list[dict[str, str]] = [
+    {
+        "name": "Welcome 2: how we roast",
+        "channel": "email",
+        "subject": "How we roast, {{ first_name|default:'friend' }}",
+        "from_email": "hello@northwind.example",
+        "body": "<p>Small batches, every Tuesday.</p>"
+        '<p><a href="https://northwind.example/roasting">See the roastery</a></p>'
+        '<p><a href="{{ unsubscribe_url }}">Unsubscribe</a></p>',
+    },
+    {
+        "name": "Cart reminder",
+        "channel": "email",
+        "subject": "You left something in your cart",
+        "from_email": "hello@northwind.example",
+        "body": '<p>Your beans are waiting.</p><p><a href="https://northwind.example/cart">'
+        'Back to your cart</a></p><p><a href="{{ unsubscribe_url }}">Unsubscribe</a></p>',
+    },
+    {
+        "name": "Cart reminder SMS",
+        "channel": "sms",
+        "body": "Northwind: your cart is still there, free shipping today: "
+        "northwind.example/cart Reply STOP to opt out",
+    },
+    {
+        "name": "Brewing guide",
+        "channel": "email",
+        "subject": "Getting the most from your beans",
+        "from_email": "hello@northwind.example",
+        "body": '<p>Grind, ratio, water.</p><p><a href="https://northwind.example/guide">'
+        'The guide</a></p><p><a href="{{ unsubscribe_url }}">Unsubscribe</a></p>',
+    },
+    {
+        "name": "Review request",
+        "channel": "email",
+        "subject": "How was your coffee?",
+        "from_email": "hello@northwind.example",
+        "body": '<p>Tell us in one click.</p><p><a href="https://northwind.example/review">'
+        'Leave a review</a></p><p><a href="{{ unsubscribe_url }}">Unsubscribe</a></p>',
+    },
+    {
+        "name": "Refer a friend",
+        "channel": "email",
+        "subject": "Give a bag, get a bag",
+        "from_email": "hello@northwind.example",
+        "body": "<p>Your friends get 20% off, you get a free bag.</p>"
+        '<p><a href="https://northwind.example/refer">Invite a friend</a></p>'
+        '<p><a href="{{ unsubscribe_url }}">Unsubscribe</a></p>',
+    },
+]
+
+
+def _step(key: str, kind: str, **config: Any) -> dict[str, Any]:
+    return {"key": key, "kind": kind, "config": config}
+
+
+def demo_journeys_seed(*, workspace: Workspace, sample: int = 40) -> int:
+    """The five default journeys, live: welcome series, abandoned cart (email then
+    SMS), post-purchase onboarding and review request, win-back, referral invitation.
+    A sample of today's matching contacts is enrolled and run once, so each journey
+    has counts to show. Idempotent (journeys by name); returns journeys created."""
+    from campaigns.models import Journey
+    from campaigns.services.journey_engine import journeys_advance
+    from campaigns.services.journey_triggers import enrol_api
+    from campaigns.services.journeys import journey_create, journey_schedule
+    from lifecycle.models import ContactStage, Stage
+
+    actor = Actor(system="demo")
+    for data in DEMO_TEMPLATES + JOURNEY_TEMPLATES:
+        if not Template.objects.filter(workspace=workspace, name=data["name"]).exists():
+            template_create(workspace=workspace, data=data, actor=actor)
+    t = dict(Template.objects.filter(workspace=workspace).values_list("name", "pk"))
+    stage = dict(
+        Stage.objects.filter(workspace=workspace, archived_at__isnull=True).values_list("key", "pk")
+    )
+    purchased = {"event": {"name": "purchase"}}
+    definitions: list[dict[str, Any]] = [
+        {
+            "name": "Welcome series",
+            "description": "New subscribers: a welcome, then how we roast two days later.",
+            "trigger": {"kind": "stage_entered", "stage_id": stage["subscriber"]},
+            "goal": purchased,
+            "goal_days": 14,
+            "holdout_percent": 10,
+            "steps": [
+                _step("welcome", "send_email", template_id=t["Welcome"], next="two-days"),
+                _step("two-days", "wait", duration={"days": 2}, next="morning"),
+                _step("morning", "wait_until", time="09:00", next="roasting"),
+                _step("roasting", "send_email", template_id=t["Welcome 2: how we roast"]),
+            ],
+        },
+        {
+            "name": "Abandoned cart",
+            "description": "An email an hour after a cart is left; an SMS the next day "
+            "if they have not bought, to those who opted in.",
+            "trigger": {"kind": "event", "event": "cart_abandoned"},
+            "reentry": "cooldown",
+            "reentry_days": 7,
+            "goal": purchased,
+            "goal_days": 3,
+            "steps": [
+                _step("hour", "wait", duration={"hours": 1}, next="email"),
+                _step("email", "send_email", template_id=t["Cart reminder"], next="bought"),
+                _step(
+                    "bought",
+                    "wait_for",
+                    event={"name": "purchase"},
+                    timeout={"days": 1},
+                    next=None,
+                    timeout_next="sms-ok",
+                ),
+                _step(
+                    "sms-ok",
+                    "branch",
+                    rule={"field": "sms_status", "op": "eq", "value": "subscribed"},
+                    yes="sms",
+                    no=None,
+                ),
+                _step("sms", "send_sms", template_id=t["Cart reminder SMS"]),
+            ],
+        },
+        {
+            "name": "Post-purchase",
+            "description": "First-time buyers: a brewing guide, then a review request a "
+            "week later.",
+            "trigger": {"kind": "stage_entered", "stage_id": stage["customer"]},
+            "steps": [
+                _step("guide", "send_email", template_id=t["Brewing guide"], next="week"),
+                _step("week", "wait", duration={"days": 7}, next="review"),
+                _step("review", "send_email", template_id=t["Review request"], next="tag"),
+                _step("tag", "update_attribute", attribute="review_requested", value=True),
+            ],
+        },
+        {
+            "name": "Win-back",
+            "description": "At risk: an offer, tested against a plain reminder; lapsed "
+            "after two weeks without an order: the offer again.",
+            "trigger": {"kind": "stage_entered", "stage_id": stage["at_risk"]},
+            "exit_on_stage_left": True,
+            "goal": purchased,
+            "goal_days": 30,
+            "reentry": "cooldown",
+            "reentry_days": 90,
+            "steps": [
+                _step(
+                    "test",
+                    "split",
+                    paths=[
+                        {"label": "offer", "weight": 50, "next": "offer"},
+                        {"label": "reminder", "weight": 50, "next": "reminder"},
+                    ],
+                ),
+                _step("offer", "send_email", template_id=t["We miss you"], next="wait"),
+                _step("reminder", "send_email", template_id=t["Welcome"], next="wait"),
+                _step("wait", "wait", duration={"days": 14}, next="again"),
+                _step("again", "send_email", template_id=t["We miss you"]),
+            ],
+        },
+        {
+            "name": "Referral invitation",
+            "description": "Loyal customers are invited to refer a friend.",
+            "trigger": {"kind": "stage_entered", "stage_id": stage["loyal"]},
+            "steps": [
+                _step("morning", "wait_until", time="10:00", days_of_week=[1, 2, 3], next="ask"),
+                _step("ask", "send_email", template_id=t["Refer a friend"]),
+            ],
+        },
+    ]
+    created = 0
+    sample_of = {
+        "Welcome series": stage["subscriber"],
+        "Post-purchase": stage["customer"],
+        "Win-back": stage["at_risk"],
+        "Referral invitation": stage["loyal"],
+    }
+    for data in definitions:
+        if Journey.objects.filter(workspace=workspace, name=data["name"]).exists():
+            continue
+        journey = journey_create(workspace=workspace, data=data, actor=actor)
+        journey = journey_schedule(journey=journey, actor=actor)
+        created += 1
+        stage_id = sample_of.get(data["name"])
+        if stage_id is not None:
+            ids = list(
+                ContactStage.objects.filter(workspace=workspace, stage_id=stage_id)
+                .order_by("contact_id")
+                .values_list("contact_id", flat=True)[:sample]
+            )
+            enrol_api(journey, ids, "demo")
+    while journeys_advance():
+        pass
+    return created

@@ -20,3 +20,31 @@ def test_demo_messaging_is_sent_through_the_sandbox_and_idempotent(ws):
     assert Message.objects.filter(status="suppressed").count() == 1
     assert demo_messaging_seed(workspace=ws, messages=10) == 0
     assert Message.objects.count() == 7 + 5
+
+
+def test_demo_journeys_are_live_and_run(ws):
+    from campaigns.demo import demo_journeys_seed
+    from campaigns.models import Journey, JourneyEnrolment
+    from lifecycle.hooks import transitions_dispatch
+    from lifecycle.services import stages_create_defaults
+    from lifecycle.services.moves import contact_stage_set
+    from tests.campaigns.helpers import ACTOR
+    from tests.factories import ContactFactory
+
+    stages = {s.key: s for s in stages_create_defaults(workspace=ws)}
+    risky = ContactFactory.create(workspace=ws)
+    contact_stage_set(contact=risky, stage=stages["at_risk"], actor=ACTOR)
+    transitions_dispatch()
+    assert demo_journeys_seed(workspace=ws) == 5
+    assert demo_journeys_seed(workspace=ws) == 0
+    assert set(Journey.objects.filter(workspace=ws).values_list("status", flat=True)) == {"live"}
+    # The sample already in the at-risk stage got the first win-back email.
+    winback = JourneyEnrolment.objects.get(journey__name="Win-back", contact=risky)
+    assert winback.step is not None and winback.step.key == "wait"
+    # A new subscriber enters the welcome series through the stage trigger.
+    newcomer = ContactFactory.create(workspace=ws)
+    contact_stage_set(contact=newcomer, stage=stages["subscriber"], actor=ACTOR)
+    transitions_dispatch()
+    assert JourneyEnrolment.objects.filter(
+        journey__name="Welcome series", contact=newcomer
+    ).exists()

@@ -11,7 +11,7 @@ from django.db import transaction
 
 from analytics.demo import demo_analytics_create
 from analytics.reports import local_today
-from campaigns.demo import demo_messaging_seed
+from campaigns.demo import demo_journeys_seed, demo_messaging_seed
 from config.provisioning import workspace_provision
 from contacts.demo import demo_contacts_create
 from lifecycle.demo import demo_history_replay
@@ -76,6 +76,7 @@ class Command(BaseCommand):
         today = options["today"] or local_today(workspace)
         demo_analytics_create(workspace=workspace, today=today, seed=options["seed"])
         sent = demo_messaging_seed(workspace=workspace)
+        demo_journeys_seed(workspace=workspace)
         self.stdout.write(
             f"Demo workspace '{DEMO_SLUG}': {summary.contacts} contacts, {summary.events} "
             f"events, {summary.purchases} purchases worth {summary.revenue} "
