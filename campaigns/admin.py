@@ -123,7 +123,7 @@ class BroadcastVariantInline(admin.TabularInline):
     model = BroadcastVariant
     extra = 0
     can_delete = False
-    readonly_fields = ["label", "template", "weight", "is_default"]
+    readonly_fields = ["label", "template", "weight", "is_default", "best_time"]
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False

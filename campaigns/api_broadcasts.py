@@ -27,7 +27,13 @@ class VariantSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = BroadcastVariant
-        fields = ["id", "label", "template_id", "weight", "is_default"]
+        fields = ["id", "label", "template_id", "weight", "is_default", "best_time"]
+        extra_kwargs = {
+            "best_time": {
+                "help_text": "This arm goes at each contact's best time within 24 h of the "
+                "broadcast's time (a test of send time); the others as scheduled."
+            }
+        }
         read_only_fields = ["id"]
 
 

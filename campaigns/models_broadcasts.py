@@ -33,6 +33,7 @@ class ScheduleKind(models.TextChoices):
     NOW = "now", "Now"
     AT = "at", "At a time"
     LOCAL = "local", "At a local time in each contact's time zone"
+    BEST = "best", "Best time for each contact within 24 h of send_at/now"
 
 
 def _ids() -> ArrayField:
@@ -50,7 +51,8 @@ class Broadcast(models.Model):
     exclude_segment_ids = _ids()
     exclude_stage_ids = _ids()
     schedule = models.CharField(max_length=8, choices=ScheduleKind.choices, default="now")
-    # `at`: the instant; `now`: set to the moment it was scheduled.
+    # `at`: the instant; `now`: set to the moment it was scheduled; `best`: the start of
+    # the 24 h window (the moment it was scheduled when left empty).
     send_at = models.DateTimeField(null=True, blank=True)
     # `local`: this wall-clock date and time in each contact's time zone.
     local_date = models.DateField(null=True, blank=True)
@@ -113,14 +115,17 @@ class Broadcast(models.Model):
 
 
 class BroadcastVariant(models.Model):
-    """An arm of an A/B(/n) test: a template and a weight. Exactly one is the
-    default, which wins when the test is not significant."""
+    """An arm of an A/B(/n) test: a template, a weight and optionally a send time.
+    Exactly one is the default, which wins when the test is not significant."""
 
     broadcast = models.ForeignKey(Broadcast, on_delete=models.CASCADE, related_name="variants")
     label = models.CharField(max_length=20)
     template = models.ForeignKey(Template, on_delete=models.PROTECT, related_name="+")
     weight = models.PositiveIntegerField(default=1)
     is_default = models.BooleanField(default=False)
+    # A test of send time: this arm goes at each contact's best time within 24 h of
+    # the broadcast's time (campaigns/services/send_time.py), the others as scheduled.
+    best_time = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["label"]

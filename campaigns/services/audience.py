@@ -11,10 +11,12 @@ import datetime as dt
 import zoneinfo
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 
+import phonenumbers
 from django.db.models import CharField, Exists, F, Func, OuterRef, Q, QuerySet, Value
 from django.db.models.functions import Cast, Concat
+from phonenumbers.timezone import time_zones_for_number
 
 from contacts.models import Channel, Contact, EmailStatus, Segment, SmsStatus
 from contacts.rules import compile_rule
@@ -100,6 +102,34 @@ def _zone(name: str) -> zoneinfo.ZoneInfo | None:
         return zoneinfo.ZoneInfo(name) if name else None
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
         return None
+
+
+@lru_cache(maxsize=65_536)
+def phone_zone(phone: str) -> str | None:
+    """The time zone of an E.164 number's region when that region has exactly one
+    (+64 9 …: Pacific/Auckland; +1 415 …: America/Los_Angeles), else None (a New
+    Zealand mobile may be in Chatham, a toll-free +1 800 anywhere in North America)."""
+    try:
+        number = phonenumbers.parse(phone, None)
+    except phonenumbers.NumberParseException:
+        return None
+    zones = time_zones_for_number(number)
+    if len(zones) != 1 or _zone(zones[0]) is None:  # "Etc/Unknown" is not a zone
+        return None
+    return str(zones[0])
+
+
+def contact_zone(time_zone: str, phone: str | None, workspace_zone: str) -> str:
+    """The zone a contact's local times are read in (quiet hours, local-time and
+    best-time scheduling): its own `time_zone`; else the one zone of its phone
+    number's region; else the workspace's; else UTC. Always a valid zoneinfo key."""
+    if time_zone and _zone(time_zone) is not None:
+        return time_zone
+    if phone:
+        zone = phone_zone(phone)
+        if zone is not None:
+            return zone
+    return workspace_zone if _zone(workspace_zone) is not None else "UTC"
 
 
 def local_instant(day: dt.date, time: dt.time, zone_name: str, fallback: str) -> dt.datetime:

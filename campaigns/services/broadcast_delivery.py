@@ -9,9 +9,12 @@ Materialisation (`broadcast_materialise`, a Celery task, safe to run twice):
    `test_pool_percent` of that order, split by weight (cut points rounded, so each
    arm is exact to within one contact); with variants and no pool, everyone, split;
    after a winner is chosen, everyone (those already in the outbox are skipped).
-3. Compute each due time: the instant (`now`, `at`) or the local wall time in the
-   contact's time zone, else the workspace's (`local`); never earlier than now; then
-   spread by the throttle.
+3. Compute each due time: the instant (`now`, `at`); the local wall time in the
+   contact's zone (`local`; its time zone, else its phone region's single zone, else
+   the workspace's); or the contact's best hour within 24 h of `send_at`
+   (`best`, campaigns/services/send_time.py, also for an A/B arm with `best_time`);
+   never earlier than now; then spread by the throttle. The remainder after an A/B
+   winner goes now (or at its best time within 24 h when the winner is a best-time arm).
 4. Insert in chunks (`BROADCAST_CHUNK`) with ON CONFLICT DO NOTHING on the idempotency
    key `broadcast:<id>:<contact id>`: a contact in several included segments, or a
    second run after a crash, never makes a second message. Each chunk holds the
@@ -44,11 +47,13 @@ from campaigns.models import (
 from campaigns.services.audience import (
     Audience,
     audience_contacts,
+    contact_zone,
     hash_ordered,
     local_instant,
     split_counts,
     throttled,
 )
+from campaigns.services.send_time import send_times_for
 from workspaces.services import SYSTEM, audit_record
 
 logger = logging.getLogger(__name__)
@@ -88,53 +93,75 @@ def _base_due(broadcast: Broadcast, time_zone: str, now: dt.datetime) -> dt.date
     return max(when, now)
 
 
-def _assignments(
-    broadcast: Broadcast, count: int
-) -> tuple[list[tuple[Template, int | None]], bool]:
-    """Template and variant of the first `count` positions of the hash order, and
-    whether this is the test phase (a remainder will follow)."""
+@dataclass(frozen=True)
+class Arm:
+    template: Template
+    variant_id: int | None
+    # Sent at each contact's best time rather than by the broadcast's schedule.
+    best_time: bool = False
+
+
+def _assignments(broadcast: Broadcast, count: int) -> tuple[list[Arm], bool]:
+    """The arm of each of the first `count` positions of the hash order, and whether
+    this is the test phase (a remainder will follow)."""
     variants = list(broadcast.variants.select_related("template").order_by("label"))
     if broadcast.winner_variant_id is not None:
         winner = next(v for v in variants if v.pk == broadcast.winner_variant_id)
-        return [(winner.template, winner.pk)] * count, False
+        return [Arm(winner.template, winner.pk, winner.best_time)] * count, False
     if not variants:
-        return [(broadcast.template, None)] * count, False
+        return [Arm(broadcast.template, None)] * count, False
     testing = broadcast.is_ab_test and broadcast.test_pool_percent < 100
     pool = (count * broadcast.test_pool_percent * 2 + 100) // 200 if testing else count
-    out: list[tuple[Template, int | None]] = []
+    out: list[Arm] = []
     for variant, share in zip(
         variants, split_counts(pool, [v.weight for v in variants]), strict=True
     ):
-        out.extend([(variant.template, variant.pk)] * share)
+        out.extend([Arm(variant.template, variant.pk, variant.best_time)] * share)
     return out, testing
 
 
 def broadcast_plan(broadcast: Broadcast, *, now: dt.datetime | None = None) -> list[Planned]:
     """Steps 1-3 of the module docstring: who gets what, when (nothing is written)."""
     now = now or timezone.now()
+    workspace = broadcast.workspace
     contacts = hash_ordered(
-        audience_contacts(workspace=broadcast.workspace, audience=broadcast_audience(broadcast)),
+        audience_contacts(workspace=workspace, audience=broadcast_audience(broadcast)),
         salt=f"broadcast:{broadcast.pk}",
     )
-    rows = list(contacts.values_list("pk", "time_zone"))
+    rows = [
+        (pk, contact_zone(zone, phone, workspace.time_zone))
+        for pk, zone, phone in contacts.values_list("pk", "time_zone", "phone")
+    ]
     assigned, _ = _assignments(broadcast, len(rows))
-    base_now = now if broadcast.winner_variant_id is not None else None
+    winner_phase = broadcast.winner_variant_id is not None
+    # Best time: within 24 h of the broadcast's time, or of the winner's decision.
+    best_after = now if winner_phase else max(broadcast.send_at or now, now)
+    best_for = {
+        contact_id
+        for (contact_id, _), arm in zip(rows, assigned, strict=False)
+        if broadcast.schedule == ScheduleKind.BEST or arm.best_time
+    }
+    best = send_times_for(
+        workspace=workspace,
+        zoned=[row for row in rows if row[0] in best_for],
+        after=best_after,
+    )
     due_by_zone: dict[str, dt.datetime] = {}
-    planned: list[tuple[dt.datetime, int, int, Template, int | None]] = []
-    for position, ((contact_id, zone), (template, variant_id)) in enumerate(
-        zip(rows, assigned, strict=False)
-    ):
-        if base_now is not None:
-            due = base_now
+    planned: list[tuple[dt.datetime, int, int, Arm]] = []
+    for position, ((contact_id, zone), arm) in enumerate(zip(rows, assigned, strict=False)):
+        if contact_id in best:
+            due = best[contact_id]
+        elif winner_phase:
+            due = now
         else:
             if zone not in due_by_zone:
                 due_by_zone[zone] = _base_due(broadcast, zone, now)
             due = due_by_zone[zone]
-        planned.append((due, position, contact_id, template, variant_id))
+        planned.append((due, position, contact_id, arm))
     planned.sort(key=lambda p: (p[0], p[1]))
     dues = throttled([p[0] for p in planned], broadcast.throttle_per_hour)
     return [
-        Planned(contact_id=p[2], due_at=due, template=p[3], variant_id=p[4])
+        Planned(contact_id=p[2], due_at=due, template=p[3].template, variant_id=p[3].variant_id)
         for p, due in zip(planned, dues, strict=True)
     ]
 

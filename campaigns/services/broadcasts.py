@@ -167,7 +167,7 @@ def _variants(workspace: Workspace, raw: Any, errors: dict[str, list[str]]) -> l
     if raw in (None, ""):
         return []
     if not isinstance(raw, list):
-        errors["variants"] = ["a list of {label, template_id, weight, is_default}"]
+        errors["variants"] = ["a list of {label, template_id, weight, is_default, best_time}"]
         return []
     parsed: list[dict[str, Any]] = []
     for index, item in enumerate(raw):
@@ -194,6 +194,7 @@ def _variants(workspace: Workspace, raw: Any, errors: dict[str, list[str]]) -> l
                 "template": template,
                 "weight": weight,
                 "is_default": bool(item.get("is_default")),
+                "best_time": bool(item.get("best_time")),
             }
         )
     return parsed
@@ -228,6 +229,11 @@ def _errors(
             errors["variants"] = ["exactly one variant is the default"]
         elif any(v["template"].channel != broadcast.channel for v in variants):
             errors["variants"] = [f"every variant needs a {broadcast.channel} template"]
+        elif broadcast.schedule == ScheduleKind.BEST and any(v["best_time"] for v in variants):
+            errors["variants"] = [
+                "best_time on a variant tests it against the schedule; "
+                "with schedule best every variant already goes at the best time"
+            ]
     return errors
 
 
@@ -354,7 +360,11 @@ def broadcast_schedule(*, broadcast: Broadcast, actor: Actor) -> Broadcast:
     now = timezone.now()
     with transaction.atomic():
         extra: dict[str, Any] = {"scheduled_at": now, "materialise_heartbeat": now}
-        if broadcast.schedule == ScheduleKind.NOW:
+        # `best` without a time: the 24 h window starts now, and stays put if the
+        # materialisation is re-run later.
+        if broadcast.schedule == ScheduleKind.NOW or (
+            broadcast.schedule == ScheduleKind.BEST and broadcast.send_at is None
+        ):
             extra["send_at"] = now
         if not _transition(broadcast, {BroadcastStatus.DRAFT}, BroadcastStatus.SCHEDULED, **extra):
             raise Conflict(f"Only a draft can be scheduled; this broadcast is {broadcast.status}.")

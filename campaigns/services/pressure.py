@@ -5,8 +5,9 @@ Transactional and test messages bypass both. A message held back is never lost: 
 either deferred (back to `scheduled` with a later `due_at`) or, by a cap's `skip`
 policy, suppressed; both write the reason on the message.
 
-1. Quiet hours: if the contact's local time (its time zone, else the workspace's) is
-   inside the window, defer to the window's end on the local clock (DST-aware).
+1. Quiet hours: if the contact's local time (its time zone, else its phone number's
+   region when that has one zone, else the workspace's; `contact_zone`) is inside the
+   window, defer to the window's end on the local clock (DST-aware).
 2. Caps: count the contact's marketing messages on the channel sent within the period,
    plus those other workers are sending right now and those sent earlier in this
    batch. At the cap: skip, or defer until the oldest counted send leaves the window.
@@ -26,7 +27,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from campaigns.models import CapPolicy, Message, MessageStatus, SendingPolicy
-from campaigns.services.audience import local_instant
+from campaigns.services.audience import contact_zone, local_instant
 from contacts.models import Channel
 
 
@@ -75,12 +76,8 @@ def policies_for(workspace_ids: set[int]) -> dict[tuple[int, str], Policy]:
 
 def _zone_name(message: Message) -> str:
     assert message.contact is not None
-    name = message.contact.time_zone or message.workspace.time_zone
-    try:
-        zoneinfo.ZoneInfo(name)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        return message.workspace.time_zone
-    return name
+    contact = message.contact
+    return contact_zone(contact.time_zone, contact.phone, message.workspace.time_zone)
 
 
 def quiet_until(

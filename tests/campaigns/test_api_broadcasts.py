@@ -66,6 +66,31 @@ def test_create_list_retrieve_update(api, ws, django_assert_max_num_queries):
     assert [b["name"] for b in listed] == ["Spring 2"]
 
 
+def test_best_time_schedule_and_a_send_time_variant(api, ws):
+    contacts(ws, 4, attributes={"plan": "pro"})
+    template_id = email_template(ws, name="Other").pk
+    variants = [
+        {"label": "A", "template_id": template_id, "is_default": True},
+        {"label": "B", "template_id": template_id, "best_time": True},
+    ]
+    response = create(
+        api, ws, schedule="at", send_at="2030-05-01T08:00:00+00:00", variants=variants
+    )
+    assert response.status_code == 201, response.json()
+    assert [(v["label"], v["best_time"]) for v in response.json()["variants"]] == [
+        ("A", False),
+        ("B", True),
+    ]
+    url = f"/api/v1/campaigns/{response.json()['id']}/"
+    # Best time for everyone makes a best-time arm meaningless: refused, by field.
+    refused = api.patch(url, {"schedule": "best", "variants": variants}, format="json")
+    assert refused.status_code == 400 and "variants" in refused.json()["error"]["fields"]
+    patched = api.patch(url, {"schedule": "best", "variants": []}, format="json")
+    assert patched.status_code == 200 and patched.json()["schedule"] == "best"
+    scheduled = api.post(url + "schedule/").json()
+    assert scheduled["status"] == "scheduled" and scheduled["send_at"] == "2030-05-01T08:00:00Z"
+
+
 def test_validation_errors_name_fields(api, ws):
     response = create(api, ws, channel="fax", throttle_per_hour="x", include_stage_ids=[0])
     assert response.status_code == 400

@@ -63,3 +63,25 @@ def test_viewer_cannot_act_and_outsider_gets_404(owner, teammate, outsider, ws):
     assert outsider.web.get(f"/w/{ws.slug}/campaigns/{b.pk}/").status_code == 404
     b.refresh_from_db()
     assert b.status == "draft"
+
+
+def test_editor_offers_and_saves_best_time(owner, ws):
+    pro = segment(ws, "pro", "pro")
+    template = email_template(ws)
+    page = owner.web.get(f"/w/{ws.slug}/campaigns/new/").content.decode()
+    assert '<option value="best"' in page
+    response = owner.web.post(
+        f"/w/{ws.slug}/campaigns/new/",
+        {
+            "name": "Best",
+            "channel": "email",
+            "template_id": template.pk,
+            "include_segment_ids": [pro.pk],
+            "schedule": "best",
+        },
+    )
+    assert response.status_code == 302
+    saved = Broadcast.objects.get(workspace=ws, name="Best")
+    assert saved.schedule == "best" and saved.send_at is None
+    editor = owner.web.get(f"/w/{ws.slug}/campaigns/{saved.pk}/").content.decode()
+    assert '<option value="best" selected>' in editor
