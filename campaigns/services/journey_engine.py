@@ -49,8 +49,9 @@ from campaigns.models import (
     Template,
     TriggerKind,
 )
-from campaigns.services.audience import local_instant
+from campaigns.services.audience import contact_zone, local_instant
 from campaigns.services.journey_definition import duration
+from campaigns.services.send_time import best_send_times
 from contacts.models import Contact, EmailStatus, Event, SmsStatus
 from contacts.rules.compiler import matching_ids
 from contacts.services.marks import contacts_mark_changed
@@ -82,6 +83,7 @@ class Run:
     finished_at: dt.datetime | None = None
     exit_reason: str = ""
     time_zone: str = ""
+    phone: str | None = None
     steps_run: int = 0
 
 
@@ -132,7 +134,8 @@ class Batch:
 
 _CLAIM_SQL = """
 SELECT e.id, e.journey_id, e.contact_id, e.step_id, e.status, e.due_at, e.entered_at,
-       e.step_entered_at, e.resume_at, e.goal_until, e.attempts, e.path, c.time_zone
+       e.step_entered_at, e.resume_at, e.goal_until, e.attempts, e.path, c.time_zone,
+       c.phone
 FROM campaigns_journeyenrolment e
 JOIN campaigns_journey j ON j.id = e.journey_id
 JOIN contacts_contact c ON c.id = e.contact_id
@@ -193,6 +196,7 @@ def journeys_advance(*, limit: int | None = None, now: dt.datetime | None = None
                     # Django's connection hands jsonb back as text.
                     path=json.loads(r[11]) if isinstance(r[11], str) else (r[11] or {}),
                     time_zone=r[12],
+                    phone=r[13],
                 )
             )
         journeys = Journey.objects.select_related("workspace").in_bulk(list(by_journey))
@@ -502,13 +506,9 @@ def _send(batch: Batch, step: JourneyStep, runs: list[Run]) -> None:
 
 
 def _best_times(batch: Batch, runs: list[Run]) -> dict[int, dt.datetime]:
-    try:
-        from campaigns.services.send_time import best_send_times
-    except ImportError:  # pragma: no cover - until send-time optimisation lands
-        return {}
     best = best_send_times(
         workspace=batch.journey.workspace,
-        contact_ids=[r.contact_id for r in runs],
+        contacts=[r.contact_id for r in runs],
         after=batch.now,
     )
     return {r.id: best[r.contact_id] for r in runs if r.contact_id in best}
@@ -545,12 +545,11 @@ def _wait_until(batch: Batch, step: JourneyStep, runs: list[Run]) -> None:
     time = dt.time.fromisoformat(step.config["time"])
     days = list(step.config.get("days_of_week") or [])
     parked = [r for r in runs if r.resume_at is not None]
+    fallback = batch.journey.workspace.time_zone
     for run in runs:
         if run.resume_at is None:
-            batch.park(
-                run,
-                next_local(batch.now, time, days, run.time_zone, batch.journey.workspace.time_zone),
-            )
+            zone = contact_zone(run.time_zone, run.phone, fallback)
+            batch.park(run, next_local(batch.now, time, days, zone, fallback))
     _next(batch, step, _resume_due(batch, step, parked))
 
 

@@ -748,3 +748,29 @@ def test_definition_errors_name_the_field(ws, data, field):
     with pytest.raises(InvalidInput) as caught:
         journey_create(workspace=ws, data=payload, actor=ACTOR)
     assert field in caught.value.fields, caught.value.fields
+
+
+def test_send_step_at_each_contacts_best_time(ws, tpl):
+    from campaigns.services.send_time import best_send_times
+
+    j = journey(
+        ws, {"kind": "manual"}, [step("s", "send_email", template_id=tpl.pk, best_time=True)]
+    )
+    c = ContactFactory.create(workspace=ws, time_zone="Pacific/Kiritimati")
+    enrol_api(j, [c.pk])
+    advance()
+    message = Message.objects.get(contact=c)
+    expected = best_send_times(workspace=ws, contacts=[c.pk], after=message.created_at)[c.pk]
+    assert abs((message.due_at - expected).total_seconds()) < 60
+    assert message.due_at <= later(days=1)
+
+
+def test_wait_until_reads_the_phone_region_without_a_zone(ws, tpl):
+    ws.time_zone = "Europe/London"
+    ws.save()
+    j = journey(ws, {"kind": "manual"}, [step("w", "wait_until", time="09:00")])
+    c = ContactFactory.create(workspace=ws, phone="+6493001234")  # an Auckland landline
+    enrol_api(j, [c.pk])
+    advance()
+    local = enrolment(j, c).due_at.astimezone(__import__("zoneinfo").ZoneInfo("Pacific/Auckland"))
+    assert (local.hour, local.minute) == (9, 0)
