@@ -148,6 +148,15 @@ def _step_config(c: Checker, path: str, kind: str, config: dict[str, Any]) -> No
                     c.add(f"{apath}.label", "must be a unique, non-empty label")
                 seen.add(label)
                 c.positive_int(f"{apath}.weight", arm.get("weight", 1), high=1000)
+        winner = config.get("winner")
+        if winner is not None:
+            if not isinstance(winner, dict) or not variants:
+                c.add(f"{path}.winner", 'needs variants, and is {"pool", "wait_hours", "metric"}')
+            else:
+                c.positive_int(f"{path}.winner.pool", winner.get("pool"), low=2, high=10**7)
+                c.positive_int(f"{path}.winner.wait_hours", winner.get("wait_hours", 24), high=720)
+                if winner.get("metric", "clicks") not in ("clicks", "conversions"):
+                    c.add(f"{path}.winner.metric", "must be clicks or conversions")
         if not isinstance(config.get("best_time", False), bool):
             c.add(f"{path}.best_time", "must be true or false")
     elif kind == StepKind.WAIT:

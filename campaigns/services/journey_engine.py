@@ -51,6 +51,7 @@ from campaigns.models import (
 )
 from campaigns.services.audience import contact_zone, local_instant
 from campaigns.services.journey_definition import duration
+from campaigns.services.journey_experiments import decide_if_due, winner_state
 from campaigns.services.send_time import best_send_times
 from contacts.models import Contact, EmailStatus, Event, SmsStatus
 from contacts.rules.compiler import matching_ids
@@ -476,13 +477,56 @@ def _resume_due(batch: Batch, step: JourneyStep, runs: list[Run]) -> list[Run]:
 def _send(batch: Batch, step: JourneyStep, runs: list[Run]) -> None:
     config = step.config
     variants = config.get("variants") or []
+    if variants and config.get("winner"):
+        _send_test(batch, step, runs)
+        return
     if variants:
         labels = assign(step, [(v["label"], int(v.get("weight", 1))) for v in variants], len(runs))
-        template_of = {v["label"]: v["template_id"] for v in variants}
     else:
         labels = [""] * len(runs)
-        template_of = {"": config["template_id"]}
-    templates = Template.objects.in_bulk(set(template_of.values()))
+    _enqueue(batch, step, runs, labels)
+
+
+def _send_test(batch: Batch, step: JourneyStep, runs: list[Run]) -> None:
+    """A/B with an automatic winner (journey_experiments.py): the pool is split, later
+    arrivals wait at the step for the winner."""
+    locked = JourneyStep.objects.select_for_update().get(pk=step.pk)
+    step.assigned = locked.assigned
+    winner = decide_if_due(step, batch.now)
+    if winner is not None:
+        _enqueue(batch, step, runs, [winner] * len(runs))
+        return
+    variants = step.config["variants"]
+    pool = int(step.config["winner"]["pool"])
+    counted = sum(v for k, v in step.assigned.items() if not k.startswith("_"))
+    arriving = [r for r in runs if r.resume_at is None]
+    in_pool = arriving[: max(0, pool - counted)]
+    if in_pool:
+        labels = assign(
+            step, [(v["label"], int(v.get("weight", 1))) for v in variants], len(in_pool)
+        )
+        _enqueue(batch, step, in_pool, labels)
+    if counted + len(in_pool) >= pool and not winner_state(step).get("pool_full_at"):
+        state = {**winner_state(step), "pool_full_at": batch.now.isoformat()}
+        step.assigned = {**step.assigned, "_winner": state}
+        JourneyStep.objects.filter(pk=step.pk).update(assigned=step.assigned)
+    filled = winner_state(step).get("pool_full_at")
+    decide_at = (
+        dt.datetime.fromisoformat(filled)
+        + dt.timedelta(hours=step.config["winner"].get("wait_hours", 24))
+        if filled
+        else batch.now + dt.timedelta(hours=1)
+    )
+    for run in runs:
+        if run not in in_pool:
+            batch.park(run, max(decide_at, batch.now + dt.timedelta(seconds=1)))
+
+
+def _enqueue(batch: Batch, step: JourneyStep, runs: list[Run], labels: list[str]) -> None:
+    config = step.config
+    template_of = {v["label"]: v["template_id"] for v in config.get("variants") or []}
+    template_of[""] = config.get("template_id")
+    templates = Template.objects.in_bulk({t for t in template_of.values() if t})
     due = {r.id: batch.now for r in runs}
     if config.get("best_time"):
         due.update(_best_times(batch, runs))

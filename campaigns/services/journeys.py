@@ -313,6 +313,8 @@ def journey_step_counts(journey: Journey) -> list[dict[str, Any]]:
             row.update({k: m.get(k, 0) for k in ("sent", "opened", "clicked")})
         if step.assigned:
             row["assigned"] = {k: v for k, v in step.assigned.items() if not k.startswith("_")}
+            if step.assigned.get("_winner"):
+                row["winner"] = step.assigned["_winner"]
         out.append(row)
     return out
 
