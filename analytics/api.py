@@ -12,12 +12,12 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from analytics.figures.campaigns import campaign_performance
+from analytics.figures.campaigns import campaign_performance, journey_performance
 from analytics.models import Spend
 from analytics.reports import REPORTS, Report, figures, model_to_dict
 from analytics.services.clv import clv_fit, clv_model_current
 from analytics.services.spend import spend_delete, spend_set
-from campaigns.models import Broadcast
+from campaigns.models import Broadcast, Journey
 from config.api import request_object
 from config.errors import InvalidInput, NotFound
 from contacts.api import ERRORS
@@ -209,24 +209,57 @@ class CampaignPerformanceView(APIView):
         broadcast = Broadcast.objects.filter(workspace=request.workspace, pk=broadcast_id).first()
         if broadcast is None:
             raise NotFound("No such campaign.")
-        params = request.query_params
-        names = [n.strip() for n in (params.get("event") or "").split(",") if n.strip()]
-        if any(len(name) > 100 for name in names):
-            raise InvalidInput(
-                "Event names are too long.", fields={"event": ["at most 100 characters"]}
-            )
-        try:
-            window = int(params.get("window_days") or 7)
-        except ValueError:
-            window = 0
-        if not 1 <= window <= 90:
-            raise InvalidInput(
-                "window_days must be 1 to 90.", fields={"window_days": ["a whole number, 1 to 90"]}
-            )
+        names, window = _conversion_params(request)
         return Response(
             campaign_performance(
                 workspace=request.workspace,
                 broadcast=broadcast,
+                event_names=names or None,
+                window_days=window,
+            )
+        )
+
+
+def _conversion_params(request: ApiRequest) -> tuple[list[str], int]:
+    params = request.query_params
+    names = [n.strip() for n in (params.get("event") or "").split(",") if n.strip()]
+    if any(len(name) > 100 for name in names):
+        raise InvalidInput(
+            "Event names are too long.", fields={"event": ["at most 100 characters"]}
+        )
+    try:
+        window = int(params.get("window_days") or 7)
+    except ValueError:
+        window = 0
+    if not 1 <= window <= 90:
+        raise InvalidInput(
+            "window_days must be 1 to 90.", fields={"window_days": ["a whole number, 1 to 90"]}
+        )
+    return names, window
+
+
+class JourneyPerformanceView(APIView):
+    @extend_schema(
+        operation_id="analytics_journey_performance",
+        description="What a journey did: per send step the same figures as a broadcast's "
+        "(sent, opened, clicked, unsubscribed, converted last-touch, revenue, rates), and "
+        "the journey's goal: entered, converted, and with a holdout the lift.",
+        parameters=[
+            OpenApiParameter("event", str, description="conversion event names, comma-separated"),
+            OpenApiParameter("window_days", int, description="1-90, default 7"),
+        ],
+        responses={200: OpenApiTypes.OBJECT, **ERRORS},
+        tags=["analytics"],
+    )
+    def get(self, request: ApiRequest, journey_id: int) -> Response:
+        journey = Journey.objects.filter(workspace=request.workspace, pk=journey_id).first()
+        if journey is None:
+            raise NotFound("No such journey.")
+        names, window = _conversion_params(request)
+        return Response(
+            journey_performance(
+                workspace=request.workspace,
+                journey=journey,
                 event_names=names or None,
                 window_days=window,
             )

@@ -14,6 +14,11 @@ urlpatterns = [
         api.CampaignPerformanceView.as_view(),
         name="api-analytics-campaign-performance",
     ),
+    path(
+        "analytics/journeys/<int:journey_id>/performance/",
+        api.JourneyPerformanceView.as_view(),
+        name="api-analytics-journey-performance",
+    ),
     path("analytics/spend/", api.SpendListView.as_view(), name="api-analytics-spend"),
     path(
         "analytics/spend/<int:spend_id>/",

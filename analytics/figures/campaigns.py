@@ -1,5 +1,5 @@
-"""Campaign figures: what a broadcast did, per A/B variant, and how many messages each
-lifecycle stage received.
+"""Campaign figures: what a broadcast did, per A/B variant; what a journey did, per send
+step; and how many messages each lifecycle stage received.
 
 Opens and clicks are the bot-filtered ones (a message's opened_at / clicked_at are set
 by human hits only). A conversion is a contact doing one of the conversion events
@@ -14,28 +14,28 @@ from typing import Any
 
 from analytics.figures.common import NO_FILTERS, Filters, Period, fetch
 from analytics.figures.stages import _stage_rows
-from campaigns.models import Broadcast, BroadcastVariant
+from campaigns.models import Broadcast, BroadcastVariant, Journey, JourneyStep
 from workspaces.models import Workspace
 
 CENT = Decimal("0.01")
 
 _COUNTS_SQL = """
-SELECT variant_id, count(*), count(sent_at), count(delivered_at), count(bounced_at),
+SELECT {group}, count(*), count(sent_at), count(delivered_at), count(bounced_at),
        count(*) FILTER (WHERE status = 'failed'), count(*) FILTER (WHERE status = 'suppressed'),
        count(opened_at), count(clicked_at), count(unsubscribed_at), count(complained_at)
 FROM campaigns_message
-WHERE workspace_id = %(workspace)s AND broadcast_id = %(broadcast)s AND NOT is_test
-GROUP BY variant_id
+WHERE workspace_id = %(workspace)s AND {source} AND NOT is_test
+GROUP BY {group}
 """
 
 _CONVERSIONS_SQL = """
 WITH sent AS (
-    SELECT id, contact_id, variant_id, sent_at FROM campaigns_message
-    WHERE workspace_id = %(workspace)s AND broadcast_id = %(broadcast)s AND NOT is_test
+    SELECT id, contact_id, {group} AS arm, sent_at FROM campaigns_message
+    WHERE workspace_id = %(workspace)s AND {source} AND NOT is_test
       AND sent_at IS NOT NULL AND contact_id IS NOT NULL
 ),
 touched AS (  -- each conversion event once, with the message it is attributed to
-    SELECT DISTINCT ON (e.id) e.contact_id, e.revenue, s.variant_id
+    SELECT DISTINCT ON (e.id) e.contact_id, e.revenue, s.arm
     FROM sent s
     JOIN contacts_event e ON e.contact_id = s.contact_id AND e.workspace_id = %(workspace)s
          AND e.name = ANY(%(names)s) AND e.occurred_at > s.sent_at
@@ -46,9 +46,13 @@ touched AS (  -- each conversion event once, with the message it is attributed t
           AND NOT later.is_test AND later.sent_at > s.sent_at AND later.sent_at < e.occurred_at)
     ORDER BY e.id, s.sent_at DESC
 )
-SELECT variant_id, count(DISTINCT contact_id), coalesce(sum(revenue), 0) FROM touched
-GROUP BY variant_id
+SELECT arm, count(DISTINCT contact_id), coalesce(sum(revenue), 0) FROM touched
+GROUP BY arm
 """
+
+# What the messages of a broadcast (per variant) or of a journey (per send step) are.
+_BROADCAST = {"group": "variant_id", "source": "broadcast_id = %(broadcast)s"}
+_JOURNEY = {"group": "campaign_step_id", "source": "campaign_step_id = ANY(%(steps)s)"}
 
 FIELDS = (
     "messages",
@@ -80,6 +84,28 @@ def _rates(row: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _arms(params: dict[str, Any], kind: dict[str, str]) -> dict[int | None, dict[str, Any]]:
+    rows: dict[int | None, dict[str, Any]] = {}
+    for arm, *counts in fetch(_COUNTS_SQL.format(**kind), params):
+        rows[arm] = dict(zip(FIELDS, counts, strict=True))
+        rows[arm] |= {"converted": 0, "revenue": Decimal(0)}
+    for arm, converted, revenue in fetch(_CONVERSIONS_SQL.format(**kind), params):
+        row = rows.setdefault(
+            arm, {**dict.fromkeys(FIELDS, 0), "converted": 0, "revenue": Decimal(0)}
+        )
+        row["converted"], row["revenue"] = converted, Decimal(revenue)
+    return rows
+
+
+def _total(rows: dict[int | None, dict[str, Any]]) -> dict[str, Any]:
+    total: dict[str, Any] = dict.fromkeys((*FIELDS, "converted"), 0)
+    total["revenue"] = Decimal(0)
+    for row in rows.values():
+        for name in total:
+            total[name] += row[name]
+    return total
+
+
 def campaign_performance(
     *,
     workspace: Workspace,
@@ -98,20 +124,8 @@ def campaign_performance(
         "window": dt.timedelta(days=window_days),
     }
     labels = dict(BroadcastVariant.objects.filter(broadcast=broadcast).values_list("pk", "label"))
-    rows: dict[int | None, dict[str, Any]] = {}
-    for variant_id, *counts in fetch(_COUNTS_SQL, params):
-        rows[variant_id] = dict(zip(FIELDS, counts, strict=True))
-        rows[variant_id] |= {"converted": 0, "revenue": Decimal(0)}
-    for variant_id, converted, revenue in fetch(_CONVERSIONS_SQL, params):
-        row = rows.setdefault(
-            variant_id, {**dict.fromkeys(FIELDS, 0), "converted": 0, "revenue": Decimal(0)}
-        )
-        row["converted"], row["revenue"] = converted, Decimal(revenue)
-    total: dict[str, Any] = dict.fromkeys((*FIELDS, "converted"), 0)
-    total["revenue"] = Decimal(0)
-    for row in rows.values():
-        for name in total:
-            total[name] += row[name]
+    rows = _arms(params, _BROADCAST)
+    total = _total(rows)
     variants = [
         {"variant": labels.get(variant_id) if variant_id else None, **_rates(row)}
         for variant_id, row in sorted(rows.items(), key=lambda item: labels.get(item[0] or 0, ""))
@@ -121,6 +135,49 @@ def campaign_performance(
         "conversion": {"events": names, "window_days": window_days},
         "total": _rates(total),
         "variants": variants,
+    }
+
+
+def journey_performance(
+    *,
+    workspace: Workspace,
+    journey: Journey,
+    event_names: list[str] | None = None,
+    window_days: int = 7,
+) -> dict[str, Any]:
+    """The same figures per send step of a journey (removed steps included, their
+    messages were sent), with the journey's own totals: entered, converted on its goal,
+    and with a holdout, both groups' goal conversion and the lift."""
+    from campaigns.services.journeys import journey_totals
+
+    names = event_names or list(workspace.purchase_event_names)
+    steps = list(
+        JourneyStep.objects.filter(journey=journey, kind__in=["send_email", "send_sms"]).order_by(
+            "position", "id"
+        )
+    )
+    params = {
+        "workspace": workspace.pk,
+        "steps": [s.pk for s in steps],
+        "names": names,
+        "window": dt.timedelta(days=window_days),
+    }
+    rows = _arms(params, _JOURNEY) if steps else {}
+    empty = {**dict.fromkeys(FIELDS, 0), "converted": 0, "revenue": Decimal(0)}
+    return {
+        "journey": {"id": journey.pk, "name": journey.name, "status": journey.status},
+        "conversion": {"events": names, "window_days": window_days},
+        "goal": journey_totals(journey),
+        "total": _rates(_total(rows)),
+        "steps": [
+            {
+                "step": step.key,
+                "kind": step.kind,
+                "removed": step.removed_at is not None,
+                **_rates(rows.get(step.pk, empty)),
+            }
+            for step in steps
+        ],
     }
 
 

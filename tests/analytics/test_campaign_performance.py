@@ -191,3 +191,49 @@ def test_messages_by_the_stage_at_send_time(api: Any, ws: Any, campaign: Any) ->
     assert by_stage["customer"]["email"] == 1
     assert by_stage["lead"]["email"] == 5  # six were sent
     assert sum(row["sms"] for row in body["stages"]) == 0
+
+
+def test_journey_performance_per_send_step(ws: Any, api: Any, outsider_api: Any) -> None:
+    from campaigns.services.journey_triggers import enrol_api
+    from tests.campaigns.journey_helpers import advance, journey, later, step
+
+    template = email_template(ws, name="Journey mail")
+    j = journey(
+        ws,
+        {"kind": "manual"},
+        [
+            step("first", "send_email", template_id=template.pk, next="pause"),
+            step("pause", "wait", duration={"days": 1}, next="second"),
+            step("second", "send_email", template_id=template.pk),
+        ],
+        goal={"event": {"name": "purchase"}},
+    )
+    buyer, reader, idle = (ContactFactory.create(workspace=ws) for _ in range(3))
+    enrol_api(j, [buyer.pk, reader.pk, idle.pk])
+    advance()
+    advance(later(days=1, minutes=1))
+    messages = Message.objects.filter(campaign_step_id__isnull=False)
+    assert messages.count() == 6
+    messages.update(sent_at=T0)
+    from campaigns.models import JourneyStep
+
+    step_two = JourneyStep.objects.get(journey=j, key="second")
+    Message.objects.filter(campaign_step_id=step_two.pk, contact=reader).update(
+        opened_at=T0 + HOUR, clicked_at=T0 + HOUR, sent_at=T0 + DAY
+    )
+    Message.objects.filter(campaign_step_id=step_two.pk, contact=buyer).update(sent_at=T0 + DAY)
+    Event.objects.create(
+        workspace=ws,
+        contact=buyer,
+        name="purchase",
+        revenue=Decimal("12.50"),
+        occurred_at=T0 + 2 * DAY,
+    )
+    body = api.get(f"/api/v1/analytics/journeys/{j.pk}/performance/").json()
+    by_step = {row["step"]: row for row in body["steps"]}
+    assert [row["step"] for row in body["steps"]] == ["first", "second"]
+    assert (by_step["first"]["sent"], by_step["first"]["converted"]) == (3, 0)
+    assert (by_step["second"]["clicked"], by_step["second"]["converted"]) == (1, 1)
+    assert by_step["second"]["revenue"] == "12.50"
+    assert body["total"]["sent"] == 6 and body["goal"]["entered"] == 3
+    assert outsider_api.get(f"/api/v1/analytics/journeys/{j.pk}/performance/").status_code == 404
