@@ -1,6 +1,6 @@
 from django.urls import path
 
-from campaigns import views, views_broadcasts
+from campaigns import views, views_broadcasts, views_journeys
 
 urlpatterns = [
     path("templates/", views.template_list, name="templates"),
@@ -25,6 +25,19 @@ urlpatterns = [
         "campaigns/<int:broadcast_id>/<slug:action>/",
         views_broadcasts.broadcast_action,
         name="broadcast-action",
+    ),
+    path("journeys/", views_journeys.journey_list, name="journeys"),
+    path("journeys/new/", views_journeys.journey_edit, name="journey-new"),
+    path("journeys/<int:journey_id>/", views_journeys.journey_edit, name="journey-edit"),
+    path(
+        "journeys/<int:journey_id>/add-contacts/",
+        views_journeys.journey_contacts_add,
+        name="journey-contacts-add",
+    ),
+    path(
+        "journeys/<int:journey_id>/<slug:action>/",
+        views_journeys.journey_action,
+        name="journey-action",
     ),
     path("outbox/", views.outbox, name="outbox"),
     path("outbox/<int:message_id>/", views.outbox_message, name="outbox-message"),

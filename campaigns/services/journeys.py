@@ -14,6 +14,7 @@ The response counts the contacts moved and taken out."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -32,7 +33,7 @@ from campaigns.models import (
     TriggerKind,
 )
 from campaigns.services.journey_definition import definition_errors
-from campaigns.services.journey_triggers import segment_scan
+from campaigns.services.journey_triggers import enrol_api, segment_scan
 from config.errors import Conflict, InvalidInput, field_errors
 from workspaces.models import Workspace
 from workspaces.services import Actor, audit_record
@@ -353,3 +354,21 @@ def journey_totals(journey: Journey) -> dict[str, Any]:
             "lift": None if held_rate is None or treated_rate is None else treated_rate - held_rate,
         }
     return out
+
+
+@transaction.atomic
+def journey_contacts_add(*, journey: Journey, contact_ids: Sequence[int], actor: Actor) -> int:
+    """Let contacts in by hand (the dashboard's "add contacts"), under the journey's
+    re-entry policy; contacts of other workspaces are ignored. Returns how many entered."""
+    if journey.status not in (JourneyStatus.LIVE, JourneyStatus.PAUSED):
+        raise Conflict(f"This journey is {journey.status}; contacts enter only when it is live.")
+    added = enrol_api(journey, list(contact_ids))
+    audit_record(
+        workspace=journey.workspace,
+        action="journey.contacts_added",
+        actor=actor,
+        object_type="journey",
+        object_id=journey.pk,
+        details={"requested": len(contact_ids), "added": added},
+    )
+    return added

@@ -1,0 +1,371 @@
+"""Dashboard pages for journeys: the list with headline numbers, and the builder (the
+flow of steps with their counts, the settings form with the steps as JSON, the
+schedule / pause / resume / cancel buttons and "add contacts")."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from django.contrib import messages
+from django.db.models import Q
+from django.http import Http404, HttpResponse, QueryDict
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from campaigns import selectors, selectors_journeys
+from campaigns.journey_flow import (
+    Names,
+    exit_words,
+    goal_words,
+    journey_flow,
+    reentry_words,
+    trigger_words,
+)
+from campaigns.models import Journey, Reentry, StepKind, TriggerKind
+from campaigns.services import journeys as services
+from config.errors import DomainError
+from contacts.models import Channel
+from contacts.selectors import contacts_for_workspace, segments_for_workspace
+from lifecycle.models import Stage
+from workspaces.dashboard import WorkspaceRequest, workspace_view
+
+ACTIONS = {
+    "schedule": services.journey_schedule,
+    "pause": services.journey_pause,
+    "resume": services.journey_resume,
+    "cancel": services.journey_cancel,
+}
+# Which part of the form an error path belongs to (the first prefix that matches).
+SECTIONS = (
+    ("trigger", "trigger"),
+    ("steps", "steps"),
+    ("entry_key", "steps"),
+    ("goal", "goal"),
+    ("exit", "exit"),
+    ("reentry", "reentry"),
+    ("holdout", "holdout"),
+    ("move_removed_to", "move"),
+    ("name", "name"),
+    ("description", "name"),
+)
+TEXT_FIELDS = (
+    "name",
+    "description",
+    "trigger_kind",
+    "trigger_stage_id",
+    "trigger_segment_id",
+    "trigger_event",
+    "trigger_properties",
+    "trigger_attribute",
+    "trigger_offset_days",
+    "goal_kind",
+    "goal_event",
+    "goal_properties",
+    "goal_rule",
+    "goal_days",
+    "exit_rule",
+    "reentry",
+    "reentry_days",
+    "holdout_percent",
+    "steps",
+)
+FLAGS = ("trigger_annual", "exit_on_stage_left", "exit_on_unsubscribe")
+LIVE_EDIT_NOTICE = (
+    "Contacts already inside keep their place on every step that keeps its key and "
+    "kind; new settings apply from their next run there (someone already waiting keeps "
+    "their time). A step removed, or whose kind changes, takes its contacts out of the "
+    "journey, unless you choose a step to move them to (they run it at once). A new "
+    "trigger or re-entry policy applies to entries from now on; a new goal or exit rule "
+    "applies to everyone inside from their next run."
+)
+
+
+def _journey_or_404(request: WorkspaceRequest, journey_id: int) -> Journey:
+    journey = selectors_journeys.journey_get(workspace=request.workspace, journey_id=journey_id)
+    if journey is None:
+        raise Http404("No such journey.")
+    return journey
+
+
+def _dumps(value: Any) -> str:
+    return "" if value is None else json.dumps(value, indent=2, ensure_ascii=False)
+
+
+def _steps_of(journey: Journey) -> list[dict[str, Any]]:
+    return [
+        {"key": s.key, "kind": s.kind, **({"name": s.name} if s.name else {}), "config": s.config}
+        for s in journey.steps.filter(removed_at__isnull=True)
+    ]
+
+
+def _values(journey: Journey | None) -> dict[str, Any]:
+    """The form's fields as text, as a POST would send them."""
+    if journey is None:
+        return {
+            "trigger_kind": TriggerKind.MANUAL,
+            "goal_kind": "",
+            "goal_days": "7",
+            "reentry": Reentry.ONCE,
+            "reentry_days": "0",
+            "holdout_percent": "0",
+            "exit_on_unsubscribe": True,
+            "steps": "[]",
+        }
+    trigger, goal = journey.trigger, journey.goal or {}
+    event = goal.get("event") or {}
+    return {
+        "name": journey.name,
+        "description": journey.description,
+        "trigger_kind": trigger.get("kind", ""),
+        "trigger_stage_id": str(trigger.get("stage_id", "")),
+        "trigger_segment_id": str(trigger.get("segment_id", "")),
+        "trigger_event": trigger.get("event", ""),
+        "trigger_properties": _dumps(trigger.get("properties") or None),
+        "trigger_attribute": trigger.get("attribute", ""),
+        "trigger_offset_days": str(trigger.get("offset_days", 0)),
+        "trigger_annual": bool(trigger.get("annual")),
+        "goal_kind": "rule" if "rule" in goal else "event" if "event" in goal else "",
+        "goal_event": event.get("name", ""),
+        "goal_properties": _dumps(event.get("properties") or None),
+        "goal_rule": _dumps(goal.get("rule")),
+        "goal_days": str(journey.goal_days),
+        "exit_rule": _dumps(journey.exit_rule),
+        "exit_on_stage_left": journey.exit_on_stage_left,
+        "exit_on_unsubscribe": journey.exit_on_unsubscribe,
+        "reentry": journey.reentry,
+        "reentry_days": str(journey.reentry_days),
+        "holdout_percent": str(journey.holdout_percent),
+        "steps": _dumps(_steps_of(journey)),
+    }
+
+
+def _posted_values(post: QueryDict) -> dict[str, Any]:
+    values: dict[str, Any] = {k: post.get(k, "").strip() for k in TEXT_FIELDS}
+    for flag in FLAGS:
+        values[flag] = post.get(flag) == "on"
+    values["move_removed_to"] = post.get("move_removed_to", "")
+    return values
+
+
+def _number(text: str) -> Any:
+    """A whole number, or the text itself for the service to refuse by name."""
+    return int(text) if re.fullmatch(r"-?\d{1,9}", text) else text
+
+
+def _data(values: dict[str, Any]) -> tuple[dict[str, Any], dict[str, list[str]]]:
+    """The service's input from the form, and errors in JSON the service never sees."""
+    errors: dict[str, list[str]] = {}
+
+    def parsed(field: str, path: str) -> Any:
+        text = values[field]
+        if not text:
+            return None
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError as exc:
+            errors[path] = [f"is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})"]
+            return None
+
+    kind = values["trigger_kind"]
+    trigger: dict[str, Any] = {"kind": kind}
+    if kind in (TriggerKind.STAGE_ENTERED, TriggerKind.STAGE_EXITED):
+        trigger["stage_id"] = _number(values["trigger_stage_id"])
+    elif kind == TriggerKind.SEGMENT_JOINED:
+        trigger["segment_id"] = _number(values["trigger_segment_id"])
+    elif kind == TriggerKind.EVENT:
+        trigger["event"] = values["trigger_event"]
+        properties = parsed("trigger_properties", "trigger.properties")
+        if properties:
+            trigger["properties"] = properties
+    elif kind == TriggerKind.DATE:
+        trigger["attribute"] = values["trigger_attribute"]
+        trigger["offset_days"] = _number(values["trigger_offset_days"] or "0")
+        trigger["annual"] = values["trigger_annual"]
+    goal: dict[str, Any] | None = None
+    if values["goal_kind"] == "event":
+        event: dict[str, Any] = {"name": values["goal_event"]}
+        properties = parsed("goal_properties", "goal.event.properties")
+        if properties:
+            event["properties"] = properties
+        goal = {"event": event}
+    elif values["goal_kind"] == "rule":
+        goal = {"rule": parsed("goal_rule", "goal.rule")}
+    data = {
+        "name": values["name"],
+        "description": values["description"],
+        "trigger": trigger,
+        "goal": goal,
+        "goal_days": _number(values["goal_days"]),
+        "exit_rule": parsed("exit_rule", "exit_rule"),
+        "exit_on_stage_left": values["exit_on_stage_left"],
+        "exit_on_unsubscribe": values["exit_on_unsubscribe"],
+        "reentry": values["reentry"],
+        "reentry_days": _number(values["reentry_days"] or "0"),
+        "holdout_percent": _number(values["holdout_percent"] or "0"),
+        "steps": parsed("steps", "steps"),
+    }
+    if data["steps"] is None and "steps" not in errors:
+        errors["steps"] = ["is required (a JSON list of steps)"]
+    if values.get("move_removed_to"):
+        data["move_removed_to"] = values["move_removed_to"]
+    return data, errors
+
+
+def _by_section(errors: dict[str, list[str]]) -> dict[str, list[str]]:
+    """{"steps": ["steps[2].config.template_id: no such template in this workspace"]}."""
+    out: dict[str, list[str]] = {}
+    for path, reasons in errors.items():
+        section = next((s for prefix, s in SECTIONS if path.startswith(prefix)), "other")
+        out.setdefault(section, []).extend(f"{path}: {reason}" for reason in reasons)
+    return out
+
+
+def _choices(request: WorkspaceRequest) -> dict[str, Any]:
+    templates = list(selectors.templates_for_workspace(workspace=request.workspace))
+    stages = list(
+        Stage.objects.filter(workspace=request.workspace, archived_at__isnull=True).order_by(
+            "position"
+        )
+    )
+    return {
+        "stages": stages,
+        "segments": segments_for_workspace(workspace=request.workspace).order_by("name"),
+        "templates": templates,
+        "trigger_kinds": TriggerKind.choices,
+        "reentries": Reentry.choices,
+        "step_kinds": StepKind.choices,
+        "skeleton": {
+            "email_template": next((t.pk for t in templates if t.channel == Channel.EMAIL), 0),
+            "sms_template": next((t.pk for t in templates if t.channel == Channel.SMS), 0),
+            "stage": stages[0].pk if stages else 0,
+        },
+    }
+
+
+def _overview(journey: Journey) -> dict[str, Any]:
+    """The builder's picture of a saved journey: flow, summary and numbers."""
+    steps = _steps_of(journey)
+    counts = services.journey_step_counts(journey)
+    names = Names.load(journey.workspace, [journey.trigger], steps)
+    current = {c["key"]: c for c in counts if not c["removed"]}
+    flow, apart = journey_flow(steps, current, names)
+    return {
+        "flow": flow,
+        "apart": apart,
+        "removed_steps": [c for c in counts if c["removed"] and c["entered"]],
+        "totals": services.journey_totals(journey),
+        "summary": {
+            "trigger": trigger_words(journey.trigger, names),
+            "goal": goal_words(journey),
+            "exits": exit_words(journey),
+            "reentry": reentry_words(journey),
+        },
+        "step_keys": [s["key"] for s in steps],
+    }
+
+
+@workspace_view()
+def journey_list(request: WorkspaceRequest) -> HttpResponse:
+    rows = list(selectors_journeys.journeys_for_workspace(workspace=request.workspace)[:200])
+    names = Names.load(request.workspace, [j.trigger for j in rows])
+    for journey in rows:
+        journey.trigger_text = trigger_words(journey.trigger, names)  # type: ignore[attr-defined]
+    return render(request, "campaigns/journey_list.html", {"journeys": rows})
+
+
+@workspace_view()
+def journey_edit(request: WorkspaceRequest, journey_id: int | None = None) -> HttpResponse:
+    journey = _journey_or_404(request, journey_id) if journey_id is not None else None
+    values = _values(journey)
+    errors: dict[str, list[str]] = {}
+    if request.method == "POST":
+        values = _posted_values(request.POST)
+        data, errors = _data(values)
+        if not errors:
+            try:
+                if journey is None:
+                    journey = services.journey_create(
+                        workspace=request.workspace, data=data, actor=request.actor
+                    )
+                    messages.success(request, f"Journey “{journey.name}” saved as a draft.")
+                else:
+                    journey, moved = services.journey_update(
+                        journey=journey, data=data, actor=request.actor
+                    )
+                    messages.success(
+                        request,
+                        f"Journey “{journey.name}” saved."
+                        + (
+                            f" Contacts on removed steps: {moved['moved']} moved, "
+                            f"{moved['exited']} taken out."
+                            if any(moved.values())
+                            else ""
+                        ),
+                    )
+                return redirect("journey-edit", slug=request.workspace.slug, journey_id=journey.pk)
+            except DomainError as exc:
+                errors = exc.fields or {"other": [exc.message]}
+        if journey is not None:
+            journey.refresh_from_db()
+    context: dict[str, Any] = {
+        "journey": journey,
+        "values": values,
+        "errors": _by_section(errors),
+        "live_edit_notice": LIVE_EDIT_NOTICE,
+        **_choices(request),
+    }
+    if journey is not None:
+        context.update(_overview(journey))
+    return render(request, "campaigns/journey_edit.html", context)
+
+
+@require_POST
+@workspace_view()
+def journey_action(request: WorkspaceRequest, journey_id: int, action: str) -> HttpResponse:
+    journey = _journey_or_404(request, journey_id)
+    service = ACTIONS.get(action)
+    if service is None:
+        raise Http404("No such action.")
+    try:
+        journey = service(journey=journey, actor=request.actor)
+        messages.success(request, f"Journey “{journey.name}”: {journey.get_status_display()}.")
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    return redirect("journey-edit", slug=request.workspace.slug, journey_id=journey.pk)
+
+
+@require_POST
+@workspace_view()
+def journey_contacts_add(request: WorkspaceRequest, journey_id: int) -> HttpResponse:
+    """The "add contacts" form: ids and emails, separated by commas, spaces or new lines."""
+    journey = _journey_or_404(request, journey_id)
+    words = [w for w in re.split(r"[\s,;]+", request.POST.get("contacts", "")) if w]
+    ids = [int(w) for w in words if w.isdigit()]
+    emails = [w.lower() for w in words if "@" in w]
+    found = dict(
+        contacts_for_workspace(workspace=request.workspace)
+        .filter(Q(pk__in=ids) | Q(email__in=emails))
+        .values_list("pk", "email")[:10_000]
+    )
+    known = {str(pk) for pk in found} | {e.lower() for e in found.values() if e}
+    unknown = sum(1 for w in set(words) if w.lower() not in known)
+    try:
+        added = services.journey_contacts_add(
+            journey=journey, contact_ids=list(found), actor=request.actor
+        )
+        messages.success(
+            request,
+            f"{added} contact{'s' if added != 1 else ''} entered the journey"
+            + (
+                f"; {len(found) - added} already inside or not let in again"
+                if len(found) > added
+                else ""
+            )
+            + (f"; {unknown} not found" if unknown > 0 else "")
+            + ".",
+        )
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    return redirect("journey-edit", slug=request.workspace.slug, journey_id=journey.pk)
