@@ -18,6 +18,7 @@ counted. Prints one JSON object as its last line."""
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import time
 from typing import Any
@@ -69,7 +70,12 @@ def main() -> None:
     from campaigns.models import JourneyEnrolment, Message
     from campaigns.services import template_create
     from campaigns.services.journey_triggers import segment_scan
-    from campaigns.services.journeys import journey_create, journey_schedule
+    from campaigns.services.journeys import (
+        journey_create,
+        journey_pause,
+        journey_resume,
+        journey_schedule,
+    )
     from config.provisioning import workspace_provision
     from contacts.models import Segment
     from tests.processes import Worker, purge_broker
@@ -149,15 +155,19 @@ def main() -> None:
         cpu_mid = cpu_seconds_by_process()
         log(f"phase 1: {2 * entered} steps in {phase1_s:.1f}s")
 
-        # The waits end at LAG_RATE a second from a moment just ahead, in id order.
+        # The waits end at LAG_RATE a second, in id order, from a moment far enough
+        # ahead that rewriting a million due times is over before the first: the
+        # journey is paused meanwhile, so no worker starts on a half-written schedule.
+        journey_pause(journey=journey, actor=actor)
+        base = timezone.now() + dt.timedelta(seconds=max(20.0, 150.0 * entered / 1_000_000))
         with connection.cursor() as cursor:
             cursor.execute(
                 """CREATE TABLE bench_due AS
-                   SELECT id, now() + interval '5 seconds'
+                   SELECT id, %s::timestamptz
                               + (row_number() OVER (ORDER BY id)) * interval '1 second' / %s
                               AS due
                    FROM campaigns_journeyenrolment WHERE journey_id = %s""",
-                [LAG_RATE, journey.pk],
+                [base, LAG_RATE, journey.pk],
             )
             cursor.execute("CREATE UNIQUE INDEX ON bench_due (id)")
             cursor.execute(
@@ -165,6 +175,11 @@ def main() -> None:
                    FROM bench_due d WHERE d.id = e.id"""
             )
             cursor.execute("ANALYZE campaigns_journeyenrolment")
+        ahead = (base - timezone.now()).total_seconds()
+        log(f"phase 2: schedule written, {ahead:.0f}s before the first wait ends")
+        if ahead < 0:
+            raise RuntimeError("the schedule took longer to write than the margin; raise it")
+        journey_resume(journey=journey, actor=actor)
         inside = JourneyEnrolment.objects.filter(journey=journey, status__in=["active"])
         log(f"phase 2: the waits end at {LAG_RATE}/s; the follow-up email")
         phase2_s = drain("phase 2", lambda: not inside.exists())

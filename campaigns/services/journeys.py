@@ -198,7 +198,7 @@ def _transition(
 ) -> Journey:
     locked = Journey.objects.select_for_update().get(pk=journey.pk)
     if locked.status not in allowed:
-        raise Conflict(f"This journey is {locked.status}; cannot {action} it.")
+        raise Conflict(f"This journey is {locked.status}; it cannot be {action}.")
     for name, value in {"status": new, "updated_at": timezone.now(), **fields}.items():
         setattr(locked, name, value)
     locked.save()
