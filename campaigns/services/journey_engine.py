@@ -50,7 +50,7 @@ from campaigns.models import (
     TriggerKind,
 )
 from campaigns.services.audience import contact_zone, local_instant
-from campaigns.services.journey_definition import duration
+from campaigns.services.journey_definition import duration, webhook_url_error
 from campaigns.services.journey_experiments import decide_if_due, winner_state
 from campaigns.services.send_time import best_send_times
 from contacts.models import Contact, EmailStatus, Event, SmsStatus
@@ -716,7 +716,10 @@ def _webhook(batch: Batch, step: JourneyStep, runs: list[Run]) -> None:
         }
         if secret:
             headers["X-Stagecraft-Signature"] = webhook_signature(secret, body)
+        refused = webhook_url_error(step.config["url"])  # DNS may have changed since
         try:
+            if refused:
+                raise requests.ConnectionError(refused)
             response = session.post(
                 step.config["url"],
                 data=body,
