@@ -14,7 +14,7 @@ from django.db import connection
 from django.utils import timezone
 
 from campaigns.models import JourneyEnrolment, JourneyStep, Message
-from campaigns.services.journey_engine import next_local, webhook_signature
+from campaigns.services.journey_steps import next_local, webhook_signature
 from campaigns.services.journey_triggers import date_scan, enrol_api, journeys_scan
 from campaigns.services.journeys import (
     journey_cancel,
