@@ -153,8 +153,9 @@ class JourneyEnrolment(models.Model):
     journey = models.ForeignKey(Journey, on_delete=models.CASCADE, related_name="enrolments")
     contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="+")
     # None with status active: entered, not yet started (the first run places it).
+    # Steps are never deleted but with their journey (a removed step is kept, marked).
     step = models.ForeignKey(
-        JourneyStep, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        JourneyStep, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
     )
     status = models.CharField(
         max_length=16, choices=EnrolmentStatus.choices, default=EnrolmentStatus.ACTIVE

@@ -43,16 +43,25 @@ def _drive(
     env: dict[str, str],
     kill_at: list[float] | None = None,
     timeout: float = 90,
+    kill_after_sent: list[int] | None = None,
 ) -> tuple[Worker, int]:
     """Act as beat until every message is final; restart the worker whenever it dies
-    (and SIGKILL it at the given seconds from now). Returns the worker and its deaths."""
+    (and SIGKILL it at the given seconds from now, or once the given numbers of
+    messages are sent: a kill then lands mid-run however fast the machine is).
+    Returns the worker and its deaths."""
     deaths = 0
     started = time.monotonic()
     kills = sorted(kill_at or [])
+    sent_kills = sorted(kill_after_sent or [])
     while Message.objects.filter(workspace=ws, status__in=["scheduled", "sending"]).exists():
         assert time.monotonic() - started < timeout, "messages left unsent"
         if kills and time.monotonic() - started >= kills[0]:
             kills.pop(0)
+            worker.kill()
+        if sent_kills and (
+            Message.objects.filter(workspace=ws, status="sent").count() >= sent_kills[0]
+        ):
+            sent_kills.pop(0)
             worker.kill()
         if worker.process is not None and worker.process.poll() is not None:
             deaths += 1
@@ -134,9 +143,10 @@ def test_random_sigkills_lose_nothing(ws, settings):
             }
         )
         worker = Worker(concurrency=1).start(env=env)
-        kills = [rng.uniform(0.3, 1.5), rng.uniform(2.0, 4.0), rng.uniform(5.0, 7.0)]
+        # After a random number of sends in each third: the kills always land mid-run.
+        kills = [rng.randint(5, 40), rng.randint(50, 90), rng.randint(100, 130)]
         try:
-            worker, deaths = _drive(ws, worker, env, kill_at=kills)
+            worker, deaths = _drive(ws, worker, env, kill_after_sent=kills)
         finally:
             worker.stop()
         counts = sink.message_ids()
