@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 
-from campaigns.models import Journey, StepKind, Template, TriggerKind
+from campaigns.models import StepKind, Template, TriggerKind
 from contacts.models import Channel, Segment
 from contacts.rules.validation import rule_errors
 from lifecycle.models import Stage
@@ -307,7 +307,3 @@ def definition_errors(workspace: Workspace, data: dict[str, Any]) -> dict[str, l
     if "reentry_days" in data:
         c.positive_int("reentry_days", data["reentry_days"], low=0, high=3650)
     return c.errors
-
-
-def entry_of(journey: Journey, steps: list[dict[str, Any]]) -> str:
-    return str(steps[0]["key"]) if steps else journey.entry_key

@@ -39,7 +39,8 @@ from campaigns.models import (
     StepKind,
     TriggerKind,
 )
-from campaigns.services.journey_steps import HANDLERS, Batch, Run, assign, events_since
+from campaigns.services.journey_runs import Batch, Run, assign, events_since
+from campaigns.services.journey_steps import HANDLERS
 from contacts.models import Contact, EmailStatus, SmsStatus
 from contacts.rules.compiler import matching_ids
 from lifecycle.models import ContactStage

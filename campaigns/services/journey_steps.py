@@ -1,7 +1,6 @@
 """The steps of a journey, each run for a group of contacts at once (see
-journey_engine.py for how groups are claimed and written back): `Run` is one claimed
-enrolment, `Batch` what a claim changes (moves, counters, messages to insert), and
-HANDLERS maps each step kind to the function that runs it."""
+journey_engine.py for how groups are claimed and written back, journey_runs.py for
+`Run` and `Batch`). HANDLERS maps each step kind to the function that runs it."""
 
 from __future__ import annotations
 
@@ -11,10 +10,7 @@ import hmac
 import json
 import logging
 import random
-from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Callable
 
 import requests
 from django.conf import settings
@@ -32,8 +28,16 @@ from campaigns.models import (
 from campaigns.services.audience import contact_zone, local_instant
 from campaigns.services.journey_definition import duration, webhook_url_error
 from campaigns.services.journey_experiments import decide_if_due, winner_state
+from campaigns.services.journey_runs import (
+    Batch,
+    Run,
+    assign,
+    events_since,
+    move_all,
+    resume_due,
+)
 from campaigns.services.send_time import best_send_times
-from contacts.models import Contact, Event
+from contacts.models import Contact
 from contacts.rules.compiler import matching_ids
 from contacts.services.marks import contacts_mark_changed
 from lifecycle.models import Stage
@@ -42,133 +46,6 @@ from workspaces.services import Actor
 logger = logging.getLogger(__name__)
 
 WEBHOOK_ATTEMPTS = 5
-
-
-@dataclass
-class Run:
-    """One claimed enrolment, changed in memory and written back at the end."""
-
-    id: int
-    contact_id: int
-    step_id: int | None
-    status: str
-    due_at: dt.datetime
-    entered_at: dt.datetime
-    step_entered_at: dt.datetime
-    resume_at: dt.datetime | None
-    goal_until: dt.datetime | None
-    attempts: int
-    path: dict[str, Any]
-    converted_at: dt.datetime | None = None
-    finished_at: dt.datetime | None = None
-    exit_reason: str = ""
-    time_zone: str = ""
-    phone: str | None = None
-    steps_run: int = 0
-
-
-@dataclass
-class Batch:
-    journey: Journey
-    steps: dict[int, JourneyStep]
-    by_key: dict[str, JourneyStep]
-    now: dt.datetime
-    entered: Counter[int] = field(default_factory=Counter)
-    exited: Counter[int] = field(default_factory=Counter)
-    converted: Counter[int] = field(default_factory=Counter)
-    messages: list[Message] = field(default_factory=list)
-
-    def step_of(self, run: Run) -> JourneyStep | None:
-        return None if run.step_id is None else self.steps[run.step_id]
-
-    def move(self, run: Run, key: str | None) -> None:
-        """To the step `key`, due now; no key: the journey is completed."""
-        run.resume_at = None
-        run.attempts = 0
-        if key is None:
-            self.finish(run, EnrolmentStatus.COMPLETED, "")
-            return
-        step = self.by_key.get(key)
-        if step is None:  # the graph is checked on save; never crash a batch over it
-            self.finish(run, EnrolmentStatus.EXITED, f"no step {key}")
-            return
-        run.step_id = step.pk
-        run.step_entered_at = self.now
-        run.due_at = self.now
-        self.entered[step.pk] += 1
-
-    def park(self, run: Run, until: dt.datetime) -> None:
-        run.resume_at = until
-        run.due_at = until
-
-    def finish(self, run: Run, status: str, reason: str) -> None:
-        if run.step_id is not None:
-            self.exited[run.step_id] += 1
-            if status == EnrolmentStatus.CONVERTED:
-                self.converted[run.step_id] += 1
-        run.status = status
-        run.exit_reason = reason
-        run.finished_at = self.now
-        run.resume_at = None
-
-
-def events_since(journey: Journey, event: dict[str, Any], runs: list[Run], since: Any) -> set[int]:
-    """Runs whose contact performed `event` at or after since(run)."""
-    if not runs:
-        return set()
-    earliest = min(since(r) for r in runs)
-    found: dict[int, list[dt.datetime]] = defaultdict(list)
-    queryset = Event.objects.filter(
-        workspace_id=journey.workspace_id,
-        contact_id__in={r.contact_id for r in runs},
-        name=event["name"],
-        received_at__gte=earliest,
-    )
-    if event.get("properties"):
-        queryset = queryset.filter(properties__contains=event["properties"])
-    for contact_id, received_at in queryset.values_list("contact_id", "received_at"):
-        found[contact_id].append(received_at)
-    return {r.id for r in runs if any(t >= since(r) for t in found.get(r.contact_id, []))}
-
-
-def assign(
-    step: JourneyStep, weights: list[tuple[str, int]], count: int, *, slot: str = ""
-) -> list[str]:
-    """Labels for the next `count` contacts at `step`, each to the label furthest
-    behind its share: every label stays within one contact of weight/total of all
-    contacts ever assigned. The step row is locked for the rest of the transaction,
-    so concurrent workers take turns."""
-    locked = JourneyStep.objects.select_for_update().only("assigned").get(pk=step.pk)
-    state = locked.assigned.get(slot, {}) if slot else locked.assigned
-    assigned = {label: int(state.get(label, 0)) for label, _ in weights}
-    total_weight = sum(w for _, w in weights)
-    n = sum(assigned.values())
-    out = []
-    for _ in range(count):
-        n += 1
-        label = max(weights, key=lambda lw: lw[1] * n / total_weight - assigned[lw[0]])[0]
-        assigned[label] += 1
-        out.append(label)
-    new_state = {**locked.assigned, slot: assigned} if slot else assigned
-    JourneyStep.objects.filter(pk=step.pk).update(assigned=new_state)
-    step.assigned = new_state
-    return out
-
-
-def _next(batch: Batch, step: JourneyStep, runs: Iterable[Run], key: str = "next") -> None:
-    for run in runs:
-        batch.move(run, step.config.get(key))
-
-
-def _resume_due(batch: Batch, step: JourneyStep, runs: list[Run]) -> list[Run]:
-    """Runs whose wait has ended (the rest stay parked: woken early for a check)."""
-    done = []
-    for run in runs:
-        if run.resume_at is not None and run.resume_at > batch.now:
-            run.due_at = run.resume_at
-        else:
-            done.append(run)
-    return done
 
 
 def _send(batch: Batch, step: JourneyStep, runs: list[Run]) -> None:
@@ -243,7 +120,7 @@ def _enqueue(batch: Batch, step: JourneyStep, runs: list[Run], labels: list[str]
                 status=MessageStatus.SCHEDULED,
             )
         )
-    _next(batch, step, runs)
+    move_all(batch, step, runs)
 
 
 def _best_times(batch: Batch, runs: list[Run]) -> dict[int, dt.datetime]:
@@ -260,7 +137,7 @@ def _wait(batch: Batch, step: JourneyStep, runs: list[Run]) -> None:
     for run in runs:
         if run.resume_at is None:
             batch.park(run, batch.now + duration(step.config["duration"]))
-    _next(batch, step, _resume_due(batch, step, parked))
+    move_all(batch, step, resume_due(batch, step, parked))
 
 
 def next_local(
@@ -291,7 +168,7 @@ def _wait_until(batch: Batch, step: JourneyStep, runs: list[Run]) -> None:
         if run.resume_at is None:
             zone = contact_zone(run.time_zone, run.phone, fallback)
             batch.park(run, next_local(batch.now, time, days, zone, fallback))
-    _next(batch, step, _resume_due(batch, step, parked))
+    move_all(batch, step, resume_due(batch, step, parked))
 
 
 def wait_met(journey: Journey, step: JourneyStep, runs: list[Run], now: dt.datetime) -> set[int]:
@@ -359,7 +236,7 @@ def _update_attribute(batch: Batch, step: JourneyStep, runs: list[Run]) -> None:
                 [[attribute], json.dumps(value), batch.now, ids],
             )
     contacts_mark_changed(contact_ids=ids)
-    _next(batch, step, runs)
+    move_all(batch, step, runs)
 
 
 def _move_stage(batch: Batch, step: JourneyStep, runs: list[Run]) -> None:
@@ -378,7 +255,7 @@ def _move_stage(batch: Batch, step: JourneyStep, runs: list[Run]) -> None:
                 reason=f"journey {batch.journey.name!r}, step {step.key!r}",
                 pinned_until=batch.now + dt.timedelta(days=pin_days) if pin_days else None,
             )
-    _next(batch, step, runs)
+    move_all(batch, step, runs)
 
 
 def webhook_signature(secret: str, body: bytes) -> str:
@@ -386,7 +263,7 @@ def webhook_signature(secret: str, body: bytes) -> str:
 
 
 def _webhook(batch: Batch, step: JourneyStep, runs: list[Run]) -> None:
-    runs = _resume_due(batch, step, runs)
+    runs = resume_due(batch, step, runs)
     contacts = {
         c["id"]: c
         for c in Contact.objects.filter(pk__in={r.contact_id for r in runs}).values(
