@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import secrets
 import time
 from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.text import slugify
@@ -24,6 +26,7 @@ from workspaces.models import (
 )
 
 API_KEY_PREFIX = "sc_"
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -65,6 +68,45 @@ def audit_record(
         object_id=object_id,
         details={"actor": actor.label, **(details or {})},
     )
+
+
+@transaction.atomic
+def login_lockout_record(*, username: str, ip_address: str, site: str, account_locked: bool) -> int:
+    """A log-in was refused for too many failures (django-axes): logged with the
+    address for operators. When the account itself is locked (not only the address),
+    an audit entry in each of its workspaces, once per cool-off (every refused attempt
+    calls this again). The entry names the user by id: the address is personal data
+    and stays in the log. Returns how many entries were written."""
+    user = User.objects.filter(email=username).first() if username else None
+    log.warning(
+        "workspaces.login_locked_out site=%s ip=%s user_id=%s account_locked=%s",
+        site,
+        ip_address,
+        user.pk if user else None,
+        account_locked,
+    )
+    if user is None or not account_locked:
+        return 0
+    since = timezone.now() - settings.AXES_COOLOFF_TIME
+    recent = AuditEntry.objects.filter(
+        action="user.login_locked_out", object_type="user", object_id=user.pk, created_at__gte=since
+    ).values_list("workspace_id", flat=True)
+    written = 0
+    for membership in Membership.objects.filter(user=user).exclude(workspace_id__in=recent):
+        audit_record(
+            workspace=membership.workspace,
+            action="user.login_locked_out",
+            actor=Actor(system="login_throttle"),
+            object_type="user",
+            object_id=user.pk,
+            details={
+                "site": site,
+                "failure_limit": settings.AXES_FAILURE_LIMIT,
+                "cooloff_seconds": int(settings.AXES_COOLOFF_TIME.total_seconds()),
+            },
+        )
+        written += 1
+    return written
 
 
 @transaction.atomic
