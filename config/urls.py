@@ -5,7 +5,8 @@ from typing import Any
 from anymail import urls as anymail_urls
 from anymail.utils import get_anymail_setting
 from django.contrib import admin
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponsePermanentRedirect
+from django.templatetags.static import static
 from django.urls import URLPattern, include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
@@ -34,6 +35,11 @@ def _anymail_secret_required(view: Callable[..., HttpResponse]) -> Callable[...,
     return guarded
 
 
+def favicon(request: HttpRequest) -> HttpResponse:
+    """Pages without an icon link (the admin's) make browsers ask for /favicon.ico."""
+    return HttpResponsePermanentRedirect(static("favicon.svg"))
+
+
 anymail_webhooks = [
     URLPattern(p.pattern, _anymail_secret_required(p.callback), p.default_args, p.name)
     for p in anymail_urls.urlpatterns
@@ -41,6 +47,7 @@ anymail_webhooks = [
 ]
 
 urlpatterns = [
+    path("favicon.ico", favicon),
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     # Swagger UI from drf-spectacular-sidecar; its start-up script is a request of its
