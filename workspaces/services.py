@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import secrets
-import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,6 +14,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from config.errors import Conflict, InvalidInput
+from workspaces import api_key_cache
 from workspaces.models import (
     ApiKey,
     AuditEntry,
@@ -192,7 +192,7 @@ def api_key_revoke(*, api_key: ApiKey, actor: Actor) -> ApiKey:
     updated = ApiKey.objects.filter(pk=api_key.pk, revoked_at__isnull=True).update(
         revoked_at=timezone.now()
     )
-    _key_cache.pop(api_key.key_hash, None)
+    api_key_cache.revocation_publish(api_key.key_hash)
     if updated:
         audit_record(
             workspace=api_key.workspace,
@@ -205,36 +205,26 @@ def api_key_revoke(*, api_key: ApiKey, actor: Actor) -> ApiKey:
     return api_key
 
 
-# Keys recently looked up by this process, by hash: (key, when it was read). A busy
-# integration sends hundreds of requests a second; reading its key once every few
-# seconds instead of on each request is most of a single-event request's database time.
-# A revocation reaches other processes within KEY_CACHE_SECONDS.
-KEY_CACHE_SECONDS = 5.0
-_key_cache: dict[str, tuple[ApiKey, float]] = {}
-
-
 def api_key_authenticate(secret: str) -> ApiKey | None:
-    """The active key with this secret, or None. Records the last use at most once a
-    minute, so a busy integration does not write a row on every request."""
+    """The active key with this secret, or None. Keys are cached per process for a few
+    seconds and a revocation empties every process's cache at once
+    (workspaces/api_key_cache.py). Records the last use at most once a minute, so a
+    busy integration does not write a row on every request."""
     if not secret.startswith(API_KEY_PREFIX):
         return None
     key_hash = _hash_secret(secret)
-    cached = _key_cache.get(key_hash)
-    key: ApiKey | None
-    if cached is not None and time.monotonic() - cached[1] < KEY_CACHE_SECONDS:
-        key = cached[0]
-    else:
+    key = api_key_cache.cached(key_hash)
+    if key is None:
+        generation = api_key_cache.generation()
         key = (
             ApiKey.objects.select_related("workspace")
             .filter(key_hash=key_hash, revoked_at__isnull=True)
             .first()
         )
         if key is None:
-            _key_cache.pop(key_hash, None)
+            api_key_cache.forget(key_hash)
             return None
-        if len(_key_cache) > 10_000:
-            _key_cache.clear()
-        _key_cache[key_hash] = (key, time.monotonic())
+        api_key_cache.remember(key_hash, key, generation)
     now = timezone.now()
     if key.last_used_at is None or (now - key.last_used_at).total_seconds() > 60:
         ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)
