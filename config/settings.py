@@ -253,6 +253,9 @@ AXES_USERNAME_CALLABLE = "workspaces.login_throttle.login_username"
 AXES_CLIENT_IP_CALLABLE = "workspaces.login_throttle.client_ip"
 AXES_LOCKOUT_CALLABLE = "workspaces.login_throttle.lockout_response"
 AXES_VERBOSE = False
+# axes would also keep a row (address, browser) for every log-in, forever; the
+# lockouts are in the audit log and the failures in AccessAttempt for the cool-off.
+AXES_DISABLE_ACCESS_LOG = True
 # How many proxies in front of the app append to X-Forwarded-For (a TLS proxy: 1). With
 # 0 the address is the connection's: a client can write anything into the header.
 TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)

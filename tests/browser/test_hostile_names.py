@@ -177,7 +177,7 @@ def hostile_workspace(owner: Any) -> dict[str, Any]:
         journey.name = hostile(i, f"J{i} ")
         journey.description = hostile(i + 1)
         journey.save(update_fields=["name", "description"])
-    journey = _ok(
+    hostile_journey = _ok(
         api.post(
             "/api/v1/journeys/",
             {
@@ -220,7 +220,7 @@ def hostile_workspace(owner: Any) -> dict[str, Any]:
         "stage": Stage.objects.filter(workspace=ws).order_by("position").first().pk,  # type: ignore[union-attr]
         "template": email_template.pk,
         "broadcast": broadcast["id"],
-        "journey": journey["id"],
+        "journey": hostile_journey["id"],
         "import": job.pk,
         "message": message.pk,
     }
@@ -271,7 +271,12 @@ def test_hostile_names_run_no_script_anywhere(
     owner.user.is_staff = owner.user.is_superuser = True
     owner.user.save()
     reports = _hook(page)
-    page.on("dialog", lambda d: (reports.append(f"dialog: {d.message}"), d.dismiss()))
+
+    def on_dialog(dialog: Any) -> None:
+        reports.append(f"dialog: {dialog.message}")
+        dialog.dismiss()
+
+    page.on("dialog", on_dialog)
     log_in(page, live_server.url, owner.user)
 
     # The hook works: a call is recorded, and markup injected by script is refused by

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from campaigns.models import Message
@@ -123,7 +125,7 @@ def test_audience_count_refuses_ids_that_create_refuses(api, ws, outsider, outsi
     stages_create_defaults(workspace=outsider.workspace)
     their_stage = Stage.objects.filter(workspace=outsider.workspace).first()
     assert their_stage is not None
-    bodies = [
+    bodies: list[dict[str, Any]] = [
         {"include_segment_ids": [theirs.pk]},
         {"exclude_segment_ids": [theirs.pk]},
         {"include_stage_ids": [their_stage.pk]},

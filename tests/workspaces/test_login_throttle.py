@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -26,11 +27,17 @@ def _throttle(settings: Any) -> None:
     settings.AXES_COOLOFF_TIME = dt.timedelta(seconds=COOLOFF_SECONDS)
 
 
-def _login(email: str, password: str, address: str, url: str = "/login/") -> Any:
+@dataclass
+class Attempt:
+    status_code: int
+    content: bytes
+    logged_in: bool
+
+
+def _login(email: str, password: str, address: str, url: str = "/login/") -> Attempt:
     client = Client(REMOTE_ADDR=address)
     response = client.post(url, {"username": email, "password": password})
-    response.logged_in = "_auth_user_id" in client.session
-    return response
+    return Attempt(response.status_code, response.content, "_auth_user_id" in client.session)
 
 
 def test_wrong_passwords_lock_the_account_from_everywhere_until_the_cool_off(owner):
