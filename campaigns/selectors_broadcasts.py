@@ -5,7 +5,6 @@ from __future__ import annotations
 from django.db.models import Count, Q, QuerySet
 
 from campaigns.models import Broadcast, MessageStatus
-from campaigns.services.audience import Audience, audience_count
 from workspaces.models import Workspace
 
 SENT = [MessageStatus.SENT, MessageStatus.DELIVERED, MessageStatus.BOUNCED]
@@ -39,26 +38,4 @@ def broadcast_get(*, workspace: Workspace, broadcast_id: object) -> Broadcast | 
         .select_related("workspace", "template", "winner_variant")
         .prefetch_related("variants")
         .first()
-    )
-
-
-def audience_preview_count(
-    *,
-    workspace: Workspace,
-    channel: str,
-    include_segment_ids: list[int],
-    include_stage_ids: list[int],
-    exclude_segment_ids: list[int],
-    exclude_stage_ids: list[int],
-) -> int:
-    """How many contacts an audience reaches now (distinct, with consent)."""
-    return audience_count(
-        workspace=workspace,
-        audience=Audience(
-            channel=channel,
-            include_segment_ids=include_segment_ids,
-            include_stage_ids=include_stage_ids,
-            exclude_segment_ids=exclude_segment_ids,
-            exclude_stage_ids=exclude_stage_ids,
-        ),
     )

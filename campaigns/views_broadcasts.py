@@ -13,6 +13,7 @@ from django.views.decorators.http import require_POST
 from campaigns import selectors, selectors_broadcasts
 from campaigns.models import Broadcast, ScheduleKind
 from campaigns.services import broadcasts as services
+from campaigns.services.audience import audience_count
 from config.errors import DomainError
 from contacts.models import Channel, Segment
 from lifecycle.models import Stage
@@ -111,11 +112,14 @@ def broadcast_audience_panel(request: WorkspaceRequest) -> HttpResponse:
     """The editor's live audience count (htmx, on every change of the audience)."""
     data = _posted(request)
     try:
-        count: int | None = selectors_broadcasts.audience_preview_count(
+        audience = services.audience_validate(
             workspace=request.workspace,
-            channel=data["channel"] if data["channel"] in Channel.values else Channel.EMAIL,
-            **{f: [int(v) for v in data[f] if str(v).isdigit()] for f in LISTS},
+            data={
+                "channel": data["channel"] if data["channel"] in Channel.values else Channel.EMAIL,
+                **{f: [int(v) for v in data[f] if str(v).isdigit()] for f in LISTS},
+            },
         )
+        count: int | None = audience_count(workspace=request.workspace, audience=audience)
     except DomainError:
         count = None
     return render(request, "campaigns/_broadcast_audience.html", {"count": count})

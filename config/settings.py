@@ -6,11 +6,13 @@ production needs stops start-up with a message naming the variable.
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import environ
+from csp.constants import NONE, SELF, UNSAFE_INLINE
 from django.core.exceptions import ImproperlyConfigured
 
 from config import embedded
@@ -49,7 +51,9 @@ INSTALLED_APPS = [
     "rest_framework",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "django_celery_beat",
+    "axes",
     "workspaces",
     "contacts",
     "lifecycle",
@@ -60,6 +64,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -67,11 +72,15 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: it turns a locked-out login into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
-# The REST API (config/wsgi.py routes /api/ to it) keeps what a stateless API needs.
+# The REST API (config/wsgi.py routes /api/ to it) keeps what a stateless API needs;
+# the CSP header too, for the HTML of /api/docs/.
 API_MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "django.middleware.common.CommonMiddleware",
 ]
 
@@ -146,6 +155,12 @@ CACHES = {
 }
 
 AUTH_USER_MODEL = "workspaces.User"
+# django-axes first: it refuses a locked-out account or address before any password is
+# hashed, and counts the failures of the backends after it.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -198,6 +213,53 @@ SECURE_REFERRER_POLICY = "same-origin"
 SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
 
+# Content-Security-Policy (django-csp) on every response, the API's included: scripts
+# only from this origin, never inline (no <script> blocks, no on*= attributes) and
+# never eval, so a value that slipped past escaping still cannot run. Inline styles
+# are allowed: ECharts' tooltips and Swagger UI set style attributes, and a style
+# cannot run script. Images may come from any https: host because email previews
+# (sandboxed srcdoc iframes, which inherit this policy) show the email's own images.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF, UNSAFE_INLINE],
+        "img-src": [SELF, "data:", "https:"],
+        "font-src": [SELF, "data:"],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [NONE],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    },
+}
+
+# Login throttling (django-axes, counted in PostgreSQL): LOGIN_FAILURE_LIMIT wrong
+# passwords for one account (from anywhere), or from one address (for any accounts),
+# lock that account or address for LOGIN_COOLOFF_MINUTES; during the lock even the
+# right password is refused. The dashboard's and the admin's login pages both count.
+AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=10)
+AXES_COOLOFF_TIME = dt.timedelta(minutes=env.float("LOGIN_COOLOFF_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+# A lock runs its cool-off from the moment it starts (the page says when it ends);
+# attempts during it are refused without being counted.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_RESET_ON_SUCCESS = True
+# Both login forms post the email as "username" (axes would default to the user model's
+# USERNAME_FIELD, "email", and then see no name at all).
+AXES_USERNAME_FORM_FIELD = "username"
+AXES_USERNAME_CALLABLE = "workspaces.login_throttle.login_username"
+AXES_CLIENT_IP_CALLABLE = "workspaces.login_throttle.client_ip"
+AXES_LOCKOUT_CALLABLE = "workspaces.login_throttle.lockout_response"
+AXES_VERBOSE = False
+# axes would also keep a row (address, browser) for every log-in, forever; the
+# lockouts are in the audit log and the failures in AccessAttempt for the cool-off.
+AXES_DISABLE_ACCESS_LOG = True
+# How many proxies in front of the app append to X-Forwarded-For (a TLS proxy: 1). With
+# 0 the address is the connection's: a client can write anything into the header.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+
 # --- REST API ------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["workspaces.api_auth.ApiKeyAuthentication"],
@@ -234,6 +296,13 @@ SPECTACULAR_SETTINGS = {
         "securitySchemes": {"ApiKey": {"type": "http", "scheme": "bearer"}},
     },
     "SECURITY": [{"ApiKey": []}],
+    # Swagger UI from the drf-spectacular-sidecar package, served with our static
+    # files: no CDN, a pinned version, and a page the CSP allows.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    # No validator badge: it would send the schema's address to swagger.io.
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
 }
 
 # --- Celery --------------------------------------------------------------------------
@@ -403,5 +472,6 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "INFO"}},
+    # axes logs every log-in at INFO; lockouts are logged (WARNING) by axes and by us.
+    "loggers": {"django.db.backends": {"level": "INFO"}, "axes": {"level": "WARNING"}},
 }

@@ -1,6 +1,14 @@
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from anymail import urls as anymail_urls
+from anymail.utils import get_anymail_setting
 from django.contrib import admin
-from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponsePermanentRedirect
+from django.templatetags.static import static
+from django.urls import URLPattern, include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 api_v1 = [
     path("", include("workspaces.urls_api")),
@@ -10,14 +18,46 @@ api_v1 = [
     path("", include("campaigns.urls_api")),
 ]
 
+
+def _anymail_secret_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """anymail accepts a webhook without credentials (with a warning) when no
+    WEBHOOK_SECRET is set, and a message id is all it takes to mark a message bounced
+    and suppress its contact. So without a secret the webhooks are not there (404);
+    with one, anymail checks it (HTTP basic auth) on every request. Read per request,
+    like anymail's own views do."""
+
+    @wraps(view)  # keeps anymail's csrf_exempt
+    def guarded(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if not get_anymail_setting("webhook_secret", default=None):
+            raise Http404("No email provider webhooks are configured.")
+        return view(request, *args, **kwargs)
+
+    return guarded
+
+
+def favicon(request: HttpRequest) -> HttpResponse:
+    """Pages without an icon link (the admin's) make browsers ask for /favicon.ico."""
+    return HttpResponsePermanentRedirect(static("favicon.svg"))
+
+
+anymail_webhooks = [
+    URLPattern(p.pattern, _anymail_secret_required(p.callback), p.default_args, p.name)
+    for p in anymail_urls.urlpatterns
+    if isinstance(p, URLPattern)
+]
+
 urlpatterns = [
+    path("favicon.ico", favicon),
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    # Swagger UI from drf-spectacular-sidecar; its start-up script is a request of its
+    # own (?script), since the CSP refuses inline script.
+    path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/v1/", include(api_v1)),
     path("", include("campaigns.urls_public")),
-    # django-anymail's per-ESP tracking webhooks (campaigns/services/anymail_events.py).
-    path("anymail/", include("anymail.urls")),
+    # django-anymail's per-ESP tracking webhooks (campaigns/services/anymail_events.py),
+    # only with ANYMAIL_WEBHOOK_SECRET set.
+    path("anymail/", include((anymail_webhooks, anymail_urls.app_name))),
     path("", include("workspaces.urls")),
     path("w/<slug:slug>/", include("contacts.urls")),
     path("w/<slug:slug>/", include("lifecycle.urls")),

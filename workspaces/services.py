@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import secrets
-import time
 from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
 from config.errors import Conflict, InvalidInput
+from workspaces import api_key_cache
 from workspaces.models import (
     ApiKey,
     AuditEntry,
@@ -24,6 +26,7 @@ from workspaces.models import (
 )
 
 API_KEY_PREFIX = "sc_"
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -65,6 +68,45 @@ def audit_record(
         object_id=object_id,
         details={"actor": actor.label, **(details or {})},
     )
+
+
+@transaction.atomic
+def login_lockout_record(*, username: str, ip_address: str, site: str, account_locked: bool) -> int:
+    """A log-in was refused for too many failures (django-axes): logged with the
+    address for operators. When the account itself is locked (not only the address),
+    an audit entry in each of its workspaces, once per cool-off (every refused attempt
+    calls this again). The entry names the user by id: the address is personal data
+    and stays in the log. Returns how many entries were written."""
+    user = User.objects.filter(email=username).first() if username else None
+    log.warning(
+        "workspaces.login_locked_out site=%s ip=%s user_id=%s account_locked=%s",
+        site,
+        ip_address,
+        user.pk if user else None,
+        account_locked,
+    )
+    if user is None or not account_locked:
+        return 0
+    since = timezone.now() - settings.AXES_COOLOFF_TIME
+    recent = AuditEntry.objects.filter(
+        action="user.login_locked_out", object_type="user", object_id=user.pk, created_at__gte=since
+    ).values_list("workspace_id", flat=True)
+    written = 0
+    for membership in Membership.objects.filter(user=user).exclude(workspace_id__in=recent):
+        audit_record(
+            workspace=membership.workspace,
+            action="user.login_locked_out",
+            actor=Actor(system="login_throttle"),
+            object_type="user",
+            object_id=user.pk,
+            details={
+                "site": site,
+                "failure_limit": settings.AXES_FAILURE_LIMIT,
+                "cooloff_seconds": int(settings.AXES_COOLOFF_TIME.total_seconds()),
+            },
+        )
+        written += 1
+    return written
 
 
 @transaction.atomic
@@ -150,7 +192,7 @@ def api_key_revoke(*, api_key: ApiKey, actor: Actor) -> ApiKey:
     updated = ApiKey.objects.filter(pk=api_key.pk, revoked_at__isnull=True).update(
         revoked_at=timezone.now()
     )
-    _key_cache.pop(api_key.key_hash, None)
+    api_key_cache.revocation_publish(api_key.key_hash)
     if updated:
         audit_record(
             workspace=api_key.workspace,
@@ -163,36 +205,26 @@ def api_key_revoke(*, api_key: ApiKey, actor: Actor) -> ApiKey:
     return api_key
 
 
-# Keys recently looked up by this process, by hash: (key, when it was read). A busy
-# integration sends hundreds of requests a second; reading its key once every few
-# seconds instead of on each request is most of a single-event request's database time.
-# A revocation reaches other processes within KEY_CACHE_SECONDS.
-KEY_CACHE_SECONDS = 5.0
-_key_cache: dict[str, tuple[ApiKey, float]] = {}
-
-
 def api_key_authenticate(secret: str) -> ApiKey | None:
-    """The active key with this secret, or None. Records the last use at most once a
-    minute, so a busy integration does not write a row on every request."""
+    """The active key with this secret, or None. Keys are cached per process for a few
+    seconds and a revocation empties every process's cache at once
+    (workspaces/api_key_cache.py). Records the last use at most once a minute, so a
+    busy integration does not write a row on every request."""
     if not secret.startswith(API_KEY_PREFIX):
         return None
     key_hash = _hash_secret(secret)
-    cached = _key_cache.get(key_hash)
-    key: ApiKey | None
-    if cached is not None and time.monotonic() - cached[1] < KEY_CACHE_SECONDS:
-        key = cached[0]
-    else:
+    key = api_key_cache.cached(key_hash)
+    if key is None:
+        generation = api_key_cache.generation()
         key = (
             ApiKey.objects.select_related("workspace")
             .filter(key_hash=key_hash, revoked_at__isnull=True)
             .first()
         )
         if key is None:
-            _key_cache.pop(key_hash, None)
+            api_key_cache.forget(key_hash)
             return None
-        if len(_key_cache) > 10_000:
-            _key_cache.clear()
-        _key_cache[key_hash] = (key, time.monotonic())
+        api_key_cache.remember(key_hash, key, generation)
     now = timezone.now()
     if key.last_used_at is None or (now - key.last_used_at).total_seconds() > 60:
         ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)

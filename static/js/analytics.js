@@ -1,8 +1,14 @@
 /* Analytics charts: reads the report's figures from the json_script blocks
  * #report-data and #report-meta and draws every [data-chart] container with ECharts.
- * No inline scripts; the table view under each chart is plain HTML. */
+ * No inline scripts; the table view under each chart is plain HTML.
+ *
+ * ECharts takes a tooltip formatter's return value as HTML: every value in one goes
+ * through esc() (names of stages, sources, cohorts come from users and API keys).
+ * Labels, axes and legends are drawn on the canvas as text. */
 (function () {
   "use strict";
+
+  const esc = window.Stagecraft.escapeHTML;
 
   const PALETTE = ["#2a6f97", "#e07a5f", "#3d9970", "#f2cc8f", "#6d597a", "#81b29a",
     "#b56576", "#468faf", "#eaac8b", "#355070", "#9c6644", "#5f0f40"];
@@ -156,9 +162,11 @@
         trigger: "item",
         formatter: function (p) {
           if (p.dataType === "edge") {
-            return display(p.data.source) + " → " + display(p.data.target) + ": " + p.data.value.toLocaleString();
+            return esc(display(p.data.source)) + " → " + esc(display(p.data.target)) + ": " +
+              esc(p.data.value.toLocaleString());
           }
-          return (p.data.depth === 0 ? "From " : "Into ") + p.data.display + ": " + Number(p.value).toLocaleString();
+          return (p.data.depth === 0 ? "From " : "Into ") + esc(p.data.display) + ": " +
+            esc(Number(p.value).toLocaleString());
         },
       },
       series: [{
@@ -180,9 +188,9 @@
         trigger: "axis",
         formatter: function (items) {
           const s = steps[items[0].dataIndex];
-          return labels[items[0].dataIndex] + "<br>" + s.converted + " of " + s.entered +
-            " (" + percent(s.rate) + ")<br>median " + (s.median_days ?? "—") + " d, p90 " +
-            (s.p90_days ?? "—") + " d";
+          return esc(labels[items[0].dataIndex]) + "<br>" + esc(s.converted) + " of " +
+            esc(s.entered) + " (" + esc(percent(s.rate)) + ")<br>median " +
+            esc(s.median_days ?? "—") + " d, p90 " + esc(s.p90_days ?? "—") + " d";
         },
       },
       legend: { top: 0 },
@@ -266,9 +274,9 @@
       tooltip: {
         formatter: function (p) {
           const c = rows[p.value[1]], m = c.months[p.value[0]];
-          return "Cohort " + c.cohort + ", month " + p.value[0] + "<br>" +
-            (cohortMeasure === "active_share" ? m.active + " active" : m.purchasing + " purchasing") +
-            " of " + c.size + " (" + p.value[2] + "%)";
+          return "Cohort " + esc(c.cohort) + ", month " + esc(p.value[0]) + "<br>" +
+            esc(cohortMeasure === "active_share" ? m.active + " active" : m.purchasing + " purchasing") +
+            " of " + esc(c.size) + " (" + esc(p.value[2]) + "%)";
         },
       },
       grid: { left: 20, right: 96, top: 16, bottom: 32, containLabel: true },

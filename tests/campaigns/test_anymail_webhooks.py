@@ -146,6 +146,30 @@ def test_without_or_with_a_wrong_secret_is_refused(esp_messages):
     assert not WebhookEvent.objects.exists()
 
 
+@pytest.mark.parametrize("backend", ["smtp", "anymail"])
+def test_without_a_configured_secret_the_webhooks_are_not_there(esp_messages, settings, backend):
+    """anymail itself accepts unauthenticated webhooks (with a warning) when no secret
+    is set: someone who knows a message id could mark it bounced and suppress its
+    contact. Without a secret the routes answer 404, whatever the email backend."""
+    settings.ANYMAIL = {}
+    if backend == "anymail":
+        settings.EMAIL_BACKEND = settings.MESSAGING_EMAIL_BACKEND = (
+            "anymail.backends.postmark.EmailBackend"
+        )
+    message = esp_messages[1]
+    for url in (URL, "/anymail/mailgun/tracking/", "/anymail/sendgrid/tracking/"):
+        response = Client().post(url, json.dumps(_bounce(message)), content_type="application/json")
+        assert response.status_code == 404, url
+    assert _post(_bounce(message)).status_code == 404  # credentials change nothing
+    message.refresh_from_db()
+    assert message.status == "sent"
+    assert message.contact is not None
+    message.contact.refresh_from_db()
+    assert message.contact.email_status == "subscribed"
+    assert not Suppression.objects.exists()
+    assert not WebhookEvent.objects.exists()
+
+
 def test_smtp_provider_records_the_esp_message_id(ws, settings):
     """Through an anymail backend (anymail's test backend), the outbox keeps the ESP's
     id, the one its tracking webhooks name, not our Message-ID."""

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from campaigns.models import Message
 from campaigns.services.broadcast_delivery import broadcast_materialise
+from lifecycle.models import Stage
+from lifecycle.services import stages_create_defaults
 from tests.campaigns.broadcast_helpers import contacts, segment
 from tests.campaigns.helpers import email_template
 
@@ -112,6 +116,45 @@ def test_audience_count_preview_and_per_broadcast(api, ws):
     assert api.get(f"/api/v1/campaigns/{broadcast_id}/audience-count/").json() == {"count": 4}
     bad = api.post("/api/v1/campaigns/audience-count/", {"channel": "x"}, format="json")
     assert bad.status_code == 400 and "channel" in bad.json()["error"]["fields"]
+
+
+def test_audience_count_refuses_ids_that_create_refuses(api, ws, outsider, outsider_api):
+    """Another workspace's segment or stage ids, or ids that never existed: the preview
+    answers what create answers (400 naming each field), never a quiet count of 0."""
+    theirs = segment(outsider.workspace, "theirs", "pro")
+    stages_create_defaults(workspace=outsider.workspace)
+    their_stage = Stage.objects.filter(workspace=outsider.workspace).first()
+    assert their_stage is not None
+    bodies: list[dict[str, Any]] = [
+        {"include_segment_ids": [theirs.pk]},
+        {"exclude_segment_ids": [theirs.pk]},
+        {"include_stage_ids": [their_stage.pk]},
+        {"exclude_stage_ids": [their_stage.pk, 987654321]},
+        {"include_segment_ids": ["x"]},
+        {"include_stage_ids": 5},
+    ]
+    template = email_template(ws)
+    for extra in bodies:
+        [field] = extra
+        preview = api.post(
+            "/api/v1/campaigns/audience-count/", {"channel": "email", **extra}, format="json"
+        )
+        created = api.post(
+            "/api/v1/campaigns/",
+            {"name": f"probe {field}", "channel": "email", "template_id": template.pk, **extra},
+            format="json",
+        )
+        assert preview.status_code == created.status_code == 400, extra
+        assert preview.json()["error"]["fields"] == created.json()["error"]["fields"], extra
+        assert set(preview.json()["error"]["fields"]) == {field}
+    # Their own key counts their own segment.
+    contacts(outsider.workspace, 2, attributes={"plan": "pro"})
+    theirs_count = outsider_api.post(
+        "/api/v1/campaigns/audience-count/",
+        {"channel": "email", "include_segment_ids": [theirs.pk]},
+        format="json",
+    )
+    assert theirs_count.status_code == 200 and theirs_count.json() == {"count": 2}
 
 
 def test_schedule_pause_resume_cancel(api, ws):

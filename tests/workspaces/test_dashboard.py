@@ -28,6 +28,20 @@ def test_wrong_password_is_refused(client, owner):
     assert b"did not match" in response.content
 
 
+def test_dashboard_posts_need_the_csrf_token(owner):
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(owner.user)
+    response = client.post("/w/acme/settings/api-keys/", {"name": "sneaky"})
+    assert response.status_code == 403
+    assert not ApiKey.objects.filter(name="sneaky").exists()
+    assert client.get("/w/acme/settings/api-keys/").status_code == 200
+    token = client.cookies["csrftoken"].value
+    response = client.post(
+        "/w/acme/settings/api-keys/", {"name": "fine", "csrfmiddlewaretoken": token}
+    )
+    assert response.status_code == 200 and ApiKey.objects.filter(name="fine").exists()
+
+
 def test_logout_is_a_post(owner):
     assert owner.web.post("/logout/").status_code == 302
     assert owner.web.get("/w/acme/contacts/").status_code == 302

@@ -1,0 +1,39 @@
+/* Loaded on every dashboard page (base.html), before the page's own scripts.
+ *
+ * - Stagecraft.escapeHTML: the one escape for a value a script puts into HTML (ECharts
+ *   tooltips take HTML strings). Scripts that build DOM nodes use textContent instead.
+ * - data-confirm="…" on a form, or on the button that submits it: asks first.
+ * - data-autosubmit on a <select>: submits its form when it changes.
+ *
+ * The Content-Security-Policy refuses inline script (onsubmit=, onclick=, <script>
+ * blocks), so behaviour is declared with data-* attributes and lives here. */
+(function () {
+  "use strict";
+
+  const ENTITIES = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" };
+
+  function escapeHTML(value) {
+    return String(value === null || value === undefined ? "" : value).replace(/[&<>"']/g, function (c) {
+      return ENTITIES[c];
+    });
+  }
+
+  window.Stagecraft = Object.assign(window.Stagecraft || {}, { escapeHTML: escapeHTML });
+
+  document.addEventListener("submit", function (event) {
+    const form = event.target;
+    const button = event.submitter;
+    const message = (button && button.dataset.confirm) || (form && form.dataset ? form.dataset.confirm : "");
+    if (message && !window.confirm(message)) {
+      event.preventDefault();
+      event.stopImmediatePropagation();
+    }
+  }, true);
+
+  document.addEventListener("change", function (event) {
+    const select = event.target;
+    if (select instanceof HTMLSelectElement && select.hasAttribute("data-autosubmit") && select.form) {
+      select.form.requestSubmit();
+    }
+  });
+})();
