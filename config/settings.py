@@ -6,6 +6,7 @@ production needs stops start-up with a message naming the variable.
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -299,8 +300,27 @@ JOURNEY_CLAIM_BATCH = env.int("JOURNEY_CLAIM_BATCH", default=1000)
 JOURNEY_PUMP_SECONDS = env.float("JOURNEY_PUMP_SECONDS", default=20.0)
 JOURNEY_WEBHOOK_TIMEOUT = env.float("JOURNEY_WEBHOOK_TIMEOUT", default=5.0)
 JOURNEY_WEBHOOK_RETRY_SECONDS = env.float("JOURNEY_WEBHOOK_RETRY_SECONDS", default=60.0)
-# Webhook steps may call private and loopback addresses (off in production: SSRF).
-JOURNEY_WEBHOOK_ALLOW_PRIVATE = env.bool("JOURNEY_WEBHOOK_ALLOW_PRIVATE", default=DEBUG)
+
+# --- Outgoing HTTP to user-given URLs (config/outbound.py: the SSRF guard) ------------
+# Networks such calls may reach although they are not public: none in production;
+# loopback when DEBUG (a local receiver). JOURNEY_WEBHOOK_ALLOW_PRIVATE=1 (the older
+# switch) allows every address.
+OUTBOUND_ALLOWED_NETWORKS = env.list(
+    "OUTBOUND_ALLOWED_NETWORKS", default=["127.0.0.0/8", "::1/128"] if DEBUG else []
+)
+if env.bool("JOURNEY_WEBHOOK_ALLOW_PRIVATE", default=False):
+    OUTBOUND_ALLOWED_NETWORKS = ["0.0.0.0/0", "::/0"]
+for _network in OUTBOUND_ALLOWED_NETWORKS:
+    try:
+        ipaddress.ip_network(_network, strict=False)
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"OUTBOUND_ALLOWED_NETWORKS: {exc}") from exc
+# DNS servers ("ip" or "ip:port") that resolve user-given host names; empty: the
+# system resolver. Either way a name is resolved once and the checked address is the
+# one connected to.
+OUTBOUND_DNS_SERVERS = env.list("OUTBOUND_DNS_SERVERS", default=[])
+# CA bundle that verifies https receivers (empty: certifi's).
+OUTBOUND_CA_BUNDLE = env.str("OUTBOUND_CA_BUNDLE", default="")
 
 # --- Messaging (campaigns) -------------------------------------------------------------
 # Providers: email "sandbox" (recorded in the database, shown in the dashboard's outbox),

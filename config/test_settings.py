@@ -38,6 +38,7 @@ CACHES = {
 # SMS quiet hours by default would make SMS tests depend on the time of day; tests of
 # quiet hours set a policy (or this setting) themselves.
 CAMPAIGNS_SMS_QUIET_HOURS = ""
-# Journey webhook steps call stub servers on 127.0.0.1.
-JOURNEY_WEBHOOK_ALLOW_PRIVATE = True
+# Journey webhook steps call stub servers on 127.0.0.1 (and only there: the SSRF
+# tests count on the rest of 127.0.0.0/8 being refused).
+OUTBOUND_ALLOWED_NETWORKS = ["127.0.0.1/32"]
 JOURNEY_WEBHOOK_RETRY_SECONDS = 1.0
