@@ -323,6 +323,9 @@ OUTBOUND_DNS_SERVERS = env.list("OUTBOUND_DNS_SERVERS", default=[])
 OUTBOUND_CA_BUNDLE = env.str("OUTBOUND_CA_BUNDLE", default="")
 
 # --- Messaging (campaigns) -------------------------------------------------------------
+# Wall-clock bound of rendering one message's template (all its fields); a message
+# whose render takes longer fails with that reason (campaigns/sandbox.py).
+TEMPLATE_RENDER_SECONDS = env.float("TEMPLATE_RENDER_SECONDS", default=2.0)
 # Providers: email "sandbox" (recorded in the database, shown in the dashboard's outbox),
 # "smtp" (Django's EMAIL_BACKEND: SMTP, or any django-anymail ESP) or "http" (a
 # Postmark-style JSON batch API at EMAIL_HTTP_URL); SMS "sandbox" or "twilio".
