@@ -13,6 +13,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from config import embedded
 
@@ -138,11 +140,22 @@ def _redis_cache_location(url: str) -> str:
     return url
 
 
+# Redis on the request path (rate limit, cache) fails open (config/redis.py): each
+# command waits at most REDIS_SOCKET_TIMEOUT seconds, and after a failure a process
+# leaves Redis alone for REDIS_RETRY_SECONDS.
+REDIS_SOCKET_TIMEOUT = env.float("REDIS_SOCKET_TIMEOUT", default=0.25)
+REDIS_RETRY_SECONDS = env.float("REDIS_RETRY_SECONDS", default=10.0)
+CACHE_OPTIONS: dict[str, Any] = {
+    "socket_timeout": REDIS_SOCKET_TIMEOUT,
+    "socket_connect_timeout": REDIS_SOCKET_TIMEOUT,
+    "retry": Retry(NoBackoff(), 0),  # fail open at once (config/redis.py)
+}
 CACHES = {
     "default": {
-        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "BACKEND": "config.cache.FailOpenRedisCache",
         "LOCATION": _redis_cache_location(REDIS_URL),
         "KEY_PREFIX": "stagecraft",
+        "OPTIONS": CACHE_OPTIONS,
     }
 }
 
@@ -182,6 +195,9 @@ MEDIA_URL = "/media/"
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=10 * 1024 * 1024)
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 IMPORT_MAX_FILE_BYTES = env.int("IMPORT_MAX_FILE_BYTES", default=200 * 1024 * 1024)
+# A queued or running import without progress for this long is enqueued again (its
+# task was never published, lost with the broker, or its worker died).
+IMPORT_STALL_SECONDS = env.float("IMPORT_STALL_SECONDS", default=120.0)
 
 # --- Security: on by default whenever DEBUG is off ------------------------------------
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
@@ -252,13 +268,25 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # A task unacknowledged for this long is handed to another worker (Redis visibility).
 # Work whose task is lost sooner (a killed worker, a broker restart) is picked up again
 # from the database by the periodic tasks below, never from broker state alone.
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+# Socket timeouts: a hung broker must not hang a request that publishes a task
+# (config/queue.py publishes once, without retries). Workers poll with BRPOP every
+# second, within these.
+BROKER_SOCKET_TIMEOUT = env.float("BROKER_SOCKET_TIMEOUT", default=1.0)
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": 3600,
+    "socket_timeout": max(BROKER_SOCKET_TIMEOUT, 1.5),
+    "socket_connect_timeout": BROKER_SOCKET_TIMEOUT,
+    # A publish that cannot connect fails at once (kombu would otherwise retry the
+    # connection); workers reconnect under broker_connection_retry as before.
+    "max_retries": 0,
+}
+CELERY_BROKER_CONNECTION_TIMEOUT = BROKER_SOCKET_TIMEOUT
 # Synced into django-celery-beat's tables when beat starts (DatabaseScheduler); admins
 # can change intervals in the admin.
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "contacts.import_resume_stalled": {
         "task": "contacts.import_resume_stalled",
-        "schedule": 60.0,
+        "schedule": env.float("IMPORT_RESUME_SECONDS", default=60.0),
     },
     # Contacts whose data changed get their stage within about a second.
     "lifecycle.evaluate_marked": {"task": "lifecycle.evaluate_marked", "schedule": 1.0},

@@ -5,7 +5,7 @@ import os
 os.environ.setdefault("SECRET_KEY", "test-secret-key-not-for-production-" + "t" * 20)
 
 from config.settings import *  # noqa: F403
-from config.settings import REDIS_URL, _redis_cache_location, redis_url_with_db
+from config.settings import CACHE_OPTIONS, REDIS_URL, _redis_cache_location, redis_url_with_db
 
 DEBUG = False
 SECURE_SSL_REDIRECT = False
@@ -29,9 +29,10 @@ TEST_REDIS_URL = redis_url_with_db(REDIS_URL, 9)
 CELERY_BROKER_URL = TEST_REDIS_URL
 CACHES = {
     "default": {
-        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "BACKEND": "config.cache.FailOpenRedisCache",
         "LOCATION": _redis_cache_location(redis_url_with_db(REDIS_URL, 10)),
         "KEY_PREFIX": "stagecraft-test",
+        "OPTIONS": CACHE_OPTIONS,
     }
 }
 
