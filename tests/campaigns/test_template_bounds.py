@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from campaigns.models import Message
+from campaigns.rendering import html_to_text, rewrite_links
 from campaigns.sandbox import MAX_LOOP_ITERATIONS, RenderBudget, RenderLimitExceeded
 from campaigns.sandbox import render_string as sandbox_render
 from campaigns.services.dispatch import message_dispatch_due, messages_claim, messages_send
@@ -228,3 +229,37 @@ def test_worker_fails_the_message_and_goes_on_sending(ws):
         assert "campaigns.render_failed" in worker.output()
     finally:
         worker.stop()
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        '<a href="x">' * 80_000,  # unclosed links: 800 of them took 18 s before
+        '<a href="' * 100_000,
+        "<" * 1_000_000,
+        "<title>" * 140_000,
+        "<!--" * 250_000,
+    ],
+)
+def test_plain_text_and_links_of_hostile_html_take_linear_time(document):
+    """The plain-text part and link tracking run on every rendered message (up to the
+    1,000,000-character output bound), outside the render budget."""
+    started = time.monotonic()
+    html_to_text(document)
+    rewrite_links(document, lambda index: f"https://t.example/{index}")
+    assert time.monotonic() - started < 3
+
+
+def test_links_are_still_found_and_rewritten():
+    document = (
+        '<p>Read <a class="x" href="https://example.com/a?b=1&amp;c=2">this</a> and '
+        "<A HREF='http://example.com/it'>that</A> <a href=\"mailto:x@example.com\">mail</a>"
+        ' <a href="#top">top</a></p>'
+    )
+    assert html_to_text(document) == (
+        "Read this (https://example.com/a?b=1&c=2) and that (http://example.com/it) "
+        "mail (mailto:x@example.com) top"
+    )
+    rewritten, links = rewrite_links(document, lambda index: f"https://t.example/{index}")
+    assert links == ["https://example.com/a?b=1&c=2", "http://example.com/it"]
+    assert 'href="https://t.example/0"' in rewritten and "HREF='https://t.example/1'" in rewritten
