@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 from kombu.exceptions import KombuError
 
@@ -35,8 +36,11 @@ def enqueue(task: Any, *args: Any) -> bool:
     if not BROKER.available():
         logger.info("config.enqueue_skipped task=%s args=%s", name, args)
         return False
+    timeout = settings.BROKER_SOCKET_TIMEOUT
+    options = {"socket_timeout": timeout, "socket_connect_timeout": timeout, "max_retries": 0}
     try:
-        task.apply_async(args=args, retry=False)
+        with task.app.connection_for_write(transport_options=options) as connection:
+            task.apply_async(args=args, retry=False, connection=connection)
     except PUBLISH_ERRORS as error:
         BROKER.failed(error)
         logger.warning("config.enqueue_failed task=%s args=%s", name, args)

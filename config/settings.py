@@ -268,19 +268,12 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # A task unacknowledged for this long is handed to another worker (Redis visibility).
 # Work whose task is lost sooner (a killed worker, a broker restart) is picked up again
 # from the database by the periodic tasks below, never from broker state alone.
-# Socket timeouts: a hung broker must not hang a request that publishes a task
-# (config/queue.py publishes once, without retries). Workers poll with BRPOP every
-# second, within these.
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+# A request that publishes a task (config/queue.py) does it on a connection of its own
+# with these socket timeouts and no connection retries, so a hung broker cannot hang
+# it. Workers and beat keep the options above: a worker whose ack timed out while
+# the broker was frozen stopped consuming.
 BROKER_SOCKET_TIMEOUT = env.float("BROKER_SOCKET_TIMEOUT", default=1.0)
-CELERY_BROKER_TRANSPORT_OPTIONS = {
-    "visibility_timeout": 3600,
-    "socket_timeout": max(BROKER_SOCKET_TIMEOUT, 1.5),
-    "socket_connect_timeout": BROKER_SOCKET_TIMEOUT,
-    # A publish that cannot connect fails at once (kombu would otherwise retry the
-    # connection); workers reconnect under broker_connection_retry as before.
-    "max_retries": 0,
-}
-CELERY_BROKER_CONNECTION_TIMEOUT = BROKER_SOCKET_TIMEOUT
 # Synced into django-celery-beat's tables when beat starts (DatabaseScheduler); admins
 # can change intervals in the admin.
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {

@@ -30,7 +30,7 @@ from tests.processes import Beat, Worker, child_env, wait_for
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.worker]
 # Seconds any request may take while Redis is down or hung: at most one socket
-# timeout (0.25 s for the rate limit and cache, 1.5 s for a publish to the broker)
+# timeout (0.25 s for the rate limit and cache, 1 s for a publish to the broker)
 # before the process leaves Redis alone for REDIS_RETRY_SECONDS.
 QUICK = 2.0
 
