@@ -19,7 +19,7 @@ from workspaces.models import Workspace
 
 class Template(models.Model):
     """An email or SMS template. Bodies are in the sandboxed personalisation language
-    (campaigns/rendering.py) and are compiled on save: a template that does not compile
+    (campaigns/sandbox.py) and are compiled on save: a template that does not compile
     is never stored."""
 
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")

@@ -1,7 +1,9 @@
 """What a template sees, and rendering a template for one message or a preview.
 
 The context is plain data (dicts, strings, numbers) copied out of the models, never
-the model instances (see campaigns/rendering.py)."""
+the model instances (see campaigns/sandbox.py). A render is bounded in time, loop
+iterations and output (RenderLimitExceeded, raised as a TemplateError naming the
+field): a message that goes over fails alone."""
 
 from __future__ import annotations
 
@@ -12,12 +14,13 @@ from django.conf import settings
 
 from campaigns import tokens
 from campaigns.models import Template
-from campaigns.rendering import (
+from campaigns.rendering import html_to_text, inline_css, rewrite_links, sms_segments
+from campaigns.sandbox import (
+    RenderBudget,
+    RenderLimitExceeded,
+    TemplateError,
     compile_template,
-    html_to_text,
-    inline_css,
-    rewrite_links,
-    sms_segments,
+    render,
 )
 from contacts.models import Channel, Contact
 from workspaces.models import Workspace
@@ -90,30 +93,38 @@ PREHEADER = '<div style="display:none;max-height:0;overflow:hidden;mso-hide:all"
 
 
 def render_template(
-    template: Template, context: dict[str, Any], *, message_id: int | None = None
+    template: Template,
+    context: dict[str, Any],
+    *,
+    message_id: int | None = None,
+    budget: RenderBudget | None = None,
 ) -> Rendered:
     """Render for sending (with `message_id`: links tracked, open pixel added) or for
-    a preview (without)."""
-    from django.template import Context
+    a preview (without). Raises TemplateError naming the field when a field does not
+    compile or its render goes over the budget (one budget for all fields)."""
+    budget = budget or RenderBudget.start()
 
-    def run(source: str, *, html_mode: bool) -> str:
-        compiled = compile_template(source, field="body", html_mode=html_mode)
-        return str(compiled.render(Context(context, autoescape=html_mode)))
+    def run(source: str, *, html_mode: bool, field: str = "body") -> str:
+        compiled = compile_template(source, field=field, html_mode=html_mode)
+        try:
+            return render(compiled, context, html_mode=html_mode, budget=budget)
+        except RenderLimitExceeded as exc:
+            raise TemplateError(field, None, f"rendering stopped: {exc.reason}") from None
 
     if template.channel == Channel.SMS:
         text = run(template.body, html_mode=False).strip()
         info = sms_segments(text)
         return Rendered(text=text, segments=info.segments, encoding=info.encoding)
-    subject = " ".join(run(template.subject, html_mode=False).split())
+    subject = " ".join(run(template.subject, html_mode=False, field="subject").split())
     body = run(template.body, html_mode=True)
     if "<html" not in body.lower():
         body = f"<html><head></head><body>{body}</body></html>"
-    preheader = run(template.preheader, html_mode=True).strip()
+    preheader = run(template.preheader, html_mode=True, field="preheader").strip()
     if preheader:
         body = _after_body_tag(body, PREHEADER.format(preheader))
     body = inline_css(body)
     text = (
-        run(template.text_body, html_mode=False).strip()
+        run(template.text_body, html_mode=False, field="text_body").strip()
         if template.text_body.strip()
         else html_to_text(body)
     )

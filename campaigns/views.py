@@ -96,7 +96,10 @@ def template_preview_panel(request: WorkspaceRequest) -> HttpResponse:
     if draft.channel == Channel.SMS:
         context["segments"] = sms_segments(draft.body)
     if not errors:
-        context["rendered"] = template_preview(template=draft, contact=contact)
+        try:
+            context["rendered"] = template_preview(template=draft, contact=contact)
+        except DomainError as exc:  # this contact's data takes the render over a bound
+            context["errors"] = exc.fields or {"body": [exc.message]}
     return render(request, "campaigns/_template_preview.html", context)
 
 

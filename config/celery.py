@@ -7,7 +7,10 @@ import os
 
 from celery import Celery
 
+from config.broker import use_for_redis_urls
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+use_for_redis_urls()
 
 app = Celery("stagecraft")
 app.config_from_object("django.conf:settings", namespace="CELERY")

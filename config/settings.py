@@ -7,6 +7,7 @@ production needs stops start-up with a message naming the variable.
 from __future__ import annotations
 
 import datetime as dt
+import ipaddress
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -14,6 +15,8 @@ from urllib.parse import urlsplit, urlunsplit
 import environ
 from csp.constants import NONE, SELF, UNSAFE_INLINE
 from django.core.exceptions import ImproperlyConfigured
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from config import embedded
 
@@ -146,11 +149,22 @@ def _redis_cache_location(url: str) -> str:
     return url
 
 
+# Redis on the request path (rate limit, cache) fails open (config/redis.py): each
+# command waits at most REDIS_SOCKET_TIMEOUT seconds, and after a failure a process
+# leaves Redis alone for REDIS_RETRY_SECONDS.
+REDIS_SOCKET_TIMEOUT = env.float("REDIS_SOCKET_TIMEOUT", default=0.25)
+REDIS_RETRY_SECONDS = env.float("REDIS_RETRY_SECONDS", default=10.0)
+CACHE_OPTIONS: dict[str, Any] = {
+    "socket_timeout": REDIS_SOCKET_TIMEOUT,
+    "socket_connect_timeout": REDIS_SOCKET_TIMEOUT,
+    "retry": Retry(NoBackoff(), 0),  # fail open at once (config/redis.py)
+}
 CACHES = {
     "default": {
-        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "BACKEND": "config.cache.FailOpenRedisCache",
         "LOCATION": _redis_cache_location(REDIS_URL),
         "KEY_PREFIX": "stagecraft",
+        "OPTIONS": CACHE_OPTIONS,
     }
 }
 
@@ -196,6 +210,9 @@ MEDIA_URL = "/media/"
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=10 * 1024 * 1024)
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 IMPORT_MAX_FILE_BYTES = env.int("IMPORT_MAX_FILE_BYTES", default=200 * 1024 * 1024)
+# A queued or running import without progress for this long is enqueued again (its
+# task was never published, lost with the broker, or its worker died).
+IMPORT_STALL_SECONDS = env.float("IMPORT_STALL_SECONDS", default=120.0)
 
 # --- Security: on by default whenever DEBUG is off ------------------------------------
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
@@ -321,12 +338,17 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Work whose task is lost sooner (a killed worker, a broker restart) is picked up again
 # from the database by the periodic tasks below, never from broker state alone.
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+# A request that publishes a task (config/queue.py) does it on a connection of its own
+# with these socket timeouts and no connection retries, so a hung broker cannot hang
+# it. Workers and beat keep the options above: a worker whose ack timed out while
+# the broker was frozen stopped consuming.
+BROKER_SOCKET_TIMEOUT = env.float("BROKER_SOCKET_TIMEOUT", default=1.0)
 # Synced into django-celery-beat's tables when beat starts (DatabaseScheduler); admins
 # can change intervals in the admin.
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "contacts.import_resume_stalled": {
         "task": "contacts.import_resume_stalled",
-        "schedule": 60.0,
+        "schedule": env.float("IMPORT_RESUME_SECONDS", default=60.0),
     },
     # Contacts whose data changed get their stage within about a second.
     "lifecycle.evaluate_marked": {"task": "lifecycle.evaluate_marked", "schedule": 1.0},
@@ -368,10 +390,32 @@ JOURNEY_CLAIM_BATCH = env.int("JOURNEY_CLAIM_BATCH", default=1000)
 JOURNEY_PUMP_SECONDS = env.float("JOURNEY_PUMP_SECONDS", default=20.0)
 JOURNEY_WEBHOOK_TIMEOUT = env.float("JOURNEY_WEBHOOK_TIMEOUT", default=5.0)
 JOURNEY_WEBHOOK_RETRY_SECONDS = env.float("JOURNEY_WEBHOOK_RETRY_SECONDS", default=60.0)
-# Webhook steps may call private and loopback addresses (off in production: SSRF).
-JOURNEY_WEBHOOK_ALLOW_PRIVATE = env.bool("JOURNEY_WEBHOOK_ALLOW_PRIVATE", default=DEBUG)
+
+# --- Outgoing HTTP to user-given URLs (config/outbound.py: the SSRF guard) ------------
+# Networks such calls may reach although they are not public: none in production;
+# loopback when DEBUG (a local receiver). JOURNEY_WEBHOOK_ALLOW_PRIVATE=1 (the older
+# switch) allows every address.
+OUTBOUND_ALLOWED_NETWORKS = env.list(
+    "OUTBOUND_ALLOWED_NETWORKS", default=["127.0.0.0/8", "::1/128"] if DEBUG else []
+)
+if env.bool("JOURNEY_WEBHOOK_ALLOW_PRIVATE", default=False):
+    OUTBOUND_ALLOWED_NETWORKS = ["0.0.0.0/0", "::/0"]
+for _network in OUTBOUND_ALLOWED_NETWORKS:
+    try:
+        ipaddress.ip_network(_network, strict=False)
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"OUTBOUND_ALLOWED_NETWORKS: {exc}") from exc
+# DNS servers ("ip" or "ip:port") that resolve user-given host names; empty: the
+# system resolver. Either way a name is resolved once and the checked address is the
+# one connected to.
+OUTBOUND_DNS_SERVERS = env.list("OUTBOUND_DNS_SERVERS", default=[])
+# CA bundle that verifies https receivers (empty: certifi's).
+OUTBOUND_CA_BUNDLE = env.str("OUTBOUND_CA_BUNDLE", default="")
 
 # --- Messaging (campaigns) -------------------------------------------------------------
+# Wall-clock bound of rendering one message's template (all its fields); a message
+# whose render takes longer fails with that reason (campaigns/sandbox.py).
+TEMPLATE_RENDER_SECONDS = env.float("TEMPLATE_RENDER_SECONDS", default=2.0)
 # Providers: email "sandbox" (recorded in the database, shown in the dashboard's outbox),
 # "smtp" (Django's EMAIL_BACKEND: SMTP, or any django-anymail ESP) or "http" (a
 # Postmark-style JSON batch API at EMAIL_HTTP_URL); SMS "sandbox" or "twilio".

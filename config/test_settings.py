@@ -5,7 +5,7 @@ import os
 os.environ.setdefault("SECRET_KEY", "test-secret-key-not-for-production-" + "t" * 20)
 
 from config.settings import *  # noqa: F403
-from config.settings import REDIS_URL, _redis_cache_location, redis_url_with_db
+from config.settings import CACHE_OPTIONS, REDIS_URL, _redis_cache_location, redis_url_with_db
 
 DEBUG = False
 SECURE_SSL_REDIRECT = False
@@ -29,15 +29,17 @@ TEST_REDIS_URL = redis_url_with_db(REDIS_URL, 9)
 CELERY_BROKER_URL = TEST_REDIS_URL
 CACHES = {
     "default": {
-        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "BACKEND": "config.cache.FailOpenRedisCache",
         "LOCATION": _redis_cache_location(redis_url_with_db(REDIS_URL, 10)),
         "KEY_PREFIX": "stagecraft-test",
+        "OPTIONS": CACHE_OPTIONS,
     }
 }
 
 # SMS quiet hours by default would make SMS tests depend on the time of day; tests of
 # quiet hours set a policy (or this setting) themselves.
 CAMPAIGNS_SMS_QUIET_HOURS = ""
-# Journey webhook steps call stub servers on 127.0.0.1.
-JOURNEY_WEBHOOK_ALLOW_PRIVATE = True
+# Journey webhook steps call stub servers on 127.0.0.1 (and only there: the SSRF
+# tests count on the rest of 127.0.0.0/8 being refused).
+OUTBOUND_ALLOWED_NETWORKS = ["127.0.0.1/32"]
 JOURNEY_WEBHOOK_RETRY_SECONDS = 1.0

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from celery import shared_task
+from django.conf import settings
 
 from contacts import services
 
@@ -17,7 +18,9 @@ def import_run(job_id: int) -> None:
 @shared_task(name="contacts.import_resume_stalled")
 def import_resume_stalled() -> int:
     """Re-enqueue imports whose task was lost (broker restart) or whose worker died."""
-    stalled = services.import_jobs_stalled(older_than=dt.timedelta(minutes=2))
+    stalled = services.import_jobs_stalled(
+        older_than=dt.timedelta(seconds=settings.IMPORT_STALL_SECONDS)
+    )
     for job_id in stalled:
         import_run.delay(job_id)
     return len(stalled)

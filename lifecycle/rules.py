@@ -61,10 +61,21 @@ def _stages_using_segment(workspace: Workspace, segment_id: int) -> list[str]:
     ]
 
 
+def _stage_rules(workspace: Workspace) -> list[tuple[str, Any]]:
+    return [
+        (f"stage “{name}”", rule)
+        for name, rule in Stage.objects.filter(
+            workspace=workspace, archived_at__isnull=True
+        ).values_list("name", "rule")
+    ]
+
+
 def register_lifecycle_fields() -> None:
-    from contacts.rules import RULE_USERS
+    from contacts.rules import RULE_HOLDERS, RULE_USERS
 
     if _stages_using_segment not in RULE_USERS:
         RULE_USERS.append(_stages_using_segment)
+    if _stage_rules not in RULE_HOLDERS:
+        RULE_HOLDERS.append(_stage_rules)
     register_field(FieldSpec("stage", "choice", "Lifecycle stage", _stage, choices=_stage_keys))
     register_field(FieldSpec("days_in_stage", "number", "Days in current stage", _days_in_stage))

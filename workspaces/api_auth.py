@@ -12,7 +12,7 @@ from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions, permissions, throttling
 from rest_framework.request import Request
 
-from config.redis import get_redis
+from config.redis import RATE_LIMIT, REDIS_ERRORS, get_redis
 from workspaces.models import ApiKey, Workspace
 from workspaces.services import Actor, api_key_authenticate
 
@@ -81,16 +81,22 @@ def rate_limit_wait(key: ApiKey) -> float | None:
             window = _windows[key.pk] = _Window(start=start)
         window.pending += 1
         close = limit < 1000 or window.counted + window.pending >= 0.8 * limit
-        if close or window.pending >= LOCAL_BATCH or now - window.flushed_at > LOCAL_SECONDS:
+        flush = close or window.pending >= LOCAL_BATCH or now - window.flushed_at > LOCAL_SECONDS
+        if flush and RATE_LIMIT.available():
             if _count is None:
                 _count = get_redis().register_script(_COUNT_SCRIPT)
-            window.counted = int(
-                _count(
-                    keys=[f"ratelimit:apikey:{key.pk}:{start}"],
-                    args=[window.pending, WINDOW_SECONDS + 5],
+            try:
+                window.counted = int(
+                    _count(
+                        keys=[f"ratelimit:apikey:{key.pk}:{start}"],
+                        args=[window.pending, WINDOW_SECONDS + 5],
+                    )
                 )
-            )
-            window.pending, window.flushed_at = 0, now
+                window.pending, window.flushed_at = 0, now
+            except REDIS_ERRORS as error:
+                # Fail open: without Redis this process still counts its own
+                # requests (the limit holds per process), and ingest goes on.
+                RATE_LIMIT.failed(error)
         used = window.counted + window.pending
     if used <= limit:
         return None

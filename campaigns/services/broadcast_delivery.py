@@ -54,6 +54,7 @@ from campaigns.services.audience import (
     throttled,
 )
 from campaigns.services.send_time import send_times_for
+from config.queue import enqueue_on_commit
 from workspaces.services import SYSTEM, audit_record
 
 logger = logging.getLogger(__name__)
@@ -334,7 +335,7 @@ def broadcast_decide_winner(*, broadcast_id: int) -> BroadcastVariant | None:
             object_id=broadcast_id,
             details={"variant": winner.label, "reason": reason[:300]},
         )
-        transaction.on_commit(lambda: broadcast_materialise_task.delay(broadcast_id))
+        enqueue_on_commit(broadcast_materialise_task, broadcast_id)
     return winner
 
 

@@ -26,6 +26,7 @@ from campaigns.models import (
 )
 from campaigns.services.audience import Audience
 from config.errors import Conflict, field_errors
+from config.queue import enqueue_on_commit
 from contacts.models import Channel, Segment
 from lifecycle.models import Stage
 from workspaces.models import Workspace
@@ -408,7 +409,7 @@ def broadcast_schedule(*, broadcast: Broadcast, actor: Actor) -> Broadcast:
             object_id=broadcast.pk,
             details={"schedule": broadcast.schedule},
         )
-        transaction.on_commit(lambda: broadcast_materialise_task.delay(broadcast.pk))
+        enqueue_on_commit(broadcast_materialise_task, broadcast.pk)
     return broadcast
 
 

@@ -35,6 +35,7 @@ from django.utils import timezone
 from campaigns.models import Message, MessageStatus, MessagingSettings
 from campaigns.personalisation import contact_context, render_template
 from campaigns.providers import Outgoing, Result, provider_for
+from campaigns.sandbox import TemplateError
 from campaigns.services.pressure import hold_back_apply, hold_backs
 from campaigns.tokens import unsubscribe_mailto, unsubscribe_url
 from config.db import bound_cursor
@@ -311,12 +312,16 @@ def _suppression_hits(messages: list[Message]) -> set[tuple[str, str]]:
     return hits
 
 
-def _render(messages: list[Message]) -> None:
-    """Render each not-yet-rendered message and store what will be sent."""
+def _render(messages: list[Message]) -> tuple[list[Message], int]:
+    """Render each not-yet-rendered message and store what will be sent. Returns the
+    messages that may go and how many failed: a message whose template does not
+    compile (any more) or whose render goes over the sandbox's bounds fails alone,
+    with the reason, so one bad template cannot stall the batch or the worker."""
     todo = [m for m in messages if not m.to_address]
     if not todo:
-        return
+        return messages, 0
     stages = current_stages(contact_ids=[m.contact_id for m in todo if m.contact_id])
+    failed: set[int] = set()
     for m in todo:
         assert m.template is not None and m.contact is not None
         stage = stages.get(m.contact.pk)
@@ -326,11 +331,26 @@ def _render(messages: list[Message]) -> None:
             stage_name=stage.stage.name if stage else "",
             message_id=m.pk,
         )
-        rendered = render_template(m.template, context, message_id=m.pk)
+        try:
+            rendered = render_template(m.template, context, message_id=m.pk)
+        except TemplateError as exc:
+            reason = f"template {exc.field}: {exc.reason}"
+            Message.objects.filter(
+                pk=m.pk, status=MessageStatus.SENDING, attempts=m.attempts
+            ).update(status=MessageStatus.FAILED, status_reason=reason[:200], lease_until=None)
+            logger.warning(
+                "campaigns.render_failed message=%s template=%s reason=%s",
+                m.pk,
+                m.template_id,
+                reason,
+            )
+            failed.add(m.pk)
+            continue
         m.to_address = (m.contact.email if m.channel == Channel.EMAIL else m.contact.phone) or ""
         m.subject, m.body_html, m.body_text = rendered.subject, rendered.html, rendered.text
         m.links, m.sms_segments = rendered.links, rendered.segments
         m.provider = provider_for(m.channel).name
+    todo = [m for m in todo if m.pk not in failed]
     # One statement for the batch (Django's bulk_update builds a CASE per column and
     # row, which costs more than rendering), parameters bound on the server.
     with bound_cursor() as cursor:
@@ -357,6 +377,7 @@ def _render(messages: list[Message]) -> None:
                 [m.provider for m in todo],
             ],
         )
+    return [m for m in messages if m.pk not in failed], len(failed)
 
 
 def _outgoing(message: Message, sender: MessagingSettings | None) -> Outgoing:
@@ -456,7 +477,8 @@ def messages_send(*, claims: list[Claim]) -> dict[str, int]:
             hold_back_apply(m, held_back[m.pk])
             counts["deferred" if held_back[m.pk].defer_to else "suppressed"] += 1
     sendable = [m for m in sendable if m.pk not in held_back]
-    _render(sendable)
+    sendable, render_failures = _render(sendable)
+    counts["failed"] += render_failures
     _crash_point("after_render")
     senders = {
         s.workspace_id: s

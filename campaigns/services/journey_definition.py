@@ -8,16 +8,12 @@ successor (null) ends the journey there ("completed")."""
 from __future__ import annotations
 
 import datetime as dt
-import ipaddress
 import re
-import socket
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit
-
-from django.conf import settings
 
 from campaigns.models import StepKind, Template, TriggerKind
+from config import outbound
 from contacts.models import Channel, Segment
 from contacts.rules.validation import rule_errors
 from lifecycle.models import Stage
@@ -209,24 +205,10 @@ def _step_config(c: Checker, path: str, kind: str, config: dict[str, Any]) -> No
 
 
 def webhook_url_error(url: Any) -> str:
-    """Why this URL may not be called, or "". Private and loopback addresses are
-    refused unless JOURNEY_WEBHOOK_ALLOW_PRIVATE (tests, local development)."""
-    if not isinstance(url, str) or len(url) > 2000:
-        return "must be an http(s) URL"
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        return "must be an http(s) URL"
-    if settings.JOURNEY_WEBHOOK_ALLOW_PRIVATE:
-        return ""
-    try:
-        addresses = {str(info[4][0]) for info in socket.getaddrinfo(parts.hostname, None)}
-    except OSError:
-        return "the host name does not resolve"
-    for address in addresses:
-        ip = ipaddress.ip_address(address.split("%")[0])
-        if ip.is_private or ip.is_loopback or ip.is_link_local or ip.is_reserved:
-            return "must not point at a private or loopback address"
-    return ""
+    """Why this URL may not be called, or "": not http(s), or a host that is not a
+    public address (config/outbound.py). The step checks again when it calls, and
+    connects to the address it checked."""
+    return outbound.url_error(url)
 
 
 def _steps(c: Checker, steps: Any, entry_key: Any) -> None:

@@ -12,7 +12,6 @@ import logging
 import random
 from collections.abc import Callable
 
-import requests
 from django.conf import settings
 from django.db import connection
 
@@ -26,7 +25,7 @@ from campaigns.models import (
     Template,
 )
 from campaigns.services.audience import contact_zone, local_instant
-from campaigns.services.journey_definition import duration, webhook_url_error
+from campaigns.services.journey_definition import duration
 from campaigns.services.journey_experiments import decide_if_due, winner_state
 from campaigns.services.journey_runs import (
     Batch,
@@ -37,6 +36,7 @@ from campaigns.services.journey_runs import (
     resume_due,
 )
 from campaigns.services.send_time import best_send_times
+from config import outbound
 from contacts.models import Contact
 from contacts.rules.compiler import matching_ids
 from contacts.services.marks import contacts_mark_changed
@@ -46,6 +46,8 @@ from workspaces.services import Actor
 logger = logging.getLogger(__name__)
 
 WEBHOOK_ATTEMPTS = 5
+# The receiver's answer is read only for its status; a longer one fails the call.
+WEBHOOK_MAX_ANSWER_BYTES = 64 * 1024
 
 
 def _send(batch: Batch, step: JourneyStep, runs: list[Run]) -> None:
@@ -271,7 +273,6 @@ def _webhook(batch: Batch, step: JourneyStep, runs: list[Run]) -> None:
         )
     }
     secret = str(step.config.get("secret", ""))
-    session = requests.Session()
     for run in runs:
         body = json.dumps(
             {
@@ -290,20 +291,21 @@ def _webhook(batch: Batch, step: JourneyStep, runs: list[Run]) -> None:
         }
         if secret:
             headers["X-Stagecraft-Signature"] = webhook_signature(secret, body)
-        refused = webhook_url_error(step.config["url"])  # DNS may have changed since
+        # The guard resolves the host once, refuses any address that is not public
+        # (DNS may have changed since the journey was saved) and connects to the
+        # address it checked, so a rebinding DNS server cannot send it elsewhere.
         try:
-            if refused:
-                raise requests.ConnectionError(refused)
-            response = session.post(
+            response = outbound.request(
+                "POST",
                 step.config["url"],
-                data=body,
+                body=body,
                 headers=headers,
                 timeout=settings.JOURNEY_WEBHOOK_TIMEOUT,
-                allow_redirects=False,
+                max_bytes=WEBHOOK_MAX_ANSWER_BYTES,
             )
-            ok, error = 200 <= response.status_code < 300, f"HTTP {response.status_code}"
-        except requests.RequestException as exc:
-            ok, error = False, type(exc).__name__
+            ok, error = 200 <= response.status < 300, f"HTTP {response.status}"
+        except (outbound.OutboundRefused, outbound.OutboundFailed) as exc:
+            ok, error = False, exc.reason
         if ok:
             batch.move(run, step.config.get("next"))
             continue

@@ -12,7 +12,7 @@ from django.utils import timezone
 from campaigns.models import Message, Template
 from campaigns.personalisation import Rendered, contact_context, render_template
 from campaigns.providers import provider_for
-from campaigns.rendering import TemplateError
+from campaigns.sandbox import TemplateError
 from config.errors import InvalidInput
 from contacts.models import Channel, Contact
 from contacts.validation import clean_contact

@@ -1,5 +1,7 @@
-"""Writes to message templates. A template is compiled before it is stored; one
-with an error is refused with the field, the line and the reason."""
+"""Writes to message templates. A template is compiled before it is stored, and
+rendered once as a contact with no data; one with an error, or whose render goes over
+the sandbox's bounds (campaigns/sandbox.py), is refused with the field, the line and
+the reason."""
 
 from __future__ import annotations
 
@@ -9,7 +11,8 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from campaigns.models import Template
-from campaigns.rendering import TemplateError, compile_template
+from campaigns.personalisation import contact_context, render_template
+from campaigns.sandbox import TemplateError, compile_template
 from config.errors import Conflict, InvalidInput
 from contacts.models import Channel
 from workspaces.models import Workspace
@@ -37,6 +40,13 @@ def template_errors(template: Template) -> dict[str, list[str]]:
         except TemplateError as exc:
             where = f"line {exc.line}: " if exc.line else ""
             errors.setdefault(field, []).append(f"{where}{exc.reason}")
+    if not errors:
+        # What the text alone makes too large or slow (loops over literals, values
+        # doubled in `with`) shows with any contact: refuse it now, not at send time.
+        try:
+            render_template(template, contact_context(contact=None, workspace=template.workspace))
+        except TemplateError as exc:
+            errors.setdefault(exc.field, []).append(exc.reason)
     return errors
 
 

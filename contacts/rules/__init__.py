@@ -23,19 +23,26 @@ from contacts.rules.fields import register_contact_fields
 from contacts.rules.registry import (
     CONDITIONS,
     FIELDS,
+    RULE_HOLDERS,
     RULE_USERS,
     ConditionSpec,
     FieldSpec,
     register_condition,
     register_field,
 )
-from contacts.rules.validation import referenced_segments, rule_errors, validate_rule
+from contacts.rules.validation import (
+    referenced_segments,
+    rule_errors,
+    segment_change_errors,
+    validate_rule,
+)
 
 register_contact_fields()
 
 __all__ = [
     "CONDITIONS",
     "FIELDS",
+    "RULE_HOLDERS",
     "RULE_USERS",
     "ConditionSpec",
     "Context",
@@ -49,5 +56,6 @@ __all__ = [
     "register_condition",
     "register_field",
     "rule_errors",
+    "segment_change_errors",
     "validate_rule",
 ]

@@ -24,10 +24,17 @@ from django.db.models import Count, F, Max, Min, Q, QuerySet, Sum
 from django.db.models.fields.json import KeyTransform
 from django.utils import timezone
 
+from config.errors import InvalidInput
 from contacts.models import Contact, Event, EventSummary, Segment
 from contacts.rules.registry import CONDITIONS, FIELDS
 from contacts.rules.sql import FALSE, TRUE, Sql
-from contacts.rules.validation import parse_moment, validate_rule
+from contacts.rules.validation import (
+    MAX_EXPANDED_NODES,
+    MAX_SEGMENT_DEPTH,
+    expansion_limit_reason,
+    parse_moment,
+    validate_rule,
+)
 from workspaces.models import Workspace
 
 
@@ -71,6 +78,8 @@ class Context:
     now: dt.datetime
     scope: Scope
     segments: list[int] = field(default_factory=list)
+    nodes: int = 0  # compiled so far, segment references expanded
+    segment_rules: dict[int, Any] = field(default_factory=dict)
 
     def days_ago(self, days: int) -> dt.datetime:
         return self.now - dt.timedelta(days=days)
@@ -254,7 +263,16 @@ def json_value_q(value_expression: Any, op: str, value: Any, context: Context) -
 # -- the walk -----------------------------------------------------------------------------
 
 
+class RuleTooLarge(InvalidInput):
+    """A rule over the expansion bounds (a segment it uses grew since it was saved,
+    or it was saved before the bounds existed): refused rather than run."""
+
+
 def compile_node(node: dict[str, Any], context: Context) -> Q:
+    context.nodes += 1
+    if context.nodes > MAX_EXPANDED_NODES:
+        reason = expansion_limit_reason()
+        raise RuleTooLarge(f"rule: {reason}", fields={"rule": [reason]})
     if "all" in node:
         condition = Q(TRUE)
         for child in node["all"]:
@@ -379,12 +397,21 @@ def _purchase_q(node: dict[str, Any], context: Context, *, measure: str) -> Q:
 def _segment_q(segment_id: int, context: Context) -> Q:
     if segment_id in context.segments:
         raise ValueError(f"segment {segment_id} includes itself")
-    segment = Segment.objects.filter(workspace=context.workspace, pk=segment_id).first()
-    if segment is None:
+    if len(context.segments) >= MAX_SEGMENT_DEPTH:
+        reason = f"segments may use other segments at most {MAX_SEGMENT_DEPTH} levels deep"
+        raise RuleTooLarge(f"rule: {reason}", fields={"rule": [reason]})
+    if segment_id not in context.segment_rules:
+        context.segment_rules[segment_id] = (
+            Segment.objects.filter(workspace=context.workspace, pk=segment_id)
+            .values_list("rule", flat=True)
+            .first()
+        )
+    rule = context.segment_rules[segment_id]
+    if rule is None:
         return Q(FALSE)
     context.segments.append(segment_id)
     try:
-        return compile_node(segment.rule, context)
+        return compile_node(rule, context)
     finally:
         context.segments.pop()
 

@@ -73,6 +73,10 @@ CONDITIONS: dict[str, ConditionSpec] = {}
 # Functions (workspace, segment id) -> descriptions of what uses that segment in its
 # rules (stages, journeys), so a segment in use is not deleted from under them.
 RULE_USERS: list[Callable[[Workspace, int], list[str]]] = []
+# Functions (workspace) -> [(description, rule)] of the saved rules other apps hold
+# (stages), so that a segment change that would take a rule using it over the
+# expansion bounds is refused when the segment is saved, not when the rule runs.
+RULE_HOLDERS: list[Callable[[Workspace], list[tuple[str, Any]]]] = []
 
 
 def register_field(spec: FieldSpec) -> None:

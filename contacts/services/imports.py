@@ -23,6 +23,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from config.errors import InvalidInput
+from config.queue import enqueue_on_commit
 from contacts.models import ImportJob, ImportRowError
 from contacts.services.contacts import contacts_upsert
 from contacts.validation import ATTRIBUTE_KEY, CONTACT_FIELDS, clean_contact, parse_datetime
@@ -209,7 +210,9 @@ def import_job_start(*, job: ImportJob, mapping: Any, match_on: Any, actor: Acto
         object_id=job.pk,
         details={"match_on": match_on},
     )
-    transaction.on_commit(lambda: import_run.delay(job.pk))
+    # If the broker cannot take it now, the job stays queued and
+    # contacts.import_resume_stalled enqueues it again (config/queue.py).
+    enqueue_on_commit(import_run, job.pk)
     return job
 
 

@@ -9,7 +9,13 @@ from django.utils import timezone
 
 from config.errors import Conflict, InvalidInput
 from contacts.models import Segment
-from contacts.rules import RULE_USERS, referenced_segments, validate_rule
+from contacts.rules import (
+    RULE_USERS,
+    referenced_segments,
+    segment_change_errors,
+    validate_rule,
+)
+from contacts.rules.validation import MAX_EXPANDED_NODES, MAX_SEGMENT_DEPTH
 from workspaces.models import Workspace
 from workspaces.services import Actor, audit_record
 
@@ -60,6 +66,16 @@ def segment_update(*, segment: Segment, data: dict[str, Any], actor: Actor) -> S
     cleaned = _clean(data, partial=True)
     if "rule" in cleaned:
         validate_rule(cleaned["rule"], workspace=segment.workspace, segment_id=segment.pk)
+        users = segment_change_errors(
+            workspace=segment.workspace, segment_id=segment.pk, rule=cleaned["rule"]
+        )
+        if users:
+            reason = (
+                f"{', '.join(users)} use{'s' if len(users) == 1 else ''} this segment and "
+                f"would then go over the limits ({MAX_EXPANDED_NODES} conditions with the "
+                f"segments a rule uses, {MAX_SEGMENT_DEPTH} levels of segments)"
+            )
+            raise InvalidInput(f"rule: {reason}", fields={"rule": [reason]})
     for key, value in cleaned.items():
         setattr(segment, key, value)
     segment.updated_at = timezone.now()

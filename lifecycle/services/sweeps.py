@@ -11,6 +11,7 @@ from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from config.queue import enqueue
 from contacts.rules import Scope
 from lifecycle.models import Cause, SweepRun
 from lifecycle.services.evaluation import stages_evaluate
@@ -53,12 +54,14 @@ def sweep_start(*, workspace: Workspace, reason: str, now: dt.datetime | None = 
     if not chunks:
         SweepRun.objects.filter(pk=run.pk).update(finished_at=timezone.now())
 
-    def enqueue() -> None:
+    def enqueue_chunks() -> None:
+        # A chunk the broker cannot take now is covered by the next periodic sweep
+        # (lifecycle.sweep_due), which the broker being down delays, never skips.
         moment = now.isoformat() if now else None
         for low, high in chunks:
-            sweep_chunk_run.delay(run.pk, low, high, moment)
+            enqueue(sweep_chunk_run, run.pk, low, high, moment)
 
-    transaction.on_commit(enqueue)
+    transaction.on_commit(enqueue_chunks)
     logger.info(
         "lifecycle.sweep_started workspace=%s run=%s chunks=%s reason=%s",
         workspace.pk,

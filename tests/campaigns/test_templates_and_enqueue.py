@@ -7,7 +7,8 @@ import time
 import pytest
 
 from campaigns.models import Message, Template
-from campaigns.rendering import html_to_text, inline_css, render_string, sms_segments
+from campaigns.rendering import html_to_text, inline_css, sms_segments
+from campaigns.sandbox import render_string
 from campaigns.services import message_enqueue, messages_enqueue_bulk, template_create
 from config.errors import Conflict, InvalidInput
 from tests.factories import ContactFactory
