@@ -60,6 +60,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "config.middleware.ApiGuardMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -72,6 +73,8 @@ MIDDLEWARE = [
 # The REST API (config/wsgi.py routes /api/ to it) keeps what a stateless API needs.
 API_MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "config.middleware.ApiGuardMiddleware",
+    "config.middleware.ApiGuardMiddleware",
     "django.middleware.common.CommonMiddleware",
 ]
 
@@ -204,10 +207,8 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["workspaces.api_auth.HasWorkspace"],
     "DEFAULT_THROTTLE_CLASSES": ["workspaces.api_auth.ApiKeyRateThrottle"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": [
-        "rest_framework.parsers.JSONParser",
-        "rest_framework.parsers.MultiPartParser",
-    ],
+    # JSON only (config/parsers.py); the CSV upload declares multipart itself.
+    "DEFAULT_PARSER_CLASSES": ["config.parsers.StrictJSONParser"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "config.api.exception_handler",

@@ -17,13 +17,14 @@ from drf_spectacular.utils import (
     extend_schema,
 )
 from rest_framework import exceptions, status
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from config.api import error_response, parse_json, request_object
+from config.api import error_response, request_object
 from config.errors import InvalidInput, NotFound
 from config.pagination import keyset_page, paginated_response, parse_limit
+from config.parsers import parse_json
 from contacts import selectors, serializers, services
 from contacts.models import Contact, ImportJob
 from contacts.validation import clean_contact, parse_datetime
@@ -291,7 +292,8 @@ def _import_or_404(request: ApiRequest, import_id: Any) -> ImportJob:
 
 
 class ImportListView(APIView):
-    parser_classes = [MultiPartParser, FormParser, JSONParser]
+    # The CSV comes as a multipart upload; nothing else is accepted here.
+    parser_classes = [MultiPartParser]
 
     @extend_schema(
         operation_id="imports_list",
@@ -329,12 +331,11 @@ class ImportListView(APIView):
 
 
 def _json_field(value: Any, name: str) -> Any:
+    """A form field holding JSON (the upload's mapping), parsed as strictly as a body."""
     if isinstance(value, str):
-        import json
-
         try:
-            return json.loads(value)
-        except ValueError:
+            return parse_json(value.encode())
+        except exceptions.ParseError:
             raise InvalidInput(f"{name} is not JSON.", fields={name: ["is not JSON"]}) from None
     return value
 

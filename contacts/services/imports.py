@@ -49,7 +49,26 @@ _ALIASES = {
 }
 
 
+# What a file that is not a UTF-8 or Windows-1252 CSV starts with, and what to say.
+_NOT_CSV = (
+    (b"\xff\xfe", "is UTF-16 text; save it as CSV UTF-8"),
+    (b"\xfe\xff", "is UTF-16 text; save it as CSV UTF-8"),
+    (b"PK\x03\x04", "is a ZIP archive (an .xlsx workbook?); save it as CSV UTF-8"),
+    (b"\x1f\x8b", "is compressed (gzip); upload the CSV itself"),
+    (b"%PDF", "is a PDF, not a CSV file"),
+)
+
+
 def _decode(raw: bytes) -> tuple[str, str]:
+    """The file's text. Refuses what is not text: Windows-1252 would decode almost any
+    bytes, and a NUL, which PostgreSQL cannot store, would then fail the database
+    write of a header or a row instead of being reported here."""
+    for signature, reason in _NOT_CSV:
+        if raw.startswith(signature):
+            raise InvalidInput(f"The file {reason}.", fields={"file": [reason]})
+    if b"\x00" in raw:
+        reason = "contains NUL bytes: it is binary or UTF-16, not a CSV text file"
+        raise InvalidInput(f"The file {reason}.", fields={"file": [reason]})
     for encoding in ("utf-8-sig", "cp1252"):
         try:
             return raw.decode(encoding), encoding
@@ -107,7 +126,7 @@ def import_job_create(*, workspace: Workspace, upload: UploadedFile, actor: Acto
         workspace=workspace,
         created_by=actor.user,
         created_by_api_key=actor.api_key,
-        filename=(upload.name or "import.csv")[:255],
+        filename=_clean_filename(upload.name),
         headers=headers,
         mapping=suggest_mapping(headers),
         total_rows=total,
@@ -123,6 +142,12 @@ def import_job_create(*, workspace: Workspace, upload: UploadedFile, actor: Acto
         details={"rows": total},
     )
     return job
+
+
+def _clean_filename(name: str | None) -> str:
+    """The upload's name as shown back: no control characters (a NUL cannot be stored)."""
+    cleaned = "".join(ch for ch in (name or "") if ch.isprintable()).strip()
+    return (cleaned or "import.csv")[:255]
 
 
 def _rows(text: str) -> Iterator[tuple[int, list[str] | None, str | None]]:
