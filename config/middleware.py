@@ -19,7 +19,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 
 from config.api import error_body
 
-MAX_URL_BYTES = 8192
+MAX_URL_BYTES = 8000
 # A multipart upload carries its form fields (mapping, match_on) besides the file.
 MULTIPART_OVERHEAD = 1024 * 1024
 
