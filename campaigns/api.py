@@ -3,7 +3,6 @@ the outbox (read-only). Views are thin: parse, call a selector or service, shape
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Iterator
 from typing import Any
 
@@ -21,10 +20,10 @@ from campaigns.services.previews import message_send_test, template_preview
 from config.api import request_object
 from config.errors import InvalidInput, NotFound
 from config.pagination import keyset_page, paginated_response, parse_limit
+from config.spreadsheet import csv_writer
 from contacts import selectors as contact_selectors
 from contacts.api import ERRORS
 from contacts.models import Channel, ConsentChange, Contact
-from contacts.services import neutralise
 from workspaces.api_auth import ApiRequest
 
 WRITABLE = (
@@ -309,11 +308,7 @@ class ContactConsentView(APIView):
 
 
 def _consent_csv(workspace_id: int) -> Iterator[str]:
-    class Echo:
-        def write(self, value: str) -> str:
-            return value
-
-    writer = csv.writer(Echo())
+    writer = csv_writer()
     yield writer.writerow(["at", "contact_id", "email", "phone", "channel", "status", "source"])
     rows = (
         ConsentChange.objects.filter(workspace_id=workspace_id)
@@ -325,11 +320,11 @@ def _consent_csv(workspace_id: int) -> Iterator[str]:
             [
                 change.created_at.isoformat(),
                 change.contact_id,
-                neutralise(change.contact.email),
-                neutralise(change.contact.phone),
+                change.contact.email,
+                change.contact.phone,
                 change.channel,
                 change.status,
-                neutralise(change.source),
+                change.source,
             ]
         )
 

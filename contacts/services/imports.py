@@ -23,6 +23,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from config.errors import InvalidInput
+from config.spreadsheet import csv_value
 from contacts.models import ImportJob, ImportRowError
 from contacts.services.contacts import contacts_upsert
 from contacts.validation import ATTRIBUTE_KEY, CONTACT_FIELDS, clean_contact, parse_datetime
@@ -80,15 +81,45 @@ def _decode(raw: bytes) -> tuple[str, str]:
     )
 
 
+# Columns of our own export that are not contact data a file can set.
+_EXPORT_ONLY_COLUMNS = {"id", "created_at", "updated_at"}
+
+
+def _as_target(header: str) -> str | None:
+    """The header itself when it names a mapping target (as our export's headers do:
+    `email`, `attributes.seats:number`), else None."""
+    field, _, kind = header.partition(":")
+    if field in CONTACT_FIELDS and field != "attributes" and not kind:
+        return header
+    name = field.removeprefix("attributes.")
+    if field.startswith("attributes.") and ATTRIBUTE_KEY.match(name):
+        if kind in ("", *ATTRIBUTE_TYPES):
+            return header
+    return None
+
+
 def suggest_mapping(headers: list[str]) -> dict[str, str]:
+    """A column mapping to start from: headers that name a target exactly first (so a
+    file from our export maps back column for column), then known spellings, then an
+    attribute named after the column."""
     mapping: dict[str, str] = {}
     used: set[str] = set()
     for header in headers:
+        target = _as_target(header.strip())
+        if target is not None and target.partition(":")[0] not in used:
+            mapping[header] = target
+            used.add(target.partition(":")[0])
+    for header in headers:
+        if header in mapping:
+            continue
         key = re.sub(r"[^a-z0-9-]", "", header.lower())
         target = next((f for f, names in _ALIASES.items() if key in names and f not in used), None)
-        if target is None:
+        if target is None and header.strip().lower() in _EXPORT_ONLY_COLUMNS:
+            target = ""
+        elif target is None:
             attribute = re.sub(r"[^A-Za-z0-9_]", "_", header.strip()).strip("_").lower()
-            target = f"attributes.{attribute}" if ATTRIBUTE_KEY.match(attribute) else ""
+            name = f"attributes.{attribute}"
+            target = name if ATTRIBUTE_KEY.match(attribute) and name not in used else ""
         if target:
             used.add(target)
         mapping[header] = target
@@ -107,7 +138,7 @@ def import_job_create(*, workspace: Workspace, upload: UploadedFile, actor: Acto
     text, _ = _decode(raw)
     reader = csv.reader(io.StringIO(text))
     try:
-        headers = [h.strip() for h in next(reader)]
+        headers = [csv_value(h.strip()) for h in next(reader)]
     except (StopIteration, csv.Error):
         raise InvalidInput(
             "The file has no header row.", fields={"file": ["is empty or not CSV"]}
@@ -278,7 +309,8 @@ def row_to_contact(
     values = dict(zip(headers, cells, strict=True))
     for column, target in mapping.items():
         field, _, kind = target.partition(":")
-        raw = values[column]
+        # A cell our export wrote as '=... (so no spreadsheet runs it) reads as =...
+        raw = csv_value(values[column])
         if field.startswith("attributes."):
             value, error = _convert(raw, kind)
             if error:
@@ -413,7 +445,7 @@ def _process_chunk(job: ImportJob, chunk: list[tuple[int, list[str] | None, str 
 
 
 def _row_values(headers: list[str], cells: list[str]) -> dict[str, str]:
-    return {h: c[:500] for h, c in zip(headers, cells, strict=False)}
+    return {h: csv_value(c)[:500] for h, c in zip(headers, cells, strict=False)}
 
 
 def import_jobs_stalled(*, older_than: dt.timedelta) -> list[int]:

@@ -259,7 +259,7 @@ def test_export_neutralises_formula_cells(api, ws):
     assert response.status_code == 200
     text = b"".join(response.streaming_content).decode()
     header, row = text.strip().splitlines()
-    assert header.split(",")[-2:] == ["note", "plan"]
+    assert header.split(",")[-2:] == ["attributes.note", "attributes.plan"]
     assert "'=HYPERLINK(1)" in row and "'@SUM(A1)" in row and "'+cmd" in row
 
 
