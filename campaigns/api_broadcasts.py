@@ -17,13 +17,17 @@ from campaigns.services.audience import audience_count
 from campaigns.services.broadcast_delivery import broadcast_audience
 from config.api import request_object
 from config.errors import NotFound, field_errors
+from config.openapi import described, or_empty, text
+from config.pagination import ResultsList
 from contacts.api import ERRORS
 from contacts.models import Channel
 from workspaces.api_auth import ApiRequest
 
 
 class VariantSerializer(serializers.ModelSerializer):
-    template_id = serializers.IntegerField()
+    label = serializers.CharField(required=False, max_length=20)
+    template_id = serializers.IntegerField(min_value=1, help_text="a template of the channel")
+    weight = serializers.IntegerField(required=False, min_value=1, max_value=2**31 - 1)
 
     class Meta:
         model = BroadcastVariant
@@ -37,6 +41,19 @@ class VariantSerializer(serializers.ModelSerializer):
         read_only_fields = ["id"]
 
 
+def _ids() -> serializers.ListField:
+    return serializers.ListField(
+        child=serializers.IntegerField(min_value=1, max_value=2**63 - 1),
+        required=False,
+        allow_null=True,
+        help_text="ids of this workspace (null: none)",
+    )
+
+
+LOCAL_TIME = "^([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9])?$"
+YEAR = "^(19[7-9][0-9]|2[0-9]{3})-"
+
+
 class StatsSerializer(serializers.Serializer):
     recipients = serializers.IntegerField()
     sent = serializers.IntegerField()
@@ -47,8 +64,49 @@ class StatsSerializer(serializers.Serializer):
 
 
 class BroadcastSerializer(serializers.ModelSerializer):
-    template_id = serializers.IntegerField()
-    variants = VariantSerializer(many=True, required=False)
+    name = described(text(200, blank=False))
+    template_id = serializers.IntegerField(
+        min_value=1, max_value=2**63 - 1, help_text="a template of the broadcast's channel"
+    )
+    include_segment_ids = _ids()
+    include_stage_ids = _ids()
+    exclude_segment_ids = _ids()
+    exclude_stage_ids = _ids()
+    send_at = described(
+        or_empty(
+            {
+                "type": "string",
+                "format": "date-time",
+                "pattern": "^(19[7-9][0-9]|2[0-9]{3})-.*(Z|[+-][0-9]{2}:?[0-9]{2})$",
+            }
+        ),
+        required=False,
+        help_text="schedule at: the instant, with a UTC offset",
+    )
+    local_date = described(
+        or_empty({"type": "string", "format": "date", "pattern": YEAR}),
+        required=False,
+        help_text="schedule local: the day in each contact's time zone",
+    )
+    local_time = described(
+        {
+            "type": "string",
+            "nullable": True,
+            "pattern": "^([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9])?$",
+        },
+        required=False,
+        help_text="schedule local: the time of day in each contact's time zone, HH:MM",
+    )
+    throttle_per_hour = serializers.IntegerField(
+        required=False, allow_null=True, min_value=1, max_value=2**31 - 1
+    )
+    test_pool_percent = serializers.IntegerField(
+        required=False, allow_null=True, min_value=0, max_value=100
+    )
+    winner_wait_hours = serializers.IntegerField(
+        required=False, allow_null=True, min_value=1, max_value=2**31 - 1
+    )
+    variants = VariantSerializer(many=True, required=False, allow_null=True)
     stats = serializers.SerializerMethodField()
     winner = serializers.SerializerMethodField()
 
@@ -115,10 +173,10 @@ class BroadcastSerializer(serializers.ModelSerializer):
 
 class AudienceRequestSerializer(serializers.Serializer):
     channel = serializers.ChoiceField(choices=Channel.choices)
-    include_segment_ids = serializers.ListField(child=serializers.IntegerField(), required=False)
-    include_stage_ids = serializers.ListField(child=serializers.IntegerField(), required=False)
-    exclude_segment_ids = serializers.ListField(child=serializers.IntegerField(), required=False)
-    exclude_stage_ids = serializers.ListField(child=serializers.IntegerField(), required=False)
+    include_segment_ids = _ids()
+    include_stage_ids = _ids()
+    exclude_segment_ids = _ids()
+    exclude_stage_ids = _ids()
 
 
 class AudienceCountSerializer(serializers.Serializer):
@@ -139,6 +197,8 @@ def _out(request: ApiRequest, broadcast_id: int) -> dict[str, Any]:
 
 
 class BroadcastListView(APIView):
+    pagination_class = ResultsList
+
     @extend_schema(
         operation_id="campaigns_list",
         responses={200: BroadcastSerializer(many=True), **ERRORS},
@@ -192,9 +252,11 @@ class BroadcastDetailView(APIView):
 
 
 def _id_list(body: dict[str, Any], field: str) -> list[int]:
-    value = body.get(field) or []
+    value = body.get(field)
+    if value is None:
+        return []
     if not isinstance(value, list) or not all(
-        isinstance(v, int) and not isinstance(v, bool) for v in value
+        isinstance(v, int) and not isinstance(v, bool) and 0 < v < 2**63 for v in value
     ):
         raise field_errors({field: ["must be a list of ids"]})
     return value
@@ -211,6 +273,9 @@ class AudienceCountView(APIView):
     )
     def post(self, request: ApiRequest) -> Response:
         body = request_object(request.data)
+        unknown = sorted(set(body) - set(AudienceRequestSerializer().fields))
+        if unknown:
+            raise field_errors({key: ["unknown field"] for key in unknown})
         channel = body.get("channel")
         if channel not in Channel.values:
             raise field_errors({"channel": [f"one of {', '.join(Channel.values)}"]})

@@ -91,7 +91,10 @@ def _moment(value: Any, errors: dict[str, list[str]]) -> dt.datetime | None:
     if isinstance(value, dt.datetime):
         moment: dt.datetime | None = value
     else:
-        moment = parse_datetime(str(value))
+        try:
+            moment = parse_datetime(str(value))
+        except ValueError:  # well formed but not a moment, e.g. 12:99
+            moment = None
     if moment is None or timezone.is_naive(moment):
         errors["send_at"] = ["an ISO 8601 instant with a UTC offset"]
         return None
@@ -130,16 +133,22 @@ def _apply(broadcast: Broadcast, data: dict[str, Any]) -> list[dict[str, Any]] |
         broadcast.send_at = _moment(data["send_at"], errors)
     if "local_date" in data:
         raw = data["local_date"]
-        broadcast.local_date = (
-            raw if isinstance(raw, dt.date) else parse_date(str(raw)) if raw else None
-        )
+        try:
+            broadcast.local_date = (
+                raw if isinstance(raw, dt.date) else parse_date(str(raw)) if raw else None
+            )
+        except ValueError:  # well formed but not a day, e.g. 2026-02-30
+            broadcast.local_date = None
         if raw and broadcast.local_date is None:
             errors["local_date"] = ["a date, YYYY-MM-DD"]
     if "local_time" in data:
         raw = data["local_time"]
-        broadcast.local_time = (
-            raw if isinstance(raw, dt.time) else parse_time(str(raw)) if raw else None
-        )
+        try:
+            broadcast.local_time = (
+                raw if isinstance(raw, dt.time) else parse_time(str(raw)) if raw else None
+            )
+        except ValueError:  # well formed but not a time, e.g. 25:00
+            broadcast.local_time = None
         if raw and broadcast.local_time is None:
             errors["local_time"] = ["a time, HH:MM"]
     if "throttle_per_hour" in data:
@@ -356,7 +365,9 @@ def broadcast_schedule(*, broadcast: Broadcast, actor: Actor) -> Broadcast:
 
     errors = _schedule_errors(broadcast)
     if errors:
-        raise field_errors(errors)
+        # The request is fine; the draft is not ready yet (a state, like "not a draft").
+        first, reasons = next(iter(errors.items()))
+        raise Conflict(f"The draft is not ready: {first} {reasons[0]}.", fields=errors)
     now = timezone.now()
     with transaction.atomic():
         extra: dict[str, Any] = {"scheduled_at": now, "materialise_heartbeat": now}

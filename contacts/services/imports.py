@@ -22,7 +22,7 @@ from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from config.errors import InvalidInput
+from config.errors import Conflict, InvalidInput
 from config.spreadsheet import csv_value
 from contacts.models import ImportJob, ImportRowError
 from contacts.services.contacts import contacts_upsert
@@ -92,9 +92,12 @@ def _as_target(header: str) -> str | None:
     if field in CONTACT_FIELDS and field != "attributes" and not kind:
         return header
     name = field.removeprefix("attributes.")
-    if field.startswith("attributes.") and ATTRIBUTE_KEY.match(name):
-        if kind in ("", *ATTRIBUTE_TYPES):
-            return header
+    if (
+        field.startswith("attributes.")
+        and ATTRIBUTE_KEY.match(name)
+        and kind in ("", *ATTRIBUTE_TYPES)
+    ):
+        return header
     return None
 
 
@@ -251,7 +254,7 @@ def import_job_start(*, job: ImportJob, mapping: Any, match_on: Any, actor: Acto
     from contacts.tasks import import_run
 
     if job.status != ImportJob.Status.MAPPING:
-        raise InvalidInput("This import has already started.", fields={"status": [job.status]})
+        raise Conflict("This import has already started.", fields={"status": [job.status]})
     job.mapping = validate_mapping(job.headers, mapping, match_on)
     job.match_on = match_on
     job.status = ImportJob.Status.QUEUED
