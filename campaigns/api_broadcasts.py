@@ -25,7 +25,7 @@ from workspaces.api_auth import ApiRequest
 
 
 class VariantSerializer(serializers.ModelSerializer):
-    label = serializers.CharField(required=False, max_length=20)
+    label = serializers.CharField(required=False, max_length=20)  # type: ignore[assignment]
     template_id = serializers.IntegerField(min_value=1, help_text="a template of the channel")
     weight = serializers.IntegerField(required=False, min_value=1, max_value=2**31 - 1)
 
@@ -89,11 +89,7 @@ class BroadcastSerializer(serializers.ModelSerializer):
         help_text="schedule local: the day in each contact's time zone",
     )
     local_time = described(
-        {
-            "type": "string",
-            "nullable": True,
-            "pattern": "^([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9])?$",
-        },
+        or_empty({"type": "string", "pattern": LOCAL_TIME}),
         required=False,
         help_text="schedule local: the time of day in each contact's time zone, HH:MM",
     )

@@ -80,8 +80,9 @@ def _close_requests(components: dict[str, Any]) -> None:
 
 
 def _body_schema(components: dict[str, Any], operation: dict[str, Any]) -> dict[str, Any]:
-    content = operation.get("requestBody", {}).get("content", {})
-    schema = next(iter(content.values()), {}).get("schema", {})
+    content: dict[str, Any] = operation.get("requestBody", {}).get("content", {})
+    first: dict[str, Any] = next(iter(content.values()), {})
+    schema: dict[str, Any] = first.get("schema", {})
     ref = schema.get("$ref", "")
     return components.get(ref.rsplit("/", 1)[-1], {}) if ref else schema
 

@@ -109,9 +109,13 @@ def _apply(broadcast: Broadcast, data: dict[str, Any]) -> list[dict[str, Any]] |
         raise field_errors({key: ["unknown field"] for key in unknown})
     errors: dict[str, list[str]] = {}
     workspace = broadcast.workspace
-    if "name" in data:
+    for name in ("name", "channel", "schedule", "send_at", "local_date", "local_time"):
+        # Text or null: an object, a list or a number is neither a value nor "no value".
+        if name in data and not isinstance(data[name], str | dt.date | dt.time | None):
+            errors[name] = ["must be a string"]
+    if "name" in data and "name" not in errors:
         broadcast.name = str(data["name"] or "").strip()
-    if "channel" in data:
+    if "channel" in data and "channel" not in errors:
         broadcast.channel = str(data["channel"] or "")
     if "template_id" in data:
         template_id = _int(data["template_id"], "template_id", errors, low=1)
@@ -127,11 +131,11 @@ def _apply(broadcast: Broadcast, data: dict[str, Any]) -> list[dict[str, Any]] |
     for field in ID_LISTS:
         if field in data:
             setattr(broadcast, field, _ids(data[field], field, errors))
-    if "schedule" in data:
+    if "schedule" in data and "schedule" not in errors:
         broadcast.schedule = str(data["schedule"] or "")
-    if "send_at" in data:
+    if "send_at" in data and "send_at" not in errors:
         broadcast.send_at = _moment(data["send_at"], errors)
-    if "local_date" in data:
+    if "local_date" in data and "local_date" not in errors:
         raw = data["local_date"]
         try:
             broadcast.local_date = (
@@ -141,7 +145,7 @@ def _apply(broadcast: Broadcast, data: dict[str, Any]) -> list[dict[str, Any]] |
             broadcast.local_date = None
         if raw and broadcast.local_date is None:
             errors["local_date"] = ["a date, YYYY-MM-DD"]
-    if "local_time" in data:
+    if "local_time" in data and "local_time" not in errors:
         raw = data["local_time"]
         try:
             broadcast.local_time = (
