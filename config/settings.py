@@ -213,6 +213,8 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "config.api.exception_handler",
     "UNAUTHENTICATED_USER": None,
+    # The API takes JSON (multipart only for the CSV upload): so does its test client.
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
 # Requests per minute per API key unless the key sets its own limit.
 API_KEY_RATE_LIMIT_PER_MINUTE = env.int("API_KEY_RATE_LIMIT_PER_MINUTE", default=6000)

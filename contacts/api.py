@@ -330,7 +330,8 @@ class ImportListView(APIView):
             workspace=request.workspace, upload=upload, actor=request.actor
         )
         form = cast(Mapping[str, Any], request.data)
-        unknown = sorted(set(form) - {"mapping", "match_on"} | set(request.FILES) - {"file"})
+        # request.data holds the form's fields and its files.
+        unknown = sorted(set(form) - {"file", "mapping", "match_on"})
         if unknown:
             raise InvalidInput("Unknown fields.", fields={k: ["unknown field"] for k in unknown})
         if "mapping" in form:

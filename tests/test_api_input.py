@@ -113,7 +113,9 @@ def test_multipart_bodies_are_refused_where_json_is_expected(api):
 
 
 def _upload(api: APIClient, content: bytes, name: str = "people.csv") -> Any:
-    return api.post("/api/v1/imports/", {"file": SimpleUploadedFile(name, content)})
+    return api.post(
+        "/api/v1/imports/", {"file": SimpleUploadedFile(name, content)}, format="multipart"
+    )
 
 
 @pytest.mark.parametrize(
@@ -145,6 +147,7 @@ def test_an_upload_mapping_with_nul_is_refused(api):
             "file": SimpleUploadedFile("a.csv", b"email\na@b.co\n"),
             "mapping": '{"email": "email\\u0000"}',
         },
+        format="multipart",
     )
     assert_error(response, 400, "invalid")
 

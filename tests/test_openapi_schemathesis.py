@@ -385,6 +385,8 @@ def run_schemathesis(
                 for check in checks:
                     if check.failure_info is None:
                         continue
+                    if _mislabelled(check.name, check.failure_info.failure.message):
+                        continue
                     interaction = recorder.interactions.get(case_id)
                     response = interaction.response if interaction else None
                     findings.append(
@@ -402,6 +404,16 @@ def run_schemathesis(
         for hook in registered:
             schemathesis.hooks.unregister(hook)
     return findings, calls
+
+
+def _mislabelled(check: str, message: str) -> bool:
+    """A case schemathesis itself describes as "Positive test case" yet checks as negative.
+    Seen (about 1 in 14,000 requests) only on the multipart CSV upload, whose negated
+    form fields can reach the server as a valid upload: the finding is about the
+    generator, not the API. Only this exact pairing is set aside."""
+    return check == "negative_data_rejection" and message.endswith(
+        "Invalid component: positive test case"
+    )
 
 
 def _traceback(exc: BaseException) -> str:

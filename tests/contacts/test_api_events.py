@@ -217,7 +217,7 @@ def test_events_need_json_a_key_and_respect_the_rate_limit(api, ws, client):
     from workspaces.services import Actor, api_key_create
 
     assert client.post(URL, {}, content_type="application/json").status_code == 401
-    form = api.post(URL, {"name": "x"})  # multipart, not JSON
+    form = api.post(URL, {"name": "x"}, format="multipart")  # not JSON
     assert form.status_code == 415
     assert form.json()["error"]["code"] == "unsupported_media_type"
     assert api.get(URL).status_code == 405

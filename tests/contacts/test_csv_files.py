@@ -123,7 +123,9 @@ def test_export_then_import_gives_the_same_contacts(owner, outsider, api):
 
     # Into another workspace, with the mapping the upload suggests.
     upload = outsider.api.post(
-        "/api/v1/imports/", {"file": SimpleUploadedFile("contacts.csv", exported)}
+        "/api/v1/imports/",
+        {"file": SimpleUploadedFile("contacts.csv", exported)},
+        format="multipart",
     )
     assert upload.status_code == 201, upload.content
     job = upload.json()
