@@ -37,7 +37,11 @@ from workspaces.api_auth import ApiRequest
 PARAMETERS = [
     date_param("start", "first local day (default: per report)"),
     date_param("end", "last local day (default: today); at most ten years after start"),
-    enum_param("granularity", ["day", "week", "month"], "buckets"),
+    enum_param(
+        "granularity",
+        ["day", "week", "month"],
+        "buckets (default: per report); a period may have at most 750 (about two years by day)",
+    ),
     id_param("segment", "only the contacts of this segment (its id)"),
     text_param("source", "only contacts with this signup source"),
     QueryParam(

@@ -19,6 +19,7 @@ from config.api import request_object
 from config.errors import NotFound, field_errors
 from config.openapi import described, or_empty, text
 from config.pagination import ResultsList
+from config.query import MOMENT_PATTERN
 from contacts.api import ERRORS
 from contacts.models import Channel
 from workspaces.api_auth import ApiRequest
@@ -77,7 +78,7 @@ class BroadcastSerializer(serializers.ModelSerializer):
             {
                 "type": "string",
                 "format": "date-time",
-                "pattern": "^(19[7-9][0-9]|2[0-9]{3})-.*(Z|[+-][0-9]{2}:?[0-9]{2})$",
+                "pattern": MOMENT_PATTERN,
             }
         ),
         required=False,

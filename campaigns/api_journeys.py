@@ -21,6 +21,7 @@ from config.api import request_object
 from config.errors import NotFound, field_errors
 from config.openapi import described, text
 from config.pagination import ResultsList
+from config.query import MOMENT_PATTERN, utc_offset_problem
 from contacts.api import ERRORS
 from contacts.api_segments import RULE
 from contacts.models import Contact
@@ -221,8 +222,10 @@ def _start_at(body: dict[str, Any]) -> dt.datetime | None:
         value = parse_datetime(raw) if isinstance(raw, str) else None
     except ValueError:  # well formed but not a moment, e.g. 12:99
         value = None
-    if value is None or value.tzinfo is None:
-        raise field_errors({"start_at": ["must be an ISO 8601 date-time with a UTC offset"]})
+    if value is None or value.tzinfo is None or utc_offset_problem(value):
+        raise field_errors(
+            {"start_at": ["must be an ISO 8601 date-time with a UTC offset of at most 15:59"]}
+        )
     return value
 
 
@@ -238,7 +241,7 @@ class JourneyScheduleView(APIView):
                         "type": "string",
                         "format": "date-time",
                         "nullable": True,
-                        "pattern": "^(19[7-9][0-9]|2[0-9]{3})-",
+                        "pattern": MOMENT_PATTERN,
                     },
                     required=False,
                     help_text="with a UTC offset; not in the past (default: now)",

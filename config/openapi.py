@@ -134,7 +134,12 @@ def described(schema: dict[str, Any], **kwargs: Any) -> serializers.Field:
     return Described(**kwargs)
 
 
-NON_BLANK = r"\S"
+# Not only whitespace, in the sense of Python's str.strip(), which the services use: an
+# explicit class, since JSON Schema's \s (ECMA-262) and Python's differ at the edges.
+NON_BLANK = (
+    "[^\\t\\n\\v\\f\\r \\x1c-\\x1f\\x85\\xa0\\u1680\\u2000-\\u200a"
+    "\\u2028\\u2029\\u202f\\u205f\\u3000]"
+)
 
 
 def text(max_length: int, *, blank: bool = True, nullable: bool = False) -> dict[str, Any]:

@@ -24,7 +24,19 @@ from config.errors import InvalidInput
 # Years the API takes in dates and date-times: far enough either way for any real
 # data, and date arithmetic (a period's default start) cannot leave Python's range.
 YEAR_PATTERN = "^(19[7-9][0-9]|2[0-9]{3})-"
+# A date-time from 1970 on whose UTC offset PostgreSQL can store (at most 15:59 either
+# way; Python takes up to 23:59, and the database then refused the value with a 500).
+MOMENT_PATTERN = YEAR_PATTERN + ".*(Z|z|[+-](0[0-9]|1[0-5]):?[0-5][0-9])$"
+MAX_UTC_OFFSET = dt.timedelta(hours=15, minutes=59)
 MAX_ID = 2**63 - 1
+
+
+def utc_offset_problem(moment: dt.datetime) -> str | None:
+    """Why PostgreSQL could not store this moment's UTC offset, or None."""
+    offset = moment.utcoffset()
+    if offset is not None and abs(offset) > MAX_UTC_OFFSET:
+        return "has a UTC offset beyond 15:59 either way"
+    return None
 
 
 @dataclass(frozen=True)
@@ -75,6 +87,9 @@ class QueryParam:
                 moment = dt.datetime.fromisoformat(raw)
             except ValueError:
                 self._refuse("must be an ISO 8601 date-time")
+            problem = utc_offset_problem(moment)
+            if problem:
+                self._refuse(problem)
             return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
         return raw
 
@@ -110,8 +125,8 @@ def datetime_param(name: str, description: str) -> QueryParam:
     schema = {
         "type": "string",
         "format": "date-time",
-        "pattern": YEAR_PATTERN,
-        "x-pattern-reason": "must be a date-time from 1970 on",
+        "pattern": MOMENT_PATTERN,
+        "x-pattern-reason": "must be a date-time from 1970 on with a UTC offset",
     }
     return QueryParam(name, schema, description)
 

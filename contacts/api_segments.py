@@ -111,7 +111,11 @@ class SegmentDetailView(APIView):
     @extend_schema(
         operation_id="segments_update",
         request=SegmentSerializer,
-        responses={200: SegmentSerializer, **ERRORS},
+        responses={
+            200: SegmentSerializer,
+            409: OpenApiResponse(description="A segment has this name"),
+            **ERRORS,
+        },
     )
     def patch(self, request: ApiRequest, segment_id: int) -> Response:
         segment = services.segment_update(

@@ -12,6 +12,7 @@ from rest_framework import serializers
 
 from config.errors import InvalidInput
 from config.openapi import component_rules, described, or_empty, text
+from config.query import MOMENT_PATTERN
 from contacts.models import Contact, EmailStatus, Event, ImportJob, ImportRowError, SmsStatus
 from contacts.validation import (
     ATTRIBUTE_KEY,
@@ -200,7 +201,7 @@ class EventSerializer(serializers.Serializer):
             "type": "string",
             "format": "date-time",
             "nullable": True,
-            "pattern": "^(19[7-9][0-9]|2[0-9]{3})-",
+            "pattern": MOMENT_PATTERN,
             "description": "default: now; without an offset UTC; at most a day ahead",
         },
         required=False,

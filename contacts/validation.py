@@ -19,6 +19,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import EmailValidator
 from django.utils import timezone
 
+from config.query import utc_offset_problem
 from contacts.models import EmailStatus, SmsStatus
 from workspaces.models import available_time_zones
 
@@ -275,6 +276,9 @@ def parse_datetime(value: Any) -> tuple[dt.datetime | None, str | None]:
         moment = moment.replace(tzinfo=dt.UTC)
     if moment.year < 1970:
         return None, "is before 1970"
+    problem = utc_offset_problem(moment)
+    if problem:
+        return None, problem
     return moment, None
 
 

@@ -19,6 +19,7 @@ from config.pagination import (
     paginated_response,
     parse_limit,
 )
+from config.query import MOMENT_PATTERN
 from contacts.api import ERRORS
 from contacts.api_segments import RULE
 from contacts.models import Contact
@@ -92,9 +93,7 @@ class ContactStageSetSerializer(serializers.Serializer):
     stage = described({"type": "string", "pattern": KEY.pattern}, help_text="a stage's key")
     pinned = serializers.BooleanField(default=True)
     pinned_until = described(
-        or_empty(
-            {"type": "string", "format": "date-time", "pattern": "^(19[7-9][0-9]|2[0-9]{3})-"}
-        ),
+        or_empty({"type": "string", "format": "date-time", "pattern": MOMENT_PATTERN}),
         required=False,
         help_text="empty or null: pinned until unpinned",
     )

@@ -211,3 +211,25 @@ def test_errors_outside_drf_are_in_the_api_shape(api, owner, settings, monkeypat
     page = Client(raise_request_exception=False).get("/no-such-page/")
     assert page.status_code == 404
     assert page["Content-Type"].startswith("text/html")
+
+
+def test_utc_offsets_postgresql_cannot_store_are_refused(api, ws):
+    """Python reads offsets up to 23:59; PostgreSQL stores up to 15:59 (was a 500)."""
+    far = "2026-01-12T18:13:05-22:03"
+    event = {"contact": {"email": "a@b.co"}, "name": "x", "occurred_at": far}
+    assert_error(api.post(EVENTS, event, format="json"), 400, "invalid", "occurred_at")
+    assert_error(api.get(CONTACTS, {"updated_since": far}), 400, "invalid", "updated_since")
+    response = api.post(
+        "/api/v1/campaigns/",
+        {"name": "x", "channel": "email", "template_id": 1, "schedule": "at", "send_at": far},
+        format="json",
+    )
+    assert_error(response, 400, "invalid", "send_at")
+
+
+def test_a_report_with_more_buckets_than_sql_allows_is_refused(api, ws):
+    """Ten years by day was 3650 columns in one statement (PostgreSQL allows 1664): 500."""
+    params = {"start": "2016-01-01", "end": "2025-12-31", "granularity": "day"}
+    assert_error(api.get("/api/v1/analytics/churn/", params), 400, "invalid", "granularity")
+    params["granularity"] = "week"
+    assert api.get("/api/v1/analytics/churn/", params).status_code == 200

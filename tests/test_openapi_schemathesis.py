@@ -206,6 +206,8 @@ def complete_query(path: str, query: dict[str, Any]) -> dict[str, Any]:
         start = _date(query.get("start")) or end - dt.timedelta(days=89)
         start, end = min(start, end), max(start, end)
         start = max(start, end - dt.timedelta(days=3650))
+        if query.get("granularity") == "day":
+            start = max(start, end - dt.timedelta(days=749))  # at most 750 buckets
         if "start" in query:
             query["start"] = start.isoformat()
         if "end" in query or start > timezone.now().date():

@@ -24,6 +24,7 @@ from campaigns.models import (
     Template,
 )
 from config.errors import Conflict, field_errors
+from config.query import utc_offset_problem
 from contacts.models import Channel, Segment
 from lifecycle.models import Stage
 from workspaces.models import Workspace
@@ -95,7 +96,7 @@ def _moment(value: Any, errors: dict[str, list[str]]) -> dt.datetime | None:
             moment = parse_datetime(str(value))
         except ValueError:  # well formed but not a moment, e.g. 12:99
             moment = None
-    if moment is None or timezone.is_naive(moment):
+    if moment is None or timezone.is_naive(moment) or utc_offset_problem(moment):
         errors["send_at"] = ["an ISO 8601 instant with a UTC offset"]
         return None
     return moment
