@@ -326,14 +326,21 @@ class ImportListView(APIView):
         upload = request.FILES.get("file")
         if upload is None:
             raise InvalidInput("Attach the CSV as `file`.", fields={"file": ["is required"]})
-        job = services.import_job_create(
-            workspace=request.workspace, upload=upload, actor=request.actor
-        )
         form = cast(Mapping[str, Any], request.data)
-        # request.data holds the form's fields and its files.
+        # request.data holds the form's fields and its files. Everything is checked
+        # before the upload is stored.
         unknown = sorted(set(form) - {"file", "mapping", "match_on"})
         if unknown:
             raise InvalidInput("Unknown fields.", fields={k: ["unknown field"] for k in unknown})
+        if form.get("match_on", "email") not in ImportJob.MatchOn.values:
+            # Checked with or without a mapping: a value that is never used is still wrong.
+            raise InvalidInput(
+                "match_on is not valid.",
+                fields={"match_on": [f"one of {', '.join(ImportJob.MatchOn.values)}"]},
+            )
+        job = services.import_job_create(
+            workspace=request.workspace, upload=upload, actor=request.actor
+        )
         if "mapping" in form:
             mapping = _json_field(form.get("mapping"), "mapping")
             job = services.import_job_start(
