@@ -259,6 +259,10 @@ def complete_body(
             body[key] = (now + dt.timedelta(days=1)).isoformat()
     if isinstance(body.get("occurred_at"), str) and body["occurred_at"] > now.isoformat():
         body["occurred_at"] = now.isoformat()
+    contact = body.get("contact")
+    if isinstance(contact, dict) and isinstance(contact.get("id"), int):
+        # An event names its contact by id only if it exists (unknown emails create one).
+        contact["id"] = mapper.body_id("contact_id", contact["id"])
     if path.endswith("/clv/model/") and isinstance(body.get("as_of"), str):
         body["as_of"] = min(body["as_of"], now.date().isoformat())
     if path.startswith("/api/v1/contacts/{") and method.upper() == "PATCH":
