@@ -11,6 +11,9 @@ worker_class = "gthread"
 workers = int(os.environ.get("WEB_CONCURRENCY", "4"))
 threads = int(os.environ.get("WEB_THREADS", "4"))
 keepalive = 30
+# The longest request line gunicorn reads (its maximum); the app answers URLs over 8000
+# bytes under /api/ with its own 414 in the API error shape (config/middleware.py).
+limit_request_line = 8190
 timeout = 60
 accesslog = os.environ.get("GUNICORN_ACCESS_LOG", "-")
 # Load the app once in the master, then fork: workers share its memory pages.

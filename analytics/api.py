@@ -7,7 +7,7 @@ import datetime as dt
 from typing import Any
 
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -20,30 +20,63 @@ from analytics.services.spend import spend_delete, spend_set
 from campaigns.models import Broadcast, Journey
 from config.api import request_object
 from config.errors import InvalidInput, NotFound
+from config.openapi import described, text
+from config.pagination import ResultsList
+from config.query import (
+    QueryParam,
+    date_param,
+    enum_param,
+    id_param,
+    openapi,
+    query_values,
+    text_param,
+)
 from contacts.api import ERRORS
 from workspaces.api_auth import ApiRequest
 
 PARAMETERS = [
-    OpenApiParameter(
-        "start", OpenApiTypes.DATE, description="first local day (default: per report)"
+    date_param("start", "first local day (default: per report)"),
+    date_param("end", "last local day (default: today); at most ten years after start"),
+    enum_param(
+        "granularity",
+        ["day", "week", "month"],
+        "buckets (default: per report); a period may have at most 750 (about two years by day)",
     ),
-    OpenApiParameter("end", OpenApiTypes.DATE, description="last local day (default: today)"),
-    OpenApiParameter("granularity", str, enum=["day", "week", "month"], description="buckets"),
-    OpenApiParameter("segment", int, description="only the contacts of this segment (its id)"),
-    OpenApiParameter("source", str, description="only contacts with this signup source"),
-    OpenApiParameter("signup_month", str, description="only contacts who signed up in YYYY-MM"),
+    id_param("segment", "only the contacts of this segment (its id)"),
+    text_param("source", "only contacts with this signup source"),
+    QueryParam(
+        "signup_month",
+        {
+            "type": "string",
+            "pattern": "^(19[7-9][0-9]|2[0-9]{3})-(0[1-9]|1[0-2])$",
+            "x-pattern-reason": "must be YYYY-MM",
+        },
+        "only contacts who signed up in this month, YYYY-MM",
+    ),
 ]
 EXTRA = {
-    "funnel": [OpenApiParameter("as_of", OpenApiTypes.DATE, description="default: end")],
-    "cohorts": [
-        OpenApiParameter(
-            "basis", str, enum=["signup", "first_purchase"], description="the cohort month"
-        )
-    ],
+    "funnel": [date_param("as_of", "default: end")],
+    "cohorts": [enum_param("basis", ["signup", "first_purchase"], "the cohort month")],
 }
+CONVERSION_PARAMS = [
+    QueryParam(
+        "event",
+        {
+            "type": "string",
+            "pattern": "^[^,]{0,100}(,[^,]{0,100})*$",
+            "maxLength": 2000,
+            "x-pattern-reason": "event names of at most 100 characters, comma-separated",
+        },
+        "conversion event names, comma-separated (default: the workspace's purchase names)",
+    ),
+    QueryParam(
+        "window_days", {"type": "integer", "minimum": 1, "maximum": 90, "default": 7}, "days"
+    ),
+]
 
 
 def report_response(report: Report, request: ApiRequest) -> Response:
+    query_values(request.query_params, PARAMETERS + EXTRA.get(report.key, []))
     query = report.query(request.query_params, workspace=request.workspace)
     data = figures(report, query)
     return Response({"report": report.key, "parameters": query.echo(), **data})
@@ -57,7 +90,7 @@ def report_view(key: str) -> type[APIView]:
             operation_id=f"analytics_{key.replace('-', '_')}",
             summary=report.title,
             description=report.description,
-            parameters=PARAMETERS + EXTRA.get(key, []),
+            parameters=openapi(PARAMETERS + EXTRA.get(key, [])),
             responses={200: OpenApiTypes.OBJECT, **ERRORS},
             tags=["analytics"],
         )
@@ -118,9 +151,20 @@ class ClvModelView(APIView):
 
 class SpendSerializer(serializers.Serializer):
     id = serializers.IntegerField(read_only=True)
-    source = serializers.CharField(help_text="the signup source it was spent on")  # type: ignore[assignment]
-    month = serializers.CharField(help_text="YYYY-MM")
-    amount = serializers.DecimalField(max_digits=14, decimal_places=2)
+    source = described(text(200, blank=False), help_text="the signup source it was spent on")  # type: ignore[assignment]
+    month = described(
+        {"type": "string", "pattern": "^(19[7-9][0-9]|2[0-9]{3})-(0[1-9]|1[0-2])$"},
+        help_text="YYYY-MM",
+    )
+    amount = described(
+        {
+            "oneOf": [
+                {"type": "string", "pattern": r"^[0-9]{1,12}(\.[0-9]{1,2})?$"},
+                {"type": "integer", "minimum": 0, "maximum": 999999999999},
+            ]
+        },
+        help_text="a non-negative amount with at most 2 decimal places",
+    )
     updated_at = serializers.DateTimeField(read_only=True)
 
 
@@ -135,6 +179,8 @@ def spend_to_dict(spend: Spend) -> dict[str, Any]:
 
 
 class SpendListView(APIView):
+    pagination_class = ResultsList
+
     @extend_schema(
         operation_id="analytics_spend_list",
         description="Marketing spend per source and month, newest month first.",
@@ -193,15 +239,7 @@ class CampaignPerformanceView(APIView):
         "unsubscribed, complained, converted (contacts who did a conversion event within "
         "window_days of the message, attributed last-touch) and the revenue of those "
         "events, with rates over sent.",
-        parameters=[
-            OpenApiParameter(
-                "event",
-                str,
-                description="conversion event names, comma-separated "
-                "(default: the workspace's purchase names)",
-            ),
-            OpenApiParameter("window_days", int, description="1-90, default 7"),
-        ],
+        parameters=openapi(CONVERSION_PARAMS),
         responses={200: OpenApiTypes.OBJECT, **ERRORS},
         tags=["analytics"],
     )
@@ -221,21 +259,9 @@ class CampaignPerformanceView(APIView):
 
 
 def _conversion_params(request: ApiRequest) -> tuple[list[str], int]:
-    params = request.query_params
-    names = [n.strip() for n in (params.get("event") or "").split(",") if n.strip()]
-    if any(len(name) > 100 for name in names):
-        raise InvalidInput(
-            "Event names are too long.", fields={"event": ["at most 100 characters"]}
-        )
-    try:
-        window = int(params.get("window_days") or 7)
-    except ValueError:
-        window = 0
-    if not 1 <= window <= 90:
-        raise InvalidInput(
-            "window_days must be 1 to 90.", fields={"window_days": ["a whole number, 1 to 90"]}
-        )
-    return names, window
+    values = query_values(request.query_params, CONVERSION_PARAMS)
+    names = [n.strip() for n in values.get("event", "").split(",") if n.strip()]
+    return names, int(values.get("window_days", 7))
 
 
 class JourneyPerformanceView(APIView):
@@ -244,10 +270,7 @@ class JourneyPerformanceView(APIView):
         description="What a journey did: per send step the same figures as a broadcast's "
         "(sent, opened, clicked, unsubscribed, converted last-touch, revenue, rates), and "
         "the journey's goal: entered, converted, and with a holdout the lift.",
-        parameters=[
-            OpenApiParameter("event", str, description="conversion event names, comma-separated"),
-            OpenApiParameter("window_days", int, description="1-90, default 7"),
-        ],
+        parameters=openapi(CONVERSION_PARAMS),
         responses={200: OpenApiTypes.OBJECT, **ERRORS},
         tags=["analytics"],
     )

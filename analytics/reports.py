@@ -21,6 +21,7 @@ from analytics.figures import campaigns, customers, overview, stages
 from analytics.figures.common import (
     Filters,
     Period,
+    buckets,
     parse_filters,
     parse_granularity,
     parse_period,
@@ -29,6 +30,8 @@ from analytics.models import ClvModel, CohortCell
 from analytics.services.clv import clv_model_applied, clv_model_current
 from config.errors import InvalidInput
 from workspaces.models import Workspace
+
+MAX_BUCKETS = 750
 
 
 @dataclass(frozen=True)
@@ -80,6 +83,15 @@ def parse_query(
     today = local_today(workspace)
     period = parse_period(params, today=today, default_days=default_days)
     granularity = parse_granularity(params, default_granularity)
+    count = len(buckets(period, granularity))
+    if count > MAX_BUCKETS:
+        # Each bucket is a column of some figures' one-scan SQL (PostgreSQL allows 1664).
+        raise InvalidInput(
+            f"The period has {count} {granularity}s; at most {MAX_BUCKETS} buckets.",
+            fields={
+                "granularity": [f"at most {MAX_BUCKETS} buckets: a longer one, or a shorter period"]
+            },
+        )
     filters = parse_filters(params, workspace=workspace)
     as_of = period.end
     if params.get("as_of"):

@@ -6,8 +6,6 @@ adds presentation (labels, formats, which way is good) and access control."""
 
 from __future__ import annotations
 
-import csv
-import re
 from decimal import Decimal
 from typing import Any
 
@@ -24,6 +22,7 @@ from analytics.reports import REPORTS, Query, Report, Table, figures
 from analytics.services.clv import clv_fit
 from analytics.services.spend import spend_delete, spend_set
 from config.errors import DomainError
+from config.spreadsheet import csv_writer
 from contacts.selectors import segments_for_workspace
 from lifecycle.selectors import stages_for_workspace
 from workspaces.dashboard import WorkspaceRequest, workspace_view
@@ -71,19 +70,6 @@ REVENUE_FIGURES: dict[str, tuple[str, str]] = {
     "active_contacts": ("Active contacts", "count"),
     "arpu": ("Revenue per active contact", "money"),
 }
-
-_NUMBER = re.compile(r"^-?\d+(\.\d+)?$")
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def csv_cell(value: Any) -> Any:
-    """A table cell for CSV: text that a spreadsheet would run as a formula gets a
-    leading quote; numbers (also money as text, e.g. "-12.50") stay as they are."""
-    if value is None:
-        return ""
-    if isinstance(value, str) and value.startswith(_FORMULA_START) and not _NUMBER.match(value):
-        return "'" + value
-    return value
 
 
 def _format(value: Any, kind: str) -> str:
@@ -196,10 +182,10 @@ def _csv_response(request: WorkspaceRequest, report: Report, query: Query, table
     )
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    writer = csv.writer(response)
+    writer = csv_writer(response)
     writer.writerow(table.columns)
     for row in table.rows:
-        writer.writerow([csv_cell(value) for value in row])
+        writer.writerow(row)
     return response
 
 

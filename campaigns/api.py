@@ -3,13 +3,12 @@ the outbox (read-only). Views are thin: parse, call a selector or service, shape
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Iterator
 from typing import Any
 
 from django.http import StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -20,11 +19,19 @@ from campaigns.rendering import sms_segments
 from campaigns.services.previews import message_send_test, template_preview
 from config.api import request_object
 from config.errors import InvalidInput, NotFound
-from config.pagination import keyset_page, paginated_response, parse_limit
+from config.openapi import NON_BLANK, component_rules, described, text
+from config.pagination import (
+    KeysetPagination,
+    ResultsList,
+    keyset_page,
+    paginated_response,
+    parse_limit,
+)
+from config.query import enum_param, id_param, openapi, query_values
+from config.spreadsheet import csv_writer
 from contacts import selectors as contact_selectors
 from contacts.api import ERRORS
 from contacts.models import Channel, ConsentChange, Contact
-from contacts.services import neutralise
 from workspaces.api_auth import ApiRequest
 
 WRITABLE = (
@@ -41,6 +48,18 @@ WRITABLE = (
 
 
 class TemplateSerializer(serializers.ModelSerializer):
+    name = described(text(200, blank=False))
+    subject = described(text(500), required=False, help_text="required for email")
+    preheader = described(text(500), required=False)
+    from_name = described(text(200), required=False)
+    from_email = described(text(254), required=False)
+    reply_to = described(text(254), required=False)
+    body = described(
+        {"type": "string", "pattern": NON_BLANK},
+        help_text="the template (HTML for email); it must compile: a syntax error is a 400 "
+        "with the line and the reason",
+    )
+    text_body = described({"type": "string"}, required=False)
     sms_segments = serializers.SerializerMethodField(help_text="SMS: segments of the raw body")
 
     class Meta:
@@ -89,7 +108,9 @@ class MessageSerializer(serializers.ModelSerializer):
 
 
 class TemplatePreviewRequestSerializer(serializers.Serializer):
-    contact_id = serializers.IntegerField(required=False, help_text="render as this contact")
+    contact_id = serializers.IntegerField(
+        required=False, allow_null=True, min_value=1, help_text="render as this contact"
+    )
 
 
 class TemplatePreviewSerializer(serializers.Serializer):
@@ -101,8 +122,25 @@ class TemplatePreviewSerializer(serializers.Serializer):
 
 
 class SendTestRequestSerializer(serializers.Serializer):
-    to = serializers.CharField(help_text="an email address, or an E.164 number for SMS")
-    contact_id = serializers.IntegerField(required=False, help_text="render as this contact")
+    to = described(
+        {"type": "string", "maxLength": 254},
+        help_text="an email address for an email template, an E.164 number for SMS",
+    )
+    contact_id = serializers.IntegerField(
+        required=False, allow_null=True, min_value=1, help_text="render as this contact"
+    )
+
+
+# An email template needs a subject (an SMS one has none).
+component_rules["TemplateRequest"] = {
+    "oneOf": [
+        {
+            "properties": {"channel": {"enum": ["email"]}, "subject": {"pattern": NON_BLANK}},
+            "required": ["subject"],
+        },
+        {"properties": {"channel": {"enum": ["sms"]}}},
+    ]
+}
 
 
 def _template_data(body: dict[str, Any], *, partial: bool) -> dict[str, Any]:
@@ -132,7 +170,12 @@ def _template_or_404(request: ApiRequest, template_id: Any) -> Template:
     return template
 
 
-def _contact_or_none(request: ApiRequest, body: dict[str, Any]) -> Contact | None:
+def _contact_or_none(
+    request: ApiRequest, body: dict[str, Any], allowed: tuple[str, ...] = ("contact_id",)
+) -> Contact | None:
+    unknown = sorted(set(body) - set(allowed))
+    if unknown:
+        raise InvalidInput("Unknown fields.", fields={k: ["unknown field"] for k in unknown})
     if body.get("contact_id") in (None, ""):
         return None
     contact = contact_selectors.contact_get(
@@ -150,6 +193,8 @@ def template_to_dict(template: Template) -> dict[str, Any]:
 
 
 class TemplateListView(APIView):
+    pagination_class = ResultsList
+
     @extend_schema(
         operation_id="templates_list", responses={200: TemplateSerializer(many=True), **ERRORS}
     )
@@ -184,7 +229,11 @@ class TemplateDetailView(APIView):
     @extend_schema(
         operation_id="templates_update",
         request=TemplateSerializer,
-        responses={200: TemplateSerializer, **ERRORS},
+        responses={
+            200: TemplateSerializer,
+            409: OpenApiResponse(description="A template has this name"),
+            **ERRORS,
+        },
     )
     def patch(self, request: ApiRequest, template_id: int) -> Response:
         template = _template_or_404(request, template_id)
@@ -192,7 +241,14 @@ class TemplateDetailView(APIView):
         template = services.template_update(template=template, data=data, actor=request.actor)
         return Response(template_to_dict(template))
 
-    @extend_schema(operation_id="templates_delete", responses={204: None, **ERRORS})
+    @extend_schema(
+        operation_id="templates_delete",
+        responses={
+            204: None,
+            409: OpenApiResponse(description="A campaign uses the template"),
+            **ERRORS,
+        },
+    )
     def delete(self, request: ApiRequest, template_id: int) -> Response:
         services.template_delete(
             template=_template_or_404(request, template_id), actor=request.actor
@@ -235,37 +291,39 @@ class TemplateSendTestView(APIView):
         body = request_object(request.data)
         if not isinstance(body.get("to"), str):
             raise InvalidInput("to: is required", fields={"to": ["is required"]})
+        contact = _contact_or_none(request, body, ("to", "contact_id"))
         message = message_send_test(
             template=template,
             to=body["to"],
-            contact=_contact_or_none(request, body),
+            contact=contact,
             actor=request.actor,
         )
         return Response(MessageSerializer(message).data, status=status.HTTP_202_ACCEPTED)
 
 
+MESSAGE_PARAMS = [
+    enum_param("status", MessageStatus.values),
+    enum_param("channel", Channel.values),
+    id_param("contact_id", "only this contact's messages"),
+]
+
+
 class MessageListView(APIView):
+    pagination_class = KeysetPagination
+
     @extend_schema(
         operation_id="messages_list",
-        parameters=[
-            OpenApiParameter("status", str, enum=MessageStatus.values),
-            OpenApiParameter("channel", str, enum=Channel.values),
-            OpenApiParameter("contact_id", int),
-            OpenApiParameter("cursor", str),
-            OpenApiParameter("limit", int, description="1-500, default 50"),
-        ],
+        parameters=openapi(MESSAGE_PARAMS),
         responses={200: MessageSerializer(many=True), **ERRORS},
     )
     def get(self, request: ApiRequest) -> Response:
         params = request.query_params
-        contact_id = params.get("contact_id")
-        if contact_id is not None and not contact_id.isdigit():
-            raise InvalidInput("contact_id: must be an id", fields={"contact_id": ["an id"]})
+        values = query_values(params, MESSAGE_PARAMS)
         queryset = selectors.messages_for_workspace(
             workspace=request.workspace,
-            status=params.get("status"),
-            channel=params.get("channel"),
-            contact_id=int(contact_id) if contact_id else None,
+            status=values.get("status"),
+            channel=values.get("channel"),
+            contact_id=values.get("contact_id"),
         )
         rows, cursor = keyset_page(
             queryset,
@@ -293,6 +351,8 @@ class ConsentChangeSerializer(serializers.ModelSerializer):
 
 
 class ContactConsentView(APIView):
+    pagination_class = ResultsList
+
     @extend_schema(
         operation_id="contacts_consent_history",
         description="Every consent change of a contact, newest first: when, channel, "
@@ -309,11 +369,7 @@ class ContactConsentView(APIView):
 
 
 def _consent_csv(workspace_id: int) -> Iterator[str]:
-    class Echo:
-        def write(self, value: str) -> str:
-            return value
-
-    writer = csv.writer(Echo())
+    writer = csv_writer()
     yield writer.writerow(["at", "contact_id", "email", "phone", "channel", "status", "source"])
     rows = (
         ConsentChange.objects.filter(workspace_id=workspace_id)
@@ -325,11 +381,11 @@ def _consent_csv(workspace_id: int) -> Iterator[str]:
             [
                 change.created_at.isoformat(),
                 change.contact_id,
-                neutralise(change.contact.email),
-                neutralise(change.contact.phone),
+                change.contact.email,
+                change.contact.phone,
                 change.channel,
                 change.status,
-                neutralise(change.source),
+                change.source,
             ]
         )
 

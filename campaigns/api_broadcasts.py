@@ -16,14 +16,19 @@ from campaigns.services import broadcasts as services
 from campaigns.services.audience import audience_count
 from campaigns.services.broadcast_delivery import broadcast_audience
 from config.api import request_object
-from config.errors import NotFound
+from config.errors import NotFound, field_errors
+from config.openapi import described, or_empty, text
+from config.pagination import ResultsList
+from config.query import MOMENT_PATTERN
 from contacts.api import ERRORS
 from contacts.models import Channel
 from workspaces.api_auth import ApiRequest
 
 
 class VariantSerializer(serializers.ModelSerializer):
-    template_id = serializers.IntegerField()
+    label = serializers.CharField(required=False, max_length=20)  # type: ignore[assignment]
+    template_id = serializers.IntegerField(min_value=1, help_text="a template of the channel")
+    weight = serializers.IntegerField(required=False, min_value=1, max_value=2**31 - 1)
 
     class Meta:
         model = BroadcastVariant
@@ -37,6 +42,19 @@ class VariantSerializer(serializers.ModelSerializer):
         read_only_fields = ["id"]
 
 
+def _ids() -> serializers.ListField:
+    return serializers.ListField(
+        child=serializers.IntegerField(min_value=1, max_value=2**63 - 1),
+        required=False,
+        allow_null=True,
+        help_text="ids of this workspace (null: none)",
+    )
+
+
+LOCAL_TIME = "^([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9])?$"
+YEAR = "^(19[7-9][0-9]|2[0-9]{3})-"
+
+
 class StatsSerializer(serializers.Serializer):
     recipients = serializers.IntegerField()
     sent = serializers.IntegerField()
@@ -47,8 +65,45 @@ class StatsSerializer(serializers.Serializer):
 
 
 class BroadcastSerializer(serializers.ModelSerializer):
-    template_id = serializers.IntegerField()
-    variants = VariantSerializer(many=True, required=False)
+    name = described(text(200, blank=False))
+    template_id = serializers.IntegerField(
+        min_value=1, max_value=2**63 - 1, help_text="a template of the broadcast's channel"
+    )
+    include_segment_ids = _ids()
+    include_stage_ids = _ids()
+    exclude_segment_ids = _ids()
+    exclude_stage_ids = _ids()
+    send_at = described(
+        or_empty(
+            {
+                "type": "string",
+                "format": "date-time",
+                "pattern": MOMENT_PATTERN,
+            }
+        ),
+        required=False,
+        help_text="schedule at: the instant, with a UTC offset",
+    )
+    local_date = described(
+        or_empty({"type": "string", "format": "date", "pattern": YEAR}),
+        required=False,
+        help_text="schedule local: the day in each contact's time zone",
+    )
+    local_time = described(
+        or_empty({"type": "string", "pattern": LOCAL_TIME}),
+        required=False,
+        help_text="schedule local: the time of day in each contact's time zone, HH:MM",
+    )
+    throttle_per_hour = serializers.IntegerField(
+        required=False, allow_null=True, min_value=1, max_value=2**31 - 1
+    )
+    test_pool_percent = serializers.IntegerField(
+        required=False, allow_null=True, min_value=0, max_value=100
+    )
+    winner_wait_hours = serializers.IntegerField(
+        required=False, allow_null=True, min_value=1, max_value=2**31 - 1
+    )
+    variants = VariantSerializer(many=True, required=False, allow_null=True)
     stats = serializers.SerializerMethodField()
     winner = serializers.SerializerMethodField()
 
@@ -115,10 +170,10 @@ class BroadcastSerializer(serializers.ModelSerializer):
 
 class AudienceRequestSerializer(serializers.Serializer):
     channel = serializers.ChoiceField(choices=Channel.choices)
-    include_segment_ids = serializers.ListField(child=serializers.IntegerField(), required=False)
-    include_stage_ids = serializers.ListField(child=serializers.IntegerField(), required=False)
-    exclude_segment_ids = serializers.ListField(child=serializers.IntegerField(), required=False)
-    exclude_stage_ids = serializers.ListField(child=serializers.IntegerField(), required=False)
+    include_segment_ids = _ids()
+    include_stage_ids = _ids()
+    exclude_segment_ids = _ids()
+    exclude_stage_ids = _ids()
 
 
 class AudienceCountSerializer(serializers.Serializer):
@@ -139,6 +194,8 @@ def _out(request: ApiRequest, broadcast_id: int) -> dict[str, Any]:
 
 
 class BroadcastListView(APIView):
+    pagination_class = ResultsList
+
     @extend_schema(
         operation_id="campaigns_list",
         responses={200: BroadcastSerializer(many=True), **ERRORS},
@@ -191,6 +248,17 @@ class BroadcastDetailView(APIView):
         return Response(_out(request, broadcast.pk))
 
 
+def _id_list(body: dict[str, Any], field: str) -> list[int]:
+    value = body.get(field)
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(
+        isinstance(v, int) and not isinstance(v, bool) and 0 < v < 2**63 for v in value
+    ):
+        raise field_errors({field: ["must be a list of ids"]})
+    return value
+
+
 class AudienceCountView(APIView):
     @extend_schema(
         operation_id="campaigns_audience_count",
@@ -203,9 +271,13 @@ class AudienceCountView(APIView):
         responses={200: AudienceCountSerializer, **ERRORS},
     )
     def post(self, request: ApiRequest) -> Response:
-        audience = services.audience_validate(
-            workspace=request.workspace, data=request_object(request.data)
-        )
+        body = request_object(request.data)
+        unknown = sorted(set(body) - set(AudienceRequestSerializer().fields))
+        if unknown:
+            raise field_errors({key: ["unknown field"] for key in unknown})
+        for field in services.ID_LISTS:
+            _id_list(body, field)  # the API takes ids as JSON numbers only
+        audience = services.audience_validate(workspace=request.workspace, data=body)
         return Response({"count": audience_count(workspace=request.workspace, audience=audience)})
 
 

@@ -14,11 +14,16 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from campaigns.models import Journey
+from campaigns.models_journeys import StepKind, TriggerKind
 from campaigns.services import journeys as services
 from campaigns.services.journey_triggers import enrol_api
 from config.api import request_object
 from config.errors import NotFound, field_errors
+from config.openapi import described, text
+from config.pagination import ResultsList
+from config.query import MOMENT_PATTERN, utc_offset_problem
 from contacts.api import ERRORS
+from contacts.api_segments import RULE
 from contacts.models import Contact
 from workspaces.api_auth import ApiRequest
 
@@ -26,9 +31,11 @@ ENROL_MAX = 10_000
 
 
 class StepSerializer(serializers.Serializer):
-    key = serializers.SlugField(help_text="Stable within the journey; successors name it")
-    kind = serializers.CharField()
-    name = serializers.CharField(required=False)
+    key = serializers.SlugField(
+        max_length=40, help_text="Stable within the journey; successors name it"
+    )
+    kind = serializers.ChoiceField(choices=StepKind.choices)
+    name = serializers.CharField(required=False, allow_blank=True, max_length=200)
     config = serializers.DictField(
         help_text='Settings of the kind, with successors: "next"; "yes"/"no" (branch); '
         '"timeout_next" (wait_for); "paths": [{"label", "weight", "next"}] (split)'
@@ -113,34 +120,54 @@ def _out(request: ApiRequest, journey_id: int) -> dict[str, Any]:
 WRITE = inline_serializer(
     "JourneyWrite",
     {
-        "name": serializers.CharField(),
-        "description": serializers.CharField(required=False),
-        "trigger": serializers.DictField(
+        "name": described(text(200, blank=False)),
+        "description": described(text(2000), required=False),
+        "trigger": described(
+            {
+                "type": "object",
+                "required": ["kind"],
+                "properties": {"kind": {"type": "string", "enum": list(TriggerKind.values)}},
+            },
             help_text='{"kind": "stage_entered"|"stage_exited", "stage_id"}; {"kind": "event", '
             '"event", "properties"}; {"kind": "date_attribute", "attribute", "offset_days", '
-            '"annual"}; {"kind": "segment_joined", "segment_id"}; {"kind": "manual"}'
+            '"annual"}; {"kind": "segment_joined", "segment_id"}; {"kind": "manual"}',
         ),
-        "steps": StepSerializer(many=True),
-        "entry_key": serializers.CharField(required=False),
-        "goal": serializers.DictField(
-            required=False, allow_null=True, help_text='{"rule": ...} or {"event": {...}}'
+        "steps": serializers.ListField(child=StepSerializer(), min_length=1, max_length=100),
+        "entry_key": serializers.SlugField(
+            required=False, max_length=40, help_text="the first step (default: the first listed)"
         ),
-        "goal_days": serializers.IntegerField(required=False),
-        "exit_rule": serializers.DictField(required=False, allow_null=True),
+        "goal": described(
+            {
+                "type": "object",
+                "nullable": True,
+                "minProperties": 1,
+                "maxProperties": 1,
+                "additionalProperties": False,
+                "properties": {"rule": RULE, "event": {"type": "object"}},
+            },
+            required=False,
+            help_text='{"rule": ...} or {"event": {"name", "properties"}}',
+        ),
+        "goal_days": serializers.IntegerField(required=False, min_value=1, max_value=365),
+        "exit_rule": described({**RULE, "nullable": True}, required=False),
         "exit_on_stage_left": serializers.BooleanField(required=False),
         "exit_on_unsubscribe": serializers.BooleanField(required=False),
         "reentry": serializers.ChoiceField(choices=["once", "cooldown", "always"], required=False),
-        "reentry_days": serializers.IntegerField(required=False),
-        "holdout_percent": serializers.IntegerField(required=False),
-        "move_removed_to": serializers.CharField(
+        "reentry_days": serializers.IntegerField(required=False, min_value=0, max_value=3650),
+        "holdout_percent": serializers.IntegerField(required=False, min_value=0, max_value=50),
+        "move_removed_to": serializers.SlugField(
             required=False,
-            help_text="Editing steps: contacts on removed steps move here (else they exit)",
+            max_length=40,
+            help_text="Editing steps (only with steps): contacts on removed steps move to this "
+            "step (else they exit)",
         ),
     },
 )
 
 
 class JourneyListView(APIView):
+    pagination_class = ResultsList
+
     @extend_schema(operation_id="journeys_list", responses={200: JourneySerializer(many=True)})
     def get(self, request: ApiRequest) -> Response:
         rows = Journey.objects.filter(workspace=request.workspace).order_by("-id")[:200]
@@ -185,12 +212,20 @@ class JourneyDetailView(APIView):
 
 
 def _start_at(body: dict[str, Any]) -> dt.datetime | None:
+    unknown = sorted(set(body) - {"start_at"})
+    if unknown:
+        raise field_errors({key: ["unknown field"] for key in unknown})
     raw = body.get("start_at")
     if raw in (None, ""):
         return None
-    value = parse_datetime(raw) if isinstance(raw, str) else None
-    if value is None or value.tzinfo is None:
-        raise field_errors({"start_at": ["must be an ISO 8601 date-time with a UTC offset"]})
+    try:
+        value = parse_datetime(raw) if isinstance(raw, str) else None
+    except ValueError:  # well formed but not a moment, e.g. 12:99
+        value = None
+    if value is None or value.tzinfo is None or utc_offset_problem(value):
+        raise field_errors(
+            {"start_at": ["must be an ISO 8601 date-time with a UTC offset of at most 15:59"]}
+        )
     return value
 
 
@@ -199,7 +234,19 @@ class JourneyScheduleView(APIView):
         operation_id="journeys_schedule",
         description="Draft → live: triggers count from `start_at` (default now).",
         request=inline_serializer(
-            "JourneySchedule", {"start_at": serializers.DateTimeField(required=False)}
+            "JourneySchedule",
+            {
+                "start_at": described(
+                    {
+                        "type": "string",
+                        "format": "date-time",
+                        "nullable": True,
+                        "pattern": MOMENT_PATTERN,
+                    },
+                    required=False,
+                    help_text="with a UTC offset; not in the past (default: now)",
+                )
+            },
         ),
         responses={
             200: JourneySerializer,
@@ -254,8 +301,13 @@ class JourneyEnrolView(APIView):
         request=inline_serializer(
             "JourneyEnrol",
             {
-                "contact_ids": serializers.ListField(child=serializers.IntegerField()),
-                "key": serializers.CharField(required=False),
+                "contact_ids": serializers.ListField(
+                    child=serializers.IntegerField(min_value=1, max_value=2**63 - 1),
+                    min_length=1,
+                    max_length=ENROL_MAX,
+                    help_text="contacts of this workspace",
+                ),
+                "key": serializers.CharField(required=False, allow_blank=True, max_length=60),
             },
         ),
         responses={
@@ -269,6 +321,9 @@ class JourneyEnrolView(APIView):
 
         journey = _journey_or_404(request, journey_id)
         body = request_object(request.data)
+        unknown = sorted(set(body) - {"contact_ids", "key"})
+        if unknown:
+            raise field_errors({k: ["unknown field"] for k in unknown})
         ids = body.get("contact_ids")
         if (
             not isinstance(ids, list)

@@ -5,12 +5,14 @@ Every error is {"error": {"code": "...", "message": "...", "fields": {"path": ["
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.http import Http404, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.views import defaults
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
@@ -56,6 +58,13 @@ def error_parts(exc: Exception) -> tuple[int, dict[str, Any], dict[str, str]] | 
             else {"non_field_errors": [str(m) for m in exc.messages]}
         )
         return 400, error_body("invalid", "The request is not valid.", fields), headers
+    if isinstance(exc, RequestDataTooBig):
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        return 413, error_body("too_large", f"The body is larger than {limit} bytes."), headers
+    if isinstance(exc, SuspiciousOperation):
+        # DisallowedHost, too many fields, a malformed multipart body...: the request
+        # itself is bad; say so without echoing it.
+        return 400, error_body("bad_request", "The request is malformed."), headers
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):
@@ -106,18 +115,6 @@ def error_response(exc: Exception) -> JsonResponse | None:
     return JsonResponse(body, status=status_code, headers=headers)
 
 
-def _reject_constant(value: str) -> Any:
-    raise ValueError(f"{value} is not valid JSON")
-
-
-def parse_json(raw: bytes) -> Any:
-    """Strict JSON (no NaN or Infinity, which PostgreSQL's jsonb refuses)."""
-    try:
-        return json.loads(raw, parse_constant=_reject_constant)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise exceptions.ParseError(f"JSON parse error - {exc}") from None
-
-
 def request_object(data: Any) -> dict[str, Any]:
     """The request body, which must be a JSON object."""
     if not isinstance(data, dict):
@@ -128,3 +125,40 @@ def request_object(data: Any) -> dict[str, Any]:
             fields={"non_field_errors": ["must be a JSON object"]},
         )
     return data
+
+
+# Django's error handlers (config/urls.py): errors raised before or outside DRF (an
+# unknown route, DisallowedHost, a body over DATA_UPLOAD_MAX_MEMORY_SIZE read by
+# Django, a bug) answer /api/ in the API's shape and everything else with the
+# dashboard's pages.
+def _is_api(request: HttpRequest) -> bool:
+    return request.path.startswith("/api/")
+
+
+def handler400(request: HttpRequest, exception: Exception) -> HttpResponse:
+    if _is_api(request):
+        return error_response(exception) or JsonResponse(
+            error_body("bad_request", "The request is malformed."), status=400
+        )
+    return defaults.bad_request(request, exception)
+
+
+def handler403(request: HttpRequest, exception: Exception) -> HttpResponse:
+    if _is_api(request):
+        return JsonResponse(error_body("forbidden", "Forbidden."), status=403)
+    return defaults.permission_denied(request, exception)
+
+
+def handler404(request: HttpRequest, exception: Exception) -> HttpResponse:
+    if _is_api(request):
+        return JsonResponse(error_body("not_found", "Not found."), status=404)
+    return defaults.page_not_found(request, exception)
+
+
+def handler500(request: HttpRequest) -> HttpResponse:
+    if _is_api(request):
+        return JsonResponse(
+            error_body("server_error", "Something went wrong on our side; it has been logged."),
+            status=500,
+        )
+    return defaults.server_error(request)

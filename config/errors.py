@@ -46,6 +46,18 @@ class Forbidden(DomainError):
     code = "forbidden"
 
 
+class TooLarge(DomainError):
+    """The request body (or one value in it) is larger than the documented limit."""
+
+    status = 413
+    code = "too_large"
+
+
+class UriTooLong(DomainError):
+    status = 414
+    code = "uri_too_long"
+
+
 def field_errors(errors: Mapping[str, Sequence[str]]) -> InvalidInput:
     """An InvalidInput whose message summarises the first field error."""
     first = next(iter(errors.items()))

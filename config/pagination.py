@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from django.db.models import Model, Q, QuerySet
+from rest_framework.pagination import BasePagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.utils.urls import replace_query_param
@@ -37,7 +38,7 @@ def _decode(token: str) -> list[Any]:
 
 
 def parse_limit(raw: str | None) -> int:
-    if raw in (None, ""):
+    if raw is None:
         return DEFAULT_LIMIT
     try:
         limit = int(raw)
@@ -90,3 +91,64 @@ def paginated_response(request: Request, rows: Sequence[Any], next_cursor: str |
         else None
     )
     return Response({"results": rows, "next": next_url, "next_cursor": next_cursor})
+
+
+class KeysetPagination(BasePagination):
+    """How the cursor-paginated list views answer, for the OpenAPI schema: a view sets
+    `pagination_class = KeysetPagination` and documents its 200 as `Item(many=True)`;
+    drf-spectacular then describes the page object and the cursor and limit
+    parameters. The views page with keyset_page and answer with paginated_response."""
+
+    def get_paginated_response_schema(self, schema: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "type": "object",
+            "required": ["results", "next", "next_cursor"],
+            "properties": {
+                "results": schema,
+                "next": {
+                    "type": "string",
+                    "format": "uri",
+                    "nullable": True,
+                    "description": "the URL of the next page; null on the last page",
+                },
+                "next_cursor": {
+                    "type": "string",
+                    "nullable": True,
+                    "description": "the cursor of the next page; null on the last page",
+                },
+            },
+        }
+
+    def get_schema_operation_parameters(self, view: Any) -> list[dict[str, Any]]:
+        return [
+            {
+                "name": "cursor",
+                "in": "query",
+                "required": False,
+                "description": "next_cursor of the previous page (opaque; empty: the first)",
+                "schema": {"type": "string", "pattern": "^[A-Za-z0-9_-]*$"},
+            },
+            {
+                "name": "limit",
+                "in": "query",
+                "required": False,
+                "description": f"rows per page, default {DEFAULT_LIMIT}",
+                "schema": {
+                    "type": "integer",
+                    "minimum": 1,
+                    "maximum": MAX_LIMIT,
+                    "default": DEFAULT_LIMIT,
+                },
+            },
+        ]
+
+
+class ResultsList(BasePagination):
+    """Lists that are short by nature (stages, templates, segments, the newest 100
+    imports): every item at once, as {"results": [...]} like the paginated lists."""
+
+    def get_paginated_response_schema(self, schema: dict[str, Any]) -> dict[str, Any]:
+        return {"type": "object", "required": ["results"], "properties": {"results": schema}}
+
+    def get_schema_operation_parameters(self, view: Any) -> list[dict[str, Any]]:
+        return []

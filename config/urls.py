@@ -64,3 +64,9 @@ urlpatterns = [
     path("w/<slug:slug>/", include("analytics.urls")),
     path("w/<slug:slug>/", include("campaigns.urls")),
 ]
+
+# /api/ answers its errors in the API's JSON shape, the dashboard with its pages.
+handler400 = "config.api.handler400"
+handler403 = "config.api.handler403"
+handler404 = "config.api.handler404"
+handler500 = "config.api.handler500"

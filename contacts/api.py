@@ -11,22 +11,29 @@ from django.http import HttpRequest, JsonResponse, StreamingHttpResponse
 from django.http.response import HttpResponseBase
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
-    OpenApiParameter,
     OpenApiResponse,
     PolymorphicProxySerializer,
     extend_schema,
 )
 from rest_framework import exceptions, status
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from config.api import error_response, parse_json, request_object
+from config.api import error_response, request_object
 from config.errors import InvalidInput, NotFound
-from config.pagination import keyset_page, paginated_response, parse_limit
+from config.pagination import (
+    KeysetPagination,
+    ResultsList,
+    keyset_page,
+    paginated_response,
+    parse_limit,
+)
+from config.parsers import parse_json
+from config.query import datetime_param, enum_param, openapi, query_values, text_param
 from contacts import selectors, serializers, services
-from contacts.models import Contact, ImportJob
-from contacts.validation import clean_contact, parse_datetime
+from contacts.models import Contact, EmailStatus, ImportJob, SmsStatus
+from contacts.validation import clean_contact
 from workspaces.api_auth import ApiRequest, bearer_key, rate_limit_wait
 
 ERRORS = {
@@ -37,6 +44,17 @@ ERRORS = {
 }
 
 
+LIST_PARAMS = [
+    text_param("q", "search email, names, external id"),
+    text_param("email", "exactly this email", max_length=254),
+    text_param("external_id", "exactly this external id"),
+    enum_param("email_status", EmailStatus.values),
+    enum_param("sms_status", SmsStatus.values),
+    datetime_param("updated_since", "pages in updated_at order when given"),
+]
+EXPORT_PARAMS = [LIST_PARAMS[0], LIST_PARAMS[3]]
+
+
 def _contact_or_404(request: ApiRequest, contact_id: Any) -> Contact:
     contact = selectors.contact_get(workspace=request.workspace, contact_id=contact_id)
     if contact is None:
@@ -44,7 +62,7 @@ def _contact_or_404(request: ApiRequest, contact_id: Any) -> Contact:
     return contact
 
 
-def _batch(body: dict[str, Any], key: str) -> list[Any]:
+def _batch(body: dict[str, Any], key: str, *, only: bool = False) -> list[Any]:
     items = body.get(key)
     if not isinstance(items, list):
         raise InvalidInput(f"{key} must be a list.", fields={key: ["must be a list"]})
@@ -56,42 +74,33 @@ def _batch(body: dict[str, Any], key: str) -> list[Any]:
             f"{key} has {len(items)} items; at most {limit} per request.",
             fields={key: [f"at most {limit} items per request"]},
         )
+    unknown = sorted(set(body) - {key}) if only else []
+    if unknown:
+        raise InvalidInput(
+            f"Unknown fields: {', '.join(unknown)}.", fields={k: ["unknown field"] for k in unknown}
+        )
     return items
 
 
 class ContactListView(APIView):
+    pagination_class = KeysetPagination
+
     @extend_schema(
         operation_id="contacts_list",
-        parameters=[
-            OpenApiParameter("q", str, description="search email, names, external id"),
-            OpenApiParameter("email", str),
-            OpenApiParameter("external_id", str),
-            OpenApiParameter("email_status", str),
-            OpenApiParameter("sms_status", str),
-            OpenApiParameter(
-                "updated_since",
-                OpenApiTypes.DATETIME,
-                description="pages in updated_at order when given",
-            ),
-            OpenApiParameter("cursor", str),
-            OpenApiParameter("limit", int, description="1-500, default 50"),
-        ],
-        responses={200: serializers.ContactPageSerializer, **ERRORS},
+        parameters=openapi(LIST_PARAMS),
+        responses={200: serializers.ContactSerializer(many=True), **ERRORS},
     )
     def get(self, request: ApiRequest) -> Response:
         params = request.query_params
-        updated_since = None
-        if params.get("updated_since"):
-            updated_since, error = parse_datetime(params["updated_since"])
-            if error:
-                raise InvalidInput(error, fields={"updated_since": [error]})
+        values = query_values(params, LIST_PARAMS)
+        updated_since = values.get("updated_since")
         queryset = selectors.contacts_search(
             workspace=request.workspace,
-            q=params.get("q", ""),
-            email=params.get("email"),
-            external_id=params.get("external_id"),
-            email_status=params.get("email_status"),
-            sms_status=params.get("sms_status"),
+            q=values.get("q", ""),
+            email=values.get("email"),
+            external_id=values.get("external_id"),
+            email_status=values.get("email_status"),
+            sms_status=values.get("sms_status"),
             updated_since=updated_since,
         )
         keys = ["updated_at", "id"] if updated_since else ["-id"]
@@ -160,7 +169,7 @@ class ContactBatchView(APIView):
         responses={200: serializers.BatchResponseSerializer, **ERRORS},
     )
     def post(self, request: ApiRequest) -> Response:
-        items = _batch(request_object(request.data), "contacts")
+        items = _batch(request_object(request.data), "contacts", only=True)
         cleaned: list[dict[str, Any]] = []
         positions: list[int] = []
         results: list[dict[str, Any] | None] = [None] * len(items)
@@ -193,10 +202,11 @@ class ContactBatchView(APIView):
 
 
 class ContactEventsView(APIView):
+    pagination_class = KeysetPagination
+
     @extend_schema(
         operation_id="contacts_events_list",
-        parameters=[OpenApiParameter("cursor", str), OpenApiParameter("limit", int)],
-        responses={200: serializers.EventPageSerializer, **ERRORS},
+        responses={200: serializers.EventSerializer(many=True), **ERRORS},
     )
     def get(self, request: ApiRequest, contact_id: int) -> Response:
         contact = _contact_or_404(request, contact_id)
@@ -214,14 +224,15 @@ class ContactExportView(APIView):
         operation_id="contacts_export",
         description="All contacts as CSV (one column per custom attribute). Cells starting "
         "with = + - @ are prefixed with ' so spreadsheets do not run them.",
-        parameters=[OpenApiParameter("q", str), OpenApiParameter("email_status", str)],
+        parameters=openapi(EXPORT_PARAMS),
         responses={(200, "text/csv"): OpenApiTypes.STR, **ERRORS},
     )
     def get(self, request: ApiRequest) -> StreamingHttpResponse:
+        values = query_values(request.query_params, EXPORT_PARAMS)
         queryset = selectors.contacts_search(
             workspace=request.workspace,
-            q=request.query_params.get("q", ""),
-            email_status=request.query_params.get("email_status"),
+            q=values.get("q", ""),
+            email_status=values.get("email_status"),
         )
         response = StreamingHttpResponse(
             services.contacts_csv_rows(queryset), content_type="text/csv; charset=utf-8"
@@ -269,7 +280,7 @@ class EventIngestView(APIView):
                 raise exceptions.UnsupportedMediaType(request.content_type or "")
             body = request_object(parse_json(request.body))
             single = "batch" not in body
-            items = [body] if single else _batch(body, "batch")
+            items = [body] if single else _batch(body, "batch", only=True)
             result = services.events_ingest(workspace=key.workspace, items=items)
             if single and result.errors:
                 fields = result.errors[0]["fields"]
@@ -291,7 +302,9 @@ def _import_or_404(request: ApiRequest, import_id: Any) -> ImportJob:
 
 
 class ImportListView(APIView):
-    parser_classes = [MultiPartParser, FormParser, JSONParser]
+    pagination_class = ResultsList
+    # The CSV comes as a multipart upload; nothing else is accepted here.
+    parser_classes = [MultiPartParser]
 
     @extend_schema(
         operation_id="imports_list",
@@ -313,10 +326,21 @@ class ImportListView(APIView):
         upload = request.FILES.get("file")
         if upload is None:
             raise InvalidInput("Attach the CSV as `file`.", fields={"file": ["is required"]})
+        form = cast(Mapping[str, Any], request.data)
+        # request.data holds the form's fields and its files. Everything is checked
+        # before the upload is stored.
+        unknown = sorted(set(form) - {"file", "mapping", "match_on"})
+        if unknown:
+            raise InvalidInput("Unknown fields.", fields={k: ["unknown field"] for k in unknown})
+        if form.get("match_on", "email") not in ImportJob.MatchOn.values:
+            # Checked with or without a mapping: a value that is never used is still wrong.
+            raise InvalidInput(
+                "match_on is not valid.",
+                fields={"match_on": [f"one of {', '.join(ImportJob.MatchOn.values)}"]},
+            )
         job = services.import_job_create(
             workspace=request.workspace, upload=upload, actor=request.actor
         )
-        form = cast(Mapping[str, Any], request.data)
         if "mapping" in form:
             mapping = _json_field(form.get("mapping"), "mapping")
             job = services.import_job_start(
@@ -329,12 +353,11 @@ class ImportListView(APIView):
 
 
 def _json_field(value: Any, name: str) -> Any:
+    """A form field holding JSON (the upload's mapping), parsed as strictly as a body."""
     if isinstance(value, str):
-        import json
-
         try:
-            return json.loads(value)
-        except ValueError:
+            return parse_json(value.encode())
+        except exceptions.ParseError:
             raise InvalidInput(f"{name} is not JSON.", fields={name: ["is not JSON"]}) from None
     return value
 
@@ -351,11 +374,18 @@ class ImportStartView(APIView):
     @extend_schema(
         operation_id="imports_start",
         request=serializers.ImportStartSerializer,
-        responses={200: serializers.ImportJobSerializer, **ERRORS},
+        responses={
+            200: serializers.ImportJobSerializer,
+            409: OpenApiResponse(description="The import has already started"),
+            **ERRORS,
+        },
     )
     def post(self, request: ApiRequest, import_id: int) -> Response:
         job = _import_or_404(request, import_id)
         body = request_object(request.data)
+        unknown = sorted(set(body) - {"mapping", "match_on"})
+        if unknown:
+            raise InvalidInput("Unknown fields.", fields={k: ["unknown field"] for k in unknown})
         job = services.import_job_start(
             job=job,
             mapping=_json_field(body.get("mapping"), "mapping"),
@@ -366,9 +396,10 @@ class ImportStartView(APIView):
 
 
 class ImportErrorsView(APIView):
+    pagination_class = KeysetPagination
+
     @extend_schema(
         operation_id="imports_errors",
-        parameters=[OpenApiParameter("cursor", str), OpenApiParameter("limit", int)],
         responses={200: serializers.ImportRowErrorSerializer(many=True), **ERRORS},
     )
     def get(self, request: ApiRequest, import_id: int) -> Response:

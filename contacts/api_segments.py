@@ -4,26 +4,42 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from config.api import request_object
 from config.errors import InvalidInput, NotFound
-from config.pagination import keyset_page, paginated_response, parse_limit
+from config.openapi import described, text
+from config.pagination import (
+    KeysetPagination,
+    ResultsList,
+    keyset_page,
+    paginated_response,
+    parse_limit,
+)
 from contacts import selectors, services
 from contacts.api import ERRORS
 from contacts.models import Segment
 from contacts.rules import contacts_matching, validate_rule
-from contacts.serializers import ContactPageSerializer, ContactSerializer, contact_to_dict
+from contacts.serializers import ContactSerializer, contact_to_dict
 from workspaces.api_auth import ApiRequest
 
 SAMPLE_SIZE = 10
 
 
+RULE = {
+    "type": "object",
+    "description": "a rule of the rule language (docs/rules.md), checked as a whole: a bad "
+    "node is a 400 naming its path, e.g. rule.all[2].event.count",
+}
+
+
 class SegmentSerializer(serializers.ModelSerializer):
-    rule = serializers.JSONField(help_text="see docs/rules.md")
+    name = described(text(200, blank=False))
+    description = described(text(2000), required=False)
+    rule = described(RULE)
 
     class Meta:
         model = Segment
@@ -32,7 +48,7 @@ class SegmentSerializer(serializers.ModelSerializer):
 
 
 class PreviewRequestSerializer(serializers.Serializer):
-    rule = serializers.JSONField()
+    rule = described(RULE)
 
 
 class PreviewSerializer(serializers.Serializer):
@@ -62,6 +78,8 @@ def _segment_or_404(request: ApiRequest, segment_id: Any) -> Segment:
 
 
 class SegmentListView(APIView):
+    pagination_class = ResultsList
+
     @extend_schema(
         operation_id="segments_list", responses={200: SegmentSerializer(many=True), **ERRORS}
     )
@@ -93,7 +111,11 @@ class SegmentDetailView(APIView):
     @extend_schema(
         operation_id="segments_update",
         request=SegmentSerializer,
-        responses={200: SegmentSerializer, **ERRORS},
+        responses={
+            200: SegmentSerializer,
+            409: OpenApiResponse(description="A segment has this name"),
+            **ERRORS,
+        },
     )
     def patch(self, request: ApiRequest, segment_id: int) -> Response:
         segment = services.segment_update(
@@ -133,10 +155,11 @@ class SegmentPreviewView(APIView):
 
 
 class SegmentContactsView(APIView):
+    pagination_class = KeysetPagination
+
     @extend_schema(
         operation_id="segments_contacts",
-        parameters=[OpenApiParameter("cursor", str), OpenApiParameter("limit", int)],
-        responses={200: ContactPageSerializer, **ERRORS},
+        responses={200: ContactSerializer(many=True), **ERRORS},
     )
     def get(self, request: ApiRequest, segment_id: int) -> Response:
         segment = _segment_or_404(request, segment_id)

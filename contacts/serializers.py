@@ -11,8 +11,19 @@ from typing import Any
 from rest_framework import serializers
 
 from config.errors import InvalidInput
+from config.openapi import component_rules, described, or_empty, text
+from config.query import MOMENT_PATTERN
 from contacts.models import Contact, EmailStatus, Event, ImportJob, ImportRowError, SmsStatus
-from contacts.validation import clean_contact
+from contacts.validation import (
+    ATTRIBUTE_KEY,
+    MAX_ATTRIBUTES_BYTES,
+    MAX_JSON_KEYS,
+    MAX_JSON_STRING,
+    MAX_PROPERTIES_BYTES,
+    MAX_PROPERTY_KEY,
+    clean_contact,
+)
+from workspaces.models import available_time_zones
 
 
 def contact_to_dict(contact: Contact) -> dict[str, Any]:
@@ -55,30 +66,72 @@ def clean_contact_or_raise(data: Any, *, partial: bool) -> dict[str, Any]:
     return cleaned
 
 
+EMAIL = {"type": "string", "format": "email", "maxLength": 254}
+PHONE = {
+    "type": "string",
+    "pattern": r"^\+[1-9][0-9]{6,14}$",
+    "description": "E.164; it must also be a number in use by its country's numbering plan",
+}
+EXTERNAL_ID = {"oneOf": [{"type": "string", "minLength": 1, "maxLength": 200}, {"type": "integer"}]}
+ATTRIBUTES = {
+    "type": "object",
+    "nullable": True,
+    "maxProperties": MAX_JSON_KEYS,
+    "additionalProperties": False,
+    "patternProperties": {ATTRIBUTE_KEY.pattern: {}},
+    "description": f"at most {MAX_JSON_KEYS} keys (letters, digits and _, not starting with "
+    f"a digit, at most 64), strings of at most {MAX_JSON_STRING} characters, "
+    f"{MAX_ATTRIBUTES_BYTES} bytes as JSON in all; on update null removes a key",
+}
+
+
+LOCALE = {"type": "string", "maxLength": 35, "pattern": r"^[A-Za-z]{2,3}([-_][A-Za-z0-9]{2,8})*$"}
+# A new contact needs an identifier: one of these, not empty.
+component_rules["ContactRequest"] = {
+    "anyOf": [
+        {"required": [name], "properties": {name: {"not": {"enum": ["", None]}}}}
+        for name in ("email", "phone", "external_id")
+    ]
+}
+
+
+def _time_zones() -> dict[str, Any]:
+    return {"type": "string", "enum": sorted(available_time_zones()), "description": "IANA"}
+
+
 class ContactSerializer(serializers.Serializer):
     id = serializers.IntegerField(read_only=True)
-    email = serializers.EmailField(required=False, allow_null=True)
-    phone = serializers.CharField(required=False, allow_null=True, help_text="E.164")
-    external_id = serializers.CharField(required=False, allow_null=True)
-    first_name = serializers.CharField(required=False, allow_blank=True)
-    last_name = serializers.CharField(required=False, allow_blank=True)
-    time_zone = serializers.CharField(required=False, allow_blank=True, help_text="IANA")
-    locale = serializers.CharField(required=False, allow_blank=True)
-    attributes = serializers.DictField(required=False, help_text="null removes a key")
+    email = described(or_empty(EMAIL), required=False, help_text="lower-cased")
+    phone = described(or_empty(PHONE), required=False)
+    external_id = described(or_empty(EXTERNAL_ID), required=False)
+    first_name = described(text(100, nullable=True), required=False)
+    last_name = described(text(100, nullable=True), required=False)
+    time_zone = described(or_empty(_time_zones()), required=False)
+    locale = described(
+        or_empty(
+            {
+                "type": "string",
+                "maxLength": 35,
+                "pattern": r"^[A-Za-z]{2,3}([-_][A-Za-z0-9]{2,8})*$",
+            }
+        ),
+        required=False,
+    )
+    attributes = described(ATTRIBUTES, required=False)
     email_status = serializers.ChoiceField(EmailStatus.choices, required=False)
     sms_status = serializers.ChoiceField(SmsStatus.choices, required=False)
     created_at = serializers.DateTimeField(read_only=True)
     updated_at = serializers.DateTimeField(read_only=True)
 
 
-class ContactPageSerializer(serializers.Serializer):
-    results = ContactSerializer(many=True)
-    next = serializers.URLField(allow_null=True)
-    next_cursor = serializers.CharField(allow_null=True)
-
-
 class ContactBatchSerializer(serializers.Serializer):
-    contacts = ContactSerializer(many=True, help_text="1 to 1000 contacts")
+    contacts = serializers.ListField(
+        child=serializers.JSONField(),
+        min_length=1,
+        max_length=1000,
+        help_text="1 to 1000 contacts (ContactRequest each); an item that is not a valid "
+        "contact is reported in results with its errors and does not fail the others",
+    )
 
 
 class BatchResultSerializer(serializers.Serializer):
@@ -98,29 +151,75 @@ class BatchResponseSerializer(serializers.Serializer):
     results = BatchResultSerializer(many=True)
 
 
-class ContactRefSerializer(serializers.Serializer):
-    id = serializers.IntegerField(required=False)
-    email = serializers.EmailField(required=False)
-    external_id = serializers.CharField(required=False)
+CONTACT_REF = {
+    "type": "object",
+    "minProperties": 1,
+    "maxProperties": 1,
+    "additionalProperties": False,
+    "properties": {
+        "id": {"type": "integer", "minimum": 1, "maximum": 2**63 - 1},
+        "email": EMAIL,
+        "external_id": EXTERNAL_ID,
+    },
+    "description": "exactly one of id, email, external_id",
+}
+REVENUE = {
+    "nullable": True,
+    "oneOf": [
+        {"type": "string", "pattern": r"^-?[0-9]{1,12}(\.[0-9]{1,2})?$"},
+        {"type": "integer", "minimum": -999999999999, "maximum": 999999999999},
+    ],
+    "description": "a decimal with at most 2 places (a string, or a whole number)",
+}
 
 
 class EventSerializer(serializers.Serializer):
     id = serializers.IntegerField(read_only=True)
-    contact = ContactRefSerializer(write_only=True, help_text="exactly one key")
+    contact = described(CONTACT_REF, write_only=True)
     contact_id = serializers.IntegerField(read_only=True)
-    name = serializers.CharField(max_length=200)
-    properties = serializers.DictField(required=False)
-    revenue = serializers.DecimalField(
-        max_digits=14, decimal_places=2, required=False, allow_null=True
+    name = described(text(200, blank=False))
+    properties = described(
+        {
+            "type": "object",
+            "nullable": True,
+            "maxProperties": MAX_JSON_KEYS,
+            "additionalProperties": {},
+            "description": f"at most {MAX_JSON_KEYS} keys of at most {MAX_PROPERTY_KEY} "
+            f"characters, strings of at most {MAX_JSON_STRING}, {MAX_PROPERTIES_BYTES} bytes "
+            "as JSON in all",
+        },
+        required=False,
     )
-    currency = serializers.CharField(required=False, help_text="ISO 4217")
-    occurred_at = serializers.DateTimeField(required=False, help_text="default: now")
+    revenue = described(REVENUE, required=False)
+    currency = described(
+        or_empty({"type": "string", "pattern": "^[A-Za-z]{3}$"}),
+        required=False,
+        help_text="ISO 4217 (the workspace's when revenue is given without one)",
+    )
+    occurred_at = described(
+        {
+            "type": "string",
+            "format": "date-time",
+            "nullable": True,
+            "pattern": MOMENT_PATTERN,
+            "description": "default: now; without an offset UTC; at most a day ahead",
+        },
+        required=False,
+    )
     received_at = serializers.DateTimeField(read_only=True)
-    idempotency_key = serializers.CharField(required=False, max_length=200)
+    idempotency_key = described(
+        {"type": "string", "nullable": True, "minLength": 1, "maxLength": 200}, required=False
+    )
 
 
 class EventBatchSerializer(serializers.Serializer):
-    batch = EventSerializer(many=True, help_text="1 to 1000 events")
+    batch = serializers.ListField(
+        child=serializers.JSONField(),
+        min_length=1,
+        max_length=1000,
+        help_text="1 to 1000 events (EventRequest each); an item that is not a valid event "
+        "is reported in errors and does not fail the others",
+    )
 
 
 class ItemErrorSerializer(serializers.Serializer):
@@ -134,12 +233,6 @@ class IngestResponseSerializer(serializers.Serializer):
     rejected = serializers.IntegerField()
     contacts_created = serializers.IntegerField()
     errors = ItemErrorSerializer(many=True)  # type: ignore[assignment]
-
-
-class EventPageSerializer(serializers.Serializer):
-    results = EventSerializer(many=True)
-    next = serializers.URLField(allow_null=True)
-    next_cursor = serializers.CharField(allow_null=True)
 
 
 class ImportJobSerializer(serializers.ModelSerializer):

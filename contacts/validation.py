@@ -9,6 +9,7 @@ items a second. Each cleaner returns (cleaned, errors) with errors as
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -18,6 +19,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import EmailValidator
 from django.utils import timezone
 
+from config.query import utc_offset_problem
 from contacts.models import EmailStatus, SmsStatus
 from workspaces.models import available_time_zones
 
@@ -51,6 +53,13 @@ ATTRIBUTE_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 LOCALE = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
 CURRENCY = re.compile(r"^[A-Z]{3}$")
 MAX_JSON_KEYS = 200
+# Documented limits on the free-form JSON of contacts and events (README: Limits).
+# Each value is stored in every row and read by every rule; bounded here, a client
+# cannot grow a row to megabytes one key at a time.
+MAX_ATTRIBUTES_BYTES = 16 * 1024
+MAX_PROPERTIES_BYTES = 32 * 1024
+MAX_JSON_STRING = 2000
+MAX_PROPERTY_KEY = 200
 MAX_REVENUE = Decimal("999999999999.99")
 FUTURE_TOLERANCE = dt.timedelta(days=1)
 _email_validator = EmailValidator()
@@ -146,7 +155,48 @@ def contains_nul(value: Any) -> bool:
     return False
 
 
-def clean_attributes(value: Any) -> tuple[dict[str, Any], str | None]:
+def _json_size(value: Any) -> int:
+    return len(json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode())
+
+
+def _long_string(value: Any, path: str) -> str | None:
+    """The path of the first string (value or key) longer than MAX_JSON_STRING."""
+    stack = [(value, path)]
+    while stack:
+        node, here = stack.pop()
+        if isinstance(node, str):
+            if len(node) > MAX_JSON_STRING:
+                return here
+        elif isinstance(node, dict):
+            for key, child in node.items():
+                if len(key) > MAX_JSON_STRING:
+                    return here
+                stack.append((child, f"{here}.{key}"))
+        elif isinstance(node, list):
+            stack.extend((child, f"{here}[{i}]") for i, child in enumerate(node))
+    return None
+
+
+def json_size_errors(value: dict[str, Any], name: str, max_bytes: int) -> Errors:
+    """Errors for a free-form object over its documented limits, naming the value."""
+    path = _long_string(value, name)
+    if path is not None:
+        return {path: [f"is longer than {MAX_JSON_STRING} characters"]}
+    if _json_size(value) > max_bytes:
+        return {name: [f"is larger than {max_bytes} bytes as JSON"]}
+    return {}
+
+
+def merged_attributes_errors(attributes: dict[str, Any]) -> Errors:
+    """A contact's attributes after an update merged new keys in: still within limits?"""
+    if len(attributes) > MAX_JSON_KEYS:
+        return {"attributes": [f"would have more than {MAX_JSON_KEYS} keys"]}
+    if _json_size(attributes) > MAX_ATTRIBUTES_BYTES:
+        return {"attributes": [f"would be larger than {MAX_ATTRIBUTES_BYTES} bytes as JSON"]}
+    return {}
+
+
+def clean_attributes(value: Any) -> tuple[dict[str, Any], Errors | str | None]:
     if value is None:
         return {}, None
     if not isinstance(value, dict):
@@ -161,6 +211,9 @@ def clean_attributes(value: Any) -> tuple[dict[str, Any], str | None]:
             )
     if contains_nul(value):
         return {}, "must not contain NUL characters"
+    errors = json_size_errors(value, "attributes", MAX_ATTRIBUTES_BYTES)
+    if errors:
+        return {}, errors
     return value, None
 
 
@@ -197,7 +250,9 @@ def clean_contact(data: Any, *, partial: bool = False) -> tuple[dict[str, Any], 
             errors[key] = ["unknown field"]
             continue
         result, error = cleaner(value)
-        if error:
+        if isinstance(error, dict):
+            errors.update(error)
+        elif error:
             errors[key] = [error]
         else:
             cleaned[key] = result
@@ -221,6 +276,9 @@ def parse_datetime(value: Any) -> tuple[dt.datetime | None, str | None]:
         moment = moment.replace(tzinfo=dt.UTC)
     if moment.year < 1970:
         return None, "is before 1970"
+    problem = utc_offset_problem(moment)
+    if problem:
+        return None, problem
     return moment, None
 
 
@@ -298,6 +356,10 @@ def clean_event(
         errors["properties"] = [f"has more than {MAX_JSON_KEYS} keys"]
     elif contains_nul(properties):
         errors["properties"] = ["must not contain NUL characters"]
+    elif any(len(key) > MAX_PROPERTY_KEY for key in properties):
+        errors["properties"] = [f"has a key longer than {MAX_PROPERTY_KEY} characters"]
+    else:
+        errors.update(json_size_errors(properties, "properties", MAX_PROPERTIES_BYTES))
     cleaned["properties"] = properties
 
     revenue, error = clean_revenue(data.get("revenue"))

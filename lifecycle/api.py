@@ -4,25 +4,46 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from config.api import request_object
 from config.errors import InvalidInput, NotFound
-from config.pagination import keyset_page, paginated_response, parse_limit
+from config.openapi import described, or_empty, text
+from config.pagination import (
+    KeysetPagination,
+    ResultsList,
+    keyset_page,
+    paginated_response,
+    parse_limit,
+)
+from config.query import MOMENT_PATTERN
 from contacts.api import ERRORS
+from contacts.api_segments import RULE
 from contacts.models import Contact
 from contacts.selectors import contact_get
 from contacts.validation import parse_datetime
 from lifecycle import selectors, services
 from lifecycle.models import ContactStage, Stage, StageTransition
+from lifecycle.services.stages import COLOUR, KEY, MAX_DESCRIPTION
 from workspaces.api_auth import ApiRequest
 
 
 class StageSerializer(serializers.ModelSerializer):
-    rule = serializers.JSONField(allow_null=True, help_text="null on the default stage")
+    key = described({"type": "string", "pattern": KEY.pattern})
+    name = described(text(100, blank=False))
+    colour = described({"type": "string", "pattern": COLOUR.pattern}, required=False)
+    description = described(text(MAX_DESCRIPTION), required=False)
+    rule = described(
+        {
+            **RULE,
+            "nullable": True,
+            "description": "the entry rule (docs/rules.md); null on "
+            "the default stage, and only there",
+        }
+    )
     contacts = serializers.IntegerField(read_only=True, help_text="contacts in it now")
 
     class Meta:
@@ -54,21 +75,29 @@ class StageSerializer(serializers.ModelSerializer):
 
 class ReorderSerializer(serializers.Serializer):
     order = serializers.ListField(
-        child=serializers.CharField(),
-        help_text="every non-default stage key, first evaluated first",
+        child=described({"type": "string", "pattern": KEY.pattern}),
+        help_text="every non-default stage key of the workspace once, first evaluated first",
     )
 
 
 class ContactStageSerializer(serializers.Serializer):
-    stage = serializers.CharField(help_text="stage key")
-    stage_name = serializers.CharField(read_only=True)
-    entered_at = serializers.DateTimeField(read_only=True)
-    days_in_stage = serializers.FloatField(read_only=True)
+    stage = serializers.CharField(allow_null=True, help_text="its key; null: not evaluated yet")
+    stage_name = serializers.CharField(allow_null=True)
+    entered_at = serializers.DateTimeField(allow_null=True)
+    days_in_stage = serializers.FloatField(allow_null=True)
+    pinned = serializers.BooleanField()
+    pinned_until = serializers.DateTimeField(allow_null=True)
+
+
+class ContactStageSetSerializer(serializers.Serializer):
+    stage = described({"type": "string", "pattern": KEY.pattern}, help_text="a stage's key")
     pinned = serializers.BooleanField(default=True)
-    pinned_until = serializers.DateTimeField(
-        required=False, allow_null=True, help_text="empty: pinned until unpinned"
+    pinned_until = described(
+        or_empty({"type": "string", "format": "date-time", "pattern": MOMENT_PATTERN}),
+        required=False,
+        help_text="empty or null: pinned until unpinned",
     )
-    reason = serializers.CharField(required=False, write_only=True)
+    reason = described(text(500), required=False, write_only=True)
 
 
 class TransitionSerializer(serializers.Serializer):
@@ -103,9 +132,17 @@ def transition_to_dict(transition: StageTransition, left_at: Any) -> dict[str, A
     }
 
 
-def contact_stage_to_dict(state: ContactStage | None, now: Any) -> dict[str, Any] | None:
+def contact_stage_to_dict(state: ContactStage | None, now: Any) -> dict[str, Any]:
     if state is None:
-        return None
+        # Not evaluated yet (a contact just created): the same object, with nothing in it.
+        return {
+            "stage": None,
+            "stage_name": None,
+            "entered_at": None,
+            "days_in_stage": None,
+            "pinned": False,
+            "pinned_until": None,
+        }
     return {
         "stage": state.stage.key,
         "stage_name": state.stage.name,
@@ -131,6 +168,8 @@ def _contact_or_404(request: ApiRequest, contact_id: Any) -> Contact:
 
 
 class StageListView(APIView):
+    pagination_class = ResultsList
+
     @extend_schema(
         operation_id="stages_list",
         description="Stages in evaluation order "
@@ -171,7 +210,11 @@ class StageDetailView(APIView):
         operation_id="stages_update",
         description="A changed rule gets a new rule_version and every contact is evaluated again.",
         request=StageSerializer,
-        responses={200: StageSerializer, **ERRORS},
+        responses={
+            200: StageSerializer,
+            409: OpenApiResponse(description="A stage has this key"),
+            **ERRORS,
+        },
     )
     def patch(self, request: ApiRequest, stage_id: int) -> Response:
         stage = services.stage_update(
@@ -193,6 +236,8 @@ class StageDetailView(APIView):
 
 
 class StageReorderView(APIView):
+    pagination_class = ResultsList
+
     @extend_schema(
         operation_id="stages_reorder",
         request=ReorderSerializer,
@@ -234,7 +279,7 @@ class ContactStageView(APIView):
         operation_id="contacts_stage_set",
         description="Move the contact by hand (cause api). Pinned by default: "
         "rules leave it there until pinned_until, or until unpinned.",
-        request=ContactStageSerializer,
+        request=ContactStageSetSerializer,
         responses={200: ContactStageSerializer, **ERRORS},
     )
     def post(self, request: ApiRequest, contact_id: int) -> Response:
@@ -249,7 +294,7 @@ class ContactStageView(APIView):
         if stage is None:
             raise InvalidInput("No such stage.", fields={"stage": ["unknown stage key"]})
         pinned_until = None
-        if body.get("pinned_until"):
+        if body.get("pinned_until") not in (None, ""):
             pinned_until, error = parse_datetime(body["pinned_until"])
             if error:
                 raise InvalidInput(error, fields={"pinned_until": [error]})
@@ -259,8 +304,11 @@ class ContactStageView(APIView):
                 "pinned must be true or false.", fields={"pinned": ["not a boolean"]}
             )
         reason = body.get("reason", "")
-        if not isinstance(reason, str):
-            raise InvalidInput("reason must be a string.", fields={"reason": ["not a string"]})
+        if not isinstance(reason, str) or len(reason) > 500:
+            raise InvalidInput(
+                "reason must be a string of at most 500 characters.",
+                fields={"reason": ["a string of at most 500 characters"]},
+            )
         services.contact_stage_set(
             contact=contact,
             stage=stage,
@@ -291,10 +339,11 @@ class ContactStageUnpinView(APIView):
 
 
 class ContactTransitionsView(APIView):
+    pagination_class = KeysetPagination
+
     @extend_schema(
         operation_id="contacts_transitions_list",
         description="The contact's stage history, newest first, with the time spent in each stage.",
-        parameters=[OpenApiParameter("cursor", str), OpenApiParameter("limit", int)],
         responses={200: TransitionSerializer(many=True), **ERRORS},
     )
     def get(self, request: ApiRequest, contact_id: int) -> Response:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -14,24 +15,27 @@ from config.errors import InvalidInput
 from workspaces.models import Workspace
 from workspaces.services import Actor, audit_record
 
+MONTH = re.compile(r"^(19[7-9][0-9]|2[0-9]{3})-(0[1-9]|1[0-2])$")
+
 
 def _clean(data: dict[str, Any]) -> tuple[str, dt.date, Decimal]:
-    errors: dict[str, list[str]] = {}
+    errors: dict[str, list[str]] = {
+        key: ["unknown field"] for key in data if key not in ("source", "month", "amount")
+    }
     source = data.get("source")
     if not isinstance(source, str) or not source.strip() or len(source) > 200:
         errors["source"] = ["a name of up to 200 characters"]
     month = None
     raw_month = data.get("month")
-    if isinstance(raw_month, str) and len(raw_month) in (7, 10):
-        try:
-            month = dt.date.fromisoformat(f"{raw_month[:7]}-01")
-        except ValueError:
-            month = None
+    if isinstance(raw_month, str) and MONTH.match(raw_month):
+        month = dt.date.fromisoformat(f"{raw_month}-01")
     if month is None:
         errors["month"] = ["must be YYYY-MM"]
     amount = None
+    raw_amount = data.get("amount")
     try:
-        amount = Decimal(str(data.get("amount")))
+        if isinstance(raw_amount, str | int) and not isinstance(raw_amount, bool):
+            amount = Decimal(str(raw_amount).strip())
     except InvalidOperation:
         amount = None
     if amount is None or not amount.is_finite() or amount < 0 or amount >= Decimal("1e12"):

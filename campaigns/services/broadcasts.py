@@ -26,6 +26,7 @@ from campaigns.models import (
 )
 from campaigns.services.audience import Audience
 from config.errors import Conflict, field_errors
+from config.query import utc_offset_problem
 from config.queue import enqueue_on_commit
 from contacts.models import Channel, Segment
 from lifecycle.models import Stage
@@ -68,6 +69,9 @@ def _int(value: Any, field: str, errors: dict[str, list[str]], *, low: int = 0) 
     if number < low:
         errors[field] = [f"must be at least {low}"]
         return None
+    if number >= 2**63:  # beyond PostgreSQL's bigint
+        errors[field] = ["is too large"]
+        return None
     return number
 
 
@@ -94,8 +98,11 @@ def _moment(value: Any, errors: dict[str, list[str]]) -> dt.datetime | None:
     if isinstance(value, dt.datetime):
         moment: dt.datetime | None = value
     else:
-        moment = parse_datetime(str(value))
-    if moment is None or timezone.is_naive(moment):
+        try:
+            moment = parse_datetime(str(value))
+        except ValueError:  # well formed but not a moment, e.g. 12:99
+            moment = None
+    if moment is None or timezone.is_naive(moment) or utc_offset_problem(moment):
         errors["send_at"] = ["an ISO 8601 instant with a UTC offset"]
         return None
     return moment
@@ -109,9 +116,13 @@ def _apply(broadcast: Broadcast, data: dict[str, Any]) -> list[dict[str, Any]] |
         raise field_errors({key: ["unknown field"] for key in unknown})
     errors: dict[str, list[str]] = {}
     workspace = broadcast.workspace
-    if "name" in data:
+    for name in ("name", "channel", "schedule", "send_at", "local_date", "local_time"):
+        # Text or null: an object, a list or a number is neither a value nor "no value".
+        if name in data and not isinstance(data[name], str | dt.date | dt.time | None):
+            errors[name] = ["must be a string"]
+    if "name" in data and "name" not in errors:
         broadcast.name = str(data["name"] or "").strip()
-    if "channel" in data:
+    if "channel" in data and "channel" not in errors:
         broadcast.channel = str(data["channel"] or "")
     if "template_id" in data:
         template_id = _int(data["template_id"], "template_id", errors, low=1)
@@ -127,22 +138,28 @@ def _apply(broadcast: Broadcast, data: dict[str, Any]) -> list[dict[str, Any]] |
     for field in ID_LISTS:
         if field in data:
             setattr(broadcast, field, _ids(data[field], field, errors))
-    if "schedule" in data:
+    if "schedule" in data and "schedule" not in errors:
         broadcast.schedule = str(data["schedule"] or "")
-    if "send_at" in data:
+    if "send_at" in data and "send_at" not in errors:
         broadcast.send_at = _moment(data["send_at"], errors)
-    if "local_date" in data:
+    if "local_date" in data and "local_date" not in errors:
         raw = data["local_date"]
-        broadcast.local_date = (
-            raw if isinstance(raw, dt.date) else parse_date(str(raw)) if raw else None
-        )
+        try:
+            broadcast.local_date = (
+                raw if isinstance(raw, dt.date) else parse_date(str(raw)) if raw else None
+            )
+        except ValueError:  # well formed but not a day, e.g. 2026-02-30
+            broadcast.local_date = None
         if raw and broadcast.local_date is None:
             errors["local_date"] = ["a date, YYYY-MM-DD"]
-    if "local_time" in data:
+    if "local_time" in data and "local_time" not in errors:
         raw = data["local_time"]
-        broadcast.local_time = (
-            raw if isinstance(raw, dt.time) else parse_time(str(raw)) if raw else None
-        )
+        try:
+            broadcast.local_time = (
+                raw if isinstance(raw, dt.time) else parse_time(str(raw)) if raw else None
+            )
+        except ValueError:  # well formed but not a time, e.g. 25:00
+            broadcast.local_time = None
         if raw and broadcast.local_time is None:
             errors["local_time"] = ["a time, HH:MM"]
     if "throttle_per_hour" in data:
@@ -389,7 +406,9 @@ def broadcast_schedule(*, broadcast: Broadcast, actor: Actor) -> Broadcast:
 
     errors = _schedule_errors(broadcast)
     if errors:
-        raise field_errors(errors)
+        # The request is fine; the draft is not ready yet (a state, like "not a draft").
+        first, reasons = next(iter(errors.items()))
+        raise Conflict(f"The draft is not ready: {first} {reasons[0]}.", fields=errors)
     now = timezone.now()
     with transaction.atomic():
         extra: dict[str, Any] = {"scheduled_at": now, "materialise_heartbeat": now}

@@ -33,7 +33,10 @@ def successors(kind: str, config: dict[str, Any]) -> list[str | None]:
     if kind == StepKind.BRANCH:
         return [config.get("yes"), config.get("no")]
     if kind == StepKind.SPLIT:
-        return [p.get("next") for p in config.get("paths", []) if isinstance(p, dict)]
+        paths = config.get("paths")
+        return (
+            [p.get("next") for p in paths if isinstance(p, dict)] if isinstance(paths, list) else []
+        )
     if kind == StepKind.WAIT_FOR:
         return [config.get("next"), config.get("timeout_next")]
     if kind == StepKind.EXIT:
@@ -242,9 +245,10 @@ def _steps(c: Checker, steps: Any, entry_key: Any) -> None:
         graph[key] = [s for s in successors(kind, config) if s is not None]
     for key, nexts in graph.items():
         for target in nexts:
-            if target not in keys:
+            # A successor named by anything but a string (an object, a list) names no step.
+            if not isinstance(target, str) or target not in keys:
                 c.add(f"steps[{keys[key]}].config", f"goes to unknown step {target!r}")
-    if entry_key not in (None, "") and entry_key not in keys:
+    if entry_key not in (None, "") and (not isinstance(entry_key, str) or entry_key not in keys):
         c.add("entry_key", "no step has this key")
     if c.errors:
         return

@@ -65,6 +65,9 @@ def _apply(journey: Journey, data: dict[str, Any]) -> list[dict[str, Any]] | Non
                 setattr(journey, name, value.strip() if isinstance(value, str) else value)
     if "name" in data and not errors.get("name") and not journey.name:
         errors["name"] = ["must not be blank"]
+    for name, longest in (("name", 200), ("description", 2000)):
+        if name in data and not errors.get(name) and len(getattr(journey, name)) > longest:
+            errors[name] = [f"is longer than {longest} characters"]
     if "reentry" in data:
         if data["reentry"] not in Reentry.values:
             errors["reentry"] = [f"must be one of {', '.join(Reentry.values)}"]

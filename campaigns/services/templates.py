@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.db.models import ProtectedError
 from django.utils import timezone
 
 from campaigns.models import Template
@@ -88,7 +89,8 @@ def template_update(*, template: Template, data: dict[str, Any], actor: Actor) -
     if not changed:
         return template
     template.updated_at = timezone.now()
-    template.full_clean()
+    # The name's uniqueness is the database's to say (a Conflict below), not a 400.
+    template.full_clean(validate_unique=False, validate_constraints=False)
     try:
         with transaction.atomic():
             template.save(update_fields=[*changed, "updated_at"])
@@ -108,7 +110,15 @@ def template_update(*, template: Template, data: dict[str, Any], actor: Actor) -
 @transaction.atomic
 def template_delete(*, template: Template, actor: Actor) -> None:
     template_id = template.pk
-    template.delete()
+    try:
+        with transaction.atomic():
+            template.delete()
+    except ProtectedError:
+        # Broadcasts and their variants keep the template they sent (PROTECT).
+        raise Conflict(
+            "A campaign uses this template; delete or change the campaign first.",
+            fields={"template_id": ["used by a campaign"]},
+        ) from None
     audit_record(
         workspace=template.workspace,
         action="template.deleted",

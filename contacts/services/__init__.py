@@ -11,7 +11,7 @@ from contacts.services.contacts import (
     value_hash,
 )
 from contacts.services.events import IngestResult, events_ingest
-from contacts.services.export import contacts_csv_rows, neutralise
+from contacts.services.export import contacts_csv_rows
 from contacts.services.imports import (
     import_job_create,
     import_job_run,
@@ -41,7 +41,6 @@ __all__ = [
     "import_job_run",
     "import_job_start",
     "import_jobs_stalled",
-    "neutralise",
     "segment_create",
     "segment_delete",
     "segment_update",

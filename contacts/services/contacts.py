@@ -11,7 +11,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from config.errors import Conflict, InvalidInput
+from config.errors import Conflict, InvalidInput, field_errors
 from contacts.hooks import ERASURE_HOOKS
 from contacts.models import (
     Channel,
@@ -22,7 +22,7 @@ from contacts.models import (
     Suppression,
 )
 from contacts.services.marks import contacts_mark_changed
-from contacts.validation import IDENTIFIERS, Errors
+from contacts.validation import IDENTIFIERS, Errors, merged_attributes_errors
 from workspaces.models import Workspace
 from workspaces.services import Actor, audit_record
 
@@ -214,6 +214,9 @@ def contact_update(
     before = _snapshot(contact)
     now = timezone.now()
     consent = _apply(contact, data, source=source, now=now)
+    merged_errors = merged_attributes_errors(contact.attributes or {})
+    if merged_errors:
+        raise field_errors(merged_errors)
     if not any(getattr(contact, key) for key in IDENTIFIERS):
         raise InvalidInput(
             "A contact needs at least one of email, phone, external_id.",
@@ -349,6 +352,11 @@ def _contacts_upsert(
         else:
             previous = (contact.email, contact.external_id)
             changes = _apply(contact, item, source=source, now=now)
+            merged_errors = merged_attributes_errors(contact.attributes or {})
+            if merged_errors:
+                results.append(UpsertResult(index, "error", errors=merged_errors))
+                result_contacts.append(None)
+                continue
             if not any(getattr(contact, k) for k in IDENTIFIERS):
                 results.append(
                     UpsertResult(

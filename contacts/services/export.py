@@ -1,15 +1,13 @@
-"""CSV export of contacts, safe to open in a spreadsheet."""
+"""CSV export of contacts, safe to open in a spreadsheet (config/spreadsheet.py)."""
 
 from __future__ import annotations
 
-import csv
-import json
 from collections.abc import Iterator
-from typing import Any
 
 from django.db import connection
 from django.db.models import QuerySet
 
+from config.spreadsheet import csv_writer
 from contacts.models import Contact
 
 BASE_COLUMNS = (
@@ -26,46 +24,38 @@ BASE_COLUMNS = (
     "created_at",
     "updated_at",
 )
-# A cell starting with one of these is a formula to Excel, LibreOffice and Sheets
-# (OWASP "CSV injection"); such cells are prefixed with a quote.
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
-def neutralise(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, dict | list):
-        text = json.dumps(value, ensure_ascii=False)
-    elif isinstance(value, bool):
-        text = "true" if value else "false"
-    else:
-        text = str(value)
-    return "'" + text if text.startswith(_FORMULA_START) else text
-
-
-class _Echo:
-    def write(self, value: str) -> str:
-        return value
-
-
-def attribute_keys(queryset: QuerySet[Contact]) -> list[str]:
+def attribute_columns(queryset: QuerySet[Contact]) -> list[tuple[str, str]]:
+    """(key, column header) for each custom attribute of the contacts. The header is
+    the import mapping target that reads the column back with its type:
+    `attributes.seats:number` when every value is a number, `:boolean` when every value
+    is true/false, else text (`attributes.plan`)."""
     sql, params = queryset.values("attributes").query.sql_with_params()
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT DISTINCT jsonb_object_keys(attributes) FROM ({sql}) AS c ORDER BY 1",
+            "SELECT a.key, array_agg(DISTINCT jsonb_typeof(a.value)) "
+            f"FROM ({sql}) AS c, jsonb_each(c.attributes) AS a GROUP BY a.key ORDER BY 1",
             params,
         )
-        return [row[0] for row in cursor.fetchall()]
+        rows = cursor.fetchall()
+    columns = []
+    for key, types in rows:
+        kinds = set(types) - {"null"}
+        suffix = {frozenset({"number"}): ":number", frozenset({"boolean"}): ":boolean"}
+        columns.append((key, f"attributes.{key}{suffix.get(frozenset(kinds), '')}"))
+    return columns
 
 
 def contacts_csv_rows(queryset: QuerySet[Contact]) -> Iterator[str]:
     """The CSV text, row by row, for a streaming response: base columns, then one
-    column per custom attribute."""
-    keys = attribute_keys(queryset)
-    writer = csv.writer(_Echo())
-    yield writer.writerow([*BASE_COLUMNS, *keys])
+    column per custom attribute. Imported again with the suggested mapping, the file
+    gives back the same contacts (see contacts/services/imports.py)."""
+    columns = attribute_columns(queryset)
+    writer = csv_writer()
+    yield writer.writerow([*BASE_COLUMNS, *(header for _, header in columns)])
     for contact in queryset.order_by("pk").iterator(chunk_size=2000):
         attributes = contact.attributes or {}
-        row = [neutralise(getattr(contact, column)) for column in BASE_COLUMNS]
-        row += [neutralise(attributes.get(key)) for key in keys]
+        row = [getattr(contact, column) for column in BASE_COLUMNS]
+        row += [attributes.get(key) for key, _ in columns]
         yield writer.writerow(row)

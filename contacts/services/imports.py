@@ -22,8 +22,9 @@ from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from config.errors import InvalidInput
+from config.errors import Conflict, InvalidInput
 from config.queue import enqueue_on_commit
+from config.spreadsheet import csv_value
 from contacts.models import ImportJob, ImportRowError
 from contacts.services.contacts import contacts_upsert
 from contacts.validation import ATTRIBUTE_KEY, CONTACT_FIELDS, clean_contact, parse_datetime
@@ -50,7 +51,26 @@ _ALIASES = {
 }
 
 
+# What a file that is not a UTF-8 or Windows-1252 CSV starts with, and what to say.
+_NOT_CSV = (
+    (b"\xff\xfe", "is UTF-16 text; save it as CSV UTF-8"),
+    (b"\xfe\xff", "is UTF-16 text; save it as CSV UTF-8"),
+    (b"PK\x03\x04", "is a ZIP archive (an .xlsx workbook?); save it as CSV UTF-8"),
+    (b"\x1f\x8b", "is compressed (gzip); upload the CSV itself"),
+    (b"%PDF", "is a PDF, not a CSV file"),
+)
+
+
 def _decode(raw: bytes) -> tuple[str, str]:
+    """The file's text. Refuses what is not text: Windows-1252 would decode almost any
+    bytes, and a NUL, which PostgreSQL cannot store, would then fail the database
+    write of a header or a row instead of being reported here."""
+    for signature, reason in _NOT_CSV:
+        if raw.startswith(signature):
+            raise InvalidInput(f"The file {reason}.", fields={"file": [reason]})
+    if b"\x00" in raw:
+        reason = "contains NUL bytes: it is binary or UTF-16, not a CSV text file"
+        raise InvalidInput(f"The file {reason}.", fields={"file": [reason]})
     for encoding in ("utf-8-sig", "cp1252"):
         try:
             return raw.decode(encoding), encoding
@@ -62,15 +82,48 @@ def _decode(raw: bytes) -> tuple[str, str]:
     )
 
 
+# Columns of our own export that are not contact data a file can set.
+_EXPORT_ONLY_COLUMNS = {"id", "created_at", "updated_at"}
+
+
+def _as_target(header: str) -> str | None:
+    """The header itself when it names a mapping target (as our export's headers do:
+    `email`, `attributes.seats:number`), else None."""
+    field, _, kind = header.partition(":")
+    if field in CONTACT_FIELDS and field != "attributes" and not kind:
+        return header
+    name = field.removeprefix("attributes.")
+    if (
+        field.startswith("attributes.")
+        and ATTRIBUTE_KEY.match(name)
+        and kind in ("", *ATTRIBUTE_TYPES)
+    ):
+        return header
+    return None
+
+
 def suggest_mapping(headers: list[str]) -> dict[str, str]:
+    """A column mapping to start from: headers that name a target exactly first (so a
+    file from our export maps back column for column), then known spellings, then an
+    attribute named after the column."""
     mapping: dict[str, str] = {}
     used: set[str] = set()
     for header in headers:
+        target = _as_target(header.strip())
+        if target is not None and target.partition(":")[0] not in used:
+            mapping[header] = target
+            used.add(target.partition(":")[0])
+    for header in headers:
+        if header in mapping:
+            continue
         key = re.sub(r"[^a-z0-9-]", "", header.lower())
         target = next((f for f, names in _ALIASES.items() if key in names and f not in used), None)
-        if target is None:
+        if target is None and header.strip().lower() in _EXPORT_ONLY_COLUMNS:
+            target = ""
+        elif target is None:
             attribute = re.sub(r"[^A-Za-z0-9_]", "_", header.strip()).strip("_").lower()
-            target = f"attributes.{attribute}" if ATTRIBUTE_KEY.match(attribute) else ""
+            name = f"attributes.{attribute}"
+            target = name if ATTRIBUTE_KEY.match(attribute) and name not in used else ""
         if target:
             used.add(target)
         mapping[header] = target
@@ -89,7 +142,7 @@ def import_job_create(*, workspace: Workspace, upload: UploadedFile, actor: Acto
     text, _ = _decode(raw)
     reader = csv.reader(io.StringIO(text))
     try:
-        headers = [h.strip() for h in next(reader)]
+        headers = [csv_value(h.strip()) for h in next(reader)]
     except (StopIteration, csv.Error):
         raise InvalidInput(
             "The file has no header row.", fields={"file": ["is empty or not CSV"]}
@@ -108,7 +161,7 @@ def import_job_create(*, workspace: Workspace, upload: UploadedFile, actor: Acto
         workspace=workspace,
         created_by=actor.user,
         created_by_api_key=actor.api_key,
-        filename=(upload.name or "import.csv")[:255],
+        filename=_clean_filename(upload.name),
         headers=headers,
         mapping=suggest_mapping(headers),
         total_rows=total,
@@ -124,6 +177,12 @@ def import_job_create(*, workspace: Workspace, upload: UploadedFile, actor: Acto
         details={"rows": total},
     )
     return job
+
+
+def _clean_filename(name: str | None) -> str:
+    """The upload's name as shown back: no control characters (a NUL cannot be stored)."""
+    cleaned = "".join(ch for ch in (name or "") if ch.isprintable()).strip()
+    return (cleaned or "import.csv")[:255]
 
 
 def _rows(text: str) -> Iterator[tuple[int, list[str] | None, str | None]]:
@@ -196,7 +255,7 @@ def import_job_start(*, job: ImportJob, mapping: Any, match_on: Any, actor: Acto
     from contacts.tasks import import_run
 
     if job.status != ImportJob.Status.MAPPING:
-        raise InvalidInput("This import has already started.", fields={"status": [job.status]})
+        raise Conflict("This import has already started.", fields={"status": [job.status]})
     job.mapping = validate_mapping(job.headers, mapping, match_on)
     job.match_on = match_on
     job.status = ImportJob.Status.QUEUED
@@ -256,7 +315,8 @@ def row_to_contact(
     values = dict(zip(headers, cells, strict=True))
     for column, target in mapping.items():
         field, _, kind = target.partition(":")
-        raw = values[column]
+        # A cell our export wrote as '=... (so no spreadsheet runs it) reads as =...
+        raw = csv_value(values[column])
         if field.startswith("attributes."):
             value, error = _convert(raw, kind)
             if error:
@@ -391,7 +451,7 @@ def _process_chunk(job: ImportJob, chunk: list[tuple[int, list[str] | None, str 
 
 
 def _row_values(headers: list[str], cells: list[str]) -> dict[str, str]:
-    return {h: c[:500] for h, c in zip(headers, cells, strict=False)}
+    return {h: csv_value(c)[:500] for h, c in zip(headers, cells, strict=False)}
 
 
 def import_jobs_stalled(*, older_than: dt.timedelta) -> list[int]:

@@ -19,6 +19,8 @@ from contacts.rules.validation import MAX_EXPANDED_NODES, MAX_SEGMENT_DEPTH
 from workspaces.models import Workspace
 from workspaces.services import Actor, audit_record
 
+MAX_DESCRIPTION = 2000
+
 
 def _clean(data: dict[str, Any], *, partial: bool) -> dict[str, Any]:
     errors: dict[str, list[str]] = {
@@ -32,6 +34,10 @@ def _clean(data: dict[str, Any], *, partial: bool) -> dict[str, Any]:
         errors["name"] = ["must not be blank"]
     if "description" in data and not isinstance(data["description"], str):
         errors["description"] = ["must be a string"]
+    elif len(data.get("description") or "") > MAX_DESCRIPTION:
+        errors["description"] = [f"is longer than {MAX_DESCRIPTION} characters"]
+    if "name" in data and isinstance(data["name"], str) and len(data["name"].strip()) > 200:
+        errors["name"] = ["is longer than 200 characters"]
     if errors:
         first, reasons = next(iter(errors.items()))
         raise InvalidInput(f"{first}: {reasons[0]}", fields=errors)

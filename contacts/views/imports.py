@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import csv
-
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 
 from config.errors import DomainError
+from config.spreadsheet import csv_writer
 from contacts import selectors, services
 from contacts.models import ImportJob
-from contacts.services.export import neutralise
 from contacts.services.imports import ATTRIBUTE_TYPES
 from contacts.validation import CONTACT_FIELDS
 from workspaces.dashboard import WorkspaceRequest, workspace_view
@@ -121,14 +119,11 @@ def import_errors_csv(request: WorkspaceRequest, import_id: int) -> HttpResponse
         raise Http404("No such import.")
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="import-{job.pk}-rejected.csv"'
-    writer = csv.writer(response)
+    # The header row is the uploaded file's own: as untrusted as its cells.
+    writer = csv_writer(response)
     writer.writerow(["row", "reason", *job.headers])
     for error in selectors.import_errors(job=job).iterator():
         writer.writerow(
-            [
-                error.row_number,
-                neutralise(error.reason),
-                *[neutralise(error.values.get(h, "")) for h in job.headers],
-            ]
+            [error.row_number, error.reason, *[error.values.get(h, "") for h in job.headers]]
         )
     return response

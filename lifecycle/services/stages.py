@@ -19,6 +19,7 @@ from workspaces.services import Actor, audit_record
 
 COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
 KEY = re.compile(r"^[a-z][a-z0-9_-]{0,39}$")
+MAX_DESCRIPTION = 2000
 
 
 @transaction.atomic
@@ -53,6 +54,8 @@ def _clean(workspace: Workspace, data: dict[str, Any], *, stage: Stage | None) -
     if "name" in data:
         if not isinstance(data["name"], str) or not data["name"].strip():
             errors["name"] = ["must not be blank"]
+        elif len(data["name"].strip()) > 100:
+            errors["name"] = ["is longer than 100 characters"]
         else:
             cleaned["name"] = data["name"].strip()[:100]
     if "colour" in data:
@@ -63,6 +66,8 @@ def _clean(workspace: Workspace, data: dict[str, Any], *, stage: Stage | None) -
     if "description" in data:
         if not isinstance(data["description"], str):
             errors["description"] = ["must be a string"]
+        elif len(data["description"]) > MAX_DESCRIPTION:
+            errors["description"] = [f"is longer than {MAX_DESCRIPTION} characters"]
         else:
             cleaned["description"] = data["description"]
     if "rule" in data:
@@ -149,7 +154,11 @@ def stage_update(*, stage: Stage, data: dict[str, Any], actor: Actor) -> Stage:
 def stages_reorder(*, workspace: Workspace, keys: Any, actor: Actor) -> list[Stage]:
     """Set the evaluation order: `keys` lists every non-default stage once."""
     stages = {s.key: s for s in stages_for_workspace(workspace=workspace) if not s.is_default}
-    if not isinstance(keys, list) or sorted(keys) != sorted(stages):
+    if (
+        not isinstance(keys, list)
+        or not all(isinstance(key, str) for key in keys)
+        or sorted(keys) != sorted(stages)
+    ):
         raise InvalidInput(
             "List every stage but the default once.",
             fields={"order": [f"expected the keys {', '.join(sorted(stages))}"]},

@@ -16,7 +16,7 @@ from analytics.demo import demo_analytics_create
 from analytics.models import ClvModel, Spend
 from analytics.reports import REPORTS, local_today
 from analytics.services.spend import spend_set
-from analytics.views import csv_cell
+from config.spreadsheet import csv_cell
 from contacts.demo import demo_contacts_create
 from lifecycle.demo import demo_history_replay
 from lifecycle.services import stages_create_defaults
@@ -155,7 +155,7 @@ def test_csv_cells_that_look_like_formulas_are_neutralised(owner: Any, demo: Any
     assert {"'=HYPERLINK(1)", "'+cmd", "'-2+3", "'@SUM(A1)"} <= set(sources)
     assert not any(re.match(r"^[=+\-@]", s) for s in sources)
     assert csv_cell("-12.50") == "-12.50"  # money stays a number
-    assert csv_cell(-3) == -3
+    assert csv_cell(-3) == "-3"
     assert csv_cell(None) == ""
     assert csv_cell("\t=1") == "'\t=1"
 

@@ -413,9 +413,10 @@ def test_validation_names_the_fields(ws):
         broadcast(ws, sms, include_segment_ids=[999999])
     assert "include_segment_ids" in caught.value.fields
     b = broadcast(ws, sms, schedule="local")
-    with pytest.raises(InvalidInput) as caught:
+    # The draft is valid but incomplete: scheduling it conflicts with its state.
+    with pytest.raises(Conflict) as not_ready:
         broadcast_schedule(broadcast=b, actor=ACTOR)
-    assert {"include_segment_ids", "local_date", "local_time"} <= set(caught.value.fields)
+    assert {"include_segment_ids", "local_date", "local_time"} <= set(not_ready.value.fields)
 
 
 def test_only_drafts_are_edited_and_scheduled_once(ws):
