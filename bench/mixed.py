@@ -2,10 +2,12 @@
 `make run` serves it — gunicorn with 2 processes x 4 threads, a Celery worker with
 2 processes, and beat — for DURATION seconds (default 120).
 
-Two workspaces of CONTACTS contacts each (default 50,000, with about ten events each,
-their stages and rollups), built with COPY in their own database
-(`stagecraft_bench_mixed`). Then, at RATE requests a second in all (default 150,
-arrivals at random like independent clients, half to each workspace):
+Two workspaces of CONTACTS contacts each (default 2,000, with EVENTS_PER_CONTACT
+events each over the past year, default 300, their summaries, stages and rollups),
+built with COPY in their own database (`stagecraft_bench_mixed`): engaged customers,
+so that a 1,000-event batch meets most of them and the engine's work per contact is
+real, as in issue 12. Then, at RATE requests a second in all (default 150, arrivals
+at random like independent clients, half to each workspace):
 
   40%  single events (POST /events/: page views, 10% purchases, some creating contacts)
        and one 1,000-event batch every BATCH_EVERY seconds (default 2)
@@ -52,7 +54,9 @@ from bench.common import (
 from bench.loadgen import build_request, read_response
 from bench.sweep import contact_events
 
-CONTACTS = int(os.environ.get("CONTACTS", "50000"))
+CONTACTS = int(os.environ.get("CONTACTS", "2000"))
+# A year of a shop's customers: a few purchases and trials, and page views.
+EVENTS_PER_CONTACT = int(os.environ.get("EVENTS_PER_CONTACT", "300"))
 DURATION = float(os.environ.get("DURATION", "120"))
 RATE = float(os.environ.get("RATE", "150"))
 BATCH_EVERY = float(os.environ.get("BATCH_EVERY", "2"))
@@ -142,7 +146,13 @@ def build_shop(slug: str, time_zone: str, seed: int, now: dt.datetime) -> Shop:
             "currency, occurred_at, received_at) FROM STDIN"
         ) as copy:
             for i, signup in enumerate(signups):
-                for name, moment, revenue, properties in contact_events(rng, now, signup):
+                history = contact_events(rng, now, signup)
+                span = (now - signup).total_seconds()
+                history += [
+                    ("page_view", signup + dt.timedelta(seconds=span * rng.random()), None, "{}")
+                    for _ in range(max(0, EVENTS_PER_CONTACT - len(history)))
+                ]
+                for name, moment, revenue, properties in history:
                     copy.write_row(
                         (
                             workspace.pk,
