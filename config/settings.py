@@ -288,6 +288,8 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
 }
 LIFECYCLE_SWEEP_SECONDS = env.int("LIFECYCLE_SWEEP_SECONDS", default=900)
 LIFECYCLE_MARK_BATCH = env.int("LIFECYCLE_MARK_BATCH", default=2000)
+# A claim of marks not finished in this long is given back (its worker died).
+LIFECYCLE_MARK_LEASE_SECONDS = env.int("LIFECYCLE_MARK_LEASE_SECONDS", default=300)
 # The same figures (report and parameters) are computed at most once in this many
 # seconds; 0 computes them on every request.
 ANALYTICS_CACHE_SECONDS = env.int("ANALYTICS_CACHE_SECONDS", default=300)

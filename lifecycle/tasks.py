@@ -14,13 +14,13 @@ from lifecycle import hooks, services
 @shared_task(name="lifecycle.evaluate_marked", acks_late=True)
 def evaluate_marked(seconds: float = 5.0) -> int:
     """Drain marks for up to `seconds` (beat starts one every second; several can run
-    at once, as marks are claimed with SKIP LOCKED)."""
+    at once: each claim takes contacts no other claim holds)."""
     deadline = time.monotonic() + seconds
     total = 0
     while time.monotonic() < deadline:
         done = services.marked_contacts_evaluate(limit=settings.LIFECYCLE_MARK_BATCH)
         total += done
-        if done < settings.LIFECYCLE_MARK_BATCH:
+        if not done:
             break
     return total
 
@@ -37,8 +37,11 @@ def sweep_due() -> list[int]:
 
 
 @shared_task(name="lifecycle.dispatch_transitions", acks_late=True)
-def dispatch_transitions() -> int:
+def dispatch_transitions(seconds: float = 5.0) -> int:
+    """Hand new moves to the hooks for up to `seconds`, a batch of one workspace at a
+    time (beat starts one every two seconds)."""
+    deadline = time.monotonic() + seconds
     total = 0
-    while (done := hooks.transitions_dispatch(limit=1000)) == 1000:
+    while time.monotonic() < deadline and (done := hooks.transitions_dispatch(limit=1000)):
         total += done
-    return total + done
+    return total
