@@ -3,7 +3,11 @@ and on erasure, rebuilt from scratch nightly (and on demand) from the raw data.
 
 Concurrency: an incremental update takes a shared advisory lock on each workspace it
 touches, a rebuild an exclusive one, so a rebuild never interleaves with an increment
-to the rows it is recomputing."""
+to the rows it is recomputing. Between increments, the rows of one contact have one
+writer at a time (the engine's claim on its marks, the dispatch of its moves, its
+erasure: see each function), and the rows shared by many contacts (flows per day,
+cohort cells) are only ever added to, in key order, in one statement per transaction,
+so increments commute and never deadlock."""
 
 from __future__ import annotations
 
@@ -53,6 +57,9 @@ def on_contacts_refreshed(contact_ids: list[int]) -> None:
 
 
 def on_contact_erased(contact: Contact) -> None:
+    """In the erasure's transaction, which holds the contact row and has discarded its
+    marks (so no engine step acts on it any more): take its moves, stays and customer
+    rows out."""
     _lock({contact.workspace_id}, exclusive=False)
     stage_rollups_erase(contact_id=contact.pk)
     customer_rollups_erase(contact_id=contact.pk)

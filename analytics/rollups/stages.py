@@ -56,8 +56,16 @@ def stays_refresh(*, contact_ids: Collection[int]) -> None:
 
 
 def stage_rollups_erase(*, contact_id: int) -> None:
-    """Take an erased contact's counted moves and its stays out."""
+    """Take an erased contact's counted moves and its stays out.
+
+    Its moves are locked first (id order): a dispatch holding some of them commits
+    before the subtraction reads which are counted, and a later dispatch skips them
+    (they are deleted with the contact), so each counted move is taken out once."""
     with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT id FROM lifecycle_stagetransition WHERE contact_id = %s ORDER BY id FOR UPDATE",
+            [contact_id],
+        )
         cursor.execute(
             _FLOW_SQL.format(sign="-", where="t.contact_id = %s AND t.notified_at IS NOT NULL"),
             [contact_id],
