@@ -236,7 +236,7 @@ def build(workspace_id: int, stages: dict[str, int], now: dt.datetime) -> dict[s
             "CREATE INDEX event_ws_name_time ON contacts_event (workspace_id, name, occurred_at)",
             "CREATE INDEX transition_contact_at ON lifecycle_stagetransition (contact_id, at)",
             "CREATE INDEX transition_ws_at ON lifecycle_stagetransition (workspace_id, at)",
-            "CREATE INDEX transition_unnotified ON lifecycle_stagetransition (id) "
+            "CREATE INDEX transition_unnotified ON lifecycle_stagetransition (workspace_id, id) "
             "WHERE notified_at IS NULL",
         ):
             cursor.execute(sql)

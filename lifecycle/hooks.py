@@ -10,9 +10,10 @@ hooks must be idempotent (e.g. a unique key per transition); none is ever skippe
 from __future__ import annotations
 
 import logging
+import random
 from collections.abc import Callable
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from lifecycle.models import StageTransition
@@ -22,9 +23,11 @@ logger = logging.getLogger(__name__)
 StageChangedHook = Callable[[list[StageTransition]], None]
 _hooks: list[StageChangedHook] = []
 
-# Called with the ids of contacts whose data changed, right after the engine has
-# recomputed their summaries and stages, in the same transaction (so whatever the hook
-# derives is as durable as the marks it consumed).
+# Called with the ids of contacts whose data changed, once the engine has recomputed
+# their summaries and stages (committed), in the transaction that deletes the marks it
+# evaluated (so whatever the hook derives is as durable as the marks it consumed). The
+# engine holds these contacts meanwhile: no other evaluation of them runs, and an
+# erasure of one waits.
 ContactsRefreshedHook = Callable[[list[int]], None]
 _refreshed_hooks: list[ContactsRefreshedHook] = []
 
@@ -47,21 +50,61 @@ def on_stage_changed(hook: StageChangedHook) -> StageChangedHook:
     return hook
 
 
+_DISPATCH_LOCK_SPACE = 7302  # advisory-lock namespace: one dispatcher per workspace
+
+
 def transitions_dispatch(*, limit: int = 1000) -> int:
-    """Offer up to `limit` unnotified transitions to every hook; returns how many."""
-    with transaction.atomic():
-        batch = list(
-            StageTransition.objects.filter(notified_at__isnull=True)
-            .select_for_update(skip_locked=True, of=("self",))
-            .select_related("from_stage", "to_stage")
-            .order_by("id")[:limit]
+    """Offer up to `limit` unnotified transitions of one workspace to every hook;
+    returns how many (0: nothing left anywhere).
+
+    Workspaces with undispatched moves are found by a skip scan of
+    transition_unnotified and tried in random order; one where another dispatcher is
+    at work is skipped (an advisory lock tried, never waited for), so the stays of a
+    contact are recomputed by one writer at a time. Moves locked by an erasure are
+    skipped: they go with their contact."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            WITH RECURSIVE w(id) AS (
+                (SELECT workspace_id FROM lifecycle_stagetransition
+                 WHERE notified_at IS NULL ORDER BY workspace_id LIMIT 1)
+                UNION ALL
+                SELECT (SELECT t.workspace_id FROM lifecycle_stagetransition t
+                        WHERE t.notified_at IS NULL AND t.workspace_id > w.id
+                        ORDER BY t.workspace_id LIMIT 1)
+                FROM w WHERE w.id IS NOT NULL
+            )
+            SELECT id FROM w WHERE id IS NOT NULL
+            """
         )
-        if not batch:
-            return 0
-        for hook in _hooks:
-            hook(batch)
-        StageTransition.objects.filter(pk__in=[t.pk for t in batch]).update(
-            notified_at=timezone.now()
+        workspaces = [row[0] for row in cursor.fetchall()]
+    random.shuffle(workspaces)
+    for workspace_id in workspaces:
+        with transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT pg_try_advisory_xact_lock(%s, %s)", [_DISPATCH_LOCK_SPACE, workspace_id]
+                )
+                if not cursor.fetchone()[0]:
+                    continue
+            batch = list(
+                StageTransition.objects.filter(workspace_id=workspace_id, notified_at__isnull=True)
+                .select_for_update(skip_locked=True, of=("self",))
+                .select_related("from_stage", "to_stage")
+                .order_by("id")[:limit]
+            )
+            if not batch:
+                continue
+            for hook in _hooks:
+                hook(batch)
+            StageTransition.objects.filter(pk__in=[t.pk for t in batch]).update(
+                notified_at=timezone.now()
+            )
+        logger.info(
+            "lifecycle.transitions_dispatched workspace=%s count=%s hooks=%s",
+            workspace_id,
+            len(batch),
+            len(_hooks),
         )
-    logger.info("lifecycle.transitions_dispatched count=%s hooks=%s", len(batch), len(_hooks))
-    return len(batch)
+        return len(batch)
+    return 0
