@@ -376,13 +376,14 @@ def drive(port: int, planned: list[Planned]) -> list[Done]:
 
 
 class LockWatch:
-    """Samples PostgreSQL twice a second: backends waiting for a lock, and how long
-    the oldest of them has waited."""
+    """Samples PostgreSQL twice a second: backends waiting for a lock, how long the
+    oldest of them has waited, and what the active backends wait on."""
 
     def __init__(self, url: str) -> None:
         self.url = url.replace("postgres://", "postgresql://", 1)
         self.samples: list[int] = []
         self.longest = 0.0
+        self.waits: dict[str, int] = defaultdict(int)
         self.stopped = threading.Event()
         self.thread = threading.Thread(target=self._run, daemon=True)
 
@@ -399,6 +400,12 @@ class LockWatch:
                 assert row is not None
                 self.samples.append(int(row[0]))
                 self.longest = max(self.longest, float(row[1]))
+                for kind, event in conn.execute(
+                    "SELECT coalesce(wait_event_type, 'CPU'), coalesce(wait_event, '') "
+                    "FROM pg_stat_activity WHERE datname = current_database() "
+                    "AND state = 'active' AND pid <> pg_backend_pid()"
+                ).fetchall():
+                    self.waits[f"{kind}:{event}"] += 1
 
     def __enter__(self) -> LockWatch:
         self.thread.start()
@@ -548,6 +555,7 @@ def main() -> None:
             "lock_waiting_backends_max": max(locks.samples, default=0),
             "lock_waiting_backends_mean": round(sum(locks.samples) / max(1, len(locks.samples)), 2),
             "lock_wait_longest_s": round(locks.longest, 1),
+            "active_backends_by_wait": dict(sorted(locks.waits.items(), key=lambda kv: -kv[1])),
             "cpu_seconds": {k: v for k, v in cpu.items() if v > 0.1},
             **lost,
             "machine": machine(),
