@@ -19,14 +19,24 @@ from django.db import connection, transaction
 
 from analytics.cache import figures_changed
 from analytics.rollups.customers import (
+    cohort_cells_compare,
+    cohort_cells_recompute,
+    customer_rollups_compare,
     customer_rollups_erase,
+    customer_rollups_orphans,
     customer_rollups_rebuild,
     customer_rollups_refresh,
 )
 from analytics.rollups.stages import (
+    moves_hold,
+    stage_flows_compare,
+    stage_flows_recompute,
     stage_rollups_apply,
     stage_rollups_erase,
     stage_rollups_rebuild,
+    stays_compare,
+    stays_orphans,
+    stays_refresh,
 )
 from contacts.models import Contact
 from lifecycle.models import Stage, StageTransition
@@ -60,9 +70,49 @@ def on_contact_erased(contact: Contact) -> None:
     """In the erasure's transaction, which holds the contact row and has discarded its
     marks (so no engine step acts on it any more): take its moves, stays and customer
     rows out."""
+    moves_hold(contact_ids=[contact.pk])
     _lock({contact.workspace_id}, exclusive=False)
     stage_rollups_erase(contact_id=contact.pk)
     customer_rollups_erase(contact_id=contact.pk)
+
+
+def rollups_repair(
+    *,
+    workspace_id: int,
+    stays_of: Collection[int] = (),
+    customers_gone: Collection[int] = (),
+    cohorts: tuple[list, list] | None = None,
+    days: list | None = None,
+    everything: bool = False,
+) -> None:
+    """Write again what the drift check found different, in short transactions:
+
+    - the stays of `stays_of` (holding their moves first, as an erasure does, so no
+      dispatch recomputes them meanwhile);
+    - the facts and months of contacts that are gone (`customers_gone`: a refresh of
+      a contact that no longer exists takes its rows and cohort contribution out);
+    - the cohort cells of `cohorts` (signup months, first-purchase months) and the
+      flows of `days`, or all of them with `everything`, holding the workspace's
+      rollups exclusively (no increment may land between the reading and the writing).
+    """
+    if stays_of:
+        with transaction.atomic():
+            moves_hold(contact_ids=stays_of)
+            _lock({workspace_id}, exclusive=False)
+            stays_refresh(contact_ids=stays_of)
+    if customers_gone:
+        with transaction.atomic():
+            _lock({workspace_id}, exclusive=False)
+            customer_rollups_refresh(customers_gone)
+    if cohorts is not None or days is not None or everything:
+        with transaction.atomic():
+            _lock({workspace_id}, exclusive=True)
+            if cohorts is not None or everything:
+                signup, first = (None, None) if everything or cohorts is None else cohorts
+                cohort_cells_recompute(workspace_id=workspace_id, signup=signup, first=first)
+            if days is not None or everything:
+                stage_flows_recompute(workspace_id=workspace_id, days=None if everything else days)
+    figures_changed(workspace_id=workspace_id)
 
 
 def on_workspace_deleted(sender: object, instance: Workspace, **kwargs: object) -> None:
@@ -101,9 +151,16 @@ def rollups_rebuild(*, workspace_id: int) -> float:
 
 
 __all__ = [
+    "cohort_cells_compare",
+    "customer_rollups_compare",
+    "customer_rollups_orphans",
     "customer_rollups_refresh",
     "on_contact_erased",
     "on_contacts_refreshed",
     "on_stage_changed",
     "rollups_rebuild",
+    "rollups_repair",
+    "stage_flows_compare",
+    "stays_compare",
+    "stays_orphans",
 ]

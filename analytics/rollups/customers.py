@@ -13,6 +13,7 @@ models)."""
 from __future__ import annotations
 
 from collections.abc import Collection
+from typing import Any
 
 from django.db import connection
 
@@ -227,3 +228,151 @@ def customer_rollups_rebuild(*, workspace_id: int) -> None:
         )
         cursor.execute(_MONTHS_SQL.format(events="e.workspace_id = %s"), [workspace_id])
         _apply(cursor, "", "f.workspace_id = %s", [workspace_id])
+
+
+# --- the drift check -------------------------------------------------------------------
+
+# The contacts among %(ids)s whose rollups must be what their raw rows give: those
+# that exist and have no mark (a marked contact is still to be refreshed by the engine,
+# which writes its rows and deletes its marks in one transaction).
+_SETTLED = """
+SELECT c.id FROM contacts_contact c
+WHERE c.workspace_id = %(ws)s AND c.id = ANY(%(ids)s)
+  AND NOT EXISTS (SELECT 1 FROM contacts_contactmark m
+                  WHERE m.contact_id = c.id AND m.workspace_id = %(ws)s)
+"""
+
+_COMPARE_SQL = f"""
+WITH settled AS ({_SETTLED}),
+fresh_facts AS ({
+    _FACTS_SELECT.format(
+        events="e.contact_id IN (SELECT id FROM settled)",
+        contacts="c.id IN (SELECT id FROM settled)",
+    )
+}),
+stored_facts AS (
+    SELECT {_FACTS_COLUMNS} FROM analytics_customerfacts
+    WHERE workspace_id = %(ws)s AND contact_id IN (SELECT id FROM settled)),
+fresh_months AS ({_MONTHS_SELECT.format(events="e.contact_id IN (SELECT id FROM settled)")}),
+stored_months AS (
+    SELECT {_MONTHS_COLUMNS} FROM analytics_contactmonth
+    WHERE workspace_id = %(ws)s AND contact_id IN (SELECT id FROM settled)),
+facts_differing AS (
+    (SELECT * FROM fresh_facts EXCEPT SELECT * FROM stored_facts)
+    UNION (SELECT * FROM stored_facts EXCEPT SELECT * FROM fresh_facts)),
+months_differing AS (
+    (SELECT * FROM fresh_months EXCEPT SELECT * FROM stored_months)
+    UNION (SELECT * FROM stored_months EXCEPT SELECT * FROM fresh_months))
+SELECT (SELECT count(*) FROM (SELECT contact_id FROM fresh_facts
+                              UNION SELECT contact_id FROM stored_facts) k),
+       (SELECT count(DISTINCT contact_id) FROM facts_differing),
+       (SELECT count(*) FROM (SELECT contact_id, month FROM fresh_months
+                              UNION SELECT contact_id, month FROM stored_months) k),
+       (SELECT count(*) FROM (SELECT DISTINCT contact_id, month FROM months_differing) d),
+       ARRAY(SELECT contact_id FROM facts_differing
+             UNION SELECT contact_id FROM months_differing ORDER BY 1)
+"""
+
+# Rows kept for contacts that no longer exist (nothing marks them any more).
+_ORPHANS_SQL = """
+SELECT ARRAY(
+    SELECT f.contact_id FROM analytics_customerfacts f WHERE f.workspace_id = %(ws)s
+      AND NOT EXISTS (SELECT 1 FROM contacts_contact c WHERE c.id = f.contact_id)
+    UNION
+    SELECT m.contact_id FROM analytics_contactmonth m WHERE m.workspace_id = %(ws)s
+      AND NOT EXISTS (SELECT 1 FROM contacts_contact c WHERE c.id = m.contact_id)
+    ORDER BY 1)
+"""
+
+
+def customer_rollups_compare(*, workspace_id: int, contact_ids: Collection[int]) -> dict[str, Any]:
+    """Compare the facts and months of these contacts (the settled ones) with what
+    their contact rows and events give, in one statement: rows compared and differing
+    per table, and the contacts that differ."""
+    with connection.cursor() as cursor:
+        cursor.execute(_COMPARE_SQL, {"ws": workspace_id, "ids": sorted(contact_ids)})
+        facts, facts_differing, months, months_differing, contacts = cursor.fetchone()
+    return {
+        "analytics_customerfacts": (int(facts), int(facts_differing)),
+        "analytics_contactmonth": (int(months), int(months_differing)),
+        "contacts": list(contacts),
+    }
+
+
+def customer_rollups_orphans(*, workspace_id: int) -> list[int]:
+    """Contacts that are gone but still have facts or months."""
+    with connection.cursor() as cursor:
+        cursor.execute(_ORPHANS_SQL, {"ws": workspace_id})
+        return list(cursor.fetchone()[0])
+
+
+def _cohort_filter(alias: str, signup: list | None, first: list | None) -> str:
+    """Cells of the given cohorts (both lists None: all of them)."""
+    if signup is None and first is None:
+        return "true"
+    return (
+        f"(({alias}.basis = 'signup' AND {alias}.cohort = ANY(%(signup)s::date[])) OR "
+        f"({alias}.basis = 'first_purchase' AND {alias}.cohort = ANY(%(first)s::date[])))"
+    )
+
+
+def _cells_expected(signup: list | None, first: list | None) -> str:
+    facts = "f.workspace_id = %(ws)s"
+    if signup is not None or first is not None:
+        facts += (
+            " AND (f.signup_month = ANY(%(signup)s::date[])"
+            " OR f.first_purchase_month = ANY(%(first)s::date[]))"
+        )
+    return f"""
+SELECT workspace_id, basis, cohort, month, source, sum(size) AS size,
+       sum(active) AS active, sum(purchasing) AS purchasing, sum(revenue) AS revenue
+FROM ({_contribution("analytics_customerfacts", "analytics_contactmonth", facts)}) c
+WHERE {_cohort_filter("c", signup, first)}
+GROUP BY 1, 2, 3, 4, 5
+HAVING (sum(size), sum(active), sum(purchasing), sum(revenue)) <> (0, 0, 0, 0)
+"""
+
+
+def cohort_cells_compare(
+    *, workspace_id: int, signup: list | None = None, first: list | None = None
+) -> tuple[int, int]:
+    """Compare the cohort cells (of the given cohorts, or all) with the sums of the
+    facts and months they count: (cells compared, cells differing). Exact at any
+    moment: every writer changes facts, months and cells in one transaction."""
+    sql = f"""
+    WITH expected AS ({_cells_expected(signup, first)}),
+    stored AS (
+        SELECT workspace_id, basis, cohort, month, source, size::numeric AS size,
+               active::numeric AS active, purchasing::numeric AS purchasing, revenue
+        FROM analytics_cohortcell cell
+        WHERE cell.workspace_id = %(ws)s AND {_cohort_filter("cell", signup, first)}
+          AND (size, active, purchasing, revenue) <> (0, 0, 0, 0)),
+    differing AS ((SELECT * FROM expected EXCEPT SELECT * FROM stored)
+                  UNION (SELECT * FROM stored EXCEPT SELECT * FROM expected))
+    SELECT (SELECT count(*) FROM (SELECT basis, cohort, month, source FROM expected
+                                  UNION SELECT basis, cohort, month, source FROM stored) k),
+           (SELECT count(*) FROM (SELECT DISTINCT basis, cohort, month, source FROM differing) d)
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(sql, {"ws": workspace_id, "signup": signup, "first": first})
+        checked, differing = cursor.fetchone()
+    return int(checked), int(differing)
+
+
+def cohort_cells_recompute(
+    *, workspace_id: int, signup: list | None = None, first: list | None = None
+) -> None:
+    """Write the cohort cells (of the given cohorts, or all) again from the facts and
+    months. The caller holds the workspace's rollups exclusively."""
+    params = {"ws": workspace_id, "signup": signup, "first": first}
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "DELETE FROM analytics_cohortcell cell WHERE cell.workspace_id = %(ws)s AND "
+            + _cohort_filter("cell", signup, first),
+            params,
+        )
+        cursor.execute(
+            "INSERT INTO analytics_cohortcell (workspace_id, basis, cohort, month, source, size, "
+            f"active, purchasing, revenue) {_cells_expected(signup, first)} ORDER BY 1, 2, 3, 4, 5",
+            params,
+        )

@@ -32,7 +32,11 @@ from contacts.services.marks import (
     contacts_mark_changed,
 )
 from contacts.services.segments import segment_create, segment_delete, segment_update
-from contacts.services.summaries import event_summaries_rebuild, event_summaries_refresh
+from contacts.services.summaries import (
+    event_summaries_compare,
+    event_summaries_rebuild,
+    event_summaries_refresh,
+)
 
 __all__ = [
     "IngestResult",
@@ -53,6 +57,7 @@ __all__ = [
     "contacts_hold",
     "contacts_mark_changed",
     "contacts_upsert",
+    "event_summaries_compare",
     "event_summaries_rebuild",
     "event_summaries_refresh",
     "events_ingest",
