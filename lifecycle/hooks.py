@@ -20,6 +20,13 @@ from lifecycle.models import StageTransition
 
 logger = logging.getLogger(__name__)
 
+
+class HookBusy(Exception):
+    """Raised by a hook that cannot do its work now (its tables are being rebuilt).
+    The engine or the dispatch gives the batch back, untouched, and offers it again
+    later; nothing is logged as an error."""
+
+
 StageChangedHook = Callable[[list[StageTransition]], None]
 _hooks: list[StageChangedHook] = []
 
@@ -80,26 +87,13 @@ def transitions_dispatch(*, limit: int = 1000) -> int:
         workspaces = [row[0] for row in cursor.fetchall()]
     random.shuffle(workspaces)
     for workspace_id in workspaces:
-        with transaction.atomic():
-            with connection.cursor() as cursor:
-                cursor.execute(
-                    "SELECT pg_try_advisory_xact_lock(%s, %s)", [_DISPATCH_LOCK_SPACE, workspace_id]
-                )
-                if not cursor.fetchone()[0]:
-                    continue
-            batch = list(
-                StageTransition.objects.filter(workspace_id=workspace_id, notified_at__isnull=True)
-                .select_for_update(skip_locked=True, of=("self",))
-                .select_related("from_stage", "to_stage")
-                .order_by("id")[:limit]
-            )
-            if not batch:
-                continue
-            for hook in _hooks:
-                hook(batch)
-            StageTransition.objects.filter(pk__in=[t.pk for t in batch]).update(
-                notified_at=timezone.now()
-            )
+        try:
+            batch = _dispatch_batch(workspace_id, limit)
+        except HookBusy as busy:
+            logger.info("lifecycle.dispatch_deferred workspace=%s reason=%s", workspace_id, busy)
+            continue
+        if not batch:
+            continue
         logger.info(
             "lifecycle.transitions_dispatched workspace=%s count=%s hooks=%s",
             workspace_id,
@@ -108,3 +102,29 @@ def transitions_dispatch(*, limit: int = 1000) -> int:
         )
         return len(batch)
     return 0
+
+
+def _dispatch_batch(workspace_id: int, limit: int) -> list[StageTransition]:
+    """One workspace's next batch, offered to every hook and marked notified in one
+    transaction; [] if another dispatcher has the workspace or nothing is left."""
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_try_advisory_xact_lock(%s, %s)", [_DISPATCH_LOCK_SPACE, workspace_id]
+            )
+            if not cursor.fetchone()[0]:
+                return []
+        batch = list(
+            StageTransition.objects.filter(workspace_id=workspace_id, notified_at__isnull=True)
+            .select_for_update(skip_locked=True, of=("self",))
+            .select_related("from_stage", "to_stage")
+            .order_by("id")[:limit]
+        )
+        if not batch:
+            return []
+        for hook in _hooks:
+            hook(batch)
+        StageTransition.objects.filter(pk__in=[t.pk for t in batch]).update(
+            notified_at=timezone.now()
+        )
+    return batch

@@ -39,6 +39,7 @@ from analytics.rollups.stages import (
     stays_refresh,
 )
 from contacts.models import Contact
+from lifecycle.hooks import HookBusy
 from lifecycle.models import Stage, StageTransition
 from workspaces.models import Workspace
 
@@ -53,8 +54,21 @@ def _lock(workspace_ids: Collection[int], *, exclusive: bool) -> None:
             cursor.execute(f"SELECT {function}(%s, %s)", [_LOCK_SPACE, workspace_id])
 
 
+def _lock_or_busy(workspace_ids: Collection[int]) -> None:
+    """The shared lock for an increment run by the engine or a dispatch, tried: while
+    a rebuild holds (or waits for) a workspace's rollups, HookBusy makes the caller
+    give its work back and try again later, instead of a worker waiting minutes."""
+    with connection.cursor() as cursor:
+        for workspace_id in sorted(set(workspace_ids)):
+            cursor.execute(
+                "SELECT pg_try_advisory_xact_lock_shared(%s, %s)", [_LOCK_SPACE, workspace_id]
+            )
+            if not cursor.fetchone()[0]:
+                raise HookBusy(f"the rollups of workspace {workspace_id} are being rebuilt")
+
+
 def on_stage_changed(transitions: Sequence[StageTransition]) -> None:
-    _lock({t.workspace_id for t in transitions}, exclusive=False)
+    _lock_or_busy({t.workspace_id for t in transitions})
     stage_rollups_apply(transitions)
 
 
@@ -62,7 +76,7 @@ def on_contacts_refreshed(contact_ids: list[int]) -> None:
     workspaces = set(
         Contact.objects.filter(pk__in=contact_ids).values_list("workspace_id", flat=True)
     )
-    _lock(workspaces, exclusive=False)
+    _lock_or_busy(workspaces)
     customer_rollups_refresh(contact_ids)
 
 

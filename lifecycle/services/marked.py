@@ -22,7 +22,7 @@ from contacts.services import (
     contact_marks_workspaces,
     event_summaries_refresh,
 )
-from lifecycle.hooks import contacts_refreshed
+from lifecycle.hooks import HookBusy, contacts_refreshed
 from lifecycle.models import Cause
 from lifecycle.services.evaluation import stages_evaluate
 from workspaces.models import Workspace
@@ -59,6 +59,17 @@ def marked_contacts_evaluate(*, limit: int = 2000, now: dt.datetime | None = Non
     try:
         moved = _stages_step(claim, now)
         _derived_step(claim)
+    except HookBusy as busy:
+        # A rebuild holds the rollups: the stages are written, the rest waits for
+        # the next claim of these contacts.
+        contact_marks_release(claim=claim)
+        logger.info(
+            "lifecycle.marked_deferred workspace=%s contacts=%s reason=%s",
+            claim.workspace_id,
+            len(claim.sources),
+            busy,
+        )
+        return 0
     except BaseException:
         contact_marks_release(claim=claim)
         raise

@@ -296,3 +296,46 @@ def test_editing_a_contact_erased_meanwhile_is_a_404(ws):
     contact_erase(contact=contact, actor=ACTOR)
     with pytest.raises(NotFound):
         contact_update(contact=stale, data={"first_name": "Late"}, actor=ACTOR)
+
+
+# --- a rebuild of the rollups ----------------------------------------------------------
+
+
+def test_a_rollups_rebuild_defers_the_engines_rollups_without_blocking_it(ws, stages):
+    """While a rebuild holds a workspace's rollups, the engine still writes stages and
+    the dispatch and the engine's rollup step give their work back instead of waiting
+    (on main a worker waited for the whole rebuild, with the marks it had deleted
+    locked, and every write to those contacts with it)."""
+    from analytics.rollups import _LOCK_SPACE
+
+    contact = ContactFactory.create(workspace=ws)
+    events_ingest(workspace=ws, items=[purchase(contact)])
+    holding, done = threading.Event(), threading.Event()
+
+    def rebuild() -> None:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [_LOCK_SPACE, ws.pk])
+            holding.set()
+            assert done.wait(30)
+
+    rebuilder = Background(rebuild)
+    assert holding.wait(30)
+    try:
+        started = time.monotonic()
+        assert marked_contacts_evaluate() == 0  # deferred
+        assert hooks.transitions_dispatch() == 0  # deferred
+        took = time.monotonic() - started
+        assert stage_of(contact) == "customer"  # the stage did not wait
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*) FROM contacts_contactmark WHERE contact_id = %s "
+                "AND claimed_at IS NULL",
+                [contact.pk],
+            )
+            assert cursor.fetchone()[0] == 1  # given back, not lost
+    finally:
+        done.set()
+        rebuilder.join()
+    assert took < 2
+    drain()
+    assert_rollups_equal_a_rebuild(ws.pk)
