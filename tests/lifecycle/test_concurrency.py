@@ -42,7 +42,7 @@ from workspaces.services import Actor, api_key_create
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.worker]
 
 CONTACTS = 160  # per workspace: few enough that batches keep meeting the same ones
-EVENTS = 3600  # per workspace
+EVENTS = 3000  # per workspace
 NAMES = [
     ("page_view", 30),
     ("purchase", 25),
