@@ -14,13 +14,15 @@ from lifecycle import hooks, services
 @shared_task(name="lifecycle.evaluate_marked", acks_late=True)
 def evaluate_marked(seconds: float = 5.0) -> int:
     """Drain marks for up to `seconds` (beat starts one every second; several can run
-    at once: each claim takes contacts no other claim holds)."""
+    at once: each claim takes contacts no other claim holds). A pass that finds less
+    than a batch in all leaves the trickle to the next second's run, so contacts are
+    evaluated in batches rather than one by one."""
     deadline = time.monotonic() + seconds
     total = 0
     while time.monotonic() < deadline:
         done = services.marked_contacts_evaluate(limit=settings.LIFECYCLE_MARK_BATCH)
         total += done
-        if not done:
+        if done < settings.LIFECYCLE_MARK_BATCH:
             break
     return total
 

@@ -33,11 +33,13 @@ _CAUSE_OF_SOURCE = {"api": Cause.API, "import": Cause.IMPORT, "rule": Cause.RULE
 
 
 def marked_contacts_evaluate(*, limit: int = 2000, now: dt.datetime | None = None) -> int:
-    """Evaluate a batch of contacts of one workspace whose data changed; returns how many.
+    """Evaluate a batch of marked contacts in each workspace that has some; returns how
+    many contacts in all.
 
     1. Give back claims older than the lease (a worker died holding them).
-    2. Claim the marks of up to `limit` contacts in one workspace that has some (the
-       workspaces in random order; one where another worker is claiming is skipped).
+    2. For each workspace with pending marks (found by a skip scan, in random order):
+       claim the marks of up to `limit` of its contacts; a workspace where another
+       worker is claiming right now is skipped.
     3. Stages, one transaction: hold the claim (the contacts, then their marks),
        recompute the contacts' event summaries, evaluate their stages. Commit.
     4. Derived data, one transaction: hold the claim again, run the contacts_refreshed
@@ -48,14 +50,16 @@ def marked_contacts_evaluate(*, limit: int = 2000, now: dt.datetime | None = Non
     are safe to repeat, so either way the next claim does them again."""
     contact_marks_release_stale(lease=dt.timedelta(seconds=settings.LIFECYCLE_MARK_LEASE_SECONDS))
     workspaces = contact_marks_workspaces()
-    random.shuffle(workspaces)  # no workspace waits behind a busy one
-    claim = None
+    random.shuffle(workspaces)  # no workspace always waits behind another
+    total = 0
     for workspace_id in workspaces:
         claim = contact_marks_claim(workspace_id=workspace_id, limit=limit)
         if claim is not None:
-            break
-    if claim is None:
-        return 0
+            total += _evaluate(claim, now)
+    return total
+
+
+def _evaluate(claim: MarkClaim, now: dt.datetime | None) -> int:
     try:
         moved = _stages_step(claim, now)
         _derived_step(claim)
