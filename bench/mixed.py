@@ -472,6 +472,29 @@ def engine_drained_after(timeout: float = 300) -> float:
     return time.perf_counter() - started
 
 
+def drift_after(shops: list[Shop]) -> dict[str, Any] | None:
+    """Every summary and rollup of both workspaces against the raw data (the drift
+    check, counting only), once the engine is quiet. None on code without the check:
+    the benchmark also runs against older code, to compare."""
+    try:
+        from analytics.services import drift_check
+    except ImportError:
+        return None
+    from workspaces.models import Workspace
+
+    checks = [
+        drift_check(
+            workspace=Workspace.objects.get(pk=shop.workspace_id), sample=None, repair=False
+        )
+        for shop in shops
+    ]
+    return {
+        "rows_checked": sum(c.rows_checked for c in checks),
+        "rows_differing": sum(c.rows_differing for c in checks),
+        "tables": [c.tables for c in checks if c.rows_differing],
+    }
+
+
 def main() -> None:
     url = fresh_database(DATABASE)
     django_setup(url)
@@ -509,6 +532,7 @@ def main() -> None:
             done = drive(server.port, planned)
         cpu_after = cpu_seconds_by_process()
         drained_s = engine_drained_after()
+        drift = drift_after(shops)
     finally:
         server.stop()
         beat.stop()
@@ -552,6 +576,7 @@ def main() -> None:
             "statuses": dict(sorted(statuses.items())),
             "routes": routes,
             "engine_drained_after_s": round(drained_s, 1),
+            "drift_after": drift,
             "lock_waiting_backends_max": max(locks.samples, default=0),
             "lock_waiting_backends_mean": round(sum(locks.samples) / max(1, len(locks.samples)), 2),
             "lock_wait_longest_s": round(locks.longest, 1),
