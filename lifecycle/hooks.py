@@ -16,6 +16,7 @@ from collections.abc import Callable
 from django.db import connection, transaction
 from django.utils import timezone
 
+from config.db import workspaces_with
 from lifecycle.models import StageTransition
 
 logger = logging.getLogger(__name__)
@@ -69,22 +70,7 @@ def transitions_dispatch(*, limit: int = 1000) -> int:
     at work is skipped (an advisory lock tried, never waited for), so the stays of a
     contact are recomputed by one writer at a time. Moves locked by an erasure are
     skipped: they go with their contact."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            """
-            WITH RECURSIVE w(id) AS (
-                (SELECT workspace_id FROM lifecycle_stagetransition
-                 WHERE notified_at IS NULL ORDER BY workspace_id LIMIT 1)
-                UNION ALL
-                SELECT (SELECT t.workspace_id FROM lifecycle_stagetransition t
-                        WHERE t.notified_at IS NULL AND t.workspace_id > w.id
-                        ORDER BY t.workspace_id LIMIT 1)
-                FROM w WHERE w.id IS NOT NULL
-            )
-            SELECT id FROM w WHERE id IS NOT NULL
-            """
-        )
-        workspaces = [row[0] for row in cursor.fetchall()]
+    workspaces = workspaces_with(table="lifecycle_stagetransition", where="notified_at IS NULL")
     random.shuffle(workspaces)
     for workspace_id in workspaces:
         try:

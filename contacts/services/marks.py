@@ -26,6 +26,7 @@ from dataclasses import dataclass
 
 from django.db import connection, transaction
 
+from config.db import workspaces_with
 from contacts.services.locks import contacts_hold
 
 MARK_SOURCES = ("api", "import", "rule")
@@ -64,22 +65,7 @@ class MarkClaim:
 def contact_marks_workspaces() -> list[int]:
     """The workspaces with pending marks: one index probe per workspace (a skip scan
     of contactmark_pending), never a scan of the queue across tenants."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            """
-            WITH RECURSIVE w(id) AS (
-                (SELECT workspace_id FROM contacts_contactmark WHERE claimed_at IS NULL
-                 ORDER BY workspace_id LIMIT 1)
-                UNION ALL
-                SELECT (SELECT m.workspace_id FROM contacts_contactmark m
-                        WHERE m.claimed_at IS NULL AND m.workspace_id > w.id
-                        ORDER BY m.workspace_id LIMIT 1)
-                FROM w WHERE w.id IS NOT NULL
-            )
-            SELECT id FROM w WHERE id IS NOT NULL
-            """
-        )
-        return [row[0] for row in cursor.fetchall()]
+    return workspaces_with(table="contacts_contactmark", where="claimed_at IS NULL")
 
 
 def contact_marks_claim(*, workspace_id: int, limit: int) -> MarkClaim | None:
