@@ -31,6 +31,7 @@ class AnalyticsSettings(models.Model):
     # never start it twice).
     rollups_rebuilt_at = models.DateTimeField(null=True, blank=True)
     clv_fitted_at = models.DateTimeField(null=True, blank=True)
+    drift_checked_at = models.DateTimeField(null=True, blank=True)
 
     def __str__(self) -> str:
         return f"analytics settings of {self.workspace_id}"
@@ -179,6 +180,36 @@ class CohortCell(models.Model):
 
     def __str__(self) -> str:
         return f"{self.basis} {self.cohort:%Y-%m} @ {self.month:%Y-%m} ({self.source})"
+
+
+class DriftCheck(models.Model):
+    """One comparison of a workspace's derived rows (event summaries and rollups) with
+    what its raw rows give (analytics/services/drift.py). The target is zero rows
+    differing; this is how we know."""
+
+    class Scope(models.TextChoices):
+        SAMPLE = "sample", "A sample of contacts"
+        ALL = "all", "Every contact"
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    checked_at = models.DateTimeField(default=timezone.now)
+    scope = models.CharField(max_length=8, choices=Scope.choices)
+    contacts_checked = models.IntegerField(default=0)
+    rows_checked = models.IntegerField(default=0)
+    rows_differing = models.IntegerField(default=0)
+    rows_repaired = models.IntegerField(
+        default=0,
+        help_text="differing rows repaired, or queued for the engine (summaries, facts, months)",
+    )
+    repair = models.BooleanField(default=True, help_text="whether differences were repaired")
+    tables = models.JSONField(default=dict, help_text="per table: rows checked and differing")
+    seconds = models.FloatField(default=0.0)
+
+    class Meta:
+        indexes = [models.Index(fields=["workspace", "-checked_at"], name="drift_ws_checked")]
+
+    def __str__(self) -> str:
+        return f"drift check of {self.workspace_id}: {self.rows_differing}/{self.rows_checked}"
 
 
 class Spend(models.Model):

@@ -29,6 +29,29 @@ def nightly_due() -> dict[str, list[int]]:
     return {"rebuilds": rebuilds, "clv_fits": fits}
 
 
+@shared_task(name="analytics.drift_check_due")
+def drift_check_due() -> list[int]:
+    """Hand out the drift checks that are due (beat, every few minutes)."""
+    due = services.drift_checks_due(
+        every=dt.timedelta(seconds=settings.ANALYTICS_DRIFT_CHECK_SECONDS)
+    )
+    for workspace_id in due:
+        drift_check.delay(workspace_id)
+    return due
+
+
+@shared_task(name="analytics.drift_check", acks_late=True)
+def drift_check(workspace_id: int) -> int | None:
+    """Compare a sample of the workspace's derived rows with the raw data and repair
+    what differs; returns the rows that differed. Safe to run twice."""
+    workspace = Workspace.objects.filter(pk=workspace_id).first()
+    if workspace is None:
+        return None
+    return services.drift_check(
+        workspace=workspace, sample=settings.ANALYTICS_DRIFT_SAMPLE
+    ).rows_differing
+
+
 @shared_task(name="analytics.figures_warm")
 def figures_warm() -> list[int]:
     """Hand out the warming of the workspaces whose figures were viewed in the last day

@@ -26,16 +26,16 @@ class Outcome:
         return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))]
 
 
-def build_request(path: str, body: bytes, token: str, host: str) -> bytes:
+def build_request(path: str, body: bytes, token: str, host: str, method: str = "POST") -> bytes:
     head = (
-        f"POST {path} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {token}\r\n"
+        f"{method} {path} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {token}\r\n"
         f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
         "Connection: keep-alive\r\n\r\n"
     )
     return head.encode() + body
 
 
-async def _read_response(reader: asyncio.StreamReader) -> tuple[int, bytes, bool]:
+async def read_response(reader: asyncio.StreamReader) -> tuple[int, bytes, bool]:
     """(status, body, whether the server will close the connection)."""
     head = await reader.readuntil(b"\r\n\r\n")
     status = int(head[9:12])
@@ -76,14 +76,14 @@ async def _connection(
             try:
                 writer.write(request)
                 await writer.drain()
-                status, body, closing = await _read_response(reader)
+                status, body, closing = await read_response(reader)
             except (asyncio.IncompleteReadError, ConnectionError):
                 # The server closed an idle keep-alive connection: reconnect and resend.
                 writer.close()
                 reader, writer = await asyncio.open_connection(host, port)
                 writer.write(request)
                 await writer.drain()
-                status, body, closing = await _read_response(reader)
+                status, body, closing = await read_response(reader)
             if closing:
                 writer.close()
                 reader, writer = await asyncio.open_connection(host, port)

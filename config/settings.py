@@ -368,6 +368,9 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     # Analytics: each workspace's rollups rebuilt from raw data, and its CLV models
     # refitted, every ANALYTICS_REBUILD_SECONDS / ANALYTICS_CLV_REFIT_SECONDS.
     "analytics.nightly_due": {"task": "analytics.nightly_due", "schedule": 300.0},
+    # Drift: a sample of each workspace's summaries and rollups against the raw data,
+    # every ANALYTICS_DRIFT_CHECK_SECONDS (analytics/services/drift.py).
+    "analytics.drift_check_due": {"task": "analytics.drift_check_due", "schedule": 300.0},
     # The default view of every report, computed ahead for workspaces in use.
     "analytics.figures_warm": {"task": "analytics.figures_warm", "schedule": 240.0},
     # Messaging: due outbox rows are claimed every second (campaigns/services/dispatch.py).
@@ -386,11 +389,17 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
 }
 LIFECYCLE_SWEEP_SECONDS = env.int("LIFECYCLE_SWEEP_SECONDS", default=900)
 LIFECYCLE_MARK_BATCH = env.int("LIFECYCLE_MARK_BATCH", default=2000)
+# A claim of marks not finished in this long is given back (its worker died).
+LIFECYCLE_MARK_LEASE_SECONDS = env.int("LIFECYCLE_MARK_LEASE_SECONDS", default=300)
 # The same figures (report and parameters) are computed at most once in this many
 # seconds; 0 computes them on every request.
 ANALYTICS_CACHE_SECONDS = env.int("ANALYTICS_CACHE_SECONDS", default=300)
 ANALYTICS_REBUILD_SECONDS = env.int("ANALYTICS_REBUILD_SECONDS", default=86400)
 ANALYTICS_CLV_REFIT_SECONDS = env.int("ANALYTICS_CLV_REFIT_SECONDS", default=86400)
+# A sample of each workspace's event summaries and rollups is compared with the raw
+# data (and repaired) this often; ANALYTICS_DRIFT_SAMPLE contacts per check.
+ANALYTICS_DRIFT_CHECK_SECONDS = env.int("ANALYTICS_DRIFT_CHECK_SECONDS", default=3600)
+ANALYTICS_DRIFT_SAMPLE = env.int("ANALYTICS_DRIFT_SAMPLE", default=500)
 
 # --- Journeys (campaigns) ---------------------------------------------------------------
 JOURNEY_CLAIM_BATCH = env.int("JOURNEY_CLAIM_BATCH", default=1000)

@@ -266,23 +266,49 @@ class ImportRowError(models.Model):
 
 
 class ContactMark(models.Model):
-    """A contact whose data changed since the lifecycle engine last looked at it.
+    """A change to a contact that the lifecycle engine has not acted on yet.
 
     Written by every change that can move a contact between stages (events, attribute
-    and consent changes, imports); drained in batches by the lifecycle worker. A
-    table rather than a Redis set so that a mark survives any restart."""
+    and consent changes, imports) in the same statement or transaction as the change,
+    and only ever appended: one row per writing statement and contact, never updated
+    or deleted by a writer, so a writer never waits for the engine and the engine
+    never waits for a writer. The engine claims a contact's rows (`claim`,
+    `claimed_at`), acts, and deletes exactly the rows it claimed; a change committed
+    meanwhile is a new row, so it is never lost. A table rather than a Redis set so
+    that a mark survives any restart (contacts/services/marks.py)."""
 
-    contact = models.OneToOneField(
-        Contact, primary_key=True, on_delete=models.CASCADE, related_name="+"
+    id = models.BigAutoField(primary_key=True)
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="+", db_index=False)
+    workspace = models.ForeignKey(
+        Workspace, on_delete=models.CASCADE, related_name="+", db_index=False
     )
-    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
     marked_at = models.DateTimeField(default=timezone.now)
     # What changed the contact, for the cause of a resulting stage move: "api",
     # "import", or "rule" for everything else (dashboard edits, demo, system).
     source = models.CharField(max_length=16, default="rule")
+    # The engine's claim on this row (one token per claimed batch), and since when.
+    claim = models.UUIDField(null=True, blank=True)
+    claimed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
-        indexes = [models.Index(fields=["marked_at"], name="contactmark_marked_at")]
+        indexes = [
+            # The queue of a workspace, oldest first; also lists the workspaces with
+            # work (a skip scan over its first column).
+            models.Index(
+                fields=["workspace", "id"],
+                condition=Q(claimed_at__isnull=True),
+                name="contactmark_pending",
+            ),
+            models.Index(fields=["contact"], name="contactmark_contact"),
+            models.Index(
+                fields=["claim"], condition=Q(claim__isnull=False), name="contactmark_claim"
+            ),
+            models.Index(
+                fields=["claimed_at"],
+                condition=Q(claimed_at__isnull=False),
+                name="contactmark_claimed_at",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"contact {self.contact_id} marked at {self.marked_at:%H:%M:%S}"

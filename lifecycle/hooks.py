@@ -10,21 +10,32 @@ hooks must be idempotent (e.g. a unique key per transition); none is ever skippe
 from __future__ import annotations
 
 import logging
+import random
 from collections.abc import Callable
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
+from config.db import workspaces_with
 from lifecycle.models import StageTransition
 
 logger = logging.getLogger(__name__)
 
+
+class HookBusy(Exception):
+    """Raised by a hook that cannot do its work now (its tables are being rebuilt).
+    The engine or the dispatch gives the batch back, untouched, and offers it again
+    later; nothing is logged as an error."""
+
+
 StageChangedHook = Callable[[list[StageTransition]], None]
 _hooks: list[StageChangedHook] = []
 
-# Called with the ids of contacts whose data changed, right after the engine has
-# recomputed their summaries and stages, in the same transaction (so whatever the hook
-# derives is as durable as the marks it consumed).
+# Called with the ids of contacts whose data changed, once the engine has recomputed
+# their summaries and stages (committed), in the transaction that deletes the marks it
+# evaluated (so whatever the hook derives is as durable as the marks it consumed). The
+# engine holds these contacts meanwhile: no other evaluation of them runs, and an
+# erasure of one waits.
 ContactsRefreshedHook = Callable[[list[int]], None]
 _refreshed_hooks: list[ContactsRefreshedHook] = []
 
@@ -47,21 +58,59 @@ def on_stage_changed(hook: StageChangedHook) -> StageChangedHook:
     return hook
 
 
+_DISPATCH_LOCK_SPACE = 7302  # advisory-lock namespace: one dispatcher per workspace
+
+
 def transitions_dispatch(*, limit: int = 1000) -> int:
-    """Offer up to `limit` unnotified transitions to every hook; returns how many."""
+    """Offer up to `limit` unnotified transitions of one workspace to every hook;
+    returns how many (0: nothing left anywhere).
+
+    Workspaces with undispatched moves are found by a skip scan of
+    transition_unnotified and tried in random order; one where another dispatcher is
+    at work is skipped (an advisory lock tried, never waited for), so the stays of a
+    contact are recomputed by one writer at a time. Moves locked by an erasure are
+    skipped: they go with their contact."""
+    workspaces = workspaces_with(table="lifecycle_stagetransition", where="notified_at IS NULL")
+    random.shuffle(workspaces)
+    for workspace_id in workspaces:
+        try:
+            batch = _dispatch_batch(workspace_id, limit)
+        except HookBusy as busy:
+            logger.info("lifecycle.dispatch_deferred workspace=%s reason=%s", workspace_id, busy)
+            continue
+        if not batch:
+            continue
+        logger.info(
+            "lifecycle.transitions_dispatched workspace=%s count=%s hooks=%s",
+            workspace_id,
+            len(batch),
+            len(_hooks),
+        )
+        return len(batch)
+    return 0
+
+
+def _dispatch_batch(workspace_id: int, limit: int) -> list[StageTransition]:
+    """One workspace's next batch, offered to every hook and marked notified in one
+    transaction; [] if another dispatcher has the workspace or nothing is left."""
     with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_try_advisory_xact_lock(%s, %s)", [_DISPATCH_LOCK_SPACE, workspace_id]
+            )
+            if not cursor.fetchone()[0]:
+                return []
         batch = list(
-            StageTransition.objects.filter(notified_at__isnull=True)
+            StageTransition.objects.filter(workspace_id=workspace_id, notified_at__isnull=True)
             .select_for_update(skip_locked=True, of=("self",))
             .select_related("from_stage", "to_stage")
             .order_by("id")[:limit]
         )
         if not batch:
-            return 0
+            return []
         for hook in _hooks:
             hook(batch)
         StageTransition.objects.filter(pk__in=[t.pk for t in batch]).update(
             notified_at=timezone.now()
         )
-    logger.info("lifecycle.transitions_dispatched count=%s hooks=%s", len(batch), len(_hooks))
-    return len(batch)
+    return batch

@@ -119,8 +119,10 @@ class StageTransition(models.Model):
         indexes = [
             models.Index(fields=["contact", "at"], name="transition_contact_at"),
             models.Index(fields=["workspace", "at"], name="transition_ws_at"),
+            # The moves not yet handed to the hooks, per workspace (dispatch claims
+            # one workspace's at a time).
             models.Index(
-                fields=["id"],
+                fields=["workspace", "id"],
                 condition=Q(notified_at__isnull=True),
                 name="transition_unnotified",
             ),

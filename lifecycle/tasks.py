@@ -14,7 +14,9 @@ from lifecycle import hooks, services
 @shared_task(name="lifecycle.evaluate_marked", acks_late=True)
 def evaluate_marked(seconds: float = 5.0) -> int:
     """Drain marks for up to `seconds` (beat starts one every second; several can run
-    at once, as marks are claimed with SKIP LOCKED)."""
+    at once: each claim takes contacts no other claim holds). A pass that finds less
+    than a batch in all leaves the trickle to the next second's run, so contacts are
+    evaluated in batches rather than one by one."""
     deadline = time.monotonic() + seconds
     total = 0
     while time.monotonic() < deadline:
@@ -37,8 +39,11 @@ def sweep_due() -> list[int]:
 
 
 @shared_task(name="lifecycle.dispatch_transitions", acks_late=True)
-def dispatch_transitions() -> int:
+def dispatch_transitions(seconds: float = 5.0) -> int:
+    """Hand new moves to the hooks for up to `seconds`, a batch of one workspace at a
+    time (beat starts one every two seconds)."""
+    deadline = time.monotonic() + seconds
     total = 0
-    while (done := hooks.transitions_dispatch(limit=1000)) == 1000:
+    while time.monotonic() < deadline and (done := hooks.transitions_dispatch(limit=1000)):
         total += done
-    return total + done
+    return total

@@ -138,7 +138,7 @@ class Beat(Worker):
     """Celery beat with the database scheduler, as `make run` and compose run it."""
 
     def start(self, timeout: float = 30, env: dict[str, str] | None = None) -> Beat:
-        """Start it; `env` replaces the test settings' environment."""
+        """Start it; `env` replaces the test settings (the benchmarks pass theirs)."""
         self.log = self.log_path.open("wb")
         schedule = self.log_path.with_suffix(".schedule")
         self.process = subprocess.Popen(
@@ -155,7 +155,7 @@ class Beat(Worker):
                 str(schedule),
             ],
             cwd=ROOT,
-            env=env if env is not None else child_env(),
+            env={**os.environ, **env} if env is not None else child_env(),
             stdout=self.log,
             stderr=subprocess.STDOUT,
             start_new_session=True,

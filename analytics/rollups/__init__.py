@@ -3,7 +3,11 @@ and on erasure, rebuilt from scratch nightly (and on demand) from the raw data.
 
 Concurrency: an incremental update takes a shared advisory lock on each workspace it
 touches, a rebuild an exclusive one, so a rebuild never interleaves with an increment
-to the rows it is recomputing."""
+to the rows it is recomputing. Between increments, the rows of one contact have one
+writer at a time (the engine's claim on its marks, the dispatch of its moves, its
+erasure: see each function), and the rows shared by many contacts (flows per day,
+cohort cells) are only ever added to, in key order, in one statement per transaction,
+so increments commute and never deadlock."""
 
 from __future__ import annotations
 
@@ -15,16 +19,27 @@ from django.db import connection, transaction
 
 from analytics.cache import figures_changed
 from analytics.rollups.customers import (
+    cohort_cells_compare,
+    cohort_cells_recompute,
+    customer_rollups_compare,
     customer_rollups_erase,
+    customer_rollups_orphans,
     customer_rollups_rebuild,
     customer_rollups_refresh,
 )
 from analytics.rollups.stages import (
+    moves_hold,
+    stage_flows_compare,
+    stage_flows_recompute,
     stage_rollups_apply,
     stage_rollups_erase,
     stage_rollups_rebuild,
+    stays_compare,
+    stays_orphans,
+    stays_refresh,
 )
 from contacts.models import Contact
+from lifecycle.hooks import HookBusy
 from lifecycle.models import Stage, StageTransition
 from workspaces.models import Workspace
 
@@ -39,8 +54,21 @@ def _lock(workspace_ids: Collection[int], *, exclusive: bool) -> None:
             cursor.execute(f"SELECT {function}(%s, %s)", [_LOCK_SPACE, workspace_id])
 
 
+def _lock_or_busy(workspace_ids: Collection[int]) -> None:
+    """The shared lock for an increment run by the engine or a dispatch, tried: while
+    a rebuild holds (or waits for) a workspace's rollups, HookBusy makes the caller
+    give its work back and try again later, instead of a worker waiting minutes."""
+    with connection.cursor() as cursor:
+        for workspace_id in sorted(set(workspace_ids)):
+            cursor.execute(
+                "SELECT pg_try_advisory_xact_lock_shared(%s, %s)", [_LOCK_SPACE, workspace_id]
+            )
+            if not cursor.fetchone()[0]:
+                raise HookBusy(f"the rollups of workspace {workspace_id} are being rebuilt")
+
+
 def on_stage_changed(transitions: Sequence[StageTransition]) -> None:
-    _lock({t.workspace_id for t in transitions}, exclusive=False)
+    _lock_or_busy({t.workspace_id for t in transitions})
     stage_rollups_apply(transitions)
 
 
@@ -48,14 +76,57 @@ def on_contacts_refreshed(contact_ids: list[int]) -> None:
     workspaces = set(
         Contact.objects.filter(pk__in=contact_ids).values_list("workspace_id", flat=True)
     )
-    _lock(workspaces, exclusive=False)
+    _lock_or_busy(workspaces)
     customer_rollups_refresh(contact_ids)
 
 
 def on_contact_erased(contact: Contact) -> None:
+    """In the erasure's transaction, which holds the contact row and has discarded its
+    marks (so no engine step acts on it any more): take its moves, stays and customer
+    rows out."""
+    moves_hold(contact_ids=[contact.pk])
     _lock({contact.workspace_id}, exclusive=False)
     stage_rollups_erase(contact_id=contact.pk)
     customer_rollups_erase(contact_id=contact.pk)
+
+
+def rollups_repair(
+    *,
+    workspace_id: int,
+    stays_of: Collection[int] = (),
+    customers_gone: Collection[int] = (),
+    cohorts: tuple[list, list] | None = None,
+    days: list | None = None,
+    everything: bool = False,
+) -> None:
+    """Write again what the drift check found different, in short transactions:
+
+    - the stays of `stays_of` (holding their moves first, as an erasure does, so no
+      dispatch recomputes them meanwhile);
+    - the facts and months of contacts that are gone (`customers_gone`: a refresh of
+      a contact that no longer exists takes its rows and cohort contribution out);
+    - the cohort cells of `cohorts` (signup months, first-purchase months) and the
+      flows of `days`, or all of them with `everything`, holding the workspace's
+      rollups exclusively (no increment may land between the reading and the writing).
+    """
+    if stays_of:
+        with transaction.atomic():
+            moves_hold(contact_ids=stays_of)
+            _lock({workspace_id}, exclusive=False)
+            stays_refresh(contact_ids=stays_of)
+    if customers_gone:
+        with transaction.atomic():
+            _lock({workspace_id}, exclusive=False)
+            customer_rollups_refresh(customers_gone)
+    if cohorts is not None or days is not None or everything:
+        with transaction.atomic():
+            _lock({workspace_id}, exclusive=True)
+            if cohorts is not None or everything:
+                signup, first = (None, None) if everything or cohorts is None else cohorts
+                cohort_cells_recompute(workspace_id=workspace_id, signup=signup, first=first)
+            if days is not None or everything:
+                stage_flows_recompute(workspace_id=workspace_id, days=None if everything else days)
+    figures_changed(workspace_id=workspace_id)
 
 
 def on_workspace_deleted(sender: object, instance: Workspace, **kwargs: object) -> None:
@@ -94,9 +165,16 @@ def rollups_rebuild(*, workspace_id: int) -> float:
 
 
 __all__ = [
+    "cohort_cells_compare",
+    "customer_rollups_compare",
+    "customer_rollups_orphans",
     "customer_rollups_refresh",
     "on_contact_erased",
     "on_contacts_refreshed",
     "on_stage_changed",
     "rollups_rebuild",
+    "rollups_repair",
+    "stage_flows_compare",
+    "stays_compare",
+    "stays_orphans",
 ]

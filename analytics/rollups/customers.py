@@ -13,20 +13,25 @@ models)."""
 from __future__ import annotations
 
 from collections.abc import Collection
+from typing import Any
 
 from django.db import connection
 
 _PURCHASE = "e.name = ANY(w.purchase_event_names) AND e.revenue IS NOT NULL"
 
-_FACTS_SQL = f"""
-INSERT INTO analytics_customerfacts AS f (
-    contact_id, workspace_id, signup_at, signup_month, source, first_purchase_at,
-    first_purchase_month, last_purchase_at, orders, purchases, revenue)
-SELECT c.id, c.workspace_id, c.created_at,
-       date_trunc('month', c.created_at AT TIME ZONE w.time_zone)::date,
-       left(coalesce(c.attributes ->> coalesce(s.source_attribute, 'signup_source'), ''), 200),
-       p.first_at, date_trunc('month', p.first_at AT TIME ZONE w.time_zone)::date, p.last_at,
-       coalesce(p.orders, 0), coalesce(p.purchases, 0), coalesce(p.revenue, 0)
+_FACTS_COLUMNS = (
+    "contact_id, workspace_id, signup_at, signup_month, source, first_purchase_at, "
+    "first_purchase_month, last_purchase_at, orders, purchases, revenue"
+)
+_FACTS_SELECT = f"""
+SELECT c.id AS contact_id, c.workspace_id, c.created_at AS signup_at,
+       date_trunc('month', c.created_at AT TIME ZONE w.time_zone)::date AS signup_month,
+       left(coalesce(c.attributes ->> coalesce(s.source_attribute, 'signup_source'), ''), 200)
+           AS source,
+       p.first_at AS first_purchase_at,
+       date_trunc('month', p.first_at AT TIME ZONE w.time_zone)::date AS first_purchase_month,
+       p.last_at AS last_purchase_at, coalesce(p.orders, 0) AS orders,
+       coalesce(p.purchases, 0) AS purchases, coalesce(p.revenue, 0) AS revenue
 FROM contacts_contact c
 JOIN workspaces_workspace w ON w.id = c.workspace_id
 LEFT JOIN analytics_analyticssettings s ON s.workspace_id = c.workspace_id
@@ -39,6 +44,8 @@ LEFT JOIN (
     GROUP BY e.contact_id
 ) p ON p.contact_id = c.id
 WHERE {{contacts}}
+"""
+_FACTS_CONFLICT = """
 ON CONFLICT (contact_id) DO UPDATE SET
     signup_at = EXCLUDED.signup_at, signup_month = EXCLUDED.signup_month,
     source = EXCLUDED.source, first_purchase_at = EXCLUDED.first_purchase_at,
@@ -46,43 +53,53 @@ ON CONFLICT (contact_id) DO UPDATE SET
     last_purchase_at = EXCLUDED.last_purchase_at, orders = EXCLUDED.orders,
     purchases = EXCLUDED.purchases, revenue = EXCLUDED.revenue
 """
+_FACTS_SQL = (
+    f"INSERT INTO analytics_customerfacts AS f ({_FACTS_COLUMNS}) {_FACTS_SELECT} {_FACTS_CONFLICT}"
+)
 
-_MONTHS_SQL = f"""
-INSERT INTO analytics_contactmonth (contact_id, workspace_id, month, events, purchases, revenue)
+_MONTHS_COLUMNS = "contact_id, workspace_id, month, events, purchases, revenue"
+_MONTHS_SELECT = f"""
 SELECT e.contact_id, e.workspace_id,
-       date_trunc('month', e.occurred_at AT TIME ZONE w.time_zone)::date,
-       count(*), count(*) FILTER (WHERE {_PURCHASE}),
-       coalesce(sum(e.revenue) FILTER (WHERE {_PURCHASE}), 0)
+       date_trunc('month', e.occurred_at AT TIME ZONE w.time_zone)::date AS month,
+       count(*) AS events, count(*) FILTER (WHERE {_PURCHASE}) AS purchases,
+       coalesce(sum(e.revenue) FILTER (WHERE {_PURCHASE}), 0) AS revenue
 FROM contacts_event e JOIN workspaces_workspace w ON w.id = e.workspace_id
 WHERE {{events}}
 GROUP BY 1, 2, 3
 """
+_MONTHS_SQL = f"INSERT INTO analytics_contactmonth ({_MONTHS_COLUMNS}) {_MONTHS_SELECT}"
 
-# What a set of contacts contributes to the cohort cells, from their facts and months.
-_CONTRIBUTION_SQL = """
+
+def _contribution(facts: str, months: str, where: str, sign: str = "") -> str:
+    """What the contacts of `facts` (and their `months`) that satisfy `where` contribute
+    to the cohort cells, times `sign` ("" or "-")."""
+    return f"""
 SELECT f.workspace_id, 'signup' AS basis, f.signup_month AS cohort, f.signup_month AS month,
-       f.source, count(*) AS size, 0 AS active, 0 AS purchasing, 0 AS revenue
-FROM analytics_customerfacts f WHERE {facts} GROUP BY 1, 3, 5
+       f.source, {sign}count(*) AS size, 0 AS active, 0 AS purchasing, 0::numeric AS revenue
+FROM {facts} f WHERE {where} GROUP BY 1, 3, 5
 UNION ALL
 SELECT f.workspace_id, 'signup', f.signup_month, m.month, f.source, 0,
-       count(*) FILTER (WHERE m.events > 0), count(*) FILTER (WHERE m.purchases > 0),
-       sum(m.revenue)
-FROM analytics_customerfacts f JOIN analytics_contactmonth m ON m.contact_id = f.contact_id
-WHERE {facts} GROUP BY 1, 3, 4, 5
+       {sign}count(*) FILTER (WHERE m.events > 0), {sign}count(*) FILTER (WHERE m.purchases > 0),
+       {sign}sum(m.revenue)
+FROM {facts} f JOIN {months} m ON m.contact_id = f.contact_id
+WHERE {where} GROUP BY 1, 3, 4, 5
 UNION ALL
 SELECT f.workspace_id, 'first_purchase', f.first_purchase_month, f.first_purchase_month,
-       f.source, count(*), 0, 0, 0
-FROM analytics_customerfacts f WHERE {facts} AND f.first_purchase_month IS NOT NULL
+       f.source, {sign}count(*), 0, 0, 0
+FROM {facts} f WHERE {where} AND f.first_purchase_month IS NOT NULL
 GROUP BY 1, 3, 5
 UNION ALL
 SELECT f.workspace_id, 'first_purchase', f.first_purchase_month, m.month, f.source, 0,
-       count(*) FILTER (WHERE m.events > 0), count(*) FILTER (WHERE m.purchases > 0),
-       sum(m.revenue)
-FROM analytics_customerfacts f JOIN analytics_contactmonth m ON m.contact_id = f.contact_id
-WHERE {facts} AND f.first_purchase_month IS NOT NULL AND m.month >= f.first_purchase_month
+       {sign}count(*) FILTER (WHERE m.events > 0), {sign}count(*) FILTER (WHERE m.purchases > 0),
+       {sign}sum(m.revenue)
+FROM {facts} f JOIN {months} m ON m.contact_id = f.contact_id
+WHERE {where} AND f.first_purchase_month IS NOT NULL AND m.month >= f.first_purchase_month
 GROUP BY 1, 3, 4, 5
 """
 
+
+# The cell rows in key order: every writer of the cells (refreshes, erasures) updates
+# them in one statement in this order, so two never deadlock.
 _APPLY_SQL = """
 INSERT INTO analytics_cohortcell AS cell
     (workspace_id, basis, cohort, month, source, size, active, purchasing, revenue)
@@ -98,30 +115,97 @@ ON CONFLICT (workspace_id, basis, cohort, month, source) DO UPDATE SET
 
 
 def _apply(cursor: object, sign: str, facts: str, params: list[object]) -> None:
-    sql = _APPLY_SQL.format(sign=sign, contribution=_CONTRIBUTION_SQL.format(facts=facts))
+    contribution = _contribution("analytics_customerfacts", "analytics_contactmonth", facts)
+    sql = _APPLY_SQL.format(sign=sign, contribution=contribution)
     cursor.execute(sql, params * 4)  # type: ignore[attr-defined]
 
 
+# Replace some contacts' facts and months by what their contact rows and events give
+# now, and return how the cohort cells change: what the new rows contribute minus what
+# the replaced ones did. One statement, one snapshot: the rows written and the change
+# returned come from the same reading of the raw data, and the replaced rows are those
+# this statement removes (every sub-statement sees the rows as they were before it).
+# Upserts and deletes touch disjoint rows (in the fresh result, or not), and rows that
+# do not change are not written.
+_REFRESH_SQL = f"""
+WITH fresh_facts AS MATERIALIZED ({
+    _FACTS_SELECT.format(events="e.contact_id = ANY(%(ids)s)", contacts="c.id = ANY(%(ids)s)")
+}),
+fresh_months AS MATERIALIZED ({_MONTHS_SELECT.format(events="e.contact_id = ANY(%(ids)s)")}),
+old_facts AS MATERIALIZED (
+    SELECT * FROM analytics_customerfacts WHERE contact_id = ANY(%(ids)s)),
+old_months AS MATERIALIZED (
+    SELECT * FROM analytics_contactmonth WHERE contact_id = ANY(%(ids)s)),
+facts_written AS (
+    INSERT INTO analytics_customerfacts AS f ({_FACTS_COLUMNS})
+    SELECT {_FACTS_COLUMNS} FROM fresh_facts ORDER BY contact_id
+    {_FACTS_CONFLICT}
+    WHERE (f.signup_at, f.signup_month, f.source, f.first_purchase_at, f.first_purchase_month,
+           f.last_purchase_at, f.orders, f.purchases, f.revenue)
+          IS DISTINCT FROM
+          (EXCLUDED.signup_at, EXCLUDED.signup_month, EXCLUDED.source,
+           EXCLUDED.first_purchase_at, EXCLUDED.first_purchase_month,
+           EXCLUDED.last_purchase_at, EXCLUDED.orders, EXCLUDED.purchases, EXCLUDED.revenue)
+),
+facts_gone AS (
+    DELETE FROM analytics_customerfacts f WHERE f.contact_id = ANY(%(ids)s)
+    AND NOT EXISTS (SELECT 1 FROM fresh_facts n WHERE n.contact_id = f.contact_id)
+),
+months_written AS (
+    INSERT INTO analytics_contactmonth AS m ({_MONTHS_COLUMNS})
+    SELECT {_MONTHS_COLUMNS} FROM fresh_months ORDER BY contact_id, month
+    ON CONFLICT (contact_id, month) DO UPDATE SET
+        events = EXCLUDED.events, purchases = EXCLUDED.purchases, revenue = EXCLUDED.revenue
+    WHERE (m.events, m.purchases, m.revenue)
+          IS DISTINCT FROM (EXCLUDED.events, EXCLUDED.purchases, EXCLUDED.revenue)
+),
+months_gone AS (
+    DELETE FROM analytics_contactmonth m WHERE m.contact_id = ANY(%(ids)s)
+    AND NOT EXISTS (
+        SELECT 1 FROM fresh_months n WHERE n.contact_id = m.contact_id AND n.month = m.month)
+),
+change AS (
+    {_contribution("fresh_facts", "fresh_months", "true")}
+    UNION ALL
+    {_contribution("old_facts", "old_months", "true", sign="-")}
+)
+SELECT workspace_id, basis, cohort, month, source,
+       sum(size), sum(active), sum(purchasing), sum(revenue)
+FROM change
+GROUP BY 1, 2, 3, 4, 5
+HAVING (sum(size), sum(active), sum(purchasing), sum(revenue)) <> (0, 0, 0, 0)
+ORDER BY 1, 2, 3, 4, 5
+"""
+
+_ADD_TO_CELLS_SQL = """
+INSERT INTO analytics_cohortcell AS cell
+    (workspace_id, basis, cohort, month, source, size, active, purchasing, revenue)
+SELECT * FROM unnest(%s::bigint[], %s::text[], %s::date[], %s::date[], %s::text[],
+                     %s::int[], %s::int[], %s::int[], %s::numeric[])
+ON CONFLICT (workspace_id, basis, cohort, month, source) DO UPDATE SET
+    size = cell.size + EXCLUDED.size, active = cell.active + EXCLUDED.active,
+    purchasing = cell.purchasing + EXCLUDED.purchasing, revenue = cell.revenue + EXCLUDED.revenue
+"""
+
+
 def customer_rollups_refresh(contact_ids: Collection[int]) -> None:
-    """Replace these contacts' facts, months and cohort contributions (the hook run
-    after the lifecycle engine drains their marks)."""
+    """Replace these contacts' facts and months, and move the cohort cells by the
+    difference (the hook run after the lifecycle engine evaluated their marks).
+
+    The caller holds these contacts (the engine's claim: no one else writes their rows
+    meanwhile). The cells, shared by every contact of a cohort, are written last, in
+    key order and in one statement, so they stay locked only until the commit that
+    follows."""
     ids = sorted(contact_ids)
     if not ids:
         return
     with connection.cursor() as cursor:
-        _apply(cursor, "-", "f.contact_id = ANY(%s)", [ids])
-        cursor.execute("DELETE FROM analytics_contactmonth WHERE contact_id = ANY(%s)", [ids])
-        cursor.execute(
-            "DELETE FROM analytics_customerfacts f WHERE f.contact_id = ANY(%s) "
-            "AND NOT EXISTS (SELECT 1 FROM contacts_contact c WHERE c.id = f.contact_id)",
-            [ids],
-        )
-        cursor.execute(
-            _FACTS_SQL.format(events="e.contact_id = ANY(%s)", contacts="c.id = ANY(%s)"),
-            [ids, ids],
-        )
-        cursor.execute(_MONTHS_SQL.format(events="e.contact_id = ANY(%s)"), [ids])
-        _apply(cursor, "", "f.contact_id = ANY(%s)", [ids])
+        cursor.execute(_REFRESH_SQL, {"ids": ids})
+        change = cursor.fetchall()
+        if change:
+            cursor.execute(
+                _ADD_TO_CELLS_SQL, [list(column) for column in zip(*change, strict=True)]
+            )
 
 
 def customer_rollups_erase(*, contact_id: int) -> None:
@@ -144,3 +228,151 @@ def customer_rollups_rebuild(*, workspace_id: int) -> None:
         )
         cursor.execute(_MONTHS_SQL.format(events="e.workspace_id = %s"), [workspace_id])
         _apply(cursor, "", "f.workspace_id = %s", [workspace_id])
+
+
+# --- the drift check -------------------------------------------------------------------
+
+# The contacts among %(ids)s whose rollups must be what their raw rows give: those
+# that exist and have no mark (a marked contact is still to be refreshed by the engine,
+# which writes its rows and deletes its marks in one transaction).
+_SETTLED = """
+SELECT c.id FROM contacts_contact c
+WHERE c.workspace_id = %(ws)s AND c.id = ANY(%(ids)s)
+  AND NOT EXISTS (SELECT 1 FROM contacts_contactmark m
+                  WHERE m.contact_id = c.id AND m.workspace_id = %(ws)s)
+"""
+
+_COMPARE_SQL = f"""
+WITH settled AS ({_SETTLED}),
+fresh_facts AS ({
+    _FACTS_SELECT.format(
+        events="e.contact_id IN (SELECT id FROM settled)",
+        contacts="c.id IN (SELECT id FROM settled)",
+    )
+}),
+stored_facts AS (
+    SELECT {_FACTS_COLUMNS} FROM analytics_customerfacts
+    WHERE workspace_id = %(ws)s AND contact_id IN (SELECT id FROM settled)),
+fresh_months AS ({_MONTHS_SELECT.format(events="e.contact_id IN (SELECT id FROM settled)")}),
+stored_months AS (
+    SELECT {_MONTHS_COLUMNS} FROM analytics_contactmonth
+    WHERE workspace_id = %(ws)s AND contact_id IN (SELECT id FROM settled)),
+facts_differing AS (
+    (SELECT * FROM fresh_facts EXCEPT SELECT * FROM stored_facts)
+    UNION (SELECT * FROM stored_facts EXCEPT SELECT * FROM fresh_facts)),
+months_differing AS (
+    (SELECT * FROM fresh_months EXCEPT SELECT * FROM stored_months)
+    UNION (SELECT * FROM stored_months EXCEPT SELECT * FROM fresh_months))
+SELECT (SELECT count(*) FROM (SELECT contact_id FROM fresh_facts
+                              UNION SELECT contact_id FROM stored_facts) k),
+       (SELECT count(DISTINCT contact_id) FROM facts_differing),
+       (SELECT count(*) FROM (SELECT contact_id, month FROM fresh_months
+                              UNION SELECT contact_id, month FROM stored_months) k),
+       (SELECT count(*) FROM (SELECT DISTINCT contact_id, month FROM months_differing) d),
+       ARRAY(SELECT contact_id FROM facts_differing
+             UNION SELECT contact_id FROM months_differing ORDER BY 1)
+"""
+
+# Rows kept for contacts that no longer exist (nothing marks them any more).
+_ORPHANS_SQL = """
+SELECT ARRAY(
+    SELECT f.contact_id FROM analytics_customerfacts f WHERE f.workspace_id = %(ws)s
+      AND NOT EXISTS (SELECT 1 FROM contacts_contact c WHERE c.id = f.contact_id)
+    UNION
+    SELECT m.contact_id FROM analytics_contactmonth m WHERE m.workspace_id = %(ws)s
+      AND NOT EXISTS (SELECT 1 FROM contacts_contact c WHERE c.id = m.contact_id)
+    ORDER BY 1)
+"""
+
+
+def customer_rollups_compare(*, workspace_id: int, contact_ids: Collection[int]) -> dict[str, Any]:
+    """Compare the facts and months of these contacts (the settled ones) with what
+    their contact rows and events give, in one statement: rows compared and differing
+    per table, and the contacts that differ."""
+    with connection.cursor() as cursor:
+        cursor.execute(_COMPARE_SQL, {"ws": workspace_id, "ids": sorted(contact_ids)})
+        facts, facts_differing, months, months_differing, contacts = cursor.fetchone()
+    return {
+        "analytics_customerfacts": (int(facts), int(facts_differing)),
+        "analytics_contactmonth": (int(months), int(months_differing)),
+        "contacts": list(contacts),
+    }
+
+
+def customer_rollups_orphans(*, workspace_id: int) -> list[int]:
+    """Contacts that are gone but still have facts or months."""
+    with connection.cursor() as cursor:
+        cursor.execute(_ORPHANS_SQL, {"ws": workspace_id})
+        return list(cursor.fetchone()[0])
+
+
+def _cohort_filter(alias: str, signup: list | None, first: list | None) -> str:
+    """Cells of the given cohorts (both lists None: all of them)."""
+    if signup is None and first is None:
+        return "true"
+    return (
+        f"(({alias}.basis = 'signup' AND {alias}.cohort = ANY(%(signup)s::date[])) OR "
+        f"({alias}.basis = 'first_purchase' AND {alias}.cohort = ANY(%(first)s::date[])))"
+    )
+
+
+def _cells_expected(signup: list | None, first: list | None) -> str:
+    facts = "f.workspace_id = %(ws)s"
+    if signup is not None or first is not None:
+        facts += (
+            " AND (f.signup_month = ANY(%(signup)s::date[])"
+            " OR f.first_purchase_month = ANY(%(first)s::date[]))"
+        )
+    return f"""
+SELECT workspace_id, basis, cohort, month, source, sum(size) AS size,
+       sum(active) AS active, sum(purchasing) AS purchasing, sum(revenue) AS revenue
+FROM ({_contribution("analytics_customerfacts", "analytics_contactmonth", facts)}) c
+WHERE {_cohort_filter("c", signup, first)}
+GROUP BY 1, 2, 3, 4, 5
+HAVING (sum(size), sum(active), sum(purchasing), sum(revenue)) <> (0, 0, 0, 0)
+"""
+
+
+def cohort_cells_compare(
+    *, workspace_id: int, signup: list | None = None, first: list | None = None
+) -> tuple[int, int]:
+    """Compare the cohort cells (of the given cohorts, or all) with the sums of the
+    facts and months they count: (cells compared, cells differing). Exact at any
+    moment: every writer changes facts, months and cells in one transaction."""
+    sql = f"""
+    WITH expected AS ({_cells_expected(signup, first)}),
+    stored AS (
+        SELECT workspace_id, basis, cohort, month, source, size::numeric AS size,
+               active::numeric AS active, purchasing::numeric AS purchasing, revenue
+        FROM analytics_cohortcell cell
+        WHERE cell.workspace_id = %(ws)s AND {_cohort_filter("cell", signup, first)}
+          AND (size, active, purchasing, revenue) <> (0, 0, 0, 0)),
+    differing AS ((SELECT * FROM expected EXCEPT SELECT * FROM stored)
+                  UNION (SELECT * FROM stored EXCEPT SELECT * FROM expected))
+    SELECT (SELECT count(*) FROM (SELECT basis, cohort, month, source FROM expected
+                                  UNION SELECT basis, cohort, month, source FROM stored) k),
+           (SELECT count(*) FROM (SELECT DISTINCT basis, cohort, month, source FROM differing) d)
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(sql, {"ws": workspace_id, "signup": signup, "first": first})
+        checked, differing = cursor.fetchone()
+    return int(checked), int(differing)
+
+
+def cohort_cells_recompute(
+    *, workspace_id: int, signup: list | None = None, first: list | None = None
+) -> None:
+    """Write the cohort cells (of the given cohorts, or all) again from the facts and
+    months. The caller holds the workspace's rollups exclusively."""
+    params = {"ws": workspace_id, "signup": signup, "first": first}
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "DELETE FROM analytics_cohortcell cell WHERE cell.workspace_id = %(ws)s AND "
+            + _cohort_filter("cell", signup, first),
+            params,
+        )
+        cursor.execute(
+            "INSERT INTO analytics_cohortcell (workspace_id, basis, cohort, month, source, size, "
+            f"active, purchasing, revenue) {_cells_expected(signup, first)} ORDER BY 1, 2, 3, 4, 5",
+            params,
+        )

@@ -55,8 +55,22 @@ def stays_refresh(*, contact_ids: Collection[int]) -> None:
         cursor.execute(_STAYS_SQL, {"ids": sorted(contact_ids)})
 
 
+def moves_hold(*, contact_ids: Collection[int]) -> None:
+    """Lock these contacts' moves (id order) until the transaction ends: a dispatch
+    holding some of them commits first, and later dispatches skip them (they claim
+    with SKIP LOCKED). Taken before the rollups' advisory lock, as a dispatch takes
+    its moves before it."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT id FROM lifecycle_stagetransition WHERE contact_id = ANY(%s) "
+            "ORDER BY id FOR UPDATE",
+            [sorted(contact_ids)],
+        )
+
+
 def stage_rollups_erase(*, contact_id: int) -> None:
-    """Take an erased contact's counted moves and its stays out."""
+    """Take an erased contact's counted moves and its stays out. The caller holds its
+    moves (moves_hold), so each counted move is taken out exactly once."""
     with connection.cursor() as cursor:
         cursor.execute(
             _FLOW_SQL.format(sign="-", where="t.contact_id = %s AND t.notified_at IS NOT NULL"),
@@ -83,4 +97,107 @@ def stage_rollups_rebuild(*, workspace_id: int) -> None:
             FROM lifecycle_stagetransition WHERE workspace_id = %s
             """,
             [workspace_id],
+        )
+
+
+# --- the drift check -------------------------------------------------------------------
+
+# Stays of the settled contacts among %(ids)s (no undispatched move: a dispatch
+# recomputes the stays of the contacts it hands on) against their moves.
+_STAYS_COMPARE_SQL = """
+WITH settled AS (
+    SELECT c.id FROM contacts_contact c
+    WHERE c.workspace_id = %(ws)s AND c.id = ANY(%(ids)s)
+      AND NOT EXISTS (SELECT 1 FROM lifecycle_stagetransition t
+                      WHERE t.contact_id = c.id AND t.notified_at IS NULL)
+), fresh AS (
+    SELECT contact_id, to_stage_id AS stage_id, id AS transition_id, at AS entered_at,
+           lead(at) OVER (PARTITION BY contact_id ORDER BY at, id) AS left_at
+    FROM lifecycle_stagetransition
+    WHERE workspace_id = %(ws)s AND contact_id IN (SELECT id FROM settled)
+), stored AS (
+    SELECT contact_id, stage_id, transition_id, entered_at, left_at FROM analytics_stay
+    WHERE workspace_id = %(ws)s AND contact_id IN (SELECT id FROM settled)
+), differing AS ((SELECT * FROM fresh EXCEPT SELECT * FROM stored)
+                 UNION (SELECT * FROM stored EXCEPT SELECT * FROM fresh))
+SELECT (SELECT count(*) FROM (SELECT transition_id FROM fresh
+                              UNION SELECT transition_id FROM stored) k),
+       (SELECT count(DISTINCT transition_id) FROM differing),
+       ARRAY(SELECT DISTINCT contact_id FROM differing ORDER BY 1)
+"""
+
+
+def stays_compare(*, workspace_id: int, contact_ids: Collection[int]) -> tuple[int, int, list[int]]:
+    """Compare the stays of these contacts with their moves: (stays compared, stays
+    differing, the contacts that differ)."""
+    with connection.cursor() as cursor:
+        cursor.execute(_STAYS_COMPARE_SQL, {"ws": workspace_id, "ids": sorted(contact_ids)})
+        checked, differing, contacts = cursor.fetchone()
+    return int(checked), int(differing), list(contacts)
+
+
+def stays_orphans(*, workspace_id: int) -> list[int]:
+    """Contacts that are gone but still have stays."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT ARRAY(SELECT DISTINCT s.contact_id FROM analytics_stay s "
+            "WHERE s.workspace_id = %s AND NOT EXISTS "
+            "(SELECT 1 FROM contacts_contact c WHERE c.id = s.contact_id) ORDER BY 1)",
+            [workspace_id],
+        )
+        return list(cursor.fetchone()[0])
+
+
+def _flows_expected(days: list | None) -> str:
+    within = ""
+    if days is not None:
+        within = """AND t.at >= (SELECT min(d)::timestamp AT TIME ZONE w.time_zone
+                                  FROM unnest(%(days)s::date[]) d)
+                    AND (t.at AT TIME ZONE w.time_zone)::date = ANY(%(days)s::date[])"""
+    return f"""
+SELECT t.workspace_id, (t.at AT TIME ZONE w.time_zone)::date AS day, t.from_stage_id,
+       t.to_stage_id, count(*) AS moves
+FROM lifecycle_stagetransition t JOIN workspaces_workspace w ON w.id = t.workspace_id
+WHERE t.workspace_id = %(ws)s AND t.notified_at IS NOT NULL {within}
+GROUP BY 1, 2, 3, 4
+"""
+
+
+def stage_flows_compare(*, workspace_id: int, days: list | None = None) -> tuple[int, int]:
+    """Compare the moves per day (of the given local days, or all) with the
+    dispatched moves: (rows compared, rows differing). Exact at any moment: a
+    dispatch counts the moves it marks dispatched in the same transaction."""
+    day_filter = "" if days is None else "AND f.day = ANY(%(days)s::date[])"
+    sql = f"""
+    WITH expected AS ({_flows_expected(days)}),
+    stored AS (
+        SELECT f.workspace_id, f.day, f.from_stage_id, f.to_stage_id, f.moves::bigint
+        FROM analytics_stageflowday f
+        WHERE f.workspace_id = %(ws)s AND f.moves <> 0 {day_filter}),
+    differing AS ((SELECT * FROM expected EXCEPT SELECT * FROM stored)
+                  UNION (SELECT * FROM stored EXCEPT SELECT * FROM expected))
+    SELECT (SELECT count(*) FROM (SELECT day, from_stage_id, to_stage_id FROM expected
+                                  UNION SELECT day, from_stage_id, to_stage_id FROM stored) k),
+           (SELECT count(*) FROM (SELECT DISTINCT day, from_stage_id, to_stage_id
+                                  FROM differing) d)
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(sql, {"ws": workspace_id, "days": days})
+        checked, differing = cursor.fetchone()
+    return int(checked), int(differing)
+
+
+def stage_flows_recompute(*, workspace_id: int, days: list | None = None) -> None:
+    """Count the dispatched moves of the given days (or all) again. The caller holds
+    the workspace's rollups exclusively."""
+    day_filter = "" if days is None else "AND day = ANY(%(days)s::date[])"
+    params = {"ws": workspace_id, "days": days}
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"DELETE FROM analytics_stageflowday WHERE workspace_id = %(ws)s {day_filter}", params
+        )
+        cursor.execute(
+            "INSERT INTO analytics_stageflowday (workspace_id, day, from_stage_id, to_stage_id, "
+            f"moves) {_flows_expected(days)} ORDER BY 1, 2, 3, 4",
+            params,
         )

@@ -1,8 +1,14 @@
-"""Analytics writes: CLV fits, spend, the nightly work. Figures are in
+"""Analytics writes: CLV fits, spend, the nightly work, the drift check. Figures are in
 analytics/figures/, rollups in analytics/rollups/."""
 
 from analytics.services.clv import clv_fit, clv_model_applied, clv_model_current
-from analytics.services.nightly import clv_fits_due, predictions_in_use, rebuilds_due
+from analytics.services.drift import drift_check, drift_last, drift_summary
+from analytics.services.nightly import (
+    clv_fits_due,
+    drift_checks_due,
+    predictions_in_use,
+    rebuilds_due,
+)
 from analytics.services.spend import spend_delete, spend_set
 
 __all__ = [
@@ -10,6 +16,10 @@ __all__ = [
     "clv_fits_due",
     "clv_model_applied",
     "clv_model_current",
+    "drift_check",
+    "drift_checks_due",
+    "drift_last",
+    "drift_summary",
     "predictions_in_use",
     "rebuilds_due",
     "spend_delete",

@@ -1,5 +1,7 @@
-"""The nightly work of a workspace: rebuild its rollups from the raw data (so any
-drift of the incremental updates lasts a day at most) and refit its CLV models.
+"""The periodic work of a workspace: rebuild its rollups from the raw data once a day
+(a backstop, and how a change of definitions — time zone, purchase names, source
+attribute — reaches every row), refit its CLV models, and check a sample of its
+derived rows against the raw data every hour (analytics/services/drift.py).
 Beat asks every few minutes what is due; a conditional update claims each job, so two
 beats or a restarted one never start it twice."""
 
@@ -23,7 +25,7 @@ logger = logging.getLogger(__name__)
 def _claim(field: str, every: dt.timedelta, now: dt.datetime) -> list[int]:
     """Claim, in one statement, every workspace whose `field` is older than `every`:
     a row updated by one beat no longer matches for another."""
-    assert field in ("rollups_rebuilt_at", "clv_fitted_at")
+    assert field in ("rollups_rebuilt_at", "clv_fitted_at", "drift_checked_at")
     AnalyticsSettings.objects.bulk_create(
         [
             AnalyticsSettings(workspace_id=pk)
@@ -45,6 +47,12 @@ def _claim(field: str, every: dt.timedelta, now: dt.datetime) -> list[int]:
 def rebuilds_due(*, every: dt.timedelta, now: dt.datetime | None = None) -> list[int]:
     """Claim the workspaces whose rollups were last rebuilt more than `every` ago."""
     return _claim("rollups_rebuilt_at", every, now or timezone.now())
+
+
+def drift_checks_due(*, every: dt.timedelta, now: dt.datetime | None = None) -> list[int]:
+    """Claim the workspaces whose derived rows were last compared with the raw data
+    more than `every` ago."""
+    return _claim("drift_checked_at", every, now or timezone.now())
 
 
 def clv_fits_due(*, every: dt.timedelta, now: dt.datetime | None = None) -> list[int]:

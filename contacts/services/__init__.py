@@ -19,21 +19,45 @@ from contacts.services.imports import (
     import_jobs_stalled,
     suggest_mapping,
 )
-from contacts.services.marks import contact_marks_claim, contacts_mark_changed
+from contacts.services.locks import contacts_hold
+from contacts.services.marks import (
+    MarkClaim,
+    contact_marks_claim,
+    contact_marks_discard,
+    contact_marks_done,
+    contact_marks_hold,
+    contact_marks_release,
+    contact_marks_release_stale,
+    contact_marks_workspaces,
+    contacts_mark_changed,
+)
 from contacts.services.segments import segment_create, segment_delete, segment_update
-from contacts.services.summaries import event_summaries_rebuild, event_summaries_refresh
+from contacts.services.summaries import (
+    event_summaries_compare,
+    event_summaries_rebuild,
+    event_summaries_refresh,
+)
 
 __all__ = [
     "IngestResult",
+    "MarkClaim",
     "UpsertResult",
     "consent_set",
     "contact_create",
     "contact_erase",
     "contact_marks_claim",
+    "contact_marks_discard",
+    "contact_marks_done",
+    "contact_marks_hold",
+    "contact_marks_release",
+    "contact_marks_release_stale",
+    "contact_marks_workspaces",
     "contact_update",
     "contacts_csv_rows",
+    "contacts_hold",
     "contacts_mark_changed",
     "contacts_upsert",
+    "event_summaries_compare",
     "event_summaries_rebuild",
     "event_summaries_refresh",
     "events_ingest",

@@ -11,7 +11,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from config.errors import Conflict, InvalidInput, field_errors
+from config.errors import Conflict, InvalidInput, NotFound, field_errors
 from contacts.hooks import ERASURE_HOOKS
 from contacts.models import (
     Channel,
@@ -21,7 +21,7 @@ from contacts.models import (
     SmsStatus,
     Suppression,
 )
-from contacts.services.marks import contacts_mark_changed
+from contacts.services.marks import contact_marks_discard, contacts_mark_changed
 from contacts.validation import IDENTIFIERS, Errors, merged_attributes_errors
 from workspaces.models import Workspace
 from workspaces.services import Actor, audit_record
@@ -210,7 +210,10 @@ def contact_update(
     conflicts = _identifier_conflicts(contact.workspace, data, exclude_id=contact.pk)
     if conflicts:
         raise Conflict("Another contact has this identifier.", fields=conflicts)
-    contact = Contact.objects.select_for_update(no_key=True).get(pk=contact.pk)
+    locked = Contact.objects.select_for_update(no_key=True).filter(pk=contact.pk).first()
+    if locked is None:  # erased since the caller read it
+        raise NotFound("No such contact.")
+    contact = locked
     before = _snapshot(contact)
     now = timezone.now()
     consent = _apply(contact, data, source=source, now=now)
@@ -475,7 +478,15 @@ def contact_erase(*, contact: Contact, actor: Actor) -> None:
     """Erase a contact's personal data (GDPR art. 17): the contact, its events and its
     consent history go; what remains is a hash of its email and phone on the
     suppression list, so that it is never messaged again by accident, and an audit
-    entry naming only the contact's former id."""
+    entry naming only the contact's former id.
+
+    Locks in the order every writer uses: the contact row first (an event being
+    recorded for it waits, then finds it gone and creates a new contact with that
+    email), then its marks (an engine step acting on it finishes first, and no later
+    one acts on it), then whatever the hooks take out of derived data."""
+    if not Contact.objects.select_for_update().filter(pk=contact.pk).exists():
+        return  # erased meanwhile by another request
+    contact_marks_discard(contact_id=contact.pk)
     reason_for: dict[str, str] = {
         EmailStatus.BOUNCED: Suppression.Reason.BOUNCED,
         EmailStatus.COMPLAINED: Suppression.Reason.COMPLAINED,

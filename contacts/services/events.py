@@ -67,11 +67,10 @@ WITH rows AS (
     DO NOTHING
     RETURNING contact_id
 ), marked AS (
-    -- In contact order, so that concurrent batches lock marks in the same order and
-    -- cannot deadlock.
+    -- Appended, never merged into a mark that exists: the engine may have claimed that
+    -- one already, and this insert must neither wait for it nor be lost in it.
     INSERT INTO contacts_contactmark (contact_id, workspace_id, marked_at, source)
-    SELECT DISTINCT contact_id, %(ws)s, now(), 'api' FROM inserted ORDER BY contact_id
-    ON CONFLICT (contact_id) DO NOTHING
+    SELECT DISTINCT contact_id, %(ws)s, now(), 'api' FROM inserted
 )
 SELECT (SELECT count(*) FROM inserted),
        ARRAY(SELECT i FROM rows EXCEPT SELECT i FROM resolved)
@@ -155,9 +154,12 @@ def _insert(
             # Prepared: planning this statement costs more than running it for one event.
             cursor.execute(_INSERT_SQL, params, prepare=True)
             break
-        except psycopg.errors.DeadlockDetected:
-            # Two clients sent the same idempotency keys in different orders at once. The
-            # statement rolled back whole; outside a transaction it is safe to run again.
+        except (psycopg.errors.DeadlockDetected, psycopg.errors.ForeignKeyViolation):
+            # Two clients sent the same idempotency keys in different orders at once, or
+            # the contact an event named was erased while the statement ran (its events
+            # then belong to a new contact with that email, found or created by the next
+            # run). The statement rolled back whole; outside a transaction it is safe to
+            # run again.
             if attempt == 2 or connection.in_atomic_block:
                 raise
     inserted, missing = cursor.fetchone()

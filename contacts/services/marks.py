@@ -1,17 +1,42 @@
-"""Marking contacts for re-evaluation by the lifecycle engine, and claiming marks."""
+"""Marking contacts for re-evaluation by the lifecycle engine, and the engine's claims.
+
+The meeting point of every writer (ingest, contact edits, imports) and the engine
+(issue 12). Writers only append mark rows, in the statement or transaction of their
+change; nothing a writer does waits on the engine, and nothing the engine does waits
+on a writer:
+
+1. Claim (a short transaction of its own, one workspace at a time): take the pending
+   rows of up to N contacts that no claim holds yet, stamping them with a token.
+2. Act, in short transactions that each begin by holding the claim's rows
+   (`contact_marks_hold`, FOR UPDATE in contact order): a claim given back or taken
+   over in between is noticed there, and whoever erases a contact meanwhile waits.
+3. Done: delete exactly the rows claimed (`contact_marks_done`), in the last of them.
+
+A change committed after the claim is a new row, not part of it, so the contact is
+evaluated again: no change is ever lost, and no claim ever blocks an insert. A worker
+that dies leaves its claim; after `lease` it is given back (`contact_marks_release_stale`).
+"""
 
 from __future__ import annotations
 
+import datetime as dt
+import uuid
 from collections.abc import Collection
+from dataclasses import dataclass
 
-from django.db import connection
+from django.db import connection, transaction
+
+from config.db import workspaces_with
+from contacts.services.locks import contacts_hold
 
 MARK_SOURCES = ("api", "import", "rule")
+_CLAIM_LOCK_SPACE = 7301  # advisory-lock namespace: one claim at a time per workspace
 
 
 def contacts_mark_changed(*, contact_ids: Collection[int], source: str = "rule") -> None:
-    """Queue these contacts for the lifecycle engine (idempotent; one statement).
-    `source` says what changed them: "api", "import" or "rule" (anything else)."""
+    """Queue these contacts for the lifecycle engine (one appending statement; call it
+    in the transaction of the change). `source` says what changed them: "api",
+    "import" or "rule" (anything else)."""
     if not contact_ids:
         return
     assert source in MARK_SOURCES, source
@@ -21,32 +46,131 @@ def contacts_mark_changed(*, contact_ids: Collection[int], source: str = "rule")
             INSERT INTO contacts_contactmark (contact_id, workspace_id, marked_at, source)
             SELECT c.id, c.workspace_id, now(), %s FROM contacts_contact c
             WHERE c.id = ANY(%s)
-            ORDER BY c.id  -- one lock order for every writer: no deadlocks
-            ON CONFLICT (contact_id) DO NOTHING
             """,
             [source, list(contact_ids)],
         )
 
 
-def contact_marks_claim(*, limit: int) -> list[tuple[int, int, str]]:
-    """Take up to `limit` of the oldest marks: [(contact_id, workspace_id, source)].
+@dataclass(frozen=True)
+class MarkClaim:
+    token: uuid.UUID
+    workspace_id: int
+    sources: dict[int, str]  # contact id -> the source of its oldest mark
 
-    Call inside the transaction that acts on them: the marks are deleted by it, so a
-    worker that dies before committing gives them back, and concurrent workers skip
-    each other's (SKIP LOCKED). A contact marked again while being evaluated gets a
-    new mark once this transaction commits, so no change is missed."""
-    with connection.cursor() as cursor:
+    @property
+    def contact_ids(self) -> list[int]:
+        return sorted(self.sources)
+
+
+def contact_marks_workspaces() -> list[int]:
+    """The workspaces with pending marks: one index probe per workspace (a skip scan
+    of contactmark_pending), never a scan of the queue across tenants."""
+    return workspaces_with(table="contacts_contactmark", where="claimed_at IS NULL")
+
+
+def contact_marks_claim(*, workspace_id: int, limit: int) -> MarkClaim | None:
+    """Claim the pending marks of up to `limit` contacts of a workspace, oldest first,
+    skipping contacts that another claim holds (so one contact is evaluated by one
+    worker at a time). None if another worker is claiming in this workspace right
+    now or nothing is pending. Commits at once."""
+    token = uuid.uuid4()
+    with transaction.atomic(), connection.cursor() as cursor:
+        # Claims of a workspace take turns, so each sees the others' committed claims
+        # and the "not held" test below is exact. A busy workspace is skipped, not
+        # waited for.
+        cursor.execute(
+            "SELECT pg_try_advisory_xact_lock(%s, %s)", [_CLAIM_LOCK_SPACE, workspace_id]
+        )
+        if not cursor.fetchone()[0]:
+            return None
         cursor.execute(
             """
-            DELETE FROM contacts_contactmark m
-            WHERE m.contact_id IN (
-                SELECT contact_id FROM contacts_contactmark
-                ORDER BY marked_at
-                LIMIT %s
-                FOR UPDATE SKIP LOCKED
+            WITH oldest AS (
+                SELECT contact_id, id FROM contacts_contactmark
+                WHERE workspace_id = %(ws)s AND claimed_at IS NULL
+                ORDER BY id LIMIT %(scan)s
+            ), picked AS (
+                SELECT o.contact_id FROM oldest o
+                WHERE NOT EXISTS (
+                    SELECT 1 FROM contacts_contactmark held
+                    WHERE held.contact_id = o.contact_id AND held.workspace_id = %(ws)s
+                      AND held.claimed_at IS NOT NULL)
+                GROUP BY o.contact_id ORDER BY min(o.id) LIMIT %(limit)s
+            ), locked AS MATERIALIZED (
+                -- in id order, as an erasure locks a contact's marks
+                SELECT m.id FROM contacts_contactmark m JOIN picked p USING (contact_id)
+                WHERE m.workspace_id = %(ws)s AND m.claimed_at IS NULL
+                ORDER BY m.id FOR UPDATE OF m
             )
-            RETURNING m.contact_id, m.workspace_id, m.source
+            UPDATE contacts_contactmark m SET claim = %(token)s, claimed_at = now()
+            WHERE m.id = ANY((SELECT array_agg(id) FROM locked)::bigint[])
+              AND m.claimed_at IS NULL
+            RETURNING m.contact_id, m.id, m.source
             """,
-            [limit],
+            {"ws": workspace_id, "limit": limit, "scan": limit * 2, "token": token},
         )
-        return [(row[0], row[1], row[2]) for row in cursor.fetchall()]
+        rows = sorted(cursor.fetchall(), key=lambda row: row[1])
+    if not rows:
+        return None
+    sources: dict[int, str] = {}
+    for contact_id, _, source in rows:
+        sources.setdefault(contact_id, source)
+    return MarkClaim(token=token, workspace_id=workspace_id, sources=sources)
+
+
+def contact_marks_hold(*, claim: MarkClaim) -> list[int]:
+    """Inside a transaction of the engine: lock the claim's contacts against erasure
+    (contacts_hold), then the claim's rows (contact order: contact, then its marks, as
+    every writer locks them), and return the contacts still held by the claim. A
+    contact erased since, or a claim given back after its lease, is left out; an
+    erasure that starts now waits for this transaction."""
+    contacts_hold(contact_ids=claim.contact_ids)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT contact_id FROM contacts_contactmark WHERE claim = %s "
+            "ORDER BY contact_id, id FOR UPDATE",
+            [claim.token],
+        )
+        return sorted({row[0] for row in cursor.fetchall()})
+
+
+def contact_marks_done(*, claim: MarkClaim) -> int:
+    """Delete the rows of the claim (the last step of the transaction that acted on
+    them); later marks of the same contacts stay for the next evaluation."""
+    with connection.cursor() as cursor:
+        cursor.execute("DELETE FROM contacts_contactmark WHERE claim = %s", [claim.token])
+        return int(cursor.rowcount)
+
+
+def contact_marks_release(*, claim: MarkClaim) -> int:
+    """Give a claim back at once (the engine failed part-way): its contacts are
+    evaluated again by the next claim."""
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE contacts_contactmark SET claim = NULL, claimed_at = NULL WHERE claim = %s",
+            [claim.token],
+        )
+        return int(cursor.rowcount)
+
+
+def contact_marks_release_stale(*, lease: dt.timedelta) -> int:
+    """Give back the claims older than `lease` (a worker that died holding them). A
+    worker still acting on one notices at its next `contact_marks_hold`."""
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE contacts_contactmark SET claim = NULL, claimed_at = NULL "
+            "WHERE claimed_at IS NOT NULL AND claimed_at < now() - make_interval(secs => %s)",
+            [lease.total_seconds()],
+        )
+        return int(cursor.rowcount)
+
+
+def contact_marks_discard(*, contact_id: int) -> None:
+    """Delete a contact's marks, waiting for an engine step that holds them (erasure:
+    the contact goes, and the engine must not act on it after this transaction)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "DELETE FROM contacts_contactmark WHERE id IN (SELECT id FROM contacts_contactmark "
+            "WHERE contact_id = %s ORDER BY id FOR UPDATE)",
+            [contact_id],
+        )

@@ -1,11 +1,8 @@
 """Every write the lifecycle app makes."""
 
 from lifecycle.services.evaluation import stages_evaluate
-from lifecycle.services.moves import (
-    contact_stage_set,
-    contact_stage_unpin,
-    marked_contacts_evaluate,
-)
+from lifecycle.services.marked import marked_contacts_evaluate
+from lifecycle.services.moves import contact_stage_set, contact_stage_unpin
 from lifecycle.services.stages import (
     stage_archive,
     stage_create,

@@ -27,7 +27,9 @@ from workspaces.models import Workspace
 # evaluator moved a contact after this statement's snapshot, PostgreSQL re-checks the
 # row, finds another stage, and skips it, so no transition is written twice or from
 # the wrong stage. New contacts (no row yet) enter with ON CONFLICT DO NOTHING, for
-# the same reason.
+# the same reason. The rows to move are locked first, in contact order (`locked`, read
+# whole before the UPDATE runs), the order every writer takes them in, so that a sweep
+# chunk and the evaluation of marked contacts never deadlock.
 _APPLY_SQL = """
 WITH computed AS MATERIALIZED ({computed}),
 diff AS (
@@ -39,6 +41,12 @@ diff AS (
            AND (%(override_pins)s OR NOT cur.pinned
                 OR (cur.pinned_until IS NOT NULL AND cur.pinned_until <= %(now)s)))
 ),
+locked AS MATERIALIZED (
+    SELECT cs.contact_id FROM lifecycle_contactstage cs
+    WHERE cs.contact_id IN (SELECT contact_id FROM diff WHERE old_stage IS NOT NULL)
+    ORDER BY cs.contact_id
+    FOR NO KEY UPDATE OF cs
+),
 moved AS (
     UPDATE lifecycle_contactstage cs
     SET stage_id = d.new_stage, entered_at = %(now)s, pinned = false, pinned_until = NULL
@@ -46,6 +54,7 @@ moved AS (
     WHERE cs.contact_id = d.contact_id AND cs.stage_id = d.old_stage AND {scope_cs}
       AND (%(override_pins)s OR NOT cs.pinned
            OR (cs.pinned_until IS NOT NULL AND cs.pinned_until <= %(now)s))
+      AND cs.contact_id = ANY((SELECT array_agg(contact_id) FROM locked)::bigint[])
     RETURNING cs.contact_id, d.old_stage, d.new_stage
 ),
 entered AS (

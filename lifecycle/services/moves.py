@@ -1,22 +1,17 @@
-"""Manual stage moves (dashboard or API), pins, and evaluating marked contacts."""
+"""Manual stage moves (dashboard or API) and pins."""
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections import defaultdict
 
 from django.db import transaction
 from django.utils import timezone
 
-from config.errors import InvalidInput
+from config.errors import InvalidInput, NotFound
 from contacts.models import Contact
-from contacts.rules import Scope
-from contacts.services import contact_marks_claim, contacts_mark_changed, event_summaries_refresh
-from lifecycle.hooks import contacts_refreshed
+from contacts.services import contacts_hold, contacts_mark_changed
 from lifecycle.models import Cause, ContactStage, Stage, StageTransition
-from lifecycle.services.evaluation import stages_evaluate
-from workspaces.models import Workspace
 from workspaces.services import Actor
 
 logger = logging.getLogger(__name__)
@@ -42,6 +37,10 @@ def contact_stage_set(
         raise InvalidInput(
             "The pin must end in the future.", fields={"pinned_until": ["is in the past"]}
         )
+    # The contact before its stage row: the lock order of every writer (an erasure
+    # locks the contact, then deletes the stage row).
+    if not contacts_hold(contact_ids=[contact.pk]):
+        raise NotFound("No such contact.")
     current = ContactStage.objects.select_for_update().filter(contact=contact).first()
     cause = Cause.API if actor.api_key is not None else Cause.MANUAL
     if current is not None and current.stage_id == stage.pk:
@@ -79,33 +78,3 @@ def contact_stage_unpin(*, contact: Contact, actor: Actor) -> None:
     marked now)."""
     ContactStage.objects.filter(contact=contact).update(pinned=False, pinned_until=None)
     contacts_mark_changed(contact_ids=[contact.pk], source="api" if actor.api_key else "rule")
-
-
-_CAUSE_OF_SOURCE = {"api": Cause.API, "import": Cause.IMPORT, "rule": Cause.RULE}
-
-
-def marked_contacts_evaluate(*, limit: int = 2000, now: dt.datetime | None = None) -> int:
-    """Evaluate a batch of contacts whose data changed; returns how many.
-
-    1. Claim up to `limit` marks (SKIP LOCKED: workers share the queue).
-    2. Recompute those contacts' event summaries from their events.
-    3. Evaluate their stages, one statement per workspace and cause.
-    4. Let other apps refresh what they derive from these contacts (analytics).
-    All in one transaction: a worker killed mid-way leaves the marks in place."""
-    with transaction.atomic():
-        marks = contact_marks_claim(limit=limit)
-        if not marks:
-            return 0
-        event_summaries_refresh(contact_ids=[contact_id for contact_id, _, _ in marks])
-        groups: dict[tuple[int, str], list[int]] = defaultdict(list)
-        for contact_id, workspace_id, source in marks:
-            groups[(workspace_id, _CAUSE_OF_SOURCE.get(source, Cause.RULE))].append(contact_id)
-        workspaces = Workspace.objects.in_bulk({workspace_id for workspace_id, _ in groups})
-        moved = 0
-        for (workspace_id, cause), ids in groups.items():
-            moved += stages_evaluate(
-                workspace=workspaces[workspace_id], scope=Scope.of(ids), cause=cause, now=now
-            )
-        contacts_refreshed([contact_id for contact_id, _, _ in marks])
-    logger.info("lifecycle.marked_evaluated contacts=%s moved=%s", len(marks), moved)
-    return len(marks)

@@ -30,8 +30,7 @@ from contacts.models import Contact, Segment
 from contacts.services.events import events_ingest
 from lifecycle.hooks import transitions_dispatch
 from lifecycle.models import ContactStage
-from lifecycle.services import stages_create_defaults
-from lifecycle.services.moves import contact_stage_set, marked_contacts_evaluate
+from lifecycle.services import contact_stage_set, marked_contacts_evaluate, stages_create_defaults
 from tests.campaigns.helpers import ACTOR, email_template, sms_template
 from tests.campaigns.journey_helpers import (
     advance,

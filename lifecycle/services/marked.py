@@ -1,0 +1,110 @@
+"""Evaluating the contacts whose data changed (their marks), in short transactions
+that never make a writer wait (contacts/services/marks.py has the claims)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import random
+from collections import defaultdict
+
+from django.conf import settings
+from django.db import transaction
+
+from contacts.rules import Scope
+from contacts.services import (
+    MarkClaim,
+    contact_marks_claim,
+    contact_marks_done,
+    contact_marks_hold,
+    contact_marks_release,
+    contact_marks_release_stale,
+    contact_marks_workspaces,
+    event_summaries_refresh,
+)
+from lifecycle.hooks import HookBusy, contacts_refreshed
+from lifecycle.models import Cause
+from lifecycle.services.evaluation import stages_evaluate
+from workspaces.models import Workspace
+
+logger = logging.getLogger(__name__)
+
+_CAUSE_OF_SOURCE = {"api": Cause.API, "import": Cause.IMPORT, "rule": Cause.RULE}
+
+
+def marked_contacts_evaluate(*, limit: int = 2000, now: dt.datetime | None = None) -> int:
+    """Evaluate a batch of marked contacts in each workspace that has some; returns how
+    many contacts in all.
+
+    1. Give back claims older than the lease (a worker died holding them).
+    2. For each workspace with pending marks (found by a skip scan, in random order):
+       claim the marks of up to `limit` of its contacts; a workspace where another
+       worker is claiming right now is skipped.
+    3. Stages, one transaction: hold the claim (the contacts, then their marks),
+       recompute the contacts' event summaries, evaluate their stages. Commit.
+    4. Derived data, one transaction: hold the claim again, run the contacts_refreshed
+       hooks (analytics rollups, journey triggers), delete the claimed marks. Commit.
+    Each transaction reads what is committed when it runs; a change committed after
+    step 2 left a mark of its own, so the contact is evaluated again. A failure gives
+    the claim back at once; a crash leaves it until the lease runs out. Steps 3 and 4
+    are safe to repeat, so either way the next claim does them again."""
+    contact_marks_release_stale(lease=dt.timedelta(seconds=settings.LIFECYCLE_MARK_LEASE_SECONDS))
+    workspaces = contact_marks_workspaces()
+    random.shuffle(workspaces)  # no workspace always waits behind another
+    total = 0
+    for workspace_id in workspaces:
+        claim = contact_marks_claim(workspace_id=workspace_id, limit=limit)
+        if claim is not None:
+            total += _evaluate(claim, now)
+    return total
+
+
+def _evaluate(claim: MarkClaim, now: dt.datetime | None) -> int:
+    try:
+        moved = _stages_step(claim, now)
+        _derived_step(claim)
+    except HookBusy as busy:
+        # A rebuild holds the rollups: the stages are written, the rest waits for
+        # the next claim of these contacts.
+        contact_marks_release(claim=claim)
+        logger.info(
+            "lifecycle.marked_deferred workspace=%s contacts=%s reason=%s",
+            claim.workspace_id,
+            len(claim.sources),
+            busy,
+        )
+        return 0
+    except BaseException:
+        contact_marks_release(claim=claim)
+        raise
+    logger.info(
+        "lifecycle.marked_evaluated workspace=%s contacts=%s moved=%s",
+        claim.workspace_id,
+        len(claim.sources),
+        moved,
+    )
+    return len(claim.sources)
+
+
+def _stages_step(claim: MarkClaim, now: dt.datetime | None) -> int:
+    with transaction.atomic():
+        ids = contact_marks_hold(claim=claim)
+        if not ids:
+            return 0
+        event_summaries_refresh(contact_ids=ids)
+        workspace = Workspace.objects.get(pk=claim.workspace_id)
+        by_cause: dict[str, list[int]] = defaultdict(list)
+        for contact_id in ids:
+            by_cause[_CAUSE_OF_SOURCE.get(claim.sources[contact_id], Cause.RULE)].append(contact_id)
+        return sum(
+            stages_evaluate(workspace=workspace, scope=Scope.of(group), cause=cause, now=now)
+            for cause, group in sorted(by_cause.items())
+        )
+
+
+def _derived_step(claim: MarkClaim) -> None:
+    with transaction.atomic():
+        ids = contact_marks_hold(claim=claim)
+        if ids:
+            contacts_refreshed(ids)
+        contact_marks_done(claim=claim)

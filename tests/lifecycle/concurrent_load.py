@@ -1,0 +1,111 @@
+"""A load process for tests/lifecycle/test_concurrency.py: one client of the REST API
+as an integration would be, run as its own process (`python -m
+tests.lifecycle.concurrent_load <plan.json>`), so that several of them and the
+Celery workers meet in PostgreSQL for real.
+
+Requests go through Django's full request handling (the test client: URL routing,
+authentication, views, services) against the database named by DATABASE_URL. The
+plan (written by the test) says what to send; the process prints one JSON line: how
+many requests got each status and the first few error bodies.
+
+Roles:
+- `events`: POST /api/v1/events/, each step either a batch or a single event, with
+  idempotency keys, some sent again later with other values;
+- `contacts`: batch upserts and PATCHes that change the acquisition source (which
+  the rollups group by), and erasures of contacts whose email later events bring back.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import sys
+import time
+from collections import Counter
+from typing import Any
+
+
+def main(plan_path: str) -> None:
+    import django
+
+    django.setup()
+    from django.test import Client
+
+    with open(plan_path) as handle:
+        plan = json.load(handle)
+    # A server error is counted as a 500, as a client would see it, not raised.
+    client = Client(
+        HTTP_AUTHORIZATION=f"Bearer {plan['secret']}",
+        HTTP_HOST="localhost",
+        raise_request_exception=False,
+    )
+    statuses: Counter[int] = Counter()
+    errors: list[str] = []
+
+    def call(method: str, path: str, body: Any = None) -> Any:
+        send = getattr(client, method)
+        if body is None:
+            response = send(path)
+        else:
+            response = send(path, data=json.dumps(body), content_type="application/json")
+        statuses[response.status_code] += 1
+        if response.status_code >= 500 and len(errors) < 5:
+            errors.append(f"{method.upper()} {path}: {response.content[:500]!r}")
+        if response.status_code == 204 or not response.content:
+            return None
+        try:
+            return response.json()
+        except ValueError:
+            return None
+
+    rng = random.Random(plan["seed"])
+    # Every process starts together, so that the load really overlaps.
+    while time.time() < plan["start_at"]:
+        time.sleep(0.01)
+    if plan["role"] == "events":
+        for step in plan["steps"]:
+            if len(step) == 1:
+                call("post", "/api/v1/events/", step[0])
+            else:
+                call("post", "/api/v1/events/", {"batch": step})
+    else:
+        emails = plan["emails"]
+        for action in plan["steps"]:
+            if action == "upsert":
+                chosen = rng.sample(emails, 20)
+                call(
+                    "post",
+                    "/api/v1/contacts/batch/",
+                    {
+                        "contacts": [
+                            {
+                                "email": email,
+                                "attributes": {"signup_source": rng.choice(plan["sources"])},
+                            }
+                            for email in chosen
+                        ]
+                    },
+                )
+            else:
+                email = rng.choice(emails)
+                found = call("get", f"/api/v1/contacts/?email={email}")
+                rows = (found or {}).get("results") or []
+                if not rows:
+                    continue
+                contact_id = rows[0]["id"]
+                if action == "patch":
+                    call(
+                        "patch",
+                        f"/api/v1/contacts/{contact_id}/",
+                        {"attributes": {"signup_source": rng.choice(plan["sources"])}},
+                    )
+                else:
+                    call("delete", f"/api/v1/contacts/{contact_id}/")
+            time.sleep(plan["pause"])
+    print(json.dumps({"statuses": dict(statuses), "errors": errors}), flush=True)
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.test_settings")
+    main(sys.argv[1])

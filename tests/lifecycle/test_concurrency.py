@@ -1,0 +1,348 @@
+"""Ingest and the stage engine under real concurrency: several processes post batches
+and single events (idempotent re-sends with other values among them), upsert and
+update contacts, erase some and bring them back by email, while two Celery worker
+processes evaluate the marked contacts and dispatch their moves. When the engine has
+gone quiet, every event summary, every contact's stage and every rollup row must be
+what a computation from the raw rows gives.
+
+A contact's figures that are stale when nothing is left to do stay stale until the
+nightly rebuild: that is the drift this test exists to catch."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import random
+import subprocess
+import sys
+import threading
+import time
+import zoneinfo
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.db import connection
+from django.utils import timezone
+
+from analytics.rollups import rollups_rebuild
+from analytics.services import drift_check
+from contacts.models import Contact
+from contacts.rules import Scope
+from lifecycle.models import ContactStage
+from lifecycle.selectors import stages_for_workspace
+from lifecycle.services import stages_create_defaults
+from lifecycle.services.evaluation import stage_case
+from tests.factories import WorkspaceFactory
+from tests.processes import ROOT, Worker, child_env, purge_broker, wait_for
+from workspaces.models import Workspace
+from workspaces.services import Actor, api_key_create
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.worker]
+
+CONTACTS = 160  # per workspace: few enough that batches keep meeting the same ones
+EVENTS = 3000  # per workspace
+NAMES = [
+    ("page_view", 30),
+    ("purchase", 25),
+    ("order", 5),
+    ("trial_started", 8),
+    ("cart_abandoned", 8),
+    ("referral_sent", 6),
+    ("signed_up", 4),
+]
+SOURCES = ["ads", "organic", "referral", "partner"]
+
+
+# --- the load --------------------------------------------------------------------------
+
+
+def _moment(rng: random.Random, now: dt.datetime) -> dt.datetime:
+    """Within the last 14 months, a whole number of days and 1-23 hours before the
+    test started: no "within N days" window of a rule ends during the test, so the
+    stages expected at the end are those the engine saw."""
+    return now - dt.timedelta(days=rng.randint(0, 425), hours=rng.randint(1, 23))
+
+
+def _events(rng: random.Random, slug: str, emails: list[str], now: dt.datetime) -> list[dict]:
+    names, weights = zip(*NAMES, strict=True)
+    events: list[dict[str, Any]] = []
+    for n in range(EVENTS):
+        name = rng.choices(names, weights)[0]
+        item: dict[str, Any] = {
+            "contact": {"email": rng.choice(emails)},
+            "name": name,
+            "occurred_at": _moment(rng, now).isoformat(),
+        }
+        if name in ("purchase", "order"):
+            item["revenue"] = f"{rng.randint(100, 20000) / 100:.2f}"
+        if rng.random() < 0.8:
+            item["idempotency_key"] = f"{slug}-{n}"
+        events.append(item)
+    # Re-sends of a keyed event with other values (revenue, time), later in the stream:
+    # the first one recorded wins, and the figures must follow what was recorded.
+    keyed = [e for e in events if "idempotency_key" in e]
+    for original in rng.sample(keyed, 60):
+        again = dict(original, occurred_at=_moment(rng, now).isoformat())
+        if "revenue" in again:
+            again["revenue"] = f"{rng.randint(100, 20000) / 100:.2f}"
+        events.insert(rng.randint(events.index(original), len(events)), again)
+    return events
+
+
+def _plans(seed: int, workspace: Workspace, secret: str, now: dt.datetime) -> list[dict]:
+    rng = random.Random(f"{seed}-{workspace.slug}")
+    emails = [f"c{i}@{workspace.slug}.test" for i in range(CONTACTS)]
+    events = _events(rng, workspace.slug, emails, now)
+    singles, rest = events[:300], events[300:]
+    batches: list[list[dict]] = []
+    while rest:
+        size = rng.randint(100, 500)
+        batches.append(rest[:size])
+        rest = rest[size:]
+    common = {"secret": secret, "sources": SOURCES, "emails": emails}
+    contact_steps = ["upsert"] * 12 + ["patch"] * 20 + ["erase"] * 12
+    rng.shuffle(contact_steps)
+    return [
+        {**common, "role": "events", "seed": rng.random(), "steps": batches[0::2]},
+        {**common, "role": "events", "seed": rng.random(), "steps": batches[1::2]},
+        {**common, "role": "events", "seed": rng.random(), "steps": [[e] for e in singles]},
+        {**common, "role": "contacts", "seed": rng.random(), "steps": contact_steps, "pause": 0.2},
+    ]
+
+
+def _run_load(plans: list[dict], tmp_path: Path) -> list[dict]:
+    start_at = time.time() + 4  # after every process has set Django up
+    processes = []
+    for n, plan in enumerate(plans):
+        path = tmp_path / f"plan-{n}.json"
+        path.write_text(json.dumps({**plan, "start_at": start_at}))
+        processes.append(
+            subprocess.Popen(
+                [sys.executable, "-m", "tests.lifecycle.concurrent_load", str(path)],
+                cwd=ROOT,
+                env=child_env(),
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+            )
+        )
+    outcomes = []
+    for process in processes:
+        out, err = process.communicate(timeout=120)
+        assert process.returncode == 0, err.decode()[-3000:]
+        outcomes.append(json.loads(out.decode().strip().splitlines()[-1]))
+    return outcomes
+
+
+class Pacemaker:
+    """What beat does for the engine, more often: start an evaluation of the marked
+    contacts and a dispatch of new moves, so that the two workers keep running them
+    side by side."""
+
+    def __init__(self) -> None:
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        from lifecycle.tasks import dispatch_transitions, evaluate_marked
+
+        tick = 0
+        while not self.stopped.wait(0.5):
+            evaluate_marked.delay(2.0)
+            if tick % 2 == 0:
+                dispatch_transitions.delay()
+            tick += 1
+
+    def __enter__(self) -> Pacemaker:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stopped.set()
+        self.thread.join()
+
+
+def _quiet() -> bool:
+    """Nothing left for the engine: no marks (taken or not), no undispatched moves."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT (SELECT count(*) FROM contacts_contactmark) + "
+            "(SELECT count(*) FROM lifecycle_stagetransition WHERE notified_at IS NULL)"
+        )
+        return cursor.fetchone()[0] == 0
+
+
+def _evaluate_until_quiet() -> None:
+    from lifecycle.tasks import dispatch_transitions, evaluate_marked
+
+    def settled() -> bool:
+        if _quiet():
+            time.sleep(0.5)
+            return _quiet()
+        evaluate_marked.delay(2.0)
+        dispatch_transitions.delay()
+        time.sleep(0.5)
+        return False
+
+    wait_for(settled, timeout=60, interval=0)
+
+
+# --- the comparison with the raw rows ---------------------------------------------------
+
+
+def _summaries_differing(workspace_id: int) -> list[tuple[Any, ...]]:
+    """Summary rows that are not what the contact's events give (either side)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            WITH fresh AS (
+                SELECT contact_id, name, count(*) AS count, min(occurred_at) AS first_at,
+                       max(occurred_at) AS last_at, coalesce(sum(revenue), 0) AS revenue,
+                       count(revenue) AS revenue_count
+                FROM contacts_event WHERE workspace_id = %(ws)s GROUP BY 1, 2
+            ), stored AS (
+                SELECT contact_id, name, count, first_at, last_at, revenue, revenue_count
+                FROM contacts_eventsummary WHERE workspace_id = %(ws)s
+            )
+            (SELECT 'expected', * FROM (SELECT * FROM fresh EXCEPT SELECT * FROM stored) a)
+            UNION ALL
+            (SELECT 'stored', * FROM (SELECT * FROM stored EXCEPT SELECT * FROM fresh) b)
+            """,
+            {"ws": workspace_id},
+        )
+        return cursor.fetchall()
+
+
+def _stages_differing(workspace: Workspace) -> list[tuple[int, int | None, int]]:
+    """(contact, stage it is in, stage its rules give now) where they differ."""
+    stages = list(stages_for_workspace(workspace=workspace))
+    expected = dict(
+        Contact.objects.filter(workspace=workspace)
+        .annotate(
+            expected=stage_case(
+                stages=stages, workspace=workspace, now=timezone.now(), scope=Scope.everyone()
+            )
+        )
+        .values_list("id", "expected")
+    )
+    current = dict(
+        ContactStage.objects.filter(workspace=workspace).values_list("contact_id", "stage_id")
+    )
+    return [
+        (contact_id, current.get(contact_id), stage)
+        for contact_id, stage in sorted(expected.items())
+        if current.get(contact_id) != stage
+    ]
+
+
+ROLLUPS = {
+    "analytics_stageflowday": ("day, from_stage_id, to_stage_id, moves", "moves <> 0"),
+    "analytics_stay": ("contact_id, stage_id, transition_id, entered_at, left_at", "true"),
+    "analytics_customerfacts": (
+        "contact_id, signup_at, signup_month, source, first_purchase_at, first_purchase_month, "
+        "last_purchase_at, orders, purchases, revenue",
+        "true",
+    ),
+    "analytics_contactmonth": ("contact_id, month, events, purchases, revenue", "true"),
+    "analytics_cohortcell": (
+        "basis, cohort, month, source, size, active, purchasing, revenue",
+        "(size, active, purchasing, revenue) <> (0, 0, 0, 0)",
+    ),
+}
+
+
+def _rollups(workspace_id: int) -> dict[str, set[tuple[Any, ...]]]:
+    out = {}
+    with connection.cursor() as cursor:
+        for table, (columns, keep) in ROLLUPS.items():
+            cursor.execute(
+                f"SELECT {columns} FROM {table} WHERE workspace_id = %s AND {keep}",
+                [workspace_id],
+            )
+            out[table] = set(cursor.fetchall())
+    return out
+
+
+def _rollups_differing(workspace_id: int) -> dict[str, dict[str, Any]]:
+    """Per rollup table, the rows kept by the engine that a rebuild from the raw data
+    does not give, and the other way round."""
+    kept = _rollups(workspace_id)
+    rollups_rebuild(workspace_id=workspace_id)
+    rebuilt = _rollups(workspace_id)
+    return {
+        table: {
+            "kept_only": sorted(kept[table] - rebuilt[table], key=repr)[:5],
+            "rebuilt_only": sorted(rebuilt[table] - kept[table], key=repr)[:5],
+            "count": len(kept[table] ^ rebuilt[table]),
+        }
+        for table in ROLLUPS
+        if kept[table] != rebuilt[table]
+    }
+
+
+# --- the test ------------------------------------------------------------------------
+
+
+# More seeds: LOAD_SEEDS=1,2,3,4,5,6 make test PYTEST_ARGS="tests/lifecycle/test_concurrency.py"
+SEEDS = [int(s) for s in os.environ.get("LOAD_SEEDS", "1,2").split(",")]
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_figures_equal_the_raw_data_after_concurrent_ingest(seed: int, tmp_path: Path) -> None:
+    now = timezone.now()
+    workspaces = []
+    plans: list[dict] = []
+    for slug, zone in (("kiwi", "Pacific/Auckland"), ("yankee", "America/New_York")):
+        workspace = WorkspaceFactory.create(slug=slug, name=slug.title(), time_zone=zone)
+        zoneinfo.ZoneInfo(zone)  # a real zone: months are local
+        stages_create_defaults(workspace=workspace)
+        _, secret = api_key_create(
+            workspace=workspace,
+            name="load",
+            actor=Actor(system="test"),
+            rate_limit_per_minute=1_000_000,
+        )
+        workspaces.append(workspace)
+        plans.extend(_plans(seed, workspace, secret, now))
+
+    purge_broker()
+    workers = [Worker(concurrency=1).start(), Worker(concurrency=1).start()]
+    started = time.monotonic()
+    try:
+        with Pacemaker():
+            outcomes = _run_load(plans, tmp_path)
+        load_seconds = time.monotonic() - started
+        _evaluate_until_quiet()
+    finally:
+        for worker in workers:
+            worker.stop()
+    took = time.monotonic() - started
+
+    server_errors = [o for o in outcomes if any(int(s) >= 500 for s in o["statuses"])]
+    problems: dict[str, Any] = {}
+    for workspace in workspaces:
+        # The production check must see what this test sees (it only counts here).
+        drift = drift_check(workspace=workspace, sample=None, repair=False)
+        summaries = _summaries_differing(workspace.pk)
+        stages = _stages_differing(workspace)
+        rollups = _rollups_differing(workspace.pk)
+        if summaries or stages or rollups or drift.rows_differing:
+            problems[workspace.slug] = {
+                "summaries": summaries[:6],
+                "summaries_count": len(summaries),
+                "stages": stages[:6],
+                "stages_count": len(stages),
+                "rollups": rollups,
+                "drift_check": drift.tables,
+            }
+    # the load did what it claims to
+    statuses: dict[str, int] = {}
+    for outcome in outcomes:
+        for status, count in outcome["statuses"].items():
+            statuses[status] = statuses.get(status, 0) + count
+    assert statuses.get("204", 0) >= 10, statuses  # erasures
+    assert statuses.get("202", 0) >= 300, statuses  # events
+    assert not problems, json.dumps(problems, default=str, indent=1)
+    assert not server_errors, server_errors
+    assert took < 55, f"load {load_seconds:.0f}s, until quiet {took:.0f}s"
