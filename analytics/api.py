@@ -20,7 +20,7 @@ from analytics.services.spend import spend_delete, spend_set
 from campaigns.models import Broadcast, Journey
 from config.api import request_object
 from config.errors import InvalidInput, NotFound
-from config.openapi import described, text
+from config.openapi import ERRORS, described, text
 from config.pagination import ResultsList
 from config.query import (
     QueryParam,
@@ -31,7 +31,6 @@ from config.query import (
     query_values,
     text_param,
 )
-from contacts.api import ERRORS
 from workspaces.api_auth import ApiRequest
 
 PARAMETERS = [

@@ -19,7 +19,7 @@ from campaigns.rendering import sms_segments
 from campaigns.services.previews import message_send_test, template_preview
 from config.api import request_object
 from config.errors import InvalidInput, NotFound
-from config.openapi import NON_BLANK, component_rules, described, text
+from config.openapi import ERRORS, NON_BLANK, component_rules, described, text
 from config.pagination import (
     KeysetPagination,
     ResultsList,
@@ -30,7 +30,6 @@ from config.pagination import (
 from config.query import enum_param, id_param, openapi, query_values
 from config.spreadsheet import csv_writer
 from contacts import selectors as contact_selectors
-from contacts.api import ERRORS
 from contacts.models import Channel, ConsentChange, Contact
 from workspaces.api_auth import ApiRequest
 

@@ -17,10 +17,9 @@ from campaigns.services.audience import audience_count
 from campaigns.services.broadcast_delivery import broadcast_audience
 from config.api import request_object
 from config.errors import NotFound, field_errors
-from config.openapi import described, or_empty, text
+from config.openapi import ERRORS, described, or_empty, text
 from config.pagination import ResultsList
 from config.query import MOMENT_PATTERN
-from contacts.api import ERRORS
 from contacts.models import Channel
 from workspaces.api_auth import ApiRequest
 

@@ -19,10 +19,9 @@ from campaigns.services import journeys as services
 from campaigns.services.journey_triggers import enrol_api
 from config.api import request_object
 from config.errors import NotFound, field_errors
-from config.openapi import described, text
+from config.openapi import ERRORS, described, text
 from config.pagination import ResultsList
 from config.query import MOMENT_PATTERN, utc_offset_problem
-from contacts.api import ERRORS
 from contacts.api_segments import RULE
 from contacts.models import Contact
 from workspaces.api_auth import ApiRequest

@@ -15,8 +15,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.utils import extend_schema_field
+from drf_spectacular.utils import OpenApiResponse, extend_schema_field
 from rest_framework import serializers
+
+# The responses most operations list beside their own (the hook below gives them the
+# error shape); views add 409 and the like where they can happen.
+ERRORS = {
+    400: OpenApiResponse(description="Invalid input: error.fields names each bad field"),
+    401: OpenApiResponse(description="Missing or unknown API key"),
+    404: OpenApiResponse(description="Not found in this workspace"),
+    429: OpenApiResponse(description="Rate limited; see Retry-After"),
+}
 
 ERROR_SCHEMA: dict[str, Any] = {
     "type": "object",

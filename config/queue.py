@@ -24,30 +24,39 @@ from django.conf import settings
 from django.db import transaction
 from kombu.exceptions import KombuError
 
+from config.celery import app
 from config.redis import BROKER, REDIS_ERRORS
 
 logger = logging.getLogger(__name__)
 PUBLISH_ERRORS: tuple[type[BaseException], ...] = (KombuError, *REDIS_ERRORS)
 
 
-def enqueue(task: Any, *args: Any) -> bool:
-    """Publish `task(*args)` now; False when the broker could not take it."""
-    name = getattr(task, "name", str(task))
+def enqueue(task: str, *args: Any) -> bool:
+    """Publish the task registered as `task` (its `name=`, e.g. "contacts.import_run")
+    with `args` now; False when the broker could not take it. By name, so that a
+    service starting background work never imports its app's tasks module: tasks
+    import services, never the other way round (docs/architecture.md)."""
     if not BROKER.available():
-        logger.info("config.enqueue_skipped task=%s args=%s", name, args)
+        logger.info("config.enqueue_skipped task=%s args=%s", task, args)
         return False
     timeout = settings.BROKER_SOCKET_TIMEOUT
     options = {"socket_timeout": timeout, "socket_connect_timeout": timeout, "max_retries": 0}
     try:
-        with task.app.connection_for_write(transport_options=options) as connection:
-            task.apply_async(args=args, retry=False, connection=connection)
+        with app.connection_for_write(transport_options=options) as connection:
+            app.send_task(task, args=args, retry=False, connection=connection)
     except PUBLISH_ERRORS as error:
         BROKER.failed(error)
-        logger.warning("config.enqueue_failed task=%s args=%s", name, args)
+        logger.warning("config.enqueue_failed task=%s args=%s", task, args)
         return False
     return True
 
 
-def enqueue_on_commit(task: Any, *args: Any) -> None:
+def enqueue_on_commit(task: str, *args: Any) -> None:
     """`enqueue` once the current transaction commits."""
     transaction.on_commit(lambda: enqueue(task, *args))
+
+
+def publish(task: str, *args: Any) -> None:
+    """Publish the task registered as `task` from a worker (beat's periodic work):
+    there the broker is Celery's own business, with its usual retries and errors."""
+    app.send_task(task, args=args)

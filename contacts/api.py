@@ -22,6 +22,7 @@ from rest_framework.views import APIView
 
 from config.api import error_response, request_object
 from config.errors import InvalidInput, NotFound
+from config.openapi import ERRORS
 from config.pagination import (
     KeysetPagination,
     ResultsList,
@@ -35,14 +36,6 @@ from contacts import selectors, serializers, services
 from contacts.models import Contact, EmailStatus, ImportJob, SmsStatus
 from contacts.validation import clean_contact
 from workspaces.api_auth import ApiRequest, bearer_key, rate_limit_wait
-
-ERRORS = {
-    400: OpenApiResponse(description="Invalid input: error.fields names each bad field"),
-    401: OpenApiResponse(description="Missing or unknown API key"),
-    404: OpenApiResponse(description="Not found in this workspace"),
-    429: OpenApiResponse(description="Rate limited; see Retry-After"),
-}
-
 
 LIST_PARAMS = [
     text_param("q", "search email, names, external id"),

@@ -11,7 +11,7 @@ from rest_framework.views import APIView
 
 from config.api import request_object
 from config.errors import InvalidInput, NotFound
-from config.openapi import described, text
+from config.openapi import ERRORS, described, text
 from config.pagination import (
     KeysetPagination,
     ResultsList,
@@ -20,7 +20,6 @@ from config.pagination import (
     parse_limit,
 )
 from contacts import selectors, services
-from contacts.api import ERRORS
 from contacts.models import Segment
 from contacts.rules import contacts_matching, validate_rule
 from contacts.serializers import ContactSerializer, contact_to_dict

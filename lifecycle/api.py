@@ -11,7 +11,7 @@ from rest_framework.views import APIView
 
 from config.api import request_object
 from config.errors import InvalidInput, NotFound
-from config.openapi import described, or_empty, text
+from config.openapi import ERRORS, described, or_empty, text
 from config.pagination import (
     KeysetPagination,
     ResultsList,
@@ -20,7 +20,6 @@ from config.pagination import (
     parse_limit,
 )
 from config.query import MOMENT_PATTERN
-from contacts.api import ERRORS
 from contacts.api_segments import RULE
 from contacts.models import Contact
 from contacts.selectors import contact_get

@@ -54,7 +54,7 @@ from campaigns.services.audience import (
     throttled,
 )
 from campaigns.services.send_time import send_times_for
-from config.queue import enqueue_on_commit
+from config.queue import enqueue_on_commit, publish
 from workspaces.services import SYSTEM, audit_record
 
 logger = logging.getLogger(__name__)
@@ -307,7 +307,6 @@ def choose_winner(results: list[ArmResult]) -> tuple[BroadcastVariant, str]:
 
 def broadcast_decide_winner(*, broadcast_id: int) -> BroadcastVariant | None:
     """Judge the test pool and queue the winner for the rest of the audience."""
-    from campaigns.tasks import broadcast_materialise_task
 
     with transaction.atomic():
         broadcast = Broadcast.objects.select_for_update().get(pk=broadcast_id)
@@ -335,7 +334,7 @@ def broadcast_decide_winner(*, broadcast_id: int) -> BroadcastVariant | None:
             object_id=broadcast_id,
             details={"variant": winner.label, "reason": reason[:300]},
         )
-        enqueue_on_commit(broadcast_materialise_task, broadcast_id)
+        enqueue_on_commit("campaigns.broadcast_materialise", broadcast_id)
     return winner
 
 
@@ -346,7 +345,6 @@ def broadcasts_advance() -> dict[str, int]:
     """Beat, every few seconds: restart stalled materialisations, move scheduled →
     sending when the first message is due, judge A/B tests that have waited, and mark
     broadcasts sent once every message is sent, failed or suppressed."""
-    from campaigns.tasks import broadcast_materialise_task
 
     now = timezone.now()
     done = {"restarted": 0, "sending": 0, "judged": 0, "sent": 0}
@@ -361,7 +359,7 @@ def broadcasts_advance() -> dict[str, int]:
             pk=broadcast_id,
         ).update(materialise_heartbeat=now)
         if taken:
-            broadcast_materialise_task.delay(broadcast_id)
+            publish("campaigns.broadcast_materialise", broadcast_id)
             done["restarted"] += 1
     done["sending"] = Broadcast.objects.filter(
         status=BroadcastStatus.SCHEDULED, materialised_at__isnull=False, first_due_at__lte=now

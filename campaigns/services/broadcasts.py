@@ -402,7 +402,6 @@ def _transition(broadcast: Broadcast, old: set[BroadcastStatus], new: str, **fie
 
 def broadcast_schedule(*, broadcast: Broadcast, actor: Actor) -> Broadcast:
     """Draft → scheduled; a worker then puts every recipient into the outbox."""
-    from campaigns.tasks import broadcast_materialise_task
 
     errors = _schedule_errors(broadcast)
     if errors:
@@ -428,7 +427,7 @@ def broadcast_schedule(*, broadcast: Broadcast, actor: Actor) -> Broadcast:
             object_id=broadcast.pk,
             details={"schedule": broadcast.schedule},
         )
-        enqueue_on_commit(broadcast_materialise_task, broadcast.pk)
+        enqueue_on_commit("campaigns.broadcast_materialise", broadcast.pk)
     return broadcast
 
 

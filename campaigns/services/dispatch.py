@@ -39,6 +39,7 @@ from campaigns.sandbox import TemplateError
 from campaigns.services.pressure import hold_back_apply, hold_backs
 from campaigns.tokens import unsubscribe_mailto, unsubscribe_url
 from config.db import bound_cursor
+from config.queue import publish
 from config.redis import get_redis
 from contacts.models import Channel, EmailStatus, SmsStatus, Suppression
 from contacts.services import consent_set, suppression_add, value_hash
@@ -148,8 +149,6 @@ def _within_rate_limits(rows: list[tuple]) -> list[int]:
 
 def message_dispatch_due(*, max_messages: int | None = None) -> int:
     """Claim due messages in batches and hand them to workers; returns how many."""
-    from campaigns.tasks import send_messages
-
     budget = max_messages or settings.MESSAGING_DISPATCH_MAX
     # Claim no more than workers hold in flight: a row waiting in the broker past its
     # lease would be claimed again and spend an attempt for nothing.
@@ -165,7 +164,7 @@ def message_dispatch_due(*, max_messages: int | None = None) -> int:
             break
         total += len(claims)
         for start in range(0, len(claims), chunk):
-            send_messages.delay([list(c) for c in claims[start : start + chunk]])
+            publish("campaigns.send_messages", [list(c) for c in claims[start : start + chunk]])
         if len(claims) < settings.MESSAGING_CLAIM_BATCH:
             break
     if total:

@@ -252,7 +252,6 @@ def validate_mapping(headers: list[str], mapping: Any, match_on: Any) -> dict[st
 
 @transaction.atomic
 def import_job_start(*, job: ImportJob, mapping: Any, match_on: Any, actor: Actor) -> ImportJob:
-    from contacts.tasks import import_run
 
     if job.status != ImportJob.Status.MAPPING:
         raise Conflict("This import has already started.", fields={"status": [job.status]})
@@ -271,7 +270,7 @@ def import_job_start(*, job: ImportJob, mapping: Any, match_on: Any, actor: Acto
     )
     # If the broker cannot take it now, the job stays queued and
     # contacts.import_resume_stalled enqueues it again (config/queue.py).
-    enqueue_on_commit(import_run, job.pk)
+    enqueue_on_commit("contacts.import_run", job.pk)
     return job
 
 

@@ -45,7 +45,6 @@ def sweep_start(*, workspace: Workspace, reason: str, now: dt.datetime | None = 
     """Record a sweep and hand its chunks to workers. `now` evaluates the rules as of
     another moment (benchmarks, replaying history); by default each chunk uses its own
     start time."""
-    from lifecycle.tasks import sweep_chunk_run
 
     chunks = sweep_chunks(workspace=workspace)
     run = SweepRun.objects.create(
@@ -59,7 +58,7 @@ def sweep_start(*, workspace: Workspace, reason: str, now: dt.datetime | None = 
         # (lifecycle.sweep_due), which the broker being down delays, never skips.
         moment = now.isoformat() if now else None
         for low, high in chunks:
-            enqueue(sweep_chunk_run, run.pk, low, high, moment)
+            enqueue("lifecycle.sweep_chunk", run.pk, low, high, moment)
 
     transaction.on_commit(enqueue_chunks)
     logger.info(

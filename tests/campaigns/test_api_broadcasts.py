@@ -18,7 +18,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture(autouse=True)
 def _no_broker(monkeypatch):
-    monkeypatch.setattr("campaigns.tasks.broadcast_materialise_task.delay", lambda pk: None)
+    monkeypatch.setattr("campaigns.services.broadcast_delivery.publish", lambda task, pk: None)
 
 
 def statuses(broadcast_id: int) -> set[str]:

@@ -13,7 +13,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture(autouse=True)
 def _no_broker(monkeypatch):
-    monkeypatch.setattr("campaigns.tasks.broadcast_materialise_task.delay", lambda pk: None)
+    monkeypatch.setattr("campaigns.services.broadcast_delivery.publish", lambda task, pk: None)
 
 
 def test_list_editor_audience_and_actions(owner, ws, django_assert_max_num_queries):

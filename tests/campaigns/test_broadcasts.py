@@ -390,7 +390,7 @@ def test_a_failed_or_suppressed_message_still_lets_the_broadcast_finish(ws):
 def test_stalled_materialisation_is_restarted_by_beat(ws, settings, monkeypatch):
     started: list[int] = []
     monkeypatch.setattr(
-        "campaigns.tasks.broadcast_materialise_task.delay", lambda pk: started.append(pk)
+        "campaigns.services.broadcast_delivery.publish", lambda task, pk: started.append(pk)
     )
     pro = segment(ws, "pro", "pro")
     b = broadcast(ws, email_template(ws), include_segment_ids=[pro.pk])

@@ -121,7 +121,7 @@ def test_winner_needs_significance_else_the_default_wins():
 
 
 def test_test_pool_then_the_winner_goes_to_the_rest(ws, monkeypatch):
-    monkeypatch.setattr("campaigns.tasks.broadcast_materialise_task.delay", lambda pk: None)
+    monkeypatch.setattr("campaigns.services.broadcast_delivery.publish", lambda task, pk: None)
     pro = segment(ws, "pro", "pro")
     contacts(ws, 1000, attributes={"plan": "pro"})
     b = broadcast(
@@ -165,7 +165,7 @@ def test_test_pool_then_the_winner_goes_to_the_rest(ws, monkeypatch):
 
 
 def test_not_significant_test_pool_sends_the_default(ws, monkeypatch):
-    monkeypatch.setattr("campaigns.tasks.broadcast_materialise_task.delay", lambda pk: None)
+    monkeypatch.setattr("campaigns.services.broadcast_delivery.publish", lambda task, pk: None)
     pro = segment(ws, "pro", "pro")
     contacts(ws, 100, attributes={"plan": "pro"})
     b = broadcast(
