@@ -194,12 +194,13 @@ def main() -> None:
                    ORDER BY extract(epoch FROM m.created_at - d.due)),
                       max(extract(epoch FROM m.created_at - d.due))
                FROM campaigns_message m
-               JOIN campaigns_journeystep s ON s.id = m.campaign_step_id AND s.key = 'tips'
+               JOIN campaigns_journeystep s
+                 ON m.origin_kind = 'journey_step' AND s.id = m.origin_id AND s.key = 'tips'
                JOIN bench_due d ON m.idempotency_key = 'journey:' || d.id || ':' || s.id"""
         )
         (p50, p95, p99), max_lag = cursor.fetchone()
         cursor.execute(
-            """SELECT count(*) - count(DISTINCT (contact_id, campaign_step_id))
+            """SELECT count(*) - count(DISTINCT (contact_id, origin_id))
                FROM campaigns_message"""
         )
         duplicates = cursor.fetchone()[0]

@@ -200,7 +200,7 @@ class BroadcastListView(APIView):
         responses={200: BroadcastSerializer(many=True), **ERRORS},
     )
     def get(self, request: ApiRequest) -> Response:
-        rows = selectors.broadcasts_for_workspace(workspace=request.workspace)[:500]
+        rows = selectors.broadcasts_for_workspace(workspace=request.workspace, limit=500)
         return Response({"results": [BroadcastSerializer(b).data for b in rows]})
 
     @extend_schema(

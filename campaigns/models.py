@@ -71,6 +71,13 @@ FINAL_STATUSES = frozenset(
 )
 
 
+class Origin(models.TextChoices):
+    # Sent on its own: the messages API, a test send, a transactional receipt.
+    DIRECT = "direct", "Direct"
+    BROADCAST = "broadcast", "Broadcast"
+    JOURNEY_STEP = "journey_step", "Journey step"
+
+
 class Message(models.Model):
     """The outbox: one row per message, written before anything is sent.
 
@@ -97,16 +104,13 @@ class Message(models.Model):
     template = models.ForeignKey(
         Template, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    # Filled by campaigns (a later issue); plain ids until those models exist.
-    campaign_step_id = models.BigIntegerField(null=True, blank=True)
+    # Where the message came from, one way for every origin: `origin_kind` names the
+    # table (a broadcast, a journey step) and `origin_id` the row, so messaging needs no
+    # foreign key into the campaigns that use it. `variant_id` is the broadcast variant
+    # (A/B arm) the contact was assigned to, if any.
+    origin_kind = models.CharField(max_length=16, choices=Origin.choices, default=Origin.DIRECT)
+    origin_id = models.BigIntegerField(null=True, blank=True)
     variant_id = models.BigIntegerField(null=True, blank=True)
-    broadcast = models.ForeignKey(
-        "campaigns.Broadcast",
-        null=True,
-        blank=True,
-        on_delete=models.SET_NULL,
-        related_name="messages",
-    )
     # Transactional messages (receipts, password resets) bypass frequency caps and
     # quiet hours; everything else is marketing.
     transactional = models.BooleanField(default=False)
@@ -154,6 +158,11 @@ class Message(models.Model):
                 condition=Q(contact__isnull=False) | Q(is_test=True),
                 name="message_contact_unless_test",
             ),
+            models.CheckConstraint(
+                condition=Q(origin_kind=Origin.DIRECT, origin_id__isnull=True)
+                | (~Q(origin_kind=Origin.DIRECT) & Q(origin_id__isnull=False)),
+                name="message_origin_id_unless_direct",
+            ),
         ]
         indexes = [
             # The dispatcher's claim (ORDER BY due_at, id LIMIT n): only rows that may
@@ -173,6 +182,12 @@ class Message(models.Model):
             ),
             models.Index(fields=["workspace", "-id"], name="message_ws_id"),
             models.Index(fields=["contact", "-id"], name="message_contact"),
+            # A broadcast's or a journey step's messages (figures, pause, cancel).
+            models.Index(
+                fields=["origin_kind", "origin_id"],
+                name="message_origin",
+                condition=Q(origin_id__isnull=False),
+            ),
             models.Index(
                 fields=["provider_message_id"],
                 name="message_provider_id",

@@ -15,7 +15,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-from campaigns.models import Template
+from campaigns.models import Message, Origin, Template
 from contacts.models import Channel
 from workspaces.models import Workspace
 
@@ -109,6 +109,10 @@ class Broadcast(models.Model):
     @property
     def is_ab_test(self) -> bool:
         return self.test_pool_percent > 0
+
+    @property
+    def messages(self) -> models.QuerySet[Message]:
+        return Message.objects.filter(origin_kind=Origin.BROADCAST, origin_id=self.pk)
 
     def key_for(self, contact_id: int) -> str:
         return f"broadcast:{self.pk}:{contact_id}"

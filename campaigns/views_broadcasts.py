@@ -76,7 +76,7 @@ def _choices(request: WorkspaceRequest) -> dict[str, Any]:
 
 @workspace_view()
 def broadcast_list(request: WorkspaceRequest) -> HttpResponse:
-    rows = selectors_broadcasts.broadcasts_for_workspace(workspace=request.workspace)[:200]
+    rows = selectors_broadcasts.broadcasts_for_workspace(workspace=request.workspace, limit=200)
     return render(request, "campaigns/broadcast_list.html", {"broadcasts": rows})
 
 

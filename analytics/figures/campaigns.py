@@ -51,8 +51,14 @@ GROUP BY arm
 """
 
 # What the messages of a broadcast (per variant) or of a journey (per send step) are.
-_BROADCAST = {"group": "variant_id", "source": "broadcast_id = %(broadcast)s"}
-_JOURNEY = {"group": "campaign_step_id", "source": "campaign_step_id = ANY(%(steps)s)"}
+_BROADCAST = {
+    "group": "variant_id",
+    "source": "origin_kind = 'broadcast' AND origin_id = %(broadcast)s",
+}
+_JOURNEY = {
+    "group": "origin_id",
+    "source": "origin_kind = 'journey_step' AND origin_id = ANY(%(steps)s)",
+}
 
 FIELDS = (
     "messages",

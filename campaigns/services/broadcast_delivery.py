@@ -41,6 +41,7 @@ from campaigns.models import (
     BroadcastVariant,
     Message,
     MessageStatus,
+    Origin,
     ScheduleKind,
     Template,
 )
@@ -188,7 +189,8 @@ def _insert_chunk(broadcast_id: int, chunk: list[Planned]) -> bool:
                     idempotency_key=broadcast.key_for(p.contact_id),
                     due_at=p.due_at,
                     status=status,
-                    broadcast_id=broadcast_id,
+                    origin_kind=Origin.BROADCAST,
+                    origin_id=broadcast_id,
                     variant_id=p.variant_id,
                 )
                 for p in chunk
@@ -218,7 +220,7 @@ def broadcast_materialise(*, broadcast_id: int) -> int:
         broadcast = Broadcast.objects.select_for_update().get(pk=broadcast_id)
         if broadcast.status not in ACTIVE:
             return 0
-        messages = Message.objects.filter(broadcast_id=broadcast_id)
+        messages = broadcast.messages
         figures = messages.aggregate(total=Count("id"), first=Min("due_at"))
         fields: dict[str, object] = {
             "recipient_count": figures["total"],
@@ -268,9 +270,7 @@ def arm_results(broadcast: Broadcast) -> list[ArmResult]:
     variants = list(broadcast.variants.order_by("label"))
     counts: dict[int | None, dict[str, int]] = {
         row["variant_id"]: {"sent": row["sent"], "clicked": row["clicked"]}
-        for row in Message.objects.filter(broadcast=broadcast)
-        .values("variant_id")
-        .annotate(
+        for row in broadcast.messages.values("variant_id").annotate(
             sent=Count("id", filter=Q(sent_at__isnull=False)),
             clicked=Count("id", filter=Q(clicked_at__isnull=False)),
         )
@@ -373,7 +373,8 @@ def broadcasts_advance() -> dict[str, int]:
         if broadcast_decide_winner(broadcast_id=broadcast_id):
             done["judged"] += 1
     unfinished = Message.objects.filter(
-        broadcast_id=OuterRef("pk"),
+        origin_kind=Origin.BROADCAST,
+        origin_id=OuterRef("pk"),
         status__in=[MessageStatus.SCHEDULED, MessageStatus.SENDING, MessageStatus.HELD],
     )
     done["sent"] = (

@@ -19,7 +19,6 @@ from campaigns.models import (
     Broadcast,
     BroadcastStatus,
     BroadcastVariant,
-    Message,
     MessageStatus,
     ScheduleKind,
     Template,
@@ -444,7 +443,7 @@ def broadcast_pause(*, broadcast: Broadcast, actor: Actor) -> Broadcast:
         raise Conflict(
             f"Only a scheduled or sending broadcast can be paused; it is {broadcast.status}."
         )
-    held = Message.objects.filter(broadcast=broadcast, status=MessageStatus.SCHEDULED).update(
+    held = broadcast.messages.filter(status=MessageStatus.SCHEDULED).update(
         status=MessageStatus.HELD
     )
     audit_record(
@@ -473,7 +472,8 @@ def _release_held(broadcast: Broadcast) -> int:
                     ELSE m.due_at END
             FROM (
                 SELECT id, row_number() OVER (ORDER BY due_at, id) AS rn
-                FROM campaigns_message WHERE broadcast_id = %s AND status = 'held'
+                FROM campaigns_message
+                WHERE origin_kind = 'broadcast' AND origin_id = %s AND status = 'held'
             ) AS o
             WHERE m.id = o.id AND m.status = 'held'
             """,
@@ -514,8 +514,8 @@ def broadcast_cancel(*, broadcast: Broadcast, actor: Actor) -> Broadcast:
     }
     if not _transition(broadcast, active, BroadcastStatus.CANCELLED, finished_at=timezone.now()):
         raise Conflict(f"This broadcast is already {broadcast.status}.")
-    cancelled = Message.objects.filter(
-        broadcast=broadcast, status__in=[MessageStatus.SCHEDULED, MessageStatus.HELD]
+    cancelled = broadcast.messages.filter(
+        status__in=[MessageStatus.SCHEDULED, MessageStatus.HELD]
     ).update(status=MessageStatus.SUPPRESSED, status_reason=CANCELLED_REASON)
     audit_record(
         workspace=broadcast.workspace,

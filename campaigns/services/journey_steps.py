@@ -21,6 +21,7 @@ from campaigns.models import (
     JourneyStep,
     Message,
     MessageStatus,
+    Origin,
     StepKind,
     Template,
 )
@@ -118,7 +119,8 @@ def _enqueue(batch: Batch, step: JourneyStep, runs: list[Run], labels: list[str]
                 template=template,
                 idempotency_key=f"journey:{run.id}:{step.pk}",
                 due_at=due[run.id],
-                campaign_step_id=step.pk,
+                origin_kind=Origin.JOURNEY_STEP,
+                origin_id=step.pk,
                 status=MessageStatus.SCHEDULED,
             )
         )

@@ -28,6 +28,7 @@ from campaigns.models import (
     JourneyEnrolment,
     JourneyStatus,
     JourneyStep,
+    Origin,
     Reentry,
     StepKind,
     TriggerKind,
@@ -271,7 +272,8 @@ def journey_cancel(*, journey: Journey, actor: Actor) -> Journey:
         resume_at=None,
     )
     Message.objects.filter(
-        campaign_step_id__in=journey.steps.values("pk"),
+        origin_kind=Origin.JOURNEY_STEP,
+        origin_id__in=journey.steps.values("pk"),
         status__in=[MessageStatus.SCHEDULED, MessageStatus.HELD],
     ).update(status=MessageStatus.SUPPRESSED, status_reason="journey cancelled")
     return cancelled
@@ -290,9 +292,11 @@ def journey_step_counts(journey: Journey) -> list[dict[str, Any]]:
     )
     steps = list(journey.steps.all())
     messages = {
-        row["campaign_step_id"]: row
-        for row in Message.objects.filter(campaign_step_id__in=[s.pk for s in steps])
-        .values("campaign_step_id")
+        row["origin_id"]: row
+        for row in Message.objects.filter(
+            origin_kind=Origin.JOURNEY_STEP, origin_id__in=[s.pk for s in steps]
+        )
+        .values("origin_id")
         .annotate(
             sent=Count("id", filter=Q(sent_at__isnull=False)),
             opened=Count("id", filter=Q(opened_at__isnull=False)),

@@ -26,8 +26,6 @@ def message_enqueue(
     template: Template,
     idempotency_key: str,
     due_at: dt.datetime | None = None,
-    campaign_step_id: int | None = None,
-    variant_id: int | None = None,
     transactional: bool = False,
 ) -> Enqueued:
     """Schedule `template` for `contact`. The same idempotency key in a workspace
@@ -49,8 +47,6 @@ def message_enqueue(
         template=template,
         idempotency_key=key,
         due_at=due_at or timezone.now(),
-        campaign_step_id=campaign_step_id,
-        variant_id=variant_id,
         transactional=transactional,
     )
     created = Message.objects.bulk_create(

@@ -58,7 +58,8 @@ def campaign(ws: Any) -> dict[str, Any]:
                 contact=contact,
                 channel="email",
                 template=template,
-                broadcast=broadcast,
+                origin_kind="broadcast",
+                origin_id=broadcast.pk,
                 variant_id=variant.pk,
                 idempotency_key=f"broadcast:{broadcast.pk}:{contact.pk}",
                 status=status,
@@ -110,7 +111,12 @@ def test_counts_conversions_and_revenue_per_variant(api: Any, ws: Any, campaign:
     # The definition, over the raw rows: the last message sent before each event,
     # within 7 days, gets it.
     sent = [
-        (m.contact_id, m.sent_at, m.broadcast_id, m.variant_id)
+        (
+            m.contact_id,
+            m.sent_at,
+            m.origin_id if m.origin_kind == "broadcast" else None,
+            m.variant_id,
+        )
         for m in Message.objects.filter(workspace=ws, sent_at__isnull=False)
         if m.sent_at is not None
     ]
@@ -212,16 +218,18 @@ def test_journey_performance_per_send_step(ws: Any, api: Any, outsider_api: Any)
     enrol_api(j, [buyer.pk, reader.pk, idle.pk])
     advance()
     advance(later(days=1, minutes=1))
-    messages = Message.objects.filter(campaign_step_id__isnull=False)
+    messages = Message.objects.filter(origin_kind="journey_step")
     assert messages.count() == 6
     messages.update(sent_at=T0)
     from campaigns.models import JourneyStep
 
     step_two = JourneyStep.objects.get(journey=j, key="second")
-    Message.objects.filter(campaign_step_id=step_two.pk, contact=reader).update(
-        opened_at=T0 + HOUR, clicked_at=T0 + HOUR, sent_at=T0 + DAY
+    Message.objects.filter(
+        origin_kind="journey_step", origin_id=step_two.pk, contact=reader
+    ).update(opened_at=T0 + HOUR, clicked_at=T0 + HOUR, sent_at=T0 + DAY)
+    Message.objects.filter(origin_kind="journey_step", origin_id=step_two.pk, contact=buyer).update(
+        sent_at=T0 + DAY
     )
-    Message.objects.filter(campaign_step_id=step_two.pk, contact=buyer).update(sent_at=T0 + DAY)
     Event.objects.create(
         workspace=ws,
         contact=buyer,

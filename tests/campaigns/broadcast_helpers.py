@@ -41,4 +41,4 @@ def schedule_and_materialise(b: Broadcast) -> Broadcast:
 
 
 def messages_of(b: Broadcast) -> list[Message]:
-    return list(Message.objects.filter(broadcast=b).order_by("contact_id"))
+    return list(b.messages.order_by("contact_id"))

@@ -60,8 +60,6 @@ def where(j: Journey, contact: Any) -> str | None:
 def sent_steps(contact: Any) -> list[str]:
     keys = dict(JourneyStep.objects.values_list("pk", "key"))
     return [
-        keys[m.campaign_step_id or 0]
-        for m in Message.objects.filter(contact=contact, campaign_step_id__isnull=False).order_by(
-            "id"
-        )
+        keys[m.origin_id or 0]
+        for m in Message.objects.filter(contact=contact, origin_kind="journey_step").order_by("id")
     ]

@@ -22,7 +22,11 @@ def _no_broker(monkeypatch):
 
 
 def statuses(broadcast_id: int) -> set[str]:
-    return set(Message.objects.filter(broadcast_id=broadcast_id).values_list("status", flat=True))
+    return set(
+        Message.objects.filter(origin_kind="broadcast", origin_id=broadcast_id).values_list(
+            "status", flat=True
+        )
+    )
 
 
 def create(api, ws, **extra):

@@ -75,7 +75,7 @@ def test_weights_75_25_and_the_same_contacts_each_run(ws):
     b = schedule_and_materialise(b)
     assignment = {m.contact_id: m.variant_id for m in messages_of(b)}
     assert sorted(Counter(assignment.values()).values()) == [100, 300]
-    Message.objects.filter(broadcast=b).delete()
+    b.messages.delete()
     Broadcast.objects.filter(pk=b.pk).update(materialised_at=None)
     broadcast_materialise(broadcast_id=b.pk)
     assert {m.contact_id: m.variant_id for m in messages_of(b)} == assignment
@@ -141,11 +141,9 @@ def test_test_pool_then_the_winner_goes_to_the_rest(ws, monkeypatch):
     assert b.winner_due_at >= timezone.now() + dt.timedelta(hours=1, minutes=59)
     # The pool was sent; B was clicked far more.
     now = timezone.now()
-    Message.objects.filter(broadcast=b).update(status="sent", sent_at=now)
+    b.messages.update(status="sent", sent_at=now)
     for variant, clicks in ((a, 5), (bee, 30)):
-        ids = list(
-            Message.objects.filter(broadcast=b, variant_id=variant.pk).values_list("pk", flat=True)
-        )[:clicks]
+        ids = list(b.messages.filter(variant_id=variant.pk).values_list("pk", flat=True))[:clicks]
         Message.objects.filter(pk__in=ids).update(clicked_at=now)
     broadcasts_advance()
     b.refresh_from_db()
@@ -176,9 +174,9 @@ def test_not_significant_test_pool_sends_the_default(ws, monkeypatch):
         test_pool_percent=50,
     )
     b = schedule_and_materialise(b)
-    Message.objects.filter(broadcast=b).update(status="sent", sent_at=timezone.now())
+    b.messages.update(status="sent", sent_at=timezone.now())
     b_variant = b.variants.get(label="B")
-    one = Message.objects.filter(broadcast=b, variant_id=b_variant.pk).first()
+    one = b.messages.filter(variant_id=b_variant.pk).first()
     assert one is not None
     Message.objects.filter(pk=one.pk).update(clicked_at=timezone.now())
     Broadcast.objects.filter(pk=b.pk).update(winner_due_at=timezone.now())

@@ -92,7 +92,7 @@ def test_stage_entered_trigger_sends_the_welcome_then_waits(ws, stages, tpl):
     # The message is keyed by enrolment and step: a second run adds nothing.
     message = Message.objects.get(
         contact=buyer,
-        campaign_step_id__isnull=False,
+        origin_kind="journey_step",
         template=tpl,
         idempotency_key__endswith=str(JourneyStep.objects.get(journey=j, key="hello").pk),
     )
@@ -317,7 +317,9 @@ def test_random_split_is_exact_within_one_contact(ws, tpl):
     for label, weight in (("A", 50), ("B", 30), ("C", 20)):
         assert abs(counts[label] - 97 * weight / 100) <= 1, counts
     assert (
-        Message.objects.filter(campaign_step_id=JourneyStep.objects.get(key="a").pk).count()
+        Message.objects.filter(
+            origin_kind="journey_step", origin_id=JourneyStep.objects.get(key="a").pk
+        ).count()
         == counts["A"]
     )
 
@@ -674,7 +676,8 @@ def test_a_failed_batch_runs_again_without_a_second_message(ws, tpl):
         channel="email",
         template=tpl,
         idempotency_key=f"journey:{e.pk}:{step_id}",
-        campaign_step_id=step_id,
+        origin_kind="journey_step",
+        origin_id=step_id,
     )
     advance()
     assert Message.objects.filter(contact=c).count() == 1
@@ -806,7 +809,7 @@ def test_journey_ab_pool_then_winner_on_clicks(ws, tpl, b_clicks, winner):
     enrol_api(j, [c.pk for c in rest])
     advance()
     assert Message.objects.filter(contact__in=rest).count() == 0  # waiting for the winner
-    sent = Message.objects.filter(campaign_step_id=offer.pk)
+    sent = Message.objects.filter(origin_kind="journey_step", origin_id=offer.pk)
     sent.update(sent_at=timezone.now())
     a_ids = list(sent.filter(template=tpl).values_list("pk", flat=True)[:2])
     b_ids = list(sent.filter(template=other).values_list("pk", flat=True)[:b_clicks])
