@@ -67,8 +67,7 @@ def main() -> None:
     from django.utils import timezone
 
     from bench.send import build_contacts
-    from campaigns.models import JourneyEnrolment, Message
-    from campaigns.services import template_create
+    from campaigns.models import JourneyEnrolment
     from campaigns.services.journey_triggers import segment_scan
     from campaigns.services.journeys import (
         journey_create,
@@ -78,6 +77,8 @@ def main() -> None:
     )
     from config.provisioning import workspace_provision
     from contacts.models import Segment
+    from messaging.models import Message
+    from messaging.services import template_create
     from tests.processes import Worker, purge_broker
     from workspaces.services import Actor
 

@@ -91,8 +91,8 @@ def enqueue(template: Any, contact_ids: list[int], prefix: str) -> None:
 def run(worker_env: dict[str, str], url: str, count: int, label: str) -> dict[str, Any]:
     from django.db.models import Count
 
-    from campaigns.models import Message
-    from campaigns.services.dispatch import message_dispatch_due
+    from messaging.models import Message
+    from messaging.services.dispatch import message_dispatch_due
     from tests.processes import Worker, purge_broker
 
     purge_broker()
@@ -126,10 +126,10 @@ def main() -> None:
     migrate()
     from django.conf import settings
 
-    from campaigns.models import Message
-    from campaigns.services import template_create
     from config.provisioning import workspace_provision
-    from tests.campaigns.servers import HttpStub, SmtpSink
+    from messaging.models import Message
+    from messaging.services import template_create
+    from tests.messaging.servers import HttpStub, SmtpSink
     from workspaces.services import Actor
 
     settings.MESSAGING_WORKSPACE_RATE_PER_MINUTE = 0

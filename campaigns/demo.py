@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from campaigns.models import MessagingSettings, Template
-from campaigns.services import message_enqueue, template_create
-from campaigns.services.dispatch import messages_claim, messages_send
 from contacts.models import Contact, SmsStatus
+from messaging.models import MessagingSettings, Template
+from messaging.services import message_enqueue, template_create
+from messaging.services.dispatch import messages_claim, messages_send
 from workspaces.models import Workspace
 from workspaces.services import Actor
 

@@ -12,11 +12,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from campaigns.models import Journey, StepKind, Template, TriggerKind
+from campaigns.models import Journey, StepKind, TriggerKind
 from campaigns.services.journey_definition import DURATION_UNITS, successors
 from contacts.models import Segment
 from contacts.rules.describe import describe
 from lifecycle.models import Stage
+from messaging.models import Template
 from workspaces.models import Workspace
 
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")

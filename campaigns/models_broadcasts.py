@@ -8,15 +8,13 @@ materialisation after a crash adds nothing. Imported by campaigns.models."""
 
 from __future__ import annotations
 
-import datetime as dt
-
 from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-from campaigns.models import Message, Origin, Template
 from contacts.models import Channel
+from messaging.models import Message, Origin, Template
 from workspaces.models import Workspace
 
 
@@ -142,34 +140,3 @@ class BroadcastVariant(models.Model):
 
     def __str__(self) -> str:
         return f"{self.label} of {self.broadcast_id}"
-
-
-class CapPolicy(models.TextChoices):
-    DEFER = "defer", "Defer to the next allowed time"
-    SKIP = "skip", "Skip (suppress with the reason)"
-
-
-class SendingPolicy(models.Model):
-    """Contact pressure for one channel of a workspace, applied by the dispatcher just
-    before a marketing message is sent (transactional and test messages bypass it).
-    Without a row: no cap; SMS keeps quiet hours CAMPAIGNS_SMS_QUIET_HOURS (21:00-08:00)."""
-
-    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
-    channel = models.CharField(max_length=8, choices=Channel.choices)
-    cap_messages = models.PositiveIntegerField(
-        null=True, blank=True, help_text="At most this many marketing messages …"
-    )
-    cap_period_hours = models.PositiveIntegerField(default=168, help_text="… in this many hours")
-    cap_policy = models.CharField(max_length=8, choices=CapPolicy.choices, default="defer")
-    quiet_hours_enabled = models.BooleanField(default=False)
-    quiet_start = models.TimeField(default=dt.time(21, 0))
-    quiet_end = models.TimeField(default=dt.time(8, 0))
-
-    class Meta:
-        verbose_name_plural = "sending policies"
-        constraints = [
-            models.UniqueConstraint(fields=["workspace", "channel"], name="sending_policy_unique"),
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.channel} policy of {self.workspace_id}"

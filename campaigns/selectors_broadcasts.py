@@ -6,7 +6,8 @@ from typing import Any
 
 from django.db.models import Count, Q
 
-from campaigns.models import Broadcast, Message, MessageStatus, Origin
+from campaigns.models import Broadcast
+from messaging.models import Message, MessageStatus, Origin
 from workspaces.models import Workspace
 
 SENT = [MessageStatus.SENT, MessageStatus.DELIVERED, MessageStatus.BOUNCED]

@@ -1,18 +1,8 @@
 from django.urls import path
 
-from campaigns import views, views_broadcasts, views_journeys
+from campaigns import views_broadcasts, views_journeys
 
 urlpatterns = [
-    path("templates/", views.template_list, name="templates"),
-    path("templates/new/", views.template_edit, name="template-new"),
-    path("templates/preview/", views.template_preview_panel, name="template-preview"),
-    path("templates/<int:template_id>/", views.template_edit, name="template-edit"),
-    path(
-        "templates/<int:template_id>/send-test/",
-        views.template_send_test,
-        name="template-send-test",
-    ),
-    path("templates/<int:template_id>/delete/", views.template_delete, name="template-delete"),
     path("campaigns/", views_broadcasts.broadcast_list, name="broadcasts"),
     path("campaigns/new/", views_broadcasts.broadcast_edit, name="broadcast-new"),
     path(
@@ -39,6 +29,4 @@ urlpatterns = [
         views_journeys.journey_action,
         name="journey-action",
     ),
-    path("outbox/", views.outbox, name="outbox"),
-    path("outbox/<int:message_id>/", views.outbox_message, name="outbox-message"),
 ]

@@ -10,13 +10,14 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from campaigns import selectors, selectors_broadcasts
+from campaigns import selectors_broadcasts
 from campaigns.models import Broadcast, ScheduleKind
 from campaigns.services import broadcasts as services
 from campaigns.services.audience import audience_count
 from config.errors import DomainError
 from contacts.models import Channel, Segment
 from lifecycle.models import Stage
+from messaging import selectors
 from workspaces.dashboard import WorkspaceRequest, workspace_view
 
 SCALARS = (

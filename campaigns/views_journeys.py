@@ -14,7 +14,7 @@ from django.http import Http404, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from campaigns import selectors, selectors_journeys
+from campaigns import selectors_journeys
 from campaigns.journey_flow import (
     Names,
     exit_words,
@@ -29,6 +29,7 @@ from config.errors import DomainError
 from contacts.models import Channel
 from contacts.selectors import contacts_for_workspace, segments_for_workspace
 from lifecycle.models import Stage
+from messaging import selectors
 from workspaces.dashboard import WorkspaceRequest, workspace_view
 
 ACTIONS = {

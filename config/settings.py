@@ -60,6 +60,7 @@ INSTALLED_APPS = [
     "workspaces",
     "contacts",
     "lifecycle",
+    "messaging",
     "campaigns",
     "anymail",
     "analytics",
@@ -374,7 +375,7 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     # The default view of every report, computed ahead for workspaces in use.
     "analytics.figures_warm": {"task": "analytics.figures_warm", "schedule": 240.0},
     # Messaging: due outbox rows are claimed every second (campaigns/services/dispatch.py).
-    "campaigns.dispatch_due": {"task": "campaigns.dispatch_due", "schedule": 1.0},
+    "messaging.dispatch_due": {"task": "messaging.dispatch_due", "schedule": 1.0},
     # Broadcasts: scheduled → sending → sent, A/B winners, stalled materialisations.
     "campaigns.broadcasts_advance": {"task": "campaigns.broadcasts_advance", "schedule": 5.0},
     # Journeys: due enrolments advanced (each run drains for up to JOURNEY_PUMP_SECONDS);

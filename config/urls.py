@@ -15,6 +15,7 @@ api_v1 = [
     path("", include("contacts.urls_api")),
     path("", include("lifecycle.urls_api")),
     path("", include("analytics.urls_api")),
+    path("", include("messaging.urls_api")),
     path("", include("campaigns.urls_api")),
 ]
 
@@ -54,14 +55,15 @@ urlpatterns = [
     # own (?script), since the CSP refuses inline script.
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/v1/", include(api_v1)),
-    path("", include("campaigns.urls_public")),
-    # django-anymail's per-ESP tracking webhooks (campaigns/services/anymail_events.py),
+    path("", include("messaging.urls_public")),
+    # django-anymail's per-ESP tracking webhooks (messaging/services/anymail_events.py),
     # only with ANYMAIL_WEBHOOK_SECRET set.
     path("anymail/", include((anymail_webhooks, anymail_urls.app_name))),
     path("", include("workspaces.urls")),
     path("w/<slug:slug>/", include("contacts.urls")),
     path("w/<slug:slug>/", include("lifecycle.urls")),
     path("w/<slug:slug>/", include("analytics.urls")),
+    path("w/<slug:slug>/", include("messaging.urls")),
     path("w/<slug:slug>/", include("campaigns.urls")),
 ]
 

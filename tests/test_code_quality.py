@@ -27,10 +27,10 @@ def test_mypy_is_clean():
 
 
 def test_imports_flow_one_way():
-    """workspaces -> contacts -> lifecycle -> campaigns -> analytics (DESIGN.md)."""
+    """workspaces -> contacts -> lifecycle -> messaging -> campaigns -> analytics."""
     import ast
 
-    order = ["workspaces", "contacts", "lifecycle", "campaigns", "analytics"]
+    order = ["workspaces", "contacts", "lifecycle", "messaging", "campaigns", "analytics"]
     wrong = []
     for rank, app in enumerate(order):
         for path in (ROOT / app).rglob("*.py"):

@@ -15,12 +15,13 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import URLPattern, URLResolver, get_resolver
 
 from analytics.models import Spend
-from campaigns.models import Broadcast, Template
-from campaigns.services import message_enqueue, template_create
+from campaigns.models import Broadcast
 from campaigns.services.broadcasts import broadcast_create
 from contacts.models import Segment
 from contacts.services import import_job_create
 from lifecycle.services import stages_create_defaults
+from messaging.models import Template
+from messaging.services import message_enqueue, template_create
 from tests.factories import ContactFactory, EventFactory
 from workspaces.models import Workspace
 from workspaces.services import Actor

@@ -43,9 +43,9 @@ from django.db import IntegrityError, connections, transaction
 from django.utils import timezone
 from schemathesis.engine import events, from_schema
 
-from campaigns.models import Template
 from config.errors import DomainError
 from lifecycle.models import Stage
+from messaging.models import Template
 from tests.conftest import Persona, _persona
 from tests.test_isolation import OBJECT_MAKERS
 

@@ -72,6 +72,16 @@ class WorkspaceScopedAdmin(admin.ModelAdmin):
         return self.has_module_permission(request)
 
 
+class ReadOnlyAdmin(WorkspaceScopedAdmin):
+    """Rows that change only through their services (the outbox, broadcasts, journeys)."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
 @admin.register(User)
 class UserAdmin(BaseUserAdmin):
     ordering = ["email"]

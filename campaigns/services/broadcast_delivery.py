@@ -35,27 +35,18 @@ from django.db import transaction
 from django.db.models import Count, Exists, Min, OuterRef, Q
 from django.utils import timezone
 
-from campaigns.models import (
-    Broadcast,
-    BroadcastStatus,
-    BroadcastVariant,
-    Message,
-    MessageStatus,
-    Origin,
-    ScheduleKind,
-    Template,
-)
+from campaigns.models import Broadcast, BroadcastStatus, BroadcastVariant, ScheduleKind
 from campaigns.services.audience import (
     Audience,
     audience_contacts,
-    contact_zone,
     hash_ordered,
-    local_instant,
     split_counts,
     throttled,
 )
 from campaigns.services.send_time import send_times_for
 from config.queue import enqueue_on_commit, publish
+from contacts.zones import contact_zone, local_instant
+from messaging.models import Message, MessageStatus, Origin, Template
 from workspaces.services import SYSTEM, audit_record
 
 logger = logging.getLogger(__name__)

@@ -15,20 +15,14 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime, parse_time
 
-from campaigns.models import (
-    Broadcast,
-    BroadcastStatus,
-    BroadcastVariant,
-    MessageStatus,
-    ScheduleKind,
-    Template,
-)
+from campaigns.models import Broadcast, BroadcastStatus, BroadcastVariant, ScheduleKind
 from campaigns.services.audience import Audience
 from config.errors import Conflict, field_errors
 from config.query import utc_offset_problem
 from config.queue import enqueue_on_commit
 from contacts.models import Channel, Segment
 from lifecycle.models import Stage
+from messaging.models import MessageStatus, Template
 from workspaces.models import Workspace
 from workspaces.services import Actor, audit_record
 

@@ -12,11 +12,12 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from campaigns.models import StepKind, Template, TriggerKind
+from campaigns.models import StepKind, TriggerKind
 from config import outbound
 from contacts.models import Channel, Segment
 from contacts.rules.validation import rule_errors
 from lifecycle.models import Stage
+from messaging.models import Template
 from workspaces.models import Workspace
 
 KEY_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")

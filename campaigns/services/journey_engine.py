@@ -31,19 +31,13 @@ from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from campaigns.models import (
-    EnrolmentStatus,
-    Journey,
-    JourneyStep,
-    Message,
-    StepKind,
-    TriggerKind,
-)
+from campaigns.models import EnrolmentStatus, Journey, JourneyStep, StepKind, TriggerKind
 from campaigns.services.journey_runs import Batch, Run, assign, events_since
 from campaigns.services.journey_steps import HANDLERS
 from contacts.models import Contact, EmailStatus, SmsStatus
 from contacts.rules.compiler import matching_ids
 from lifecycle.models import ContactStage
+from messaging.models import Message
 
 logger = logging.getLogger(__name__)
 

@@ -10,13 +10,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from campaigns.models import (
-    EnrolmentStatus,
-    Journey,
-    JourneyStep,
-    Message,
-)
+from campaigns.models import EnrolmentStatus, Journey, JourneyStep
 from contacts.models import Event
+from messaging.models import Message
 
 
 @dataclass

@@ -15,17 +15,7 @@ from collections.abc import Callable
 from django.conf import settings
 from django.db import connection
 
-from campaigns.models import (
-    EnrolmentStatus,
-    Journey,
-    JourneyStep,
-    Message,
-    MessageStatus,
-    Origin,
-    StepKind,
-    Template,
-)
-from campaigns.services.audience import contact_zone, local_instant
+from campaigns.models import EnrolmentStatus, Journey, JourneyStep, StepKind
 from campaigns.services.journey_definition import duration
 from campaigns.services.journey_experiments import decide_if_due, winner_state
 from campaigns.services.journey_runs import (
@@ -41,7 +31,9 @@ from config import outbound
 from contacts.models import Contact
 from contacts.rules.compiler import matching_ids
 from contacts.services.marks import contacts_mark_changed
+from contacts.zones import contact_zone, local_instant, zone_info
 from lifecycle.models import Stage
+from messaging.models import Message, MessageStatus, Origin, Template
 from workspaces.services import Actor
 
 logger = logging.getLogger(__name__)
@@ -149,9 +141,7 @@ def next_local(
 ) -> dt.datetime:
     """The first instant at or after `now` that is `time` on the local clock of
     `zone` (else `fallback`) on one of `days` (0 = Monday; empty: any day)."""
-    from campaigns.services.audience import _zone
-
-    tz = _zone(zone) or _zone(fallback) or dt.UTC
+    tz = zone_info(zone) or zone_info(fallback) or dt.UTC
     today = now.astimezone(tz).date()
     for offset in range(0, 9):
         day = today + dt.timedelta(days=offset)

@@ -28,7 +28,6 @@ from campaigns.models import (
     JourneyEnrolment,
     JourneyStatus,
     JourneyStep,
-    Origin,
     Reentry,
     StepKind,
     TriggerKind,
@@ -36,6 +35,7 @@ from campaigns.models import (
 from campaigns.services.journey_definition import definition_errors
 from campaigns.services.journey_triggers import enrol_api, segment_scan
 from config.errors import Conflict, InvalidInput, field_errors
+from messaging.models import Origin
 from workspaces.models import Workspace
 from workspaces.services import Actor, audit_record
 
@@ -255,7 +255,7 @@ def journey_resume(*, journey: Journey, actor: Actor) -> Journey:
 def journey_cancel(*, journey: Journey, actor: Actor) -> Journey:
     """Stop for good: everyone inside exits ("journey cancelled"); messages already in
     the outbox for them are cancelled too."""
-    from campaigns.models import Message, MessageStatus
+    from messaging.models import Message, MessageStatus
 
     cancelled = _transition(
         journey,
@@ -282,7 +282,7 @@ def journey_cancel(*, journey: Journey, actor: Actor) -> Journey:
 def journey_step_counts(journey: Journey) -> list[dict[str, Any]]:
     """Per step: entered, waiting (there now), exited (left the journey there),
     converted (reached the goal while there), and sends for message steps."""
-    from campaigns.models import Message
+    from messaging.models import Message
 
     waiting = dict(
         JourneyEnrolment.objects.filter(journey=journey, status=EnrolmentStatus.ACTIVE)

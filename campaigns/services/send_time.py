@@ -36,9 +36,9 @@ from django.db import connection
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from campaigns.models import Message
-from campaigns.services.audience import contact_zone
 from contacts.models import Contact
+from contacts.zones import contact_zone
+from messaging.models import Message
 from workspaces.models import Workspace
 
 HOURS_OF_WEEK = 7 * 24

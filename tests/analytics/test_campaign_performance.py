@@ -11,13 +11,14 @@ from typing import Any
 import pytest
 
 from analytics.rollups import rollups_rebuild
-from campaigns.models import BroadcastVariant, Message
+from campaigns.models import BroadcastVariant
 from campaigns.services.broadcasts import broadcast_create
 from contacts.models import Event
 from lifecycle.models import Stage, StageTransition
 from lifecycle.services import stages_create_defaults
-from tests.campaigns.helpers import email_template
+from messaging.models import Message
 from tests.factories import ContactFactory
+from tests.messaging.helpers import email_template
 from workspaces.services import Actor
 
 pytestmark = pytest.mark.django_db

@@ -11,9 +11,9 @@ from playwright.sync_api import Page, expect
 from campaigns.models import Journey
 from campaigns.services.journey_triggers import enrol_api
 from tests.browser.conftest import log_in, screenshot
-from tests.campaigns.helpers import email_template
 from tests.campaigns.journey_helpers import advance
 from tests.factories import ContactFactory
+from tests.messaging.helpers import email_template
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

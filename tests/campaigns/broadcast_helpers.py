@@ -2,11 +2,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from campaigns.models import Broadcast, Message, Template
+from campaigns.models import Broadcast
 from campaigns.services.broadcast_delivery import broadcast_materialise
 from campaigns.services.broadcasts import broadcast_create, broadcast_schedule
 from contacts.models import Contact, Segment
-from tests.campaigns.helpers import ACTOR
+from messaging.models import Message, Template
+from tests.messaging.helpers import ACTOR
 from workspaces.models import Workspace
 
 

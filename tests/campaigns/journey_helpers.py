@@ -5,10 +5,11 @@ from typing import Any
 
 from django.utils import timezone
 
-from campaigns.models import Journey, JourneyEnrolment, JourneyStep, Message
+from campaigns.models import Journey, JourneyEnrolment, JourneyStep
 from campaigns.services.journey_engine import journeys_advance
 from campaigns.services.journeys import journey_create, journey_schedule
-from tests.campaigns.helpers import ACTOR
+from messaging.models import Message
+from tests.messaging.helpers import ACTOR
 from workspaces.models import Workspace
 
 

@@ -6,12 +6,12 @@ from typing import Any
 
 import pytest
 
-from campaigns.models import Message
 from campaigns.services.broadcast_delivery import broadcast_materialise
 from lifecycle.models import Stage
 from lifecycle.services import stages_create_defaults
+from messaging.models import Message
 from tests.campaigns.broadcast_helpers import contacts, segment
-from tests.campaigns.helpers import email_template
+from tests.messaging.helpers import email_template
 
 pytestmark = pytest.mark.django_db
 

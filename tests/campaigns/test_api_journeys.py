@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from campaigns.models import JourneyEnrolment, Template
-from tests.campaigns.helpers import email_template
+from campaigns.models import JourneyEnrolment
+from messaging.models import Template
 from tests.campaigns.journey_helpers import advance, later
 from tests.factories import ContactFactory
+from tests.messaging.helpers import email_template
 
 pytestmark = pytest.mark.django_db
 

@@ -6,7 +6,7 @@ import pytest
 
 from campaigns.models import Broadcast
 from tests.campaigns.broadcast_helpers import broadcast, contacts, segment
-from tests.campaigns.helpers import email_template
+from tests.messaging.helpers import email_template
 
 pytestmark = pytest.mark.django_db
 

@@ -9,8 +9,8 @@ import itertools
 import pytest
 from django.utils import timezone
 
-from campaigns.models import Broadcast, Message, SandboxDelivery
-from campaigns.services.audience import audience_count, local_instant, throttled
+from campaigns.models import Broadcast
+from campaigns.services.audience import audience_count, throttled
 from campaigns.services.broadcast_delivery import (
     broadcast_audience,
     broadcast_materialise,
@@ -24,11 +24,13 @@ from campaigns.services.broadcasts import (
     broadcast_schedule,
     broadcast_update,
 )
-from campaigns.services.dispatch import messages_claim, messages_send
 from config.errors import Conflict, InvalidInput
 from contacts.models import Contact
+from contacts.zones import local_instant
 from lifecycle.models import ContactStage
 from lifecycle.services import stages_create_defaults
+from messaging.models import Message, SandboxDelivery
+from messaging.services.dispatch import messages_claim, messages_send
 from tests.campaigns.broadcast_helpers import (
     broadcast,
     contacts,
@@ -36,8 +38,8 @@ from tests.campaigns.broadcast_helpers import (
     schedule_and_materialise,
     segment,
 )
-from tests.campaigns.helpers import ACTOR, email_template, sms_template
 from tests.factories import ContactFactory
+from tests.messaging.helpers import ACTOR, email_template, sms_template
 
 pytestmark = pytest.mark.django_db
 

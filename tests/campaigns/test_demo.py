@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from campaigns.demo import demo_messaging_seed
-from campaigns.models import Message, SandboxDelivery, Template
+from messaging.models import Message, SandboxDelivery, Template
 from tests.factories import ContactFactory
 
 pytestmark = pytest.mark.django_db
@@ -28,8 +28,8 @@ def test_demo_journeys_are_live_and_run(ws):
     from lifecycle.hooks import transitions_dispatch
     from lifecycle.services import stages_create_defaults
     from lifecycle.services.moves import contact_stage_set
-    from tests.campaigns.helpers import ACTOR
     from tests.factories import ContactFactory
+    from tests.messaging.helpers import ACTOR
 
     stages = {s.key: s for s in stages_create_defaults(workspace=ws)}
     risky = ContactFactory.create(workspace=ws)

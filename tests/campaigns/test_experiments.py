@@ -9,7 +9,7 @@ from collections import Counter
 import pytest
 from django.utils import timezone
 
-from campaigns.models import Broadcast, BroadcastVariant, Message
+from campaigns.models import Broadcast, BroadcastVariant
 from campaigns.services.audience import split_counts
 from campaigns.services.broadcast_delivery import (
     ArmResult,
@@ -19,6 +19,7 @@ from campaigns.services.broadcast_delivery import (
     two_proportion_p_value,
 )
 from config.errors import InvalidInput
+from messaging.models import Message
 from tests.campaigns.broadcast_helpers import (
     broadcast,
     contacts,
@@ -26,7 +27,7 @@ from tests.campaigns.broadcast_helpers import (
     schedule_and_materialise,
     segment,
 )
-from tests.campaigns.helpers import email_template, sms_template
+from tests.messaging.helpers import email_template, sms_template
 
 pytestmark = pytest.mark.django_db
 

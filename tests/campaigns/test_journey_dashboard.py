@@ -9,9 +9,9 @@ import re
 import pytest
 
 from campaigns.models import Journey
-from tests.campaigns.helpers import email_template
 from tests.campaigns.journey_helpers import advance, enrolment, journey, step, where
 from tests.factories import ContactFactory
+from tests.messaging.helpers import email_template
 
 pytestmark = pytest.mark.django_db
 

@@ -14,7 +14,7 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from campaigns.models import JourneyEnrolment, JourneyStep, Message
+from campaigns.models import JourneyEnrolment, JourneyStep
 from campaigns.services.journey_steps import next_local, webhook_signature
 from campaigns.services.journey_triggers import date_scan, enrol_api, journeys_scan
 from campaigns.services.journeys import (
@@ -31,7 +31,7 @@ from contacts.services.events import events_ingest
 from lifecycle.hooks import transitions_dispatch
 from lifecycle.models import ContactStage
 from lifecycle.services import contact_stage_set, marked_contacts_evaluate, stages_create_defaults
-from tests.campaigns.helpers import ACTOR, email_template, sms_template
+from messaging.models import Message
 from tests.campaigns.journey_helpers import (
     advance,
     enrolment,
@@ -42,6 +42,7 @@ from tests.campaigns.journey_helpers import (
     where,
 )
 from tests.factories import ContactFactory
+from tests.messaging.helpers import ACTOR, email_template, sms_template
 
 pytestmark = pytest.mark.django_db
 

@@ -10,16 +10,17 @@ import zoneinfo
 import pytest
 from django.utils import timezone
 
-from campaigns.models import BroadcastVariant, Message
-from campaigns.services import message_enqueue
+from campaigns.models import BroadcastVariant
 from campaigns.services.send_time import best_send_times
-from campaigns.services.tracking import tracking_record_open
 from config.errors import InvalidInput
 from contacts.models import Contact
+from messaging.models import Message
+from messaging.services import message_enqueue
+from messaging.services.tracking import tracking_record_open
 from tests.campaigns.broadcast_helpers import broadcast, messages_of, schedule_and_materialise
 from tests.campaigns.broadcast_helpers import segment as make_segment
-from tests.campaigns.helpers import email_template, sms_template
 from tests.factories import ContactFactory
+from tests.messaging.helpers import email_template, sms_template
 from workspaces.models import Workspace
 
 pytestmark = pytest.mark.django_db

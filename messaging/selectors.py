@@ -1,0 +1,53 @@
+"""Reads of templates and messages shared by the dashboard and the API."""
+
+from __future__ import annotations
+
+from django.db.models import QuerySet
+
+from messaging.models import Message, SandboxDelivery, Template
+from workspaces.models import Workspace
+
+
+def templates_for_workspace(*, workspace: Workspace) -> QuerySet[Template]:
+    return Template.objects.filter(workspace=workspace).order_by("name")
+
+
+def template_get(*, workspace: Workspace, template_id: object) -> Template | None:
+    try:
+        pk = int(str(template_id))
+    except ValueError:
+        return None
+    return Template.objects.filter(workspace=workspace, pk=pk).first()
+
+
+def messages_for_workspace(
+    *,
+    workspace: Workspace,
+    status: str | None = None,
+    channel: str | None = None,
+    contact_id: int | None = None,
+) -> QuerySet[Message]:
+    queryset = Message.objects.filter(workspace=workspace).select_related("contact", "template")
+    if status:
+        queryset = queryset.filter(status=status)
+    if channel:
+        queryset = queryset.filter(channel=channel)
+    if contact_id is not None:
+        queryset = queryset.filter(contact_id=contact_id)
+    return queryset
+
+
+def message_get(*, workspace: Workspace, message_id: object) -> Message | None:
+    try:
+        pk = int(str(message_id))
+    except ValueError:
+        return None
+    return (
+        Message.objects.filter(workspace=workspace, pk=pk)
+        .select_related("contact", "template")
+        .first()
+    )
+
+
+def sandbox_deliveries(*, workspace: Workspace) -> QuerySet[SandboxDelivery]:
+    return SandboxDelivery.objects.filter(workspace=workspace).order_by("-id")

@@ -1,0 +1,26 @@
+from django.urls import path
+
+from messaging import api
+
+urlpatterns = [
+    path("templates/", api.TemplateListView.as_view(), name="api-templates"),
+    path("templates/<int:template_id>/", api.TemplateDetailView.as_view(), name="api-template"),
+    path(
+        "templates/<int:template_id>/preview/",
+        api.TemplatePreviewView.as_view(),
+        name="api-template-preview",
+    ),
+    path(
+        "templates/<int:template_id>/send-test/",
+        api.TemplateSendTestView.as_view(),
+        name="api-template-send-test",
+    ),
+    path("messages/", api.MessageListView.as_view(), name="api-messages"),
+    path("messages/<int:message_id>/", api.MessageDetailView.as_view(), name="api-message"),
+    path(
+        "contacts/<int:contact_id>/consent/",
+        api.ContactConsentView.as_view(),
+        name="api-contact-consent",
+    ),
+    path("consent/export/", api.ConsentExportView.as_view(), name="api-consent-export"),
+]

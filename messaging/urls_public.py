@@ -1,0 +1,12 @@
+from django.urls import path
+
+from messaging import views_public, views_webhooks
+
+urlpatterns = [
+    path("m/o/<str:token>.gif", views_public.track_open, name="track-open"),
+    path("m/c/<str:token>/", views_public.track_click, name="track-click"),
+    path("m/u/<str:token>/", views_public.unsubscribe, name="unsubscribe"),
+    path("hooks/email/", views_webhooks.email_events, name="email-webhook"),
+    path("hooks/twilio/status/", views_webhooks.twilio_status, name="twilio-status"),
+    path("hooks/twilio/inbound/", views_webhooks.twilio_inbound, name="twilio-inbound"),
+]

@@ -1,0 +1,173 @@
+"""Dashboard pages for messaging: templates with a live preview, and the outbox."""
+
+from __future__ import annotations
+
+import html
+from typing import Any
+
+from django.contrib import messages
+from django.http import Http404, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from config.errors import DomainError
+from config.pagination import keyset_page
+from contacts import selectors as contact_selectors
+from contacts.models import Channel
+from messaging import selectors, services, tokens
+from messaging.models import Message, MessageStatus, Template
+from messaging.rendering import sms_segments
+from messaging.services.previews import message_send_test, template_preview
+from workspaces.dashboard import WorkspaceRequest, workspace_view
+
+FIELDS = (
+    "name",
+    "channel",
+    "subject",
+    "preheader",
+    "from_name",
+    "from_email",
+    "reply_to",
+    "body",
+    "text_body",
+)
+
+
+def _template_or_404(request: WorkspaceRequest, template_id: int) -> Template:
+    template = selectors.template_get(workspace=request.workspace, template_id=template_id)
+    if template is None:
+        raise Http404("No such template.")
+    return template
+
+
+@workspace_view()
+def template_list(request: WorkspaceRequest) -> HttpResponse:
+    templates = selectors.templates_for_workspace(workspace=request.workspace)
+    return render(request, "messaging/template_list.html", {"templates": templates})
+
+
+@workspace_view()
+def template_edit(request: WorkspaceRequest, template_id: int | None = None) -> HttpResponse:
+    template = _template_or_404(request, template_id) if template_id is not None else None
+    values = {f: getattr(template, f) if template else "" for f in FIELDS}
+    if not template:
+        values["channel"] = request.GET.get("channel", Channel.EMAIL)
+    errors: dict[str, list[str]] = {}
+    if request.method == "POST":
+        values = {f: request.POST.get(f, "") for f in FIELDS}
+        if template is not None:
+            values["channel"] = template.channel
+        try:
+            if template is None:
+                template = services.template_create(
+                    workspace=request.workspace, data=values, actor=request.actor
+                )
+            else:
+                template = services.template_update(
+                    template=template, data=values, actor=request.actor
+                )
+            messages.success(request, f"Template “{template.name}” saved.")
+            return redirect("template-edit", slug=request.workspace.slug, template_id=template.pk)
+        except DomainError as exc:
+            errors = exc.fields or {"body": [exc.message]}
+    return render(
+        request,
+        "messaging/template_edit.html",
+        {"template": template, "values": values, "errors": errors, "channels": Channel.choices},
+    )
+
+
+@workspace_view(write_methods_role="viewer")
+def template_preview_panel(request: WorkspaceRequest) -> HttpResponse:
+    """The live preview under the editor (htmx, on every change): nothing is saved."""
+    data = {f: request.POST.get(f, "") for f in FIELDS if f != "name"}
+    if data.get("channel") not in Channel.values:
+        data["channel"] = Channel.EMAIL
+    draft = Template(workspace=request.workspace, name="preview", **data)
+    errors = services.template_errors(draft)
+    errors.pop("name", None)
+    contact = None
+    contact_id = request.POST.get("contact_id", "")
+    if contact_id.isdigit():
+        contact = contact_selectors.contact_get(
+            workspace=request.workspace, contact_id=int(contact_id)
+        )
+    context: dict[str, Any] = {"errors": errors, "channel": draft.channel}
+    if draft.channel == Channel.SMS:
+        context["segments"] = sms_segments(draft.body)
+    if not errors:
+        try:
+            context["rendered"] = template_preview(template=draft, contact=contact)
+        except DomainError as exc:  # this contact's data takes the render over a bound
+            context["errors"] = exc.fields or {"body": [exc.message]}
+    return render(request, "messaging/_template_preview.html", context)
+
+
+@require_POST
+@workspace_view()
+def template_send_test(request: WorkspaceRequest, template_id: int) -> HttpResponse:
+    template = _template_or_404(request, template_id)
+    try:
+        message_send_test(
+            template=template, to=request.POST.get("to", ""), contact=None, actor=request.actor
+        )
+        messages.success(request, "Test queued; it shows in the outbox.")
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    return redirect("template-edit", slug=request.workspace.slug, template_id=template.pk)
+
+
+@require_POST
+@workspace_view()
+def template_delete(request: WorkspaceRequest, template_id: int) -> HttpResponse:
+    services.template_delete(template=_template_or_404(request, template_id), actor=request.actor)
+    messages.success(request, "Template deleted.")
+    return redirect("templates", slug=request.workspace.slug)
+
+
+@workspace_view()
+def outbox(request: WorkspaceRequest) -> HttpResponse:
+    status = request.GET.get("status", "")
+    queryset = selectors.messages_for_workspace(
+        workspace=request.workspace, status=status if status in MessageStatus.values else None
+    )
+    try:
+        rows, next_cursor = keyset_page(
+            queryset, keys=["-id"], cursor=request.GET.get("cursor"), limit=50
+        )
+    except DomainError:
+        rows, next_cursor = keyset_page(queryset, keys=["-id"], cursor=None, limit=50)
+    return render(
+        request,
+        "messaging/outbox.html",
+        {
+            "rows": rows,
+            "next_cursor": next_cursor,
+            "status": status,
+            "statuses": MessageStatus.choices,
+        },
+    )
+
+
+def _as_displayed(message: Message) -> str:
+    """The email as sent, minus its tracking: looking at it in the outbox must not
+    count as an open, and a click in it must not count as a click."""
+    body = message.body_html.replace(html.escape(tokens.open_url(message.pk), quote=True), "")
+    for index, url in enumerate(message.links or []):
+        body = body.replace(
+            html.escape(tokens.click_url(message.pk, index), quote=True),
+            html.escape(str(url), quote=True),
+        )
+    return body
+
+
+@workspace_view()
+def outbox_message(request: WorkspaceRequest, message_id: int) -> HttpResponse:
+    message = selectors.message_get(workspace=request.workspace, message_id=message_id)
+    if message is None:
+        raise Http404("No such message.")
+    return render(
+        request,
+        "messaging/outbox_message.html",
+        {"message": message, "body_html": _as_displayed(message)},
+    )
