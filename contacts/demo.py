@@ -305,13 +305,16 @@ def _weighted(rng: random.Random, options: tuple[tuple[Any, ...], ...]) -> tuple
 
 
 def _local_moment(rng: random.Random, day: dt.date, tz: zoneinfo.ZoneInfo) -> dt.datetime:
-    """A time of day people shop: mornings and evenings, in their own time zone."""
+    """A time of day people shop: mornings and evenings, in their own time zone; never
+    after now."""
     hour = rng.choices(
         range(24),
         weights=[1, 1, 1, 1, 1, 2, 4, 7, 9, 10, 9, 8, 9, 8, 7, 6, 6, 7, 9, 11, 11, 9, 5, 2],
     )[0]
     local = dt.datetime.combine(day, dt.time(hour, rng.randrange(60), rng.randrange(60)), tzinfo=tz)
-    return local.astimezone(dt.UTC)
+    # Today's moments may lie later than now: nothing in the demo happens in the future
+    # (a contact created after now is missing from today's figures).
+    return min(local.astimezone(dt.UTC), dt.datetime.now(dt.UTC))
 
 
 def _purchase(
