@@ -67,14 +67,14 @@ def main() -> None:
     from django.utils import timezone
 
     from bench.send import build_contacts
-    from campaigns.models import JourneyEnrolment
-    from campaigns.services.journey_triggers import segment_scan
-    from campaigns.services.journeys import (
+    from campaigns.journeys.services import (
         journey_create,
         journey_pause,
         journey_resume,
         journey_schedule,
     )
+    from campaigns.journeys.triggers import segment_scan
+    from campaigns.models import JourneyEnrolment
     from config.provisioning import workspace_provision
     from contacts.models import Segment
     from messaging.models import Message

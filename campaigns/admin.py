@@ -8,9 +8,9 @@ from typing import Any
 from django.contrib import admin
 from django.http import HttpRequest
 
+from campaigns.broadcasts.services import broadcast_cancel, broadcast_pause, broadcast_resume
+from campaigns.journeys.services import journey_cancel, journey_pause, journey_resume
 from campaigns.models import Broadcast, BroadcastVariant, Journey, JourneyEnrolment, JourneyStep
-from campaigns.services.broadcasts import broadcast_cancel, broadcast_pause, broadcast_resume
-from campaigns.services.journeys import journey_cancel, journey_pause, journey_resume
 from config.errors import DomainError
 from workspaces.admin import ReadOnlyAdmin
 from workspaces.services import Actor

@@ -7,8 +7,8 @@ class CampaignsConfig(AppConfig):
     def ready(self) -> None:
         # Hooks are registered once the app registry is ready: the services import
         # models, which cannot be imported while apps are still loading.
-        from campaigns.services import journey_triggers  # noqa: PLC0415
+        from campaigns.journeys import triggers  # noqa: PLC0415
         from lifecycle.hooks import on_contacts_refreshed, on_stage_changed  # noqa: PLC0415
 
-        on_stage_changed(journey_triggers.on_stage_changed)
-        on_contacts_refreshed(journey_triggers.on_contacts_refreshed)
+        on_stage_changed(triggers.on_stage_changed)
+        on_contacts_refreshed(triggers.on_contacts_refreshed)

@@ -158,10 +158,10 @@ def demo_journeys_seed(*, workspace: Workspace, sample: int = 40) -> int:
     SMS), post-purchase onboarding and review request, win-back, referral invitation.
     A sample of today's matching contacts is enrolled and run once, so each journey
     has counts to show. Idempotent (journeys by name); returns journeys created."""
+    from campaigns.journeys.engine import journeys_advance
+    from campaigns.journeys.services import journey_create, journey_schedule
+    from campaigns.journeys.triggers import enrol_api
     from campaigns.models import Journey
-    from campaigns.services.journey_engine import journeys_advance
-    from campaigns.services.journey_triggers import enrol_api
-    from campaigns.services.journeys import journey_create, journey_schedule
     from lifecycle.models import ContactStage, Stage
 
     actor = Actor(system="demo")

@@ -1,13 +1,13 @@
 """Campaigns: broadcasts and journeys. Their models live in a module each; Django
 loads an app's models from here, so this module imports them."""
 
-from campaigns.models_broadcasts import (
+from campaigns.broadcasts.models import (
     Broadcast,
     BroadcastStatus,
     BroadcastVariant,
     ScheduleKind,
 )
-from campaigns.models_journeys import (
+from campaigns.journeys.models import (
     IN_JOURNEY,
     EnrolmentStatus,
     Journey,

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from campaigns.services.broadcast_delivery import broadcast_materialise, broadcasts_advance
-from campaigns.services.journey_engine import journeys_pump
-from campaigns.services.journey_triggers import journeys_scan
+from campaigns.broadcasts.delivery import broadcast_materialise, broadcasts_advance
+from campaigns.journeys.engine import journeys_pump
+from campaigns.journeys.triggers import journeys_scan
 
 
 @shared_task(name="campaigns.broadcast_materialise", acks_late=True, ignore_result=True)

@@ -1,6 +1,7 @@
 from django.urls import path
 
-from campaigns import views_broadcasts, views_journeys
+from campaigns.broadcasts import views as views_broadcasts
+from campaigns.journeys import views as views_journeys
 
 urlpatterns = [
     path("campaigns/", views_broadcasts.broadcast_list, name="broadcasts"),

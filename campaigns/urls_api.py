@@ -1,6 +1,7 @@
 from django.urls import path
 
-from campaigns import api_broadcasts, api_journeys
+from campaigns.broadcasts import api as api_broadcasts
+from campaigns.journeys import api as api_journeys
 
 urlpatterns = [
     # Broadcasts.

@@ -374,7 +374,7 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "analytics.drift_check_due": {"task": "analytics.drift_check_due", "schedule": 300.0},
     # The default view of every report, computed ahead for workspaces in use.
     "analytics.figures_warm": {"task": "analytics.figures_warm", "schedule": 240.0},
-    # Messaging: due outbox rows are claimed every second (campaigns/services/dispatch.py).
+    # Messaging: due outbox rows are claimed every second (messaging/services/dispatch.py).
     "messaging.dispatch_due": {"task": "messaging.dispatch_due", "schedule": 1.0},
     # Broadcasts: scheduled → sending → sent, A/B winners, stalled materialisations.
     "campaigns.broadcasts_advance": {"task": "campaigns.broadcasts_advance", "schedule": 5.0},
@@ -431,7 +431,7 @@ OUTBOUND_CA_BUNDLE = env.str("OUTBOUND_CA_BUNDLE", default="")
 
 # --- Messaging (campaigns) -------------------------------------------------------------
 # Wall-clock bound of rendering one message's template (all its fields); a message
-# whose render takes longer fails with that reason (campaigns/sandbox.py).
+# whose render takes longer fails with that reason (messaging/sandbox.py).
 TEMPLATE_RENDER_SECONDS = env.float("TEMPLATE_RENDER_SECONDS", default=2.0)
 # Providers: email "sandbox" (recorded in the database, shown in the dashboard's outbox),
 # "smtp" (Django's EMAIL_BACKEND: SMTP, or any django-anymail ESP) or "http" (a

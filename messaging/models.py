@@ -23,7 +23,7 @@ from workspaces.models import Workspace
 
 class Template(models.Model):
     """An email or SMS template. Bodies are in the sandboxed personalisation language
-    (campaigns/sandbox.py) and are compiled on save: a template that does not compile
+    (messaging/sandbox.py) and are compiled on save: a template that does not compile
     is never stored."""
 
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")

@@ -1,7 +1,7 @@
 """What a template sees, and rendering a template for one message or a preview.
 
 The context is plain data (dicts, strings, numbers) copied out of the models, never
-the model instances (see campaigns/sandbox.py). A render is bounded in time, loop
+the model instances (see messaging/sandbox.py). A render is bounded in time, loop
 iterations and output (RenderLimitExceeded, raised as a TemplateError naming the
 field): a message that goes over fails alone."""
 

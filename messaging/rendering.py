@@ -1,6 +1,6 @@
 """What a rendered message goes through after the template: CSS inlining, plain text
 from HTML, SMS segments, tracked links. The template engine and its bounds are in
-campaigns/sandbox.py."""
+messaging/sandbox.py."""
 
 from __future__ import annotations
 

@@ -15,8 +15,8 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import URLPattern, URLResolver, get_resolver
 
 from analytics.models import Spend
+from campaigns.broadcasts.services import broadcast_create
 from campaigns.models import Broadcast
-from campaigns.services.broadcasts import broadcast_create
 from contacts.models import Segment
 from contacts.services import import_job_create
 from lifecycle.services import stages_create_defaults
@@ -54,7 +54,7 @@ def _broadcast(ws: Workspace) -> Broadcast:
 
 
 def _journey(ws: Workspace) -> int:
-    from campaigns.services.journeys import journey_create, journey_schedule
+    from campaigns.journeys.services import journey_create, journey_schedule
 
     journey = journey_create(
         workspace=ws,

@@ -154,7 +154,7 @@ def journey_performance(
     """The same figures per send step of a journey (removed steps included, their
     messages were sent), with the journey's own totals: entered, converted on its goal,
     and with a holdout, both groups' goal conversion and the lift."""
-    from campaigns.services.journeys import journey_totals
+    from campaigns.journeys.services import journey_totals
 
     names = event_names or list(workspace.purchase_event_names)
     steps = list(

@@ -468,7 +468,7 @@ def messages_send(*, claims: list[Claim]) -> dict[str, int]:
             counts["suppressed"] += 1
         else:
             sendable.append(m)
-    # Frequency caps and quiet hours (campaigns/services/pressure.py): deferred or
+    # Frequency caps and quiet hours (messaging/services/pressure.py): deferred or
     # skipped, with the reason on the message.
     held_back = hold_backs(sendable)
     for m in sendable:

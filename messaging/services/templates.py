@@ -1,6 +1,6 @@
 """Writes to message templates. A template is compiled before it is stored, and
 rendered once as a contact with no data; one with an error, or whose render goes over
-the sandbox's bounds (campaigns/sandbox.py), is refused with the field, the line and
+the sandbox's bounds (messaging/sandbox.py), is refused with the field, the line and
 the reason."""
 
 from __future__ import annotations

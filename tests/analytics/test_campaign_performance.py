@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from analytics.rollups import rollups_rebuild
+from campaigns.broadcasts.services import broadcast_create
 from campaigns.models import BroadcastVariant
-from campaigns.services.broadcasts import broadcast_create
 from contacts.models import Event
 from lifecycle.models import Stage, StageTransition
 from lifecycle.services import stages_create_defaults
@@ -201,8 +201,8 @@ def test_messages_by_the_stage_at_send_time(api: Any, ws: Any, campaign: Any) ->
 
 
 def test_journey_performance_per_send_step(ws: Any, api: Any, outsider_api: Any) -> None:
-    from campaigns.services.journey_triggers import enrol_api
-    from tests.campaigns.journey_helpers import advance, journey, later, step
+    from campaigns.journeys.triggers import enrol_api
+    from tests.campaigns.journeys.helpers import advance, journey, later, step
 
     template = email_template(ws, name="Journey mail")
     j = journey(

@@ -322,7 +322,7 @@ def test_hostile_names_run_no_script_anywhere(
         ("admin-stages", "/admin/lifecycle/stage/"),
         ("admin-stage", f"/admin/lifecycle/stage/{ids['stage']}/change/"),
         ("admin-segments", "/admin/contacts/segment/"),
-        ("admin-templates", "/admin/campaigns/template/"),
+        ("admin-templates", "/admin/messaging/template/"),
         ("admin-journeys", "/admin/campaigns/journey/"),
     ]
     tooltips: list[str] = []

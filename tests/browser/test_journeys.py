@@ -8,10 +8,10 @@ import json
 import pytest
 from playwright.sync_api import Page, expect
 
+from campaigns.journeys.triggers import enrol_api
 from campaigns.models import Journey
-from campaigns.services.journey_triggers import enrol_api
 from tests.browser.conftest import log_in, screenshot
-from tests.campaigns.journey_helpers import advance
+from tests.campaigns.journeys.helpers import advance
 from tests.factories import ContactFactory
 from tests.messaging.helpers import email_template
 

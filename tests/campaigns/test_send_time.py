@@ -1,4 +1,4 @@
-"""Send-time optimisation (campaigns/services/send_time.py), the `best` broadcast
+"""Send-time optimisation (campaigns/send_time.py), the `best` broadcast
 schedule, A/B tests of send time, and the phone-region time-zone fallback."""
 
 from __future__ import annotations
@@ -11,14 +11,14 @@ import pytest
 from django.utils import timezone
 
 from campaigns.models import BroadcastVariant
-from campaigns.services.send_time import best_send_times
+from campaigns.send_time import best_send_times
 from config.errors import InvalidInput
 from contacts.models import Contact
 from messaging.models import Message
 from messaging.services import message_enqueue
 from messaging.services.tracking import tracking_record_open
-from tests.campaigns.broadcast_helpers import broadcast, messages_of, schedule_and_materialise
-from tests.campaigns.broadcast_helpers import segment as make_segment
+from tests.campaigns.broadcasts.helpers import broadcast, messages_of, schedule_and_materialise
+from tests.campaigns.broadcasts.helpers import segment as make_segment
 from tests.factories import ContactFactory
 from tests.messaging.helpers import email_template, sms_template
 from workspaces.models import Workspace

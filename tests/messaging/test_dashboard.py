@@ -98,7 +98,7 @@ def test_admin_refuses_a_broken_template(owner):
     owner.user.is_staff = owner.user.is_superuser = True
     owner.user.save()
     response = owner.web.post(
-        "/admin/campaigns/template/add/",
+        "/admin/messaging/template/add/",
         {
             "workspace": owner.workspace.pk,
             "name": "x",
@@ -109,4 +109,4 @@ def test_admin_refuses_a_broken_template(owner):
     )
     assert response.status_code == 200 and b"Invalid filter" in response.content
     assert not Template.objects.exists()
-    assert owner.web.get("/admin/campaigns/message/").status_code == 200
+    assert owner.web.get("/admin/messaging/message/").status_code == 200

@@ -1,4 +1,4 @@
-"""Template rendering is bounded (campaigns/sandbox.py): what the text alone makes
+"""Template rendering is bounded (messaging/sandbox.py): what the text alone makes
 too large or slow is refused on save with the field and the reason; what depends on a
 contact's data stops at render time, failing that preview (400) or that message (with
 the reason on it) and never the worker."""

@@ -6,11 +6,11 @@ from typing import Any
 
 import pytest
 
-from campaigns.services.broadcast_delivery import broadcast_materialise
+from campaigns.broadcasts.delivery import broadcast_materialise
 from lifecycle.models import Stage
 from lifecycle.services import stages_create_defaults
 from messaging.models import Message
-from tests.campaigns.broadcast_helpers import contacts, segment
+from tests.campaigns.broadcasts.helpers import contacts, segment
 from tests.messaging.helpers import email_template
 
 pytestmark = pytest.mark.django_db
@@ -18,7 +18,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture(autouse=True)
 def _no_broker(monkeypatch):
-    monkeypatch.setattr("campaigns.services.broadcast_delivery.publish", lambda task, pk: None)
+    monkeypatch.setattr("campaigns.broadcasts.delivery.publish", lambda task, pk: None)
 
 
 def statuses(broadcast_id: int) -> set[str]:

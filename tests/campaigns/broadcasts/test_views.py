@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from campaigns.models import Broadcast
-from tests.campaigns.broadcast_helpers import broadcast, contacts, segment
+from tests.campaigns.broadcasts.helpers import broadcast, contacts, segment
 from tests.messaging.helpers import email_template
 
 pytestmark = pytest.mark.django_db
@@ -13,7 +13,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture(autouse=True)
 def _no_broker(monkeypatch):
-    monkeypatch.setattr("campaigns.services.broadcast_delivery.publish", lambda task, pk: None)
+    monkeypatch.setattr("campaigns.broadcasts.delivery.publish", lambda task, pk: None)
 
 
 def test_list_editor_audience_and_actions(owner, ws, django_assert_max_num_queries):

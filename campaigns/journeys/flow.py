@@ -12,8 +12,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from campaigns.journeys.definition import DURATION_UNITS, successors
 from campaigns.models import Journey, StepKind, TriggerKind
-from campaigns.services.journey_definition import DURATION_UNITS, successors
 from contacts.models import Segment
 from contacts.rules.describe import describe
 from lifecycle.models import Stage

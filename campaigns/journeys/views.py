@@ -14,8 +14,9 @@ from django.http import Http404, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from campaigns import selectors_journeys
-from campaigns.journey_flow import (
+from campaigns.journeys import selectors as selectors_journeys
+from campaigns.journeys import services
+from campaigns.journeys.flow import (
     Names,
     exit_words,
     goal_words,
@@ -24,7 +25,6 @@ from campaigns.journey_flow import (
     trigger_words,
 )
 from campaigns.models import Journey, Reentry, StepKind, TriggerKind
-from campaigns.services import journeys as services
 from config.errors import DomainError
 from contacts.models import Channel
 from contacts.selectors import contacts_for_workspace, segments_for_workspace

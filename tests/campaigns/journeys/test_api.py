@@ -6,7 +6,7 @@ import pytest
 
 from campaigns.models import JourneyEnrolment
 from messaging.models import Template
-from tests.campaigns.journey_helpers import advance, later
+from tests.campaigns.journeys.helpers import advance, later
 from tests.factories import ContactFactory
 from tests.messaging.helpers import email_template
 

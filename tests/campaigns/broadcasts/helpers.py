@@ -2,9 +2,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from campaigns.broadcasts.delivery import broadcast_materialise
+from campaigns.broadcasts.services import broadcast_create, broadcast_schedule
 from campaigns.models import Broadcast
-from campaigns.services.broadcast_delivery import broadcast_materialise
-from campaigns.services.broadcasts import broadcast_create, broadcast_schedule
 from contacts.models import Contact, Segment
 from messaging.models import Message, Template
 from tests.messaging.helpers import ACTOR

@@ -9,18 +9,18 @@ from collections import Counter
 import pytest
 from django.utils import timezone
 
-from campaigns.models import Broadcast, BroadcastVariant
-from campaigns.services.audience import split_counts
-from campaigns.services.broadcast_delivery import (
+from campaigns.broadcasts.audience import split_counts
+from campaigns.broadcasts.delivery import (
     ArmResult,
     broadcast_materialise,
     broadcasts_advance,
     choose_winner,
     two_proportion_p_value,
 )
+from campaigns.models import Broadcast, BroadcastVariant
 from config.errors import InvalidInput
 from messaging.models import Message
-from tests.campaigns.broadcast_helpers import (
+from tests.campaigns.broadcasts.helpers import (
     broadcast,
     contacts,
     messages_of,
@@ -122,7 +122,7 @@ def test_winner_needs_significance_else_the_default_wins():
 
 
 def test_test_pool_then_the_winner_goes_to_the_rest(ws, monkeypatch):
-    monkeypatch.setattr("campaigns.services.broadcast_delivery.publish", lambda task, pk: None)
+    monkeypatch.setattr("campaigns.broadcasts.delivery.publish", lambda task, pk: None)
     pro = segment(ws, "pro", "pro")
     contacts(ws, 1000, attributes={"plan": "pro"})
     b = broadcast(
@@ -164,7 +164,7 @@ def test_test_pool_then_the_winner_goes_to_the_rest(ws, monkeypatch):
 
 
 def test_not_significant_test_pool_sends_the_default(ws, monkeypatch):
-    monkeypatch.setattr("campaigns.services.broadcast_delivery.publish", lambda task, pk: None)
+    monkeypatch.setattr("campaigns.broadcasts.delivery.publish", lambda task, pk: None)
     pro = segment(ws, "pro", "pro")
     contacts(ws, 100, attributes={"plan": "pro"})
     b = broadcast(

@@ -5,9 +5,9 @@ from typing import Any
 
 from django.utils import timezone
 
+from campaigns.journeys.engine import journeys_advance
+from campaigns.journeys.services import journey_create, journey_schedule
 from campaigns.models import Journey, JourneyEnrolment, JourneyStep
-from campaigns.services.journey_engine import journeys_advance
-from campaigns.services.journeys import journey_create, journey_schedule
 from messaging.models import Message
 from tests.messaging.helpers import ACTOR
 from workspaces.models import Workspace

@@ -3,7 +3,7 @@ sending → sent, and the A/B winner.
 
 Materialisation (`broadcast_materialise`, a Celery task, safe to run twice):
 
-1. Resolve the audience in SQL (campaigns/services/audience.py) and read the contact
+1. Resolve the audience in SQL (campaigns/broadcasts/audience.py) and read the contact
    ids in a deterministic hash order (md5 of the broadcast id and contact id).
 2. Cut the recipients of this phase: with variants and a test pool, the first
    `test_pool_percent` of that order, split by weight (cut points rounded, so each
@@ -12,7 +12,7 @@ Materialisation (`broadcast_materialise`, a Celery task, safe to run twice):
 3. Compute each due time: the instant (`now`, `at`); the local wall time in the
    contact's zone (`local`; its time zone, else its phone region's single zone, else
    the workspace's); or the contact's best hour within 24 h of `send_at`
-   (`best`, campaigns/services/send_time.py, also for an A/B arm with `best_time`);
+   (`best`, campaigns/send_time.py, also for an A/B arm with `best_time`);
    never earlier than now; then spread by the throttle. The remainder after an A/B
    winner goes now (or at its best time within 24 h when the winner is a best-time arm).
 4. Insert in chunks (`BROADCAST_CHUNK`) with ON CONFLICT DO NOTHING on the idempotency
@@ -35,15 +35,15 @@ from django.db import transaction
 from django.db.models import Count, Exists, Min, OuterRef, Q
 from django.utils import timezone
 
-from campaigns.models import Broadcast, BroadcastStatus, BroadcastVariant, ScheduleKind
-from campaigns.services.audience import (
+from campaigns.broadcasts.audience import (
     Audience,
     audience_contacts,
     hash_ordered,
     split_counts,
     throttled,
 )
-from campaigns.services.send_time import send_times_for
+from campaigns.models import Broadcast, BroadcastStatus, BroadcastVariant, ScheduleKind
+from campaigns.send_time import send_times_for
 from config.queue import enqueue_on_commit, publish
 from contacts.zones import contact_zone, local_instant
 from messaging.models import Message, MessageStatus, Origin, Template

@@ -9,14 +9,13 @@ import itertools
 import pytest
 from django.utils import timezone
 
-from campaigns.models import Broadcast
-from campaigns.services.audience import audience_count, throttled
-from campaigns.services.broadcast_delivery import (
+from campaigns.broadcasts.audience import audience_count, throttled
+from campaigns.broadcasts.delivery import (
     broadcast_audience,
     broadcast_materialise,
     broadcasts_advance,
 )
-from campaigns.services.broadcasts import (
+from campaigns.broadcasts.services import (
     CANCELLED_REASON,
     broadcast_cancel,
     broadcast_pause,
@@ -24,6 +23,7 @@ from campaigns.services.broadcasts import (
     broadcast_schedule,
     broadcast_update,
 )
+from campaigns.models import Broadcast
 from config.errors import Conflict, InvalidInput
 from contacts.models import Contact
 from contacts.zones import local_instant
@@ -31,7 +31,7 @@ from lifecycle.models import ContactStage
 from lifecycle.services import stages_create_defaults
 from messaging.models import Message, SandboxDelivery
 from messaging.services.dispatch import messages_claim, messages_send
-from tests.campaigns.broadcast_helpers import (
+from tests.campaigns.broadcasts.helpers import (
     broadcast,
     contacts,
     messages_of,
@@ -394,7 +394,7 @@ def test_a_failed_or_suppressed_message_still_lets_the_broadcast_finish(ws):
 def test_stalled_materialisation_is_restarted_by_beat(ws, settings, monkeypatch):
     started: list[int] = []
     monkeypatch.setattr(
-        "campaigns.services.broadcast_delivery.publish", lambda task, pk: started.append(pk)
+        "campaigns.broadcasts.delivery.publish", lambda task, pk: started.append(pk)
     )
     pro = segment(ws, "pro", "pro")
     b = broadcast(ws, email_template(ws), include_segment_ids=[pro.pk])

@@ -13,10 +13,10 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from campaigns.journeys import services
+from campaigns.journeys.models import StepKind, TriggerKind
+from campaigns.journeys.triggers import enrol_api
 from campaigns.models import Journey
-from campaigns.models_journeys import StepKind, TriggerKind
-from campaigns.services import journeys as services
-from campaigns.services.journey_triggers import enrol_api
 from config.api import request_object
 from config.errors import NotFound, field_errors
 from config.openapi import ERRORS, described, text

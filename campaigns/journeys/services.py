@@ -21,6 +21,8 @@ from django.db import IntegrityError, transaction
 from django.db.models import Count, F, Q
 from django.utils import timezone
 
+from campaigns.journeys.definition import definition_errors
+from campaigns.journeys.triggers import enrol_api, segment_scan
 from campaigns.models import (
     IN_JOURNEY,
     EnrolmentStatus,
@@ -32,8 +34,6 @@ from campaigns.models import (
     StepKind,
     TriggerKind,
 )
-from campaigns.services.journey_definition import definition_errors
-from campaigns.services.journey_triggers import enrol_api, segment_scan
 from config.errors import Conflict, InvalidInput, field_errors
 from messaging.models import Origin
 from workspaces.models import Workspace

@@ -31,9 +31,9 @@ from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from campaigns.journeys.runs import Batch, Run, assign, events_since
+from campaigns.journeys.steps import HANDLERS
 from campaigns.models import EnrolmentStatus, Journey, JourneyStep, StepKind, TriggerKind
-from campaigns.services.journey_runs import Batch, Run, assign, events_since
-from campaigns.services.journey_steps import HANDLERS
 from contacts.models import Contact, EmailStatus, SmsStatus
 from contacts.rules.compiler import matching_ids
 from lifecycle.models import ContactStage

@@ -3,7 +3,7 @@ cancel. Each state change is a conditional UPDATE that only one writer can win.
 
 Putting the recipients into the outbox (materialisation), moving a broadcast from
 scheduled to sending to sent, and choosing an A/B winner are in
-campaigns/services/broadcast_delivery.py."""
+campaigns/broadcasts/delivery.py."""
 
 from __future__ import annotations
 
@@ -15,8 +15,8 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime, parse_time
 
+from campaigns.broadcasts.audience import Audience
 from campaigns.models import Broadcast, BroadcastStatus, BroadcastVariant, ScheduleKind
-from campaigns.services.audience import Audience
 from config.errors import Conflict, field_errors
 from config.query import utc_offset_problem
 from config.queue import enqueue_on_commit

@@ -15,10 +15,9 @@ from collections.abc import Callable
 from django.conf import settings
 from django.db import connection
 
-from campaigns.models import EnrolmentStatus, Journey, JourneyStep, StepKind
-from campaigns.services.journey_definition import duration
-from campaigns.services.journey_experiments import decide_if_due, winner_state
-from campaigns.services.journey_runs import (
+from campaigns.journeys.definition import duration
+from campaigns.journeys.experiments import decide_if_due, winner_state
+from campaigns.journeys.runs import (
     Batch,
     Run,
     assign,
@@ -26,7 +25,8 @@ from campaigns.services.journey_runs import (
     move_all,
     resume_due,
 )
-from campaigns.services.send_time import best_send_times
+from campaigns.models import EnrolmentStatus, Journey, JourneyStep, StepKind
+from campaigns.send_time import best_send_times
 from config import outbound
 from contacts.models import Contact
 from contacts.rules.compiler import matching_ids

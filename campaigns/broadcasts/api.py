@@ -10,11 +10,10 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from campaigns import selectors_broadcasts as selectors
+from campaigns.broadcasts import selectors, services
+from campaigns.broadcasts.audience import audience_count
+from campaigns.broadcasts.delivery import broadcast_audience
 from campaigns.models import Broadcast, BroadcastVariant
-from campaigns.services import broadcasts as services
-from campaigns.services.audience import audience_count
-from campaigns.services.broadcast_delivery import broadcast_audience
 from config.api import request_object
 from config.errors import NotFound, field_errors
 from config.openapi import ERRORS, described, or_empty, text

@@ -10,10 +10,10 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from campaigns import selectors_broadcasts
+from campaigns.broadcasts import selectors as selectors_broadcasts
+from campaigns.broadcasts import services
+from campaigns.broadcasts.audience import audience_count
 from campaigns.models import Broadcast, ScheduleKind
-from campaigns.services import broadcasts as services
-from campaigns.services.audience import audience_count
 from config.errors import DomainError
 from contacts.models import Channel, Segment
 from lifecycle.models import Stage

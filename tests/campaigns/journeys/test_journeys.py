@@ -14,10 +14,7 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from campaigns.models import JourneyEnrolment, JourneyStep
-from campaigns.services.journey_steps import next_local, webhook_signature
-from campaigns.services.journey_triggers import date_scan, enrol_api, journeys_scan
-from campaigns.services.journeys import (
+from campaigns.journeys.services import (
     journey_cancel,
     journey_pause,
     journey_resume,
@@ -25,6 +22,9 @@ from campaigns.services.journeys import (
     journey_totals,
     journey_update,
 )
+from campaigns.journeys.steps import next_local, webhook_signature
+from campaigns.journeys.triggers import date_scan, enrol_api, journeys_scan
+from campaigns.models import JourneyEnrolment, JourneyStep
 from config.errors import Conflict, InvalidInput
 from contacts.models import Contact, Segment
 from contacts.services.events import events_ingest
@@ -32,7 +32,7 @@ from lifecycle.hooks import transitions_dispatch
 from lifecycle.models import ContactStage
 from lifecycle.services import contact_stage_set, marked_contacts_evaluate, stages_create_defaults
 from messaging.models import Message
-from tests.campaigns.journey_helpers import (
+from tests.campaigns.journeys.helpers import (
     advance,
     enrolment,
     journey,
@@ -132,7 +132,7 @@ def test_event_trigger_with_property_filter(ws, tpl):
     ]
     # The same event offered again (another evaluation) does not enter twice.
     marked_contacts_evaluate()
-    from campaigns.services.journey_triggers import on_contacts_refreshed
+    from campaigns.journeys.triggers import on_contacts_refreshed
 
     on_contacts_refreshed([eu.pk])
     assert JourneyEnrolment.objects.filter(journey=j).count() == 1
@@ -145,7 +145,7 @@ def test_events_before_the_journey_went_live_do_not_count(ws, tpl):
         ws, {"kind": "event", "event": "signed_up"}, [step("a", "send_email", template_id=tpl.pk)]
     )
     marked_contacts_evaluate()
-    from campaigns.services.journey_triggers import on_contacts_refreshed
+    from campaigns.journeys.triggers import on_contacts_refreshed
 
     on_contacts_refreshed([c.pk])
     assert not JourneyEnrolment.objects.filter(journey=j).exists()
@@ -739,7 +739,7 @@ def test_workers_never_share_an_enrolment(ws, tpl):
     ],
 )
 def test_definition_errors_name_the_field(ws, data, field):
-    from campaigns.services.journeys import journey_create
+    from campaigns.journeys.services import journey_create
 
     payload = {
         "name": "bad",
@@ -753,7 +753,7 @@ def test_definition_errors_name_the_field(ws, data, field):
 
 
 def test_send_step_at_each_contacts_best_time(ws, tpl):
-    from campaigns.services.send_time import best_send_times
+    from campaigns.send_time import best_send_times
 
     j = journey(
         ws, {"kind": "manual"}, [step("s", "send_email", template_id=tpl.pk, best_time=True)]

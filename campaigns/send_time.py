@@ -4,7 +4,7 @@ the next time that hour comes round within a window (24 h by default).
 Engagement is the first human open or click of each message the contact got in the
 last `HISTORY_DAYS` (the click time when there is one: a click is a person, an open may
 be a privacy proxy). Bot opens and scanner clicks never set `Message.opened_at` /
-`clicked_at` (campaigns/services/tracking.py), so they are not counted.
+`clicked_at` (messaging/services/tracking.py), so they are not counted.
 
 1. Resolve each contact's zone (`contact_zone`: its own, else its phone number's
    region when that has a single zone, else the workspace's).

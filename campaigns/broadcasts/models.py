@@ -126,7 +126,7 @@ class BroadcastVariant(models.Model):
     weight = models.PositiveIntegerField(default=1)
     is_default = models.BooleanField(default=False)
     # A test of send time: this arm goes at each contact's best time within 24 h of
-    # the broadcast's time (campaigns/services/send_time.py), the others as scheduled.
+    # the broadcast's time (campaigns/send_time.py), the others as scheduled.
     best_time = models.BooleanField(default=False)
 
     class Meta:

@@ -4,7 +4,7 @@ criterion takes them out. Imported by campaigns.models.
 Each contact's place in a journey is a `JourneyEnrolment` row with its current step
 and the time that step is due; workers claim due rows (FOR UPDATE SKIP LOCKED, like
 the outbox) and run steps until the contact waits, leaves or finishes
-(campaigns/services/journey_engine.py). Steps are rows keyed by a stable `key`, so a
+(campaigns/journeys/engine.py). Steps are rows keyed by a stable `key`, so a
 journey edited while live keeps contacts on the steps that survive the edit."""
 
 from __future__ import annotations
@@ -61,7 +61,7 @@ class Journey(models.Model):
         max_length=16, choices=JourneyStatus.choices, default=JourneyStatus.DRAFT
     )
     # {"kind": TriggerKind, ...}: stage_id; event + properties; attribute, offset_days,
-    # annual; segment_id. Validated by campaigns/services/journey_definition.py.
+    # annual; segment_id. Validated by campaigns/journeys/definition.py.
     trigger = models.JSONField(default=dict)
     entry_key = models.CharField(max_length=40, blank=True, default="")
     # {"rule": rule} or {"event": {"name", "properties"}}, reached within goal_days.

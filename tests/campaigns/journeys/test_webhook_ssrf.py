@@ -20,10 +20,10 @@ from typing import Any
 import pytest
 import trustme
 
-from campaigns.services.journey_triggers import enrol_api
+from campaigns.journeys.triggers import enrol_api
 from config import outbound
 from config.errors import InvalidInput
-from tests.campaigns.journey_helpers import advance, enrolment, journey, step
+from tests.campaigns.journeys.helpers import advance, enrolment, journey, step
 from tests.dns_server import ScriptedDns
 from tests.factories import ContactFactory
 

@@ -1,12 +1,12 @@
-"""The builder's layout of a journey's steps (campaigns/journey_flow.py), without a
+"""The builder's layout of a journey's steps (campaigns/journeys/flow.py), without a
 database: forks side by side, joins below, merges and stray steps drawn once."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from campaigns.journey_flow import Item, Names, journey_flow, step_words, trigger_words
-from tests.campaigns.journey_helpers import step
+from campaigns.journeys.flow import Item, Names, journey_flow, step_words, trigger_words
+from tests.campaigns.journeys.helpers import step
 
 
 def shape(items: list[Item]) -> list[Any]:

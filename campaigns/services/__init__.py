@@ -1,1 +1,0 @@
-"""Campaigns' use cases: broadcasts (audience, delivery, send time) and journeys."""
