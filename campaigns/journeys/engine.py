@@ -32,8 +32,8 @@ from django.db.models import Q
 from django.utils import timezone
 
 from campaigns.journeys.runs import Batch, Run, assign, events_since
-from campaigns.journeys.steps import HANDLERS
-from campaigns.models import EnrolmentStatus, Journey, JourneyStep, StepKind, TriggerKind
+from campaigns.journeys.steps import STEP_TYPES
+from campaigns.models import EnrolmentStatus, Journey, JourneyStep, TriggerKind
 from contacts.models import Contact, EmailStatus, SmsStatus
 from contacts.rules.compiler import matching_ids
 from lifecycle.models import ContactStage
@@ -214,11 +214,7 @@ def exits(batch: Batch, runs: list[Run]) -> dict[int, str]:
     contact_ids = [r.contact_id for r in runs]
     out_contacts: dict[int, str] = {}
     if journey.exit_on_unsubscribe:
-        channels = {
-            "email" if s.kind == StepKind.SEND_EMAIL else "sms"
-            for s in batch.by_key.values()
-            if s.kind in (StepKind.SEND_EMAIL, StepKind.SEND_SMS)
-        }
+        channels = {STEP_TYPES[s.kind].channel for s in batch.by_key.values()}
         gone = Q(pk__in=[])
         if "email" in channels:
             gone |= Q(email_status__in=[EmailStatus.UNSUBSCRIBED, EmailStatus.COMPLAINED])
@@ -297,7 +293,7 @@ def _run_batch(batch: Batch, runs: list[Run]) -> None:
                 for run in group:
                     batch.finish(run, EnrolmentStatus.EXITED, "step removed")
                 continue
-            HANDLERS[step.kind](batch, step, group)
+            STEP_TYPES[step.kind].run(batch, step, group)
         pending = ready
     for run in pending:  # unreachable with an acyclic graph; never loop forever
         if run.status == EnrolmentStatus.ACTIVE and run.due_at <= batch.now:

@@ -22,6 +22,7 @@ from django.db.models import Count, F, Q
 from django.utils import timezone
 
 from campaigns.journeys.definition import definition_errors
+from campaigns.journeys.steps import STEP_TYPES
 from campaigns.journeys.triggers import enrol_api, segment_scan
 from campaigns.models import (
     IN_JOURNEY,
@@ -31,7 +32,6 @@ from campaigns.models import (
     JourneyStatus,
     JourneyStep,
     Reentry,
-    StepKind,
     TriggerKind,
 )
 from config.errors import Conflict, InvalidInput, field_errors
@@ -316,7 +316,7 @@ def journey_step_counts(journey: Journey) -> list[dict[str, Any]]:
             "exited": step.exited,
             "converted": step.converted,
         }
-        if step.kind in (StepKind.SEND_EMAIL, StepKind.SEND_SMS):
+        if STEP_TYPES[step.kind].channel:
             m: dict[str, Any] = dict(messages.get(step.pk, {}))
             row.update({k: m.get(k, 0) for k in ("sent", "opened", "clicked")})
         if step.assigned:

@@ -17,13 +17,13 @@ from django.views.decorators.http import require_POST
 from campaigns.journeys import selectors as selectors_journeys
 from campaigns.journeys import services
 from campaigns.journeys.flow import (
-    Names,
     exit_words,
     goal_words,
     journey_flow,
     reentry_words,
     trigger_words,
 )
+from campaigns.journeys.steps.base import Names
 from campaigns.models import Journey, Reentry, StepKind, TriggerKind
 from config.errors import DomainError
 from contacts.models import Channel

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from campaigns.journeys.flow import Item, Names, journey_flow, step_words, trigger_words
+from campaigns.journeys.flow import Item, journey_flow, trigger_words
+from campaigns.journeys.steps import STEP_TYPES
+from campaigns.journeys.steps.base import Names
 from tests.campaigns.journeys.helpers import step
 
 
@@ -70,10 +72,10 @@ def test_words():
         trigger_words({"kind": "date_attribute", "attribute": "birthday", "annual": True}, names)
         == "On birthday every year"
     )
-    assert step_words("wait_until", {"time": "10:00", "days_of_week": [0, 2]}, names) == [
+    assert STEP_TYPES["wait_until"].describe({"time": "10:00", "days_of_week": [0, 2]}, names) == [
         "until 10:00 in the contact's time zone, on Mon, Wed"
     ]
-    assert step_words("update_attribute", {"attribute": "plan", "value": None}, names) == [
+    assert STEP_TYPES["update_attribute"].describe({"attribute": "plan", "value": None}, names) == [
         "remove plan"
     ]
-    assert step_words("send_email", {"template_id": 9}, names) == ["Template #9 (missing)"]
+    assert STEP_TYPES["send_email"].describe({"template_id": 9}, names) == ["Template #9 (missing)"]
