@@ -92,7 +92,7 @@ def run(worker_env: dict[str, str], url: str, count: int, label: str) -> dict[st
     from django.db.models import Count
 
     from messaging.models import Message
-    from messaging.services.dispatch import message_dispatch_due
+    from messaging.services.claims import message_dispatch_due
     from tests.processes import Worker, purge_broker
 
     purge_broker()

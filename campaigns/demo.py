@@ -10,7 +10,8 @@ from typing import Any
 from contacts.models import Contact, SmsStatus
 from messaging.models import MessagingSettings, Template
 from messaging.services import message_enqueue, template_create
-from messaging.services.dispatch import messages_claim, messages_send
+from messaging.services.claims import messages_claim
+from messaging.services.dispatch import messages_send
 from workspaces.models import Workspace
 from workspaces.services import Actor
 

@@ -30,15 +30,10 @@ Syntax errors are refused on save with the line and the reason."""
 
 from __future__ import annotations
 
-import contextvars
 import functools
-import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from collections.abc import Iterator
 from typing import Any, ClassVar
 
-from django.conf import settings
 from django.template import (
     Context,
     Engine,
@@ -49,17 +44,25 @@ from django.template import (
     defaultfilters,
     defaulttags,
 )
-from django.template.base import FilterExpression, TextNode, VariableDoesNotExist
+from django.template.base import FilterExpression, VariableDoesNotExist
 from django.template.defaulttags import ForNode
 
+from messaging.render_bounds import (
+    PAD_FILTERS,
+    BudgetedSequence,
+    NotANumber,
+    RenderBudget,
+    RenderLimitExceeded,
+    bounded,
+    budget_var,
+    charged_class,
+    float_digits,
+    pad_width,
+)
+
 MAX_TEMPLATE_CHARS = 200_000
-MAX_PAD_WIDTH = 1_000
-MAX_FLOAT_DIGITS = 30
 MAX_FOR_DEPTH = 3
 MAX_NESTING = 20
-MAX_VALUE_CHARS = 100_000  # any one value a filter makes (string, or items of a list)
-MAX_OUTPUT_CHARS = 1_000_000  # one rendered field
-MAX_LOOP_ITERATIONS = 10_000  # all loops of one message together
 
 SAFE_TAGS = (
     "comment",
@@ -112,7 +115,6 @@ SAFE_FILTERS = (
     "wordcount",
     "yesno",
 )
-PAD_FILTERS = frozenset({"ljust", "rjust", "center"})
 
 
 class TemplateError(Exception):
@@ -120,130 +122,6 @@ class TemplateError(Exception):
         self.field, self.line, self.reason = field, line, reason
         where = f"line {line}: " if line else ""
         super().__init__(f"{field}: {where}{reason}")
-
-
-class RenderLimitExceeded(Exception):
-    """A render went over its budget; `reason` says which bound."""
-
-    def __init__(self, reason: str) -> None:
-        self.reason = reason
-        super().__init__(reason)
-
-
-# -- the budget -------------------------------------------------------------------------
-
-
-@dataclass
-class RenderBudget:
-    """What one message's render may spend: all its fields share the loop iterations
-    and the deadline; each field has MAX_OUTPUT_CHARS of output."""
-
-    deadline: float
-    seconds: float
-    iterations: int = 0
-    output: int = 0
-
-    @classmethod
-    def start(cls, seconds: float | None = None) -> RenderBudget:
-        seconds = settings.TEMPLATE_RENDER_SECONDS if seconds is None else seconds
-        return cls(deadline=time.monotonic() + seconds, seconds=seconds)
-
-    def check_time(self) -> None:
-        if time.monotonic() > self.deadline:
-            raise RenderLimitExceeded(f"rendering took longer than {self.seconds:g} s")
-
-    def charge_iterations(self, count: int) -> None:
-        self.iterations += count
-        if self.iterations > MAX_LOOP_ITERATIONS:
-            raise RenderLimitExceeded(f"loops ran more than {MAX_LOOP_ITERATIONS:,} times")
-
-    def charge_output(self, size: int) -> None:
-        self.output += size
-        if self.output > MAX_OUTPUT_CHARS:
-            raise RenderLimitExceeded(f"the output passed {MAX_OUTPUT_CHARS:,} characters")
-
-
-_budget: contextvars.ContextVar[RenderBudget | None] = contextvars.ContextVar(
-    "render_budget", default=None
-)
-
-
-def _current() -> RenderBudget:
-    budget = _budget.get()
-    if budget is None:  # rendered outside `render`: never unbounded
-        raise RenderLimitExceeded("rendered without a budget")
-    return budget
-
-
-# -- bounded filters --------------------------------------------------------------------
-
-
-class _NotANumber(ValueError):
-    pass
-
-
-def _pad_width(arg: Any) -> int:
-    try:
-        width = int(str(arg).strip())
-    except ValueError:
-        raise _NotANumber("the width of ljust, rjust and center must be a number") from None
-    if not 0 <= width <= MAX_PAD_WIDTH:
-        raise RenderLimitExceeded(
-            f"the width of ljust, rjust and center is at most {MAX_PAD_WIDTH}"
-        )
-    return width
-
-
-def _float_digits(arg: Any) -> None:
-    digits = str(arg).strip().rstrip("gu").rstrip("gu")
-    if digits and digits.lstrip("-").isdigit() and abs(int(digits)) > MAX_FLOAT_DIGITS:
-        raise RenderLimitExceeded(f"floatformat shows at most {MAX_FLOAT_DIGITS} decimal places")
-
-
-def _before(name: str, value: Any, args: tuple[Any, ...]) -> Any:
-    """Checks that must run before the filter (it would allocate first); may return a
-    replacement value."""
-    if name in PAD_FILTERS and args:
-        _pad_width(args[0])
-    elif name == "floatformat":
-        if args:
-            _float_digits(args[0])
-        try:  # a number like 1e999999999 would be written out digit by digit
-            number = Decimal(str(value))
-            if number.is_finite() and abs(number.adjusted()) > 100:
-                return ""
-        except (InvalidOperation, ValueError):
-            pass
-    elif name == "join" and isinstance(value, list | tuple) and args:
-        size = sum(len(str(item)) for item in value) + len(str(args[0])) * len(value)
-        if size > MAX_VALUE_CHARS:
-            raise RenderLimitExceeded(f"a value grew past {MAX_VALUE_CHARS:,} characters")
-    elif name == "add" and args:
-        for item in (value, args[0]):
-            if isinstance(item, str | list | tuple) and len(item) > MAX_VALUE_CHARS:
-                raise RenderLimitExceeded(f"a value grew past {MAX_VALUE_CHARS:,} characters")
-    return value
-
-
-def _bounded(name: str, func: Callable[..., Any]) -> Callable[..., Any]:
-    @functools.wraps(func)
-    def bounded(value: Any, *args: Any, **kwargs: Any) -> Any:
-        _current().check_time()
-        try:
-            value = _before(name, value, args)
-            if value == "" and name == "floatformat":
-                return ""
-            result = func(value, *args, **kwargs)
-        except RenderLimitExceeded:
-            raise
-        except Exception:  # a filter that chokes on odd input renders as empty
-            return ""
-        if isinstance(result, str | list | tuple) and len(result) > MAX_VALUE_CHARS:
-            raise RenderLimitExceeded(f"a value grew past {MAX_VALUE_CHARS:,} characters")
-        return result
-
-    bounded.sandbox_name = name  # type: ignore[attr-defined]
-    return bounded
 
 
 def _autoescape(parser: Any, token: Any) -> Node:
@@ -258,70 +136,7 @@ for _name in SAFE_TAGS:
 personalisation_library.tags["autoescape"] = _autoescape
 for _name in SAFE_FILTERS:
     _original = defaultfilters.register.filters[_name]
-    personalisation_library.filters[_name] = _bounded(_name, _original)
-
-
-# -- bounded nodes ----------------------------------------------------------------------
-
-
-class _BudgetedList(list[Any]):
-    """A loop's values: each item taken is one iteration against the budget."""
-
-    def __iter__(self) -> Iterator[Any]:
-        budget = _current()
-        for item in super().__iter__():
-            budget.charge_iterations(1)
-            budget.check_time()
-            yield item
-
-    def __reversed__(self) -> Iterator[Any]:
-        return iter(_BudgetedList(list(super().__iter__())[::-1]))
-
-
-class _BudgetedSequence:
-    def __init__(self, inner: FilterExpression) -> None:
-        self.inner = inner
-
-    def resolve(self, context: Any, ignore_failures: bool = False) -> Any:
-        values = self.inner.resolve(context, ignore_failures=ignore_failures)
-        if values is None:
-            return None
-        if not hasattr(values, "__len__"):
-            values = list(values)
-        return _BudgetedList(values)
-
-    def __str__(self) -> str:
-        return str(self.inner)
-
-
-class _ChargedText(TextNode):
-    """Literal text: its length is charged against the render's output bound."""
-
-    def render_annotated(self, context: Any) -> str:
-        context.budget.charge_output(len(self.s))
-        return self.s
-
-
-class _Charged:
-    """Mixed into every other node that produces text itself rather than by joining
-    its children's (variables, cycle, firstof, now): what it produces is charged.
-    Containers are not wrapped: their children are, loops count their iterations and
-    check the deadline, and filters check it too, so a render cannot run long
-    between two checks."""
-
-    def render_annotated(self, context: Any) -> Any:
-        output = super().render_annotated(context)  # type: ignore[misc]
-        context.budget.charge_output(len(output))
-        return output
-
-
-_CHARGED: dict[type[Node], type[Node]] = {TextNode: _ChargedText}
-
-
-def _charged_class(cls: type[Node]) -> type[Node]:
-    if cls not in _CHARGED:
-        _CHARGED[cls] = type(f"Charged{cls.__name__}", (_Charged, cls), {})
-    return _CHARGED[cls]
+    personalisation_library.filters[_name] = bounded(_name, _original)
 
 
 # -- compiling --------------------------------------------------------------------------
@@ -384,10 +199,10 @@ def _check_filters(source: str, node: Node) -> None:
             literal = [arg for lookup, arg in args if not lookup]
             try:
                 if name in PAD_FILTERS and literal:
-                    _pad_width(literal[0])
+                    pad_width(literal[0])
                 elif name == "floatformat" and literal:
-                    _float_digits(literal[0])
-            except (RenderLimitExceeded, _NotANumber) as exc:
+                    float_digits(literal[0])
+            except (RenderLimitExceeded, NotANumber) as exc:
                 raise TemplateError("body", _line(source, node), str(exc)) from None
             # A filter argument naming a variable the contact lacks renders as empty,
             # like a missing variable does (Django would raise VariableDoesNotExist).
@@ -432,7 +247,7 @@ def _bound(source: str, nodelist: NodeList, depth: int = 0, loops: int = 0) -> N
                 "body", _line(source, node), f"for loops nest at most {MAX_FOR_DEPTH} deep"
             )
         if isinstance(node, ForNode):
-            node.sequence = _BudgetedSequence(node.sequence)  # type: ignore[arg-type,assignment]
+            node.sequence = BudgetedSequence(node.sequence)  # type: ignore[arg-type,assignment]
         leaf = True
         for attr in node.child_nodelists:
             child = getattr(node, attr, None)
@@ -440,7 +255,7 @@ def _bound(source: str, nodelist: NodeList, depth: int = 0, loops: int = 0) -> N
                 leaf = False
                 _bound(source, child, nested, in_loops)
         if leaf:
-            node.__class__ = _charged_class(type(node))
+            node.__class__ = charged_class(type(node))
 
 
 def compile_template(source: str, *, field: str, html_mode: bool) -> Any:
@@ -475,7 +290,7 @@ def _compile_cached(source: str, html_mode: bool) -> Any:
 
 def render(compiled: Any, context: dict[str, Any], *, html_mode: bool, budget: RenderBudget) -> str:
     """Render a compiled template within `budget` (raises RenderLimitExceeded)."""
-    token = _budget.set(budget)  # for filters, which see no context
+    token = budget_var.set(budget)  # for filters, which see no context
     budget.output = 0  # the output bound is per field
     template_context = Context(context, autoescape=html_mode)
     template_context.budget = budget  # type: ignore[attr-defined]  # for nodes
@@ -484,7 +299,7 @@ def render(compiled: Any, context: dict[str, Any], *, html_mode: bool, budget: R
     except RecursionError:
         raise RenderLimitExceeded("the template nests too deeply") from None
     finally:
-        _budget.reset(token)
+        budget_var.reset(token)
 
 
 def render_string(

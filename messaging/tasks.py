@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from messaging.services.dispatch import message_dispatch_due, messages_send
+from messaging.services.claims import message_dispatch_due
+from messaging.services.dispatch import messages_send
 
 
 @shared_task(name="messaging.dispatch_due", acks_late=True, ignore_result=True)

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from messaging import api
+from messaging import api, api_consent
 
 urlpatterns = [
     path("templates/", api.TemplateListView.as_view(), name="api-templates"),
@@ -19,8 +19,8 @@ urlpatterns = [
     path("messages/<int:message_id>/", api.MessageDetailView.as_view(), name="api-message"),
     path(
         "contacts/<int:contact_id>/consent/",
-        api.ContactConsentView.as_view(),
+        api_consent.ContactConsentView.as_view(),
         name="api-contact-consent",
     ),
-    path("consent/export/", api.ConsentExportView.as_view(), name="api-consent-export"),
+    path("consent/export/", api_consent.ConsentExportView.as_view(), name="api-consent-export"),
 ]

@@ -10,7 +10,7 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from campaigns.broadcasts import selectors, services
+from campaigns.broadcasts import definition, selectors, services
 from campaigns.broadcasts.audience import audience_count
 from campaigns.broadcasts.delivery import broadcast_audience
 from campaigns.models import Broadcast, BroadcastVariant
@@ -273,9 +273,9 @@ class AudienceCountView(APIView):
         unknown = sorted(set(body) - set(AudienceRequestSerializer().fields))
         if unknown:
             raise field_errors({key: ["unknown field"] for key in unknown})
-        for field in services.ID_LISTS:
+        for field in definition.ID_LISTS:
             _id_list(body, field)  # the API takes ids as JSON numbers only
-        audience = services.audience_validate(workspace=request.workspace, data=body)
+        audience = definition.audience_validate(workspace=request.workspace, data=body)
         return Response({"count": audience_count(workspace=request.workspace, audience=audience)})
 
 

@@ -10,8 +10,8 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
+from campaigns.broadcasts import definition, services
 from campaigns.broadcasts import selectors as selectors_broadcasts
-from campaigns.broadcasts import services
 from campaigns.broadcasts.audience import audience_count
 from campaigns.models import Broadcast, ScheduleKind
 from config.errors import DomainError
@@ -113,7 +113,7 @@ def broadcast_audience_panel(request: WorkspaceRequest) -> HttpResponse:
     """The editor's live audience count (htmx, on every change of the audience)."""
     data = _posted(request)
     try:
-        audience = services.audience_validate(
+        audience = definition.audience_validate(
             workspace=request.workspace,
             data={
                 "channel": data["channel"] if data["channel"] in Channel.values else Channel.EMAIL,

@@ -18,158 +18,27 @@ steps is written down in docs/messaging.md.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import random
 import signal
 from collections import defaultdict
-from collections.abc import Iterable
 from datetime import timedelta
 from pathlib import Path
 
 from django.conf import settings
-from django.db import connection, transaction
 from django.utils import timezone
 
 from config.db import bound_cursor
-from config.queue import publish
-from config.redis import get_redis
 from contacts.models import Channel, EmailStatus, SmsStatus, Suppression
 from contacts.services import consent_set, suppression_add, value_hash
-from lifecycle.selectors import current_stages
 from messaging.models import Message, MessageStatus, MessagingSettings
-from messaging.personalisation import contact_context, render_template
 from messaging.providers import Outgoing, Result, provider_for
-from messaging.sandbox import TemplateError
+from messaging.services.claims import Claim
+from messaging.services.outgoing import messages_render, outgoing
 from messaging.services.pressure import hold_back_apply, hold_backs
-from messaging.tokens import unsubscribe_mailto, unsubscribe_url
 
 logger = logging.getLogger(__name__)
-
-Claim = tuple[int, int]  # (message id, attempt)
-
-# Take up to ARGV[1] tokens from a fixed window of ARGV[2]; returns how many were taken.
-_TAKE_SCRIPT = """
-local used = tonumber(redis.call('GET', KEYS[1]) or '0')
-local granted = math.min(tonumber(ARGV[1]), math.max(0, tonumber(ARGV[2]) - used))
-if granted > 0 then
-  redis.call('INCRBY', KEYS[1], granted)
-  redis.call('EXPIRE', KEYS[1], ARGV[3])
-end
-return granted
-"""
-
-
-def _rate_take(key: str, wanted: int, limit: int, window: int) -> int:
-    """Tokens granted from a fixed window shared by every process through Redis."""
-    if limit <= 0 or wanted <= 0:
-        return wanted
-    now = int(timezone.now().timestamp())
-    bucket = f"msgrate:{key}:{now // window}"
-    return int(get_redis().eval(_TAKE_SCRIPT, 1, bucket, wanted, limit, window + 5))
-
-
-def _workspace_limits(workspace_ids: Iterable[int]) -> dict[int, int]:
-    custom = dict(
-        MessagingSettings.objects.filter(
-            workspace_id__in=list(workspace_ids), rate_limit_per_minute__gt=0
-        ).values_list("workspace_id", "rate_limit_per_minute")
-    )
-    default = settings.MESSAGING_WORKSPACE_RATE_PER_MINUTE
-    return {ws: custom.get(ws, default) for ws in workspace_ids}
-
-
-def messages_claim(*, limit: int | None = None) -> list[Claim]:
-    """Claim up to `limit` due messages; see the module docstring, step 1."""
-    limit = limit or settings.MESSAGING_CLAIM_BATCH
-    now = timezone.now()
-    lease_until = now + timedelta(seconds=settings.MESSAGING_LEASE_SECONDS)
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(
-            """
-            SELECT id, workspace_id, channel, status, attempts - deferrals
-            FROM campaigns_message
-            WHERE status IN ('scheduled', 'sending') AND due_at <= %s
-              AND (status = 'scheduled' OR lease_until < %s)
-            ORDER BY due_at, id
-            LIMIT %s
-            FOR UPDATE SKIP LOCKED
-            """,
-            [now, now, limit],
-        )
-        rows = cursor.fetchall()
-        if not rows:
-            return []
-        # A row whose lease ran out after its last allowed attempt is given up on.
-        exhausted = [
-            r[0] for r in rows if r[3] == "sending" and r[4] >= settings.MESSAGING_MAX_ATTEMPTS
-        ]
-        if exhausted:
-            Message.objects.filter(pk__in=exhausted).update(
-                status=MessageStatus.FAILED,
-                status_reason="gave up: the worker stopped during every attempt",
-                lease_until=None,
-            )
-        candidates = [r for r in rows if r[0] not in set(exhausted)]
-        chosen = _within_rate_limits(candidates)
-        if not chosen:
-            return []
-        cursor.execute(
-            """
-            UPDATE campaigns_message
-            SET status = 'sending', lease_until = %s, attempts = attempts + 1
-            WHERE id = ANY(%s)
-            RETURNING id, attempts
-            """,
-            [lease_until, chosen],
-        )
-        return [(int(r[0]), int(r[1])) for r in cursor.fetchall()]
-
-
-def _within_rate_limits(rows: list[tuple]) -> list[int]:
-    by_workspace: dict[int, list[tuple]] = defaultdict(list)
-    for row in rows:
-        by_workspace[row[1]].append(row)
-    limits = _workspace_limits(by_workspace)
-    allowed: list[tuple] = []
-    for workspace_id, items in by_workspace.items():
-        granted = _rate_take(f"ws:{workspace_id}", len(items), limits[workspace_id], 60)
-        allowed.extend(items[:granted])
-    chosen: list[int] = []
-    for channel, per_second in (
-        (Channel.EMAIL, settings.MESSAGING_EMAIL_RATE_PER_SECOND),
-        (Channel.SMS, settings.MESSAGING_SMS_RATE_PER_SECOND),
-    ):
-        items = [r for r in allowed if r[2] == channel]
-        granted = _rate_take(f"provider:{channel}", len(items), per_second, 1)
-        chosen.extend(r[0] for r in items[:granted])
-    return chosen
-
-
-def message_dispatch_due(*, max_messages: int | None = None) -> int:
-    """Claim due messages in batches and hand them to workers; returns how many."""
-    budget = max_messages or settings.MESSAGING_DISPATCH_MAX
-    # Claim no more than workers hold in flight: a row waiting in the broker past its
-    # lease would be claimed again and spend an attempt for nothing.
-    in_flight = Message.objects.filter(
-        status=MessageStatus.SENDING, lease_until__gte=timezone.now()
-    ).count()
-    budget = min(budget, settings.MESSAGING_MAX_IN_FLIGHT - in_flight)
-    chunk = settings.MESSAGING_TASK_CHUNK
-    total = 0
-    while total < budget:
-        claims = messages_claim(limit=min(settings.MESSAGING_CLAIM_BATCH, budget - total))
-        if not claims:
-            break
-        total += len(claims)
-        for start in range(0, len(claims), chunk):
-            publish("messaging.send_messages", [list(c) for c in claims[start : start + chunk]])
-        if len(claims) < settings.MESSAGING_CLAIM_BATCH:
-            break
-    if total:
-        logger.info("campaigns.dispatched count=%s", total)
-    return total
 
 
 def _crash_point(name: str) -> None:
@@ -311,115 +180,6 @@ def _suppression_hits(messages: list[Message]) -> set[tuple[str, str]]:
     return hits
 
 
-def _render(messages: list[Message]) -> tuple[list[Message], int]:
-    """Render each not-yet-rendered message and store what will be sent. Returns the
-    messages that may go and how many failed: a message whose template does not
-    compile (any more) or whose render goes over the sandbox's bounds fails alone,
-    with the reason, so one bad template cannot stall the batch or the worker."""
-    todo = [m for m in messages if not m.to_address]
-    if not todo:
-        return messages, 0
-    stages = current_stages(contact_ids=[m.contact_id for m in todo if m.contact_id])
-    failed: set[int] = set()
-    for m in todo:
-        assert m.template is not None and m.contact is not None
-        stage = stages.get(m.contact.pk)
-        context = contact_context(
-            contact=m.contact,
-            workspace=m.workspace,
-            stage_name=stage.stage.name if stage else "",
-            message_id=m.pk,
-        )
-        try:
-            rendered = render_template(m.template, context, message_id=m.pk)
-        except TemplateError as exc:
-            reason = f"template {exc.field}: {exc.reason}"
-            Message.objects.filter(
-                pk=m.pk, status=MessageStatus.SENDING, attempts=m.attempts
-            ).update(status=MessageStatus.FAILED, status_reason=reason[:200], lease_until=None)
-            logger.warning(
-                "campaigns.render_failed message=%s template=%s reason=%s",
-                m.pk,
-                m.template_id,
-                reason,
-            )
-            failed.add(m.pk)
-            continue
-        m.to_address = (m.contact.email if m.channel == Channel.EMAIL else m.contact.phone) or ""
-        m.subject, m.body_html, m.body_text = rendered.subject, rendered.html, rendered.text
-        m.links, m.sms_segments = rendered.links, rendered.segments
-        m.provider = provider_for(m.channel).name
-    todo = [m for m in todo if m.pk not in failed]
-    # One statement for the batch (Django's bulk_update builds a CASE per column and
-    # row, which costs more than rendering), parameters bound on the server.
-    with bound_cursor() as cursor:
-        cursor.execute(
-            """
-            UPDATE campaigns_message AS m
-            SET to_address = u.to_address, subject = u.subject, body_html = u.body_html,
-                body_text = u.body_text, links = u.links::jsonb,
-                sms_segments = u.sms_segments, provider = u.provider
-            FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::text[], %s::text[],
-                        %s::text[], %s::integer[], %s::text[])
-                 AS u(id, to_address, subject, body_html, body_text, links, sms_segments,
-                      provider)
-            WHERE m.id = u.id
-            """,
-            [
-                [m.pk for m in todo],
-                [m.to_address for m in todo],
-                [m.subject for m in todo],
-                [m.body_html for m in todo],
-                [m.body_text for m in todo],
-                [json.dumps(m.links) for m in todo],
-                [m.sms_segments for m in todo],
-                [m.provider for m in todo],
-            ],
-        )
-    return [m for m in messages if m.pk not in failed], len(failed)
-
-
-def _outgoing(message: Message, sender: MessagingSettings | None) -> Outgoing:
-    if message.channel == Channel.SMS:
-        return Outgoing(
-            message_id=message.pk,
-            uuid=str(message.uuid),
-            workspace_id=message.workspace_id,
-            channel=message.channel,
-            to=message.to_address,
-            from_address=(sender.sms_from_number if sender else "") or "",
-            text=message.body_text,
-        )
-    template = message.template
-    from_email = (
-        (template.from_email if template else "")
-        or (sender.from_email if sender else "")
-        or settings.DEFAULT_FROM_EMAIL
-    )
-    from_name = (template.from_name if template else "") or (sender.from_name if sender else "")
-    if from_name and "<" not in from_email:
-        from_email = f'"{from_name}" <{from_email}>'
-    headers = {"Message-ID": f"<{message.uuid}@{settings.MESSAGING_MAIL_DOMAIN}>"}
-    if not message.is_test:
-        headers["List-Unsubscribe"] = (
-            f"<{unsubscribe_url(message.pk)}>, <{unsubscribe_mailto(message.pk)}>"
-        )
-        headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
-    return Outgoing(
-        message_id=message.pk,
-        uuid=str(message.uuid),
-        workspace_id=message.workspace_id,
-        channel=message.channel,
-        to=message.to_address,
-        from_address=from_email,
-        subject=message.subject,
-        html=message.body_html,
-        text=message.body_text,
-        reply_to=template.reply_to if template else "",
-        headers=headers,
-    )
-
-
 def _renew_leases(claims: list[Claim]) -> list[int]:
     """Take the rows this task still holds, with a fresh lease from now.
 
@@ -476,7 +236,7 @@ def messages_send(*, claims: list[Claim]) -> dict[str, int]:
             hold_back_apply(m, held_back[m.pk])
             counts["deferred" if held_back[m.pk].defer_to else "suppressed"] += 1
     sendable = [m for m in sendable if m.pk not in held_back]
-    sendable, render_failures = _render(sendable)
+    sendable, render_failures = messages_render(sendable)
     counts["failed"] += render_failures
     _crash_point("after_render")
     senders = {
@@ -487,9 +247,7 @@ def messages_send(*, claims: list[Claim]) -> dict[str, int]:
     }
     by_id = {m.pk: m for m in sendable}
     for channel in (Channel.EMAIL, Channel.SMS):
-        batch = [
-            _outgoing(m, senders.get(m.workspace_id)) for m in sendable if m.channel == channel
-        ]
+        batch = [outgoing(m, senders.get(m.workspace_id)) for m in sendable if m.channel == channel]
         if not batch:
             continue
 

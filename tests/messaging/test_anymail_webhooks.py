@@ -12,7 +12,8 @@ from django.test import Client
 
 from contacts.models import Suppression
 from messaging.models import Message, TrackingEvent, WebhookEvent
-from messaging.services.dispatch import messages_claim, messages_send
+from messaging.services.claims import messages_claim
+from messaging.services.dispatch import messages_send
 from tests.factories import ContactFactory
 from tests.messaging.helpers import email_template, enqueue
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from messaging.models import Message, SandboxDelivery
-from messaging.services.dispatch import messages_claim, messages_send
+from messaging.services.claims import messages_claim
+from messaging.services.dispatch import messages_send
 from tests.factories import ContactFactory
 from tests.messaging.helpers import email_template, enqueue
 

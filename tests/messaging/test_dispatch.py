@@ -10,7 +10,8 @@ from django.utils import timezone
 from contacts.models import Suppression
 from contacts.services import contact_erase, suppression_add
 from messaging.models import Message, MessagingSettings, SandboxDelivery
-from messaging.services.dispatch import messages_claim, messages_send, retry_delay
+from messaging.services.claims import messages_claim
+from messaging.services.dispatch import messages_send, retry_delay
 from messaging.tokens import make_token
 from tests.factories import ContactFactory
 from tests.messaging.helpers import email_template, enqueue, sms_template

@@ -8,7 +8,8 @@ import subprocess
 import dkim
 import pytest
 
-from messaging.services.dispatch import messages_claim, messages_send
+from messaging.services.claims import messages_claim
+from messaging.services.dispatch import messages_send
 from tests.factories import ContactFactory
 from tests.messaging.helpers import email_template, enqueue
 from tests.messaging.servers import SmtpSink

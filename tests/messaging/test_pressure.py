@@ -10,7 +10,8 @@ from django.utils import timezone
 
 from messaging.models import Message, SendingPolicy
 from messaging.services import message_enqueue
-from messaging.services.dispatch import messages_claim, messages_send
+from messaging.services.claims import messages_claim
+from messaging.services.dispatch import messages_send
 from messaging.services.pressure import quiet_until
 from tests.factories import ContactFactory
 from tests.messaging.helpers import email_template, enqueue, sms_template

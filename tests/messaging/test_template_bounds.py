@@ -11,10 +11,11 @@ from typing import Any
 import pytest
 
 from messaging.models import Message
+from messaging.render_bounds import MAX_LOOP_ITERATIONS, RenderBudget, RenderLimitExceeded
 from messaging.rendering import html_to_text, rewrite_links
-from messaging.sandbox import MAX_LOOP_ITERATIONS, RenderBudget, RenderLimitExceeded
 from messaging.sandbox import render_string as sandbox_render
-from messaging.services.dispatch import message_dispatch_due, messages_claim, messages_send
+from messaging.services.claims import message_dispatch_due, messages_claim
+from messaging.services.dispatch import messages_send
 from tests.factories import ContactFactory
 from tests.messaging.helpers import email_template, enqueue
 from tests.processes import Worker, child_env, purge_broker

@@ -19,7 +19,8 @@ from twilio.request_validator import RequestValidator
 
 from contacts.models import ConsentChange, Suppression
 from messaging.models import Message, MessagingSettings, TrackingEvent, WebhookEvent
-from messaging.services.dispatch import messages_claim, messages_send
+from messaging.services.claims import messages_claim
+from messaging.services.dispatch import messages_send
 from messaging.tokens import make_token
 from tests.factories import ContactFactory
 from tests.messaging.helpers import email_template, enqueue, sms_template

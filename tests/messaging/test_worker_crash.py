@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from messaging.models import Message
-from messaging.services.dispatch import message_dispatch_due
+from messaging.services.claims import message_dispatch_due
 from tests.factories import ContactFactory
 from tests.messaging.helpers import email_template, enqueue
 from tests.messaging.servers import HttpStub, SmtpSink

@@ -30,7 +30,8 @@ from contacts.zones import local_instant
 from lifecycle.models import ContactStage
 from lifecycle.services import stages_create_defaults
 from messaging.models import Message, SandboxDelivery
-from messaging.services.dispatch import messages_claim, messages_send
+from messaging.services.claims import messages_claim
+from messaging.services.dispatch import messages_send
 from tests.campaigns.broadcasts.helpers import (
     broadcast,
     contacts,

@@ -1,0 +1,309 @@
+"""A broadcast's definition, checked: every field of the API's and the dashboard's
+body, read and refused with the field and the reason, all at once; the audience's ids
+checked against the workspace (one validator for create and the audience-count
+preview); what scheduling needs."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from django.utils import timezone
+from django.utils.dateparse import parse_date, parse_datetime, parse_time
+
+from campaigns.broadcasts.audience import Audience
+from campaigns.models import Broadcast, ScheduleKind
+from config.errors import field_errors
+from config.query import utc_offset_problem
+from contacts.models import Channel, Segment
+from lifecycle.models import Stage
+from messaging.models import Template
+from workspaces.models import Workspace
+
+SCALARS = (
+    "name",
+    "channel",
+    "template_id",
+    "schedule",
+    "send_at",
+    "local_date",
+    "local_time",
+    "throttle_per_hour",
+    "test_pool_percent",
+    "winner_wait_hours",
+)
+ID_LISTS = (
+    "include_segment_ids",
+    "include_stage_ids",
+    "exclude_segment_ids",
+    "exclude_stage_ids",
+)
+FIELDS = (*SCALARS, *ID_LISTS, "variants")
+
+
+def _int(value: Any, field: str, errors: dict[str, list[str]], *, low: int = 0) -> int | None:
+    if value in (None, ""):
+        return None
+    if isinstance(value, bool):
+        errors[field] = ["must be a whole number"]
+        return None
+    try:
+        number = int(str(value))
+    except ValueError:
+        errors[field] = ["must be a whole number"]
+        return None
+    if number < low:
+        errors[field] = [f"must be at least {low}"]
+        return None
+    if number >= 2**63:  # beyond PostgreSQL's bigint
+        errors[field] = ["is too large"]
+        return None
+    return number
+
+
+def _ids(value: Any, field: str, errors: dict[str, list[str]]) -> list[int]:
+    if value in (None, ""):
+        return []
+    if not isinstance(value, list | tuple):
+        errors[field] = ["must be a list of ids"]
+        return []
+    out: list[int] = []
+    for item in value:
+        number = _int(item, field, errors, low=1)
+        if number is None:
+            errors[field] = ["must be a list of ids"]
+            return []
+        if number not in out:
+            out.append(number)
+    return out
+
+
+def _moment(value: Any, errors: dict[str, list[str]]) -> dt.datetime | None:
+    if value in (None, ""):
+        return None
+    if isinstance(value, dt.datetime):
+        moment: dt.datetime | None = value
+    else:
+        try:
+            moment = parse_datetime(str(value))
+        except ValueError:  # well formed but not a moment, e.g. 12:99
+            moment = None
+    if moment is None or timezone.is_naive(moment) or utc_offset_problem(moment):
+        errors["send_at"] = ["an ISO 8601 instant with a UTC offset"]
+        return None
+    return moment
+
+
+def apply_data(broadcast: Broadcast, data: dict[str, Any]) -> list[dict[str, Any]] | None:
+    """Copy `data` onto the broadcast, collecting every problem by field. Returns the
+    parsed variants (None: leave them as they are)."""
+    unknown = sorted(set(data) - set(FIELDS))
+    if unknown:
+        raise field_errors({key: ["unknown field"] for key in unknown})
+    errors: dict[str, list[str]] = {}
+    workspace = broadcast.workspace
+    for name in ("name", "channel", "schedule", "send_at", "local_date", "local_time"):
+        # Text or null: an object, a list or a number is neither a value nor "no value".
+        if name in data and not isinstance(data[name], str | dt.date | dt.time | None):
+            errors[name] = ["must be a string"]
+    if "name" in data and "name" not in errors:
+        broadcast.name = str(data["name"] or "").strip()
+    if "channel" in data and "channel" not in errors:
+        broadcast.channel = str(data["channel"] or "")
+    if "template_id" in data:
+        template_id = _int(data["template_id"], "template_id", errors, low=1)
+        template = (
+            Template.objects.filter(workspace=workspace, pk=template_id).first()
+            if template_id
+            else None
+        )
+        if template is None:
+            errors.setdefault("template_id", ["no such template"])
+        else:
+            broadcast.template = template
+    for field in ID_LISTS:
+        if field in data:
+            setattr(broadcast, field, _ids(data[field], field, errors))
+    if "schedule" in data and "schedule" not in errors:
+        broadcast.schedule = str(data["schedule"] or "")
+    if "send_at" in data and "send_at" not in errors:
+        broadcast.send_at = _moment(data["send_at"], errors)
+    if "local_date" in data and "local_date" not in errors:
+        raw = data["local_date"]
+        try:
+            broadcast.local_date = (
+                raw if isinstance(raw, dt.date) else parse_date(str(raw)) if raw else None
+            )
+        except ValueError:  # well formed but not a day, e.g. 2026-02-30
+            broadcast.local_date = None
+        if raw and broadcast.local_date is None:
+            errors["local_date"] = ["a date, YYYY-MM-DD"]
+    if "local_time" in data and "local_time" not in errors:
+        raw = data["local_time"]
+        try:
+            broadcast.local_time = (
+                raw if isinstance(raw, dt.time) else parse_time(str(raw)) if raw else None
+            )
+        except ValueError:  # well formed but not a time, e.g. 25:00
+            broadcast.local_time = None
+        if raw and broadcast.local_time is None:
+            errors["local_time"] = ["a time, HH:MM"]
+    if "throttle_per_hour" in data:
+        broadcast.throttle_per_hour = _int(
+            data["throttle_per_hour"], "throttle_per_hour", errors, low=1
+        )
+    if "test_pool_percent" in data:
+        broadcast.test_pool_percent = (
+            _int(data["test_pool_percent"], "test_pool_percent", errors) or 0
+        )
+    if "winner_wait_hours" in data:
+        wait = _int(data["winner_wait_hours"], "winner_wait_hours", errors, low=1)
+        broadcast.winner_wait_hours = wait or broadcast.winner_wait_hours
+    variants = _variants(workspace, data["variants"], errors) if "variants" in data else None
+    errors.update(_errors(broadcast, variants, errors))
+    if errors:
+        raise field_errors(errors)
+    if variants:
+        default = next(v for v in variants if v["is_default"])
+        broadcast.template = default["template"]
+    return variants
+
+
+def _variants(workspace: Workspace, raw: Any, errors: dict[str, list[str]]) -> list[dict[str, Any]]:
+    if raw in (None, ""):
+        return []
+    if not isinstance(raw, list):
+        errors["variants"] = ["a list of {label, template_id, weight, is_default, best_time}"]
+        return []
+    parsed: list[dict[str, Any]] = []
+    for index, item in enumerate(raw):
+        if not isinstance(item, dict):
+            errors["variants"] = [f"{index}: an object"]
+            return []
+        label = str(item.get("label") or chr(ord("A") + index))[:20]
+        template_id = _int(item.get("template_id"), "variants", errors, low=1)
+        template = (
+            Template.objects.filter(workspace=workspace, pk=template_id).first()
+            if template_id
+            else None
+        )
+        if template is None:
+            errors["variants"] = [f"{label}: no such template"]
+            return []
+        weight = _int(item.get("weight", 1), "variants", errors, low=1)
+        if weight is None:
+            errors["variants"] = [f"{label}: weight must be a whole number of at least 1"]
+            return []
+        parsed.append(
+            {
+                "label": label,
+                "template": template,
+                "weight": weight,
+                "is_default": bool(item.get("is_default")),
+                "best_time": bool(item.get("best_time")),
+            }
+        )
+    return parsed
+
+
+def _errors(
+    broadcast: Broadcast,
+    variants: list[dict[str, Any]] | None,
+    found: dict[str, list[str]],
+) -> dict[str, list[str]]:
+    errors: dict[str, list[str]] = {}
+    if not broadcast.name:
+        errors["name"] = ["must not be blank"]
+    if broadcast.channel not in Channel.values:
+        errors["channel"] = [f"one of {', '.join(Channel.values)}"]
+    template = broadcast.template if broadcast.template_id else None
+    if template is None and "template_id" not in found and not variants:
+        errors["template_id"] = ["is required"]
+    elif template is not None and template.channel != broadcast.channel:
+        errors["template_id"] = [f"a {broadcast.channel} template"]
+    if broadcast.schedule not in ScheduleKind.values:
+        errors["schedule"] = [f"one of {', '.join(ScheduleKind.values)}"]
+    if broadcast.test_pool_percent > 100:
+        errors["test_pool_percent"] = ["0-100"]
+    if variants:
+        labels = [v["label"] for v in variants]
+        if len(variants) < 2:
+            errors["variants"] = ["an A/B test needs at least two variants"]
+        elif len(set(labels)) != len(labels):
+            errors["variants"] = ["labels must differ"]
+        elif sum(1 for v in variants if v["is_default"]) != 1:
+            errors["variants"] = ["exactly one variant is the default"]
+        elif any(v["template"].channel != broadcast.channel for v in variants):
+            errors["variants"] = [f"every variant needs a {broadcast.channel} template"]
+        elif broadcast.schedule == ScheduleKind.BEST and any(v["best_time"] for v in variants):
+            errors["variants"] = [
+                "best_time on a variant tests it against the schedule; "
+                "with schedule best every variant already goes at the best time"
+            ]
+    return errors
+
+
+def _audience_id_errors(
+    workspace: Workspace, ids: Mapping[str, Sequence[int]]
+) -> dict[str, list[str]]:
+    """Ids that are not this workspace's segments or stages (another workspace's ids
+    are as unknown here as ids that never existed)."""
+    errors: dict[str, list[str]] = {}
+    for field, model in (
+        ("include_segment_ids", Segment),
+        ("exclude_segment_ids", Segment),
+        ("include_stage_ids", Stage),
+        ("exclude_stage_ids", Stage),
+    ):
+        wanted = set(ids.get(field) or ())
+        if not wanted:
+            continue
+        found = set(
+            model.objects.filter(workspace=workspace, pk__in=wanted).values_list("pk", flat=True)
+        )
+        if wanted - found:
+            errors[field] = [f"no such id: {', '.join(map(str, sorted(wanted - found)))}"]
+    return errors
+
+
+def check_audience_ids(broadcast: Broadcast) -> None:
+    errors = _audience_id_errors(
+        broadcast.workspace, {field: getattr(broadcast, field) for field in ID_LISTS}
+    )
+    if errors:
+        raise field_errors(errors)
+
+
+def audience_validate(*, workspace: Workspace, data: Mapping[str, Any]) -> Audience:
+    """An audience as a request states it (channel and the four id lists), checked as
+    broadcast_create checks a broadcast's: the same parsing of the lists and the same
+    400 naming each field with an unknown id. The audience-count preview uses it, so a
+    preview and a create never disagree about the same ids."""
+    errors: dict[str, list[str]] = {}
+    channel = data.get("channel")
+    if channel not in Channel.values:
+        errors["channel"] = [f"one of {', '.join(Channel.values)}"]
+    ids = {field: _ids(data.get(field), field, errors) for field in ID_LISTS}
+    if errors:
+        raise field_errors(errors)
+    errors = _audience_id_errors(workspace, ids)
+    if errors:
+        raise field_errors(errors)
+    return Audience(channel=str(channel), **ids)
+
+
+def schedule_errors(broadcast: Broadcast) -> dict[str, list[str]]:
+    errors: dict[str, list[str]] = {}
+    if not broadcast.include_segment_ids and not broadcast.include_stage_ids:
+        errors["include_segment_ids"] = ["include at least one segment or stage"]
+    if broadcast.schedule == ScheduleKind.AT and broadcast.send_at is None:
+        errors["send_at"] = ["required to send at a time"]
+    if broadcast.schedule == ScheduleKind.LOCAL:
+        if broadcast.local_date is None:
+            errors["local_date"] = ["required to send at a local time"]
+        if broadcast.local_time is None:
+            errors["local_time"] = ["required to send at a local time"]
+    if broadcast.is_ab_test and broadcast.variants.count() < 2:
+        errors["test_pool_percent"] = ["a test pool needs at least two variants"]
+    return errors
