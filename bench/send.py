@@ -129,7 +129,7 @@ def main() -> None:
     from config.provisioning import workspace_provision
     from messaging.models import Message
     from messaging.services import template_create
-    from tests.messaging.servers import HttpStub, SmtpSink
+    from tests.messaging.servers import PostmarkStub, SmtpSink
     from workspaces.services import Actor
 
     settings.MESSAGING_WORKSPACE_RATE_PER_MINUTE = 0
@@ -169,7 +169,7 @@ def main() -> None:
 
     log(f"HTTP: {MESSAGES} messages through {WORKERS} workers")
     enqueue(template, contact_ids[:MESSAGES], "http")
-    with HttpStub(keep_requests=False) as stub:
+    with PostmarkStub(keep_requests=False) as stub:
         http = run(
             {
                 **bench_env(url),

@@ -10,12 +10,13 @@ import logging
 import socket
 import threading
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from email.message import Message as EmailMessage
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from aiosmtpd.controller import Controller
+
+from tests.http_stub import Answer, HttpStub, Request
 
 logging.getLogger("mail.log").setLevel(logging.WARNING)
 
@@ -73,67 +74,33 @@ class SmtpSink:
 
 
 @dataclass
-class HttpStub:
+class PostmarkStub(HttpStub):
     """Answers POSTs like Postmark's batch endpoint. `script` is a list of (status,
     headers) to answer the next requests with before answering normally; recipients
     containing "reject" get ErrorCode 406. Messages are deduplicated by their
     IdempotencyKey, as a provider honouring it would."""
 
-    script: list[tuple[int, dict[str, str]]] = field(default_factory=list)
-    keep_requests: bool = True
-    requests: list[dict[str, Any]] = field(default_factory=list)
-    accepted: Counter[str] = field(default_factory=Counter)
-    lock: threading.Lock = field(default_factory=threading.Lock)
+    def __init__(
+        self, script: list[tuple[int, dict[str, str]]] | None = None, keep_requests: bool = True
+    ) -> None:
+        self.script = list(script or [])
+        self.accepted: Counter[str] = Counter()
+        super().__init__(self._answer, keep=keep_requests)
+        self.url = f"{self.url}/email/batch"
 
-    def __post_init__(self) -> None:
-        stub = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-            def do_POST(self) -> None:
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                with stub.lock:
-                    if stub.keep_requests:
-                        stub.requests.append({"headers": dict(self.headers), "body": body})
-                    scripted = stub.script.pop(0) if stub.script else None
-                    if scripted is None:
-                        answers = []
-                        for item in body:
-                            if "reject" in item["To"]:
-                                answers.append({"ErrorCode": 406, "Message": "Inactive recipient"})
-                                continue
-                            stub.accepted[item["IdempotencyKey"]] += 1
-                            answers.append(
-                                {"ErrorCode": 0, "MessageID": "pm-" + item["IdempotencyKey"]}
-                            )
-                if scripted is not None:
-                    status, headers = scripted
-                    payload = b'{"ErrorCode": 429, "Message": "slow down"}'
-                else:
-                    status, headers = 200, {}
-                    payload = json.dumps(answers).encode()
-                self.send_response(status)
-                for name, value in headers.items():
-                    self.send_header(name, value)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/email/batch"
-
-    def __enter__(self) -> HttpStub:
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+    def _answer(self, request: Request, before: int) -> Answer:
+        with self.lock:
+            if self.script:
+                status, headers = self.script.pop(0)
+                return Answer(status, headers, b'{"ErrorCode": 429, "Message": "slow down"}')
+            answers = []
+            for item in request.json():
+                if "reject" in item["To"]:
+                    answers.append({"ErrorCode": 406, "Message": "Inactive recipient"})
+                    continue
+                self.accepted[item["IdempotencyKey"]] += 1
+                answers.append({"ErrorCode": 0, "MessageID": "pm-" + item["IdempotencyKey"]})
+        return Answer(200, {"Content-Type": "application/json"}, json.dumps(answers).encode())
 
     def unique_accepted(self) -> int:
         with self.lock:

@@ -15,7 +15,7 @@ from messaging.services.dispatch import messages_send, retry_delay
 from messaging.tokens import make_token
 from tests.factories import ContactFactory
 from tests.messaging.helpers import email_template, enqueue, sms_template
-from tests.messaging.servers import HttpStub, SmtpSink
+from tests.messaging.servers import PostmarkStub, SmtpSink
 from workspaces.services import Actor
 
 pytestmark = pytest.mark.django_db
@@ -135,7 +135,7 @@ def test_http_provider_retries_429_and_5xx_then_succeeds(ws, settings):
     settings.MESSAGING_RETRY_BASE_SECONDS = 1
     contact = ContactFactory.create(workspace=ws)
     [mid] = enqueue([contact], email_template(ws))
-    with HttpStub(script=[(429, {"Retry-After": "120"}), (503, {})]) as stub:
+    with PostmarkStub(script=[(429, {"Retry-After": "120"}), (503, {})]) as stub:
         settings.EMAIL_HTTP_URL = stub.url
         before = timezone.now()
         assert run_once()["retry"] == 1
@@ -154,9 +154,9 @@ def test_http_provider_retries_429_and_5xx_then_succeeds(ws, settings):
     message = Message.objects.get(pk=mid)
     assert message.status == "sent" and message.attempts == 3
     assert message.provider_message_id == f"pm-{message.uuid}"
-    keys = {r["headers"]["Idempotency-Key"] for r in stub.requests}
+    keys = {r.headers["Idempotency-Key"] for r in stub.requests}
     assert len(keys) == 1  # the same batch is the same request to the provider
-    assert [item["IdempotencyKey"] for r in stub.requests for item in r["body"]] == [
+    assert [item["IdempotencyKey"] for r in stub.requests for item in r.json()] == [
         str(message.uuid)
     ] * 3
 
@@ -167,10 +167,10 @@ def test_http_one_permanent_rejection_in_a_batch_fails_only_it(ws, settings):
     contacts = [ContactFactory.create(workspace=ws) for _ in range(4)]
     contacts.append(ContactFactory.create(workspace=ws, email="reject@example.com"))
     enqueue(contacts, template)
-    with HttpStub() as stub:
+    with PostmarkStub() as stub:
         settings.EMAIL_HTTP_URL = stub.url
         counts = run_once()
-    assert len(stub.requests) == 1 and len(stub.requests[0]["body"]) == 5
+    assert len(stub.requests) == 1 and len(stub.requests[0].json()) == 5
     assert counts["sent"] == 4 and counts["failed"] == 1
     failed = Message.objects.get(status="failed")
     assert failed.to_address == "reject@example.com"
@@ -181,7 +181,7 @@ def test_transient_errors_give_up_after_max_attempts(ws, settings):
     settings.MESSAGING_EMAIL_PROVIDER = "http"
     settings.MESSAGING_MAX_ATTEMPTS = 2
     [mid] = enqueue([ContactFactory.create(workspace=ws)], email_template(ws))
-    with HttpStub(script=[(500, {}), (500, {})]) as stub:
+    with PostmarkStub(script=[(500, {}), (500, {})]) as stub:
         settings.EMAIL_HTTP_URL = stub.url
         run_once()
         Message.objects.filter(pk=mid).update(due_at=timezone.now())
@@ -271,7 +271,7 @@ def test_deferrals_do_not_use_up_the_retries(ws, settings):
     [mid] = enqueue([ContactFactory.create(workspace=ws)], template)
     # as if deferred five times: five claims that ended back in `scheduled`
     Message.objects.filter(pk=mid).update(attempts=5, deferrals=5)
-    with HttpStub(script=[(500, {})]) as stub:
+    with PostmarkStub(script=[(500, {})]) as stub:
         settings.EMAIL_HTTP_URL = stub.url
         run_once()
         message = Message.objects.get(pk=mid)

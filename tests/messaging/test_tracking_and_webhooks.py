@@ -7,10 +7,7 @@ import datetime as dt
 import hashlib
 import hmac
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs
 
 import pytest
 from django.test import Client
@@ -23,6 +20,7 @@ from messaging.services.claims import messages_claim
 from messaging.services.dispatch import messages_send
 from messaging.tokens import make_token
 from tests.factories import ContactFactory
+from tests.http_stub import Answer, HttpStub, Request
 from tests.messaging.helpers import email_template, enqueue, sms_template
 
 pytestmark = pytest.mark.django_db
@@ -268,40 +266,18 @@ def test_twilio_forged_signature_rejected(sms_ws):
     assert contact.sms_status == "subscribed"
 
 
-class _TwilioStub:
+def _twilio(request: Request, before: int) -> Answer:
     """Answers POST /2010-04-01/Accounts/<sid>/Messages.json like Twilio."""
-
-    def __init__(self) -> None:
-        stub = self
-        self.posts: list[dict[str, list[str]]] = []
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: Any) -> None:
-                pass
-
-            def do_POST(self) -> None:
-                form = parse_qs(self.rfile.read(int(self.headers["Content-Length"])).decode())
-                stub.posts.append(form)
-                if form["To"][0].endswith("0000"):
-                    status = 400
-                    body = {"code": 21211, "message": "Invalid 'To' Phone Number", "status": 400}
-                else:
-                    status = 201
-                    body = {"sid": f"SM{len(stub.posts):032d}", "status": "queued"}
-                raw = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(raw)))
-                self.end_headers()
-                self.wfile.write(raw)
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+    if request.form()["To"][0].endswith("0000"):
+        status = 400
+        body = {"code": 21211, "message": "Invalid 'To' Phone Number", "status": 400}
+    else:
+        status, body = 201, {"sid": f"SM{before + 1:032d}", "status": "queued"}
+    return Answer(status, {"Content-Type": "application/json"}, json.dumps(body).encode())
 
 
 def test_twilio_provider_status_callbacks_and_invalid_numbers(sms_ws, settings):
-    stub = _TwilioStub()
+    stub = HttpStub(_twilio)
     settings.MESSAGING_SMS_PROVIDER = "twilio"
     settings.TWILIO_ACCOUNT_SID, settings.TWILIO_BASE_URL = "AC" + "0" * 32, stub.url
     good = ContactFactory.create(workspace=sms_ws, phone="+14155550125", sms_status="subscribed")
@@ -310,10 +286,12 @@ def test_twilio_provider_status_callbacks_and_invalid_numbers(sms_ws, settings):
     try:
         counts = messages_send(claims=messages_claim())
     finally:
-        stub.server.shutdown()
+        stub.close()
     assert counts["sent"] == 1 and counts["failed"] == 1
-    assert stub.posts[0]["From"] == ["+15005550006"]
-    assert stub.posts[0]["StatusCallback"] == ["http://127.0.0.1:8000/hooks/twilio/status/"]
+    assert stub.requests[0].form()["From"] == ["+15005550006"]
+    assert stub.requests[0].form()["StatusCallback"] == [
+        "http://127.0.0.1:8000/hooks/twilio/status/"
+    ]
     bad.refresh_from_db()
     assert bad.sms_status == "invalid"
     assert Suppression.objects.filter(workspace=sms_ws, channel="sms", reason="invalid").exists()

@@ -16,7 +16,7 @@ from messaging.models import Message
 from messaging.services.claims import message_dispatch_due
 from tests.factories import ContactFactory
 from tests.messaging.helpers import email_template, enqueue
-from tests.messaging.servers import HttpStub, SmtpSink
+from tests.messaging.servers import PostmarkStub, SmtpSink
 from tests.processes import Worker, child_env, purge_broker
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.worker]
@@ -41,35 +41,31 @@ def _drive(
     ws: Any,
     worker: Worker,
     env: dict[str, str],
-    kill_at: list[float] | None = None,
     timeout: float = 90,
     kill_after_sent: list[int] | None = None,
-) -> tuple[Worker, int]:
-    """Act as beat until every message is final; restart the worker whenever it dies
-    (and SIGKILL it at the given seconds from now, or once the given numbers of
-    messages are sent: a kill then lands mid-run however fast the machine is).
-    Returns the worker and its deaths."""
-    deaths = 0
+) -> tuple[Worker, int, int]:
+    """Act as beat until every message is final; restart the worker whenever it dies,
+    and SIGKILL it once the given numbers of messages are sent (so a kill lands
+    mid-run however fast the machine is). Returns the worker, its deaths and the kills
+    made."""
+    deaths = made = 0
     started = time.monotonic()
-    kills = sorted(kill_at or [])
     sent_kills = sorted(kill_after_sent or [])
     while Message.objects.filter(workspace=ws, status__in=["scheduled", "sending"]).exists():
         assert time.monotonic() - started < timeout, "messages left unsent"
-        if kills and time.monotonic() - started >= kills[0]:
-            kills.pop(0)
-            worker.kill()
         if sent_kills and (
             Message.objects.filter(workspace=ws, status="sent").count() >= sent_kills[0]
         ):
             sent_kills.pop(0)
             worker.kill()
+            made += 1
         if worker.process is not None and worker.process.poll() is not None:
             deaths += 1
             worker.stop()
             worker = Worker(concurrency=1).start(env=env)
         message_dispatch_due()
         time.sleep(0.2)
-    return worker, deaths
+    return worker, deaths, made
 
 
 @pytest.mark.parametrize(
@@ -92,7 +88,7 @@ def test_sigkill_at_each_point_of_the_send_path_smtp(
         env = _worker_env(provider, MESSAGING_CRASH_AT=point, MESSAGING_CRASH_MARKER=str(marker))
         worker = Worker(concurrency=1).start(env=env)
         try:
-            worker, deaths = _drive(ws, worker, env)
+            worker, deaths, _ = _drive(ws, worker, env)
         finally:
             worker.stop()
         assert marker.exists() and deaths == 1  # it really died once at that point
@@ -108,7 +104,7 @@ def test_sigkill_after_provider_http_idempotency_key_makes_it_exactly_once(ws, s
     settings.MESSAGING_LEASE_SECONDS = LEASE
     purge_broker()
     ids = _messages(ws, 12)
-    with HttpStub() as stub:
+    with PostmarkStub() as stub:
         marker = tmp_path / "crashed"
         env = _worker_env(
             {"MESSAGING_EMAIL_PROVIDER": "http", "EMAIL_HTTP_URL": stub.url},
@@ -117,7 +113,7 @@ def test_sigkill_after_provider_http_idempotency_key_makes_it_exactly_once(ws, s
         )
         worker = Worker(concurrency=1).start(env=env)
         try:
-            worker, deaths = _drive(ws, worker, env)
+            worker, deaths, _ = _drive(ws, worker, env)
         finally:
             worker.stop()
     assert marker.exists() and deaths == 1
@@ -129,6 +125,9 @@ def test_sigkill_after_provider_http_idempotency_key_makes_it_exactly_once(ws, s
 
 
 def test_random_sigkills_lose_nothing(ws, settings):
+    """SIGKILLs at random numbers of sends, each while messages are still unsent: each
+    kills the worker mid-run, every message arrives, and at most the one message in
+    flight at each kill arrives twice (SMTP has no idempotency key)."""
     settings.MESSAGING_LEASE_SECONDS = LEASE
     settings.MESSAGING_TASK_CHUNK = 10
     purge_broker()
@@ -146,11 +145,12 @@ def test_random_sigkills_lose_nothing(ws, settings):
         # After a random number of sends in each third: the kills always land mid-run.
         kills = [rng.randint(5, 40), rng.randint(50, 90), rng.randint(100, 130)]
         try:
-            worker, deaths = _drive(ws, worker, env, kill_after_sent=kills)
+            worker, deaths, made = _drive(ws, worker, env, kill_after_sent=kills)
         finally:
             worker.stop()
         counts = sink.message_ids()
-    assert deaths >= 2  # the kills landed while it was sending
+    # Every kill made killed the worker, and at least two landed before the last send.
+    assert deaths == made >= 2
     uuids = {f"<{m.uuid}@stagecraft.local>" for m in Message.objects.filter(pk__in=ids)}
     assert set(counts) == uuids
     # A kill can interrupt at most the one message in flight (concurrency 1).
@@ -176,7 +176,7 @@ def test_broker_loses_the_queued_tasks(ws, settings):
         )
         worker = Worker(concurrency=1).start(env=env)
         try:
-            worker, deaths = _drive(ws, worker, env)
+            worker, deaths, _ = _drive(ws, worker, env)
         finally:
             worker.stop()
         counts = sink.message_ids()

@@ -7,6 +7,8 @@ from campaigns.broadcasts.services import broadcast_create, broadcast_schedule
 from campaigns.models import Broadcast
 from contacts.models import Contact, Segment
 from messaging.models import Message, Template
+from messaging.services.claims import messages_claim
+from messaging.services.dispatch import messages_send
 from tests.messaging.helpers import ACTOR
 from workspaces.models import Workspace
 
@@ -43,3 +45,7 @@ def schedule_and_materialise(b: Broadcast) -> Broadcast:
 
 def messages_of(b: Broadcast) -> list[Message]:
     return list(b.messages.order_by("contact_id"))
+
+
+def run_once() -> dict[str, int]:
+    return messages_send(claims=messages_claim(limit=1000))

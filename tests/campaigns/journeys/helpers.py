@@ -8,6 +8,8 @@ from django.utils import timezone
 from campaigns.journeys.engine import journeys_advance
 from campaigns.journeys.services import journey_create, journey_schedule
 from campaigns.models import Journey, JourneyEnrolment, JourneyStep
+from contacts.services.events import events_ingest
+from lifecycle.services import marked_contacts_evaluate
 from messaging.models import Message
 from tests.messaging.helpers import ACTOR
 from workspaces.models import Workspace
@@ -64,3 +66,11 @@ def sent_steps(contact: Any) -> list[str]:
         keys[m.origin_id or 0]
         for m in Message.objects.filter(contact=contact, origin_kind="journey_step").order_by("id")
     ]
+
+
+def ingest(ws, contact, name, **props):
+    result = events_ingest(
+        workspace=ws, items=[{"contact": {"id": contact.pk}, "name": name, "properties": props}]
+    )
+    assert result.accepted == 1
+    marked_contacts_evaluate()

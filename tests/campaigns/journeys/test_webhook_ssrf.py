@@ -9,12 +9,9 @@ In these tests 127.0.0.1 stands for "a public address" (test settings allow exac
 
 from __future__ import annotations
 
-import contextlib
 import ipaddress
 import ssl
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -26,6 +23,7 @@ from config.errors import InvalidInput
 from tests.campaigns.journeys.helpers import advance, enrolment, journey, step
 from tests.dns_server import ScriptedDns
 from tests.factories import ContactFactory
+from tests.http_stub import Answer, HttpStub, Request
 
 pytestmark = pytest.mark.django_db
 
@@ -114,8 +112,9 @@ def test_urls_with_credentials_or_other_schemes_are_refused(strict):
     assert outbound.url_error("http://8.8.8.8:99999/") == "must be an http(s) URL"
 
 
-class Receiver:
-    """An HTTP server bound to one address; records each request's Host header."""
+class Receiver(HttpStub):
+    """The test stub bound to one address, answering every request alike; `hosts` are
+    the Host headers it was sent."""
 
     def __init__(
         self,
@@ -127,34 +126,15 @@ class Receiver:
         delay: float = 0.0,
         status: int = 204,
     ) -> None:
-        self.hosts: list[str] = []
-        receiver = self
+        def answer(request: Request, before: int) -> Answer:
+            time.sleep(delay)
+            return Answer(status, {"Location": "http://127.0.0.2/"}, body)
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: Any) -> None:
-                pass
+        super().__init__(answer, address=address, port=port, tls=tls)
 
-            def do_POST(self) -> None:
-                self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                receiver.hosts.append(self.headers["Host"])
-                time.sleep(delay)
-                self.send_response(status)
-                self.send_header("Content-Length", str(len(body)))
-                self.send_header("Location", "http://127.0.0.2/")
-                self.end_headers()
-                with contextlib.suppress(OSError):
-                    self.wfile.write(body)
-
-        self.server = ThreadingHTTPServer((address, port), Handler)
-        self.server.daemon_threads = True
-        if tls is not None:
-            self.server.socket = tls.wrap_socket(self.server.socket, server_side=True)
-        self.port = self.server.server_address[1]
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+    @property
+    def hosts(self) -> list[str]:
+        return [r.headers["Host"] for r in self.requests]
 
 
 @pytest.fixture

@@ -1,0 +1,90 @@
+"""A/B tests on journey send steps: the pool, then the winner on clicks or conversions."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from django.utils import timezone
+
+from campaigns.journeys.triggers import enrol_api
+from campaigns.models import JourneyEnrolment, JourneyStep
+from messaging.models import Message
+from tests.campaigns.journeys.helpers import (
+    advance,
+    journey,
+    later,
+    step,
+)
+from tests.factories import ContactFactory
+from tests.messaging.helpers import email_template
+
+pytestmark = pytest.mark.django_db
+
+UTC = dt.UTC
+
+
+def _ab_journey(ws, tpl, metric="clicks"):
+    other = email_template(ws, name="B subject", subject="Something else")
+    return journey(
+        ws,
+        {"kind": "manual"},
+        [
+            step(
+                "offer",
+                "send_email",
+                variants=[
+                    {"label": "A", "template_id": tpl.pk, "weight": 1},
+                    {"label": "B", "template_id": other.pk, "weight": 1},
+                ],
+                winner={"pool": 40, "wait_hours": 2, "metric": metric},
+            )
+        ],
+        goal={"rule": {"attr": "bought", "op": "eq", "value": True}},
+    ), other
+
+
+@pytest.mark.parametrize(("b_clicks", "winner"), [(15, "B"), (4, "A")])
+def test_journey_ab_pool_then_winner_on_clicks(ws, tpl, b_clicks, winner):
+    j, other = _ab_journey(ws, tpl)
+    pool = ContactFactory.create_batch(40, workspace=ws)
+    enrol_api(j, [c.pk for c in pool])
+    advance()
+    offer = JourneyStep.objects.get(journey=j, key="offer")
+    assert {k: v for k, v in offer.assigned.items() if k in "AB"} == {"A": 20, "B": 20}
+    rest = ContactFactory.create_batch(10, workspace=ws)
+    enrol_api(j, [c.pk for c in rest])
+    advance()
+    assert Message.objects.filter(contact__in=rest).count() == 0  # waiting for the winner
+    sent = Message.objects.filter(origin_kind="journey_step", origin_id=offer.pk)
+    sent.update(sent_at=timezone.now())
+    a_ids = list(sent.filter(template=tpl).values_list("pk", flat=True)[:2])
+    b_ids = list(sent.filter(template=other).values_list("pk", flat=True)[:b_clicks])
+    Message.objects.filter(pk__in=a_ids + b_ids).update(clicked_at=timezone.now())
+    advance(later(hours=1))
+    assert Message.objects.filter(contact__in=rest).count() == 0
+    advance(later(hours=2, minutes=1))
+    expected = other if winner == "B" else tpl
+    assert set(Message.objects.filter(contact__in=rest).values_list("template", flat=True)) == {
+        expected.pk
+    }
+    offer.refresh_from_db()
+    assert offer.assigned["_winner"]["label"] == winner
+    assert ("p=" in offer.assigned["_winner"]["reason"]) == (winner == "B" or b_clicks > 2)
+
+
+def test_journey_ab_judged_on_conversions(ws, tpl):
+    j, other = _ab_journey(ws, tpl, metric="conversions")
+    pool = ContactFactory.create_batch(40, workspace=ws)
+    enrol_api(j, [c.pk for c in pool])
+    advance()
+    b_contacts = list(
+        JourneyEnrolment.objects.filter(journey=j, path__offer="B").values_list(
+            "contact", flat=True
+        )
+    )
+    JourneyEnrolment.objects.filter(contact__in=b_contacts[:12]).update(converted_at=timezone.now())
+    late = ContactFactory.create(workspace=ws)
+    enrol_api(j, [late.pk])
+    advance(later(hours=2, minutes=1))
+    assert Message.objects.get(contact=late).template_id == other.pk
