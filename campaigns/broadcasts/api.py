@@ -14,6 +14,7 @@ from campaigns.broadcasts import definition, selectors, services
 from campaigns.broadcasts.audience import audience_count
 from campaigns.broadcasts.delivery import broadcast_audience
 from campaigns.models import Broadcast, BroadcastVariant
+from config.actions import status_action_view
 from config.api import request_object
 from config.errors import NotFound, field_errors
 from config.openapi import ERRORS, described, or_empty, text
@@ -292,24 +293,15 @@ class BroadcastAudienceCountView(APIView):
 
 
 def _action(name: str, service: Any, description: str) -> type[APIView]:
-    class ActionView(APIView):
-        @extend_schema(
-            operation_id=f"campaigns_{name}",
-            description=description,
-            request=None,
-            responses={
-                200: BroadcastSerializer,
-                409: OpenApiResponse(description="Not allowed in the current status"),
-                **ERRORS,
-            },
-        )
-        def post(self, request: ApiRequest, broadcast_id: int) -> Response:
-            broadcast = _broadcast_or_404(request, broadcast_id)
-            service(broadcast=broadcast, actor=request.actor)
-            return Response(_out(request, broadcast.pk))
-
-    ActionView.__name__ = f"Broadcast{name.title()}View"
-    return ActionView
+    return status_action_view(
+        noun="broadcast",
+        operation=f"campaigns_{name}",
+        service=service,
+        description=description,
+        serializer=BroadcastSerializer,
+        get=_broadcast_or_404,
+        show=_out,
+    )
 
 
 BroadcastScheduleView = _action(

@@ -95,6 +95,69 @@ def _moment(value: Any, errors: dict[str, list[str]]) -> dt.datetime | None:
     return moment
 
 
+def _parsed(raw: Any, kind: type, parse: Any, errors: list[str], reason: str) -> Any:
+    """A date or time given as text (or already parsed); None for no value. Text that
+    is not one (2026-02-30, 25:00) adds `reason`."""
+    try:
+        value = raw if isinstance(raw, kind) else parse(str(raw)) if raw else None
+    except ValueError:  # well formed but not a real day or time
+        value = None
+    if raw and value is None:
+        errors.append(reason)
+    return value
+
+
+def _apply_texts(broadcast: Broadcast, data: dict[str, Any], errors: dict[str, list[str]]) -> None:
+    for name in ("name", "channel", "schedule", "send_at", "local_date", "local_time"):
+        # Text or null: an object, a list or a number is neither a value nor "no value".
+        if name in data and not isinstance(data[name], str | dt.date | dt.time | None):
+            errors[name] = ["must be a string"]
+    given = {name: data[name] for name in data if name not in errors}
+    if "name" in given:
+        broadcast.name = str(given["name"] or "").strip()
+    if "channel" in given:
+        broadcast.channel = str(given["channel"] or "")
+    if "schedule" in given:
+        broadcast.schedule = str(given["schedule"] or "")
+    if "send_at" in given:
+        broadcast.send_at = _moment(given["send_at"], errors)
+    if "local_date" in given:
+        broadcast.local_date = _parsed(
+            given["local_date"],
+            dt.date,
+            parse_date,
+            errors.setdefault("local_date", []),
+            "a date, YYYY-MM-DD",
+        )
+    if "local_time" in given:
+        broadcast.local_time = _parsed(
+            given["local_time"],
+            dt.time,
+            parse_time,
+            errors.setdefault("local_time", []),
+            "a time, HH:MM",
+        )
+    for name in ("local_date", "local_time"):
+        if errors.get(name) == []:
+            del errors[name]
+
+
+def _apply_numbers(
+    broadcast: Broadcast, data: dict[str, Any], errors: dict[str, list[str]]
+) -> None:
+    if "throttle_per_hour" in data:
+        broadcast.throttle_per_hour = _int(
+            data["throttle_per_hour"], "throttle_per_hour", errors, low=1
+        )
+    if "test_pool_percent" in data:
+        broadcast.test_pool_percent = (
+            _int(data["test_pool_percent"], "test_pool_percent", errors) or 0
+        )
+    if "winner_wait_hours" in data:
+        wait = _int(data["winner_wait_hours"], "winner_wait_hours", errors, low=1)
+        broadcast.winner_wait_hours = wait or broadcast.winner_wait_hours
+
+
 def apply_data(broadcast: Broadcast, data: dict[str, Any]) -> list[dict[str, Any]] | None:
     """Copy `data` onto the broadcast, collecting every problem by field. Returns the
     parsed variants (None: leave them as they are)."""
@@ -103,14 +166,7 @@ def apply_data(broadcast: Broadcast, data: dict[str, Any]) -> list[dict[str, Any
         raise field_errors({key: ["unknown field"] for key in unknown})
     errors: dict[str, list[str]] = {}
     workspace = broadcast.workspace
-    for name in ("name", "channel", "schedule", "send_at", "local_date", "local_time"):
-        # Text or null: an object, a list or a number is neither a value nor "no value".
-        if name in data and not isinstance(data[name], str | dt.date | dt.time | None):
-            errors[name] = ["must be a string"]
-    if "name" in data and "name" not in errors:
-        broadcast.name = str(data["name"] or "").strip()
-    if "channel" in data and "channel" not in errors:
-        broadcast.channel = str(data["channel"] or "")
+    _apply_texts(broadcast, data, errors)
     if "template_id" in data:
         template_id = _int(data["template_id"], "template_id", errors, low=1)
         template = (
@@ -125,41 +181,7 @@ def apply_data(broadcast: Broadcast, data: dict[str, Any]) -> list[dict[str, Any
     for field in ID_LISTS:
         if field in data:
             setattr(broadcast, field, _ids(data[field], field, errors))
-    if "schedule" in data and "schedule" not in errors:
-        broadcast.schedule = str(data["schedule"] or "")
-    if "send_at" in data and "send_at" not in errors:
-        broadcast.send_at = _moment(data["send_at"], errors)
-    if "local_date" in data and "local_date" not in errors:
-        raw = data["local_date"]
-        try:
-            broadcast.local_date = (
-                raw if isinstance(raw, dt.date) else parse_date(str(raw)) if raw else None
-            )
-        except ValueError:  # well formed but not a day, e.g. 2026-02-30
-            broadcast.local_date = None
-        if raw and broadcast.local_date is None:
-            errors["local_date"] = ["a date, YYYY-MM-DD"]
-    if "local_time" in data and "local_time" not in errors:
-        raw = data["local_time"]
-        try:
-            broadcast.local_time = (
-                raw if isinstance(raw, dt.time) else parse_time(str(raw)) if raw else None
-            )
-        except ValueError:  # well formed but not a time, e.g. 25:00
-            broadcast.local_time = None
-        if raw and broadcast.local_time is None:
-            errors["local_time"] = ["a time, HH:MM"]
-    if "throttle_per_hour" in data:
-        broadcast.throttle_per_hour = _int(
-            data["throttle_per_hour"], "throttle_per_hour", errors, low=1
-        )
-    if "test_pool_percent" in data:
-        broadcast.test_pool_percent = (
-            _int(data["test_pool_percent"], "test_pool_percent", errors) or 0
-        )
-    if "winner_wait_hours" in data:
-        wait = _int(data["winner_wait_hours"], "winner_wait_hours", errors, low=1)
-        broadcast.winner_wait_hours = wait or broadcast.winner_wait_hours
+    _apply_numbers(broadcast, data, errors)
     variants = _variants(workspace, data["variants"], errors) if "variants" in data else None
     errors.update(_errors(broadcast, variants, errors))
     if errors:

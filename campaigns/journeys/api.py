@@ -17,8 +17,9 @@ from campaigns.journeys import services
 from campaigns.journeys.models import StepKind, TriggerKind
 from campaigns.journeys.triggers import enrol_api
 from campaigns.models import Journey
+from config.actions import status_action_view
 from config.api import request_object
-from config.errors import NotFound, field_errors
+from config.errors import Conflict, NotFound, field_errors
 from config.openapi import ERRORS, described, text
 from config.pagination import ResultsList
 from config.query import MOMENT_PATTERN, utc_offset_problem
@@ -261,24 +262,15 @@ class JourneyScheduleView(APIView):
 
 
 def _action(name: str, service: Any, description: str) -> type[APIView]:
-    class ActionView(APIView):
-        @extend_schema(
-            operation_id=f"journeys_{name}",
-            description=description,
-            request=None,
-            responses={
-                200: JourneySerializer,
-                409: OpenApiResponse(description="Not allowed in the current status"),
-                **ERRORS,
-            },
-        )
-        def post(self, request: ApiRequest, journey_id: int) -> Response:
-            journey = _journey_or_404(request, journey_id)
-            service(journey=journey, actor=request.actor)
-            return Response(_out(request, journey.pk))
-
-    ActionView.__name__ = f"Journey{name.title()}View"
-    return ActionView
+    return status_action_view(
+        noun="journey",
+        operation=f"journeys_{name}",
+        service=service,
+        description=description,
+        serializer=JourneySerializer,
+        get=_journey_or_404,
+        show=_out,
+    )
 
 
 JourneyPauseView = _action(
@@ -316,8 +308,6 @@ class JourneyEnrolView(APIView):
         },
     )
     def post(self, request: ApiRequest, journey_id: int) -> Response:
-        from config.errors import Conflict
-
         journey = _journey_or_404(request, journey_id)
         body = request_object(request.data)
         unknown = sorted(set(body) - {"contact_ids", "key"})

@@ -50,46 +50,35 @@ def _trigger(c: Checker, trigger: Any) -> None:
             c.add("trigger.annual", "must be true or false")
 
 
-def _steps(c: Checker, steps: Any, entry_key: Any) -> None:
-    if not isinstance(steps, list) or not 1 <= len(steps) <= MAX_STEPS:
-        c.add("steps", f"must list 1 to {MAX_STEPS} steps")
-        return
-    keys: dict[str, int] = {}
-    graph: dict[str, list[str]] = {}
-    for i, step in enumerate(steps):
-        path = f"steps[{i}]"
-        if not isinstance(step, dict):
-            c.add(path, "must be an object")
-            continue
-        key, kind, config = step.get("key"), step.get("kind"), step.get("config", {})
-        if not isinstance(key, str) or not KEY_RE.fullmatch(key):
-            c.add(
-                f"{path}.key", "must be 1-40 of a-z, 0-9, _ and -, starting with a letter or digit"
-            )
-            continue
-        if key in keys:
-            c.add(f"{path}.key", f"repeats steps[{keys[key]}]")
-            continue
-        keys[key] = i
-        if kind not in StepKind.values:
-            c.add(f"{path}.kind", f"must be one of {', '.join(StepKind.values)}")
-            continue
-        if not isinstance(config, dict):
-            c.add(f"{path}.config", "must be an object")
-            continue
-        step_type = STEP_TYPES[kind]
-        step_type.validate(c, f"{path}.config", config)
-        graph[key] = [s for s in step_type.successors(config) if s is not None]
-    for key, nexts in graph.items():
-        for target in nexts:
-            # A successor named by anything but a string (an object, a list) names no step.
-            if not isinstance(target, str) or target not in keys:
-                c.add(f"steps[{keys[key]}].config", f"goes to unknown step {target!r}")
-    if entry_key not in (None, "") and (not isinstance(entry_key, str) or entry_key not in keys):
-        c.add("entry_key", "no step has this key")
-    if c.errors:
-        return
-    # No cycles: a contact must always reach an end (depth-first, colours).
+def _step(c: Checker, i: int, step: Any, keys: dict[str, int]) -> list[Any] | None:
+    """Check steps[i]; returns its successors, or None when it cannot be checked
+    further. Its key goes into `keys`."""
+    path = f"steps[{i}]"
+    if not isinstance(step, dict):
+        c.add(path, "must be an object")
+        return None
+    key, kind, config = step.get("key"), step.get("kind"), step.get("config", {})
+    if not isinstance(key, str) or not KEY_RE.fullmatch(key):
+        c.add(f"{path}.key", "must be 1-40 of a-z, 0-9, _ and -, starting with a letter or digit")
+        return None
+    if key in keys:
+        c.add(f"{path}.key", f"repeats steps[{keys[key]}]")
+        return None
+    keys[key] = i
+    if kind not in StepKind.values:
+        c.add(f"{path}.kind", f"must be one of {', '.join(StepKind.values)}")
+        return None
+    if not isinstance(config, dict):
+        c.add(f"{path}.config", "must be an object")
+        return None
+    step_type = STEP_TYPES[kind]
+    step_type.validate(c, f"{path}.config", config)
+    return [s for s in step_type.successors(config) if s is not None]
+
+
+def _first_loop(graph: dict[str, list[str]]) -> str | None:
+    """A step on a cycle, if any (depth-first, colours): a contact must always reach
+    an end."""
     state: dict[str, int] = {}
 
     def visit(key: str) -> bool:
@@ -100,10 +89,31 @@ def _steps(c: Checker, steps: Any, entry_key: Any) -> None:
         state[key] = 2
         return True
 
-    for key in graph:
-        if state.get(key) is None and not visit(key):
-            c.add(f"steps[{keys[key]}]", "is part of a loop; steps must not lead back")
-            return
+    return next((key for key in graph if state.get(key) is None and not visit(key)), None)
+
+
+def _steps(c: Checker, steps: Any, entry_key: Any) -> None:
+    if not isinstance(steps, list) or not 1 <= len(steps) <= MAX_STEPS:
+        c.add("steps", f"must list 1 to {MAX_STEPS} steps")
+        return
+    keys: dict[str, int] = {}
+    graph: dict[str, list[str]] = {}
+    for i, step in enumerate(steps):
+        nexts = _step(c, i, step, keys)
+        if nexts is not None:
+            graph[step["key"]] = nexts
+    for key, nexts in graph.items():
+        for target in nexts:
+            # A successor named by anything but a string (an object, a list) names no step.
+            if not isinstance(target, str) or target not in keys:
+                c.add(f"steps[{keys[key]}].config", f"goes to unknown step {target!r}")
+    if entry_key not in (None, "") and (not isinstance(entry_key, str) or entry_key not in keys):
+        c.add("entry_key", "no step has this key")
+    if c.errors:
+        return
+    looped = _first_loop(graph)
+    if looped is not None:
+        c.add(f"steps[{keys[looped]}]", "is part of a loop; steps must not lead back")
 
 
 def definition_errors(workspace: Workspace, data: dict[str, Any]) -> dict[str, list[str]]:

@@ -102,6 +102,78 @@ class Item:
     target: str = ""
 
 
+class _Layout:
+    """Walks the steps once, drawing each step where it is first reached."""
+
+    def __init__(
+        self, steps: list[dict[str, Any]], counts: dict[str, dict[str, Any]], names: Names
+    ) -> None:
+        self.by_key = {s["key"]: s for s in steps}
+        self.order = {s["key"]: i for i, s in enumerate(steps)}
+        self.counts, self.names = counts, names
+        self.kind_labels = dict(StepKind.choices)
+        self.reach: dict[str, set[str]] = {}
+        self.drawn: set[str] = set()
+
+    def reachable(self, key: str) -> set[str]:
+        """The steps reachable from `key`, itself included."""
+        if key not in self.reach:
+            self.reach[key] = {key}
+            step = self.by_key[key]
+            for nxt in STEP_TYPES[step["kind"]].successors(step.get("config") or {}):
+                if nxt is not None and nxt in self.by_key:
+                    self.reach[key] |= self.reachable(nxt)
+        return self.reach[key]
+
+    def box(self, step: dict[str, Any]) -> Box:
+        return Box(
+            key=step["key"],
+            kind=step["kind"],
+            kind_label=self.kind_labels.get(step["kind"], step["kind"]),
+            name=step.get("name") or "",
+            words=STEP_TYPES[step["kind"]].describe(step.get("config") or {}, self.names),
+            counts=self.counts.get(step["key"], {}),
+        )
+
+    def join(self, targets: list[Any], stop: str | None) -> str | None:
+        """The first step (in list order) that every outcome reaches, else `stop`."""
+        known = [t for t in targets if isinstance(t, str) and t in self.by_key]
+        if not known or len(known) != len(targets):
+            return stop
+        common = set.intersection(*(self.reachable(t) for t in known))
+        return min(common, key=self.order.__getitem__) if common else stop
+
+    def chain(self, start: Any, stop: str | None) -> list[Item]:
+        items: list[Item] = []
+        key = start
+        while True:
+            if key is None or key not in self.by_key:
+                items.append(Item("end"))
+                return items
+            if key == stop:
+                return items
+            if key in self.drawn:
+                items.append(Item("goto", target=key))
+                return items
+            self.drawn.add(key)
+            step = self.by_key[key]
+            config = step.get("config") or {}
+            outcomes = STEP_TYPES[step["kind"]].outcomes(config, self.counts.get(key, {}))
+            if step["kind"] == StepKind.EXIT or outcomes is None:
+                items.append(Item("step", self.box(step)))
+                if step["kind"] == StepKind.EXIT:
+                    return items
+                key = config.get("next")
+                continue
+            join = self.join([t for _, _, t in outcomes], stop)
+            columns = [Column(label, detail, self.chain(t, join)) for label, detail, t in outcomes]
+            items.append(Item("step", self.box(step), columns))
+            if join is None or join == stop:
+                # Each column ran to the end of its path or to the outer join.
+                return items
+            key = join
+
+
 def journey_flow(
     steps: list[dict[str, Any]], counts: dict[str, dict[str, Any]], names: Names
 ) -> tuple[list[Item], list[Item]]:
@@ -113,76 +185,13 @@ def journey_flow(
        walked up to the join, and the chain goes on from the join below the columns.
     3. A step already drawn becomes a "continues at" marker; a path with no next step
        ends in an end marker."""
-    by_key = {s["key"]: s for s in steps}
-    order = {s["key"]: i for i, s in enumerate(steps)}
-    kind_labels = dict(StepKind.choices)
-    reach: dict[str, set[str]] = {}
-
-    def reachable(key: str) -> set[str]:
-        if key not in reach:
-            reach[key] = {key}
-            step = by_key[key]
-            for nxt in STEP_TYPES[step["kind"]].successors(step.get("config") or {}):
-                if nxt is not None and nxt in by_key:
-                    reach[key] |= reachable(nxt)
-        return reach[key]
-
-    drawn: set[str] = set()
-
-    def box(step: dict[str, Any]) -> Box:
-        return Box(
-            key=step["key"],
-            kind=step["kind"],
-            kind_label=kind_labels.get(step["kind"], step["kind"]),
-            name=step.get("name") or "",
-            words=STEP_TYPES[step["kind"]].describe(step.get("config") or {}, names),
-            counts=counts.get(step["key"], {}),
-        )
-
-    def chain(start: Any, stop: str | None) -> list[Item]:
-        items: list[Item] = []
-        key = start
-        while True:
-            if key is None or key not in by_key:
-                items.append(Item("end"))
-                return items
-            if key == stop:
-                return items
-            if key in drawn:
-                items.append(Item("goto", target=key))
-                return items
-            drawn.add(key)
-            step = by_key[key]
-            config = step.get("config") or {}
-            if step["kind"] == StepKind.EXIT:
-                items.append(Item("step", box(step)))
-                return items
-            outcomes = STEP_TYPES[step["kind"]].outcomes(config, counts.get(key, {}))
-            if outcomes is None:
-                items.append(Item("step", box(step)))
-                key = config.get("next")
-                continue
-            targets = [t for _, _, t in outcomes]
-            known = [t for t in targets if isinstance(t, str) and t in by_key]
-            common = (
-                set.intersection(*(reachable(t) for t in known))
-                if known and len(known) == len(targets)
-                else set()
-            )
-            join = min(common, key=order.__getitem__) if common else stop
-            columns = [Column(label, detail, chain(t, join)) for label, detail, t in outcomes]
-            items.append(Item("step", box(step), columns))
-            if join is None or join == stop:
-                # Each column ran to the end of its path or to the outer join.
-                return items
-            key = join
-
     if not steps:
         return [], []
-    reachable(steps[0]["key"])
-    flow = chain(steps[0]["key"], None)
+    layout = _Layout(steps, counts, names)
+    layout.reachable(steps[0]["key"])
+    flow = layout.chain(steps[0]["key"], None)
     apart: list[Item] = []
     for step in steps:
-        if step["key"] not in drawn:
-            apart.extend(chain(step["key"], None))
+        if step["key"] not in layout.drawn:
+            apart.extend(layout.chain(step["key"], None))
     return flow, apart

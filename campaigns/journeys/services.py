@@ -35,7 +35,7 @@ from campaigns.models import (
     TriggerKind,
 )
 from config.errors import Conflict, InvalidInput, field_errors
-from messaging.models import Origin
+from messaging.models import Message, MessageStatus, Origin
 from workspaces.models import Workspace
 from workspaces.services import Actor, audit_record
 
@@ -52,11 +52,8 @@ DEFINITION_FIELDS = {"trigger", "steps", "entry_key", "goal", "exit_rule"}
 ALL_FIELDS = {*SIMPLE_FIELDS, *DEFINITION_FIELDS, "reentry", "move_removed_to"}
 
 
-def _apply(journey: Journey, data: dict[str, Any]) -> list[dict[str, Any]] | None:
-    unknown = set(data) - ALL_FIELDS
-    if unknown:
-        raise field_errors({f: ["unknown field"] for f in sorted(unknown)})
-    errors: dict[str, list[str]] = {}
+def _apply_simple(journey: Journey, data: dict[str, Any], errors: dict[str, list[str]]) -> None:
+    """The plain fields: of their type, name not blank, name and description not too long."""
     for name, kind in SIMPLE_FIELDS.items():
         if name in data:
             value = data[name]
@@ -69,6 +66,24 @@ def _apply(journey: Journey, data: dict[str, Any]) -> list[dict[str, Any]] | Non
     for name, longest in (("name", 200), ("description", 2000)):
         if name in data and not errors.get(name) and len(getattr(journey, name)) > longest:
             errors[name] = [f"is longer than {longest} characters"]
+
+
+def _combination_errors(journey: Journey, errors: dict[str, list[str]]) -> None:
+    """What is wrong only in combination, on the journey as it would be saved."""
+    if journey.reentry == Reentry.COOLDOWN and journey.reentry_days < 1:
+        errors.setdefault("reentry_days", []).append("must be at least 1 with reentry cooldown")
+    if journey.holdout_percent and journey.goal is None:
+        errors.setdefault("holdout_percent", []).append("a holdout needs a goal to measure")
+    if journey.exit_on_stage_left and journey.trigger_kind not in ("", TriggerKind.STAGE_ENTERED):
+        errors.setdefault("exit_on_stage_left", []).append("only for a stage-entered trigger")
+
+
+def _apply(journey: Journey, data: dict[str, Any]) -> list[dict[str, Any]] | None:
+    unknown = set(data) - ALL_FIELDS
+    if unknown:
+        raise field_errors({f: ["unknown field"] for f in sorted(unknown)})
+    errors: dict[str, list[str]] = {}
+    _apply_simple(journey, data, errors)
     if "reentry" in data:
         if data["reentry"] not in Reentry.values:
             errors["reentry"] = [f"must be one of {', '.join(Reentry.values)}"]
@@ -81,12 +96,7 @@ def _apply(journey: Journey, data: dict[str, Any]) -> list[dict[str, Any]] | Non
     steps = data.get("steps")
     if steps is not None and not any(k.startswith("steps") for k in errors):
         journey.entry_key = data.get("entry_key") or steps[0]["key"]
-    if journey.reentry == Reentry.COOLDOWN and journey.reentry_days < 1:
-        errors.setdefault("reentry_days", []).append("must be at least 1 with reentry cooldown")
-    if journey.holdout_percent and journey.goal is None:
-        errors.setdefault("holdout_percent", []).append("a holdout needs a goal to measure")
-    if journey.exit_on_stage_left and journey.trigger_kind not in ("", TriggerKind.STAGE_ENTERED):
-        errors.setdefault("exit_on_stage_left", []).append("only for a stage-entered trigger")
+    _combination_errors(journey, errors)
     if errors:
         raise field_errors(errors)
     return steps
@@ -255,8 +265,6 @@ def journey_resume(*, journey: Journey, actor: Actor) -> Journey:
 def journey_cancel(*, journey: Journey, actor: Actor) -> Journey:
     """Stop for good: everyone inside exits ("journey cancelled"); messages already in
     the outbox for them are cancelled too."""
-    from messaging.models import Message, MessageStatus
-
     cancelled = _transition(
         journey,
         {JourneyStatus.DRAFT, JourneyStatus.LIVE, JourneyStatus.PAUSED},
@@ -282,8 +290,6 @@ def journey_cancel(*, journey: Journey, actor: Actor) -> Journey:
 def journey_step_counts(journey: Journey) -> list[dict[str, Any]]:
     """Per step: entered, waiting (there now), exited (left the journey there),
     converted (reached the goal while there), and sends for message steps."""
-    from messaging.models import Message
-
     waiting = dict(
         JourneyEnrolment.objects.filter(journey=journey, status=EnrolmentStatus.ACTIVE)
         .values_list("step_id")

@@ -12,7 +12,7 @@ import requests
 from django.conf import settings
 from django.utils import timezone
 
-from messaging.providers import OnResult, Outgoing, Result
+from messaging.providers.base import OnResult, Outgoing, Result
 
 BATCH_LIMIT = 500
 # Postmark's per-message error codes that mean "this recipient, never".

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from messaging.models import SandboxDelivery
-from messaging.providers import OnResult, Outgoing, Result
+from messaging.providers.base import OnResult, Outgoing, Result
 
 
 class SandboxProvider:

@@ -12,7 +12,7 @@ import dkim
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
 
-from messaging.providers import OnResult, Outgoing, Result
+from messaging.providers.base import OnResult, Outgoing, Result
 
 logger = logging.getLogger(__name__)
 

@@ -9,7 +9,7 @@ from twilio.base.exceptions import TwilioRestException
 from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
-from messaging.providers import OnResult, Outgoing, Result
+from messaging.providers.base import OnResult, Outgoing, Result
 from messaging.providers.http_email import retry_after_seconds
 
 # Twilio error codes that mean the number can never receive: invalid, not mobile,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from contacts.services import consent_set
 from messaging.models import Message, SandboxDelivery
 from messaging.services.claims import messages_claim
 from messaging.services.dispatch import messages_send
@@ -115,8 +116,6 @@ def test_messages_list_and_detail(api, ws, outsider_api, django_assert_max_num_q
 
 
 def test_consent_history_and_export(api, ws, outsider_api):
-    from contacts.services import consent_set
-
     contact = ContactFactory.create(workspace=ws, email="=cmd@example.com")
     consent_set(contact=contact, channel="email", status="unsubscribed", source="one_click")
     consent_set(contact=contact, channel="email", status="subscribed", source="preference_page")

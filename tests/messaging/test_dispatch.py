@@ -11,11 +11,11 @@ from contacts.models import Suppression
 from contacts.services import contact_erase, suppression_add
 from messaging.models import Message, MessagingSettings, SandboxDelivery
 from messaging.services.claims import messages_claim
-from messaging.services.dispatch import messages_send, retry_delay
+from messaging.services.dispatch import messages_pending_count, messages_send, retry_delay
 from messaging.tokens import make_token
 from tests.factories import ContactFactory
 from tests.messaging.helpers import email_template, enqueue, sms_template
-from tests.messaging.servers import PostmarkStub, SmtpSink
+from tests.messaging.servers import PostmarkStub, SmtpSink, free_port
 from workspaces.services import Actor
 
 pytestmark = pytest.mark.django_db
@@ -238,8 +238,6 @@ def test_a_task_that_waited_past_its_lease_still_sends_if_not_reclaimed(ws):
 
 
 def test_smtp_server_down_is_transient_for_the_whole_batch(ws, settings):
-    from tests.messaging.servers import free_port
-
     settings.MESSAGING_EMAIL_PROVIDER = "smtp"
     settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", free_port()  # nothing listens
     enqueue([ContactFactory.create(workspace=ws) for _ in range(3)], email_template(ws))
@@ -251,8 +249,6 @@ def test_smtp_server_down_is_transient_for_the_whole_batch(ws, settings):
 
 
 def test_a_throttled_run_is_not_finished_until_every_message_is_final(ws):
-    from messaging.services.dispatch import messages_pending_count
-
     MessagingSettings.objects.create(workspace=ws, rate_limit_per_minute=2)
     ids = enqueue([ContactFactory.create(workspace=ws) for _ in range(5)], email_template(ws))
     assert run_once()["sent"] == 2

@@ -6,6 +6,7 @@ import datetime as dt
 
 import pytest
 
+from campaigns.journeys.services import journey_create
 from config.errors import InvalidInput
 from tests.messaging.helpers import ACTOR
 
@@ -56,8 +57,6 @@ UTC = dt.UTC
     ],
 )
 def test_definition_errors_name_the_field(ws, data, field):
-    from campaigns.journeys.services import journey_create
-
     payload = {
         "name": "bad",
         "trigger": {"kind": "manual"},

@@ -20,6 +20,7 @@ from campaigns.journeys.triggers import enrol_api
 from campaigns.models import JourneyEnrolment, JourneyStep
 from config.errors import Conflict
 from contacts.models import Contact
+from contacts.services.marks import contacts_mark_changed
 from lifecycle.hooks import transitions_dispatch
 from lifecycle.services import contact_stage_set, marked_contacts_evaluate
 from messaging.models import Message
@@ -120,8 +121,6 @@ def test_holdout_is_exact_and_measures_lift(ws, tpl):
     Contact.objects.filter(pk__in=[held_contact.pk, *[c.pk for c in treated]]).update(
         attributes={"bought": True}
     )
-    from contacts.services.marks import contacts_mark_changed
-
     contacts_mark_changed(contact_ids=[held_contact.pk, *[c.pk for c in treated]])
     marked_contacts_evaluate()
     advance()

@@ -13,7 +13,9 @@ from django.utils import timezone
 from campaigns.journeys.steps import next_local, webhook_signature
 from campaigns.journeys.triggers import enrol_api
 from campaigns.models import JourneyStep
+from campaigns.send_time import best_send_times
 from contacts.models import Contact
+from contacts.services.marks import contacts_mark_changed
 from lifecycle.models import ContactStage
 from lifecycle.services import marked_contacts_evaluate
 from messaging.models import Message
@@ -213,8 +215,6 @@ def test_wait_for_a_rule(ws, tpl):
     advance()
     assert sent_steps(already) == ["ok"]
     Contact.objects.filter(pk=later_one.pk).update(attributes={"verified": True})
-    from contacts.services.marks import contacts_mark_changed
-
     contacts_mark_changed(contact_ids=[later_one.pk])
     marked_contacts_evaluate()
     advance()
@@ -250,8 +250,6 @@ def test_webhook_step_signs_and_retries(ws, tpl):
 
 
 def test_send_step_at_each_contacts_best_time(ws, tpl):
-    from campaigns.send_time import best_send_times
-
     j = journey(
         ws, {"kind": "manual"}, [step("s", "send_email", template_id=tpl.pk, best_time=True)]
     )

@@ -7,7 +7,7 @@ import datetime as dt
 
 import pytest
 
-from campaigns.journeys.triggers import date_scan, enrol_api, journeys_scan
+from campaigns.journeys.triggers import date_scan, enrol_api, journeys_scan, on_contacts_refreshed
 from campaigns.models import JourneyEnrolment, JourneyStep
 from contacts.models import Contact, Segment
 from lifecycle.hooks import transitions_dispatch
@@ -96,8 +96,6 @@ def test_event_trigger_with_property_filter(ws, tpl):
     ]
     # The same event offered again (another evaluation) does not enter twice.
     marked_contacts_evaluate()
-    from campaigns.journeys.triggers import on_contacts_refreshed
-
     on_contacts_refreshed([eu.pk])
     assert JourneyEnrolment.objects.filter(journey=j).count() == 1
 
@@ -109,8 +107,6 @@ def test_events_before_the_journey_went_live_do_not_count(ws, tpl):
         ws, {"kind": "event", "event": "signed_up"}, [step("a", "send_email", template_id=tpl.pk)]
     )
     marked_contacts_evaluate()
-    from campaigns.journeys.triggers import on_contacts_refreshed
-
     on_contacts_refreshed([c.pk])
     assert not JourneyEnrolment.objects.filter(journey=j).exists()
 

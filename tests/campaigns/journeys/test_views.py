@@ -8,6 +8,7 @@ import re
 
 import pytest
 
+from campaigns.journeys.triggers import enrol_api
 from campaigns.models import Journey
 from tests.campaigns.journeys.helpers import advance, enrolment, journey, step, where
 from tests.factories import ContactFactory
@@ -52,8 +53,6 @@ def test_list_shows_trigger_status_and_numbers(owner, ws, django_assert_max_num_
     journey(ws, {"kind": "event", "event": "cart_abandoned"}, [step("x", "exit")], name="Cart")
     journey(ws, {"kind": "manual"}, [step("x", "exit")], name="Draft one", live=False)
     contacts = ContactFactory.create_batch(3, workspace=ws)
-    from campaigns.journeys.triggers import enrol_api
-
     enrol_api(j, [c.pk for c in contacts])
     advance()
     with django_assert_max_num_queries(10):
@@ -70,8 +69,6 @@ def test_builder_draws_the_flow_with_branches_and_counts(owner, ws, django_asser
     j = journey(ws, {"kind": "manual"}, branching(tpl.pk))
     pro = ContactFactory.create(workspace=ws, attributes={"plan": "pro"})
     free = ContactFactory.create(workspace=ws, attributes={"plan": "free"})
-    from campaigns.journeys.triggers import enrol_api
-
     enrol_api(j, [pro.pk, free.pk])
     advance()
     assert where(j, pro) == "exited:exit step" and where(j, free) == "nap"
@@ -129,8 +126,6 @@ def test_editing_a_live_journey_moves_contacts_on_removed_steps(owner, ws):
     ]
     j = journey(ws, {"kind": "manual"}, steps)
     c = ContactFactory.create(workspace=ws)
-    from campaigns.journeys.triggers import enrol_api
-
     enrol_api(j, [c.pk])
     advance()
     assert where(j, c) == "wait"
