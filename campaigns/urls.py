@@ -3,6 +3,8 @@ from django.urls import path
 from campaigns.broadcasts import views as views_broadcasts
 from campaigns.journeys import views as views_journeys
 
+app_name = "campaigns"
+
 urlpatterns = [
     path("campaigns/", views_broadcasts.broadcast_list, name="broadcasts"),
     path("campaigns/new/", views_broadcasts.broadcast_edit, name="broadcast-new"),

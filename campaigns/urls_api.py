@@ -3,6 +3,8 @@ from django.urls import path
 from campaigns.broadcasts import api as api_broadcasts
 from campaigns.journeys import api as api_journeys
 
+app_name = "campaigns_api"
+
 urlpatterns = [
     # Broadcasts.
     path("campaigns/", api_broadcasts.BroadcastListView.as_view(), name="api-campaigns"),

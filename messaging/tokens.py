@@ -45,15 +45,15 @@ def _url(name: str, token: str) -> str:
 
 
 def open_url(message_id: int) -> str:
-    return _url("track-open", make_token("open", message_id))
+    return _url("messaging_public:track-open", make_token("open", message_id))
 
 
 def click_url(message_id: int, index: int) -> str:
-    return _url("track-click", make_token("click", message_id, index))
+    return _url("messaging_public:track-click", make_token("click", message_id, index))
 
 
 def unsubscribe_url(message_id: int) -> str:
-    return _url("unsubscribe", make_token("unsubscribe", message_id))
+    return _url("messaging_public:unsubscribe", make_token("unsubscribe", message_id))
 
 
 def unsubscribe_mailto(message_id: int) -> str:

@@ -2,6 +2,8 @@ from django.urls import path
 
 from messaging import views
 
+app_name = "messaging"
+
 urlpatterns = [
     path("templates/", views.template_list, name="templates"),
     path("templates/new/", views.template_edit, name="template-new"),

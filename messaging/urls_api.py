@@ -2,6 +2,8 @@ from django.urls import path
 
 from messaging import api, api_consent
 
+app_name = "messaging_api"
+
 urlpatterns = [
     path("templates/", api.TemplateListView.as_view(), name="api-templates"),
     path("templates/<int:template_id>/", api.TemplateDetailView.as_view(), name="api-template"),

@@ -2,6 +2,8 @@ from django.urls import path
 
 from messaging import views_public, views_webhooks
 
+app_name = "messaging_public"
+
 urlpatterns = [
     path("m/o/<str:token>.gif", views_public.track_open, name="track-open"),
     path("m/c/<str:token>/", views_public.track_click, name="track-click"),

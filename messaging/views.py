@@ -67,7 +67,9 @@ def template_edit(request: WorkspaceRequest, template_id: int | None = None) -> 
                     template=template, data=values, actor=request.actor
                 )
             messages.success(request, f"Template “{template.name}” saved.")
-            return redirect("template-edit", slug=request.workspace.slug, template_id=template.pk)
+            return redirect(
+                "messaging:template-edit", slug=request.workspace.slug, template_id=template.pk
+            )
         except DomainError as exc:
             errors = exc.fields or {"body": [exc.message]}
     return render(
@@ -114,7 +116,7 @@ def template_send_test(request: WorkspaceRequest, template_id: int) -> HttpRespo
         messages.success(request, "Test queued; it shows in the outbox.")
     except DomainError as exc:
         messages.error(request, exc.message)
-    return redirect("template-edit", slug=request.workspace.slug, template_id=template.pk)
+    return redirect("messaging:template-edit", slug=request.workspace.slug, template_id=template.pk)
 
 
 @require_POST
@@ -122,7 +124,7 @@ def template_send_test(request: WorkspaceRequest, template_id: int) -> HttpRespo
 def template_delete(request: WorkspaceRequest, template_id: int) -> HttpResponse:
     services.template_delete(template=_template_or_404(request, template_id), actor=request.actor)
     messages.success(request, "Template deleted.")
-    return redirect("templates", slug=request.workspace.slug)
+    return redirect("messaging:templates", slug=request.workspace.slug)
 
 
 @workspace_view()

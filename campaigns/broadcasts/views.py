@@ -97,7 +97,7 @@ def broadcast_edit(request: WorkspaceRequest, broadcast_id: int | None = None) -
                 services.broadcast_update(broadcast=broadcast, data=values, actor=request.actor)
             messages.success(request, f"Broadcast “{broadcast.name}” saved.")
             return redirect(
-                "broadcast-edit", slug=request.workspace.slug, broadcast_id=broadcast.pk
+                "campaigns:broadcast-edit", slug=request.workspace.slug, broadcast_id=broadcast.pk
             )
         except DomainError as exc:
             errors = exc.fields or {"name": [exc.message]}
@@ -138,4 +138,6 @@ def broadcast_action(request: WorkspaceRequest, broadcast_id: int, action: str) 
         messages.success(request, f"Broadcast “{broadcast.name}”: {broadcast.status}.")
     except DomainError as exc:
         messages.error(request, exc.message)
-    return redirect("broadcast-edit", slug=request.workspace.slug, broadcast_id=broadcast.pk)
+    return redirect(
+        "campaigns:broadcast-edit", slug=request.workspace.slug, broadcast_id=broadcast.pk
+    )

@@ -305,7 +305,9 @@ def journey_edit(request: WorkspaceRequest, journey_id: int | None = None) -> Ht
                             else ""
                         ),
                     )
-                return redirect("journey-edit", slug=request.workspace.slug, journey_id=journey.pk)
+                return redirect(
+                    "campaigns:journey-edit", slug=request.workspace.slug, journey_id=journey.pk
+                )
             except DomainError as exc:
                 errors = exc.fields or {"other": [exc.message]}
         if journey is not None:
@@ -334,7 +336,7 @@ def journey_action(request: WorkspaceRequest, journey_id: int, action: str) -> H
         messages.success(request, f"Journey “{journey.name}”: {journey.get_status_display()}.")
     except DomainError as exc:
         messages.error(request, exc.message)
-    return redirect("journey-edit", slug=request.workspace.slug, journey_id=journey.pk)
+    return redirect("campaigns:journey-edit", slug=request.workspace.slug, journey_id=journey.pk)
 
 
 @require_POST
@@ -369,4 +371,4 @@ def journey_contacts_add(request: WorkspaceRequest, journey_id: int) -> HttpResp
         )
     except DomainError as exc:
         messages.error(request, exc.message)
-    return redirect("journey-edit", slug=request.workspace.slug, journey_id=journey.pk)
+    return redirect("campaigns:journey-edit", slug=request.workspace.slug, journey_id=journey.pk)

@@ -29,7 +29,7 @@ class TwilioProvider:
         self.client.api.base_url = settings.TWILIO_BASE_URL.rstrip("/")
 
     def send(self, batch: list[Outgoing], on_result: OnResult) -> None:
-        callback = settings.BASE_URL + reverse("twilio-status")
+        callback = settings.BASE_URL + reverse("messaging_public:twilio-status")
         for item in batch:
             try:
                 sent = self.client.messages.create(
