@@ -5,14 +5,15 @@ class AnalyticsConfig(AppConfig):
     name = "analytics"
 
     def ready(self) -> None:
-        from django.db.models.signals import pre_delete
+        # Registered once the app registry is ready: these modules import models.
+        from django.db.models.signals import pre_delete  # noqa: PLC0415
 
-        from analytics import rollups
-        from analytics.rules import register_analytics_fields
-        from contacts.hooks import on_contact_erased
-        from lifecycle.hooks import on_contacts_refreshed, on_stage_changed
-        from lifecycle.models import Stage
-        from workspaces.models import Workspace
+        from analytics import rollups  # noqa: PLC0415
+        from analytics.rules import register_analytics_fields  # noqa: PLC0415
+        from contacts.hooks import on_contact_erased  # noqa: PLC0415
+        from lifecycle.hooks import on_contacts_refreshed, on_stage_changed  # noqa: PLC0415
+        from lifecycle.models import Stage  # noqa: PLC0415
+        from workspaces.models import Workspace  # noqa: PLC0415
 
         on_stage_changed(rollups.on_stage_changed)
         on_contacts_refreshed(rollups.on_contacts_refreshed)

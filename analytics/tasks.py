@@ -10,8 +10,10 @@ from django.conf import settings
 
 from analytics import services
 from analytics.cache import workspaces_viewed
+from analytics.reports import figures_warm as warm
 from analytics.rollups import rollups_rebuild
 from config.errors import Conflict
+from lifecycle.services import sweep_start
 from workspaces.models import Workspace
 
 logger = logging.getLogger(__name__)
@@ -66,8 +68,6 @@ def figures_warm() -> list[int]:
 
 @shared_task(name="analytics.figures_warm_workspace", expires=200)
 def figures_warm_workspace(workspace_id: int) -> int:
-    from analytics.reports import figures_warm as warm
-
     workspace = Workspace.objects.filter(pk=workspace_id).first()
     return warm(workspace=workspace) if workspace else 0
 
@@ -81,7 +81,6 @@ def rebuild(workspace_id: int) -> float:
 def clv_refit(workspace_id: int) -> int | None:
     """Refit as of today and write the predictions; rules that read them are
     evaluated again."""
-    from lifecycle.services import sweep_start
 
     workspace = Workspace.objects.filter(pk=workspace_id).first()
     if workspace is None:

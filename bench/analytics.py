@@ -320,11 +320,10 @@ def main() -> None:
     from analytics.rollups import rollups_rebuild
     from analytics.services import drift_check
     from analytics.services.clv import clv_fit
-    from config.provisioning import workspace_provision
     from contacts.services import event_summaries_rebuild
     from lifecycle.selectors import stages_for_workspace
     from workspaces.models import Membership, User, Workspace
-    from workspaces.services import Actor, api_key_create
+    from workspaces.services import Actor, api_key_create, workspace_provision
 
     now = dt.datetime.now(dt.UTC).replace(microsecond=0)
     counts = None if fresh else existing("bench")

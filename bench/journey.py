@@ -75,12 +75,11 @@ def main() -> None:
     )
     from campaigns.journeys.triggers import segment_scan
     from campaigns.models import JourneyEnrolment
-    from config.provisioning import workspace_provision
     from contacts.models import Segment
     from messaging.models import Message
     from messaging.services import template_create
     from tests.processes import Worker, purge_broker
-    from workspaces.services import Actor
+    from workspaces.services import Actor, workspace_provision
 
     actor = Actor(system="bench")
     workspace, _ = workspace_provision(slug="bench", name="Bench Coffee")

@@ -119,11 +119,10 @@ def build_shop(slug: str, time_zone: str, seed: int, now: dt.datetime) -> Shop:
 
     from analytics.models import AnalyticsSettings
     from analytics.rollups import rollups_rebuild
-    from config.provisioning import workspace_provision
     from contacts.services import event_summaries_rebuild
     from lifecycle.models import SweepRun
     from lifecycle.services import sweep_now
-    from workspaces.services import Actor, api_key_create
+    from workspaces.services import Actor, api_key_create, workspace_provision
 
     rng = random.Random(seed)
     workspace, _ = workspace_provision(slug=slug, name=slug.title(), time_zone=time_zone)

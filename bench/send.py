@@ -126,11 +126,10 @@ def main() -> None:
     migrate()
     from django.conf import settings
 
-    from config.provisioning import workspace_provision
     from messaging.models import Message
     from messaging.services import template_create
     from tests.messaging.servers import PostmarkStub, SmtpSink
-    from workspaces.services import Actor
+    from workspaces.services import Actor, workspace_provision
 
     settings.MESSAGING_WORKSPACE_RATE_PER_MINUTE = 0
     workspace, _ = workspace_provision(slug="bench", name="Bench Coffee")

@@ -321,11 +321,11 @@ def main() -> None:
     migrate()
     from django.db import connection
 
-    from config.provisioning import workspace_provision
     from contacts.rules import contacts_matching
     from contacts.services import event_summaries_rebuild
     from lifecycle.selectors import stages_for_workspace
     from tests.processes import Worker  # a real Celery worker process, as in the tests
+    from workspaces.services import workspace_provision
 
     now = dt.datetime.now(dt.UTC).replace(microsecond=0)
     workspace, _ = workspace_provision(slug="bench", name="Bench")

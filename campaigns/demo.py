@@ -7,7 +7,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from campaigns.journeys.engine import journeys_advance
+from campaigns.journeys.services import journey_create, journey_schedule
+from campaigns.journeys.triggers import enrol_api
+from campaigns.models import Journey
 from contacts.models import Contact, SmsStatus
+from lifecycle.models import ContactStage, Stage
 from messaging.models import MessagingSettings, Template
 from messaging.services import message_enqueue, template_create
 from messaging.services.claims import messages_claim
@@ -159,11 +164,6 @@ def demo_journeys_seed(*, workspace: Workspace, sample: int = 40) -> int:
     SMS), post-purchase onboarding and review request, win-back, referral invitation.
     A sample of today's matching contacts is enrolled and run once, so each journey
     has counts to show. Idempotent (journeys by name); returns journeys created."""
-    from campaigns.journeys.engine import journeys_advance
-    from campaigns.journeys.services import journey_create, journey_schedule
-    from campaigns.journeys.triggers import enrol_api
-    from campaigns.models import Journey
-    from lifecycle.models import ContactStage, Stage
 
     actor = Actor(system="demo")
     for data in DEMO_TEMPLATES + JOURNEY_TEMPLATES:

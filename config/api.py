@@ -17,7 +17,7 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
-from config.errors import DomainError
+from config.errors import DomainError, InvalidInput
 
 
 def flatten_errors(detail: Any, prefix: str = "") -> dict[str, list[str]]:
@@ -118,8 +118,6 @@ def error_response(exc: Exception) -> JsonResponse | None:
 def request_object(data: Any) -> dict[str, Any]:
     """The request body, which must be a JSON object."""
     if not isinstance(data, dict):
-        from config.errors import InvalidInput
-
         raise InvalidInput(
             "The body must be a JSON object.",
             fields={"non_field_errors": ["must be a JSON object"]},

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from kombu import transport
 from kombu.transport import redis as kombu_redis
 
 from config.redis import no_retry
@@ -27,6 +28,4 @@ class Transport(kombu_redis.Transport):
 def use_for_redis_urls() -> None:
     """Make redis:// and redis+socket:// broker URLs use this transport (kombu's
     documented way to plug a transport in)."""
-    from kombu import transport
-
     transport.TRANSPORT_ALIASES["redis"] = "config.broker:Transport"

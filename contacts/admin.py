@@ -20,6 +20,7 @@ from contacts.models import (
     Segment,
     Suppression,
 )
+from contacts.rules import validate_rule
 from workspaces.admin import WorkspaceScopedAdmin
 from workspaces.services import Actor
 
@@ -129,8 +130,6 @@ class SegmentAdmin(WorkspaceScopedAdmin):
     search_fields = ["name"]
 
     def save_model(self, request: HttpRequest, obj: Segment, form: Any, change: bool) -> None:
-        from contacts.rules import validate_rule
-
         validate_rule(obj.rule, workspace=obj.workspace, segment_id=obj.pk)
         super().save_model(request, obj, form, change)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from django.db import connection
 from django.db.models import BooleanField, Q, QuerySet
 from django.db.models.expressions import RawSQL
 
@@ -122,7 +123,6 @@ def segment_get(*, workspace: Workspace, segment_id: Any) -> Segment | None:
 def event_names(*, workspace: Workspace) -> list[str]:
     """The event names seen in a workspace, from the summaries' index without reading
     every row (a "loose index scan": one index probe per distinct name)."""
-    from django.db import connection
 
     with connection.cursor() as cursor:
         cursor.execute(
@@ -146,7 +146,6 @@ def event_names(*, workspace: Workspace) -> list[str]:
 def attribute_names(*, workspace: Workspace, sample: int = 5000) -> list[str]:
     """Attribute names used by the workspace's newest contacts (a sample: reading
     every contact's attributes at 1M contacts would take seconds)."""
-    from django.db import connection
 
     with connection.cursor() as cursor:
         cursor.execute(

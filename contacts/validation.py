@@ -322,6 +322,30 @@ def clean_contact_ref(value: Any) -> tuple[tuple[str, Any] | None, str | None]:
     return None, f'unknown key "{key}"; use "id", "email" or "external_id"'
 
 
+def _properties_errors(properties: Any) -> Errors:
+    if not isinstance(properties, dict):
+        return {"properties": ["must be an object"]}
+    if len(properties) > MAX_JSON_KEYS:
+        return {"properties": [f"has more than {MAX_JSON_KEYS} keys"]}
+    if contains_nul(properties):
+        return {"properties": ["must not contain NUL characters"]}
+    if any(len(key) > MAX_PROPERTY_KEY for key in properties):
+        return {"properties": [f"has a key longer than {MAX_PROPERTY_KEY} characters"]}
+    return json_size_errors(properties, "properties", MAX_PROPERTIES_BYTES)
+
+
+def _occurred_at(value: Any, now: dt.datetime) -> tuple[dt.datetime | None, str | None]:
+    """When the event happened: now if not given; never more than a day ahead."""
+    if value is None:
+        return now, None
+    occurred_at, error = parse_datetime(value)
+    if error:
+        return occurred_at, error
+    if occurred_at is not None and occurred_at > now + FUTURE_TOLERANCE:
+        return occurred_at, "is more than a day in the future"
+    return occurred_at, None
+
+
 def clean_event(
     data: Any, *, now: dt.datetime | None = None, default_currency: str = ""
 ) -> tuple[dict[str, Any], Errors]:
@@ -350,16 +374,7 @@ def clean_event(
     properties = data.get("properties", {})
     if properties is None:
         properties = {}
-    if not isinstance(properties, dict):
-        errors["properties"] = ["must be an object"]
-    elif len(properties) > MAX_JSON_KEYS:
-        errors["properties"] = [f"has more than {MAX_JSON_KEYS} keys"]
-    elif contains_nul(properties):
-        errors["properties"] = ["must not contain NUL characters"]
-    elif any(len(key) > MAX_PROPERTY_KEY for key in properties):
-        errors["properties"] = [f"has a key longer than {MAX_PROPERTY_KEY} characters"]
-    else:
-        errors.update(json_size_errors(properties, "properties", MAX_PROPERTIES_BYTES))
+    errors.update(_properties_errors(properties))
     cleaned["properties"] = properties
 
     revenue, error = clean_revenue(data.get("revenue"))
@@ -375,15 +390,10 @@ def clean_event(
     else:
         cleaned["currency"] = currency.upper()
 
-    if data.get("occurred_at") is None:
-        cleaned["occurred_at"] = now
-    else:
-        occurred_at, error = parse_datetime(data["occurred_at"])
-        if error:
-            errors["occurred_at"] = [error]
-        elif occurred_at is not None and occurred_at > now + FUTURE_TOLERANCE:
-            errors["occurred_at"] = ["is more than a day in the future"]
-        cleaned["occurred_at"] = occurred_at
+    occurred_at, error = _occurred_at(data.get("occurred_at"), now)
+    if error:
+        errors["occurred_at"] = [error]
+    cleaned["occurred_at"] = occurred_at
 
     key = data.get("idempotency_key")
     if key is not None and (not isinstance(key, str) or not key or len(key) > 200 or "\x00" in key):

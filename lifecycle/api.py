@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.utils import timezone
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
@@ -267,8 +268,6 @@ class ContactStageView(APIView):
         operation_id="contacts_stage_retrieve", responses={200: ContactStageSerializer, **ERRORS}
     )
     def get(self, request: ApiRequest, contact_id: int) -> Response:
-        from django.utils import timezone
-
         contact = _contact_or_404(request, contact_id)
         return Response(
             contact_stage_to_dict(selectors.contact_stage(contact_id=contact.pk), timezone.now())
@@ -282,8 +281,6 @@ class ContactStageView(APIView):
         responses={200: ContactStageSerializer, **ERRORS},
     )
     def post(self, request: ApiRequest, contact_id: int) -> Response:
-        from django.utils import timezone
-
         contact = _contact_or_404(request, contact_id)
         body = request_object(request.data)
         unknown = set(body) - {"stage", "reason", "pinned", "pinned_until"}
@@ -328,8 +325,6 @@ class ContactStageUnpinView(APIView):
         responses={200: ContactStageSerializer, **ERRORS},
     )
     def post(self, request: ApiRequest, contact_id: int) -> Response:
-        from django.utils import timezone
-
         contact = _contact_or_404(request, contact_id)
         services.contact_stage_unpin(contact=contact, actor=request.actor)
         return Response(

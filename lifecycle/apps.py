@@ -5,8 +5,12 @@ class LifecycleConfig(AppConfig):
     name = "lifecycle"
 
     def ready(self) -> None:
-        from contacts.panels import ContactPanel, register_contact_panel
-        from lifecycle.rules import register_lifecycle_fields
+        # Registered once the app registry is ready: these modules import models.
+        from contacts.panels import ContactPanel, register_contact_panel  # noqa: PLC0415
+        from lifecycle.rules import register_lifecycle_fields  # noqa: PLC0415
+        from lifecycle.services import stages_create_defaults  # noqa: PLC0415
+        from workspaces.hooks import on_workspace_created  # noqa: PLC0415
 
         register_lifecycle_fields()
         register_contact_panel(ContactPanel("Lifecycle stage", "contact-stage-panel", "main"))
+        on_workspace_created(lambda workspace: stages_create_defaults(workspace=workspace))

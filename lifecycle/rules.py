@@ -6,7 +6,14 @@ from typing import Any
 
 from django.db.models import F, Q
 
-from contacts.rules import Context, FieldSpec, register_field
+from contacts.rules import (
+    RULE_HOLDERS,
+    RULE_USERS,
+    Context,
+    FieldSpec,
+    referenced_segments,
+    register_field,
+)
 from contacts.rules.compiler import contact_in, number_q
 from contacts.rules.sql import Sql
 from lifecycle.models import ContactStage, Stage
@@ -52,8 +59,6 @@ def _days_in_stage(op: str, value: Any, context: Context) -> Q:
 
 
 def _stages_using_segment(workspace: Workspace, segment_id: int) -> list[str]:
-    from contacts.rules import referenced_segments
-
     return [
         f"stage “{stage.name}”"
         for stage in Stage.objects.filter(workspace=workspace, archived_at__isnull=True)
@@ -71,8 +76,6 @@ def _stage_rules(workspace: Workspace) -> list[tuple[str, Any]]:
 
 
 def register_lifecycle_fields() -> None:
-    from contacts.rules import RULE_HOLDERS, RULE_USERS
-
     if _stages_using_segment not in RULE_USERS:
         RULE_USERS.append(_stages_using_segment)
     if _stage_rules not in RULE_HOLDERS:

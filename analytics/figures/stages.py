@@ -11,6 +11,8 @@ import datetime as dt
 import itertools
 from typing import Any
 
+from django.utils import timezone
+
 from analytics.figures.common import NO_FILTERS, Filters, Period, bucket_start, buckets, fetch
 from analytics.models import AnalyticsSettings
 from lifecycle.models import Stage
@@ -251,7 +253,6 @@ def time_in_stage(
 ) -> list[dict[str, Any]]:
     """Per stage: stays that ended in the period (count, median and p90 days, and a
     histogram), and stays still open now (count and median age in days)."""
-    from django.utils import timezone
 
     now = now or timezone.now()
     start, end = period.bounds(workspace.time_zone)

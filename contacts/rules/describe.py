@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from contacts.models import Segment
 from contacts.rules.registry import FIELDS
 
 _OPS = {
@@ -57,6 +58,33 @@ def _window(node: dict[str, Any]) -> str:
     return ""
 
 
+def _event(rule: dict[str, Any]) -> str:
+    name = rule["event"]
+    parts = []
+    cmp = rule.get("count")
+    if cmp:
+        parts.append(f"{name} {_cmp(cmp)} times{_window(rule)}")
+    elif "first" not in rule and "last" not in rule:
+        parts.append(f"did {name}{_window(rule)}")
+    for key in ("first", "last"):
+        if key in rule:
+            ((kind, days),) = rule[key].items()
+            when = (
+                f"more than {days} days ago"
+                if kind == "older_than_days"
+                else (f"within {days} days")
+            )
+            parts.append(f"{key} {name} {when}")
+    if rule.get("where"):
+        parts.append(
+            "where "
+            + " and ".join(
+                f"{w['property']} {_condition(w['op'], w.get('value'))}" for w in rule["where"]
+            )
+        )
+    return " and ".join(parts)
+
+
 def describe(rule: Any, depth: int = 0) -> str:
     if not isinstance(rule, dict):
         return "?"
@@ -76,37 +104,12 @@ def describe(rule: Any, depth: int = 0) -> str:
     if "attr" in rule:
         return f"{rule['attr']} {_condition(rule.get('op', ''), rule.get('value'))}"
     if "event" in rule:
-        name = rule["event"]
-        parts = []
-        cmp = rule.get("count")
-        if cmp:
-            parts.append(f"{name} {_cmp(cmp)} times{_window(rule)}")
-        elif "first" not in rule and "last" not in rule:
-            parts.append(f"did {name}{_window(rule)}")
-        for key in ("first", "last"):
-            if key in rule:
-                ((kind, days),) = rule[key].items()
-                when = (
-                    f"more than {days} days ago"
-                    if kind == "older_than_days"
-                    else (f"within {days} days")
-                )
-                parts.append(f"{key} {name} {when}")
-        if rule.get("where"):
-            parts.append(
-                "where "
-                + " and ".join(
-                    f"{w['property']} {_condition(w['op'], w.get('value'))}" for w in rule["where"]
-                )
-            )
-        return " and ".join(parts)
+        return _event(rule)
     if "revenue" in rule:
         return f"revenue {_cmp(rule['revenue'])}{_window(rule)}"
     if "purchases" in rule:
         return f"purchases {_cmp(rule['purchases'])}{_window(rule)}"
     if "segment" in rule:
-        from contacts.models import Segment
-
         name = Segment.objects.filter(pk=rule["segment"]).values_list("name", flat=True).first()
         return f"in segment “{name or rule['segment']}”"
     key = next(iter(rule))

@@ -87,6 +87,48 @@ def expansion_limit_reason() -> str:
     return f"with the segments it uses, a rule may have at most {MAX_EXPANDED_NODES} conditions"
 
 
+def _days_problem(value: Any) -> str | None:
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 < value <= MAX_DAYS:
+        return f"must be a whole number of days from 1 to {MAX_DAYS}"
+    return None
+
+
+def _moment_problem(value: Any) -> str | None:
+    if parse_moment(value) is None:
+        return "must be an ISO date or date-time, e.g. 2026-01-31"
+    return None
+
+
+def _text_problem(value: Any) -> str | None:
+    return None if isinstance(value, str) and value else "must be a non-empty string"
+
+
+# Operators that take one value of their own kind, whatever the field.
+_SINGLE_VALUE = {
+    "within_last_days": _days_problem,
+    "more_than_days_ago": _days_problem,
+    "before": _moment_problem,
+    "after": _moment_problem,
+    "contains": _text_problem,
+    "starts_with": _text_problem,
+}
+
+
+def _item_problem(item: Any, op: str, kind: str, choices: list[str] | None) -> str | None:
+    """What is wrong with one value compared by `op` on a field of `kind`, if anything."""
+    if op in ("gt", "gte", "lt", "lte") or kind == "number":
+        if not _is_number(item):
+            return "must be a number"
+    elif kind == "attribute":
+        if not (isinstance(item, str | bool) or _is_number(item)):
+            return "must be a string, number or true/false"
+    elif not isinstance(item, str):
+        return "must be a string"
+    if choices is not None and item not in choices:
+        return f"'{item}' is not one of {', '.join(choices)}"
+    return None
+
+
 class Validator:
     """Walks a rule, collecting {path: [reasons]}."""
 
@@ -190,36 +232,19 @@ class Validator:
         if "value" not in node:
             self.error(path, "is required")
             return
-        if op in ("within_last_days", "more_than_days_ago"):
-            if not isinstance(value, int) or isinstance(value, bool) or not 0 < value <= MAX_DAYS:
-                self.error(path, f"must be a whole number of days from 1 to {MAX_DAYS}")
-            return
-        if op in ("before", "after"):
-            if parse_moment(value) is None:
-                self.error(path, "must be an ISO date or date-time, e.g. 2026-01-31")
-            return
-        if op in ("contains", "starts_with"):
-            if not isinstance(value, str) or not value:
-                self.error(path, "must be a non-empty string")
+        if op in _SINGLE_VALUE:
+            problem = _SINGLE_VALUE[op](value)
+            if problem:
+                self.error(path, problem)
             return
         if op == "in" and (not isinstance(value, list) or not value or len(value) > MAX_LIST):
             self.error(path, f"must be a list of 1 to {MAX_LIST} values")
             return
         values: list[Any] = value if isinstance(value, list) else [value]
         for item in values:
-            if op in ("gt", "gte", "lt", "lte") or kind == "number":
-                if not _is_number(item):
-                    self.error(path, "must be a number")
-                    return
-            elif kind == "attribute":
-                if not (isinstance(item, str | bool) or _is_number(item)):
-                    self.error(path, "must be a string, number or true/false")
-                    return
-            elif not isinstance(item, str):
-                self.error(path, "must be a string")
-                return
-            if choices is not None and item not in choices:
-                self.error(path, f"'{item}' is not one of {', '.join(choices)}")
+            problem = _item_problem(item, op, kind, choices)
+            if problem:
+                self.error(path, problem)
                 return
 
     def cmp(self, value: Any, path: str, *, whole: bool) -> None:

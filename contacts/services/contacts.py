@@ -10,6 +10,7 @@ from typing import Any
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
+from psycopg.types.json import Jsonb
 
 from config.errors import Conflict, InvalidInput, NotFound, field_errors
 from contacts.hooks import ERASURE_HOOKS
@@ -291,6 +292,39 @@ def contacts_upsert(
         )
 
 
+def _unmatched(item: dict[str, Any], key: str, match_on: str | None) -> Errors:
+    """An item without the value it is matched on."""
+    if item.get(key):
+        return {}
+    if match_on:
+        return {key: [f"is required to match on {key}"]}
+    return {key: ["give external_id or email to match on"]}
+
+
+def _conflicts(
+    item: dict[str, Any], contact: Contact | None, index_for: dict[str, dict[Any, Contact]]
+) -> Errors:
+    """The item's email or external id already belongs to another contact."""
+    conflicts: Errors = {}
+    for other_key in ("email", "external_id"):
+        value = item.get(other_key)
+        owner = index_for[other_key].get(value) if value else None
+        if owner is not None and owner is not contact:
+            owner_ref = owner.pk if owner.pk else "created earlier in this batch"
+            conflicts[other_key] = [f"belongs to another contact (id {owner_ref})"]
+    return conflicts
+
+
+def _update_errors(contact: Contact) -> Errors:
+    """What an update would leave wrong: too many attributes, or no identifier."""
+    merged_errors = merged_attributes_errors(contact.attributes or {})
+    if merged_errors:
+        return merged_errors
+    if not any(getattr(contact, k) for k in IDENTIFIERS):
+        return {"non_field_errors": ["would leave the contact without an identifier"]}
+    return {}
+
+
 def _contacts_upsert(
     workspace: Workspace, items: Sequence[dict[str, Any]], source: str, match_on: str | None
 ) -> list[UpsertResult]:
@@ -319,31 +353,11 @@ def _contacts_upsert(
     touched: dict[int, Contact] = {}
     for index, item in enumerate(items):
         key = match_on or ("external_id" if item.get("external_id") else "email")
-        if not item.get(key):
-            results.append(
-                UpsertResult(
-                    index,
-                    "error",
-                    errors={
-                        key: [f"is required to match on {key}"]
-                        if match_on
-                        else ["give external_id or email to match on"],
-                    },
-                )
-            )
-            result_contacts.append(None)
-            continue
         index_for = {"email": by_email, "external_id": by_external}
-        contact = index_for[key].get(item[key])
-        conflicts: Errors = {}
-        for other_key in ("email", "external_id"):
-            value = item.get(other_key)
-            owner = index_for[other_key].get(value) if value else None
-            if owner is not None and owner is not contact:
-                owner_ref = owner.pk if owner.pk else "created earlier in this batch"
-                conflicts[other_key] = [f"belongs to another contact (id {owner_ref})"]
-        if conflicts:
-            results.append(UpsertResult(index, "error", errors=conflicts))
+        contact = index_for[key].get(item[key]) if item.get(key) else None
+        refused = _unmatched(item, key, match_on) or _conflicts(item, contact, index_for)
+        if refused:
+            results.append(UpsertResult(index, "error", errors=refused))
             result_contacts.append(None)
             continue
         if contact is None:
@@ -355,21 +369,9 @@ def _contacts_upsert(
         else:
             previous = (contact.email, contact.external_id)
             changes = _apply(contact, item, source=source, now=now)
-            merged_errors = merged_attributes_errors(contact.attributes or {})
-            if merged_errors:
-                results.append(UpsertResult(index, "error", errors=merged_errors))
-                result_contacts.append(None)
-                continue
-            if not any(getattr(contact, k) for k in IDENTIFIERS):
-                results.append(
-                    UpsertResult(
-                        index,
-                        "error",
-                        errors={
-                            "non_field_errors": ["would leave the contact without an identifier"]
-                        },
-                    )
-                )
+            refused = _update_errors(contact)
+            if refused:
+                results.append(UpsertResult(index, "error", errors=refused))
                 result_contacts.append(None)
                 continue
             for old, key_name in zip(previous, ("email", "external_id"), strict=True):
@@ -415,7 +417,6 @@ def _bulk_update(contacts: Sequence[Contact]) -> None:
     columns = ", ".join(f"{name} = u.{name}" for name, _ in _WRITABLE)
     arrays = ", ".join(f"%s::{kind}[]" for _, kind in _WRITABLE)
     names = ", ".join(name for name, _ in _WRITABLE)
-    from psycopg.types.json import Jsonb
 
     params: list[list[Any]] = [[c.pk for c in contacts]]
     for name, kind in _WRITABLE:

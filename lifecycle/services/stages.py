@@ -10,10 +10,12 @@ from django.db.models import Max
 from django.utils import timezone
 
 from config.errors import Conflict, InvalidInput
-from contacts.rules import validate_rule
+from contacts.rules import Scope, validate_rule
 from lifecycle.defaults import DEFAULT_STAGES
 from lifecycle.models import ContactStage, Stage
 from lifecycle.selectors import stages_for_workspace
+from lifecycle.services.evaluation import stages_evaluate
+from lifecycle.services.sweeps import sweep_start
 from workspaces.models import Workspace
 from workspaces.services import Actor, audit_record
 
@@ -42,43 +44,69 @@ def stages_create_defaults(*, workspace: Workspace) -> list[Stage]:
     )
 
 
+class _Refused(Exception):
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+
+
+def _key(value: Any, stage: Stage | None) -> Any:
+    if not isinstance(value, str) or not KEY.match(value):
+        raise _Refused("lowercase letters, digits, - and _, starting with a letter")
+    return value
+
+
+def _name(value: Any, stage: Stage | None) -> Any:
+    if not isinstance(value, str) or not value.strip():
+        raise _Refused("must not be blank")
+    if len(value.strip()) > 100:
+        raise _Refused("is longer than 100 characters")
+    return value.strip()
+
+
+def _colour(value: Any, stage: Stage | None) -> Any:
+    if not isinstance(value, str) or not COLOUR.match(value):
+        raise _Refused("must be #rrggbb")
+    return value.lower()
+
+
+def _description(value: Any, stage: Stage | None) -> Any:
+    if not isinstance(value, str):
+        raise _Refused("must be a string")
+    if len(value) > MAX_DESCRIPTION:
+        raise _Refused(f"is longer than {MAX_DESCRIPTION} characters")
+    return value
+
+
+def _rule(value: Any, stage: Stage | None) -> Any:
+    default = stage is not None and stage.is_default
+    if default and value is not None:
+        raise _Refused(
+            "the default stage takes every contact no other stage claims; it has no rule"
+        )
+    if value is None and not default:
+        raise _Refused("a stage other than the default needs an entry rule")
+    return value
+
+
+# Each field a stage takes, with its check: the value to store, or _Refused.
+_FIELDS = {
+    "key": _key,
+    "name": _name,
+    "colour": _colour,
+    "description": _description,
+    "rule": _rule,
+}
+
+
 def _clean(workspace: Workspace, data: dict[str, Any], *, stage: Stage | None) -> dict[str, Any]:
-    allowed = {"key", "name", "colour", "description", "rule"}
-    errors: dict[str, list[str]] = {k: ["unknown field"] for k in data if k not in allowed}
+    errors: dict[str, list[str]] = {k: ["unknown field"] for k in data if k not in _FIELDS}
     cleaned: dict[str, Any] = {}
-    if "key" in data:
-        if not isinstance(data["key"], str) or not KEY.match(data["key"]):
-            errors["key"] = ["lowercase letters, digits, - and _, starting with a letter"]
-        else:
-            cleaned["key"] = data["key"]
-    if "name" in data:
-        if not isinstance(data["name"], str) or not data["name"].strip():
-            errors["name"] = ["must not be blank"]
-        elif len(data["name"].strip()) > 100:
-            errors["name"] = ["is longer than 100 characters"]
-        else:
-            cleaned["name"] = data["name"].strip()[:100]
-    if "colour" in data:
-        if not isinstance(data["colour"], str) or not COLOUR.match(data["colour"]):
-            errors["colour"] = ["must be #rrggbb"]
-        else:
-            cleaned["colour"] = data["colour"].lower()
-    if "description" in data:
-        if not isinstance(data["description"], str):
-            errors["description"] = ["must be a string"]
-        elif len(data["description"]) > MAX_DESCRIPTION:
-            errors["description"] = [f"is longer than {MAX_DESCRIPTION} characters"]
-        else:
-            cleaned["description"] = data["description"]
-    if "rule" in data:
-        if stage is not None and stage.is_default and data["rule"] is not None:
-            errors["rule"] = [
-                "the default stage takes every contact no other stage claims; it has no rule"
-            ]
-        elif data["rule"] is None and not (stage and stage.is_default):
-            errors["rule"] = ["a stage other than the default needs an entry rule"]
-        else:
-            cleaned["rule"] = data["rule"]
+    for name, check in _FIELDS.items():
+        if name in data:
+            try:
+                cleaned[name] = check(data[name], stage)
+            except _Refused as refused:
+                errors[name] = [refused.reason]
     if errors:
         first, reasons = next(iter(errors.items()))
         raise InvalidInput(f"{first}: {reasons[0]}", fields=errors)
@@ -97,7 +125,6 @@ def _clean(workspace: Workspace, data: dict[str, Any], *, stage: Stage | None) -
 
 def _changed(workspace: Workspace, reason: str) -> None:
     """Stage definitions changed: every contact is evaluated again."""
-    from lifecycle.services.sweeps import sweep_start
 
     transaction.on_commit(lambda: sweep_start(workspace=workspace, reason=reason))
 
@@ -180,8 +207,6 @@ def stage_archive(*, stage: Stage, actor: Actor) -> int:
     """Remove a stage. Its contacts (pinned ones too) move at once by the rules of
     the other stages, so none is ever left in a removed stage; history keeps it.
     Returns how many contacts moved."""
-    from contacts.rules import Scope
-    from lifecycle.services.evaluation import stages_evaluate
 
     if stage.is_default:
         raise InvalidInput(

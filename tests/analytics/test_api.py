@@ -10,8 +10,9 @@ from typing import Any
 
 import pytest
 
+from analytics import tasks
 from analytics.demo import demo_analytics_create
-from analytics.models import ClvModel, CustomerFacts, Spend
+from analytics.models import ClvModel, ContactMonth, CustomerFacts, Spend, Stay
 from analytics.reports import REPORTS, local_today
 from analytics.rollups import rollups_rebuild
 from contacts.demo import demo_contacts_create
@@ -228,8 +229,6 @@ def test_figures_are_cached_until_something_changes_them_all(
 def test_viewed_workspaces_are_kept_warm(
     api: Any, owner: Any, outsider: Any, settings: Any
 ) -> None:
-    from analytics import tasks
-
     settings.ANALYTICS_CACHE_SECONDS = 300
     assert tasks.figures_warm() == []  # nobody looked yet: nothing to compute
     first = api.get("/api/v1/analytics/funnel/").json()
@@ -243,7 +242,6 @@ def test_viewed_workspaces_are_kept_warm(
 def test_deleting_a_workspace_takes_its_derived_rows(demo: Any, outsider: Any) -> None:
     """The stays, facts and months keep no constraint to cascade along (a rebuild
     writes millions); deleting the workspace clears them all the same."""
-    from analytics.models import ContactMonth, Stay
 
     other = outsider.workspace
     stages_create_defaults(workspace=other)

@@ -12,11 +12,13 @@ import pytest
 
 from analytics.rollups import rollups_rebuild
 from campaigns.broadcasts.services import broadcast_create
-from campaigns.models import BroadcastVariant
+from campaigns.journeys.triggers import enrol_api
+from campaigns.models import BroadcastVariant, JourneyStep
 from contacts.models import Event
 from lifecycle.models import Stage, StageTransition
 from lifecycle.services import stages_create_defaults
 from messaging.models import Message
+from tests.campaigns.journeys.helpers import advance, journey, later, step
 from tests.factories import ContactFactory
 from tests.messaging.helpers import email_template
 from workspaces.services import Actor
@@ -201,9 +203,6 @@ def test_messages_by_the_stage_at_send_time(api: Any, ws: Any, campaign: Any) ->
 
 
 def test_journey_performance_per_send_step(ws: Any, api: Any, outsider_api: Any) -> None:
-    from campaigns.journeys.triggers import enrol_api
-    from tests.campaigns.journeys.helpers import advance, journey, later, step
-
     template = email_template(ws, name="Journey mail")
     j = journey(
         ws,
@@ -222,7 +221,6 @@ def test_journey_performance_per_send_step(ws: Any, api: Any, outsider_api: Any)
     messages = Message.objects.filter(origin_kind="journey_step")
     assert messages.count() == 6
     messages.update(sent_at=T0)
-    from campaigns.models import JourneyStep
 
     step_two = JourneyStep.objects.get(journey=j, key="second")
     Message.objects.filter(

@@ -19,6 +19,7 @@ from analytics.models import AnalyticsSettings, DriftCheck
 from analytics.rollups import rollups_rebuild
 from analytics.services import drift_check, drift_checks_due
 from analytics.tasks import drift_check_due
+from config.celery import app
 from contacts.models import Contact
 from contacts.services import contact_erase, contacts_mark_changed, events_ingest
 from lifecycle.hooks import transitions_dispatch
@@ -186,7 +187,6 @@ def test_beat_hands_out_each_workspace_once_an_interval(ws, shop, outsider, sett
 
 def test_the_task_and_the_command_record_checks(ws, shop, settings):
     settings.CELERY_TASK_ALWAYS_EAGER = True  # the task hands out in-process here
-    from config.celery import app
 
     app.conf.task_always_eager = True
     try:

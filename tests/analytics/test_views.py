@@ -16,6 +16,7 @@ from analytics.demo import demo_analytics_create
 from analytics.models import ClvModel, Spend
 from analytics.reports import REPORTS, local_today
 from analytics.services.spend import spend_set
+from analytics.urls import urlpatterns
 from config.spreadsheet import csv_cell
 from contacts.demo import demo_contacts_create
 from lifecycle.demo import demo_history_replay
@@ -257,7 +258,6 @@ def test_outsider_gets_404_on_every_analytics_route_and_method(
     outsider: Any, owner: Any, demo: Any
 ) -> None:
     """Walks analytics.urls, so a page added later is checked too."""
-    from analytics.urls import urlpatterns
 
     spend = Spend.objects.filter(workspace=demo).first()
     assert spend is not None

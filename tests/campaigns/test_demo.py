@@ -2,9 +2,14 @@ from __future__ import annotations
 
 import pytest
 
-from campaigns.demo import demo_messaging_seed
+from campaigns.demo import demo_journeys_seed, demo_messaging_seed
+from campaigns.models import Journey, JourneyEnrolment
+from lifecycle.hooks import transitions_dispatch
+from lifecycle.services import stages_create_defaults
+from lifecycle.services.moves import contact_stage_set
 from messaging.models import Message, SandboxDelivery, Template
 from tests.factories import ContactFactory
+from tests.messaging.helpers import ACTOR
 
 pytestmark = pytest.mark.django_db
 
@@ -23,14 +28,6 @@ def test_demo_messaging_is_sent_through_the_sandbox_and_idempotent(ws):
 
 
 def test_demo_journeys_are_live_and_run(ws):
-    from campaigns.demo import demo_journeys_seed
-    from campaigns.models import Journey, JourneyEnrolment
-    from lifecycle.hooks import transitions_dispatch
-    from lifecycle.services import stages_create_defaults
-    from lifecycle.services.moves import contact_stage_set
-    from tests.factories import ContactFactory
-    from tests.messaging.helpers import ACTOR
-
     stages = {s.key: s for s in stages_create_defaults(workspace=ws)}
     risky = ContactFactory.create(workspace=ws)
     contact_stage_set(contact=risky, stage=stages["at_risk"], actor=ACTOR)

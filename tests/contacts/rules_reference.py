@@ -156,6 +156,72 @@ def window(events: list[REvent], node: dict[str, Any], now: dt.datetime) -> list
     return events
 
 
+def _field(rule: dict[str, Any], contact: RContact, now: dt.datetime) -> bool:
+    name, op = rule["field"], rule["op"]
+    arg: Any = rule.get("value")
+    if name in ("created_at", "updated_at"):
+        return date_op(contact.fields[name], op, arg, now)
+    if name == "stage":
+        if op == "in":
+            return contact.stage_key in arg
+        return (contact.stage_key == arg) == (op == "eq")
+    if name == "days_in_stage":
+        days = (
+            None
+            if contact.stage_entered_at is None
+            else Decimal((now - contact.stage_entered_at).total_seconds()) / 86400
+        )
+        if op == "exists":
+            return (days is not None) == (arg is not False)
+        if op == "neq":
+            return not (days is not None and compare(days, {"eq": arg}))
+        if op == "in":
+            return days is not None and any(compare(days, {"eq": a}) for a in arg)
+        return days is not None and compare(days, {op: arg})
+    return text_op(contact.fields.get(name), op, arg, lower=name == "email")
+
+
+def _event(rule: dict[str, Any], contact: RContact, world: World, now: dt.datetime) -> bool:
+    events = [e for e in world.events_of(contact.id) if e.name == rule["event"]]
+    events = window(events, rule, now)
+    for condition in rule.get("where", []):
+        events = [
+            e
+            for e in events
+            if json_op(
+                e.properties.get(condition["property"], MISSING),
+                condition["op"],
+                condition.get("value"),
+                now,
+            )
+        ]
+    if not compare(Decimal(len(events)), rule.get("count", {"gte": 1})):
+        return False
+    for key, pick in (("first", min), ("last", max)):
+        if key in rule:
+            if not events:
+                return False
+            at = pick(e.occurred_at for e in events)
+            ((kind, days),) = rule[key].items()
+            edge = now - dt.timedelta(days=days)
+            if (at < edge) != (kind == "older_than_days"):
+                return False
+    return True
+
+
+def _purchases(rule: dict[str, Any], contact: RContact, world: World, now: dt.datetime) -> bool:
+    purchases = [
+        e
+        for e in world.events_of(contact.id)
+        if e.name in world.purchase_names and e.revenue is not None
+    ]
+    purchases = window(purchases, rule, now)
+    if "revenue" in rule:
+        total = sum((e.revenue or Decimal(0) for e in purchases), Decimal(0))
+        return compare(total, rule["revenue"])
+    return compare(Decimal(len(purchases)), rule["purchases"])
+
+
 def evaluate(
     rule: dict[str, Any], contact: RContact, world: World, stack: tuple[int, ...] = ()
 ) -> bool:
@@ -167,68 +233,14 @@ def evaluate(
     if "not" in rule:
         return not evaluate(rule["not"], contact, world, stack)
     if "field" in rule:
-        name, op = rule["field"], rule["op"]
-        arg: Any = rule.get("value")
-        if name in ("created_at", "updated_at"):
-            return date_op(contact.fields[name], op, arg, now)
-        if name == "stage":
-            if op == "in":
-                return contact.stage_key in arg
-            return (contact.stage_key == arg) == (op == "eq")
-        if name == "days_in_stage":
-            days = (
-                None
-                if contact.stage_entered_at is None
-                else Decimal((now - contact.stage_entered_at).total_seconds()) / 86400
-            )
-            if op == "exists":
-                return (days is not None) == (arg is not False)
-            if op == "neq":
-                return not (days is not None and compare(days, {"eq": arg}))
-            if op == "in":
-                return days is not None and any(compare(days, {"eq": a}) for a in arg)
-            return days is not None and compare(days, {op: arg})
-        return text_op(contact.fields.get(name), op, arg, lower=name == "email")
+        return _field(rule, contact, now)
     if "attr" in rule:
         value = contact.attributes.get(rule["attr"], MISSING)
         return json_op(value, rule["op"], rule.get("value"), now)
     if "event" in rule:
-        events = [e for e in world.events_of(contact.id) if e.name == rule["event"]]
-        events = window(events, rule, now)
-        for condition in rule.get("where", []):
-            events = [
-                e
-                for e in events
-                if json_op(
-                    e.properties.get(condition["property"], MISSING),
-                    condition["op"],
-                    condition.get("value"),
-                    now,
-                )
-            ]
-        if not compare(Decimal(len(events)), rule.get("count", {"gte": 1})):
-            return False
-        for key, pick in (("first", min), ("last", max)):
-            if key in rule:
-                if not events:
-                    return False
-                at = pick(e.occurred_at for e in events)
-                ((kind, days),) = rule[key].items()
-                edge = now - dt.timedelta(days=days)
-                if (at < edge) != (kind == "older_than_days"):
-                    return False
-        return True
+        return _event(rule, contact, world, now)
     if "revenue" in rule or "purchases" in rule:
-        purchases = [
-            e
-            for e in world.events_of(contact.id)
-            if e.name in world.purchase_names and e.revenue is not None
-        ]
-        purchases = window(purchases, rule, now)
-        if "revenue" in rule:
-            total = sum((e.revenue or Decimal(0) for e in purchases), Decimal(0))
-            return compare(total, rule["revenue"])
-        return compare(Decimal(len(purchases)), rule["purchases"])
+        return _purchases(rule, contact, world, now)
     if "segment" in rule:
         segment_id = rule["segment"]
         if segment_id not in world.segments or segment_id in stack:

@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import datetime as dt
+import random
+import threading
 from decimal import Decimal
 
 import pytest
+from django.db import connection
 from django.utils import timezone
+from rest_framework.test import APIClient
 
 from contacts.models import Contact, ContactMark, Event
+from contacts.services import events_ingest
 from tests.factories import ContactFactory
+from workspaces.services import Actor, api_key_create
 
 pytestmark = pytest.mark.django_db
 
@@ -212,9 +218,6 @@ def test_json_that_postgresql_cannot_store_is_refused_not_crashed(api):
 
 
 def test_events_need_json_a_key_and_respect_the_rate_limit(api, ws, client):
-    from rest_framework.test import APIClient
-
-    from workspaces.services import Actor, api_key_create
 
     assert client.post(URL, {}, content_type="application/json").status_code == 401
     form = api.post(URL, {"name": "x"}, format="multipart")  # not JSON
@@ -242,12 +245,6 @@ def test_an_id_beyond_bigint_is_an_error_not_a_crash(api):
 def test_concurrent_batches_over_the_same_contacts_do_not_deadlock(ws):
     """Four writers send batches over random, overlapping sets of the same contacts
     while marks are drained (as the lifecycle worker does), so marks keep being new."""
-    import random
-    import threading
-
-    from django.db import connection
-
-    from contacts.services import events_ingest
 
     contacts = [ContactFactory.create(workspace=ws) for _ in range(200)]
     failures: list[BaseException] = []

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
+from config.errors import InvalidInput
 from contacts.models import Contact, ImportJob
 from contacts.services import import_job_create, import_job_run, import_job_start
 from contacts.services.imports import CHUNK_ROWS, _process_chunk, _rows
@@ -109,8 +110,6 @@ def test_windows_1252_and_bom_files(ws):
     [("", "empty"), ("email,email\na@b.co,a@b.co\n", "more than once"), (",,\n1,2,3\n", "")],
 )
 def test_unusable_files_are_refused_at_upload(ws, text, reason):
-    from config.errors import InvalidInput
-
     with pytest.raises(InvalidInput) as caught:
         import_job_create(workspace=ws, upload=_upload(text), actor=Actor(system="test"))
     assert reason in " ".join(caught.value.fields.get("file", [])) + caught.value.message
@@ -129,8 +128,6 @@ def test_unusable_files_are_refused_at_upload(ws, text, reason):
     ],
 )
 def test_bad_mappings_are_refused(ws, mapping, match_on, field):
-    from config.errors import InvalidInput
-
     job = import_job_create(workspace=ws, upload=_upload(GOOD_AND_BAD), actor=Actor(system="t"))
     with pytest.raises(InvalidInput) as caught:
         import_job_start(job=job, mapping=mapping, match_on=match_on, actor=Actor(system="t"))

@@ -25,12 +25,12 @@ import time
 from collections import Counter
 from typing import Any
 
+import django
+from django.test import Client
+
 
 def main(plan_path: str) -> None:
-    import django
-
     django.setup()
-    from django.test import Client
 
     with open(plan_path) as handle:
         plan = json.load(handle)

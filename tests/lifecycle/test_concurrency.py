@@ -34,6 +34,7 @@ from lifecycle.models import ContactStage
 from lifecycle.selectors import stages_for_workspace
 from lifecycle.services import stages_create_defaults
 from lifecycle.services.evaluation import stage_case
+from lifecycle.tasks import dispatch_transitions, evaluate_marked
 from tests.factories import WorkspaceFactory
 from tests.processes import ROOT, Worker, child_env, purge_broker, wait_for
 from workspaces.models import Workspace
@@ -145,8 +146,6 @@ class Pacemaker:
         self.thread = threading.Thread(target=self._run, daemon=True)
 
     def _run(self) -> None:
-        from lifecycle.tasks import dispatch_transitions, evaluate_marked
-
         tick = 0
         while not self.stopped.wait(0.5):
             evaluate_marked.delay(2.0)
@@ -174,8 +173,6 @@ def _quiet() -> bool:
 
 
 def _evaluate_until_quiet() -> None:
-    from lifecycle.tasks import dispatch_transitions, evaluate_marked
-
     def settled() -> bool:
         if _quiet():
             time.sleep(0.5)

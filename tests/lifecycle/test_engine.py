@@ -12,10 +12,10 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from config.provisioning import workspace_provision
 from contacts.models import Contact, Event
 from contacts.rules import Scope
 from contacts.services import (
+    contact_update,
     contacts_upsert,
     event_summaries_refresh,
     events_ingest,
@@ -33,7 +33,7 @@ from lifecycle.services import (
     sweep_now,
 )
 from tests.factories import ContactFactory, EventFactory
-from workspaces.services import Actor
+from workspaces.services import Actor, workspace_provision
 
 pytestmark = pytest.mark.django_db
 
@@ -246,7 +246,6 @@ def test_concurrent_sweeps_and_ingest_lose_and_duplicate_no_transition(ws):
     """Sweeps, data changes and mark evaluation at once, on a few contacts whose stage
     flips on every change: every contact's history stays one unbroken chain ending in
     its current stage (a sweep that lost the race must not overwrite the winner)."""
-    from contacts.services import contact_update
 
     Stage.objects.create(
         workspace=ws,

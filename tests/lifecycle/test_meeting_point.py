@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from django.db import connection, transaction
 
-from analytics.rollups import rollups_rebuild
+from analytics.rollups import _LOCK_SPACE, rollups_rebuild
 from config.errors import NotFound
 from contacts.models import Contact, Event, EventSummary
 from contacts.services import contact_erase, contact_update, contacts_upsert, events_ingest
@@ -306,7 +306,6 @@ def test_a_rollups_rebuild_defers_the_engines_rollups_without_blocking_it(ws, st
     the dispatch and the engine's rollup step give their work back instead of waiting
     (on main a worker waited for the whole rebuild, with the marks it had deleted
     locked, and every write to those contacts with it)."""
-    from analytics.rollups import _LOCK_SPACE
 
     contact = ContactFactory.create(workspace=ws)
     events_ingest(workspace=ws, items=[purchase(contact)])

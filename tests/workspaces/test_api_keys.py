@@ -7,10 +7,13 @@ import io
 
 import pytest
 from django.core.management import call_command
+from django.core.management.base import CommandError
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from workspaces.models import ApiKey, AuditEntry
+from config.redis import get_redis
+from workspaces.api_auth import WINDOW_SECONDS, rate_limit_wait
+from workspaces.models import ApiKey, AuditEntry, Membership
 from workspaces.services import Actor, api_key_create, api_key_revoke
 
 pytestmark = pytest.mark.django_db
@@ -83,8 +86,6 @@ def test_create_api_key_command_prints_the_secret_last(ws):
 
 
 def test_create_workspace_command(db):
-    from workspaces.models import Membership
-
     out = io.StringIO()
     call_command(
         "create_workspace",
@@ -100,7 +101,6 @@ def test_create_workspace_command(db):
     membership = Membership.objects.select_related("workspace", "user").get()
     assert (membership.workspace.slug, membership.workspace.time_zone) == ("shop", "Europe/Paris")
     assert (membership.user.email, membership.role) == ("owner@shop.test", "owner")
-    from django.core.management.base import CommandError
 
     with pytest.raises(CommandError, match="exists"):
         call_command("create_workspace", "shop", "--name", "Again", stdout=out)
@@ -111,9 +111,6 @@ def test_create_workspace_command(db):
 
 
 def test_busy_keys_are_counted_in_batches_but_limited_exactly(ws):
-    from config.redis import get_redis
-    from workspaces.api_auth import WINDOW_SECONDS, rate_limit_wait
-
     key, _ = api_key_create(
         workspace=ws, name="Busy", actor=Actor(system="test"), rate_limit_per_minute=2000
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django.test import Client
 
-from tests.factories import ContactFactory, EventFactory
+from tests.factories import ContactFactory, EventFactory, UserFactory
 from workspaces.models import ApiKey
 
 pytestmark = pytest.mark.django_db
@@ -118,8 +118,6 @@ def test_owner_creates_and_revokes_a_key(owner):
 
 
 def test_user_without_workspace_sees_guidance(db):
-    from tests.factories import UserFactory
-
     web = Client()
     web.force_login(UserFactory.create(email="lonely@example.org"))
     response = web.get("/")

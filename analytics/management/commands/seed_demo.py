@@ -12,11 +12,10 @@ from django.db import transaction
 from analytics.demo import demo_analytics_create
 from analytics.reports import local_today
 from campaigns.demo import demo_journeys_seed, demo_messaging_seed
-from config.provisioning import workspace_provision
 from contacts.demo import demo_contacts_create
 from lifecycle.demo import demo_history_replay
 from workspaces.models import Workspace
-from workspaces.services import Actor, api_key_create
+from workspaces.services import Actor, api_key_create, workspace_provision
 
 DEMO_SLUG = "demo"
 DEMO_EMAIL = "demo@stagecraft.local"

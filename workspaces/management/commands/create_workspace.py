@@ -5,7 +5,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from config.errors import DomainError
-from config.provisioning import workspace_provision
+from workspaces.services import workspace_provision
 
 
 class Command(BaseCommand):
