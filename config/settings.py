@@ -64,6 +64,7 @@ INSTALLED_APPS = [
     "campaigns",
     "anymail",
     "analytics",
+    "demo",
 ]
 
 MIDDLEWARE = [

@@ -164,7 +164,6 @@ LONG_MODULES_ALLOWED = {
     "bench/sweep.py",
     "config/settings.py",
     "contacts/api.py",
-    "contacts/demo.py",
     "contacts/rules/compiler.py",
     "contacts/rules/validation.py",
     "contacts/services/contacts.py",

@@ -12,8 +12,8 @@ from django.db import connection
 from django.utils import timezone
 
 from config.db import bound_cursor
+from contacts.event_validation import clean_event
 from contacts.services.contacts import suppressed_email_statuses
-from contacts.validation import clean_event
 from workspaces.models import Workspace
 
 

@@ -11,13 +11,13 @@ from typing import Any
 import pytest
 
 from analytics import tasks
-from analytics.demo import demo_analytics_create
 from analytics.models import ClvModel, ContactMonth, CustomerFacts, Spend, Stay
 from analytics.reports import REPORTS, local_today
 from analytics.rollups import rollups_rebuild
-from contacts.demo import demo_contacts_create
 from contacts.models import Contact, Segment
-from lifecycle.demo import demo_history_replay
+from demo.analytics import demo_analytics_create
+from demo.contacts import demo_contacts_create
+from demo.lifecycle import demo_history_replay
 from lifecycle.services import stages_create_defaults
 from workspaces.models import AuditEntry
 

@@ -12,14 +12,14 @@ from typing import Any
 
 import pytest
 
-from analytics.demo import demo_analytics_create
 from analytics.models import ClvModel, Spend
 from analytics.reports import REPORTS, local_today
 from analytics.services.spend import spend_set
 from analytics.urls import urlpatterns
 from config.spreadsheet import csv_cell
-from contacts.demo import demo_contacts_create
-from lifecycle.demo import demo_history_replay
+from demo.analytics import demo_analytics_create
+from demo.contacts import demo_contacts_create
+from demo.lifecycle import demo_history_replay
 from lifecycle.services import stages_create_defaults
 from workspaces.services import Actor
 

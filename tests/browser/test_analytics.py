@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page, expect
 
-from analytics.demo import demo_analytics_create
 from analytics.reports import REPORTS, local_today
-from contacts.demo import demo_contacts_create
-from lifecycle.demo import demo_history_replay
+from demo.analytics import demo_analytics_create
+from demo.contacts import demo_contacts_create
+from demo.lifecycle import demo_history_replay
 from lifecycle.services import stages_create_defaults
 from tests.browser.conftest import log_in, screenshot
 

@@ -15,15 +15,15 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from playwright.sync_api import Page, expect
 
-from analytics.demo import demo_analytics_create
 from analytics.models import Spend
 from analytics.reports import REPORTS, local_today
-from campaigns.demo import demo_journeys_seed, demo_messaging_seed
 from campaigns.models import Journey
-from contacts.demo import demo_contacts_create
 from contacts.models import Contact, ImportJob
 from contacts.services.imports import import_job_create
-from lifecycle.demo import demo_history_replay
+from demo.analytics import demo_analytics_create
+from demo.campaigns import demo_journeys_seed, demo_messaging_seed
+from demo.contacts import demo_contacts_create
+from demo.lifecycle import demo_history_replay
 from lifecycle.models import Stage
 from lifecycle.services import stages_create_defaults
 from messaging.models import Message, Template

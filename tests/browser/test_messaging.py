@@ -7,7 +7,7 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
-from campaigns.demo import demo_messaging_seed
+from demo.campaigns import demo_messaging_seed
 from tests.browser.conftest import log_in, screenshot
 from tests.factories import ContactFactory
 

@@ -1,6 +1,6 @@
 """Messaging for the demo workspace: a welcome email, a win-back email and an SMS
 offer, and a few dozen messages sent through the sandbox provider so the outbox has
-something to show. Called by `seed_demo` (analytics/management/commands/seed_demo.py)
+something to show. Called by `seed_demo` (demo/management/commands/seed_demo.py)
 after the contacts exist; idempotent (templates by name, messages by key)."""
 
 from __future__ import annotations

@@ -13,6 +13,7 @@ import datetime as dt
 import math
 import random
 import zoneinfo
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -22,274 +23,17 @@ from psycopg.types.json import Jsonb
 
 from contacts.models import Contact, EmailStatus, SmsStatus
 from contacts.services.marks import contacts_mark_changed
+from demo.people import (
+    ARCHETYPES,
+    COUNTRIES,
+    FIRST_NAMES,
+    LAST_NAMES,
+    PAGES,
+    PLANS,
+    PRODUCTS,
+    SOURCES,
+)
 from workspaces.models import Workspace
-
-FIRST_NAMES = [
-    "Olivia",
-    "Liam",
-    "Emma",
-    "Noah",
-    "Ava",
-    "Oliver",
-    "Sophia",
-    "Elijah",
-    "Isabella",
-    "James",
-    "Mia",
-    "William",
-    "Amelia",
-    "Benjamin",
-    "Harper",
-    "Lucas",
-    "Evelyn",
-    "Henry",
-    "Abigail",
-    "Theodore",
-    "Emily",
-    "Jack",
-    "Ella",
-    "Levi",
-    "Elizabeth",
-    "Alexander",
-    "Camila",
-    "Jackson",
-    "Luna",
-    "Mateo",
-    "Sofia",
-    "Daniel",
-    "Avery",
-    "Michael",
-    "Mila",
-    "Mason",
-    "Aria",
-    "Sebastian",
-    "Scarlett",
-    "Ethan",
-    "Penelope",
-    "Logan",
-    "Layla",
-    "Owen",
-    "Chloe",
-    "Samuel",
-    "Victoria",
-    "Jacob",
-    "Madison",
-    "Asher",
-    "Eleanor",
-    "Aiden",
-    "Grace",
-    "John",
-    "Nora",
-    "Joseph",
-    "Riley",
-    "Wyatt",
-    "Zoey",
-    "David",
-    "Hannah",
-    "Leo",
-    "Hazel",
-    "Luke",
-    "Lily",
-    "Julian",
-    "Ellie",
-    "Hudson",
-    "Violet",
-    "Grayson",
-    "Lillian",
-    "Matthew",
-    "Zoe",
-    "Ezra",
-    "Stella",
-    "Gabriel",
-    "Aurora",
-    "Carter",
-    "Natalie",
-    "Isaac",
-    "Emilia",
-    "Jayden",
-    "Everly",
-    "Lincoln",
-    "Leah",
-    "Anthony",
-    "Aubrey",
-    "Priya",
-    "Arjun",
-    "Mei",
-    "Hiroshi",
-    "Yuki",
-    "Fatima",
-    "Omar",
-    "Chiara",
-    "Matteo",
-    "Ingrid",
-    "Lars",
-    "Amara",
-    "Kwame",
-    "Sofía",
-    "Diego",
-    "Lucía",
-    "Thiago",
-    "Chloé",
-    "Hugo",
-    "Léa",
-    "Lukas",
-    "Hanna",
-    "Felix",
-    "Aisha",
-    "Ravi",
-    "Ananya",
-    "Kenji",
-    "Sakura",
-]
-LAST_NAMES = [
-    "Smith",
-    "Johnson",
-    "Williams",
-    "Brown",
-    "Jones",
-    "Garcia",
-    "Miller",
-    "Davis",
-    "Rodriguez",
-    "Martinez",
-    "Hernandez",
-    "Lopez",
-    "Gonzalez",
-    "Wilson",
-    "Anderson",
-    "Thomas",
-    "Taylor",
-    "Moore",
-    "Jackson",
-    "Martin",
-    "Lee",
-    "Perez",
-    "Thompson",
-    "White",
-    "Harris",
-    "Sanchez",
-    "Clark",
-    "Ramirez",
-    "Lewis",
-    "Robinson",
-    "Walker",
-    "Young",
-    "Allen",
-    "King",
-    "Wright",
-    "Scott",
-    "Torres",
-    "Nguyen",
-    "Hill",
-    "Flores",
-    "Green",
-    "Adams",
-    "Nelson",
-    "Baker",
-    "Hall",
-    "Rivera",
-    "Campbell",
-    "Mitchell",
-    "Carter",
-    "Roberts",
-    "Müller",
-    "Schmidt",
-    "Schneider",
-    "Fischer",
-    "Weber",
-    "Dubois",
-    "Martin",
-    "Bernard",
-    "Rossi",
-    "Russo",
-    "Ferrari",
-    "Tanaka",
-    "Suzuki",
-    "Sato",
-    "Takahashi",
-    "Silva",
-    "Santos",
-    "Oliveira",
-    "Kowalski",
-    "Nowak",
-    "Singh",
-    "Patel",
-    "Sharma",
-    "Kim",
-    "Park",
-    "Chen",
-    "Wang",
-    "Li",
-    "O'Brien",
-    "Murphy",
-    "Kelly",
-    "MacDonald",
-    "Andersson",
-    "Johansson",
-    "Okafor",
-]
-# country, weight, time zones, phone prefix and a valid subscriber pattern
-COUNTRIES = (
-    (
-        "US",
-        48,
-        (
-            "America/New_York",
-            "America/Chicago",
-            "America/Denver",
-            "America/Los_Angeles",
-            "America/Phoenix",
-        ),
-        ("+1212555", 4),
-    ),
-    ("CA", 8, ("America/Toronto", "America/Vancouver"), ("+1647555", 4)),
-    ("GB", 12, ("Europe/London",), ("+447911", 6)),
-    ("DE", 8, ("Europe/Berlin",), ("+4915112", 6)),
-    ("FR", 6, ("Europe/Paris",), ("+336123", 5)),
-    ("AU", 6, ("Australia/Sydney", "Australia/Perth"), ("+614123", 5)),
-    ("JP", 5, ("Asia/Tokyo",), ("+8190123", 5)),
-    ("BR", 4, ("America/Sao_Paulo",), ("+55119123", 5)),
-    ("NZ", 3, ("Pacific/Auckland",), ("+64211", 6)),
-)
-SOURCES = (
-    ("organic", 30),
-    ("paid_search", 22),
-    ("social", 18),
-    ("referral", 12),
-    ("email", 8),
-    ("partner", 6),
-    ("podcast", 4),
-)
-PLANS = (("free", 55), ("basic", 30), ("pro", 15))
-PRODUCTS = (
-    ("Ethiopia Yirgacheffe", "single_origin", Decimal("18.50")),
-    ("Colombia Huila", "single_origin", Decimal("16.00")),
-    ("House Espresso", "blend", Decimal("14.00")),
-    ("Decaf Swiss Water", "blend", Decimal("15.50")),
-    ("Pour-over Kit", "equipment", Decimal("42.00")),
-    ("Burr Grinder", "equipment", Decimal("129.00")),
-    ("Gift Box", "gift", Decimal("55.00")),
-)
-PAGES = (
-    "/",
-    "/shop",
-    "/shop/single-origin",
-    "/shop/blends",
-    "/brew-guides",
-    "/about",
-    "/subscribe",
-    "/blog/how-to-dial-in-espresso",
-    "/gift-cards",
-)
-# archetype, weight
-ARCHETYPES = (
-    ("subscriber", 24),
-    ("lead", 20),
-    ("one_time", 19),
-    ("repeat", 15),
-    ("loyal", 9),
-    ("lapsed", 13),
-)
 
 
 @dataclass
@@ -344,41 +88,18 @@ def _purchase(
     }
 
 
-def _timeline(
+def _purchase_days(
     rng: random.Random,
     archetype: str,
-    index: int,
+    events: list[dict[str, Any]],
+    day_after: Callable[[int, int], dt.date],
     signup: dt.date,
     today: dt.date,
     tz: zoneinfo.ZoneInfo,
-) -> list[dict[str, Any]]:
-    events: list[dict[str, Any]] = [
-        {
-            "name": "signed_up",
-            "at": _local_moment(rng, signup, tz),
-            "properties": {"form": rng.choice(["footer", "popup", "checkout", "landing"])},
-        },
-    ]
+) -> list[dt.date]:
+    """The days a contact of `archetype` buys on (a lead never buys: it may start a
+    trial or abandon a cart instead, added to `events`)."""
     span = (today - signup).days
-
-    def day_after(start: int, end: int) -> dt.date:
-        return signup + dt.timedelta(days=rng.randint(min(start, span), min(end, span)))
-
-    visits = rng.randint(3, 12) + {
-        "loyal": 30,
-        "repeat": 18,
-        "lapsed": 8,
-        "one_time": 6,
-        "lead": 10,
-    }.get(archetype, 0)
-    for _ in range(visits):
-        events.append(
-            {
-                "name": "page_view",
-                "at": _local_moment(rng, day_after(0, span), tz),
-                "properties": {"path": rng.choice(PAGES)},
-            }
-        )
     purchases: list[dt.date] = []
     if archetype == "lead":
         if rng.random() < 0.6:
@@ -420,6 +141,45 @@ def _timeline(
         cutoff = today - dt.timedelta(days=rng.randint(95, 200))
         purchases = [d for d in purchases if d <= cutoff] or [min(first, cutoff)]
         purchases = [d for d in purchases if d >= signup]
+    return purchases
+
+
+def _timeline(
+    rng: random.Random,
+    archetype: str,
+    index: int,
+    signup: dt.date,
+    today: dt.date,
+    tz: zoneinfo.ZoneInfo,
+) -> list[dict[str, Any]]:
+    events: list[dict[str, Any]] = [
+        {
+            "name": "signed_up",
+            "at": _local_moment(rng, signup, tz),
+            "properties": {"form": rng.choice(["footer", "popup", "checkout", "landing"])},
+        },
+    ]
+    span = (today - signup).days
+
+    def day_after(start: int, end: int) -> dt.date:
+        return signup + dt.timedelta(days=rng.randint(min(start, span), min(end, span)))
+
+    visits = rng.randint(3, 12) + {
+        "loyal": 30,
+        "repeat": 18,
+        "lapsed": 8,
+        "one_time": 6,
+        "lead": 10,
+    }.get(archetype, 0)
+    for _ in range(visits):
+        events.append(
+            {
+                "name": "page_view",
+                "at": _local_moment(rng, day_after(0, span), tz),
+                "properties": {"path": rng.choice(PAGES)},
+            }
+        )
+    purchases = _purchase_days(rng, archetype, events, day_after, signup, today, tz)
     purchases = sorted(d for d in purchases if signup <= d <= today)
     for order, day in enumerate(purchases, start=1):
         moment = _local_moment(rng, day, tz)

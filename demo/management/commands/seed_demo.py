@@ -9,11 +9,11 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandParser
 from django.db import transaction
 
-from analytics.demo import demo_analytics_create
 from analytics.reports import local_today
-from campaigns.demo import demo_journeys_seed, demo_messaging_seed
-from contacts.demo import demo_contacts_create
-from lifecycle.demo import demo_history_replay
+from demo.analytics import demo_analytics_create
+from demo.campaigns import demo_journeys_seed, demo_messaging_seed
+from demo.contacts import demo_contacts_create
+from demo.lifecycle import demo_history_replay
 from workspaces.models import Workspace
 from workspaces.services import Actor, api_key_create, workspace_provision
 

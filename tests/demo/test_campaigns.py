@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from campaigns.demo import demo_journeys_seed, demo_messaging_seed
 from campaigns.models import Journey, JourneyEnrolment
+from demo.campaigns import demo_journeys_seed, demo_messaging_seed
 from lifecycle.hooks import transitions_dispatch
 from lifecycle.services import stages_create_defaults
 from lifecycle.services.moves import contact_stage_set
