@@ -17,6 +17,7 @@ A refusal is a 400 in the API's error shape naming the path of the bad value, e.
 
 from __future__ import annotations
 
+import gc
 import json
 import re
 from typing import Any
@@ -104,6 +105,11 @@ def check_json(value: Any, *, check_strings: bool = True) -> None:
 
 def parse_json(raw: bytes) -> Any:
     """Parse a request body (see the module docstring for what is refused)."""
+    # Nesting past the interpreter's recursion limit ends in RecursionError (refused
+    # below). The collector is paused meanwhile: a finalizer it ran at that depth would
+    # fail with RecursionError of its own, outside this try.
+    collecting = gc.isenabled()
+    gc.disable()
     try:
         data = json.loads(raw, parse_constant=_reject_constant)
     except RecursionError:
@@ -113,6 +119,9 @@ def parse_json(raw: bytes) -> Any:
         ) from None
     except (ValueError, UnicodeDecodeError) as exc:
         raise ParseError(f"JSON parse error - {exc}") from None
+    finally:
+        if collecting:
+            gc.enable()
     check_json(data, check_strings=_SUSPECT_ESCAPE.search(raw) is not None)
     return data
 

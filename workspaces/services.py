@@ -10,6 +10,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import Model
 from django.utils import timezone
 from django.utils.text import slugify
 
@@ -49,6 +50,23 @@ class Actor:
 
 
 SYSTEM = Actor(system="system")
+
+
+def save_or_conflict(
+    obj: Model,
+    conflict: str,
+    *,
+    fields: tuple[str, ...] = ("name",),
+    update_fields: list[str] | None = None,
+) -> None:
+    """Save `obj`; if that breaks a unique constraint, a 409 saying `conflict` with
+    `fields` taken. The database says what is taken (a check before the save would race
+    a concurrent writer); the savepoint keeps the caller's transaction usable."""
+    try:
+        with transaction.atomic():
+            obj.save(update_fields=update_fields)
+    except IntegrityError:
+        raise Conflict(conflict, fields={key: ["taken"] for key in fields}) from None
 
 
 def audit_record(

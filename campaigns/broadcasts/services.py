@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db import IntegrityError, connection, transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from campaigns.broadcasts.definition import apply_data, check_audience_ids, schedule_errors
@@ -18,7 +18,7 @@ from config.errors import Conflict
 from config.queue import enqueue_on_commit
 from messaging.models import MessageStatus
 from workspaces.models import Workspace
-from workspaces.services import Actor, audit_record
+from workspaces.services import Actor, audit_record, save_or_conflict
 
 CANCELLED_REASON = "the broadcast was cancelled"
 
@@ -41,11 +41,7 @@ def broadcast_create(*, workspace: Workspace, data: dict[str, Any], actor: Actor
     broadcast.full_clean(
         exclude=["template", "winner_variant"], validate_unique=False, validate_constraints=False
     )
-    try:
-        with transaction.atomic():
-            broadcast.save()
-    except IntegrityError:
-        raise Conflict("A broadcast with this name exists.", fields={"name": ["taken"]}) from None
+    save_or_conflict(broadcast, "A broadcast with this name exists.")
     _save_variants(broadcast, variants)
     audit_record(
         workspace=workspace,
@@ -73,11 +69,7 @@ def broadcast_update(*, broadcast: Broadcast, data: dict[str, Any], actor: Actor
     )
     changed = [f for f in data if f != "variants"]
     update_fields = [f for f in changed if f != "template_id"] + ["template", "updated_at"]
-    try:
-        with transaction.atomic():
-            broadcast.save(update_fields=update_fields)
-    except IntegrityError:
-        raise Conflict("A broadcast with this name exists.", fields={"name": ["taken"]}) from None
+    save_or_conflict(broadcast, "A broadcast with this name exists.", update_fields=update_fields)
     _save_variants(broadcast, variants)
     audit_record(
         workspace=broadcast.workspace,

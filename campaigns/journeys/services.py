@@ -17,7 +17,7 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.db.models import Count, F, Q
 from django.utils import timezone
 
@@ -37,7 +37,7 @@ from campaigns.models import (
 from config.errors import Conflict, InvalidInput, field_errors
 from messaging.models import Message, MessageStatus, Origin
 from workspaces.models import Workspace
-from workspaces.services import Actor, audit_record
+from workspaces.services import Actor, audit_record, save_or_conflict
 
 SIMPLE_FIELDS = {
     "name": str,
@@ -152,11 +152,7 @@ def _save_steps(journey: Journey, steps: list[dict[str, Any]], move_to: Any) -> 
 
 
 def _conflict_on_name(journey: Journey) -> None:
-    try:
-        with transaction.atomic():
-            journey.save()
-    except IntegrityError:
-        raise Conflict("A journey with this name exists.", fields={"name": ["taken"]}) from None
+    save_or_conflict(journey, "A journey with this name exists.")
 
 
 @transaction.atomic

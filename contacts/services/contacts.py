@@ -23,7 +23,7 @@ from contacts.models import (
     Suppression,
 )
 from contacts.services.marks import contact_marks_discard, contacts_mark_changed
-from contacts.validation import IDENTIFIERS, Errors, merged_attributes_errors
+from contacts.validation import CONTACT_FIELDS, IDENTIFIERS, Errors, merged_attributes_errors
 from workspaces.models import Workspace
 from workspaces.services import Actor, audit_record
 
@@ -45,18 +45,8 @@ _WRITABLE = (
     ("sms_status_source", "text"),
     ("updated_at", "timestamptz"),
 )
-_COMPARED = (
-    "email",
-    "phone",
-    "external_id",
-    "first_name",
-    "last_name",
-    "time_zone",
-    "locale",
-    "attributes",
-    "email_status",
-    "sms_status",
-)
+# What an upsert compares to tell "updated" from "unchanged".
+_COMPARED = CONTACT_FIELDS
 
 
 def mark_source(source: str) -> str:

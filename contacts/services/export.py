@@ -9,18 +9,12 @@ from django.db.models import QuerySet
 
 from config.spreadsheet import csv_writer
 from contacts.models import Contact
+from contacts.validation import CONTACT_FIELDS
 
+# The contact's own fields, then one column per attribute (below).
 BASE_COLUMNS = (
     "id",
-    "email",
-    "phone",
-    "external_id",
-    "first_name",
-    "last_name",
-    "time_zone",
-    "locale",
-    "email_status",
-    "sms_status",
+    *(name for name in CONTACT_FIELDS if name != "attributes"),
     "created_at",
     "updated_at",
 )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from config.errors import Conflict, InvalidInput
@@ -17,7 +17,7 @@ from contacts.rules import (
 )
 from contacts.rules.validation import MAX_EXPANDED_NODES, MAX_SEGMENT_DEPTH
 from workspaces.models import Workspace
-from workspaces.services import Actor, audit_record
+from workspaces.services import Actor, audit_record, save_or_conflict
 
 MAX_DESCRIPTION = 2000
 
@@ -52,11 +52,7 @@ def segment_create(*, workspace: Workspace, data: dict[str, Any], actor: Actor) 
     cleaned = _clean(data, partial=False)
     validate_rule(cleaned["rule"], workspace=workspace)
     segment = Segment(workspace=workspace, created_by=actor.user, **cleaned)
-    try:
-        with transaction.atomic():
-            segment.save()
-    except IntegrityError:
-        raise Conflict("A segment has this name.", fields={"name": ["taken"]}) from None
+    save_or_conflict(segment, "A segment has this name.")
     audit_record(
         workspace=workspace,
         action="segment.created",
@@ -85,11 +81,7 @@ def segment_update(*, segment: Segment, data: dict[str, Any], actor: Actor) -> S
     for key, value in cleaned.items():
         setattr(segment, key, value)
     segment.updated_at = timezone.now()
-    try:
-        with transaction.atomic():
-            segment.save()
-    except IntegrityError:
-        raise Conflict("A segment has this name.", fields={"name": ["taken"]}) from None
+    save_or_conflict(segment, "A segment has this name.")
     audit_record(
         workspace=segment.workspace,
         action="segment.updated",

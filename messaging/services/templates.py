@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.db.models import ProtectedError
 from django.utils import timezone
 
@@ -17,7 +17,7 @@ from messaging.models import Template
 from messaging.personalisation import contact_context, render_template
 from messaging.sandbox import TemplateError, compile_template
 from workspaces.models import Workspace
-from workspaces.services import Actor, audit_record
+from workspaces.services import Actor, audit_record, save_or_conflict
 
 FIELDS = ("name", "channel", "subject", "preheader", "from_name", "from_email", "reply_to")
 TEXT_FIELDS = ("subject", "preheader", "body", "text_body", "from_name")
@@ -63,10 +63,9 @@ def template_create(*, workspace: Workspace, data: dict[str, Any], actor: Actor)
     template = Template(workspace=workspace, **data)
     template.name = template.name.strip()
     _check(template)
-    if Template.objects.filter(workspace=workspace, name=template.name).exists():
-        raise Conflict("A template with this name exists.", fields={"name": ["taken"]})
-    template.full_clean()
-    template.save()
+    # The name's uniqueness is the database's to say (a Conflict below), not a 400.
+    template.full_clean(validate_unique=False, validate_constraints=False)
+    save_or_conflict(template, "A template with this name exists.")
     audit_record(
         workspace=workspace,
         action="template.created",
@@ -91,11 +90,9 @@ def template_update(*, template: Template, data: dict[str, Any], actor: Actor) -
     template.updated_at = timezone.now()
     # The name's uniqueness is the database's to say (a Conflict below), not a 400.
     template.full_clean(validate_unique=False, validate_constraints=False)
-    try:
-        with transaction.atomic():
-            template.save(update_fields=[*changed, "updated_at"])
-    except IntegrityError:
-        raise Conflict("A template with this name exists.", fields={"name": ["taken"]}) from None
+    save_or_conflict(
+        template, "A template with this name exists.", update_fields=[*changed, "updated_at"]
+    )
     audit_record(
         workspace=template.workspace,
         action="template.updated",
