@@ -12,7 +12,7 @@ from django.db.models import F, Q
 
 from analytics.models import CustomerFacts
 from contacts.rules import Context, FieldSpec, register_field
-from contacts.rules.compiler import contact_in, number_q
+from contacts.rules.predicates import contact_in, number_q
 
 PREDICTED_FIELDS = {
     "predicted_clv": "Predicted CLV, next 12 months",

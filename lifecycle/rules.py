@@ -14,7 +14,7 @@ from contacts.rules import (
     referenced_segments,
     register_field,
 )
-from contacts.rules.compiler import contact_in, number_q
+from contacts.rules.predicates import contact_in, number_q
 from contacts.rules.sql import Sql
 from lifecycle.models import ContactStage, Stage
 from workspaces.models import Workspace

@@ -40,7 +40,8 @@ from campaigns.models import (
     TriggerKind,
 )
 from contacts.models import Segment
-from contacts.rules.compiler import Scope, contacts_matching
+from contacts.rules.compiler import contacts_matching
+from contacts.rules.context import Scope
 from lifecycle.models import StageTransition
 
 _ENROL_SQL = """

@@ -12,13 +12,12 @@ triggers, goals and exits, compiled to one SQL predicate that PostgreSQL evaluat
 See docs/rules.md for every node and operator."""
 
 from contacts.rules.compiler import (
-    Context,
-    Scope,
     compile_rule,
     contact_matches,
     contacts_matching,
     matching_ids,
 )
+from contacts.rules.context import Context, Scope
 from contacts.rules.fields import register_contact_fields
 from contacts.rules.registry import (
     CONDITIONS,

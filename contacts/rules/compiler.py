@@ -14,253 +14,27 @@ cost of the contacts it is asked about."""
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from decimal import Decimal
 from typing import Any
 
-from django.db.models import Count, F, Max, Min, Q, QuerySet, Sum
+from django.db.models import Count, Max, Min, Q, QuerySet, Sum
 from django.db.models.fields.json import KeyTransform
 from django.utils import timezone
 
 from config.errors import InvalidInput
 from contacts.models import Contact, Event, EventSummary, Segment
+from contacts.rules.context import Context, Scope
+from contacts.rules.predicates import cmp_q, contact_in, count_condition, json_value_q
 from contacts.rules.registry import CONDITIONS, FIELDS
-from contacts.rules.sql import FALSE, TRUE, Sql
+from contacts.rules.sql import FALSE, TRUE
 from contacts.rules.validation import (
     MAX_EXPANDED_NODES,
     MAX_SEGMENT_DEPTH,
     expansion_limit_reason,
-    parse_moment,
     validate_rule,
 )
+from contacts.rules.values import parse_moment
 from workspaces.models import Workspace
-
-
-@dataclass(frozen=True)
-class Scope:
-    """Which contacts a compiled rule is asked about: all of the workspace's, an id
-    range (a sweep chunk), or a list of ids."""
-
-    low: int | None = None
-    high: int | None = None
-    ids: tuple[int, ...] | None = None
-
-    @classmethod
-    def everyone(cls) -> Scope:
-        return cls()
-
-    @classmethod
-    def between(cls, low: int, high: int) -> Scope:
-        return cls(low=low, high=high)
-
-    @classmethod
-    def of(cls, ids: Sequence[int]) -> Scope:
-        return cls(ids=tuple(sorted(set(ids))))
-
-    def limit(self, column: str = "contact_id") -> Q:
-        if self.ids is not None:
-            # One array parameter, not one per id: a batch of thousands of contacts
-            # appears in every sub-query of the rule.
-            return Q(Sql("{0} = ANY(%s::bigint[])", F(column), params=(list(self.ids),)))
-        condition = Q()
-        if self.low is not None:
-            condition &= Q(**{f"{column}__gte": self.low})
-        if self.high is not None:
-            condition &= Q(**{f"{column}__lte": self.high})
-        return condition
-
-
-@dataclass
-class Context:
-    workspace: Workspace
-    now: dt.datetime
-    scope: Scope
-    segments: list[int] = field(default_factory=list)
-    nodes: int = 0  # compiled so far, segment references expanded
-    segment_rules: dict[int, Any] = field(default_factory=dict)
-
-    def days_ago(self, days: int) -> dt.datetime:
-        return self.now - dt.timedelta(days=days)
-
-
-def contact_in(queryset: QuerySet[Any]) -> Q:
-    """Contacts whose id the sub-query (of contact_id values) returns."""
-    return Q(pk__in=queryset.values("contact_id"))
-
-
-# -- comparisons ------------------------------------------------------------------------
-
-_LOOKUP = {"eq": "exact", "gt": "gt", "gte": "gte", "lt": "lt", "lte": "lte"}
-
-
-def compare(value: Any, cmp: dict[str, Any]) -> bool:
-    """Does a number satisfy {"gte": 2, "lt": 5}? (Python side, for zero counts.)"""
-    checks = {
-        "eq": value == cmp.get("eq"),
-        "neq": value != cmp.get("neq"),
-        "gt": "gt" in cmp and value > cmp["gt"],
-        "gte": "gte" in cmp and value >= cmp["gte"],
-        "lt": "lt" in cmp and value < cmp["lt"],
-        "lte": "lte" in cmp and value <= cmp["lte"],
-    }
-    return all(checks[key] for key in cmp)
-
-
-def cmp_q(column: str, cmp: dict[str, Any]) -> Q:
-    """The comparison as a Q on a (non-null) column or aggregate alias."""
-    condition = Q()
-    for key, number in cmp.items():
-        if key == "neq":
-            condition &= ~Q(**{column: number})
-        else:
-            condition &= Q(**{f"{column}__{_LOOKUP[key]}": number})
-    return condition
-
-
-def _count_condition(
-    rows_passing: QuerySet[Any], rows_failing: QuerySet[Any], cmp: dict[str, Any]
-) -> Q:
-    """A comparison on a per-contact aggregate. Contacts with no rows have the value 0:
-    when 0 passes, the contacts that match are those NOT among the ones that fail."""
-    if compare(0, cmp):
-        return ~contact_in(rows_failing)
-    return contact_in(rows_passing)
-
-
-# -- fields and attributes ----------------------------------------------------------------
-
-
-def text_field_q(column: str, op: str, value: Any, *, lower: bool = False) -> Q:
-    expression = F(column)
-    if op == "exists":
-        present = Sql("COALESCE({0} <> '', false)", expression)
-        return Q(present) if value is not False else ~Q(present)
-    if op == "in":
-        values = [v.lower() for v in value] if lower else list(value)
-        return Q(Sql("COALESCE({0} = ANY(%s), false)", expression, params=(values,)))
-    if op in ("eq", "neq"):
-        equal = Sql(
-            "COALESCE({0} = %s, false)", expression, params=(value.lower() if lower else value,)
-        )
-        return Q(equal) if op == "eq" else ~Q(equal)
-    if op == "contains":
-        return Q(
-            Sql("COALESCE(strpos(lower({0}), lower(%s)) > 0, false)", expression, params=(value,))
-        )
-    if op == "starts_with":
-        return Q(
-            Sql("COALESCE(starts_with(lower({0}), lower(%s)), false)", expression, params=(value,))
-        )
-    raise ValueError(op)
-
-
-def number_q(expression: Any, op: str, value: Any) -> Q:
-    sql_op = {"eq": "=", "neq": "<>", "gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
-    if op == "exists":
-        present = Sql("{0} IS NOT NULL", expression)
-        return Q(present) if value is not False else ~Q(present)
-    if op == "in":
-        return Q(
-            Sql(
-                "COALESCE({0} = ANY(%s::numeric[]), false)",
-                expression,
-                params=([Decimal(str(v)) for v in value],),
-            )
-        )
-    if op == "neq":
-        return ~Q(Sql("COALESCE({0} = %s, false)", expression, params=(Decimal(str(value)),)))
-    return Q(
-        Sql(f"COALESCE({{0}} {sql_op[op]} %s, false)", expression, params=(Decimal(str(value)),))
-    )
-
-
-def moment_q(expression: Any, op: str, value: Any, context: Context) -> Q:
-    """Date conditions on a timestamptz expression (which may be NULL)."""
-    if op == "exists":
-        present = Sql("{0} IS NOT NULL", expression)
-        return Q(present) if value is not False else ~Q(present)
-    if op == "before":
-        return Q(Sql("COALESCE({0} < %s, false)", expression, params=(parse_moment(value),)))
-    if op == "after":
-        return Q(Sql("COALESCE({0} > %s, false)", expression, params=(parse_moment(value),)))
-    if op == "within_last_days":
-        return Q(
-            Sql(
-                "COALESCE({0} BETWEEN %s AND %s, false)",
-                expression,
-                params=(context.days_ago(value), context.now),
-            )
-        )
-    if op == "more_than_days_ago":
-        return Q(Sql("COALESCE({0} < %s, false)", expression, params=(context.days_ago(value),)))
-    raise ValueError(op)
-
-
-def json_value_q(value_expression: Any, op: str, value: Any, context: Context) -> Q:
-    """A condition on one JSON value (an attribute, or an event property), by its JSON
-    type: numbers compare as numbers, strings as text, dates are ISO strings."""
-    v = value_expression
-    if op == "exists":
-        present = Sql("{0} IS NOT NULL AND jsonb_typeof({0}) <> 'null'", v, v)
-        return Q(present) if value is not False else ~Q(present)
-    if op in ("is_true", "is_false"):
-        return Q(Sql("COALESCE({0} = %s::jsonb, false)", v, params=(json.dumps(op == "is_true"),)))
-    if op in ("eq", "neq"):
-        equal = Sql("COALESCE({0} = %s::jsonb, false)", v, params=(json.dumps(value),))
-        return Q(equal) if op == "eq" else ~Q(equal)
-    if op == "in":
-        return Q(
-            Sql(
-                "COALESCE({0} = ANY(%s::jsonb[]), false)",
-                v,
-                params=([json.dumps(item) for item in value],),
-            )
-        )
-    if op == "contains":
-        return Q(
-            Sql(
-                "COALESCE(CASE jsonb_typeof({0}) "
-                "WHEN 'string' THEN strpos(lower({1} #>> '{}'), lower(%s)) > 0 "
-                "WHEN 'array' THEN {2} @> %s::jsonb ELSE false END, false)",
-                v,
-                v,
-                v,
-                params=(value, json.dumps([value])),
-            )
-        )
-    if op == "starts_with":
-        return Q(
-            Sql(
-                "COALESCE(jsonb_typeof({0}) = 'string' "
-                "AND starts_with(lower({1} #>> '{}'), lower(%s)), false)",
-                v,
-                v,
-                params=(value,),
-            )
-        )
-    if op in ("gt", "gte", "lt", "lte"):
-        sql_op = {"gt": ">", "gte": ">=", "lt": "<", "lte": "<="}[op]
-        return Q(
-            Sql(
-                f"COALESCE(CASE WHEN jsonb_typeof({{0}}) = 'number' "
-                f"THEN ({{1}} #>> '{{}}')::numeric {sql_op} %s END, false)",
-                v,
-                v,
-                params=(Decimal(str(value)),),
-            )
-        )
-    # Dates: ISO strings, read with a cast that yields NULL instead of failing.
-    moment = Sql(
-        "CASE WHEN jsonb_typeof({0}) = 'string' THEN stagecraft_try_timestamptz({1} #>> '{}') END",
-        v,
-        v,
-    )
-    return moment_q(moment, op, value, context)
-
-
-# -- the walk -----------------------------------------------------------------------------
 
 
 class RuleTooLarge(InvalidInput):
@@ -337,7 +111,7 @@ def _event_q(node: dict[str, Any], context: Context) -> Q:
         )
         if recency:
             return contact_in(summaries.filter(cmp_q("count", cmp) & recency))
-        return _count_condition(
+        return count_condition(
             summaries.filter(cmp_q("count", cmp)), summaries.filter(~cmp_q("count", cmp)), cmp
         )
     events = _window(
@@ -361,7 +135,7 @@ def _event_q(node: dict[str, Any], context: Context) -> Q:
     )
     if recency:
         return contact_in(grouped.filter(cmp_q("n", cmp) & recency))
-    return _count_condition(grouped.filter(cmp_q("n", cmp)), grouped.filter(~cmp_q("n", cmp)), cmp)
+    return count_condition(grouped.filter(cmp_q("n", cmp)), grouped.filter(~cmp_q("n", cmp)), cmp)
 
 
 def _purchase_q(node: dict[str, Any], context: Context, *, measure: str) -> Q:
@@ -389,7 +163,7 @@ def _purchase_q(node: dict[str, Any], context: Context, *, measure: str) -> Q:
         )
         total = Sum("revenue") if measure == "revenue" else Count("contact_id")
     grouped = rows.values("contact_id").annotate(total=total)
-    return _count_condition(
+    return count_condition(
         grouped.filter(cmp_q("total", cmp)), grouped.filter(~cmp_q("total", cmp)), cmp
     )
 

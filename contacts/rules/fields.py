@@ -7,7 +7,8 @@ from typing import Any
 from django.db.models import F, Q
 
 from contacts.models import EmailStatus, SmsStatus
-from contacts.rules.compiler import Context, moment_q, text_field_q
+from contacts.rules.context import Context
+from contacts.rules.predicates import moment_q, text_field_q
 from contacts.rules.registry import FieldSpec, register_field
 
 

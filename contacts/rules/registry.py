@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from django.db.models import Q
 
 if TYPE_CHECKING:
-    from contacts.rules.compiler import Context
+    from contacts.rules.context import Context
     from contacts.rules.validation import Validator
     from workspaces.models import Workspace
 

@@ -6,7 +6,6 @@ those paths as the error's fields."""
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -20,6 +19,14 @@ from contacts.rules.registry import (
     OPS_BY_KIND,
     RULE_HOLDERS,
 )
+from contacts.rules.values import (
+    MAX_DAYS,
+    MAX_LIST,
+    SINGLE_VALUE,
+    is_number,
+    item_problem,
+    parse_moment,
+)
 from contacts.validation import ATTRIBUTE_KEY
 from workspaces.models import Workspace
 
@@ -32,8 +39,6 @@ MAX_NODES = 300
 # These bound the expansion (the compiler checks them too).
 MAX_EXPANDED_NODES = 600
 MAX_SEGMENT_DEPTH = 3
-MAX_LIST = 500
-MAX_DAYS = 36_500
 NODE_KEYS = {
     "all": {"all"},
     "any": {"any"},
@@ -45,21 +50,6 @@ NODE_KEYS = {
     "purchases": {"purchases", "within_days", "between"},
     "segment": {"segment"},
 }
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
-
-
-def parse_moment(value: Any) -> dt.datetime | None:
-    """An ISO date ("2026-01-31", midnight UTC) or date-time; None if it is neither."""
-    if not isinstance(value, str):
-        return None
-    try:
-        moment = dt.datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
 
 
 class Expansion:
@@ -85,48 +75,6 @@ class Expansion:
 
 def expansion_limit_reason() -> str:
     return f"with the segments it uses, a rule may have at most {MAX_EXPANDED_NODES} conditions"
-
-
-def _days_problem(value: Any) -> str | None:
-    if not isinstance(value, int) or isinstance(value, bool) or not 0 < value <= MAX_DAYS:
-        return f"must be a whole number of days from 1 to {MAX_DAYS}"
-    return None
-
-
-def _moment_problem(value: Any) -> str | None:
-    if parse_moment(value) is None:
-        return "must be an ISO date or date-time, e.g. 2026-01-31"
-    return None
-
-
-def _text_problem(value: Any) -> str | None:
-    return None if isinstance(value, str) and value else "must be a non-empty string"
-
-
-# Operators that take one value of their own kind, whatever the field.
-_SINGLE_VALUE = {
-    "within_last_days": _days_problem,
-    "more_than_days_ago": _days_problem,
-    "before": _moment_problem,
-    "after": _moment_problem,
-    "contains": _text_problem,
-    "starts_with": _text_problem,
-}
-
-
-def _item_problem(item: Any, op: str, kind: str, choices: list[str] | None) -> str | None:
-    """What is wrong with one value compared by `op` on a field of `kind`, if anything."""
-    if op in ("gt", "gte", "lt", "lte") or kind == "number":
-        if not _is_number(item):
-            return "must be a number"
-    elif kind == "attribute":
-        if not (isinstance(item, str | bool) or _is_number(item)):
-            return "must be a string, number or true/false"
-    elif not isinstance(item, str):
-        return "must be a string"
-    if choices is not None and item not in choices:
-        return f"'{item}' is not one of {', '.join(choices)}"
-    return None
 
 
 class Validator:
@@ -232,8 +180,8 @@ class Validator:
         if "value" not in node:
             self.error(path, "is required")
             return
-        if op in _SINGLE_VALUE:
-            problem = _SINGLE_VALUE[op](value)
+        if op in SINGLE_VALUE:
+            problem = SINGLE_VALUE[op](value)
             if problem:
                 self.error(path, problem)
             return
@@ -242,7 +190,7 @@ class Validator:
             return
         values: list[Any] = value if isinstance(value, list) else [value]
         for item in values:
-            problem = _item_problem(item, op, kind, choices)
+            problem = item_problem(item, op, kind, choices)
             if problem:
                 self.error(path, problem)
                 return
@@ -253,7 +201,7 @@ class Validator:
             self.error(path, f"must be an object like {example} with {', '.join(CMP_KEYS)}")
             return
         for key, number in value.items():
-            if not _is_number(number) or number < 0 or (whole and number != int(number)):
+            if not is_number(number) or number < 0 or (whole and number != int(number)):
                 kind = "a whole number" if whole else "a number"
                 self.error(f"{path}.{key}", f"must be {kind}, 0 or more")
 

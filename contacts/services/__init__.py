@@ -1,23 +1,16 @@
 """Every write to contacts and events goes through these functions."""
 
-from contacts.services.contacts import (
-    UpsertResult,
-    consent_set,
-    contact_create,
-    contact_erase,
-    contact_update,
-    contacts_upsert,
-    suppression_add,
-    value_hash,
-)
+from contacts.services.consent import consent_set, suppression_add
+from contacts.services.contacts import contact_create, contact_update, value_hash
+from contacts.services.erasure import contact_erase
 from contacts.services.events import IngestResult, events_ingest
 from contacts.services.export import contacts_csv_rows
+from contacts.services.import_mapping import suggest_mapping
 from contacts.services.imports import (
     import_job_create,
     import_job_run,
     import_job_start,
     import_jobs_stalled,
-    suggest_mapping,
 )
 from contacts.services.locks import contacts_hold
 from contacts.services.marks import (
@@ -37,6 +30,7 @@ from contacts.services.summaries import (
     event_summaries_rebuild,
     event_summaries_refresh,
 )
+from contacts.services.upsert import UpsertResult, contacts_upsert
 
 __all__ = [
     "IngestResult",

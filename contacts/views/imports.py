@@ -11,7 +11,7 @@ from config.errors import DomainError
 from config.spreadsheet import csv_writer
 from contacts import selectors, services
 from contacts.models import ImportJob
-from contacts.services.imports import ATTRIBUTE_TYPES
+from contacts.services.import_mapping import ATTRIBUTE_TYPES
 from contacts.validation import CONTACT_FIELDS
 from workspaces.dashboard import WorkspaceRequest, workspace_view
 

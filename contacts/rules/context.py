@@ -1,0 +1,61 @@
+"""What a compiled rule is evaluated for: the contacts in scope (everyone, an id range
+of a sweep, or the ids whose data just changed) and the workspace and moment."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db.models import F, Q
+
+from contacts.rules.sql import Sql
+from workspaces.models import Workspace
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Which contacts a compiled rule is asked about: all of the workspace's, an id
+    range (a sweep chunk), or a list of ids."""
+
+    low: int | None = None
+    high: int | None = None
+    ids: tuple[int, ...] | None = None
+
+    @classmethod
+    def everyone(cls) -> Scope:
+        return cls()
+
+    @classmethod
+    def between(cls, low: int, high: int) -> Scope:
+        return cls(low=low, high=high)
+
+    @classmethod
+    def of(cls, ids: Sequence[int]) -> Scope:
+        return cls(ids=tuple(sorted(set(ids))))
+
+    def limit(self, column: str = "contact_id") -> Q:
+        if self.ids is not None:
+            # One array parameter, not one per id: a batch of thousands of contacts
+            # appears in every sub-query of the rule.
+            return Q(Sql("{0} = ANY(%s::bigint[])", F(column), params=(list(self.ids),)))
+        condition = Q()
+        if self.low is not None:
+            condition &= Q(**{f"{column}__gte": self.low})
+        if self.high is not None:
+            condition &= Q(**{f"{column}__lte": self.high})
+        return condition
+
+
+@dataclass
+class Context:
+    workspace: Workspace
+    now: dt.datetime
+    scope: Scope
+    segments: list[int] = field(default_factory=list)
+    nodes: int = 0  # compiled so far, segment references expanded
+    segment_rules: dict[int, Any] = field(default_factory=dict)
+
+    def days_ago(self, days: int) -> dt.datetime:
+        return self.now - dt.timedelta(days=days)

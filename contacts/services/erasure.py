@@ -1,0 +1,62 @@
+"""Erasing a contact: its rows and those of every app that registered an erasure
+hook go in one transaction; the audit log keeps that it happened."""
+
+from __future__ import annotations
+
+from django.db import transaction
+
+from contacts.hooks import ERASURE_HOOKS
+from contacts.models import (
+    Channel,
+    Contact,
+    EmailStatus,
+    Suppression,
+)
+from contacts.services.consent import suppression_add
+from contacts.services.marks import contact_marks_discard
+from workspaces.services import Actor, audit_record
+
+
+@transaction.atomic
+def contact_erase(*, contact: Contact, actor: Actor) -> None:
+    """Erase a contact's personal data (GDPR art. 17): the contact, its events and its
+    consent history go; what remains is a hash of its email and phone on the
+    suppression list, so that it is never messaged again by accident, and an audit
+    entry naming only the contact's former id.
+
+    Locks in the order every writer uses: the contact row first (an event being
+    recorded for it waits, then finds it gone and creates a new contact with that
+    email), then its marks (an engine step acting on it finishes first, and no later
+    one acts on it), then whatever the hooks take out of derived data."""
+    if not Contact.objects.select_for_update().filter(pk=contact.pk).exists():
+        return  # erased meanwhile by another request
+    contact_marks_discard(contact_id=contact.pk)
+    reason_for: dict[str, str] = {
+        EmailStatus.BOUNCED: Suppression.Reason.BOUNCED,
+        EmailStatus.COMPLAINED: Suppression.Reason.COMPLAINED,
+    }
+    if contact.email:
+        suppression_add(
+            workspace=contact.workspace,
+            channel=Channel.EMAIL,
+            value=contact.email,
+            reason=reason_for.get(EmailStatus(contact.email_status), Suppression.Reason.ERASED),
+        )
+    if contact.phone:
+        suppression_add(
+            workspace=contact.workspace,
+            channel=Channel.SMS,
+            value=contact.phone,
+            reason=Suppression.Reason.ERASED,
+        )
+    contact_id = contact.pk
+    for hook in ERASURE_HOOKS:
+        hook(contact)
+    contact.delete()
+    audit_record(
+        workspace=contact.workspace,
+        action="contact.erased",
+        actor=actor,
+        object_type="contact",
+        object_id=contact_id,
+    )
