@@ -18,7 +18,8 @@ from django.views.decorators.http import require_POST
 
 from analytics.figures.stages import funnel_path
 from analytics.models import CohortCell, Spend
-from analytics.reports import REPORTS, Query, Report, Table, figures
+from analytics.report_query import Query
+from analytics.reports import REPORTS, Report, Table, figures
 from analytics.services.clv import clv_fit
 from analytics.services.spend import spend_delete, spend_set
 from config.errors import DomainError

@@ -7,29 +7,17 @@ production needs stops start-up with a message naming the variable.
 from __future__ import annotations
 
 import datetime as dt
-import ipaddress
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-import environ
 from csp.constants import NONE, SELF, UNSAFE_INLINE
 from django.core.exceptions import ImproperlyConfigured
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from config import embedded
-
-BASE_DIR = Path(__file__).resolve().parent.parent
-
-env = environ.Env()
-if (BASE_DIR / ".env").exists():
-    environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
-
-# Local development (the embedded servers, no DATABASE_URL) defaults to DEBUG on; any
-# deployment names its database and so defaults to DEBUG off.
-USING_EMBEDDED_DATABASE = not env.str("DATABASE_URL", default="")
-DEBUG = env.bool("DEBUG", default=USING_EMBEDDED_DATABASE)
+from config.environment import BASE_DIR, DEBUG, REDIS_URL, env
 
 SECRET_KEY = env.str("SECRET_KEY", default="")
 if not SECRET_KEY:
@@ -134,8 +122,6 @@ if db_options := env.str("DB_OPTIONS", default="-c jit=off"):
 if "host" in DATABASES["default"]["OPTIONS"]:
     DATABASES["default"]["HOST"] = DATABASES["default"]["OPTIONS"].pop("host")
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
-
-REDIS_URL = env.str("REDIS_URL", default="") or embedded.redis_url()
 
 
 def redis_url_with_db(url: str, db: int) -> str:
@@ -331,203 +317,6 @@ SPECTACULAR_SETTINGS = {
     ],
 }
 
-# --- Celery --------------------------------------------------------------------------
-CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL)
-CELERY_RESULT_BACKEND = None
-CELERY_TASK_IGNORE_RESULT = True
-CELERY_TASK_ACKS_LATE = True
-CELERY_TASK_REJECT_ON_WORKER_LOST = True
-CELERY_WORKER_PREFETCH_MULTIPLIER = 1
-CELERY_TASK_SERIALIZER = "json"
-CELERY_ACCEPT_CONTENT = ["json"]
-CELERY_TIMEZONE = "UTC"
-CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
-CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-# A task unacknowledged for this long is handed to another worker (Redis visibility).
-# Work whose task is lost sooner (a killed worker, a broker restart) is picked up again
-# from the database by the periodic tasks below, never from broker state alone.
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
-# A request that publishes a task (config/queue.py) does it on a connection of its own
-# with these socket timeouts and no connection retries, so a hung broker cannot hang
-# it. Workers and beat keep the options above: a worker whose ack timed out while
-# the broker was frozen stopped consuming.
-BROKER_SOCKET_TIMEOUT = env.float("BROKER_SOCKET_TIMEOUT", default=1.0)
-# Synced into django-celery-beat's tables when beat starts (DatabaseScheduler); admins
-# can change intervals in the admin.
-CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
-    "contacts.import_resume_stalled": {
-        "task": "contacts.import_resume_stalled",
-        "schedule": env.float("IMPORT_RESUME_SECONDS", default=60.0),
-    },
-    # Contacts whose data changed get their stage within about a second.
-    "lifecycle.evaluate_marked": {"task": "lifecycle.evaluate_marked", "schedule": 1.0},
-    "lifecycle.dispatch_transitions": {
-        "task": "lifecycle.dispatch_transitions",
-        "schedule": 2.0,
-    },
-    # Time-based stage rules: each workspace is swept every LIFECYCLE_SWEEP_SECONDS.
-    "lifecycle.sweep_due": {"task": "lifecycle.sweep_due", "schedule": 60.0},
-    # Analytics: each workspace's rollups rebuilt from raw data, and its CLV models
-    # refitted, every ANALYTICS_REBUILD_SECONDS / ANALYTICS_CLV_REFIT_SECONDS.
-    "analytics.nightly_due": {"task": "analytics.nightly_due", "schedule": 300.0},
-    # Drift: a sample of each workspace's summaries and rollups against the raw data,
-    # every ANALYTICS_DRIFT_CHECK_SECONDS (analytics/services/drift.py).
-    "analytics.drift_check_due": {"task": "analytics.drift_check_due", "schedule": 300.0},
-    # The default view of every report, computed ahead for workspaces in use.
-    "analytics.figures_warm": {"task": "analytics.figures_warm", "schedule": 240.0},
-    # Messaging: due outbox rows are claimed every second (messaging/services/dispatch.py).
-    "messaging.dispatch_due": {"task": "messaging.dispatch_due", "schedule": 1.0},
-    # Broadcasts: scheduled → sending → sent, A/B winners, stalled materialisations.
-    "campaigns.broadcasts_advance": {"task": "campaigns.broadcasts_advance", "schedule": 5.0},
-    # Journeys: due enrolments advanced (each run drains for up to JOURNEY_PUMP_SECONDS);
-    # segment triggers compared every minute, date triggers every 15 minutes.
-    "campaigns.journeys_advance": {"task": "campaigns.journeys_advance", "schedule": 1.0},
-    "campaigns.journeys_scan": {"task": "campaigns.journeys_scan", "schedule": 60.0},
-    "campaigns.journeys_scan_dates": {
-        "task": "campaigns.journeys_scan",
-        "schedule": 900.0,
-        "kwargs": {"dates": True},
-    },
-}
-LIFECYCLE_SWEEP_SECONDS = env.int("LIFECYCLE_SWEEP_SECONDS", default=900)
-LIFECYCLE_MARK_BATCH = env.int("LIFECYCLE_MARK_BATCH", default=2000)
-# A claim of marks not finished in this long is given back (its worker died).
-LIFECYCLE_MARK_LEASE_SECONDS = env.int("LIFECYCLE_MARK_LEASE_SECONDS", default=300)
-# The same figures (report and parameters) are computed at most once in this many
-# seconds; 0 computes them on every request.
-ANALYTICS_CACHE_SECONDS = env.int("ANALYTICS_CACHE_SECONDS", default=300)
-ANALYTICS_REBUILD_SECONDS = env.int("ANALYTICS_REBUILD_SECONDS", default=86400)
-ANALYTICS_CLV_REFIT_SECONDS = env.int("ANALYTICS_CLV_REFIT_SECONDS", default=86400)
-# A sample of each workspace's event summaries and rollups is compared with the raw
-# data (and repaired) this often; ANALYTICS_DRIFT_SAMPLE contacts per check.
-ANALYTICS_DRIFT_CHECK_SECONDS = env.int("ANALYTICS_DRIFT_CHECK_SECONDS", default=3600)
-ANALYTICS_DRIFT_SAMPLE = env.int("ANALYTICS_DRIFT_SAMPLE", default=500)
-
-# --- Journeys (campaigns) ---------------------------------------------------------------
-JOURNEY_CLAIM_BATCH = env.int("JOURNEY_CLAIM_BATCH", default=1000)
-JOURNEY_PUMP_SECONDS = env.float("JOURNEY_PUMP_SECONDS", default=20.0)
-JOURNEY_WEBHOOK_TIMEOUT = env.float("JOURNEY_WEBHOOK_TIMEOUT", default=5.0)
-JOURNEY_WEBHOOK_RETRY_SECONDS = env.float("JOURNEY_WEBHOOK_RETRY_SECONDS", default=60.0)
-
-# --- Outgoing HTTP to user-given URLs (config/outbound.py: the SSRF guard) ------------
-# Networks such calls may reach although they are not public: none in production;
-# loopback when DEBUG (a local receiver). JOURNEY_WEBHOOK_ALLOW_PRIVATE=1 (the older
-# switch) allows every address.
-OUTBOUND_ALLOWED_NETWORKS = env.list(
-    "OUTBOUND_ALLOWED_NETWORKS", default=["127.0.0.0/8", "::1/128"] if DEBUG else []
-)
-if env.bool("JOURNEY_WEBHOOK_ALLOW_PRIVATE", default=False):
-    OUTBOUND_ALLOWED_NETWORKS = ["0.0.0.0/0", "::/0"]
-for _network in OUTBOUND_ALLOWED_NETWORKS:
-    try:
-        ipaddress.ip_network(_network, strict=False)
-    except ValueError as exc:
-        raise ImproperlyConfigured(f"OUTBOUND_ALLOWED_NETWORKS: {exc}") from exc
-# DNS servers ("ip" or "ip:port") that resolve user-given host names; empty: the
-# system resolver. Either way a name is resolved once and the checked address is the
-# one connected to.
-OUTBOUND_DNS_SERVERS = env.list("OUTBOUND_DNS_SERVERS", default=[])
-# CA bundle that verifies https receivers (empty: certifi's).
-OUTBOUND_CA_BUNDLE = env.str("OUTBOUND_CA_BUNDLE", default="")
-
-# --- Messaging (campaigns) -------------------------------------------------------------
-# Wall-clock bound of rendering one message's template (all its fields); a message
-# whose render takes longer fails with that reason (messaging/sandbox.py).
-TEMPLATE_RENDER_SECONDS = env.float("TEMPLATE_RENDER_SECONDS", default=2.0)
-# Providers: email "sandbox" (recorded in the database, shown in the dashboard's outbox),
-# "smtp" (Django's EMAIL_BACKEND: SMTP, or any django-anymail ESP) or "http" (a
-# Postmark-style JSON batch API at EMAIL_HTTP_URL); SMS "sandbox" or "twilio".
-MESSAGING_EMAIL_PROVIDER = env.str("MESSAGING_EMAIL_PROVIDER", default="sandbox")
-MESSAGING_SMS_PROVIDER = env.str("MESSAGING_SMS_PROVIDER", default="sandbox")
-if MESSAGING_EMAIL_PROVIDER not in {"sandbox", "smtp", "http"}:
-    raise ImproperlyConfigured("MESSAGING_EMAIL_PROVIDER must be sandbox, smtp or http.")
-if MESSAGING_SMS_PROVIDER not in {"sandbox", "twilio"}:
-    raise ImproperlyConfigured("MESSAGING_SMS_PROVIDER must be sandbox or twilio.")
-EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.smtp.EmailBackend")
-# What the "smtp" provider sends with (the test runner swaps EMAIL_BACKEND for locmem).
-MESSAGING_EMAIL_BACKEND = EMAIL_BACKEND
-EMAIL_HOST = env.str("EMAIL_HOST", default="127.0.0.1")
-EMAIL_PORT = env.int("EMAIL_PORT", default=25)
-EMAIL_HOST_USER = env.str("EMAIL_HOST_USER", default="")
-EMAIL_HOST_PASSWORD = env.str("EMAIL_HOST_PASSWORD", default="")
-EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
-EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=30)
-DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Stagecraft <noreply@stagecraft.local>")
-EMAIL_HTTP_URL = env.str("EMAIL_HTTP_URL", default="https://api.postmarkapp.com/email/batch")
-EMAIL_HTTP_TOKEN = env.str("EMAIL_HTTP_TOKEN", default="")
-# The domain in Message-ID headers and the mailto: unsubscribe address.
-MESSAGING_MAIL_DOMAIN = env.str("MESSAGING_MAIL_DOMAIN", default="stagecraft.local")
-TWILIO_ACCOUNT_SID = env.str("TWILIO_ACCOUNT_SID", default="")
-TWILIO_AUTH_TOKEN = env.str("TWILIO_AUTH_TOKEN", default="")
-TWILIO_BASE_URL = env.str("TWILIO_BASE_URL", default="https://api.twilio.com")
-# DKIM signing of email sent by the "smtp" provider: all of domain, selector and key
-# (PEM text, or a file) or none. A key that does not load stops start-up here.
-DKIM_DOMAIN = env.str("DKIM_DOMAIN", default="")
-DKIM_SELECTOR = env.str("DKIM_SELECTOR", default="")
-DKIM_PRIVATE_KEY = env.str("DKIM_PRIVATE_KEY", default="", multiline=True)
-DKIM_PRIVATE_KEY_FILE = env.str("DKIM_PRIVATE_KEY_FILE", default="")
-if DKIM_PRIVATE_KEY_FILE and not DKIM_PRIVATE_KEY:
-    try:
-        DKIM_PRIVATE_KEY = Path(DKIM_PRIVATE_KEY_FILE).read_text()
-    except OSError as exc:
-        raise ImproperlyConfigured(f"DKIM_PRIVATE_KEY_FILE cannot be read: {exc}") from exc
-if DKIM_DOMAIN or DKIM_SELECTOR or DKIM_PRIVATE_KEY:
-    if not (DKIM_DOMAIN and DKIM_SELECTOR and DKIM_PRIVATE_KEY):
-        raise ImproperlyConfigured(
-            "DKIM_DOMAIN, DKIM_SELECTOR and DKIM_PRIVATE_KEY (or DKIM_PRIVATE_KEY_FILE) "
-            "must be set together."
-        )
-    import dkim.crypto
-
-    try:
-        dkim.crypto.parse_pem_private_key(DKIM_PRIVATE_KEY.encode())
-    except Exception as exc:  # any failure means the key is unusable
-        raise ImproperlyConfigured(
-            f"DKIM_PRIVATE_KEY is not a usable RSA private key in PEM form: {exc}"
-        ) from exc
-# HMAC-SHA256 secret of the email provider's event webhook (X-Stagecraft-Signature).
-EMAIL_WEBHOOK_SECRET = env.str("EMAIL_WEBHOOK_SECRET", default="")
-if not DEBUG and MESSAGING_EMAIL_PROVIDER != "sandbox" and not EMAIL_WEBHOOK_SECRET:
-    raise ImproperlyConfigured("EMAIL_WEBHOOK_SECRET must be set to send real email.")
-# django-anymail: its settings as JSON (ESP keys...); its tracking webhooks at
-# /anymail/<esp>/tracking/ need HTTP basic auth with ANYMAIL_WEBHOOK_SECRET ("user:pass").
-ANYMAIL: dict[str, Any] = env.json("ANYMAIL", default={})
-if ANYMAIL_WEBHOOK_SECRET := env.str("ANYMAIL_WEBHOOK_SECRET", default=""):
-    ANYMAIL["WEBHOOK_SECRET"] = ANYMAIL_WEBHOOK_SECRET
-if not DEBUG and EMAIL_BACKEND.startswith("anymail.") and not ANYMAIL.get("WEBHOOK_SECRET"):
-    raise ImproperlyConfigured(
-        'ANYMAIL_WEBHOOK_SECRET (or ANYMAIL["WEBHOOK_SECRET"]) must be set with an anymail '
-        "email backend."
-    )
-if not DEBUG and MESSAGING_SMS_PROVIDER == "twilio" and not TWILIO_AUTH_TOKEN:
-    raise ImproperlyConfigured("TWILIO_AUTH_TOKEN must be set to send SMS through Twilio.")
-# Claiming and sending: rows per claim, ids per worker task, lease of a claimed row.
-MESSAGING_CLAIM_BATCH = env.int("MESSAGING_CLAIM_BATCH", default=1000)
-MESSAGING_DISPATCH_MAX = env.int("MESSAGING_DISPATCH_MAX", default=20000)
-MESSAGING_MAX_IN_FLIGHT = env.int("MESSAGING_MAX_IN_FLIGHT", default=20000)
-# Celery's Django fix-up closes the database connection after every task, so each task
-# pays a new connection: a chunk of 500 (also the HTTP batch size) spreads that cost.
-MESSAGING_TASK_CHUNK = env.int("MESSAGING_TASK_CHUNK", default=500)
-MESSAGING_LEASE_SECONDS = env.int("MESSAGING_LEASE_SECONDS", default=300)
-# Broadcasts: recipients inserted per transaction; a materialisation whose worker has
-# not reported for this long is started again (it skips rows already in the outbox).
-CAMPAIGNS_BROADCAST_CHUNK = env.int("CAMPAIGNS_BROADCAST_CHUNK", default=10000)
-CAMPAIGNS_MATERIALISE_STALL_SECONDS = env.int("CAMPAIGNS_MATERIALISE_STALL_SECONDS", default=300)
-# Quiet hours for SMS in the contact's local time when a workspace has set no policy
-# ("HH:MM-HH:MM"; empty: none).
-CAMPAIGNS_SMS_QUIET_HOURS = env.str("CAMPAIGNS_SMS_QUIET_HOURS", default="21:00-08:00")
-MESSAGING_MAX_ATTEMPTS = env.int("MESSAGING_MAX_ATTEMPTS", default=8)
-MESSAGING_RETRY_BASE_SECONDS = env.float("MESSAGING_RETRY_BASE_SECONDS", default=30.0)
-MESSAGING_RETRY_MAX_SECONDS = env.float("MESSAGING_RETRY_MAX_SECONDS", default=3600.0)
-# Send-rate limits (0 = none): per workspace a minute, per provider a second.
-MESSAGING_WORKSPACE_RATE_PER_MINUTE = env.int("MESSAGING_WORKSPACE_RATE_PER_MINUTE", default=60000)
-MESSAGING_EMAIL_RATE_PER_SECOND = env.int("MESSAGING_EMAIL_RATE_PER_SECOND", default=0)
-MESSAGING_SMS_RATE_PER_SECOND = env.int("MESSAGING_SMS_RATE_PER_SECOND", default=0)
-# Fault injection for the crash tests only: the worker SIGKILLs itself at this point of
-# the send path once (a marker file next to it records that it did).
-MESSAGING_CRASH_AT = env.str("MESSAGING_CRASH_AT", default="")
-MESSAGING_CRASH_MARKER = env.str("MESSAGING_CRASH_MARKER", default="")
-
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -537,3 +326,6 @@ LOGGING = {
     # axes logs every log-in at INFO; lockouts are logged (WARNING) by axes and by us.
     "loggers": {"django.db.backends": {"level": "INFO"}, "axes": {"level": "WARNING"}},
 }
+
+# Background work (Celery and beat), journeys, outgoing HTTP and messaging.
+from config.settings_work import *  # noqa: E402, F403

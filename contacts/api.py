@@ -3,8 +3,7 @@ selector or service, shape the answer."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any, cast
+from typing import Any
 
 from django.conf import settings
 from django.http import HttpRequest, JsonResponse, StreamingHttpResponse
@@ -16,7 +15,6 @@ from drf_spectacular.utils import (
     extend_schema,
 )
 from rest_framework import exceptions, status
-from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -25,7 +23,6 @@ from config.errors import InvalidInput, NotFound
 from config.openapi import ERRORS
 from config.pagination import (
     KeysetPagination,
-    ResultsList,
     keyset_page,
     paginated_response,
     parse_limit,
@@ -33,7 +30,7 @@ from config.pagination import (
 from config.parsers import parse_json
 from config.query import datetime_param, enum_param, openapi, query_values, text_param
 from contacts import selectors, serializers, services
-from contacts.models import Contact, EmailStatus, ImportJob, SmsStatus
+from contacts.models import Contact, EmailStatus, SmsStatus
 from contacts.validation import clean_contact
 from workspaces.api_auth import ApiRequest, bearer_key, rate_limit_wait
 
@@ -285,124 +282,3 @@ class EventIngestView(APIView):
             if response is None:
                 raise
             return response
-
-
-def _import_or_404(request: ApiRequest, import_id: Any) -> ImportJob:
-    job = selectors.imports_for_workspace(workspace=request.workspace).filter(pk=import_id).first()
-    if job is None:
-        raise NotFound("No such import.")
-    return job
-
-
-class ImportListView(APIView):
-    pagination_class = ResultsList
-    # The CSV comes as a multipart upload; nothing else is accepted here.
-    parser_classes = [MultiPartParser]
-
-    @extend_schema(
-        operation_id="imports_list",
-        responses={200: serializers.ImportJobSerializer(many=True), **ERRORS},
-    )
-    def get(self, request: ApiRequest) -> Response:
-        jobs = selectors.imports_for_workspace(workspace=request.workspace)[:100]
-        return Response({"results": serializers.ImportJobSerializer(jobs, many=True).data})
-
-    @extend_schema(
-        operation_id="imports_create",
-        description="Upload a CSV (multipart, field `file`). With `mapping` (JSON) the "
-        "import starts at once; without, the job waits in status `mapping` with the "
-        "file's headers and a suggested mapping, to be started with /start/.",
-        request={"multipart/form-data": serializers.ImportCreateSerializer},
-        responses={201: serializers.ImportJobSerializer, **ERRORS},
-    )
-    def post(self, request: ApiRequest) -> Response:
-        upload = request.FILES.get("file")
-        if upload is None:
-            raise InvalidInput("Attach the CSV as `file`.", fields={"file": ["is required"]})
-        form = cast(Mapping[str, Any], request.data)
-        # request.data holds the form's fields and its files. Everything is checked
-        # before the upload is stored.
-        unknown = sorted(set(form) - {"file", "mapping", "match_on"})
-        if unknown:
-            raise InvalidInput("Unknown fields.", fields={k: ["unknown field"] for k in unknown})
-        if form.get("match_on", "email") not in ImportJob.MatchOn.values:
-            # Checked with or without a mapping: a value that is never used is still wrong.
-            raise InvalidInput(
-                "match_on is not valid.",
-                fields={"match_on": [f"one of {', '.join(ImportJob.MatchOn.values)}"]},
-            )
-        job = services.import_job_create(
-            workspace=request.workspace, upload=upload, actor=request.actor
-        )
-        if "mapping" in form:
-            mapping = _json_field(form.get("mapping"), "mapping")
-            job = services.import_job_start(
-                job=job,
-                mapping=mapping,
-                match_on=form.get("match_on", "email"),
-                actor=request.actor,
-            )
-        return Response(serializers.ImportJobSerializer(job).data, status=201)
-
-
-def _json_field(value: Any, name: str) -> Any:
-    """A form field holding JSON (the upload's mapping), parsed as strictly as a body."""
-    if isinstance(value, str):
-        try:
-            return parse_json(value.encode())
-        except exceptions.ParseError:
-            raise InvalidInput(f"{name} is not JSON.", fields={name: ["is not JSON"]}) from None
-    return value
-
-
-class ImportDetailView(APIView):
-    @extend_schema(
-        operation_id="imports_retrieve", responses={200: serializers.ImportJobSerializer, **ERRORS}
-    )
-    def get(self, request: ApiRequest, import_id: int) -> Response:
-        return Response(serializers.ImportJobSerializer(_import_or_404(request, import_id)).data)
-
-
-class ImportStartView(APIView):
-    @extend_schema(
-        operation_id="imports_start",
-        request=serializers.ImportStartSerializer,
-        responses={
-            200: serializers.ImportJobSerializer,
-            409: OpenApiResponse(description="The import has already started"),
-            **ERRORS,
-        },
-    )
-    def post(self, request: ApiRequest, import_id: int) -> Response:
-        job = _import_or_404(request, import_id)
-        body = request_object(request.data)
-        unknown = sorted(set(body) - {"mapping", "match_on"})
-        if unknown:
-            raise InvalidInput("Unknown fields.", fields={k: ["unknown field"] for k in unknown})
-        job = services.import_job_start(
-            job=job,
-            mapping=_json_field(body.get("mapping"), "mapping"),
-            match_on=body.get("match_on", "email"),
-            actor=request.actor,
-        )
-        return Response(serializers.ImportJobSerializer(job).data)
-
-
-class ImportErrorsView(APIView):
-    pagination_class = KeysetPagination
-
-    @extend_schema(
-        operation_id="imports_errors",
-        responses={200: serializers.ImportRowErrorSerializer(many=True), **ERRORS},
-    )
-    def get(self, request: ApiRequest, import_id: int) -> Response:
-        job = _import_or_404(request, import_id)
-        rows, cursor = keyset_page(
-            selectors.import_errors(job=job),
-            keys=["row_number", "id"],
-            cursor=request.query_params.get("cursor"),
-            limit=parse_limit(request.query_params.get("limit")),
-        )
-        return paginated_response(
-            request, [serializers.ImportRowErrorSerializer(row).data for row in rows], cursor
-        )

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from contacts import api, api_segments
+from contacts import api, api_imports, api_segments
 
 urlpatterns = [
     path("contacts/", api.ContactListView.as_view(), name="api-contacts"),
@@ -25,10 +25,16 @@ urlpatterns = [
         api_segments.SegmentContactsView.as_view(),
         name="api-segment-contacts",
     ),
-    path("imports/", api.ImportListView.as_view(), name="api-imports"),
-    path("imports/<int:import_id>/", api.ImportDetailView.as_view(), name="api-import"),
-    path("imports/<int:import_id>/start/", api.ImportStartView.as_view(), name="api-import-start"),
+    path("imports/", api_imports.ImportListView.as_view(), name="api-imports"),
+    path("imports/<int:import_id>/", api_imports.ImportDetailView.as_view(), name="api-import"),
     path(
-        "imports/<int:import_id>/errors/", api.ImportErrorsView.as_view(), name="api-import-errors"
+        "imports/<int:import_id>/start/",
+        api_imports.ImportStartView.as_view(),
+        name="api-import-start",
+    ),
+    path(
+        "imports/<int:import_id>/errors/",
+        api_imports.ImportErrorsView.as_view(),
+        name="api-import-errors",
     ),
 ]

@@ -12,13 +12,11 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any
 
-from analytics.figures.common import NO_FILTERS, Filters, Period, fetch
+from analytics.figures.common import NO_FILTERS, Filters, Period, fetch, money
 from analytics.figures.stages import _stage_rows
 from campaigns.journeys.services import journey_totals
 from campaigns.models import Broadcast, BroadcastVariant, Journey, JourneyStep
 from workspaces.models import Workspace
-
-CENT = Decimal("0.01")
 
 _COUNTS_SQL = """
 SELECT {group}, count(*), count(sent_at), count(delivered_at), count(bounced_at),
@@ -87,7 +85,7 @@ def _rates(row: dict[str, Any]) -> dict[str, Any]:
         "click_rate": rate(row["clicked"]),
         "unsubscribe_rate": rate(row["unsubscribed"]),
         "conversion_rate": rate(row["converted"]),
-        "revenue": str(Decimal(row["revenue"]).quantize(CENT)),
+        "revenue": money(row["revenue"]),
     }
 
 

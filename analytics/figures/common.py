@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import zoneinfo
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from django.db import connection
@@ -163,3 +164,11 @@ def buckets(period: Period, granularity: str) -> list[dt.date]:
             found.append(start)
         day += dt.timedelta(days=1)
     return found
+
+
+CENT = Decimal("0.01")
+
+
+def money(value: Any) -> str:
+    """An amount as the API shows it: a string with two decimals."""
+    return str(Decimal(value or 0).quantize(CENT))

@@ -1,7 +1,7 @@
-"""Customer figures: cohort retention, churn and at-risk, repeat purchase, purchase
-frequency, AOV and ARPU, acquisition and CAC, and historic lifetime value.
+"""Customer figures: churn and at-risk, repeat purchase, purchase frequency, AOV and
+ARPU, acquisition and CAC (cohorts: cohorts.py; lifetime value: clv.py).
 
-Cohorts and acquisition read the rollups (CohortCell, CustomerFacts, ContactMonth);
+Acquisition reads the rollups (CustomerFacts, ContactMonth);
 order figures read the purchase events of the period through the
 (workspace, name, occurred_at) index — a tenth of all events, for the period only."""
 
@@ -11,107 +11,19 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any
 
-from analytics.figures.common import NO_FILTERS, Filters, Period, bucket_start, buckets, fetch
+from analytics.figures.common import (
+    NO_FILTERS,
+    Filters,
+    Period,
+    bucket_start,
+    buckets,
+    fetch,
+    money,
+)
 from analytics.figures.stages import movement, stage_counts_on
-from analytics.models import AnalyticsSettings, CohortCell
+from analytics.models import AnalyticsSettings
 from lifecycle.models import Stage
 from workspaces.models import Workspace
-
-CENT = Decimal("0.01")
-
-
-def _money(value: Any) -> str:
-    return str(Decimal(value or 0).quantize(CENT))
-
-
-def _months_between(first: dt.date, later: dt.date) -> int:
-    return (later.year - first.year) * 12 + later.month - first.month
-
-
-def cohorts(
-    *,
-    workspace: Workspace,
-    start_month: dt.date,
-    end_month: dt.date,
-    basis: str = CohortCell.Basis.SIGNUP,
-    filters: Filters = NO_FILTERS,
-) -> list[dict[str, Any]]:
-    """For each cohort month: its size and, for each month after (offset 0 = the
-    cohort's own month), how many were active, how many bought, and revenue."""
-    # The cohort cells are per source only: other filters read the contacts' facts.
-    if filters.segment is not None or filters.signup_month is not None:
-        rows = _cohorts_of_contacts(workspace, start_month, end_month, basis, filters)
-    else:
-        source_sql = "" if filters.source is None else "AND source = %s"
-        params: list[Any] = [workspace.pk, basis, start_month, end_month]
-        if filters.source is not None:
-            params.append(filters.source)
-        rows = fetch(
-            f"""
-            SELECT cohort, month, sum(size), sum(active), sum(purchasing), sum(revenue)
-            FROM analytics_cohortcell
-            WHERE workspace_id = %s AND basis = %s AND cohort BETWEEN %s AND %s {source_sql}
-            GROUP BY cohort, month ORDER BY cohort, month
-            """,
-            params,
-        )
-    table: dict[dt.date, dict[str, Any]] = {}
-    for cohort, month, size, active, purchasing, revenue in rows:
-        entry = table.setdefault(
-            cohort, {"cohort": cohort.isoformat()[:7], "size": 0, "months": {}}
-        )
-        entry["size"] += size
-        if active or purchasing or revenue:
-            entry["months"][_months_between(cohort, month)] = {
-                "active": active,
-                "purchasing": purchasing,
-                "revenue": _money(revenue),
-            }
-    out = []
-    for cohort in sorted(table):
-        entry = table[cohort]
-        size = entry["size"]
-        span = _months_between(cohort, end_month.replace(day=1))
-        entry["months"] = [
-            {
-                **entry["months"].get(offset, {"active": 0, "purchasing": 0, "revenue": "0.00"}),
-                "offset": offset,
-                "active_share": round(entry["months"].get(offset, {}).get("active", 0) / size, 4)
-                if size
-                else None,
-                "purchasing_share": round(
-                    entry["months"].get(offset, {}).get("purchasing", 0) / size, 4
-                )
-                if size
-                else None,
-            }
-            for offset in range(0, max(span, 0) + 1)
-        ]
-        if size:
-            out.append(entry)
-    return out
-
-
-def _cohorts_of_contacts(
-    workspace: Workspace, start_month: dt.date, end_month: dt.date, basis: str, filters: Filters
-) -> list[tuple[Any, ...]]:
-    """The cohort table of the contacts the filters keep, from their facts and months."""
-    condition, params = filters.contacts_sql(workspace, "f.contact_id")
-    cohort = "f.signup_month" if basis == CohortCell.Basis.SIGNUP else "f.first_purchase_month"
-    return fetch(
-        f"""
-        WITH f AS (SELECT * FROM analytics_customerfacts f
-                   WHERE f.workspace_id = %s AND {condition}
-                     AND {cohort} BETWEEN %s AND %s)
-        SELECT {cohort}, {cohort}, count(*), 0, 0, 0 FROM f GROUP BY 1
-        UNION ALL
-        SELECT {cohort}, m.month, 0, count(*) FILTER (WHERE m.events > 0),
-               count(*) FILTER (WHERE m.purchases > 0), sum(m.revenue)
-        FROM f JOIN analytics_contactmonth m ON m.contact_id = f.contact_id
-        WHERE m.month >= {cohort} GROUP BY 1, 2
-        """,
-        [workspace.pk, *params, start_month, end_month],
-    )
 
 
 def _orders(workspace: Workspace, period: Period, filters: Filters) -> dict[str, Any]:
@@ -167,8 +79,8 @@ def revenue_metrics(
         "customers": customers,
         "orders": int(orders["orders"]),
         "purchases": orders["purchases"],
-        "revenue": _money(orders["revenue"]),
-        "average_order_value": _money(orders["revenue"] / orders["orders"])
+        "revenue": money(orders["revenue"]),
+        "average_order_value": money(orders["revenue"] / orders["orders"])
         if orders["orders"]
         else None,
         "purchase_frequency": round(int(orders["orders"]) / customers, 4) if customers else None,
@@ -176,7 +88,7 @@ def revenue_metrics(
         if customers
         else None,
         "active_contacts": active,
-        "arpu": _money(orders["revenue"] / active) if active else None,
+        "arpu": money(orders["revenue"] / active) if active else None,
     }
 
 
@@ -346,102 +258,11 @@ def acquisition(
         entry = table[key]
         has_spend = entry.pop("has_spend")
         spend_value = entry.pop("spend")
-        entry["spend"] = _money(spend_value) if has_spend else None
+        entry["spend"] = money(spend_value) if has_spend else None
         entry["cac"] = (
-            _money(spend_value / entry["new_customers"])
+            money(spend_value / entry["new_customers"])
             if has_spend and entry["new_customers"]
             else None
         )
         out.append(entry)
     return out
-
-
-def clv_historic(*, workspace: Workspace, filters: Filters = NO_FILTERS) -> dict[str, Any]:
-    """Revenue to date per customer (contacts with a purchase), by signup cohort and by
-    current stage."""
-    condition, params = filters.contacts_sql(workspace, "f.contact_id")
-    by_cohort = fetch(
-        f"SELECT f.signup_month, count(*), sum(f.revenue) FROM analytics_customerfacts f "
-        f"WHERE f.workspace_id = %s AND f.purchases > 0 AND {condition} GROUP BY 1 ORDER BY 1",
-        [workspace.pk, *params],
-    )
-    by_stage = fetch(
-        f"SELECT s.key, count(*), sum(f.revenue) FROM analytics_customerfacts f "
-        f"LEFT JOIN lifecycle_contactstage cs ON cs.contact_id = f.contact_id "
-        f"LEFT JOIN lifecycle_stage s ON s.id = cs.stage_id "
-        f"WHERE f.workspace_id = %s AND f.purchases > 0 AND {condition} GROUP BY 1 ORDER BY 1",
-        [workspace.pk, *params],
-    )
-    total = fetch(
-        f"SELECT count(*), coalesce(sum(f.revenue), 0) FROM analytics_customerfacts f "
-        f"WHERE f.workspace_id = %s AND f.purchases > 0 AND {condition}",
-        [workspace.pk, *params],
-    )[0]
-
-    def row(key: str, label: Any, customers: int, revenue: Any) -> dict[str, Any]:
-        return {
-            key: label,
-            "customers": customers,
-            "revenue": _money(revenue),
-            "revenue_per_customer": _money(Decimal(revenue) / customers) if customers else None,
-        }
-
-    return {
-        "customers": total[0],
-        "revenue": _money(total[1]),
-        "revenue_per_customer": _money(Decimal(total[1]) / total[0]) if total[0] else None,
-        "by_cohort": [row("cohort", c.isoformat()[:7], n, r) for c, n, r in by_cohort],
-        "by_stage": [row("stage", k, n, r) for k, n, r in by_stage],
-    }
-
-
-CLV_BUCKETS = [0, 25, 50, 100, 250, 500, 1000]
-
-
-def clv_predicted(*, workspace: Workspace, filters: Filters = NO_FILTERS) -> dict[str, Any]:
-    """The applied fit's predictions: customers with one, predicted 12-month revenue in
-    total and per customer, how many are probably gone (P(alive) < 0.5), by current
-    stage, and a histogram of predicted CLV."""
-    condition, params = filters.contacts_sql(workspace, "f.contact_id")
-    bucket_sql = ", ".join(
-        f"count(*) FILTER (WHERE f.predicted_clv >= {low}"
-        + (f" AND f.predicted_clv < {high})" if high is not None else ")")
-        for low, high in zip(CLV_BUCKETS, [*CLV_BUCKETS[1:], None], strict=True)
-    )
-    rows = fetch(
-        f"""
-        SELECT s.key, count(*), coalesce(sum(f.predicted_clv), 0),
-               count(*) FILTER (WHERE f.probability_alive < 0.5),
-               avg(f.probability_alive), {bucket_sql}
-        FROM analytics_customerfacts f
-        LEFT JOIN lifecycle_contactstage cs ON cs.contact_id = f.contact_id
-        LEFT JOIN lifecycle_stage s ON s.id = cs.stage_id
-        WHERE f.workspace_id = %s AND f.probability_alive IS NOT NULL AND {condition}
-        GROUP BY 1 ORDER BY 1
-        """,
-        [workspace.pk, *params],
-    )
-    customers = sum(r[1] for r in rows)
-    total = sum((Decimal(r[2]) for r in rows), Decimal(0))
-    histogram = [sum(r[5 + i] for r in rows) for i in range(len(CLV_BUCKETS))]
-    return {
-        "customers": customers,
-        "predicted_revenue": _money(total),
-        "predicted_clv_per_customer": _money(total / customers) if customers else None,
-        "probably_gone": sum(r[3] for r in rows),
-        "by_stage": [
-            {
-                "stage": key,
-                "customers": n,
-                "predicted_revenue": _money(revenue),
-                "predicted_clv_per_customer": _money(Decimal(revenue) / n) if n else None,
-                "probably_gone": gone,
-                "mean_probability_alive": round(float(alive), 4) if alive is not None else None,
-            }
-            for key, n, revenue, gone, alive, *_ in rows
-        ],
-        "histogram": [
-            {"from": low, "to": high, "customers": histogram[i]}
-            for i, (low, high) in enumerate(zip(CLV_BUCKETS, [*CLV_BUCKETS[1:], None], strict=True))
-        ],
-    }

@@ -12,7 +12,8 @@ import pytest
 
 from analytics import tasks
 from analytics.models import ClvModel, ContactMonth, CustomerFacts, Spend, Stay
-from analytics.reports import REPORTS, local_today
+from analytics.report_query import local_today
+from analytics.reports import REPORTS
 from analytics.rollups import rollups_rebuild
 from contacts.models import Contact, Segment
 from demo.analytics import demo_analytics_create

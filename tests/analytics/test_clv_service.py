@@ -13,7 +13,7 @@ import pytest
 
 from analytics import tasks
 from analytics.models import AnalyticsSettings, ClvModel, CustomerFacts
-from analytics.reports import local_today
+from analytics.report_query import local_today
 from analytics.rollups import rollups_rebuild
 from analytics.rules import uses_predictions
 from analytics.services import clv_fit, clv_fits_due, predictions_in_use, rebuilds_due

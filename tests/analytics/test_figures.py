@@ -26,12 +26,12 @@ from typing import Any
 import pytest
 from django.db import connection
 
+from analytics.figures.clv import clv_historic
+from analytics.figures.cohorts import cohorts
 from analytics.figures.common import Filters, Period
 from analytics.figures.customers import (
     acquisition,
     churn,
-    clv_historic,
-    cohorts,
     customers_before,
     revenue_metrics,
 )

@@ -13,7 +13,8 @@ from typing import Any
 import pytest
 
 from analytics.models import ClvModel, Spend
-from analytics.reports import REPORTS, local_today
+from analytics.report_query import local_today
+from analytics.reports import REPORTS
 from analytics.services.spend import spend_set
 from analytics.urls import urlpatterns
 from config.spreadsheet import csv_cell

@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page, expect
 
-from analytics.reports import REPORTS, local_today
+from analytics.report_query import local_today
+from analytics.reports import REPORTS
 from demo.analytics import demo_analytics_create
 from demo.contacts import demo_contacts_create
 from demo.lifecycle import demo_history_replay

@@ -16,7 +16,8 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from playwright.sync_api import Page, expect
 
 from analytics.models import Spend
-from analytics.reports import REPORTS, local_today
+from analytics.report_query import local_today
+from analytics.reports import REPORTS
 from campaigns.models import Journey
 from contacts.models import Contact, ImportJob
 from contacts.services.imports import import_job_create

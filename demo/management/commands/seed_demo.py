@@ -9,7 +9,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandParser
 from django.db import transaction
 
-from analytics.reports import local_today
+from analytics.report_query import local_today
 from demo.analytics import demo_analytics_create
 from demo.campaigns import demo_journeys_seed, demo_messaging_seed
 from demo.contacts import demo_contacts_create
