@@ -161,7 +161,6 @@ LONG_MODULES_ALLOWED = {
     "bench/mixed.py",
     "bench/sweep.py",
     "tests/analytics/test_clv.py",
-    "tests/analytics/test_figures.py",
     "tests/test_openapi_schemathesis.py",
 }
 MAX_LINES = 400
