@@ -160,8 +160,6 @@ LONG_MODULES_ALLOWED = {
     "bench/analytics.py",
     "bench/mixed.py",
     "bench/sweep.py",
-    "tests/analytics/test_clv.py",
-    "tests/test_openapi_schemathesis.py",
 }
 MAX_LINES = 400
 

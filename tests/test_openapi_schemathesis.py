@@ -28,7 +28,6 @@ SCHEMATHESIS_RANDOM=1. SCHEMATHESIS_REPORT=path writes the findings.
 from __future__ import annotations
 
 import collections
-import datetime as dt
 import os
 import threading
 import traceback
@@ -40,14 +39,12 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 import pytest
 import schemathesis
 from django.db import IntegrityError, connections, transaction
-from django.utils import timezone
 from schemathesis.engine import events, from_schema
 
 from config.errors import DomainError
 from config.wsgi import application
-from lifecycle.models import Stage
-from messaging.models import Template
 from tests.conftest import Persona, _persona
+from tests.schemathesis_cases import IdMapper, complete_body, complete_query
 from tests.test_isolation import OBJECT_MAKERS
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -130,183 +127,6 @@ def tenants(owner: Persona, outsider: Persona) -> Tenants:
     result = Tenants(owner, outsider, _persona("throwaway", "dana@throwaway.test"))
     result.seed()
     return result
-
-
-class IdMapper:
-    """Turns generated ids into ids of real objects (schemathesis cannot know which
-    exist): path ids of the caller's workspace and of another one (a 404, documented),
-    and ids inside bodies and queries from the caller's own workspace, in positive
-    cases only (a reference to another workspace's object is refused with 400, as it
-    must be). The choice is a function of the generated value, so cases replay."""
-
-    def __init__(self, tenants: Tenants, caller: Persona, other: Persona) -> None:
-        self.own = tenants.ids[caller.workspace.slug]
-        self.other = tenants.ids[other.workspace.slug]
-        self.workspace = caller.workspace
-
-    @property
-    def stage_keys(self) -> list[str]:
-        """The caller's stages now (a run may add stages or change their keys)."""
-        return list(
-            Stage.objects.filter(workspace=self.workspace, is_default=False, archived_at=None)
-            .order_by("position")
-            .values_list("key", flat=True)
-        )
-
-    def path_id(self, name: str, value: int) -> int:
-        pool = self.own[name] if value % 4 else self.other[name]
-        return pool[value % len(pool)]
-
-    def body_id(self, name: str, value: Any) -> Any:
-        if isinstance(value, str) and value.isdigit():
-            value = int(value)
-        if isinstance(value, bool) or not isinstance(value, int) or name not in self.own:
-            return value
-        pool = self.own[name]
-        return pool[value % len(pool)]
-
-    def body(self, value: Any) -> Any:
-        if isinstance(value, dict):
-            out = {}
-            for key, child in value.items():
-                kind = BODY_ID_FIELDS.get(key)
-                if kind and isinstance(child, list):
-                    out[key] = [self.body_id(kind, item) for item in child]
-                elif kind:
-                    out[key] = self.body_id(kind, child)
-                else:
-                    out[key] = self.body(child)
-            return out
-        if isinstance(value, list):
-            return [self.body(item) for item in value]
-        return value
-
-
-# Fields of request bodies and queries that name an object, and the object kind.
-BODY_ID_FIELDS = {
-    "template_id": "template_id",
-    "contact_id": "contact_id",
-    "contact_ids": "contact_id",
-    "include_segment_ids": "segment_id",
-    "exclude_segment_ids": "segment_id",
-    "include_stage_ids": "stage_id",
-    "exclude_stage_ids": "stage_id",
-    "segment": "segment_id",
-    "segment_id": "segment_id",
-}
-
-
-def complete_query(path: str, query: dict[str, Any]) -> dict[str, Any]:
-    """What a valid query needs that its schema cannot say (positive cases only)."""
-    # A cursor is a token the previous page handed out; a made-up one is refused.
-    if query.get("cursor"):
-        del query["cursor"]
-    # A report's period: start on or before end (default today), at most ten years.
-    if "/analytics/" in path and ("start" in query or "end" in query):
-        end = _date(query.get("end")) or timezone.now().date()
-        start = _date(query.get("start")) or end - dt.timedelta(days=89)
-        start, end = min(start, end), max(start, end)
-        start = max(start, end - dt.timedelta(days=3650))
-        if query.get("granularity") == "day":
-            start = max(start, end - dt.timedelta(days=749))  # at most 750 buckets
-        if "start" in query:
-            query["start"] = start.isoformat()
-        if "end" in query or start > timezone.now().date():
-            query["end"] = end.isoformat()
-    return query
-
-
-# A rule of the rule language: the schema says "an object, see docs/rules.md"; its
-# grammar has a validator and tests of its own (tests/contacts/test_rules*.py).
-VALID_RULE = {"attr": "plan", "op": "eq", "value": "pro"}
-
-
-def complete_body(
-    method: str, path: str, body: dict[str, Any], mapper: IdMapper, path_ids: dict[str, Any]
-) -> dict[str, Any]:
-    """What a valid body needs that its schema cannot say (positive cases only): values
-    checked against data (a stage key, the stages to order, a template's channel), a
-    phone number in use, a rule's grammar, a time that is still to come."""
-    now = timezone.now()
-    if isinstance(body.get("phone"), str) and body["phone"]:
-        body["phone"] = "+14155550123"  # the pattern cannot say which numbers exist
-    if isinstance(body.get("rule"), dict) or (
-        path.startswith("/api/v1/stages/") and "rule" in body
-    ):
-        body["rule"] = VALID_RULE
-    if path.endswith("/stages/reorder/") and "order" in body:
-        body["order"] = list(mapper.stage_keys)
-    if path.endswith("/stage/") and "stage" in body:
-        keys = mapper.stage_keys or ["lead"]
-        body["stage"] = keys[len(str(body["stage"])) % len(keys)]
-    if path.endswith("/send-test/") and "to" in body:
-        # An address of the template's channel.
-        template = Template.objects.filter(pk=path_ids.get("template_id", 0)).first()
-        sms = template is not None and template.channel == "sms"
-        body["to"] = "+14155550123" if sms else "test@example.com"
-    if path.startswith("/api/v1/stages/{") and "rule" in body:
-        stage = Stage.objects.filter(pk=path_ids.get("stage_id", 0)).first()
-        if stage is not None and stage.is_default:
-            body["rule"] = None  # the default stage has none
-    if path.endswith("/start/") and "mapping" in body:
-        # The mapping names columns of the uploaded file (the seeded ones: "email").
-        body["mapping"], body["match_on"] = {"email": "email"}, "email"
-    if path.startswith("/api/v1/templates/{") and method.upper() == "PATCH":
-        body.pop("channel", None)  # fixed once created
-        if "subject" in body and not str(body["subject"]).strip():
-            body["subject"] = "Hello"  # the seeded templates are email ones
-    for key in ("start_at", "pinned_until"):
-        if isinstance(body.get(key), str) and body[key]:
-            body[key] = (now + dt.timedelta(days=1)).isoformat()
-    if isinstance(body.get("occurred_at"), str) and body["occurred_at"] > now.isoformat():
-        body["occurred_at"] = now.isoformat()
-    contact = body.get("contact")
-    if isinstance(contact, dict) and isinstance(contact.get("id"), int):
-        # An event names its contact by id only if it exists (unknown emails create one).
-        contact["id"] = mapper.body_id("contact_id", contact["id"])
-    if path.endswith("/clv/model/") and isinstance(body.get("as_of"), str):
-        body["as_of"] = min(body["as_of"], now.date().isoformat())
-    if path.startswith("/api/v1/contacts/{") and method.upper() == "PATCH":
-        for key in ("email", "phone", "external_id"):
-            if key in body and body[key] in ("", None):
-                del body[key]  # a contact keeps at least one identifier
-    if path.startswith("/api/v1/campaigns/") and method.upper() in ("POST", "PATCH"):
-        # A broadcast's template must be of its channel (the seeded ones are email); an
-        # A/B test's variants must agree with each other: left out here.
-        if "template_id" in body or method.upper() == "POST":
-            body["channel"] = "email"
-        else:
-            body.pop("channel", None)  # keep the channel of the broadcast's template
-        body.pop("variants", None)
-    if path.startswith("/api/v1/journeys/") and method.upper() in ("POST", "PATCH"):
-        # A journey's trigger, steps, goal and exit rule are a language of their own
-        # (docs/campaigns.md), checked by the journey validator and its tests; their
-        # combinations (a holdout needs a goal, moving contacts needs steps, leaving the
-        # stage needs a stage trigger) too.
-        if "trigger" in body:
-            body["trigger"] = {"kind": "manual"}
-        if "steps" in body:
-            template_id = mapper.own["template_id"][0]
-            body["steps"] = [
-                {"key": "hi", "kind": "send_email", "config": {"template_id": template_id}}
-            ]
-        for key in ("entry_key", "move_removed_to", "holdout_percent"):
-            body.pop(key, None)
-        for key in ("goal", "exit_rule"):
-            if key in body:
-                body[key] = None
-        if body.get("exit_on_stage_left"):
-            body["exit_on_stage_left"] = False
-        if body.get("reentry") == "cooldown":
-            body["reentry_days"] = max(1, body.get("reentry_days") or 1)
-    return body
-
-
-def _date(value: Any) -> dt.date | None:
-    try:
-        return dt.date.fromisoformat(str(value)) if value else None
-    except ValueError:
-        return None
 
 
 def _install_hooks(mapper: IdMapper) -> list[Any]:

@@ -15,6 +15,7 @@ from lifecycle.hooks import transitions_dispatch
 from lifecycle.services import (
     stages_create_defaults,
 )
+from tests.analytics.cdnow import Cdnow, load_cdnow
 from tests.analytics.figures_world import World, _contact, _events, _history
 from tests.analytics.reference_base import (
     TZ_NAME,
@@ -165,3 +166,8 @@ def world(ws: Workspace, outsider: Any) -> World:
     )
     ws.refresh_from_db()
     return World(ws=ws, stages=stages, ids={k: v.pk for k, v in people.items()}, pro=pro)
+
+
+@pytest.fixture(scope="session")
+def cdnow() -> Cdnow:
+    return load_cdnow()
