@@ -2,6 +2,8 @@ from django.urls import path
 
 from analytics import views
 
+app_name = "analytics"
+
 urlpatterns = [
     path("analytics/", views.report_page, name="analytics"),
     path("analytics/spend/", views.spend_list, name="analytics-spend"),

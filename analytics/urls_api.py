@@ -3,6 +3,8 @@ from django.urls import path
 from analytics import api
 from analytics.reports import REPORTS
 
+app_name = "analytics_api"
+
 urlpatterns = [
     *(
         path(f"analytics/{key}/", api.report_view(key).as_view(), name=f"api-analytics-{key}")

@@ -259,7 +259,9 @@ def clv_refit(request: WorkspaceRequest) -> HttpResponse:
         )
     except DomainError as exc:
         messages.error(request, f"The CLV model was not refitted: {exc.message}")
-    url = reverse("analytics-report", kwargs={"slug": request.workspace.slug, "key": "clv"})
+    url = reverse(
+        "analytics:analytics-report", kwargs={"slug": request.workspace.slug, "key": "clv"}
+    )
     querystring = QueryDict(request.POST.get("querystring", "")).urlencode()
     return redirect(f"{url}?{querystring}" if querystring else url)
 
@@ -276,7 +278,7 @@ def spend_list(request: WorkspaceRequest) -> HttpResponse:
             )
             verb = "added" if created else "replaced"
             messages.success(request, f"Spend {verb}: {spend.source}, {spend.month:%Y-%m}.")
-            return redirect("analytics-spend", slug=request.workspace.slug)
+            return redirect("analytics:analytics-spend", slug=request.workspace.slug)
         except DomainError as exc:
             errors = exc.fields or {"form": [exc.message]}
     rows = Spend.objects.filter(workspace=request.workspace).order_by("-month", "source")
@@ -301,4 +303,4 @@ def spend_remove(request: WorkspaceRequest, spend_id: int) -> HttpResponse:
         raise Http404("No such spend.")
     spend_delete(spend=spend, actor=request.actor)
     messages.success(request, f"Spend removed: {spend.source}, {spend.month:%Y-%m}.")
-    return redirect("analytics-spend", slug=request.workspace.slug)
+    return redirect("analytics:analytics-spend", slug=request.workspace.slug)

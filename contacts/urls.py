@@ -2,6 +2,8 @@ from django.urls import path
 
 from contacts import views
 
+app_name = "contacts"
+
 urlpatterns = [
     path("contacts/", views.contact_list, name="contacts"),
     path("contacts/export.csv", views.contact_export, name="contacts-export"),

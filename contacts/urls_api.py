@@ -2,6 +2,8 @@ from django.urls import path
 
 from contacts import api, api_imports, api_segments
 
+app_name = "contacts_api"
+
 urlpatterns = [
     path("contacts/", api.ContactListView.as_view(), name="api-contacts"),
     path("contacts/batch/", api.ContactBatchView.as_view(), name="api-contacts-batch"),

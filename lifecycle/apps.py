@@ -12,5 +12,7 @@ class LifecycleConfig(AppConfig):
         from workspaces.hooks import on_workspace_created  # noqa: PLC0415
 
         register_lifecycle_fields()
-        register_contact_panel(ContactPanel("Lifecycle stage", "contact-stage-panel", "main"))
+        register_contact_panel(
+            ContactPanel("Lifecycle stage", "lifecycle:contact-stage-panel", "main")
+        )
         on_workspace_created(lambda workspace: stages_create_defaults(workspace=workspace))

@@ -2,6 +2,8 @@ from django.urls import path
 
 from lifecycle import views
 
+app_name = "lifecycle"
+
 urlpatterns = [
     path("stages/", views.stage_list, name="stages"),
     path("stages/new/", views.stage_edit, name="stage-new"),

@@ -2,6 +2,8 @@ from django.urls import path
 
 from lifecycle import api
 
+app_name = "lifecycle_api"
+
 urlpatterns = [
     path("stages/", api.StageListView.as_view(), name="api-stages"),
     path("stages/reorder/", api.StageReorderView.as_view(), name="api-stages-reorder"),

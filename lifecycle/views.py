@@ -64,7 +64,7 @@ def stage_move(request: WorkspaceRequest, stage_id: int) -> HttpResponse:
             keys[index], keys[other] = keys[other], keys[index]
             services.stages_reorder(workspace=request.workspace, keys=keys, actor=request.actor)
             messages.success(request, f"“{stage.name}” moved; contacts are being evaluated again.")
-    return redirect("stages", slug=request.workspace.slug)
+    return redirect("lifecycle:stages", slug=request.workspace.slug)
 
 
 @workspace_view(write_methods_role=Role.ADMIN)
@@ -99,7 +99,7 @@ def stage_edit(request: WorkspaceRequest, stage_id: int | None = None) -> HttpRe
                 messages.success(
                     request, f"Stage “{stage.name}” saved; contacts are being evaluated again."
                 )
-                return redirect("stages", slug=request.workspace.slug)
+                return redirect("lifecycle:stages", slug=request.workspace.slug)
             except DomainError as exc:
                 errors = exc.fields or {"stage": [exc.message]}
     return render(
@@ -119,7 +119,7 @@ def stage_remove(request: WorkspaceRequest, stage_id: int) -> HttpResponse:
         )
     except DomainError as exc:
         messages.error(request, exc.message)
-    return redirect("stages", slug=request.workspace.slug)
+    return redirect("lifecycle:stages", slug=request.workspace.slug)
 
 
 @require_POST
@@ -127,7 +127,7 @@ def stage_remove(request: WorkspaceRequest, stage_id: int) -> HttpResponse:
 def stage_make_default(request: WorkspaceRequest, stage_id: int) -> HttpResponse:
     stage = services.stage_make_default(stage=_stage_or_404(request, stage_id), actor=request.actor)
     messages.success(request, f"“{stage.name}” is now the default stage.")
-    return redirect("stages", slug=request.workspace.slug)
+    return redirect("lifecycle:stages", slug=request.workspace.slug)
 
 
 @workspace_view()

@@ -3,6 +3,8 @@ from django.urls import path
 
 from workspaces import views
 
+app_name = "workspaces"
+
 urlpatterns = [
     path("", views.home, name="home"),
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),

@@ -23,7 +23,7 @@ def home(request: HttpRequest) -> HttpResponse:
     chosen = next((m for m in memberships if m.workspace.slug == slug), None) or memberships.first()
     if chosen is None:
         return render(request, "workspaces/no_workspace.html")
-    return redirect("contacts", slug=chosen.workspace.slug)
+    return redirect("contacts:contacts", slug=chosen.workspace.slug)
 
 
 @workspace_view(min_role=Role.VIEWER, write_methods_role=Role.ADMIN)
@@ -51,4 +51,4 @@ def api_key_revoke(request: WorkspaceRequest, key_id: int) -> HttpResponse:
     )
     services.api_key_revoke(api_key=key, actor=request.actor)
     messages.success(request, f"Key “{key.name}” revoked.")
-    return redirect("api-keys", slug=request.workspace.slug)
+    return redirect("workspaces:api-keys", slug=request.workspace.slug)

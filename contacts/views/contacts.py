@@ -93,7 +93,7 @@ def contact_erase(request: WorkspaceRequest, contact_id: int) -> HttpResponse:
         raise Http404("No such contact.")
     services.contact_erase(contact=contact, actor=request.actor)
     messages.success(request, f"Contact {contact_id} was erased.")
-    return redirect("contacts", slug=request.workspace.slug)
+    return redirect("contacts:contacts", slug=request.workspace.slug)
 
 
 @workspace_view()

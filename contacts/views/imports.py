@@ -27,7 +27,9 @@ def import_list(request: WorkspaceRequest) -> HttpResponse:
                 job = services.import_job_create(
                     workspace=request.workspace, upload=upload, actor=request.actor
                 )
-                return redirect("import-detail", slug=request.workspace.slug, import_id=job.pk)
+                return redirect(
+                    "contacts:import-detail", slug=request.workspace.slug, import_id=job.pk
+                )
             except DomainError as exc:
                 messages.error(
                     request,
@@ -73,7 +75,7 @@ def import_detail(request: WorkspaceRequest, import_id: int) -> HttpResponse:
                 match_on=request.POST.get("match_on", "email"),
                 actor=request.actor,
             )
-            return redirect("import-detail", slug=request.workspace.slug, import_id=job.pk)
+            return redirect("contacts:import-detail", slug=request.workspace.slug, import_id=job.pk)
         except DomainError as exc:
             errors = exc.fields
             job.mapping = mapping

@@ -116,7 +116,7 @@ def segment_edit(request: WorkspaceRequest, segment_id: int | None = None) -> Ht
                     )
                 messages.success(request, f"Segment “{segment.name}” saved.")
                 return redirect(
-                    "segment-contacts", slug=request.workspace.slug, segment_id=segment.pk
+                    "contacts:segment-contacts", slug=request.workspace.slug, segment_id=segment.pk
                 )
             except DomainError as exc:
                 errors = exc.fields or {"rule": [exc.message]}
@@ -164,5 +164,7 @@ def segment_delete(request: WorkspaceRequest, segment_id: int) -> HttpResponse:
         messages.success(request, f"Segment “{segment.name}” deleted.")
     except DomainError as exc:
         messages.error(request, "; ".join(r for rs in exc.fields.values() for r in rs))
-        return redirect("segment-contacts", slug=request.workspace.slug, segment_id=segment.pk)
-    return redirect("segments", slug=request.workspace.slug)
+        return redirect(
+            "contacts:segment-contacts", slug=request.workspace.slug, segment_id=segment.pk
+        )
+    return redirect("contacts:segments", slug=request.workspace.slug)
