@@ -14,16 +14,14 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import URLPattern, URLResolver, get_resolver
 
-from analytics.models import Spend
 from campaigns.broadcasts.services import broadcast_create
 from campaigns.journeys.services import journey_create, journey_schedule
 from campaigns.models import Broadcast
-from contacts.models import Segment
 from contacts.services import import_job_create
 from lifecycle.services import stages_create_defaults
 from messaging.models import Template
 from messaging.services import message_enqueue, template_create
-from tests.factories import ContactFactory, EventFactory
+from tests.factories import ContactFactory, EventFactory, SegmentFactory, SpendFactory
 from workspaces.models import Workspace
 from workspaces.services import Actor
 
@@ -81,13 +79,13 @@ OBJECT_MAKERS: dict[str, Callable[[Workspace], int]] = {
         ).pk
     ),
     "segment_id": lambda ws: (
-        Segment.objects.create(
+        SegmentFactory.create(
             workspace=ws, name="secret segment", rule={"attr": "plan", "op": "eq", "value": "pro"}
         ).pk
     ),
     "stage_id": _stage,
     "spend_id": lambda ws: (
-        Spend.objects.create(workspace=ws, source="secret", month="2026-01-01", amount=10).pk
+        SpendFactory.create(workspace=ws, source="secret", month="2026-01-01", amount=10).pk
     ),
     "template_id": lambda ws: _template(ws).pk,
     "broadcast_id": lambda ws: _broadcast(ws).pk,

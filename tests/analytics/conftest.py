@@ -8,9 +8,8 @@ from typing import Any
 
 import pytest
 
-from analytics.models import Spend
 from analytics.rollups import rollups_rebuild
-from contacts.models import Contact, Segment
+from contacts.models import Contact
 from lifecycle.hooks import transitions_dispatch
 from lifecycle.services import (
     stages_create_defaults,
@@ -21,6 +20,7 @@ from tests.analytics.reference_base import (
     TZ_NAME,
     local,
 )
+from tests.factories import SegmentFactory, SpendFactory
 from workspaces.models import Workspace
 
 
@@ -144,16 +144,16 @@ def world(ws: Workspace, outsider: Any) -> World:
     )
     _events(other, stranger, [("purchase", "500.00", local(2024, 3, 3))])
 
-    Spend.objects.create(
+    SpendFactory.create(
         workspace=ws, source="ads", month=dt.date(2024, 3, 1), amount=Decimal("100.00")
     )
-    Spend.objects.create(
+    SpendFactory.create(
         workspace=ws, source="ads", month=dt.date(2024, 2, 1), amount=Decimal("40.00")
     )
-    Spend.objects.create(
+    SpendFactory.create(
         workspace=ws, source="referral", month=dt.date(2024, 1, 1), amount=Decimal("12.35")
     )
-    Spend.objects.create(
+    SpendFactory.create(
         workspace=ws, source="organic", month=dt.date(2024, 4, 1), amount=Decimal("9.00")
     )
 
@@ -161,7 +161,7 @@ def world(ws: Workspace, outsider: Any) -> World:
         pass
     rollups_rebuild(workspace_id=ws.pk)
     rollups_rebuild(workspace_id=other.pk)
-    pro = Segment.objects.create(
+    pro = SegmentFactory.create(
         workspace=ws, name="pro", rule={"attr": "plan", "op": "eq", "value": "pro"}
     )
     ws.refresh_from_db()

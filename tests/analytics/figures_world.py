@@ -12,11 +12,17 @@ from typing import Any
 from analytics.figures.common import Filters
 from analytics.models import Spend
 from contacts.models import Contact, Event, Segment
-from lifecycle.models import Cause, ContactStage, Stage, StageTransition
+from lifecycle.models import Cause, Stage, StageTransition
 from tests.analytics.reference_base import (
     rows,
 )
 from tests.analytics.reference_customers import RawCustomers
+from tests.factories import (
+    ContactFactory,
+    ContactStageFactory,
+    EventFactory,
+    StageTransitionFactory,
+)
 from workspaces.models import Workspace
 
 
@@ -61,7 +67,7 @@ class World:
 
 
 def _contact(ws: Workspace, name: str, created: dt.datetime, attributes: dict[str, str]) -> Contact:
-    return Contact.objects.create(
+    return ContactFactory.create(
         workspace=ws, email=f"{name}@example.com", created_at=created, attributes=attributes
     )
 
@@ -74,7 +80,7 @@ def _history(
     previous: Stage | None = None
     for key, at in moves:
         stage = stages[key]
-        StageTransition.objects.create(
+        StageTransitionFactory.create(
             workspace=ws,
             contact=contact,
             from_stage=previous,
@@ -85,7 +91,7 @@ def _history(
         )
         previous = stage
     assert previous is not None
-    ContactStage.objects.create(
+    ContactStageFactory.create(
         contact=contact, workspace=ws, stage=previous, entered_at=moves[-1][1]
     )
 
@@ -94,7 +100,7 @@ def _events(
     ws: Workspace, contact: Contact, rows: list[tuple[str, str | None, dt.datetime]]
 ) -> None:
     for name, revenue, at in rows:
-        Event.objects.create(
+        EventFactory.create(
             workspace=ws,
             contact=contact,
             name=name,

@@ -15,11 +15,12 @@ from analytics.models import ClvModel, ContactMonth, CustomerFacts, Spend, Stay
 from analytics.report_query import local_today
 from analytics.reports import REPORTS
 from analytics.rollups import rollups_rebuild
-from contacts.models import Contact, Segment
+from contacts.models import Contact
 from demo.analytics import demo_analytics_create
 from demo.contacts import demo_contacts_create
 from demo.lifecycle import demo_history_replay
 from lifecycle.services import stages_create_defaults
+from tests.factories import SegmentFactory, SpendFactory
 from workspaces.models import AuditEntry
 
 pytestmark = pytest.mark.django_db
@@ -84,7 +85,7 @@ def test_filters_narrow_the_figures(api: Any, demo: Any) -> None:
     assert sum(s["contacts"] for s in by_source["stages"]) == in_source < total
     assert by_source["parameters"]["source"] == source
 
-    segment = Segment.objects.create(
+    segment = SegmentFactory.create(
         workspace=demo, name="Pro", rule={"attr": "plan", "op": "eq", "value": "pro"}
     )
     pro = Contact.objects.filter(workspace=demo, attributes__plan="pro").count()
@@ -202,7 +203,7 @@ def test_outsider_reports_show_only_their_own_workspace(
     clv = outsider_api.get("/api/v1/analytics/clv/").json()
     assert clv["historic"]["customers"] == 0
     assert clv["model"] is None
-    segment = Segment.objects.create(
+    segment = SegmentFactory.create(
         workspace=demo, name="ours", rule={"attr": "plan", "op": "eq", "value": "pro"}
     )
     response = outsider_api.get(f"/api/v1/analytics/funnel/?segment={segment.pk}")
@@ -217,7 +218,7 @@ def test_figures_are_cached_until_something_changes_them_all(
     first = api.get(url).json()
     assert first["rows"] == []
     # Written behind the service's back: the figures stay as computed...
-    Spend.objects.create(workspace=owner.workspace, source="tv", month="2026-01-01", amount=5)
+    SpendFactory.create(workspace=owner.workspace, source="tv", month="2026-01-01", amount=5)
     again = api.get(url).json()
     assert again == first
     assert api.get(url + "&source=tv").json()["computed_at"] >= first["computed_at"]

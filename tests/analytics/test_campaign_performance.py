@@ -13,13 +13,19 @@ import pytest
 from analytics.rollups import rollups_rebuild
 from campaigns.broadcasts.services import broadcast_create
 from campaigns.journeys.triggers import enrol_api
-from campaigns.models import BroadcastVariant, JourneyStep
+from campaigns.models import JourneyStep
 from contacts.models import Event
-from lifecycle.models import Stage, StageTransition
+from lifecycle.models import Stage
 from lifecycle.services import stages_create_defaults
 from messaging.models import Message
 from tests.campaigns.journeys.helpers import advance, journey, later, step
-from tests.factories import ContactFactory
+from tests.factories import (
+    BroadcastVariantFactory,
+    ContactFactory,
+    EventFactory,
+    MessageFactory,
+    StageTransitionFactory,
+)
 from tests.messaging.helpers import email_template
 from workspaces.services import Actor
 
@@ -38,8 +44,8 @@ def campaign(ws: Any) -> dict[str, Any]:
         data={"name": "June sale", "channel": "email", "template_id": template.pk},
         actor=Actor(system="test"),
     )
-    a = BroadcastVariant.objects.create(broadcast=broadcast, label="A", template=template)
-    b = BroadcastVariant.objects.create(broadcast=broadcast, label="B", template=template)
+    a = BroadcastVariantFactory.create(broadcast=broadcast, label="A", template=template)
+    b = BroadcastVariantFactory.create(broadcast=broadcast, label="B", template=template)
     contacts = [ContactFactory.create(workspace=ws) for _ in range(8)]
     plan = [  # variant, sent, opened, clicked, unsubscribed, complained, status
         (a, True, True, True, False, False, "delivered"),
@@ -56,7 +62,7 @@ def campaign(ws: Any) -> dict[str, Any]:
         contacts, plan, strict=True
     ):
         messages.append(
-            Message.objects.create(
+            MessageFactory.create(
                 workspace=ws,
                 contact=contact,
                 channel="email",
@@ -80,7 +86,7 @@ def campaign(ws: Any) -> dict[str, Any]:
 
 
 def _purchase(contact: Any, at: dt.datetime, revenue: str, name: str = "purchase") -> Event:
-    return Event.objects.create(
+    return EventFactory.create(
         workspace=contact.workspace,
         contact=contact,
         name=name,
@@ -102,7 +108,7 @@ def test_counts_conversions_and_revenue_per_variant(api: Any, ws: Any, campaign:
         _purchase(c[5], T0 + DAY, "5.00", name="page_view"),  # not a conversion event
     ]
     template = email_template(ws, name="Later")
-    later = Message.objects.create(
+    later = MessageFactory.create(
         workspace=ws,
         contact=c[4],
         channel="email",
@@ -181,11 +187,11 @@ def test_messages_by_the_stage_at_send_time(api: Any, ws: Any, campaign: Any) ->
     lead, customer = (Stage.objects.get(workspace=ws, key=k) for k in ("lead", "customer"))
     c = campaign["contacts"]
     for contact in c:  # everyone a lead before the sends...
-        StageTransition.objects.create(
+        StageTransitionFactory.create(
             workspace=ws, contact=contact, to_stage=lead, at=T0 - 10 * DAY, cause="rule", reason="t"
         )
     # ...and the first contact a customer before it was sent to: its message counts there
-    StageTransition.objects.create(
+    StageTransitionFactory.create(
         workspace=ws,
         contact=c[0],
         from_stage=lead,
@@ -229,7 +235,7 @@ def test_journey_performance_per_send_step(ws: Any, api: Any, outsider_api: Any)
     Message.objects.filter(origin_kind="journey_step", origin_id=step_two.pk, contact=buyer).update(
         sent_at=T0 + DAY
     )
-    Event.objects.create(
+    EventFactory.create(
         workspace=ws,
         contact=buyer,
         name="purchase",

@@ -18,9 +18,10 @@ from analytics.rollups import rollups_rebuild
 from analytics.rules import uses_predictions
 from analytics.services import clv_fit, clv_fits_due, predictions_in_use, rebuilds_due
 from config.errors import Conflict, InvalidInput
-from contacts.models import Contact, Event, Segment
+from contacts.models import Contact, Event
 from contacts.rules import contacts_matching
 from lifecycle.models import SweepRun
+from tests.factories import ContactFactory, SegmentFactory
 from workspaces.models import Workspace
 
 pytestmark = pytest.mark.django_db
@@ -30,7 +31,7 @@ NOON = dt.time(12, tzinfo=dt.UTC)
 
 def _buyer(ws: Workspace, name: str, days_ago: list[int], amount: str) -> Contact:
     today = local_today(ws)
-    contact = Contact.objects.create(
+    contact = ContactFactory.create(
         workspace=ws, email=f"{name}@example.com", first_name=name, attributes={}
     )
     Event.objects.bulk_create(
@@ -57,7 +58,7 @@ def shop(ws: Workspace) -> dict[str, Contact]:
         people[f"lapsed{i}"] = _buyer(ws, f"lapsed{i}", [700 - 30 * k for k in range(10)], "40")
     for i in range(8):
         people[f"once{i}"] = _buyer(ws, f"once{i}", [200 + 10 * i], str(20 + i))
-    people["browser"] = Contact.objects.create(workspace=ws, email="browser@example.com")
+    people["browser"] = ContactFactory.create(workspace=ws, email="browser@example.com")
     rollups_rebuild(workspace_id=ws.pk)
     return people
 
@@ -108,7 +109,7 @@ def test_rules_read_the_predictions(ws: Workspace, shop: dict[str, Contact]) -> 
     assert uses_predictions(rule)
     assert not uses_predictions({"attr": "plan", "op": "eq", "value": "pro"})
     assert not predictions_in_use(workspace=ws)
-    Segment.objects.create(workspace=ws, name="Valuable", rule=rule)
+    SegmentFactory.create(workspace=ws, name="Valuable", rule=rule)
     assert predictions_in_use(workspace=ws)
 
 
@@ -163,7 +164,7 @@ def test_refit_task_moves_contacts_only_when_rules_read_predictions(
 ) -> None:
     assert tasks.clv_refit(ws.pk) is not None
     assert not SweepRun.objects.filter(workspace=ws).exists()
-    Segment.objects.create(
+    SegmentFactory.create(
         workspace=ws, name="At risk", rule={"field": "probability_alive", "op": "lt", "value": 0.3}
     )
     model_id = tasks.clv_refit(ws.pk)

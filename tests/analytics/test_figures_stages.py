@@ -20,7 +20,7 @@ from analytics.figures.stages import (
     time_in_stage,
 )
 from contacts.models import Contact
-from lifecycle.models import Cause, StageTransition
+from lifecycle.models import Cause
 from tests.analytics.figures_world import (
     Raw,
     World,
@@ -33,6 +33,7 @@ from tests.analytics.reference_base import (
     ORDER,
     local,
 )
+from tests.factories import StageTransitionFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -148,7 +149,7 @@ def test_undispatched_moves_are_not_counted_with_or_withoutfilters_of(world: Wor
     in no figure, filtered or not (a filter that keeps everyone answers as no filter)."""
     ws = world.ws
     f = Contact.objects.get(pk=world.ids["f"])
-    StageTransition.objects.create(
+    StageTransitionFactory.create(
         workspace=ws, contact=f, from_stage=world.stages["subscriber"],
         to_stage=world.stages["lead"], at=local(2024, 3, 25), cause=Cause.RULE,
     )  # fmt: skip

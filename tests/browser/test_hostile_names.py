@@ -15,7 +15,6 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from playwright.sync_api import Page, expect
 
-from analytics.models import Spend
 from analytics.report_query import local_today
 from analytics.reports import REPORTS
 from campaigns.models import Journey
@@ -29,6 +28,7 @@ from lifecycle.models import Stage
 from lifecycle.services import stages_create_defaults
 from messaging.models import Message, Template
 from tests.browser.conftest import log_in, screenshot
+from tests.factories import SpendFactory
 from workspaces.services import Actor, api_key_create
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -110,7 +110,7 @@ def hostile_workspace(owner: Any) -> dict[str, Any]:
     for i, stage in enumerate(Stage.objects.filter(workspace=ws).order_by("position")):
         _ok(api.patch(f"/api/v1/stages/{stage.pk}/", {"name": hostile(i, f"{i} ")}, format="json"))
     demo_analytics_create(workspace=ws, today=today, seed=7)
-    Spend.objects.create(
+    SpendFactory.create(
         workspace=ws, source=hostile(0, "src "), month=today.replace(day=1), amount="120.00"
     )
     demo_messaging_seed(workspace=ws, messages=20)

@@ -15,7 +15,7 @@ from contacts.models import Segment
 from contacts.rules import contacts_matching
 from contacts.rules.compiler import RuleTooLarge
 from contacts.rules.validation import MAX_EXPANDED_NODES
-from tests.factories import ContactFactory
+from tests.factories import ContactFactory, SegmentFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -26,19 +26,19 @@ def _three_levels(ws: Any) -> list[Segment]:
     """The issue's shape, written straight to the table as if saved before the
     bounds: 20 segments that each use 20 segments that each use 20 segments."""
     leaves = [
-        Segment.objects.create(
+        SegmentFactory.create(
             workspace=ws, name=f"leaf {i}", rule={"event": f"e{i}", "within_days": 30}
         )
         for i in range(20)
     ]
     middles = [
-        Segment.objects.create(
+        SegmentFactory.create(
             workspace=ws, name=f"mid {i}", rule={"any": [{"segment": s.pk} for s in leaves]}
         )
         for i in range(20)
     ]
     return [
-        Segment.objects.create(
+        SegmentFactory.create(
             workspace=ws, name=f"top {i}", rule={"any": [{"segment": s.pk} for s in middles]}
         )
         for i in range(20)
@@ -140,7 +140,7 @@ def test_the_compiler_refuses_what_validation_would(ws):
     leaf = Segment.objects.filter(workspace=ws, name="leaf 0").get()
     chain = leaf
     for level in range(2):
-        chain = Segment.objects.create(
+        chain = SegmentFactory.create(
             workspace=ws, name=f"chain {level}", rule={"segment": chain.pk}
         )
     assert contacts_matching({"segment": chain.pk}, workspace=ws, validate=False).count() == 0

@@ -9,10 +9,9 @@ from decimal import Decimal
 import pytest
 
 from config.errors import InvalidInput
-from contacts.models import Segment
 from contacts.rules import contacts_matching, rule_errors, validate_rule
 from contacts.services import event_summaries_refresh
-from tests.factories import ContactFactory, EventFactory
+from tests.factories import ContactFactory, EventFactory, SegmentFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -137,8 +136,8 @@ def test_operators(ws, people, rule, expected):
 
 
 def test_segments_nest_and_follow_their_rule(ws, people):
-    buyers = Segment.objects.create(workspace=ws, name="buyers", rule={"event": "purchase"})
-    big = Segment.objects.create(
+    buyers = SegmentFactory.create(workspace=ws, name="buyers", rule={"event": "purchase"})
+    big = SegmentFactory.create(
         workspace=ws, name="big", rule={"all": [{"segment": buyers.pk}, {"revenue": {"gte": 50}}]}
     )
     assert who(ws, {"segment": big.pk}) == {"ada"}
@@ -211,14 +210,14 @@ def test_bad_rules_name_the_path_of_the_bad_node(ws, rule, path, reason):
 
 
 def test_segments_cannot_include_themselves(ws):
-    one = Segment.objects.create(workspace=ws, name="one", rule={"all": []})
-    two = Segment.objects.create(workspace=ws, name="two", rule={"segment": one.pk})
+    one = SegmentFactory.create(workspace=ws, name="one", rule={"all": []})
+    two = SegmentFactory.create(workspace=ws, name="two", rule={"segment": one.pk})
     errors = rule_errors({"any": [{"segment": two.pk}]}, workspace=ws, segment_id=one.pk)
     assert "themselves" in errors["any[0].segment"][0]
 
 
 def test_a_segment_of_another_workspace_is_unknown(ws, outsider):
-    theirs = Segment.objects.create(workspace=outsider.workspace, name="x", rule={"all": []})
+    theirs = SegmentFactory.create(workspace=outsider.workspace, name="x", rule={"all": []})
     assert "no segment" in rule_errors({"segment": theirs.pk}, workspace=ws)["segment"][0]
 
 

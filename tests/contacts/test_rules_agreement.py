@@ -19,11 +19,16 @@ from django.db import transaction
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from contacts.models import Contact, Event, Segment
 from contacts.rules import Scope, contacts_matching, matching_ids
 from contacts.services import event_summaries_refresh
-from lifecycle.models import ContactStage, Stage
 from tests.contacts.rules_reference import RContact, REvent, World, matching
+from tests.factories import (
+    ContactFactory,
+    ContactStageFactory,
+    EventFactory,
+    SegmentFactory,
+    StageFactory,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -288,10 +293,10 @@ SEGMENT_RULE = {
 def _build(ws: Any, spec: dict[str, Any]) -> World:
     """Write the world to the database and describe it for the reference."""
     stages = {
-        key: Stage.objects.create(workspace=ws, key=key, name=key, position=i, rule={"any": []})
+        key: StageFactory.create(workspace=ws, key=key, name=key, position=i, rule={"any": []})
         for i, key in enumerate(STAGE_KEYS)
     }
-    segment = Segment.objects.create(workspace=ws, name="seg", rule=SEGMENT_RULE)
+    segment = SegmentFactory.create(workspace=ws, name="seg", rule=SEGMENT_RULE)
     world = World(
         now=NOW,
         contacts=[],
@@ -305,7 +310,7 @@ def _build(ws: Any, spec: dict[str, Any]) -> World:
             c["email"] = None
         used.add(c["email"])
         created = NOW - dt.timedelta(hours=c["created_hours_ago"])
-        contact = Contact.objects.create(
+        contact = ContactFactory.create(
             workspace=ws,
             email=c["email"],
             external_id=f"x{i}",
@@ -319,7 +324,7 @@ def _build(ws: Any, spec: dict[str, Any]) -> World:
         entered = None
         if c["stage"]:
             entered = NOW - dt.timedelta(hours=c["stage_hours_ago"])
-            ContactStage.objects.create(
+            ContactStageFactory.create(
                 contact=contact, workspace=ws, stage=stages[c["stage"]], entered_at=entered
             )
         world.contacts.append(
@@ -341,7 +346,7 @@ def _build(ws: Any, spec: dict[str, Any]) -> World:
         for e in c["events"]:
             at = NOW - dt.timedelta(hours=e["hours_ago"])
             revenue = Decimal(e["revenue"]) if e["revenue"] is not None else None
-            Event.objects.create(
+            EventFactory.create(
                 workspace=ws,
                 contact=contact,
                 name=e["name"],

@@ -32,7 +32,7 @@ from lifecycle.services import (
     stages_reorder,
     sweep_now,
 )
-from tests.factories import ContactFactory, EventFactory
+from tests.factories import ContactFactory, EventFactory, StageFactory
 from workspaces.services import Actor, workspace_provision
 
 pytestmark = pytest.mark.django_db
@@ -247,21 +247,21 @@ def test_concurrent_sweeps_and_ingest_lose_and_duplicate_no_transition(ws):
     flips on every change: every contact's history stays one unbroken chain ending in
     its current stage (a sweep that lost the race must not overwrite the winner)."""
 
-    Stage.objects.create(
+    StageFactory.create(
         workspace=ws,
         key="gold",
         name="Gold",
         position=0,
         rule={"attr": "tier", "op": "eq", "value": "gold"},
     )
-    Stage.objects.create(
+    StageFactory.create(
         workspace=ws,
         key="silver",
         name="Silver",
         position=1,
         rule={"attr": "tier", "op": "eq", "value": "silver"},
     )
-    Stage.objects.create(workspace=ws, key="none", name="None", position=2, is_default=True)
+    StageFactory.create(workspace=ws, key="none", name="None", position=2, is_default=True)
     contacts = [ContactFactory.create(workspace=ws) for _ in range(4)]
     sweep_now(workspace=ws)
     stop = threading.Event()

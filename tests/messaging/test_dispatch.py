@@ -9,11 +9,11 @@ from django.utils import timezone
 
 from contacts.models import Suppression
 from contacts.services import contact_erase, suppression_add
-from messaging.models import Message, MessagingSettings, SandboxDelivery
+from messaging.models import Message, SandboxDelivery
 from messaging.services.claims import messages_claim
 from messaging.services.dispatch import messages_pending_count, messages_send, retry_delay
 from messaging.tokens import make_token
-from tests.factories import ContactFactory
+from tests.factories import ContactFactory, MessagingSettingsFactory
 from tests.messaging.helpers import email_template, enqueue, sms_template
 from tests.messaging.servers import PostmarkStub, SmtpSink, free_port
 from workspaces.services import Actor
@@ -206,7 +206,7 @@ def test_expired_lease_is_reclaimed_and_the_stale_claim_does_nothing(ws):
 
 
 def test_workspace_rate_limit_leaves_the_rest_scheduled(ws, settings):
-    MessagingSettings.objects.create(workspace=ws, rate_limit_per_minute=3)
+    MessagingSettingsFactory.create(workspace=ws, rate_limit_per_minute=3)
     enqueue([ContactFactory.create(workspace=ws) for _ in range(5)], email_template(ws))
     assert len(messages_claim()) == 3
     assert messages_claim() == []
@@ -249,7 +249,7 @@ def test_smtp_server_down_is_transient_for_the_whole_batch(ws, settings):
 
 
 def test_a_throttled_run_is_not_finished_until_every_message_is_final(ws):
-    MessagingSettings.objects.create(workspace=ws, rate_limit_per_minute=2)
+    MessagingSettingsFactory.create(workspace=ws, rate_limit_per_minute=2)
     ids = enqueue([ContactFactory.create(workspace=ws) for _ in range(5)], email_template(ws))
     assert run_once()["sent"] == 2
     assert run_once()["sent"] == 0  # the window's budget is spent; nothing is dropped

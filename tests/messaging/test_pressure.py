@@ -8,12 +8,12 @@ import datetime as dt
 import pytest
 from django.utils import timezone
 
-from messaging.models import Message, SendingPolicy
+from messaging.models import Message
 from messaging.services import message_enqueue
 from messaging.services.claims import messages_claim
 from messaging.services.dispatch import messages_send
 from messaging.services.pressure import quiet_until
-from tests.factories import ContactFactory
+from tests.factories import ContactFactory, SendingPolicyFactory
 from tests.messaging.helpers import email_template, enqueue, sms_template
 
 pytestmark = pytest.mark.django_db
@@ -36,9 +36,7 @@ def sent_earlier(contact, template, count: int, *, ago: dt.timedelta, prefix: st
 
 
 def test_cap_defers_to_when_the_oldest_send_leaves_the_window(ws):
-    SendingPolicy.objects.create(
-        workspace=ws, channel="email", cap_messages=3, cap_period_hours=168
-    )
+    SendingPolicyFactory.create(workspace=ws, channel="email", cap_messages=3, cap_period_hours=168)
     template = email_template(ws)
     contact = ContactFactory.create(workspace=ws)
     sent_earlier(contact, template, 3, ago=dt.timedelta(days=2), prefix="old")
@@ -54,7 +52,7 @@ def test_cap_defers_to_when_the_oldest_send_leaves_the_window(ws):
 
 
 def test_cap_skip_policy_suppresses_with_the_reason(ws):
-    SendingPolicy.objects.create(
+    SendingPolicyFactory.create(
         workspace=ws, channel="email", cap_messages=1, cap_period_hours=24, cap_policy="skip"
     )
     template = email_template(ws)
@@ -70,7 +68,7 @@ def test_cap_skip_policy_suppresses_with_the_reason(ws):
 
 
 def test_sends_outside_the_window_and_other_channels_do_not_count(ws):
-    SendingPolicy.objects.create(workspace=ws, channel="email", cap_messages=1, cap_period_hours=24)
+    SendingPolicyFactory.create(workspace=ws, channel="email", cap_messages=1, cap_period_hours=24)
     template = email_template(ws)
     contact = ContactFactory.create(workspace=ws)
     sent_earlier(contact, template, 2, ago=dt.timedelta(hours=30), prefix="old")
@@ -79,7 +77,7 @@ def test_sends_outside_the_window_and_other_channels_do_not_count(ws):
 
 
 def test_cap_counts_messages_in_the_same_batch(ws):
-    SendingPolicy.objects.create(workspace=ws, channel="email", cap_messages=2, cap_period_hours=24)
+    SendingPolicyFactory.create(workspace=ws, channel="email", cap_messages=2, cap_period_hours=24)
     template = email_template(ws)
     contact = ContactFactory.create(workspace=ws)
     ids = [
@@ -92,7 +90,7 @@ def test_cap_counts_messages_in_the_same_batch(ws):
 
 
 def test_transactional_and_test_messages_bypass_caps_and_quiet_hours(ws):
-    SendingPolicy.objects.create(workspace=ws, channel="email", cap_messages=0, cap_policy="skip")
+    SendingPolicyFactory.create(workspace=ws, channel="email", cap_messages=0, cap_policy="skip")
     template = email_template(ws)
     contact = ContactFactory.create(workspace=ws)
     receipt = message_enqueue(
@@ -127,7 +125,7 @@ def test_sms_quiet_hours_defer_to_the_next_morning_in_the_contacts_zone(ws, sett
 def test_quiet_hours_policy_row_and_workspace_zone_fallback(ws):
     ws.time_zone = "America/Los_Angeles"
     ws.save(update_fields=["time_zone"])
-    SendingPolicy.objects.create(
+    SendingPolicyFactory.create(
         workspace=ws,
         channel="email",
         quiet_hours_enabled=True,

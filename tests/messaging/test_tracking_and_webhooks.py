@@ -15,11 +15,11 @@ from django.utils import timezone
 from twilio.request_validator import RequestValidator
 
 from contacts.models import ConsentChange, Suppression
-from messaging.models import Message, MessagingSettings, TrackingEvent, WebhookEvent
+from messaging.models import Message, TrackingEvent, WebhookEvent
 from messaging.services.claims import messages_claim
 from messaging.services.dispatch import messages_send
 from messaging.tokens import make_token
-from tests.factories import ContactFactory
+from tests.factories import ContactFactory, MessagingSettingsFactory
 from tests.http_stub import Answer, HttpStub, Request
 from tests.messaging.helpers import email_template, enqueue, sms_template
 
@@ -213,7 +213,7 @@ def _twilio_post(
 @pytest.fixture
 def sms_ws(ws, settings):
     settings.TWILIO_AUTH_TOKEN = TWILIO_TOKEN
-    MessagingSettings.objects.create(
+    MessagingSettingsFactory.create(
         workspace=ws, sms_from_number="+15005550006", sms_help_text="Acme: help at acme.test <3"
     )
     return ws

@@ -9,12 +9,13 @@ from contacts.models import Contact, Segment
 from messaging.models import Message, Template
 from messaging.services.claims import messages_claim
 from messaging.services.dispatch import messages_send
+from tests.factories import SegmentFactory
 from tests.messaging.helpers import ACTOR
 from workspaces.models import Workspace
 
 
 def segment(ws: Workspace, name: str, plan: str) -> Segment:
-    return Segment.objects.create(
+    return SegmentFactory.create(
         workspace=ws, name=name, rule={"attr": "plan", "op": "eq", "value": plan}
     )
 

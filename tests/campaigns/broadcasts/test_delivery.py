@@ -19,7 +19,6 @@ from campaigns.broadcasts.services import (
 )
 from campaigns.models import Broadcast
 from contacts.models import Contact
-from lifecycle.models import ContactStage
 from lifecycle.services import stages_create_defaults
 from messaging.models import Message
 from tests.campaigns.broadcasts.helpers import (
@@ -30,7 +29,7 @@ from tests.campaigns.broadcasts.helpers import (
     schedule_and_materialise,
     segment,
 )
-from tests.factories import ContactFactory
+from tests.factories import ContactFactory, ContactStageFactory
 from tests.messaging.helpers import ACTOR, email_template, sms_template
 
 pytestmark = pytest.mark.django_db
@@ -95,9 +94,9 @@ def test_excludes_win_over_includes_and_consent_is_required(ws):
     pro, blocked = segment(ws, "pro", "pro"), segment(ws, "blocked", "blocked")
     keep = ContactFactory.create(workspace=ws, attributes={"plan": "pro"})
     in_stage = ContactFactory.create(workspace=ws, attributes={"plan": "x"})
-    ContactStage.objects.create(contact=in_stage, workspace=ws, stage=customer)
+    ContactStageFactory.create(contact=in_stage, workspace=ws, stage=customer)
     excluded_by_stage = ContactFactory.create(workspace=ws, attributes={"plan": "pro"})
-    ContactStage.objects.create(contact=excluded_by_stage, workspace=ws, stage=customer)
+    ContactStageFactory.create(contact=excluded_by_stage, workspace=ws, stage=customer)
     blocked.rule = {"attr": "vip", "op": "eq", "value": "no"}
     blocked.save()
     ContactFactory.create(workspace=ws, attributes={"plan": "pro", "vip": "no"})

@@ -34,7 +34,7 @@ from tests.campaigns.journeys.helpers import (
     step,
     where,
 )
-from tests.factories import ContactFactory
+from tests.factories import ContactFactory, MessageFactory
 from tests.messaging.helpers import ACTOR, email_template
 
 pytestmark = pytest.mark.django_db
@@ -232,7 +232,7 @@ def test_a_failed_batch_runs_again_without_a_second_message(ws, tpl):
     # died before its enrolment update committed) is not doubled by the re-run.
     e = enrolment(j, c)
     step_id = JourneyStep.objects.get(journey=j, key="s").pk
-    Message.objects.create(
+    MessageFactory.create(
         workspace=ws,
         contact=c,
         channel="email",

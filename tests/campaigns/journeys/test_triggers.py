@@ -9,7 +9,7 @@ import pytest
 
 from campaigns.journeys.triggers import date_scan, enrol_api, journeys_scan, on_contacts_refreshed
 from campaigns.models import JourneyEnrolment, JourneyStep
-from contacts.models import Contact, Segment
+from contacts.models import Contact
 from lifecycle.hooks import transitions_dispatch
 from lifecycle.services import contact_stage_set, marked_contacts_evaluate
 from messaging.models import Message
@@ -23,7 +23,7 @@ from tests.campaigns.journeys.helpers import (
     step,
     where,
 )
-from tests.factories import ContactFactory
+from tests.factories import ContactFactory, SegmentFactory
 from tests.messaging.helpers import ACTOR
 
 pytestmark = pytest.mark.django_db
@@ -146,7 +146,7 @@ def test_date_attribute_trigger_days_before_and_annual(ws, tpl):
 
 
 def test_segment_joined_trigger_counts_joins_not_members(ws, tpl):
-    seg = Segment.objects.create(
+    seg = SegmentFactory.create(
         workspace=ws, name="vip", rule={"attr": "plan", "op": "eq", "value": "vip"}
     )
     already = ContactFactory.create(workspace=ws, attributes={"plan": "vip"})
