@@ -33,7 +33,6 @@ def assert_strict(header: str) -> None:
     assert policy["connect-src"] == ["'self'"]
 
 
-@pytest.mark.django_db
 def test_dashboard_pages_send_a_strict_policy(owner):
     for url in ("/login/", "/w/acme/contacts/", "/w/acme/analytics/", "/admin/login/"):
         response = owner.web.get(url, follow=True)

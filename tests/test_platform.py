@@ -125,6 +125,7 @@ def test_seed_demo_is_believable_deterministic_and_idempotent():
 
 @pytest.mark.django_db
 def test_wsgi_serves_the_api_without_dashboard_middleware(owner):
+
     status, headers, body = wsgi_get("/api/v1/workspace/", f"Bearer {owner.secret}")
     assert status.startswith("200")
     assert b'"slug":"acme"' in body.replace(b" ", b"")

@@ -1,5 +1,5 @@
-"""A request through config.wsgi, the entry point gunicorn serves, for the tests that
-check what the served app (not Django's test client) answers."""
+"""A request through config.wsgi, the entry point gunicorn serves (it sends /api/ to the
+API's shorter middleware list), from inside a test's transaction."""
 
 from __future__ import annotations
 
@@ -11,11 +11,11 @@ from config.wsgi import application
 
 
 def wsgi_get(path: str, authorization: str = "") -> tuple[str, dict[str, str], bytes]:
-    """GET `path` through config.wsgi (it sends /api/ to the API's shorter middleware
-    list); returns the status line, the headers and the body."""
-
-    headers = {"Authorization": authorization} if authorization else None
-    environ = RequestFactory().get(path, headers=headers).environ
+    """(status line, headers, body) of GET `path`."""
+    if authorization:
+        environ = RequestFactory().get(path, HTTP_AUTHORIZATION=authorization).environ
+    else:
+        environ = RequestFactory().get(path).environ
     captured: dict[str, object] = {}
 
     def start_response(status: str, response_headers: list[tuple[str, str]]) -> None:
