@@ -15,7 +15,7 @@ from typing import Any
 from bench.common import (
     copy_contacts,
 )
-from bench.sweep_data import contact_events
+from bench.sweep_data import contact_events, event_row
 
 CONTACTS = int(os.environ.get("CONTACTS", "1000000"))
 DAY = dt.timedelta(days=1)
@@ -152,16 +152,7 @@ def build(workspace_id: int, stages: dict[str, int], now: dt.datetime) -> dict[s
                 events.append(("page_view", signup + (now - signup) * rng.random(), None, "{}"))
                 for name, moment, revenue, properties in events:
                     copy.write_row(
-                        (
-                            workspace_id,
-                            first_id + i,
-                            name,
-                            properties,
-                            revenue,
-                            "USD" if revenue is not None else "",
-                            moment,
-                            moment,
-                        )
+                        event_row(workspace_id, first_id + i, name, moment, revenue, properties)
                     )
                 counts["events"] += len(events)
                 histories.append(stage_history(events, signup, now))

@@ -17,7 +17,7 @@ from bench.common import (
     copy_contacts,
 )
 from bench.loadgen import build_request, read_response
-from bench.sweep_data import contact_events
+from bench.sweep_data import contact_events, event_row
 
 CONTACTS = int(os.environ.get("CONTACTS", "2000"))
 # A year of a shop's customers: a few purchases and trials, and page views.
@@ -118,16 +118,7 @@ def build_shop(slug: str, time_zone: str, seed: int, now: dt.datetime) -> Shop:
                 ]
                 for name, moment, revenue, properties in history:
                     copy.write_row(
-                        (
-                            workspace.pk,
-                            first_id + i,
-                            name,
-                            properties,
-                            revenue,
-                            "USD" if revenue is not None else "",
-                            moment,
-                            moment,
-                        )
+                        event_row(workspace.pk, first_id + i, name, moment, revenue, properties)
                     )
                     events += 1
         cursor.execute("ANALYZE contacts_contact")

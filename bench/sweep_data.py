@@ -8,6 +8,7 @@ import os
 import random
 import time
 from decimal import Decimal
+from typing import Any
 
 from bench.common import (
     copy_contacts,
@@ -19,6 +20,14 @@ SEED = 11
 
 def log(message: str) -> None:
     print(f"[bench-sweep] {message}", flush=True)
+
+
+def event_row(
+    workspace_id: int, contact_id: int, name: str, moment: Any, revenue: Any, properties: str
+) -> tuple:
+    """One contacts_event row for COPY (the columns the benchmarks copy in)."""
+    currency = "USD" if revenue is not None else ""
+    return (workspace_id, contact_id, name, properties, revenue, currency, moment, moment)
 
 
 PAGES = ["/", "/shop", "/pricing", "/blog", "/brew-guides"]
@@ -102,16 +111,7 @@ def build(workspace_id: int, now: dt.datetime) -> int:
             for i, signup in enumerate(signups):
                 for name, moment, revenue, properties in contact_events(rng, now, signup):
                     copy.write_row(
-                        (
-                            workspace_id,
-                            first_id + i,
-                            name,
-                            properties,
-                            revenue,
-                            "USD" if revenue is not None else "",
-                            moment,
-                            moment,
-                        )
+                        event_row(workspace_id, first_id + i, name, moment, revenue, properties)
                     )
                     events += 1
         log(f"{events} events copied in {time.perf_counter() - started:.1f}s")

@@ -10,6 +10,7 @@ from django.contrib import admin
 from django.http import HttpRequest
 
 from messaging.models import (
+    TEMPLATE_FIELDS,
     Message,
     MessagingSettings,
     SandboxDelivery,
@@ -25,18 +26,7 @@ from workspaces.admin import ReadOnlyAdmin, WorkspaceScopedAdmin
 class TemplateAdminForm(forms.ModelForm):
     class Meta:
         model = Template
-        fields = [
-            "workspace",
-            "name",
-            "channel",
-            "subject",
-            "preheader",
-            "from_name",
-            "from_email",
-            "reply_to",
-            "body",
-            "text_body",
-        ]
+        fields = ["workspace", *TEMPLATE_FIELDS]
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}

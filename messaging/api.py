@@ -24,22 +24,12 @@ from config.query import enum_param, id_param, openapi, query_values
 from contacts import selectors as contact_selectors
 from contacts.models import Channel, Contact
 from messaging import selectors, services
-from messaging.models import Message, MessageStatus, Template
+from messaging.models import TEMPLATE_FIELDS, Message, MessageStatus, Template
 from messaging.rendering import sms_segments
 from messaging.services.previews import message_send_test, template_preview
 from workspaces.api_auth import ApiRequest
 
-WRITABLE = (
-    "name",
-    "channel",
-    "subject",
-    "preheader",
-    "from_name",
-    "from_email",
-    "reply_to",
-    "body",
-    "text_body",
-)
+WRITABLE = TEMPLATE_FIELDS
 
 
 class TemplateSerializer(serializers.ModelSerializer):

@@ -52,6 +52,20 @@ class Template(models.Model):
         return f"{self.name} ({self.channel})"
 
 
+# What a template's author writes (the dashboard's form, the API, the admin).
+TEMPLATE_FIELDS = (
+    "name",
+    "channel",
+    "subject",
+    "preheader",
+    "from_name",
+    "from_email",
+    "reply_to",
+    "body",
+    "text_body",
+)
+
+
 class MessageStatus(models.TextChoices):
     SCHEDULED = "scheduled", "Scheduled"
     SENDING = "sending", "Sending"

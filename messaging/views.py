@@ -15,22 +15,12 @@ from config.pagination import keyset_page
 from contacts import selectors as contact_selectors
 from contacts.models import Channel
 from messaging import selectors, services, tokens
-from messaging.models import Message, MessageStatus, Template
+from messaging.models import TEMPLATE_FIELDS, Message, MessageStatus, Template
 from messaging.rendering import sms_segments
 from messaging.services.previews import message_send_test, template_preview
 from workspaces.dashboard import WorkspaceRequest, workspace_view
 
-FIELDS = (
-    "name",
-    "channel",
-    "subject",
-    "preheader",
-    "from_name",
-    "from_email",
-    "reply_to",
-    "body",
-    "text_body",
-)
+FIELDS = TEMPLATE_FIELDS
 
 
 def _template_or_404(request: WorkspaceRequest, template_id: int) -> Template:

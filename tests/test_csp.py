@@ -8,11 +8,8 @@ import re
 from pathlib import Path
 
 import pytest
-from django.core import signals
-from django.db import close_old_connections
-from django.test.client import RequestFactory
 
-from config.wsgi import application
+from tests.wsgi import wsgi_get
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -36,27 +33,6 @@ def assert_strict(header: str) -> None:
     assert policy["connect-src"] == ["'self'"]
 
 
-def wsgi_get(path: str) -> tuple[str, dict[str, str], bytes]:
-    """A request through config.wsgi, the entry point gunicorn serves (it sends /api/
-    to the API's shorter middleware list)."""
-
-    environ = RequestFactory().get(path).environ
-    captured: dict[str, object] = {}
-
-    def start_response(status: str, response_headers: list[tuple[str, str]]) -> None:
-        captured["status"], captured["headers"] = status, dict(response_headers)
-
-    signals.request_started.disconnect(close_old_connections)
-    signals.request_finished.disconnect(close_old_connections)
-    try:
-        body = b"".join(application(environ, start_response))
-    finally:
-        signals.request_started.connect(close_old_connections)
-        signals.request_finished.connect(close_old_connections)
-    return str(captured["status"]), captured["headers"], body  # type: ignore[return-value]
-
-
-@pytest.mark.django_db
 def test_dashboard_pages_send_a_strict_policy(owner):
     for url in ("/login/", "/w/acme/contacts/", "/w/acme/analytics/", "/admin/login/"):
         response = owner.web.get(url, follow=True)

@@ -12,11 +12,8 @@ import uuid
 from pathlib import Path
 
 import pytest
-from django.core import signals
-from django.db import close_old_connections
-from django.test.client import RequestFactory
 
-from config.wsgi import application
+from tests.wsgi import wsgi_get
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -89,29 +86,12 @@ def test_production_refuses_to_start_without_a_secret_key():
 @pytest.mark.django_db
 def test_wsgi_serves_the_api_without_dashboard_middleware(owner):
 
-    def call(path: str, authorization: str = "") -> tuple[str, dict[str, str], bytes]:
-        environ = RequestFactory().get(path, HTTP_AUTHORIZATION=authorization).environ
-        captured: dict[str, object] = {}
-
-        def start_response(status: str, response_headers: list[tuple[str, str]]) -> None:
-            captured["status"], captured["headers"] = status, dict(response_headers)
-
-        # As Django's test client does: keep the test's transaction's connection open.
-        signals.request_started.disconnect(close_old_connections)
-        signals.request_finished.disconnect(close_old_connections)
-        try:
-            body = b"".join(application(environ, start_response))
-        finally:
-            signals.request_started.connect(close_old_connections)
-            signals.request_finished.connect(close_old_connections)
-        return str(captured["status"]), captured["headers"], body  # type: ignore[return-value]
-
-    status, headers, body = call("/api/v1/workspace/", f"Bearer {owner.secret}")
+    status, headers, body = wsgi_get("/api/v1/workspace/", f"Bearer {owner.secret}")
     assert status.startswith("200")
     assert b'"slug":"acme"' in body.replace(b" ", b"")
     assert "Cookie" not in headers.get("Vary", "")
     assert "X-Frame-Options" not in headers  # the dashboard's clickjacking middleware
-    status, headers, _ = call("/login/")
+    status, headers, _ = wsgi_get("/login/")
     assert status.startswith("200")
     assert headers["X-Frame-Options"] == "DENY"
 

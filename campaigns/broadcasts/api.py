@@ -63,6 +63,40 @@ class StatsSerializer(serializers.Serializer):
     failed = serializers.IntegerField()
 
 
+WRITABLE = [
+    "name",
+    "channel",
+    "template_id",
+    "include_segment_ids",
+    "include_stage_ids",
+    "exclude_segment_ids",
+    "exclude_stage_ids",
+    "schedule",
+    "send_at",
+    "local_date",
+    "local_time",
+    "throttle_per_hour",
+    "variants",
+    "test_pool_percent",
+    "winner_wait_hours",
+]
+# What the broadcast reports (id first); never taken from a request.
+READ_ONLY = [
+    "id",
+    "status",
+    "recipient_count",
+    "stats",
+    "first_due_at",
+    "winner_due_at",
+    "winner",
+    "winner_reason",
+    "scheduled_at",
+    "finished_at",
+    "created_at",
+    "updated_at",
+]
+
+
 class BroadcastSerializer(serializers.ModelSerializer):
     name = described(text(200, blank=False))
     template_id = serializers.IntegerField(
@@ -108,49 +142,8 @@ class BroadcastSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Broadcast
-        fields = [
-            "id",
-            "name",
-            "channel",
-            "template_id",
-            "include_segment_ids",
-            "include_stage_ids",
-            "exclude_segment_ids",
-            "exclude_stage_ids",
-            "schedule",
-            "send_at",
-            "local_date",
-            "local_time",
-            "throttle_per_hour",
-            "variants",
-            "test_pool_percent",
-            "winner_wait_hours",
-            "status",
-            "recipient_count",
-            "stats",
-            "first_due_at",
-            "winner_due_at",
-            "winner",
-            "winner_reason",
-            "scheduled_at",
-            "finished_at",
-            "created_at",
-            "updated_at",
-        ]
-        read_only_fields = [
-            "id",
-            "status",
-            "recipient_count",
-            "stats",
-            "first_due_at",
-            "winner_due_at",
-            "winner",
-            "winner_reason",
-            "scheduled_at",
-            "finished_at",
-            "created_at",
-            "updated_at",
-        ]
+        fields = ["id", *WRITABLE, *READ_ONLY[1:]]
+        read_only_fields = READ_ONLY
 
     @extend_schema_field(StatsSerializer)
     def get_stats(self, broadcast: Broadcast) -> dict[str, int]:

@@ -20,17 +20,12 @@ from lifecycle.models import Stage
 from messaging import selectors
 from workspaces.dashboard import WorkspaceRequest, workspace_view
 
-SCALARS = (
-    "name",
-    "channel",
-    "template_id",
-    "schedule",
-    "send_at",
-    "local_date",
-    "local_time",
-    "throttle_per_hour",
+# The broadcast's own fields on the dashboard's form (an A/B test's pool and wait are
+# set over the API).
+SCALARS = tuple(
+    f for f in definition.SCALARS if f not in ("test_pool_percent", "winner_wait_hours")
 )
-LISTS = ("include_segment_ids", "include_stage_ids", "exclude_segment_ids", "exclude_stage_ids")
+LISTS = definition.ID_LISTS
 ACTIONS = {
     "schedule": services.broadcast_schedule,
     "pause": services.broadcast_pause,

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import logging
+from dataclasses import replace
 
 from django.conf import settings
 
@@ -90,16 +91,17 @@ def messages_render(messages: list[Message]) -> tuple[list[Message], int]:
 
 
 def outgoing(message: Message, sender: MessagingSettings | None) -> Outgoing:
+    base = Outgoing(
+        message_id=message.pk,
+        uuid=str(message.uuid),
+        workspace_id=message.workspace_id,
+        channel=message.channel,
+        to=message.to_address,
+        from_address="",
+    )
     if message.channel == Channel.SMS:
-        return Outgoing(
-            message_id=message.pk,
-            uuid=str(message.uuid),
-            workspace_id=message.workspace_id,
-            channel=message.channel,
-            to=message.to_address,
-            from_address=(sender.sms_from_number if sender else "") or "",
-            text=message.body_text,
-        )
+        from_number = (sender.sms_from_number if sender else "") or ""
+        return replace(base, from_address=from_number, text=message.body_text)
     template = message.template
     from_email = (
         (template.from_email if template else "")
@@ -115,12 +117,8 @@ def outgoing(message: Message, sender: MessagingSettings | None) -> Outgoing:
             f"<{unsubscribe_url(message.pk)}>, <{unsubscribe_mailto(message.pk)}>"
         )
         headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
-    return Outgoing(
-        message_id=message.pk,
-        uuid=str(message.uuid),
-        workspace_id=message.workspace_id,
-        channel=message.channel,
-        to=message.to_address,
+    return replace(
+        base,
         from_address=from_email,
         subject=message.subject,
         html=message.body_html,

@@ -8,8 +8,12 @@ from typing import Any
 
 import pytest
 
+from analytics.report_query import local_today
 from analytics.rollups import rollups_rebuild
 from contacts.models import Contact
+from demo.analytics import demo_analytics_create
+from demo.contacts import demo_contacts_create
+from demo.lifecycle import demo_history_replay
 from lifecycle.hooks import transitions_dispatch
 from lifecycle.services import (
     stages_create_defaults,
@@ -171,3 +175,17 @@ def world(ws: Workspace, outsider: Any) -> World:
 @pytest.fixture(scope="session")
 def cdnow() -> Cdnow:
     return load_cdnow()
+
+
+@pytest.fixture
+def demo(owner: Any) -> Any:
+    """A small demo workspace: contacts, a year of events and stage moves, rollups,
+    spend and an applied CLV fit (as seed_demo builds it)."""
+    ws = owner.workspace
+    ws.time_zone = "America/New_York"
+    ws.save()
+    stages_create_defaults(workspace=ws)
+    demo_contacts_create(workspace=ws, contacts=250, seed=3, today=local_today(ws))
+    demo_history_replay(workspace=ws, step_days=14)
+    demo_analytics_create(workspace=ws, today=local_today(ws), seed=3)
+    return ws

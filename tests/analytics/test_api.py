@@ -16,7 +16,6 @@ from analytics.report_query import local_today
 from analytics.reports import REPORTS
 from analytics.rollups import rollups_rebuild
 from contacts.models import Contact
-from demo.analytics import demo_analytics_create
 from demo.contacts import demo_contacts_create
 from demo.lifecycle import demo_history_replay
 from lifecycle.services import stages_create_defaults
@@ -24,20 +23,6 @@ from tests.factories import SegmentFactory, SpendFactory
 from workspaces.models import AuditEntry
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def demo(owner: Any) -> Any:
-    """A small demo workspace: contacts, a year of events and stage moves, rollups,
-    spend and an applied CLV fit."""
-    ws = owner.workspace
-    ws.time_zone = "America/New_York"
-    ws.save()
-    stages_create_defaults(workspace=ws)
-    demo_contacts_create(workspace=ws, contacts=250, seed=3, today=local_today(ws))
-    demo_history_replay(workspace=ws, step_days=14)
-    demo_analytics_create(workspace=ws, today=local_today(ws), seed=3)
-    return ws
 
 
 def test_every_report_answers_with_its_parameters(api: Any, demo: Any) -> None:

@@ -13,14 +13,10 @@ from typing import Any
 import pytest
 
 from analytics.models import ClvModel, Spend
-from analytics.report_query import local_today
 from analytics.reports import REPORTS
 from analytics.services.spend import spend_set
 from analytics.urls import urlpatterns
 from config.spreadsheet import csv_cell
-from demo.analytics import demo_analytics_create
-from demo.contacts import demo_contacts_create
-from demo.lifecycle import demo_history_replay
 from lifecycle.services import stages_create_defaults
 from workspaces.services import Actor
 
@@ -31,20 +27,6 @@ KEYS = list(REPORTS)
 
 def url(key: str, slug: str = "acme") -> str:
     return f"/w/{slug}/analytics/" if key == "overview" else f"/w/{slug}/analytics/{key}/"
-
-
-@pytest.fixture
-def demo(owner: Any) -> Any:
-    """A small demo workspace: contacts, a year of events and stage moves, rollups,
-    spend and an applied CLV fit (as seed_demo builds it)."""
-    ws = owner.workspace
-    ws.time_zone = "America/New_York"
-    ws.save()
-    stages_create_defaults(workspace=ws)
-    demo_contacts_create(workspace=ws, contacts=250, seed=3, today=local_today(ws))
-    demo_history_replay(workspace=ws, step_days=14)
-    demo_analytics_create(workspace=ws, today=local_today(ws), seed=3)
-    return ws
 
 
 def _csv(response: Any) -> list[list[str]]:
