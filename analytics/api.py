@@ -246,21 +246,19 @@ class CampaignPerformanceView(APIView):
         broadcast = Broadcast.objects.filter(workspace=request.workspace, pk=broadcast_id).first()
         if broadcast is None:
             raise NotFound("No such campaign.")
-        names, window = _conversion_params(request)
-        return Response(
-            campaign_performance(
-                workspace=request.workspace,
-                broadcast=broadcast,
-                event_names=names or None,
-                window_days=window,
-            )
-        )
+        return Response(campaign_performance(broadcast=broadcast, **_conversion_params(request)))
 
 
-def _conversion_params(request: ApiRequest) -> tuple[list[str], int]:
+def _conversion_params(request: ApiRequest) -> dict[str, Any]:
+    """The arguments a performance figure takes from the request: its workspace, the
+    conversion events (none: the workspace's own) and the attribution window."""
     values = query_values(request.query_params, CONVERSION_PARAMS)
     names = [n.strip() for n in values.get("event", "").split(",") if n.strip()]
-    return names, int(values.get("window_days", 7))
+    return {
+        "workspace": request.workspace,
+        "event_names": names or None,
+        "window_days": int(values.get("window_days", 7)),
+    }
 
 
 class JourneyPerformanceView(APIView):
@@ -277,12 +275,4 @@ class JourneyPerformanceView(APIView):
         journey = Journey.objects.filter(workspace=request.workspace, pk=journey_id).first()
         if journey is None:
             raise NotFound("No such journey.")
-        names, window = _conversion_params(request)
-        return Response(
-            journey_performance(
-                workspace=request.workspace,
-                journey=journey,
-                event_names=names or None,
-                window_days=window,
-            )
-        )
+        return Response(journey_performance(journey=journey, **_conversion_params(request)))

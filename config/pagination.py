@@ -6,7 +6,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from django.db.models import Model, Q, QuerySet
@@ -91,6 +91,20 @@ def paginated_response(request: Request, rows: Sequence[Any], next_cursor: str |
         else None
     )
     return Response({"results": rows, "next": next_url, "next_cursor": next_cursor})
+
+
+def keyset_response(
+    request: Request, queryset: QuerySet[Any], *, keys: Sequence[str], item: Callable[[Any], Any]
+) -> Response:
+    """A list endpoint's answer: the page of `queryset` (ordered by `keys`) that the
+    request's cursor and limit ask for, each row turned into JSON by `item`."""
+    rows, cursor = keyset_page(
+        queryset,
+        keys=keys,
+        cursor=request.query_params.get("cursor"),
+        limit=parse_limit(request.query_params.get("limit")),
+    )
+    return paginated_response(request, [item(row) for row in rows], cursor)
 
 
 class KeysetPagination(BasePagination):

@@ -110,12 +110,7 @@ class ImportJobAdmin(WorkspaceScopedAdmin):
     list_filter = ["status"]
     readonly_fields = [
         "headers",
-        "total_rows",
-        "processed_rows",
-        "created_count",
-        "updated_count",
-        "unchanged_count",
-        "rejected_count",
+        *ImportJob.COUNTERS,
         "started_at",
         "finished_at",
         "heartbeat_at",

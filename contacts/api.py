@@ -24,6 +24,7 @@ from config.openapi import ERRORS
 from config.pagination import (
     KeysetPagination,
     keyset_page,
+    keyset_response,
     paginated_response,
     parse_limit,
 )
@@ -200,13 +201,12 @@ class ContactEventsView(APIView):
     )
     def get(self, request: ApiRequest, contact_id: int) -> Response:
         contact = _contact_or_404(request, contact_id)
-        rows, cursor = keyset_page(
+        return keyset_response(
+            request,
             selectors.events_for_contact(contact=contact),
             keys=["-occurred_at", "-id"],
-            cursor=request.query_params.get("cursor"),
-            limit=parse_limit(request.query_params.get("limit")),
+            item=serializers.event_to_dict,
         )
-        return paginated_response(request, [serializers.event_to_dict(e) for e in rows], cursor)
 
 
 class ContactExportView(APIView):

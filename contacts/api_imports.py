@@ -21,9 +21,7 @@ from config.openapi import ERRORS
 from config.pagination import (
     KeysetPagination,
     ResultsList,
-    keyset_page,
-    paginated_response,
-    parse_limit,
+    keyset_response,
 )
 from config.parsers import parse_json
 from contacts import selectors, serializers, services
@@ -141,12 +139,9 @@ class ImportErrorsView(APIView):
     )
     def get(self, request: ApiRequest, import_id: int) -> Response:
         job = _import_or_404(request, import_id)
-        rows, cursor = keyset_page(
+        return keyset_response(
+            request,
             selectors.import_errors(job=job),
             keys=["row_number", "id"],
-            cursor=request.query_params.get("cursor"),
-            limit=parse_limit(request.query_params.get("limit")),
-        )
-        return paginated_response(
-            request, [serializers.ImportRowErrorSerializer(row).data for row in rows], cursor
+            item=lambda row: serializers.ImportRowErrorSerializer(row).data,
         )

@@ -15,9 +15,7 @@ from config.openapi import ERRORS, described, text
 from config.pagination import (
     KeysetPagination,
     ResultsList,
-    keyset_page,
-    paginated_response,
-    parse_limit,
+    keyset_response,
 )
 from contacts import selectors, services
 from contacts.models import Segment
@@ -162,10 +160,9 @@ class SegmentContactsView(APIView):
     )
     def get(self, request: ApiRequest, segment_id: int) -> Response:
         segment = _segment_or_404(request, segment_id)
-        rows, cursor = keyset_page(
+        return keyset_response(
+            request,
             contacts_matching(segment.rule, workspace=request.workspace, validate=False),
             keys=["-id"],
-            cursor=request.query_params.get("cursor"),
-            limit=parse_limit(request.query_params.get("limit")),
+            item=contact_to_dict,
         )
-        return paginated_response(request, [contact_to_dict(c) for c in rows], cursor)

@@ -16,6 +16,7 @@ from config.query import MOMENT_PATTERN
 from contacts.models import Contact, EmailStatus, Event, ImportJob, ImportRowError, SmsStatus
 from contacts.validation import (
     ATTRIBUTE_KEY,
+    CONTACT_FIELDS,
     MAX_ATTRIBUTES_BYTES,
     MAX_JSON_KEYS,
     MAX_JSON_STRING,
@@ -29,16 +30,7 @@ from workspaces.models import available_time_zones
 def contact_to_dict(contact: Contact) -> dict[str, Any]:
     return {
         "id": contact.pk,
-        "email": contact.email,
-        "phone": contact.phone,
-        "external_id": contact.external_id,
-        "first_name": contact.first_name,
-        "last_name": contact.last_name,
-        "time_zone": contact.time_zone,
-        "locale": contact.locale,
-        "attributes": contact.attributes,
-        "email_status": contact.email_status,
-        "sms_status": contact.sms_status,
+        **{name: getattr(contact, name) for name in CONTACT_FIELDS},
         "created_at": contact.created_at.isoformat(),
         "updated_at": contact.updated_at.isoformat(),
     }
@@ -247,12 +239,7 @@ class ImportJobSerializer(serializers.ModelSerializer):
             "headers",
             "mapping",
             "match_on",
-            "total_rows",
-            "processed_rows",
-            "created_count",
-            "updated_count",
-            "unchanged_count",
-            "rejected_count",
+            *ImportJob.COUNTERS,
             "progress_percent",
             "error",
             "created_at",

@@ -1,8 +1,7 @@
-"""The platform pieces: OpenAPI schema and docs, production settings, demo data."""
+"""The platform pieces: OpenAPI schema and docs, production settings, WSGI, services."""
 
 from __future__ import annotations
 
-import io
 import os
 import shutil
 import signal
@@ -13,11 +12,8 @@ import uuid
 from pathlib import Path
 
 import pytest
-from django.core.management import call_command
 
-from contacts.models import Contact, Event
 from tests.wsgi import wsgi_get
-from workspaces.models import Workspace
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -85,42 +81,6 @@ def test_production_refuses_to_start_without_a_secret_key():
     )
     assert result.returncode != 0
     assert "SECRET_KEY must be set" in result.stderr
-
-
-@pytest.mark.django_db
-def test_seed_demo_is_believable_deterministic_and_idempotent():
-    out = io.StringIO()
-    call_command(
-        "seed_demo", "--contacts", "300", "--seed", "3", "--today", "2026-06-30", stdout=out
-    )
-    workspace = Workspace.objects.get(slug="demo")
-    contacts = Contact.objects.filter(workspace=workspace)
-    assert contacts.count() == 300
-    names = {e.name for e in Event.objects.filter(workspace=workspace)}
-    assert {"page_view", "signed_up", "purchase", "cart_abandoned", "trial_started"} <= names
-    purchases = Event.objects.filter(workspace=workspace, name="purchase")
-    assert purchases.filter(revenue__isnull=True).count() == 0
-    first_rows = list(contacts.order_by("pk").values_list("email", "time_zone", "attributes")[:20])
-    total = Event.objects.filter(workspace=workspace).count()
-    assert all(c.attributes.get("signup_source") for c in contacts[:50])
-    call_command("seed_demo", stdout=out)
-    assert "exists" in out.getvalue()
-    assert Contact.objects.filter(workspace=workspace).count() == 300
-    call_command(
-        "seed_demo",
-        "--contacts",
-        "300",
-        "--seed",
-        "3",
-        "--today",
-        "2026-06-30",
-        "--reset",
-        stdout=out,
-    )
-    workspace = Workspace.objects.get(slug="demo")
-    again = Contact.objects.filter(workspace=workspace).order_by("pk")
-    assert list(again.values_list("email", "time_zone", "attributes")[:20]) == first_rows
-    assert Event.objects.filter(workspace=workspace).count() == total
 
 
 @pytest.mark.django_db
