@@ -10,7 +10,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 from urllib.parse import quote
 
 from django.conf import settings
@@ -61,38 +61,39 @@ class Worker:
         self.concurrency = concurrency
         self.process: subprocess.Popen[bytes] | None = None
 
-    def start(self, timeout: float = 30, env: dict[str, str] | None = None) -> Worker:
+    # What to run and the log line that says it is ready; Beat names its own.
+    kind = "worker"
+    ready_line = b" ready."
+
+    def arguments(self) -> list[str]:
+        return [
+            "worker",
+            "--loglevel",
+            "info",
+            "--concurrency",
+            str(self.concurrency),
+            "--without-mingle",
+            "--without-gossip",
+            "--without-heartbeat",
+            "--pool",
+            "prefork",
+        ]
+
+    def start(self, timeout: float = 30, env: dict[str, str] | None = None) -> Self:
         """Start it; `env` replaces the test settings (the benchmarks pass theirs)."""
         self.log = self.log_path.open("wb")
-        environment = {**os.environ, **env} if env is not None else child_env()
         self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "config",
-                "worker",
-                "--loglevel",
-                "info",
-                "--concurrency",
-                str(self.concurrency),
-                "--without-mingle",
-                "--without-gossip",
-                "--without-heartbeat",
-                "--pool",
-                "prefork",
-            ],
+            [sys.executable, "-m", "celery", "-A", "config", *self.arguments()],
             cwd=ROOT,
-            env=environment,
+            env={**os.environ, **env} if env is not None else child_env(),
             stdout=self.log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
         deadline = time.monotonic() + timeout
-        while b" ready." not in self.log_path.read_bytes():
+        while self.ready_line not in self.log_path.read_bytes():
             if self.process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("worker did not start:\n" + self.output()[-3000:])
+                raise RuntimeError(f"{self.kind} did not start:\n" + self.output()[-3000:])
             time.sleep(0.1)
         return self
 
@@ -137,35 +138,12 @@ class Worker:
 class Beat(Worker):
     """Celery beat with the database scheduler, as `make run` and compose run it."""
 
-    def start(self, timeout: float = 30, env: dict[str, str] | None = None) -> Beat:
-        """Start it; `env` replaces the test settings (the benchmarks pass theirs)."""
-        self.log = self.log_path.open("wb")
+    kind = "beat"
+    ready_line = b"beat: Starting"
+
+    def arguments(self) -> list[str]:
         schedule = self.log_path.with_suffix(".schedule")
-        self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "config",
-                "beat",
-                "--loglevel",
-                "info",
-                "--schedule",
-                str(schedule),
-            ],
-            cwd=ROOT,
-            env={**os.environ, **env} if env is not None else child_env(),
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        deadline = time.monotonic() + timeout
-        while b"beat: Starting" not in self.log_path.read_bytes():
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("beat did not start:\n" + self.output()[-3000:])
-            time.sleep(0.1)
-        return self
+        return ["beat", "--loglevel", "info", "--schedule", str(schedule)]
 
 
 @contextmanager

@@ -21,7 +21,7 @@ from config.errors import Conflict, InvalidInput
 from contacts.models import Contact, Event
 from contacts.rules import contacts_matching
 from lifecycle.models import SweepRun
-from tests.factories import ContactFactory, SegmentFactory
+from tests.factories import ContactFactory, EventFactory, SegmentFactory
 from workspaces.models import Workspace
 
 pytestmark = pytest.mark.django_db
@@ -34,16 +34,14 @@ def _buyer(ws: Workspace, name: str, days_ago: list[int], amount: str) -> Contac
     contact = ContactFactory.create(
         workspace=ws, email=f"{name}@example.com", first_name=name, attributes={}
     )
-    Event.objects.bulk_create(
-        Event(
+    for d in days_ago:
+        EventFactory.create(
             workspace=ws,
             contact=contact,
             name="purchase",
             occurred_at=dt.datetime.combine(today - dt.timedelta(days=d), NOON),
             revenue=Decimal(amount),
         )
-        for d in days_ago
-    )
     return contact
 
 

@@ -32,6 +32,15 @@ def _worker_env(provider: dict[str, str], **extra: str) -> dict[str, str]:
     )
 
 
+def _smtp(sink: SmtpSink) -> dict[str, str]:
+    """The provider settings that send to the test's SMTP sink."""
+    return {
+        "MESSAGING_EMAIL_PROVIDER": "smtp",
+        "EMAIL_HOST": "127.0.0.1",
+        "EMAIL_PORT": str(sink.port),
+    }
+
+
 def _messages(ws: Any, count: int) -> list[int]:
     contacts = [ContactFactory.create(workspace=ws) for _ in range(count)]
     return enqueue(contacts, email_template(ws))
@@ -79,13 +88,8 @@ def test_sigkill_at_each_point_of_the_send_path_smtp(
     purge_broker()
     ids = _messages(ws, 12)
     with SmtpSink() as sink:
-        provider = {
-            "MESSAGING_EMAIL_PROVIDER": "smtp",
-            "EMAIL_HOST": "127.0.0.1",
-            "EMAIL_PORT": str(sink.port),
-        }
         marker = tmp_path / "crashed"
-        env = _worker_env(provider, MESSAGING_CRASH_AT=point, MESSAGING_CRASH_MARKER=str(marker))
+        env = _worker_env(_smtp(sink), MESSAGING_CRASH_AT=point, MESSAGING_CRASH_MARKER=str(marker))
         worker = Worker(concurrency=1).start(env=env)
         try:
             worker, deaths, _ = _drive(ws, worker, env)
@@ -134,13 +138,7 @@ def test_random_sigkills_lose_nothing(ws, settings):
     ids = _messages(ws, 150)
     rng = random.Random(7)
     with SmtpSink() as sink:
-        env = _worker_env(
-            {
-                "MESSAGING_EMAIL_PROVIDER": "smtp",
-                "EMAIL_HOST": "127.0.0.1",
-                "EMAIL_PORT": str(sink.port),
-            }
-        )
+        env = _worker_env(_smtp(sink))
         worker = Worker(concurrency=1).start(env=env)
         # After a random number of sends in each third: the kills always land mid-run.
         kills = [rng.randint(5, 40), rng.randint(50, 90), rng.randint(100, 130)]
@@ -167,13 +165,7 @@ def test_broker_loses_the_queued_tasks(ws, settings):
     assert message_dispatch_due() == 20
     purge_broker()  # what a Redis restart without persistence does to the queue
     with SmtpSink() as sink:
-        env = _worker_env(
-            {
-                "MESSAGING_EMAIL_PROVIDER": "smtp",
-                "EMAIL_HOST": "127.0.0.1",
-                "EMAIL_PORT": str(sink.port),
-            }
-        )
+        env = _worker_env(_smtp(sink))
         worker = Worker(concurrency=1).start(env=env)
         try:
             worker, deaths, _ = _drive(ws, worker, env)
