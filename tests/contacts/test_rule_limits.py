@@ -135,7 +135,9 @@ def test_the_compiler_refuses_what_validation_would(ws):
     started = time.monotonic()
     with pytest.raises(RuleTooLarge):
         contacts_matching({"segment": tops[0].pk}, workspace=ws, validate=False).count()
-    assert time.monotonic() - started < 1
+    # Refused while counting, not after expanding (which takes minutes): typically 0.1 s,
+    # up to 1 s on a loaded 2-core machine, so the bound leaves room for load.
+    assert time.monotonic() - started < 5
     # A rule within the bounds still compiles through three levels.
     leaf = Segment.objects.filter(workspace=ws, name="leaf 0").get()
     chain = leaf
