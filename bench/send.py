@@ -78,9 +78,9 @@ def enqueue(template: Any, contact_ids: list[int], prefix: str) -> None:
             INSERT INTO campaigns_message (workspace_id, contact_id, channel, template_id,
                 idempotency_key, uuid, is_test, status, status_reason, due_at, attempts, error,
                 provider, provider_message_id, to_address, subject, body_html, body_text,
-                sms_segments, links, created_at, transactional, deferrals)
+                sms_segments, links, created_at, transactional, deferrals, origin_kind)
             SELECT %s, c, 'email', %s, %s || c, gen_random_uuid(), false, 'scheduled', '',
-                now(), 0, '', '', '', '', '', '', '', 0, '[]'::jsonb, now(), false, 0
+                now(), 0, '', '', '', '', '', '', '', 0, '[]'::jsonb, now(), false, 0, 'direct'
             FROM unnest(%s::bigint[]) AS c
             """,
             [template.workspace_id, template.pk, f"{prefix}:", contact_ids],
