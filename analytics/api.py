@@ -14,7 +14,8 @@ from rest_framework.views import APIView
 
 from analytics.figures.campaigns import campaign_performance, journey_performance
 from analytics.models import Spend
-from analytics.reports import REPORTS, Report, figures, model_to_dict
+from analytics.report_cache import figures
+from analytics.reports import REPORTS, Report, model_to_dict
 from analytics.services.clv import clv_fit, clv_model_current
 from analytics.services.spend import spend_delete, spend_set
 from campaigns.models import Broadcast, Journey

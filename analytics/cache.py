@@ -1,4 +1,4 @@
-"""The version of a workspace's cached figures (see `analytics.reports.figures`):
+"""The version of a workspace's cached figures (see `analytics.report_cache.figures`):
 bumped when something changes them all at once — a rollup rebuild, a CLV fit, spend."""
 
 from __future__ import annotations

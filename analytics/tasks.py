@@ -10,7 +10,7 @@ from django.conf import settings
 
 from analytics import services
 from analytics.cache import workspaces_viewed
-from analytics.reports import figures_warm as warm
+from analytics.report_cache import figures_warm as warm
 from analytics.rollups import rollups_rebuild
 from config.errors import Conflict
 from lifecycle.services import sweep_start

@@ -18,8 +18,9 @@ from django.views.decorators.http import require_POST
 
 from analytics.figures.stages import funnel_path
 from analytics.models import CohortCell, Spend
+from analytics.report_cache import figures
 from analytics.report_query import Query
-from analytics.reports import REPORTS, Report, Table, figures
+from analytics.reports import REPORTS, Report, Table
 from analytics.services.clv import clv_fit
 from analytics.services.spend import spend_delete, spend_set
 from config.errors import DomainError
