@@ -43,5 +43,4 @@ def reporting_settings(request: WorkspaceRequest) -> HttpResponse:
             "errors": errors,
             "stages": stages_for_workspace(workspace=request.workspace),
         },
-        status=400 if errors else 200,
     )

@@ -54,5 +54,4 @@ def settings_policies(request: WorkspaceRequest) -> HttpResponse:
         request,
         "messaging/settings_policies.html",
         {"rows": rows, "cap_policies": CapPolicy.choices},
-        status=400 if errors else 200,
     )

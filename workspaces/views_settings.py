@@ -61,7 +61,6 @@ def settings_general(request: WorkspaceRequest) -> HttpResponse:
             "time_zones": sorted(available_time_zones()),
             "currencies": COMMON_CURRENCIES,
         },
-        status=400 if errors else 200,
     )
 
 
@@ -106,7 +105,6 @@ def settings_members(request: WorkspaceRequest) -> HttpResponse:
             "values": values,
             "errors": errors,
         },
-        status=400 if errors else 200,
     )
 
 
@@ -186,7 +184,7 @@ def invitation(request: HttpRequest, token: str) -> HttpResponse:
             context["name"] = request.POST.get("name", "").strip()[:150]
             context["errors"] = _new_account_errors(request, found)
             if context["errors"]:
-                return render(request, "workspaces/invitation.html", context, status=400)
+                return render(request, "workspaces/invitation.html", context)
             with transaction.atomic():
                 user = services.user_get_or_create(
                     email=found.email, password=request.POST["password"], name=context["name"]
@@ -198,7 +196,7 @@ def invitation(request: HttpRequest, token: str) -> HttpResponse:
             membership = members.invitation_accept(token=token, user=user)
         except DomainError as exc:
             context["errors"] = {"form": [exc.message]}
-            return render(request, "workspaces/invitation.html", context, status=exc.status)
+            return render(request, "workspaces/invitation.html", context)
         messages.success(request, f"Welcome to {membership.workspace.name}.")
         return redirect("contacts:contacts", slug=membership.workspace.slug)
     return render(request, "workspaces/invitation.html", context)

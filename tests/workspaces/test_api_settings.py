@@ -171,7 +171,7 @@ def test_dashboard_pages_save_and_viewers_cannot(owner, teammate):
             "purchase_event_names": "purchase",
         },
     )
-    assert bad.status_code == 400 and b"is not an IANA time zone" in bad.content
+    assert bad.status_code == 200 and b"is not an IANA time zone" in bad.content
     assert teammate.web.post("/w/acme/settings/", {"name": "Hacked"}).status_code == 403
     assert teammate.web.get("/w/acme/settings/sending-rules/").status_code == 200
     assert (
@@ -206,7 +206,7 @@ def test_dashboard_pages_save_and_viewers_cannot(owner, teammate):
             "quiet_end": "09:00",
         },
     )
-    assert bad.status_code == 400 and b"a whole number from 1 to 1000" in bad.content
+    assert bad.status_code == 200 and b"a whole number from 1 to 1000" in bad.content
 
     assert owner.web.get("/w/acme/settings/reporting/").status_code == 200
 

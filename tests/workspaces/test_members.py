@@ -50,7 +50,7 @@ def test_owner_invites_by_email_and_the_new_person_joins_with_the_role(
     page = stranger.get(link)
     assert page.status_code == 200 and b"Create account and join" in page.content
     refused = stranger.post(link, {"name": "Dana", "password": "short", "password_again": "short"})
-    assert refused.status_code == 400
+    assert refused.status_code == 200
     assert not User.objects.filter(email="dana@example.com").exists()
     joined = stranger.post(
         link,
@@ -92,7 +92,7 @@ def test_another_account_cannot_use_the_link(owner, outsider):
         manager=Manager.of(owner.membership),
     )
     response = outsider.web.post(f"/invitations/{token}/")
-    assert response.status_code == 400
+    assert response.status_code == 200
     assert not Membership.objects.filter(user=outsider.user, workspace=owner.workspace).exists()
 
 
@@ -146,15 +146,15 @@ def test_members_cannot_be_invited_twice_and_bad_input_is_named(owner, teammate)
     response = owner.web.post(
         "/w/acme/settings/members/", {"email": teammate.user.email, "role": "viewer"}
     )
-    assert response.status_code == 400 and b"already a member" in response.content
+    assert response.status_code == 200 and b"already a member" in response.content
     response = owner.web.post(
         "/w/acme/settings/members/", {"email": "not an address", "role": "viewer"}
     )
-    assert response.status_code == 400 and b"not an email address" in response.content
+    assert response.status_code == 200 and b"not an email address" in response.content
     response = owner.web.post(
         "/w/acme/settings/members/", {"email": "h@example.com", "role": "king"}
     )
-    assert response.status_code == 400 and b"one of" in response.content
+    assert response.status_code == 200 and b"one of" in response.content
 
 
 def test_only_admins_manage_members_and_only_owners_grant_owner(owner, teammate):
