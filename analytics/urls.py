@@ -1,11 +1,16 @@
 from django.urls import path
 
-from analytics import views, views_settings
+from analytics import views, views_contact, views_settings
 
 app_name = "analytics"
 
 urlpatterns = [
     path("analytics/", views.report_page, name="analytics"),
+    path(
+        "contacts/<int:contact_id>/value/",
+        views_contact.contact_value_panel,
+        name="contact-value-panel",
+    ),
     path("settings/reporting/", views_settings.reporting_settings, name="reporting-settings"),
     path("analytics/spend/", views.spend_list, name="analytics-spend"),
     path(

@@ -2,6 +2,7 @@ from django.urls import path
 
 from campaigns.broadcasts import views as views_broadcasts
 from campaigns.journeys import views as views_journeys
+from campaigns.journeys import views_contact as views_journey_contact
 
 app_name = "campaigns"
 
@@ -22,6 +23,11 @@ urlpatterns = [
     path("journeys/", views_journeys.journey_list, name="journeys"),
     path("journeys/new/", views_journeys.journey_edit, name="journey-new"),
     path("journeys/<int:journey_id>/", views_journeys.journey_edit, name="journey-edit"),
+    path(
+        "contacts/<int:contact_id>/journeys/",
+        views_journey_contact.contact_journeys_panel,
+        name="contact-journeys-panel",
+    ),
     path(
         "journeys/<int:journey_id>/add-contacts/",
         views_journeys.journey_contacts_add,

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from messaging import views, views_policies
+from messaging import views, views_contact, views_policies
 
 app_name = "messaging"
 
@@ -16,6 +16,11 @@ urlpatterns = [
     ),
     path("templates/<int:template_id>/delete/", views.template_delete, name="template-delete"),
     path("outbox/", views.outbox, name="outbox"),
+    path(
+        "contacts/<int:contact_id>/messages/",
+        views_contact.contact_messages_panel,
+        name="contact-messages-panel",
+    ),
     path("settings/sending-rules/", views_policies.settings_policies, name="policies"),
     path("outbox/<int:message_id>/", views.outbox_message, name="outbox-message"),
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import urlencode
 
 from django.contrib import messages
@@ -13,7 +14,7 @@ from django.views.decorators.http import require_POST
 from config.errors import DomainError
 from config.pagination import keyset_page
 from contacts import selectors, services
-from contacts.models import Contact, EmailStatus, SmsStatus
+from contacts.models import Contact, EmailStatus, Event, SmsStatus
 from contacts.panels import CONTACT_COLUMNS, CONTACT_PANELS
 from workspaces.dashboard import WorkspaceRequest, workspace_view
 from workspaces.models import Role
@@ -99,20 +100,56 @@ def contact_list(request: WorkspaceRequest) -> HttpResponse:
     return render(request, template, context)
 
 
+# A run of at least this many events of one name without revenue (page views, product
+# views) shows as one line of the activity feed that opens to list them.
+RUN_MIN = 3
+
+
+def activity_items(events: list[Event]) -> list[dict[str, Any]]:
+    """The feed's lines: single events, and runs of the same event name collapsed."""
+    items: list[dict[str, Any]] = []
+    run: list[Event] = []
+
+    def flush() -> None:
+        if len(run) >= RUN_MIN:
+            items.append({"run": list(run), "name": run[0].name, "count": len(run)})
+        else:
+            items.extend({"event": e} for e in run)
+        run.clear()
+
+    for event in events:
+        if run and (event.name != run[0].name or event.revenue is not None):
+            flush()
+        if event.revenue is not None:
+            items.append({"event": event})
+        else:
+            run.append(event)
+    flush()
+    return items
+
+
 @workspace_view()
 def contact_detail(request: WorkspaceRequest, contact_id: int) -> HttpResponse:
     contact = selectors.contact_get(workspace=request.workspace, contact_id=contact_id)
     if contact is None:
         raise Http404("No such contact.")
-    events, next_cursor = keyset_page(
-        selectors.events_for_contact(contact=contact),
-        keys=["-occurred_at", "-id"],
-        cursor=request.GET.get("cursor"),
-        limit=PAGE_SIZE,
-    )
+    names = selectors.event_names_for_contact(contact=contact)
+    chosen = request.GET.get("event", "")
+    events_qs = selectors.events_for_contact(contact=contact)
+    if chosen:
+        events_qs = events_qs.filter(name=chosen)
+    keys = ["-occurred_at", "-id"]
+    try:
+        events, next_cursor = keyset_page(
+            events_qs, keys=keys, cursor=request.GET.get("cursor"), limit=PAGE_SIZE
+        )
+    except DomainError:
+        events, next_cursor = keyset_page(events_qs, keys=keys, cursor=None, limit=PAGE_SIZE)
     context = {
         "contact": contact,
-        "events": events,
+        "items": activity_items(events),
+        "event_names": names,
+        "chosen_event": chosen,
         "next_cursor": next_cursor,
         "consent_history": selectors.consent_history(contact=contact)[:20],
         "attributes": sorted((contact.attributes or {}).items()),
