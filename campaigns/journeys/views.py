@@ -10,12 +10,13 @@ from typing import Any
 
 from django.contrib import messages
 from django.db.models import Q
-from django.http import Http404, HttpResponse, QueryDict
+from django.http import Http404, HttpResponse, JsonResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from campaigns.journeys import selectors as selectors_journeys
 from campaigns.journeys import services
+from campaigns.journeys.canvas import canvas_data
 from campaigns.journeys.flow import (
     exit_words,
     goal_words,
@@ -245,10 +246,9 @@ def _choices(request: WorkspaceRequest) -> dict[str, Any]:
     }
 
 
-def _overview(journey: Journey) -> dict[str, Any]:
+def _overview(journey: Journey, counts: list[dict[str, Any]]) -> dict[str, Any]:
     """The builder's picture of a saved journey: flow, summary and numbers."""
     steps = _steps_of(journey)
-    counts = services.journey_step_counts(journey)
     names = Names.load(journey.workspace, [journey.trigger], steps)
     current = {c["key"]: c for c in counts if not c["removed"]}
     flow, apart = journey_flow(steps, current, names)
@@ -312,16 +312,37 @@ def journey_edit(request: WorkspaceRequest, journey_id: int | None = None) -> Ht
                 errors = exc.fields or {"other": [exc.message]}
         if journey is not None:
             journey.refresh_from_db()
+    choices = _choices(request)
+    counts = services.journey_step_counts(journey) if journey is not None else []
     context: dict[str, Any] = {
         "journey": journey,
         "values": values,
         "errors": _by_section(errors),
         "live_edit_notice": LIVE_EDIT_NOTICE,
-        **_choices(request),
+        "canvas": canvas_data(
+            workspace=request.workspace,
+            journey=journey,
+            steps_text=values["steps"],
+            errors=errors,
+            counts=counts,
+            templates=choices["templates"],
+            stages=choices["stages"],
+        ),
+        **choices,
     }
     if journey is not None:
-        context.update(_overview(journey))
+        context.update(_overview(journey, counts))
     return render(request, "campaigns/journey_edit.html", context)
+
+
+@require_POST
+@workspace_view()
+def journey_impact(request: WorkspaceRequest, journey_id: int) -> JsonResponse:
+    """Before a live journey's edit is saved: how many contacts each change affects
+    (the builder posts its form here as the marketer edits; nothing is saved)."""
+    journey = _journey_or_404(request, journey_id)
+    data, _ = _data(_posted_values(request.POST))
+    return JsonResponse(selectors_journeys.journey_edit_impact(journey=journey, data=data))
 
 
 @require_POST

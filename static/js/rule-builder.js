@@ -336,7 +336,17 @@
     root.dataset.ready = "true";
   }
 
+  // Other islands (the journey canvas) mount builders of their own with a catalog
+  // they already fetched; roots marked data-manual are theirs.
+  window.StagecraftRuleBuilder = {
+    mount(root, target, catalog) {
+      root.builder = new RuleBuilder(root, target, catalog);
+      root.dataset.ready = "true";
+      return root.builder;
+    },
+  };
+
   document.addEventListener("DOMContentLoaded", () => {
-    document.querySelectorAll(".rule-builder").forEach(start);
+    document.querySelectorAll(".rule-builder:not([data-manual])").forEach(start);
   });
 })();
