@@ -34,6 +34,7 @@
     value: "Value", stage_id: "Stage", pin_days: "Days kept there", variants: "Variants", winner: "Winner",
     label: "Label", weight: "Weight", pool: "Test pool", wait_hours: "Decide after", key: "Key", kind: "Kind",
   };
+  const ONE_OF = { paths: "Path", variants: "Variant" };
   const state = { selected: null, catalog: null, menuFor: null };
   const ctx = { choices: data, catalog: null, flushers: [], changed, removePath };
 
@@ -54,11 +55,12 @@
   }
 
   function errorText(error) {
-    const parts = error.field.split(".").filter(Boolean).map((p) => {
+    const parts = error.field.split(".").filter(Boolean).map((p, i) => {
       const m = /^(\w+)\[(\d+)\]$/.exec(p);
-      return m ? `${FIELD_LABELS[m[1]] || m[1]} ${Number(m[2]) + 1}` : (FIELD_LABELS[p] || p);
+      const name = m ? `${ONE_OF[m[1]] || m[1]} ${Number(m[2]) + 1}` : (FIELD_LABELS[p] || p);
+      return i ? name.toLowerCase() : name;
     });
-    return parts.length ? `${parts.join(" › ")}: ${error.reason}` : error.reason;
+    return parts.length ? `${parts.join(" ")}: ${error.reason}` : error.reason;
   }
 
   function stepTitle(step) { return step.name || `${kindLabel[step.kind] || step.kind} (${step.key})`; }
@@ -150,7 +152,7 @@
       el("div", { class: "jflow-column" }, el("div", { class: "jflow-label" },
         el("strong", {}, v.label || "?"), " ", el("small", {}, `${share(v.weight, variants)}%`),
         n.winner === v.label ? el("mark", {}, " winner") : null),
-      el("div", { class: "jc-arm" }, templateName(v.template_id), assigned[v.label] !== undefined ? el("small", { class: "muted" }, ` · ${assigned[v.label]} sent`) : null))));
+      el("div", { class: "jc-arm" }, templateName(v.template_id), assigned[v.label] !== undefined ? el("small", { class: "muted" }, ` · ${assigned[v.label]} assigned`) : null))));
     fork.style.setProperty("--columns", String(variants.length));
     return fork;
   }
@@ -285,7 +287,9 @@
       parts.push(el("h3", {}, "Not reached from the first step"));
       for (const step of apart) if (!layout.drawn.has(step.key)) parts.push(layout.chain(step.key, null, null, ""));
     }
-    J.fill(canvas, ...parts);
+    // The stage is as wide as the flow and at least as wide as the canvas, so a wide
+    // fork scrolls inside the canvas instead of being cut off on its left.
+    J.fill(canvas, el("div", { class: "jc-stage" }, parts));
     renderErrors();
   }
 
@@ -371,7 +375,9 @@
     panel.hidden = false;
     panel.parentElement.classList.add("jc-open-panel");
     render();
-    if (focus) title.focus();
+    const shown = canvas.querySelector(`[data-step="${CSS.escape(key)}"]`);
+    if (shown && shown.scrollIntoView) shown.scrollIntoView({ block: "nearest", inline: "center" });
+    if (focus) title.focus({ preventScroll: window.matchMedia("(min-width: 901px)").matches });
   }
 
   function closePanel(focus) {

@@ -12,10 +12,11 @@ from playwright.sync_api import Page, expect
 
 from campaigns.journeys.triggers import enrol_api
 from campaigns.models import Journey
+from lifecycle.services import stages_create_defaults
 from tests.browser.conftest import log_in, screenshot
 from tests.campaigns.journeys.helpers import advance, journey, step, where
 from tests.factories import ContactFactory
-from tests.messaging.helpers import email_template
+from tests.messaging.helpers import email_template, sms_template
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -288,3 +289,79 @@ def test_the_canvas_works_from_the_keyboard(page: Page, live_server, owner):
         ("wait-1", {"duration": {"days": 1}, "next": "nap"}),
         ("nap", {"duration": {"hours": 6}, "next": None}),
     ]
+
+
+def test_every_step_kind_has_a_form_the_server_accepts(page: Page, live_server, owner):
+    sms = sms_template(owner.workspace)
+    stage = stages_create_defaults(workspace=owner.workspace)[1]
+    log_in(page, live_server.url, owner.user)
+    page.set_viewport_size({"width": 1440, "height": 1000})
+    page.goto("/w/acme/journeys/new/")
+    page.fill("input[name=name]", "Every kind")
+    panel = page.locator("#journey-panel")
+
+    _add(page, "at the start", "send_sms")
+    expect(panel.get_by_label("Template")).to_have_value(str(sms.pk))
+    panel.get_by_label("Send at each contact's best time").check()
+    _add(page, "after “Send SMS (send-sms-1)”", "wait_until")
+    panel.get_by_label("Time of day").fill("09:30")
+    panel.get_by_label("Mon").check()
+    panel.get_by_label("Fri").check()
+    _add(page, "after “Wait until a local time (wait-until-1)”", "wait_for")
+    panel.get_by_label("Event name").fill("purchase")
+    panel.get_by_role("button", name="+ Property filter").click()
+    panel.get_by_label("Only when its properties are 1: property").fill("total")
+    panel.get_by_label("Only when its properties are 1: value").fill("100")
+    panel.get_by_label("Give up after: amount").fill("36")
+    panel.get_by_label("Give up after: unit").select_option("hours")
+    title = "Wait for an event or rule (wait-for-1)"
+    _add(page, f"on the “matched” path of “{title}”", "update_attribute")
+    panel.get_by_label("Attribute", exact=True).fill("vip")
+    panel.get_by_label("Set it to").fill("true")
+    _add(page, f"on the “timed out” path of “{title}”", "split")
+    panel.get_by_label("Path 1 weight").fill("80")
+    panel.get_by_label("Path 2 weight").fill("20")
+    panel.get_by_role("button", name="+ Path").click()
+    panel.get_by_label("Path 3 label").fill("Rest")
+    panel.get_by_label("Path 3 weight").fill("0")
+    _add(page, "on the “A” path of “Random split (split-1)”", "move_stage")
+    panel.get_by_label("Move to stage").select_option(str(stage.pk))
+    panel.get_by_label("Keep them there for (days)").fill("30")
+    _add(page, "on the “B” path of “Random split (split-1)”", "webhook")
+    panel.get_by_label("URL (POST, JSON)").fill("https://93.184.216.34/hook")
+    _add(page, "after “Move to a stage (move-stage-1)”", "exit")
+    # The split is drawn with its weights, one column per path.
+    split = page.locator("[data-step=split-1] + .jflow-fork > .jflow-column > .jflow-label")
+    expect(split).to_have_text(["A 80%", "B 20%", "Rest 0%"])
+    screenshot(page, "journey-canvas-kinds-1440")
+
+    page.click("button:has-text('Save draft')")
+    # A weight of 0 is refused by the server, on the split's third path.
+    expect(page.locator("[data-step=split-1] .jc-error")).to_contain_text("Path 3 weight: must be")
+    page.locator("[data-step=split-1] .jc-open").click()
+    panel.get_by_label("Path 3 weight").fill("5")
+    page.click("button:has-text('Save draft')")
+    expect(page.locator("h1")).to_contain_text("Every kind")
+    stored = Journey.objects.get(workspace=owner.workspace, name="Every kind")
+    steps = {s.key: s.config for s in stored.steps.filter(removed_at=None)}
+    assert steps == {
+        "send-sms-1": {"template_id": sms.pk, "best_time": True, "next": "wait-until-1"},
+        "wait-until-1": {"time": "09:30", "days_of_week": [0, 4], "next": "wait-for-1"},
+        "wait-for-1": {
+            "event": {"name": "purchase", "properties": {"total": 100}},
+            "timeout": {"hours": 36},
+            "next": "update-attribute-1",
+            "timeout_next": "split-1",
+        },
+        "update-attribute-1": {"attribute": "vip", "value": True, "next": None},
+        "split-1": {
+            "paths": [
+                {"label": "A", "weight": 80, "next": "move-stage-1"},
+                {"label": "B", "weight": 20, "next": "webhook-1"},
+                {"label": "Rest", "weight": 5, "next": None},
+            ]
+        },
+        "move-stage-1": {"stage_id": stage.pk, "pin_days": 30, "next": "exit-1"},
+        "webhook-1": {"url": "https://93.184.216.34/hook", "next": None},
+        "exit-1": {},
+    }
