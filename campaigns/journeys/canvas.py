@@ -26,9 +26,12 @@ def rate(part: int, whole: int) -> float | None:
     return round(part / whole, 4) if whole else None
 
 
-def step_numbers(counts: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+def step_numbers(
+    counts: list[dict[str, Any]], variants: dict[str, dict[int, dict[str, int]]]
+) -> dict[str, dict[str, Any]]:
     """Per current step key: entered, waiting, exited, converted, and for a send,
-    sent with open and click rates (of those sent); A/B and split assignments."""
+    sent with open and click rates (of those sent); A/B and split assignments; per A/B
+    variant's template, sent with open and click rates."""
     out: dict[str, dict[str, Any]] = {}
     for row in counts:
         if row["removed"]:
@@ -42,6 +45,15 @@ def step_numbers(counts: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
             )
         if row.get("assigned"):
             numbers["assigned"] = row["assigned"]
+        if row["key"] in variants:
+            numbers["templates"] = {
+                str(template_id): {
+                    "sent": n["sent"],
+                    "open_rate": rate(n["opened"], n["sent"]),
+                    "click_rate": rate(n["clicked"], n["sent"]),
+                }
+                for template_id, n in variants[row["key"]].items()
+            }
         if row.get("winner", {}).get("label"):
             numbers["winner"] = row["winner"]["label"]
         out[row["key"]] = numbers
@@ -64,6 +76,7 @@ def canvas_data(
     steps_text: str,
     errors: dict[str, list[str]],
     counts: list[dict[str, Any]],
+    variants: dict[str, dict[int, dict[str, int]]],
     templates: list[Template],
     stages: list[Stage],
 ) -> dict[str, Any]:
@@ -72,7 +85,8 @@ def canvas_data(
     return {
         "steps": parsed_steps(steps_text),
         "errors": {p: r for p, r in errors.items() if p.startswith(STEP_PATHS)},
-        "numbers": step_numbers(counts),
+        # A draft has had no one through it: no numbers to show yet.
+        "numbers": step_numbers(counts, variants) if journey and journey.live_since else {},
         "kinds": [[value, str(label)] for value, label in StepKind.choices],
         "templates": [
             {

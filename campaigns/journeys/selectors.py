@@ -7,6 +7,7 @@ from typing import Any
 from django.db.models import Count, Q, QuerySet
 
 from campaigns.models import IN_JOURNEY, EnrolmentStatus, Journey, JourneyEnrolment
+from messaging.models import Message, Origin
 from workspaces.models import Workspace
 
 
@@ -96,3 +97,35 @@ def journey_edit_impact(*, journey: Journey, data: dict[str, Any]) -> dict[str, 
         "exit_changed": "exit_rule" in data and data["exit_rule"] != journey.exit_rule,
         "move_removed_to": data.get("move_removed_to") or None,
     }
+
+
+def journey_variant_numbers(*, journey: Journey) -> dict[str, dict[int, dict[str, int]]]:
+    """Per A/B send step key, per template: sent, opened, clicked (one grouped query;
+    a variant is known by its template, which the step's variants name)."""
+    steps = {
+        s.pk: s.key
+        for s in journey.steps.filter(removed_at__isnull=True)
+        if isinstance(s.config, dict) and s.config.get("variants")
+    }
+    if not steps:
+        return {}
+    rows = (
+        Message.objects.filter(
+            workspace_id=journey.workspace_id,
+            origin_kind=Origin.JOURNEY_STEP,
+            origin_id__in=list(steps),
+        )
+        .values("origin_id", "template_id")
+        .annotate(
+            sent=Count("id", filter=Q(sent_at__isnull=False)),
+            opened=Count("id", filter=Q(opened_at__isnull=False)),
+            clicked=Count("id", filter=Q(clicked_at__isnull=False)),
+        )
+    )
+    out: dict[str, dict[int, dict[str, int]]] = {}
+    for row in rows:
+        numbers = {k: row[k] for k in ("sent", "opened", "clicked")}
+        key = steps.get(row["origin_id"] or 0)
+        if key is not None:
+            out.setdefault(key, {})[row["template_id"]] = numbers
+    return out

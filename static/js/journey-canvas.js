@@ -142,6 +142,16 @@
     return Math.round((100 * (Number(weight === undefined ? 1 : weight) || 0)) / total);
   }
 
+  /** A variant's numbers: assigned, and sent with open and click rates of its
+   * template's messages from this step. */
+  function variantNumbers(n, variant, assigned) {
+    const parts = [];
+    if (assigned[variant.label] !== undefined) parts.push(`${assigned[variant.label]} assigned`);
+    const sent = (n.templates || {})[String(variant.template_id)];
+    if (sent) parts.push(`${sent.sent} sent`, `${percent(sent.open_rate)} open`, `${percent(sent.click_rate)} click`);
+    return parts.length ? el("small", { class: "muted jc-arm-numbers" }, parts.join(" · ")) : null;
+  }
+
   /** A/B variants under a send step: one arm each, with its weight, joined again below. */
   function arms(step) {
     const variants = step.config.variants;
@@ -152,7 +162,7 @@
       el("div", { class: "jflow-column" }, el("div", { class: "jflow-label" },
         el("strong", {}, v.label || "?"), " ", el("small", {}, `${share(v.weight, variants)}%`),
         n.winner === v.label ? el("mark", {}, " winner") : null),
-      el("div", { class: "jc-arm" }, templateName(v.template_id), assigned[v.label] !== undefined ? el("small", { class: "muted" }, ` · ${assigned[v.label]} assigned`) : null))));
+      el("div", { class: "jc-arm", "data-variant": v.label || "" }, templateName(v.template_id), variantNumbers(n, v, assigned)))));
     fork.style.setProperty("--columns", String(variants.length));
     return fork;
   }
@@ -496,8 +506,7 @@
 
   async function loadCatalog() {
     try {
-      const response = await fetch(data.catalog_url, { credentials: "same-origin" });
-      state.catalog = await response.json();
+      state.catalog = await window.StagecraftRuleBuilder.catalog(data.catalog_url);
     } catch (error) {
       return;
     }

@@ -7,9 +7,11 @@ import json
 import re
 
 import pytest
+from django.utils import timezone
 
 from campaigns.journeys.triggers import enrol_api
 from campaigns.models import Journey
+from messaging.models import Message, Origin
 from tests.campaigns.journeys.helpers import advance, enrolment, journey, step, where
 from tests.factories import ContactFactory
 from tests.messaging.helpers import email_template
@@ -280,3 +282,29 @@ def test_impact_counts_the_contacts_each_change_affects(owner, teammate, outside
     assert owner.web.get(url).status_code == 405
     assert teammate.web.post(url, form).status_code == 403
     assert outsider.web.post(url, form).status_code == 404
+
+
+def test_the_canvas_gets_each_variants_sends_and_rates(owner, ws):
+    a, b = email_template(ws, name="A"), email_template(ws, name="B")
+    variants = [
+        {"label": "A", "template_id": a.pk, "weight": 1},
+        {"label": "B", "template_id": b.pk, "weight": 1},
+    ]
+    j = journey(ws, {"kind": "manual"}, [step("ab", "send_email", variants=variants)])
+    contacts = ContactFactory.create_batch(4, workspace=ws)
+    enrol_api(j, [c.pk for c in contacts])
+    advance()
+    sent = Message.objects.filter(workspace=ws, origin_kind=Origin.JOURNEY_STEP)
+    assert sent.count() == 4
+    now = timezone.now()
+    sent.update(sent_at=now)
+    first_a = sent.filter(template=a).order_by("pk").first()
+    assert first_a is not None
+    Message.objects.filter(pk=first_a.pk).update(opened_at=now, clicked_at=now)
+    numbers = canvas(owner.web.get(f"/w/{ws.slug}/journeys/{j.pk}/").content.decode())["numbers"]
+    assert numbers["ab"]["assigned"] == {"A": 2, "B": 2}
+    assert numbers["ab"]["sent"] == 4 and numbers["ab"]["open_rate"] == 0.25
+    assert numbers["ab"]["templates"] == {
+        str(a.pk): {"sent": 2, "open_rate": 0.5, "click_rate": 0.5},
+        str(b.pk): {"sent": 2, "open_rate": 0.0, "click_rate": 0.0},
+    }

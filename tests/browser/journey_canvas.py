@@ -1,0 +1,27 @@
+"""What the journey canvas's browser tests share."""
+
+from __future__ import annotations
+
+from playwright.sync_api import Page, expect
+
+
+def no_sideways_scroll(page: Page) -> None:
+    """Nothing in the journey's own content reaches past the viewport's right edge
+    (the flow scrolls inside its own box where it must)."""
+    overflow = page.evaluate(
+        """() => {
+          const width = document.documentElement.clientWidth;
+          const main = document.querySelector('main');
+          return [...main.querySelectorAll('*')]
+            .filter((e) => !e.closest('.jc-canvas') || e.classList.contains('jc-canvas'))
+            .filter((e) => e.getBoundingClientRect().right > width + 1 && e.offsetParent !== null)
+            .map((e) => e.tagName + '.' + e.className);
+        }"""
+    )
+    assert overflow == []
+
+
+def add_step(page: Page, where: str, kind: str) -> None:
+    page.get_by_role("button", name=f"Add a step {where}").click()
+    page.locator(f".jc-menu [data-add-step={kind}]").click()
+    expect(page.locator("#journey-panel")).to_be_visible()
