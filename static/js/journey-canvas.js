@@ -114,7 +114,8 @@
         return [`until ${c.time || "?"} local time${days ? `, on ${days}` : ""}`];
       }
       case "wait_for": {
-        const what = "event" in c ? `“${(c.event || {}).name || "?"}”` : ruleWords(c.rule);
+        const props = Object.entries((c.event || {}).properties || {}).map(([k, v]) => `${k} = ${v}`).join(", ");
+        const what = "event" in c ? `“${(c.event || {}).name || "?"}”${props ? ` where ${props}` : ""}` : ruleWords(c.rule);
         return [`for ${what}`, `at most ${J.durationWords(c.timeout)}`];
       }
       case "branch": return [`if ${ruleWords(c.rule)}`];
