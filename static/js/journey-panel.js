@@ -112,7 +112,12 @@
     const id = `jc-rule-${++uid}`;
     const target = el("textarea", { id, hidden: true }, JSON.stringify(rule || { all: [] }));
     const root = el("div", { class: "rule-builder", "data-manual": "true" });
-    const read = () => { try { onChange(JSON.parse(target.value)); } catch (e) { /* half-typed JSON: keep the last rule */ } };
+    // A builder whose form was re-drawn (the wait switched to an event) no longer
+    // speaks for the step, even if its debounce timer fires late.
+    const read = () => {
+      if (!target.isConnected) return;
+      try { onChange(JSON.parse(target.value)); } catch (e) { /* half-typed JSON: keep the last rule */ }
+    };
     target.addEventListener("rule-changed", read);
     ctx.flushers.push(read);
     const box = el("fieldset", { class: "jc-rule" }, el("legend", {}, label), root, target);

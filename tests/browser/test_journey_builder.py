@@ -166,6 +166,10 @@ def test_every_step_kind_has_a_form_the_server_accepts(page: Page, live_server, 
     panel.get_by_label("Mon").check()
     panel.get_by_label("Fri").check()
     add_step(page, "after “Wait until a local time (wait-until-1)”", "wait_for")
+    # Trying a rule first and going back to an event leaves no rule behind.
+    panel.get_by_label("the contact to match a rule").check()
+    expect(panel.locator(".rule-builder[data-ready=true]")).to_have_count(1)
+    panel.get_by_label("an event").check()
     panel.get_by_label("Event name").fill("purchase")
     panel.get_by_role("button", name="+ Property filter").click()
     panel.get_by_label("Only when its properties are 1: property").fill("total")
