@@ -25,3 +25,17 @@ def add_step(page: Page, where: str, kind: str) -> None:
     page.get_by_role("button", name=f"Add a step {where}").click()
     page.locator(f".jc-menu [data-add-step={kind}]").click()
     expect(page.locator("#journey-panel")).to_be_visible()
+
+
+def every_input_labelled(page: Page) -> None:
+    """Every visible input, select and textarea of the journey form has a name a screen
+    reader reads: a label around it or for it, or an aria-label."""
+    unlabelled = page.evaluate(
+        """() => [...document.querySelectorAll(
+              '#journey-form input, #journey-form select, #journey-form textarea')]
+            .filter((e) => e.type !== 'hidden' && e.offsetParent !== null)
+            .filter((e) => !e.closest('label') && !e.getAttribute('aria-label')
+              && !(e.id && document.querySelector(`label[for="${e.id}"]`)))
+            .map((e) => e.outerHTML)"""
+    )
+    assert unlabelled == []

@@ -13,7 +13,7 @@ from playwright.sync_api import Page, expect
 from campaigns.models import Journey
 from lifecycle.services import stages_create_defaults
 from tests.browser.conftest import SCREENSHOTS, log_in, screenshot
-from tests.browser.journey_canvas import add_step, no_sideways_scroll
+from tests.browser.journey_canvas import add_step, every_input_labelled, no_sideways_scroll
 from tests.messaging.helpers import email_template, sms_template
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -41,6 +41,9 @@ def test_build_a_journey_on_the_canvas_and_set_it_live(page: Page, live_server, 
     variant_b.get_by_label("Template").select_option(str(offer.pk))
     panel.locator(".jc-variant").nth(0).get_by_label("Weight").fill("70")
     variant_b.get_by_label("Weight").fill("30")
+    panel.get_by_label("Pick a winner automatically").check()
+    every_input_labelled(page)
+    panel.get_by_label("Pick a winner automatically").uncheck()
     expect(variant_b.get_by_role("link", name="Preview template")).to_have_attribute(
         "href", f"/w/acme/templates/{offer.pk}/"
     )
@@ -176,6 +179,7 @@ def test_every_step_kind_has_a_form_the_server_accepts(page: Page, live_server, 
     panel.get_by_label("Only when its properties are 1: value").fill("100")
     panel.get_by_label("Give up after: amount").fill("36")
     panel.get_by_label("Give up after: unit").select_option("hours")
+    every_input_labelled(page)
     title = "Wait for an event or rule (wait-for-1)"
     add_step(page, f"on the “matched” path of “{title}”", "update_attribute")
     panel.get_by_label("Attribute", exact=True).fill("vip")
