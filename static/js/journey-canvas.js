@@ -302,6 +302,7 @@
     // fork scrolls inside the canvas instead of being cut off on its left.
     J.fill(canvas, el("div", { class: "jc-stage" }, parts));
     renderErrors();
+    renderToolbar();
   }
 
   // -- editing --------------------------------------------------------------------------------------
@@ -311,7 +312,41 @@
     scheduleImpact();
   }
 
+  // -- undo: the steps before each change of shape (adding, deleting, moving) --------------
+
+  const history = [];
+  let statusText = "";
+  const toolbar = el("div", { class: "jc-toolbar" });
+  canvas.before(toolbar);
+
+  function remember(what) {
+    for (const flush of ctx.flushers) flush();
+    history.push({ steps: J.clone(journey.steps), what });
+    statusText = "";
+    if (history.length > 50) history.shift();
+  }
+
+  function renderToolbar() {
+    const last = history[history.length - 1];
+    J.fill(toolbar,
+      el("button", { type: "button", class: "secondary outline small", "data-undo": "", disabled: !last,
+        "aria-label": last ? `Undo: ${last.what}` : "Undo (nothing to undo)", on: { click: undo } }, "↶ Undo"),
+      el("span", { class: "muted", role: "status" }, statusText));
+  }
+
+  function undo() {
+    const last = history.pop();
+    if (!last) return;
+    closePanel(false);
+    journey.steps = last.steps;
+    statusText = `Undone: ${last.what}.`;
+    sync();
+    render();
+    toolbar.querySelector("button").focus();
+  }
+
   function add(where, kind) {
+    remember(`add “${kindLabel[kind] || kind}”`);
     const key = journey.insert(where, kind, J.skeleton(kind, Object.assign({}, data, { events: (ctx.catalog || {}).events })));
     state.menuFor = null;
     sync();
@@ -326,6 +361,7 @@
   }
 
   function removePath(step, i) {
+    remember(`remove path ${(step.config.paths[i] || {}).label || i + 1} of “${stepTitle(step)}”`);
     journey.removePath(step.key, i);
     changed(true);
   }
@@ -337,6 +373,7 @@
       ? `Delete “${stepTitle(step)}” and the ${orphans.length} step${orphans.length > 1 ? "s" : ""} only on its other paths?`
       : `Delete “${stepTitle(step)}”?`;
     if (!window.confirm(message)) return;
+    remember(`delete “${stepTitle(step)}”`);
     const next = journey.continuation(step);
     journey.remove(key);
     stepErrors.delete(key);
@@ -348,10 +385,20 @@
   }
 
   function move(key, up) {
+    remember(`move “${stepTitle(journey.byKey(key))}” ${up ? "up" : "down"}`);
     if (up) journey.moveUp(key); else journey.moveDown(key);
     changed(true);
     const again = panel.querySelector(up ? "[data-move=up]" : "[data-move=down]");
     (again && !again.disabled ? again : panel.querySelector("h3")).focus();
+  }
+
+  /** The step's numbers in words, in its panel (the node has them too). */
+  function panelNumbers(step) {
+    const n = data.numbers[step.key];
+    if (!n) return null;
+    const parts = [`${n.entered} entered`, `${n.waiting} waiting here now`, `${n.exited} left the journey here`, `${n.converted} converted`];
+    if ("sent" in n) parts.push(`${n.sent} sent`, `${percent(n.open_rate)} opened`, `${percent(n.click_rate)} clicked`);
+    return el("p", { class: "muted jc-panel-numbers" }, `So far: ${parts.join(" · ")}.`);
   }
 
   function openPanel(key, focus = true) {
@@ -374,6 +421,7 @@
         changed();
       } } })),
       body,
+      panelNumbers(step),
       el("div", { class: "jc-panel-actions" },
         el("button", { type: "button", class: "secondary outline small", "data-move": "up", disabled: !journey.canMoveUp(key), on: { click: () => move(key, true) } }, "↑ Move up"),
         el("button", { type: "button", class: "secondary outline small", "data-move": "down", disabled: !journey.canMoveDown(key), on: { click: () => move(key, false) } }, "↓ Move down"),
@@ -481,7 +529,10 @@
       const name = change.name ? `“${change.name}” (${change.key})` : `“${change.key}”`;
       if (change.change === "added") { lines.push([`Step ${name} is new.`, "added"]); continue; }
       if (change.change === "changed") {
-        lines.push([`Step ${name} changes: ${contacts(change.contacts)} there now get the new settings from their next run there.`, "changed"]);
+        const waits = ["wait", "wait_until", "wait_for"].includes(change.kind);
+        lines.push([`Step ${name} changes: ${contacts(change.contacts)} there now ${waits
+          ? "keep the time they were given; contacts who arrive later wait the new way"
+          : "get the new settings from their next run there"}.`, "changed"]);
         continue;
       }
       const why = change.change === "removed" ? "is removed" : "changes kind";

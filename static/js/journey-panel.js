@@ -155,6 +155,7 @@
             templatePicker(ctx, channel, v.template_id, (id) => { v.template_id = id; ctx.changed(); }),
             c.variants.length > 2 ? el("button", { type: "button", class: "secondary outline small", on: { click: () => { c.variants.splice(i, 1); ctx.changed(); render(); } } }, `Remove variant ${v.label || i + 1}`) : null));
         });
+        parts.push(el("p", { class: "muted" }, "Every variant goes on to the same next step. To follow each variant with steps of its own, use a random split with a send on each path."));
         if (c.variants.length < 10) {
           parts.push(el("button", { type: "button", class: "outline small", on: { click: () => {
             const used = new Set(c.variants.map((v) => v.label));

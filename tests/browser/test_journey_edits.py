@@ -52,8 +52,10 @@ def test_a_live_edit_says_whom_it_affects_before_saving(page: Page, live_server,
     page.locator("[data-step=nap] .jc-open").click()
     panel = page.locator("#journey-panel")
     panel.get_by_label("Wait for: amount").fill("2")
+    expect(panel).to_contain_text("So far: 3 entered · 3 waiting here now")
     expect(impact).to_contain_text(
-        "Step “nap” changes: 3 contacts there now get the new settings from their next run"
+        "Step “nap” changes: 3 contacts there now keep the time they were given; "
+        "contacts who arrive later wait the new way."
     )
     page.once("dialog", lambda dialog: dialog.accept())
     panel.get_by_role("button", name="Delete step").click()
@@ -190,6 +192,14 @@ def test_rules_everywhere_and_deleting_a_branch(page: Page, live_server, owner):
     assert dialogs == ["Delete “Branch on a rule (q)” and the 1 step only on its other paths?"]
     expect(page.locator("[data-step=q], [data-step=nap]")).to_have_count(0)
     expect(page.locator(":focus")).to_have_text(re.compile("Send email.*pro"))
+    # Undo brings both back; deleting again takes them out again.
+    page.get_by_role("button", name="Undo: delete “Branch on a rule (q)”").click()
+    expect(page.locator("[data-step=q], [data-step=nap]")).to_have_count(2)
+    expect(page.locator(".jc-toolbar")).to_contain_text("Undone: delete “Branch on a rule (q)”.")
+    page.locator("[data-step=q] .jc-open").click()
+    page.once("dialog", lambda dialog: dialog.accept())
+    panel.get_by_role("button", name="Delete step").click()
+    expect(page.locator("[data-step=q], [data-step=nap]")).to_have_count(0)
 
     # A wait for a rule, after the first step.
     add_step(page, "after “Send email (hello)”", "wait_for")
