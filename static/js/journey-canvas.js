@@ -283,9 +283,14 @@
   function triggerWords() {
     const select = document.getElementById("trigger-kind");
     const option = select && select.selectedOptions[0];
-    const event = form.querySelector("[name=trigger_event]");
     let text = option ? option.textContent : "the trigger";
-    if (select && select.value === "event" && event && event.value) text += ` “${event.value}”`;
+    const detail = {
+      event: "[name=trigger_event]", stage_entered: "[name=trigger_stage_id]", stage_exited: "[name=trigger_stage_id]",
+      segment_joined: "[name=trigger_segment_id]", date_attribute: "[name=trigger_attribute]",
+    }[select ? select.value : ""];
+    const input = detail ? form.querySelector(detail) : null;
+    const value = input instanceof HTMLSelectElement ? (input.value && input.selectedOptions[0].textContent) : input && input.value;
+    if (value) text += ` “${value}”`;
     return text;
   }
 

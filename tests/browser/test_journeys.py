@@ -1,13 +1,19 @@
 """A journey's flow in a real browser: a branch drawn side by side with its counts, on
-the canvas an editor works on and on the read-only flow a viewer sees. (Building a
-journey on the canvas is tests/browser/test_journey_builder.py.)"""
+the canvas an editor works on and on the read-only flow a viewer sees; the demo's
+journeys drawn whole on the canvas and saved unchanged. (Building a journey on the
+canvas is tests/browser/test_journey_builder.py.)"""
 
 from __future__ import annotations
 
 import pytest
 from playwright.sync_api import Page, expect
 
+from analytics.report_query import local_today
 from campaigns.journeys.triggers import enrol_api
+from campaigns.models import Journey
+from demo.campaigns import demo_journeys_seed, demo_messaging_seed
+from demo.contacts import demo_contacts_create
+from lifecycle.services import stages_create_defaults
 from tests.browser.conftest import log_in, screenshot
 from tests.campaigns.journeys.helpers import advance, journey, step
 from tests.factories import ContactFactory
@@ -58,3 +64,31 @@ def test_a_branch_is_drawn_side_by_side_with_its_counts(page: Page, live_server,
     expect(page.locator("#journey-canvas")).to_have_count(0)
     _side_by_side(page, ".journey-flow .jflow-fork")
     screenshot(page, "journey-flow-viewer")
+
+
+def test_the_demo_journeys_draw_on_the_canvas_and_save_unchanged(page: Page, live_server, owner):
+    ws = owner.workspace
+    stages_create_defaults(workspace=ws)
+    demo_contacts_create(workspace=ws, contacts=60, seed=7, today=local_today(ws))
+    demo_messaging_seed(workspace=ws, messages=5)
+    demo_journeys_seed(workspace=ws, sample=10)
+    journeys = list(Journey.objects.filter(workspace=ws).order_by("pk"))
+    assert len(journeys) == 5
+    log_in(page, live_server.url, owner.user)
+    for j in journeys:
+        before = [(s.key, s.kind, s.config) for s in j.steps.filter(removed_at=None)]
+        page.goto(f"/w/acme/journeys/{j.pk}/")
+        # Every step drawn once, from the first; none left apart.
+        drawn = page.locator("#journey-canvas [data-step]")
+        expect(drawn).to_have_count(len(before))
+        keys = {drawn.nth(i).get_attribute("data-step") for i in range(len(before))}
+        assert keys == {key for key, _, _ in before}
+        expect(page.locator("#journey-canvas h3")).to_have_count(0)
+        expect(page.locator("#journey-impact")).to_contain_text("No change yet")
+        trigger = page.locator("#trigger-kind option:checked").text_content()
+        expect(page.locator(".jflow-start")).to_contain_text(f"Contacts enter: {trigger} “")
+        page.click("button:has-text('Save changes')")
+        expect(page.locator(".flash")).to_contain_text("saved")
+        after = [(s.key, s.kind, s.config) for s in j.steps.filter(removed_at=None)]
+        assert sorted(after, key=str) == sorted(before, key=str), j.name
+    screenshot(page, "journey-canvas-demo")
