@@ -1,6 +1,6 @@
 from django.urls import path
 
-from messaging import views
+from messaging import views, views_policies
 
 app_name = "messaging"
 
@@ -16,5 +16,6 @@ urlpatterns = [
     ),
     path("templates/<int:template_id>/delete/", views.template_delete, name="template-delete"),
     path("outbox/", views.outbox, name="outbox"),
+    path("settings/sending-rules/", views_policies.settings_policies, name="policies"),
     path("outbox/<int:message_id>/", views.outbox_message, name="outbox-message"),
 ]

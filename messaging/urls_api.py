@@ -1,6 +1,6 @@
 from django.urls import path
 
-from messaging import api, api_consent
+from messaging import api, api_consent, api_policies
 
 app_name = "messaging_api"
 
@@ -23,6 +23,16 @@ urlpatterns = [
         "contacts/<int:contact_id>/consent/",
         api_consent.ContactConsentView.as_view(),
         name="api-contact-consent",
+    ),
+    path(
+        "settings/sending-rules/",
+        api_policies.SendingRulesListView.as_view(),
+        name="api-settings-sending-rules",
+    ),
+    path(
+        "settings/sending-rules/<str:channel>/",
+        api_policies.SendingRulesDetailView.as_view(),
+        name="api-settings-sending-rule",
     ),
     path("consent/export/", api_consent.ConsentExportView.as_view(), name="api-consent-export"),
 ]

@@ -4,6 +4,7 @@
  *   tooltips take HTML strings). Scripts that build DOM nodes use textContent instead.
  * - data-confirm="…" on a form, or on the button that submits it: asks first.
  * - data-autosubmit on a <select>: submits its form when it changes.
+ * - data-nav-toggle: the Menu button that opens the top navigation on narrow screens.
  *
  * The Content-Security-Policy refuses inline script (onsubmit=, onclick=, <script>
  * blocks), so behaviour is declared with data-* attributes and lives here. */
@@ -29,6 +30,16 @@
       event.stopImmediatePropagation();
     }
   }, true);
+
+  // The top navigation's "Menu" button on narrow screens.
+  document.addEventListener("click", function (event) {
+    const toggle = event.target instanceof Element ? event.target.closest("[data-nav-toggle]") : null;
+    if (!toggle) return;
+    const bar = toggle.closest("[data-topbar]");
+    const open = !bar.classList.contains("nav-open");
+    bar.classList.toggle("nav-open", open);
+    toggle.setAttribute("aria-expanded", open ? "true" : "false");
+  });
 
   document.addEventListener("change", function (event) {
     const select = event.target;
