@@ -19,6 +19,10 @@ def no_sideways_scroll(page: Page) -> None:
         }"""
     )
     assert overflow == []
+    widths = page.evaluate(
+        "() => [document.documentElement.scrollWidth, document.documentElement.clientWidth]"
+    )
+    assert widths[0] <= widths[1], f"the page scrolls sideways: {widths}"
 
 
 def add_step(page: Page, where: str, kind: str) -> None:

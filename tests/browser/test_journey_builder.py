@@ -240,8 +240,7 @@ def test_every_step_kind_has_a_form_the_server_accepts(page: Page, live_server, 
     assert first and second and second["y"] > first["y"] + first["height"] - 1
     no_sideways_scroll(page)
     screenshot(page, "journey-canvas-kinds-390")
-    # The page is wider than 390 px until the top navigation collapses (the lead's part
-    # of issue 14), so the flow alone as well.
+    # The flow alone as well, to read it at its real size.
     page.locator(".journey-canvas").screenshot(
         path=SCREENSHOTS / "journey-canvas-kinds-390-flow.png"
     )
