@@ -26,6 +26,18 @@ def rate(part: int, whole: int) -> float | None:
     return round(part / whole, 4) if whole else None
 
 
+def with_rates(row: dict[str, Any]) -> dict[str, Any]:
+    """A step's counts with its open and click rates as percentages to show (a
+    dash before anything is sent), for the server-drawn flow."""
+    if "sent" not in row:
+        return row
+    shown = {}
+    for name, part in (("open_rate", "opened"), ("click_rate", "clicked")):
+        value = rate(row[part], row["sent"])
+        shown[name] = "\u2013" if value is None else f"{round(100 * value, 1):g}%"
+    return {**row, **shown}
+
+
 def step_numbers(
     counts: list[dict[str, Any]], variants: dict[str, dict[int, dict[str, int]]]
 ) -> dict[str, dict[str, Any]]:

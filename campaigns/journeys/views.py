@@ -15,7 +15,7 @@ from django.views.decorators.http import require_POST
 
 from campaigns.journeys import selectors as selectors_journeys
 from campaigns.journeys import services
-from campaigns.journeys.canvas import canvas_data
+from campaigns.journeys.canvas import canvas_data, with_rates
 from campaigns.journeys.flow import (
     exit_words,
     goal_words,
@@ -97,7 +97,7 @@ def _overview(journey: Journey, counts: list[dict[str, Any]]) -> dict[str, Any]:
     """The builder's picture of a saved journey: flow, summary and numbers."""
     steps = steps_of(journey)
     names = Names.load(journey.workspace, [journey.trigger], steps)
-    current = {c["key"]: c for c in counts if not c["removed"]}
+    current = {c["key"]: with_rates(c) for c in counts if not c["removed"]}
     flow, apart = journey_flow(steps, current, names)
     return {
         "flow": flow,

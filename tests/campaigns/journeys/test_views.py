@@ -95,6 +95,7 @@ def test_builder_draws_the_flow_with_branches_and_counts(
     assert "jflow-fork" in fork and "<strong>yes</strong>" in fork and "<strong>no</strong>" in fork
     assert "if plan is pro" in page and "for 2 days" in page and "Template “Welcome”" in page
     assert count(page, "hello", "entered") == 2 and count(page, "hello", "sent") == 0
+    assert 'data-count="open_rate">\u2013<' in page
     assert count(page, "nap", "waiting") == 1 and count(page, "bye", "exited") == 1
     assert 'data-total="entered">2<' in page and 'data-total="active">1<' in page
     with django_assert_max_num_queries(22):
@@ -284,7 +285,7 @@ def test_impact_counts_the_contacts_each_change_affects(owner, teammate, outside
     assert outsider.web.post(url, form).status_code == 404
 
 
-def test_the_canvas_gets_each_variants_sends_and_rates(owner, ws):
+def test_the_canvas_gets_each_variants_sends_and_rates(owner, teammate, ws):
     a, b = email_template(ws, name="A"), email_template(ws, name="B")
     variants = [
         {"label": "A", "template_id": a.pk, "weight": 1},
@@ -308,3 +309,6 @@ def test_the_canvas_gets_each_variants_sends_and_rates(owner, ws):
         str(a.pk): {"sent": 2, "open_rate": 0.5, "click_rate": 0.5},
         str(b.pk): {"sent": 2, "open_rate": 0.0, "click_rate": 0.0},
     }
+    # The flow a viewer reads shows the step's rates too.
+    page = teammate.web.get(f"/w/{ws.slug}/journeys/{j.pk}/").content.decode()
+    assert 'data-count="open_rate">25%<' in page and 'data-count="click_rate">25%<' in page
