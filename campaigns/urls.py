@@ -34,6 +34,11 @@ urlpatterns = [
         name="journey-contacts-add",
     ),
     path(
+        "journeys/<int:journey_id>/impact/",
+        views_journeys.journey_impact,
+        name="journey-impact",
+    ),
+    path(
         "journeys/<int:journey_id>/<slug:action>/",
         views_journeys.journey_action,
         name="journey-action",

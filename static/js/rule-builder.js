@@ -326,17 +326,39 @@
     }
   }
 
+  // One request per catalog URL however many builders a page has; each gets a copy.
+  const catalogs = {};
+  async function catalogAt(url) {
+    if (!catalogs[url]) {
+      catalogs[url] = fetch(url, { credentials: "same-origin" }).then((response) => {
+        if (!response.ok) throw new Error(`HTTP ${response.status}`);
+        return response.json();
+      });
+    }
+    return JSON.parse(JSON.stringify(await catalogs[url]));
+  }
+
   async function start(root) {
     const target = document.getElementById(root.dataset.target);
-    const response = await fetch(root.dataset.catalog, { credentials: "same-origin" });
-    const catalog = await response.json();
+    const catalog = await catalogAt(root.dataset.catalog);
     const exclude = root.dataset.excludeSegment;
     if (exclude) catalog.segments = catalog.segments.filter((s) => String(s.id) !== exclude);
     root.builder = new RuleBuilder(root, target, catalog);
     root.dataset.ready = "true";
   }
 
+  // Other islands (the journey canvas) mount builders of their own with a catalog
+  // they already fetched; roots marked data-manual are theirs.
+  window.StagecraftRuleBuilder = {
+    catalog: catalogAt,
+    mount(root, target, catalog) {
+      root.builder = new RuleBuilder(root, target, catalog);
+      root.dataset.ready = "true";
+      return root.builder;
+    },
+  };
+
   document.addEventListener("DOMContentLoaded", () => {
-    document.querySelectorAll(".rule-builder").forEach(start);
+    document.querySelectorAll(".rule-builder:not([data-manual])").forEach(start);
   });
 })();
