@@ -11,6 +11,7 @@ from django.db import transaction
 
 from analytics.report_query import local_today
 from demo.analytics import demo_analytics_create
+from demo.broadcasts import demo_broadcast_seed, demo_segments_seed
 from demo.campaigns import demo_journeys_seed, demo_messaging_seed
 from demo.contacts import demo_contacts_create
 from demo.lifecycle import demo_history_replay
@@ -76,6 +77,8 @@ class Command(BaseCommand):
         demo_analytics_create(workspace=workspace, today=today, seed=options["seed"])
         sent = demo_messaging_seed(workspace=workspace)
         demo_journeys_seed(workspace=workspace)
+        demo_segments_seed(workspace=workspace)
+        demo_broadcast_seed(workspace=workspace, seed=options["seed"])
         self.stdout.write(
             f"Demo workspace '{DEMO_SLUG}': {summary.contacts} contacts, {summary.events} "
             f"events, {summary.purchases} purchases worth {summary.revenue} "
