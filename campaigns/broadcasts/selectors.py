@@ -75,14 +75,14 @@ def broadcast_test_result(broadcast: Broadcast) -> dict[str, Any] | None:
     if len(variants) < 2 or broadcast.winner_due_at is None:
         return None
     pool = broadcast.messages.filter(created_at__lte=broadcast.winner_due_at)
-    counts = {
+    counts: dict[int | None, dict[str, Any]] = {
         row["variant_id"]: row
         for row in pool.values("variant_id").annotate(
             sent=Count("id", filter=Q(sent_at__isnull=False)),
             clicked=Count("id", filter=Q(clicked_at__isnull=False)),
         )
     }
-    arms = [
+    arms: list[dict[str, Any]] = [
         {
             "label": v.label,
             "is_default": v.is_default,
