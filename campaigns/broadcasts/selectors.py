@@ -76,7 +76,7 @@ def broadcast_test_result(broadcast: Broadcast) -> dict[str, Any] | None:
         return None
     pool = broadcast.messages.filter(created_at__lte=broadcast.winner_due_at)
     counts: dict[int | None, dict[str, Any]] = {
-        row["variant_id"]: row
+        row["variant_id"]: dict(row)
         for row in pool.values("variant_id").annotate(
             sent=Count("id", filter=Q(sent_at__isnull=False)),
             clicked=Count("id", filter=Q(clicked_at__isnull=False)),

@@ -76,11 +76,11 @@ def test_report_shows_rates_winner_lift_and_confidence(owner, ab):
     assert "with over 99.9% confidence" in page
     assert "A 5/100 clicked, B 30/100 clicked" in page
     assert "$80.00" in page  # two purchases of 40 after a message
-    chart = json.loads(
-        re.search(
-            r'<script id="broadcast-chart" type="application/json">(.*?)</script>', page, re.S
-        ).group(1)
+    found = re.search(
+        r'<script id="broadcast-chart" type="application/json">(.*?)</script>', page, re.S
     )
+    assert found is not None
+    chart = json.loads(found.group(1))
     assert [s["name"] for s in chart["series"]] == ["A", "B"]
 
 
