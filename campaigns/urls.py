@@ -14,6 +14,11 @@ urlpatterns = [
         views_broadcasts.broadcast_audience_panel,
         name="broadcast-audience",
     ),
+    path(
+        "campaigns/preview/",
+        views_broadcasts.broadcast_preview,
+        name="broadcast-preview",
+    ),
     path("campaigns/<int:broadcast_id>/", views_broadcasts.broadcast_edit, name="broadcast-edit"),
     path(
         "campaigns/<int:broadcast_id>/<slug:action>/",
