@@ -4,6 +4,7 @@
  *   tooltips take HTML strings). Scripts that build DOM nodes use textContent instead.
  * - data-confirm="…" on a form, or on the button that submits it: asks first.
  * - data-autosubmit on a <select>: submits its form when it changes.
+ * - data-busy="…" on a submit button: shows it working, and disables it, once sent.
  * - data-nav-toggle: the Menu button that opens the top navigation on narrow screens.
  *
  * The Content-Security-Policy refuses inline script (onsubmit=, onclick=, <script>
@@ -28,6 +29,15 @@
     if (message && !window.confirm(message)) {
       event.preventDefault();
       event.stopImmediatePropagation();
+      return;
+    }
+    // A button with data-busy="…" says the work has started and cannot be sent twice.
+    if (button && button.dataset.busy && !event.defaultPrevented) {
+      window.setTimeout(function () {
+        button.setAttribute("aria-busy", "true");
+        button.disabled = true;
+        button.textContent = button.dataset.busy;
+      }, 0);
     }
   }, true);
 
