@@ -6,6 +6,8 @@ app_name = "contacts"
 
 urlpatterns = [
     path("contacts/", views.contact_list, name="contacts"),
+    path("contacts/views/", views.saved_view_save, name="saved-view-save"),
+    path("contacts/views/<int:view_id>/delete/", views.saved_view_remove, name="saved-view-remove"),
     path("contacts/export.csv", views.contact_export, name="contacts-export"),
     path("contacts/<int:contact_id>/", views.contact_detail, name="contact-detail"),
     path("contacts/<int:contact_id>/erase/", views.contact_erase, name="contact-erase"),

@@ -1,6 +1,13 @@
 """Dashboard pages of the contacts app."""
 
-from contacts.views.contacts import contact_detail, contact_erase, contact_export, contact_list
+from contacts.views.contacts import (
+    contact_detail,
+    contact_erase,
+    contact_export,
+    contact_list,
+    saved_view_remove,
+    saved_view_save,
+)
 from contacts.views.imports import import_detail, import_errors_csv, import_list
 from contacts.views.segments import (
     rule_catalog,
@@ -22,6 +29,8 @@ __all__ = [
     "import_list",
     "rule_catalog",
     "rule_preview",
+    "saved_view_remove",
+    "saved_view_save",
     "segment_contacts",
     "segment_count",
     "segment_delete",

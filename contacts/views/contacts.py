@@ -9,13 +9,15 @@ from django.contrib import messages
 from django.db.models import QuerySet
 from django.http import Http404, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from config.errors import DomainError
 from config.pagination import keyset_page
 from contacts import selectors, services
-from contacts.models import Contact, EmailStatus, Event, SmsStatus
+from contacts.models import Contact, EmailStatus, Event, SavedView, SmsStatus
 from contacts.panels import CONTACT_COLUMNS, CONTACT_PANELS
+from contacts.services.saved_views import saved_view_create, saved_view_delete
 from workspaces.dashboard import WorkspaceRequest, workspace_view
 from workspaces.models import Role
 
@@ -59,6 +61,12 @@ def _list_queryset(request: WorkspaceRequest, filters: dict[str, str]) -> QueryS
     return queryset
 
 
+def _view_query(filters: dict[str, str]) -> str:
+    return urlencode(
+        {k: v for k, v in filters.items() if v and not (k == "sort" and v == "newest")}
+    )
+
+
 @workspace_view()
 def contact_list(request: WorkspaceRequest) -> HttpResponse:
     filters = _list_filters(request)
@@ -88,6 +96,8 @@ def contact_list(request: WorkspaceRequest) -> HttpResponse:
         "filtered": bool(query),
         "query": urlencode({**query, "sort": filters["sort"]}),
         "sorts": [(key, label) for key, (_, label) in SORTS.items()],
+        "saved_views": SavedView.objects.filter(workspace=request.workspace).order_by("name"),
+        "current_query": _view_query(filters),
         "is_first_page": not request.GET.get("cursor"),
         "email_statuses": EmailStatus.choices,
         "sms_statuses": SmsStatus.choices,
@@ -126,6 +136,39 @@ def activity_items(events: list[Event]) -> list[dict[str, Any]]:
             run.append(event)
     flush()
     return items
+
+
+@require_POST
+@workspace_view()
+def saved_view_save(request: WorkspaceRequest) -> HttpResponse:
+    """Save the list's current filters under a name (the form sends the filters)."""
+    filters = {key: request.POST.get(key, "") for key in _list_filters(request)}
+    if filters.get("sort") == "newest":
+        filters["sort"] = ""  # the default: a view saved without it matches the plain list
+    try:
+        view = saved_view_create(
+            workspace=request.workspace,
+            name=request.POST.get("name", ""),
+            filters=filters,
+            allowed=_list_filters(request).keys(),
+            actor=request.actor,
+        )
+        messages.success(request, f"View “{view.name}” saved.")
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    query = _view_query(filters)
+    return redirect(f"{reverse('contacts:contacts', args=[request.workspace.slug])}?{query}")
+
+
+@require_POST
+@workspace_view()
+def saved_view_remove(request: WorkspaceRequest, view_id: int) -> HttpResponse:
+    view = SavedView.objects.filter(workspace=request.workspace, pk=view_id).first()
+    if view is None:
+        raise Http404("No such view.")
+    saved_view_delete(view=view, actor=request.actor)
+    messages.success(request, f"View “{view.name}” removed.")
+    return redirect("contacts:contacts", slug=request.workspace.slug)
 
 
 @workspace_view()

@@ -10,6 +10,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from contacts.models.saved_views import SavedView as SavedView
 from workspaces.models import ApiKey, User, Workspace
 
 
