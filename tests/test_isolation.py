@@ -106,12 +106,15 @@ OBJECT_MAKERS: dict[str, Callable[[Workspace], int]] = {
     ),
     "member_id": lambda ws: (
         MembershipFactory.create(
-            workspace=ws, user=UserFactory.create(email="secret-member@example.com")
+            workspace=ws, user=UserFactory.create(email=f"secret-member-{ws.pk}@example.com")
         ).pk
     ),
     "invitation_id": lambda ws: (
         Invitation.objects.create(
-            workspace=ws, email="secret-invitee@example.com", role="viewer", token_hash="0" * 64
+            workspace=ws,
+            email="secret-invitee@example.com",
+            role="viewer",
+            token_hash=f"{ws.pk:064d}",
         ).pk
     ),
 }
