@@ -1,6 +1,6 @@
 from django.urls import path
 
-from messaging import views
+from messaging import views, views_settings
 
 app_name = "messaging"
 
@@ -16,5 +16,22 @@ urlpatterns = [
     ),
     path("templates/<int:template_id>/delete/", views.template_delete, name="template-delete"),
     path("outbox/", views.outbox, name="outbox"),
+    path("settings/sending/", views_settings.sending_settings, name="sending-settings"),
+    path("settings/domains/", views_settings.domain_list, name="domains"),
+    path(
+        "settings/domains/<int:domain_id>/",
+        views_settings.domain_detail,
+        name="domain-detail",
+    ),
+    path(
+        "settings/domains/<int:domain_id>/check/",
+        views_settings.domain_check,
+        name="domain-check",
+    ),
+    path(
+        "settings/domains/<int:domain_id>/delete/",
+        views_settings.domain_delete,
+        name="domain-delete",
+    ),
     path("outbox/<int:message_id>/", views.outbox_message, name="outbox-message"),
 ]
