@@ -90,7 +90,6 @@ def domain_list(request: WorkspaceRequest) -> HttpResponse:
             "can_edit": request.membership.can_admin,
             "signing_note": _signing_note(found),
         },
-        status=400 if errors else 200,
     )
 
 
