@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field
@@ -13,7 +14,9 @@ from rest_framework.views import APIView
 
 from config.api import request_object
 from config.errors import InvalidInput, NotFound
-from config.openapi import ERRORS, described, text
+from config.openapi import ERRORS, described, or_empty, text
+from config.pagination import ResultsList
+from contacts.serializers import EMAIL, PHONE
 from messaging import selectors
 from messaging.domain_models import SendingDomain
 from messaging.services import domains
@@ -26,18 +29,26 @@ from workspaces.api_auth import ApiRequest
 
 
 class SenderSettingsSerializer(serializers.Serializer):
-    from_name = described(text(200), required=False)
+    from_name = described(
+        {"type": "string", "maxLength": 200, "pattern": "^[^\\r\\n]*$"},
+        required=False,
+        help_text="one line",
+    )
     from_email = described(
-        text(254), required=False, help_text="an email address, or empty for the default"
+        or_empty(EMAIL, nullable=False),
+        required=False,
+        help_text="lower-cased; empty: the installation's default",
     )
     reply_to = described(
-        text(254), required=False, help_text="where replies go (Reply-To), or empty"
+        or_empty(EMAIL, nullable=False),
+        required=False,
+        help_text="where replies go (Reply-To) unless a template names its own; lower-cased",
     )
     sms_from_number = described(
-        text(16),
+        or_empty(PHONE, nullable=False),
         required=False,
-        help_text="the SMS sender in E.164 form (+14155550123), or empty; a number "
-        "belongs to one workspace (409 when another has it)",
+        help_text="the SMS sender (E.164), or empty; a number belongs to one workspace "
+        "(409 when another has it)",
     )
     sms_help_text = described(text(320), required=False)
 
@@ -74,7 +85,11 @@ class SendingDomainSerializer(serializers.ModelSerializer):
 
 
 class SendingDomainCreateSerializer(serializers.Serializer):
-    domain = described(text(253, blank=False), help_text="a domain name such as mail.example.com")
+    domain = described(
+        {"type": "string", "maxLength": 253, "pattern": domains.DOMAIN_PATTERN},
+        help_text="a domain name such as mail.example.com (an international one in its "
+        "xn-- form); compared in lower case",
+    )
 
 
 def _sender_dict(request: ApiRequest) -> dict[str, Any]:
@@ -122,6 +137,8 @@ def _domain_dict(record: SendingDomain) -> dict[str, Any]:
 
 
 class SendingDomainListView(APIView):
+    pagination_class = ResultsList  # {"results": [...]} in the schema
+
     @extend_schema(
         operation_id="settings_domains_list",
         responses={200: SendingDomainSerializer(many=True), **ERRORS},
@@ -146,10 +163,15 @@ class SendingDomainListView(APIView):
         unknown = sorted(set(body) - {"domain"})
         if unknown:
             raise InvalidInput("Unknown fields.", fields={k: ["unknown field"] for k in unknown})
-        if not isinstance(body.get("domain"), str):
+        value = body.get("domain")
+        if not isinstance(value, str):
             raise InvalidInput(
                 "domain: is required", fields={"domain": ["is required, as a string"]}
             )
+        if len(value) > 253 or not re.fullmatch(domains.DOMAIN_PATTERN, value):
+            domains.domain_normalise(value)  # raises with the reason when it has one
+            reason = "the domain name alone, in ASCII (an international name in its xn-- form)"
+            raise InvalidInput(f"domain: {reason}", fields={"domain": [reason]})
         record = domains.sending_domain_create(
             workspace=request.workspace, domain=body["domain"], actor=request.actor
         )

@@ -31,7 +31,7 @@ def sending_settings(request: WorkspaceRequest) -> HttpResponse:
     values = {key: getattr(current, key) for key in SENDER_FIELDS}
     errors: dict[str, list[str]] = {}
     if request.method == "POST":
-        values = {key: request.POST.get(key, "") for key in SENDER_FIELDS}
+        values = {key: request.POST.get(key, "").strip() for key in SENDER_FIELDS}
         try:
             messaging_settings_update(workspace=request.workspace, data=values, actor=request.actor)
             messages.success(request, "Sending settings saved.")

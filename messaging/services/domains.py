@@ -35,6 +35,10 @@ logger = logging.getLogger(__name__)
 
 DNS_TIMEOUT_SECONDS = 3.0
 _LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+# A domain name as the API takes it (ASCII; an international name in its xn-- form);
+# its OpenAPI schema states this same pattern.
+_PART = "[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+DOMAIN_PATTERN = f"^{_PART}(?:\\.{_PART})*\\.[A-Za-z](?:[A-Za-z0-9-]{{0,61}}[A-Za-z0-9])?\\.?$"
 
 
 def domain_name_error(domain: str) -> str:
@@ -54,6 +58,8 @@ def domain_name_error(domain: str) -> str:
         )
     if labels[-1].isdigit():
         return "An IP address is not a domain name."
+    if not labels[-1][0].isalpha():
+        return f"“{labels[-1]}” is not a top-level domain: it starts with a letter."
     return ""
 
 

@@ -61,7 +61,7 @@ def _dnsfunc(server: ScriptedDns) -> Callable[..., bytes | None]:
 
 
 def test_domain_gets_its_own_key_never_shown(api, ws):
-    response = api.post("/api/v1/settings/domains/", {"domain": " Mail.Shop.Example. "})
+    response = api.post("/api/v1/settings/domains/", {"domain": "Mail.Shop.Example."})
     assert response.status_code == 201, response.json()
     body = response.json()
     assert body["domain"] == "mail.shop.example" and body["status"] == "pending"
@@ -95,6 +95,16 @@ def test_bad_domain_names_are_400_with_the_reason(api, value, reason):
     response = api.post("/api/v1/settings/domains/", {"domain": value}, format="json")
     assert response.status_code == 400
     assert reason in response.json()["error"]["fields"]["domain"][0]
+
+
+def test_the_api_takes_international_names_in_their_ascii_form(api, owner):
+    refused = api.post("/api/v1/settings/domains/", {"domain": "bücher.example"})
+    assert refused.status_code == 400 and "xn--" in refused.json()["error"]["fields"]["domain"][0]
+    taken = api.post("/api/v1/settings/domains/", {"domain": "xn--bcher-kva.example"})
+    assert taken.status_code == 201
+    # The dashboard takes it as typed and stores the same ASCII form.
+    owner.web.post("/w/acme/settings/domains/", {"domain": " Bücher.example "})
+    assert SendingDomain.objects.filter(domain="xn--bcher-kva.example").count() == 1
 
 
 def test_bad_bodies_are_400_and_duplicates_409(api):
