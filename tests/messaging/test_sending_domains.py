@@ -4,12 +4,15 @@ SMTP sink (checked by dkimpy against the same DNS server), and the API."""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable, Iterator
 
 import dkim
 import dns.resolver
 import pytest
+from django.utils import timezone
 
+from messaging import tasks
 from messaging.domain_models import DomainStatus, SendingDomain
 from messaging.services import domains
 from messaging.services.claims import messages_claim
@@ -305,3 +308,21 @@ def test_reply_to_comes_from_the_workspace_unless_the_template_has_one(api, ws, 
     assert b"\r\nReply-To: help@shop.example\r\n" in raw
     raw = _send(ws, settings, name="Own", reply_to="team@shop.example")
     assert b"\r\nReply-To: team@shop.example\r\n" in raw
+
+
+def test_beat_rechecks_unverified_domains_and_the_task_takes_an_id(ws, dns_server, monkeypatch):
+    published: list[tuple[str, int]] = []
+    monkeypatch.setattr(tasks, "publish", lambda name, *args: published.append((name, *args)))
+    fresh = domains.sending_domain_create(workspace=ws, domain="fresh.example", actor=ACTOR)
+    old = domains.sending_domain_create(workspace=ws, domain="old.example", actor=ACTOR)
+    SendingDomain.objects.filter(pk=old.pk).update(created_at=timezone.now() - dt.timedelta(days=8))
+    assert tasks.sending_domains_check_due() == 1
+    assert published == [("messaging.sending_domain_verify", fresh.pk)]
+    _publish(dns_server, fresh)
+    assert tasks.sending_domain_verify(fresh.pk) == "verified"
+    assert tasks.sending_domain_verify(fresh.pk) == "verified"  # safe to run twice
+    # Verified, or checked in the last five minutes: not due.
+    assert tasks.sending_domains_check_due() == 0
+    assert tasks.sending_domain_verify(10**9) is None
+    entry = AuditEntry.objects.get(action="messaging.sending_domain_verified")
+    assert entry.object_id == fresh.pk and entry.actor_user is None

@@ -89,3 +89,17 @@ def test_other_workspaces_pages_are_404(ws, outsider):
     assert outsider.web.post(own + "check/").status_code == 404
     assert outsider.web.post(own + "delete/").status_code == 404
     assert SendingDomain.objects.filter(pk=record.pk).exists()
+
+
+def test_admin_shows_domains_but_not_their_keys(owner, ws):
+    owner.user.is_staff = owner.user.is_superuser = True
+    owner.user.save()
+    record = domains.sending_domain_create(
+        workspace=ws, domain="shop.example", actor=Actor(system="test")
+    )
+    listing = owner.web.get("/admin/messaging/sendingdomain/")
+    assert listing.status_code == 200 and b"shop.example" in listing.content
+    page = owner.web.get(f"/admin/messaging/sendingdomain/{record.pk}/change/")
+    assert page.status_code == 200 and b"shop.example" in page.content
+    assert b"PRIVATE KEY" not in page.content
+    assert record.private_key_pem.splitlines()[1].encode() not in page.content
