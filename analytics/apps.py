@@ -11,6 +11,7 @@ class AnalyticsConfig(AppConfig):
         from analytics import rollups  # noqa: PLC0415
         from analytics.rules import register_analytics_fields  # noqa: PLC0415
         from contacts.hooks import on_contact_erased  # noqa: PLC0415
+        from contacts.panels import ContactPanel, register_contact_panel  # noqa: PLC0415
         from lifecycle.hooks import on_contacts_refreshed, on_stage_changed  # noqa: PLC0415
         from lifecycle.models import Stage  # noqa: PLC0415
         from workspaces.models import Workspace  # noqa: PLC0415
@@ -19,5 +20,6 @@ class AnalyticsConfig(AppConfig):
         on_contacts_refreshed(rollups.on_contacts_refreshed)
         on_contact_erased(rollups.on_contact_erased)
         register_analytics_fields()
+        register_contact_panel(ContactPanel("Value", "analytics:contact-value-panel", "side"))
         pre_delete.connect(rollups.on_workspace_deleted, sender=Workspace)
         pre_delete.connect(rollups.on_stage_deleted, sender=Stage)

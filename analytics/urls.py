@@ -1,11 +1,27 @@
 from django.urls import path
 
-from analytics import views
+from analytics import views, views_broadcast, views_contact, views_settings
 
 app_name = "analytics"
 
 urlpatterns = [
     path("analytics/", views.report_page, name="analytics"),
+    path(
+        "campaigns/<int:broadcast_id>/report/",
+        views_broadcast.broadcast_report,
+        name="broadcast-report",
+    ),
+    path(
+        "campaigns/<int:broadcast_id>/progress/",
+        views_broadcast.broadcast_progress,
+        name="broadcast-progress",
+    ),
+    path(
+        "contacts/<int:contact_id>/value/",
+        views_contact.contact_value_panel,
+        name="contact-value-panel",
+    ),
+    path("settings/reporting/", views_settings.reporting_settings, name="reporting-settings"),
     path("analytics/spend/", views.spend_list, name="analytics-spend"),
     path(
         "analytics/spend/<int:spend_id>/delete/", views.spend_remove, name="analytics-spend-delete"

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from analytics import api
+from analytics import api, api_settings
 from analytics.reports import REPORTS
 
 app_name = "analytics_api"
@@ -9,6 +9,11 @@ urlpatterns = [
     *(
         path(f"analytics/{key}/", api.report_view(key).as_view(), name=f"api-analytics-{key}")
         for key in REPORTS
+    ),
+    path(
+        "settings/reporting/",
+        api_settings.ReportingSettingsView.as_view(),
+        name="api-settings-reporting",
     ),
     path("analytics/clv/model/", api.ClvModelView.as_view(), name="api-analytics-clv-model"),
     path(

@@ -236,7 +236,7 @@ def main() -> None:
     )
 
 
-def login(opener: Any, base: str) -> None:
+def login(opener: Any, base: str, email: str = EMAIL, password: str = PASSWORD) -> None:
     """Sign in through the login form (CSRF cookie first), as a browser would."""
     import re
     import urllib.parse
@@ -247,7 +247,7 @@ def login(opener: Any, base: str) -> None:
     if token is None:
         raise RuntimeError("no CSRF token on the login page")
     data = urllib.parse.urlencode(
-        {"username": EMAIL, "password": PASSWORD, "csrfmiddlewaretoken": token[1]}
+        {"username": email, "password": password, "csrfmiddlewaretoken": token[1]}
     ).encode()
     request = urllib.request.Request(  # noqa: S310 (local server)
         base + "/login/", data=data, headers={"Referer": base + "/login/"}

@@ -14,6 +14,7 @@ from contacts.models import (
     Contact,
     ContactSearchVector,
     Event,
+    EventSummary,
     ImportJob,
     ImportRowError,
     Segment,
@@ -92,6 +93,16 @@ def contact_get(*, workspace: Workspace, contact_id: Any) -> Contact | None:
 
 def events_for_contact(*, contact: Contact) -> QuerySet[Event]:
     return Event.objects.filter(contact=contact).order_by("-occurred_at", "-id")
+
+
+def event_names_for_contact(*, contact: Contact) -> list[tuple[str, int]]:
+    """The event names a contact has, with how many of each, most frequent first (from
+    the per-contact summaries, not a scan of its events)."""
+    return list(
+        EventSummary.objects.filter(workspace_id=contact.workspace_id, contact=contact)
+        .order_by("-count", "name")
+        .values_list("name", "count")
+    )
 
 
 def consent_history(*, contact: Contact) -> QuerySet[ConsentChange]:

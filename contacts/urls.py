@@ -13,6 +13,7 @@ urlpatterns = [
     path("segments/new/", views.segment_edit, name="segment-new"),
     path("segments/<int:segment_id>/", views.segment_contacts, name="segment-contacts"),
     path("segments/<int:segment_id>/edit/", views.segment_edit, name="segment-edit"),
+    path("segments/<int:segment_id>/count/", views.segment_count, name="segment-count"),
     path("segments/<int:segment_id>/delete/", views.segment_delete, name="segment-delete"),
     path("rules/catalog.json", views.rule_catalog, name="rule-catalog"),
     path("rules/preview/", views.rule_preview, name="rule-preview"),

@@ -47,9 +47,9 @@ DEMO_TEMPLATES: list[dict[str, str]] = [
         "from_name": "Northwind Coffee",
         "from_email": "hello@northwind.example",
         "body": (
-            "<p>It has been a while. You were a {{ stage|default:'customer'|lower }} of ours"
-            "{% if attributes.favourite_origin %} and loved {{ attributes.favourite_origin }}"
-            "{% endif %}.</p>"
+            "<p>It has been a while since your last order"
+            "{% if attributes.favourite_origin %}, and we have a fresh roast of "
+            "{{ attributes.favourite_origin }} waiting{% endif %}.</p>"
             '<p><a href="https://northwind.example/comeback">15% off your next order</a></p>'
             '<p><a href="{{ unsubscribe_url }}">Unsubscribe</a></p>'
         ),
@@ -142,6 +142,16 @@ JOURNEY_TEMPLATES: list[dict[str, str]] = [
         "from_email": "hello@northwind.example",
         "body": '<p>Tell us in one click.</p><p><a href="https://northwind.example/review">'
         'Leave a review</a></p><p><a href="{{ unsubscribe_url }}">Unsubscribe</a></p>',
+    },
+    {
+        "name": "Win-back reminder",
+        "channel": "email",
+        "subject": "{{ first_name|default:'Hi' }}, time for a fresh bag?",
+        "from_email": "hello@northwind.example",
+        "body": "<p>Your last bag is probably running low. Our roasters have three new "
+        "single origins this month.</p>"
+        '<p><a href="https://northwind.example/shop">See what is new</a></p>'
+        '<p><a href="{{ unsubscribe_url }}">Unsubscribe</a></p>',
     },
     {
         "name": "Refer a friend",
@@ -251,7 +261,7 @@ def demo_journeys_seed(*, workspace: Workspace, sample: int = 40) -> int:
                     ],
                 ),
                 _step("offer", "send_email", template_id=t["We miss you"], next="wait"),
-                _step("reminder", "send_email", template_id=t["Welcome"], next="wait"),
+                _step("reminder", "send_email", template_id=t["Win-back reminder"], next="wait"),
                 _step("wait", "wait", duration={"days": 14}, next="again"),
                 _step("again", "send_email", template_id=t["We miss you"]),
             ],

@@ -6,7 +6,12 @@ class LifecycleConfig(AppConfig):
 
     def ready(self) -> None:
         # Registered once the app registry is ready: these modules import models.
-        from contacts.panels import ContactPanel, register_contact_panel  # noqa: PLC0415
+        from contacts.panels import (  # noqa: PLC0415
+            ContactPanel,
+            register_contact_column,
+            register_contact_panel,
+        )
+        from lifecycle.columns import STAGE_COLUMN  # noqa: PLC0415
         from lifecycle.rules import register_lifecycle_fields  # noqa: PLC0415
         from lifecycle.services import stages_create_defaults  # noqa: PLC0415
         from workspaces.hooks import on_workspace_created  # noqa: PLC0415
@@ -15,4 +20,5 @@ class LifecycleConfig(AppConfig):
         register_contact_panel(
             ContactPanel("Lifecycle stage", "lifecycle:contact-stage-panel", "main")
         )
+        register_contact_column(STAGE_COLUMN)
         on_workspace_created(lambda workspace: stages_create_defaults(workspace=workspace))

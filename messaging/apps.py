@@ -10,8 +10,10 @@ class MessagingConfig(AppConfig):
         from anymail.signals import tracking  # noqa: PLC0415
 
         from contacts.hooks import on_contact_erased  # noqa: PLC0415
+        from contacts.panels import ContactPanel, register_contact_panel  # noqa: PLC0415
         from messaging import erasure  # noqa: PLC0415
         from messaging.services.anymail_events import anymail_tracking_received  # noqa: PLC0415
 
         on_contact_erased(erasure.messages_erase_for_contact)
+        register_contact_panel(ContactPanel("Messages", "messaging:contact-messages-panel", "main"))
         tracking.connect(anymail_tracking_received, dispatch_uid="messaging.anymail_tracking")

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from messaging import views, views_settings
+from messaging import views, views_contact, views_policies, views_settings
 
 app_name = "messaging"
 
@@ -16,6 +16,12 @@ urlpatterns = [
     ),
     path("templates/<int:template_id>/delete/", views.template_delete, name="template-delete"),
     path("outbox/", views.outbox, name="outbox"),
+    path(
+        "contacts/<int:contact_id>/messages/",
+        views_contact.contact_messages_panel,
+        name="contact-messages-panel",
+    ),
+    path("settings/sending-rules/", views_policies.settings_policies, name="policies"),
     path("settings/sending/", views_settings.sending_settings, name="sending-settings"),
     path("settings/domains/", views_settings.domain_list, name="domains"),
     path(

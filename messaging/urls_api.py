@@ -1,6 +1,6 @@
 from django.urls import path
 
-from messaging import api, api_consent, api_settings
+from messaging import api, api_consent, api_policies, api_settings
 
 app_name = "messaging_api"
 
@@ -23,6 +23,16 @@ urlpatterns = [
         "contacts/<int:contact_id>/consent/",
         api_consent.ContactConsentView.as_view(),
         name="api-contact-consent",
+    ),
+    path(
+        "settings/sending-rules/",
+        api_policies.SendingRulesListView.as_view(),
+        name="api-settings-sending-rules",
+    ),
+    path(
+        "settings/sending-rules/<str:channel>/",
+        api_policies.SendingRulesDetailView.as_view(),
+        name="api-settings-sending-rule",
     ),
     path("settings/sender/", api_settings.SenderSettingsView.as_view(), name="api-settings-sender"),
     path(

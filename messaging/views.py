@@ -120,8 +120,11 @@ def template_delete(request: WorkspaceRequest, template_id: int) -> HttpResponse
 @workspace_view()
 def outbox(request: WorkspaceRequest) -> HttpResponse:
     status = request.GET.get("status", "")
+    contact = request.GET.get("contact", "")
     queryset = selectors.messages_for_workspace(
-        workspace=request.workspace, status=status if status in MessageStatus.values else None
+        workspace=request.workspace,
+        status=status if status in MessageStatus.values else None,
+        contact_id=int(contact) if contact.isdigit() and len(contact) < 19 else None,
     )
     try:
         rows, next_cursor = keyset_page(

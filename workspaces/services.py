@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 import secrets
 from dataclasses import dataclass
 from typing import Any
@@ -271,3 +272,74 @@ def api_key_authenticate(secret: str) -> ApiKey | None:
         ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)
         key.last_used_at = now
     return key
+
+
+CURRENCY_CODE = re.compile(r"^[A-Z]{3}$")
+EVENT_NAME = re.compile(r"^[A-Za-z0-9_.:\-]{1,200}$")
+
+
+def _settings_errors(changes: dict[str, Any]) -> dict[str, list[str]]:
+    errors: dict[str, list[str]] = {}
+    if "name" in changes and not str(changes["name"]).strip():
+        errors["name"] = ["must not be blank"]
+    if "time_zone" in changes and changes["time_zone"] not in available_time_zones():
+        errors["time_zone"] = [f"'{changes['time_zone']}' is not an IANA time zone"]
+    if "currency" in changes and not CURRENCY_CODE.match(str(changes["currency"])):
+        errors["currency"] = ["must be a three-letter ISO 4217 code, e.g. EUR"]
+    names = changes.get("purchase_event_names")
+    if names is not None and (
+        not isinstance(names, list)
+        or not names
+        or len(names) > 20
+        or not all(isinstance(n, str) and EVENT_NAME.match(n) for n in names)
+    ):
+        errors["purchase_event_names"] = [
+            "one to twenty event names (letters, digits, _ . : -), e.g. purchase"
+        ]
+    return errors
+
+
+@transaction.atomic
+def workspace_settings_update(
+    *,
+    workspace: Workspace,
+    actor: Actor,
+    name: str | None = None,
+    time_zone: str | None = None,
+    currency: str | None = None,
+    purchase_event_names: list[str] | None = None,
+) -> Workspace:
+    """Change the workspace's general settings; only what is given changes."""
+    changes: dict[str, Any] = {
+        key: value
+        for key, value in {
+            "name": name.strip() if isinstance(name, str) else name,
+            "time_zone": time_zone,
+            "currency": currency.strip().upper() if isinstance(currency, str) else currency,
+            "purchase_event_names": (
+                list(dict.fromkeys(n.strip() for n in purchase_event_names if n.strip()))
+                if isinstance(purchase_event_names, list)
+                else purchase_event_names
+            ),
+        }.items()
+        if value is not None
+    }
+    errors = _settings_errors(changes)
+    if errors:
+        raise InvalidInput("The settings are not valid.", fields=errors)
+    changed = [key for key, value in changes.items() if getattr(workspace, key) != value]
+    if not changed:
+        return workspace
+    for key in changed:
+        setattr(workspace, key, changes[key])
+    workspace.full_clean()
+    workspace.save(update_fields=changed)
+    audit_record(
+        workspace=workspace,
+        action="workspace.settings_changed",
+        actor=actor,
+        object_type="workspace",
+        object_id=workspace.pk,
+        details={"fields": changed},
+    )
+    return workspace

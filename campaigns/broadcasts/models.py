@@ -43,7 +43,9 @@ class Broadcast(models.Model):
     name = models.CharField(max_length=200)
     channel = models.CharField(max_length=8, choices=Channel.choices)
     # The template everyone gets; with variants, the default variant's template.
-    template = models.ForeignKey(Template, on_delete=models.PROTECT, related_name="+")
+    # RESTRICT, not PROTECT: a template in use cannot be deleted, but a workspace (with
+    # its broadcasts and templates together) can.
+    template = models.ForeignKey(Template, on_delete=models.RESTRICT, related_name="+")
     include_segment_ids = _ids()
     include_stage_ids = _ids()
     exclude_segment_ids = _ids()
@@ -122,7 +124,9 @@ class BroadcastVariant(models.Model):
 
     broadcast = models.ForeignKey(Broadcast, on_delete=models.CASCADE, related_name="variants")
     label = models.CharField(max_length=20)
-    template = models.ForeignKey(Template, on_delete=models.PROTECT, related_name="+")
+    # RESTRICT, not PROTECT: a template in use cannot be deleted, but a workspace (with
+    # its broadcasts and templates together) can.
+    template = models.ForeignKey(Template, on_delete=models.RESTRICT, related_name="+")
     weight = models.PositiveIntegerField(default=1)
     is_default = models.BooleanField(default=False)
     # A test of send time: this arm goes at each contact's best time within 24 h of

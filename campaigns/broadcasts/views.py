@@ -3,6 +3,8 @@ live audience count (htmx), and the schedule / pause / resume / cancel buttons."
 
 from __future__ import annotations
 
+import datetime as dt
+import zoneinfo
 from typing import Any
 
 from django.contrib import messages
@@ -16,12 +18,15 @@ from campaigns.broadcasts.audience import audience_count
 from campaigns.models import Broadcast, ScheduleKind
 from config.errors import DomainError
 from contacts.models import Channel, Segment
+from contacts.selectors import contacts_search
 from lifecycle.models import Stage
+from lifecycle.selectors import stage_counts
 from messaging import selectors
+from messaging.services.previews import template_preview
 from workspaces.dashboard import WorkspaceRequest, workspace_view
 
-# The broadcast's own fields on the dashboard's form (an A/B test's pool and wait are
-# set over the API).
+# The broadcast's own fields on the dashboard's form; an A/B test's variants, pool and
+# wait come from their own inputs (`_variants_posted`).
 SCALARS = tuple(
     f for f in definition.SCALARS if f not in ("test_pool_percent", "winner_wait_hours")
 )
@@ -43,30 +48,102 @@ def _broadcast_or_404(request: WorkspaceRequest, broadcast_id: int) -> Broadcast
     return broadcast
 
 
+VARIANT_LABELS = ("A", "B", "C")
+
+
+def _send_at(request: WorkspaceRequest) -> str:
+    """The date and time pickers, read on the workspace's clock, as an instant."""
+    day, time = request.POST.get("send_date", ""), request.POST.get("send_time", "")
+    if not day:
+        return request.POST.get("send_at", "")
+    try:
+        local = dt.datetime.combine(
+            dt.date.fromisoformat(day), dt.time.fromisoformat(time or "09:00")
+        )
+    except ValueError:
+        return f"{day}T{time}"  # the definition's check names the field
+    return local.replace(tzinfo=zoneinfo.ZoneInfo(request.workspace.time_zone)).isoformat()
+
+
+def _variants_posted(request: WorkspaceRequest) -> list[dict[str, Any]]:
+    if not request.POST.get("ab_enabled"):
+        return []
+    rows = []
+    for index, label in enumerate(VARIANT_LABELS):
+        template_id = request.POST.get(f"variant_template_{index}", "")
+        if not template_id:
+            continue
+        rows.append(
+            {
+                "label": label,
+                "template_id": template_id,
+                "weight": request.POST.get(f"variant_weight_{index}", "1") or "1",
+                "is_default": index == 0,
+            }
+        )
+    return rows
+
+
 def _posted(request: WorkspaceRequest) -> dict[str, Any]:
     data: dict[str, Any] = {f: request.POST.get(f, "") for f in SCALARS}
     for field in LISTS:
         data[field] = [v for v in request.POST.getlist(field) if v]
+    data["send_at"] = _send_at(request)
+    data["variants"] = _variants_posted(request)
+    if data["variants"]:
+        data["template_id"] = data["variants"][0]["template_id"]
+        data["test_pool_percent"] = request.POST.get("test_pool_percent", "0") or "0"
+        data["winner_wait_hours"] = request.POST.get("winner_wait_hours", "4") or "4"
+    else:
+        data["test_pool_percent"] = "0"
     return data
 
 
 def _values(broadcast: Broadcast | None) -> dict[str, Any]:
     if broadcast is None:
-        return {"channel": Channel.EMAIL, "schedule": ScheduleKind.NOW, **{f: [] for f in LISTS}}
+        return {
+            "channel": Channel.EMAIL,
+            "schedule": ScheduleKind.NOW,
+            "test_pool_percent": 20,
+            "winner_wait_hours": 4,
+            "variants": [],
+            **{f: [] for f in LISTS},
+        }
     values: dict[str, Any] = {f: getattr(broadcast, f) for f in SCALARS}
     values.update({f: getattr(broadcast, f) for f in LISTS})
+    values["test_pool_percent"] = broadcast.test_pool_percent or 20
+    values["winner_wait_hours"] = broadcast.winner_wait_hours
+    values["variants"] = [
+        {"label": v.label, "template_id": v.template_id, "weight": v.weight}
+        for v in broadcast.variants.order_by("label")
+    ]
+    if broadcast.send_at:
+        local = broadcast.send_at.astimezone(zoneinfo.ZoneInfo(broadcast.workspace.time_zone))
+        values["send_date"], values["send_time"] = local.date(), local.time()
     return values
 
 
 def _choices(request: WorkspaceRequest) -> dict[str, Any]:
+    counts = stage_counts(workspace=request.workspace)
+    stages = list(
+        Stage.objects.filter(workspace=request.workspace, archived_at__isnull=True).order_by(
+            "is_default", "position"
+        )
+    )
+    for stage in stages:
+        stage.contact_count = counts.get(stage.pk, 0)  # type: ignore[attr-defined]
     return {
         "segments": Segment.objects.filter(workspace=request.workspace).order_by("name"),
-        "stages": Stage.objects.filter(
-            workspace=request.workspace, archived_at__isnull=True
-        ).order_by("position"),
+        "stages": stages,
+        "variant_slots": list(enumerate(VARIANT_LABELS)),
         "templates": selectors.templates_for_workspace(workspace=request.workspace),
         "channels": Channel.choices,
-        "schedules": ScheduleKind.choices,
+        "schedules": [
+            (ScheduleKind.NOW.value, "Now"),
+            (ScheduleKind.AT.value, "At a date and time"),
+            (ScheduleKind.LOCAL.value, "At a time on each contact's own clock"),
+            (ScheduleKind.BEST.value, "At each contact's best time, within 24 hours of the date"),
+        ],
     }
 
 
@@ -119,6 +196,29 @@ def broadcast_audience_panel(request: WorkspaceRequest) -> HttpResponse:
     except DomainError:
         count = None
     return render(request, "campaigns/_broadcast_audience.html", {"count": count})
+
+
+@workspace_view(write_methods_role="viewer")
+def broadcast_preview(request: WorkspaceRequest) -> HttpResponse:
+    """The content step's preview: the chosen template rendered as a contact found by
+    email or name (the first match), or as a sample contact."""
+    template = selectors.template_get(
+        workspace=request.workspace, template_id=request.POST.get("template_id", "")
+    )
+    if template is None:
+        return render(request, "campaigns/_broadcast_preview.html", {"missing": True})
+    query = request.POST.get("preview_as", "").strip()
+    contact = (
+        contacts_search(workspace=request.workspace, q=query).order_by("-id").first()
+        if query
+        else None
+    )
+    context: dict[str, Any] = {"channel": template.channel, "contact": contact, "query": query}
+    try:
+        context["rendered"] = template_preview(template=template, contact=contact)
+    except DomainError as exc:
+        context["errors"] = exc.fields or {"body": [exc.message]}
+    return render(request, "campaigns/_broadcast_preview.html", context)
 
 
 @require_POST

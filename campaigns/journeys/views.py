@@ -1,21 +1,21 @@
 """Dashboard pages for journeys: the list with headline numbers, and the builder (the
-flow of steps with their counts, the settings form with the steps as JSON, the
-schedule / pause / resume / cancel buttons and "add contacts")."""
+canvas of steps with their numbers, the settings form, the schedule / pause / resume /
+cancel buttons and "add contacts"), and what a live journey's edit would affect."""
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 
 from django.contrib import messages
 from django.db.models import Q
-from django.http import Http404, HttpResponse, QueryDict
+from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from campaigns.journeys import selectors as selectors_journeys
 from campaigns.journeys import services
+from campaigns.journeys.canvas import canvas_data, with_rates
 from campaigns.journeys.flow import (
     exit_words,
     goal_words,
@@ -23,10 +23,10 @@ from campaigns.journeys.flow import (
     reentry_words,
     trigger_words,
 )
+from campaigns.journeys.form import form_data, form_values, posted_values, steps_of
 from campaigns.journeys.steps.base import Names
-from campaigns.models import Journey, Reentry, StepKind, TriggerKind
+from campaigns.models import Journey, Reentry, TriggerKind
 from config.errors import DomainError
-from contacts.models import Channel
 from contacts.selectors import contacts_for_workspace, segments_for_workspace
 from lifecycle.models import Stage
 from messaging import selectors
@@ -51,28 +51,6 @@ SECTIONS = (
     ("name", "name"),
     ("description", "name"),
 )
-TEXT_FIELDS = (
-    "name",
-    "description",
-    "trigger_kind",
-    "trigger_stage_id",
-    "trigger_segment_id",
-    "trigger_event",
-    "trigger_properties",
-    "trigger_attribute",
-    "trigger_offset_days",
-    "goal_kind",
-    "goal_event",
-    "goal_properties",
-    "goal_rule",
-    "goal_days",
-    "exit_rule",
-    "reentry",
-    "reentry_days",
-    "holdout_percent",
-    "steps",
-)
-FLAGS = ("trigger_annual", "exit_on_stage_left", "exit_on_unsubscribe")
 LIVE_EDIT_NOTICE = (
     "Contacts already inside keep their place on every step that keeps its key and "
     "kind; new settings apply from their next run there (someone already waiting keeps "
@@ -88,130 +66,6 @@ def _journey_or_404(request: WorkspaceRequest, journey_id: int) -> Journey:
     if journey is None:
         raise Http404("No such journey.")
     return journey
-
-
-def _dumps(value: Any) -> str:
-    return "" if value is None else json.dumps(value, indent=2, ensure_ascii=False)
-
-
-def _steps_of(journey: Journey) -> list[dict[str, Any]]:
-    return [
-        {"key": s.key, "kind": s.kind, **({"name": s.name} if s.name else {}), "config": s.config}
-        for s in journey.steps.filter(removed_at__isnull=True)
-    ]
-
-
-def _values(journey: Journey | None) -> dict[str, Any]:
-    """The form's fields as text, as a POST would send them."""
-    if journey is None:
-        return {
-            "trigger_kind": TriggerKind.MANUAL,
-            "goal_kind": "",
-            "goal_days": "7",
-            "reentry": Reentry.ONCE,
-            "reentry_days": "0",
-            "holdout_percent": "0",
-            "exit_on_unsubscribe": True,
-            "steps": "[]",
-        }
-    trigger, goal = journey.trigger, journey.goal or {}
-    event = goal.get("event") or {}
-    return {
-        "name": journey.name,
-        "description": journey.description,
-        "trigger_kind": trigger.get("kind", ""),
-        "trigger_stage_id": str(trigger.get("stage_id", "")),
-        "trigger_segment_id": str(trigger.get("segment_id", "")),
-        "trigger_event": trigger.get("event", ""),
-        "trigger_properties": _dumps(trigger.get("properties") or None),
-        "trigger_attribute": trigger.get("attribute", ""),
-        "trigger_offset_days": str(trigger.get("offset_days", 0)),
-        "trigger_annual": bool(trigger.get("annual")),
-        "goal_kind": "rule" if "rule" in goal else "event" if "event" in goal else "",
-        "goal_event": event.get("name", ""),
-        "goal_properties": _dumps(event.get("properties") or None),
-        "goal_rule": _dumps(goal.get("rule")),
-        "goal_days": str(journey.goal_days),
-        "exit_rule": _dumps(journey.exit_rule),
-        "exit_on_stage_left": journey.exit_on_stage_left,
-        "exit_on_unsubscribe": journey.exit_on_unsubscribe,
-        "reentry": journey.reentry,
-        "reentry_days": str(journey.reentry_days),
-        "holdout_percent": str(journey.holdout_percent),
-        "steps": _dumps(_steps_of(journey)),
-    }
-
-
-def _posted_values(post: QueryDict) -> dict[str, Any]:
-    values: dict[str, Any] = {k: post.get(k, "").strip() for k in TEXT_FIELDS}
-    for flag in FLAGS:
-        values[flag] = post.get(flag) == "on"
-    values["move_removed_to"] = post.get("move_removed_to", "")
-    return values
-
-
-def _number(text: str) -> Any:
-    """A whole number, or the text itself for the service to refuse by name."""
-    return int(text) if re.fullmatch(r"-?\d{1,9}", text) else text
-
-
-def _data(values: dict[str, Any]) -> tuple[dict[str, Any], dict[str, list[str]]]:
-    """The service's input from the form, and errors in JSON the service never sees."""
-    errors: dict[str, list[str]] = {}
-
-    def parsed(field: str, path: str) -> Any:
-        text = values[field]
-        if not text:
-            return None
-        try:
-            return json.loads(text)
-        except json.JSONDecodeError as exc:
-            errors[path] = [f"is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})"]
-            return None
-
-    kind = values["trigger_kind"]
-    trigger: dict[str, Any] = {"kind": kind}
-    if kind in (TriggerKind.STAGE_ENTERED, TriggerKind.STAGE_EXITED):
-        trigger["stage_id"] = _number(values["trigger_stage_id"])
-    elif kind == TriggerKind.SEGMENT_JOINED:
-        trigger["segment_id"] = _number(values["trigger_segment_id"])
-    elif kind == TriggerKind.EVENT:
-        trigger["event"] = values["trigger_event"]
-        properties = parsed("trigger_properties", "trigger.properties")
-        if properties:
-            trigger["properties"] = properties
-    elif kind == TriggerKind.DATE:
-        trigger["attribute"] = values["trigger_attribute"]
-        trigger["offset_days"] = _number(values["trigger_offset_days"] or "0")
-        trigger["annual"] = values["trigger_annual"]
-    goal: dict[str, Any] | None = None
-    if values["goal_kind"] == "event":
-        event: dict[str, Any] = {"name": values["goal_event"]}
-        properties = parsed("goal_properties", "goal.event.properties")
-        if properties:
-            event["properties"] = properties
-        goal = {"event": event}
-    elif values["goal_kind"] == "rule":
-        goal = {"rule": parsed("goal_rule", "goal.rule")}
-    data = {
-        "name": values["name"],
-        "description": values["description"],
-        "trigger": trigger,
-        "goal": goal,
-        "goal_days": _number(values["goal_days"]),
-        "exit_rule": parsed("exit_rule", "exit_rule"),
-        "exit_on_stage_left": values["exit_on_stage_left"],
-        "exit_on_unsubscribe": values["exit_on_unsubscribe"],
-        "reentry": values["reentry"],
-        "reentry_days": _number(values["reentry_days"] or "0"),
-        "holdout_percent": _number(values["holdout_percent"] or "0"),
-        "steps": parsed("steps", "steps"),
-    }
-    if data["steps"] is None and "steps" not in errors:
-        errors["steps"] = ["is required (a JSON list of steps)"]
-    if values.get("move_removed_to"):
-        data["move_removed_to"] = values["move_removed_to"]
-    return data, errors
 
 
 def _by_section(errors: dict[str, list[str]]) -> dict[str, list[str]]:
@@ -236,21 +90,14 @@ def _choices(request: WorkspaceRequest) -> dict[str, Any]:
         "templates": templates,
         "trigger_kinds": TriggerKind.choices,
         "reentries": Reentry.choices,
-        "step_kinds": StepKind.choices,
-        "skeleton": {
-            "email_template": next((t.pk for t in templates if t.channel == Channel.EMAIL), 0),
-            "sms_template": next((t.pk for t in templates if t.channel == Channel.SMS), 0),
-            "stage": stages[0].pk if stages else 0,
-        },
     }
 
 
-def _overview(journey: Journey) -> dict[str, Any]:
+def _overview(journey: Journey, counts: list[dict[str, Any]]) -> dict[str, Any]:
     """The builder's picture of a saved journey: flow, summary and numbers."""
-    steps = _steps_of(journey)
-    counts = services.journey_step_counts(journey)
+    steps = steps_of(journey)
     names = Names.load(journey.workspace, [journey.trigger], steps)
-    current = {c["key"]: c for c in counts if not c["removed"]}
+    current = {c["key"]: with_rates(c) for c in counts if not c["removed"]}
     flow, apart = journey_flow(steps, current, names)
     return {
         "flow": flow,
@@ -279,11 +126,11 @@ def journey_list(request: WorkspaceRequest) -> HttpResponse:
 @workspace_view()
 def journey_edit(request: WorkspaceRequest, journey_id: int | None = None) -> HttpResponse:
     journey = _journey_or_404(request, journey_id) if journey_id is not None else None
-    values = _values(journey)
+    values = form_values(journey)
     errors: dict[str, list[str]] = {}
     if request.method == "POST":
-        values = _posted_values(request.POST)
-        data, errors = _data(values)
+        values = posted_values(request.POST)
+        data, errors = form_data(values)
         if not errors:
             try:
                 if journey is None:
@@ -312,16 +159,40 @@ def journey_edit(request: WorkspaceRequest, journey_id: int | None = None) -> Ht
                 errors = exc.fields or {"other": [exc.message]}
         if journey is not None:
             journey.refresh_from_db()
+    choices = _choices(request)
+    counts = services.journey_step_counts(journey) if journey is not None else []
     context: dict[str, Any] = {
         "journey": journey,
         "values": values,
         "errors": _by_section(errors),
         "live_edit_notice": LIVE_EDIT_NOTICE,
-        **_choices(request),
+        "canvas": canvas_data(
+            workspace=request.workspace,
+            journey=journey,
+            steps_text=values["steps"],
+            errors=errors,
+            counts=counts,
+            variants=(
+                selectors_journeys.journey_variant_numbers(journey=journey) if journey else {}
+            ),
+            templates=choices["templates"],
+            stages=choices["stages"],
+        ),
+        **choices,
     }
     if journey is not None:
-        context.update(_overview(journey))
+        context.update(_overview(journey, counts))
     return render(request, "campaigns/journey_edit.html", context)
+
+
+@require_POST
+@workspace_view()
+def journey_impact(request: WorkspaceRequest, journey_id: int) -> JsonResponse:
+    """Before a live journey's edit is saved: how many contacts each change affects
+    (the builder posts its form here as the marketer edits; nothing is saved)."""
+    journey = _journey_or_404(request, journey_id)
+    data, _ = form_data(posted_values(request.POST))
+    return JsonResponse(selectors_journeys.journey_edit_impact(journey=journey, data=data))
 
 
 @require_POST

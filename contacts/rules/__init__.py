@@ -20,12 +20,14 @@ from contacts.rules.compiler import (
 from contacts.rules.context import Context, Scope
 from contacts.rules.fields import register_contact_fields
 from contacts.rules.registry import (
+    CATALOG_EXTRAS,
     CONDITIONS,
     FIELDS,
     RULE_HOLDERS,
     RULE_USERS,
     ConditionSpec,
     FieldSpec,
+    register_catalog_extra,
     register_condition,
     register_field,
 )
@@ -39,6 +41,7 @@ from contacts.rules.validation import (
 register_contact_fields()
 
 __all__ = [
+    "CATALOG_EXTRAS",
     "CONDITIONS",
     "FIELDS",
     "RULE_HOLDERS",
@@ -52,6 +55,7 @@ __all__ = [
     "contacts_matching",
     "matching_ids",
     "referenced_segments",
+    "register_catalog_extra",
     "register_condition",
     "register_field",
     "rule_errors",

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from contacts.models import Segment
-from contacts.rules.registry import FIELDS
+from contacts.rules.registry import CONDITIONS, FIELDS
 
 _OPS = {
     "eq": "is",
@@ -112,5 +112,8 @@ def describe(rule: Any, depth: int = 0) -> str:
     if "segment" in rule:
         name = Segment.objects.filter(pk=rule["segment"]).values_list("name", flat=True).first()
         return f"in segment “{name or rule['segment']}”"
+    condition = next((CONDITIONS[k] for k in rule if k in CONDITIONS), None)
+    if condition is not None and condition.describe is not None:
+        return condition.describe(rule)
     key = next(iter(rule))
     return f"{key} {rule[key]}"

@@ -66,6 +66,7 @@ class ConditionSpec:
     keys: frozenset[str]
     validate: Callable[[dict[str, Any], str, Validator], None]
     compile: Callable[[dict[str, Any], Context], Q]
+    describe: Callable[[dict[str, Any]], str] | None = None
 
 
 FIELDS: dict[str, FieldSpec] = {}
@@ -85,3 +86,13 @@ def register_field(spec: FieldSpec) -> None:
 
 def register_condition(spec: ConditionSpec) -> None:
     CONDITIONS[spec.key] = spec
+
+
+# Functions (workspace) -> entries later apps add to the rule builder's catalog (the
+# broadcasts, journeys and templates an engagement condition can name).
+CATALOG_EXTRAS: list[Callable[[Workspace], dict[str, Any]]] = []
+
+
+def register_catalog_extra(extra: Callable[[Workspace], dict[str, Any]]) -> None:
+    if extra not in CATALOG_EXTRAS:
+        CATALOG_EXTRAS.append(extra)

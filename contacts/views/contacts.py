@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from typing import Any
+from urllib.parse import urlencode
+
 from django.contrib import messages
 from django.db.models import QuerySet
 from django.http import Http404, HttpResponse, StreamingHttpResponse
@@ -11,8 +14,8 @@ from django.views.decorators.http import require_POST
 from config.errors import DomainError
 from config.pagination import keyset_page
 from contacts import selectors, services
-from contacts.models import Contact, EmailStatus, SmsStatus
-from contacts.panels import CONTACT_PANELS
+from contacts.models import Contact, EmailStatus, Event, SmsStatus
+from contacts.panels import CONTACT_COLUMNS, CONTACT_PANELS
 from workspaces.dashboard import WorkspaceRequest, workspace_view
 from workspaces.models import Role
 
@@ -26,29 +29,66 @@ def _capped_count(queryset: QuerySet[Contact]) -> tuple[int, bool]:
     return min(count, COUNT_CAP), count > COUNT_CAP
 
 
-@workspace_view()
-def contact_list(request: WorkspaceRequest) -> HttpResponse:
+SORTS = {
+    "newest": (["-id"], "Newest first"),
+    "oldest": (["id"], "Oldest first"),
+    "updated": (["-updated_at", "-id"], "Recently updated"),
+}
+
+
+def _list_filters(request: WorkspaceRequest) -> dict[str, str]:
     params = request.GET
     filters = {
-        "q": params.get("q", ""),
-        "email_status": params.get("email_status") or None,
-        "sms_status": params.get("sms_status") or None,
+        key: params.get(key, "")
+        for key in ("q", "email_status", "sms_status", *(c.key for c in CONTACT_COLUMNS))
     }
-    queryset = selectors.contacts_search(workspace=request.workspace, **filters)  # type: ignore[arg-type]
+    filters["sort"] = params.get("sort", "") if params.get("sort") in SORTS else "newest"
+    return filters
+
+
+def _list_queryset(request: WorkspaceRequest, filters: dict[str, str]) -> QuerySet[Contact]:
+    queryset = selectors.contacts_search(
+        workspace=request.workspace,
+        q=filters["q"],
+        email_status=filters["email_status"] or None,
+        sms_status=filters["sms_status"] or None,
+    )
+    for column in CONTACT_COLUMNS:
+        if filters.get(column.key):
+            queryset = column.filter(queryset, request.workspace, filters[column.key])
+    return queryset
+
+
+@workspace_view()
+def contact_list(request: WorkspaceRequest) -> HttpResponse:
+    filters = _list_filters(request)
+    queryset = _list_queryset(request, filters)
+    keys = SORTS[filters["sort"]][0]
+    listed = queryset.select_related(*(c.related for c in CONTACT_COLUMNS))
     try:
         rows, next_cursor = keyset_page(
-            queryset, keys=["-id"], cursor=params.get("cursor"), limit=PAGE_SIZE
+            listed, keys=keys, cursor=request.GET.get("cursor"), limit=PAGE_SIZE
         )
     except DomainError:
-        rows, next_cursor = keyset_page(queryset, keys=["-id"], cursor=None, limit=PAGE_SIZE)
+        rows, next_cursor = keyset_page(listed, keys=keys, cursor=None, limit=PAGE_SIZE)
     count, more = _capped_count(queryset)
+    query = {key: value for key, value in filters.items() if value and key != "sort"}
     context = {
-        "contacts": rows,
+        "rows": [
+            {"contact": c, "cells": [column.cell(c) for column in CONTACT_COLUMNS]} for c in rows
+        ],
+        "columns": [
+            {"key": c.key, "title": c.title, "choices": c.choices(request.workspace)}
+            for c in CONTACT_COLUMNS
+        ],
         "next_cursor": next_cursor,
         "count": count,
         "count_more": more,
         "filters": filters,
-        "is_first_page": not params.get("cursor"),
+        "filtered": bool(query),
+        "query": urlencode({**query, "sort": filters["sort"]}),
+        "sorts": [(key, label) for key, (_, label) in SORTS.items()],
+        "is_first_page": not request.GET.get("cursor"),
         "email_statuses": EmailStatus.choices,
         "sms_statuses": SmsStatus.choices,
     }
@@ -60,20 +100,56 @@ def contact_list(request: WorkspaceRequest) -> HttpResponse:
     return render(request, template, context)
 
 
+# A run of at least this many events of one name without revenue (page views, product
+# views) shows as one line of the activity feed that opens to list them.
+RUN_MIN = 3
+
+
+def activity_items(events: list[Event]) -> list[dict[str, Any]]:
+    """The feed's lines: single events, and runs of the same event name collapsed."""
+    items: list[dict[str, Any]] = []
+    run: list[Event] = []
+
+    def flush() -> None:
+        if len(run) >= RUN_MIN:
+            items.append({"run": list(run), "name": run[0].name, "count": len(run)})
+        else:
+            items.extend({"event": e} for e in run)
+        run.clear()
+
+    for event in events:
+        if run and (event.name != run[0].name or event.revenue is not None):
+            flush()
+        if event.revenue is not None:
+            items.append({"event": event})
+        else:
+            run.append(event)
+    flush()
+    return items
+
+
 @workspace_view()
 def contact_detail(request: WorkspaceRequest, contact_id: int) -> HttpResponse:
     contact = selectors.contact_get(workspace=request.workspace, contact_id=contact_id)
     if contact is None:
         raise Http404("No such contact.")
-    events, next_cursor = keyset_page(
-        selectors.events_for_contact(contact=contact),
-        keys=["-occurred_at", "-id"],
-        cursor=request.GET.get("cursor"),
-        limit=PAGE_SIZE,
-    )
+    names = selectors.event_names_for_contact(contact=contact)
+    chosen = request.GET.get("event", "")
+    events_qs = selectors.events_for_contact(contact=contact)
+    if chosen:
+        events_qs = events_qs.filter(name=chosen)
+    keys = ["-occurred_at", "-id"]
+    try:
+        events, next_cursor = keyset_page(
+            events_qs, keys=keys, cursor=request.GET.get("cursor"), limit=PAGE_SIZE
+        )
+    except DomainError:
+        events, next_cursor = keyset_page(events_qs, keys=keys, cursor=None, limit=PAGE_SIZE)
     context = {
         "contact": contact,
-        "events": events,
+        "items": activity_items(events),
+        "event_names": names,
+        "chosen_event": chosen,
         "next_cursor": next_cursor,
         "consent_history": selectors.consent_history(contact=contact)[:20],
         "attributes": sorted((contact.attributes or {}).items()),
@@ -98,12 +174,7 @@ def contact_erase(request: WorkspaceRequest, contact_id: int) -> HttpResponse:
 
 @workspace_view()
 def contact_export(request: WorkspaceRequest) -> StreamingHttpResponse:
-    queryset = selectors.contacts_search(
-        workspace=request.workspace,
-        q=request.GET.get("q", ""),
-        email_status=request.GET.get("email_status") or None,
-        sms_status=request.GET.get("sms_status") or None,
-    )
+    queryset = _list_queryset(request, _list_filters(request))
     response = StreamingHttpResponse(
         services.contacts_csv_rows(queryset), content_type="text/csv; charset=utf-8"
     )

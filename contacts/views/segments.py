@@ -13,7 +13,7 @@ from django.views.decorators.http import require_POST
 from config.errors import DomainError
 from config.pagination import keyset_page
 from contacts import selectors, services
-from contacts.rules import FIELDS, contacts_matching, rule_errors
+from contacts.rules import CATALOG_EXTRAS, FIELDS, contacts_matching, rule_errors
 from contacts.rules.describe import describe
 from contacts.rules.registry import ATTRIBUTE_OPS, OPS_BY_KIND
 from workspaces.dashboard import WorkspaceRequest, workspace_view
@@ -47,6 +47,7 @@ def rule_catalog(request: WorkspaceRequest) -> JsonResponse:
                 {"id": s.pk, "name": s.name}
                 for s in selectors.segments_for_workspace(workspace=workspace)
             ],
+            **{key: value for extra in CATALOG_EXTRAS for key, value in extra(workspace).items()},
         }
     )
 
@@ -151,6 +152,17 @@ def segment_contacts(request: WorkspaceRequest, segment_id: int) -> HttpResponse
             "is_first_page": not request.GET.get("cursor"),
         },
     )
+
+
+@workspace_view()
+def segment_count(request: WorkspaceRequest, segment_id: int) -> HttpResponse:
+    """How many contacts a segment holds now, for the segment list (loaded by htmx row by
+    row, so a slow rule never holds up the page)."""
+    segment = selectors.segment_get(workspace=request.workspace, segment_id=segment_id)
+    if segment is None:
+        raise Http404("No such segment.")
+    count = contacts_matching(segment.rule, workspace=request.workspace, validate=False).count()
+    return render(request, "contacts/_segment_count.html", {"segment": segment, "count": count})
 
 
 @require_POST

@@ -4,6 +4,8 @@
  *   tooltips take HTML strings). Scripts that build DOM nodes use textContent instead.
  * - data-confirm="…" on a form, or on the button that submits it: asks first.
  * - data-autosubmit on a <select>: submits its form when it changes.
+ * - data-busy="…" on a submit button: shows it working, and disables it, once sent.
+ * - data-nav-toggle: the Menu button that opens the top navigation on narrow screens.
  *
  * The Content-Security-Policy refuses inline script (onsubmit=, onclick=, <script>
  * blocks), so behaviour is declared with data-* attributes and lives here. */
@@ -27,8 +29,27 @@
     if (message && !window.confirm(message)) {
       event.preventDefault();
       event.stopImmediatePropagation();
+      return;
+    }
+    // A button with data-busy="…" says the work has started and cannot be sent twice.
+    if (button && button.dataset.busy && !event.defaultPrevented) {
+      window.setTimeout(function () {
+        button.setAttribute("aria-busy", "true");
+        button.disabled = true;
+        button.textContent = button.dataset.busy;
+      }, 0);
     }
   }, true);
+
+  // The top navigation's "Menu" button on narrow screens.
+  document.addEventListener("click", function (event) {
+    const toggle = event.target instanceof Element ? event.target.closest("[data-nav-toggle]") : null;
+    if (!toggle) return;
+    const bar = toggle.closest("[data-topbar]");
+    const open = !bar.classList.contains("nav-open");
+    bar.classList.toggle("nav-open", open);
+    toggle.setAttribute("aria-expanded", open ? "true" : "false");
+  });
 
   document.addEventListener("change", function (event) {
     const select = event.target;

@@ -19,6 +19,11 @@
   const KINDS = [
     ["attr", "Attribute"], ["field", "Contact field"], ["event", "Event"],
     ["revenue", "Revenue"], ["purchases", "Purchases"], ["segment", "Segment"],
+    ["message", "Engagement"],
+  ];
+  const ENGAGEMENT_ORIGINS = [
+    ["", "any message"], ["broadcast_id", "of the broadcast"], ["journey_id", "of the journey"],
+    ["template_id", "of the template"],
   ];
   const NO_VALUE = new Set(["is_true", "is_false"]);
 
@@ -106,6 +111,7 @@
       case "revenue": return { revenue: { gte: 100 } };
       case "purchases": return { purchases: { gte: 1 } };
       case "segment": return { segment: (catalog.segments[0] || {}).id || 0 };
+      case "message": return { message: "opened", within_days: 30 };
       default: return { attr: catalog.attributes[0] || "plan", op: "eq", value: "" };
     }
   }
@@ -318,6 +324,38 @@
         this.cmpInputs(rule.purchases, (cmp) => { rule.purchases = cmp; }), ...this.windowInputs(rule));
     }
 
+    messageInputs(rule) {
+      const lists = (this.catalog.engagement || {});
+      const listFor = { broadcast_id: lists.broadcasts, journey_id: lists.journeys, template_id: lists.templates };
+      const origin = ENGAGEMENT_ORIGINS.map(([k]) => k).find((k) => k && k in rule) || "";
+      const parts = [
+        select([["received", "received"], ["opened", "opened"], ["clicked", "clicked"]], rule.message,
+          (v) => { rule.message = v; this.changed(); }, "Engagement"),
+        select([["", "any channel"], ["email", "an email"], ["sms", "an SMS"]], rule.channel || "",
+          (v) => { if (v) rule.channel = v; else delete rule.channel; this.changed(); }, "Channel"),
+        select(ENGAGEMENT_ORIGINS, origin, (v) => {
+          ENGAGEMENT_ORIGINS.forEach(([k]) => { if (k) delete rule[k]; });
+          const first = ((listFor[v] || [])[0] || {}).id;
+          if (v && first) rule[v] = first;
+          this.update();
+        }, "Which messages"),
+      ];
+      if (origin) {
+        const options = (listFor[origin] || []).map((item) => [item.id, item.name]);
+        parts.push(select(options, rule[origin], (v) => { rule[origin] = parseInt(v, 10); this.changed(); }, "Which one"));
+      }
+      const windowed = "within_days" in rule;
+      parts.push(select([["ever", "ever"], ["within", "in the last (days)"]], windowed ? "within" : "ever", (v) => {
+        if (v === "within") rule.within_days = 30; else delete rule.within_days;
+        this.update();
+      }, "When"));
+      if (windowed) {
+        parts.push(input("number", rule.within_days, (v) => { rule.within_days = parseInt(v, 10) || 1; this.changed(); },
+          { min: 1, class: "rb-days", "aria-label": "Days" }));
+      }
+      return el("span", { class: "rb-inputs" }, ...parts);
+    }
+
     segmentInputs(rule) {
       const options = this.catalog.segments.map((s) => [s.id, s.name]);
       if (!options.length) return el("span", { class: "muted" }, "No segments yet.");
@@ -326,17 +364,39 @@
     }
   }
 
+  // One request per catalog URL however many builders a page has; each gets a copy.
+  const catalogs = {};
+  async function catalogAt(url) {
+    if (!catalogs[url]) {
+      catalogs[url] = fetch(url, { credentials: "same-origin" }).then((response) => {
+        if (!response.ok) throw new Error(`HTTP ${response.status}`);
+        return response.json();
+      });
+    }
+    return JSON.parse(JSON.stringify(await catalogs[url]));
+  }
+
   async function start(root) {
     const target = document.getElementById(root.dataset.target);
-    const response = await fetch(root.dataset.catalog, { credentials: "same-origin" });
-    const catalog = await response.json();
+    const catalog = await catalogAt(root.dataset.catalog);
     const exclude = root.dataset.excludeSegment;
     if (exclude) catalog.segments = catalog.segments.filter((s) => String(s.id) !== exclude);
     root.builder = new RuleBuilder(root, target, catalog);
     root.dataset.ready = "true";
   }
 
+  // Other islands (the journey canvas) mount builders of their own with a catalog
+  // they already fetched; roots marked data-manual are theirs.
+  window.StagecraftRuleBuilder = {
+    catalog: catalogAt,
+    mount(root, target, catalog) {
+      root.builder = new RuleBuilder(root, target, catalog);
+      root.dataset.ready = "true";
+      return root.builder;
+    },
+  };
+
   document.addEventListener("DOMContentLoaded", () => {
-    document.querySelectorAll(".rule-builder").forEach(start);
+    document.querySelectorAll(".rule-builder:not([data-manual])").forEach(start);
   });
 })();

@@ -106,6 +106,9 @@ def test_filters_toggle_resize_and_csv(page: Page, live_server: Any, owner: Any,
 def test_refit_and_spend(page: Page, live_server: Any, owner: Any, demo: Any) -> None:
     log_in(page, live_server.url, owner.user)
     page.goto(url("clv"))
+    expect(page.get_by_test_id("clv-model-words")).to_contain_text("Predictions come from")
+    expect(page.get_by_test_id("clv-model")).to_be_hidden()  # parameters for analysts only
+    page.get_by_text("About this model").click()
     expect(page.get_by_test_id("clv-model")).to_contain_text("BG/NBD")
     page.get_by_role("button", name="Refit now").click()
     expect(page.locator(".flash")).to_contain_text("CLV model")

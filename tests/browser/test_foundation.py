@@ -55,7 +55,7 @@ def test_log_in_search_and_open_a_contact(page: Page, live_server, owner):
     page.get_by_role("link", name="zelda@hyrule.test").click()
     expect(page.get_by_role("heading", name="Zelda Harkinian")).to_be_visible()
     expect(page.locator("ol.timeline li")).to_have_count(2)
-    expect(page.locator("ol.timeline")).to_contain_text("42.00 USD")
+    expect(page.locator("ol.timeline")).to_contain_text("$42.00")
     expect(page.locator("dl.facts").first).to_contain_text("+14155550111")
     screenshot(page, "contact-detail")
 

@@ -5,13 +5,15 @@ from __future__ import annotations
 import re
 
 import pytest
+from django.utils import timezone
 from playwright.sync_api import Page, expect
 
+from contacts.models import Segment
 from contacts.services import event_summaries_refresh
 from lifecycle.models import ContactStage
 from lifecycle.services import stages_create_defaults, sweep_now
 from tests.browser.conftest import log_in, screenshot
-from tests.factories import ContactFactory, EventFactory
+from tests.factories import ContactFactory, EventFactory, MessageFactory, TemplateFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -91,3 +93,30 @@ def test_stages_page_and_a_manual_move(page: Page, live_server, owner, shop):
     screenshot(page, "contact-stage")
     state = ContactStage.objects.get(contact=contact)
     assert state.stage.key == "advocate" and state.pinned
+
+
+def test_build_an_unengaged_segment_without_json(page: Page, live_server, owner, shop):
+    """The sunset segment a marketer builds first: not opened an email in 90 days."""
+    template = TemplateFactory.create(workspace=owner.workspace, channel="email")
+    now = timezone.now()
+    for contact in shop[:12]:
+        MessageFactory.create(contact=contact, template=template, sent_at=now, opened_at=now)
+    log_in(page, live_server.url, owner.user)
+    page.goto("/w/acme/segments/new/")
+    expect(page.locator(".rule-builder[data-ready]")).to_be_attached()
+    page.get_by_label("Name").fill("Unengaged 90 days")
+    page.get_by_role("button", name="+ Condition").click()
+    row = page.locator(".rb-row").first
+    row.get_by_label("Kind of condition").select_option("message")
+    row.get_by_label("Channel").select_option("email")
+    row.get_by_label("Days").fill("90")
+    expect(page.get_by_test_id("rule-count")).to_have_text("12")
+    row.locator(".rb-not input").check()
+    expect(page.get_by_test_id("rule-count")).to_have_text("18")
+    screenshot(page, "segment-unengaged")
+    page.get_by_role("button", name="Save segment").click()
+    expect(page.get_by_test_id("segment-count")).to_contain_text("18 contacts")
+    segment = Segment.objects.get(workspace=owner.workspace, name="Unengaged 90 days")
+    assert segment.rule == {
+        "all": [{"not": {"message": "opened", "channel": "email", "within_days": 90}}]
+    }

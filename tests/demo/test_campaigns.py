@@ -8,6 +8,7 @@ from lifecycle.hooks import transitions_dispatch
 from lifecycle.services import stages_create_defaults
 from lifecycle.services.moves import contact_stage_set
 from messaging.models import Message, SandboxDelivery, Template
+from messaging.services.previews import template_preview
 from tests.factories import ContactFactory
 from tests.messaging.helpers import ACTOR
 
@@ -38,6 +39,15 @@ def test_demo_journeys_are_live_and_run(ws):
     # The sample already in the at-risk stage got the first win-back email.
     winback = JourneyEnrolment.objects.get(journey__name="Win-back", contact=risky)
     assert winback.step is not None and winback.step.key == "wait"
+    # Each arm of the win-back test sends its own win-back email, never the welcome.
+    arms = {
+        step.key: Template.objects.get(pk=step.config["template_id"]).name
+        for step in winback.journey.steps.filter(key__in=["offer", "reminder"])
+    }
+    assert arms == {"offer": "We miss you", "reminder": "Win-back reminder"}
+    offer = Template.objects.get(workspace=ws, name="We miss you")
+    rendered = template_preview(template=offer, contact=risky)
+    assert "since your last order" in rendered.html  # not "You were a at risk of ours"
     # A new subscriber enters the welcome series through the stage trigger.
     newcomer = ContactFactory.create(workspace=ws)
     contact_stage_set(contact=newcomer, stage=stages["subscriber"], actor=ACTOR)

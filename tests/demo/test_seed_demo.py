@@ -11,7 +11,8 @@ from django.core.management import call_command
 from django.db import models
 from django.utils import timezone
 
-from contacts.models import Contact, Event
+from campaigns.models import Broadcast
+from contacts.models import Contact, Event, Segment
 from workspaces.models import Workspace
 
 pytestmark = pytest.mark.django_db
@@ -36,6 +37,11 @@ def test_seed_demo_is_believable_deterministic_and_idempotent():
     first_rows = list(contacts.order_by("pk").values_list("email", "time_zone", "attributes")[:20])
     total = Event.objects.filter(workspace=workspace).count()
     assert all(c.attributes.get("signup_source") for c in contacts[:50])
+    # A sent A/B broadcast whose report has a winner, and segments with members.
+    autumn = Broadcast.objects.get(workspace=workspace, name="Autumn roast launch")
+    assert autumn.status == "sent" and autumn.winner_variant is not None
+    assert autumn.messages.filter(sent_at__isnull=True).count() == 0
+    assert Segment.objects.filter(workspace=workspace).count() == 3
     call_command("seed_demo", stdout=out)
     assert "exists" in out.getvalue()
     assert Contact.objects.filter(workspace=workspace).count() == 300

@@ -103,7 +103,7 @@ def test_contact_page_shows_profile_consent_and_timeline(owner):
     html = response.content.decode()
     assert "<script>alert(1)</script>" not in html and "&lt;script&gt;" in html
     assert "<img src=x" not in html and "<b>pro</b>" not in html
-    assert "purchase" in html and "12.00 USD" in html
+    assert "purchase" in html and "$12.00" in html
 
 
 def test_owner_creates_and_revokes_a_key(owner):

@@ -69,7 +69,7 @@ def test_editor_offers_and_saves_best_time(owner, ws):
     pro = segment(ws, "pro", "pro")
     template = email_template(ws)
     page = owner.web.get(f"/w/{ws.slug}/campaigns/new/").content.decode()
-    assert '<option value="best"' in page
+    assert 'name="schedule" value="best"' in page
     response = owner.web.post(
         f"/w/{ws.slug}/campaigns/new/",
         {
@@ -84,4 +84,70 @@ def test_editor_offers_and_saves_best_time(owner, ws):
     saved = Broadcast.objects.get(workspace=ws, name="Best")
     assert saved.schedule == "best" and saved.send_at is None
     editor = owner.web.get(f"/w/{ws.slug}/campaigns/{saved.pk}/").content.decode()
-    assert '<option value="best" selected>' in editor
+    assert 'value="best" data-toggle="schedule" checked' in editor
+
+
+def test_editor_saves_an_ab_test_and_a_time_on_the_workspace_clock(owner, ws):
+    ws.time_zone = "Europe/Paris"
+    ws.save()
+    pro = segment(ws, "pro", "pro")
+    a, b = email_template(ws, name="A"), email_template(ws, name="B")
+    response = owner.web.post(
+        f"/w/{ws.slug}/campaigns/new/",
+        {
+            "name": "Test",
+            "channel": "email",
+            "template_id": a.pk,
+            "include_segment_ids": [pro.pk],
+            "ab_enabled": "1",
+            "variant_template_0": a.pk,
+            "variant_weight_0": "1",
+            "variant_template_1": b.pk,
+            "variant_weight_1": "3",
+            "variant_template_2": "",
+            "test_pool_percent": "30",
+            "winner_wait_hours": "6",
+            "schedule": "at",
+            "send_date": "2031-03-01",
+            "send_time": "10:30",
+        },
+    )
+    assert response.status_code == 302, response.content.decode()[:3000]
+    saved = Broadcast.objects.get(workspace=ws, name="Test")
+    variants = list(
+        saved.variants.order_by("label").values_list("label", "template_id", "weight", "is_default")
+    )
+    assert variants == [("A", a.pk, 1, True), ("B", b.pk, 3, False)]
+    assert (saved.test_pool_percent, saved.winner_wait_hours) == (30, 6)
+    assert saved.send_at is not None
+    assert saved.send_at.isoformat() == "2031-03-01T09:30:00+00:00"  # 10:30 in Paris
+    editor = owner.web.get(f"/w/{ws.slug}/campaigns/{saved.pk}/").content.decode()
+    assert 'value="2031-03-01"' in editor and 'value="10:30"' in editor
+    # Turning the test off leaves one template.
+    owner.web.post(
+        f"/w/{ws.slug}/campaigns/{saved.pk}/",
+        {
+            "name": "Test",
+            "channel": "email",
+            "template_id": a.pk,
+            "include_segment_ids": [pro.pk],
+            "schedule": "now",
+        },
+    )
+    assert not saved.variants.exists()
+
+
+def test_preview_as_a_contact_found_by_email_or_name(owner, ws):
+    template = email_template(ws, subject="Hi {{ first_name|default:'friend' }}")
+    contacts(ws, 1, first_name="Zelda", prefix="zelda")
+    found = owner.web.post(
+        f"/w/{ws.slug}/campaigns/preview/", {"template_id": template.pk, "preview_as": "zelda"}
+    ).content.decode()
+    assert "Hi Zelda" in found and "As Zelda" in found
+    missing = owner.web.post(
+        f"/w/{ws.slug}/campaigns/preview/", {"template_id": template.pk, "preview_as": "nobody"}
+    ).content.decode()
+    assert "No contact matches" in missing and "Hi friend" in missing
+    assert (
+        owner.web.post(f"/w/{ws.slug}/campaigns/preview/", {"template_id": "x"}).status_code == 200
+    )

@@ -1,0 +1,160 @@
+"""The journey form as the dashboard posts it: text fields and flags, read into the
+input `journey_create` / `journey_update` take (the steps come from the canvas's hidden
+field as JSON, the goal and exit rules from the rule builders'), and back."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from django.http import QueryDict
+
+from campaigns.models import Journey, Reentry, TriggerKind
+
+TEXT_FIELDS = (
+    "name",
+    "description",
+    "trigger_kind",
+    "trigger_stage_id",
+    "trigger_segment_id",
+    "trigger_event",
+    "trigger_properties",
+    "trigger_attribute",
+    "trigger_offset_days",
+    "goal_kind",
+    "goal_event",
+    "goal_properties",
+    "goal_rule",
+    "goal_days",
+    "exit_rule",
+    "reentry",
+    "reentry_days",
+    "holdout_percent",
+    "steps",
+)
+FLAGS = ("trigger_annual", "exit_on_stage_left", "exit_on_unsubscribe")
+
+
+def _dumps(value: Any) -> str:
+    return "" if value is None else json.dumps(value, indent=2, ensure_ascii=False)
+
+
+def steps_of(journey: Journey) -> list[dict[str, Any]]:
+    return [
+        {"key": s.key, "kind": s.kind, **({"name": s.name} if s.name else {}), "config": s.config}
+        for s in journey.steps.filter(removed_at__isnull=True)
+    ]
+
+
+def form_values(journey: Journey | None) -> dict[str, Any]:
+    """The form's fields as text, as a POST would send them."""
+    if journey is None:
+        return {
+            "trigger_kind": TriggerKind.MANUAL,
+            "goal_kind": "",
+            "goal_days": "7",
+            "reentry": Reentry.ONCE,
+            "reentry_days": "0",
+            "holdout_percent": "0",
+            "exit_on_unsubscribe": True,
+            "steps": "[]",
+        }
+    trigger, goal = journey.trigger, journey.goal or {}
+    event = goal.get("event") or {}
+    return {
+        "name": journey.name,
+        "description": journey.description,
+        "trigger_kind": trigger.get("kind", ""),
+        "trigger_stage_id": str(trigger.get("stage_id", "")),
+        "trigger_segment_id": str(trigger.get("segment_id", "")),
+        "trigger_event": trigger.get("event", ""),
+        "trigger_properties": _dumps(trigger.get("properties") or None),
+        "trigger_attribute": trigger.get("attribute", ""),
+        "trigger_offset_days": str(trigger.get("offset_days", 0)),
+        "trigger_annual": bool(trigger.get("annual")),
+        "goal_kind": "rule" if "rule" in goal else "event" if "event" in goal else "",
+        "goal_event": event.get("name", ""),
+        "goal_properties": _dumps(event.get("properties") or None),
+        "goal_rule": _dumps(goal.get("rule")),
+        "goal_days": str(journey.goal_days),
+        "exit_rule": _dumps(journey.exit_rule),
+        "exit_on_stage_left": journey.exit_on_stage_left,
+        "exit_on_unsubscribe": journey.exit_on_unsubscribe,
+        "reentry": journey.reentry,
+        "reentry_days": str(journey.reentry_days),
+        "holdout_percent": str(journey.holdout_percent),
+        "steps": _dumps(steps_of(journey)),
+    }
+
+
+def posted_values(post: QueryDict) -> dict[str, Any]:
+    values: dict[str, Any] = {k: post.get(k, "").strip() for k in TEXT_FIELDS}
+    for flag in FLAGS:
+        values[flag] = post.get(flag) == "on"
+    values["move_removed_to"] = post.get("move_removed_to", "")
+    return values
+
+
+def _number(text: str) -> Any:
+    """A whole number, or the text itself for the service to refuse by name."""
+    return int(text) if re.fullmatch(r"-?\d{1,9}", text) else text
+
+
+def form_data(values: dict[str, Any]) -> tuple[dict[str, Any], dict[str, list[str]]]:
+    """The service's input from the form, and errors in JSON the service never sees."""
+    errors: dict[str, list[str]] = {}
+
+    def parsed(field: str, path: str) -> Any:
+        text = values[field]
+        if not text:
+            return None
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError as exc:
+            errors[path] = [f"is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})"]
+            return None
+
+    kind = values["trigger_kind"]
+    trigger: dict[str, Any] = {"kind": kind}
+    if kind in (TriggerKind.STAGE_ENTERED, TriggerKind.STAGE_EXITED):
+        trigger["stage_id"] = _number(values["trigger_stage_id"])
+    elif kind == TriggerKind.SEGMENT_JOINED:
+        trigger["segment_id"] = _number(values["trigger_segment_id"])
+    elif kind == TriggerKind.EVENT:
+        trigger["event"] = values["trigger_event"]
+        properties = parsed("trigger_properties", "trigger.properties")
+        if properties:
+            trigger["properties"] = properties
+    elif kind == TriggerKind.DATE:
+        trigger["attribute"] = values["trigger_attribute"]
+        trigger["offset_days"] = _number(values["trigger_offset_days"] or "0")
+        trigger["annual"] = values["trigger_annual"]
+    goal: dict[str, Any] | None = None
+    if values["goal_kind"] == "event":
+        event: dict[str, Any] = {"name": values["goal_event"]}
+        properties = parsed("goal_properties", "goal.event.properties")
+        if properties:
+            event["properties"] = properties
+        goal = {"event": event}
+    elif values["goal_kind"] == "rule":
+        goal = {"rule": parsed("goal_rule", "goal.rule")}
+    data = {
+        "name": values["name"],
+        "description": values["description"],
+        "trigger": trigger,
+        "goal": goal,
+        "goal_days": _number(values["goal_days"]),
+        "exit_rule": parsed("exit_rule", "exit_rule"),
+        "exit_on_stage_left": values["exit_on_stage_left"],
+        "exit_on_unsubscribe": values["exit_on_unsubscribe"],
+        "reentry": values["reentry"],
+        "reentry_days": _number(values["reentry_days"] or "0"),
+        "holdout_percent": _number(values["holdout_percent"] or "0"),
+        "steps": parsed("steps", "steps"),
+    }
+    if data["steps"] is None and "steps" not in errors:
+        errors["steps"] = ["is required (a JSON list of steps)"]
+    if values.get("move_removed_to"):
+        data["move_removed_to"] = values["move_removed_to"]
+    return data, errors
