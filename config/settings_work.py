@@ -59,6 +59,11 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "analytics.figures_warm": {"task": "analytics.figures_warm", "schedule": 240.0},
     # Messaging: due outbox rows are claimed every second (messaging/services/dispatch.py).
     "messaging.dispatch_due": {"task": "messaging.dispatch_due", "schedule": 1.0},
+    # Unverified sending domains are looked up again every few minutes for a week.
+    "messaging.sending_domains_check_due": {
+        "task": "messaging.sending_domains_check_due",
+        "schedule": 300.0,
+    },
     # Broadcasts: scheduled → sending → sent, A/B winners, stalled materialisations.
     "campaigns.broadcasts_advance": {"task": "campaigns.broadcasts_advance", "schedule": 5.0},
     # Journeys: due enrolments advanced (each run drains for up to JOURNEY_PUMP_SECONDS);
@@ -167,6 +172,18 @@ if DKIM_DOMAIN or DKIM_SELECTOR or DKIM_PRIVATE_KEY:
         raise ImproperlyConfigured(
             f"DKIM_PRIVATE_KEY is not a usable RSA private key in PEM form: {exc}"
         ) from exc
+# Sending domains (messaging/domains.py): the DNS server ("host:port" or "host") that
+# verification asks, empty for the system's resolver; and the include a domain's SPF
+# record must name for our servers to be allowed to send for it.
+DNS_RESOLVER = env.str("DNS_RESOLVER", default="")
+if DNS_RESOLVER:
+    _dns_host, _, _dns_port = DNS_RESOLVER.partition(":")
+    try:
+        ipaddress.ip_address(_dns_host)
+        int(_dns_port or 53)
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"DNS_RESOLVER must be 'ip' or 'ip:port': {exc}") from exc
+SPF_INCLUDE = env.str("SPF_INCLUDE", default=f"spf.{MESSAGING_MAIL_DOMAIN}")
 # HMAC-SHA256 secret of the email provider's event webhook (X-Stagecraft-Signature).
 EMAIL_WEBHOOK_SECRET = env.str("EMAIL_WEBHOOK_SECRET", default="")
 if not DEBUG and MESSAGING_EMAIL_PROVIDER != "sandbox" and not EMAIL_WEBHOOK_SECRET:

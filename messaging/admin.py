@@ -14,6 +14,7 @@ from messaging.models import (
     Message,
     MessagingSettings,
     SandboxDelivery,
+    SendingDomain,
     SendingPolicy,
     Template,
     TrackingEvent,
@@ -69,6 +70,17 @@ class TrackingEventAdmin(ReadOnlyAdmin):
 @admin.register(MessagingSettings)
 class MessagingSettingsAdmin(WorkspaceScopedAdmin):
     list_display = ["workspace", "from_email", "sms_from_number", "rate_limit_per_minute"]
+
+
+@admin.register(SendingDomain)
+class SendingDomainAdmin(ReadOnlyAdmin):
+    """Added, checked and removed from the workspace's settings page; the private key
+    is not shown here either."""
+
+    list_display = ["domain", "workspace", "status", "last_checked_at"]
+    list_filter = ["status"]
+    search_fields = ["domain"]
+    exclude = ["private_key_pem"]
 
 
 @admin.register(WebhookEvent)

@@ -18,6 +18,10 @@ from django.db.models import Q
 from django.utils import timezone
 
 from contacts.models import Channel, Contact
+
+# Imported here so that Django registers SendingDomain with the app.
+from messaging.domain_models import DomainStatus as DomainStatus
+from messaging.domain_models import SendingDomain as SendingDomain
 from workspaces.models import Workspace
 
 
@@ -303,6 +307,8 @@ class MessagingSettings(models.Model):
     )
     from_name = models.CharField(max_length=200, blank=True, default="")
     from_email = models.CharField(max_length=254, blank=True, default="")
+    # Reply-To of every email, unless the template names its own.
+    reply_to = models.CharField(max_length=254, blank=True, default="")
     sms_from_number = models.CharField(max_length=16, blank=True, default="", help_text="E.164")
     sms_help_text = models.CharField(
         max_length=320,

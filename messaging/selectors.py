@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.db.models import QuerySet
 
-from messaging.models import Message, SandboxDelivery, Template
+from messaging.models import Message, SandboxDelivery, SendingDomain, Template
 from workspaces.models import Workspace
 
 
@@ -51,3 +51,15 @@ def message_get(*, workspace: Workspace, message_id: object) -> Message | None:
 
 def sandbox_deliveries(*, workspace: Workspace) -> QuerySet[SandboxDelivery]:
     return SandboxDelivery.objects.filter(workspace=workspace).order_by("-id")
+
+
+def sending_domains_for_workspace(*, workspace: Workspace) -> QuerySet[SendingDomain]:
+    return SendingDomain.objects.filter(workspace=workspace).order_by("domain")
+
+
+def sending_domain_get(*, workspace: Workspace, domain_id: object) -> SendingDomain | None:
+    try:
+        pk = int(str(domain_id))
+    except ValueError:
+        return None
+    return SendingDomain.objects.filter(workspace=workspace, pk=pk).first()

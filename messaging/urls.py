@@ -1,6 +1,6 @@
 from django.urls import path
 
-from messaging import views, views_contact, views_policies
+from messaging import views, views_contact, views_policies, views_settings
 
 app_name = "messaging"
 
@@ -22,5 +22,22 @@ urlpatterns = [
         name="contact-messages-panel",
     ),
     path("settings/sending-rules/", views_policies.settings_policies, name="policies"),
+    path("settings/sending/", views_settings.sending_settings, name="sending-settings"),
+    path("settings/domains/", views_settings.domain_list, name="domains"),
+    path(
+        "settings/domains/<int:domain_id>/",
+        views_settings.domain_detail,
+        name="domain-detail",
+    ),
+    path(
+        "settings/domains/<int:domain_id>/check/",
+        views_settings.domain_check,
+        name="domain-check",
+    ),
+    path(
+        "settings/domains/<int:domain_id>/delete/",
+        views_settings.domain_delete,
+        name="domain-delete",
+    ),
     path("outbox/<int:message_id>/", views.outbox_message, name="outbox-message"),
 ]

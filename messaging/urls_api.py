@@ -1,6 +1,6 @@
 from django.urls import path
 
-from messaging import api, api_consent, api_policies
+from messaging import api, api_consent, api_policies, api_settings
 
 app_name = "messaging_api"
 
@@ -33,6 +33,22 @@ urlpatterns = [
         "settings/sending-rules/<str:channel>/",
         api_policies.SendingRulesDetailView.as_view(),
         name="api-settings-sending-rule",
+    ),
+    path("settings/sender/", api_settings.SenderSettingsView.as_view(), name="api-settings-sender"),
+    path(
+        "settings/domains/",
+        api_settings.SendingDomainListView.as_view(),
+        name="api-settings-domains",
+    ),
+    path(
+        "settings/domains/<int:domain_id>/",
+        api_settings.SendingDomainDetailView.as_view(),
+        name="api-settings-domain",
+    ),
+    path(
+        "settings/domains/<int:domain_id>/verify/",
+        api_settings.SendingDomainVerifyView.as_view(),
+        name="api-settings-domain-verify",
     ),
     path("consent/export/", api_consent.ConsentExportView.as_view(), name="api-consent-export"),
 ]

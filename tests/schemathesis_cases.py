@@ -113,6 +113,8 @@ def _complete_values(
     now = timezone.now()
     if isinstance(body.get("phone"), str) and body["phone"]:
         body["phone"] = "+14155550123"  # the pattern cannot say which numbers exist
+    if isinstance(body.get("sms_from_number"), str) and body["sms_from_number"]:
+        body["sms_from_number"] = "+14155550124"
     for key in ("start_at", "pinned_until"):
         if isinstance(body.get(key), str) and body[key]:
             body[key] = (now + dt.timedelta(days=1)).isoformat()

@@ -8,6 +8,7 @@ fails, so no route escapes the walk."""
 from __future__ import annotations
 
 import re
+import uuid
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -21,6 +22,7 @@ from contacts.services import import_job_create
 from lifecycle.services import stages_create_defaults
 from messaging.models import Template
 from messaging.services import message_enqueue, template_create
+from messaging.services.domains import sending_domain_create
 from tests.factories import (
     ContactFactory,
     EventFactory,
@@ -97,6 +99,11 @@ OBJECT_MAKERS: dict[str, Callable[[Workspace], int]] = {
     "template_id": lambda ws: _template(ws).pk,
     "broadcast_id": lambda ws: _broadcast(ws).pk,
     "journey_id": _journey,
+    "domain_id": lambda ws: (
+        sending_domain_create(
+            workspace=ws, domain=f"d{uuid.uuid4().hex[:12]}.example", actor=Actor(system="test")
+        ).pk
+    ),
     "message_id": lambda ws: (
         message_enqueue(
             contact=ContactFactory.create(workspace=ws, email="secret-msg@example.com"),

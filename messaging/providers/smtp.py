@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import logging
 import smtplib
+from dataclasses import dataclass
+from email.utils import parseaddr
 from typing import Any
 
 import dkim
@@ -13,6 +15,7 @@ from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
 
 from messaging.providers.base import OnResult, Outgoing, Result
+from messaging.services.domains import signing_domain_for
 
 logger = logging.getLogger(__name__)
 
@@ -36,7 +39,9 @@ def _result_for(exc: Exception) -> Result:
     return Result(ok=False, transient=True, error=f"{type(exc).__name__}: {exc}"[:500])
 
 
-# Signed when DKIM_DOMAIN is set (the key is loaded and checked in config/settings.py).
+# Signed with the workspace's verified domain key when the From address is at that
+# domain (or under it), else with the installation's DKIM_* settings when set (the
+# key is loaded and checked in config/settings.py), else not at all.
 DKIM_HEADERS = [
     b"From",
     b"To",
@@ -48,18 +53,33 @@ DKIM_HEADERS = [
 ]
 
 
+@dataclass(frozen=True)
+class DkimKey:
+    domain: str
+    selector: str
+    private_key_pem: str
+
+
+def installation_key() -> DkimKey | None:
+    if not settings.DKIM_DOMAIN:
+        return None
+    return DkimKey(settings.DKIM_DOMAIN, settings.DKIM_SELECTOR, settings.DKIM_PRIVATE_KEY)
+
+
 class DkimSignedEmail(EmailMultiAlternatives):
-    """Adds a DKIM-Signature (relaxed/relaxed) over the bytes the SMTP backend sends:
-    the MIME tree is built, flattened with CRLF exactly as the backend flattens it
-    (which also fixes its boundaries), signed, and the signature put first."""
+    """Adds a DKIM-Signature (relaxed/relaxed) with `dkim_key` over the bytes the SMTP
+    backend sends: the MIME tree is built, flattened with CRLF exactly as the backend
+    flattens it (which also fixes its boundaries), signed, and the signature put first."""
+
+    dkim_key: DkimKey
 
     def message(self, **kwargs: Any) -> Any:
         msg: Any = super().message(**kwargs)
         signature = dkim.sign(
             msg.as_bytes(linesep="\r\n"),
-            settings.DKIM_SELECTOR.encode(),
-            settings.DKIM_DOMAIN.encode(),
-            settings.DKIM_PRIVATE_KEY.encode(),
+            self.dkim_key.selector.encode(),
+            self.dkim_key.domain.encode(),
+            self.dkim_key.private_key_pem.encode(),
             canonicalize=(b"relaxed", b"relaxed"),
             include_headers=DKIM_HEADERS,
         )
@@ -70,15 +90,34 @@ class DkimSignedEmail(EmailMultiAlternatives):
         return msg
 
 
+class _Keys:
+    """The key each (workspace, From domain) signs with, looked up once per batch."""
+
+    def __init__(self) -> None:
+        self.default = installation_key()
+        self.found: dict[tuple[int, str], DkimKey | None] = {}
+
+    def for_item(self, item: Outgoing) -> DkimKey | None:
+        from_domain = parseaddr(item.from_address)[1].rpartition("@")[2].lower()
+        where = (item.workspace_id, from_domain)
+        if where not in self.found:
+            own = signing_domain_for(workspace_id=item.workspace_id, from_domain=from_domain)
+            self.found[where] = (
+                DkimKey(own.domain, own.selector, own.private_key_pem) if own else self.default
+            )
+        return self.found[where]
+
+
 class SmtpProvider:
     name = "smtp"
 
     def send(self, batch: list[Outgoing], on_result: OnResult) -> None:
         connection = get_connection(settings.MESSAGING_EMAIL_BACKEND, fail_silently=False)
-        email_class = DkimSignedEmail if settings.DKIM_DOMAIN else EmailMultiAlternatives
+        keys = _Keys()
         try:
             for item in batch:
-                email = email_class(
+                key = keys.for_item(item)
+                email = (DkimSignedEmail if key else EmailMultiAlternatives)(
                     subject=item.subject,
                     body=item.text,
                     from_email=item.from_address,
@@ -87,6 +126,8 @@ class SmtpProvider:
                     headers=item.headers,
                     connection=connection,
                 )
+                if isinstance(email, DkimSignedEmail) and key:
+                    email.dkim_key = key
                 if item.html:
                     email.attach_alternative(item.html, "text/html")
                 try:

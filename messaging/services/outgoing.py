@@ -123,6 +123,7 @@ def outgoing(message: Message, sender: MessagingSettings | None) -> Outgoing:
         subject=message.subject,
         html=message.body_html,
         text=message.body_text,
-        reply_to=template.reply_to if template else "",
+        # The template's own Reply-To, else the workspace's.
+        reply_to=(template.reply_to if template else "") or (sender.reply_to if sender else ""),
         headers=headers,
     )
