@@ -16,8 +16,10 @@ from analytics.models import ClvModel, Spend
 from analytics.reports import REPORTS
 from analytics.services.spend import spend_set
 from analytics.urls import urlpatterns
+from campaigns.models import Broadcast
 from config.spreadsheet import csv_cell
 from lifecycle.services import stages_create_defaults
+from tests.factories import ContactFactory, TemplateFactory
 from workspaces.services import Actor
 
 pytestmark = pytest.mark.django_db
@@ -244,7 +246,17 @@ def test_outsider_gets_404_on_every_analytics_route_and_method(
 
     spend = Spend.objects.filter(workspace=demo).first()
     assert spend is not None
-    fills = {"key": KEYS, "spend_id": [str(spend.pk)]}
+    contact = ContactFactory.create(workspace=demo)
+    template = TemplateFactory.create(workspace=demo)
+    broadcast = Broadcast.objects.create(
+        workspace=demo, name="Secret", channel="email", template=template
+    )
+    fills = {
+        "key": KEYS,
+        "spend_id": [str(spend.pk)],
+        "broadcast_id": [str(broadcast.pk)],
+        "contact_id": [str(contact.pk)],
+    }
     for pattern in urlpatterns:
         route = str(pattern.pattern)
         names = re.findall(r"<(?:\w+:)?(\w+)>", route)
