@@ -21,6 +21,11 @@ from contacts.models import Channel, Contact
 from workspaces.models import Workspace
 
 
+class Editor(models.TextChoices):
+    HTML = "html", "HTML"
+    BLOCKS = "blocks", "Blocks"
+
+
 class Template(models.Model):
     """An email or SMS template. Bodies are in the sandboxed personalisation language
     (messaging/sandbox.py) and are compiled on save: a template that does not compile
@@ -39,6 +44,10 @@ class Template(models.Model):
     body = models.TextField()
     # Email only: plain-text part; generated from the HTML when blank.
     text_body = models.TextField(blank=True, default="")
+    # Email only: "blocks" templates are edited as `document` (messaging/blocks) and
+    # rendered on save into `body` and `text_body`, so sending reads those as ever.
+    editor = models.CharField(max_length=8, choices=Editor.choices, default=Editor.HTML)
+    document = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
 
@@ -63,6 +72,8 @@ TEMPLATE_FIELDS = (
     "reply_to",
     "body",
     "text_body",
+    "editor",
+    "document",
 )
 
 

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import html
+import json
 from typing import Any
 
 from django.contrib import messages
-from django.http import Http404, HttpResponse
+from django.http import Http404, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
@@ -15,12 +16,28 @@ from config.pagination import keyset_page
 from contacts import selectors as contact_selectors
 from contacts.models import Channel
 from messaging import selectors, services, tokens
-from messaging.models import TEMPLATE_FIELDS, Message, MessageStatus, Template
+from messaging.models import TEMPLATE_FIELDS, Editor, Message, MessageStatus, Template
 from messaging.rendering import sms_segments
 from messaging.services.previews import message_send_test, template_preview
 from workspaces.dashboard import WorkspaceRequest, workspace_view
 
 FIELDS = TEMPLATE_FIELDS
+
+
+def _posted(post: QueryDict, fields: tuple[str, ...] = FIELDS) -> dict[str, Any]:
+    """The editor form's values. A blocks template posts its document as JSON that the
+    editor island (static/js/email-blocks.js) writes into a hidden field; its HTML
+    and text parts are rendered from it, never posted."""
+    values: dict[str, Any] = {f: post.get(f, "") for f in fields if f != "document"}
+    values["editor"] = values.get("editor") or Editor.HTML
+    if values["editor"] == Editor.BLOCKS:
+        values.pop("body", None)
+        values.pop("text_body", None)
+        try:
+            values["document"] = json.loads(post.get("document") or "{}")
+        except ValueError:
+            values["document"] = None  # reported as "document: must be an object"
+    return values
 
 
 def _template_or_404(request: WorkspaceRequest, template_id: int) -> Template:
@@ -44,7 +61,7 @@ def template_edit(request: WorkspaceRequest, template_id: int | None = None) -> 
         values["channel"] = request.GET.get("channel", Channel.EMAIL)
     errors: dict[str, list[str]] = {}
     if request.method == "POST":
-        values = {f: request.POST.get(f, "") for f in FIELDS}
+        values = _posted(request.POST)
         if template is not None:
             values["channel"] = template.channel
         try:
@@ -72,7 +89,7 @@ def template_edit(request: WorkspaceRequest, template_id: int | None = None) -> 
 @workspace_view(write_methods_role="viewer")
 def template_preview_panel(request: WorkspaceRequest) -> HttpResponse:
     """The live preview under the editor (htmx, on every change): nothing is saved."""
-    data = {f: request.POST.get(f, "") for f in FIELDS if f != "name"}
+    data = _posted(request.POST, tuple(f for f in FIELDS if f != "name"))
     if data.get("channel") not in Channel.values:
         data["channel"] = Channel.EMAIL
     draft = Template(workspace=request.workspace, name="preview", **data)
