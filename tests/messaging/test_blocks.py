@@ -7,6 +7,7 @@ import copy
 from typing import Any
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 
 from messaging.blocks import document_errors, document_render
 from messaging.models import Template
@@ -216,3 +217,26 @@ def test_api_update_rerenders_and_html_templates_stay_html(api):
     assert changed.status_code == 200, changed.json()
     assert "Now blocks" in changed.json()["body"] and "<p>raw</p>" not in changed.json()["body"]
     assert Template.objects.get(pk=html["id"]).text_body == "Now blocks"
+
+
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+
+
+def test_media_upload_sniffs_type_and_serves_publicly(owner, outsider, client):
+    url = f"/w/{owner.workspace.slug}/templates/media/"
+    fake = SimpleUploadedFile("cat.png", b"<svg onload=alert(1)>", content_type="image/png")
+    refused = owner.web.post(url, {"file": fake})
+    assert refused.status_code == 400
+    assert refused.json()["error"]["fields"] == {"file": ["not a PNG, JPEG, GIF or WebP image"]}
+    big = SimpleUploadedFile("big.png", PNG + b"\x00" * (5 * 1024 * 1024), content_type="image/png")
+    assert "at most 5 MB" in owner.web.post(url, {"file": big}).json()["error"]["fields"]["file"][0]
+    uploaded = owner.web.post(url, {"file": SimpleUploadedFile("cat.png", PNG)})
+    assert uploaded.status_code == 201
+    media_url = uploaded.json()["url"]
+    path = media_url.split("://", 1)[1].split("/", 1)[1]
+    assert path.startswith(f"media/{owner.workspace.pk}/") and path.endswith(".png")
+    served = client.get("/" + path)  # no session: mail clients load it
+    assert served.status_code == 200 and served["Content-Type"] == "image/png"
+    assert b"".join(served.streaming_content) == PNG
+    assert client.get(f"/media/{owner.workspace.pk}/guess.png").status_code == 404
+    assert outsider.web.post(f"/w/{owner.workspace.slug}/templates/media/", {}).status_code == 404
