@@ -111,7 +111,7 @@
   }
 
   // ---- the block editor ----------------------------------------------------------
-  var ALIGN = ["left", "center", "right"];
+  var ALIGN_CHOICES = [["", "Default"], ["left", "Left"], ["center", "Centre"], ["right", "Right"]];
   var KINDS = {
     heading: {
       label: "Heading",
@@ -119,7 +119,7 @@
       fields: [
         { key: "text", label: "Text", input: "text" },
         { key: "level", label: "Size", input: "select", choices: [[1, "Large"], [2, "Medium"], [3, "Small"]], number: true },
-        { key: "align", label: "Alignment", input: "select", choices: ALIGN.map(function (a) { return [a, a]; }) }
+        { key: "align", label: "Alignment", input: "select", choices: ALIGN_CHOICES }
       ],
       summary: function (b) { return b.text; }
     },
@@ -128,7 +128,7 @@
       make: function () { return { type: "text", text: "Write your message here." }; },
       fields: [
         { key: "text", label: "Text", input: "textarea", hint: "**bold**, *italic*, [link text](https://…); a blank line starts a new paragraph" },
-        { key: "align", label: "Alignment", input: "select", choices: ALIGN.map(function (a) { return [a, a]; }) }
+        { key: "align", label: "Alignment", input: "select", choices: ALIGN_CHOICES }
       ],
       summary: function (b) { return b.text; }
     },
@@ -151,7 +151,7 @@
         { key: "url", label: "Link", input: "url" },
         { key: "background", label: "Button colour", input: "color" },
         { key: "color", label: "Text colour", input: "color" },
-        { key: "align", label: "Alignment", input: "select", choices: ALIGN.map(function (a) { return [a, a]; }) }
+        { key: "align", label: "Alignment", input: "select", choices: ALIGN_CHOICES }
       ],
       summary: function (b) { return b.label; }
     },
