@@ -52,7 +52,12 @@ class TemplateSerializer(serializers.ModelSerializer):
         required=False,
         help_text="blocks: `body` and `text_body` are rendered from `document` on save",
     )
-    document = serializers.JSONField(
+    document = described(
+        {
+            "type": "object",
+            "properties": {"sections": {"type": "array", "minItems": 1, "maxItems": 40}},
+            "required": ["sections"],
+        },
         required=False,
         help_text="the block document (sections → columns → blocks), see docs/api.md; "
         "a bad node is a 400 naming its path, e.g. document.sections[0].columns[0].blocks[1].url",
@@ -129,14 +134,31 @@ class SendTestRequestSerializer(serializers.Serializer):
     )
 
 
-# An email template needs a subject (an SMS one has none).
+# An email template needs a subject (an SMS one has none); an HTML one a body.
 component_rules["TemplateRequest"] = {
     "oneOf": [
         {
-            "properties": {"channel": {"enum": ["email"]}, "subject": {"pattern": NON_BLANK}},
-            "required": ["subject"],
+            "properties": {
+                "channel": {"enum": ["email"]},
+                "subject": {"pattern": NON_BLANK},
+                "editor": {"enum": ["html"]},
+            },
+            "required": ["subject", "body"],
         },
-        {"properties": {"channel": {"enum": ["sms"]}}},
+        {
+            # A blocks template's HTML and text parts are rendered from its document.
+            "properties": {
+                "channel": {"enum": ["email"]},
+                "subject": {"pattern": NON_BLANK},
+                "editor": {"enum": ["blocks"]},
+            },
+            "required": ["subject", "editor", "document"],
+            "not": {"anyOf": [{"required": ["body"]}, {"required": ["text_body"]}]},
+        },
+        {
+            "properties": {"channel": {"enum": ["sms"]}, "editor": {"enum": ["html"]}},
+            "required": ["body"],
+        },
     ]
 }
 

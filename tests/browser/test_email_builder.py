@@ -5,7 +5,7 @@ the saved template previews and test-sends with the contact's name."""
 from __future__ import annotations
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import FilePayload, Page, expect
 
 from messaging.models import Message, Template
 from tests.browser.conftest import log_in, screenshot
@@ -58,7 +58,7 @@ def test_build_email_from_blocks_preview_on_mobile_and_send(
     page.fill("#block-text", "Save **20%** on every plant.")
     _add(page, "image")
     page.set_input_files(
-        "#block-upload", files=[{"name": "plant.png", "mimeType": "image/png", "buffer": PNG}]
+        "#block-upload", files=FilePayload(name="plant.png", mimeType="image/png", buffer=PNG)
     )
     expect(page.locator(".blocks-panel [role=status]")).to_have_text("Uploaded.")
     page.fill("#block-alt", "A fern")
