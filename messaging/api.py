@@ -56,10 +56,11 @@ class TemplateSerializer(serializers.ModelSerializer):
         {
             "type": "object",
             "properties": {"sections": {"type": "array", "minItems": 1, "maxItems": 40}},
-            "required": ["sections"],
+            "additionalProperties": False,
         },
         required=False,
-        help_text="the block document (sections → columns → blocks), see docs/api.md; "
+        help_text="the block document (sections → columns → blocks; {} for an HTML "
+        "template), see docs/messaging.md; "
         "a bad node is a 400 naming its path, e.g. document.sections[0].columns[0].blocks[1].url",
     )
     sms_segments = serializers.SerializerMethodField(help_text="SMS: segments of the raw body")
@@ -151,6 +152,7 @@ component_rules["TemplateRequest"] = {
                 "channel": {"enum": ["email"]},
                 "subject": {"pattern": NON_BLANK},
                 "editor": {"enum": ["blocks"]},
+                "document": {"required": ["sections"]},
             },
             "required": ["subject", "editor", "document"],
             "not": {"anyOf": [{"required": ["body"]}, {"required": ["text_body"]}]},

@@ -64,7 +64,9 @@ def template_render_document(template: Template) -> dict[str, list[str]]:
     if template.editor not in Editor.values:
         return {"editor": [f"one of {', '.join(Editor.values)}"]}
     if template.editor != Editor.BLOCKS:
-        return {}
+        # An HTML template may keep the document it was built from (to switch back),
+        # never an invalid one.
+        return document_errors(template.document) if template.document else {}
     if template.channel != Channel.EMAIL:
         return {"editor": ["blocks are for email templates"]}
     errors = document_errors(template.document)

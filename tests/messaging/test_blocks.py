@@ -200,6 +200,18 @@ def test_api_bad_document_is_400_with_path(api):
         format="json",
     )
     assert sms.status_code == 400 and "editor" in sms.json()["error"]["fields"]
+    junk = api.post(
+        "/api/v1/templates/",
+        {
+            "name": "J",
+            "channel": "email",
+            "subject": "Hi",
+            "body": "<p>x</p>",
+            "document": {"sections": [None]},
+        },
+        format="json",
+    )
+    assert junk.status_code == 400 and "document.sections[0]" in junk.json()["error"]["fields"]
 
 
 def test_api_update_rerenders_and_html_templates_stay_html(api):
