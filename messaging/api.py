@@ -24,7 +24,7 @@ from config.query import enum_param, id_param, openapi, query_values
 from contacts import selectors as contact_selectors
 from contacts.models import Channel, Contact
 from messaging import selectors, services
-from messaging.models import TEMPLATE_FIELDS, Message, MessageStatus, Template
+from messaging.models import TEMPLATE_FIELDS, Editor, Message, MessageStatus, Template
 from messaging.rendering import sms_segments
 from messaging.services.previews import message_send_test, template_preview
 from workspaces.api_auth import ApiRequest
@@ -41,10 +41,28 @@ class TemplateSerializer(serializers.ModelSerializer):
     reply_to = described(text(254), required=False)
     body = described(
         {"type": "string", "pattern": NON_BLANK},
-        help_text="the template (HTML for email); it must compile: a syntax error is a 400 "
+        required=False,
+        help_text="the template (HTML for email; required unless editor is blocks); it must "
+        "compile: a syntax error is a 400 "
         "with the line and the reason",
     )
     text_body = described({"type": "string"}, required=False)
+    editor = serializers.ChoiceField(
+        choices=["html", "blocks"],
+        required=False,
+        help_text="blocks: `body` and `text_body` are rendered from `document` on save",
+    )
+    document = described(
+        {
+            "type": "object",
+            "properties": {"sections": {"type": "array", "minItems": 1, "maxItems": 40}},
+            "additionalProperties": False,
+        },
+        required=False,
+        help_text="the block document (sections → columns → blocks; {} for an HTML "
+        "template), see docs/messaging.md; "
+        "a bad node is a 400 naming its path, e.g. document.sections[0].columns[0].blocks[1].url",
+    )
     sms_segments = serializers.SerializerMethodField(help_text="SMS: segments of the raw body")
 
     class Meta:
@@ -117,14 +135,32 @@ class SendTestRequestSerializer(serializers.Serializer):
     )
 
 
-# An email template needs a subject (an SMS one has none).
+# An email template needs a subject (an SMS one has none); an HTML one a body.
 component_rules["TemplateRequest"] = {
     "oneOf": [
         {
-            "properties": {"channel": {"enum": ["email"]}, "subject": {"pattern": NON_BLANK}},
-            "required": ["subject"],
+            "properties": {
+                "channel": {"enum": ["email"]},
+                "subject": {"pattern": NON_BLANK},
+                "editor": {"enum": ["html"]},
+            },
+            "required": ["subject", "body"],
         },
-        {"properties": {"channel": {"enum": ["sms"]}}},
+        {
+            # A blocks template's HTML and text parts are rendered from its document.
+            "properties": {
+                "channel": {"enum": ["email"]},
+                "subject": {"pattern": NON_BLANK},
+                "editor": {"enum": ["blocks"]},
+                "document": {"required": ["sections"]},
+            },
+            "required": ["subject", "editor", "document"],
+            "not": {"anyOf": [{"required": ["body"]}, {"required": ["text_body"]}]},
+        },
+        {
+            "properties": {"channel": {"enum": ["sms"]}, "editor": {"enum": ["html"]}},
+            "required": ["body"],
+        },
     ]
 }
 
@@ -137,11 +173,29 @@ def _template_data(body: dict[str, Any], *, partial: bool) -> dict[str, Any]:
         )
     data: dict[str, Any] = {}
     for key, value in body.items():
-        if not isinstance(value, str):
+        if key == "document":
+            if not isinstance(value, dict):
+                raise InvalidInput(
+                    "document: must be an object", fields={"document": ["must be an object"]}
+                )
+        elif not isinstance(value, str):
             raise InvalidInput(f"{key}: must be a string", fields={key: ["must be a string"]})
         data[key] = value
+    if data.get("editor") == Editor.BLOCKS:
+        # The HTML and text parts of a blocks template are rendered from its document.
+        given = sorted({"body", "text_body"} & set(data))
+        if given:
+            raise InvalidInput(
+                f"{given[0]}: rendered from the document when editor is blocks",
+                fields={k: ["rendered from the document"] for k in given},
+            )
     if not partial:
-        missing = [k for k in ("name", "channel", "body") if k not in data]
+        required = (
+            "name",
+            "channel",
+            "document" if data.get("editor") == Editor.BLOCKS else "body",
+        )
+        missing = [k for k in required if k not in data]
         if missing:
             raise InvalidInput(
                 f"{missing[0]}: is required", fields={k: ["is required"] for k in missing}

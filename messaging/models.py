@@ -25,6 +25,11 @@ from messaging.domain_models import SendingDomain as SendingDomain
 from workspaces.models import Workspace
 
 
+class Editor(models.TextChoices):
+    HTML = "html", "HTML"
+    BLOCKS = "blocks", "Blocks"
+
+
 class Template(models.Model):
     """An email or SMS template. Bodies are in the sandboxed personalisation language
     (messaging/sandbox.py) and are compiled on save: a template that does not compile
@@ -43,6 +48,10 @@ class Template(models.Model):
     body = models.TextField()
     # Email only: plain-text part; generated from the HTML when blank.
     text_body = models.TextField(blank=True, default="")
+    # Email only: "blocks" templates are edited as `document` (messaging/blocks) and
+    # rendered on save into `body` and `text_body`, so sending reads those as ever.
+    editor = models.CharField(max_length=8, choices=Editor.choices, default=Editor.HTML)
+    document = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
 
@@ -67,6 +76,8 @@ TEMPLATE_FIELDS = (
     "reply_to",
     "body",
     "text_body",
+    "editor",
+    "document",
 )
 
 
@@ -363,3 +374,29 @@ class SendingPolicy(models.Model):
 
     def __str__(self) -> str:
         return f"{self.channel} policy of {self.workspace_id}"
+
+
+def media_upload_path(instance: MediaFile, filename: str) -> str:
+    # Under MEDIA_ROOT/<workspace id>/, named by the unguessable token, never by the
+    # uploader's file name.
+    return f"{instance.workspace_id}/{instance.token}.{MEDIA_TYPES[instance.content_type]}"
+
+
+# What an email image may be (sniffed from the bytes, never taken from the upload).
+MEDIA_TYPES = {"image/png": "png", "image/jpeg": "jpg", "image/gif": "gif", "image/webp": "webp"}
+
+
+class MediaFile(models.Model):
+    """An image uploaded for email content, served publicly at /media/<workspace id>/
+    <token>.<ext> (emails load it from any mail client), the token unguessable."""
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    token = models.CharField(max_length=64, unique=True)
+    file = models.FileField(upload_to=media_upload_path, max_length=200)
+    content_type = models.CharField(max_length=16)
+    size = models.PositiveIntegerField()
+    original_name = models.CharField(max_length=200, blank=True, default="")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return self.original_name or self.token

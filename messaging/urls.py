@@ -8,6 +8,12 @@ urlpatterns = [
     path("templates/", views.template_list, name="templates"),
     path("templates/new/", views.template_edit, name="template-new"),
     path("templates/preview/", views.template_preview_panel, name="template-preview"),
+    path(
+        "templates/contacts/",
+        views.template_contact_suggestions,
+        name="template-contact-suggestions",
+    ),
+    path("templates/media/", views.media_upload, name="media-upload"),
     path("templates/<int:template_id>/", views.template_edit, name="template-edit"),
     path(
         "templates/<int:template_id>/send-test/",

@@ -1,11 +1,12 @@
 """Public endpoints reached from inside messages: the open pixel, click redirects and
-the unsubscribe / preference page. No login; the signed token is the authority."""
+the unsubscribe / preference page, and images uploaded for email content. No login;
+the signed (or unguessable) token is the authority."""
 
 from __future__ import annotations
 
 import base64
 
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
@@ -13,7 +14,7 @@ from django.views.decorators.http import require_http_methods
 
 from contacts.models import EmailStatus
 from messaging import tokens
-from messaging.models import Message
+from messaging.models import MediaFile, Message
 from messaging.services.tracking import (
     message_resubscribe,
     message_unsubscribe,
@@ -106,3 +107,16 @@ def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
             "done": request.method == "POST",
         },
     )
+
+
+def media_file(request: HttpRequest, workspace_id: int, name: str) -> FileResponse:
+    """An image uploaded for email content: public (mail clients load it without a
+    session), found only by its unguessable token."""
+    token, _, _ext = name.partition(".")
+    media = MediaFile.objects.filter(workspace_id=workspace_id, token=token).first()
+    if media is None:
+        raise Http404("No such file.")
+    response = FileResponse(media.file.open("rb"), content_type=media.content_type)
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Cache-Control"] = "public, max-age=31536000, immutable"
+    return response

@@ -13,7 +13,8 @@ from django.utils import timezone
 
 from config.errors import Conflict, InvalidInput
 from contacts.models import Channel
-from messaging.models import Template
+from messaging.blocks import document_errors, document_render
+from messaging.models import Editor, Template
 from messaging.personalisation import contact_context, render_template
 from messaging.sandbox import TemplateError, compile_template
 from workspaces.models import Workspace
@@ -25,16 +26,21 @@ TEXT_FIELDS = ("subject", "preheader", "body", "text_body", "from_name")
 
 def template_errors(template: Template) -> dict[str, list[str]]:
     """Every problem with a template, by field (empty when it may be saved)."""
-    errors: dict[str, list[str]] = {}
+    errors = template_render_document(template)
     if not template.name.strip():
         errors["name"] = ["must not be blank"]
     if template.channel not in Channel.values:
         errors["channel"] = [f"one of {', '.join(Channel.values)}"]
-    if not template.body.strip():
+    # A blocks template's body is rendered from its document: nothing to check in it
+    # while the document has problems.
+    unrendered = template.editor == Editor.BLOCKS and bool(errors)
+    if not unrendered and not template.body.strip():
         errors["body"] = ["must not be blank"]
     if template.channel == Channel.EMAIL and not template.subject.strip():
         errors["subject"] = ["an email needs a subject"]
     for field in TEXT_FIELDS:
+        if unrendered and field in ("body", "text_body"):
+            continue
         html_mode = field == "body" and template.channel == Channel.EMAIL
         try:
             compile_template(getattr(template, field), field=field, html_mode=html_mode)
@@ -48,6 +54,25 @@ def template_errors(template: Template) -> dict[str, list[str]]:
             render_template(template, contact_context(contact=None, workspace=template.workspace))
         except TemplateError as exc:
             errors.setdefault(exc.field, []).append(exc.reason)
+    return errors
+
+
+def template_render_document(template: Template) -> dict[str, list[str]]:
+    """Render a blocks template's document into its `body` and `text_body` (so the
+    send path reads them as for any template); the document's problems by path
+    otherwise. An HTML template is left alone."""
+    if template.editor not in Editor.values:
+        return {"editor": [f"one of {', '.join(Editor.values)}"]}
+    if template.editor != Editor.BLOCKS:
+        # An HTML template may keep the document it was built from (to switch back),
+        # never an invalid one.
+        return document_errors(template.document) if template.document else {}
+    if template.channel != Channel.EMAIL:
+        return {"editor": ["blocks are for email templates"]}
+    errors = document_errors(template.document)
+    if not errors:
+        rendered = document_render(template.document)
+        template.body, template.text_body = rendered.html, rendered.text
     return errors
 
 
@@ -84,7 +109,13 @@ def template_update(*, template: Template, data: dict[str, Any], actor: Actor) -
     for field in changed:
         setattr(template, field, data[field])
     template.name = template.name.strip()
+    before = (template.body, template.text_body)
     _check(template)
+    changed += [
+        field
+        for field, old in zip(("body", "text_body"), before, strict=True)
+        if getattr(template, field) != old and field not in changed
+    ]
     if not changed:
         return template
     template.updated_at = timezone.now()

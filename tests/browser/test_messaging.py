@@ -15,19 +15,24 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 def test_template_editor_previews_live_and_refuses_errors(page: Page, live_server, owner):
-    contact = ContactFactory.create(workspace=owner.workspace, first_name="Grace")
+    ContactFactory.create(workspace=owner.workspace, first_name="Grace")
     log_in(page, live_server.url, owner.user)
     page.goto("/w/acme/templates/new/?channel=email")
+    # A blank new template shows no errors before anything is typed.
+    expect(page.locator("#template-preview")).to_contain_text("once the template is complete")
+    expect(page.locator(".field-error:visible")).to_have_count(0)
+    page.check("input[name=editor][value=html]")
     page.fill("input[name=name]", "Launch")
     page.fill("input[name=subject]", "Hello {{ first_name|default:'there' }}")
     page.fill("textarea[name=body]", "<style>h1{color:red}</style><h1>Hi {{ first_name }}</h1>")
-    page.fill("input[name=contact_id]", str(contact.pk))
+    page.fill("#template-form input[name=contact]", "Grace")
     preview = page.locator("#template-preview")
     expect(preview).to_contain_text("Subject: Hello Grace")
     frame = page.frame_locator("#template-preview iframe")
     expect(frame.locator("h1")).to_have_text("Hi Grace")
     page.fill("textarea[name=body]", "<p>{{ first_name|safe }}</p>")
-    expect(preview).to_contain_text("line 1: Invalid filter: 'safe'")
+    # The error shows next to the field that caused it.
+    expect(page.locator("[data-error-for=body]")).to_contain_text("line 1: Invalid filter: 'safe'")
     page.fill("textarea[name=body]", "<p>Welcome, {{ first_name }}</p>")
     expect(frame.locator("p")).to_have_text("Welcome, Grace")
     screenshot(page, "template-editor")

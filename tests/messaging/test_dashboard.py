@@ -47,11 +47,12 @@ def test_live_preview_renders_escaped_and_counts_segments(owner):
             "channel": "email",
             "subject": "Hi {{ first_name }}",
             "body": "<p>Hello {{ first_name }}</p>",
-            "contact_id": str(contact.pk),
+            "contact": contact.email,
         },
     )
     assert response.status_code == 200
     html = response.content.decode()
+    assert "As " in html  # found by email
     # The preview iframe is sandboxed and its srcdoc escaped: the name is inert text.
     assert "<script>" not in html and "sandbox" in html
     sms = owner.web.post(url, {"channel": "sms", "body": "ł" * 71}).content.decode()
