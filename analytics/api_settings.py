@@ -16,16 +16,24 @@ from analytics.services.reporting_settings import (
 )
 from config.api import request_object
 from config.errors import InvalidInput
-from config.openapi import ERRORS
+from config.openapi import ERRORS, described
 
 FIELDS = ("churned_stage_key", "at_risk_stage_key", "source_attribute")
 
 
 class ReportingSettingsSerializer(serializers.Serializer[Any]):
-    churned_stage_key = serializers.CharField(help_text="The key of the churned stage")
-    at_risk_stage_key = serializers.CharField(help_text="The key of the at-risk stage")
-    source_attribute = serializers.CharField(
-        help_text="The contact attribute naming the acquisition source"
+    churned_stage_key = serializers.CharField(
+        help_text="The key of the churned stage (a stage of this workspace)"
+    )
+    at_risk_stage_key = serializers.CharField(
+        help_text="The key of the at-risk stage (another stage of this workspace)"
+    )
+    source_attribute = described(
+        {
+            "type": "string",
+            "pattern": "^[A-Za-z_][A-Za-z0-9_]{0,63}$",
+            "description": "The contact attribute naming the acquisition source",
+        }
     )
 
 

@@ -22,6 +22,9 @@ from contacts.models import Channel, Contact
 # Imported here so that Django registers SendingDomain with the app.
 from messaging.domain_models import DomainStatus as DomainStatus
 from messaging.domain_models import SendingDomain as SendingDomain
+from messaging.media_models import MEDIA_TYPES as MEDIA_TYPES
+from messaging.media_models import MediaFile as MediaFile
+from messaging.media_models import media_upload_path as media_upload_path
 from workspaces.models import Workspace
 
 
@@ -374,29 +377,3 @@ class SendingPolicy(models.Model):
 
     def __str__(self) -> str:
         return f"{self.channel} policy of {self.workspace_id}"
-
-
-def media_upload_path(instance: MediaFile, filename: str) -> str:
-    # Under MEDIA_ROOT/<workspace id>/, named by the unguessable token, never by the
-    # uploader's file name.
-    return f"{instance.workspace_id}/{instance.token}.{MEDIA_TYPES[instance.content_type]}"
-
-
-# What an email image may be (sniffed from the bytes, never taken from the upload).
-MEDIA_TYPES = {"image/png": "png", "image/jpeg": "jpg", "image/gif": "gif", "image/webp": "webp"}
-
-
-class MediaFile(models.Model):
-    """An image uploaded for email content, served publicly at /media/<workspace id>/
-    <token>.<ext> (emails load it from any mail client), the token unguessable."""
-
-    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
-    token = models.CharField(max_length=64, unique=True)
-    file = models.FileField(upload_to=media_upload_path, max_length=200)
-    content_type = models.CharField(max_length=16)
-    size = models.PositiveIntegerField()
-    original_name = models.CharField(max_length=200, blank=True, default="")
-    created_at = models.DateTimeField(default=timezone.now)
-
-    def __str__(self) -> str:
-        return self.original_name or self.token

@@ -144,6 +144,13 @@ def _complete_stages(
     if path.endswith("/stage/") and "stage" in body:
         keys = mapper.stage_keys or ["lead"]
         body["stage"] = keys[len(str(body["stage"])) % len(keys)]
+    if path.endswith("/settings/reporting/"):
+        # Stage keys that exist, two different ones (a schema cannot say which).
+        keys = list(mapper.stage_keys) or ["lapsed", "at_risk"]
+        if "churned_stage_key" in body:
+            body["churned_stage_key"] = keys[0]
+        if "at_risk_stage_key" in body:
+            body["at_risk_stage_key"] = keys[-1]
     if path.startswith("/api/v1/stages/{") and "rule" in body:
         stage = Stage.objects.filter(pk=path_ids.get("stage_id", 0)).first()
         if stage is not None and stage.is_default:
@@ -168,6 +175,12 @@ def _complete_templates_and_contacts(
     if path.startswith("/api/v1/templates") and method.upper() in ("POST", "PATCH"):
         # The block document's grammar has a validator and tests of its own
         # (tests/messaging/test_blocks.py): a valid one here.
+        template = Template.objects.filter(pk=path_ids.get("template_id", 0)).first()
+        if (template is not None and template.channel == "sms") or body.get("channel") == "sms":
+            # Blocks are for email (a template made by an earlier POST may be an SMS one).
+            body.pop("document", None)
+            if body.get("editor") == "blocks":
+                body["editor"] = "html"
         if "document" in body or body.get("editor") == "blocks":
             body["document"] = BLOCK_DOCUMENT
         if body.get("editor") == "blocks":

@@ -15,10 +15,10 @@ from rest_framework.views import APIView
 
 from config.api import request_object
 from config.errors import InvalidInput, NotFound
-from config.openapi import ERRORS
+from config.openapi import ERRORS, NON_BLANK, described, text
 from workspaces import members, tasks
 from workspaces.api_auth import ApiRequest
-from workspaces.models import Invitation, Membership, Role
+from workspaces.models import Invitation, Membership, Role, available_time_zones
 from workspaces.services import workspace_settings_update
 
 GENERAL_FIELDS: dict[str, type] = {
@@ -29,11 +29,26 @@ GENERAL_FIELDS: dict[str, type] = {
 }
 
 
+# Not blank, and not only NUL (which PostgreSQL text cannot hold and is dropped).
+NAME_SCHEMA = {**text(200, blank=False), "pattern": NON_BLANK.replace("[^", "[^\\x00", 1)}
+
+
 class GeneralSettingsSerializer(serializers.Serializer[Any]):
-    name = serializers.CharField(max_length=200)
-    time_zone = serializers.CharField(help_text="An IANA time zone, e.g. Europe/Paris")
-    currency = serializers.CharField(help_text="ISO 4217, e.g. EUR")
-    purchase_event_names = serializers.ListField(child=serializers.CharField(), min_length=1)
+    name = described(NAME_SCHEMA)
+    time_zone = serializers.ChoiceField(
+        choices=sorted(available_time_zones()), help_text="An IANA time zone"
+    )
+    currency = described(
+        {"type": "string", "pattern": "^[A-Za-z]{3}$", "description": "ISO 4217, e.g. EUR"}
+    )
+    purchase_event_names = described(
+        {
+            "type": "array",
+            "minItems": 1,
+            "maxItems": 20,
+            "items": {"type": "string", "pattern": "^[A-Za-z0-9_.:\\-]{1,200}$"},
+        }
+    )
 
 
 def _typed(data: dict[str, Any], fields: dict[str, type]) -> dict[str, Any]:
@@ -87,14 +102,20 @@ class MemberSerializer(serializers.Serializer[Any]):
     since = serializers.DateTimeField()
 
 
+# An API key acts as an admin: it grants every role but owner.
+API_ROLES = [(role.value, role.label) for role in Role if role != Role.OWNER]
+
+
 class RoleSerializer(serializers.Serializer[Any]):
-    role = serializers.ChoiceField(choices=Role.choices)
+    role = serializers.ChoiceField(choices=API_ROLES)
 
 
 class InvitationSerializer(serializers.Serializer[Any]):
     id = serializers.IntegerField(read_only=True)
     email = serializers.EmailField()
-    role = serializers.ChoiceField(choices=Role.choices)
+    role = serializers.ChoiceField(
+        choices=API_ROLES, required=False, help_text="marketer if left out"
+    )
     status = serializers.CharField(read_only=True)
     created_at = serializers.DateTimeField(read_only=True)
     expires_at = serializers.DateTimeField(read_only=True)
@@ -123,6 +144,13 @@ def _invitation(i: Invitation) -> dict[str, Any]:
 
 def _manager(request: ApiRequest) -> members.Manager:
     return members.Manager(actor=request.actor, role=Role.ADMIN)
+
+
+def _known(data: dict[str, Any], keys: set[str]) -> dict[str, Any]:
+    unknown = {key: ["unknown field"] for key in data if key not in keys}
+    if unknown:
+        raise InvalidInput("The request is not valid.", fields=unknown)
+    return data
 
 
 def _string(data: dict[str, Any], key: str) -> str:
@@ -161,7 +189,10 @@ class MemberDetailView(APIView):
     )
     def patch(self, request: ApiRequest, member_id: int) -> Response:
         membership = self._membership(request, member_id)
-        role = _string(request_object(request.data), "role")
+        data = _known(request_object(request.data), {"role"})
+        if "role" not in data:
+            return Response(_member(membership))  # nothing to change
+        role = _string(data, "role")
         membership = members.membership_role_change(
             membership=membership, role=role, manager=_manager(request)
         )
@@ -195,12 +226,13 @@ class InvitationListView(APIView):
         request=InvitationSerializer,
         responses={
             201: InvitationSerializer,
+            403: OpenApiResponse(description="The owner role"),
             409: OpenApiResponse(description="Already a member"),
             **ERRORS,
         },
     )
     def post(self, request: ApiRequest) -> Response:
-        data = request_object(request.data)
+        data = _known(request_object(request.data), {"email", "role"})
         invitation, token = members.invitation_create(
             workspace=request.workspace,
             email=_string(data, "email"),

@@ -274,8 +274,8 @@ def api_key_authenticate(secret: str) -> ApiKey | None:
     return key
 
 
-CURRENCY_CODE = re.compile(r"^[A-Z]{3}$")
-EVENT_NAME = re.compile(r"^[A-Za-z0-9_.:\-]{1,200}$")
+CURRENCY_CODE = re.compile(r"[A-Za-z]{3}")
+EVENT_NAME = re.compile(r"[A-Za-z0-9_.:\-]{1,200}")
 
 
 def _settings_errors(changes: dict[str, Any]) -> dict[str, list[str]]:
@@ -284,14 +284,16 @@ def _settings_errors(changes: dict[str, Any]) -> dict[str, list[str]]:
         errors["name"] = ["must not be blank"]
     if "time_zone" in changes and changes["time_zone"] not in available_time_zones():
         errors["time_zone"] = [f"'{changes['time_zone']}' is not an IANA time zone"]
-    if "currency" in changes and not CURRENCY_CODE.match(str(changes["currency"])):
+    if "currency" in changes and not (
+        isinstance(changes["currency"], str) and CURRENCY_CODE.fullmatch(changes["currency"])
+    ):
         errors["currency"] = ["must be a three-letter ISO 4217 code, e.g. EUR"]
     names = changes.get("purchase_event_names")
     if names is not None and (
         not isinstance(names, list)
         or not names
         or len(names) > 20
-        or not all(isinstance(n, str) and EVENT_NAME.match(n) for n in names)
+        or not all(isinstance(n, str) and EVENT_NAME.fullmatch(n) for n in names)
     ):
         errors["purchase_event_names"] = [
             "one to twenty event names (letters, digits, _ . : -), e.g. purchase"
@@ -313,12 +315,14 @@ def workspace_settings_update(
     changes: dict[str, Any] = {
         key: value
         for key, value in {
-            "name": name.strip() if isinstance(name, str) else name,
+            # PostgreSQL text cannot hold NUL: it is dropped, as search does.
+            "name": name.replace("\x00", "").strip() if isinstance(name, str) else name,
             "time_zone": time_zone,
-            "currency": currency.strip().upper() if isinstance(currency, str) else currency,
+            "currency": currency.upper() if isinstance(currency, str) else currency,
             "purchase_event_names": (
-                list(dict.fromkeys(n.strip() for n in purchase_event_names if n.strip()))
+                list(dict.fromkeys(purchase_event_names))
                 if isinstance(purchase_event_names, list)
+                and all(isinstance(n, str) for n in purchase_event_names)
                 else purchase_event_names
             ),
         }.items()

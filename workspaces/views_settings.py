@@ -41,7 +41,7 @@ def settings_general(request: WorkspaceRequest) -> HttpResponse:
                 actor=request.actor,
                 name=values["name"],
                 time_zone=values["time_zone"],
-                currency=values["currency"],
+                currency=values["currency"].strip(),
                 purchase_event_names=[
                     n.strip() for n in values["purchase_event_names"].split(",") if n.strip()
                 ],

@@ -14,7 +14,7 @@ from lifecycle.models import Stage
 from workspaces.models import Workspace
 from workspaces.services import Actor, audit_record
 
-ATTRIBUTE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+ATTRIBUTE = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
 
 
 def reporting_settings_get(*, workspace: Workspace) -> AnalyticsSettings:
@@ -41,7 +41,7 @@ def reporting_settings_update(
             errors[field] = ["not a stage of this workspace"]
     if churned_stage_key is not None and churned_stage_key == at_risk_stage_key:
         errors["at_risk_stage_key"] = ["must differ from the churned stage"]
-    if source_attribute is not None and not ATTRIBUTE.match(source_attribute):
+    if source_attribute is not None and not ATTRIBUTE.fullmatch(source_attribute):
         errors["source_attribute"] = [
             "an attribute name: letters, digits and _, e.g. signup_source"
         ]

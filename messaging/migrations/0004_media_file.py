@@ -2,7 +2,7 @@
 
 import django.db.models.deletion
 import django.utils.timezone
-import messaging.models
+import messaging.media_models
 from django.db import migrations, models
 
 
@@ -19,7 +19,7 @@ class Migration(migrations.Migration):
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('token', models.CharField(max_length=64, unique=True)),
-                ('file', models.FileField(max_length=200, upload_to=messaging.models.media_upload_path)),
+                ('file', models.FileField(max_length=200, upload_to=messaging.media_models.media_upload_path)),
                 ('content_type', models.CharField(max_length=16)),
                 ('size', models.PositiveIntegerField()),
                 ('original_name', models.CharField(blank=True, default='', max_length=200)),

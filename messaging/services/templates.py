@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import transaction
-from django.db.models import ProtectedError
+from django.db.models import ProtectedError, RestrictedError
 from django.utils import timezone
 
 from config.errors import Conflict, InvalidInput
@@ -141,7 +141,7 @@ def template_delete(*, template: Template, actor: Actor) -> None:
     try:
         with transaction.atomic():
             template.delete()
-    except ProtectedError:
+    except (ProtectedError, RestrictedError):
         # Broadcasts and their variants keep the template they sent (PROTECT).
         raise Conflict(
             "A campaign uses this template; delete or change the campaign first.",
