@@ -10,6 +10,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from contacts.models import Contact
+from contacts.services import event_summaries_refresh
 from tests.browser.conftest import log_in, screenshot
 from tests.factories import ContactFactory, EventFactory
 from tests.processes import purge_broker, running_worker
@@ -37,6 +38,7 @@ def test_log_in_search_and_open_a_contact(page: Page, live_server, owner):
         currency="USD",
         properties={"order_id": "NW-1"},
     )
+    event_summaries_refresh(contact_ids=[zelda.pk])
 
     page.goto("/login/")
     screenshot(page, "login")
@@ -57,6 +59,13 @@ def test_log_in_search_and_open_a_contact(page: Page, live_server, owner):
     expect(page.locator("ol.timeline li")).to_have_count(2)
     expect(page.locator("ol.timeline")).to_contain_text("$42.00")
     expect(page.locator("dl.facts").first).to_contain_text("+14155550111")
+    # The 360 panels load from their apps: value in words, messages, journeys.
+    expect(page.get_by_test_id("contact-value")).to_be_visible()
+    expect(page.get_by_test_id("contact-messages")).to_contain_text("No messages sent")
+    expect(page.get_by_test_id("contact-journeys")).to_contain_text("Not in any journey")
+    expect(page.get_by_role("heading", name="Danger zone")).to_be_visible()
+    page.get_by_label("Show events named").select_option("purchase")
+    expect(page.locator("ol.timeline li")).to_have_count(1)
     screenshot(page, "contact-detail")
 
 
