@@ -136,7 +136,7 @@ def test_preview_over_a_bound_is_a_400_naming_the_field(owner, body, attributes,
     # The dashboard's live preview shows the reason instead of failing.
     page = owner.web.post(
         f"/w/{owner.workspace.slug}/templates/preview/",
-        {"channel": "email", "subject": "Hi", "body": body, "contact_id": contact.pk},
+        {"channel": "email", "subject": "Hi", "body": body, "contact": contact.email},
     )
     assert page.status_code == 200 and reason in page.content.decode()
 
