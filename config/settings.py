@@ -299,6 +299,12 @@ SPECTACULAR_SETTINGS = {
     "SERVE_AUTHENTICATION": [],
     "SCHEMA_PATH_PREFIX": r"/api/v1",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Two choice sets of a field named "role": every role (members as they are) and the
+    # roles an API key may grant (not owner).
+    "ENUM_NAME_OVERRIDES": {
+        "RoleEnum": "workspaces.models.Role",
+        "GrantableRoleEnum": "workspaces.api_settings.API_ROLES",
+    },
     "APPEND_COMPONENTS": {
         "securitySchemes": {"ApiKey": {"type": "http", "scheme": "bearer"}},
     },
