@@ -9,7 +9,7 @@ from typing import Any
 from django.http import Http404, HttpResponse
 from django.shortcuts import render
 
-from analytics.figures.campaigns import campaign_performance
+from analytics.figures.campaigns import campaign_performance, over_sent
 from campaigns.broadcasts.selectors import broadcast_get, broadcast_test_result, with_numbers
 from campaigns.models import Broadcast
 from config.spreadsheet import csv_writer
@@ -44,16 +44,12 @@ IN_FLIGHT = ("scheduled", "sending", "paused")
 
 
 def _with_all_rates(row: dict[str, Any]) -> dict[str, Any]:
-    sent = row["sent"]
-
-    def rate(n: int) -> float | None:
-        return round(n / sent, 4) if sent else None
-
+    """The performance figures' rates and the three the API does not list."""
     return {
         **row,
-        "delivery_rate": rate(row["delivered"]),
-        "bounce_rate": rate(row["bounced"]),
-        "complaint_rate": rate(row["complained"]),
+        "delivery_rate": over_sent(row, "delivered"),
+        "bounce_rate": over_sent(row, "bounced"),
+        "complaint_rate": over_sent(row, "complained"),
     }
 
 

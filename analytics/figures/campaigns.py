@@ -73,18 +73,18 @@ FIELDS = (
 )
 
 
+def over_sent(row: dict[str, Any], count: str) -> float | None:
+    """A count of a row as a rate over its messages sent (None when none were)."""
+    return round(row[count] / row["sent"], 4) if row["sent"] else None
+
+
 def _rates(row: dict[str, Any]) -> dict[str, Any]:
-    sent = row["sent"]
-
-    def rate(n: int) -> float | None:
-        return round(n / sent, 4) if sent else None
-
     return {
         **row,
-        "open_rate": rate(row["opened"]),
-        "click_rate": rate(row["clicked"]),
-        "unsubscribe_rate": rate(row["unsubscribed"]),
-        "conversion_rate": rate(row["converted"]),
+        "open_rate": over_sent(row, "opened"),
+        "click_rate": over_sent(row, "clicked"),
+        "unsubscribe_rate": over_sent(row, "unsubscribed"),
+        "conversion_rate": over_sent(row, "converted"),
         "revenue": money(row["revenue"]),
     }
 

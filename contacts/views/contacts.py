@@ -142,7 +142,8 @@ def activity_items(events: list[Event]) -> list[dict[str, Any]]:
 @workspace_view()
 def saved_view_save(request: WorkspaceRequest) -> HttpResponse:
     """Save the list's current filters under a name (the form sends the filters)."""
-    filters = {key: request.POST.get(key, "") for key in _list_filters(request)}
+    keys = _list_filters(request).keys()
+    filters = {key: request.POST.get(key, "") for key in keys}
     if filters.get("sort") == "newest":
         filters["sort"] = ""  # the default: a view saved without it matches the plain list
     try:
@@ -150,7 +151,7 @@ def saved_view_save(request: WorkspaceRequest) -> HttpResponse:
             workspace=request.workspace,
             name=request.POST.get("name", ""),
             filters=filters,
-            allowed=_list_filters(request).keys(),
+            allowed=keys,
             actor=request.actor,
         )
         messages.success(request, f"View “{view.name}” saved.")
