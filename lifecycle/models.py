@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Now
 from django.utils import timezone
 
 from contacts.models import Contact
@@ -97,8 +98,15 @@ class StageTransition(models.Model):
         Stage, null=True, blank=True, on_delete=models.RESTRICT, related_name="+", db_index=False
     )
     to_stage = models.ForeignKey(Stage, on_delete=models.RESTRICT, related_name="+", db_index=False)
+    # Two times: `at` is when the move happened in the contact's life (the event or
+    # the time boundary that caused it; what analytics read), `recorded_at` when
+    # Stagecraft learned it (a history import or a late event records moves in the past).
     at = models.DateTimeField(default=timezone.now)
+    recorded_at = models.DateTimeField(default=timezone.now, db_default=Now())
     cause = models.CharField(max_length=8, choices=Cause.choices)
+    # The event that caused a rule move (none for a time boundary or a manual move).
+    event_id = models.BigIntegerField(null=True, blank=True)
+    event_name = models.CharField(max_length=200, blank=True, default="")
     rule_version = models.PositiveIntegerField(default=0)
     reason = models.TextField(blank=True, default="")
     actor_user = models.ForeignKey(

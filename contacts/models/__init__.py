@@ -8,6 +8,7 @@ from django.contrib.postgres.indexes import GinIndex
 from django.contrib.postgres.search import SearchVectorField
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Now
 from django.utils import timezone
 
 from contacts.models.saved_views import SavedView as SavedView
@@ -75,6 +76,10 @@ class Contact(models.Model):
     sms_status_source = models.CharField(max_length=64, blank=True, default="")
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
+    # When the contact signed up in the business's life: set by the API, imports and
+    # the dashboard for history brought from elsewhere; the creation time otherwise.
+    # Every figure that says "signup" reads this, never created_at.
+    signed_up_at = models.DateTimeField(default=timezone.now, db_default=Now())
 
     class Meta:
         constraints = [
@@ -100,6 +105,7 @@ class Contact(models.Model):
             models.Index(fields=["workspace", "id"], name="contact_ws_id"),
             models.Index(fields=["workspace", "updated_at", "id"], name="contact_ws_updated"),
             models.Index(fields=["workspace", "phone"], name="contact_ws_phone"),
+            models.Index(fields=["workspace", "signed_up_at"], name="contact_ws_signed_up"),
             # Word-prefix search over email, names and external id at 1M contacts: a
             # full-text index (pg_trgm is not available on every PostgreSQL we run on).
             GinIndex(ContactSearchVector(), name="contact_search"),
