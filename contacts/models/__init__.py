@@ -302,6 +302,10 @@ class ContactMark(models.Model):
     # What changed the contact, for the cause of a resulting stage move: "api",
     # "import", or "rule" for everything else (dashboard edits, demo, system).
     source = models.CharField(max_length=16, default="rule")
+    # The earliest moment in the contact's life the change is about (an event's
+    # occurred_at, an imported stage date, a signup date), when it may be in the past:
+    # the engine replays the contact's stage history from there. NULL: now.
+    since = models.DateTimeField(null=True, blank=True)
     # The engine's claim on this row (one token per claimed batch), and since when.
     claim = models.UUIDField(null=True, blank=True)
     claimed_at = models.DateTimeField(null=True, blank=True)

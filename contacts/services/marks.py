@@ -33,21 +33,25 @@ MARK_SOURCES = ("api", "import", "rule")
 _CLAIM_LOCK_SPACE = 7301  # advisory-lock namespace: one claim at a time per workspace
 
 
-def contacts_mark_changed(*, contact_ids: Collection[int], source: str = "rule") -> None:
+def contacts_mark_changed(
+    *, contact_ids: Collection[int], source: str = "rule", since: dt.datetime | None = None
+) -> None:
     """Queue these contacts for the lifecycle engine (one appending statement; call it
     in the transaction of the change). `source` says what changed them: "api",
-    "import" or "rule" (anything else)."""
+    "import" or "rule" (anything else). `since`: the earliest moment of the
+    contacts' lives the change is about, when it is in the past (imported stage
+    dates, a signup date): their stage history is replayed from there."""
     if not contact_ids:
         return
     assert source in MARK_SOURCES, source
     with connection.cursor() as cursor:
         cursor.execute(
             """
-            INSERT INTO contacts_contactmark (contact_id, workspace_id, marked_at, source)
-            SELECT c.id, c.workspace_id, now(), %s FROM contacts_contact c
+            INSERT INTO contacts_contactmark (contact_id, workspace_id, marked_at, source, since)
+            SELECT c.id, c.workspace_id, now(), %s, %s FROM contacts_contact c
             WHERE c.id = ANY(%s)
             """,
-            [source, list(contact_ids)],
+            [source, since, list(contact_ids)],
         )
 
 
