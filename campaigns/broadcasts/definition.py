@@ -100,9 +100,12 @@ def _apply_texts(broadcast: Broadcast, data: dict[str, Any], errors: dict[str, l
     if "schedule" in given:
         broadcast.schedule = str(given["schedule"] or "")
     if "winner_metric" in given:
-        broadcast.winner_metric = str(given["winner_metric"] or WinnerMetric.CLICKS)
+        broadcast.winner_metric = str(given["winner_metric"] or "")
     if "conversion_event" in given:
-        broadcast.conversion_event = str(given["conversion_event"] or "").strip()
+        if given["conversion_event"] is None:
+            errors["conversion_event"] = ["must be a string (empty: the purchase events)"]
+        else:
+            broadcast.conversion_event = str(given["conversion_event"]).strip()
     if "send_at" in given:
         broadcast.send_at = _instant(given["send_at"], "send_at", errors)
     if "local_date" in given:
@@ -142,7 +145,9 @@ def _apply_numbers(
         broadcast.winner_wait_hours = wait or broadcast.winner_wait_hours
     if "conversion_window_days" in data:
         days = _int(data["conversion_window_days"], "conversion_window_days", errors, low=1)
-        if days is not None and days > 90:
+        if data["conversion_window_days"] in (None, ""):
+            errors["conversion_window_days"] = ["a whole number of days, 1-90"]
+        elif days is not None and days > 90:
             errors["conversion_window_days"] = ["1-90"]
         elif days is not None:
             broadcast.conversion_window_days = days
