@@ -122,8 +122,9 @@ def broadcast_test_result(broadcast: Broadcast) -> dict[str, Any] | None:
         "confidence": 1 - p,
         "p_value": p,
         "lift": (value - base) / base if base and value is not None else None,
-        # The lift is relative; with a default at 0 only the difference says anything.
-        "difference": value - base if base is not None and value is not None else None,
+        # The lift is relative: with a default at 0 the two values say it instead.
+        "value": value,
+        "base": base,
         "significant": p < SIGNIFICANCE,
         "pool_only": broadcast.winner_due_at is not None,
     }

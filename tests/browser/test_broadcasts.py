@@ -195,7 +195,7 @@ def test_subject_ab_test_on_conversions_sent_by_the_worker(
     page.goto(f"/w/acme/campaigns/{saved.pk}/report/")
     result = page.get_by_test_id("ab-result")
     expect(result).to_contain_text("B won")
-    expect(result).to_contain_text("conversion rate")
+    expect(result).to_contain_text("90.0% conversion rate against none for the default")
     expect(result).to_contain_text("your autumn roast")
     expect(page.locator('[data-arm-value="B"]')).to_have_text("90.0%")
     expect(page.locator('[data-arm-value="A"]')).to_have_text("0.0%")
