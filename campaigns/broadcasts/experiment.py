@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import Any
 
 from django.db import connection, transaction
 from django.utils import timezone
@@ -118,17 +119,15 @@ def arm_results(broadcast: Broadcast, *, until: dt.datetime | None = None) -> li
     """Each variant's figures over the broadcast's messages made up to `until` (the
     test pool; None: all of them), in label order."""
     variants = list(broadcast.variants.order_by("label"))
+    params: dict[str, Any] = {
+        "workspace": broadcast.workspace_id,
+        "broadcast": broadcast.pk,
+        "until": until or timezone.now() + dt.timedelta(days=36500),
+        "names": conversion_names(broadcast),
+        "window": dt.timedelta(days=broadcast.conversion_window_days),
+    }
     with connection.cursor() as cursor:
-        cursor.execute(
-            _ARMS_SQL,
-            {
-                "workspace": broadcast.workspace_id,
-                "broadcast": broadcast.pk,
-                "until": until or timezone.now() + dt.timedelta(days=36500),
-                "names": conversion_names(broadcast),
-                "window": dt.timedelta(days=broadcast.conversion_window_days),
-            },
-        )
+        cursor.execute(_ARMS_SQL, params)
         rows = {row[0]: row[1:] for row in cursor.fetchall()}
     results = []
     for variant in variants:
