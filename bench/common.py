@@ -251,6 +251,7 @@ def copy_contacts(
                     "bench",
                     signup,
                     signup,
+                    signup,
                 )
             )
     cursor.execute("SELECT setval('contacts_contact_id_seq', %s)", [first_id + count])
