@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from campaigns.journeys.models import Journey, JourneyEnrolment
 from contacts.models import Contact
+from contacts.services import contacts_mark_changed
 from lifecycle.hooks import transitions_dispatch
 from lifecycle.models import ContactStage, Stage, StageTransition
 from lifecycle.services import marked_contacts_evaluate, stages_create_defaults, stages_replay
@@ -132,8 +133,10 @@ def test_a_year_loaded_in_any_order_replays_as_the_rules_say(ws, stages, api):
             workspace=ws, email=f"h{n}@example.com", signed_up_at=signup
         )
         people[contact.pk] = (contact, signup, events)
-    # The contacts exist (as a batch import would leave them), then their events come
-    # in shuffled batches through the API, evaluated as the worker would in between.
+    # The contacts exist (as a batch import would leave them, marked for the engine),
+    # then their events come in shuffled batches through the API, evaluated as the
+    # worker would in between.
+    contacts_mark_changed(contact_ids=list(people), source="import")
     evaluate_all(now)
     items = [
         {
