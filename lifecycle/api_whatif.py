@@ -81,9 +81,13 @@ class StagePreviewSerializer(serializers.Serializer):
     held_by_pins = serializers.IntegerField(
         help_text="would move by the rules but are pinned where they are"
     )
-    moves = StageMoveSerializer(many=True, help_text="from→to with counts, non-zero only, most first")
+    moves = StageMoveSerializer(
+        many=True, help_text="from→to with counts, non-zero only, most first"
+    )
     held = StageMoveSerializer(many=True, help_text="the moves pins hold back")
-    sample = StagePreviewSampleSerializer(many=True, help_text="up to 20 moving contacts, across the moves")
+    sample = StagePreviewSampleSerializer(
+        many=True, help_text="up to 20 moving contacts, across the moves"
+    )
 
 
 class WhatIfRunSerializer(serializers.Serializer):
