@@ -51,9 +51,7 @@ def stage_whatif(request: WorkspaceRequest) -> HttpResponse:
             {"errors": error.fields or {"rule": [error.message]}},
         )
     computed_at = dt.datetime.fromisoformat(answer["computed_at"])
-    return render(
-        request, "lifecycle/_whatif.html", {"answer": answer, "computed_at": computed_at}
-    )
+    return render(request, "lifecycle/_whatif.html", {"answer": answer, "computed_at": computed_at})
 
 
 @require_POST

@@ -35,7 +35,7 @@ def history(ws):
     rng = random.Random(15)
     rows: dict[int, list[Row]] = {}
     signed: dict[int, dt.datetime] = {}
-    for i in range(30):
+    for _ in range(30):
         signup = NOW - dt.timedelta(days=rng.randint(1, 380))
         contact = ContactFactory.create(workspace=ws, signed_up_at=signup)
         signed[contact.pk] = signup
@@ -150,6 +150,7 @@ def test_the_funnel_job_matches_an_independent_computation(ws, owner, history):
     whatif_funnel(run.pk)  # the Celery task, run here
     run.refresh_from_db()
     assert run.status == WhatIfRun.Status.DONE and run.steps_done == 24, run.error
+    assert run.result is not None
     current = [(key, rule) for key, _, _, _, rule in DEFAULT_STAGES]
     proposed = [(key, new_repeat if key == "repeat" else rule) for key, rule in current]
     assert [s["key"] for s in run.result["stages"]] == [key for key, _ in current]

@@ -66,9 +66,8 @@ def matches(
         if not _passes(Decimal(len(mine)), rule.get("count", {"gte": 1})):
             return False
         for key, pick in (("first", min), ("last", max)):
-            if key in rule:
-                if not mine or not _recent(pick(e.at for e in mine), rule[key], now):
-                    return False
+            if key in rule and (not mine or not _recent(pick(e.at for e in mine), rule[key], now)):
+                return False
         return True
     purchases = [e for e in seen if e.name in purchase_names and e.revenue is not None]
     if "purchases" in rule:
