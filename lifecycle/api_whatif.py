@@ -168,8 +168,8 @@ class StagePreviewFunnelDetailView(APIView):
         operation_id="stages_preview_funnel_retrieve",
         responses={200: WhatIfRunSerializer, **ERRORS},
     )
-    def get(self, request: ApiRequest, run_id: int) -> Response:
-        run = whatif_run_get(workspace=request.workspace, run_id=run_id)
+    def get(self, request: ApiRequest, whatif_run_id: int) -> Response:
+        run = whatif_run_get(workspace=request.workspace, run_id=whatif_run_id)
         if run is None:
             raise NotFound("No such what-if run.")
         return Response(run_to_dict(run))

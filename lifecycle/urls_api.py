@@ -14,7 +14,7 @@ urlpatterns = [
         name="api-stages-preview-funnel",
     ),
     path(
-        "stages/preview/funnel/<int:run_id>/",
+        "stages/preview/funnel/<int:whatif_run_id>/",
         api_whatif.StagePreviewFunnelDetailView.as_view(),
         name="api-stages-preview-funnel-run",
     ),
