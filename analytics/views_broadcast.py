@@ -75,7 +75,13 @@ def _csv(broadcast: Broadcast, rows: list[dict[str, Any]]) -> HttpResponse:
 @workspace_view()
 def broadcast_report(request: WorkspaceRequest, broadcast_id: int) -> HttpResponse:
     broadcast = _broadcast(request, broadcast_id)
-    performance = campaign_performance(workspace=request.workspace, broadcast=broadcast)
+    # The broadcast's own conversion event and window (those its A/B test is judged on).
+    performance = campaign_performance(
+        workspace=request.workspace,
+        broadcast=broadcast,
+        event_names=[broadcast.conversion_event] if broadcast.conversion_event else None,
+        window_days=broadcast.conversion_window_days,
+    )
     total = _with_all_rates({**performance["total"], "variant": "All"})
     variants = [
         _with_all_rates({**row, "variant": row["variant"] or "—"})

@@ -9,17 +9,12 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('lifecycle', '0005_history_times'),
+        ('lifecycle', '0006_event_name_db_default'),
         ('workspaces', '0003_invitation'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
-        migrations.AlterField(
-            model_name='stagetransition',
-            name='event_name',
-            field=models.CharField(blank=True, db_default='', default='', max_length=200),
-        ),
         migrations.CreateModel(
             name='WhatIfRun',
             fields=[
