@@ -7,6 +7,7 @@ churn per month, in a workspace far from UTC."""
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import random
 import statistics
 import zoneinfo
@@ -107,7 +108,7 @@ def test_time_in_stage_over_a_past_period(api, history):
     start, end = local_day(now) - dt.timedelta(days=250), local_day(now) - dt.timedelta(days=10)
     ended: dict[str, list[float]] = {}
     for m in moves.values():
-        for (_, stage, entered), (_, _, left) in zip(m, m[1:], strict=False):
+        for (_, stage, entered), (_, _, left) in itertools.pairwise(m):
             if start <= local_day(left) <= end:
                 ended.setdefault(stage, []).append((left - entered).total_seconds() / 86400)
     body = api.get(f"/api/v1/analytics/time-in-stage/?start={start}&end={end}").json()
