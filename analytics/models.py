@@ -137,6 +137,10 @@ class ContactMonth(models.Model):
     events = models.IntegerField(default=0)
     purchases = models.IntegerField(default=0)
     revenue = models.DecimalField(max_digits=16, decimal_places=2, default=0)
+    # Bit d-1 is set when the contact had any event on local day d of the month: which
+    # days it was active, so "active in a period" is exact for any run of days (a period
+    # rarely starts on the 1st) without a row per contact and day.
+    active_days = models.IntegerField(default=0, help_text="bit d-1: any event on day d")
 
     class Meta:
         constraints = [
