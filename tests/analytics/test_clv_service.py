@@ -182,7 +182,7 @@ def _purchase_days(ws: Workspace) -> dict[int, dict[dt.date, Decimal]]:
     ).values_list("contact_id", "occurred_at", "revenue"):
         day = at.astimezone(tz).date()
         days.setdefault(contact_id, {}).setdefault(day, Decimal(0))
-        days[contact_id][day] += revenue
+        days[contact_id][day] += revenue or Decimal(0)
     return days
 
 
