@@ -77,7 +77,13 @@ def _csv(broadcast: Broadcast, rows: list[dict[str, Any]]) -> HttpResponse:
 def broadcast_report(request: WorkspaceRequest, broadcast_id: int) -> HttpResponse:
     broadcast = _broadcast(request, broadcast_id)
     computed_at = timezone.now()  # computed on every request: the figures are of now
-    performance = campaign_performance(workspace=request.workspace, broadcast=broadcast)
+    # The broadcast's own conversion event and window (those its A/B test is judged on).
+    performance = campaign_performance(
+        workspace=request.workspace,
+        broadcast=broadcast,
+        event_names=[broadcast.conversion_event] if broadcast.conversion_event else None,
+        window_days=broadcast.conversion_window_days,
+    )
     total = _with_all_rates({**performance["total"], "variant": "All"})
     variants = [
         _with_all_rates({**row, "variant": row["variant"] or "—"})

@@ -224,7 +224,7 @@ def copy_contacts(
     with cursor.cursor.copy(
         "COPY contacts_contact (id, workspace_id, email, external_id, first_name, last_name, "
         "time_zone, locale, attributes, email_status, email_status_at, email_status_source, "
-        "sms_status, sms_status_at, sms_status_source, created_at, signed_up_at, updated_at) "
+        "sms_status, sms_status_at, sms_status_source, created_at, updated_at, signed_up_at) "
         "FROM STDIN"
     ) as copy:
         for i in range(count):

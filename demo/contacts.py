@@ -299,8 +299,8 @@ def demo_contacts_create(
                 sms_status_at=created,
                 sms_status_source="demo",
                 created_at=created,
-                signed_up_at=created,
                 updated_at=created,
+                signed_up_at=created,
             )
         )
         timelines.append(

@@ -106,7 +106,7 @@ class StageTransition(models.Model):
     cause = models.CharField(max_length=8, choices=Cause.choices)
     # The event that caused a rule move (none for a time boundary or a manual move).
     event_id = models.BigIntegerField(null=True, blank=True)
-    event_name = models.CharField(max_length=200, blank=True, default="")
+    event_name = models.CharField(max_length=200, blank=True, default="", db_default="")
     rule_version = models.PositiveIntegerField(default=0)
     reason = models.TextField(blank=True, default="")
     actor_user = models.ForeignKey(

@@ -34,12 +34,13 @@ from analytics.rollups.stages import (
     stage_rollups_apply,
     stage_rollups_erase,
     stage_rollups_rebuild,
+    stage_rollups_take_out,
     stays_compare,
     stays_orphans,
     stays_refresh,
 )
 from contacts.models import Contact
-from lifecycle.hooks import HookBusy
+from lifecycle.hooks import HookBusy, RemovedMove
 from lifecycle.models import Stage, StageTransition
 from workspaces.models import Workspace
 
@@ -72,6 +73,12 @@ def on_stage_changed(transitions: Sequence[StageTransition]) -> None:
     _lock_or_busy(workspaces)
     stage_rollups_apply(transitions)
     data_changed(workspace_ids=workspaces)
+
+
+def on_moves_removed(workspace_id: int, contact_ids: list[int], moves: list[RemovedMove]) -> None:
+    if moves:
+        _lock_or_busy({workspace_id})
+        stage_rollups_take_out(workspace_id=workspace_id, contact_ids=contact_ids, moves=moves)
 
 
 def on_contacts_refreshed(contact_ids: list[int]) -> None:

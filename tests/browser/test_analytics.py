@@ -33,7 +33,7 @@ def demo(owner: Any) -> Any:
     ws.save()
     stages_create_defaults(workspace=ws)
     demo_contacts_create(workspace=ws, contacts=300, seed=7, today=local_today(ws))
-    demo_history_replay(workspace=ws, step_days=14)
+    demo_history_replay(workspace=ws)
     demo_analytics_create(workspace=ws, today=local_today(ws), seed=7)
     return ws
 
