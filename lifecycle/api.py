@@ -227,8 +227,13 @@ class StageDetailView(APIView):
     @extend_schema(
         operation_id="stages_delete",
         description="Remove a stage: its contacts "
-        "move at once by the other stages' rules; the history keeps it.",
-        responses={204: None, **ERRORS},
+        "move at once by the other stages' rules; the history keeps it. The default "
+        "stage cannot be removed until another is the default (409).",
+        responses={
+            204: None,
+            **ERRORS,
+            409: OpenApiResponse(description="The default stage cannot be removed"),
+        },
     )
     def delete(self, request: ApiRequest, stage_id: int) -> Response:
         services.stage_archive(stage=_stage_or_404(request, stage_id), actor=request.actor)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.utils import OpenApiExample, extend_schema
+from drf_spectacular.utils import OpenApiExample, PolymorphicProxySerializer, extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -28,21 +28,30 @@ class ProposedStageSerializer(serializers.Serializer):
     rule = described({**RULE, "nullable": True, "description": "null on the default stage"})
 
 
-class StagePreviewRequestSerializer(serializers.Serializer):
+class StagePreviewOneSerializer(serializers.Serializer):
     stage = described(
         _KEY,
-        required=False,
         help_text="one stage's key, with `rule`: that stage's proposed entry rule "
         "(a key the workspace does not have is a new stage, before the default)",
     )
-    rule = described(RULE, required=False)
+    rule = described(RULE)
     name = described(text(100, blank=False), required=False, help_text="a new stage's name")
+
+
+class StagePreviewListSerializer(serializers.Serializer):
     stages = ProposedStageSerializer(
         many=True,
-        required=False,
-        help_text="instead of stage and rule: every stage in evaluation order "
+        help_text="every stage in evaluation order "
         "(those left out are removed; the default stays last)",
     )
+
+
+# One stage's new rule, or the whole list: exactly one of the two shapes.
+StagePreviewRequestSerializer = PolymorphicProxySerializer(
+    component_name="StagePreview",
+    serializers=[StagePreviewOneSerializer, StagePreviewListSerializer],
+    resource_type_field_name=None,
+)
 
 
 class StageMoveSerializer(serializers.Serializer):

@@ -151,6 +151,19 @@ def _complete_stages(
             body["churned_stage_key"] = keys[0]
         if "at_risk_stage_key" in body:
             body["at_risk_stage_key"] = keys[-1]
+    if "/stages/preview/" in path:
+        # A proposal names stages that exist (or new keys) with rules the grammar takes.
+        keys = mapper.stage_keys or ["lead"]
+        if "stage" in body:
+            body["stage"] = keys[len(str(body["stage"])) % len(keys)]
+            body.pop("name", None)  # only a new stage takes a name
+        if "stages" in body:
+            default = Stage.objects.get(
+                workspace=mapper.workspace, is_default=True, archived_at=None
+            )
+            body["stages"] = [{"key": k, "rule": VALID_RULE} for k in keys] + [
+                {"key": default.key, "rule": None}
+            ]
     if path.startswith("/api/v1/stages/{") and "rule" in body:
         stage = Stage.objects.filter(pk=path_ids.get("stage_id", 0)).first()
         if stage is not None and stage.is_default:

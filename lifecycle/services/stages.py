@@ -224,7 +224,9 @@ def stage_archive(*, stage: Stage, actor: Actor) -> int:
     Returns how many contacts moved."""
 
     if stage.is_default:
-        raise InvalidInput(
+        # Not a malformed request: the workspace's state forbids it until another
+        # stage is the default.
+        raise Conflict(
             "Choose another default stage before removing this one.",
             fields={"stage": ["is the default stage"]},
         )
