@@ -238,7 +238,9 @@ def _process_chunk(job: ImportJob, chunk: list[tuple[int, list[str] | None, str 
                 )
             )
             continue
-        data, error = row_to_contact(job.headers, cells, job.mapping)
+        data, error = row_to_contact(
+            job.headers, cells, job.mapping, zone=job.workspace.time_zone
+        )
         if error:
             rejected.append(
                 ImportRowError(

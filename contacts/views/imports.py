@@ -45,6 +45,7 @@ def _targets() -> list[tuple[str, str]]:
         "time_zone": "Time zone",
         "email_status": "Email status",
         "sms_status": "SMS status",
+        "signed_up_at": "Signed up",
     }
     return [
         (f, labels.get(f, f.replace("_", " ").capitalize()))
