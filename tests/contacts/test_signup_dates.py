@@ -128,9 +128,8 @@ def test_outsider_cannot_set_another_workspaces_signup(api, ws, outsider_api):
 
 
 def test_batch_sets_signups_refuses_bad_ones_per_item_and_marks_each_since(api, ny_ws):
-    existing = ContactFactory.create(
-        workspace=ny_ws, email="old@example.com", signed_up_at=dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
-    )
+    jan = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
+    existing = ContactFactory.create(workspace=ny_ws, email="old@example.com", signed_up_at=jan)
     ContactMark.objects.filter(contact=existing).delete()
     future = (timezone.now() + dt.timedelta(days=3)).date().isoformat()
     response = api.post(
