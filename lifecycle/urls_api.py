@@ -1,6 +1,6 @@
 from django.urls import path
 
-from lifecycle import api
+from lifecycle import api, api_history
 
 app_name = "lifecycle_api"
 
@@ -23,7 +23,7 @@ urlpatterns = [
     ),
     path(
         "contacts/<int:contact_id>/transitions/",
-        api.ContactTransitionsView.as_view(),
+        api_history.ContactTransitionsView.as_view(),
         name="api-contact-transitions",
     ),
 ]
