@@ -13,6 +13,7 @@ from rest_framework import serializers
 from config.errors import InvalidInput
 from config.openapi import component_rules, described, or_empty, text
 from config.query import MOMENT_PATTERN
+from contacts.import_kinds import IMPORT_KINDS
 from contacts.models import Contact, EmailStatus, Event, ImportJob, ImportRowError, SmsStatus
 from contacts.validation import (
     ATTRIBUTE_KEY,
@@ -242,13 +243,21 @@ class IngestResponseSerializer(serializers.Serializer):
     errors = ItemErrorSerializer(many=True)  # type: ignore[assignment]
 
 
+def _import_kinds() -> list[str]:
+    # Read when the API's modules load (the URL conf), after every app registered
+    # its kinds in ready().
+    return ["contacts", *IMPORT_KINDS]
+
+
 class ImportJobSerializer(serializers.ModelSerializer):
     progress_percent = serializers.IntegerField(read_only=True)
+    kind = serializers.ChoiceField(_import_kinds(), read_only=True)
 
     class Meta:
         model = ImportJob
         fields = [
             "id",
+            "kind",
             "filename",
             "status",
             "headers",
@@ -266,6 +275,13 @@ class ImportJobSerializer(serializers.ModelSerializer):
 
 class ImportCreateSerializer(serializers.Serializer):
     file = serializers.FileField()
+    kind = serializers.ChoiceField(
+        _import_kinds(),
+        required=False,
+        help_text="contacts (default), or stage_history: one known stage move per row "
+        "(email or external_id, stage key or name, date), mapped to email | external_id | "
+        "stage | at",
+    )
     mapping = serializers.JSONField(required=False, help_text='{"Column": "email", ...}')
     match_on = serializers.ChoiceField(ImportJob.MatchOn.choices, required=False)
 

@@ -174,10 +174,10 @@ def test_csv_import_maps_a_signed_up_column_and_reports_bad_dates_by_row(ny_ws):
     job = import_job_create(workspace=ny_ws, upload=upload, actor=actor)
     assert job.mapping["Signed up"] == "signed_up_at"  # suggested from the header
     import_job_start(job=job, mapping=job.mapping, match_on="email", actor=actor)
-    job = import_job_run(job_id=job.pk)
-    assert job is not None
-    assert (job.created_count, job.rejected_count) == (3, 2)
-    reasons = {e.row_number: e.reason for e in job.row_errors.all()}
+    done = import_job_run(job_id=job.pk)
+    assert done is not None
+    assert (done.created_count, done.rejected_count) == (3, 2)
+    reasons = {e.row_number: e.reason for e in done.row_errors.all()}
     assert reasons == {
         4: "Signed up: '05/04/2024' is not an ISO 8601 date or date-time",
         5: "Signed up: is in the future",

@@ -33,8 +33,8 @@ def _url(contact) -> str:
     return f"/api/v1/contacts/{contact.pk}/transitions/"
 
 
-def _utc(*parts: int) -> dt.datetime:
-    return dt.datetime(*parts, tzinfo=dt.UTC)
+def _utc(year: int, month: int, day: int, hour: int = 0) -> dt.datetime:
+    return dt.datetime(year, month, day, hour, tzinfo=dt.UTC)
 
 
 def test_a_list_is_stored_with_cause_import_from_stages_and_a_mark_since_the_earliest(
