@@ -56,7 +56,7 @@ def test_history_shows_happened_and_recorded_and_the_cause(owner, ws):
     assert "Rule — on event “purchase&lt;script&gt;”" in customer
     assert ">recorded " not in customer
     assert ">happened 10 Jan 2025, 09:00<" in subscriber
-    assert f">recorded {now:%-d %b %Y, %H:%M}<" in subscriber
+    assert f">recorded {now:%-d %b %Y, %H:%M}<" in subscriber  # the workspace's zone: UTC
     assert ">Import<" in subscriber
     assert "&lt;b&gt;old.csv&lt;/b&gt;" in subscriber
     assert "<script>" not in page
