@@ -12,12 +12,17 @@ class AnalyticsConfig(AppConfig):
         from analytics.rules import register_analytics_fields  # noqa: PLC0415
         from contacts.hooks import on_contact_erased  # noqa: PLC0415
         from contacts.panels import ContactPanel, register_contact_panel  # noqa: PLC0415
-        from lifecycle.hooks import on_contacts_refreshed, on_stage_changed  # noqa: PLC0415
+        from lifecycle.hooks import (  # noqa: PLC0415
+            on_contacts_refreshed,
+            on_moves_removed,
+            on_stage_changed,
+        )
         from lifecycle.models import Stage  # noqa: PLC0415
         from workspaces.models import Workspace  # noqa: PLC0415
 
-        on_stage_changed(rollups.on_stage_changed)
+        on_stage_changed(rollups.on_stage_changed, history=True)
         on_contacts_refreshed(rollups.on_contacts_refreshed)
+        on_moves_removed(rollups.on_moves_removed)
         on_contact_erased(rollups.on_contact_erased)
         register_analytics_fields()
         register_contact_panel(ContactPanel("Value", "analytics:contact-value-panel", "side"))

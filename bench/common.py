@@ -224,7 +224,8 @@ def copy_contacts(
     with cursor.cursor.copy(
         "COPY contacts_contact (id, workspace_id, email, external_id, first_name, last_name, "
         "time_zone, locale, attributes, email_status, email_status_at, email_status_source, "
-        "sms_status, sms_status_at, sms_status_source, created_at, updated_at) FROM STDIN"
+        "sms_status, sms_status_at, sms_status_source, created_at, updated_at, signed_up_at) "
+        "FROM STDIN"
     ) as copy:
         for i in range(count):
             signup = now - dt.timedelta(
@@ -248,6 +249,7 @@ def copy_contacts(
                     "never_subscribed",
                     signup,
                     "bench",
+                    signup,
                     signup,
                     signup,
                 )

@@ -56,6 +56,8 @@ def _compile(node: dict[str, Any], context: Context) -> Q:
         contact_id__isnull=False,
         **{f"{column}__isnull": False},
     )
+    if context.as_of:  # at a past moment: only what had happened by then
+        rows = rows.filter(**{f"{column}__lte": context.now})
     if "within_days" in node:
         rows = rows.filter(**{f"{column}__gte": context.days_ago(node["within_days"])})
     if "channel" in node:

@@ -6,6 +6,7 @@ from campaigns.broadcasts.models import (
     BroadcastStatus,
     BroadcastVariant,
     ScheduleKind,
+    WinnerMetric,
 )
 from campaigns.journeys.models import (
     IN_JOURNEY,
@@ -35,4 +36,5 @@ __all__ = [
     "ScheduleKind",
     "StepKind",
     "TriggerKind",
+    "WinnerMetric",
 ]

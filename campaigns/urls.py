@@ -15,6 +15,11 @@ urlpatterns = [
         name="broadcast-audience",
     ),
     path(
+        "campaigns/audience/segment-counts/",
+        views_broadcasts.broadcast_segment_counts,
+        name="broadcast-segment-counts",
+    ),
+    path(
         "campaigns/preview/",
         views_broadcasts.broadcast_preview,
         name="broadcast-preview",

@@ -78,6 +78,12 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
 }
 LIFECYCLE_SWEEP_SECONDS = env.int("LIFECYCLE_SWEEP_SECONDS", default=900)
 LIFECYCLE_MARK_BATCH = env.int("LIFECYCLE_MARK_BATCH", default=2000)
+# Stage moves dated more than this long ago (history brought in, a late event) are
+# recorded and counted, but trigger no journey and no message: a history import never
+# mails anyone about last year.
+LIFECYCLE_ACT_ON_MOVES_WITHIN_SECONDS = env.int(
+    "LIFECYCLE_ACT_ON_MOVES_WITHIN_SECONDS", default=24 * 3600
+)
 # A claim of marks not finished in this long is given back (its worker died).
 LIFECYCLE_MARK_LEASE_SECONDS = env.int("LIFECYCLE_MARK_LEASE_SECONDS", default=300)
 # The same figures (report and parameters) are computed at most once in this many

@@ -300,6 +300,7 @@ def demo_contacts_create(
                 sms_status_source="demo",
                 created_at=created,
                 updated_at=created,
+                signed_up_at=created,
             )
         )
         timelines.append(

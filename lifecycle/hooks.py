@@ -9,10 +9,12 @@ hooks must be idempotent (e.g. a unique key per transition); none is ever skippe
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import random
 from collections.abc import Callable
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
@@ -51,11 +53,51 @@ def contacts_refreshed(contact_ids: list[int]) -> None:
         hook(contact_ids)
 
 
-def on_stage_changed(hook: StageChangedHook) -> StageChangedHook:
-    """Register a hook (usable as a decorator)."""
+# Called in a replay's transaction (services/replay.py) with the workspace, the
+# replayed contacts and the moves the replay took out of their history, each as
+# (id, contact, from stage, to stage, at, notified_at): whatever was derived from
+# moves already dispatched (analytics' counts) takes them back out. The moves the
+# replay wrote go through the dispatch like any others.
+RemovedMove = tuple[int, int, int | None, int, dt.datetime, dt.datetime | None]
+MovesRemovedHook = Callable[[int, list[int], list[RemovedMove]], None]
+_removed_hooks: list[MovesRemovedHook] = []
+
+
+def on_moves_removed(hook: MovesRemovedHook) -> MovesRemovedHook:
+    if hook not in _removed_hooks:
+        _removed_hooks.append(hook)
+    return hook
+
+
+def moves_removed(workspace_id: int, contact_ids: list[int], moves: list[RemovedMove]) -> None:
+    for hook in _removed_hooks:
+        hook(workspace_id, contact_ids, moves)
+
+
+_history_hooks: set[StageChangedHook] = set()
+
+
+def on_stage_changed(hook: StageChangedHook, *, history: bool = False) -> StageChangedHook:
+    """Register a hook. A hook that acts on moves (journeys) sees only recent ones
+    (`at` within LIFECYCLE_ACT_ON_MOVES_WITHIN_SECONDS); one that records them
+    (`history=True`: analytics) sees every move, however old."""
     if hook not in _hooks:
         _hooks.append(hook)
+    if history:
+        _history_hooks.add(hook)
     return hook
+
+
+def _offer(batch: list[StageTransition]) -> None:
+    recent_from = timezone.now() - dt.timedelta(
+        seconds=settings.LIFECYCLE_ACT_ON_MOVES_WITHIN_SECONDS
+    )
+    recent = [t for t in batch if t.at >= recent_from]
+    for hook in _hooks:
+        if hook in _history_hooks:
+            hook(batch)
+        elif recent:
+            hook(recent)
 
 
 _DISPATCH_LOCK_SPACE = 7302  # advisory-lock namespace: one dispatcher per workspace
@@ -108,8 +150,7 @@ def _dispatch_batch(workspace_id: int, limit: int) -> list[StageTransition]:
         )
         if not batch:
             return []
-        for hook in _hooks:
-            hook(batch)
+        _offer(batch)
         StageTransition.objects.filter(pk__in=[t.pk for t in batch]).update(
             notified_at=timezone.now()
         )

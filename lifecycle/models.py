@@ -106,7 +106,7 @@ class StageTransition(models.Model):
     cause = models.CharField(max_length=8, choices=Cause.choices)
     # The event that caused a rule move (none for a time boundary or a manual move).
     event_id = models.BigIntegerField(null=True, blank=True)
-    event_name = models.CharField(max_length=200, blank=True, default="")
+    event_name = models.CharField(max_length=200, blank=True, default="", db_default="")
     rule_version = models.PositiveIntegerField(default=0)
     reason = models.TextField(blank=True, default="")
     actor_user = models.ForeignKey(
@@ -166,3 +166,35 @@ class SweepRun(models.Model):
 
     def __str__(self) -> str:
         return f"sweep {self.pk} ({self.chunks_done}/{self.chunks_total})"
+
+
+class WhatIfRun(models.Model):
+    """A what-if funnel: the stage counts at each of the last 12 month ends under the
+    proposed stage rules and under the current ones, computed by a worker (one step
+    per month and rule set) and kept here with its progress."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    created_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # The proposed stage list as POST /api/v1/stages/preview/ takes it ({"stages": ...}).
+    proposal = models.JSONField()
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.QUEUED)
+    steps_total = models.PositiveIntegerField(default=0)
+    steps_done = models.PositiveIntegerField(default=0)
+    result = models.JSONField(null=True, blank=True)
+    error = models.TextField(blank=True, default="")
+    created_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["workspace", "-created_at"], name="whatif_ws_created")]
+
+    def __str__(self) -> str:
+        return f"what-if {self.pk} ({self.status} {self.steps_done}/{self.steps_total})"

@@ -9,6 +9,7 @@ from celery import shared_task
 from django.conf import settings
 
 from lifecycle import hooks, services
+from lifecycle.services.whatif import whatif_funnel_run
 
 
 @shared_task(name="lifecycle.evaluate_marked", acks_late=True)
@@ -47,3 +48,10 @@ def dispatch_transitions(seconds: float = 5.0) -> int:
     while time.monotonic() < deadline and (done := hooks.transitions_dispatch(limit=1000)):
         total += done
     return total
+
+
+@shared_task(name="lifecycle.whatif_funnel", acks_late=True)
+def whatif_funnel(run_id: int) -> str:
+    """A what-if funnel (lifecycle.services.whatif); a repeated run recomputes it, a
+    finished one is left alone."""
+    return str(whatif_funnel_run(run_id=run_id).status)

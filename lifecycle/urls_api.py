@@ -1,12 +1,23 @@
 from django.urls import path
 
-from lifecycle import api, api_history
+from lifecycle import api, api_history, api_whatif
 
 app_name = "lifecycle_api"
 
 urlpatterns = [
     path("stages/", api.StageListView.as_view(), name="api-stages"),
     path("stages/reorder/", api.StageReorderView.as_view(), name="api-stages-reorder"),
+    path("stages/preview/", api_whatif.StagePreviewView.as_view(), name="api-stages-preview"),
+    path(
+        "stages/preview/funnel/",
+        api_whatif.StagePreviewFunnelView.as_view(),
+        name="api-stages-preview-funnel",
+    ),
+    path(
+        "stages/preview/funnel/<int:whatif_run_id>/",
+        api_whatif.StagePreviewFunnelDetailView.as_view(),
+        name="api-stages-preview-funnel-run",
+    ),
     path("stages/<int:stage_id>/", api.StageDetailView.as_view(), name="api-stage"),
     path(
         "stages/<int:stage_id>/make-default/",

@@ -98,10 +98,13 @@ def render_template(
     *,
     message_id: int | None = None,
     budget: RenderBudget | None = None,
+    subject: str = "",
 ) -> Rendered:
     """Render for sending (with `message_id`: links tracked, open pixel added) or for
-    a preview (without). Raises TemplateError naming the field when a field does not
-    compile or its render goes over the budget (one budget for all fields)."""
+    a preview (without); `subject`, when given, replaces the template's subject line
+    (an A/B variant's) and is personalised the same way. Raises TemplateError naming
+    the field when a field does not compile or its render goes over the budget (one
+    budget for all fields)."""
     budget = budget or RenderBudget.start()
 
     def run(source: str, *, html_mode: bool, field: str = "body") -> str:
@@ -115,7 +118,7 @@ def render_template(
         text = run(template.body, html_mode=False).strip()
         info = sms_segments(text)
         return Rendered(text=text, segments=info.segments, encoding=info.encoding)
-    subject = " ".join(run(template.subject, html_mode=False, field="subject").split())
+    subject = " ".join(run(subject or template.subject, html_mode=False, field="subject").split())
     body = run(template.body, html_mode=True)
     if "<html" not in body.lower():
         body = f"<html><head></head><body>{body}</body></html>"

@@ -19,6 +19,7 @@ from campaigns.broadcasts.services import broadcast_create
 from campaigns.journeys.services import journey_create, journey_schedule
 from campaigns.models import Broadcast
 from contacts.services import import_job_create
+from lifecycle.models import WhatIfRun
 from lifecycle.services import stages_create_defaults
 from messaging.models import Template
 from messaging.services import message_enqueue, template_create
@@ -93,6 +94,9 @@ OBJECT_MAKERS: dict[str, Callable[[Workspace], int]] = {
         ).pk
     ),
     "stage_id": _stage,
+    "whatif_run_id": lambda ws: (
+        WhatIfRun.objects.create(workspace=ws, proposal={"stages": [{"key": "secret"}]}).pk
+    ),
     "spend_id": lambda ws: (
         SpendFactory.create(workspace=ws, source="secret", month="2026-01-01", amount=10).pk
     ),

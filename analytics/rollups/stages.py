@@ -13,6 +13,7 @@ from collections.abc import Collection, Sequence
 
 from django.db import connection
 
+from lifecycle.hooks import RemovedMove
 from lifecycle.models import StageTransition
 
 _FLOW_SQL = """
@@ -66,6 +67,40 @@ def moves_hold(*, contact_ids: Collection[int]) -> None:
             "ORDER BY id FOR UPDATE",
             [sorted(contact_ids)],
         )
+
+
+_TAKE_OUT_SQL = """
+INSERT INTO analytics_stageflowday AS f (workspace_id, day, from_stage_id, to_stage_id, moves)
+SELECT w.id, (m.at AT TIME ZONE w.time_zone)::date, m.from_stage, m.to_stage, -count(*)
+FROM unnest(%(at)s::timestamptz[], %(from)s::bigint[], %(to)s::bigint[])
+     AS m(at, from_stage, to_stage)
+JOIN workspaces_workspace w ON w.id = %(ws)s
+GROUP BY 1, 2, 3, 4
+ORDER BY 1, 2, 3, 4
+ON CONFLICT (workspace_id, day, from_stage_id, to_stage_id)
+DO UPDATE SET moves = f.moves + EXCLUDED.moves
+"""
+
+
+def stage_rollups_take_out(
+    *, workspace_id: int, contact_ids: Collection[int], moves: Sequence[RemovedMove]
+) -> None:
+    """A replay took these moves out of their contacts' histories: uncount those that
+    were counted (dispatched), and redo the contacts' stays."""
+    counted = [m for m in moves if m[5] is not None]
+    if counted:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                _TAKE_OUT_SQL,
+                {
+                    "ws": workspace_id,
+                    "at": [m[4] for m in counted],
+                    "from": [m[2] for m in counted],
+                    "to": [m[3] for m in counted],
+                },
+            )
+    if moves:
+        stays_refresh(contact_ids={m[1] for m in moves})
 
 
 def stage_rollups_erase(*, contact_id: int) -> None:

@@ -13,7 +13,7 @@ from rest_framework.views import APIView
 from campaigns.broadcasts import definition, selectors, services
 from campaigns.broadcasts.audience import audience_count
 from campaigns.broadcasts.delivery import broadcast_audience
-from campaigns.models import Broadcast, BroadcastVariant
+from campaigns.models import Broadcast, BroadcastVariant, WinnerMetric
 from config.actions import status_action_view
 from config.api import request_object
 from config.errors import NotFound, field_errors
@@ -26,12 +26,41 @@ from workspaces.api_auth import ApiRequest
 
 class VariantSerializer(serializers.ModelSerializer):
     label = serializers.CharField(required=False, max_length=20)  # type: ignore[assignment]
-    template_id = serializers.IntegerField(min_value=1, help_text="a template of the channel")
+    template_id = serializers.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=2**63 - 1,
+        help_text="a template of the channel (default: the broadcast's template_id)",
+    )
     weight = serializers.IntegerField(required=False, min_value=1, max_value=2**31 - 1)
+    subject = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=500,
+        help_text="Email: a subject line instead of the template's, personalised like it "
+        "(e.g. `{{ first_name }}, new in`); empty: the template's.",
+    )
+    send_at = described(
+        or_empty({"type": "string", "format": "date-time", "pattern": MOMENT_PATTERN}),
+        required=False,
+        help_text="A test of send time: this arm goes at this instant (with a UTC offset) "
+        "instead of the broadcast's time; only with schedule now or at. The rest of the "
+        "audience then gets the winning arm's time of day (workspace clock), next "
+        "after the decision.",
+    )
 
     class Meta:
         model = BroadcastVariant
-        fields = ["id", "label", "template_id", "weight", "is_default", "best_time"]
+        fields = [
+            "id",
+            "label",
+            "template_id",
+            "subject",
+            "send_at",
+            "weight",
+            "is_default",
+            "best_time",
+        ]
         extra_kwargs = {
             "best_time": {
                 "help_text": "This arm goes at each contact's best time within 24 h of the "
@@ -79,6 +108,9 @@ WRITABLE = [
     "variants",
     "test_pool_percent",
     "winner_wait_hours",
+    "winner_metric",
+    "conversion_event",
+    "conversion_window_days",
 ]
 # What the broadcast reports (id first); never taken from a request.
 READ_ONLY = [
@@ -135,6 +167,22 @@ class BroadcastSerializer(serializers.ModelSerializer):
     )
     winner_wait_hours = serializers.IntegerField(
         required=False, allow_null=True, min_value=1, max_value=2**31 - 1
+    )
+    winner_metric = serializers.ChoiceField(
+        choices=WinnerMetric.choices,
+        required=False,
+        help_text="What the A/B test is judged on: opens, clicks or conversions (rates "
+        "over sent, two-proportion z-test) or revenue (per recipient, Welch's t-test).",
+    )
+    conversion_event = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=100,
+        help_text="The event that counts as a conversion (empty: the workspace's purchase "
+        "events), attributed last-touch within conversion_window_days of the message.",
+    )
+    conversion_window_days = serializers.IntegerField(
+        required=False, min_value=1, max_value=90, help_text="default 7"
     )
     variants = VariantSerializer(many=True, required=False, allow_null=True)
     stats = serializers.SerializerMethodField()
@@ -199,8 +247,9 @@ class BroadcastListView(APIView):
     @extend_schema(
         operation_id="campaigns_create",
         description="Create a draft broadcast. Variants (at least two, one default) make "
-        "it an A/B test; `test_pool_percent` > 0 sends the variants to that share first "
-        "and the winner on clicks to the rest after `winner_wait_hours`.",
+        "it an A/B test of template, subject line and/or send time; `test_pool_percent` > 0 "
+        "sends the variants to that share first and the winner on `winner_metric` to the "
+        "rest after `winner_wait_hours`.",
         request=BroadcastSerializer,
         responses={
             201: BroadcastSerializer,

@@ -11,7 +11,7 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from django.db.models import CharField, Exists, F, Func, OuterRef, Q, QuerySet, Value
+from django.db.models import CharField, Count, Exists, F, Func, OuterRef, Q, QuerySet, Value
 from django.db.models.functions import Cast, Concat
 
 from contacts.models import Channel, Contact, EmailStatus, Segment, SmsStatus
@@ -47,6 +47,21 @@ def _any_of(workspace: Workspace, segment_ids: Sequence[int], stage_ids: Sequenc
             )
         )
     return q
+
+
+def segment_counts(*, workspace: Workspace) -> dict[int, int]:
+    """How many contacts each of the workspace's segments holds now, in one pass over
+    its contacts (a filtered count per segment), for the audience pickers."""
+    segments = list(Segment.objects.filter(workspace=workspace).order_by("pk")[:500])
+    if not segments:
+        return {}
+    counts = Contact.objects.filter(workspace=workspace).aggregate(
+        **{
+            f"s{segment.pk}": Count("pk", filter=compile_rule(segment.rule, workspace=workspace))
+            for segment in segments
+        }
+    )
+    return {segment.pk: counts[f"s{segment.pk}"] for segment in segments}
 
 
 def consent_q(channel: str) -> Q:

@@ -9,13 +9,14 @@ import datetime as dt
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from django.utils import timezone
-from django.utils.dateparse import parse_date, parse_datetime, parse_time
+from django.utils.dateparse import parse_date, parse_time
 
 from campaigns.broadcasts.audience import Audience
-from campaigns.models import Broadcast, ScheduleKind
+from campaigns.broadcasts.parsing import instant as _instant
+from campaigns.broadcasts.parsing import whole_number as _int
+from campaigns.broadcasts.variants import parse_variants, variant_errors
+from campaigns.models import Broadcast, ScheduleKind, WinnerMetric
 from config.errors import field_errors
-from config.query import utc_offset_problem
 from contacts.models import Channel, Segment
 from lifecycle.models import Stage
 from messaging.models import Template
@@ -32,6 +33,9 @@ SCALARS = (
     "throttle_per_hour",
     "test_pool_percent",
     "winner_wait_hours",
+    "winner_metric",
+    "conversion_event",
+    "conversion_window_days",
 )
 ID_LISTS = (
     "include_segment_ids",
@@ -40,26 +44,6 @@ ID_LISTS = (
     "exclude_stage_ids",
 )
 FIELDS = (*SCALARS, *ID_LISTS, "variants")
-
-
-def _int(value: Any, field: str, errors: dict[str, list[str]], *, low: int = 0) -> int | None:
-    if value in (None, ""):
-        return None
-    if isinstance(value, bool):
-        errors[field] = ["must be a whole number"]
-        return None
-    try:
-        number = int(str(value))
-    except ValueError:
-        errors[field] = ["must be a whole number"]
-        return None
-    if number < low:
-        errors[field] = [f"must be at least {low}"]
-        return None
-    if number >= 2**63:  # beyond PostgreSQL's bigint
-        errors[field] = ["is too large"]
-        return None
-    return number
 
 
 def _ids(value: Any, field: str, errors: dict[str, list[str]]) -> list[int]:
@@ -79,22 +63,6 @@ def _ids(value: Any, field: str, errors: dict[str, list[str]]) -> list[int]:
     return out
 
 
-def _moment(value: Any, errors: dict[str, list[str]]) -> dt.datetime | None:
-    if value in (None, ""):
-        return None
-    if isinstance(value, dt.datetime):
-        moment: dt.datetime | None = value
-    else:
-        try:
-            moment = parse_datetime(str(value))
-        except ValueError:  # well formed but not a moment, e.g. 12:99
-            moment = None
-    if moment is None or timezone.is_naive(moment) or utc_offset_problem(moment):
-        errors["send_at"] = ["an ISO 8601 instant with a UTC offset"]
-        return None
-    return moment
-
-
 def _parsed(raw: Any, kind: type, parse: Any, errors: list[str], reason: str) -> Any:
     """A date or time given as text (or already parsed); None for no value. Text that
     is not one (2026-02-30, 25:00) adds `reason`."""
@@ -107,8 +75,20 @@ def _parsed(raw: Any, kind: type, parse: Any, errors: list[str], reason: str) ->
     return value
 
 
+TEXTS = (
+    "name",
+    "channel",
+    "schedule",
+    "send_at",
+    "local_date",
+    "local_time",
+    "winner_metric",
+    "conversion_event",
+)
+
+
 def _apply_texts(broadcast: Broadcast, data: dict[str, Any], errors: dict[str, list[str]]) -> None:
-    for name in ("name", "channel", "schedule", "send_at", "local_date", "local_time"):
+    for name in TEXTS:
         # Text or null: an object, a list or a number is neither a value nor "no value".
         if name in data and not isinstance(data[name], str | dt.date | dt.time | None):
             errors[name] = ["must be a string"]
@@ -119,8 +99,15 @@ def _apply_texts(broadcast: Broadcast, data: dict[str, Any], errors: dict[str, l
         broadcast.channel = str(given["channel"] or "")
     if "schedule" in given:
         broadcast.schedule = str(given["schedule"] or "")
+    if "winner_metric" in given:
+        broadcast.winner_metric = str(given["winner_metric"] or "")
+    if "conversion_event" in given:
+        if given["conversion_event"] is None:
+            errors["conversion_event"] = ["must be a string (empty: the purchase events)"]
+        else:
+            broadcast.conversion_event = str(given["conversion_event"]).strip()
     if "send_at" in given:
-        broadcast.send_at = _moment(given["send_at"], errors)
+        broadcast.send_at = _instant(given["send_at"], "send_at", errors)
     if "local_date" in given:
         broadcast.local_date = _parsed(
             given["local_date"],
@@ -156,6 +143,14 @@ def _apply_numbers(
     if "winner_wait_hours" in data:
         wait = _int(data["winner_wait_hours"], "winner_wait_hours", errors, low=1)
         broadcast.winner_wait_hours = wait or broadcast.winner_wait_hours
+    if "conversion_window_days" in data:
+        days = _int(data["conversion_window_days"], "conversion_window_days", errors, low=1)
+        if data["conversion_window_days"] in (None, ""):
+            errors["conversion_window_days"] = ["a whole number of days, 1-90"]
+        elif days is not None and days > 90:
+            errors["conversion_window_days"] = ["1-90"]
+        elif days is not None:
+            broadcast.conversion_window_days = days
 
 
 def apply_data(broadcast: Broadcast, data: dict[str, Any]) -> list[dict[str, Any]] | None:
@@ -182,7 +177,7 @@ def apply_data(broadcast: Broadcast, data: dict[str, Any]) -> list[dict[str, Any
         if field in data:
             setattr(broadcast, field, _ids(data[field], field, errors))
     _apply_numbers(broadcast, data, errors)
-    variants = _variants(workspace, data["variants"], errors) if "variants" in data else None
+    variants = parse_variants(broadcast, data["variants"], errors) if "variants" in data else None
     errors.update(_errors(broadcast, variants, errors))
     if errors:
         raise field_errors(errors)
@@ -190,43 +185,6 @@ def apply_data(broadcast: Broadcast, data: dict[str, Any]) -> list[dict[str, Any
         default = next(v for v in variants if v["is_default"])
         broadcast.template = default["template"]
     return variants
-
-
-def _variants(workspace: Workspace, raw: Any, errors: dict[str, list[str]]) -> list[dict[str, Any]]:
-    if raw in (None, ""):
-        return []
-    if not isinstance(raw, list):
-        errors["variants"] = ["a list of {label, template_id, weight, is_default, best_time}"]
-        return []
-    parsed: list[dict[str, Any]] = []
-    for index, item in enumerate(raw):
-        if not isinstance(item, dict):
-            errors["variants"] = [f"{index}: an object"]
-            return []
-        label = str(item.get("label") or chr(ord("A") + index))[:20]
-        template_id = _int(item.get("template_id"), "variants", errors, low=1)
-        template = (
-            Template.objects.filter(workspace=workspace, pk=template_id).first()
-            if template_id
-            else None
-        )
-        if template is None:
-            errors["variants"] = [f"{label}: no such template"]
-            return []
-        weight = _int(item.get("weight", 1), "variants", errors, low=1)
-        if weight is None:
-            errors["variants"] = [f"{label}: weight must be a whole number of at least 1"]
-            return []
-        parsed.append(
-            {
-                "label": label,
-                "template": template,
-                "weight": weight,
-                "is_default": bool(item.get("is_default")),
-                "best_time": bool(item.get("best_time")),
-            }
-        )
-    return parsed
 
 
 def _errors(
@@ -248,21 +206,12 @@ def _errors(
         errors["schedule"] = [f"one of {', '.join(ScheduleKind.values)}"]
     if broadcast.test_pool_percent > 100:
         errors["test_pool_percent"] = ["0-100"]
-    if variants:
-        labels = [v["label"] for v in variants]
-        if len(variants) < 2:
-            errors["variants"] = ["an A/B test needs at least two variants"]
-        elif len(set(labels)) != len(labels):
-            errors["variants"] = ["labels must differ"]
-        elif sum(1 for v in variants if v["is_default"]) != 1:
-            errors["variants"] = ["exactly one variant is the default"]
-        elif any(v["template"].channel != broadcast.channel for v in variants):
-            errors["variants"] = [f"every variant needs a {broadcast.channel} template"]
-        elif broadcast.schedule == ScheduleKind.BEST and any(v["best_time"] for v in variants):
-            errors["variants"] = [
-                "best_time on a variant tests it against the schedule; "
-                "with schedule best every variant already goes at the best time"
-            ]
+    if broadcast.winner_metric not in WinnerMetric.values:
+        errors["winner_metric"] = [f"one of {', '.join(WinnerMetric.values)}"]
+    if len(broadcast.conversion_event) > 100:
+        errors["conversion_event"] = ["at most 100 characters"]
+    if variants and "variants" not in found:
+        errors.update(variant_errors(broadcast, variants))
     return errors
 
 
@@ -328,4 +277,8 @@ def schedule_errors(broadcast: Broadcast) -> dict[str, list[str]]:
             errors["local_time"] = ["required to send at a local time"]
     if broadcast.is_ab_test and broadcast.variants.count() < 2:
         errors["test_pool_percent"] = ["a test pool needs at least two variants"]
+    if broadcast.schedule not in (ScheduleKind.NOW, ScheduleKind.AT) and (
+        broadcast.variants.filter(send_at__isnull=False).exists()
+    ):
+        errors["variants"] = ["a variant's own send_at needs a broadcast sent now or at a time"]
     return errors

@@ -1,5 +1,5 @@
 """A scheduled broadcast on its way out: recipients into the outbox, scheduled →
-sending → sent, and the A/B winner.
+sending → sent; the A/B winner is judged in campaigns/broadcasts/experiment.py.
 
 Materialisation (`broadcast_materialise`, a Celery task, safe to run twice):
 
@@ -12,9 +12,12 @@ Materialisation (`broadcast_materialise`, a Celery task, safe to run twice):
 3. Compute each due time: the instant (`now`, `at`); the local wall time in the
    contact's zone (`local`; its time zone, else its phone region's single zone, else
    the workspace's); or the contact's best hour within 24 h of `send_at`
-   (`best`, campaigns/send_time.py, also for an A/B arm with `best_time`);
-   never earlier than now; then spread by the throttle. The remainder after an A/B
-   winner goes now (or at its best time within 24 h when the winner is a best-time arm).
+   (`best`, campaigns/send_time.py, also for an A/B arm with `best_time`); an A/B arm
+   with its own `send_at` at that instant; never earlier than now; then spread by the
+   throttle. The remainder after an A/B winner goes now (at its best time within 24 h
+   when the winner is a best-time arm; at the winning arm's time of day when the arms
+   had times of their own, see `remainder_time`). A variant's subject line goes on
+   the message row and replaces the template's when it is rendered.
 4. Insert in chunks (`BROADCAST_CHUNK`) with ON CONFLICT DO NOTHING on the idempotency
    key `broadcast:<id>:<contact id>`: a contact in several included segments, or a
    second run after a crash, never makes a second message. Each chunk holds the
@@ -27,7 +30,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import math
+import zoneinfo
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -42,17 +45,16 @@ from campaigns.broadcasts.audience import (
     split_counts,
     throttled,
 )
+from campaigns.broadcasts.experiment import broadcast_decide_winner
 from campaigns.models import Broadcast, BroadcastStatus, BroadcastVariant, ScheduleKind
 from campaigns.send_time import send_times_for
-from config.queue import enqueue_on_commit, publish
+from config.queue import publish
 from contacts.zones import contact_zone, local_instant
 from messaging.models import Message, MessageStatus, Origin, Template
-from workspaces.services import SYSTEM, audit_record
 
 logger = logging.getLogger(__name__)
 
 ACTIVE = (BroadcastStatus.SCHEDULED, BroadcastStatus.SENDING, BroadcastStatus.PAUSED)
-SIGNIFICANCE = 0.05
 
 
 def broadcast_audience(broadcast: Broadcast) -> Audience:
@@ -71,6 +73,8 @@ class Planned:
     due_at: dt.datetime
     template: Template
     variant_id: int | None
+    # A variant's own subject line (raw, personalised when the message is rendered).
+    subject: str = ""
 
 
 def _base_due(broadcast: Broadcast, time_zone: str, now: dt.datetime) -> dt.datetime:
@@ -92,6 +96,34 @@ class Arm:
     variant_id: int | None
     # Sent at each contact's best time rather than by the broadcast's schedule.
     best_time: bool = False
+    subject: str = ""
+    # Sent at this instant rather than by the broadcast's schedule.
+    send_at: dt.datetime | None = None
+
+
+def _arm(variant: BroadcastVariant, send_at: dt.datetime | None) -> Arm:
+    return Arm(variant.template, variant.pk, variant.best_time, variant.subject, send_at)
+
+
+def remainder_time(
+    broadcast: Broadcast, variants: list[BroadcastVariant], winner: BroadcastVariant
+) -> dt.datetime | None:
+    """When the rest of the audience gets the winner of a test of send time: the
+    winning arm's time of day on the workspace's clock, at its first occurrence after
+    the winner was due (so a re-run after a crash picks the same instant). None when
+    no arm has a time of its own: the rest go at once."""
+    chosen = winner.send_at or broadcast.send_at
+    if chosen is None or not any(v.send_at for v in variants):
+        return None
+    zone = zoneinfo.ZoneInfo(broadcast.workspace.time_zone)
+    after = broadcast.winner_due_at or timezone.now()
+    wall = chosen.astimezone(zone).timetz().replace(tzinfo=None)
+    day = after.astimezone(zone).date()
+    while True:  # combined per day, so a DST change keeps the wall-clock time
+        candidate = dt.datetime.combine(day, wall, tzinfo=zone)
+        if candidate > after:
+            return candidate
+        day += dt.timedelta(days=1)
 
 
 def _assignments(broadcast: Broadcast, count: int) -> tuple[list[Arm], bool]:
@@ -100,7 +132,7 @@ def _assignments(broadcast: Broadcast, count: int) -> tuple[list[Arm], bool]:
     variants = list(broadcast.variants.select_related("template").order_by("label"))
     if broadcast.winner_variant_id is not None:
         winner = next(v for v in variants if v.pk == broadcast.winner_variant_id)
-        return [Arm(winner.template, winner.pk, winner.best_time)] * count, False
+        return [_arm(winner, remainder_time(broadcast, variants, winner))] * count, False
     if not variants:
         return [Arm(broadcast.template, None)] * count, False
     testing = broadcast.is_ab_test and broadcast.test_pool_percent < 100
@@ -109,7 +141,7 @@ def _assignments(broadcast: Broadcast, count: int) -> tuple[list[Arm], bool]:
     for variant, share in zip(
         variants, split_counts(pool, [v.weight for v in variants]), strict=True
     ):
-        out.extend([Arm(variant.template, variant.pk, variant.best_time)] * share)
+        out.extend([_arm(variant, variant.send_at)] * share)
     return out, testing
 
 
@@ -144,6 +176,8 @@ def broadcast_plan(broadcast: Broadcast, *, now: dt.datetime | None = None) -> l
     for position, ((contact_id, zone), arm) in enumerate(zip(rows, assigned, strict=False)):
         if contact_id in best:
             due = best[contact_id]
+        elif arm.send_at is not None:
+            due = max(arm.send_at, now)
         elif winner_phase:
             due = now
         else:
@@ -154,7 +188,13 @@ def broadcast_plan(broadcast: Broadcast, *, now: dt.datetime | None = None) -> l
     planned.sort(key=lambda p: (p[0], p[1]))
     dues = throttled([p[0] for p in planned], broadcast.throttle_per_hour)
     return [
-        Planned(contact_id=p[2], due_at=due, template=p[3].template, variant_id=p[3].variant_id)
+        Planned(
+            contact_id=p[2],
+            due_at=due,
+            template=p[3].template,
+            variant_id=p[3].variant_id,
+            subject=p[3].subject,
+        )
         for p, due in zip(planned, dues, strict=True)
     ]
 
@@ -183,6 +223,7 @@ def _insert_chunk(broadcast_id: int, chunk: list[Planned]) -> bool:
                     origin_kind=Origin.BROADCAST,
                     origin_id=broadcast_id,
                     variant_id=p.variant_id,
+                    subject=p.subject,
                 )
                 for p in chunk
             ],
@@ -229,104 +270,6 @@ def broadcast_materialise(*, broadcast_id: int) -> int:
         "campaigns.broadcast_materialised broadcast=%s messages=%s", broadcast_id, figures["total"]
     )
     return int(figures["total"])
-
-
-# --- A/B winner ---------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ArmResult:
-    variant: BroadcastVariant
-    sent: int
-    clicked: int
-
-    @property
-    def rate(self) -> float:
-        return self.clicked / self.sent if self.sent else 0.0
-
-
-def two_proportion_p_value(clicks_a: int, sent_a: int, clicks_b: int, sent_b: int) -> float:
-    """Two-sided p-value of the two-proportion z-test (pooled standard error)."""
-    if not sent_a or not sent_b:
-        return 1.0
-    pooled = (clicks_a + clicks_b) / (sent_a + sent_b)
-    se = math.sqrt(pooled * (1 - pooled) * (1 / sent_a + 1 / sent_b))
-    if se == 0:
-        return 1.0
-    z = (clicks_a / sent_a - clicks_b / sent_b) / se
-    return math.erfc(abs(z) / math.sqrt(2))
-
-
-def arm_results(broadcast: Broadcast) -> list[ArmResult]:
-    variants = list(broadcast.variants.order_by("label"))
-    counts: dict[int | None, dict[str, int]] = {
-        row["variant_id"]: {"sent": row["sent"], "clicked": row["clicked"]}
-        for row in broadcast.messages.values("variant_id").annotate(
-            sent=Count("id", filter=Q(sent_at__isnull=False)),
-            clicked=Count("id", filter=Q(clicked_at__isnull=False)),
-        )
-    }
-    return [
-        ArmResult(
-            variant=v,
-            sent=counts.get(v.pk, {}).get("sent", 0),
-            clicked=counts.get(v.pk, {}).get("clicked", 0),
-        )
-        for v in variants
-    ]
-
-
-def choose_winner(results: list[ArmResult]) -> tuple[BroadcastVariant, str]:
-    """The arm with the best click rate if it beats the default arm at p < 0.05, else
-    the default arm."""
-    default = next(r for r in results if r.variant.is_default)
-    best = max(results, key=lambda r: (r.rate, r.variant.is_default))
-    if best is default:
-        return default.variant, (
-            f"{default.variant.label} (default) has the best click rate "
-            f"({default.clicked}/{default.sent})"
-        )
-    p = two_proportion_p_value(best.clicked, best.sent, default.clicked, default.sent)
-    facts = (
-        f"{best.variant.label} {best.clicked}/{best.sent} vs "
-        f"{default.variant.label} {default.clicked}/{default.sent}, p={p:.4f}"
-    )
-    if p < SIGNIFICANCE:
-        return best.variant, f"{best.variant.label} wins on clicks: {facts}"
-    return default.variant, f"not significant, the default {default.variant.label} wins: {facts}"
-
-
-def broadcast_decide_winner(*, broadcast_id: int) -> BroadcastVariant | None:
-    """Judge the test pool and queue the winner for the rest of the audience."""
-
-    with transaction.atomic():
-        broadcast = Broadcast.objects.select_for_update().get(pk=broadcast_id)
-        if (
-            broadcast.status != BroadcastStatus.SENDING
-            or broadcast.winner_variant_id is not None
-            or broadcast.winner_due_at is None
-            or broadcast.winner_due_at > timezone.now()
-        ):
-            return None
-        winner, reason = choose_winner(arm_results(broadcast))
-        now = timezone.now()
-        Broadcast.objects.filter(pk=broadcast_id).update(
-            winner_variant=winner,
-            winner_reason=reason[:300],
-            materialised_at=None,
-            materialise_heartbeat=now,
-            updated_at=now,
-        )
-        audit_record(
-            workspace=broadcast.workspace,
-            action="broadcast.winner_chosen",
-            actor=SYSTEM,
-            object_type="broadcast",
-            object_id=broadcast_id,
-            details={"variant": winner.label, "reason": reason[:300]},
-        )
-        enqueue_on_commit("campaigns.broadcast_materialise", broadcast_id)
-    return winner
 
 
 # --- progress -----------------------------------------------------------------------

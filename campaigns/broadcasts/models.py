@@ -34,6 +34,13 @@ class ScheduleKind(models.TextChoices):
     BEST = "best", "Best time for each contact within 24 h of send_at/now"
 
 
+class WinnerMetric(models.TextChoices):
+    OPENS = "opens", "Opens (open rate)"
+    CLICKS = "clicks", "Clicks (click rate)"
+    CONVERSIONS = "conversions", "Conversions (conversion rate)"
+    REVENUE = "revenue", "Revenue (revenue per recipient)"
+
+
 def _ids() -> ArrayField:
     return ArrayField(models.BigIntegerField(), default=list, blank=True)
 
@@ -64,6 +71,15 @@ class Broadcast(models.Model):
     # split); the rest get the winner `winner_wait_hours` after the last test message.
     test_pool_percent = models.PositiveSmallIntegerField(default=0)
     winner_wait_hours = models.PositiveIntegerField(default=4)
+    # What the test is judged on (campaigns/broadcasts/experiment.py). A conversion is
+    # the contact doing `conversion_event` (empty: one of the workspace's purchase
+    # events) within `conversion_window_days` of the message, attributed last-touch,
+    # as the campaign performance figures count it; revenue is those events' revenue.
+    winner_metric = models.CharField(
+        max_length=12, choices=WinnerMetric.choices, default=WinnerMetric.CLICKS
+    )
+    conversion_event = models.CharField(max_length=100, blank=True, default="")
+    conversion_window_days = models.PositiveSmallIntegerField(default=7)
     status = models.CharField(
         max_length=16, choices=BroadcastStatus.choices, default=BroadcastStatus.DRAFT
     )
@@ -93,6 +109,10 @@ class Broadcast(models.Model):
             models.CheckConstraint(
                 condition=Q(test_pool_percent__lte=100), name="broadcast_test_pool_percent"
             ),
+            models.CheckConstraint(
+                condition=Q(conversion_window_days__gte=1, conversion_window_days__lte=90),
+                name="broadcast_conversion_window_days",
+            ),
         ]
         indexes = [
             models.Index(fields=["workspace", "-id"], name="broadcast_ws_id"),
@@ -119,8 +139,9 @@ class Broadcast(models.Model):
 
 
 class BroadcastVariant(models.Model):
-    """An arm of an A/B(/n) test: a template, a weight and optionally a send time.
-    Exactly one is the default, which wins when the test is not significant."""
+    """An arm of an A/B(/n) test: a template, a weight, optionally its own subject line
+    (email) and its own send time. Exactly one is the default, which wins when the test
+    is not significant."""
 
     broadcast = models.ForeignKey(Broadcast, on_delete=models.CASCADE, related_name="variants")
     label = models.CharField(max_length=20)
@@ -132,6 +153,12 @@ class BroadcastVariant(models.Model):
     # A test of send time: this arm goes at each contact's best time within 24 h of
     # the broadcast's time (campaigns/send_time.py), the others as scheduled.
     best_time = models.BooleanField(default=False)
+    # A subject line instead of the template's (personalised like it); empty: the
+    # template's. Email only.
+    subject = models.CharField(max_length=500, blank=True, default="")
+    # A test of send time: this arm goes at this instant instead of the broadcast's
+    # time; the rest of the audience then gets the winning arm's time of day.
+    send_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["label"]

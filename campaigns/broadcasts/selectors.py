@@ -6,8 +6,9 @@ from typing import Any
 
 from django.db.models import Count, Q
 
-from campaigns.broadcasts.delivery import SIGNIFICANCE, two_proportion_p_value
-from campaigns.models import Broadcast
+from campaigns.broadcasts.experiment import METRIC_WORDS, arm_results, judge, p_value
+from campaigns.models import Broadcast, BroadcastStatus, WinnerMetric
+from campaigns.significance import SIGNIFICANCE
 from messaging.models import Message, MessageStatus, Origin
 from workspaces.models import Workspace
 
@@ -67,53 +68,63 @@ def broadcast_get(*, workspace: Workspace, broadcast_id: object) -> Broadcast | 
 
 
 def broadcast_test_result(broadcast: Broadcast) -> dict[str, Any] | None:
-    """The A/B test as it was judged: per variant, the click rate of the test pool (the
-    messages made before the winner was due; the rest of the audience got the winner
-    afterwards), the winner, its lift over the default variant and the confidence
-    (1 - the two-sided p-value of the two-proportion z-test the decision used)."""
-    variants = list(broadcast.variants.order_by("label"))
-    if len(variants) < 2 or broadcast.winner_due_at is None:
+    """The A/B test as the report shows it: per variant, the broadcast's metric over
+    the test pool (the messages made before the winner was due; with a pool of 100%,
+    every message), the winner (or, before the decision, the leader), its lift over
+    the default variant, and the confidence: 1 - the two-sided p-value of the test the
+    decision uses (two-proportion z-test for rates, Welch's t-test for revenue per
+    recipient), of the winner against the default, or of the best challenger when the
+    default won. Figures are recomputed now, so conversions that arrive after the
+    decision show; `reason` keeps what the decision saw."""
+    if broadcast.variants.count() < 2 or broadcast.status == BroadcastStatus.DRAFT:
         return None
-    pool = broadcast.messages.filter(created_at__lte=broadcast.winner_due_at)
-    counts: dict[int | None, dict[str, Any]] = {
-        row["variant_id"]: dict(row)
-        for row in pool.values("variant_id").annotate(
-            sent=Count("id", filter=Q(sent_at__isnull=False)),
-            clicked=Count("id", filter=Q(clicked_at__isnull=False)),
-        )
-    }
-    arms: list[dict[str, Any]] = [
-        {
-            "label": v.label,
-            "is_default": v.is_default,
-            "sent": counts.get(v.pk, {}).get("sent", 0),
-            "clicked": counts.get(v.pk, {}).get("clicked", 0),
-        }
-        for v in variants
-    ]
-    for arm in arms:
-        arm["click_rate"] = arm["clicked"] / arm["sent"] if arm["sent"] else None
+    metric = broadcast.winner_metric
+    results = arm_results(broadcast, until=broadcast.winner_due_at)
+    judgement = judge(results, metric)
     winner = broadcast.winner_variant
-    default = next((a for a in arms if a["is_default"]), arms[0])
-    result: dict[str, Any] = {"arms": arms, "winner": winner.label if winner else None}
-    if winner is None:
-        return result
-    won = next(a for a in arms if a["label"] == winner.label)
-    challenger = (
-        won
-        if won is not default
-        else max((a for a in arms if a is not default), key=lambda a: a["click_rate"] or 0.0)
-    )
-    p = two_proportion_p_value(
-        challenger["clicked"], challenger["sent"], default["clicked"], default["sent"]
-    )
-    base = default["click_rate"]
-    result |= {
+    default = judgement.default
+    if winner is not None and winner.pk != default.variant.pk:
+        chosen = next(r for r in results if r.variant.pk == winner.pk)
+        challenger = chosen
+    else:
+        chosen = next((r for r in results if winner and r.variant.pk == winner.pk), judgement.best)
+        challenger = max(
+            (r for r in results if r is not default),
+            key=lambda r: r.value(metric) or 0.0,
+        )
+    p = p_value(challenger, default, metric)
+    base, value = default.value(metric), chosen.value(metric)
+    return {
+        "metric": metric,
+        "metric_words": METRIC_WORDS[WinnerMetric(metric)],
+        "test": "Welch's t-test" if metric == WinnerMetric.REVENUE else "two-proportion z-test",
+        "arms": [
+            {
+                "label": r.variant.label,
+                "is_default": r.variant.is_default,
+                "subject": r.variant.subject,
+                "send_at": r.variant.send_at,
+                "best_time": r.variant.best_time,
+                "sent": r.sent,
+                "opened": r.opened,
+                "clicked": r.clicked,
+                "converted": r.converted,
+                "revenue": r.revenue,
+                "value": r.value(metric),
+            }
+            for r in results
+        ],
+        "decided": winner is not None,
+        "default": default.variant.label,
+        "challenger": challenger.variant.label,
+        "winner": chosen.variant.label,
         "reason": broadcast.winner_reason,
         "confidence": 1 - p,
-        "lift": (won["click_rate"] - base) / base
-        if base and won["click_rate"] is not None
-        else None,
+        "p_value": p,
+        "lift": (value - base) / base if base and value is not None else None,
+        # The lift is relative: with a default at 0 the two values say it instead.
+        "value": value,
+        "base": base,
         "significant": p < SIGNIFICANCE,
+        "pool_only": broadcast.winner_due_at is not None,
     }
-    return result

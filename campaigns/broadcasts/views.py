@@ -8,17 +8,17 @@ import zoneinfo
 from typing import Any
 
 from django.contrib import messages
-from django.http import Http404, HttpResponse
+from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from campaigns.broadcasts import definition, services
 from campaigns.broadcasts import selectors as selectors_broadcasts
-from campaigns.broadcasts.audience import audience_count
-from campaigns.models import Broadcast, ScheduleKind
+from campaigns.broadcasts.audience import audience_count, segment_counts
+from campaigns.models import Broadcast, ScheduleKind, WinnerMetric
 from config.errors import DomainError
 from contacts.models import Channel, Segment
-from contacts.selectors import contacts_search
+from contacts.selectors import contacts_search, event_names
 from lifecycle.models import Stage
 from lifecycle.selectors import stage_counts
 from messaging import selectors
@@ -51,11 +51,11 @@ def _broadcast_or_404(request: WorkspaceRequest, broadcast_id: int) -> Broadcast
 VARIANT_LABELS = ("A", "B", "C")
 
 
-def _send_at(request: WorkspaceRequest) -> str:
+def _send_at(request: WorkspaceRequest, prefix: str = "send") -> str:
     """The date and time pickers, read on the workspace's clock, as an instant."""
-    day, time = request.POST.get("send_date", ""), request.POST.get("send_time", "")
+    day, time = request.POST.get(f"{prefix}_date", ""), request.POST.get(f"{prefix}_time", "")
     if not day:
-        return request.POST.get("send_at", "")
+        return request.POST.get("send_at", "") if prefix == "send" else ""
     try:
         local = dt.datetime.combine(
             dt.date.fromisoformat(day), dt.time.fromisoformat(time or "09:00")
@@ -71,12 +71,18 @@ def _variants_posted(request: WorkspaceRequest) -> list[dict[str, Any]]:
     rows = []
     for index, label in enumerate(VARIANT_LABELS):
         template_id = request.POST.get(f"variant_template_{index}", "")
-        if not template_id:
+        subject = request.POST.get(f"variant_subject_{index}", "").strip()
+        send_at = _send_at(request, f"variant_send_{index}")
+        # A and B always take part (empty: the content step's template and subject);
+        # C only when something of it is chosen.
+        if index >= 2 and not (template_id or subject or send_at):
             continue
         rows.append(
             {
                 "label": label,
                 "template_id": template_id,
+                "subject": subject,
+                "send_at": send_at,
                 "weight": request.POST.get(f"variant_weight_{index}", "1") or "1",
                 "is_default": index == 0,
             }
@@ -90,8 +96,11 @@ def _posted(request: WorkspaceRequest) -> dict[str, Any]:
         data[field] = [v for v in request.POST.getlist(field) if v]
     data["send_at"] = _send_at(request)
     data["variants"] = _variants_posted(request)
+    data["winner_metric"] = request.POST.get("winner_metric") or "clicks"
+    data["conversion_event"] = request.POST.get("conversion_event", "")
+    data["conversion_window_days"] = request.POST.get("conversion_window_days") or "7"
     if data["variants"]:
-        data["template_id"] = data["variants"][0]["template_id"]
+        data["template_id"] = data["variants"][0]["template_id"] or data["template_id"]
         data["test_pool_percent"] = request.POST.get("test_pool_percent", "0") or "0"
         data["winner_wait_hours"] = request.POST.get("winner_wait_hours", "4") or "4"
     else:
@@ -106,6 +115,8 @@ def _values(broadcast: Broadcast | None) -> dict[str, Any]:
             "schedule": ScheduleKind.NOW,
             "test_pool_percent": 20,
             "winner_wait_hours": 4,
+            "winner_metric": "clicks",
+            "conversion_window_days": 7,
             "variants": [],
             **{f: [] for f in LISTS},
         }
@@ -113,8 +124,18 @@ def _values(broadcast: Broadcast | None) -> dict[str, Any]:
     values.update({f: getattr(broadcast, f) for f in LISTS})
     values["test_pool_percent"] = broadcast.test_pool_percent or 20
     values["winner_wait_hours"] = broadcast.winner_wait_hours
+    for field in ("winner_metric", "conversion_event", "conversion_window_days"):
+        values[field] = getattr(broadcast, field)
+    zone = zoneinfo.ZoneInfo(broadcast.workspace.time_zone)
     values["variants"] = [
-        {"label": v.label, "template_id": v.template_id, "weight": v.weight}
+        {
+            "label": v.label,
+            "template_id": v.template_id,
+            "subject": v.subject,
+            "weight": v.weight,
+            "send_date": v.send_at.astimezone(zone).date() if v.send_at else None,
+            "send_time": v.send_at.astimezone(zone).time() if v.send_at else None,
+        }
         for v in broadcast.variants.order_by("label")
     ]
     if broadcast.send_at:
@@ -136,6 +157,9 @@ def _choices(request: WorkspaceRequest) -> dict[str, Any]:
         "segments": Segment.objects.filter(workspace=request.workspace).order_by("name"),
         "stages": stages,
         "variant_slots": list(enumerate(VARIANT_LABELS)),
+        "metrics": WinnerMetric.choices,
+        "event_names": event_names(workspace=request.workspace),
+        "purchase_events": ", ".join(request.workspace.purchase_event_names),
         "templates": selectors.templates_for_workspace(workspace=request.workspace),
         "channels": Channel.choices,
         "schedules": [
@@ -196,6 +220,14 @@ def broadcast_audience_panel(request: WorkspaceRequest) -> HttpResponse:
     except DomainError:
         count = None
     return render(request, "campaigns/_broadcast_audience.html", {"count": count})
+
+
+@workspace_view()
+def broadcast_segment_counts(request: WorkspaceRequest) -> JsonResponse:
+    """The audience pickers' segment counts, loaded after the page (one pass over the
+    contacts for every segment), so a slow segment never holds the editor up."""
+    counts = segment_counts(workspace=request.workspace)
+    return JsonResponse({"counts": {str(pk): n for pk, n in counts.items()}})
 
 
 @workspace_view(write_methods_role="viewer")

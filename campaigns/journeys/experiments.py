@@ -19,8 +19,8 @@ from typing import Any
 
 from django.db import connection
 
-from campaigns.broadcasts.delivery import SIGNIFICANCE, two_proportion_p_value
 from campaigns.models import JourneyStep
+from campaigns.significance import SIGNIFICANCE, two_proportion_p_value
 
 
 def variant_results(step: JourneyStep) -> dict[str, dict[str, int]]:

@@ -26,6 +26,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
+from django.conf import settings
 from django.db import connection
 from django.db.models import Q
 from django.utils import timezone
@@ -154,12 +155,15 @@ def _enrol_events(journey: Journey, contact_ids: list[int]) -> int:
         """SELECT e.contact_id, 'event:' || e.id, e.occurred_at FROM contacts_event e
            WHERE e.contact_id = ANY(%(ids)s) AND e.workspace_id = %(ws)s AND e.name = %(name)s
            AND e.properties @> %(props)s::jsonb AND e.received_at >= %(since)s
-           AND e.received_at >= now() - interval '2 days'""",
+           AND e.received_at >= now() - interval '2 days'
+           AND e.occurred_at >= now() - %(recent)s * interval '1 second'""",
         {
             "ids": contact_ids,
             "name": journey.trigger.get("event"),
             "props": json.dumps(properties),
             "since": journey.live_since,
+            # An event from further back (history brought in) triggers nothing.
+            "recent": settings.LIFECYCLE_ACT_ON_MOVES_WITHIN_SECONDS,
         },
     )
 

@@ -81,6 +81,9 @@ def compile_node(node: dict[str, Any], context: Context) -> Q:
 
 
 def _window(queryset: QuerySet[Event], node: dict[str, Any], context: Context) -> QuerySet[Event]:
+    if context.as_of:
+        # Evaluated at a past moment: what happened after it did not exist yet.
+        queryset = queryset.filter(occurred_at__lte=context.now)
     if "within_days" in node:
         queryset = queryset.filter(occurred_at__gte=context.days_ago(node["within_days"]))
     if "between" in node:
@@ -98,13 +101,13 @@ def _recency_q(column: str, recency: dict[str, int], context: Context) -> Q:
 
 def _event_q(node: dict[str, Any], context: Context) -> Q:
     """count, first and last of a named event, from the summaries when no window or
-    property filter applies, else from the raw events."""
+    property filter applies (and not as of a past moment), else from the raw events."""
     cmp = node.get("count", {"gte": 1})
     recency = Q()
     for key, column in (("first", "first_at"), ("last", "last_at")):
         if key in node:
             recency &= _recency_q(column, node[key], context)
-    needs_events = any(key in node for key in ("within_days", "between", "where"))
+    needs_events = context.as_of or any(key in node for key in ("within_days", "between", "where"))
     if not needs_events:
         summaries = EventSummary.objects.filter(
             context.scope.limit(), workspace=context.workspace, name=node["event"]
@@ -145,7 +148,7 @@ def _purchase_q(node: dict[str, Any], context: Context, *, measure: str) -> Q:
     names = context.workspace.purchase_event_names
     rows: QuerySet[Any]
     total: Sum | Count
-    if "within_days" not in node and "between" not in node:
+    if not context.as_of and "within_days" not in node and "between" not in node:
         rows = EventSummary.objects.filter(
             context.scope.limit(), workspace=context.workspace, name__in=names, revenue_count__gt=0
         )
@@ -199,11 +202,18 @@ def compile_rule(
     workspace: Workspace,
     now: dt.datetime | None = None,
     scope: Scope | None = None,
+    as_of: bool = False,
 ) -> Q:
-    """The rule as a Q on Contact (the caller also filters by workspace and scope)."""
+    """The rule as a Q on Contact (the caller also filters by workspace and scope;
+    with `as_of`, also by `signed_up_at <= now`: see `Context`)."""
     return compile_node(
         rule,
-        Context(workspace=workspace, now=now or timezone.now(), scope=scope or Scope.everyone()),
+        Context(
+            workspace=workspace,
+            now=now or timezone.now(),
+            scope=scope or Scope.everyone(),
+            as_of=as_of,
+        ),
     )
 
 
@@ -214,13 +224,20 @@ def contacts_matching(
     now: dt.datetime | None = None,
     scope: Scope | None = None,
     validate: bool = True,
+    as_of: bool = False,
 ) -> QuerySet[Contact]:
-    """The workspace's contacts that match (within the scope, if given)."""
+    """The workspace's contacts that match (within the scope, if given). With
+    `as_of`, as they would have at the past moment `now`: only contacts signed up by
+    then, from the events that had happened by then."""
     if validate:
         validate_rule(rule, workspace=workspace)
     scope = scope or Scope.everyone()
-    return Contact.objects.filter(scope.limit("pk"), workspace=workspace).filter(
-        compile_rule(rule, workspace=workspace, now=now, scope=scope)
+    now = now or timezone.now()
+    contacts = Contact.objects.filter(scope.limit("pk"), workspace=workspace)
+    if as_of:
+        contacts = contacts.filter(signed_up_at__lte=now)
+    return contacts.filter(
+        compile_rule(rule, workspace=workspace, now=now, scope=scope, as_of=as_of)
     )
 
 

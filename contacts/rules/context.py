@@ -50,9 +50,17 @@ class Scope:
 
 @dataclass
 class Context:
+    """`as_of`: evaluate at a past `now` from what had happened by then. Every event,
+    purchase and revenue condition reads the raw events with occurred_at <= now
+    (never the EventSummary table, which summarises all events, including later
+    ones); contacts' own fields, attributes, stages and engagement are read as they
+    are (there is no history of them). The caller limits contacts to those signed
+    up by `now` (`contacts_matching` does)."""
+
     workspace: Workspace
     now: dt.datetime
     scope: Scope
+    as_of: bool = False
     segments: list[int] = field(default_factory=list)
     nodes: int = 0  # compiled so far, segment references expanded
     segment_rules: dict[int, Any] = field(default_factory=dict)

@@ -65,12 +65,14 @@ WITH rows AS (
     FROM resolved
     ON CONFLICT (workspace_id, idempotency_key) WHERE idempotency_key IS NOT NULL
     DO NOTHING
-    RETURNING contact_id
+    RETURNING contact_id, occurred_at
 ), marked AS (
     -- Appended, never merged into a mark that exists: the engine may have claimed that
-    -- one already, and this insert must neither wait for it nor be lost in it.
-    INSERT INTO contacts_contactmark (contact_id, workspace_id, marked_at, source)
-    SELECT DISTINCT contact_id, %(ws)s, now(), 'api' FROM inserted
+    -- one already, and this insert must neither wait for it nor be lost in it. `since`
+    -- is the earliest event: the engine replays the contact's stages from there.
+    INSERT INTO contacts_contactmark (contact_id, workspace_id, marked_at, source, since)
+    SELECT contact_id, %(ws)s, now(), 'api', min(occurred_at) FROM inserted
+    GROUP BY contact_id
 )
 SELECT (SELECT count(*) FROM inserted),
        ARRAY(SELECT i FROM rows EXCEPT SELECT i FROM resolved)

@@ -22,7 +22,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from django.db import connection, transaction
 
@@ -82,6 +82,9 @@ class MarkClaim:
     token: uuid.UUID
     workspace_id: int
     sources: dict[int, str]  # contact id -> the source of its oldest mark
+    # contact id -> the earliest moment its claimed marks are about (a mark without
+    # `since` is about the moment it was written)
+    since: dict[int, dt.datetime] = field(default_factory=dict)
 
     @property
     def contact_ids(self) -> list[int]:
@@ -131,7 +134,7 @@ def contact_marks_claim(*, workspace_id: int, limit: int) -> MarkClaim | None:
             UPDATE contacts_contactmark m SET claim = %(token)s, claimed_at = now()
             WHERE m.id = ANY((SELECT array_agg(id) FROM locked)::bigint[])
               AND m.claimed_at IS NULL
-            RETURNING m.contact_id, m.id, m.source
+            RETURNING m.contact_id, m.id, m.source, coalesce(m.since, m.marked_at)
             """,
             {"ws": workspace_id, "limit": limit, "scan": limit * 2, "token": token},
         )
@@ -139,9 +142,11 @@ def contact_marks_claim(*, workspace_id: int, limit: int) -> MarkClaim | None:
     if not rows:
         return None
     sources: dict[int, str] = {}
-    for contact_id, _, source in rows:
+    since: dict[int, dt.datetime] = {}
+    for contact_id, _, source, moment in rows:
         sources.setdefault(contact_id, source)
-    return MarkClaim(token=token, workspace_id=workspace_id, sources=sources)
+        since[contact_id] = min(moment, since.get(contact_id, moment))
+    return MarkClaim(token=token, workspace_id=workspace_id, sources=sources, since=since)
 
 
 def contact_marks_hold(*, claim: MarkClaim) -> list[int]:

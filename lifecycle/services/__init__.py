@@ -3,6 +3,7 @@
 from lifecycle.services.evaluation import stages_evaluate
 from lifecycle.services.marked import marked_contacts_evaluate
 from lifecycle.services.moves import contact_stage_set, contact_stage_unpin
+from lifecycle.services.replay import stages_replay
 from lifecycle.services.stages import (
     stage_archive,
     stage_create,
@@ -30,6 +31,7 @@ __all__ = [
     "stages_create_defaults",
     "stages_evaluate",
     "stages_reorder",
+    "stages_replay",
     "sweep_chunk",
     "sweep_chunks",
     "sweep_now",

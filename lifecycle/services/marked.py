@@ -6,12 +6,10 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import random
-from collections import defaultdict
 
 from django.conf import settings
 from django.db import transaction
 
-from contacts.rules import Scope
 from contacts.services import (
     MarkClaim,
     contact_marks_claim,
@@ -23,13 +21,10 @@ from contacts.services import (
     event_summaries_refresh,
 )
 from lifecycle.hooks import HookBusy, contacts_refreshed
-from lifecycle.models import Cause
-from lifecycle.services.evaluation import stages_evaluate
+from lifecycle.services.replay import stages_replay
 from workspaces.models import Workspace
 
 logger = logging.getLogger(__name__)
-
-_CAUSE_OF_SOURCE = {"api": Cause.API, "import": Cause.IMPORT, "rule": Cause.RULE}
 
 
 def marked_contacts_evaluate(*, limit: int = 2000, now: dt.datetime | None = None) -> int:
@@ -93,12 +88,10 @@ def _stages_step(claim: MarkClaim, now: dt.datetime | None) -> int:
             return 0
         event_summaries_refresh(contact_ids=ids)
         workspace = Workspace.objects.get(pk=claim.workspace_id)
-        by_cause: dict[str, list[int]] = defaultdict(list)
-        for contact_id in ids:
-            by_cause[_CAUSE_OF_SOURCE.get(claim.sources[contact_id], Cause.RULE)].append(contact_id)
-        return sum(
-            stages_evaluate(workspace=workspace, scope=Scope.of(group), cause=cause, now=now)
-            for cause, group in sorted(by_cause.items())
+        # Each contact from the earliest moment its changes are about: now for an
+        # edit, the event's time for an event (a late one rewrites what follows it).
+        return stages_replay(
+            workspace=workspace, since={i: claim.since.get(i) for i in ids}, now=now
         )
 
 

@@ -98,6 +98,21 @@ _FIELDS = {
 }
 
 
+def stage_rule_check(
+    *, workspace: Workspace, stage: Stage | None, rule: Any, field: str = "rule"
+) -> Any:
+    """The checks `stage_create` and `stage_update` make of an entry rule, without
+    writing (the what-if preview): the rule, or InvalidInput naming `field` and, for a
+    bad node, its path under it (`stages[2].rule.all[0].op`)."""
+    try:
+        value = _rule(rule, stage)
+    except _Refused as refused:
+        raise InvalidInput(f"{field}: {refused.reason}", fields={field: [refused.reason]}) from None
+    if value is not None:
+        validate_rule(value, workspace=workspace, field=field)
+    return value
+
+
 def _clean(workspace: Workspace, data: dict[str, Any], *, stage: Stage | None) -> dict[str, Any]:
     errors: dict[str, list[str]] = {k: ["unknown field"] for k in data if k not in _FIELDS}
     cleaned: dict[str, Any] = {}

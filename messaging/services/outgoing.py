@@ -42,7 +42,8 @@ def messages_render(messages: list[Message]) -> tuple[list[Message], int]:
             message_id=m.pk,
         )
         try:
-            rendered = render_template(m.template, context, message_id=m.pk)
+            # A subject already on the row is the campaign's own (an A/B variant's).
+            rendered = render_template(m.template, context, message_id=m.pk, subject=m.subject)
         except TemplateError as exc:
             reason = f"template {exc.field}: {exc.reason}"
             Message.objects.filter(

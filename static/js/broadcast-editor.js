@@ -1,7 +1,9 @@
-/* The broadcast editor: find-as-you-type in the audience pickers, and the parts of the
- * form that only apply to a choice (the A/B test, each kind of schedule) shown only
- * when chosen. The form works without it (everything shown); htmx keeps the audience
- * count and the preview live. */
+/* The broadcast editor: find-as-you-type in the audience pickers with each segment's
+ * count (fetched once after the page, as JSON, written with textContent), and the
+ * parts of the form that only apply to a choice (the A/B test, each kind of schedule,
+ * the conversion event of a conversion or revenue test, subject lines for email)
+ * shown only when chosen. The form works without it (everything shown); htmx keeps
+ * the audience count and the preview live. */
 (function () {
   "use strict";
 
@@ -15,6 +17,29 @@
         });
       });
     });
+  }
+
+  function segmentCounts(form) {
+    const url = form.dataset.segmentCounts;
+    const spans = form.querySelectorAll("[data-segment-count]");
+    if (!url || spans.length === 0) return;
+    fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
+      .then(function (response) { return response.ok ? response.json() : { counts: {} }; })
+      .then(function (data) {
+        spans.forEach(function (span) {
+          const count = data.counts[span.dataset.segmentCount];
+          span.textContent = count === undefined ? "—" : Number(count).toLocaleString("en");
+        });
+      })
+      .catch(function () {
+        spans.forEach(function (span) { span.textContent = "—"; });
+      });
+  }
+
+  function showEmailOnly(form) {
+    const channel = form.querySelector("[data-channel]");
+    const email = !channel || channel.value === "email";
+    form.querySelectorAll("[data-email-only]").forEach(function (part) { part.hidden = !email; });
   }
 
   function chosen(form) {
@@ -35,9 +60,12 @@
 
   document.querySelectorAll("[data-broadcast-editor]").forEach(function (form) {
     filterLists(form);
+    segmentCounts(form);
     form.addEventListener("change", function (event) {
       if (event.target.matches("[data-toggle]")) showChosen(form);
+      if (event.target.matches("[data-channel]")) showEmailOnly(form);
     });
     showChosen(form);
+    showEmailOnly(form);
   });
 })();

@@ -186,6 +186,6 @@ def demo(owner: Any) -> Any:
     ws.save()
     stages_create_defaults(workspace=ws)
     demo_contacts_create(workspace=ws, contacts=250, seed=3, today=local_today(ws))
-    demo_history_replay(workspace=ws, step_days=14)
+    demo_history_replay(workspace=ws)
     demo_analytics_create(workspace=ws, today=local_today(ws), seed=3)
     return ws

@@ -233,7 +233,7 @@ def test_deleting_a_workspace_takes_its_derived_rows(demo: Any, outsider: Any) -
     other = outsider.workspace
     stages_create_defaults(workspace=other)
     demo_contacts_create(workspace=other, contacts=20, seed=5, today=local_today(other))
-    demo_history_replay(workspace=other, step_days=60)
+    demo_history_replay(workspace=other)
     rollups_rebuild(workspace_id=other.pk)
     workspace_id = demo.pk
     for model in (Stay, CustomerFacts, ContactMonth):

@@ -74,7 +74,8 @@ def test_report_shows_rates_winner_lift_and_confidence(owner, ab):
     assert "Spring &lt;sale&gt;" in page
     assert "<strong>B</strong> won, +500.0% click rate over the default" in page
     assert "with over 99.9% confidence" in page
-    assert "A 5/100 clicked, B 30/100 clicked" in page
+    assert 'data-arm-value="A">5.0%' in page and 'data-arm-value="B">30.0%' in page
+    assert "two-proportion z-test of B against the default A" in page
     assert "$80.00" in page  # two purchases of 40 after a message
     found = re.search(
         r'<script id="broadcast-chart" type="application/json">(.*?)</script>', page, re.S

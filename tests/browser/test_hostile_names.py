@@ -106,7 +106,7 @@ def hostile_workspace(owner: Any) -> dict[str, Any]:
     for i, contact in enumerate(contacts[:60]):
         contact.attributes = {**contact.attributes, "signup_source": hostile(i, "src ")}
         contact.save(update_fields=["attributes"])
-    demo_history_replay(workspace=ws, step_days=14)
+    demo_history_replay(workspace=ws)
     for i, stage in enumerate(Stage.objects.filter(workspace=ws).order_by("position")):
         _ok(api.patch(f"/api/v1/stages/{stage.pk}/", {"name": hostile(i, f"{i} ")}, format="json"))
     demo_analytics_create(workspace=ws, today=today, seed=7)

@@ -161,8 +161,21 @@ def test_moves_record_their_cause_and_rule_version(ws, stages, owner):
     assert api_contact.accepted == 1
     contacts_upsert(workspace=ws, items=[{"email": "imported@example.com"}], source="import:7")
     marked_contacts_evaluate()
-    causes = dict(StageTransition.objects.values_list("contact__email", "cause"))
-    assert causes == {"api@example.com": "api", "imported@example.com": "import"}
+    # Moves the rules make are the rules' (with the event that caused them), however
+    # the data arrived; "api" and "import" are for moves a person or a file made.
+    causes = {
+        email: (cause, event_name, event_id is not None)
+        for email, cause, event_name, event_id in StageTransition.objects.values_list(
+            "contact__email", "cause", "event_name", "event_id"
+        )
+    }
+    assert causes == {
+        "api@example.com": ("rule", "purchase", True),
+        "imported@example.com": ("rule", "", False),
+    }
+    purchase_event = Event.objects.get(contact__email="api@example.com")
+    move = StageTransition.objects.get(contact__email="api@example.com")
+    assert (move.event_id, move.at) == (purchase_event.pk, purchase_event.occurred_at)
 
     stage_update(
         stage=stages["customer"],

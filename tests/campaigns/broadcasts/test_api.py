@@ -203,3 +203,50 @@ def test_openapi_documents_the_campaign_routes(api):
     paths = schema.json()["paths"]
     assert "/api/v1/campaigns/{broadcast_id}/pause/" in paths
     assert "/api/v1/campaigns/audience-count/" in paths
+
+
+def test_metric_conversion_event_and_subject_and_time_variants(api, ws):
+    variants = [
+        {"label": "A", "is_default": True, "subject": "Roast"},
+        {"label": "B", "subject": "{{ first_name }}, roast", "send_at": "2030-05-01T18:00:00Z"},
+    ]
+    response = create(
+        api,
+        ws,
+        schedule="at",
+        send_at="2030-05-01T08:00:00+00:00",
+        variants=variants,
+        test_pool_percent=20,
+        winner_metric="revenue",
+        conversion_event="order",
+        conversion_window_days=5,
+    )
+    assert response.status_code == 201, response.json()
+    body = response.json()
+    assert (body["winner_metric"], body["conversion_event"], body["conversion_window_days"]) == (
+        "revenue",
+        "order",
+        5,
+    )
+    assert [(v["label"], v["subject"], v["send_at"]) for v in body["variants"]] == [
+        ("A", "Roast", None),
+        ("B", "{{ first_name }}, roast", "2030-05-01T18:00:00Z"),
+    ]
+    # Variants without a template take the broadcast's.
+    assert body["variants"][0]["template_id"] == body["variants"][1]["template_id"]
+    assert body["variants"][1]["template_id"] == body["template_id"]
+    url = f"/api/v1/campaigns/{body['id']}/"
+    for field, value in (
+        ("winner_metric", "likes"),
+        ("winner_metric", None),
+        ("conversion_window_days", 0),
+        ("conversion_window_days", None),
+        ("conversion_event", None),
+    ):
+        refused = api.patch(url, {field: value}, format="json")
+        assert refused.status_code == 400, (field, value)
+        assert field in refused.json()["error"]["fields"]
+    schema = api.get("/api/schema/", {"format": "json"}).json()
+    variant = schema["components"]["schemas"]["Variant"]["properties"]
+    assert {"subject", "send_at", "template_id"} <= set(variant)
+    assert "winner_metric" in schema["components"]["schemas"]["Broadcast"]["properties"]

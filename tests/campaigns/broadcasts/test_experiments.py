@@ -10,14 +10,10 @@ import pytest
 from django.utils import timezone
 
 from campaigns.broadcasts.audience import split_counts
-from campaigns.broadcasts.delivery import (
-    ArmResult,
-    broadcast_materialise,
-    broadcasts_advance,
-    choose_winner,
-    two_proportion_p_value,
-)
+from campaigns.broadcasts.delivery import broadcast_materialise, broadcasts_advance
+from campaigns.broadcasts.experiment import ArmResult, judge
 from campaigns.models import Broadcast, BroadcastVariant
+from campaigns.significance import two_proportion_p_value
 from config.errors import InvalidInput
 from messaging.models import Message
 from tests.campaigns.broadcasts.helpers import (
@@ -109,12 +105,17 @@ def test_p_value_of_the_two_proportion_z_test():
 
 
 def arm(label: str, sent: int, clicked: int, *, default: bool = False) -> ArmResult:
-    return ArmResult(BroadcastVariant(label=label, is_default=default), sent, clicked)
+    return ArmResult(BroadcastVariant(label=label, is_default=default), sent, clicked=clicked)
+
+
+def choose_winner(results: list[ArmResult]) -> tuple[BroadcastVariant, str]:
+    judgement = judge(results, "clicks")
+    return judgement.winner, judgement.reason
 
 
 def test_winner_needs_significance_else_the_default_wins():
     winner, reason = choose_winner([arm("A", 500, 30, default=True), arm("B", 500, 60)])
-    assert winner.label == "B" and reason.startswith("B wins on clicks")
+    assert winner.label == "B" and reason.startswith("B wins on click rate")
     winner, reason = choose_winner([arm("A", 500, 30, default=True), arm("B", 500, 33)])
     assert winner.label == "A" and reason.startswith("not significant")
     winner, _ = choose_winner([arm("A", 500, 40, default=True), arm("B", 500, 20)])
@@ -152,7 +153,7 @@ def test_test_pool_then_the_winner_goes_to_the_rest(ws, monkeypatch):
     Broadcast.objects.filter(pk=b.pk).update(winner_due_at=now - dt.timedelta(seconds=1))
     assert broadcasts_advance()["judged"] == 1
     b.refresh_from_db()
-    assert b.winner_variant_id == bee.pk and "B wins on clicks" in b.winner_reason
+    assert b.winner_variant_id == bee.pk and "B wins on click rate" in b.winner_reason
     assert b.status == "sending"  # not sent before the rest are in the outbox
     broadcast_materialise(broadcast_id=b.pk)
     b.refresh_from_db()

@@ -151,3 +151,86 @@ def test_preview_as_a_contact_found_by_email_or_name(owner, ws):
     assert (
         owner.web.post(f"/w/{ws.slug}/campaigns/preview/", {"template_id": "x"}).status_code == 200
     )
+
+
+def test_editor_saves_subject_and_time_versions_and_the_metric(owner, ws, outsider):
+    ws.time_zone = "Europe/Paris"
+    ws.save()
+    pro = segment(ws, "pro", "pro")
+    template = email_template(ws, name="Roast")
+    response = owner.web.post(
+        f"/w/{ws.slug}/campaigns/new/",
+        {
+            "name": "Subjects",
+            "channel": "email",
+            "template_id": template.pk,
+            "include_segment_ids": [pro.pk],
+            "ab_enabled": "1",
+            "variant_template_0": "",
+            "variant_subject_0": "Our <autumn> roast",
+            "variant_template_1": "",
+            "variant_subject_1": "{{ first_name }}, a roast for you",
+            "variant_send_1_date": "2031-03-01",
+            "variant_send_1_time": "18:00",
+            "variant_template_2": "",
+            "variant_subject_2": "",
+            "test_pool_percent": "20",
+            "winner_wait_hours": "4",
+            "winner_metric": "conversions",
+            "conversion_event": "order",
+            "conversion_window_days": "3",
+            "schedule": "at",
+            "send_date": "2031-03-01",
+            "send_time": "09:00",
+        },
+    )
+    assert response.status_code == 302, response.content.decode()[:3000]
+    saved = Broadcast.objects.get(workspace=ws, name="Subjects")
+    rows = list(saved.variants.order_by("label").values_list("label", "template_id", "subject"))
+    assert rows == [
+        ("A", template.pk, "Our <autumn> roast"),
+        ("B", template.pk, "{{ first_name }}, a roast for you"),
+    ]
+    b = saved.variants.get(label="B")
+    assert b.send_at is not None and b.send_at.isoformat() == "2031-03-01T17:00:00+00:00"
+    assert (saved.winner_metric, saved.conversion_event, saved.conversion_window_days) == (
+        "conversions",
+        "order",
+        3,
+    )
+    editor = owner.web.get(f"/w/{ws.slug}/campaigns/{saved.pk}/").content.decode()
+    assert 'value="Our &lt;autumn&gt; roast"' in editor  # escaped
+    assert 'value="18:00"' in editor
+    assert 'value="conversions" data-toggle="metric" checked' in editor
+    # A broken subject comes back on the form, by field, not as a 500.
+    response = owner.web.post(
+        f"/w/{ws.slug}/campaigns/{saved.pk}/",
+        {
+            "name": "Subjects",
+            "channel": "email",
+            "template_id": template.pk,
+            "include_segment_ids": [pro.pk],
+            "ab_enabled": "1",
+            "variant_subject_0": "fine",
+            "variant_subject_1": "{% if %}",
+            "winner_metric": "clicks",
+            "schedule": "now",
+        },
+    )
+    assert response.status_code == 200 and "B: subject:" in response.content.decode()
+    assert outsider.web.get(f"/w/{ws.slug}/campaigns/{saved.pk}/").status_code == 404
+
+
+def test_segment_counts_for_the_pickers(owner, ws, outsider, django_assert_max_num_queries):
+    pro, basic = segment(ws, "pro", "pro"), segment(ws, "basic", "basic")
+    contacts(ws, 4, attributes={"plan": "pro"})
+    contacts(ws, 2, attributes={"plan": "basic"}, prefix="b")
+    with django_assert_max_num_queries(8):
+        response = owner.web.get(f"/w/{ws.slug}/campaigns/audience/segment-counts/")
+    assert response.json() == {"counts": {str(pro.pk): 4, str(basic.pk): 2}}
+    editor = owner.web.get(f"/w/{ws.slug}/campaigns/new/").content.decode()
+    assert f'data-segment-count="{pro.pk}"' in editor
+    assert outsider.web.get(f"/w/{ws.slug}/campaigns/audience/segment-counts/").status_code == 404
+    # The outsider's own workspace's counts hold none of this workspace's segments.
+    own = outsider.web.get(f"/w/{outsider.workspace.slug}/campaigns/audience/segment-counts/")
+    assert str(pro.pk) not in own.json()["counts"]

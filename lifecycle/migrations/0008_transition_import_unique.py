@@ -8,7 +8,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('contacts', '0009_contactmark_since'),
-        ('lifecycle', '0005_history_times'),
+        ('lifecycle', '0007_whatif_run'),
         ('workspaces', '0003_invitation'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
