@@ -212,3 +212,29 @@ def test_outsider_cannot_use_its_own_stage_keys_on_its_contacts_to_reach_ours(
     row = StageTransition.objects.get(contact=other)
     assert row.to_stage_id == theirs["customer"].pk
     assert row.workspace_id == outsider.workspace.pk
+
+
+def test_the_engine_keeps_imported_moves_and_replays_around_them(api, ws, contact, stages):
+    """With the engine (the replay of marked contacts): imported moves are facts it
+    keeps; a rule move it makes after them starts from the imported stage."""
+    from lifecycle.services import marked_contacts_evaluate  # noqa: PLC0415
+
+    entries = [
+        {"stage": "subscriber", "at": "2025-01-10T00:00:00Z"},
+        {"stage": "loyal", "at": "2025-02-14T00:00:00Z"},
+    ]
+    assert api.post(_url(contact), entries, format="json").status_code == 201
+    marked_contacts_evaluate()
+    assert not ContactMark.objects.filter(contact=contact).exists()
+    imported = list(StageTransition.objects.filter(contact=contact, cause="import").order_by("at"))
+    assert [(t.to_stage_id, t.at) for t in imported] == [
+        (stages["subscriber"].pk, _utc(2025, 1, 10)),
+        (stages["loyal"].pk, _utc(2025, 2, 14)),
+    ]
+    # The rules (no purchases: the default stage) take the contact on from loyal.
+    later = list(
+        StageTransition.objects.filter(contact=contact, at__gt=_utc(2025, 2, 14)).order_by("at")
+    )
+    assert [(t.from_stage_id, t.to_stage_id, t.cause) for t in later] == [
+        (stages["loyal"].pk, stages["subscriber"].pk, "rule")
+    ]
