@@ -56,7 +56,7 @@ def test_import_stage_history_and_read_it_on_the_contact(page: Page, live_server
     )
     log_in(page, live_server.url, owner.user)
     purge_broker()
-    with running_worker():
+    with running_worker() as worker:
         page.goto("/w/acme/imports/")
         page.get_by_label("Stage history CSV file").set_input_files(str(path))
         page.get_by_role("button", name="Upload stage history").click()
@@ -73,7 +73,7 @@ def test_import_stage_history_and_read_it_on_the_contact(page: Page, live_server
         page.set_viewport_size({"width": 1440, "height": 900})
         page.get_by_role("button", name="Start import").click()
         seen = _wait_until_finished(page)
-        assert "completed" in seen, seen
+        assert "completed" in seen, (seen, worker.output()[-3000:])
     expect(page.get_by_test_id("created-count")).to_have_text("4")
     expect(page.get_by_test_id("rejected-count")).to_have_text("3")
     rejected = page.get_by_test_id("rejected-rows")
