@@ -245,15 +245,14 @@ class IngestResponseSerializer(serializers.Serializer):
     errors = ItemErrorSerializer(many=True)  # type: ignore[assignment]
 
 
-def _import_kinds() -> list[str]:
-    # Read when the API's modules load (the URL conf), after every app registered
-    # its kinds in ready().
-    return ["contacts", *IMPORT_KINDS]
+# Read when the API's modules load (the URL conf), after every app registered its
+# kinds in ready(). Named ImportKindEnum in the schema (settings: ENUM_NAME_OVERRIDES).
+IMPORT_KIND_CHOICES = ["contacts", *IMPORT_KINDS]
 
 
 class ImportJobSerializer(serializers.ModelSerializer):
     progress_percent = serializers.IntegerField(read_only=True)
-    kind = serializers.ChoiceField(_import_kinds(), read_only=True)
+    kind = serializers.ChoiceField(IMPORT_KIND_CHOICES, read_only=True)
 
     class Meta:
         model = ImportJob
@@ -278,7 +277,7 @@ class ImportJobSerializer(serializers.ModelSerializer):
 class ImportCreateSerializer(serializers.Serializer):
     file = serializers.FileField()
     kind = serializers.ChoiceField(
-        _import_kinds(),
+        IMPORT_KIND_CHOICES,
         required=False,
         help_text="contacts (default), or stage_history: one known stage move per row "
         "(email or external_id, stage key or name, date), mapped to email | external_id | "
