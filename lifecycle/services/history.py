@@ -24,7 +24,7 @@ from contacts.services import contacts_hold, contacts_mark_changed_since
 from contacts.validation import Errors, parse_past_moment
 from lifecycle.models import Cause, Stage, StageTransition
 from workspaces.models import Workspace
-from workspaces.services import Actor
+from workspaces.services import Actor, audit_record
 
 
 @dataclass(frozen=True)
@@ -241,4 +241,18 @@ def stage_history_import(
         since_by_contact={cid: min(at for _, at in moved) for cid, moved in result.rows.items()},
         source=source,
     )
+    if result.created:
+        audit_record(
+            workspace=workspace,
+            action="stage_history.imported",
+            actor=actor,
+            object_type="contact" if len(result.rows) == 1 else "",
+            object_id=next(iter(result.rows)) if len(result.rows) == 1 else None,
+            details={
+                "moves": result.created,
+                "duplicates": result.duplicates,
+                "contacts": len(result.rows),
+                "source": reason,
+            },
+        )
     return result

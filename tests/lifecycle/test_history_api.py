@@ -10,8 +10,13 @@ from django.utils import timezone
 
 from contacts.models import ContactMark
 from lifecycle.models import StageTransition
-from lifecycle.services import contact_stage_set, stages_create_defaults
+from lifecycle.services import (
+    contact_stage_set,
+    marked_contacts_evaluate,
+    stages_create_defaults,
+)
 from tests.factories import ContactFactory
+from workspaces.models import AuditEntry
 from workspaces.services import Actor
 
 pytestmark = pytest.mark.django_db
@@ -217,8 +222,6 @@ def test_outsider_cannot_use_its_own_stage_keys_on_its_contacts_to_reach_ours(
 def test_the_engine_keeps_imported_moves_and_replays_around_them(api, ws, contact, stages):
     """With the engine (the replay of marked contacts): imported moves are facts it
     keeps; a rule move it makes after them starts from the imported stage."""
-    from lifecycle.services import marked_contacts_evaluate  # noqa: PLC0415
-
     entries = [
         {"stage": "subscriber", "at": "2025-01-10T00:00:00Z"},
         {"stage": "loyal", "at": "2025-02-14T00:00:00Z"},
@@ -238,3 +241,13 @@ def test_the_engine_keeps_imported_moves_and_replays_around_them(api, ws, contac
     assert [(t.from_stage_id, t.to_stage_id, t.cause) for t in later] == [
         (stages["loyal"].pk, stages["subscriber"].pk, "rule")
     ]
+
+
+def test_an_import_is_in_the_audit_log_with_its_api_key(api, owner, contact):
+    api.post(_url(contact), [{"stage": "customer", "at": "2025-03-01"}], format="json")
+    api.post(_url(contact), [{"stage": "customer", "at": "2025-03-01"}], format="json")
+    entries = list(AuditEntry.objects.filter(action="stage_history.imported"))
+    assert len(entries) == 1  # the repeat stored nothing
+    assert entries[0].actor_api_key_id == owner.key.pk
+    assert entries[0].object_id == contact.pk
+    assert entries[0].details["moves"] == 1
