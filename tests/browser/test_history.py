@@ -58,6 +58,10 @@ def test_import_stage_history_and_read_it_on_the_contact(page: Page, live_server
     purge_broker()
     with running_worker() as worker:
         page.goto("/w/acme/imports/")
+        page.set_viewport_size({"width": 390, "height": 844})
+        _no_sideways_scroll(page)
+        screenshot(page, "history-imports-list-390")
+        page.set_viewport_size({"width": 1440, "height": 900})
         page.get_by_label("Stage history CSV file").set_input_files(str(path))
         page.get_by_role("button", name="Upload stage history").click()
         expect(page.get_by_role("heading", name="lifecycle-history.csv")).to_be_visible()
