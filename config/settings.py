@@ -304,6 +304,7 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "RoleEnum": "workspaces.models.Role",
         "GrantableRoleEnum": "workspaces.api_settings.API_ROLES",
+        "ImportKindEnum": "contacts.serializers.IMPORT_KIND_CHOICES",
     },
     "APPEND_COMPONENTS": {
         "securitySchemes": {"ApiKey": {"type": "http", "scheme": "bearer"}},

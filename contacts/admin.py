@@ -98,6 +98,7 @@ class ImportJobAdmin(WorkspaceScopedAdmin):
     list_display = [
         "id",
         "filename",
+        "kind",
         "workspace",
         "status",
         "total_rows",

@@ -110,7 +110,9 @@ class ContactListView(APIView):
         },
     )
     def post(self, request: ApiRequest) -> Response:
-        data = serializers.clean_contact_or_raise(request_object(request.data), partial=False)
+        data = serializers.clean_contact_or_raise(
+            request_object(request.data), partial=False, zone=request.workspace.time_zone
+        )
         contact = services.contact_create(
             workspace=request.workspace, data=data, actor=request.actor
         )
@@ -135,7 +137,9 @@ class ContactDetailView(APIView):
     )
     def patch(self, request: ApiRequest, contact_id: int) -> Response:
         contact = _contact_or_404(request, contact_id)
-        data = serializers.clean_contact_or_raise(request_object(request.data), partial=True)
+        data = serializers.clean_contact_or_raise(
+            request_object(request.data), partial=True, zone=request.workspace.time_zone
+        )
         contact = services.contact_update(contact=contact, data=data, actor=request.actor)
         return Response(serializers.contact_to_dict(contact))
 
@@ -165,7 +169,7 @@ class ContactBatchView(APIView):
         positions: list[int] = []
         results: list[dict[str, Any] | None] = [None] * len(items)
         for index, item in enumerate(items):
-            data, errors = clean_contact(item, partial=True)
+            data, errors = clean_contact(item, partial=True, zone=request.workspace.time_zone)
             if errors:
                 results[index] = {"index": index, "status": "error", "errors": errors}
             else:

@@ -51,7 +51,8 @@ class ImportListView(APIView):
 
     @extend_schema(
         operation_id="imports_create",
-        description="Upload a CSV (multipart, field `file`). With `mapping` (JSON) the "
+        description="Upload a CSV (multipart, field `file`) of contacts, or with "
+        "`kind=stage_history` of known stage moves. With `mapping` (JSON) the "
         "import starts at once; without, the job waits in status `mapping` with the "
         "file's headers and a suggested mapping, to be started with /start/.",
         request={"multipart/form-data": serializers.ImportCreateSerializer},
@@ -64,7 +65,7 @@ class ImportListView(APIView):
         form = cast(Mapping[str, Any], request.data)
         # request.data holds the form's fields and its files. Everything is checked
         # before the upload is stored.
-        unknown = sorted(set(form) - {"file", "mapping", "match_on"})
+        unknown = sorted(set(form) - {"file", "kind", "mapping", "match_on"})
         if unknown:
             raise InvalidInput("Unknown fields.", fields={k: ["unknown field"] for k in unknown})
         if form.get("match_on", "email") not in ImportJob.MatchOn.values:
@@ -74,7 +75,10 @@ class ImportListView(APIView):
                 fields={"match_on": [f"one of {', '.join(ImportJob.MatchOn.values)}"]},
             )
         job = services.import_job_create(
-            workspace=request.workspace, upload=upload, actor=request.actor
+            workspace=request.workspace,
+            upload=upload,
+            actor=request.actor,
+            kind=str(form.get("kind") or "contacts"),
         )
         if "mapping" in form:
             mapping = _json_field(form.get("mapping"), "mapping")

@@ -13,6 +13,7 @@ from rest_framework import serializers
 from config.errors import InvalidInput
 from config.openapi import component_rules, described, or_empty, text
 from config.query import MOMENT_PATTERN
+from contacts.import_kinds import IMPORT_KINDS
 from contacts.models import Contact, EmailStatus, Event, ImportJob, ImportRowError, SmsStatus
 from contacts.validation import (
     ATTRIBUTE_KEY,
@@ -31,6 +32,7 @@ def contact_to_dict(contact: Contact) -> dict[str, Any]:
     return {
         "id": contact.pk,
         **{name: getattr(contact, name) for name in CONTACT_FIELDS},
+        "signed_up_at": contact.signed_up_at.isoformat(),
         "created_at": contact.created_at.isoformat(),
         "updated_at": contact.updated_at.isoformat(),
     }
@@ -50,8 +52,8 @@ def event_to_dict(event: Event) -> dict[str, Any]:
     }
 
 
-def clean_contact_or_raise(data: Any, *, partial: bool) -> dict[str, Any]:
-    cleaned, errors = clean_contact(data, partial=partial)
+def clean_contact_or_raise(data: Any, *, partial: bool, zone: str) -> dict[str, Any]:
+    cleaned, errors = clean_contact(data, partial=partial, zone=zone)
     if errors:
         first, reasons = next(iter(errors.items()))
         raise InvalidInput(f"{first}: {reasons[0]}", fields=errors)
@@ -87,6 +89,10 @@ component_rules["ContactRequest"] = {
 }
 
 
+# A date alone, or a date-time from 1970 on.
+SIGNUP_PATTERN = r"^(19[7-9][0-9]|[2-9][0-9]{3})-[0-9]{2}-[0-9]{2}([Tt ].*)?$"
+
+
 def _time_zones() -> dict[str, Any]:
     return {"type": "string", "enum": sorted(available_time_zones()), "description": "IANA"}
 
@@ -112,6 +118,16 @@ class ContactSerializer(serializers.Serializer):
     attributes = described(ATTRIBUTES, required=False)
     email_status = serializers.ChoiceField(EmailStatus.choices, required=False)
     sms_status = serializers.ChoiceField(SmsStatus.choices, required=False)
+    signed_up_at = described(
+        {
+            "type": "string",
+            "pattern": SIGNUP_PATTERN,
+            "description": "when the contact signed up: an ISO 8601 date-time (UTC "
+            "without an offset) or a date alone (midnight in the workspace's time zone); "
+            "not in the future; default: when the contact is created",
+        },
+        required=False,
+    )
     created_at = serializers.DateTimeField(read_only=True)
     updated_at = serializers.DateTimeField(read_only=True)
 
@@ -229,13 +245,20 @@ class IngestResponseSerializer(serializers.Serializer):
     errors = ItemErrorSerializer(many=True)  # type: ignore[assignment]
 
 
+# Read when the API's modules load (the URL conf), after every app registered its
+# kinds in ready(). Named ImportKindEnum in the schema (settings: ENUM_NAME_OVERRIDES).
+IMPORT_KIND_CHOICES = ["contacts", *IMPORT_KINDS]
+
+
 class ImportJobSerializer(serializers.ModelSerializer):
     progress_percent = serializers.IntegerField(read_only=True)
+    kind = serializers.ChoiceField(IMPORT_KIND_CHOICES, read_only=True)
 
     class Meta:
         model = ImportJob
         fields = [
             "id",
+            "kind",
             "filename",
             "status",
             "headers",
@@ -253,6 +276,13 @@ class ImportJobSerializer(serializers.ModelSerializer):
 
 class ImportCreateSerializer(serializers.Serializer):
     file = serializers.FileField()
+    kind = serializers.ChoiceField(
+        IMPORT_KIND_CHOICES,
+        required=False,
+        help_text="contacts (default), or stage_history: one known stage move per row "
+        "(email or external_id, stage key or name, date), mapped to email | external_id | "
+        "stage | at",
+    )
     mapping = serializers.JSONField(required=False, help_text='{"Column": "email", ...}')
     match_on = serializers.ChoiceField(ImportJob.MatchOn.choices, required=False)
 

@@ -10,6 +10,9 @@ urlpatterns = [
     path("contacts/views/<int:view_id>/delete/", views.saved_view_remove, name="saved-view-remove"),
     path("contacts/export.csv", views.contact_export, name="contacts-export"),
     path("contacts/<int:contact_id>/", views.contact_detail, name="contact-detail"),
+    path(
+        "contacts/<int:contact_id>/signed-up/", views.contact_signup_set, name="contact-signup-set"
+    ),
     path("contacts/<int:contact_id>/erase/", views.contact_erase, name="contact-erase"),
     path("segments/", views.segment_list, name="segments"),
     path("segments/new/", views.segment_edit, name="segment-new"),

@@ -13,10 +13,12 @@ import json
 import re
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import phonenumbers
 from django.core.exceptions import ValidationError
 from django.core.validators import EmailValidator
+from django.utils import timezone
 
 from config.query import utc_offset_problem
 from contacts.models import EmailStatus, SmsStatus
@@ -35,6 +37,7 @@ CONTACT_FIELDS = (
     "attributes",
     "email_status",
     "sms_status",
+    "signed_up_at",
 )
 IDENTIFIERS = ("email", "phone", "external_id")
 
@@ -51,6 +54,9 @@ MAX_JSON_STRING = 2000
 MAX_PROPERTY_KEY = 200
 MAX_REVENUE = Decimal("999999999999.99")
 FUTURE_TOLERANCE = dt.timedelta(days=1)
+# How far ahead of our clock a date of the past (a signup, a known stage move) may be:
+# the sender's clock may run a little fast, never a day.
+CLOCK_SKEW = dt.timedelta(minutes=5)
 _email_validator = EmailValidator()
 
 
@@ -226,14 +232,51 @@ _CONTACT_CLEANERS = {
 }
 
 
-def clean_contact(data: Any, *, partial: bool = False) -> tuple[dict[str, Any], Errors]:
+def parse_past_moment(
+    value: Any, *, zone: str, now: dt.datetime | None = None
+) -> tuple[dt.datetime | None, str | None]:
+    """A moment of the past given as an ISO 8601 date-time (UTC without an offset) or a
+    date alone (midnight in `zone`, the workspace's time zone); refused when it is
+    ahead of now by more than CLOCK_SKEW."""
+    if isinstance(value, str) and _DATE_ONLY.match(value.strip()):
+        try:
+            day = dt.date.fromisoformat(value.strip())
+        except ValueError:
+            return None, f"'{value}' is not a date (YYYY-MM-DD)"
+        moment: dt.datetime | None = dt.datetime.combine(day, dt.time(), tzinfo=ZoneInfo(zone))
+        if day.year < 1970:
+            return None, "is before 1970"
+    else:
+        moment, error = parse_datetime(value)
+        if error:
+            return None, error.replace("date-time", "date or date-time")
+    assert moment is not None
+    if moment > (now or timezone.now()) + CLOCK_SKEW:
+        return None, "is in the future"
+    return moment, None
+
+
+_DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def clean_contact(
+    data: Any, *, partial: bool = False, zone: str = "UTC"
+) -> tuple[dict[str, Any], Errors]:
     """Clean contact fields. With partial=False (a create) at least one identifier
-    must be present. Unknown fields are refused, never ignored."""
+    must be present. Unknown fields are refused, never ignored. `zone` (the
+    workspace's time zone) places a signup date given without a time."""
     if not isinstance(data, dict):
         return {}, {"non_field_errors": ["must be an object"]}
     cleaned: dict[str, Any] = {}
     errors: Errors = {}
     for key, value in data.items():
+        if key == "signed_up_at":
+            moment, problem = parse_past_moment(value, zone=zone)
+            if problem:
+                errors[key] = [problem]
+            else:
+                cleaned[key] = moment
+            continue
         cleaner = _CONTACT_CLEANERS.get(key)
         if cleaner is None:
             errors[key] = ["unknown field"]

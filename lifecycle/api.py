@@ -1,4 +1,4 @@
-"""REST API v1 for lifecycle stages, contacts' stages and their history."""
+"""REST API v1 for lifecycle stages and contacts' stages (their history: api_history.py)."""
 
 from __future__ import annotations
 
@@ -13,20 +13,14 @@ from rest_framework.views import APIView
 from config.api import request_object
 from config.errors import InvalidInput, NotFound
 from config.openapi import ERRORS, described, or_empty, text
-from config.pagination import (
-    KeysetPagination,
-    ResultsList,
-    keyset_page,
-    paginated_response,
-    parse_limit,
-)
+from config.pagination import ResultsList
 from config.query import MOMENT_PATTERN
 from contacts.api_segments import RULE
 from contacts.models import Contact
 from contacts.selectors import contact_get
 from contacts.validation import parse_datetime
 from lifecycle import selectors, services
-from lifecycle.models import ContactStage, Stage, StageTransition
+from lifecycle.models import ContactStage, Stage
 from lifecycle.services.stages import COLOUR, KEY, MAX_DESCRIPTION
 from workspaces.api_auth import ApiRequest
 
@@ -100,36 +94,10 @@ class ContactStageSetSerializer(serializers.Serializer):
     reason = described(text(500), required=False, write_only=True)
 
 
-class TransitionSerializer(serializers.Serializer):
-    id = serializers.IntegerField()
-    from_stage = serializers.CharField(allow_null=True)
-    to_stage = serializers.CharField()
-    at = serializers.DateTimeField()
-    cause = serializers.ChoiceField(["rule", "manual", "api", "import"])
-    rule_version = serializers.IntegerField()
-    reason = serializers.CharField()
-    time_in_stage_seconds = serializers.FloatField(
-        allow_null=True, help_text="how long the contact stayed in to_stage (null: still there)"
-    )
-
-
 def stage_to_dict(stage: Stage, counts: dict[int, int]) -> dict[str, Any]:
     data = dict(StageSerializer(stage).data)
     data["contacts"] = counts.get(stage.pk, 0)
     return data
-
-
-def transition_to_dict(transition: StageTransition, left_at: Any) -> dict[str, Any]:
-    return {
-        "id": transition.pk,
-        "from_stage": transition.from_stage.key if transition.from_stage else None,
-        "to_stage": transition.to_stage.key,
-        "at": transition.at.isoformat(),
-        "cause": transition.cause,
-        "rule_version": transition.rule_version,
-        "reason": transition.reason,
-        "time_in_stage_seconds": (left_at - transition.at).total_seconds() if left_at else None,
-    }
 
 
 def contact_stage_to_dict(state: ContactStage | None, now: Any) -> dict[str, Any]:
@@ -160,7 +128,7 @@ def _stage_or_404(request: ApiRequest, stage_id: Any) -> Stage:
     return stage
 
 
-def _contact_or_404(request: ApiRequest, contact_id: Any) -> Contact:
+def contact_or_404(request: ApiRequest, contact_id: Any) -> Contact:
     contact = contact_get(workspace=request.workspace, contact_id=contact_id)
     if contact is None:
         raise NotFound("No such contact.")
@@ -273,7 +241,7 @@ class ContactStageView(APIView):
         operation_id="contacts_stage_retrieve", responses={200: ContactStageSerializer, **ERRORS}
     )
     def get(self, request: ApiRequest, contact_id: int) -> Response:
-        contact = _contact_or_404(request, contact_id)
+        contact = contact_or_404(request, contact_id)
         return Response(
             contact_stage_to_dict(selectors.contact_stage(contact_id=contact.pk), timezone.now())
         )
@@ -286,7 +254,7 @@ class ContactStageView(APIView):
         responses={200: ContactStageSerializer, **ERRORS},
     )
     def post(self, request: ApiRequest, contact_id: int) -> Response:
-        contact = _contact_or_404(request, contact_id)
+        contact = contact_or_404(request, contact_id)
         body = request_object(request.data)
         unknown = set(body) - {"stage", "reason", "pinned", "pinned_until"}
         if unknown:
@@ -330,37 +298,8 @@ class ContactStageUnpinView(APIView):
         responses={200: ContactStageSerializer, **ERRORS},
     )
     def post(self, request: ApiRequest, contact_id: int) -> Response:
-        contact = _contact_or_404(request, contact_id)
+        contact = contact_or_404(request, contact_id)
         services.contact_stage_unpin(contact=contact, actor=request.actor)
         return Response(
             contact_stage_to_dict(selectors.contact_stage(contact_id=contact.pk), timezone.now())
-        )
-
-
-class ContactTransitionsView(APIView):
-    pagination_class = KeysetPagination
-
-    @extend_schema(
-        operation_id="contacts_transitions_list",
-        description="The contact's stage history, newest first, with the time spent in each stage.",
-        responses={200: TransitionSerializer(many=True), **ERRORS},
-    )
-    def get(self, request: ApiRequest, contact_id: int) -> Response:
-        contact = _contact_or_404(request, contact_id)
-        history = selectors.transitions_for_contact(contact_id=contact.pk)
-        rows, cursor = keyset_page(
-            history,
-            keys=["-at", "-id"],
-            cursor=request.query_params.get("cursor"),
-            limit=parse_limit(request.query_params.get("limit")),
-        )
-        # Each stay ends when the next (newer) transition begins.
-        left = [None, *[t.at for t in rows[:-1]]][: len(rows)]
-        if rows and request.query_params.get("cursor"):
-            newer = history.filter(at__gt=rows[0].at).order_by("at", "id").first()
-            left[0] = newer.at if newer else None
-        return paginated_response(
-            request,
-            [transition_to_dict(t, left_at) for t, left_at in zip(rows, left, strict=True)],
-            cursor,
         )

@@ -6,6 +6,7 @@ class LifecycleConfig(AppConfig):
 
     def ready(self) -> None:
         # Registered once the app registry is ready: these modules import models.
+        from contacts.import_kinds import register_import_kind  # noqa: PLC0415
         from contacts.panels import (  # noqa: PLC0415
             ContactPanel,
             register_contact_column,
@@ -14,6 +15,7 @@ class LifecycleConfig(AppConfig):
         from lifecycle.columns import STAGE_COLUMN  # noqa: PLC0415
         from lifecycle.rules import register_lifecycle_fields  # noqa: PLC0415
         from lifecycle.services import stages_create_defaults  # noqa: PLC0415
+        from lifecycle.services.history_csv import STAGE_HISTORY_IMPORT  # noqa: PLC0415
         from workspaces.hooks import on_workspace_created  # noqa: PLC0415
 
         register_lifecycle_fields()
@@ -21,4 +23,5 @@ class LifecycleConfig(AppConfig):
             ContactPanel("Lifecycle stage", "lifecycle:contact-stage-panel", "main")
         )
         register_contact_column(STAGE_COLUMN)
+        register_import_kind(STAGE_HISTORY_IMPORT)
         on_workspace_created(lambda workspace: stages_create_defaults(workspace=workspace))

@@ -124,6 +124,15 @@ class StageTransition(models.Model):
     notified_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        constraints = [
+            # An imported move is stored once (its natural key): the same file or
+            # request sent twice adds nothing (lifecycle/services/history.py).
+            models.UniqueConstraint(
+                fields=["workspace", "contact", "at", "to_stage"],
+                condition=Q(cause="import"),
+                name="transition_import_unique",
+            ),
+        ]
         indexes = [
             models.Index(fields=["contact", "at"], name="transition_contact_at"),
             models.Index(fields=["workspace", "at"], name="transition_ws_at"),

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from lifecycle import api, api_whatif
+from lifecycle import api, api_history, api_whatif
 
 app_name = "lifecycle_api"
 
@@ -34,7 +34,7 @@ urlpatterns = [
     ),
     path(
         "contacts/<int:contact_id>/transitions/",
-        api.ContactTransitionsView.as_view(),
+        api_history.ContactTransitionsView.as_view(),
         name="api-contact-transitions",
     ),
 ]

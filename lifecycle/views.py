@@ -16,7 +16,7 @@ from config.errors import DomainError
 from contacts.rules.describe import describe
 from contacts.selectors import contact_get
 from lifecycle import selectors, services
-from lifecycle.models import Stage
+from lifecycle.models import Cause, Stage, StageTransition
 from workspaces.dashboard import WorkspaceRequest, workspace_view
 from workspaces.models import Role
 
@@ -130,6 +130,27 @@ def stage_make_default(request: WorkspaceRequest, stage_id: int) -> HttpResponse
     return redirect("lifecycle:stages", slug=request.workspace.slug)
 
 
+# Within this of each other, a move's two times are one: only "happened" is shown.
+RECORDED_APART = dt.timedelta(minutes=1)
+_CAUSE_WORDS: dict[str, str] = {
+    Cause.RULE: "Rule",
+    Cause.MANUAL: "Manual",
+    Cause.API: "API",
+    Cause.IMPORT: "Import",
+}
+
+
+def cause_in_words(transition: StageTransition) -> str:
+    """What moved the contact, for the audit view: the rule with the event that
+    triggered it, a manual move with who made it, the API, an import."""
+    words = _CAUSE_WORDS.get(transition.cause, transition.cause)
+    if transition.cause == Cause.RULE and transition.event_name:
+        return f"{words} — on event “{transition.event_name}”"
+    if transition.cause == Cause.MANUAL and transition.actor_user is not None:
+        return f"{words}, by {transition.actor_user.email}"
+    return words
+
+
 @workspace_view()
 def contact_stage_panel(request: WorkspaceRequest, contact_id: int) -> HttpResponse:
     """The contact page's lifecycle panel: where it is, since when, the history with
@@ -176,6 +197,9 @@ def contact_stage_panel(request: WorkspaceRequest, contact_id: int) -> HttpRespo
                 "transition": transition,
                 "left_at": left_at,
                 "duration": (left_at or now) - transition.at,
+                "cause": cause_in_words(transition),
+                # Learned later than it happened (an import, a late event): say both.
+                "recorded_later": abs(transition.recorded_at - transition.at) > RECORDED_APART,
             }
         )
         left_at = transition.at

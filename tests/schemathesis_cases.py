@@ -120,6 +120,10 @@ def _complete_values(
             body[key] = (now + dt.timedelta(days=1)).isoformat()
     if isinstance(body.get("occurred_at"), str) and body["occurred_at"] > now.isoformat():
         body["occurred_at"] = now.isoformat()
+    if isinstance(body.get("signed_up_at"), str):
+        body["signed_up_at"] = "2024-02-29"  # a real date of the past (the pattern: any)
+    if path.endswith("/transitions/") and isinstance(body.get("at"), str):
+        body["at"] = "2024-02-29T12:00:00Z"
     contact = body.get("contact")
     if isinstance(contact, dict) and isinstance(contact.get("id"), int):
         # An event names its contact by id only if it exists (unknown emails create one).
@@ -141,7 +145,7 @@ def _complete_stages(
         body["rule"] = VALID_RULE
     if path.endswith("/stages/reorder/") and "order" in body:
         body["order"] = list(mapper.stage_keys)
-    if path.endswith("/stage/") and "stage" in body:
+    if path.endswith(("/stage/", "/transitions/")) and "stage" in body:
         keys = mapper.stage_keys or ["lead"]
         body["stage"] = keys[len(str(body["stage"])) % len(keys)]
     if path.endswith("/settings/reporting/"):

@@ -156,9 +156,16 @@ def _install_hooks(mapper: IdMapper) -> list[Any]:
             return case
         if isinstance(case.body, dict | list):
             case.body = mapper.body(case.body)
+        path_ids = dict(case.path_parameters or {})
         if isinstance(case.body, dict):
-            path_ids = dict(case.path_parameters or {})
             case.body = complete_body(case.method, case.operation.path, case.body, mapper, path_ids)
+        elif isinstance(case.body, list):  # a list of entries (stage history)
+            case.body = [
+                complete_body(case.method, case.operation.path, item, mapper, path_ids)
+                if isinstance(item, dict)
+                else item
+                for item in case.body
+            ]
         if case.query:
             case.query = complete_query(case.operation.path, mapper.body(dict(case.query)))
         return case

@@ -225,6 +225,9 @@ class ImportJob(models.Model):
     )
     file = models.FileField(upload_to="imports/%Y/%m/")
     filename = models.CharField(max_length=255)
+    # What the rows are: "contacts", or a kind a later app registers
+    # (contacts/import_kinds.py: "stage_history").
+    kind = models.CharField(max_length=32, default="contacts", db_default="contacts")
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.MAPPING)
     headers = models.JSONField(default=list)
     mapping = models.JSONField(default=dict, blank=True)

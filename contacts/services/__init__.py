@@ -23,6 +23,7 @@ from contacts.services.marks import (
     contact_marks_release_stale,
     contact_marks_workspaces,
     contacts_mark_changed,
+    contacts_mark_changed_since,
 )
 from contacts.services.segments import segment_create, segment_delete, segment_update
 from contacts.services.summaries import (
@@ -50,6 +51,7 @@ __all__ = [
     "contacts_csv_rows",
     "contacts_hold",
     "contacts_mark_changed",
+    "contacts_mark_changed_since",
     "contacts_upsert",
     "event_summaries_compare",
     "event_summaries_rebuild",

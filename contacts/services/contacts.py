@@ -40,6 +40,7 @@ WRITABLE = (
     ("sms_status_at", "timestamptz"),
     ("sms_status_source", "text"),
     ("updated_at", "timestamptz"),
+    ("signed_up_at", "timestamptz"),
 )
 # What an upsert compares to tell "updated" from "unchanged".
 COMPARED = CONTACT_FIELDS
@@ -50,6 +51,15 @@ def mark_source(source: str) -> str:
     if source == "api":
         return "api"
     return "import" if source.startswith("import") else "rule"
+
+
+def signup_since(before: Any, after: Any) -> Any:
+    """The `since` of a contact's mark when its signup moved from `before` to `after`:
+    the earlier of the two (its history is replayed from there), or None when the
+    signup did not move."""
+    if before == after:
+        return None
+    return min(before, after)
 
 
 def value_hash(channel: str, value: str) -> str:
@@ -115,6 +125,7 @@ def new_contact(
         workspace=workspace,
         created_at=now,
         updated_at=now,
+        signed_up_at=now,
         email_status_at=now,
         sms_status_at=now,
         email_status_source=source,
@@ -185,7 +196,11 @@ def contact_create(
             fields=_identifier_conflicts(workspace, data, exclude_id=None),
         ) from None
     record_consent(workspace, [(contact, c) for c in consent], now)
-    contacts_mark_changed(contact_ids=[contact.pk], source=mark_source(source))
+    contacts_mark_changed(
+        contact_ids=[contact.pk],
+        source=mark_source(source),
+        since=signup_since(now, contact.signed_up_at),
+    )
     return contact
 
 
@@ -202,6 +217,7 @@ def contact_update(
         raise NotFound("No such contact.")
     contact = locked
     before = snapshot(contact)
+    signed_up_before = contact.signed_up_at
     now = timezone.now()
     consent = apply_changes(contact, data, source=source, now=now)
     merged_errors = merged_attributes_errors(contact.attributes or {})
@@ -223,5 +239,9 @@ def contact_update(
                 fields=_identifier_conflicts(contact.workspace, data, exclude_id=contact.pk),
             ) from None
         record_consent(contact.workspace, [(contact, c) for c in consent], now)
-        contacts_mark_changed(contact_ids=[contact.pk], source=mark_source(source))
+        contacts_mark_changed(
+            contact_ids=[contact.pk],
+            source=mark_source(source),
+            since=signup_since(signed_up_before, contact.signed_up_at),
+        )
     return contact

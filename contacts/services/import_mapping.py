@@ -29,6 +29,7 @@ _ALIASES = {
     "locale": {"locale", "language", "lang"},
     "email_status": {"emailstatus"},
     "sms_status": {"smsstatus"},
+    "signed_up_at": {"signedup", "signedupat", "signupdate", "signup", "joined", "datejoined"},
 }
 
 
@@ -154,9 +155,10 @@ def _convert(value: str, kind: str) -> tuple[Any, str | None]:
 
 
 def row_to_contact(
-    headers: list[str], cells: list[str], mapping: dict[str, str]
+    headers: list[str], cells: list[str], mapping: dict[str, str], *, zone: str = "UTC"
 ) -> tuple[dict[str, Any], str | None]:
-    """Turn one CSV row into cleaned contact data, or a reason it is rejected."""
+    """Turn one CSV row into cleaned contact data, or a reason it is rejected. `zone`
+    (the workspace's) places a signup date given without a time."""
     if len(cells) != len(headers):
         return {}, f"has {len(cells)} columns, the header has {len(headers)}"
     data: dict[str, Any] = {}
@@ -176,7 +178,7 @@ def row_to_contact(
             data[field] = raw.strip()
     if attributes:
         data["attributes"] = attributes
-    cleaned, errors = clean_contact(data, partial=True)
+    cleaned, errors = clean_contact(data, partial=True, zone=zone)
     if errors:
         field, reasons = next(iter(errors.items()))
         column = next((c for c, t in mapping.items() if t.partition(":")[0] == field), field)

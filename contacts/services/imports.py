@@ -23,6 +23,7 @@ from django.utils import timezone
 from config.errors import Conflict, InvalidInput
 from config.queue import enqueue_on_commit
 from config.spreadsheet import csv_value
+from contacts.import_kinds import IMPORT_KINDS, ImportKind
 from contacts.models import ImportJob, ImportRowError
 from contacts.services.import_mapping import row_to_contact, suggest_mapping, validate_mapping
 from contacts.services.upsert import contacts_upsert
@@ -63,9 +64,23 @@ def _decode(raw: bytes) -> tuple[str, str]:
 
 
 # Columns of our own export that are not contact data a file can set.
+CONTACTS = "contacts"
+
+
+def import_kind(key: str) -> ImportKind | None:
+    """The registered kind of a job that is not a contacts import (None for contacts)."""
+    return None if key == CONTACTS else IMPORT_KINDS[key]
+
+
 @transaction.atomic
-def import_job_create(*, workspace: Workspace, upload: UploadedFile, actor: Actor) -> ImportJob:
-    """Store an uploaded CSV and read its header; the job then waits for a mapping."""
+def import_job_create(
+    *, workspace: Workspace, upload: UploadedFile, actor: Actor, kind: str = CONTACTS
+) -> ImportJob:
+    """Store an uploaded CSV and read its header; the job then waits for a mapping.
+    `kind`: contacts, or a registered kind (contacts/import_kinds.py)."""
+    if kind != CONTACTS and kind not in IMPORT_KINDS:
+        choices = ", ".join([CONTACTS, *IMPORT_KINDS])
+        raise InvalidInput("Unknown kind of import.", fields={"kind": [f"one of {choices}"]})
     if upload.size and upload.size > settings.IMPORT_MAX_FILE_BYTES:
         raise InvalidInput(
             "The file is too large.",
@@ -95,8 +110,13 @@ def import_job_create(*, workspace: Workspace, upload: UploadedFile, actor: Acto
         created_by=actor.user,
         created_by_api_key=actor.api_key,
         filename=_clean_filename(upload.name),
+        kind=kind,
         headers=headers,
-        mapping=suggest_mapping(headers),
+        mapping=(
+            suggest_mapping(headers)
+            if kind == CONTACTS
+            else IMPORT_KINDS[kind].suggest_mapping(headers)
+        ),
         total_rows=total,
     )
     job.file.save(f"{workspace.pk}-{timezone.now():%Y%m%d%H%M%S}.csv", upload, save=False)
@@ -107,7 +127,7 @@ def import_job_create(*, workspace: Workspace, upload: UploadedFile, actor: Acto
         actor=actor,
         object_type="import",
         object_id=job.pk,
-        details={"rows": total},
+        details={"rows": total, "kind": kind},
     )
     return job
 
@@ -145,7 +165,9 @@ def import_job_start(*, job: ImportJob, mapping: Any, match_on: Any, actor: Acto
 
     if job.status != ImportJob.Status.MAPPING:
         raise Conflict("This import has already started.", fields={"status": [job.status]})
-    job.mapping = validate_mapping(job.headers, mapping, match_on)
+    kind = import_kind(job.kind)
+    validate = validate_mapping if kind is None else kind.validate_mapping
+    job.mapping = validate(job.headers, mapping, match_on)
     job.match_on = match_on
     job.status = ImportJob.Status.QUEUED
     job.heartbeat_at = timezone.now()
@@ -227,6 +249,10 @@ def _run_locked(job_id: int) -> ImportJob | None:
 
 @transaction.atomic
 def _process_chunk(job: ImportJob, chunk: list[tuple[int, list[str] | None, str | None]]) -> None:
+    kind = import_kind(job.kind)
+    if kind is not None:
+        _process_kind_chunk(job, kind, chunk)
+        return
     rejected: list[ImportRowError] = []
     items: list[dict[str, Any]] = []
     item_rows: list[tuple[int, list[str]]] = []
@@ -238,7 +264,7 @@ def _process_chunk(job: ImportJob, chunk: list[tuple[int, list[str] | None, str 
                 )
             )
             continue
-        data, error = row_to_contact(job.headers, cells, job.mapping)
+        data, error = row_to_contact(job.headers, cells, job.mapping, zone=job.workspace.time_zone)
         if error:
             rejected.append(
                 ImportRowError(
@@ -274,6 +300,47 @@ def _process_chunk(job: ImportJob, chunk: list[tuple[int, list[str] | None, str 
         created_count=F("created_count") + counts["created"],
         updated_count=F("updated_count") + counts["updated"],
         unchanged_count=F("unchanged_count") + counts["unchanged"],
+        rejected_count=F("rejected_count") + len(rejected),
+        heartbeat_at=timezone.now(),
+    )
+
+
+def _process_kind_chunk(
+    job: ImportJob, kind: ImportKind, chunk: list[tuple[int, list[str] | None, str | None]]
+) -> None:
+    """A registered kind's chunk: rows that are not CSV or not as wide as the header
+    are refused here; the kind processes the rest."""
+    rejected: list[ImportRowError] = []
+    rows: list[tuple[int, list[str]]] = []
+    cells_by_row: dict[int, list[str]] = {}
+    for row_number, cells, parse_error in chunk:
+        if parse_error or cells is None:
+            reason = parse_error or "unreadable"
+            rejected.append(ImportRowError(job=job, row_number=row_number, reason=reason))
+        elif len(cells) != len(job.headers):
+            reason = f"has {len(cells)} columns, the header has {len(job.headers)}"
+            values = _row_values(job.headers, cells)
+            rejected.append(
+                ImportRowError(job=job, row_number=row_number, reason=reason, values=values)
+            )
+        else:
+            rows.append((row_number, cells))
+            cells_by_row[row_number] = cells
+    outcome = kind.process_chunk(job, rows)
+    rejected.extend(
+        ImportRowError(
+            job=job,
+            row_number=row_number,
+            reason=reason,
+            values=_row_values(job.headers, cells_by_row.get(row_number, [])),
+        )
+        for row_number, reason in outcome.rejected
+    )
+    ImportRowError.objects.bulk_create(sorted(rejected, key=lambda e: e.row_number))
+    ImportJob.objects.filter(pk=job.pk).update(
+        processed_rows=F("processed_rows") + len(chunk),
+        created_count=F("created_count") + outcome.created,
+        unchanged_count=F("unchanged_count") + outcome.unchanged,
         rejected_count=F("rejected_count") + len(rejected),
         heartbeat_at=timezone.now(),
     )

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 
 from django.db import connection, transaction
@@ -52,6 +52,28 @@ def contacts_mark_changed(
             WHERE c.id = ANY(%s)
             """,
             [source, since, list(contact_ids)],
+        )
+
+
+def contacts_mark_changed_since(
+    *, since_by_contact: Mapping[int, dt.datetime | None], source: str = "rule"
+) -> None:
+    """contacts_mark_changed with each contact's own `since` (a batch of signup dates
+    or imported stage dates): one appending statement, in the transaction of the
+    change."""
+    if not since_by_contact:
+        return
+    assert source in MARK_SOURCES, source
+    ids = sorted(since_by_contact)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            INSERT INTO contacts_contactmark (contact_id, workspace_id, marked_at, source, since)
+            SELECT c.id, c.workspace_id, now(), %s, m.since
+            FROM unnest(%s::bigint[], %s::timestamptz[]) AS m(contact_id, since)
+            JOIN contacts_contact c ON c.id = m.contact_id
+            """,
+            [source, ids, [since_by_contact[i] for i in ids]],
         )
 
 

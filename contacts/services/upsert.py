@@ -16,15 +16,17 @@ from contacts.models import (
     Contact,
 )
 from contacts.services.contacts import (
+    COMPARED,
     WRITABLE,
     apply_changes,
     mark_source,
     new_contact,
     record_consent,
+    signup_since,
     snapshot,
     suppressed_email_statuses,
 )
-from contacts.services.marks import contacts_mark_changed
+from contacts.services.marks import contacts_mark_changed, contacts_mark_changed_since
 from contacts.validation import IDENTIFIERS, Errors, merged_attributes_errors
 from workspaces.models import Workspace
 
@@ -192,10 +194,29 @@ def _contacts_upsert(
                 and (contact.pk not in changed_ids)
             ):
                 result.status = "unchanged"
-    contacts_mark_changed(
-        contact_ids=[c.pk for c in created] + list(changed_ids), source=mark_source(source)
-    )
+    _mark(created, changed, before, now, mark_source(source))
     return results
+
+
+_SIGNUP = COMPARED.index("signed_up_at")
+
+
+def _mark(
+    created: Sequence[Contact],
+    changed: Sequence[Contact],
+    before: dict[int, tuple],
+    now: Any,
+    source: str,
+) -> None:
+    """Mark the written contacts; those whose signup moved into the past carry it as
+    `since`, so the engine replays their history from there."""
+    since = {c.pk: signup_since(now, c.signed_up_at) for c in created}
+    since.update({c.pk: signup_since(before[c.pk][_SIGNUP], c.signed_up_at) for c in changed})
+    dated = {pk: moment for pk, moment in since.items() if moment is not None}
+    contacts_mark_changed(
+        contact_ids=[pk for pk, moment in since.items() if moment is None], source=source
+    )
+    contacts_mark_changed_since(since_by_contact=dated, source=source)
 
 
 def _bulk_update(contacts: Sequence[Contact]) -> None:

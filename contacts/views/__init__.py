@@ -5,6 +5,7 @@ from contacts.views.contacts import (
     contact_erase,
     contact_export,
     contact_list,
+    contact_signup_set,
     saved_view_remove,
     saved_view_save,
 )
@@ -24,6 +25,7 @@ __all__ = [
     "contact_erase",
     "contact_export",
     "contact_list",
+    "contact_signup_set",
     "import_detail",
     "import_errors_csv",
     "import_list",

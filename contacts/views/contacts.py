@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
 
 from django.contrib import messages
 from django.db.models import QuerySet
@@ -18,6 +20,7 @@ from contacts import selectors, services
 from contacts.models import Contact, EmailStatus, Event, SavedView, SmsStatus
 from contacts.panels import CONTACT_COLUMNS, CONTACT_PANELS
 from contacts.services.saved_views import saved_view_create, saved_view_delete
+from contacts.validation import clean_contact
 from workspaces.dashboard import WorkspaceRequest, workspace_view
 from workspaces.models import Role
 
@@ -203,6 +206,33 @@ def contact_detail(request: WorkspaceRequest, contact_id: int) -> HttpResponse:
     if request.headers.get("HX-Request"):
         return render(request, "contacts/_timeline.html", context)
     return render(request, "contacts/contact_detail.html", context)
+
+
+@require_POST
+@workspace_view()
+def contact_signup_set(request: WorkspaceRequest, contact_id: int) -> HttpResponse:
+    """Set when the contact signed up: a date, and a time of day if known, both in the
+    workspace's time zone (what a marketer reads off another system's screen)."""
+    contact = selectors.contact_get(workspace=request.workspace, contact_id=contact_id)
+    if contact is None:
+        raise Http404("No such contact.")
+    day, clock = request.POST.get("signed_up_on", "").strip(), request.POST.get("time", "").strip()
+    value: str = day
+    if day and clock:
+        try:
+            local = dt.datetime.fromisoformat(f"{day}T{clock}")
+            value = local.replace(tzinfo=ZoneInfo(request.workspace.time_zone)).isoformat()
+        except ValueError:
+            value = f"{day} {clock}"  # refused below with the reason
+    data, errors = clean_contact(
+        {"signed_up_at": value}, partial=True, zone=request.workspace.time_zone
+    )
+    if errors:
+        messages.error(request, f"Signed up: {errors['signed_up_at'][0]}.")
+    else:
+        services.contact_update(contact=contact, data=data, actor=request.actor, source="dashboard")
+        messages.success(request, "Signup date saved; the stage history is being recomputed.")
+    return redirect("contacts:contact-detail", slug=request.workspace.slug, contact_id=contact.pk)
 
 
 @require_POST

@@ -10,8 +10,10 @@ from django.shortcuts import redirect, render
 from config.errors import DomainError
 from config.spreadsheet import csv_writer
 from contacts import selectors, services
+from contacts.import_kinds import IMPORT_KINDS
 from contacts.models import ImportJob
 from contacts.services.import_mapping import ATTRIBUTE_TYPES
+from contacts.services.imports import import_kind
 from contacts.validation import CONTACT_FIELDS
 from workspaces.dashboard import WorkspaceRequest, workspace_view
 
@@ -25,7 +27,10 @@ def import_list(request: WorkspaceRequest) -> HttpResponse:
         else:
             try:
                 job = services.import_job_create(
-                    workspace=request.workspace, upload=upload, actor=request.actor
+                    workspace=request.workspace,
+                    upload=upload,
+                    actor=request.actor,
+                    kind=request.POST.get("kind") or "contacts",
                 )
                 return redirect(
                     "contacts:import-detail", slug=request.workspace.slug, import_id=job.pk
@@ -36,7 +41,19 @@ def import_list(request: WorkspaceRequest) -> HttpResponse:
                     "; ".join([exc.message, *[r for rs in exc.fields.values() for r in rs]]),
                 )
     jobs = selectors.imports_for_workspace(workspace=request.workspace)[:50]
-    return render(request, "contacts/import_list.html", {"jobs": jobs})
+    titles = _kind_titles()
+    return render(
+        request,
+        "contacts/import_list.html",
+        {
+            "jobs": [(job, titles.get(job.kind, job.kind)) for job in jobs],
+            "kinds": list(IMPORT_KINDS.values()),
+        },
+    )
+
+
+def _kind_titles() -> dict[str, str]:
+    return {"contacts": "Contacts", **{k.key: k.title for k in IMPORT_KINDS.values()}}
 
 
 def _targets() -> list[tuple[str, str]]:
@@ -45,6 +62,7 @@ def _targets() -> list[tuple[str, str]]:
         "time_zone": "Time zone",
         "email_status": "Email status",
         "sms_status": "SMS status",
+        "signed_up_at": "Signed up",
     }
     return [
         (f, labels.get(f, f.replace("_", " ").capitalize()))
@@ -82,19 +100,23 @@ def import_detail(request: WorkspaceRequest, import_id: int) -> HttpResponse:
     if request.headers.get("HX-Request"):
         if job.is_finished:  # reload the whole page, now with the report
             return HttpResponse(headers={"HX-Refresh": "true"})
-        return render(request, "contacts/_import_progress.html", {"job": job})
+        return render(
+            request, "contacts/_import_progress.html", {"job": job, "kind": import_kind(job.kind)}
+        )
     rejected = Paginator(selectors.import_errors(job=job), 100).get_page(request.GET.get("page"))
     rows = [
         {"header": h, "target": _split_target(job.mapping.get(h, "")), "position": i}
         for i, h in enumerate(job.headers)
     ]
+    registered = import_kind(job.kind)
     return render(
         request,
         "contacts/import_detail.html",
         {
             "job": job,
+            "kind": registered,
             "rows": rows,
-            "targets": _targets(),
+            "targets": list(registered.targets) if registered else _targets(),
             "types": ATTRIBUTE_TYPES,
             "errors": errors,
             "rejected": rejected,

@@ -79,8 +79,8 @@ def test_csv_import_shows_progress_and_the_rejected_rows(page: Page, live_server
     purge_broker()
     with running_worker():
         page.goto("/w/acme/imports/")
-        page.set_input_files("input[type=file]", str(path))
-        page.get_by_role("button", name="Upload").click()
+        page.get_by_label("Contacts CSV file").set_input_files(str(path))
+        page.get_by_role("button", name="Upload contacts").click()
         expect(page.get_by_role("heading", name="customers.csv")).to_be_visible()
         page.get_by_label("Type for Seats").select_option("number")
         screenshot(page, "import-mapping")

@@ -48,6 +48,7 @@ def test_create_returns_201_with_every_field(api, ws):
         "attributes",
         "email_status",
         "sms_status",
+        "signed_up_at",
         "created_at",
         "updated_at",
     }
