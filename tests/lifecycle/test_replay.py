@@ -264,3 +264,113 @@ def test_history_triggers_no_journey_and_recent_moves_do(ws, stages, api):
         JourneyEnrolment.objects.filter(journey=journey).values_list("contact_id", flat=True)
     )
     assert enrolled == {fresh.pk}
+
+
+def expected_with_known(
+    signup: dt.datetime,
+    events: list[Ev],
+    now: dt.datetime,
+    known: list[tuple[dt.datetime, str]],
+) -> list[tuple[str | None, str, dt.datetime, str]]:
+    """As expected_history, with known stage dates (imported) standing as facts: the
+    rules act where the data changes (an event, now) or where their answer changes,
+    so a known stage stands until then."""
+    data = {e.at for e in events} | {now}
+    moments = {signup} | data | {e.at + d * DAY + MICRO for e in events for d in (30, 60, 90, 180)}
+    points = [(m, 0, "rule") for m in moments if m <= now] + [(at, 1, s) for at, s in known]
+    history: list[tuple[str | None, str, dt.datetime, str]] = []
+    current: str | None = None
+    previous_rule: str | None = None
+    for moment, order, what in sorted(points, key=lambda p: (p[0], p[1])):
+        if order == 1:
+            history.append((current, what, moment, "import"))
+            current = what
+            continue
+        stage = stage_at(events, moment)
+        acts = moment in data or stage != previous_rule
+        previous_rule = stage
+        if acts and stage != current:
+            history.append((current, stage, moment, "rule"))
+            current = stage
+    return history
+
+
+def test_contacts_and_known_stage_dates_by_csv_then_a_year_of_events(ws, stages, api):
+    """Contacts with their signup dates and some known stage dates come by CSV (as
+    a shop moving to Stagecraft has them), then a year of events in shuffled API
+    batches: every move, rule-made or imported, is where the rules and the file say."""
+    from django.core.files.uploadedfile import SimpleUploadedFile  # noqa: PLC0415
+
+    from contacts.services import (  # noqa: PLC0415
+        import_job_create,
+        import_job_run,
+        import_job_start,
+    )
+    from workspaces.services import Actor  # noqa: PLC0415
+
+    def run_csv(text: str, kind: str) -> None:
+        actor = Actor(system="test")
+        upload = SimpleUploadedFile("h.csv", text.encode(), content_type="text/csv")
+        job = import_job_create(workspace=ws, upload=upload, actor=actor, kind=kind)
+        import_job_start(job=job, mapping=job.mapping, match_on="email", actor=actor)
+        done = import_job_run(job_id=job.pk)
+        assert done is not None and done.rejected_count == 0, list(done.row_errors.values())
+        evaluate_all(now)
+
+    rng = random.Random(1516)
+    now = timezone.now()
+    people = {}
+    for n in range(25):
+        signup, events = a_year(rng, now)
+        known = []
+        if n % 3 == 0:  # the old system knew when some became customers
+            known.append((signup + dt.timedelta(days=rng.randint(1, 20)), "customer"))
+        people[f"k{n}@example.com"] = (signup, events, known)
+    run_csv(
+        "Email,Signed up\n"
+        + "".join(f"{email},{signup.isoformat()}\n" for email, (signup, _, _) in people.items()),
+        "contacts",
+    )
+    run_csv(
+        "Email,Stage,Date\n"
+        + "".join(
+            f"{email},{stage},{at.isoformat()}\n"
+            for email, (_, _, known) in people.items()
+            for at, stage in known
+        ),
+        "stage_history",
+    )
+    items = [
+        {
+            "contact": {"email": email},
+            "name": e.name,
+            "occurred_at": e.at.isoformat(),
+            **({"revenue": str(e.revenue)} if e.revenue is not None else {}),
+        }
+        for email, (_, events, _) in people.items()
+        for e in events
+    ]
+    rng.shuffle(items)
+    for start in range(0, len(items), 40):
+        response = api.post("/api/v1/events/", {"batch": items[start : start + 40]}, format="json")
+        assert response.status_code == 202, response.content
+        evaluate_all(now)
+
+    imported = 0
+    for email, (signup, events, known) in people.items():
+        contact = Contact.objects.get(workspace=ws, email=email)
+        assert contact.signed_up_at == signup
+        got = [
+            (t.from_stage.key if t.from_stage else None, t.to_stage.key, t.at, t.cause)
+            for t in StageTransition.objects.filter(contact=contact)
+            .select_related("from_stage", "to_stage")
+            .order_by("at", "id")
+        ]
+        expected = expected_with_known(signup, events, now, known)
+        # An imported move's from-stage is what was known when it was imported.
+        assert [(to, at, cause) for _, to, at, cause in got] == [
+            (to, at, cause) for _, to, at, cause in expected
+        ], email
+        assert [g[0] for g in got if g[3] == "rule"] == [e[0] for e in expected if e[3] == "rule"]
+        imported += len(known)
+    assert imported >= 8
