@@ -297,3 +297,26 @@ class ClvModel(models.Model):
 
     def __str__(self) -> str:
         return f"CLV fit of {self.workspace_id} as of {self.as_of}"
+
+
+class ClvRefit(models.Model):
+    """A refit of the CLV models asked for on the dashboard, run by a worker; kept for
+    the page's live status ("waiting for a worker", "refitting for 12 s", done, failed)."""
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    requested_by = models.CharField(max_length=254, blank=True, default="")
+    requested_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    model = models.ForeignKey(
+        "ClvModel", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    error = models.TextField(blank=True, default="")
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["workspace", "-requested_at"], name="clvrefit_ws_requested")
+        ]
+
+    def __str__(self) -> str:
+        return f"CLV refit {self.pk} of {self.workspace_id}"

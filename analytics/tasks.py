@@ -78,18 +78,24 @@ def rebuild(workspace_id: int) -> float:
 
 
 @shared_task(name="analytics.clv_refit", acks_late=True)
-def clv_refit(workspace_id: int) -> int | None:
-    """Refit as of today and write the predictions; rules that read them are
-    evaluated again."""
+def clv_refit(workspace_id: int, refit_id: int | None = None) -> int | None:
+    """Refit as of today and write the predictions (the nightly refit, or one asked
+    for on the dashboard: `refit_id`); rules that read them are evaluated again."""
 
     workspace = Workspace.objects.filter(pk=workspace_id).first()
     if workspace is None:
         return None
-    try:
-        model = services.clv_fit(workspace=workspace)
-    except Conflict as error:
-        logger.info("analytics.clv_not_fitted workspace=%s reason=%s", workspace_id, error)
-        return None
+    if refit_id is not None:
+        refit = services.clv_refit_run(refit_id=refit_id)
+        model = refit.model if refit is not None else None
+        if model is None:
+            return None
+    else:
+        try:
+            model = services.clv_fit(workspace=workspace)
+        except Conflict as error:
+            logger.info("analytics.clv_not_fitted workspace=%s reason=%s", workspace_id, error)
+            return None
     if services.predictions_in_use(workspace=workspace):
         sweep_start(workspace=workspace, reason="CLV predictions refitted")
     return model.pk

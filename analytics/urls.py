@@ -27,5 +27,10 @@ urlpatterns = [
         "analytics/spend/<int:spend_id>/delete/", views.spend_remove, name="analytics-spend-delete"
     ),
     path("analytics/clv/refit/", views.clv_refit, name="analytics-clv-refit"),
+    path(
+        "analytics/clv/refit/status/",
+        views.clv_refit_status_panel,
+        name="analytics-clv-refit-status",
+    ),
     path("analytics/<slug:key>/", views.report_page, name="analytics-report"),
 ]

@@ -13,6 +13,7 @@ from django.contrib import messages
 from django.http import Http404, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.views.decorators.http import require_POST
 
@@ -21,7 +22,7 @@ from analytics.models import CohortCell, Spend
 from analytics.report_cache import figures
 from analytics.report_query import Query
 from analytics.reports import REPORTS, Report, Table
-from analytics.services.clv import clv_fit
+from analytics.services.clv_refits import clv_refit_request, clv_refit_status
 from analytics.services.spend import spend_delete, spend_set
 from config.errors import DomainError
 from config.spreadsheet import csv_writer
@@ -255,21 +256,29 @@ def report_page(request: WorkspaceRequest, key: str = "overview") -> HttpRespons
 @workspace_view()  # first: an outsider gets 404 whatever the method
 @require_POST
 def clv_refit(request: WorkspaceRequest) -> HttpResponse:
-    """Refit BG/NBD + Gamma-Gamma on the purchases up to today and apply it."""
-    try:
-        model = clv_fit(workspace=request.workspace)
-        messages.success(
-            request,
-            f"CLV model refitted on {model.customers:,} customers "
-            f"(as of {model.as_of.isoformat()}, {model.fit_seconds:.1f} s).",
-        )
-    except DomainError as exc:
-        messages.error(request, f"The CLV model was not refitted: {exc.message}")
+    """Queue a refit of BG/NBD + Gamma-Gamma on the purchases up to today; the CLV
+    page shows its progress (clv_refit_status_panel) until it is applied."""
+    clv_refit_request(workspace=request.workspace, requested_by=request.user.get_username())
     url = reverse(
         "analytics:analytics-report", kwargs={"slug": request.workspace.slug, "key": "clv"}
     )
     querystring = QueryDict(request.POST.get("querystring", "")).urlencode()
     return redirect(f"{url}?{querystring}" if querystring else url)
+
+
+@workspace_view()
+def clv_refit_status_panel(request: WorkspaceRequest) -> HttpResponse:
+    """The CLV page's live status of a refit (htmx polls it while one runs)."""
+    refit = clv_refit_status(workspace=request.workspace)
+    running = refit is not None and refit.finished_at is None
+    response = render(
+        request,
+        "analytics/_clv_refit.html",
+        {"refit": refit, "running": running, "now": timezone.now()},
+    )
+    if not running and request.GET.get("poll"):
+        response["HX-Refresh"] = "true"  # it finished while polled: show the new model
+    return response
 
 
 @workspace_view()

@@ -2,6 +2,7 @@
 analytics/figures/, rollups in analytics/rollups/."""
 
 from analytics.services.clv import clv_fit, clv_model_applied, clv_model_current
+from analytics.services.clv_refits import clv_refit_request, clv_refit_run, clv_refit_status
 from analytics.services.drift import drift_check, drift_last, drift_summary
 from analytics.services.nightly import (
     clv_fits_due,
@@ -16,6 +17,9 @@ __all__ = [
     "clv_fits_due",
     "clv_model_applied",
     "clv_model_current",
+    "clv_refit_request",
+    "clv_refit_run",
+    "clv_refit_status",
     "drift_check",
     "drift_checks_due",
     "drift_last",

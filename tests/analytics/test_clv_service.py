@@ -11,9 +11,10 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from django.utils import timezone
 
 from analytics import tasks
-from analytics.models import AnalyticsSettings, ClvModel, CustomerFacts
+from analytics.models import AnalyticsSettings, ClvModel, ClvRefit, CustomerFacts
 from analytics.report_query import local_today
 from analytics.rollups import rollups_rebuild
 from analytics.rules import uses_predictions
@@ -271,3 +272,46 @@ def test_an_applied_fit_carries_its_backtest(ws: Workspace, shop: dict[str, Cont
     error = (backtest["predicted_purchases"] - 24) / 24
     assert backtest["error"] == pytest.approx(error, abs=0.01)
     assert backtest["error_size"] in ("close", "rough", "far")
+
+
+def test_a_refit_asked_for_on_the_page_runs_in_a_worker_with_live_status(
+    ws: Workspace, shop: dict[str, Contact], owner: Any, teammate: Any, outsider: Any
+) -> None:
+    """The button queues a refit (the request never waits for the fit); the page's
+    status says it waits, then runs, then what came of it; a second click while one is
+    pending queues nothing more; viewers cannot refit and outsiders see nothing."""
+    refit_url = f"/w/{ws.slug}/analytics/clv/refit/"
+    status_url = f"/w/{ws.slug}/analytics/clv/refit/status/"
+    assert owner.web.get(status_url).content.decode().strip() == ""  # nothing asked yet
+    response = owner.web.post(refit_url)
+    assert response.status_code == 302
+    owner.web.post(refit_url)
+    refit = ClvRefit.objects.get(workspace=ws)  # one, not two
+    assert refit.finished_at is None and not ClvModel.objects.filter(workspace=ws).exists()
+    assert "Waiting for a worker" in owner.web.get(status_url).content.decode()
+
+    ClvRefit.objects.filter(pk=refit.pk).update(started_at=timezone.now())
+    running = owner.web.get(f"{status_url}?poll=1")
+    assert "Refitting the model" in running.content.decode() and "HX-Refresh" not in running
+    ClvRefit.objects.filter(pk=refit.pk).update(started_at=None)
+
+    model_id = tasks.clv_refit(ws.pk, refit.pk)
+    assert model_id is not None and ClvModel.objects.get(pk=model_id).applied
+    assert tasks.clv_refit(ws.pk, refit.pk) is None  # delivered twice: run once
+    done = owner.web.get(f"{status_url}?poll=1")
+    assert done["HX-Refresh"] == "true"
+    customers = ClvModel.objects.get(pk=model_id).customers
+    assert f"CLV model refitted on {customers} customers" in done.content.decode()
+
+    assert teammate.web.post(refit_url).status_code == 403
+    assert outsider.web.post(refit_url).status_code == 404
+    assert outsider.web.get(status_url).status_code == 404
+    assert ClvRefit.objects.filter(workspace=ws).count() == 1
+
+
+def test_a_refit_without_enough_history_says_why(ws: Workspace, owner: Any) -> None:
+    owner.web.post(f"/w/{ws.slug}/analytics/clv/refit/")
+    refit = ClvRefit.objects.get(workspace=ws)
+    assert tasks.clv_refit(ws.pk, refit.pk) is None
+    status = owner.web.get(f"/w/{ws.slug}/analytics/clv/refit/status/").content.decode()
+    assert "The CLV model was not refitted: Not enough purchase history" in status

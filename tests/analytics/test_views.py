@@ -12,7 +12,8 @@ from typing import Any
 
 import pytest
 
-from analytics.models import ClvModel, Spend
+from analytics import tasks
+from analytics.models import ClvModel, ClvRefit, Spend
 from analytics.reports import REPORTS
 from analytics.services.spend import spend_set
 from analytics.urls import urlpatterns
@@ -185,21 +186,26 @@ def test_viewer_reads_but_cannot_refit_or_change_spend(teammate: Any, demo: Any)
     assert not Spend.objects.filter(workspace=demo, source="x").exists()
 
 
-def test_refit_now_fits_and_redirects_with_a_message(owner: Any, demo: Any) -> None:
+def test_refit_now_queues_a_refit_and_redirects_to_its_status(owner: Any, demo: Any) -> None:
     before = ClvModel.objects.filter(workspace=demo).count()
     response = owner.web.post(
         "/w/acme/analytics/clv/refit/", {"querystring": "source=social"}, follow=True
     )
     assert response.redirect_chain[-1][0] == "/w/acme/analytics/clv/?source=social"
+    refit = ClvRefit.objects.get(workspace=demo)
+    assert 'id="clv-refit"' in response.content.decode()  # the page polls the status
+    assert tasks.clv_refit(demo.pk, refit.pk) is not None  # what the worker does
     assert ClvModel.objects.filter(workspace=demo).count() == before + 1
-    assert "CLV model refitted" in response.content.decode()
+    status = owner.web.get("/w/acme/analytics/clv/refit/status/").content.decode()
+    assert "CLV model refitted" in status
 
 
 def test_refit_without_enough_data_is_a_message(owner: Any) -> None:
     stages_create_defaults(workspace=owner.workspace)
-    response = owner.web.post("/w/acme/analytics/clv/refit/", follow=True)
-    assert response.status_code == 200
-    assert "The CLV model was not refitted" in response.content.decode()
+    owner.web.post("/w/acme/analytics/clv/refit/")
+    tasks.clv_refit(owner.workspace.pk, ClvRefit.objects.get(workspace=owner.workspace).pk)
+    status = owner.web.get("/w/acme/analytics/clv/refit/status/").content.decode()
+    assert "The CLV model was not refitted" in status
     assert not ClvModel.objects.filter(workspace=owner.workspace).exists()
 
 
