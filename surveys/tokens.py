@@ -83,6 +83,15 @@ def answer_url(send: Send, score: int) -> str:
     return absolute("surveys_public:answer", answer_token(send, score))
 
 
+def page_path(send: Send) -> str:
+    """The page's path, for redirects and forms on our own pages (any host serves it)."""
+    return reverse("surveys_public:page", args=[page_token(send)])
+
+
+def open_path(survey_id: int) -> str:
+    return reverse("surveys_public:open", args=[open_token(survey_id)])
+
+
 def page_url(send: Send) -> str:
     return absolute("surveys_public:page", page_token(send))
 

@@ -116,8 +116,8 @@ def answer(request: HttpRequest, token: str) -> HttpResponse:
     if outcome in (Outcome.CONFIRM, Outcome.DISCARDED):
         # Nothing counted: the page asks for one more tap (a form a scanner won't send).
         context = _page_context(resolved.survey, response, chosen=score, confirm=True)
-        return render(request, "surveys/page.html", {**context, "action": tokens.page_url(send)})
-    return HttpResponseRedirect(tokens.page_url(send), status=303)
+        return render(request, "surveys/page.html", {**context, "action": tokens.page_path(send)})
+    return HttpResponseRedirect(tokens.page_path(send), status=303)
 
 
 def _channel(resolved: Resolved) -> str:
@@ -143,7 +143,7 @@ def page(request: HttpRequest, token: str) -> HttpResponse:
     except DomainError as exc:
         return _problem(request, exc.status, exc.message)
     survey = resolved.survey
-    action = tokens.page_url(send)
+    action = tokens.page_path(send)
     if request.method == "POST":
         return _submit(request, resolved, send.key, action)
     response = SurveyResponse.objects.filter(
@@ -202,7 +202,7 @@ def open_page(request: HttpRequest, token: str) -> HttpResponse:
         if send_key
         else None
     )
-    action = tokens.open_url(survey.pk)
+    action = tokens.open_path(survey.pk)
     if request.method != "POST":
         context = _page_context(survey, response, saved=request.GET.get("saved") == "1")
         return render(request, "surveys/page.html", {**context, "action": action, "csrf": True})
