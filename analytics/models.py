@@ -137,6 +137,10 @@ class ContactMonth(models.Model):
     events = models.IntegerField(default=0)
     purchases = models.IntegerField(default=0)
     revenue = models.DecimalField(max_digits=16, decimal_places=2, default=0)
+    # Bit d-1 is set when the contact had any event on local day d of the month: which
+    # days it was active, so "active in a period" is exact for any run of days (a period
+    # rarely starts on the 1st) without a row per contact and day.
+    active_days = models.IntegerField(default=0, help_text="bit d-1: any event on day d")
 
     class Meta:
         constraints = [
@@ -257,6 +261,35 @@ class ClvModel(models.Model):
         null=True,
         blank=True,
         help_text="for a fit as of a past date: predicted and actual purchases since then",
+    )
+
+    class SpendModel(models.TextChoices):
+        GAMMA_GAMMA = "gamma_gamma", "Gamma-Gamma"
+        SHRUNK_MEAN = "shrunk_mean", "Own mean order value shrunk to the population mean"
+        NONE = "", "None (too few repeat customers)"
+
+    spend_model = models.CharField(
+        max_length=16,
+        choices=SpendModel.choices,
+        blank=True,
+        default=SpendModel.GAMMA_GAMMA,
+        help_text="how the value of a future order is predicted",
+    )
+    spend_model_reason = models.TextField(
+        blank=True, default="", help_text="why the Gamma-Gamma fit was not used, in words"
+    )
+    population_mean_order = models.DecimalField(
+        max_digits=16,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        help_text="the mean repeat order value the shrunk-mean estimate pulls towards",
+    )
+    backtest = models.JSONField(
+        null=True,
+        blank=True,
+        help_text="for an applied fit: the same model refitted on the data up to a past day, "
+        "its predicted purchases since then against the actual ones",
     )
 
     class Meta:

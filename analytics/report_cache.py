@@ -1,37 +1,76 @@
-"""A report's figures, computed once per ANALYTICS_CACHE_SECONDS for the same
-parameters and kept in the cache under the workspace's figures version."""
+"""A report's figures, kept in the cache under the workspace's figures version for up to
+ANALYTICS_CACHE_SECONDS for the same parameters — but served only while they are known
+to be true: younger than FRESH_SECONDS (15 s), or computed after the last data the
+workspace's rollups took in, with no change waiting for the engine."""
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
+from django.db import connection
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
-from analytics.cache import figures_version, figures_viewed
+from analytics.cache import FRESH_SECONDS, data_changed_at, figures_version, figures_viewed
 from analytics.report_query import Query
 from analytics.reports import REPORTS, Report
 from workspaces.models import Workspace
 
 
+def _changes_waiting(workspace_id: int) -> bool:
+    """Whether a change to one of the workspace's contacts is accepted but not yet in
+    its rollups (a mark the engine has not finished): two index probes."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT EXISTS (SELECT 1 FROM contacts_contactmark WHERE workspace_id = %s "
+            "AND claimed_at IS NULL) OR EXISTS (SELECT 1 FROM contacts_contactmark "
+            "WHERE claimed_at IS NOT NULL AND workspace_id = %s)",
+            [workspace_id, workspace_id],
+        )
+        return bool(cursor.fetchone()[0])
+
+
+def _still_true(data: dict[str, Any], workspace_id: int) -> bool:
+    """A cached figure is served when it is at most FRESH_SECONDS old, or when nothing
+    has reached the workspace's data since it was computed (the rollups took nothing
+    in, and nothing accepted is waiting for the engine: raw-read figures would differ)."""
+    computed = parse_datetime(str(data.get("computed_at", "")))
+    if computed is None:
+        return False
+    if timezone.now() - computed <= dt.timedelta(seconds=FRESH_SECONDS):
+        return True
+    return data_changed_at(workspace_id=workspace_id) < computed and not _changes_waiting(
+        workspace_id
+    )
+
+
+def _compute(report: Report, query: Query) -> dict[str, Any]:
+    # The time the computation starts: everything committed before it is in the figures.
+    started = timezone.now()
+    return {**report.compute(query), "computed_at": started.isoformat()}
+
+
 def figures(report: Report, query: Query, *, refresh: bool = False) -> dict[str, Any]:
-    """The report's figures, computed once per ANALYTICS_CACHE_SECONDS for the same
-    parameters: a dashboard shows the same figures to everyone who opens it in that
-    time, each with `computed_at`. A rollup rebuild, a CLV fit or a spend change makes
-    the workspace's figures be computed afresh (`figures_changed`); `refresh` computes
-    them now (the warming task, ahead of the cached ones expiring)."""
+    """The report's figures with `computed_at`, from the cache while still true (see the
+    module's docstring). A rollup rebuild, a CLV fit or a spend change makes the
+    workspace's figures be computed afresh (`figures_changed`); `refresh` computes them
+    now (the warming task, ahead of the cached ones expiring)."""
     seconds = settings.ANALYTICS_CACHE_SECONDS
     if seconds <= 0:
-        return {**report.compute(query), "computed_at": timezone.now().isoformat()}
+        return _compute(report, query)
     workspace_id = query.workspace.pk
     if not refresh:
         figures_viewed(workspace_id=workspace_id)
     version = figures_version(workspace_id=workspace_id)
     key = f"analytics:{workspace_id}:{version}:{report.key}:{query.cache_key()}"
     data: dict[str, Any] | None = None if refresh else cache.get(key)
+    if data is not None and not _still_true(data, workspace_id):
+        data = None
     if data is None:
-        data = {**report.compute(query), "computed_at": timezone.now().isoformat()}
+        data = _compute(report, query)
         cache.set(key, data, seconds)
     return data
 

@@ -222,6 +222,12 @@ def model_to_dict(model: ClvModel | None) -> dict[str, Any] | None:
         "fitted_at": model.fitted_at.isoformat(),
         "applied": model.applied,
         "holdout": model.holdout,
+        "spend_model": model.spend_model,
+        "spend_model_reason": model.spend_model_reason,
+        "population_mean_order": None
+        if model.population_mean_order is None
+        else str(model.population_mean_order),
+        "backtest": model.backtest,
     }
 
 
@@ -253,7 +259,7 @@ def _messages_tables(data: dict[str, Any]) -> list[Table]:
 def _clv_tables(data: dict[str, Any]) -> list[Table]:
     money = ["customers", "revenue", "revenue_per_customer"]
     predicted = ["stage", "customers", "predicted_revenue", "predicted_clv_per_customer"]
-    predicted += ["probably_gone", "mean_probability_alive"]
+    predicted += ["probably_gone", "mean_probability_alive", "bought_once"]
     return [
         _table(
             "by_cohort",
@@ -272,6 +278,12 @@ def _clv_tables(data: dict[str, Any]) -> list[Table]:
             "Customers by predicted CLV",
             data["predicted"]["histogram"],
             ["from", "to", "customers"],
+        ),
+        _table(
+            "backtest",
+            "Backtest: predicted and actual purchases since the holdout began",
+            ((data["model"] or {}).get("backtest") or {}).get("groups", []),
+            ["repeat_purchases", "customers", "predicted_purchases", "actual_purchases"],
         ),
     ]
 

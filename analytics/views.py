@@ -135,7 +135,12 @@ def _cards(figures: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
                 "label": label,
                 "value": _format(figure["value"], kind),
                 "previous": _format(figure["previous"], kind),
-                "change": None if change is None else f"{abs(change) * 100:.1f}%",
+                # Up from nothing: a percentage of 0 means nothing, so it says "new".
+                "change": "new"
+                if figure.get("new")
+                else None
+                if change is None
+                else f"{abs(change) * 100:.1f}%",
                 "arrow": "▲" if change and change > 0 else "▼" if change and change < 0 else "",
                 "tone": tone,
             }

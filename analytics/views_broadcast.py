@@ -8,6 +8,7 @@ from typing import Any
 
 from django.http import Http404, HttpResponse
 from django.shortcuts import render
+from django.utils import timezone
 
 from analytics.figures.campaigns import campaign_performance, over_sent
 from campaigns.broadcasts.selectors import broadcast_get, broadcast_test_result, with_numbers
@@ -75,6 +76,7 @@ def _csv(broadcast: Broadcast, rows: list[dict[str, Any]]) -> HttpResponse:
 @workspace_view()
 def broadcast_report(request: WorkspaceRequest, broadcast_id: int) -> HttpResponse:
     broadcast = _broadcast(request, broadcast_id)
+    computed_at = timezone.now()  # computed on every request: the figures are of now
     # The broadcast's own conversion event and window (those its A/B test is judged on).
     performance = campaign_performance(
         workspace=request.workspace,
@@ -110,6 +112,7 @@ def broadcast_report(request: WorkspaceRequest, broadcast_id: int) -> HttpRespon
             "conversion": performance["conversion"],
             "currency": request.workspace.currency,
             "in_flight": broadcast.status in IN_FLIGHT,
+            "computed_at": computed_at,
         },
     )
 

@@ -141,6 +141,14 @@ def clean_event(
         cleaned["currency"] = default_currency if revenue is not None else ""
     elif not isinstance(currency, str) or not CURRENCY.match(currency.upper()):
         errors["currency"] = ["must be a three-letter ISO 4217 code"]
+    elif revenue is not None and default_currency and currency.upper() != default_currency:
+        # Revenue is summed as it comes (docs/analytics.md, "Money"): an amount in
+        # another currency would be added to the workspace's as if it were the same.
+        errors["currency"] = [
+            f"must be the workspace's currency, {default_currency}: convert the revenue "
+            f"to {default_currency} before sending it (Stagecraft does not convert "
+            "currencies)"
+        ]
     else:
         cleaned["currency"] = currency.upper()
 

@@ -186,7 +186,9 @@ class EventSerializer(serializers.Serializer):
     currency = described(
         or_empty({"type": "string", "pattern": "^[A-Za-z]{3}$"}),
         required=False,
-        help_text="ISO 4217 (the workspace's when revenue is given without one)",
+        help_text="ISO 4217. With revenue it must be the workspace's currency (the default "
+        "when left out): Stagecraft does not convert currencies, so convert the amount "
+        "before sending it; another currency is refused with a 400 on `currency`",
     )
     occurred_at = described(
         {

@@ -71,7 +71,7 @@ def clv_predicted(*, workspace: Workspace, filters: Filters = NO_FILTERS) -> dic
         f"""
         SELECT s.key, count(*), coalesce(sum(f.predicted_clv), 0),
                count(*) FILTER (WHERE f.probability_alive < 0.5),
-               avg(f.probability_alive), {bucket_sql}
+               avg(f.probability_alive), count(*) FILTER (WHERE f.orders = 1), {bucket_sql}
         FROM analytics_customerfacts f
         LEFT JOIN lifecycle_contactstage cs ON cs.contact_id = f.contact_id
         LEFT JOIN lifecycle_stage s ON s.id = cs.stage_id
@@ -82,12 +82,15 @@ def clv_predicted(*, workspace: Workspace, filters: Filters = NO_FILTERS) -> dic
     )
     customers = sum(r[1] for r in rows)
     total = sum((Decimal(r[2]) for r in rows), Decimal(0))
-    histogram = [sum(r[5 + i] for r in rows) for i in range(len(CLV_BUCKETS))]
+    histogram = [sum(r[6 + i] for r in rows) for i in range(len(CLV_BUCKETS))]
     return {
         "customers": customers,
         "predicted_revenue": money(total),
         "predicted_clv_per_customer": money(total / customers) if customers else None,
         "probably_gone": sum(r[3] for r in rows),
+        # BG/NBD lets a customer drop out only after a repeat purchase: one who bought
+        # once is never "probably gone" by it, however long ago (see the CLV page)
+        "bought_once": sum(r[5] for r in rows),
         "by_stage": [
             {
                 "stage": key,
@@ -96,8 +99,9 @@ def clv_predicted(*, workspace: Workspace, filters: Filters = NO_FILTERS) -> dic
                 "predicted_clv_per_customer": money(Decimal(revenue) / n) if n else None,
                 "probably_gone": gone,
                 "mean_probability_alive": round(float(alive), 4) if alive is not None else None,
+                "bought_once": once,
             }
-            for key, n, revenue, gone, alive, *_ in rows
+            for key, n, revenue, gone, alive, once, *_ in rows
         ],
         "histogram": [
             {"from": low, "to": high, "customers": histogram[i]}

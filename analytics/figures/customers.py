@@ -1,7 +1,8 @@
 """Customer figures: churn and at-risk, repeat purchase, purchase frequency, AOV and
 ARPU, acquisition and CAC (cohorts: cohorts.py; lifetime value: clv.py).
 
-Acquisition reads the rollups (CustomerFacts, ContactMonth);
+Acquisition and active contacts read the rollups (CustomerFacts, ContactMonth's active
+days);
 order figures read the purchase events of the period through the
 (workspace, name, occurred_at) index — a tenth of all events, for the period only."""
 
@@ -58,13 +59,29 @@ def _orders(workspace: Workspace, period: Period, filters: Filters) -> dict[str,
     }
 
 
+def day_masks(period: Period) -> tuple[list[dt.date], list[int]]:
+    """For each month the period touches, a bit mask of its days inside the period (bit
+    d-1 for day d, as in ContactMonth.active_days)."""
+    months: dict[dt.date, int] = {}
+    day = period.start
+    while day <= period.end:
+        month = day.replace(day=1)
+        months[month] = months.get(month, 0) | (1 << (day.day - 1))
+        day += dt.timedelta(days=1)
+    return list(months), list(months.values())
+
+
 def _active_contacts(workspace: Workspace, period: Period, filters: Filters) -> int:
-    """Contacts with any event in the calendar months the period touches."""
+    """Contacts with any event on a local day of the period (not merely in a month it
+    touches): each month's active days masked by the period's days in that month."""
     condition, params = filters.contacts_sql(workspace)
+    months, masks = day_masks(period)
     return fetch(
-        f"SELECT count(DISTINCT contact_id) FROM analytics_contactmonth "
-        f"WHERE workspace_id = %s AND month BETWEEN %s AND %s AND events > 0 AND {condition}",
-        [workspace.pk, period.start.replace(day=1), period.end.replace(day=1), *params],
+        f"SELECT count(DISTINCT contact_id) FROM analytics_contactmonth m "
+        f"JOIN unnest(%s::date[], %s::int[]) AS p(month, mask) ON p.month = m.month "
+        f"WHERE m.workspace_id = %s AND m.month BETWEEN %s AND %s "
+        f"AND m.active_days & p.mask <> 0 AND {condition}",
+        [months, masks, workspace.pk, months[0], months[-1], *params],
     )[0][0]
 
 

@@ -16,12 +16,18 @@ from workspaces.models import Workspace
 def _period_figures(workspace: Workspace, period: Period, filters: Filters) -> dict[str, Any]:
     start, end = period.bounds(workspace.time_zone)
     condition, params = filters.contacts_sql(workspace)
-    new_contacts, new_customers = fetch(
+    # Signup is the contact's signed_up_at (the facts' signup_at). The first-purchase
+    # rate is over the period's new contacts: those of them whose first purchase also
+    # fell in the period, so it can never exceed 1 (new customers who signed up
+    # earlier are counted in new_customers, not in the rate).
+    new_contacts, new_customers, new_contacts_bought = fetch(
         "SELECT count(*) FILTER (WHERE signup_at >= %s AND signup_at < %s), "
-        "count(*) FILTER (WHERE first_purchase_at >= %s AND first_purchase_at < %s) "
+        "count(*) FILTER (WHERE first_purchase_at >= %s AND first_purchase_at < %s), "
+        "count(*) FILTER (WHERE signup_at >= %s AND signup_at < %s "
+        "AND first_purchase_at >= %s AND first_purchase_at < %s) "
         "FROM analytics_customerfacts WHERE workspace_id = %s "
         f"AND (signup_at >= %s OR first_purchase_at >= %s) AND {condition}",
-        [start, end, start, end, workspace.pk, start, start, *params],
+        [start, end, start, end, start, end, start, end, workspace.pk, start, start, *params],
     )[0]
     churned_key, _ = _stage_keys(workspace)
     churned_id = (
@@ -44,7 +50,9 @@ def _period_figures(workspace: Workspace, period: Period, filters: Filters) -> d
         "contacts": sum(counts[period.end].values()),
         "new_contacts": new_contacts,
         "new_customers": new_customers,
-        "first_purchase_rate": round(new_customers / new_contacts, 4) if new_contacts else None,
+        "first_purchase_rate": round(new_contacts_bought / new_contacts, 4)
+        if new_contacts
+        else None,
         "churned": churned,
         "churn_rate": round(churned / customers_at_start, 4) if customers_at_start > 0 else None,
         "revenue": purchases["revenue"],
@@ -57,6 +65,8 @@ def _period_figures(workspace: Workspace, period: Period, filters: Filters) -> d
 
 
 def _change(value: Any, previous: Any) -> float | None:
+    """The relative change, rounded to 4 places; none when either value is missing or
+    the previous one is 0 (a percentage of nothing means nothing: see `_is_new`)."""
     if value is None or previous is None:
         return None
     now, then = Decimal(str(value)), Decimal(str(previous))
@@ -65,12 +75,25 @@ def _change(value: Any, previous: Any) -> float | None:
     return round(float((now - then) / abs(then)), 4)
 
 
+def _is_new(value: Any, previous: Any) -> bool:
+    """Whether the figure is there now and was nothing before (previous 0 or none):
+    the dashboard says "new" instead of a percentage."""
+    if value is None or Decimal(str(value)) == 0:
+        return False
+    return previous is None or Decimal(str(previous)) == 0
+
+
 def overview(
     *, workspace: Workspace, period: Period, filters: Filters = NO_FILTERS
 ) -> dict[str, Any]:
     current = _period_figures(workspace, period, filters)
     previous = _period_figures(workspace, period.previous(), filters)
     return {
-        key: {"value": value, "previous": previous[key], "change": _change(value, previous[key])}
+        key: {
+            "value": value,
+            "previous": previous[key],
+            "change": _change(value, previous[key]),
+            "new": _is_new(value, previous[key]),
+        }
         for key, value in current.items()
     }

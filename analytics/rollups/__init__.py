@@ -17,7 +17,7 @@ from collections.abc import Collection, Sequence
 
 from django.db import connection, transaction
 
-from analytics.cache import figures_changed
+from analytics.cache import data_changed, figures_changed
 from analytics.rollups.customers import (
     cohort_cells_compare,
     cohort_cells_recompute,
@@ -69,8 +69,10 @@ def _lock_or_busy(workspace_ids: Collection[int]) -> None:
 
 
 def on_stage_changed(transitions: Sequence[StageTransition]) -> None:
-    _lock_or_busy({t.workspace_id for t in transitions})
+    workspaces = {t.workspace_id for t in transitions}
+    _lock_or_busy(workspaces)
     stage_rollups_apply(transitions)
+    data_changed(workspace_ids=workspaces)
 
 
 def on_moves_removed(workspace_id: int, contact_ids: list[int], moves: list[RemovedMove]) -> None:
@@ -85,6 +87,7 @@ def on_contacts_refreshed(contact_ids: list[int]) -> None:
     )
     _lock_or_busy(workspaces)
     customer_rollups_refresh(contact_ids)
+    data_changed(workspace_ids=workspaces)
 
 
 def on_contact_erased(contact: Contact) -> None:
@@ -95,6 +98,7 @@ def on_contact_erased(contact: Contact) -> None:
     _lock({contact.workspace_id}, exclusive=False)
     stage_rollups_erase(contact_id=contact.pk)
     customer_rollups_erase(contact_id=contact.pk)
+    data_changed(workspace_ids={contact.workspace_id})
 
 
 def rollups_repair(

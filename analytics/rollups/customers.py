@@ -1,5 +1,6 @@
-"""Per-contact rollups — CustomerFacts (acquisition and purchases) and ContactMonth
-(activity per month) — and the CohortCell counts built from them.
+"""Per-contact rollups — CustomerFacts (acquisition and purchases; signup is the
+contact's `signed_up_at`) and ContactMonth (activity per month, with the days of the
+month it was active) — and the CohortCell counts built from them.
 
 A refresh replaces a contact's rows and its contribution to the cohort cells:
 subtract what its old rows contributed, recompute the rows from contacts and events,
@@ -24,8 +25,8 @@ _FACTS_COLUMNS = (
     "first_purchase_month, last_purchase_at, orders, purchases, revenue"
 )
 _FACTS_SELECT = f"""
-SELECT c.id AS contact_id, c.workspace_id, c.created_at AS signup_at,
-       date_trunc('month', c.created_at AT TIME ZONE w.time_zone)::date AS signup_month,
+SELECT c.id AS contact_id, c.workspace_id, c.signed_up_at AS signup_at,
+       date_trunc('month', c.signed_up_at AT TIME ZONE w.time_zone)::date AS signup_month,
        left(coalesce(c.attributes ->> coalesce(s.source_attribute, 'signup_source'), ''), 200)
            AS source,
        p.first_at AS first_purchase_at,
@@ -57,12 +58,14 @@ _FACTS_SQL = (
     f"INSERT INTO analytics_customerfacts AS f ({_FACTS_COLUMNS}) {_FACTS_SELECT} {_FACTS_CONFLICT}"
 )
 
-_MONTHS_COLUMNS = "contact_id, workspace_id, month, events, purchases, revenue"
+_MONTHS_COLUMNS = "contact_id, workspace_id, month, events, purchases, revenue, active_days"
 _MONTHS_SELECT = f"""
 SELECT e.contact_id, e.workspace_id,
        date_trunc('month', e.occurred_at AT TIME ZONE w.time_zone)::date AS month,
        count(*) AS events, count(*) FILTER (WHERE {_PURCHASE}) AS purchases,
-       coalesce(sum(e.revenue) FILTER (WHERE {_PURCHASE}), 0) AS revenue
+       coalesce(sum(e.revenue) FILTER (WHERE {_PURCHASE}), 0) AS revenue,
+       bit_or(1 << (extract(day FROM e.occurred_at AT TIME ZONE w.time_zone)::int - 1))
+           AS active_days
 FROM contacts_event e JOIN workspaces_workspace w ON w.id = e.workspace_id
 WHERE {{events}}
 GROUP BY 1, 2, 3
@@ -155,9 +158,11 @@ months_written AS (
     INSERT INTO analytics_contactmonth AS m ({_MONTHS_COLUMNS})
     SELECT {_MONTHS_COLUMNS} FROM fresh_months ORDER BY contact_id, month
     ON CONFLICT (contact_id, month) DO UPDATE SET
-        events = EXCLUDED.events, purchases = EXCLUDED.purchases, revenue = EXCLUDED.revenue
-    WHERE (m.events, m.purchases, m.revenue)
-          IS DISTINCT FROM (EXCLUDED.events, EXCLUDED.purchases, EXCLUDED.revenue)
+        events = EXCLUDED.events, purchases = EXCLUDED.purchases, revenue = EXCLUDED.revenue,
+        active_days = EXCLUDED.active_days
+    WHERE (m.events, m.purchases, m.revenue, m.active_days)
+          IS DISTINCT FROM
+          (EXCLUDED.events, EXCLUDED.purchases, EXCLUDED.revenue, EXCLUDED.active_days)
 ),
 months_gone AS (
     DELETE FROM analytics_contactmonth m WHERE m.contact_id = ANY(%(ids)s)

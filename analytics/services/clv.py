@@ -25,6 +25,11 @@ from analytics.cache import figures_changed
 from analytics.clv.bgnbd import bgnbd_fit, expected_purchases, probability_alive
 from analytics.clv.gamma_gamma import GammaGammaFit, gamma_gamma_fit
 from analytics.clv.lifetime_value import predicted_clv
+from analytics.clv.spend_checks import (
+    population_mean_order,
+    shrunk_mean_values,
+    spend_fit_problem,
+)
 from analytics.models import ClvModel
 from config.errors import Conflict, InvalidInput
 from workspaces.models import Workspace
@@ -36,6 +41,10 @@ MIN_CUSTOMERS = 20  # below this the fit says nothing
 MIN_REPEAT_CUSTOMERS = 5  # Gamma-Gamma needs customers with repeat purchases
 _LOCK_SPACE = 7202  # advisory-lock namespace: one fit of a workspace at a time
 _WRITE_CHUNK = 50_000
+# The backtest of an applied fit holds out the last quarter of the history, between
+# four and thirteen weeks, and groups customers by their repeat purchases before it.
+BACKTEST_DAYS = (28, 91)
+BACKTEST_GROUPS = 7  # 0, 1, ..., 6 and "7 or more" repeat purchases
 
 # Per customer: calibration (days up to as_of) and holdout (days after it) figures.
 _RFM_SQL = """
@@ -125,14 +134,13 @@ def clv_fit(*, workspace: Workspace, as_of: dt.date | None = None) -> ClvModel:
             )
         (x, t_x, T), weights = _weights(customers.x, customers.t_x, customers.T)
         bgnbd = bgnbd_fit(x, t_x, T, weights=weights)
-        gg: GammaGammaFit | None = None
-        if repeaters >= MIN_REPEAT_CUSTOMERS:
-            spenders = (customers.x > 0) & (customers.m_x > 0)
-            gg = gamma_gamma_fit(customers.x[spenders], customers.m_x[spenders])
+        spend = _spend_model(customers, repeaters)
+        gg = spend.fit
         applied = as_of == today
-        holdout = None
+        holdout = backtest = None
         if applied:
-            _apply(workspace, customers, bgnbd, gg)
+            _apply(workspace, customers, bgnbd, spend)
+            backtest = clv_backtest(workspace=workspace, today=today, history=customers)
         else:
             weeks = (today - as_of).days / 7.0
             predicted = expected_purchases(bgnbd, weeks, customers.x, customers.t_x, customers.T)
@@ -161,6 +169,12 @@ def clv_fit(*, workspace: Workspace, as_of: dt.date | None = None) -> ClvModel:
             fit_seconds=round(time.perf_counter() - started, 3),
             applied=applied,
             holdout=holdout,
+            spend_model=spend.kind,
+            spend_model_reason=spend.reason,
+            population_mean_order=Decimal(f"{spend.population_mean:.2f}")
+            if spend.kind == ClvModel.SpendModel.SHRUNK_MEAN
+            else None,
+            backtest=backtest,
         )
     figures_changed(workspace_id=workspace.pk)
     logger.info(
@@ -179,22 +193,55 @@ def _finite(values: Any, digits: int) -> list[float | None]:
     return [float(v) if np.isfinite(v) else None for v in np.round(values, digits)]
 
 
-def _apply(workspace: Workspace, customers: Customers, bgnbd: Any, gg: Any) -> None:
+@dataclass
+class SpendModel:
+    """How the value of a customer's future orders is predicted: the Gamma-Gamma fit,
+    or (when it is refused: analytics/clv/spend_checks.py) each customer's own mean
+    shrunk to the population mean, or nothing (too few repeat customers)."""
+
+    kind: str
+    reason: str
+    fit: GammaGammaFit | None = None
+    population_mean: float = 0.0
+
+
+def _spend_model(customers: Customers, repeaters: int) -> SpendModel:
+    if repeaters < MIN_REPEAT_CUSTOMERS:
+        return SpendModel(
+            ClvModel.SpendModel.NONE,
+            f"Only {repeaters} customers bought more than once; predicting the value of "
+            f"future orders needs at least {MIN_REPEAT_CUSTOMERS}.",
+        )
+    spenders = (customers.x > 0) & (customers.m_x > 0)
+    x, m_x = customers.x[spenders], customers.m_x[spenders]
+    fit = gamma_gamma_fit(x, m_x)
+    problem = spend_fit_problem(fit, m_x)
+    if not problem:
+        return SpendModel(ClvModel.SpendModel.GAMMA_GAMMA, "", fit)
+    return SpendModel(
+        ClvModel.SpendModel.SHRUNK_MEAN, problem, population_mean=population_mean_order(x, m_x)
+    )
+
+
+def _apply(workspace: Workspace, customers: Customers, bgnbd: Any, spend: SpendModel) -> None:
     """Write each customer's probability alive, expected purchases and predicted CLV
     (12 months) on its facts; clear them on contacts that are no longer customers."""
     alive = probability_alive(bgnbd, customers.x, customers.t_x, customers.T)
     expected = expected_purchases(bgnbd, HORIZON_WEEKS, customers.x, customers.t_x, customers.T)
-    if gg is not None:
-        # a refunded-to-nothing repeat history counts as spending nothing
-        spend = np.maximum(customers.m_x, 0.0)
+    # a refunded-to-nothing repeat history counts as spending nothing
+    m_x = np.maximum(customers.m_x, 0.0)
+    clv: Any = None
+    if spend.fit is not None:
         clv = predicted_clv(
-            bgnbd, gg, customers.x, customers.t_x, customers.T, spend, HORIZON_WEEKS
+            bgnbd, spend.fit, customers.x, customers.t_x, customers.T, m_x, HORIZON_WEEKS
         )
-        values: list[Decimal | None] = [
-            Decimal(f"{v:.2f}") if np.isfinite(v) else None for v in clv
-        ]
-    else:
-        values = [None] * int(customers.ids.size)
+    elif spend.kind == ClvModel.SpendModel.SHRUNK_MEAN:
+        clv = expected * shrunk_mean_values(customers.x, m_x, spend.population_mean)
+    values: list[Decimal | None] = (
+        [Decimal(f"{v:.2f}") if np.isfinite(v) else None for v in clv]
+        if clv is not None
+        else [None] * int(customers.ids.size)
+    )
     with connection.cursor() as cursor:
         cursor.execute(
             "UPDATE analytics_customerfacts SET predicted_clv = NULL, probability_alive = NULL, "
@@ -221,6 +268,62 @@ def _apply(workspace: Workspace, customers: Customers, bgnbd: Any, gg: Any) -> N
                     workspace.pk,
                 ],
             )
+
+
+def clv_backtest(*, workspace: Workspace, today: dt.date, history: Customers) -> dict[str, Any]:
+    """Refit BG/NBD on the purchases up to a past day (a quarter of the history ago,
+    4 to 13 weeks) and compare the purchases it predicts for the days since with those
+    that happened, in total and by the customers' repeat purchases up to that day (the
+    check of Fader, Hardie & Lee 2005, figure 3). Predictions on contacts stay as
+    they are."""
+    history_days = round(float(history.T.max(initial=0.0)) * 7)
+    low, high = BACKTEST_DAYS
+    days = min(high, max(low, history_days // 4))
+    as_of = today - dt.timedelta(days=days)
+    past = _customers(workspace, as_of)
+    result: dict[str, Any] = {"as_of": as_of.isoformat(), "until": today.isoformat(), "days": days}
+    if past.ids.size < MIN_CUSTOMERS:
+        return result | {
+            "customers": int(past.ids.size),
+            "skipped": f"{past.ids.size} customers had bought by {as_of}; "
+            f"a backtest needs at least {MIN_CUSTOMERS}.",
+        }
+    (x, t_x, T), weights = _weights(past.x, past.t_x, past.T)
+    fit = bgnbd_fit(x, t_x, T, weights=weights)
+    predicted = expected_purchases(fit, days / 7.0, past.x, past.t_x, past.T)
+    group = np.minimum(past.x, BACKTEST_GROUPS).astype(np.int64)
+    rows = []
+    for g in range(BACKTEST_GROUPS + 1):
+        members = group == g
+        if not members.any():
+            continue
+        rows.append(
+            {
+                "repeat_purchases": str(g) if g < BACKTEST_GROUPS else f"{g}+",
+                "customers": int(members.sum()),
+                "predicted_purchases": round(float(predicted[members].sum()), 1),
+                "actual_purchases": int(past.after[members].sum()),
+            }
+        )
+    total_predicted = float(predicted.sum())
+    actual = int(past.after.sum())
+    error = round((total_predicted - actual) / actual, 4) if actual else None
+    return result | {
+        "customers": int(past.ids.size),
+        "predicted_purchases": round(total_predicted, 1),
+        "actual_purchases": actual,
+        # how far off the total was, as a share of what happened (None: nothing did)
+        "error": error,
+        # within 10%, 10-25% or further off: what the page says about trusting it
+        "error_size": None
+        if error is None
+        else "close"
+        if abs(error) <= 0.10
+        else "rough"
+        if abs(error) <= 0.25
+        else "far",
+        "groups": rows,
+    }
 
 
 def clv_model_current(*, workspace: Workspace) -> ClvModel | None:

@@ -9,7 +9,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from contacts.models import Channel, EmailStatus
-from contacts.services import consent_set
+from contacts.services import consent_set, contacts_mark_changed
 from messaging.models import Message, TrackingEvent
 
 # Link scanners, security gateways and crawlers that fetch links nobody clicked.
@@ -39,10 +39,18 @@ def tracking_record_open(*, message: Message, user_agent: str, prefetch: bool) -
         is_bot=bot,
     )
     if not bot:
-        Message.objects.filter(pk=message.pk, opened_at__isnull=True).update(
+        first = Message.objects.filter(pk=message.pk, opened_at__isnull=True).update(
             opened_at=event.created_at
         )
+        _engaged(message, first)
     return event
+
+
+def _engaged(message: Message, changed: int) -> None:
+    """A first open or click changes what engagement conditions ("opened in the last
+    30 days") say of the contact: mark it, so its segments and stage follow."""
+    if changed and message.contact_id is not None:
+        contacts_mark_changed(contact_ids=[message.contact_id])
 
 
 @transaction.atomic
@@ -70,9 +78,12 @@ def tracking_record_click(
         created_at=now,
     )
     if not bot:
-        Message.objects.filter(pk=message.pk, clicked_at__isnull=True).update(clicked_at=now)
+        first = Message.objects.filter(pk=message.pk, clicked_at__isnull=True).update(
+            clicked_at=now
+        )
         # A click proves an open even when images were blocked.
         Message.objects.filter(pk=message.pk, opened_at__isnull=True).update(opened_at=now)
+        _engaged(message, first)
     return url
 
 

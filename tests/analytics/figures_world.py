@@ -38,7 +38,7 @@ class Raw(RawCustomers):
             contacts={
                 c["id"]: dict(c)
                 for c in Contact.objects.filter(workspace=ws).values(
-                    "id", "created_at", "attributes"
+                    "id", "signed_up_at", "attributes"
                 )
             },
             events=rows(
@@ -66,9 +66,21 @@ class World:
     pro: Segment
 
 
-def _contact(ws: Workspace, name: str, created: dt.datetime, attributes: dict[str, str]) -> Contact:
+# Every contact of the world was loaded into Stagecraft after the fact (created now,
+# as an import would create it) with the signup date it had: every figure that says
+# "signup" must read signed_up_at, never created_at.
+IMPORTED_AT = dt.datetime(2024, 4, 10, 9, 0, tzinfo=dt.UTC)
+
+
+def _contact(
+    ws: Workspace, name: str, signed_up: dt.datetime, attributes: dict[str, str]
+) -> Contact:
     return ContactFactory.create(
-        workspace=ws, email=f"{name}@example.com", created_at=created, attributes=attributes
+        workspace=ws,
+        email=f"{name}@example.com",
+        created_at=IMPORTED_AT,
+        signed_up_at=signed_up,
+        attributes=attributes,
     )
 
 

@@ -126,7 +126,7 @@ class RawData:
         return str(self.contacts[cid]["attributes"].get("signup_source", ""))
 
     def signup_month(self, cid: int) -> dt.date:
-        return month_start(self.contacts[cid]["created_at"].astimezone(TZ).date())
+        return month_start(self.contacts[cid]["signed_up_at"].astimezone(TZ).date())
 
     def kept(
         self, plan: str | None = None, source: str | None = None, month: dt.date | None = None

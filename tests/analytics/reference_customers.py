@@ -46,12 +46,12 @@ class RawCustomers(RawStages):
                 count += 1
         customers = len(days)
         orders = sum(len(d) for d in days.values())
-        months = (month_start(period.start), month_start(period.end))
+        # active: any event on one of the period's local days
         active = {
             e["contact_id"]
             for e in self.events
             if e["contact_id"] in keep
-            and months[0] <= month_start(e["occurred_at"].astimezone(TZ).date()) <= months[1]
+            and period.start <= e["occurred_at"].astimezone(TZ).date() <= period.end
         }
         return {
             "customers": customers,
@@ -167,9 +167,9 @@ class RawCustomers(RawStages):
             )
 
         for cid in keep:
-            created = self.contacts[cid]["created_at"]
-            if start <= created < end:
-                cell(bucket_of(created.astimezone(TZ).date(), granularity), self.source(cid))[
+            signed_up = self.contacts[cid]["signed_up_at"]
+            if start <= signed_up < end:
+                cell(bucket_of(signed_up.astimezone(TZ).date(), granularity), self.source(cid))[
                     "new"
                 ] += 1
             fp = self.first_purchase(cid)
@@ -233,10 +233,11 @@ class RawCustomers(RawStages):
 
     def period_figures(self, keep: set[int], period: Period) -> dict[str, Any]:
         start, end = period_instants(period.start, period.end)
-        new_contacts = sum(1 for c in keep if start <= self.contacts[c]["created_at"] < end)
-        new_customers = sum(
-            1 for c in keep if (fp := self.first_purchase(c)) is not None and start <= fp < end
-        )
+        newcomers = {c for c in keep if start <= self.contacts[c]["signed_up_at"] < end}
+        bought = {
+            c for c in keep if (fp := self.first_purchase(c)) is not None and start <= fp < end
+        }
+        new_contacts, new_customers = len(newcomers), len(bought)
         before = period.start - dt.timedelta(days=1)
         where: dict[int, str] = {}
         for t in self.moves(keep):
@@ -261,7 +262,10 @@ class RawCustomers(RawStages):
             "contacts": sum(self.stage_on(keep, period.end).values()),
             "new_contacts": new_contacts,
             "new_customers": new_customers,
-            "first_purchase_rate": round(new_customers / new_contacts, 4) if new_contacts else None,
+            # of the period's new contacts, those who also first bought in it
+            "first_purchase_rate": round(len(newcomers & bought) / new_contacts, 4)
+            if new_contacts
+            else None,
             "churned": churned,
             "churn_rate": round(churned / customers_at_start, 4) if customers_at_start else None,
             **{
@@ -290,8 +294,16 @@ class RawCustomers(RawStages):
                 return None
             return round(float((Decimal(str(a)) - Decimal(str(b))) / abs(Decimal(str(b)))), 4)
 
+        def new(a: Any, b: Any) -> bool:
+            return a is not None and Decimal(str(a)) != 0 and (b is None or Decimal(str(b)) == 0)
+
         return {
-            k: {"value": v, "previous": then[k], "change": change(v, then[k])}
+            k: {
+                "value": v,
+                "previous": then[k],
+                "change": change(v, then[k]),
+                "new": new(v, then[k]),
+            }
             for k, v in now.items()
         }
 

@@ -5,6 +5,7 @@ nightly claims hand each job out once."""
 from __future__ import annotations
 
 import datetime as dt
+import random
 import zoneinfo
 from decimal import Decimal
 from typing import Any
@@ -170,3 +171,103 @@ def test_refit_task_moves_contacts_only_when_rules_read_predictions(
     assert ClvModel.objects.get(pk=model_id).applied
     assert SweepRun.objects.filter(workspace=ws, reason="CLV predictions refitted").count() == 1
     assert tasks.clv_refit(10**9) is None  # a deleted workspace is nothing to do
+
+
+def _purchase_days(ws: Workspace) -> dict[int, dict[dt.date, Decimal]]:
+    """Each customer's purchase days and what they spent on each (raw events)."""
+    tz = zoneinfo.ZoneInfo(ws.time_zone)
+    days: dict[int, dict[dt.date, Decimal]] = {}
+    for contact_id, at, revenue in Event.objects.filter(
+        workspace=ws, name="purchase", revenue__isnull=False
+    ).values_list("contact_id", "occurred_at", "revenue"):
+        day = at.astimezone(tz).date()
+        days.setdefault(contact_id, {}).setdefault(day, Decimal(0))
+        days[contact_id][day] += revenue or Decimal(0)
+    return days
+
+
+def test_a_degenerate_spend_fit_is_refused_and_the_shrunk_mean_used(
+    ws: Workspace, shop: dict[str, Contact]
+) -> None:
+    """Every customer of the shop spends the same on each of their orders: Gamma-Gamma
+    runs p to the edge of its search (the demo's p = 3269017.226, gamma = 0.000). The
+    fit says so in words and predicts each customer's order value as their own mean
+    repeat order shrunk to the mean of all repeat orders, counted as one order."""
+    model = clv_fit(workspace=ws)
+    assert model.spend_model == ClvModel.SpendModel.SHRUNK_MEAN
+    assert "edge" in model.spend_model_reason
+    # independently: x repeat days and their mean value per customer
+    stats = {}
+    for contact_id, spent in _purchase_days(ws).items():
+        ordered = [spent[d] for d in sorted(spent)]
+        x = len(ordered) - 1
+        stats[contact_id] = (x, sum(ordered[1:], Decimal(0)) / x if x else Decimal(0))
+    repeat_orders = sum(x for x, _ in stats.values())
+    mean = sum((x * m for x, m in stats.values()), Decimal(0)) / repeat_orders
+    assert mean == Decimal(8 * 13 * 60 + 8 * 9 * 40) / (8 * 13 + 8 * 9)
+    assert model.population_mean_order == mean.quantize(Decimal("0.01"))
+    for contact_id, (x, m) in stats.items():
+        facts = CustomerFacts.objects.get(contact_id=contact_id)
+        value = (x * m + mean) / (x + 1)
+        assert facts.expected_purchases is not None and facts.predicted_clv is not None
+        expected = Decimal(str(facts.expected_purchases)) * value
+        assert abs(facts.predicted_clv - expected) <= Decimal("0.02"), (contact_id, x)
+
+
+def test_a_sound_spend_fit_is_used(ws: Workspace) -> None:
+    """Customers whose orders vary around means that differ between them: the
+    Gamma-Gamma fit is kept and its parameters are inside the search."""
+    rng = random.Random(7)
+    for i in range(30):
+        level = rng.choice([20, 35, 50, 80, 120])
+        days = sorted({rng.randint(5, 500) for _ in range(rng.randint(2, 8))}, reverse=True)
+        contact = ContactFactory.create(workspace=ws, email=f"v{i}@example.com")
+        for d in days:
+            EventFactory.create(
+                workspace=ws,
+                contact=contact,
+                name="purchase",
+                occurred_at=dt.datetime.combine(local_today(ws) - dt.timedelta(days=d), NOON),
+                revenue=Decimal(f"{level * rng.uniform(0.5, 1.5):.2f}"),
+            )
+    rollups_rebuild(workspace_id=ws.pk)
+    model = clv_fit(workspace=ws)
+    assert model.spend_model == ClvModel.SpendModel.GAMMA_GAMMA, model.spend_model_reason
+    assert model.spend_model_reason == ""
+    assert all(1e-6 < v < 1e6 for v in (model.p, model.q, model.gamma))  # type: ignore[operator]
+
+
+def test_an_applied_fit_carries_its_backtest(ws: Workspace, shop: dict[str, Contact]) -> None:
+    """The history reaches 700 days back, so the holdout is the longest, 91 days; the
+    actual purchases since are counted here from the raw events, by the customers'
+    repeat purchase days up to the holdout's start."""
+    model = clv_fit(workspace=ws)
+    backtest = model.backtest
+    assert backtest is not None
+    today = local_today(ws)
+    as_of = today - dt.timedelta(days=91)
+    assert (backtest["as_of"], backtest["until"], backtest["days"]) == (
+        as_of.isoformat(),
+        today.isoformat(),
+        91,
+    )
+    groups: dict[str, tuple[int, int]] = {}
+    for spent in _purchase_days(ws).values():
+        before = [d for d in spent if d <= as_of]
+        if not before:
+            continue
+        x = min(len(before) - 1, 7)
+        key = str(x) if x < 7 else "7+"
+        customers, actual = groups.get(key, (0, 0))
+        groups[key] = (customers + 1, actual + sum(1 for d in spent if d > as_of))
+    got = {
+        g["repeat_purchases"]: (g["customers"], g["actual_purchases"]) for g in backtest["groups"]
+    }
+    assert got == groups
+    assert backtest["actual_purchases"] == sum(a for _, a in groups.values()) == 8 * 3
+    assert backtest["customers"] == 24
+    predicted = sum(g["predicted_purchases"] for g in backtest["groups"])
+    assert abs(predicted - backtest["predicted_purchases"]) < 0.5
+    error = (backtest["predicted_purchases"] - 24) / 24
+    assert backtest["error"] == pytest.approx(error, abs=0.01)
+    assert backtest["error_size"] in ("close", "rough", "far")

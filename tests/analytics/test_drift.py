@@ -226,7 +226,11 @@ def _rollups(ws: Workspace) -> dict[str, Any]:
             ("analytics_stageflowday", "day, from_stage_id, to_stage_id, moves", "moves <> 0"),
             ("analytics_stay", "contact_id, stage_id, transition_id, entered_at, left_at", "true"),
             ("analytics_customerfacts", "contact_id, source, first_purchase_at, revenue", "true"),
-            ("analytics_contactmonth", "contact_id, month, events, purchases, revenue", "true"),
+            (
+                "analytics_contactmonth",
+                "contact_id, month, events, purchases, revenue, active_days",
+                "true",
+            ),
             (
                 "analytics_cohortcell",
                 "basis, cohort, month, source, size, active, revenue",

@@ -36,7 +36,10 @@ SNAPSHOTS = {
         "last_purchase_at, orders, purchases, revenue, predicted_clv, probability_alive",
         "true",
     ),
-    "analytics_contactmonth": ("contact_id, month, events, purchases, revenue", "true"),
+    "analytics_contactmonth": (
+        "contact_id, month, events, purchases, revenue, active_days",
+        "true",
+    ),
     "analytics_cohortcell": (
         "basis, cohort, month, source, size, active, purchasing, revenue",
         "(size, active, purchasing, revenue) <> (0, 0, 0, 0)",

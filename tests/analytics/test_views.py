@@ -271,3 +271,28 @@ def test_outsider_gets_404_on_every_analytics_route_and_method(
                 response = getattr(outsider.web, method)(f"/w/acme/{path}")
                 assert response.status_code == 404, (method, path)
     assert Spend.objects.filter(pk=spend.pk).exists()
+
+
+def test_clv_page_explains_the_model_and_shows_its_backtest(owner: Any, demo: Any) -> None:
+    """The page says in words what probably gone means beside the stages, whether the
+    spend model was used (and why not), and how the backtest came out; the parameters
+    of a refused spend fit are never shown as a result."""
+    owner.web.post("/w/acme/analytics/clv/refit/")
+    model = ClvModel.objects.filter(workspace=demo, applied=True).latest("fitted_at")
+    response = owner.web.get(url("clv"))
+    page = response.content.decode()
+    assert 'data-testid="clv-alive-words"' in page
+    assert "Probably gone is not the same as at risk or lapsed" in page
+    once = response.context["data"]["predicted"]["bought_once"]
+    assert f"the {once:,} customers who bought only once" in page
+    assert model.backtest is not None
+    assert 'data-testid="clv-backtest"' in page
+    if not model.backtest.get("skipped"):
+        assert f"{model.backtest['actual_purchases']:,} happened" in page
+        assert 'data-table="backtest" open' in page
+    if model.spend_model == ClvModel.SpendModel.GAMMA_GAMMA:
+        assert 'data-testid="clv-spend-fallback"' not in page
+    else:
+        assert 'data-testid="clv-spend-fallback"' in page
+        assert "The spend model was not used" in page
+        assert f"p = {model.p:.3f}" not in page

@@ -127,3 +127,38 @@ def test_refit_and_spend(page: Page, live_server: Any, owner: Any, demo: Any) ->
     row.get_by_role("button", name="Delete").click()
     expect(page.locator(".flash-success")).to_contain_text("Spend removed")
     expect(page.get_by_test_id("spend-rows").locator("tr", has_text="billboards")).to_have_count(0)
+
+
+def test_clv_page_says_how_far_to_trust_the_model(
+    page: Page, live_server: Any, owner: Any, demo: Any
+) -> None:
+    """After a refit the CLV page explains probably gone beside the stages, shows the
+    backtest table open, and says when the spend model was refused; every page says
+    when its figures were computed (at 1440 and 390 px)."""
+    log_in(page, live_server.url, owner.user)
+    page.goto(url("clv"))
+    page.get_by_role("button", name="Refit now").click()
+    expect(page.locator(".flash-success")).to_contain_text("CLV model refitted")
+    expect(page.get_by_test_id("computed-at")).to_contain_text(
+        re.compile(r"Computed \d{1,2} [A-Z][a-z]{2} \d{4}, \d\d:\d\d:\d\d \(America/New_York\)")
+    )
+    expect(page.get_by_test_id("clv-alive-words")).to_contain_text(
+        "Probably gone is not the same as at risk or lapsed"
+    )
+    expect(page.get_by_test_id("clv-backtest")).to_be_visible()
+    table = page.locator("details[data-table='backtest'] table")
+    if page.get_by_test_id("clv-backtest").inner_text().startswith("Backtest:"):
+        expect(table).to_be_visible()
+        expect(table.locator("thead")).to_contain_text("predicted purchases")
+    if page.get_by_test_id("clv-spend-fallback").count():
+        expect(page.get_by_test_id("clv-spend-fallback")).to_contain_text(
+            "The spend model was not used"
+        )
+    screenshot(page, "analytics-clv-trust-1440")
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.reload()
+    expect(page.get_by_test_id("clv-alive-words")).to_be_visible()
+    screenshot(page, "analytics-clv-trust-390")
+    page.goto(url("overview"))
+    expect(page.get_by_test_id("computed-at")).to_be_visible()
+    screenshot(page, "analytics-overview-390")

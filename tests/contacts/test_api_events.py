@@ -47,6 +47,8 @@ def test_single_event_by_email_creates_the_contact(api, ws):
 
 
 def test_event_by_id_and_external_id(api, ws):
+    ws.currency = "EUR"
+    ws.save(update_fields=["currency"])
     contact = ContactFactory.create(workspace=ws, external_id="crm-1")
     body = api.post(
         URL,
@@ -154,6 +156,51 @@ def test_single_invalid_event_is_a_400(api):
     assert response.status_code == 400
     assert response.json()["error"]["fields"] == {"name": ["is required"]}
     assert Event.objects.count() == 0
+
+
+def test_revenue_in_another_currency_is_refused_with_what_to_do(api, ws):
+    """Stagecraft sums revenue as it comes: an amount in another currency than the
+    workspace's is refused (never added to it as if it were the same), and the error
+    says which currency to send. An event without revenue may name any currency."""
+    assert ws.currency == "USD"
+    response = api.post(
+        URL,
+        {
+            "contact": {"email": "a@example.com"},
+            "name": "purchase",
+            "revenue": "9.99",
+            "currency": "eur",
+        },
+        format="json",
+    )
+    assert response.status_code == 400
+    (message,) = response.json()["error"]["fields"]["currency"]
+    assert message.startswith("must be the workspace's currency, USD: convert the revenue")
+    body = api.post(
+        URL,
+        {
+            "batch": [
+                {
+                    "contact": {"email": "a@example.com"},
+                    "name": "purchase",
+                    "revenue": "5",
+                    "currency": "GBP",
+                },
+                {
+                    "contact": {"email": "a@example.com"},
+                    "name": "purchase",
+                    "revenue": "5",
+                    "currency": "usd",
+                },
+                {"contact": {"email": "a@example.com"}, "name": "quote", "currency": "GBP"},
+            ]
+        },
+        format="json",
+    ).json()
+    assert (body["accepted"], body["rejected"]) == (2, 1)
+    assert [e["index"] for e in body["errors"]] == [0]
+    assert "currency" in body["errors"][0]["fields"]
+    assert sorted(Event.objects.values_list("currency", flat=True)) == ["GBP", "USD"]
 
 
 def test_batch_limits(api):

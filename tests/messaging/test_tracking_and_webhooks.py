@@ -14,7 +14,8 @@ from django.test import Client
 from django.utils import timezone
 from twilio.request_validator import RequestValidator
 
-from contacts.models import ConsentChange, Suppression
+from contacts.models import ConsentChange, ContactMark, Suppression
+from contacts.rules import matching_ids
 from messaging.models import Message, TrackingEvent, WebhookEvent
 from messaging.services.claims import messages_claim
 from messaging.services.dispatch import messages_send
@@ -58,6 +59,28 @@ def test_open_pixel_records_humans_and_flags_bots(sent):
         TrackingEvent.objects.filter(message=sent).order_by("id").values_list("is_bot", flat=True)
     )
     assert flags == [False, True, True]
+
+
+def test_a_first_human_open_or_click_marks_the_contact_for_engagement_rules(sent):
+    """Engagement conditions ("opened in the last 30 days") read the messages, so a
+    first open or click marks the contact and its segments and stage follow; a bot's
+    hit and a second open mark nothing."""
+    marks = ContactMark.objects.filter(contact_id=sent.contact_id)
+    marks.delete()
+    client = Client()
+    open_url = f"/m/o/{make_token('open', sent.pk)}.gif"
+    client.get(open_url, HTTP_USER_AGENT="Mozilla/5.0 (compatible; Barracuda Sentinel)")
+    assert not marks.exists()
+    client.get(open_url, HTTP_USER_AGENT=HUMAN)
+    assert marks.count() == 1
+    client.get(open_url, HTTP_USER_AGENT=HUMAN)
+    assert marks.count() == 1
+    client.get(f"/m/c/{make_token('click', sent.pk, 0)}/", HTTP_USER_AGENT=HUMAN)
+    assert marks.count() == 2
+    opened = {"message": "opened", "within_days": 30}
+    assert matching_ids(opened, workspace=sent.workspace, contact_ids=[sent.contact_id]) == {
+        sent.contact_id
+    }
 
 
 def test_forged_or_guessed_tokens_do_nothing(sent):
