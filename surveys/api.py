@@ -263,7 +263,9 @@ class SurveyAskView(APIView):
             errors["idempotency_key"] = ["1-150 characters"]
         if errors:
             raise field_errors(errors)
-        contact = Contact.objects.filter(workspace=request.workspace, pk=contact_id).first()
+        contact = Contact.objects.filter(
+            workspace=request.workspace, pk=int(contact_id or 0)
+        ).first()
         if contact is None:
             raise field_errors({"contact_id": ["no such contact"]})
         message = services.survey_ask(

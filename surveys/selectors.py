@@ -89,7 +89,7 @@ def _aggregates() -> dict[str, Any]:
     }
 
 
-def _figures(row: dict[str, Any]) -> Figures:
+def _figures(row: Any) -> Figures:
     return Figures(
         count=row["count"],
         promoters=row["promoters"],

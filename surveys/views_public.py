@@ -166,10 +166,10 @@ def _submit(request: HttpRequest, resolved: Resolved, send_key: str, action: str
             channel=_channel(resolved),
         )
     except DomainError as exc:
-        response = SurveyResponse.objects.filter(
+        existing = SurveyResponse.objects.filter(
             workspace_id=survey.workspace_id, survey=survey, send_key=send_key
         ).first()
-        context = _page_context(survey, response, errors=exc.fields or {"score": [exc.message]})
+        context = _page_context(survey, existing, errors=exc.fields or {"score": [exc.message]})
         return render(
             request, "surveys/page.html", {**context, "action": action}, status=exc.status
         )

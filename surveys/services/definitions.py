@@ -31,8 +31,6 @@ Errors = dict[str, list[str]]
 
 def _text(value: Any, field: str, errors: Errors) -> str | None:
     limit, required = TEXTS[field]
-    if value is None:
-        value = ""
     if not isinstance(value, str) or "\x00" in value:
         errors[field] = ["must be text"]
         return None
@@ -69,8 +67,6 @@ def _choices(value: Any, errors: Errors) -> list[str] | None:
         errors["choices"] = [f"at most {MAX_CHOICES} choices"]
     elif any(len(c) > MAX_CHOICE_CHARS or "\x00" in c for c in cleaned):
         errors["choices"] = [f"each choice at most {MAX_CHOICE_CHARS} characters"]
-    elif len(set(cleaned)) != len(cleaned):
-        errors["choices"] = ["the choices must differ"]
     return cleaned
 
 
