@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from email.message import EmailMessage
+from email.message import Message as EmailMessage
 from typing import Any
 
 import pytest

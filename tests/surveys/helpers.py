@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from typing import Any
 
@@ -34,7 +35,7 @@ def sent_message(survey: Any, contact: Any, *, sent_seconds_ago: int = 60) -> Me
     message = Message.objects.select_related("contact", "template", "workspace").get(pk=message.pk)
     messages_render([message])
     Message.objects.filter(pk=message.pk).update(
-        status="sent", sent_at=timezone.now() - timezone.timedelta(seconds=sent_seconds_ago)
+        status="sent", sent_at=timezone.now() - dt.timedelta(seconds=sent_seconds_ago)
     )
     message.refresh_from_db()
     return message
