@@ -51,6 +51,7 @@ INSTALLED_APPS = [
     "messaging",
     "campaigns",
     "anymail",
+    "surveys",
     "analytics",
     "demo",
 ]

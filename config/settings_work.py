@@ -232,3 +232,11 @@ MESSAGING_SMS_RATE_PER_SECOND = env.int("MESSAGING_SMS_RATE_PER_SECOND", default
 # the send path once (a marker file next to it records that it did).
 MESSAGING_CRASH_AT = env.str("MESSAGING_CRASH_AT", default="")
 MESSAGING_CRASH_MARKER = env.str("MESSAGING_CRASH_MARKER", default="")
+# Surveys: how long after the first answer a tap on another score still changes it
+# (then the answer is locked), and the hosted survey pages' limit per client address.
+SURVEY_CHANGE_HOURS = env.int("SURVEY_CHANGE_HOURS", default=24)
+SURVEY_PAGE_RATE_PER_MINUTE = env.int("SURVEY_PAGE_RATE_PER_MINUTE", default=60)
+if SURVEY_CHANGE_HOURS < 0 or SURVEY_PAGE_RATE_PER_MINUTE < 1:
+    raise ImproperlyConfigured(
+        "SURVEY_CHANGE_HOURS must be 0 or more and SURVEY_PAGE_RATE_PER_MINUTE 1 or more."
+    )

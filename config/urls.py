@@ -17,6 +17,7 @@ api_v1 = [
     path("", include("analytics.urls_api")),
     path("", include("messaging.urls_api")),
     path("", include("campaigns.urls_api")),
+    path("", include("surveys.urls_api")),
 ]
 
 
@@ -56,6 +57,7 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/v1/", include(api_v1)),
     path("", include("messaging.urls_public")),
+    path("", include("surveys.urls_public")),
     # django-anymail's per-ESP tracking webhooks (messaging/services/anymail_events.py),
     # only with ANYMAIL_WEBHOOK_SECRET set.
     path("anymail/", include((anymail_webhooks, anymail_urls.app_name))),
@@ -65,6 +67,7 @@ urlpatterns = [
     path("w/<slug:slug>/", include("analytics.urls")),
     path("w/<slug:slug>/", include("messaging.urls")),
     path("w/<slug:slug>/", include("campaigns.urls")),
+    path("w/<slug:slug>/", include("surveys.urls")),
 ]
 
 # /api/ answers its errors in the API's JSON shape, the dashboard with its pages.

@@ -7,6 +7,7 @@ field): a message that goes over fails alone."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,12 +38,25 @@ def _plain(value: Any) -> Any:
     return str(value)
 
 
+# Functions (workspace, contact, message id, template) -> more names for the template,
+# registered by apps to the right in AppConfig.ready() (surveys: `survey_<id>`, the
+# one-tap scale of a survey the template names). Each returns plain data only.
+ContextProvider = Callable[[Workspace, Contact | None, int | None, Template | None], dict[str, Any]]
+CONTEXT_PROVIDERS: list[ContextProvider] = []
+
+
+def register_context_provider(provider: ContextProvider) -> None:
+    if provider not in CONTEXT_PROVIDERS:
+        CONTEXT_PROVIDERS.append(provider)
+
+
 def contact_context(
     *,
     contact: Contact | None,
     workspace: Workspace,
     stage_name: str = "",
     message_id: int | None = None,
+    template: Template | None = None,
 ) -> dict[str, Any]:
     data: dict[str, Any] = {
         "first_name": "",
@@ -69,7 +83,11 @@ def contact_context(
         )
     link = tokens.unsubscribe_url(message_id) if message_id else "#preview-unsubscribe"
     # (the same link serves as the preference page: GET shows the choices)
+    extra: dict[str, Any] = {}
+    for provider in CONTEXT_PROVIDERS:
+        extra.update(provider(workspace, contact, message_id, template))
     return {
+        **extra,
         **data,
         "contact": dict(data),
         "stage": stage_name,

@@ -25,7 +25,7 @@ from messaging.services.tracking import (
 PIXEL = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
 
 
-def _prefetch(request: HttpRequest) -> bool:
+def is_prefetch(request: HttpRequest) -> bool:
     purpose = (
         request.headers.get("Purpose", "")
         + request.headers.get("Sec-Purpose", "")
@@ -51,7 +51,7 @@ def track_open(request: HttpRequest, token: str) -> HttpResponse:
         tracking_record_open(
             message=found[0],
             user_agent=request.headers.get("User-Agent", ""),
-            prefetch=_prefetch(request),
+            prefetch=is_prefetch(request),
         )
     return HttpResponse(PIXEL, content_type="image/gif")
 
@@ -67,7 +67,7 @@ def track_click(request: HttpRequest, token: str) -> HttpResponse:
         message=message,
         index=index,
         user_agent=request.headers.get("User-Agent", ""),
-        prefetch=_prefetch(request) or request.method == "HEAD",
+        prefetch=is_prefetch(request) or request.method == "HEAD",
     )
     if url is None:
         raise Http404("Unknown link.")

@@ -40,6 +40,7 @@ def messages_render(messages: list[Message]) -> tuple[list[Message], int]:
             workspace=m.workspace,
             stage_name=stage.stage.name if stage else "",
             message_id=m.pk,
+            template=m.template,
         )
         try:
             # A subject already on the row is the campaign's own (an A/B variant's).

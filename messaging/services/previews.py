@@ -27,6 +27,7 @@ def template_preview(*, template: Template, contact: Contact | None) -> Rendered
         contact=contact,
         workspace=template.workspace,
         stage_name=stage.stage.name if stage else "",
+        template=template,
     )
     try:
         return render_template(template, context)

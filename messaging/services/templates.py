@@ -51,7 +51,10 @@ def template_errors(template: Template) -> dict[str, list[str]]:
         # What the text alone makes too large or slow (loops over literals, values
         # doubled in `with`) shows with any contact: refuse it now, not at send time.
         try:
-            render_template(template, contact_context(contact=None, workspace=template.workspace))
+            render_template(
+                template,
+                contact_context(contact=None, workspace=template.workspace, template=template),
+            )
         except TemplateError as exc:
             errors.setdefault(exc.field, []).append(exc.reason)
     return errors

@@ -1,0 +1,19 @@
+"""Every write the surveys app makes goes through these functions."""
+
+from surveys.services.answers import Outcome, Resolved, Tap, answer_submit, answer_tap, send_resolve
+from surveys.services.definitions import survey_create, survey_delete, survey_update
+from surveys.services.sending import survey_ask, survey_send
+
+__all__ = [
+    "Outcome",
+    "Resolved",
+    "Tap",
+    "answer_submit",
+    "answer_tap",
+    "send_resolve",
+    "survey_ask",
+    "survey_create",
+    "survey_delete",
+    "survey_send",
+    "survey_update",
+]

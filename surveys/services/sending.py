@@ -1,0 +1,135 @@
+"""Asking a survey: to an audience (segments and stages) as a broadcast, which is a
+marketing message like any other (consent, suppression, caps and quiet hours apply
+when a worker sends it); or to one contact (the API; a transactional survey skips
+caps and quiet hours there). The message's template is built from the survey: the
+marketer gives a subject and an optional opening line, never HTML."""
+
+from __future__ import annotations
+
+import html
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from campaigns.broadcasts.services import broadcast_create, broadcast_schedule
+from campaigns.models import Broadcast
+from config.errors import field_errors
+from contacts.models import Channel, Contact
+from messaging.models import Message, Template
+from messaging.services import message_enqueue
+from messaging.services.templates import template_create
+from surveys.models import Survey
+from surveys.render import scale_block, sms_body
+from workspaces.services import Actor, audit_record
+
+SEND_FIELDS = ("channel", "subject", "intro", "include_segment_ids", "include_stage_ids")
+MAX_INTRO = 2000
+
+
+def _clean(data: dict[str, Any]) -> dict[str, Any]:
+    unknown = sorted(set(data) - set(SEND_FIELDS))
+    errors: dict[str, list[str]] = {key: ["unknown field"] for key in unknown}
+    channel = data.get("channel", Channel.EMAIL)
+    if channel not in (Channel.EMAIL, Channel.SMS):
+        errors["channel"] = ["one of email, sms"]
+    subject, intro = data.get("subject", ""), data.get("intro", "")
+    if not isinstance(subject, str) or not isinstance(intro, str):
+        errors["subject" if not isinstance(subject, str) else "intro"] = ["must be text"]
+    elif channel == Channel.EMAIL and not subject.strip():
+        errors["subject"] = ["an email needs a subject"]
+    elif len(subject) > 500:
+        errors["subject"] = ["at most 500 characters"]
+    elif len(intro) > MAX_INTRO:
+        errors["intro"] = [f"at most {MAX_INTRO} characters"]
+    if errors:
+        raise field_errors(errors)
+    return {"channel": channel, "subject": subject.strip(), "intro": intro.strip()}
+
+
+def _body(survey: Survey, intro: str) -> str:
+    """The email: the opening line (escaped; `{{ first_name }}` still personalises),
+    then the scale."""
+    opening = "".join(
+        f'<p style="font:16px/1.5 Arial,sans-serif;margin:0 0 16px">{html.escape(line)}</p>'
+        for line in intro.splitlines()
+        if line.strip()
+    )
+    return f'<div style="max-width:560px">{opening}{scale_block(survey.pk)}</div>'
+
+
+def survey_template(
+    *, survey: Survey, channel: str, subject: str, intro: str, actor: Actor, name: str = ""
+) -> Template:
+    stamp = timezone.now().strftime("%Y-%m-%d %H:%M:%S.%f")
+    name = name or f"Survey “{survey.name}” {stamp}"
+    data: dict[str, Any] = {"name": name[:200], "channel": channel}
+    if channel == Channel.SMS:
+        opening = f"{intro} " if intro else ""
+        data["body"] = opening + sms_body(survey.pk)
+    else:
+        data.update(subject=subject, body=_body(survey, intro))
+    return template_create(workspace=survey.workspace, data=data, actor=actor)
+
+
+@transaction.atomic
+def survey_send(*, survey: Survey, data: dict[str, Any], actor: Actor) -> Broadcast:
+    """Send the survey now to the contacts of the segments and stages named, as a
+    broadcast (its report shows delivery; the survey's report shows the answers)."""
+    cleaned = _clean({k: v for k, v in data.items() if k in ("channel", "subject", "intro")})
+    audience = {k: data.get(k, []) for k in ("include_segment_ids", "include_stage_ids")}
+    unknown = sorted(set(data) - set(SEND_FIELDS))
+    if unknown:
+        raise field_errors({key: ["unknown field"] for key in unknown})
+    template = survey_template(survey=survey, actor=actor, **cleaned)
+    broadcast = broadcast_create(
+        workspace=survey.workspace,
+        data={
+            "name": template.name,
+            "channel": cleaned["channel"],
+            "template_id": template.pk,
+            "schedule": "now",
+            **audience,
+        },
+        actor=actor,
+    )
+    if not broadcast.include_segment_ids and not broadcast.include_stage_ids:
+        raise field_errors({"include_segment_ids": ["include at least one segment or stage"]})
+    broadcast_schedule(broadcast=broadcast, actor=actor)
+    audit_record(
+        workspace=survey.workspace,
+        action="survey.sent",
+        actor=actor,
+        object_type="survey",
+        object_id=survey.pk,
+        details={"broadcast_id": broadcast.pk},
+    )
+    return broadcast
+
+
+@transaction.atomic
+def survey_ask(
+    *, survey: Survey, contact: Contact, channel: str, idempotency_key: str, actor: Actor
+) -> Message:
+    """Ask one contact (e.g. after a support case closes). The same idempotency key
+    asks once."""
+    if channel not in (Channel.EMAIL, Channel.SMS):
+        raise field_errors({"channel": ["one of email, sms"]})
+    name = f"Survey “{survey.name}” · {channel}"[:200]
+    template = Template.objects.filter(workspace=survey.workspace, name=name).first()
+    if template is None:
+        template = survey_template(
+            survey=survey,
+            channel=channel,
+            subject=survey.question[:500],
+            intro="",
+            actor=actor,
+            name=name,
+        )
+    enqueued = message_enqueue(
+        contact=contact,
+        template=template,
+        idempotency_key=f"survey:{survey.pk}:{idempotency_key}"[:200],
+        transactional=survey.transactional,
+    )
+    return enqueued.message
