@@ -7,12 +7,15 @@ class CampaignsConfig(AppConfig):
     def ready(self) -> None:
         # Hooks are registered once the app registry is ready: the services import
         # models, which cannot be imported while apps are still loading.
+        from campaigns.broadcasts.services import broadcast_send_now  # noqa: PLC0415
         from campaigns.engagement import register_engagement_condition  # noqa: PLC0415
         from campaigns.journeys import triggers  # noqa: PLC0415
         from contacts.panels import ContactPanel, register_contact_panel  # noqa: PLC0415
         from lifecycle.hooks import on_contacts_refreshed, on_stage_changed  # noqa: PLC0415
+        from surveys.hooks import register_audience_sender  # noqa: PLC0415
 
         register_engagement_condition()
+        register_audience_sender(broadcast_send_now)
         on_stage_changed(triggers.on_stage_changed)
         on_contacts_refreshed(triggers.on_contacts_refreshed)
         register_contact_panel(ContactPanel("Journeys", "campaigns:contact-journeys-panel", "main"))

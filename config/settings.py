@@ -49,9 +49,9 @@ INSTALLED_APPS = [
     "contacts",
     "lifecycle",
     "messaging",
+    "surveys",
     "campaigns",
     "anymail",
-    "surveys",
     "analytics",
     "demo",
 ]

@@ -232,11 +232,11 @@ class SurveySendView(APIView):
     )
     def post(self, request: ApiRequest, survey_id: int) -> Response:
         survey = _survey_or_404(request, survey_id)
-        broadcast = services.survey_send(
+        sent = services.survey_send(
             survey=survey, data=request_object(request.data), actor=request.actor
         )
         return Response(
-            {"broadcast_id": broadcast.pk, "status": broadcast.status},
+            {"broadcast_id": sent.broadcast_id, "status": sent.status},
             status=status.HTTP_201_CREATED,
         )
 

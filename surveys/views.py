@@ -148,10 +148,12 @@ def survey_send(request: WorkspaceRequest, survey_id: int) -> HttpResponse:
             "include_stage_ids": request.POST.getlist("include_stage_ids"),
         }
         try:
-            broadcast = services.survey_send(survey=survey, data=values, actor=request.actor)
+            sent = services.survey_send(survey=survey, data=values, actor=request.actor)
             messages.success(request, f"Survey “{survey.name}” is being sent.")
             return redirect(
-                "campaigns:broadcast-edit", slug=request.workspace.slug, broadcast_id=broadcast.pk
+                "campaigns:broadcast-edit",
+                slug=request.workspace.slug,
+                broadcast_id=sent.broadcast_id,
             )
         except DomainError as exc:
             errors = exc.fields or {"include_segment_ids": [exc.message]}

@@ -27,7 +27,7 @@ def test_mypy_is_clean():
     assert result.returncode == 0, result.stdout[-4000:]
 
 
-APPS = ["workspaces", "contacts", "lifecycle", "messaging", "campaigns", "surveys", "analytics"]
+APPS = ["workspaces", "contacts", "lifecycle", "messaging", "surveys", "campaigns", "analytics"]
 PACKAGES = ["config", *APPS, "demo"]  # config below every app, demo above them all
 
 
@@ -74,7 +74,7 @@ def _imports(path: Path) -> list[str]:
 
 
 def test_imports_flow_one_way():
-    """config → workspaces → contacts → lifecycle → messaging → campaigns → surveys →
+    """config → workspaces → contacts → lifecycle → messaging → surveys → campaigns →
     analytics → demo: a package imports only from packages to its left (docs/architecture.md).
     config imports no app at all (its urls.py names them as strings); only tests
     import demo."""

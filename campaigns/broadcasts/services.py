@@ -14,9 +14,10 @@ from django.utils import timezone
 
 from campaigns.broadcasts.definition import apply_data, check_audience_ids, schedule_errors
 from campaigns.models import Broadcast, BroadcastStatus, BroadcastVariant, ScheduleKind
-from config.errors import Conflict
+from config.errors import Conflict, field_errors
 from config.queue import enqueue_on_commit
 from messaging.models import MessageStatus
+from surveys.hooks import Sent
 from workspaces.models import Workspace
 from workspaces.services import Actor, audit_record, save_or_conflict
 
@@ -220,3 +221,34 @@ def broadcast_cancel(*, broadcast: Broadcast, actor: Actor) -> Broadcast:
         details={"cancelled_messages": cancelled},
     )
     return broadcast
+
+
+@transaction.atomic
+def broadcast_send_now(
+    *,
+    workspace: Workspace,
+    name: str,
+    channel: str,
+    template_id: int,
+    include_segment_ids: Any,
+    include_stage_ids: Any,
+    actor: Actor,
+) -> Sent:
+    """A broadcast of one template to segments and stages, sent now: how a survey
+    reaches an audience (registered with surveys.hooks in CampaignsConfig.ready())."""
+    broadcast = broadcast_create(
+        workspace=workspace,
+        data={
+            "name": name,
+            "channel": channel,
+            "template_id": template_id,
+            "schedule": "now",
+            "include_segment_ids": include_segment_ids,
+            "include_stage_ids": include_stage_ids,
+        },
+        actor=actor,
+    )
+    if not broadcast.include_segment_ids and not broadcast.include_stage_ids:
+        raise field_errors({"include_segment_ids": ["include at least one segment or stage"]})
+    broadcast_schedule(broadcast=broadcast, actor=actor)
+    return Sent(broadcast_id=broadcast.pk, status=broadcast.status)

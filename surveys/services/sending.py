@@ -12,13 +12,12 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from campaigns.broadcasts.services import broadcast_create, broadcast_schedule
-from campaigns.models import Broadcast
 from config.errors import field_errors
 from contacts.models import Channel, Contact
 from messaging.models import Message, Template
 from messaging.services import message_enqueue
 from messaging.services.templates import template_create
+from surveys.hooks import Sent, audience_send
 from surveys.models import Survey
 from surveys.render import scale_block, sms_body
 from workspaces.services import Actor, audit_record
@@ -73,7 +72,7 @@ def survey_template(
 
 
 @transaction.atomic
-def survey_send(*, survey: Survey, data: dict[str, Any], actor: Actor) -> Broadcast:
+def survey_send(*, survey: Survey, data: dict[str, Any], actor: Actor) -> Sent:
     """Send the survey now to the contacts of the segments and stages named, as a
     broadcast (its report shows delivery; the survey's report shows the answers)."""
     cleaned = _clean({k: v for k, v in data.items() if k in ("channel", "subject", "intro")})
@@ -82,29 +81,24 @@ def survey_send(*, survey: Survey, data: dict[str, Any], actor: Actor) -> Broadc
     if unknown:
         raise field_errors({key: ["unknown field"] for key in unknown})
     template = survey_template(survey=survey, actor=actor, **cleaned)
-    broadcast = broadcast_create(
+    sent = audience_send(
         workspace=survey.workspace,
-        data={
-            "name": template.name,
-            "channel": cleaned["channel"],
-            "template_id": template.pk,
-            "schedule": "now",
-            **audience,
-        },
+        name=template.name,
+        channel=cleaned["channel"],
+        template_id=template.pk,
+        include_segment_ids=audience["include_segment_ids"],
+        include_stage_ids=audience["include_stage_ids"],
         actor=actor,
     )
-    if not broadcast.include_segment_ids and not broadcast.include_stage_ids:
-        raise field_errors({"include_segment_ids": ["include at least one segment or stage"]})
-    broadcast_schedule(broadcast=broadcast, actor=actor)
     audit_record(
         workspace=survey.workspace,
         action="survey.sent",
         actor=actor,
         object_type="survey",
         object_id=survey.pk,
-        details={"broadcast_id": broadcast.pk},
+        details={"broadcast_id": sent.broadcast_id},
     )
-    return broadcast
+    return sent
 
 
 @transaction.atomic

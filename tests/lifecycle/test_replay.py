@@ -314,7 +314,8 @@ def test_contacts_and_known_stage_dates_by_csv_then_a_year_of_events(ws, stages,
         job = import_job_create(workspace=ws, upload=upload, actor=actor, kind=kind)
         import_job_start(job=job, mapping=job.mapping, match_on="email", actor=actor)
         done = import_job_run(job_id=job.pk)
-        assert done is not None and done.rejected_count == 0, list(done.row_errors.values())
+        assert done is not None
+        assert done.rejected_count == 0, list(done.row_errors.values())
         evaluate_all(now)
 
     rng = random.Random(1516)

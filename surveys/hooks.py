@@ -1,0 +1,49 @@
+"""How a survey reaches an audience. Sending to segments and stages is what broadcasts
+do, and broadcasts live in campaigns, to the right of surveys in the import order: so
+campaigns registers its sender here in its AppConfig.ready(), as every app to the right
+acts on an app to its left (docs/architecture.md, Hooks)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from config.errors import Conflict
+from workspaces.models import Workspace
+
+
+@dataclass(frozen=True)
+class Sent:
+    """What the sender made of it: the broadcast that carries the survey."""
+
+    broadcast_id: int
+    status: str
+
+
+class AudienceSender(Protocol):
+    def __call__(
+        self,
+        *,
+        workspace: Workspace,
+        name: str,
+        channel: str,
+        template_id: int,
+        include_segment_ids: Sequence[Any],
+        include_stage_ids: Sequence[Any],
+        actor: Any,
+    ) -> Sent: ...
+
+
+_senders: list[Callable[..., Sent]] = []
+
+
+def register_audience_sender(sender: Callable[..., Sent]) -> None:
+    if sender not in _senders:
+        _senders.append(sender)
+
+
+def audience_send(**kwargs: Any) -> Sent:
+    if not _senders:
+        raise Conflict("Sending to an audience needs the campaigns app.")
+    return _senders[0](**kwargs)
