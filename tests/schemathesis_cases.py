@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.utils import timezone
 
+from contacts.models import Contact
 from lifecycle.models import Stage
 from messaging.models import Template
 from tests.conftest import Persona
@@ -222,6 +223,40 @@ def _complete_broadcasts(
         body.pop("variants", None)
 
 
+def _complete_surveys(
+    method: str, path: str, body: dict[str, Any], mapper: IdMapper, path_ids: dict[str, Any]
+) -> None:
+    """What a survey's schema cannot say: a choice question has two choices or more,
+    a custom scale's bottom is below its top, a send names an audience, and the
+    contact asked exists now (a run may erase contacts)."""
+    if not path.startswith("/api/v1/surveys/"):
+        return
+    if isinstance(body.get("choices"), list):
+        body["choices"] = [
+            c if str(c).strip() else f"Option {i}" for i, c in enumerate(body["choices"])
+        ]
+    if body.get("kind") == "choice" and len(body.get("choices") or []) < 2:
+        body["choices"] = ["Yes, gladly", "Not now"]
+    if body.get("kind") == "scale":
+        low, high = body.get("scale_min"), body.get("scale_max")
+        if isinstance(low, int) and isinstance(high, int) and low >= high:
+            body["scale_min"], body["scale_max"] = 0, 10
+    if (
+        path.endswith("/send/")
+        and not body.get("include_segment_ids")
+        and not body.get("include_stage_ids")
+    ):
+        stage = Stage.objects.filter(workspace=mapper.workspace, archived_at=None).first()
+        body["include_stage_ids"] = [stage.pk] if stage else []
+    email = body.get("channel", "email") == "email"
+    if path.endswith("/send/") and email and not str(body.get("subject") or "").strip():
+        body["subject"] = "How did we do?"  # an email needs one; an SMS has none
+    if path.endswith("/ask/") and "contact_id" in body:
+        contact = Contact.objects.filter(workspace=mapper.workspace).order_by("pk").first()
+        if contact is not None:
+            body["contact_id"] = contact.pk
+
+
 def _complete_journeys(
     method: str, path: str, body: dict[str, Any], mapper: IdMapper, path_ids: dict[str, Any]
 ) -> None:
@@ -261,6 +296,7 @@ def complete_body(
         _complete_templates_and_contacts,
         _complete_broadcasts,
         _complete_journeys,
+        _complete_surveys,
     ):
         complete(method, path, body, mapper, path_ids)
     return body

@@ -62,7 +62,11 @@ def _choices(value: Any, errors: Errors) -> list[str] | None:
     if not isinstance(value, list) or not all(isinstance(c, str) for c in value):
         errors["choices"] = ["must be a list of texts"]
         return None
-    cleaned = [c.strip() for c in value if c.strip()]
+    blank = [i for i, c in enumerate(value) if not c.strip()]
+    if blank:
+        errors[f"choices[{blank[0]}]"] = ["is empty"]
+        return None
+    cleaned = [c.strip() for c in value]
     if len(cleaned) > MAX_CHOICES:
         errors["choices"] = [f"at most {MAX_CHOICES} choices"]
     elif any(len(c) > MAX_CHOICE_CHARS or "\x00" in c for c in cleaned):
