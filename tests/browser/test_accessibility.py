@@ -10,9 +10,11 @@ import pytest
 from playwright.sync_api import Browser
 
 from campaigns.models import Broadcast, Journey
+from lifecycle.models import Stage
 from lifecycle.services import stages_create_defaults, sweep_now
 from tests.browser.conftest import ROOT, log_in
 from tests.factories import ContactFactory, EventFactory, SegmentFactory, TemplateFactory
+from tests.surveys.helpers import nps_survey
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -39,6 +41,8 @@ def test_main_pages_have_no_serious_accessibility_violations(
         workspace=ws, name="Spring", channel="email", template=template
     )
     journey = Journey.objects.create(workspace=ws, name="Welcome", trigger={"kind": "manual"})
+    survey = nps_survey(ws)
+    stage = Stage.objects.get(workspace=ws, key="customer")
     pages = [
         "/w/acme/contacts/",
         f"/w/acme/contacts/{contact.pk}/",
@@ -61,6 +65,11 @@ def test_main_pages_have_no_serious_accessibility_violations(
         "/w/acme/settings/sending-rules/",
         "/w/acme/settings/reporting/",
         "/w/acme/settings/api-keys/",
+        "/w/acme/surveys/",
+        "/w/acme/surveys/new/",
+        f"/w/acme/surveys/{survey.pk}/",
+        f"/w/acme/surveys/{survey.pk}/send/",
+        f"/w/acme/stages/{stage.pk}/",
     ]
     axe = _axe_source()
     context = browser.new_context(base_url=live_server.url, viewport={"width": 1440, "height": 900})

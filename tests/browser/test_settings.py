@@ -12,10 +12,12 @@ from django.core import mail
 from playwright.sync_api import Browser, Page, expect
 
 from campaigns.models import Broadcast
+from lifecycle.models import Stage
 from lifecycle.services import stages_create_defaults
 from messaging.models import SendingPolicy
 from tests.browser.conftest import log_in, screenshot
 from tests.factories import ContactFactory, EventFactory, TemplateFactory
+from tests.surveys.helpers import nps_survey
 from workspaces import tasks
 from workspaces.models import Membership
 
@@ -113,6 +115,8 @@ def test_every_page_fits_a_phone(browser: Browser, live_server: Any, owner: Any)
     context = browser.new_context(base_url=live_server.url, viewport={"width": 390, "height": 844})
     page = context.new_page()
     log_in(page, live_server.url, owner.user)
+    survey = nps_survey(ws)
+    stage = Stage.objects.get(workspace=ws, key="customer")
     pages = [
         "/w/acme/contacts/",
         f"/w/acme/contacts/{contact.pk}/",
@@ -134,6 +138,11 @@ def test_every_page_fits_a_phone(browser: Browser, live_server: Any, owner: Any)
         "/w/acme/settings/sending-rules/",
         "/w/acme/settings/reporting/",
         "/w/acme/settings/api-keys/",
+        "/w/acme/surveys/",
+        "/w/acme/surveys/new/",
+        f"/w/acme/surveys/{survey.pk}/",
+        f"/w/acme/surveys/{survey.pk}/send/",
+        f"/w/acme/stages/{stage.pk}/",
     ]
     too_wide = {}
     for path in pages:
