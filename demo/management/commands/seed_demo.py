@@ -15,6 +15,7 @@ from demo.broadcasts import demo_broadcast_seed, demo_segments_seed
 from demo.campaigns import demo_journeys_seed, demo_messaging_seed
 from demo.contacts import demo_contacts_create
 from demo.lifecycle import demo_history_replay
+from demo.surveys import demo_surveys_seed
 from workspaces.models import Workspace
 from workspaces.services import Actor, api_key_create, workspace_provision
 
@@ -78,6 +79,7 @@ class Command(BaseCommand):
         sent = demo_messaging_seed(workspace=workspace)
         demo_journeys_seed(workspace=workspace)
         demo_segments_seed(workspace=workspace)
+        answers = demo_surveys_seed(workspace=workspace, seed=options["seed"])
         demo_broadcast_seed(workspace=workspace, seed=options["seed"])
         # Statistics for the planner after a bulk load: without them the first pages
         # (a broadcast's conversions) plan for empty tables and take seconds, not ms.
@@ -87,6 +89,6 @@ class Command(BaseCommand):
             f"Demo workspace '{DEMO_SLUG}': {summary.contacts} contacts, {summary.events} "
             f"events, {summary.purchases} purchases worth {summary.revenue} "
             f"{workspace.currency}; {moves} lifecycle stage moves over the year; "
-            f"{sent} messages in the sandbox outbox."
+            f"{sent} messages in the sandbox outbox; {answers} survey answers."
         )
         self.stdout.write(f"Demo API key (shown once): {secret}")
