@@ -65,7 +65,9 @@ def test_create_update_reorder_make_default_and_remove(api, ws, stages):
     assert (
         api.post("/api/v1/stages/reorder/", {"order": order[1:]}, format="json").status_code == 400
     )
-    assert api.delete(f"/api/v1/stages/{stages['subscriber'].pk}/").status_code == 400
+    removed_default = api.delete(f"/api/v1/stages/{stages['subscriber'].pk}/")
+    assert removed_default.status_code == 409  # the state forbids it, not the request
+    assert removed_default.json()["error"]["fields"] == {"stage": ["is the default stage"]}
     default = api.post(f"/api/v1/stages/{stages['lead'].pk}/make-default/").json()
     assert default["is_default"] and default["rule"] is None
     assert api.delete(f"/api/v1/stages/{vip['id']}/").status_code == 204
