@@ -24,6 +24,7 @@ from lifecycle.services import stages_create_defaults
 from messaging.models import Template
 from messaging.services import message_enqueue, template_create
 from messaging.services.domains import sending_domain_create
+from surveys.services import survey_create
 from tests.factories import (
     ContactFactory,
     EventFactory,
@@ -101,6 +102,13 @@ OBJECT_MAKERS: dict[str, Callable[[Workspace], int]] = {
         SpendFactory.create(workspace=ws, source="secret", month="2026-01-01", amount=10).pk
     ),
     "template_id": lambda ws: _template(ws).pk,
+    "survey_id": lambda ws: (
+        survey_create(
+            workspace=ws,
+            data={"name": "secret survey", "kind": "nps", "question": "Recommend us?"},
+            actor=Actor(system="test"),
+        ).pk
+    ),
     "broadcast_id": lambda ws: _broadcast(ws).pk,
     "journey_id": _journey,
     "domain_id": lambda ws: (
