@@ -48,14 +48,19 @@ locked AS MATERIALIZED (
     FOR NO KEY UPDATE OF cs
 ),
 moved AS (
+    -- A move is never dated before the contact's last one: a replay may have dated its
+    -- move after this statement's `now` and committed while the row lock was awaited
+    -- (the row as updated then is what `cs` is here, whatever the snapshot saw).
     UPDATE lifecycle_contactstage cs
-    SET stage_id = d.new_stage, entered_at = %(now)s, pinned = false, pinned_until = NULL
+    SET stage_id = d.new_stage,
+        entered_at = GREATEST(%(now)s, cs.entered_at + interval '1 microsecond'),
+        pinned = false, pinned_until = NULL
     FROM diff d
     WHERE cs.contact_id = d.contact_id AND cs.stage_id = d.old_stage AND {scope_cs}
       AND (%(override_pins)s OR NOT cs.pinned
            OR (cs.pinned_until IS NOT NULL AND cs.pinned_until <= %(now)s))
       AND cs.contact_id = ANY((SELECT array_agg(contact_id) FROM locked)::bigint[])
-    RETURNING cs.contact_id, d.old_stage, d.new_stage
+    RETURNING cs.contact_id, d.old_stage, d.new_stage, cs.entered_at AS at
 ),
 entered AS (
     INSERT INTO lifecycle_contactstage (contact_id, workspace_id, stage_id, entered_at, pinned)
@@ -63,11 +68,11 @@ entered AS (
     FROM diff d WHERE d.old_stage IS NULL
     ORDER BY d.contact_id
     ON CONFLICT (contact_id) DO NOTHING
-    RETURNING contact_id, NULL::bigint AS old_stage, stage_id AS new_stage
+    RETURNING contact_id, NULL::bigint AS old_stage, stage_id AS new_stage, entered_at AS at
 )
 INSERT INTO lifecycle_stagetransition
     (workspace_id, contact_id, from_stage_id, to_stage_id, at, cause, rule_version, reason)
-SELECT %(ws)s, m.contact_id, m.old_stage, m.new_stage, %(now)s, %(cause)s,
+SELECT %(ws)s, m.contact_id, m.old_stage, m.new_stage, m.at, %(cause)s,
        s.rule_version, %(reason)s
 FROM (SELECT * FROM moved UNION ALL SELECT * FROM entered) m
 JOIN lifecycle_stage s ON s.id = m.new_stage
