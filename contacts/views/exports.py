@@ -3,6 +3,8 @@ page, and the file's download (members of the workspace only; anyone else gets 4
 
 from __future__ import annotations
 
+from zoneinfo import ZoneInfo
+
 from django.http import FileResponse, Http404, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -36,7 +38,6 @@ def export_status_context(request: WorkspaceRequest) -> dict[str, object]:
     return {
         "export": export,
         "export_running": export is not None and export.finished_at is None,
-        "now": timezone.now(),
     }
 
 
@@ -51,7 +52,8 @@ def contact_export_download(request: WorkspaceRequest, token: str) -> FileRespon
     export = services.contact_export_for_download(workspace=request.workspace, token=token)
     if export is None:
         raise Http404("No such export.")
-    stamp = timezone.localtime(export.requested_at).strftime("%Y%m%d-%H%M")
+    zone = ZoneInfo(request.workspace.time_zone)
+    stamp = timezone.localtime(export.requested_at, zone).strftime("%Y%m%d-%H%M")
     return FileResponse(
         export.file.open("rb"),
         as_attachment=True,
