@@ -99,6 +99,7 @@ def contact_list(request: WorkspaceRequest) -> HttpResponse:
         and (more or count > settings.CONTACTS_EXPORT_INLINE_MAX),
     }
     if request.headers.get("HX-Request"):
+        context["oob_export_button"] = True
         return render(request, "contacts/_contact_rows.html", context)
     return render(
         request, "contacts/contact_list.html", {**context, **export_status_context(request)}
