@@ -21,6 +21,12 @@ def export_run(export_id: int) -> None:
     services.contact_export_run(export_id=export_id)
 
 
+@shared_task(name="contacts.exports_forget")
+def exports_forget() -> int:
+    """Delete contacts exports (and their files) older than a day (beat, hourly)."""
+    return services.contact_exports_forget()
+
+
 @shared_task(name="contacts.import_resume_stalled")
 def import_resume_stalled() -> int:
     """Re-enqueue imports whose task was lost (broker restart) or whose worker died."""

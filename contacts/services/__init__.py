@@ -10,6 +10,7 @@ from contacts.services.export_jobs import (
     contact_export_request,
     contact_export_run,
     contact_export_status,
+    contact_exports_forget,
 )
 from contacts.services.import_mapping import suggest_mapping
 from contacts.services.imports import (
@@ -50,6 +51,7 @@ __all__ = [
     "contact_export_request",
     "contact_export_run",
     "contact_export_status",
+    "contact_exports_forget",
     "contact_marks_claim",
     "contact_marks_discard",
     "contact_marks_done",

@@ -12,6 +12,7 @@ from urllib.parse import parse_qsl
 
 from django.core.files import File
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from config.queue import enqueue
@@ -37,7 +38,7 @@ def contact_export_request(
 ) -> ContactExport:
     """Queue an export of the contacts the list shows for `query` (its query string),
     or return the one already queued or running for the same filters."""
-    _forget_old(workspace)
+    contact_exports_forget(workspace=workspace)
     with transaction.atomic():
         pending = _pending(workspace)
         if pending is not None and pending.query == query:
@@ -72,12 +73,27 @@ def _pending(workspace: Workspace) -> ContactExport | None:
     )
 
 
-def _forget_old(workspace: Workspace) -> None:
-    old = ContactExport.objects.filter(workspace=workspace, requested_at__lt=timezone.now() - KEEP)
-    for export in old:
-        if export.file:
-            export.file.delete(save=False)
-    old.delete()
+def contact_exports_forget(*, workspace: Workspace | None = None, finished: bool = False) -> int:
+    """Delete exports asked for more than KEEP ago, and their files (beat, hourly, and
+    before each new export of a workspace); with `finished`, every finished export of
+    the workspace too: after an erasure its files may hold the erased contact. Files
+    go after the commit, so a rolled-back erasure leaves them downloadable."""
+    forget = Q(requested_at__lt=timezone.now() - KEEP)
+    if finished:
+        forget |= Q(finished_at__isnull=False)
+    exports = ContactExport.objects.filter(forget)
+    if workspace is not None:
+        exports = exports.filter(workspace=workspace)
+    names = list(exports.exclude(file="").values_list("file", flat=True))
+    count, _ = exports.delete()
+    transaction.on_commit(lambda: _files_delete(names))
+    return count
+
+
+def _files_delete(names: list[str]) -> None:
+    storage = ContactExport._meta.get_field("file").storage
+    for name in names:
+        storage.delete(name)
 
 
 def contact_export_run(*, export_id: int) -> ContactExport | None:
