@@ -11,8 +11,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.utils import timezone
 from playwright.sync_api import Page, expect
 
+from contacts.models import ContactExport
 from tests.browser.conftest import log_in, screenshot
 from tests.factories import ContactFactory
 from tests.processes import purge_broker, running_worker
@@ -43,6 +45,21 @@ def test_export_a_big_list_with_a_worker_and_download_it(
     expect(status).to_contain_text("Waiting for a worker")
     expect(page).to_have_url(re.compile(r"/w/acme/contacts/\?.*email_status=subscribed"))
     screenshot(page, "contacts-export-waiting-1440")
+
+    # How a long export looks part-way (the row as a worker leaves it after 12,000 of
+    # 30,000 rows), picked up by the status polling by itself; then back to queued for
+    # the real worker below.
+    export = ContactExport.objects.get()
+    ContactExport.objects.filter(pk=export.pk).update(
+        started_at=timezone.now(), total=30_000, rows_written=12_000
+    )
+    expect(status).to_contain_text("12,000 of 30,000 rows written")
+    expect(status.locator("progress")).to_have_attribute("value", "12000")
+    screenshot(page, "contacts-export-running-1440")
+    page.set_viewport_size({"width": 390, "height": 844})
+    screenshot(page, "contacts-export-running-390")
+    page.set_viewport_size({"width": 1440, "height": 900})
+    ContactExport.objects.filter(pk=export.pk).update(started_at=None, total=None, rows_written=0)
 
     with running_worker():
         # The status polls by itself: no reload between waiting and done.
