@@ -320,3 +320,23 @@ class ClvRefit(models.Model):
 
     def __str__(self) -> str:
         return f"CLV refit {self.pk} of {self.workspace_id}"
+
+
+class RollupRebuild(models.Model):
+    """A rebuild of the workspace's rollups from the raw data asked for on the
+    dashboard by an owner or admin, run by a worker; kept for the page's live status
+    and, once finished, as the estimate of how long the next one takes."""
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    requested_by = models.CharField(max_length=254, blank=True, default="")
+    requested_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    seconds = models.FloatField(null=True, blank=True)
+    error = models.TextField(blank=True, default="")
+
+    class Meta:
+        indexes = [models.Index(fields=["workspace", "-requested_at"], name="rebuild_ws_requested")]
+
+    def __str__(self) -> str:
+        return f"Rollup rebuild {self.pk} of {self.workspace_id}"

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from analytics import views, views_broadcast, views_contact, views_settings
+from analytics import views, views_broadcast, views_contact, views_rebuild, views_settings
 
 app_name = "analytics"
 
@@ -25,6 +25,12 @@ urlpatterns = [
     path("analytics/spend/", views.spend_list, name="analytics-spend"),
     path(
         "analytics/spend/<int:spend_id>/delete/", views.spend_remove, name="analytics-spend-delete"
+    ),
+    path("analytics/rebuild/", views_rebuild.rollup_rebuild, name="analytics-rebuild"),
+    path(
+        "analytics/rebuild/status/",
+        views_rebuild.rollup_rebuild_status_panel,
+        name="analytics-rebuild-status",
     ),
     path("analytics/clv/refit/", views.clv_refit, name="analytics-clv-refit"),
     path(

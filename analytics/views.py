@@ -243,6 +243,7 @@ def report_page(request: WorkspaceRequest, key: str = "overview") -> HttpRespons
     }
     if report.key == "overview":
         context["cards"] = _cards(data["figures"])
+        context["can_rebuild"] = request.membership.can_admin
     if report.key == "churn":
         context["revenue_cards"] = [
             {"label": label, "value": _format(data["revenue"].get(k), kind)}

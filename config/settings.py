@@ -204,6 +204,9 @@ IMPORT_MAX_FILE_BYTES = env.int("IMPORT_MAX_FILE_BYTES", default=200 * 1024 * 10
 # A queued or running import without progress for this long is enqueued again (its
 # task was never published, lost with the broker, or its worker died).
 IMPORT_STALL_SECONDS = env.float("IMPORT_STALL_SECONDS", default=120.0)
+# A contacts export of more rows than this is written by a worker while the page shows
+# its progress; a smaller one streams straight from the request.
+CONTACTS_EXPORT_INLINE_MAX = env.int("CONTACTS_EXPORT_INLINE_MAX", default=5000)
 
 # --- Security: on by default whenever DEBUG is off ------------------------------------
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

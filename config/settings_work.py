@@ -41,6 +41,8 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "task": "contacts.import_resume_stalled",
         "schedule": env.float("IMPORT_RESUME_SECONDS", default=60.0),
     },
+    # Exported contact files are kept a day (contacts/services/export_jobs.py).
+    "contacts.exports_forget": {"task": "contacts.exports_forget", "schedule": 3600.0},
     # Contacts whose data changed get their stage within about a second.
     "lifecycle.evaluate_marked": {"task": "lifecycle.evaluate_marked", "schedule": 1.0},
     "lifecycle.dispatch_transitions": {

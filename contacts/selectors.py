@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from typing import Any
 
 from django.db import connection
@@ -19,6 +20,7 @@ from contacts.models import (
     ImportRowError,
     Segment,
 )
+from contacts.panels import CONTACT_COLUMNS
 from workspaces.models import Workspace
 
 
@@ -173,3 +175,25 @@ def attribute_names(*, workspace: Workspace, sample: int = 5000) -> list[str]:
 
 def import_errors(*, job: ImportJob) -> QuerySet[ImportRowError]:
     return ImportRowError.objects.filter(job=job).order_by("row_number")
+
+
+def contact_list_filters(params: Mapping[str, str]) -> dict[str, str]:
+    """The contacts list's filters from a query string (the page's, or the one a
+    background export was asked with): search, statuses, the columns later apps add."""
+    keys = ("q", "email_status", "sms_status", *(c.key for c in CONTACT_COLUMNS))
+    # PostgreSQL text cannot hold NUL: such a value matches what it would without it.
+    return {key: params.get(key, "").replace("\x00", "") for key in keys}
+
+
+def contacts_listed(*, workspace: Workspace, filters: Mapping[str, str]) -> QuerySet[Contact]:
+    """The contacts the list shows (and exports) for `contact_list_filters`."""
+    queryset = contacts_search(
+        workspace=workspace,
+        q=filters.get("q", ""),
+        email_status=filters.get("email_status") or None,
+        sms_status=filters.get("sms_status") or None,
+    )
+    for column in CONTACT_COLUMNS:
+        if filters.get(column.key):
+            queryset = column.filter(queryset, workspace, filters[column.key])
+    return queryset

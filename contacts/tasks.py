@@ -15,6 +15,18 @@ def import_run(job_id: int) -> None:
     services.import_job_run(job_id=job_id)
 
 
+@shared_task(name="contacts.export_run", acks_late=True)
+def export_run(export_id: int) -> None:
+    """Write a contacts export; a second delivery finds the row claimed and stops."""
+    services.contact_export_run(export_id=export_id)
+
+
+@shared_task(name="contacts.exports_forget")
+def exports_forget() -> int:
+    """Delete contacts exports (and their files) older than a day (beat, hourly)."""
+    return services.contact_exports_forget()
+
+
 @shared_task(name="contacts.import_resume_stalled")
 def import_resume_stalled() -> int:
     """Re-enqueue imports whose task was lost (broker restart) or whose worker died."""

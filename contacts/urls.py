@@ -9,6 +9,17 @@ urlpatterns = [
     path("contacts/views/", views.saved_view_save, name="saved-view-save"),
     path("contacts/views/<int:view_id>/delete/", views.saved_view_remove, name="saved-view-remove"),
     path("contacts/export.csv", views.contact_export, name="contacts-export"),
+    path("contacts/exports/", views.contact_export_start, name="contacts-export-start"),
+    path(
+        "contacts/exports/status/",
+        views.contact_export_status_panel,
+        name="contacts-export-status",
+    ),
+    path(
+        "contacts/exports/<str:token>/download/",
+        views.contact_export_download,
+        name="contacts-export-download",
+    ),
     path("contacts/<int:contact_id>/", views.contact_detail, name="contact-detail"),
     path(
         "contacts/<int:contact_id>/signed-up/", views.contact_signup_set, name="contact-signup-set"

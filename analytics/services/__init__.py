@@ -10,9 +10,16 @@ from analytics.services.nightly import (
     predictions_in_use,
     rebuilds_due,
 )
+from analytics.services.rollup_rebuilds import (
+    RebuildStatus,
+    rollup_rebuild_request,
+    rollup_rebuild_run,
+    rollup_rebuild_status,
+)
 from analytics.services.spend import spend_delete, spend_set
 
 __all__ = [
+    "RebuildStatus",
     "clv_fit",
     "clv_fits_due",
     "clv_model_applied",
@@ -26,6 +33,9 @@ __all__ = [
     "drift_summary",
     "predictions_in_use",
     "rebuilds_due",
+    "rollup_rebuild_request",
+    "rollup_rebuild_run",
+    "rollup_rebuild_status",
     "spend_delete",
     "spend_set",
 ]

@@ -11,6 +11,7 @@ from django.db.models import Q
 from django.db.models.functions import Now
 from django.utils import timezone
 
+from contacts.models.exports import ContactExport as ContactExport
 from contacts.models.saved_views import SavedView as SavedView
 from workspaces.models import ApiKey, User, Workspace
 

@@ -5,6 +5,13 @@ from contacts.services.contacts import contact_create, contact_update, value_has
 from contacts.services.erasure import contact_erase
 from contacts.services.events import IngestResult, events_ingest
 from contacts.services.export import contacts_csv_rows
+from contacts.services.export_jobs import (
+    contact_export_for_download,
+    contact_export_request,
+    contact_export_run,
+    contact_export_status,
+    contact_exports_forget,
+)
 from contacts.services.import_mapping import suggest_mapping
 from contacts.services.imports import (
     import_job_create,
@@ -40,6 +47,11 @@ __all__ = [
     "consent_set",
     "contact_create",
     "contact_erase",
+    "contact_export_for_download",
+    "contact_export_request",
+    "contact_export_run",
+    "contact_export_status",
+    "contact_exports_forget",
     "contact_marks_claim",
     "contact_marks_discard",
     "contact_marks_done",

@@ -13,6 +13,7 @@ from contacts.models import (
     Suppression,
 )
 from contacts.services.consent import suppression_add
+from contacts.services.export_jobs import contact_exports_forget
 from contacts.services.marks import contact_marks_discard
 from workspaces.services import Actor, audit_record
 
@@ -53,6 +54,8 @@ def contact_erase(*, contact: Contact, actor: Actor) -> None:
     for hook in ERASURE_HOOKS:
         hook(contact)
     contact.delete()
+    # A finished export of the workspace may list the contact: it goes with it.
+    contact_exports_forget(workspace=contact.workspace, finished=True)
     audit_record(
         workspace=contact.workspace,
         action="contact.erased",

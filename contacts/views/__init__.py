@@ -9,6 +9,11 @@ from contacts.views.contacts import (
     saved_view_remove,
     saved_view_save,
 )
+from contacts.views.exports import (
+    contact_export_download,
+    contact_export_start,
+    contact_export_status_panel,
+)
 from contacts.views.imports import import_detail, import_errors_csv, import_list
 from contacts.views.segments import (
     rule_catalog,
@@ -24,6 +29,9 @@ __all__ = [
     "contact_detail",
     "contact_erase",
     "contact_export",
+    "contact_export_download",
+    "contact_export_start",
+    "contact_export_status_panel",
     "contact_list",
     "contact_signup_set",
     "import_detail",

@@ -7,6 +7,7 @@ from typing import Any
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
+from django.conf import settings
 from django.contrib import messages
 from django.db.models import QuerySet
 from django.http import Http404, HttpResponse, StreamingHttpResponse
@@ -21,6 +22,7 @@ from contacts.models import Contact, EmailStatus, Event, SavedView, SmsStatus
 from contacts.panels import CONTACT_COLUMNS, CONTACT_PANELS
 from contacts.services.saved_views import saved_view_create, saved_view_delete
 from contacts.validation import clean_contact
+from contacts.views.exports import export_status_context
 from workspaces.dashboard import WorkspaceRequest, workspace_view
 from workspaces.models import Role
 
@@ -43,25 +45,13 @@ SORTS = {
 
 def _list_filters(request: WorkspaceRequest) -> dict[str, str]:
     params = request.GET
-    filters = {
-        key: params.get(key, "")
-        for key in ("q", "email_status", "sms_status", *(c.key for c in CONTACT_COLUMNS))
-    }
+    filters = selectors.contact_list_filters(params)
     filters["sort"] = params.get("sort", "") if params.get("sort") in SORTS else "newest"
     return filters
 
 
 def _list_queryset(request: WorkspaceRequest, filters: dict[str, str]) -> QuerySet[Contact]:
-    queryset = selectors.contacts_search(
-        workspace=request.workspace,
-        q=filters["q"],
-        email_status=filters["email_status"] or None,
-        sms_status=filters["sms_status"] or None,
-    )
-    for column in CONTACT_COLUMNS:
-        if filters.get(column.key):
-            queryset = column.filter(queryset, request.workspace, filters[column.key])
-    return queryset
+    return selectors.contacts_listed(workspace=request.workspace, filters=filters)
 
 
 def _view_query(filters: dict[str, str]) -> str:
@@ -104,13 +94,16 @@ def contact_list(request: WorkspaceRequest) -> HttpResponse:
         "is_first_page": not request.GET.get("cursor"),
         "email_statuses": EmailStatus.choices,
         "sms_statuses": SmsStatus.choices,
+        # A big list is exported by a worker (with progress) when the user may start one.
+        "export_in_background": request.membership.can_write
+        and (more or count > settings.CONTACTS_EXPORT_INLINE_MAX),
     }
-    template = (
-        "contacts/_contact_rows.html"
-        if request.headers.get("HX-Request")
-        else ("contacts/contact_list.html")
+    if request.headers.get("HX-Request"):
+        context["oob_export_button"] = True
+        return render(request, "contacts/_contact_rows.html", context)
+    return render(
+        request, "contacts/contact_list.html", {**context, **export_status_context(request)}
     )
-    return render(request, template, context)
 
 
 # A run of at least this many events of one name without revenue (page views, product
