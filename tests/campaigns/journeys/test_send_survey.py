@@ -4,6 +4,8 @@ survey, and offered in the API schema and on the canvas."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from django.utils import timezone
 
@@ -67,7 +69,7 @@ def test_a_transactional_survey_by_sms_skips_caps_and_quiet_hours(ws):
     advance()
     message = Message.objects.get(contact=c)
     assert (message.channel, message.transactional) == ("sms", True)
-    assert message.template.channel == "sms"
+    assert message.template is not None and message.template.channel == "sms"
 
 
 def test_a_survey_deleted_after_saving_sends_nothing_and_moves_on(ws):
@@ -85,7 +87,7 @@ def test_a_survey_deleted_after_saving_sends_nothing_and_moves_on(ws):
 def test_the_api_refuses_another_workspaces_survey_by_its_field(api, ws, outsider):
     theirs = nps_survey(outsider.workspace)
     mine = nps_survey(ws)
-    body = {
+    body: dict[str, Any] = {
         "name": "Ask after purchase",
         "trigger": {"kind": "manual"},
         "steps": [{"key": "ask", "kind": "send_survey", "config": {"survey_id": theirs.pk}}],
