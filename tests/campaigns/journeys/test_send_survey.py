@@ -12,6 +12,8 @@ from django.utils import timezone
 from campaigns.journeys.triggers import enrol_api
 from campaigns.models import JourneyEnrolment, JourneyStep
 from messaging.models import Message
+from messaging.services.claims import messages_claim
+from messaging.services.dispatch import messages_send
 from messaging.services.outgoing import messages_render
 from tests.campaigns.journeys.helpers import advance, enrolment, journey, later, step, where
 from tests.factories import ContactFactory
@@ -129,3 +131,28 @@ def test_the_canvas_offers_the_workspaces_surveys_only(owner, ws, outsider):
     text = page.content.decode()
     assert "Delivery NPS" in text and "Not ours" not in text
     assert '"send_survey"' in text
+
+
+def test_quiet_hours_hold_a_marketing_survey_and_sms_opt_outs_leave_unasked(ws, settings):
+    settings.CAMPAIGNS_SMS_QUIET_HOURS = "00:00-23:59"  # always quiet
+    marketing = nps_survey(ws, name="Marketing NPS")
+    receipt = nps_survey(ws, name="After support", transactional=True)
+    steps = [
+        step("ask", "send_survey", survey_id=marketing.pk, channel="sms", next="ask_too"),
+        step("ask_too", "send_survey", survey_id=receipt.pk, channel="sms"),
+    ]
+    j = journey(ws, {"kind": "manual"}, steps)
+    subscribed = ContactFactory.create(workspace=ws, phone="+6421555125", sms_status="subscribed")
+    gone = ContactFactory.create(workspace=ws, phone="+6421555126", sms_status="unsubscribed")
+    enrol_api(j, [subscribed.pk, gone.pk])
+    advance()
+    messages_send(claims=messages_claim(limit=100))
+    status = {
+        (m.contact_id, m.template.name if m.template else ""): m.status
+        for m in Message.objects.filter(workspace=ws).select_related("template")
+    }
+    assert status[(subscribed.pk, "Survey “Marketing NPS” · sms")] == "scheduled"  # deferred
+    assert status[(subscribed.pk, "Survey “After support” · sms")] == "sent"
+    # The journey sends by SMS, so a contact who opted out of SMS leaves it unasked.
+    assert where(j, gone) == "exited:unsubscribed"
+    assert not Message.objects.filter(contact=gone).exists()
