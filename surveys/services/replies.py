@@ -18,15 +18,14 @@ from contacts.models import Channel
 from messaging.inbound import InboundSms
 from messaging.models import Message
 from surveys.models import Channel as AnswerChannel
-from surveys.models import Survey, SurveyKind
+from surveys.models import Survey
 from surveys.render import NAME
-from surveys.scales import score_range
+from surveys.scales import REPLY_KINDS, score_range
 from surveys.services.answers import Outcome, Resolved, answer_submit
 
 logger = logging.getLogger(__name__)
 
 REPLY_DAYS = 7
-SCALE_KINDS = (SurveyKind.NPS, SurveyKind.CSAT, SurveyKind.CES, SurveyKind.SCALE)
 # A whole number first; then the end, or a space or punctuation that does not continue
 # it ("9.5", "9,5", "10/10" and "7th" are not answers; "9 thanks", "9!", "9. great" are).
 _REPLY = re.compile(r"(\d{1,3})(?:$|(?![.,/]\d)[^\w])", re.DOTALL)
@@ -74,7 +73,7 @@ def sms_reply_answer(sms: InboundSms) -> str | None:
         return None
     survey, message = found
     low, high = score_range(survey)
-    if survey.kind not in SCALE_KINDS or not low <= score <= high:
+    if survey.kind not in REPLY_KINDS or not low <= score <= high:
         return None
     outcome, _ = answer_submit(
         resolved=Resolved(survey, sms.contact, message),

@@ -5,6 +5,7 @@ the last seven days, with the change window and lock of a tap; STOP still opts o
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Any
 
 import pytest
@@ -14,6 +15,7 @@ from twilio.request_validator import RequestValidator
 
 from contacts.models import Event
 from messaging.models import Message
+from messaging.services.outgoing import messages_render
 from surveys.models import SurveyResponse
 from surveys.services import survey_ask
 from tests.factories import ContactFactory, MessagingSettingsFactory
@@ -164,3 +166,20 @@ def test_another_workspaces_number_or_contact_gets_nothing(sms_ws, contact, outs
     assert SurveyResponse.objects.count() == 0
     reply("9")
     assert answers(contact)[0][1] == 9
+
+
+def test_the_sms_says_a_reply_answers_it(sms_ws, contact):
+    nps = nps_survey(sms_ws, question="Would you recommend us?")
+    csat = nps_survey(sms_ws, name="CSAT", kind="csat", question="Wie war's?", locale="de")
+    choice = nps_survey(sms_ws, name="Pick", kind="choice", question="Which?", choices=["A", "B"])
+    bodies = []
+    for survey in (nps, csat, choice):
+        message = Message.objects.select_related("contact", "template", "workspace").get(
+            pk=asked(survey, contact).pk
+        )
+        messages_render([message])
+        message.refresh_from_db()
+        bodies.append(message.body_text)
+    assert re.fullmatch(r"Would you recommend us\? Reply 0-10 or tap: \S+/m/s/\S+", bodies[0])
+    assert bodies[1].startswith("Wie war's? Antworten Sie mit 1-5 oder tippen Sie: ")
+    assert re.fullmatch(r"Which\? \S+/m/s/\S+", bodies[2])
