@@ -156,3 +156,11 @@ def test_quiet_hours_hold_a_marketing_survey_and_sms_opt_outs_leave_unasked(ws, 
     # The journey sends by SMS, so a contact who opted out of SMS leaves it unasked.
     assert where(j, gone) == "exited:unsubscribed"
     assert not Message.objects.filter(contact=gone).exists()
+
+
+def test_a_viewer_reads_the_survey_step_in_words(teammate, ws):
+    survey = nps_survey(ws, name="Delivery <NPS>")
+    j = survey_journey(ws, survey, channel="sms")
+    page = teammate.web.get(f"/w/{ws.slug}/journeys/{j.pk}/")
+    assert page.status_code == 200
+    assert "Survey “Delivery &lt;NPS&gt;” by SMS" in page.content.decode()
