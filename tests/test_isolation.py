@@ -24,6 +24,7 @@ from lifecycle.services import stages_create_defaults
 from messaging.models import Template
 from messaging.services import message_enqueue, template_create
 from messaging.services.domains import sending_domain_create
+from surveys.services import survey_create
 from tests.factories import (
     ContactFactory,
     EventFactory,
@@ -103,6 +104,13 @@ OBJECT_MAKERS: dict[str, Callable[[Workspace], int]] = {
     "template_id": lambda ws: _template(ws).pk,
     "broadcast_id": lambda ws: _broadcast(ws).pk,
     "journey_id": _journey,
+    "survey_id": lambda ws: (
+        survey_create(
+            workspace=ws,
+            data={"name": f"Secret NPS {uuid.uuid4().hex[:8]}", "kind": "nps", "question": "?"},
+            actor=Actor(system="test"),
+        ).pk
+    ),
     "domain_id": lambda ws: (
         sending_domain_create(
             workspace=ws, domain=f"d{uuid.uuid4().hex[:12]}.example", actor=Actor(system="test")
