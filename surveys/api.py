@@ -87,8 +87,13 @@ class SendSerializer(serializers.Serializer):
     channel = serializers.ChoiceField(choices=["email", "sms"], required=False)
     subject = described(text(500), required=False)
     intro = described(text(2000), required=False)
-    include_segment_ids = serializers.ListField(child=serializers.IntegerField(min_value=1))
-    include_stage_ids = serializers.ListField(child=serializers.IntegerField(min_value=1))
+    # Either list may be left out; together they must name an audience (a 400 if not).
+    include_segment_ids = serializers.ListField(
+        child=serializers.IntegerField(min_value=1), required=False
+    )
+    include_stage_ids = serializers.ListField(
+        child=serializers.IntegerField(min_value=1), required=False
+    )
 
 
 class SentSerializer(serializers.Serializer):

@@ -77,9 +77,12 @@ def survey_send(*, survey: Survey, data: dict[str, Any], actor: Actor) -> Sent:
     broadcast (its report shows delivery; the survey's report shows the answers)."""
     cleaned = _clean({k: v for k, v in data.items() if k in ("channel", "subject", "intro")})
     audience = {k: data.get(k, []) for k in ("include_segment_ids", "include_stage_ids")}
-    unknown = sorted(set(data) - set(SEND_FIELDS))
-    if unknown:
-        raise field_errors({key: ["unknown field"] for key in unknown})
+    errors = {key: ["unknown field"] for key in sorted(set(data) - set(SEND_FIELDS))}
+    for key, ids in audience.items():
+        if not isinstance(ids, list):  # null too: leave it out for none
+            errors[key] = ["must be a list of ids"]
+    if errors:
+        raise field_errors(errors)
     template = survey_template(survey=survey, actor=actor, **cleaned)
     sent = audience_send(
         workspace=survey.workspace,

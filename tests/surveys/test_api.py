@@ -96,6 +96,10 @@ def test_send_to_a_segment_makes_a_broadcast(api, ws):
     segment = Segment.objects.create(workspace=ws, name="All", rule={"all": []})
     bad = api.post(f"{URL}{survey.pk}/send/", {"subject": "Hi"}, format="json")
     assert bad.status_code == 400 and "include_segment_ids" in bad.json()["error"]["fields"]
+    null = {"subject": "Hi", "include_segment_ids": [segment.pk], "include_stage_ids": None}
+    refused = api.post(f"{URL}{survey.pk}/send/", null, format="json")
+    assert refused.status_code == 400
+    assert refused.json()["error"]["fields"] == {"include_stage_ids": ["must be a list of ids"]}
     no_subject = api.post(
         f"{URL}{survey.pk}/send/", {"include_segment_ids": [segment.pk]}, format="json"
     )
