@@ -306,6 +306,8 @@ SPECTACULAR_SETTINGS = {
         "RoleEnum": "workspaces.models.Role",
         "GrantableRoleEnum": "workspaces.api_settings.API_ROLES",
         "ImportKindEnum": "contacts.serializers.IMPORT_KIND_CHOICES",
+        "AnswerChannelEnum": "surveys.models.Channel",
+        "ChannelEnum": "contacts.models.Channel",
     },
     "APPEND_COMPONENTS": {
         "securitySchemes": {"ApiKey": {"type": "http", "scheme": "bearer"}},

@@ -14,7 +14,7 @@ from config.api import request_object
 from config.errors import NotFound, field_errors
 from config.openapi import ERRORS, described, text
 from config.pagination import KeysetPagination, ResultsList, keyset_response
-from contacts.models import Contact
+from contacts.models import Channel, Contact
 from surveys import scales, selectors, services, tokens
 from surveys.models import Locale, Survey, SurveyKind, SurveyResponse
 from workspaces.api_auth import ApiRequest
@@ -84,15 +84,18 @@ class ResponseSerializer(serializers.ModelSerializer):
 
 
 class SendSerializer(serializers.Serializer):
-    channel = serializers.ChoiceField(choices=["email", "sms"], required=False)
+    channel = serializers.ChoiceField(choices=Channel.choices)
     subject = described(text(500), required=False)
     intro = described(text(2000), required=False)
-    # Either list may be left out; together they must name an audience (a 400 if not).
     include_segment_ids = serializers.ListField(
-        child=serializers.IntegerField(min_value=1), required=False
+        child=serializers.IntegerField(min_value=1),
+        required=False,
+        help_text="segments to send to; with include_stage_ids, at least one of them",
     )
     include_stage_ids = serializers.ListField(
-        child=serializers.IntegerField(min_value=1), required=False
+        child=serializers.IntegerField(min_value=1),
+        required=False,
+        help_text="stages to send to",
     )
 
 
@@ -103,7 +106,7 @@ class SentSerializer(serializers.Serializer):
 
 class AskSerializer(serializers.Serializer):
     contact_id = serializers.IntegerField(min_value=1)
-    channel = serializers.ChoiceField(choices=["email", "sms"], required=False)
+    channel = serializers.ChoiceField(choices=Channel.choices, required=False)
     idempotency_key = described(text(150, blank=False))
 
 

@@ -102,15 +102,15 @@ OBJECT_MAKERS: dict[str, Callable[[Workspace], int]] = {
         SpendFactory.create(workspace=ws, source="secret", month="2026-01-01", amount=10).pk
     ),
     "template_id": lambda ws: _template(ws).pk,
-    "broadcast_id": lambda ws: _broadcast(ws).pk,
-    "journey_id": _journey,
     "survey_id": lambda ws: (
         survey_create(
             workspace=ws,
-            data={"name": f"Secret NPS {uuid.uuid4().hex[:8]}", "kind": "nps", "question": "?"},
+            data={"name": "secret survey", "kind": "nps", "question": "Recommend us?"},
             actor=Actor(system="test"),
         ).pk
     ),
+    "broadcast_id": lambda ws: _broadcast(ws).pk,
+    "journey_id": _journey,
     "domain_id": lambda ws: (
         sending_domain_create(
             workspace=ws, domain=f"d{uuid.uuid4().hex[:12]}.example", actor=Actor(system="test")

@@ -29,8 +29,10 @@ MAX_INTRO = 2000
 def _clean(data: dict[str, Any]) -> dict[str, Any]:
     unknown = sorted(set(data) - set(SEND_FIELDS))
     errors: dict[str, list[str]] = {key: ["unknown field"] for key in unknown}
-    channel = data.get("channel", Channel.EMAIL)
-    if channel not in (Channel.EMAIL, Channel.SMS):
+    channel = data.get("channel")
+    if channel is None:
+        errors["channel"] = ["is required: email or sms"]
+    elif channel not in (Channel.EMAIL, Channel.SMS):
         errors["channel"] = ["one of email, sms"]
     subject, intro = data.get("subject", ""), data.get("intro", "")
     if not isinstance(subject, str) or not isinstance(intro, str):

@@ -58,6 +58,8 @@ def test_a_branch_is_drawn_side_by_side_with_its_counts(page: Page, live_server,
     expect(page.locator(".live-edit")).to_contain_text("Contacts already inside keep their place")
     screenshot(page, "journey-builder")
 
+    # Leave the page first: its debounced impact count must not post after the cookies go.
+    page.goto("about:blank")
     page.context.clear_cookies()
     log_in(page, live_server.url, teammate.user)
     page.goto(f"/w/acme/journeys/{j.pk}/")

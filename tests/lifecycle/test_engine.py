@@ -324,9 +324,11 @@ def test_concurrent_sweeps_and_ingest_lose_and_duplicate_no_transition(ws):
     sweep_now(workspace=ws)
     moves = 0
     for contact in contacts:
+        # In the order the moves happened (a replay may write a move dated before one
+        # it kept, so ids are not that order).
         chain = list(
             StageTransition.objects.filter(contact=contact)
-            .order_by("id")
+            .order_by("at", "id")
             .values_list("from_stage_id", "to_stage_id")
         )
         moves += len(chain)

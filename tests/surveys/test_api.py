@@ -94,19 +94,26 @@ def test_responses_and_results(api, ws):
 def test_send_to_a_segment_makes_a_broadcast(api, ws):
     survey = nps_survey(ws)
     segment = Segment.objects.create(workspace=ws, name="All", rule={"all": []})
-    bad = api.post(f"{URL}{survey.pk}/send/", {"subject": "Hi"}, format="json")
+    no_channel = api.post(
+        f"{URL}{survey.pk}/send/", {"include_segment_ids": [segment.pk]}, format="json"
+    )
+    assert no_channel.status_code == 400 and "channel" in no_channel.json()["error"]["fields"]
+    bad = api.post(f"{URL}{survey.pk}/send/", {"channel": "email", "subject": "Hi"}, format="json")
     assert bad.status_code == 400 and "include_segment_ids" in bad.json()["error"]["fields"]
-    null = {"subject": "Hi", "include_segment_ids": [segment.pk], "include_stage_ids": None}
+    null: dict[str, object] = {"channel": "email", "subject": "Hi", "include_stage_ids": None}
+    null["include_segment_ids"] = [segment.pk]
     refused = api.post(f"{URL}{survey.pk}/send/", null, format="json")
     assert refused.status_code == 400
     assert refused.json()["error"]["fields"] == {"include_stage_ids": ["must be a list of ids"]}
     no_subject = api.post(
-        f"{URL}{survey.pk}/send/", {"include_segment_ids": [segment.pk]}, format="json"
+        f"{URL}{survey.pk}/send/",
+        {"channel": "email", "include_segment_ids": [segment.pk]},
+        format="json",
     )
     assert no_subject.status_code == 400 and "subject" in no_subject.json()["error"]["fields"]
     sent = api.post(
         f"{URL}{survey.pk}/send/",
-        {"subject": "One question", "include_segment_ids": [segment.pk]},
+        {"channel": "email", "subject": "One question", "include_segment_ids": [segment.pk]},
         format="json",
     )
     assert sent.status_code == 201, sent.json()
