@@ -1,7 +1,8 @@
 """The demo's surveys: a quarterly NPS answered by customers over the last four
 months (scores by their stage: advocates mostly promoters, lapsed customers mostly
 detractors) with some comments, and a CSAT after delivery, so the Surveys pages, their
-report and the rule fields (nps_category, csat_score) show something real."""
+report and the rule fields (nps_category, csat_score) show something real; and a
+journey that asks the CSAT a week after a first purchase."""
 
 from __future__ import annotations
 
@@ -11,10 +12,12 @@ import random
 from django.db import transaction
 from django.utils import timezone
 
-from lifecycle.models import ContactStage
+from campaigns.journeys.services import journey_create, journey_schedule
+from campaigns.models import Journey
+from lifecycle.models import ContactStage, Stage
 from surveys import scales
 from surveys.facts import facts_refresh
-from surveys.models import SurveyResponse
+from surveys.models import Survey, SurveyResponse
 from surveys.services import survey_create
 from workspaces.models import Workspace
 from workspaces.services import Actor
@@ -115,3 +118,35 @@ def demo_surveys_seed(*, workspace: Workspace, seed: int = 7) -> int:
     for contact_id in sorted({row.contact_id for row in rows if row.contact_id}):
         facts_refresh(workspace_id=workspace.pk, contact_id=contact_id)
     return len(rows)
+
+
+def demo_survey_journey_seed(*, workspace: Workspace) -> bool:
+    """A live journey that asks new customers about their delivery by email seven days
+    after their first purchase (entering the Customer stage). Idempotent (by name);
+    True when it was created."""
+    name = "Delivery survey"
+    csat = Survey.objects.filter(workspace=workspace, name="Delivery satisfaction").first()
+    customer = Stage.objects.filter(workspace=workspace, key="customer").first()
+    if csat is None or customer is None:
+        return False
+    if Journey.objects.filter(workspace=workspace, name=name).exists():
+        return False
+    journey = journey_create(
+        workspace=workspace,
+        data={
+            "name": name,
+            "description": "Seven days after the first purchase: how was the delivery?",
+            "trigger": {"kind": "stage_entered", "stage_id": customer.pk},
+            "steps": [
+                {"key": "week", "kind": "wait", "config": {"duration": {"days": 7}, "next": "ask"}},
+                {
+                    "key": "ask",
+                    "kind": "send_survey",
+                    "config": {"survey_id": csat.pk, "channel": "email"},
+                },
+            ],
+        },
+        actor=ACTOR,
+    )
+    journey_schedule(journey=journey, actor=ACTOR)
+    return True

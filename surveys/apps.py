@@ -6,9 +6,12 @@ class SurveysConfig(AppConfig):
 
     def ready(self) -> None:
         # Registered once the app registry is ready: these modules import models.
+        from messaging.inbound import register_inbound_sms_handler  # noqa: PLC0415
         from messaging.personalisation import register_context_provider  # noqa: PLC0415
         from surveys.render import survey_context  # noqa: PLC0415
         from surveys.rules import register_survey_fields  # noqa: PLC0415
+        from surveys.services.replies import sms_reply_answer  # noqa: PLC0415
 
         register_survey_fields()
         register_context_provider(survey_context)
+        register_inbound_sms_handler(sms_reply_answer)

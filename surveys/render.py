@@ -44,7 +44,8 @@ SCALE_BLOCK = (
     "</tr></table>"
 )
 
-SMS_BODY = "{{{{ {name}.question }}}} {{{{ {name}.url }}}}"
+# A survey a reply can answer (surveys/services/replies.py) says so: "Reply 0-10 or tap:".
+SMS_BODY = "{{{{ {name}.question }}}} {{{{ {name}.reply_hint }}}}{{{{ {name}.url }}}}"
 
 
 def scale_block(survey_id: int) -> str:
@@ -62,6 +63,14 @@ def _named(template: Template | None) -> set[int]:
     return {int(m) for m in NAME.findall(text)}
 
 
+def reply_hint(survey: Survey) -> str:
+    """What an SMS says when a reply with a number answers it (else nothing)."""
+    if survey.kind not in scales.REPLY_KINDS:
+        return ""
+    low, high = scales.score_range(survey)
+    return scales.text(survey, "reply_hint").format(low=low, high=high) + " "
+
+
 def survey_data(survey: Survey, send: tokens.Send | None) -> dict[str, Any]:
     low, high = scales.scale_ends(survey)
     return {
@@ -70,6 +79,7 @@ def survey_data(survey: Survey, send: tokens.Send | None) -> dict[str, Any]:
         "low_label": low,
         "high_label": high,
         "url": tokens.page_url(send) if send else PREVIEW,
+        "reply_hint": reply_hint(survey),
         "options": [
             {
                 "score": o.score,

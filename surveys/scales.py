@@ -8,6 +8,9 @@ from dataclasses import dataclass
 from surveys.models import Category, Survey, SurveyKind
 
 FIXED_RANGES = {SurveyKind.NPS: (0, 10), SurveyKind.CSAT: (1, 5), SurveyKind.CES: (1, 7)}
+# The kinds whose answer is a number on the scale, so an SMS reply "9" can be one (a
+# choice's score is a position in a list an SMS does not show).
+REPLY_KINDS = (SurveyKind.NPS, SurveyKind.CSAT, SurveyKind.CES, SurveyKind.SCALE)
 CUSTOM_SCALE_LIMITS = (0, 10)
 
 # Ends of each scale, and the labels of the short scales, per locale.
@@ -35,6 +38,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "locked": "Your answer has been recorded and can no longer be changed.",
         "confirm": "Please confirm your answer.",
         "comment_saved": "Thank you, your comment was saved.",
+        "reply_hint": "Reply {low}-{high} or tap:",
     },
     "de": {
         "nps_low": "Überhaupt nicht wahrscheinlich",
@@ -59,6 +63,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "locked": "Ihre Antwort wurde gespeichert und kann nicht mehr geändert werden.",
         "confirm": "Bitte bestätigen Sie Ihre Antwort.",
         "comment_saved": "Danke, Ihr Kommentar wurde gespeichert.",
+        "reply_hint": "Antworten Sie mit {low}-{high} oder tippen Sie:",
     },
 }
 

@@ -38,7 +38,8 @@ class StepSerializer(serializers.Serializer):
     name = serializers.CharField(required=False, allow_blank=True, max_length=200)
     config = serializers.DictField(
         help_text='Settings of the kind, with successors: "next"; "yes"/"no" (branch); '
-        '"timeout_next" (wait_for); "paths": [{"label", "weight", "next"}] (split)'
+        '"timeout_next" (wait_for); "paths": [{"label", "weight", "next"}] (split). '
+        'send_survey: {"survey_id", "channel": "email"|"sms", "next"}'
     )
 
 

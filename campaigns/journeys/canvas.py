@@ -1,6 +1,6 @@
 """What the journey canvas (static/js/journey-canvas.js) needs, as one JSON island on
 the builder page: the steps being edited, the server's errors on them by path, the
-per-step numbers, and the choices its forms offer (templates, stages, step kinds).
+per-step numbers, and the choices its forms offer (templates, stages, surveys, step kinds).
 
 The canvas writes the steps back into the form's hidden `steps` field, which the
 server checks exactly as before (definition.py); nothing here is a second format."""
@@ -15,6 +15,7 @@ from django.urls import reverse
 from campaigns.models import Journey, JourneyStatus, StepKind
 from lifecycle.models import Stage
 from messaging.models import Template
+from surveys.models import Survey
 from workspaces.models import Workspace
 
 # Error paths the canvas shows on a step or above the flow; the others have a place
@@ -112,6 +113,13 @@ def canvas_data(
             for t in templates
         ],
         "stages": [{"id": s.pk, "name": s.name} for s in stages],
+        "surveys": [
+            {"id": pk, "name": name}
+            for pk, name in Survey.objects.filter(workspace=workspace)
+            .order_by("name")
+            .values_list("pk", "name")
+        ],
+        "surveys_url": reverse("surveys:survey-new", kwargs={"slug": slug}),
         "catalog_url": reverse("contacts:rule-catalog", kwargs={"slug": slug}),
         "impact_url": (
             reverse("campaigns:journey-impact", kwargs={"slug": slug, "journey_id": journey.pk})

@@ -214,7 +214,7 @@ def exits(batch: Batch, runs: list[Run]) -> dict[int, str]:
     contact_ids = [r.contact_id for r in runs]
     out_contacts: dict[int, str] = {}
     if journey.exit_on_unsubscribe:
-        channels = {STEP_TYPES[s.kind].channel for s in batch.by_key.values()}
+        channels = {STEP_TYPES[s.kind].sends(s.config) for s in batch.by_key.values()}
         gone = Q(pk__in=[])
         if "email" in channels:
             gone |= Q(email_status__in=[EmailStatus.UNSUBSCRIBED, EmailStatus.COMPLAINED])

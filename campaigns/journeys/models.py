@@ -42,6 +42,7 @@ class Reentry(models.TextChoices):
 class StepKind(models.TextChoices):
     SEND_EMAIL = "send_email", "Send email"
     SEND_SMS = "send_sms", "Send SMS"
+    SEND_SURVEY = "send_survey", "Send a survey"
     WAIT = "wait", "Wait a duration"
     WAIT_UNTIL = "wait_until", "Wait until a local time"
     WAIT_FOR = "wait_for", "Wait for an event or rule"

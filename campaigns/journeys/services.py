@@ -318,7 +318,7 @@ def journey_step_counts(journey: Journey) -> list[dict[str, Any]]:
             "exited": step.exited,
             "converted": step.converted,
         }
-        if STEP_TYPES[step.kind].channel:
+        if STEP_TYPES[step.kind].sends(step.config):
             m: dict[str, Any] = dict(messages.get(step.pk, {}))
             row.update({k: m.get(k, 0) for k in ("sent", "opened", "clicked")})
         if step.assigned:

@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from contacts.models import Channel, Contact, EmailStatus, SmsStatus, Suppression
 from contacts.services import consent_set, suppression_add
+from messaging.inbound import InboundSms, inbound_sms_dispatch
 from messaging.models import Message, MessageStatus, MessagingSettings, TrackingEvent, WebhookEvent
 from messaging.services.tracking import is_bot
 
@@ -238,7 +239,9 @@ class InboundReply:
 @transaction.atomic
 def twilio_inbound_apply(*, params: dict[str, str]) -> InboundReply:
     """An SMS to one of our numbers: STOP-like words opt out, START-like words opt back
-    in, HELP-like words get the workspace's help text. Case-insensitive, whole message."""
+    in, HELP-like words get the workspace's help text. Case-insensitive, whole message.
+    Any other text from a known contact goes to the registered handlers
+    (messaging/inbound.py), e.g. a survey's answer by reply."""
     sid, to_number = params.get("MessageSid", ""), params.get("To", "")
     sender = (
         MessagingSettings.objects.select_related("workspace")
@@ -279,4 +282,14 @@ def twilio_inbound_apply(*, params: dict[str, str]) -> InboundReply:
             status=SmsStatus.SUBSCRIBED,
             source=f"sms_keyword:{word.lower()}",
         )
+    else:
+        reply = inbound_sms_dispatch(
+            InboundSms(
+                workspace_id=sender.workspace_id,
+                contact=contact,
+                body=params.get("Body", ""),
+                received_at=timezone.now(),
+            )
+        )
+        return InboundReply(handled=True, reply=reply or "")
     return InboundReply(handled=True)

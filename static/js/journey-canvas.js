@@ -32,7 +32,7 @@
     template_id: "Template", duration: "Wait", timeout: "Give up after", rule: "Rule", event: "Event",
     time: "Time of day", days_of_week: "Days", paths: "Paths", url: "URL", attribute: "Attribute",
     value: "Value", stage_id: "Stage", pin_days: "Days kept there", variants: "Variants", winner: "Winner",
-    label: "Label", weight: "Weight", pool: "Test pool", wait_hours: "Decide after", key: "Key", kind: "Kind",
+    label: "Label", weight: "Weight", survey_id: "Survey", channel: "Send by", pool: "Test pool", wait_hours: "Decide after", key: "Key", kind: "Kind",
   };
   const ONE_OF = { paths: "Path", variants: "Variant" };
   const state = { selected: null, catalog: null, menuFor: null };
@@ -108,6 +108,7 @@
       case "send_email": case "send_sms":
         return [Array.isArray(c.variants) ? `A/B test of ${c.variants.length} variants${c.winner ? ", then the winner" : ""}` : `Template “${templateName(c.template_id)}”`]
           .concat(c.best_time ? ["at the contact's best time"] : []);
+      case "send_survey": return [`Survey “${((data.surveys || []).find((x) => x.id === c.survey_id) || {}).name || "no survey chosen"}” by ${c.channel === "sms" ? "SMS" : "email"}`];
       case "wait": return [`for ${J.durationWords(c.duration)}`];
       case "wait_until": {
         const days = (c.days_of_week || []).map((d) => WEEKDAYS[d]).join(", ");

@@ -207,6 +207,7 @@
     switch (kind) {
       case "send_email": return { template_id: first("email") };
       case "send_sms": return { template_id: first("sms") };
+      case "send_survey": return { survey_id: ((choices.surveys || [])[0] || {}).id || null, channel: "email" };
       case "wait": return { duration: { days: 1 } };
       case "wait_until": return { time: "10:00", days_of_week: [] };
       case "wait_for": return { event: { name: (choices.events || [])[0] || "purchase", properties: {} }, timeout: { days: 3 } };

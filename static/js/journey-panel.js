@@ -274,6 +274,18 @@
       } } }), "(empty: the stage rules may move them on)"));
   }
 
+  /** A survey's one-tap message by email or SMS (the survey's own question and scale). */
+  function surveyForm(ctx, step) {
+    const c = step.config;
+    const surveys = ctx.choices.surveys || [];
+    const picker = surveys.length
+      ? field("Survey", selectOf([["", "— choose —"], ...surveys.map((s) => [s.id, s.name])], c.survey_id || "", (v) => { c.survey_id = v ? parseInt(v, 10) : null; ctx.changed(); }, { "data-field": "survey_id" }))
+      : el("p", { class: "error" }, "No surveys yet: ", el("a", { href: ctx.choices.surveys_url, target: "_blank", rel: "noopener" }, "create one under Surveys"), " first.");
+    return el("div", {}, picker,
+      field("Send by", selectOf([["email", "Email"], ["sms", "SMS"]], c.channel || "email", (v) => { c.channel = v; ctx.changed(); }, { "data-field": "channel" })),
+      el("p", { class: "muted" }, "Sends the survey's question with its scale as one-tap answers (by SMS, a link; replies with a number count too). Consent applies; caps and quiet hours too unless the survey is transactional."));
+  }
+
   function webhookForm(ctx, step) {
     const c = step.config;
     return el("div", {},
@@ -289,6 +301,7 @@
     switch (step.kind) {
       case "send_email": return sendForm(ctx, step, "email");
       case "send_sms": return sendForm(ctx, step, "sms");
+      case "send_survey": return surveyForm(ctx, step);
       case "wait": return durationPicker("Wait for", c.duration, (d) => { c.duration = d; ctx.changed(); });
       case "wait_until": return waitUntilForm(ctx, step);
       case "wait_for": return waitForForm(ctx, step);

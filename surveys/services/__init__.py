@@ -2,7 +2,7 @@
 
 from surveys.services.answers import Outcome, Resolved, Tap, answer_submit, answer_tap, send_resolve
 from surveys.services.definitions import survey_create, survey_delete, survey_update
-from surveys.services.sending import survey_ask, survey_send
+from surveys.services.sending import ask_template, survey_ask, survey_send
 
 __all__ = [
     "Outcome",
@@ -10,6 +10,7 @@ __all__ = [
     "Tap",
     "answer_submit",
     "answer_tap",
+    "ask_template",
     "send_resolve",
     "survey_ask",
     "survey_create",

@@ -12,7 +12,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from config.errors import field_errors
+from config.errors import Conflict, field_errors
 from contacts.models import Channel, Contact
 from messaging.models import Message, Template
 from messaging.services import message_enqueue
@@ -79,9 +79,12 @@ def survey_send(*, survey: Survey, data: dict[str, Any], actor: Actor) -> Sent:
     broadcast (its report shows delivery; the survey's report shows the answers)."""
     cleaned = _clean({k: v for k, v in data.items() if k in ("channel", "subject", "intro")})
     audience = {k: data.get(k, []) for k in ("include_segment_ids", "include_stage_ids")}
-    unknown = sorted(set(data) - set(SEND_FIELDS))
-    if unknown:
-        raise field_errors({key: ["unknown field"] for key in unknown})
+    errors = {key: ["unknown field"] for key in sorted(set(data) - set(SEND_FIELDS))}
+    for key, ids in audience.items():
+        if not isinstance(ids, list):  # null too: leave it out for none
+            errors[key] = ["must be a list of ids"]
+    if errors:
+        raise field_errors(errors)
     template = survey_template(survey=survey, actor=actor, **cleaned)
     sent = audience_send(
         workspace=survey.workspace,
@@ -103,6 +106,28 @@ def survey_send(*, survey: Survey, data: dict[str, Any], actor: Actor) -> Sent:
     return sent
 
 
+def ask_template(*, survey: Survey, channel: str, actor: Actor) -> Template:
+    """The template that asks one contact by `channel` (the question as the subject,
+    the scale as the body), made the first time it is needed and reused after: the
+    API's ask and a journey's "send survey" step send it."""
+    name = f"Survey “{survey.name}” · {channel}"[:200]
+    template = Template.objects.filter(workspace=survey.workspace, name=name).first()
+    if template is not None:
+        return template
+    try:
+        with transaction.atomic():
+            return survey_template(
+                survey=survey,
+                channel=channel,
+                subject=survey.question[:500],
+                intro="",
+                actor=actor,
+                name=name,
+            )
+    except Conflict:  # made at the same moment by another worker: use theirs
+        return Template.objects.get(workspace=survey.workspace, name=name)
+
+
 @transaction.atomic
 def survey_ask(
     *, survey: Survey, contact: Contact, channel: str, idempotency_key: str, actor: Actor
@@ -111,17 +136,7 @@ def survey_ask(
     asks once."""
     if channel not in (Channel.EMAIL, Channel.SMS):
         raise field_errors({"channel": ["one of email, sms"]})
-    name = f"Survey “{survey.name}” · {channel}"[:200]
-    template = Template.objects.filter(workspace=survey.workspace, name=name).first()
-    if template is None:
-        template = survey_template(
-            survey=survey,
-            channel=channel,
-            subject=survey.question[:500],
-            intro="",
-            actor=actor,
-            name=name,
-        )
+    template = ask_template(survey=survey, channel=channel, actor=actor)
     enqueued = message_enqueue(
         contact=contact,
         template=template,

@@ -11,8 +11,9 @@ from django.core.management import call_command
 from django.db import models
 from django.utils import timezone
 
-from campaigns.models import Broadcast
+from campaigns.models import Broadcast, JourneyStep
 from contacts.models import Contact, Event, Segment
+from surveys.models import Survey
 from workspaces.models import Workspace
 
 pytestmark = pytest.mark.django_db
@@ -42,6 +43,12 @@ def test_seed_demo_is_believable_deterministic_and_idempotent():
     assert autumn.status == "sent" and autumn.winner_variant is not None
     assert autumn.messages.filter(sent_at__isnull=True).count() == 0
     assert Segment.objects.filter(workspace=workspace).count() == 3
+    # A live journey asks the delivery CSAT a week after the first purchase.
+    ask = JourneyStep.objects.get(
+        journey__workspace=workspace, journey__name="Delivery survey", key="ask"
+    )
+    assert ask.kind == "send_survey" and ask.journey.status == "live"
+    assert Survey.objects.get(pk=ask.config["survey_id"]).name == "Delivery satisfaction"
     call_command("seed_demo", stdout=out)
     assert "exists" in out.getvalue()
     assert Contact.objects.filter(workspace=workspace).count() == 300

@@ -100,6 +100,11 @@ def test_send_to_a_segment_makes_a_broadcast(api, ws):
     assert no_channel.status_code == 400 and "channel" in no_channel.json()["error"]["fields"]
     bad = api.post(f"{URL}{survey.pk}/send/", {"channel": "email", "subject": "Hi"}, format="json")
     assert bad.status_code == 400 and "include_segment_ids" in bad.json()["error"]["fields"]
+    null: dict[str, object] = {"channel": "email", "subject": "Hi", "include_stage_ids": None}
+    null["include_segment_ids"] = [segment.pk]
+    refused = api.post(f"{URL}{survey.pk}/send/", null, format="json")
+    assert refused.status_code == 400
+    assert refused.json()["error"]["fields"] == {"include_stage_ids": ["must be a list of ids"]}
     no_subject = api.post(
         f"{URL}{survey.pk}/send/",
         {"channel": "email", "include_segment_ids": [segment.pk]},

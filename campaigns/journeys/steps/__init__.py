@@ -12,6 +12,7 @@ from campaigns.journeys.steps.actions import (
 from campaigns.journeys.steps.base import StepType
 from campaigns.journeys.steps.routes import Branch, Split
 from campaigns.journeys.steps.sends import SEND_EMAIL, SEND_SMS
+from campaigns.journeys.steps.survey import SendSurvey
 from campaigns.journeys.steps.waits import Wait, WaitFor, WaitUntil, next_local
 
 STEP_TYPES: dict[str, StepType] = {
@@ -19,6 +20,7 @@ STEP_TYPES: dict[str, StepType] = {
     for step in (
         SEND_EMAIL,
         SEND_SMS,
+        SendSurvey(),
         Wait(),
         WaitUntil(),
         WaitFor(),

@@ -16,6 +16,7 @@ from contacts.models import Segment
 from contacts.rules.validation import rule_errors
 from lifecycle.models import Stage
 from messaging.models import Template
+from surveys.models import Survey
 from workspaces.models import Workspace
 
 DURATION_UNITS = ("days", "hours", "minutes", "seconds")
@@ -73,17 +74,18 @@ class Checker:
 
 @dataclass
 class Names:
-    """Names of the stages, segments and templates a page mentions (one query each)."""
+    """Names of the stages, segments, templates and surveys a page mentions (one query each)."""
 
     stages: dict[int, str] = field(default_factory=dict)
     segments: dict[int, str] = field(default_factory=dict)
     templates: dict[int, str] = field(default_factory=dict)
+    surveys: dict[int, str] = field(default_factory=dict)
 
     @classmethod
     def load(
         cls, workspace: Workspace, triggers: Iterable[Any], steps: Iterable[Any] = ()
     ) -> Names:
-        stage_ids, segment_ids, template_ids = set(), set(), set()
+        stage_ids, segment_ids, template_ids, survey_ids = set(), set(), set(), set()
         for trigger in triggers:
             if isinstance(trigger, dict):
                 stage_ids.add(trigger.get("stage_id"))
@@ -94,6 +96,7 @@ class Names:
                 continue
             stage_ids.add(config.get("stage_id"))
             template_ids.add(config.get("template_id"))
+            survey_ids.add(config.get("survey_id"))
             for variant in config.get("variants") or []:
                 if isinstance(variant, dict):
                     template_ids.add(variant.get("template_id"))
@@ -111,6 +114,7 @@ class Names:
             stages=named(Stage, stage_ids),
             segments=named(Segment, segment_ids),
             templates=named(Template, template_ids),
+            surveys=named(Survey, survey_ids),
         )
 
     def of(self, kind: str, pk: Any) -> str:
@@ -149,6 +153,10 @@ class StepType:
 
     def validate(self, c: Checker, path: str, config: dict[str, Any]) -> None:
         pass
+
+    def sends(self, config: dict[str, Any]) -> str | None:
+        """The channel this step's messages go by (None: it sends none)."""
+        return self.channel
 
     def successors(self, config: dict[str, Any]) -> list[str | None]:
         return [config.get("next")]
