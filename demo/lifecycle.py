@@ -7,6 +7,7 @@ from __future__ import annotations
 from django.db import transaction
 
 from contacts.models import Contact, ContactMark
+from contacts.services import event_summaries_rebuild
 from lifecycle.services import stages_replay
 from workspaces.models import Workspace
 
@@ -22,6 +23,8 @@ def demo_history_replay(*, workspace: Workspace, chunk: int = 5000) -> int:
             moved += stages_replay(
                 workspace=workspace, since=dict.fromkeys(ids[start : start + chunk])
             )
-        # The marks the demo's writes left are done: the replay read the same data.
+        # The marks the demo's writes left are done: the replay read the same data, and
+        # the summaries the sweeps and segments read are derived here once for everyone.
+        event_summaries_rebuild(workspace_id=workspace.pk)
         ContactMark.objects.filter(workspace=workspace).delete()
     return moved
