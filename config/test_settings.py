@@ -25,12 +25,15 @@ WHITENOISE_AUTOREFRESH = True
 # Tests use Redis databases of their own so that they never consume a running app's
 # queue, and the cache (flushed before every test) apart from the broker: a flush must
 # not take the broker's queue bindings and messages with it.
-TEST_REDIS_URL = redis_url_with_db(REDIS_URL, 9)
+# Several checkouts testing at once on one Redis give each its own pair of databases
+# (STAGECRAFT_TEST_REDIS_DB=N takes N for the broker and N+1 for the cache).
+_TEST_REDIS_DB = int(os.environ.get("STAGECRAFT_TEST_REDIS_DB", "9"))
+TEST_REDIS_URL = redis_url_with_db(REDIS_URL, _TEST_REDIS_DB)
 CELERY_BROKER_URL = TEST_REDIS_URL
 CACHES = {
     "default": {
         "BACKEND": "config.cache.FailOpenRedisCache",
-        "LOCATION": _redis_cache_location(redis_url_with_db(REDIS_URL, 10)),
+        "LOCATION": _redis_cache_location(redis_url_with_db(REDIS_URL, _TEST_REDIS_DB + 1)),
         "KEY_PREFIX": "stagecraft-test",
         "OPTIONS": CACHE_OPTIONS,
     }
