@@ -38,16 +38,6 @@ SAMPLE = int(os.environ.get("SAMPLE", "200"))
 LATE = int(os.environ.get("LATE", "40"))
 LOAD_EPS = int(os.environ.get("LOAD_EPS", "300"))
 
-_AS_OF_SUMMARIES = """
-DELETE FROM contacts_eventsummary WHERE contact_id = ANY(%(ids)s);
-INSERT INTO contacts_eventsummary
-    (contact_id, workspace_id, name, count, first_at, last_at, revenue, revenue_count)
-SELECT contact_id, workspace_id, name, count(*), min(occurred_at), max(occurred_at),
-       coalesce(sum(revenue), 0), count(revenue)
-FROM contacts_event WHERE contact_id = ANY(%(ids)s) AND occurred_at <= %(as_of)s
-GROUP BY contact_id, workspace_id, name;
-"""
-
 
 def replay_everyone(workspace: Any, now: dt.datetime) -> tuple[float, int]:
     from django.db import connection
@@ -78,6 +68,7 @@ def day_by_day(workspace: Any, now: dt.datetime) -> float:
 
     from contacts.models import Contact
     from contacts.rules import Scope
+    from contacts.services import event_summaries_rebuild
     from lifecycle.services import stages_evaluate
 
     sample = list(
@@ -96,8 +87,7 @@ def day_by_day(workspace: Any, now: dt.datetime) -> float:
             )
         for days in range(365, -1, -1):
             moment = now - dt.timedelta(days=days)
-            with connection.cursor() as cursor:
-                cursor.execute(_AS_OF_SUMMARIES, {"ids": sample, "as_of": moment})
+            event_summaries_rebuild(workspace_id=workspace.pk, as_of=moment, contact_ids=sample)
             stages_evaluate(workspace=workspace, scope=Scope.of(sample), now=moment)
         elapsed = time.perf_counter() - started
         transaction.set_rollback(True)

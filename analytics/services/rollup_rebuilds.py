@@ -9,60 +9,35 @@ import datetime as dt
 import logging
 from dataclasses import dataclass
 
-from django.db import transaction
 from django.utils import timezone
 
 from analytics.models import AnalyticsSettings, RollupRebuild
 from analytics.rollups import rollups_rebuild
-from config.queue import enqueue
+from config.jobs import UserJobs
 from workspaces.models import Workspace
 
 logger = logging.getLogger(__name__)
 
-# A rebuild not finished in this long is taken to have died with its worker: the page
-# stops waiting for it and a new one may be asked for.
-STALE = dt.timedelta(minutes=30)
-# A finished rebuild is reported on the page for this long.
-RECENT = dt.timedelta(minutes=10)
+# A rebuild not finished in 30 minutes is taken to have died with its worker: the page
+# stops waiting for it and a new one may be asked for. A finished rebuild is reported on
+# the page for 10 minutes.
+REBUILDS = UserJobs(
+    model=RollupRebuild,
+    task="analytics.rollup_rebuild_run",
+    stale=dt.timedelta(minutes=30),
+    recent=dt.timedelta(minutes=10),
+)
 
 
 def rollup_rebuild_request(*, workspace: Workspace, requested_by: str = "") -> RollupRebuild:
     """Queue a rebuild, or return the one already queued or running."""
-    with transaction.atomic():
-        pending = _pending(workspace)
-        if pending is not None:
-            return pending
-        rebuild = RollupRebuild.objects.create(workspace=workspace, requested_by=requested_by[:254])
-        transaction.on_commit(lambda: _send(rebuild))
-    return rebuild
-
-
-def _send(rebuild: RollupRebuild) -> None:
-    if not enqueue("analytics.rollup_rebuild_run", rebuild.pk):
-        RollupRebuild.objects.filter(pk=rebuild.pk, started_at__isnull=True).update(
-            finished_at=timezone.now(),
-            error="The background workers could not be reached; try again in a minute.",
-        )
-
-
-def _pending(workspace: Workspace) -> RollupRebuild | None:
-    return (
-        RollupRebuild.objects.filter(
-            workspace=workspace,
-            finished_at__isnull=True,
-            requested_at__gte=timezone.now() - STALE,
-        )
-        .order_by("-requested_at")
-        .first()
-    )
+    return REBUILDS.request(workspace=workspace, requested_by=requested_by)
 
 
 def rollup_rebuild_run(*, rebuild_id: int) -> RollupRebuild | None:
     """Run a queued rebuild (once: a second delivery of the task finds it taken). It
     counts as the workspace's daily rebuild, so the nightly one is not repeated."""
-    now = timezone.now()
-    claimed = RollupRebuild.objects.filter(pk=rebuild_id, started_at__isnull=True)
-    if not claimed.update(started_at=now):
+    if not REBUILDS.claim(rebuild_id):
         return None
     rebuild = RollupRebuild.objects.get(pk=rebuild_id)
     try:
@@ -72,7 +47,7 @@ def rollup_rebuild_run(*, rebuild_id: int) -> RollupRebuild | None:
         logger.exception("analytics.rollup_rebuild_failed rebuild=%s", rebuild_id)
     else:
         AnalyticsSettings.objects.update_or_create(
-            workspace_id=rebuild.workspace_id, defaults={"rollups_rebuilt_at": now}
+            workspace_id=rebuild.workspace_id, defaults={"rollups_rebuilt_at": rebuild.started_at}
         )
     rebuild.finished_at = timezone.now()
     rebuild.save(update_fields=["seconds", "error", "finished_at"])
@@ -97,13 +72,8 @@ class RebuildStatus:
 def rollup_rebuild_status(*, workspace: Workspace) -> RebuildStatus | None:
     """The rebuild to show: one queued or running, or one finished in the last
     minutes; with how long the last finished one took."""
-    latest = RollupRebuild.objects.filter(workspace=workspace).order_by("-requested_at").first()
+    latest = REBUILDS.shown(workspace=workspace)
     if latest is None:
-        return None
-    now = timezone.now()
-    if latest.finished_at is None and latest.requested_at < now - STALE:
-        return None
-    if latest.finished_at is not None and latest.finished_at < now - RECENT:
         return None
     previous = (
         RollupRebuild.objects.filter(workspace=workspace, seconds__isnull=False)

@@ -46,11 +46,21 @@ def event_summaries_refresh(*, contact_ids: Collection[int]) -> None:
         cursor.execute(_REFRESH_SQL, {"ids": sorted(contact_ids)})
 
 
-def event_summaries_rebuild(*, workspace_id: int, as_of: dt.datetime | None = None) -> int:
-    """Rebuild every summary of a workspace from scratch; returns the rows written.
-    `as_of` counts only the events that had happened by then (replaying history)."""
+def event_summaries_rebuild(
+    *,
+    workspace_id: int,
+    as_of: dt.datetime | None = None,
+    contact_ids: list[int] | None = None,
+) -> int:
+    """Rebuild the summaries of a workspace (or of `contact_ids` in it) from scratch;
+    returns the rows written. `as_of` counts only the events that had happened by then
+    (replaying history)."""
+    scope = "" if contact_ids is None else " AND contact_id = ANY(%(ids)s)"
+    params = {"ws": workspace_id, "as_of": as_of, "ids": contact_ids}
     with connection.cursor() as cursor:
-        cursor.execute("DELETE FROM contacts_eventsummary WHERE workspace_id = %s", [workspace_id])
+        cursor.execute(
+            "DELETE FROM contacts_eventsummary WHERE workspace_id = %(ws)s" + scope, params
+        )
         cursor.execute(
             """
             INSERT INTO contacts_eventsummary
@@ -59,10 +69,13 @@ def event_summaries_rebuild(*, workspace_id: int, as_of: dt.datetime | None = No
             SELECT contact_id, workspace_id, name, count(*), min(occurred_at),
                    max(occurred_at), coalesce(sum(revenue), 0), count(revenue)
             FROM contacts_event
-            WHERE workspace_id = %s AND (%s::timestamptz IS NULL OR occurred_at <= %s)
+            WHERE workspace_id = %(ws)s
+              AND (%(as_of)s::timestamptz IS NULL OR occurred_at <= %(as_of)s)"""
+            + scope
+            + """
             GROUP BY contact_id, workspace_id, name
             """,
-            [workspace_id, as_of, as_of],
+            params,
         )
         return int(cursor.rowcount)
 

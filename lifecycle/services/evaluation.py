@@ -127,7 +127,7 @@ def stages_evaluate(
         .replace("{scope_current}", _scope_sql("cur", scope))
         .replace("{scope_cs}", _scope_sql("cs", scope))
     )
-    sql, params = _named(
+    sql, params = merge_params(
         sql,
         computed_params,
         {
@@ -163,7 +163,9 @@ def _scope_sql(alias: str, scope: Scope) -> str:
     return " AND ".join(conditions)
 
 
-def _named(sql: str, positional: tuple[Any, ...], named: dict[str, Any]) -> tuple[str, list[Any]]:
+def merge_params(
+    sql: str, positional: tuple[Any, ...], named: dict[str, Any]
+) -> tuple[str, list[Any]]:
     """Merge Django's positional %s parameters (in the computed query) with this
     module's %(name)s ones into one positional list, in order of appearance."""
     params: list[Any] = []

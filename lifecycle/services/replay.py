@@ -42,7 +42,7 @@ from contacts.rules import Scope
 from lifecycle.hooks import RemovedMove, moves_removed
 from lifecycle.models import Stage
 from lifecycle.selectors import stages_for_workspace
-from lifecycle.services.evaluation import _named
+from lifecycle.services.evaluation import merge_params
 from lifecycle.services.timeline import Timeline, _interval
 from workspaces.models import Workspace
 
@@ -240,7 +240,7 @@ def stages_replay(
             "ORDER BY contact_id FOR NO KEY UPDATE",
             [ids],
         )
-        sql, all_params = _named(sql, params, named)
+        sql, all_params = merge_params(sql, params, named)
         cursor.execute(sql, all_params)
         written, _, removed = cursor.fetchone()
         moves_removed(workspace.pk, ids, [_removed_move(row) for row in removed])
