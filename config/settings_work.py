@@ -86,6 +86,9 @@ LIFECYCLE_MARK_BATCH = env.int("LIFECYCLE_MARK_BATCH", default=2000)
 LIFECYCLE_ACT_ON_MOVES_WITHIN_SECONDS = env.int(
     "LIFECYCLE_ACT_ON_MOVES_WITHIN_SECONDS", default=24 * 3600
 )
+# The rule what-if reads a big workspace in this many id ranges at once, one database
+# connection each (lifecycle/whatif.py); 1 reads it in one statement.
+LIFECYCLE_WHATIF_THREADS = env.int("LIFECYCLE_WHATIF_THREADS", default=2)
 # A claim of marks not finished in this long is given back (its worker died).
 LIFECYCLE_MARK_LEASE_SECONDS = env.int("LIFECYCLE_MARK_LEASE_SECONDS", default=300)
 # The same figures (report and parameters) are computed at most once in this many

@@ -9,6 +9,7 @@ from collections import Counter
 import pytest
 
 from contacts.services import event_summaries_refresh
+from lifecycle import whatif
 from lifecycle.models import ContactStage, Stage, StageTransition
 from lifecycle.services import contact_stage_set, stage_update, stages_create_defaults, sweep_now
 from tests.factories import ContactFactory, EventFactory, SegmentFactory
@@ -226,3 +227,24 @@ def test_a_run_of_another_workspace_is_a_404(api, outsider_api, ws, shop):
 
 def test_requires_a_key(client, ws, shop):
     assert client.post(URL, {}, content_type="application/json").status_code == 401
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_big_workspace_split_into_id_ranges_gives_the_same_answer(
+    ws, shop, settings, monkeypatch
+):
+    """Over PARALLEL_FROM_IDS the workspace is evaluated in id ranges, each on its own
+    connection at once; the moves, pins and sample must be those of one statement."""
+    repeat = Stage.objects.get(workspace=ws, key="repeat")
+    contact_stage_set(contact=shop[2], stage=repeat, actor=Actor(system="test"), pin=True)
+    proposal = whatif.proposal_parse(
+        workspace=ws, body={"stage": "repeat", "rule": {"purchases": {"gte": 3}}}
+    )
+    whole = whatif.whatif_now(workspace=ws, proposal=proposal)
+    monkeypatch.setattr(whatif, "PARALLEL_FROM_IDS", 0)
+    settings.LIFECYCLE_WHATIF_THREADS = 3
+    assert len(whatif._ranges(ws)) == 3
+    split = whatif.whatif_now(workspace=ws, proposal=proposal)
+    whole.pop("computed_at"), split.pop("computed_at")
+    assert split == whole
+    assert whole["held_by_pins"] == 1 and whole["moving"] == 2
