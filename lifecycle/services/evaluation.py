@@ -150,6 +150,43 @@ def stages_evaluate(
         return int(cursor.rowcount)
 
 
+# The contacts in scope whose stage the rules would change now (never evaluated, or
+# in another stage and not held there by a pin), read-only, in id order.
+_MOVERS_SQL = """
+WITH computed AS MATERIALIZED ({computed})
+SELECT c.id FROM computed c
+LEFT JOIN lifecycle_contactstage cur ON cur.contact_id = c.id AND {scope_current}
+WHERE cur.contact_id IS NULL
+   OR (cur.stage_id <> c.new_stage
+       AND (NOT cur.pinned OR (cur.pinned_until IS NOT NULL AND cur.pinned_until <= %(now)s)))
+ORDER BY c.id
+"""
+
+
+def stages_movers(*, workspace: Workspace, scope: Scope, now: dt.datetime) -> list[int]:
+    """Who in scope the rules would move now, without moving anyone (a periodic sweep
+    hands them to the replay, which dates each move when its boundary was crossed)."""
+    stages = list(stages_for_workspace(workspace=workspace))
+    if not any(stage.is_default for stage in stages):
+        return []
+    computed = (
+        Contact.objects.filter(scope.limit("pk"), workspace=workspace)
+        .annotate(new_stage=stage_case(stages=stages, workspace=workspace, now=now, scope=scope))
+        .values("id", "new_stage")
+    )
+    computed_sql, computed_params = computed.query.sql_with_params()
+    sql = _MOVERS_SQL.replace("{computed}", computed_sql).replace(
+        "{scope_current}", _scope_sql("cur", scope)
+    )
+    named = {"ws": workspace.pk, "now": now, "low": scope.low, "high": scope.high}
+    sql, params = merge_params(sql, computed_params, named | {"ids": list(scope.ids or ())})
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL jit = off")
+        cursor.execute("SET LOCAL work_mem = '64MB'")
+        cursor.execute(sql, params)
+        return [row[0] for row in cursor.fetchall()]
+
+
 def _scope_sql(alias: str, scope: Scope) -> str:
     """The scope as a condition on contact stages, so that joins read only the rows of
     the contacts in scope (a sweep chunk's range, not all of the workspace's)."""

@@ -1,6 +1,9 @@
 """Sweeps: every contact of a workspace evaluated again, in id-range chunks that
 workers run in parallel. Time alone changes stages ("no purchase for 90 days"), and
-so does a change to the stage definitions; a sweep catches both."""
+so does a change to the stage definitions; a sweep catches both. A periodic sweep
+(time alone) replays the contacts it finds moving, so each move is dated when its
+time boundary was crossed; a sweep after a change of definitions moves contacts now,
+the change being the cause."""
 
 from __future__ import annotations
 
@@ -13,13 +16,17 @@ from django.utils import timezone
 
 from config.queue import enqueue
 from contacts.rules import Scope
+from contacts.services.locks import contacts_hold
 from lifecycle.models import Cause, SweepRun
-from lifecycle.services.evaluation import stages_evaluate
+from lifecycle.services.evaluation import stages_evaluate, stages_movers
+from lifecycle.services.replay import stages_replay
 from workspaces.models import Workspace
 
 logger = logging.getLogger(__name__)
 
 CHUNK_CONTACTS = 50_000
+# The reason of the sweeps beat starts: time has passed, nothing else changed.
+PERIODIC = "periodic"
 
 
 def sweep_chunks(*, workspace: Workspace, size: int = CHUNK_CONTACTS) -> list[tuple[int, int]]:
@@ -75,9 +82,12 @@ def sweep_chunk(*, run_id: int, low: int, high: int, now: dt.datetime | None = N
     """Evaluate one chunk of a sweep; returns how many contacts moved. Safe to run
     twice: a repeated chunk finds nothing left to change."""
     run = SweepRun.objects.select_related("workspace").get(pk=run_id)
-    moved = stages_evaluate(
-        workspace=run.workspace, scope=Scope.between(low, high), cause=Cause.RULE, now=now
-    )
+    if run.reason == PERIODIC:
+        moved = _time_moves(workspace=run.workspace, scope=Scope.between(low, high), now=now)
+    else:
+        moved = stages_evaluate(
+            workspace=run.workspace, scope=Scope.between(low, high), cause=Cause.RULE, now=now
+        )
     with transaction.atomic():
         SweepRun.objects.filter(pk=run_id).update(
             chunks_done=F("chunks_done") + 1, contacts_changed=F("contacts_changed") + moved
@@ -86,6 +96,18 @@ def sweep_chunk(*, run_id: int, low: int, high: int, now: dt.datetime | None = N
             pk=run_id, chunks_done__gte=F("chunks_total"), finished_at__isnull=True
         ).update(finished_at=timezone.now())
     return moved
+
+
+def _time_moves(*, workspace: Workspace, scope: Scope, now: dt.datetime | None) -> int:
+    """A periodic sweep's chunk: only time has passed since the contacts were last
+    evaluated (data changes are replayed as they arrive), so whoever the rules would
+    move now crossed a time boundary since its last move. The replay from now finds
+    that boundary (and any crossed after it: customer → at risk → lapsed when sweeps
+    were late) and dates each move when it was crossed; returns the moves written."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        movers = contacts_hold(contact_ids=stages_movers(workspace=workspace, scope=scope, now=now))
+        return stages_replay(workspace=workspace, since=dict.fromkeys(movers, now), now=now)
 
 
 def sweep_now(*, workspace: Workspace, now: dt.datetime | None = None) -> int:
@@ -106,5 +128,5 @@ def sweeps_start_due(*, every: dt.timedelta) -> list[int]:
         last = SweepRun.objects.filter(workspace=workspace).order_by("-started_at").first()
         if last is None or timezone.now() - last.started_at >= every:
             with transaction.atomic():
-                started.append(sweep_start(workspace=workspace, reason="periodic").pk)
+                started.append(sweep_start(workspace=workspace, reason=PERIODIC).pk)
     return started

@@ -19,7 +19,7 @@ def _summary(contact, name="purchase"):
 
 def test_rebuild_as_of_and_for_some_contacts_only(ws):
     now = timezone.now()
-    ada, bob = ContactFactory(workspace=ws), ContactFactory(workspace=ws)
+    ada, bob = ContactFactory.create(workspace=ws), ContactFactory.create(workspace=ws)
     for contact in (ada, bob):
         for days in (30, 10):
             EventFactory(
