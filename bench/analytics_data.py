@@ -200,7 +200,7 @@ def build(workspace_id: int, stages: dict[str, int], now: dt.datetime) -> dict[s
             month = (month.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
         for sql in (
             "CREATE INDEX event_contact_name_time ON contacts_event "
-            "(contact_id, name, occurred_at)",
+            "(contact_id, name, occurred_at) INCLUDE (workspace_id)",
             "CREATE INDEX event_ws_name_time ON contacts_event (workspace_id, name, occurred_at)",
             "CREATE INDEX transition_contact_at ON lifecycle_stagetransition (contact_id, at)",
             "CREATE INDEX transition_ws_at ON lifecycle_stagetransition (workspace_id, at)",

@@ -117,7 +117,8 @@ def build(workspace_id: int, now: dt.datetime) -> int:
         log(f"{events} events copied in {time.perf_counter() - started:.1f}s")
         started = time.perf_counter()
         cursor.execute(
-            "CREATE INDEX event_contact_name_time ON contacts_event (contact_id, name, occurred_at)"
+            "CREATE INDEX event_contact_name_time ON contacts_event "
+            "(contact_id, name, occurred_at) INCLUDE (workspace_id)"
         )
         cursor.execute(
             "CREATE INDEX event_ws_name_time ON contacts_event (workspace_id, name, occurred_at)"

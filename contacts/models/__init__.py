@@ -149,8 +149,13 @@ class Event(models.Model):
         ]
         indexes = [
             # A contact's events by name and time: summaries, windowed rule counts
-            # (index-only), and the contact's timeline.
-            models.Index(fields=["contact", "name", "occurred_at"], name="event_contact_name_time"),
+            # (index-only: the workspace every rule's sub-query names is included), and
+            # the contact's timeline.
+            models.Index(
+                fields=["contact", "name", "occurred_at"],
+                include=["workspace"],
+                name="event_contact_name_time",
+            ),
             models.Index(fields=["workspace", "name", "occurred_at"], name="event_ws_name_time"),
         ]
 

@@ -152,6 +152,13 @@ def _purchase_q(node: dict[str, Any], context: Context, *, measure: str) -> Q:
         rows = EventSummary.objects.filter(
             context.scope.limit(), workspace=context.workspace, name__in=names, revenue_count__gt=0
         )
+        if len(names) == 1:
+            # One summary row per contact and name: its value is the total, and the
+            # sub-query needs no grouping (a third of its cost over a big workspace).
+            column = "revenue" if measure == "revenue" else "revenue_count"
+            return count_condition(
+                rows.filter(cmp_q(column, cmp)), rows.filter(~cmp_q(column, cmp)), cmp
+            )
         total = Sum("revenue") if measure == "revenue" else Sum("revenue_count")
     else:
         rows = _window(
