@@ -9,18 +9,24 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.contrib import messages
+from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import Http404, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from config.errors import DomainError
+from config.errors import DomainError, Forbidden
 from config.pagination import keyset_page
 from contacts import selectors, services
-from contacts.models import Contact, EmailStatus, Event, SavedView, SmsStatus
+from contacts.models import Contact, EmailStatus, Event, SmsStatus
 from contacts.panels import CONTACT_COLUMNS, CONTACT_PANELS
-from contacts.services.saved_views import saved_view_create, saved_view_delete
+from contacts.services.saved_views import (
+    saved_view_can_remove,
+    saved_view_create,
+    saved_view_delete,
+    saved_views_visible,
+)
 from contacts.validation import clean_contact
 from contacts.views.exports import export_status_context
 from workspaces.dashboard import WorkspaceRequest, workspace_view
@@ -89,7 +95,10 @@ def contact_list(request: WorkspaceRequest) -> HttpResponse:
         "filtered": bool(query),
         "query": urlencode({**query, "sort": filters["sort"]}),
         "sorts": [(key, label) for key, (_, label) in SORTS.items()],
-        "saved_views": SavedView.objects.filter(workspace=request.workspace).order_by("name"),
+        "saved_views": [
+            (view, saved_view_can_remove(view=view, membership=request.membership))
+            for view in saved_views_visible(membership=request.membership)
+        ],
         "current_query": _view_query(filters),
         "is_first_page": not request.GET.get("cursor"),
         "email_statuses": EmailStatus.choices,
@@ -135,22 +144,25 @@ def activity_items(events: list[Event]) -> list[dict[str, Any]]:
 
 
 @require_POST
-@workspace_view()
+@workspace_view(write_methods_role=Role.VIEWER)
 def saved_view_save(request: WorkspaceRequest) -> HttpResponse:
-    """Save the list's current filters under a name (the form sends the filters)."""
+    """Save the list's current filters under a name (the form sends the filters), for
+    the member alone or shared with the team. Viewers may keep views of their own."""
     keys = _list_filters(request).keys()
     filters = {key: request.POST.get(key, "") for key in keys}
     if filters.get("sort") == "newest":
         filters["sort"] = ""  # the default: a view saved without it matches the plain list
     try:
         view = saved_view_create(
-            workspace=request.workspace,
+            membership=request.membership,
             name=request.POST.get("name", ""),
             filters=filters,
             allowed=keys,
+            shared=request.POST.get("shared") == "on",
             actor=request.actor,
         )
-        messages.success(request, f"View “{view.name}” saved.")
+        whose = "shared with the team" if view.shared else "for you"
+        messages.success(request, f"View “{view.name}” saved {whose}.")
     except DomainError as exc:
         messages.error(request, exc.message)
     query = _view_query(filters)
@@ -158,12 +170,15 @@ def saved_view_save(request: WorkspaceRequest) -> HttpResponse:
 
 
 @require_POST
-@workspace_view()
+@workspace_view(write_methods_role=Role.VIEWER)
 def saved_view_remove(request: WorkspaceRequest, view_id: int) -> HttpResponse:
-    view = SavedView.objects.filter(workspace=request.workspace, pk=view_id).first()
-    if view is None:
+    view = saved_views_visible(membership=request.membership).filter(pk=view_id).first()
+    if view is None:  # another member's own view is not there for this one
         raise Http404("No such view.")
-    saved_view_delete(view=view, actor=request.actor)
+    try:
+        saved_view_delete(view=view, membership=request.membership, actor=request.actor)
+    except Forbidden as exc:
+        raise PermissionDenied(exc.message) from None
     messages.success(request, f"View “{view.name}” removed.")
     return redirect("contacts:contacts", slug=request.workspace.slug)
 
