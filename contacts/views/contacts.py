@@ -12,6 +12,7 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import Http404, HttpResponse, StreamingHttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
@@ -103,9 +104,9 @@ def contact_list(request: WorkspaceRequest) -> HttpResponse:
         "is_first_page": not request.GET.get("cursor"),
         "email_statuses": EmailStatus.choices,
         "sms_statuses": SmsStatus.choices,
-        # A big list is exported by a worker (with progress) when the user may start one.
-        "export_in_background": request.membership.can_write
-        and (more or count > settings.CONTACTS_EXPORT_INLINE_MAX),
+        # A big list is exported by a worker (with progress), whoever asks (viewers
+        # included: an export is a read), never streamed from the request.
+        "export_in_background": more or count > settings.CONTACTS_EXPORT_INLINE_MAX,
     }
     if request.headers.get("HX-Request"):
         context["oob_export_button"] = True
@@ -255,8 +256,19 @@ def contact_erase(request: WorkspaceRequest, contact_id: int) -> HttpResponse:
 
 
 @workspace_view()
-def contact_export(request: WorkspaceRequest) -> StreamingHttpResponse:
+def contact_export(request: WorkspaceRequest) -> HttpResponseBase:
+    """The list as CSV, streamed: only a list of at most CONTACTS_EXPORT_INLINE_MAX
+    contacts; a bigger one goes back to the list, whose button has a worker write it."""
     queryset = _list_queryset(request, _list_filters(request))
+    limit = settings.CONTACTS_EXPORT_INLINE_MAX
+    if queryset.order_by()[: limit + 1].count() > limit:
+        messages.info(
+            request,
+            f"This list has more than {limit:,} contacts: Export CSV has it written in "
+            "the background, with its progress here.",
+        )
+        url = reverse("contacts:contacts", kwargs={"slug": request.workspace.slug})
+        return redirect(f"{url}?{request.GET.urlencode()}" if request.GET else url)
     response = StreamingHttpResponse(
         services.contacts_csv_rows(queryset), content_type="text/csv; charset=utf-8"
     )
