@@ -95,6 +95,8 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "workspaces.context_processors.workspace",
             ],
+            # The dashboard's filters (`when`, `money`, ...) on every page, unloaded.
+            "builtins": ["workspaces.templatetags.stagecraft"],
         },
     },
 ]

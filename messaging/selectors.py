@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.db.models import QuerySet
 
-from messaging.models import Message, SandboxDelivery, SendingDomain, Template
+from messaging.models import MediaFile, Message, SandboxDelivery, SendingDomain, Template
 from workspaces.models import Workspace
 
 
@@ -63,3 +63,13 @@ def sending_domain_get(*, workspace: Workspace, domain_id: object) -> SendingDom
     except ValueError:
         return None
     return SendingDomain.objects.filter(workspace=workspace, pk=pk).first()
+
+
+def media_files_for_workspace(*, workspace: Workspace) -> QuerySet[MediaFile]:
+    return MediaFile.objects.filter(workspace=workspace)
+
+
+def media_file_get(*, workspace: Workspace, media_id: object) -> MediaFile | None:
+    if not isinstance(media_id, int):
+        return None
+    return media_files_for_workspace(workspace=workspace).filter(pk=media_id).first()

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from messaging import api, api_consent, api_policies, api_settings
+from messaging import api, api_consent, api_media, api_policies, api_settings
 
 app_name = "messaging_api"
 
@@ -18,6 +18,8 @@ urlpatterns = [
         name="api-template-send-test",
     ),
     path("messages/", api.MessageListView.as_view(), name="api-messages"),
+    path("media/", api_media.MediaListView.as_view(), name="api-media"),
+    path("media/<int:media_id>/", api_media.MediaDetailView.as_view(), name="api-media-file"),
     path("messages/<int:message_id>/", api.MessageDetailView.as_view(), name="api-message"),
     path(
         "contacts/<int:contact_id>/consent/",

@@ -24,6 +24,7 @@ from lifecycle.services import stages_create_defaults
 from messaging.models import Template
 from messaging.services import message_enqueue, template_create
 from messaging.services.domains import sending_domain_create
+from messaging.services.media import media_file_create
 from surveys.services import survey_create
 from tests.factories import (
     ContactFactory,
@@ -126,6 +127,13 @@ OBJECT_MAKERS: dict[str, Callable[[Workspace], int]] = {
     "member_id": lambda ws: (
         MembershipFactory.create(
             workspace=ws, user=UserFactory.create(email=f"secret-member-{ws.pk}@example.com")
+        ).pk
+    ),
+    "media_id": lambda ws: (
+        media_file_create(
+            workspace=ws,
+            actor=Actor(system="test"),
+            upload=SimpleUploadedFile("secret.png", b"\x89PNG\r\n\x1a\n" + bytes(32)),
         ).pk
     ),
     "invitation_id": lambda ws: (

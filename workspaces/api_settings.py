@@ -18,6 +18,7 @@ from config.errors import InvalidInput, NotFound
 from config.openapi import ERRORS, NON_BLANK, described, text
 from workspaces import members, tasks
 from workspaces.api_auth import ApiRequest
+from workspaces.dates import DateLocale
 from workspaces.models import Invitation, Membership, Role, available_time_zones
 from workspaces.services import workspace_settings_update
 
@@ -25,6 +26,7 @@ GENERAL_FIELDS: dict[str, type] = {
     "name": str,
     "time_zone": str,
     "currency": str,
+    "date_locale": str,
     "purchase_event_names": list,
 }
 
@@ -40,6 +42,9 @@ class GeneralSettingsSerializer(serializers.Serializer[Any]):
     )
     currency = described(
         {"type": "string", "pattern": "^[A-Za-z]{3}$", "description": "ISO 4217, e.g. EUR"}
+    )
+    date_locale = serializers.ChoiceField(
+        choices=DateLocale.choices, help_text="How the dashboard writes dates and times"
     )
     purchase_event_names = described(
         {
@@ -69,6 +74,7 @@ def _general(request: ApiRequest) -> dict[str, Any]:
         "name": ws.name,
         "time_zone": ws.time_zone,
         "currency": ws.currency,
+        "date_locale": ws.date_locale,
         "purchase_event_names": list(ws.purchase_event_names),
     }
 
@@ -83,7 +89,8 @@ class GeneralSettingsView(APIView):
 
     @extend_schema(
         operation_id="settings_general_update",
-        description="Change the workspace's name, time zone, currency or purchase event names; "
+        description="Change the workspace's name, time zone, currency, date format "
+        "(`date_locale`) or purchase event names; "
         "fields left out stay as they are.",
         request=GeneralSettingsSerializer(partial=True),
         responses={200: GeneralSettingsSerializer, **ERRORS},

@@ -11,6 +11,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponseBase
 
+from workspaces.dates import date_locale_active
 from workspaces.models import Membership, Role, User, Workspace
 from workspaces.selectors import membership_get
 from workspaces.services import Actor
@@ -48,7 +49,9 @@ def workspace_view(
             request = _scoped(request, membership)
             if request.session.get("workspace_slug") != slug:
                 request.session["workspace_slug"] = slug
-            return view(request, *args, **kwargs)
+            # The page writes dates in the workspace's format (workspaces/dates.py).
+            with date_locale_active(membership.workspace.date_locale):
+                return view(request, *args, **kwargs)
 
         return wrapper
 

@@ -12,6 +12,8 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
 
+from workspaces.dates import DateLocale
+
 
 def validate_time_zone(value: str) -> None:
     if value not in available_time_zones():
@@ -81,6 +83,12 @@ class Workspace(models.Model):
     )
     currency = models.CharField(
         max_length=3, default="USD", help_text="ISO 4217; events without a currency use it."
+    )
+    date_locale = models.CharField(
+        max_length=8,
+        choices=DateLocale.choices,
+        default=DateLocale.EN_GB,
+        help_text="How the dashboard writes dates and times.",
     )
     purchase_event_names = ArrayField(
         models.CharField(max_length=200),

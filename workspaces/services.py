@@ -17,6 +17,7 @@ from django.utils.text import slugify
 
 from config.errors import Conflict, InvalidInput
 from workspaces import api_key_cache
+from workspaces.dates import DateLocale
 from workspaces.hooks import WORKSPACE_CREATED_HOOKS
 from workspaces.models import (
     ApiKey,
@@ -288,6 +289,8 @@ def _settings_errors(changes: dict[str, Any]) -> dict[str, list[str]]:
         isinstance(changes["currency"], str) and CURRENCY_CODE.fullmatch(changes["currency"])
     ):
         errors["currency"] = ["must be a three-letter ISO 4217 code, e.g. EUR"]
+    if "date_locale" in changes and changes["date_locale"] not in DateLocale.values:
+        errors["date_locale"] = [f"must be one of {', '.join(DateLocale.values)}"]
     names = changes.get("purchase_event_names")
     if names is not None and (
         not isinstance(names, list)
@@ -309,6 +312,7 @@ def workspace_settings_update(
     name: str | None = None,
     time_zone: str | None = None,
     currency: str | None = None,
+    date_locale: str | None = None,
     purchase_event_names: list[str] | None = None,
 ) -> Workspace:
     """Change the workspace's general settings; only what is given changes."""
@@ -319,6 +323,7 @@ def workspace_settings_update(
             "name": name.replace("\x00", "").strip() if isinstance(name, str) else name,
             "time_zone": time_zone,
             "currency": currency.upper() if isinstance(currency, str) else currency,
+            "date_locale": date_locale,
             "purchase_event_names": (
                 list(dict.fromkeys(purchase_event_names))
                 if isinstance(purchase_event_names, list)

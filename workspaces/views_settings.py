@@ -18,6 +18,7 @@ from django.views.decorators.http import require_POST
 from config.errors import DomainError
 from workspaces import members, services, tasks
 from workspaces.dashboard import WorkspaceRequest, workspace_view
+from workspaces.dates import DateLocale
 from workspaces.models import Invitation, Membership, Role, User, available_time_zones
 
 COMMON_CURRENCIES = ["USD", "EUR", "GBP", "CAD", "AUD", "CHF", "JPY", "SEK", "NOK", "DKK", "PLN"]
@@ -30,6 +31,7 @@ def settings_general(request: WorkspaceRequest) -> HttpResponse:
         "name": workspace.name,
         "time_zone": workspace.time_zone,
         "currency": workspace.currency,
+        "date_locale": workspace.date_locale,
         "purchase_event_names": ", ".join(workspace.purchase_event_names),
     }
     errors: dict[str, list[str]] = {}
@@ -42,6 +44,7 @@ def settings_general(request: WorkspaceRequest) -> HttpResponse:
                 name=values["name"],
                 time_zone=values["time_zone"],
                 currency=values["currency"].strip(),
+                date_locale=values["date_locale"] or None,  # left out: unchanged
                 purchase_event_names=[
                     n.strip() for n in values["purchase_event_names"].split(",") if n.strip()
                 ],
@@ -60,6 +63,7 @@ def settings_general(request: WorkspaceRequest) -> HttpResponse:
             "errors": errors,
             "time_zones": sorted(available_time_zones()),
             "currencies": COMMON_CURRENCIES,
+            "date_locales": DateLocale.choices,
         },
     )
 

@@ -38,7 +38,9 @@ class StepSerializer(serializers.Serializer):
     name = serializers.CharField(required=False, allow_blank=True, max_length=200)
     config = serializers.DictField(
         help_text='Settings of the kind, with successors: "next"; "yes"/"no" (branch); '
-        '"timeout_next" (wait_for); "paths": [{"label", "weight", "next"}] (split). '
+        '"timeout_next" (wait_for); "paths": [{"label", "weight", "next"}] (split); '
+        '"variants": [{"label", "template_id", "weight", "next"}] (an A/B send: each '
+        "variant's own next step, else the step's \"next\"). "
         'send_survey: {"survey_id", "channel": "email"|"sms", "next"}'
     )
 

@@ -1,5 +1,6 @@
-"""Saved views of the contacts list: a name for a set of filters and a sort, shared by
-the workspace's members (as HubSpot's and Klaviyo's saved views are)."""
+"""Saved views of the contacts list: a name for a set of filters and a sort. A view is
+its creator's own unless shared with the team (HubSpot's "private / everyone" choice
+for saved views); every member sees their own views and the shared ones."""
 
 from __future__ import annotations
 
@@ -17,12 +18,16 @@ class SavedView(models.Model):
     created_by = models.ForeignKey(
         User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # Shown to every member of the workspace, not only to its creator.
+    shared = models.BooleanField(default=False)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         app_label = "contacts"
         constraints = [
-            models.UniqueConstraint(fields=["workspace", "name"], name="saved_view_name_unique")
+            models.UniqueConstraint(
+                fields=["workspace", "created_by", "name"], name="saved_view_name_unique"
+            )
         ]
 
     def __str__(self) -> str:

@@ -9,18 +9,25 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.contrib import messages
+from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import Http404, HttpResponse, StreamingHttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from config.errors import DomainError
+from config.errors import DomainError, Forbidden
 from config.pagination import keyset_page
 from contacts import selectors, services
-from contacts.models import Contact, EmailStatus, Event, SavedView, SmsStatus
+from contacts.models import Contact, EmailStatus, Event, SmsStatus
 from contacts.panels import CONTACT_COLUMNS, CONTACT_PANELS
-from contacts.services.saved_views import saved_view_create, saved_view_delete
+from contacts.services.saved_views import (
+    saved_view_can_remove,
+    saved_view_create,
+    saved_view_delete,
+    saved_views_visible,
+)
 from contacts.validation import clean_contact
 from contacts.views.exports import export_status_context
 from workspaces.dashboard import WorkspaceRequest, workspace_view
@@ -89,14 +96,17 @@ def contact_list(request: WorkspaceRequest) -> HttpResponse:
         "filtered": bool(query),
         "query": urlencode({**query, "sort": filters["sort"]}),
         "sorts": [(key, label) for key, (_, label) in SORTS.items()],
-        "saved_views": SavedView.objects.filter(workspace=request.workspace).order_by("name"),
+        "saved_views": [
+            (view, saved_view_can_remove(view=view, membership=request.membership))
+            for view in saved_views_visible(membership=request.membership)
+        ],
         "current_query": _view_query(filters),
         "is_first_page": not request.GET.get("cursor"),
         "email_statuses": EmailStatus.choices,
         "sms_statuses": SmsStatus.choices,
-        # A big list is exported by a worker (with progress) when the user may start one.
-        "export_in_background": request.membership.can_write
-        and (more or count > settings.CONTACTS_EXPORT_INLINE_MAX),
+        # A big list is exported by a worker (with progress), whoever asks (viewers
+        # included: an export is a read), never streamed from the request.
+        "export_in_background": more or count > settings.CONTACTS_EXPORT_INLINE_MAX,
     }
     if request.headers.get("HX-Request"):
         context["oob_export_button"] = True
@@ -135,22 +145,25 @@ def activity_items(events: list[Event]) -> list[dict[str, Any]]:
 
 
 @require_POST
-@workspace_view()
+@workspace_view(write_methods_role=Role.VIEWER)
 def saved_view_save(request: WorkspaceRequest) -> HttpResponse:
-    """Save the list's current filters under a name (the form sends the filters)."""
+    """Save the list's current filters under a name (the form sends the filters), for
+    the member alone or shared with the team. Viewers may keep views of their own."""
     keys = _list_filters(request).keys()
     filters = {key: request.POST.get(key, "") for key in keys}
     if filters.get("sort") == "newest":
         filters["sort"] = ""  # the default: a view saved without it matches the plain list
     try:
         view = saved_view_create(
-            workspace=request.workspace,
+            membership=request.membership,
             name=request.POST.get("name", ""),
             filters=filters,
             allowed=keys,
+            shared=request.POST.get("shared") == "on",
             actor=request.actor,
         )
-        messages.success(request, f"View “{view.name}” saved.")
+        whose = "shared with the team" if view.shared else "for you"
+        messages.success(request, f"View “{view.name}” saved {whose}.")
     except DomainError as exc:
         messages.error(request, exc.message)
     query = _view_query(filters)
@@ -158,12 +171,15 @@ def saved_view_save(request: WorkspaceRequest) -> HttpResponse:
 
 
 @require_POST
-@workspace_view()
+@workspace_view(write_methods_role=Role.VIEWER)
 def saved_view_remove(request: WorkspaceRequest, view_id: int) -> HttpResponse:
-    view = SavedView.objects.filter(workspace=request.workspace, pk=view_id).first()
-    if view is None:
+    view = saved_views_visible(membership=request.membership).filter(pk=view_id).first()
+    if view is None:  # another member's own view is not there for this one
         raise Http404("No such view.")
-    saved_view_delete(view=view, actor=request.actor)
+    try:
+        saved_view_delete(view=view, membership=request.membership, actor=request.actor)
+    except Forbidden as exc:
+        raise PermissionDenied(exc.message) from None
     messages.success(request, f"View “{view.name}” removed.")
     return redirect("contacts:contacts", slug=request.workspace.slug)
 
@@ -240,8 +256,19 @@ def contact_erase(request: WorkspaceRequest, contact_id: int) -> HttpResponse:
 
 
 @workspace_view()
-def contact_export(request: WorkspaceRequest) -> StreamingHttpResponse:
+def contact_export(request: WorkspaceRequest) -> HttpResponseBase:
+    """The list as CSV, streamed: only a list of at most CONTACTS_EXPORT_INLINE_MAX
+    contacts; a bigger one goes back to the list, whose button has a worker write it."""
     queryset = _list_queryset(request, _list_filters(request))
+    limit = settings.CONTACTS_EXPORT_INLINE_MAX
+    if queryset.order_by()[: limit + 1].count() > limit:
+        messages.info(
+            request,
+            f"This list has more than {limit:,} contacts: Export CSV has it written in "
+            "the background, with its progress here.",
+        )
+        url = reverse("contacts:contacts", kwargs={"slug": request.workspace.slug})
+        return redirect(f"{url}?{request.GET.urlencode()}" if request.GET else url)
     response = StreamingHttpResponse(
         services.contacts_csv_rows(queryset), content_type="text/csv; charset=utf-8"
     )

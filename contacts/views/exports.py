@@ -13,9 +13,12 @@ from django.views.decorators.http import require_POST
 
 from contacts import selectors, services
 from workspaces.dashboard import WorkspaceRequest, workspace_view
+from workspaces.models import Role
 
 
-@workspace_view()  # first: an outsider gets 404 whatever the method
+# First: an outsider gets 404 whatever the method. Viewers may start one too: an
+# export only reads, as the streamed CSV of a small list does.
+@workspace_view(write_methods_role=Role.VIEWER)
 @require_POST
 def contact_export_start(request: WorkspaceRequest) -> HttpResponse:
     """Queue an export of the contacts the list shows with the posted filters; the

@@ -5,8 +5,10 @@ The output is a message template (messaging/sandbox.py), so two things are escap
 in every value a marketer typed: HTML (`<`, `&`, quotes) and the template language's
 braces (`{` becomes `&#123;` in HTML and `{% templatetag openbrace %}` in text), so
 typed text can never become a placeholder or a tag. Placeholders come only from the
-personalisation block, built here from a field name the schema checked against
-PERSONALISATION_FIELDS and a fallback limited to characters that need no escaping.
+personalisation block and the inline `{{field|fallback}}` tags of headings and texts,
+built here from a field name the schema checked against PERSONALISATION_FIELDS and a
+fallback limited to characters that need no escaping (a tag naming anything else
+stays text). The sandbox escapes the contact's value when it renders the message.
 
 mrml (the Rust port of MJML 4) rather than the `mjml` npm package: both give the
 same responsive, client-safe tables, but rendering runs at save time in the Python
@@ -22,7 +24,7 @@ from typing import Any
 
 import mrml
 
-from messaging.blocks.schema import MARKUP_LINK
+from messaging.blocks.schema import MARKUP_LINK, PERSONAL_TAG, PERSONALISATION_FIELDS
 
 FONT = "Helvetica, Arial, sans-serif"
 HEADING_SIZES = {1: "28px", 2: "22px", 3: "18px"}
@@ -85,6 +87,24 @@ def _placeholder(block: dict[str, Any]) -> str:
     return f'{{{{ {field}|default:"{fallback}" }}}}' if fallback else f"{{{{ {field} }}}}"
 
 
+def _with_tags(text: str, escape: Callable[[str], str]) -> str:
+    """`escape(text)` with its personal tags turned into placeholders: each tag is
+    swapped for a marker that escaping and the markup leave alone, and the marker for
+    the placeholder after."""
+    tags: list[str] = []
+
+    def mark(match: re.Match[str]) -> str:
+        if match.group(1) not in PERSONALISATION_FIELDS:
+            return match.group(0)
+        tags.append(
+            _placeholder({"field": match.group(1), "fallback": (match.group(2) or "").strip()})
+        )
+        return f"\x00{len(tags) - 1}\x00"
+
+    marked = PERSONAL_TAG.sub(mark, text.replace("\x00", ""))
+    return re.sub("\x00(\\d+)\x00", lambda m: tags[int(m.group(1))], escape(marked))
+
+
 def _align(block: dict[str, Any]) -> str:
     return f' align="{block["align"]}"' if block.get("align") else ""
 
@@ -93,13 +113,13 @@ def _heading(block: dict[str, Any]) -> str:
     size = HEADING_SIZES[block.get("level", 1)]
     return (
         f'<mj-text font-size="{size}" font-weight="bold" line-height="1.3"{_align(block)}>'
-        f"{_html(block['text'])}</mj-text>"
+        f"{_with_tags(block['text'], _html)}</mj-text>"
     )
 
 
 def _text(block: dict[str, Any]) -> str:
     body = "".join(
-        f'<p style="margin:0 0 12px">{_inline(p).replace(chr(10), "<br>")}</p>'
+        f'<p style="margin:0 0 12px">{_with_tags(p, _inline).replace(chr(10), "<br>")}</p>'
         for p in _paragraphs(block["text"])
     )
     return f'<mj-text font-size="15px" line-height="1.5"{_align(block)}>{body}</mj-text>'
@@ -164,8 +184,8 @@ class Kind:
 
 # One entry per block kind of the schema (messaging/blocks/schema.py BLOCK_KINDS).
 KINDS = {
-    "heading": Kind(_heading, lambda b: _plain(_markup_text(b["text"]))),
-    "text": Kind(_text, lambda b: _plain(_markup_text(b["text"]))),
+    "heading": Kind(_heading, lambda b: _with_tags(_markup_text(b["text"]), _plain)),
+    "text": Kind(_text, lambda b: _with_tags(_markup_text(b["text"]), _plain)),
     "image": Kind(_image, _image_text),
     "button": Kind(_button, lambda b: f"{_plain(b['label'])}: {_plain(b['url'])}"),
     "divider": Kind(_divider, lambda b: ""),

@@ -8,6 +8,10 @@ Block kinds (one checker per kind in BLOCK_KINDS):
 - heading: text, level 1-3, align
 - text: text in a small markup: paragraphs split by a blank line, **bold**,
   *italic*, [label](https://link) — never HTML
+
+Heading and text may hold personal fields inline: `{{first_name|there}}` (a field of
+PERSONALISATION_FIELDS, then optionally `|` and the fallback for a contact without
+one); the editor's picker inserts them at the cursor.
 - image: src (an http(s) url: the editor sets it to an uploaded media file), alt,
   href (optional), width (optional, px)
 - button: label, url, background, color
@@ -51,6 +55,8 @@ _FALLBACK = re.compile(r"[\w .,!?'-]*")
 _URL = re.compile(r"(https?://|mailto:)[^\s<>\"'{}\\]+", re.IGNORECASE)
 # [label](url) in the text markup
 MARKUP_LINK = re.compile(r"\[([^\[\]\n]+)\]\(([^()\s]*)\)")
+# {{field}} or {{field|fallback}} inline in a heading or a text
+PERSONAL_TAG = re.compile(r"\{\{\s*([\w.]+)\s*(?:\|([^{}|\n]*))?\}\}")
 
 Errors = dict[str, list[str]]
 
@@ -104,8 +110,36 @@ def _integer(
         _add(errors, f"{path}.{key}", f"a whole number from {low} to {high}")
 
 
+def _fallback_ok(fallback: Any) -> bool:
+    return (
+        isinstance(fallback, str) and len(fallback) <= 100 and bool(_FALLBACK.fullmatch(fallback))
+    )
+
+
+def _personal_tags(errors: Errors, block: dict[str, Any], path: str) -> None:
+    text = block.get("text")
+    if not isinstance(text, str):
+        return
+    for match in PERSONAL_TAG.finditer(text):
+        if match.group(1) not in PERSONALISATION_FIELDS:
+            _add(
+                errors,
+                f"{path}.text",
+                f"“{match.group(0)}” is not a personal field: "
+                f"one of {', '.join(PERSONALISATION_FIELDS)}",
+            )
+        elif not _fallback_ok((match.group(2) or "").strip()):
+            _add(
+                errors,
+                f"{path}.text",
+                f"the fallback of “{match.group(0)}”: "
+                "up to 100 letters, digits, spaces and . , ! ? ' -",
+            )
+
+
 def _heading(errors: Errors, block: dict[str, Any], path: str) -> None:
     _text(errors, block, path, "text", limit=MAX_LABEL * 2, required=True)
+    _personal_tags(errors, block, path)
     _choice(errors, block, path, "level", (1, 2, 3))
     _choice(errors, block, path, "align", ALIGNS)
 
@@ -113,6 +147,7 @@ def _heading(errors: Errors, block: dict[str, Any], path: str) -> None:
 def _text_block(errors: Errors, block: dict[str, Any], path: str) -> None:
     _text(errors, block, path, "text", limit=MAX_TEXT, required=True)
     _choice(errors, block, path, "align", ALIGNS)
+    _personal_tags(errors, block, path)
     text = block.get("text")
     if isinstance(text, str):
         for match in MARKUP_LINK.finditer(text):
@@ -167,8 +202,7 @@ def _social(errors: Errors, block: dict[str, Any], path: str) -> None:
 def _personalisation(errors: Errors, block: dict[str, Any], path: str) -> None:
     if block.get("field") not in PERSONALISATION_FIELDS:
         _add(errors, f"{path}.field", f"one of {', '.join(PERSONALISATION_FIELDS)}")
-    fallback = block.get("fallback", "")
-    if not isinstance(fallback, str) or len(fallback) > 100 or not _FALLBACK.fullmatch(fallback):
+    if not _fallback_ok(block.get("fallback", "")):
         _add(errors, f"{path}.fallback", "up to 100 letters, digits, spaces and . , ! ? ' -")
     _text(errors, block, path, "before", limit=MAX_LABEL, required=False)
     _text(errors, block, path, "after", limit=MAX_LABEL, required=False)

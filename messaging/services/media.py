@@ -70,3 +70,21 @@ def media_file_create(*, workspace: Workspace, upload: UploadedFile, actor: Acto
         details={"content_type": content_type, "size": size},
     )
     return media
+
+
+@transaction.atomic
+def media_file_delete(*, media: MediaFile, actor: Actor) -> None:
+    """Delete the image; its file goes after the commit (a rolled-back delete keeps
+    it). Emails already sent that show it show a broken image from then on."""
+    audit_record(
+        workspace=media.workspace,
+        action="media.deleted",
+        actor=actor,
+        object_type="media_file",
+        object_id=media.pk,
+        details={"name": media.original_name},
+    )
+    MediaFile.objects.filter(pk=media.pk).delete()
+    storage, name = media.file.storage, media.file.name
+    if name:
+        transaction.on_commit(lambda: storage.delete(name))

@@ -117,7 +117,7 @@
       label: "Heading",
       make: function () { return { type: "heading", text: "Your headline", level: 1 }; },
       fields: [
-        { key: "text", label: "Text", input: "text" },
+        { key: "text", label: "Text", input: "text", personal: true },
         { key: "level", label: "Size", input: "select", choices: [[1, "Large"], [2, "Medium"], [3, "Small"]], number: true },
         { key: "align", label: "Alignment", input: "select", choices: ALIGN_CHOICES }
       ],
@@ -127,7 +127,7 @@
       label: "Text",
       make: function () { return { type: "text", text: "Write your message here." }; },
       fields: [
-        { key: "text", label: "Text", input: "textarea", hint: "**bold**, *italic*, [link text](https://…); a blank line starts a new paragraph" },
+        { key: "text", label: "Text", input: "textarea", personal: true, hint: "**bold**, *italic*, [link text](https://…), {{first_name|there}} for a personal field; a blank line starts a new paragraph" },
         { key: "align", label: "Alignment", input: "select", choices: ALIGN_CHOICES }
       ],
       summary: function (b) { return b.text; }
@@ -343,8 +343,40 @@
       wrap.append(label, input);
       if (field.hint) wrap.append(el("small", { class: "muted" }, field.hint));
       if (field.upload) wrap.append(uploadControl(block, input, path));
+      if (field.personal) wrap.append(personalPicker(input));
       wrap.append(el("small", { class: "field-error", "data-block-error": path + "." + field.key, hidden: "" }));
       return wrap;
+    }
+
+    // A personal field put into a heading's or a text's words at the cursor, as
+    // {{field|fallback}}: the server turns it into the contact's value (escaped).
+    function personalPicker(input) {
+      var box = el("fieldset", { class: "blocks-personal" });
+      box.append(el("legend", {}, "Insert a personal field at the cursor"));
+      var field = el("select", { id: "block-personal-field" });
+      Object.keys(options.fields).forEach(function (key) { field.append(el("option", { value: key }, options.fields[key])); });
+      var fallback = el("input", { id: "block-personal-fallback", type: "text", maxlength: "100", placeholder: "there" });
+      var insert = el("button", { type: "button", class: "outline small" }, "Insert");
+      var status = el("small", { role: "status", class: "muted" });
+      insert.addEventListener("click", function () {
+        var rest = fallback.value.trim();
+        var tag = "{{" + field.value + (rest ? "|" + rest : "") + "}}";
+        var start = input.selectionStart === null ? input.value.length : input.selectionStart;
+        var end = input.selectionEnd === null ? start : input.selectionEnd;
+        input.value = input.value.slice(0, start) + tag + input.value.slice(end);
+        input.focus();
+        input.setSelectionRange(start + tag.length, start + tag.length);
+        input.dispatchEvent(new Event("input", { bubbles: true }));
+        status.textContent = "Inserted " + options.fields[field.value] + ".";
+      });
+      var row = el("div", { class: "blocks-personal-row" });
+      var fieldWrap = el("div", {});
+      fieldWrap.append(el("label", { for: "block-personal-field" }, "Field"), field);
+      var fallbackWrap = el("div", {});
+      fallbackWrap.append(el("label", { for: "block-personal-fallback" }, "When the contact has none"), fallback);
+      row.append(fieldWrap, fallbackWrap, insert);
+      box.append(row, status);
+      return box;
     }
 
     function uploadControl(block, input, path) {

@@ -1,6 +1,6 @@
 /* Stagecraft journey canvas, part 3 of 3: draws the flow (top to bottom; a branch, a
- * wait-for or a random split puts its paths side by side, A/B variants are drawn as
- * arms with their weights), with a "+" on every way between steps that opens a menu of
+ * wait-for, a random split or an A/B send puts its paths side by side: an A/B
+ * send's variants are arms with their weights, each with its own next steps), with a "+" on every way between steps that opens a menu of
  * step kinds, and opens a step's form in the side panel. It keeps the steps in the
  * form's hidden "steps" field, which the server checks as before; the server's errors
  * (by path, steps[3].config.template_id) are put on the step they belong to.
@@ -36,7 +36,7 @@
   };
   const ONE_OF = { paths: "Path", variants: "Variant" };
   const state = { selected: null, catalog: null, menuFor: null };
-  const ctx = { choices: data, catalog: null, flushers: [], changed, removePath };
+  const ctx = { choices: data, catalog: null, flushers: [], changed, removePath, arms: null };
 
   // -- the server's errors, moved from list indexes to step keys --------------------------------
 
@@ -154,23 +154,21 @@
     return parts.length ? el("small", { class: "muted jc-arm-numbers" }, parts.join(" · ")) : null;
   }
 
-  /** A/B variants under a send step: one arm each, with its weight, joined again below. */
-  function arms(step) {
+  /** An A/B send's arms: per variant its label, weight, template and numbers, and
+   * the slot of its own next step. */
+  function armOutcomes(step) {
     const variants = step.config.variants;
-    if (!Array.isArray(variants)) return null;
     const n = data.numbers[step.key] || {};
     const assigned = n.assigned || {};
-    const fork = el("div", { class: "jflow-fork jc-arms", "aria-label": "A/B variants" }, variants.map((v) =>
-      el("div", { class: "jflow-column" }, el("div", { class: "jflow-label" },
-        el("strong", {}, v.label || "?"), " ", el("small", {}, `${share(v.weight, variants)}%`),
-        n.winner === v.label ? el("mark", {}, " winner") : null),
-      el("div", { class: "jc-arm", "data-variant": v.label || "" }, templateName(v.template_id), variantNumbers(n, v, assigned)))));
-    fork.style.setProperty("--columns", String(variants.length));
-    return fork;
+    return variants.map((v, i) => [v.label || `variant ${i + 1}`, `${share(v.weight, variants)}%`, { owner: step.key, arm: i },
+      [n.winner === v.label ? el("mark", {}, " winner") : null,
+        el("div", { class: "jc-arm", "data-variant": v.label || "" }, templateName(v.template_id), variantNumbers(n, v, assigned))]]);
   }
 
+  /** [label, detail, slot, extra nodes under the label] per way on of a fork, else null. */
   function outcomes(step) {
     const c = step.config;
+    if (J.isAB(step)) return armOutcomes(step);
     if (step.kind === "branch") return [["yes", "matches", { owner: step.key, field: "yes" }], ["no", "does not match", { owner: step.key, field: "no" }]];
     if (step.kind === "wait_for") return [["matched", "in time", { owner: step.key, field: "next" }], ["timed out", `after ${J.durationWords(c.timeout)}`, { owner: step.key, field: "timeout_next" }]];
     if (step.kind === "split") {
@@ -200,7 +198,8 @@
 
   function slotId(where) {
     if (where.before !== undefined) return `before:${where.before}`;
-    return `${where.owner}:${where.field || ""}:${where.path === undefined ? "" : where.path}`;
+    const index = where.path !== undefined ? where.path : where.arm !== undefined ? `arm${where.arm}` : "";
+    return `${where.owner}:${where.field || ""}:${index}`;
   }
 
   function adder(where, leadsTo, description) {
@@ -255,7 +254,7 @@
           return list;
         }
         this.drawn.add(key);
-        const item = el("li", {}, node(step), arms(step));
+        const item = el("li", {}, node(step));
         list.append(item);
         if (step.kind === "exit") return list;
         const outs = outcomes(step);
@@ -266,10 +265,12 @@
           continue;
         }
         const join = this.join(outs.map(([, , s]) => journey.get(s)), stop);
-        const fork = el("div", { class: "jflow-fork" }, outs.map(([label, detail, s]) => {
-          const column = this.chain(journey.get(s), join, s, `on the “${label}” path of “${stepTitle(step)}”`);
+        const ab = J.isAB(step);
+        const fork = el("div", { class: ab ? "jflow-fork jc-arms" : "jflow-fork", "aria-label": ab ? "A/B variants" : null }, outs.map(([label, detail, s, extra]) => {
+          const way = ab ? `on the “${label}” arm of “${stepTitle(step)}”` : `on the “${label}” path of “${stepTitle(step)}”`;
+          const column = this.chain(journey.get(s), join, s, way);
           if (column.children.length === 1) column.append(el("li", {}, el("p", { class: "jflow-joins muted" }, "↓ joins below")));
-          return el("div", { class: "jflow-column" }, el("div", { class: "jflow-label" }, el("strong", {}, label), " ", el("small", {}, detail)), column);
+          return el("div", { class: "jflow-column" }, el("div", { class: "jflow-label" }, el("strong", {}, label), " ", el("small", {}, detail), extra || null), column);
         }));
         fork.style.setProperty("--columns", String(outs.length));
         item.append(fork);
@@ -371,6 +372,29 @@
     journey.removePath(step.key, i);
     changed(true);
   }
+
+  /** Confirms a change that deletes the steps only on the arms it removes. */
+  function armsChange(step, what, change) {
+    const copy = new J.Journey(J.clone(journey.steps));
+    const before = copy.reachable(copy.entry());
+    change(copy);
+    const after = copy.reachable(copy.entry());
+    const lost = [...before].filter((k) => !after.has(k));
+    if (lost.length && !window.confirm(`${what}? ${lost.length === 1 ? "The step only on that arm is" : `The ${lost.length} steps only on those arms are`} deleted too.`)) {
+      changed(true);  // the checkbox goes back to what the step still is
+      return;
+    }
+    remember(`${what.charAt(0).toLowerCase()}${what.slice(1)} (“${stepTitle(step)}”)`);
+    change(journey);
+    changed(true);
+  }
+
+  ctx.arms = {
+    start: (step) => { remember(`A/B test on “${stepTitle(step)}”`); journey.startAB(step.key); changed(true); },
+    stop: (step) => armsChange(step, "Stop the A/B test", (j) => j.stopAB(step.key)),
+    add: (step, label) => { remember(`add variant ${label} to “${stepTitle(step)}”`); journey.addArm(step.key, label); changed(true); },
+    remove: (step, i) => armsChange(step, `Remove variant ${(step.config.variants[i] || {}).label || i + 1}`, (j) => j.removeArm(step.key, i)),
+  };
 
   function remove(key) {
     const step = journey.byKey(key);

@@ -3,12 +3,15 @@
  *
  * The steps are the server's format (campaigns/journeys/definition.py): a list, the
  * first is the entry; each step names its successors by key ("next"; "yes"/"no" for a
- * branch; "next"/"timeout_next" for wait_for; "paths[].next" for a split; none for
- * exit); a missing successor (null) ends the journey there.
+ * branch; "next"/"timeout_next" for wait_for; "paths[].next" for a split;
+ * "variants[].next" for an A/B send, one per variant; none for exit); a missing
+ * successor (null) ends the journey there. An A/B send's variants each carry their
+ * own "next" here (a variant without one, as the API may store it, takes the step's
+ * "next" when the canvas loads it).
  *
  * A "slot" is one successor pointer: {owner: key, field: "next"|"yes"|"no"|
- * "timeout_next"} or {owner: key, path: i} (a split's path), or {owner: null} (the
- * entry). Adding a step puts it into a slot; {before: key} puts it before a step on
+ * "timeout_next"}, {owner: key, path: i} (a split's path), {owner: key, arm: i} (an
+ * A/B variant's), or {owner: null} (the entry). Adding a step puts it into a slot; {before: key} puts it before a step on
  * every way that leads there (below a fork's columns, where they join again).
  */
 (function () {
@@ -19,8 +22,26 @@
 
   function clone(value) { return JSON.parse(JSON.stringify(value)); }
 
+  function isAB(step) {
+    return (step.kind === "send_email" || step.kind === "send_sms") && Array.isArray((step.config || {}).variants);
+  }
+
+  /** A step with more than one way on: its ways are drawn as columns. */
+  function isFork(step) { return FORKS.has(step.kind) || isAB(step); }
+
+  /** An A/B send's variants each get their own "next" (from the step's), and the
+   * step's own "next" goes: one pointer per way on, as for a split's paths. */
+  function armsOwnNext(step) {
+    if (!isAB(step)) return;
+    for (const variant of step.config.variants) {
+      if (variant && typeof variant === "object" && !("next" in variant)) variant.next = step.config.next || null;
+    }
+    delete step.config.next;
+  }
+
   function slotsOf(step) {
     const config = step.config || {};
+    if (isAB(step)) return config.variants.map((v, i) => ({ owner: step.key, arm: i }));
     switch (step.kind) {
       case "exit": return [];
       case "branch": return [{ owner: step.key, field: "yes" }, { owner: step.key, field: "no" }];
@@ -33,7 +54,7 @@
   class Journey {
     constructor(steps) {
       this.steps = Array.isArray(steps) ? steps.filter((s) => s && typeof s === "object") : [];
-      this.steps.forEach((s) => { if (!s.config || typeof s.config !== "object") s.config = {}; });
+      this.steps.forEach((s) => { if (!s.config || typeof s.config !== "object") s.config = {}; armsOwnNext(s); });
     }
 
     byKey(key) { return this.steps.find((s) => s.key === key) || null; }
@@ -43,6 +64,7 @@
       if (slot.owner === null || slot.owner === undefined) return this.entry();
       const config = this.byKey(slot.owner).config;
       if (slot.path !== undefined) return (config.paths[slot.path] || {}).next || null;
+      if (slot.arm !== undefined) return (config.variants[slot.arm] || {}).next || null;
       return config[slot.field] || null;
     }
 
@@ -54,6 +76,7 @@
       }
       const config = this.byKey(slot.owner).config;
       if (slot.path !== undefined) config.paths[slot.path].next = key;
+      else if (slot.arm !== undefined) config.variants[slot.arm].next = key;
       else config[slot.field] = key;
     }
 
@@ -132,29 +155,64 @@
       if (tidy) this.tidy();
     }
 
-    /** Drop a split's path i; steps only on that path go too. */
-    removePath(key, i) {
+    /** Run `change`, then drop the steps it left unreachable (those only on a
+     * removed path or arm). */
+    pruned(change) {
       const before = this.reachable(this.entry());
-      this.byKey(key).config.paths.splice(i, 1);
+      change();
       const after = this.reachable(this.entry());
       this.steps = this.steps.filter((s) => after.has(s.key) || !before.has(s.key));
       this.tidy();
+    }
+
+    /** Drop a split's path i; steps only on that path go too. */
+    removePath(key, i) { this.pruned(() => this.byKey(key).config.paths.splice(i, 1)); }
+
+    /** Drop an A/B send's variant i; steps only on its arm go too. */
+    removeArm(key, i) { this.pruned(() => this.byKey(key).config.variants.splice(i, 1)); }
+
+    /** A send step becomes an A/B test: two variants of its template, each going on
+     * where the step went. */
+    startAB(key) {
+      const c = this.byKey(key).config;
+      const next = c.next || null;
+      c.variants = [{ label: "A", template_id: c.template_id || null, weight: 50, next }, { label: "B", template_id: c.template_id || null, weight: 50, next }];
+      delete c.template_id; delete c.next;
+    }
+
+    /** An A/B send becomes a plain send of its first variant, going on where that
+     * variant went; steps only on the other arms go. */
+    stopAB(key) {
+      this.pruned(() => {
+        const c = this.byKey(key).config;
+        const first = c.variants[0] || {};
+        c.template_id = first.template_id || null;
+        c.next = first.next || null;
+        delete c.variants; delete c.winner;
+      });
+    }
+
+    /** A new variant, going on where the first one goes. */
+    addArm(key, label) {
+      const c = this.byKey(key).config;
+      const first = c.variants[0] || {};
+      c.variants.push({ label, template_id: first.template_id || null, weight: 50, next: first.next || null });
     }
 
     /** A step can move up when it does not fork and is reached only from one step
      * that does not fork either (it swaps places with that step). */
     canMoveUp(key) {
       const step = this.byKey(key);
-      if (!step || FORKS.has(step.kind) || step.kind === "exit") return false;
+      if (!step || isFork(step) || step.kind === "exit") return false;
       const refs = this.referrers(key);
       if (refs.length !== 1 || refs[0].owner === null) return false;
       const parent = this.byKey(refs[0].owner);
-      return !FORKS.has(parent.kind) && parent.kind !== "exit";
+      return !isFork(parent) && parent.kind !== "exit";
     }
 
     canMoveDown(key) {
       const step = this.byKey(key);
-      const next = step && !FORKS.has(step.kind) ? step.config.next : null;
+      const next = step && !isFork(step) ? step.config.next : null;
       return Boolean(next) && this.canMoveUp(next);
     }
 
@@ -237,6 +295,6 @@
   }
 
   window.StagecraftJourney = Object.assign(window.StagecraftJourney || {}, {
-    Journey, FORKS, DURATION_UNITS, skeleton, durationParts, durationWords, clone,
+    Journey, FORKS, isAB, isFork, DURATION_UNITS, skeleton, durationParts, durationWords, clone,
   });
 })();

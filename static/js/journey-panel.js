@@ -3,7 +3,9 @@
  * value, never as HTML. A change writes the step's config and calls ctx.changed().
  *
  * ctx: {choices (the page's JSON island), catalog (the rule builder's, or null),
- *       changed(), flushers (functions to run before the form is saved)}
+ *       changed(), flushers (functions to run before the form is saved),
+ *       removePath(step, i), arms (turning A/B on and off, adding and removing a
+ *       variant: they change the flow's shape, so the canvas does them)}
  */
 (function () {
   "use strict";
@@ -134,15 +136,7 @@
     const render = () => {
       const ab = Array.isArray(c.variants);
       const parts = [el("label", { class: "jc-check" }, el("input", { type: "checkbox", role: "switch", checked: ab, on: { change: (e) => {
-        if (e.target.checked) {
-          const first = c.template_id || null;
-          c.variants = [{ label: "A", template_id: first, weight: 50 }, { label: "B", template_id: first, weight: 50 }];
-          delete c.template_id;
-        } else {
-          c.template_id = (c.variants[0] || {}).template_id || null;
-          delete c.variants; delete c.winner;
-        }
-        ctx.changed(); render();
+        if (e.target.checked) ctx.arms.start(step); else ctx.arms.stop(step);
       } } }), " A/B test: send variants by weight")];
       if (!ab) {
         parts.push(templatePicker(ctx, channel, c.template_id, (id) => { c.template_id = id; ctx.changed(); }));
@@ -153,15 +147,14 @@
               field("Label", el("input", { type: "text", value: v.label, maxlength: 40, "data-field": `variants[${i}].label`, on: { input: (e) => { v.label = e.target.value.trim(); ctx.changed(); } } })),
               field("Weight", el("input", { type: "number", min: 1, max: 1000, value: v.weight === undefined ? 1 : v.weight, "data-field": `variants[${i}].weight`, on: { input: (e) => { v.weight = parseInt(e.target.value, 10) || 0; ctx.changed(); } } }))),
             templatePicker(ctx, channel, v.template_id, (id) => { v.template_id = id; ctx.changed(); }),
-            c.variants.length > 2 ? el("button", { type: "button", class: "secondary outline small", on: { click: () => { c.variants.splice(i, 1); ctx.changed(); render(); } } }, `Remove variant ${v.label || i + 1}`) : null));
+            c.variants.length > 2 ? el("button", { type: "button", class: "secondary outline small", on: { click: () => ctx.arms.remove(step, i) } }, `Remove variant ${v.label || i + 1}`) : null));
         });
-        parts.push(el("p", { class: "muted" }, "Every variant goes on to the same next step. To follow each variant with steps of its own, use a random split with a send on each path."));
+        parts.push(el("p", { class: "muted" }, "Each variant is an arm on the canvas: use its + to give the contacts who got it steps of their own. Arms that lead to the same step join again below."));
         if (c.variants.length < 10) {
           parts.push(el("button", { type: "button", class: "outline small", on: { click: () => {
             const used = new Set(c.variants.map((v) => v.label));
             const label = "ABCDEFGHIJ".split("").find((l) => !used.has(l)) || `V${c.variants.length + 1}`;
-            c.variants.push({ label, template_id: (c.variants[0] || {}).template_id || null, weight: 50 });
-            ctx.changed(); render();
+            ctx.arms.add(step, label);
           } } }, "+ Variant"));
         }
         const w = c.winner;

@@ -55,7 +55,17 @@ def test_build_email_from_blocks_preview_on_mobile_and_send(
     page.fill("#block-text", "Spring is <here>")
     _add(page, "personalisation")  # "Hi [First name]," by default
     _add(page, "text")
-    page.fill("#block-text", "Save **20%** on every plant.")
+    page.fill("#block-text", "Dear , save **20%** on every plant.")
+    # A personal field inline, at the cursor, from the picker.
+    page.locator("#block-text").evaluate("t => { t.focus(); t.setSelectionRange(5, 5); }")
+    page.select_option("#block-personal-field", "first_name")
+    page.fill("#block-personal-fallback", "plant lover")
+    page.click(".blocks-personal button:has-text('Insert')")
+    expect(page.locator("#block-text")).to_have_value(
+        "Dear {{first_name|plant lover}}, save **20%** on every plant."
+    )
+    expect(page.locator(".blocks-item.is-selected")).to_contain_text("Dear {{first_name|")
+    screenshot(page, "email-builder-inline-field-1440")
     _add(page, "image")
     page.set_input_files(
         "#block-upload", files=FilePayload(name="plant.png", mimeType="image/png", buffer=PNG)
@@ -78,6 +88,7 @@ def test_build_email_from_blocks_preview_on_mobile_and_send(
     expect(frame.locator("body")).to_contain_text("Hi Ada,")
     expect(frame.locator("body")).to_contain_text("Spring is <here>")
     expect(frame.locator("strong")).to_have_text("20%")
+    expect(frame.locator("body")).to_contain_text("Dear Ada, save 20% on every plant.")
     expect(frame.locator("img[alt='A fern']")).to_have_count(1)
     expect(frame.locator("a:has-text('Shop the sale')")).to_have_attribute(
         "href", "https://shop.example/spring"
@@ -106,6 +117,8 @@ def test_build_email_from_blocks_preview_on_mobile_and_send(
         "button",
         "image",
     ]
+    text = template.document["sections"][0]["columns"][0]["blocks"][2]["text"]
+    assert text == "Dear {{first_name|plant lover}}, save **20%** on every plant."
     # The saved template previews as the contact, and test-sends with their name.
     expect(page.locator("#blocks-editor .blocks-item")).to_have_count(5)
     page.fill("#template-form input[name=contact]", "Ada")
@@ -118,4 +131,5 @@ def test_build_email_from_blocks_preview_on_mobile_and_send(
     expect(page.locator("body")).to_contain_text("Test queued")
     message = Message.objects.get(workspace=owner.workspace, is_test=True)
     assert "Hi Ada," in message.body_html and "Hi Ada," in message.body_text
+    assert "Dear Ada, save" in message.body_html and "Dear Ada, save" in message.body_text
     assert message.subject == "[Test] Spring is here, Ada"

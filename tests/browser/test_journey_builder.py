@@ -53,8 +53,18 @@ def test_build_a_journey_on_the_canvas_and_set_it_live(page: Page, live_server, 
     expect(arms.nth(1)).to_contain_text("Offer")
     panel.get_by_role("button", name="Done").click()
 
-    # A branch after it, on a rule built with the rule builder.
-    add_step(page, "after “Send email (send-email-1)”", "branch")
+    # Each arm has its own way on: a menu of step kinds under each variant.
+    for label in ("A", "B"):
+        adder = page.get_by_role(
+            "button", name=f"Add a step on the “{label}” arm of “Send email (send-email-1)”"
+        )
+        adder.click()
+        expect(adder.locator("xpath=..").locator(".jc-menu [data-add-step]")).not_to_have_count(0)
+        adder.click()
+    # Arm B: a wait of its own; arm A: a branch, on a rule built with the rule builder.
+    add_step(page, "on the “B” arm of “Send email (send-email-1)”", "wait")
+    panel.get_by_role("button", name="Done").click()
+    add_step(page, "on the “A” arm of “Send email (send-email-1)”", "branch")
     expect(panel.locator(".rule-builder[data-ready=true]")).to_have_count(1)
     panel.get_by_role("button", name="+ Condition").click()
     panel.get_by_label("Attribute", exact=True).fill("plan")
@@ -107,9 +117,10 @@ def test_build_a_journey_on_the_canvas_and_set_it_live(page: Page, live_server, 
     steps = {s.key: (s.kind, s.name, s.config) for s in stored.steps.filter(removed_at=None)}
     assert [s.key for s in stored.steps.order_by("position")] == [
         "send-email-1",
+        "wait-1",
         "branch-1",
         "send-email-2",
-        "wait-1",
+        "wait-2",
     ]
     assert stored.entry_key == "send-email-1"
     assert steps["send-email-1"] == (
@@ -117,23 +128,23 @@ def test_build_a_journey_on_the_canvas_and_set_it_live(page: Page, live_server, 
         "",
         {
             "variants": [
-                {"label": "A", "template_id": welcome.pk, "weight": 70},
-                {"label": "B", "template_id": offer.pk, "weight": 30},
+                {"label": "A", "template_id": welcome.pk, "weight": 70, "next": "branch-1"},
+                {"label": "B", "template_id": offer.pk, "weight": 30, "next": "wait-1"},
             ],
-            "next": "branch-1",
         },
     )
+    assert steps["wait-1"] == ("wait", "", {"duration": {"days": 1}, "next": None})
     assert steps["branch-1"] == (
         "branch",
         "Pro plan?",
         {
             "rule": {"all": [{"attr": "plan", "op": "eq", "value": "pro"}]},
             "yes": "send-email-2",
-            "no": "wait-1",
+            "no": "wait-2",
         },
     )
     assert steps["send-email-2"] == ("send_email", "", {"template_id": welcome.pk, "next": None})
-    assert steps["wait-1"] == ("wait", "", {"duration": {"days": 2}, "next": None})
+    assert steps["wait-2"] == ("wait", "", {"duration": {"days": 2}, "next": None})
     screenshot(page, "journey-canvas-live-1440")
 
     page.set_viewport_size({"width": 390, "height": 900})
@@ -141,7 +152,7 @@ def test_build_a_journey_on_the_canvas_and_set_it_live(page: Page, live_server, 
     expect(page.locator("[data-step=branch-1]")).to_be_visible()
     no_sideways_scroll(page)
     screenshot(page, "journey-canvas-live-390")
-    page.locator("[data-step=wait-1] .jc-open").click()
+    page.locator("[data-step=wait-2] .jc-open").click()
     expect(panel).to_be_visible()
     box = panel.bounding_box()
     assert box is not None and box["width"] <= 390
@@ -149,7 +160,7 @@ def test_build_a_journey_on_the_canvas_and_set_it_live(page: Page, live_server, 
     panel.screenshot(path=SCREENSHOTS / "journey-canvas-panel-390-sheet.png")
     panel.get_by_role("button", name="Done").click()
     expect(panel).to_be_hidden()
-    expect(page.locator(":focus")).to_contain_text("wait-1")
+    expect(page.locator(":focus")).to_contain_text("wait-2")
 
 
 def test_every_step_kind_has_a_form_the_server_accepts(page: Page, live_server, owner):

@@ -250,3 +250,61 @@ def test_rules_everywhere_and_deleting_a_branch(page: Page, live_server, owner):
     expect(page.locator(".flash")).to_contain_text("saved")
     j.refresh_from_db()
     assert j.exit_rule is None
+
+
+def test_ab_arms_keep_a_shared_next_and_lose_their_own_steps_with_the_variant(
+    page: Page, live_server, owner
+):
+    """An A/B send stored with one shared next (as the API may store it) opens with
+    every arm going on to it; removing a variant deletes the steps only on its arm."""
+    tpl = email_template(owner.workspace)
+    j = journey(
+        owner.workspace,
+        {"kind": "manual"},
+        [
+            step(
+                "offer",
+                "send_email",
+                variants=[
+                    {"label": "A", "template_id": tpl.pk, "weight": 1},
+                    {"label": "B", "template_id": tpl.pk, "weight": 1},
+                    {"label": "C", "template_id": tpl.pk, "weight": 1, "next": "c-only"},
+                ],
+                next="nudge",
+            ),
+            step("c-only", "wait", duration={"days": 3}, next="nudge"),
+            step("nudge", "send_email", template_id=tpl.pk),
+        ],
+        name="Offers",
+        live=False,
+    )
+    log_in(page, live_server.url, owner.user)
+    page.set_viewport_size({"width": 1440, "height": 1000})
+    page.goto(f"/w/acme/journeys/{j.pk}/")
+    arms = page.locator("[data-step=offer] ~ .jc-arms > .jflow-column")
+    expect(arms).to_have_count(3)
+    expect(arms.nth(0)).to_contain_text("joins below")
+    expect(arms.nth(2).locator("[data-step=c-only]")).to_be_visible()
+    expect(page.locator("[data-step=nudge]")).to_have_count(1)
+    add = page.get_by_role("button", name="Add a step where the paths of “Send email (offer)” join")
+    expect(add).to_be_visible()
+    screenshot(page, "journey-canvas-arms-1440")
+
+    page.locator("[data-step=offer] .jc-open").click()
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.locator("#journey-panel").get_by_role("button", name="Remove variant C").click()
+    expect(arms).to_have_count(2)
+    expect(page.locator("[data-step=c-only]")).to_have_count(0)
+    page.locator("#journey-panel").get_by_role("button", name="Done").click()
+    page.set_viewport_size({"width": 390, "height": 900})
+    screenshot(page, "journey-canvas-arms-390")
+    page.click("button:has-text('Save changes')")
+    expect(page.locator(".jc-arms > .jflow-column")).to_have_count(2)
+    offer = j.steps.get(key="offer", removed_at=None)
+    assert offer.config == {
+        "variants": [
+            {"label": "A", "template_id": tpl.pk, "weight": 1, "next": "nudge"},
+            {"label": "B", "template_id": tpl.pk, "weight": 1, "next": "nudge"},
+        ]
+    }
+    assert not j.steps.filter(key="c-only", removed_at=None).exists()

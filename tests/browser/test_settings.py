@@ -4,6 +4,7 @@ settings save; every dashboard page fits a 390 px phone with the menu folded."""
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from typing import Any
 
@@ -98,6 +99,28 @@ def test_sending_rules_and_general_settings_save(page: Page, live_server: Any, o
     page.get_by_role("button", name="Save settings").click()
     expect(page.locator(".field-error")).to_contain_text("three-letter ISO 4217 code")
     screenshot(page, "settings-general-error")
+
+
+def test_the_date_format_chosen_in_settings_is_used_on_the_pages(
+    page: Page, live_server: Any, owner: Any
+) -> None:
+    contact = ContactFactory.create(workspace=owner.workspace, email="ada@example.com")
+    type(contact).objects.filter(pk=contact.pk).update(
+        created_at=dt.datetime(2026, 3, 9, 16, 5, tzinfo=dt.UTC)
+    )
+    log_in(page, live_server.url, owner.user)
+    page.set_viewport_size({"width": 1440, "height": 900})
+    page.goto("/w/acme/settings/")
+    page.get_by_label("Date format").select_option("en-US")
+    page.get_by_role("button", name="Save settings").click()
+    expect(page.locator(".flash")).to_contain_text("Settings saved")
+    screenshot(page, "settings-date-format-1440")
+    page.goto("/w/acme/contacts/")
+    expect(page.locator("table.contacts")).to_contain_text("Mar 9, 2026")
+    page.goto(f"/w/acme/contacts/{contact.pk}/")
+    expect(page.locator("main")).to_contain_text("Mar 9, 2026, 4:05 PM")
+    page.set_viewport_size({"width": 390, "height": 844})
+    screenshot(page, "contact-date-format-us-390")
 
 
 def test_every_page_fits_a_phone(browser: Browser, live_server: Any, owner: Any) -> None:

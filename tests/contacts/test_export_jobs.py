@@ -1,7 +1,8 @@
 """Contacts exports written by a worker: a list bigger than
 CONTACTS_EXPORT_INLINE_MAX gets a button that queues one; the page shows rows written
 of the total, then a download link served only to the workspace's members; the task
-runs once when delivered twice; viewers cannot start one; outsiders get 404s."""
+runs once when delivered twice; viewers start one too (a big list never streams from
+the request); outsiders get 404s."""
 
 from __future__ import annotations
 
@@ -91,14 +92,31 @@ def test_a_big_list_exports_in_a_worker_with_progress_and_a_private_download(
     assert owner.web.get("/w/acme/contacts/exports/not-a-token/download/").status_code == 404
 
 
-def test_a_viewer_cannot_start_an_export_and_sees_the_streamed_link(
+def test_a_viewers_big_export_goes_to_a_worker_not_the_request(
     settings: Any, teammate: Any, contacts: None
 ) -> None:
     settings.CONTACTS_EXPORT_INLINE_MAX = 3
-    assert teammate.web.post(START).status_code == 403
-    assert not ContactExport.objects.exists()
     page = teammate.web.get("/w/acme/contacts/").content.decode()
-    assert "/w/acme/contacts/export.csv" in page and BUTTON not in page
+    assert BUTTON in page and "/w/acme/contacts/export.csv" not in page
+    # The streamed link of a big list sends the viewer back to the list's button.
+    streamed = teammate.web.get("/w/acme/contacts/export.csv?email_status=subscribed")
+    assert streamed.status_code == 302
+    assert streamed["Location"] == "/w/acme/contacts/?email_status=subscribed"
+    response = teammate.web.post(START, {"querystring": "email_status=subscribed"})
+    assert response.status_code == 302
+    export = ContactExport.objects.get()
+    assert export.requested_by == teammate.user.get_username()
+    tasks.export_run(export.pk)
+    export.refresh_from_db()
+    assert export.total == 5 and export.error == ""
+    download = teammate.web.get(f"/w/acme/contacts/exports/{export.token}/download/")
+    assert sorted(r["email"] for r in _download_rows(download)) == [
+        f"c{i}@example.com" for i in range(2, 7)
+    ]
+    # A list within the limit still streams.
+    small = teammate.web.get("/w/acme/contacts/export.csv?email_status=unsubscribed")
+    assert small.status_code == 200
+    assert sorted(r["email"] for r in _download_rows(small)) == ["c0@example.com", "c1@example.com"]
 
 
 def test_a_small_list_still_streams(owner: Any, contacts: None) -> None:

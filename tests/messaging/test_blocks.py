@@ -252,3 +252,58 @@ def test_media_upload_sniffs_type_and_serves_publicly(owner, outsider, client):
     assert b"".join(served.streaming_content) == PNG
     assert client.get(f"/media/{owner.workspace.pk}/guess.png").status_code == 404
     assert outsider.web.post(f"/w/{owner.workspace.slug}/templates/media/", {}).status_code == 404
+
+
+def test_personal_fields_inline_in_heading_and_text():
+    doc = _doc(
+        {"type": "heading", "text": "Hi {{first_name|there}}, welcome"},
+        {
+            "type": "text",
+            "text": "**Dear {{ full_name }}**, see [your {{stage}} page](https://a.example/)",
+        },
+    )
+    assert document_errors(doc) == {}
+    rendered = document_render(doc)
+    assert 'Hi {{ first_name|default:"there" }}, welcome' in rendered.html
+    assert "<strong>Dear {{ full_name }}</strong>" in rendered.html
+    assert ">your {{ stage }} page</a>" in rendered.html
+    assert 'Hi {{ first_name|default:"there" }}, welcome' in rendered.text
+    assert "Dear {{ full_name }}, see your {{ stage }} page (https://a.example/)" in rendered.text
+
+
+def test_inline_personal_fields_render_escaped_for_the_contact(api, ws):
+    doc = _doc({"type": "text", "text": "Hello {{first_name|friend}}, thanks."})
+    created = api.post(
+        "/api/v1/templates/",
+        {
+            "name": "Inline",
+            "channel": "email",
+            "subject": "Hi",
+            "editor": "blocks",
+            "document": doc,
+        },
+        format="json",
+    )
+    assert created.status_code == 201, created.json()
+    contact = ContactFactory.create(workspace=ws, first_name='<img src=x onerror="1">')
+    url = f"/api/v1/templates/{created.json()['id']}/preview/"
+    shown = api.post(url, {"contact_id": contact.pk}, format="json").json()
+    assert 'Hello &lt;img src=x onerror="1"&gt;, thanks.' in shown["html"]
+    assert "<img src=x" not in shown["html"]
+    assert "Hello friend, thanks." in api.post(url, {}, format="json").json()["html"]
+
+
+def test_inline_tags_other_than_personal_fields_are_refused_and_stay_text():
+    doc = _doc(
+        {"type": "text", "text": "Go {{ unsubscribe_url }} now"},
+        {"type": "heading", "text": 'Hi {{first_name|"}}{% now %}'},
+    )
+    errors = document_errors(doc)
+    assert errors["document.sections[0].columns[0].blocks[0].text"] == [
+        "“{{ unsubscribe_url }}” is not a personal field: one of first_name, last_name, "
+        "full_name, email, phone, stage, workspace.name"
+    ]
+    assert "the fallback of" in errors["document.sections[0].columns[0].blocks[1].text"][0]
+    rendered = document_render(doc)
+    assert "{{ unsubscribe_url }}" not in rendered.html
+    assert "&#123;&#123; unsubscribe_url &#125;&#125;" in rendered.html

@@ -19,6 +19,7 @@ def test_general_settings_read_and_change(owner, api):
         "name": "Acme",
         "time_zone": "UTC",
         "currency": "USD",
+        "date_locale": "en-GB",
         "purchase_event_names": ["purchase"],
     }
     response = api.patch(
@@ -26,6 +27,7 @@ def test_general_settings_read_and_change(owner, api):
         {
             "time_zone": "Europe/Paris",
             "currency": "eur",
+            "date_locale": "de-DE",
             "purchase_event_names": ["order_paid", "purchase"],
         },
         format="json",
@@ -34,6 +36,7 @@ def test_general_settings_read_and_change(owner, api):
     owner.workspace.refresh_from_db()
     assert (owner.workspace.time_zone, owner.workspace.currency) == ("Europe/Paris", "EUR")
     assert owner.workspace.purchase_event_names == ["order_paid", "purchase"]
+    assert owner.workspace.date_locale == "de-DE"
     assert AuditEntry.objects.filter(action="workspace.settings_changed").exists()
 
 
@@ -43,6 +46,8 @@ def test_general_settings_read_and_change(owner, api):
         ({"time_zone": "Mars/Olympus"}, "time_zone"),
         ({"currency": "euro"}, "currency"),
         ({"currency": 978}, "currency"),
+        ({"date_locale": "klingon"}, "date_locale"),
+        ({"date_locale": 7}, "date_locale"),
         ({"purchase_event_names": []}, "purchase_event_names"),
         ({"purchase_event_names": "purchase"}, "purchase_event_names"),
         ({"purchase_event_names": ["has space"]}, "purchase_event_names"),

@@ -7,7 +7,18 @@ from decimal import Decimal, InvalidOperation
 
 from django import template
 
+from workspaces.dates import format_when
+
 register = template.Library()
+
+
+@register.filter(expects_localtime=True)
+def when(value: dt.datetime | dt.date | None, style: str = "datetime") -> str:
+    """A date or moment in the workspace's date format (workspaces/dates.py): styles
+    "datetime" (the default), "date", "seconds", "short" (no year), "time",
+    "time_seconds". Like `date`, it shows an aware moment in the active time zone
+    unless `|timezone` chose one."""
+    return format_when(value, style)
 
 
 @register.filter

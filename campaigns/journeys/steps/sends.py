@@ -1,6 +1,10 @@
 """Send email and send SMS: one template, or A/B variants by weight, optionally with
 an automatic winner (experiments.py) and the contact's best time (send_time.py). Each
-message is keyed `journey:<enrolment>:<step>`, so a re-run never sends twice."""
+message is keyed `journey:<enrolment>:<step>`, so a re-run never sends twice.
+
+Each A/B variant may name its own next step (`variants[].next`), so every arm can
+go on its own path; a variant without one goes on to the step's `next`. A contact
+follows the arm it was sent (the winner's, after a test is decided)."""
 
 from __future__ import annotations
 
@@ -8,7 +12,7 @@ import datetime as dt
 from typing import Any
 
 from campaigns.journeys.experiments import decide_if_due, winner_state
-from campaigns.journeys.runs import Batch, Run, assign, move_all
+from campaigns.journeys.runs import Batch, Run, assign
 from campaigns.journeys.steps.base import Checker, Names, StepType
 from campaigns.models import JourneyStep, StepKind
 from campaigns.send_time import best_send_times
@@ -60,6 +64,30 @@ class Send(StepType):
         if not isinstance(config.get("best_time", False), bool):
             c.add(f"{path}.best_time", "must be true or false")
 
+    def successors(self, config: dict[str, Any]) -> list[str | None]:
+        variants = _variants(config)
+        if not variants:
+            return [config.get("next")]
+        return [arm_next(config, v) for v in variants]
+
+    def outcomes(
+        self, config: dict[str, Any], counts: dict[str, Any]
+    ) -> list[tuple[str, str, Any]] | None:
+        """One column per variant (its weight, and how many were assigned to it)."""
+        variants = _variants(config)
+        if not variants:
+            return None
+        total = sum(_weight(v) for v in variants) or 1
+        assigned = counts.get("assigned") or {}
+        return [
+            (
+                str(v.get("label")),
+                f"{round(100 * _weight(v) / total)}% · {assigned.get(v.get('label'), 0)} assigned",
+                arm_next(config, v),
+            )
+            for v in variants
+        ]
+
     def describe(self, config: dict[str, Any], names: Names) -> list[str]:
         variants = config.get("variants") or []
         lines = (
@@ -78,6 +106,22 @@ class Send(StepType):
 
     def run(self, batch: Batch, step: JourneyStep, runs: list[Run]) -> None:
         _send(batch, step, runs)
+
+
+def _variants(config: dict[str, Any]) -> list[dict[str, Any]]:
+    variants = config.get("variants")
+    return [v for v in variants if isinstance(v, dict)] if isinstance(variants, list) else []
+
+
+def _weight(variant: dict[str, Any]) -> int:
+    weight = variant.get("weight", 1)
+    return weight if isinstance(weight, int) and not isinstance(weight, bool) else 0
+
+
+def arm_next(config: dict[str, Any], variant: dict[str, Any]) -> Any:
+    """Where a variant's contacts go next: its own `next` if it names one (null ends
+    the journey there), else the step's."""
+    return variant["next"] if "next" in variant else config.get("next")
 
 
 SEND_EMAIL = Send(StepKind.SEND_EMAIL, Channel.EMAIL)
@@ -157,7 +201,10 @@ def _enqueue(batch: Batch, step: JourneyStep, runs: list[Run], labels: list[str]
                 status=MessageStatus.SCHEDULED,
             )
         )
-    move_all(batch, step, runs)
+    next_of = {v["label"]: arm_next(config, v) for v in config.get("variants") or []}
+    next_of[""] = config.get("next")
+    for run, label in zip(runs, labels, strict=True):
+        batch.move(run, next_of[label])
 
 
 def _best_times(batch: Batch, runs: list[Run]) -> dict[int, dt.datetime]:

@@ -9,11 +9,14 @@ from django.utils import timezone
 
 from campaigns.journeys.triggers import enrol_api
 from campaigns.models import JourneyEnrolment, JourneyStep
+from config.errors import InvalidInput
 from messaging.models import Message
 from tests.campaigns.journeys.helpers import (
     advance,
+    enrolment,
     journey,
     later,
+    sent_steps,
     step,
 )
 from tests.factories import ContactFactory
@@ -88,3 +91,120 @@ def test_journey_ab_judged_on_conversions(ws, tpl):
     enrol_api(j, [late.pk])
     advance(later(hours=2, minutes=1))
     assert Message.objects.get(contact=late).template_id == other.pk
+
+
+def _arms_journey(ws, tpl):
+    """A/B at the start; arm A goes on to a wait, arm B ends at once."""
+    other = email_template(ws, name="B subject", subject="Something else")
+    follow = email_template(ws, name="Follow-up", subject="Again")
+    return journey(
+        ws,
+        {"kind": "manual"},
+        [
+            step(
+                "offer",
+                "send_email",
+                variants=[
+                    {"label": "A", "template_id": tpl.pk, "weight": 1, "next": "nudge"},
+                    {"label": "B", "template_id": other.pk, "weight": 1, "next": None},
+                ],
+            ),
+            step("nudge", "send_email", template_id=follow.pk),
+        ],
+    ), follow
+
+
+def test_each_variant_follows_its_own_next_step(ws, tpl):
+    j, follow = _arms_journey(ws, tpl)
+    contacts = ContactFactory.create_batch(10, workspace=ws)
+    enrol_api(j, [c.pk for c in contacts])
+    advance()
+    for contact in contacts:
+        e = enrolment(j, contact)
+        followed = Message.objects.filter(contact=contact, template=follow).exists()
+        if e.path["offer"] == "A":
+            assert followed and sent_steps(contact) == ["offer", "nudge"]
+        else:
+            assert not followed and sent_steps(contact) == ["offer"]
+        assert e.status == "completed"
+    arms = JourneyEnrolment.objects.filter(journey=j).values_list("path__offer", flat=True)
+    assert sorted(arms) == ["A"] * 5 + ["B"] * 5
+
+
+def test_after_the_test_everyone_follows_the_winners_arm(ws, tpl):
+    other = email_template(ws, name="B subject", subject="Something else")
+    follow = email_template(ws, name="Follow-up", subject="Again")
+    j = journey(
+        ws,
+        {"kind": "manual"},
+        [
+            step(
+                "offer",
+                "send_email",
+                variants=[
+                    {"label": "A", "template_id": tpl.pk, "weight": 1, "next": None},
+                    {"label": "B", "template_id": other.pk, "weight": 1, "next": "nudge"},
+                ],
+                winner={"pool": 20, "wait_hours": 1, "metric": "clicks"},
+            ),
+            step("nudge", "send_email", template_id=follow.pk),
+        ],
+    )
+    enrol_api(j, [c.pk for c in ContactFactory.create_batch(20, workspace=ws)])
+    advance()
+    offer = JourneyStep.objects.get(journey=j, key="offer")
+    sent = Message.objects.filter(origin_kind="journey_step", origin_id=offer.pk)
+    sent.update(sent_at=timezone.now())
+    clicked = list(sent.filter(template=other).values_list("pk", flat=True)[:9])
+    Message.objects.filter(pk__in=clicked).update(clicked_at=timezone.now())
+    late = ContactFactory.create(workspace=ws)
+    enrol_api(j, [late.pk])
+    advance(later(hours=1, minutes=1))
+    assert enrolment(j, late).path["offer"] == "B"
+    assert sent_steps(late) == ["offer", "nudge"]
+
+
+def test_a_variant_without_its_own_next_goes_to_the_steps_next(ws, tpl):
+    other = email_template(ws, name="B subject", subject="Something else")
+    j = journey(
+        ws,
+        {"kind": "manual"},
+        [
+            step(
+                "offer",
+                "send_email",
+                variants=[
+                    {"label": "A", "template_id": tpl.pk, "weight": 1},
+                    {"label": "B", "template_id": other.pk, "weight": 1, "next": None},
+                ],
+                next="nudge",
+            ),
+            step("nudge", "send_email", template_id=tpl.pk),
+        ],
+    )
+    a, b = ContactFactory.create_batch(2, workspace=ws)
+    enrol_api(j, [a.pk, b.pk])
+    advance()
+    took = {enrolment(j, c).path["offer"]: c for c in (a, b)}
+    assert sent_steps(took["A"]) == ["offer", "nudge"]
+    assert sent_steps(took["B"]) == ["offer"]
+
+
+def test_a_variant_naming_an_unknown_step_is_refused_on_that_step(ws, tpl):
+    other = email_template(ws, name="B subject", subject="Something else")
+    with pytest.raises(InvalidInput) as refused:
+        journey(
+            ws,
+            {"kind": "manual"},
+            [
+                step(
+                    "offer",
+                    "send_email",
+                    variants=[
+                        {"label": "A", "template_id": tpl.pk, "next": "nowhere"},
+                        {"label": "B", "template_id": other.pk},
+                    ],
+                )
+            ],
+        )
+    assert "goes to unknown step 'nowhere'" in str(refused.value.fields["steps[0].config"])

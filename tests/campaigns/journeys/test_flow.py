@@ -79,3 +79,21 @@ def test_words():
         "remove plan"
     ]
     assert STEP_TYPES["send_email"].describe({"template_id": 9}, names) == ["Template #9 (missing)"]
+
+
+def test_ab_variants_are_columns_each_on_its_own_path():
+    steps = [
+        step(
+            "offer",
+            "send_email",
+            variants=[
+                {"label": "A", "template_id": 1, "weight": 3, "next": "nudge"},
+                {"label": "B", "template_id": 2, "weight": 1, "next": None},
+            ],
+        ),
+        step("nudge", "wait", duration={"days": 1}, next=None),
+    ]
+    flow, apart = journey_flow(steps, {"offer": {"assigned": {"A": 6, "B": 2}}}, Names())
+    assert shape(flow) == ["offer", {"A": ["nudge", "end"], "B": ["end"]}]
+    assert [c.detail for c in flow[0].columns] == ["75% · 6 assigned", "25% · 2 assigned"]
+    assert apart == []

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('contacts', '0011_contact_export'),
+        ('contacts', '0012_saved_view_per_user'),
         ('workspaces', '0003_invitation'),
     ]
 
