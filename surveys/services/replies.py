@@ -108,7 +108,11 @@ def sms_reply_comment(sms: InboundSms, words: str) -> str | None:
     )
     if row is None:
         return None
-    message = Message.objects.filter(workspace_id=sms.workspace_id, pk=row.message_id).first()
+    message = (
+        Message.objects.filter(workspace_id=sms.workspace_id, pk=row.message_id).first()
+        if row.message_id is not None
+        else None
+    )
     comment = f"{row.comment}\n{words}" if row.comment else words
     outcome, _ = answer_submit(
         resolved=Resolved(row.survey, sms.contact, message),
