@@ -75,7 +75,7 @@ def review_page(
         "survey": survey,
         "workspace_name": survey.workspace.name,
         "t": scales.TEXTS.get(survey.locale, scales.TEXTS["en"]),
-        "stars": [(n, scales.text(survey, "stars").format(n=n), "\u2605" * n) for n in STARS],
+        "stars": [(n, scales.text(survey, "stars").format(n=n), f"{n} \u2605") for n in STARS],
         "action": action,
         "csrf": csrf,
         "saved": request.GET.get("saved") == "1" and bool(existing),

@@ -8,9 +8,12 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from surveys.models import Review
+from surveys.services import survey_ask
+from surveys.tokens import Send, page_path
 from tests.browser.conftest import log_in, screenshot
 from tests.browser.journey_canvas import no_sideways_scroll
-from tests.surveys.helpers import nps_survey
+from tests.factories import ContactFactory
+from tests.surveys.helpers import ACTOR, nps_survey
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -63,3 +66,29 @@ def test_moderate_reviews(page: Page, live_server, owner):
     expect(page.locator(".review-item")).to_contain_text("Lovely glaze")
     no_sideways_scroll(page)
     screenshot(page, "reviews-moderate-390")
+
+
+def test_review_each_product_on_the_hosted_page_at_390(page: Page, live_server, owner):
+    survey = nps_survey(owner.workspace, name="Reviews", kind="review", question="How was it?")
+    contact = ContactFactory.create(workspace=owner.workspace, first_name="Ada")
+    message = survey_ask(
+        survey=survey,
+        contact=contact,
+        channel="email",
+        idempotency_key="order-9",
+        actor=ACTOR,
+        order_id="A-9",
+        items=[{"id": "MUG-1", "name": "Blue <b>mug</b>"}, {"id": "TEA-7", "name": "Green tea"}],
+    )
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(page_path(Send(survey.pk, contact.pk, message.pk)))
+    expect(page.locator("h2")).to_have_text(["Blue <b>mug</b>", "Green tea"])
+    page.get_by_label("5 of 5 stars").first.check()
+    page.fill("#text-0", "Lovely glaze")
+    page.get_by_label("3 of 5 stars").nth(1).check()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    screenshot(page, "review-page-390")
+    page.click("button:has-text('Send my reviews')")
+    expect(page.locator("[data-testid=thanks]")).to_contain_text("once it has been checked")
+    reviews = dict(Review.objects.values_list("item_id", "rating"))
+    assert reviews == {"MUG-1": 5, "TEA-7": 3}

@@ -286,3 +286,9 @@ def test_the_dashboard_moderates_by_htmx_and_exports(owner, teammate, outsider, 
     export = owner.web.get(f"/w/{ws.slug}/reviews/export.csv?status=all")
     lines = list(csv.reader(io.StringIO(b"".join(export.streaming_content).decode())))
     assert len(lines) == 1 + 5
+
+
+def test_a_review_requests_report_links_to_its_reviews(owner, ws):
+    survey = review_survey(ws)
+    page = owner.web.get(f"/w/{ws.slug}/surveys/{survey.pk}/").content.decode()
+    assert f"/w/{ws.slug}/reviews/?status=all&amp;survey={survey.pk}" in page
