@@ -286,7 +286,7 @@ class SurveyAskView(APIView):
             errors["idempotency_key"] = ["1-150 characters"]
         if errors:
             raise field_errors(errors)
-        order_id, items = services.items_check(body.get("order_id"), body.get("items"))
+        order_id, items = services.items_check(body.get("order_id", ""), body.get("items", []))
         contact = Contact.objects.filter(
             workspace=request.workspace, pk=int(contact_id or 0)
         ).first()

@@ -86,9 +86,9 @@ def items_from_properties(properties: Any) -> tuple[str, list[dict[str, str]]]:
 def items_check(order_id: Any, items: Any) -> tuple[str, list[dict[str, str]]]:
     """The API's `order_id` and `items` ([{"id", "name"}]), refused by field when bad."""
     errors: dict[str, list[str]] = {}
-    if order_id is not None and (not isinstance(order_id, str) or len(order_id) > MAX_ID):
+    if not isinstance(order_id, str) or len(order_id) > MAX_ID:
         errors["order_id"] = [f"must be text of at most {MAX_ID} characters"]
-    if items is not None and (not isinstance(items, list) or len(items) > MAX_ITEMS):
+    if not isinstance(items, list) or len(items) > MAX_ITEMS:
         errors["items"] = [f"must be a list of at most {MAX_ITEMS} products"]
     for i, node in enumerate(items if isinstance(items, list) else []):
         if not isinstance(node, dict) or set(node) - {"id", "name"}:
@@ -99,7 +99,7 @@ def items_check(order_id: Any, items: Any) -> tuple[str, list[dict[str, str]]]:
             errors[f"items[{i}].name"] = [f"must be text of at most {MAX_NAME} characters"]
     if errors:
         raise field_errors(errors)
-    return items_from_properties({"order_id": order_id or "", "items": items or []})
+    return items_from_properties({"order_id": order_id, "items": items})
 
 
 def review_requests_record(

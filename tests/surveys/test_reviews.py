@@ -256,6 +256,13 @@ def test_the_ask_api_takes_the_order_and_products(api, ws):
         format="json",
     )
     assert bad.status_code == 400 and "items[0]" in bad.json()["error"]["fields"]
+    nulls = api.post(
+        f"/api/v1/surveys/{survey.pk}/ask/",
+        {**body, "idempotency_key": "o-11", "items": None, "order_id": None},
+        format="json",
+    )
+    assert nulls.status_code == 400
+    assert set(nulls.json()["error"]["fields"]) == {"items", "order_id"}
 
 
 def test_the_dashboard_moderates_by_htmx_and_exports(owner, teammate, outsider, ws):
