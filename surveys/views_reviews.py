@@ -1,6 +1,7 @@
 """The dashboard's review moderation: the list (pending first, filtered by status,
 survey, product and rating), approve and reject per review by htmx (the row is
-swapped in place; without JavaScript the form posts and the page reloads), and the
+swapped in place and the tabs' counts out of band; without JavaScript the form posts
+and the page reloads), and the
 CSV export of what the filters show."""
 
 from __future__ import annotations
@@ -73,7 +74,13 @@ def review_moderation(request: WorkspaceRequest, review_id: int, action: str) ->
     except DomainError as exc:
         messages.error(request, exc.message)
     if request.headers.get("HX-Request"):
-        return render(request, "surveys/_review_row.html", {"review": review})
+        # The row in place, and the tabs' counts out of band.
+        counts = review_status_counts(workspace=request.workspace)
+        return render(
+            request,
+            "surveys/_review_moderated.html",
+            {"review": review, "counts": list(counts.items())},
+        )
     messages.success(request, f"Review {review.get_status_display().lower()}.")
     return redirect("surveys:reviews", slug=request.workspace.slug)
 

@@ -52,6 +52,8 @@ def test_moderate_reviews(page: Page, live_server, owner):
     expect(page.locator(f"#review-{rows[0].pk} mark")).to_have_text("Approved")
     page.get_by_role("button", name=f"Reject review {rows[1].pk}").click()
     expect(page.locator(f"#review-{rows[1].pk} mark")).to_have_text("Rejected")
+    expect(page.locator("#review-count-pending")).to_have_text("(1)")
+    expect(page.locator("#review-count-approved")).to_have_text("(1)")
     screenshot(page, "reviews-moderate-1440")
     assert list(Review.objects.order_by("id").values_list("status", flat=True)) == [
         "approved",

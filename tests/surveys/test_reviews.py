@@ -265,8 +265,13 @@ def test_the_ask_api_takes_the_order_and_products(api, ws):
     assert set(nulls.json()["error"]["fields"]) == {"items", "order_id"}
 
 
-def test_the_dashboard_moderates_by_htmx_and_exports(owner, teammate, outsider, ws):
+def test_the_dashboard_moderates_by_htmx_and_exports(
+    owner, teammate, outsider, ws, django_assert_max_num_queries
+):
     _survey, rows = approved_reviews(ws)
+    with django_assert_max_num_queries(12):
+        page = owner.web.get(f"/w/{ws.slug}/reviews/?status=all").content.decode()
+    assert page.count('class="review-item"') == 5
     page = owner.web.get(f"/w/{ws.slug}/reviews/").content.decode()
     assert "Fine" in page and "Lovely" not in page  # pending by default
     assert 'data-count="pending">(1)' in page and 'data-count="approved">(3)' in page
