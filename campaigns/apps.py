@@ -12,10 +12,11 @@ class CampaignsConfig(AppConfig):
         from campaigns.journeys import triggers  # noqa: PLC0415
         from contacts.panels import ContactPanel, register_contact_panel  # noqa: PLC0415
         from lifecycle.hooks import on_contacts_refreshed, on_stage_changed  # noqa: PLC0415
-        from surveys.hooks import register_audience_sender  # noqa: PLC0415
+        from surveys.hooks import on_survey_answered, register_audience_sender  # noqa: PLC0415
 
         register_engagement_condition()
         register_audience_sender(broadcast_send_now)
         on_stage_changed(triggers.on_stage_changed)
         on_contacts_refreshed(triggers.on_contacts_refreshed)
+        on_survey_answered(triggers.on_survey_answered)
         register_contact_panel(ContactPanel("Journeys", "campaigns:contact-journeys-panel", "main"))

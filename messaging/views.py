@@ -17,6 +17,7 @@ from contacts import selectors as contact_selectors
 from contacts.models import Channel, Contact
 from messaging import selectors, services, tokens
 from messaging.blocks import PERSONALISATION_FIELDS, SOCIAL_NETWORKS
+from messaging.blocks.kinds import editor_kinds
 from messaging.models import TEMPLATE_FIELDS, Editor, Message, MessageStatus, Template
 from messaging.rendering import sms_segments
 from messaging.services.media import media_file_create, media_url
@@ -95,6 +96,7 @@ def template_edit(request: WorkspaceRequest, template_id: int | None = None) -> 
             "blocks_options": {
                 "fields": PERSONALISATION_FIELDS,
                 "networks": list(SOCIAL_NETWORKS),
+                "extra": editor_kinds(request.workspace),
             },
         },
     )

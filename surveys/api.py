@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -108,6 +108,21 @@ class AskSerializer(serializers.Serializer):
     contact_id = serializers.IntegerField(min_value=1)
     channel = serializers.ChoiceField(choices=Channel.choices, required=False)
     idempotency_key = described(text(150, blank=False))
+    order_id = described(
+        text(200), required=False, help_text="A review request: the order it asks about"
+    )
+    items = serializers.ListField(
+        child=inline_serializer(
+            "ReviewItem",
+            {
+                "id": described(text(200, blank=False)),
+                "name": described(text(300), required=False),
+            },
+        ),
+        max_length=20,
+        required=False,
+        help_text="A review request: the products to review (the hosted page lists them)",
+    )
 
 
 class AskedSerializer(serializers.Serializer):
@@ -262,7 +277,7 @@ class SurveyAskView(APIView):
         body = request_object(request.data)
         errors: dict[str, list[str]] = {
             key: ["unknown field"]
-            for key in set(body) - {"contact_id", "channel", "idempotency_key"}
+            for key in set(body) - {"contact_id", "channel", "idempotency_key", "order_id", "items"}
         }
         contact_id, key = body.get("contact_id"), body.get("idempotency_key")
         if isinstance(contact_id, bool) or not isinstance(contact_id, int) or contact_id < 1:
@@ -271,6 +286,7 @@ class SurveyAskView(APIView):
             errors["idempotency_key"] = ["1-150 characters"]
         if errors:
             raise field_errors(errors)
+        order_id, items = services.items_check(body.get("order_id", ""), body.get("items", []))
         contact = Contact.objects.filter(
             workspace=request.workspace, pk=int(contact_id or 0)
         ).first()
@@ -282,6 +298,8 @@ class SurveyAskView(APIView):
             channel=body.get("channel", "email"),
             idempotency_key=str(key).strip(),
             actor=request.actor,
+            order_id=order_id,
+            items=items,
         )
         return Response(
             {"message_id": message.pk, "status": message.status}, status=status.HTTP_201_CREATED

@@ -47,3 +47,20 @@ def audience_send(**kwargs: Any) -> Sent:
     if not _senders:
         raise Conflict("Sending to an audience needs the campaigns app.")
     return _senders[0](**kwargs)
+
+
+# Functions (response, survey) called after every counted answer or change of score,
+# inside the answer's transaction: campaigns registers the journeys' "survey answered"
+# trigger. A hook must be idempotent (a journey keys its entry by the response).
+AnswerHook = Callable[[Any, Any], None]
+_answered: list[AnswerHook] = []
+
+
+def on_survey_answered(hook: AnswerHook) -> None:
+    if hook not in _answered:
+        _answered.append(hook)
+
+
+def survey_answered_notify(response: Any, survey: Any) -> None:
+    for hook in _answered:
+        hook(response, survey)

@@ -18,6 +18,7 @@ class SurveyKind(models.TextChoices):
     SCALE = "scale", "Custom question: a scale"
     CHOICE = "choice", "Custom question: pick one"
     YES_NO = "yes_no", "Custom question: yes or no"
+    REVIEW = "review", "Review request (1-5 stars per product or order)"
 
 
 class Locale(models.TextChoices):
@@ -142,3 +143,87 @@ class ContactSurveyFacts(models.Model):
 
     def __str__(self) -> str:
         return f"contact {self.contact_id}"
+
+
+class ReviewRequest(models.Model):
+    """What a review request asks about: the order and products the send carried (the
+    API's ask, or the purchase event that let the contact into the journey), keyed by
+    the asking message's idempotency key so the hosted page can list them."""
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    survey = models.ForeignKey(Survey, on_delete=models.CASCADE, related_name="+")
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="+")
+    message_key = models.CharField(max_length=200)
+    order_id = models.CharField(max_length=200, blank=True, default="")
+    # [{"id": "SKU-1", "name": "Blue mug"}, ...]: the products to review (none: the order).
+    items = models.JSONField(default=list, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["workspace", "message_key"], name="review_request_once_per_message"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.message_key}: {len(self.items)} items"
+
+
+class ReviewStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    APPROVED = "approved", "Approved"
+    REJECTED = "rejected", "Rejected"
+
+
+class ItemKind(models.TextChoices):
+    PRODUCT = "product", "Product"
+    ORDER = "order", "Order"
+
+
+class Review(models.Model):
+    """A star rating (1-5) and text about one product or order, written on a review
+    request's hosted page; shown on the business's site once approved. One per send
+    and item: a later edit within the change window replaces it and asks for
+    moderation again."""
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    survey = models.ForeignKey(Survey, on_delete=models.CASCADE, related_name="reviews")
+    contact = models.ForeignKey(
+        Contact, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    send_key = models.CharField(max_length=64)
+    item_kind = models.CharField(max_length=8, choices=ItemKind.choices)
+    # A product's id (SKU) or an order's id; "" for an order the send did not name.
+    item_id = models.CharField(max_length=200, blank=True, default="")
+    item_name = models.CharField(max_length=300, blank=True, default="")
+    order_id = models.CharField(max_length=200, blank=True, default="")
+    rating = models.PositiveSmallIntegerField()
+    text = models.TextField(blank=True, default="")
+    # The name shown with the review on a site (the contact's first name, or blank).
+    author = models.CharField(max_length=200, blank=True, default="")
+    status = models.CharField(
+        max_length=10, choices=ReviewStatus.choices, default=ReviewStatus.PENDING
+    )
+    moderated_at = models.DateTimeField(null=True, blank=True)
+    moderated_by = models.CharField(max_length=200, blank=True, default="")
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["workspace", "survey", "send_key", "item_kind", "item_id"],
+                name="review_once_per_send_and_item",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(rating__gte=1, rating__lte=5), name="review_rating_1_5"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["workspace", "status", "-id"], name="review_ws_status"),
+            models.Index(fields=["workspace", "item_id", "-id"], name="review_ws_item"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.item_kind} {self.item_id}: {self.rating}"

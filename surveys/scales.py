@@ -7,7 +7,12 @@ from dataclasses import dataclass
 
 from surveys.models import Category, Survey, SurveyKind
 
-FIXED_RANGES = {SurveyKind.NPS: (0, 10), SurveyKind.CSAT: (1, 5), SurveyKind.CES: (1, 7)}
+FIXED_RANGES = {
+    SurveyKind.NPS: (0, 10),
+    SurveyKind.CSAT: (1, 5),
+    SurveyKind.CES: (1, 7),
+    SurveyKind.REVIEW: (1, 5),
+}
 # The kinds whose answer is a number on the scale, so an SMS reply "9" can be one (a
 # choice's score is a position in a list an SMS does not show).
 REPLY_KINDS = (SurveyKind.NPS, SurveyKind.CSAT, SurveyKind.CES, SurveyKind.SCALE)
@@ -39,6 +44,13 @@ TEXTS: dict[str, dict[str, str]] = {
         "confirm": "Please confirm your answer.",
         "comment_saved": "Thank you, your comment was saved.",
         "reply_hint": "Reply {low}-{high} or tap:",
+        "stars": "{n} of 5 stars",
+        "review_order": "Your order",
+        "review_order_id": "Order {id}",
+        "review_rating": "Your rating",
+        "review_text": "Your review (optional)",
+        "review_saved": "Thank you! Your review will appear once it has been checked.",
+        "review_send": "Send my reviews",
     },
     "de": {
         "nps_low": "Überhaupt nicht wahrscheinlich",
@@ -64,6 +76,13 @@ TEXTS: dict[str, dict[str, str]] = {
         "confirm": "Bitte bestätigen Sie Ihre Antwort.",
         "comment_saved": "Danke, Ihr Kommentar wurde gespeichert.",
         "reply_hint": "Antworten Sie mit {low}-{high} oder tippen Sie:",
+        "stars": "{n} von 5 Sternen",
+        "review_order": "Ihre Bestellung",
+        "review_order_id": "Bestellung {id}",
+        "review_rating": "Ihre Bewertung",
+        "review_text": "Ihre Rezension (optional)",
+        "review_saved": "Danke! Ihre Rezension erscheint, sobald sie geprüft wurde.",
+        "review_send": "Bewertungen senden",
     },
 }
 
@@ -98,6 +117,9 @@ def options(survey: Survey) -> list[Option]:
         return [Option(1, text(survey, "yes"), ""), Option(0, text(survey, "no"), "")]
     if survey.kind == SurveyKind.CSAT:
         return [Option(s, str(s), text(survey, f"csat_{s}")) for s in range(low, high + 1)]
+    if survey.kind == SurveyKind.REVIEW:
+        stars = text(survey, "stars")
+        return [Option(s, "\u2605" * s, stars.format(n=s)) for s in range(low, high + 1)]
     prefix = {SurveyKind.NPS: "nps", SurveyKind.CES: "ces"}.get(SurveyKind(survey.kind), "scale")
     ends = {low: text(survey, f"{prefix}_low"), high: text(survey, f"{prefix}_high")}
     return [Option(s, str(s), ends.get(s, str(s))) for s in range(low, high + 1)]

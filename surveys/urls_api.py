@@ -1,6 +1,6 @@
 from django.urls import path
 
-from surveys import api
+from surveys import api, api_reviews
 
 app_name = "surveys_api"
 
@@ -19,4 +19,12 @@ urlpatterns = [
     ),
     path("surveys/<int:survey_id>/send/", api.SurveySendView.as_view(), name="api-survey-send"),
     path("surveys/<int:survey_id>/ask/", api.SurveyAskView.as_view(), name="api-survey-ask"),
+    path("reviews/", api_reviews.ReviewListView.as_view(), name="api-reviews"),
+    path("reviews/export/", api_reviews.ReviewExportView.as_view(), name="api-reviews-export"),
+    path("reviews/<int:review_id>/", api_reviews.ReviewDetailView.as_view(), name="api-review"),
+    path(
+        "reviews/<int:review_id>/moderate/",
+        api_reviews.ReviewModerateView.as_view(),
+        name="api-review-moderate",
+    ),
 ]

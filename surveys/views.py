@@ -23,6 +23,7 @@ DEFAULT_QUESTIONS = {
     SurveyKind.NPS: "How likely are you to recommend {} to a friend or colleague?",
     SurveyKind.CSAT: "How satisfied are you with {}?",
     SurveyKind.CES: "How easy was it to get what you needed from {}?",
+    SurveyKind.REVIEW: "How would you rate what you bought from {}?",
 }
 
 

@@ -25,8 +25,9 @@ from django.views.decorators.http import require_http_methods
 from config.errors import DomainError, InvalidInput
 from messaging.views_public import is_prefetch
 from surveys import scales, tokens
-from surveys.models import Channel, Survey, SurveyResponse
+from surveys.models import Channel, Survey, SurveyKind, SurveyResponse
 from surveys.services import Outcome, Resolved, Tap, answer_submit, answer_tap, send_resolve
+from surveys.views_review_page import review_page
 from workspaces.login_throttle import client_ip
 
 ANONYMOUS_COOKIE = "stagecraft_survey_{}"
@@ -144,6 +145,15 @@ def page(request: HttpRequest, token: str) -> HttpResponse:
         return _problem(request, exc.status, exc.message)
     survey = resolved.survey
     action = tokens.page_path(send)
+    if survey.kind == SurveyKind.REVIEW:
+        return review_page(
+            request,
+            resolved,
+            send_key=send.key,
+            message_key=resolved.message.idempotency_key if resolved.message else None,
+            channel=_channel(resolved),
+            action=action,
+        )
     if request.method == "POST":
         return _submit(request, resolved, send.key, action)
     response = SurveyResponse.objects.filter(
@@ -203,12 +213,31 @@ def open_page(request: HttpRequest, token: str) -> HttpResponse:
         else None
     )
     action = tokens.open_path(survey.pk)
+    if survey.kind == SurveyKind.REVIEW:
+        visitor = visitor or uuid.uuid4().hex
+        result = review_page(
+            request,
+            Resolved(survey=survey, contact=None, message=None),
+            send_key=f"a{visitor}",
+            message_key=None,
+            channel=Channel.LINK,
+            action=action,
+            csrf=True,
+        )
+        return _remember(request, result, cookie, visitor)
     if request.method != "POST":
         context = _page_context(survey, response, saved=request.GET.get("saved") == "1")
         return render(request, "surveys/page.html", {**context, "action": action, "csrf": True})
     visitor = visitor or uuid.uuid4().hex
     resolved = Resolved(survey=survey, contact=None, message=None)
     result = _submit(request, resolved, f"a{visitor}", action)
+    return _remember(request, result, cookie, visitor)
+
+
+def _remember(
+    request: HttpRequest, result: HttpResponse, cookie: str, visitor: str
+) -> HttpResponse:
+    """After an anonymous visitor's answer: the cookie that names them next time."""
     if result.status_code == 303:
         result.set_signed_cookie(
             cookie,

@@ -25,6 +25,7 @@ from messaging.models import Template
 from messaging.services import message_enqueue, template_create
 from messaging.services.domains import sending_domain_create
 from messaging.services.media import media_file_create
+from surveys.models import Review
 from surveys.services import survey_create
 from tests.factories import (
     ContactFactory,
@@ -108,6 +109,22 @@ OBJECT_MAKERS: dict[str, Callable[[Workspace], int]] = {
             workspace=ws,
             data={"name": "secret survey", "kind": "nps", "question": "Recommend us?"},
             actor=Actor(system="test"),
+        ).pk
+    ),
+    "review_id": lambda ws: (
+        Review.objects.create(
+            workspace=ws,
+            survey=survey_create(
+                workspace=ws,
+                data={"name": "secret reviews", "kind": "review", "question": "Rate it"},
+                actor=Actor(system="test"),
+            ),
+            send_key="m1",
+            item_kind="product",
+            item_id="secret-sku",
+            rating=5,
+            text="secret review",
+            status="approved",
         ).pk
     ),
     "broadcast_id": lambda ws: _broadcast(ws).pk,

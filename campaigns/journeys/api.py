@@ -133,7 +133,10 @@ WRITE = inline_serializer(
             },
             help_text='{"kind": "stage_entered"|"stage_exited", "stage_id"}; {"kind": "event", '
             '"event", "properties"}; {"kind": "date_attribute", "attribute", "offset_days", '
-            '"annual"}; {"kind": "segment_joined", "segment_id"}; {"kind": "manual"}',
+            '"annual"}; {"kind": "segment_joined", "segment_id"}; {"kind": "survey_answered", '
+            '"survey_id" (null: any survey), "category": "promoter"|"passive"|"detractor"|'
+            '"satisfied"|"unsatisfied" (optional), "score_min", "score_max" (optional)}; '
+            '{"kind": "manual"}',
         ),
         "steps": serializers.ListField(child=StepSerializer(), min_length=1, max_length=100),
         "entry_key": serializers.SlugField(

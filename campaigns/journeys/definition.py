@@ -12,6 +12,7 @@ from typing import Any
 
 from campaigns.journeys.steps import STEP_TYPES
 from campaigns.journeys.steps.base import Checker
+from campaigns.journeys.survey_trigger import survey_trigger_check
 from campaigns.models import StepKind, TriggerKind
 from contacts.models import Segment
 from workspaces.models import Workspace
@@ -39,6 +40,8 @@ def _trigger(c: Checker, trigger: Any) -> None:
             pk=segment_id if isinstance(segment_id, int) else -1, workspace=c.workspace
         ).exists():
             c.add("trigger.segment_id", "no such segment in this workspace")
+    elif kind == TriggerKind.SURVEY_ANSWERED:
+        survey_trigger_check(c, trigger)
     elif kind == TriggerKind.DATE:
         attribute = trigger.get("attribute")
         if not isinstance(attribute, str) or not re.fullmatch(r"[A-Za-z0-9_]{1,64}", attribute):

@@ -13,6 +13,7 @@ from typing import Any
 
 from campaigns.journeys.steps import STEP_TYPES
 from campaigns.journeys.steps.base import Names, properties_words
+from campaigns.journeys.survey_trigger import survey_trigger_words
 from campaigns.models import Journey, StepKind, TriggerKind
 from contacts.rules.describe import describe
 
@@ -40,6 +41,8 @@ def trigger_words(trigger: Any, names: Names) -> str:
         )
         every = " every year" if trigger.get("annual") else ""
         return f"{when[0].upper()}{when[1:]} {attribute}{every}"
+    if kind == TriggerKind.SURVEY_ANSWERED:
+        return survey_trigger_words(trigger, names)
     if kind == TriggerKind.MANUAL:
         return "Added by the API or by hand"
     return "No trigger"

@@ -22,6 +22,10 @@ TEXT_FIELDS = (
     "trigger_properties",
     "trigger_attribute",
     "trigger_offset_days",
+    "trigger_survey_id",
+    "trigger_answer",
+    "trigger_score_min",
+    "trigger_score_max",
     "goal_kind",
     "goal_event",
     "goal_properties",
@@ -73,6 +77,7 @@ def form_values(journey: Journey | None) -> dict[str, Any]:
         "trigger_attribute": trigger.get("attribute", ""),
         "trigger_offset_days": str(trigger.get("offset_days", 0)),
         "trigger_annual": bool(trigger.get("annual")),
+        **_survey_values(trigger),
         "goal_kind": "rule" if "rule" in goal else "event" if "event" in goal else "",
         "goal_event": event.get("name", ""),
         "goal_properties": _dumps(event.get("properties") or None),
@@ -86,6 +91,31 @@ def form_values(journey: Journey | None) -> dict[str, Any]:
         "holdout_percent": str(journey.holdout_percent),
         "steps": _dumps(steps_of(journey)),
     }
+
+
+def _survey_values(trigger: dict[str, Any]) -> dict[str, str]:
+    """A survey trigger's fields: "which answers" is a category, a score range or any."""
+    low, high = trigger.get("score_min"), trigger.get("score_max")
+    answer = trigger.get("category") or ("range" if low is not None or high is not None else "")
+    return {
+        "trigger_survey_id": str(trigger.get("survey_id") or ""),
+        "trigger_answer": answer,
+        "trigger_score_min": "" if low is None else str(low),
+        "trigger_score_max": "" if high is None else str(high),
+    }
+
+
+def _survey_trigger(values: dict[str, Any]) -> dict[str, Any]:
+    survey = values["trigger_survey_id"]
+    trigger: dict[str, Any] = {"survey_id": _number(survey) if survey else None}
+    answer = values["trigger_answer"]
+    if answer == "range":
+        for key in ("score_min", "score_max"):
+            if values[f"trigger_{key}"]:
+                trigger[key] = _number(values[f"trigger_{key}"])
+    elif answer:
+        trigger["category"] = answer
+    return trigger
 
 
 def posted_values(post: QueryDict) -> dict[str, Any]:
@@ -126,6 +156,8 @@ def form_data(values: dict[str, Any]) -> tuple[dict[str, Any], dict[str, list[st
         properties = parsed("trigger_properties", "trigger.properties")
         if properties:
             trigger["properties"] = properties
+    elif kind == TriggerKind.SURVEY_ANSWERED:
+        trigger.update(_survey_trigger(values))
     elif kind == TriggerKind.DATE:
         trigger["attribute"] = values["trigger_attribute"]
         trigger["offset_days"] = _number(values["trigger_offset_days"] or "0")

@@ -30,6 +30,7 @@ class TriggerKind(models.TextChoices):
     EVENT = "event", "Performs an event"
     DATE = "date_attribute", "A date attribute comes round"
     SEGMENT_JOINED = "segment_joined", "Joins a segment"
+    SURVEY_ANSWERED = "survey_answered", "Answers a survey"
     MANUAL = "manual", "Added by the API only"
 
 
@@ -62,7 +63,8 @@ class Journey(models.Model):
         max_length=16, choices=JourneyStatus.choices, default=JourneyStatus.DRAFT
     )
     # {"kind": TriggerKind, ...}: stage_id; event + properties; attribute, offset_days,
-    # annual; segment_id. Validated by campaigns/journeys/definition.py.
+    # annual; segment_id; survey_id, category, score_min, score_max. Validated by
+    # campaigns/journeys/definition.py.
     trigger = models.JSONField(default=dict)
     entry_key = models.CharField(max_length=40, blank=True, default="")
     # {"rule": rule} or {"event": {"name", "properties"}}, reached within goal_days.
@@ -163,7 +165,8 @@ class JourneyEnrolment(models.Model):
     )
     due_at = models.DateTimeField(default=timezone.now)
     # What let it in: "transition:<id>", "event:<id>", "segment:<date-time>",
-    # "date:<yyyy-mm-dd>", "api:<key>"; unique per journey, so a trigger counts once.
+    # "date:<yyyy-mm-dd>", "survey:<response id>", "api:<key>"; unique per journey, so
+    # a trigger counts once.
     trigger_key = models.CharField(max_length=120)
     entered_at = models.DateTimeField(default=timezone.now)
     step_entered_at = models.DateTimeField(default=timezone.now)

@@ -12,6 +12,9 @@ the row; the first worker run places the contact (holdout or the entry step).
 - joined segment: the same hook for the contacts that changed, and a scan every
   minute for rules that change with time; membership at the last look is kept per
   journey, so a contact enters when it joins, again only after it left;
+- survey answered: surveys' `on_survey_answered` hook, in the answer's transaction,
+  keyed by the response, so a changed answer enters a journey once
+  (campaigns/journeys/survey_trigger.py says which answers match);
 - date attribute: a scan (every 15 minutes) for contacts whose date, moved by the
   offset, is today in the workspace's time zone; keyed by that date, so once a day.
 """
@@ -31,6 +34,7 @@ from django.db import connection
 from django.db.models import Q
 from django.utils import timezone
 
+from campaigns.journeys.survey_trigger import answer_matches
 from campaigns.models import (
     IN_JOURNEY,
     Journey,
@@ -44,6 +48,7 @@ from contacts.models import Segment
 from contacts.rules.compiler import contacts_matching
 from contacts.rules.context import Scope
 from lifecycle.models import StageTransition
+from surveys.models import Survey, SurveyResponse
 
 _ENROL_SQL = """
 INSERT INTO campaigns_journeyenrolment
@@ -146,6 +151,19 @@ def on_contacts_refreshed(contact_ids: list[int]) -> None:
     for journey in _live([TriggerKind.SEGMENT_JOINED]):
         segment_scan(journey, contact_ids=contact_ids)
     wake(contact_ids)
+
+
+def on_survey_answered(response: SurveyResponse, survey: Survey) -> None:
+    """A counted answer (or a change of score) lets the contact into the live journeys
+    whose survey trigger it matches."""
+    if response.contact_id is None:
+        return
+    for journey in _live([TriggerKind.SURVEY_ANSWERED], [survey.workspace_id]):
+        assert journey.live_since is not None
+        if response.updated_at >= journey.live_since and answer_matches(
+            journey.trigger, survey_id=survey.pk, kind=survey.kind, score=response.score
+        ):
+            enrol(journey, [(response.contact_id, f"survey:{response.pk}", response.updated_at)])
 
 
 def _enrol_events(journey: Journey, contact_ids: list[int]) -> int:

@@ -25,11 +25,13 @@ from campaigns.journeys.flow import (
 )
 from campaigns.journeys.form import form_data, form_values, posted_values, steps_of
 from campaigns.journeys.steps.base import Names
+from campaigns.journeys.survey_trigger import CATEGORIES
 from campaigns.models import Journey, Reentry, TriggerKind
 from config.errors import DomainError
 from contacts.selectors import contacts_for_workspace, segments_for_workspace
 from lifecycle.models import Stage
 from messaging import selectors
+from surveys.models import Survey
 from workspaces.dashboard import WorkspaceRequest, workspace_view
 
 ACTIONS = {
@@ -89,6 +91,8 @@ def _choices(request: WorkspaceRequest) -> dict[str, Any]:
         "segments": segments_for_workspace(workspace=request.workspace).order_by("name"),
         "templates": templates,
         "trigger_kinds": TriggerKind.choices,
+        "surveys": Survey.objects.filter(workspace=request.workspace).order_by("name"),
+        "answer_categories": [(key, c.label) for key, c in CATEGORIES.items()],
         "reentries": Reentry.choices,
     }
 

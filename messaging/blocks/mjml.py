@@ -24,6 +24,7 @@ from typing import Any
 
 import mrml
 
+from messaging.blocks.kinds import EXTRA_BLOCK_KINDS
 from messaging.blocks.schema import MARKUP_LINK, PERSONAL_TAG, PERSONALISATION_FIELDS
 
 FONT = "Helvetica, Arial, sans-serif"
@@ -197,12 +198,19 @@ KINDS = {
 }
 
 
+def _kind(name: str) -> Kind:
+    if name in KINDS:
+        return KINDS[name]
+    extra = EXTRA_BLOCK_KINDS[name]
+    return Kind(extra.mjml, extra.text)
+
+
 def document_mjml(document: dict[str, Any]) -> str:
     sections = []
     for section in document["sections"]:
         columns = "".join(
             "<mj-column>"
-            + "".join(KINDS[b["type"]].mjml(b) for b in column["blocks"])
+            + "".join(_kind(b["type"]).mjml(b) for b in column["blocks"])
             + "</mj-column>"
             for column in section["columns"]
         )
@@ -221,7 +229,7 @@ def document_render(document: dict[str, Any]) -> RenderedDocument:
     """HTML and plain text of a document that `document_errors` accepted."""
     output = mrml.to_html(document_mjml(document))
     texts = [
-        KINDS[block["type"]].text(block)
+        _kind(block["type"]).text(block)
         for section in document["sections"]
         for column in section["columns"]
         for block in column["blocks"]

@@ -19,6 +19,7 @@ one); the editor's picker inserts them at the cursor.
 - spacer: height (px)
 - social: links [{network, url}] from a fixed set of networks
 - personalisation: before, field (picked from PERSONALISATION_FIELDS), fallback, after
+- kinds other apps register (messaging/blocks/kinds.py): survey (surveys: survey_id)
 
 Product and recommendation blocks wait for the product catalogue (issue 18)."""
 
@@ -27,6 +28,9 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from typing import Any
+
+from messaging.blocks.kinds import EXTRA_BLOCK_KINDS
+from workspaces.models import Workspace
 
 MAX_SECTIONS = 40
 MAX_BLOCKS = 60
@@ -232,8 +236,10 @@ def _items(errors: Errors, node: Any, path: str, key: str, low: int, high: int) 
     return value[:high]
 
 
-def document_errors(document: Any) -> Errors:
-    """Every problem with a document, by path (empty when it may be rendered)."""
+def document_errors(document: Any, workspace: Workspace | None = None) -> Errors:
+    """Every problem with a document, by path (empty when it may be rendered). A
+    registered kind that names the workspace's rows (a survey) is checked against
+    `workspace` (without one, such a block is refused)."""
     errors: Errors = {}
     if not isinstance(document, dict):
         return {"document": ["must be an object with sections"]}
@@ -251,8 +257,12 @@ def document_errors(document: Any) -> Errors:
             for b, block in enumerate(_items(errors, column, cpath, "blocks", 0, MAX_BLOCKS)):
                 bpath = f"{cpath}.blocks[{b}]"
                 kind = block.get("type") if isinstance(block, dict) else None
-                if not isinstance(block, dict) or kind not in BLOCK_KINDS:
-                    _add(errors, f"{bpath}.type", f"one of {', '.join(BLOCK_KINDS)}")
+                if not isinstance(block, dict) or kind not in (*BLOCK_KINDS, *EXTRA_BLOCK_KINDS):
+                    kinds = ", ".join((*BLOCK_KINDS, *EXTRA_BLOCK_KINDS))
+                    _add(errors, f"{bpath}.type", f"one of {kinds}")
                     continue
-                BLOCK_KINDS[kind](errors, block, bpath)
+                if kind in BLOCK_KINDS:
+                    BLOCK_KINDS[kind](errors, block, bpath)
+                else:
+                    EXTRA_BLOCK_KINDS[kind].check(errors, block, bpath, workspace)
     return {f"document.{path}": reasons for path, reasons in errors.items()}

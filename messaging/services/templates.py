@@ -69,10 +69,10 @@ def template_render_document(template: Template) -> dict[str, list[str]]:
     if template.editor != Editor.BLOCKS:
         # An HTML template may keep the document it was built from (to switch back),
         # never an invalid one.
-        return document_errors(template.document) if template.document else {}
+        return document_errors(template.document, template.workspace) if template.document else {}
     if template.channel != Channel.EMAIL:
         return {"editor": ["blocks are for email templates"]}
-    errors = document_errors(template.document)
+    errors = document_errors(template.document, template.workspace)
     if not errors:
         rendered = document_render(template.document)
         template.body, template.text_body = rendered.html, rendered.text

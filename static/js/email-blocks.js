@@ -187,6 +187,23 @@
     }
   };
 
+  // Kinds other apps add (messaging/blocks/kinds.py: the Survey block): one picker each.
+  Object.keys(options.extra || {}).forEach(function (name) {
+    var spec = options.extra[name];
+    var labels = {};
+    spec.choices.forEach(function (choice) { labels[String(choice[0])] = choice[1]; });
+    KINDS[name] = {
+      label: spec.label,
+      make: function () {
+        var block = { type: name };
+        if (spec.choices.length) block[spec.field] = spec.choices[0][0];
+        return block;
+      },
+      fields: [{ key: spec.field, label: spec.field_label, input: "select", number: true, choices: spec.choices, empty: spec.empty }],
+      summary: function (b) { return labels[String(b[spec.field])] || "none chosen"; }
+    };
+  });
+
   var editor = null;
   var root = document.getElementById("blocks-editor");
   if (root) editor = blockEditor(root);
@@ -321,6 +338,7 @@
         input = el("textarea", { id: id, rows: "6" });
       } else if (field.input === "select") {
         input = el("select", { id: id });
+        if (!field.choices.length && field.empty) input.append(el("option", { value: "" }, field.empty));
         field.choices.forEach(function (choice) { input.append(el("option", { value: String(choice[0]) }, choice[1])); });
       } else {
         input = el("input", { id: id, type: field.input });

@@ -1,5 +1,6 @@
-/* Stagecraft journey form: shows only the trigger and goal inputs that apply. The
- * steps are edited on the canvas (journey-canvas.js).
+/* Stagecraft journey form: shows only the trigger and goal inputs that apply (a node
+ * with several data-when-* conditions shows when all hold). The steps are edited on
+ * the canvas (journey-canvas.js).
  */
 (function () {
   "use strict";
@@ -7,18 +8,25 @@
   const form = document.getElementById("journey-form");
   if (!form) return;
 
-  function toggle(selectId, attribute) {
-    const select = document.getElementById(selectId);
-    if (!select) return;
-    const apply = () => {
-      form.querySelectorAll("[" + attribute + "]").forEach((node) => {
-        const kinds = node.getAttribute(attribute).split(" ");
-        node.hidden = !kinds.includes(select.value);
+  const CONDITIONS = [
+    ["data-when-trigger", "trigger-kind"],
+    ["data-when-goal", "goal-kind"],
+    ["data-when-answer", "trigger-answer"],
+  ];
+
+  function apply() {
+    const selector = CONDITIONS.map((c) => "[" + c[0] + "]").join(",");
+    form.querySelectorAll(selector).forEach((node) => {
+      node.hidden = !CONDITIONS.every(([attribute, selectId]) => {
+        const select = document.getElementById(selectId);
+        if (!node.hasAttribute(attribute) || !select) return true;
+        return node.getAttribute(attribute).split(" ").includes(select.value);
       });
-    };
-    select.addEventListener("change", apply);
-    apply();
+    });
   }
-  toggle("trigger-kind", "data-when-trigger");
-  toggle("goal-kind", "data-when-goal");
+  CONDITIONS.forEach(([, selectId]) => {
+    const select = document.getElementById(selectId);
+    if (select) select.addEventListener("change", apply);
+  });
+  apply();
 })();

@@ -22,7 +22,8 @@ before the person does, some of them every link. So:
 
 Every counted answer (and change) records a `survey_answered` event on the contact
 (through contacts' `events_ingest`, which marks the contact for the stage engine), so
-journeys and stage rules see it."""
+journeys and stage rules see it, and is offered to the `on_survey_answered` hooks
+(journeys' "survey answered" trigger)."""
 
 from __future__ import annotations
 
@@ -42,6 +43,7 @@ from lifecycle.selectors import contact_stage
 from messaging.models import Message
 from messaging.services.tracking import BOT_CLICK_SECONDS, is_bot
 from surveys.facts import facts_refresh
+from surveys.hooks import survey_answered_notify
 from surveys.models import Survey, SurveyResponse
 from surveys.scales import category, score_range
 from surveys.tokens import Send
@@ -122,6 +124,7 @@ def _record_event(response: SurveyResponse, survey: Survey) -> None:
                     "score": response.score,
                     "category": response.category,
                     "channel": response.channel,
+                    "response_id": response.pk,
                 },
                 "occurred_at": response.updated_at.isoformat(),
                 "idempotency_key": f"survey_answered:{response.pk}:{response.version}",
@@ -135,6 +138,8 @@ def _counted(response: SurveyResponse, survey: Survey) -> None:
     if response.contact_id is not None:
         facts_refresh(workspace_id=survey.workspace_id, contact_id=response.contact_id)
     _record_event(response, survey)
+    if response.contact_id is not None:
+        survey_answered_notify(response, survey)
     logger.info(
         "surveys.answered survey=%s response=%s score=%s version=%s",
         survey.pk,

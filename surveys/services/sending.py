@@ -20,6 +20,7 @@ from messaging.services.templates import template_create
 from surveys.hooks import Sent, audience_send
 from surveys.models import Survey
 from surveys.render import scale_block, sms_body
+from surveys.services.reviews import review_requests_record
 from workspaces.services import Actor, audit_record
 
 SEND_FIELDS = ("channel", "subject", "intro", "include_segment_ids", "include_stage_ids")
@@ -130,10 +131,17 @@ def ask_template(*, survey: Survey, channel: str, actor: Actor) -> Template:
 
 @transaction.atomic
 def survey_ask(
-    *, survey: Survey, contact: Contact, channel: str, idempotency_key: str, actor: Actor
+    *,
+    survey: Survey,
+    contact: Contact,
+    channel: str,
+    idempotency_key: str,
+    actor: Actor,
+    order_id: str = "",
+    items: list[dict[str, str]] | None = None,
 ) -> Message:
     """Ask one contact (e.g. after a support case closes). The same idempotency key
-    asks once."""
+    asks once. A review request keeps the order and products it asks about."""
     if channel not in (Channel.EMAIL, Channel.SMS):
         raise field_errors({"channel": ["one of email, sms"]})
     template = ask_template(survey=survey, channel=channel, actor=actor)
@@ -142,5 +150,9 @@ def survey_ask(
         template=template,
         idempotency_key=f"survey:{survey.pk}:{idempotency_key}"[:200],
         transactional=survey.transactional,
+    )
+    review_requests_record(
+        survey=survey,
+        rows=[(contact.pk, enqueued.message.idempotency_key, order_id, items or [])],
     )
     return enqueued.message

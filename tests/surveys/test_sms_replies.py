@@ -183,3 +183,68 @@ def test_the_sms_says_a_reply_answers_it(sms_ws, contact):
     assert re.fullmatch(r"Would you recommend us\? Reply 0-10 or tap: \S+/m/s/\S+", bodies[0])
     assert bodies[1].startswith("Wie war's? Antworten Sie mit 1-5 oder tippen Sie: ")
     assert re.fullmatch(r"Which\? \S+/m/s/\S+", bodies[2])
+
+
+def comment_of(contact: Any) -> str:
+    return SurveyResponse.objects.get(contact=contact).comment
+
+
+def test_words_after_the_score_are_the_comment_and_a_later_text_adds_to_it(sms_ws, contact):
+    survey = nps_survey(sms_ws, thank_you="Thanks!")
+    asked(survey, contact)
+    response = reply("9 great service")
+    assert b"<Message>Thanks!</Message>" in response.content
+    row = SurveyResponse.objects.get(contact=contact)
+    assert (row.score, row.comment) == (9, "great service")
+    assert b"your comment was saved" in reply("And the courier was <b>kind</b>").content
+    assert comment_of(contact) == "great service\nAnd the courier was <b>kind</b>"
+    # STOP right after answering is still the keyword, not a comment.
+    reply("STOP")
+    contact.refresh_from_db()
+    assert contact.sms_status == "unsubscribed"
+    assert comment_of(contact) == "great service\nAnd the courier was <b>kind</b>"
+    assert SurveyResponse.objects.get(contact=contact).score == 9
+
+
+@pytest.mark.parametrize(
+    ("body", "comment"),
+    [
+        ("8, the delivery was late", "the delivery was late"),
+        ("10! fast", "fast"),
+        ("7 - ok I guess", "ok I guess"),
+        ("9", ""),
+        ("9 ", ""),
+    ],
+)
+def test_the_comment_is_the_text_after_the_number(sms_ws, contact, body, comment):
+    asked(nps_survey(sms_ws), contact)
+    reply(body)
+    assert comment_of(contact) == comment
+
+
+def test_a_text_is_a_comment_only_shortly_after_answering_by_sms(sms_ws, contact):
+    survey = nps_survey(sms_ws)
+    asked(survey, contact)
+    reply("Hello?")  # no answer yet: not a comment, nothing recorded
+    assert answers(contact) == []
+    reply("6")
+    SurveyResponse.objects.filter(contact=contact).update(
+        last_tap_at=timezone.now() - dt.timedelta(minutes=61)
+    )
+    assert b"<Message>" not in reply("The app kept crashing").content
+    assert comment_of(contact) == ""
+    # Answered by email (a tap), a text is not that answer's comment either.
+    other = ContactFactory.create(workspace=sms_ws, phone="+14155550178", sms_status="subscribed")
+    email = nps_survey(sms_ws, name="By email")
+    message = asked(email, other, channel="email")
+    SurveyResponse.objects.create(
+        workspace=sms_ws,
+        survey=email,
+        contact=other,
+        send_key=f"m{message.pk}",
+        score=3,
+        channel="email",
+        message_id=message.pk,
+    )
+    reply("Terrible", phone="+14155550178")
+    assert SurveyResponse.objects.get(contact=other).comment == ""

@@ -90,6 +90,7 @@ class Names:
             if isinstance(trigger, dict):
                 stage_ids.add(trigger.get("stage_id"))
                 segment_ids.add(trigger.get("segment_id"))
+                survey_ids.add(trigger.get("survey_id"))
         for step in steps:
             config = step.get("config") if isinstance(step, dict) else None
             if not isinstance(config, dict):

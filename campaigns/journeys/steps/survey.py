@@ -2,7 +2,11 @@
 template the API's ask sends) by email or SMS, keyed `journey:<enrolment>:<step>` like
 every journey send, so a re-run never asks twice. A marketing message unless the
 survey is transactional: consent and suppression always apply when a worker sends it,
-caps and quiet hours unless it is transactional."""
+caps and quiet hours unless it is transactional.
+
+A review request (a survey of kind `review`) asks about the order and products of the
+event that let the contact in (a purchase's `order_id` and `items`), kept by surveys
+for the hosted page under the message's key."""
 
 from __future__ import annotations
 
@@ -10,11 +14,12 @@ from typing import Any
 
 from campaigns.journeys.runs import Batch, Run, move_all
 from campaigns.journeys.steps.base import Checker, Names, StepType
-from campaigns.models import JourneyStep, StepKind
-from contacts.models import Channel
+from campaigns.models import JourneyEnrolment, JourneyStep, StepKind
+from contacts.models import Channel, Event
 from messaging.models import Message, MessageStatus, Origin
-from surveys.models import Survey
+from surveys.models import Survey, SurveyKind
 from surveys.services import ask_template
+from surveys.services.reviews import items_from_properties, review_requests_record
 from workspaces.services import Actor
 
 CHANNELS = (Channel.EMAIL, Channel.SMS)
@@ -64,4 +69,35 @@ class SendSurvey(StepType):
                         transactional=survey.transactional,
                     )
                 )
+            if survey.kind == SurveyKind.REVIEW:
+                _review_requests(batch, step, survey, runs)
         move_all(batch, step, runs)
+
+
+def _trigger_properties(workspace_id: int, runs: list[Run]) -> dict[int, Any]:
+    """Per enrolment, the properties of the event that let it in (if one did)."""
+    keys = dict(
+        JourneyEnrolment.objects.filter(
+            workspace_id=workspace_id, pk__in=[r.id for r in runs]
+        ).values_list("pk", "trigger_key")
+    )
+    event_ids = {
+        run_id: int(key[6:])
+        for run_id, key in keys.items()
+        if key.startswith("event:") and key[6:].isdigit()
+    }
+    properties = dict(
+        Event.objects.filter(workspace_id=workspace_id, pk__in=event_ids.values()).values_list(
+            "pk", "properties"
+        )
+    )
+    return {run_id: properties.get(event_id) for run_id, event_id in event_ids.items()}
+
+
+def _review_requests(batch: Batch, step: JourneyStep, survey: Survey, runs: list[Run]) -> None:
+    found = _trigger_properties(batch.journey.workspace_id, runs)
+    rows = []
+    for run in runs:
+        order_id, items = items_from_properties(found.get(run.id))
+        rows.append((run.contact_id, f"journey:{run.id}:{step.pk}", order_id, items))
+    review_requests_record(survey=survey, rows=rows)
