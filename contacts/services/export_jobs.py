@@ -15,7 +15,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from config.queue import enqueue
+from config.jobs import UserJobs
 from contacts.models import ContactExport
 from contacts.selectors import contact_list_filters, contacts_listed
 from contacts.services.export import contacts_csv_rows
@@ -23,12 +23,14 @@ from workspaces.models import Workspace
 
 logger = logging.getLogger(__name__)
 
-# An export not finished in this long is taken to have died with its worker: the page
-# stops waiting for it and a new one may be asked for.
-STALE = dt.timedelta(minutes=30)
-# A finished export stays on the page (and downloadable) for this long; older files
-# are deleted when the workspace asks for the next one.
+# An export not finished in 30 minutes is taken to have died with its worker: the page
+# stops waiting for it and a new one may be asked for. A finished export stays on the
+# page (and downloadable) for KEEP; older files are deleted when the workspace asks for
+# the next one.
 KEEP = dt.timedelta(hours=24)
+EXPORTS = UserJobs(
+    model=ContactExport, task="contacts.export_run", stale=dt.timedelta(minutes=30), recent=KEEP
+)
 # Progress is written after every this many rows (one small UPDATE each).
 PROGRESS_EVERY = 2000
 
@@ -39,37 +41,12 @@ def contact_export_request(
     """Queue an export of the contacts the list shows for `query` (its query string),
     or return the one already queued or running for the same filters."""
     contact_exports_forget(workspace=workspace)
-    with transaction.atomic():
-        pending = _pending(workspace)
-        if pending is not None and pending.query == query:
-            return pending
-        export = ContactExport.objects.create(
-            workspace=workspace,
-            token=secrets.token_urlsafe(24),
-            query=query[:2000],
-            requested_by=requested_by[:254],
-        )
-        transaction.on_commit(lambda: _send(export))
-    return export
-
-
-def _send(export: ContactExport) -> None:
-    if not enqueue("contacts.export_run", export.pk):
-        ContactExport.objects.filter(pk=export.pk, started_at__isnull=True).update(
-            finished_at=timezone.now(),
-            error="The background workers could not be reached; try again in a minute.",
-        )
-
-
-def _pending(workspace: Workspace) -> ContactExport | None:
-    return (
-        ContactExport.objects.filter(
-            workspace=workspace,
-            finished_at__isnull=True,
-            requested_at__gte=timezone.now() - STALE,
-        )
-        .order_by("-requested_at")
-        .first()
+    return EXPORTS.request(
+        workspace=workspace,
+        requested_by=requested_by,
+        same=lambda pending: pending.query == query,
+        token=secrets.token_urlsafe(24),
+        query=query[:2000],
     )
 
 
@@ -104,9 +81,7 @@ def contact_export_run(*, export_id: int) -> ContactExport | None:
        temporary file, saving the rows written every PROGRESS_EVERY rows outside any
        transaction so the page sees them at once.
     3. Store the file under its unguessable name and mark the export finished."""
-    now = timezone.now()
-    claimed = ContactExport.objects.filter(pk=export_id, started_at__isnull=True)
-    if not claimed.update(started_at=now):
+    if not EXPORTS.claim(export_id):
         return None
     export = ContactExport.objects.select_related("workspace").get(pk=export_id)
     try:
@@ -140,13 +115,7 @@ def _write(export: ContactExport) -> None:
 def contact_export_status(*, workspace: Workspace) -> ContactExport | None:
     """The export to show on the contacts page: one queued or running, or the latest
     finished one while its file is kept."""
-    latest = ContactExport.objects.filter(workspace=workspace).order_by("-requested_at").first()
-    if latest is None:
-        return None
-    now = timezone.now()
-    if latest.finished_at is None:
-        return latest if latest.requested_at >= now - STALE else None
-    return latest if latest.finished_at >= now - KEEP else None
+    return EXPORTS.shown(workspace=workspace)
 
 
 def contact_export_for_download(*, workspace: Workspace, token: str) -> ContactExport | None:
