@@ -6,6 +6,7 @@ class SurveysConfig(AppConfig):
 
     def ready(self) -> None:
         # Registered once the app registry is ready: these modules import models.
+        from contacts.panels import ContactPanel, register_contact_panel  # noqa: PLC0415
         from messaging.blocks.kinds import register_block_kind  # noqa: PLC0415
         from messaging.inbound import register_inbound_sms_handler  # noqa: PLC0415
         from messaging.personalisation import register_context_provider  # noqa: PLC0415
@@ -18,3 +19,4 @@ class SurveysConfig(AppConfig):
         register_context_provider(survey_context)
         register_inbound_sms_handler(sms_reply_answer)
         register_block_kind("survey", SURVEY_BLOCK)
+        register_contact_panel(ContactPanel("Surveys", "surveys:contact-surveys-panel", "side"))

@@ -148,9 +148,7 @@ class Event(models.Model):
             ),
         ]
         indexes = [
-            # A contact's events by name and time: summaries, windowed rule counts
-            # (index-only: the workspace every rule's sub-query names is included), and
-            # the contact's timeline.
+            # A contact's events by name and time (index-only windowed rule counts).
             models.Index(
                 fields=["contact", "name", "occurred_at"],
                 include=["workspace"],
