@@ -49,8 +49,10 @@ def workspace_view(
             request = _scoped(request, membership)
             if request.session.get("workspace_slug") != slug:
                 request.session["workspace_slug"] = slug
-            # The page writes dates in the workspace's format (workspaces/dates.py).
-            with date_locale_active(membership.workspace.date_locale):
+            # The page writes dates in the member's format, else the workspace's
+            # (workspaces/dates.py).
+            locale = membership.date_locale or membership.workspace.date_locale
+            with date_locale_active(locale):
                 return view(request, *args, **kwargs)
 
         return wrapper

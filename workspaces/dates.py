@@ -1,5 +1,6 @@
 """Dates as the dashboard shows them: one format per locale, chosen in the workspace's
-settings (`Workspace.date_locale`), used by every page through the `when` filter
+settings (`Workspace.date_locale`) or by a member for themselves
+(`Membership.date_locale`, which wins), used by every page through the `when` filter
 (workspaces/templatetags/stagecraft.py).
 
 The locale of the request being answered is activated by `workspace_view` for its

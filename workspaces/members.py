@@ -24,6 +24,7 @@ from django.forms import ValidationError
 from django.utils import timezone
 
 from config.errors import Conflict, Forbidden, InvalidInput, NotFound
+from workspaces.dates import format_when
 from workspaces.models import ROLE_RANK, Invitation, Membership, Role, User, Workspace
 from workspaces.services import Actor, audit_record, membership_set
 
@@ -262,9 +263,12 @@ def invitation_email_send(*, invitation_id: int, link: str) -> bool:
     if invitation is None or invitation.status != "pending":
         return False
     inviter = invitation.invited_by.email if invitation.invited_by else "A teammate"
-    expires = timezone.localtime(
-        invitation.expires_at, zoneinfo.ZoneInfo(invitation.workspace.time_zone)
-    ).strftime("%-d %b %Y, %H:%M")
+    expires = format_when(
+        timezone.localtime(
+            invitation.expires_at, zoneinfo.ZoneInfo(invitation.workspace.time_zone)
+        ),
+        locale=invitation.workspace.date_locale,
+    )
     send_mail(
         subject=f"You are invited to {invitation.workspace.name} on Stagecraft",
         message=(

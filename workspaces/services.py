@@ -352,3 +352,27 @@ def workspace_settings_update(
         details={"fields": changed},
     )
     return workspace
+
+
+@transaction.atomic
+def membership_date_locale_set(*, membership: Membership, date_locale: str, actor: Actor) -> None:
+    """A member's own date format in the workspace ("" for the workspace's)."""
+    if date_locale not in ("", *DateLocale.values):
+        raise InvalidInput(
+            "The date format is not valid.",
+            fields={"date_locale": [f"one of {', '.join(DateLocale.values)}, or empty"]},
+        )
+    if (
+        Membership.objects.filter(pk=membership.pk)
+        .exclude(date_locale=date_locale)
+        .update(date_locale=date_locale)
+    ):
+        audit_record(
+            workspace=membership.workspace,
+            action="membership.date_locale_changed",
+            actor=actor,
+            object_type="membership",
+            object_id=membership.pk,
+            details={"date_locale": date_locale},
+        )
+    membership.date_locale = date_locale

@@ -11,6 +11,11 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("invitations/<str:token>/", views_settings.invitation, name="invitation"),
     path("w/<slug:slug>/settings/", views_settings.settings_general, name="settings"),
+    path(
+        "w/<slug:slug>/settings/my-date-format/",
+        views_settings.settings_my_date_format,
+        name="my-date-format",
+    ),
     path("w/<slug:slug>/settings/members/", views_settings.settings_members, name="members"),
     path(
         "w/<slug:slug>/settings/members/<int:membership_id>/",

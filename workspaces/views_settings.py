@@ -68,6 +68,24 @@ def settings_general(request: WorkspaceRequest) -> HttpResponse:
     )
 
 
+@require_POST
+@workspace_view(write_methods_role=Role.VIEWER)
+def settings_my_date_format(request: WorkspaceRequest) -> HttpResponse:
+    """A member's own date format in this workspace (any role: it changes only what
+    they see)."""
+    try:
+        services.membership_date_locale_set(
+            membership=request.membership,
+            date_locale=request.POST.get("date_locale", ""),
+            actor=request.actor,
+        )
+    except DomainError as exc:
+        messages.error(request, " ".join(exc.fields.get("date_locale", [exc.message])))
+    else:
+        messages.success(request, "Your date format is saved.")
+    return redirect("workspaces:settings", slug=request.workspace.slug)
+
+
 def _invite_link(request: HttpRequest, token: str) -> str:
     return request.build_absolute_uri(reverse("workspaces:invitation", args=[token]))
 

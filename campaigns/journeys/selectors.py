@@ -6,7 +6,8 @@ from typing import Any
 
 from django.db.models import Count, Q, QuerySet
 
-from campaigns.models import IN_JOURNEY, EnrolmentStatus, Journey, JourneyEnrolment
+from campaigns.journeys.steps import STEP_TYPES
+from campaigns.models import IN_JOURNEY, EnrolmentStatus, Journey, JourneyEnrolment, JourneyStep
 from messaging.models import Message, Origin
 from workspaces.models import Workspace
 
@@ -62,9 +63,9 @@ def journey_edit_impact(*, journey: Journey, data: dict[str, Any]) -> dict[str, 
                 change = "removed"
             elif new.get("kind") != step.kind:
                 change = "kind_changed"
-            elif (new.get("config") or {}) != step.config or str(
-                new.get("name") or ""
-            ) != step.name:
+            elif (
+                _config_changed(step, new.get("config")) or str(new.get("name") or "") != step.name
+            ):
                 change = "changed"
             else:
                 continue
@@ -129,3 +130,13 @@ def journey_variant_numbers(*, journey: Journey) -> dict[str, dict[int, dict[str
         if key is not None:
             out.setdefault(key, {})[row["template_id"]] = numbers
     return out
+
+
+def _config_changed(step: JourneyStep, new: Any) -> bool:
+    """Whether the settings mean something else (one meaning may be spelt two ways)."""
+    if not isinstance(new, dict):
+        return bool(new) or bool(step.config)
+    kind = STEP_TYPES.get(step.kind)
+    if kind is None:
+        return new != step.config
+    return kind.canonical(new) != kind.canonical(step.config)

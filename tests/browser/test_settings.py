@@ -111,7 +111,7 @@ def test_the_date_format_chosen_in_settings_is_used_on_the_pages(
     log_in(page, live_server.url, owner.user)
     page.set_viewport_size({"width": 1440, "height": 900})
     page.goto("/w/acme/settings/")
-    page.get_by_label("Date format").select_option("en-US")
+    page.locator("fieldset select[name=date_locale]").select_option("en-US")
     page.get_by_role("button", name="Save settings").click()
     expect(page.locator(".flash")).to_contain_text("Settings saved")
     screenshot(page, "settings-date-format-1440")
@@ -121,6 +121,15 @@ def test_the_date_format_chosen_in_settings_is_used_on_the_pages(
     expect(page.locator("main")).to_contain_text("Mar 9, 2026, 4:05 PM")
     page.set_viewport_size({"width": 390, "height": 844})
     screenshot(page, "contact-date-format-us-390")
+    # A member's own format takes the place of the workspace's, for them alone.
+    page.set_viewport_size({"width": 1440, "height": 900})
+    page.goto("/w/acme/settings/")
+    page.locator("#my-date-format select").select_option("iso")
+    page.get_by_role("button", name="Save my date format").click()
+    expect(page.locator(".flash")).to_contain_text("Your date format is saved")
+    screenshot(page, "settings-my-date-format-1440")
+    page.goto(f"/w/acme/contacts/{contact.pk}/")
+    expect(page.locator("main")).to_contain_text("2026-03-09 16:05")
 
 
 def test_every_page_fits_a_phone(browser: Browser, live_server: Any, owner: Any) -> None:

@@ -75,3 +75,30 @@ def test_the_settings_page_sets_how_every_page_writes_dates(owner, teammate, out
     theirs = outsider.web.get("/w/globex/contacts/").content.decode()
     assert format_when(timezone.now(), "date", locale="en-GB") in theirs
     assert outsider.web.post("/w/acme/settings/", {**form, "date_locale": "iso"}).status_code == 404
+
+
+@pytest.mark.django_db
+def test_a_member_may_choose_their_own_date_format(owner, teammate, outsider):
+    contact = ContactFactory.create(workspace=owner.workspace)
+    type(contact).objects.filter(pk=contact.pk).update(created_at=MOMENT)
+    url = "/w/acme/settings/my-date-format/"
+    # A viewer changes only what they see.
+    assert teammate.web.post(url, {"date_locale": "de-DE"}).status_code == 302
+    teammate.membership.refresh_from_db()
+    assert teammate.membership.date_locale == "de-DE"
+    assert (
+        "05.12.2026, 14:30" in teammate.web.get(f"/w/acme/contacts/{contact.pk}/").content.decode()
+    )
+    assert "5 Dec 2026, 14:30" in owner.web.get(f"/w/acme/contacts/{contact.pk}/").content.decode()
+    page = teammate.web.get("/w/acme/settings/").content.decode()
+    assert 'value="de-DE" selected' in page
+    # A bad value is refused with the reason; "" goes back to the workspace's.
+    refused = teammate.web.post(url, {"date_locale": "xx"}, follow=True).content.decode()
+    assert "one of en-GB" in refused
+    teammate.web.post(url, {"date_locale": ""})
+    teammate.membership.refresh_from_db()
+    assert teammate.membership.date_locale == ""
+    assert (
+        "5 Dec 2026, 14:30" in teammate.web.get(f"/w/acme/contacts/{contact.pk}/").content.decode()
+    )
+    assert outsider.web.post(url, {"date_locale": "iso"}).status_code == 404

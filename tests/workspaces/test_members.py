@@ -15,7 +15,7 @@ from config.errors import Conflict, Forbidden, NotFound
 from tests.factories import MembershipFactory, UserFactory
 from workspaces import members, tasks
 from workspaces.members import Manager
-from workspaces.models import AuditEntry, Invitation, Membership, Role, User
+from workspaces.models import AuditEntry, Invitation, Membership, Role, User, Workspace
 
 pytestmark = pytest.mark.django_db
 
@@ -33,6 +33,7 @@ def test_owner_invites_by_email_and_the_new_person_joins_with_the_role(
     monkeypatch.setattr(
         tasks.send_invitation, "delay", lambda *args: tasks.send_invitation.apply(args=args)
     )
+    Workspace.objects.filter(pk=owner.workspace.pk).update(date_locale="iso")
     with django_capture_on_commit_callbacks(execute=True):
         response = owner.web.post(
             "/w/acme/settings/members/", {"email": " Dana@Example.COM ", "role": "admin"}
@@ -44,6 +45,8 @@ def test_owner_invites_by_email_and_the_new_person_joins_with_the_role(
     assert "Acme" in message.subject and "as admin" in message.body
     link = _invite_link(str(message.body))
     invitation = Invitation.objects.get(email="dana@example.com")
+    # The link's expiry in the workspace's date format.
+    assert f"{invitation.expires_at:%Y-%m-%d %H:%M}" in message.body
     assert link.split("/")[2] not in str(Invitation.objects.filter(pk=invitation.pk).values()[0])
 
     stranger = Client()

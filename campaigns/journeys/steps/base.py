@@ -162,6 +162,11 @@ class StepType:
     def successors(self, config: dict[str, Any]) -> list[str | None]:
         return [config.get("next")]
 
+    def canonical(self, config: dict[str, Any]) -> dict[str, Any]:
+        """The config in one spelling of what it means, to tell a real edit from the
+        same settings written another way."""
+        return config
+
     def outcomes(
         self, config: dict[str, Any], counts: dict[str, Any]
     ) -> list[tuple[str, str, Any]] | None:

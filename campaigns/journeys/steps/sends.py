@@ -70,6 +70,15 @@ class Send(StepType):
             return [config.get("next")]
         return [arm_next(config, v) for v in variants]
 
+    def canonical(self, config: dict[str, Any]) -> dict[str, Any]:
+        """Variants sharing the step's `next` mean the same as each naming it (how the
+        canvas writes them)."""
+        variants = config.get("variants")
+        if not isinstance(variants, list) or not all(isinstance(v, dict) for v in variants):
+            return config
+        rest = {k: v for k, v in config.items() if k != "next"}
+        return {**rest, "variants": [{**v, "next": arm_next(config, v)} for v in variants]}
+
     def outcomes(
         self, config: dict[str, Any], counts: dict[str, Any]
     ) -> list[tuple[str, str, Any]] | None:

@@ -7,6 +7,7 @@ import datetime as dt
 import pytest
 from django.utils import timezone
 
+from campaigns.journeys.selectors import journey_edit_impact
 from campaigns.journeys.triggers import enrol_api
 from campaigns.models import JourneyEnrolment, JourneyStep
 from config.errors import InvalidInput
@@ -208,3 +209,36 @@ def test_a_variant_naming_an_unknown_step_is_refused_on_that_step(ws, tpl):
             ],
         )
     assert "goes to unknown step 'nowhere'" in str(refused.value.fields["steps[0].config"])
+
+
+def test_the_same_arms_written_per_variant_are_no_change_to_a_live_journey(ws, tpl):
+    """The canvas writes a shared next into each variant; that is no edit."""
+    other = email_template(ws, name="B subject", subject="Something else")
+    shared = [
+        step(
+            "offer",
+            "send_email",
+            variants=[
+                {"label": "A", "template_id": tpl.pk, "weight": 1},
+                {"label": "B", "template_id": other.pk, "weight": 1},
+            ],
+            next="nudge",
+        ),
+        step("nudge", "wait", duration={"days": 1}),
+    ]
+    j = journey(ws, {"kind": "manual"}, shared)
+    per_arm = [
+        step(
+            "offer",
+            "send_email",
+            variants=[
+                {"label": "A", "template_id": tpl.pk, "weight": 1, "next": "nudge"},
+                {"label": "B", "template_id": other.pk, "weight": 1, "next": "nudge"},
+            ],
+        ),
+        step("nudge", "wait", duration={"days": 1}),
+    ]
+    assert journey_edit_impact(journey=j, data={"steps": per_arm})["steps"] == []
+    per_arm[0]["config"]["variants"][1]["next"] = None
+    changed = journey_edit_impact(journey=j, data={"steps": per_arm})["steps"]
+    assert [(c["key"], c["change"]) for c in changed] == [("offer", "changed")]
