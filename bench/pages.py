@@ -46,6 +46,7 @@ def main() -> None:
     from campaigns.models import Broadcast, Journey
     from contacts.models import Contact, Segment
     from messaging.models import Template
+    from surveys.models import Survey
     from workspaces.models import User
 
     started = time.perf_counter()
@@ -59,7 +60,8 @@ def main() -> None:
     journey = Journey.objects.filter(workspace__slug="demo").order_by("pk").first()
     template = Template.objects.filter(workspace__slug="demo").order_by("pk").first()
     segment = Segment.objects.filter(workspace__slug="demo").order_by("pk").first()
-    assert broadcast and journey and template and segment
+    survey = Survey.objects.filter(workspace__slug="demo", kind="nps").first()
+    assert broadcast and journey and template and segment and survey
     w = "/w/demo"
     pages = {
         "contacts": f"{w}/contacts/",
@@ -69,6 +71,7 @@ def main() -> None:
         "contact_messages_panel": f"{w}/contacts/{contact.pk}/messages/",
         "contact_journeys_panel": f"{w}/contacts/{contact.pk}/journeys/",
         "contact_value_panel": f"{w}/contacts/{contact.pk}/value/",
+        "contact_surveys_panel": f"{w}/contacts/{contact.pk}/surveys-panel/",
         "segments": f"{w}/segments/",
         "segment_count": f"{w}/segments/{segment.pk}/count/",
         "segment_contacts": f"{w}/segments/{segment.pk}/",
@@ -82,6 +85,9 @@ def main() -> None:
         "templates": f"{w}/templates/",
         "template": f"{w}/templates/{template.pk}/",
         "analytics": f"{w}/analytics/",
+        "surveys": f"{w}/surveys/",
+        "survey_report": f"{w}/surveys/{survey.pk}/",
+        "reviews": f"{w}/reviews/",
         "outbox": f"{w}/outbox/",
         "imports": f"{w}/imports/",
         "settings": f"{w}/settings/",
