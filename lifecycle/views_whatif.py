@@ -18,6 +18,7 @@ from lifecycle.models import WhatIfRun
 from lifecycle.services.whatif import whatif_funnel_start
 from lifecycle.whatif import Proposal, proposal_parse, whatif_now, whatif_run_get
 from workspaces.dashboard import WorkspaceRequest, workspace_view
+from workspaces.dates import format_when
 from workspaces.models import Role
 
 NEW_STAGE_COLOUR = "#9aa5b1"
@@ -91,9 +92,10 @@ def _funnel(request: WorkspaceRequest, run: WhatIfRun) -> HttpResponse:
         months = [
             {
                 # The month that ended at this moment (midnight on the next 1st).
-                "label": (
-                    dt.datetime.fromisoformat(m["month_end"]) - dt.timedelta(days=1)
-                ).strftime("%b %Y"),
+                "label": format_when(
+                    (dt.datetime.fromisoformat(m["month_end"]) - dt.timedelta(days=1)).date(),
+                    "month",
+                ),
                 "cells": [
                     {
                         "current": m["current"].get(s["key"]),

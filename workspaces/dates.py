@@ -94,6 +94,12 @@ def date_locale_active(locale: str) -> Iterator[None]:
         _current.reset(token)
 
 
+def date_locale_current() -> str:
+    """The locale dates are being formatted in (scripts that draw dates read it from
+    the page: `<html data-date-locale>`)."""
+    return _current.get()
+
+
 def format_when(
     value: dt.datetime | dt.date | None, style: str = "datetime", locale: str | None = None
 ) -> str:

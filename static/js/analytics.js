@@ -443,7 +443,7 @@
       const build = BUILDERS[el.dataset.chart];
       if (!build) { return; }
       const chart = window.echarts.init(el, null, { renderer: "canvas" });
-      chart.setOption(build(data, ctx));
+      chart.setOption(window.Stagecraft.localiseAxes(build(data, ctx)));
       el.dataset.drawn = "true";
       charts.push({ el: el, chart: chart, build: build });
     });
@@ -456,7 +456,7 @@
           b.classList.toggle("secondary", !on);
         });
         charts.forEach(function (c) {
-          if (c.el.dataset.chart === "cohorts") { c.chart.setOption(c.build(data, ctx), true); }
+          if (c.el.dataset.chart === "cohorts") { c.chart.setOption(window.Stagecraft.localiseAxes(c.build(data, ctx)), true); }
         });
       });
     });

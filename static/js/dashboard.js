@@ -2,6 +2,9 @@
  *
  * - Stagecraft.escapeHTML: the one escape for a value a script puts into HTML (ECharts
  *   tooltips take HTML strings). Scripts that build DOM nodes use textContent instead.
+ * - Stagecraft.dateLabel: a day ("2026-12-05") or a month ("2026-12") as the page's date
+ *   locale writes it (`<html data-date-locale>`, the workspace's or member's choice);
+ *   anything else unchanged. Stagecraft.localiseAxes gives a chart's category axes it.
  * - data-confirm="…" on a form, or on the button that submits it: asks first.
  * - data-autosubmit on a <select>: submits its form when it changes.
  * - data-busy="…" on a submit button: shows it working, and disables it, once sent.
@@ -20,7 +23,46 @@
     });
   }
 
-  window.Stagecraft = Object.assign(window.Stagecraft || {}, { escapeHTML: escapeHTML });
+  // Per locale: a day and a month in the server's formats (workspaces/dates.py: the
+  // month formats there, and the day without its year: an axis spans under a year).
+  const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+  const DATE_PATTERNS = {
+    "en-GB": ["j M", "M Y"],
+    "en-US": ["M j", "M Y"],
+    "de-DE": ["d.m.", "m.Y"],
+    "fr-FR": ["d/m", "m/Y"],
+  };
+
+  function dateLabel(value) {
+    const text = String(value === null || value === undefined ? "" : value);
+    const match = /^(\d{4})-(\d{2})(?:-(\d{2}))?$/.exec(text);
+    const patterns = DATE_PATTERNS[document.documentElement.dataset.dateLocale || "en-GB"];
+    if (!match || !patterns) return text; // ISO, or not a date
+    const parts = {
+      Y: match[1], m: match[2], M: MONTHS[+match[2] - 1] || match[2],
+      d: match[3], j: match[3] && String(+match[3]),
+    };
+    const pattern = patterns[match[3] === undefined ? 1 : 0];
+    return pattern.replace(/[YmMdj]/g, function (letter) { return parts[letter]; });
+  }
+
+  function localiseAxes(option) {
+    ["xAxis", "yAxis"].forEach(function (name) {
+      [].concat(option[name] || []).forEach(function (axis) {
+        if (axis.type !== "category" || !Array.isArray(axis.data)) return;
+        if (!axis.data.some(function (v) { return dateLabel(v) !== String(v); })) return;
+        axis.axisLabel = Object.assign({}, axis.axisLabel);
+        if (!axis.axisLabel.formatter) axis.axisLabel.formatter = dateLabel;
+      });
+    });
+    return option;
+  }
+
+  window.Stagecraft = Object.assign(window.Stagecraft || {}, {
+    escapeHTML: escapeHTML,
+    dateLabel: dateLabel,
+    localiseAxes: localiseAxes,
+  });
 
   document.addEventListener("submit", function (event) {
     const form = event.target;

@@ -130,6 +130,23 @@ def test_the_date_format_chosen_in_settings_is_used_on_the_pages(
     screenshot(page, "settings-my-date-format-1440")
     page.goto(f"/w/acme/contacts/{contact.pk}/")
     expect(page.locator("main")).to_contain_text("2026-03-09 16:05")
+    # Charts write their date axes in the same format (dashboard.js reads the page's).
+    page.goto("/w/acme/analytics/")
+    assert page.locator("html").get_attribute("data-date-locale") == "iso"
+    labels = page.evaluate(
+        """() => ["en-GB", "en-US", "de-DE", "fr-FR", "iso"].map((locale) => {
+            document.documentElement.dataset.dateLocale = locale;
+            return [Stagecraft.dateLabel("2026-03-09"), Stagecraft.dateLabel("2026-03"),
+                    Stagecraft.dateLabel("Repeat customer")];
+        })"""
+    )
+    assert labels == [
+        ["9 Mar", "Mar 2026", "Repeat customer"],
+        ["Mar 9", "Mar 2026", "Repeat customer"],
+        ["09.03.", "03.2026", "Repeat customer"],
+        ["09/03", "03/2026", "Repeat customer"],
+        ["2026-03-09", "2026-03", "Repeat customer"],
+    ]
 
 
 def test_every_page_fits_a_phone(browser: Browser, live_server: Any, owner: Any) -> None:

@@ -7,7 +7,7 @@ from decimal import Decimal, InvalidOperation
 
 from django import template
 
-from workspaces.dates import format_when
+from workspaces.dates import date_locale_current, format_when
 
 register = template.Library()
 
@@ -19,6 +19,13 @@ def when(value: dt.datetime | dt.date | None, style: str = "datetime") -> str:
     "time_seconds". Like `date`, it shows an aware moment in the active time zone
     unless `|timezone` chose one."""
     return format_when(value, style)
+
+
+@register.simple_tag
+def date_locale() -> str:
+    """The active date locale, for `<html data-date-locale>` (charts format their
+    date axes with it)."""
+    return date_locale_current()
 
 
 @register.filter
