@@ -47,3 +47,21 @@ def audience_send(**kwargs: Any) -> Sent:
     if not _senders:
         raise Conflict("Sending to an audience needs the campaigns app.")
     return _senders[0](**kwargs)
+
+
+# Answers counted, changed or discarded: analytics keeps its survey rollups with this
+# (registered in its AppConfig.ready()), in the transaction that wrote the answers.
+AnswersChanged = Callable[[int, int, Sequence[int]], None]
+_answer_hooks: list[AnswersChanged] = []
+
+
+def on_answers_changed(hook: AnswersChanged) -> None:
+    if hook not in _answer_hooks:
+        _answer_hooks.append(hook)
+
+
+def answers_changed(*, workspace_id: int, survey_id: int, response_ids: Sequence[int]) -> None:
+    """Called with the answers whose score, counting or comment just changed (same
+    transaction: a failing hook rolls the answer back)."""
+    for hook in _answer_hooks:
+        hook(workspace_id, survey_id, response_ids)

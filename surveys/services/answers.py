@@ -42,6 +42,7 @@ from lifecycle.selectors import contact_stage
 from messaging.models import Message
 from messaging.services.tracking import BOT_CLICK_SECONDS, is_bot
 from surveys.facts import facts_refresh
+from surveys.hooks import answers_changed
 from surveys.models import Survey, SurveyResponse
 from surveys.scales import category, score_range
 from surveys.tokens import Send
@@ -131,10 +132,13 @@ def _record_event(response: SurveyResponse, survey: Survey) -> None:
 
 
 def _counted(response: SurveyResponse, survey: Survey) -> None:
-    """After a counted answer or change: the contact's facts, and the event."""
+    """After a counted answer or change: the contact's facts, the event, the reports."""
     if response.contact_id is not None:
         facts_refresh(workspace_id=survey.workspace_id, contact_id=response.contact_id)
     _record_event(response, survey)
+    answers_changed(
+        workspace_id=survey.workspace_id, survey_id=survey.pk, response_ids=[response.pk]
+    )
     logger.info(
         "surveys.answered survey=%s response=%s score=%s version=%s",
         survey.pk,
@@ -232,6 +236,9 @@ def answer_tap(
         if row.contact_id is not None:
             facts_refresh(workspace_id=survey.workspace_id, contact_id=row.contact_id)
             contacts_mark_changed(contact_ids=[row.contact_id])
+        answers_changed(
+            workspace_id=survey.workspace_id, survey_id=survey.pk, response_ids=[row.pk]
+        )
         logger.info("surveys.scanner_burst survey=%s response=%s", survey.pk, row.pk)
         row.refresh_from_db()
         return Outcome.DISCARDED, row
@@ -294,5 +301,8 @@ def answer_submit(
         row.comment = comment.strip().replace("\x00", "")
         row.updated_at = now
         row.save(update_fields=["comment", "updated_at"])
+        answers_changed(
+            workspace_id=survey.workspace_id, survey_id=survey.pk, response_ids=[row.pk]
+        )
         outcome = Outcome.RECORDED
     return outcome, row
