@@ -104,10 +104,7 @@ GROUP BY 1, 2, 3, 4, 5
 # Every figure of the report in one pass over the source: GROUPING SETS give the total,
 # each bucket, each stage, channel, journey and score.
 _FIGURES_SQL = """
-SELECT CASE WHEN grouping(bucket) = 0 THEN 'bucket' WHEN grouping(stage_name) = 0 THEN 'stage'
-            WHEN grouping(channel) = 0 THEN 'channel' WHEN grouping(journey_id) = 0 THEN 'journey'
-            WHEN grouping(score) = 0 THEN 'score' ELSE 'all' END,
-       bucket, stage_name, channel, journey_id, score,
+SELECT {head},
        coalesce(sum(answers), 0),
        coalesce(sum(answers) FILTER (WHERE score >= 9), 0),
        coalesce(sum(answers) FILTER (WHERE score BETWEEN 7 AND 8), 0),
@@ -120,6 +117,13 @@ FROM (SELECT date_trunc(%s, src.day::timestamp)::date AS bucket, src.*
 GROUP BY GROUPING SETS ({sets})
 """
 _ALL_SETS = "(), (bucket), (stage_name), (channel), (journey_id), (score)"
+_ALL_HEAD = """CASE WHEN grouping(bucket) = 0 THEN 'bucket'
+    WHEN grouping(stage_name) = 0 THEN 'stage'
+    WHEN grouping(channel) = 0 THEN 'channel' WHEN grouping(journey_id) = 0 THEN 'journey'
+    WHEN grouping(score) = 0 THEN 'score' ELSE 'all' END,
+    bucket, stage_name, channel, journey_id, score"""
+# The totals alone (the overview's cards): no grouping to name.
+_TOTAL_HEAD = "'all', NULL, NULL, NULL, NULL, NULL"
 
 _SENDS_SQL = """
 SELECT grouping(channel) = 0, channel, journey_id, sum(sent)
@@ -158,7 +162,8 @@ def _grouped(
 ) -> list[tuple[Any, ...]]:
     source, params = _source(workspace, survey_ids, period, filters)
     stage_sql = "" if stage is None else "WHERE src.stage_name = %s"
-    sql = _FIGURES_SQL.format(source=source, stage=stage_sql, sets=sets)
+    head = _TOTAL_HEAD if sets == "()" else _ALL_HEAD
+    sql = _FIGURES_SQL.format(head=head, source=source, stage=stage_sql, sets=sets)
     return fetch(sql, [granularity, *params, *([] if stage is None else [stage])])
 
 

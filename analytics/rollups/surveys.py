@@ -21,6 +21,7 @@ from __future__ import annotations
 import datetime as dt
 import zoneinfo
 from collections.abc import Sequence
+from typing import Any
 
 from django.db import connection, transaction
 
@@ -106,7 +107,7 @@ def survey_answers_refresh(
         tz = zoneinfo.ZoneInfo(_time_zone(workspace_id))
         low = dt.datetime.combine(days[0], dt.time(), tzinfo=tz)
         high = dt.datetime.combine(days[-1] + dt.timedelta(days=1), dt.time(), tzinfo=tz)
-        params = {
+        params: dict[str, Any] = {
             "ws": workspace_id,
             "survey": survey_id,
             "days": days,
