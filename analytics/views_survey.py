@@ -28,7 +28,7 @@ from surveys.models import Survey, SurveyKind
 from surveys.selectors import survey_get
 from workspaces.dashboard import WorkspaceRequest, workspace_view
 
-COMMENTS_SHOWN = 200
+COMMENTS_SHOWN = 50
 CSV_COMMENTS = 100_000
 CSV_COLUMNS = ("answered_at", "score", "category", "stage", "channel", "contact_id", "comment")
 FIELDS = ("start", "end", "granularity", "stage", "segment", "category")

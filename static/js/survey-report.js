@@ -1,5 +1,5 @@
 /* A survey's report: the trend (the headline figure as a line, with the NPS 95%
- * interval as a band, over the answers as bars) and the distribution of scores, from
+ * interval as dashed lines, over the answers as bars) and the distribution of scores, from
  * the json_script block #survey-chart. Labels come from users (a custom scale's
  * choices), so every tooltip value is escaped (Stagecraft.escapeHTML); axis labels are
  * canvas text. */
@@ -24,14 +24,12 @@
         data: data.trend.map(function (t) { return t.value; }) },
     ];
     if (isNps) {
-      // The interval as a band: an invisible lower line and the width stacked on it.
-      series.push({ name: "low", type: "line", stack: "ci", symbol: "none", lineStyle: { opacity: 0 },
-        data: data.trend.map(function (t) { return t.low; }), silent: true });
-      series.push({ name: "95% interval", type: "line", stack: "ci", symbol: "none",
-        lineStyle: { opacity: 0 }, areaStyle: { color: "rgba(42,111,151,0.15)" }, silent: true,
-        data: data.trend.map(function (t) {
-          return t.low === null || t.high === null ? null : t.high - t.low;
-        }) });
+      // The 95% interval as two thin dashed lines around the NPS.
+      [["low", "95% low"], ["high", "95% high"]].forEach(function (pair) {
+        series.push({ name: pair[1], type: "line", symbol: "none", silent: true,
+          lineStyle: { type: "dashed", width: 1, color: "#7fa7c0" },
+          data: data.trend.map(function (t) { return t[pair[0]]; }) });
+      });
     }
     chart.setOption({
       grid: { left: 44, right: 44, top: 36, bottom: 48 },
