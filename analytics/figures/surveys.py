@@ -76,8 +76,10 @@ def parse_survey_query(params: Any, *, workspace: Workspace, survey: Survey) -> 
             fields={"granularity": [f"at most {MAX_BUCKETS} buckets: a longer one"]},
         )
     stage = params.get("stage") or None
-    if stage is not None and len(stage) > 200:
-        raise InvalidInput("No such stage.", fields={"stage": ["at most 200 characters"]})
+    if stage is not None and (len(stage) > 200 or "\x00" in stage):
+        raise InvalidInput(
+            "No such stage.", fields={"stage": ["a stage's name: at most 200 characters"]}
+        )
     filters = parse_filters({"segment": params.get("segment")}, workspace=workspace)
     return SurveyQuery(workspace, survey, period, granularity, stage, filters)
 
