@@ -12,6 +12,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from analytics.figures.surveys import (
+    CATEGORY_NAMES,
     SurveyQuery,
     parse_category,
     parse_survey_query,
@@ -40,11 +41,11 @@ PARAMETERS = [
 ]
 COMMENT_PARAMETERS = [
     *PARAMETERS,
-    QueryParam(
+    enum_param(
         "category",
-        {"type": "string", "maxLength": 20},
+        CATEGORY_NAMES,
         "score category: promoter, passive, detractor (NPS); satisfied, neutral, "
-        "dissatisfied (CSAT); easy, neutral, difficult (CES)",
+        "dissatisfied (CSAT); easy, neutral, difficult (CES); another kind's lists nothing",
     ),
 ]
 
@@ -99,7 +100,7 @@ class SurveyCommentsView(APIView):
     )
     def get(self, request: ApiRequest, survey_id: int) -> Response:
         query = _query(request, survey_id, COMMENT_PARAMETERS)
-        category = parse_category(request.query_params, survey=query.survey)
+        category = parse_category(request.query_params)
         return keyset_response(
             request,
             survey_comments(query, category=category),

@@ -108,7 +108,7 @@ def survey_report(request: WorkspaceRequest, survey_id: int) -> HttpResponse:
     }
     try:
         query = parse_survey_query(request.GET, workspace=request.workspace, survey=survey)
-        category = parse_category(request.GET, survey=survey)
+        category = parse_category(request.GET)
     except DomainError as exc:
         context |= {"error": exc.message, "errors": exc.fields}
         return render(request, "analytics/survey_report.html", context, status=400)

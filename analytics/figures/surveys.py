@@ -324,6 +324,9 @@ def survey_overview(*, workspace: Workspace, period: Period, filters: Filters) -
     return result
 
 
+CATEGORY_NAMES = list(dict.fromkeys(n for kind in SCORE_CATEGORIES.values() for n in kind))
+
+
 def score_category(kind: str, score: int) -> str:
     for name, (low, high) in SCORE_CATEGORIES.get(kind, {}).items():
         if low <= score <= high:
@@ -331,12 +334,12 @@ def score_category(kind: str, score: int) -> str:
     return ""
 
 
-def parse_category(params: Any, *, survey: Survey) -> str | None:
+def parse_category(params: Any) -> str | None:
+    """A score category by name; one of another kind of survey matches no answer."""
     value = params.get("category") or None
-    known = SCORE_CATEGORIES.get(survey.kind, {})
-    if value is not None and value not in known:
-        choices = ", ".join(known) or "none for this kind of survey"
-        raise InvalidInput("Unknown category.", fields={"category": [f"one of {choices}"]})
+    if value is not None and value not in CATEGORY_NAMES:
+        names = ", ".join(CATEGORY_NAMES)
+        raise InvalidInput("Unknown category.", fields={"category": [f"one of {names}"]})
     return value
 
 
@@ -352,7 +355,7 @@ def survey_comments(q: SurveyQuery, *, category: str | None) -> QuerySet[SurveyR
     if q.stage is not None:
         rows = rows.filter(stage_name=q.stage)
     if category is not None:
-        low, high = SCORE_CATEGORIES[q.survey.kind][category]
+        low, high = SCORE_CATEGORIES.get(q.survey.kind, {}).get(category, (1, 0))
         rows = rows.filter(score__gte=low, score__lte=high)
     if q.filters.segment is not None:
         members = contacts_matching(q.filters.segment.rule, workspace=q.workspace, validate=False)

@@ -64,7 +64,12 @@ def test_survey_report_at_1440_and_390(page: Page, live_server: Any, owner: Any)
     ws = owner.workspace
     survey = _history(ws)
     dialogs: list[str] = []
-    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+
+    def on_dialog(dialog: Any) -> None:
+        dialogs.append(dialog.message)
+        dialog.dismiss()
+
+    page.on("dialog", on_dialog)
     log_in(page, live_server.url, owner.user)
     page.set_viewport_size({"width": 1440, "height": 900})
     page.goto(f"/w/acme/surveys/{survey.pk}/")
