@@ -87,6 +87,7 @@ def build_answers(
                     rng.random() < 0.01,
                 )
             )
+    with connection.cursor() as cursor:  # after the COPY has ended
         cursor.execute("ANALYZE surveys_surveyresponse")
     return {"nps_survey": nps.pk, "csat_survey": csat.pk, "answers": count}
 
