@@ -182,11 +182,12 @@ def demo_surveys_seed(*, workspace: Workspace, seed: int = 7, today: dt.date | N
         )
         if message is not None:
             asked.append((rows[-1], message))  # its id once the messages are saved
-        if rng.random() < 0.4:
+        if rng.random() < 0.7:  # asked about their delivery too; a bit over half answer
             csat_at = at - dt.timedelta(days=rng.uniform(1, 20))
             messages.append(_sent(workspace, csat, "email", contact_id, csat_at, templates))
-            rows.append(_csat_answer(rng, workspace, csat, (contact_id, stage), score, csat_at))
-            asked.append((rows[-1], messages[-1]))
+            if rng.random() < 0.55:
+                rows.append(_csat_answer(rng, workspace, csat, (contact_id, stage), score, csat_at))
+                asked.append((rows[-1], messages[-1]))
     Message.objects.bulk_create(messages, batch_size=1000)
     for row, message in asked:
         row.message_id = message.pk
