@@ -143,3 +143,10 @@ def test_overview_shows_nps_and_csat_cards(owner: Any, ws: Any, survey: Any) -> 
     assert 'data-testid="overview-csat"' in body and "66.7%" in body
     data = owner.api.get("/api/v1/analytics/overview/").json()["surveys"]
     assert data["nps"]["value"] == 25.0 and data["csat"]["value"] == pytest.approx(66.67)
+
+
+def test_report_page_query_count_is_bounded(
+    owner: Any, survey: Any, django_assert_max_num_queries: Any
+) -> None:
+    with django_assert_max_num_queries(20):
+        assert owner.web.get(f"/w/acme/surveys/{survey.pk}/report/").status_code == 200
