@@ -18,12 +18,14 @@ class AnalyticsConfig(AppConfig):
             on_stage_changed,
         )
         from lifecycle.models import Stage  # noqa: PLC0415
+        from surveys.hooks import on_answers_changed  # noqa: PLC0415
         from workspaces.models import Workspace  # noqa: PLC0415
 
         on_stage_changed(rollups.on_stage_changed, history=True)
         on_contacts_refreshed(rollups.on_contacts_refreshed)
         on_moves_removed(rollups.on_moves_removed)
         on_contact_erased(rollups.on_contact_erased)
+        on_answers_changed(rollups.on_answers_changed)
         register_analytics_fields()
         register_contact_panel(ContactPanel("Value", "analytics:contact-value-panel", "side"))
         pre_delete.connect(rollups.on_workspace_deleted, sender=Workspace)

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from analytics.figures import campaigns, clv, cohorts, customers, overview, stages
+from analytics.figures import campaigns, clv, cohorts, customers, overview, stages, surveys
 from analytics.models import ClvModel
 from analytics.report_query import Query, parse_query
 from analytics.services.clv import clv_model_applied, clv_model_current
@@ -58,6 +58,9 @@ def _overview(q: Query) -> dict[str, Any]:
         "figures": overview.overview(workspace=q.workspace, period=q.period, filters=q.filters),
         "funnel": stages.funnel(workspace=q.workspace, as_of=q.period.end, filters=q.filters),
         "flow": stages.flow(workspace=q.workspace, period=q.period, filters=q.filters),
+        "surveys": surveys.survey_overview(
+            workspace=q.workspace, period=q.period, filters=q.filters
+        ),
     }
 
 
@@ -67,6 +70,12 @@ def _overview_tables(data: dict[str, Any]) -> list[Table]:
         _table("figures", "Key figures", figures, ["figure", "value", "previous", "change"]),
         _table("funnel", "Contacts per stage", data["funnel"], ["stage", "name", "contacts"]),
         _table("flow", "Moves between stages", data["flow"], ["from", "to", "moves"]),
+        _table(
+            "surveys",
+            "NPS and CSAT (every survey of the kind)",
+            [{"figure": key, **value} for key, value in data["surveys"].items()],
+            ["figure", "value", "answers", "nps_low", "nps_high", "previous", "change_points"],
+        ),
     ]
 
 

@@ -12,6 +12,7 @@ from analytics import services
 from analytics.cache import workspaces_viewed
 from analytics.report_cache import figures_warm as warm
 from analytics.rollups import rollups_rebuild
+from analytics.rollups.surveys import survey_sends_recent, workspaces_with_surveys
 from config.errors import Conflict
 from lifecycle.services import sweep_start
 from workspaces.models import Workspace
@@ -29,6 +30,16 @@ def nightly_due() -> dict[str, list[int]]:
     for workspace_id in fits:
         clv_refit.delay(workspace_id)
     return {"rebuilds": rebuilds, "clv_fits": fits}
+
+
+@shared_task(name="analytics.survey_sends_refresh")
+def survey_sends_refresh() -> list[int]:
+    """Recount the survey messages sent yesterday and today in every workspace with
+    surveys (beat, every minute): a recount, so a lost or repeated run is harmless."""
+    workspace_ids = workspaces_with_surveys()
+    for workspace_id in workspace_ids:
+        survey_sends_recent(workspace_id=workspace_id)
+    return workspace_ids
 
 
 @shared_task(name="analytics.drift_check_due")

@@ -1,6 +1,13 @@
 from django.urls import path
 
-from analytics import views, views_broadcast, views_contact, views_rebuild, views_settings
+from analytics import (
+    views,
+    views_broadcast,
+    views_contact,
+    views_rebuild,
+    views_settings,
+    views_survey,
+)
 
 app_name = "analytics"
 
@@ -16,6 +23,7 @@ urlpatterns = [
         views_broadcast.broadcast_progress,
         name="broadcast-progress",
     ),
+    path("surveys/<int:survey_id>/report/", views_survey.survey_report, name="survey-report"),
     path(
         "contacts/<int:contact_id>/value/",
         views_contact.contact_value_panel,

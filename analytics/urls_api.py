@@ -1,6 +1,6 @@
 from django.urls import path
 
-from analytics import api, api_settings
+from analytics import api, api_settings, api_surveys
 from analytics.reports import REPORTS
 
 app_name = "analytics_api"
@@ -25,6 +25,17 @@ urlpatterns = [
         "analytics/journeys/<int:journey_id>/performance/",
         api.JourneyPerformanceView.as_view(),
         name="api-analytics-journey-performance",
+    ),
+    # A survey's results live under the survey's URL; analytics computes them.
+    path(
+        "surveys/<int:survey_id>/results/",
+        api_surveys.SurveyResultsView.as_view(),
+        name="api-survey-results",
+    ),
+    path(
+        "surveys/<int:survey_id>/results/comments/",
+        api_surveys.SurveyCommentsView.as_view(),
+        name="api-survey-results-comments",
     ),
     path("analytics/spend/", api.SpendListView.as_view(), name="api-analytics-spend"),
     path(

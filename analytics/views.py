@@ -149,6 +149,37 @@ def _cards(figures: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
     return cards
 
 
+def _survey_cards(figures: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    """NPS (points, with its 95% interval) and CSAT (%) over the period, with the change
+    in points against the period before; only for kinds the workspace has surveys of."""
+    cards = []
+    for key, label in (("nps", "NPS"), ("csat", "CSAT (% of 4-5)")):
+        figure = figures.get(key)
+        if not figure or not figure["surveys"]:
+            continue
+        value, change = figure["value"], figure["change_points"]
+        unit = "" if key == "nps" else "%"
+        interval = ""
+        if key == "nps" and figure["nps_low"] is not None:
+            interval = f"{figure['nps_low']:.1f} to {figure['nps_high']:.1f}"
+        cards.append(
+            {
+                "key": key,
+                "label": label,
+                "value": "—" if value is None else f"{value:.1f}{unit}",
+                "answers": figure["answers"],
+                "interval": interval,
+                "change": None if change is None else f"{abs(change):.1f} pts",
+                "arrow": "▲" if change and change > 0 else "▼" if change and change < 0 else "",
+                "tone": "" if not change else "good" if change > 0 else "bad",
+                "previous": "—"
+                if figure["previous"] is None
+                else f"{figure['previous']:.1f}{unit}",
+            }
+        )
+    return cards
+
+
 def _sources(request: WorkspaceRequest) -> list[str]:
     # The cohort rollup has a row per (cohort, month, source): far fewer rows than the
     # per-contact facts, so listing its sources stays quick at a million contacts.
@@ -243,6 +274,7 @@ def report_page(request: WorkspaceRequest, key: str = "overview") -> HttpRespons
     }
     if report.key == "overview":
         context["cards"] = _cards(data["figures"])
+        context["survey_cards"] = _survey_cards(data["surveys"])
         context["can_rebuild"] = request.membership.can_admin
     if report.key == "churn":
         context["revenue_cards"] = [

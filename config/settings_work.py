@@ -57,6 +57,12 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     # Drift: a sample of each workspace's summaries and rollups against the raw data,
     # every ANALYTICS_DRIFT_CHECK_SECONDS (analytics/services/drift.py).
     "analytics.drift_check_due": {"task": "analytics.drift_check_due", "schedule": 300.0},
+    # Survey messages sent on the last two local days, for response rates
+    # (analytics/rollups/surveys.py).
+    "analytics.survey_sends_refresh": {
+        "task": "analytics.survey_sends_refresh",
+        "schedule": 60.0,
+    },
     # The default view of every report, computed ahead for workspaces in use.
     "analytics.figures_warm": {"task": "analytics.figures_warm", "schedule": 240.0},
     # Messaging: due outbox rows are claimed every second (messaging/services/dispatch.py).

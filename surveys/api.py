@@ -15,7 +15,7 @@ from config.errors import NotFound, field_errors
 from config.openapi import ERRORS, described, text
 from config.pagination import KeysetPagination, ResultsList, keyset_response
 from contacts.models import Channel, Contact
-from surveys import scales, selectors, services, tokens
+from surveys import selectors, services, tokens
 from surveys.models import Locale, Survey, SurveyKind, SurveyResponse
 from workspaces.api_auth import ApiRequest
 
@@ -130,15 +130,6 @@ class AskedSerializer(serializers.Serializer):
     status = serializers.CharField()
 
 
-class ResultsSerializer(serializers.Serializer):
-    answers = serializers.IntegerField()
-    nps = serializers.FloatField(allow_null=True)
-    nps_margin = serializers.FloatField(allow_null=True, help_text="95% confidence, ± points")
-    csat = serializers.FloatField(allow_null=True, help_text="% of answers 4 or 5")
-    mean = serializers.FloatField(allow_null=True)
-    distribution = serializers.DictField(child=serializers.IntegerField())
-
-
 def survey_to_dict(survey: Survey) -> dict[str, Any]:
     data = dict(SurveySerializer(survey).data)
     data["open_url"] = tokens.open_url(survey.pk)
@@ -222,26 +213,6 @@ class SurveyResponsesView(APIView):
             selectors.responses_for_survey(survey=survey),
             keys=["-answered_at", "-id"],
             item=lambda r: dict(ResponseSerializer(r).data),
-        )
-
-
-class SurveyResultsView(APIView):
-    @extend_schema(operation_id="surveys_results", responses={200: ResultsSerializer, **ERRORS})
-    def get(self, request: ApiRequest, survey_id: int) -> Response:
-        survey = _survey_or_404(request, survey_id)
-        report = selectors.survey_report(
-            survey=survey, options=[o.score for o in scales.options(survey)]
-        )
-        figures = report.overall
-        return Response(
-            {
-                "answers": figures.count,
-                "nps": figures.nps if survey.kind == SurveyKind.NPS else None,
-                "nps_margin": figures.nps_margin if survey.kind == SurveyKind.NPS else None,
-                "csat": figures.csat if survey.kind == SurveyKind.CSAT else None,
-                "mean": figures.mean,
-                "distribution": {str(score): n for score, n in report.distribution},
-            }
         )
 
 

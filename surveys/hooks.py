@@ -64,3 +64,21 @@ def on_survey_answered(hook: AnswerHook) -> None:
 def survey_answered_notify(response: Any, survey: Any) -> None:
     for hook in _answered:
         hook(response, survey)
+
+
+# Answers counted, changed or discarded: analytics keeps its survey rollups with this
+# (registered in its AppConfig.ready()), in the transaction that wrote the answers.
+AnswersChanged = Callable[[int, int, Sequence[int]], None]
+_answer_hooks: list[AnswersChanged] = []
+
+
+def on_answers_changed(hook: AnswersChanged) -> None:
+    if hook not in _answer_hooks:
+        _answer_hooks.append(hook)
+
+
+def answers_changed(*, workspace_id: int, survey_id: int, response_ids: Sequence[int]) -> None:
+    """Called with the answers whose score, counting or comment just changed (same
+    transaction: a failing hook rolls the answer back)."""
+    for hook in _answer_hooks:
+        hook(workspace_id, survey_id, response_ids)

@@ -12,11 +12,6 @@ urlpatterns = [
         api.SurveyResponsesView.as_view(),
         name="api-survey-responses",
     ),
-    path(
-        "surveys/<int:survey_id>/results/",
-        api.SurveyResultsView.as_view(),
-        name="api-survey-results",
-    ),
     path("surveys/<int:survey_id>/send/", api.SurveySendView.as_view(), name="api-survey-send"),
     path("surveys/<int:survey_id>/ask/", api.SurveyAskView.as_view(), name="api-survey-ask"),
     path(

@@ -88,7 +88,8 @@ def complete_query(path: str, query: dict[str, Any]) -> dict[str, Any]:
     if query.get("cursor"):
         del query["cursor"]
     # A report's period: start on or before end (default today), at most ten years.
-    if "/analytics/" in path and ("start" in query or "end" in query):
+    report = "/analytics/" in path or "/results/" in path
+    if report and ("start" in query or "end" in query):
         end = _date(query.get("end")) or timezone.now().date()
         start = _date(query.get("start")) or end - dt.timedelta(days=89)
         start, end = min(start, end), max(start, end)

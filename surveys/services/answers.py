@@ -43,7 +43,7 @@ from lifecycle.selectors import contact_stage
 from messaging.models import Message
 from messaging.services.tracking import BOT_CLICK_SECONDS, is_bot
 from surveys.facts import facts_refresh
-from surveys.hooks import survey_answered_notify
+from surveys.hooks import answers_changed, survey_answered_notify
 from surveys.models import Survey, SurveyResponse
 from surveys.scales import category, score_range
 from surveys.tokens import Send
@@ -134,10 +134,13 @@ def _record_event(response: SurveyResponse, survey: Survey) -> None:
 
 
 def _counted(response: SurveyResponse, survey: Survey) -> None:
-    """After a counted answer or change: the contact's facts, and the event."""
+    """After a counted answer or change: the contact's facts, the event, the reports."""
     if response.contact_id is not None:
         facts_refresh(workspace_id=survey.workspace_id, contact_id=response.contact_id)
     _record_event(response, survey)
+    answers_changed(
+        workspace_id=survey.workspace_id, survey_id=survey.pk, response_ids=[response.pk]
+    )
     if response.contact_id is not None:
         survey_answered_notify(response, survey)
     logger.info(
@@ -237,6 +240,9 @@ def answer_tap(
         if row.contact_id is not None:
             facts_refresh(workspace_id=survey.workspace_id, contact_id=row.contact_id)
             contacts_mark_changed(contact_ids=[row.contact_id])
+        answers_changed(
+            workspace_id=survey.workspace_id, survey_id=survey.pk, response_ids=[row.pk]
+        )
         logger.info("surveys.scanner_burst survey=%s response=%s", survey.pk, row.pk)
         row.refresh_from_db()
         return Outcome.DISCARDED, row
@@ -299,5 +305,8 @@ def answer_submit(
         row.comment = comment.strip().replace("\x00", "")
         row.updated_at = now
         row.save(update_fields=["comment", "updated_at"])
+        answers_changed(
+            workspace_id=survey.workspace_id, survey_id=survey.pk, response_ids=[row.pk]
+        )
         outcome = Outcome.RECORDED
     return outcome, row

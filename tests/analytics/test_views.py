@@ -20,6 +20,7 @@ from analytics.urls import urlpatterns
 from campaigns.models import Broadcast
 from config.spreadsheet import csv_cell
 from lifecycle.services import stages_create_defaults
+from surveys.models import Survey
 from tests.factories import ContactFactory, TemplateFactory
 from workspaces.services import Actor
 
@@ -257,8 +258,10 @@ def test_outsider_gets_404_on_every_analytics_route_and_method(
     broadcast = Broadcast.objects.create(
         workspace=demo, name="Secret", channel="email", template=template
     )
+    survey = Survey.objects.create(workspace=demo, name="Secret NPS", kind="nps", question="Q")
     fills = {
         "key": KEYS,
+        "survey_id": [str(survey.pk)],
         "spend_id": [str(spend.pk)],
         "broadcast_id": [str(broadcast.pk)],
         "contact_id": [str(contact.pk)],

@@ -3,6 +3,7 @@ built once, and with nothing in it that happens after now."""
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 
 import pytest
@@ -11,6 +12,8 @@ from django.core.management import call_command
 from django.db import models
 from django.utils import timezone
 
+from analytics.figures.common import NO_FILTERS, Period
+from analytics.figures.surveys import SurveyQuery, survey_results
 from campaigns.models import Broadcast, JourneyStep
 from contacts.models import Contact, Event, Segment
 from lifecycle.models import ContactStage
@@ -23,6 +26,27 @@ pytestmark = pytest.mark.django_db
 # Columns that say when something happened; a demo row with one of them after now is
 # missing from today's figures (date-dependent tests then fail at some hours of the day).
 HAPPENED = {"created_at", "occurred_at", "at", "recorded_at", "sent_at", "delivered_at"}
+
+
+def _survey_report_has_shapes(workspace, journey_id):
+    """The surveys' report shows real shapes: advocates score above lapsed customers,
+    email and SMS have response rates, the delivery CSAT is answered through its
+    journey, and some answers carry comments."""
+    today = timezone.now().date()
+    period = Period(today - dt.timedelta(days=365), today)
+    nps = Survey.objects.get(workspace=workspace, name="Quarterly NPS")
+    got = survey_results(SurveyQuery(workspace, nps, period, "month", None, NO_FILTERS))
+    assert got["answers"] > 20 and got["comments"] > 0
+    by_stage = {row["stage"]: row for row in got["by_stage"]}
+    happy = [by_stage[s]["nps"] for s in ("Advocate", "Loyal", "Repeat customer") if s in by_stage]
+    unhappy = [by_stage[s]["nps"] for s in ("At risk", "Lapsed") if s in by_stage]
+    assert happy and unhappy and min(happy) > max(unhappy)
+    rates = {row["channel"]: row["response_rate"] for row in got["by_channel"]}
+    assert 0.1 < rates["email"] < 0.8
+    csat = Survey.objects.get(workspace=workspace, name="Delivery satisfaction")
+    got = survey_results(SurveyQuery(workspace, csat, period, "month", None, NO_FILTERS))
+    assert [row["journey_id"] for row in got["by_journey"]] == [journey_id]
+    assert got["by_journey"][0]["answers"] == got["answers"] > 0
 
 
 def test_seed_demo_is_believable_deterministic_and_idempotent():
@@ -51,6 +75,7 @@ def test_seed_demo_is_believable_deterministic_and_idempotent():
     )
     assert ask.kind == "send_survey" and ask.journey.status == "live"
     assert Survey.objects.get(pk=ask.config["survey_id"]).name == "Delivery satisfaction"
+    _survey_report_has_shapes(workspace, ask.journey_id)
     # The stages the demo's replay left are what the engine says now: the first
     # sweep (beat's, when `make run` starts) moves nobody.
     in_stages = set(

@@ -15,7 +15,11 @@ from demo.broadcasts import demo_broadcast_seed, demo_segments_seed
 from demo.campaigns import demo_journeys_seed, demo_messaging_seed
 from demo.contacts import demo_contacts_create
 from demo.lifecycle import demo_history_replay
-from demo.surveys import demo_survey_journey_seed, demo_surveys_seed
+from demo.surveys import (
+    demo_survey_journey_seed,
+    demo_survey_report_seed,
+    demo_surveys_seed,
+)
 from workspaces.models import Workspace
 from workspaces.services import Actor, api_key_create, workspace_provision
 
@@ -79,8 +83,9 @@ class Command(BaseCommand):
         sent = demo_messaging_seed(workspace=workspace)
         demo_journeys_seed(workspace=workspace)
         demo_segments_seed(workspace=workspace)
-        answers = demo_surveys_seed(workspace=workspace, seed=options["seed"])
+        answers = demo_surveys_seed(workspace=workspace, seed=options["seed"], today=today)
         demo_survey_journey_seed(workspace=workspace)
+        demo_survey_report_seed(workspace=workspace)
         demo_broadcast_seed(workspace=workspace, seed=options["seed"])
         # Statistics for the planner after a bulk load: without them the first pages
         # (a broadcast's conversions) plan for empty tables and take seconds, not ms.
