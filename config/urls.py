@@ -18,6 +18,7 @@ api_v1 = [
     path("", include("messaging.urls_api")),
     path("", include("campaigns.urls_api")),
     path("", include("surveys.urls_api")),
+    path("", include("loyalty.urls_api")),
 ]
 
 

@@ -1,0 +1,12 @@
+from django.apps import AppConfig
+
+
+class LoyaltyConfig(AppConfig):
+    name = "loyalty"
+
+    def ready(self) -> None:
+        # Registered once the app registry is ready: these modules import models.
+        from lifecycle.hooks import on_contacts_refreshed  # noqa: PLC0415
+        from loyalty.services.earning import earn_for_refreshed  # noqa: PLC0415
+
+        on_contacts_refreshed(earn_for_refreshed)

@@ -1,0 +1,2 @@
+def earn_for_refreshed(contact_ids: list[int]) -> None:
+    return None

@@ -1,0 +1,3 @@
+app_name = "loyalty_api"
+
+urlpatterns: list = []
