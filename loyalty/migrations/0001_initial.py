@@ -53,7 +53,7 @@ class Migration(migrations.Migration):
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('enabled', models.BooleanField(default=False)),
-                ('started_at', models.DateTimeField(blank=True, null=True)),
+                ('enabled_at', models.DateTimeField(blank=True, null=True)),
                 ('points_per_unit', models.DecimalField(decimal_places=2, default=1, max_digits=8)),
                 ('event_points', models.JSONField(blank=True, default=loyalty.models.no_event_points)),
                 ('multipliers', models.JSONField(blank=True, default=loyalty.models.no_multipliers)),

@@ -1,6 +1,19 @@
 """Every write the loyalty app makes goes through these functions."""
 
+from loyalty.services.earning import earn_for_refreshed, events_earn
 from loyalty.services.ledger import Posted, balance_lock, entry_append
+from loyalty.services.orders import order_reverse
 from loyalty.services.points import points_adjust
+from loyalty.services.programme import programme_get, programme_update
 
-__all__ = ["Posted", "balance_lock", "entry_append", "points_adjust"]
+__all__ = [
+    "Posted",
+    "balance_lock",
+    "earn_for_refreshed",
+    "entry_append",
+    "events_earn",
+    "order_reverse",
+    "points_adjust",
+    "programme_get",
+    "programme_update",
+]
