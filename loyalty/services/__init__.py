@@ -5,10 +5,19 @@ from loyalty.services.ledger import Posted, balance_lock, entry_append
 from loyalty.services.orders import order_reverse
 from loyalty.services.points import points_adjust
 from loyalty.services.programme import programme_get, programme_update
+from loyalty.services.redemptions import reward_redeem
+from loyalty.services.rewards import (
+    code_generate,
+    reward_codes_add,
+    reward_create,
+    reward_delete,
+    reward_update,
+)
 
 __all__ = [
     "Posted",
     "balance_lock",
+    "code_generate",
     "earn_for_refreshed",
     "entry_append",
     "events_earn",
@@ -16,4 +25,9 @@ __all__ = [
     "points_adjust",
     "programme_get",
     "programme_update",
+    "reward_codes_add",
+    "reward_create",
+    "reward_delete",
+    "reward_redeem",
+    "reward_update",
 ]
