@@ -119,9 +119,9 @@ def test_refusals_spend_nothing_and_issue_no_code(ws):
         _redeem(_member(ws, 500), reward, "x-1")
     assert RewardCode.objects.filter(issued_at__isnull=False).count() == 1
     assert balance(poor) == 49 and balance(rich) == 450
-    with pytest.raises(InvalidInput) as refused:
+    with pytest.raises(InvalidInput) as invalid:
         reward_redeem(contact=rich, data={"reward_id": 10**9, "idempotency_key": "k"}, actor=ACTOR)
-    assert refused.value.fields == {"reward_id": ["no such reward"]}
+    assert invalid.value.fields == {"reward_id": ["no such reward"]}
 
 
 def test_a_reward_without_codes_or_stock_left_is_unavailable(ws):
