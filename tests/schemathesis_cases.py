@@ -79,6 +79,7 @@ BODY_ID_FIELDS = {
     "exclude_stage_ids": "stage_id",
     "segment": "segment_id",
     "segment_id": "segment_id",
+    "reward_id": "reward_id",
 }
 
 
@@ -284,6 +285,18 @@ def _complete_journeys(
         body["reentry_days"] = max(1, body.get("reentry_days") or 1)
 
 
+def _complete_loyalty(
+    method: str, path: str, body: dict[str, Any], mapper: IdMapper, path_ids: dict[str, Any]
+) -> None:
+    """A multiplier window ends after it starts."""
+    if path.startswith("/api/v1/loyalty/") and isinstance(body.get("multipliers"), list):
+        now = timezone.now()
+        for index, window in enumerate(body["multipliers"]):
+            if isinstance(window, dict):
+                window["starts_at"] = (now + dt.timedelta(days=index)).isoformat()
+                window["ends_at"] = (now + dt.timedelta(days=index + 1)).isoformat()
+
+
 def complete_body(
     method: str, path: str, body: dict[str, Any], mapper: IdMapper, path_ids: dict[str, Any]
 ) -> dict[str, Any]:
@@ -297,6 +310,7 @@ def complete_body(
         _complete_broadcasts,
         _complete_journeys,
         _complete_surveys,
+        _complete_loyalty,
     ):
         complete(method, path, body, mapper, path_ids)
     return body

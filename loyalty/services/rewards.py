@@ -3,6 +3,7 @@ uploaded or generated. Every field is checked at once and refused with the reaso
 
 from __future__ import annotations
 
+import re
 import secrets
 from typing import Any
 
@@ -24,6 +25,10 @@ ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 CODE_SYMBOLS = 12
 MAX_CODES_PER_CALL = 10_000
 MAX_CODE_CHARS = 100
+# The schema's patterns, matched as the schema's validators do (re.match: a "$" also
+# takes a final newline, which is then stripped).
+CODE_PATTERN = "^[!-~]{1,100}$"
+PREFIX_PATTERN = "^[A-Za-z0-9-]{0,20}$"
 
 
 def _nullable_whole(
@@ -93,14 +98,13 @@ def reward_update(*, reward: Reward, data: dict[str, Any], actor: Actor) -> Rewa
     errors: Errors = {}
     kind = reward.kind
     _apply(reward, data, errors)
-    if (
-        reward.kind != kind
-        and "kind" not in errors
-        and (reward.codes.exists() or reward.redemptions.exists())
-    ):
-        errors["kind"] = ["cannot change once the reward has codes or redemptions"]
     if errors:
         raise field_errors(errors)
+    if reward.kind != kind and (reward.codes.exists() or reward.redemptions.exists()):
+        raise Conflict(
+            "The kind of a reward with codes or redemptions cannot change.",
+            fields={"kind": ["cannot change once the reward has codes or redemptions"]},
+        )
     reward.updated_at = timezone.now()
     fields = [f for f in FIELDS if f in data] + ["updated_at"]
     save_or_conflict(reward, "A reward with this name exists.", update_fields=fields)
@@ -152,29 +156,18 @@ def _uploaded(value: Any, errors: Errors) -> list[str]:
         return []
     cleaned: list[str] = []
     for index, code in enumerate(value):
-        if (
-            not isinstance(code, str)
-            or not code.strip()
-            or len(code.strip()) > MAX_CODE_CHARS
-            or not code.strip().isprintable()
-        ):
-            errors[f"codes[{index}]"] = [f"a code of 1-{MAX_CODE_CHARS} printable characters"]
+        if not isinstance(code, str) or not re.match(CODE_PATTERN, code):
+            errors[f"codes[{index}]"] = [f"1-{MAX_CODE_CHARS} visible ASCII characters, no spaces"]
             continue
         cleaned.append(code.strip())
     return cleaned
 
 
 def _prefix(value: Any, errors: Errors) -> str:
-    if value is None or value == "":
-        return ""
-    if (
-        not isinstance(value, str)
-        or len(value) > 20
-        or not all(c.isascii() and (c.isalnum() or c == "-") for c in value)
-    ):
+    if not isinstance(value, str) or not re.match(PREFIX_PATTERN, value):
         errors["prefix"] = ["up to 20 letters, digits or '-'"]
         return ""
-    return value.upper()
+    return value.strip().upper()
 
 
 @transaction.atomic
@@ -185,19 +178,22 @@ def reward_codes_add(*, reward: Reward, data: dict[str, Any], actor: Actor) -> d
     `duplicates`."""
     errors: Errors = {}
     unknown(data, ("codes", "generate", "prefix"), errors)
-    if reward.kind != RewardKind.DISCOUNT_CODE:
-        errors["non_field_errors"] = ["only a discount code reward has codes"]
     if ("codes" in data) == ("generate" in data):
         errors.setdefault("codes", ["give either codes or generate"])
     codes: list[str] = []
     if "codes" in data and "generate" not in data:
         codes = _uploaded(data["codes"], errors)
-    prefix = _prefix(data.get("prefix"), errors)
+    prefix = _prefix(data["prefix"], errors) if "prefix" in data else ""
     count = 0
     if "generate" in data:
         count = whole(data["generate"], "generate", errors, low=1, high=MAX_CODES_PER_CALL) or 0
     if errors:
         raise field_errors(errors)
+    if reward.kind != RewardKind.DISCOUNT_CODE:
+        raise Conflict(
+            "Only a discount code reward has codes.",
+            fields={"kind": ["only a discount code reward has codes"]},
+        )
     now = timezone.now()
 
     def insert(values: list[str]) -> int:

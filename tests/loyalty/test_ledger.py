@@ -120,7 +120,7 @@ def test_adjust_checks_its_input(ws):
     with pytest.raises(InvalidInput) as refused:
         points_adjust(
             contact=contact,
-            data={"points": 0, "reason": " ", "idempotency_key": "a:b", "colour": 1},
+            data={"points": 0, "reason": " ", "idempotency_key": "", "colour": 1},
             actor=ACTOR,
         )
     assert set(refused.value.fields) == {"points", "reason", "idempotency_key", "colour"}
