@@ -13,6 +13,14 @@ from loyalty.services.rewards import (
     reward_delete,
     reward_update,
 )
+from loyalty.services.tiers import (
+    tier_create,
+    tier_delete,
+    tier_update,
+    tiers_evaluate,
+    tiers_review,
+    tiers_review_due,
+)
 
 __all__ = [
     "Posted",
@@ -30,4 +38,10 @@ __all__ = [
     "reward_delete",
     "reward_redeem",
     "reward_update",
+    "tier_create",
+    "tier_delete",
+    "tier_update",
+    "tiers_evaluate",
+    "tiers_review",
+    "tiers_review_due",
 ]

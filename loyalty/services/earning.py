@@ -29,8 +29,9 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from contacts.models import Contact
-from loyalty.models import EntryKind, LedgerEntry, PointsBalance, Programme, SourceKind
+from loyalty.models import EntryKind, LedgerEntry, PointsBalance, Programme, SourceKind, TierCause
 from loyalty.services.ledger import MAX_POINTS, balance_lock, entry_append
+from loyalty.services.tiers import tiers_evaluate
 
 # Events received longer ago than this are not looked at again: the engine takes new
 # events in within seconds, and a mark it could not process is retried well within it.
@@ -78,14 +79,18 @@ def earn_for_refreshed(contact_ids: list[int]) -> None:
             .first()
         )
         if programme is not None and programme.enabled_at is not None:
-            events_earn(programme=programme, contact_ids=ids)
+            earned = events_earn(programme=programme, contact_ids=ids)
+            if earned:
+                tiers_evaluate(
+                    workspace_id=workspace_id, contact_ids=earned, cause=TierCause.EARNED
+                )
 
 
 def events_earn(
     *, programme: Programme, contact_ids: list[int], now: dt.datetime | None = None
-) -> int:
-    """Earn (or take back) for the contacts' events not yet in the ledger; returns how
-    many entries were written. Call inside a transaction."""
+) -> list[int]:
+    """Earn (or take back) for the contacts' events not yet in the ledger; returns the
+    contacts that got entries. Call inside a transaction."""
     assert programme.enabled_at is not None
     now = now or timezone.now()
     purchase = list(programme.workspace.purchase_event_names)
@@ -106,11 +111,11 @@ def events_earn(
     by_contact: dict[int, list[Candidate]] = defaultdict(list)
     for row in rows:
         by_contact[row.contact_id].append(row)
-    written = 0
+    written: list[int] = []
     for contact_id in sorted(by_contact):
         balance = balance_lock(workspace_id=programme.workspace_id, contact_id=contact_id)
-        for event in by_contact[contact_id]:
-            written += _earn_one(programme, balance, event, purchase)
+        if sum(_earn_one(programme, balance, event, purchase) for event in by_contact[contact_id]):
+            written.append(contact_id)
     return written
 
 
