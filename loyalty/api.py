@@ -104,7 +104,9 @@ class ContactPointsView(APIView):
         responses={200: BalanceSerializer, **ERRORS},
     )
     def get(self, request: ApiRequest, contact_id: int) -> Response:
-        balance = selectors.balance_for(contact=_contact_or_404(request, contact_id))
+        contact = _contact_or_404(request, contact_id)
+        balance = selectors.balance_for(contact=contact)
+        tier = selectors.contact_tier(contact=contact)
         return Response(
             {
                 "contact_id": balance.contact_id,
@@ -112,6 +114,9 @@ class ContactPointsView(APIView):
                 "earned_total": balance.earned_total,
                 "redeemed_total": balance.redeemed_total,
                 "updated_at": balance.updated_at if balance.pk else None,
+                "tier": tier.tier.name if tier and tier.tier else None,
+                "tier_since": tier.since if tier and tier.tier else None,
+                "points_in_window": tier.points_in_window if tier else 0,
             }
         )
 

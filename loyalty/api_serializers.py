@@ -6,7 +6,17 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from config.openapi import NON_BLANK, component_rules, described, text
-from loyalty.models import EntryKind, LedgerEntry, Redemption, Reward, RewardKind, SourceKind
+from loyalty.models import (
+    EntryKind,
+    LedgerEntry,
+    Redemption,
+    Reward,
+    RewardKind,
+    SourceKind,
+    Tier,
+    TierCause,
+    TierChange,
+)
 from loyalty.services.ledger import MAX_POINTS
 from loyalty.services.programme import (
     FACTOR_PATTERN,
@@ -73,6 +83,11 @@ class BalanceSerializer(serializers.Serializer):
     earned_total = serializers.IntegerField(help_text="Earned from events, net of reversals")
     redeemed_total = serializers.IntegerField()
     updated_at = serializers.DateTimeField(allow_null=True)
+    tier = serializers.CharField(allow_null=True, help_text="The contact's tier's name, or null")
+    tier_since = serializers.DateTimeField(allow_null=True)
+    points_in_window = serializers.IntegerField(
+        help_text="Points earned in the last 12 months, at the last evaluation"
+    )
 
 
 class EntrySerializer(serializers.ModelSerializer):
@@ -212,3 +227,36 @@ class ReversedSerializer(serializers.Serializer):
     order_id = serializers.CharField()
     points = serializers.IntegerField(help_text="Taken back (negative or 0)")
     entries = EntrySerializer(many=True)
+
+
+class TierSerializer(serializers.ModelSerializer):
+    name = described(text(200, blank=False))
+    threshold = serializers.IntegerField(
+        min_value=0,
+        max_value=MAX_POINTS,
+        help_text="Points earned (net of refunds) in the last 12 months to reach it",
+    )
+    benefits = described(text(1000), required=False, help_text="What members get, as text")
+    members = serializers.IntegerField(source="member_count", read_only=True)
+
+    class Meta:
+        model = Tier
+        fields = ["id", "name", "threshold", "benefits", "members", "created_at", "updated_at"]
+        read_only_fields = ["id", "members", "created_at", "updated_at"]
+
+
+class TierChangeSerializer(serializers.ModelSerializer):
+    cause = serializers.ChoiceField(choices=TierCause.choices)
+
+    class Meta:
+        model = TierChange
+        fields = [
+            "id",
+            "from_tier_id",
+            "to_tier_id",
+            "from_name",
+            "to_name",
+            "cause",
+            "points_in_window",
+            "at",
+        ]

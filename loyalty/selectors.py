@@ -9,7 +9,16 @@ from django.db.models import Count, OuterRef, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 
 from contacts.models import Contact
-from loyalty.models import LedgerEntry, PointsBalance, Redemption, Reward, RewardCode
+from loyalty.models import (
+    ContactTier,
+    LedgerEntry,
+    PointsBalance,
+    Redemption,
+    Reward,
+    RewardCode,
+    Tier,
+    TierChange,
+)
 from workspaces.models import Workspace
 
 
@@ -69,3 +78,35 @@ def redemptions_for_contact(*, contact: Contact) -> QuerySet[Redemption]:
         .select_related("reward")
         .order_by("-created_at", "-id")
     )
+
+
+def contact_tier(*, contact: Contact) -> ContactTier | None:
+    return (
+        ContactTier.objects.filter(workspace_id=contact.workspace_id, contact=contact)
+        .select_related("tier")
+        .first()
+    )
+
+
+def tier_changes_for_contact(*, contact: Contact) -> QuerySet[TierChange]:
+    return TierChange.objects.filter(workspace_id=contact.workspace_id, contact=contact)
+
+
+def tiers_for_workspace(*, workspace: Workspace) -> QuerySet[Tier]:
+    members = (
+        ContactTier.objects.filter(workspace=workspace, tier=OuterRef("pk"))
+        .order_by()
+        .values("tier")
+        .annotate(n=Count("*"))
+        .values("n")
+    )
+    return (
+        Tier.objects.filter(workspace=workspace)
+        .annotate(member_count=Coalesce(Subquery(members), 0))
+        .order_by("threshold", "id")
+    )
+
+
+def tier_get(*, workspace: Workspace, tier_id: Any) -> Tier | None:
+    pk = _pk(tier_id)
+    return tiers_for_workspace(workspace=workspace).filter(pk=pk).first() if pk else None

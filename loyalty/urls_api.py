@@ -1,6 +1,6 @@
 from django.urls import path
 
-from loyalty import api
+from loyalty import api, api_tiers
 
 app_name = "loyalty_api"
 
@@ -32,6 +32,13 @@ urlpatterns = [
         "loyalty/rewards/<int:reward_id>/codes/",
         api.RewardCodesView.as_view(),
         name="api-reward-codes",
+    ),
+    path("loyalty/tiers/", api_tiers.TierListView.as_view(), name="api-tiers"),
+    path("loyalty/tiers/<int:tier_id>/", api_tiers.TierDetailView.as_view(), name="api-tier"),
+    path(
+        "loyalty/contacts/<int:contact_id>/tier-changes/",
+        api_tiers.ContactTierChangesView.as_view(),
+        name="api-contact-tier-changes",
     ),
     path(
         "loyalty/orders/<str:order_id>/reverse/",

@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from contacts.models import Contact
 from lifecycle.models import Stage
+from loyalty.models import Reward
 from messaging.models import Template
 from tests.conftest import Persona
 
@@ -288,7 +289,12 @@ def _complete_journeys(
 def _complete_loyalty(
     method: str, path: str, body: dict[str, Any], mapper: IdMapper, path_ids: dict[str, Any]
 ) -> None:
-    """A multiplier window ends after it starts."""
+    """A multiplier window ends after it starts; the reward redeemed exists now (a run
+    may delete rewards)."""
+    if path.endswith("/redeem/") and "reward_id" in body:
+        reward = Reward.objects.filter(workspace=mapper.workspace).order_by("pk").first()
+        if reward is not None:
+            body["reward_id"] = reward.pk
     if path.startswith("/api/v1/loyalty/") and isinstance(body.get("multipliers"), list):
         now = timezone.now()
         for index, window in enumerate(body["multipliers"]):

@@ -22,8 +22,8 @@ from campaigns.models import Broadcast
 from contacts.services import import_job_create
 from lifecycle.models import WhatIfRun
 from lifecycle.services import stages_create_defaults
-from loyalty.models import EntryKind, SourceKind
-from loyalty.services import balance_lock, entry_append, reward_create
+from loyalty.models import EntryKind, SourceKind, Tier
+from loyalty.services import balance_lock, entry_append, reward_create, tier_create
 from messaging.models import Template
 from messaging.services import message_enqueue, template_create
 from messaging.services.domains import sending_domain_create
@@ -79,6 +79,10 @@ def _journey(ws: Workspace) -> int:
         actor=Actor(system="test"),
     )
     return journey_schedule(journey=journey, actor=Actor(system="test")).pk
+
+
+def _next_threshold(ws: Workspace) -> int:
+    return 1000 * (Tier.objects.filter(workspace=ws).count() + 1)
 
 
 def _order(ws: Workspace) -> int:
@@ -141,6 +145,13 @@ OBJECT_MAKERS: dict[str, Callable[[Workspace], int]] = {
         ).pk
     ),
     "order_id": _order,
+    "tier_id": lambda ws: (
+        tier_create(
+            workspace=ws,
+            data={"name": f"secret tier {uuid.uuid4().hex[:8]}", "threshold": _next_threshold(ws)},
+            actor=Actor(system="test"),
+        ).pk
+    ),
     "journey_id": _journey,
     "domain_id": lambda ws: (
         sending_domain_create(

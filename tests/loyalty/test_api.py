@@ -117,6 +117,9 @@ def test_a_contact_without_points_has_a_zero_balance(api, ws):
         "earned_total": 0,
         "redeemed_total": 0,
         "updated_at": None,
+        "tier": None,
+        "tier_since": None,
+        "points_in_window": 0,
     }
     assert not PointsBalance.objects.exists()
 
@@ -275,3 +278,38 @@ def test_an_outsider_gets_404s_and_sees_none_of_ours(api, ws, outsider, outsider
     assert refused.json()["error"]["fields"] == {"reward_id": ["no such reward"]}
     assert balance(contact) == 50 and Reward.objects.get().active
     assert LedgerEntry.objects.filter(kind="reverse").count() == 0
+
+
+def test_tiers_over_the_api_and_a_contact_tier(api, ws, outsider_api):
+    _setup_programme(api)
+    silver = api.post(
+        f"{URL}tiers/",
+        {"name": "Silver", "threshold": 100, "benefits": "Early access"},
+        format="json",
+    )
+    assert silver.status_code == 201, silver.json()
+    assert silver.json()["members"] == 0
+    assert (
+        api.post(f"{URL}tiers/", {"name": "Other", "threshold": 100}, format="json").status_code
+        == 409
+    )
+    bad = api.post(f"{URL}tiers/", {"name": "", "threshold": "a lot"}, format="json")
+    assert bad.status_code == 400 and set(bad.json()["error"]["fields"]) == {"name", "threshold"}
+    contact = ContactFactory.create(workspace=ws)
+    ingest(ws, purchase(contact, "120"))
+    points = api.get(f"{URL}contacts/{contact.pk}/").json()
+    assert (points["tier"], points["points_in_window"]) == ("Silver", 120)
+    changes = api.get(f"{URL}contacts/{contact.pk}/tier-changes/").json()["results"]
+    assert [(c["from_name"], c["to_name"], c["cause"]) for c in changes] == [
+        ("", "Silver", "earned")
+    ]
+    tier_url = f"{URL}tiers/{silver.json()['id']}/"
+    assert api.get(tier_url).json()["members"] == 1
+    assert api.delete(tier_url).status_code == 409
+    assert (
+        api.patch(tier_url, {"benefits": "Free shipping"}, format="json").json()["benefits"]
+        == "Free shipping"
+    )
+    assert outsider_api.get(tier_url).status_code == 404
+    assert outsider_api.get(f"{URL}contacts/{contact.pk}/tier-changes/").status_code == 404
+    assert outsider_api.get(f"{URL}tiers/").json()["results"] == []
