@@ -175,9 +175,12 @@ class Redemption(models.Model):
 
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
     contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="+")
-    reward = models.ForeignKey(Reward, on_delete=models.PROTECT, related_name="redemptions")
+    # A redeemed reward is not deleted (services/rewards.py refuses it); CASCADE lets a
+    # workspace's deletion take both (PROTECT would refuse that too).
+    reward = models.ForeignKey(Reward, on_delete=models.CASCADE, related_name="redemptions")
     points = models.PositiveIntegerField()
-    entry = models.OneToOneField(LedgerEntry, on_delete=models.PROTECT, related_name="+")
+    # Goes with its entry, which goes with its contact (erasure).
+    entry = models.OneToOneField(LedgerEntry, on_delete=models.CASCADE, related_name="+")
     code = models.CharField(max_length=100, blank=True, default="")
     idempotency_key = models.CharField(max_length=200)
     created_at = models.DateTimeField(default=timezone.now)
@@ -252,7 +255,7 @@ class ContactTier(models.Model):
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
     contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="+")
     tier = models.ForeignKey(
-        Tier, null=True, blank=True, on_delete=models.PROTECT, related_name="members"
+        Tier, null=True, blank=True, on_delete=models.SET_NULL, related_name="members"
     )
     since = models.DateTimeField(default=timezone.now)
     points_in_window = models.BigIntegerField(default=0)

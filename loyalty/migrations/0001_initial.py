@@ -87,9 +87,9 @@ class Migration(migrations.Migration):
                 ('idempotency_key', models.CharField(max_length=200)),
                 ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
                 ('contact', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='contacts.contact')),
-                ('entry', models.OneToOneField(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='loyalty.ledgerentry')),
+                ('entry', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='loyalty.ledgerentry')),
                 ('workspace', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='workspaces.workspace')),
-                ('reward', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='redemptions', to='loyalty.reward')),
+                ('reward', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='redemptions', to='loyalty.reward')),
             ],
         ),
         migrations.CreateModel(

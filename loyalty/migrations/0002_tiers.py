@@ -35,7 +35,7 @@ class Migration(migrations.Migration):
                 ('evaluated_at', models.DateTimeField(default=django.utils.timezone.now)),
                 ('contact', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='contacts.contact')),
                 ('workspace', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='workspaces.workspace')),
-                ('tier', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='members', to='loyalty.tier')),
+                ('tier', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='members', to='loyalty.tier')),
             ],
         ),
         migrations.CreateModel(

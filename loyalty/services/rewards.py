@@ -8,7 +8,6 @@ import secrets
 from typing import Any
 
 from django.db import transaction
-from django.db.models import ProtectedError
 from django.utils import timezone
 
 from config.errors import Conflict, field_errors
@@ -122,7 +121,14 @@ def reward_update(*, reward: Reward, data: dict[str, Any], actor: Actor) -> Rewa
 @transaction.atomic
 def reward_delete(*, reward: Reward, actor: Actor) -> None:
     """Delete a reward never redeemed (with its unissued codes); one that was is kept
-    for its redemptions' sake: switch it off instead (409)."""
+    for its redemptions' sake: switch it off instead (409). The reward's row lock keeps
+    a redemption from landing between the check and the delete."""
+    reward = Reward.objects.select_for_update().get(pk=reward.pk)
+    if reward.redemptions.exists():
+        raise Conflict(
+            "This reward has been redeemed: switch it off (active false) instead.",
+            fields={"active": ["set to false instead of deleting"]},
+        )
     audit_record(
         workspace=reward.workspace,
         action="loyalty.reward_deleted",
@@ -131,14 +137,7 @@ def reward_delete(*, reward: Reward, actor: Actor) -> None:
         object_id=reward.pk,
         details={"name": reward.name},
     )
-    try:
-        with transaction.atomic():
-            reward.delete()
-    except ProtectedError:
-        raise Conflict(
-            "This reward has been redeemed: switch it off (active false) instead.",
-            fields={"active": ["set to false instead of deleting"]},
-        ) from None
+    reward.delete()
 
 
 def code_generate(prefix: str = "") -> str:

@@ -195,7 +195,8 @@ def tier_update(*, tier: Tier, data: dict[str, Any], actor: Actor) -> Tier:
 @transaction.atomic
 def tier_delete(*, tier: Tier, actor: Actor) -> None:
     """Delete a tier nobody is in (409 otherwise: the review moves them out first
-    once its threshold is raised out of reach)."""
+    once its threshold is raised out of reach). A contact moved into it meanwhile by
+    earning is left without a tier until the next review."""
     if ContactTier.objects.filter(workspace_id=tier.workspace_id, tier=tier).exists():
         raise Conflict(
             "Contacts are in this tier.", fields={"threshold": ["contacts are in this tier"]}

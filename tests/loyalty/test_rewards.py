@@ -10,6 +10,7 @@ import pytest
 from django.db import connection
 
 from config.errors import Conflict, InvalidInput
+from contacts.services.erasure import contact_erase
 from loyalty.models import EntryKind, LedgerEntry, Redemption, Reward, RewardCode
 from loyalty.services import (
     points_adjust,
@@ -213,3 +214,15 @@ def test_the_same_key_sent_at_once_redeems_once(ws):
     codes = {o.split(":", 1)[1] for o in outcomes}
     assert len(codes) == 1 and sum(o.startswith("new:") for o in outcomes) == 1
     assert balance(member) == 450 and Redemption.objects.count() == 1
+
+
+def test_erasing_a_member_takes_its_points_and_redemptions_but_not_the_code_pool(ws):
+    reward = _reward(ws)
+    reward_codes_add(reward=reward, data={"codes": ["GONE", "LEFT"]}, actor=ACTOR)
+    member = _member(ws, 100)
+    _redeem(member, reward, "a")
+    contact_erase(contact=member, actor=ACTOR)
+    assert not LedgerEntry.objects.exists() and not Redemption.objects.exists()
+    issued = RewardCode.objects.get(code="GONE")
+    assert issued.redemption_id is None and issued.issued_at is not None  # never reissued
+    assert RewardCode.objects.filter(issued_at__isnull=True).count() == 1

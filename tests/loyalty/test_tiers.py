@@ -14,6 +14,8 @@ from loyalty.models import ContactTier, EntryKind, SourceKind, TierChange
 from loyalty.services import (
     balance_lock,
     entry_append,
+    reward_create,
+    reward_redeem,
     tier_create,
     tier_delete,
     tiers_review,
@@ -114,3 +116,19 @@ def test_tier_input_and_deleting_a_tier_with_members(ws):
     tiers_review(workspace_id=ws.pk)
     with pytest.raises(Conflict):
         tier_delete(tier=silver, actor=ACTOR)
+
+
+def test_a_workspace_with_a_programme_can_be_deleted(ws):
+    _tiers(ws)
+    programme(ws)
+    contact = ContactFactory.create(workspace=ws)
+    ingest(ws, purchase(contact, "600"))
+    reward = reward_create(
+        workspace=ws, data={"name": "Tote", "kind": "free_item", "points_cost": 10}, actor=ACTOR
+    )
+    reward_redeem(
+        contact=contact, data={"reward_id": reward.pk, "idempotency_key": "k"}, actor=ACTOR
+    )
+    assert _tier_name(contact) == "Gold"
+    ws.delete()
+    assert not ContactTier.objects.exists() and not TierChange.objects.exists()
