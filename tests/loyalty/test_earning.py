@@ -4,12 +4,15 @@ earned."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import threading
 
 import pytest
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
+from config.errors import Conflict
 from loyalty.models import EntryKind, LedgerEntry, Programme
 from loyalty.services import earn_for_refreshed, order_reverse, points_adjust
 from tests.factories import ContactFactory, WorkspaceFactory
@@ -187,3 +190,53 @@ def test_reversing_an_order_takes_the_rest_once(ws):
     assert LedgerEntry.objects.filter(kind=EntryKind.REVERSE).count() == 3
     ingest(ws, purchase(contact, "10"))
     assert balance(contact) == 10
+
+
+@pytest.mark.django_db(transaction=True)
+def test_earning_and_spending_at_once_keep_the_chain_of_balances(ws):
+    """The engine earns from a stream of purchases while the checkout spends points of
+    the same contact: every entry's balance_after is the one before plus its points,
+    and the balance row equals the ledger's sum."""
+    programme(ws)
+    contact = ContactFactory.create(workspace=ws)
+    failures: list[BaseException] = []
+    barrier = threading.Barrier(2)
+
+    def earn() -> None:
+        try:
+            barrier.wait()
+            for n in range(15):
+                ingest(ws, purchase(contact, "7", idempotency_key=f"p{n}"))
+        except BaseException as exc:
+            failures.append(exc)
+        finally:
+            connection.close()
+
+    def spend() -> None:
+        try:
+            barrier.wait()
+            for n in range(30):
+                with contextlib.suppress(Conflict):  # not enough points yet
+                    points_adjust(
+                        contact=contact,
+                        data={"points": -3, "reason": "spend", "idempotency_key": f"s{n}"},
+                        actor=ACTOR,
+                    )
+        except BaseException as exc:
+            failures.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=earn), threading.Thread(target=spend)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not failures
+    entries = list(LedgerEntry.objects.filter(contact=contact).order_by("id"))
+    running = 0
+    for entry in entries:
+        running += entry.points
+        assert entry.balance_after == running >= 0
+    assert sum(e.points for e in entries if e.kind == EntryKind.EARN) == 15 * 7
+    assert balance(contact) == running
