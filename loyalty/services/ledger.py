@@ -91,7 +91,6 @@ def entry_append(
             raise Conflict(
                 f"The contact has {balance.balance} points.",
                 fields={"points": [f"more than the balance ({balance.balance})"]},
-                code="insufficient_points",
             )
         details["uncollected"] = -(balance.balance + points)
         points = -balance.balance

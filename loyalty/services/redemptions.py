@@ -27,7 +27,7 @@ from workspaces.services import Actor, audit_record
 
 
 def _unavailable(reason: str) -> Conflict:
-    return Conflict(reason, fields={"reward_id": [reason]}, code="reward_unavailable")
+    return Conflict(reason, fields={"reward_id": [reason]})
 
 
 def _reward_checked(contact: Contact, reward_id: int) -> Reward:
