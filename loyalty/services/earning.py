@@ -30,7 +30,7 @@ from django.utils import timezone
 
 from contacts.models import Contact
 from loyalty.models import EntryKind, LedgerEntry, PointsBalance, Programme, SourceKind, TierCause
-from loyalty.services.ledger import MAX_POINTS, balance_lock, entry_append
+from loyalty.services.ledger import MAX_POINTS, balances_lock, balances_save, entry_append
 from loyalty.services.tiers import tiers_evaluate
 
 # Events received longer ago than this are not looked at again: the engine takes new
@@ -111,21 +111,37 @@ def events_earn(
     by_contact: dict[int, list[Candidate]] = defaultdict(list)
     for row in rows:
         by_contact[row.contact_id].append(row)
-    written: list[int] = []
+    balances = balances_lock(workspace_id=programme.workspace_id, contact_ids=list(by_contact))
+    pending: list[LedgerEntry] = []
     for contact_id in sorted(by_contact):
-        balance = balance_lock(workspace_id=programme.workspace_id, contact_id=contact_id)
-        if sum(_earn_one(programme, balance, event, purchase) for event in by_contact[contact_id]):
-            written.append(contact_id)
-    return written
+        for event in by_contact[contact_id]:
+            _earn_one(programme, balances[contact_id], event, purchase, pending)
+    _flush(pending)
+    balances_save([balances[c] for c in sorted(by_contact)])
+    return sorted(by_contact)
+
+
+def _flush(pending: list[LedgerEntry]) -> None:
+    """Insert the entries written so far, in one statement, before anything reads the
+    ledger (a refund's order, the daily cap) and at the end."""
+    if pending:
+        LedgerEntry.objects.bulk_create(pending)
+        pending.clear()
 
 
 def _earn_one(
-    programme: Programme, balance: PointsBalance, event: Candidate, purchase: list[str]
-) -> int:
+    programme: Programme,
+    balance: PointsBalance,
+    event: Candidate,
+    purchase: list[str],
+    pending: list[LedgerEntry],
+) -> None:
     order_id = event.order_id if len(event.order_id) <= MAX_ORDER_ID else ""
     is_purchase = event.name in purchase and event.revenue is not None
     if is_purchase and event.revenue is not None and event.revenue < 0:
-        return _refund(programme, balance, event, order_id)
+        _flush(pending)
+        pending.append(_refund(programme, balance, event, order_id))
+        return
     revenue = event.revenue if is_purchase and event.revenue is not None else Decimal(0)
     fixed = int(programme.event_points.get(event.name, 0))
     factor = multiplier_at(programme, event.occurred_at)
@@ -135,6 +151,7 @@ def _earn_one(
     if revenue:
         details.update(revenue=str(revenue), per_unit=str(programme.points_per_unit))
     if programme.daily_cap is not None:
+        _flush(pending)
         left = max(programme.daily_cap - _earned_on_day(programme, balance, event.occurred_at), 0)
         if points > left:
             details["capped_from"] = points
@@ -151,8 +168,9 @@ def _earn_one(
         order_id=order_id if revenue else "",
         occurred_at=event.occurred_at,
         details=details,
+        batch=True,
     )
-    return int(posted.created)
+    pending.append(posted.entry)
 
 
 def multiplier_at(programme: Programme, moment: dt.datetime) -> Decimal:
@@ -204,7 +222,9 @@ def order_standing(
     return earned, taken, revenue, refunded
 
 
-def _refund(programme: Programme, balance: PointsBalance, event: Candidate, order_id: str) -> int:
+def _refund(
+    programme: Programme, balance: PointsBalance, event: Candidate, order_id: str
+) -> LedgerEntry:
     """A negative revenue for an order takes back the order's points in proportion to
     the revenue refunded so far (floored; all of them once the refunds reach the
     order's revenue), less what earlier refunds took."""
@@ -230,5 +250,6 @@ def _refund(programme: Programme, balance: PointsBalance, event: Candidate, orde
         occurred_at=event.occurred_at,
         details={"refunded": str(-event.revenue)},
         clamp=True,
+        batch=True,
     )
-    return int(posted.created)
+    return posted.entry

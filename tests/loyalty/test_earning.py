@@ -247,3 +247,21 @@ def test_earning_and_spending_at_once_keep_the_chain_of_balances(ws):
     assert sum(e.points for e in entries if e.kind == EntryKind.EARN) == 15 * 7
     assert len(spent) > 1  # the two writers did meet
     assert balance(contact) == running == 15 * 7 - 3 * len(spent)
+
+
+def test_a_purchase_and_its_refund_in_one_batch(ws):
+    programme(ws)
+    contact, other = ContactFactory.create(workspace=ws), ContactFactory.create(workspace=ws)
+    later = (timezone.now() + dt.timedelta(minutes=1)).isoformat()
+    ingest(
+        ws,
+        purchase(contact, "100", properties={"order_id": "Z"}),
+        purchase(other, "30", properties={"order_id": "Y"}),
+        purchase(contact, "-40", properties={"order_id": "Z"}, occurred_at=later),
+        purchase(contact, "5"),
+    )
+    assert balance(contact) == 65 and balance(other) == 30
+    running = 0
+    for entry in LedgerEntry.objects.filter(contact=contact).order_by("id"):
+        running += entry.points
+        assert entry.balance_after == running
