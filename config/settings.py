@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "lifecycle",
     "messaging",
     "surveys",
+    "loyalty",
     "campaigns",
     "anymail",
     "analytics",

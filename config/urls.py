@@ -18,6 +18,7 @@ api_v1 = [
     path("", include("messaging.urls_api")),
     path("", include("campaigns.urls_api")),
     path("", include("surveys.urls_api")),
+    path("", include("loyalty.urls_api")),
 ]
 
 
@@ -68,6 +69,7 @@ urlpatterns = [
     path("w/<slug:slug>/", include("messaging.urls")),
     path("w/<slug:slug>/", include("campaigns.urls")),
     path("w/<slug:slug>/", include("surveys.urls")),
+    path("w/<slug:slug>/", include("loyalty.urls")),
 ]
 
 # /api/ answers its errors in the API's JSON shape, the dashboard with its pages.

@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from contacts.models import Contact
 from lifecycle.models import Stage
+from loyalty.models import Reward
 from messaging.models import Template
 from tests.conftest import Persona
 
@@ -79,6 +80,7 @@ BODY_ID_FIELDS = {
     "exclude_stage_ids": "stage_id",
     "segment": "segment_id",
     "segment_id": "segment_id",
+    "reward_id": "reward_id",
 }
 
 
@@ -285,6 +287,23 @@ def _complete_journeys(
         body["reentry_days"] = max(1, body.get("reentry_days") or 1)
 
 
+def _complete_loyalty(
+    method: str, path: str, body: dict[str, Any], mapper: IdMapper, path_ids: dict[str, Any]
+) -> None:
+    """A multiplier window ends after it starts; the reward redeemed exists now (a run
+    may delete rewards)."""
+    if path.endswith("/redeem/") and "reward_id" in body:
+        reward = Reward.objects.filter(workspace=mapper.workspace).order_by("pk").first()
+        if reward is not None:
+            body["reward_id"] = reward.pk
+    if path.startswith("/api/v1/loyalty/") and isinstance(body.get("multipliers"), list):
+        now = timezone.now()
+        for index, window in enumerate(body["multipliers"]):
+            if isinstance(window, dict):
+                window["starts_at"] = (now + dt.timedelta(days=index)).isoformat()
+                window["ends_at"] = (now + dt.timedelta(days=index + 1)).isoformat()
+
+
 def complete_body(
     method: str, path: str, body: dict[str, Any], mapper: IdMapper, path_ids: dict[str, Any]
 ) -> dict[str, Any]:
@@ -298,6 +317,7 @@ def complete_body(
         _complete_broadcasts,
         _complete_journeys,
         _complete_surveys,
+        _complete_loyalty,
     ):
         complete(method, path, body, mapper, path_ids)
     return body

@@ -27,7 +27,16 @@ def test_mypy_is_clean():
     assert result.returncode == 0, result.stdout[-4000:]
 
 
-APPS = ["workspaces", "contacts", "lifecycle", "messaging", "surveys", "campaigns", "analytics"]
+APPS = [
+    "workspaces",
+    "contacts",
+    "lifecycle",
+    "messaging",
+    "surveys",
+    "loyalty",
+    "campaigns",
+    "analytics",
+]
 PACKAGES = ["config", *APPS, "demo"]  # config below every app, demo above them all
 
 
@@ -74,10 +83,10 @@ def _imports(path: Path) -> list[str]:
 
 
 def test_imports_flow_one_way():
-    """config → workspaces → contacts → lifecycle → messaging → surveys → campaigns →
-    analytics → demo: a package imports only from packages to its left (docs/architecture.md).
-    config imports no app at all (its urls.py names them as strings); only tests
-    import demo."""
+    """config → workspaces → contacts → lifecycle → messaging → surveys, loyalty →
+    campaigns → analytics → demo: a package imports only from packages to its left
+    (docs/architecture.md). config imports no app at all (its urls.py names them as
+    strings); only tests import demo."""
     wrong = []
     for rank, top in enumerate(PACKAGES):
         for path in _sources(top):
@@ -89,6 +98,22 @@ def test_imports_flow_one_way():
         wrong += [
             f"{path.relative_to(ROOT)} imports {n}" for n in _imports(path) if n.startswith("demo")
         ]
+    assert not wrong, "\n".join(wrong)
+
+
+# The programme apps sit side by side between messaging and campaigns: neither imports
+# the other (what one must tell the other goes through a hook or a later app).
+SIBLINGS = ["surveys", "loyalty"]
+
+
+def test_programme_apps_do_not_import_each_other():
+    wrong = [
+        f"{path.relative_to(ROOT)} imports {name}"
+        for top in SIBLINGS
+        for path in _sources(top)
+        for name in _imports(path)
+        if name.split(".")[0] in SIBLINGS and name.split(".")[0] != top
+    ]
     assert not wrong, "\n".join(wrong)
 
 

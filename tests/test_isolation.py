@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import transaction
 from django.urls import URLPattern, URLResolver, get_resolver
 
 from campaigns.broadcasts.services import broadcast_create
@@ -21,6 +22,8 @@ from campaigns.models import Broadcast
 from contacts.services import import_job_create
 from lifecycle.models import WhatIfRun
 from lifecycle.services import stages_create_defaults
+from loyalty.models import EntryKind, SourceKind, Tier
+from loyalty.services import balance_lock, entry_append, reward_create, tier_create
 from messaging.models import Template
 from messaging.services import message_enqueue, template_create
 from messaging.services.domains import sending_domain_create
@@ -80,6 +83,26 @@ def _journey(ws: Workspace) -> int:
     return journey_schedule(journey=journey, actor=Actor(system="test")).pk
 
 
+def _next_threshold(ws: Workspace) -> int:
+    return 1000 * (Tier.objects.filter(workspace=ws).count() + 1)
+
+
+def _order(ws: Workspace) -> int:
+    """An order that earned points: its id is the number returned."""
+    contact = ContactFactory.create(workspace=ws)
+    with transaction.atomic():
+        balance = balance_lock(workspace_id=ws.pk, contact_id=contact.pk)
+        entry_append(
+            balance=balance,
+            kind=EntryKind.EARN,
+            points=10,
+            idempotency_key=f"secret-order-{contact.pk}",
+            source_kind=SourceKind.ORDER,
+            order_id=str(contact.pk),
+        )
+    return contact.pk
+
+
 OBJECT_MAKERS: dict[str, Callable[[Workspace], int]] = {
     "contact_id": lambda ws: (
         EventFactory.create(contact=ContactFactory.create(workspace=ws)).contact_id
@@ -128,6 +151,25 @@ OBJECT_MAKERS: dict[str, Callable[[Workspace], int]] = {
         ).pk
     ),
     "broadcast_id": lambda ws: _broadcast(ws).pk,
+    "reward_id": lambda ws: (
+        reward_create(
+            workspace=ws,
+            data={
+                "name": f"secret reward {uuid.uuid4().hex[:8]}",
+                "kind": "discount_code",
+                "points_cost": 10,
+            },
+            actor=Actor(system="test"),
+        ).pk
+    ),
+    "order_id": _order,
+    "tier_id": lambda ws: (
+        tier_create(
+            workspace=ws,
+            data={"name": f"secret tier {uuid.uuid4().hex[:8]}", "threshold": _next_threshold(ws)},
+            actor=Actor(system="test"),
+        ).pk
+    ),
     "journey_id": _journey,
     "domain_id": lambda ws: (
         sending_domain_create(

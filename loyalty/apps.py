@@ -1,0 +1,14 @@
+from django.apps import AppConfig
+
+
+class LoyaltyConfig(AppConfig):
+    name = "loyalty"
+
+    def ready(self) -> None:
+        # Registered once the app registry is ready: these modules import models.
+        from lifecycle.hooks import on_contacts_refreshed  # noqa: PLC0415
+        from loyalty.rules import register_loyalty_fields  # noqa: PLC0415
+        from loyalty.services.earning import earn_for_refreshed  # noqa: PLC0415
+
+        register_loyalty_fields()
+        on_contacts_refreshed(earn_for_refreshed)

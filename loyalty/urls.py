@@ -1,0 +1,20 @@
+from django.urls import path
+
+from loyalty import views
+
+app_name = "loyalty"
+
+urlpatterns = [
+    path("settings/loyalty/", views.loyalty_settings, name="settings"),
+    path("settings/loyalty/rewards/", views.reward_new, name="reward-new"),
+    path(
+        "settings/loyalty/rewards/<int:reward_id>/codes/",
+        views.reward_codes,
+        name="reward-codes",
+    ),
+    path(
+        "settings/loyalty/rewards/<int:reward_id>/switch/",
+        views.reward_switch,
+        name="reward-switch",
+    ),
+]
