@@ -45,6 +45,11 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "contacts.exports_forget": {"task": "contacts.exports_forget", "schedule": 3600.0},
     # Contacts whose data changed get their stage within about a second.
     "lifecycle.evaluate_marked": {"task": "lifecycle.evaluate_marked", "schedule": 1.0},
+    # Survey answers that stood SCANNER_BURST_SECONDS reach events and journeys.
+    "surveys.answers_settle": {
+        "task": "surveys.answers_settle",
+        "schedule": env.float("SURVEY_SETTLE_SECONDS", default=2.0),
+    },
     # Loyalty tiers: downgrades (and any upgrade missed) once a day.
     "loyalty.tiers_review_due": {"task": "loyalty.tiers_review_due", "schedule": 86400.0},
     "lifecycle.dispatch_transitions": {

@@ -178,6 +178,7 @@ def demo_surveys_seed(*, workspace: Workspace, seed: int = 7, today: dt.date | N
                 answered_at=at,
                 updated_at=at,
                 last_tap_at=at,
+                settled_version=1,  # history: nothing to tell journeys now
             )
         )
         if message is not None:
@@ -220,6 +221,7 @@ def _csat_answer(
         answered_at=at + dt.timedelta(hours=rng.uniform(0.1, 30)),
         updated_at=at,
         last_tap_at=at,
+        settled_version=1,  # history: nothing to tell journeys now
     )
 
 

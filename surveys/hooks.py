@@ -49,8 +49,9 @@ def audience_send(**kwargs: Any) -> Sent:
     return _senders[0](**kwargs)
 
 
-# Functions (response, survey) called after every counted answer or change of score,
-# inside the answer's transaction: campaigns registers the journeys' "survey answered"
+# Functions (response, survey) called for every counted answer or change of score once
+# it has stood SCANNER_BURST_SECONDS (services/settle.py, in its transaction):
+# campaigns registers the journeys' "survey answered"
 # trigger. A hook must be idempotent (a journey keys its entry by the response).
 AnswerHook = Callable[[Any, Any], None]
 _answered: list[AnswerHook] = []

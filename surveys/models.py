@@ -102,6 +102,8 @@ class SurveyResponse(models.Model):
     taps = models.PositiveIntegerField(default=1)
     # Incremented on each change of score: the key of the contact event it records.
     version = models.PositiveIntegerField(default=1)
+    # The version whose event and hooks were told (services/settle.py).
+    settled_version = models.PositiveIntegerField(default=0, db_default=0)
     locked = models.BooleanField(default=False)
     is_bot = models.BooleanField(default=False)
 
@@ -114,6 +116,11 @@ class SurveyResponse(models.Model):
         indexes = [
             models.Index(fields=["workspace", "survey", "answered_at"]),
             models.Index(fields=["workspace", "contact", "answered_at"]),
+            models.Index(
+                fields=["workspace", "last_tap_at"],
+                condition=models.Q(settled_version__lt=models.F("version")),
+                name="survey_response_unsettled",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -20,10 +20,10 @@ before the person does, some of them every link. So:
 4. Otherwise a tap records the score at once. A later tap on another score changes it
    within `SURVEY_CHANGE_HOURS` of the first answer; after that the answer is locked.
 
-Every counted answer (and change) records a `survey_answered` event on the contact
-(through contacts' `events_ingest`, which marks the contact for the stage engine), so
-journeys and stage rules see it, and is offered to the `on_survey_answered` hooks
-(journeys' "survey answered" trigger)."""
+Every counted answer (and change) that stands for SCANNER_BURST_SECONDS records a
+`survey_answered` event on the contact (through contacts' `events_ingest`, which marks
+the contact for the stage engine), so journeys and stage rules see it, and is offered
+to the `on_survey_answered` hooks (journeys' "survey answered" trigger): settle.py."""
 
 from __future__ import annotations
 
@@ -43,7 +43,7 @@ from lifecycle.selectors import contact_stage
 from messaging.models import Message
 from messaging.services.tracking import BOT_CLICK_SECONDS, is_bot
 from surveys.facts import facts_refresh
-from surveys.hooks import answers_changed, survey_answered_notify
+from surveys.hooks import answers_changed
 from surveys.models import Survey, SurveyResponse
 from surveys.scales import category, score_range
 from surveys.tokens import Send
@@ -108,7 +108,9 @@ def _check_score(survey: Survey, score: int) -> None:
         )
 
 
-def _record_event(response: SurveyResponse, survey: Survey) -> None:
+def record_event(response: SurveyResponse, survey: Survey) -> None:
+    """The contact's `survey_answered` event for this version of the answer (settle.py
+    records it once the answer has stood; its key makes a second call a no-op)."""
     if response.contact_id is None:
         return
     events_ingest(
@@ -134,15 +136,15 @@ def _record_event(response: SurveyResponse, survey: Survey) -> None:
 
 
 def _counted(response: SurveyResponse, survey: Survey) -> None:
-    """After a counted answer or change: the contact's facts, the event, the reports."""
+    """After a counted answer or change: the contact's facts and the reports at once
+    (a scanner burst takes them back); the event and the journeys once the answer has
+    stood for SCANNER_BURST_SECONDS (settle.py), so a scanner's first tap reaches
+    neither."""
     if response.contact_id is not None:
         facts_refresh(workspace_id=survey.workspace_id, contact_id=response.contact_id)
-    _record_event(response, survey)
     answers_changed(
         workspace_id=survey.workspace_id, survey_id=survey.pk, response_ids=[response.pk]
     )
-    if response.contact_id is not None:
-        survey_answered_notify(response, survey)
     logger.info(
         "surveys.answered survey=%s response=%s score=%s version=%s",
         survey.pk,

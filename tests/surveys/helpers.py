@@ -12,7 +12,9 @@ from messaging.models import Message
 from messaging.services import message_enqueue
 from messaging.services.outgoing import messages_render
 from surveys.services import survey_create
+from surveys.services.answers import SCANNER_BURST_SECONDS
 from surveys.services.sending import survey_template
+from surveys.services.settle import answers_settle
 from workspaces.services import Actor
 
 ACTOR = Actor(system="test")
@@ -39,6 +41,12 @@ def sent_message(survey: Any, contact: Any, *, sent_seconds_ago: int = 60) -> Me
     )
     message.refresh_from_db()
     return message
+
+
+def settle() -> int:
+    """What beat does once the answers have stood SCANNER_BURST_SECONDS: their events
+    and the journeys' trigger are told (surveys/services/settle.py)."""
+    return answers_settle(now=timezone.now() + dt.timedelta(seconds=SCANNER_BURST_SECONDS + 1))
 
 
 def answer_links(message: Message) -> list[str]:

@@ -15,7 +15,7 @@ from surveys.models import ContactSurveyFacts, SurveyResponse
 from surveys.services.answers import SCANNER_BURST_SECONDS
 from surveys.tokens import open_url
 from tests.factories import ContactFactory
-from tests.surveys.helpers import answer_links, nps_survey, sent_message
+from tests.surveys.helpers import answer_links, nps_survey, sent_message, settle
 
 pytestmark = pytest.mark.django_db
 
@@ -61,6 +61,9 @@ def test_a_tap_records_the_score_at_once_and_opens_the_follow_up(sent):
     thanks = client.get(saved["Location"]).content.decode()
     assert "Thank you for your answer." in thanks
     assert "Too slow &lt;b&gt;delivery&lt;/b&gt;" in thanks
+    # The event is told once the answer has stood (a scanner's burst would not).
+    assert not Event.objects.filter(contact=contact, name="survey_answered").exists()
+    assert settle() == 1
     event = Event.objects.get(contact=contact, name="survey_answered")
     assert event.properties["score"] == 3 and event.properties["category"] == "detractor"
     facts = ContactSurveyFacts.objects.get(contact=contact)
@@ -72,6 +75,7 @@ def test_a_second_tap_changes_the_score_inside_the_window_and_not_after(sent, se
     links = answer_links(message)
     client = Client(HTTP_USER_AGENT=BROWSER)
     client.get(links[6])
+    settle()
     row = SurveyResponse.objects.get(survey=survey)
     # A person goes back to the mail and taps another score a minute later.
     SurveyResponse.objects.filter(pk=row.pk).update(
@@ -80,6 +84,7 @@ def test_a_second_tap_changes_the_score_inside_the_window_and_not_after(sent, se
     client.get(links[9])
     row.refresh_from_db()
     assert (row.score, row.category, row.version, row.is_bot) == (9, "promoter", 2, False)
+    settle()
     assert Event.objects.filter(contact=contact, name="survey_answered").count() == 2
     # A day and a bit later the answer is locked.
     past = timezone.now() - dt.timedelta(hours=settings.SURVEY_CHANGE_HOURS + 1)
@@ -136,6 +141,9 @@ def test_a_scanner_with_a_browser_agent_walking_the_scale_counts_nothing(sent):
     assert SurveyResponse.objects.filter(survey=survey).count() == 1
     facts = ContactSurveyFacts.objects.get(contact=contact)
     assert facts.nps_score is None and facts.last_answered_at is None
+    # Not even the first tap reaches the contact's events (or a journey listening).
+    assert settle() == 0
+    assert not Event.objects.filter(contact=contact, name="survey_answered").exists()
     # The person taps later (after the burst): that counts.
     SurveyResponse.objects.filter(pk=row.pk).update(
         last_tap_at=timezone.now() - dt.timedelta(seconds=SCANNER_BURST_SECONDS + 1)
@@ -143,6 +151,9 @@ def test_a_scanner_with_a_browser_agent_walking_the_scale_counts_nothing(sent):
     client.get(answer_links(message)[10])
     row.refresh_from_db()
     assert (row.score, row.is_bot) == (10, False)
+    assert settle() == 1
+    event = Event.objects.get(contact=contact, name="survey_answered")
+    assert event.properties["score"] == 10
 
 
 def test_bad_tokens_are_400s(sent):

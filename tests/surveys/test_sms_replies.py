@@ -20,7 +20,7 @@ from surveys.models import SurveyResponse
 from surveys.services import survey_ask
 from tests.factories import ContactFactory, MessagingSettingsFactory
 from tests.messaging.helpers import email_template, enqueue
-from tests.surveys.helpers import ACTOR, nps_survey
+from tests.surveys.helpers import ACTOR, nps_survey, settle
 
 pytestmark = pytest.mark.django_db
 
@@ -86,6 +86,7 @@ def test_a_reply_is_the_answer_to_the_latest_survey_sent_by_sms(sms_ws, contact)
     assert b"<Message>Thanks &lt;3</Message>" in response.content
     row = SurveyResponse.objects.get(contact=contact)
     assert (row.send_key, row.category) == (f"m{message.pk}", "promoter")
+    settle()
     event = Event.objects.get(contact=contact, name="survey_answered")
     assert (event.properties["survey_id"], event.properties["score"]) == (latest.pk, 9)
     # STOP is still a keyword, not an answer, and opts the contact out.

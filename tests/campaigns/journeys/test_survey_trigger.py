@@ -15,7 +15,7 @@ from campaigns.models import Journey, JourneyEnrolment
 from surveys.models import SurveyResponse
 from tests.campaigns.journeys.helpers import advance, journey, sent_steps, step
 from tests.factories import ContactFactory
-from tests.surveys.helpers import answer_links, nps_survey, sent_message
+from tests.surveys.helpers import answer_links, nps_survey, sent_message, settle
 
 pytestmark = pytest.mark.django_db
 
@@ -29,6 +29,7 @@ def tap(message, score: int) -> None:
     )
     response = Client(HTTP_USER_AGENT=BROWSER).get(answer_links(message)[score])
     assert response.status_code == 303
+    settle()  # the answer stood: beat tells the journeys
 
 
 def entered(j: Journey) -> list[int]:
@@ -211,3 +212,17 @@ def test_the_form_picks_the_trigger_without_json(owner, ws, nps, tpl):
         f"/w/{ws.slug}/journeys/new/", {**ranged, "name": "X", "trigger_score_min": "11"}
     )
     assert "trigger.score_min: must be a whole number from 0 to 10" in bad.content.decode()
+
+
+def test_a_link_scanner_walking_the_scale_enters_no_journey(ws, nps, listening):
+    """A gateway with a browser's user agent opens every link of the scale: its first
+    tap looks like a detractor's answer until the burst shows, and settles never."""
+    sorry, refer = listening
+    contact = ContactFactory.create(workspace=ws)
+    message = sent_message(nps, contact)
+    client = Client(HTTP_USER_AGENT=BROWSER)
+    for link in answer_links(message):
+        client.get(link)
+    assert SurveyResponse.objects.get(message_id=message.pk).is_bot
+    assert settle() == 0
+    assert entered(sorry) == [] and entered(refer) == []
