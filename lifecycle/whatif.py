@@ -17,7 +17,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Case, Count, F, IntegerField, Max, Min, Q, Value, When
+from django.db.models import Case, Count, IntegerField, Max, Min, Value, When
 from django.utils import timezone
 
 from config.errors import InvalidInput
@@ -193,12 +193,18 @@ def proposed_case(
     return Case(*whens, default=Value(default.pk), output_field=IntegerField())
 
 
-# The proposed stage next to the current one (read in the same scan: contacts and
-# their stage rows are joined in id order). `held`: pinned where it is (and its stage
+# The proposed stage next to the current one (contacts and their stage rows merged in
+# id order). `held`: pinned where it is (and its stage
 # stays), so rules would not move it. The sample spreads over the moves: the newest
 # contacts of each from→to cell in turn.
 _NOW_SQL = """
-WITH diff AS MATERIALIZED ({computed}),
+WITH diff AS MATERIALIZED (
+    SELECT c.id, c.new_stage, cur.stage_id AS old_stage,
+           COALESCE(cur.pinned AND (cur.pinned_until IS NULL OR cur.pinned_until > %s)
+                    AND cur.stage_id = ANY(%s::bigint[]), false) AS held
+    FROM ({computed}) c
+    LEFT JOIN lifecycle_contactstage cur ON cur.contact_id = c.id{cur_range}
+),
 cells AS (SELECT old_stage, new_stage, held, count(*) AS n FROM diff GROUP BY 1, 2, 3),
 sample AS (
     SELECT id, old_stage, new_stage, rank FROM (
@@ -232,25 +238,23 @@ def _cells_in(
     workspace: Workspace, proposal: Proposal, now: dt.datetime, scope: Scope
 ) -> list[tuple[Any, ...]]:
     stages = [stage.as_stage(workspace) for stage in proposal.stages]
-    held = Q(lifecycle__pinned=True, lifecycle__stage_id__in=proposal.kept) & (
-        Q(lifecycle__pinned_until__isnull=True) | Q(lifecycle__pinned_until__gt=now)
-    )
     computed = (
         Contact.objects.filter(scope.limit("pk"), workspace=workspace)
-        .annotate(
-            new_stage=stage_case(stages=stages, workspace=workspace, now=now, scope=scope),
-            old_stage=F("lifecycle__stage_id"),
-            held=Case(When(held, then=Value(True)), default=Value(False)),
-        )
-        .values("id", "new_stage", "old_stage", "held")
+        .annotate(new_stage=stage_case(stages=stages, workspace=workspace, now=now, scope=scope))
+        .values("id", "new_stage")
     )
     computed_sql, params = computed.query.sql_with_params()
-    sql = _NOW_SQL.replace("{computed}", computed_sql)
+    # The stage rows of the range only: both sides are read in id order and merged.
+    ranged = scope.low is not None and scope.high is not None
+    sql = _NOW_SQL.replace("{computed}", computed_sql).replace(
+        "{cur_range}", " AND cur.contact_id BETWEEN %s AND %s" if ranged else ""
+    )
+    bounds = [scope.low, scope.high] if ranged else []
     with transaction.atomic(), connection.cursor() as cursor:
         # As the engine's own statements: no JIT, memory for the rules' hash tables.
         cursor.execute("SET LOCAL jit = off")
         cursor.execute("SET LOCAL work_mem = '64MB'")
-        cursor.execute(sql, [*params, SAMPLE])
+        cursor.execute(sql, [now, proposal.kept, *params, *bounds, SAMPLE])
         return list(cursor.fetchall())
 
 
