@@ -12,8 +12,9 @@ events each, the default stages), puts every contact in its stage with a sweep, 
                        the month end before last under the proposed rules
                        (raw events, as_of); the job runs 24 such steps
 
-Runs in its own database (stagecraft_bench_whatif). Prints one JSON object as its
-last line."""
+Runs in its own database (stagecraft_bench_whatif). REUSE=1 times again on the
+database a previous run built (migrated to the current code first), without building
+it. Prints one JSON object as its last line."""
 
 from __future__ import annotations
 
@@ -21,11 +22,21 @@ import datetime as dt
 import os
 import statistics
 import time
+from typing import Any
 
-from bench.common import django_setup, fresh_database, machine, migrate, report
+from bench.common import (
+    base_database_url,
+    django_setup,
+    fresh_database,
+    machine,
+    migrate,
+    report,
+    with_database,
+)
 from bench.sweep_data import CONTACTS, build, log
 
 RUNS = int(os.environ.get("RUNS", "3"))
+REUSE = os.environ.get("REUSE") == "1"
 
 
 def timed(function: object, runs: int = RUNS) -> tuple[float, object]:
@@ -37,18 +48,12 @@ def timed(function: object, runs: int = RUNS) -> tuple[float, object]:
     return statistics.median(times), result
 
 
-def main() -> None:
-    url = fresh_database("stagecraft_bench_whatif")
-    django_setup(url)
-    log("migrating the bench database")
-    migrate()
+def build_and_sweep() -> tuple[dt.datetime, Any, int]:
+    """The workspace of bench/sweep.py, summarised, swept, 1% pinned."""
     from django.db import connection
 
     from contacts.services import event_summaries_rebuild
-    from lifecycle.selectors import stages_for_workspace
     from lifecycle.services import sweep_now
-    from lifecycle.services.whatif import month_ends
-    from lifecycle.whatif import funnel_as_of, proposal_parse, whatif_now
     from workspaces.services import workspace_provision
 
     now = dt.datetime.now(dt.UTC).replace(microsecond=0)
@@ -77,6 +82,30 @@ def main() -> None:
         cursor.execute("VACUUM ANALYZE lifecycle_contactstage")
     log(f"swept in {time.perf_counter() - started:.1f}s; timing the what-if")
 
+    return now, workspace, events
+
+
+def main() -> None:
+    name = "stagecraft_bench_whatif"
+    url = with_database(base_database_url(), name) if REUSE else fresh_database(name)
+    django_setup(url)
+    log("migrating the bench database")
+    migrate()
+
+    from contacts.models import Contact, Event
+    from lifecycle.selectors import stages_for_workspace
+    from lifecycle.services.whatif import month_ends
+    from lifecycle.whatif import funnel_as_of, proposal_parse, whatif_now
+
+    if REUSE:
+        from workspaces.models import Workspace
+
+        workspace = Workspace.objects.get(slug="bench")
+        now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+        events = Event.objects.filter(workspace=workspace).count()
+        assert Contact.objects.filter(workspace=workspace).count() == CONTACTS
+    else:
+        now, workspace, events = build_and_sweep()
     one = proposal_parse(
         workspace=workspace, body={"stage": "repeat", "rule": {"purchases": {"gte": 3}}}
     )
