@@ -27,7 +27,16 @@ def test_mypy_is_clean():
     assert result.returncode == 0, result.stdout[-4000:]
 
 
-APPS = ["workspaces", "contacts", "lifecycle", "messaging", "surveys", "campaigns", "analytics"]
+APPS = [
+    "workspaces",
+    "contacts",
+    "lifecycle",
+    "messaging",
+    "catalog",
+    "surveys",
+    "campaigns",
+    "analytics",
+]
 PACKAGES = ["config", *APPS, "demo"]  # config below every app, demo above them all
 
 
