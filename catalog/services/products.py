@@ -66,6 +66,7 @@ class ProductResult:
     status: str  # created | updated | unchanged | error
     product_id: str | None = None
     errors: Errors = field(default_factory=dict)
+    duplicate_of: int | None = None  # the earlier item with the same product_id
 
     def as_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"index": self.index, "status": self.status}
@@ -97,7 +98,15 @@ def products_upsert(
         product_id = item["product_id"]
         if product_id in first_index:
             reason = f"is also item {first_index[product_id]} of this batch"
-            results.append(ProductResult(index, "error", product_id, {"product_id": [reason]}))
+            results.append(
+                ProductResult(
+                    index,
+                    "error",
+                    product_id,
+                    {"product_id": [reason]},
+                    duplicate_of=first_index[product_id],
+                )
+            )
             continue
         first_index[product_id] = index
         rows.append(_row(item))
