@@ -17,7 +17,13 @@ from catalog.validation import clean_product
 from config.api import request_object
 from config.errors import InvalidInput, NotFound
 from config.openapi import ERRORS
-from config.pagination import KeysetPagination, keyset_page, paginated_response, parse_limit
+from config.pagination import (
+    KeysetPagination,
+    keyset_page,
+    keyset_response,
+    paginated_response,
+    parse_limit,
+)
 from config.query import datetime_param, enum_param, openapi, query_values, text_param
 from workspaces.api_auth import ApiRequest
 
@@ -189,3 +195,21 @@ def _items(body: dict[str, Any]) -> list[Any]:
             fields={"products": [f"at most {limit} items per request"]},
         )
     return items
+
+
+class UnknownProductListView(APIView):
+    pagination_class = KeysetPagination
+
+    @extend_schema(
+        operation_id="products_unknown_list",
+        description="Product ids that events (line items, a product viewed) named and "
+        "the catalogue does not hold, by product_id: what the catalogue is missing.",
+        responses={200: serializers.UnknownProductSerializer(many=True), **ERRORS},
+    )
+    def get(self, request: ApiRequest) -> Response:
+        return keyset_response(
+            request,
+            selectors.unknown_products(workspace=request.workspace),
+            keys=["product_id"],
+            item=serializers.unknown_product_to_dict,
+        )

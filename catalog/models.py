@@ -62,3 +62,27 @@ class Product(models.Model):
 
     def __str__(self) -> str:
         return f"{self.product_id}: {self.title}"
+
+
+class UnknownProduct(models.Model):
+    """A product id that events named (line items, a product viewed) and the catalogue
+    did not hold when they came: recorded, not refused, so the shop can see what its
+    feed is missing. Reads leave out ids the catalogue holds now; an upsert of the
+    product deletes its row."""
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    product_id = models.CharField(max_length=PRODUCT_ID_MAX)
+    occurrences = models.BigIntegerField(default=0)
+    last_event = models.CharField(max_length=200)
+    first_seen_at = models.DateTimeField()
+    last_seen_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["workspace", "product_id"], name="catalog_unknown_product_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.product_id

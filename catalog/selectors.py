@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 
-from catalog.models import Product
+from catalog.models import Product, UnknownProduct
 from workspaces.models import Workspace
 
 
@@ -38,3 +38,9 @@ def products_search(
     if updated_since is not None:
         products = products.filter(updated_at__gte=updated_since)
     return products
+
+
+def unknown_products(*, workspace: Workspace) -> QuerySet[UnknownProduct]:
+    """Product ids events named that the catalogue does not hold now."""
+    held = Product.objects.filter(workspace=workspace, product_id=OuterRef("product_id"))
+    return UnknownProduct.objects.filter(workspace=workspace).exclude(Exists(held))

@@ -107,3 +107,21 @@ def product_to_dict(product: Product) -> dict[str, Any]:
         "created_at": product.created_at.isoformat(),
         "updated_at": product.updated_at.isoformat(),
     }
+
+
+class UnknownProductSerializer(serializers.Serializer):
+    product_id = serializers.CharField()
+    occurrences = serializers.IntegerField(help_text="events that named it")
+    last_event = serializers.CharField(help_text="the name of the last event that named it")
+    first_seen_at = serializers.DateTimeField()
+    last_seen_at = serializers.DateTimeField()
+
+
+def unknown_product_to_dict(row: Any) -> dict[str, Any]:
+    return {
+        "product_id": row.product_id,
+        "occurrences": row.occurrences,
+        "last_event": row.last_event,
+        "first_seen_at": row.first_seen_at.isoformat(),
+        "last_seen_at": row.last_seen_at.isoformat(),
+    }

@@ -117,6 +117,12 @@ def products_upsert(
         with bound_cursor() as cursor:
             cursor.execute(_UPSERT_SQL, {"ws": workspace.pk, "now": now, "rows": json.dumps(rows)})
             written = dict(cursor.fetchall())
+            # Ids events named before the catalogue held them are known now.
+            cursor.execute(
+                "DELETE FROM catalog_unknownproduct WHERE workspace_id = %s "
+                "AND product_id = ANY(%s)",
+                [workspace.pk, sorted(written)],
+            )
     for result in results:
         if result.status == "unchanged" and result.product_id in written:
             result.status = "created" if written[result.product_id] else "updated"
