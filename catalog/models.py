@@ -86,3 +86,49 @@ class UnknownProduct(models.Model):
 
     def __str__(self) -> str:
         return self.product_id
+
+
+class ProductPopularity(models.Model):
+    """How many contacts bought the product in the window, as of the last compute
+    (catalog.services.recommendations): the popularity fallback's order."""
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="+")
+    buyers = models.IntegerField()
+    computed_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["workspace", "product"], name="catalog_popularity_unique"
+            ),
+        ]
+        indexes = [models.Index(fields=["workspace", "-buyers", "product"])]
+
+    def __str__(self) -> str:
+        return f"{self.product_id}: {self.buyers}"
+
+
+class ProductPair(models.Model):
+    """Bought together: of the contacts who bought `product`, `together` also bought
+    `other`; `lift` is how much more often than chance (together * all buyers /
+    (buyers of product * buyers of other)). The best pairs per product, as of the last
+    compute."""
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="+")
+    other = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="+")
+    together = models.IntegerField()
+    lift = models.FloatField()
+    computed_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["workspace", "product", "other"], name="catalog_pair_unique"
+            ),
+        ]
+        indexes = [models.Index(fields=["workspace", "product", "-lift"])]
+
+    def __str__(self) -> str:
+        return f"{self.product_id} + {self.other_id}: {self.lift:.2f}"

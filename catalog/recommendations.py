@@ -1,0 +1,102 @@
+"""Serving recommendations from the stored popularity and pairs
+(catalog.services.recommendations computes them): a few indexed reads, no model."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db import connection
+from django.db.models import Q
+
+from catalog.models import Product, ProductPair, ProductPopularity
+from contacts.models import Contact
+
+KIND_BOUGHT_TOGETHER = "bought_together"
+KIND_POPULAR = "popular"
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    product: Product
+    kind: str  # bought_together | popular
+    score: float  # the lift (summed over the contact's products), or the buyers
+
+
+def _offerable(in_stock_only: bool) -> Q:
+    """Products a message may offer: active, and in stock unless asked otherwise."""
+    return Q(active=True, in_stock=True) if in_stock_only else Q(active=True)
+
+
+def similar_products(
+    *, product: Product, n: int, in_stock_only: bool = True
+) -> list[Recommendation]:
+    """Bought together with `product`, best lift first."""
+    offerable = Product.objects.filter(_offerable(in_stock_only), workspace_id=product.workspace_id)
+    pairs = (
+        ProductPair.objects.filter(workspace_id=product.workspace_id, product=product)
+        .filter(other__in=offerable)
+        .select_related("other")
+        .order_by("-lift", "-together", "other_id")[:n]
+    )
+    return [Recommendation(p.other, KIND_BOUGHT_TOGETHER, p.lift) for p in pairs]
+
+
+# The catalogue products a contact bought (any time): what "not already bought" leaves
+# out. The contact's purchase events come through the (workspace, contact, name, time)
+# index.
+_BOUGHT_SQL = """
+SELECT DISTINCT p.id
+FROM contacts_event e
+CROSS JOIN LATERAL jsonb_array_elements(
+    CASE WHEN jsonb_typeof(e.properties -> 'items') = 'array'
+         THEN e.properties -> 'items' ELSE '[]'::jsonb END
+) AS item
+JOIN catalog_product p
+  ON p.workspace_id = e.workspace_id AND p.product_id = btrim(item ->> 'product_id')
+WHERE e.workspace_id = %s AND e.contact_id = %s AND e.name = 'purchase'
+  AND jsonb_typeof(item) = 'object'
+"""
+
+
+def products_bought(*, contact: Contact) -> set[int]:
+    with connection.cursor() as cursor:
+        cursor.execute(_BOUGHT_SQL, [contact.workspace_id, contact.pk])
+        return {row[0] for row in cursor.fetchall()}
+
+
+def recommendations_for_contact(
+    *, contact: Contact, n: int, in_stock_only: bool = True
+) -> list[Recommendation]:
+    """For one contact: products bought together with what they bought (lift summed
+    over their products), then the most popular, leaving out what they bought and
+    what is not offerable; fewer than `n` when the catalogue has no more."""
+    bought = products_bought(contact=contact)
+    offerable = Product.objects.filter(_offerable(in_stock_only), workspace_id=contact.workspace_id)
+    chosen: dict[int, Recommendation] = {}
+    if bought:
+        pairs = (
+            ProductPair.objects.filter(workspace_id=contact.workspace_id, product_id__in=bought)
+            .exclude(other_id__in=bought)
+            .filter(other__in=offerable)
+            .select_related("other")
+            .order_by("-lift")[: n * 10]
+        )
+        scores: dict[int, float] = {}
+        others: dict[int, Product] = {}
+        for pair in pairs:
+            scores[pair.other_id] = scores.get(pair.other_id, 0.0) + pair.lift
+            others[pair.other_id] = pair.other
+        for other_id in sorted(scores, key=lambda pk: (-scores[pk], pk))[:n]:
+            score = scores[other_id]
+            chosen[other_id] = Recommendation(others[other_id], KIND_BOUGHT_TOGETHER, score)
+    if len(chosen) < n:
+        popular = (
+            ProductPopularity.objects.filter(workspace_id=contact.workspace_id)
+            .exclude(product_id__in=bought | set(chosen))
+            .filter(product__in=offerable)
+            .select_related("product")
+            .order_by("-buyers", "product_id")[: n - len(chosen)]
+        )
+        for row in popular:
+            chosen[row.product_id] = Recommendation(row.product, KIND_POPULAR, float(row.buyers))
+    return list(chosen.values())
