@@ -22,6 +22,7 @@ URL = {
     "type": "string",
     "maxLength": 2000,
     "pattern": "^(https?://[^\\s/?#@]+[^\\s]*)?$",
+    "nullable": True,
     "description": "an http:// or https:// address, or empty",
 }
 PRICE = {
@@ -35,30 +36,40 @@ PRICE = {
 
 
 class ProductSerializer(serializers.Serializer):
-    product_id = described(PRODUCT_ID)
+    # Named by the address of a PUT (a product_id in its body must be the same).
+    product_id = described(PRODUCT_ID, read_only=True)
     title = described(text(500, blank=False))
     url = described(URL, required=False)
     image_url = described(URL, required=False)
     price = described(PRICE, required=False)
-    currency = serializers.ChoiceField(
-        choices=sorted(ISO_4217),
+    currency = described(
+        {
+            "type": "string",
+            "enum": [*sorted(ISO_4217), ""],
+            "nullable": True,
+            "description": "ISO 4217; the workspace's currency when a price is given "
+            "without one; empty without a price",
+        },
         required=False,
-        help_text="ISO 4217; the workspace's currency when a price is given without one",
     )
     categories = serializers.ListField(
-        child=serializers.CharField(max_length=200), max_length=50, required=False
+        child=serializers.CharField(max_length=200), max_length=50, required=False, allow_null=True
     )
-    brand = described(text(200), required=False)
+    brand = described(text(200, nullable=True), required=False)
     in_stock = serializers.BooleanField(
-        required=False, help_text="default: true, or quantity > 0 when a quantity is given"
+        required=False,
+        allow_null=True,
+        help_text="default: true, or quantity > 0 when a quantity is given",
     )
     quantity = serializers.IntegerField(
         min_value=0, max_value=2**31 - 1, required=False, allow_null=True
     )
     attributes = serializers.DictField(
-        required=False, help_text="custom attributes: at most 100 keys, 16 KB as JSON"
+        required=False,
+        allow_null=True,
+        help_text="custom attributes: at most 100 keys, 16 KB as JSON",
     )
-    active = serializers.BooleanField(required=False, default=True)
+    active = serializers.BooleanField(required=False, allow_null=True, default=True)
     created_at = serializers.DateTimeField(read_only=True)
     updated_at = serializers.DateTimeField(read_only=True)
 
