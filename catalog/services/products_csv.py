@@ -25,12 +25,12 @@ TARGETS = (
     ("image_url", "Image address"),
     ("price", "Price"),
     ("currency", "Currency"),
-    ("categories", "Categories (separated by | or ;)"),
+    ("categories", "Categories"),
     ("brand", "Brand"),
     ("quantity", "Quantity in stock"),
-    ("in_stock", "In stock (yes/no)"),
-    ("active", "Active (yes/no)"),
-    (ATTRIBUTE, "Custom attribute (named by the column)"),
+    ("in_stock", "In stock"),
+    ("active", "Active"),
+    (ATTRIBUTE, "Custom attribute"),
 )
 _ALIASES = {
     "product_id": {"productid", "id", "sku", "itemid", "variantsku", "variantid"},
@@ -177,11 +177,12 @@ PRODUCTS_IMPORT = ImportKind(
     help_text="One product per row: its id (SKU) and title, and any of its page and "
     "image addresses, price and currency, categories (separated by | or ;), brand, "
     "quantity, in stock and active (yes or no). Other columns can be kept as custom "
-    "attributes. A product already in the catalogue is replaced by its row.",
+    "attributes, named by their header. A product already in the catalogue is replaced by its row.",
     targets=TARGETS,
     created_label="products created or updated",
     unchanged_label="already so",
     suggest_mapping=suggest_products_mapping,
     validate_mapping=validate_products_mapping,
     process_chunk=products_chunk_process,
+    matches_contacts=False,
 )
