@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.db import connection
-from django.db.models import Q
+from django.db.models import Q, Sum
 
 from catalog.models import Product, ProductPair, ProductPopularity
 from contacts.models import Contact
@@ -22,19 +22,22 @@ class Recommendation:
     score: float  # the lift (summed over the contact's products), or the buyers
 
 
-def _offerable(in_stock_only: bool) -> Q:
-    """Products a message may offer: active, and in stock unless asked otherwise."""
-    return Q(active=True, in_stock=True) if in_stock_only else Q(active=True)
+def _offerable(through: str, in_stock_only: bool) -> Q:
+    """Products a message may offer: active, and in stock unless asked otherwise; as
+    conditions on the joined product (`through`), so the plan starts from the stored
+    rows of the product or contact asked about, whatever the table statistics say."""
+    if in_stock_only:
+        return Q(**{f"{through}__active": True, f"{through}__in_stock": True})
+    return Q(**{f"{through}__active": True})
 
 
 def similar_products(
     *, product: Product, n: int, in_stock_only: bool = True
 ) -> list[Recommendation]:
     """Bought together with `product`, best lift first."""
-    offerable = Product.objects.filter(_offerable(in_stock_only), workspace_id=product.workspace_id)
     pairs = (
         ProductPair.objects.filter(workspace_id=product.workspace_id, product=product)
-        .filter(other__in=offerable)
+        .filter(_offerable("other", in_stock_only))
         .select_related("other")
         .order_by("-lift", "-together", "other_id")[:n]
     )
@@ -71,29 +74,29 @@ def recommendations_for_contact(
     over their products), then the most popular, leaving out what they bought and
     what is not offerable; fewer than `n` when the catalogue has no more."""
     bought = products_bought(contact=contact)
-    offerable = Product.objects.filter(_offerable(in_stock_only), workspace_id=contact.workspace_id)
     chosen: dict[int, Recommendation] = {}
     if bought:
-        pairs = (
+        # Summed and ranked by PostgreSQL: only the n winners come back as products.
+        best = list(
             ProductPair.objects.filter(workspace_id=contact.workspace_id, product_id__in=bought)
             .exclude(other_id__in=bought)
-            .filter(other__in=offerable)
-            .select_related("other")
-            .order_by("-lift")[: n * 10]
+            .filter(_offerable("other", in_stock_only))
+            .values("other_id")
+            .annotate(score=Sum("lift"))
+            .order_by("-score", "other_id")[:n]
         )
-        scores: dict[int, float] = {}
-        others: dict[int, Product] = {}
-        for pair in pairs:
-            scores[pair.other_id] = scores.get(pair.other_id, 0.0) + pair.lift
-            others[pair.other_id] = pair.other
-        for other_id in sorted(scores, key=lambda pk: (-scores[pk], pk))[:n]:
-            score = scores[other_id]
-            chosen[other_id] = Recommendation(others[other_id], KIND_BOUGHT_TOGETHER, score)
+        others = Product.objects.filter(workspace_id=contact.workspace_id).in_bulk(
+            [row["other_id"] for row in best]
+        )
+        for pair in best:
+            chosen[pair["other_id"]] = Recommendation(
+                others[pair["other_id"]], KIND_BOUGHT_TOGETHER, pair["score"]
+            )
     if len(chosen) < n:
         popular = (
             ProductPopularity.objects.filter(workspace_id=contact.workspace_id)
             .exclude(product_id__in=bought | set(chosen))
-            .filter(product__in=offerable)
+            .filter(_offerable("product", in_stock_only))
             .select_related("product")
             .order_by("-buyers", "product_id")[: n - len(chosen)]
         )
