@@ -26,6 +26,7 @@ import os
 import random
 import statistics
 import time
+from typing import Any
 
 from bench.common import copy_contacts, django_setup, fresh_database, machine, migrate, report
 
@@ -116,7 +117,7 @@ def main() -> None:
     workspace, _ = workspace_provision(slug="bench", name="Bench")
     started = time.perf_counter()
     for start in range(0, PRODUCTS, 1000):
-        batch = [
+        batch: list[dict[str, Any]] = [
             {
                 "product_id": f"P{k}",
                 "title": f"Product {k}",
