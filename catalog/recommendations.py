@@ -46,24 +46,27 @@ def similar_products(
 
 # The catalogue products a contact bought (any time): what "not already bought" leaves
 # out. The contact's purchase events come through the (workspace, contact, name, time)
-# index.
+# index; their product ids are collected first (an init plan), then looked up in the
+# catalogue's unique index, a plan no stale estimate of the catalogue's size can turn
+# into a scan of every product.
 _BOUGHT_SQL = """
-SELECT DISTINCT p.id
-FROM contacts_event e
-CROSS JOIN LATERAL jsonb_array_elements(
-    CASE WHEN jsonb_typeof(e.properties -> 'items') = 'array'
-         THEN e.properties -> 'items' ELSE '[]'::jsonb END
-) AS item
-JOIN catalog_product p
-  ON p.workspace_id = e.workspace_id AND p.product_id = btrim(item ->> 'product_id')
-WHERE e.workspace_id = %s AND e.contact_id = %s AND e.name = 'purchase'
-  AND jsonb_typeof(item) = 'object'
+SELECT p.id FROM catalog_product p
+WHERE p.workspace_id = %s AND p.product_id = ANY(ARRAY(
+    SELECT DISTINCT btrim(item ->> 'product_id')
+    FROM contacts_event e
+    CROSS JOIN LATERAL jsonb_array_elements(
+        CASE WHEN jsonb_typeof(e.properties -> 'items') = 'array'
+             THEN e.properties -> 'items' ELSE '[]'::jsonb END
+    ) AS item
+    WHERE e.workspace_id = %s AND e.contact_id = %s AND e.name = 'purchase'
+      AND jsonb_typeof(item) = 'object'
+))
 """
 
 
 def products_bought(*, contact: Contact) -> set[int]:
     with connection.cursor() as cursor:
-        cursor.execute(_BOUGHT_SQL, [contact.workspace_id, contact.pk])
+        cursor.execute(_BOUGHT_SQL, [contact.workspace_id, contact.workspace_id, contact.pk])
         return {row[0] for row in cursor.fetchall()}
 
 
