@@ -11,16 +11,23 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from catalog import recommendations, selectors, serializers
-from catalog.recommendations import Recommendation
-from config.errors import NotFound
+from catalog.recommendations import Offer, Recommendation
+from config.errors import InvalidInput, NotFound
 from config.openapi import ERRORS
-from config.query import QueryParam, enum_param, openapi, query_values
+from config.query import QueryParam, enum_param, openapi, query_values, text_param
 from contacts import selectors as contact_selectors
 from workspaces.api_auth import ApiRequest
 
+EXCLUDE_MAX = 100
 PARAMS = [
     QueryParam("n", {"type": "integer", "minimum": 1, "maximum": 50}, "how many (default 10)"),
     enum_param("in_stock", ["true", "false"], "only products in stock (default true)"),
+    text_param("category", "only products of this category"),
+    text_param(
+        "exclude",
+        f"product ids never to offer, comma-separated (at most {EXCLUDE_MAX})",
+        max_length=4000,
+    ),
 ]
 RESULTS = inline_serializer(
     "RecommendationList",
@@ -58,7 +65,16 @@ def _answer(found: list[Recommendation]) -> Response:
 
 def _options(request: ApiRequest) -> dict[str, Any]:
     values = query_values(request.query_params, PARAMS)
-    return {"n": values.get("n", 10), "in_stock_only": values.get("in_stock", "true") == "true"}
+    exclude = frozenset(p.strip() for p in values.get("exclude", "").split(",") if p.strip())
+    if len(exclude) > EXCLUDE_MAX:
+        reason = f"at most {EXCLUDE_MAX} product ids"
+        raise InvalidInput(f"exclude: {reason}", fields={"exclude": [reason]})
+    offer = Offer(
+        in_stock_only=values.get("in_stock", "true") == "true",
+        category=values.get("category") or None,
+        exclude=exclude,
+    )
+    return {"n": values.get("n", 10), "offer": offer}
 
 
 class ProductSimilarView(APIView):

@@ -22,22 +22,35 @@ class Recommendation:
     score: float  # the lift (summed over the contact's products), or the buyers
 
 
-def _offerable(through: str, in_stock_only: bool) -> Q:
-    """Products a message may offer: active, and in stock unless asked otherwise; as
-    conditions on the joined product (`through`), so the plan starts from the stored
-    rows of the product or contact asked about, whatever the table statistics say."""
-    if in_stock_only:
-        return Q(**{f"{through}__active": True, f"{through}__in_stock": True})
-    return Q(**{f"{through}__active": True})
+@dataclass(frozen=True)
+class Offer:
+    """Which products may be offered: always active ones; in stock unless
+    `in_stock_only` is off; of `category` when given; never the `exclude`d ids."""
+
+    in_stock_only: bool = True
+    category: str | None = None
+    exclude: frozenset[str] = frozenset()
 
 
-def similar_products(
-    *, product: Product, n: int, in_stock_only: bool = True
-) -> list[Recommendation]:
+def _offerable(through: str, offer: Offer) -> Q:
+    """The offer as conditions on the joined product (`through`), so the plan starts
+    from the stored rows of the product or contact asked about, whatever the table
+    statistics say."""
+    condition = Q(**{f"{through}__active": True})
+    if offer.in_stock_only:
+        condition &= Q(**{f"{through}__in_stock": True})
+    if offer.category:
+        condition &= Q(**{f"{through}__categories__contains": [offer.category]})
+    if offer.exclude:
+        condition &= ~Q(**{f"{through}__product_id__in": sorted(offer.exclude)})
+    return condition
+
+
+def similar_products(*, product: Product, n: int, offer: Offer = Offer()) -> list[Recommendation]:
     """Bought together with `product`, best lift first."""
     pairs = (
         ProductPair.objects.filter(workspace_id=product.workspace_id, product=product)
-        .filter(_offerable("other", in_stock_only))
+        .filter(_offerable("other", offer))
         .select_related("other")
         .order_by("-lift", "-together", "other_id")[:n]
     )
@@ -71,7 +84,7 @@ def products_bought(*, contact: Contact) -> set[int]:
 
 
 def recommendations_for_contact(
-    *, contact: Contact, n: int, in_stock_only: bool = True
+    *, contact: Contact, n: int, offer: Offer = Offer()
 ) -> list[Recommendation]:
     """For one contact: products bought together with what they bought (lift summed
     over their products), then the most popular, leaving out what they bought and
@@ -83,7 +96,7 @@ def recommendations_for_contact(
         best = list(
             ProductPair.objects.filter(workspace_id=contact.workspace_id, product_id__in=bought)
             .exclude(other_id__in=bought)
-            .filter(_offerable("other", in_stock_only))
+            .filter(_offerable("other", offer))
             .values("other_id")
             .annotate(score=Sum("lift"))
             .order_by("-score", "other_id")[:n]
@@ -99,7 +112,7 @@ def recommendations_for_contact(
         popular = (
             ProductPopularity.objects.filter(workspace_id=contact.workspace_id)
             .exclude(product_id__in=bought | set(chosen))
-            .filter(_offerable("product", in_stock_only))
+            .filter(_offerable("product", offer))
             .select_related("product")
             .order_by("-buyers", "product_id")[: n - len(chosen)]
         )

@@ -121,3 +121,18 @@ def test_outsider_gets_404s(api, computed, outsider_api):
     assert outsider_api.get(url).status_code == 404
     outsider_api.put("/api/v1/products/GRINDER/", {"title": "Theirs"}, format="json")
     assert outsider_api.get("/api/v1/products/GRINDER/similar/").json()["results"] == []
+
+
+def test_category_and_excluded_ids_narrow_what_is_offered(api, computed):
+    api.put(
+        "/api/v1/products/BEANS-A/",
+        {"title": "House blend", "categories": ["beans"]},
+        format="json",
+    )
+    api.put("/api/v1/products/BEANS-B/", {"title": "Decaf", "categories": ["beans"]}, format="json")
+    url = f"/api/v1/contacts/{_contact(computed, 'new')}/recommendations/"
+    assert _ids(api.get(f"{url}?category=beans")) == ["BEANS-B", "BEANS-A"]
+    assert _ids(api.get(f"{url}?n=3&exclude=FILTER,BEANS-B")) == ["BEANS-A"]
+    assert _ids(api.get("/api/v1/products/GRINDER/similar/?exclude=FILTER")) == []
+    too_many = ",".join(f"P{i}" for i in range(101))
+    assert api.get(f"{url}?exclude={too_many}").status_code == 400
