@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "contacts",
     "lifecycle",
     "messaging",
+    "catalog",
     "surveys",
     "loyalty",
     "campaigns",

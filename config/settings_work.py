@@ -43,6 +43,11 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     },
     # Exported contact files are kept a day (contacts/services/export_jobs.py).
     "contacts.exports_forget": {"task": "contacts.exports_forget", "schedule": 3600.0},
+    # Popularity and bought-together of each workspace with products, nightly.
+    "catalog.recommendations_compute_all": {
+        "task": "catalog.recommendations_compute_all",
+        "schedule": env.float("CATALOG_RECS_EVERY_SECONDS", default=86400.0),
+    },
     # Contacts whose data changed get their stage within about a second.
     "lifecycle.evaluate_marked": {"task": "lifecycle.evaluate_marked", "schedule": 1.0},
     # Survey answers that stood SCANNER_BURST_SECONDS reach events and journeys.
@@ -258,3 +263,10 @@ if SURVEY_CHANGE_HOURS < 0 or SURVEY_PAGE_RATE_PER_MINUTE < 1:
     raise ImproperlyConfigured(
         "SURVEY_CHANGE_HOURS must be 0 or more and SURVEY_PAGE_RATE_PER_MINUTE 1 or more."
     )
+
+# Recommendations (catalog/services/recommendations.py): the purchases they are
+# computed from, how many contacts must have bought two products for them to count as
+# bought together, and how many pairs are kept per product.
+CATALOG_RECS_WINDOW_DAYS = env.int("CATALOG_RECS_WINDOW_DAYS", default=365)
+CATALOG_RECS_MIN_TOGETHER = env.int("CATALOG_RECS_MIN_TOGETHER", default=2)
+CATALOG_RECS_PAIRS_PER_PRODUCT = env.int("CATALOG_RECS_PAIRS_PER_PRODUCT", default=50)

@@ -17,6 +17,7 @@ api_v1 = [
     path("", include("analytics.urls_api")),
     path("", include("messaging.urls_api")),
     path("", include("campaigns.urls_api")),
+    path("", include("catalog.urls_api")),
     path("", include("surveys.urls_api")),
     path("", include("loyalty.urls_api")),
 ]

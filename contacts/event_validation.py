@@ -9,6 +9,7 @@ from typing import Any
 
 from django.utils import timezone
 
+from contacts.hooks import EVENT_CHECKS
 from contacts.validation import (
     CURRENCY,
     FUTURE_TOLERANCE,
@@ -88,6 +89,16 @@ def _properties_errors(properties: Any) -> Errors:
     return json_size_errors(properties, "properties", MAX_PROPERTIES_BYTES)
 
 
+def _checked_properties_errors(name: str | None, properties: Any) -> Errors:
+    """The properties' bounds, then other apps' checks of what an event of this name
+    carries (catalog: line items)."""
+    errors = _properties_errors(properties)
+    if not errors and name is not None:
+        for check in EVENT_CHECKS:
+            errors.update(check(name, properties))
+    return errors
+
+
 def _occurred_at(value: Any, now: dt.datetime) -> tuple[dt.datetime | None, str | None]:
     """When the event happened: now if not given; never more than a day ahead."""
     if value is None:
@@ -128,7 +139,7 @@ def clean_event(
     properties = data.get("properties", {})
     if properties is None:
         properties = {}
-    errors.update(_properties_errors(properties))
+    errors.update(_checked_properties_errors(cleaned.get("name"), properties))
     cleaned["properties"] = properties
 
     revenue, error = clean_revenue(data.get("revenue"))

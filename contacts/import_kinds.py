@@ -38,6 +38,9 @@ class ImportKind:
     validate_mapping: Callable[[list[str], Any, Any], dict[str, str]]
     # (job, rows) -> outcome; called inside the chunk's transaction
     process_chunk: Callable[[Any, Rows], ChunkOutcome]
+    # Whether rows name contacts (by email or external id, the job's match_on); a kind
+    # whose rows are not about contacts (catalog: products) hides that choice.
+    matches_contacts: bool = True
 
 
 IMPORT_KINDS: dict[str, ImportKind] = {}

@@ -281,7 +281,9 @@ class ImportCreateSerializer(serializers.Serializer):
         required=False,
         help_text="contacts (default), or stage_history: one known stage move per row "
         "(email or external_id, stage key or name, date), mapped to email | external_id | "
-        "stage | at",
+        "stage | at; or products: one product per row (docs/catalog.md), mapped to "
+        "product_id | title | url | image_url | price | currency | categories | brand | "
+        "quantity | in_stock | active | attribute",
     )
     mapping = serializers.JSONField(required=False, help_text='{"Column": "email", ...}')
     match_on = serializers.ChoiceField(ImportJob.MatchOn.choices, required=False)

@@ -32,6 +32,7 @@ APPS = [
     "contacts",
     "lifecycle",
     "messaging",
+    "catalog",
     "surveys",
     "loyalty",
     "campaigns",

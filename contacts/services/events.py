@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from config.db import bound_cursor
 from contacts.event_validation import clean_event
+from contacts.hooks import EVENTS_RECORDED_HOOKS
 from contacts.services.contacts import suppressed_email_statuses
 from workspaces.models import Workspace
 
@@ -122,6 +123,9 @@ def events_ingest(*, workspace: Workspace, items: Sequence[Any]) -> IngestResult
                     result.errors.append(
                         {"index": index, "fields": {"contact": [f"no contact with {kind} {value}"]}}
                     )
+    if valid:
+        for hook in EVENTS_RECORDED_HOOKS:  # other apps' records (catalog: unknown products)
+            hook(workspace, list(valid.values()))
     result.accepted = len(valid)
     result.duplicates = len(valid) - inserted if valid else 0
     result.rejected = len(result.errors)

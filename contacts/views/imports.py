@@ -79,9 +79,10 @@ def import_detail(request: WorkspaceRequest, import_id: int) -> HttpResponse:
     errors: dict[str, list[str]] = {}
     if request.method == "POST" and job.status == ImportJob.Status.MAPPING:
         mapping = {}
+        contacts_import = import_kind(job.kind) is None  # other kinds name their targets
         for position, header in enumerate(job.headers):
             target = request.POST.get(f"target_{position}", "")
-            if target == "attribute":
+            if target == "attribute" and contacts_import:
                 name = request.POST.get(f"attribute_{position}", "").strip()
                 kind = request.POST.get(f"type_{position}", "text")
                 target = f"attributes.{name}:{kind}"

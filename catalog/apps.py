@@ -1,0 +1,17 @@
+from django.apps import AppConfig
+
+
+class CatalogConfig(AppConfig):
+    name = "catalog"
+
+    def ready(self) -> None:
+        # Registered once the app registry is ready: these modules import models.
+        from catalog.line_items import line_items_check  # noqa: PLC0415
+        from catalog.services.products_csv import PRODUCTS_IMPORT  # noqa: PLC0415
+        from catalog.services.unknown import unknown_products_record  # noqa: PLC0415
+        from contacts.hooks import on_events_recorded, register_event_check  # noqa: PLC0415
+        from contacts.import_kinds import register_import_kind  # noqa: PLC0415
+
+        register_import_kind(PRODUCTS_IMPORT)
+        register_event_check(line_items_check)
+        on_events_recorded(unknown_products_record)

@@ -1,0 +1,134 @@
+"""The product catalogue: each workspace's products, keyed by the shop's own id."""
+
+from __future__ import annotations
+
+from django.contrib.postgres.fields import ArrayField
+from django.db import models
+
+from workspaces.models import Workspace
+
+PRODUCT_ID_MAX = 200
+TITLE_MAX = 500
+URL_MAX = 2000
+NAME_MAX = 200  # a brand, a category
+CATEGORIES_MAX = 50
+ATTRIBUTE_KEYS_MAX = 100
+ATTRIBUTES_BYTES_MAX = 16 * 1024
+PRICE_MAX_DIGITS = 14
+
+
+class Product(models.Model):
+    """A product the shop sells. `product_id` is the shop's SKU or product id, what
+    events' line items and the API name it by; `id` stays internal. Deleting a product
+    over the API deactivates it (`active`), so past events still name a known product."""
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    product_id = models.CharField(max_length=PRODUCT_ID_MAX)
+    title = models.CharField(max_length=TITLE_MAX)
+    url = models.CharField(max_length=URL_MAX, blank=True, default="")
+    image_url = models.CharField(max_length=URL_MAX, blank=True, default="")
+    price = models.DecimalField(
+        max_digits=PRICE_MAX_DIGITS, decimal_places=2, null=True, blank=True
+    )
+    currency = models.CharField(max_length=3, blank=True, default="")
+    categories = ArrayField(
+        models.CharField(max_length=NAME_MAX), default=list, blank=True, size=CATEGORIES_MAX
+    )
+    brand = models.CharField(max_length=NAME_MAX, blank=True, default="")
+    in_stock = models.BooleanField(default=True)
+    quantity = models.IntegerField(null=True, blank=True)
+    attributes = models.JSONField(default=dict, blank=True)
+    active = models.BooleanField(default=True)
+    created_at = models.DateTimeField()
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["workspace", "product_id"], name="catalog_product_id_unique"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(price__isnull=True) | models.Q(price__gte=0),
+                name="catalog_product_price_not_negative",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(quantity__isnull=True) | models.Q(quantity__gte=0),
+                name="catalog_product_quantity_not_negative",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["workspace", "updated_at", "id"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.product_id}: {self.title}"
+
+
+class UnknownProduct(models.Model):
+    """A product id that events named (line items, a product viewed) and the catalogue
+    did not hold when they came: recorded, not refused, so the shop can see what its
+    feed is missing. Reads leave out ids the catalogue holds now; an upsert of the
+    product deletes its row."""
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    product_id = models.CharField(max_length=PRODUCT_ID_MAX)
+    occurrences = models.BigIntegerField(default=0)
+    last_event = models.CharField(max_length=200)
+    first_seen_at = models.DateTimeField()
+    last_seen_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["workspace", "product_id"], name="catalog_unknown_product_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.product_id
+
+
+class ProductPopularity(models.Model):
+    """How many contacts bought the product in the window, as of the last compute
+    (catalog.services.recommendations): the popularity fallback's order."""
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="+")
+    buyers = models.IntegerField()
+    computed_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["workspace", "product"], name="catalog_popularity_unique"
+            ),
+        ]
+        indexes = [models.Index(fields=["workspace", "-buyers", "product"])]
+
+    def __str__(self) -> str:
+        return f"{self.product_id}: {self.buyers}"
+
+
+class ProductPair(models.Model):
+    """Bought together: of the contacts who bought `product`, `together` also bought
+    `other`; `lift` is how much more often than chance (together * all buyers /
+    (buyers of product * buyers of other)). The best pairs per product, as of the last
+    compute."""
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="+")
+    other = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="+")
+    together = models.IntegerField()
+    lift = models.FloatField()
+    computed_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["workspace", "product", "other"], name="catalog_pair_unique"
+            ),
+        ]
+        indexes = [models.Index(fields=["workspace", "product", "-lift"])]
+
+    def __str__(self) -> str:
+        return f"{self.product_id} + {self.other_id}: {self.lift:.2f}"
