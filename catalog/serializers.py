@@ -7,9 +7,10 @@ from typing import Any
 
 from rest_framework import serializers
 
-from catalog.currencies import ISO_4217
 from catalog.models import Product
+from config.currencies import ISO_4217
 from config.openapi import described, text
+from contacts.serializers import BATCH_ITEM_STATUSES
 
 PRODUCT_ID = {
     "type": "string",
@@ -86,7 +87,7 @@ class ProductBatchSerializer(serializers.Serializer):
 
 class ProductResultSerializer(serializers.Serializer):
     index = serializers.IntegerField()
-    status = serializers.ChoiceField(["created", "updated", "unchanged", "error"])
+    status = serializers.ChoiceField(BATCH_ITEM_STATUSES)
     product_id = serializers.CharField(required=False)
     errors = serializers.DictField(  # type: ignore[assignment]
         child=serializers.ListField(), required=False

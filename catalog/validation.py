@@ -7,7 +7,6 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import urlsplit
 
-from catalog.currencies import ISO_4217
 from catalog.models import (
     ATTRIBUTE_KEYS_MAX,
     ATTRIBUTES_BYTES_MAX,
@@ -17,6 +16,7 @@ from catalog.models import (
     TITLE_MAX,
     URL_MAX,
 )
+from config.currencies import ISO_4217
 from contacts.validation import Errors, contains_nul, json_size_errors
 
 PRODUCT_FIELDS = (

@@ -97,6 +97,10 @@ def _time_zones() -> dict[str, Any]:
     return {"type": "string", "enum": sorted(available_time_zones()), "description": "IANA"}
 
 
+# What happened to each item of a batch upsert (contacts here, products in catalog).
+BATCH_ITEM_STATUSES = ["created", "updated", "unchanged", "error"]
+
+
 class ContactSerializer(serializers.Serializer):
     id = serializers.IntegerField(read_only=True)
     email = described(or_empty(EMAIL), required=False, help_text="lower-cased")
@@ -144,7 +148,7 @@ class ContactBatchSerializer(serializers.Serializer):
 
 class BatchResultSerializer(serializers.Serializer):
     index = serializers.IntegerField()
-    status = serializers.ChoiceField(["created", "updated", "unchanged", "error"])
+    status = serializers.ChoiceField(BATCH_ITEM_STATUSES)
     id = serializers.IntegerField(required=False)
     errors = serializers.DictField(  # type: ignore[assignment]
         child=serializers.ListField(), required=False

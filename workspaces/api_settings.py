@@ -14,6 +14,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from config.api import request_object
+from config.currencies import currency_pattern
 from config.errors import InvalidInput, NotFound
 from config.openapi import ERRORS, NON_BLANK, described, text
 from workspaces import members, tasks
@@ -41,7 +42,7 @@ class GeneralSettingsSerializer(serializers.Serializer[Any]):
         choices=sorted(available_time_zones()), help_text="An IANA time zone"
     )
     currency = described(
-        {"type": "string", "pattern": "^[A-Za-z]{3}$", "description": "ISO 4217, e.g. EUR"}
+        {"type": "string", "pattern": currency_pattern(), "description": "ISO 4217, e.g. EUR"}
     )
     date_locale = serializers.ChoiceField(
         choices=DateLocale.choices, help_text="How the dashboard writes dates and times"

@@ -15,6 +15,7 @@ from django.db.models import Model
 from django.utils import timezone
 from django.utils.text import slugify
 
+from config.currencies import ISO_4217
 from config.errors import Conflict, InvalidInput
 from workspaces import api_key_cache
 from workspaces.dates import DateLocale
@@ -275,7 +276,6 @@ def api_key_authenticate(secret: str) -> ApiKey | None:
     return key
 
 
-CURRENCY_CODE = re.compile(r"[A-Za-z]{3}")
 EVENT_NAME = re.compile(r"[A-Za-z0-9_.:\-]{1,200}")
 
 
@@ -286,7 +286,7 @@ def _settings_errors(changes: dict[str, Any]) -> dict[str, list[str]]:
     if "time_zone" in changes and changes["time_zone"] not in available_time_zones():
         errors["time_zone"] = [f"'{changes['time_zone']}' is not an IANA time zone"]
     if "currency" in changes and not (
-        isinstance(changes["currency"], str) and CURRENCY_CODE.fullmatch(changes["currency"])
+        isinstance(changes["currency"], str) and changes["currency"].upper() in ISO_4217
     ):
         errors["currency"] = ["must be a three-letter ISO 4217 code, e.g. EUR"]
     if "date_locale" in changes and changes["date_locale"] not in DateLocale.values:

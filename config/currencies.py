@@ -14,3 +14,10 @@ _CODES = """
     WST XAF XCD XCG XOF XPF YER ZAR ZMW ZWG
 """
 ISO_4217 = frozenset(_CODES.split())
+
+
+def currency_pattern() -> str:
+    """A JSON-schema pattern for exactly these codes in any letter case (the services
+    upper-case them): `^([Aa][Ee][Dd]|...)$`."""
+    alternatives = ("".join(f"[{c}{c.lower()}]" for c in code) for code in sorted(ISO_4217))
+    return "^(" + "|".join(alternatives) + ")$"
