@@ -31,7 +31,7 @@
           data: data.trend.map(function (t) { return t[pair[0]]; }) });
       });
     }
-    chart.setOption({
+    chart.setOption(window.Stagecraft.localiseAxes({
       grid: { left: 44, right: 44, top: 36, bottom: 48 },
       legend: { top: 0, data: ["Answers", data.headline] },
       tooltip: {
@@ -51,7 +51,7 @@
         { type: "value", splitLine: { show: false } },
       ],
       series: series,
-    });
+    }));
     return chart;
   }
 
