@@ -15,6 +15,7 @@ from catalog import selectors, serializers, services
 from catalog.models import Product
 from catalog.validation import clean_product
 from config.api import request_object
+from config.batch import batch_answer
 from config.errors import InvalidInput, NotFound
 from config.openapi import ERRORS
 from config.pagination import (
@@ -144,36 +145,16 @@ class ProductBatchView(APIView):
         responses={200: serializers.ProductBatchResponseSerializer, **ERRORS},
     )
     def post(self, request: ApiRequest) -> Response:
-        body = request_object(request.data)
-        items = _items(body)
-        cleaned: list[dict[str, Any]] = []
-        positions: list[int] = []
-        results: list[dict[str, Any] | None] = [None] * len(items)
-        for index, item in enumerate(items):
-            data, errors = clean_product(item, default_currency=request.workspace.currency)
-            if errors:
-                results[index] = {"index": index, "status": "error", "errors": errors}
-            else:
-                cleaned.append(data)
-                positions.append(index)
-        outcomes = services.products_upsert(
-            workspace=request.workspace, items=cleaned, actor=request.actor, source="api"
-        )
-        for position, outcome in zip(positions, outcomes, strict=True):
-            outcome.index = position
-            results[position] = outcome.as_dict()
-        counts = {"created": 0, "updated": 0, "unchanged": 0, "error": 0}
-        for result in results:
-            assert result is not None
-            counts[result["status"]] += 1
+        items = _items(request_object(request.data))
+        currency = request.workspace.currency
         return Response(
-            {
-                "created": counts["created"],
-                "updated": counts["updated"],
-                "unchanged": counts["unchanged"],
-                "errors": counts["error"],
-                "results": results,
-            }
+            batch_answer(
+                items,
+                lambda item: clean_product(item, default_currency=currency),
+                lambda cleaned: services.products_upsert(
+                    workspace=request.workspace, items=cleaned, actor=request.actor, source="api"
+                ),
+            )
         )
 
 

@@ -19,6 +19,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from config.api import error_response, request_object
+from config.batch import batch_answer
 from config.errors import InvalidInput, NotFound
 from config.openapi import ERRORS
 from config.pagination import (
@@ -165,34 +166,15 @@ class ContactBatchView(APIView):
     )
     def post(self, request: ApiRequest) -> Response:
         items = _batch(request_object(request.data), "contacts", only=True)
-        cleaned: list[dict[str, Any]] = []
-        positions: list[int] = []
-        results: list[dict[str, Any] | None] = [None] * len(items)
-        for index, item in enumerate(items):
-            data, errors = clean_contact(item, partial=True, zone=request.workspace.time_zone)
-            if errors:
-                results[index] = {"index": index, "status": "error", "errors": errors}
-            else:
-                cleaned.append(data)
-                positions.append(index)
-        outcomes = services.contacts_upsert(
-            workspace=request.workspace, items=cleaned, source="api"
-        )
-        for position, outcome in zip(positions, outcomes, strict=True):
-            outcome.index = position
-            results[position] = outcome.as_dict()
-        counts = {"created": 0, "updated": 0, "unchanged": 0, "error": 0}
-        for result in results:
-            assert result is not None
-            counts[result["status"]] += 1
+        zone = request.workspace.time_zone
         return Response(
-            {
-                "created": counts["created"],
-                "updated": counts["updated"],
-                "unchanged": counts["unchanged"],
-                "errors": counts["error"],
-                "results": results,
-            }
+            batch_answer(
+                items,
+                lambda item: clean_contact(item, partial=True, zone=zone),
+                lambda cleaned: services.contacts_upsert(
+                    workspace=request.workspace, items=cleaned, source="api"
+                ),
+            )
         )
 
 

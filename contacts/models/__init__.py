@@ -123,8 +123,7 @@ class Contact(models.Model):
 class Event(models.Model):
     """Something a contact did. Revenue-carrying events are purchases for analytics."""
 
-    # Both are covered by the composite indexes below; single-column ones would only
-    # slow down ingest.
+    # Covered by the composite indexes below (single-column ones slow down ingest).
     workspace = models.ForeignKey(
         Workspace, on_delete=models.CASCADE, related_name="+", db_index=False
     )
@@ -229,8 +228,7 @@ class ImportJob(models.Model):
     )
     file = models.FileField(upload_to="imports/%Y/%m/")
     filename = models.CharField(max_length=255)
-    # What the rows are: "contacts", or a kind a later app registers
-    # (contacts/import_kinds.py: "stage_history").
+    # "contacts", or a kind a later app registers (contacts/import_kinds.py).
     kind = models.CharField(max_length=32, default="contacts", db_default="contacts")
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.MAPPING)
     headers = models.JSONField(default=list)
