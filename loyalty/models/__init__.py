@@ -1,0 +1,28 @@
+"""The loyalty programme of a workspace: its earning rules, each contact's points
+ledger (append-only) and balance, and the rewards points buy, with their codes.
+
+The ledger is the record: every change of a balance is one LedgerEntry, written in the
+transaction that updates the contact's PointsBalance (docs/loyalty.md)."""
+
+from loyalty.models.ledger import EntryKind, LedgerEntry, PointsBalance, SourceKind
+from loyalty.models.programme import Programme, no_event_points, no_multipliers
+from loyalty.models.rewards import Redemption, Reward, RewardCode, RewardKind
+from loyalty.models.tiers import ContactTier, Tier, TierCause, TierChange
+
+__all__ = [
+    "ContactTier",
+    "EntryKind",
+    "LedgerEntry",
+    "PointsBalance",
+    "Programme",
+    "Redemption",
+    "Reward",
+    "RewardCode",
+    "RewardKind",
+    "SourceKind",
+    "Tier",
+    "TierCause",
+    "TierChange",
+    "no_event_points",
+    "no_multipliers",
+]

@@ -1,0 +1,104 @@
+"""Each contact's points: the append-only ledger and the balance kept with it."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from contacts.models import Contact
+from workspaces.models import Workspace
+
+
+class PointsBalance(models.Model):
+    """A contact's points now: the sum of its ledger entries, kept in the transaction
+    that appends each one (under this row's lock). Never negative."""
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="+")
+    balance = models.BigIntegerField(default=0)
+    earned_total = models.BigIntegerField(default=0)
+    redeemed_total = models.BigIntegerField(default=0)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["workspace", "contact"], name="points_balance_unique"),
+            models.CheckConstraint(condition=Q(balance__gte=0), name="points_balance_not_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return f"contact {self.contact_id}: {self.balance}"
+
+
+class EntryKind(models.TextChoices):
+    EARN = "earn", "Earned"
+    REDEEM = "redeem", "Redeemed"
+    EXPIRE = "expire", "Expired"
+    ADJUST = "adjust", "Adjusted"
+    REVERSE = "reverse", "Reversed"
+
+
+class SourceKind(models.TextChoices):
+    EVENT = "event", "Event"
+    ORDER = "order", "Order"
+    RULE = "rule", "Rule"
+    USER = "user", "Person"
+    API_KEY = "api_key", "API key"
+    REWARD = "reward", "Reward"
+    SYSTEM = "system", "System"
+
+
+class LedgerEntry(models.Model):
+    """One change of a contact's points. Never updated (a trigger refuses it); a
+    mistake is corrected by another entry. Earn, expire and reverse entries may be of
+    zero points (capped by the daily cap; nothing left to take back): they keep the
+    key, so a retry does not earn or take later. `idempotency_key` is unique per workspace:
+    `event:<id>` for what an event earned, `order:<id>:reverse` for a reversal asked
+    for over the API, the caller's key for adjustments and redemptions."""
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="+", db_index=False)
+    kind = models.CharField(max_length=8, choices=EntryKind.choices)
+    points = models.BigIntegerField()
+    balance_after = models.BigIntegerField()
+    reason = models.CharField(max_length=500, blank=True, default="")
+    source_kind = models.CharField(max_length=8, choices=SourceKind.choices)
+    source_id = models.CharField(max_length=200, blank=True, default="")
+    event_id = models.BigIntegerField(null=True, blank=True)
+    order_id = models.CharField(max_length=200, blank=True, default="")
+    idempotency_key = models.CharField(max_length=200)
+    # When it happened in the contact's life (the event's time for what an event earned).
+    occurred_at = models.DateTimeField(default=timezone.now)
+    created_at = models.DateTimeField(default=timezone.now)
+    details = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["workspace", "idempotency_key"], name="ledger_idempotency_unique"
+            ),
+            models.CheckConstraint(
+                condition=Q(balance_after__gte=0), name="ledger_balance_after_not_negative"
+            ),
+            models.CheckConstraint(
+                condition=(
+                    Q(kind="redeem", points__lt=0)
+                    | Q(kind="earn", points__gte=0)
+                    | Q(kind__in=["expire", "reverse"], points__lte=0)
+                    | (Q(kind="adjust") & ~Q(points=0))
+                ),
+                name="ledger_points_sign",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["workspace", "contact", "-id"], name="ledger_contact_history"),
+            models.Index(
+                fields=["workspace", "order_id"],
+                name="ledger_order",
+                condition=~Q(order_id=""),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.points:+d} for contact {self.contact_id}"

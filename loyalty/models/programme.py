@@ -1,0 +1,38 @@
+"""A workspace's programme settings."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.utils import timezone
+
+from workspaces.models import Workspace
+
+
+def no_event_points() -> dict[str, int]:
+    return {}
+
+
+def no_multipliers() -> list[dict[str, str]]:
+    return []
+
+
+class Programme(models.Model):
+    """One per workspace. Purchases earn `points_per_unit` points per unit of the
+    workspace's currency (floored once per order, docs/loyalty.md); the events named in
+    `event_points` earn a fixed number each; a multiplier window in `multipliers`
+    ({"name", "factor", "starts_at", "ends_at"}) multiplies both; `daily_cap` bounds what
+    one contact earns in a day of the workspace's time zone. `enabled_at` is when the
+    programme was last switched on: events that happened before it earn nothing (nor
+    do those of a pause, once it is switched on again)."""
+
+    workspace = models.OneToOneField(Workspace, on_delete=models.CASCADE, related_name="+")
+    enabled = models.BooleanField(default=False)
+    enabled_at = models.DateTimeField(null=True, blank=True)
+    points_per_unit = models.DecimalField(max_digits=8, decimal_places=2, default=1)
+    event_points = models.JSONField(default=no_event_points, blank=True)
+    multipliers = models.JSONField(default=no_multipliers, blank=True)
+    daily_cap = models.PositiveIntegerField(null=True, blank=True)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"programme of workspace {self.workspace_id}"
