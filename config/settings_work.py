@@ -57,6 +57,8 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     },
     # Loyalty tiers: downgrades (and any upgrade missed) once a day.
     "loyalty.tiers_review_due": {"task": "loyalty.tiers_review_due", "schedule": 86400.0},
+    # Loyalty expiry: hourly, since the contacts' midnights fall at every hour.
+    "loyalty.points_expire_due": {"task": "loyalty.points_expire_due", "schedule": 3600.0},
     "lifecycle.dispatch_transitions": {
         "task": "lifecycle.dispatch_transitions",
         "schedule": 2.0,

@@ -32,6 +32,15 @@ class Programme(models.Model):
     event_points = models.JSONField(default=no_event_points, blank=True)
     multipliers = models.JSONField(default=no_multipliers, blank=True)
     daily_cap = models.PositiveIntegerField(null=True, blank=True)
+    # Expiry by inactivity: a balance expires whole `expiry_months` after the contact's
+    # last earn or redemption (none: points never expire), at midnight in the
+    # contact's time zone; `expiry_reminder_days` before that the "points about to
+    # expire" trigger fires (none: no reminder). services/expiry.py.
+    expiry_months = models.PositiveSmallIntegerField(null=True, blank=True)
+    expiry_reminder_days = models.PositiveSmallIntegerField(null=True, blank=True)
+    # A contact the scheduled review finds below its tier keeps it this many days
+    # before it goes down (0: at once); upgrades are immediate. services/tiers.py.
+    tier_grace_days = models.PositiveSmallIntegerField(default=0)
     updated_at = models.DateTimeField(default=timezone.now)
 
     def __str__(self) -> str:
