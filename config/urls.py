@@ -60,6 +60,7 @@ urlpatterns = [
     path("api/v1/", include(api_v1)),
     path("", include("messaging.urls_public")),
     path("", include("surveys.urls_public")),
+    path("", include("loyalty.urls_public")),
     # django-anymail's per-ESP tracking webhooks (messaging/services/anymail_events.py),
     # only with ANYMAIL_WEBHOOK_SECRET set.
     path("anymail/", include((anymail_webhooks, anymail_urls.app_name))),

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from loyalty import views
+from loyalty import views, views_contact
 
 app_name = "loyalty"
 
@@ -11,6 +11,11 @@ urlpatterns = [
         "settings/loyalty/rewards/<int:reward_id>/codes/",
         views.reward_codes,
         name="reward-codes",
+    ),
+    path(
+        "contacts/<int:contact_id>/loyalty-panel/",
+        views_contact.contact_loyalty_panel,
+        name="contact-loyalty-panel",
     ),
     path(
         "settings/loyalty/rewards/<int:reward_id>/switch/",

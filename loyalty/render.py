@@ -1,0 +1,83 @@
+"""The names a message template can use about the contact's membership (registered
+with messaging's `register_context_provider`):
+
+- `loyalty.balance`, `loyalty.tier` (name, or empty), `loyalty.tier_benefits`,
+  `loyalty.next_tier`, `loyalty.points_to_next_tier`, `loyalty.member_url` (the
+  signed member page);
+- `reward_<id>_code`: a code of that discount code reward, given to the contact when
+  the message is rendered, once per message (services/message_codes.py).
+
+Only a template that names them costs a query. A preview (no message) shows the
+contact's figures but takes no code (`PREVIEW-CODE`) and links nowhere."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from config.errors import DomainError
+from contacts.models import Contact
+from loyalty import tokens
+from loyalty.selectors_member import standing_for
+from loyalty.services.message_codes import message_code_assign
+from messaging.models import Template
+from messaging.sandbox import TemplateError
+from workspaces.models import Workspace
+
+CODE_NAME = re.compile(r"\breward_(\d{1,18})_code\b")
+LOYALTY_NAME = re.compile(r"\bloyalty\b")
+PREVIEW_CODE = "PREVIEW-CODE"
+PREVIEW_URL = "#preview-member-page"
+
+
+def _text(template: Template | None) -> str:
+    if template is None:
+        return ""
+    return " ".join((template.subject, template.preheader, template.body, template.text_body))
+
+
+def loyalty_data(contact: Contact | None, message_id: int | None) -> dict[str, Any]:
+    if contact is None:
+        return {
+            "balance": 0,
+            "tier": "",
+            "tier_benefits": "",
+            "next_tier": "",
+            "points_to_next_tier": 0,
+            "member_url": PREVIEW_URL,
+        }
+    standing = standing_for(contact=contact)
+    return {
+        "balance": standing.balance,
+        "tier": standing.tier.name if standing.tier else "",
+        "tier_benefits": standing.tier.benefits if standing.tier else "",
+        "next_tier": standing.next_tier.name if standing.next_tier else "",
+        "points_to_next_tier": standing.points_to_next_tier,
+        "member_url": tokens.member_url(workspace_id=contact.workspace_id, contact_id=contact.pk)
+        if message_id
+        else PREVIEW_URL,
+    }
+
+
+def loyalty_context(
+    workspace: Workspace, contact: Contact | None, message_id: int | None, template: Template | None
+) -> dict[str, Any]:
+    text = _text(template)
+    extra: dict[str, Any] = {}
+    if LOYALTY_NAME.search(text):
+        extra["loyalty"] = loyalty_data(contact, message_id)
+    for reward_id in sorted({int(m) for m in CODE_NAME.findall(text)}):
+        name = f"reward_{reward_id}_code"
+        if message_id is None or contact is None:
+            extra[name] = PREVIEW_CODE
+            continue
+        try:
+            extra[name] = message_code_assign(
+                workspace_id=workspace.pk,
+                contact_id=contact.pk,
+                reward_id=reward_id,
+                message_id=message_id,
+            )
+        except DomainError as exc:
+            raise TemplateError("body", None, str(exc)) from None
+    return extra

@@ -1,0 +1,10 @@
+from django.urls import path
+
+from loyalty import views_member
+
+app_name = "loyalty_public"
+
+urlpatterns = [
+    path("m/l/<str:token>/", views_member.member_page, name="member"),
+    path("m/l/<str:token>/redeem/", views_member.member_redeem, name="member-redeem"),
+]
