@@ -7,6 +7,7 @@ app_name = "loyalty"
 urlpatterns = [
     path("settings/loyalty/", views.loyalty_settings, name="settings"),
     path("settings/loyalty/rewards/", views.reward_new, name="reward-new"),
+    path("settings/loyalty/tiers/", views.tier_new, name="tier-new"),
     path(
         "settings/loyalty/rewards/<int:reward_id>/codes/",
         views.reward_codes,

@@ -8,6 +8,7 @@ A bad token is a 404 page; requests are rate-limited per client address."""
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from typing import Any
 
@@ -22,9 +23,10 @@ from django.views.decorators.http import require_http_methods
 from config.errors import DomainError
 from contacts.models import Contact
 from loyalty import selectors, tokens
-from loyalty.models import Redemption
+from loyalty.models import Programme, Redemption
 from loyalty.selectors_member import rewards_on_offer, standing_for
 from loyalty.services import reward_redeem
+from loyalty.services.expiry import expiry_moment, zone_of
 from workspaces.login_throttle import client_ip
 from workspaces.services import Actor
 
@@ -65,6 +67,19 @@ def _page(
     request: HttpRequest, contact: Contact, token: str, *, status: int = 200, **extra: Any
 ) -> HttpResponse:
     standing = standing_for(contact=contact)
+    programme = Programme.objects.filter(workspace_id=contact.workspace_id).first()
+    expires_at = None
+    if programme and programme.expiry_months and standing.last_activity_at and standing.balance:
+        zone = zone_of(contact.time_zone or contact.workspace.time_zone)
+        # The boundary is a midnight that ends a day; the member is told that day.
+        expires_at = (
+            expiry_moment(
+                last_activity=standing.last_activity_at,
+                months=programme.expiry_months,
+                zone=zone,
+            )
+            - dt.timedelta(seconds=1)
+        ).date()  # a date: the template's date filter would move a datetime to UTC
     history = Paginator(
         selectors.entries_for_contact(contact=contact).order_by("-id"), HISTORY_PAGE
     ).get_page(request.GET.get("page"))
@@ -90,6 +105,7 @@ def _page(
             "action": tokens.member_path(workspace_id=contact.workspace_id, contact_id=contact.pk)
             + "redeem/",
             "token": token,
+            "expires_at": expires_at,
             **extra,
         },
         status=status,

@@ -4,14 +4,22 @@ history, redeeming with CSRF and a key drawn with the page) and the message vari
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 
 import pytest
+from django.db import transaction
 from django.test import Client
 
 from loyalty import tokens
-from loyalty.models import Redemption, RewardCode
-from loyalty.services import reward_codes_add, reward_create, tier_create
+from loyalty.models import EntryKind, Redemption, RewardCode, SourceKind
+from loyalty.services import (
+    balance_lock,
+    entry_append,
+    reward_codes_add,
+    reward_create,
+    tier_create,
+)
 from messaging.models import Message
 from messaging.personalisation import contact_context
 from messaging.sandbox import TemplateError
@@ -168,3 +176,20 @@ def test_the_contact_page_panel_shows_points_and_tier(member, owner, outsider, w
     assert "loyalty-panel" in page
     theirs = f"/w/{outsider.workspace.slug}/contacts/{member.pk}/loyalty-panel/"
     assert outsider.web.get(theirs).status_code == 404
+
+
+def test_the_page_tells_the_day_the_points_expire_in_the_contacts_zone(ws):
+    programme(ws, expiry_months=12)
+    contact = ContactFactory.create(workspace=ws, time_zone="Asia/Tokyo")
+    with transaction.atomic():
+        entry_append(
+            balance=balance_lock(workspace_id=ws.pk, contact_id=contact.pk),
+            kind=EntryKind.EARN,
+            points=40,
+            idempotency_key="a",
+            source_kind=SourceKind.SYSTEM,
+            # 23:30 UTC on 10 March is 11 March in Tokyo: the last day is 11 March 2027.
+            occurred_at=dt.datetime(2026, 3, 10, 23, 30, tzinfo=dt.UTC),
+        )
+    html = Client().get(_path(contact)).content.decode()
+    assert "They expire on 11 Mar 2027" in html
