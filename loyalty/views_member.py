@@ -26,7 +26,7 @@ from loyalty import selectors, tokens
 from loyalty.models import Programme, Redemption
 from loyalty.selectors_member import rewards_on_offer, standing_for
 from loyalty.services import reward_redeem
-from loyalty.services.expiry import expiry_moment, zone_of
+from loyalty.services.expiry import counted_activity, expiry_moment, zone_of
 from workspaces.login_throttle import client_ip
 from workspaces.services import Actor
 
@@ -74,7 +74,7 @@ def _page(
         # The boundary is a midnight that ends a day; the member is told that day.
         expires_at = (
             expiry_moment(
-                last_activity=standing.last_activity_at,
+                last_activity=counted_activity(programme, standing.last_activity_at),
                 months=programme.expiry_months,
                 zone=zone,
             )

@@ -38,6 +38,9 @@ class Programme(models.Model):
     # expire" trigger fires (none: no reminder). services/expiry.py.
     expiry_months = models.PositiveSmallIntegerField(null=True, blank=True)
     expiry_reminder_days = models.PositiveSmallIntegerField(null=True, blank=True)
+    # When expiry was (last) switched on: inactivity counts from here at the earliest,
+    # so switching it on never expires a balance without its full period and reminder.
+    expiry_from = models.DateTimeField(null=True, blank=True)
     # A contact the scheduled review finds below its tier keeps it this many days
     # before it goes down (0: at once); upgrades are immediate. services/tiers.py.
     tier_grace_days = models.PositiveSmallIntegerField(default=0)

@@ -7,6 +7,8 @@ midnight that ends day D + N months (a day past the month's end is its last day:
 31 January + 1 month is 28/29 February), in that zone. `expiry_reminder_days` R
 before that midnight (the midnight that ends day D + N months - R) the "points about
 to expire" news fires, once per expiry cycle (a cycle is one last activity).
+Activity before expiry was switched on (`Programme.expiry_from`) counts as on that
+day: switching expiry on never expires a balance at once, without its reminder.
 
 Beat runs `points_expire_due` every hour (zones put midnights at every hour):
 
@@ -40,8 +42,8 @@ FROM loyalty_pointsbalance b
 JOIN contacts_contact c ON c.id = b.contact_id AND c.workspace_id = b.workspace_id
 WHERE b.workspace_id = %(ws)s AND b.balance > 0 AND b.contact_id > %(after)s
   AND b.last_activity_at IS NOT NULL
-  AND b.last_activity_at <= %(now)s - make_interval(months => %(months)s)
-                             + make_interval(days => %(days)s)
+  AND greatest(b.last_activity_at, %(since)s::timestamptz)
+      <= %(now)s - make_interval(months => %(months)s) + make_interval(days => %(days)s)
 ORDER BY b.contact_id
 LIMIT %(limit)s
 """
@@ -78,6 +80,13 @@ def reminder_moment(
     return _midnight_after(day, zone)
 
 
+def counted_activity(programme: Programme, last_activity: dt.datetime) -> dt.datetime:
+    """The moment inactivity counts from: the last activity, or when expiry was
+    switched on if that is later."""
+    since = programme.expiry_from
+    return since if since is not None and since > last_activity else last_activity
+
+
 def _chunk(
     programme: Programme, zone_name: str, after: int, now: dt.datetime
 ) -> list[tuple[int, str]]:
@@ -93,6 +102,7 @@ def _chunk(
                 "zone": zone_name,
                 "after": after,
                 "now": now,
+                "since": programme.expiry_from,
                 "months": programme.expiry_months,
                 "days": days,
                 "limit": EXPIRY_CHUNK,
@@ -109,6 +119,7 @@ def _expire_or_remind(
     last = balance.last_activity_at
     if last is None or balance.balance <= 0:
         return None
+    last = counted_activity(programme, last)
     months = programme.expiry_months
     expires_at = expiry_moment(last_activity=last, months=months, zone=zone)
     day = last.astimezone(zone).date().isoformat()

@@ -180,15 +180,18 @@ def _apply(programme: Programme, data: dict[str, Any]) -> None:
 def programme_update(*, workspace: Workspace, data: dict[str, Any], actor: Actor) -> Programme:
     """Change the settings. Switching the programme on sets `enabled_at`: events from
     before it earn nothing (turning a programme on, or on again after a pause, does
-    not pay out the past)."""
+    not pay out the past). Switching expiry on sets `expiry_from`: inactivity counts
+    from then at the earliest."""
     programme, _ = Programme.objects.select_for_update().get_or_create(workspace=workspace)
-    was_enabled = programme.enabled
+    was_enabled, had_expiry = programme.enabled, programme.expiry_months is not None
     _apply(programme, data)
     now = timezone.now()
     if programme.enabled and not was_enabled:
         programme.enabled_at = now
+    if programme.expiry_months is not None and not had_expiry:
+        programme.expiry_from = now
     programme.updated_at = now
-    programme.save(update_fields=[*FIELDS, "enabled_at", "updated_at"])
+    programme.save(update_fields=[*FIELDS, "enabled_at", "expiry_from", "updated_at"])
     audit_record(
         workspace=workspace,
         action="loyalty.programme_updated",

@@ -15,6 +15,7 @@ from config.errors import InvalidInput
 from loyalty import hooks
 from loyalty.models import EntryKind, LedgerEntry, PointsBalance, SourceKind
 from loyalty.services import balance_lock, entry_append, points_expire, points_expire_due
+from loyalty.services.expiry import add_months
 from tests.factories import ContactFactory
 from tests.loyalty.helpers import balance, programme
 
@@ -52,9 +53,13 @@ def _earn(contact, points: int, at: dt.datetime, key: str) -> None:
 
 
 def _setup(ws, **settings):
+    """A programme whose expiry has been on since before the activities below."""
     ws.time_zone = "UTC"
     ws.save(update_fields=["time_zone"])
-    return programme(ws, expiry_months=12, **settings)
+    prog = programme(ws, expiry_months=12, **settings)
+    prog.expiry_from = dt.datetime(2025, 1, 1, tzinfo=UTC)
+    prog.save(update_fields=["expiry_from"])
+    return prog
 
 
 def test_expires_exactly_at_midnight_in_the_contacts_zone(ws):
@@ -150,6 +155,28 @@ def test_no_expiry_setting_means_never_and_the_beat_task_covers_workspaces(ws):
     assert points_expire_due(now=far) == (0, 0)
     _setup(ws)
     assert points_expire_due(now=far) == (1, 0)
+
+
+def test_switching_expiry_on_counts_inactivity_from_then(ws, news):
+    prog = programme(ws, expiry_months=6, expiry_reminder_days=7)
+    switched = prog.expiry_from
+    assert switched is not None
+    contact = ContactFactory.create(workspace=ws, time_zone="UTC")
+    _earn(contact, 30, switched - dt.timedelta(days=900), "long-ago")
+    # Years inactive, but the six months run from the switch: nothing now, a reminder
+    # a week before, the expiry at the end of the day six months on.
+    assert points_expire(programme=prog, now=switched + dt.timedelta(minutes=1)) == (0, 0)
+    end = dt.datetime.combine(
+        add_months(switched.astimezone(UTC).date(), 6) + dt.timedelta(days=1), dt.time(), UTC
+    )
+    assert points_expire(programme=prog, now=end - dt.timedelta(days=7)) == (0, 1)
+    assert points_expire(programme=prog, now=end - dt.timedelta(seconds=1)) == (0, 0)
+    assert points_expire(programme=prog, now=end) == (1, 0)
+    assert news[0].expires_at == end
+    # Switching it off and on again starts from the new switch.
+    programme(ws, expiry_months=None)
+    again = programme(ws, expiry_months=6).expiry_from
+    assert again is not None and again > switched
     assert PointsBalance.objects.get(contact=contact).balance == 0
 
 

@@ -179,7 +179,9 @@ def test_the_contact_page_panel_shows_points_and_tier(member, owner, outsider, w
 
 
 def test_the_page_tells_the_day_the_points_expire_in_the_contacts_zone(ws):
-    programme(ws, expiry_months=12)
+    prog = programme(ws, expiry_months=12)
+    prog.expiry_from = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)  # on since before the activity
+    prog.save(update_fields=["expiry_from"])
     contact = ContactFactory.create(workspace=ws, time_zone="Asia/Tokyo")
     with transaction.atomic():
         entry_append(
