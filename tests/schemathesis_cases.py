@@ -291,11 +291,18 @@ def _complete_loyalty(
     method: str, path: str, body: dict[str, Any], mapper: IdMapper, path_ids: dict[str, Any]
 ) -> None:
     """A multiplier window ends after it starts; the reward redeemed exists now (a run
-    may delete rewards)."""
+    may delete rewards); an expiry reminder comes before the expiry (under 28 days
+    fits any period, and a period set alone drops a stored reminder that could be
+    longer)."""
     if path.endswith("/redeem/") and "reward_id" in body:
         reward = Reward.objects.filter(workspace=mapper.workspace).order_by("pk").first()
         if reward is not None:
             body["reward_id"] = reward.pk
+    if path == "/api/v1/loyalty/programme/":
+        if isinstance(body.get("expiry_reminder_days"), int):
+            body["expiry_reminder_days"] = min(body["expiry_reminder_days"], 27)
+        elif isinstance(body.get("expiry_months"), int) and "expiry_reminder_days" not in body:
+            body["expiry_reminder_days"] = None
     if path.startswith("/api/v1/loyalty/") and isinstance(body.get("multipliers"), list):
         now = timezone.now()
         for index, window in enumerate(body["multipliers"]):
