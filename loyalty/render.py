@@ -2,8 +2,9 @@
 with messaging's `register_context_provider`):
 
 - `loyalty.balance`, `loyalty.tier` (name, or empty), `loyalty.tier_benefits`,
-  `loyalty.next_tier`, `loyalty.points_to_next_tier`, `loyalty.member_url` (the
-  signed member page);
+  `loyalty.next_tier`, `loyalty.points_to_next_tier`, `loyalty.expires_on` (the last
+  day the points are good for, YYYY-MM-DD in the contact's zone, or empty),
+  `loyalty.member_url` (the signed member page);
 - `reward_<id>_code`: a code of that discount code reward, given to the contact when
   the message is rendered, once per message (services/message_codes.py).
 
@@ -18,7 +19,9 @@ from typing import Any
 from config.errors import DomainError
 from contacts.models import Contact
 from loyalty import tokens
+from loyalty.models import Programme
 from loyalty.selectors_member import standing_for
+from loyalty.services.expiry import expiry_day
 from loyalty.services.message_codes import message_code_assign
 from messaging.models import Template
 from messaging.sandbox import TemplateError
@@ -36,7 +39,9 @@ def _text(template: Template | None) -> str:
     return " ".join((template.subject, template.preheader, template.body, template.text_body))
 
 
-def loyalty_data(contact: Contact | None, message_id: int | None) -> dict[str, Any]:
+def loyalty_data(
+    workspace: Workspace, contact: Contact | None, message_id: int | None
+) -> dict[str, Any]:
     if contact is None:
         return {
             "balance": 0,
@@ -45,14 +50,22 @@ def loyalty_data(contact: Contact | None, message_id: int | None) -> dict[str, A
             "next_tier": "",
             "points_to_next_tier": 0,
             "member_url": PREVIEW_URL,
+            "expires_on": "",
         }
     standing = standing_for(contact=contact)
+    expires_on = expiry_day(
+        programme=Programme.objects.filter(workspace_id=workspace.pk).first(),
+        last_activity=standing.last_activity_at,
+        zone_name=contact.time_zone or workspace.time_zone,
+    )
     return {
         "balance": standing.balance,
         "tier": standing.tier.name if standing.tier else "",
         "tier_benefits": standing.tier.benefits if standing.tier else "",
         "next_tier": standing.next_tier.name if standing.next_tier else "",
         "points_to_next_tier": standing.points_to_next_tier,
+        # The last day the points are good for, ISO (the `date` filter formats it).
+        "expires_on": expires_on.isoformat() if expires_on and standing.balance else "",
         "member_url": tokens.member_url(workspace_id=contact.workspace_id, contact_id=contact.pk)
         if message_id
         else PREVIEW_URL,
@@ -65,7 +78,7 @@ def loyalty_context(
     text = _text(template)
     extra: dict[str, Any] = {}
     if LOYALTY_NAME.search(text):
-        extra["loyalty"] = loyalty_data(contact, message_id)
+        extra["loyalty"] = loyalty_data(workspace, contact, message_id)
     for reward_id in sorted({int(m) for m in CODE_NAME.findall(text)}):
         name = f"reward_{reward_id}_code"
         if message_id is None or contact is None:

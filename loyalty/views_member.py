@@ -8,7 +8,6 @@ A bad token is a 404 page; requests are rate-limited per client address."""
 
 from __future__ import annotations
 
-import datetime as dt
 import uuid
 from typing import Any
 
@@ -26,7 +25,7 @@ from loyalty import selectors, tokens
 from loyalty.models import Programme, Redemption
 from loyalty.selectors_member import rewards_on_offer, standing_for
 from loyalty.services import reward_redeem
-from loyalty.services.expiry import counted_activity, expiry_moment, zone_of
+from loyalty.services.expiry import expiry_day
 from workspaces.login_throttle import client_ip
 from workspaces.services import Actor
 
@@ -68,18 +67,15 @@ def _page(
 ) -> HttpResponse:
     standing = standing_for(contact=contact)
     programme = Programme.objects.filter(workspace_id=contact.workspace_id).first()
-    expires_at = None
-    if programme and programme.expiry_months and standing.last_activity_at and standing.balance:
-        zone = zone_of(contact.time_zone or contact.workspace.time_zone)
-        # The boundary is a midnight that ends a day; the member is told that day.
-        expires_at = (
-            expiry_moment(
-                last_activity=counted_activity(programme, standing.last_activity_at),
-                months=programme.expiry_months,
-                zone=zone,
-            )
-            - dt.timedelta(seconds=1)
-        ).date()  # a date: the template's date filter would move a datetime to UTC
+    expires_on = (
+        expiry_day(
+            programme=programme,
+            last_activity=standing.last_activity_at,
+            zone_name=contact.time_zone or contact.workspace.time_zone,
+        )
+        if standing.balance
+        else None
+    )
     history = Paginator(
         selectors.entries_for_contact(contact=contact).order_by("-id"), HISTORY_PAGE
     ).get_page(request.GET.get("page"))
@@ -105,7 +101,8 @@ def _page(
             "action": tokens.member_path(workspace_id=contact.workspace_id, contact_id=contact.pk)
             + "redeem/",
             "token": token,
-            "expires_at": expires_at,
+            # A date: the template's date filter would move a datetime to UTC.
+            "expires_at": expires_on,
             **extra,
         },
         status=status,

@@ -87,6 +87,23 @@ def counted_activity(programme: Programme, last_activity: dt.datetime) -> dt.dat
     return since if since is not None and since > last_activity else last_activity
 
 
+def expiry_day(
+    *, programme: Programme | None, last_activity: dt.datetime | None, zone_name: str
+) -> dt.date | None:
+    """The last day (in the contact's zone) the points are good for, or None when
+    they do not expire (no expiry, no activity yet)."""
+    if programme is None or programme.expiry_months is None or last_activity is None:
+        return None
+    zone = zone_of(zone_name)
+    moment = expiry_moment(
+        last_activity=counted_activity(programme, last_activity),
+        months=programme.expiry_months,
+        zone=zone,
+    )
+    # The boundary is the midnight that ends that day.
+    return (moment - dt.timedelta(seconds=1)).astimezone(zone).date()
+
+
 def _chunk(
     programme: Programme, zone_name: str, after: int, now: dt.datetime
 ) -> list[tuple[int, str]]:

@@ -195,3 +195,8 @@ def test_the_page_tells_the_day_the_points_expire_in_the_contacts_zone(ws):
         )
     html = Client().get(_path(contact)).content.decode()
     assert "They expire on 11 Mar 2027" in html
+    template = email_template(
+        ws, body="<p>{{ loyalty.balance }} points until {{ loyalty.expires_on }}</p>"
+    )
+    context = contact_context(contact=contact, workspace=ws, message_id=1, template=template)
+    assert context["loyalty"]["expires_on"] == "2027-03-11"
