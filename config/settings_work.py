@@ -57,6 +57,11 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     },
     # Loyalty tiers: downgrades (and any upgrade missed) once a day.
     "loyalty.tiers_review_due": {"task": "loyalty.tiers_review_due", "schedule": 86400.0},
+    # Referral rewards whose refund hold has ended are paid within the hour.
+    "loyalty.referrals_release_due": {
+        "task": "loyalty.referrals_release_due",
+        "schedule": 3600.0,
+    },
     "lifecycle.dispatch_transitions": {
         "task": "lifecycle.dispatch_transitions",
         "schedule": 2.0,

@@ -32,6 +32,7 @@ from config.pagination import (
 from config.parsers import parse_json
 from config.query import datetime_param, enum_param, openapi, query_values, text_param
 from contacts import selectors, serializers, services
+from contacts.hooks import contact_extras_clean
 from contacts.models import Contact, EmailStatus, SmsStatus
 from contacts.validation import clean_contact
 from workspaces.api_auth import ApiRequest, bearer_key, rate_limit_wait
@@ -111,11 +112,17 @@ class ContactListView(APIView):
         },
     )
     def post(self, request: ApiRequest) -> Response:
-        data = serializers.clean_contact_or_raise(
-            request_object(request.data), partial=False, zone=request.workspace.time_zone
+        # Fields later apps own (loyalty's `referred_by`) are cleaned by them.
+        body, extras, extra_errors = contact_extras_clean(
+            request.workspace, request_object(request.data)
         )
+        data, errors = clean_contact(body, partial=False, zone=request.workspace.time_zone)
+        errors = {**errors, **extra_errors}
+        if errors:
+            first, reasons = next(iter(errors.items()))
+            raise InvalidInput(f"{first}: {reasons[0]}", fields=errors)
         contact = services.contact_create(
-            workspace=request.workspace, data=data, actor=request.actor
+            workspace=request.workspace, data=data, actor=request.actor, extras=extras
         )
         return Response(serializers.contact_to_dict(contact), status=status.HTTP_201_CREATED)
 

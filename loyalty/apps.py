@@ -9,6 +9,8 @@ class LoyaltyConfig(AppConfig):
         from lifecycle.hooks import on_contacts_refreshed  # noqa: PLC0415
         from loyalty.rules import register_loyalty_fields  # noqa: PLC0415
         from loyalty.services.earning import earn_for_refreshed  # noqa: PLC0415
+        from loyalty.setup_referrals import referrals_register  # noqa: PLC0415
 
         register_loyalty_fields()
         on_contacts_refreshed(earn_for_refreshed)
+        referrals_register()
