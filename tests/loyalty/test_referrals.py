@@ -67,6 +67,7 @@ def test_referral_converts_on_a_qualifying_purchase_and_pays_both_sides_after_th
     ingest(ws, purchase(friend, "30.00", properties={"order_id": "A-1"}))
     referral.refresh_from_db()
     assert referral.status == ReferralStatus.HELD and referral.order_id == "A-1"
+    assert referral.converted_at is not None
     assert referral.hold_until == referral.converted_at + dt.timedelta(days=14)
     assert referrals_release_due() == 0  # the hold has not ended: nothing is written
     assert balance(ann) == 0 and balance(friend) == 0
@@ -190,7 +191,7 @@ def test_reward_from_the_catalogue_is_issued_with_a_code(ws, api):
     )
     reward_codes_add(reward=reward, data={"codes": ["FRIEND-1"]}, actor=ACTOR)
     _programme(ws, friend_points=0, friend_reward_id=reward.pk)
-    ann, code = _referrer(ws)
+    _ann, code = _referrer(ws)
     referral = _signup(api, code, email="coded@example.net")
     ingest(ws, purchase(referral.referred, "30"))
     referrals_release_due(now=timezone.now() + LATER)
@@ -247,7 +248,7 @@ def test_payment_fingerprint_of_the_referrer_at_conversion_is_flagged(ws, api):
 
 def test_loops_are_flagged(ws, api):
     _programme(ws)
-    ann, ann_code = _referrer(ws, email="ann@example.com")
+    _ann, ann_code = _referrer(ws, email="ann@example.com")
     bob = _signup(api, ann_code, email="bob@example.net").referred
     bob_code = referral_code_ensure(contact=bob)
     assert bob_code is not None
@@ -304,7 +305,9 @@ def test_unknown_code_or_bad_token_is_a_400_naming_referred_by(ws, api, outsider
     _programme(outsider.workspace)
     _, theirs = _referrer(outsider.workspace)
     for value in ("ZZZZZZZZZZ", "not-a-token", theirs, 42):
-        response = api.post(CONTACTS, {"email": "x@example.net", "referred_by": value}, format="json")
+        response = api.post(
+            CONTACTS, {"email": "x@example.net", "referred_by": value}, format="json"
+        )
         assert response.status_code == 400, value
         assert "referred_by" in response.json()["error"]["fields"]
     assert not Referral.objects.exists()
