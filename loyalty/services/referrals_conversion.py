@@ -26,7 +26,7 @@ from typing import Any
 from django.db.models import Q
 from django.utils import timezone
 
-from contacts.models import Event
+from contacts.models import Contact, Event
 from loyalty.hooks_referrals import referrals_converted_notify
 from loyalty.models import (
     EntryKind,
@@ -48,19 +48,23 @@ COUNTED = (ReferralStatus.HELD, ReferralStatus.PAID, ReferralStatus.FLAGGED)
 def referrals_for_refreshed(contact_ids: list[int]) -> None:
     if not contact_ids:
         return
-    by_workspace: dict[int, list[Referral]] = defaultdict(list)
-    for referral in (
-        Referral.objects.filter(referred_id__in=contact_ids)
-        .exclude(status__in=[ReferralStatus.REJECTED, ReferralStatus.REVERSED])
-        .exclude(status=ReferralStatus.PAID)
-        .select_related("referrer", "referred", "workspace")
-        .order_by("workspace_id", "referrer_id", "id")
-    ):
-        by_workspace[referral.workspace_id].append(referral)
-    for workspace_id, referrals in by_workspace.items():
-        settings = ReferralSettings.objects.filter(workspace_id=workspace_id).first()
-        if settings is None or not settings.enabled:
-            continue
+    # Only the contacts of workspaces whose programme is on (one statement; nothing
+    # more for the engine's batches elsewhere), then their referrals through the
+    # (workspace, referred) unique index.
+    by_workspace: dict[int, list[int]] = defaultdict(list)
+    for pk, workspace_id in Contact.objects.filter(
+        pk__in=contact_ids,
+        workspace_id__in=ReferralSettings.objects.filter(enabled=True).values("workspace_id"),
+    ).values_list("pk", "workspace_id"):
+        by_workspace[workspace_id].append(pk)
+    for workspace_id, ids in sorted(by_workspace.items()):
+        settings = ReferralSettings.objects.get(workspace_id=workspace_id)
+        referrals = list(
+            Referral.objects.filter(workspace_id=workspace_id, referred_id__in=ids)
+            .filter(status__in=[*OPEN, ReferralStatus.HELD])
+            .select_related("referrer", "referred", "workspace")
+            .order_by("referrer_id", "id")
+        )
         referrals_refund_check(referrals=[r for r in referrals if r.converted_at is not None])
         converted = referrals_convert(
             settings=settings, referrals=[r for r in referrals if r.converted_at is None]
