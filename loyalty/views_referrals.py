@@ -32,6 +32,19 @@ from workspaces.login_throttle import client_ip
 from workspaces.models import Role
 
 VISITS_PER_MINUTE = 30  # per address: beyond it the page shows, the visit is not kept
+# Link previewers fetch a shared link before (or without) any person: not a visit.
+PREVIEWERS = (
+    "bot",
+    "crawler",
+    "spider",
+    "facebookexternalhit",
+    "whatsapp",
+    "slack",
+    "telegram",
+    "discord",
+    "skype",
+    "preview",
+)
 NUMBERS = ("referrer_points", "friend_points", "hold_days", "within_days", "monthly_limit")
 OPTIONAL = ("within_days", "monthly_limit", "referrer_reward_id", "friend_reward_id")
 
@@ -162,10 +175,9 @@ def referral_landing(request: HttpRequest, code: str) -> HttpResponse:
     if found is None or row is None or not row.enabled:
         return render(request, "loyalty/referral_landing.html", {"missing": True}, status=404)
     token = ""
-    if _visit_counted(request):
-        visit = referral_visit_record(
-            code=found, ip=client_ip(request), user_agent=request.headers.get("User-Agent", "")
-        )
+    agent = request.headers.get("User-Agent", "")
+    if not any(word in agent.lower() for word in PREVIEWERS) and _visit_counted(request):
+        visit = referral_visit_record(code=found, ip=client_ip(request), user_agent=agent)
         token = referral_token(visit=visit)
     signup = _with_ref(row.signup_url, token or found.code) if row.signup_url else ""
     return render(

@@ -101,6 +101,8 @@ def test_landing_page_records_the_visit_without_a_cookie(ws, client):
     assert code.code.encode() in page.content  # no signup address: the code to type
     visit = ReferralVisit.objects.get()
     assert visit.ip_hash and visit.ip_hash != "192.0.2.1"
+    preview = client.get(f"/r/{code.code}/", HTTP_USER_AGENT="Slackbot-LinkExpanding 1.0")
+    assert preview.status_code == 200 and ReferralVisit.objects.count() == 1
     assert client.get("/r/NOSUCHCODE/").status_code == 404
     _on(ws, enabled=False)
     assert client.get(f"/r/{code.code}/").status_code == 404

@@ -281,7 +281,7 @@ def test_many_signups_from_one_address_are_flagged(ws, api, client):
     _, code = _referrer(ws)
     tokens = []
     for _ in range(4):
-        page = client.get(f"/r/{code}/", REMOTE_ADDR="203.0.113.9", HTTP_USER_AGENT="Bot/1")
+        page = client.get(f"/r/{code}/", REMOTE_ADDR="203.0.113.9", HTTP_USER_AGENT="Phone/1")
         assert page.status_code == 200 and not page.cookies
         signup = page.context["signup"]
         assert signup.startswith("https://shop.example/join?src=mail&ref=")
@@ -294,7 +294,7 @@ def test_many_signups_from_one_address_are_flagged(ws, api, client):
     assert [r.status for r in referrals[:3]] == [ReferralStatus.PENDING] * 3
     assert referrals[3].status == ReferralStatus.FLAGGED
     assert referrals[3].flags[0]["reason"] == "ip_burst"
-    assert referrals[0].visit is not None and referrals[0].visit.user_agent == "Bot/1"
+    assert referrals[0].visit is not None and referrals[0].visit.user_agent == "Phone/1"
     assert "203.0.113.9" not in referrals[0].ip_hash
     elsewhere = _signup(api, other.split("ref=", 1)[1].replace("%3A", ":"), email="x@example.net")
     assert elsewhere.status == ReferralStatus.PENDING
@@ -335,3 +335,16 @@ def test_codes_only_for_chosen_stages(ws):
     assert code is not None and len(code.code) == 10
     assert not set(code.code) & set("01OIL")
     assert referral_code_ensure(contact=inside) == code
+
+
+def test_erasing_either_side_takes_the_referral_with_it(ws, api):
+    from contacts.services.erasure import contact_erase  # noqa: PLC0415
+
+    _programme(ws)
+    ann, code = _referrer(ws)
+    kept = _signup(api, code, email="kept@example.net")
+    gone = _signup(api, code, email="gone@example.net")
+    contact_erase(contact=gone.referred, actor=ACTOR)
+    assert list(Referral.objects.values_list("pk", flat=True)) == [kept.pk]
+    contact_erase(contact=ann, actor=ACTOR)
+    assert not Referral.objects.exists()
