@@ -8,6 +8,7 @@ def referrals_register() -> None:
     # Imported here: these modules import models, which the app registry must have
     # loaded first; the task module is imported so that Celery knows its task.
     from contacts.hooks import register_contact_extra_field  # noqa: PLC0415
+    from contacts.panels import ContactPanel, register_contact_panel  # noqa: PLC0415
     from lifecycle.hooks import on_contacts_refreshed  # noqa: PLC0415
     from loyalty import tasks_referrals  # noqa: F401, PLC0415
     from loyalty.rules_referrals import register_referral_conditions  # noqa: PLC0415
@@ -17,3 +18,6 @@ def referrals_register() -> None:
     register_contact_extra_field(REFERRED_BY)
     register_referral_conditions()
     on_contacts_refreshed(referrals_for_refreshed)
+    register_contact_panel(
+        ContactPanel("Referrals", "loyalty_referrals:contact-referrals-panel", "side")
+    )

@@ -12,4 +12,9 @@ urlpatterns = [
         views.referral_decide,
         name="decide",
     ),
+    path(
+        "contacts/<int:contact_id>/referrals-panel/",
+        views.contact_referrals_panel,
+        name="contact-referrals-panel",
+    ),
 ]

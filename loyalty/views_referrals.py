@@ -31,6 +31,7 @@ from workspaces.dashboard import WorkspaceRequest, workspace_view
 from workspaces.login_throttle import client_ip
 from workspaces.models import Role
 
+PANEL_FRIENDS = 10
 VISITS_PER_MINUTE = 30  # per address: beyond it the page shows, the visit is not kept
 # Link previewers fetch a shared link before (or without) any person: not a visit.
 PREVIEWERS = (
@@ -188,5 +189,33 @@ def referral_landing(request: HttpRequest, code: str) -> HttpResponse:
             "referrer_name": found.contact.first_name or "",
             "code": found.code,
             "signup": signup,
+        },
+    )
+
+
+@workspace_view()
+def contact_referrals_panel(request: WorkspaceRequest, contact_id: int) -> HttpResponse:
+    """The contact page's Referrals panel: the contact's link (made on first look if it
+    is eligible), its counts, who referred it, and its latest friends."""
+    contact = selectors.contact_get(workspace=request.workspace, contact_id=contact_id)
+    if contact is None:
+        raise Http404("No such contact.")
+    friends = referral_selectors.referrals_for_workspace(
+        workspace=request.workspace, referrer_id=contact.pk
+    ).order_by("-id")[:PANEL_FRIENDS]
+    referred_by = (
+        referral_selectors.referrals_for_workspace(workspace=request.workspace)
+        .filter(referred=contact)
+        .first()
+    )
+    return render(
+        request,
+        "loyalty/referral_contact_panel.html",
+        {
+            "contact": contact,
+            "link": referral_selectors.referral_link_for(contact=contact),
+            "counts": referral_selectors.referral_counts(contact=contact),
+            "friends": friends,
+            "referred_by": referred_by,
         },
     )

@@ -53,7 +53,9 @@ def test_owner_runs_a_referral_programme(page: Page, live_server, owner):
     ann.save(update_fields=["first_name"])
     code = referral_code_ensure(contact=ann)
     assert code is not None
-    friend = page.context.browser.new_context(viewport={"width": 390, "height": 844})
+    browser = page.context.browser
+    assert browser is not None
+    friend = browser.new_context(viewport={"width": 390, "height": 844})
     phone = friend.new_page()
     phone.goto(f"{live_server.url}/r/{code.code}/")
     expect(phone.locator("h1")).to_have_text("Ann invited you to Acme")

@@ -146,3 +146,23 @@ def test_rule_conditions_on_referrals(ws, api, outsider):
     with pytest.raises(Exception) as bad:  # noqa: PT011 - the rule error type is the API's 400
         validate_rule({"referrals_converted": {"gte": "two"}}, workspace=ws)
     assert "referrals_converted.gte" in str(bad.value.fields)  # type: ignore[attr-defined]
+
+
+def test_contact_panel_shows_link_counts_and_friends(ws, owner, outsider):
+    _on(ws)
+    ann = ContactFactory.create(workspace=ws, email="ann@example.com")
+    code = referral_code_ensure(contact=ann)
+    assert code is not None
+    body = {"email": "f@example.net", "first_name": "<i>F</i>", "referred_by": code.code}
+    assert owner.api.post("/api/v1/contacts/", body, format="json").status_code == 201
+    panel = owner.web.get(f"/w/{ws.slug}/contacts/{ann.pk}/referrals-panel/")
+    assert panel.status_code == 200
+    assert f"/r/{code.code}/".encode() in panel.content
+    assert b"1 friend signed up" in panel.content and b"<i>F</i>" not in panel.content
+    friend = Referral.objects.get().referred
+    theirs = owner.web.get(f"/w/{ws.slug}/contacts/{friend.pk}/referrals-panel/")
+    assert b"Referred by" in theirs.content and b"ann@example.com" in theirs.content
+    page = owner.web.get(f"/w/{ws.slug}/contacts/{ann.pk}/")
+    assert b"referrals-panel" in page.content
+    foreign = f"/w/{outsider.workspace.slug}/contacts/{ann.pk}/referrals-panel/"
+    assert outsider.web.get(foreign).status_code == 404
