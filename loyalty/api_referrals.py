@@ -13,13 +13,19 @@ from rest_framework.views import APIView
 
 from config.api import request_object
 from config.errors import NotFound
-from config.openapi import ERRORS
+from config.openapi import ERRORS, described, text
 from config.pagination import KeysetPagination, keyset_response
 from config.query import enum_param, id_param, openapi, query_values
 from loyalty import selectors_referrals as selectors
 from loyalty.api import _contact_or_404
 from loyalty.models import Referral, ReferralSettings, ReferralStatus
+from loyalty.services.ledger import MAX_POINTS
 from loyalty.services.referrals import (
+    AMOUNT_PATTERN,
+    MAX_HOLD_DAYS,
+    MAX_MONTHLY_LIMIT,
+    MAX_WITHIN_DAYS,
+    SIGNUP_URL_PATTERN,
     referral_code_ensure,
     referral_settings_get,
     referral_settings_update,
@@ -36,17 +42,35 @@ NOT_FLAGGED = OpenApiResponse(description="The referral is not waiting for revie
 
 class ReferralSettingsSerializer(serializers.Serializer):
     enabled = serializers.BooleanField(required=False)
-    stage_ids = serializers.ListField(child=serializers.IntegerField(), required=False)
-    qualifying_event = serializers.CharField(required=False, allow_blank=True)
-    min_amount = serializers.CharField(required=False, help_text='a string, "25.00"')
-    within_days = serializers.IntegerField(required=False, allow_null=True)
-    referrer_points = serializers.IntegerField(required=False)
-    referrer_reward_id = serializers.IntegerField(required=False, allow_null=True)
-    friend_points = serializers.IntegerField(required=False)
-    friend_reward_id = serializers.IntegerField(required=False, allow_null=True)
-    hold_days = serializers.IntegerField(required=False)
-    monthly_limit = serializers.IntegerField(required=False, allow_null=True)
-    signup_url = serializers.CharField(required=False, allow_blank=True)
+    stage_ids = serializers.ListField(
+        child=serializers.IntegerField(min_value=1),
+        required=False,
+        help_text="Stages whose contacts get a code (ids of this workspace); empty: all",
+    )
+    qualifying_event = described(
+        text(200), required=False, help_text="Blank: any of the workspace's purchase events"
+    )
+    min_amount = described(
+        {"type": "string", "pattern": AMOUNT_PATTERN},
+        required=False,
+        help_text='Minimum revenue of the qualifying purchase, as a string ("25.00")',
+    )
+    within_days = serializers.IntegerField(
+        required=False, allow_null=True, min_value=1, max_value=MAX_WITHIN_DAYS
+    )
+    referrer_points = serializers.IntegerField(required=False, min_value=0, max_value=MAX_POINTS)
+    referrer_reward_id = serializers.IntegerField(required=False, allow_null=True, min_value=1)
+    friend_points = serializers.IntegerField(required=False, min_value=0, max_value=MAX_POINTS)
+    friend_reward_id = serializers.IntegerField(required=False, allow_null=True, min_value=1)
+    hold_days = serializers.IntegerField(required=False, min_value=0, max_value=MAX_HOLD_DAYS)
+    monthly_limit = serializers.IntegerField(
+        required=False, allow_null=True, min_value=1, max_value=MAX_MONTHLY_LIMIT
+    )
+    signup_url = described(
+        {"type": "string", "maxLength": 500, "pattern": f"^({SIGNUP_URL_PATTERN[1:-1]})?$"},
+        required=False,
+        help_text="The business's signup form (http or https); blank: none",
+    )
     updated_at = serializers.DateTimeField(read_only=True)
 
 

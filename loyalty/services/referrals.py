@@ -13,8 +13,6 @@ from typing import Any
 
 from django.conf import settings
 from django.core import signing
-from django.core.exceptions import ValidationError
-from django.core.validators import URLValidator
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -47,6 +45,10 @@ ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
 CODE_SYMBOLS = 10
 CODE_PATTERN = re.compile(rf"^[{ALPHABET}]{{{CODE_SYMBOLS}}}$")
 AMOUNT_PATTERN = r"^[0-9]{1,9}(?:\.[0-9]{1,2})?$"
+SIGNUP_URL_PATTERN = r"^https?://[^\s/?#]+\S*$"
+MAX_WITHIN_DAYS = 3650
+MAX_MONTHLY_LIMIT = 10_000
+MAX_HOLD_DAYS = 365
 SIGNING_NAMESPACE = "loyalty.referral"
 TOKEN_MAX_AGE = 60 * 60 * 24 * 30  # a friend has 30 days from the landing page to sign up
 
@@ -96,13 +98,13 @@ def _apply_numbers(row: ReferralSettings, data: dict[str, Any], errors: Errors) 
     for key, low, high in (
         ("referrer_points", 0, MAX_POINTS),
         ("friend_points", 0, MAX_POINTS),
-        ("hold_days", 0, 365),
+        ("hold_days", 0, MAX_HOLD_DAYS),
     ):
         if key in data:
             number = whole(data[key], key, errors, low=low, high=high)
             if number is not None:
                 setattr(row, key, number)
-    for key, high in (("within_days", 3650), ("monthly_limit", 10_000)):
+    for key, high in (("within_days", MAX_WITHIN_DAYS), ("monthly_limit", MAX_MONTHLY_LIMIT)):
         if key not in data:
             continue
         if data[key] is None:
@@ -117,12 +119,9 @@ def _apply_signup_url(row: ReferralSettings, value: Any, errors: Errors) -> None
     url = text(value, "signup_url", errors, limit=500, required=False)
     if url is None:
         return
-    if url:
-        try:
-            URLValidator(schemes=["http", "https"])(url)
-        except ValidationError:
-            errors["signup_url"] = ["must be an http(s) address"]
-            return
+    if url and not re.match(SIGNUP_URL_PATTERN, url):
+        errors["signup_url"] = ["must be an http(s) address"]
+        return
     row.signup_url = url
 
 
