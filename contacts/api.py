@@ -104,6 +104,9 @@ class ContactListView(APIView):
 
     @extend_schema(
         operation_id="contacts_create",
+        description="Create a contact. Fields that later apps register are accepted too "
+        "(contacts/hooks.py): `referred_by`, a referral code or the `ref` token of a referral "
+        "link, links the contact to its referrer (400 naming `referred_by` if unknown).",
         request=serializers.ContactSerializer,
         responses={
             201: serializers.ContactSerializer,
