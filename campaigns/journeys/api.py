@@ -136,7 +136,8 @@ WRITE = inline_serializer(
             '"annual"}; {"kind": "segment_joined", "segment_id"}; {"kind": "survey_answered", '
             '"survey_id" (null: any survey), "category": "promoter"|"passive"|"detractor"|'
             '"satisfied"|"unsatisfied" (optional), "score_min", "score_max" (optional)}; '
-            '{"kind": "manual"}',
+            '{"kind": "referral_converted", "side": "referrer"|"friend" (who enters; default '
+            'referrer)}; {"kind": "manual"}',
         ),
         "steps": serializers.ListField(child=StepSerializer(), min_length=1, max_length=100),
         "entry_key": serializers.SlugField(

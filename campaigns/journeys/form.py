@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from typing import Any
 
 from django.http import QueryDict
@@ -26,6 +27,7 @@ TEXT_FIELDS = (
     "trigger_answer",
     "trigger_score_min",
     "trigger_score_max",
+    "trigger_side",
     "goal_kind",
     "goal_event",
     "goal_properties",
@@ -78,6 +80,7 @@ def form_values(journey: Journey | None) -> dict[str, Any]:
         "trigger_offset_days": str(trigger.get("offset_days", 0)),
         "trigger_annual": bool(trigger.get("annual")),
         **_survey_values(trigger),
+        "trigger_side": trigger.get("side", "referrer"),
         "goal_kind": "rule" if "rule" in goal else "event" if "event" in goal else "",
         "goal_event": event.get("name", ""),
         "goal_properties": _dumps(event.get("properties") or None),
@@ -131,6 +134,30 @@ def _number(text: str) -> Any:
     return int(text) if re.fullmatch(r"-?\d{1,9}", text) else text
 
 
+def _trigger(values: dict[str, Any], parsed: Callable[[str, str], Any]) -> dict[str, Any]:
+    """The trigger from its form fields (`parsed` reads a JSON field, noting errors)."""
+    kind = values["trigger_kind"]
+    trigger: dict[str, Any] = {"kind": kind}
+    if kind in (TriggerKind.STAGE_ENTERED, TriggerKind.STAGE_EXITED):
+        trigger["stage_id"] = _number(values["trigger_stage_id"])
+    elif kind == TriggerKind.SEGMENT_JOINED:
+        trigger["segment_id"] = _number(values["trigger_segment_id"])
+    elif kind == TriggerKind.EVENT:
+        trigger["event"] = values["trigger_event"]
+        properties = parsed("trigger_properties", "trigger.properties")
+        if properties:
+            trigger["properties"] = properties
+    elif kind == TriggerKind.SURVEY_ANSWERED:
+        trigger.update(_survey_trigger(values))
+    elif kind == TriggerKind.REFERRAL_CONVERTED:
+        trigger["side"] = values["trigger_side"] or "referrer"
+    elif kind == TriggerKind.DATE:
+        trigger["attribute"] = values["trigger_attribute"]
+        trigger["offset_days"] = _number(values["trigger_offset_days"] or "0")
+        trigger["annual"] = values["trigger_annual"]
+    return trigger
+
+
 def form_data(values: dict[str, Any]) -> tuple[dict[str, Any], dict[str, list[str]]]:
     """The service's input from the form, and errors in JSON the service never sees."""
     errors: dict[str, list[str]] = {}
@@ -145,23 +172,7 @@ def form_data(values: dict[str, Any]) -> tuple[dict[str, Any], dict[str, list[st
             errors[path] = [f"is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})"]
             return None
 
-    kind = values["trigger_kind"]
-    trigger: dict[str, Any] = {"kind": kind}
-    if kind in (TriggerKind.STAGE_ENTERED, TriggerKind.STAGE_EXITED):
-        trigger["stage_id"] = _number(values["trigger_stage_id"])
-    elif kind == TriggerKind.SEGMENT_JOINED:
-        trigger["segment_id"] = _number(values["trigger_segment_id"])
-    elif kind == TriggerKind.EVENT:
-        trigger["event"] = values["trigger_event"]
-        properties = parsed("trigger_properties", "trigger.properties")
-        if properties:
-            trigger["properties"] = properties
-    elif kind == TriggerKind.SURVEY_ANSWERED:
-        trigger.update(_survey_trigger(values))
-    elif kind == TriggerKind.DATE:
-        trigger["attribute"] = values["trigger_attribute"]
-        trigger["offset_days"] = _number(values["trigger_offset_days"] or "0")
-        trigger["annual"] = values["trigger_annual"]
+    trigger = _trigger(values, parsed)
     goal: dict[str, Any] | None = None
     if values["goal_kind"] == "event":
         event: dict[str, Any] = {"name": values["goal_event"]}

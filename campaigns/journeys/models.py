@@ -31,6 +31,7 @@ class TriggerKind(models.TextChoices):
     DATE = "date_attribute", "A date attribute comes round"
     SEGMENT_JOINED = "segment_joined", "Joins a segment"
     SURVEY_ANSWERED = "survey_answered", "Answers a survey"
+    REFERRAL_CONVERTED = "referral_converted", "A referral converts"
     MANUAL = "manual", "Added by the API only"
 
 

@@ -15,6 +15,8 @@ the row; the first worker run places the contact (holdout or the entry step).
 - survey answered: surveys' `on_survey_answered` hook, in the answer's transaction,
   keyed by the response, so a changed answer enters a journey once
   (campaigns/journeys/survey_trigger.py says which answers match);
+- referral converted: loyalty's `on_referral_converted` hook, in the engine's
+  transaction, keyed by the referral and the side that enters;
 - date attribute: a scan (every 15 minutes) for contacts whose date, moved by the
   offset, is today in the workspace's time zone; keyed by that date, so once a day.
 """
@@ -34,6 +36,7 @@ from django.db import connection
 from django.db.models import Q
 from django.utils import timezone
 
+from campaigns.journeys.referral_trigger import referral_entrant
 from campaigns.journeys.survey_trigger import answer_matches
 from campaigns.models import (
     IN_JOURNEY,
@@ -164,6 +167,21 @@ def on_survey_answered(response: SurveyResponse, survey: Survey) -> None:
             journey.trigger, survey_id=survey.pk, kind=survey.kind, score=response.score
         ):
             enrol(journey, [(response.contact_id, f"survey:{response.pk}", response.updated_at)])
+
+
+def on_referral_converted(referrals: list[Any]) -> None:
+    """Converted referrals (loyalty's hook, in the engine's transaction) let the
+    referrer, or the friend, into the live journeys with that trigger; keyed by the
+    referral, so a referral enters a journey once."""
+    journeys = _live([TriggerKind.REFERRAL_CONVERTED], [r.workspace_id for r in referrals])
+    for journey in journeys:
+        assert journey.live_since is not None
+        rows = [
+            (*referral_entrant(journey.trigger, r), r.converted_at)
+            for r in referrals
+            if r.workspace_id == journey.workspace_id and r.converted_at >= journey.live_since
+        ]
+        enrol(journey, rows)
 
 
 def _enrol_events(journey: Journey, contact_ids: list[int]) -> int:
