@@ -131,3 +131,19 @@ def test_outsider_gets_404s(ws, api, outsider_api):
     assert theirs.status_code == 400 and "referred_by" in theirs.json()["error"]["fields"]
     referral.refresh_from_db()
     assert referral.status == ReferralStatus.FLAGGED
+
+
+def test_list_and_review_page_queries_do_not_grow_with_rows(
+    ws, api, owner, django_assert_max_num_queries
+):
+    _enable(api)
+    ann = ContactFactory.create(workspace=ws, email="ann@example.com")
+    code = _code(api, ann)["code"]
+    for n in range(12):
+        body = {"email": f"ann+{n}@example.com", "referred_by": code}
+        api.post("/api/v1/contacts/", body, format="json")
+    with django_assert_max_num_queries(8):
+        assert len(api.get(f"{URL}referrals/").json()["results"]) == 12
+    with django_assert_max_num_queries(12):
+        page = owner.web.get(f"/w/{ws.slug}/referrals/review/")
+    assert page.content.count(b"self_referral") == 12
