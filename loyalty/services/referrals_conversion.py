@@ -23,7 +23,7 @@ import zoneinfo
 from collections import defaultdict
 from typing import Any
 
-from django.db.models import Q
+from django.db import connection
 from django.utils import timezone
 
 from contacts.models import Contact, Event
@@ -124,23 +124,44 @@ def referrals_refund_check(*, referrals: list[Referral]) -> list[Referral]:
     return reversed_
 
 
-def _qualifying_event(settings: ReferralSettings, referral: Referral) -> Event | None:
+_FIRST_PURCHASES_SQL = """
+SELECT DISTINCT ON (r.id) r.id, e.id
+FROM loyalty_referral r
+JOIN contacts_contact c ON c.id = r.referred_id
+JOIN contacts_event e ON e.contact_id = r.referred_id AND e.workspace_id = r.workspace_id
+WHERE r.workspace_id = %(ws)s AND r.id = ANY(%(ids)s)
+  AND e.name = ANY(%(names)s) AND e.revenue > 0 AND e.revenue >= %(min)s
+  AND e.occurred_at >= LEAST(c.signed_up_at, r.created_at)
+  AND (%(days)s::int IS NULL OR e.occurred_at
+       < LEAST(c.signed_up_at, r.created_at) + make_interval(days => %(days)s::int))
+ORDER BY r.id, e.occurred_at, e.id
+"""
+
+
+def _qualifying_events(settings: ReferralSettings, referrals: list[Referral]) -> dict[int, Event]:
+    """Referral id -> the friend's first qualifying purchase, for all of them in one
+    statement (the events' (contact, name, occurred_at) index)."""
+    if not referrals:
+        return {}
     names = (
         [settings.qualifying_event]
         if settings.qualifying_event
-        else list(referral.workspace.purchase_event_names)
+        else list(referrals[0].workspace.purchase_event_names)
     )
-    start = min(referral.referred.signed_up_at, referral.created_at)
-    events = Event.objects.filter(
-        Q(revenue__gt=0) & Q(revenue__gte=settings.min_amount),
-        workspace_id=referral.workspace_id,
-        contact_id=referral.referred_id,
-        name__in=names,
-        occurred_at__gte=start,
-    )
-    if settings.within_days is not None:
-        events = events.filter(occurred_at__lt=start + dt.timedelta(days=settings.within_days))
-    return events.order_by("occurred_at", "id").first()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _FIRST_PURCHASES_SQL,
+            {
+                "ws": settings.workspace_id,
+                "ids": [r.pk for r in referrals],
+                "names": names,
+                "min": settings.min_amount,
+                "days": settings.within_days,
+            },
+        )
+        pairs = dict(cursor.fetchall())
+    events = Event.objects.in_bulk(list(pairs.values()))
+    return {referral_id: events[event_id] for referral_id, event_id in pairs.items()}
 
 
 def _month(moment: dt.datetime, zone_name: str) -> tuple[dt.datetime, dt.datetime]:
@@ -176,8 +197,8 @@ def _due(settings: ReferralSettings, side: str) -> dict[str, Any]:
 def referrals_convert(*, settings: ReferralSettings, referrals: list[Referral]) -> list[Referral]:
     """Convert the referrals whose friend made a qualifying purchase; returns those
     this call converted."""
-    found = [(r, _qualifying_event(settings, r)) for r in referrals]
-    found = [(r, e) for r, e in found if e is not None]
+    events = _qualifying_events(settings, referrals)
+    found = [(r, events[r.pk]) for r in referrals if r.pk in events]
     if not found:
         return []
     referrer_ids = sorted({r.referrer_id for r, _ in found})
