@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from contacts.hooks import ContactExtraField
 from contacts.models import Contact
+from contacts.services.marks import contacts_mark_changed
 from loyalty.models import Referral, ReferralCode, ReferralStatus, ReferralVisit
 from loyalty.services.referrals import (
     CODE_PATTERN,
@@ -83,6 +84,8 @@ def referred_by_apply(contact: Contact, value: ReferredBy | None) -> None:
         flags=flags,
         created_at=timezone.now(),
     )
+    # The referrer's `referrals_sent` changed: its stage rules are evaluated again.
+    contacts_mark_changed(contact_ids=[referrer.pk])
     logger.info(
         "loyalty.referral_recorded workspace=%s referral=%s referrer=%s flags=%s",
         contact.workspace_id,

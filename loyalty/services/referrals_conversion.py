@@ -27,6 +27,7 @@ from django.db import connection
 from django.utils import timezone
 
 from contacts.models import Contact, Event
+from contacts.services.marks import contacts_mark_changed
 from loyalty.hooks_referrals import referrals_converted_notify
 from loyalty.models import (
     EntryKind,
@@ -65,10 +66,15 @@ def referrals_for_refreshed(contact_ids: list[int]) -> None:
             .select_related("referrer", "referred", "workspace")
             .order_by("referrer_id", "id")
         )
-        referrals_refund_check(referrals=[r for r in referrals if r.converted_at is not None])
+        reversed_ = referrals_refund_check(
+            referrals=[r for r in referrals if r.converted_at is not None]
+        )
         converted = referrals_convert(
             settings=settings, referrals=[r for r in referrals if r.converted_at is None]
         )
+        # The referrers' `referrals_converted` changed: the engine evaluates them next
+        # (a new mark; the ones this run consumed are its own).
+        contacts_mark_changed(contact_ids={r.referrer_id for r in [*reversed_, *converted]})
         referrals_converted_notify(converted)
 
 

@@ -27,6 +27,7 @@ from django.utils import timezone
 
 from config.errors import Conflict, DomainError
 from contacts.models import Contact
+from contacts.services.marks import contacts_mark_changed
 from loyalty.models import EntryKind, PointsBalance, Referral, ReferralStatus, Reward, SourceKind
 from loyalty.services.ledger import balances_lock, entry_append
 from loyalty.services.redemptions import reward_redeem
@@ -105,6 +106,7 @@ def referral_release(*, referral_id: int, now: dt.datetime | None = None) -> str
     if referral is None:
         return "not due"
     if referrals_refund_check(referrals=[referral]):
+        contacts_mark_changed(contact_ids=[referral.referrer_id])  # one conversion fewer
         return ReferralStatus.REVERSED
     if referral.referrer_rewarded:
         _pay_side(referral, "referrer", referral.referrer, balances[referral.referrer_id])
@@ -157,6 +159,7 @@ def referral_review(*, referral: Referral, approve: bool, actor: Actor) -> Refer
             "Only a referral waiting for review can be approved or rejected.",
             fields={"status": [f"is {referral.status}, not flagged"]},
         )
+    contacts_mark_changed(contact_ids=[referral.referrer_id])  # its referral counts changed
     audit_record(
         workspace=referral.workspace,
         action="loyalty.referral_approved" if approve else "loyalty.referral_rejected",

@@ -348,3 +348,20 @@ def test_erasing_either_side_takes_the_referral_with_it(ws, api):
     assert list(Referral.objects.values_list("pk", flat=True)) == [kept.pk]
     contact_erase(contact=ann, actor=ACTOR)
     assert not Referral.objects.exists()
+
+
+def test_a_stage_rule_on_converted_referrals_moves_the_referrer(ws, api):
+    from lifecycle.models import ContactStage  # noqa: PLC0415
+
+    advocate = StageFactory.create(
+        workspace=ws, key="advocate", rule={"referrals_converted": {"gte": 2}, "within_days": 365}
+    )
+    StageFactory.create(workspace=ws, key="everyone", is_default=True, rule=None)
+    _programme(ws)
+    ann, code = _referrer(ws)
+    first = _signup(api, code, email="s1@example.net")
+    second = _signup(api, code, email="s2@example.net")
+    ingest(ws, purchase(first.referred, "30"))
+    assert ContactStage.objects.get(contact=ann).stage_id != advocate.pk
+    ingest(ws, purchase(second.referred, "30"))  # the friend's event; Ann moves
+    assert ContactStage.objects.get(contact=ann).stage_id == advocate.pk
