@@ -59,6 +59,11 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "loyalty.tiers_review_due": {"task": "loyalty.tiers_review_due", "schedule": 86400.0},
     # Loyalty expiry: hourly, since the contacts' midnights fall at every hour.
     "loyalty.points_expire_due": {"task": "loyalty.points_expire_due", "schedule": 3600.0},
+    # Referral rewards whose refund hold has ended are paid within the hour.
+    "loyalty.referrals_release_due": {
+        "task": "loyalty.referrals_release_due",
+        "schedule": 3600.0,
+    },
     "lifecycle.dispatch_transitions": {
         "task": "lifecycle.dispatch_transitions",
         "schedule": 2.0,

@@ -20,6 +20,7 @@ api_v1 = [
     path("", include("catalog.urls_api")),
     path("", include("surveys.urls_api")),
     path("", include("loyalty.urls_api")),
+    path("", include("loyalty.urls_api_referrals")),
 ]
 
 
@@ -72,6 +73,7 @@ urlpatterns = [
     path("w/<slug:slug>/", include("campaigns.urls")),
     path("w/<slug:slug>/", include("surveys.urls")),
     path("w/<slug:slug>/", include("loyalty.urls")),
+    path("w/<slug:slug>/", include("loyalty.urls_referrals")),
 ]
 
 # /api/ answers its errors in the API's JSON shape, the dashboard with its pages.

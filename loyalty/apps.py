@@ -11,9 +11,11 @@ class LoyaltyConfig(AppConfig):
         from loyalty.render import loyalty_context  # noqa: PLC0415
         from loyalty.rules import register_loyalty_fields  # noqa: PLC0415
         from loyalty.services.earning import earn_for_refreshed  # noqa: PLC0415
+        from loyalty.setup_referrals import referrals_register  # noqa: PLC0415
         from messaging.personalisation import register_context_provider  # noqa: PLC0415
 
         register_loyalty_fields()
         on_contacts_refreshed(earn_for_refreshed)
+        referrals_register()
         register_context_provider(loyalty_context)
         register_contact_panel(ContactPanel("Loyalty", "loyalty:contact-loyalty-panel", "side"))

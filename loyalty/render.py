@@ -4,7 +4,8 @@ with messaging's `register_context_provider`):
 - `loyalty.balance`, `loyalty.tier` (name, or empty), `loyalty.tier_benefits`,
   `loyalty.next_tier`, `loyalty.points_to_next_tier`, `loyalty.expires_on` (the last
   day the points are good for, YYYY-MM-DD in the contact's zone, or empty),
-  `loyalty.member_url` (the signed member page);
+  `loyalty.member_url` (the signed member page), `loyalty.referral_url` (the
+  contact's referral link, empty when it gets none);
 - `reward_<id>_code`: a code of that discount code reward, given to the contact when
   the message is rendered, once per message (services/message_codes.py).
 
@@ -21,6 +22,7 @@ from contacts.models import Contact
 from loyalty import tokens
 from loyalty.models import Programme
 from loyalty.selectors_member import standing_for
+from loyalty.selectors_referrals import referral_link_for
 from loyalty.services.expiry import expiry_day
 from loyalty.services.message_codes import message_code_assign
 from messaging.models import Template
@@ -31,6 +33,7 @@ CODE_NAME = re.compile(r"\breward_(\d{1,18})_code\b")
 LOYALTY_NAME = re.compile(r"\bloyalty\b")
 PREVIEW_CODE = "PREVIEW-CODE"
 PREVIEW_URL = "#preview-member-page"
+PREVIEW_REFERRAL_URL = "#preview-referral-link"
 
 
 def _text(template: Template | None) -> str:
@@ -51,6 +54,7 @@ def loyalty_data(
             "points_to_next_tier": 0,
             "member_url": PREVIEW_URL,
             "expires_on": "",
+            "referral_url": PREVIEW_REFERRAL_URL,
         }
     standing = standing_for(contact=contact)
     expires_on = expiry_day(
@@ -69,6 +73,8 @@ def loyalty_data(
         "member_url": tokens.member_url(workspace_id=contact.workspace_id, contact_id=contact.pk)
         if message_id
         else PREVIEW_URL,
+        # Empty when the contact gets no code (referrals off, or not in the stages).
+        "referral_url": referral_link_for(contact=contact) or "",
     }
 
 

@@ -24,6 +24,7 @@ from contacts.models import Contact
 from loyalty import selectors, tokens
 from loyalty.models import Programme, Redemption
 from loyalty.selectors_member import rewards_on_offer, standing_for
+from loyalty.selectors_referrals import referral_link_for
 from loyalty.services import reward_redeem
 from loyalty.services.expiry import expiry_day
 from workspaces.login_throttle import client_ip
@@ -103,6 +104,7 @@ def _page(
             "token": token,
             # A date: the template's date filter would move a datetime to UTC.
             "expires_at": expires_on,
+            "referral_link": referral_link_for(contact=contact),
             **extra,
         },
         status=status,

@@ -311,6 +311,22 @@ def _complete_loyalty(
                 window["ends_at"] = (now + dt.timedelta(days=index + 1)).isoformat()
 
 
+def _complete_referrals(
+    method: str, path: str, body: dict[str, Any], mapper: IdMapper, path_ids: dict[str, Any]
+) -> None:
+    """The referral settings name stages and rewards that exist now (a run may delete
+    rewards)."""
+    if not path.endswith("/referral-settings/"):
+        return
+    if isinstance(body.get("stage_ids"), list):
+        stages = list(Stage.objects.filter(workspace=mapper.workspace).values_list("pk", flat=True))
+        body["stage_ids"] = [stages[i % len(stages)] for i, _ in enumerate(body["stage_ids"])]
+    reward = Reward.objects.filter(workspace=mapper.workspace).order_by("pk").first()
+    for key in ("referrer_reward_id", "friend_reward_id"):
+        if isinstance(body.get(key), int):
+            body[key] = reward.pk if reward is not None else None
+
+
 def complete_body(
     method: str, path: str, body: dict[str, Any], mapper: IdMapper, path_ids: dict[str, Any]
 ) -> dict[str, Any]:
@@ -325,6 +341,7 @@ def complete_body(
         _complete_journeys,
         _complete_surveys,
         _complete_loyalty,
+        _complete_referrals,
     ):
         complete(method, path, body, mapper, path_ids)
     return body

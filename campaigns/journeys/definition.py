@@ -11,6 +11,7 @@ import re
 from typing import Any
 
 from campaigns.journeys.loyalty_trigger import LOYALTY_KINDS, loyalty_trigger_check
+from campaigns.journeys.referral_trigger import referral_trigger_check
 from campaigns.journeys.steps import STEP_TYPES
 from campaigns.journeys.steps.base import Checker
 from campaigns.journeys.survey_trigger import survey_trigger_check
@@ -45,6 +46,8 @@ def _trigger(c: Checker, trigger: Any) -> None:
         survey_trigger_check(c, trigger)
     elif kind in LOYALTY_KINDS:
         loyalty_trigger_check(c, trigger)
+    elif kind == TriggerKind.REFERRAL_CONVERTED:
+        referral_trigger_check(c, trigger)
     elif kind == TriggerKind.DATE:
         attribute = trigger.get("attribute")
         if not isinstance(attribute, str) or not re.fullmatch(r"[A-Za-z0-9_]{1,64}", attribute):

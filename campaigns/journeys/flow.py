@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from campaigns.journeys.loyalty_trigger import LOYALTY_KINDS, loyalty_trigger_words
+from campaigns.journeys.referral_trigger import referral_trigger_words
 from campaigns.journeys.steps import STEP_TYPES
 from campaigns.journeys.steps.base import Names, properties_words
 from campaigns.journeys.survey_trigger import survey_trigger_words
@@ -46,6 +47,8 @@ def trigger_words(trigger: Any, names: Names) -> str:
         return survey_trigger_words(trigger, names)
     if kind in LOYALTY_KINDS:
         return loyalty_trigger_words(trigger, names)
+    if kind == TriggerKind.REFERRAL_CONVERTED:
+        return referral_trigger_words(trigger)
     if kind == TriggerKind.MANUAL:
         return "Added by the API or by hand"
     return "No trigger"

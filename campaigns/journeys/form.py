@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from typing import Any
 
 from django.http import QueryDict
@@ -31,6 +32,7 @@ TEXT_FIELDS = (
     "trigger_direction",
     "trigger_min_points",
     "trigger_reward_id",
+    "trigger_side",
     "goal_kind",
     "goal_event",
     "goal_properties",
@@ -87,6 +89,7 @@ def form_values(journey: Journey | None) -> dict[str, Any]:
         "trigger_direction": trigger.get("direction") or "",
         "trigger_min_points": str(trigger.get("min_points") or ""),
         "trigger_reward_id": str(trigger.get("reward_id") or ""),
+        "trigger_side": trigger.get("side", "referrer"),
         "goal_kind": "rule" if "rule" in goal else "event" if "event" in goal else "",
         "goal_event": event.get("name", ""),
         "goal_properties": _dumps(event.get("properties") or None),
@@ -155,7 +158,8 @@ def _number(text: str) -> Any:
     return int(text) if re.fullmatch(r"-?\d{1,9}", text) else text
 
 
-def _trigger(values: dict[str, Any], parsed: Any) -> dict[str, Any]:
+def _trigger(values: dict[str, Any], parsed: Callable[[str, str], Any]) -> dict[str, Any]:
+    """The trigger from its form fields (`parsed` reads a JSON field, noting errors)."""
     kind = values["trigger_kind"]
     trigger: dict[str, Any] = {"kind": kind}
     if kind in (TriggerKind.STAGE_ENTERED, TriggerKind.STAGE_EXITED):
@@ -171,6 +175,8 @@ def _trigger(values: dict[str, Any], parsed: Any) -> dict[str, Any]:
         trigger.update(_survey_trigger(values))
     elif kind in LOYALTY_KINDS:
         trigger.update(_loyalty_trigger(kind, values))
+    elif kind == TriggerKind.REFERRAL_CONVERTED:
+        trigger["side"] = values["trigger_side"] or "referrer"
     elif kind == TriggerKind.DATE:
         trigger["attribute"] = values["trigger_attribute"]
         trigger["offset_days"] = _number(values["trigger_offset_days"] or "0")

@@ -35,6 +35,7 @@ class TriggerKind(models.TextChoices):
     POINTS_EARNED = "points_earned", "Earns loyalty points"
     POINTS_EXPIRING = "points_expiring", "Has points about to expire"
     REWARD_REDEEMED = "reward_redeemed", "Redeems a reward"
+    REFERRAL_CONVERTED = "referral_converted", "A referral converts"
     MANUAL = "manual", "Added by the API only"
 
 

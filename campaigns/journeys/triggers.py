@@ -18,6 +18,8 @@ the row; the first worker run places the contact (holdout or the entry step).
 - loyalty (tier changed, points earned or about to expire, reward redeemed): loyalty's
   `on_loyalty_news` hook, in the transaction that wrote the news, keyed by it
   (campaigns/journeys/loyalty_trigger.py says which news match);
+- referral converted: loyalty's `on_referral_converted` hook, in the engine's
+  transaction, keyed by the referral and the side that enters;
 - date attribute: a scan (every 15 minutes) for contacts whose date, moved by the
   offset, is today in the workspace's time zone; keyed by that date, so once a day.
 """
@@ -38,6 +40,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from campaigns.journeys.loyalty_trigger import LOYALTY_KINDS, news_matches
+from campaigns.journeys.referral_trigger import referral_entrant
 from campaigns.journeys.survey_trigger import answer_matches
 from campaigns.models import (
     IN_JOURNEY,
@@ -188,6 +191,21 @@ def on_loyalty_news(news: Sequence[LoyaltyNews]) -> None:
                 and news_matches(journey.trigger, n)
             ],
         )
+
+
+def on_referral_converted(referrals: list[Any]) -> None:
+    """Converted referrals (loyalty's hook, in the engine's transaction) let the
+    referrer, or the friend, into the live journeys with that trigger; keyed by the
+    referral, so a referral enters a journey once."""
+    journeys = _live([TriggerKind.REFERRAL_CONVERTED], [r.workspace_id for r in referrals])
+    for journey in journeys:
+        assert journey.live_since is not None
+        rows = [
+            (*referral_entrant(journey.trigger, r), r.converted_at)
+            for r in referrals
+            if r.workspace_id == journey.workspace_id and r.converted_at >= journey.live_since
+        ]
+        enrol(journey, rows)
 
 
 def _enrol_events(journey: Journey, contact_ids: list[int]) -> int:
