@@ -1,53 +1,219 @@
-"""Serving recommendations from the stored popularity and pairs
-(catalog.services.recommendations computes them): a few indexed reads, no model."""
+"""Serving recommendations from storage (catalog.services.recommendations computes
+them): one SQL statement per request over the stored ranked lists, with the filters
+(active, stock, category, price band, exclude, already bought) applied here, over a
+stored list longer than any n."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
 
 from django.db import connection
-from django.db.models import Q, Sum
+from django.db.models import Q
 
-from catalog.models import Product, ProductPair, ProductPopularity
+from catalog.models import (
+    KIND_CO_VIEWED,
+    KIND_FOR_YOU,
+    KIND_NEW_ARRIVALS,
+    KIND_POPULAR,
+    KIND_TRENDING,
+    Product,
+    ProductPair,
+)
 from contacts.models import Contact
 
 KIND_BOUGHT_TOGETHER = "bought_together"
-KIND_POPULAR = "popular"
+CONTACT_KINDS = (KIND_FOR_YOU, KIND_POPULAR, KIND_TRENDING, KIND_NEW_ARRIVALS)
+PRODUCT_KINDS = (KIND_BOUGHT_TOGETHER, KIND_CO_VIEWED)
+_FALLBACK = 1_000_000  # ranks of the popular fallback come after the kind's own
 
 
 @dataclass(frozen=True)
 class Recommendation:
     product: Product
-    kind: str  # bought_together | popular
-    score: float  # the lift (summed over the contact's products), or the buyers
+    kind: str  # the kind asked for, or `popular` where the fallback filled in
+    score: float  # the kind's score: similarity, lift, buyers, trend, arrival time
 
 
 @dataclass(frozen=True)
 class Offer:
     """Which products may be offered: always active ones; in stock unless
-    `in_stock_only` is off; of `category` when given; never the `exclude`d ids."""
+    `in_stock_only` is off; of `category`, priced within [price_min, price_max] when
+    given; never the `exclude`d ids."""
 
     in_stock_only: bool = True
     category: str | None = None
+    price_min: Decimal | None = None
+    price_max: Decimal | None = None
     exclude: frozenset[str] = frozenset()
 
 
+def _offer_sql(offer: Offer, params: dict[str, Any]) -> str:
+    conditions = ["p.active"]
+    if offer.in_stock_only:
+        conditions.append("p.in_stock")
+    if offer.category:
+        conditions.append("p.categories @> ARRAY[%(category)s]::varchar[]")
+        params["category"] = offer.category
+    if offer.price_min is not None:
+        conditions.append("p.price >= %(price_min)s")
+        params["price_min"] = offer.price_min
+    if offer.price_max is not None:
+        conditions.append("p.price <= %(price_max)s")
+        params["price_max"] = offer.price_max
+    if offer.exclude:
+        conditions.append("NOT (p.product_id = ANY(%(exclude)s))")
+        params["exclude"] = sorted(offer.exclude)
+    return " AND ".join(conditions)
+
+
+# The contact's stored list of the kind (or the workspace's list for the workspace
+# kinds), then the popular list as the fallback; minus what the contact bought: the
+# stored purchases plus any since the last compute (the contact's purchase events after
+# it, through the contact/name/time index: usually none). A consumable
+# (`attributes.repurchase_days`) bought longer ago than that is offered again.
+_CONTACT_SQL = """
+WITH own AS (
+    SELECT u.pid, u.pos, u.score FROM catalog_contactrecommendation r,
+        unnest(r.items, r.scores) WITH ORDINALITY AS u(pid, score, pos)
+    WHERE r.workspace_id = %(ws)s AND r.contact_id = %(contact)s AND r.kind = %(kind)s
+), shared AS (
+    SELECT u.pid, CASE WHEN w.kind = %(kind)s THEN u.pos ELSE u.pos + {fallback} END AS pos,
+           u.score
+    FROM catalog_workspacerecommendation w,
+        unnest(w.items, w.scores) WITH ORDINALITY AS u(pid, score, pos)
+    WHERE w.workspace_id = %(ws)s AND w.kind IN (%(kind)s, 'popular')
+), computed AS (
+    SELECT max(computed_at) AS at FROM catalog_workspacerecommendation
+    WHERE workspace_id = %(ws)s AND kind = 'popular'
+), bought AS (
+    SELECT u.pid, to_timestamp(u.at) AS at FROM catalog_contactpurchases b,
+        unnest(b.items, b.bought_at) AS u(pid, at)
+    WHERE b.workspace_id = %(ws)s AND b.contact_id = %(contact)s
+    UNION ALL
+    SELECT p.id, e.occurred_at FROM contacts_event e
+    CROSS JOIN LATERAL jsonb_array_elements(
+        CASE WHEN jsonb_typeof(e.properties -> 'items') = 'array'
+             THEN e.properties -> 'items' ELSE '[]'::jsonb END) AS item
+    JOIN catalog_product p
+      ON p.workspace_id = e.workspace_id AND p.product_id = btrim(item ->> 'product_id')
+    WHERE e.contact_id = %(contact)s AND e.workspace_id = %(ws)s AND e.name = 'purchase'
+      AND e.occurred_at >= coalesce((SELECT at FROM computed), '-infinity')
+      AND jsonb_typeof(item) = 'object'
+), candidates AS (
+    SELECT DISTINCT ON (pid) pid, pos, score
+    FROM (SELECT * FROM own UNION ALL SELECT * FROM shared) c ORDER BY pid, pos
+)
+SELECT c.pid, c.score, c.pos >= {fallback}
+FROM candidates c
+JOIN catalog_product p ON p.id = c.pid AND p.workspace_id = %(ws)s
+WHERE {offer} AND NOT EXISTS (
+    SELECT 1 FROM bought b WHERE b.pid = c.pid AND NOT (
+        CASE WHEN p.attributes ->> 'repurchase_days' ~ '^[0-9]{{1,5}}$'
+             THEN b.at < now() - make_interval(days => (p.attributes ->> 'repurchase_days')::int)
+             ELSE false END))
+ORDER BY c.pos, c.pid
+LIMIT %(n)s
+"""
+
+_PRODUCT_SQL = """
+SELECT p.id, u.score, false FROM catalog_productrecommendation r,
+    unnest(r.items, r.scores) WITH ORDINALITY AS u(pid, score, pos)
+JOIN catalog_product p ON p.id = u.pid AND p.workspace_id = %(ws)s
+WHERE r.workspace_id = %(ws)s AND r.product_id = %(product)s AND r.kind = %(kind)s
+  AND {offer}
+ORDER BY u.pos
+LIMIT %(n)s
+"""
+
+
+def _run(sql: str, params: dict[str, Any], ws: int, kind: str) -> list[Recommendation]:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        found = cursor.fetchall()
+    products = Product.objects.filter(workspace_id=ws).in_bulk([row[0] for row in found])
+    return [
+        Recommendation(products[pid], KIND_POPULAR if fell_back else kind, float(score))
+        for pid, score, fell_back in found
+    ]
+
+
+def recommendations_for_contact(
+    *, contact: Contact, n: int, kind: str = KIND_FOR_YOU, offer: Offer = Offer()
+) -> list[Recommendation]:
+    """What to offer one contact, best first: their stored list of `kind` (for_you),
+    or the workspace's (popular, trending, new_arrivals), then the most popular to make
+    up `n`; never what they bought (unless a consumable bought long enough ago) nor
+    what the offer leaves out; fewer than `n` when nothing else is left."""
+    if kind not in CONTACT_KINDS:
+        raise ValueError(f"unknown kind {kind!r}")
+    params: dict[str, Any] = {
+        "ws": contact.workspace_id,
+        "contact": contact.pk,
+        "kind": kind,
+        "n": n,
+    }
+    sql = _CONTACT_SQL.format(fallback=_FALLBACK, offer=_offer_sql(offer, params))
+    return _run(sql, params, contact.workspace_id, kind)
+
+
+def recommendations_for(
+    *,
+    contact: Contact,
+    kind: str = KIND_FOR_YOU,
+    n: int = 4,
+    in_stock_only: bool = True,
+    category: str | None = None,
+    price_min: Decimal | None = None,
+    price_max: Decimal | None = None,
+    exclude: frozenset[str] | set[str] | list[str] = frozenset(),
+) -> list[Product]:
+    """The products to show a contact in a message (`{% recommendations "for_you" 4 %}`):
+    recommendations_for_contact's products, from storage, never computing."""
+    offer = Offer(
+        in_stock_only=in_stock_only,
+        category=category,
+        price_min=price_min,
+        price_max=price_max,
+        exclude=frozenset(exclude),
+    )
+    found = recommendations_for_contact(contact=contact, n=n, kind=kind, offer=offer)
+    return [r.product for r in found]
+
+
 def _offerable(through: str, offer: Offer) -> Q:
-    """The offer as conditions on the joined product (`through`), so the plan starts
-    from the stored rows of the product or contact asked about, whatever the table
-    statistics say."""
     condition = Q(**{f"{through}__active": True})
     if offer.in_stock_only:
         condition &= Q(**{f"{through}__in_stock": True})
     if offer.category:
         condition &= Q(**{f"{through}__categories__contains": [offer.category]})
+    if offer.price_min is not None:
+        condition &= Q(**{f"{through}__price__gte": offer.price_min})
+    if offer.price_max is not None:
+        condition &= Q(**{f"{through}__price__lte": offer.price_max})
     if offer.exclude:
         condition &= ~Q(**{f"{through}__product_id__in": sorted(offer.exclude)})
     return condition
 
 
-def similar_products(*, product: Product, n: int, offer: Offer = Offer()) -> list[Recommendation]:
-    """Bought together with `product`, best lift first."""
+def similar_products(
+    *, product: Product, n: int, kind: str = KIND_BOUGHT_TOGETHER, offer: Offer = Offer()
+) -> list[Recommendation]:
+    """Bought together with `product` (best lift first), or co-viewed with it (best
+    cosine first)."""
+    if kind == KIND_CO_VIEWED:
+        params: dict[str, Any] = {
+            "ws": product.workspace_id,
+            "product": product.pk,
+            "kind": kind,
+            "n": n,
+        }
+        return _run(
+            _PRODUCT_SQL.format(offer=_offer_sql(offer, params)), params, product.workspace_id, kind
+        )
+    if kind != KIND_BOUGHT_TOGETHER:
+        raise ValueError(f"unknown kind {kind!r}")
     pairs = (
         ProductPair.objects.filter(workspace_id=product.workspace_id, product=product)
         .filter(_offerable("other", offer))
@@ -55,67 +221,3 @@ def similar_products(*, product: Product, n: int, offer: Offer = Offer()) -> lis
         .order_by("-lift", "-together", "other_id")[:n]
     )
     return [Recommendation(p.other, KIND_BOUGHT_TOGETHER, p.lift) for p in pairs]
-
-
-# The catalogue products a contact bought (any time): what "not already bought" leaves
-# out. The contact's purchase events come through the (workspace, contact, name, time)
-# index; their product ids are collected first (an init plan), then looked up in the
-# catalogue's unique index, a plan no stale estimate of the catalogue's size can turn
-# into a scan of every product.
-_BOUGHT_SQL = """
-SELECT p.id FROM catalog_product p
-WHERE p.workspace_id = %s AND p.product_id = ANY(ARRAY(
-    SELECT DISTINCT btrim(item ->> 'product_id')
-    FROM contacts_event e
-    CROSS JOIN LATERAL jsonb_array_elements(
-        CASE WHEN jsonb_typeof(e.properties -> 'items') = 'array'
-             THEN e.properties -> 'items' ELSE '[]'::jsonb END
-    ) AS item
-    WHERE e.workspace_id = %s AND e.contact_id = %s AND e.name = 'purchase'
-      AND jsonb_typeof(item) = 'object'
-))
-"""
-
-
-def products_bought(*, contact: Contact) -> set[int]:
-    with connection.cursor() as cursor:
-        cursor.execute(_BOUGHT_SQL, [contact.workspace_id, contact.workspace_id, contact.pk])
-        return {row[0] for row in cursor.fetchall()}
-
-
-def recommendations_for_contact(
-    *, contact: Contact, n: int, offer: Offer = Offer()
-) -> list[Recommendation]:
-    """For one contact: products bought together with what they bought (lift summed
-    over their products), then the most popular, leaving out what they bought and
-    what is not offerable; fewer than `n` when the catalogue has no more."""
-    bought = products_bought(contact=contact)
-    chosen: dict[int, Recommendation] = {}
-    if bought:
-        # Summed and ranked by PostgreSQL: only the n winners come back as products.
-        best = list(
-            ProductPair.objects.filter(workspace_id=contact.workspace_id, product_id__in=bought)
-            .exclude(other_id__in=bought)
-            .filter(_offerable("other", offer))
-            .values("other_id")
-            .annotate(score=Sum("lift"))
-            .order_by("-score", "other_id")[:n]
-        )
-        others = Product.objects.filter(workspace_id=contact.workspace_id).in_bulk(
-            [row["other_id"] for row in best]
-        )
-        for pair in best:
-            chosen[pair["other_id"]] = Recommendation(
-                others[pair["other_id"]], KIND_BOUGHT_TOGETHER, pair["score"]
-            )
-    if len(chosen) < n:
-        popular = (
-            ProductPopularity.objects.filter(workspace_id=contact.workspace_id)
-            .exclude(product_id__in=bought | set(chosen))
-            .filter(_offerable("product", offer))
-            .select_related("product")
-            .order_by("-buyers", "product_id")[: n - len(chosen)]
-        )
-        for row in popular:
-            chosen[row.product_id] = Recommendation(row.product, KIND_POPULAR, float(row.buyers))
-    return list(chosen.values())
