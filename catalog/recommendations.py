@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from django.db import connection
 from django.db.models import Q
 
 from catalog.models import (
@@ -101,11 +100,13 @@ WITH own AS (
     WHERE e.contact_id = %(contact)s AND e.workspace_id = %(ws)s AND e.name = 'purchase'
       AND e.occurred_at >= coalesce((SELECT at FROM computed), '-infinity')
       AND jsonb_typeof(item) = 'object'
+), fallback AS (
+    SELECT s.* FROM shared s WHERE NOT EXISTS (SELECT 1 FROM own o WHERE o.pid = s.pid)
 ), candidates AS (
-    SELECT DISTINCT ON (pid) pid, pos, score
-    FROM (SELECT * FROM own UNION ALL SELECT * FROM shared) c ORDER BY pid, pos
+    -- In rank order, so the join below walks them best first and stops at n.
+    SELECT * FROM (SELECT * FROM own UNION ALL SELECT * FROM fallback) c ORDER BY pos
 )
-SELECT c.pid, c.score, c.pos >= {fallback}
+SELECT p.*, c.score AS rec_score, c.pos >= {fallback} AS rec_fallback
 FROM candidates c
 JOIN catalog_product p ON p.id = c.pid AND p.workspace_id = %(ws)s
 WHERE {offer} AND NOT EXISTS (
@@ -113,12 +114,12 @@ WHERE {offer} AND NOT EXISTS (
         CASE WHEN p.attributes ->> 'repurchase_days' ~ '^[0-9]{{1,5}}$'
              THEN b.at < now() - make_interval(days => (p.attributes ->> 'repurchase_days')::int)
              ELSE false END))
-ORDER BY c.pos, c.pid
+ORDER BY c.pos
 LIMIT %(n)s
 """
 
 _PRODUCT_SQL = """
-SELECT p.id, u.score, false FROM catalog_productrecommendation r,
+SELECT p.*, u.score AS rec_score, false AS rec_fallback FROM catalog_productrecommendation r,
     unnest(r.items, r.scores) WITH ORDINALITY AS u(pid, score, pos)
 JOIN catalog_product p ON p.id = u.pid AND p.workspace_id = %(ws)s
 WHERE r.workspace_id = %(ws)s AND r.product_id = %(product)s AND r.kind = %(kind)s
@@ -128,14 +129,15 @@ LIMIT %(n)s
 """
 
 
-def _run(sql: str, params: dict[str, Any], ws: int, kind: str) -> list[Recommendation]:
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        found = cursor.fetchall()
-    products = Product.objects.filter(workspace_id=ws).in_bulk([row[0] for row in found])
+def _run(sql: str, params: dict[str, Any], kind: str) -> list[Recommendation]:
+    """One statement: the products with their score and whether the fallback gave them."""
     return [
-        Recommendation(products[pid], KIND_POPULAR if fell_back else kind, float(score))
-        for pid, score, fell_back in found
+        Recommendation(
+            product,
+            KIND_POPULAR if product.rec_fallback else kind,  # type: ignore[attr-defined]
+            float(product.rec_score),  # type: ignore[attr-defined]
+        )
+        for product in Product.objects.raw(sql, params)
     ]
 
 
@@ -155,7 +157,7 @@ def recommendations_for_contact(
         "n": n,
     }
     sql = _CONTACT_SQL.format(fallback=_FALLBACK, offer=_offer_sql(offer, params))
-    return _run(sql, params, contact.workspace_id, kind)
+    return _run(sql, params, kind)
 
 
 def recommendations_for(
@@ -209,9 +211,7 @@ def similar_products(
             "kind": kind,
             "n": n,
         }
-        return _run(
-            _PRODUCT_SQL.format(offer=_offer_sql(offer, params)), params, product.workspace_id, kind
-        )
+        return _run(_PRODUCT_SQL.format(offer=_offer_sql(offer, params)), params, kind)
     if kind != KIND_BOUGHT_TOGETHER:
         raise ValueError(f"unknown kind {kind!r}")
     pairs = (

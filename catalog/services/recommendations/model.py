@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
-VIEW_WEIGHT = 0.25
+VIEW_WEIGHT = 0.5
 NEIGHBOURS = 50
 DAY = 86_400
 
