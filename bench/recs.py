@@ -39,13 +39,24 @@ from typing import Any
 
 import numpy as np
 
-from bench.common import copy_contacts, django_setup, fresh_database, machine, migrate, report
+from bench.common import (
+    base_database_url,
+    copy_contacts,
+    django_setup,
+    fresh_database,
+    machine,
+    migrate,
+    report,
+    with_database,
+)
 
 CONTACTS = int(os.environ.get("CONTACTS", "200000"))
 PRODUCTS = int(os.environ.get("PRODUCTS", "10000"))
 INTERACTIONS = int(os.environ.get("INTERACTIONS", "2000000"))
 EVAL = int(os.environ.get("EVAL", "2000"))
 SEED = int(os.environ.get("SEED", "18"))
+# REUSE=1: train and judge again on the database the last run wrote (same sizes, seed).
+REUSE = os.environ.get("REUSE") == "1"
 CLUSTERS = 50
 DAYS = 180
 TEST_DAYS = 14
@@ -178,22 +189,15 @@ def judge(ranked: list[int], relevant: set[int]) -> tuple[float, float]:
     return (1.0 if gains else 0.0), sum(gains) / ideal
 
 
-def main() -> None:
-    url = fresh_database("stagecraft_bench_recs")
-    django_setup(url)
-    log("migrating the bench database")
-    migrate()
+def load(
+    rng: np.random.Generator, end: int, cutoff: int
+) -> tuple[Any, int, dict[str, np.ndarray], int]:
+    """Generate, and write the products, contacts and events before the cutoff."""
     from django.db import connection
 
-    from catalog.models import Product
-    from catalog.recommendations import Offer, recommendations_for_contact, similar_products
     from catalog.services import products_upsert
-    from contacts.models import Contact
     from workspaces.services import Actor, workspace_provision
 
-    rng = np.random.default_rng(SEED)
-    end = int(time.time())
-    cutoff = end - TEST_DAYS * DAY
     workspace, _ = workspace_provision(slug="bench", name="Bench")
     started = time.perf_counter()
     data = generate(rng, end)
@@ -244,6 +248,50 @@ def main() -> None:
     train_count = int((data["at"] < cutoff).sum())
     took = time.perf_counter() - started
     log(f"{CONTACTS} contacts, {events} events ({train_count} interactions) in {took:.1f}s")
+
+    return workspace, first_id, data, train_count
+
+
+def main() -> None:
+    if REUSE:
+        url = with_database(base_database_url(), "stagecraft_bench_recs")
+        django_setup(url)
+    else:
+        url = fresh_database("stagecraft_bench_recs")
+        django_setup(url)
+        log("migrating the bench database")
+        migrate()
+    from django.db import connection
+
+    from catalog.models import Product
+    from catalog.recommendations import Offer, recommendations_for_contact, similar_products
+    from contacts.models import Contact
+
+    rng = np.random.default_rng(SEED)
+    if REUSE:
+        # The same seed gives the same interactions up to a shift in time: found from
+        # the latest event written.
+        from workspaces.models import Workspace
+
+        workspace = Workspace.objects.get(slug="bench")
+        data = generate(rng, 0)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT extract(epoch FROM max(occurred_at))::int8, "
+                "(SELECT min(id) FROM contacts_contact WHERE workspace_id = %s) "
+                "FROM contacts_event WHERE workspace_id = %s",
+                [workspace.pk, workspace.pk],
+            )
+            latest, first_id = cursor.fetchone()
+        end = latest - int(data["at"][data["at"] < -TEST_DAYS * DAY].max())
+        data["at"] += end
+        cutoff = end - TEST_DAYS * DAY
+        train_count = int((data["at"] < cutoff).sum())
+        log(f"reusing the bench database: {train_count} interactions before the cutoff")
+    else:
+        end = int(time.time())
+        cutoff = end - TEST_DAYS * DAY
+        workspace, first_id, data, train_count = load(rng, end, cutoff)
 
     cutoff_iso = dt.datetime.fromtimestamp(cutoff, dt.UTC).isoformat()
     connection.close()

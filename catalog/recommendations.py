@@ -5,10 +5,12 @@ stored list longer than any n."""
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from django.db import connection
 from django.db.models import Q
 
 from catalog.models import (
@@ -25,7 +27,6 @@ from contacts.models import Contact
 KIND_BOUGHT_TOGETHER = "bought_together"
 CONTACT_KINDS = (KIND_FOR_YOU, KIND_POPULAR, KIND_TRENDING, KIND_NEW_ARRIVALS)
 PRODUCT_KINDS = (KIND_BOUGHT_TOGETHER, KIND_CO_VIEWED)
-_FALLBACK = 1_000_000  # ranks of the popular fallback come after the kind's own
 
 
 @dataclass(frozen=True)
@@ -67,56 +68,52 @@ def _offer_sql(offer: Offer, params: dict[str, Any]) -> str:
     return " AND ".join(conditions)
 
 
-# The contact's stored list of the kind (or the workspace's list for the workspace
-# kinds), then the popular list as the fallback; minus what the contact bought: the
-# stored purchases plus any since the last compute (the contact's purchase events after
-# it, through the contact/name/time index: usually none). A consumable
-# (`attributes.repurchase_days`) bought longer ago than that is offered again.
+# Everything stored for one contact and kind, in one row of scalar subqueries (each an
+# index probe, a plan too simple to cost more than the reads): their own list of the
+# kind, the workspace's list of the kind and the popular fallback, what they bought
+# (stored, with when), and the product ids of purchase events since the last compute
+# (through the contact/name/time event index: usually none).
 _CONTACT_SQL = """
-WITH own AS (
-    SELECT u.pid, u.pos, u.score FROM catalog_contactrecommendation r,
-        unnest(r.items, r.scores) WITH ORDINALITY AS u(pid, score, pos)
-    WHERE r.workspace_id = %(ws)s AND r.contact_id = %(contact)s AND r.kind = %(kind)s
-), shared AS (
-    SELECT u.pid, CASE WHEN w.kind = %(kind)s THEN u.pos ELSE u.pos + {fallback} END AS pos,
-           u.score
-    FROM catalog_workspacerecommendation w,
-        unnest(w.items, w.scores) WITH ORDINALITY AS u(pid, score, pos)
-    WHERE w.workspace_id = %(ws)s AND w.kind IN (%(kind)s, 'popular')
-), computed AS (
-    SELECT max(computed_at) AS at FROM catalog_workspacerecommendation
-    WHERE workspace_id = %(ws)s AND kind = 'popular'
-), bought AS (
-    SELECT u.pid, to_timestamp(u.at) AS at FROM catalog_contactpurchases b,
-        unnest(b.items, b.bought_at) AS u(pid, at)
-    WHERE b.workspace_id = %(ws)s AND b.contact_id = %(contact)s
-    UNION ALL
-    SELECT p.id, e.occurred_at FROM contacts_event e
+SELECT
+  (SELECT ARRAY[items::float8[], scores] FROM catalog_contactrecommendation
+   WHERE workspace_id = %(ws)s AND contact_id = %(contact)s AND kind = %(kind)s),
+  (SELECT ARRAY[items::float8[], scores] FROM catalog_workspacerecommendation
+   WHERE workspace_id = %(ws)s AND kind = %(kind)s),
+  (SELECT ARRAY[items::float8[], scores] FROM catalog_workspacerecommendation
+   WHERE workspace_id = %(ws)s AND kind = 'popular'),
+  (SELECT ARRAY[items, bought_at] FROM catalog_contactpurchases
+   WHERE workspace_id = %(ws)s AND contact_id = %(contact)s),
+  ARRAY(
+    SELECT DISTINCT btrim(item ->> 'product_id') FROM contacts_event e
     CROSS JOIN LATERAL jsonb_array_elements(
         CASE WHEN jsonb_typeof(e.properties -> 'items') = 'array'
              THEN e.properties -> 'items' ELSE '[]'::jsonb END) AS item
-    JOIN catalog_product p
-      ON p.workspace_id = e.workspace_id AND p.product_id = btrim(item ->> 'product_id')
     WHERE e.contact_id = %(contact)s AND e.workspace_id = %(ws)s AND e.name = 'purchase'
-      AND e.occurred_at >= coalesce((SELECT at FROM computed), '-infinity')
-      AND jsonb_typeof(item) = 'object'
-), fallback AS (
-    SELECT s.* FROM shared s WHERE NOT EXISTS (SELECT 1 FROM own o WHERE o.pid = s.pid)
-), candidates AS (
-    -- In rank order, so the join below walks them best first and stops at n.
-    SELECT * FROM (SELECT * FROM own UNION ALL SELECT * FROM fallback) c ORDER BY pos
-)
-SELECT p.*, c.score AS rec_score, c.pos >= {fallback} AS rec_fallback
-FROM candidates c
-JOIN catalog_product p ON p.id = c.pid AND p.workspace_id = %(ws)s
-WHERE {offer} AND NOT EXISTS (
-    SELECT 1 FROM bought b WHERE b.pid = c.pid AND NOT (
-        CASE WHEN p.attributes ->> 'repurchase_days' ~ '^[0-9]{{1,5}}$'
-             THEN b.at < now() - make_interval(days => (p.attributes ->> 'repurchase_days')::int)
-             ELSE false END))
-ORDER BY c.pos
-LIMIT %(n)s
+      AND e.occurred_at >= coalesce((
+          SELECT computed_at FROM catalog_workspacerecommendation
+          WHERE workspace_id = %(ws)s AND kind = 'popular'), '-infinity')
+      AND jsonb_typeof(item) = 'object')
 """
+
+
+def _ranked(stored: list[list[float]] | None) -> list[tuple[int, float]]:
+    if not stored:
+        return []
+    return [(int(pid), score) for pid, score in zip(stored[0], stored[1], strict=True)]
+
+
+def _consumable_again(product: Product, bought_at: int | None, now: float) -> bool:
+    """Whether a product the contact bought may be offered again: a consumable
+    (`attributes.repurchase_days`, whole days) last bought longer ago than that."""
+    days = (
+        product.attributes.get("repurchase_days") if isinstance(product.attributes, dict) else None
+    )
+    if isinstance(days, str) and days.isdigit():
+        days = int(days)
+    if not isinstance(days, int) or isinstance(days, bool) or days <= 0 or bought_at is None:
+        return False
+    return bought_at < now - days * 86_400
+
 
 _PRODUCT_SQL = """
 SELECT p.*, u.score AS rec_score, false AS rec_fallback FROM catalog_productrecommendation r,
@@ -147,17 +144,52 @@ def recommendations_for_contact(
     """What to offer one contact, best first: their stored list of `kind` (for_you),
     or the workspace's (popular, trending, new_arrivals), then the most popular to make
     up `n`; never what they bought (unless a consumable bought long enough ago) nor
-    what the offer leaves out; fewer than `n` when nothing else is left."""
+    what the offer leaves out; fewer than `n` when nothing else is left. Two reads:
+    the stored lists, then the candidates' products a batch at a time (usually one)."""
     if kind not in CONTACT_KINDS:
         raise ValueError(f"unknown kind {kind!r}")
-    params: dict[str, Any] = {
-        "ws": contact.workspace_id,
-        "contact": contact.pk,
-        "kind": kind,
-        "n": n,
-    }
-    sql = _CONTACT_SQL.format(fallback=_FALLBACK, offer=_offer_sql(offer, params))
-    return _run(sql, params, kind)
+    ws = contact.workspace_id
+    with connection.cursor() as cursor:
+        cursor.execute(_CONTACT_SQL, {"ws": ws, "contact": contact.pk, "kind": kind})
+        own, shared, popular, purchases, since = cursor.fetchone()
+    candidates: dict[int, tuple[str, float]] = {}
+    for source in (own, shared):
+        for pid, score in _ranked(source):
+            candidates.setdefault(pid, (kind, score))
+    for pid, score in _ranked(popular):
+        candidates.setdefault(pid, (KIND_POPULAR, score))
+    bought_at: dict[int, int] = {}
+    if purchases:
+        bought_at = {int(p): int(t) for p, t in zip(purchases[0], purchases[1], strict=True)}
+    bought_lately = set(since or ())
+    now = time.time()
+    order = list(candidates)
+    found: list[Recommendation] = []
+    start = 0
+    while start < len(order):
+        # A batch that would give n even if a few are filtered out: bought ones don't
+        # count (most stay out), the rest are read row by row, so keep it small.
+        ids, fresh = [], 0
+        while start < len(order) and fresh < n - len(found) + 3:
+            ids.append(order[start])
+            fresh += order[start] not in bought_at
+            start += 1
+        products = (
+            Product.objects.filter(workspace_id=ws, id__in=ids)
+            .filter(_offerable(None, offer))
+            .in_bulk()
+        )
+        for pid in ids:
+            product = products.get(pid)
+            if product is None or product.product_id in bought_lately:
+                continue
+            if pid in bought_at and not _consumable_again(product, bought_at[pid], now):
+                continue
+            label, score = candidates[pid]
+            found.append(Recommendation(product, label, float(score)))
+            if len(found) == n:
+                return found
+    return found
 
 
 def recommendations_for(
@@ -184,18 +216,20 @@ def recommendations_for(
     return [r.product for r in found]
 
 
-def _offerable(through: str, offer: Offer) -> Q:
-    condition = Q(**{f"{through}__active": True})
+def _offerable(through: str | None, offer: Offer) -> Q:
+    """The offer as conditions on a product, or on the product joined as `through`."""
+    through = f"{through}__" if through else ""
+    condition = Q(**{f"{through}active": True})
     if offer.in_stock_only:
-        condition &= Q(**{f"{through}__in_stock": True})
+        condition &= Q(**{f"{through}in_stock": True})
     if offer.category:
-        condition &= Q(**{f"{through}__categories__contains": [offer.category]})
+        condition &= Q(**{f"{through}categories__contains": [offer.category]})
     if offer.price_min is not None:
-        condition &= Q(**{f"{through}__price__gte": offer.price_min})
+        condition &= Q(**{f"{through}price__gte": offer.price_min})
     if offer.price_max is not None:
-        condition &= Q(**{f"{through}__price__lte": offer.price_max})
+        condition &= Q(**{f"{through}price__lte": offer.price_max})
     if offer.exclude:
-        condition &= ~Q(**{f"{through}__product_id__in": sorted(offer.exclude)})
+        condition &= ~Q(**{f"{through}product_id__in": sorted(offer.exclude)})
     return condition
 
 

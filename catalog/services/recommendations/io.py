@@ -112,7 +112,7 @@ def lists_write(
     value_text = (
         values.astype(np.int64).astype(str)
         if integer_values
-        else np.round(values.astype(np.float64), 6).astype(str)
+        else np.round(values.astype(np.float64), 4).astype(str)
     )
     statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
         sql.Identifier(table), sql.SQL(", ").join(sql.Identifier(c) for c in columns)

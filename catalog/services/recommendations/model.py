@@ -84,7 +84,7 @@ def top_k_rows(m: sp.csr_matrix, k: int) -> tuple[np.ndarray, np.ndarray, np.nda
 
 
 def neighbours(
-    x: sp.csr_matrix, *, k: int, min_together: int = 1, score: str = "cosine", block: int = 2048
+    x: sp.csr_matrix, *, k: int, min_together: int = 1, score: str = "cosine", block: int = 512
 ) -> sp.csr_matrix:
     """Item-item matrix (products x products) keeping each product's k best others.
     `x` is contacts x products, binary when `min_together` > 1 (its dot products
