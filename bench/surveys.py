@@ -8,6 +8,11 @@ rebuilds the rollups (`survey_rollup_rebuild_s`), then times:
   survey_report_computed_ms   survey_results for the NPS survey over 365 days by month,
                               in-process (the figures the API and the page show; they
                               are not cached, every request computes them)
+  survey_segment_computed_ms  survey_results for the NPS survey over 365 days by month
+                              filtered by a segment of a third of the contacts (plan =
+                              pro), its members stored (built in segment_members_build_s)
+  survey_segment_live_ms      the same with the segment read from its rule live (before
+                              the members are built)
   survey_overview_computed_ms NPS and CSAT of the overview's cards, in-process (90 days
                               and the 90 before)
   survey_nps_served_ms        GET /api/v1/surveys/{id}/results/ over 90 days through
@@ -58,6 +63,55 @@ def _timed(function: Any, runs: int = 5) -> float:
         function()
         timings.append((time.perf_counter() - started) * 1000)
     return round(statistics.median(timings[1:]), 1)
+
+
+def _segment_figures(workspace: Any, survey: Any, year: Any) -> dict[str, Any]:
+    """The report filtered by a segment of a third of the contacts: live, then from
+    the stored members (built here as the worker would), with the plan logged."""
+    from django.db import connection
+
+    from analytics.figures.common import Filters
+    from analytics.figures.surveys import SurveyQuery, survey_results
+    from contacts.models import Segment
+    from contacts.services import segment_create, segment_members_build
+    from workspaces.services import Actor
+
+    segment = segment_create(
+        workspace=workspace,
+        data={"name": "Pro plan", "rule": {"attr": "plan", "op": "eq", "value": "pro"}},
+        actor=Actor(system="bench"),
+    )
+    query = SurveyQuery(workspace, survey, year, "month", None, Filters(segment=segment))
+    live = _timed(lambda: survey_results(query), runs=2)
+    started = time.perf_counter()
+    segment_members_build(segment_id=segment.pk)
+    build_s = round(time.perf_counter() - started, 1)
+    with connection.cursor() as cursor:
+        cursor.execute("VACUUM ANALYZE contacts_segmentmember")
+    segment = Segment.objects.get(pk=segment.pk)
+    query = SurveyQuery(workspace, survey, year, "month", None, Filters(segment=segment))
+    stored = _timed(lambda: survey_results(query))
+    log(
+        f"segment of {segment.member_count} members built in {build_s}s; "
+        f"report live {live} ms, stored {stored} ms"
+    )
+    condition, params = Filters(segment=segment).contacts_sql(workspace, "r.contact_id")
+    start, end = year.bounds(workspace.time_zone)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "EXPLAIN (ANALYZE, BUFFERS) SELECT r.score, count(*) FROM surveys_surveyresponse r "
+            "WHERE r.workspace_id = %s AND r.survey_id = %s AND NOT r.is_bot "
+            f"AND r.answered_at >= %s AND r.answered_at < %s AND {condition} GROUP BY 1",
+            [workspace.pk, survey.pk, start, end, *params],
+        )
+        for (line,) in cursor.fetchall():
+            log(f"  {line}")
+    return {
+        "segment_members": segment.member_count,
+        "segment_members_build_s": build_s,
+        "survey_segment_live_ms": live,
+        "survey_segment_computed_ms": stored,
+    }
 
 
 def main() -> None:
@@ -118,6 +172,7 @@ def main() -> None:
         lambda: survey_overview(workspace=workspace, period=quarter, filters=NO_FILTERS)
     )
     log(f"survey_results (365 days): {computed} ms; overview cards: {overview} ms")
+    segment_figures = _segment_figures(workspace, survey, year)
 
     user, _ = User.objects.get_or_create(email=EMAIL)
     user.set_password(PASSWORD)
@@ -154,6 +209,7 @@ def main() -> None:
             "survey_rollup_rebuild_s": round(rebuild_s, 1),
             "survey_report_computed_ms": computed,
             "survey_overview_computed_ms": overview,
+            **segment_figures,
             "survey_nps_served_ms": results["survey_results_quarter"]["p95_ms"],
             "survey_report_page_p95_ms": results["survey_report_page"]["p95_ms"],
             "requests": results,

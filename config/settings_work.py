@@ -41,6 +41,12 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "task": "contacts.import_resume_stalled",
         "schedule": env.float("IMPORT_RESUME_SECONDS", default=60.0),
     },
+    # Segment members: builds lost with their task, and segments whose rules drift
+    # with time, rebuilt every SEGMENT_MEMBERS_REFRESH_SECONDS.
+    "contacts.segment_members_refresh_due": {
+        "task": "contacts.segment_members_refresh_due",
+        "schedule": 60.0,
+    },
     # Exported contact files are kept a day (contacts/services/export_jobs.py).
     "contacts.exports_forget": {"task": "contacts.exports_forget", "schedule": 3600.0},
     # Popularity and bought-together of each workspace with products, nightly.
@@ -103,6 +109,10 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "kwargs": {"dates": True},
     },
 }
+# Stored segment members of rules that drift with time (within_days, days in stage...)
+# are re-evaluated this often: their staleness bound, plus a minute and one build.
+SEGMENT_MEMBERS_REFRESH_SECONDS = env.int("SEGMENT_MEMBERS_REFRESH_SECONDS", default=300)
+SEGMENT_MEMBERS_CHUNK = env.int("SEGMENT_MEMBERS_CHUNK", default=100_000)
 LIFECYCLE_SWEEP_SECONDS = env.int("LIFECYCLE_SWEEP_SECONDS", default=900)
 LIFECYCLE_MARK_BATCH = env.int("LIFECYCLE_MARK_BATCH", default=2000)
 # Stage moves dated more than this long ago (history brought in, a late event) are

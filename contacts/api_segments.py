@@ -40,8 +40,19 @@ class SegmentSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Segment
-        fields = ["id", "name", "description", "rule", "created_at", "updated_at"]
-        read_only_fields = ["id", "created_at", "updated_at"]
+        fields = [
+            "id",
+            "name",
+            "description",
+            "rule",
+            "members_ready",
+            "member_count",
+            "created_at",
+            "updated_at",
+        ]
+        # member_count is the stored count, right when members_ready (a worker builds
+        # the members of a new or edited rule; the preview counts live meanwhile).
+        read_only_fields = ["id", "members_ready", "member_count", "created_at", "updated_at"]
 
 
 class PreviewRequestSerializer(serializers.Serializer):

@@ -21,6 +21,7 @@ from contacts.models import (
     Segment,
 )
 from contacts.panels import CONTACT_COLUMNS
+from contacts.rules import contacts_matching
 from workspaces.models import Workspace
 
 
@@ -197,3 +198,29 @@ def contacts_listed(*, workspace: Workspace, filters: Mapping[str, str]) -> Quer
         if filters.get(column.key):
             queryset = column.filter(queryset, workspace, filters[column.key])
     return queryset
+
+
+def segment_member_ids_sql(segment: Segment) -> tuple[str, list[Any]]:
+    """SQL selecting the ids of the segment's contacts, with its parameters: the
+    stored members when they follow the current rule (an index probe), else the rule
+    evaluated live, which is the definition (a new or just edited segment, until a
+    worker has built its members: never a wrong answer, only a slower one)."""
+    if segment.members_ready:
+        return (
+            "SELECT contact_id FROM contacts_segmentmember "
+            "WHERE workspace_id = %s AND segment_id = %s",
+            [segment.workspace_id, segment.pk],
+        )
+    sql, params = (
+        contacts_matching(segment.rule, workspace=segment.workspace, validate=False)
+        .values("id")
+        .query.sql_with_params()
+    )
+    return sql, list(params)
+
+
+def segment_count(segment: Segment) -> int:
+    """How many contacts the segment has: its stored count when ready, else live."""
+    if segment.members_ready:
+        return segment.member_count
+    return contacts_matching(segment.rule, workspace=segment.workspace, validate=False).count()

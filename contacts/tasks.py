@@ -36,3 +36,20 @@ def import_resume_stalled() -> int:
     for job_id in stalled:
         import_run.delay(job_id)
     return len(stalled)
+
+
+@shared_task(name="contacts.segment_members_build", acks_late=True)
+def segment_members_build(segment_id: int) -> bool:
+    """Build a segment's stored members from its rule; a repeated or late run diffs
+    against what is stored and marks the segment ready only for its current rule."""
+    return services.segment_members_build(segment_id=segment_id)
+
+
+@shared_task(name="contacts.segment_members_refresh_due")
+def segment_members_refresh_due() -> int:
+    """Beat: queue a build of every segment whose rule drifts with time (and of any
+    never built, its task lost)."""
+    due = services.segment_members_due()
+    for segment_id in due:
+        segment_members_build.delay(segment_id)
+    return len(due)

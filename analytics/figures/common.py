@@ -12,7 +12,7 @@ from django.db import connection
 
 from config.errors import InvalidInput
 from contacts.models import Segment
-from contacts.rules import contacts_matching
+from contacts.selectors import segment_member_ids_sql
 from workspaces.models import Workspace
 
 GRANULARITIES = ("day", "week", "month")
@@ -63,11 +63,8 @@ class Filters:
         parts: list[str] = []
         params: list[Any] = []
         if self.segment is not None:
-            sql, segment_params = (
-                contacts_matching(self.segment.rule, workspace=workspace, validate=False)
-                .values("id")
-                .query.sql_with_params()
-            )
+            # Stored members when built for the current rule, the rule live otherwise.
+            sql, segment_params = segment_member_ids_sql(self.segment)
             parts.append(f"{column} IN ({sql})")
             params.extend(segment_params)
         if self.source is not None or self.signup_month is not None:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db.models import QuerySet
+from django.db.models.expressions import RawSQL
 
 from analytics.figures.common import (
     Filters,
@@ -29,7 +30,7 @@ from analytics.figures.common import (
 )
 from campaigns.models import Journey
 from config.errors import InvalidInput
-from contacts.rules import contacts_matching
+from contacts.selectors import segment_member_ids_sql
 from surveys import scales
 from surveys.models import Survey, SurveyKind, SurveyResponse
 from surveys.selectors import Figures, responses_for_survey
@@ -358,8 +359,8 @@ def survey_comments(q: SurveyQuery, *, category: str | None) -> QuerySet[SurveyR
         low, high = SCORE_CATEGORIES.get(q.survey.kind, {}).get(category, (1, 0))
         rows = rows.filter(score__gte=low, score__lte=high)
     if q.filters.segment is not None:
-        members = contacts_matching(q.filters.segment.rule, workspace=q.workspace, validate=False)
-        rows = rows.filter(contact_id__in=members.values("id"))
+        sql, params = segment_member_ids_sql(q.filters.segment)
+        rows = rows.filter(contact_id__in=RawSQL(sql, params))  # noqa: S611 - fixed SQL, bound params
     return rows
 
 

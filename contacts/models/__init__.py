@@ -13,6 +13,8 @@ from django.utils import timezone
 
 from contacts.models.exports import ContactExport as ContactExport
 from contacts.models.saved_views import SavedView as SavedView
+from contacts.models.segments import Segment as Segment
+from contacts.models.segments import SegmentMember as SegmentMember
 from workspaces.models import ApiKey, User, Workspace
 
 
@@ -374,25 +376,3 @@ class EventSummary(models.Model):
 
     def __str__(self) -> str:
         return f"{self.contact_id} {self.name} x{self.count}"
-
-
-class Segment(models.Model):
-    """A saved rule: the contacts it matches, computed by PostgreSQL when asked."""
-
-    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
-    name = models.CharField(max_length=200)
-    description = models.TextField(blank=True, default="")
-    rule = models.JSONField()
-    created_by = models.ForeignKey(
-        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    created_at = models.DateTimeField(default=timezone.now)
-    updated_at = models.DateTimeField(default=timezone.now)
-
-    class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["workspace", "name"], name="segment_name_unique"),
-        ]
-
-    def __str__(self) -> str:
-        return self.name

@@ -33,6 +33,25 @@ def _moment(column: str) -> Any:
     return compile_moment
 
 
+# The fields read from the contact's own row: a change to one always marks the
+# contact (contacts/services/segment_members.py tells them from later apps' fields).
+CONTACT_FIELD_NAMES = frozenset(
+    {
+        "email",
+        "phone",
+        "external_id",
+        "first_name",
+        "last_name",
+        "time_zone",
+        "locale",
+        "email_status",
+        "sms_status",
+        "created_at",
+        "updated_at",
+    }
+)
+
+
 def register_contact_fields() -> None:
     for name, label, lower in (
         ("email", "Email", True),

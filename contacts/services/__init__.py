@@ -32,6 +32,12 @@ from contacts.services.marks import (
     contacts_mark_changed,
     contacts_mark_changed_since,
 )
+from contacts.services.segment_members import (
+    rule_drifts_with_time,
+    segment_members_build,
+    segment_members_due,
+    segment_members_refresh,
+)
 from contacts.services.segments import segment_create, segment_delete, segment_update
 from contacts.services.summaries import (
     event_summaries_compare,
@@ -73,8 +79,12 @@ __all__ = [
     "import_job_run",
     "import_job_start",
     "import_jobs_stalled",
+    "rule_drifts_with_time",
     "segment_create",
     "segment_delete",
+    "segment_members_build",
+    "segment_members_due",
+    "segment_members_refresh",
     "segment_update",
     "suggest_mapping",
     "suppression_add",

@@ -15,6 +15,7 @@ from contacts.models import (
 from contacts.services.consent import suppression_add
 from contacts.services.export_jobs import contact_exports_forget
 from contacts.services.marks import contact_marks_discard
+from contacts.services.segment_members import segment_members_forget_contact
 from workspaces.services import Actor, audit_record
 
 
@@ -51,6 +52,7 @@ def contact_erase(*, contact: Contact, actor: Actor) -> None:
             reason=Suppression.Reason.ERASED,
         )
     contact_id = contact.pk
+    segment_members_forget_contact(contact_id=contact_id)
     for hook in ERASURE_HOOKS:
         hook(contact)
     contact.delete()

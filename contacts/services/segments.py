@@ -16,6 +16,7 @@ from contacts.rules import (
     validate_rule,
 )
 from contacts.rules.validation import MAX_EXPANDED_NODES, MAX_SEGMENT_DEPTH
+from contacts.services.segment_members import segment_members_invalidate
 from workspaces.models import Workspace
 from workspaces.services import Actor, audit_record, save_or_conflict
 
@@ -53,6 +54,8 @@ def segment_create(*, workspace: Workspace, data: dict[str, Any], actor: Actor) 
     validate_rule(cleaned["rule"], workspace=workspace)
     segment = Segment(workspace=workspace, created_by=actor.user, **cleaned)
     save_or_conflict(segment, "A segment has this name.")
+    # Readers evaluate the rule live until a worker has stored its members.
+    segment_members_invalidate(segment=segment)
     audit_record(
         workspace=workspace,
         action="segment.created",
@@ -78,10 +81,17 @@ def segment_update(*, segment: Segment, data: dict[str, Any], actor: Actor) -> S
                 f"segments a rule uses, {MAX_SEGMENT_DEPTH} levels of segments)"
             )
             raise InvalidInput(f"rule: {reason}", fields={"rule": [reason]})
+    rule_changed = "rule" in cleaned and cleaned["rule"] != segment.rule
     for key, value in cleaned.items():
         setattr(segment, key, value)
     segment.updated_at = timezone.now()
-    save_or_conflict(segment, "A segment has this name.")
+    # Only what was edited: the members' columns belong to the builds.
+    save_or_conflict(
+        segment, "A segment has this name.", update_fields=[*sorted(cleaned), "updated_at"]
+    )
+    if rule_changed:
+        segment_members_invalidate(segment=segment)
+        segment.members_ready = False
     audit_record(
         workspace=segment.workspace,
         action="segment.updated",

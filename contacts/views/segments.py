@@ -148,7 +148,7 @@ def segment_contacts(request: WorkspaceRequest, segment_id: int) -> HttpResponse
             "description": describe(segment.rule),
             "contacts": rows,
             "next_cursor": next_cursor,
-            "count": matching.count(),
+            "count": selectors.segment_count(segment),
             "is_first_page": not request.GET.get("cursor"),
         },
     )
@@ -161,7 +161,7 @@ def segment_count(request: WorkspaceRequest, segment_id: int) -> HttpResponse:
     segment = selectors.segment_get(workspace=request.workspace, segment_id=segment_id)
     if segment is None:
         raise Http404("No such segment.")
-    count = contacts_matching(segment.rule, workspace=request.workspace, validate=False).count()
+    count = selectors.segment_count(segment)
     return render(request, "contacts/_segment_count.html", {"segment": segment, "count": count})
 
 

@@ -19,6 +19,7 @@ from contacts.services import (
     contact_marks_release_stale,
     contact_marks_workspaces,
     event_summaries_refresh,
+    segment_members_refresh,
 )
 from lifecycle.hooks import HookBusy, contacts_refreshed
 from lifecycle.services.replay import stages_replay
@@ -37,8 +38,10 @@ def marked_contacts_evaluate(*, limit: int = 2000, now: dt.datetime | None = Non
        worker is claiming right now is skipped.
     3. Stages, one transaction: hold the claim (the contacts, then their marks),
        recompute the contacts' event summaries, evaluate their stages. Commit.
-    4. Derived data, one transaction: hold the claim again, run the contacts_refreshed
-       hooks (analytics rollups, journey triggers), delete the claimed marks. Commit.
+    4. Derived data, one transaction: hold the claim again, bring the contacts' stored
+       segment members up to date (contacts' service, called from here so imports
+       keep flowing one way), run the contacts_refreshed hooks (analytics rollups,
+       journey triggers), delete the claimed marks. Commit.
     Each transaction reads what is committed when it runs; a change committed after
     step 2 left a mark of its own, so the contact is evaluated again. A failure gives
     the claim back at once; a crash leaves it until the lease runs out. Steps 3 and 4
@@ -99,5 +102,8 @@ def _derived_step(claim: MarkClaim) -> None:
     with transaction.atomic():
         ids = contact_marks_hold(claim=claim)
         if ids:
+            segment_members_refresh(
+                workspace=Workspace.objects.get(pk=claim.workspace_id), contact_ids=ids
+            )
             contacts_refreshed(ids)
         contact_marks_done(claim=claim)
