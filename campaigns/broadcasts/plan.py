@@ -4,7 +4,8 @@ worker's memory does not grow with the audience (1M contacts: see docs/campaigns
 
 The plan lives in two temporary tables of the worker's database session:
 `broadcast_plan_audience` (the audience in hash order) and `broadcast_plan` (one row
-per recipient of this phase with its arm and due time, numbered in due order). The
+per recipient of this phase with its arm and due time, numbered in due order with a
+throttle, else in hash order). The
 outbox rows are then inserted from `broadcast_plan` in ranges of `seq`
 (campaigns/broadcasts/delivery.py).
 
@@ -33,9 +34,10 @@ import datetime as dt
 import zoneinfo
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from django.db import connection
-from django.db.models import CharField, F, Func, Value
+from django.db import connection, transaction
+from django.db.models import CharField, F, Func, UUIDField, Value
 from django.db.models.functions import Cast, Concat
 from django.utils import timezone
 
@@ -152,10 +154,27 @@ def plan_drop() -> None:
         cursor.execute(f"DROP TABLE IF EXISTS {AUDIENCE_TABLE}, {PLAN_TABLE}")
 
 
+def _bulk_settings(cursor: Any) -> None:
+    """For this transaction: the plan reads and sorts the whole audience. Rules that
+    test a stage or a segment are semi-joins PostgreSQL tends to underestimate (7,812
+    rows estimated for 1.2M), and it then probes contacts one index lookup at a time:
+    34 s at 1M against 3.3 s for the hash join it picks without nested loops. A sort
+    of 1M rows also fits in 64 MB instead of spilling to disk."""
+    cursor.execute("SET LOCAL enable_nestloop = off")
+    cursor.execute("SET LOCAL work_mem = '64MB'")
+
+
 def _write_audience(broadcast: Broadcast) -> int:
     """Step 1; returns the audience's size."""
-    digest = Func(
-        Concat(Value(f"broadcast:{broadcast.pk}:"), Cast(F("pk"), CharField())), function="md5"
+    # The md5 as a uuid sorts in the same order as its hex text (the order
+    # audience.hash_ordered gives: same length, digits before a-f in every collation)
+    # but compares 16 bytes instead of 32 characters through the collation.
+    digest = Cast(
+        Func(
+            Concat(Value(f"broadcast:{broadcast.pk}:"), Cast(F("pk"), CharField())),
+            function="md5",
+        ),
+        UUIDField(),
     )
     queryset = (
         audience_contacts(workspace=broadcast.workspace, audience=broadcast_audience(broadcast))
@@ -164,15 +183,15 @@ def _write_audience(broadcast: Broadcast) -> int:
         .order_by()
     )
     sql, params = queryset.query.sql_with_params()
-    with connection.cursor() as cursor:
+    with transaction.atomic(), connection.cursor() as cursor:
+        _bulk_settings(cursor)
+        # CREATE TABLE AS (not INSERT … SELECT) so the audience query may run in
+        # parallel workers.
         cursor.execute(
-            f"""CREATE TEMP TABLE {AUDIENCE_TABLE} (
-                pos bigint NOT NULL, contact_id bigint NOT NULL, tz text NOT NULL,
-                phone text, zone text, best_due timestamptz)"""
-        )
-        cursor.execute(
-            f"""INSERT INTO {AUDIENCE_TABLE} (pos, contact_id, tz, phone)
-            SELECT row_number() OVER (ORDER BY a.h, a.id) - 1, a.id, a.tz, a.phone
+            f"""CREATE TEMP TABLE {AUDIENCE_TABLE} AS
+            SELECT row_number() OVER (ORDER BY a.h, a.id) - 1 AS pos, a.id AS contact_id,
+                a.tz::text AS tz, a.phone::text AS phone, NULL::text AS zone,
+                NULL::timestamptz AS best_due
             FROM ({sql}) AS a(id, tz, phone, h)""",  # the queryset's own SQL, with params
             params,
         )
@@ -251,7 +270,7 @@ def plan_build(broadcast: Broadcast, *, now: dt.datetime) -> tuple[list[Arm], Pl
         # Within 24 h of the broadcast's time, or of the winner's decision.
         after = now if winner_phase else max(broadcast.send_at or now, now)
         _best_times(broadcast, best_ranges, after)
-    with connection.cursor() as cursor:
+    with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(f"SELECT DISTINCT zone FROM {AUDIENCE_TABLE} WHERE zone IS NOT NULL")
         zones = sorted(set(valid) | {row[0] for row in cursor.fetchall()})
         zone_due = [base_due(broadcast, zone, now) for zone in zones]
@@ -277,6 +296,10 @@ def plan_build(broadcast: Broadcast, *, now: dt.datetime) -> tuple[list[Arm], Pl
             SELECT row_number() OVER (ORDER BY base, pos) - 1 AS seq, contact_id,
                 arm::int - 1 AS arm, base
             FROM ({based}) AS based"""
+        if not interval_us:
+            # Without a throttle no global order is needed: the plan stays in hash
+            # order (a sort of the whole plan saved; chunks are ranges of positions).
+            ordered = f"SELECT pos AS seq, contact_id, arm::int - 1 AS arm, base FROM ({based}) b"
         if interval_us:
             due = (
                 "seq * %(step)s * interval '1 microsecond' + max(base - seq * %(step)s"
@@ -284,6 +307,7 @@ def plan_build(broadcast: Broadcast, *, now: dt.datetime) -> tuple[list[Arm], Pl
             )
         else:
             due = "base"
+        _bulk_settings(cursor)
         cursor.execute(
             f"""CREATE TEMP TABLE {PLAN_TABLE} AS
             SELECT seq, contact_id, arm, {due} AS due FROM ({ordered}) AS ordered""",
