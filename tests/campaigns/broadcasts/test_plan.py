@@ -8,6 +8,7 @@ microsecond."""
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 
 import pytest
 from django.utils import timezone
@@ -146,4 +147,4 @@ def test_best_schedule_and_a_throttle_across_chunks_match(ws, settings):
     assert len(expected) == 360
     assert outbox(b) == expected
     dues = sorted(d for d, *_ in expected.values())
-    assert all(b - a >= dt.timedelta(seconds=1) for a, b in zip(dues, dues[1:], strict=False))
+    assert all(b - a >= dt.timedelta(seconds=1) for a, b in itertools.pairwise(dues))
