@@ -242,17 +242,22 @@ def _best_times(
         for start, end in ranges:
             for chunk_start in range(start, end, BEST_CHUNK):
                 cursor.execute(
-                    f"""SELECT t.contact_id, {_ZONE} FROM {AUDIENCE_TABLE} t
+                    f"""SELECT t.pos, t.contact_id, {_ZONE} FROM {AUDIENCE_TABLE} t
                     WHERE t.pos >= %s AND t.pos < %s""",
                     [chunk_start, min(end, chunk_start + BEST_CHUNK)],
                 )
-                zoned = [(int(pk), str(zone)) for pk, zone in cursor.fetchall()]
+                rows = cursor.fetchall()
+                zoned = [(int(pk), str(zone)) for _, pk, zone in rows]
                 best = send_times_for(workspace=workspace, zoned=zoned, after=after, prior=prior)
+                # Written back by position, the temporary table's one index.
                 cursor.execute(
                     f"""UPDATE {AUDIENCE_TABLE} t SET best_due = b.due
-                    FROM unnest(%s::bigint[], %s::timestamptz[]) AS b(contact_id, due)
-                    WHERE t.contact_id = b.contact_id""",
-                    [list(best), list(best.values())],
+                    FROM unnest(%s::bigint[], %s::timestamptz[]) AS b(pos, due)
+                    WHERE t.pos = b.pos""",
+                    [
+                        [pos for pos, pk, _ in rows if pk in best],
+                        [best[pk] for _, pk, _ in rows if pk in best],
+                    ],
                 )
 
 
