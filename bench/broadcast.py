@@ -31,6 +31,8 @@ from bench.common import ROOT, bench_env, django_setup, fresh_database, machine,
 
 AUDIENCE = int(os.environ.get("AUDIENCE", os.environ.get("CONTACTS", "1000000")))
 WORKERS = int(os.environ.get("WORKERS", "2"))
+# SEND=0: materialise and check only (the send phase takes minutes at 1M).
+SEND = os.environ.get("SEND", "1") != "0"
 DB = "stagecraft_bench_broadcast"
 LOCAL_TIME = dt.time(10, 0)
 
@@ -159,6 +161,20 @@ def main() -> None:
                 f"{peak_materialise:.0f} MB (idle {idle_rss:.0f} MB)"
             )
             wrong = wrong_dues(broadcast, workspace.time_zone)
+            if not SEND:
+                report(
+                    {
+                        "benchmark": "broadcast",
+                        "audience": broadcast.recipient_count,
+                        "expected_audience": built.audience,
+                        "materialise_s": round(materialise_s, 2),
+                        "peak_worker_rss_mb": round(peak_materialise, 1),
+                        "idle_worker_rss_mb": round(idle_rss, 1),
+                        "wrong_due": wrong,
+                        "machine": machine(),
+                    }
+                )
+                return
             moved = time.perf_counter()
             with connection.cursor() as cursor:
                 cursor.execute("UPDATE campaigns_message SET due_at = now()")

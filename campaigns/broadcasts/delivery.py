@@ -20,7 +20,7 @@ Materialisation (`broadcast_materialise`, a Celery task, safe to run twice):
    had times of their own, see `remainder_time`). A variant's subject line goes on
    the message row and replaces the template's when it is rendered.
 4. Insert in chunks (`CAMPAIGNS_BROADCAST_CHUNK`) of the plan (in due order with a
-   throttle, else in hash order), one INSERT … SELECT each, with ON CONFLICT DO
+   throttle, else by contact id), one INSERT … SELECT each, with ON CONFLICT DO
    NOTHING on the idempotency key `broadcast:<id>:<contact id>`: a contact in several
    included segments, or a second run after a crash, never makes a second message.
    Each chunk holds the broadcast's row lock, so a pause (rows inserted `held`) or a
