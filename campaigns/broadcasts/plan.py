@@ -33,7 +33,8 @@ from __future__ import annotations
 
 import datetime as dt
 import zoneinfo
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -155,14 +156,27 @@ def plan_drop() -> None:
         cursor.execute(f"DROP TABLE IF EXISTS {AUDIENCE_TABLE}, {PLAN_TABLE}")
 
 
-def _bulk_settings(cursor: Any) -> None:
-    """For this transaction: the plan reads and sorts the whole audience. Rules that
-    test a stage or a segment are semi-joins PostgreSQL tends to underestimate (7,812
-    rows estimated for 1.2M), and it then probes contacts one index lookup at a time:
-    34 s at 1M against 3.3 s for the hash join it picks without nested loops. A sort
-    of 1M rows also fits in 64 MB instead of spilling to disk."""
-    cursor.execute("SET LOCAL enable_nestloop = off")
-    cursor.execute("SET LOCAL work_mem = '64MB'")
+@contextmanager
+def _bulk_settings(cursor: Any) -> Iterator[None]:
+    """For the statements inside: the plan reads and sorts the whole audience. Rules
+    that test a stage or a segment are semi-joins PostgreSQL tends to underestimate
+    (7,812 rows estimated for 1.2M), and it then probes contacts one index lookup at a
+    time: 34 s at 1M against 3.3 s for the hash join it picks without nested loops. A
+    sort of 1M rows also fits in 64 MB instead of spilling to disk. The settings are
+    put back afterwards (SET LOCAL would outlive a savepoint when the caller is
+    already in a transaction)."""
+    cursor.execute(
+        "SELECT current_setting('enable_nestloop'), current_setting('work_mem'),"
+        " set_config('enable_nestloop', 'off', true), set_config('work_mem', '64MB', true)"
+    )
+    nestloop, work_mem, _, _ = cursor.fetchone()
+    try:
+        yield
+    finally:
+        cursor.execute(
+            "SELECT set_config('enable_nestloop', %s, true), set_config('work_mem', %s, true)",
+            [nestloop, work_mem],
+        )
 
 
 def _write_audience(broadcast: Broadcast) -> int:
@@ -184,8 +198,7 @@ def _write_audience(broadcast: Broadcast) -> int:
         .order_by()
     )
     sql, params = queryset.query.sql_with_params()
-    with transaction.atomic(), connection.cursor() as cursor:
-        _bulk_settings(cursor)
+    with transaction.atomic(), connection.cursor() as cursor, _bulk_settings(cursor):
         # CREATE TABLE AS (not INSERT … SELECT) so the audience query may run in
         # parallel workers.
         cursor.execute(
@@ -317,19 +330,19 @@ def plan_build(broadcast: Broadcast, *, now: dt.datetime) -> tuple[list[Arm], Pl
             )
         else:
             due = "base"
-        _bulk_settings(cursor)
-        cursor.execute(
-            f"""CREATE TEMP TABLE {PLAN_TABLE} AS
-            SELECT seq, contact_id, arm, {due} AS due FROM ({ordered}) AS ordered""",
-            {
-                "starts": [b.start for b in bands],
-                "ends": [b.end for b in bands],
-                "dues": arm_due,
-                "zones": zones,
-                "zone_dues": zone_due,
-                "step": interval_us,
-            },
-        )
+        with _bulk_settings(cursor):
+            cursor.execute(
+                f"""CREATE TEMP TABLE {PLAN_TABLE} AS
+                SELECT seq, contact_id, arm, {due} AS due FROM ({ordered}) AS ordered""",
+                {
+                    "starts": [b.start for b in bands],
+                    "ends": [b.end for b in bands],
+                    "dues": arm_due,
+                    "zones": zones,
+                    "zone_dues": zone_due,
+                    "step": interval_us,
+                },
+            )
         cursor.execute(f"CREATE UNIQUE INDEX ON {PLAN_TABLE} (seq)")
         cursor.execute(f"ANALYZE {PLAN_TABLE}")
         cursor.execute(f"SELECT count(*), max(due) FROM {PLAN_TABLE}")

@@ -11,6 +11,7 @@ import datetime as dt
 import itertools
 
 import pytest
+from django.db import connection
 from django.utils import timezone
 
 from campaigns.broadcasts.delivery import broadcast_materialise
@@ -154,3 +155,15 @@ def test_best_schedule_and_a_throttle_across_chunks_match(ws, settings):
     assert outbox(b) == expected
     dues = sorted(d for d, *_ in expected.values())
     assert all(b - a >= dt.timedelta(seconds=1) for a, b in itertools.pairwise(dues))
+
+
+def test_the_planners_query_settings_do_not_outlive_it(ws):
+    # Materialising inside a caller's transaction (demo data, tests) must not leave
+    # nested loops off for the rest of that transaction.
+    pro = segment(ws, "pro", "pro")
+    b = broadcast(ws, email_template(ws), include_segment_ids=[pro.pk])
+    broadcast_schedule(broadcast=b, actor=ACTOR)
+    broadcast_materialise(broadcast_id=b.pk)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT current_setting('enable_nestloop'), current_setting('work_mem')")
+        assert cursor.fetchone() == ("on", "4MB")
