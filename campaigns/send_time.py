@@ -99,12 +99,14 @@ def send_times_for(
     zoned: Sequence[Zoned],
     after: dt.datetime,
     within: dt.timedelta = dt.timedelta(hours=24),
+    prior: list[float] | None = None,
 ) -> dict[int, dt.datetime]:
     """`best_send_times` for contacts whose zones are already resolved (the broadcast
-    planner has read them anyway)."""
+    planner has read them anyway). `prior` is `workspace_prior`'s answer, for a caller
+    that asks chunk by chunk (it costs a GROUP BY over the workspace's messages)."""
     if not zoned:
         return {}
-    shares = workspace_prior(workspace=workspace)
+    shares = prior if prior is not None else workspace_prior(workspace=workspace)
     out: dict[int, dt.datetime] = {}
     for start in range(0, len(zoned), CHUNK):
         chunk = zoned[start : start + CHUNK]
