@@ -132,3 +132,66 @@ class ProductPair(models.Model):
 
     def __str__(self) -> str:
         return f"{self.product_id} + {self.other_id}: {self.lift:.2f}"
+
+
+class FeedFormat(models.TextChoices):
+    AUTO = "auto", "Tell from the answer"
+    CSV = "csv", "CSV (the products import's columns)"
+    JSON = "json", "JSON (a list of products, as the API takes them)"
+
+
+class ProductFeed(models.Model):
+    """A workspace's product feed: an https address a worker fetches every
+    `every_hours` and upserts through the batch service. One per workspace."""
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    url = models.CharField(max_length=URL_MAX)
+    format = models.CharField(max_length=8, choices=FeedFormat.choices, default=FeedFormat.AUTO)
+    every_hours = models.PositiveIntegerField(default=24)
+    enabled = models.BooleanField(default=True)
+    next_due_at = models.DateTimeField()
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["workspace"], name="catalog_feed_one_per_workspace"),
+        ]
+        indexes = [
+            models.Index(
+                fields=["next_due_at"], condition=models.Q(enabled=True), name="catalog_feed_due"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.url
+
+
+class FeedRunStatus(models.TextChoices):
+    RUNNING = "running", "Running"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+
+
+class ProductFeedRun(models.Model):
+    """One fetch of a feed: what came of it, shown on the catalogue's settings page."""
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    feed = models.ForeignKey(ProductFeed, on_delete=models.CASCADE, related_name="runs")
+    url = models.CharField(max_length=URL_MAX)
+    status = models.CharField(max_length=10, choices=FeedRunStatus.choices)
+    reason = models.CharField(max_length=500, blank=True, default="")
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+    bytes = models.BigIntegerField(default=0)
+    created = models.IntegerField(default=0)
+    updated = models.IntegerField(default=0)
+    unchanged = models.IntegerField(default=0)
+    rejected = models.IntegerField(default=0)
+    # The first FEED_ERRORS_KEPT refusals: [{"row": n, "reason": "..."}].
+    errors = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["workspace", "feed", "-started_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.feed_id} {self.started_at:%Y-%m-%d %H:%M} {self.status}"
