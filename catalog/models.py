@@ -195,3 +195,29 @@ class ProductFeedRun(models.Model):
 
     def __str__(self) -> str:
         return f"{self.feed_id} {self.started_at:%Y-%m-%d %H:%M} {self.status}"
+
+
+class MessageProduct(models.Model):
+    """What a message showed: one row per product a product, recommendations or cart
+    block put in it, with the kind (product, cart, bought_together, popular) and the
+    product's address, so a click on that address and a later purchase of the product
+    are attributed to the message and the kind."""
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    message_id = models.BigIntegerField()  # messaging's Message; kept when it is purged
+    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(max_length=40)
+    url = models.CharField(max_length=URL_MAX, blank=True, default="")
+    shown_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["workspace", "message_id", "product", "kind"],
+                name="catalog_message_product_unique",
+            ),
+        ]
+        indexes = [models.Index(fields=["workspace", "product", "shown_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.message_id}: {self.product_id} ({self.kind})"

@@ -6,7 +6,13 @@ import datetime as dt
 
 from django.db.models import Exists, F, Func, OuterRef, Q, QuerySet
 
-from catalog.models import Product, ProductFeed, ProductFeedRun, UnknownProduct
+from catalog.models import (
+    Product,
+    ProductFeed,
+    ProductFeedRun,
+    ProductPopularity,
+    UnknownProduct,
+)
 from workspaces.models import Workspace
 
 
@@ -64,3 +70,16 @@ def feed_get(*, workspace: Workspace) -> ProductFeed | None:
 
 def feed_runs(*, workspace: Workspace, limit: int = 20) -> QuerySet[ProductFeedRun]:
     return ProductFeedRun.objects.filter(workspace=workspace).order_by("-started_at")[:limit]
+
+
+def popular_products(*, workspace: Workspace, n: int) -> list[Product]:
+    """The most bought offerable products (active, in stock), as of the last compute:
+    what a recommendations block shows a contact without history, or in a preview."""
+    rows = (
+        ProductPopularity.objects.filter(
+            workspace=workspace, product__active=True, product__in_stock=True
+        )
+        .select_related("product")
+        .order_by("-buyers", "product_id")[:n]
+    )
+    return [row.product for row in rows]
