@@ -149,3 +149,43 @@ def test_another_workspaces_product_is_refused(api, ws, outsider):
     fields = response.json()["error"]["fields"]
     assert any(k.endswith("blocks[0].product") for k in fields), fields
     assert any(k.endswith("blocks[1].recs") for k in fields), fields
+
+
+def test_click_and_purchase_of_a_shown_product_are_attributed_per_kind(api, ws, outsider):
+    from catalog.attribution import product_performance  # noqa: PLC0415 - test-local
+    from messaging.services.tracking import tracking_record_click  # noqa: PLC0415
+
+    products = _catalogue(ws)
+    created = blocks_template(api, {"type": "product", "product": products["mug"].pk})
+    contact = ContactFactory.create(workspace=ws)
+    message = _render(ws, created.json()["id"], contact)
+    sent = timezone.now() - dt.timedelta(hours=1)
+    Message.objects.filter(pk=message.pk).update(
+        status="sent", sent_at=sent, origin_kind="broadcast", origin_id=4242
+    )
+    message.refresh_from_db()
+    index = message.links.index("https://shop.test/mug")
+    human = "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_0) AppleWebKit/605.1.15 Safari/605.1.15"
+    assert tracking_record_click(message=message, index=index, user_agent=human, prefetch=False)
+    # Bought within the window: 2 x 7.50 counts; the kettle (not shown) and a purchase
+    # after the window do not.
+    for days_after, items in ((1, [("mug", 2, 7.5), ("kettle", 1, 40)]), (9, [("mug", 1, 8)])):
+        Event.objects.create(
+            workspace=ws,
+            contact=contact,
+            name="purchase",
+            properties={
+                "items": [{"product_id": p, "quantity": q, "price": pr} for p, q, pr in items]
+            },
+            occurred_at=sent + dt.timedelta(days=days_after),
+        )
+    rows = product_performance(workspace=ws, origin_kind="broadcast", origin_ids=[4242])
+    assert [(r.kind, r.shown, r.clicks, str(r.revenue)) for r in rows] == [
+        ("product", 1, 1, "15.00")
+    ]
+    assert (
+        product_performance(
+            workspace=outsider.workspace, origin_kind="broadcast", origin_ids=[4242]
+        )
+        == []
+    )
