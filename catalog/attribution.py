@@ -6,7 +6,7 @@ contact within the window after the message was sent.
 Clicks come from messaging's tracking (campaigns_trackingevent: the click's URL is
 the stored link it led to, matched to the address recorded when the message showed
 the product); bot and prefetch clicks are not counted. Revenue counts a purchase's
-line items naming the shown product (their price × quantity, else the catalogue's
+line items naming the shown product (their price times quantity, else the catalogue's
 price), every message that showed the product within the window getting it
 (any-touch, not last-touch: a product shown by two messages counts for both)."""
 

@@ -190,7 +190,7 @@ def journey_edit(request: WorkspaceRequest, journey_id: int | None = None) -> Ht
         context["product_performance"] = product_performance(
             workspace=request.workspace,
             origin_kind="journey_step",
-            origin_ids=list(journey.steps.values_list("pk", flat=True)),
+            origin_ids=[row["id"] for row in counts],
         )
         context["product_performance_days"] = 7
     return render(request, "campaigns/journey_edit.html", context)
