@@ -10,6 +10,7 @@ class CampaignsConfig(AppConfig):
         from campaigns.broadcasts.services import broadcast_send_now  # noqa: PLC0415
         from campaigns.engagement import register_engagement_condition  # noqa: PLC0415
         from campaigns.journeys import triggers  # noqa: PLC0415
+        from catalog.hooks import on_products_changed  # noqa: PLC0415
         from contacts.panels import ContactPanel, register_contact_panel  # noqa: PLC0415
         from lifecycle.hooks import on_contacts_refreshed, on_stage_changed  # noqa: PLC0415
         from surveys.hooks import on_survey_answered, register_audience_sender  # noqa: PLC0415
@@ -19,4 +20,5 @@ class CampaignsConfig(AppConfig):
         on_stage_changed(triggers.on_stage_changed)
         on_contacts_refreshed(triggers.on_contacts_refreshed)
         on_survey_answered(triggers.on_survey_answered)
+        on_products_changed(triggers.on_products_changed)
         register_contact_panel(ContactPanel("Journeys", "campaigns:contact-journeys-panel", "main"))

@@ -19,6 +19,9 @@ from workspaces.models import Workspace
 
 KEY_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
 MAX_STEPS = 100
+# How far back a product viewed or carted counts for the back-in-stock and price-drop
+# triggers, unless the trigger says (`lookback_days`).
+PRODUCT_LOOKBACK_DAYS = 30
 
 
 def _trigger(c: Checker, trigger: Any) -> None:
@@ -42,6 +45,10 @@ def _trigger(c: Checker, trigger: Any) -> None:
             c.add("trigger.segment_id", "no such segment in this workspace")
     elif kind == TriggerKind.SURVEY_ANSWERED:
         survey_trigger_check(c, trigger)
+    elif kind in (TriggerKind.BACK_IN_STOCK, TriggerKind.PRICE_DROP):
+        days = trigger.get("lookback_days", PRODUCT_LOOKBACK_DAYS)
+        if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= 90:
+            c.add("trigger.lookback_days", "must be a whole number of days from 1 to 90")
     elif kind == TriggerKind.DATE:
         attribute = trigger.get("attribute")
         if not isinstance(attribute, str) or not re.fullmatch(r"[A-Za-z0-9_]{1,64}", attribute):

@@ -31,6 +31,8 @@ class TriggerKind(models.TextChoices):
     DATE = "date_attribute", "A date attribute comes round"
     SEGMENT_JOINED = "segment_joined", "Joins a segment"
     SURVEY_ANSWERED = "survey_answered", "Answers a survey"
+    BACK_IN_STOCK = "back_in_stock", "A product they viewed or carted is back in stock"
+    PRICE_DROP = "price_drop", "A product they viewed or carted drops in price"
     MANUAL = "manual", "Added by the API only"
 
 
