@@ -78,3 +78,11 @@ def test_lookback_is_checked(ws):
             [step("w", "wait", duration={"hours": 1})],
         )
     assert "trigger.lookback_days" in caught.value.fields
+
+
+def test_the_builder_offers_and_shows_the_triggers(owner, ws):
+    j = journey(ws, {"kind": "back_in_stock"}, [step("w", "wait", duration={"hours": 1})])
+    page = owner.web.get(f"/w/{ws.slug}/journeys/{j.pk}/")
+    assert page.status_code == 200
+    text = page.content.decode()
+    assert 'value="back_in_stock" selected' in text and 'value="price_drop"' in text
