@@ -10,6 +10,7 @@ class CampaignsConfig(AppConfig):
         from campaigns.broadcasts.services import broadcast_send_now  # noqa: PLC0415
         from campaigns.engagement import register_engagement_condition  # noqa: PLC0415
         from campaigns.journeys import triggers  # noqa: PLC0415
+        from catalog.hooks import on_products_changed  # noqa: PLC0415
         from contacts.panels import ContactPanel, register_contact_panel  # noqa: PLC0415
         from lifecycle.hooks import on_contacts_refreshed, on_stage_changed  # noqa: PLC0415
         from loyalty.hooks import on_loyalty_news  # noqa: PLC0415
@@ -23,4 +24,5 @@ class CampaignsConfig(AppConfig):
         on_survey_answered(triggers.on_survey_answered)
         on_loyalty_news(triggers.on_loyalty_news)
         on_referral_converted(triggers.on_referral_converted)
+        on_products_changed(triggers.on_products_changed)
         register_contact_panel(ContactPanel("Journeys", "campaigns:contact-journeys-panel", "main"))

@@ -227,3 +227,92 @@ class WorkspaceRecommendation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind}: {len(self.items)}"
+
+
+class FeedFormat(models.TextChoices):
+    AUTO = "auto", "Tell from the answer"
+    CSV = "csv", "CSV (the products import's columns)"
+    JSON = "json", "JSON (a list of products, as the API takes them)"
+
+
+class ProductFeed(models.Model):
+    """A workspace's product feed: an https address a worker fetches every
+    `every_hours` and upserts through the batch service. One per workspace."""
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    url = models.CharField(max_length=URL_MAX)
+    format = models.CharField(max_length=8, choices=FeedFormat.choices, default=FeedFormat.AUTO)
+    every_hours = models.PositiveIntegerField(default=24)
+    enabled = models.BooleanField(default=True)
+    next_due_at = models.DateTimeField()
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["workspace"], name="catalog_feed_one_per_workspace"),
+        ]
+        indexes = [
+            models.Index(
+                fields=["next_due_at"], condition=models.Q(enabled=True), name="catalog_feed_due"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.url
+
+
+class FeedRunStatus(models.TextChoices):
+    RUNNING = "running", "Running"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+
+
+class ProductFeedRun(models.Model):
+    """One fetch of a feed: what came of it, shown on the catalogue's settings page."""
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    feed = models.ForeignKey(ProductFeed, on_delete=models.CASCADE, related_name="runs")
+    url = models.CharField(max_length=URL_MAX)
+    status = models.CharField(max_length=10, choices=FeedRunStatus.choices)
+    reason = models.CharField(max_length=500, blank=True, default="")
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+    bytes = models.BigIntegerField(default=0)
+    created = models.IntegerField(default=0)
+    updated = models.IntegerField(default=0)
+    unchanged = models.IntegerField(default=0)
+    rejected = models.IntegerField(default=0)
+    # The first FEED_ERRORS_KEPT refusals: [{"row": n, "reason": "..."}].
+    errors = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["workspace", "feed", "-started_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.feed_id} {self.started_at:%Y-%m-%d %H:%M} {self.status}"
+
+
+class MessageProduct(models.Model):
+    """What a message showed: one row per product a product, recommendations or cart
+    block put in it, with the kind (product, cart, bought_together, popular) and the
+    product's address, so a click on that address and a later purchase of the product
+    are attributed to the message and the kind."""
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    message_id = models.BigIntegerField()  # messaging's Message; kept when it is purged
+    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(max_length=40)
+    url = models.CharField(max_length=URL_MAX, blank=True, default="")
+    shown_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["workspace", "message_id", "product", "kind"],
+                name="catalog_message_product_unique",
+            ),
+        ]
+        indexes = [models.Index(fields=["workspace", "product", "shown_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.message_id}: {self.product_id} ({self.kind})"

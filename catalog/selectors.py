@@ -4,9 +4,15 @@ from __future__ import annotations
 
 import datetime as dt
 
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Exists, F, Func, OuterRef, Q, QuerySet
 
-from catalog.models import Product, UnknownProduct
+from catalog.models import (
+    Product,
+    ProductFeed,
+    ProductFeedRun,
+    ProductPopularity,
+    UnknownProduct,
+)
 from workspaces.models import Workspace
 
 
@@ -44,3 +50,36 @@ def unknown_products(*, workspace: Workspace) -> QuerySet[UnknownProduct]:
     """Product ids events named that the catalogue does not hold now."""
     held = Product.objects.filter(workspace=workspace, product_id=OuterRef("product_id"))
     return UnknownProduct.objects.filter(workspace=workspace).exclude(Exists(held))
+
+
+def categories_for_workspace(*, workspace: Workspace, limit: int = 200) -> list[str]:
+    """The categories the workspace's products name, for the dashboard's filter."""
+    rows = (
+        Product.objects.filter(workspace=workspace)
+        .annotate(category=Func(F("categories"), function="unnest"))
+        .values_list("category", flat=True)
+        .distinct()
+        .order_by("category")[:limit]
+    )
+    return list(rows)
+
+
+def feed_get(*, workspace: Workspace) -> ProductFeed | None:
+    return ProductFeed.objects.filter(workspace=workspace).first()
+
+
+def feed_runs(*, workspace: Workspace, limit: int = 20) -> QuerySet[ProductFeedRun]:
+    return ProductFeedRun.objects.filter(workspace=workspace).order_by("-started_at")[:limit]
+
+
+def popular_products(*, workspace: Workspace, n: int) -> list[Product]:
+    """The most bought offerable products (active, in stock), as of the last compute:
+    what a recommendations block shows a contact without history, or in a preview."""
+    rows = (
+        ProductPopularity.objects.filter(
+            workspace=workspace, product__active=True, product__in_stock=True
+        )
+        .select_related("product")
+        .order_by("-buyers", "product_id")[:n]
+    )
+    return [row.product for row in rows]

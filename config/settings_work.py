@@ -54,6 +54,8 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "task": "catalog.recommendations_compute_all",
         "schedule": env.float("CATALOG_RECS_EVERY_SECONDS", default=86400.0),
     },
+    # Product feeds whose time has come (each feed's own every_hours).
+    "catalog.feeds_fetch_due": {"task": "catalog.feeds_fetch_due", "schedule": 300.0},
     # Contacts whose data changed get their stage within about a second.
     "lifecycle.evaluate_marked": {"task": "lifecycle.evaluate_marked", "schedule": 1.0},
     # Survey answers that stood SCANNER_BURST_SECONDS reach events and journeys.
@@ -162,6 +164,11 @@ for _network in OUTBOUND_ALLOWED_NETWORKS:
 OUTBOUND_DNS_SERVERS = env.list("OUTBOUND_DNS_SERVERS", default=[])
 # CA bundle that verifies https receivers (empty: certifi's).
 OUTBOUND_CA_BUNDLE = env.str("OUTBOUND_CA_BUNDLE", default="")
+# Product feeds (catalog/services/feed.py): https only (http too when DEBUG, for a
+# local file server), bounded in size and time over all redirects.
+CATALOG_FEED_SCHEMES = ["https", "http"] if DEBUG else ["https"]
+CATALOG_FEED_MAX_BYTES = env.int("CATALOG_FEED_MAX_BYTES", default=20 * 1024 * 1024)
+CATALOG_FEED_TIMEOUT_SECONDS = env.float("CATALOG_FEED_TIMEOUT_SECONDS", default=120.0)
 
 # --- Messaging (campaigns) -------------------------------------------------------------
 # Wall-clock bound of rendering one message's template (all its fields); a message

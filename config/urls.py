@@ -74,6 +74,7 @@ urlpatterns = [
     path("w/<slug:slug>/", include("surveys.urls")),
     path("w/<slug:slug>/", include("loyalty.urls")),
     path("w/<slug:slug>/", include("loyalty.urls_referrals")),
+    path("w/<slug:slug>/", include("catalog.urls")),
 ]
 
 # /api/ answers its errors in the API's JSON shape, the dashboard with its pages.

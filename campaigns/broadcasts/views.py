@@ -16,6 +16,7 @@ from campaigns.broadcasts import definition, services
 from campaigns.broadcasts import selectors as selectors_broadcasts
 from campaigns.broadcasts.audience import audience_count, segment_counts
 from campaigns.models import Broadcast, ScheduleKind, WinnerMetric
+from catalog.attribution import product_performance
 from config.errors import DomainError
 from contacts.models import Channel, Segment
 from contacts.selectors import contacts_search, event_names
@@ -197,10 +198,25 @@ def broadcast_edit(request: WorkspaceRequest, broadcast_id: int | None = None) -
             )
         except DomainError as exc:
             errors = exc.fields or {"name": [exc.message]}
+    performance = []
+    if broadcast is not None:
+        performance = product_performance(
+            workspace=request.workspace,
+            origin_kind="broadcast",
+            origin_ids=[broadcast.pk],
+            window_days=broadcast.conversion_window_days,
+        )
     return render(
         request,
         "campaigns/broadcast_edit.html",
-        {"broadcast": broadcast, "values": values, "errors": errors, **_choices(request)},
+        {
+            "broadcast": broadcast,
+            "values": values,
+            "errors": errors,
+            "product_performance": performance,
+            "product_performance_days": broadcast.conversion_window_days if broadcast else 7,
+            **_choices(request),
+        },
     )
 
 

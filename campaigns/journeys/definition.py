@@ -21,6 +21,9 @@ from workspaces.models import Workspace
 
 KEY_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
 MAX_STEPS = 100
+# How far back a product viewed or carted counts for the back-in-stock and price-drop
+# triggers, unless the trigger says (`lookback_days`).
+PRODUCT_LOOKBACK_DAYS = 30
 
 
 def _trigger(c: Checker, trigger: Any) -> None:
@@ -48,15 +51,27 @@ def _trigger(c: Checker, trigger: Any) -> None:
         loyalty_trigger_check(c, trigger)
     elif kind == TriggerKind.REFERRAL_CONVERTED:
         referral_trigger_check(c, trigger)
+    elif kind in (TriggerKind.BACK_IN_STOCK, TriggerKind.PRICE_DROP):
+        _product_trigger(c, trigger)
     elif kind == TriggerKind.DATE:
-        attribute = trigger.get("attribute")
-        if not isinstance(attribute, str) or not re.fullmatch(r"[A-Za-z0-9_]{1,64}", attribute):
-            c.add("trigger.attribute", "must be an attribute name (letters, digits, _)")
-        offset = trigger.get("offset_days", 0)
-        if isinstance(offset, bool) or not isinstance(offset, int) or abs(offset) > 366:
-            c.add("trigger.offset_days", "must be a whole number from -366 to 366")
-        if not isinstance(trigger.get("annual", False), bool):
-            c.add("trigger.annual", "must be true or false")
+        _date_trigger(c, trigger)
+
+
+def _product_trigger(c: Checker, trigger: dict[str, Any]) -> None:
+    days = trigger.get("lookback_days", PRODUCT_LOOKBACK_DAYS)
+    if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= 90:
+        c.add("trigger.lookback_days", "must be a whole number of days from 1 to 90")
+
+
+def _date_trigger(c: Checker, trigger: dict[str, Any]) -> None:
+    attribute = trigger.get("attribute")
+    if not isinstance(attribute, str) or not re.fullmatch(r"[A-Za-z0-9_]{1,64}", attribute):
+        c.add("trigger.attribute", "must be an attribute name (letters, digits, _)")
+    offset = trigger.get("offset_days", 0)
+    if isinstance(offset, bool) or not isinstance(offset, int) or abs(offset) > 366:
+        c.add("trigger.offset_days", "must be a whole number from -366 to 366")
+    if not isinstance(trigger.get("annual", False), bool):
+        c.add("trigger.annual", "must be true or false")
 
 
 def _step(c: Checker, i: int, step: Any, keys: dict[str, int]) -> list[Any] | None:

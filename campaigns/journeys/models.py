@@ -36,6 +36,8 @@ class TriggerKind(models.TextChoices):
     POINTS_EXPIRING = "points_expiring", "Has points about to expire"
     REWARD_REDEEMED = "reward_redeemed", "Redeems a reward"
     REFERRAL_CONVERTED = "referral_converted", "A referral converts"
+    BACK_IN_STOCK = "back_in_stock", "A product they viewed or carted is back in stock"
+    PRICE_DROP = "price_drop", "A product they viewed or carted drops in price"
     MANUAL = "manual", "Added by the API only"
 
 

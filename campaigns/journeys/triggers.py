@@ -20,6 +20,10 @@ the row; the first worker run places the contact (holdout or the entry step).
   (campaigns/journeys/loyalty_trigger.py says which news match);
 - referral converted: loyalty's `on_referral_converted` hook, in the engine's
   transaction, keyed by the referral and the side that enters;
+- back in stock / price drop: the catalogue's `on_products_changed` hook, after the
+  upsert commits: the contacts who viewed the product (`product_viewed`) or carted it
+  (`added_to_cart`, `cart_abandoned` line items) within the trigger's `lookback_days`
+  (30), keyed by the change, so once per contact and product change;
 - date attribute: a scan (every 15 minutes) for contacts whose date, moved by the
   offset, is today in the workspace's time zone; keyed by that date, so once a day.
 """
@@ -39,6 +43,7 @@ from django.db import connection
 from django.db.models import Q
 from django.utils import timezone
 
+from campaigns.journeys.definition import PRODUCT_LOOKBACK_DAYS
 from campaigns.journeys.loyalty_trigger import LOYALTY_KINDS, news_matches
 from campaigns.journeys.referral_trigger import referral_entrant
 from campaigns.journeys.survey_trigger import answer_matches
@@ -51,6 +56,7 @@ from campaigns.models import (
     StepKind,
     TriggerKind,
 )
+from catalog.hooks import BACK_IN_STOCK, PRICE_DROP, ProductChange
 from contacts.models import Segment
 from contacts.rules.compiler import contacts_matching
 from contacts.rules.context import Scope
@@ -340,3 +346,37 @@ def journeys_scan(*, dates: bool = False) -> dict[str, int]:
         for journey in _live([TriggerKind.DATE]):
             counts["date"] += date_scan(journey)
     return dict(counts)
+
+
+_PRODUCT_INTEREST_SQL = """
+SELECT e.contact_id, %(key)s || ':' || e.contact_id, max(e.occurred_at) FROM contacts_event e
+WHERE e.workspace_id = %(ws)s AND e.contact_id IS NOT NULL
+  AND e.occurred_at >= now() - %(lookback)s * interval '1 day'
+  AND ((e.name = 'product_viewed' AND btrim(e.properties ->> 'product_id') = %(sku)s)
+    OR (e.name IN ('added_to_cart', 'cart_abandoned')
+        AND e.properties -> 'items'
+            @> jsonb_build_array(jsonb_build_object('product_id', %(sku)s::text))))
+GROUP BY e.contact_id
+"""
+
+
+def on_products_changed(changes: list[ProductChange]) -> None:
+    """A product back in stock or cheaper lets in the contacts who viewed or carted it
+    lately, into the live journeys with that trigger."""
+    by_kind = {TriggerKind.BACK_IN_STOCK: BACK_IN_STOCK, TriggerKind.PRICE_DROP: PRICE_DROP}
+    journeys = _live(list(by_kind), sorted({c.workspace_id for c in changes}))
+    for journey in journeys:
+        for change in changes:
+            if change.workspace_id != journey.workspace_id:
+                continue
+            if change.kind != by_kind[TriggerKind(journey.trigger["kind"])]:
+                continue
+            enrol_from(
+                journey,
+                _PRODUCT_INTEREST_SQL,
+                {
+                    "key": change.key,
+                    "sku": change.product_id,
+                    "lookback": journey.trigger.get("lookback_days", PRODUCT_LOOKBACK_DAYS),
+                },
+            )

@@ -27,6 +27,7 @@ from campaigns.journeys.form import form_data, form_values, posted_values, steps
 from campaigns.journeys.steps.base import Names
 from campaigns.journeys.survey_trigger import CATEGORIES
 from campaigns.models import Journey, Reentry, TriggerKind
+from catalog.attribution import product_performance
 from config.errors import DomainError
 from contacts.selectors import contacts_for_workspace, segments_for_workspace
 from lifecycle.models import Stage
@@ -190,6 +191,12 @@ def journey_edit(request: WorkspaceRequest, journey_id: int | None = None) -> Ht
     }
     if journey is not None:
         context.update(_overview(journey, counts))
+        context["product_performance"] = product_performance(
+            workspace=request.workspace,
+            origin_kind="journey_step",
+            origin_ids=[row["id"] for row in counts],
+        )
+        context["product_performance_days"] = 7
     return render(request, "campaigns/journey_edit.html", context)
 
 

@@ -11,6 +11,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from catalog.hooks import BACK_IN_STOCK, PRICE_DROP, ProductChange, products_changed_notify
 from catalog.models import Product
 from config.db import bound_cursor
 from contacts.validation import Errors
@@ -43,7 +44,12 @@ WITH rows AS (
         product_id text, title text, url text, image_url text, price numeric,
         currency text, categories jsonb, brand text, in_stock boolean, quantity int,
         attributes jsonb, active boolean)
-)
+), old AS (
+    -- The rows as they were before this statement (a CTE sees the statement's
+    -- snapshot), to tell back-in-stock and price drops (catalog/hooks.py).
+    SELECT o.product_id, o.in_stock, o.active, o.price, o.currency FROM catalog_product o
+    WHERE o.workspace_id = %(ws)s AND o.product_id IN (SELECT product_id FROM rows)
+), up AS (
 INSERT INTO catalog_product AS p (
     workspace_id, product_id, {", ".join(_COLUMNS)}, created_at, updated_at
 )
@@ -56,7 +62,12 @@ ON CONFLICT (workspace_id, product_id) DO UPDATE SET
     {", ".join(f"{c} = EXCLUDED.{c}" for c in _COLUMNS)}, updated_at = EXCLUDED.updated_at
 WHERE ({", ".join(f"p.{c}" for c in _COLUMNS)})
       IS DISTINCT FROM ({", ".join(f"EXCLUDED.{c}" for c in _COLUMNS)})
-RETURNING p.product_id, (p.xmax = 0) AS created
+RETURNING p.id, p.product_id, (p.xmax = 0) AS created, p.in_stock, p.active, p.price,
+          p.currency
+)
+SELECT up.product_id, up.created, up.id, up.in_stock AND up.active, up.price, up.currency,
+       old.in_stock AND old.active, old.price, old.currency
+FROM up LEFT JOIN old USING (product_id)
 """
 
 
@@ -81,6 +92,27 @@ def _row(item: dict[str, Any]) -> dict[str, Any]:
     row = {name: item[name] for name in ("product_id", *_COLUMNS)}
     row["price"] = None if item["price"] is None else str(item["price"])
     return row
+
+
+def _changes(workspace: Workspace, returned: list[Any], now: Any) -> list[ProductChange]:
+    """Back in stock (offerable now, not before) and price drops among the updated
+    rows (a created product changed from nothing)."""
+    out: list[ProductChange] = []
+    for product_id, created, pk, offerable, price, currency, was, old_price, old_cur in returned:
+        if created:
+            continue
+        if offerable and not was:
+            out.append(ProductChange(workspace.pk, pk, product_id, BACK_IN_STOCK, now))
+        if (
+            price is not None
+            and old_price is not None
+            and currency == old_cur
+            and price < old_price
+        ):
+            out.append(
+                ProductChange(workspace.pk, pk, product_id, PRICE_DROP, now, old_price, price)
+            )
+    return out
 
 
 @transaction.atomic
@@ -112,11 +144,14 @@ def products_upsert(
         rows.append(_row(item))
         results.append(ProductResult(index, "unchanged", product_id))
     written: dict[str, bool] = {}
+    changes: list[ProductChange] = []
     if rows:
         now = timezone.now()
         with bound_cursor() as cursor:
             cursor.execute(_UPSERT_SQL, {"ws": workspace.pk, "now": now, "rows": json.dumps(rows)})
-            written = dict(cursor.fetchall())
+            returned = cursor.fetchall()
+            written = {row[0]: row[1] for row in returned}
+            changes = _changes(workspace, returned, now)
             # Ids events named before the catalogue held them are known now.
             cursor.execute(
                 "DELETE FROM catalog_unknownproduct WHERE workspace_id = %s "
@@ -126,6 +161,7 @@ def products_upsert(
     for result in results:
         if result.status == "unchanged" and result.product_id in written:
             result.status = "created" if written[result.product_id] else "updated"
+    products_changed_notify(changes)
     created = sum(1 for r in results if r.status == "created")
     updated = sum(1 for r in results if r.status == "updated")
     if created or updated:

@@ -118,7 +118,7 @@ _CONVERT = {
 }
 
 
-def _product_data(values: dict[str, str], mapping: dict[str, str]) -> dict[str, Any]:
+def product_data_from_row(values: dict[str, str], mapping: dict[str, str]) -> dict[str, Any]:
     """A row as the API's product object: empty cells are left out (their defaults)."""
     data: dict[str, Any] = {}
     attributes: dict[str, str] = {}
@@ -146,7 +146,7 @@ def products_chunk_process(job: ImportJob, rows: Rows) -> ChunkOutcome:
     for row_number, cells in rows:
         values = {c: csv_value(cell).strip() for c, cell in zip(job.headers, cells, strict=True)}
         data, errors = clean_product(
-            _product_data(values, job.mapping), default_currency=workspace.currency
+            product_data_from_row(values, job.mapping), default_currency=workspace.currency
         )
         if errors:
             field, reasons = next(iter(errors.items()))

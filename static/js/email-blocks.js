@@ -199,7 +199,8 @@
         if (spec.choices.length) block[spec.field] = spec.choices[0][0];
         return block;
       },
-      fields: [{ key: spec.field, label: spec.field_label, input: "select", number: true, choices: spec.choices, empty: spec.empty }],
+      // Ids are numbers; a kind whose choices are words (recommendations: "popular:4") keeps them as text.
+      fields: [{ key: spec.field, label: spec.field_label, input: "select", number: spec.choices.every(function (c) { return typeof c[0] === "number"; }), choices: spec.choices, empty: spec.empty }],
       summary: function (b) { return labels[String(b[spec.field])] || "none chosen"; }
     };
   });

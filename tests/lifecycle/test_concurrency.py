@@ -342,4 +342,6 @@ def test_figures_equal_the_raw_data_after_concurrent_ingest(seed: int, tmp_path:
     assert statuses.get("202", 0) >= 300, statuses  # events
     assert not problems, json.dumps(problems, default=str, indent=1)
     assert not server_errors, server_errors
-    assert took < 55, f"load {load_seconds:.0f}s, until quiet {took:.0f}s"
+    # No bound on how long it took: that is a speed target (bench/, not a timed test);
+    # a stall fails above, where the engine must go quiet within its timeout.
+    print(f"load {load_seconds:.0f}s, until quiet {took:.0f}s")

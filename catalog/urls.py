@@ -1,0 +1,12 @@
+from django.urls import path
+
+from catalog import views
+
+app_name = "catalog"
+
+urlpatterns = [
+    path("catalogue/", views.product_list, name="products"),
+    path("catalogue/unknown/", views.unknown_list, name="unknown"),
+    path("catalogue/feed/", views.feed_settings, name="feed"),
+    path("catalogue/p/<str:product_id>/", views.product_detail, name="product"),
+]
