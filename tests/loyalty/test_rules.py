@@ -3,12 +3,18 @@ one contact agree, and a contact without points counts as a balance of 0."""
 
 from __future__ import annotations
 
-import pytest
+import datetime as dt
 
+import pytest
+from django.utils import timezone
+
+from config.errors import InvalidInput
 from contacts.rules import Scope, contacts_matching, validate_rule
+from loyalty.models import Programme
 from loyalty.services import points_adjust
+from loyalty.services.tiers import tier_create
 from tests.factories import ContactFactory
-from tests.loyalty.helpers import ACTOR
+from tests.loyalty.helpers import ACTOR, balance, ingest, programme, purchase
 
 pytestmark = pytest.mark.django_db
 
@@ -54,3 +60,81 @@ def test_points_balance(ws, outsider, op, value, expected):
     assert _ids(rule, ws) == want
     for contact in people.values():  # one contact at a time, as on an event
         assert _ids(rule, ws, Scope.of([contact.pk])) == want & {contact.pk}
+
+
+def _earned_programme(ws):
+    """A programme switched on a year ago, so back-dated purchases earn."""
+    programme(ws, points_per_unit="1")
+    Programme.objects.filter(workspace=ws).update(
+        enabled_at=timezone.now() - dt.timedelta(days=400)
+    )
+
+
+def _bought(contact, revenue, days_ago):
+    at = (timezone.now() - dt.timedelta(days=days_ago)).isoformat()
+    return purchase(contact, revenue, occurred_at=at)
+
+
+def test_points_earned_in_a_window_reads_the_ledger_by_when_it_happened(ws, outsider):
+    _earned_programme(ws)
+    recent, old, refunded, none = (ContactFactory.create(workspace=ws) for _ in range(4))
+    ingest(
+        ws,
+        _bought(recent, "300", 10),
+        _bought(recent, "250", 40),
+        _bought(old, "900", 200),
+        {**_bought(refunded, "600", 5), "properties": {"order_id": "A1"}},
+        {**_bought(refunded, "-600", 3), "properties": {"order_id": "A1"}},
+    )
+    assert (balance(recent), balance(old), balance(refunded)) == (550, 900, 0)
+    theirs = ContactFactory.create(workspace=outsider.workspace)
+    _earned_programme(outsider.workspace)
+    ingest(outsider.workspace, _bought(theirs, "999", 1))
+
+    def matching(rule):
+        validate_rule(rule, workspace=ws)
+        want = _ids(rule, ws)
+        for contact in (recent, old, refunded, none):  # one at a time agrees
+            assert _ids(rule, ws, Scope.of([contact.pk])) == want & {contact.pk}
+        return want
+
+    assert matching({"points_earned": {"gte": 500}, "within_days": 90}) == {recent.pk}
+    assert matching({"points_earned": {"gte": 250}, "within_days": 30}) == {recent.pk}
+    assert matching({"points_earned": {"gte": 500}, "within_days": 365}) == {recent.pk, old.pk}
+    # Nothing earned in the window counts as 0, a refund takes back what its order earned.
+    assert matching({"points_earned": {"lt": 1}, "within_days": 90}) == {
+        old.pk,
+        refunded.pk,
+        none.pk,
+    }
+
+
+def test_points_earned_window_is_checked(ws):
+    for rule, path in (
+        ({"points_earned": {"gte": "many"}, "within_days": 30}, "gte"),
+        ({"points_earned": {"gte": 5}}, "within_days"),
+        ({"points_earned": {"about": 5}, "within_days": 30}, ""),
+    ):
+        with pytest.raises(InvalidInput) as caught:
+            validate_rule(rule, workspace=ws)
+        assert path in str(caught.value.fields)
+
+
+def test_tier_field_matches_the_contacts_tier_by_name(ws, outsider):
+    _earned_programme(ws)
+    tier_create(workspace=ws, data={"name": "Silver", "threshold": 100}, actor=ACTOR)
+    tier_create(workspace=ws, data={"name": "Gold", "threshold": 1000}, actor=ACTOR)
+    gold, silver, none = (ContactFactory.create(workspace=ws) for _ in range(3))
+    ingest(ws, _bought(gold, "1500", 2), _bought(silver, "150", 2))
+    rules = [
+        ("eq", "Gold", {gold.pk}),
+        ("neq", "Gold", {silver.pk, none.pk}),
+        ("in", ["Gold", "Silver"], {gold.pk, silver.pk}),
+        ("in", ["Silver"], {silver.pk}),
+    ]
+    for op, value, want in rules:
+        rule = {"field": "tier", "op": op, "value": value}
+        validate_rule(rule, workspace=ws)
+        assert _ids(rule, ws) == want, (op, value)
+        for contact in (gold, silver, none):
+            assert _ids(rule, ws, Scope.of([contact.pk])) == want & {contact.pk}
