@@ -23,6 +23,7 @@ from loyalty.services.programme import (
     MAX_EVENT_RULES,
     MAX_MULTIPLIERS,
     PER_UNIT_PATTERN,
+    VALUE_PATTERN,
 )
 from loyalty.services.rewards import CODE_PATTERN, MAX_CODES_PER_CALL, PREFIX_PATTERN
 
@@ -73,6 +74,11 @@ class ProgrammeSerializer(serializers.Serializer):
         min_value=1,
         max_value=MAX_POINTS,
         help_text="At most this many points earned per contact per day (workspace time zone)",
+    )
+    value_per_point = described(
+        {"type": "string", "pattern": VALUE_PATTERN},
+        required=False,
+        help_text="What one point is worth in the workspace's currency (the liability report)",
     )
     updated_at = serializers.DateTimeField(read_only=True)
 

@@ -45,6 +45,7 @@ def _programme_data(post: Any) -> dict[str, Any]:
         "points_per_unit": post.get("points_per_unit", "").strip(),
         "event_points": event_points,
         "daily_cap": _whole_or_text(cap) if cap else None,
+        "value_per_point": post.get("value_per_point", "").strip(),
     }
 
 
@@ -53,6 +54,7 @@ def _form(programme: Programme) -> dict[str, Any]:
         "enabled": programme.enabled,
         "points_per_unit": str(programme.points_per_unit),
         "daily_cap": "" if programme.daily_cap is None else programme.daily_cap,
+        "value_per_point": str(programme.value_per_point),
     }
 
 
@@ -94,6 +96,7 @@ def loyalty_settings(request: WorkspaceRequest) -> HttpResponse:
                 "enabled": data["enabled"],
                 "points_per_unit": request.POST.get("points_per_unit", ""),
                 "daily_cap": request.POST.get("daily_cap", ""),
+                "value_per_point": request.POST.get("value_per_point", ""),
             },
             event_rows=rows + [{"name": "", "points": ""}] * BLANK_EVENT_ROWS,
         )
