@@ -24,7 +24,7 @@ SELECT %(ws)s, %(first)s + (i %% %(members)s),
 FROM (SELECT i, i / %(members)s AS j,
              %(now)s - make_interval(secs => ((%(per)s - i / %(members)s) * 365.0 / %(per)s
                  - ((i * 7919) %% 1000) / 1000.0 * 365.0 / %(per)s) * 86400) AS at
-      FROM generate_series(%(low)s, %(high)s - 1) AS i) s
+      FROM generate_series(%(low)s::bigint, %(high)s::bigint - 1) AS i) s
 """
 
 _BALANCES_SQL = """
@@ -38,7 +38,13 @@ GROUP BY contact_id
 
 
 def build_ledger(
-    cursor: Any, *, workspace_id: int, first_id: int, members: int, entries: int, now: Any,
+    cursor: Any,
+    *,
+    workspace_id: int,
+    first_id: int,
+    members: int,
+    entries: int,
+    now: Any,
     chunk: int = 1_000_000,
 ) -> None:
     """Insert the entries in chunks (one statement each: a bounded transaction log),

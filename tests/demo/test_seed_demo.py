@@ -119,3 +119,25 @@ def test_seed_demo_puts_nothing_after_now():
                 if count:
                     late[f"{model._meta.label}.{field.name}"] = count
     assert not late, late
+
+
+def test_seed_demo_runs_the_loyalty_programme_with_a_year_of_history():
+    from analytics.figures.loyalty import loyalty_report
+    from loyalty.models import LedgerEntry, PointsBalance, Programme, Redemption, TierChange
+
+    call_command("seed_demo", "--contacts", "120", "--seed", "5", stdout=io.StringIO())
+    ws = Workspace.objects.get(slug="demo")
+    assert Programme.objects.get(workspace=ws).enabled
+    earned = LedgerEntry.objects.filter(workspace=ws, kind="earn")
+    assert (
+        earned.count() == Event.objects.filter(workspace=ws, name="purchase", revenue__gt=0).count()
+    )
+    assert Redemption.objects.filter(workspace=ws).count() >= 3
+    assert TierChange.objects.filter(workspace=ws).exists()
+    today = timezone.localdate(timezone=ws.zone) if hasattr(ws, "zone") else timezone.now().date()
+    year = Period(today - dt.timedelta(days=400), today + dt.timedelta(days=1))
+    report = loyalty_report(workspace=ws, period=year, granularity="month")
+    balances = sum(b.balance for b in PointsBalance.objects.filter(workspace=ws))
+    assert report["now"]["outstanding_points"] == balances > 0
+    assert report["totals"]["issued"] == sum(e.points for e in earned)
+    assert report["totals"]["redemptions"] == Redemption.objects.filter(workspace=ws).count()
