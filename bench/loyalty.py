@@ -68,12 +68,10 @@ def _ingest_overhead(workspace: Any, first_id: int) -> dict[str, Any]:
 
     actor = Actor(system="bench")
     timings: dict[bool, list[float]] = {True: [], False: []}
-    batch_no = 0
     for run in range(RUNS * 2 + 2):  # the first pair warms caches and plans
         enabled = run % 2 == 0
         programme_update(workspace=workspace, data={"enabled": enabled}, actor=actor)
-        start = first_id + batch_no * BATCH
-        batch_no += 1
+        start = first_id + run * BATCH  # fresh contacts each batch
         items = [
             {
                 "contact": {"id": start + k},
@@ -122,7 +120,7 @@ def _concurrent_redeem(workspace: Any, first_id: int) -> dict[str, int]:
     from config.errors import DomainError
     from contacts.models import Contact
     from loyalty.models import Redemption
-    from loyalty.services import reward_create, reward_codes_add
+    from loyalty.services import reward_codes_add, reward_create
     from loyalty.services.redemptions import reward_redeem
     from workspaces.services import Actor
 

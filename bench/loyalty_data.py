@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 # Entry i goes to contact i % members as its (i / members)-th entry (j). Through entry j a
-# contact earned 100 × (j + 1 - r) and redeemed 50 × r, r = (j + 1) / 5 (integer division).
+# contact earned 100 * (j + 1 - r) and redeemed 50 * r, r = (j + 1) / 5 (integer division).
 _ENTRIES_SQL = """
 INSERT INTO loyalty_ledgerentry (workspace_id, contact_id, kind, points, balance_after,
     reason, source_kind, source_id, event_id, order_id, idempotency_key, occurred_at,

@@ -105,7 +105,7 @@ def demo_loyalty_seed(*, workspace: Workspace, seed: int) -> int:
     tiers: dict[int, tuple[Tier | None, dt.datetime]] = {}
     for event_id, contact_id, revenue, at in purchases:
         state = balances.setdefault(contact_id, [0, 0, 0])
-        points = int(Decimal(revenue))  # floored, as the programme earns
+        points = int(Decimal(revenue or 0))  # floored, as the programme earns
         state[0] += points
         state[1] += points
         entries.append(

@@ -30,11 +30,11 @@
     return empty(Object.assign({}, base, {
       tooltip: { trigger: "axis" },
       legend: { top: 0 },
-      grid: { left: 8, right: 8, top: 40, bottom: 8, containLabel: true },
+      grid: { left: 8, right: 8, top: 56, bottom: 8, containLabel: true },
       xAxis: { type: "category", data: rows.map(function (r) { return r.bucket; }) },
       yAxis: [
-        { type: "value", name: "points" },
-        { type: "value", name: "redemption rate", axisLabel: { formatter: "{value}%" }, splitLine: { show: false } },
+        { type: "value" },
+        { type: "value", axisLabel: { formatter: "{value}%" }, splitLine: { show: false } },
       ],
       series: [
         bar("Issued", "issued", rows, COLOURS.issued),
