@@ -45,7 +45,7 @@ def programme_to_dict(programme: Programme) -> dict[str, Any]:
         "event_points": programme.event_points,
         "multipliers": programme.multipliers,
         "daily_cap": programme.daily_cap,
-        "value_per_point": str(programme.value_per_point),
+        "value_per_point": f"{programme.value_per_point:.4f}",
         "updated_at": programme.updated_at,
     }
 

@@ -45,7 +45,10 @@ def _programme_data(post: Any) -> dict[str, Any]:
         "points_per_unit": post.get("points_per_unit", "").strip(),
         "event_points": event_points,
         "daily_cap": _whole_or_text(cap) if cap else None,
-        "value_per_point": post.get("value_per_point", "").strip(),
+        # Blank (or a form without the field): the value stays as it is.
+        **(
+            {"value_per_point": value} if (value := post.get("value_per_point", "").strip()) else {}
+        ),
     }
 
 
@@ -54,7 +57,7 @@ def _form(programme: Programme) -> dict[str, Any]:
         "enabled": programme.enabled,
         "points_per_unit": str(programme.points_per_unit),
         "daily_cap": "" if programme.daily_cap is None else programme.daily_cap,
-        "value_per_point": str(programme.value_per_point),
+        "value_per_point": f"{programme.value_per_point:.4f}",
     }
 
 

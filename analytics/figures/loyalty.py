@@ -51,8 +51,13 @@ _MEMBERS_BEFORE_SQL = """
 SELECT coalesce(sum(new_members), 0) FROM analytics_loyaltyday
 WHERE workspace_id = %s AND day < %s
 """
+# One statement (the overview's card adds one query): the programme's switch and rate,
+# and the members and outstanding points from the balance rows.
 _NOW_SQL = """
-SELECT count(*), coalesce(sum(balance), 0) FROM loyalty_pointsbalance WHERE workspace_id = %s
+SELECT (SELECT enabled FROM loyalty_programme WHERE workspace_id = %(ws)s),
+       (SELECT value_per_point FROM loyalty_programme WHERE workspace_id = %(ws)s),
+       count(*), coalesce(sum(balance), 0)
+FROM loyalty_pointsbalance WHERE workspace_id = %(ws)s
 """
 _TIERS_SQL = """
 SELECT coalesce(t.name, ''), coalesce(t.threshold, -1), count(*)
@@ -68,7 +73,6 @@ FROM (SELECT date_trunc(%s, day::timestamp)::date AS bucket, from_name, to_name,
 GROUP BY GROUPING SETS ((from_name, to_name), (bucket, from_name, to_name))
 ORDER BY 1, 2, 3, 4
 """
-_PROGRAMME_SQL = "SELECT enabled, value_per_point FROM loyalty_programme WHERE workspace_id = %s"
 
 
 def reject_filters(filters: Filters) -> None:
@@ -93,9 +97,8 @@ def rate(part: int, whole: int) -> float | None:
 
 def liability(*, workspace: Workspace) -> dict[str, Any]:
     """Members and outstanding points now, and what the points are worth."""
-    found = fetch(_PROGRAMME_SQL, [workspace.pk])
-    enabled, per_point = found[0] if found else (False, Decimal("0.01"))
-    members, outstanding = fetch(_NOW_SQL, [workspace.pk])[0]
+    enabled, per_point, members, outstanding = fetch(_NOW_SQL, {"ws": workspace.pk})[0]
+    per_point = Decimal("0.0100") if per_point is None else per_point
     value = (Decimal(int(outstanding)) * Decimal(per_point)).quantize(CENT, ROUND_HALF_UP)
     return {
         "enabled": bool(enabled),
@@ -172,7 +175,11 @@ TABLE_COLUMNS = {
 
 def loyalty_tables(data: dict[str, Any]) -> list[tuple[str, str, list[dict[str, Any]], list[str]]]:
     now = data["now"]
-    figures = [{"figure": key, "value": value} for key, value in {**data["totals"], **now}.items()]
+    figures = [
+        {"figure": key, "value": value}
+        for key, value in {**data["totals"], **now}.items()
+        if key != "enabled"  # a switch, not a figure
+    ]
     return [
         ("figures", "Loyalty figures (period, and now)", figures, ["figure", "value"]),
         ("series", "Points and members per bucket", data["series"], TABLE_COLUMNS["series"]),

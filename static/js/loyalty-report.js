@@ -1,4 +1,4 @@
-/* The loyalty report's charts: reads #report-data and draws every [data-loyalty-chart]
+/* The loyalty report's charts: reads #report-data and draws every [data-chart="loyalty-…"] (analytics.js leaves them alone)
  * with ECharts. Tier names come from users: they are drawn as canvas text (axes,
  * legends), and the one tooltip that shows them builds its text with escapeHTML. */
 (function () {
@@ -96,14 +96,14 @@
     }), rows.length === 0);
   }
 
-  const BUILDERS = { points: points, members: members, tiers: tiers, "tier-moves": tierMoves };
+  const BUILDERS = { "loyalty-points": points, "loyalty-members": members, "loyalty-tiers": tiers, "loyalty-tier-moves": tierMoves };
 
   function init() {
     const data = readJSON("report-data");
     if (!data || !data.series || typeof window.echarts === "undefined") { return; }
     const charts = [];
-    document.querySelectorAll("[data-loyalty-chart]").forEach(function (el) {
-      const build = BUILDERS[el.dataset.loyaltyChart];
+    document.querySelectorAll("[data-chart^=\"loyalty-\"]").forEach(function (el) {
+      const build = BUILDERS[el.dataset.chart];
       if (!build) { return; }
       const chart = window.echarts.init(el, null, { renderer: "canvas" });
       chart.setOption(window.Stagecraft.localiseAxes(build(data)));

@@ -41,7 +41,7 @@ def test_loyalty_report_at_1440_and_390(page: Page, live_server: Any, owner: Any
     expect(page.get_by_test_id("loyalty-members")).to_contain_text("25")
     expect(page.get_by_test_id("loyalty-liability")).to_contain_text(ws.currency)
     for chart in ("points", "members", "tiers", "tier-moves"):
-        expect(page.locator(f'[data-loyalty-chart="{chart}"]')).to_have_attribute(
+        expect(page.locator(f'[data-chart="loyalty-{chart}"]')).to_have_attribute(
             "data-drawn", "true"
         )
     page.locator('details[data-table="tiers"] summary').click()
