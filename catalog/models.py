@@ -132,3 +132,98 @@ class ProductPair(models.Model):
 
     def __str__(self) -> str:
         return f"{self.product_id} + {self.other_id}: {self.lift:.2f}"
+
+
+# Stored recommendations (catalog.services.recommendations writes, catalog.recommendations
+# reads): ranked lists of product pks, each list longer than any one request's n so that
+# the serve-time filters (stock, category, price band, already bought) still leave n.
+KIND_FOR_YOU = "for_you"
+KIND_POPULAR = "popular"
+KIND_TRENDING = "trending"
+KIND_NEW_ARRIVALS = "new_arrivals"
+KIND_CO_VIEWED = "co_viewed"
+
+
+class ContactRecommendation(models.Model):
+    """A contact's ranked products of one kind (`for_you`), as of the last compute."""
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    contact = models.ForeignKey("contacts.Contact", on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(max_length=20)
+    items = ArrayField(models.BigIntegerField())  # catalog_product ids, best first
+    scores = ArrayField(models.FloatField())
+    computed_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["workspace", "contact", "kind"], name="catalog_contact_recs_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.contact_id} {self.kind}: {len(self.items)}"
+
+
+class ContactPurchases(models.Model):
+    """What a contact bought in the compute's window and when last (epoch seconds,
+    parallel to `items`): what serving leaves out, or offers again for a consumable
+    bought long enough ago, without reading the contact's events."""
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    contact = models.ForeignKey("contacts.Contact", on_delete=models.CASCADE, related_name="+")
+    items = ArrayField(models.BigIntegerField())
+    bought_at = ArrayField(models.BigIntegerField())
+    computed_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["workspace", "contact"], name="catalog_contact_purchases_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.contact_id}: {len(self.items)} bought"
+
+
+class ProductRecommendation(models.Model):
+    """A product's ranked neighbours of one kind (`co_viewed`)."""
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(max_length=20)
+    items = ArrayField(models.BigIntegerField())
+    scores = ArrayField(models.FloatField())
+    computed_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["workspace", "product", "kind"], name="catalog_product_recs_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.product_id} {self.kind}: {len(self.items)}"
+
+
+class WorkspaceRecommendation(models.Model):
+    """The workspace's ranked products of one kind for everyone (`popular`, `trending`,
+    `new_arrivals`): also the fallback of a contact without a list of its own."""
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(max_length=20)
+    items = ArrayField(models.BigIntegerField())
+    scores = ArrayField(models.FloatField())
+    computed_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["workspace", "kind"], name="catalog_workspace_recs_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind}: {len(self.items)}"

@@ -11,7 +11,8 @@ from workspaces.models import Workspace
 
 @shared_task(name="catalog.recommendations_compute", acks_late=True)
 def recommendations_compute(workspace_id: int) -> None:
-    """Replace one workspace's popularity and pairs; a repeat replaces them again."""
+    """Replace one workspace's stored recommendations (every kind); a repeat replaces
+    them again."""
     workspace = Workspace.objects.filter(pk=workspace_id).first()
     if workspace is not None:
         services.recommendations_compute(workspace=workspace)

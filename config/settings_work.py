@@ -57,6 +57,13 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     },
     # Loyalty tiers: downgrades (and any upgrade missed) once a day.
     "loyalty.tiers_review_due": {"task": "loyalty.tiers_review_due", "schedule": 86400.0},
+    # Loyalty expiry: hourly, since the contacts' midnights fall at every hour.
+    "loyalty.points_expire_due": {"task": "loyalty.points_expire_due", "schedule": 3600.0},
+    # Referral rewards whose refund hold has ended are paid within the hour.
+    "loyalty.referrals_release_due": {
+        "task": "loyalty.referrals_release_due",
+        "schedule": 3600.0,
+    },
     "lifecycle.dispatch_transitions": {
         "task": "lifecycle.dispatch_transitions",
         "schedule": 2.0,
@@ -275,3 +282,9 @@ if SURVEY_CHANGE_HOURS < 0 or SURVEY_PAGE_RATE_PER_MINUTE < 1:
 CATALOG_RECS_WINDOW_DAYS = env.int("CATALOG_RECS_WINDOW_DAYS", default=365)
 CATALOG_RECS_MIN_TOGETHER = env.int("CATALOG_RECS_MIN_TOGETHER", default=2)
 CATALOG_RECS_PAIRS_PER_PRODUCT = env.int("CATALOG_RECS_PAIRS_PER_PRODUCT", default=50)
+# Stored lists per contact and product (longer than the API's largest n, 50, so the
+# serve-time filters still leave n); trending's window and baseline; new arrivals' age.
+CATALOG_RECS_STORED = env.int("CATALOG_RECS_STORED", default=60)
+CATALOG_RECS_TRENDING_DAYS = env.int("CATALOG_RECS_TRENDING_DAYS", default=7)
+CATALOG_RECS_TRENDING_BASELINE_WEEKS = env.int("CATALOG_RECS_TRENDING_BASELINE_WEEKS", default=8)
+CATALOG_RECS_NEW_DAYS = env.int("CATALOG_RECS_NEW_DAYS", default=30)

@@ -20,6 +20,7 @@ api_v1 = [
     path("", include("catalog.urls_api")),
     path("", include("surveys.urls_api")),
     path("", include("loyalty.urls_api")),
+    path("", include("loyalty.urls_api_referrals")),
 ]
 
 
@@ -60,6 +61,7 @@ urlpatterns = [
     path("api/v1/", include(api_v1)),
     path("", include("messaging.urls_public")),
     path("", include("surveys.urls_public")),
+    path("", include("loyalty.urls_public")),
     # django-anymail's per-ESP tracking webhooks (messaging/services/anymail_events.py),
     # only with ANYMAIL_WEBHOOK_SECRET set.
     path("anymail/", include((anymail_webhooks, anymail_urls.app_name))),
@@ -71,6 +73,7 @@ urlpatterns = [
     path("w/<slug:slug>/", include("campaigns.urls")),
     path("w/<slug:slug>/", include("surveys.urls")),
     path("w/<slug:slug>/", include("loyalty.urls")),
+    path("w/<slug:slug>/", include("loyalty.urls_referrals")),
 ]
 
 # /api/ answers its errors in the API's JSON shape, the dashboard with its pages.

@@ -32,6 +32,7 @@ from config.pagination import (
 from config.parsers import parse_json
 from config.query import datetime_param, enum_param, openapi, query_values, text_param
 from contacts import selectors, serializers, services
+from contacts.hooks import contact_extras_clean
 from contacts.models import Contact, EmailStatus, SmsStatus
 from contacts.validation import clean_contact
 from workspaces.api_auth import ApiRequest, bearer_key, rate_limit_wait
@@ -103,6 +104,9 @@ class ContactListView(APIView):
 
     @extend_schema(
         operation_id="contacts_create",
+        description="Create a contact. Fields that later apps register are accepted too "
+        "(contacts/hooks.py): `referred_by`, a referral code or the `ref` token of a referral "
+        "link, links the contact to its referrer (400 naming `referred_by` if unknown).",
         request=serializers.ContactSerializer,
         responses={
             201: serializers.ContactSerializer,
@@ -111,11 +115,17 @@ class ContactListView(APIView):
         },
     )
     def post(self, request: ApiRequest) -> Response:
-        data = serializers.clean_contact_or_raise(
-            request_object(request.data), partial=False, zone=request.workspace.time_zone
+        # Fields later apps own (loyalty's `referred_by`) are cleaned by them.
+        body, extras, extra_errors = contact_extras_clean(
+            request.workspace, request_object(request.data)
         )
+        data, errors = clean_contact(body, partial=False, zone=request.workspace.time_zone)
+        errors = {**errors, **extra_errors}
+        if errors:
+            first, reasons = next(iter(errors.items()))
+            raise InvalidInput(f"{first}: {reasons[0]}", fields=errors)
         contact = services.contact_create(
-            workspace=request.workspace, data=data, actor=request.actor
+            workspace=request.workspace, data=data, actor=request.actor, extras=extras
         )
         return Response(serializers.contact_to_dict(contact), status=status.HTTP_201_CREATED)
 

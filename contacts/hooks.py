@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -46,3 +47,49 @@ def on_events_recorded(hook: EventsHook) -> EventsHook:
     if hook not in EVENTS_RECORDED_HOOKS:
         EVENTS_RECORDED_HOOKS.append(hook)
     return hook
+
+
+# Fields of a contact's creation over the API that a later app owns (loyalty:
+# `referred_by`). The create endpoint takes them out of the body before the contact is
+# cleaned: `clean(workspace, value)` returns (the value to keep, an error or None; an
+# error is a 400 naming the field), and `apply(contact, value)` runs in contact_create's
+# transaction once the contact is saved (a failure there undoes the creation).
+@dataclass(frozen=True)
+class ContactExtraField:
+    name: str
+    clean: Callable[[Workspace, Any], tuple[Any, str | None]]
+    apply: Callable[[Contact, Any], None]
+    description: str = ""
+
+
+CONTACT_EXTRA_FIELDS: dict[str, ContactExtraField] = {}
+
+
+def register_contact_extra_field(field: ContactExtraField) -> ContactExtraField:
+    CONTACT_EXTRA_FIELDS[field.name] = field
+    return field
+
+
+def contact_extras_clean(
+    workspace: Workspace, data: Any
+) -> tuple[Any, dict[str, Any], dict[str, list[str]]]:
+    """(the body without the extra fields, their cleaned values, errors by field)."""
+    if not isinstance(data, dict):
+        return data, {}, {}
+    rest = dict(data)
+    extras: dict[str, Any] = {}
+    errors: dict[str, list[str]] = {}
+    for name, field in CONTACT_EXTRA_FIELDS.items():
+        if name not in rest:
+            continue
+        value, error = field.clean(workspace, rest.pop(name))
+        if error:
+            errors[name] = [error]
+        else:
+            extras[name] = value
+    return rest, extras, errors
+
+
+def contact_extras_apply(contact: Contact, extras: dict[str, Any]) -> None:
+    for name, value in extras.items():
+        CONTACT_EXTRA_FIELDS[name].apply(contact, value)

@@ -75,6 +75,28 @@ class ProgrammeSerializer(serializers.Serializer):
         max_value=MAX_POINTS,
         help_text="At most this many points earned per contact per day (workspace time zone)",
     )
+    expiry_months = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        min_value=1,
+        max_value=120,
+        help_text="A balance expires whole after this many months without an earn or a "
+        "redemption, at midnight in the contact's time zone (null: never)",
+    )
+    expiry_reminder_days = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        min_value=1,
+        max_value=365,
+        help_text="The 'points about to expire' journey trigger fires this many days "
+        "before (null: no reminder)",
+    )
+    tier_grace_days = serializers.IntegerField(
+        required=False,
+        min_value=0,
+        max_value=3650,
+        help_text="Days a contact the review finds below its tier keeps it (0: goes down at once)",
+    )
     value_per_point = described(
         {"type": "string", "pattern": VALUE_PATTERN},
         required=False,
@@ -243,11 +265,25 @@ class TierSerializer(serializers.ModelSerializer):
         help_text="Points earned (net of refunds) in the last 12 months to reach it",
     )
     benefits = described(text(1000), required=False, help_text="What members get, as text")
+    multiplier = described(
+        {"type": "string", "pattern": FACTOR_PATTERN},
+        required=False,
+        help_text='Multiplies what members earn, 1 to 10 ("1.5"; with a campaign window, both)',
+    )
     members = serializers.IntegerField(source="member_count", read_only=True)
 
     class Meta:
         model = Tier
-        fields = ["id", "name", "threshold", "benefits", "members", "created_at", "updated_at"]
+        fields = [
+            "id",
+            "name",
+            "threshold",
+            "benefits",
+            "multiplier",
+            "members",
+            "created_at",
+            "updated_at",
+        ]
         read_only_fields = ["id", "members", "created_at", "updated_at"]
 
 

@@ -23,7 +23,8 @@ TAKEN = OpenApiResponse(description="A tier has this name or threshold, or conta
 
 
 def tier_to_dict(tier: Tier) -> dict[str, Any]:
-    return dict(TierSerializer(tier).data)
+    # Decimals travel as strings ("1.5"), like the programme's.
+    return {**TierSerializer(tier).data, "multiplier": str(tier.multiplier)}
 
 
 def _tier_or_404(request: ApiRequest, tier_id: Any) -> Tier:

@@ -12,3 +12,10 @@ def tiers_review_due() -> int:
     """Move contacts to the tier their last 12 months reach, down as well as up
     (beat, daily); returns how many moved."""
     return services.tiers_review_due()
+
+
+@shared_task(name="loyalty.points_expire_due")
+def points_expire_due() -> list[int]:
+    """Expire inactive balances and fire the reminders due (beat, hourly); returns
+    [balances expired, reminders]. Keyed entries: a second run writes nothing."""
+    return list(services.points_expire_due())

@@ -40,7 +40,7 @@ def _programme_data(post: Any) -> dict[str, Any]:
         if name.strip() or points.strip():
             event_points[name] = _whole_or_text(points)
     cap = post.get("daily_cap", "").strip()
-    return {
+    data = {
         "enabled": post.get("enabled") == "on",
         "points_per_unit": post.get("points_per_unit", "").strip(),
         "event_points": event_points,
@@ -50,15 +50,28 @@ def _programme_data(post: Any) -> dict[str, Any]:
             {"value_per_point": value} if (value := post.get("value_per_point", "").strip()) else {}
         ),
     }
+    for field in PERIOD_FIELDS:
+        raw = post.get(field, "").strip()
+        # An empty box: never expire / no reminder / no grace.
+        data[field] = _whole_or_text(raw) if raw else (0 if field == "tier_grace_days" else None)
+    return data
+
+
+# Whole numbers of months or days a marketer types in a box (services/programme.py).
+PERIOD_FIELDS = ("expiry_months", "expiry_reminder_days", "tier_grace_days")
 
 
 def _form(programme: Programme) -> dict[str, Any]:
-    return {
+    form: dict[str, Any] = {
         "enabled": programme.enabled,
         "points_per_unit": str(programme.points_per_unit),
         "daily_cap": "" if programme.daily_cap is None else programme.daily_cap,
         "value_per_point": f"{programme.value_per_point:.4f}",
     }
+    for field in PERIOD_FIELDS:
+        value = getattr(programme, field)
+        form[field] = "" if value in (None, 0) else value
+    return form
 
 
 def _page(
@@ -72,6 +85,9 @@ def _page(
             "form": extra.pop("form", None) or _form(programme),
             "event_rows": extra.pop("event_rows", None) or _event_rows(programme),
             "rewards": selectors.rewards_for_workspace(workspace=request.workspace),
+            "tiers": selectors.tiers_for_workspace(workspace=request.workspace),
+            "tier_values": extra.pop("tier_values", {"multiplier": "1"}),
+            "tier_errors": extra.pop("tier_errors", {}),
             "kinds": RewardKind.choices,
             "errors": errors,
             "reward_values": extra.pop("reward_values", {"kind": RewardKind.DISCOUNT_CODE}),
@@ -97,9 +113,10 @@ def loyalty_settings(request: WorkspaceRequest) -> HttpResponse:
             exc.fields or {"enabled": [exc.message]},
             form={
                 "enabled": data["enabled"],
-                "points_per_unit": request.POST.get("points_per_unit", ""),
-                "daily_cap": request.POST.get("daily_cap", ""),
-                "value_per_point": request.POST.get("value_per_point", ""),
+                **{
+                    field: request.POST.get(field, "")
+                    for field in ("points_per_unit", "daily_cap", "value_per_point", *PERIOD_FIELDS)
+                },
             },
             event_rows=rows + [{"name": "", "points": ""}] * BLANK_EVENT_ROWS,
         )
@@ -181,4 +198,34 @@ def reward_switch(request: WorkspaceRequest, reward_id: int) -> HttpResponse:
     )
     state = "on" if reward.active else "off"
     messages.success(request, f"Reward “{reward.name}” switched {state}.")
+    return redirect("loyalty:settings", slug=request.workspace.slug)
+
+
+@require_POST
+@workspace_view(write_methods_role=Role.ADMIN)
+def tier_new(request: WorkspaceRequest) -> HttpResponse:
+    """A new tier: its name, the 12 months' points to reach it, its benefits as text
+    and its earning multiplier."""
+    post = request.POST
+    values = {
+        key: post.get(key, "").strip() for key in ("name", "threshold", "benefits", "multiplier")
+    }
+    data: dict[str, Any] = {
+        "name": values["name"],
+        "threshold": _whole_or_text(values["threshold"]),
+        "benefits": values["benefits"],
+        "multiplier": values["multiplier"] or "1",
+    }
+    try:
+        tier = services.tier_create(workspace=request.workspace, data=data, actor=request.actor)
+    except DomainError as exc:
+        programme = services.programme_get(workspace=request.workspace)
+        return _page(
+            request,
+            programme,
+            {},
+            tier_values=values,
+            tier_errors=exc.fields or {"name": [exc.message]},
+        )
+    messages.success(request, f"Tier “{tier.name}” added.")
     return redirect("loyalty:settings", slug=request.workspace.slug)

@@ -291,17 +291,40 @@ def _complete_loyalty(
     method: str, path: str, body: dict[str, Any], mapper: IdMapper, path_ids: dict[str, Any]
 ) -> None:
     """A multiplier window ends after it starts; the reward redeemed exists now (a run
-    may delete rewards)."""
+    may delete rewards); an expiry reminder comes before the expiry (under 28 days
+    fits any period, and a period set alone drops a stored reminder that could be
+    longer)."""
     if path.endswith("/redeem/") and "reward_id" in body:
         reward = Reward.objects.filter(workspace=mapper.workspace).order_by("pk").first()
         if reward is not None:
             body["reward_id"] = reward.pk
+    if path == "/api/v1/loyalty/programme/":
+        if isinstance(body.get("expiry_reminder_days"), int):
+            body["expiry_reminder_days"] = min(body["expiry_reminder_days"], 27)
+        elif isinstance(body.get("expiry_months"), int) and "expiry_reminder_days" not in body:
+            body["expiry_reminder_days"] = None
     if path.startswith("/api/v1/loyalty/") and isinstance(body.get("multipliers"), list):
         now = timezone.now()
         for index, window in enumerate(body["multipliers"]):
             if isinstance(window, dict):
                 window["starts_at"] = (now + dt.timedelta(days=index)).isoformat()
                 window["ends_at"] = (now + dt.timedelta(days=index + 1)).isoformat()
+
+
+def _complete_referrals(
+    method: str, path: str, body: dict[str, Any], mapper: IdMapper, path_ids: dict[str, Any]
+) -> None:
+    """The referral settings name stages and rewards that exist now (a run may delete
+    rewards)."""
+    if not path.endswith("/referral-settings/"):
+        return
+    if isinstance(body.get("stage_ids"), list):
+        stages = list(Stage.objects.filter(workspace=mapper.workspace).values_list("pk", flat=True))
+        body["stage_ids"] = [stages[i % len(stages)] for i, _ in enumerate(body["stage_ids"])]
+    reward = Reward.objects.filter(workspace=mapper.workspace).order_by("pk").first()
+    for key in ("referrer_reward_id", "friend_reward_id"):
+        if isinstance(body.get(key), int):
+            body[key] = reward.pk if reward is not None else None
 
 
 def complete_body(
@@ -318,6 +341,7 @@ def complete_body(
         _complete_journeys,
         _complete_surveys,
         _complete_loyalty,
+        _complete_referrals,
     ):
         complete(method, path, body, mapper, path_ids)
     return body

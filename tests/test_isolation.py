@@ -22,7 +22,7 @@ from campaigns.models import Broadcast
 from contacts.services import import_job_create
 from lifecycle.models import WhatIfRun
 from lifecycle.services import stages_create_defaults
-from loyalty.models import EntryKind, SourceKind, Tier
+from loyalty.models import EntryKind, Referral, SourceKind, Tier
 from loyalty.services import balance_lock, entry_append, reward_create, tier_create
 from messaging.models import Template
 from messaging.services import message_enqueue, template_create
@@ -163,6 +163,15 @@ OBJECT_MAKERS: dict[str, Callable[[Workspace], int]] = {
         ).pk
     ),
     "order_id": _order,
+    "referral_id": lambda ws: (
+        Referral.objects.create(
+            workspace=ws,
+            referrer=ContactFactory.create(workspace=ws),
+            referred=ContactFactory.create(workspace=ws),
+            code="SECRETCODE",
+            status="flagged",
+        ).pk
+    ),
     "tier_id": lambda ws: (
         tier_create(
             workspace=ws,

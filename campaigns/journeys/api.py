@@ -136,7 +136,11 @@ WRITE = inline_serializer(
             '"annual"}; {"kind": "segment_joined", "segment_id"}; {"kind": "survey_answered", '
             '"survey_id" (null: any survey), "category": "promoter"|"passive"|"detractor"|'
             '"satisfied"|"unsatisfied" (optional), "score_min", "score_max" (optional)}; '
-            '{"kind": "manual"}',
+            '{"kind": "tier_changed", "tier_id" (null: any), "direction": "up"|"down"|""}; '
+            '{"kind": "points_earned", "min_points" (optional)}; {"kind": "points_expiring"}; '
+            '{"kind": "reward_redeemed", "reward_id" (null: any)}; '
+            '{"kind": "referral_converted", "side": "referrer"|"friend" (who enters; default '
+            'referrer)}; {"kind": "manual"}',
         ),
         "steps": serializers.ListField(child=StepSerializer(), min_length=1, max_length=100),
         "entry_key": serializers.SlugField(

@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from campaigns.journeys.loyalty_trigger import LOYALTY_KINDS, loyalty_trigger_check
+from campaigns.journeys.referral_trigger import referral_trigger_check
 from campaigns.journeys.steps import STEP_TYPES
 from campaigns.journeys.steps.base import Checker
 from campaigns.journeys.survey_trigger import survey_trigger_check
@@ -42,6 +44,10 @@ def _trigger(c: Checker, trigger: Any) -> None:
             c.add("trigger.segment_id", "no such segment in this workspace")
     elif kind == TriggerKind.SURVEY_ANSWERED:
         survey_trigger_check(c, trigger)
+    elif kind in LOYALTY_KINDS:
+        loyalty_trigger_check(c, trigger)
+    elif kind == TriggerKind.REFERRAL_CONVERTED:
+        referral_trigger_check(c, trigger)
     elif kind == TriggerKind.DATE:
         attribute = trigger.get("attribute")
         if not isinstance(attribute, str) or not re.fullmatch(r"[A-Za-z0-9_]{1,64}", attribute):

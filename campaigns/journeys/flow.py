@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from campaigns.journeys.loyalty_trigger import LOYALTY_KINDS, loyalty_trigger_words
+from campaigns.journeys.referral_trigger import referral_trigger_words
 from campaigns.journeys.steps import STEP_TYPES
 from campaigns.journeys.steps.base import Names, properties_words
 from campaigns.journeys.survey_trigger import survey_trigger_words
@@ -43,6 +45,10 @@ def trigger_words(trigger: Any, names: Names) -> str:
         return f"{when[0].upper()}{when[1:]} {attribute}{every}"
     if kind == TriggerKind.SURVEY_ANSWERED:
         return survey_trigger_words(trigger, names)
+    if kind in LOYALTY_KINDS:
+        return loyalty_trigger_words(trigger, names)
+    if kind == TriggerKind.REFERRAL_CONVERTED:
+        return referral_trigger_words(trigger)
     if kind == TriggerKind.MANUAL:
         return "Added by the API or by hand"
     return "No trigger"

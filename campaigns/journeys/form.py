@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from typing import Any
 
 from django.http import QueryDict
 
+from campaigns.journeys.loyalty_trigger import LOYALTY_KINDS
 from campaigns.models import Journey, Reentry, TriggerKind
 
 TEXT_FIELDS = (
@@ -26,6 +28,11 @@ TEXT_FIELDS = (
     "trigger_answer",
     "trigger_score_min",
     "trigger_score_max",
+    "trigger_tier_id",
+    "trigger_direction",
+    "trigger_min_points",
+    "trigger_reward_id",
+    "trigger_side",
     "goal_kind",
     "goal_event",
     "goal_properties",
@@ -78,6 +85,11 @@ def form_values(journey: Journey | None) -> dict[str, Any]:
         "trigger_offset_days": str(trigger.get("offset_days", 0)),
         "trigger_annual": bool(trigger.get("annual")),
         **_survey_values(trigger),
+        "trigger_tier_id": str(trigger.get("tier_id") or ""),
+        "trigger_direction": trigger.get("direction") or "",
+        "trigger_min_points": str(trigger.get("min_points") or ""),
+        "trigger_reward_id": str(trigger.get("reward_id") or ""),
+        "trigger_side": trigger.get("side", "referrer"),
         "goal_kind": "rule" if "rule" in goal else "event" if "event" in goal else "",
         "goal_event": event.get("name", ""),
         "goal_properties": _dumps(event.get("properties") or None),
@@ -118,6 +130,21 @@ def _survey_trigger(values: dict[str, Any]) -> dict[str, Any]:
     return trigger
 
 
+def _loyalty_trigger(kind: str, values: dict[str, Any]) -> dict[str, Any]:
+    """A loyalty trigger's fields: empty choices mean any."""
+
+    def optional(field: str) -> Any:
+        return _number(values[field]) if values[field] else None
+
+    if kind == TriggerKind.TIER_CHANGED:
+        return {"tier_id": optional("trigger_tier_id"), "direction": values["trigger_direction"]}
+    if kind == TriggerKind.POINTS_EARNED:
+        return {"min_points": optional("trigger_min_points")}
+    if kind == TriggerKind.REWARD_REDEEMED:
+        return {"reward_id": optional("trigger_reward_id")}
+    return {}
+
+
 def posted_values(post: QueryDict) -> dict[str, Any]:
     values: dict[str, Any] = {k: post.get(k, "").strip() for k in TEXT_FIELDS}
     for flag in FLAGS:
@@ -129,6 +156,32 @@ def posted_values(post: QueryDict) -> dict[str, Any]:
 def _number(text: str) -> Any:
     """A whole number, or the text itself for the service to refuse by name."""
     return int(text) if re.fullmatch(r"-?\d{1,9}", text) else text
+
+
+def _trigger(values: dict[str, Any], parsed: Callable[[str, str], Any]) -> dict[str, Any]:
+    """The trigger from its form fields (`parsed` reads a JSON field, noting errors)."""
+    kind = values["trigger_kind"]
+    trigger: dict[str, Any] = {"kind": kind}
+    if kind in (TriggerKind.STAGE_ENTERED, TriggerKind.STAGE_EXITED):
+        trigger["stage_id"] = _number(values["trigger_stage_id"])
+    elif kind == TriggerKind.SEGMENT_JOINED:
+        trigger["segment_id"] = _number(values["trigger_segment_id"])
+    elif kind == TriggerKind.EVENT:
+        trigger["event"] = values["trigger_event"]
+        properties = parsed("trigger_properties", "trigger.properties")
+        if properties:
+            trigger["properties"] = properties
+    elif kind == TriggerKind.SURVEY_ANSWERED:
+        trigger.update(_survey_trigger(values))
+    elif kind in LOYALTY_KINDS:
+        trigger.update(_loyalty_trigger(kind, values))
+    elif kind == TriggerKind.REFERRAL_CONVERTED:
+        trigger["side"] = values["trigger_side"] or "referrer"
+    elif kind == TriggerKind.DATE:
+        trigger["attribute"] = values["trigger_attribute"]
+        trigger["offset_days"] = _number(values["trigger_offset_days"] or "0")
+        trigger["annual"] = values["trigger_annual"]
+    return trigger
 
 
 def form_data(values: dict[str, Any]) -> tuple[dict[str, Any], dict[str, list[str]]]:
@@ -145,23 +198,7 @@ def form_data(values: dict[str, Any]) -> tuple[dict[str, Any], dict[str, list[st
             errors[path] = [f"is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})"]
             return None
 
-    kind = values["trigger_kind"]
-    trigger: dict[str, Any] = {"kind": kind}
-    if kind in (TriggerKind.STAGE_ENTERED, TriggerKind.STAGE_EXITED):
-        trigger["stage_id"] = _number(values["trigger_stage_id"])
-    elif kind == TriggerKind.SEGMENT_JOINED:
-        trigger["segment_id"] = _number(values["trigger_segment_id"])
-    elif kind == TriggerKind.EVENT:
-        trigger["event"] = values["trigger_event"]
-        properties = parsed("trigger_properties", "trigger.properties")
-        if properties:
-            trigger["properties"] = properties
-    elif kind == TriggerKind.SURVEY_ANSWERED:
-        trigger.update(_survey_trigger(values))
-    elif kind == TriggerKind.DATE:
-        trigger["attribute"] = values["trigger_attribute"]
-        trigger["offset_days"] = _number(values["trigger_offset_days"] or "0")
-        trigger["annual"] = values["trigger_annual"]
+    trigger = _trigger(values, parsed)
     goal: dict[str, Any] | None = None
     if values["goal_kind"] == "event":
         event: dict[str, Any] = {"name": values["goal_event"]}

@@ -31,6 +31,11 @@ class TriggerKind(models.TextChoices):
     DATE = "date_attribute", "A date attribute comes round"
     SEGMENT_JOINED = "segment_joined", "Joins a segment"
     SURVEY_ANSWERED = "survey_answered", "Answers a survey"
+    TIER_CHANGED = "tier_changed", "Changes loyalty tier"
+    POINTS_EARNED = "points_earned", "Earns loyalty points"
+    POINTS_EXPIRING = "points_expiring", "Has points about to expire"
+    REWARD_REDEEMED = "reward_redeemed", "Redeems a reward"
+    REFERRAL_CONVERTED = "referral_converted", "A referral converts"
     MANUAL = "manual", "Added by the API only"
 
 
@@ -63,7 +68,8 @@ class Journey(models.Model):
         max_length=16, choices=JourneyStatus.choices, default=JourneyStatus.DRAFT
     )
     # {"kind": TriggerKind, ...}: stage_id; event + properties; attribute, offset_days,
-    # annual; segment_id; survey_id, category, score_min, score_max. Validated by
+    # annual; segment_id; survey_id, category, score_min, score_max; tier_id,
+    # direction; min_points; reward_id. Validated by
     # campaigns/journeys/definition.py.
     trigger = models.JSONField(default=dict)
     entry_key = models.CharField(max_length=40, blank=True, default="")

@@ -15,6 +15,11 @@ the row; the first worker run places the contact (holdout or the entry step).
 - survey answered: surveys' `on_survey_answered` hook, in the answer's transaction,
   keyed by the response, so a changed answer enters a journey once
   (campaigns/journeys/survey_trigger.py says which answers match);
+- loyalty (tier changed, points earned or about to expire, reward redeemed): loyalty's
+  `on_loyalty_news` hook, in the transaction that wrote the news, keyed by it
+  (campaigns/journeys/loyalty_trigger.py says which news match);
+- referral converted: loyalty's `on_referral_converted` hook, in the engine's
+  transaction, keyed by the referral and the side that enters;
 - date attribute: a scan (every 15 minutes) for contacts whose date, moved by the
   offset, is today in the workspace's time zone; keyed by that date, so once a day.
 """
@@ -34,6 +39,8 @@ from django.db import connection
 from django.db.models import Q
 from django.utils import timezone
 
+from campaigns.journeys.loyalty_trigger import LOYALTY_KINDS, news_matches
+from campaigns.journeys.referral_trigger import referral_entrant
 from campaigns.journeys.survey_trigger import answer_matches
 from campaigns.models import (
     IN_JOURNEY,
@@ -48,6 +55,7 @@ from contacts.models import Segment
 from contacts.rules.compiler import contacts_matching
 from contacts.rules.context import Scope
 from lifecycle.models import StageTransition
+from loyalty.hooks import LoyaltyNews
 from surveys.models import Survey, SurveyResponse
 
 _ENROL_SQL = """
@@ -164,6 +172,40 @@ def on_survey_answered(response: SurveyResponse, survey: Survey) -> None:
             journey.trigger, survey_id=survey.pk, kind=survey.kind, score=response.score
         ):
             enrol(journey, [(response.contact_id, f"survey:{response.pk}", response.updated_at)])
+
+
+def on_loyalty_news(news: Sequence[LoyaltyNews]) -> None:
+    """Enrol contacts into the live journeys whose loyalty trigger the news matches."""
+    for journey in _live(
+        list({n.kind for n in news} & set(LOYALTY_KINDS)), [n.workspace_id for n in news]
+    ):
+        assert journey.live_since is not None
+        live_since = journey.live_since
+        enrol(
+            journey,
+            [
+                (n.contact_id, n.key, n.at)
+                for n in news
+                if n.workspace_id == journey.workspace_id
+                and n.at >= live_since
+                and news_matches(journey.trigger, n)
+            ],
+        )
+
+
+def on_referral_converted(referrals: list[Any]) -> None:
+    """Converted referrals (loyalty's hook, in the engine's transaction) let the
+    referrer, or the friend, into the live journeys with that trigger; keyed by the
+    referral, so a referral enters a journey once."""
+    journeys = _live([TriggerKind.REFERRAL_CONVERTED], [r.workspace_id for r in referrals])
+    for journey in journeys:
+        assert journey.live_since is not None
+        rows = [
+            (*referral_entrant(journey.trigger, r), r.converted_at)
+            for r in referrals
+            if r.workspace_id == journey.workspace_id and r.converted_at >= journey.live_since
+        ]
+        enrol(journey, rows)
 
 
 def _enrol_events(journey: Journey, contact_ids: list[int]) -> int:

@@ -30,6 +30,7 @@ from campaigns.models import Journey, Reentry, TriggerKind
 from config.errors import DomainError
 from contacts.selectors import contacts_for_workspace, segments_for_workspace
 from lifecycle.models import Stage
+from loyalty.models import Reward, Tier
 from messaging import selectors
 from surveys.models import Survey
 from workspaces.dashboard import WorkspaceRequest, workspace_view
@@ -93,6 +94,9 @@ def _choices(request: WorkspaceRequest) -> dict[str, Any]:
         "trigger_kinds": TriggerKind.choices,
         "surveys": Survey.objects.filter(workspace=request.workspace).order_by("name"),
         "answer_categories": [(key, c.label) for key, c in CATEGORIES.items()],
+        "tiers": Tier.objects.filter(workspace=request.workspace).order_by("threshold"),
+        "rewards": Reward.objects.filter(workspace=request.workspace).order_by("name"),
+        "tier_directions": [("", "Either way"), ("up", "Up"), ("down", "Down")],
         "reentries": Reentry.choices,
     }
 

@@ -11,6 +11,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from config.errors import Conflict, InvalidInput, NotFound, field_errors
+from contacts.hooks import contact_extras_apply
 from contacts.models import (
     Channel,
     ConsentChange,
@@ -172,9 +173,16 @@ def _identifier_conflicts(
 
 @transaction.atomic
 def contact_create(
-    *, workspace: Workspace, data: dict[str, Any], actor: Actor, source: str = "api"
+    *,
+    workspace: Workspace,
+    data: dict[str, Any],
+    actor: Actor,
+    source: str = "api",
+    extras: dict[str, Any] | None = None,
 ) -> Contact:
-    """Create from cleaned data; Conflict (409) if the email or external_id is taken."""
+    """Create from cleaned data; Conflict (409) if the email or external_id is taken.
+    `extras`: cleaned values of fields later apps registered (contacts/hooks.py), applied
+    in this transaction once the contact exists."""
     conflicts = _identifier_conflicts(workspace, data, exclude_id=None)
     if conflicts:
         raise Conflict("A contact with this identifier exists.", fields=conflicts)
@@ -201,6 +209,8 @@ def contact_create(
         source=mark_source(source),
         since=signup_since(now, contact.signed_up_at),
     )
+    if extras:
+        contact_extras_apply(contact, extras)
     return contact
 
 

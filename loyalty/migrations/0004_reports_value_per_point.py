@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('loyalty', '0003_workspace_keyed_uniques'),
+        ('loyalty', '0006_merge_core_referrals'),
     ]
 
     operations = [

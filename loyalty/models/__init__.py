@@ -6,6 +6,13 @@ transaction that updates the contact's PointsBalance (docs/loyalty.md)."""
 
 from loyalty.models.ledger import EntryKind, LedgerEntry, PointsBalance, SourceKind
 from loyalty.models.programme import Programme, no_event_points, no_multipliers
+from loyalty.models.referrals import (
+    Referral,
+    ReferralCode,
+    ReferralSettings,
+    ReferralStatus,
+    ReferralVisit,
+)
 from loyalty.models.rewards import Redemption, Reward, RewardCode, RewardKind
 from loyalty.models.tiers import ContactTier, Tier, TierCause, TierChange
 
@@ -16,6 +23,11 @@ __all__ = [
     "PointsBalance",
     "Programme",
     "Redemption",
+    "Referral",
+    "ReferralCode",
+    "ReferralSettings",
+    "ReferralStatus",
+    "ReferralVisit",
     "Reward",
     "RewardCode",
     "RewardKind",

@@ -20,6 +20,10 @@ class PointsBalance(models.Model):
     earned_total = models.BigIntegerField(default=0)
     redeemed_total = models.BigIntegerField(default=0)
     updated_at = models.DateTimeField(default=timezone.now)
+    # The latest earn or redeem entry's `occurred_at`: expiry counts inactivity from it.
+    last_activity_at = models.DateTimeField(null=True, blank=True)
+    # The `last_activity_at` the expiry reminder was fired for: once per expiry cycle.
+    reminded_for = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [

@@ -36,6 +36,18 @@ class Programme(models.Model):
     daily_cap = models.PositiveIntegerField(null=True, blank=True)
     # What one point is worth in the workspace's currency: the liability report's rate.
     value_per_point = models.DecimalField(max_digits=10, decimal_places=4, default=Decimal("0.01"))
+    # Expiry by inactivity: a balance expires whole `expiry_months` after the contact's
+    # last earn or redemption (none: points never expire), at midnight in the
+    # contact's time zone; `expiry_reminder_days` before that the "points about to
+    # expire" trigger fires (none: no reminder). services/expiry.py.
+    expiry_months = models.PositiveSmallIntegerField(null=True, blank=True)
+    expiry_reminder_days = models.PositiveSmallIntegerField(null=True, blank=True)
+    # When expiry was (last) switched on: inactivity counts from here at the earliest,
+    # so switching it on never expires a balance without its full period and reminder.
+    expiry_from = models.DateTimeField(null=True, blank=True)
+    # A contact the scheduled review finds below its tier keeps it this many days
+    # before it goes down (0: at once); upgrades are immediate. services/tiers.py.
+    tier_grace_days = models.PositiveSmallIntegerField(default=0)
     updated_at = models.DateTimeField(default=timezone.now)
 
     def __str__(self) -> str:

@@ -91,11 +91,23 @@ class RewardCode(models.Model):
         db_index=False,
     )
     issued_at = models.DateTimeField(null=True, blank=True)
+    # A code given in a message (template variable `reward_<id>_code`) rather than
+    # bought: the contact it went to and `message:<id>:<reward>`, so a message rendered
+    # again (a retry) shows the same code (services/message_codes.py).
+    contact = models.ForeignKey(
+        Contact, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
+    )
+    message_key = models.CharField(max_length=100, blank=True, default="")
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["workspace", "code"], name="reward_code_unique"),
+            models.UniqueConstraint(
+                fields=["workspace", "message_key"],
+                name="reward_code_message_unique",
+                condition=~Q(message_key=""),
+            ),
             models.UniqueConstraint(
                 fields=["workspace", "redemption"], name="reward_code_redemption_unique"
             ),

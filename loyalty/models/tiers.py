@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django.db import models
 from django.utils import timezone
 
@@ -17,6 +19,9 @@ class Tier(models.Model):
     name = models.CharField(max_length=200)
     threshold = models.PositiveIntegerField()
     benefits = models.CharField(max_length=1000, blank=True, default="")
+    # Multiplies what members earn (with the campaign window's factor; floored once
+    # per event, services/earning.py).
+    multiplier = models.DecimalField(max_digits=4, decimal_places=2, default=Decimal(1))
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
 
@@ -43,6 +48,9 @@ class ContactTier(models.Model):
     since = models.DateTimeField(default=timezone.now)
     points_in_window = models.BigIntegerField(default=0)
     evaluated_at = models.DateTimeField(default=timezone.now)
+    # When a scheduled review first found the contact below its tier (none: it is not):
+    # it goes down once the programme's grace period has run from here.
+    below_since = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [

@@ -1,6 +1,7 @@
 """Every write the loyalty app makes goes through these functions."""
 
 from loyalty.services.earning import earn_for_refreshed, events_earn
+from loyalty.services.expiry import points_expire, points_expire_due
 from loyalty.services.ledger import Posted, balance_lock, entry_append
 from loyalty.services.orders import order_reverse
 from loyalty.services.points import points_adjust
@@ -31,6 +32,8 @@ __all__ = [
     "events_earn",
     "order_reverse",
     "points_adjust",
+    "points_expire",
+    "points_expire_due",
     "programme_get",
     "programme_update",
     "reward_codes_add",

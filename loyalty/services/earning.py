@@ -10,9 +10,10 @@ marks; a failure rolls back what was earned and the engine offers the contacts a
    within EARN_LOOKBACK and not before the programme was (last) switched on.
 2. Per contact, in id order (the ledger's lock order), under its balance lock: each
    event in the order it happened earns
-   floor((revenue * points_per_unit + fixed points) * multiplier), cut to what the daily
-   cap leaves for that day; a negative revenue for an order takes back its share of
-   what the order earned."""
+   floor((revenue * points_per_unit + fixed points) * window factor * tier multiplier),
+   cut to what the daily cap leaves for that day; a negative revenue for an order takes
+   back its share of what the order earned.
+3. Tell the hooks of every entry that earned points (`points:<entry id>`)."""
 
 from __future__ import annotations
 
@@ -29,7 +30,16 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from contacts.models import Contact
-from loyalty.models import EntryKind, LedgerEntry, PointsBalance, Programme, SourceKind, TierCause
+from loyalty.hooks import POINTS_EARNED, LoyaltyNews, loyalty_news_notify
+from loyalty.models import (
+    ContactTier,
+    EntryKind,
+    LedgerEntry,
+    PointsBalance,
+    Programme,
+    SourceKind,
+    TierCause,
+)
 from loyalty.services.ledger import MAX_POINTS, balances_lock, balances_save, entry_append
 from loyalty.services.tiers import tiers_evaluate
 
@@ -112,20 +122,55 @@ def events_earn(
     for row in rows:
         by_contact[row.contact_id].append(row)
     balances = balances_lock(workspace_id=programme.workspace_id, contact_ids=list(by_contact))
+    factors = tier_multipliers(workspace_id=programme.workspace_id, contact_ids=list(by_contact))
     pending: list[LedgerEntry] = []
+    written: list[LedgerEntry] = []
     for contact_id in sorted(by_contact):
         for event in by_contact[contact_id]:
-            _earn_one(programme, balances[contact_id], event, purchase, pending)
-    _flush(pending)
+            _earn_one(
+                programme,
+                balances[contact_id],
+                event,
+                purchase,
+                pending,
+                written,
+                factors.get(contact_id, Decimal(1)),
+            )
+    _flush(pending, written)
     balances_save([balances[c] for c in sorted(by_contact)])
+    loyalty_news_notify(
+        [
+            LoyaltyNews(
+                kind=POINTS_EARNED,
+                workspace_id=entry.workspace_id,
+                contact_id=entry.contact_id,
+                key=f"points:{entry.pk}",
+                at=entry.occurred_at,
+                points=entry.points,
+            )
+            for entry in written
+            if entry.kind == EntryKind.EARN and entry.points > 0
+        ]
+    )
     return sorted(by_contact)
 
 
-def _flush(pending: list[LedgerEntry]) -> None:
+def tier_multipliers(*, workspace_id: int, contact_ids: list[int]) -> dict[int, Decimal]:
+    """The multiplier of each contact's tier (contacts without a tier: absent)."""
+    return dict(
+        ContactTier.objects.filter(
+            workspace_id=workspace_id, contact_id__in=contact_ids, tier__isnull=False
+        ).values_list("contact_id", "tier__multiplier")
+    )
+
+
+def _flush(pending: list[LedgerEntry], written: list[LedgerEntry] | None = None) -> None:
     """Insert the entries written so far, in one statement, before anything reads the
     ledger (a refund's order, the daily cap) and at the end."""
     if pending:
         LedgerEntry.objects.bulk_create(pending)
+        if written is not None:
+            written.extend(pending)
         pending.clear()
 
 
@@ -135,23 +180,27 @@ def _earn_one(
     event: Candidate,
     purchase: list[str],
     pending: list[LedgerEntry],
+    written: list[LedgerEntry],
+    tier_factor: Decimal,
 ) -> None:
     order_id = event.order_id if len(event.order_id) <= MAX_ORDER_ID else ""
     is_purchase = event.name in purchase and event.revenue is not None
     if is_purchase and event.revenue is not None and event.revenue < 0:
-        _flush(pending)
+        _flush(pending, written)
         pending.append(_refund(programme, balance, event, order_id))
         return
     revenue = event.revenue if is_purchase and event.revenue is not None else Decimal(0)
     fixed = int(programme.event_points.get(event.name, 0))
     factor = multiplier_at(programme, event.occurred_at)
-    raw = (revenue * programme.points_per_unit + fixed) * factor
+    raw = (revenue * programme.points_per_unit + fixed) * factor * tier_factor
     points = min(int(raw.to_integral_value(rounding=ROUND_FLOOR)), MAX_POINTS)
     details: dict[str, Any] = {"fixed": fixed, "factor": str(factor)}
+    if tier_factor != 1:
+        details["tier_factor"] = str(tier_factor)
     if revenue:
         details.update(revenue=str(revenue), per_unit=str(programme.points_per_unit))
     if programme.daily_cap is not None:
-        _flush(pending)
+        _flush(pending, written)
         left = max(programme.daily_cap - _earned_on_day(programme, balance, event.occurred_at), 0)
         if points > left:
             details["capped_from"] = points

@@ -143,7 +143,7 @@ def entry_append(
         details=details,
     )
     if batch:
-        _count(balance, kind, points, now)
+        _count(balance, entry)
         return Posted(entry, created=True)
     try:
         with transaction.atomic():
@@ -155,22 +155,29 @@ def entry_append(
             "This idempotency key was used for another contact.",
             fields={"idempotency_key": ["used for another contact"]},
         ) from None
-    _count(balance, kind, points, now)
+    _count(balance, entry)
     balance_save(balance)
     return Posted(entry, created=True)
 
 
-def _count(balance: PointsBalance, kind: str, points: int, now: dt.datetime) -> None:
+def _count(balance: PointsBalance, entry: LedgerEntry) -> None:
+    kind, points = entry.kind, entry.points
     balance.balance += points
     # Earned net of reversals; adjustments are neither earned nor redeemed.
     if kind in (EntryKind.EARN, EntryKind.REVERSE):
         balance.earned_total += points
     elif kind == EntryKind.REDEEM:
         balance.redeemed_total -= points
-    balance.updated_at = now
+    # Activity (what expiry counts from) is earning or spending; an adjustment, a
+    # refund or an expiry is not the contact doing anything.
+    if kind in (EntryKind.EARN, EntryKind.REDEEM) and (
+        balance.last_activity_at is None or entry.occurred_at > balance.last_activity_at
+    ):
+        balance.last_activity_at = entry.occurred_at
+    balance.updated_at = entry.created_at
 
 
-BALANCE_FIELDS = ["balance", "earned_total", "redeemed_total", "updated_at"]
+BALANCE_FIELDS = ["balance", "earned_total", "redeemed_total", "updated_at", "last_activity_at"]
 
 
 def balance_save(balance: PointsBalance) -> None:
@@ -186,9 +193,10 @@ def balances_save(balances: list[PointsBalance]) -> None:
         cursor.execute(
             """UPDATE loyalty_pointsbalance b
                SET balance = v.balance, earned_total = v.earned, redeemed_total = v.redeemed,
-                   updated_at = v.at
+                   updated_at = v.at, last_activity_at = v.active
                FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[], %s::bigint[],
-                           %s::timestamptz[]) AS v(id, balance, earned, redeemed, at)
+                           %s::timestamptz[], %s::timestamptz[])
+                    AS v(id, balance, earned, redeemed, at, active)
                WHERE b.id = v.id""",
             [
                 [b.pk for b in balances],
@@ -196,5 +204,6 @@ def balances_save(balances: list[PointsBalance]) -> None:
                 [b.earned_total for b in balances],
                 [b.redeemed_total for b in balances],
                 [b.updated_at for b in balances],
+                [b.last_activity_at for b in balances],
             ],
         )

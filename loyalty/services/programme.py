@@ -20,8 +20,21 @@ from workspaces.models import Workspace
 from workspaces.services import Actor, audit_record
 
 FIELDS = (
-    *("enabled", "points_per_unit", "event_points", "multipliers", "daily_cap"),
+    "enabled",
+    "points_per_unit",
+    "event_points",
+    "multipliers",
+    "daily_cap",
+    "expiry_months",
+    "expiry_reminder_days",
+    "tier_grace_days",
     "value_per_point",
+)
+# (field, highest value, whether none is allowed): whole numbers of months or days.
+_PERIODS = (
+    ("expiry_months", 120, True),
+    ("expiry_reminder_days", 365, True),
+    ("tier_grace_days", 3650, False),
 )
 MAX_EVENT_RULES = 50
 MAX_MULTIPLIERS = 20
@@ -109,6 +122,23 @@ def _multipliers(value: Any, errors: Errors) -> list[dict[str, str]] | None:
     return [item for item in cleaned if item is not None]
 
 
+def _periods(programme: Programme, data: dict[str, Any], errors: Errors) -> None:
+    for field, high, nullable in _PERIODS:
+        if field not in data:
+            continue
+        if data[field] is None and nullable:
+            setattr(programme, field, None)
+            continue
+        value = whole(
+            data[field], field, errors, low=0 if field == "tier_grace_days" else 1, high=high
+        )
+        if value is not None:
+            setattr(programme, field, value)
+    months, days = programme.expiry_months, programme.expiry_reminder_days
+    if days is not None and months is not None and days >= months * 28 and not errors:
+        errors["expiry_reminder_days"] = ["must be shorter than the expiry period"]
+
+
 def _apply(programme: Programme, data: dict[str, Any]) -> None:
     errors: Errors = {}
     unknown(data, FIELDS, errors)
@@ -149,6 +179,7 @@ def _apply(programme: Programme, data: dict[str, Any]) -> None:
             checked = whole(cap, "daily_cap", errors, low=1, high=MAX_POINTS)
             if checked is not None:
                 programme.daily_cap = checked
+    _periods(programme, data, errors)
     if errors:
         raise field_errors(errors)
 
@@ -157,15 +188,18 @@ def _apply(programme: Programme, data: dict[str, Any]) -> None:
 def programme_update(*, workspace: Workspace, data: dict[str, Any], actor: Actor) -> Programme:
     """Change the settings. Switching the programme on sets `enabled_at`: events from
     before it earn nothing (turning a programme on, or on again after a pause, does
-    not pay out the past)."""
+    not pay out the past). Switching expiry on sets `expiry_from`: inactivity counts
+    from then at the earliest."""
     programme, _ = Programme.objects.select_for_update().get_or_create(workspace=workspace)
-    was_enabled = programme.enabled
+    was_enabled, had_expiry = programme.enabled, programme.expiry_months is not None
     _apply(programme, data)
     now = timezone.now()
     if programme.enabled and not was_enabled:
         programme.enabled_at = now
+    if programme.expiry_months is not None and not had_expiry:
+        programme.expiry_from = now
     programme.updated_at = now
-    programme.save(update_fields=[*FIELDS, "enabled_at", "updated_at"])
+    programme.save(update_fields=[*FIELDS, "enabled_at", "expiry_from", "updated_at"])
     audit_record(
         workspace=workspace,
         action="loyalty.programme_updated",

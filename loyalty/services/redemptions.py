@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from config.errors import Conflict, field_errors
 from contacts.models import Contact
+from loyalty.hooks import REWARD_REDEEMED, LoyaltyNews, loyalty_news_notify
 from loyalty.models import EntryKind, Redemption, Reward, RewardCode, RewardKind, SourceKind
 from loyalty.services.checks import Errors, unknown, whole
 from loyalty.services.ledger import MAX_POINTS, balance_lock, entry_append
@@ -122,5 +123,18 @@ def reward_redeem(
         object_type="contact",
         object_id=contact.pk,
         details={"reward": reward.pk, "redemption": redemption.pk, "points": reward.points_cost},
+    )
+    loyalty_news_notify(
+        [
+            LoyaltyNews(
+                kind=REWARD_REDEEMED,
+                workspace_id=contact.workspace_id,
+                contact_id=contact.pk,
+                key=f"redemption:{redemption.pk}",
+                at=now,
+                points=reward.points_cost,
+                reward_id=reward.pk,
+            )
+        ]
     )
     return redemption, True

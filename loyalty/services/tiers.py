@@ -4,8 +4,10 @@ entries, so net of refunds) in the last 12 months (TIER_WINDOW, by the entries'
 
 - Earning only ever moves a contact up (`tiers_evaluate(..., cause=EARNED)`, called by
   the earning hook in its transaction): a refund does not take a tier away at once.
-- The scheduled review (`tiers_review`, daily by beat) moves contacts either way: up,
-  or down once their 12 months no longer reach their tier.
+- The scheduled review (`tiers_review`, daily by beat) moves contacts either way: up
+  at once, down once their 12 months no longer reach their tier and the programme's
+  grace period (`tier_grace_days`) has run since a review first found them below it
+  (`ContactTier.below_since`; reaching the tier again clears it).
 Every move is a TierChange row with its cause, written with the ContactTier change in
 one transaction, under the contacts' tier rows' locks (taken after their balance
 locks, in contact id order: the ledger's lock order)."""
@@ -19,15 +21,17 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from config.errors import Conflict, field_errors
-from loyalty.models import ContactTier, PointsBalance, Tier, TierCause, TierChange
+from loyalty.hooks import TIER_CHANGED, LoyaltyNews, loyalty_news_notify
+from loyalty.models import ContactTier, PointsBalance, Programme, Tier, TierCause, TierChange
 from loyalty.services.checks import Errors, text, unknown, whole
 from loyalty.services.ledger import MAX_POINTS
+from loyalty.services.programme import FACTOR_PATTERN, decimal
 from workspaces.models import Workspace
 from workspaces.services import Actor, audit_record, save_or_conflict
 
 TIER_WINDOW = dt.timedelta(days=365)
 REVIEW_CHUNK = 1000
-FIELDS = ("name", "threshold", "benefits")
+FIELDS = ("name", "threshold", "benefits", "multiplier")
 
 _WINDOW_SQL = """
 SELECT contact_id, coalesce(sum(points), 0) FROM loyalty_ledgerentry
@@ -56,15 +60,43 @@ def _rank(tier: Tier | None) -> int:
     return -1 if tier is None else tier.threshold
 
 
+def _grace(workspace_id: int) -> dt.timedelta:
+    days = (
+        Programme.objects.filter(workspace_id=workspace_id)
+        .values_list("tier_grace_days", flat=True)
+        .first()
+    )
+    return dt.timedelta(days=days or 0)
+
+
+def _should_move(
+    row: ContactTier, target: Tier | None, cause: str, grace: dt.timedelta, now: dt.datetime
+) -> bool:
+    """Whether the contact moves to `target` now; keeps `row.below_since` (the grace
+    period's start) up to date for a review."""
+    if _rank(target) > _rank(row.tier):
+        row.below_since = None
+        return True
+    if cause != TierCause.REVIEW:
+        return False
+    if _rank(target) == _rank(row.tier):
+        row.below_since = None
+        return False
+    row.below_since = row.below_since or now
+    return now - row.below_since >= grace
+
+
 def tiers_evaluate(
     *, workspace_id: int, contact_ids: list[int], cause: str, now: dt.datetime | None = None
 ) -> int:
     """Put the contacts in the tier their last 12 months reach (only up when the cause
-    is earning); returns how many moved. Call inside a transaction."""
+    is earning; down after the grace period at a review); returns how many moved. Call
+    inside a transaction; tells the hooks of the moves in it."""
     tiers = list(Tier.objects.filter(workspace_id=workspace_id).order_by("-threshold"))
     if not tiers or not contact_ids:
         return 0
     now = now or timezone.now()
+    grace = _grace(workspace_id) if cause == TierCause.REVIEW else dt.timedelta()
     ids = sorted(set(contact_ids))
     with connection.cursor() as cursor:
         cursor.execute(
@@ -82,14 +114,13 @@ def tiers_evaluate(
         .order_by("contact_id")
     }
     points = points_in_window(workspace_id=workspace_id, contact_ids=ids, now=now)
-    moved = 0
+    news: list[LoyaltyNews] = []
     for contact_id in ids:
         row, target = rows[contact_id], _tier_for(tiers, points[contact_id])
         row.points_in_window, row.evaluated_at = points[contact_id], now
-        fields = ["points_in_window", "evaluated_at"]
-        up = _rank(target) > _rank(row.tier)
-        if (up or (cause == TierCause.REVIEW and target != row.tier)) and target != row.tier:
-            TierChange.objects.create(
+        fields = ["points_in_window", "evaluated_at", "below_since"]
+        if _should_move(row, target, cause, grace, now):
+            change = TierChange.objects.create(
                 workspace_id=workspace_id,
                 contact_id=contact_id,
                 from_tier=row.tier,
@@ -100,11 +131,24 @@ def tiers_evaluate(
                 points_in_window=points[contact_id],
                 at=now,
             )
-            row.tier, row.since = target, now
+            news.append(
+                LoyaltyNews(
+                    kind=TIER_CHANGED,
+                    workspace_id=workspace_id,
+                    contact_id=contact_id,
+                    key=f"tier:{change.pk}",
+                    at=now,
+                    points=points[contact_id],
+                    tier_id=target.pk if target else None,
+                    from_tier_id=row.tier.pk if row.tier else None,
+                    up=_rank(target) > _rank(row.tier),
+                )
+            )
+            row.tier, row.since, row.below_since = target, now, None
             fields += ["tier", "since"]
-            moved += 1
         row.save(update_fields=fields)
-    return moved
+    loyalty_news_notify(news)
+    return len(news)
 
 
 def tiers_review(*, workspace_id: int, now: dt.datetime | None = None) -> int:
@@ -142,6 +186,16 @@ def _apply(tier: Tier, data: dict[str, Any]) -> None:
             value = text(data[field], field, errors, limit=limit, required=required)
             if value is not None:
                 setattr(tier, field, value)
+    if "multiplier" in data:
+        factor = decimal(
+            data["multiplier"],
+            "multiplier",
+            errors,
+            pattern=FACTOR_PATTERN,
+            says='a number from 1 to 10 as a string, at most 2 decimals ("1.5")',
+        )
+        if factor is not None:
+            tier.multiplier = factor
     if "threshold" in data:
         threshold = whole(data["threshold"], "threshold", errors, low=0, high=MAX_POINTS)
         if threshold is not None:

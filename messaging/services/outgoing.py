@@ -35,14 +35,15 @@ def messages_render(messages: list[Message]) -> tuple[list[Message], int]:
     for m in todo:
         assert m.template is not None and m.contact is not None
         stage = stages.get(m.contact.pk)
-        context = contact_context(
-            contact=m.contact,
-            workspace=m.workspace,
-            stage_name=stage.stage.name if stage else "",
-            message_id=m.pk,
-            template=m.template,
-        )
         try:
+            # A provider may fail the message too (loyalty: a reward's pool is empty).
+            context = contact_context(
+                contact=m.contact,
+                workspace=m.workspace,
+                stage_name=stage.stage.name if stage else "",
+                message_id=m.pk,
+                template=m.template,
+            )
             # A subject already on the row is the campaign's own (an A/B variant's).
             rendered = render_template(m.template, context, message_id=m.pk, subject=m.subject)
         except TemplateError as exc:

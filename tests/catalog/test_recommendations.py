@@ -79,6 +79,7 @@ def test_the_worker_stores_popularity_and_pairs_with_lift(computed):
     assert not ProductPair.objects.filter(workspace=computed, product__product_id="BEANS-B")
     tasks.recommendations_compute(computed.pk)  # a second run replaces, it does not add
     assert ProductPair.objects.filter(workspace=computed).count() == 6
+    assert ProductPopularity.objects.filter(workspace=computed).count() == 6
 
 
 def test_similar_products_leave_out_inactive_and_out_of_stock(api, computed):
@@ -92,7 +93,7 @@ def test_similar_products_leave_out_inactive_and_out_of_stock(api, computed):
     assert api.get("/api/v1/products/GRINDER/similar/?n=0").status_code == 400
 
 
-def test_a_contact_gets_bought_together_then_popular_never_what_they_bought(
+def test_a_contact_gets_for_you_then_popular_never_what_they_bought(
     api, computed, django_assert_max_num_queries
 ):
     url = f"/api/v1/contacts/{_contact(computed, 'new')}/recommendations/?n=3"
@@ -100,7 +101,7 @@ def test_a_contact_gets_bought_together_then_popular_never_what_they_bought(
         response = api.get(url)
     assert _ids(response) == ["FILTER", "BEANS-B", "BEANS-A"]
     assert [r["kind"] for r in response.json()["results"]] == [
-        "bought_together",
+        "for_you",
         "popular",
         "popular",
     ]

@@ -41,6 +41,20 @@ def test_programme_settings_round_trip(api):
     assert body["multipliers"][0]["factor"] == "3.00" and body["enabled_at"]
     assert body["daily_cap"] == 1000
     assert api.get(f"{URL}programme/").json() == body
+    assert (body["expiry_months"], body["expiry_reminder_days"], body["tier_grace_days"]) == (
+        None,
+        None,
+        0,
+    )
+    changed = api.patch(
+        f"{URL}programme/",
+        {"expiry_months": 18, "expiry_reminder_days": 30, "tier_grace_days": 14},
+        format="json",
+    ).json()
+    assert (changed["expiry_months"], changed["expiry_reminder_days"]) == (18, 30)
+    assert changed["tier_grace_days"] == 14
+    off = api.patch(f"{URL}programme/", {"expiry_months": None}, format="json").json()
+    assert off["expiry_months"] is None and off["expiry_reminder_days"] == 30
 
 
 @pytest.mark.parametrize(
@@ -54,6 +68,12 @@ def test_programme_settings_round_trip(api):
         ({"daily_cap": 0}, "daily_cap"),
         ({"enabled": "yes"}, "enabled"),
         ({"colour": "red"}, "colour"),
+        ({"expiry_months": 0}, "expiry_months"),
+        ({"expiry_months": 121}, "expiry_months"),
+        ({"expiry_reminder_days": "7"}, "expiry_reminder_days"),
+        ({"expiry_months": 1, "expiry_reminder_days": 30}, "expiry_reminder_days"),
+        ({"tier_grace_days": None}, "tier_grace_days"),
+        ({"tier_grace_days": -1}, "tier_grace_days"),
         (
             {
                 "multipliers": [
@@ -288,13 +308,16 @@ def test_tiers_over_the_api_and_a_contact_tier(api, ws, outsider_api):
         format="json",
     )
     assert silver.status_code == 201, silver.json()
-    assert silver.json()["members"] == 0
+    assert silver.json()["members"] == 0 and silver.json()["multiplier"] == "1.00"
     assert (
         api.post(f"{URL}tiers/", {"name": "Other", "threshold": 100}, format="json").status_code
         == 409
     )
-    bad = api.post(f"{URL}tiers/", {"name": "", "threshold": "a lot"}, format="json")
-    assert bad.status_code == 400 and set(bad.json()["error"]["fields"]) == {"name", "threshold"}
+    bad = api.post(
+        f"{URL}tiers/", {"name": "", "threshold": "a lot", "multiplier": 2}, format="json"
+    )
+    assert bad.status_code == 400
+    assert set(bad.json()["error"]["fields"]) == {"name", "threshold", "multiplier"}
     contact = ContactFactory.create(workspace=ws)
     ingest(ws, purchase(contact, "120"))
     points = api.get(f"{URL}contacts/{contact.pk}/").json()
@@ -313,3 +336,16 @@ def test_tiers_over_the_api_and_a_contact_tier(api, ws, outsider_api):
     assert outsider_api.get(tier_url).status_code == 404
     assert outsider_api.get(f"{URL}contacts/{contact.pk}/tier-changes/").status_code == 404
     assert outsider_api.get(f"{URL}tiers/").json()["results"] == []
+
+
+def test_a_tier_multiplier_over_the_api(api, ws):
+    _setup_programme(api)
+    made = api.post(
+        f"{URL}tiers/", {"name": "VIP", "threshold": 0, "multiplier": "2.5"}, format="json"
+    ).json()
+    assert made["multiplier"] == "2.50"
+    assert api.get(f"{URL}tiers/{made['id']}/").json()["multiplier"] == "2.50"
+    contact = ContactFactory.create(workspace=ws)
+    ingest(ws, purchase(contact, "10"))  # enters VIP (threshold 0) with 10
+    ingest(ws, purchase(contact, "10"))  # earns 10 times 2.5
+    assert balance(contact) == 35

@@ -20,6 +20,7 @@ from loyalty.services import (
     reward_redeem,
     reward_update,
 )
+from loyalty.services.message_codes import message_code_assign
 from tests.factories import ContactFactory
 from tests.loyalty.helpers import ACTOR, balance
 
@@ -226,3 +227,36 @@ def test_erasing_a_member_takes_its_points_and_redemptions_but_not_the_code_pool
     issued = RewardCode.objects.get(code="GONE")
     assert issued.redemption_id is None and issued.issued_at is not None  # never reissued
     assert RewardCode.objects.filter(issued_at__isnull=True).count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_one_message_rendered_at_once_gets_one_code(ws):
+    """Two workers rendering the same message (a lease that ran out) give it one code;
+    another message gets another."""
+    reward = _reward(ws)
+    reward_codes_add(reward=reward, data={"generate": 5}, actor=ACTOR)
+    contact = ContactFactory.create(workspace=ws)
+    codes: list[str] = []
+    barrier = threading.Barrier(4)
+
+    def render(n: int) -> None:
+        try:
+            barrier.wait()
+            codes.append(
+                message_code_assign(
+                    workspace_id=ws.pk,
+                    contact_id=contact.pk,
+                    reward_id=reward.pk,
+                    message_id=900 if n < 3 else 901,
+                )
+            )
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=render, args=(n,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(codes) == 4 and len(set(codes)) == 2
+    assert RewardCode.objects.filter(issued_at__isnull=False).count() == 2

@@ -10,7 +10,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from config.errors import Conflict, InvalidInput
-from loyalty.models import ContactTier, EntryKind, SourceKind, TierChange
+from loyalty import hooks
+from loyalty.models import ContactTier, EntryKind, LedgerEntry, SourceKind, TierChange
 from loyalty.services import (
     balance_lock,
     entry_append,
@@ -18,6 +19,7 @@ from loyalty.services import (
     reward_redeem,
     tier_create,
     tier_delete,
+    tier_update,
     tiers_review,
     tiers_review_due,
 )
@@ -25,6 +27,18 @@ from tests.factories import ContactFactory
 from tests.loyalty.helpers import ACTOR, ingest, programme, purchase
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def news():
+    seen: list[hooks.LoyaltyNews] = []
+
+    def collect(batch):
+        seen.extend(batch)
+
+    hooks.on_loyalty_news(collect)
+    yield seen
+    hooks._hooks.remove(collect)
 
 
 def _tiers(ws):
@@ -132,3 +146,76 @@ def test_a_workspace_with_a_programme_can_be_deleted(ws):
     assert _tier_name(contact) == "Gold"
     ws.delete()
     assert not ContactTier.objects.exists() and not TierChange.objects.exists()
+
+
+def _earn_at(contact, points: int, at: dt.datetime, key: str) -> None:
+    with transaction.atomic():
+        entry_append(
+            balance=balance_lock(workspace_id=contact.workspace_id, contact_id=contact.pk),
+            kind=EntryKind.EARN,
+            points=points,
+            idempotency_key=key,
+            source_kind=SourceKind.SYSTEM,
+            occurred_at=at,
+        )
+
+
+def test_downgrade_waits_for_the_grace_period_and_upgrades_do_not(ws):
+    _tiers(ws)
+    programme(ws, tier_grace_days=30)
+    contact = ContactFactory.create(workspace=ws)
+    start = timezone.now()
+    _earn_at(contact, 600, start - dt.timedelta(days=360), "old-gold")
+    # Upgrade at once at the review.
+    assert tiers_review(workspace_id=ws.pk, now=start) == 1
+    assert _tier_name(contact) == "Gold"
+    # Day 6: the 600 points left the 12 months; a review finds the contact below Gold.
+    day6 = start + dt.timedelta(days=6)
+    assert tiers_review(workspace_id=ws.pk, now=day6) == 0
+    row = ContactTier.objects.get(contact=contact)
+    assert row.tier is not None and row.tier.name == "Gold" and row.below_since == day6
+    # Still in grace a second before 30 days have run.
+    end = day6 + dt.timedelta(days=30)
+    assert tiers_review(workspace_id=ws.pk, now=end - dt.timedelta(seconds=1)) == 0
+    assert _tier_name(contact) == "Gold"
+    assert tiers_review(workspace_id=ws.pk, now=end) == 1
+    assert _tier_name(contact) is None
+    assert _moves(contact) == [("", "Gold", "review"), ("Gold", "", "review")]
+
+
+def test_reaching_the_tier_again_in_grace_clears_it(ws):
+    _tiers(ws)
+    programme(ws, tier_grace_days=10)
+    contact = ContactFactory.create(workspace=ws)
+    start = timezone.now()
+    _earn_at(contact, 150, start - dt.timedelta(days=364), "old")
+    assert tiers_review(workspace_id=ws.pk, now=start) == 1  # Silver
+    day2 = start + dt.timedelta(days=2)
+    assert tiers_review(workspace_id=ws.pk, now=day2) == 0
+    assert ContactTier.objects.get(contact=contact).below_since == day2
+    _earn_at(contact, 120, day2, "new")
+    assert tiers_review(workspace_id=ws.pk, now=day2 + dt.timedelta(days=1)) == 0
+    assert ContactTier.objects.get(contact=contact).below_since is None
+    # Well past the first grace period: still Silver, since it came back.
+    assert tiers_review(workspace_id=ws.pk, now=day2 + dt.timedelta(days=20)) == 0
+    assert _tier_name(contact) == "Silver"
+
+
+def test_tier_multiplier_multiplies_earning_floored_once(ws, news):
+    silver, _ = _tiers(ws)
+    tier_update(tier=silver, data={"multiplier": "1.5"}, actor=ACTOR)
+    programme(ws)
+    contact = ContactFactory.create(workspace=ws)
+    ingest(ws, purchase(contact, "100", properties={"order_id": "A"}))  # 100, into Silver
+    ingest(ws, purchase(contact, "33.33", properties={"order_id": "B"}))  # 33.33 * 1.5 = 49.995
+    earned = list(
+        LedgerEntry.objects.filter(contact=contact, kind=EntryKind.EARN)
+        .order_by("id")
+        .values_list("points", flat=True)
+    )
+    assert earned == [100, 49]
+    assert [n.kind for n in news] == ["points_earned", "tier_changed", "points_earned"]
+    assert news[1].up and news[1].tier_id == silver.pk and news[1].key.startswith("tier:")
+    with pytest.raises(InvalidInput) as caught:
+        tier_update(tier=silver, data={"multiplier": "11"}, actor=ACTOR)
+    assert "multiplier" in caught.value.fields

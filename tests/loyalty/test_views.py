@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from loyalty.models import Programme, Reward, RewardCode
+from loyalty.models import Programme, Reward, RewardCode, Tier
 
 pytestmark = pytest.mark.django_db
 
@@ -79,3 +79,46 @@ def test_a_viewer_reads_but_cannot_change_and_an_outsider_sees_nothing(owner, te
     assert teammate.web.post(f"{PAGE}rewards/", {"name": "x"}).status_code == 403
     assert outsider.web.get(PAGE).status_code == 404
     assert not Programme.objects.exists() and not Reward.objects.exists()
+
+
+def test_expiry_grace_and_tiers_are_set_in_plain_fields(owner, teammate):
+    saved = owner.web.post(
+        PAGE,
+        {
+            "enabled": "on",
+            "points_per_unit": "1",
+            "expiry_months": "12",
+            "expiry_reminder_days": "14",
+            "tier_grace_days": "30",
+        },
+    )
+    assert saved.status_code == 302
+    programme = Programme.objects.get(workspace=owner.workspace)
+    assert (programme.expiry_months, programme.expiry_reminder_days) == (12, 14)
+    assert programme.tier_grace_days == 30
+    shown = owner.web.get(PAGE).content.decode()
+    assert 'name="expiry_months" min="1" max="120" value="12"' in shown
+    # Emptied: never expire, no reminder, no grace.
+    owner.web.post(PAGE, {"enabled": "on", "points_per_unit": "1"})
+    programme.refresh_from_db()
+    assert (programme.expiry_months, programme.expiry_reminder_days) == (None, None)
+    assert programme.tier_grace_days == 0
+    bad = owner.web.post(
+        PAGE, {"enabled": "on", "points_per_unit": "1", "expiry_months": "0"}
+    ).content.decode()
+    assert "must be between 1 and 120" in bad and 'value="0"' in bad
+
+    tiers = PAGE + "tiers/"
+    added = owner.web.post(
+        tiers,
+        {"name": "Gold <i>", "threshold": "500", "benefits": "Free shipping", "multiplier": "1.5"},
+    )
+    assert added.status_code == 302
+    tier = Tier.objects.get(workspace=owner.workspace)
+    assert tier.multiplier == Decimal("1.5") and tier.benefits == "Free shipping"
+    shown = owner.web.get(PAGE).content.decode()
+    assert "Gold &lt;i&gt;" in shown and "Free shipping" in shown
+    refused = owner.web.post(tiers, {"name": "Gold <i>", "threshold": "x", "multiplier": "20"})
+    text = refused.content.decode()
+    assert refused.status_code == 200 and "must be a whole number" in text and "1 to 10" in text
+    assert teammate.web.post(tiers, {"name": "T", "threshold": "1"}).status_code in (403, 404)

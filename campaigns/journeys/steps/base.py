@@ -15,6 +15,7 @@ from campaigns.models import JourneyStep
 from contacts.models import Segment
 from contacts.rules.validation import rule_errors
 from lifecycle.models import Stage
+from loyalty.models import Reward, Tier
 from messaging.models import Template
 from surveys.models import Survey
 from workspaces.models import Workspace
@@ -80,17 +81,22 @@ class Names:
     segments: dict[int, str] = field(default_factory=dict)
     templates: dict[int, str] = field(default_factory=dict)
     surveys: dict[int, str] = field(default_factory=dict)
+    tiers: dict[int, str] = field(default_factory=dict)
+    rewards: dict[int, str] = field(default_factory=dict)
 
     @classmethod
     def load(
         cls, workspace: Workspace, triggers: Iterable[Any], steps: Iterable[Any] = ()
     ) -> Names:
         stage_ids, segment_ids, template_ids, survey_ids = set(), set(), set(), set()
+        tier_ids, reward_ids = set(), set()
         for trigger in triggers:
             if isinstance(trigger, dict):
                 stage_ids.add(trigger.get("stage_id"))
                 segment_ids.add(trigger.get("segment_id"))
                 survey_ids.add(trigger.get("survey_id"))
+                tier_ids.add(trigger.get("tier_id"))
+                reward_ids.add(trigger.get("reward_id"))
         for step in steps:
             config = step.get("config") if isinstance(step, dict) else None
             if not isinstance(config, dict):
@@ -116,6 +122,8 @@ class Names:
             segments=named(Segment, segment_ids),
             templates=named(Template, template_ids),
             surveys=named(Survey, survey_ids),
+            tiers=named(Tier, tier_ids),
+            rewards=named(Reward, reward_ids),
         )
 
     def of(self, kind: str, pk: Any) -> str:

@@ -1,0 +1,224 @@
+"""Recommendations per workspace, computed by a worker from the workspace's own
+`purchase` line items and `product_viewed` events and stored, so that serving
+(catalog.recommendations) is one indexed read and never computes.
+
+One run (`recommendations_compute`) reads the window's interactions with COPY, builds
+the models of `model.py` in numpy/scipy and replaces, in one transaction, every stored
+list of the workspace: popularity and bought-together pairs (ProductPopularity,
+ProductPair), co-viewed per product, popular / trending / new arrivals for the
+workspace, and for each contact with history their `for_you` list and what they
+bought. Readers see the old rows until the new ones commit; a repeat replaces again."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone
+
+from catalog.models import (
+    KIND_CO_VIEWED,
+    KIND_FOR_YOU,
+    KIND_NEW_ARRIVALS,
+    KIND_POPULAR,
+    KIND_TRENDING,
+)
+from catalog.services.recommendations import model
+from catalog.services.recommendations.io import interactions_read, lists_write
+from workspaces.models import Workspace
+
+log = logging.getLogger(__name__)
+
+# The workspace-wide lists keep this many products; a contact's and a product's lists
+# settings.CATALOG_RECS_STORED (longer than the API's largest n, for the filters).
+WORKSPACE_LIST = 500
+_TABLES = (
+    "catalog_productpopularity",
+    "catalog_productpair",
+    "catalog_productrecommendation",
+    "catalog_workspacerecommendation",
+    "catalog_contactrecommendation",
+    "catalog_contactpurchases",
+)
+
+
+@dataclass(frozen=True)
+class Computed:
+    products: int
+    pairs: int
+    contacts: int
+    interactions: int
+    seconds: float
+
+
+def _consumable(cursor: Any, product_ids: np.ndarray) -> np.ndarray:
+    """Per product column: whether `attributes.repurchase_days` makes it a consumable
+    (offered again once bought that long ago)."""
+    cursor.execute(
+        "SELECT id FROM catalog_product WHERE id = ANY(%s) "
+        "AND attributes ->> 'repurchase_days' ~ '^[0-9]{1,5}$' "
+        "AND (attributes ->> 'repurchase_days')::int > 0",
+        [product_ids.tolist()],
+    )
+    ids = np.array(sorted(row[0] for row in cursor.fetchall()), dtype=np.int64)
+    return np.isin(product_ids, ids)
+
+
+def _workspace_list(
+    cursor: Any, ws: int, kind: str, now: dt.datetime, ids: np.ndarray, scores: np.ndarray
+) -> None:
+    order = np.lexsort((ids, -scores))
+    order = order[scores[order] > 0][:WORKSPACE_LIST]
+    lists_write(
+        cursor,
+        table="catalog_workspacerecommendation",
+        columns=("workspace_id", "kind", "computed_at", "items", "scores"),
+        keys=[(ws, kind, now.isoformat())],
+        rows=np.zeros(len(order), np.int64),
+        items=ids[order],
+        values=scores[order].astype(np.float64),
+    )
+
+
+def _new_arrivals(cursor: Any, ws: int, now: dt.datetime) -> None:
+    cursor.execute(
+        "SELECT id, extract(epoch FROM created_at)::float8 FROM catalog_product "
+        "WHERE workspace_id = %s AND active AND created_at >= %s AND created_at <= %s "
+        "ORDER BY created_at DESC, id LIMIT %s",
+        [ws, now - dt.timedelta(days=settings.CATALOG_RECS_NEW_DAYS), now, WORKSPACE_LIST],
+    )
+    found = cursor.fetchall()
+    ids = np.array([r[0] for r in found], np.int64)
+    # Newest first: the score is the arrival time itself.
+    _workspace_list(cursor, ws, KIND_NEW_ARRIVALS, now, ids, np.array([r[1] for r in found]))
+
+
+def recommendations_compute(*, workspace: Workspace, now: dt.datetime | None = None) -> Computed:
+    """Replace every stored recommendation of the workspace (see the module's doc)
+    from the interactions of the CATALOG_RECS_WINDOW_DAYS before `now`."""
+    now = now or timezone.now()
+    began = time.perf_counter()
+    ws = workspace.pk
+    since = now - dt.timedelta(days=settings.CATALOG_RECS_WINDOW_DAYS)
+    stored = settings.CATALOG_RECS_STORED
+    stamp = now.isoformat()
+    with transaction.atomic(), connection.cursor() as cursor:
+        data = interactions_read(cursor, workspace_id=ws, since=since, now=now)
+        for table in _TABLES:
+            cursor.execute(f"DELETE FROM {table} WHERE workspace_id = %s", [ws])
+        _new_arrivals(cursor, ws, now)
+        if len(data.contacts) == 0:
+            return Computed(0, 0, 0, 0, time.perf_counter() - began)
+        m = model.matrices(data)
+        pids = m.product_ids
+        buyers = model.popularity(m)
+        sold = np.flatnonzero(buyers)
+        _popularity_write(cursor, ws, stamp, pids[sold], buyers[sold])
+        _workspace_list(cursor, ws, KIND_POPULAR, now, pids, buyers.astype(np.float64))
+        trend = model.trending(
+            data,
+            m,
+            now=int(now.timestamp()),
+            days=settings.CATALOG_RECS_TRENDING_DAYS,
+            weeks=settings.CATALOG_RECS_TRENDING_BASELINE_WEEKS,
+        )
+        _workspace_list(cursor, ws, KIND_TRENDING, now, pids, trend)
+
+        # Bought together: lift = together x everyone who bought ÷ (buyers x buyers).
+        lift = model.neighbours(
+            m.bought,
+            k=settings.CATALOG_RECS_PAIRS_PER_PRODUCT,
+            min_together=settings.CATALOG_RECS_MIN_TOGETHER,
+            score="lift",
+        ).tocoo()
+        everyone = int((np.diff(m.bought.indptr) > 0).sum())
+        together = np.rint(lift.data * buyers[lift.row] * buyers[lift.col]).astype(np.int64)
+        pairs = _pairs_write(
+            cursor, ws, stamp, pids[lift.row], pids[lift.col], together, lift.data * everyone
+        )
+
+        co_viewed = model.neighbours(
+            m.viewed, k=stored, min_together=settings.CATALOG_RECS_MIN_TOGETHER
+        ).tocoo()
+        lists_write(
+            cursor,
+            table="catalog_productrecommendation",
+            columns=("workspace_id", "product_id", "kind", "computed_at", "items", "scores"),
+            keys=[(ws, p, KIND_CO_VIEWED, stamp) for p in pids[np.unique(co_viewed.row)]],
+            rows=co_viewed.row,
+            items=pids[co_viewed.col],
+            values=co_viewed.data,
+        )
+
+        similar = model.neighbours(m.history, k=model.NEIGHBOURS)
+        consumable = _consumable(cursor, pids)
+        contacts = 0
+        for rows, cols, values in model.for_you(m, similar, consumable=consumable, k=stored):
+            contacts += lists_write(
+                cursor,
+                table="catalog_contactrecommendation",
+                columns=("workspace_id", "contact_id", "kind", "computed_at", "items", "scores"),
+                keys=[(ws, c, KIND_FOR_YOU, stamp) for c in m.contact_ids[np.unique(rows)]],
+                rows=rows,
+                items=pids[cols],
+                values=values,
+            )
+        last = m.last_bought.tocoo()  # row-major: csr's order
+        lists_write(
+            cursor,
+            table="catalog_contactpurchases",
+            columns=("workspace_id", "contact_id", "computed_at", "items", "bought_at"),
+            keys=[(ws, c, stamp) for c in m.contact_ids[np.unique(last.row)]],
+            rows=last.row,
+            items=pids[last.col],
+            values=last.data,
+            integer_values=True,
+        )
+        # Every row of the workspace was just replaced: fresh statistics keep the
+        # serving reads on their indexes.
+        cursor.execute("ANALYZE " + ", ".join(_TABLES))
+    seconds = time.perf_counter() - began
+    log.info(
+        "catalog.recommendations_computed workspace=%s interactions=%s contacts=%s "
+        "pairs=%s seconds=%.2f",
+        ws,
+        len(data.contacts),
+        contacts,
+        pairs,
+        seconds,
+    )
+    return Computed(len(sold), pairs, contacts, len(data.contacts), seconds)
+
+
+def _popularity_write(
+    cursor: Any, ws: int, stamp: str, ids: np.ndarray, buyers: np.ndarray
+) -> None:
+    with cursor.cursor.copy(
+        "COPY catalog_productpopularity (workspace_id, product_id, buyers, computed_at) FROM STDIN"
+    ) as copy:
+        for pid, n in zip(ids.tolist(), buyers.tolist(), strict=True):
+            copy.write_row((ws, pid, int(n), stamp))
+
+
+def _pairs_write(
+    cursor,
+    ws: int,
+    stamp: str,
+    a: np.ndarray,
+    b: np.ndarray,
+    together: np.ndarray,
+    lift: np.ndarray,
+) -> int:
+    with cursor.cursor.copy(
+        "COPY catalog_productpair (workspace_id, product_id, other_id, together, lift, "
+        "computed_at) FROM STDIN"
+    ) as copy:
+        for row in zip(a.tolist(), b.tolist(), together.tolist(), lift.tolist(), strict=True):
+            copy.write_row((ws, *row, stamp))
+    return len(a)
