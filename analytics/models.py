@@ -394,3 +394,6 @@ class SurveySendDay(models.Model):
 
     def __str__(self) -> str:
         return f"survey {self.survey_id} on {self.day}: {self.sent} sent"
+
+
+from analytics.models_loyalty import LoyaltyActiveDay, LoyaltyDay, LoyaltyTierMoveDay  # noqa: E402,F401

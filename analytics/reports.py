@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from analytics.figures import campaigns, clv, cohorts, customers, overview, stages, surveys
+from analytics.figures import campaigns, clv, cohorts, customers, loyalty, overview, stages, surveys
 from analytics.models import ClvModel
 from analytics.report_query import Query, parse_query
 from analytics.services.clv import clv_model_applied, clv_model_current
@@ -297,6 +297,11 @@ def _clv_tables(data: dict[str, Any]) -> list[Table]:
     ]
 
 
+def _loyalty(q: Query) -> dict[str, Any]:
+    loyalty.reject_filters(q.filters)
+    return loyalty.loyalty_report(workspace=q.workspace, period=q.period, granularity=q.granularity)
+
+
 REPORTS: dict[str, Report] = {
     report.key: report
     for report in [
@@ -383,6 +388,13 @@ REPORTS: dict[str, Report] = {
             "CLV and probability alive of the applied BG/NBD + Gamma-Gamma fit.",
             _clv,
             _clv_tables,
+        ),
+        Report(
+            "loyalty",
+            "Loyalty",
+            "Members, points issued, redeemed and expired, redemption rate, tiers, liability.",
+            _loyalty,
+            lambda data: [_table(*table) for table in loyalty.loyalty_tables(data)],
         ),
     ]
 }

@@ -12,6 +12,7 @@ from analytics import services
 from analytics.cache import workspaces_viewed
 from analytics.report_cache import figures_warm as warm
 from analytics.rollups import rollups_rebuild
+from analytics.rollups.loyalty import loyalty_rollups_recent, workspaces_with_programme
 from analytics.rollups.surveys import survey_sends_recent, workspaces_with_surveys
 from config.errors import Conflict
 from lifecycle.services import sweep_start
@@ -39,6 +40,17 @@ def survey_sends_refresh() -> list[int]:
     workspace_ids = workspaces_with_surveys()
     for workspace_id in workspace_ids:
         survey_sends_recent(workspace_id=workspace_id)
+    return workspace_ids
+
+
+@shared_task(name="analytics.loyalty_rollups_refresh")
+def loyalty_rollups_refresh() -> list[int]:
+    """Recompute yesterday's and today's loyalty rollups in every workspace with a
+    programme (beat, every minute): a recomputation, so a lost or repeated run is
+    harmless (analytics/rollups/loyalty.py)."""
+    workspace_ids = workspaces_with_programme()
+    for workspace_id in workspace_ids:
+        loyalty_rollups_recent(workspace_id=workspace_id)
     return workspace_ids
 
 

@@ -24,6 +24,7 @@ from analytics.report_query import Query
 from analytics.reports import REPORTS, Report, Table
 from analytics.services.clv_refits import clv_refit_request, clv_refit_status
 from analytics.services.spend import spend_delete, spend_set
+from analytics.views_loyalty import loyalty_cards
 from config.errors import DomainError
 from config.spreadsheet import csv_writer
 from contacts.selectors import segments_for_workspace
@@ -44,6 +45,7 @@ FORM_FIELDS: dict[str, tuple[str, ...]] = {
     "acquisition": (*PERIOD, "granularity", *FILTERS),
     "clv": FILTERS,
     "messages": (*PERIOD, *FILTERS),
+    "loyalty": (*PERIOD, "granularity"),
 }
 
 # Overview key figures: label, format, and whether a rise is good news.
@@ -276,6 +278,8 @@ def report_page(request: WorkspaceRequest, key: str = "overview") -> HttpRespons
         context["cards"] = _cards(data["figures"])
         context["survey_cards"] = _survey_cards(data["surveys"])
         context["can_rebuild"] = request.membership.can_admin
+    if report.key == "overview" or report.key == "loyalty":
+        context["loyalty_cards"] = loyalty_cards(workspace=request.workspace, data=data)
     if report.key == "churn":
         context["revenue_cards"] = [
             {"label": label, "value": _format(data["revenue"].get(k), kind)}

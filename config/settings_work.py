@@ -90,6 +90,11 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "task": "analytics.survey_sends_refresh",
         "schedule": 60.0,
     },
+    # The loyalty ledger's last two local days (analytics/rollups/loyalty.py).
+    "analytics.loyalty_rollups_refresh": {
+        "task": "analytics.loyalty_rollups_refresh",
+        "schedule": 60.0,
+    },
     # The default view of every report, computed ahead for workspaces in use.
     "analytics.figures_warm": {"task": "analytics.figures_warm", "schedule": 240.0},
     # Messaging: due outbox rows are claimed every second (messaging/services/dispatch.py).

@@ -23,6 +23,7 @@ from loyalty.services.programme import (
     MAX_EVENT_RULES,
     MAX_MULTIPLIERS,
     PER_UNIT_PATTERN,
+    VALUE_PATTERN,
 )
 from loyalty.services.rewards import CODE_PATTERN, MAX_CODES_PER_CALL, PREFIX_PATTERN
 
@@ -95,6 +96,11 @@ class ProgrammeSerializer(serializers.Serializer):
         min_value=0,
         max_value=3650,
         help_text="Days a contact the review finds below its tier keeps it (0: goes down at once)",
+    )
+    value_per_point = described(
+        {"type": "string", "pattern": VALUE_PATTERN},
+        required=False,
+        help_text="What one point is worth in the workspace's currency (the liability report)",
     )
     updated_at = serializers.DateTimeField(read_only=True)
 

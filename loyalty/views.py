@@ -45,6 +45,10 @@ def _programme_data(post: Any) -> dict[str, Any]:
         "points_per_unit": post.get("points_per_unit", "").strip(),
         "event_points": event_points,
         "daily_cap": _whole_or_text(cap) if cap else None,
+        # Blank (or a form without the field): the value stays as it is.
+        **(
+            {"value_per_point": value} if (value := post.get("value_per_point", "").strip()) else {}
+        ),
     }
     for field in PERIOD_FIELDS:
         raw = post.get(field, "").strip()
@@ -62,6 +66,7 @@ def _form(programme: Programme) -> dict[str, Any]:
         "enabled": programme.enabled,
         "points_per_unit": str(programme.points_per_unit),
         "daily_cap": "" if programme.daily_cap is None else programme.daily_cap,
+        "value_per_point": f"{programme.value_per_point:.4f}",
     }
     for field in PERIOD_FIELDS:
         value = getattr(programme, field)
@@ -110,7 +115,7 @@ def loyalty_settings(request: WorkspaceRequest) -> HttpResponse:
                 "enabled": data["enabled"],
                 **{
                     field: request.POST.get(field, "")
-                    for field in ("points_per_unit", "daily_cap", *PERIOD_FIELDS)
+                    for field in ("points_per_unit", "daily_cap", "value_per_point", *PERIOD_FIELDS)
                 },
             },
             event_rows=rows + [{"name": "", "points": ""}] * BLANK_EVENT_ROWS,

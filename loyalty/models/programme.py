@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django.db import models
 from django.utils import timezone
 
@@ -32,6 +34,8 @@ class Programme(models.Model):
     event_points = models.JSONField(default=no_event_points, blank=True)
     multipliers = models.JSONField(default=no_multipliers, blank=True)
     daily_cap = models.PositiveIntegerField(null=True, blank=True)
+    # What one point is worth in the workspace's currency: the liability report's rate.
+    value_per_point = models.DecimalField(max_digits=10, decimal_places=4, default=Decimal("0.01"))
     # Expiry by inactivity: a balance expires whole `expiry_months` after the contact's
     # last earn or redemption (none: points never expire), at midnight in the
     # contact's time zone; `expiry_reminder_days` before that the "points about to

@@ -28,6 +28,7 @@ FIELDS = (
     "expiry_months",
     "expiry_reminder_days",
     "tier_grace_days",
+    "value_per_point",
 )
 # (field, highest value, whether none is allowed): whole numbers of months or days.
 _PERIODS = (
@@ -46,6 +47,7 @@ def programme_get(*, workspace: Workspace) -> Programme:
 
 # Decimals travel as strings ("1.5"), as the API's other amounts do: exact, no float.
 PER_UNIT_PATTERN = r"^(?:[0-9]{1,4}(?:\.[0-9]{1,2})?|10000(?:\.00?)?)$"
+VALUE_PATTERN = r"^[0-9]{1,6}(?:\.[0-9]{1,4})?$"
 FACTOR_PATTERN = r"^(?:[1-9](?:\.[0-9]{1,2})?|10(?:\.00?)?)$"
 
 
@@ -155,6 +157,12 @@ def _apply(programme: Programme, data: dict[str, Any]) -> None:
         )
         if rate is not None:
             programme.points_per_unit = rate
+    if "value_per_point" in data:
+        value = data["value_per_point"]
+        if not isinstance(value, str) or not re.match(VALUE_PATTERN, value):
+            errors["value_per_point"] = ['a number from 0 as a string, at most 4 decimals ("0.01")']
+        else:
+            programme.value_per_point = Decimal(value).quantize(Decimal("0.0001"))
     if "event_points" in data:
         fixed = _event_points(data["event_points"], errors)
         if fixed is not None:

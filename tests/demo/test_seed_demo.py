@@ -13,11 +13,14 @@ from django.db import models
 from django.utils import timezone
 
 from analytics.figures.common import NO_FILTERS, Period
+from analytics.figures.loyalty import loyalty_report
 from analytics.figures.surveys import SurveyQuery, survey_results
+from analytics.report_query import local_today
 from campaigns.models import Broadcast, JourneyStep
 from contacts.models import Contact, Event, Segment
 from lifecycle.models import ContactStage
 from lifecycle.services import sweep_now
+from loyalty.models import LedgerEntry, PointsBalance, Programme, Redemption, TierChange
 from surveys.models import Survey
 from workspaces.models import Workspace
 
@@ -119,3 +122,22 @@ def test_seed_demo_puts_nothing_after_now():
                 if count:
                     late[f"{model._meta.label}.{field.name}"] = count
     assert not late, late
+
+
+def test_seed_demo_runs_the_loyalty_programme_with_a_year_of_history():
+    call_command("seed_demo", "--contacts", "120", "--seed", "5", stdout=io.StringIO())
+    ws = Workspace.objects.get(slug="demo")
+    assert Programme.objects.get(workspace=ws).enabled
+    earned = LedgerEntry.objects.filter(workspace=ws, kind="earn")
+    assert (
+        earned.count() == Event.objects.filter(workspace=ws, name="purchase", revenue__gt=0).count()
+    )
+    assert Redemption.objects.filter(workspace=ws).count() >= 3
+    assert TierChange.objects.filter(workspace=ws).exists()
+    today = local_today(ws)
+    year = Period(today - dt.timedelta(days=400), today + dt.timedelta(days=1))
+    report = loyalty_report(workspace=ws, period=year, granularity="month")
+    balances = sum(b.balance for b in PointsBalance.objects.filter(workspace=ws))
+    assert report["now"]["outstanding_points"] == balances > 0
+    assert report["totals"]["issued"] == sum(e.points for e in earned)
+    assert report["totals"]["redemptions"] == Redemption.objects.filter(workspace=ws).count()

@@ -15,6 +15,7 @@ from demo.broadcasts import demo_broadcast_seed, demo_segments_seed
 from demo.campaigns import demo_journeys_seed, demo_messaging_seed
 from demo.contacts import demo_contacts_create
 from demo.lifecycle import demo_history_replay
+from demo.loyalty import demo_loyalty_seed
 from demo.surveys import (
     demo_survey_journey_seed,
     demo_survey_report_seed,
@@ -87,6 +88,7 @@ class Command(BaseCommand):
         demo_survey_journey_seed(workspace=workspace)
         demo_survey_report_seed(workspace=workspace)
         demo_broadcast_seed(workspace=workspace, seed=options["seed"])
+        ledger = demo_loyalty_seed(workspace=workspace, seed=options["seed"])
         # Statistics for the planner after a bulk load: without them the first pages
         # (a broadcast's conversions) plan for empty tables and take seconds, not ms.
         with connection.cursor() as cursor:
@@ -95,6 +97,7 @@ class Command(BaseCommand):
             f"Demo workspace '{DEMO_SLUG}': {summary.contacts} contacts, {summary.events} "
             f"events, {summary.purchases} purchases worth {summary.revenue} "
             f"{workspace.currency}; {moves} lifecycle stage moves over the year; "
-            f"{sent} messages in the sandbox outbox; {answers} survey answers."
+            f"{sent} messages in the sandbox outbox; {answers} survey answers; "
+            f"{ledger} loyalty ledger entries."
         )
         self.stdout.write(f"Demo API key (shown once): {secret}")

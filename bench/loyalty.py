@@ -1,0 +1,258 @@
+"""make bench-loyalty: the loyalty programme at scale.
+
+Builds (COPY, then INSERT ... SELECT generate_series) a workspace of MEMBERS contacts
+(default 1,000,000), each a member, with ENTRIES ledger entries (default 10,000,000)
+over the past year and a balance row each (bench/loyalty_data.py), rebuilds the loyalty
+rollups (`rollup_rebuild_s`), then measures, in-process:
+
+  ingest_overhead_pct   a 1000-event purchase batch (1000 contacts, each once) through
+                        events_ingest and the lifecycle engine (which earns the points
+                        when the programme runs), median of RUNS batches with the
+                        programme on against RUNS with it off (same shape, fresh contacts
+                        each batch, runs alternated): (on - off) / off in %
+  balance_p95_ms        loyalty.selectors.balance_for (what the balance API reads) for
+                        SAMPLE random members: p95 (the selector, not HTTP)
+  liability_ms          analytics.figures.loyalty.liability (members, outstanding points
+                        and their value), median of 5, nothing cached (it reads the
+                        balance rows every time)
+  report_ms             the whole loyalty report over 365 days by month (from the rollups)
+  concurrent_redeem_duplicates
+                        THREADS threads redeem a discount-code reward whose pool has
+                        CODES codes left, each for a different contact: codes handed out
+                        more than once, or redemptions beyond the pool (must be 0)
+
+DATABASE (default stagecraft_bench_loyalty) is dropped and created. Prints one JSON
+object as its last line."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import random
+import statistics
+import threading
+import time
+from typing import Any
+
+from bench.common import copy_contacts, django_setup, fresh_database, machine, migrate, report
+from bench.loyalty_data import build_ledger
+
+MEMBERS = int(os.environ.get("MEMBERS", "1000000"))
+ENTRIES = int(os.environ.get("ENTRIES", str(MEMBERS * 10)))
+DATABASE = os.environ.get("DATABASE", "stagecraft_bench_loyalty")
+RUNS = int(os.environ.get("RUNS", "5"))
+BATCH = int(os.environ.get("BATCH", "1000"))
+SAMPLE = int(os.environ.get("SAMPLE", "2000"))
+THREADS = int(os.environ.get("THREADS", "16"))
+CODES = int(os.environ.get("CODES", "3"))
+
+
+def log(message: str) -> None:
+    print(f"[bench-loyalty] {message}", flush=True)
+
+
+def _median_ms(function: Any, runs: int = 5) -> float:
+    timings = []
+    for _ in range(runs + 1):
+        started = time.perf_counter()
+        function()
+        timings.append((time.perf_counter() - started) * 1000)
+    return round(statistics.median(timings[1:]), 1)
+
+
+def _ingest_overhead(workspace: Any, first_id: int) -> dict[str, Any]:
+    from contacts.services.events import events_ingest
+    from lifecycle.services import marked_contacts_evaluate
+    from loyalty.services import programme_update
+    from workspaces.services import Actor
+
+    actor = Actor(system="bench")
+    timings: dict[bool, list[float]] = {True: [], False: []}
+    for run in range(RUNS * 2 + 2):  # the first pair warms caches and plans
+        enabled = run % 2 == 0
+        programme_update(workspace=workspace, data={"enabled": enabled}, actor=actor)
+        start = first_id + run * BATCH  # fresh contacts each batch
+        items = [
+            {
+                "contact": {"id": start + k},
+                "name": "purchase",
+                "revenue": f"{10 + k % 90}.{k % 100:02d}",
+                "idempotency_key": f"bench-{run}-{k}",
+                "properties": {"order_id": f"o-{run}-{k}"},
+            }
+            for k in range(BATCH)
+        ]
+        started = time.perf_counter()
+        result = events_ingest(workspace=workspace, items=items)
+        assert not result.errors, result.errors[:3]
+        while marked_contacts_evaluate(limit=2000):
+            pass
+        took = (time.perf_counter() - started) * 1000
+        if run >= 2:
+            timings[enabled].append(took)
+        log(f"batch {run} programme {'on' if enabled else 'off'}: {took:.0f} ms")
+    on, off = statistics.median(timings[True]), statistics.median(timings[False])
+    return {
+        "on_ms": round(on, 1),
+        "off_ms": round(off, 1),
+        "pct": round((on - off) / off * 100, 1),
+    }
+
+
+def _balance_p95(workspace: Any, first_id: int) -> float:
+    from contacts.models import Contact
+    from loyalty.selectors import balance_for
+
+    rng = random.Random(9)
+    timings = []
+    for _ in range(SAMPLE):
+        contact = Contact(pk=first_id + rng.randrange(MEMBERS), workspace_id=workspace.pk)
+        started = time.perf_counter()
+        balance_for(contact=contact)
+        timings.append((time.perf_counter() - started) * 1000)
+    timings.sort()
+    return round(timings[int(len(timings) * 0.95) - 1], 2)
+
+
+def _concurrent_redeem(workspace: Any, first_id: int) -> dict[str, int]:
+    from django.db import connection
+
+    from config.errors import DomainError
+    from contacts.models import Contact
+    from loyalty.models import Redemption
+    from loyalty.services import reward_codes_add, reward_create
+    from loyalty.services.redemptions import reward_redeem
+    from workspaces.services import Actor
+
+    actor = Actor(system="bench")
+    reward = reward_create(
+        workspace=workspace,
+        data={"name": "Bench 10% off", "kind": "discount_code", "points_cost": 100},
+        actor=actor,
+    )
+    reward_codes_add(reward=reward, data={"generate": CODES}, actor=actor)
+    # Members near the end of the range: their balances (from the ledger) cover the cost.
+    contacts = list(
+        Contact.objects.filter(pk__gte=first_id + MEMBERS - THREADS - 1).order_by("pk")[:THREADS]
+    )
+    barrier = threading.Barrier(len(contacts))
+    outcome = {"redeemed": 0, "refused": 0}
+    lock = threading.Lock()
+
+    def redeem(contact: Any) -> None:
+        try:
+            barrier.wait()
+            reward_redeem(
+                contact=contact,
+                data={"reward_id": reward.pk, "idempotency_key": f"race-{contact.pk}"},
+                actor=actor,
+            )
+            with lock:
+                outcome["redeemed"] += 1
+        except DomainError:
+            with lock:
+                outcome["refused"] += 1
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=redeem, args=(c,)) for c in contacts]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    codes = list(Redemption.objects.filter(reward=reward).values_list("code", flat=True))
+    duplicates = len(codes) - len(set(codes)) + max(0, len(codes) - CODES)
+    return {**outcome, "duplicates": duplicates, "codes": CODES, "threads": len(contacts)}
+
+
+def main() -> None:
+    url = fresh_database(DATABASE)
+    django_setup(url)
+    log("migrating")
+    migrate()
+    from django.db import connection
+
+    from analytics.figures.common import Period
+    from analytics.figures.loyalty import liability, loyalty_report
+    from analytics.rollups.loyalty import loyalty_rollups_rebuild
+    from loyalty.services import programme_update
+    from workspaces.services import Actor, workspace_provision
+
+    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    workspace, _ = workspace_provision(slug="bench", name="Bench")
+    programme_update(
+        workspace=workspace,
+        data={"enabled": True, "points_per_unit": "1", "value_per_point": "0.01"},
+        actor=Actor(system="bench"),
+    )
+    started = time.perf_counter()
+    with connection.cursor() as cursor:
+        first_id, _ = copy_contacts(
+            cursor,
+            workspace_id=workspace.pk,
+            count=MEMBERS,
+            rng=random.Random(5),
+            now=now,
+            attributes=lambda i: {},
+        )
+    log(f"{MEMBERS} contacts copied in {time.perf_counter() - started:.1f}s")
+    started = time.perf_counter()
+    with connection.cursor() as cursor:
+        build_ledger(
+            cursor,
+            workspace_id=workspace.pk,
+            first_id=first_id,
+            members=MEMBERS,
+            entries=ENTRIES,
+            now=now,
+        )
+        cursor.execute("VACUUM ANALYZE loyalty_ledgerentry, loyalty_pointsbalance")
+        cursor.execute("SELECT count(*) FROM loyalty_ledgerentry")
+        entries = cursor.fetchone()[0]
+    build_s = time.perf_counter() - started
+    log(f"{entries} ledger entries and balances built in {build_s:.1f}s")
+    started = time.perf_counter()
+    loyalty_rollups_rebuild(workspace_id=workspace.pk)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "VACUUM ANALYZE analytics_loyaltyday, analytics_loyaltyactiveday, "
+            "analytics_loyaltytiermoveday"
+        )
+    rebuild_s = time.perf_counter() - started
+    log(f"loyalty rollups rebuilt in {rebuild_s:.1f}s")
+
+    liability_ms = _median_ms(lambda: liability(workspace=workspace))
+    today = now.date()
+    year = Period(today - dt.timedelta(days=364), today)
+    report_ms = _median_ms(
+        lambda: loyalty_report(workspace=workspace, period=year, granularity="month")
+    )
+    log(f"liability {liability_ms} ms, report (365 days by month) {report_ms} ms")
+    balance_ms = _balance_p95(workspace, first_id)
+    log(f"balance_for p95 {balance_ms} ms")
+    ingest = _ingest_overhead(workspace, first_id)
+    log(f"ingest: {ingest}")
+    redeem = _concurrent_redeem(workspace, first_id)
+    log(f"concurrent redemptions: {redeem}")
+    report(
+        {
+            "benchmark": "loyalty",
+            "members": MEMBERS,
+            "ledger_entries": entries,
+            "ingest_overhead_pct": ingest["pct"],
+            "ingest_batch_ms": {"on": ingest["on_ms"], "off": ingest["off_ms"]},
+            "balance_p95_ms": balance_ms,
+            "balance_measured": "loyalty.selectors.balance_for, in-process",
+            "liability_ms": liability_ms,
+            "report_ms": report_ms,
+            "concurrent_redeem_duplicates": redeem["duplicates"],
+            "concurrent_redeem": redeem,
+            "ledger_build_s": round(build_s, 1),
+            "rollup_rebuild_s": round(rebuild_s, 1),
+            "machine": machine(),
+        }
+    )
+
+
+if __name__ == "__main__":
+    main()
