@@ -26,6 +26,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from analytics.figures.common import Filters, Period, bucket_start, buckets, fetch
+from analytics.figures.referrals import referral_figures
 from config.errors import InvalidInput
 from workspaces.models import Workspace
 
@@ -160,6 +161,7 @@ def loyalty_report(*, workspace: Workspace, period: Period, granularity: str) ->
         "tiers": tiers,
         "tier_moves": moves,
         "tier_moves_by_bucket": moves_by_bucket,
+        "referrals": referral_figures(workspace=workspace, period=period),
     }
 
 
@@ -185,4 +187,10 @@ def loyalty_tables(data: dict[str, Any]) -> list[tuple[str, str, list[dict[str, 
         ("series", "Points and members per bucket", data["series"], TABLE_COLUMNS["series"]),
         ("tiers", "Members per tier now", data["tiers"], TABLE_COLUMNS["tiers"]),
         ("tier_moves", "Tier moves in the period", data["tier_moves"], TABLE_COLUMNS["tier_moves"]),
+        (
+            "referrals",
+            "Referral figures (period; revenue and CLV now)",
+            [{"figure": key, "value": value} for key, value in data["referrals"].items()],
+            ["figure", "value"],
+        ),
     ]
