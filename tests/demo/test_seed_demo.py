@@ -20,7 +20,14 @@ from campaigns.models import Broadcast, JourneyStep
 from contacts.models import Contact, Event, Segment
 from lifecycle.models import ContactStage
 from lifecycle.services import sweep_now
-from loyalty.models import LedgerEntry, PointsBalance, Programme, Redemption, TierChange
+from loyalty.models import (
+    LedgerEntry,
+    PointsBalance,
+    Programme,
+    Redemption,
+    Referral,
+    TierChange,
+)
 from surveys.models import Survey
 from workspaces.models import Workspace
 
@@ -129,8 +136,10 @@ def test_seed_demo_runs_the_loyalty_programme_with_a_year_of_history():
     ws = Workspace.objects.get(slug="demo")
     assert Programme.objects.get(workspace=ws).enabled
     earned = LedgerEntry.objects.filter(workspace=ws, kind="earn")
+    from_purchases = earned.filter(event_id__isnull=False)
     assert (
-        earned.count() == Event.objects.filter(workspace=ws, name="purchase", revenue__gt=0).count()
+        from_purchases.count()
+        == Event.objects.filter(workspace=ws, name="purchase", revenue__gt=0).count()
     )
     assert Redemption.objects.filter(workspace=ws).count() >= 3
     assert TierChange.objects.filter(workspace=ws).exists()
@@ -141,3 +150,22 @@ def test_seed_demo_runs_the_loyalty_programme_with_a_year_of_history():
     assert report["now"]["outstanding_points"] == balances > 0
     assert report["totals"]["issued"] == sum(e.points for e in earned)
     assert report["totals"]["redemptions"] == Redemption.objects.filter(workspace=ws).count()
+
+
+def test_seed_demo_runs_the_referral_programme_with_paid_and_held_friends():
+    call_command("seed_demo", "--contacts", "600", "--seed", "5", stdout=io.StringIO())
+    ws = Workspace.objects.get(slug="demo")
+    referrals = Referral.objects.filter(workspace=ws)
+    statuses = set(referrals.values_list("status", flat=True))
+    assert {"paid", "pending"} <= statuses
+    # A paid referral paid both sides once, in the ledger, after its hold.
+    for referral in referrals.filter(status="paid"):
+        rewards = LedgerEntry.objects.filter(workspace=ws, source_id=f"referral:{referral.pk}")
+        assert sorted(rewards.values_list("contact_id", flat=True)) == sorted(
+            [referral.referrer_id, referral.referred_id]
+        )
+        assert all(e.occurred_at >= referral.converted_at for e in rewards)
+    # Every balance is still the sum of its entries.
+    for balance in PointsBalance.objects.filter(workspace=ws):
+        entries = LedgerEntry.objects.filter(workspace=ws, contact_id=balance.contact_id)
+        assert balance.balance == sum(e.points for e in entries)

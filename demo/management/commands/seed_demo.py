@@ -16,6 +16,7 @@ from demo.campaigns import demo_journeys_seed, demo_messaging_seed
 from demo.contacts import demo_contacts_create
 from demo.lifecycle import demo_history_replay
 from demo.loyalty import demo_loyalty_seed
+from demo.referrals import demo_referrals_seed
 from demo.surveys import (
     demo_survey_journey_seed,
     demo_survey_report_seed,
@@ -89,6 +90,7 @@ class Command(BaseCommand):
         demo_survey_report_seed(workspace=workspace)
         demo_broadcast_seed(workspace=workspace, seed=options["seed"])
         ledger = demo_loyalty_seed(workspace=workspace, seed=options["seed"])
+        referrals = demo_referrals_seed(workspace=workspace, seed=options["seed"])
         # Statistics for the planner after a bulk load: without them the first pages
         # (a broadcast's conversions) plan for empty tables and take seconds, not ms.
         with connection.cursor() as cursor:
@@ -98,6 +100,6 @@ class Command(BaseCommand):
             f"events, {summary.purchases} purchases worth {summary.revenue} "
             f"{workspace.currency}; {moves} lifecycle stage moves over the year; "
             f"{sent} messages in the sandbox outbox; {answers} survey answers; "
-            f"{ledger} loyalty ledger entries."
+            f"{ledger} loyalty ledger entries; {referrals} referrals."
         )
         self.stdout.write(f"Demo API key (shown once): {secret}")
