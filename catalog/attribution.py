@@ -1,5 +1,5 @@
 """Recommendation and product block performance: per kind (product, cart,
-bought_together, popular), how many products messages showed, the clicks on those
+for_you, popular), how many products messages showed, the clicks on those
 products' links, and the revenue of purchases of a shown product by the message's
 contact within the window after the message was sent.
 
