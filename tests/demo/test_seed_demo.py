@@ -22,6 +22,7 @@ from contacts.models import Contact, Event, Segment
 from lifecycle.models import ContactStage
 from lifecycle.services import sweep_now
 from messaging.models import Template
+from messaging.services.previews import template_preview
 from surveys.models import Survey
 from workspaces.models import Workspace
 
@@ -94,6 +95,10 @@ def _catalogue_has_shapes(workspace):
     template = Template.objects.get(pk=step.config["template_id"])
     kinds = {b["type"] for b in template.document["sections"][0]["columns"][0]["blocks"]}
     assert {"product", "recommendations"} <= kinds and step.journey.status == "live"
+    # The email shows the featured bag and the buyer's picks, linked to the shop.
+    shown = template_preview(template=template, contact=buyer).html
+    assert products["eth-yirgacheffe"].title in shown
+    assert all(r.product.title in shown for r in recs)
 
 
 def test_seed_demo_is_believable_deterministic_and_idempotent():
