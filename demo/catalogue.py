@@ -218,14 +218,26 @@ def _basket(
     return lines
 
 
+def _cart_slots(value: Any) -> list[str]:
+    """The slots an abandoned cart of the generator was worth (one, or two alike)."""
+    for sku, price in SLOT_PRICES.items():
+        for times in (1, 2):
+            if str(value) == str(price * times):
+                return [sku] * times
+    return []
+
+
 def demo_purchase_items(*, workspace: Workspace, seed: int) -> int:
-    """Give each demo purchase line items of the catalogue worth its revenue (see the
-    module's doc); returns how many purchases were given items."""
+    """Give each demo purchase (and abandoned cart) line items of the catalogue worth
+    its revenue (cart value) (see the module's doc); returns how many events got
+    items."""
     prices = {row[0]: Decimal(row[3]) for row in CATALOGUE}
+    categories = {row[0]: row[2][0] for row in CATALOGUE}
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT id, contact_id, properties, revenue FROM contacts_event "
-            "WHERE workspace_id = %s AND name = 'purchase' ORDER BY contact_id, occurred_at, id",
+            "SELECT id, contact_id, name, properties, revenue FROM contacts_event "
+            "WHERE workspace_id = %s AND name IN ('purchase', 'cart_abandoned') "
+            "ORDER BY contact_id, occurred_at, id",
             [workspace.pk],
         )
         rows = cursor.fetchall()
@@ -234,19 +246,28 @@ def demo_purchase_items(*, workspace: Workspace, seed: int) -> int:
         by_contact.setdefault(row[1], []).append(row)
     ids: list[int] = []
     properties: list[Jsonb] = []
-    for contact_id, purchases in by_contact.items():
+    for contact_id, events in by_contact.items():
         rng = random.Random(f"{seed}:{contact_id}")
+        carts = random.Random(f"{seed}:{contact_id}:cart")  # purchases' draws stay put
         style = rng.choices(list(STYLE_WEIGHTS), weights=list(STYLE_WEIGHTS.values()))[0]
-        subscriber = len(purchases) >= SUBSCRIBER_ORDERS
-        for order, (pk, _, props, revenue) in enumerate(purchases, start=1):
+        subscriber = sum(e[2] == "purchase" for e in events) >= SUBSCRIBER_ORDERS
+        order = 0
+        for pk, _, name, props, revenue in events:
             props = json.loads(props) if isinstance(props, str) else props
-            skus = props.get("skus")
-            if not isinstance(skus, list) or not all(s in SLOT_PRICES for s in skus):
-                continue  # not a purchase of the demo's generator: left as it is
-            listed = sum((SLOT_PRICES[s] for s in skus), Decimal(0))
-            # The generator's discount (10% off every line, or none).
-            factor = Decimal(1) if revenue == listed else Decimal("0.9")
-            lines = _basket(rng, style, skus, order, subscriber)
+            factor = Decimal(1)
+            if name == "cart_abandoned":
+                lines = _basket(carts, style, _cart_slots(props.get("cart_value")), 0, False)
+            else:
+                skus = props.get("skus")
+                if not isinstance(skus, list) or not all(s in SLOT_PRICES for s in skus):
+                    continue  # not a purchase of the demo's generator: left as it is
+                order += 1
+                listed = sum((SLOT_PRICES[s] for s in skus), Decimal(0))
+                # The generator's discount (10% off every line, or none).
+                factor = Decimal(1) if revenue == listed else Decimal("0.9")
+                lines = _basket(rng, style, skus, order, subscriber)
+            if not lines:
+                continue
             items = [
                 {
                     "product_id": product_id,
@@ -255,19 +276,11 @@ def demo_purchase_items(*, workspace: Workspace, seed: int) -> int:
                 }
                 for product_id, quantity in lines.items()
             ]
-            first = next(row for row in CATALOGUE if row[0] == items[0]["product_id"])
+            props = {**props, "items": items, "brewing": style}
+            if name == "purchase":
+                props.update(skus=list(lines), category=categories[items[0]["product_id"]])
             ids.append(pk)
-            properties.append(
-                Jsonb(
-                    {
-                        **props,
-                        "items": items,
-                        "skus": list(lines),
-                        "category": first[2][0],
-                        "brewing": style,
-                    }
-                )
-            )
+            properties.append(Jsonb(props))
     with connection.cursor() as cursor:
         for start in range(0, len(ids), 5000):
             cursor.execute(

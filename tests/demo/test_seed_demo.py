@@ -74,6 +74,12 @@ def _catalogue_has_shapes(workspace):
         paid = sum(Decimal(str(i["price"])) * i["quantity"] for i in items)
         assert paid == event.revenue, (items, event.revenue)
         bought.setdefault(event.contact_id, set()).update(i["product_id"] for i in items)
+    # Abandoned carts name what was in them, worth the cart's value (a Cart block).
+    for event in Event.objects.filter(workspace=workspace, name="cart_abandoned"):
+        items = event.properties["items"]
+        assert all(i["product_id"] in products for i in items), items
+        value = sum(Decimal(str(i["price"])) * i["quantity"] for i in items)
+        assert value == Decimal(event.properties["cart_value"]), (items, event.properties)
     # An espresso grinder goes with espresso beans, never with V60 filters.
     pairs = ProductPair.objects.filter(workspace=workspace)
     grinder = pairs.filter(product__product_id="espresso-grinder")
