@@ -278,7 +278,7 @@ def demo_purchase_items(*, workspace: Workspace, seed: int) -> int:
             ]
             props = {**props, "items": items, "brewing": style}
             if name == "purchase":
-                props.update(skus=list(lines), category=categories[items[0]["product_id"]])
+                props.update(skus=list(lines), category=categories[next(iter(lines))])
             ids.append(pk)
             properties.append(Jsonb(props))
     with connection.cursor() as cursor:
