@@ -133,8 +133,8 @@ def _expected(ws: Any, period: Period, referrals: list[Referral], revenue: dict[
         "referred_avg_revenue": average([revenue[pk] for pk in mine]),
         "other_avg_revenue": average([revenue[pk] for pk in others]),
         # The database averages the exact values; round once, like the figure.
-        "referred_avg_clv": average([clv[pk] for pk in mine]),
-        "other_avg_clv": average([clv[pk] for pk in others]),
+        "referred_avg_clv": average([clv[pk] or Decimal(0) for pk in mine]),
+        "other_avg_clv": average([clv[pk] or Decimal(0) for pk in others]),
     }
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+from decimal import Decimal
 
 import pytest
 from django.apps import apps
@@ -17,6 +18,8 @@ from analytics.figures.loyalty import loyalty_report
 from analytics.figures.surveys import SurveyQuery, survey_results
 from analytics.report_query import local_today
 from campaigns.models import Broadcast, JourneyStep
+from catalog.models import Product, ProductPair
+from catalog.recommendations import recommendations_for_contact
 from contacts.models import Contact, Event, Segment
 from lifecycle.models import ContactStage
 from lifecycle.services import sweep_now
@@ -28,6 +31,8 @@ from loyalty.models import (
     Referral,
     TierChange,
 )
+from messaging.models import Template
+from messaging.services.previews import template_preview
 from surveys.models import Survey
 from workspaces.models import Workspace
 
@@ -59,6 +64,59 @@ def _survey_report_has_shapes(workspace, journey_id):
     assert got["by_journey"][0]["answers"] == got["answers"] > 0
 
 
+def _catalogue_has_shapes(workspace):
+    """A coffee catalogue; every purchase names its products at prices that add up to
+    its revenue; what is bought together follows how people brew; a buyer gets
+    recommendations of products they did not buy; a live journey shows product blocks."""
+    products = {p.product_id: p for p in Product.objects.filter(workspace=workspace)}
+    assert len(products) >= 40
+    categories = {c for p in products.values() for c in p.categories}
+    assert {"beans", "single-origin", "blend", "equipment", "grinder", "subscriptions"} <= (
+        categories
+    )
+    assert 3 <= sum(not p.in_stock for p in products.values()) <= 8
+    assert all(p.currency == workspace.currency and p.image_url for p in products.values())
+    purchases = Event.objects.filter(workspace=workspace, name="purchase")
+    bought: dict[int, set[str]] = {}
+    for event in purchases:
+        items = event.properties["items"]
+        assert items and all(i["product_id"] in products for i in items), items
+        paid = sum(Decimal(str(i["price"])) * i["quantity"] for i in items)
+        assert paid == event.revenue, (items, event.revenue)
+        bought.setdefault(event.contact_id, set()).update(i["product_id"] for i in items)
+    # Abandoned carts name what was in them, worth the cart's value (a Cart block).
+    for event in Event.objects.filter(workspace=workspace, name="cart_abandoned"):
+        items = event.properties["items"]
+        assert all(i["product_id"] in products for i in items), items
+        value = sum(Decimal(str(i["price"])) * i["quantity"] for i in items)
+        assert value == Decimal(event.properties["cart_value"]), (items, event.properties)
+    # An espresso grinder goes with espresso beans, never with V60 filters.
+    pairs = ProductPair.objects.filter(workspace=workspace)
+    grinder = pairs.filter(product__product_id="espresso-grinder")
+    others = set(grinder.values_list("other__product_id", flat=True))
+    assert others and "v60-filters" not in others and "morning-light-blend" not in others
+    assert any("espresso" in products[o].categories for o in others)
+    dripper = pairs.filter(product__product_id="v60-dripper")
+    assert "espresso-grinder" not in set(dripper.values_list("other__product_id", flat=True))
+    buyer = Contact.objects.get(pk=max(bought, key=lambda c: (len(bought[c]), -c)))
+    recs = recommendations_for_contact(contact=buyer, n=4)
+    assert len(recs) == 4
+    assert all(r.product.in_stock and r.product.active for r in recs)
+    assert not {r.product.product_id for r in recs} & {
+        pid for pid in bought[buyer.pk] if not products[pid].attributes.get("repurchase_days")
+    }
+    step = JourneyStep.objects.get(
+        journey__workspace=workspace, journey__name="Post-purchase recommendations", key="recs"
+    )
+    template = Template.objects.get(pk=step.config["template_id"])
+    kinds = {b["type"] for b in template.document["sections"][0]["columns"][0]["blocks"]}
+    assert {"product", "recommendations"} <= kinds and step.journey.status == "live"
+    # The email shows the featured bag and the buyer's picks, linked to the shop.
+    shown = template_preview(template=template, contact=buyer).html
+    assert products["eth-yirgacheffe"].title in shown
+    assert all(r.product.title in shown for r in recs)
+
+
 def test_seed_demo_is_believable_deterministic_and_idempotent():
     out = io.StringIO()
     call_command(
@@ -86,6 +144,7 @@ def test_seed_demo_is_believable_deterministic_and_idempotent():
     assert ask.kind == "send_survey" and ask.journey.status == "live"
     assert Survey.objects.get(pk=ask.config["survey_id"]).name == "Delivery satisfaction"
     _survey_report_has_shapes(workspace, ask.journey_id)
+    _catalogue_has_shapes(workspace)
     # The stages the demo's replay left are what the engine says now: the first
     # sweep (beat's, when `make run` starts) moves nobody.
     in_stages = set(
@@ -164,7 +223,9 @@ def test_seed_demo_runs_the_referral_programme_with_paid_and_held_friends():
         assert sorted(rewards.values_list("contact_id", flat=True)) == sorted(
             [referral.referrer_id, referral.referred_id]
         )
-        assert all(e.occurred_at >= referral.converted_at for e in rewards)
+        converted_at = referral.converted_at
+        assert converted_at is not None
+        assert all(e.occurred_at >= converted_at for e in rewards)
     # Every balance is still the sum of its entries.
     for balance in PointsBalance.objects.filter(workspace=ws):
         entries = LedgerEntry.objects.filter(workspace=ws, contact_id=balance.contact_id)

@@ -13,6 +13,7 @@ from analytics.report_query import local_today
 from demo.analytics import demo_analytics_create
 from demo.broadcasts import demo_broadcast_seed, demo_segments_seed
 from demo.campaigns import demo_journeys_seed, demo_messaging_seed
+from demo.catalogue import demo_catalogue_seed
 from demo.contacts import demo_contacts_create
 from demo.lifecycle import demo_history_replay
 from demo.loyalty import demo_loyalty_seed
@@ -89,6 +90,7 @@ class Command(BaseCommand):
         demo_survey_journey_seed(workspace=workspace)
         demo_survey_report_seed(workspace=workspace)
         demo_broadcast_seed(workspace=workspace, seed=options["seed"])
+        demo_catalogue_seed(workspace=workspace, seed=options["seed"], today=today)
         ledger = demo_loyalty_seed(workspace=workspace, seed=options["seed"])
         referrals = demo_referrals_seed(workspace=workspace, seed=options["seed"])
         # Statistics for the planner after a bulk load: without them the first pages
