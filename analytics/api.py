@@ -34,7 +34,7 @@ from config.query import (
 )
 from workspaces.api_auth import ApiRequest
 
-PARAMETERS = [
+PERIOD_PARAMETERS = [
     date_param("start", "first local day (default: per report)"),
     date_param("end", "last local day (default: today); at most ten years after start"),
     enum_param(
@@ -42,6 +42,8 @@ PARAMETERS = [
         ["day", "week", "month"],
         "buckets (default: per report); a period may have at most 750 (about two years by day)",
     ),
+]
+CONTACT_FILTERS = [
     id_param("segment", "only the contacts of this segment (its id)"),
     text_param("source", "only contacts with this signup source"),
     QueryParam(
@@ -54,6 +56,7 @@ PARAMETERS = [
         "only contacts who signed up in this month, YYYY-MM",
     ),
 ]
+PARAMETERS = PERIOD_PARAMETERS + CONTACT_FILTERS
 EXTRA = {
     "funnel": [date_param("as_of", "default: end")],
     "cohorts": [enum_param("basis", ["signup", "first_purchase"], "the cohort month")],
@@ -75,8 +78,15 @@ CONVERSION_PARAMS = [
 ]
 
 
+def report_parameters(report: Report) -> list[QueryParam]:
+    """What the report takes: the period, the contact filters unless its figures are
+    not kept per contact group (loyalty), and its own."""
+    base = PARAMETERS if report.contact_filters else PERIOD_PARAMETERS
+    return base + EXTRA.get(report.key, [])
+
+
 def report_response(report: Report, request: ApiRequest) -> Response:
-    query_values(request.query_params, PARAMETERS + EXTRA.get(report.key, []))
+    query_values(request.query_params, report_parameters(report))
     query = report.query(request.query_params, workspace=request.workspace)
     data = figures(report, query)
     return Response({"report": report.key, "parameters": query.echo(), **data})
@@ -90,7 +100,7 @@ def report_view(key: str) -> type[APIView]:
             operation_id=f"analytics_{key.replace('-', '_')}",
             summary=report.title,
             description=report.description,
-            parameters=openapi(PARAMETERS + EXTRA.get(key, [])),
+            parameters=openapi(report_parameters(report)),
             responses={200: OpenApiTypes.OBJECT, **ERRORS},
             tags=["analytics"],
         )

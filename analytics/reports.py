@@ -32,6 +32,9 @@ class Report:
     tables: Callable[[dict[str, Any]], list[Table]]
     default_days: int = 90
     default_granularity: str = "week"
+    # False: the figures are not kept per contact group; a segment, source or signup
+    # month is refused (400) and the API does not offer them.
+    contact_filters: bool = True
 
     def query(self, params: Any, *, workspace: Workspace) -> Query:
         return parse_query(
@@ -395,6 +398,7 @@ REPORTS: dict[str, Report] = {
             "Members, points issued, redeemed and expired, redemption rate, tiers, liability.",
             _loyalty,
             lambda data: [_table(*table) for table in loyalty.loyalty_tables(data)],
+            contact_filters=False,
         ),
     ]
 }

@@ -71,8 +71,9 @@ def _offer_sql(offer: Offer, params: dict[str, Any]) -> str:
 # Everything stored for one contact and kind, in one row of scalar subqueries (each an
 # index probe, a plan too simple to cost more than the reads): their own list of the
 # kind, the workspace's list of the kind and the popular fallback, what they bought
-# (stored, with when), and the product ids of purchase events since the last compute
-# (through the contact/name/time event index: usually none).
+# (stored, with when), and the product ids of purchase events received since the last
+# compute, whenever they happened (through the contact/name/time event index: a
+# contact's few purchases; usually none qualify).
 _CONTACT_SQL = """
 SELECT
   (SELECT ARRAY[items::float8[], scores] FROM catalog_contactrecommendation
@@ -89,7 +90,7 @@ SELECT
         CASE WHEN jsonb_typeof(e.properties -> 'items') = 'array'
              THEN e.properties -> 'items' ELSE '[]'::jsonb END) AS item
     WHERE e.contact_id = %(contact)s AND e.workspace_id = %(ws)s AND e.name = 'purchase'
-      AND e.occurred_at >= coalesce((
+      AND e.received_at >= coalesce((
           SELECT computed_at FROM catalog_workspacerecommendation
           WHERE workspace_id = %(ws)s AND kind = 'popular'), '-infinity')
       AND jsonb_typeof(item) = 'object')
