@@ -32,9 +32,7 @@ class Report:
     tables: Callable[[dict[str, Any]], list[Table]]
     default_days: int = 90
     default_granularity: str = "week"
-    # False: the figures are not kept per contact group; a segment, source or signup
-    # month is refused (400) and the API does not offer them.
-    contact_filters: bool = True
+    contact_filters: bool = True  # False: refused (400) and not offered by the API
 
     def query(self, params: Any, *, workspace: Workspace) -> Query:
         return parse_query(
@@ -300,11 +298,6 @@ def _clv_tables(data: dict[str, Any]) -> list[Table]:
     ]
 
 
-def _loyalty(q: Query) -> dict[str, Any]:
-    loyalty.reject_filters(q.filters)
-    return loyalty.loyalty_report(workspace=q.workspace, period=q.period, granularity=q.granularity)
-
-
 REPORTS: dict[str, Report] = {
     report.key: report
     for report in [
@@ -396,7 +389,7 @@ REPORTS: dict[str, Report] = {
             "loyalty",
             "Loyalty",
             "Members, points issued, redeemed and expired, redemption rate, tiers, liability.",
-            _loyalty,
+            loyalty.loyalty_for_query,
             lambda data: [_table(*table) for table in loyalty.loyalty_tables(data)],
             contact_filters=False,
         ),

@@ -27,6 +27,7 @@ from typing import Any
 
 from analytics.figures.common import Filters, Period, bucket_start, buckets, fetch
 from analytics.figures.referrals import referral_figures
+from analytics.report_query import Query
 from config.errors import InvalidInput
 from workspaces.models import Workspace
 
@@ -114,6 +115,12 @@ def liability(*, workspace: Workspace) -> dict[str, Any]:
 def _tier_kind(names: dict[str, int], src: str, dst: str) -> str:
     low, high = names.get(src, -1), names.get(dst, -1)
     return "up" if high > low else "down" if high < low else "same"
+
+
+def loyalty_for_query(q: Query) -> dict[str, Any]:
+    """The report for a parsed query: a contact filter is a 400, then the figures."""
+    reject_filters(q.filters)
+    return loyalty_report(workspace=q.workspace, period=q.period, granularity=q.granularity)
 
 
 def loyalty_report(*, workspace: Workspace, period: Period, granularity: str) -> dict[str, Any]:
