@@ -102,6 +102,14 @@ def complete_query(path: str, query: dict[str, Any]) -> dict[str, Any]:
             query["start"] = start.isoformat()
         if "end" in query or start > timezone.now().date():
             query["end"] = end.isoformat()
+    # A price band: its top no lower than its bottom (a 400 naming price_max otherwise).
+    try:
+        low, high = float(query["price_min"]), float(query["price_max"])
+    except (KeyError, TypeError, ValueError):
+        pass
+    else:
+        if high < low:
+            query["price_min"], query["price_max"] = query["price_max"], query["price_min"]
     return query
 
 
