@@ -313,7 +313,11 @@ async def _send(
     )
 
 
-def drive(port: int, planned: list[Planned]) -> list[Done]:
+def drive(
+    port: int, planned: list[Planned], *, started: list[dt.datetime] | None = None
+) -> list[Done]:
+    """Send every planned request at its moment; `started`, when given, receives the
+    wall-clock moment the plan's zero stands for."""
     done: list[Done] = []
 
     async def main() -> None:
@@ -321,6 +325,8 @@ def drive(port: int, planned: list[Planned]) -> list[Done]:
         for _ in range(CONNECTIONS):
             pool.put_nowait(await asyncio.open_connection("127.0.0.1", port))
         start = time.perf_counter() + 0.5
+        if started is not None:
+            started.append(dt.datetime.now(dt.UTC) + dt.timedelta(seconds=0.5))
         await asyncio.gather(*(_send(pool, port, p, start, done) for p in planned))
         while not pool.empty():
             _, writer = pool.get_nowait()
