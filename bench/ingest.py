@@ -115,7 +115,9 @@ def event(rng: random.Random, first_id: int) -> dict:
         item.update(
             name="purchase",
             revenue=f"{rng.uniform(5, 200):.2f}",
-            properties={"order_id": uuid.uuid4().hex[:12], "items": rng.randint(1, 4)},
+            # `items` is the purchase's line items (a list) since the catalogue came: a
+            # count under that name is refused, so the count has a name of its own.
+            properties={"order_id": uuid.uuid4().hex[:12], "item_count": rng.randint(1, 4)},
         )
     if rng.random() < 0.33:
         item["idempotency_key"] = uuid.uuid4().hex
