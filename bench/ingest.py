@@ -167,7 +167,7 @@ def phase(
 
 
 def main() -> None:
-    url = fresh_database()
+    url = fresh_database("stagecraft_bench_ingest")
     django_setup(url)
     log("migrating the bench database")
     migrate()
