@@ -1,4 +1,4 @@
-# Production image: the app, gunicorn, Celery worker and beat all run from it
+# Production image: the app, its web server (granian), Celery worker and beat all run from it
 # (docker-compose.yml picks the command).
 
 FROM node:20-bookworm-slim AS assets
@@ -27,4 +27,4 @@ RUN DEBUG=0 SECRET_KEY=collectstatic-only DATABASE_URL=postgres://x@localhost/x 
     python manage.py collectstatic --noinput
 USER stagecraft
 EXPOSE 8000
-CMD ["gunicorn", "--config", "gunicorn.conf.py"]
+CMD ["python", "-m", "config.server"]

@@ -1,5 +1,6 @@
-"""gunicorn settings for production (docker-compose), `make run` and the benchmarks.
-Any of them can be overridden on the command line or with GUNICORN_CMD_ARGS."""
+"""gunicorn settings, kept for `make bench-ingest`, which measures gunicorn beside
+granian (the server production, `make run` and the other benchmarks use:
+config/server.py). Any of them can be overridden on the command line or with GUNICORN_CMD_ARGS."""
 
 import gc
 import os

@@ -1,10 +1,13 @@
-"""make bench-ingest: events over HTTP into the real app, served by gunicorn on PostgreSQL.
+"""make bench-ingest: events over HTTP into the real app on PostgreSQL, served by
+granian (production's server) and by gunicorn, side by side.
 
 Builds a workspace of CONTACTS contacts (default 100,000) with COPY, serves the app
-with gunicorn (DEBUG off), then drives POST /api/v1/events/ from a load generator on
-the same machine:
-  - batch: {"batch": [...1000 events...]} per request for BATCH_SECONDS;
-  - single: one event per request for SINGLE_SECONDS.
+with each of SERVERS in turn (DEBUG off; default "granian,gunicorn", the first is the
+one reported at the top level), then drives POST /api/v1/events/ from a load
+generator on the same machine:
+  - batch: {"batch": [...1000 events...]} per request for BATCH_SECONDS (first round);
+  - single: one event per request for SINGLE_SECONDS, in each of ROUNDS rounds
+    (default 2) that take the servers in turn; the median round is reported.
 Events name their contact by external_id (most), id, or a new email (which creates the
 contact), 10% are purchases with revenue, a third carry an idempotency key. Afterwards
 the database is checked: every accepted event is there once.
@@ -17,11 +20,12 @@ import contextlib
 import json
 import os
 import random
+import statistics
 import time
 import uuid
 
 from bench.common import (
-    Gunicorn,
+    WebServer,
     bench_env,  # noqa: F401 - re-exported for other benchmarks
     cpu_ms_per,
     cpu_seconds_by_process,
@@ -38,6 +42,10 @@ BATCH_SECONDS = float(os.environ.get("BATCH_SECONDS", "20"))
 SINGLE_SECONDS = float(os.environ.get("SINGLE_SECONDS", "20"))
 WEB_WORKERS = int(os.environ.get("WEB_WORKERS", "4"))
 WEB_THREADS = int(os.environ.get("WEB_THREADS", "4"))
+# The servers measured side by side, the first being the one reported at the top
+# level (production's); each round serves single events with each in turn.
+SERVERS = os.environ.get("SERVERS", "granian,gunicorn").split(",")
+ROUNDS = int(os.environ.get("ROUNDS", "2"))
 
 
 def log(message: str) -> None:
@@ -125,7 +133,7 @@ def event(rng: random.Random, first_id: int) -> dict:
 
 
 def phase(
-    server: Gunicorn, secret: str, first_id: int, *, batch: int, seconds: float, connections: int
+    server: WebServer, secret: str, first_id: int, *, batch: int, seconds: float, connections: int
 ) -> tuple[dict, int]:
     rng = random.Random(batch)
     host = f"127.0.0.1:{server.port}"
@@ -166,26 +174,30 @@ def phase(
     return stats, accepted
 
 
-def main() -> None:
-    url = fresh_database("stagecraft_bench_ingest")
-    django_setup(url)
-    log("migrating the bench database")
-    migrate()
-    workspace_id, secret, first_id = build_workspace()
-    server = Gunicorn(url, workers=WEB_WORKERS, threads=WEB_THREADS)
+def measure(
+    kind: str, url: str, secret: str, first_id: int, *, batch_seconds: float
+) -> tuple[dict, dict, int]:
+    """One server's batch phase (when batch_seconds) and single phase; the events
+    accepted in all, warm-up included (the loss check counts every one)."""
+    server = WebServer(url, workers=WEB_WORKERS, threads=WEB_THREADS, kind=kind)
     try:
         # Warm up: every worker process connects and imports everything once.
-        phase(server, secret, first_id, batch=10, seconds=2, connections=WEB_WORKERS)
-        from django.db import connection
-
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT count(*) FROM contacts_event")
-            before = cursor.fetchone()[0]
-        log(f"batch phase: {BATCH_SECONDS}s of 1000-event requests")
-        batch, batch_accepted = phase(
-            server, secret, first_id, batch=1000, seconds=BATCH_SECONDS, connections=WEB_WORKERS + 2
+        _, warm_accepted = phase(
+            server, secret, first_id, batch=10, seconds=2, connections=WEB_WORKERS
         )
-        log(f"single phase: {SINGLE_SECONDS}s of one-event requests")
+        batch: dict = {}
+        batch_accepted = 0
+        if batch_seconds:
+            log(f"{kind}: batch phase, {batch_seconds}s of 1000-event requests")
+            batch, batch_accepted = phase(
+                server,
+                secret,
+                first_id,
+                batch=1000,
+                seconds=batch_seconds,
+                connections=WEB_WORKERS + 2,
+            )
+        log(f"{kind}: single phase, {SINGLE_SECONDS}s of one-event requests")
         single, single_accepted = phase(
             server,
             secret,
@@ -196,6 +208,31 @@ def main() -> None:
         )
     finally:
         server.stop()
+    return batch, single, warm_accepted + batch_accepted + single_accepted
+
+
+def main() -> None:
+    url = fresh_database("stagecraft_bench_ingest")
+    django_setup(url)
+    log("migrating the bench database")
+    migrate()
+    workspace_id, secret, first_id = build_workspace()
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM contacts_event")
+        before = cursor.fetchone()[0]
+    # The servers take turns, ROUNDS times, so that a change in the machine's other
+    # load falls on both alike.
+    runs: dict[str, list[tuple[dict, dict]]] = {kind: [] for kind in SERVERS}
+    accepted = 0
+    for round_ in range(ROUNDS):
+        for kind in SERVERS:
+            batch, single, got = measure(
+                kind, url, secret, first_id, batch_seconds=BATCH_SECONDS if round_ == 0 else 0
+            )
+            runs[kind].append((batch, single))
+            accepted += got
     with connection.cursor() as cursor:
         cursor.execute("SELECT count(*) FROM contacts_event")
         recorded = cursor.fetchone()[0] - before
@@ -203,18 +240,31 @@ def main() -> None:
             "SELECT count(*) FROM contacts_contact WHERE workspace_id = %s", [workspace_id]
         )
         contacts_after = cursor.fetchone()[0]
+    by_server = {
+        kind: {
+            "batch_events_per_s": round(items[0][0]["accepted"] / items[0][0]["seconds"]),
+            "single_requests_per_s": round(
+                statistics.median(s["requests"] / s["seconds"] for _, s in items)
+            ),
+            "single_rounds": [round(s["requests"] / s["seconds"]) for _, s in items],
+            "batch": items[0][0],
+            "single": items[-1][1],
+        }
+        for kind, items in runs.items()
+    }
+    default = by_server[SERVERS[0]]
     result = {
         "benchmark": "ingest",
+        "server": SERVERS[0],
         "contacts": CONTACTS,
         "contacts_after": contacts_after,
         "web_workers": WEB_WORKERS,
-        "batch_events_per_s": round(batch_accepted / batch["seconds"]),
-        "single_requests_per_s": round(single["requests"] / single["seconds"]),
-        "batch": batch,
-        "single": single,
-        "events_accepted": batch_accepted + single_accepted,
+        "batch_events_per_s": default["batch_events_per_s"],
+        "single_requests_per_s": default["single_requests_per_s"],
+        "by_server": by_server,
+        "events_accepted": accepted,
         "events_recorded": recorded,
-        "lost": max(0, batch_accepted + single_accepted - recorded),
+        "lost": max(0, accepted - recorded),
         "machine": machine(),
     }
     log("done")

@@ -39,7 +39,7 @@ os.environ.setdefault("EVENTS_PER_CONTACT", "50")
 
 from bench.common import (
     ROOT,
-    Gunicorn,
+    WebServer,
     bench_env,
     django_setup,
     fresh_database,
@@ -229,7 +229,7 @@ def main() -> None:
     env = bench_env(url)
     worker = Worker(concurrency=WORKERS, log=results / "latency-worker.log").start(env=env)
     beat = Beat(log=results / "latency-beat.log").start(env=env)
-    server = Gunicorn(url, workers=WEB_WORKERS, threads=WEB_THREADS)
+    server = WebServer(url, workers=WEB_WORKERS, threads=WEB_THREADS)
     try:
         host = f"127.0.0.1:{server.port}"
         planned, probe_at = schedule(shop, host, sampled)

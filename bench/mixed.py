@@ -37,7 +37,7 @@ from typing import Any
 
 from bench.common import (
     ROOT,
-    Gunicorn,
+    WebServer,
     bench_env,
     cpu_seconds_by_process,
     django_setup,
@@ -212,7 +212,7 @@ def main() -> None:
     env = bench_env(url)
     worker = Worker(concurrency=WORKERS, log=results / "mixed-worker.log").start(env=env)
     beat = Beat(log=results / "mixed-beat.log").start(env=env)
-    server = Gunicorn(url, workers=WEB_WORKERS, threads=WEB_THREADS)
+    server = WebServer(url, workers=WEB_WORKERS, threads=WEB_THREADS)
     try:
         host = f"127.0.0.1:{server.port}"
         warm = [

@@ -44,9 +44,9 @@ def main() -> int:
 
     processes = {
         "web": [
-            str(VENV_BIN / "gunicorn"),
-            "--config",
-            str(ROOT / "gunicorn.conf.py"),
+            sys.executable,
+            "-m",
+            "config.server",
             "--bind",
             f"127.0.0.1:{port}",
             "--workers",
