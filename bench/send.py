@@ -10,14 +10,20 @@ process acting as beat (claiming due rows once a second, as the beat schedule do
                        local SMTP sink (aiosmtpd), one SMTP transaction each
 
 duplicates / lost count what the stub and the sink received against what was due
-(duplicates are by provider idempotency key / Message-ID). Prints one JSON object as
-its last line."""
+(duplicates are by provider idempotency key / Message-ID).
+
+Fairness: while the HTTP run's backlog sends, a second workspace gets TRICKLE messages
+a second (default 5), each due the moment it is written, as a shop's welcome emails
+would; `trickle_lag_p95_s` is the 95th percentile of their due-to-sent time (target
+<= 5 s: one workspace's big broadcast must not keep another's mail waiting). Prints
+one JSON object as its last line."""
 
 from __future__ import annotations
 
 import json
 import os
 import time
+from collections.abc import Callable
 from typing import Any
 
 from bench.common import ROOT, bench_env, django_setup, fresh_database, machine, migrate, report
@@ -25,6 +31,7 @@ from bench.common import ROOT, bench_env, django_setup, fresh_database, machine,
 MESSAGES = int(os.environ.get("MESSAGES", "100000"))
 SMTP_MESSAGES = int(os.environ.get("SMTP_MESSAGES", str(MESSAGES)))
 WORKERS = int(os.environ.get("WORKERS", "2"))
+TRICKLE = int(os.environ.get("TRICKLE", "5"))
 DB = "stagecraft_bench_send"
 
 
@@ -69,7 +76,7 @@ def build_contacts(workspace_id: int, count: int) -> list[int]:
     return list(range(first_id, first_id + count))
 
 
-def enqueue(template: Any, contact_ids: list[int], prefix: str) -> None:
+def enqueue(template: Any, contact_ids: list[int], prefix: str, *, analyze: bool = True) -> None:
     from django.db import connection
 
     with connection.cursor() as cursor:
@@ -85,10 +92,69 @@ def enqueue(template: Any, contact_ids: list[int], prefix: str) -> None:
             """,
             [template.workspace_id, template.pk, f"{prefix}:", contact_ids],
         )
-        cursor.execute("ANALYZE campaigns_message")
+        if analyze:
+            cursor.execute("ANALYZE campaigns_message")
 
 
-def run(worker_env: dict[str, str], url: str, count: int, label: str) -> dict[str, Any]:
+class Trickle:
+    """A second workspace's few messages a second, written due at once while the
+    first workspace's backlog sends; stops when that backlog is gone."""
+
+    def __init__(self, big_template: Any) -> None:
+        from messaging.services import template_create
+        from workspaces.services import Actor, workspace_provision
+
+        self.big_workspace_id = big_template.workspace_id
+        workspace, _ = workspace_provision(slug="trickle", name="Trickle Tea")
+        self.template = template_create(
+            workspace=workspace,
+            data={
+                "name": "Welcome",
+                "channel": "email",
+                "subject": "Welcome, {{ first_name }}",
+                "from_email": "hello@trickle.example",
+                "body": "<p>Hi {{ first_name }}</p>",
+            },
+            actor=Actor(system="bench"),
+        )
+        self.contacts = build_contacts(workspace.pk, 20_000)
+        self.sent = 0
+
+    def add(self) -> None:
+        from messaging.models import Message
+
+        if not Message.objects.filter(
+            workspace_id=self.big_workspace_id, status__in=["scheduled", "sending"]
+        ).exists():
+            return
+        batch = self.contacts[self.sent : self.sent + TRICKLE]
+        self.sent += len(batch)
+        enqueue(self.template, batch, "trickle", analyze=False)
+
+    def lags(self) -> list[float]:
+        from messaging.models import Message
+
+        return [
+            (sent - due).total_seconds()
+            for due, sent in Message.objects.filter(
+                workspace_id=self.template.workspace_id, sent_at__isnull=False
+            ).values_list("due_at", "sent_at")
+            if sent is not None
+        ]
+
+
+def _p95(values: list[float]) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))] if ordered else 0.0
+
+
+def run(
+    worker_env: dict[str, str],
+    url: str,
+    count: int,
+    label: str,
+    each_second: Callable[[], None] | None = None,
+) -> dict[str, Any]:
     from django.db.models import Count
 
     from messaging.models import Message
@@ -103,6 +169,8 @@ def run(worker_env: dict[str, str], url: str, count: int, label: str) -> dict[st
     try:
         while True:
             tick = time.monotonic()
+            if each_second is not None:
+                each_second()
             message_dispatch_due()
             pending = Message.objects.filter(status__in=["scheduled", "sending"]).count()
             peak = max(peak, worker.peak_rss_mb())
@@ -166,7 +234,8 @@ def main() -> None:
     (ROOT / "bench" / "results").mkdir(exist_ok=True)
     os.environ.update(bench_env(url))
 
-    log(f"HTTP: {MESSAGES} messages through {WORKERS} workers")
+    trickle = Trickle(template)
+    log(f"HTTP: {MESSAGES} messages through {WORKERS} workers, {TRICKLE}/s in another workspace")
     enqueue(template, contact_ids[:MESSAGES], "http")
     with PostmarkStub(keep_requests=False) as stub:
         http = run(
@@ -179,8 +248,10 @@ def main() -> None:
             url,
             MESSAGES,
             "http",
+            each_second=trickle.add,
         )
         http_keys = dict(stub.accepted)
+    trickle_lags = trickle.lags()
     http_uuids = {str(u) for u in Message.objects.values_list("uuid", flat=True)}
     http_dup = sum(n - 1 for n in http_keys.values())
     http_lost = len(http_uuids - set(http_keys))
@@ -213,7 +284,8 @@ def main() -> None:
     report(
         {
             "benchmark": "send",
-            "messages": MESSAGES,
+            "messages": MESSAGES + len(trickle_lags),
+            "broadcast_messages": MESSAGES,
             "smtp_messages": SMTP_MESSAGES,
             "workers": WORKERS,
             "http_messages_per_s": round(http["per_s"], 1),
@@ -223,6 +295,9 @@ def main() -> None:
             "peak_worker_rss_mb": round(max(http["peak_rss_mb"], smtp["peak_rss_mb"]), 1),
             "duplicates": http_dup + smtp_dup,
             "lost": http_lost + smtp_lost,
+            "trickle_messages": len(trickle_lags),
+            "trickle_lag_p95_s": round(_p95(trickle_lags), 2),
+            "trickle_lag_max_s": round(max(trickle_lags, default=0.0), 2),
             "http_statuses": http["statuses"],
             "smtp_statuses": smtp["statuses"],
             "machine": machine(),

@@ -262,6 +262,10 @@ if not DEBUG and MESSAGING_SMS_PROVIDER == "twilio" and not TWILIO_AUTH_TOKEN:
 MESSAGING_CLAIM_BATCH = env.int("MESSAGING_CLAIM_BATCH", default=1000)
 MESSAGING_DISPATCH_MAX = env.int("MESSAGING_DISPATCH_MAX", default=20000)
 MESSAGING_MAX_IN_FLIGHT = env.int("MESSAGING_MAX_IN_FLIGHT", default=20000)
+# One workspace's share of that: the broker hands tasks out in order, so this bounds how
+# long another workspace's message waits behind a big broadcast (at ~2,000 sends a
+# second, 4,000 is two seconds).
+MESSAGING_WORKSPACE_MAX_IN_FLIGHT = env.int("MESSAGING_WORKSPACE_MAX_IN_FLIGHT", default=4000)
 # Celery's Django fix-up closes the database connection after every task, so each task
 # pays a new connection: a chunk of 500 (also the HTTP batch size) spreads that cost.
 MESSAGING_TASK_CHUNK = env.int("MESSAGING_TASK_CHUNK", default=500)

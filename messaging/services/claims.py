@@ -4,17 +4,28 @@
 rows and `sending` rows whose lease ran out (their worker died), within the workspace
 and provider rate limits; mark them `sending` with a lease and attempts + 1 in the same
 transaction; after commit `message_dispatch_due` hands (id, attempt) pairs to workers
-in chunks (`messaging.send_messages`)."""
+in chunks (`messaging.send_messages`).
+
+Fair across workspaces: a claim first finds the workspaces with due rows (a skip scan
+of the claim index, one probe per workspace), then takes an equal share of its batch
+from each, one workspace at a time (`WHERE workspace_id = X`, the form Citus routes to
+one shard), and gives what a workspace left unused to the others. A workspace holds at
+most MESSAGING_WORKSPACE_MAX_IN_FLIGHT messages in flight, so its backlog in the broker
+(which hands tasks out first in, first out) stays a few seconds long: a million-message
+broadcast cannot keep a small workspace's welcome email waiting behind it."""
 
 from __future__ import annotations
 
 import logging
+import random
 from collections import defaultdict
 from collections.abc import Iterable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import Count
 from django.utils import timezone
 
 from config.queue import publish
@@ -57,25 +68,108 @@ def _workspace_limits(workspace_ids: Iterable[int]) -> dict[int, int]:
     return {ws: custom.get(ws, default) for ws in workspace_ids}
 
 
+# Each workspace with a row that may be claimed now, and how many of its messages are
+# in flight: a skip scan of message_due_per_workspace (one index probe per workspace).
+_DUE_WORKSPACES_SQL = """
+WITH RECURSIVE due(workspace_id) AS (
+    (SELECT workspace_id FROM campaigns_message
+      WHERE status IN ('scheduled', 'sending')
+      ORDER BY workspace_id LIMIT 1)
+    UNION ALL
+    SELECT (SELECT m.workspace_id FROM campaigns_message m
+             WHERE m.status IN ('scheduled', 'sending') AND m.workspace_id > due.workspace_id
+             ORDER BY m.workspace_id LIMIT 1)
+      FROM due WHERE due.workspace_id IS NOT NULL
+)
+SELECT due.workspace_id FROM due
+ WHERE due.workspace_id IS NOT NULL
+   AND EXISTS (SELECT 1 FROM campaigns_message m
+                WHERE m.workspace_id = due.workspace_id
+                  AND m.status IN ('scheduled', 'sending') AND m.due_at <= %(now)s
+                  AND (m.status = 'scheduled' OR m.lease_until < %(now)s))
+"""
+
+# After (due_at, id) = `after`: a second helping must not take the first again (SKIP
+# LOCKED skips other transactions' locks, not this one's).
+_CLAIM_SQL = """
+SELECT id, workspace_id, channel, status, attempts - deferrals, due_at
+FROM campaigns_message
+WHERE workspace_id = %(ws)s
+  AND status IN ('scheduled', 'sending') AND due_at <= %(now)s
+  AND (status = 'scheduled' OR lease_until < %(now)s)
+  AND (due_at, id) > (%(after_due)s, %(after_id)s)
+ORDER BY due_at, id
+LIMIT %(limit)s
+FOR UPDATE SKIP LOCKED
+"""
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _in_flight(workspace_ids: list[int], now: datetime) -> dict[int, int]:
+    rows = (
+        Message.objects.filter(
+            workspace_id__in=workspace_ids, status=MessageStatus.SENDING, lease_until__gte=now
+        )
+        .values_list("workspace_id")
+        .annotate(n=Count("id"))
+    )
+    return {int(ws): int(n) for ws, n in rows}
+
+
+def _fair_rows(cursor: Any, now: datetime, limit: int) -> list[tuple]:
+    """Up to `limit` claimable rows, locked: equal shares per workspace with due rows,
+    then what some left unused to those that had more."""
+    cursor.execute(_DUE_WORKSPACES_SQL, {"now": now})
+    workspaces = [int(r[0]) for r in cursor.fetchall()]
+    if not workspaces:
+        return []
+    random.shuffle(workspaces)  # no workspace is always first to the provider limits
+    flying = _in_flight(workspaces, now)
+    room = {
+        ws: max(0, settings.MESSAGING_WORKSPACE_MAX_IN_FLIGHT - flying.get(ws, 0))
+        for ws in workspaces
+    }
+    rows: list[tuple] = []
+    after: dict[int, tuple[datetime, int]] = dict.fromkeys(workspaces, (_EPOCH, 0))
+    hungry = [ws for ws in workspaces if room[ws] > 0]
+    while hungry and len(rows) < limit:
+        share = max(1, (limit - len(rows)) // len(hungry))
+        still: list[int] = []
+        for ws in hungry:
+            wanted = min(share, room[ws], limit - len(rows))
+            if wanted <= 0:
+                continue
+            after_due, after_id = after[ws]
+            cursor.execute(
+                _CLAIM_SQL,
+                {
+                    "ws": ws,
+                    "now": now,
+                    "limit": wanted,
+                    "after_due": after_due,
+                    "after_id": after_id,
+                },
+            )
+            got = cursor.fetchall()
+            if got:
+                after[ws] = (got[-1][5], got[-1][0])
+            rows += got
+            room[ws] -= len(got)
+            if len(got) == wanted and room[ws] > 0:
+                still.append(ws)  # it has more: it may take what others left
+        hungry = still
+    return rows
+
+
 def messages_claim(*, limit: int | None = None) -> list[Claim]:
     """Claim up to `limit` due messages; see the module docstring, step 1."""
     limit = limit or settings.MESSAGING_CLAIM_BATCH
     now = timezone.now()
     lease_until = now + timedelta(seconds=settings.MESSAGING_LEASE_SECONDS)
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(
-            """
-            SELECT id, workspace_id, channel, status, attempts - deferrals
-            FROM campaigns_message
-            WHERE status IN ('scheduled', 'sending') AND due_at <= %s
-              AND (status = 'scheduled' OR lease_until < %s)
-            ORDER BY due_at, id
-            LIMIT %s
-            FOR UPDATE SKIP LOCKED
-            """,
-            [now, now, limit],
-        )
-        rows = cursor.fetchall()
+        rows = _fair_rows(cursor, now, limit)
         if not rows:
             return []
         # A row whose lease ran out after its last allowed attempt is given up on.
