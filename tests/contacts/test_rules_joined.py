@@ -130,11 +130,11 @@ SAME_NAME_RULES: list[dict[str, Any]] = [
 @pytest.mark.parametrize("rule", SAME_NAME_RULES)
 @pytest.mark.parametrize("names", [["purchase"], ["purchase", "order"]])
 def test_several_conditions_on_one_name_read_one_row(ws, rule, names):
-    spec = {"contacts": []}
+    spec: dict[str, list[Any]] = {"contacts": []}
     # Contacts with 0 to 4 purchases (some without revenue, some refunds of 0.00),
     # page views and orders spread over 200 days.
     for i in range(12):
-        events = [
+        events: list[dict[str, Any]] = [
             {
                 "name": "purchase",
                 "hours_ago": 24 * (7 + 23 * k + i) + 0.5,
