@@ -240,7 +240,7 @@ def _cells_in(
 ) -> list[tuple[Any, ...]]:
     # The engine's CASE (first match wins, else the default), each event summary read
     # by one join per event name rather than a hashed sub-query per condition.
-    joins = SummaryJoins(workspace_id=workspace.pk)
+    joins = SummaryJoins(workspace_id=workspace.pk, scope=scope)
     default = next(stage for stage in proposal.stages if stage.is_default)
     whens = [
         When(

@@ -31,6 +31,7 @@ from django.db.models.lookups import (
     LessThanOrEqual,
 )
 
+from contacts.rules.context import Scope
 from contacts.rules.sql import Sql
 
 # The outer table's id column as Django's SQL names it (never aliased there), and
@@ -38,6 +39,7 @@ from contacts.rules.sql import Sql
 CONTACT_ID = '"contacts_contact"."id"'
 _OUTER_FROM = ' FROM "contacts_contact" WHERE '
 _PLACEHOLDER = re.compile(r"%%|%s")
+_COLUMNS = '"contact_id", "count", "first_at", "last_at", "revenue", "revenue_count"'
 _LOOKUPS: dict[str, Any] = {
     "eq": Exact,
     "gt": GreaterThan,
@@ -77,9 +79,12 @@ class Joined(Expression):
 @dataclass
 class SummaryJoins:
     """The event names compiled conditions read by join (name -> table alias); the
-    caller adds `from_sql()` after the contacts table of its statement."""
+    caller adds `from_sql()` after the contacts table of its statement. `scope`, the
+    contacts the statement is limited to, limits the joined rows too (PostgreSQL does
+    not carry a range of the contacts' ids over to the join's other side)."""
 
     workspace_id: int
+    scope: Scope = field(default_factory=Scope.everyone)
     aliases: dict[str, str] = field(default_factory=dict)
 
     def alias(self, name: str) -> str:
@@ -115,14 +120,26 @@ class SummaryJoins:
         return Joined(" + ".join(parts), output)
 
     def from_sql(self, contact_id: str = CONTACT_ID) -> tuple[str, list[Any]]:
-        """The LEFT JOINs, and their parameters, to put after the contacts table."""
+        """The LEFT JOINs, and their parameters, to put after the contacts table.
+        Each joins the name's rows in contact order, read so from the summaries'
+        index (workspace, name, contact): merged with the contacts read in id order,
+        with no hash table and no sort."""
         sql, params = [], []
         for name, alias in self.aliases.items():
-            sql.append(
-                f' LEFT JOIN "contacts_eventsummary" "{alias}" ON "{alias}"."contact_id" = '
-                f'{contact_id} AND "{alias}"."workspace_id" = %s AND "{alias}"."name" = %s'
-            )
+            where = ['"workspace_id" = %s', '"name" = %s']
             params += [self.workspace_id, name]
+            if self.scope.ids is not None:
+                where.append('"contact_id" = ANY(%s::bigint[])')
+                params.append(list(self.scope.ids))
+            for bound, op in ((self.scope.low, ">="), (self.scope.high, "<=")):
+                if bound is not None:
+                    where.append(f'"contact_id" {op} %s')
+                    params.append(bound)
+            sql.append(
+                f' LEFT JOIN (SELECT {_COLUMNS} FROM "contacts_eventsummary"'
+                f' WHERE {" AND ".join(where)} ORDER BY "contact_id") "{alias}"'
+                f' ON "{alias}"."contact_id" = {contact_id}'
+            )
         return "".join(sql), params
 
     def attach(self, sql: str, params: list[Any] | tuple[Any, ...]) -> tuple[str, list[Any]]:

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from django.core.exceptions import EmptyResultSet
 from django.db import connection, transaction
+from django.db.models import Case, IntegerField, Value, When
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -18,6 +19,7 @@ from contacts.models import Contact
 from contacts.rules import Scope, compile_rule
 from contacts.rules.joins import SummaryJoins
 from contacts.services import event_summaries_refresh
+from lifecycle.defaults import DEFAULT_STAGES
 from tests.contacts.rules_reference import World, matching
 from tests.contacts.test_rules_agreement import (
     NOW,
@@ -35,7 +37,7 @@ pytestmark = pytest.mark.django_db
 
 def joined_ids(rule: Any, ws: Any, scope: Scope) -> tuple[set[int], str, SummaryJoins]:
     """The contacts in scope that match, by the joined form; its SQL and joins."""
-    joins = SummaryJoins(workspace_id=ws.pk)
+    joins = SummaryJoins(workspace_id=ws.pk, scope=scope)
     condition = compile_rule(rule, workspace=ws, now=NOW, scope=scope, summary_joins=joins)
     queryset = Contact.objects.filter(scope.limit("pk"), workspace=ws).filter(condition)
     try:
@@ -168,7 +170,7 @@ def test_several_conditions_on_one_name_read_one_row(ws, rule, names):
     found, sql, joins = joined_ids(rule, ws, Scope.everyone())
     assert found == expected
     # One join per summarised name, and no summary sub-query left.
-    assert sql.count('JOIN "contacts_eventsummary"') == len(joins.aliases)
+    assert sql.count('LEFT JOIN (SELECT "contact_id"') == len(joins.aliases)
     assert '"contacts_eventsummary" U' not in sql
 
 
@@ -189,3 +191,24 @@ def test_without_purchase_names_nobody_has_purchases(ws):
 def test_attach_refuses_sql_it_cannot_place_joins_in():
     with pytest.raises(ValueError, match="one query on contacts_contact"):
         SummaryJoins(workspace_id=1).attach('SELECT 1 FROM "contacts_event" WHERE true', [])
+
+
+def test_the_default_stages_read_each_summarised_name_once(ws):
+    """The default stage rules put seven conditions on `purchase`: compiled together
+    they join one summary row per contact for each name, and no summary sub-query."""
+    ws.purchase_event_names = ["purchase"]
+    ws.save(update_fields=["purchase_event_names"])
+    scope = Scope.between(1, 1000)
+    joins = SummaryJoins(workspace_id=ws.pk, scope=scope)
+    whens = [
+        When(compile_rule(rule, workspace=ws, now=NOW, scope=scope, summary_joins=joins), then=i)
+        for i, (_, _, _, _, rule) in enumerate(DEFAULT_STAGES)
+        if rule
+    ]
+    queryset = Contact.objects.filter(workspace=ws).annotate(
+        stage=Case(*whens, default=Value(-1), output_field=IntegerField())
+    )
+    sql, _ = joins.attach(*queryset.values("id", "stage").query.sql_with_params())
+    assert list(joins.aliases) == ["referral_sent", "purchase", "trial_started", "cart_abandoned"]
+    assert sql.count('LEFT JOIN (SELECT "contact_id"') == 4
+    assert '"contacts_eventsummary" U' not in sql
