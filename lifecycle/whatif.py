@@ -23,6 +23,7 @@ from django.utils import timezone
 from config.errors import InvalidInput
 from contacts.models import Contact
 from contacts.rules import Scope, compile_rule
+from contacts.rules.joins import SummaryJoins
 from lifecycle.models import Stage, WhatIfRun
 from lifecycle.selectors import stages_for_workspace
 from lifecycle.services.evaluation import stage_case
@@ -237,13 +238,26 @@ def _ranges(workspace: Workspace) -> list[Scope]:
 def _cells_in(
     workspace: Workspace, proposal: Proposal, now: dt.datetime, scope: Scope
 ) -> list[tuple[Any, ...]]:
-    stages = [stage.as_stage(workspace) for stage in proposal.stages]
+    # The engine's CASE (first match wins, else the default), each event summary read
+    # by one join per event name rather than a hashed sub-query per condition.
+    joins = SummaryJoins(workspace_id=workspace.pk, scope=scope)
+    default = next(stage for stage in proposal.stages if stage.is_default)
+    whens = [
+        When(
+            compile_rule(
+                stage.rule, workspace=workspace, now=now, scope=scope, summary_joins=joins
+            ),
+            then=Value(stage.pk),
+        )
+        for stage in proposal.stages
+        if not stage.is_default and stage.rule
+    ]
     computed = (
         Contact.objects.filter(scope.limit("pk"), workspace=workspace)
-        .annotate(new_stage=stage_case(stages=stages, workspace=workspace, now=now, scope=scope))
+        .annotate(new_stage=Case(*whens, default=Value(default.pk), output_field=IntegerField()))
         .values("id", "new_stage")
     )
-    computed_sql, params = computed.query.sql_with_params()
+    computed_sql, params = joins.attach(*computed.query.sql_with_params())
     # The stage rows of the range only: both sides are read in id order and merged.
     ranged = scope.low is not None and scope.high is not None
     sql = _NOW_SQL.replace("{computed}", computed_sql).replace(

@@ -17,13 +17,15 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
-from django.db.models import Count, Max, Min, Q, QuerySet, Sum
+from django.db.models import Count, DateTimeField, IntegerField, Max, Min, Q, QuerySet, Sum
 from django.db.models.fields.json import KeyTransform
+from django.db.models.lookups import GreaterThanOrEqual, LessThan
 from django.utils import timezone
 
 from config.errors import InvalidInput
 from contacts.models import Contact, Event, EventSummary, Segment
 from contacts.rules.context import Context, Scope
+from contacts.rules.joins import SummaryJoins, cmp_on
 from contacts.rules.predicates import cmp_q, contact_in, count_condition, json_value_q
 from contacts.rules.registry import CONDITIONS, FIELDS
 from contacts.rules.sql import FALSE, TRUE
@@ -108,6 +110,8 @@ def _event_q(node: dict[str, Any], context: Context) -> Q:
         if key in node:
             recency &= _recency_q(column, node[key], context)
     needs_events = context.as_of or any(key in node for key in ("within_days", "between", "where"))
+    if not needs_events and context.summary_joins is not None:
+        return _joined_event_q(node, cmp, context.summary_joins, context)
     if not needs_events:
         summaries = EventSummary.objects.filter(
             context.scope.limit(), workspace=context.workspace, name=node["event"]
@@ -141,6 +145,26 @@ def _event_q(node: dict[str, Any], context: Context) -> Q:
     return count_condition(grouped.filter(cmp_q("n", cmp)), grouped.filter(~cmp_q("n", cmp)), cmp)
 
 
+def _joined_event_q(
+    node: dict[str, Any], cmp: dict[str, Any], joins: SummaryJoins, context: Context
+) -> Q:
+    """_event_q's summary form on the contact's joined summary row of the name."""
+    name = node["event"]
+    if "first" not in node and "last" not in node:
+        return cmp_on(joins.count(name), cmp)
+    # Without a row: false, and the comparisons on its (NULL) columns do not matter.
+    condition = joins.present(name) & cmp_on(joins.column(name, "count", IntegerField()), cmp)
+    for key, column in (("first", "first_at"), ("last", "last_at")):
+        if key in node:
+            ((kind, days),) = node[key].items()
+            moment = joins.column(name, column, DateTimeField())
+            if kind == "older_than_days":
+                condition &= Q(LessThan(moment, context.days_ago(days)))
+            else:
+                condition &= Q(GreaterThanOrEqual(moment, context.days_ago(days)))
+    return condition
+
+
 def _purchase_q(node: dict[str, Any], context: Context, *, measure: str) -> Q:
     """Revenue summed, or purchases counted, over the workspace's purchase events
     (events with one of its purchase names that carry revenue)."""
@@ -148,7 +172,10 @@ def _purchase_q(node: dict[str, Any], context: Context, *, measure: str) -> Q:
     names = context.workspace.purchase_event_names
     rows: QuerySet[Any]
     total: Sum | Count
-    if not context.as_of and "within_days" not in node and "between" not in node:
+    summarised = not context.as_of and "within_days" not in node and "between" not in node
+    if summarised and context.summary_joins is not None and names:
+        return cmp_on(context.summary_joins.purchase_total(list(names), measure), cmp)
+    if summarised:
         rows = EventSummary.objects.filter(
             context.scope.limit(), workspace=context.workspace, name__in=names, revenue_count__gt=0
         )
@@ -210,9 +237,11 @@ def compile_rule(
     now: dt.datetime | None = None,
     scope: Scope | None = None,
     as_of: bool = False,
+    summary_joins: SummaryJoins | None = None,
 ) -> Q:
     """The rule as a Q on Contact (the caller also filters by workspace and scope;
-    with `as_of`, also by `signed_up_at <= now`: see `Context`)."""
+    with `as_of`, also by `signed_up_at <= now`: see `Context`; with `summary_joins`,
+    the caller also adds its joins: see contacts.rules.joins)."""
     return compile_node(
         rule,
         Context(
@@ -220,6 +249,7 @@ def compile_rule(
             now=now or timezone.now(),
             scope=scope or Scope.everyone(),
             as_of=as_of,
+            summary_joins=summary_joins,
         ),
     )
 

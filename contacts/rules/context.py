@@ -6,12 +6,15 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db.models import F, Q
 
 from contacts.rules.sql import Sql
 from workspaces.models import Workspace
+
+if TYPE_CHECKING:
+    from contacts.rules.joins import SummaryJoins
 
 
 @dataclass(frozen=True)
@@ -55,7 +58,10 @@ class Context:
     (never the EventSummary table, which summarises all events, including later
     ones); contacts' own fields, attributes, stages and engagement are read as they
     are (there is no history of them). The caller limits contacts to those signed
-    up by `now` (`contacts_matching` does)."""
+    up by `now` (`contacts_matching` does).
+
+    `summary_joins`: read the event summaries through joins the caller adds
+    (contacts.rules.joins) instead of one hashed sub-query per condition."""
 
     workspace: Workspace
     now: dt.datetime
@@ -64,6 +70,7 @@ class Context:
     segments: list[int] = field(default_factory=list)
     nodes: int = 0  # compiled so far, segment references expanded
     segment_rules: dict[int, Any] = field(default_factory=dict)
+    summary_joins: SummaryJoins | None = None
 
     def days_ago(self, days: int) -> dt.datetime:
         return self.now - dt.timedelta(days=days)
