@@ -55,6 +55,19 @@ class Computed:
     contacts: int
     interactions: int
     seconds: float
+    # Seconds per step (read, models, each write), in order: where a compute's time goes.
+    steps: tuple[tuple[str, float], ...] = ()
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.began = self.last = time.perf_counter()
+        self.steps: list[tuple[str, float]] = []
+
+    def lap(self, step: str) -> None:
+        now = time.perf_counter()
+        self.steps.append((step, round(now - self.last, 3)))
+        self.last = now
 
 
 def _consumable(cursor: Any, product_ids: np.ndarray) -> np.ndarray:
@@ -103,19 +116,22 @@ def recommendations_compute(*, workspace: Workspace, now: dt.datetime | None = N
     """Replace every stored recommendation of the workspace (see the module's doc)
     from the interactions of the CATALOG_RECS_WINDOW_DAYS before `now`."""
     now = now or timezone.now()
-    began = time.perf_counter()
+    clock = _Clock()
     ws = workspace.pk
     since = now - dt.timedelta(days=settings.CATALOG_RECS_WINDOW_DAYS)
     stored = settings.CATALOG_RECS_STORED
     stamp = now.isoformat()
     with transaction.atomic(), connection.cursor() as cursor:
         data = interactions_read(cursor, workspace_id=ws, since=since, now=now)
+        clock.lap("read")
         for table in _TABLES:
             cursor.execute(f"DELETE FROM {table} WHERE workspace_id = %s", [ws])
         _new_arrivals(cursor, ws, now)
+        clock.lap("delete")
         if len(data.contacts) == 0:
-            return Computed(0, 0, 0, 0, time.perf_counter() - began)
+            return Computed(0, 0, 0, 0, time.perf_counter() - clock.began, tuple(clock.steps))
         m = model.matrices(data)
+        clock.lap("matrices")
         pids = m.product_ids
         buyers = model.popularity(m)
         sold = np.flatnonzero(buyers)
@@ -129,6 +145,7 @@ def recommendations_compute(*, workspace: Workspace, now: dt.datetime | None = N
             weeks=settings.CATALOG_RECS_TRENDING_BASELINE_WEEKS,
         )
         _workspace_list(cursor, ws, KIND_TRENDING, now, pids, trend)
+        clock.lap("workspace lists")
 
         # Bought together: lift = together x everyone who bought ÷ (buyers x buyers).
         lift = model.neighbours(
@@ -137,15 +154,18 @@ def recommendations_compute(*, workspace: Workspace, now: dt.datetime | None = N
             min_together=settings.CATALOG_RECS_MIN_TOGETHER,
             score="lift",
         ).tocoo()
+        clock.lap("pairs model")
         everyone = int((np.diff(m.bought.indptr) > 0).sum())
         together = np.rint(lift.data * buyers[lift.row] * buyers[lift.col]).astype(np.int64)
         pairs = _pairs_write(
             cursor, ws, stamp, pids[lift.row], pids[lift.col], together, lift.data * everyone
         )
+        clock.lap("pairs write")
 
         co_viewed = model.neighbours(
             m.viewed, k=stored, min_together=settings.CATALOG_RECS_MIN_TOGETHER
         ).tocoo()
+        clock.lap("co-viewed model")
         lists_write(
             cursor,
             table="catalog_productrecommendation",
@@ -155,9 +175,10 @@ def recommendations_compute(*, workspace: Workspace, now: dt.datetime | None = N
             items=pids[co_viewed.col],
             values=co_viewed.data,
         )
-
+        clock.lap("co-viewed write")
         similar = model.neighbours(m.history, k=model.NEIGHBOURS)
         consumable = _consumable(cursor, pids)
+        clock.lap("similar model")
         contacts = 0
         for rows, cols, values in model.for_you(m, similar, consumable=consumable, k=stored):
             contacts += lists_write(
@@ -169,6 +190,7 @@ def recommendations_compute(*, workspace: Workspace, now: dt.datetime | None = N
                 items=pids[cols],
                 values=values,
             )
+        clock.lap("for_you model+write")
         last = m.last_bought.tocoo()  # row-major: csr's order
         lists_write(
             cursor,
@@ -180,20 +202,24 @@ def recommendations_compute(*, workspace: Workspace, now: dt.datetime | None = N
             values=last.data,
             integer_values=True,
         )
+        clock.lap("purchases write")
         # Every row of the workspace was just replaced: fresh statistics keep the
         # serving reads on their indexes.
         cursor.execute("ANALYZE " + ", ".join(_TABLES))
-    seconds = time.perf_counter() - began
+        clock.lap("analyze")
+    clock.lap("commit")
+    seconds = time.perf_counter() - clock.began
     log.info(
         "catalog.recommendations_computed workspace=%s interactions=%s contacts=%s "
-        "pairs=%s seconds=%.2f",
+        "pairs=%s seconds=%.2f steps=%s",
         ws,
         len(data.contacts),
         contacts,
         pairs,
         seconds,
+        " ".join(f"{step.replace(' ', '_')}:{took}" for step, took in clock.steps),
     )
-    return Computed(len(sold), pairs, contacts, len(data.contacts), seconds)
+    return Computed(len(sold), pairs, contacts, len(data.contacts), seconds, tuple(clock.steps))
 
 
 def _popularity_write(
