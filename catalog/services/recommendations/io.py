@@ -4,7 +4,7 @@ both through COPY: at 10M interactions a row-by-row cursor would dominate the co
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+import struct
 from typing import Any
 
 import numpy as np
@@ -90,46 +90,87 @@ def interactions_read(
     return Interactions(contacts, products, bought, at)
 
 
+# Binary COPY: the signature with no flags and no extension; the end of the data.
+_SIGNATURE = b"PGCOPY\n\xff\r\n\x00" + struct.pack(">ii", 0, 0)
+_TRAILER = struct.pack(">h", -1)
+_EPOCH = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
+_INT8, _FLOAT8 = 20, 701  # the element types' oids
+# A one-dimensional array without nulls: its field length, then ndim, has-null, element
+# type, length, lower bound; each element then is a length (8) and the value.
+_ARRAY = struct.Struct(">iiiiii")
+_KEY = struct.Struct(">iq")
+_FLUSH = 8 * 1024 * 1024
+
+
+def _field(value: Any) -> bytes:
+    """One value of a key column, in COPY's binary form (bigint, text, timestamptz)."""
+    if isinstance(value, dt.datetime):
+        delta = value - _EPOCH
+        data = struct.pack(">q", (delta.days * 86_400 + delta.seconds) * 10**6 + delta.microseconds)
+    elif isinstance(value, str):
+        data = value.encode()
+    elif isinstance(value, int) and not isinstance(value, bool):
+        data = struct.pack(">q", value)
+    else:
+        raise TypeError(f"no binary form for {value!r}")
+    return struct.pack(">i", len(data)) + data
+
+
+def _elements(values: np.ndarray, code: str) -> bytes:
+    records = np.empty(len(values), dtype=[("size", ">i4"), ("value", code)])
+    records["size"] = 8
+    records["value"] = values
+    return records.tobytes()
+
+
 def lists_write(
     cursor: Any,
     *,
     table: str,
-    columns: tuple[str, ...],
-    keys: Iterable[tuple[Any, ...]],
+    fixed: dict[str, Any],
+    key: str | None,
+    key_ids: np.ndarray | None,
     rows: np.ndarray,
     items: np.ndarray,
     values: np.ndarray,
+    values_column: str = "scores",
     integer_values: bool = False,
 ) -> int:
-    """COPY one row per distinct `rows` entry: the key columns (from `keys`, in the
-    order of the distinct rows), then `items` and `values` as arrays in the given order
+    """COPY (binary) one row per distinct `rows` entry: the `fixed` columns' values
+    (the same in every row), the `key` column from `key_ids` (in the order of the
+    distinct rows; none when `key` is None: one row), then `items` (bigint[]) and
+    `values` (`values_column`, float8[] or bigint[]) as arrays in the given order
     (entries of one row must be contiguous). Returns the rows written."""
     if len(rows) == 0:
         return 0
     starts = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]])
     ends = np.r_[starts[1:], len(rows)]
-    item_text = items.astype(str)
-    value_text = (
-        values.astype(np.int64).astype(str)
-        if integer_values
-        else np.round(values.astype(np.float64), 4).astype(str)
-    )
-    statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
+    columns = [*fixed, *([key] if key else []), "items", values_column]
+    head = struct.pack(">h", len(columns)) + b"".join(_field(v) for v in fixed.values())
+    item_bytes = memoryview(_elements(items, ">i8"))
+    value_type = _INT8 if integer_values else _FLOAT8
+    value_bytes = memoryview(_elements(values, ">i8" if integer_values else ">f8"))
+    ids = key_ids.tolist() if key_ids is not None else [None] * len(starts)
+    statement = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT BINARY)").format(
         sql.Identifier(table), sql.SQL(", ").join(sql.Identifier(c) for c in columns)
     )
-    written = 0
+    pack_key, pack_array = _KEY.pack, _ARRAY.pack
     with cursor.cursor.copy(statement) as copy:
-        lines: list[str] = []
-        for key, start, end in zip(keys, starts, ends, strict=True):
-            fields = [str(k) for k in key]
-            fields.append("{" + ",".join(item_text[start:end]) + "}")
-            fields.append("{" + ",".join(value_text[start:end]) + "}")
-            lines.append("\t".join(fields))
-            if len(lines) >= 10_000:
-                copy.write("\n".join(lines) + "\n")
-                written += len(lines)
-                lines = []
-        if lines:
-            copy.write("\n".join(lines) + "\n")
-            written += len(lines)
-    return written
+        parts: list[bytes | memoryview] = [_SIGNATURE]
+        size = 0
+        for key_id, start, end in zip(ids, starts.tolist(), ends.tolist(), strict=True):
+            length = end - start
+            parts.append(head)
+            if key_id is not None:
+                parts.append(pack_key(8, key_id))
+            parts.append(pack_array(20 + 12 * length, 1, 0, _INT8, length, 1))
+            parts.append(item_bytes[start * 12 : end * 12])
+            parts.append(pack_array(20 + 12 * length, 1, 0, value_type, length, 1))
+            parts.append(value_bytes[start * 12 : end * 12])
+            size += 60 + 24 * length
+            if size > _FLUSH:
+                copy.write(b"".join(parts))
+                parts, size = [], 0
+        parts.append(_TRAILER)
+        copy.write(b"".join(parts))
+    return len(starts)
