@@ -144,11 +144,37 @@ KIND_NEW_ARRIVALS = "new_arrivals"
 KIND_CO_VIEWED = "co_viewed"
 
 
+# The per-contact tables hold a row per contact with history (a million in a large
+# workspace), all replaced by each compute: no foreign-key constraints (their checks
+# and row locks on every contact were most of the write) and no index but the unique
+# one serving reads. A workspace's rows go with it (cascaded by Django, through the
+# unique index), an erased contact's through catalog's erasure hook; a contact deleted
+# otherwise leaves rows nothing reads until the next compute replaces them.
+def _workspace_key() -> models.ForeignKey:
+    return models.ForeignKey(
+        Workspace,
+        on_delete=models.CASCADE,
+        related_name="+",
+        db_constraint=False,
+        db_index=False,
+    )
+
+
+def _contact_key() -> models.ForeignKey:
+    return models.ForeignKey(
+        "contacts.Contact",
+        on_delete=models.DO_NOTHING,
+        related_name="+",
+        db_constraint=False,
+        db_index=False,
+    )
+
+
 class ContactRecommendation(models.Model):
     """A contact's ranked products of one kind (`for_you`), as of the last compute."""
 
-    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
-    contact = models.ForeignKey("contacts.Contact", on_delete=models.CASCADE, related_name="+")
+    workspace = _workspace_key()
+    contact = _contact_key()
     kind = models.CharField(max_length=20)
     items = ArrayField(models.BigIntegerField())  # catalog_product ids, best first
     scores = ArrayField(models.FloatField())
@@ -170,8 +196,8 @@ class ContactPurchases(models.Model):
     parallel to `items`): what serving leaves out, or offers again for a consumable
     bought long enough ago, without reading the contact's events."""
 
-    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
-    contact = models.ForeignKey("contacts.Contact", on_delete=models.CASCADE, related_name="+")
+    workspace = _workspace_key()
+    contact = _contact_key()
     items = ArrayField(models.BigIntegerField())
     bought_at = ArrayField(models.BigIntegerField())
     computed_at = models.DateTimeField()

@@ -28,9 +28,12 @@ from catalog.models import (
     KIND_NEW_ARRIVALS,
     KIND_POPULAR,
     KIND_TRENDING,
+    ContactPurchases,
+    ContactRecommendation,
 )
 from catalog.services.recommendations import model
 from catalog.services.recommendations.io import interactions_read, lists_write
+from contacts.models import Contact
 from workspaces.models import Workspace
 
 log = logging.getLogger(__name__)
@@ -253,3 +256,14 @@ def _pairs_write(
         for row in zip(a.tolist(), b.tolist(), together.tolist(), lift.tolist(), strict=True):
             copy.write_row((ws, *row, stamp))
     return len(a)
+
+
+def recommendations_forget_contact(contact: Contact) -> None:
+    """Erasure hook (contacts.hooks.on_contact_erased): the contact's stored lists go
+    with it (the tables keep no foreign key that would cascade)."""
+    ContactRecommendation.objects.filter(
+        workspace_id=contact.workspace_id, contact_id=contact.pk
+    ).delete()
+    ContactPurchases.objects.filter(
+        workspace_id=contact.workspace_id, contact_id=contact.pk
+    ).delete()
