@@ -32,7 +32,7 @@ from catalog.models import (
     ContactRecommendation,
 )
 from catalog.services.recommendations import model
-from catalog.services.recommendations.io import interactions_read, lists_write
+from catalog.services.recommendations.io import interactions_read, lists_write, records_write
 from contacts.models import Contact
 from workspaces.models import Workspace
 
@@ -124,7 +124,6 @@ def recommendations_compute(*, workspace: Workspace, now: dt.datetime | None = N
     ws = workspace.pk
     since = now - dt.timedelta(days=settings.CATALOG_RECS_WINDOW_DAYS)
     stored = settings.CATALOG_RECS_STORED
-    stamp = now.isoformat()
     with transaction.atomic(), connection.cursor() as cursor:
         data = interactions_read(cursor, workspace_id=ws, since=since, now=now)
         clock.lap("read")
@@ -139,7 +138,12 @@ def recommendations_compute(*, workspace: Workspace, now: dt.datetime | None = N
         pids = m.product_ids
         buyers = model.popularity(m)
         sold = np.flatnonzero(buyers)
-        _popularity_write(cursor, ws, stamp, pids[sold], buyers[sold])
+        records_write(
+            cursor,
+            table="catalog_productpopularity",
+            fixed={"workspace_id": ws, "computed_at": now},
+            columns={"product_id": ("int8", pids[sold]), "buyers": ("int4", buyers[sold])},
+        )
         _workspace_list(cursor, ws, KIND_POPULAR, now, pids, buyers.astype(np.float64))
         trend = model.trending(
             data,
@@ -161,8 +165,16 @@ def recommendations_compute(*, workspace: Workspace, now: dt.datetime | None = N
         clock.lap("pairs model")
         everyone = int((np.diff(m.bought.indptr) > 0).sum())
         together = np.rint(lift.data * buyers[lift.row] * buyers[lift.col]).astype(np.int64)
-        pairs = _pairs_write(
-            cursor, ws, stamp, pids[lift.row], pids[lift.col], together, lift.data * everyone
+        pairs = records_write(
+            cursor,
+            table="catalog_productpair",
+            fixed={"workspace_id": ws, "computed_at": now},
+            columns={
+                "product_id": ("int8", pids[lift.row]),
+                "other_id": ("int8", pids[lift.col]),
+                "together": ("int4", together),
+                "lift": ("float8", lift.data * everyone),
+            },
         )
         clock.lap("pairs write")
 
@@ -228,34 +240,6 @@ def recommendations_compute(*, workspace: Workspace, now: dt.datetime | None = N
         " ".join(f"{step.replace(' ', '_')}:{took}" for step, took in clock.steps),
     )
     return Computed(len(sold), pairs, contacts, len(data.contacts), seconds, tuple(clock.steps))
-
-
-def _popularity_write(
-    cursor: Any, ws: int, stamp: str, ids: np.ndarray, buyers: np.ndarray
-) -> None:
-    with cursor.cursor.copy(
-        "COPY catalog_productpopularity (workspace_id, product_id, buyers, computed_at) FROM STDIN"
-    ) as copy:
-        for pid, n in zip(ids.tolist(), buyers.tolist(), strict=True):
-            copy.write_row((ws, pid, int(n), stamp))
-
-
-def _pairs_write(
-    cursor,
-    ws: int,
-    stamp: str,
-    a: np.ndarray,
-    b: np.ndarray,
-    together: np.ndarray,
-    lift: np.ndarray,
-) -> int:
-    with cursor.cursor.copy(
-        "COPY catalog_productpair (workspace_id, product_id, other_id, together, lift, "
-        "computed_at) FROM STDIN"
-    ) as copy:
-        for row in zip(a.tolist(), b.tolist(), together.tolist(), lift.tolist(), strict=True):
-            copy.write_row((ws, *row, stamp))
-    return len(a)
 
 
 def recommendations_forget_contact(contact: Contact) -> None:

@@ -174,3 +174,36 @@ def lists_write(
         parts.append(_TRAILER)
         copy.write(b"".join(parts))
     return len(starts)
+
+
+_CODES = {"int8": ">i8", "int4": ">i4", "float8": ">f8"}
+
+
+def records_write(
+    cursor: Any, *, table: str, fixed: dict[str, Any], columns: dict[str, tuple[str, np.ndarray]]
+) -> int:
+    """COPY (binary) one row per entry of the parallel `columns` (name: (type, values),
+    type one of int8, int4, float8) after the `fixed` columns' values: every row the
+    same width, so the whole stream is one numpy record array. Returns the rows."""
+    count = len(next(iter(columns.values()))[1])
+    if count == 0:
+        return 0
+    head = np.frombuffer(
+        struct.pack(">h", len(fixed) + len(columns)) + b"".join(_field(v) for v in fixed.values()),
+        np.uint8,
+    )
+    layout: list[Any] = [("head", np.uint8, len(head))]
+    for name, (kind, _values) in columns.items():
+        layout += [(f"{name}_size", ">i4"), (name, _CODES[kind])]
+    records = np.empty(count, dtype=layout)
+    records["head"] = head
+    for name, (kind, values) in columns.items():
+        records[f"{name}_size"] = np.dtype(_CODES[kind]).itemsize
+        records[name] = values
+    statement = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT BINARY)").format(
+        sql.Identifier(table),
+        sql.SQL(", ").join(sql.Identifier(c) for c in [*fixed, *columns]),
+    )
+    with cursor.cursor.copy(statement) as copy:
+        copy.write(_SIGNATURE + records.tobytes() + _TRAILER)
+    return count
