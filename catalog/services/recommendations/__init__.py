@@ -32,7 +32,12 @@ from catalog.models import (
     ContactRecommendation,
 )
 from catalog.services.recommendations import model
-from catalog.services.recommendations.io import interactions_read, lists_write, records_write
+from catalog.services.recommendations.io import (
+    Lists,
+    interactions_read,
+    lists_write,
+    records_write,
+)
 from contacts.models import Contact
 from workspaces.models import Workspace
 
@@ -97,10 +102,7 @@ def _workspace_list(
         table="catalog_workspacerecommendation",
         fixed={"workspace_id": ws, "kind": kind, "computed_at": now},
         key=None,
-        key_ids=None,
-        rows=np.zeros(len(order), np.int64),
-        items=ids[order],
-        values=scores[order].astype(np.float64),
+        batches=[Lists(None, np.zeros(len(order), np.int64), ids[order], scores[order])],
     )
 
 
@@ -188,27 +190,29 @@ def recommendations_compute(*, workspace: Workspace, now: dt.datetime | None = N
             table="catalog_productrecommendation",
             fixed={"workspace_id": ws, "kind": KIND_CO_VIEWED, "computed_at": now},
             key="product_id",
-            key_ids=pids[np.unique(co_viewed.row)],
-            rows=co_viewed.row,
-            items=pids[co_viewed.col],
-            values=co_viewed.data,
+            batches=[
+                Lists(
+                    pids[np.unique(co_viewed.row)],
+                    co_viewed.row,
+                    pids[co_viewed.col],
+                    co_viewed.data,
+                )
+            ],
         )
         clock.lap("co-viewed write")
         similar = model.neighbours(m.history, k=model.NEIGHBOURS)
         consumable = _consumable(cursor, pids)
         clock.lap("similar model")
-        contacts = 0
-        for rows, cols, values in model.for_you(m, similar, consumable=consumable, k=stored):
-            contacts += lists_write(
-                cursor,
-                table="catalog_contactrecommendation",
-                fixed={"workspace_id": ws, "kind": KIND_FOR_YOU, "computed_at": now},
-                key="contact_id",
-                key_ids=m.contact_ids[np.unique(rows)],
-                rows=rows,
-                items=pids[cols],
-                values=values,
-            )
+        contacts = lists_write(
+            cursor,
+            table="catalog_contactrecommendation",
+            fixed={"workspace_id": ws, "kind": KIND_FOR_YOU, "computed_at": now},
+            key="contact_id",
+            batches=(
+                Lists(m.contact_ids[np.unique(rows)], rows, pids[cols], values)
+                for rows, cols, values in model.for_you(m, similar, consumable=consumable, k=stored)
+            ),
+        )
         clock.lap("for_you model+write")
         last = m.last_bought.tocoo()  # row-major: csr's order
         lists_write(
@@ -216,11 +220,10 @@ def recommendations_compute(*, workspace: Workspace, now: dt.datetime | None = N
             table="catalog_contactpurchases",
             fixed={"workspace_id": ws, "computed_at": now},
             key="contact_id",
-            key_ids=m.contact_ids[np.unique(last.row)],
+            batches=[
+                Lists(m.contact_ids[np.unique(last.row)], last.row, pids[last.col], last.data)
+            ],
             values_column="bought_at",
-            rows=last.row,
-            items=pids[last.col],
-            values=last.data,
             integer_values=True,
         )
         clock.lap("purchases write")

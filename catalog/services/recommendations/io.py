@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import datetime as dt
 import struct
-from typing import Any
+from collections.abc import Iterable, Iterator
+from queue import Queue
+from typing import Any, NamedTuple
 
 import numpy as np
 from psycopg import sql
+from psycopg.copy import QueuedLibpqWriter
 
 from catalog.services.recommendations.model import Interactions
 
@@ -123,57 +126,86 @@ def _elements(values: np.ndarray, code: str) -> bytes:
     return records.tobytes()
 
 
+class Lists(NamedTuple):
+    """Ranked lists to write: entry i is `items[i]` with `values[i]` in the list of
+    `rows[i]` (a row's entries contiguous, best first); `key_ids` holds each distinct
+    row's key, in order (None: one list, no key column)."""
+
+    key_ids: np.ndarray | None
+    rows: np.ndarray
+    items: np.ndarray
+    values: np.ndarray
+
+
+class _QueuedWriter(QueuedLibpqWriter):
+    """psycopg's writer whose thread sends while the caller computes the next batch,
+    with a short queue so that a slow server bounds the memory held."""
+
+    def __init__(self, cursor: Any) -> None:
+        super().__init__(cursor)
+        self._queue = Queue(maxsize=4)  # type: ignore[assignment]  # the same Queue class
+
+
+def _encoded(head: bytes, batch: Lists, integer_values: bool) -> Iterator[bytes]:
+    """The batch's rows in COPY's binary form, in pieces of about _FLUSH bytes."""
+    rows = batch.rows
+    if len(rows) == 0:
+        return
+    starts = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]])
+    ends = np.r_[starts[1:], len(rows)]
+    item_bytes = memoryview(_elements(batch.items, ">i8"))
+    value_type = _INT8 if integer_values else _FLOAT8
+    value_bytes = memoryview(_elements(batch.values, ">i8" if integer_values else ">f8"))
+    ids = batch.key_ids.tolist() if batch.key_ids is not None else [None] * len(starts)
+    pack_key, pack_array = _KEY.pack, _ARRAY.pack
+    parts: list[bytes | memoryview] = []
+    size = 0
+    for key_id, start, end in zip(ids, starts.tolist(), ends.tolist(), strict=True):
+        length = end - start
+        parts.append(head)
+        if key_id is not None:
+            parts.append(pack_key(8, key_id))
+        parts.append(pack_array(20 + 12 * length, 1, 0, _INT8, length, 1))
+        parts.append(item_bytes[start * 12 : end * 12])
+        parts.append(pack_array(20 + 12 * length, 1, 0, value_type, length, 1))
+        parts.append(value_bytes[start * 12 : end * 12])
+        size += 60 + 24 * length
+        if size > _FLUSH:
+            yield b"".join(parts)
+            parts, size = [], 0
+    if parts:
+        yield b"".join(parts)
+
+
 def lists_write(
     cursor: Any,
     *,
     table: str,
     fixed: dict[str, Any],
     key: str | None,
-    key_ids: np.ndarray | None,
-    rows: np.ndarray,
-    items: np.ndarray,
-    values: np.ndarray,
+    batches: Iterable[Lists],
     values_column: str = "scores",
     integer_values: bool = False,
 ) -> int:
-    """COPY (binary) one row per distinct `rows` entry: the `fixed` columns' values
-    (the same in every row), the `key` column from `key_ids` (in the order of the
-    distinct rows; none when `key` is None: one row), then `items` (bigint[]) and
-    `values` (`values_column`, float8[] or bigint[]) as arrays in the given order
-    (entries of one row must be contiguous). Returns the rows written."""
-    if len(rows) == 0:
-        return 0
-    starts = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]])
-    ends = np.r_[starts[1:], len(rows)]
+    """COPY (binary, one statement for every batch) one row per list: the `fixed`
+    columns' values (the same in every row), the `key` column (none when `key` is
+    None), then `items` (bigint[]) and the values (`values_column`, float8[] or
+    bigint[]). A thread sends each piece while the batches' iterator computes the next
+    (the server ingests while numpy works). Returns the rows written."""
     columns = [*fixed, *([key] if key else []), "items", values_column]
     head = struct.pack(">h", len(columns)) + b"".join(_field(v) for v in fixed.values())
-    item_bytes = memoryview(_elements(items, ">i8"))
-    value_type = _INT8 if integer_values else _FLOAT8
-    value_bytes = memoryview(_elements(values, ">i8" if integer_values else ">f8"))
-    ids = key_ids.tolist() if key_ids is not None else [None] * len(starts)
     statement = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT BINARY)").format(
         sql.Identifier(table), sql.SQL(", ").join(sql.Identifier(c) for c in columns)
     )
-    pack_key, pack_array = _KEY.pack, _ARRAY.pack
-    with cursor.cursor.copy(statement) as copy:
-        parts: list[bytes | memoryview] = [_SIGNATURE]
-        size = 0
-        for key_id, start, end in zip(ids, starts.tolist(), ends.tolist(), strict=True):
-            length = end - start
-            parts.append(head)
-            if key_id is not None:
-                parts.append(pack_key(8, key_id))
-            parts.append(pack_array(20 + 12 * length, 1, 0, _INT8, length, 1))
-            parts.append(item_bytes[start * 12 : end * 12])
-            parts.append(pack_array(20 + 12 * length, 1, 0, value_type, length, 1))
-            parts.append(value_bytes[start * 12 : end * 12])
-            size += 60 + 24 * length
-            if size > _FLUSH:
-                copy.write(b"".join(parts))
-                parts, size = [], 0
-        parts.append(_TRAILER)
-        copy.write(b"".join(parts))
-    return len(starts)
+    written = 0
+    with cursor.cursor.copy(statement, writer=_QueuedWriter(cursor.cursor)) as copy:
+        copy.write(_SIGNATURE)
+        for batch in batches:
+            for piece in _encoded(head, batch, integer_values):
+                copy.write(piece)
+            written += int(np.count_nonzero(np.diff(batch.rows))) + (len(batch.rows) > 0)
+        copy.write(_TRAILER)
+    return written
 
 
 _CODES = {"int8": ">i8", "int4": ">i4", "float8": ">f8"}
