@@ -22,7 +22,9 @@ contacts with a held-out purchase of something serving may offer (not bought bef
 or a consumable), the served list (recommendations_for_contact, n = 10, the real read
 with its filters) of each kind is judged: hit_rate_at_10 (a held-out product among the
 10) and ndcg_at_10 (binary relevance). serve_p95_ms is that read's p95 for for_you.
-Runs in its own database (stagecraft_bench_recs). Prints one JSON object last."""
+Runs in its own database (stagecraft_bench_recs, or RECS_DB; LOAD_ONLY=1 writes it and
+stops, REUSE=1 trains and judges again on it); the training's seconds per step are
+logged. Prints one JSON object last."""
 
 from __future__ import annotations
 
