@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from django.db import connection
 from django.db.models import Q
 
 from catalog.models import (
@@ -21,6 +22,7 @@ from catalog.models import (
     Product,
     ProductPair,
 )
+from config.db import bound_cursor
 from contacts.models import Contact
 
 KIND_BOUGHT_TOGETHER = "bought_together"
@@ -131,15 +133,27 @@ LIMIT %(n)s
 
 
 def _run(sql: str, params: dict[str, Any], kind: str) -> list[Recommendation]:
-    """One statement: the products with their score and whether the fallback gave them."""
-    return [
-        Recommendation(
-            product,
-            KIND_POPULAR if product.rec_fallback else kind,  # type: ignore[attr-defined]
-            float(product.rec_score),  # type: ignore[attr-defined]
-        )
-        for product in Product.objects.raw(sql, params)
-    ]
+    """One statement: the products with their score and whether the fallback gave them.
+    Sent with server-side binding (config.db.bound_cursor: prepared once run a few
+    times on a connection, so a request is not planned again), the products built as
+    Django builds them from a row (each field's database converters)."""
+    fields = Product._meta.concrete_fields
+    columns = ", ".join(f"p.{connection.ops.quote_name(str(f.column))}" for f in fields)
+    with bound_cursor() as cursor:
+        cursor.execute(sql.replace("p.*", columns, 1), params)
+        rows = cursor.fetchall()
+    converters = [(i, f.get_db_converters(connection), f) for i, f in enumerate(fields)]
+    names = [f.attname for f in fields]
+    found = []
+    for row in rows:
+        values = list(row[: len(fields)])
+        for i, functions, field in converters:
+            for convert in functions:
+                values[i] = convert(values[i], field, connection)
+        product = Product.from_db(connection.alias, names, values)
+        score, fallback = row[len(fields)], row[len(fields) + 1]
+        found.append(Recommendation(product, KIND_POPULAR if fallback else kind, float(score)))
+    return found
 
 
 def recommendations_for_contact(
