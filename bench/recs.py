@@ -22,7 +22,9 @@ contacts with a held-out purchase of something serving may offer (not bought bef
 or a consumable), the served list (recommendations_for_contact, n = 10, the real read
 with its filters) of each kind is judged: hit_rate_at_10 (a held-out product among the
 10) and ndcg_at_10 (binary relevance). serve_p95_ms is that read's p95 for for_you.
-Runs in its own database (stagecraft_bench_recs). Prints one JSON object last."""
+Runs in its own database (stagecraft_bench_recs, or RECS_DB; LOAD_ONLY=1 writes it and
+stops, REUSE=1 trains and judges again on it); the training's seconds per step are
+logged. Prints one JSON object last."""
 
 from __future__ import annotations
 
@@ -57,6 +59,10 @@ EVAL = int(os.environ.get("EVAL", "2000"))
 SEED = int(os.environ.get("SEED", "18"))
 # REUSE=1: train and judge again on the database the last run wrote (same sizes, seed).
 REUSE = os.environ.get("REUSE") == "1"
+# RECS_DB: the bench database's name (one per size lets REUSE keep several).
+RECS_DB = os.environ.get("RECS_DB", "stagecraft_bench_recs")
+# LOAD_ONLY=1: generate and write the database, then stop (for later REUSE=1 runs).
+LOAD_ONLY = os.environ.get("LOAD_ONLY") == "1"
 CLUSTERS = 50
 DAYS = 180
 TEST_DAYS = 14
@@ -178,7 +184,12 @@ def train(url: str, workspace_id: int, cutoff: str) -> None:
     )
     print(
         json.dumps(
-            {"seconds": computed.seconds, "contacts": computed.contacts, "pairs": computed.pairs}
+            {
+                "seconds": computed.seconds,
+                "contacts": computed.contacts,
+                "pairs": computed.pairs,
+                "steps": dict(computed.steps),
+            }
         )
     )
 
@@ -254,10 +265,10 @@ def load(
 
 def main() -> None:
     if REUSE:
-        url = with_database(base_database_url(), "stagecraft_bench_recs")
+        url = with_database(base_database_url(), RECS_DB)
         django_setup(url)
     else:
-        url = fresh_database("stagecraft_bench_recs")
+        url = fresh_database(RECS_DB)
         django_setup(url)
         log("migrating the bench database")
         migrate()
@@ -292,6 +303,8 @@ def main() -> None:
         end = int(time.time())
         cutoff = end - TEST_DAYS * DAY
         workspace, first_id, data, train_count = load(rng, end, cutoff)
+        if LOAD_ONLY:
+            return
 
     cutoff_iso = dt.datetime.fromtimestamp(cutoff, dt.UTC).isoformat()
     connection.close()

@@ -88,12 +88,46 @@ class UnknownProduct(models.Model):
         return self.product_id
 
 
+# The stored recommendation tables (a row per contact with history, a million in a
+# large workspace; ~15 pairs per product) are all replaced by each compute: no
+# foreign-key constraints (their deferred checks locked every contact and product
+# referenced, at commit) and no index but the unique one serving reads. A workspace's
+# and a product's rows go with them (cascaded by Django; the workspace through the
+# unique indexes, a deleted product, an admin's rare act, by a scan), an erased
+# contact's through catalog's erasure hook; a contact deleted otherwise leaves rows
+# nothing reads until the next compute replaces them.
+def _workspace_key() -> models.ForeignKey:
+    return models.ForeignKey(
+        Workspace,
+        on_delete=models.CASCADE,
+        related_name="+",
+        db_constraint=False,
+        db_index=False,
+    )
+
+
+def _contact_key() -> models.ForeignKey:
+    return models.ForeignKey(
+        "contacts.Contact",
+        on_delete=models.DO_NOTHING,
+        related_name="+",
+        db_constraint=False,
+        db_index=False,
+    )
+
+
+def _product_key() -> models.ForeignKey:
+    return models.ForeignKey(
+        Product, on_delete=models.CASCADE, related_name="+", db_constraint=False, db_index=False
+    )
+
+
 class ProductPopularity(models.Model):
     """How many contacts bought the product in the window, as of the last compute
     (catalog.services.recommendations): the popularity fallback's order."""
 
-    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
-    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="+")
+    workspace = _workspace_key()
+    product = _product_key()
     buyers = models.IntegerField()
     computed_at = models.DateTimeField()
 
@@ -115,9 +149,9 @@ class ProductPair(models.Model):
     (buyers of product * buyers of other)). The best pairs per product, as of the last
     compute."""
 
-    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
-    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="+")
-    other = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="+")
+    workspace = _workspace_key()
+    product = _product_key()
+    other = _product_key()
     together = models.IntegerField()
     lift = models.FloatField()
     computed_at = models.DateTimeField()
@@ -147,8 +181,8 @@ KIND_CO_VIEWED = "co_viewed"
 class ContactRecommendation(models.Model):
     """A contact's ranked products of one kind (`for_you`), as of the last compute."""
 
-    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
-    contact = models.ForeignKey("contacts.Contact", on_delete=models.CASCADE, related_name="+")
+    workspace = _workspace_key()
+    contact = _contact_key()
     kind = models.CharField(max_length=20)
     items = ArrayField(models.BigIntegerField())  # catalog_product ids, best first
     scores = ArrayField(models.FloatField())
@@ -170,8 +204,8 @@ class ContactPurchases(models.Model):
     parallel to `items`): what serving leaves out, or offers again for a consumable
     bought long enough ago, without reading the contact's events."""
 
-    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
-    contact = models.ForeignKey("contacts.Contact", on_delete=models.CASCADE, related_name="+")
+    workspace = _workspace_key()
+    contact = _contact_key()
     items = ArrayField(models.BigIntegerField())
     bought_at = ArrayField(models.BigIntegerField())
     computed_at = models.DateTimeField()
@@ -190,8 +224,8 @@ class ContactPurchases(models.Model):
 class ProductRecommendation(models.Model):
     """A product's ranked neighbours of one kind (`co_viewed`)."""
 
-    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
-    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="+")
+    workspace = _workspace_key()
+    product = _product_key()
     kind = models.CharField(max_length=20)
     items = ArrayField(models.BigIntegerField())
     scores = ArrayField(models.FloatField())

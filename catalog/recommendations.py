@@ -22,6 +22,7 @@ from catalog.models import (
     Product,
     ProductPair,
 )
+from config.db import bound_cursor
 from contacts.models import Contact
 
 KIND_BOUGHT_TOGETHER = "bought_together"
@@ -68,24 +69,45 @@ def _offer_sql(offer: Offer, params: dict[str, Any]) -> str:
     return " AND ".join(conditions)
 
 
-# Everything stored for one contact and kind, in one row of scalar subqueries (each an
-# index probe, a plan too simple to cost more than the reads): their own list of the
-# kind, the workspace's list of the kind and the popular fallback, what they bought
-# (stored, with when), and the product ids of purchase events received since the last
-# compute, whenever they happened (through the contact/name/time event index: a
-# contact's few purchases; usually none qualify).
+# One statement per request: the contact's own list of the kind (source 0), the
+# workspace's list of the kind (1) and the popular fallback (2), each product kept at
+# its first place, in that order; joined to the product (by primary key, in order, so
+# that the LIMIT stops the probes early) with the offer's conditions; never what the
+# contact bought (stored with when, by the compute) unless a consumable whose
+# `repurchase_days` have passed since, nor the products of purchase events received
+# since the last compute, whenever they happened (through the contact/name/time event
+# index: a contact's few purchases; usually none qualify).
 _CONTACT_SQL = """
-SELECT
-  (SELECT ARRAY[items::float8[], scores] FROM catalog_contactrecommendation
-   WHERE workspace_id = %(ws)s AND contact_id = %(contact)s AND kind = %(kind)s),
-  (SELECT ARRAY[items::float8[], scores] FROM catalog_workspacerecommendation
-   WHERE workspace_id = %(ws)s AND kind = %(kind)s),
-  (SELECT ARRAY[items::float8[], scores] FROM catalog_workspacerecommendation
-   WHERE workspace_id = %(ws)s AND kind = 'popular'),
-  (SELECT ARRAY[items, bought_at] FROM catalog_contactpurchases
-   WHERE workspace_id = %(ws)s AND contact_id = %(contact)s),
-  ARRAY(
-    SELECT DISTINCT btrim(item ->> 'product_id') FROM contacts_event e
+SELECT p.*, c.score AS rec_score, c.source = 2 AS rec_fallback
+FROM (
+  SELECT * FROM (
+    SELECT DISTINCT ON (u.pid) u.pid, u.score, u.source, u.pos FROM (
+      SELECT u.pid, u.score, 0 AS source, u.pos
+      FROM catalog_contactrecommendation r,
+           unnest(r.items, r.scores) WITH ORDINALITY AS u(pid, score, pos)
+      WHERE r.workspace_id = %(ws)s AND r.contact_id = %(contact)s AND r.kind = %(kind)s
+      UNION ALL
+      SELECT u.pid, u.score, CASE WHEN r.kind = %(kind)s THEN 1 ELSE 2 END, u.pos
+      FROM catalog_workspacerecommendation r,
+           unnest(r.items, r.scores) WITH ORDINALITY AS u(pid, score, pos)
+      WHERE r.workspace_id = %(ws)s AND r.kind IN (%(kind)s, 'popular')
+    ) u
+    ORDER BY u.pid, u.source, u.pos
+  ) first_place
+  ORDER BY source, pos
+) c
+JOIN catalog_product p ON p.id = c.pid AND p.workspace_id = %(ws)s
+LEFT JOIN (
+  SELECT b.pid, b.at FROM catalog_contactpurchases cp,
+       unnest(cp.items, cp.bought_at) AS b(pid, at)
+  WHERE cp.workspace_id = %(ws)s AND cp.contact_id = %(contact)s
+) bought ON bought.pid = c.pid
+WHERE {offer}
+  AND (bought.pid IS NULL OR coalesce(bought.at < %(now)s - 86400 * nullif(CASE
+       WHEN p.attributes ->> 'repurchase_days' ~ '^[0-9]{{1,5}}$'
+       THEN (p.attributes ->> 'repurchase_days')::int8 ELSE 0 END, 0), false))
+  AND NOT (p.product_id = ANY(ARRAY(
+    SELECT btrim(item ->> 'product_id') FROM contacts_event e
     CROSS JOIN LATERAL jsonb_array_elements(
         CASE WHEN jsonb_typeof(e.properties -> 'items') = 'array'
              THEN e.properties -> 'items' ELSE '[]'::jsonb END) AS item
@@ -93,27 +115,10 @@ SELECT
       AND e.received_at >= coalesce((
           SELECT computed_at FROM catalog_workspacerecommendation
           WHERE workspace_id = %(ws)s AND kind = 'popular'), '-infinity')
-      AND jsonb_typeof(item) = 'object')
+      AND jsonb_typeof(item) = 'object')))
+ORDER BY c.source, c.pos
+LIMIT %(n)s
 """
-
-
-def _ranked(stored: list[list[float]] | None) -> list[tuple[int, float]]:
-    if not stored:
-        return []
-    return [(int(pid), score) for pid, score in zip(stored[0], stored[1], strict=True)]
-
-
-def _consumable_again(product: Product, bought_at: int | None, now: float) -> bool:
-    """Whether a product the contact bought may be offered again: a consumable
-    (`attributes.repurchase_days`, whole days) last bought longer ago than that."""
-    days = (
-        product.attributes.get("repurchase_days") if isinstance(product.attributes, dict) else None
-    )
-    if isinstance(days, str) and days.isdigit():
-        days = int(days)
-    if not isinstance(days, int) or isinstance(days, bool) or days <= 0 or bought_at is None:
-        return False
-    return bought_at < now - days * 86_400
 
 
 _PRODUCT_SQL = """
@@ -128,15 +133,27 @@ LIMIT %(n)s
 
 
 def _run(sql: str, params: dict[str, Any], kind: str) -> list[Recommendation]:
-    """One statement: the products with their score and whether the fallback gave them."""
-    return [
-        Recommendation(
-            product,
-            KIND_POPULAR if product.rec_fallback else kind,  # type: ignore[attr-defined]
-            float(product.rec_score),  # type: ignore[attr-defined]
-        )
-        for product in Product.objects.raw(sql, params)
-    ]
+    """One statement: the products with their score and whether the fallback gave them.
+    Sent with server-side binding (config.db.bound_cursor: prepared once run a few
+    times on a connection, so a request is not planned again), the products built as
+    Django builds them from a row (each field's database converters)."""
+    fields = Product._meta.concrete_fields
+    columns = ", ".join(f"p.{connection.ops.quote_name(str(f.column))}" for f in fields)
+    with bound_cursor() as cursor:
+        cursor.execute(sql.replace("p.*", columns, 1), params)
+        rows = cursor.fetchall()
+    converters = [(i, f.get_db_converters(connection), f) for i, f in enumerate(fields)]
+    names = [f.attname for f in fields]
+    found = []
+    for row in rows:
+        values = list(row[: len(fields)])
+        for i, functions, field in converters:
+            for convert in functions:
+                values[i] = convert(values[i], field, connection)
+        product = Product.from_db(connection.alias, names, values)
+        score, fallback = row[len(fields)], row[len(fields) + 1]
+        found.append(Recommendation(product, KIND_POPULAR if fallback else kind, float(score)))
+    return found
 
 
 def recommendations_for_contact(
@@ -145,52 +162,17 @@ def recommendations_for_contact(
     """What to offer one contact, best first: their stored list of `kind` (for_you),
     or the workspace's (popular, trending, new_arrivals), then the most popular to make
     up `n`; never what they bought (unless a consumable bought long enough ago) nor
-    what the offer leaves out; fewer than `n` when nothing else is left. Two reads:
-    the stored lists, then the candidates' products a batch at a time (usually one)."""
+    what the offer leaves out; fewer than `n` when nothing else is left. One read."""
     if kind not in CONTACT_KINDS:
         raise ValueError(f"unknown kind {kind!r}")
-    ws = contact.workspace_id
-    with connection.cursor() as cursor:
-        cursor.execute(_CONTACT_SQL, {"ws": ws, "contact": contact.pk, "kind": kind})
-        own, shared, popular, purchases, since = cursor.fetchone()
-    candidates: dict[int, tuple[str, float]] = {}
-    for source in (own, shared):
-        for pid, score in _ranked(source):
-            candidates.setdefault(pid, (kind, score))
-    for pid, score in _ranked(popular):
-        candidates.setdefault(pid, (KIND_POPULAR, score))
-    bought_at: dict[int, int] = {}
-    if purchases:
-        bought_at = {int(p): int(t) for p, t in zip(purchases[0], purchases[1], strict=True)}
-    bought_lately = set(since or ())
-    now = time.time()
-    order = list(candidates)
-    found: list[Recommendation] = []
-    start = 0
-    while start < len(order):
-        # A batch that would give n even if a few are filtered out: bought ones don't
-        # count (most stay out), the rest are read row by row, so keep it small.
-        ids, fresh = [], 0
-        while start < len(order) and fresh < n - len(found) + 3:
-            ids.append(order[start])
-            fresh += order[start] not in bought_at
-            start += 1
-        products = (
-            Product.objects.filter(workspace_id=ws, id__in=ids)
-            .filter(_offerable(None, offer))
-            .in_bulk()
-        )
-        for pid in ids:
-            product = products.get(pid)
-            if product is None or product.product_id in bought_lately:
-                continue
-            if pid in bought_at and not _consumable_again(product, bought_at[pid], now):
-                continue
-            label, score = candidates[pid]
-            found.append(Recommendation(product, label, float(score)))
-            if len(found) == n:
-                return found
-    return found
+    params: dict[str, Any] = {
+        "ws": contact.workspace_id,
+        "contact": contact.pk,
+        "kind": kind,
+        "n": n,
+        "now": int(time.time()),
+    }
+    return _run(_CONTACT_SQL.format(offer=_offer_sql(offer, params)), params, kind)
 
 
 def recommendations_for(

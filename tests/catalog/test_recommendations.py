@@ -7,7 +7,15 @@ from __future__ import annotations
 import pytest
 
 from catalog import tasks
-from catalog.models import ProductPair, ProductPopularity
+from catalog.models import (
+    ContactPurchases,
+    ContactRecommendation,
+    Product,
+    ProductPair,
+    ProductPopularity,
+    ProductRecommendation,
+    WorkspaceRecommendation,
+)
 from contacts.models import Contact
 
 pytestmark = pytest.mark.django_db
@@ -137,3 +145,24 @@ def test_category_and_excluded_ids_narrow_what_is_offered(api, computed):
     assert _ids(api.get("/api/v1/products/GRINDER/similar/?exclude=FILTER")) == []
     too_many = ",".join(f"P{i}" for i in range(101))
     assert api.get(f"{url}?exclude={too_many}").status_code == 400
+
+
+def test_a_deleted_product_and_workspace_take_their_stored_rows_with_them(computed):
+    """The stored tables keep no foreign-key constraints: Django cascades."""
+    Product.objects.get(workspace=computed, product_id="FILTER").delete()
+    assert not ProductPair.objects.filter(workspace=computed, other__product_id="FILTER")
+    assert not ProductPair.objects.filter(workspace=computed, product__product_id="FILTER")
+    assert ProductPopularity.objects.filter(workspace=computed).count() == 5
+    stored = (
+        ProductPair,
+        ProductPopularity,
+        ProductRecommendation,
+        WorkspaceRecommendation,
+        ContactRecommendation,
+        ContactPurchases,
+    )
+    assert ContactPurchases.objects.filter(workspace=computed).exists()
+    workspace_id = computed.pk
+    computed.delete()
+    for model in stored:
+        assert not model.objects.filter(workspace_id=workspace_id).exists(), model

@@ -227,3 +227,24 @@ def test_api_kinds_filters_and_bad_parameters(api, shop, outsider_api):
     assert api.get("/api/v1/products/GRINDER/similar/?kind=for_you").status_code == 400
     assert outsider_api.get(url).status_code == 404
     assert outsider_api.get("/api/v1/products/GRINDER/similar/?kind=co_viewed").status_code == 404
+
+
+def test_an_erased_contact_takes_its_stored_lists_with_it(shop):
+    """The per-contact tables keep no foreign key: erasure's hook removes the rows."""
+    from contacts.services.erasure import contact_erase  # noqa: PLC0415
+    from workspaces.services import Actor  # noqa: PLC0415
+
+    now = timezone.now()
+    people = [_contact(shop, f"e{k}") for k in range(3)]
+    Event.objects.bulk_create(
+        [_buy(shop, p, now - dt.timedelta(days=1), "GRINDER", "FILTER") for p in people]
+        + [_buy(shop, people[0], now - dt.timedelta(days=2), "SCALE")]
+    )
+    tasks.recommendations_compute(shop.pk)
+    gone, kept = people[1], people[2]
+    for model in (ContactRecommendation, ContactPurchases):
+        assert model.objects.filter(workspace=shop, contact=gone).exists()
+    contact_erase(contact=gone, actor=Actor(system="test"))
+    for model in (ContactRecommendation, ContactPurchases):
+        assert not model.objects.filter(workspace=shop, contact_id=gone.pk).exists()
+        assert model.objects.filter(workspace=shop, contact=kept).exists()

@@ -28,9 +28,17 @@ from catalog.models import (
     KIND_NEW_ARRIVALS,
     KIND_POPULAR,
     KIND_TRENDING,
+    ContactPurchases,
+    ContactRecommendation,
 )
 from catalog.services.recommendations import model
-from catalog.services.recommendations.io import interactions_read, lists_write
+from catalog.services.recommendations.io import (
+    Lists,
+    interactions_read,
+    lists_write,
+    records_write,
+)
+from contacts.models import Contact
 from workspaces.models import Workspace
 
 log = logging.getLogger(__name__)
@@ -38,6 +46,7 @@ log = logging.getLogger(__name__)
 # The workspace-wide lists keep this many products; a contact's and a product's lists
 # settings.CATALOG_RECS_STORED (longer than the API's largest n, for the filters).
 WORKSPACE_LIST = 500
+_CONTACT_TABLES = ("catalog_contactrecommendation", "catalog_contactpurchases")
 _TABLES = (
     "catalog_productpopularity",
     "catalog_productpair",
@@ -55,6 +64,19 @@ class Computed:
     contacts: int
     interactions: int
     seconds: float
+    # Seconds per step (read, models, each write), in order: where a compute's time goes.
+    steps: tuple[tuple[str, float], ...] = ()
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.began = self.last = time.perf_counter()
+        self.steps: list[tuple[str, float]] = []
+
+    def lap(self, step: str) -> None:
+        now = time.perf_counter()
+        self.steps.append((step, round(now - self.last, 3)))
+        self.last = now
 
 
 def _consumable(cursor: Any, product_ids: np.ndarray) -> np.ndarray:
@@ -78,11 +100,9 @@ def _workspace_list(
     lists_write(
         cursor,
         table="catalog_workspacerecommendation",
-        columns=("workspace_id", "kind", "computed_at", "items", "scores"),
-        keys=[(ws, kind, now.isoformat())],
-        rows=np.zeros(len(order), np.int64),
-        items=ids[order],
-        values=scores[order].astype(np.float64),
+        fixed={"workspace_id": ws, "kind": kind, "computed_at": now},
+        key=None,
+        batches=[Lists(None, np.zeros(len(order), np.int64), ids[order], scores[order])],
     )
 
 
@@ -103,23 +123,30 @@ def recommendations_compute(*, workspace: Workspace, now: dt.datetime | None = N
     """Replace every stored recommendation of the workspace (see the module's doc)
     from the interactions of the CATALOG_RECS_WINDOW_DAYS before `now`."""
     now = now or timezone.now()
-    began = time.perf_counter()
+    clock = _Clock()
     ws = workspace.pk
     since = now - dt.timedelta(days=settings.CATALOG_RECS_WINDOW_DAYS)
     stored = settings.CATALOG_RECS_STORED
-    stamp = now.isoformat()
     with transaction.atomic(), connection.cursor() as cursor:
         data = interactions_read(cursor, workspace_id=ws, since=since, now=now)
+        clock.lap("read")
         for table in _TABLES:
             cursor.execute(f"DELETE FROM {table} WHERE workspace_id = %s", [ws])
         _new_arrivals(cursor, ws, now)
+        clock.lap("delete")
         if len(data.contacts) == 0:
-            return Computed(0, 0, 0, 0, time.perf_counter() - began)
+            return Computed(0, 0, 0, 0, time.perf_counter() - clock.began, tuple(clock.steps))
         m = model.matrices(data)
+        clock.lap("matrices")
         pids = m.product_ids
         buyers = model.popularity(m)
         sold = np.flatnonzero(buyers)
-        _popularity_write(cursor, ws, stamp, pids[sold], buyers[sold])
+        records_write(
+            cursor,
+            table="catalog_productpopularity",
+            fixed={"workspace_id": ws, "computed_at": now},
+            columns={"product_id": ("int8", pids[sold]), "buyers": ("int4", buyers[sold])},
+        )
         _workspace_list(cursor, ws, KIND_POPULAR, now, pids, buyers.astype(np.float64))
         trend = model.trending(
             data,
@@ -129,6 +156,7 @@ def recommendations_compute(*, workspace: Workspace, now: dt.datetime | None = N
             weeks=settings.CATALOG_RECS_TRENDING_BASELINE_WEEKS,
         )
         _workspace_list(cursor, ws, KIND_TRENDING, now, pids, trend)
+        clock.lap("workspace lists")
 
         # Bought together: lift = together x everyone who bought ÷ (buyers x buyers).
         lift = model.neighbours(
@@ -137,88 +165,95 @@ def recommendations_compute(*, workspace: Workspace, now: dt.datetime | None = N
             min_together=settings.CATALOG_RECS_MIN_TOGETHER,
             score="lift",
         ).tocoo()
+        clock.lap("pairs model")
         everyone = int((np.diff(m.bought.indptr) > 0).sum())
         together = np.rint(lift.data * buyers[lift.row] * buyers[lift.col]).astype(np.int64)
-        pairs = _pairs_write(
-            cursor, ws, stamp, pids[lift.row], pids[lift.col], together, lift.data * everyone
+        pairs = records_write(
+            cursor,
+            table="catalog_productpair",
+            fixed={"workspace_id": ws, "computed_at": now},
+            columns={
+                "product_id": ("int8", pids[lift.row]),
+                "other_id": ("int8", pids[lift.col]),
+                "together": ("int4", together),
+                "lift": ("float8", lift.data * everyone),
+            },
         )
+        clock.lap("pairs write")
 
         co_viewed = model.neighbours(
             m.viewed, k=stored, min_together=settings.CATALOG_RECS_MIN_TOGETHER
         ).tocoo()
+        clock.lap("co-viewed model")
         lists_write(
             cursor,
             table="catalog_productrecommendation",
-            columns=("workspace_id", "product_id", "kind", "computed_at", "items", "scores"),
-            keys=[(ws, p, KIND_CO_VIEWED, stamp) for p in pids[np.unique(co_viewed.row)]],
-            rows=co_viewed.row,
-            items=pids[co_viewed.col],
-            values=co_viewed.data,
+            fixed={"workspace_id": ws, "kind": KIND_CO_VIEWED, "computed_at": now},
+            key="product_id",
+            batches=[
+                Lists(
+                    pids[np.unique(co_viewed.row)],
+                    co_viewed.row,
+                    pids[co_viewed.col],
+                    co_viewed.data,
+                )
+            ],
         )
-
+        clock.lap("co-viewed write")
         similar = model.neighbours(m.history, k=model.NEIGHBOURS)
         consumable = _consumable(cursor, pids)
-        contacts = 0
-        for rows, cols, values in model.for_you(m, similar, consumable=consumable, k=stored):
-            contacts += lists_write(
-                cursor,
-                table="catalog_contactrecommendation",
-                columns=("workspace_id", "contact_id", "kind", "computed_at", "items", "scores"),
-                keys=[(ws, c, KIND_FOR_YOU, stamp) for c in m.contact_ids[np.unique(rows)]],
-                rows=rows,
-                items=pids[cols],
-                values=values,
-            )
+        clock.lap("similar model")
+        contacts = lists_write(
+            cursor,
+            table="catalog_contactrecommendation",
+            fixed={"workspace_id": ws, "kind": KIND_FOR_YOU, "computed_at": now},
+            key="contact_id",
+            batches=(
+                Lists(m.contact_ids[np.unique(rows)], rows, pids[cols], values)
+                for rows, cols, values in model.for_you(m, similar, consumable=consumable, k=stored)
+            ),
+        )
+        clock.lap("for_you model+write")
         last = m.last_bought.tocoo()  # row-major: csr's order
         lists_write(
             cursor,
             table="catalog_contactpurchases",
-            columns=("workspace_id", "contact_id", "computed_at", "items", "bought_at"),
-            keys=[(ws, c, stamp) for c in m.contact_ids[np.unique(last.row)]],
-            rows=last.row,
-            items=pids[last.col],
-            values=last.data,
+            fixed={"workspace_id": ws, "computed_at": now},
+            key="contact_id",
+            batches=[
+                Lists(m.contact_ids[np.unique(last.row)], last.row, pids[last.col], last.data)
+            ],
+            values_column="bought_at",
             integer_values=True,
         )
+        clock.lap("purchases write")
         # Every row of the workspace was just replaced: fresh statistics keep the
-        # serving reads on their indexes.
-        cursor.execute("ANALYZE " + ", ".join(_TABLES))
-    seconds = time.perf_counter() - began
+        # serving reads on their indexes. The per-contact tables are read only by
+        # their whole unique key (one row, the unique index whatever the statistics):
+        # sampling their million rows again is left to autovacuum.
+        cursor.execute("ANALYZE " + ", ".join(t for t in _TABLES if t not in _CONTACT_TABLES))
+        clock.lap("analyze")
+    clock.lap("commit")
+    seconds = time.perf_counter() - clock.began
     log.info(
         "catalog.recommendations_computed workspace=%s interactions=%s contacts=%s "
-        "pairs=%s seconds=%.2f",
+        "pairs=%s seconds=%.2f steps=%s",
         ws,
         len(data.contacts),
         contacts,
         pairs,
         seconds,
+        " ".join(f"{step.replace(' ', '_')}:{took}" for step, took in clock.steps),
     )
-    return Computed(len(sold), pairs, contacts, len(data.contacts), seconds)
+    return Computed(len(sold), pairs, contacts, len(data.contacts), seconds, tuple(clock.steps))
 
 
-def _popularity_write(
-    cursor: Any, ws: int, stamp: str, ids: np.ndarray, buyers: np.ndarray
-) -> None:
-    with cursor.cursor.copy(
-        "COPY catalog_productpopularity (workspace_id, product_id, buyers, computed_at) FROM STDIN"
-    ) as copy:
-        for pid, n in zip(ids.tolist(), buyers.tolist(), strict=True):
-            copy.write_row((ws, pid, int(n), stamp))
-
-
-def _pairs_write(
-    cursor,
-    ws: int,
-    stamp: str,
-    a: np.ndarray,
-    b: np.ndarray,
-    together: np.ndarray,
-    lift: np.ndarray,
-) -> int:
-    with cursor.cursor.copy(
-        "COPY catalog_productpair (workspace_id, product_id, other_id, together, lift, "
-        "computed_at) FROM STDIN"
-    ) as copy:
-        for row in zip(a.tolist(), b.tolist(), together.tolist(), lift.tolist(), strict=True):
-            copy.write_row((ws, *row, stamp))
-    return len(a)
+def recommendations_forget_contact(contact: Contact) -> None:
+    """Erasure hook (contacts.hooks.on_contact_erased): the contact's stored lists go
+    with it (the tables keep no foreign key that would cascade)."""
+    ContactRecommendation.objects.filter(
+        workspace_id=contact.workspace_id, contact_id=contact.pk
+    ).delete()
+    ContactPurchases.objects.filter(
+        workspace_id=contact.workspace_id, contact_id=contact.pk
+    ).delete()

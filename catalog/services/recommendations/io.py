@@ -4,11 +4,14 @@ both through COPY: at 10M interactions a row-by-row cursor would dominate the co
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
-from typing import Any
+import struct
+from collections.abc import Iterable, Iterator
+from queue import Queue
+from typing import Any, NamedTuple
 
 import numpy as np
 from psycopg import sql
+from psycopg.copy import QueuedLibpqWriter
 
 from catalog.services.recommendations.model import Interactions
 
@@ -90,46 +93,149 @@ def interactions_read(
     return Interactions(contacts, products, bought, at)
 
 
+# Binary COPY: the signature with no flags and no extension; the end of the data.
+_SIGNATURE = b"PGCOPY\n\xff\r\n\x00" + struct.pack(">ii", 0, 0)
+_TRAILER = struct.pack(">h", -1)
+_EPOCH = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
+_INT8, _FLOAT8 = 20, 701  # the element types' oids
+# A one-dimensional array without nulls: its field length, then ndim, has-null, element
+# type, length, lower bound; each element then is a length (8) and the value.
+_ARRAY = struct.Struct(">iiiiii")
+_KEY = struct.Struct(">iq")
+_FLUSH = 8 * 1024 * 1024
+
+
+def _field(value: Any) -> bytes:
+    """One value of a key column, in COPY's binary form (bigint, text, timestamptz)."""
+    if isinstance(value, dt.datetime):
+        delta = value - _EPOCH
+        data = struct.pack(">q", (delta.days * 86_400 + delta.seconds) * 10**6 + delta.microseconds)
+    elif isinstance(value, str):
+        data = value.encode()
+    elif isinstance(value, int) and not isinstance(value, bool):
+        data = struct.pack(">q", value)
+    else:
+        raise TypeError(f"no binary form for {value!r}")
+    return struct.pack(">i", len(data)) + data
+
+
+def _elements(values: np.ndarray, code: str) -> bytes:
+    records = np.empty(len(values), dtype=[("size", ">i4"), ("value", code)])
+    records["size"] = 8
+    records["value"] = values
+    return records.tobytes()
+
+
+class Lists(NamedTuple):
+    """Ranked lists to write: entry i is `items[i]` with `values[i]` in the list of
+    `rows[i]` (a row's entries contiguous, best first); `key_ids` holds each distinct
+    row's key, in order (None: one list, no key column)."""
+
+    key_ids: np.ndarray | None
+    rows: np.ndarray
+    items: np.ndarray
+    values: np.ndarray
+
+
+class _QueuedWriter(QueuedLibpqWriter):
+    """psycopg's writer whose thread sends while the caller computes the next batch,
+    with a short queue so that a slow server bounds the memory held."""
+
+    def __init__(self, cursor: Any) -> None:
+        super().__init__(cursor)
+        self._queue = Queue(maxsize=4)  # type: ignore[assignment]  # the same Queue class
+
+
+def _encoded(head: bytes, batch: Lists, integer_values: bool) -> Iterator[bytes]:
+    """The batch's rows in COPY's binary form, in pieces of about _FLUSH bytes."""
+    rows = batch.rows
+    if len(rows) == 0:
+        return
+    starts = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]])
+    ends = np.r_[starts[1:], len(rows)]
+    item_bytes = memoryview(_elements(batch.items, ">i8"))
+    value_type = _INT8 if integer_values else _FLOAT8
+    value_bytes = memoryview(_elements(batch.values, ">i8" if integer_values else ">f8"))
+    ids = batch.key_ids.tolist() if batch.key_ids is not None else [None] * len(starts)
+    pack_key, pack_array = _KEY.pack, _ARRAY.pack
+    parts: list[bytes | memoryview] = []
+    size = 0
+    for key_id, start, end in zip(ids, starts.tolist(), ends.tolist(), strict=True):
+        length = end - start
+        parts.append(head)
+        if key_id is not None:
+            parts.append(pack_key(8, key_id))
+        parts.append(pack_array(20 + 12 * length, 1, 0, _INT8, length, 1))
+        parts.append(item_bytes[start * 12 : end * 12])
+        parts.append(pack_array(20 + 12 * length, 1, 0, value_type, length, 1))
+        parts.append(value_bytes[start * 12 : end * 12])
+        size += 60 + 24 * length
+        if size > _FLUSH:
+            yield b"".join(parts)
+            parts, size = [], 0
+    if parts:
+        yield b"".join(parts)
+
+
 def lists_write(
     cursor: Any,
     *,
     table: str,
-    columns: tuple[str, ...],
-    keys: Iterable[tuple[Any, ...]],
-    rows: np.ndarray,
-    items: np.ndarray,
-    values: np.ndarray,
+    fixed: dict[str, Any],
+    key: str | None,
+    batches: Iterable[Lists],
+    values_column: str = "scores",
     integer_values: bool = False,
 ) -> int:
-    """COPY one row per distinct `rows` entry: the key columns (from `keys`, in the
-    order of the distinct rows), then `items` and `values` as arrays in the given order
-    (entries of one row must be contiguous). Returns the rows written."""
-    if len(rows) == 0:
-        return 0
-    starts = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]])
-    ends = np.r_[starts[1:], len(rows)]
-    item_text = items.astype(str)
-    value_text = (
-        values.astype(np.int64).astype(str)
-        if integer_values
-        else np.round(values.astype(np.float64), 4).astype(str)
-    )
-    statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
+    """COPY (binary, one statement for every batch) one row per list: the `fixed`
+    columns' values (the same in every row), the `key` column (none when `key` is
+    None), then `items` (bigint[]) and the values (`values_column`, float8[] or
+    bigint[]). A thread sends each piece while the batches' iterator computes the next
+    (the server ingests while numpy works). Returns the rows written."""
+    columns = [*fixed, *([key] if key else []), "items", values_column]
+    head = struct.pack(">h", len(columns)) + b"".join(_field(v) for v in fixed.values())
+    statement = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT BINARY)").format(
         sql.Identifier(table), sql.SQL(", ").join(sql.Identifier(c) for c in columns)
     )
     written = 0
-    with cursor.cursor.copy(statement) as copy:
-        lines: list[str] = []
-        for key, start, end in zip(keys, starts, ends, strict=True):
-            fields = [str(k) for k in key]
-            fields.append("{" + ",".join(item_text[start:end]) + "}")
-            fields.append("{" + ",".join(value_text[start:end]) + "}")
-            lines.append("\t".join(fields))
-            if len(lines) >= 10_000:
-                copy.write("\n".join(lines) + "\n")
-                written += len(lines)
-                lines = []
-        if lines:
-            copy.write("\n".join(lines) + "\n")
-            written += len(lines)
+    with cursor.cursor.copy(statement, writer=_QueuedWriter(cursor.cursor)) as copy:
+        copy.write(_SIGNATURE)
+        for batch in batches:
+            for piece in _encoded(head, batch, integer_values):
+                copy.write(piece)
+            written += int(np.count_nonzero(np.diff(batch.rows))) + (len(batch.rows) > 0)
+        copy.write(_TRAILER)
     return written
+
+
+_CODES = {"int8": ">i8", "int4": ">i4", "float8": ">f8"}
+
+
+def records_write(
+    cursor: Any, *, table: str, fixed: dict[str, Any], columns: dict[str, tuple[str, np.ndarray]]
+) -> int:
+    """COPY (binary) one row per entry of the parallel `columns` (name: (type, values),
+    type one of int8, int4, float8) after the `fixed` columns' values: every row the
+    same width, so the whole stream is one numpy record array. Returns the rows."""
+    count = len(next(iter(columns.values()))[1])
+    if count == 0:
+        return 0
+    head = np.frombuffer(
+        struct.pack(">h", len(fixed) + len(columns)) + b"".join(_field(v) for v in fixed.values()),
+        np.uint8,
+    )
+    layout: list[Any] = [("head", np.uint8, len(head))]
+    for name, (kind, _values) in columns.items():
+        layout += [(f"{name}_size", ">i4"), (name, _CODES[kind])]
+    records = np.empty(count, dtype=layout)
+    records["head"] = head
+    for name, (kind, values) in columns.items():
+        records[f"{name}_size"] = np.dtype(_CODES[kind]).itemsize
+        records[name] = values
+    statement = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT BINARY)").format(
+        sql.Identifier(table),
+        sql.SQL(", ").join(sql.Identifier(c) for c in [*fixed, *columns]),
+    )
+    with cursor.cursor.copy(statement) as copy:
+        copy.write(_SIGNATURE + records.tobytes() + _TRAILER)
+    return count

@@ -72,15 +72,55 @@ def matrices(data: Interactions) -> Matrices:
     return Matrices(contact_ids, product_ids, bought, viewed, last_bought, sp.csr_matrix(history))
 
 
+_LOW32 = np.uint64(0xFFFF_FFFF)
+_SIGN = np.uint64(0x8000_0000)
+
+
+def _descending(values: np.ndarray) -> np.ndarray:
+    """A uint64 per value (at float32 precision, in 32 bits) that sorts ascending as the
+    values sort descending: IEEE bit patterns ordered as numbers, then turned over."""
+    bits = values.astype(np.float32).view(np.uint32).astype(np.uint64)
+    ascending = np.where(bits & _SIGN, ~bits & _LOW32, bits | _SIGN)
+    return _LOW32 - ascending
+
+
+def _value(descending: np.ndarray) -> np.ndarray:
+    """The float32 values back from `_descending`'s keys (as float64)."""
+    ascending = _LOW32 - descending
+    bits = np.where(ascending & _SIGN, ascending & ~_SIGN & _LOW32, ~ascending & _LOW32)
+    return bits.astype(np.uint32).view(np.float32).astype(np.float64)
+
+
 def top_k_rows(m: sp.csr_matrix, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(rows, columns, values) of each row's k largest entries, best first within a
-    row, ties to the lower column."""
+    row, ties to the lower column. When the row and column numbers fit beside a
+    value's 32 bits, one sort of a single 64-bit key (row, value descending at float32
+    precision, column), the values read back from it at float32 precision (several
+    times faster than sorting indices); else a three-key lexsort."""
     m.sum_duplicates()
     rows = np.repeat(np.arange(m.shape[0], dtype=np.int64), np.diff(m.indptr))
-    order = np.lexsort((m.indices, -m.data, rows))
-    rank = np.arange(len(order)) - m.indptr[rows[order]]
-    keep = order[rank < k]
-    return rows[keep], m.indices[keep].astype(np.int64), m.data[keep]
+    column_bits = max(int(m.shape[1] - 1).bit_length(), 1)
+    row_bits = max(int(m.shape[0] - 1).bit_length(), 1)
+    if row_bits + 32 + column_bits > 63:
+        order = np.lexsort((m.indices, -m.data, rows))
+        rank = np.arange(len(order)) - m.indptr[rows[order]]
+        keep = order[rank < k]
+        return rows[keep], m.indices[keep].astype(np.int64), m.data[keep]
+    shift = np.uint64(column_bits)
+    key = np.sort(
+        (rows.astype(np.uint64) << np.uint64(32 + column_bits))
+        | (_descending(m.data) << shift)
+        | m.indices.astype(np.uint64)
+    )
+    # Sorting keeps each row's entries together, where they were: row r's are at
+    # indptr[r]:indptr[r + 1], so an entry's rank is its place minus indptr[r].
+    rank = np.arange(len(key)) - m.indptr[rows]
+    key = key[rank < k]
+    return (
+        (key >> np.uint64(32 + column_bits)).astype(np.int64),
+        (key & ((np.uint64(1) << shift) - np.uint64(1))).astype(np.int64),
+        _value((key >> shift) & _LOW32),
+    )
 
 
 def neighbours(
