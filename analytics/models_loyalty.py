@@ -36,23 +36,34 @@ class LoyaltyDay(models.Model):
         return f"{self.workspace_id} {self.day}: +{self.issued} -{self.redeemed}"
 
 
-class LoyaltyActiveDay(models.Model):
-    """A contact that earned or redeemed on a local day: the distinct count over a
-    period's days is its active members (a count per day cannot be summed)."""
+class LoyaltyActiveGap(models.Model):
+    """Members who earned or redeemed on a local `day` and whose previous such day was
+    `previous` (none: it is their first): `members` of them.
+
+    A period's distinct active members are an exact sum of these rows: a member is
+    active in [a, b] exactly when one of its active days lies there, and then exactly
+    one of them — the first in [a, b] — has its previous active day before a (or none).
+    So the count is the sum of `members` over rows with a <= day <= b and (previous <
+    a or none), for any a and b. One row per (day, previous) pair that occurs, not per
+    member: at most the days of history per day (a year: ~66,000 rows, whatever the
+    number of members)."""
 
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
     day = models.DateField()
-    contact_id = models.BigIntegerField()
+    previous = models.DateField(null=True, blank=True)
+    members = models.IntegerField(default=0)
 
     class Meta:
         constraints = [
             models.UniqueConstraint(
-                fields=["workspace", "day", "contact_id"], name="loyalty_active_day_unique"
+                fields=["workspace", "day", "previous"],
+                name="loyalty_active_gap_unique",
+                nulls_distinct=False,
             ),
         ]
 
     def __str__(self) -> str:
-        return f"{self.workspace_id} {self.day}: contact {self.contact_id}"
+        return f"{self.workspace_id} {self.day} (after {self.previous}): {self.members}"
 
 
 class LoyaltyTierMoveDay(models.Model):

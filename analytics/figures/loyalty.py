@@ -4,7 +4,8 @@ balance rows:
 - members: contacts with a balance row (every contact with a ledger entry), now;
   `new_members` per bucket and in the period; `members` per bucket is the count at the
   bucket's end (new members summed from the first day);
-- active members: distinct contacts who earned or redeemed in the period (or bucket);
+- active members: distinct contacts who earned or redeemed in the period (or bucket),
+  exact for any run of days, from the gaps between each member's active days;
 - points issued (earned), redeemed, expired, reversed (taken back by refunds) as
   positive numbers, adjusted as a signed net; redemptions: redeem entries;
 - redemption rate: points redeemed / points issued in the same period, a fraction
@@ -42,12 +43,17 @@ FROM analytics_loyaltyday
 WHERE workspace_id = %s AND day >= %s AND day <= %s
 GROUP BY 1 ORDER BY 1
 """
+# Distinct active members of each bucket and of the period, exact, from the gaps
+# between members' active days (analytics_loyaltyactivegap): a member active in [a, b] is
+# counted on its first active day there, the one whose previous active day is before a.
 _ACTIVE_SQL = """
-SELECT grouping(bucket) = 0, bucket, count(DISTINCT contact_id)
-FROM (SELECT date_trunc(%s, day::timestamp)::date AS bucket, contact_id
-      FROM analytics_loyaltyactiveday
-      WHERE workspace_id = %s AND day >= %s AND day <= %s) a
-GROUP BY GROUPING SETS ((), (bucket))
+SELECT bucket,
+       sum(members) FILTER (WHERE previous IS NULL OR previous < greatest(bucket, %(start)s)),
+       sum(members) FILTER (WHERE previous IS NULL OR previous < %(start)s)
+FROM (SELECT date_trunc(%(grain)s, day::timestamp)::date AS bucket, previous, members
+      FROM analytics_loyaltyactivegap
+      WHERE workspace_id = %(ws)s AND day >= %(start)s AND day <= %(end)s) a
+GROUP BY bucket
 """
 _MEMBERS_BEFORE_SQL = """
 SELECT coalesce(sum(new_members), 0) FROM analytics_loyaltyday
@@ -133,11 +139,10 @@ def loyalty_report(*, workspace: Workspace, period: Period, granularity: str) ->
     for bucket, *values in fetch(_SERIES_SQL, window):
         by_bucket[bucket].update(zip(_FLOWS, (int(v) for v in values), strict=True))
     active = 0
-    for total, bucket, count in fetch(_ACTIVE_SQL, window):
-        if total:
-            by_bucket[bucket]["active_members"] = int(count)
-        else:
-            active = int(count)
+    bounds = {"grain": grain, "ws": ws, "start": period.start, "end": period.end}
+    for bucket, in_bucket, in_period in fetch(_ACTIVE_SQL, bounds):
+        by_bucket[bucket]["active_members"] = int(in_bucket or 0)
+        active += int(in_period or 0)
     members = int(fetch(_MEMBERS_BEFORE_SQL, [ws, period.start])[0][0])
     for row in by_bucket.values():
         members += row["new_members"]

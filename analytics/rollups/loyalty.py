@@ -1,5 +1,6 @@
-"""Loyalty rollups: the ledger per local day (LoyaltyDay), who was active each day
-(LoyaltyActiveDay) and tier moves per day (LoyaltyTierMoveDay). The ledger
+"""Loyalty rollups: the ledger per local day (LoyaltyDay), members active on a day by
+their previous active day (LoyaltyActiveGap) and tier moves per day
+(LoyaltyTierMoveDay). The ledger
 (loyalty_ledgerentry) and the moves (loyalty_tierchange) stay the definition.
 
 Kept by recomputation, not addition: beat recomputes the last two local days of every
@@ -71,12 +72,36 @@ _DAYS_ALL_SQL = _DAYS_SQL.replace(
     GROUP BY day""",
 )
 
-_ACTIVE_SQL = """
-INSERT INTO analytics_loyaltyactiveday (workspace_id, day, contact_id)
-SELECT DISTINCT %(ws)s, (occurred_at AT TIME ZONE %(tz)s)::date, contact_id
+# Each member's active local days (it earned or redeemed), each with the one before it
+# (none for its first), counted per (day, previous). The recent days' refresh finds the
+# day before its window in the ledger (the partial index analytics_ledger_activity).
+_ACTIVE_DAYS = """
+SELECT DISTINCT contact_id, (occurred_at AT TIME ZONE %(tz)s)::date AS day
 FROM loyalty_ledgerentry
 WHERE workspace_id = %(ws)s AND occurred_at >= %(low)s AND kind IN ('earn', 'redeem')
-ORDER BY 2, 3
+"""
+_GAPS_SQL = f"""
+WITH d AS ({_ACTIVE_DAYS}), g AS (
+    SELECT contact_id, day, lag(day) OVER (PARTITION BY contact_id ORDER BY day) AS previous
+    FROM d
+)
+INSERT INTO analytics_loyaltyactivegap (workspace_id, day, previous, members)
+SELECT %(ws)s, day, coalesce(previous, (
+           SELECT (max(p.occurred_at) AT TIME ZONE %(tz)s)::date
+           FROM loyalty_ledgerentry p
+           WHERE p.workspace_id = %(ws)s AND p.contact_id = g.contact_id
+             AND p.kind IN ('earn', 'redeem') AND p.occurred_at < %(low)s)),
+       count(*)
+FROM g GROUP BY 2, 3 ORDER BY 2, 3
+"""
+# The rebuild reads every day: nothing before it.
+_GAPS_ALL_SQL = f"""
+WITH d AS ({_ACTIVE_DAYS})
+INSERT INTO analytics_loyaltyactivegap (workspace_id, day, previous, members)
+SELECT %(ws)s, day, previous, count(*)
+FROM (SELECT day, lag(day) OVER (PARTITION BY contact_id ORDER BY day) AS previous
+      FROM d) g
+GROUP BY 2, 3 ORDER BY 2, 3
 """
 
 _MOVES_SQL = """
@@ -107,13 +132,13 @@ def loyalty_rollups_refresh(*, workspace_id: int, since: dt.date | None = None) 
     }
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [_LOCK, workspace_id])
-        for table in ("loyaltyday", "loyaltyactiveday", "loyaltytiermoveday"):
+        for table in ("loyaltyday", "loyaltyactivegap", "loyaltytiermoveday"):
             cursor.execute(
                 f"DELETE FROM analytics_{table} WHERE workspace_id = %s AND day >= %s",
                 [workspace_id, start],
             )
         cursor.execute(_DAYS_ALL_SQL if since is None else _DAYS_SQL, params)
-        cursor.execute(_ACTIVE_SQL, params)
+        cursor.execute(_GAPS_ALL_SQL if since is None else _GAPS_SQL, params)
         cursor.execute(_MOVES_SQL, params)
         data_changed(workspace_ids={workspace_id})
 
