@@ -122,6 +122,14 @@ class CustomerFacts(models.Model):
             models.Index(fields=["workspace", "signup_month", "source"], name="facts_ws_cohort"),
             models.Index(fields=["workspace", "first_purchase_at"], name="facts_ws_first_purchase"),
             models.Index(fields=["workspace", "signup_at"], name="facts_ws_signup"),
+            # Every customer's revenue and predicted CLV by an index-only scan (the
+            # referral figures' "referred against every other customer").
+            models.Index(
+                fields=["workspace"],
+                include=["revenue", "predicted_clv"],
+                condition=models.Q(first_purchase_at__isnull=False),
+                name="facts_ws_customer_value",
+            ),
         ]
 
     def __str__(self) -> str:

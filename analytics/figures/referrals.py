@@ -13,7 +13,8 @@ Now (not by period), from the per-contact facts: `referred_customers` and their
 every other customer.
 
 The referral rows are few next to contacts (one per referred friend), so they are read
-as they are; customers and revenue come from `analytics_customerfacts`."""
+as they are; customers and revenue come from `analytics_customerfacts`, read by index
+(docs/analytics.md#loyalty has the cost at 1M contacts)."""
 
 from __future__ import annotations
 
@@ -43,17 +44,22 @@ SELECT count(*) FROM analytics_customerfacts
 WHERE workspace_id = %(ws)s AND first_purchase_at < %(end)s
 """
 # Every customer now, and the referred ones among them (a friend counts once, however
-# many referral rows name it; rejected referrals do not make a referred customer).
-_VALUE_SQL = """
-WITH referred AS (
-    SELECT DISTINCT referred_id AS contact_id FROM loyalty_referral
-    WHERE workspace_id = %(ws)s AND status <> %(rejected)s
-)
-SELECT (f.contact_id IN (SELECT contact_id FROM referred)) AS is_referred,
-       count(*), coalesce(sum(f.revenue), 0), avg(f.predicted_clv)
-FROM analytics_customerfacts f
+# many referral rows name it; rejected referrals do not make a referred customer): the
+# referred from the referral rows (few) by the facts' key, every customer from the
+# partial index analytics_facts_customer_value (an index-only scan, not the table);
+# the others are the difference.
+_REFERRED_SQL = """
+SELECT count(*), coalesce(sum(f.revenue), 0), count(f.predicted_clv),
+       coalesce(sum(f.predicted_clv), 0)
+FROM (SELECT DISTINCT referred_id FROM loyalty_referral
+      WHERE workspace_id = %(ws)s AND status <> %(rejected)s) r
+JOIN analytics_customerfacts f ON f.contact_id = r.referred_id
 WHERE f.workspace_id = %(ws)s AND f.first_purchase_at IS NOT NULL
-GROUP BY 1
+"""
+_CUSTOMERS_NOW_SQL = """
+SELECT count(*), coalesce(sum(revenue), 0), count(predicted_clv), coalesce(sum(predicted_clv), 0)
+FROM analytics_customerfacts
+WHERE workspace_id = %(ws)s AND first_purchase_at IS NOT NULL
 """
 
 
@@ -79,9 +85,10 @@ def referral_figures(*, workspace: Workspace, period: Period) -> dict[str, Any]:
     }
     invites, flagged, referrers, conversions = fetch(_PERIOD_SQL, params)[0]
     customers = int(fetch(_CUSTOMERS_SQL, params)[0][0])
-    value = {bool(row[0]): row[1:] for row in fetch(_VALUE_SQL, params)}
-    ref_n, ref_revenue, ref_clv = value.get(True, (0, 0, None))
-    other_n, other_revenue, other_clv = value.get(False, (0, 0, None))
+    ref_n, ref_revenue, ref_clv_n, ref_clv = fetch(_REFERRED_SQL, params)[0]
+    all_n, all_revenue, all_clv_n, all_clv = fetch(_CUSTOMERS_NOW_SQL, params)[0]
+    other_n, other_revenue = all_n - ref_n, Decimal(all_revenue) - Decimal(ref_revenue)
+    other_clv_n, other_clv = all_clv_n - ref_clv_n, Decimal(all_clv) - Decimal(ref_clv)
     return {
         "invites": int(invites),
         "flagged": int(flagged),
@@ -94,6 +101,6 @@ def referral_figures(*, workspace: Workspace, period: Period) -> dict[str, Any]:
         "referred_revenue": _money(ref_revenue),
         "referred_avg_revenue": _money(Decimal(ref_revenue) / ref_n) if ref_n else None,
         "other_avg_revenue": _money(Decimal(other_revenue) / other_n) if other_n else None,
-        "referred_avg_clv": _money(ref_clv),
-        "other_avg_clv": _money(other_clv),
+        "referred_avg_clv": _money(Decimal(ref_clv) / ref_clv_n) if ref_clv_n else None,
+        "other_avg_clv": _money(other_clv / other_clv_n) if other_clv_n else None,
     }

@@ -81,7 +81,10 @@ def _world(ws: Any, rng: random.Random) -> tuple[list[Any], list[Referral], dict
         )
     rollups_rebuild(workspace_id=ws.pk)
     for facts in CustomerFacts.objects.filter(workspace=ws, first_purchase_at__isnull=False):
-        facts.predicted_clv = Decimal(rng.randint(100, 90000)) / 100
+        # Some customers have no prediction (bought after the last fit): not averaged.
+        facts.predicted_clv = (
+            None if rng.random() < 0.25 else Decimal(rng.randint(100, 90000)) / 100
+        )
         facts.save(update_fields=["predicted_clv"])
     return people, referrals, revenue
 
@@ -132,9 +135,9 @@ def _expected(ws: Any, period: Period, referrals: list[Referral], revenue: dict[
         "referred_revenue": _cents(sum((revenue[pk] for pk in mine), Decimal(0))),
         "referred_avg_revenue": average([revenue[pk] for pk in mine]),
         "other_avg_revenue": average([revenue[pk] for pk in others]),
-        # The database averages the exact values; round once, like the figure.
-        "referred_avg_clv": average([clv[pk] or Decimal(0) for pk in mine]),
-        "other_avg_clv": average([clv[pk] or Decimal(0) for pk in others]),
+        # The exact average of the customers with a prediction, rounded once.
+        "referred_avg_clv": average([clv[pk] for pk in mine if clv[pk] is not None]),
+        "other_avg_clv": average([clv[pk] for pk in others if clv[pk] is not None]),
     }
 
 
