@@ -122,14 +122,6 @@ class CustomerFacts(models.Model):
             models.Index(fields=["workspace", "signup_month", "source"], name="facts_ws_cohort"),
             models.Index(fields=["workspace", "first_purchase_at"], name="facts_ws_first_purchase"),
             models.Index(fields=["workspace", "signup_at"], name="facts_ws_signup"),
-            # Every customer's revenue and predicted CLV by an index-only scan (the
-            # referral figures' "referred against every other customer").
-            models.Index(
-                fields=["workspace"],
-                include=["revenue", "predicted_clv"],
-                condition=models.Q(first_purchase_at__isnull=False),
-                name="facts_ws_customer_value",
-            ),
         ]
 
     def __str__(self) -> str:
@@ -404,4 +396,9 @@ class SurveySendDay(models.Model):
         return f"survey {self.survey_id} on {self.day}: {self.sent} sent"
 
 
-from analytics.models_loyalty import LoyaltyActiveGap, LoyaltyDay, LoyaltyTierMoveDay  # noqa: E402,F401
+from analytics.models_loyalty import (  # noqa: E402,F401
+    LoyaltyActiveGap,
+    LoyaltyDay,
+    LoyaltyTierMoveDay,
+    ReferralCustomerDay,
+)

@@ -86,3 +86,33 @@ class LoyaltyTierMoveDay(models.Model):
 
     def __str__(self) -> str:
         return f"{self.workspace_id} {self.day}: {self.from_name} -> {self.to_name}"
+
+
+class ReferralCustomerDay(models.Model):
+    """Customers by the local day of their first purchase (analytics_customerfacts):
+    how many, how many of them were referred (by a referral not rejected), their revenue
+    to date and, of those with a prediction, how many and the sum of their predicted CLV
+    — all customers and the referred ones. Recomputed whole (revenue and CLV are "now")
+    with the loyalty rollups: customers by a period's end is a sum of days, the referred
+    against every other customer a sum of all."""
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    day = models.DateField()
+    customers = models.IntegerField(default=0)
+    referred = models.IntegerField(default=0)
+    revenue = models.DecimalField(max_digits=18, decimal_places=2, default=0)
+    referred_revenue = models.DecimalField(max_digits=18, decimal_places=2, default=0)
+    predicted = models.IntegerField(default=0)
+    predicted_clv = models.DecimalField(max_digits=18, decimal_places=2, default=0)
+    referred_predicted = models.IntegerField(default=0)
+    referred_predicted_clv = models.DecimalField(max_digits=18, decimal_places=2, default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["workspace", "day"], name="referral_customer_day_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.workspace_id} {self.day}: {self.customers} ({self.referred} referred)"

@@ -23,6 +23,13 @@ rollups (`rollup_rebuild_s`), then measures, in-process:
                         in `loyalty_report_by_period_ms` (`report_ms` is the year's)
   referral_report_ms    analytics.figures.referrals.referral_figures alone, the slowest of
                         the same periods
+  worst_gaps            the report over 365 days (by month, week, day) of a second
+                        workspace whose active-member rollup holds every (day, previous
+                        day) pair of a year, the most a year of history can hold (the
+                        bench's ledger spaces each member's entries evenly: few pairs,
+                        `active_gaps_rows`)
+  rollup_recent_ms      beat's minutely recomputation of yesterday and today
+                        (loyalty_rollups_recent), median of 3
   concurrent_redeem_duplicates
                         THREADS threads redeem a discount-code reward whose pool has
                         CODES codes left, each for a different contact: codes handed out
@@ -59,6 +66,7 @@ from bench.common import (
     with_database,
 )
 from bench.loyalty_data import build_ledger, build_programme_figures
+from bench.loyalty_reports import gap_rows, log, median_ms, reports, worst_gaps
 
 MEMBERS = int(os.environ.get("MEMBERS", "1000000"))
 ENTRIES = int(os.environ.get("ENTRIES", str(MEMBERS * 10)))
@@ -73,19 +81,6 @@ REFERRERS = int(os.environ.get("REFERRERS", "20000"))
 REUSE = os.environ.get("REUSE", "") == "1"
 PARTS = os.environ.get("PARTS", "all")
 NONCE = str(int(time.time()))  # keys and names unique per run, so a kept data set reruns
-
-
-def log(message: str) -> None:
-    print(f"[bench-loyalty] {message}", flush=True)
-
-
-def _median_ms(function: Any, runs: int = 5) -> float:
-    timings = []
-    for _ in range(runs + 1):
-        started = time.perf_counter()
-        function()
-        timings.append((time.perf_counter() - started) * 1000)
-    return round(statistics.median(timings[1:]), 1)
 
 
 def _ingest_overhead(workspace: Any, first_id: int) -> dict[str, Any]:
@@ -259,39 +254,6 @@ def _kept() -> tuple[Any, int, float] | None:
     return Workspace.objects.get(slug="bench"), first_id, build_s
 
 
-def _reports(workspace: Any, today: dt.date) -> dict[str, Any]:
-    """The whole report and the referral figures over the periods the page offers."""
-    from analytics.figures.common import Period
-    from analytics.figures.loyalty import liability, loyalty_report
-    from analytics.figures.referrals import referral_figures
-
-    mid = today - dt.timedelta(days=today.day + 9)  # mid-month, ~200 days
-    periods = {
-        "365d_month": (Period(today - dt.timedelta(days=364), today), "month"),
-        "90d_week": (Period(today - dt.timedelta(days=89), today), "week"),
-        "30d_day": (Period(today - dt.timedelta(days=29), today), "day"),
-        "200d_midmonth_week": (Period(mid - dt.timedelta(days=199), mid), "week"),
-    }
-    whole: dict[str, float] = {}
-    referrals: dict[str, float] = {}
-    for name, (period, grain) in periods.items():
-        whole[name] = _median_ms(
-            lambda p=period, g=grain: loyalty_report(workspace=workspace, period=p, granularity=g)
-        )
-        referrals[name] = _median_ms(
-            lambda p=period: referral_figures(workspace=workspace, period=p)
-        )
-        log(f"{name}: report {whole[name]} ms, referrals {referrals[name]} ms")
-    return {
-        "liability_ms": _median_ms(lambda: liability(workspace=workspace)),
-        "report_ms": whole["365d_month"],
-        "loyalty_report_ms": max(whole.values()),
-        "loyalty_report_by_period_ms": whole,
-        "referral_report_ms": max(referrals.values()),
-        "referral_report_by_period_ms": referrals,
-    }
-
-
 def main() -> None:
     url = with_database(base_database_url(), DATABASE)
     if not (REUSE and database_exists(url)):
@@ -301,7 +263,7 @@ def main() -> None:
     migrate()
     from django.db import connection
 
-    from analytics.rollups.loyalty import loyalty_rollups_rebuild
+    from analytics.rollups.loyalty import loyalty_rollups_rebuild, loyalty_rollups_recent
     from loyalty.services import programme_update
     from workspaces.services import Actor, workspace_provision
 
@@ -333,8 +295,13 @@ def main() -> None:
         cursor.execute("VACUUM ANALYZE")
     rebuild_s = time.perf_counter() - started
     log(f"loyalty rollups rebuilt (and the database vacuumed) in {rebuild_s:.1f}s")
-    figures = _reports(workspace, now.date())
+    recent_ms = median_ms(lambda: loyalty_rollups_recent(workspace_id=workspace.pk), runs=3)
+    log(f"beat's refresh of yesterday and today {recent_ms} ms")
+    figures = reports(workspace, now.date())
     log(f"reports: {figures}")
+    figures["active_gaps_rows"] = gap_rows(workspace.pk)
+    figures["worst_gaps"] = worst_gaps(now.date())
+    log(f"every (day, previous) pair of a year: {figures['worst_gaps']}")
     result: dict[str, Any] = {
         "benchmark": "loyalty",
         "members": MEMBERS,
@@ -364,6 +331,7 @@ def main() -> None:
             **figures,
             "ledger_build_s": round(build_s, 1),
             "rollup_rebuild_s": round(rebuild_s, 1),
+            "rollup_recent_ms": recent_ms,
             "machine": machine(),
         }
     )

@@ -13,8 +13,9 @@ Now (not by period), from the per-contact facts: `referred_customers` and their
 every other customer.
 
 The referral rows are few next to contacts (one per referred friend), so they are read
-as they are; customers and revenue come from `analytics_customerfacts`, read by index
-(docs/analytics.md#loyalty has the cost at 1M contacts)."""
+as they are; customers, their revenue and CLV come from analytics_referralcustomerday
+(customers by day of first purchase, recomputed from analytics_customerfacts with the
+loyalty rollups: up to a minute behind, like them)."""
 
 from __future__ import annotations
 
@@ -39,27 +40,17 @@ SELECT count(*) FILTER (WHERE created_at >= %(start)s AND created_at < %(end)s
 FROM loyalty_referral
 WHERE workspace_id = %(ws)s
 """
+# Customers by the period's end, and now: all of them and the referred (a friend counts
+# once; rejected referrals do not make a referred customer), from the rollup by day of
+# first purchase (analytics/rollups/referrals.py); the others are the difference.
 _CUSTOMERS_SQL = """
-SELECT count(*) FROM analytics_customerfacts
-WHERE workspace_id = %(ws)s AND first_purchase_at < %(end)s
-"""
-# Every customer now, and the referred ones among them (a friend counts once, however
-# many referral rows name it; rejected referrals do not make a referred customer): the
-# referred from the referral rows (few) by the facts' key, every customer from the
-# partial index analytics_facts_customer_value (an index-only scan, not the table);
-# the others are the difference.
-_REFERRED_SQL = """
-SELECT count(*), coalesce(sum(f.revenue), 0), count(f.predicted_clv),
-       coalesce(sum(f.predicted_clv), 0)
-FROM (SELECT DISTINCT referred_id FROM loyalty_referral
-      WHERE workspace_id = %(ws)s AND status <> %(rejected)s) r
-JOIN analytics_customerfacts f ON f.contact_id = r.referred_id
-WHERE f.workspace_id = %(ws)s AND f.first_purchase_at IS NOT NULL
-"""
-_CUSTOMERS_NOW_SQL = """
-SELECT count(*), coalesce(sum(revenue), 0), count(predicted_clv), coalesce(sum(predicted_clv), 0)
-FROM analytics_customerfacts
-WHERE workspace_id = %(ws)s AND first_purchase_at IS NOT NULL
+SELECT coalesce(sum(customers) FILTER (WHERE day <= %(last_day)s), 0),
+       coalesce(sum(customers), 0), coalesce(sum(revenue), 0),
+       coalesce(sum(predicted), 0), coalesce(sum(predicted_clv), 0),
+       coalesce(sum(referred), 0), coalesce(sum(referred_revenue), 0),
+       coalesce(sum(referred_predicted), 0), coalesce(sum(referred_predicted_clv), 0)
+FROM analytics_referralcustomerday
+WHERE workspace_id = %(ws)s
 """
 
 
@@ -84,23 +75,25 @@ def referral_figures(*, workspace: Workspace, period: Period) -> dict[str, Any]:
         "flagged": ReferralStatus.FLAGGED.value,
     }
     invites, flagged, referrers, conversions = fetch(_PERIOD_SQL, params)[0]
-    customers = int(fetch(_CUSTOMERS_SQL, params)[0][0])
-    ref_n, ref_revenue, ref_clv_n, ref_clv = fetch(_REFERRED_SQL, params)[0]
-    all_n, all_revenue, all_clv_n, all_clv = fetch(_CUSTOMERS_NOW_SQL, params)[0]
-    other_n, other_revenue = all_n - ref_n, Decimal(all_revenue) - Decimal(ref_revenue)
-    other_clv_n, other_clv = all_clv_n - ref_clv_n, Decimal(all_clv) - Decimal(ref_clv)
+    params["last_day"] = period.end
+    customers, all_n, all_revenue, all_clv_n, all_clv, *referred = (
+        Decimal(v) for v in fetch(_CUSTOMERS_SQL, params)[0]
+    )
+    ref_n, ref_revenue, ref_clv_n, ref_clv = referred
+    other_n, other_revenue = all_n - ref_n, all_revenue - ref_revenue
+    other_clv_n, other_clv = all_clv_n - ref_clv_n, all_clv - ref_clv
     return {
         "invites": int(invites),
         "flagged": int(flagged),
         "referrers": int(referrers),
         "conversions": int(conversions),
-        "customers": customers,
-        "referral_rate": _ratio(int(referrers), customers),
+        "customers": int(customers),
+        "referral_rate": _ratio(int(referrers), int(customers)),
         "viral_coefficient": _ratio(int(conversions), int(referrers)),
         "referred_customers": int(ref_n),
         "referred_revenue": _money(ref_revenue),
-        "referred_avg_revenue": _money(Decimal(ref_revenue) / ref_n) if ref_n else None,
-        "other_avg_revenue": _money(Decimal(other_revenue) / other_n) if other_n else None,
-        "referred_avg_clv": _money(Decimal(ref_clv) / ref_clv_n) if ref_clv_n else None,
+        "referred_avg_revenue": _money(ref_revenue / ref_n) if ref_n else None,
+        "other_avg_revenue": _money(other_revenue / other_n) if other_n else None,
+        "referred_avg_clv": _money(ref_clv / ref_clv_n) if ref_clv_n else None,
         "other_avg_clv": _money(other_clv / other_clv_n) if other_clv_n else None,
     }

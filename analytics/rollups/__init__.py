@@ -172,7 +172,7 @@ REBUILT_TABLES = [
     for name in (
         *("stageflowday", "stay", "customerfacts", "contactmonth", "cohortcell"),
         *("surveyanswerday", "surveysendday"),
-        *("loyaltyday", "loyaltyactivegap", "loyaltytiermoveday"),
+        *("loyaltyday", "loyaltyactivegap", "loyaltytiermoveday", "referralcustomerday"),
     )
 ]
 

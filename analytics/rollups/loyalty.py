@@ -23,6 +23,7 @@ from typing import Any
 from django.db import connection, transaction
 
 from analytics.cache import data_changed
+from analytics.rollups.referrals import referral_customer_days_refresh
 
 _LOCK = 7204  # advisory-lock namespace: one workspace's loyalty rollups
 
@@ -140,6 +141,7 @@ def loyalty_rollups_refresh(*, workspace_id: int, since: dt.date | None = None) 
         cursor.execute(_DAYS_ALL_SQL if since is None else _DAYS_SQL, params)
         cursor.execute(_GAPS_ALL_SQL if since is None else _GAPS_SQL, params)
         cursor.execute(_MOVES_SQL, params)
+        referral_customer_days_refresh(cursor, workspace_id=workspace_id, tz_name=tz_name)
         data_changed(workspace_ids={workspace_id})
 
 
@@ -154,11 +156,12 @@ def loyalty_rollups_rebuild(*, workspace_id: int) -> None:
 
 
 def workspaces_with_programme() -> list[int]:
-    """Workspaces with a programme running, or with a ledger to report (one switched
-    off keeps its history)."""
+    """Workspaces with a points or referral programme running, or with a ledger to
+    report (one switched off keeps its history)."""
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT workspace_id FROM loyalty_programme WHERE enabled "
+            "UNION SELECT workspace_id FROM loyalty_referralsettings WHERE enabled "
             "UNION SELECT DISTINCT workspace_id FROM analytics_loyaltyday ORDER BY 1"
         )
         return [row[0] for row in cursor.fetchall()]
