@@ -116,3 +116,25 @@ class ReferralCustomerDay(models.Model):
 
     def __str__(self) -> str:
         return f"{self.workspace_id} {self.day}: {self.customers} ({self.referred} referred)"
+
+
+class LoyaltyTierMembers(models.Model):
+    """Members per tier now (contacts with a tier row, by the tier's name and threshold;
+    "" and -1: below every tier), recomputed with the loyalty rollups from
+    loyalty_contacttier (the definition), so the report reads a row per tier rather than
+    a row per member."""
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    name = models.CharField(max_length=200, blank=True, default="")
+    threshold = models.BigIntegerField(default=-1)
+    members = models.IntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["workspace", "name", "threshold"], name="loyalty_tier_members_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.workspace_id} {self.name or '-'}: {self.members}"

@@ -67,11 +67,10 @@ SELECT (SELECT enabled FROM loyalty_programme WHERE workspace_id = %(ws)s),
        count(*), coalesce(sum(balance), 0)
 FROM loyalty_pointsbalance WHERE workspace_id = %(ws)s
 """
+# Members per tier now, as of the loyalty rollups' last refresh (up to a minute).
 _TIERS_SQL = """
-SELECT coalesce(t.name, ''), coalesce(t.threshold, -1), count(*)
-FROM loyalty_contacttier c LEFT JOIN loyalty_tier t ON t.id = c.tier_id
-WHERE c.workspace_id = %s
-GROUP BY 1, 2 ORDER BY 2, 1
+SELECT name, threshold, members FROM analytics_loyaltytiermembers
+WHERE workspace_id = %s ORDER BY threshold, name
 """
 _MOVES_SQL = """
 SELECT grouping(bucket) = 0, bucket, from_name, to_name, sum(moves)

@@ -172,7 +172,8 @@ REBUILT_TABLES = [
     for name in (
         *("stageflowday", "stay", "customerfacts", "contactmonth", "cohortcell"),
         *("surveyanswerday", "surveysendday"),
-        *("loyaltyday", "loyaltyactivegap", "loyaltytiermoveday", "referralcustomerday"),
+        *("loyaltyday", "loyaltyactivegap", "loyaltytiermoveday", "loyaltytiermembers"),
+        "referralcustomerday",
     )
 ]
 

@@ -105,6 +105,15 @@ FROM (SELECT day, lag(day) OVER (PARTITION BY contact_id ORDER BY day) AS previo
 GROUP BY 2, 3 ORDER BY 2, 3
 """
 
+# Members per tier now, whole (a tier row changes at any time, not on a day).
+_TIER_MEMBERS_SQL = """
+INSERT INTO analytics_loyaltytiermembers (workspace_id, name, threshold, members)
+SELECT %(ws)s, coalesce(t.name, ''), coalesce(t.threshold, -1), count(*)
+FROM loyalty_contacttier c LEFT JOIN loyalty_tier t ON t.id = c.tier_id
+WHERE c.workspace_id = %(ws)s
+GROUP BY 2, 3 ORDER BY 2, 3
+"""
+
 _MOVES_SQL = """
 INSERT INTO analytics_loyaltytiermoveday (workspace_id, day, from_name, to_name, moves)
 SELECT %(ws)s, (at AT TIME ZONE %(tz)s)::date, from_name, to_name, count(*)
@@ -141,6 +150,10 @@ def loyalty_rollups_refresh(*, workspace_id: int, since: dt.date | None = None) 
         cursor.execute(_DAYS_ALL_SQL if since is None else _DAYS_SQL, params)
         cursor.execute(_GAPS_ALL_SQL if since is None else _GAPS_SQL, params)
         cursor.execute(_MOVES_SQL, params)
+        cursor.execute(
+            "DELETE FROM analytics_loyaltytiermembers WHERE workspace_id = %s", [workspace_id]
+        )
+        cursor.execute(_TIER_MEMBERS_SQL, params)
         referral_customer_days_refresh(cursor, workspace_id=workspace_id, tz_name=tz_name)
         data_changed(workspace_ids={workspace_id})
 
