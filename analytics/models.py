@@ -399,6 +399,7 @@ class SurveySendDay(models.Model):
 from analytics.models_loyalty import (  # noqa: E402,F401
     LoyaltyActiveGap,
     LoyaltyDay,
+    LoyaltyOutstanding,
     LoyaltyTierMembers,
     LoyaltyTierMoveDay,
     ReferralCustomerDay,

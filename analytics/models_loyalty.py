@@ -138,3 +138,16 @@ class LoyaltyTierMembers(models.Model):
 
     def __str__(self) -> str:
         return f"{self.workspace_id} {self.name or '-'}: {self.members}"
+
+
+class LoyaltyOutstanding(models.Model):
+    """Members (contacts with a balance row) and outstanding points (the sum of every
+    balance) of a workspace, recomputed with the loyalty rollups from
+    loyalty_pointsbalance (the definition): what the liability is computed from."""
+
+    workspace = models.OneToOneField(Workspace, on_delete=models.CASCADE, related_name="+")
+    members = models.IntegerField(default=0)
+    outstanding = models.BigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.workspace_id}: {self.outstanding} points, {self.members} members"

@@ -12,7 +12,8 @@ balance rows:
   rounded half up to 4 decimals (0.4250 is 42.5%; none when nothing was issued). A
   flow ratio, not the share of a cohort's points ever spent: points issued before the
   period and redeemed in it count;
-- outstanding points: the sum of every balance now; liability: outstanding points times
+- outstanding points: the sum of every balance now (as of the rollups' last refresh, up
+  to a minute, like every loyalty figure); liability: outstanding points times
   the programme's value per point, in the workspace's currency, a Decimal rounded half
   up to the cent once, at the end;
 - tiers: members per tier now (contacts with a tier row; "" is below every tier), and
@@ -60,12 +61,15 @@ SELECT coalesce(sum(new_members), 0) FROM analytics_loyaltyday
 WHERE workspace_id = %s AND day < %s
 """
 # One statement (the overview's card adds one query): the programme's switch and rate,
-# and the members and outstanding points from the balance rows.
+# and the members and outstanding points as of the loyalty rollups' last refresh (up to
+# a minute: analytics_loyaltyoutstanding, recomputed from the balance rows).
 _NOW_SQL = """
 SELECT (SELECT enabled FROM loyalty_programme WHERE workspace_id = %(ws)s),
        (SELECT value_per_point FROM loyalty_programme WHERE workspace_id = %(ws)s),
-       count(*), coalesce(sum(balance), 0)
-FROM loyalty_pointsbalance WHERE workspace_id = %(ws)s
+       coalesce((SELECT members FROM analytics_loyaltyoutstanding
+                 WHERE workspace_id = %(ws)s), 0),
+       coalesce((SELECT outstanding FROM analytics_loyaltyoutstanding
+                 WHERE workspace_id = %(ws)s), 0)
 """
 # Members per tier now, as of the loyalty rollups' last refresh (up to a minute).
 _TIERS_SQL = """

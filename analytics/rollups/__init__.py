@@ -173,7 +173,7 @@ REBUILT_TABLES = [
         *("stageflowday", "stay", "customerfacts", "contactmonth", "cohortcell"),
         *("surveyanswerday", "surveysendday"),
         *("loyaltyday", "loyaltyactivegap", "loyaltytiermoveday", "loyaltytiermembers"),
-        "referralcustomerday",
+        *("loyaltyoutstanding", "referralcustomerday"),
     )
 ]
 

@@ -114,6 +114,13 @@ WHERE c.workspace_id = %(ws)s
 GROUP BY 2, 3 ORDER BY 2, 3
 """
 
+# Members and outstanding points now, whole, from the balance rows.
+_OUTSTANDING_SQL = """
+INSERT INTO analytics_loyaltyoutstanding (workspace_id, members, outstanding)
+SELECT %(ws)s, count(*), coalesce(sum(balance), 0)
+FROM loyalty_pointsbalance WHERE workspace_id = %(ws)s
+"""
+
 _MOVES_SQL = """
 INSERT INTO analytics_loyaltytiermoveday (workspace_id, day, from_name, to_name, moves)
 SELECT %(ws)s, (at AT TIME ZONE %(tz)s)::date, from_name, to_name, count(*)
@@ -154,6 +161,10 @@ def loyalty_rollups_refresh(*, workspace_id: int, since: dt.date | None = None) 
             "DELETE FROM analytics_loyaltytiermembers WHERE workspace_id = %s", [workspace_id]
         )
         cursor.execute(_TIER_MEMBERS_SQL, params)
+        cursor.execute(
+            "DELETE FROM analytics_loyaltyoutstanding WHERE workspace_id = %s", [workspace_id]
+        )
+        cursor.execute(_OUTSTANDING_SQL, params)
         referral_customer_days_refresh(cursor, workspace_id=workspace_id, tz_name=tz_name)
         data_changed(workspace_ids={workspace_id})
 
