@@ -70,7 +70,8 @@ def reports(workspace: Any, today: dt.date) -> dict[str, Any]:
 
 _FULL_GAPS_SQL = """
 INSERT INTO analytics_loyaltyactivegap (workspace_id, day, previous, members)
-SELECT %(ws)s, d::date, p::date, 1 + (extract(doy FROM d)::int * 7 + coalesce(extract(doy FROM p)::int, 0)) %% 50
+SELECT %(ws)s, d::date, p::date,
+       1 + (extract(doy FROM d)::int * 7 + coalesce(extract(doy FROM p)::int, 0)) %% 50
 FROM generate_series(%(low)s::date, %(high)s::date, '1 day') AS d
 CROSS JOIN LATERAL (SELECT NULL::date AS p UNION ALL
     SELECT generate_series(%(low)s::date, d - interval '1 day', '1 day')) q

@@ -122,6 +122,7 @@ def _expected(ws: Any, period: Period, referrals: list[Referral], revenue: dict[
     )
     mine = [pk for pk in revenue if pk in referred]
     others = [pk for pk in revenue if pk not in referred]
+    predicted = {pk: value for pk, value in clv.items() if value is not None}
 
     def average(values: list[Decimal]) -> str | None:
         return _cents(sum(values, Decimal(0)) / len(values)) if values else None
@@ -139,8 +140,8 @@ def _expected(ws: Any, period: Period, referrals: list[Referral], revenue: dict[
         "referred_avg_revenue": average([revenue[pk] for pk in mine]),
         "other_avg_revenue": average([revenue[pk] for pk in others]),
         # The exact average of the customers with a prediction, rounded once.
-        "referred_avg_clv": average([clv[pk] for pk in mine if clv[pk] is not None]),
-        "other_avg_clv": average([clv[pk] for pk in others if clv[pk] is not None]),
+        "referred_avg_clv": average([predicted[pk] for pk in mine if pk in predicted]),
+        "other_avg_clv": average([predicted[pk] for pk in others if pk in predicted]),
     }
 
 
