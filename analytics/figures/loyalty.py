@@ -1,5 +1,5 @@
-"""Loyalty figures, from the loyalty rollups (analytics/rollups/loyalty.py) and the
-balance rows:
+"""Loyalty figures, from the loyalty rollups (analytics/rollups/loyalty.py; nothing
+per member is read: the "now" figures are as of beat's last refresh, up to a minute):
 
 - members: contacts with a balance row (every contact with a ledger entry), now;
   `new_members` per bucket and in the period; `members` per bucket is the count at the

@@ -1,7 +1,10 @@
 """Loyalty rollups: the ledger per local day (LoyaltyDay), members active on a day by
 their previous active day (LoyaltyActiveGap) and tier moves per day
-(LoyaltyTierMoveDay). The ledger
-(loyalty_ledgerentry) and the moves (loyalty_tierchange) stay the definition.
+(LoyaltyTierMoveDay); and, recomputed whole each time, the "now" tables: members per
+tier (LoyaltyTierMembers), members and outstanding points (LoyaltyOutstanding) and the
+referral figures' customers (ReferralCustomerDay, rollups/referrals.py). The ledger
+(loyalty_ledgerentry), the moves (loyalty_tierchange), the tier and balance rows and
+the customer facts stay the definition.
 
 Kept by recomputation, not addition: beat recomputes the last two local days of every
 workspace with a programme every minute (`loyalty_rollups_recent`), and the nightly
