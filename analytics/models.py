@@ -396,4 +396,5 @@ class SurveySendDay(models.Model):
         return f"survey {self.survey_id} on {self.day}: {self.sent} sent"
 
 
-from analytics.models_loyalty import LoyaltyActiveDay, LoyaltyDay, LoyaltyTierMoveDay  # noqa: E402,F401
+# Importing the module registers all its models; these are the ones imported from here.
+from analytics.models_loyalty import LoyaltyActiveGap, LoyaltyDay, LoyaltyTierMoveDay  # noqa: E402,F401

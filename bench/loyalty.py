@@ -15,13 +15,33 @@ rollups (`rollup_rebuild_s`), then measures, in-process:
   liability_ms          analytics.figures.loyalty.liability (members, outstanding points
                         and their value), median of 5, nothing cached (it reads the
                         balance rows every time)
-  report_ms             the whole loyalty report over 365 days by month (from the rollups)
+  loyalty_report_ms     the whole loyalty report (loyalty_report: flows, members, active
+                        members, liability, tiers and moves, referral figures) computed,
+                        nothing cached: the slowest of the periods the page offers (365
+                        days by month, 90 by week, 30 by day, and a 200-day period that
+                        starts and ends mid-month by week), median of 5 each; per period
+                        in `loyalty_report_by_period_ms` (`report_ms` is the year's)
+  referral_report_ms    analytics.figures.referrals.referral_figures alone, the slowest of
+                        the same periods
+  worst_gaps            the report over 365 days (by month, week, day) of a second
+                        workspace whose active-member rollup holds every (day, previous
+                        day) pair of a year, the most a year of history can hold (the
+                        bench's ledger spaces each member's entries evenly: few pairs,
+                        `active_gaps_rows`)
+  rollup_recent_ms      beat's minutely recomputation of yesterday and today
+                        (loyalty_rollups_recent), median of 3
   concurrent_redeem_duplicates
                         THREADS threads redeem a discount-code reward whose pool has
                         CODES codes left, each for a different contact: codes handed out
                         more than once, or redemptions beyond the pool (must be 0)
 
-DATABASE (default stagecraft_bench_loyalty) is dropped and created. Prints one JSON
+The data set also has REFERRALS referrals (default 50,000) from REFERRERS referrers
+(20,000), customer facts for every member (60% customers) and three tiers with a tier row
+and a move per member (bench/loyalty_data.py).
+
+DATABASE (default stagecraft_bench_loyalty) is dropped and created, unless REUSE=1 and it
+holds a finished data set of this size: then the data is kept (the rollups are rebuilt
+every run). PARTS=report measures only the rollup rebuild and the reports. Prints one JSON
 object as its last line."""
 
 from __future__ import annotations
@@ -34,8 +54,19 @@ import threading
 import time
 from typing import Any
 
-from bench.common import copy_contacts, django_setup, fresh_database, machine, migrate, report
-from bench.loyalty_data import build_ledger
+from bench.analytics import database_exists
+from bench.common import (
+    base_database_url,
+    copy_contacts,
+    django_setup,
+    fresh_database,
+    machine,
+    migrate,
+    report,
+    with_database,
+)
+from bench.loyalty_data import build_ledger, build_programme_figures
+from bench.loyalty_reports import gap_rows, log, median_ms, reports, worst_gaps
 
 MEMBERS = int(os.environ.get("MEMBERS", "1000000"))
 ENTRIES = int(os.environ.get("ENTRIES", str(MEMBERS * 10)))
@@ -45,19 +76,11 @@ BATCH = int(os.environ.get("BATCH", "1000"))
 SAMPLE = int(os.environ.get("SAMPLE", "2000"))
 THREADS = int(os.environ.get("THREADS", "16"))
 CODES = int(os.environ.get("CODES", "3"))
-
-
-def log(message: str) -> None:
-    print(f"[bench-loyalty] {message}", flush=True)
-
-
-def _median_ms(function: Any, runs: int = 5) -> float:
-    timings = []
-    for _ in range(runs + 1):
-        started = time.perf_counter()
-        function()
-        timings.append((time.perf_counter() - started) * 1000)
-    return round(statistics.median(timings[1:]), 1)
+REFERRALS = int(os.environ.get("REFERRALS", "50000"))
+REFERRERS = int(os.environ.get("REFERRERS", "20000"))
+REUSE = os.environ.get("REUSE", "") == "1"
+PARTS = os.environ.get("PARTS", "all")
+NONCE = str(int(time.time()))  # keys and names unique per run, so a kept data set reruns
 
 
 def _ingest_overhead(workspace: Any, first_id: int) -> dict[str, Any]:
@@ -77,8 +100,8 @@ def _ingest_overhead(workspace: Any, first_id: int) -> dict[str, Any]:
                 "contact": {"id": start + k},
                 "name": "purchase",
                 "revenue": f"{10 + k % 90}.{k % 100:02d}",
-                "idempotency_key": f"bench-{run}-{k}",
-                "properties": {"order_id": f"o-{run}-{k}"},
+                "idempotency_key": f"bench-{NONCE}-{run}-{k}",
+                "properties": {"order_id": f"o-{NONCE}-{run}-{k}"},
             }
             for k in range(BATCH)
         ]
@@ -127,7 +150,7 @@ def _concurrent_redeem(workspace: Any, first_id: int) -> dict[str, int]:
     actor = Actor(system="bench")
     reward = reward_create(
         workspace=workspace,
-        data={"name": "Bench 10% off", "kind": "discount_code", "points_cost": 100},
+        data={"name": f"Bench 10% off {NONCE}", "kind": "discount_code", "points_cost": 100},
         actor=actor,
     )
     reward_codes_add(reward=reward, data={"generate": CODES}, actor=actor)
@@ -144,7 +167,7 @@ def _concurrent_redeem(workspace: Any, first_id: int) -> dict[str, int]:
             barrier.wait()
             reward_redeem(
                 contact=contact,
-                data={"reward_id": reward.pk, "idempotency_key": f"race-{contact.pk}"},
+                data={"reward_id": reward.pk, "idempotency_key": f"race-{NONCE}-{contact.pk}"},
                 actor=actor,
             )
             with lock:
@@ -165,26 +188,11 @@ def _concurrent_redeem(workspace: Any, first_id: int) -> dict[str, int]:
     return {**outcome, "duplicates": duplicates, "codes": CODES, "threads": len(contacts)}
 
 
-def main() -> None:
-    url = fresh_database(DATABASE)
-    django_setup(url)
-    log("migrating")
-    migrate()
+def _build(workspace: Any, now: dt.datetime) -> tuple[int, float]:
+    """The data set: contacts, ledger, balances, facts, tiers, referrals; its first
+    contact id and how long the ledger took."""
     from django.db import connection
 
-    from analytics.figures.common import Period
-    from analytics.figures.loyalty import liability, loyalty_report
-    from analytics.rollups.loyalty import loyalty_rollups_rebuild
-    from loyalty.services import programme_update
-    from workspaces.services import Actor, workspace_provision
-
-    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
-    workspace, _ = workspace_provision(slug="bench", name="Bench")
-    programme_update(
-        workspace=workspace,
-        data={"enabled": True, "points_per_unit": "1", "value_per_point": "0.01"},
-        actor=Actor(system="bench"),
-    )
     started = time.perf_counter()
     with connection.cursor() as cursor:
         first_id, _ = copy_contacts(
@@ -206,49 +214,124 @@ def main() -> None:
             entries=ENTRIES,
             now=now,
         )
-        cursor.execute("VACUUM ANALYZE loyalty_ledgerentry, loyalty_pointsbalance")
+        build_s = time.perf_counter() - started
+        log(f"ledger and balances built in {build_s:.1f}s")
+        build_programme_figures(
+            cursor,
+            workspace_id=workspace.pk,
+            first_id=first_id,
+            members=MEMBERS,
+            referrals=REFERRALS,
+            referrers=REFERRERS,
+            customer_share=60,
+            now=now,
+        )
+        cursor.execute(
+            "VACUUM ANALYZE loyalty_ledgerentry, loyalty_pointsbalance, loyalty_referral, "
+            "loyalty_contacttier, loyalty_tierchange, analytics_customerfacts"
+        )
+        cursor.execute("CREATE TABLE bench_built (first_id bigint, build_s float)")
+        cursor.execute("INSERT INTO bench_built VALUES (%s, %s)", [first_id, build_s])
+    log(f"facts, tiers and referrals built in {time.perf_counter() - started - build_s:.1f}s")
+    return first_id, build_s
+
+
+def _kept() -> tuple[Any, int, float] | None:
+    """The workspace of a finished data set of this size, if there is one."""
+    from django.db import connection
+
+    from workspaces.models import Workspace
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT to_regclass('bench_built') IS NOT NULL")
+        if not cursor.fetchone()[0]:
+            return None
+        cursor.execute("SELECT first_id, build_s FROM bench_built")
+        first_id, build_s = cursor.fetchone()
+        cursor.execute("SELECT count(*) FROM loyalty_pointsbalance")
+        if cursor.fetchone()[0] != MEMBERS:
+            return None
+    return Workspace.objects.get(slug="bench"), first_id, build_s
+
+
+def main() -> None:
+    url = with_database(base_database_url(), DATABASE)
+    if not (REUSE and database_exists(url)):
+        url = fresh_database(DATABASE)
+    django_setup(url)
+    log("migrating")
+    migrate()
+    from django.db import connection
+
+    from analytics.rollups.loyalty import loyalty_rollups_rebuild, loyalty_rollups_recent
+    from loyalty.services import programme_update
+    from workspaces.services import Actor, workspace_provision
+
+    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    kept = _kept() if REUSE else None
+    if kept is None:
+        if REUSE:  # an unfinished or other-sized data set: start again
+            connection.close()
+            fresh_database(DATABASE)
+            migrate()
+        workspace, _ = workspace_provision(slug="bench", name="Bench")
+        programme_update(
+            workspace=workspace,
+            data={"enabled": True, "points_per_unit": "1", "value_per_point": "0.01"},
+            actor=Actor(system="bench"),
+        )
+        first_id, build_s = _build(workspace, now)
+    else:
+        workspace, first_id, build_s = kept
+        log("reusing the data set")
+    with connection.cursor() as cursor:
         cursor.execute("SELECT count(*) FROM loyalty_ledgerentry")
         entries = cursor.fetchone()[0]
-    build_s = time.perf_counter() - started
-    log(f"{entries} ledger entries and balances built in {build_s:.1f}s")
+        cursor.execute("SELECT count(*) FROM loyalty_referral")
+        referrals = cursor.fetchone()[0]
     started = time.perf_counter()
     loyalty_rollups_rebuild(workspace_id=workspace.pk)
     with connection.cursor() as cursor:
-        cursor.execute(
-            "VACUUM ANALYZE analytics_loyaltyday, analytics_loyaltyactiveday, "
-            "analytics_loyaltytiermoveday"
-        )
+        cursor.execute("VACUUM ANALYZE")
     rebuild_s = time.perf_counter() - started
-    log(f"loyalty rollups rebuilt in {rebuild_s:.1f}s")
-
-    liability_ms = _median_ms(lambda: liability(workspace=workspace))
-    today = now.date()
-    year = Period(today - dt.timedelta(days=364), today)
-    report_ms = _median_ms(
-        lambda: loyalty_report(workspace=workspace, period=year, granularity="month")
-    )
-    log(f"liability {liability_ms} ms, report (365 days by month) {report_ms} ms")
-    balance_ms = _balance_p95(workspace, first_id)
-    log(f"balance_for p95 {balance_ms} ms")
-    ingest = _ingest_overhead(workspace, first_id)
-    log(f"ingest: {ingest}")
-    redeem = _concurrent_redeem(workspace, first_id)
-    log(f"concurrent redemptions: {redeem}")
+    log(f"loyalty rollups rebuilt (and the database vacuumed) in {rebuild_s:.1f}s")
+    recent_ms = median_ms(lambda: loyalty_rollups_recent(workspace_id=workspace.pk), runs=3)
+    log(f"beat's refresh of yesterday and today {recent_ms} ms")
+    figures = reports(workspace, now.date())
+    log(f"reports: {figures}")
+    figures["active_gaps_rows"] = gap_rows(workspace.pk)
+    figures["worst_gaps"] = worst_gaps(now.date())
+    log(f"every (day, previous) pair of a year: {figures['worst_gaps']}")
+    result: dict[str, Any] = {
+        "benchmark": "loyalty",
+        "members": MEMBERS,
+        "ledger_entries": entries,
+        "referrals": referrals,
+    }
+    if PARTS == "all":
+        balance_ms = _balance_p95(workspace, first_id)
+        log(f"balance_for p95 {balance_ms} ms")
+        ingest = _ingest_overhead(workspace, first_id)
+        log(f"ingest: {ingest}")
+        redeem = _concurrent_redeem(workspace, first_id)
+        log(f"concurrent redemptions: {redeem}")
+        result.update(
+            {
+                "ingest_overhead_pct": ingest["pct"],
+                "ingest_batch_ms": {"on": ingest["on_ms"], "off": ingest["off_ms"]},
+                "balance_p95_ms": balance_ms,
+                "balance_measured": "loyalty.selectors.balance_for, in-process",
+                "concurrent_redeem_duplicates": redeem["duplicates"],
+                "concurrent_redeem": redeem,
+            }
+        )
     report(
         {
-            "benchmark": "loyalty",
-            "members": MEMBERS,
-            "ledger_entries": entries,
-            "ingest_overhead_pct": ingest["pct"],
-            "ingest_batch_ms": {"on": ingest["on_ms"], "off": ingest["off_ms"]},
-            "balance_p95_ms": balance_ms,
-            "balance_measured": "loyalty.selectors.balance_for, in-process",
-            "liability_ms": liability_ms,
-            "report_ms": report_ms,
-            "concurrent_redeem_duplicates": redeem["duplicates"],
-            "concurrent_redeem": redeem,
+            **result,
+            **figures,
             "ledger_build_s": round(build_s, 1),
             "rollup_rebuild_s": round(rebuild_s, 1),
+            "rollup_recent_ms": recent_ms,
             "machine": machine(),
         }
     )

@@ -1,17 +1,19 @@
-"""Loyalty figures, from the loyalty rollups (analytics/rollups/loyalty.py) and the
-balance rows:
+"""Loyalty figures, from the loyalty rollups (analytics/rollups/loyalty.py; nothing
+per member is read: the "now" figures are as of beat's last refresh, up to a minute):
 
 - members: contacts with a balance row (every contact with a ledger entry), now;
   `new_members` per bucket and in the period; `members` per bucket is the count at the
   bucket's end (new members summed from the first day);
-- active members: distinct contacts who earned or redeemed in the period (or bucket);
+- active members: distinct contacts who earned or redeemed in the period (or bucket),
+  exact for any run of days, from the gaps between each member's active days;
 - points issued (earned), redeemed, expired, reversed (taken back by refunds) as
   positive numbers, adjusted as a signed net; redemptions: redeem entries;
 - redemption rate: points redeemed / points issued in the same period, a fraction
   rounded half up to 4 decimals (0.4250 is 42.5%; none when nothing was issued). A
   flow ratio, not the share of a cohort's points ever spent: points issued before the
   period and redeemed in it count;
-- outstanding points: the sum of every balance now; liability: outstanding points times
+- outstanding points: the sum of every balance now (as of the rollups' last refresh, up
+  to a minute, like every loyalty figure); liability: outstanding points times
   the programme's value per point, in the workspace's currency, a Decimal rounded half
   up to the cent once, at the end;
 - tiers: members per tier now (contacts with a tier row; "" is below every tier), and
@@ -42,30 +44,37 @@ FROM analytics_loyaltyday
 WHERE workspace_id = %s AND day >= %s AND day <= %s
 GROUP BY 1 ORDER BY 1
 """
+# Distinct active members of each bucket and of the period, exact, from the gaps
+# between members' active days (analytics_loyaltyactivegap): a member active in [a, b] is
+# counted on its first active day there, the one whose previous active day is before a.
 _ACTIVE_SQL = """
-SELECT grouping(bucket) = 0, bucket, count(DISTINCT contact_id)
-FROM (SELECT date_trunc(%s, day::timestamp)::date AS bucket, contact_id
-      FROM analytics_loyaltyactiveday
-      WHERE workspace_id = %s AND day >= %s AND day <= %s) a
-GROUP BY GROUPING SETS ((), (bucket))
+SELECT bucket,
+       sum(members) FILTER (WHERE previous IS NULL OR previous < greatest(bucket, %(start)s)),
+       sum(members) FILTER (WHERE previous IS NULL OR previous < %(start)s)
+FROM (SELECT date_trunc(%(grain)s, day::timestamp)::date AS bucket, previous, members
+      FROM analytics_loyaltyactivegap
+      WHERE workspace_id = %(ws)s AND day >= %(start)s AND day <= %(end)s) a
+GROUP BY bucket
 """
 _MEMBERS_BEFORE_SQL = """
 SELECT coalesce(sum(new_members), 0) FROM analytics_loyaltyday
 WHERE workspace_id = %s AND day < %s
 """
 # One statement (the overview's card adds one query): the programme's switch and rate,
-# and the members and outstanding points from the balance rows.
+# and the members and outstanding points as of the loyalty rollups' last refresh (up to
+# a minute: analytics_loyaltyoutstanding, recomputed from the balance rows).
 _NOW_SQL = """
 SELECT (SELECT enabled FROM loyalty_programme WHERE workspace_id = %(ws)s),
        (SELECT value_per_point FROM loyalty_programme WHERE workspace_id = %(ws)s),
-       count(*), coalesce(sum(balance), 0)
-FROM loyalty_pointsbalance WHERE workspace_id = %(ws)s
+       coalesce((SELECT members FROM analytics_loyaltyoutstanding
+                 WHERE workspace_id = %(ws)s), 0),
+       coalesce((SELECT outstanding FROM analytics_loyaltyoutstanding
+                 WHERE workspace_id = %(ws)s), 0)
 """
+# Members per tier now, as of the loyalty rollups' last refresh (up to a minute).
 _TIERS_SQL = """
-SELECT coalesce(t.name, ''), coalesce(t.threshold, -1), count(*)
-FROM loyalty_contacttier c LEFT JOIN loyalty_tier t ON t.id = c.tier_id
-WHERE c.workspace_id = %s
-GROUP BY 1, 2 ORDER BY 2, 1
+SELECT name, threshold, members FROM analytics_loyaltytiermembers
+WHERE workspace_id = %s ORDER BY threshold, name
 """
 _MOVES_SQL = """
 SELECT grouping(bucket) = 0, bucket, from_name, to_name, sum(moves)
@@ -133,11 +142,10 @@ def loyalty_report(*, workspace: Workspace, period: Period, granularity: str) ->
     for bucket, *values in fetch(_SERIES_SQL, window):
         by_bucket[bucket].update(zip(_FLOWS, (int(v) for v in values), strict=True))
     active = 0
-    for total, bucket, count in fetch(_ACTIVE_SQL, window):
-        if total:
-            by_bucket[bucket]["active_members"] = int(count)
-        else:
-            active = int(count)
+    bounds = {"grain": grain, "ws": ws, "start": period.start, "end": period.end}
+    for bucket, in_bucket, in_period in fetch(_ACTIVE_SQL, bounds):
+        by_bucket[bucket]["active_members"] = int(in_bucket or 0)
+        active += int(in_period or 0)
     members = int(fetch(_MEMBERS_BEFORE_SQL, [ws, period.start])[0][0])
     for row in by_bucket.values():
         members += row["new_members"]

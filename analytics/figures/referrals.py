@@ -13,7 +13,9 @@ Now (not by period), from the per-contact facts: `referred_customers` and their
 every other customer.
 
 The referral rows are few next to contacts (one per referred friend), so they are read
-as they are; customers and revenue come from `analytics_customerfacts`."""
+as they are; customers, their revenue and CLV come from analytics_referralcustomerday
+(customers by day of first purchase, recomputed from analytics_customerfacts with the
+loyalty rollups: up to a minute behind, like them)."""
 
 from __future__ import annotations
 
@@ -38,22 +40,17 @@ SELECT count(*) FILTER (WHERE created_at >= %(start)s AND created_at < %(end)s
 FROM loyalty_referral
 WHERE workspace_id = %(ws)s
 """
+# Customers by the period's end, and now: all of them and the referred (a friend counts
+# once; rejected referrals do not make a referred customer), from the rollup by day of
+# first purchase (analytics/rollups/referrals.py); the others are the difference.
 _CUSTOMERS_SQL = """
-SELECT count(*) FROM analytics_customerfacts
-WHERE workspace_id = %(ws)s AND first_purchase_at < %(end)s
-"""
-# Every customer now, and the referred ones among them (a friend counts once, however
-# many referral rows name it; rejected referrals do not make a referred customer).
-_VALUE_SQL = """
-WITH referred AS (
-    SELECT DISTINCT referred_id AS contact_id FROM loyalty_referral
-    WHERE workspace_id = %(ws)s AND status <> %(rejected)s
-)
-SELECT (f.contact_id IN (SELECT contact_id FROM referred)) AS is_referred,
-       count(*), coalesce(sum(f.revenue), 0), avg(f.predicted_clv)
-FROM analytics_customerfacts f
-WHERE f.workspace_id = %(ws)s AND f.first_purchase_at IS NOT NULL
-GROUP BY 1
+SELECT coalesce(sum(customers) FILTER (WHERE day <= %(last_day)s), 0),
+       coalesce(sum(customers), 0), coalesce(sum(revenue), 0),
+       coalesce(sum(predicted), 0), coalesce(sum(predicted_clv), 0),
+       coalesce(sum(referred), 0), coalesce(sum(referred_revenue), 0),
+       coalesce(sum(referred_predicted), 0), coalesce(sum(referred_predicted_clv), 0)
+FROM analytics_referralcustomerday
+WHERE workspace_id = %(ws)s
 """
 
 
@@ -78,22 +75,25 @@ def referral_figures(*, workspace: Workspace, period: Period) -> dict[str, Any]:
         "flagged": ReferralStatus.FLAGGED.value,
     }
     invites, flagged, referrers, conversions = fetch(_PERIOD_SQL, params)[0]
-    customers = int(fetch(_CUSTOMERS_SQL, params)[0][0])
-    value = {bool(row[0]): row[1:] for row in fetch(_VALUE_SQL, params)}
-    ref_n, ref_revenue, ref_clv = value.get(True, (0, 0, None))
-    other_n, other_revenue, other_clv = value.get(False, (0, 0, None))
+    params["last_day"] = period.end
+    customers, all_n, all_revenue, all_clv_n, all_clv, *referred = (
+        Decimal(v) for v in fetch(_CUSTOMERS_SQL, params)[0]
+    )
+    ref_n, ref_revenue, ref_clv_n, ref_clv = referred
+    other_n, other_revenue = all_n - ref_n, all_revenue - ref_revenue
+    other_clv_n, other_clv = all_clv_n - ref_clv_n, all_clv - ref_clv
     return {
         "invites": int(invites),
         "flagged": int(flagged),
         "referrers": int(referrers),
         "conversions": int(conversions),
-        "customers": customers,
-        "referral_rate": _ratio(int(referrers), customers),
+        "customers": int(customers),
+        "referral_rate": _ratio(int(referrers), int(customers)),
         "viral_coefficient": _ratio(int(conversions), int(referrers)),
         "referred_customers": int(ref_n),
         "referred_revenue": _money(ref_revenue),
-        "referred_avg_revenue": _money(Decimal(ref_revenue) / ref_n) if ref_n else None,
-        "other_avg_revenue": _money(Decimal(other_revenue) / other_n) if other_n else None,
-        "referred_avg_clv": _money(ref_clv),
-        "other_avg_clv": _money(other_clv),
+        "referred_avg_revenue": _money(ref_revenue / ref_n) if ref_n else None,
+        "other_avg_revenue": _money(other_revenue / other_n) if other_n else None,
+        "referred_avg_clv": _money(ref_clv / ref_clv_n) if ref_clv_n else None,
+        "other_avg_clv": _money(other_clv / other_clv_n) if other_clv_n else None,
     }

@@ -172,7 +172,8 @@ REBUILT_TABLES = [
     for name in (
         *("stageflowday", "stay", "customerfacts", "contactmonth", "cohortcell"),
         *("surveyanswerday", "surveysendday"),
-        *("loyaltyday", "loyaltyactiveday", "loyaltytiermoveday"),
+        *("loyaltyday", "loyaltyactivegap", "loyaltytiermoveday", "loyaltytiermembers"),
+        *("loyaltyoutstanding", "referralcustomerday"),
     )
 ]
 

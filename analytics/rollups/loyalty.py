@@ -1,6 +1,10 @@
-"""Loyalty rollups: the ledger per local day (LoyaltyDay), who was active each day
-(LoyaltyActiveDay) and tier moves per day (LoyaltyTierMoveDay). The ledger
-(loyalty_ledgerentry) and the moves (loyalty_tierchange) stay the definition.
+"""Loyalty rollups: the ledger per local day (LoyaltyDay), members active on a day by
+their previous active day (LoyaltyActiveGap) and tier moves per day
+(LoyaltyTierMoveDay); and, recomputed whole each time, the "now" tables: members per
+tier (LoyaltyTierMembers), members and outstanding points (LoyaltyOutstanding) and the
+referral figures' customers (ReferralCustomerDay, rollups/referrals.py). The ledger
+(loyalty_ledgerentry), the moves (loyalty_tierchange), the tier and balance rows and
+the customer facts stay the definition.
 
 Kept by recomputation, not addition: beat recomputes the last two local days of every
 workspace with a programme every minute (`loyalty_rollups_recent`), and the nightly
@@ -22,6 +26,7 @@ from typing import Any
 from django.db import connection, transaction
 
 from analytics.cache import data_changed
+from analytics.rollups.referrals import referral_customer_days_refresh
 
 _LOCK = 7204  # advisory-lock namespace: one workspace's loyalty rollups
 
@@ -71,12 +76,52 @@ _DAYS_ALL_SQL = _DAYS_SQL.replace(
     GROUP BY day""",
 )
 
-_ACTIVE_SQL = """
-INSERT INTO analytics_loyaltyactiveday (workspace_id, day, contact_id)
-SELECT DISTINCT %(ws)s, (occurred_at AT TIME ZONE %(tz)s)::date, contact_id
+# Each member's active local days (it earned or redeemed), each with the one before it
+# (none for its first), counted per (day, previous). The recent days' refresh finds the
+# day before its window in the ledger (the partial index analytics_ledger_activity).
+_ACTIVE_DAYS = """
+SELECT DISTINCT contact_id, (occurred_at AT TIME ZONE %(tz)s)::date AS day
 FROM loyalty_ledgerentry
 WHERE workspace_id = %(ws)s AND occurred_at >= %(low)s AND kind IN ('earn', 'redeem')
-ORDER BY 2, 3
+"""
+_GAPS_SQL = f"""
+WITH d AS ({_ACTIVE_DAYS}), g AS (
+    SELECT contact_id, day, lag(day) OVER (PARTITION BY contact_id ORDER BY day) AS previous
+    FROM d
+)
+INSERT INTO analytics_loyaltyactivegap (workspace_id, day, previous, members)
+SELECT %(ws)s, day, coalesce(previous, (
+           SELECT (max(p.occurred_at) AT TIME ZONE %(tz)s)::date
+           FROM loyalty_ledgerentry p
+           WHERE p.workspace_id = %(ws)s AND p.contact_id = g.contact_id
+             AND p.kind IN ('earn', 'redeem') AND p.occurred_at < %(low)s)),
+       count(*)
+FROM g GROUP BY 2, 3 ORDER BY 2, 3
+"""
+# The rebuild reads every day: nothing before it.
+_GAPS_ALL_SQL = f"""
+WITH d AS ({_ACTIVE_DAYS})
+INSERT INTO analytics_loyaltyactivegap (workspace_id, day, previous, members)
+SELECT %(ws)s, day, previous, count(*)
+FROM (SELECT day, lag(day) OVER (PARTITION BY contact_id ORDER BY day) AS previous
+      FROM d) g
+GROUP BY 2, 3 ORDER BY 2, 3
+"""
+
+# Members per tier now, whole (a tier row changes at any time, not on a day).
+_TIER_MEMBERS_SQL = """
+INSERT INTO analytics_loyaltytiermembers (workspace_id, name, threshold, members)
+SELECT %(ws)s, coalesce(t.name, ''), coalesce(t.threshold, -1), count(*)
+FROM loyalty_contacttier c LEFT JOIN loyalty_tier t ON t.id = c.tier_id
+WHERE c.workspace_id = %(ws)s
+GROUP BY 2, 3 ORDER BY 2, 3
+"""
+
+# Members and outstanding points now, whole, from the balance rows.
+_OUTSTANDING_SQL = """
+INSERT INTO analytics_loyaltyoutstanding (workspace_id, members, outstanding)
+SELECT %(ws)s, count(*), coalesce(sum(balance), 0)
+FROM loyalty_pointsbalance WHERE workspace_id = %(ws)s
 """
 
 _MOVES_SQL = """
@@ -107,14 +152,23 @@ def loyalty_rollups_refresh(*, workspace_id: int, since: dt.date | None = None) 
     }
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [_LOCK, workspace_id])
-        for table in ("loyaltyday", "loyaltyactiveday", "loyaltytiermoveday"):
+        for table in ("loyaltyday", "loyaltyactivegap", "loyaltytiermoveday"):
             cursor.execute(
                 f"DELETE FROM analytics_{table} WHERE workspace_id = %s AND day >= %s",
                 [workspace_id, start],
             )
         cursor.execute(_DAYS_ALL_SQL if since is None else _DAYS_SQL, params)
-        cursor.execute(_ACTIVE_SQL, params)
+        cursor.execute(_GAPS_ALL_SQL if since is None else _GAPS_SQL, params)
         cursor.execute(_MOVES_SQL, params)
+        cursor.execute(
+            "DELETE FROM analytics_loyaltytiermembers WHERE workspace_id = %s", [workspace_id]
+        )
+        cursor.execute(_TIER_MEMBERS_SQL, params)
+        cursor.execute(
+            "DELETE FROM analytics_loyaltyoutstanding WHERE workspace_id = %s", [workspace_id]
+        )
+        cursor.execute(_OUTSTANDING_SQL, params)
+        referral_customer_days_refresh(cursor, workspace_id=workspace_id, tz_name=tz_name)
         data_changed(workspace_ids={workspace_id})
 
 
@@ -129,11 +183,12 @@ def loyalty_rollups_rebuild(*, workspace_id: int) -> None:
 
 
 def workspaces_with_programme() -> list[int]:
-    """Workspaces with a programme running, or with a ledger to report (one switched
-    off keeps its history)."""
+    """Workspaces with a points or referral programme running, or with a ledger to
+    report (one switched off keeps its history)."""
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT workspace_id FROM loyalty_programme WHERE enabled "
+            "UNION SELECT workspace_id FROM loyalty_referralsettings WHERE enabled "
             "UNION SELECT DISTINCT workspace_id FROM analytics_loyaltyday ORDER BY 1"
         )
         return [row[0] for row in cursor.fetchall()]
