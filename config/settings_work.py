@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
-from kombu import Queue
+from kombu import Exchange, Queue
 
 from config.environment import DEBUG, REDIS_URL, env
 
@@ -23,7 +23,12 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 # Every worker reads both queues, turn about (config/queue.py: PROMPT_QUEUE).
 CELERY_TASK_DEFAULT_QUEUE = "celery"
-CELERY_TASK_QUEUES = [Queue("celery"), Queue("prompt")]
+# Each bound by its own routing key: with Celery's defaults both would take key
+# "celery", and every task would land in both queues.
+CELERY_TASK_QUEUES = [
+    Queue("celery", Exchange("celery", type="direct"), routing_key="celery"),
+    Queue("prompt", Exchange("prompt", type="direct"), routing_key="prompt"),
+]
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
