@@ -56,7 +56,13 @@ def enqueue_on_commit(task: str, *args: Any) -> None:
     transaction.on_commit(lambda: enqueue(task, *args))
 
 
-def publish(task: str, *args: Any) -> None:
+# Workers read this queue turn about with the default one (CELERY_TASK_QUEUES): work
+# that must not wait behind a long backlog (a small workspace's messages) goes here.
+PROMPT_QUEUE = "prompt"
+
+
+def publish(task: str, *args: Any, queue: str | None = None) -> None:
     """Publish the task registered as `task` from a worker (beat's periodic work):
-    there the broker is Celery's own business, with its usual retries and errors."""
-    app.send_task(task, args=args)
+    there the broker is Celery's own business, with its usual retries and errors.
+    `queue`: the default queue unless given (PROMPT_QUEUE)."""
+    app.send_task(task, args=args, queue=queue)

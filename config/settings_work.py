@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
+from kombu import Exchange, Queue
 
 from config.environment import DEBUG, REDIS_URL, env
 
@@ -20,6 +21,14 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Every worker reads both queues, turn about (config/queue.py: PROMPT_QUEUE).
+CELERY_TASK_DEFAULT_QUEUE = "celery"
+# Each bound by its own routing key: with Celery's defaults both would take key
+# "celery", and every task would land in both queues.
+CELERY_TASK_QUEUES = [
+    Queue("celery", Exchange("celery", type="direct"), routing_key="celery"),
+    Queue("prompt", Exchange("prompt", type="direct"), routing_key="prompt"),
+]
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
@@ -266,6 +275,8 @@ MESSAGING_MAX_IN_FLIGHT = env.int("MESSAGING_MAX_IN_FLIGHT", default=20000)
 # long another workspace's message waits behind a big broadcast (at ~2,000 sends a
 # second, 4,000 is two seconds).
 MESSAGING_WORKSPACE_MAX_IN_FLIGHT = env.int("MESSAGING_WORKSPACE_MAX_IN_FLIGHT", default=4000)
+# A workspace with at most this many leased and claimed goes on the prompt queue.
+MESSAGING_PROMPT_BACKLOG = env.int("MESSAGING_PROMPT_BACKLOG", default=500)
 # Celery's Django fix-up closes the database connection after every task, so each task
 # pays a new connection: a chunk of 500 (also the HTTP batch size) spreads that cost.
 MESSAGING_TASK_CHUNK = env.int("MESSAGING_TASK_CHUNK", default=500)

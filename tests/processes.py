@@ -50,7 +50,8 @@ def child_env(**extra: str) -> dict[str, str]:
 
 def purge_broker() -> None:
     with app.connection_for_write() as conn:
-        conn.default_channel.queue_purge("celery")  # type: ignore[attr-defined]
+        for queue in ("celery", "prompt"):
+            conn.default_channel.queue_purge(queue)  # type: ignore[attr-defined]
 
 
 class Worker:

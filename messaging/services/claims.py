@@ -12,7 +12,10 @@ from each, one workspace at a time (`WHERE workspace_id = X`, the form Citus rou
 one shard), and gives what a workspace left unused to the others. A workspace holds at
 most MESSAGING_WORKSPACE_MAX_IN_FLIGHT messages in flight, so its backlog in the broker
 (which hands tasks out first in, first out) stays a few seconds long: a million-message
-broadcast cannot keep a small workspace's welcome email waiting behind it."""
+broadcast cannot keep a small workspace's welcome email waiting behind it. And a
+workspace with little to send (at most MESSAGING_PROMPT_BACKLOG leased and claimed) has
+its tasks published on the prompt queue, which workers read turn about with the
+default queue: its message never waits in the broker behind another's backlog."""
 
 from __future__ import annotations
 
@@ -20,6 +23,7 @@ import logging
 import random
 from collections import defaultdict
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -28,7 +32,7 @@ from django.db import connection, transaction
 from django.db.models import Count
 from django.utils import timezone
 
-from config.queue import publish
+from config.queue import PROMPT_QUEUE, publish
 from config.redis import get_redis
 from contacts.models import Channel
 from messaging.models import Message, MessageStatus, MessagingSettings
@@ -118,13 +122,13 @@ def _in_flight(workspace_ids: list[int], now: datetime) -> dict[int, int]:
     return {int(ws): int(n) for ws, n in rows}
 
 
-def _fair_rows(cursor: Any, now: datetime, limit: int) -> list[tuple]:
+def _fair_rows(cursor: Any, now: datetime, limit: int) -> tuple[list[tuple], dict[int, int]]:
     """Up to `limit` claimable rows, locked: equal shares per workspace with due rows,
     then what some left unused to those that had more."""
     cursor.execute(_DUE_WORKSPACES_SQL, {"now": now})
     workspaces = [int(r[0]) for r in cursor.fetchall()]
     if not workspaces:
-        return []
+        return [], {}
     random.shuffle(workspaces)  # no workspace is always first to the provider limits
     flying = _in_flight(workspaces, now)
     room = {
@@ -160,18 +164,29 @@ def _fair_rows(cursor: Any, now: datetime, limit: int) -> list[tuple]:
             if len(got) == wanted and room[ws] > 0:
                 still.append(ws)  # it has more: it may take what others left
         hungry = still
-    return rows
+    return rows, flying
 
 
 def messages_claim(*, limit: int | None = None) -> list[Claim]:
     """Claim up to `limit` due messages; see the module docstring, step 1."""
+    return [claim for claims in _claim(limit).values() for claim in claims.claims]
+
+
+@dataclass
+class WorkspaceClaims:
+    claims: list[Claim]
+    in_flight_before: int  # the workspace's rows already leased when these were claimed
+
+
+def _claim(limit: int | None) -> dict[int, WorkspaceClaims]:
+    """Claim up to `limit` due messages, by workspace."""
     limit = limit or settings.MESSAGING_CLAIM_BATCH
     now = timezone.now()
     lease_until = now + timedelta(seconds=settings.MESSAGING_LEASE_SECONDS)
     with transaction.atomic(), connection.cursor() as cursor:
-        rows = _fair_rows(cursor, now, limit)
+        rows, flying = _fair_rows(cursor, now, limit)
         if not rows:
-            return []
+            return {}
         # A row whose lease ran out after its last allowed attempt is given up on.
         exhausted = [
             r[0] for r in rows if r[3] == "sending" and r[4] >= settings.MESSAGING_MAX_ATTEMPTS
@@ -185,17 +200,23 @@ def messages_claim(*, limit: int | None = None) -> list[Claim]:
         candidates = [r for r in rows if r[0] not in set(exhausted)]
         chosen = _within_rate_limits(candidates)
         if not chosen:
-            return []
+            return {}
         cursor.execute(
             """
             UPDATE campaigns_message
             SET status = 'sending', lease_until = %s, attempts = attempts + 1
             WHERE id = ANY(%s)
-            RETURNING id, attempts
+            RETURNING id, attempts, workspace_id
             """,
             [lease_until, chosen],
         )
-        return [(int(r[0]), int(r[1])) for r in cursor.fetchall()]
+        grouped: dict[int, WorkspaceClaims] = {}
+        for message_id, attempt, workspace_id in sorted(cursor.fetchall()):
+            group = grouped.setdefault(
+                workspace_id, WorkspaceClaims([], flying.get(workspace_id, 0))
+            )
+            group.claims.append((int(message_id), int(attempt)))
+        return grouped
 
 
 def _within_rate_limits(rows: list[tuple]) -> list[int]:
@@ -230,13 +251,25 @@ def message_dispatch_due(*, max_messages: int | None = None) -> int:
     chunk = settings.MESSAGING_TASK_CHUNK
     total = 0
     while total < budget:
-        claims = messages_claim(limit=min(settings.MESSAGING_CLAIM_BATCH, budget - total))
-        if not claims:
+        grouped = _claim(min(settings.MESSAGING_CLAIM_BATCH, budget - total))
+        if not grouped:
             break
-        total += len(claims)
-        for start in range(0, len(claims), chunk):
-            publish("messaging.send_messages", [list(c) for c in claims[start : start + chunk]])
-        if len(claims) < settings.MESSAGING_CLAIM_BATCH:
+        claimed = 0
+        for group in grouped.values():
+            claims = group.claims
+            claimed += len(claims)
+            # A workspace with little to send (a welcome email, a journey step) goes on
+            # the prompt queue, which workers read turn about with the default one, so
+            # it never waits behind another workspace's broadcast in the broker.
+            small = group.in_flight_before + len(claims) <= settings.MESSAGING_PROMPT_BACKLOG
+            for start in range(0, len(claims), chunk):
+                publish(
+                    "messaging.send_messages",
+                    [list(c) for c in claims[start : start + chunk]],
+                    queue=PROMPT_QUEUE if small else None,
+                )
+        total += claimed
+        if claimed < settings.MESSAGING_CLAIM_BATCH:
             break
     if total:
         logger.info("campaigns.dispatched count=%s", total)

@@ -9,6 +9,7 @@ import pytest
 from django.utils import timezone
 
 from messaging.models import Message
+from messaging.services import claims
 from messaging.services.claims import messages_claim
 from tests.factories import ContactFactory
 from tests.messaging.helpers import email_template, enqueue
@@ -62,3 +63,23 @@ def test_a_workspace_holds_at_most_its_share_in_flight(ws, outsider, settings):
     # Once they are sent, the next five.
     Message.objects.filter(workspace=ws, status="sending").update(status="sent")
     assert len(messages_claim(limit=100)) == 5
+
+
+def test_a_small_workspace_is_published_on_the_prompt_queue(ws, outsider, settings, monkeypatch):
+    """Workers read the prompt queue turn about with the default one, so a small
+    workspace's messages never wait in the broker behind another's broadcast."""
+    settings.MESSAGING_PROMPT_BACKLOG = 5
+    settings.MESSAGING_TASK_CHUNK = 4
+    published: list[tuple[list, str | None]] = []
+    monkeypatch.setattr(
+        claims, "publish", lambda task, pairs, queue=None: published.append((pairs, queue))
+    )
+    backlog = _due(ws, 12, minutes_ago=30, prefix="big")
+    trickle = _due(outsider.workspace, 2, minutes_ago=1, prefix="small")
+
+    assert claims.message_dispatch_due() == 14
+
+    by_queue: dict[str | None, set[int]] = {}
+    for pairs, queue in published:
+        by_queue.setdefault(queue, set()).update(message_id for message_id, _ in pairs)
+    assert by_queue == {None: set(backlog), "prompt": set(trickle)}
