@@ -15,7 +15,14 @@ from typing import Any
 
 from django.db.models import F, Q, Sum
 
-from contacts.rules import ConditionSpec, Context, FieldSpec, register_condition, register_field
+from contacts.rules import (
+    ConditionSpec,
+    Context,
+    FieldSpec,
+    register_catalog_extra,
+    register_condition,
+    register_field,
+)
 from contacts.rules.predicates import cmp_q, compare, contact_in, number_q
 from loyalty.models import ContactTier, EntryKind, LedgerEntry, PointsBalance, Tier
 from workspaces.models import Workspace
@@ -106,7 +113,41 @@ def _earned_describe(node: dict[str, Any]) -> str:
     return f"loyalty points earned {parts} in the last {node['within_days']} days"
 
 
+def loyalty_rule_catalog(workspace: Workspace) -> dict[str, Any]:
+    """The counts the rule builder offers as conditions of their own (its catalog's
+    `counts`): points earned in the last N days, referrals sent and converted."""
+    return {
+        "counts": [
+            {
+                "key": "points_earned",
+                "label": "Loyalty points earned",
+                "unit": "points",
+                "window": "required",
+                "max_days": MAX_DAYS,
+                "ops": list(CMP_OPS),
+            },
+            {
+                "key": "referrals_sent",
+                "label": "Referrals sent",
+                "unit": "friends signed up",
+                "window": "optional",
+                "max_days": MAX_DAYS,
+                "ops": list(CMP_OPS),
+            },
+            {
+                "key": "referrals_converted",
+                "label": "Referrals converted",
+                "unit": "friends bought",
+                "window": "optional",
+                "max_days": MAX_DAYS,
+                "ops": list(CMP_OPS),
+            },
+        ]
+    }
+
+
 def register_loyalty_fields() -> None:
+    register_catalog_extra(loyalty_rule_catalog)
     register_field(FieldSpec("tier", "choice", "Loyalty tier", _tier, choices=_tier_names))
     register_condition(
         ConditionSpec(
