@@ -115,7 +115,8 @@ def test_a_csv_import_attributes_rows_and_rejects_unknown_codes_by_row_number(ws
     assert errors == [
         (
             3,
-            "Referral code: not a referral code, or the referral link's token is invalid or expired",
+            "Referral code: not a referral code, or the referral link's token is invalid"
+            " or expired",
             {"Email": "cat@example.net", "Referral code": "WRONG0CODE"},
         )
     ]
