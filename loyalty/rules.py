@@ -28,6 +28,9 @@ from loyalty.models import ContactTier, EntryKind, LedgerEntry, PointsBalance, T
 from workspaces.models import Workspace
 
 CMP_OPS = ("eq", "gt", "gte", "lt", "lte")
+# How a comparison reads in a rule's description (as contacts/rules/describe.py writes
+# its own): "points earned ≥ 500".
+CMP_SYMBOLS = {"eq": "=", "gt": ">", "gte": "≥", "lt": "<", "lte": "≤"}
 MAX_DAYS = 3650
 MAX_POINTS = 10**12
 
@@ -109,7 +112,9 @@ def _earned_compile(node: dict[str, Any], context: Context) -> Q:
 
 
 def _earned_describe(node: dict[str, Any]) -> str:
-    parts = " and ".join(f"{op} {value}" for op, value in node["points_earned"].items())
+    parts = " and ".join(
+        f"{CMP_SYMBOLS.get(op, op)} {value}" for op, value in node["points_earned"].items()
+    )
     return f"loyalty points earned {parts} in the last {node['within_days']} days"
 
 
