@@ -170,19 +170,34 @@ class ContactBatchView(APIView):
     @extend_schema(
         operation_id="contacts_batch_upsert",
         description="Create or update up to 1000 contacts, matched by external_id when "
-        "given, else email. Valid items are kept when others fail.",
+        "given, else email. Valid items are kept when others fail. Fields later apps "
+        "register are taken too and applied to the contacts an item creates: `referred_by` "
+        "(a referral code or the `ref` token of a referral link; an unknown one is the "
+        "item's error naming `referred_by`).",
         request=serializers.ContactBatchSerializer,
         responses={200: serializers.BatchResponseSerializer, **ERRORS},
     )
     def post(self, request: ApiRequest) -> Response:
         items = _batch(request_object(request.data), "contacts", only=True)
-        zone = request.workspace.time_zone
+        workspace = request.workspace
+        # The extra fields of the items that pass, in their order: what batch_answer
+        # hands the upsert.
+        extras: list[dict[str, Any]] = []
+
+        def clean(item: Any) -> tuple[dict[str, Any], dict[str, list[str]]]:
+            body, item_extras, extra_errors = contact_extras_clean(workspace, item)
+            data, errors = clean_contact(body, partial=True, zone=workspace.time_zone)
+            errors = {**errors, **extra_errors}
+            if not errors:
+                extras.append(item_extras)
+            return data, errors
+
         return Response(
             batch_answer(
                 items,
-                lambda item: clean_contact(item, partial=True, zone=zone),
+                clean,
                 lambda cleaned: services.contacts_upsert(
-                    workspace=request.workspace, items=cleaned, source="api"
+                    workspace=workspace, items=cleaned, source="api", extras=extras
                 ),
             )
         )

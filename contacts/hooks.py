@@ -49,17 +49,23 @@ def on_events_recorded(hook: EventsHook) -> EventsHook:
     return hook
 
 
-# Fields of a contact's creation over the API that a later app owns (loyalty:
-# `referred_by`). The create endpoint takes them out of the body before the contact is
-# cleaned: `clean(workspace, value)` returns (the value to keep, an error or None; an
-# error is a 400 naming the field), and `apply(contact, value)` runs in contact_create's
-# transaction once the contact is saved (a failure there undoes the creation).
+# Fields of a contact's creation that a later app owns (loyalty: `referred_by`), taken
+# by the create endpoint, batch upserts and CSV imports (a column mapped to one). They
+# are taken out of the item before the contact is cleaned: `clean(workspace, value)`
+# returns (the value to keep, an error or None; an error is a 400 or the item's/row's
+# error naming the field), and `apply(contact, value)` runs in the creating
+# transaction once the contact is saved (a failure there undoes the creation). Only a
+# creation applies them: an item that updates an existing contact ignores them.
+# `label` names the field in the import's column mapping; `aliases` are header
+# spellings (lower case, letters and digits) the mapping suggests it for.
 @dataclass(frozen=True)
 class ContactExtraField:
     name: str
     clean: Callable[[Workspace, Any], tuple[Any, str | None]]
     apply: Callable[[Contact, Any], None]
     description: str = ""
+    label: str = ""
+    aliases: tuple[str, ...] = ()
 
 
 CONTACT_EXTRA_FIELDS: dict[str, ContactExtraField] = {}

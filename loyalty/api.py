@@ -49,6 +49,8 @@ def programme_to_dict(programme: Programme) -> dict[str, Any]:
         "expiry_months": programme.expiry_months,
         "expiry_reminder_days": programme.expiry_reminder_days,
         "tier_grace_days": programme.tier_grace_days,
+        "tier_basis": programme.tier_basis,
+        "tier_window_days": programme.tier_window_days,
         "updated_at": programme.updated_at,
     }
 
@@ -121,6 +123,7 @@ class ContactPointsView(APIView):
                 "tier": tier.tier.name if tier and tier.tier else None,
                 "tier_since": tier.since if tier and tier.tier else None,
                 "points_in_window": tier.points_in_window if tier else 0,
+                "tier_basis": services.programme_get(workspace=request.workspace).tier_basis,
             }
         )
 

@@ -14,6 +14,7 @@ from loyalty.models import (
     RewardKind,
     SourceKind,
     Tier,
+    TierBasis,
     TierCause,
     TierChange,
 )
@@ -97,6 +98,18 @@ class ProgrammeSerializer(serializers.Serializer):
         max_value=3650,
         help_text="Days a contact the review finds below its tier keeps it (0: goes down at once)",
     )
+    tier_basis = serializers.ChoiceField(
+        choices=TierBasis.choices,
+        required=False,
+        help_text="What reaches a tier: points earned, or spend (purchase revenue net of "
+        "refunds, whole units of the workspace's currency), over the window",
+    )
+    tier_window_days = serializers.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=1095,
+        help_text="The tiers' rolling window in days (365: the last 12 months)",
+    )
     value_per_point = described(
         {"type": "string", "pattern": VALUE_PATTERN},
         required=False,
@@ -114,8 +127,10 @@ class BalanceSerializer(serializers.Serializer):
     tier = serializers.CharField(allow_null=True, help_text="The contact's tier's name, or null")
     tier_since = serializers.DateTimeField(allow_null=True)
     points_in_window = serializers.IntegerField(
-        help_text="Points earned in the last 12 months, at the last evaluation"
+        help_text="What the tiers count over the programme's window at the last "
+        "evaluation: points earned, or whole units spent (see tier_basis)"
     )
+    tier_basis = serializers.ChoiceField(choices=TierBasis.choices)
 
 
 class EntrySerializer(serializers.ModelSerializer):

@@ -19,7 +19,7 @@ from loyalty.api_serializers import TierChangeSerializer, TierSerializer
 from loyalty.models import Tier
 from workspaces.api_auth import ApiRequest
 
-TAKEN = OpenApiResponse(description="A tier has this name or threshold, or contacts are in it")
+TAKEN = OpenApiResponse(description="A tier has this name or threshold")
 
 
 def tier_to_dict(tier: Tier) -> dict[str, Any]:
@@ -80,8 +80,9 @@ class TierDetailView(APIView):
 
     @extend_schema(
         operation_id="loyalty_tiers_delete",
-        description="Delete a tier nobody is in (409 otherwise).",
-        responses={204: None, 409: TAKEN, **ERRORS},
+        description="Delete a tier. Its members move at once to the tier below it (none "
+        "when it was the lowest), each move recorded with cause `removed`.",
+        responses={204: None, **ERRORS},
     )
     def delete(self, request: ApiRequest, tier_id: int) -> Response:
         services.tier_delete(tier=_tier_or_404(request, tier_id), actor=request.actor)

@@ -2,7 +2,9 @@
 with messaging's `register_context_provider`):
 
 - `loyalty.balance`, `loyalty.tier` (name, or empty), `loyalty.tier_benefits`,
-  `loyalty.next_tier`, `loyalty.points_to_next_tier`, `loyalty.expires_on` (the last
+  `loyalty.next_tier`, `loyalty.points_to_next_tier` (by spend: the amount still to
+  spend), `loyalty.to_next_tier` (with its unit: "120 points", "120 EUR"),
+  `loyalty.expires_on` (the last
   day the points are good for, YYYY-MM-DD in the contact's zone, or empty),
   `loyalty.member_url` (the signed member page), `loyalty.referral_url` (the
   contact's referral link, empty when it gets none);
@@ -52,6 +54,7 @@ def loyalty_data(
             "tier_benefits": "",
             "next_tier": "",
             "points_to_next_tier": 0,
+            "to_next_tier": "",
             "member_url": PREVIEW_URL,
             "expires_on": "",
             "referral_url": PREVIEW_REFERRAL_URL,
@@ -67,7 +70,12 @@ def loyalty_data(
         "tier": standing.tier.name if standing.tier else "",
         "tier_benefits": standing.tier.benefits if standing.tier else "",
         "next_tier": standing.next_tier.name if standing.next_tier else "",
+        # By spend, the amount still to spend (whole units of the currency).
         "points_to_next_tier": standing.points_to_next_tier,
+        # The same with its unit ("120 points", "120 EUR"); empty at the top tier.
+        "to_next_tier": f"{standing.points_to_next_tier} {standing.rule.unit}"
+        if standing.next_tier
+        else "",
         # The last day the points are good for, ISO (the `date` filter formats it).
         "expires_on": expires_on.isoformat() if expires_on and standing.balance else "",
         "member_url": tokens.member_url(workspace_id=contact.workspace_id, contact_id=contact.pk)

@@ -15,12 +15,22 @@ from typing import Any
 
 from django.db.models import F, Q, Sum
 
-from contacts.rules import ConditionSpec, Context, FieldSpec, register_condition, register_field
+from contacts.rules import (
+    ConditionSpec,
+    Context,
+    FieldSpec,
+    register_catalog_extra,
+    register_condition,
+    register_field,
+)
 from contacts.rules.predicates import cmp_q, compare, contact_in, number_q
 from loyalty.models import ContactTier, EntryKind, LedgerEntry, PointsBalance, Tier
 from workspaces.models import Workspace
 
 CMP_OPS = ("eq", "gt", "gte", "lt", "lte")
+# How a comparison reads in a rule's description (as contacts/rules/describe.py writes
+# its own): "points earned ≥ 500".
+CMP_SYMBOLS = {"eq": "=", "gt": ">", "gte": "≥", "lt": "<", "lte": "≤"}
 MAX_DAYS = 3650
 MAX_POINTS = 10**12
 
@@ -102,11 +112,47 @@ def _earned_compile(node: dict[str, Any], context: Context) -> Q:
 
 
 def _earned_describe(node: dict[str, Any]) -> str:
-    parts = " and ".join(f"{op} {value}" for op, value in node["points_earned"].items())
+    parts = " and ".join(
+        f"{CMP_SYMBOLS.get(op, op)} {value}" for op, value in node["points_earned"].items()
+    )
     return f"loyalty points earned {parts} in the last {node['within_days']} days"
 
 
+def loyalty_rule_catalog(workspace: Workspace) -> dict[str, Any]:
+    """The counts the rule builder offers as conditions of their own (its catalog's
+    `counts`): points earned in the last N days, referrals sent and converted."""
+    return {
+        "counts": [
+            {
+                "key": "points_earned",
+                "label": "Loyalty points earned",
+                "unit": "points",
+                "window": "required",
+                "max_days": MAX_DAYS,
+                "ops": list(CMP_OPS),
+            },
+            {
+                "key": "referrals_sent",
+                "label": "Referrals sent",
+                "unit": "friends signed up",
+                "window": "optional",
+                "max_days": MAX_DAYS,
+                "ops": list(CMP_OPS),
+            },
+            {
+                "key": "referrals_converted",
+                "label": "Referrals converted",
+                "unit": "friends bought",
+                "window": "optional",
+                "max_days": MAX_DAYS,
+                "ops": list(CMP_OPS),
+            },
+        ]
+    }
+
+
 def register_loyalty_fields() -> None:
+    register_catalog_extra(loyalty_rule_catalog)
     register_field(FieldSpec("tier", "choice", "Loyalty tier", _tier, choices=_tier_names))
     register_condition(
         ConditionSpec(

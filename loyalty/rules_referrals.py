@@ -18,6 +18,7 @@ from django.db.models import Count, Q
 from contacts.rules import ConditionSpec, Context, register_condition
 from contacts.rules.predicates import cmp_q, compare
 from loyalty.models import Referral, ReferralStatus
+from loyalty.rules import CMP_SYMBOLS
 
 OPS = ("eq", "gt", "gte", "lt", "lte")
 MAX_DAYS = 3650
@@ -68,7 +69,7 @@ def _compiler(converted: bool) -> Any:
 def _describe(node: dict[str, Any]) -> str:
     key = next(iter(node))
     cmp = node[key]
-    parts = " and ".join(f"{op} {value}" for op, value in cmp.items())
+    parts = " and ".join(f"{CMP_SYMBOLS.get(op, op)} {value}" for op, value in cmp.items())
     what = "converted referrals" if key == "referrals_converted" else "referrals sent"
     window = f" in the last {node['within_days']} days" if "within_days" in node else ""
     return f"{what} {parts}{window}"

@@ -7,15 +7,12 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from django.db.models import Q, QuerySet, Sum
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from contacts.models import Contact
-from loyalty.models import ContactTier, EntryKind, LedgerEntry, PointsBalance, Reward, Tier
-
-# The tiers' window (services/tiers.py TIER_WINDOW; a read here, so not imported from
-# the services).
-WINDOW = dt.timedelta(days=365)
+from loyalty.models import ContactTier, PointsBalance, Reward, Tier, TierBasis
+from loyalty.selectors_tiers import TierRule, tier_measure, tier_rule_for
 
 
 @dataclass(frozen=True)
@@ -23,7 +20,9 @@ class Standing:
     balance: int
     earned_total: int
     redeemed_total: int
+    # What the tiers count over the window: points, or whole units spent (`rule.basis`).
     points_in_window: int
+    rule: TierRule
     tier: Tier | None
     tier_since: dt.datetime | None
     next_tier: Tier | None
@@ -32,6 +31,10 @@ class Standing:
     @property
     def points_to_next_tier(self) -> int:
         return max(self.next_tier.threshold - self.points_in_window, 0) if self.next_tier else 0
+
+    @property
+    def by_spend(self) -> bool:
+        return self.rule.basis == TierBasis.SPEND
 
     @property
     def progress_percent(self) -> int:
@@ -44,20 +47,15 @@ class Standing:
 
 
 def standing_for(*, contact: Contact, now: dt.datetime | None = None) -> Standing:
-    """Four small indexed reads: the balance, the tier row, the 12 months' points and
-    the tiers."""
+    """Five small indexed reads: the balance, the tier row, the tier settings, the
+    window's points or spend and the next tier."""
     now = now or timezone.now()
     ws = contact.workspace_id
     row = PointsBalance.objects.filter(workspace_id=ws, contact=contact).first()
     held = ContactTier.objects.filter(workspace_id=ws, contact=contact).select_related("tier")
     current = held.first()
-    window = LedgerEntry.objects.filter(
-        Q(kind=EntryKind.EARN) | Q(kind=EntryKind.REVERSE),
-        workspace_id=ws,
-        contact=contact,
-        occurred_at__gt=now - WINDOW,
-    ).aggregate(total=Sum("points"))["total"]
-    points = int(window or 0)
+    rule = tier_rule_for(workspace_id=ws)
+    points = tier_measure(workspace_id=ws, contact_ids=[contact.pk], rule=rule, now=now)[contact.pk]
     tier = current.tier if current else None
     floor = max(points, tier.threshold if tier else -1)
     next_tier = (
@@ -68,6 +66,7 @@ def standing_for(*, contact: Contact, now: dt.datetime | None = None) -> Standin
         earned_total=row.earned_total if row else 0,
         redeemed_total=row.redeemed_total if row else 0,
         points_in_window=points,
+        rule=rule,
         tier=tier,
         tier_since=current.since if current and tier else None,
         next_tier=next_tier,

@@ -11,6 +11,7 @@ from typing import Any
 
 from config.errors import InvalidInput
 from config.spreadsheet import csv_value
+from contacts.hooks import CONTACT_EXTRA_FIELDS
 from contacts.models import ImportJob
 from contacts.validation import ATTRIBUTE_KEY, CONTACT_FIELDS, clean_contact, parse_datetime
 
@@ -42,7 +43,8 @@ def _as_target(header: str) -> str | None:
     """The header itself when it names a mapping target (as our export's headers do:
     `email`, `attributes.seats:number`), else None."""
     field, _, kind = header.partition(":")
-    if field in CONTACT_FIELDS and field != "attributes" and not kind:
+    named = (field in CONTACT_FIELDS and field != "attributes") or field in CONTACT_EXTRA_FIELDS
+    if named and not kind:
         return header
     name = field.removeprefix("attributes.")
     if (
@@ -69,7 +71,8 @@ def suggest_mapping(headers: list[str]) -> dict[str, str]:
         if header in mapping:
             continue
         key = re.sub(r"[^a-z0-9-]", "", header.lower())
-        target = next((f for f, names in _ALIASES.items() if key in names and f not in used), None)
+        aliases = {**_ALIASES, **{f.name: set(f.aliases) for f in CONTACT_EXTRA_FIELDS.values()}}
+        target = next((f for f, names in aliases.items() if key in names and f not in used), None)
         if target is None and header.strip().lower() in _EXPORT_ONLY_COLUMNS:
             target = ""
         elif target is None:
@@ -110,7 +113,9 @@ def validate_mapping(headers: list[str], mapping: Any, match_on: Any) -> dict[st
             if kind and kind not in ATTRIBUTE_TYPES:
                 errors[path] = [f"type must be one of {', '.join(ATTRIBUTE_TYPES)}"]
                 continue
-        elif field not in CONTACT_FIELDS or field == "attributes" or kind:
+        elif (field not in CONTACT_FIELDS or field == "attributes" or kind) and (
+            field not in CONTACT_EXTRA_FIELDS or kind
+        ):
             errors[path] = [f"'{target}' is not a contact field"]
             continue
         if field in seen:
@@ -168,6 +173,8 @@ def row_to_contact(
         field, _, kind = target.partition(":")
         # A cell our export wrote as '=... (so no spreadsheet runs it) reads as =...
         raw = csv_value(values[column])
+        if field in CONTACT_EXTRA_FIELDS:
+            continue  # a later app's field: row_extras
         if field.startswith("attributes."):
             value, error = _convert(raw, kind)
             if error:
@@ -184,3 +191,16 @@ def row_to_contact(
         column = next((c for c, t in mapping.items() if t.partition(":")[0] == field), field)
         return {}, f"{column}: {reasons[0]}"
     return cleaned, None
+
+
+def row_extras(
+    headers: list[str], cells: list[str], mapping: dict[str, str]
+) -> dict[str, tuple[str, str]]:
+    """The row's cells of columns mapped to a later app's field (contacts/hooks.py):
+    {field: (column, value)}; empty cells are left out."""
+    values = dict(zip(headers, cells, strict=False))
+    return {
+        target: (column, csv_value(values.get(column, "")).strip())
+        for column, target in mapping.items()
+        if target in CONTACT_EXTRA_FIELDS and csv_value(values.get(column, "")).strip()
+    }

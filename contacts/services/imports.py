@@ -23,9 +23,15 @@ from django.utils import timezone
 from config.errors import Conflict, InvalidInput
 from config.queue import enqueue_on_commit
 from config.spreadsheet import csv_value
+from contacts.hooks import contact_extras_clean
 from contacts.import_kinds import IMPORT_KINDS, ImportKind
 from contacts.models import ImportJob, ImportRowError
-from contacts.services.import_mapping import row_to_contact, suggest_mapping, validate_mapping
+from contacts.services.import_mapping import (
+    row_extras,
+    row_to_contact,
+    suggest_mapping,
+    validate_mapping,
+)
 from contacts.services.upsert import contacts_upsert
 from workspaces.models import Workspace
 from workspaces.services import Actor, audit_record
@@ -255,6 +261,7 @@ def _process_chunk(job: ImportJob, chunk: list[tuple[int, list[str] | None, str 
         return
     rejected: list[ImportRowError] = []
     items: list[dict[str, Any]] = []
+    extras: list[dict[str, Any]] = []
     item_rows: list[tuple[int, list[str]]] = []
     for row_number, cells, parse_error in chunk:
         if parse_error or cells is None:
@@ -265,6 +272,9 @@ def _process_chunk(job: ImportJob, chunk: list[tuple[int, list[str] | None, str 
             )
             continue
         data, error = row_to_contact(job.headers, cells, job.mapping, zone=job.workspace.time_zone)
+        item_extras: dict[str, Any] = {}
+        if not error:
+            item_extras, error = _extras_clean(job, row_extras(job.headers, cells, job.mapping))
         if error:
             rejected.append(
                 ImportRowError(
@@ -276,9 +286,14 @@ def _process_chunk(job: ImportJob, chunk: list[tuple[int, list[str] | None, str 
             )
             continue
         items.append(data)
+        extras.append(item_extras)
         item_rows.append((row_number, cells))
     results = contacts_upsert(
-        workspace=job.workspace, items=items, source=f"import:{job.pk}", match_on=job.match_on
+        workspace=job.workspace,
+        items=items,
+        source=f"import:{job.pk}",
+        match_on=job.match_on,
+        extras=extras,
     )
     counts = {"created": 0, "updated": 0, "unchanged": 0}
     for result, (row_number, cells) in zip(results, item_rows, strict=True):
@@ -303,6 +318,22 @@ def _process_chunk(job: ImportJob, chunk: list[tuple[int, list[str] | None, str 
         rejected_count=F("rejected_count") + len(rejected),
         heartbeat_at=timezone.now(),
     )
+
+
+def _extras_clean(
+    job: ImportJob, cells: dict[str, tuple[str, str]]
+) -> tuple[dict[str, Any], str | None]:
+    """A row's later-app fields, cleaned as the API's are (loyalty's `referred_by`: an
+    unknown code rejects the row, "<column>: no such referral code")."""
+    if not cells:
+        return {}, None
+    _, extras, errors = contact_extras_clean(
+        job.workspace, {field: value for field, (_, value) in cells.items()}
+    )
+    if errors:
+        field, reasons = next(iter(errors.items()))
+        return {}, f"{cells[field][0]}: {reasons[0]}"
+    return extras, None
 
 
 def _process_kind_chunk(

@@ -12,6 +12,7 @@ from django.db.models import Q
 from django.utils import timezone
 from psycopg.types.json import Jsonb
 
+from contacts.hooks import contact_extras_apply
 from contacts.models import (
     Contact,
 )
@@ -53,10 +54,13 @@ def contacts_upsert(
     items: Sequence[dict[str, Any]],
     source: str,
     match_on: str | None = None,
+    extras: Sequence[dict[str, Any]] | None = None,
     _attempt: int = 0,
 ) -> list[UpsertResult]:
     """Create or update many contacts (cleaned data) in one transaction, matching each
-    by `match_on` or, when not given, by external_id if present else email.
+    by `match_on` or, when not given, by external_id if present else email. `extras`
+    (one per item, cleaned by contact_extras_clean) are applied to the contacts the
+    items create, in this transaction, once they are saved (an update ignores them).
 
     1. Lock every existing contact that any item's email or external_id names, in id
        order (so concurrent batches cannot deadlock).
@@ -69,7 +73,7 @@ def contacts_upsert(
     """
     try:
         with transaction.atomic():
-            return _contacts_upsert(workspace, items, source, match_on)
+            return _contacts_upsert(workspace, items, source, match_on, extras)
     except IntegrityError:
         if _attempt >= 3:
             raise
@@ -78,6 +82,7 @@ def contacts_upsert(
             items=items,
             source=source,
             match_on=match_on,
+            extras=extras,
             _attempt=_attempt + 1,
         )
 
@@ -116,7 +121,11 @@ def _update_errors(contact: Contact) -> Errors:
 
 
 def _contacts_upsert(
-    workspace: Workspace, items: Sequence[dict[str, Any]], source: str, match_on: str | None
+    workspace: Workspace,
+    items: Sequence[dict[str, Any]],
+    source: str,
+    match_on: str | None,
+    extras: Sequence[dict[str, Any]] | None,
 ) -> list[UpsertResult]:
     now = timezone.now()
     emails = {item["email"] for item in items if item.get("email")}
@@ -195,7 +204,21 @@ def _contacts_upsert(
             ):
                 result.status = "unchanged"
     _mark(created, changed, before, now, mark_source(source))
+    _extras_apply(results, result_contacts, extras)
     return results
+
+
+def _extras_apply(
+    results: Sequence[UpsertResult],
+    contacts: Sequence[Contact | None],
+    extras: Sequence[dict[str, Any]] | None,
+) -> None:
+    """The later apps' fields of the items that created their contact (now saved)."""
+    for result, contact, item_extras in zip(
+        results, contacts, extras or [{}] * len(results), strict=True
+    ):
+        if result.status == "created" and contact is not None and item_extras:
+            contact_extras_apply(contact, item_extras)
 
 
 _SIGNUP = COMPARED.index("signed_up_at")

@@ -10,6 +10,7 @@ from django.shortcuts import redirect, render
 from config.errors import DomainError
 from config.spreadsheet import csv_writer
 from contacts import selectors, services
+from contacts.hooks import CONTACT_EXTRA_FIELDS
 from contacts.import_kinds import IMPORT_KINDS
 from contacts.models import ImportJob
 from contacts.services.import_mapping import ATTRIBUTE_TYPES
@@ -68,7 +69,7 @@ def _targets() -> list[tuple[str, str]]:
         (f, labels.get(f, f.replace("_", " ").capitalize()))
         for f in CONTACT_FIELDS
         if f != "attributes"
-    ]
+    ] + [(f.name, f.label or f.name) for f in CONTACT_EXTRA_FIELDS.values()]
 
 
 @workspace_view()

@@ -5,7 +5,7 @@ The ledger is the record: every change of a balance is one LedgerEntry, written 
 transaction that updates the contact's PointsBalance (docs/loyalty.md)."""
 
 from loyalty.models.ledger import EntryKind, LedgerEntry, PointsBalance, SourceKind
-from loyalty.models.programme import Programme, no_event_points, no_multipliers
+from loyalty.models.programme import Programme, TierBasis, no_event_points, no_multipliers
 from loyalty.models.referrals import (
     Referral,
     ReferralCode,
@@ -33,6 +33,7 @@ __all__ = [
     "RewardKind",
     "SourceKind",
     "Tier",
+    "TierBasis",
     "TierCause",
     "TierChange",
     "no_event_points",

@@ -18,6 +18,11 @@ def no_multipliers() -> list[dict[str, str]]:
     return []
 
 
+class TierBasis(models.TextChoices):
+    POINTS = "points", "Points earned"
+    SPEND = "spend", "Spend"
+
+
 class Programme(models.Model):
     """One per workspace. Purchases earn `points_per_unit` points per unit of the
     workspace's currency (floored once per order, docs/loyalty.md); the events named in
@@ -48,6 +53,11 @@ class Programme(models.Model):
     # A contact the scheduled review finds below its tier keeps it this many days
     # before it goes down (0: at once); upgrades are immediate. services/tiers.py.
     tier_grace_days = models.PositiveSmallIntegerField(default=0)
+    # What reaches a tier: the points earned (earn and reverse entries) or the money
+    # spent (purchase revenue, net of refunds, in whole units of the workspace's
+    # currency) over the last `tier_window_days` days, rolling.
+    tier_basis = models.CharField(max_length=6, choices=TierBasis.choices, default="points")
+    tier_window_days = models.PositiveSmallIntegerField(default=365)
     updated_at = models.DateTimeField(default=timezone.now)
 
     def __str__(self) -> str:

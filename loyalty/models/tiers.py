@@ -12,8 +12,9 @@ from workspaces.models import Workspace
 
 
 class Tier(models.Model):
-    """A level a contact reaches by the points it earned (net of refunds) in the last
-    12 months: the highest tier whose `threshold` that sum reaches."""
+    """A level a contact reaches by the points it earned or the money it spent (net of
+    refunds) over the programme's window (`Programme.tier_basis`, `tier_window_days`):
+    the highest tier whose `threshold` that sum reaches."""
 
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
     name = models.CharField(max_length=200)
@@ -64,6 +65,7 @@ class ContactTier(models.Model):
 class TierCause(models.TextChoices):
     EARNED = "earned", "Points earned"
     REVIEW = "review", "Scheduled review"
+    REMOVED = "removed", "Tier deleted"
 
 
 class TierChange(models.Model):

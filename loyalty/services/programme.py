@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from config.errors import field_errors
 from contacts.validation import parse_datetime
-from loyalty.models import Programme
+from loyalty.models import Programme, TierBasis
 from loyalty.services.checks import Errors, text, unknown, whole
 from loyalty.services.ledger import MAX_POINTS
 from workspaces.models import Workspace
@@ -28,6 +28,8 @@ FIELDS = (
     "expiry_months",
     "expiry_reminder_days",
     "tier_grace_days",
+    "tier_basis",
+    "tier_window_days",
     "value_per_point",
 )
 # (field, highest value, whether none is allowed): whole numbers of months or days.
@@ -35,6 +37,7 @@ _PERIODS = (
     ("expiry_months", 120, True),
     ("expiry_reminder_days", 365, True),
     ("tier_grace_days", 3650, False),
+    ("tier_window_days", 1095, False),
 )
 MAX_EVENT_RULES = 50
 MAX_MULTIPLIERS = 20
@@ -123,6 +126,12 @@ def _multipliers(value: Any, errors: Errors) -> list[dict[str, str]] | None:
 
 
 def _periods(programme: Programme, data: dict[str, Any], errors: Errors) -> None:
+    """Expiry, the tiers' window and grace period, and what reaches a tier."""
+    if "tier_basis" in data:
+        if data["tier_basis"] not in TierBasis.values:
+            errors["tier_basis"] = [f"one of {', '.join(TierBasis.values)}"]
+        else:
+            programme.tier_basis = data["tier_basis"]
     for field, high, nullable in _PERIODS:
         if field not in data:
             continue

@@ -100,4 +100,6 @@ REFERRED_BY = ContactExtraField(
     clean=referred_by_clean,
     apply=referred_by_apply,
     description="a referral code, or the `ref` token the referral landing page gave",
+    label="Referred by (referral code)",
+    aliases=("referredby", "referralcode", "referrercode", "ref"),
 )

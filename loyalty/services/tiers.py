@@ -1,11 +1,12 @@
-"""Tiers: which tier each contact is in, from the points it earned (earn and reverse
-entries, so net of refunds) in the last 12 months (TIER_WINDOW, by the entries'
-`occurred_at`).
+"""Tiers: which tier each contact is in, from what it did over the workspace's rolling
+window (`Programme.tier_window_days`, 365 by default): the points it earned (earn and
+reverse entries, so net of refunds) or the money it spent (purchase revenue net of
+refunds), as `Programme.tier_basis` says (selectors_tiers.py measures both).
 
 - Earning only ever moves a contact up (`tiers_evaluate(..., cause=EARNED)`, called by
   the earning hook in its transaction): a refund does not take a tier away at once.
 - The scheduled review (`tiers_review`, daily by beat) moves contacts either way: up
-  at once, down once their 12 months no longer reach their tier and the programme's
+  at once, down once their window no longer reaches their tier and the programme's
   grace period (`tier_grace_days`) has run since a review first found them below it
   (`ContactTier.below_since`; reaching the tier again clears it).
 Every move is a TierChange row with its cause, written with the ContactTier change in
@@ -20,34 +21,18 @@ from typing import Any
 from django.db import connection, transaction
 from django.utils import timezone
 
-from config.errors import Conflict, field_errors
+from config.errors import field_errors
 from loyalty.hooks import TIER_CHANGED, LoyaltyNews, loyalty_news_notify
-from loyalty.models import ContactTier, PointsBalance, Programme, Tier, TierCause, TierChange
+from loyalty.models import ContactTier, PointsBalance, Tier, TierBasis, TierCause, TierChange
+from loyalty.selectors_tiers import TierRule, tier_measure, tier_rule_for
 from loyalty.services.checks import Errors, text, unknown, whole
 from loyalty.services.ledger import MAX_POINTS
 from loyalty.services.programme import FACTOR_PATTERN, decimal
 from workspaces.models import Workspace
 from workspaces.services import Actor, audit_record, save_or_conflict
 
-TIER_WINDOW = dt.timedelta(days=365)
 REVIEW_CHUNK = 1000
 FIELDS = ("name", "threshold", "benefits", "multiplier")
-
-_WINDOW_SQL = """
-SELECT contact_id, coalesce(sum(points), 0) FROM loyalty_ledgerentry
-WHERE workspace_id = %s AND contact_id = ANY(%s) AND kind IN ('earn', 'reverse')
-  AND occurred_at > %s
-GROUP BY contact_id
-"""
-
-
-def points_in_window(
-    *, workspace_id: int, contact_ids: list[int], now: dt.datetime
-) -> dict[int, int]:
-    with connection.cursor() as cursor:
-        cursor.execute(_WINDOW_SQL, [workspace_id, sorted(contact_ids), now - TIER_WINDOW])
-        found = {int(contact): int(points) for contact, points in cursor.fetchall()}
-    return {contact: found.get(contact, 0) for contact in contact_ids}
 
 
 def _tier_for(tiers: list[Tier], points: int) -> Tier | None:
@@ -58,15 +43,6 @@ def _tier_for(tiers: list[Tier], points: int) -> Tier | None:
 
 def _rank(tier: Tier | None) -> int:
     return -1 if tier is None else tier.threshold
-
-
-def _grace(workspace_id: int) -> dt.timedelta:
-    days = (
-        Programme.objects.filter(workspace_id=workspace_id)
-        .values_list("tier_grace_days", flat=True)
-        .first()
-    )
-    return dt.timedelta(days=days or 0)
 
 
 def _should_move(
@@ -89,14 +65,15 @@ def _should_move(
 def tiers_evaluate(
     *, workspace_id: int, contact_ids: list[int], cause: str, now: dt.datetime | None = None
 ) -> int:
-    """Put the contacts in the tier their last 12 months reach (only up when the cause
-    is earning; down after the grace period at a review); returns how many moved. Call
+    """Put the contacts in the tier their window reaches (only up when the cause is
+    earning; down after the grace period at a review); returns how many moved. Call
     inside a transaction; tells the hooks of the moves in it."""
     tiers = list(Tier.objects.filter(workspace_id=workspace_id).order_by("-threshold"))
     if not tiers or not contact_ids:
         return 0
     now = now or timezone.now()
-    grace = _grace(workspace_id) if cause == TierCause.REVIEW else dt.timedelta()
+    rule = tier_rule_for(workspace_id=workspace_id)
+    grace = dt.timedelta(days=rule.grace_days if cause == TierCause.REVIEW else 0)
     ids = sorted(set(contact_ids))
     with connection.cursor() as cursor:
         cursor.execute(
@@ -113,7 +90,7 @@ def tiers_evaluate(
         .select_related("tier")
         .order_by("contact_id")
     }
-    points = points_in_window(workspace_id=workspace_id, contact_ids=ids, now=now)
+    points = tier_measure(workspace_id=workspace_id, contact_ids=ids, rule=rule, now=now)
     news: list[LoyaltyNews] = []
     for contact_id in ids:
         row, target = rows[contact_id], _tier_for(tiers, points[contact_id])
@@ -151,25 +128,73 @@ def tiers_evaluate(
     return len(news)
 
 
-def tiers_review(*, workspace_id: int, now: dt.datetime | None = None) -> int:
-    """The scheduled review of a workspace: every contact with points or a tier, in
-    chunks of REVIEW_CHUNK contacts, one transaction each (safe to run twice: a second
-    run moves nobody)."""
-    now = now or timezone.now()
-    moved, after = 0, 0
-    while True:
+_SPEND_CANDIDATES_SQL = """
+SELECT c.id FROM (
+    SELECT id FROM contacts_contact WHERE workspace_id = %(ws)s AND id > %(after)s
+    ORDER BY id LIMIT %(chunk)s
+) c
+WHERE EXISTS (SELECT 1 FROM loyalty_contacttier t
+              WHERE t.workspace_id = %(ws)s AND t.contact_id = c.id)
+   OR EXISTS (SELECT 1 FROM contacts_event e
+              WHERE e.workspace_id = %(ws)s AND e.contact_id = c.id AND e.name = ANY(%(names)s)
+                AND e.revenue IS NOT NULL AND e.occurred_at > %(since)s)
+ORDER BY c.id
+"""
+
+
+def _review_chunk(
+    workspace_id: int, rule: TierRule, after: int, now: dt.datetime
+) -> tuple[list[int], int | None]:
+    """The next chunk's contacts to evaluate, and where the chunk after starts (none:
+    done). By points: the contacts with a balance row (nobody else earned). By spend:
+    of the next REVIEW_CHUNK contacts, those with a tier row or a purchase in the
+    window (a purchase before the programme earned no points, yet it counts)."""
+    if rule.basis != TierBasis.SPEND:
         chunk = list(
             PointsBalance.objects.filter(workspace_id=workspace_id, contact_id__gt=after)
             .order_by("contact_id")
             .values_list("contact_id", flat=True)[:REVIEW_CHUNK]
         )
-        if not chunk:
+        return chunk, (chunk[-1] if chunk else None)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT max(id) FROM (SELECT id FROM contacts_contact WHERE workspace_id = %s"
+            " AND id > %s ORDER BY id LIMIT %s) c",
+            [workspace_id, after, REVIEW_CHUNK],
+        )
+        last = cursor.fetchone()[0]
+        if last is None:
+            return [], None
+        cursor.execute(
+            _SPEND_CANDIDATES_SQL,
+            {
+                "ws": workspace_id,
+                "after": after,
+                "chunk": REVIEW_CHUNK,
+                "names": list(rule.purchase_names),
+                "since": now - rule.window,
+            },
+        )
+        return [int(row[0]) for row in cursor.fetchall()], int(last)
+
+
+def tiers_review(*, workspace_id: int, now: dt.datetime | None = None) -> int:
+    """The scheduled review of a workspace: every contact that can be in a tier, in
+    chunks of REVIEW_CHUNK contacts, one transaction each (safe to run twice: a second
+    run moves nobody)."""
+    now = now or timezone.now()
+    rule = tier_rule_for(workspace_id=workspace_id)
+    moved, after = 0, 0
+    while True:
+        chunk, last = _review_chunk(workspace_id, rule, after, now)
+        if last is None:
             return moved
-        with transaction.atomic():
-            moved += tiers_evaluate(
-                workspace_id=workspace_id, contact_ids=chunk, cause=TierCause.REVIEW, now=now
-            )
-        after = chunk[-1]
+        if chunk:
+            with transaction.atomic():
+                moved += tiers_evaluate(
+                    workspace_id=workspace_id, contact_ids=chunk, cause=TierCause.REVIEW, now=now
+                )
+        after = last
 
 
 def tiers_review_due(*, now: dt.datetime | None = None) -> int:
@@ -247,20 +272,73 @@ def tier_update(*, tier: Tier, data: dict[str, Any], actor: Actor) -> Tier:
 
 
 @transaction.atomic
-def tier_delete(*, tier: Tier, actor: Actor) -> None:
-    """Delete a tier nobody is in (409 otherwise: the review moves them out first
-    once its threshold is raised out of reach). A contact moved into it meanwhile by
-    earning is left without a tier until the next review."""
-    if ContactTier.objects.filter(workspace_id=tier.workspace_id, tier=tier).exists():
-        raise Conflict(
-            "Contacts are in this tier.", fields={"threshold": ["contacts are in this tier"]}
-        )
+def tier_delete(*, tier: Tier, actor: Actor, now: dt.datetime | None = None) -> int:
+    """Delete a tier; its members move at once to the tier below it (the highest tier
+    with a lower threshold; none when it was the lowest), each move a TierChange with
+    cause `removed` told to the hooks. The next review places them by their window as
+    usual (a member who reaches no lower tier goes out of it after the grace period).
+    Returns how many members moved. A contact moved into the tier by an earning running
+    at the same moment is left without a tier until the next review."""
+    now = now or timezone.now()
+    ws = tier.workspace_id
+    below = (
+        Tier.objects.filter(workspace_id=ws, threshold__lt=tier.threshold)
+        .order_by("-threshold")
+        .first()
+    )
+    # The tier rows' locks in contact id order, as every tier evaluation takes them.
+    members = list(
+        ContactTier.objects.select_for_update()
+        .filter(workspace_id=ws, tier=tier)
+        .order_by("contact_id")
+    )
+    changes = TierChange.objects.bulk_create(
+        [
+            TierChange(
+                workspace_id=ws,
+                contact_id=row.contact_id,
+                from_tier=tier,
+                to_tier=below,
+                from_name=tier.name,
+                to_name=below.name if below else "",
+                cause=TierCause.REMOVED,
+                points_in_window=row.points_in_window,
+                at=now,
+            )
+            for row in members
+        ],
+        batch_size=1000,
+    )
+    ContactTier.objects.filter(pk__in=[row.pk for row in members]).update(
+        tier=below, since=now, below_since=None
+    )
+    loyalty_news_notify(
+        [
+            LoyaltyNews(
+                kind=TIER_CHANGED,
+                workspace_id=ws,
+                contact_id=change.contact_id,
+                key=f"tier:{change.pk}",
+                at=now,
+                points=change.points_in_window,
+                tier_id=below.pk if below else None,
+                from_tier_id=tier.pk,
+                up=False,
+            )
+            for change in changes
+        ]
+    )
     audit_record(
         workspace=tier.workspace,
         action="loyalty.tier_deleted",
         actor=actor,
         object_type="loyalty_tier",
         object_id=tier.pk,
-        details={"name": tier.name},
+        details={
+            "name": tier.name,
+            "members_moved": len(members),
+            "moved_to": below.name if below else "",
+        },
     )
     tier.delete()
+    return len(members)

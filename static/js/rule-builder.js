@@ -3,6 +3,11 @@
  * cannot show. It writes the rule into a (hidden) textarea and fires "rule-changed"
  * on it, which htmx uses to refresh the live count.
  *
+ * Besides its own kinds of condition it offers the counts other apps register in the
+ * catalog's `counts` (loyalty's points earned, referrals): a node
+ * {"<key>": {"gte": 500}, "within_days": 90} edited as "at least 500 <unit> in the
+ * last 90 days"; `window` says whether the days are "required" or "optional".
+ *
  *   <div class="rule-builder" data-target="rule-json" data-catalog="/w/x/rules/catalog.json"></div>
  *   <textarea id="rule-json" name="rule" hidden>{"all": []}</textarea>
  */
@@ -77,21 +82,21 @@
 
   // -- the model: groups of conditions --------------------------------------------------
 
-  function toTree(rule) {
+  function toTree(rule, kinds) {
     if (rule && typeof rule === "object" && !Array.isArray(rule)) {
       if (Array.isArray(rule.all) || Array.isArray(rule.any)) {
         const mode = Array.isArray(rule.all) ? "all" : "any";
-        const children = rule[mode].map(toTree);
+        const children = rule[mode].map((child) => toTree(child, kinds));
         if (children.some((c) => c === null)) return null;
         return { group: true, mode, negate: false, children };
       }
       if (rule.not && typeof rule.not === "object") {
-        const inner = toTree(rule.not);
+        const inner = toTree(rule.not, kinds);
         if (inner === null || inner.negate) return null;
         inner.negate = true;
         return inner;
       }
-      const kind = KINDS.map(([k]) => k).find((k) => k in rule);
+      const kind = kinds.map(([k]) => k).find((k) => k in rule);
       if (kind) return { group: false, negate: false, rule: JSON.parse(JSON.stringify(rule)) };
     }
     return null;
@@ -105,6 +110,8 @@
   }
 
   function blank(kind, catalog) {
+    const count = (catalog.counts || []).find((c) => c.key === kind);
+    if (count) return count.window === "required" ? { [kind]: { gte: 1 }, within_days: 30 } : { [kind]: { gte: 1 } };
     switch (kind) {
       case "field": return { field: "email_status", op: "eq", value: "subscribed" };
       case "event": return { event: (catalog.events[0] || "purchase") };
@@ -124,9 +131,11 @@
       this.target = target;
       this.catalog = catalog;
       this.jsonMode = false;
+      this.counts = catalog.counts || [];
+      this.kinds = KINDS.concat(this.counts.map((c) => [c.key, c.label]));
       let rule;
       try { rule = JSON.parse(target.value || '{"all": []}'); } catch (e) { rule = { all: [] }; }
-      this.tree = toTree(rule);
+      this.tree = toTree(rule, this.kinds);
       if (this.tree && !this.tree.group) this.tree = { group: true, mode: "all", negate: false, children: [this.tree] };
       if (this.tree === null) this.jsonMode = true;
       this.render();
@@ -166,7 +175,7 @@
 
     toRows() {
       let tree = null;
-      try { tree = toTree(JSON.parse(this.target.value)); } catch (e) { tree = null; }
+      try { tree = toTree(JSON.parse(this.target.value), this.kinds); } catch (e) { tree = null; }
       if (tree === null) {
         alert("This rule uses parts the rows cannot show; keep editing it as JSON.");
         return;
@@ -199,11 +208,13 @@
 
     condition(node, parent) {
       const rule = node.rule;
-      const kind = KINDS.map(([k]) => k).find((k) => k in rule);
-      const kindSelect = select(KINDS, kind, (v) => { node.rule = blank(v, this.catalog); this.update(); }, "Kind of condition");
+      const kind = this.kinds.map(([k]) => k).find((k) => k in rule);
+      const count = this.counts.find((c) => c.key === kind);
+      const kindSelect = select(this.kinds, kind, (v) => { node.rule = blank(v, this.catalog); this.update(); }, "Kind of condition");
       const remove = el("button", { type: "button", class: "secondary outline small", "aria-label": "Remove condition",
         on: { click: () => { parent.children.splice(parent.children.indexOf(node), 1); this.update(); } } }, "✕");
-      return el("div", { class: "rb-row" }, this.negate(node), kindSelect, this[`${kind}Inputs`](rule), remove);
+      const inputs = count ? this.countInputs(rule, count) : this[`${kind}Inputs`](rule);
+      return el("div", { class: "rb-row" }, this.negate(node), kindSelect, inputs, remove);
     }
 
     opSelect(ops, rule, onChange) {
@@ -270,10 +281,11 @@
         this.valueInput(rule, spec.kind, spec.choices));
     }
 
-    cmpInputs(cmp, onChange, unit) {
+    cmpInputs(cmp, onChange, unit, ops) {
       const [key, value] = Object.entries(cmp)[0] || ["gte", 1];
+      const labels = Object.entries(CMP_LABELS).filter(([k]) => !ops || ops.includes(k));
       return el("span", { class: "rb-cmp" },
-        select(Object.entries(CMP_LABELS), key, (k) => { onChange({ [k]: value }); this.update(); }, "Comparison"),
+        select(labels, key, (k) => { onChange({ [k]: value }); this.update(); }, "Comparison"),
         input("number", value, (v) => { onChange({ [key]: Number(v) }); this.changed(); }, { min: 0, step: unit === "money" ? "0.01" : "1", "aria-label": "Amount", class: "rb-days" }));
     }
 
@@ -352,6 +364,26 @@
       if (windowed) {
         parts.push(input("number", rule.within_days, (v) => { rule.within_days = parseInt(v, 10) || 1; this.changed(); },
           { min: 1, class: "rb-days", "aria-label": "Days" }));
+      }
+      return el("span", { class: "rb-inputs" }, ...parts);
+    }
+
+    /* A registered count: "at least 500 points in the last 90 days". */
+    countInputs(rule, count) {
+      const windowed = "within_days" in rule;
+      const parts = [this.cmpInputs(rule[count.key], (cmp) => { rule[count.key] = cmp; }, "", count.ops), el("span", {}, count.unit)];
+      if (count.window === "optional") {
+        parts.push(select([["ever", "ever"], ["within", "in the last (days)"]], windowed ? "within" : "ever", (v) => {
+          if (v === "within") rule.within_days = 30; else delete rule.within_days;
+          this.update();
+        }, "When"));
+      } else {
+        parts.push(el("span", {}, "in the last"));
+      }
+      if (windowed) {
+        parts.push(input("number", rule.within_days, (v) => { rule.within_days = Math.min(parseInt(v, 10) || 1, count.max_days || 3650); this.changed(); },
+          { min: 1, max: count.max_days || 3650, class: "rb-days", "aria-label": "Days" }));
+        if (count.window !== "optional") parts.push(el("span", {}, "days"));
       }
       return el("span", { class: "rb-inputs" }, ...parts);
     }

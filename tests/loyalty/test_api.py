@@ -53,6 +53,11 @@ def test_programme_settings_round_trip(api):
     ).json()
     assert (changed["expiry_months"], changed["expiry_reminder_days"]) == (18, 30)
     assert changed["tier_grace_days"] == 14
+    assert (body["tier_basis"], body["tier_window_days"]) == ("points", 365)
+    spend = api.patch(
+        f"{URL}programme/", {"tier_basis": "spend", "tier_window_days": 180}, format="json"
+    ).json()
+    assert (spend["tier_basis"], spend["tier_window_days"]) == ("spend", 180)
     off = api.patch(f"{URL}programme/", {"expiry_months": None}, format="json").json()
     assert off["expiry_months"] is None and off["expiry_reminder_days"] == 30
 
@@ -74,6 +79,10 @@ def test_programme_settings_round_trip(api):
         ({"expiry_months": 1, "expiry_reminder_days": 30}, "expiry_reminder_days"),
         ({"tier_grace_days": None}, "tier_grace_days"),
         ({"tier_grace_days": -1}, "tier_grace_days"),
+        ({"tier_basis": "visits"}, "tier_basis"),
+        ({"tier_window_days": 0}, "tier_window_days"),
+        ({"tier_window_days": 1096}, "tier_window_days"),
+        ({"tier_window_days": "90"}, "tier_window_days"),
         (
             {
                 "multipliers": [
@@ -140,6 +149,7 @@ def test_a_contact_without_points_has_a_zero_balance(api, ws):
         "tier": None,
         "tier_since": None,
         "points_in_window": 0,
+        "tier_basis": "points",
     }
     assert not PointsBalance.objects.exists()
 
@@ -328,14 +338,23 @@ def test_tiers_over_the_api_and_a_contact_tier(api, ws, outsider_api):
     ]
     tier_url = f"{URL}tiers/{silver.json()['id']}/"
     assert api.get(tier_url).json()["members"] == 1
-    assert api.delete(tier_url).status_code == 409
     assert (
         api.patch(tier_url, {"benefits": "Free shipping"}, format="json").json()["benefits"]
         == "Free shipping"
     )
     assert outsider_api.get(tier_url).status_code == 404
+    assert outsider_api.delete(tier_url).status_code == 404
     assert outsider_api.get(f"{URL}contacts/{contact.pk}/tier-changes/").status_code == 404
     assert outsider_api.get(f"{URL}tiers/").json()["results"] == []
+    # Deleting a tier with members moves them to the tier below (none here).
+    assert api.delete(tier_url).status_code == 204
+    assert api.get(f"{URL}contacts/{contact.pk}/").json()["tier"] is None
+    changes = api.get(f"{URL}contacts/{contact.pk}/tier-changes/").json()["results"]
+    assert (changes[0]["from_name"], changes[0]["to_name"], changes[0]["cause"]) == (
+        "Silver",
+        "",
+        "removed",
+    )
 
 
 def test_a_tier_multiplier_over_the_api(api, ws):

@@ -138,3 +138,14 @@ def test_tier_field_matches_the_contacts_tier_by_name(ws, outsider):
         assert _ids(rule, ws) == want, (op, value)
         for contact in (gold, silver, none):
             assert _ids(rule, ws, Scope.of([contact.pk])) == want & {contact.pk}
+
+
+def test_the_rule_builder_is_offered_the_windowed_counts(owner):
+    catalog = owner.web.get("/w/acme/rules/catalog.json").json()
+    counts = {count["key"]: count for count in catalog["counts"]}
+    assert set(counts) == {"points_earned", "referrals_sent", "referrals_converted"}
+    earned = counts["points_earned"]
+    assert (earned["window"], earned["max_days"], earned["unit"]) == ("required", 3650, "points")
+    assert "neq" not in earned["ops"] and counts["referrals_sent"]["window"] == "optional"
+    # What the builder writes for "at least 500 points in the last 90 days" is valid.
+    validate_rule({"points_earned": {"gte": 500}, "within_days": 90}, workspace=owner.workspace)
