@@ -91,39 +91,63 @@ def tiers_evaluate(
         .order_by("contact_id")
     }
     points = tier_measure(workspace_id=workspace_id, contact_ids=ids, rule=rule, now=now)
-    news: list[LoyaltyNews] = []
+    moves: list[tuple[ContactTier, Tier | None]] = []
     for contact_id in ids:
         row, target = rows[contact_id], _tier_for(tiers, points[contact_id])
-        row.points_in_window, row.evaluated_at = points[contact_id], now
-        fields = ["points_in_window", "evaluated_at", "below_since"]
+        row.points_in_window = points[contact_id]
         if _should_move(row, target, cause, grace, now):
-            change = TierChange.objects.create(
-                workspace_id=workspace_id,
-                contact_id=contact_id,
-                from_tier=row.tier,
-                to_tier=target,
-                from_name=row.tier.name if row.tier else "",
-                to_name=target.name if target else "",
-                cause=cause,
-                points_in_window=points[contact_id],
-                at=now,
-            )
-            news.append(
-                LoyaltyNews(
-                    kind=TIER_CHANGED,
-                    workspace_id=workspace_id,
-                    contact_id=contact_id,
-                    key=f"tier:{change.pk}",
-                    at=now,
-                    points=points[contact_id],
-                    tier_id=target.pk if target else None,
-                    from_tier_id=row.tier.pk if row.tier else None,
-                    up=_rank(target) > _rank(row.tier),
-                )
-            )
-            row.tier, row.since, row.below_since = target, now, None
-            fields += ["tier", "since"]
-        row.save(update_fields=fields)
+            moves.append((row, target))
+    changes = TierChange.objects.bulk_create(
+        TierChange(
+            workspace_id=workspace_id,
+            contact_id=row.contact_id,
+            from_tier=row.tier,
+            to_tier=target,
+            from_name=row.tier.name if row.tier else "",
+            to_name=target.name if target else "",
+            cause=cause,
+            points_in_window=row.points_in_window,
+            at=now,
+        )
+        for row, target in moves
+    )
+    news = [
+        LoyaltyNews(
+            kind=TIER_CHANGED,
+            workspace_id=workspace_id,
+            contact_id=row.contact_id,
+            key=f"tier:{change.pk}",
+            at=now,
+            points=row.points_in_window,
+            tier_id=target.pk if target else None,
+            from_tier_id=row.tier.pk if row.tier else None,
+            up=_rank(target) > _rank(row.tier),
+        )
+        for change, (row, target) in zip(changes, moves, strict=True)
+    ]
+    for row, target in moves:
+        row.tier, row.since, row.below_since = target, now, None
+    # Every row in one statement (one UPDATE per contact made earning a batch of a
+    # thousand purchases half as slow again).
+    ordered = [rows[contact_id] for contact_id in ids]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """UPDATE loyalty_contacttier t
+                  SET points_in_window = v.points, evaluated_at = %s, below_since = v.below,
+                      tier_id = v.tier, since = v.since
+                 FROM unnest(%s::bigint[], %s::bigint[], %s::timestamptz[], %s::bigint[],
+                             %s::timestamptz[]) AS v(contact_id, points, below, tier, since)
+                WHERE t.workspace_id = %s AND t.contact_id = v.contact_id""",
+            [
+                now,
+                ids,
+                [r.points_in_window for r in ordered],
+                [r.below_since for r in ordered],
+                [r.tier_id for r in ordered],
+                [r.since for r in ordered],
+                workspace_id,
+            ],
+        )
     loyalty_news_notify(news)
     return len(news)
 
