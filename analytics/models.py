@@ -397,3 +397,10 @@ class SurveySendDay(models.Model):
 
 
 from analytics.models_loyalty import LoyaltyActiveDay, LoyaltyDay, LoyaltyTierMoveDay  # noqa: E402,F401
+from analytics.models_periods import (  # noqa: E402,F401
+    AcquisitionDay,
+    ActiveDay,
+    OrderDay,
+    PurchaseDay,
+    StayLength,
+)

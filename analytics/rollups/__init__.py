@@ -28,6 +28,7 @@ from analytics.rollups.customers import (
     customer_rollups_refresh,
 )
 from analytics.rollups.loyalty import loyalty_rollups_rebuild
+from analytics.rollups.periods import period_rollups_rebuild
 from analytics.rollups.stages import (
     moves_hold,
     stage_flows_compare,
@@ -158,7 +159,10 @@ def rollups_repair(
 def on_workspace_deleted(sender: object, instance: Workspace, **kwargs: object) -> None:
     """pre_delete: the derived rows keep no constraint to cascade along."""
     with connection.cursor() as cursor:
-        for table in ("stay", "customerfacts", "contactmonth"):
+        for table in (
+            *("stay", "customerfacts", "contactmonth", "purchaseday", "orderday"),
+            *("activeday", "acquisitionday", "staylength"),
+        ):
             cursor.execute(f"DELETE FROM analytics_{table} WHERE workspace_id = %s", [instance.pk])
 
 
@@ -173,6 +177,7 @@ REBUILT_TABLES = [
         *("stageflowday", "stay", "customerfacts", "contactmonth", "cohortcell"),
         *("surveyanswerday", "surveysendday"),
         *("loyaltyday", "loyaltyactiveday", "loyaltytiermoveday"),
+        *("purchaseday", "orderday", "activeday", "acquisitionday", "staylength"),
     )
 ]
 
@@ -184,6 +189,7 @@ def rollups_rebuild(*, workspace_id: int) -> float:
         _lock({workspace_id}, exclusive=True)
         stage_rollups_rebuild(workspace_id=workspace_id)
         customer_rollups_rebuild(workspace_id=workspace_id)
+        period_rollups_rebuild(workspace_id=workspace_id)
     # In a transaction of its own: it holds the surveys' locks, which answers wait for,
     # only for its own seconds, not for the minutes of the rebuild above.
     survey_rollups_rebuild(workspace_id=workspace_id)
