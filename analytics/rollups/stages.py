@@ -53,9 +53,9 @@ def stage_rollups_apply(transitions: Sequence[StageTransition]) -> None:
 
 # StayLength's key of a stay row `s` (joined to its workspace `w`): ended stays by the
 # local day they ended and the whole days they lasted, open ones by the day they began.
-_LENGTH_KEY = """s.workspace_id, s.stage_id, s.left_at IS NULL,
-    (coalesce(s.left_at, s.entered_at) AT TIME ZONE w.time_zone)::date,
-    coalesce(floor(extract(epoch FROM s.left_at - s.entered_at) / 86400)::int, 0)"""
+_LENGTH_KEY = """s.workspace_id, s.stage_id, s.left_at IS NULL AS open,
+    (coalesce(s.left_at, s.entered_at) AT TIME ZONE w.time_zone)::date AS day,
+    coalesce(floor(extract(epoch FROM s.left_at - s.entered_at) / 86400)::int, 0) AS days"""
 _LENGTHS_OF = f"""
 SELECT {_LENGTH_KEY}, {{sign}}count(*) FROM {{stays}} s
 JOIN workspaces_workspace w ON w.id = s.workspace_id GROUP BY 1, 2, 3, 4, 5
@@ -172,14 +172,7 @@ def stage_rollups_rebuild(*, workspace_id: int) -> None:
             """,
             [workspace_id],
         )
-        cursor.execute("DELETE FROM analytics_staylength WHERE workspace_id = %s", [workspace_id])
-        cursor.execute(
-            "INSERT INTO analytics_staylength (workspace_id, stage_id, open, day, days, stays) "
-            + _LENGTHS_OF.format(sign="", stays="analytics_stay").replace(
-                "GROUP BY", "WHERE s.workspace_id = %s GROUP BY"
-            ),
-            [workspace_id],
-        )
+    stay_lengths_recompute(workspace_id=workspace_id)
 
 
 # --- the drift check -------------------------------------------------------------------
@@ -282,4 +275,40 @@ def stage_flows_recompute(*, workspace_id: int, days: list | None = None) -> Non
             "INSERT INTO analytics_stageflowday (workspace_id, day, from_stage_id, to_stage_id, "
             f"moves) {_flows_expected(days)} ORDER BY 1, 2, 3, 4",
             params,
+        )
+
+
+_LENGTHS_EXPECTED = _LENGTHS_OF.format(sign="", stays="analytics_stay").replace(
+    "GROUP BY", "WHERE s.workspace_id = %(ws)s GROUP BY"
+)
+
+
+def stay_lengths_compare(*, workspace_id: int) -> tuple[int, int]:
+    """Compare the stay lengths with the stays they count (written in the same
+    transaction: exact at any moment): (rows compared, rows differing)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"WITH expected AS ({_LENGTHS_EXPECTED}), stored AS ("
+            "SELECT workspace_id, stage_id, open, day, days, stays::bigint "
+            "FROM analytics_staylength WHERE workspace_id = %(ws)s AND stays <> 0), "
+            "differing AS ((SELECT * FROM expected EXCEPT SELECT * FROM stored) "
+            "UNION ALL (SELECT * FROM stored EXCEPT SELECT * FROM expected)) "
+            "SELECT (SELECT count(*) FROM expected), (SELECT count(*) FROM "
+            "(SELECT DISTINCT stage_id, open, day, days FROM differing) d)",
+            {"ws": workspace_id},
+        )
+        checked, differing = cursor.fetchone()
+    return int(checked), int(differing)
+
+
+def stay_lengths_recompute(*, workspace_id: int) -> None:
+    """Count the stays again. The caller holds the workspace's rollups exclusively."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "DELETE FROM analytics_staylength WHERE workspace_id = %(ws)s", {"ws": workspace_id}
+        )
+        cursor.execute(
+            "INSERT INTO analytics_staylength (workspace_id, stage_id, open, day, days, stays) "
+            + _LENGTHS_EXPECTED,
+            {"ws": workspace_id},
         )
