@@ -136,24 +136,16 @@ def acquisition_from_sums(
     """(signup day, source, new contacts) and (first purchase day, source, new
     customers) of the period's days."""
     condition, params = _acquisition_condition(filters)
-    rows = fetch(
-        f"SELECT signup_day, first_purchase_day, source, sum(contacts) "
-        f"FROM analytics_acquisitionday WHERE {condition} "
-        f"AND (signup_day BETWEEN %s AND %s OR first_purchase_day BETWEEN %s AND %s) "
-        f"GROUP BY 1, 2, 3",
-        [workspace_id, *params, period.start, period.end, period.start, period.end],
-    )
-    contacts: dict[tuple[dt.date, str], int] = {}
-    customers: dict[tuple[dt.date, str], int] = {}
-    for signup, first, source, n in rows:
-        if period.start <= signup <= period.end:
-            contacts[(signup, source)] = contacts.get((signup, source), 0) + int(n)
-        if first is not None and period.start <= first <= period.end:
-            customers[(first, source)] = customers.get((first, source), 0) + int(n)
-    return (
-        [(day, source, n) for (day, source), n in contacts.items() if n],
-        [(day, source, n) for (day, source), n in customers.items() if n],
-    )
+    out = []
+    for day in ("signup_day", "first_purchase_day"):
+        rows = fetch(
+            f"SELECT {day}, source, sum(contacts) FROM analytics_acquisitionday "
+            f"WHERE {condition} AND {day} BETWEEN %s AND %s GROUP BY 1, 2 "
+            "HAVING sum(contacts) <> 0",
+            [workspace_id, *params, period.start, period.end],
+        )
+        out.append([(d, source, int(n)) for d, source, n in rows])
+    return out[0], out[1]
 
 
 def new_contacts_from_sums(

@@ -35,17 +35,39 @@ def _locate(counts: list[tuple[Any, int]], rank: int) -> tuple[Any, int]:
     raise ValueError("rank beyond the counts")
 
 
-def _percentile(
-    counts: list[tuple[Any, int]], fraction: float, value_at: Any, descending: bool = False
-) -> float:
+def _percentiles(
+    counts: list[tuple[Any, int]],
+    fractions: tuple[float, ...],
+    values_at: Any,
+    descending: bool = False,
+) -> list[float]:
+    """percentile_cont at each fraction: the ranks located in the counts, then each
+    bucket's values read once (`values_at(key, offsets)` -> {offset: value})."""
     n = sum(c for _, c in counts)
-    first, second, weight = _ranks(n, fraction)
-    values = []
-    for rank in (first, second):
-        key, offset = _locate(counts, n - 1 - rank if descending else rank)
-        values.append(float(value_at(key, offset)))
-    low, high = values
-    return low + (high - low) * weight  # as float8_lerp
+    wanted: dict[Any, set[int]] = {}
+    located = []
+    for fraction in fractions:
+        first, second, weight = _ranks(n, fraction)
+        pair = []
+        for rank in (first, second):
+            key, offset = _locate(counts, n - 1 - rank if descending else rank)
+            wanted.setdefault(key, set()).add(offset)
+            pair.append((key, offset))
+        located.append((pair, weight))
+    found = {key: values_at(key, sorted(offsets)) for key, offsets in wanted.items()}
+    out = []
+    for ((k1, o1), (k2, o2)), weight in located:
+        low, high = float(found[k1][o1]), float(found[k2][o2])
+        out.append(low + (high - low) * weight)  # as float8_lerp
+    return out
+
+
+def _offsets_sql(inner: str) -> str:
+    """The values at some 0-based offsets of `inner` (value, order) in order."""
+    return (
+        f"SELECT r, v FROM (SELECT v, row_number() OVER (ORDER BY o) - 1 AS r FROM ({inner}) x) y "
+        "WHERE r = ANY(%s)"
+    )
 
 
 def ended_stays(
@@ -68,13 +90,13 @@ def ended_stays(
     out: dict[int, tuple[Any, ...]] = {}
     for stage_id, counts in by_stage.items():
 
-        def value_at(days: int, offset: int, stage_id: int = stage_id) -> Any:
-            return fetch(
-                f"SELECT ({_DAYS})::float8 FROM analytics_stay WHERE stage_id = %s "
-                f"AND left_at IS NOT NULL AND floor({_DAYS})::int = %s "
-                f"AND left_at >= %s AND left_at < %s ORDER BY 1 OFFSET %s LIMIT 1",
-                [stage_id, days, start, end, offset],
-            )[0][0]
+        def value_at(days: int, offsets: list[int], stage_id: int = stage_id) -> Any:
+            inner = (
+                f"SELECT ({_DAYS})::float8 AS v, ({_DAYS})::float8 AS o FROM analytics_stay "
+                f"WHERE stage_id = %s AND left_at IS NOT NULL AND floor({_DAYS})::int = %s "
+                "AND left_at >= %s AND left_at < %s"
+            )
+            return dict(fetch(_offsets_sql(inner), [stage_id, days, start, end, offsets]))
 
         buckets = [
             sum(n for d, n in counts if d >= low and (high is None or d < high))
@@ -82,8 +104,7 @@ def ended_stays(
         ]
         out[stage_id] = (
             sum(n for _, n in counts),
-            _percentile(counts, 0.5, value_at),
-            _percentile(counts, 0.9, value_at),
+            *_percentiles(counts, (0.5, 0.9), value_at),
             *buckets,
         )
     return out
@@ -103,21 +124,29 @@ def open_stays(workspace_id: int, time_zone: str, now: dt.datetime) -> dict[int,
     out: dict[int, tuple[Any, ...]] = {}
     for stage_id, counts in by_stage.items():
 
-        def value_at(day: dt.date, offset: int, stage_id: int = stage_id) -> Any:
-            return fetch(
-                "SELECT (extract(epoch FROM %s - entered_at) / 86400)::float8 "
-                "FROM analytics_stay WHERE stage_id = %s AND left_at IS NULL "
-                "AND entered_at >= %s AND entered_at < %s ORDER BY entered_at OFFSET %s LIMIT 1",
-                [
-                    now,
-                    stage_id,
-                    dt.datetime.combine(day, dt.time(), tzinfo=tz),
-                    dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), tzinfo=tz),
-                    offset,
-                ],
-            )[0][0]
+        def value_at(day: dt.date, offsets: list[int], stage_id: int = stage_id) -> Any:
+            inner = (
+                "SELECT (extract(epoch FROM %s - entered_at) / 86400)::float8 AS v, "
+                "entered_at AS o FROM analytics_stay WHERE stage_id = %s AND left_at IS NULL "
+                "AND entered_at >= %s AND entered_at < %s"
+            )
+            return dict(
+                fetch(
+                    _offsets_sql(inner),
+                    [
+                        now,
+                        stage_id,
+                        dt.datetime.combine(day, dt.time(), tzinfo=tz),
+                        dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), tzinfo=tz),
+                        offsets,
+                    ],
+                )
+            )
 
         # ages ascending are entry times descending: rank r of the ages is rank n-1-r
         # of the entries
-        out[stage_id] = (sum(n for _, n in counts), _percentile(counts, 0.5, value_at, True))
+        out[stage_id] = (
+            sum(n for _, n in counts),
+            *_percentiles(counts, (0.5,), value_at, descending=True),
+        )
     return out
