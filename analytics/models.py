@@ -396,11 +396,5 @@ class SurveySendDay(models.Model):
         return f"survey {self.survey_id} on {self.day}: {self.sent} sent"
 
 
+import analytics.models_periods  # noqa: E402,F401 (PurchaseDay, OrderDay, ... StayLength)
 from analytics.models_loyalty import LoyaltyActiveDay, LoyaltyDay, LoyaltyTierMoveDay  # noqa: E402,F401
-from analytics.models_periods import (  # noqa: E402,F401
-    AcquisitionDay,
-    ActiveDay,
-    OrderDay,
-    PurchaseDay,
-    StayLength,
-)
