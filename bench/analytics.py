@@ -50,7 +50,8 @@ from bench.survey_data import ANSWERS, build_answers, survey_urls
 REQUESTS = int(os.environ.get("REQUESTS", "20"))
 REUSE = os.environ.get("REUSE", "") == "1"
 WEB_WORKERS = int(os.environ.get("WEB_WORKERS", "2"))
-DATABASE = "stagecraft_bench_analytics"
+# Several checkouts benchmarking at once on one server each name their own database.
+DATABASE = os.environ.get("BENCH_ANALYTICS_DATABASE", "stagecraft_bench_analytics")
 PASSWORD = "bench-analytics-password"  # a throwaway bench user
 EMAIL = "bench-analyst@example.com"
 

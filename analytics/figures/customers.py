@@ -9,6 +9,7 @@ order figures read the purchase events of the period through the
 from __future__ import annotations
 
 import datetime as dt
+import zoneinfo
 from decimal import Decimal
 from typing import Any
 
@@ -20,6 +21,13 @@ from analytics.figures.common import (
     buckets,
     fetch,
     money,
+)
+from analytics.figures.period_sums import (
+    acquisition_from_sums,
+    acquisition_sums_apply,
+    active_from_sums,
+    customers_before_from_sums,
+    orders_from_sums,
 )
 from analytics.figures.stages import movement, stage_counts_on
 from analytics.models import AnalyticsSettings
@@ -86,11 +94,20 @@ def _active_contacts(workspace: Workspace, period: Period, filters: Filters) -> 
 
 
 def revenue_metrics(
-    *, workspace: Workspace, period: Period, filters: Filters = NO_FILTERS
+    *,
+    workspace: Workspace,
+    period: Period,
+    filters: Filters = NO_FILTERS,
+    use_rollups: bool = True,
 ) -> dict[str, Any]:
-    """Orders, revenue, AOV, purchase frequency, repeat purchase rate and ARPU."""
-    orders = _orders(workspace, period, filters)
-    active = _active_contacts(workspace, period, filters)
+    """Orders, revenue, AOV, purchase frequency, repeat purchase rate and ARPU (from the
+    order and active-day sums when unfiltered: period_sums.py)."""
+    if filters or not use_rollups:
+        orders = _orders(workspace, period, filters)
+        active = _active_contacts(workspace, period, filters)
+    else:
+        orders = orders_from_sums(workspace, period)
+        active = active_from_sums(workspace.pk, period)
     customers = orders["customers"]
     return {
         "customers": customers,
@@ -119,11 +136,25 @@ def _stage_keys(workspace: Workspace) -> tuple[str, str]:
 
 
 def customers_before(
-    workspace: Workspace, instants: list[dt.datetime], filters: Filters = NO_FILTERS
+    workspace: Workspace,
+    instants: list[dt.datetime],
+    filters: Filters = NO_FILTERS,
+    use_rollups: bool = True,
 ) -> list[int]:
-    """For each instant, the contacts whose first purchase was before it (one scan)."""
+    """For each instant, the contacts whose first purchase was before it (one scan; of
+    the acquisition sums when every instant is a local midnight and no segment
+    filters)."""
     if not instants:
         return []
+    tz = zoneinfo.ZoneInfo(workspace.time_zone)
+    days = [instant.astimezone(tz).date() for instant in instants]
+    midnights = all(
+        dt.datetime.combine(day, dt.time(), tzinfo=tz) == instant
+        for day, instant in zip(days, instants, strict=True)
+    )
+    if use_rollups and midnights and acquisition_sums_apply(filters):
+        # before a local midnight = on an earlier local day: the sums by day say it
+        return customers_before_from_sums(workspace.pk, days, filters)
     condition, params = filters.contacts_sql(workspace)
     counts = ", ".join("count(*) FILTER (WHERE first_purchase_at < %s)" for _ in instants)
     row = fetch(
@@ -139,11 +170,12 @@ def customers_at(
     instants: list[dt.datetime],
     churned_id: int | None,
     filters: Filters = NO_FILTERS,
+    use_rollups: bool = True,
 ) -> list[int]:
     """For each instant, the customers then: contacts whose first purchase was before
     it and who were not in the churned stage at it (two scans: the facts, and the
     churned stage's stays that cover any of the instants)."""
-    bought = customers_before(workspace, instants, filters)
+    bought = customers_before(workspace, instants, filters, use_rollups)
     if churned_id is None or not instants:
         return bought
     condition, params = filters.contacts_sql(workspace, "s.contact_id")
@@ -170,7 +202,12 @@ def customers_at(
 
 
 def churn(
-    *, workspace: Workspace, period: Period, granularity: str, filters: Filters = NO_FILTERS
+    *,
+    workspace: Workspace,
+    period: Period,
+    granularity: str,
+    filters: Filters = NO_FILTERS,
+    use_rollups: bool = True,
 ) -> list[dict[str, Any]]:
     """Per bucket: customers at its start (contacts who had bought and were not in the
     churned stage then), how many entered the churned stage during it, the churn rate, and
@@ -197,7 +234,7 @@ def churn(
     starts = [Period(first, last).bounds(workspace.time_zone)[0] for _, first, last in spans]
     churned_id = stage_ids.get(churned_key)
     at_risk_id = stage_ids.get(at_risk_key)
-    at_starts = customers_at(workspace, starts, churned_id, filters)
+    at_starts = customers_at(workspace, starts, churned_id, filters, use_rollups)
     out = []
     for (bucket, _, last_day), customers in zip(spans, at_starts, strict=True):
         churned = moves.get((bucket.isoformat(), churned_key), {}).get("entries", 0)
@@ -220,11 +257,33 @@ def _next(bucket: dt.date, granularity: str) -> dt.date:
 
 
 def acquisition(
-    *, workspace: Workspace, period: Period, granularity: str, filters: Filters = NO_FILTERS
+    *,
+    workspace: Workspace,
+    period: Period,
+    granularity: str,
+    filters: Filters = NO_FILTERS,
+    use_rollups: bool = True,
 ) -> list[dict[str, Any]]:
     """New contacts and new customers per source and bucket, with spend and CAC (spend
     of the bucket's months over the new customers) when spend is entered (monthly;
     unfiltered, or filtered by source only: spend is per source, not per segment)."""
+    if use_rollups and acquisition_sums_apply(filters):
+        contacts, customers = acquisition_from_sums(workspace.pk, period, filters)
+    else:
+        contacts, customers = _acquisition_raw(workspace, period, filters)
+    spend = []
+    if filters.segment is None and filters.signup_month is None:
+        spend = fetch(
+            "SELECT month, source, amount FROM analytics_spend WHERE workspace_id = %s "
+            "AND month BETWEEN %s AND %s AND (%s::text IS NULL OR source = %s)",
+            [workspace.pk, period.start.replace(day=1), period.end, filters.source, filters.source],
+        )
+    return _acquisition_table(contacts, customers, spend, granularity)
+
+
+def _acquisition_raw(workspace: Workspace, period: Period, filters: Filters) -> tuple[list, list]:
+    """The definition: new contacts and customers per local day and source, from the
+    facts."""
     start, end = period.bounds(workspace.time_zone)
     condition, params = filters.contacts_sql(workspace)
     contacts = fetch(
@@ -239,13 +298,12 @@ def acquisition(
         f"AND first_purchase_at < %s AND {condition} GROUP BY 1, 2",
         [workspace.time_zone, workspace.pk, start, end, *params],
     )
-    spend = []
-    if filters.segment is None and filters.signup_month is None:
-        spend = fetch(
-            "SELECT month, source, amount FROM analytics_spend WHERE workspace_id = %s "
-            "AND month BETWEEN %s AND %s AND (%s::text IS NULL OR source = %s)",
-            [workspace.pk, period.start.replace(day=1), period.end, filters.source, filters.source],
-        )
+    return contacts, customers
+
+
+def _acquisition_table(
+    contacts: list, customers: list, spend: list, granularity: str
+) -> list[dict[str, Any]]:
     table: dict[tuple[dt.date, str], dict[str, Any]] = {}
 
     def cell(bucket: dt.date, source: str) -> dict[str, Any]:

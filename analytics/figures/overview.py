@@ -8,18 +8,79 @@ from typing import Any
 
 from analytics.figures.common import NO_FILTERS, Filters, Period, fetch
 from analytics.figures.customers import _stage_keys, customers_at, revenue_metrics
+from analytics.figures.period_sums import acquisition_sums_apply, new_contacts_from_sums
 from analytics.figures.stages import stage_counts_on
 from lifecycle.models import Stage
 from workspaces.models import Workspace
 
 
-def _period_figures(workspace: Workspace, period: Period, filters: Filters) -> dict[str, Any]:
+def _period_figures(
+    workspace: Workspace, period: Period, filters: Filters, use_rollups: bool = True
+) -> dict[str, Any]:
     start, end = period.bounds(workspace.time_zone)
     condition, params = filters.contacts_sql(workspace)
     # Signup is the contact's signed_up_at (the facts' signup_at). The first-purchase
     # rate is over the period's new contacts: those of them whose first purchase also
     # fell in the period, so it can never exceed 1 (new customers who signed up
     # earlier are counted in new_customers, not in the rate).
+    if use_rollups and acquisition_sums_apply(filters):
+        new_contacts, new_customers, new_contacts_bought = new_contacts_from_sums(
+            workspace.pk, period, filters
+        )
+    else:
+        new_contacts, new_customers, new_contacts_bought = _new_contacts_raw(
+            workspace, period, filters
+        )
+    churned_key, _ = _stage_keys(workspace)
+    churned_id = (
+        Stage.objects.filter(workspace=workspace, key=churned_key)
+        .values_list("pk", flat=True)
+        .first()
+    )
+    counts = stage_counts_on(workspace, [period.end], filters)
+    churned = 0
+    if churned_id is not None and use_rollups and not filters:
+        # dispatched moves into the churned stage: the flows count exactly those
+        churned = fetch(
+            "SELECT coalesce(sum(moves), 0) FROM analytics_stageflowday WHERE workspace_id = %s "
+            "AND to_stage_id = %s AND day BETWEEN %s AND %s",
+            [workspace.pk, churned_id, period.start, period.end],
+        )[0][0]
+    elif churned_id is not None:
+        churned = fetch(
+            "SELECT count(*) FROM lifecycle_stagetransition WHERE workspace_id = %s "
+            f"AND to_stage_id = %s AND at >= %s AND at < %s AND notified_at IS NOT NULL "
+            f"AND {condition}",
+            [workspace.pk, churned_id, start, end, *params],
+        )[0][0]
+    customers_at_start = customers_at(workspace, [start], churned_id, filters, use_rollups)[0]
+    purchases = revenue_metrics(
+        workspace=workspace, period=period, filters=filters, use_rollups=use_rollups
+    )
+    return {
+        "contacts": sum(counts[period.end].values()),
+        "new_contacts": new_contacts,
+        "new_customers": new_customers,
+        "first_purchase_rate": round(new_contacts_bought / new_contacts, 4)
+        if new_contacts
+        else None,
+        "churned": int(churned),
+        "churn_rate": round(churned / customers_at_start, 4) if customers_at_start > 0 else None,
+        "revenue": purchases["revenue"],
+        "orders": purchases["orders"],
+        "average_order_value": purchases["average_order_value"],
+        "repeat_purchase_rate": purchases["repeat_purchase_rate"],
+        "purchase_frequency": purchases["purchase_frequency"],
+        "arpu": purchases["arpu"],
+    }
+
+
+def _new_contacts_raw(
+    workspace: Workspace, period: Period, filters: Filters
+) -> tuple[int, int, int]:
+    """The definition: new contacts, new customers and both, from the facts."""
+    start, end = period.bounds(workspace.time_zone)
+    condition, params = filters.contacts_sql(workspace)
     new_contacts, new_customers, new_contacts_bought = fetch(
         "SELECT count(*) FILTER (WHERE signup_at >= %s AND signup_at < %s), "
         "count(*) FILTER (WHERE first_purchase_at >= %s AND first_purchase_at < %s), "
@@ -29,39 +90,7 @@ def _period_figures(workspace: Workspace, period: Period, filters: Filters) -> d
         f"AND (signup_at >= %s OR first_purchase_at >= %s) AND {condition}",
         [start, end, start, end, start, end, start, end, workspace.pk, start, start, *params],
     )[0]
-    churned_key, _ = _stage_keys(workspace)
-    churned_id = (
-        Stage.objects.filter(workspace=workspace, key=churned_key)
-        .values_list("pk", flat=True)
-        .first()
-    )
-    counts = stage_counts_on(workspace, [period.end], filters)
-    churned = 0
-    if churned_id is not None:
-        churned = fetch(
-            "SELECT count(*) FROM lifecycle_stagetransition WHERE workspace_id = %s "
-            f"AND to_stage_id = %s AND at >= %s AND at < %s AND notified_at IS NOT NULL "
-            f"AND {condition}",
-            [workspace.pk, churned_id, start, end, *params],
-        )[0][0]
-    customers_at_start = customers_at(workspace, [start], churned_id, filters)[0]
-    purchases = revenue_metrics(workspace=workspace, period=period, filters=filters)
-    return {
-        "contacts": sum(counts[period.end].values()),
-        "new_contacts": new_contacts,
-        "new_customers": new_customers,
-        "first_purchase_rate": round(new_contacts_bought / new_contacts, 4)
-        if new_contacts
-        else None,
-        "churned": churned,
-        "churn_rate": round(churned / customers_at_start, 4) if customers_at_start > 0 else None,
-        "revenue": purchases["revenue"],
-        "orders": purchases["orders"],
-        "average_order_value": purchases["average_order_value"],
-        "repeat_purchase_rate": purchases["repeat_purchase_rate"],
-        "purchase_frequency": purchases["purchase_frequency"],
-        "arpu": purchases["arpu"],
-    }
+    return int(new_contacts), int(new_customers), int(new_contacts_bought)
 
 
 def _change(value: Any, previous: Any) -> float | None:
@@ -84,10 +113,14 @@ def _is_new(value: Any, previous: Any) -> bool:
 
 
 def overview(
-    *, workspace: Workspace, period: Period, filters: Filters = NO_FILTERS
+    *,
+    workspace: Workspace,
+    period: Period,
+    filters: Filters = NO_FILTERS,
+    use_rollups: bool = True,
 ) -> dict[str, Any]:
-    current = _period_figures(workspace, period, filters)
-    previous = _period_figures(workspace, period.previous(), filters)
+    current = _period_figures(workspace, period, filters, use_rollups)
+    previous = _period_figures(workspace, period.previous(), filters, use_rollups)
     return {
         key: {
             "value": value,

@@ -14,6 +14,7 @@ from typing import Any
 from django.utils import timezone
 
 from analytics.figures.common import NO_FILTERS, Filters, Period, bucket_start, buckets, fetch
+from analytics.figures.stage_lengths import ended_stays, open_stays
 from analytics.models import AnalyticsSettings
 from lifecycle.models import Stage
 from lifecycle.selectors import stages_for_workspace
@@ -250,11 +251,43 @@ def time_in_stage(
     period: Period,
     filters: Filters = NO_FILTERS,
     now: dt.datetime | None = None,
+    use_rollups: bool = True,
 ) -> list[dict[str, Any]]:
     """Per stage: stays that ended in the period (count, median and p90 days, and a
     histogram), and stays still open now (count and median age in days)."""
 
     now = now or timezone.now()
+    if filters or not use_rollups:
+        past, current = _time_in_stage_raw(workspace, period, filters, now)
+    else:  # the same figures from the stay lengths (stage_lengths.py)
+        past = ended_stays(workspace.pk, period, workspace.time_zone, HISTOGRAM)
+        current = open_stays(workspace.pk, workspace.time_zone, now)
+    out = []
+    for stage in _stage_rows(workspace):
+        ended = past.get(stage.pk)
+        open_ = current.get(stage.pk)
+        out.append(
+            {
+                "stage": stage.key,
+                "name": stage.name,
+                "ended": ended[0] if ended else 0,
+                "median_days": round(float(ended[1]), 3) if ended else None,
+                "p90_days": round(float(ended[2]), 3) if ended else None,
+                "histogram": {
+                    (f"{low}-{high}d" if high else f"{low}d+"): (ended[3 + i] if ended else 0)
+                    for i, (low, high) in enumerate(HISTOGRAM)
+                },
+                "current": open_[0] if open_ else 0,
+                "current_median_days": round(float(open_[1]), 3) if open_ else None,
+            }
+        )
+    return out
+
+
+def _time_in_stage_raw(
+    workspace: Workspace, period: Period, filters: Filters, now: dt.datetime
+) -> tuple[dict[int, Any], dict[int, Any]]:
+    """The definition: percentiles over the stays themselves."""
     start, end = period.bounds(workspace.time_zone)
     stays, params = _stays_sql(workspace, filters)
     buckets_sql = ", ".join(
@@ -288,23 +321,4 @@ def time_in_stage(
             [*params, now],
         )
     }
-    out = []
-    for stage in _stage_rows(workspace):
-        ended = past.get(stage.pk)
-        open_ = current.get(stage.pk)
-        out.append(
-            {
-                "stage": stage.key,
-                "name": stage.name,
-                "ended": ended[0] if ended else 0,
-                "median_days": round(float(ended[1]), 3) if ended else None,
-                "p90_days": round(float(ended[2]), 3) if ended else None,
-                "histogram": {
-                    (f"{low}-{high}d" if high else f"{low}d+"): (ended[3 + i] if ended else 0)
-                    for i, (low, high) in enumerate(HISTOGRAM)
-                },
-                "current": open_[0] if open_ else 0,
-                "current_median_days": round(float(open_[1]), 3) if open_ else None,
-            }
-        )
-    return out
+    return past, current

@@ -28,6 +28,13 @@ from analytics.rollups.customers import (
     customer_rollups_refresh,
 )
 from analytics.rollups.loyalty import loyalty_rollups_rebuild
+from analytics.rollups.periods import (
+    period_rollups_rebuild,
+    period_sums_compare,
+    period_sums_recompute,
+    purchase_days_compare,
+    purchase_days_orphans,
+)
 from analytics.rollups.stages import (
     moves_hold,
     stage_flows_compare,
@@ -36,6 +43,8 @@ from analytics.rollups.stages import (
     stage_rollups_erase,
     stage_rollups_rebuild,
     stage_rollups_take_out,
+    stay_lengths_compare,
+    stay_lengths_recompute,
     stays_compare,
     stays_orphans,
     stays_refresh,
@@ -124,6 +133,7 @@ def rollups_repair(
     cohorts: tuple[list, list] | None = None,
     days: list | None = None,
     everything: bool = False,
+    sums: bool = False,
 ) -> None:
     """Write again what the drift check found different, in short transactions:
 
@@ -133,7 +143,8 @@ def rollups_repair(
       a contact that no longer exists takes its rows and cohort contribution out);
     - the cohort cells of `cohorts` (signup months, first-purchase months) and the
       flows of `days`, or all of them with `everything`, holding the workspace's
-      rollups exclusively (no increment may land between the reading and the writing).
+      rollups exclusively (no increment may land between the reading and the writing);
+    - with `sums`, the period sums and stay lengths, from the rows they sum.
     """
     if stays_of:
         with transaction.atomic():
@@ -144,9 +155,12 @@ def rollups_repair(
         with transaction.atomic():
             _lock({workspace_id}, exclusive=False)
             customer_rollups_refresh(customers_gone)
-    if cohorts is not None or days is not None or everything:
+    if cohorts is not None or days is not None or everything or sums:
         with transaction.atomic():
             _lock({workspace_id}, exclusive=True)
+            if sums:
+                period_sums_recompute(workspace_id=workspace_id)
+                stay_lengths_recompute(workspace_id=workspace_id)
             if cohorts is not None or everything:
                 signup, first = (None, None) if everything or cohorts is None else cohorts
                 cohort_cells_recompute(workspace_id=workspace_id, signup=signup, first=first)
@@ -158,7 +172,10 @@ def rollups_repair(
 def on_workspace_deleted(sender: object, instance: Workspace, **kwargs: object) -> None:
     """pre_delete: the derived rows keep no constraint to cascade along."""
     with connection.cursor() as cursor:
-        for table in ("stay", "customerfacts", "contactmonth"):
+        for table in (
+            *("stay", "customerfacts", "contactmonth", "purchaseday", "orderday"),
+            *("activeday", "acquisitionday", "staylength"),
+        ):
             cursor.execute(f"DELETE FROM analytics_{table} WHERE workspace_id = %s", [instance.pk])
 
 
@@ -174,6 +191,7 @@ REBUILT_TABLES = [
         *("surveyanswerday", "surveysendday"),
         *("loyaltyday", "loyaltyactivegap", "loyaltytiermoveday", "loyaltytiermembers"),
         *("loyaltyoutstanding", "referralcustomerday"),
+        *("purchaseday", "orderday", "activeday", "acquisitionday", "staylength"),
     )
 ]
 
@@ -185,6 +203,7 @@ def rollups_rebuild(*, workspace_id: int) -> float:
         _lock({workspace_id}, exclusive=True)
         stage_rollups_rebuild(workspace_id=workspace_id)
         customer_rollups_rebuild(workspace_id=workspace_id)
+        period_rollups_rebuild(workspace_id=workspace_id)
     # In a transaction of its own: it holds the surveys' locks, which answers wait for,
     # only for its own seconds, not for the minutes of the rebuild above.
     survey_rollups_rebuild(workspace_id=workspace_id)
@@ -207,9 +226,13 @@ __all__ = [
     "on_contact_erased",
     "on_contacts_refreshed",
     "on_stage_changed",
+    "period_sums_compare",
+    "purchase_days_compare",
+    "purchase_days_orphans",
     "rollups_rebuild",
     "rollups_repair",
     "stage_flows_compare",
+    "stay_lengths_compare",
     "stays_compare",
     "stays_orphans",
 ]

@@ -18,6 +18,15 @@ from typing import Any
 
 from django.db import connection
 
+from analytics.rollups.periods import (
+    KINDS,
+    acquisition_contribution,
+    active_contribution,
+    period_rollups_erase,
+    purchase_days_refresh,
+    tagged_apply,
+)
+
 _PURCHASE = "e.name = ANY(w.purchase_event_names) AND e.revenue IS NOT NULL"
 
 _FACTS_COLUMNS = (
@@ -173,6 +182,10 @@ change AS (
     {_contribution("fresh_facts", "fresh_months", "true")}
     UNION ALL
     {_contribution("old_facts", "old_months", "true", sign="-")}
+    UNION ALL {acquisition_contribution("fresh_facts")}
+    UNION ALL {acquisition_contribution("old_facts", sign="-")}
+    UNION ALL {active_contribution("fresh_months")}
+    UNION ALL {active_contribution("old_months", sign="-")}
 )
 SELECT workspace_id, basis, cohort, month, source,
        sum(size), sum(active), sum(purchasing), sum(revenue)
@@ -207,16 +220,18 @@ def customer_rollups_refresh(contact_ids: Collection[int]) -> None:
     with connection.cursor() as cursor:
         cursor.execute(_REFRESH_SQL, {"ids": ids})
         change = cursor.fetchall()
-        if change:
-            cursor.execute(
-                _ADD_TO_CELLS_SQL, [list(column) for column in zip(*change, strict=True)]
-            )
+        cells = [row for row in change if row[1] not in KINDS]
+        if cells:
+            cursor.execute(_ADD_TO_CELLS_SQL, [list(column) for column in zip(*cells, strict=True)])
+        tagged_apply(cursor, change)  # then the period sums, in the same order always
+        purchase_days_refresh(cursor, ids)
 
 
 def customer_rollups_erase(*, contact_id: int) -> None:
     """Take an erased contact out of the cohort cells, and delete its rows."""
     with connection.cursor() as cursor:
         _apply(cursor, "-", "f.contact_id = %s", [contact_id])
+        period_rollups_erase(cursor, contact_id)
         cursor.execute("DELETE FROM analytics_contactmonth WHERE contact_id = %s", [contact_id])
         cursor.execute("DELETE FROM analytics_customerfacts WHERE contact_id = %s", [contact_id])
 

@@ -10,6 +10,7 @@ not depend on the order moves are dispatched in."""
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
+from typing import Any
 
 from django.db import connection
 
@@ -50,10 +51,42 @@ def stage_rollups_apply(transitions: Sequence[StageTransition]) -> None:
     stays_refresh(contact_ids={t.contact_id for t in transitions})
 
 
+# StayLength's key of a stay row `s` (joined to its workspace `w`): ended stays by the
+# local day they ended and the whole days they lasted, open ones by the day they began.
+_LENGTH_KEY = """s.workspace_id, s.stage_id, s.left_at IS NULL AS open,
+    (coalesce(s.left_at, s.entered_at) AT TIME ZONE w.time_zone)::date AS day,
+    coalesce(floor(extract(epoch FROM s.left_at - s.entered_at) / 86400)::int, 0) AS days"""
+_LENGTHS_OF = f"""
+SELECT {_LENGTH_KEY}, {{sign}}count(*) FROM {{stays}} s
+JOIN workspaces_workspace w ON w.id = s.workspace_id GROUP BY 1, 2, 3, 4, 5
+"""
+_LENGTHS_APPLY = """
+INSERT INTO analytics_staylength AS l (workspace_id, stage_id, open, day, days, stays)
+SELECT * FROM unnest(%s::bigint[], %s::bigint[], %s::bool[], %s::date[], %s::int[], %s::int[])
+ON CONFLICT (workspace_id, stage_id, open, day, days) DO UPDATE SET stays = l.stays + EXCLUDED.stays
+"""
+
+
 def stays_refresh(*, contact_ids: Collection[int]) -> None:
+    """Recompute these contacts' stays from their moves, and move the stay lengths by
+    what the stays removed and written count (one statement, in key order)."""
+    ids = {"ids": sorted(contact_ids)}
+    change: dict[tuple, int] = {}
     with connection.cursor() as cursor:
-        cursor.execute(_STAYS_DELETE, {"ids": sorted(contact_ids)})
-        cursor.execute(_STAYS_SQL, {"ids": sorted(contact_ids)})
+        for sql, sign in ((_STAYS_DELETE, "-"), (_STAYS_SQL, "")):
+            returning = " RETURNING workspace_id, stage_id, entered_at, left_at"
+            cursor.execute(
+                f"WITH s AS ({sql}{returning}) " + _LENGTHS_OF.format(sign=sign, stays="s"), ids
+            )
+            for *key, n in cursor.fetchall():
+                change[tuple(key)] = change.get(tuple(key), 0) + n
+        _lengths_apply(cursor, change)
+
+
+def _lengths_apply(cursor: Any, change: dict[tuple, int]) -> None:
+    rows = sorted((*key, n) for key, n in change.items() if n)
+    if rows:
+        cursor.execute(_LENGTHS_APPLY, [list(column) for column in zip(*rows, strict=True)])
 
 
 def moves_hold(*, contact_ids: Collection[int]) -> None:
@@ -111,7 +144,13 @@ def stage_rollups_erase(*, contact_id: int) -> None:
             _FLOW_SQL.format(sign="-", where="t.contact_id = %s AND t.notified_at IS NOT NULL"),
             [contact_id],
         )
-        cursor.execute("DELETE FROM analytics_stay WHERE contact_id = %s", [contact_id])
+        cursor.execute(
+            "WITH s AS (DELETE FROM analytics_stay WHERE contact_id = %s "
+            "RETURNING workspace_id, stage_id, entered_at, left_at) "
+            + _LENGTHS_OF.format(sign="-", stays="s"),
+            [contact_id],
+        )
+        _lengths_apply(cursor, {tuple(key): n for *key, n in cursor.fetchall()})
 
 
 def stage_rollups_rebuild(*, workspace_id: int) -> None:
@@ -133,6 +172,7 @@ def stage_rollups_rebuild(*, workspace_id: int) -> None:
             """,
             [workspace_id],
         )
+    stay_lengths_recompute(workspace_id=workspace_id)
 
 
 # --- the drift check -------------------------------------------------------------------
@@ -235,4 +275,40 @@ def stage_flows_recompute(*, workspace_id: int, days: list | None = None) -> Non
             "INSERT INTO analytics_stageflowday (workspace_id, day, from_stage_id, to_stage_id, "
             f"moves) {_flows_expected(days)} ORDER BY 1, 2, 3, 4",
             params,
+        )
+
+
+_LENGTHS_EXPECTED = _LENGTHS_OF.format(sign="", stays="analytics_stay").replace(
+    "GROUP BY", "WHERE s.workspace_id = %(ws)s GROUP BY"
+)
+
+
+def stay_lengths_compare(*, workspace_id: int) -> tuple[int, int]:
+    """Compare the stay lengths with the stays they count (written in the same
+    transaction: exact at any moment): (rows compared, rows differing)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"WITH expected AS ({_LENGTHS_EXPECTED}), stored AS ("
+            "SELECT workspace_id, stage_id, open, day, days, stays::bigint "
+            "FROM analytics_staylength WHERE workspace_id = %(ws)s AND stays <> 0), "
+            "differing AS ((SELECT * FROM expected EXCEPT SELECT * FROM stored) "
+            "UNION ALL (SELECT * FROM stored EXCEPT SELECT * FROM expected)) "
+            "SELECT (SELECT count(*) FROM expected), (SELECT count(*) FROM "
+            "(SELECT DISTINCT stage_id, open, day, days FROM differing) d)",
+            {"ws": workspace_id},
+        )
+        checked, differing = cursor.fetchone()
+    return int(checked), int(differing)
+
+
+def stay_lengths_recompute(*, workspace_id: int) -> None:
+    """Count the stays again. The caller holds the workspace's rollups exclusively."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "DELETE FROM analytics_staylength WHERE workspace_id = %(ws)s", {"ws": workspace_id}
+        )
+        cursor.execute(
+            "INSERT INTO analytics_staylength (workspace_id, stage_id, open, day, days, stays) "
+            + _LENGTHS_EXPECTED,
+            {"ws": workspace_id},
         )

@@ -24,8 +24,12 @@ from analytics.rollups import (
     cohort_cells_compare,
     customer_rollups_compare,
     customer_rollups_orphans,
+    period_sums_compare,
+    purchase_days_compare,
+    purchase_days_orphans,
     rollups_repair,
     stage_flows_compare,
+    stay_lengths_compare,
     stays_compare,
     stays_orphans,
 )
@@ -146,11 +150,19 @@ def drift_check(
         for table in ("analytics_customerfacts", "analytics_contactmonth"):
             count(table, *customers[table])
         to_mark.update(customers["contacts"])
+        checked, differing, contacts = purchase_days_compare(
+            workspace_id=workspace.pk, contact_ids=ids
+        )
+        count("analytics_purchaseday", checked, differing)
+        to_mark.update(contacts)
         checked, differing, contacts = stays_compare(workspace_id=workspace.pk, contact_ids=ids)
         count("analytics_stay", checked, differing)
         stays_of.update(contacts)
 
-    customers_gone = customer_rollups_orphans(workspace_id=workspace.pk)
+    customers_gone = sorted(
+        set(customer_rollups_orphans(workspace_id=workspace.pk))
+        | set(purchase_days_orphans(workspace_id=workspace.pk))
+    )
     stays_gone = stays_orphans(workspace_id=workspace.pk)
     # contacts erased whose rollup rows were left behind (nothing marks them any more)
     count("erased_contacts", 0, len(set(customers_gone) | set(stays_gone)))
@@ -168,6 +180,16 @@ def drift_check(
         count("analytics_cohortcell", *cohort_cells_compare(workspace_id=workspace.pk))
         count("analytics_stageflowday", *stage_flows_compare(workspace_id=workspace.pk))
 
+    # the period sums and stay lengths, whole (sums of rows written in the same
+    # transaction: exact at any moment)
+    # (the active days, every month expanded, with a check of all only)
+    for table, result in period_sums_compare(
+        workspace_id=workspace.pk, every=sample is None
+    ).items():
+        count(table, *result)
+    count("analytics_staylength", *stay_lengths_compare(workspace_id=workspace.pk))
+    sums = ("analytics_orderday", "analytics_acquisitionday", "analytics_activeday")
+
     differing = sum(entry["differing"] for entry in tables.values())
     repaired = 0
     if repair and differing:
@@ -182,6 +204,7 @@ def drift_check(
             cohorts=cohorts if cells_differ and sample is not None else None,
             days=days if flows_differ and sample is not None else None,
             everything=sample is None and (cells_differ or flows_differ),
+            sums=any(tables.get(t, {}).get("differing") for t in (*sums, "analytics_staylength")),
         )
         repaired = differing
     check = DriftCheck.objects.create(

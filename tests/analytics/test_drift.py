@@ -36,6 +36,12 @@ TABLES = [
     "analytics_stay",
     "analytics_cohortcell",
     "analytics_stageflowday",
+    # the period rollups (issue 19)
+    "analytics_purchaseday",
+    "analytics_orderday",
+    "analytics_acquisitionday",
+    "analytics_activeday",
+    "analytics_staylength",
 ]
 
 
@@ -108,6 +114,20 @@ def corrupt(ws: Workspace, contacts: list[Contact]) -> None:
             "(SELECT min(id) FROM analytics_stageflowday WHERE workspace_id = %s)",
             [ws.pk],
         )
+        # a purchase day (so its order sum no longer sums the purchase days either),
+        # an acquisition and an active-day count; the stay taken out above leaves the
+        # stay lengths counting one stay too many
+        cursor.execute(
+            "UPDATE analytics_purchaseday SET revenue = revenue + 1 WHERE id = "
+            "(SELECT min(id) FROM analytics_purchaseday WHERE contact_id = %s)",
+            [b],
+        )
+        for table in ("acquisitionday", "activeday"):
+            cursor.execute(
+                f"UPDATE analytics_{table} SET contacts = contacts + 1 WHERE id = "
+                f"(SELECT min(id) FROM analytics_{table} WHERE workspace_id = %s)",
+                [ws.pk],
+            )
 
 
 def test_a_settled_workspace_has_no_drift_and_the_check_is_recorded(ws, shop):
@@ -128,7 +148,7 @@ def test_every_kind_of_drift_is_counted_then_repaired(ws, shop, caplog):
     assert "analytics.drift_found" in caplog.text and "table=analytics_cohortcell" in caplog.text
 
     repaired = drift_check(workspace=ws, sample=None)
-    assert repaired.rows_differing == 6 and repaired.rows_repaired == 6
+    assert repaired.rows_differing == len(TABLES) and repaired.rows_repaired == len(TABLES)
     drain()  # the marked contacts are recomputed by the engine
     assert drift_check(workspace=ws, sample=None).rows_differing == 0
     before = _rollups(ws)
@@ -145,7 +165,7 @@ def test_a_sample_check_finds_drift_among_the_contacts_it_draws(ws, shop):
     # Every contact was drawn, so their own rows are repaired; of the shared rows a
     # sample compares only some days and cohorts (a year of moves spans more days).
     after = drift_check(workspace=ws, sample=None, repair=False)
-    shared = {"analytics_cohortcell", "analytics_stageflowday"}
+    shared = {"analytics_cohortcell", "analytics_stageflowday", "analytics_activeday"}
     assert {t for t, entry in after.tables.items() if entry["differing"]} <= shared
 
 

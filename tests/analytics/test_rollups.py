@@ -44,6 +44,21 @@ SNAPSHOTS = {
         "basis, cohort, month, source, size, active, purchasing, revenue",
         "(size, active, purchasing, revenue) <> (0, 0, 0, 0)",
     ),
+    # the period rollups (issue 19)
+    "analytics_purchaseday": (
+        "contact_id, day, previous_day, previous2_day, purchases, revenue",
+        "true",
+    ),
+    "analytics_orderday": (
+        "day, previous_day, previous2_day, orders, purchases, revenue",
+        "(orders, purchases, revenue) <> (0, 0, 0)",
+    ),
+    "analytics_activeday": ("day, previous_day, contacts", "contacts <> 0"),
+    "analytics_acquisitionday": (
+        "signup_day, first_purchase_day, source, contacts",
+        "contacts <> 0",
+    ),
+    "analytics_staylength": ("stage_id, open, day, days, stays", "stays <> 0"),
 }
 
 

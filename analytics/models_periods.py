@@ -1,0 +1,132 @@
+"""Rollups that make a period's figures cheap at any day range (issue 19): counts per
+day (and per pair or triple of days) from which distinct counts over any run of days
+come out exact, without reading individual contacts, stays or purchases.
+
+- PurchaseDay: per contact and local day with a purchase (an order): its purchases
+  and revenue, and the contact's two previous order days. The definition rows of
+  OrderDay, kept per contact so that a refresh knows what a contact contributed.
+- OrderDay: the purchase days summed per (day, previous order day, the one before):
+  orders, purchases, revenue. A contact bought in [s, e] iff one of its order days d
+  in [s, e] has no previous order day on or after s, and it is a repeat customer of
+  [s, e] iff the second of its order days in [s, e] has its previous in [s, d) and
+  the one before that earlier than s: each counted once, by one row.
+- ActiveDay: per (day, previous active day) how many contacts had an event on `day`
+  and their previous event day before it was `previous` (the active days of
+  ContactMonth, in pairs): contacts active in [s, e] are the rows with day in [s, e]
+  and previous before s (or none).
+- AcquisitionDay: contacts per (signup day, first purchase day, source): new contacts,
+  new customers and both, per source (and month of signup: that of the signup day).
+- StayLength: stays per stage: ended ones per (local day they ended, whole days they
+  lasted), open ones per (local day they began); exact counts and histogram buckets,
+  and where a percentile falls, so that only that day's stays are read for its exact
+  value.
+
+Every day is a local day in the workspace's time zone."""
+
+from __future__ import annotations
+
+from django.db import models
+
+from lifecycle.models import Stage
+from workspaces.models import Workspace
+
+_DERIVED: dict = {"on_delete": models.DO_NOTHING, "db_constraint": False}
+
+
+class PurchaseDay(models.Model):
+    contact_id = models.BigIntegerField()
+    workspace = models.ForeignKey(Workspace, related_name="+", db_index=False, **_DERIVED)
+    day = models.DateField()
+    previous_day = models.DateField(null=True, blank=True)
+    previous2_day = models.DateField(null=True, blank=True)
+    purchases = models.IntegerField(default=0)
+    revenue = models.DecimalField(max_digits=16, decimal_places=2, default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["contact_id", "day"], name="purchase_day_unique"),
+        ]
+        indexes = [models.Index(fields=["workspace", "day"], name="purchase_day_ws")]
+
+    def __str__(self) -> str:
+        return f"{self.contact_id} bought on {self.day}"
+
+
+class OrderDay(models.Model):
+    workspace = models.ForeignKey(Workspace, related_name="+", db_index=False, **_DERIVED)
+    day = models.DateField()
+    previous_day = models.DateField(null=True, blank=True)
+    previous2_day = models.DateField(null=True, blank=True)
+    orders = models.IntegerField(default=0)
+    purchases = models.IntegerField(default=0)
+    revenue = models.DecimalField(max_digits=18, decimal_places=2, default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["workspace", "day", "previous_day", "previous2_day"],
+                name="order_day_unique",
+                nulls_distinct=False,
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day}: {self.orders} orders"
+
+
+class ActiveDay(models.Model):
+    workspace = models.ForeignKey(Workspace, related_name="+", db_index=False, **_DERIVED)
+    day = models.DateField()
+    previous_day = models.DateField(null=True, blank=True)
+    contacts = models.IntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["workspace", "day", "previous_day"],
+                name="active_day_unique",
+                nulls_distinct=False,
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day}: {self.contacts} active"
+
+
+class AcquisitionDay(models.Model):
+    workspace = models.ForeignKey(Workspace, related_name="+", db_index=False, **_DERIVED)
+    signup_day = models.DateField()
+    first_purchase_day = models.DateField(null=True, blank=True)
+    source = models.CharField(max_length=200, default="")
+    contacts = models.IntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["workspace", "signup_day", "first_purchase_day", "source"],
+                name="acquisition_day_unique",
+                nulls_distinct=False,
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.signup_day} {self.source}: {self.contacts}"
+
+
+class StayLength(models.Model):
+    workspace = models.ForeignKey(Workspace, related_name="+", db_index=False, **_DERIVED)
+    stage = models.ForeignKey(Stage, on_delete=models.CASCADE, related_name="+", db_index=False)
+    open = models.BooleanField(help_text="open stays: day is the day it began, days 0")
+    day = models.DateField(help_text="the local day the stay ended (open: began)")
+    days = models.IntegerField(help_text="whole days it lasted (floor)")
+    stays = models.IntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["workspace", "stage", "open", "day", "days"], name="stay_length_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"stage {self.stage_id} {self.day} {self.days}d x{self.stays}"
