@@ -16,6 +16,7 @@ from typing import Any
 from django.db.models import F, Q, Sum
 
 from contacts.rules import ConditionSpec, Context, FieldSpec, register_condition, register_field
+from contacts.rules.due import MICROSECOND, DueContext, days, register_due
 from contacts.rules.predicates import cmp_q, compare, contact_in, number_q
 from loyalty.models import ContactTier, EntryKind, LedgerEntry, PointsBalance, Tier
 from workspaces.models import Workspace
@@ -106,7 +107,21 @@ def _earned_describe(node: dict[str, Any]) -> str:
     return f"loyalty points earned {parts} in the last {node['within_days']} days"
 
 
+def _earned_due(node: dict[str, Any], context: DueContext) -> None:
+    """Each entry counts until just after its moment + the window (a superset)."""
+    rows = LedgerEntry.objects.filter(
+        context.scope.limit(),
+        workspace=context.workspace,
+        kind__in=[EntryKind.EARN, EntryKind.REVERSE],
+        occurred_at__gte=context.now - days(node["within_days"]),
+    )
+    context.add_shifted(
+        rows.values_list("contact_id", "occurred_at"), [days(node["within_days"]) + MICROSECOND]
+    )
+
+
 def register_loyalty_fields() -> None:
+    register_due("points_earned", _earned_due)
     register_field(FieldSpec("tier", "choice", "Loyalty tier", _tier, choices=_tier_names))
     register_condition(
         ConditionSpec(
