@@ -130,8 +130,7 @@ def count_breakpoints(cmp: dict[str, Any]) -> list[int]:
 
 def walk(node: dict[str, Any], context: DueContext) -> None:
     if "all" in node or "any" in node:
-        for child in node.get("all", node.get("any", [])):
-            walk(child, context)
+        _combination(node, context)
         return
     if "not" in node:
         walk(node["not"], context)  # a negation changes exactly when its operand does
@@ -173,6 +172,51 @@ def walk(node: dict[str, Any], context: DueContext) -> None:
         DUE[key](node, context)
     elif "within_days" in node:
         context.everyone_after_fallback()
+
+
+def _combination(node: dict[str, Any], context: DueContext) -> None:
+    """`all` / `any`: the candidates of the children that have some. A child with none
+    keeps its result until the contact's data changes (which marks it): while one is
+    false under `all` (true under `any`), time cannot change the combination, so the
+    timed children's candidates count only for contacts where every such child is true
+    (false)."""
+    conjunction = "all" in node
+    children = node["all"] if conjunction else node["any"]
+    timed: list[tuple[str, list[Any]]] = []
+    fixed = []
+    for child in children:
+        inner = DueContext(
+            workspace=context.workspace,
+            now=context.now,
+            scope=context.scope,
+            fallback=context.fallback,
+            segments=list(context.segments),
+        )
+        walk(child, inner)
+        if inner.parts:
+            timed.extend(inner.parts)
+        else:
+            fixed.append(child)
+    if not timed:
+        return
+    if not fixed:
+        context.parts.extend(timed)
+        return
+    from contacts.rules.compiler import compile_node  # noqa: PLC0415 (compiler imports us)
+
+    holds = compile_node({"all": fixed} if conjunction else {"any": fixed}, context.rule_context())
+    if not conjunction:
+        holds = ~holds
+    # Those whose fixed children leave the combination open to time.
+    open_ids = Contact.objects.filter(
+        holds, context.scope.limit("pk"), workspace=context.workspace
+    ).values("pk")
+    sql, params = open_ids.query.sql_with_params()
+    for part, part_params in timed:
+        context.add(
+            f"SELECT t.contact_id, t.m FROM ({part}) t WHERE t.contact_id IN ({sql})",
+            [*part_params, *params],
+        )
 
 
 def _events(context: DueContext, names: Sequence[str]) -> QuerySet[Event]:
