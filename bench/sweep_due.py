@@ -14,12 +14,17 @@ TICK_SECONDS = float(os.environ.get("LIFECYCLE_DUE_SECONDS", "15"))
 LAG_HOURS = float(os.environ.get("LAG_HOURS", "2"))
 
 
-def due_run(workspace: Any, now: dt.datetime) -> tuple[float, int, int]:
-    """One due run as beat starts it, in this process: (seconds, evaluated, moved)."""
+def due_run(workspace: Any, now: dt.datetime, *, exact: bool = False) -> tuple[float, int, int]:
+    """One due run as beat starts it, in this process: (seconds, evaluated, moved).
+    `exact`: every due contact is late, so replayed (moves dated at their boundaries,
+    what a run after downtime does); otherwise every one is on time and the set-based
+    statement moves it (what runs every LIFECYCLE_DUE_SECONDS do)."""
     from lifecycle.services.due import due_contacts_evaluate
 
     started = time.perf_counter()
-    evaluated, moved = due_contacts_evaluate(now=now, workspace_ids=[workspace.pk])
+    evaluated, moved = due_contacts_evaluate(
+        now=now, workspace_ids=[workspace.pk], late_seconds=0 if exact else None
+    )
     return time.perf_counter() - started, evaluated, moved
 
 
@@ -31,10 +36,10 @@ def due_rows(workspace: Any) -> int:
 
 def boundary_lag(workspace: Any, start: dt.datetime) -> tuple[float | None, int]:
     """Beat the due run every TICK_SECONDS of a simulated clock from `start` for
-    LAG_HOURS. Each move the rules make is dated at its boundary (`at`); its stage
-    changed when the run that found it finished: the clock of that run plus the run's
-    own duration. Returns (p95 of those lags in seconds, moves sampled)."""
-    from lifecycle.models import StageTransition
+    LAG_HOURS, as beat does. A contact's boundary is no earlier than its due moment, and
+    its stage changed when the run that moved it finished: the run's clock plus the
+    run's own duration. Returns (p95 of those lags, an upper bound, in seconds; moves)."""
+    from lifecycle.models import ContactDue, StageTransition
 
     lags: list[float] = []
     clock = start
@@ -42,12 +47,17 @@ def boundary_lag(workspace: Any, start: dt.datetime) -> tuple[float | None, int]
     last_id = StageTransition.objects.order_by("-id").values_list("id", flat=True).first() or 0
     while clock < end:
         clock += dt.timedelta(seconds=TICK_SECONDS)
+        due = dict(
+            ContactDue.objects.filter(workspace=workspace, due_at__lte=clock).values_list(
+                "contact_id", "due_at"
+            )
+        )
         seconds, _, moved = due_run(workspace, clock)
         if moved:
-            for at in StageTransition.objects.filter(
+            for contact_id in StageTransition.objects.filter(
                 workspace=workspace, id__gt=last_id, cause="rule"
-            ).values_list("at", flat=True):
-                lags.append((clock - at).total_seconds() + seconds)
+            ).values_list("contact_id", flat=True):
+                lags.append((clock - due[contact_id]).total_seconds() + seconds)
             last_id = max(
                 last_id,
                 StageTransition.objects.order_by("-id").values_list("id", flat=True).first() or 0,

@@ -133,6 +133,10 @@ LIFECYCLE_SWEEP_SECONDS = env.int("LIFECYCLE_SWEEP_SECONDS", default=24 * 3600)
 # app that registered no due moments makes every contact due again.
 LIFECYCLE_DUE_BATCH = env.int("LIFECYCLE_DUE_BATCH", default=20_000)
 LIFECYCLE_DUE_FALLBACK_SECONDS = env.int("LIFECYCLE_DUE_FALLBACK_SECONDS", default=900)
+# A due contact whose moment passed longer ago than this (the due runs stopped for a
+# while) is replayed, so its moves are dated at their boundaries; one on time moves at
+# the run, within LIFECYCLE_DUE_SECONDS of its boundary.
+LIFECYCLE_DUE_LATE_SECONDS = env.int("LIFECYCLE_DUE_LATE_SECONDS", default=300)
 LIFECYCLE_MARK_BATCH = env.int("LIFECYCLE_MARK_BATCH", default=2000)
 # Stage moves dated more than this long ago (history brought in, a late event) are
 # recorded and counted, but trigger no journey and no message: a history import never

@@ -4,9 +4,9 @@ Whenever the engine evaluates contacts — their marks drained, a sweep chunk, a
 run — it also stores, in the same transaction, the earliest moment at which time alone
 could change what the stage rules say of each of them (`lifecycle_contactdue`). Beat
 runs `lifecycle.evaluate_due` every LIFECYCLE_DUE_SECONDS (15): it reads, through the
-(workspace, due_at) index, only the contacts whose moment has come, replays those the
-rules now move (dating each move when its boundary was crossed, as the periodic sweep
-did) and stores their next moment. A change of the stage definitions still sweeps
+(workspace, due_at) index, only the contacts whose moment has come, evaluates them
+(set-based when on time; replayed, each move dated at its boundary, when late) and
+stores their next moment. A change of the stage definitions still sweeps
 everyone (and stores everyone's moment); a rare periodic sweep
 (LIFECYCLE_SWEEP_SECONDS) stays as a safety net and logs what it moved, which should
 be nothing."""
@@ -24,9 +24,9 @@ from django.utils import timezone
 from contacts.rules import Scope
 from contacts.rules.due import due_candidates
 from contacts.services.locks import contacts_hold
-from lifecycle.models import ContactDue, Stage
+from lifecycle.models import Cause, ContactDue, Stage
 from lifecycle.selectors import stages_for_workspace
-from lifecycle.services.evaluation import merge_params, stages_movers
+from lifecycle.services.evaluation import merge_params, stages_evaluate, stages_movers
 from lifecycle.services.replay import stages_replay
 from workspaces.models import Workspace
 
@@ -54,6 +54,10 @@ ORDER BY d.contact_id
 ON CONFLICT (contact_id) DO UPDATE SET due_at = EXCLUDED.due_at, computed_at = EXCLUDED.computed_at
 WHERE x.computed_at <= EXCLUDED.computed_at AND x.due_at IS DISTINCT FROM EXCLUDED.due_at
 """
+
+_LOCK_SQL = """
+SELECT x.contact_id FROM lifecycle_contactdue x
+WHERE x.workspace_id = %(ws)s AND {scope_x} ORDER BY x.contact_id FOR UPDATE"""
 
 # A pin holds a contact until `pinned_until`: then the rules act again.
 _PINS = """
@@ -106,49 +110,92 @@ def contacts_due_store(
         "high": scope.high,
     }
     sql, params = merge_params(sql, positional, named)
+    lock, lock_params = merge_params(
+        _LOCK_SQL.replace("{scope_x}", _scope_sql("x.contact_id", scope)), (), named
+    )
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("SET LOCAL jit = off")
         cursor.execute("SET LOCAL work_mem = '64MB'")
+        # The rows first, in contact order (every writer's order, after the contacts'
+        # stage rows), so that a sweep chunk and the marks' evaluation never deadlock.
+        cursor.execute(lock, lock_params)
         cursor.execute(sql, params)
         return int(cursor.rowcount)
 
 
 def due_contacts_evaluate(
-    *, now: dt.datetime | None = None, batch: int | None = None, workspace_ids: Sequence[int] = ()
+    *,
+    now: dt.datetime | None = None,
+    batch: int | None = None,
+    workspace_ids: Sequence[int] = (),
+    late_seconds: float | None = -1.0,
 ) -> tuple[int, int]:
     """Evaluate the contacts whose due moment has come, in every workspace (or those
-    named), `batch` at a time: replay those the rules move now and store everyone's
-    next moment. Returns (contacts evaluated, moves written). Nothing else is read."""
+    named), `batch` at a time, and store each one's next moment. Returns (contacts
+    evaluated, moves written). Nothing else is read.
+
+    A contact on time (its moment passed at most `late_seconds` ago, by default
+    LIFECYCLE_DUE_LATE_SECONDS) is evaluated with the engine's set-based statement and
+    moves now, within a run interval of its boundary. One that is late (the runs
+    stopped for a while, or its moment was long past when it was stored) is replayed
+    from now, so each move is dated when its boundary was crossed, and every boundary
+    crossed since (customer → at risk → lapsed). `late_seconds=None`: everyone is on
+    time."""
     now = now or timezone.now()
     batch = batch or settings.LIFECYCLE_DUE_BATCH
+    if late_seconds is not None and late_seconds < 0:
+        late_seconds = settings.LIFECYCLE_DUE_LATE_SECONDS
+    late_before = None if late_seconds is None else now - dt.timedelta(seconds=late_seconds)
     workspaces = Workspace.objects.order_by("pk")
     if workspace_ids:
         workspaces = workspaces.filter(pk__in=list(workspace_ids))
     evaluated = moved = 0
     for workspace in workspaces:
         while True:
-            ids = list(
+            rows = list(
                 ContactDue.objects.filter(workspace=workspace, due_at__lte=now)
                 .order_by("due_at")
-                .values_list("contact_id", flat=True)[:batch]
+                .values_list("contact_id", "due_at")[:batch]
             )
-            if not ids:
+            if not rows:
                 break
             with transaction.atomic():
-                held = contacts_hold(contact_ids=ids)
-                stages = list(stages_for_workspace(workspace=workspace))
-                scope = Scope.of(held)
-                movers = stages_movers(workspace=workspace, scope=scope, now=now) if held else []
-                moved += stages_replay(
-                    workspace=workspace, since=dict.fromkeys(movers, now), now=now, stages=stages
-                )
-                if held:
-                    contacts_due_store(workspace=workspace, scope=scope, now=now, stages=stages)
+                held = contacts_hold(contact_ids=[contact_id for contact_id, _ in rows])
+                moved += _evaluate(workspace, rows, set(held), now, late_before)
                 # Contacts erased meanwhile went with their rows; any left is dropped.
-                ContactDue.objects.filter(contact_id__in=set(ids) - set(held)).delete()
+                ContactDue.objects.filter(
+                    contact_id__in=[i for i, _ in rows if i not in set(held)]
+                ).delete()
             evaluated += len(held)
-            if len(ids) < batch:
+            if len(rows) < batch:
                 break
     if evaluated:
         logger.info("lifecycle.due_evaluated contacts=%s moved=%s", evaluated, moved)
     return evaluated, moved
+
+
+def _evaluate(
+    workspace: Workspace,
+    rows: list[tuple[int, dt.datetime]],
+    held: set[int],
+    now: dt.datetime,
+    late_before: dt.datetime | None,
+) -> int:
+    stages = list(stages_for_workspace(workspace=workspace))
+    late = [i for i, due in rows if i in held and late_before is not None and due < late_before]
+    on_time = [i for i, due in rows if i in held and (late_before is None or due >= late_before)]
+    moved = 0
+    if on_time:
+        moved += stages_evaluate(
+            workspace=workspace, scope=Scope.of(on_time), cause=Cause.RULE, now=now
+        )
+    if late:
+        movers = stages_movers(workspace=workspace, scope=Scope.of(late), now=now)
+        moved += stages_replay(
+            workspace=workspace, since=dict.fromkeys(movers, now), now=now, stages=stages
+        )
+    if held:
+        contacts_due_store(
+            workspace=workspace, scope=Scope.of(sorted(held)), now=now, stages=stages
+        )
+    return moved

@@ -131,3 +131,17 @@ def test_the_safety_sweep_counts_what_it_moved(ws, stages, caplog):
     assert run.contacts_changed == 1
     assert stage_of(lost) == stage_of(kept) == "lapsed"
     assert due_of(lost) is None  # nothing left for time to change
+
+
+def test_a_contact_on_time_moves_at_the_run_within_its_interval(ws, stages):
+    """Runs every LIFECYCLE_DUE_SECONDS: the due contact is on time, the set-based
+    statement moves it at the run, seconds after its boundary."""
+    contact = ContactFactory.create(workspace=ws)
+    bought = purchase(contact, 89).occurred_at
+    sweep_now(workspace=ws)
+    boundary = bought + 90 * DAY + MICRO
+    run_at = boundary + dt.timedelta(seconds=10)
+    assert due_contacts_evaluate(now=run_at, workspace_ids=[ws.pk]) == (1, 1)
+    move = StageTransition.objects.filter(contact=contact).latest("at")
+    assert (move.to_stage.key, move.at) == ("at_risk", run_at)
+    assert due_of(contact) == bought + 180 * DAY + MICRO
