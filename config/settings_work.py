@@ -137,6 +137,9 @@ LIFECYCLE_DUE_FALLBACK_SECONDS = env.int("LIFECYCLE_DUE_FALLBACK_SECONDS", defau
 # while) is replayed, so its moves are dated at their boundaries; one on time moves at
 # the run, within LIFECYCLE_DUE_SECONDS of its boundary.
 LIFECYCLE_DUE_LATE_SECONDS = env.int("LIFECYCLE_DUE_LATE_SECONDS", default=300)
+# A sweep chunk (50,000 contacts) holding at least this many due contacts at once is
+# evaluated by id range rather than by id list (0: never).
+LIFECYCLE_DUE_DENSE_CHUNK = env.int("LIFECYCLE_DUE_DENSE_CHUNK", default=2500)
 LIFECYCLE_MARK_BATCH = env.int("LIFECYCLE_MARK_BATCH", default=2000)
 # Stage moves dated more than this long ago (history brought in, a late event) are
 # recorded and counted, but trigger no journey and no message: a history import never

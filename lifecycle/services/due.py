@@ -19,6 +19,7 @@ from collections.abc import Sequence
 
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import Count, Min
 from django.utils import timezone
 
 from contacts.rules import Scope
@@ -151,6 +152,9 @@ def due_contacts_evaluate(
         workspaces = workspaces.filter(pk__in=list(workspace_ids))
     evaluated = moved = 0
     for workspace in workspaces:
+        dense_evaluated, dense_moved = _dense_ranges(workspace, now, late_before)
+        evaluated += dense_evaluated
+        moved += dense_moved
         while True:
             rows = list(
                 ContactDue.objects.filter(workspace=workspace, due_at__lte=now)
@@ -171,6 +175,41 @@ def due_contacts_evaluate(
                 break
     if evaluated:
         logger.info("lifecycle.due_evaluated contacts=%s moved=%s", evaluated, moved)
+    return evaluated, moved
+
+
+def _dense_ranges(
+    workspace: Workspace, now: dt.datetime, late_before: dt.datetime | None
+) -> tuple[int, int]:
+    """A due set too large for id lists (after the runs stopped for a while): the sweep
+    chunks holding at least LIFECYCLE_DUE_DENSE_CHUNK due contacts are evaluated by id
+    range, as a sweep chunk is, which reads the rest of the range too but costs far less
+    than a long id list. Returns (due contacts evaluated, moves written)."""
+    from lifecycle.services.sweeps import sweep_chunks  # noqa: PLC0415 (sweeps imports us)
+
+    threshold = settings.LIFECYCLE_DUE_DENSE_CHUNK
+    due = ContactDue.objects.filter(workspace=workspace, due_at__lte=now)
+    if threshold <= 0 or due.count() < threshold:
+        return 0, 0
+    evaluated = moved = 0
+    for low, high in sweep_chunks(workspace=workspace):
+        stats = due.filter(contact_id__gte=low, contact_id__lte=high).aggregate(
+            n=Count("pk"), oldest=Min("due_at")
+        )
+        if stats["n"] < threshold:
+            continue
+        scope = Scope.between(low, high)
+        with transaction.atomic():
+            if late_before is not None and stats["oldest"] < late_before:
+                movers = stages_movers(workspace=workspace, scope=scope, now=now)
+                held = contacts_hold(contact_ids=movers)
+                moved += stages_replay(workspace=workspace, since=dict.fromkeys(held, now), now=now)
+            else:
+                moved += stages_evaluate(
+                    workspace=workspace, scope=scope, cause=Cause.RULE, now=now
+                )
+            contacts_due_store(workspace=workspace, scope=scope, now=now)
+        evaluated += stats["n"]
     return evaluated, moved
 
 

@@ -145,3 +145,20 @@ def test_a_contact_on_time_moves_at_the_run_within_its_interval(ws, stages):
     move = StageTransition.objects.filter(contact=contact).latest("at")
     assert (move.to_stage.key, move.at) == ("at_risk", run_at)
     assert due_of(contact) == bought + 180 * DAY + MICRO
+
+
+def test_a_dense_due_set_is_evaluated_by_id_range(ws, stages, settings):
+    """Many due at once (here: a chunk with 2 due of 3): the chunk is evaluated by id
+    range, moves keep their boundary dates, and only the due are counted."""
+    settings.LIFECYCLE_DUE_DENSE_CHUNK = 2
+    first, second = ContactFactory.create(workspace=ws), ContactFactory.create(workspace=ws)
+    never = ContactFactory.create(workspace=ws)
+    bought = [purchase(c, 89).occurred_at for c in (first, second)]
+    sweep_now(workspace=ws)
+    assert due_of(never) is None
+    assert due_contacts_evaluate(now=timezone.now() + 2 * DAY, workspace_ids=[ws.pk]) == (2, 2)
+    for contact, at in zip((first, second), bought, strict=True):
+        move = StageTransition.objects.filter(contact=contact).latest("at")
+        assert (move.to_stage.key, move.at) == ("at_risk", at + 90 * DAY + MICRO)
+        assert due_of(contact) == at + 180 * DAY + MICRO
+    assert stage_of(never) == "subscriber"
