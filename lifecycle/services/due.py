@@ -27,6 +27,7 @@ from contacts.rules.due import due_candidates
 from contacts.services.locks import contacts_hold
 from lifecycle.models import Cause, ContactDue, Stage
 from lifecycle.selectors import stages_for_workspace
+from lifecycle.services.chunks import sweep_chunks
 from lifecycle.services.evaluation import merge_params, stages_evaluate, stages_movers
 from lifecycle.services.replay import stages_replay
 from workspaces.models import Workspace
@@ -185,8 +186,6 @@ def _dense_ranges(
     chunks holding at least LIFECYCLE_DUE_DENSE_CHUNK due contacts are evaluated by id
     range, as a sweep chunk is, which reads the rest of the range too but costs far less
     than a long id list. Returns (due contacts evaluated, moves written)."""
-    from lifecycle.services.sweeps import sweep_chunks  # noqa: PLC0415 (sweeps imports us)
-
     threshold = settings.LIFECYCLE_DUE_DENSE_CHUNK
     due = ContactDue.objects.filter(workspace=workspace, due_at__lte=now)
     if threshold <= 0 or due.count() < threshold:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -18,6 +18,7 @@ from config.queue import enqueue
 from contacts.rules import Scope
 from contacts.services.locks import contacts_hold
 from lifecycle.models import Cause, SweepRun
+from lifecycle.services.chunks import sweep_chunks
 from lifecycle.services.due import contacts_due_store
 from lifecycle.services.evaluation import stages_evaluate, stages_movers
 from lifecycle.services.replay import stages_replay
@@ -25,28 +26,8 @@ from workspaces.models import Workspace
 
 logger = logging.getLogger(__name__)
 
-CHUNK_CONTACTS = 50_000
 # The reason of the sweeps beat starts: time has passed, nothing else changed.
 PERIODIC = "periodic"
-
-
-def sweep_chunks(*, workspace: Workspace, size: int = CHUNK_CONTACTS) -> list[tuple[int, int]]:
-    """Id ranges of about `size` contacts each, covering the whole workspace (and any
-    contact created while the sweep runs, by leaving the last range open)."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            """
-            SELECT min(id), max(id) FROM (
-                SELECT id, (row_number() OVER (ORDER BY id) - 1) / %s AS chunk
-                FROM contacts_contact WHERE workspace_id = %s
-            ) numbered GROUP BY chunk ORDER BY chunk
-            """,
-            [size, workspace.pk],
-        )
-        ranges = [(int(low), int(high)) for low, high in cursor.fetchall()]
-    if ranges:
-        ranges[-1] = (ranges[-1][0], 2**63 - 1)
-    return ranges
 
 
 def sweep_start(*, workspace: Workspace, reason: str, now: dt.datetime | None = None) -> SweepRun:
