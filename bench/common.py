@@ -23,7 +23,9 @@ sys.path.insert(0, str(ROOT))
 
 from config import embedded  # noqa: E402
 
-BENCH_DB = "stagecraft_bench"
+# BENCH_DB names another database, so that checkouts benchmarking on one server at
+# once do not drop each other's.
+BENCH_DB = os.environ.get("BENCH_DB", "stagecraft_bench")
 SECRET_KEY = "bench-" + "s" * 50
 
 
@@ -46,6 +48,23 @@ def fresh_database(name: str = BENCH_DB) -> str:
     with psycopg.connect(admin_url, autocommit=True) as conn:
         conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
         conn.execute(f"CREATE DATABASE {name}")
+    return with_database(base_database_url(), name)
+
+
+def database_from_template(template: str, name: str = BENCH_DB) -> str | None:
+    """The benchmark database as a copy of `template` (a database a benchmark built
+    earlier and kept), or None when there is no such database."""
+    import psycopg
+
+    admin_url = with_database(base_database_url(), "postgres").replace(
+        "postgres://", "postgresql://", 1
+    )
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [template])
+        if exists.fetchone() is None:
+            return None
+        conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        conn.execute(f"CREATE DATABASE {name} TEMPLATE {template}")
     return with_database(base_database_url(), name)
 
 

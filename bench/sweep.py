@@ -4,8 +4,16 @@ Builds a synthetic workspace (CONTACTS contacts, default 1,000,000, with ~10 eve
 each, the default stages) with COPY, derives the event summaries, then times, with
 real Celery worker processes (WORKERS, default 2) running the sweep's chunks:
 
-  sweep_all_s     the first sweep: every contact enters a stage
-  sweep_10pct_s   a sweep DAYS_LATER days on (default 21): ~10% move
+  sweep_all_s     the first sweep: every contact enters a stage (and gets its due
+                  moment: lifecycle/services/due.py)
+  due_none_s      a due run when nothing is due
+  due_10pct_s     the due run DAYS_LATER days on (default 21): ~10% move, on time
+                  (the set-based statement); due_10pct_replayed_s the same run late
+                  (replayed, every move dated at its boundary)
+  safety_sweep_moved  a periodic (safety) sweep right after it: what it moves (0)
+  boundary_lag_p95_s  due runs every LIFECYCLE_DUE_SECONDS (15) of a simulated clock
+                  for LAG_HOURS (2): p95 of boundary → stage change (bench/sweep_due.py)
+  sweep_10pct_s   instead, a full sweep DAYS_LATER days on: the same ~10% move
   sweep_none_s    the same sweep again: nothing moves
   floor_sql_s     the 10% sweep as one hand-written SQL statement on the same tables
   segment_count_s counting a typical segment
@@ -22,8 +30,10 @@ import time
 from typing import Any
 
 from bench.common import (
+    BENCH_DB,
     ROOT,
     bench_env,
+    database_from_template,
     django_setup,
     fresh_database,
     machine,
@@ -31,13 +41,14 @@ from bench.common import (
     report,
 )
 from bench.sweep_data import CONTACTS, build, log
+from bench.sweep_due import LAG_HOURS, TICK_SECONDS, boundary_lag, due_rows, due_run
 
 WORKERS = int(os.environ.get("WORKERS", "2"))
 DAYS_LATER = int(os.environ.get("DAYS_LATER", "21"))
 NAIVE_SAMPLE = int(os.environ.get("NAIVE_SAMPLE", "10000"))
 
 
-def run_sweep(workspace: Any, now: dt.datetime) -> tuple[float, int]:
+def run_sweep(workspace: Any, now: dt.datetime, reason: str = "bench") -> tuple[float, int]:
     """A sweep through the Celery workers; (seconds, contacts moved)."""
     from django.db import transaction
 
@@ -45,7 +56,7 @@ def run_sweep(workspace: Any, now: dt.datetime) -> tuple[float, int]:
 
     started = time.perf_counter()
     with transaction.atomic():
-        run = sweep_start(workspace=workspace, reason="bench", now=now)
+        run = sweep_start(workspace=workspace, reason=reason, now=now)
     while True:
         run.refresh_from_db()
         if run.finished_at is not None:
@@ -182,6 +193,8 @@ def snapshot(create: bool) -> None:
             cursor.execute(
                 "CREATE TABLE bench_stage_snapshot AS SELECT * FROM lifecycle_contactstage"
             )
+            cursor.execute("DROP TABLE IF EXISTS bench_due_snapshot")
+            cursor.execute("CREATE TABLE bench_due_snapshot AS SELECT * FROM lifecycle_contactdue")
             cursor.execute("SELECT coalesce(max(id), 0) FROM lifecycle_stagetransition")
             _snapshot_state["max_transition"] = cursor.fetchone()[0]
         else:
@@ -192,19 +205,42 @@ def snapshot(create: bool) -> None:
             cursor.execute("TRUNCATE lifecycle_contactstage")
             cursor.execute("INSERT INTO lifecycle_contactstage SELECT * FROM bench_stage_snapshot")
             cursor.execute("ANALYZE lifecycle_contactstage")
+            cursor.execute("TRUNCATE lifecycle_contactdue")
+            cursor.execute("INSERT INTO lifecycle_contactdue SELECT * FROM bench_due_snapshot")
+            cursor.execute("ANALYZE lifecycle_contactdue")
 
 
-def main() -> None:
+# SWEEP_BUILD_ONLY=1 builds the data set (contacts, events, summaries) into BENCH_DB
+# and stops, keeping it; SWEEP_TEMPLATE=<that database> then starts each run from a
+# copy of it instead of building again (an hour at 1M contacts on a loaded VM).
+BUILD_ONLY = os.environ.get("SWEEP_BUILD_ONLY") == "1"
+TEMPLATE = os.environ.get("SWEEP_TEMPLATE", "")
+# DUE_REPLAYED=0 skips timing the late (replayed) due run, the longest part at 1M.
+REPLAYED = os.environ.get("DUE_REPLAYED", "1") == "1"
+
+
+def prepare() -> tuple[str, Any, dt.datetime, int]:
+    """The bench database with its data: (url, workspace, build moment, events)."""
+    url = database_from_template(TEMPLATE) if TEMPLATE else None
+    if url is not None:
+        django_setup(url)
+        log(f"copied from {TEMPLATE}; migrating")
+        migrate()
+        from django.db import connection
+
+        from workspaces.models import Workspace
+
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT now_at, events FROM bench_sweep_meta")
+            now, events = cursor.fetchone()
+        return url, Workspace.objects.get(slug="bench"), now, int(events)
     url = fresh_database()
     django_setup(url)
     log("migrating the bench database")
     migrate()
     from django.db import connection
 
-    from contacts.rules import contacts_matching
     from contacts.services import event_summaries_rebuild
-    from lifecycle.selectors import stages_for_workspace
-    from tests.processes import Worker  # a real Celery worker process, as in the tests
     from workspaces.services import workspace_provision
 
     now = dt.datetime.now(dt.UTC).replace(microsecond=0)
@@ -216,7 +252,23 @@ def main() -> None:
         # What autovacuum does after a bulk load: statistics, and the visibility map
         # that lets rule sub-queries be index-only scans.
         cursor.execute("VACUUM ANALYZE contacts_eventsummary")
+        cursor.execute("CREATE TABLE bench_sweep_meta (now_at timestamptz, events bigint)")
+        cursor.execute("INSERT INTO bench_sweep_meta VALUES (%s, %s)", [now, events])
     log(f"{summaries} event summaries derived in {time.perf_counter() - started:.1f}s")
+    return url, workspace, now, events
+
+
+def main() -> None:
+    url, workspace, now, events = prepare()
+    if BUILD_ONLY:
+        log(f"built; SWEEP_TEMPLATE={BENCH_DB} runs from a copy of it")
+        return
+    from django.db import connection
+
+    from contacts.rules import contacts_matching
+    from lifecycle.selectors import stages_for_workspace
+    from tests.processes import Worker  # a real Celery worker process, as in the tests
+
     stages = {s.key: s.pk for s in stages_for_workspace(workspace=workspace)}
 
     worker = Worker(concurrency=WORKERS, log=ROOT / "bench" / "results" / "sweep-worker.log")
@@ -227,11 +279,35 @@ def main() -> None:
     try:
         log("sweep: every contact enters a stage")
         sweep_all_s, moved_all = run_sweep(workspace, now)
+        log(f"  {sweep_all_s:.1f}s, {moved_all} moved")
         peak_rss = max(peak_rss, worker.peak_rss_mb())
         with connection.cursor() as cursor:
+            # What autovacuum does after the bulk of the first sweep's writes.
             cursor.execute("ANALYZE lifecycle_contactstage")
+            cursor.execute("ANALYZE lifecycle_stagetransition")
+            cursor.execute("VACUUM ANALYZE lifecycle_contactdue")
+        rows = due_rows(workspace)
+        log(f"due run: nothing due ({rows} contacts have a due moment)")
+        due_none_s, due_none_evaluated, _ = due_run(workspace, now)
         later = now + dt.timedelta(days=DAYS_LATER)
         snapshot(create=True)
+        log(f"due run: {DAYS_LATER} days later")
+        due_10pct_s, due_10pct_evaluated, due_10pct_moved = due_run(workspace, later)
+        log(f"  {due_10pct_s:.1f}s, {due_10pct_evaluated} evaluated, {due_10pct_moved} moved")
+        log("safety sweep after it (periodic: what it moves, the due runs missed)")
+        safety_s, safety_moved = run_sweep(workspace, later, reason="periodic")
+        log(f"  {safety_s:.1f}s, {safety_moved} moved")
+        log(f"due runs every {TICK_SECONDS:g}s of the clock for {LAG_HOURS:g}h: boundary lag")
+        lag_p95, lag_moves = boundary_lag(workspace, later)
+        log(f"  p95 {lag_p95}s over {lag_moves} moves")
+        snapshot(create=False)
+        due_exact_s: float | None = None
+        due_exact_moved: int | None = None
+        if REPLAYED:
+            log(f"due run: {DAYS_LATER} days later, every due contact late (replayed)")
+            due_exact_s, _, due_exact_moved = due_run(workspace, later, exact=True)
+            log(f"  {due_exact_s:.1f}s, {due_exact_moved} moved")
+            snapshot(create=False)
         log(f"sweep: {DAYS_LATER} days later")
         sweep_10pct_s, moved_10pct = run_sweep(workspace, later)
         peak_rss = max(peak_rss, worker.peak_rss_mb())
@@ -264,6 +340,18 @@ def main() -> None:
             "workers": WORKERS,
             "sweep_all_s": round(sweep_all_s, 3),
             "sweep_all_changed": moved_all,
+            "due_rows": rows,
+            "due_none_s": round(due_none_s, 3),
+            "due_none_evaluated": due_none_evaluated,
+            "due_10pct_s": round(due_10pct_s, 3),
+            "due_10pct_evaluated": due_10pct_evaluated,
+            "due_10pct_changed": due_10pct_moved,
+            "due_10pct_replayed_s": None if due_exact_s is None else round(due_exact_s, 3),
+            "due_10pct_replayed_changed": due_exact_moved,
+            "safety_sweep_s": round(safety_s, 3),
+            "safety_sweep_moved": safety_moved,
+            "boundary_lag_p95_s": None if lag_p95 is None else round(lag_p95, 3),
+            "boundary_lag_moves": lag_moves,
             "sweep_10pct_s": round(sweep_10pct_s, 3),
             "sweep_10pct_changed": moved_10pct,
             "sweep_none_s": round(sweep_none_s, 3),

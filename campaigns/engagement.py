@@ -19,6 +19,7 @@ from django.db.models import Q
 from campaigns.models import Broadcast, Journey, JourneyStep
 from contacts.models import Channel
 from contacts.rules import ConditionSpec, Context, register_catalog_extra, register_condition
+from contacts.rules.due import MICROSECOND, DueContext, days, register_due
 from contacts.rules.predicates import contact_in
 from messaging.models import Message, Origin, Template
 
@@ -48,6 +49,20 @@ def _validate(node: dict[str, Any], here: str, validator: Any) -> None:
 
 
 def _compile(node: dict[str, Any], context: Context) -> Q:
+    return contact_in(_rows(node, context))
+
+
+def _due(node: dict[str, Any], context: DueContext) -> None:
+    """A message counts until just after its moment + the window: the oldest in the
+    window leaves first (a superset of the moments the result can change)."""
+    if "within_days" in node:
+        rows = _rows(node, context.rule_context()).values_list(
+            "contact_id", ACTIONS[node["message"]]
+        )
+        context.add_shifted(rows, [days(node["within_days"]) + MICROSECOND])
+
+
+def _rows(node: dict[str, Any], context: Context) -> Any:
     column = ACTIONS[node["message"]]
     rows = Message.objects.filter(
         context.scope.limit(),
@@ -71,7 +86,7 @@ def _compile(node: dict[str, Any], context: Context) -> Q:
             journey_id=node["journey_id"], journey__workspace=context.workspace
         ).values("pk")
         rows = rows.filter(origin_kind=Origin.JOURNEY_STEP, origin_id__in=steps)
-    return contact_in(rows)
+    return rows
 
 
 def describe_engagement(node: dict[str, Any]) -> str:
@@ -86,6 +101,7 @@ def describe_engagement(node: dict[str, Any]) -> str:
 
 def register_engagement_condition() -> None:
     register_condition(ConditionSpec("message", KEYS, _validate, _compile, describe_engagement))
+    register_due("message", _due)
     register_catalog_extra(engagement_catalog)
 
 

@@ -85,7 +85,14 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "task": "lifecycle.dispatch_transitions",
         "schedule": 2.0,
     },
-    # Time-based stage rules: each workspace is swept every LIFECYCLE_SWEEP_SECONDS.
+    # Time-based stage rules: the contacts whose due moment has come (a boundary such
+    # as "last purchase + 90 days" passed) are evaluated every LIFECYCLE_DUE_SECONDS.
+    "lifecycle.evaluate_due": {
+        "task": "lifecycle.evaluate_due",
+        "schedule": env.float("LIFECYCLE_DUE_SECONDS", default=15.0),
+    },
+    # The safety net: each workspace is swept whole every LIFECYCLE_SWEEP_SECONDS; it
+    # logs what it moved (lifecycle.safety_sweep_moved), which should be nothing.
     "lifecycle.sweep_due": {"task": "lifecycle.sweep_due", "schedule": 60.0},
     # Analytics: each workspace's rollups rebuilt from raw data, and its CLV models
     # refitted, every ANALYTICS_REBUILD_SECONDS / ANALYTICS_CLV_REFIT_SECONDS.
@@ -129,7 +136,19 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
 # are re-evaluated this often: their staleness bound, plus a minute and one build.
 SEGMENT_MEMBERS_REFRESH_SECONDS = env.int("SEGMENT_MEMBERS_REFRESH_SECONDS", default=300)
 SEGMENT_MEMBERS_CHUNK = env.int("SEGMENT_MEMBERS_CHUNK", default=100_000)
-LIFECYCLE_SWEEP_SECONDS = env.int("LIFECYCLE_SWEEP_SECONDS", default=900)
+# The safety sweep's interval (due moments move contacts in time: docs/rules.md).
+LIFECYCLE_SWEEP_SECONDS = env.int("LIFECYCLE_SWEEP_SECONDS", default=24 * 3600)
+# Due contacts evaluated per statement; and how soon a time-based condition of a later
+# app that registered no due moments makes every contact due again.
+LIFECYCLE_DUE_BATCH = env.int("LIFECYCLE_DUE_BATCH", default=20_000)
+LIFECYCLE_DUE_FALLBACK_SECONDS = env.int("LIFECYCLE_DUE_FALLBACK_SECONDS", default=900)
+# A due contact whose moment passed longer ago than this (the due runs stopped for a
+# while) is replayed, so its moves are dated at their boundaries; one on time moves at
+# the run, within LIFECYCLE_DUE_SECONDS of its boundary.
+LIFECYCLE_DUE_LATE_SECONDS = env.int("LIFECYCLE_DUE_LATE_SECONDS", default=300)
+# A sweep chunk (50,000 contacts) holding at least this many due contacts at once is
+# evaluated by id range rather than by id list (0: never).
+LIFECYCLE_DUE_DENSE_CHUNK = env.int("LIFECYCLE_DUE_DENSE_CHUNK", default=2500)
 LIFECYCLE_MARK_BATCH = env.int("LIFECYCLE_MARK_BATCH", default=2000)
 # Stage moves dated more than this long ago (history brought in, a late event) are
 # recorded and counted, but trigger no journey and no message: a history import never

@@ -7,8 +7,10 @@ from __future__ import annotations
 from django.db import transaction
 
 from contacts.models import Contact, ContactMark
+from contacts.rules import Scope
 from contacts.services import event_summaries_rebuild
 from lifecycle.services import stages_replay
+from lifecycle.services.due import contacts_due_store
 from workspaces.models import Workspace
 
 
@@ -27,4 +29,6 @@ def demo_history_replay(*, workspace: Workspace, chunk: int = 5000) -> int:
         # the summaries the sweeps and segments read are derived here once for everyone.
         event_summaries_rebuild(workspace_id=workspace.pk)
         ContactMark.objects.filter(workspace=workspace).delete()
+        # When time alone next moves each of them (lifecycle/services/due.py).
+        contacts_due_store(workspace=workspace, scope=Scope.everyone())
     return moved

@@ -75,6 +75,31 @@ class ContactStage(models.Model):
         return self.pinned and (self.pinned_until is None or self.pinned_until > moment)  # type: ignore[operator]
 
 
+class ContactDue(models.Model):
+    """The earliest moment at which time alone could change what the stage rules say
+    of a contact (docs/rules.md, "Due moments"): last purchase + 90 days, the 5th most
+    recent page view + 30 days, a pin's end. A contact with no row has none: only a
+    change to its data (a mark) or to the rules can move it. The due evaluation reads
+    the rows whose moment has come, by (workspace, due_at)."""
+
+    contact = models.OneToOneField(
+        Contact, primary_key=True, on_delete=models.CASCADE, related_name="+"
+    )
+    workspace = models.ForeignKey(
+        Workspace, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    due_at = models.DateTimeField()
+    # When the statement that computed it started (the database clock): a computation
+    # from an older snapshot never overwrites a newer one.
+    computed_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["workspace", "due_at"], name="contactdue_ws_due")]
+
+    def __str__(self) -> str:
+        return f"{self.contact_id} due {self.due_at}"
+
+
 class Cause(models.TextChoices):
     RULE = "rule", "Rule"
     MANUAL = "manual", "Manual (dashboard)"

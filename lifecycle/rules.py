@@ -14,6 +14,7 @@ from contacts.rules import (
     referenced_segments,
     register_field,
 )
+from contacts.rules.due import DueContext, age_shifts, register_due
 from contacts.rules.predicates import contact_in, number_q
 from contacts.rules.sql import Sql
 from lifecycle.models import ContactStage, Stage
@@ -75,6 +76,13 @@ def _stage_rules(workspace: Workspace) -> list[tuple[str, Any]]:
     ]
 
 
+def _days_in_stage_due(node: dict[str, Any], context: DueContext) -> None:
+    rows = ContactStage.objects.filter(context.scope.limit(), workspace=context.workspace)
+    context.add_shifted(
+        rows.values_list("contact_id", "entered_at"), age_shifts(node["op"], node.get("value"))
+    )
+
+
 def register_lifecycle_fields() -> None:
     if _stages_using_segment not in RULE_USERS:
         RULE_USERS.append(_stages_using_segment)
@@ -82,3 +90,4 @@ def register_lifecycle_fields() -> None:
         RULE_HOLDERS.append(_stage_rules)
     register_field(FieldSpec("stage", "choice", "Lifecycle stage", _stage, choices=_stage_keys))
     register_field(FieldSpec("days_in_stage", "number", "Days in current stage", _days_in_stage))
+    register_due("field:days_in_stage", _days_in_stage_due)

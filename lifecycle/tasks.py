@@ -9,6 +9,7 @@ from celery import shared_task
 from django.conf import settings
 
 from lifecycle import hooks, services
+from lifecycle.services.due import due_contacts_evaluate
 from lifecycle.services.whatif import whatif_funnel_run
 
 
@@ -37,6 +38,15 @@ def sweep_chunk_run(run_id: int, low: int, high: int, now: str | None = None) ->
 @shared_task(name="lifecycle.sweep_due")
 def sweep_due() -> list[int]:
     return services.sweeps_start_due(every=dt.timedelta(seconds=settings.LIFECYCLE_SWEEP_SECONDS))
+
+
+@shared_task(name="lifecycle.evaluate_due", acks_late=True)
+def evaluate_due() -> int:
+    """The contacts whose due moment has come (lifecycle/services/due.py); beat starts
+    one every LIFECYCLE_DUE_SECONDS. Two at once evaluate the same contacts twice,
+    which changes nothing the second time."""
+    evaluated, _moved = due_contacts_evaluate()
+    return evaluated
 
 
 @shared_task(name="lifecycle.dispatch_transitions", acks_late=True)

@@ -23,6 +23,7 @@ from contacts.rules import (
     register_condition,
     register_field,
 )
+from contacts.rules.due import MICROSECOND, DueContext, days, register_due
 from contacts.rules.predicates import cmp_q, compare, contact_in, number_q
 from loyalty.models import ContactTier, EntryKind, LedgerEntry, PointsBalance, Tier
 from workspaces.models import Workspace
@@ -151,8 +152,22 @@ def loyalty_rule_catalog(workspace: Workspace) -> dict[str, Any]:
     }
 
 
+def _earned_due(node: dict[str, Any], context: DueContext) -> None:
+    """Each entry counts until just after its moment + the window (a superset)."""
+    rows = LedgerEntry.objects.filter(
+        context.scope.limit(),
+        workspace=context.workspace,
+        kind__in=[EntryKind.EARN, EntryKind.REVERSE],
+        occurred_at__gte=context.now - days(node["within_days"]),
+    )
+    context.add_shifted(
+        rows.values_list("contact_id", "occurred_at"), [days(node["within_days"]) + MICROSECOND]
+    )
+
+
 def register_loyalty_fields() -> None:
     register_catalog_extra(loyalty_rule_catalog)
+    register_due("points_earned", _earned_due)
     register_field(FieldSpec("tier", "choice", "Loyalty tier", _tier, choices=_tier_names))
     register_condition(
         ConditionSpec(

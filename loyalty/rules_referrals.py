@@ -16,6 +16,7 @@ from typing import Any
 from django.db.models import Count, Q
 
 from contacts.rules import ConditionSpec, Context, register_condition
+from contacts.rules.due import MICROSECOND, DueContext, days, register_due
 from contacts.rules.predicates import cmp_q, compare
 from loyalty.models import Referral, ReferralStatus
 from loyalty.rules import CMP_SYMBOLS
@@ -38,6 +39,26 @@ def _validate(node: dict[str, Any], here: str, validator: Any) -> None:
         isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= MAX_DAYS
     ):
         validator.error(f"{here}.within_days", f"a whole number of days from 1 to {MAX_DAYS}")
+
+
+def _rows(converted: bool, context: Context) -> Any:
+    rows = Referral.objects.filter(context.scope.limit("referrer_id"), workspace=context.workspace)
+    if converted:
+        return rows.filter(converted_at__isnull=False).exclude(
+            status__in=[ReferralStatus.REJECTED, ReferralStatus.REVERSED]
+        )
+    return rows.exclude(status=ReferralStatus.REJECTED)
+
+
+def _due(converted: bool) -> Any:
+    def due(node: dict[str, Any], context: DueContext) -> None:
+        """Each referral counts until just after its moment + the window."""
+        if "within_days" in node:
+            column = "converted_at" if converted else "created_at"
+            rows = _rows(converted, context.rule_context()).values_list("referrer_id", column)
+            context.add_shifted(rows, [days(node["within_days"]) + MICROSECOND])
+
+    return due
 
 
 def _compiler(converted: bool) -> Any:
@@ -77,6 +98,7 @@ def _describe(node: dict[str, Any]) -> str:
 
 def register_referral_conditions() -> None:
     for key, converted in (("referrals_sent", False), ("referrals_converted", True)):
+        register_due(key, _due(converted))
         register_condition(
             ConditionSpec(
                 key, frozenset({key, "within_days"}), _validate, _compiler(converted), _describe

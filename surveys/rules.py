@@ -12,6 +12,7 @@ from typing import Any
 from django.db.models import F, Q
 
 from contacts.rules import Context, FieldSpec, register_field
+from contacts.rules.due import DueContext, age_shifts, register_due, relative_shifts
 from contacts.rules.predicates import contact_in, moment_q, number_q
 from contacts.rules.sql import Sql
 from surveys.models import Category, ContactSurveyFacts
@@ -62,7 +63,20 @@ def _days_since(op: str, value: Any, context: Context) -> Q:
     return contact_in(rows.filter(number_q(days, op, value)))
 
 
+def _due(shifts: Any) -> Any:
+    def due(node: dict[str, Any], context: DueContext) -> None:
+        rows = _facts(context.rule_context(), last_answered_at__isnull=False)
+        context.add_shifted(
+            rows.values_list("contact_id", "last_answered_at"),
+            shifts(node["op"], node.get("value")),
+        )
+
+    return due
+
+
 def register_survey_fields() -> None:
+    register_due("field:survey_answered_at", _due(relative_shifts))
+    register_due("field:days_since_survey_answered", _due(age_shifts))
     register_field(FieldSpec("nps_score", "number", "Last NPS score (0-10)", _number("nps_score")))
     register_field(
         FieldSpec(

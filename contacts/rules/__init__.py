@@ -18,6 +18,7 @@ from contacts.rules.compiler import (
     matching_ids,
 )
 from contacts.rules.context import Context, Scope
+from contacts.rules.due import register_contact_due, register_due
 from contacts.rules.fields import register_contact_fields
 from contacts.rules.registry import (
     CATALOG_EXTRAS,
@@ -39,6 +40,7 @@ from contacts.rules.validation import (
 )
 
 register_contact_fields()
+register_contact_due()
 
 __all__ = [
     "CATALOG_EXTRAS",
@@ -57,6 +59,7 @@ __all__ = [
     "referenced_segments",
     "register_catalog_extra",
     "register_condition",
+    "register_due",
     "register_field",
     "rule_errors",
     "segment_change_errors",

@@ -10,6 +10,7 @@ import random
 from django.conf import settings
 from django.db import transaction
 
+from contacts.rules import Scope
 from contacts.services import (
     MarkClaim,
     contact_marks_claim,
@@ -22,6 +23,7 @@ from contacts.services import (
     segment_members_refresh,
 )
 from lifecycle.hooks import HookBusy, contacts_refreshed
+from lifecycle.services.due import contacts_due_store
 from lifecycle.services.replay import stages_replay
 from workspaces.models import Workspace
 
@@ -93,9 +95,12 @@ def _stages_step(claim: MarkClaim, now: dt.datetime | None) -> int:
         workspace = Workspace.objects.get(pk=claim.workspace_id)
         # Each contact from the earliest moment its changes are about: now for an
         # edit, the event's time for an event (a late one rewrites what follows it).
-        return stages_replay(
+        moved = stages_replay(
             workspace=workspace, since={i: claim.since.get(i) for i in ids}, now=now
         )
+        # Their next due moment, from their data as it now is (lifecycle/services/due.py).
+        contacts_due_store(workspace=workspace, scope=Scope.of(ids), now=now)
+        return moved
 
 
 def _derived_step(claim: MarkClaim) -> None:

@@ -10,8 +10,10 @@ from django.utils import timezone
 
 from config.errors import InvalidInput, NotFound
 from contacts.models import Contact
+from contacts.rules import Scope
 from contacts.services import contacts_hold, contacts_mark_changed
 from lifecycle.models import Cause, ContactStage, Stage, StageTransition
+from lifecycle.services.due import contacts_due_store
 from workspaces.services import Actor
 
 logger = logging.getLogger(__name__)
@@ -46,6 +48,8 @@ def contact_stage_set(
     if current is not None and current.stage_id == stage.pk:
         current.pinned, current.pinned_until = pin, pinned_until if pin else None
         current.save(update_fields=["pinned", "pinned_until"])
+        # A pin's end is a due moment (the rules act again then).
+        contacts_due_store(workspace=stage.workspace, scope=Scope.of([contact.pk]), now=now)
         return None
     from_stage_id = current.stage_id if current else None
     ContactStage.objects.update_or_create(
@@ -58,6 +62,7 @@ def contact_stage_set(
             "pinned_until": pinned_until if pin else None,
         },
     )
+    contacts_due_store(workspace=stage.workspace, scope=Scope.of([contact.pk]), now=now)
     return StageTransition.objects.create(
         workspace_id=contact.workspace_id,
         contact=contact,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -18,34 +18,16 @@ from config.queue import enqueue
 from contacts.rules import Scope
 from contacts.services.locks import contacts_hold
 from lifecycle.models import Cause, SweepRun
+from lifecycle.services.chunks import sweep_chunks
+from lifecycle.services.due import contacts_due_store
 from lifecycle.services.evaluation import stages_evaluate, stages_movers
 from lifecycle.services.replay import stages_replay
 from workspaces.models import Workspace
 
 logger = logging.getLogger(__name__)
 
-CHUNK_CONTACTS = 50_000
 # The reason of the sweeps beat starts: time has passed, nothing else changed.
 PERIODIC = "periodic"
-
-
-def sweep_chunks(*, workspace: Workspace, size: int = CHUNK_CONTACTS) -> list[tuple[int, int]]:
-    """Id ranges of about `size` contacts each, covering the whole workspace (and any
-    contact created while the sweep runs, by leaving the last range open)."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            """
-            SELECT min(id), max(id) FROM (
-                SELECT id, (row_number() OVER (ORDER BY id) - 1) / %s AS chunk
-                FROM contacts_contact WHERE workspace_id = %s
-            ) numbered GROUP BY chunk ORDER BY chunk
-            """,
-            [size, workspace.pk],
-        )
-        ranges = [(int(low), int(high)) for low, high in cursor.fetchall()]
-    if ranges:
-        ranges[-1] = (ranges[-1][0], 2**63 - 1)
-    return ranges
 
 
 def sweep_start(*, workspace: Workspace, reason: str, now: dt.datetime | None = None) -> SweepRun:
@@ -82,12 +64,22 @@ def sweep_chunk(*, run_id: int, low: int, high: int, now: dt.datetime | None = N
     """Evaluate one chunk of a sweep; returns how many contacts moved. Safe to run
     twice: a repeated chunk finds nothing left to change."""
     run = SweepRun.objects.select_related("workspace").get(pk=run_id)
-    if run.reason == PERIODIC:
-        moved = _time_moves(workspace=run.workspace, scope=Scope.between(low, high), now=now)
-    else:
-        moved = stages_evaluate(
-            workspace=run.workspace, scope=Scope.between(low, high), cause=Cause.RULE, now=now
-        )
+    scope = Scope.between(low, high)
+    with transaction.atomic():
+        if run.reason == PERIODIC:
+            moved = _time_moves(workspace=run.workspace, scope=scope, now=now)
+            if moved:
+                # Due moments should have moved them already (docs/rules.md).
+                logger.warning(
+                    "lifecycle.safety_sweep_moved workspace=%s run=%s moved=%s",
+                    run.workspace_id,
+                    run_id,
+                    moved,
+                )
+        else:
+            moved = stages_evaluate(workspace=run.workspace, scope=scope, cause=Cause.RULE, now=now)
+        # Every contact's next due moment, in the transaction that evaluated it.
+        contacts_due_store(workspace=run.workspace, scope=scope, now=now)
     with transaction.atomic():
         SweepRun.objects.filter(pk=run_id).update(
             chunks_done=F("chunks_done") + 1, contacts_changed=F("contacts_changed") + moved
@@ -112,12 +104,13 @@ def _time_moves(*, workspace: Workspace, scope: Scope, now: dt.datetime | None) 
 
 def sweep_now(*, workspace: Workspace, now: dt.datetime | None = None) -> int:
     """Run a whole sweep in this process (commands, tests); returns contacts moved."""
-    return sum(
-        stages_evaluate(
-            workspace=workspace, scope=Scope.between(low, high), cause=Cause.RULE, now=now
-        )
-        for low, high in sweep_chunks(workspace=workspace)
-    )
+    moved = 0
+    for low, high in sweep_chunks(workspace=workspace):
+        with transaction.atomic():
+            scope = Scope.between(low, high)
+            moved += stages_evaluate(workspace=workspace, scope=scope, cause=Cause.RULE, now=now)
+            contacts_due_store(workspace=workspace, scope=scope, now=now)
+    return moved
 
 
 def sweeps_start_due(*, every: dt.timedelta) -> list[int]:
