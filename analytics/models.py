@@ -396,7 +396,6 @@ class SurveySendDay(models.Model):
         return f"survey {self.survey_id} on {self.day}: {self.sent} sent"
 
 
-import analytics.models_periods  # noqa: E402,F401 (PurchaseDay, OrderDay, ... StayLength)
-
-# Importing the module registers all its models; these are the ones imported from here.
+# Importing these modules registers their models (periods: PurchaseDay … StayLength).
+import analytics.models_periods  # noqa: E402,F401
 from analytics.models_loyalty import LoyaltyActiveGap, LoyaltyDay, LoyaltyTierMoveDay  # noqa: E402,F401
