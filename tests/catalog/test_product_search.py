@@ -66,7 +66,8 @@ def test_chosen_ids_get_their_labels_and_bad_ids_are_refused(owner, outsider, ws
 def test_the_editor_gets_the_search_not_a_list(owner, ws):
     _load(ws, 3)
     page = owner.web.get(f"/w/{ws.slug}/templates/new/?channel=email").content.decode()
-    options = json.loads(page.split('id="blocks-options" type="application/json">')[1].split("<")[0])
+    marker = 'id="blocks-options" type="application/json">'
+    options = json.loads(page.split(marker)[1].split("<")[0])
     product = options["extra"]["product"]
     assert product["choices"] == [] and product["search_url"] == f"/w/{ws.slug}/catalogue/search/"
     assert product["sms_link"] == "{{ product_%s.url }}"

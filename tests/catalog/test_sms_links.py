@@ -54,7 +54,8 @@ def test_an_sms_product_link_is_tracked_and_attributed(client, ws, outsider, set
     message = _render(ws, template.pk, contact)
     short = tokens.short_click_url(message.pk, 0)
     assert message.body_text == f"Back: Mug {short}. Bye" and message.links == [mug.url]
-    assert short.startswith(settings.BASE_URL + "/m/s/") and len(short) - len(settings.BASE_URL) < 40
+    assert short.startswith(settings.BASE_URL + "/m/s/")
+    assert len(short) - len(settings.BASE_URL) < 40
     assert MessageProduct.objects.filter(message_id=message.pk, product=mug).exists()
     sent = timezone.now() - dt.timedelta(hours=1)
     Message.objects.filter(pk=message.pk).update(
@@ -75,9 +76,10 @@ def test_an_sms_product_link_is_tracked_and_attributed(client, ws, outsider, set
     assert [(r.kind, r.shown, r.clicks, str(r.revenue)) for r in rows] == [
         ("product", 1, 1, "8.00")
     ]
-    assert product_performance(
-        workspace=outsider.workspace, origin_kind="broadcast", origin_ids=[77]
-    ) == []
+    assert (
+        product_performance(workspace=outsider.workspace, origin_kind="broadcast", origin_ids=[77])
+        == []
+    )
 
 
 def test_the_first_recommendation_link(ws):
