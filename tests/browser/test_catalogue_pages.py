@@ -171,6 +171,7 @@ def test_browse_abandonment_journey_form_and_sms_link(page: Page, live_server, o
     expect(body).to_have_value("Still want it? {{ top_pick.url }}")
     body.fill("Back: ")
     page.fill("#sms-link-product", "espresso")
+    expect(page.locator(".sms-link-picker .search-results button")).to_have_count(1)
     result = page.locator(".sms-link-picker .search-results button").first
     expect(result).to_contain_text("Espresso <b>blend</b> (espresso-blend)")
     result.click()
