@@ -11,20 +11,26 @@ from campaigns.journeys.product_triggers import CART_OR_PURCHASE, SESSION_MAX_DA
 from campaigns.journeys.triggers import enrol_from, live_journeys
 from campaigns.models import Journey, JourneyScanMark, TriggerKind
 
-# 1. the views that can belong to a session closing in (since, until]: from
-#    SESSION_MAX_DAYS before `since` up to now (a later view extends a session);
+# 0. the contacts who may have a session closing in (since, until]: a view in
+#    (since - N hours, until - N hours] (the event_ws_name_time index, a thin slice);
+# 1. their views that can belong to such a session: from SESSION_MAX_DAYS before
+#    `since` up to now (a later view extends a session; the contact/name/time index);
 # 2. a new session starts at a view more than N hours after the contact's previous
 #    one; sessions are numbered by a running sum of those starts;
 # 3. a session closes N hours after its last view; those closing in (since, until]
 #    whose contact has no cart or purchase from the first view to the close enter.
 _SESSIONS_SQL = """
-WITH views AS (
+WITH closing AS (
+    SELECT DISTINCT c.contact_id FROM contacts_event c
+    WHERE c.workspace_id = %(ws)s AND c.name = 'product_viewed' AND c.contact_id IS NOT NULL
+      AND c.occurred_at > %(since)s - %(gap)s AND c.occurred_at <= %(until)s - %(gap)s
+), views AS (
     SELECT e.id, e.contact_id, e.occurred_at,
            CASE WHEN lag(e.occurred_at) OVER w IS NULL
                   OR e.occurred_at - lag(e.occurred_at) OVER w > %(gap)s
                 THEN 1 ELSE 0 END AS starts
-    FROM contacts_event e
-    WHERE e.workspace_id = %(ws)s AND e.name = 'product_viewed' AND e.contact_id IS NOT NULL
+    FROM closing k JOIN contacts_event e ON e.contact_id = k.contact_id
+    WHERE e.workspace_id = %(ws)s AND e.name = 'product_viewed'
       AND e.occurred_at > %(since)s - %(gap)s - %(session_max)s AND e.occurred_at <= %(now)s
     WINDOW w AS (PARTITION BY e.contact_id ORDER BY e.occurred_at, e.id)
 ), numbered AS (
