@@ -83,6 +83,9 @@ def main() -> None:
                     later = min(now, at + dt.timedelta(minutes=rng.randrange(5, 300)))
                     items = json.dumps({"items": [{"product_id": sku}]})
                     copy.write_row((workspace.pk, contact, name, items, "", later, later))
+        # Statistics after the bulk load, as seed_demo does: without them the planner
+        # takes the workspace for a few contacts and joins them by a nested loop.
+        cursor.execute("ANALYZE contacts_contact")
         cursor.execute("ANALYZE contacts_event")
     journey = journey_create(
         workspace=workspace,
