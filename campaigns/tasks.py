@@ -5,6 +5,7 @@ from __future__ import annotations
 from celery import shared_task
 
 from campaigns.broadcasts.delivery import broadcast_materialise, broadcasts_advance
+from campaigns.journeys.browse_scan import browse_scan
 from campaigns.journeys.engine import journeys_pump
 from campaigns.journeys.triggers import journeys_scan
 
@@ -29,3 +30,10 @@ def journeys_advance_task() -> int:
 @shared_task(name="campaigns.journeys_scan", acks_late=True, ignore_result=True)
 def journeys_scan_task(dates: bool = False) -> dict[str, int]:
     return journeys_scan(dates=dates)
+
+
+@shared_task(name="campaigns.browse_scan", acks_late=True, ignore_result=True)
+def browse_scan_task() -> int:
+    # Each journey's watermark row is claimed with SKIP LOCKED and moved in the
+    # transaction that enrols: a repeated or concurrent run judges no window twice.
+    return browse_scan()

@@ -20,6 +20,15 @@ from django.db import connection
 from workspaces.models import Workspace
 
 CENT = Decimal("0.01")
+# How the performance table names each kind of what a message showed.
+KIND_LABELS = {
+    "product": "Product block",
+    "cart": "Cart block",
+    "for_you": "Recommended for them",
+    "popular": "Most popular",
+    "bought_together": "Bought together",
+    "viewed": "Products they looked at",
+}
 _SQL = """
 WITH shown AS (
     SELECT mp.kind, mp.message_id, mp.url, p.product_id AS sku, p.price, m.contact_id,
@@ -60,6 +69,15 @@ class KindPerformance:
     shown: int
     clicks: int
     revenue: Decimal
+
+    @property
+    def label(self) -> str:
+        return KIND_LABELS.get(self.kind, self.kind)
+
+    @property
+    def click_rate(self) -> float:
+        """Clicks per product shown."""
+        return self.clicks / self.shown if self.shown else 0.0
 
 
 def product_performance(

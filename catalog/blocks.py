@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.urls import reverse
+
 from catalog.models import Product
 from messaging.blocks.kinds import BlockKind, Errors
 from workspaces.models import Workspace
@@ -22,9 +24,9 @@ from workspaces.models import Workspace
 REC_KINDS = {
     "for_you": "For you (bought together with their purchases, then popular)",
     "popular": "Most popular",
+    "viewed": "Products they looked at lately (browse abandonment)",
 }
 COUNTS = range(1, 9)
-PICKER_MAX = 500
 _CELL = "padding:6px;vertical-align:top;text-align:center;font:14px/1.4 Arial,sans-serif"
 _IMG = "display:block;width:100%;max-width:180px;height:auto;margin:0 auto 6px;border:0"
 _LINK = "color:#1d1d1d;text-decoration:none;font-weight:600"
@@ -84,13 +86,8 @@ def _product_text(block: dict[str, Any]) -> str:
     return f"{{{{ {name}.title }}}} {{{{ {name}.price }}}}: {{{{ {name}.url }}}}"
 
 
-def _product_choices(workspace: Workspace) -> list[tuple[Any, str]]:
-    rows = (
-        Product.objects.filter(workspace=workspace, active=True)
-        .order_by("title", "product_id")
-        .values_list("pk", "title", "product_id")[:PICKER_MAX]
-    )
-    return [(pk, f"{title} ({product_id})") for pk, title, product_id in rows]
+def _product_search_url(workspace: Workspace) -> str:
+    return reverse("catalog:search", args=[workspace.slug])
 
 
 PRODUCT_BLOCK = BlockKind(
@@ -100,8 +97,12 @@ PRODUCT_BLOCK = BlockKind(
     text=_product_text,
     field="product",
     field_label="Product",
-    choices=_product_choices,
-    empty="No products yet: load them under Catalogue first.",
+    # Searched, not listed (catalog/views_search.py): a catalogue can be 50,000 long.
+    choices=lambda workspace: [],
+    empty="No products match: load them under Catalogue first.",
+    search_url=_product_search_url,
+    sms_link="{{ product_%s.url }}",
+    sms_fixed=(("Their first recommendation (for you)", "{{ top_pick.url }}"),),
 )
 
 

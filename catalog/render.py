@@ -1,6 +1,7 @@
 """The names the catalogue's blocks use in a message template (registered with
-messaging's `register_context_provider`): `product_<id>`, `recs_<kind>_<n>` and
-`cart`. Only what the template names is loaded.
+messaging's `register_context_provider`): `product_<id>`, `recs_<kind>_<n>`, `cart`
+and `top_pick` (the contact's first recommendation, for an SMS link). Only what the
+template names is loaded.
 
 When a real message is rendered (a message id), what it showed is recorded in
 `catalog_messageproduct` (message, product, kind, address), so clicks on those
@@ -17,17 +18,20 @@ from django.utils import timezone
 
 from catalog.models import MessageProduct, Product
 from catalog.recommendations import recommendations_for_contact
-from catalog.selectors import popular_products
+from catalog.selectors import popular_products, viewed_products
 from contacts.models import Contact, Event
 from messaging.models import Template
 from workspaces.models import Workspace
 
 PRODUCT = re.compile(r"\bproduct_(\d{1,18})\b")
-RECS = re.compile(r"\brecs_(for_you|popular)_([1-8])\b")
+RECS = re.compile(r"\brecs_(for_you|popular|viewed)_([1-8])\b")
 CART = re.compile(r"\bcart\.items\b")
+# An SMS's link to the contact's first recommendation (the SMS editor inserts it).
+TOP_PICK = re.compile(r"\btop_pick\b")
 CART_EVENTS = ("cart_abandoned", "added_to_cart")
 KIND_PRODUCT = "product"
 KIND_CART = "cart"
+KIND_VIEWED = "viewed"
 
 
 def _price(price: Decimal | None, currency: str, workspace: Workspace) -> str:
@@ -90,10 +94,20 @@ def catalog_context(
         n = int(count)
         if kind == "for_you" and contact is not None:
             recs = [(r.product, r.kind) for r in recommendations_for_contact(contact=contact, n=n)]
+        elif kind == KIND_VIEWED and contact is not None:
+            viewed = viewed_products(workspace=workspace, contact=contact, n=n)
+            recs = [(p, KIND_VIEWED) for p in viewed]
         else:
             recs = [(p, "popular") for p in popular_products(workspace=workspace, n=n)]
         out[f"recs_{kind}_{count}"] = [product_data(p, workspace) for p, _ in recs]
         shown += recs
+    if TOP_PICK.search(text):
+        if contact is not None:
+            top = [(r.product, r.kind) for r in recommendations_for_contact(contact=contact, n=1)]
+        else:
+            top = [(p, "popular") for p in popular_products(workspace=workspace, n=1)]
+        out["top_pick"] = product_data(top[0][0], workspace) if top else {}
+        shown += top
     if CART.search(text) and contact is not None:
         out["cart"], held = _cart(workspace, contact)
         shown += [(p, KIND_CART) for p in held]

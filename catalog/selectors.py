@@ -13,7 +13,12 @@ from catalog.models import (
     ProductPopularity,
     UnknownProduct,
 )
+from contacts.models import Contact, Event
 from workspaces.models import Workspace
+
+# How many of a contact's latest views "Products they looked at" reads, and how far back.
+VIEWED_EVENTS_MAX = 50
+VIEWED_DAYS = 7
 
 
 def product_get(*, workspace: Workspace, product_id: str) -> Product | None:
@@ -83,3 +88,30 @@ def popular_products(*, workspace: Workspace, n: int) -> list[Product]:
         .order_by("-buyers", "product_id")[:n]
     )
     return [row.product for row in rows]
+
+
+def viewed_products(*, workspace: Workspace, contact: Contact, n: int) -> list[Product]:
+    """The distinct products the contact looked at (`product_viewed`) lately, latest
+    first: the active, in-stock ones the catalogue holds, from their last
+    `VIEWED_EVENTS_MAX` views in `VIEWED_DAYS` days (the browse-abandonment message's
+    "the products you looked at"). Read through the contact/name/time event index."""
+    since = dt.datetime.now(tz=dt.UTC) - dt.timedelta(days=VIEWED_DAYS)
+    ids = (
+        Event.objects.filter(
+            workspace=workspace, contact=contact, name="product_viewed", occurred_at__gte=since
+        )
+        .order_by("-occurred_at", "-id")
+        .values_list("properties__product_id", flat=True)[:VIEWED_EVENTS_MAX]
+    )
+    order: list[str] = []
+    for value in ids:
+        sku = str(value).strip() if isinstance(value, str | int) else ""
+        if sku and sku not in order:
+            order.append(sku)
+    held = {
+        p.product_id: p
+        for p in Product.objects.filter(
+            workspace=workspace, product_id__in=order, active=True, in_stock=True
+        )
+    }
+    return [held[sku] for sku in order if sku in held][:n]

@@ -126,6 +126,8 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     # segment triggers compared every minute, date triggers every 15 minutes.
     "campaigns.journeys_advance": {"task": "campaigns.journeys_advance", "schedule": 1.0},
     "campaigns.journeys_scan": {"task": "campaigns.journeys_scan", "schedule": 60.0},
+    # Browse abandonment: the view sessions whose hours have passed, every 5 minutes.
+    "campaigns.browse_scan": {"task": "campaigns.browse_scan", "schedule": 300.0},
     "campaigns.journeys_scan_dates": {
         "task": "campaigns.journeys_scan",
         "schedule": 900.0,

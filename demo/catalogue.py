@@ -31,6 +31,7 @@ from catalog.models import Product
 from catalog.services.products import products_upsert
 from catalog.services.recommendations import recommendations_compute
 from catalog.validation import clean_product
+from demo.browse import demo_browse_journey, demo_cart_email, demo_product_views
 from demo.people import PRODUCTS as SLOTS
 from messaging.models import Template
 from messaging.services import template_create
@@ -235,9 +236,11 @@ def demo_purchase_items(*, workspace: Workspace, seed: int) -> int:
     categories = {row[0]: row[2][0] for row in CATALOGUE}
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT id, contact_id, name, properties, revenue FROM contacts_event "
-            "WHERE workspace_id = %s AND name IN ('purchase', 'cart_abandoned') "
-            "ORDER BY contact_id, occurred_at, id",
+            "SELECT e.id, e.contact_id, e.name, e.properties, e.revenue, c.email "
+            "FROM contacts_event e JOIN contacts_contact c ON c.id = e.contact_id "
+            "AND c.workspace_id = e.workspace_id "
+            "WHERE e.workspace_id = %s AND e.name IN ('purchase', 'cart_abandoned') "
+            "ORDER BY e.contact_id, e.occurred_at, e.id",
             [workspace.pk],
         )
         rows = cursor.fetchall()
@@ -246,13 +249,15 @@ def demo_purchase_items(*, workspace: Workspace, seed: int) -> int:
         by_contact.setdefault(row[1], []).append(row)
     ids: list[int] = []
     properties: list[Jsonb] = []
-    for contact_id, events in by_contact.items():
-        rng = random.Random(f"{seed}:{contact_id}")
-        carts = random.Random(f"{seed}:{contact_id}:cart")  # purchases' draws stay put
+    for events in by_contact.values():
+        # Seeded by the email, not the id: a rebuild's ids differ, its emails do not.
+        email = events[0][5]
+        rng = random.Random(f"{seed}:{email}")
+        carts = random.Random(f"{seed}:{email}:cart")  # purchases' draws stay put
         style = rng.choices(list(STYLE_WEIGHTS), weights=list(STYLE_WEIGHTS.values()))[0]
         subscriber = sum(e[2] == "purchase" for e in events) >= SUBSCRIBER_ORDERS
         order = 0
-        for pk, _, name, props, revenue in events:
+        for pk, _, name, props, revenue, _ in events:
             props = json.loads(props) if isinstance(props, str) else props
             factor = Decimal(1)
             if name == "cart_abandoned":
@@ -374,9 +379,12 @@ def demo_catalogue_seed(*, workspace: Workspace, seed: int, today: dt.date) -> i
     with transaction.atomic():
         demo_catalogue_products(workspace=workspace)
         given = demo_purchase_items(workspace=workspace, seed=seed)
+        demo_product_views(workspace=workspace, seed=seed)
     # As of the end of the demo's last day (not later than now), so a demo built for
     # an earlier day still has a year of purchases in the window.
     end = dt.datetime.combine(today + dt.timedelta(days=1), dt.time(), tzinfo=dt.UTC)
     recommendations_compute(workspace=workspace, now=min(end, timezone.now()))
     demo_recommendations_journey(workspace=workspace)
+    demo_cart_email(workspace=workspace)
+    demo_browse_journey(workspace=workspace)
     return given

@@ -16,7 +16,13 @@ from django.conf import settings
 from contacts.models import Channel, Contact
 from messaging import tokens
 from messaging.models import Template
-from messaging.rendering import html_to_text, inline_css, rewrite_links, sms_segments
+from messaging.rendering import (
+    html_to_text,
+    inline_css,
+    rewrite_links,
+    rewrite_sms_links,
+    sms_segments,
+)
 from messaging.sandbox import (
     RenderBudget,
     RenderLimitExceeded,
@@ -134,8 +140,16 @@ def render_template(
 
     if template.channel == Channel.SMS:
         text = run(template.body, html_mode=False).strip()
+        sms_links: list[str] = []
+        if message_id is not None:
+            # Counted after the rewrite: the short links are what the phone receives.
+            text, sms_links = rewrite_sms_links(
+                text,
+                lambda index: tokens.short_click_url(message_id, index),
+                keep_prefix=settings.BASE_URL + "/m/",
+            )
         info = sms_segments(text)
-        return Rendered(text=text, segments=info.segments, encoding=info.encoding)
+        return Rendered(text=text, links=sms_links, segments=info.segments, encoding=info.encoding)
     subject = " ".join(run(subject or template.subject, html_mode=False, field="subject").split())
     body = run(template.body, html_mode=True)
     if "<html" not in body.lower():

@@ -114,3 +114,25 @@ def rewrite_links(
         return f"{match.group(1)}{quoted[0]}{new}{quoted[0]}"
 
     return _HREF.sub(replace, document), links
+
+
+# A URL in an SMS: http(s) up to the next blank (a trailing full stop, comma, or
+# closing bracket is the sentence's, not the address's).
+_SMS_URL = re.compile(r"https?://[^\s<>\"']+?(?=[.,;:!?)\]]*(?:\s|$))", re.IGNORECASE)
+
+
+def rewrite_sms_links(
+    text: str, tracked_url: Any, keep_prefix: str = "\x00"
+) -> tuple[str, list[str]]:
+    """An SMS's http(s) addresses replaced with `tracked_url(index)` (a short link),
+    except those starting with `keep_prefix`; the original URLs in index order."""
+    links: list[str] = []
+
+    def replace(match: re.Match[str]) -> str:
+        url = match.group(0)
+        if url.startswith(keep_prefix):
+            return url
+        links.append(url)
+        return str(tracked_url(len(links) - 1))
+
+    return _SMS_URL.sub(replace, text), links

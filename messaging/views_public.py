@@ -36,7 +36,7 @@ def is_prefetch(request: HttpRequest) -> bool:
 
 
 def _message(kind: str, token: str) -> tuple[Message, int] | None:
-    found = tokens.read_token(kind, token)
+    found = tokens.read_short_token(token) if kind == "short" else tokens.read_token(kind, token)
     if found is None:
         return None
     message = Message.objects.select_related("contact").filter(pk=found[0]).first()
@@ -58,8 +58,8 @@ def track_open(request: HttpRequest, token: str) -> HttpResponse:
 
 @never_cache
 @require_http_methods(["GET", "HEAD"])
-def track_click(request: HttpRequest, token: str) -> HttpResponse:
-    found = _message("click", token)
+def track_click(request: HttpRequest, token: str, kind: str = "click") -> HttpResponse:
+    found = _message(kind, token)
     if found is None:
         raise Http404("Unknown link.")
     message, index = found
@@ -72,6 +72,13 @@ def track_click(request: HttpRequest, token: str) -> HttpResponse:
     if url is None:
         raise Http404("Unknown link.")
     return HttpResponseRedirect(url)
+
+
+@never_cache
+@require_http_methods(["GET", "HEAD"])
+def track_short_click(request: HttpRequest, token: str) -> HttpResponse:
+    """An SMS's short link: the same click, recorded and redirected."""
+    return track_click(request, token, kind="short")
 
 
 # The token is the authority, and RFC 8058 one-click POSTs carry no cookies, so there

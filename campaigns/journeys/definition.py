@@ -11,6 +11,7 @@ import re
 from typing import Any
 
 from campaigns.journeys.loyalty_trigger import LOYALTY_KINDS, loyalty_trigger_check
+from campaigns.journeys.product_triggers import PRODUCT_LOOKBACK_DAYS, browse_trigger_check
 from campaigns.journeys.referral_trigger import referral_trigger_check
 from campaigns.journeys.steps import STEP_TYPES
 from campaigns.journeys.steps.base import Checker
@@ -21,9 +22,6 @@ from workspaces.models import Workspace
 
 KEY_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
 MAX_STEPS = 100
-# How far back a product viewed or carted counts for the back-in-stock and price-drop
-# triggers, unless the trigger says (`lookback_days`).
-PRODUCT_LOOKBACK_DAYS = 30
 
 
 def _trigger(c: Checker, trigger: Any) -> None:
@@ -55,6 +53,8 @@ def _trigger(c: Checker, trigger: Any) -> None:
         _product_trigger(c, trigger)
     elif kind == TriggerKind.DATE:
         _date_trigger(c, trigger)
+    elif kind == TriggerKind.BROWSE_ABANDONED:
+        browse_trigger_check(c, trigger)
 
 
 def _product_trigger(c: Checker, trigger: dict[str, Any]) -> None:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from campaigns.journeys.loyalty_trigger import LOYALTY_KINDS, loyalty_trigger_words
+from campaigns.journeys.product_triggers import browse_trigger_words, product_trigger_words
 from campaigns.journeys.referral_trigger import referral_trigger_words
 from campaigns.journeys.steps import STEP_TYPES
 from campaigns.journeys.steps.base import Names, properties_words
@@ -49,6 +50,10 @@ def trigger_words(trigger: Any, names: Names) -> str:
         return loyalty_trigger_words(trigger, names)
     if kind == TriggerKind.REFERRAL_CONVERTED:
         return referral_trigger_words(trigger)
+    if kind == TriggerKind.BROWSE_ABANDONED:
+        return browse_trigger_words(trigger)
+    if kind in (TriggerKind.BACK_IN_STOCK, TriggerKind.PRICE_DROP):
+        return product_trigger_words(trigger)
     if kind == TriggerKind.MANUAL:
         return "Added by the API or by hand"
     return "No trigger"

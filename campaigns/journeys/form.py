@@ -12,6 +12,7 @@ from typing import Any
 from django.http import QueryDict
 
 from campaigns.journeys.loyalty_trigger import LOYALTY_KINDS
+from campaigns.journeys.product_triggers import DEFAULT_HOURS, PRODUCT_LOOKBACK_DAYS
 from campaigns.models import Journey, Reentry, TriggerKind
 
 TEXT_FIELDS = (
@@ -33,6 +34,8 @@ TEXT_FIELDS = (
     "trigger_min_points",
     "trigger_reward_id",
     "trigger_side",
+    "trigger_hours",
+    "trigger_lookback_days",
     "goal_kind",
     "goal_event",
     "goal_properties",
@@ -69,6 +72,8 @@ def form_values(journey: Journey | None) -> dict[str, Any]:
             "reentry_days": "0",
             "holdout_percent": "0",
             "exit_on_unsubscribe": True,
+            "trigger_hours": str(DEFAULT_HOURS),
+            "trigger_lookback_days": str(PRODUCT_LOOKBACK_DAYS),
             "steps": "[]",
         }
     trigger, goal = journey.trigger, journey.goal or {}
@@ -90,6 +95,8 @@ def form_values(journey: Journey | None) -> dict[str, Any]:
         "trigger_min_points": str(trigger.get("min_points") or ""),
         "trigger_reward_id": str(trigger.get("reward_id") or ""),
         "trigger_side": trigger.get("side", "referrer"),
+        "trigger_hours": str(trigger.get("hours", DEFAULT_HOURS)),
+        "trigger_lookback_days": str(trigger.get("lookback_days", PRODUCT_LOOKBACK_DAYS)),
         "goal_kind": "rule" if "rule" in goal else "event" if "event" in goal else "",
         "goal_event": event.get("name", ""),
         "goal_properties": _dumps(event.get("properties") or None),
@@ -177,6 +184,12 @@ def _trigger(values: dict[str, Any], parsed: Callable[[str, str], Any]) -> dict[
         trigger.update(_loyalty_trigger(kind, values))
     elif kind == TriggerKind.REFERRAL_CONVERTED:
         trigger["side"] = values["trigger_side"] or "referrer"
+    elif kind == TriggerKind.BROWSE_ABANDONED:
+        trigger["hours"] = _number(values["trigger_hours"] or str(DEFAULT_HOURS))
+    elif kind in (TriggerKind.BACK_IN_STOCK, TriggerKind.PRICE_DROP):
+        trigger["lookback_days"] = _number(
+            values["trigger_lookback_days"] or str(PRODUCT_LOOKBACK_DAYS)
+        )
     elif kind == TriggerKind.DATE:
         trigger["attribute"] = values["trigger_attribute"]
         trigger["offset_days"] = _number(values["trigger_offset_days"] or "0")

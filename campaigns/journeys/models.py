@@ -38,6 +38,7 @@ class TriggerKind(models.TextChoices):
     REFERRAL_CONVERTED = "referral_converted", "A referral converts"
     BACK_IN_STOCK = "back_in_stock", "A product they viewed or carted is back in stock"
     PRICE_DROP = "price_drop", "A product they viewed or carted drops in price"
+    BROWSE_ABANDONED = "browse_abandoned", "Views products, then no cart or purchase"
     MANUAL = "manual", "Added by the API only"
 
 
@@ -229,3 +230,24 @@ class JourneySegmentMember(models.Model):
 
     def __str__(self) -> str:
         return f"{self.contact_id} in segment of {self.journey_id}"
+
+
+class JourneyScanMark(models.Model):
+    """How far a scan trigger (browse abandonment) has looked for this journey: views
+    whose window closed at or before `scanned_until` were judged. The scan locks this
+    row (FOR UPDATE SKIP LOCKED) and moves it in the transaction that enrols, so two
+    workers never judge one window and a retried run starts where the last one ended."""
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    journey = models.ForeignKey(Journey, on_delete=models.CASCADE, related_name="+")
+    scanned_until = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["workspace", "journey"], name="journey_scan_mark_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.journey_id} scanned until {self.scanned_until}"

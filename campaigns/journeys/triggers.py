@@ -24,6 +24,8 @@ the row; the first worker run places the contact (holdout or the entry step).
   upsert commits: the contacts who viewed the product (`product_viewed`) or carted it
   (`added_to_cart`, `cart_abandoned` line items) within the trigger's `lookback_days`
   (30), keyed by the change, so once per contact and product change;
+- browse abandonment: a scan with a watermark per journey, for the view sessions whose
+  N hours have passed with no cart or purchase (campaigns/journeys/browse_trigger.py);
 - date attribute: a scan (every 15 minutes) for contacts whose date, moved by the
   offset, is today in the workspace's time zone; keyed by that date, so once a day.
 """
@@ -130,6 +132,13 @@ def _live(kinds: Sequence[str], workspace_ids: Sequence[int] | None = None) -> l
         queryset = queryset.filter(workspace_id__in=set(workspace_ids))
     now = timezone.now()
     return [j for j in queryset.select_related("workspace") if j.live_since and j.live_since <= now]
+
+
+def live_journeys(
+    kinds: Sequence[str], workspace_ids: Sequence[int] | None = None
+) -> list[Journey]:
+    """The live journeys with these trigger kinds whose entries have begun."""
+    return _live(kinds, workspace_ids)
 
 
 # --- hooks ---------------------------------------------------------------------------

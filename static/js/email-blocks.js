@@ -1,7 +1,7 @@
 // The email template editor's island: the block editor (sections → columns → blocks,
 // properties in a side panel), the mode switch (blocks / raw HTML), errors shown next
 // to the field that caused them once it has been touched, the preview's size and
-// dark-mode toggles, and the SMS personal-field picker. Vanilla JS: the document is
+// dark-mode toggles, the SMS personal-field and link pickers, and product searches. Vanilla JS: the document is
 // small and its shape is ours, so a framework would add weight and no safety. Every
 // value is put in the page with textContent or .value, never innerHTML.
 (function () {
@@ -200,10 +200,95 @@
         return block;
       },
       // Ids are numbers; a kind whose choices are words (recommendations: "popular:4") keeps them as text.
-      fields: [{ key: spec.field, label: spec.field_label, input: "select", number: spec.choices.every(function (c) { return typeof c[0] === "number"; }), choices: spec.choices, empty: spec.empty }],
-      summary: function (b) { return labels[String(b[spec.field])] || "none chosen"; }
+      fields: [spec.search_url
+        ? { key: spec.field, label: spec.field_label, input: "search", url: spec.search_url, labels: labels, empty: spec.empty }
+        : { key: spec.field, label: spec.field_label, input: "select", number: spec.choices.every(function (c) { return typeof c[0] === "number"; }), choices: spec.choices, empty: spec.empty }],
+      searchUrl: spec.search_url,
+      labels: labels,
+      summary: function (b) { return labels[String(b[spec.field])] || (b[spec.field] ? "product #" + b[spec.field] : "none chosen"); }
     };
   });
+
+  // A search picker's answer: [{id, label}] for the words typed, or for chosen ids.
+  function searchProducts(url, params) {
+    var query = Object.keys(params).map(function (k) { return k + "=" + encodeURIComponent(params[k]); }).join("&");
+    return fetch(url + "?" + query, { credentials: "same-origin", headers: { Accept: "application/json" } })
+      .then(function (response) { return response.ok ? response.json() : { results: [] }; })
+      .then(function (data) { return data.results || []; })
+      .catch(function () { return []; });
+  }
+
+  // A search box with its results as buttons; `choose(result)` is called with the one picked.
+  function searchBox(id, url, label, empty, choose) {
+    var wrap = el("div", { class: "search-picker" });
+    var input = el("input", { id: id, type: "search", autocomplete: "off", placeholder: "Search by name or SKU" });
+    var status = el("small", { class: "muted", role: "status" });
+    var list = el("ul", { class: "search-results" });
+    var timer = null;
+    var seq = 0;
+    function run() {
+      var mine = ++seq;
+      searchProducts(url, { q: input.value.trim() }).then(function (results) {
+        if (mine !== seq) return;
+        list.replaceChildren();
+        status.textContent = results.length ? results.length + " shown" : empty;
+        results.forEach(function (result) {
+          var button = el("button", { type: "button", class: "outline small" }, result.label);
+          if (result.price) button.append(el("small", {}, " " + result.price));
+          button.addEventListener("click", function () { choose(result); });
+          var item = el("li", {});
+          item.append(button);
+          list.append(item);
+        });
+      });
+    }
+    input.addEventListener("keydown", function (event) {
+      if (event.key === "Enter") { event.preventDefault(); clearTimeout(timer); run(); }
+    });
+    input.addEventListener("input", function (event) {
+      event.stopPropagation(); // the words typed are not the template: no preview for them
+      clearTimeout(timer);
+      timer = setTimeout(run, 250);
+    });
+    wrap.append(el("label", { for: id }, label), input, status, list);
+    run();
+    return wrap;
+  }
+
+  // ---- SMS product links ----------------------------------------------------------
+  var smsBody = document.getElementById("sms-body");
+  function insertIntoSms(text) {
+    var start = smsBody.selectionStart === null ? smsBody.value.length : smsBody.selectionStart;
+    var end = smsBody.selectionEnd === null ? start : smsBody.selectionEnd;
+    smsBody.value = smsBody.value.slice(0, start) + text + smsBody.value.slice(end);
+    smsBody.focus();
+    smsBody.setSelectionRange(start + text.length, start + text.length);
+    smsBody.dispatchEvent(new Event("input", { bubbles: true }));
+  }
+  var smsLinks = document.getElementById("sms-links");
+  if (smsBody && smsLinks) {
+    Object.keys(options.extra || {}).forEach(function (name) {
+      var spec = options.extra[name];
+      if (!spec.sms_link && !spec.sms_fixed.length) return;
+      var box = el("fieldset", { class: "sms-link-picker" });
+      box.append(el("legend", {}, "Insert a tracked link to a " + spec.label.toLowerCase()));
+      var status = el("small", { class: "muted", role: "status" });
+      spec.sms_fixed.forEach(function (pair) {
+        var button = el("button", { type: "button", class: "secondary small" }, pair[0]);
+        button.addEventListener("click", function () { insertIntoSms(pair[1]); status.textContent = "Inserted: " + pair[0] + "."; });
+        box.append(button);
+      });
+      if (spec.sms_link && spec.search_url) {
+        box.append(searchBox("sms-link-" + name, spec.search_url, "Or a " + spec.label.toLowerCase(), spec.empty, function (result) {
+          insertIntoSms(spec.sms_link.replace("%s", String(result.id)));
+          status.textContent = "Inserted a link to " + result.label + ".";
+        }));
+      }
+      box.append(status);
+      smsLinks.append(box);
+    });
+    if (smsLinks.children.length) smsLinks.hidden = false;
+  }
 
   var editor = null;
   var root = document.getElementById("blocks-editor");
@@ -332,6 +417,7 @@
 
     function fieldInput(block, field, path) {
       var id = "block-" + field.key;
+      if (field.input === "search") return searchField(block, field, path, id);
       var wrap = el("div", {});
       var label = el("label", { for: id }, field.label);
       var input;
@@ -365,6 +451,50 @@
       if (field.personal) wrap.append(personalPicker(input));
       wrap.append(el("small", { class: "field-error", "data-block-error": path + "." + field.key, hidden: "" }));
       return wrap;
+    }
+
+    // A picker too long to list (products): what is chosen, and a search to change it.
+    function searchField(block, field, path, id) {
+      var wrap = el("div", {});
+      var chosen = el("p", { class: "search-chosen" });
+      function showChosen() {
+        var value = block[field.key];
+        chosen.textContent = value ? "Chosen: " + (field.labels[String(value)] || "product #" + value) : "None chosen yet";
+      }
+      showChosen();
+      wrap.append(chosen, searchBox(id, field.url, "Find a " + field.label.toLowerCase(), field.empty, function (result) {
+        field.labels[String(result.id)] = result.label;
+        block[field.key] = result.id;
+        touched.add(path + "." + field.key);
+        showChosen();
+        renderCanvas();
+        changed();
+      }));
+      wrap.append(el("small", { class: "field-error", "data-block-error": path + "." + field.key, hidden: "" }));
+      return wrap;
+    }
+
+    // The labels of the products a saved document already shows, asked once.
+    function loadChosenLabels() {
+      Object.keys(KINDS).forEach(function (name) {
+        var kind = KINDS[name];
+        if (!kind.searchUrl) return;
+        var field = kind.fields[0].key;
+        var ids = [];
+        doc.sections.forEach(function (section) {
+          section.columns.forEach(function (column) {
+            column.blocks.forEach(function (block) {
+              if (block.type === name && typeof block[field] === "number" && ids.indexOf(block[field]) < 0) ids.push(block[field]);
+            });
+          });
+        });
+        if (!ids.length) return;
+        searchProducts(kind.searchUrl, { ids: ids.slice(0, 50).join(",") }).then(function (results) {
+          results.forEach(function (result) { kind.labels[String(result.id)] = result.label; });
+          renderCanvas();
+          renderPanel();
+        });
+      });
     }
 
     // A personal field put into a heading's or a text's words at the cursor, as
@@ -503,6 +633,7 @@
     hidden.value = JSON.stringify(doc);
     renderCanvas();
     renderPanel();
+    loadChosenLabels();
     return { showErrors: showErrors };
   }
 

@@ -1,5 +1,5 @@
-"""A marketer adds a Product block and a Recommendations block to an email, picked
-from lists (no JSON, no HTML), and previews it as a contact with a purchase history:
+"""A marketer adds a Product block (found by a search) and a Recommendations block to
+an email (no JSON, no HTML), and previews it as a contact with a purchase history:
 the product's card and the products bought together with what the contact bought
 (never what they bought) show (1440 and 390 px)."""
 
@@ -76,7 +76,17 @@ def test_product_and_recommendations_blocks_previewed_as_a_contact(page: Page, l
     page.fill("input[name=subject]", "For your next brew")
     page.select_option(".blocks-column .blocks-add select", "product")
     page.click(".blocks-column .blocks-add button:has-text('Add block')")
-    page.locator("#block-product").select_option(label="Enamel mug (mug)")
+    # The picker searches the catalogue; titles are shown as text, never markup.
+    results = page.locator(".search-results button")
+    expect(results).to_have_count(4)  # the first 20 by title before anything is typed
+    page.fill("#block-product", "blend")
+    expect(results).to_have_count(1)
+    expect(results).to_contain_text("House blend <1 kg> (beans)")
+    page.fill("#block-product", "MUG")
+    expect(results).to_have_count(1)
+    page.click(".search-results button:has-text('Enamel mug (mug)')")
+    expect(page.locator(".search-chosen")).to_have_text("Chosen: Enamel mug (mug)")
+    screenshot(page, "email-product-search-1440")
     page.select_option(".blocks-column .blocks-add select", "recommendations")
     page.click(".blocks-column .blocks-add button:has-text('Add block')")
     page.locator("#block-recs").select_option("for_you:4")
@@ -100,6 +110,9 @@ def test_product_and_recommendations_blocks_previewed_as_a_contact(page: Page, l
         {"type": "product", "product": mug.pk},
         {"type": "recommendations", "recs": "for_you:4"},
     ]
+    # Saved and opened again: the chosen product is named, not numbered.
+    page.click(".blocks-item .blocks-select >> nth=0")
+    expect(page.locator(".search-chosen")).to_have_text("Chosen: Enamel mug (mug)")
     page.set_viewport_size({"width": 390, "height": 844})
     page.fill("#template-form input[name=contact]", "ada@example.com")
     expect(page.locator("#template-preview")).to_contain_text("As Ada")
@@ -108,3 +121,6 @@ def test_product_and_recommendations_blocks_previewed_as_a_contact(page: Page, l
     )
     no_sideways_scroll(page)
     screenshot(page, "email-product-blocks-390")
+    # The contact suggestions' request may still be out: closing the page under it
+    # would log an aborted request.
+    page.wait_for_load_state("networkidle")

@@ -19,7 +19,7 @@ from analytics.figures.surveys import SurveyQuery, survey_results
 from analytics.report_query import local_today
 from campaigns.models import Broadcast, JourneyStep
 from catalog.models import Product, ProductPair
-from catalog.recommendations import recommendations_for_contact
+from catalog.recommendations import recommendations_for_contact, similar_products
 from contacts.models import Contact, Event, Segment
 from lifecycle.models import ContactStage
 from lifecycle.services import sweep_now
@@ -117,6 +117,31 @@ def _catalogue_has_shapes(workspace):
     assert all(r.product.title in shown for r in recs)
 
 
+def _browsing_has_shapes(workspace):
+    """Views before purchases, so co-viewed lists exist; the cart email shows the
+    cart's items; a live browse-abandonment journey shows what they looked at."""
+    views = Event.objects.filter(workspace=workspace, name="product_viewed")
+    assert views.count() > Event.objects.filter(workspace=workspace, name="purchase").count()
+    grinder = Product.objects.get(workspace=workspace, product_id="espresso-grinder")
+    assert similar_products(product=grinder, n=4, kind="co_viewed")
+    cart_email = Template.objects.get(workspace=workspace, name="Cart reminder")
+    blocks = cart_email.document["sections"][0]["columns"][0]["blocks"]
+    assert cart_email.editor == "blocks" and {"type": "cart", "show": "items"} in blocks
+    cart = Event.objects.filter(workspace=workspace, name="cart_abandoned").latest("id")
+    shown = template_preview(template=cart_email, contact=cart.contact).html
+    first = Product.objects.get(
+        workspace=workspace, product_id=cart.properties["items"][0]["product_id"]
+    )
+    assert first.title in shown
+    step = JourneyStep.objects.get(
+        journey__workspace=workspace, journey__name="Browse abandonment", key="viewed"
+    )
+    assert step.journey.status == "live"
+    assert step.journey.trigger == {"kind": "browse_abandoned", "hours": 4}
+    browse_email = Template.objects.get(pk=step.config["template_id"])
+    assert "recs_viewed_3" in browse_email.body
+
+
 def test_seed_demo_is_believable_deterministic_and_idempotent():
     out = io.StringIO()
     call_command(
@@ -145,6 +170,7 @@ def test_seed_demo_is_believable_deterministic_and_idempotent():
     assert Survey.objects.get(pk=ask.config["survey_id"]).name == "Delivery satisfaction"
     _survey_report_has_shapes(workspace, ask.journey_id)
     _catalogue_has_shapes(workspace)
+    _browsing_has_shapes(workspace)
     # The stages the demo's replay left are what the engine says now: the first
     # sweep (beat's, when `make run` starts) moves nobody.
     in_stages = set(
