@@ -396,6 +396,5 @@ class SurveySendDay(models.Model):
         return f"survey {self.survey_id} on {self.day}: {self.sent} sent"
 
 
-# Importing these modules registers their models (periods: PurchaseDay … StayLength).
-import analytics.models_periods  # noqa: E402,F401
+import analytics.models_periods  # noqa: E402,F401 - registers PurchaseDay … StayLength
 from analytics.models_loyalty import LoyaltyActiveGap, LoyaltyDay, LoyaltyTierMoveDay  # noqa: E402,F401
