@@ -25,6 +25,7 @@ from typing import Any
 
 from django.db import connection, transaction
 
+from analytics.cache import data_changed
 from analytics.rollups.survey_segments import (
     STAGE_WHEN_SENT,
     segment_answers_recompute,
@@ -165,6 +166,17 @@ def survey_rollups_erase(*, workspace_id: int, contact_id: int) -> None:
         )
 
 
+def _sends_digest(cursor: Any, workspace_id: int, start: dt.date) -> Any:
+    """What the sends from `start` add up to (whether a recount changed anything)."""
+    cursor.execute(
+        "SELECT count(*), sum(sent), sum(hashtext(survey_id || stage_name || channel "
+        "|| journey_id || day::text)::bigint * sent) FROM analytics_surveysendday "
+        "WHERE workspace_id = %s AND day >= %s",
+        [workspace_id, start],
+    )
+    return cursor.fetchone()
+
+
 def survey_sends_refresh(*, workspace_id: int, since: dt.date | None = None) -> None:
     """Recompute the sends of the local days from `since` (every day when None)."""
     with transaction.atomic(), connection.cursor() as cursor:
@@ -172,6 +184,7 @@ def survey_sends_refresh(*, workspace_id: int, since: dt.date | None = None) -> 
         cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [_SENDS_LOCK, workspace_id])
         tz = zoneinfo.ZoneInfo(_time_zone(workspace_id))
         start = dt.date(1970, 1, 1) if since is None else since
+        before = _sends_digest(cursor, workspace_id, start)
         cursor.execute(
             "DELETE FROM analytics_surveysendday WHERE workspace_id = %s AND day >= %s",
             [workspace_id, start],
@@ -183,6 +196,8 @@ def survey_sends_refresh(*, workspace_id: int, since: dt.date | None = None) -> 
             {"ws": workspace_id, "since": since_at},
         )
         segment_sends_recompute(cursor, workspace_id=workspace_id, since=since_at)
+        if _sends_digest(cursor, workspace_id, start) != before:
+            data_changed(workspace_ids={workspace_id})  # cached figures are stale
 
 
 def survey_sends_recent(*, workspace_id: int) -> None:
