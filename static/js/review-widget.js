@@ -58,7 +58,7 @@
     );
     box.appendChild(summary);
     (data.reviews || []).forEach(function (review) {
-      var item = el("article", "sc-review");
+      var item = el("div", "sc-review");
       item.appendChild(stars(review.rating));
       if (review.text) {
         item.appendChild(el("p", "", review.text));
