@@ -155,7 +155,12 @@ def test_review_widget_snippet_on_another_site_at_1440_and_390(
     ws = owner.workspace
     _reviews(ws)
     dialogs: list[str] = []
-    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+
+    def on_dialog(dialog: Any) -> None:
+        dialogs.append(dialog.message)
+        dialog.dismiss()
+
+    page.on("dialog", on_dialog)
     log_in(page, live_server.url, owner.user)
     page.set_viewport_size({"width": 1440, "height": 900})
     page.goto("/w/acme/reviews/?status=approved&product=KEN-1")
