@@ -6,6 +6,7 @@ workspace's rollups took in, with no change waiting for the engine."""
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 from collections.abc import Callable
 from typing import Any
@@ -91,7 +92,8 @@ def survey_figures(q: SurveyQuery) -> dict[str, Any]:
     the survey, the query and whether its segment is read from its rollups."""
     segment = q.filters.segment
     ready = segment.members_ready if segment is not None else None
-    key = "survey:" + json.dumps([q.survey.pk, q.echo(), ready], sort_keys=True)
+    described = json.dumps([q.survey.pk, q.echo(), ready], sort_keys=True)
+    key = "survey:" + hashlib.sha256(described.encode()).hexdigest()
     return cached(q.workspace.pk, key, lambda: survey_results(q))
 
 
