@@ -242,7 +242,7 @@ def survey_results(q: SurveyQuery) -> dict[str, Any]:
             {
                 "channel": channel,
                 "answers": (answered := _channel_answers(parts, channel)),
-                "sent": sent_channel.get(channel, 0) if channel in rated else None,
+                "sent": sent_channel.get(channel) if channel in rated else None,
                 "response_rate": _rate(answered, sent_channel.get(channel)),
             }
             for channel in ("email", "sms", "link")
