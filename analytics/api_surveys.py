@@ -18,8 +18,8 @@ from analytics.figures.surveys import (
     parse_survey_query,
     score_category,
     survey_comments,
-    survey_results,
 )
+from analytics.report_cache import survey_figures
 from config.errors import NotFound
 from config.openapi import ERRORS
 from config.pagination import KeysetPagination, keyset_response
@@ -76,15 +76,21 @@ class SurveyResultsView(APIView):
         operation_id="surveys_results",
         description="The survey's figures in the period, from the survey rollups: answers, "
         "NPS (points, with the 95% interval nps_low..nps_high), CSAT (% of 4-5), the mean "
-        "(CES), the distribution of scores, the trend per bucket, per stage when answering, "
-        "per channel with the response rate (answers / messages sent; none when filtered "
-        "by stage or segment) and per journey. Scanner hits never count.",
+        "(CES), the distribution of scores, the trend per bucket, per stage when answering "
+        "(with `sent` and `response_rate`: its email and SMS answers over the survey messages "
+        "sent to contacts in that stage when sent), per channel with the response rate "
+        "(answers / messages sent to the same contacts: the stage when sent, the segment's "
+        "members; none for a segment whose members are still being built), per journey, "
+        "and `by_segment` (one row per segment: answers, NPS with its interval, CSAT, mean, "
+        "sent, response_rate; `ready` false and no figures while its members are being "
+        "built). `computed_at`: the figures include every answer accepted before it (kept "
+        "in the figures cache, never more than 15 s behind). Scanner hits never count.",
         parameters=openapi(PARAMETERS),
         responses={200: OpenApiTypes.OBJECT, **ERRORS},
         tags=["surveys"],
     )
     def get(self, request: ApiRequest, survey_id: int) -> Response:
-        return Response(survey_results(_query(request, survey_id, PARAMETERS)))
+        return Response(survey_figures(_query(request, survey_id, PARAMETERS)))
 
 
 class SurveyCommentsView(APIView):

@@ -10,7 +10,7 @@ class AnalyticsConfig(AppConfig):
 
         from analytics import rollups  # noqa: PLC0415
         from analytics.rules import register_analytics_fields  # noqa: PLC0415
-        from contacts.hooks import on_contact_erased  # noqa: PLC0415
+        from contacts.hooks import on_contact_erased, on_segment_members_changed  # noqa: PLC0415
         from contacts.panels import ContactPanel, register_contact_panel  # noqa: PLC0415
         from lifecycle.hooks import (  # noqa: PLC0415
             on_contacts_refreshed,
@@ -26,6 +26,7 @@ class AnalyticsConfig(AppConfig):
         on_moves_removed(rollups.on_moves_removed)
         on_contact_erased(rollups.on_contact_erased)
         on_answers_changed(rollups.on_answers_changed)
+        on_segment_members_changed(rollups.on_segment_members_changed)
         register_analytics_fields()
         register_contact_panel(ContactPanel("Value", "analytics:contact-value-panel", "side"))
         pre_delete.connect(rollups.on_workspace_deleted, sender=Workspace)

@@ -342,59 +342,11 @@ class RollupRebuild(models.Model):
         return f"Rollup rebuild {self.pk} of {self.workspace_id}"
 
 
-_ANSWER_DAY_KEY = ["workspace", "survey_id", "day", "stage_name", "channel", "journey_id", "score"]
-
-
-class SurveyAnswerDay(models.Model):
-    """Counted survey answers (not `is_bot`) per survey, local day of answering, stage
-    the contact was in then (its name, as the answer keeps it), channel, the journey
-    whose message was answered (0: none) and score. Kept by the surveys' answers hook;
-    every figure of the survey report is a sum over these rows."""
-
-    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
-    survey_id = models.BigIntegerField()
-    day = models.DateField()
-    stage_name = models.CharField(max_length=200, blank=True, default="")
-    channel = models.CharField(max_length=8)
-    journey_id = models.BigIntegerField(default=0)
-    score = models.SmallIntegerField()
-    answers = models.IntegerField(default=0)
-    comments = models.IntegerField(default=0)
-
-    class Meta:
-        constraints = [
-            models.UniqueConstraint(
-                fields=_ANSWER_DAY_KEY,
-                name="survey_answer_day_unique",
-            ),
-        ]
-
-    def __str__(self) -> str:
-        return f"survey {self.survey_id} {self.day} score {self.score}: {self.answers}"
-
-
-class SurveySendDay(models.Model):
-    """Survey messages sent per survey, local day of sending, channel and journey (0:
-    none): what response rates divide by. Refreshed by beat for recent days."""
-
-    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
-    survey_id = models.BigIntegerField()
-    day = models.DateField()
-    channel = models.CharField(max_length=8)
-    journey_id = models.BigIntegerField(default=0)
-    sent = models.IntegerField(default=0)
-
-    class Meta:
-        constraints = [
-            models.UniqueConstraint(
-                fields=["workspace", "survey_id", "day", "channel", "journey_id"],
-                name="survey_send_day_unique",
-            ),
-        ]
-
-    def __str__(self) -> str:
-        return f"survey {self.survey_id} on {self.day}: {self.sent} sent"
-
-
 import analytics.models_periods  # noqa: E402,F401 - registers PurchaseDay … StayLength
 from analytics.models_loyalty import LoyaltyActiveGap, LoyaltyDay, LoyaltyTierMoveDay  # noqa: E402,F401
+from analytics.models_surveys import (  # noqa: E402,F401
+    SurveyAnswerDay,
+    SurveySegmentAnswerDay,
+    SurveySegmentSendDay,
+    SurveySendDay,
+)

@@ -6,6 +6,9 @@ workspace's rollups took in, with no change waiting for the engine."""
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
+from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
@@ -15,6 +18,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from analytics.cache import FRESH_SECONDS, data_changed_at, figures_version, figures_viewed
+from analytics.figures.surveys import SurveyQuery, survey_results
 from analytics.report_query import Query
 from analytics.reports import REPORTS, Report
 from workspaces.models import Workspace
@@ -47,10 +51,10 @@ def _still_true(data: dict[str, Any], workspace_id: int) -> bool:
     )
 
 
-def _compute(report: Report, query: Query) -> dict[str, Any]:
+def _computed(compute: Callable[[], dict[str, Any]]) -> dict[str, Any]:
     # The time the computation starts: everything committed before it is in the figures.
     started = timezone.now()
-    return {**report.compute(query), "computed_at": started.isoformat()}
+    return {**compute(), "computed_at": started.isoformat()}
 
 
 def figures(report: Report, query: Query, *, refresh: bool = False) -> dict[str, Any]:
@@ -58,21 +62,39 @@ def figures(report: Report, query: Query, *, refresh: bool = False) -> dict[str,
     module's docstring). A rollup rebuild, a CLV fit or a spend change makes the
     workspace's figures be computed afresh (`figures_changed`); `refresh` computes them
     now (the warming task, ahead of the cached ones expiring)."""
+    key = f"{report.key}:{query.cache_key()}"
+    return cached(query.workspace.pk, key, lambda: report.compute(query), refresh=refresh)
+
+
+def cached(
+    workspace_id: int, key: str, compute: Callable[[], dict[str, Any]], *, refresh: bool = False
+) -> dict[str, Any]:
+    """Figures under `key` with `computed_at`, from the cache while still true, else
+    computed now and kept (the rule of every report; see the module's docstring)."""
     seconds = settings.ANALYTICS_CACHE_SECONDS
     if seconds <= 0:
-        return _compute(report, query)
-    workspace_id = query.workspace.pk
+        return _computed(compute)
     if not refresh:
         figures_viewed(workspace_id=workspace_id)
     version = figures_version(workspace_id=workspace_id)
-    key = f"analytics:{workspace_id}:{version}:{report.key}:{query.cache_key()}"
-    data: dict[str, Any] | None = None if refresh else cache.get(key)
+    full_key = f"analytics:{workspace_id}:{version}:{key}"
+    data: dict[str, Any] | None = None if refresh else cache.get(full_key)
     if data is not None and not _still_true(data, workspace_id):
         data = None
     if data is None:
-        data = _compute(report, query)
-        cache.set(key, data, seconds)
+        data = _computed(compute)
+        cache.set(full_key, data, seconds)
     return data
+
+
+def survey_figures(q: SurveyQuery) -> dict[str, Any]:
+    """A survey's results (analytics/figures/surveys.py) under the same rule, keyed by
+    the survey, the query and whether its segment is read from its rollups."""
+    segment = q.filters.segment
+    ready = segment.members_ready if segment is not None else None
+    described = json.dumps([q.survey.pk, q.echo(), ready], sort_keys=True)
+    key = "survey:" + hashlib.sha256(described.encode()).hexdigest()
+    return cached(q.workspace.pk, key, lambda: survey_results(q))
 
 
 def figures_warm(*, workspace: Workspace) -> int:

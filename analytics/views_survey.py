@@ -10,7 +10,7 @@ from typing import Any
 
 from django.http import Http404, HttpResponse
 from django.shortcuts import render
-from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 from analytics.figures.surveys import (
     SCORE_CATEGORIES,
@@ -18,9 +18,9 @@ from analytics.figures.surveys import (
     parse_survey_query,
     score_category,
     survey_comments,
-    survey_results,
     survey_stage_names,
 )
+from analytics.report_cache import survey_figures
 from config.errors import DomainError
 from config.spreadsheet import csv_writer
 from contacts.selectors import segments_for_workspace
@@ -115,25 +115,28 @@ def survey_report(request: WorkspaceRequest, survey_id: int) -> HttpResponse:
     comments = survey_comments(query, category=category)
     if request.GET.get("download") == "comments":
         return _comments_csv(survey, comments, request.workspace.slug)
-    started = timezone.now()
-    data = survey_results(query)
+    data = survey_figures(query)
     values |= {
         "start": query.period.start.isoformat(),
         "end": query.period.end.isoformat(),
         "granularity": query.granularity,
     }
     params = request.GET.copy()
+    without_segment = request.GET.copy()
+    without_segment.pop("segment", None)
+    without_segment.pop("download", None)
     params["download"] = "comments"
     context |= {
         "data": data,
         "query": query,
-        "computed_at": started,
+        "computed_at": parse_datetime(data["computed_at"]),
         "chart": _chart_data(survey, data),
         "comments": [
             (row, score_category(survey.kind, row.score))
             for row in comments.select_related(None)[:COMMENTS_SHOWN]
         ],
         "csv_query": params.urlencode(),
+        "segment_query": without_segment.urlencode(),
         "is_nps": survey.kind == SurveyKind.NPS,
         "is_csat": survey.kind == SurveyKind.CSAT,
     }

@@ -324,9 +324,12 @@ MESSAGING_CRASH_MARKER = env.str("MESSAGING_CRASH_MARKER", default="")
 # (then the answer is locked), and the hosted survey pages' limit per client address.
 SURVEY_CHANGE_HOURS = env.int("SURVEY_CHANGE_HOURS", default=24)
 SURVEY_PAGE_RATE_PER_MINUTE = env.int("SURVEY_PAGE_RATE_PER_MINUTE", default=60)
-if SURVEY_CHANGE_HOURS < 0 or SURVEY_PAGE_RATE_PER_MINUTE < 1:
+# The review widget's data (surveys/views_widget.py): requests per client address a minute.
+REVIEW_WIDGET_RATE_PER_MINUTE = env.int("REVIEW_WIDGET_RATE_PER_MINUTE", default=120)
+if SURVEY_CHANGE_HOURS < 0 or SURVEY_PAGE_RATE_PER_MINUTE < 1 or REVIEW_WIDGET_RATE_PER_MINUTE < 1:
     raise ImproperlyConfigured(
-        "SURVEY_CHANGE_HOURS must be 0 or more and SURVEY_PAGE_RATE_PER_MINUTE 1 or more."
+        "SURVEY_CHANGE_HOURS must be 0 or more, SURVEY_PAGE_RATE_PER_MINUTE and "
+        "REVIEW_WIDGET_RATE_PER_MINUTE 1 or more."
     )
 
 # Recommendations (catalog/services/recommendations.py): the purchases they are

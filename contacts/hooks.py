@@ -23,6 +23,20 @@ def on_contact_erased(hook: ErasureHook) -> ErasureHook:
     return hook
 
 
+# Called by the segments' stored-membership writers (contacts/services/segment_members.py)
+# in the transaction that changed the rows, holding the segment's advisory lock, with
+# (workspace id, segment id, contact ids that joined, contact ids that left), so that
+# per-segment rollups elsewhere (analytics' survey figures) follow the members.
+MembersHook = Callable[[int, int, list[int], list[int]], None]
+SEGMENT_MEMBERS_HOOKS: list[MembersHook] = []
+
+
+def on_segment_members_changed(hook: MembersHook) -> MembersHook:
+    if hook not in SEGMENT_MEMBERS_HOOKS:
+        SEGMENT_MEMBERS_HOOKS.append(hook)
+    return hook
+
+
 # Checks of an event's properties that later apps add (catalog: line items), called
 # by the event cleaner with the event's name and properties; they return errors keyed
 # by the path of the offending value ("properties.items[0].quantity").

@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import re
 
+from django.conf import settings
 from django.contrib import messages
 from django.http import Http404, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.html import escape
 from django.views.decorators.http import require_POST
 
 from config.errors import DomainError
@@ -59,8 +62,26 @@ def review_list(request: WorkspaceRequest) -> HttpResponse:
                 "name"
             ),
             "query": request.GET.urlencode(),
+            "widget": _widget_snippet(request),
         },
     )
+
+
+def _widget_snippet(request: WorkspaceRequest) -> dict[str, str]:
+    """The embed code for the business's site: the script by its unhashed name (a
+    pasted snippet must survive deploys) on this host, and the element it fills."""
+    script = request.build_absolute_uri(f"{settings.STATIC_URL}js/review-widget.js")
+    product = _filters(request).product or ""
+    element = f'<div data-stagecraft-reviews="{request.workspace.slug}"'
+    element += f' data-product="{escape(product)}"' if product else ""
+    element += ' data-limit="5"></div>'
+    return {
+        "code": f'{element}\n<script src="{script}" async></script>',
+        "product": product,
+        "data_url": request.build_absolute_uri(
+            reverse("surveys_public:widget-reviews", args=[request.workspace.slug])
+        ),
+    }
 
 
 @require_POST

@@ -4,10 +4,10 @@ in when answering, per channel (with the response rate), per journey, and the
 distribution of scores; NPS and CSAT over every survey of the kind for the overview.
 
 One SQL definition (`_FIGURES_SQL`) over a source of counted answers grouped by (day,
-stage then, channel, journey, score): the SurveyAnswerDay rollup, or — when the figures
-are filtered by contacts (a segment's current members, a source, a signup month), which
-no rollup can know ahead — the same grouping computed from the raw answers of those
-contacts. Response rates divide by SurveySendDay (messages sent in the period)."""
+stage then, channel, journey, score): the SurveyAnswerDay rollup, a segment's own
+rollup, or the raw answers of the filtered contacts (analytics/figures/survey_sources.py).
+Response rates divide by the survey messages sent in the period to the same contacts
+(SurveySendDay, per stage when sent, or a segment's SurveySegmentSendDay)."""
 
 from __future__ import annotations
 
@@ -28,6 +28,8 @@ from analytics.figures.common import (
     parse_granularity,
     parse_period,
 )
+from analytics.figures.survey_segments import survey_segment_rows
+from analytics.figures.survey_sources import answers_source, sends, sends_known
 from campaigns.models import Journey
 from config.errors import InvalidInput
 from contacts.selectors import segment_member_ids_sql
@@ -85,25 +87,6 @@ def parse_survey_query(params: Any, *, workspace: Workspace, survey: Survey) -> 
     return SurveyQuery(workspace, survey, period, granularity, stage, filters)
 
 
-# The counted answers of some surveys in the period, grouped as the rollup keeps them.
-_ROLLUP_SOURCE = """
-SELECT day, stage_name, channel, journey_id, score, answers, comments
-FROM analytics_surveyanswerday
-WHERE workspace_id = %s AND survey_id = ANY(%s) AND day >= %s AND day <= %s
-"""
-_RAW_SOURCE = """
-SELECT (r.answered_at AT TIME ZONE %s)::date AS day, r.stage_name, r.channel,
-       coalesce(s.journey_id, 0) AS journey_id, r.score, count(*) AS answers,
-       count(*) FILTER (WHERE r.comment <> '') AS comments
-FROM surveys_surveyresponse r
-LEFT JOIN campaigns_message m
-  ON m.workspace_id = r.workspace_id AND m.id = r.message_id AND m.origin_kind = 'journey_step'
-LEFT JOIN campaigns_journeystep s ON s.id = m.origin_id
-WHERE r.workspace_id = %s AND r.survey_id = ANY(%s) AND NOT r.is_bot
-  AND r.answered_at >= %s AND r.answered_at < %s AND {condition}
-GROUP BY 1, 2, 3, 4, 5
-"""
-
 # Every figure of the report in one pass over the source: GROUPING SETS give the total,
 # each bucket, each stage, channel, journey and score.
 _FIGURES_SQL = """
@@ -119,38 +102,15 @@ FROM (SELECT date_trunc(%s, src.day::timestamp)::date AS bucket, src.*
       FROM ({source}) src {stage}) x
 GROUP BY GROUPING SETS ({sets})
 """
-_ALL_SETS = "(), (bucket), (stage_name), (channel), (journey_id), (score)"
-_ALL_HEAD = """CASE WHEN grouping(bucket) = 0 THEN 'bucket'
+_ALL_SETS = "(), (bucket), (stage_name), (channel), (journey_id), (score), (stage_name, channel)"
+_ALL_HEAD = """CASE WHEN grouping(stage_name) = 0 AND grouping(channel) = 0 THEN 'stage_channel'
+    WHEN grouping(bucket) = 0 THEN 'bucket'
     WHEN grouping(stage_name) = 0 THEN 'stage'
     WHEN grouping(channel) = 0 THEN 'channel' WHEN grouping(journey_id) = 0 THEN 'journey'
     WHEN grouping(score) = 0 THEN 'score' ELSE 'all' END,
     bucket, stage_name, channel, journey_id, score"""
 # The totals alone (the overview's cards): no grouping to name.
 _TOTAL_HEAD = "'all', NULL, NULL, NULL, NULL, NULL"
-
-_SENDS_SQL = """
-SELECT grouping(channel) = 0, channel, journey_id, sum(sent)
-FROM analytics_surveysendday
-WHERE workspace_id = %s AND survey_id = %s AND day >= %s AND day <= %s
-GROUP BY GROUPING SETS ((channel), (journey_id))
-"""
-
-
-def _source(
-    workspace: Workspace, survey_ids: list[int], period: Period, filters: Filters
-) -> tuple[str, list[Any]]:
-    if not filters:
-        return _ROLLUP_SOURCE, [workspace.pk, survey_ids, period.start, period.end]
-    condition, params = filters.contacts_sql(workspace, "r.contact_id")
-    start, end = period.bounds(workspace.time_zone)
-    return _RAW_SOURCE.format(condition=condition), [
-        workspace.time_zone,
-        workspace.pk,
-        survey_ids,
-        start,
-        end,
-        *params,
-    ]
 
 
 def _grouped(
@@ -163,7 +123,7 @@ def _grouped(
     filters: Filters,
     sets: str = _ALL_SETS,
 ) -> list[tuple[Any, ...]]:
-    source, params = _source(workspace, survey_ids, period, filters)
+    source, params = answers_source(workspace, survey_ids, period, filters)
     stage_sql = "" if stage is None else "WHERE src.stage_name = %s"
     head = _TOTAL_HEAD if sets == "()" else _ALL_HEAD
     sql = _FIGURES_SQL.format(head=head, source=source, stage=stage_sql, sets=sets)
@@ -204,20 +164,32 @@ def _journey_names(workspace: Workspace, ids: set[int]) -> dict[int, str]:
     return dict(found)
 
 
-def _sends(q: SurveyQuery) -> tuple[dict[str, int], dict[int, int]]:
-    by_channel: dict[str, int] = {}
-    by_journey: dict[int, int] = {}
-    rows = fetch(_SENDS_SQL, [q.workspace.pk, q.survey.pk, q.period.start, q.period.end])
-    for is_channel, channel, journey_id, sent in rows:
-        if is_channel:
-            by_channel[channel] = int(sent)
-        else:
-            by_journey[int(journey_id)] = int(sent)
-    return by_channel, by_journey
+def _rate(answers: int, sent: int | None) -> float | None:
+    return round(answers / sent, 4) if sent else None
 
 
-def _rate(answers: int, sent: int | None, comparable: bool) -> float | None:
-    return round(answers / sent, 4) if comparable and sent else None
+def _stage_rows(
+    kind: str, parts: dict[str, list[tuple[Any, ...]]], sent: dict[Any, int], known: bool
+) -> list[dict[str, Any]]:
+    """Per stage when answering, with the response rate: its answers by email and SMS
+    over the survey messages sent to contacts in that stage (when they were sent)."""
+    rated: dict[str, int] = {}
+    for row in parts.get("stage_channel", []):
+        if row[3] in RATE_CHANNELS:
+            rated[row[2] or ""] = rated.get(row[2] or "", 0) + int(row[6])
+    answered = {row[2] or "": row for row in parts.get("stage", [])}
+    result = []
+    for stage in sorted(set(answered) | {name for name, n in sent.items() if n}):
+        found = answered.get(stage)
+        result.append(
+            {
+                "stage": stage,
+                "sent": sent.get(stage, 0) if known else None,
+                "response_rate": _rate(rated.get(stage, 0), sent.get(stage)),
+                **figures_dict(_figures(found) if found else Figures(), kind),
+            }
+        )
+    return result
 
 
 def survey_results(q: SurveyQuery) -> dict[str, Any]:
@@ -238,10 +210,12 @@ def survey_results(q: SurveyQuery) -> dict[str, Any]:
     overall = _figures(parts["all"][0]) if parts.get("all") else Figures()
     by_bucket = {row[1]: _figures(row) for row in parts.get("bucket", [])}
     counts = {int(row[5]): int(row[6]) for row in parts.get("score", [])}
-    # Response rates compare answers with every send of the period: not meaningful for
-    # a part of the answers (a stage, a segment), whose sends are not told apart.
-    comparable = q.stage is None and not q.filters
-    sent_channel, sent_journey = _sends(q)
+    # Response rates divide by the sends to the same contacts (a stage when sent, a
+    # segment's members now); a filter whose sends are not counted has no rates.
+    known = sends_known(q.filters)
+    rated = RATE_CHANNELS if known else ()
+    sent = sends(q.workspace, q.survey.pk, q.period, q.stage, q.filters)
+    sent_channel, sent_journey = sent["channel"], sent["journey"]
     journeys = {int(row[4]): _figures(row) for row in parts.get("journey", []) if row[4]}
     names = _journey_names(q.workspace, set(journeys) | set(sent_journey) - {0})
     comments = sum(int(row[12]) for row in parts.get("all", []))
@@ -263,16 +237,13 @@ def survey_results(q: SurveyQuery) -> dict[str, Any]:
             {"bucket": start.isoformat(), **figures_dict(by_bucket.get(start, Figures()), kind)}
             for start in buckets(q.period, q.granularity)
         ],
-        "by_stage": [
-            {"stage": row[2] or "", **figures_dict(_figures(row), kind)}
-            for row in sorted(parts.get("stage", []), key=lambda r: r[2] or "")
-        ],
+        "by_stage": _stage_rows(kind, parts, sent["stage"], known),
         "by_channel": [
             {
                 "channel": channel,
                 "answers": (answered := _channel_answers(parts, channel)),
-                "sent": sent_channel.get(channel) if channel in RATE_CHANNELS else None,
-                "response_rate": _rate(answered, sent_channel.get(channel), comparable),
+                "sent": sent_channel.get(channel) if channel in rated else None,
+                "response_rate": _rate(answered, sent_channel.get(channel)),
             }
             for channel in ("email", "sms", "link")
         ],
@@ -280,16 +251,22 @@ def survey_results(q: SurveyQuery) -> dict[str, Any]:
             {
                 "journey_id": journey_id,
                 "name": names.get(journey_id, f"Journey {journey_id}"),
-                "sent": sent_journey.get(journey_id, 0),
+                "sent": sent_journey.get(journey_id, 0) if known else None,
                 "response_rate": _rate(
-                    journeys.get(journey_id, Figures()).count,
-                    sent_journey.get(journey_id),
-                    comparable,
+                    journeys.get(journey_id, Figures()).count, sent_journey.get(journey_id)
                 ),
                 **figures_dict(journeys.get(journey_id, Figures()), kind),
             }
             for journey_id in sorted(set(journeys) | (set(sent_journey) - {0}))
         ],
+        "by_segment": survey_segment_rows(
+            workspace=q.workspace,
+            survey_id=q.survey.pk,
+            kind=kind,
+            period=q.period,
+            stage=q.stage,
+            figures_dict=figures_dict,
+        ),
     }
 
 

@@ -49,6 +49,7 @@ from analytics.rollups.stages import (
     stays_orphans,
     stays_refresh,
 )
+from analytics.rollups.survey_segments import segment_members_changed
 from analytics.rollups.surveys import (
     survey_answers_refresh,
     survey_rollups_erase,
@@ -101,6 +102,14 @@ def on_answers_changed(workspace_id: int, survey_id: int, response_ids: Sequence
     survey_answers_refresh(
         workspace_id=workspace_id, survey_id=survey_id, response_ids=response_ids
     )
+    data_changed(workspace_ids={workspace_id})
+
+
+def on_segment_members_changed(
+    workspace_id: int, segment_id: int, joined: list[int], left: list[int]
+) -> None:
+    """Contacts' hook, holding the segment's lock (analytics/rollups/survey_segments.py)."""
+    segment_members_changed(workspace_id, segment_id, joined, left)
     data_changed(workspace_ids={workspace_id})
 
 

@@ -25,6 +25,15 @@ from typing import Any
 
 from django.db import connection, transaction
 
+from analytics.cache import data_changed
+from analytics.rollups.survey_segments import (
+    STAGE_WHEN_SENT,
+    segment_answers_recompute,
+    segment_rollups_rebuild,
+    segment_sends_forget_contact,
+    segment_sends_recompute,
+)
+from contacts.services import segment_locks
 from surveys.models import Survey
 
 _SURVEY_LOCK = 7202  # advisory-lock namespace: one survey's answer rollup
@@ -59,17 +68,18 @@ WITH named AS (
                         '\\msurvey_(\\d{1,18})\\M', 'g') m
     WHERE t.workspace_id = %(ws)s
 )
-SELECT %(ws)s, n.survey_id, (msg.sent_at AT TIME ZONE w.time_zone)::date, msg.channel,
-       coalesce(s.journey_id, 0), count(*)
+SELECT %(ws)s, n.survey_id, (msg.sent_at AT TIME ZONE w.time_zone)::date,
+       coalesce(sg.name, ''), msg.channel, coalesce(s.journey_id, 0), count(*)
 FROM named n
 JOIN surveys_survey sv ON sv.workspace_id = %(ws)s AND sv.id = n.survey_id
 JOIN campaigns_message msg ON msg.template_id = n.template_id AND msg.workspace_id = %(ws)s
 JOIN workspaces_workspace w ON w.id = %(ws)s
 LEFT JOIN campaigns_journeystep s ON msg.origin_kind = 'journey_step' AND s.id = msg.origin_id
+{STAGE_WHEN_SENT}
 WHERE msg.sent_at IS NOT NULL AND NOT msg.is_test AND msg.sent_at >= %(since)s
-GROUP BY 1, 2, 3, 4, 5
-ORDER BY 1, 2, 3, 4, 5
-"""
+GROUP BY 1, 2, 3, 4, 5, 6
+ORDER BY 1, 2, 3, 4, 5, 6
+""".replace("{STAGE_WHEN_SENT}", STAGE_WHEN_SENT)
 
 
 def _lock_surveys(survey_ids: Sequence[int]) -> None:
@@ -92,7 +102,10 @@ def survey_answers_refresh(
     without_contact: int | None = None,
 ) -> None:
     """Recompute the days of these answers (the hook; in the caller's transaction).
-    `without_contact` leaves a contact out (its erasure, before its answers go)."""
+    `without_contact` leaves a contact out (its erasure, before its answers go).
+    Every segment's rows of these days too (analytics/rollups/survey_segments.py), so
+    the segment locks come first: the lock order of every writer of those rows."""
+    segment_locks(workspace_id=workspace_id)
     _lock_surveys([survey_id])
     with connection.cursor() as cursor:
         cursor.execute(
@@ -128,12 +141,16 @@ def survey_answers_refresh(
         if without_contact is not None:
             where += " AND r.contact_id IS DISTINCT FROM %(contact)s"
         cursor.execute(_ANSWERS_INSERT + _ANSWERS_SELECT.format(where=where), params)
+        segment_answers_recompute(cursor, params, where)
 
 
 def survey_rollups_erase(*, workspace_id: int, contact_id: int) -> None:
     """In the erasure's transaction, before the contact's answers are deleted with it:
-    recompute the days they counted in, without them."""
+    recompute the days they counted in, without them, and take its sends out of its
+    segments' rows."""
+    segment_locks(workspace_id=workspace_id)
     with connection.cursor() as cursor:
+        segment_sends_forget_contact(cursor, workspace_id=workspace_id, contact_id=contact_id)
         cursor.execute(
             "SELECT survey_id, array_agg(id ORDER BY id) FROM surveys_surveyresponse "
             "WHERE workspace_id = %s AND contact_id = %s GROUP BY survey_id ORDER BY survey_id",
@@ -149,21 +166,38 @@ def survey_rollups_erase(*, workspace_id: int, contact_id: int) -> None:
         )
 
 
+def _sends_digest(cursor: Any, workspace_id: int, start: dt.date) -> Any:
+    """What the sends from `start` add up to (whether a recount changed anything)."""
+    cursor.execute(
+        "SELECT count(*), sum(sent), sum(hashtext(survey_id || stage_name || channel "
+        "|| journey_id || day::text)::bigint * sent) FROM analytics_surveysendday "
+        "WHERE workspace_id = %s AND day >= %s",
+        [workspace_id, start],
+    )
+    return cursor.fetchone()
+
+
 def survey_sends_refresh(*, workspace_id: int, since: dt.date | None = None) -> None:
     """Recompute the sends of the local days from `since` (every day when None)."""
     with transaction.atomic(), connection.cursor() as cursor:
+        segment_locks(workspace_id=workspace_id)
         cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [_SENDS_LOCK, workspace_id])
         tz = zoneinfo.ZoneInfo(_time_zone(workspace_id))
         start = dt.date(1970, 1, 1) if since is None else since
+        before = _sends_digest(cursor, workspace_id, start)
         cursor.execute(
             "DELETE FROM analytics_surveysendday WHERE workspace_id = %s AND day >= %s",
             [workspace_id, start],
         )
+        since_at = dt.datetime.combine(start, dt.time(), tzinfo=tz)
         cursor.execute(
-            "INSERT INTO analytics_surveysendday (workspace_id, survey_id, day, channel, "
-            "journey_id, sent) " + _SENDS_SELECT,
-            {"ws": workspace_id, "since": dt.datetime.combine(start, dt.time(), tzinfo=tz)},
+            "INSERT INTO analytics_surveysendday (workspace_id, survey_id, day, stage_name, "
+            "channel, journey_id, sent) " + _SENDS_SELECT,
+            {"ws": workspace_id, "since": since_at},
         )
+        segment_sends_recompute(cursor, workspace_id=workspace_id, since=since_at)
+        if _sends_digest(cursor, workspace_id, start) != before:
+            data_changed(workspace_ids={workspace_id})  # cached figures are stale
 
 
 def survey_sends_recent(*, workspace_id: int) -> None:
@@ -181,9 +215,11 @@ def survey_rollups_rebuild(*, workspace_id: int) -> None:
     of its surveys' locks (answers to them wait for the seconds this takes)."""
     survey_ids = list(Survey.objects.filter(workspace_id=workspace_id).values_list("pk", flat=True))
     with transaction.atomic(), connection.cursor() as cursor:
+        segment_locks(workspace_id=workspace_id)
         _lock_surveys(survey_ids)
         cursor.execute(
             "DELETE FROM analytics_surveyanswerday WHERE workspace_id = %s", [workspace_id]
         )
         cursor.execute(_ANSWERS_INSERT + _ANSWERS_SELECT.format(where=""), {"ws": workspace_id})
+        segment_rollups_rebuild(cursor, workspace_id=workspace_id)
     survey_sends_refresh(workspace_id=workspace_id)

@@ -34,6 +34,7 @@ from contacts.services.marks import (
 )
 from contacts.services.segment_members import (
     rule_drifts_with_time,
+    segment_locks,
     segment_members_build,
     segment_members_due,
     segment_members_refresh,
@@ -82,6 +83,7 @@ __all__ = [
     "rule_drifts_with_time",
     "segment_create",
     "segment_delete",
+    "segment_locks",
     "segment_members_build",
     "segment_members_due",
     "segment_members_refresh",

@@ -38,6 +38,7 @@ from django.utils import timezone
 
 from config.errors import InvalidInput
 from config.queue import enqueue_on_commit
+from contacts.hooks import SEGMENT_MEMBERS_HOOKS
 from contacts.models import Contact, Segment
 from contacts.rules import CONDITIONS, contacts_matching, referenced_segments
 from contacts.rules.context import Scope
@@ -71,25 +72,47 @@ def _sync(segment: Segment, rule: Any, scope: Scope, now: dt.datetime) -> tuple[
         cursor.execute(
             f"""DELETE FROM contacts_segmentmember m
                 WHERE m.workspace_id = %s AND m.segment_id = %s AND {limit_sql}
-                AND NOT EXISTS (SELECT 1 FROM ({match_sql}) AS s(id) WHERE s.id = m.contact_id)""",
+                AND NOT EXISTS (SELECT 1 FROM ({match_sql}) AS s(id) WHERE s.id = m.contact_id)
+                RETURNING m.contact_id""",
             [segment.workspace_id, segment.pk, *limit_params, *match_params],
         )
-        deleted = cursor.rowcount
+        left = [row[0] for row in cursor.fetchall()]
         cursor.execute(
             f"""INSERT INTO contacts_segmentmember (workspace_id, segment_id, contact_id)
                 SELECT %s, %s, s.id FROM ({match_sql}) AS s(id)
                 ORDER BY s.id
-                ON CONFLICT DO NOTHING""",
+                ON CONFLICT DO NOTHING
+                RETURNING contact_id""",
             [segment.workspace_id, segment.pk, *match_params],
         )
-        inserted = cursor.rowcount
+        joined = [row[0] for row in cursor.fetchall()]
+        inserted, deleted = len(joined), len(left)
         if inserted != deleted:
             cursor.execute(
                 "UPDATE contacts_segment SET member_count = greatest(member_count + %s, 0) "
                 "WHERE id = %s",
                 [inserted - deleted, segment.pk],
             )
+    if joined or left:
+        for hook in SEGMENT_MEMBERS_HOOKS:
+            hook(segment.workspace_id, segment.pk, joined, left)
     return inserted, deleted
+
+
+def segment_lock(*, segment_id: int) -> None:
+    _lock([segment_id])
+
+
+def segment_locks(*, workspace_id: int) -> None:
+    """Take every segment's lock of the workspace (id order, the order of every
+    writer): for a writer of per-segment rollups that reads the stored members and
+    must not interleave with a change to them."""
+    ids = (
+        Segment.objects.filter(workspace_id=workspace_id)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    _lock(list(ids))
 
 
 def _limit(scope: Scope) -> tuple[str, list[Any]]:

@@ -16,7 +16,7 @@ from contacts.rules import (
     validate_rule,
 )
 from contacts.rules.validation import MAX_EXPANDED_NODES, MAX_SEGMENT_DEPTH
-from contacts.services.segment_members import segment_members_invalidate
+from contacts.services.segment_members import segment_lock, segment_members_invalidate
 from workspaces.models import Workspace
 from workspaces.services import Actor, audit_record, save_or_conflict
 
@@ -125,4 +125,7 @@ def segment_delete(*, segment: Segment, actor: Actor) -> None:
         object_id=segment.pk,
         details={"name": segment.name},
     )
+    # The lock every writer of the segment's rows (and of rollups per segment) takes:
+    # none is midway when its rows go.
+    segment_lock(segment_id=segment.pk)
     segment.delete()

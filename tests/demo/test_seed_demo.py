@@ -11,6 +11,7 @@ import pytest
 from django.apps import apps
 from django.core.management import call_command
 from django.db import models
+from django.test import Client
 from django.utils import timezone
 
 from analytics.figures.common import NO_FILTERS, Period
@@ -33,7 +34,7 @@ from loyalty.models import (
 )
 from messaging.models import Template
 from messaging.services.previews import template_preview
-from surveys.models import Survey
+from surveys.models import Review, Survey
 from workspaces.models import Workspace
 
 pytestmark = pytest.mark.django_db
@@ -62,6 +63,23 @@ def _survey_report_has_shapes(workspace, journey_id):
     got = survey_results(SurveyQuery(workspace, csat, period, "month", None, NO_FILTERS))
     assert [row["journey_id"] for row in got["by_journey"]] == [journey_id]
     assert got["by_journey"][0]["answers"] == got["answers"] > 0
+
+
+def _reviews_have_shapes(workspace):
+    """A review request asked after purchases, about their products: most reviews
+    approved, some pending and a few rejected, mostly good stars with a few bad, and
+    the widget's data lists the approved ones."""
+    survey = Survey.objects.get(workspace=workspace, name="Product reviews", kind="review")
+    reviews = Review.objects.filter(workspace=workspace, survey=survey)
+    statuses = {s: reviews.filter(status=s).count() for s in ("approved", "pending", "rejected")}
+    assert statuses["approved"] > 10 and statuses["pending"] > 0, statuses
+    assert statuses["approved"] > statuses["pending"] + statuses["rejected"]
+    ratings = list(reviews.values_list("rating", flat=True))
+    assert 3.5 < sum(ratings) / len(ratings) < 4.8 and min(ratings) <= 2
+    assert reviews.exclude(item_id="").count() == len(ratings)  # products, from line items
+    assert all(r.author for r in reviews[:20])
+    body = Client().get(f"/widget/reviews/{workspace.slug}/").json()
+    assert body["count"] == statuses["approved"] and body["reviews"]
 
 
 def _catalogue_has_shapes(workspace):
@@ -171,6 +189,7 @@ def test_seed_demo_is_believable_deterministic_and_idempotent():
     _survey_report_has_shapes(workspace, ask.journey_id)
     _catalogue_has_shapes(workspace)
     _browsing_has_shapes(workspace)
+    _reviews_have_shapes(workspace)
     # The stages the demo's replay left are what the engine says now: the first
     # sweep (beat's, when `make run` starts) moves nobody.
     in_stages = set(

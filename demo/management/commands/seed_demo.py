@@ -18,6 +18,7 @@ from demo.contacts import demo_contacts_create
 from demo.lifecycle import demo_history_replay
 from demo.loyalty import demo_loyalty_seed
 from demo.referrals import demo_referrals_seed
+from demo.reviews import demo_reviews_seed
 from demo.surveys import (
     demo_survey_journey_seed,
     demo_survey_report_seed,
@@ -91,6 +92,7 @@ class Command(BaseCommand):
         demo_survey_report_seed(workspace=workspace)
         demo_broadcast_seed(workspace=workspace, seed=options["seed"])
         demo_catalogue_seed(workspace=workspace, seed=options["seed"], today=today)
+        reviews = demo_reviews_seed(workspace=workspace, seed=options["seed"], today=today)
         ledger = demo_loyalty_seed(workspace=workspace, seed=options["seed"])
         referrals = demo_referrals_seed(workspace=workspace, seed=options["seed"])
         # Statistics for the planner after a bulk load: without them the first pages
@@ -101,7 +103,7 @@ class Command(BaseCommand):
             f"Demo workspace '{DEMO_SLUG}': {summary.contacts} contacts, {summary.events} "
             f"events, {summary.purchases} purchases worth {summary.revenue} "
             f"{workspace.currency}; {moves} lifecycle stage moves over the year; "
-            f"{sent} messages in the sandbox outbox; {answers} survey answers; "
+            f"{sent} messages in the sandbox outbox; {answers} survey answers; {reviews} reviews; "
             f"{ledger} loyalty ledger entries; {referrals} referrals."
         )
         self.stdout.write(f"Demo API key (shown once): {secret}")

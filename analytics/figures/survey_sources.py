@@ -1,0 +1,111 @@
+"""Where the survey figures read from: the counted answers of some surveys in a period,
+grouped by (day, stage then, channel, journey, score), and the survey messages sent.
+
+- No filter: the SurveyAnswerDay and SurveySendDay rollups.
+- A segment whose stored members follow its rule (`members_ready`): the per-segment
+  rollups SurveySegmentAnswerDay and SurveySegmentSendDay (analytics/rollups/
+  survey_segments.py), equal to the raw answers and sends of its members now.
+- Any other contact filter (a segment still being built, read live from its rule): the
+  same grouping computed from the raw answers of those contacts, and no sends (so no
+  response rate)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from analytics.figures.common import Filters, Period, fetch
+from contacts.models import Segment
+from workspaces.models import Workspace
+
+_ROLLUP_SOURCE = """
+SELECT day, stage_name, channel, journey_id, score, answers, comments
+FROM analytics_surveyanswerday
+WHERE workspace_id = %s AND survey_id = ANY(%s) AND day >= %s AND day <= %s
+"""
+_SEGMENT_SOURCE = """
+SELECT day, stage_name, channel, journey_id, score, answers, comments
+FROM analytics_surveysegmentanswerday
+WHERE workspace_id = %s AND segment_id = %s AND survey_id = ANY(%s) AND day >= %s AND day <= %s
+"""
+_RAW_SOURCE = """
+SELECT (r.answered_at AT TIME ZONE %s)::date AS day, r.stage_name, r.channel,
+       coalesce(s.journey_id, 0) AS journey_id, r.score, count(*) AS answers,
+       count(*) FILTER (WHERE r.comment <> '') AS comments
+FROM surveys_surveyresponse r
+LEFT JOIN campaigns_message m
+  ON m.workspace_id = r.workspace_id AND m.id = r.message_id AND m.origin_kind = 'journey_step'
+LEFT JOIN campaigns_journeystep s ON s.id = m.origin_id
+WHERE r.workspace_id = %s AND r.survey_id = ANY(%s) AND NOT r.is_bot
+  AND r.answered_at >= %s AND r.answered_at < %s AND {condition}
+GROUP BY 1, 2, 3, 4, 5
+"""
+
+# Sends per channel, journey and stage when sent, in one pass.
+_SENDS_SQL = """
+SELECT CASE WHEN grouping(channel) = 0 THEN 'channel'
+            WHEN grouping(journey_id) = 0 THEN 'journey' ELSE 'stage' END,
+       channel, journey_id, stage_name, sum(sent)
+FROM {table}
+WHERE workspace_id = %s AND survey_id = %s AND day >= %s AND day <= %s {where}
+GROUP BY GROUPING SETS ((channel), (journey_id), (stage_name))
+"""
+
+
+def rolled_up_segment(filters: Filters) -> Segment | None:
+    """The segment of a filter that is a segment alone, when its per-segment rollups
+    can be read (its stored members follow its rule)."""
+    segment = filters.segment
+    if segment is None or filters.source is not None or filters.signup_month:
+        return None
+    return segment if segment.members_ready else None
+
+
+def answers_source(
+    workspace: Workspace, survey_ids: list[int], period: Period, filters: Filters
+) -> tuple[str, list[Any]]:
+    """SQL of the grouped counted answers and its parameters."""
+    if not filters:
+        return _ROLLUP_SOURCE, [workspace.pk, survey_ids, period.start, period.end]
+    segment = rolled_up_segment(filters)
+    if segment is not None:
+        return _SEGMENT_SOURCE, [workspace.pk, segment.pk, survey_ids, period.start, period.end]
+    condition, params = filters.contacts_sql(workspace, "r.contact_id")
+    start, end = period.bounds(workspace.time_zone)
+    return _RAW_SOURCE.format(condition=condition), [
+        workspace.time_zone,
+        workspace.pk,
+        survey_ids,
+        start,
+        end,
+        *params,
+    ]
+
+
+def sends_known(filters: Filters) -> bool:
+    """Whether the sends to the filtered contacts are counted (for response rates)."""
+    return not filters or rolled_up_segment(filters) is not None
+
+
+def sends(
+    workspace: Workspace, survey_id: int, period: Period, stage: str | None, filters: Filters
+) -> dict[str, dict[Any, int]]:
+    """Messages sent per channel, journey and stage when sent ({} each when the
+    filtered contacts' sends are not counted)."""
+    found: dict[str, dict[Any, int]] = {"channel": {}, "journey": {}, "stage": {}}
+    if not sends_known(filters):
+        return found
+    table, where, params = "analytics_surveysendday", "", list[Any]()
+    segment = rolled_up_segment(filters)
+    if segment is not None:
+        table, where, params = "analytics_surveysegmentsendday", "AND segment_id = %s", [segment.pk]
+    if stage is not None:
+        where += " AND stage_name = %s"
+        params.append(stage)
+    rows = fetch(
+        _SENDS_SQL.format(table=table, where=where),
+        [workspace.pk, survey_id, period.start, period.end, *params],
+    )
+    for part, channel, journey_id, stage_name, sent in rows:
+        key = {"channel": channel, "journey": journey_id, "stage": stage_name}[part]
+        found[part][int(key) if part == "journey" else key] = int(sent)
+    return found
