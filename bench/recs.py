@@ -189,6 +189,9 @@ def train(url: str, workspace_id: int, cutoff: str) -> None:
                 "contacts": computed.contacts,
                 "pairs": computed.pairs,
                 "steps": dict(computed.steps),
+                # Its own peak: RUSAGE_CHILDREN in the parent is the largest of every
+                # child it ever waited for, the data loader's included.
+                "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
             }
         )
     )
@@ -315,7 +318,7 @@ def main() -> None:
         text=True,
     )
     trained = json.loads(child.stdout.strip().splitlines()[-1])
-    peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    peak_mb = float(trained.pop("peak_rss_mb"))
     log(f"trained: {trained}, peak RSS {peak_mb:.0f} MB")
 
     # Held out: the last 14 days' purchases each contact could be offered.
