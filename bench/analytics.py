@@ -36,7 +36,7 @@ from typing import Any
 
 from bench.analytics_data import CONTACTS, build, log
 from bench.common import (
-    Gunicorn,
+    WebServer,
     base_database_url,
     django_setup,
     fresh_database,
@@ -200,7 +200,7 @@ def main() -> None:
     api |= surveys["api"]
     pages |= surveys["pages"]
     connection.close()
-    server = Gunicorn(url, workers=WEB_WORKERS)
+    server = WebServer(url, workers=WEB_WORKERS)
     results: dict[str, dict[str, float]] = {}
     try:
         opener = urllib.request.build_opener()

@@ -175,10 +175,6 @@ class WebServer:
         self.log.close()
 
 
-# The benchmarks written before the server was a choice: the default server.
-Gunicorn = WebServer
-
-
 def machine() -> dict[str, Any]:
     cpu = platform.processor()
     try:

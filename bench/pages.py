@@ -18,7 +18,7 @@ from http.cookiejar import CookieJar
 
 from bench.analytics import login, timed_requests
 from bench.common import (
-    Gunicorn,
+    WebServer,
     base_database_url,
     django_setup,
     fresh_database,
@@ -98,7 +98,7 @@ def main() -> None:
         "api_keys": f"{w}/settings/api-keys/",
     }
     connection.close()
-    server = Gunicorn(url, workers=WEB_WORKERS)
+    server = WebServer(url, workers=WEB_WORKERS)
     results: dict[str, dict[str, float]] = {}
     try:
         browser = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(CookieJar()))

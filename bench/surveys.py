@@ -37,7 +37,7 @@ from typing import Any
 
 from bench.analytics import login, timed_requests
 from bench.common import (
-    Gunicorn,
+    WebServer,
     copy_contacts,
     django_setup,
     fresh_database,
@@ -193,7 +193,7 @@ def main() -> None:
     urls = survey_urls(ids, today, "bench")
     connection.close()
     results: dict[str, dict[str, float]] = {}
-    server = Gunicorn(url, workers=2)
+    server = WebServer(url, workers=2)
     try:
         opener = urllib.request.build_opener()
         headers = {"Authorization": f"Bearer {secret}", "Accept": "application/json"}
