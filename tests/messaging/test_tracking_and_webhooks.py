@@ -329,15 +329,21 @@ def test_twilio_provider_status_callbacks_and_invalid_numbers(sms_ws, settings):
     assert counts["sent"] == 1 and counts["failed"] == 1
     assert stub.requests[0].form()["From"] == ["+15005550006"]
     assert stub.requests[0].form()["StatusCallback"] == [
-        "http://127.0.0.1:8000/hooks/twilio/status/"
+        f"http://127.0.0.1:8000/hooks/twilio/status/?ws={sms_ws.pk}"
     ]
     bad.refresh_from_db()
     assert bad.sms_status == "invalid"
     assert Suppression.objects.filter(workspace=sms_ws, channel="sms", reason="invalid").exists()
     message = Message.objects.get(contact=good)
     params = {"MessageSid": message.provider_message_id, "MessageStatus": "delivered"}
-    assert _twilio_post(Client(), "/hooks/twilio/status/", params).status_code == 204
-    assert _twilio_post(Client(), "/hooks/twilio/status/", params).status_code == 204
+    # The callback is read within the workspace its URL names: another's finds nothing.
+    elsewhere = f"/hooks/twilio/status/?ws={sms_ws.pk + 1000}"
+    assert _twilio_post(Client(), elsewhere, params).status_code == 204
+    message.refresh_from_db()
+    assert message.status == "sent" and not WebhookEvent.objects.exists()
+    mine = f"/hooks/twilio/status/?ws={sms_ws.pk}"
+    assert _twilio_post(Client(), mine, params).status_code == 204
+    assert _twilio_post(Client(), mine, params).status_code == 204
     message.refresh_from_db()
     assert message.status == "delivered"
     assert WebhookEvent.objects.filter(provider="twilio").count() == 1
