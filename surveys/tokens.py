@@ -87,7 +87,10 @@ def page_token(send: Send) -> str:
 
 def read_page(token: str) -> Send | None:
     found = _read("page", token, 3)
-    return Send(*found.parts, workspace_id=found.workspace_id) if found else None
+    if found is None:
+        return None
+    survey_id, contact_id, message_id = found.parts
+    return Send(survey_id, contact_id, message_id, found.workspace_id)
 
 
 def open_token(survey_id: int, *, workspace_id: int) -> str:

@@ -194,7 +194,8 @@ def test_the_esp_is_given_the_workspace_and_its_events_are_read_within_it(ws, se
         [ContactFactory.create(workspace=ws) for _ in range(2)], email_template(ws)
     )
     assert messages_send(claims=messages_claim())["sent"] == 2
-    assert {m.metadata["stagecraft_workspace"] for m in mail.outbox} == {str(ws.pk)}
+    sent_metadata = [getattr(m, "metadata", {}) for m in mail.outbox]
+    assert {m["stagecraft_workspace"] for m in sent_metadata} == {str(ws.pk)}
     mine, old = Message.objects.get(pk=first), Message.objects.get(pk=second)
     elsewhere = _delivery(mine) | {"Metadata": {"stagecraft_workspace": str(ws.pk + 1000)}}
     assert _post(elsewhere).status_code == 200

@@ -56,6 +56,7 @@ def test_links_sent_in_the_old_format_still_work(ws):
     assert answer.status_code == 302 and answer["Location"] == LINK
     page = client.post(f"/m/u/{_old_token('unsubscribe', sent.pk)}/", {"action": "unsubscribe"})
     assert page.status_code == 200
+    assert sent.contact is not None
     sent.contact.refresh_from_db()
     assert sent.contact.email_status == "unsubscribed"
 
@@ -82,6 +83,7 @@ def test_a_token_of_one_workspace_cannot_reach_another_workspaces_message(ws, ou
     pixel = tokens.make_token("open", theirs.pk, workspace_id=ws.pk)
     assert client.get(f"/m/o/{pixel}.gif", HTTP_USER_AGENT=HUMAN).status_code == 200
     assert not TrackingEvent.objects.filter(message=theirs).exists()
+    assert theirs.contact is not None
     theirs.contact.refresh_from_db()
     assert theirs.contact.email_status == "subscribed"
     # Their own token, with their workspace, works.
