@@ -149,8 +149,13 @@ def distribute(*, workers: list[tuple[str, int]]) -> list[str]:
         )
     with connection.cursor() as cursor:
         cursor.execute("CREATE EXTENSION IF NOT EXISTS citus")
-        for host, port in workers:
-            cursor.execute("SELECT citus_add_node(%s, %s)", [host, port])
+        for host, port in workers:  # a node already registered is left as it is
+            cursor.execute(
+                """SELECT citus_add_node(%(host)s, %(port)s) WHERE NOT EXISTS (
+                       SELECT 1 FROM pg_dist_node
+                       WHERE nodename = %(host)s AND nodeport = %(port)s)""",
+                {"host": host, "port": port},
+            )
         statements = distribution_statements(plan, done=citus_tables())
         for statement in statements:
             cursor.execute(statement)

@@ -59,6 +59,7 @@ def test_tenant_tables_are_distributed_and_global_tables_are_reference_tables():
     assert sorted(placed) == sorted(every)  # each table once, none left out
 
 
+@pytest.mark.django_db
 def test_every_distributed_table_has_a_not_null_workspace_id_column():
     tables = layout().distributed
     with connection.cursor() as cursor:
