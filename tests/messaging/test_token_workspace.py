@@ -96,3 +96,22 @@ def test_sent_links_carry_the_workspace(ws):
     click = tokens.click_url(sent.pk, 0, workspace_id=ws.pk)
     assert click in sent.body_html
     assert tokens.unsubscribe_url(sent.pk, workspace_id=ws.pk) in sent.body_html
+
+
+def test_an_email_sent_with_old_links_shows_in_the_outbox_without_its_tracking(owner):
+    ws = owner.workspace
+    sent = _sent(ws)
+    new_click = tokens.click_url(sent.pk, 0, workspace_id=ws.pk)
+    new_open = tokens.open_url(sent.pk, workspace_id=ws.pk)
+    old_click = new_click.replace(
+        tokens.make_token("click", sent.pk, 0, workspace_id=ws.pk), _old_token("click", sent.pk)
+    )
+    old_open = new_open.replace(
+        tokens.make_token("open", sent.pk, workspace_id=ws.pk), _old_token("open", sent.pk)
+    )
+    # The body as a worker rendered it before links carried the workspace.
+    body = sent.body_html.replace(new_click, old_click).replace(new_open, old_open)
+    Message.objects.filter(pk=sent.pk).update(body_html=body)
+    detail = owner.web.get(f"/w/{ws.slug}/outbox/{sent.pk}/").content.decode()
+    assert "/m/o/" not in detail and "/m/c/" not in detail
+    assert LINK in detail
