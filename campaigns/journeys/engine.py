@@ -61,6 +61,8 @@ FROM unnest(%s::bigint[], %s::bigint[], %s::text[], %s::timestamptz[], %s::times
 WHERE e.workspace_id = %s AND e.id = u.id
 """
 
+# By step id alone: campaigns_journeystep has no workspace_id yet (issue 20's schema
+# work adds it; this statement then gains `s.workspace_id = %s` like _SAVE_SQL).
 _COUNT_SQL = """
 UPDATE campaigns_journeystep AS s
 SET entered = s.entered + u.entered, exited = s.exited + u.exited,
