@@ -6,11 +6,13 @@ PostgreSQL; the tests marked `citus` need a cluster (CITUS_URL) and skip without
 from __future__ import annotations
 
 import datetime as dt
+import io
 import os
 import re
 
 import pytest
 from django.apps import apps
+from django.core.management import call_command
 from django.db import connection
 from django.utils import timezone
 
@@ -101,6 +103,18 @@ def test_the_statements_make_reference_tables_first_and_colocate_every_tenant_ta
         "SELECT create_distributed_table('contacts_event', 'workspace_id', "
         "colocate_with => 'contacts_contact')",
     ]
+
+
+def test_citus_distribute_prints_the_statements_and_the_tables_not_yet_placed():
+    out, err = io.StringIO(), io.StringIO()
+    call_command("citus_distribute", "--print", stdout=out, stderr=err)
+    lines = out.getvalue().splitlines()
+    assert lines[0].startswith("SELECT create_reference_table(")
+    assert "SELECT create_reference_table('workspaces_apikey');" in lines
+    assert any(
+        line.startswith("SELECT create_distributed_table('contacts_event'") for line in lines
+    )
+    assert set(layout().unplaced) <= set(err.getvalue().split(": ", 1)[-1].strip().split(", "))
 
 
 def test_on_citus_the_workspace_scan_is_a_distinct_not_a_recursive_skip_scan(settings):
