@@ -32,7 +32,9 @@ MESSAGES = int(os.environ.get("MESSAGES", "100000"))
 SMTP_MESSAGES = int(os.environ.get("SMTP_MESSAGES", str(MESSAGES)))
 WORKERS = int(os.environ.get("WORKERS", "2"))
 TRICKLE = int(os.environ.get("TRICKLE", "5"))
-DB = "stagecraft_bench_send"
+# Its own database, dropped and made again (BENCH_SEND_DB: a name of your own when
+# several checkouts share one PostgreSQL server).
+DB = os.environ.get("BENCH_SEND_DB", "stagecraft_bench_send")
 
 
 def log(message: str) -> None:

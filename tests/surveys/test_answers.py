@@ -182,7 +182,11 @@ def test_an_out_of_range_score_on_the_page_is_a_400(sent):
 def test_the_anonymous_page_is_one_answer_per_visitor_and_rate_limited(ws, settings):
     settings.SURVEY_PAGE_RATE_PER_MINUTE = 5
     survey = nps_survey(ws)
-    path = open_url(survey.pk).split("testserver")[-1].replace(settings.BASE_URL, "")
+    path = (
+        open_url(survey.pk, workspace_id=survey.workspace_id)
+        .split("testserver")[-1]
+        .replace(settings.BASE_URL, "")
+    )
     client = Client()
     assert client.get(path).status_code == 200
     assert client.post(path, {"score": "10"}).status_code == 303
