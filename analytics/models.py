@@ -83,11 +83,17 @@ class Stay(models.Model):
     contact = models.ForeignKey(Contact, related_name="+", db_index=False, **_DERIVED)
     workspace = models.ForeignKey(Workspace, related_name="+", db_index=False, **_DERIVED)
     stage = models.ForeignKey(Stage, related_name="+", db_index=False, **_DERIVED)
-    transition_id = models.BigIntegerField(unique=True, help_text="the move that began it")
+    transition_id = models.BigIntegerField(help_text="the move that began it")
     entered_at = models.DateTimeField()
     left_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        constraints = [
+            # Unique with the workspace (issue 20), the transition first.
+            models.UniqueConstraint(
+                fields=["transition_id", "workspace"], name="stay_transition_unique"
+            ),
+        ]
         indexes = [
             models.Index(fields=["contact", "entered_at"], name="stay_contact"),
             models.Index(fields=["workspace", "stage", "entered_at"], name="stay_ws_stage_entered"),
@@ -144,7 +150,9 @@ class ContactMonth(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["contact", "month"], name="contact_month_unique"),
+            models.UniqueConstraint(
+                fields=["contact", "month", "workspace"], name="contact_month_ws_unique"
+            ),
         ]
         indexes = [models.Index(fields=["workspace", "month"], name="contact_month_ws")]
 

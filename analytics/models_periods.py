@@ -44,7 +44,9 @@ class PurchaseDay(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["contact_id", "day"], name="purchase_day_unique"),
+            models.UniqueConstraint(
+                fields=["contact_id", "day", "workspace"], name="purchase_day_ws_unique"
+            ),
         ]
         indexes = [models.Index(fields=["workspace", "day"], name="purchase_day_ws")]
 

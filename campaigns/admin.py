@@ -21,6 +21,7 @@ class BroadcastVariantInline(admin.TabularInline):
     extra = 0
     can_delete = False
     readonly_fields = ["label", "template", "weight", "is_default", "best_time"]
+    exclude = ["workspace"]  # the broadcast's, set by the service
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False

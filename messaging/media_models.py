@@ -23,7 +23,7 @@ class MediaFile(models.Model):
     <token>.<ext> (emails load it from any mail client), the token unguessable."""
 
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
-    token = models.CharField(max_length=64, unique=True)
+    token = models.CharField(max_length=64)
     file = models.FileField(upload_to=media_upload_path, max_length=200)
     content_type = models.CharField(max_length=16)
     size = models.PositiveIntegerField()
@@ -32,6 +32,11 @@ class MediaFile(models.Model):
 
     class Meta:
         app_label = "messaging"
+        # Unique with the workspace (issue 20); the token first: the public address
+        # names only the token.
+        constraints = [
+            models.UniqueConstraint(fields=["token", "workspace"], name="mediafile_token_unique")
+        ]
 
     def __str__(self) -> str:
         return self.original_name or self.token

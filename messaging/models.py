@@ -152,8 +152,8 @@ class Message(models.Model):
     # quiet hours; everything else is marketing.
     transactional = models.BooleanField(default=False)
     idempotency_key = models.CharField(max_length=200)
-    # Time-ordered (config/ids.py): a bulk insert appends to this index.
-    uuid = models.UUIDField(default=uuid7, unique=True, editable=False)
+    # Time-ordered (config/ids.py): a bulk insert appends to the (workspace, uuid) index.
+    uuid = models.UUIDField(default=uuid7, editable=False)
     is_test = models.BooleanField(default=False)
     status = models.CharField(
         max_length=16, choices=MessageStatus.choices, default=MessageStatus.SCHEDULED
@@ -193,6 +193,9 @@ class Message(models.Model):
             models.UniqueConstraint(
                 fields=["workspace", "idempotency_key"], name="message_idempotency_unique"
             ),
+            # Unique with the workspace (issue 20); the uuid first: tracking links and
+            # provider webhooks look a message up by its uuid.
+            models.UniqueConstraint(fields=["uuid", "workspace"], name="message_uuid_unique"),
             models.CheckConstraint(
                 condition=Q(contact__isnull=False) | Q(is_test=True),
                 name="message_contact_unless_test",
@@ -260,7 +263,9 @@ class SandboxDelivery(models.Model):
         db_table = "campaigns_sandboxdelivery"
         # The sandbox honours the idempotency key as a real provider would.
         constraints = [
-            models.UniqueConstraint(fields=["message_uuid"], name="sandbox_delivery_once"),
+            models.UniqueConstraint(
+                fields=["message_uuid", "workspace"], name="sandbox_delivery_once_per_workspace"
+            ),
         ]
         indexes = [models.Index(fields=["workspace", "-id"], name="sandbox_ws_id")]
 
@@ -292,22 +297,24 @@ class TrackingEvent(models.Model):
 
 
 class WebhookEvent(models.Model):
-    """A provider callback seen once: its (provider, event id) is unique, so a replay
-    or a duplicate delivery is recognised and not applied twice."""
+    """A provider callback seen once: its (provider, event id) is unique in the
+    workspace of the message or number it names (recorded only once that is known), so
+    a replay or a duplicate delivery is recognised and not applied twice."""
 
     provider = models.CharField(max_length=32)
     event_id = models.CharField(max_length=200)
     kind = models.CharField(max_length=32)
     payload = models.JSONField(default=dict)
-    workspace = models.ForeignKey(
-        Workspace, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
-    )
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
     received_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         db_table = "campaigns_webhookevent"
         constraints = [
-            models.UniqueConstraint(fields=["provider", "event_id"], name="webhook_event_once"),
+            models.UniqueConstraint(
+                fields=["provider", "event_id", "workspace"],
+                name="webhook_event_once_per_workspace",
+            ),
         ]
 
     def __str__(self) -> str:

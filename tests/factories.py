@@ -160,5 +160,6 @@ class BroadcastVariantFactory(factory.django.DjangoModelFactory[BroadcastVariant
     class Meta:
         model = BroadcastVariant
 
+    workspace = factory.LazyAttribute(lambda o: o.broadcast.workspace)
     label = factory.Sequence(lambda n: chr(ord("A") + n % 26))
     template = factory.LazyAttribute(lambda o: o.broadcast.template)

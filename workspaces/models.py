@@ -210,7 +210,7 @@ class Invitation(models.Model):
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
     email = models.EmailField()
     role = models.CharField(max_length=16, choices=Role.choices, default=Role.MARKETER)
-    token_hash = models.CharField(max_length=64, unique=True)
+    token_hash = models.CharField(max_length=64)
     invited_by = models.ForeignKey(
         User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -230,6 +230,11 @@ class Invitation(models.Model):
                 fields=["workspace", "email"],
                 condition=models.Q(accepted_at__isnull=True, revoked_at__isnull=True),
                 name="invitation_one_open_per_email",
+            ),
+            # Unique with the workspace (issue 20); the hash first: a link names no
+            # workspace, it is looked up by the hash alone.
+            models.UniqueConstraint(
+                fields=["token_hash", "workspace"], name="invitation_token_unique"
             ),
         ]
 

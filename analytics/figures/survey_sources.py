@@ -34,7 +34,7 @@ SELECT (r.answered_at AT TIME ZONE %s)::date AS day, r.stage_name, r.channel,
 FROM surveys_surveyresponse r
 LEFT JOIN campaigns_message m
   ON m.workspace_id = r.workspace_id AND m.id = r.message_id AND m.origin_kind = 'journey_step'
-LEFT JOIN campaigns_journeystep s ON s.id = m.origin_id
+LEFT JOIN campaigns_journeystep s ON s.workspace_id = m.workspace_id AND s.id = m.origin_id
 WHERE r.workspace_id = %s AND r.survey_id = ANY(%s) AND NOT r.is_bot
   AND r.answered_at >= %s AND r.answered_at < %s AND {condition}
 GROUP BY 1, 2, 3, 4, 5

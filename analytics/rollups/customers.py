@@ -166,7 +166,7 @@ facts_gone AS (
 months_written AS (
     INSERT INTO analytics_contactmonth AS m ({_MONTHS_COLUMNS})
     SELECT {_MONTHS_COLUMNS} FROM fresh_months ORDER BY contact_id, month
-    ON CONFLICT (contact_id, month) DO UPDATE SET
+    ON CONFLICT (contact_id, month, workspace_id) DO UPDATE SET
         events = EXCLUDED.events, purchases = EXCLUDED.purchases, revenue = EXCLUDED.revenue,
         active_days = EXCLUDED.active_days
     WHERE (m.events, m.purchases, m.revenue, m.active_days)

@@ -107,7 +107,7 @@ old AS MATERIALIZED (
 written AS (
     INSERT INTO analytics_purchaseday AS p ({_PURCHASE_COLUMNS})
     SELECT {_PURCHASE_COLUMNS} FROM fresh ORDER BY contact_id, day
-    ON CONFLICT (contact_id, day) DO UPDATE SET
+    ON CONFLICT (contact_id, day, workspace_id) DO UPDATE SET
         previous_day = EXCLUDED.previous_day, previous2_day = EXCLUDED.previous2_day,
         purchases = EXCLUDED.purchases, revenue = EXCLUDED.revenue
     WHERE (p.previous_day, p.previous2_day, p.purchases, p.revenue) IS DISTINCT FROM

@@ -49,7 +49,7 @@ FROM surveys_surveyresponse r
 JOIN workspaces_workspace w ON w.id = r.workspace_id
 LEFT JOIN campaigns_message m
   ON m.workspace_id = r.workspace_id AND m.id = r.message_id AND m.origin_kind = 'journey_step'
-LEFT JOIN campaigns_journeystep s ON s.id = m.origin_id
+LEFT JOIN campaigns_journeystep s ON s.workspace_id = m.workspace_id AND s.id = m.origin_id
 WHERE r.workspace_id = %(ws)s AND NOT r.is_bot {where}
 GROUP BY 1, 2, 3, 4, 5, 6, 7, 8
 ORDER BY 1, 2, 3, 4, 5, 6, 7, 8
@@ -84,7 +84,8 @@ JOIN surveys_survey sv ON sv.workspace_id = %(ws)s AND sv.id = n.survey_id
 JOIN campaigns_message msg ON msg.template_id = n.template_id AND msg.workspace_id = %(ws)s
 {join}
 JOIN workspaces_workspace w ON w.id = %(ws)s
-LEFT JOIN campaigns_journeystep s ON msg.origin_kind = 'journey_step' AND s.id = msg.origin_id
+LEFT JOIN campaigns_journeystep s
+  ON msg.origin_kind = 'journey_step' AND s.workspace_id = %(ws)s AND s.id = msg.origin_id
 """
     + STAGE_WHEN_SENT
     + """

@@ -143,6 +143,11 @@ class BroadcastVariant(models.Model):
     (email) and its own send time. Exactly one is the default, which wins when the test
     is not significant."""
 
+    # Its parent's workspace, carried so that the table distributes by workspace
+    # (issue 20); not indexed alone: the uniques and lookups go through the parent.
+    workspace = models.ForeignKey(
+        Workspace, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
     broadcast = models.ForeignKey(Broadcast, on_delete=models.CASCADE, related_name="variants")
     label = models.CharField(max_length=20)
     # RESTRICT, not PROTECT: a template in use cannot be deleted, but a workspace (with
@@ -163,9 +168,13 @@ class BroadcastVariant(models.Model):
     class Meta:
         ordering = ["label"]
         constraints = [
-            models.UniqueConstraint(fields=["broadcast", "label"], name="variant_label_unique"),
             models.UniqueConstraint(
-                fields=["broadcast"], condition=Q(is_default=True), name="variant_one_default"
+                fields=["broadcast", "label", "workspace"], name="variant_label_ws_unique"
+            ),
+            models.UniqueConstraint(
+                fields=["broadcast", "workspace"],
+                condition=Q(is_default=True),
+                name="variant_one_default_ws",
             ),
         ]
 

@@ -29,7 +29,10 @@ def _save_variants(broadcast: Broadcast, variants: list[dict[str, Any]] | None) 
         return
     broadcast.variants.all().delete()
     BroadcastVariant.objects.bulk_create(
-        [BroadcastVariant(broadcast=broadcast, **v) for v in variants]
+        [
+            BroadcastVariant(workspace_id=broadcast.workspace_id, broadcast=broadcast, **v)
+            for v in variants
+        ]
     )
 
 

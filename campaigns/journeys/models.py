@@ -118,6 +118,11 @@ class JourneyStep(models.Model):
     branch; "timeout_next" for wait_for; paths[].next for a split). A step removed
     from a live journey keeps its row (messages and counts point at it)."""
 
+    # Its parent's workspace, carried so that the table distributes by workspace
+    # (issue 20); not indexed alone: the uniques and lookups go through the parent.
+    workspace = models.ForeignKey(
+        Workspace, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
     journey = models.ForeignKey(Journey, on_delete=models.CASCADE, related_name="steps")
     key = models.SlugField(max_length=40)
     kind = models.CharField(max_length=20, choices=StepKind.choices)
@@ -137,9 +142,9 @@ class JourneyStep(models.Model):
         ordering = ["position", "id"]
         constraints = [
             models.UniqueConstraint(
-                fields=["journey", "key"],
+                fields=["journey", "key", "workspace"],
                 condition=Q(removed_at__isnull=True),
-                name="journey_step_key_unique",
+                name="journey_step_key_ws_unique",
             ),
         ]
 
@@ -193,13 +198,15 @@ class JourneyEnrolment(models.Model):
 
     class Meta:
         constraints = [
+            # The workspace last in each (issue 20): lookups by journey keep the index.
             models.UniqueConstraint(
-                fields=["journey", "trigger_key"], name="journey_enrolment_trigger_unique"
+                fields=["journey", "trigger_key", "workspace"],
+                name="journey_enrolment_trigger_ws_unique",
             ),
             models.UniqueConstraint(
-                fields=["journey", "contact"],
+                fields=["journey", "contact", "workspace"],
                 condition=Q(status__in=["active", "holdout"]),
-                name="journey_enrolment_one_active",
+                name="journey_enrolment_one_active_ws",
             ),
         ]
         indexes = [
@@ -222,12 +229,19 @@ class JourneySegmentMember(models.Model):
     """Segment triggers: who was in the segment at the last look, so that a contact
     enters when it joins, not while it stays."""
 
+    # Its parent's workspace, carried so that the table distributes by workspace
+    # (issue 20); not indexed alone: the uniques and lookups go through the parent.
+    workspace = models.ForeignKey(
+        Workspace, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
     journey = models.ForeignKey(Journey, on_delete=models.CASCADE, related_name="+")
     contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="+")
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["journey", "contact"], name="journey_member_unique"),
+            models.UniqueConstraint(
+                fields=["journey", "contact", "workspace"], name="journey_member_ws_unique"
+            ),
         ]
 
     def __str__(self) -> str:

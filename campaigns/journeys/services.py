@@ -118,7 +118,12 @@ def _save_steps(journey: Journey, steps: list[dict[str, Any]], move_to: Any) -> 
     for position, data in enumerate(steps):
         step = current.get(data["key"])
         if step is None or step in removed:
-            step = JourneyStep(journey=journey, key=data["key"], kind=data["kind"])
+            step = JourneyStep(
+                workspace_id=journey.workspace_id,
+                journey=journey,
+                key=data["key"],
+                kind=data["kind"],
+            )
         step.name = str(data.get("name", ""))[:200]
         step.config = data.get("config", {})
         step.position = position

@@ -287,17 +287,23 @@ def segment_scan(
     with connection.cursor() as cursor:
         cursor.execute(
             f"""DELETE FROM campaigns_journeysegmentmember m
-                WHERE m.journey_id = %s {limit}
+                WHERE m.journey_id = %s AND m.workspace_id = %s {limit}
                 AND NOT EXISTS (SELECT 1 FROM ({match_sql}) AS s(id) WHERE s.id = m.contact_id)""",
-            [journey.pk, *([list(contact_ids)] if contact_ids is not None else []), *match_params],
+            [
+                journey.pk,
+                journey.workspace_id,
+                *([list(contact_ids)] if contact_ids is not None else []),
+                *match_params,
+            ],
         )
         cursor.execute(
-            f"""INSERT INTO campaigns_journeysegmentmember (journey_id, contact_id)
-                SELECT %s, s.id FROM ({match_sql}) AS s(id)
+            f"""INSERT INTO campaigns_journeysegmentmember (workspace_id, journey_id, contact_id)
+                SELECT %s, %s, s.id FROM ({match_sql}) AS s(id)
                 WHERE NOT EXISTS (SELECT 1 FROM campaigns_journeysegmentmember m
-                                  WHERE m.journey_id = %s AND m.contact_id = s.id)
+                                  WHERE m.journey_id = %s AND m.contact_id = s.id
+                                  AND m.workspace_id = %s)
                 ON CONFLICT DO NOTHING RETURNING contact_id""",
-            [journey.pk, *match_params, journey.pk],
+            [journey.workspace_id, journey.pk, *match_params, journey.pk, journey.workspace_id],
         )
         joined = [row[0] for row in cursor.fetchall()]
     if not enrol_joiners or not joined:

@@ -275,6 +275,11 @@ class ImportJob(models.Model):
 
 
 class ImportRowError(models.Model):
+    # Its parent's workspace, carried so that the table distributes by workspace
+    # (issue 20); not indexed alone: the uniques and lookups go through the parent.
+    workspace = models.ForeignKey(
+        Workspace, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
     job = models.ForeignKey(ImportJob, on_delete=models.CASCADE, related_name="row_errors")
     row_number = models.PositiveIntegerField(help_text="The line in the file; the header is 1.")
     reason = models.TextField()
@@ -362,7 +367,10 @@ class EventSummary(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["contact", "name"], name="event_summary_unique"),
+            # The workspace last: the engine's lookups by (contact, name) keep the index.
+            models.UniqueConstraint(
+                fields=["contact", "name", "workspace"], name="event_summary_ws_unique"
+            ),
         ]
         indexes = [
             # Set-based rule evaluation reads one event name for a range of contacts;

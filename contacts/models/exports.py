@@ -18,7 +18,7 @@ def export_upload_path(instance: ContactExport, filename: str) -> str:
 class ContactExport(models.Model):
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
     # The download link's key (secrets.token_urlsafe): not guessable, not the id.
-    token = models.CharField(max_length=64, unique=True)
+    token = models.CharField(max_length=64)
     # The contacts list's query string (filters) the export was asked with.
     query = models.CharField(max_length=2000, blank=True, default="")
     requested_by = models.CharField(max_length=254, blank=True, default="")
@@ -32,6 +32,12 @@ class ContactExport(models.Model):
 
     class Meta:
         app_label = "contacts"
+        # Unique with the workspace (issue 20); token first, for the lookup by token.
+        constraints = [
+            models.UniqueConstraint(
+                fields=["token", "workspace"], name="contactexport_token_unique"
+            )
+        ]
         indexes = [
             models.Index(fields=["workspace", "-requested_at"], name="contactexport_ws_requested")
         ]

@@ -265,25 +265,14 @@ def _process_chunk(job: ImportJob, chunk: list[tuple[int, list[str] | None, str 
     item_rows: list[tuple[int, list[str]]] = []
     for row_number, cells, parse_error in chunk:
         if parse_error or cells is None:
-            rejected.append(
-                ImportRowError(
-                    job=job, row_number=row_number, reason=parse_error or "unreadable", values={}
-                )
-            )
+            rejected.append(_row_error(job, row_number, parse_error or "unreadable"))
             continue
         data, error = row_to_contact(job.headers, cells, job.mapping, zone=job.workspace.time_zone)
         item_extras: dict[str, Any] = {}
         if not error:
             item_extras, error = _extras_clean(job, row_extras(job.headers, cells, job.mapping))
         if error:
-            rejected.append(
-                ImportRowError(
-                    job=job,
-                    row_number=row_number,
-                    reason=error,
-                    values=_row_values(job.headers, cells),
-                )
-            )
+            rejected.append(_row_error(job, row_number, error, _row_values(job.headers, cells)))
             continue
         items.append(data)
         extras.append(item_extras)
@@ -299,14 +288,8 @@ def _process_chunk(job: ImportJob, chunk: list[tuple[int, list[str] | None, str 
     for result, (row_number, cells) in zip(results, item_rows, strict=True):
         if result.status == "error":
             field, reasons = next(iter(result.errors.items()))
-            rejected.append(
-                ImportRowError(
-                    job=job,
-                    row_number=row_number,
-                    reason=f"{field}: {reasons[0]}",
-                    values=_row_values(job.headers, cells),
-                )
-            )
+            reason = f"{field}: {reasons[0]}"
+            rejected.append(_row_error(job, row_number, reason, _row_values(job.headers, cells)))
         else:
             counts[result.status] += 1
     ImportRowError.objects.bulk_create(rejected)
@@ -317,6 +300,18 @@ def _process_chunk(job: ImportJob, chunk: list[tuple[int, list[str] | None, str 
         unchanged_count=F("unchanged_count") + counts["unchanged"],
         rejected_count=F("rejected_count") + len(rejected),
         heartbeat_at=timezone.now(),
+    )
+
+
+def _row_error(
+    job: ImportJob, row_number: int, reason: str, values: dict[str, str] | None = None
+) -> ImportRowError:
+    return ImportRowError(
+        workspace_id=job.workspace_id,
+        job=job,
+        row_number=row_number,
+        reason=reason,
+        values=values or {},
     )
 
 
@@ -347,23 +342,18 @@ def _process_kind_chunk(
     for row_number, cells, parse_error in chunk:
         if parse_error or cells is None:
             reason = parse_error or "unreadable"
-            rejected.append(ImportRowError(job=job, row_number=row_number, reason=reason))
+            rejected.append(_row_error(job, row_number, reason))
         elif len(cells) != len(job.headers):
             reason = f"has {len(cells)} columns, the header has {len(job.headers)}"
             values = _row_values(job.headers, cells)
-            rejected.append(
-                ImportRowError(job=job, row_number=row_number, reason=reason, values=values)
-            )
+            rejected.append(_row_error(job, row_number, reason, values))
         else:
             rows.append((row_number, cells))
             cells_by_row[row_number] = cells
     outcome = kind.process_chunk(job, rows)
     rejected.extend(
-        ImportRowError(
-            job=job,
-            row_number=row_number,
-            reason=reason,
-            values=_row_values(job.headers, cells_by_row.get(row_number, [])),
+        _row_error(
+            job, row_number, reason, _row_values(job.headers, cells_by_row.get(row_number, []))
         )
         for row_number, reason in outcome.rejected
     )

@@ -24,7 +24,7 @@ INSERT INTO contacts_eventsummary AS s
     (contact_id, workspace_id, name, count, first_at, last_at, revenue, revenue_count)
 SELECT contact_id, workspace_id, name, count, first_at, last_at, revenue, revenue_count
 FROM fresh ORDER BY contact_id, name
-ON CONFLICT (contact_id, name) DO UPDATE SET
+ON CONFLICT (contact_id, name, workspace_id) DO UPDATE SET
     count = EXCLUDED.count, first_at = EXCLUDED.first_at, last_at = EXCLUDED.last_at,
     revenue = EXCLUDED.revenue, revenue_count = EXCLUDED.revenue_count
 WHERE (s.count, s.first_at, s.last_at, s.revenue, s.revenue_count)

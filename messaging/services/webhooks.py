@@ -41,7 +41,7 @@ def signature_valid(*, secret: str, body: bytes, signature: str) -> bool:
 
 
 def _first_time(
-    *, provider: str, event_id: str, kind: str, payload: dict[str, Any], workspace_id: int | None
+    *, provider: str, event_id: str, kind: str, payload: dict[str, Any], workspace_id: int
 ) -> bool:
     """Record the event; False if it was seen before (a replay or a duplicate)."""
     try:
