@@ -68,4 +68,10 @@ class RssSampler:
         self.samples.append((time.perf_counter(), rss_mb()))
 
     def peak_during(self, start: float, stop: float) -> float:
-        return max((mb for at, mb in self.samples if start <= at <= stop), default=0.0)
+        """The largest sample in [start, stop]; for a window shorter than the interval
+        with none in it, the last sample before it (0 if none)."""
+        inside = [mb for at, mb in self.samples if start <= at <= stop]
+        if inside:
+            return max(inside)
+        before = [mb for at, mb in self.samples if at < start]
+        return before[-1] if before else 0.0

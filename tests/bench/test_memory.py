@@ -84,9 +84,12 @@ def test_the_sampler_sees_memory_held_during_a_window() -> None:
             "before": sampler.peak_during(0, before),
             "during": sampler.peak_during(before, during),
             "after": sampler.peak_during(during + 0.05, time.perf_counter()),
+            "no_sample": sampler.peak_during(during - 0.0002, during - 0.0001),
         }))
         """
     )
     peaks = json.loads(_run(code))
     assert peaks["during"] >= peaks["before"] + 250
     assert peaks["after"] < peaks["during"] - 250
+    # A window too short for a sample: the RSS of the last one before it (or its own).
+    assert peaks["no_sample"] >= peaks["during"] - 50
