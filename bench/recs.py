@@ -16,8 +16,9 @@ The generator (sizes are env knobs: CONTACTS, PRODUCTS, INTERACTIONS; SEED):
 
 The time split: everything before the last TEST_DAYS (14) days is written to the
 database; the worker's compute runs as of that cutoff (`train_s`: reading the events,
-every model, writing every stored list; in a child process, whose peak RSS is
-`train_peak_rss_mb`). The purchases of the last 14 days are held out: for up to EVAL
+every model, writing every stored list; in a child process, whose own peak RSS,
+VmHWM, is `train_peak_rss_mb`: not its ru_maxrss, which starts at this process's
+peak, see bench/memory.py). The purchases of the last 14 days are held out: for up to EVAL
 contacts with a held-out purchase of something serving may offer (not bought before,
 or a consumable), the served list (recommendations_for_contact, n = 10, the real read
 with its filters) of each kind is judged: hit_rate_at_10 (a held-out product among the
@@ -51,6 +52,7 @@ from bench.common import (
     report,
     with_database,
 )
+from bench.memory import RssSampler, own_peak_rss_mb
 
 CONTACTS = int(os.environ.get("CONTACTS", "200000"))
 PRODUCTS = int(os.environ.get("PRODUCTS", "10000"))
@@ -174,14 +176,22 @@ def write(
 
 
 def train(url: str, workspace_id: int, cutoff: str) -> None:
-    """The child process: the worker's compute as of the cutoff; prints its seconds."""
+    """The child process: the worker's compute as of the cutoff; prints its seconds,
+    its own peak RSS and the largest RSS sampled during each step."""
     django_setup(url)
     from catalog.services import recommendations_compute
     from workspaces.models import Workspace
 
-    computed = recommendations_compute(
-        workspace=Workspace.objects.get(pk=workspace_id), now=dt.datetime.fromisoformat(cutoff)
-    )
+    workspace = Workspace.objects.get(pk=workspace_id)
+    with RssSampler() as sampler:
+        began = time.perf_counter()
+        computed = recommendations_compute(
+            workspace=workspace, now=dt.datetime.fromisoformat(cutoff)
+        )
+    rss_by_step = {}
+    for step, seconds in computed.steps:
+        rss_by_step[step] = round(sampler.peak_during(began, began + seconds))
+        began += seconds
     print(
         json.dumps(
             {
@@ -189,9 +199,11 @@ def train(url: str, workspace_id: int, cutoff: str) -> None:
                 "contacts": computed.contacts,
                 "pairs": computed.pairs,
                 "steps": dict(computed.steps),
-                # Its own peak: RUSAGE_CHILDREN in the parent is the largest of every
-                # child it ever waited for, the data loader's included.
-                "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                "rss_mb_by_step": rss_by_step,
+                # VmHWM, not ru_maxrss: that one starts at the bench's own peak, carried
+                # over by exec (bench/memory.py).
+                "peak_rss_mb": own_peak_rss_mb(),
+                "ru_maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
             }
         )
     )
@@ -311,6 +323,8 @@ def main() -> None:
 
     cutoff_iso = dt.datetime.fromtimestamp(cutoff, dt.UTC).isoformat()
     connection.close()
+    # The child's ru_maxrss would start at this figure (bench/memory.py).
+    log(f"this process's peak RSS before training: {own_peak_rss_mb():.0f} MB")
     child = subprocess.run(
         [sys.executable, "-m", "bench.recs", "train", url, str(workspace.pk), cutoff_iso],
         check=True,
