@@ -32,7 +32,9 @@ MESSAGES = int(os.environ.get("MESSAGES", "100000"))
 SMTP_MESSAGES = int(os.environ.get("SMTP_MESSAGES", str(MESSAGES)))
 WORKERS = int(os.environ.get("WORKERS", "2"))
 TRICKLE = int(os.environ.get("TRICKLE", "5"))
-DB = "stagecraft_bench_send"
+# Its own database, dropped and made again (BENCH_SEND_DB: a name of your own when
+# several checkouts share one PostgreSQL server).
+DB = os.environ.get("BENCH_SEND_DB", "stagecraft_bench_send")
 
 
 def log(message: str) -> None:
@@ -79,14 +81,16 @@ def build_contacts(workspace_id: int, count: int) -> list[int]:
 def enqueue(template: Any, contact_ids: list[int], prefix: str, *, analyze: bool = True) -> None:
     from django.db import connection
 
+    from config.ids import UUID7_SQL
+
     with connection.cursor() as cursor:
         cursor.execute(
-            """
+            f"""
             INSERT INTO campaigns_message (workspace_id, contact_id, channel, template_id,
                 idempotency_key, uuid, is_test, status, status_reason, due_at, attempts, error,
                 provider, provider_message_id, to_address, subject, body_html, body_text,
                 sms_segments, links, created_at, transactional, deferrals, origin_kind)
-            SELECT %s, c, 'email', %s, %s || c, gen_random_uuid(), false, 'scheduled', '',
+            SELECT %s, c, 'email', %s, %s || c, {UUID7_SQL}, false, 'scheduled', '',
                 now(), 0, '', '', '', '', '', '', '', 0, '[]'::jsonb, now(), false, 0, 'direct'
             FROM unnest(%s::bigint[]) AS c
             """,

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from typing import Any
 
 import psycopg
+from django.conf import settings
 from django.db import connection
 
 
@@ -23,24 +25,46 @@ def bound_cursor() -> Iterator[psycopg.Cursor]:
         yield cursor
 
 
-def workspaces_with(*, table: str, where: str) -> list[int]:
+def workspaces_with(
+    *, table: str, where: str, ready: str = "", params: Mapping[str, Any] | None = None
+) -> list[int]:
     """The workspaces that have rows of `table` matching `where` (a condition on its
-    columns, no parameters): one probe of an index led by workspace_id per workspace
-    found (a skip scan), so queues are claimed one workspace at a time without a scan
-    across tenants (DESIGN.md). `table` and `where` are code, never input."""
+    columns) and, when given, `ready` too (a further condition that may use `params`,
+    e.g. `due_at <= %(now)s`), so that queues are claimed one workspace at a time
+    without a scan across tenants (DESIGN.md). `table`, `where` and `ready` are code,
+    never input.
+
+    On one PostgreSQL server: one probe of an index led by workspace_id per workspace
+    with `where` rows (a skip scan), then one probe each for `ready`. On Citus
+    (DATABASE_CITUS) a recursive CTE runs only inside one shard, so the same question
+    is a `SELECT DISTINCT workspace_id`, which Citus pushes down to every shard (the
+    grouping is on the distribution column) and each shard answers from its own index
+    in parallel."""
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"""
-            WITH RECURSIVE w(id) AS (
-                (SELECT workspace_id FROM {table} WHERE {where}
-                 ORDER BY workspace_id LIMIT 1)
-                UNION ALL
-                SELECT (SELECT q.workspace_id FROM {table} q
-                        WHERE ({where}) AND q.workspace_id > w.id
-                        ORDER BY q.workspace_id LIMIT 1)
-                FROM w WHERE w.id IS NOT NULL
-            )
-            SELECT id FROM w WHERE id IS NOT NULL
-            """
+        cursor.execute(workspaces_with_sql(table=table, where=where, ready=ready), params)
+        return [int(row[0]) for row in cursor.fetchall()]
+
+
+def workspaces_with_sql(*, table: str, where: str, ready: str = "") -> str:
+    """The statement `workspaces_with` runs, for this deployment's database."""
+    if settings.DATABASE_CITUS:
+        condition = f"({where}) AND ({ready})" if ready else where
+        return f"SELECT DISTINCT workspace_id FROM {table} WHERE {condition}"
+    check = (
+        f"""AND EXISTS (SELECT 1 FROM {table} r
+                         WHERE r.workspace_id = w.id AND ({where}) AND ({ready}))"""
+        if ready
+        else ""
+    )
+    return f"""
+        WITH RECURSIVE w(id) AS (
+            (SELECT workspace_id FROM {table} WHERE {where}
+             ORDER BY workspace_id LIMIT 1)
+            UNION ALL
+            SELECT (SELECT q.workspace_id FROM {table} q
+                    WHERE ({where}) AND q.workspace_id > w.id
+                    ORDER BY q.workspace_id LIMIT 1)
+            FROM w WHERE w.id IS NOT NULL
         )
-        return [row[0] for row in cursor.fetchall()]
+        SELECT id FROM w WHERE id IS NOT NULL {check}
+        """

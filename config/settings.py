@@ -127,6 +127,9 @@ if db_options := env.str("DB_OPTIONS", default="-c jit=off"):
 if "host" in DATABASES["default"]["OPTIONS"]:
     DATABASES["default"]["HOST"] = DATABASES["default"]["OPTIONS"].pop("host")
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+# The database is a Citus cluster (docs/scaling.md): queries that Citus runs only inside
+# one shard (a recursive skip scan) take their distributed form (config/db.py).
+DATABASE_CITUS = env.bool("DATABASE_CITUS", default=False)
 
 
 def redis_url_with_db(url: str, db: int) -> str:

@@ -46,3 +46,16 @@ CAMPAIGNS_SMS_QUIET_HOURS = ""
 # tests count on the rest of 127.0.0.0/8 being refused).
 OUTBOUND_ALLOWED_NETWORKS = ["127.0.0.1/32"]
 JOURNEY_WEBHOOK_RETRY_SECONDS = 1.0
+
+# Citus mode (docs/scaling.md): with CITUS_URL set, the suite runs against the cluster's
+# coordinator, in the database CITUS_URL names (kept between runs: the cluster's
+# extension and workers are set up there), and tests/conftest.py distributes the tables
+# after migrating. Without it the Citus tests skip.
+CITUS_URL = os.environ.get("CITUS_URL", "")
+if CITUS_URL:
+    DATABASES["default"] = {  # noqa: F405
+        **DATABASES["default"],  # noqa: F405
+        **env.db_url_config(CITUS_URL),  # noqa: F405
+    }
+    DATABASES["default"]["TEST"] = {"NAME": DATABASES["default"]["NAME"]}  # noqa: F405
+    DATABASE_CITUS = True

@@ -11,12 +11,12 @@ through contacts' services."""
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from config.ids import uuid7
 from contacts.models import Channel, Contact
 
 # Imported here so that Django registers SendingDomain with the app.
@@ -152,7 +152,8 @@ class Message(models.Model):
     # quiet hours; everything else is marketing.
     transactional = models.BooleanField(default=False)
     idempotency_key = models.CharField(max_length=200)
-    uuid = models.UUIDField(default=uuid.uuid4, editable=False)
+    # Time-ordered (config/ids.py): a bulk insert appends to the (workspace, uuid) index.
+    uuid = models.UUIDField(default=uuid7, editable=False)
     is_test = models.BooleanField(default=False)
     status = models.CharField(
         max_length=16, choices=MessageStatus.choices, default=MessageStatus.SCHEDULED

@@ -87,7 +87,11 @@ def contact_context(
             time_zone=contact.time_zone or workspace.time_zone,
             attributes=_plain(contact.attributes or {}),
         )
-    link = tokens.unsubscribe_url(message_id) if message_id else "#preview-unsubscribe"
+    link = (
+        tokens.unsubscribe_url(message_id, workspace_id=workspace.pk)
+        if message_id
+        else "#preview-unsubscribe"
+    )
     # (the same link serves as the preference page: GET shows the choices)
     extra: dict[str, Any] = {}
     for provider in CONTEXT_PROVIDERS:
@@ -130,6 +134,7 @@ def render_template(
     the field when a field does not compile or its render goes over the budget (one
     budget for all fields)."""
     budget = budget or RenderBudget.start()
+    workspace_id = template.workspace_id  # the message's own: links carry it
 
     def run(source: str, *, html_mode: bool, field: str = "body") -> str:
         compiled = compile_template(source, field=field, html_mode=html_mode)
@@ -145,7 +150,7 @@ def render_template(
             # Counted after the rewrite: the short links are what the phone receives.
             text, sms_links = rewrite_sms_links(
                 text,
-                lambda index: tokens.short_click_url(message_id, index),
+                lambda index: tokens.short_click_url(message_id, index, workspace_id=workspace_id),
                 keep_prefix=settings.BASE_URL + "/m/",
             )
         info = sms_segments(text)
@@ -167,12 +172,12 @@ def render_template(
     if message_id is not None:
         body, links = rewrite_links(
             body,
-            lambda index: tokens.click_url(message_id, index),
+            lambda index: tokens.click_url(message_id, index, workspace_id=workspace_id),
             keep_prefix=settings.BASE_URL + "/m/",
         )
+        pixel_url = tokens.open_url(message_id, workspace_id=workspace_id)
         pixel = (
-            f'<img src="{tokens.open_url(message_id)}" width="1" height="1" alt="" '
-            'style="display:block;border:0">'
+            f'<img src="{pixel_url}" width="1" height="1" alt="" style="display:block;border:0">'
         )
         body = _before_body_end(body, pixel)
     return Rendered(subject=subject, html=body, text=text, links=links)

@@ -221,13 +221,16 @@ def outbox(request: WorkspaceRequest) -> HttpResponse:
 def _as_displayed(message: Message) -> str:
     """The email as sent, minus its tracking: looking at it in the outbox must not
     count as an open, and a click in it must not count as a click."""
-    body = message.body_html.replace(html.escape(tokens.open_url(message.pk), quote=True), "")
+    ws = message.workspace_id
+    body = message.body_html.replace(
+        html.escape(tokens.open_url(message.pk, workspace_id=ws), quote=True), ""
+    )
     for index, url in enumerate(message.links or []):
         body = body.replace(
-            html.escape(tokens.click_url(message.pk, index), quote=True),
+            html.escape(tokens.click_url(message.pk, index, workspace_id=ws), quote=True),
             html.escape(str(url), quote=True),
         )
-    return body
+    return tokens.untracked_legacy(body, message.pk, list(message.links or []))
 
 
 @workspace_view()

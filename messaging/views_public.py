@@ -36,11 +36,16 @@ def is_prefetch(request: HttpRequest) -> bool:
 
 
 def _message(kind: str, token: str) -> tuple[Message, int] | None:
-    found = tokens.read_short_token(token) if kind == "short" else tokens.read_token(kind, token)
-    if found is None:
+    """The message a token names, read within the token's workspace (one shard on
+    Citus); an old token without one is read by the message's id alone."""
+    ref = tokens.read_short_token(token) if kind == "short" else tokens.read_token(kind, token)
+    if ref is None:
         return None
-    message = Message.objects.select_related("contact").filter(pk=found[0]).first()
-    return (message, found[1]) if message else None
+    rows = Message.objects.select_related("contact").filter(pk=ref.message_id)
+    if ref.workspace_id is not None:
+        rows = rows.filter(workspace_id=ref.workspace_id)
+    message = rows.first()
+    return (message, ref.index) if message else None
 
 
 @never_cache

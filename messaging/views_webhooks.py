@@ -63,7 +63,11 @@ def _twilio_valid(request: HttpRequest) -> bool:
 def twilio_status(request: HttpRequest) -> HttpResponse:
     if not _twilio_valid(request):
         return _forbidden()
-    twilio_status_apply(params=request.POST.dict())
+    # `ws`: the workspace our send named in the callback URL (signed by Twilio with
+    # it); callbacks of messages sent before it carried one have none.
+    raw = request.GET.get("ws", "")
+    workspace_id = int(raw) if raw.isdigit() and len(raw) < 19 else None
+    twilio_status_apply(params=request.POST.dict(), workspace_id=workspace_id)
     return HttpResponse(status=204)
 
 

@@ -132,7 +132,7 @@ class AskedSerializer(serializers.Serializer):
 
 def survey_to_dict(survey: Survey) -> dict[str, Any]:
     data = dict(SurveySerializer(survey).data)
-    data["open_url"] = tokens.open_url(survey.pk)
+    data["open_url"] = tokens.open_url(survey.pk, workspace_id=survey.workspace_id)
     return data
 
 

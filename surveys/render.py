@@ -105,7 +105,7 @@ def survey_context(
     out: dict[str, Any] = {}
     for survey in found:
         send = (
-            tokens.Send(survey.pk, contact.pk, message_id)
+            tokens.Send(survey.pk, contact.pk, message_id, survey.workspace_id)
             if contact is not None and message_id
             else None
         )

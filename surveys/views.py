@@ -204,7 +204,7 @@ def survey_report(request: WorkspaceRequest, survey_id: int) -> HttpResponse:
             "comments": comments,
             "is_nps": survey.kind == SurveyKind.NPS,
             "is_csat": survey.kind == SurveyKind.CSAT,
-            "open_url": tokens.open_url(survey.pk),
+            "open_url": tokens.open_url(survey.pk, workspace_id=survey.workspace_id),
             "section": "surveys",
         },
     )

@@ -193,13 +193,17 @@ def _submit(request: HttpRequest, resolved: Resolved, send_key: str, action: str
 @require_http_methods(["GET", "HEAD", "POST"])
 def open_page(request: HttpRequest, token: str) -> HttpResponse:
     """The anonymous page: a visitor is one answer, named by a signed cookie."""
-    survey_id = tokens.read_open(token)
-    if survey_id is None:
+    found = tokens.read_open(token)
+    if found is None:
         return _problem(request, 400, "This link is not valid.")
+    workspace_id, survey_id = found
     refused = _guarded(request)
     if refused:
         return refused
-    survey = Survey.objects.select_related("workspace").filter(pk=survey_id).first()
+    surveys = Survey.objects.select_related("workspace").filter(pk=survey_id)
+    if workspace_id is not None:  # None: a link made before links carried it
+        surveys = surveys.filter(workspace_id=workspace_id)
+    survey = surveys.first()
     if survey is None:
         return _problem(request, 404, "This survey is no longer open.")
     cookie = ANONYMOUS_COOKIE.format(survey.pk)
@@ -212,7 +216,7 @@ def open_page(request: HttpRequest, token: str) -> HttpResponse:
         if send_key
         else None
     )
-    action = tokens.open_path(survey.pk)
+    action = tokens.open_path(survey.pk, workspace_id=survey.workspace_id)
     if survey.kind == SurveyKind.REVIEW:
         visitor = visitor or uuid.uuid4().hex
         result = review_page(

@@ -13,10 +13,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from django.conf import settings
 from django.core.cache import cache
 from django.test import Client
 from rest_framework.test import APIClient
 
+from config.citus import distribute
 from tests.factories import MembershipFactory, UserFactory, WorkspaceFactory
 from workspaces.models import ApiKey, Membership, Role, User, Workspace
 from workspaces.services import Actor, api_key_create
@@ -47,6 +49,18 @@ def _persona(slug: str, email: str, role: str = Role.OWNER) -> Persona:
     web = Client()
     web.force_login(user)
     return Persona(user, workspace, membership, key, secret, api, web)
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup: Any, django_db_blocker: Any) -> None:
+    """pytest-django's database, migrated; in Citus mode (CITUS_URL) its tables are
+    then distributed by workspace_id or made reference tables (config/citus.py), the
+    workers named by CITUS_WORKERS (host:port,… as the coordinator sees them)."""
+    if not settings.DATABASE_CITUS:
+        return
+    workers = [w for w in os.environ.get("CITUS_WORKERS", "").split(",") if w]
+    with django_db_blocker.unblock():
+        distribute(workers=[(h, int(p)) for h, _, p in (w.rpartition(":") for w in workers)])
 
 
 @pytest.fixture

@@ -62,11 +62,9 @@ REFERENCE_UNIQUES = {
 }
 # Claims still one ordered scan across workspaces, each with the issue that ends it.
 # The test fails on an entry that no longer excuses anything.
-CLAIMS_ACROSS_WORKSPACES = {
-    # Issue 20: journey enrolments are claimed across workspaces; the citus-claims
-    # branch claims them one workspace at a time. Remove this entry with that merge.
-    "campaigns/journeys/engine.py:_CLAIM_SQL",
-}
+# Claims allowed to read across workspaces (none today): each entry names the claim
+# and why, and goes when the claim is fixed.
+CLAIMS_ACROSS_WORKSPACES: set[str] = set()
 
 
 def _workspace_field(model: type[models.Model]) -> models.Field | None:

@@ -50,6 +50,7 @@ from campaigns.broadcasts.plan import (
     plan_drop,
 )
 from campaigns.models import Broadcast, BroadcastStatus
+from config.ids import UUID7_SQL
 from config.queue import publish
 from messaging.models import Message, MessageStatus, Origin
 
@@ -67,7 +68,7 @@ INSERT INTO {Message._meta.db_table} (workspace_id, contact_id, channel, templat
     sms_segments, links, created_at, transactional, deferrals, origin_kind, origin_id,
     variant_id)
 SELECT %(workspace)s, p.contact_id, %(channel)s, a.template_id,
-    %(key_prefix)s || p.contact_id, gen_random_uuid(), false, %(status)s, '', p.due, 0, '',
+    %(key_prefix)s || p.contact_id, {UUID7_SQL}, false, %(status)s, '', p.due, 0, '',
     '', '', '', a.subject, '', '', 0, '[]'::jsonb, %(now)s, false, 0, %(origin)s,
     %(broadcast)s, a.variant_id
 FROM {PLAN_TABLE} p

@@ -1,8 +1,9 @@
 """Advancing contacts through journeys.
 
 `journeys_advance` claims due enrolments (`status` active or holdout, `due_at` passed,
-journey live) with FOR UPDATE SKIP LOCKED, so workers never share a row, and runs
-them in one transaction: a worker that dies gives its rows back and they run again.
+journey live) one workspace at a time, fairly (campaigns/journeys/claims.py), with FOR
+UPDATE SKIP LOCKED, so workers never share a row, and runs each workspace's share in
+one transaction: a worker that dies gives its rows back and they run again.
 Steps that write are idempotent under that re-run: a message's key is
 `journey:<enrolment>:<step>`; attribute updates and stage moves set a value; a webhook
 carries an Idempotency-Key header (it is the one step that can be repeated after a
@@ -23,6 +24,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import random
 import time
 from collections import defaultdict
 
@@ -31,6 +33,7 @@ from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from campaigns.journeys.claims import enrolment_due_workspaces, enrolments_claim
 from campaigns.journeys.runs import Batch, Run, assign, events_since
 from campaigns.journeys.steps import STEP_TYPES
 from campaigns.models import EnrolmentStatus, Journey, JourneyStep, TriggerKind
@@ -44,19 +47,6 @@ logger = logging.getLogger(__name__)
 MAX_ROUNDS = 100  # steps one contact may run in one claim (the graph has no cycles)
 
 
-_CLAIM_SQL = """
-SELECT e.id, e.journey_id, e.contact_id, e.step_id, e.status, e.due_at, e.entered_at,
-       e.step_entered_at, e.resume_at, e.goal_until, e.attempts, e.path, c.time_zone,
-       c.phone
-FROM campaigns_journeyenrolment e
-JOIN campaigns_journey j ON j.id = e.journey_id
-JOIN contacts_contact c ON c.id = e.contact_id
-WHERE e.status IN ('active', 'holdout') AND e.due_at <= %(now)s AND j.status = 'live'
-ORDER BY e.due_at
-LIMIT %(limit)s
-FOR UPDATE OF e SKIP LOCKED
-"""
-
 _SAVE_SQL = """
 UPDATE campaigns_journeyenrolment AS e
 SET step_id = u.step_id, status = u.status, due_at = u.due_at,
@@ -68,9 +58,11 @@ FROM unnest(%s::bigint[], %s::bigint[], %s::text[], %s::timestamptz[], %s::times
             %s::text[])
      AS u(id, step_id, status, due_at, step_entered_at, resume_at, attempts, path,
           converted_at, finished_at, exit_reason)
-WHERE e.id = u.id
+WHERE e.workspace_id = %s AND e.id = u.id
 """
 
+# By step id alone: campaigns_journeystep has no workspace_id yet (issue 20's schema
+# work adds it; this statement then gains `s.workspace_id = %s` like _SAVE_SQL).
 _COUNT_SQL = """
 UPDATE campaigns_journeystep AS s
 SET entered = s.entered + u.entered, exited = s.exited + u.exited,
@@ -82,15 +74,46 @@ WHERE s.id = u.id
 
 
 def journeys_advance(*, limit: int | None = None, now: dt.datetime | None = None) -> int:
-    """Claim up to `limit` due enrolments and run them; returns steps run."""
+    """Claim up to `limit` due enrolments, fairly across workspaces, and run them;
+    returns steps run.
+
+    1. Find the workspaces with due enrolments (campaigns/journeys/claims.py), in
+       random order so that none is always first.
+    2. Give each an equal share of `limit`; claim and run each workspace's share in a
+       transaction of its own (one shard on Citus; a worker that dies gives back one
+       workspace's rows, which run again).
+    3. Offer what some left unused to those that filled their share, until `limit` is
+       used or none has more. A huge backlog in one workspace therefore takes at most
+       its share of a round while another's welcome step runs in the same round."""
     limit = limit or settings.JOURNEY_CLAIM_BATCH
+    workspaces = enrolment_due_workspaces(now=now or timezone.now())
+    random.shuffle(workspaces)
+    steps_run, left, hungry = 0, limit, workspaces
+    while hungry and left > 0:
+        share = max(1, left // len(hungry))
+        still: list[int] = []
+        for workspace_id in hungry:
+            wanted = min(share, left)
+            if wanted <= 0:
+                break
+            claimed, steps = _advance_workspace(workspace_id, wanted, now)
+            left -= claimed
+            steps_run += steps
+            if claimed == wanted:
+                still.append(workspace_id)  # it may have more: it may take what is left
+        hungry = still
+    return steps_run
+
+
+def _advance_workspace(workspace_id: int, limit: int, now: dt.datetime | None) -> tuple[int, int]:
+    """Claim up to `limit` due enrolments of one workspace and run them in one
+    transaction; returns (enrolments claimed, steps run)."""
     with transaction.atomic():
         now = now or timezone.now()
         with connection.cursor() as cursor:
-            cursor.execute(_CLAIM_SQL, {"now": now, "limit": limit})
-            rows = cursor.fetchall()
+            rows = enrolments_claim(cursor, workspace_id=workspace_id, now=now, limit=limit)
         if not rows:
-            return 0
+            return 0, 0
         by_journey: dict[int, list[Run]] = defaultdict(list)
         for r in rows:
             by_journey[r[1]].append(
@@ -111,7 +134,11 @@ def journeys_advance(*, limit: int | None = None, now: dt.datetime | None = None
                     phone=r[13],
                 )
             )
-        journeys = Journey.objects.select_related("workspace").in_bulk(list(by_journey))
+        journeys = (
+            Journey.objects.select_related("workspace")
+            .filter(workspace_id=workspace_id)
+            .in_bulk(list(by_journey))
+        )
         steps_run = 0
         all_runs: list[Run] = []
         counts: list[Batch] = []
@@ -121,9 +148,14 @@ def journeys_advance(*, limit: int | None = None, now: dt.datetime | None = None
             steps_run += sum(run.steps_run for run in runs)
             all_runs.extend(runs)
             counts.append(batch)
-        _save(all_runs, counts)
-    logger.info("campaigns.journeys_advanced enrolments=%s steps=%s", len(rows), steps_run)
-    return steps_run
+        _save(workspace_id, all_runs, counts)
+    logger.info(
+        "campaigns.journeys_advanced workspace=%s enrolments=%s steps=%s",
+        workspace_id,
+        len(rows),
+        steps_run,
+    )
+    return len(rows), steps_run
 
 
 def journeys_pump(*, seconds: float | None = None) -> int:
@@ -147,7 +179,7 @@ def _batch(journey: Journey, now: dt.datetime) -> Batch:
     return Batch(journey=journey, steps=steps, by_key=by_key, now=now)
 
 
-def _save(runs: list[Run], batches: list[Batch]) -> None:
+def _save(workspace_id: int, runs: list[Run], batches: list[Batch]) -> None:
     with connection.cursor() as cursor:
         cursor.execute(
             _SAVE_SQL,
@@ -163,6 +195,7 @@ def _save(runs: list[Run], batches: list[Batch]) -> None:
                 [r.converted_at for r in runs],
                 [r.finished_at for r in runs],
                 [r.exit_reason for r in runs],
+                workspace_id,
             ],
         )
         totals: dict[int, list[int]] = defaultdict(lambda: [0, 0, 0])

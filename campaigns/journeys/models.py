@@ -210,9 +210,11 @@ class JourneyEnrolment(models.Model):
             ),
         ]
         indexes = [
+            # Led by workspace_id: the claim's skip scan finds the workspaces with due
+            # rows and reads each one's oldest (campaigns/journeys/claims.py).
             models.Index(
-                fields=["due_at"],
-                name="journey_enrolment_due",
+                fields=["workspace", "due_at", "id"],
+                name="journey_enrolment_due_per_ws",
                 condition=Q(status__in=["active", "holdout"]),
             ),
             models.Index(fields=["contact", "journey"], name="journey_enrolment_contact"),

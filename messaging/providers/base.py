@@ -7,6 +7,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
+# The metadata key a send gives an ESP so that its tracking webhooks name the workspace.
+WORKSPACE_METADATA = "stagecraft_workspace"
+
 
 @dataclass
 class Outgoing:

@@ -14,7 +14,7 @@ import dkim
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
 
-from messaging.providers.base import OnResult, Outgoing, Result
+from messaging.providers.base import WORKSPACE_METADATA, OnResult, Outgoing, Result
 from messaging.services.domains import signing_domain_for
 
 logger = logging.getLogger(__name__)
@@ -130,6 +130,9 @@ class SmtpProvider:
                     email.dkim_key = key
                 if item.html:
                     email.attach_alternative(item.html, "text/html")
+                # An anymail ESP echoes metadata in its tracking webhooks: the event then
+                # names the workspace to read the message in (anymail_events.py).
+                email.metadata = {WORKSPACE_METADATA: str(item.workspace_id)}  # type: ignore[attr-defined]
                 try:
                     # Opened once and kept, so that the batch shares one SMTP session
                     # (a connection the backend opens itself is closed after each send).

@@ -29,8 +29,11 @@ class TwilioProvider:
         self.client.api.base_url = settings.TWILIO_BASE_URL.rstrip("/")
 
     def send(self, batch: list[Outgoing], on_result: OnResult) -> None:
-        callback = settings.BASE_URL + reverse("messaging_public:twilio-status")
+        status_url = settings.BASE_URL + reverse("messaging_public:twilio-status")
         for item in batch:
+            # The callback names the message's workspace, so its lookup by SID reads one
+            # workspace (one shard on Citus); Twilio signs the URL with its query.
+            callback = f"{status_url}?ws={item.workspace_id}"
             try:
                 sent = self.client.messages.create(
                     to=item.to, from_=item.from_address, body=item.text, status_callback=callback

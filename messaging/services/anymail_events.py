@@ -9,6 +9,7 @@ import hashlib
 import json
 from typing import Any
 
+from messaging.providers.base import WORKSPACE_METADATA
 from messaging.services.webhooks import email_events_apply
 
 # anymail's event type -> (our kind, bounce type); others (queued, sent, subscribed,
@@ -62,6 +63,8 @@ def anymail_tracking_received(sender: Any, event: Any, esp_name: str, **kwargs: 
                 "url": event.click_url or "",
                 "user_agent": event.user_agent or "",
                 "anymail_event_type": str(event.event_type),
+                # Our send's metadata, echoed by the ESP (providers/smtp.py).
+                "workspace_id": (event.metadata or {}).get(WORKSPACE_METADATA, ""),
             }
         ],
     )

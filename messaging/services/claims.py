@@ -32,6 +32,7 @@ from django.db import connection, transaction
 from django.db.models import Count
 from django.utils import timezone
 
+from config.db import workspaces_with
 from config.queue import PROMPT_QUEUE, publish
 from config.redis import get_redis
 from contacts.models import Channel
@@ -72,26 +73,10 @@ def _workspace_limits(workspace_ids: Iterable[int]) -> dict[int, int]:
     return {ws: custom.get(ws, default) for ws in workspace_ids}
 
 
-# Each workspace with a row that may be claimed now, and how many of its messages are
-# in flight: a skip scan of message_due_per_workspace (one index probe per workspace).
-_DUE_WORKSPACES_SQL = """
-WITH RECURSIVE due(workspace_id) AS (
-    (SELECT workspace_id FROM campaigns_message
-      WHERE status IN ('scheduled', 'sending')
-      ORDER BY workspace_id LIMIT 1)
-    UNION ALL
-    SELECT (SELECT m.workspace_id FROM campaigns_message m
-             WHERE m.status IN ('scheduled', 'sending') AND m.workspace_id > due.workspace_id
-             ORDER BY m.workspace_id LIMIT 1)
-      FROM due WHERE due.workspace_id IS NOT NULL
-)
-SELECT due.workspace_id FROM due
- WHERE due.workspace_id IS NOT NULL
-   AND EXISTS (SELECT 1 FROM campaigns_message m
-                WHERE m.workspace_id = due.workspace_id
-                  AND m.status IN ('scheduled', 'sending') AND m.due_at <= %(now)s
-                  AND (m.status = 'scheduled' OR m.lease_until < %(now)s))
-"""
+# Each workspace with a row that may be claimed now: a skip scan of
+# message_due_per_workspace (one index probe per workspace; config/db.py).
+_QUEUED = "status IN ('scheduled', 'sending')"
+_CLAIMABLE = "due_at <= %(now)s AND (status = 'scheduled' OR lease_until < %(now)s)"
 
 # After (due_at, id) = `after`: a second helping must not take the first again (SKIP
 # LOCKED skips other transactions' locks, not this one's).
@@ -125,8 +110,9 @@ def _in_flight(workspace_ids: list[int], now: datetime) -> dict[int, int]:
 def _fair_rows(cursor: Any, now: datetime, limit: int) -> tuple[list[tuple], dict[int, int]]:
     """Up to `limit` claimable rows, locked: equal shares per workspace with due rows,
     then what some left unused to those that had more."""
-    cursor.execute(_DUE_WORKSPACES_SQL, {"now": now})
-    workspaces = [int(r[0]) for r in cursor.fetchall()]
+    workspaces = workspaces_with(
+        table="campaigns_message", where=_QUEUED, ready=_CLAIMABLE, params={"now": now}
+    )
     if not workspaces:
         return [], {}
     random.shuffle(workspaces)  # no workspace is always first to the provider limits

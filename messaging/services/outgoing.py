@@ -117,7 +117,8 @@ def outgoing(message: Message, sender: MessagingSettings | None) -> Outgoing:
     headers = {"Message-ID": f"<{message.uuid}@{settings.MESSAGING_MAIL_DOMAIN}>"}
     if not message.is_test:
         headers["List-Unsubscribe"] = (
-            f"<{unsubscribe_url(message.pk)}>, <{unsubscribe_mailto(message.pk)}>"
+            f"<{unsubscribe_url(message.pk, workspace_id=message.workspace_id)}>, "
+            f"<{unsubscribe_mailto(message.pk, workspace_id=message.workspace_id)}>"
         )
         headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     return replace(

@@ -58,14 +58,25 @@ def _first_time(
     return True
 
 
-def _find_message(reference: str) -> Message | None:
+def _find_message(reference: str, workspace_id: int | None = None) -> Message | None:
+    """The message a provider's event names: by the provider's id or our Message-ID,
+    within the workspace the event names when it names one (one shard on Citus);
+    without one (plain SMTP bounces, events of messages sent before), by the id alone."""
     if not reference:
         return None
     condition = Q(provider_message_id=reference)
     stripped = reference.strip("<>").split("@")[0]
     if len(stripped) == 36:
         condition |= Q(uuid=stripped) if _is_uuid(stripped) else Q(pk__in=[])
-    return Message.objects.select_related("contact", "workspace").filter(condition).first()
+    rows = Message.objects.select_related("contact", "workspace").filter(condition)
+    if workspace_id is not None:
+        rows = rows.filter(workspace_id=workspace_id)
+    return rows.first()
+
+
+def _workspace_named(event: dict[str, Any]) -> int | None:
+    raw = str(event.get("workspace_id") or "")
+    return int(raw) if raw.isdigit() and len(raw) < 19 else None
 
 
 def _is_uuid(value: str) -> bool:
@@ -102,7 +113,7 @@ def email_events_apply(*, provider: str, events: list[dict[str, Any]]) -> Webhoo
         if not isinstance(event, dict):
             continue
         event_id, kind = str(event.get("id", "")), str(event.get("type", ""))
-        message = _find_message(str(event.get("message_id", "")))
+        message = _find_message(str(event.get("message_id", "")), _workspace_named(event))
         if not event_id or message is None:
             result.unknown += 1
             continue
@@ -186,14 +197,16 @@ def email_events_apply(*, provider: str, events: list[dict[str, Any]]) -> Webhoo
 
 
 @transaction.atomic
-def twilio_status_apply(*, params: dict[str, str]) -> bool:
-    """A Twilio status callback; False if it was a duplicate or names no message."""
+def twilio_status_apply(*, params: dict[str, str], workspace_id: int | None = None) -> bool:
+    """A Twilio status callback; False if it was a duplicate or names no message. The
+    message is read within `workspace_id` (named by our callback URL) when given."""
     sid, status = params.get("MessageSid", ""), params.get("MessageStatus", "")
-    message = (
-        Message.objects.select_related("contact", "workspace")
-        .filter(provider_message_id=sid, channel=Channel.SMS)
-        .first()
+    rows = Message.objects.select_related("contact", "workspace").filter(
+        provider_message_id=sid, channel=Channel.SMS
     )
+    if workspace_id is not None:
+        rows = rows.filter(workspace_id=workspace_id)
+    message = rows.first()
     if not sid or message is None:
         return False
     if not _first_time(

@@ -83,7 +83,10 @@ def change_window() -> dt.timedelta:
 def send_resolve(send: Send) -> Resolved:
     """The survey, contact and message a signed token names, all in one workspace;
     NotFound when any of them is gone (or never belonged together)."""
-    survey = Survey.objects.select_related("workspace").filter(pk=send.survey_id).first()
+    surveys = Survey.objects.select_related("workspace").filter(pk=send.survey_id)
+    if send.workspace_id is not None:  # None: a link made before links carried it
+        surveys = surveys.filter(workspace_id=send.workspace_id)
+    survey = surveys.first()
     if survey is None:
         raise NotFound("No such survey.")
     contact = Contact.objects.filter(workspace_id=survey.workspace_id, pk=send.contact_id).first()

@@ -83,7 +83,7 @@ def test_review_each_product_on_the_hosted_page_at_390(page: Page, live_server, 
         items=[{"id": "MUG-1", "name": "Blue <b>mug</b>"}, {"id": "TEA-7", "name": "Green tea"}],
     )
     page.set_viewport_size({"width": 390, "height": 844})
-    page.goto(page_path(Send(survey.pk, contact.pk, message.pk)))
+    page.goto(page_path(Send(survey.pk, contact.pk, message.pk, survey.workspace_id)))
     expect(page.locator("h2")).to_have_text(["Blue <b>mug</b>", "Green tea"])
     page.get_by_label("5 of 5 stars").first.check()
     page.fill("#text-0", "Lovely glaze")

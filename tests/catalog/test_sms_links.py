@@ -37,10 +37,12 @@ def test_sms_addresses_are_found_without_the_sentences_punctuation():
 
 
 def test_short_tokens_are_short_and_cannot_be_forged():
-    token = tokens.make_short_token(123456789, 2)
-    assert len(token) <= 24 and tokens.read_short_token(token) == (123456789, 2)
+    token = tokens.make_short_token(123456789, 2, workspace_id=4321)
+    assert len(token) <= 24
+    assert tokens.read_short_token(token) == tokens.MessageRef(4321, 123456789, 2)
     assert tokens.read_short_token(token[:-1] + ("A" if token[-1] != "A" else "B")) is None
     assert tokens.read_short_token("3-0" + token[-12:]) is None  # another message's id
+    assert tokens.read_short_token("3-21i3v9-2" + token[-12:]) is None  # another workspace
     assert tokens.read_short_token("é" * 20) is None and tokens.read_short_token("") is None
 
 
@@ -52,7 +54,7 @@ def test_an_sms_product_link_is_tracked_and_attributed(client, ws, outsider, set
     )
     contact = ContactFactory.create(workspace=ws, phone="+14155550123")
     message = _render(ws, template.pk, contact)
-    short = tokens.short_click_url(message.pk, 0)
+    short = tokens.short_click_url(message.pk, 0, workspace_id=ws.pk)
     assert message.body_text == f"Back: Mug {short}. Bye" and message.links == [mug.url]
     assert short.startswith(settings.BASE_URL + "/m/s/")
     assert len(short) - len(settings.BASE_URL) < 40

@@ -126,6 +126,37 @@ def who(ws, rule) -> set[str]:
             {"any": [{"attr": "plan", "op": "eq", "value": "free"}, {"event": "page_view"}]},
             {"bob", "cy"},
         ),
+        # Leaves on one event's summary row, merged into one sub-query (the zero-passing
+        # `lt` is not: contacts without the event pass it).
+        (
+            {
+                "all": [
+                    {"event": "purchase", "count": {"gte": 1}},
+                    {"event": "purchase", "first": {"older_than_days": 90}},
+                    {"event": "purchase", "last": {"within_days": 7}},
+                ]
+            },
+            {"ada"},
+        ),
+        (
+            {
+                "all": [
+                    {"event": "purchase", "count": {"lt": 2}},
+                    {"event": "purchase", "first": {"older_than_days": 90}},
+                ]
+            },
+            {"bob"},
+        ),
+        (
+            {
+                "all": [
+                    {"event": "purchase", "count": {"gte": 2}},
+                    {"not": {"event": "purchase", "last": {"within_days": 1}}},
+                    {"event": "purchase", "last": {"older_than_days": 1}},
+                ]
+            },
+            {"ada"},
+        ),
         ({"all": []}, {"ada", "bob", "cy"}),
         ({"any": []}, set()),
     ],
@@ -233,3 +264,18 @@ def test_huge_rules_are_refused(ws):
     rule = {"any": [{"attr": "plan", "op": "eq", "value": str(i)} for i in range(400)]}
     reasons = [r for rs in rule_errors(rule, workspace=ws).values() for r in rs]
     assert "at most 300" in " ".join(reasons)
+
+
+def test_conditions_on_one_events_summary_read_it_once(ws, people):
+    """A segment such as "2+ purchases, the last over 30 days ago" is one scan of the
+    purchase summaries, not one per condition joined together."""
+    rule = {
+        "all": [
+            {"attr": "plan", "op": "eq", "value": "Pro"},
+            {"event": "purchase", "count": {"gte": 2}},
+            {"event": "purchase", "last": {"older_than_days": 1}},
+        ]
+    }
+    query = str(contacts_matching(rule, workspace=ws).query)
+    assert query.count("contacts_eventsummary") == 1
+    assert who(ws, rule) == {"ada"}

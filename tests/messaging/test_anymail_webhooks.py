@@ -8,6 +8,7 @@ import json
 import uuid
 
 import pytest
+from django.core import mail
 from django.test import Client
 
 from contacts.models import Suppression
@@ -180,3 +181,29 @@ def test_smtp_provider_records_the_esp_message_id(ws, settings):
     assert messages_send(claims=messages_claim())["sent"] == 1
     message = Message.objects.get(pk=pk)
     assert message.provider_message_id and "@" not in message.provider_message_id
+
+
+def test_the_esp_is_given_the_workspace_and_its_events_are_read_within_it(ws, settings):
+    """The send's metadata names the workspace; the ESP echoes it in its events, which
+    are then read within that workspace: an event naming another workspace finds
+    nothing there, and an event without metadata (sent before) still finds its message."""
+    settings.ANYMAIL = {"WEBHOOK_SECRET": SECRET}
+    settings.MESSAGING_EMAIL_PROVIDER = "smtp"
+    settings.MESSAGING_EMAIL_BACKEND = "anymail.backends.test.EmailBackend"
+    first, second = enqueue(
+        [ContactFactory.create(workspace=ws) for _ in range(2)], email_template(ws)
+    )
+    assert messages_send(claims=messages_claim())["sent"] == 2
+    sent_metadata = [getattr(m, "metadata", {}) for m in mail.outbox]
+    assert {m["stagecraft_workspace"] for m in sent_metadata} == {str(ws.pk)}
+    mine, old = Message.objects.get(pk=first), Message.objects.get(pk=second)
+    elsewhere = _delivery(mine) | {"Metadata": {"stagecraft_workspace": str(ws.pk + 1000)}}
+    assert _post(elsewhere).status_code == 200
+    mine.refresh_from_db()
+    assert mine.status == "sent" and not WebhookEvent.objects.exists()
+    assert (
+        _post(_delivery(mine) | {"Metadata": {"stagecraft_workspace": str(ws.pk)}}).status_code
+        == 200
+    )
+    assert _post(_delivery(old)).status_code == 200  # no metadata: by the ESP's id alone
+    assert set(Message.objects.values_list("status", flat=True)) == {"delivered"}

@@ -122,7 +122,10 @@ def test_smtp_rejected_recipient_fails_alone_and_headers_are_exact(ws, settings)
     assert message.provider_message_id == mail["Message-ID"]
     unsubscribe = "".join(str(mail["List-Unsubscribe"]).splitlines())  # unfold
     https, mailto = (part.strip(" <>") for part in unsubscribe.split(","))
-    assert https == f"http://127.0.0.1:8000/m/u/{make_token('unsubscribe', message.pk)}/"
+    assert (
+        https
+        == f"http://127.0.0.1:8000/m/u/{make_token('unsubscribe', message.pk, workspace_id=ws.pk)}/"
+    )
     assert mailto.startswith("mailto:unsubscribe@stagecraft.local?subject=unsubscribe")
     assert mail["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     assert mail["From"] == "news@shop.example"

@@ -39,21 +39,30 @@ def sent(ws):
     return Message.objects.select_related("contact").get(pk=ids[0])
 
 
+def _token(kind: str, message: Message, index: int = 0) -> str:
+    return make_token(kind, message.pk, index, workspace_id=message.workspace_id)
+
+
 HUMAN = "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_0) AppleWebKit/605.1.15 Version/17.0"
 
 
 def test_open_pixel_records_humans_and_flags_bots(sent):
     client = Client()
-    response = client.get(f"/m/o/{make_token('open', sent.pk)}.gif", HTTP_USER_AGENT=HUMAN)
+    response = client.get(
+        f"/m/o/{_token('open', sent)}.gif",
+        HTTP_USER_AGENT=HUMAN,
+    )
     assert response.status_code == 200 and response["Content-Type"] == "image/gif"
     sent.refresh_from_db()
     assert sent.opened_at is not None
     client.get(
-        f"/m/o/{make_token('open', sent.pk)}.gif",
+        f"/m/o/{_token('open', sent)}.gif",
         HTTP_USER_AGENT="Mozilla/5.0 (compatible; Barracuda Sentinel)",
     )
     client.get(
-        f"/m/o/{make_token('open', sent.pk)}.gif", HTTP_USER_AGENT=HUMAN, HTTP_PURPOSE="prefetch"
+        f"/m/o/{_token('open', sent)}.gif",
+        HTTP_USER_AGENT=HUMAN,
+        HTTP_PURPOSE="prefetch",
     )
     flags = list(
         TrackingEvent.objects.filter(message=sent).order_by("id").values_list("is_bot", flat=True)
@@ -68,14 +77,17 @@ def test_a_first_human_open_or_click_marks_the_contact_for_engagement_rules(sent
     marks = ContactMark.objects.filter(contact_id=sent.contact_id)
     marks.delete()
     client = Client()
-    open_url = f"/m/o/{make_token('open', sent.pk)}.gif"
+    open_url = f"/m/o/{_token('open', sent)}.gif"
     client.get(open_url, HTTP_USER_AGENT="Mozilla/5.0 (compatible; Barracuda Sentinel)")
     assert not marks.exists()
     client.get(open_url, HTTP_USER_AGENT=HUMAN)
     assert marks.count() == 1
     client.get(open_url, HTTP_USER_AGENT=HUMAN)
     assert marks.count() == 1
-    client.get(f"/m/c/{make_token('click', sent.pk, 0)}/", HTTP_USER_AGENT=HUMAN)
+    client.get(
+        f"/m/c/{_token('click', sent, 0)}/",
+        HTTP_USER_AGENT=HUMAN,
+    )
     assert marks.count() == 2
     opened = {"message": "opened", "within_days": 30}
     assert matching_ids(opened, workspace=sent.workspace, contact_ids=[sent.contact_id]) == {
@@ -90,30 +102,34 @@ def test_forged_or_guessed_tokens_do_nothing(sent):
     assert client.get(f"/m/c/{forged}/").status_code == 404
     assert client.get(f"/m/u/{forged}/").status_code == 404
     # Each purpose has its own salt: an open token is not an unsubscribe token.
-    assert client.get(f"/m/u/{make_token('open', sent.pk)}/").status_code == 404
+    assert client.get(f"/m/u/{_token('open', sent)}/").status_code == 404
     assert not TrackingEvent.objects.exists()
 
 
 def test_click_goes_only_to_a_stored_url(sent):
     client = Client()
-    response = client.get(f"/m/c/{make_token('click', sent.pk, 0)}/", HTTP_USER_AGENT=HUMAN)
+    response = client.get(
+        f"/m/c/{_token('click', sent, 0)}/",
+        HTTP_USER_AGENT=HUMAN,
+    )
     assert response.status_code == 302
     assert response["Location"] == "https://shop.example/offer?x=1"
     sent.refresh_from_db()
     assert sent.clicked_at is not None and sent.opened_at is not None
     # An index the message has no link for is not a redirect anywhere.
-    assert client.get(f"/m/c/{make_token('click', sent.pk, 7)}/").status_code == 404
+    assert client.get(f"/m/c/{_token('click', sent, 7)}/").status_code == 404
     assert (
-        client.get(f"/m/c/{make_token('click', sent.pk, 0)}/?url=https://evil.example").get(
-            "Location"
-        )
+        client.get(f"/m/c/{_token('click', sent, 0)}/?url=https://evil.example").get("Location")
         == "https://shop.example/offer?x=1"
     )
 
 
 def test_click_seconds_after_sending_is_a_scanner(sent):
     Message.objects.filter(pk=sent.pk).update(sent_at=timezone.now())
-    Client().get(f"/m/c/{make_token('click', sent.pk, 0)}/", HTTP_USER_AGENT=HUMAN)
+    Client().get(
+        f"/m/c/{_token('click', sent, 0)}/",
+        HTTP_USER_AGENT=HUMAN,
+    )
     assert TrackingEvent.objects.get(message=sent).is_bot
     sent.refresh_from_db()
     assert sent.clicked_at is None
@@ -121,7 +137,7 @@ def test_click_seconds_after_sending_is_a_scanner(sent):
 
 def test_unsubscribe_get_never_unsubscribes_post_does(sent):
     client = Client(enforce_csrf_checks=True)
-    url = f"/m/u/{make_token('unsubscribe', sent.pk)}/"
+    url = f"/m/u/{_token('unsubscribe', sent)}/"
     page = client.get(url)
     assert page.status_code == 200 and b"Unsubscribe" in page.content
     sent.contact.refresh_from_db()
@@ -141,7 +157,7 @@ def test_one_click_unsubscribe_with_exact_rfc8058_request_and_queued_messages(se
     queued = enqueue([sent.contact], email_template(ws, name="Second"), prefix="second")
     client = Client(enforce_csrf_checks=True)  # no cookies, no CSRF token
     response = client.post(
-        f"/m/u/{make_token('unsubscribe', sent.pk)}/",
+        f"/m/u/{_token('unsubscribe', sent)}/",
         data="List-Unsubscribe=One-Click",
         content_type="application/x-www-form-urlencoded",
     )
@@ -313,15 +329,21 @@ def test_twilio_provider_status_callbacks_and_invalid_numbers(sms_ws, settings):
     assert counts["sent"] == 1 and counts["failed"] == 1
     assert stub.requests[0].form()["From"] == ["+15005550006"]
     assert stub.requests[0].form()["StatusCallback"] == [
-        "http://127.0.0.1:8000/hooks/twilio/status/"
+        f"http://127.0.0.1:8000/hooks/twilio/status/?ws={sms_ws.pk}"
     ]
     bad.refresh_from_db()
     assert bad.sms_status == "invalid"
     assert Suppression.objects.filter(workspace=sms_ws, channel="sms", reason="invalid").exists()
     message = Message.objects.get(contact=good)
     params = {"MessageSid": message.provider_message_id, "MessageStatus": "delivered"}
-    assert _twilio_post(Client(), "/hooks/twilio/status/", params).status_code == 204
-    assert _twilio_post(Client(), "/hooks/twilio/status/", params).status_code == 204
+    # The callback is read within the workspace its URL names: another's finds nothing.
+    elsewhere = f"/hooks/twilio/status/?ws={sms_ws.pk + 1000}"
+    assert _twilio_post(Client(), elsewhere, params).status_code == 204
+    message.refresh_from_db()
+    assert message.status == "sent" and not WebhookEvent.objects.exists()
+    mine = f"/hooks/twilio/status/?ws={sms_ws.pk}"
+    assert _twilio_post(Client(), mine, params).status_code == 204
+    assert _twilio_post(Client(), mine, params).status_code == 204
     message.refresh_from_db()
     assert message.status == "delivered"
     assert WebhookEvent.objects.filter(provider="twilio").count() == 1

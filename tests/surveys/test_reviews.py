@@ -160,10 +160,13 @@ def test_a_bad_form_says_why_and_saves_nothing(asked, form, problem):
 def test_the_anonymous_page_reviews_the_business(ws):
     survey = review_survey(ws)
     client = Client(enforce_csrf_checks=False)
-    page = client.get(open_path(survey.pk)).content.decode()
+    page = client.get(open_path(survey.pk, workspace_id=survey.workspace_id)).content.decode()
     assert "Your order" in page
     assert (
-        client.post(open_path(survey.pk), {"rating-0": "5", "text-0": "Nice shop"}).status_code
+        client.post(
+            open_path(survey.pk, workspace_id=survey.workspace_id),
+            {"rating-0": "5", "text-0": "Nice shop"},
+        ).status_code
         == 303
     )
     only = Review.objects.get(survey=survey)

@@ -192,3 +192,26 @@ def test_contacts_not_in_the_audience_are_untouched(ws):
     b = schedule_and_materialise(broadcast(ws, email_template(ws), include_segment_ids=[pro.pk]))
     assert messages_of(b) == [] and b.recipient_count == 0
     assert Contact.objects.filter(workspace=ws).count() == 1
+
+
+def test_message_uuids_are_unique_and_time_ordered(ws):
+    """Each message's public id is a version 7 UUID (config/ids.py): unique, starting
+    with the millisecond it was made, so a bulk insert appends to its index."""
+    pro = segment(ws, "pro", "pro")
+    contacts(ws, 25, attributes={"plan": "pro"})
+    b = broadcast(ws, email_template(ws), include_segment_ids=[pro.pk])
+    before = int(timezone.now().timestamp() * 1000)
+    broadcast_schedule(broadcast=b, actor=ACTOR)
+    broadcast_materialise(broadcast_id=b.pk)
+    after = int(timezone.now().timestamp() * 1000)
+    uuids = list(b.messages.values_list("uuid", flat=True))
+    assert len(uuids) == len(set(uuids)) == 25
+    assert {u.version for u in uuids} == {7}
+    assert all(before <= u.int >> 80 <= after for u in uuids)
+    direct = Message.objects.create(
+        workspace=ws,
+        contact=Contact.objects.filter(workspace=ws).first(),
+        channel="email",
+        idempotency_key="direct:1",
+    )
+    assert direct.uuid.version == 7 and before <= direct.uuid.int >> 80 <= after + 1000
