@@ -61,15 +61,13 @@ FROM unnest(%s::bigint[], %s::bigint[], %s::text[], %s::timestamptz[], %s::times
 WHERE e.workspace_id = %s AND e.id = u.id
 """
 
-# By step id alone: campaigns_journeystep has no workspace_id yet (issue 20's schema
-# work adds it; this statement then gains `s.workspace_id = %s` like _SAVE_SQL).
 _COUNT_SQL = """
 UPDATE campaigns_journeystep AS s
 SET entered = s.entered + u.entered, exited = s.exited + u.exited,
     converted = s.converted + u.converted
 FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[], %s::bigint[])
      AS u(id, entered, exited, converted)
-WHERE s.id = u.id
+WHERE s.workspace_id = %s AND s.id = u.id
 """
 
 
@@ -212,6 +210,7 @@ def _save(workspace_id: int, runs: list[Run], batches: list[Batch]) -> None:
                     [totals[i][0] for i in ids],
                     [totals[i][1] for i in ids],
                     [totals[i][2] for i in ids],
+                    workspace_id,
                 ],
             )
         messages = [m for b in batches for m in b.messages]
