@@ -61,6 +61,7 @@ FROM unnest(%s::bigint[], %s::bigint[], %s::text[], %s::timestamptz[], %s::times
 WHERE e.workspace_id = %s AND e.id = u.id
 """
 
+# Within the workspace, like _SAVE_SQL: one shard on Citus.
 _COUNT_SQL = """
 UPDATE campaigns_journeystep AS s
 SET entered = s.entered + u.entered, exited = s.exited + u.exited,

@@ -117,7 +117,9 @@ def test_two_concurrent_claimers_get_disjoint_rows(ws):
     first, second = results
     assert len(first) + len(second) == 200  # together they took every due row
     assert set(first).isdisjoint(second)
-    assert max(len(first), len(second)) == 150
+    # Each took at most its limit; how the 200 split depends on how the two
+    # interleaved (SKIP LOCKED passes over the other's rows as it goes).
+    assert max(len(first), len(second)) <= 150
 
 
 @pytest.mark.django_db(transaction=True)
