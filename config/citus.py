@@ -42,6 +42,11 @@ GLOBAL_TABLES = frozenset(
         "workspaces_apikey",
     }
 )
+# Tenant rows whose unique spans workspaces on purpose: a verified sending domain
+# belongs to one workspace, and an inbound SMS names only the number it was sent to.
+# Small settings tables, copied to every node, where Citus keeps such a unique
+# (tests/test_schema_rules.py: REFERENCE_UNIQUES).
+REFERENCE_TENANT_TABLES = frozenset({"messaging_sendingdomain", "campaigns_messagingsettings"})
 
 
 @dataclass(frozen=True)
@@ -73,7 +78,10 @@ def layout() -> Layout:
     distributed, reference, unplaced = [], [], []
     for model in _tables():
         table = model._meta.db_table
-        if table in GLOBAL_TABLES or model._meta.app_label not in OUR_APPS:
+        if (
+            table in GLOBAL_TABLES | REFERENCE_TENANT_TABLES
+            or model._meta.app_label not in OUR_APPS
+        ):
             reference.append(table)
         elif _tenant(model):
             distributed.append(table)

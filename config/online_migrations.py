@@ -79,12 +79,15 @@ def workspace_column_added(
                 migrations.AddField(model_name, "workspace", _workspace_field(null=True))
             ],
             database_operations=[
+                # IF EXISTS / IF NOT EXISTS: a run stopped half-way (no transaction
+                # spans the steps) is simply run again.
                 migrations.RunSQL(
-                    f"ALTER TABLE {table} ADD COLUMN workspace_id bigint NULL",
+                    f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS workspace_id bigint NULL",
                     f"ALTER TABLE {table} DROP COLUMN workspace_id",
                 ),
                 migrations.RunSQL(
-                    f"ALTER TABLE {table} ADD CONSTRAINT {fk} FOREIGN KEY (workspace_id) "
+                    f"ALTER TABLE {table} DROP CONSTRAINT IF EXISTS {fk}, "
+                    f"ADD CONSTRAINT {fk} FOREIGN KEY (workspace_id) "
                     "REFERENCES workspaces_workspace (id) DEFERRABLE INITIALLY DEFERRED "
                     "NOT VALID",
                     migrations.RunSQL.noop,
@@ -111,7 +114,7 @@ def workspace_made_not_null(
     check = f"{table}_workspace_present"
     database: list[Operation] = [
         migrations.RunSQL(
-            f"ALTER TABLE {table} ADD CONSTRAINT {check} "
+            f"ALTER TABLE {table} DROP CONSTRAINT IF EXISTS {check}, ADD CONSTRAINT {check} "
             "CHECK (workspace_id IS NOT NULL) NOT VALID",
             migrations.RunSQL.noop,
         ),
@@ -122,7 +125,9 @@ def workspace_made_not_null(
             f"ALTER TABLE {table} ALTER COLUMN workspace_id SET NOT NULL",
             f"ALTER TABLE {table} ALTER COLUMN workspace_id DROP NOT NULL",
         ),
-        migrations.RunSQL(f"ALTER TABLE {table} DROP CONSTRAINT {check}", migrations.RunSQL.noop),
+        migrations.RunSQL(
+            f"ALTER TABLE {table} DROP CONSTRAINT IF EXISTS {check}", migrations.RunSQL.noop
+        ),
     ]
     if foreign_key:
         database.append(

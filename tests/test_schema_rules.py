@@ -29,6 +29,7 @@ from django.db import connection, models
 from django.db.migrations.loader import MigrationLoader
 from django.test.utils import isolate_apps
 
+from config.citus import GLOBAL_TABLES, REFERENCE_TENANT_TABLES, layout
 from workspaces.models import Workspace
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -60,8 +61,6 @@ REFERENCE_UNIQUES = {
     # An inbound SMS names only the number it was sent to: one workspace per number.
     "messaging.MessagingSettings": {"messaging_sms_number_unique"},
 }
-# Claims still one ordered scan across workspaces, each with the issue that ends it.
-# The test fails on an entry that no longer excuses anything.
 # Claims allowed to read across workspaces (none today): each entry names the claim
 # and why, and goes when the claim is fixed.
 CLAIMS_ACROSS_WORKSPACES: set[str] = set()
@@ -135,6 +134,17 @@ def rule_violations(all_models: Iterable[type[models.Model]]) -> list[str]:
 
 def test_models_follow_the_data_rules():
     assert rule_violations(apps.get_models(include_auto_created=True)) == []
+
+
+def test_the_citus_layout_places_tables_as_these_rules_do():
+    """config/citus.py copies to every node exactly the tables allowed here to hold
+    rows or uniques across workspaces, and distributes every other table of ours."""
+    table = {m._meta.label: m._meta.db_table for m in apps.get_models(include_auto_created=True)}
+    assert {table[label] for label in GLOBAL} == GLOBAL_TABLES
+    assert {table[label] for label in REFERENCE_UNIQUES} == REFERENCE_TENANT_TABLES
+    plan = layout()
+    assert set(plan.reference) >= GLOBAL_TABLES | REFERENCE_TENANT_TABLES
+    assert plan.unplaced == []
 
 
 def test_the_migrations_final_state_follows_the_data_rules():
