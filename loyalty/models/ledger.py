@@ -95,8 +95,17 @@ class LedgerEntry(models.Model):
                 name="ledger_points_sign",
             ),
         ]
+        # Each entry costs an insert into every index here, and the contact-keyed one
+        # lands on a random page of a large index: one such index only. It carries what
+        # the per-contact reads filter and sum (the tier window, the daily cap, the
+        # rollups' previous active day), so they read the index alone; the id order
+        # is the history's.
         indexes = [
-            models.Index(fields=["workspace", "contact", "-id"], name="ledger_contact_history"),
+            models.Index(
+                fields=["workspace", "contact", "-id"],
+                name="ledger_contact_entries",
+                include=["occurred_at", "kind", "points"],
+            ),
             models.Index(
                 fields=["workspace", "order_id"],
                 name="ledger_order",

@@ -40,7 +40,13 @@ from loyalty.models import (
     SourceKind,
     TierCause,
 )
-from loyalty.services.ledger import MAX_POINTS, balances_lock, balances_save, entry_append
+from loyalty.services.ledger import (
+    MAX_POINTS,
+    balances_lock,
+    balances_save,
+    entries_insert,
+    entry_append,
+)
 from loyalty.services.tiers import tiers_evaluate
 
 # Events received longer ago than this are not looked at again: the engine takes new
@@ -168,7 +174,7 @@ def _flush(pending: list[LedgerEntry], written: list[LedgerEntry] | None = None)
     """Insert the entries written so far, in one statement, before anything reads the
     ledger (a refund's order, the daily cap) and at the end."""
     if pending:
-        LedgerEntry.objects.bulk_create(pending)
+        entries_insert(pending)
         if written is not None:
             written.extend(pending)
         pending.clear()

@@ -62,12 +62,36 @@ def _should_move(
     return now - row.below_since >= grace
 
 
+def _may_move_up(
+    workspace_id: int, ids: list[int], tiers: list[Tier], points: dict[int, int]
+) -> list[int]:
+    """Of the contacts, those whose window reaches a tier above the one they hold (read
+    without locks; the locked rows are looked at again): only they are written to when
+    earning, which never moves anyone down."""
+    held: dict[int, int] = dict(
+        ContactTier.objects.filter(
+            workspace_id=workspace_id, contact_id__in=ids, tier__isnull=False
+        ).values_list("contact_id", "tier__threshold")
+    )
+    return [
+        contact_id
+        for contact_id in ids
+        if _rank(_tier_for(tiers, points[contact_id])) > held.get(contact_id, -1)
+    ]
+
+
 def tiers_evaluate(
     *, workspace_id: int, contact_ids: list[int], cause: str, now: dt.datetime | None = None
 ) -> int:
     """Put the contacts in the tier their window reaches (only up when the cause is
     earning; down after the grace period at a review); returns how many moved. Call
-    inside a transaction; tells the hooks of the moves in it."""
+    inside a transaction; tells the hooks of the moves in it.
+
+    A review rewrites every contact's tier row (its window's points, `below_since`).
+    Earning writes only the rows of the contacts its points lift to a higher tier: a
+    batch of a thousand purchases moves few, and rewriting every row was most of
+    the cost of tiers on ingest (the others' `points_in_window` stays as of their last
+    move or review; the balance API and the member page measure the window live)."""
     tiers = list(Tier.objects.filter(workspace_id=workspace_id).order_by("-threshold"))
     if not tiers or not contact_ids:
         return 0
@@ -75,6 +99,13 @@ def tiers_evaluate(
     rule = tier_rule_for(workspace_id=workspace_id)
     grace = dt.timedelta(days=rule.grace_days if cause == TierCause.REVIEW else 0)
     ids = sorted(set(contact_ids))
+    # Measured before the tier rows are locked, as before it was taken under them: what
+    # the window holds is guarded by the balance locks of whoever writes the ledger.
+    points = tier_measure(workspace_id=workspace_id, contact_ids=ids, rule=rule, now=now)
+    if cause != TierCause.REVIEW:
+        ids = _may_move_up(workspace_id, ids, tiers, points)
+        if not ids:
+            return 0
     with connection.cursor() as cursor:
         cursor.execute(
             """INSERT INTO loyalty_contacttier
@@ -90,7 +121,6 @@ def tiers_evaluate(
         .select_related("tier")
         .order_by("contact_id")
     }
-    points = tier_measure(workspace_id=workspace_id, contact_ids=ids, rule=rule, now=now)
     moves: list[tuple[ContactTier, Tier | None]] = []
     for contact_id in ids:
         row, target = rows[contact_id], _tier_for(tiers, points[contact_id])
