@@ -32,7 +32,6 @@ from django.utils import timezone
 from contacts.models import Contact
 from loyalty.hooks import POINTS_EARNED, LoyaltyNews, loyalty_news_notify
 from loyalty.models import (
-    ContactTier,
     EntryKind,
     LedgerEntry,
     PointsBalance,
@@ -163,11 +162,14 @@ def events_earn(
 
 def tier_multipliers(*, workspace_id: int, contact_ids: list[int]) -> dict[int, Decimal]:
     """The multiplier of each contact's tier (contacts without a tier: absent)."""
-    return dict(
-        ContactTier.objects.filter(
-            workspace_id=workspace_id, contact_id__in=contact_ids, tier__isnull=False
-        ).values_list("contact_id", "tier__multiplier")
-    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT c.contact_id, t.multiplier FROM loyalty_contacttier c"
+            " JOIN loyalty_tier t ON t.workspace_id = c.workspace_id AND t.id = c.tier_id"
+            " WHERE c.workspace_id = %s AND c.contact_id = ANY(%s::bigint[])",
+            [workspace_id, contact_ids],
+        )
+        return dict(cursor.fetchall())
 
 
 def _flush(pending: list[LedgerEntry], written: list[LedgerEntry] | None = None) -> None:

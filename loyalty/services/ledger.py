@@ -64,11 +64,15 @@ def balances_lock(*, workspace_id: int, contact_ids: list[int]) -> dict[int, Poi
                ON CONFLICT (workspace_id, contact_id) DO NOTHING""",
             [workspace_id, timezone.now(), ids],
         )
+    # `= ANY(array)`: one parameter, where `__in` writes (and the driver parses) a
+    # placeholder per contact.
     return {
         row.contact_id: row
-        for row in PointsBalance.objects.select_for_update()
-        .filter(workspace_id=workspace_id, contact_id__in=ids)
-        .order_by("contact_id")
+        for row in PointsBalance.objects.raw(
+            "SELECT * FROM loyalty_pointsbalance WHERE workspace_id = %s"
+            " AND contact_id = ANY(%s::bigint[]) ORDER BY contact_id FOR UPDATE",
+            [workspace_id, ids],
+        )
     }
 
 
