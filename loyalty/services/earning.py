@@ -126,8 +126,14 @@ def events_earn(
     by_contact: dict[int, list[Candidate]] = defaultdict(list)
     for row in rows:
         by_contact[row.contact_id].append(row)
-    balances = balances_lock(workspace_id=programme.workspace_id, contact_ids=list(by_contact))
-    factors = tier_multipliers(workspace_id=programme.workspace_id, contact_ids=list(by_contact))
+    balances = balances_lock(
+        workspace_id=programme.workspace_id, contact_ids=list(by_contact), with_tier=True
+    )
+    factors: dict[int, Decimal] = {
+        contact_id: factor
+        for contact_id, balance in balances.items()
+        if (factor := getattr(balance, "tier_multiplier", None)) is not None
+    }
     pending: list[LedgerEntry] = []
     written: list[LedgerEntry] = []
     for contact_id in sorted(by_contact):
@@ -158,18 +164,6 @@ def events_earn(
         ]
     )
     return sorted(by_contact)
-
-
-def tier_multipliers(*, workspace_id: int, contact_ids: list[int]) -> dict[int, Decimal]:
-    """The multiplier of each contact's tier (contacts without a tier: absent)."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT c.contact_id, t.multiplier FROM loyalty_contacttier c"
-            " JOIN loyalty_tier t ON t.workspace_id = c.workspace_id AND t.id = c.tier_id"
-            " WHERE c.workspace_id = %s AND c.contact_id = ANY(%s::bigint[])",
-            [workspace_id, contact_ids],
-        )
-        return dict(cursor.fetchall())
 
 
 def _flush(pending: list[LedgerEntry], written: list[LedgerEntry] | None = None) -> None:

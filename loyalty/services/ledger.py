@@ -52,9 +52,13 @@ def balance_lock(*, workspace_id: int, contact_id: int) -> PointsBalance:
     )
 
 
-def balances_lock(*, workspace_id: int, contact_ids: list[int]) -> dict[int, PointsBalance]:
+def balances_lock(
+    *, workspace_id: int, contact_ids: list[int], with_tier: bool = False
+) -> dict[int, PointsBalance]:
     """`balance_lock` for many contacts in two statements, locked in contact id order
-    (the ledger's lock order)."""
+    (the ledger's lock order). `with_tier`: each row also carries `tier_multiplier`, its
+    contact's tier's earning multiplier (None without a tier), read in the same
+    statement (earning needs both; the tier row is not locked)."""
     ids = sorted(set(contact_ids))
     with connection.cursor() as cursor:
         cursor.execute(
@@ -66,11 +70,19 @@ def balances_lock(*, workspace_id: int, contact_ids: list[int]) -> dict[int, Poi
         )
     # `= ANY(array)`: one parameter, where `__in` writes (and the driver parses) a
     # placeholder per contact.
+    tier = (
+        ", t.multiplier AS tier_multiplier FROM loyalty_pointsbalance b"
+        " LEFT JOIN loyalty_contacttier c"
+        " ON c.workspace_id = b.workspace_id AND c.contact_id = b.contact_id"
+        " LEFT JOIN loyalty_tier t ON t.workspace_id = c.workspace_id AND t.id = c.tier_id"
+        if with_tier
+        else " FROM loyalty_pointsbalance b"
+    )
     return {
         row.contact_id: row
         for row in PointsBalance.objects.raw(
-            "SELECT * FROM loyalty_pointsbalance WHERE workspace_id = %s"
-            " AND contact_id = ANY(%s::bigint[]) ORDER BY contact_id FOR UPDATE",
+            f"SELECT b.*{tier} WHERE b.workspace_id = %s"
+            " AND b.contact_id = ANY(%s::bigint[]) ORDER BY b.contact_id FOR UPDATE OF b",
             [workspace_id, ids],
         )
     }
