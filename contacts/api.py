@@ -107,7 +107,7 @@ class ContactListView(APIView):
         description="Create a contact. Fields that later apps register are accepted too "
         "(contacts/hooks.py): `referred_by`, a referral code or the `ref` token of a referral "
         "link, links the contact to its referrer (400 naming `referred_by` if unknown).",
-        request=serializers.ContactSerializer,
+        request=serializers.ContactCreateSerializer,
         responses={
             201: serializers.ContactSerializer,
             409: OpenApiResponse(description="The email or external_id belongs to another contact"),

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -71,7 +72,9 @@ def on_events_recorded(hook: EventsHook) -> EventsHook:
 # transaction once the contact is saved (a failure there undoes the creation). Only a
 # creation applies them: an item that updates an existing contact ignores them.
 # `label` names the field in the import's column mapping; `aliases` are header
-# spellings (lower case, letters and digits) the mapping suggests it for.
+# spellings (lower case, letters and digits) the mapping suggests it for; `schema` is
+# the JSON schema of its value in the OpenAPI schema's `ContactCreateRequest`
+# (contacts/serializers.py; `description` is added to it).
 @dataclass(frozen=True)
 class ContactExtraField:
     name: str
@@ -80,6 +83,9 @@ class ContactExtraField:
     description: str = ""
     label: str = ""
     aliases: tuple[str, ...] = ()
+    schema: dict[str, Any] = dataclasses.field(
+        default_factory=lambda: {"type": "string", "nullable": True}
+    )
 
 
 CONTACT_EXTRA_FIELDS: dict[str, ContactExtraField] = {}

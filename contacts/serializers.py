@@ -13,6 +13,7 @@ from rest_framework import serializers
 from config.errors import InvalidInput
 from config.openapi import component_rules, described, or_empty, text
 from config.query import MOMENT_PATTERN
+from contacts.hooks import CONTACT_EXTRA_FIELDS
 from contacts.import_kinds import IMPORT_KINDS
 from contacts.models import Contact, EmailStatus, Event, ImportJob, ImportRowError, SmsStatus
 from contacts.validation import (
@@ -81,7 +82,7 @@ ATTRIBUTES = {
 
 LOCALE = {"type": "string", "maxLength": 35, "pattern": r"^[A-Za-z]{2,3}([-_][A-Za-z0-9]{2,8})*$"}
 # A new contact needs an identifier: one of these, not empty.
-component_rules["ContactRequest"] = {
+component_rules["ContactCreateRequest"] = {
     "anyOf": [
         {"required": [name], "properties": {name: {"not": {"enum": ["", None]}}}}
         for name in ("email", "phone", "external_id")
@@ -136,13 +137,34 @@ class ContactSerializer(serializers.Serializer):
     updated_at = serializers.DateTimeField(read_only=True)
 
 
+class ContactCreateSerializer(ContactSerializer):
+    """A contact's creation: its fields, and the fields later apps register for it
+    (contacts/hooks.py CONTACT_EXTRA_FIELDS, e.g. loyalty's `referred_by`), read from
+    the registry when the schema is generated (after every app's ready())."""
+
+    def get_fields(self) -> dict[str, serializers.Field]:
+        fields = super().get_fields()
+        for name, extra in CONTACT_EXTRA_FIELDS.items():
+            schema = {**extra.schema}
+            if extra.description:
+                schema["description"] = (
+                    f"{extra.description}; taken only when the contact is created"
+                )
+            fields[name] = described(schema, required=False, write_only=True)
+        return fields
+
+
 class ContactBatchSerializer(serializers.Serializer):
+    # Items are not typed in the schema: an invalid item is not a 400 but an error in
+    # its result, which a typed item would promise otherwise.
     contacts = serializers.ListField(
         child=serializers.JSONField(),
         min_length=1,
         max_length=1000,
-        help_text="1 to 1000 contacts (ContactRequest each); an item that is not a valid "
-        "contact is reported in results with its errors and does not fail the others",
+        help_text="1 to 1000 contacts, each a ContactCreateRequest (its fields later apps "
+        "register, such as `referred_by`, included: applied when the item creates its "
+        "contact, ignored when it updates one); an item that is not a valid contact is "
+        "reported in results with its errors and does not fail the others",
     )
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.utils import timezone
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.response import Response
@@ -32,6 +33,7 @@ from loyalty.api_serializers import (
     RewardSerializer,
 )
 from loyalty.models import LedgerEntry, Programme, Redemption, Reward
+from loyalty.selectors_tiers import tier_measure, tier_rule_for
 from workspaces.api_auth import ApiRequest
 
 CONFLICT = OpenApiResponse(description="Conflicts with the balance, the reward or a key's use")
@@ -122,7 +124,14 @@ class ContactPointsView(APIView):
                 "updated_at": balance.updated_at if balance.pk else None,
                 "tier": tier.tier.name if tier and tier.tier else None,
                 "tier_since": tier.since if tier and tier.tier else None,
-                "points_in_window": tier.points_in_window if tier else 0,
+                # Live, as the member page shows it: earning writes a tier row only
+                # when it moves the contact (services/tiers.py).
+                "points_in_window": tier_measure(
+                    workspace_id=contact.workspace_id,
+                    contact_ids=[contact.pk],
+                    rule=tier_rule_for(workspace_id=contact.workspace_id),
+                    now=timezone.now(),
+                )[contact.pk],
                 "tier_basis": services.programme_get(workspace=request.workspace).tier_basis,
             }
         )

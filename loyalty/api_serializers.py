@@ -127,8 +127,8 @@ class BalanceSerializer(serializers.Serializer):
     tier = serializers.CharField(allow_null=True, help_text="The contact's tier's name, or null")
     tier_since = serializers.DateTimeField(allow_null=True)
     points_in_window = serializers.IntegerField(
-        help_text="What the tiers count over the programme's window at the last "
-        "evaluation: points earned, or whole units spent (see tier_basis)"
+        help_text="What the tiers count over the programme's window, now: points "
+        "earned, or whole units spent (see tier_basis)"
     )
     tier_basis = serializers.ChoiceField(choices=TierBasis.choices)
 

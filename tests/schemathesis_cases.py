@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from contacts.models import Contact
 from lifecycle.models import Stage
-from loyalty.models import Reward
+from loyalty.models import ReferralCode, Reward
 from messaging.models import Template
 from tests.conftest import Persona
 
@@ -323,7 +323,11 @@ def _complete_referrals(
     method: str, path: str, body: dict[str, Any], mapper: IdMapper, path_ids: dict[str, Any]
 ) -> None:
     """The referral settings name stages and rewards that exist now (a run may delete
-    rewards)."""
+    rewards); a contact's creation is referred by a code of the workspace, if it has
+    one (an unknown code is a 400 naming `referred_by`)."""
+    if path == "/api/v1/contacts/" and method.upper() == "POST" and body.get("referred_by"):
+        code = ReferralCode.objects.filter(workspace=mapper.workspace).order_by("pk").first()
+        body["referred_by"] = code.code if code is not None else None
     if not path.endswith("/referral-settings/"):
         return
     if isinstance(body.get("stage_ids"), list):

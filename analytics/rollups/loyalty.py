@@ -78,7 +78,8 @@ _DAYS_ALL_SQL = _DAYS_SQL.replace(
 
 # Each member's active local days (it earned or redeemed), each with the one before it
 # (none for its first), counted per (day, previous). The recent days' refresh finds the
-# day before its window in the ledger (the partial index analytics_ledger_activity).
+# day before its window in the ledger, from the contact-keyed ledger index alone (it
+# includes occurred_at and kind: loyalty's ledger_contact_entries).
 _ACTIVE_DAYS = """
 SELECT DISTINCT contact_id, (occurred_at AT TIME ZONE %(tz)s)::date AS day
 FROM loyalty_ledgerentry

@@ -19,9 +19,8 @@ from loyalty.services.tiers import (
     tier_delete,
     tier_update,
     tiers_evaluate,
-    tiers_review,
-    tiers_review_due,
 )
+from loyalty.services.tiers_review import tiers_review, tiers_review_due
 
 __all__ = [
     "Posted",

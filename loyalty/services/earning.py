@@ -32,7 +32,6 @@ from django.utils import timezone
 from contacts.models import Contact
 from loyalty.hooks import POINTS_EARNED, LoyaltyNews, loyalty_news_notify
 from loyalty.models import (
-    ContactTier,
     EntryKind,
     LedgerEntry,
     PointsBalance,
@@ -40,7 +39,13 @@ from loyalty.models import (
     SourceKind,
     TierCause,
 )
-from loyalty.services.ledger import MAX_POINTS, balances_lock, balances_save, entry_append
+from loyalty.services.ledger import (
+    MAX_POINTS,
+    balances_lock,
+    balances_save,
+    entries_insert,
+    entry_append,
+)
 from loyalty.services.tiers import tiers_evaluate
 
 # Events received longer ago than this are not looked at again: the engine takes new
@@ -121,8 +126,14 @@ def events_earn(
     by_contact: dict[int, list[Candidate]] = defaultdict(list)
     for row in rows:
         by_contact[row.contact_id].append(row)
-    balances = balances_lock(workspace_id=programme.workspace_id, contact_ids=list(by_contact))
-    factors = tier_multipliers(workspace_id=programme.workspace_id, contact_ids=list(by_contact))
+    balances = balances_lock(
+        workspace_id=programme.workspace_id, contact_ids=list(by_contact), with_tier=True
+    )
+    factors: dict[int, Decimal] = {
+        contact_id: factor
+        for contact_id, balance in balances.items()
+        if (factor := getattr(balance, "tier_multiplier", None)) is not None
+    }
     pending: list[LedgerEntry] = []
     written: list[LedgerEntry] = []
     for contact_id in sorted(by_contact):
@@ -155,20 +166,11 @@ def events_earn(
     return sorted(by_contact)
 
 
-def tier_multipliers(*, workspace_id: int, contact_ids: list[int]) -> dict[int, Decimal]:
-    """The multiplier of each contact's tier (contacts without a tier: absent)."""
-    return dict(
-        ContactTier.objects.filter(
-            workspace_id=workspace_id, contact_id__in=contact_ids, tier__isnull=False
-        ).values_list("contact_id", "tier__multiplier")
-    )
-
-
 def _flush(pending: list[LedgerEntry], written: list[LedgerEntry] | None = None) -> None:
     """Insert the entries written so far, in one statement, before anything reads the
     ledger (a refund's order, the daily cap) and at the end."""
     if pending:
-        LedgerEntry.objects.bulk_create(pending)
+        entries_insert(pending)
         if written is not None:
             written.extend(pending)
         pending.clear()

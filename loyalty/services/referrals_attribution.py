@@ -102,4 +102,5 @@ REFERRED_BY = ContactExtraField(
     description="a referral code, or the `ref` token the referral landing page gave",
     label="Referred by (referral code)",
     aliases=("referredby", "referralcode", "referrercode", "ref"),
+    schema={"type": "string", "maxLength": MAX_TOKEN, "nullable": True},
 )

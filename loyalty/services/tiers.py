@@ -5,8 +5,8 @@ refunds), as `Programme.tier_basis` says (selectors_tiers.py measures both).
 
 - Earning only ever moves a contact up (`tiers_evaluate(..., cause=EARNED)`, called by
   the earning hook in its transaction): a refund does not take a tier away at once.
-- The scheduled review (`tiers_review`, daily by beat) moves contacts either way: up
-  at once, down once their window no longer reaches their tier and the programme's
+- The scheduled review (`tiers_review`, daily by beat, tiers_review.py) moves contacts
+  either way: up at once, down once their window no longer reaches their tier and the programme's
   grace period (`tier_grace_days`) has run since a review first found them below it
   (`ContactTier.below_since`; reaching the tier again clears it).
 Every move is a TierChange row with its cause, written with the ContactTier change in
@@ -23,15 +23,14 @@ from django.utils import timezone
 
 from config.errors import field_errors
 from loyalty.hooks import TIER_CHANGED, LoyaltyNews, loyalty_news_notify
-from loyalty.models import ContactTier, PointsBalance, Tier, TierBasis, TierCause, TierChange
-from loyalty.selectors_tiers import TierRule, tier_measure, tier_rule_for
+from loyalty.models import ContactTier, Tier, TierCause, TierChange
+from loyalty.selectors_tiers import tier_measure, tier_rule_for
 from loyalty.services.checks import Errors, text, unknown, whole
 from loyalty.services.ledger import MAX_POINTS
 from loyalty.services.programme import FACTOR_PATTERN, decimal
 from workspaces.models import Workspace
 from workspaces.services import Actor, audit_record, save_or_conflict
 
-REVIEW_CHUNK = 1000
 FIELDS = ("name", "threshold", "benefits", "multiplier")
 
 
@@ -62,12 +61,39 @@ def _should_move(
     return now - row.below_since >= grace
 
 
+def _may_move_up(
+    workspace_id: int, ids: list[int], tiers: list[Tier], points: dict[int, int]
+) -> list[int]:
+    """Of the contacts, those whose window reaches a tier above the one they hold (read
+    without locks; the locked rows are looked at again): only they are written to when
+    earning, which never moves anyone down."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT c.contact_id, t.threshold FROM loyalty_contacttier c"
+            " JOIN loyalty_tier t ON t.workspace_id = c.workspace_id AND t.id = c.tier_id"
+            " WHERE c.workspace_id = %s AND c.contact_id = ANY(%s::bigint[])",
+            [workspace_id, ids],
+        )
+        held: dict[int, int] = dict(cursor.fetchall())
+    return [
+        contact_id
+        for contact_id in ids
+        if _rank(_tier_for(tiers, points[contact_id])) > held.get(contact_id, -1)
+    ]
+
+
 def tiers_evaluate(
     *, workspace_id: int, contact_ids: list[int], cause: str, now: dt.datetime | None = None
 ) -> int:
     """Put the contacts in the tier their window reaches (only up when the cause is
     earning; down after the grace period at a review); returns how many moved. Call
-    inside a transaction; tells the hooks of the moves in it."""
+    inside a transaction; tells the hooks of the moves in it.
+
+    A review rewrites every contact's tier row (its window's points, `below_since`).
+    Earning writes only the rows of the contacts its points lift to a higher tier: a
+    batch of a thousand purchases moves few, and rewriting every row was most of
+    the cost of tiers on ingest (the others' `points_in_window` stays as of their last
+    move or review; the balance API and the member page measure the window live)."""
     tiers = list(Tier.objects.filter(workspace_id=workspace_id).order_by("-threshold"))
     if not tiers or not contact_ids:
         return 0
@@ -75,6 +101,13 @@ def tiers_evaluate(
     rule = tier_rule_for(workspace_id=workspace_id)
     grace = dt.timedelta(days=rule.grace_days if cause == TierCause.REVIEW else 0)
     ids = sorted(set(contact_ids))
+    # Measured before the tier rows are locked, as before it was taken under them: what
+    # the window holds is guarded by the balance locks of whoever writes the ledger.
+    points = tier_measure(workspace_id=workspace_id, contact_ids=ids, rule=rule, now=now)
+    if cause != TierCause.REVIEW:
+        ids = _may_move_up(workspace_id, ids, tiers, points)
+        if not ids:
+            return 0
     with connection.cursor() as cursor:
         cursor.execute(
             """INSERT INTO loyalty_contacttier
@@ -90,7 +123,6 @@ def tiers_evaluate(
         .select_related("tier")
         .order_by("contact_id")
     }
-    points = tier_measure(workspace_id=workspace_id, contact_ids=ids, rule=rule, now=now)
     moves: list[tuple[ContactTier, Tier | None]] = []
     for contact_id in ids:
         row, target = rows[contact_id], _tier_for(tiers, points[contact_id])
@@ -150,81 +182,6 @@ def tiers_evaluate(
         )
     loyalty_news_notify(news)
     return len(news)
-
-
-_SPEND_CANDIDATES_SQL = """
-SELECT c.id FROM (
-    SELECT id FROM contacts_contact WHERE workspace_id = %(ws)s AND id > %(after)s
-    ORDER BY id LIMIT %(chunk)s
-) c
-WHERE EXISTS (SELECT 1 FROM loyalty_contacttier t
-              WHERE t.workspace_id = %(ws)s AND t.contact_id = c.id)
-   OR EXISTS (SELECT 1 FROM contacts_event e
-              WHERE e.workspace_id = %(ws)s AND e.contact_id = c.id AND e.name = ANY(%(names)s)
-                AND e.revenue IS NOT NULL AND e.occurred_at > %(since)s)
-ORDER BY c.id
-"""
-
-
-def _review_chunk(
-    workspace_id: int, rule: TierRule, after: int, now: dt.datetime
-) -> tuple[list[int], int | None]:
-    """The next chunk's contacts to evaluate, and where the chunk after starts (none:
-    done). By points: the contacts with a balance row (nobody else earned). By spend:
-    of the next REVIEW_CHUNK contacts, those with a tier row or a purchase in the
-    window (a purchase before the programme earned no points, yet it counts)."""
-    if rule.basis != TierBasis.SPEND:
-        chunk = list(
-            PointsBalance.objects.filter(workspace_id=workspace_id, contact_id__gt=after)
-            .order_by("contact_id")
-            .values_list("contact_id", flat=True)[:REVIEW_CHUNK]
-        )
-        return chunk, (chunk[-1] if chunk else None)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT max(id) FROM (SELECT id FROM contacts_contact WHERE workspace_id = %s"
-            " AND id > %s ORDER BY id LIMIT %s) c",
-            [workspace_id, after, REVIEW_CHUNK],
-        )
-        last = cursor.fetchone()[0]
-        if last is None:
-            return [], None
-        cursor.execute(
-            _SPEND_CANDIDATES_SQL,
-            {
-                "ws": workspace_id,
-                "after": after,
-                "chunk": REVIEW_CHUNK,
-                "names": list(rule.purchase_names),
-                "since": now - rule.window,
-            },
-        )
-        return [int(row[0]) for row in cursor.fetchall()], int(last)
-
-
-def tiers_review(*, workspace_id: int, now: dt.datetime | None = None) -> int:
-    """The scheduled review of a workspace: every contact that can be in a tier, in
-    chunks of REVIEW_CHUNK contacts, one transaction each (safe to run twice: a second
-    run moves nobody)."""
-    now = now or timezone.now()
-    rule = tier_rule_for(workspace_id=workspace_id)
-    moved, after = 0, 0
-    while True:
-        chunk, last = _review_chunk(workspace_id, rule, after, now)
-        if last is None:
-            return moved
-        if chunk:
-            with transaction.atomic():
-                moved += tiers_evaluate(
-                    workspace_id=workspace_id, contact_ids=chunk, cause=TierCause.REVIEW, now=now
-                )
-        after = last
-
-
-def tiers_review_due(*, now: dt.datetime | None = None) -> int:
-    """Review every workspace that has tiers (beat, daily)."""
-    workspaces = Tier.objects.values_list("workspace_id", flat=True).distinct()
-    return sum(tiers_review(workspace_id=w, now=now) for w in sorted(set(workspaces)))
 
 
 def _apply(tier: Tier, data: dict[str, Any]) -> None:

@@ -185,3 +185,20 @@ def test_concurrent_first_writes_create_one_balance(ws):
         thread.join()
     assert PointsBalance.objects.filter(contact=contact).count() == 1
     assert _balance(contact) == _ledger_sum(contact) == 40
+
+
+def test_the_balance_row_holds_the_contact_for_its_entries(ws):
+    """The ledger has no foreign keys of its own (models/ledger.py): the balance row,
+    under whose lock every entry is written, keeps the contact from being deleted
+    behind the ORM's back, and the ORM's delete takes the entries with the contact."""
+    ann, bob = ContactFactory.create(workspace=ws), ContactFactory.create(workspace=ws)
+    _post(ann, 50, "a-1")
+    _post(bob, 70, "b-1")
+    with connection.cursor() as cursor:
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # checked now, not at commit
+        with pytest.raises(IntegrityError), transaction.atomic():
+            cursor.execute("DELETE FROM contacts_contact WHERE id = %s", [ann.pk])
+    ann.delete()
+    assert not LedgerEntry.objects.filter(contact_id=ann.pk).exists()
+    assert not PointsBalance.objects.filter(contact_id=ann.pk).exists()
+    assert _balance(bob) == _ledger_sum(bob) == 70

@@ -88,6 +88,38 @@ def test_contact_referral_code_link_and_counts(ws, api):
     assert _code(api, friend)["referred_by"] == ann.pk
 
 
+def _component(schema, operation):
+    ref = operation["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+    return schema["components"]["schemas"][ref.rsplit("/", 1)[-1]]
+
+
+def test_referred_by_is_a_documented_field_of_contact_creation(ws, api):
+    """The OpenAPI schema lists `referred_by` as a field of a contact's creation (not only
+    in prose), and a body built from the schema's fields links the referral; the
+    update's body, which does not take it, does not list it."""
+    schema = api.get("/api/schema/", {"format": "json"}).json()
+    contacts = schema["paths"]["/api/v1/contacts/"]["post"]
+    create = _component(schema, contacts)
+    field = create["properties"]["referred_by"]
+    assert field["type"] == "string" and field["nullable"] is True
+    assert "referral code" in field["description"] and field["maxLength"] == 1000
+    assert create["additionalProperties"] is False  # so it is listed, not tolerated
+    update = _component(schema, schema["paths"]["/api/v1/contacts/{contact_id}/"]["patch"])
+    assert "referred_by" not in update["properties"]
+    batch = _component(schema, schema["paths"]["/api/v1/contacts/batch/"]["post"])
+    assert "ContactCreateRequest" in batch["properties"]["contacts"]["description"]
+
+    _enable(api)
+    ann = ContactFactory.create(workspace=ws, email="ann@example.com")
+    body = {"email": "friend@example.net", "referred_by": _code(api, ann)["code"]}
+    assert set(body) <= set(create["properties"])
+    assert api.post("/api/v1/contacts/", body, format="json").status_code == 201
+    assert Referral.objects.get().referrer_id == ann.pk
+    friend = Referral.objects.get().referred
+    refused = api.patch(f"/api/v1/contacts/{friend.pk}/", {"referred_by": "X"}, format="json")
+    assert refused.status_code == 400 and "referred_by" in refused.json()["error"]["fields"]
+
+
 def test_list_filter_one_approve_reject(ws, api):
     _enable(api)
     ann = ContactFactory.create(workspace=ws, email="ann@example.com")
