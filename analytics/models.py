@@ -86,6 +86,12 @@ class Stay(models.Model):
     transition_id = models.BigIntegerField(unique=True, help_text="the move that began it")
     entered_at = models.DateTimeField()
     left_at = models.DateTimeField(null=True, blank=True)
+    # For conversion (ConversionDay): whether this is the contact's first-ever entry
+    # into the stage, and for such an entry the next stage of the funnel path when the
+    # stay was written and the contact's first entry into it at or after this one.
+    first_entry = models.BooleanField(default=False)
+    next_stage_id = models.BigIntegerField(null=True, blank=True)
+    converted_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         indexes = [

@@ -18,6 +18,7 @@ from collections.abc import Collection, Sequence
 from django.db import connection, transaction
 
 from analytics.cache import data_changed, figures_changed
+from analytics.rollups.conversion import conversion_days_compare, conversion_days_recompute
 from analytics.rollups.customers import (
     cohort_cells_compare,
     cohort_cells_recompute,
@@ -153,7 +154,8 @@ def rollups_repair(
     - the cohort cells of `cohorts` (signup months, first-purchase months) and the
       flows of `days`, or all of them with `everything`, holding the workspace's
       rollups exclusively (no increment may land between the reading and the writing);
-    - with `sums`, the period sums and stay lengths, from the rows they sum.
+    - with `sums`, the period sums, stay lengths and conversion counts, from the rows
+      they sum.
     """
     if stays_of:
         with transaction.atomic():
@@ -170,6 +172,7 @@ def rollups_repair(
             if sums:
                 period_sums_recompute(workspace_id=workspace_id)
                 stay_lengths_recompute(workspace_id=workspace_id)
+                conversion_days_recompute(workspace_id=workspace_id)
             if cohorts is not None or everything:
                 signup, first = (None, None) if everything or cohorts is None else cohorts
                 cohort_cells_recompute(workspace_id=workspace_id, signup=signup, first=first)
@@ -183,7 +186,7 @@ def on_workspace_deleted(sender: object, instance: Workspace, **kwargs: object) 
     with connection.cursor() as cursor:
         for table in (
             *("stay", "customerfacts", "contactmonth", "purchaseday", "orderday"),
-            *("activeday", "acquisitionday", "staylength"),
+            *("activeday", "acquisitionday", "staylength", "conversionday"),
         ):
             cursor.execute(f"DELETE FROM analytics_{table} WHERE workspace_id = %s", [instance.pk])
 
@@ -201,6 +204,7 @@ REBUILT_TABLES = [
         *("loyaltyday", "loyaltyactivegap", "loyaltytiermoveday", "loyaltytiermembers"),
         *("loyaltyoutstanding", "referralcustomerday"),
         *("purchaseday", "orderday", "activeday", "acquisitionday", "staylength"),
+        "conversionday",
     )
 ]
 
@@ -229,6 +233,7 @@ def rollups_rebuild(*, workspace_id: int) -> float:
 
 __all__ = [
     "cohort_cells_compare",
+    "conversion_days_compare",
     "customer_rollups_compare",
     "customer_rollups_orphans",
     "customer_rollups_refresh",

@@ -22,6 +22,7 @@ from django.db import connection
 from analytics.models import DriftCheck
 from analytics.rollups import (
     cohort_cells_compare,
+    conversion_days_compare,
     customer_rollups_compare,
     customer_rollups_orphans,
     period_sums_compare,
@@ -188,7 +189,9 @@ def drift_check(
     ).items():
         count(table, *result)
     count("analytics_staylength", *stay_lengths_compare(workspace_id=workspace.pk))
+    count("analytics_conversionday", *conversion_days_compare(workspace_id=workspace.pk))
     sums = ("analytics_orderday", "analytics_acquisitionday", "analytics_activeday")
+    sums += ("analytics_staylength", "analytics_conversionday")
 
     differing = sum(entry["differing"] for entry in tables.values())
     repaired = 0
@@ -204,7 +207,7 @@ def drift_check(
             cohorts=cohorts if cells_differ and sample is not None else None,
             days=days if flows_differ and sample is not None else None,
             everything=sample is None and (cells_differ or flows_differ),
-            sums=any(tables.get(t, {}).get("differing") for t in (*sums, "analytics_staylength")),
+            sums=any(tables.get(t, {}).get("differing") for t in sums),
         )
         repaired = differing
     check = DriftCheck.objects.create(

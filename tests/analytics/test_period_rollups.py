@@ -7,6 +7,7 @@ boundaries), both time zones either side of UTC, and every filter the sums serve
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import random
 import zoneinfo
 from decimal import Decimal
@@ -15,13 +16,15 @@ from typing import Any
 import pytest
 
 from analytics.figures.common import Filters, Period
+from analytics.figures.conversion_days import conversion_rows_current
 from analytics.figures.customers import acquisition, churn, customers_before, revenue_metrics
 from analytics.figures.overview import overview
-from analytics.figures.stages import time_in_stage
+from analytics.figures.stages import conversion, funnel_path, time_in_stage
+from analytics.rollups import rollups_rebuild
 from contacts.models import Contact
 from contacts.services import events_ingest
 from lifecycle.hooks import transitions_dispatch
-from lifecycle.models import Cause, StageTransition
+from lifecycle.models import Cause, Stage, StageTransition
 from lifecycle.services import marked_contacts_evaluate, stages_create_defaults
 from tests.factories import ContactFactory
 from workspaces.models import Workspace
@@ -123,6 +126,8 @@ def test_figures_from_the_sums_equal_their_definitions(ws: Workspace, seed: int)
         assert fast == raw, period
         fast, raw = both(time_in_stage, workspace=ws, period=period, now=NOW)
         assert fast == raw, period
+        fast, raw = both(conversion, workspace=ws, period=period)
+        assert fast == raw, period
         for filters in _filters():
             for granularity in ("day", "week", "month"):
                 fast, raw = both(
@@ -157,6 +162,33 @@ def test_the_sums_say_something(ws: Workspace) -> None:
     ]
     assert customers_before(ws, midnights) == customers_before(ws, midnights, use_rollups=False)
     assert Decimal(figures["revenue"]) != 0
+    # conversion is read from the first-entry counts (they were written for this path)
+    path = funnel_path(ws)
+    pairs = [(a.pk, b.pk) for a, b in itertools.pairwise(path)]
+    assert conversion_rows_current(ws.pk, pairs)
+    steps = conversion(workspace=ws, period=year)
+    assert sum(s["entered"] for s in steps) > 10 and sum(s["converted"] for s in steps) > 3
+    assert any(s["median_days"] and s["median_days"] % 1 for s in steps)
+
+
+def test_conversion_reads_the_stays_when_the_path_changed(ws: Workspace) -> None:
+    """Counts written for another funnel path are not used: after the stages are
+    reordered the figures come from the stays, equal to the definition, until a
+    rebuild writes the counts for the new path."""
+    rng = random.Random(13)
+    _world(ws, rng)
+    year = Period(NOW.date() - dt.timedelta(days=364), NOW.date())
+    stages = list(Stage.objects.filter(workspace=ws, is_default=False).order_by("position"))
+    first, second = stages[0], stages[1]
+    first.position, second.position = second.position, first.position
+    Stage.objects.bulk_update([first, second], ["position"])
+    pairs = [(a.pk, b.pk) for a, b in itertools.pairwise(funnel_path(ws))]
+    assert not conversion_rows_current(ws.pk, pairs)
+    raw = conversion(workspace=ws, period=year, use_rollups=False)
+    assert conversion(workspace=ws, period=year) == raw
+    rollups_rebuild(workspace_id=ws.pk)
+    assert conversion_rows_current(ws.pk, pairs)
+    assert conversion(workspace=ws, period=year) == raw
 
 
 def test_a_purchase_not_yet_taken_in_is_in_the_orders(ws: Workspace) -> None:
