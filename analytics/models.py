@@ -349,6 +349,7 @@ class RollupRebuild(models.Model):
 
 
 import analytics.models_periods  # noqa: E402,F401 - registers PurchaseDay … StayLength
+from analytics.models_clv import ClvSummary, ClvSummaryState  # noqa: E402,F401
 from analytics.models_loyalty import LoyaltyActiveGap, LoyaltyDay, LoyaltyTierMoveDay  # noqa: E402,F401
 from analytics.models_surveys import (  # noqa: E402,F401
     SurveyAnswerDay,
