@@ -92,6 +92,10 @@ class Stay(models.Model):
     first_entry = models.BooleanField(default=False)
     next_stage_id = models.BigIntegerField(null=True, blank=True)
     converted_at = models.DateTimeField(null=True, blank=True)
+    # For churn (ChurnCover): the first local day at whose start this stay counts its
+    # contact as a customer in the stage (after the day it began and the contact's
+    # first purchase); none while the contact has not bought.
+    cover_from = models.DateField(null=True, blank=True)
 
     class Meta:
         indexes = [

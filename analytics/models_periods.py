@@ -159,3 +159,28 @@ class ConversionDay(models.Model):
 
     def __str__(self) -> str:
         return f"{self.stage_id}->{self.next_stage_id} {self.day} {self.days}d x{self.contacts}"
+
+
+class ChurnCover(models.Model):
+    """Stays per stage by the local days they count their contact as a customer in the
+    stage at the day's start: from `from_day` (Stay.cover_from) to `to_day`, the day
+    the stay ended (none: open). Customers in a stage at the start of day D are the
+    sum of the rows with from_day <= D <= to_day (customers.py `customers_at`)."""
+
+    workspace = models.ForeignKey(Workspace, related_name="+", db_index=False, **_DERIVED)
+    stage_id = models.BigIntegerField()
+    from_day = models.DateField()
+    to_day = models.DateField(null=True, blank=True)
+    stays = models.IntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["workspace", "stage_id", "from_day", "to_day"],
+                name="churn_cover_unique",
+                nulls_distinct=False,
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"stage {self.stage_id} {self.from_day}..{self.to_day} x{self.stays}"

@@ -18,6 +18,7 @@ from collections.abc import Collection, Sequence
 from django.db import connection, transaction
 
 from analytics.cache import data_changed, figures_changed
+from analytics.rollups.churn_cover import churn_cover_compare, churn_cover_recompute
 from analytics.rollups.clv_summary import clv_summary_refresh
 from analytics.rollups.conversion import conversion_days_compare, conversion_days_recompute
 from analytics.rollups.customers import (
@@ -174,6 +175,7 @@ def rollups_repair(
                 period_sums_recompute(workspace_id=workspace_id)
                 stay_lengths_recompute(workspace_id=workspace_id)
                 conversion_days_recompute(workspace_id=workspace_id)
+                churn_cover_recompute(workspace_id=workspace_id)
             if cohorts is not None or everything:
                 signup, first = (None, None) if everything or cohorts is None else cohorts
                 cohort_cells_recompute(workspace_id=workspace_id, signup=signup, first=first)
@@ -188,6 +190,7 @@ def on_workspace_deleted(sender: object, instance: Workspace, **kwargs: object) 
         for table in (
             *("stay", "customerfacts", "contactmonth", "purchaseday", "orderday"),
             *("activeday", "acquisitionday", "staylength", "conversionday", "clvsummary"),
+            "churncover",
         ):
             cursor.execute(f"DELETE FROM analytics_{table} WHERE workspace_id = %s", [instance.pk])
 
@@ -205,7 +208,7 @@ REBUILT_TABLES = [
         *("loyaltyday", "loyaltyactivegap", "loyaltytiermoveday", "loyaltytiermembers"),
         *("loyaltyoutstanding", "referralcustomerday"),
         *("purchaseday", "orderday", "activeday", "acquisitionday", "staylength"),
-        *("conversionday", "clvsummary"),
+        *("conversionday", "clvsummary", "churncover"),
     )
 ]
 
@@ -215,8 +218,9 @@ def rollups_rebuild(*, workspace_id: int) -> float:
     started = time.perf_counter()
     with transaction.atomic():
         _lock({workspace_id}, exclusive=True)
-        stage_rollups_rebuild(workspace_id=workspace_id)
+        # the facts first: the stays read each contact's first purchase (churn_cover.py)
         customer_rollups_rebuild(workspace_id=workspace_id)
+        stage_rollups_rebuild(workspace_id=workspace_id)
         period_rollups_rebuild(workspace_id=workspace_id)
     # In a transaction of its own: it holds the surveys' locks, which answers wait for,
     # only for its own seconds, not for the minutes of the rebuild above.
@@ -234,6 +238,7 @@ def rollups_rebuild(*, workspace_id: int) -> float:
 
 
 __all__ = [
+    "churn_cover_compare",
     "cohort_cells_compare",
     "conversion_days_compare",
     "customer_rollups_compare",

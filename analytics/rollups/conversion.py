@@ -39,15 +39,22 @@ WHERE {where}
 # looked up per first entry on the path (a refresh writes a few contacts).
 STAY_COLUMNS = (
     "contact_id, workspace_id, stage_id, transition_id, entered_at, left_at, first_entry, "
-    "next_stage_id, converted_at"
+    "next_stage_id, converted_at, cover_from"
 )
+# The first local day at whose start a stay `t` (moves: its `at`) counts its contact as
+# a customer in the stage: after the day it began and the day of the contact's first
+# purchase (facts `f`, workspace `w`); none without a purchase (churn_cover.py).
+COVER_FROM = """CASE WHEN f.first_purchase_at IS NOT NULL THEN greatest(
+    (t.at AT TIME ZONE w.time_zone)::date,
+    (f.first_purchase_at AT TIME ZONE w.time_zone)::date) + 1 END"""
 STAYS_SELECT = f"""
 SELECT t.contact_id, t.workspace_id, t.to_stage_id, t.id, t.at, t.left_at, t.first_entry,
        CASE WHEN t.first_entry THEN p.next_stage_id END,
        CASE WHEN t.first_entry AND p.next_stage_id IS NOT NULL THEN (
            SELECT min(y.at) FROM lifecycle_stagetransition y
            WHERE y.contact_id = t.contact_id AND y.to_stage_id = p.next_stage_id
-             AND y.at >= t.at) END
+             AND y.at >= t.at) END,
+       {COVER_FROM}
 FROM (
     SELECT contact_id, workspace_id, to_stage_id, id, at,
            lead(at) OVER (PARTITION BY contact_id ORDER BY at, id) AS left_at,
@@ -55,6 +62,8 @@ FROM (
                AS first_entry
     FROM lifecycle_stagetransition WHERE {{where}}
 ) t
+JOIN workspaces_workspace w ON w.id = t.workspace_id
+LEFT JOIN analytics_customerfacts f ON f.contact_id = t.contact_id
 LEFT JOIN ({
     PATH_SQL.format(
         where="s.workspace_id IN (SELECT workspace_id FROM lifecycle_stagetransition WHERE {where})"
@@ -100,7 +109,8 @@ def stays_rebuild_sql(workspace_id: int) -> tuple[str, list[Any]]:
 INSERT INTO analytics_stay ({STAY_COLUMNS})
 SELECT t.contact_id, t.workspace_id, t.to_stage_id, t.id, t.at, t.left_at, t.first_entry,
        CASE WHEN t.first_entry THEN p.next_stage_id END,
-       CASE WHEN t.first_entry THEN {converted} END
+       CASE WHEN t.first_entry THEN {converted} END,
+       {COVER_FROM}
 FROM (
     SELECT contact_id, workspace_id, to_stage_id, id, at,
            lead(at) OVER (PARTITION BY contact_id ORDER BY at, id) AS left_at,
@@ -108,6 +118,8 @@ FROM (
                AS first_entry{extra}
     FROM lifecycle_stagetransition WHERE workspace_id = %s
 ) t
+JOIN workspaces_workspace w ON w.id = t.workspace_id
+LEFT JOIN analytics_customerfacts f ON f.contact_id = t.contact_id
 LEFT JOIN unnest(%s::bigint[], %s::bigint[]) AS p(stage_id, next_stage_id)
     ON p.stage_id = t.to_stage_id
 """

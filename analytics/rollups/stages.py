@@ -14,6 +14,12 @@ from typing import Any
 
 from django.db import connection
 
+from analytics.rollups.churn_cover import (
+    COVER_COUNTS,
+    churn_cover_recompute,
+    contacts_lock,
+    cover_apply,
+)
 from analytics.rollups.conversion import (
     conversion_apply,
     conversion_days_recompute,
@@ -62,20 +68,27 @@ _LENGTHS_OF = f"""
 SELECT {_LENGTH_KEY}, {{sign}}count(*) FROM {{stays}} s
 JOIN workspaces_workspace w ON w.id = s.workspace_id GROUP BY 1, 2, 3, 4, 5
 """
-# What stays `s` (a RETURNING of whole rows) take from or add to both counts: tagged
-# rows (kind, workspace, stage, open, next stage, day, days, stays).
+# What stays `s` (a RETURNING of whole rows) take from or add to the three counts:
+# tagged rows (kind, workspace, stage, open, next stage, day, days, until, stays).
 _COUNTS_OF = f"""
-SELECT 'length', {_LENGTH_KEY.replace(" AS open,", " AS open, NULL::bigint,")}, {{sign}}count(*)
-FROM s JOIN workspaces_workspace w ON w.id = s.workspace_id GROUP BY 2, 3, 4, 5, 6, 7
+SELECT 'length', {_LENGTH_KEY.replace(" AS open,", " AS open, NULL::bigint,")}, NULL::date,
+       {{sign}}count(*)
+FROM s JOIN workspaces_workspace w ON w.id = s.workspace_id GROUP BY 2, 3, 4, 5, 6, 7, 8
 UNION ALL
 SELECT 'conversion', s.workspace_id, s.stage_id, NULL::bool, s.next_stage_id,
        (s.entered_at AT TIME ZONE w.time_zone)::date,
-       floor(extract(epoch FROM s.converted_at - s.entered_at) / 86400)::int, {{sign}}count(*)
+       floor(extract(epoch FROM s.converted_at - s.entered_at) / 86400)::int, NULL::date,
+       {{sign}}count(*)
 FROM s JOIN workspaces_workspace w ON w.id = s.workspace_id WHERE s.first_entry
-GROUP BY 2, 3, 4, 5, 6, 7
+GROUP BY 2, 3, 4, 5, 6, 7, 8
+UNION ALL
+SELECT 'cover', s.workspace_id, s.stage_id, NULL::bool, NULL::bigint, s.cover_from, NULL::int,
+       (s.left_at AT TIME ZONE w.time_zone)::date, {{sign}}count(*)
+FROM s JOIN workspaces_workspace w ON w.id = s.workspace_id WHERE {COVER_COUNTS}
+GROUP BY 2, 3, 4, 5, 6, 7, 8
 """
 _RETURNING = " RETURNING workspace_id, stage_id, entered_at, left_at, first_entry, " + (
-    "next_stage_id, converted_at"
+    "next_stage_id, converted_at, cover_from"
 )
 _LENGTHS_APPLY = """
 INSERT INTO analytics_staylength AS l (workspace_id, stage_id, open, day, days, stays)
@@ -91,6 +104,7 @@ def stays_refresh(*, contact_ids: Collection[int]) -> None:
     ids = {"ids": sorted(contact_ids)}
     change: dict[tuple, int] = {}
     with connection.cursor() as cursor:
+        contacts_lock(cursor, ids["ids"])  # before reading their facts (churn_cover.py)
         for sql, sign in ((_STAYS_DELETE, "-"), (_STAYS_SQL, "")):
             cursor.execute(f"WITH s AS ({sql}{_RETURNING}) " + _COUNTS_OF.format(sign=sign), ids)
             for *key, n in cursor.fetchall():
@@ -99,16 +113,20 @@ def stays_refresh(*, contact_ids: Collection[int]) -> None:
 
 
 def _counts_apply(cursor: Any, change: dict[tuple, int]) -> None:
-    """Apply tagged differences: the stay lengths first, then the conversion counts."""
+    """Apply tagged differences: the stay lengths, the conversion counts, the cover."""
     lengths: dict[tuple, int] = {}
     conversion: dict[tuple, int] = {}
-    for (kind, workspace, stage, open_, next_stage, day, days), n in change.items():
+    cover: dict[tuple, int] = {}
+    for (kind, workspace, stage, open_, next_stage, day, days, until), n in change.items():
         if kind == "length":
             lengths[(workspace, stage, open_, day, days)] = n
-        else:
+        elif kind == "conversion":
             conversion[(workspace, stage, next_stage, day, days)] = n
+        else:
+            cover[(workspace, stage, day, until)] = n
     _lengths_apply(cursor, lengths)
     conversion_apply(cursor, conversion)
+    cover_apply(cursor, cover)
 
 
 def _lengths_apply(cursor: Any, change: dict[tuple, int]) -> None:
@@ -192,6 +210,7 @@ def stage_rollups_rebuild(*, workspace_id: int) -> None:
         cursor.execute(*stays_rebuild_sql(workspace_id))
     stay_lengths_recompute(workspace_id=workspace_id)
     conversion_days_recompute(workspace_id=workspace_id)
+    churn_cover_recompute(workspace_id=workspace_id)
 
 
 # --- the drift check -------------------------------------------------------------------
@@ -206,11 +225,11 @@ WITH settled AS (
                       WHERE t.contact_id = c.id AND t.notified_at IS NULL)
 ), fresh AS (
     SELECT contact_id, stage_id, transition_id, entered_at, left_at, first_entry,
-           next_stage_id, converted_at
+           next_stage_id, converted_at, cover_from
     FROM ({stays_select_sql("contact_id IN (SELECT id FROM settled)")}) f
 ), stored AS (
     SELECT contact_id, stage_id, transition_id, entered_at, left_at, first_entry,
-           next_stage_id, converted_at FROM analytics_stay
+           next_stage_id, converted_at, cover_from FROM analytics_stay
     WHERE workspace_id = %(ws)s AND contact_id IN (SELECT id FROM settled)
 ), differing AS ((SELECT * FROM fresh EXCEPT SELECT * FROM stored)
                  UNION (SELECT * FROM stored EXCEPT SELECT * FROM fresh))

@@ -21,6 +21,7 @@ from django.db import connection
 
 from analytics.models import DriftCheck
 from analytics.rollups import (
+    churn_cover_compare,
     cohort_cells_compare,
     conversion_days_compare,
     customer_rollups_compare,
@@ -190,8 +191,9 @@ def drift_check(
         count(table, *result)
     count("analytics_staylength", *stay_lengths_compare(workspace_id=workspace.pk))
     count("analytics_conversionday", *conversion_days_compare(workspace_id=workspace.pk))
+    count("analytics_churncover", *churn_cover_compare(workspace_id=workspace.pk))
     sums = ("analytics_orderday", "analytics_acquisitionday", "analytics_activeday")
-    sums += ("analytics_staylength", "analytics_conversionday")
+    sums += ("analytics_staylength", "analytics_conversionday", "analytics_churncover")
 
     differing = sum(entry["differing"] for entry in tables.values())
     repaired = 0

@@ -23,6 +23,7 @@ from analytics.figures.customers import acquisition, churn, customers_before, re
 from analytics.figures.overview import overview
 from analytics.figures.stages import conversion, funnel_path, time_in_stage
 from analytics.models import CustomerFacts
+from analytics.models_periods import ChurnCover
 from analytics.rollups import rollups_rebuild
 from analytics.rollups.clv_summary import clv_summary_refresh
 from analytics.tasks import clv_summaries_refresh
@@ -167,6 +168,9 @@ def test_the_sums_say_something(ws: Workspace) -> None:
     ]
     assert customers_before(ws, midnights) == customers_before(ws, midnights, use_rollups=False)
     assert Decimal(figures["revenue"]) != 0
+    # churn reads the churned stage's cover counts, which count someone
+    lapsed = Stage.objects.get(workspace=ws, key="lapsed")
+    assert ChurnCover.objects.filter(workspace=ws, stage_id=lapsed.pk, stays__gt=0).exists()
     # conversion is read from the first-entry counts (they were written for this path)
     path = funnel_path(ws)
     pairs = [(a.pk, b.pk) for a, b in itertools.pairwise(path)]

@@ -32,7 +32,7 @@ SNAPSHOTS = {
     "analytics_stageflowday": ("day, from_stage_id, to_stage_id, moves", "moves <> 0"),
     "analytics_stay": (
         "contact_id, stage_id, transition_id, entered_at, left_at, first_entry, next_stage_id, "
-        "converted_at",
+        "converted_at, cover_from",
         "true",
     ),
     "analytics_customerfacts": (
@@ -59,6 +59,7 @@ SNAPSHOTS = {
     ),
     "analytics_activeday": ("day, previous_day, contacts", "contacts <> 0"),
     "analytics_conversionday": ("stage_id, next_stage_id, day, days, contacts", "contacts <> 0"),
+    "analytics_churncover": ("stage_id, from_day, to_day, stays", "stays <> 0"),
     "analytics_acquisitionday": (
         "signup_day, first_purchase_day, source, contacts",
         "contacts <> 0",
