@@ -29,7 +29,8 @@ def sums_apply(workspace_id: int, filters: Filters) -> bool:
 
 
 def _where(workspace_id: int, filters: Filters) -> tuple[str, list[Any]]:
-    parts, params = ["c.workspace_id = %s"], [workspace_id]
+    parts: list[str] = ["c.workspace_id = %s"]
+    params: list[Any] = [workspace_id]
     if filters.source is not None:
         parts.append("c.source = %s")
         params.append(filters.source)

@@ -3,8 +3,9 @@ entries and conversions are sums of its rows; a percentile of the days it took (
 PostgreSQL's `percentile_cont` in the definition, stages.py) is found as in
 stage_lengths.py: the sums say which whole number of days holds the ranks it
 interpolates between, then only that stage's first entries of the period with that
-whole number of days are read, through the (workspace, stage, entered_at) index, for
-the exact values. The result is the definition's number (the tests compare them)."""
+whole number of days are read, through an index on that expression (migration
+analytics/0018), for the exact values. The result is the definition's number (the
+tests compare them)."""
 
 from __future__ import annotations
 
@@ -12,32 +13,50 @@ from typing import Any
 
 from analytics.figures.common import Period, fetch
 from analytics.figures.stage_lengths import _offsets_sql, _percentiles
+from analytics.rollups.conversion import path_of
 
 _DAYS = "extract(epoch FROM converted_at - entered_at) / 86400"
 
 
-def conversion_rows_current(workspace_id: int, pairs: list[tuple[int, int]]) -> bool:
-    """Whether the counts were written for this funnel path: every (stage, next stage)
-    they hold is a pair of it, or a stage with no next one that is not first of a pair
-    (a stays refresh writes the path it reads, so rows of another path mean the stages
-    or churn settings changed since and a rebuild has not written them again)."""
-    firsts = {here for here, _ in pairs}
-    keys = fetch(
-        "SELECT DISTINCT stage_id, next_stage_id FROM analytics_conversionday "
-        "WHERE workspace_id = %s AND contacts <> 0",
-        [workspace_id],
-    )
-    allowed = set(pairs)
-    return all(
-        (stage, next_stage) in allowed if next_stage is not None else stage not in firsts
-        for stage, next_stage in keys
-    ) and _built(workspace_id, keys)
+def conversion_rows_current(workspace_id: int) -> bool:
+    """Whether the counts were written for the current funnel path: no stage has rows
+    under another next stage than the path's now (none for a stage off the path or
+    last on it). A stays refresh writes the path it reads, so such rows mean the
+    stages or churn settings changed since and a rebuild has not written them again.
+    A few index probes per stage (the unique index leads with stage and next stage)."""
+    path = path_of(workspace_id)
+    if not path:
+        return True
+    stale = fetch(
+        """
+        SELECT EXISTS (
+            SELECT 1 FROM unnest(%(stages)s::bigint[], %(nexts)s::bigint[]) AS p(stage, next)
+            WHERE EXISTS (SELECT 1 FROM analytics_conversionday c
+                          WHERE c.workspace_id = %(ws)s AND c.stage_id = p.stage
+                            AND c.next_stage_id IS NULL AND p.next IS NOT NULL
+                            AND c.contacts <> 0)
+               OR EXISTS (SELECT 1 FROM analytics_conversionday c
+                          WHERE c.workspace_id = %(ws)s AND c.stage_id = p.stage
+                            AND c.next_stage_id < p.next AND c.contacts <> 0)
+               OR EXISTS (SELECT 1 FROM analytics_conversionday c
+                          WHERE c.workspace_id = %(ws)s AND c.stage_id = p.stage
+                            AND c.next_stage_id > p.next AND c.contacts <> 0)
+               OR EXISTS (SELECT 1 FROM analytics_conversionday c
+                          WHERE c.workspace_id = %(ws)s AND c.stage_id = p.stage
+                            AND c.next_stage_id IS NOT NULL AND p.next IS NULL
+                            AND c.contacts <> 0))
+        """,
+        {"ws": workspace_id, "stages": [s for s, _ in path], "nexts": [n for _, n in path]},
+    )[0][0]
+    return not stale and _built(workspace_id)
 
 
-def _built(workspace_id: int, keys: list[tuple[Any, ...]]) -> bool:
+def _built(workspace_id: int) -> bool:
     """A workspace with stays has first entries: no counts at all there means they were
     never written (only a workspace without stays may have none)."""
-    if keys:
+    if fetch(
+        "SELECT 1 FROM analytics_conversionday WHERE workspace_id = %s LIMIT 1", [workspace_id]
+    ):
         return True
     return not fetch("SELECT 1 FROM analytics_stay WHERE workspace_id = %s LIMIT 1", [workspace_id])
 
@@ -65,13 +84,10 @@ def conversion_from_days(
         def value_at(days: int, offsets: list[int], stage_id: int = stage_id) -> Any:
             inner = (
                 f"SELECT ({_DAYS})::float8 AS v, ({_DAYS})::float8 AS o FROM analytics_stay "
-                "WHERE workspace_id = %s AND stage_id = %s AND first_entry "
-                "AND entered_at >= %s AND entered_at < %s AND converted_at IS NOT NULL "
-                f"AND floor({_DAYS})::int = %s"
+                "WHERE stage_id = %s AND first_entry AND converted_at IS NOT NULL "
+                f"AND floor({_DAYS})::int = %s AND entered_at >= %s AND entered_at < %s"
             )
-            return dict(
-                fetch(_offsets_sql(inner), [workspace_id, stage_id, start, end, days, offsets])
-            )
+            return dict(fetch(_offsets_sql(inner), [stage_id, days, start, end, offsets]))
 
         median, p90 = _percentiles(converted, (0.5, 0.9), value_at) if converted else (None, None)
         out[stage_id] = (entered, sum(n for _, n in converted), median, p90)

@@ -210,7 +210,7 @@ def conversion(
         return []
     start, end = period.bounds(workspace.time_zone)
     ids = [(a.pk, b.pk) for a, b in pairs]
-    if use_rollups and not filters and conversion_rows_current(workspace.pk, ids):
+    if use_rollups and not filters and conversion_rows_current(workspace.pk):
         found = conversion_from_days(workspace.pk, period, (start, end), ids)
     else:
         found = _conversion_raw(workspace, filters, pairs, start, end)

@@ -92,4 +92,13 @@ class Migration(migrations.Migration):
         migrations.RunSQL(_BACKFILL, migrations.RunSQL.noop),
         migrations.RunSQL(_FIRSTS_OFF_ANY_STAGE, migrations.RunSQL.noop),
         migrations.RunSQL(_COUNTS, migrations.RunSQL.noop),
+        # Where a percentile of days to convert falls: one stage's first entries of a
+        # period that converted after a given whole number of days
+        # (analytics/figures/conversion_days.py).
+        migrations.RunSQL(
+            "CREATE INDEX stay_converted_length ON analytics_stay (stage_id, "
+            "(floor(extract(epoch FROM converted_at - entered_at) / 86400)::int), entered_at) "
+            "WHERE first_entry AND converted_at IS NOT NULL",
+            "DROP INDEX stay_converted_length",
+        ),
     ]

@@ -24,7 +24,8 @@ _LOCK_SPACE = 7204  # advisory-lock namespace: a contact's stay coverage
 
 # ChurnCover's key of stay rows `s` (joined to their workspace `w`), for those that
 # count for at least one day.
-COVER_KEY = "s.workspace_id, s.stage_id, s.cover_from, (s.left_at AT TIME ZONE w.time_zone)::date"
+COVER_KEY = """s.workspace_id, s.stage_id, s.cover_from AS from_day,
+    (s.left_at AT TIME ZONE w.time_zone)::date AS to_day"""
 COVER_COUNTS = """s.cover_from IS NOT NULL
     AND (s.left_at IS NULL OR s.cover_from <= (s.left_at AT TIME ZONE w.time_zone)::date)"""
 

@@ -48,13 +48,14 @@ COVER_FROM = """CASE WHEN f.first_purchase_at IS NOT NULL THEN greatest(
     (t.at AT TIME ZONE w.time_zone)::date,
     (f.first_purchase_at AT TIME ZONE w.time_zone)::date) + 1 END"""
 STAYS_SELECT = f"""
-SELECT t.contact_id, t.workspace_id, t.to_stage_id, t.id, t.at, t.left_at, t.first_entry,
-       CASE WHEN t.first_entry THEN p.next_stage_id END,
+SELECT t.contact_id, t.workspace_id, t.to_stage_id AS stage_id, t.id AS transition_id,
+       t.at AS entered_at, t.left_at, t.first_entry,
+       CASE WHEN t.first_entry THEN p.next_stage_id END AS next_stage_id,
        CASE WHEN t.first_entry AND p.next_stage_id IS NOT NULL THEN (
            SELECT min(y.at) FROM lifecycle_stagetransition y
            WHERE y.contact_id = t.contact_id AND y.to_stage_id = p.next_stage_id
-             AND y.at >= t.at) END,
-       {COVER_FROM}
+             AND y.at >= t.at) END AS converted_at,
+       {COVER_FROM} AS cover_from
 FROM (
     SELECT contact_id, workspace_id, to_stage_id, id, at,
            lead(at) OVER (PARTITION BY contact_id ORDER BY at, id) AS left_at,
@@ -114,7 +115,11 @@ SELECT t.contact_id, t.workspace_id, t.to_stage_id, t.id, t.at, t.left_at, t.fir
 FROM (
     SELECT contact_id, workspace_id, to_stage_id, id, at,
            lead(at) OVER (PARTITION BY contact_id ORDER BY at, id) AS left_at,
-           row_number() OVER (PARTITION BY contact_id, to_stage_id ORDER BY at, id) = 1
+           -- a first entry: no earlier move into the same stage (over the same
+           -- ordering as left_at: no second sort of every move)
+           NOT coalesce(to_stage_id = ANY(array_agg(to_stage_id) OVER (
+               PARTITION BY contact_id ORDER BY at, id
+               ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)), false)
                AS first_entry{extra}
     FROM lifecycle_stagetransition WHERE workspace_id = %s
 ) t

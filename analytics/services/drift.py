@@ -192,7 +192,8 @@ def drift_check(
     count("analytics_staylength", *stay_lengths_compare(workspace_id=workspace.pk))
     count("analytics_conversionday", *conversion_days_compare(workspace_id=workspace.pk))
     count("analytics_churncover", *churn_cover_compare(workspace_id=workspace.pk))
-    sums = ("analytics_orderday", "analytics_acquisitionday", "analytics_activeday")
+    sums: tuple[str, ...] = ("analytics_orderday", "analytics_acquisitionday")
+    sums += ("analytics_activeday",)
     sums += ("analytics_staylength", "analytics_conversionday", "analytics_churncover")
 
     differing = sum(entry["differing"] for entry in tables.values())
