@@ -89,7 +89,7 @@ class Stay(models.Model):
     # For conversion (ConversionDay): whether this is the contact's first-ever entry
     # into the stage, and for such an entry the next stage of the funnel path when the
     # stay was written and the contact's first entry into it at or after this one.
-    first_entry = models.BooleanField(default=False)
+    first_entry = models.BooleanField(default=False, db_default=False)
     next_stage_id = models.BigIntegerField(null=True, blank=True)
     converted_at = models.DateTimeField(null=True, blank=True)
     # For churn (ChurnCover): the first local day at whose start this stay counts its
