@@ -243,9 +243,8 @@ def model_to_dict(model: ClvModel | None) -> dict[str, Any] | None:
 
 
 def _clv(q: Query) -> dict[str, Any]:
-    taken = sums_taken_at(q.workspace.pk, q.filters)
+    taken = sums_taken_at(q.workspace.pk, q.filters)  # when read from the CLV sums
     return {
-        # the figures are as of the CLV sums when read from them (a minute at most)
         "data_as_of": taken.isoformat() if taken else None,
         "historic": clv.clv_historic(workspace=q.workspace, filters=q.filters),
         "predicted": clv.clv_predicted(workspace=q.workspace, filters=q.filters),
