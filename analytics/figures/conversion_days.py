@@ -27,27 +27,20 @@ def conversion_rows_current(workspace_id: int) -> bool:
     path = path_of(workspace_id)
     if not path:
         return True
-    stale = fetch(
-        """
-        SELECT EXISTS (
-            SELECT 1 FROM unnest(%(stages)s::bigint[], %(nexts)s::bigint[]) AS p(stage, next)
-            WHERE EXISTS (SELECT 1 FROM analytics_conversionday c
-                          WHERE c.workspace_id = %(ws)s AND c.stage_id = p.stage
-                            AND c.next_stage_id IS NULL AND p.next IS NOT NULL
-                            AND c.contacts <> 0)
-               OR EXISTS (SELECT 1 FROM analytics_conversionday c
-                          WHERE c.workspace_id = %(ws)s AND c.stage_id = p.stage
-                            AND c.next_stage_id < p.next AND c.contacts <> 0)
-               OR EXISTS (SELECT 1 FROM analytics_conversionday c
-                          WHERE c.workspace_id = %(ws)s AND c.stage_id = p.stage
-                            AND c.next_stage_id > p.next AND c.contacts <> 0)
-               OR EXISTS (SELECT 1 FROM analytics_conversionday c
-                          WHERE c.workspace_id = %(ws)s AND c.stage_id = p.stage
-                            AND c.next_stage_id IS NOT NULL AND p.next IS NULL
-                            AND c.contacts <> 0))
-        """,
-        {"ws": workspace_id, "stages": [s for s, _ in path], "nexts": [n for _, n in path]},
-    )[0][0]
+    # one EXISTS per stage with its own constants, so each is an index probe (as a
+    # join over the path the planner hashes every count row instead)
+    probes: list[str] = []
+    params: list[Any] = []
+    row = "SELECT 1 FROM analytics_conversionday WHERE workspace_id = %s AND stage_id = %s "
+    for stage, next_stage in path:
+        if next_stage is None:
+            probes.append(f"EXISTS ({row}AND next_stage_id IS NOT NULL AND contacts <> 0)")
+            params += [workspace_id, stage]
+        else:
+            for test in ("IS NULL", "< %s", "> %s"):
+                probes.append(f"EXISTS ({row}AND next_stage_id {test} AND contacts <> 0)")
+                params += [workspace_id, stage] + ([] if test == "IS NULL" else [next_stage])
+    stale = fetch(f"SELECT {' OR '.join(probes)}", params)[0][0]
     return not stale and _built(workspace_id)
 
 
