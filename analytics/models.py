@@ -86,6 +86,16 @@ class Stay(models.Model):
     transition_id = models.BigIntegerField(help_text="the move that began it")
     entered_at = models.DateTimeField()
     left_at = models.DateTimeField(null=True, blank=True)
+    # For conversion (ConversionDay): whether this is the contact's first-ever entry
+    # into the stage, and for such an entry the next stage of the funnel path when the
+    # stay was written and the contact's first entry into it at or after this one.
+    first_entry = models.BooleanField(default=False, db_default=False)
+    next_stage_id = models.BigIntegerField(null=True, blank=True)
+    converted_at = models.DateTimeField(null=True, blank=True)
+    # For churn (ChurnCover): the first local day at whose start this stay counts its
+    # contact as a customer in the stage (after the day it began and the contact's
+    # first purchase); none while the contact has not bought.
+    cover_from = models.DateField(null=True, blank=True)
 
     class Meta:
         constraints = [
@@ -351,6 +361,7 @@ class RollupRebuild(models.Model):
 
 
 import analytics.models_periods  # noqa: E402,F401 - registers PurchaseDay … StayLength
+from analytics.models_clv import ClvSummary, ClvSummaryState  # noqa: E402,F401
 from analytics.models_loyalty import LoyaltyActiveGap, LoyaltyDay, LoyaltyTierMoveDay  # noqa: E402,F401
 from analytics.models_surveys import (  # noqa: E402,F401
     SurveyAnswerDay,

@@ -132,3 +132,57 @@ class StayLength(models.Model):
 
     def __str__(self) -> str:
         return f"stage {self.stage_id} {self.day} {self.days}d x{self.stays}"
+
+
+class ConversionDay(models.Model):
+    """First-ever entries into a stage per (stage, the funnel's next stage when the stay
+    was written, local day of the entry, whole days until the contact first entered the
+    next stage at or after it — null when it has not): the conversion figures' counts,
+    and where a percentile falls, so that only that day's entries are read for its
+    exact value (as StayLength for time in stage). A stage off the path, or last on it,
+    has no next stage; rows whose (stage, next stage) is not the current path's say
+    the stays were written for another path (the figures then read the stays)."""
+
+    workspace = models.ForeignKey(Workspace, related_name="+", db_index=False, **_DERIVED)
+    stage_id = models.BigIntegerField()
+    next_stage_id = models.BigIntegerField(null=True, blank=True)
+    day = models.DateField(help_text="the local day of the first entry")
+    days = models.IntegerField(null=True, blank=True, help_text="whole days to the next stage")
+    contacts = models.IntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["workspace", "stage_id", "next_stage_id", "day", "days"],
+                name="conversion_day_unique",
+                nulls_distinct=False,
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.stage_id}->{self.next_stage_id} {self.day} {self.days}d x{self.contacts}"
+
+
+class ChurnCover(models.Model):
+    """Stays per stage by the local days they count their contact as a customer in the
+    stage at the day's start: from `from_day` (Stay.cover_from) to `to_day`, the day
+    the stay ended (none: open). Customers in a stage at the start of day D are the
+    sum of the rows with from_day <= D <= to_day (customers.py `customers_at`)."""
+
+    workspace = models.ForeignKey(Workspace, related_name="+", db_index=False, **_DERIVED)
+    stage_id = models.BigIntegerField()
+    from_day = models.DateField()
+    to_day = models.DateField(null=True, blank=True)
+    stays = models.IntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["workspace", "stage_id", "from_day", "to_day"],
+                name="churn_cover_unique",
+                nulls_distinct=False,
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"stage {self.stage_id} {self.from_day}..{self.to_day} x{self.stays}"

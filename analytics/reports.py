@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from analytics.figures import campaigns, clv, cohorts, customers, loyalty, overview, stages, surveys
+from analytics.figures.clv_sums import sums_taken_at
 from analytics.models import ClvModel
 from analytics.report_query import Query, parse_query
 from analytics.services.clv import clv_model_applied, clv_model_current
@@ -242,7 +243,9 @@ def model_to_dict(model: ClvModel | None) -> dict[str, Any] | None:
 
 
 def _clv(q: Query) -> dict[str, Any]:
+    taken = sums_taken_at(q.workspace.pk, q.filters)  # when read from the CLV sums
     return {
+        "data_as_of": taken.isoformat() if taken else None,
         "historic": clv.clv_historic(workspace=q.workspace, filters=q.filters),
         "predicted": clv.clv_predicted(workspace=q.workspace, filters=q.filters),
         "model": model_to_dict(clv_model_applied(workspace=q.workspace)),

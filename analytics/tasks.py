@@ -12,6 +12,7 @@ from analytics import services
 from analytics.cache import workspaces_viewed
 from analytics.report_cache import figures_warm as warm
 from analytics.rollups import rollups_rebuild
+from analytics.rollups.clv_summary import clv_summaries_due, clv_summary_refresh
 from analytics.rollups.loyalty import loyalty_rollups_recent, workspaces_with_programme
 from analytics.rollups.surveys import survey_sends_recent, workspaces_with_surveys
 from config.errors import Conflict
@@ -51,6 +52,16 @@ def loyalty_rollups_refresh() -> list[int]:
     workspace_ids = workspaces_with_programme()
     for workspace_id in workspace_ids:
         loyalty_rollups_recent(workspace_id=workspace_id)
+    return workspace_ids
+
+
+@shared_task(name="analytics.clv_summaries_refresh")
+def clv_summaries_refresh() -> list[int]:
+    """Recompute the CLV sums of every workspace whose data changed since they were
+    taken (beat, every minute): a recomputation, so a lost or repeated run is harmless."""
+    workspace_ids = clv_summaries_due()
+    for workspace_id in workspace_ids:
+        clv_summary_refresh(workspace_id=workspace_id)
     return workspace_ids
 
 

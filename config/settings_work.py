@@ -111,6 +111,11 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "task": "analytics.loyalty_rollups_refresh",
         "schedule": 60.0,
     },
+    # The CLV report's sums, for workspaces whose data changed (analytics/rollups/clv_summary.py).
+    "analytics.clv_summaries_refresh": {
+        "task": "analytics.clv_summaries_refresh",
+        "schedule": 60.0,
+    },
     # The default view of every report, computed ahead for workspaces in use.
     "analytics.figures_warm": {"task": "analytics.figures_warm", "schedule": 240.0},
     # Messaging: due outbox rows are claimed every second (messaging/services/dispatch.py).

@@ -135,6 +135,17 @@ def _stage_keys(workspace: Workspace) -> tuple[str, str]:
     )
 
 
+def _local_midnights(workspace: Workspace, instants: list[dt.datetime]) -> list[dt.date] | None:
+    """The local days these instants begin, when every one is a local midnight."""
+    tz = zoneinfo.ZoneInfo(workspace.time_zone)
+    days = [instant.astimezone(tz).date() for instant in instants]
+    midnights = all(
+        dt.datetime.combine(day, dt.time(), tzinfo=tz) == instant
+        for day, instant in zip(days, instants, strict=True)
+    )
+    return days if midnights else None
+
+
 def customers_before(
     workspace: Workspace,
     instants: list[dt.datetime],
@@ -146,13 +157,8 @@ def customers_before(
     filters)."""
     if not instants:
         return []
-    tz = zoneinfo.ZoneInfo(workspace.time_zone)
-    days = [instant.astimezone(tz).date() for instant in instants]
-    midnights = all(
-        dt.datetime.combine(day, dt.time(), tzinfo=tz) == instant
-        for day, instant in zip(days, instants, strict=True)
-    )
-    if use_rollups and midnights and acquisition_sums_apply(filters):
+    days = _local_midnights(workspace, instants)
+    if use_rollups and days is not None and acquisition_sums_apply(filters):
         # before a local midnight = on an earlier local day: the sums by day say it
         return customers_before_from_sums(workspace.pk, days, filters)
     condition, params = filters.contacts_sql(workspace)
@@ -174,10 +180,26 @@ def customers_at(
 ) -> list[int]:
     """For each instant, the customers then: contacts whose first purchase was before
     it and who were not in the churned stage at it (two scans: the facts, and the
-    churned stage's stays that cover any of the instants)."""
+    churned stage's stays that cover any of the instants; unfiltered at local
+    midnights, the acquisition sums and the stays' cover counts instead)."""
     bought = customers_before(workspace, instants, filters, use_rollups)
     if churned_id is None or not instants:
         return bought
+    days = _local_midnights(workspace, instants)
+    if use_rollups and days is not None and not filters:
+        # a stay covers the start of day D from its cover_from to the day it ended
+        counts = ", ".join(
+            "coalesce(sum(stays) FILTER (WHERE from_day <= %s AND (to_day IS NULL "
+            "OR to_day >= %s)), 0)"
+            for _ in days
+        )
+        row = fetch(
+            f"SELECT {counts} FROM analytics_churncover WHERE workspace_id = %s "
+            "AND stage_id = %s AND from_day <= %s AND (to_day IS NULL OR to_day >= %s)",
+            [*(d for day in days for d in (day, day)), workspace.pk, churned_id, max(days),
+             min(days)],
+        )[0]  # fmt: skip
+        return [ever - int(gone) for ever, gone in zip(bought, row, strict=True)]
     condition, params = filters.contacts_sql(workspace, "s.contact_id")
     counts = ", ".join(
         "count(*) FILTER (WHERE s.entered_at < %s AND (s.left_at IS NULL OR s.left_at >= %s) "

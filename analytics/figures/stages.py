@@ -14,6 +14,7 @@ from typing import Any
 from django.utils import timezone
 
 from analytics.figures.common import NO_FILTERS, Filters, Period, bucket_start, buckets, fetch
+from analytics.figures.conversion_days import conversion_from_days, conversion_rows_current
 from analytics.figures.stage_lengths import ended_stays, open_stays
 from analytics.models import AnalyticsSettings
 from lifecycle.models import Stage
@@ -188,7 +189,11 @@ FROM took GROUP BY here
 
 
 def conversion(
-    *, workspace: Workspace, period: Period, filters: Filters = NO_FILTERS
+    *,
+    workspace: Workspace,
+    period: Period,
+    filters: Filters = NO_FILTERS,
+    use_rollups: bool = True,
 ) -> list[dict[str, Any]]:
     """For each pair of consecutive stages on the forward path: of the contacts whose
     first-ever entry into the first stage fell in the period, how many entered the next
@@ -197,12 +202,44 @@ def conversion(
     One statement for all pairs, written as joins so that PostgreSQL can hash them
     when a period has many entrants (and use the indexes when it has few). Unfiltered
     it reads the stays rollup, with filters the transitions of the contacts kept (both
-    carry every entry)."""
+    carry every entry). Unfiltered, while they were written for the current path, the
+    first-entry counts instead (conversion_days.py)."""
     path = funnel_path(workspace)
     pairs = list(itertools.pairwise(path))
     if not pairs:
         return []
     start, end = period.bounds(workspace.time_zone)
+    ids = [(a.pk, b.pk) for a, b in pairs]
+    if use_rollups and not filters and conversion_rows_current(workspace.pk):
+        found = conversion_from_days(workspace.pk, period, (start, end), ids)
+    else:
+        found = _conversion_raw(workspace, filters, pairs, start, end)
+    rows = []
+    for here, nxt in pairs:
+        entered, converted, median, p90 = found.get(here.pk, (0, 0, None, None))
+        rows.append(
+            {
+                "from": here.key,
+                "to": nxt.key,
+                "entered": entered,
+                "converted": converted,
+                "rate": round(converted / entered, 4) if entered else None,
+                "median_days": round(float(median), 3) if median is not None else None,
+                "p90_days": round(float(p90), 3) if p90 is not None else None,
+            }
+        )
+    return rows
+
+
+def _conversion_raw(
+    workspace: Workspace,
+    filters: Filters,
+    pairs: list[tuple[Stage, Stage]],
+    start: dt.datetime,
+    end: dt.datetime,
+) -> dict[int, tuple[Any, ...]]:
+    """The definition: per first stage, (entered, converted, median, p90) from the
+    stays (or the filtered contacts' transitions)."""
     params: dict[str, Any] = {
         "here": [a.pk for a, _ in pairs],
         "next": [b.pk for _, b in pairs],
@@ -221,25 +258,10 @@ def conversion(
     else:
         names = {"table": "analytics_stay", "stage": "stage_id", "at": "entered_at"}
         names |= {"id": "transition_id", "condition": "true"}
-    found = {
+    return {
         here: (entered, converted, median, p90)
         for here, entered, converted, median, p90 in fetch(_CONVERSION_SQL.format(**names), params)
     }
-    rows = []
-    for here, nxt in pairs:
-        entered, converted, median, p90 = found.get(here.pk, (0, 0, None, None))
-        rows.append(
-            {
-                "from": here.key,
-                "to": nxt.key,
-                "entered": entered,
-                "converted": converted,
-                "rate": round(converted / entered, 4) if entered else None,
-                "median_days": round(float(median), 3) if median is not None else None,
-                "p90_days": round(float(p90), 3) if p90 is not None else None,
-            }
-        )
-    return rows
 
 
 HISTOGRAM = [(0, 1), (1, 7), (7, 30), (30, 90), (90, 180), (180, None)]

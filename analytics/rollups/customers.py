@@ -18,6 +18,7 @@ from typing import Any
 
 from django.db import connection
 
+from analytics.rollups.churn_cover import churn_cover_refresh
 from analytics.rollups.periods import (
     KINDS,
     acquisition_contribution,
@@ -225,6 +226,7 @@ def customer_rollups_refresh(contact_ids: Collection[int]) -> None:
             cursor.execute(_ADD_TO_CELLS_SQL, [list(column) for column in zip(*cells, strict=True)])
         tagged_apply(cursor, change)  # then the period sums, in the same order always
         purchase_days_refresh(cursor, ids)
+        churn_cover_refresh(cursor, ids)  # the stays' cover, by the first purchases
 
 
 def customer_rollups_erase(*, contact_id: int) -> None:

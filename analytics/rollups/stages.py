@@ -14,6 +14,19 @@ from typing import Any
 
 from django.db import connection
 
+from analytics.rollups.churn_cover import (
+    COVER_COUNTS,
+    churn_cover_recompute,
+    contacts_lock,
+    cover_apply,
+)
+from analytics.rollups.conversion import (
+    conversion_apply,
+    conversion_days_recompute,
+    stays_insert_sql,
+    stays_rebuild_sql,
+    stays_select_sql,
+)
 from lifecycle.hooks import RemovedMove
 from lifecycle.models import StageTransition
 
@@ -32,12 +45,7 @@ DO UPDATE SET moves = f.moves + EXCLUDED.moves
 # Two statements, not a DELETE in a WITH: the sub-statements of one statement run in
 # no set order, so the INSERT could meet the rows it replaces in the unique index.
 _STAYS_DELETE = "DELETE FROM analytics_stay WHERE contact_id = ANY(%(ids)s)"
-_STAYS_SQL = """
-INSERT INTO analytics_stay (contact_id, workspace_id, stage_id, transition_id, entered_at, left_at)
-SELECT contact_id, workspace_id, to_stage_id, id, at,
-       lead(at) OVER (PARTITION BY contact_id ORDER BY at, id)
-FROM lifecycle_stagetransition WHERE contact_id = ANY(%(ids)s)
-"""
+_STAYS_SQL = stays_insert_sql("contact_id = ANY(%(ids)s)")
 
 
 def stage_rollups_apply(transitions: Sequence[StageTransition]) -> None:
@@ -60,6 +68,28 @@ _LENGTHS_OF = f"""
 SELECT {_LENGTH_KEY}, {{sign}}count(*) FROM {{stays}} s
 JOIN workspaces_workspace w ON w.id = s.workspace_id GROUP BY 1, 2, 3, 4, 5
 """
+# What stays `s` (a RETURNING of whole rows) take from or add to the three counts:
+# tagged rows (kind, workspace, stage, open, next stage, day, days, until, stays).
+_COUNTS_OF = f"""
+SELECT 'length', {_LENGTH_KEY.replace(" AS open,", " AS open, NULL::bigint,")}, NULL::date,
+       {{sign}}count(*)
+FROM s JOIN workspaces_workspace w ON w.id = s.workspace_id GROUP BY 2, 3, 4, 5, 6, 7, 8
+UNION ALL
+SELECT 'conversion', s.workspace_id, s.stage_id, NULL::bool, s.next_stage_id,
+       (s.entered_at AT TIME ZONE w.time_zone)::date,
+       floor(extract(epoch FROM s.converted_at - s.entered_at) / 86400)::int, NULL::date,
+       {{sign}}count(*)
+FROM s JOIN workspaces_workspace w ON w.id = s.workspace_id WHERE s.first_entry
+GROUP BY 2, 3, 4, 5, 6, 7, 8
+UNION ALL
+SELECT 'cover', s.workspace_id, s.stage_id, NULL::bool, NULL::bigint, s.cover_from, NULL::int,
+       (s.left_at AT TIME ZONE w.time_zone)::date, {{sign}}count(*)
+FROM s JOIN workspaces_workspace w ON w.id = s.workspace_id WHERE {COVER_COUNTS}
+GROUP BY 2, 3, 4, 5, 6, 7, 8
+"""
+_RETURNING = " RETURNING workspace_id, stage_id, entered_at, left_at, first_entry, " + (
+    "next_stage_id, converted_at, cover_from"
+)
 _LENGTHS_APPLY = """
 INSERT INTO analytics_staylength AS l (workspace_id, stage_id, open, day, days, stays)
 SELECT * FROM unnest(%s::bigint[], %s::bigint[], %s::bool[], %s::date[], %s::int[], %s::int[])
@@ -68,19 +98,35 @@ ON CONFLICT (workspace_id, stage_id, open, day, days) DO UPDATE SET stays = l.st
 
 
 def stays_refresh(*, contact_ids: Collection[int]) -> None:
-    """Recompute these contacts' stays from their moves, and move the stay lengths by
-    what the stays removed and written count (one statement, in key order)."""
+    """Recompute these contacts' stays from their moves, and move the stay lengths and
+    the conversion counts by what the stays removed and written count (one statement
+    each, in key order)."""
     ids = {"ids": sorted(contact_ids)}
     change: dict[tuple, int] = {}
     with connection.cursor() as cursor:
+        contacts_lock(cursor, ids["ids"])  # before reading their facts (churn_cover.py)
         for sql, sign in ((_STAYS_DELETE, "-"), (_STAYS_SQL, "")):
-            returning = " RETURNING workspace_id, stage_id, entered_at, left_at"
-            cursor.execute(
-                f"WITH s AS ({sql}{returning}) " + _LENGTHS_OF.format(sign=sign, stays="s"), ids
-            )
+            cursor.execute(f"WITH s AS ({sql}{_RETURNING}) " + _COUNTS_OF.format(sign=sign), ids)
             for *key, n in cursor.fetchall():
                 change[tuple(key)] = change.get(tuple(key), 0) + n
-        _lengths_apply(cursor, change)
+        _counts_apply(cursor, change)
+
+
+def _counts_apply(cursor: Any, change: dict[tuple, int]) -> None:
+    """Apply tagged differences: the stay lengths, the conversion counts, the cover."""
+    lengths: dict[tuple, int] = {}
+    conversion: dict[tuple, int] = {}
+    cover: dict[tuple, int] = {}
+    for (kind, workspace, stage, open_, next_stage, day, days, until), n in change.items():
+        if kind == "length":
+            lengths[(workspace, stage, open_, day, days)] = n
+        elif kind == "conversion":
+            conversion[(workspace, stage, next_stage, day, days)] = n
+        else:
+            cover[(workspace, stage, day, until)] = n
+    _lengths_apply(cursor, lengths)
+    conversion_apply(cursor, conversion)
+    cover_apply(cursor, cover)
 
 
 def _lengths_apply(cursor: Any, change: dict[tuple, int]) -> None:
@@ -145,12 +191,11 @@ def stage_rollups_erase(*, contact_id: int) -> None:
             [contact_id],
         )
         cursor.execute(
-            "WITH s AS (DELETE FROM analytics_stay WHERE contact_id = %s "
-            "RETURNING workspace_id, stage_id, entered_at, left_at) "
-            + _LENGTHS_OF.format(sign="-", stays="s"),
+            f"WITH s AS (DELETE FROM analytics_stay WHERE contact_id = %s{_RETURNING}) "
+            + _COUNTS_OF.format(sign="-"),
             [contact_id],
         )
-        _lengths_apply(cursor, {tuple(key): n for *key, n in cursor.fetchall()})
+        _counts_apply(cursor, {tuple(key): n for *key, n in cursor.fetchall()})
 
 
 def stage_rollups_rebuild(*, workspace_id: int) -> None:
@@ -162,36 +207,29 @@ def stage_rollups_rebuild(*, workspace_id: int) -> None:
             [workspace_id],
         )
         cursor.execute("DELETE FROM analytics_stay WHERE workspace_id = %s", [workspace_id])
-        cursor.execute(
-            """
-            INSERT INTO analytics_stay
-                (contact_id, workspace_id, stage_id, transition_id, entered_at, left_at)
-            SELECT contact_id, workspace_id, to_stage_id, id, at,
-                   lead(at) OVER (PARTITION BY contact_id ORDER BY at, id)
-            FROM lifecycle_stagetransition WHERE workspace_id = %s
-            """,
-            [workspace_id],
-        )
+        cursor.execute(*stays_rebuild_sql(workspace_id))
     stay_lengths_recompute(workspace_id=workspace_id)
+    conversion_days_recompute(workspace_id=workspace_id)
+    churn_cover_recompute(workspace_id=workspace_id)
 
 
 # --- the drift check -------------------------------------------------------------------
 
 # Stays of the settled contacts among %(ids)s (no undispatched move: a dispatch
 # recomputes the stays of the contacts it hands on) against their moves.
-_STAYS_COMPARE_SQL = """
+_STAYS_COMPARE_SQL = f"""
 WITH settled AS (
     SELECT c.id FROM contacts_contact c
     WHERE c.workspace_id = %(ws)s AND c.id = ANY(%(ids)s)
       AND NOT EXISTS (SELECT 1 FROM lifecycle_stagetransition t
                       WHERE t.contact_id = c.id AND t.notified_at IS NULL)
 ), fresh AS (
-    SELECT contact_id, to_stage_id AS stage_id, id AS transition_id, at AS entered_at,
-           lead(at) OVER (PARTITION BY contact_id ORDER BY at, id) AS left_at
-    FROM lifecycle_stagetransition
-    WHERE workspace_id = %(ws)s AND contact_id IN (SELECT id FROM settled)
+    SELECT contact_id, stage_id, transition_id, entered_at, left_at, first_entry,
+           next_stage_id, converted_at, cover_from
+    FROM ({stays_select_sql("contact_id IN (SELECT id FROM settled)")}) f
 ), stored AS (
-    SELECT contact_id, stage_id, transition_id, entered_at, left_at FROM analytics_stay
+    SELECT contact_id, stage_id, transition_id, entered_at, left_at, first_entry,
+           next_stage_id, converted_at, cover_from FROM analytics_stay
     WHERE workspace_id = %(ws)s AND contact_id IN (SELECT id FROM settled)
 ), differing AS ((SELECT * FROM fresh EXCEPT SELECT * FROM stored)
                  UNION (SELECT * FROM stored EXCEPT SELECT * FROM fresh))

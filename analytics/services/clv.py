@@ -31,6 +31,7 @@ from analytics.clv.spend_checks import (
     spend_fit_problem,
 )
 from analytics.models import ClvModel
+from analytics.rollups.clv_summary import clv_summary_refresh
 from config.errors import Conflict, InvalidInput
 from workspaces.models import Workspace
 
@@ -140,6 +141,7 @@ def clv_fit(*, workspace: Workspace, as_of: dt.date | None = None) -> ClvModel:
         holdout = backtest = None
         if applied:
             _apply(workspace, customers, bgnbd, spend)
+            clv_summary_refresh(workspace_id=workspace.pk)  # the report's sums, same snapshot
             backtest = clv_backtest(workspace=workspace, today=today, history=customers)
         else:
             weeks = (today - as_of).days / 7.0

@@ -21,7 +21,9 @@ from django.db import connection
 
 from analytics.models import DriftCheck
 from analytics.rollups import (
+    churn_cover_compare,
     cohort_cells_compare,
+    conversion_days_compare,
     customer_rollups_compare,
     customer_rollups_orphans,
     period_sums_compare,
@@ -188,7 +190,11 @@ def drift_check(
     ).items():
         count(table, *result)
     count("analytics_staylength", *stay_lengths_compare(workspace_id=workspace.pk))
-    sums = ("analytics_orderday", "analytics_acquisitionday", "analytics_activeday")
+    count("analytics_conversionday", *conversion_days_compare(workspace_id=workspace.pk))
+    count("analytics_churncover", *churn_cover_compare(workspace_id=workspace.pk))
+    sums: tuple[str, ...] = ("analytics_orderday", "analytics_acquisitionday")
+    sums += ("analytics_activeday",)
+    sums += ("analytics_staylength", "analytics_conversionday", "analytics_churncover")
 
     differing = sum(entry["differing"] for entry in tables.values())
     repaired = 0
@@ -204,7 +210,7 @@ def drift_check(
             cohorts=cohorts if cells_differ and sample is not None else None,
             days=days if flows_differ and sample is not None else None,
             everything=sample is None and (cells_differ or flows_differ),
-            sums=any(tables.get(t, {}).get("differing") for t in (*sums, "analytics_staylength")),
+            sums=any(tables.get(t, {}).get("differing") for t in sums),
         )
         repaired = differing
     check = DriftCheck.objects.create(

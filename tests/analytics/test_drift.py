@@ -42,6 +42,9 @@ TABLES = [
     "analytics_acquisitionday",
     "analytics_activeday",
     "analytics_staylength",
+    # counts of the stays (issue 19, cold reports): the stay deleted below was counted
+    "analytics_conversionday",
+    "analytics_churncover",
 ]
 
 

@@ -14,14 +14,22 @@ from typing import Any
 
 import pytest
 
+from analytics.cache import data_changed_at
+from analytics.figures.clv import clv_historic, clv_predicted
 from analytics.figures.common import Filters, Period
+from analytics.figures.conversion_days import conversion_rows_current
 from analytics.figures.customers import acquisition, churn, customers_before, revenue_metrics
 from analytics.figures.overview import overview
-from analytics.figures.stages import time_in_stage
+from analytics.figures.stages import conversion, time_in_stage
+from analytics.models import CustomerFacts
+from analytics.models_periods import ChurnCover
+from analytics.rollups import rollups_rebuild
+from analytics.rollups.clv_summary import clv_summary_refresh
+from analytics.tasks import clv_summaries_refresh
 from contacts.models import Contact
 from contacts.services import events_ingest
 from lifecycle.hooks import transitions_dispatch
-from lifecycle.models import Cause, StageTransition
+from lifecycle.models import Cause, Stage, StageTransition
 from lifecycle.services import marked_contacts_evaluate, stages_create_defaults
 from tests.factories import ContactFactory
 from workspaces.models import Workspace
@@ -123,6 +131,8 @@ def test_figures_from_the_sums_equal_their_definitions(ws: Workspace, seed: int)
         assert fast == raw, period
         fast, raw = both(time_in_stage, workspace=ws, period=period, now=NOW)
         assert fast == raw, period
+        fast, raw = both(conversion, workspace=ws, period=period)
+        assert fast == raw, period
         for filters in _filters():
             for granularity in ("day", "week", "month"):
                 fast, raw = both(
@@ -157,6 +167,33 @@ def test_the_sums_say_something(ws: Workspace) -> None:
     ]
     assert customers_before(ws, midnights) == customers_before(ws, midnights, use_rollups=False)
     assert Decimal(figures["revenue"]) != 0
+    # churn reads the churned stage's cover counts, which count someone
+    lapsed = Stage.objects.get(workspace=ws, key="lapsed")
+    assert ChurnCover.objects.filter(workspace=ws, stage_id=lapsed.pk, stays__gt=0).exists()
+    # conversion is read from the first-entry counts (they were written for this path)
+    assert conversion_rows_current(ws.pk)
+    steps = conversion(workspace=ws, period=year)
+    assert sum(s["entered"] for s in steps) > 10 and sum(s["converted"] for s in steps) > 3
+    assert any(s["median_days"] and s["median_days"] % 1 for s in steps)
+
+
+def test_conversion_reads_the_stays_when_the_path_changed(ws: Workspace) -> None:
+    """Counts written for another funnel path are not used: after the stages are
+    reordered the figures come from the stays, equal to the definition, until a
+    rebuild writes the counts for the new path."""
+    rng = random.Random(13)
+    _world(ws, rng)
+    year = Period(NOW.date() - dt.timedelta(days=364), NOW.date())
+    stages = list(Stage.objects.filter(workspace=ws, is_default=False).order_by("position"))
+    first, second = stages[0], stages[1]
+    first.position, second.position = second.position, first.position
+    Stage.objects.bulk_update([first, second], ["position"])
+    assert not conversion_rows_current(ws.pk)
+    raw = conversion(workspace=ws, period=year, use_rollups=False)
+    assert conversion(workspace=ws, period=year) == raw
+    rollups_rebuild(workspace_id=ws.pk)
+    assert conversion_rows_current(ws.pk)
+    assert conversion(workspace=ws, period=year) == raw
 
 
 def test_a_purchase_not_yet_taken_in_is_in_the_orders(ws: Workspace) -> None:
@@ -179,3 +216,76 @@ def test_a_purchase_not_yet_taken_in_is_in_the_orders(ws: Workspace) -> None:
     after = revenue_metrics(workspace=ws, period=today)
     assert Decimal(after["revenue"]) == Decimal(before["revenue"]) + 1000
     assert after == revenue_metrics(workspace=ws, period=today, use_rollups=False)
+
+
+def _predictions(ws: Workspace, rng: random.Random) -> None:
+    """Predictions on the facts as a fit writes them: some customers without one,
+    values in every histogram bucket (and below the first bound), ties at 0.5."""
+    facts = list(CustomerFacts.objects.filter(workspace=ws, purchases__gt=0))
+    for row in facts:
+        if rng.random() < 0.8:
+            row.predicted_clv = Decimal(
+                rng.choice(
+                    [
+                        "-1.00",
+                        "0.00",
+                        "24.99",
+                        "25.00",
+                        "60.10",
+                        "120.00",
+                        "300.00",
+                        "999.99",
+                        "1500.00",
+                    ]
+                )
+            )
+            row.probability_alive = rng.choice([0.1, 0.5, 0.73, 0.999])
+    CustomerFacts.objects.bulk_update(facts, ["predicted_clv", "probability_alive"])
+
+
+@pytest.mark.parametrize("seed", [21, 22])
+def test_clv_figures_from_the_sums_equal_their_definitions(ws: Workspace, seed: int) -> None:
+    rng = random.Random(seed)
+    _world(ws, rng)
+    _predictions(ws, rng)
+    # not taken yet: the figures read the facts
+    assert clv_historic(workspace=ws) == clv_historic(workspace=ws, use_rollups=False)
+    clv_summary_refresh(workspace_id=ws.pk)
+    for filters in _filters():
+        for figure in (clv_historic, clv_predicted):
+            fast, raw = both(figure, workspace=ws, filters=filters)
+            assert fast == raw, (figure.__name__, filters)
+    predicted = clv_predicted(workspace=ws)
+    assert predicted["customers"] > 5 and predicted["probably_gone"] > 0
+    assert len([b for b in predicted["histogram"] if b["customers"]]) >= 3
+
+
+def test_the_clv_sums_follow_the_data_within_a_beat(
+    ws: Workspace, django_capture_on_commit_callbacks: Any
+) -> None:
+    """A purchase taken in after the sums were taken reaches the CLV figures with the
+    next run of the beat task, which recomputes only workspaces whose data changed."""
+    rng = random.Random(23)
+    _world(ws, rng)
+    data_changed_at(workspace_id=ws.pk)  # known from here on (unknown counts as now)
+    clv_summary_refresh(workspace_id=ws.pk)
+    assert clv_summaries_refresh() == []  # nothing changed since
+    before = clv_historic(workspace=ws)
+    contact = Contact.objects.filter(workspace=ws).order_by("pk").first()
+    assert contact is not None
+    with django_capture_on_commit_callbacks(execute=True):
+        result = events_ingest(
+            workspace=ws,
+            items=[
+                {"contact": {"email": contact.email}, "name": "purchase", "revenue": "1000.00",
+                 "occurred_at": (NOW - dt.timedelta(hours=1)).isoformat()},
+            ],
+        )  # fmt: skip
+        assert not result.errors
+        while marked_contacts_evaluate():
+            pass
+    assert clv_historic(workspace=ws) == before  # the sums are behind
+    assert clv_summaries_refresh() == [ws.pk]
+    after = clv_historic(workspace=ws)
+    assert Decimal(after["revenue"]) == Decimal(before["revenue"]) + 1000
+    assert after == clv_historic(workspace=ws, use_rollups=False)

@@ -30,7 +30,11 @@ pytestmark = pytest.mark.django_db
 
 SNAPSHOTS = {
     "analytics_stageflowday": ("day, from_stage_id, to_stage_id, moves", "moves <> 0"),
-    "analytics_stay": ("contact_id, stage_id, transition_id, entered_at, left_at", "true"),
+    "analytics_stay": (
+        "contact_id, stage_id, transition_id, entered_at, left_at, first_entry, next_stage_id, "
+        "converted_at, cover_from",
+        "true",
+    ),
     "analytics_customerfacts": (
         "contact_id, signup_at, signup_month, source, first_purchase_at, first_purchase_month, "
         "last_purchase_at, orders, purchases, revenue, predicted_clv, probability_alive",
@@ -54,6 +58,8 @@ SNAPSHOTS = {
         "(orders, purchases, revenue) <> (0, 0, 0)",
     ),
     "analytics_activeday": ("day, previous_day, contacts", "contacts <> 0"),
+    "analytics_conversionday": ("stage_id, next_stage_id, day, days, contacts", "contacts <> 0"),
+    "analytics_churncover": ("stage_id, from_day, to_day, stays", "stays <> 0"),
     "analytics_acquisitionday": (
         "signup_day, first_purchase_day, source, contacts",
         "contacts <> 0",

@@ -1,0 +1,133 @@
+"""Customers in a stage at the start of a day, for churn (ChurnCover): each stay
+counts its contact from the first local day after both the day it began and the day
+of the contact's first purchase (Stay.cover_from) to the day it ended.
+
+Two writers feed a stay's `cover_from`: the stays refresh (the stage.changed
+dispatch, replays, erasure: rollups/stages.py) writes it with the stay, reading the
+contact's facts; the engine's facts refresh (rollups/customers.py) writes it again
+when the first purchase moved. Each takes the contacts' advisory locks (id order)
+before it reads, so the second to come reads what the first committed: neither can
+keep a first purchase or a stay the other was writing at the same time. The counts
+are moved by the difference of what the stays counted before and after, in key
+order, last in the transaction, like every sum here."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from django.db import connection
+
+from analytics.rollups.conversion import COVER_FROM
+
+_LOCK_SPACE = 7204  # advisory-lock namespace: a contact's stay coverage
+
+# ChurnCover's key of stay rows `s` (joined to their workspace `w`), for those that
+# count for at least one day.
+COVER_KEY = """s.workspace_id, s.stage_id, s.cover_from AS from_day,
+    (s.left_at AT TIME ZONE w.time_zone)::date AS to_day"""
+COVER_COUNTS = """s.cover_from IS NOT NULL
+    AND (s.left_at IS NULL OR s.cover_from <= (s.left_at AT TIME ZONE w.time_zone)::date)"""
+
+_APPLY = """
+INSERT INTO analytics_churncover AS c (workspace_id, stage_id, from_day, to_day, stays)
+SELECT * FROM unnest(%s::bigint[], %s::bigint[], %s::date[], %s::date[], %s::int[])
+ON CONFLICT (workspace_id, stage_id, from_day, to_day)
+DO UPDATE SET stays = c.stays + EXCLUDED.stays
+"""
+
+
+def contacts_lock(cursor: Any, contact_ids: Sequence[int]) -> None:
+    """The contacts' coverage locks until the transaction ends, in id order (a shared
+    lock space: ids are folded into it, so two contacts may share a lock, which only
+    makes one wait)."""
+    cursor.execute(
+        "SELECT count(pg_advisory_xact_lock(%s, (id %% 2147483647)::int)) "
+        "FROM (SELECT DISTINCT id FROM unnest(%s::bigint[]) AS u(id) ORDER BY id OFFSET 0) s",
+        [_LOCK_SPACE, sorted(contact_ids)],
+    )
+
+
+def cover_apply(cursor: Any, change: dict[tuple, int]) -> None:
+    """Move the counts by {(workspace, stage, from day, to day): stays}, in key order
+    (NULLs last, as the unique index)."""
+    rows = sorted(
+        ((*key, n) for key, n in change.items() if n),
+        key=lambda r: tuple((v is None, v) for v in r[:4]),
+    )
+    if rows:
+        cursor.execute(_APPLY, [list(column) for column in zip(*rows, strict=True)])
+
+
+_REFRESH_SQL = f"""
+WITH fresh AS (
+    SELECT s.id, {COVER_FROM.replace("t.at", "s.entered_at")} AS cover_from
+    FROM analytics_stay s JOIN workspaces_workspace w ON w.id = s.workspace_id
+    LEFT JOIN analytics_customerfacts f ON f.contact_id = s.contact_id
+    WHERE s.contact_id = ANY(%(ids)s)
+), old AS MATERIALIZED (
+    SELECT s.workspace_id, s.stage_id, s.cover_from,
+           (s.left_at AT TIME ZONE w.time_zone)::date AS to_day, {COVER_COUNTS} AS counts
+    FROM analytics_stay s
+    JOIN workspaces_workspace w ON w.id = s.workspace_id
+    JOIN fresh n ON n.id = s.id AND n.cover_from IS DISTINCT FROM s.cover_from
+), written AS (
+    UPDATE analytics_stay s SET cover_from = n.cover_from FROM fresh n
+    WHERE s.id = n.id AND n.cover_from IS DISTINCT FROM s.cover_from
+    RETURNING s.*
+)
+SELECT {COVER_KEY}, 1 FROM written s JOIN workspaces_workspace w ON w.id = s.workspace_id
+WHERE {COVER_COUNTS}
+UNION ALL
+SELECT workspace_id, stage_id, cover_from, to_day, -1 FROM old WHERE counts
+"""
+
+
+def churn_cover_refresh(cursor: Any, contact_ids: Sequence[int]) -> None:
+    """The facts of these contacts were written: write their stays' `cover_from` again
+    where the first purchase moved it, and move the counts by the change."""
+    contacts_lock(cursor, contact_ids)
+    cursor.execute(_REFRESH_SQL, {"ids": sorted(contact_ids)})
+    change: dict[tuple, int] = {}
+    for *key, n in cursor.fetchall():
+        change[tuple(key)] = change.get(tuple(key), 0) + n
+    cover_apply(cursor, change)
+
+
+_EXPECTED = f"""
+SELECT {COVER_KEY}, count(*) AS stays FROM analytics_stay s
+JOIN workspaces_workspace w ON w.id = s.workspace_id
+WHERE s.workspace_id = %(ws)s AND {COVER_COUNTS} GROUP BY 1, 2, 3, 4
+"""
+
+
+def churn_cover_compare(*, workspace_id: int) -> tuple[int, int]:
+    """The counts against the stays they count (written in the same transaction):
+    (rows compared, rows differing). The stays' `cover_from` against the facts is
+    the stays' own check (stays_compare)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"WITH expected AS ({_EXPECTED}), stored AS ("
+            "SELECT workspace_id, stage_id, from_day, to_day, stays::bigint "
+            "FROM analytics_churncover WHERE workspace_id = %(ws)s AND stays <> 0), "
+            "differing AS ((SELECT * FROM expected EXCEPT SELECT * FROM stored) "
+            "UNION ALL (SELECT * FROM stored EXCEPT SELECT * FROM expected)) "
+            "SELECT (SELECT count(*) FROM expected), (SELECT count(*) FROM "
+            "(SELECT DISTINCT stage_id, from_day, to_day FROM differing) d)",
+            {"ws": workspace_id},
+        )
+        checked, differing = cursor.fetchone()
+    return int(checked), int(differing)
+
+
+def churn_cover_recompute(*, workspace_id: int) -> None:
+    """Count the stays again. The caller holds the workspace's rollups exclusively."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "DELETE FROM analytics_churncover WHERE workspace_id = %(ws)s", {"ws": workspace_id}
+        )
+        cursor.execute(
+            "INSERT INTO analytics_churncover (workspace_id, stage_id, from_day, to_day, stays) "
+            + _EXPECTED,
+            {"ws": workspace_id},
+        )
