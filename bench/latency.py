@@ -65,7 +65,7 @@ RATE = float(os.environ.get("RATE", "5000"))
 DURATION = float(os.environ.get("DURATION", "120"))
 BATCH_SIZE = int(os.environ.get("BATCH_SIZE", "1000"))
 SAMPLES = int(os.environ.get("SAMPLES", "200"))
-DATABASE = "stagecraft_bench_latency"
+DATABASE = os.environ.get("BENCH_LATENCY_DATABASE", "stagecraft_bench_latency")
 
 
 def log(message: str) -> None:

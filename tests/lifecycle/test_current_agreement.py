@@ -1,0 +1,275 @@
+"""Marks whose data is current go through the set-based evaluation, and come out as the
+replay would have written them (lifecycle/services/current.py, docs/rules.md).
+
+Hypothesis generates worlds and stage rules from every time-based condition (as
+test_due_agreement does), evaluates them up to T0, then brings news in rounds at
+increasing clocks — events just now, a little before, long before (back-dated), at
+the same moment, and edits with no event — and proves that the engine's path
+(set-based for current contacts, replay for the rest) writes exactly the moves,
+stays and due moments that replaying every marked contact from its `since` writes.
+Two plain tests show a live event taking the set-based path and a back-dated one
+still replaying, through the engine's marks."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from django.db import transaction
+from django.utils import timezone
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
+
+from contacts.models import Event
+from contacts.rules import Scope
+from contacts.services import contacts_mark_changed, event_summaries_refresh
+from lifecycle.models import ContactDue, ContactStage, StageTransition
+from lifecycle.services import marked_contacts_evaluate, stages_create_defaults
+from lifecycle.services.current import stages_evaluate_marked
+from lifecycle.services.due import contacts_due_store
+from lifecycle.services.replay import stages_replay
+from tests.factories import ContactFactory, StageFactory
+from tests.lifecycle.test_due_agreement import NAMES, T0, build, event_leaves, rules_of, worlds
+
+pytestmark = pytest.mark.django_db
+
+MINUTE = dt.timedelta(minutes=1)
+DAY = dt.timedelta(days=1)
+
+
+class _Undo(Exception):
+    pass
+
+
+def snapshot(ws: Any) -> dict[str, Any]:
+    """Everything a stage evaluation writes, without row ids or recording times."""
+    return {
+        "moves": sorted(
+            StageTransition.objects.filter(workspace=ws).values_list(
+                "contact_id",
+                "at",
+                "from_stage_id",
+                "to_stage_id",
+                "cause",
+                "event_id",
+                "event_name",
+            ),
+            key=lambda row: (row[0], row[1], str(row[2]), row[3]),
+        ),
+        "stays": sorted(
+            ContactStage.objects.filter(workspace=ws).values_list(
+                "contact_id", "stage_id", "entered_at", "pinned"
+            )
+        ),
+        "dues": sorted(ContactDue.objects.filter(workspace=ws).values_list("contact_id", "due_at")),
+    }
+
+
+def outcome(ws: Any, run: Any) -> tuple[dict[str, Any], Any]:
+    """What `run` writes, rolled back."""
+    result: dict[str, Any] = {}
+    try:
+        with transaction.atomic():
+            result["value"] = run()
+            result["state"] = snapshot(ws)
+            raise _Undo
+    except _Undo:
+        pass
+    return result["state"], result["value"]
+
+
+# Each piece of news: which contact, what, and how long before the clock it happened
+# (0 and minutes: current; days: likely before the contact's last move or events).
+news_items = st.tuples(
+    st.integers(min_value=0, max_value=3),
+    st.sampled_from([*NAMES, None]),  # None: an edit, no event
+    st.sampled_from([0, 0, 0, 1, 5, 60, 2 * 24 * 60, 40 * 24 * 60, 150 * 24 * 60]),
+)
+
+
+@settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    world=worlds(),
+    stage_rules=st.lists(rules_of(event_leaves), min_size=1, max_size=3),
+    rounds=st.lists(
+        st.tuples(
+            st.sampled_from([1, 30, 6 * 60, 3 * 24 * 60, 40 * 24 * 60]),
+            st.lists(news_items, min_size=1, max_size=5),
+        ),
+        min_size=1,
+        max_size=4,
+    ),
+)
+def test_the_set_based_path_writes_what_the_replay_writes(ws, world, stage_rules, rounds):
+    with transaction.atomic():
+        for position, rule in enumerate(stage_rules):
+            StageFactory.create(workspace=ws, key=f"s{position}", position=position, rule=rule)
+        StageFactory.create(workspace=ws, key="rest", position=99, rule=None, is_default=True)
+        ids = build(ws, world)
+        # Their lives up to T0, as draining their first marks does.
+        stages_replay(workspace=ws, since=dict.fromkeys(ids), now=T0)
+        contacts_due_store(workspace=ws, scope=Scope.of(ids), now=T0)
+        clock = T0
+        for minutes, news in rounds:
+            clock += minutes * MINUTE
+            since: dict[int, dt.datetime | None] = {}
+            for index, name, back in news:
+                contact_id = ids[index % len(ids)]
+                moment = clock - back * MINUTE
+                if name is not None:
+                    Event.objects.create(
+                        workspace=ws,
+                        contact_id=contact_id,
+                        name=name,
+                        occurred_at=moment,
+                        revenue=Decimal("25") if name == "purchase" else None,
+                    )
+                earlier = since.get(contact_id)
+                since[contact_id] = moment if earlier is None else min(earlier, moment)
+            event_summaries_refresh(contact_ids=list(since))
+            scope = Scope.of(list(since))
+
+            def engine(now: dt.datetime = clock, marked: dict = since, scope: Scope = scope):
+                found = stages_evaluate_marked(workspace=ws, since=marked, now=now)
+                contacts_due_store(workspace=ws, scope=scope, now=now)
+                return found
+
+            def replay(now: dt.datetime = clock, marked: dict = since, scope: Scope = scope):
+                stages_replay(workspace=ws, since=marked, now=now)
+                contacts_due_store(workspace=ws, scope=scope, now=now)
+
+            by_engine, (_, replayed) = outcome(ws, engine)
+            by_replay, _ = outcome(ws, replay)
+            event(f"set-based contacts in a round: {min(len(since) - replayed, 2)}")
+            assert by_engine == by_replay, f"{stage_rules} at {clock}, news {news}"
+            engine()
+        transaction.set_rollback(True)
+
+
+@pytest.fixture
+def stages(ws):
+    return {s.key: s for s in stages_create_defaults(workspace=ws)}
+
+
+def drain(caplog: Any) -> list[str]:
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="lifecycle.services.marked"):
+        while marked_contacts_evaluate():
+            pass
+    return [r.getMessage() for r in caplog.records if "marked_evaluated" in r.getMessage()]
+
+
+def test_a_live_event_is_evaluated_set_based_and_dated_at_the_event(ws, stages, api, caplog):
+    contact = ContactFactory.create(workspace=ws, signed_up_at=timezone.now() - 30 * DAY)
+    contacts_mark_changed(contact_ids=[contact.pk])
+    drain(caplog)
+    assert ContactStage.objects.get(contact=contact).stage == stages["subscriber"]
+    response = api.post(
+        "/api/v1/events/",
+        {"contact": {"id": contact.pk}, "name": "purchase", "revenue": "12.00"},
+        format="json",
+    )
+    assert response.status_code == 202
+
+    assert drain(caplog) == [
+        f"lifecycle.marked_evaluated workspace={ws.pk} contacts=1 moved=1 replayed=0"
+    ]
+    purchase = Event.objects.get(contact=contact, name="purchase")
+    move = StageTransition.objects.filter(contact=contact).latest("at")
+    assert (move.from_stage, move.to_stage, move.cause) == (
+        stages["subscriber"],
+        stages["customer"],
+        "rule",
+    )
+    assert (move.at, move.event_id, move.event_name) == (
+        purchase.occurred_at,
+        purchase.pk,
+        "purchase",
+    )
+    stay = ContactStage.objects.get(contact=contact)
+    assert (stay.stage, stay.entered_at) == (stages["customer"], purchase.occurred_at)
+
+
+def test_a_back_dated_event_still_replays_and_rewrites_what_follows(ws, stages, api, caplog):
+    now = timezone.now()
+    contact = ContactFactory.create(workspace=ws, signed_up_at=now - 400 * DAY)
+    for days in (300, 250):
+        contact.events.create(
+            workspace=ws, name="purchase", occurred_at=now - days * DAY, revenue=Decimal("10")
+        )
+    stages_replay(workspace=ws, since={contact.pk: None}, now=now)
+    assert ContactStage.objects.get(contact=contact).stage == stages["lapsed"]
+    late = now - 100 * DAY
+    response = api.post(
+        "/api/v1/events/",
+        {
+            "contact": {"id": contact.pk},
+            "name": "purchase",
+            "revenue": "30.00",
+            "occurred_at": late.isoformat(),
+        },
+        format="json",
+    )
+    assert response.status_code == 202
+
+    assert drain(caplog) == [
+        f"lifecycle.marked_evaluated workspace={ws.pk} contacts=1 moved=2 replayed=1"
+    ]
+    moves = [
+        (t.from_stage.key if t.from_stage else None, t.to_stage.key, t.at)
+        for t in StageTransition.objects.filter(contact=contact)
+        .select_related("from_stage", "to_stage")
+        .order_by("at", "id")
+    ]
+    # The lapse 180 days after the second order is gone: the late order made the
+    # contact a repeat customer, at risk 90 days after it.
+    assert moves[-3:] == [
+        ("repeat", "at_risk", now - 250 * DAY + 90 * DAY + dt.timedelta(microseconds=1)),
+        ("at_risk", "repeat", late),
+        ("repeat", "at_risk", late + 90 * DAY + dt.timedelta(microseconds=1)),
+    ]
+    assert ContactStage.objects.get(contact=contact).stage == stages["at_risk"]
+
+
+def test_an_event_leaving_its_window_since_the_news_is_replayed(ws):
+    """ "Two page views within a day": a view of yesterday counts with one of an hour
+    ago until it leaves its day, half an hour ago. Nothing moved the contact before
+    (one view is not two), so no due moment was stored; the news alone makes the
+    window's end matter, and only the replay dates both moves."""
+    busy = StageFactory.create(
+        workspace=ws,
+        key="busy",
+        position=0,
+        rule={"event": "page_view", "count": {"gte": 2}, "within_days": 1},
+    )
+    rest = StageFactory.create(workspace=ws, key="rest", position=9, rule=None, is_default=True)
+    now = timezone.now()
+    contact = ContactFactory.create(workspace=ws, signed_up_at=now - 30 * DAY)
+    yesterday = contact.events.create(
+        workspace=ws, name="page_view", occurred_at=now - DAY - 30 * MINUTE
+    )
+    stages_replay(workspace=ws, since={contact.pk: None}, now=now - 2 * 60 * MINUTE)
+    contacts_due_store(workspace=ws, scope=Scope.of([contact.pk]), now=now - 2 * 60 * MINUTE)
+    assert not ContactDue.objects.filter(contact=contact).exists()
+    news = contact.events.create(workspace=ws, name="page_view", occurred_at=now - 60 * MINUTE)
+    event_summaries_refresh(contact_ids=[contact.pk])
+
+    assert stages_evaluate_marked(workspace=ws, since={contact.pk: news.occurred_at}, now=now) == (
+        2,
+        1,
+    )
+    assert [
+        (t.from_stage_id, t.to_stage_id, t.at)
+        for t in StageTransition.objects.filter(contact=contact).order_by("at")
+    ] == [
+        (None, rest.pk, contact.signed_up_at),
+        (rest.pk, busy.pk, news.occurred_at),
+        (busy.pk, rest.pk, yesterday.occurred_at + DAY + dt.timedelta(microseconds=1)),
+    ]
