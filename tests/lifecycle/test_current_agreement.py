@@ -23,6 +23,7 @@ from django.utils import timezone
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
+from campaigns.journeys.models import Journey, JourneyEnrolment
 from contacts.models import Event
 from contacts.rules import Scope
 from contacts.services import contacts_mark_changed, event_summaries_refresh
@@ -31,6 +32,7 @@ from lifecycle.services import marked_contacts_evaluate, stages_create_defaults
 from lifecycle.services.current import stages_evaluate_marked
 from lifecycle.services.due import contacts_due_store
 from lifecycle.services.replay import stages_replay
+from lifecycle.tasks import evaluate_marked
 from tests.factories import ContactFactory, StageFactory
 from tests.lifecycle.test_due_agreement import NAMES, T0, build, event_leaves, rules_of, worlds
 
@@ -273,3 +275,30 @@ def test_an_event_leaving_its_window_since_the_news_is_replayed(ws):
         (rest.pk, busy.pk, news.occurred_at),
         (busy.pk, rest.pk, yesterday.occurred_at + DAY + dt.timedelta(microseconds=1)),
     ]
+
+
+def test_the_marks_task_enrols_a_stage_journey_without_waiting_for_the_dispatch_beat(
+    ws, stages, api
+):
+    journey = Journey.objects.create(
+        workspace=ws,
+        name="Welcome, customer",
+        trigger={"kind": "stage_entered", "stage_id": stages["customer"].pk},
+        status="live",
+        live_since=timezone.now() - DAY,
+    )
+    contact = ContactFactory.create(workspace=ws, signed_up_at=timezone.now() - 30 * DAY)
+    contacts_mark_changed(contact_ids=[contact.pk])
+    evaluate_marked(seconds=5)
+    response = api.post(
+        "/api/v1/events/",
+        {"contact": {"id": contact.pk}, "name": "purchase", "revenue": "12.00"},
+        format="json",
+    )
+    assert response.status_code == 202
+
+    evaluate_marked(seconds=5)  # the task beat starts every second; no dispatch beat ran
+    assert ContactStage.objects.get(contact=contact).stage == stages["customer"]
+    assert list(
+        JourneyEnrolment.objects.filter(journey=journey).values_list("contact_id", flat=True)
+    ) == [contact.pk]
