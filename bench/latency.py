@@ -227,10 +227,14 @@ def main() -> None:
     results = ROOT / "bench" / "results"
     results.mkdir(exist_ok=True)
     env = bench_env(url)
-    worker = Worker(concurrency=WORKERS, log=results / "latency-worker.log").start(env=env)
-    beat = Beat(log=results / "latency-beat.log").start(env=env)
+    # The server first (it stops itself if it does not start), then the worker and beat
+    # inside the try, so nothing is left running when any of them does not start.
     server = WebServer(url, workers=WEB_WORKERS, threads=WEB_THREADS)
+    worker = Worker(concurrency=WORKERS, log=results / "latency-worker.log")
+    beat = Beat(log=results / "latency-beat.log")
     try:
+        worker.start(env=env, timeout=120)
+        beat.start(env=env, timeout=120)
         host = f"127.0.0.1:{server.port}"
         planned, probe_at = schedule(shop, host, sampled)
         drive(
