@@ -1,14 +1,10 @@
-"""Marked contacts whose data is current: evaluated set-based, replayed only when
-their news is about the past (docs/rules.md, "Marks whose data is current").
+"""Marked contacts whose data is current: evaluated set-based, replayed in full only
+when their news is about the past (docs/rules.md, "Marks whose data is current").
 
 Draining marks used to replay every marked contact from the earliest moment its
-marks are about (replay.py). For a live event that replay only ever finds one thing:
-what the rules say now, dated at the event. This module tells those contacts apart
-and sends them through the engine's set-based statement (evaluation.py), dating a
-move at the event that caused it; the rest are replayed as before.
-
-A contact's replay from `since` comes out exactly as one evaluation now, dated at
-its new event, when all of these hold (the statement below checks them together):
+marks are about (replay.py), sorting every event of its life. For a live event that
+replay only ever finds what the rules say now, dated at the event. This module tells
+those contacts apart; the statement below checks, together:
 
 1. It has been evaluated before (a stage row) and has no move at or after `since`:
    the replay would keep every move and rewrite none.
@@ -16,23 +12,30 @@ its new event, when all of these hold (the statement below checks them together)
    it was, has not come: time alone changed nothing since then.
 3. No event the rules read through a window of W days (or a first/last test of W
    days) leaves it between `since` and now (its time + W + 1 µs): no time boundary
-   falls in the replayed stretch, whatever the new data does there.
-4. The events the rules name from `since` on all happened at one moment, not after
-   now: the replay's only data moment before now is that one. With nothing named
-   from `since` on (a page view the rules ignore, an edit), the rules act at now.
+   falls in the replayed stretch, whatever the new data does there; and no event the
+   rules name is after now.
+4. (`single`) The events the rules name from `since` on all happened at one moment:
+   the replay's only data moment before now is that one. With nothing named from
+   `since` on (a page view the rules ignore, an edit), the rules act at now.
 5. Its signup is not in the replayed stretch.
 
-Then the answer is constant from that moment to now (nothing between them can change
-it), so the replay's moves are "from the current stage to the rules' answer, at the
-moment, naming its first event", which is what the set-based statement writes given
-that date. A back-dated event (before the last move, or before events already
-taken in) fails 1 or 4 and is replayed. `tests/lifecycle/test_current_agreement.py`
-proves the two paths write the same moves, stays and due moments."""
+With 1, 2, 3 and 5 the replay acts only at the news's moments (and now), and what the
+events before `since` contribute to every aggregate is the same at all of them. With
+4 too, the answer is constant from the one moment to now, so the replay's move is
+"from the current stage to the rules' answer, at that moment, naming its first
+event": the engine's set-based statement writes it, given that date. Without 4 (news
+at several moments, each of which can move it) the contact is replayed, but the
+statement sorts only its events from `since` on and takes the earlier ones as one
+aggregate per contact (`stages_replay(current=True)`). The rest, back-dated news
+(before the last move, or before events already taken in), is replayed in full.
+`tests/lifecycle/test_current_agreement.py` proves the paths write the same moves,
+stays and due moments as replaying every marked contact."""
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 from django.db import connection
 from django.utils import timezone
@@ -49,7 +52,11 @@ _CURRENT_SQL = """
 WITH m AS (
     SELECT * FROM unnest(%(ids)s::bigint[], %(sinces)s::timestamptz[]) AS m(contact_id, since)
 )
-SELECT m.contact_id, first.t, first.id, first.name
+SELECT m.contact_id, first.t, first.id, first.name,
+       first.t IS NULL OR (first.t <= %(now)s AND NOT EXISTS (
+           SELECT 1 FROM contacts_event e
+           WHERE e.contact_id = m.contact_id AND e.name = ANY(%(names)s)
+             AND e.occurred_at > first.t)) AS single
 FROM m
 JOIN contacts_contact c ON c.id = m.contact_id AND c.workspace_id = %(ws)s
 JOIN lifecycle_contactstage cs ON cs.contact_id = m.contact_id
@@ -65,9 +72,9 @@ WHERE m.since <= %(now)s
   AND NOT EXISTS (
       SELECT 1 FROM lifecycle_stagetransition t
       WHERE t.contact_id = m.contact_id AND t.workspace_id = %(ws)s AND t.at >= m.since)
-  AND (first.t IS NULL OR (first.t <= %(now)s AND NOT EXISTS (
+  AND NOT EXISTS (
       SELECT 1 FROM contacts_event e
-      WHERE e.contact_id = m.contact_id AND e.name = ANY(%(names)s) AND e.occurred_at > first.t)))
+      WHERE e.contact_id = m.contact_id AND e.name = ANY(%(names)s) AND e.occurred_at > %(now)s)
   {exits}
 ORDER BY m.contact_id
 """
@@ -81,16 +88,25 @@ _EXIT = """
         AND e.occurred_at <= %(now)s - {interval} - interval '1 microsecond')"""
 
 
+@dataclass(frozen=True)
+class Current:
+    """A contact current from its `since`: `single`, its news is at one moment (or
+    none), `dated` the moment and event a move of its is dated at (None: now)."""
+
+    single: bool
+    dated: Dated | None
+
+
 def marks_current(
     *,
     workspace: Workspace,
     since: Mapping[int, dt.datetime],
     now: dt.datetime,
     stages: Sequence[Stage],
-) -> dict[int, Dated | None]:
+) -> dict[int, Current]:
     """Of these contacts (each with the earliest moment its marks are about), those
-    whose replay from there is one evaluation now (the module's conditions), each
-    with the moment and event a move of theirs is dated at (None: now, no event)."""
+    current from there (conditions 1, 2, 3 and 5 of the module; condition 4 is
+    `single`)."""
     if not since:
         return {}
     ids = sorted(since)
@@ -113,8 +129,8 @@ def marks_current(
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return {
-            contact_id: None if at is None else (at, event_id, name)
-            for contact_id, at, event_id, name in cursor.fetchall()
+            contact_id: Current(single=single, dated=None if at is None else (at, event_id, name))
+            for contact_id, at, event_id, name, single in cursor.fetchall()
         }
 
 
@@ -126,9 +142,10 @@ def stages_evaluate_marked(
     stages: Sequence[Stage] | None = None,
 ) -> tuple[int, int]:
     """Put marked contacts in their stages, each as a replay from its `since` (None:
-    its beginning) would: set-based for those whose data is current, replayed for the
-    rest. Call inside the transaction that holds them (the engine's claim). Returns
-    (moves written, contacts replayed)."""
+    its beginning) would: set-based for those whose data is current with news at one
+    moment, replayed from `since` on for those current with news at several, replayed
+    in full for the rest. Call inside the transaction that holds them (the engine's
+    claim). Returns (moves written, contacts replayed in full)."""
     now = now or timezone.now()
     stages = list(stages if stages is not None else stages_for_workspace(workspace=workspace))
     if not any(stage.is_default for stage in stages):
@@ -144,14 +161,22 @@ def stages_evaluate_marked(
         )
     known = {i: moment for i, moment in since.items() if moment is not None}
     current = marks_current(workspace=workspace, since=known, now=now, stages=stages)
+    single = {i: c.dated for i, c in current.items() if c.single}
     moved = 0
-    if current:
+    if single:
         moved += stages_evaluate(
             workspace=workspace,
-            scope=Scope.of(list(current)),
+            scope=Scope.of(list(single)),
             cause=Cause.RULE,
             now=now,
-            dated={i: d for i, d in current.items() if d is not None},
+            dated={i: d for i, d in single.items() if d is not None},
+        )
+    # News at several moments: each can move the contact, so it is replayed, reading
+    # only its events from `since` on.
+    several = {i: known[i] for i, c in current.items() if not c.single}
+    if several:
+        moved += stages_replay(
+            workspace=workspace, since=several, now=now, stages=stages, current=True
         )
     rest = {i: moment for i, moment in since.items() if i not in current}
     if rest:
