@@ -26,8 +26,9 @@ events before `since` contribute to every aggregate is the same at all of them. 
 event": the engine's set-based statement writes it, given that date. Without 4 (news
 at several moments, each of which can move it) the contact is replayed, but the
 statement sorts only its events from `since` on and takes the earlier ones as one
-aggregate per contact (`stages_replay(current=True)`). The rest, back-dated news
-(before the last move, or before events already taken in), is replayed in full.
+aggregate per contact (`stages_replay(current=True)`). The rest (news dated before
+the last move or before a window's end, contacts never evaluated) is replayed in
+full.
 `tests/lifecycle/test_current_agreement.py` proves the paths write the same moves,
 stays and due moments as replaying every marked contact."""
 
