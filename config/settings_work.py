@@ -65,8 +65,15 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     },
     # Product feeds whose time has come (each feed's own every_hours).
     "catalog.feeds_fetch_due": {"task": "catalog.feeds_fetch_due", "schedule": 300.0},
-    # Contacts whose data changed get their stage within about a second.
-    "lifecycle.evaluate_marked": {"task": "lifecycle.evaluate_marked", "schedule": 1.0},
+    # Contacts whose data changed get their stage within about a second. Each run drains
+    # for up to 5 s, so under sustained ingest runs would queue up faster than the
+    # workers take them, ahead of every other task; one not started within 3 s is
+    # dropped (the marks wait in the database for the next).
+    "lifecycle.evaluate_marked": {
+        "task": "lifecycle.evaluate_marked",
+        "schedule": 1.0,
+        "options": {"expire_seconds": 3},
+    },
     # Survey answers that stood SCANNER_BURST_SECONDS reach events and journeys.
     "surveys.answers_settle": {
         "task": "surveys.answers_settle",
@@ -84,6 +91,7 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "lifecycle.dispatch_transitions": {
         "task": "lifecycle.dispatch_transitions",
         "schedule": 2.0,
+        "options": {"expire_seconds": 4},
     },
     # Time-based stage rules: the contacts whose due moment has come (a boundary such
     # as "last purchase + 90 days" passed) are evaluated every LIFECYCLE_DUE_SECONDS.

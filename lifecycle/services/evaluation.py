@@ -10,6 +10,7 @@ changes, and a transition for each, in the same statement."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from typing import Any
 
 from django.db import connection, transaction
@@ -22,6 +23,10 @@ from lifecycle.models import Cause, Stage
 from lifecycle.selectors import stages_for_workspace
 from workspaces.models import Workspace
 
+# When a move happened and the event that caused it (None: no event, a change of the
+# contact's own data).
+Dated = tuple[dt.datetime, int | None, str]
+
 # The statement around the computed stages. The UPDATE's `cs.stage_id = d.old_stage`
 # makes it a conditional write that only one writer can win: if the incremental
 # evaluator moved a contact after this statement's snapshot, PostgreSQL re-checks the
@@ -32,10 +37,19 @@ from workspaces.models import Workspace
 # chunk and the evaluation of marked contacts never deadlock.
 _APPLY_SQL = """
 WITH computed AS MATERIALIZED ({computed}),
+dated AS (
+    -- Contacts whose move is dated at an event of theirs (marks whose data is
+    -- current, current.py) rather than at `now`.
+    SELECT * FROM unnest(%(dated_ids)s::bigint[], %(dated_at)s::timestamptz[],
+                         %(dated_event)s::bigint[], %(dated_name)s::text[])
+        AS x(contact_id, at, event_id, event_name)
+),
 diff AS (
-    SELECT c.id AS contact_id, cur.stage_id AS old_stage, c.new_stage
+    SELECT c.id AS contact_id, cur.stage_id AS old_stage, c.new_stage,
+           coalesce(dd.at, %(now)s) AS at, dd.event_id, coalesce(dd.event_name, '') AS event_name
     FROM computed c
     LEFT JOIN lifecycle_contactstage cur ON cur.contact_id = c.id AND {scope_current}
+    LEFT JOIN dated dd ON dd.contact_id = c.id
     WHERE cur.contact_id IS NULL
        OR (cur.stage_id <> c.new_stage
            AND (%(override_pins)s OR NOT cur.pinned
@@ -53,27 +67,30 @@ moved AS (
     -- (the row as updated then is what `cs` is here, whatever the snapshot saw).
     UPDATE lifecycle_contactstage cs
     SET stage_id = d.new_stage,
-        entered_at = GREATEST(%(now)s, cs.entered_at + interval '1 microsecond'),
+        entered_at = GREATEST(d.at, cs.entered_at + interval '1 microsecond'),
         pinned = false, pinned_until = NULL
     FROM diff d
     WHERE cs.contact_id = d.contact_id AND cs.stage_id = d.old_stage AND {scope_cs}
       AND (%(override_pins)s OR NOT cs.pinned
            OR (cs.pinned_until IS NOT NULL AND cs.pinned_until <= %(now)s))
       AND cs.contact_id = ANY((SELECT array_agg(contact_id) FROM locked)::bigint[])
-    RETURNING cs.contact_id, d.old_stage, d.new_stage, cs.entered_at AS at
+    RETURNING cs.contact_id, d.old_stage, d.new_stage, cs.entered_at AS at, d.event_id,
+              d.event_name
 ),
 entered AS (
     INSERT INTO lifecycle_contactstage (contact_id, workspace_id, stage_id, entered_at, pinned)
-    SELECT d.contact_id, %(ws)s, d.new_stage, %(now)s, false
+    SELECT d.contact_id, %(ws)s, d.new_stage, d.at, false
     FROM diff d WHERE d.old_stage IS NULL
     ORDER BY d.contact_id
     ON CONFLICT (contact_id) DO NOTHING
-    RETURNING contact_id, NULL::bigint AS old_stage, stage_id AS new_stage, entered_at AS at
+    RETURNING contact_id, NULL::bigint AS old_stage, stage_id AS new_stage, entered_at AS at,
+              NULL::bigint AS event_id, ''::text AS event_name
 )
 INSERT INTO lifecycle_stagetransition
-    (workspace_id, contact_id, from_stage_id, to_stage_id, at, cause, rule_version, reason)
+    (workspace_id, contact_id, from_stage_id, to_stage_id, at, cause, rule_version, reason,
+     event_id, event_name)
 SELECT %(ws)s, m.contact_id, m.old_stage, m.new_stage, m.at, %(cause)s,
-       s.rule_version, %(reason)s
+       s.rule_version, %(reason)s, m.event_id, m.event_name
 FROM (SELECT * FROM moved UNION ALL SELECT * FROM entered) m
 JOIN lifecycle_stage s ON s.id = m.new_stage
 """
@@ -104,6 +121,7 @@ def stages_evaluate(
     reason: str = "",
     override_pins: bool = False,
     exclude_stage_ids: frozenset[int] = frozenset(),
+    dated: Mapping[int, Dated] | None = None,
 ) -> int:
     """Put every contact in scope in its stage; returns how many moved.
 
@@ -111,7 +129,9 @@ def stages_evaluate(
     arriving (a contact whose data changes after the snapshot is marked, and the
     incremental evaluator looks at it again). `override_pins` and
     `exclude_stage_ids` serve removing a stage: its contacts, pinned or not, move by
-    the rules of the remaining stages."""
+    the rules of the remaining stages. `dated`: contacts whose move, if they move, is
+    dated at a moment of their own before `now`, naming the event that caused it
+    (marks whose data is current, current.py); the others move at `now`."""
     now = now or timezone.now()
     stages = [s for s in stages_for_workspace(workspace=workspace) if s.pk not in exclude_stage_ids]
     if not any(stage.is_default for stage in stages):
@@ -139,6 +159,7 @@ def stages_evaluate(
             "low": scope.low,
             "high": scope.high,
             "ids": list(scope.ids or ()),
+            **_dated_params(dated or {}),
         },
     )
     with transaction.atomic(), connection.cursor() as cursor:
@@ -148,6 +169,16 @@ def stages_evaluate(
         cursor.execute("SET LOCAL work_mem = '64MB'")
         cursor.execute(sql, params)
         return int(cursor.rowcount)
+
+
+def _dated_params(dated: Mapping[int, Dated]) -> dict[str, list[Any]]:
+    ids = sorted(dated)
+    return {
+        "dated_ids": ids,
+        "dated_at": [dated[i][0] for i in ids],
+        "dated_event": [dated[i][1] for i in ids],
+        "dated_name": [dated[i][2] for i in ids],
+    }
 
 
 # The contacts in scope whose stage the rules would change now (never evaluated, or

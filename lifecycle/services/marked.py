@@ -23,8 +23,8 @@ from contacts.services import (
     segment_members_refresh,
 )
 from lifecycle.hooks import HookBusy, contacts_refreshed
+from lifecycle.services.current import stages_evaluate_marked
 from lifecycle.services.due import contacts_due_store
-from lifecycle.services.replay import stages_replay
 from workspaces.models import Workspace
 
 logger = logging.getLogger(__name__)
@@ -61,7 +61,7 @@ def marked_contacts_evaluate(*, limit: int = 2000, now: dt.datetime | None = Non
 
 def _evaluate(claim: MarkClaim, now: dt.datetime | None) -> int:
     try:
-        moved = _stages_step(claim, now)
+        moved, replayed = _stages_step(claim, now)
         _derived_step(claim)
     except HookBusy as busy:
         # A rebuild holds the rollups: the stages are written, the rest waits for
@@ -78,29 +78,33 @@ def _evaluate(claim: MarkClaim, now: dt.datetime | None) -> int:
         contact_marks_release(claim=claim)
         raise
     logger.info(
-        "lifecycle.marked_evaluated workspace=%s contacts=%s moved=%s",
+        "lifecycle.marked_evaluated workspace=%s contacts=%s moved=%s replayed=%s",
         claim.workspace_id,
         len(claim.sources),
         moved,
+        replayed,
     )
     return len(claim.sources)
 
 
-def _stages_step(claim: MarkClaim, now: dt.datetime | None) -> int:
+def _stages_step(claim: MarkClaim, now: dt.datetime | None) -> tuple[int, int]:
+    """(moves written, contacts replayed)."""
     with transaction.atomic():
         ids = contact_marks_hold(claim=claim)
         if not ids:
-            return 0
+            return 0, 0
         event_summaries_refresh(contact_ids=ids)
         workspace = Workspace.objects.get(pk=claim.workspace_id)
-        # Each contact from the earliest moment its changes are about: now for an
-        # edit, the event's time for an event (a late one rewrites what follows it).
-        moved = stages_replay(
+        # Each contact as a replay from the earliest moment its changes are about
+        # would put it: now for an edit, the event's time for an event. Set-based for
+        # contacts whose data is current, replayed for those with news about the past
+        # (a late event rewrites what follows it): current.py.
+        moved, replayed = stages_evaluate_marked(
             workspace=workspace, since={i: claim.since.get(i) for i in ids}, now=now
         )
         # Their next due moment, from their data as it now is (lifecycle/services/due.py).
         contacts_due_store(workspace=workspace, scope=Scope.of(ids), now=now)
-        return moved
+        return moved, replayed
 
 
 def _derived_step(claim: MarkClaim) -> None:

@@ -181,12 +181,30 @@ class Timeline:
 
     # -- the pieces of the statement ------------------------------------------------------
 
-    def aggregate_columns(self) -> str:
+    def aggregate_columns(self, *, based: bool = False) -> str:
+        """The aggregates over the timeline up to each row. `based`: the timeline holds
+        only the events from each contact's `since` on, and `b.<name>` (base_columns)
+        what the events before it contribute, the same at every moment from `since` to
+        now (no event leaves a window in between: current.py checks it)."""
         columns = []
         for (kind, condition, frame), name in self.aggregates.items():
             value = "tl.revenue" if kind == "sum" else "tl.t" if kind in ("min", "max") else "*"
             over = "cum" if frame is None else _range(frame)
-            columns.append(f"{kind}({value}) FILTER (WHERE {condition}) OVER {over} AS {name}")
+            aggregate = f"{kind}({value}) FILTER (WHERE {condition}) OVER {over}"
+            if based:
+                aggregate = _combined(kind, f"b.{name}", aggregate)
+            columns.append(f"{aggregate} AS {name}")
+        return ",\n       ".join(columns)
+
+    def base_columns(self) -> str:
+        """What the events before `s.since` (rows `tl`) contribute to each aggregate at
+        `since`: all of them to a cumulative one, those within its window (counted at
+        `since`) to a windowed one."""
+        columns = []
+        for (kind, condition, frame), name in self.aggregates.items():
+            value = "tl.revenue" if kind == "sum" else "tl.t" if kind in ("min", "max") else "*"
+            within = "" if frame is None else f" AND tl.t >= s.since - {_interval(frame)}"
+            columns.append(f"{kind}({value}) FILTER (WHERE {condition}{within}) AS {name}")
         return ",\n       ".join(columns)
 
     def event_filter_annotations(self) -> dict[str, ExpressionWrapper]:
@@ -200,6 +218,17 @@ class Timeline:
             column: ExpressionWrapper(q, output_field=BooleanField())
             for column, q in self.static.items()
         }
+
+
+def _combined(kind: str, base: str, window: str) -> str:
+    """An aggregate of two parts (NULL: no rows in that part)."""
+    if kind == "count":
+        return f"({base} + {window})"
+    if kind == "min":
+        return f"LEAST({base}, {window})"  # LEAST and GREATEST skip NULLs
+    if kind == "max":
+        return f"GREATEST({base}, {window})"
+    return f"(CASE WHEN {base} IS NULL THEN {window} ELSE {base} + coalesce({window}, 0) END)"
 
 
 def _interval(seconds: int) -> str:

@@ -1,0 +1,397 @@
+"""Marks whose data is current go through the set-based evaluation, and come out as the
+replay would have written them (lifecycle/services/current.py, docs/rules.md).
+
+Hypothesis generates worlds and stage rules from every time-based condition (as
+test_due_agreement does), evaluates them up to T0, then brings news in rounds at
+increasing clocks — events just now, a little before, long before (back-dated), at
+the same moment, and edits with no event — and proves that the engine's path
+(set-based for current contacts, replay for the rest) writes exactly the moves,
+stays and due moments that replaying every marked contact from its `since` writes.
+Two plain tests show a live event taking the set-based path and a back-dated one
+still replaying, through the engine's marks."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from django.db import transaction
+from django.utils import timezone
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
+
+from campaigns.journeys.models import Journey, JourneyEnrolment
+from contacts.models import Event
+from contacts.rules import Scope
+from contacts.services import contacts_mark_changed, event_summaries_refresh
+from lifecycle.models import ContactDue, ContactStage, StageTransition
+from lifecycle.selectors import stages_for_workspace
+from lifecycle.services import marked_contacts_evaluate, stages_create_defaults
+from lifecycle.services.current import marks_current, stages_evaluate_marked
+from lifecycle.services.due import contacts_due_store
+from lifecycle.services.replay import stages_replay
+from lifecycle.tasks import evaluate_marked
+from tests.factories import ContactFactory, StageFactory
+from tests.lifecycle.test_due_agreement import NAMES, T0, build, event_leaves, rules_of, worlds
+
+pytestmark = pytest.mark.django_db
+
+MINUTE = dt.timedelta(minutes=1)
+DAY = dt.timedelta(days=1)
+
+
+class _Undo(Exception):
+    pass
+
+
+def snapshot(ws: Any, clock: dt.datetime) -> dict[str, Any]:
+    """Everything a stage evaluation writes, without row ids or recording times. Of a
+    pin, whether it holds at `clock` (the set-based statement clears a pin that has
+    ended when it moves the contact; the replay leaves the ended pin's flag)."""
+    stays = ContactStage.objects.filter(workspace=ws).values_list(
+        "contact_id", "stage_id", "entered_at", "pinned", "pinned_until"
+    )
+    return {
+        "moves": sorted(
+            StageTransition.objects.filter(workspace=ws).values_list(
+                "contact_id",
+                "at",
+                "from_stage_id",
+                "to_stage_id",
+                "cause",
+                "event_id",
+                "event_name",
+            ),
+            key=lambda row: (row[0], row[1], str(row[2]), row[3]),
+        ),
+        "stays": sorted(
+            (contact, stage, entered, pinned and (until is None or until > clock))
+            for contact, stage, entered, pinned, until in stays
+        ),
+        "dues": sorted(ContactDue.objects.filter(workspace=ws).values_list("contact_id", "due_at")),
+    }
+
+
+def outcome(ws: Any, clock: dt.datetime, run: Any) -> tuple[dict[str, Any], Any]:
+    """What `run` writes, rolled back."""
+    result: dict[str, Any] = {}
+    try:
+        with transaction.atomic():
+            result["value"] = run()
+            result["state"] = snapshot(ws, clock)
+            raise _Undo
+    except _Undo:
+        pass
+    return result["state"], result["value"]
+
+
+# Each piece of news: which contact, what, and how long before the clock it happened
+# (0 and minutes: current; days: likely before the contact's last move or events).
+news_items = st.tuples(
+    st.integers(min_value=0, max_value=3),
+    st.sampled_from([*NAMES, None]),  # None: an edit, no event
+    st.sampled_from([0, 0, 0, 1, 2, 5, 9, 60, 2 * 24 * 60, 40 * 24 * 60, 150 * 24 * 60]),
+)
+
+
+@settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    world=worlds(),
+    stage_rules=st.lists(rules_of(event_leaves), min_size=1, max_size=3),
+    rounds=st.lists(
+        st.tuples(
+            st.sampled_from([10, 10, 30, 6 * 60, 3 * 24 * 60, 40 * 24 * 60]),
+            st.lists(news_items, min_size=1, max_size=8),
+        ),
+        min_size=1,
+        max_size=4,
+    ),
+)
+def test_the_set_based_path_writes_what_the_replay_writes(ws, world, stage_rules, rounds):
+    with transaction.atomic():
+        ids = lives_up_to_t0(ws, world, stage_rules)
+        clock = T0
+        for minutes, news in rounds:
+            clock += minutes * MINUTE
+            news_round_agrees(ws, ids, clock, news)
+        transaction.set_rollback(True)
+
+
+@settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    world=worlds(),
+    stage_rules=st.lists(rules_of(event_leaves), min_size=1, max_size=3),
+    news=st.lists(
+        st.lists(
+            st.tuples(st.sampled_from(NAMES), st.sampled_from([0, 1, 2, 5, 9])),
+            min_size=2,
+            max_size=3,
+        ),
+        min_size=4,
+        max_size=4,
+    ),
+)
+def test_news_at_several_current_moments_is_replayed_from_since_as_in_full(
+    ws, world, stage_rules, news
+):
+    """Every contact gets two or three events within the last minutes (as under
+    sustained ingest), mostly at several moments."""
+    with transaction.atomic():
+        ids = lives_up_to_t0(ws, world, stage_rules)
+        items = [(index, name, back) for index, own in enumerate(news) for name, back in own]
+        news_round_agrees(ws, ids, T0 + 10 * MINUTE, items)
+        transaction.set_rollback(True)
+
+
+def lives_up_to_t0(ws: Any, world: list[dict[str, Any]], stage_rules: list[dict]) -> list[int]:
+    """The stages, the contacts, and their lives up to T0 as draining their first
+    marks leaves them (some pinned: some pins end before T0, some after)."""
+    for position, rule in enumerate(stage_rules):
+        StageFactory.create(workspace=ws, key=f"s{position}", position=position, rule=rule)
+    StageFactory.create(workspace=ws, key="rest", position=99, rule=None, is_default=True)
+    ids = build(ws, world)
+    stages_replay(workspace=ws, since=dict.fromkeys(ids), now=T0)
+    for contact_id, spec in zip(ids, world, strict=True):
+        if spec["pinned_days"] is not None:
+            until = T0 + dt.timedelta(days=spec["pinned_days"] - 10)
+            ContactStage.objects.filter(contact_id=contact_id).update(
+                pinned=True, pinned_until=until
+            )
+    contacts_due_store(workspace=ws, scope=Scope.of(ids), now=T0)
+    return ids
+
+
+def news_round_agrees(
+    ws: Any, ids: list[int], clock: dt.datetime, news: list[tuple[int, str | None, int]]
+) -> None:
+    """Record the news (contact index, event name or None for an edit, minutes before
+    the clock), check the engine's path writes what replaying every marked contact
+    writes, then let the engine's path stand."""
+    since: dict[int, dt.datetime | None] = {}
+    for index, name, back in news:
+        contact_id = ids[index % len(ids)]
+        moment = clock - back * MINUTE
+        if name is not None:
+            Event.objects.create(
+                workspace=ws,
+                contact_id=contact_id,
+                name=name,
+                occurred_at=moment,
+                revenue=Decimal("25") if name == "purchase" else None,
+            )
+        earlier = since.get(contact_id)
+        since[contact_id] = moment if earlier is None else min(earlier, moment)
+    event_summaries_refresh(contact_ids=list(since))
+    scope = Scope.of(list(since))
+
+    def engine() -> tuple[int, int]:
+        found = stages_evaluate_marked(workspace=ws, since=since, now=clock)
+        contacts_due_store(workspace=ws, scope=scope, now=clock)
+        return found
+
+    def replay() -> None:
+        stages_replay(workspace=ws, since=since, now=clock)
+        contacts_due_store(workspace=ws, scope=scope, now=clock)
+
+    by_engine, (_, replayed) = outcome(ws, clock, engine)
+    by_replay, _ = outcome(ws, clock, replay)
+    paths = marks_current(
+        workspace=ws,
+        since={i: m for i, m in since.items() if m is not None},
+        now=clock,
+        stages=list(stages_for_workspace(workspace=ws)),
+    ).values()
+    event(f"one moment, set-based: {min(sum(c.single for c in paths), 2)}")
+    event(f"several moments, replayed from since: {min(sum(not c.single for c in paths), 2)}")
+    event(f"replayed in full: {min(replayed, 2)}")
+    assert by_engine == by_replay, f"at {clock}, news {news}"
+    engine()
+
+
+@pytest.fixture
+def stages(ws):
+    return {s.key: s for s in stages_create_defaults(workspace=ws)}
+
+
+def drain(caplog: Any) -> list[str]:
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="lifecycle.services.marked"):
+        while marked_contacts_evaluate():
+            pass
+    return [r.getMessage() for r in caplog.records if "marked_evaluated" in r.getMessage()]
+
+
+def test_a_live_event_is_evaluated_set_based_and_dated_at_the_event(ws, stages, api, caplog):
+    contact = ContactFactory.create(workspace=ws, signed_up_at=timezone.now() - 30 * DAY)
+    contacts_mark_changed(contact_ids=[contact.pk])
+    drain(caplog)
+    assert ContactStage.objects.get(contact=contact).stage == stages["subscriber"]
+    response = api.post(
+        "/api/v1/events/",
+        {"contact": {"id": contact.pk}, "name": "purchase", "revenue": "12.00"},
+        format="json",
+    )
+    assert response.status_code == 202
+
+    assert drain(caplog) == [
+        f"lifecycle.marked_evaluated workspace={ws.pk} contacts=1 moved=1 replayed=0"
+    ]
+    purchase = Event.objects.get(contact=contact, name="purchase")
+    move = StageTransition.objects.filter(contact=contact).latest("at")
+    assert (move.from_stage, move.to_stage, move.cause) == (
+        stages["subscriber"],
+        stages["customer"],
+        "rule",
+    )
+    assert (move.at, move.event_id, move.event_name) == (
+        purchase.occurred_at,
+        purchase.pk,
+        "purchase",
+    )
+    stay = ContactStage.objects.get(contact=contact)
+    assert (stay.stage, stay.entered_at) == (stages["customer"], purchase.occurred_at)
+
+
+def test_a_back_dated_event_still_replays_and_rewrites_what_follows(ws, stages, api, caplog):
+    now = timezone.now()
+    contact = ContactFactory.create(workspace=ws, signed_up_at=now - 400 * DAY)
+    for days in (300, 250):
+        contact.events.create(
+            workspace=ws, name="purchase", occurred_at=now - days * DAY, revenue=Decimal("10")
+        )
+    stages_replay(workspace=ws, since={contact.pk: None}, now=now)
+    assert ContactStage.objects.get(contact=contact).stage == stages["lapsed"]
+    late = now - 100 * DAY
+    response = api.post(
+        "/api/v1/events/",
+        {
+            "contact": {"id": contact.pk},
+            "name": "purchase",
+            "revenue": "30.00",
+            "occurred_at": late.isoformat(),
+        },
+        format="json",
+    )
+    assert response.status_code == 202
+
+    assert drain(caplog) == [
+        f"lifecycle.marked_evaluated workspace={ws.pk} contacts=1 moved=2 replayed=1"
+    ]
+    moves = [
+        (t.from_stage.key if t.from_stage else None, t.to_stage.key, t.at)
+        for t in StageTransition.objects.filter(contact=contact)
+        .select_related("from_stage", "to_stage")
+        .order_by("at", "id")
+    ]
+    # The lapse 180 days after the second order is gone: the late order made the
+    # contact a repeat customer, at risk 90 days after it.
+    assert moves[-3:] == [
+        ("repeat", "at_risk", now - 250 * DAY + 90 * DAY + dt.timedelta(microseconds=1)),
+        ("at_risk", "repeat", late),
+        ("repeat", "at_risk", late + 90 * DAY + dt.timedelta(microseconds=1)),
+    ]
+    assert ContactStage.objects.get(contact=contact).stage == stages["at_risk"]
+
+
+def test_an_event_leaving_its_window_since_the_news_is_replayed(ws):
+    """ "Two page views within a day": a view of yesterday counts with one of an hour
+    ago until it leaves its day, half an hour ago. Nothing moved the contact before
+    (one view is not two), so no due moment was stored; the news alone makes the
+    window's end matter, and only the replay dates both moves."""
+    busy = StageFactory.create(
+        workspace=ws,
+        key="busy",
+        position=0,
+        rule={"event": "page_view", "count": {"gte": 2}, "within_days": 1},
+    )
+    rest = StageFactory.create(workspace=ws, key="rest", position=9, rule=None, is_default=True)
+    now = timezone.now()
+    contact = ContactFactory.create(workspace=ws, signed_up_at=now - 30 * DAY)
+    yesterday = contact.events.create(
+        workspace=ws, name="page_view", occurred_at=now - DAY - 30 * MINUTE
+    )
+    stages_replay(workspace=ws, since={contact.pk: None}, now=now - 2 * 60 * MINUTE)
+    contacts_due_store(workspace=ws, scope=Scope.of([contact.pk]), now=now - 2 * 60 * MINUTE)
+    assert not ContactDue.objects.filter(contact=contact).exists()
+    news = contact.events.create(workspace=ws, name="page_view", occurred_at=now - 60 * MINUTE)
+    event_summaries_refresh(contact_ids=[contact.pk])
+
+    assert stages_evaluate_marked(workspace=ws, since={contact.pk: news.occurred_at}, now=now) == (
+        2,
+        1,
+    )
+    assert [
+        (t.from_stage_id, t.to_stage_id, t.at)
+        for t in StageTransition.objects.filter(contact=contact).order_by("at")
+    ] == [
+        (None, rest.pk, contact.signed_up_at),
+        (rest.pk, busy.pk, news.occurred_at),
+        (busy.pk, rest.pk, yesterday.occurred_at + DAY + dt.timedelta(microseconds=1)),
+    ]
+
+
+def test_the_marks_task_enrols_a_stage_journey_without_waiting_for_the_dispatch_beat(
+    ws, stages, api
+):
+    journey = Journey.objects.create(
+        workspace=ws,
+        name="Welcome, customer",
+        trigger={"kind": "stage_entered", "stage_id": stages["customer"].pk},
+        status="live",
+        live_since=timezone.now() - DAY,
+    )
+    contact = ContactFactory.create(workspace=ws, signed_up_at=timezone.now() - 30 * DAY)
+    contacts_mark_changed(contact_ids=[contact.pk])
+    evaluate_marked(seconds=5)
+    response = api.post(
+        "/api/v1/events/",
+        {"contact": {"id": contact.pk}, "name": "purchase", "revenue": "12.00"},
+        format="json",
+    )
+    assert response.status_code == 202
+
+    evaluate_marked(seconds=5)  # the task beat starts every second; no dispatch beat ran
+    assert ContactStage.objects.get(contact=contact).stage == stages["customer"]
+    assert list(
+        JourneyEnrolment.objects.filter(journey=journey).values_list("contact_id", flat=True)
+    ) == [contact.pk]
+
+
+def test_news_at_two_moments_is_replayed_from_since_with_both_moves(ws, stages, caplog):
+    now = timezone.now()
+    contact = ContactFactory.create(workspace=ws, signed_up_at=now - 30 * DAY)
+    stages_replay(workspace=ws, since={contact.pk: None}, now=now - 60 * MINUTE)
+    contacts_due_store(workspace=ws, scope=Scope.of([contact.pk]), now=now - 60 * MINUTE)
+    first, second = (
+        contact.events.create(
+            workspace=ws, name="purchase", occurred_at=now - minutes * MINUTE, revenue=Decimal(9)
+        )
+        for minutes in (20, 10)
+    )
+    event_summaries_refresh(contact_ids=[contact.pk])
+
+    # Two moves, and no contact replayed in full.
+    assert stages_evaluate_marked(workspace=ws, since={contact.pk: first.occurred_at}, now=now) == (
+        2,
+        0,
+    )
+    assert [
+        (t.from_stage.key if t.from_stage else None, t.to_stage.key, t.at, t.event_id)
+        for t in StageTransition.objects.filter(contact=contact, at__gte=first.occurred_at)
+        .select_related("from_stage", "to_stage")
+        .order_by("at")
+    ] == [
+        ("subscriber", "customer", first.occurred_at, first.pk),
+        ("customer", "repeat", second.occurred_at, second.pk),
+    ]
