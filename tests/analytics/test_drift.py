@@ -102,11 +102,25 @@ def corrupt(ws: Workspace, contacts: list[Contact]) -> None:
             "GROUP BY contact_id)",
             [c],
         )
+        # The contact's first stay by id; which of its stays that is depends on the
+        # order PostgreSQL inserted them in (it differs between 15 and 16), and only a
+        # stay counting a day of coverage is in ChurnCover: when it is not, one cover
+        # count is made wrong by hand instead.
         cursor.execute(
-            "DELETE FROM analytics_stay WHERE id = "
-            "(SELECT min(id) FROM analytics_stay WHERE contact_id = %s)",
+            "SELECT s.id, s.cover_from IS NOT NULL AND (s.left_at IS NULL OR s.cover_from "
+            "<= (s.left_at AT TIME ZONE w.time_zone)::date) FROM analytics_stay s "
+            "JOIN workspaces_workspace w ON w.id = s.workspace_id "
+            "WHERE s.contact_id = %s ORDER BY s.id LIMIT 1",
             [a],
         )
+        stay_id, covered = cursor.fetchone()
+        cursor.execute("DELETE FROM analytics_stay WHERE id = %s", [stay_id])
+        if not covered:
+            cursor.execute(
+                "UPDATE analytics_churncover SET stays = stays + 1 WHERE id = "
+                "(SELECT min(id) FROM analytics_churncover WHERE workspace_id = %s)",
+                [ws.pk],
+            )
         cursor.execute(
             "UPDATE analytics_cohortcell SET size = size + 1 WHERE id = "
             "(SELECT min(id) FROM analytics_cohortcell WHERE workspace_id = %s AND size > 0)",
