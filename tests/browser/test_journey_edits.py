@@ -105,6 +105,9 @@ def test_the_canvas_works_from_the_keyboard(page: Page, live_server, owner):
     )
     log_in(page, live_server.url, owner.user)
     page.goto(f"/w/acme/journeys/{j.pk}/")
+    # Keys go to the focused window: after another test's page the headless window may
+    # not have it, and key presses then move no focus.
+    page.bring_to_front()
     expect(page.locator("[data-step=nap]")).to_be_visible()
     # Tab from the trigger's last input into the canvas: the "+" at the start, then the
     # first step; Enter opens its panel with the focus on its title.
