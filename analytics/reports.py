@@ -1,6 +1,5 @@
-"""The analytics reports: one place that turns request parameters into a figure and the
-figure into tables. The API returns `compute`'s dict; the dashboard draws it and shows
-its `tables` (the table view and the CSV download)."""
+"""The analytics reports: request parameters into a figure, the figure into tables. The
+API returns `compute`'s dict; the dashboard draws it and shows its `tables`."""
 
 from __future__ import annotations
 

@@ -2,14 +2,11 @@
 contact's `signed_up_at`) and ContactMonth (activity per month, with the days of the
 month it was active) — and the CohortCell counts built from them.
 
-A refresh replaces a contact's rows and its contribution to the cohort cells:
-subtract what its old rows contributed, recompute the rows from contacts and events,
-add what the new rows contribute. Replacing rather than incrementing makes a refresh
-safe to repeat and correct whatever changed (a back-dated event, a changed acquisition
-source, a purchase name added to the workspace's list). Months and days are in the
-workspace's time zone; purchases are events with one of the workspace's purchase
-names that carry revenue; an order is a day with purchases (the convention of the CLV
-models)."""
+A refresh replaces a contact's rows and its cohort-cell contribution (old rows' out,
+rows recomputed from contacts and events, new rows' in): safe to repeat, and correct
+whatever changed (a back-dated event, a new source, a purchase name added). Months and
+days are in the workspace's zone; purchases are events with one of its purchase names
+that carry revenue; an order is a day with purchases (the CLV models' convention)."""
 
 from __future__ import annotations
 
