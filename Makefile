@@ -6,6 +6,9 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 SERVICES := $(PY) scripts/services.py exec --
+# Test processes (pytest-xdist): the suite waits on PostgreSQL, Celery and Chromium
+# often enough that two keep a 2-core machine busy. TEST_WORKERS=0 runs in one process.
+TEST_WORKERS ?= 2
 
 .PHONY: run test setup assets lint typecheck check services-start services-stop bench-%
 
@@ -14,7 +17,7 @@ run: setup
 
 test: setup
 	sh scripts/chromium.sh
-	$(SERVICES) $(PY) -m pytest $(PYTEST_ARGS)
+	$(SERVICES) $(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 setup: $(VENV)/.installed static/vendor/.installed
 

@@ -27,7 +27,10 @@ WHITENOISE_AUTOREFRESH = True
 # not take the broker's queue bindings and messages with it.
 # Several checkouts testing at once on one Redis give each its own pair of databases
 # (STAGECRAFT_TEST_REDIS_DB=N takes N for the broker and N+1 for the cache).
-_TEST_REDIS_DB = int(os.environ.get("STAGECRAFT_TEST_REDIS_DB", "9"))
+# pytest-xdist's workers (gw0, gw1, …; `make test` runs two) each take the next pair, and
+# the Celery processes a test starts inherit the worker's name and so its pair.
+_XDIST_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+_TEST_REDIS_DB = int(os.environ.get("STAGECRAFT_TEST_REDIS_DB", "9")) + 2 * int(_XDIST_WORKER[2:])
 TEST_REDIS_URL = redis_url_with_db(REDIS_URL, _TEST_REDIS_DB)
 CELERY_BROKER_URL = TEST_REDIS_URL
 CACHES = {
