@@ -240,8 +240,8 @@ def _build(workspace: Any, now: dt.datetime) -> tuple[int, float]:
             "VACUUM ANALYZE loyalty_ledgerentry, loyalty_pointsbalance, loyalty_referral, "
             "loyalty_contacttier, loyalty_tierchange, analytics_customerfacts"
         )
-        cursor.execute("CREATE TABLE bench_built (first_id bigint, build_s float)")
-        cursor.execute("INSERT INTO bench_built VALUES (%s, %s)", [first_id, build_s])
+        cursor.execute("CREATE TABLE bench_built_v2 (first_id bigint, build_s float)")
+        cursor.execute("INSERT INTO bench_built_v2 VALUES (%s, %s)", [first_id, build_s])
     log(f"facts, tiers and referrals built in {time.perf_counter() - started - build_s:.1f}s")
     return first_id, build_s
 
@@ -253,10 +253,10 @@ def _kept() -> tuple[Any, int, float] | None:
     from workspaces.models import Workspace
 
     with connection.cursor() as cursor:
-        cursor.execute("SELECT to_regclass('bench_built') IS NOT NULL")
+        cursor.execute("SELECT to_regclass('bench_built_v2') IS NOT NULL")
         if not cursor.fetchone()[0]:
             return None
-        cursor.execute("SELECT first_id, build_s FROM bench_built")
+        cursor.execute("SELECT first_id, build_s FROM bench_built_v2")
         first_id, build_s = cursor.fetchone()
         cursor.execute("SELECT count(*) FROM loyalty_pointsbalance")
         if cursor.fetchone()[0] != MEMBERS:

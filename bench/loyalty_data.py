@@ -1,30 +1,36 @@
 """A loyalty ledger for the benchmarks, built in SQL (INSERT ... SELECT generate_series,
 no ORM loop): `entries` ledger entries over `members` contacts (ids first_id ..), each
-contact's entries spread over the past year, every fifth a redemption of 50 points and
-the others earning 100, so each entry's `balance_after` and the balance rows follow in
-closed form (and satisfy the ledger's checks); a balance row per member."""
+contact's entries spread over the past year, every fifth a redemption of half a unit and
+the others earning a unit, so each entry's `balance_after` and the balance rows follow
+in closed form (and satisfy the ledger's checks); a balance row per member. The unit is
+the contact's (by id: 40% earn 50 points an entry, 30% 100, 20% 250, 10% 500), so that
+their windows reach the three bench tiers in those shares."""
 
 from __future__ import annotations
 
 from typing import Any
 
-# Entry i goes to contact i % members as its (i / members)-th entry (j). Through entry j a
-# contact earned 100 * (j + 1 - r) and redeemed 50 * r, r = (j + 1) / 5 (integer division).
+# Entry i goes to contact c = first + i % members as its (i / members)-th entry (j).
+# Through entry j a contact of unit u earned u * (j + 1 - r) and redeemed u / 2 * r,
+# r = (j + 1) / 5 (integer division).
 _ENTRIES_SQL = """
 INSERT INTO loyalty_ledgerentry (workspace_id, contact_id, kind, points, balance_after,
     reason, source_kind, source_id, event_id, order_id, idempotency_key, occurred_at,
     created_at, details)
-SELECT %(ws)s, %(first)s + (i %% %(members)s),
+SELECT %(ws)s, c,
        CASE WHEN j %% 5 = 4 THEN 'redeem' ELSE 'earn' END,
-       CASE WHEN j %% 5 = 4 THEN -50 ELSE 100 END,
-       100 * (j + 1 - (j + 1) / 5) - 50 * ((j + 1) / 5),
+       CASE WHEN j %% 5 = 4 THEN -u / 2 ELSE u END,
+       u * (j + 1 - (j + 1) / 5) - u / 2 * ((j + 1) / 5),
        'bench', CASE WHEN j %% 5 = 4 THEN 'reward' ELSE 'event' END, '', NULL, '',
        'bench:' || i,
        at, at, '{}'::jsonb
-FROM (SELECT i, i / %(members)s AS j,
-             %(now)s - make_interval(secs => ((%(per)s - i / %(members)s) * 365.0 / %(per)s
-                 - ((i * 7919) %% 1000) / 1000.0 * 365.0 / %(per)s) * 86400) AS at
-      FROM generate_series(%(low)s::bigint, %(high)s::bigint - 1) AS i) s
+FROM (SELECT i, j, c, CASE WHEN c %% 10 < 4 THEN 50 WHEN c %% 10 < 7 THEN 100
+                           WHEN c %% 10 < 9 THEN 250 ELSE 500 END AS u, at
+      FROM (SELECT i, i / %(members)s AS j, %(first)s + (i %% %(members)s) AS c,
+                   %(now)s - make_interval(secs => ((%(per)s - i / %(members)s) * 365.0
+                       / %(per)s - ((i * 7919) %% 1000) / 1000.0 * 365.0 / %(per)s) * 86400)
+                   AS at
+            FROM generate_series(%(low)s::bigint, %(high)s::bigint - 1) AS i) g) s
 """
 
 _BALANCES_SQL = """
@@ -68,8 +74,9 @@ def build_ledger(
 
 # What the loyalty report's referral and tier figures read, at scale (bench/loyalty.py):
 # every member's customer facts (CUSTOMER_SHARE of them customers, with revenue and a
-# predicted CLV for most), three tiers with a tier row and one recorded move per member
-# in a tier, and `referrals` referrals (the friends are the last `referrals` contacts,
+# predicted CLV for most), three tiers with a tier row per member, the tier its points
+# in the last 365 days reach (as the daily review leaves them: earning then moves only
+# those a purchase lifts over a threshold), and one recorded move per member in a tier, and `referrals` referrals (the friends are the last `referrals` contacts,
 # brought by `referrers` distinct earlier contacts, statuses in fixed shares, signed up
 # when the friend did and converted within 20 days for the converted kinds).
 _FACTS_SQL = """
@@ -101,16 +108,19 @@ VALUES (%(ws)s, 'Silver', 500, '', 1, %(now)s, %(now)s),
 """
 
 _CONTACT_TIERS_SQL = """
-WITH t AS (SELECT name, id FROM loyalty_tier WHERE workspace_id = %(ws)s)
+WITH w AS (SELECT contact_id, sum(points) AS points FROM loyalty_ledgerentry
+           WHERE workspace_id = %(ws)s AND kind IN ('earn', 'reverse')
+             AND occurred_at >= %(now)s - interval '365 days'
+           GROUP BY contact_id)
 INSERT INTO loyalty_contacttier (workspace_id, contact_id, tier_id, since, points_in_window,
     evaluated_at, below_since)
 SELECT %(ws)s, b.contact_id,
-       CASE WHEN b.contact_id %% 10 < 4 THEN NULL
-            WHEN b.contact_id %% 10 < 7 THEN (SELECT id FROM t WHERE name = 'Silver')
-            WHEN b.contact_id %% 10 < 9 THEN (SELECT id FROM t WHERE name = 'Gold')
-            ELSE (SELECT id FROM t WHERE name = 'Platinum') END,
-       %(now)s - make_interval(days => (b.contact_id %% 365)::int), b.earned_total, %(now)s, NULL
-FROM loyalty_pointsbalance b WHERE b.workspace_id = %(ws)s
+       (SELECT t.id FROM loyalty_tier t WHERE t.workspace_id = %(ws)s
+          AND t.threshold <= coalesce(w.points, 0) ORDER BY t.threshold DESC LIMIT 1),
+       %(now)s - make_interval(days => (b.contact_id %% 365)::int), coalesce(w.points, 0),
+       %(now)s, NULL
+FROM loyalty_pointsbalance b LEFT JOIN w ON w.contact_id = b.contact_id
+WHERE b.workspace_id = %(ws)s
 """
 
 _TIER_CHANGES_SQL = """

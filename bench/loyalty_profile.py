@@ -41,7 +41,7 @@ def main() -> None:
 
     workspace = Workspace.objects.get(slug="bench")
     with connection.cursor() as cursor:
-        cursor.execute("SELECT first_id FROM bench_built")
+        cursor.execute("SELECT first_id FROM bench_built_v2")
         first_id = cursor.fetchone()[0]
         cursor.execute("ANALYZE")
     nonce = str(int(time.time()))
