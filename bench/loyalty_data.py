@@ -76,9 +76,10 @@ def build_ledger(
 # every member's customer facts (CUSTOMER_SHARE of them customers, with revenue and a
 # predicted CLV for most), three tiers with a tier row per member, the tier its points
 # in the last 365 days reach (as the daily review leaves them: earning then moves only
-# those a purchase lifts over a threshold), and one recorded move per member in a tier, and `referrals` referrals (the friends are the last `referrals` contacts,
-# brought by `referrers` distinct earlier contacts, statuses in fixed shares, signed up
-# when the friend did and converted within 20 days for the converted kinds).
+# those a purchase lifts over a threshold), one recorded move per member in a tier, and
+# `referrals` referrals (the friends are the last `referrals` contacts, brought by
+# `referrers` distinct earlier contacts, statuses in fixed shares, signed up when the
+# friend did and converted within 20 days for the converted kinds).
 _FACTS_SQL = """
 INSERT INTO analytics_customerfacts (contact_id, workspace_id, signup_at, signup_month,
     source, first_purchase_at, first_purchase_month, last_purchase_at, orders, purchases,

@@ -13,7 +13,10 @@ marks; a failure rolls back what was earned and the engine offers the contacts a
    floor((revenue * points_per_unit + fixed points) * window factor * tier multiplier),
    cut to what the daily cap leaves for that day; a negative revenue for an order takes
    back its share of what the order earned.
-3. Tell the hooks of every entry that earned points (`points:<entry id>`)."""
+3. Tell the hooks of every entry that earned points (`points:<entry id>`).
+
+Step 2 is one statement (earning_batch.py) when the programme has no daily cap and no
+event of the batch is a refund: both need the ledger as each entry leaves it."""
 
 from __future__ import annotations
 
@@ -39,9 +42,11 @@ from loyalty.models import (
     SourceKind,
     TierCause,
 )
+from loyalty.services.earning_batch import MAX_ORDER_ID, events_earn_in_sql
 from loyalty.services.ledger import (
     MAX_POINTS,
     balances_lock,
+    balances_lock_rows,
     balances_save,
     entries_insert,
     entry_append,
@@ -51,8 +56,6 @@ from loyalty.services.tiers import tiers_evaluate
 # Events received longer ago than this are not looked at again: the engine takes new
 # events in within seconds, and a mark it could not process is retried well within it.
 EARN_LOOKBACK = dt.timedelta(days=7)
-# An order id longer than this is not kept as an order (its keys would not fit).
-MAX_ORDER_ID = 150
 
 _CANDIDATES_SQL = """
 SELECT e.id, e.contact_id, e.name, e.revenue, e.occurred_at,
@@ -123,9 +126,33 @@ def events_earn(
             },
         )
         rows = [Candidate(*row) for row in cursor.fetchall()]
+    if not rows:
+        return []
     by_contact: dict[int, list[Candidate]] = defaultdict(list)
     for row in rows:
         by_contact[row.contact_id].append(row)
+    if programme.daily_cap is None and not any(
+        row.name in purchase and row.revenue is not None and row.revenue < 0 for row in rows
+    ):
+        balances_lock_rows(workspace_id=programme.workspace_id, contact_ids=list(by_contact))
+        earned = events_earn_in_sql(
+            programme=programme, event_ids=[row.id for row in rows], purchase=purchase, now=now
+        )
+        loyalty_news_notify(
+            [
+                LoyaltyNews(
+                    kind=POINTS_EARNED,
+                    workspace_id=programme.workspace_id,
+                    contact_id=contact_id,
+                    key=f"points:{pk}",
+                    at=at,
+                    points=points,
+                )
+                for pk, contact_id, points, at in earned
+                if points > 0
+            ]
+        )
+        return sorted(by_contact)
     balances = balances_lock(
         workspace_id=programme.workspace_id, contact_ids=list(by_contact), with_tier=True
     )

@@ -52,6 +52,29 @@ def balance_lock(*, workspace_id: int, contact_id: int) -> PointsBalance:
     )
 
 
+def _balances_create(cursor: Any, workspace_id: int, ids: list[int]) -> None:
+    cursor.execute(
+        """INSERT INTO loyalty_pointsbalance
+               (workspace_id, contact_id, balance, earned_total, redeemed_total, updated_at)
+           SELECT %s, c, 0, 0, 0, %s FROM unnest(%s::bigint[]) AS c
+           ON CONFLICT (workspace_id, contact_id) DO NOTHING""",
+        [workspace_id, timezone.now(), ids],
+    )
+
+
+def balances_lock_rows(*, workspace_id: int, contact_ids: list[int]) -> None:
+    """`balances_lock` for a writer that changes the rows in SQL: the rows exist and are
+    locked, in the same order, and nothing is read back."""
+    ids = sorted(set(contact_ids))
+    with connection.cursor() as cursor:
+        _balances_create(cursor, workspace_id, ids)
+        cursor.execute(
+            "SELECT 1 FROM loyalty_pointsbalance WHERE workspace_id = %s"
+            " AND contact_id = ANY(%s::bigint[]) ORDER BY contact_id FOR UPDATE",
+            [workspace_id, ids],
+        )
+
+
 def balances_lock(
     *, workspace_id: int, contact_ids: list[int], with_tier: bool = False
 ) -> dict[int, PointsBalance]:
@@ -61,13 +84,7 @@ def balances_lock(
     statement (earning needs both; the tier row is not locked)."""
     ids = sorted(set(contact_ids))
     with connection.cursor() as cursor:
-        cursor.execute(
-            """INSERT INTO loyalty_pointsbalance
-                   (workspace_id, contact_id, balance, earned_total, redeemed_total, updated_at)
-               SELECT %s, c, 0, 0, 0, %s FROM unnest(%s::bigint[]) AS c
-               ON CONFLICT (workspace_id, contact_id) DO NOTHING""",
-            [workspace_id, timezone.now(), ids],
-        )
+        _balances_create(cursor, workspace_id, ids)
     # `= ANY(array)`: one parameter, where `__in` writes (and the driver parses) a
     # placeholder per contact.
     tier = (

@@ -64,9 +64,7 @@ def test_the_bench_ledger_is_a_steady_state(ws: Any) -> None:
     assert all(last[c].balance_after == balances[c] for c in balances)
 
     # Consecutive ids: four of each last digit, so the shares are exact.
-    held = Counter(
-        ContactTier.objects.filter(workspace=ws).values_list("tier__name", flat=True)
-    )
+    held = Counter(ContactTier.objects.filter(workspace=ws).values_list("tier__name", flat=True))
     assert held == {None: 16, "Silver": 12, "Gold": 8, "Platinum": 4}
     assert tiers_review(workspace_id=ws.pk, now=now) == 0
     # Still true days later, when the oldest entries have left the window.
