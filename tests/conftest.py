@@ -51,6 +51,15 @@ def _persona(slug: str, email: str, role: str = Role.OWNER) -> Persona:
     return Persona(user, workspace, membership, key, secret, api, web)
 
 
+# Modules that take minutes start first: `make test` runs two test processes, and the
+# longest one started last would leave one process working alone at the end.
+LONGEST_FIRST = ("tests/test_openapi_schemathesis.py",)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    items.sort(key=lambda item: item.nodeid.split("::")[0] not in LONGEST_FIRST)
+
+
 @pytest.fixture(scope="session")
 def django_db_setup(django_db_setup: Any, django_db_blocker: Any) -> None:
     """pytest-django's database, migrated; in Citus mode (CITUS_URL) its tables are

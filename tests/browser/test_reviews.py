@@ -45,6 +45,8 @@ def test_moderate_reviews(page: Page, live_server, owner):
     page.goto("/w/acme/surveys/")
     page.get_by_role("button", name="Reviews", exact=True).click()
     expect(page.locator("h1")).to_have_text("Reviews")
+    # Its htmx must be running before a click, or the form posts without it.
+    page.wait_for_load_state("load")
     items = page.locator(".review-item")
     expect(items).to_have_count(3)
     expect(page.locator(f"#review-{rows[1].pk} .review-text")).to_contain_text("<script>")

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
+from django.db.migrations.loader import MigrationLoader
 
 from contacts.models import SavedView
 from lifecycle.services import stages_create_defaults
@@ -91,14 +91,29 @@ def test_a_nameless_view_is_refused(owner):
     assert not SavedView.objects.exists()
 
 
-@pytest.mark.django_db(transaction=True)
 def test_views_saved_before_the_change_stay_shared(owner):
-    executor = MigrationExecutor(connection)
-    executor.migrate([("contacts", "0011_contact_export")])
-    old = executor.loader.project_state([("contacts", "0011_contact_export")]).apps
-    old.get_model("contacts", "SavedView").objects.create(
+    """Migration 0012's `shared` column, run on the table as it was before it (the
+    column dropped again, inside this test's transaction): the views already saved
+    were the workspace's and stay shared; a new view is its creator's own. (Migrating
+    the whole project back and forth to say this took two minutes.)"""
+    loader = MigrationLoader(connection)
+    migration = loader.get_migration("contacts", "0012_saved_view_per_user")
+    state = loader.project_state(("contacts", "0011_contact_export"))
+    with connection.cursor() as cursor:
+        cursor.execute("ALTER TABLE contacts_savedview DROP COLUMN shared")
+    state.apps.get_model("contacts", "SavedView").objects.create(
         workspace_id=owner.workspace.pk, name="Old", query="stage=lead"
     )
-    executor = MigrationExecutor(connection)
-    executor.migrate(executor.loader.graph.leaf_nodes())
+    with connection.cursor() as cursor:  # its foreign keys checked now, not at commit
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+    remove_constraint, add_field, alter_field, _ = migration.operations
+    remove_constraint.state_forwards("contacts", state)  # the constraint stays as it is
+    with connection.schema_editor() as editor:
+        for operation in (add_field, alter_field):
+            after = state.clone()
+            operation.state_forwards("contacts", after)
+            operation.database_forwards("contacts", editor, state, after)
+            state = after
     assert SavedView.objects.get(name="Old").shared is True
+    new = SavedView.objects.create(workspace=owner.workspace, name="New", query="")
+    assert SavedView.objects.get(pk=new.pk).shared is False
