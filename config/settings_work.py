@@ -83,6 +83,9 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "loyalty.tiers_review_due": {"task": "loyalty.tiers_review_due", "schedule": 86400.0},
     # Loyalty expiry: hourly, since the contacts' midnights fall at every hour.
     "loyalty.points_expire_due": {"task": "loyalty.points_expire_due", "schedule": 3600.0},
+    # Birthday events (and their points): hourly, since the workspaces' days start at
+    # every hour.
+    "loyalty.birthdays_record_due": {"task": "loyalty.birthdays_record_due", "schedule": 3600.0},
     # Referral rewards whose refund hold has ended are paid within the hour.
     "loyalty.referrals_release_due": {
         "task": "loyalty.referrals_release_due",

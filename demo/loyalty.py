@@ -66,7 +66,7 @@ def demo_loyalty_seed(*, workspace: Workspace, seed: int) -> int:
             "enabled": True,
             "points_per_unit": "1",
             "value_per_point": "0.02",
-            "event_points": {"review_written": 50},
+            "event_points": {"review_written": 50, "birthday": 100},
         },
         actor=ACTOR,
     )

@@ -47,6 +47,7 @@ def programme_to_dict(programme: Programme) -> dict[str, Any]:
         "event_points": programme.event_points,
         "multipliers": programme.multipliers,
         "daily_cap": programme.daily_cap,
+        "birthday_attribute": programme.birthday_attribute,
         "value_per_point": f"{programme.value_per_point:.4f}",
         "expiry_months": programme.expiry_months,
         "expiry_reminder_days": programme.expiry_reminder_days,

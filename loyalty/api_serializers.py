@@ -76,6 +76,13 @@ class ProgrammeSerializer(serializers.Serializer):
         max_value=MAX_POINTS,
         help_text="At most this many points earned per contact per day (workspace time zone)",
     )
+    birthday_attribute = serializers.RegexField(
+        r"^[A-Za-z_][A-Za-z0-9_]{0,63}$",
+        required=False,
+        help_text="The contact attribute holding a birthday (YYYY-MM-DD): on that day each "
+        "year (workspace time zone) the contact gets a `birthday` event, which earns what "
+        "event_points gives `birthday`",
+    )
     expiry_months = serializers.IntegerField(
         required=False,
         allow_null=True,

@@ -19,3 +19,11 @@ def points_expire_due() -> list[int]:
     """Expire inactive balances and fire the reminders due (beat, hourly); returns
     [balances expired, reminders]. Keyed entries: a second run writes nothing."""
     return list(services.points_expire_due())
+
+
+@shared_task(name="loyalty.birthdays_record_due")
+def birthdays_record_due() -> int:
+    """Record today's `birthday` events for the programmes that give birthday points
+    (beat, hourly: each workspace's day starts at its own hour); returns how many were
+    new. Keyed per contact and year: a second run records nothing."""
+    return services.birthdays_record_due()

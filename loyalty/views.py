@@ -110,6 +110,12 @@ def _programme_data(post: Any, workspace: Workspace) -> dict[str, Any]:
         "points_per_unit": post.get("points_per_unit", "").strip(),
         "event_points": event_points,
         "daily_cap": whole_or_text(cap) if cap else None,
+        # A form without the field (an older page) leaves it alone.
+        **(
+            {"birthday_attribute": post.get("birthday_attribute", "").strip()}
+            if "birthday_attribute" in post
+            else {}
+        ),
         # Blank (or a form without the field): the value stays as it is.
         **(
             {"value_per_point": value} if (value := post.get("value_per_point", "").strip()) else {}
@@ -144,6 +150,7 @@ def _form(programme: Programme) -> dict[str, Any]:
         "enabled": programme.enabled,
         "points_per_unit": str(programme.points_per_unit),
         "daily_cap": "" if programme.daily_cap is None else programme.daily_cap,
+        "birthday_attribute": programme.birthday_attribute,
         "value_per_point": f"{programme.value_per_point:.4f}",
         "tier_basis": programme.tier_basis,
     }
@@ -208,7 +215,13 @@ def loyalty_settings(request: WorkspaceRequest) -> HttpResponse:
                 "tier_basis": data.get("tier_basis", programme.tier_basis),
                 **{
                     field: request.POST.get(field, "")
-                    for field in ("points_per_unit", "daily_cap", "value_per_point", *PERIOD_FIELDS)
+                    for field in (
+                        "points_per_unit",
+                        "daily_cap",
+                        "birthday_attribute",
+                        "value_per_point",
+                        *PERIOD_FIELDS,
+                    )
                 },
             },
             event_rows=rows + [{"name": "", "points": ""}] * BLANK_EVENT_ROWS,

@@ -39,6 +39,11 @@ class Programme(models.Model):
     event_points = models.JSONField(default=no_event_points, blank=True)
     multipliers = models.JSONField(default=no_multipliers, blank=True)
     daily_cap = models.PositiveIntegerField(null=True, blank=True)
+    # The contact attribute holding a birthday ("YYYY-MM-DD..."): on that day of each
+    # year, in the workspace's time zone, the contact gets a `birthday` event, which
+    # earns what `event_points` gives it (services/birthdays.py). The database keeps
+    # the default too, so code from before the column can still add programmes.
+    birthday_attribute = models.CharField(max_length=64, default="birthday", db_default="birthday")
     # What one point is worth in the workspace's currency: the liability report's rate.
     value_per_point = models.DecimalField(max_digits=10, decimal_places=4, default=Decimal("0.01"))
     # Expiry by inactivity: a balance expires whole `expiry_months` after the contact's

@@ -1,5 +1,6 @@
 """Every write the loyalty app makes goes through these functions."""
 
+from loyalty.services.birthdays import birthdays_record, birthdays_record_due
 from loyalty.services.earning import earn_for_refreshed, events_earn
 from loyalty.services.expiry import points_expire, points_expire_due
 from loyalty.services.ledger import Posted, balance_lock, entry_append
@@ -25,6 +26,8 @@ from loyalty.services.tiers_review import tiers_review, tiers_review_due
 __all__ = [
     "Posted",
     "balance_lock",
+    "birthdays_record",
+    "birthdays_record_due",
     "code_generate",
     "earn_for_refreshed",
     "entry_append",

@@ -12,7 +12,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from config.errors import field_errors
-from contacts.validation import parse_datetime
+from contacts.validation import ATTRIBUTE_KEY, parse_datetime
 from loyalty.models import Programme, TierBasis
 from loyalty.services.checks import Errors, text, unknown, whole
 from loyalty.services.ledger import MAX_POINTS
@@ -25,6 +25,7 @@ FIELDS = (
     "event_points",
     "multipliers",
     "daily_cap",
+    "birthday_attribute",
     "expiry_months",
     "expiry_reminder_days",
     "tier_grace_days",
@@ -148,6 +149,18 @@ def _periods(programme: Programme, data: dict[str, Any], errors: Errors) -> None
         errors["expiry_reminder_days"] = ["must be shorter than the expiry period"]
 
 
+def _birthday_attribute(programme: Programme, data: dict[str, Any], errors: Errors) -> None:
+    if "birthday_attribute" not in data:
+        return
+    name = data["birthday_attribute"]
+    if not isinstance(name, str) or not ATTRIBUTE_KEY.match(name):
+        errors["birthday_attribute"] = [
+            "an attribute name: letters, digits and _, not starting with a digit"
+        ]
+    else:
+        programme.birthday_attribute = name
+
+
 def _apply(programme: Programme, data: dict[str, Any]) -> None:
     errors: Errors = {}
     unknown(data, FIELDS, errors)
@@ -188,6 +201,7 @@ def _apply(programme: Programme, data: dict[str, Any]) -> None:
             checked = whole(cap, "daily_cap", errors, low=1, high=MAX_POINTS)
             if checked is not None:
                 programme.daily_cap = checked
+    _birthday_attribute(programme, data, errors)
     _periods(programme, data, errors)
     if errors:
         raise field_errors(errors)

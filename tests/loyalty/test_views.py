@@ -23,15 +23,17 @@ def test_the_owner_sets_up_the_programme(owner):
             "enabled": "on",
             "points_per_unit": "2.5",
             "daily_cap": "500",
-            "event_name": ["review", "", "survey_answered"],
-            "event_points": ["50", "", "20"],
+            "event_name": ["review", "", "survey_answered", "birthday"],
+            "event_points": ["50", "", "20", "100"],
+            "birthday_attribute": "born_on",
         },
     )
     assert saved.status_code == 302
     programme = Programme.objects.get(workspace=owner.workspace)
+    assert programme.birthday_attribute == "born_on"
     assert programme.enabled and programme.enabled_at is not None
     assert programme.points_per_unit == Decimal("2.5") and programme.daily_cap == 500
-    assert programme.event_points == {"review": 50, "survey_answered": 20}
+    assert programme.event_points == {"review": 50, "survey_answered": 20, "birthday": 100}
     shown = owner.web.get(PAGE).content.decode()
     assert 'value="review"' in shown and 'value="2.50"' in shown
 
@@ -44,12 +46,14 @@ def test_a_bad_value_is_shown_next_to_the_form_and_nothing_is_saved(owner):
             "points_per_unit": "lots",
             "event_name": ["review"],
             "event_points": ["0"],
+            "birthday_attribute": "date of birth",
         },
     )
     assert page.status_code == 200
     body = page.content.decode()
     assert "a number from 0 to 10000" in body and "must be between 1 and" in body
-    assert 'value="lots"' in body
+    assert 'value="lots"' in body and 'value="date of birth"' in body
+    assert "an attribute name: letters, digits and _" in body
     assert not Programme.objects.filter(workspace=owner.workspace, enabled=True).exists()
 
 
