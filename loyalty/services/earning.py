@@ -138,20 +138,7 @@ def events_earn(
         earned = events_earn_in_sql(
             programme=programme, event_ids=[row.id for row in rows], purchase=purchase, now=now
         )
-        loyalty_news_notify(
-            [
-                LoyaltyNews(
-                    kind=POINTS_EARNED,
-                    workspace_id=programme.workspace_id,
-                    contact_id=contact_id,
-                    key=f"points:{pk}",
-                    at=at,
-                    points=points,
-                )
-                for pk, contact_id, points, at in earned
-                if points > 0
-            ]
-        )
+        _tell_earned(programme.workspace_id, earned)
         return sorted(by_contact)
     balances = balances_lock(
         workspace_id=programme.workspace_id, contact_ids=list(by_contact), with_tier=True
@@ -176,21 +163,34 @@ def events_earn(
             )
     _flush(pending, written)
     balances_save([balances[c] for c in sorted(by_contact)])
+    _tell_earned(
+        programme.workspace_id,
+        [
+            (entry.pk, entry.contact_id, entry.points, entry.occurred_at)
+            for entry in written
+            if entry.kind == EntryKind.EARN
+        ],
+    )
+    return sorted(by_contact)
+
+
+def _tell_earned(workspace_id: int, entries: list[tuple[int, int, int, dt.datetime]]) -> None:
+    """The `points earned` news of the (entry id, contact, points, occurred_at) that
+    earned more than nothing."""
     loyalty_news_notify(
         [
             LoyaltyNews(
                 kind=POINTS_EARNED,
-                workspace_id=entry.workspace_id,
-                contact_id=entry.contact_id,
-                key=f"points:{entry.pk}",
-                at=entry.occurred_at,
-                points=entry.points,
+                workspace_id=workspace_id,
+                contact_id=contact_id,
+                key=f"points:{pk}",
+                at=at,
+                points=points,
             )
-            for entry in written
-            if entry.kind == EntryKind.EARN and entry.points > 0
+            for pk, contact_id, points, at in entries
+            if points > 0
         ]
     )
-    return sorted(by_contact)
 
 
 def _flush(pending: list[LedgerEntry], written: list[LedgerEntry] | None = None) -> None:
