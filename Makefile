@@ -7,7 +7,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 SERVICES := $(PY) scripts/services.py exec --
 # Test processes (pytest-xdist): the suite waits on PostgreSQL, Celery and Chromium
-# often enough that two keep a 2-core machine busy. TEST_WORKERS=0 runs in one process.
+# often enough that two keep a 2-core machine busy; a process that runs out of tests
+# takes half of the other's (worksteal). TEST_WORKERS=0 runs in one process.
 TEST_WORKERS ?= 2
 
 .PHONY: run test setup assets lint typecheck check services-start services-stop bench-%
@@ -17,7 +18,7 @@ run: setup
 
 test: setup
 	sh scripts/chromium.sh
-	$(SERVICES) $(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
+	$(SERVICES) $(PY) -m pytest -n $(TEST_WORKERS) --dist worksteal $(PYTEST_ARGS)
 
 setup: $(VENV)/.installed static/vendor/.installed
 
