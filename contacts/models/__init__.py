@@ -332,6 +332,13 @@ class ContactMark(models.Model):
                 name="contactmark_pending",
             ),
             models.Index(fields=["contact"], name="contactmark_contact"),
+            # The claim's "is this contact held by another claim?" probe: only claimed
+            # rows, so it never walks a busy contact's pending (or dead) rows.
+            models.Index(
+                fields=["contact"],
+                condition=Q(claimed_at__isnull=False),
+                name="contactmark_held",
+            ),
             models.Index(
                 fields=["claim"], condition=Q(claim__isnull=False), name="contactmark_claim"
             ),
