@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -37,8 +37,11 @@ _hooks: list[StageChangedHook] = []
 # their summaries and stages (committed), in the transaction that deletes the marks it
 # evaluated (so whatever the hook derives is as durable as the marks it consumed). The
 # engine holds these contacts meanwhile: no other evaluation of them runs, and an
-# erasure of one waits.
-ContactsRefreshedHook = Callable[[list[int]], None]
+# erasure of one waits. `since` maps a contact to the earliest moment in its life that
+# its news is about, when every change named one (an event's occurred_at, an import's
+# dates): whatever a hook derived from data before that moment still holds. A contact
+# missing from it (an edit, a drift repair): anything of its may have changed.
+ContactsRefreshedHook = Callable[[list[int], Mapping[int, dt.datetime]], None]
 _refreshed_hooks: list[ContactsRefreshedHook] = []
 
 
@@ -48,9 +51,11 @@ def on_contacts_refreshed(hook: ContactsRefreshedHook) -> ContactsRefreshedHook:
     return hook
 
 
-def contacts_refreshed(contact_ids: list[int]) -> None:
+def contacts_refreshed(
+    contact_ids: list[int], since: Mapping[int, dt.datetime] | None = None
+) -> None:
     for hook in _refreshed_hooks:
-        hook(contact_ids)
+        hook(contact_ids, since or {})
 
 
 # Called in a replay's transaction (services/replay.py) with the workspace, the

@@ -11,9 +11,10 @@ so increments commute and never deadlock."""
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import time
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 
 from django.db import connection, transaction
 
@@ -116,12 +117,14 @@ def on_segment_members_changed(
     data_changed(workspace_ids={workspace_id})
 
 
-def on_contacts_refreshed(contact_ids: list[int]) -> None:
+def on_contacts_refreshed(
+    contact_ids: list[int], since: Mapping[int, dt.datetime] | None = None
+) -> None:
     workspaces = set(
         Contact.objects.filter(pk__in=contact_ids).values_list("workspace_id", flat=True)
     )
     _lock_or_busy(workspaces)
-    customer_rollups_refresh(contact_ids)
+    customer_rollups_refresh(contact_ids, since)
     data_changed(workspace_ids=workspaces)
 
 

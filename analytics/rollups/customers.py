@@ -10,7 +10,8 @@ that carry revenue; an order is a day with purchases (the CLV models' convention
 
 from __future__ import annotations
 
-from collections.abc import Collection
+import datetime as dt
+from collections.abc import Collection, Mapping
 from typing import Any
 
 from django.db import connection
@@ -73,10 +74,11 @@ SELECT e.contact_id, e.workspace_id,
        coalesce(sum(e.revenue) FILTER (WHERE {_PURCHASE}), 0) AS revenue,
        bit_or(1 << (extract(day FROM e.occurred_at AT TIME ZONE w.time_zone)::int - 1))
            AS active_days
-FROM contacts_event e JOIN workspaces_workspace w ON w.id = e.workspace_id
+FROM {{source}} JOIN workspaces_workspace w ON w.id = e.workspace_id
 WHERE {{events}}
 GROUP BY 1, 2, 3
 """
+_EVENTS = "contacts_event e"
 _MONTHS_SQL = f"INSERT INTO analytics_contactmonth ({_MONTHS_COLUMNS}) {_MONTHS_SELECT}"
 
 
@@ -137,15 +139,64 @@ def _apply(cursor: object, sign: str, facts: str, params: list[object]) -> None:
 # this statement removes (every sub-statement sees the rows as they were before it).
 # Upserts and deletes touch disjoint rows (in the fresh result, or not), and rows that
 # do not change are not written.
+#
+# `scope` gives each contact the first month whose row may have changed: the month
+# (in the workspace's zone) of the earliest moment its news is about (`since`, from
+# the engine's marks: an event's occurred_at, an import's dates), or every month when
+# that is not known (NULL). Events are only ever added, each with a mark whose `since`
+# is at most its occurred_at, so the months before stay as they are: only events from
+# that month on are read (the engine's live path reads a month of a contact's events,
+# not its whole history). The facts are recomputed whole (purchases only).
 _REFRESH_SQL = f"""
-WITH fresh_facts AS MATERIALIZED ({
+WITH scope AS MATERIALIZED (
+    SELECT s.contact_id, m.floor_month,
+           coalesce(m.floor_month::timestamp AT TIME ZONE w.time_zone, '-infinity') AS floor_at
+    FROM unnest(%(ids)s::bigint[], %(since)s::timestamptz[]) AS s(contact_id, since)
+    LEFT JOIN contacts_contact c ON c.id = s.contact_id
+    LEFT JOIN workspaces_workspace w ON w.id = c.workspace_id
+    CROSS JOIN LATERAL (
+        SELECT date_trunc('month', s.since AT TIME ZONE w.time_zone)::date AS floor_month
+    ) m
+),
+fresh_facts AS MATERIALIZED ({
     _FACTS_SELECT.format(events="e.contact_id = ANY(%(ids)s)", contacts="c.id = ANY(%(ids)s)")
 }),
-fresh_months AS MATERIALIZED ({_MONTHS_SELECT.format(events="e.contact_id = ANY(%(ids)s)")}),
 old_facts AS MATERIALIZED (
     SELECT * FROM analytics_customerfacts WHERE contact_id = ANY(%(ids)s)),
 old_months AS MATERIALIZED (
     SELECT * FROM analytics_contactmonth WHERE contact_id = ANY(%(ids)s)),
+recomputed_months AS MATERIALIZED ({
+    _MONTHS_SELECT.format(
+        source="scope JOIN contacts_event e ON e.contact_id = scope.contact_id "
+        "AND e.occurred_at >= scope.floor_at",
+        events="true",
+    )
+}),
+fresh_months AS MATERIALIZED (
+    SELECT * FROM recomputed_months
+    UNION ALL
+    SELECT o.contact_id, o.workspace_id, o.month, o.events, o.purchases, o.revenue,
+           o.active_days
+    FROM old_months o JOIN scope USING (contact_id) WHERE o.month < scope.floor_month
+),
+-- The active days' pairs (each active day with the one before it) of the months that
+-- change, before and after, each with the last month kept before them: its pairs are
+-- the same on both sides and cancel, and it gives the first changed day its previous.
+last_kept AS MATERIALIZED (
+    SELECT DISTINCT ON (o.contact_id) o.*
+    FROM old_months o JOIN scope USING (contact_id) WHERE o.month < scope.floor_month
+    ORDER BY o.contact_id, o.month DESC
+),
+active_fresh AS (
+    SELECT contact_id, workspace_id, month, active_days FROM recomputed_months
+    UNION ALL SELECT contact_id, workspace_id, month, active_days FROM last_kept
+),
+active_old AS (
+    SELECT o.contact_id, o.workspace_id, o.month, o.active_days
+    FROM old_months o JOIN scope USING (contact_id)
+    WHERE scope.floor_month IS NULL OR o.month >= scope.floor_month
+    UNION ALL SELECT contact_id, workspace_id, month, active_days FROM last_kept
+),
 facts_written AS (
     INSERT INTO analytics_customerfacts AS f ({_FACTS_COLUMNS})
     SELECT {_FACTS_COLUMNS} FROM fresh_facts ORDER BY contact_id
@@ -163,7 +214,7 @@ facts_gone AS (
 ),
 months_written AS (
     INSERT INTO analytics_contactmonth AS m ({_MONTHS_COLUMNS})
-    SELECT {_MONTHS_COLUMNS} FROM fresh_months ORDER BY contact_id, month
+    SELECT {_MONTHS_COLUMNS} FROM recomputed_months ORDER BY contact_id, month
     ON CONFLICT (contact_id, month, workspace_id) DO UPDATE SET
         events = EXCLUDED.events, purchases = EXCLUDED.purchases, revenue = EXCLUDED.revenue,
         active_days = EXCLUDED.active_days
@@ -172,9 +223,11 @@ months_written AS (
           (EXCLUDED.events, EXCLUDED.purchases, EXCLUDED.revenue, EXCLUDED.active_days)
 ),
 months_gone AS (
-    DELETE FROM analytics_contactmonth m WHERE m.contact_id = ANY(%(ids)s)
+    DELETE FROM analytics_contactmonth m USING scope
+    WHERE m.contact_id = scope.contact_id AND m.contact_id = ANY(%(ids)s)
+    AND (scope.floor_month IS NULL OR m.month >= scope.floor_month)
     AND NOT EXISTS (
-        SELECT 1 FROM fresh_months n WHERE n.contact_id = m.contact_id AND n.month = m.month)
+        SELECT 1 FROM recomputed_months n WHERE n.contact_id = m.contact_id AND n.month = m.month)
 ),
 change AS (
     {_contribution("fresh_facts", "fresh_months", "true")}
@@ -182,8 +235,8 @@ change AS (
     {_contribution("old_facts", "old_months", "true", sign="-")}
     UNION ALL {acquisition_contribution("fresh_facts")}
     UNION ALL {acquisition_contribution("old_facts", sign="-")}
-    UNION ALL {active_contribution("fresh_months")}
-    UNION ALL {active_contribution("old_months", sign="-")}
+    UNION ALL {active_contribution("active_fresh")}
+    UNION ALL {active_contribution("active_old", sign="-")}
 )
 SELECT workspace_id, basis, cohort, month, source,
        sum(size), sum(active), sum(purchasing), sum(revenue)
@@ -204,9 +257,14 @@ ON CONFLICT (workspace_id, basis, cohort, month, source) DO UPDATE SET
 """
 
 
-def customer_rollups_refresh(contact_ids: Collection[int]) -> None:
+def customer_rollups_refresh(
+    contact_ids: Collection[int], since: Mapping[int, dt.datetime] | None = None
+) -> None:
     """Replace these contacts' facts and months, and move the cohort cells by the
     difference (the hook run after the lifecycle engine evaluated their marks).
+    `since`: for a contact, the earliest moment its news since the last refresh is
+    about (the engine's marks); its months before that one are not read again.
+    Without it, every month is recomputed.
 
     The caller holds these contacts (the engine's claim: no one else writes their rows
     meanwhile). The cells, shared by every contact of a cohort, are written last, in
@@ -216,7 +274,8 @@ def customer_rollups_refresh(contact_ids: Collection[int]) -> None:
     if not ids:
         return
     with connection.cursor() as cursor:
-        cursor.execute(_REFRESH_SQL, {"ids": ids})
+        known = since or {}
+        cursor.execute(_REFRESH_SQL, {"ids": ids, "since": [known.get(i) for i in ids]})
         change = cursor.fetchall()
         cells = [row for row in change if row[1] not in KINDS]
         if cells:
@@ -245,7 +304,9 @@ def customer_rollups_rebuild(*, workspace_id: int) -> None:
             _FACTS_SQL.format(events="e.workspace_id = %s", contacts="c.workspace_id = %s"),
             [workspace_id, workspace_id],
         )
-        cursor.execute(_MONTHS_SQL.format(events="e.workspace_id = %s"), [workspace_id])
+        cursor.execute(
+            _MONTHS_SQL.format(source=_EVENTS, events="e.workspace_id = %s"), [workspace_id]
+        )
         _apply(cursor, "", "f.workspace_id = %s", [workspace_id])
 
 
@@ -272,7 +333,9 @@ fresh_facts AS ({
 stored_facts AS (
     SELECT {_FACTS_COLUMNS} FROM analytics_customerfacts
     WHERE workspace_id = %(ws)s AND contact_id IN (SELECT id FROM settled)),
-fresh_months AS ({_MONTHS_SELECT.format(events="e.contact_id IN (SELECT id FROM settled)")}),
+fresh_months AS ({
+    _MONTHS_SELECT.format(source=_EVENTS, events="e.contact_id IN (SELECT id FROM settled)")
+}),
 stored_months AS (
     SELECT {_MONTHS_COLUMNS} FROM analytics_contactmonth
     WHERE workspace_id = %(ws)s AND contact_id IN (SELECT id FROM settled)),

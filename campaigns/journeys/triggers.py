@@ -166,7 +166,7 @@ def on_stage_changed(transitions: list[StageTransition]) -> None:
     wake(sorted({t.contact_id for t in transitions}))
 
 
-def on_contacts_refreshed(contact_ids: list[int]) -> None:
+def on_contacts_refreshed(contact_ids: list[int], since: object = None) -> None:
     if not contact_ids:
         return
     for journey in _live([TriggerKind.EVENT]):

@@ -85,6 +85,10 @@ class MarkClaim:
     # contact id -> the earliest moment its claimed marks are about (a mark without
     # `since` is about the moment it was written)
     since: dict[int, dt.datetime] = field(default_factory=dict)
+    # The same, only for contacts every one of whose claimed marks names its moment
+    # (events and dated imports do): nothing of theirs before it changed. A mark
+    # without one (an edit, a drift repair) may be about anything.
+    dated_since: dict[int, dt.datetime] = field(default_factory=dict)
 
     @property
     def contact_ids(self) -> list[int]:
@@ -153,7 +157,7 @@ def contact_marks_claim(*, workspace_id: int, limit: int) -> MarkClaim | None:
             """
             UPDATE contacts_contactmark SET claim = %s, claimed_at = now()
             WHERE id = ANY(%s::bigint[]) AND claimed_at IS NULL
-            RETURNING contact_id, id, source, coalesce(since, marked_at)
+            RETURNING contact_id, id, source, since, marked_at
             """,
             [token, marks],
         )
@@ -162,10 +166,21 @@ def contact_marks_claim(*, workspace_id: int, limit: int) -> MarkClaim | None:
         return None
     sources: dict[int, str] = {}
     since: dict[int, dt.datetime] = {}
-    for contact_id, _, source, moment in rows:
+    undated: set[int] = set()
+    for contact_id, _, source, dated, marked_at in rows:
+        moment = dated or marked_at
         sources.setdefault(contact_id, source)
         since[contact_id] = min(moment, since.get(contact_id, moment))
-    return MarkClaim(token=token, workspace_id=workspace_id, sources=sources, since=since)
+        if dated is None:
+            undated.add(contact_id)
+    dated_since = {i: moment for i, moment in since.items() if i not in undated}
+    return MarkClaim(
+        token=token,
+        workspace_id=workspace_id,
+        sources=sources,
+        since=since,
+        dated_since=dated_since,
+    )
 
 
 def contact_marks_hold(*, claim: MarkClaim) -> list[int]:

@@ -114,5 +114,5 @@ def _derived_step(claim: MarkClaim) -> None:
             segment_members_refresh(
                 workspace=Workspace.objects.get(pk=claim.workspace_id), contact_ids=ids
             )
-            contacts_refreshed(ids)
+            contacts_refreshed(ids, claim.dated_since)
         contact_marks_done(claim=claim)

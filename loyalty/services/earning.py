@@ -82,7 +82,7 @@ class Candidate:
     order_id: str
 
 
-def earn_for_refreshed(contact_ids: list[int]) -> None:
+def earn_for_refreshed(contact_ids: list[int], since: object = None) -> None:
     if not contact_ids:
         return
     by_workspace: dict[int, list[int]] = defaultdict(list)

@@ -46,7 +46,7 @@ OPEN = (ReferralStatus.PENDING, ReferralStatus.FLAGGED)
 COUNTED = (ReferralStatus.HELD, ReferralStatus.PAID, ReferralStatus.FLAGGED)
 
 
-def referrals_for_refreshed(contact_ids: list[int]) -> None:
+def referrals_for_refreshed(contact_ids: list[int], since: object = None) -> None:
     if not contact_ids:
         return
     # Only the contacts of workspaces whose programme is on (one statement; nothing

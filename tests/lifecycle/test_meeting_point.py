@@ -47,7 +47,7 @@ class Pause:
         self.reached = threading.Event()
         self.go = threading.Event()
 
-    def __call__(self, _: object) -> None:
+    def __call__(self, _: object, __: object = None) -> None:
         if self.armed:
             self.armed = False
             self.reached.set()
