@@ -165,12 +165,12 @@ def due_contacts_evaluate(
             if not rows:
                 break
             with transaction.atomic():
-                held = contacts_hold(contact_ids=[contact_id for contact_id, _ in rows])
-                moved += _evaluate(workspace, rows, set(held), now, late_before)
+                held = set(contacts_hold(contact_ids=[contact_id for contact_id, _ in rows]))
+                moved += _evaluate(workspace, rows, held, now, late_before)
                 # Contacts erased meanwhile went with their rows; any left is dropped.
-                ContactDue.objects.filter(
-                    contact_id__in=[i for i, _ in rows if i not in set(held)]
-                ).delete()
+                gone = [i for i, _ in rows if i not in held]
+                if gone:
+                    ContactDue.objects.filter(contact_id__in=gone).delete()
             evaluated += len(held)
             if len(rows) < batch:
                 break
