@@ -22,6 +22,7 @@ from analytics.cache import data_changed, figures_changed
 from analytics.rollups.churn_cover import churn_cover_compare, churn_cover_recompute
 from analytics.rollups.clv_summary import clv_summary_refresh
 from analytics.rollups.conversion import conversion_days_compare, conversion_days_recompute
+from analytics.rollups.customer_refresh import customer_rollups_refresh
 from analytics.rollups.customers import (
     cohort_cells_compare,
     cohort_cells_recompute,
@@ -29,7 +30,6 @@ from analytics.rollups.customers import (
     customer_rollups_erase,
     customer_rollups_orphans,
     customer_rollups_rebuild,
-    customer_rollups_refresh,
 )
 from analytics.rollups.loyalty import loyalty_rollups_rebuild
 from analytics.rollups.periods import (

@@ -2,28 +2,23 @@
 contact's `signed_up_at`) and ContactMonth (activity per month, with the days of the
 month it was active) — and the CohortCell counts built from them.
 
-A refresh replaces a contact's rows and its cohort-cell contribution (old rows' out,
-rows recomputed from contacts and events, new rows' in): safe to repeat, and correct
-whatever changed (a back-dated event, a new source, a purchase name added). Months and
+A refresh (customer_refresh.py, the engine's hook) replaces a contact's rows and its
+cohort-cell contribution (old rows' out, rows recomputed from contacts and events, new
+rows' in): safe to repeat, and correct whatever changed (a back-dated event, a new
+source) — its months from the month of the contact's earliest dated news on, or all of
+them when that is not known; the rebuild and the compare read everything. Months and
 days are in the workspace's zone; purchases are events with one of its purchase names
 that carry revenue; an order is a day with purchases (the CLV models' convention)."""
 
 from __future__ import annotations
 
-import datetime as dt
-from collections.abc import Collection, Mapping
+from collections.abc import Collection
 from typing import Any
 
 from django.db import connection
 
-from analytics.rollups.churn_cover import churn_cover_refresh
 from analytics.rollups.periods import (
-    KINDS,
-    acquisition_contribution,
-    active_contribution,
     period_rollups_erase,
-    purchase_days_refresh,
-    tagged_apply,
 )
 
 _PURCHASE = "e.name = ANY(w.purchase_event_names) AND e.revenue IS NOT NULL"
@@ -130,159 +125,6 @@ def _apply(cursor: object, sign: str, facts: str, params: list[object]) -> None:
     contribution = _contribution("analytics_customerfacts", "analytics_contactmonth", facts)
     sql = _APPLY_SQL.format(sign=sign, contribution=contribution)
     cursor.execute(sql, params * 4)  # type: ignore[attr-defined]
-
-
-# Replace some contacts' facts and months by what their contact rows and events give
-# now, and return how the cohort cells change: what the new rows contribute minus what
-# the replaced ones did. One statement, one snapshot: the rows written and the change
-# returned come from the same reading of the raw data, and the replaced rows are those
-# this statement removes (every sub-statement sees the rows as they were before it).
-# Upserts and deletes touch disjoint rows (in the fresh result, or not), and rows that
-# do not change are not written.
-#
-# `scope` gives each contact the first month whose row may have changed: the month
-# (in the workspace's zone) of the earliest moment its news is about (`since`, from
-# the engine's marks: an event's occurred_at, an import's dates), or every month when
-# that is not known (NULL). Events are only ever added, each with a mark whose `since`
-# is at most its occurred_at, so the months before stay as they are: only events from
-# that month on are read (the engine's live path reads a month of a contact's events,
-# not its whole history). The facts are recomputed whole (purchases only).
-_REFRESH_SQL = f"""
-WITH scope AS MATERIALIZED (
-    SELECT s.contact_id, m.floor_month,
-           coalesce(m.floor_month::timestamp AT TIME ZONE w.time_zone, '-infinity') AS floor_at
-    FROM unnest(%(ids)s::bigint[], %(since)s::timestamptz[]) AS s(contact_id, since)
-    LEFT JOIN contacts_contact c ON c.id = s.contact_id
-    LEFT JOIN workspaces_workspace w ON w.id = c.workspace_id
-    CROSS JOIN LATERAL (
-        SELECT date_trunc('month', s.since AT TIME ZONE w.time_zone)::date AS floor_month
-    ) m
-),
-fresh_facts AS MATERIALIZED ({
-    _FACTS_SELECT.format(events="e.contact_id = ANY(%(ids)s)", contacts="c.id = ANY(%(ids)s)")
-}),
-old_facts AS MATERIALIZED (
-    SELECT * FROM analytics_customerfacts WHERE contact_id = ANY(%(ids)s)),
-old_months AS MATERIALIZED (
-    SELECT * FROM analytics_contactmonth WHERE contact_id = ANY(%(ids)s)),
-recomputed_months AS MATERIALIZED ({
-    _MONTHS_SELECT.format(
-        source="scope JOIN contacts_event e ON e.contact_id = scope.contact_id "
-        "AND e.occurred_at >= scope.floor_at",
-        events="true",
-    )
-}),
-fresh_months AS MATERIALIZED (
-    SELECT * FROM recomputed_months
-    UNION ALL
-    SELECT o.contact_id, o.workspace_id, o.month, o.events, o.purchases, o.revenue,
-           o.active_days
-    FROM old_months o JOIN scope USING (contact_id) WHERE o.month < scope.floor_month
-),
--- The active days' pairs (each active day with the one before it) of the months that
--- change, before and after, each with the last month kept before them: its pairs are
--- the same on both sides and cancel, and it gives the first changed day its previous.
-last_kept AS MATERIALIZED (
-    SELECT DISTINCT ON (o.contact_id) o.*
-    FROM old_months o JOIN scope USING (contact_id) WHERE o.month < scope.floor_month
-    ORDER BY o.contact_id, o.month DESC
-),
-active_fresh AS (
-    SELECT contact_id, workspace_id, month, active_days FROM recomputed_months
-    UNION ALL SELECT contact_id, workspace_id, month, active_days FROM last_kept
-),
-active_old AS (
-    SELECT o.contact_id, o.workspace_id, o.month, o.active_days
-    FROM old_months o JOIN scope USING (contact_id)
-    WHERE scope.floor_month IS NULL OR o.month >= scope.floor_month
-    UNION ALL SELECT contact_id, workspace_id, month, active_days FROM last_kept
-),
-facts_written AS (
-    INSERT INTO analytics_customerfacts AS f ({_FACTS_COLUMNS})
-    SELECT {_FACTS_COLUMNS} FROM fresh_facts ORDER BY contact_id
-    {_FACTS_CONFLICT}
-    WHERE (f.signup_at, f.signup_month, f.source, f.first_purchase_at, f.first_purchase_month,
-           f.last_purchase_at, f.orders, f.purchases, f.revenue)
-          IS DISTINCT FROM
-          (EXCLUDED.signup_at, EXCLUDED.signup_month, EXCLUDED.source,
-           EXCLUDED.first_purchase_at, EXCLUDED.first_purchase_month,
-           EXCLUDED.last_purchase_at, EXCLUDED.orders, EXCLUDED.purchases, EXCLUDED.revenue)
-),
-facts_gone AS (
-    DELETE FROM analytics_customerfacts f WHERE f.contact_id = ANY(%(ids)s)
-    AND NOT EXISTS (SELECT 1 FROM fresh_facts n WHERE n.contact_id = f.contact_id)
-),
-months_written AS (
-    INSERT INTO analytics_contactmonth AS m ({_MONTHS_COLUMNS})
-    SELECT {_MONTHS_COLUMNS} FROM recomputed_months ORDER BY contact_id, month
-    ON CONFLICT (contact_id, month, workspace_id) DO UPDATE SET
-        events = EXCLUDED.events, purchases = EXCLUDED.purchases, revenue = EXCLUDED.revenue,
-        active_days = EXCLUDED.active_days
-    WHERE (m.events, m.purchases, m.revenue, m.active_days)
-          IS DISTINCT FROM
-          (EXCLUDED.events, EXCLUDED.purchases, EXCLUDED.revenue, EXCLUDED.active_days)
-),
-months_gone AS (
-    DELETE FROM analytics_contactmonth m USING scope
-    WHERE m.contact_id = scope.contact_id AND m.contact_id = ANY(%(ids)s)
-    AND (scope.floor_month IS NULL OR m.month >= scope.floor_month)
-    AND NOT EXISTS (
-        SELECT 1 FROM recomputed_months n WHERE n.contact_id = m.contact_id AND n.month = m.month)
-),
-change AS (
-    {_contribution("fresh_facts", "fresh_months", "true")}
-    UNION ALL
-    {_contribution("old_facts", "old_months", "true", sign="-")}
-    UNION ALL {acquisition_contribution("fresh_facts")}
-    UNION ALL {acquisition_contribution("old_facts", sign="-")}
-    UNION ALL {active_contribution("active_fresh")}
-    UNION ALL {active_contribution("active_old", sign="-")}
-)
-SELECT workspace_id, basis, cohort, month, source,
-       sum(size), sum(active), sum(purchasing), sum(revenue)
-FROM change
-GROUP BY 1, 2, 3, 4, 5
-HAVING (sum(size), sum(active), sum(purchasing), sum(revenue)) <> (0, 0, 0, 0)
-ORDER BY 1, 2, 3, 4, 5
-"""
-
-_ADD_TO_CELLS_SQL = """
-INSERT INTO analytics_cohortcell AS cell
-    (workspace_id, basis, cohort, month, source, size, active, purchasing, revenue)
-SELECT * FROM unnest(%s::bigint[], %s::text[], %s::date[], %s::date[], %s::text[],
-                     %s::int[], %s::int[], %s::int[], %s::numeric[])
-ON CONFLICT (workspace_id, basis, cohort, month, source) DO UPDATE SET
-    size = cell.size + EXCLUDED.size, active = cell.active + EXCLUDED.active,
-    purchasing = cell.purchasing + EXCLUDED.purchasing, revenue = cell.revenue + EXCLUDED.revenue
-"""
-
-
-def customer_rollups_refresh(
-    contact_ids: Collection[int], since: Mapping[int, dt.datetime] | None = None
-) -> None:
-    """Replace these contacts' facts and months, and move the cohort cells by the
-    difference (the hook run after the lifecycle engine evaluated their marks).
-    `since`: for a contact, the earliest moment its news since the last refresh is
-    about (the engine's marks); its months before that one are not read again.
-    Without it, every month is recomputed.
-
-    The caller holds these contacts (the engine's claim: no one else writes their rows
-    meanwhile). The cells, shared by every contact of a cohort, are written last, in
-    key order and in one statement, so they stay locked only until the commit that
-    follows."""
-    ids = sorted(contact_ids)
-    if not ids:
-        return
-    with connection.cursor() as cursor:
-        known = since or {}
-        cursor.execute(_REFRESH_SQL, {"ids": ids, "since": [known.get(i) for i in ids]})
-        change = cursor.fetchall()
-        cells = [row for row in change if row[1] not in KINDS]
-        if cells:
-            cursor.execute(_ADD_TO_CELLS_SQL, [list(column) for column in zip(*cells, strict=True)])
-        tagged_apply(cursor, change)  # then the period sums, in the same order always
-        purchase_days_refresh(cursor, ids)
-        churn_cover_refresh(cursor, ids)  # the stays' cover, by the first purchases
 
 
 def customer_rollups_erase(*, contact_id: int) -> None:
