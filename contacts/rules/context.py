@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from django.db.models import F, Q
@@ -38,11 +39,18 @@ class Scope:
     def of(cls, ids: Sequence[int]) -> Scope:
         return cls(ids=tuple(sorted(set(ids))))
 
+    @cached_property
+    def ids_array(self) -> str:
+        """The ids as one array literal (`'{1,2,3}'`, for `%s::bigint[]`), built once.
+        A batch of thousands of contacts appears in every sub-query of a rule, and
+        psycopg quotes a list parameter element by element each time it appears (~1 s
+        for 20,000 ids in a stage statement's 32 places); a string it quotes at once."""
+        return "{" + ",".join(map(str, self.ids or ())) + "}"
+
     def limit(self, column: str = "contact_id") -> Q:
         if self.ids is not None:
-            # One array parameter, not one per id: a batch of thousands of contacts
-            # appears in every sub-query of the rule.
-            return Q(Sql("{0} = ANY(%s::bigint[])", F(column), params=(list(self.ids),)))
+            # One array parameter, not one per id.
+            return Q(Sql("{0} = ANY(%s::bigint[])", F(column), params=(self.ids_array,)))
         condition = Q()
         if self.low is not None:
             condition &= Q(**{f"{column}__gte": self.low})

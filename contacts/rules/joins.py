@@ -130,7 +130,7 @@ class SummaryJoins:
             params += [self.workspace_id, name]
             if self.scope.ids is not None:
                 where.append('"contact_id" = ANY(%s::bigint[])')
-                params.append(list(self.scope.ids))
+                params.append(self.scope.ids_array)
             for bound, op in ((self.scope.low, ">="), (self.scope.high, "<=")):
                 if bound is not None:
                     where.append(f'"contact_id" {op} %s')

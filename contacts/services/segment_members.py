@@ -117,7 +117,7 @@ def segment_locks(*, workspace_id: int) -> None:
 
 def _limit(scope: Scope) -> tuple[str, list[Any]]:
     if scope.ids is not None:
-        return "m.contact_id = ANY(%s::bigint[])", [list(scope.ids)]
+        return "m.contact_id = ANY(%s::bigint[])", [scope.ids_array]
     return "m.contact_id BETWEEN %s AND %s", [scope.low, scope.high]
 
 

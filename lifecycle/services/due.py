@@ -107,7 +107,7 @@ def contacts_due_store(
     named = {
         "ws": workspace.pk,
         "now": now,
-        "ids": list(scope.ids or ()),
+        "ids": scope.ids_array,
         "low": scope.low,
         "high": scope.high,
     }

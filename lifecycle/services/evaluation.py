@@ -163,7 +163,7 @@ def stages_evaluate(
             "override_pins": override_pins,
             "low": scope.low,
             "high": scope.high,
-            "ids": list(scope.ids or ()),
+            "ids": scope.ids_array,
             **_dated_params(dated or {}),
         },
     )
@@ -215,7 +215,7 @@ def stages_movers(*, workspace: Workspace, scope: Scope, now: dt.datetime) -> li
         "{scope_current}", _scope_sql("cur", scope)
     )
     named = {"ws": workspace.pk, "now": now, "low": scope.low, "high": scope.high}
-    sql, params = merge_params(sql, computed_params, named | {"ids": list(scope.ids or ())})
+    sql, params = merge_params(sql, computed_params, named | {"ids": scope.ids_array})
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("SET LOCAL jit = off")
         cursor.execute("SET LOCAL work_mem = '64MB'")
