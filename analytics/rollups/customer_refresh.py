@@ -67,20 +67,20 @@ recomputed_months AS MATERIALIZED ({
         events="true",
     )
 }),
+kept_months AS MATERIALIZED (
+    SELECT o.* FROM old_months o JOIN scope USING (contact_id)
+    WHERE o.month < scope.floor_month
+),
 fresh_months AS MATERIALIZED (
     SELECT * FROM recomputed_months
     UNION ALL
-    SELECT o.contact_id, o.workspace_id, o.month, o.events, o.purchases, o.revenue,
-           o.active_days
-    FROM old_months o JOIN scope USING (contact_id) WHERE o.month < scope.floor_month
+    SELECT {_MONTHS_COLUMNS} FROM kept_months
 ),
 -- The active days' pairs (each active day with the one before it) of the months that
 -- change, before and after, each with the last month kept before them: its pairs are
 -- the same on both sides and cancel, and it gives the first changed day its previous.
 last_kept AS MATERIALIZED (
-    SELECT DISTINCT ON (o.contact_id) o.*
-    FROM old_months o JOIN scope USING (contact_id) WHERE o.month < scope.floor_month
-    ORDER BY o.contact_id, o.month DESC
+    SELECT DISTINCT ON (contact_id) * FROM kept_months ORDER BY contact_id, month DESC
 ),
 active_fresh AS (
     SELECT contact_id, workspace_id, month, active_days FROM recomputed_months

@@ -17,9 +17,7 @@ from typing import Any
 
 from django.db import connection
 
-from analytics.rollups.periods import (
-    period_rollups_erase,
-)
+from analytics.rollups.periods import period_rollups_erase
 
 _PURCHASE = "e.name = ANY(w.purchase_event_names) AND e.revenue IS NOT NULL"
 

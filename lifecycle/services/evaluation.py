@@ -70,7 +70,7 @@ moved AS (
         entered_at = GREATEST(d.at, cs.entered_at + interval '1 microsecond'),
         pinned = false, pinned_until = NULL
     FROM diff d
-    WHERE cs.contact_id = d.contact_id AND cs.stage_id = d.old_stage AND {scope_moved}
+    WHERE cs.contact_id = d.contact_id AND cs.stage_id = d.old_stage AND {scope_cs}
       AND (%(override_pins)s OR NOT cs.pinned
            OR (cs.pinned_until IS NOT NULL AND cs.pinned_until <= %(now)s))
       -- Every row to move (a subset of `locked`) is locked first: `locked` is read
@@ -150,7 +150,7 @@ def stages_evaluate(
     sql = (
         _APPLY_SQL.replace("{computed}", computed_sql)
         .replace("{scope_current}", _scope_sql("cur", scope))
-        .replace("{scope_moved}", _scope_sql("cs", scope))
+        .replace("{scope_cs}", _scope_sql("cs", scope))
     )
     sql, params = merge_params(
         sql,
