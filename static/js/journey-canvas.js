@@ -485,6 +485,16 @@
     }
   }
 
+  // The open panel drawn again (the catalog arrived): the focus, if it was in the panel,
+  // goes back to the same control, not to the page (where Escape would reach nothing).
+  function redrawPanel() {
+    const controls = () => [...panel.querySelectorAll("input, select, textarea, button, a[href], [tabindex]")];
+    const at = controls().indexOf(document.activeElement);
+    openPanel(state.selected, false);
+    const again = at >= 0 ? controls()[at] : null;
+    if (again) again.focus({ preventScroll: true });
+  }
+
   panel.addEventListener("keydown", (e) => {
     if (e.key === "Escape" && !e.target.closest(".jc-menu")) closePanel(true);
   });
@@ -596,7 +606,7 @@
     data.events = state.catalog.events;
     datalist("jc-events", state.catalog.events || []);
     datalist("jc-attributes", state.catalog.attributes || []);
-    if (state.selected) openPanel(state.selected, false);
+    if (state.selected) redrawPanel();
     canvas.dataset.ready = "true";
   }
 

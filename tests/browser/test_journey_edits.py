@@ -157,6 +157,42 @@ def test_the_canvas_works_from_the_keyboard(page: Page, live_server, owner):
     ]
 
 
+def test_the_focus_stays_put_when_the_rule_catalog_arrives(page: Page, live_server, owner):
+    """The rule catalog loads after the canvas is drawn and redraws an open panel; the
+    marker typing in it keeps the focus (and Escape still closes the panel)."""
+    tpl = email_template(owner.workspace)
+    j = journey(
+        owner.workspace,
+        {"kind": "manual"},
+        [step("hello", "send_email", template_id=tpl.pk, next=None)],
+        live=False,
+    )
+    held: list = []
+    page.route("**/rules/catalog.json", lambda route: held.append(route))
+    log_in(page, live_server.url, owner.user)
+    page.goto(f"/w/acme/journeys/{j.pk}/")
+    page.bring_to_front()
+    page.locator("[data-step=hello] .jc-open").focus()
+    page.keyboard.press("Enter")
+    _focus_is(page, "journey-panel-title")
+    name = page.get_by_label("Step name (optional)")
+    name.focus()
+    page.keyboard.type("Welcome")
+    page.wait_for_function("() => true")  # lets the held request reach the route handler
+    assert len(held) == 1
+    expect(page.locator("#journey-canvas")).not_to_have_attribute("data-ready", "true")
+    held[0].continue_()
+    expect(page.locator("#journey-canvas")).to_have_attribute("data-ready", "true")
+    page.wait_for_function(
+        "() => document.activeElement && document.activeElement.value === 'Welcome'"
+    )
+    page.keyboard.type(" mail")
+    expect(name).to_have_value("Welcome mail")
+    page.keyboard.press("Escape")
+    expect(page.locator("#journey-panel")).to_be_hidden()
+    expect(page.locator(":focus")).to_have_class("jc-open")
+
+
 def test_rules_everywhere_and_deleting_a_branch(page: Page, live_server, owner):
     tpl = email_template(owner.workspace)
     j = journey(
