@@ -9,6 +9,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from config.fields import TenantForeignKey
 from contacts.models import Contact
 from lifecycle.models import Stage
 from workspaces.models import Workspace
@@ -45,10 +46,10 @@ class StageFlowDay(models.Model):
         Workspace, on_delete=models.CASCADE, related_name="+", db_index=False
     )
     day = models.DateField()
-    from_stage = models.ForeignKey(
+    from_stage = TenantForeignKey(
         Stage, null=True, on_delete=models.CASCADE, related_name="+", db_index=False
     )
-    to_stage = models.ForeignKey(Stage, on_delete=models.CASCADE, related_name="+", db_index=False)
+    to_stage = TenantForeignKey(Stage, on_delete=models.CASCADE, related_name="+", db_index=False)
     moves = models.IntegerField(default=0)
 
     class Meta:
@@ -326,7 +327,7 @@ class ClvRefit(models.Model):
     requested_at = models.DateTimeField(default=timezone.now)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
-    model = models.ForeignKey(
+    model = TenantForeignKey(
         "ClvModel", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     error = models.TextField(blank=True, default="")

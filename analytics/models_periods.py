@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from django.db import models
 
+from config.fields import TenantForeignKey
 from lifecycle.models import Stage
 from workspaces.models import Workspace
 
@@ -117,7 +118,7 @@ class AcquisitionDay(models.Model):
 
 class StayLength(models.Model):
     workspace = models.ForeignKey(Workspace, related_name="+", db_index=False, **_DERIVED)
-    stage = models.ForeignKey(Stage, on_delete=models.CASCADE, related_name="+", db_index=False)
+    stage = TenantForeignKey(Stage, on_delete=models.CASCADE, related_name="+", db_index=False)
     open = models.BooleanField(help_text="open stays: day is the day it began, days 0")
     day = models.DateField(help_text="the local day the stay ended (open: began)")
     days = models.IntegerField(help_text="whole days it lasted (floor)")

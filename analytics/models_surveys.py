@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from django.db import models
 
+from config.fields import TenantForeignKey
 from contacts.models import Segment
 from workspaces.models import Workspace
 
@@ -69,7 +70,7 @@ class SurveySegmentAnswerDay(models.Model):
     only while the segment's members follow its rule (`members_ready`)."""
 
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
-    segment = models.ForeignKey(Segment, on_delete=models.CASCADE, related_name="+", db_index=False)
+    segment = TenantForeignKey(Segment, on_delete=models.CASCADE, related_name="+", db_index=False)
     survey_id = models.BigIntegerField()
     day = models.DateField()
     stage_name = models.CharField(max_length=200, blank=True, default="")
@@ -101,7 +102,7 @@ class SurveySegmentSendDay(models.Model):
     segment; a joining or leaving contact's messages are added or taken out)."""
 
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
-    segment = models.ForeignKey(Segment, on_delete=models.CASCADE, related_name="+", db_index=False)
+    segment = TenantForeignKey(Segment, on_delete=models.CASCADE, related_name="+", db_index=False)
     survey_id = models.BigIntegerField()
     day = models.DateField()
     stage_name = models.CharField(max_length=200, blank=True, default="")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.contrib.postgres.fields import ArrayField
 from django.db import models
 
+from config.fields import TenantForeignKey
 from workspaces.models import Workspace
 
 PRODUCT_ID_MAX = 200
@@ -305,7 +306,7 @@ class ProductFeedRun(models.Model):
     """One fetch of a feed: what came of it, shown on the catalogue's settings page."""
 
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
-    feed = models.ForeignKey(ProductFeed, on_delete=models.CASCADE, related_name="runs")
+    feed = TenantForeignKey(ProductFeed, on_delete=models.CASCADE, related_name="runs")
     url = models.CharField(max_length=URL_MAX)
     status = models.CharField(max_length=10, choices=FeedRunStatus.choices)
     reason = models.CharField(max_length=500, blank=True, default="")
@@ -334,7 +335,7 @@ class MessageProduct(models.Model):
 
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
     message_id = models.BigIntegerField()  # messaging's Message; kept when it is purged
-    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="+")
+    product = TenantForeignKey(Product, on_delete=models.CASCADE, related_name="+")
     kind = models.CharField(max_length=40)
     url = models.CharField(max_length=URL_MAX, blank=True, default="")
     shown_at = models.DateTimeField()

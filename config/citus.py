@@ -17,13 +17,14 @@ by `manage.py citus_distribute` on a deployment.
 Reference tables come first: a distributed table's foreign key to a global table is
 only accepted once that table is a reference table. Citus refuses a table whose
 primary key, unique constraints or foreign keys to other tenant tables leave out
-workspace_id; those are the schema's part of issue 20 (docs/scaling.md, "Status")."""
+workspace_id: config/tenant_keys.py gives every tenant table such keys."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from django.apps import apps
+from django.apps.registry import Apps
 from django.core.exceptions import FieldDoesNotExist
 from django.db import connection, models
 
@@ -64,19 +65,31 @@ def _tenant(model: type[models.Model]) -> bool:
     return isinstance(field, models.ForeignKey) and not field.null
 
 
-def _tables() -> list[type[models.Model]]:
-    """Every concrete model with a table of its own (auto-created m2m tables too)."""
+def tenant(model: type[models.Model]) -> bool:
+    """Whether the model's table is distributed by workspace_id (its primary key then
+    carries the workspace too: config/tenant_keys.py)."""
+    meta = model._meta
+    return (
+        meta.app_label in OUR_APPS
+        and meta.db_table not in GLOBAL_TABLES | REFERENCE_TENANT_TABLES
+        and _tenant(model)
+    )
+
+
+def _tables(registry: Apps = apps) -> list[type[models.Model]]:
+    """Every concrete model with a table of its own (auto-created m2m tables too), of
+    the running code or of a migration's state (`registry`)."""
     found: dict[str, type[models.Model]] = {}
-    for model in apps.get_models(include_auto_created=True):
+    for model in registry.get_models(include_auto_created=True):
         meta = model._meta
         if meta.managed and not meta.proxy and not meta.swapped:
             found.setdefault(meta.db_table, model)
     return [found[name] for name in sorted(found)]
 
 
-def layout() -> Layout:
+def layout(registry: Apps = apps) -> Layout:
     distributed, reference, unplaced = [], [], []
-    for model in _tables():
+    for model in _tables(registry):
         table = model._meta.db_table
         if (
             table in GLOBAL_TABLES | REFERENCE_TENANT_TABLES
@@ -88,14 +101,16 @@ def layout() -> Layout:
         else:
             unplaced.append(table)
     return Layout(
-        distributed=distributed, reference=_referenced_first(reference), unplaced=unplaced
+        distributed=distributed,
+        reference=_referenced_first(reference, registry),
+        unplaced=unplaced,
     )
 
 
-def _referenced_first(tables: list[str]) -> list[str]:
+def _referenced_first(tables: list[str], registry: Apps) -> list[str]:
     """Global tables ordered so that a table comes after those its foreign keys name
     (create_reference_table wants the tables it references to be Citus tables)."""
-    by_table = {m._meta.db_table: m for m in _tables()}
+    by_table = {m._meta.db_table: m for m in _tables(registry)}
     wanted, ordered, seen = set(tables), [], set()
 
     def visit(table: str) -> None:

@@ -107,6 +107,9 @@ TEMPLATES = [
 # Unset: the embedded servers under ./.data (scripts/services.py starts them).
 DATABASE_URL = env.str("DATABASE_URL", default="") or embedded.database_url()
 DATABASES = {"default": env.db_url_config(DATABASE_URL)}
+# Django's PostgreSQL backend, told that tenant tables are keyed with their workspace
+# (config/postgres/base.py).
+DATABASES["default"]["ENGINE"] = "config.postgres"
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DATABASES["default"].setdefault("OPTIONS", {})

@@ -7,6 +7,7 @@ from django.db.models import Q
 from django.db.models.functions import Now
 from django.utils import timezone
 
+from config.fields import TenantForeignKey, TenantOneToOneField
 from contacts.models import Contact
 from workspaces.models import ApiKey, User, Workspace
 
@@ -52,13 +53,13 @@ class ContactStage(models.Model):
     """Where a contact is now. A manual move may pin it there (until a date, or until
     unpinned); rules do not move pinned contacts."""
 
-    contact = models.OneToOneField(
+    contact = TenantOneToOneField(
         Contact, primary_key=True, on_delete=models.CASCADE, related_name="lifecycle"
     )
     workspace = models.ForeignKey(
         Workspace, on_delete=models.CASCADE, related_name="+", db_index=False
     )
-    stage = models.ForeignKey(Stage, on_delete=models.RESTRICT, related_name="+", db_index=False)
+    stage = TenantForeignKey(Stage, on_delete=models.RESTRICT, related_name="+", db_index=False)
     entered_at = models.DateTimeField(default=timezone.now)
     pinned = models.BooleanField(default=False)
     pinned_until = models.DateTimeField(null=True, blank=True)
@@ -82,7 +83,7 @@ class ContactDue(models.Model):
     change to its data (a mark) or to the rules can move it. The due evaluation reads
     the rows whose moment has come, by (workspace, due_at)."""
 
-    contact = models.OneToOneField(
+    contact = TenantOneToOneField(
         Contact, primary_key=True, on_delete=models.CASCADE, related_name="+"
     )
     workspace = models.ForeignKey(
@@ -114,15 +115,15 @@ class StageTransition(models.Model):
     workspace = models.ForeignKey(
         Workspace, on_delete=models.CASCADE, related_name="+", db_index=False
     )
-    contact = models.ForeignKey(
+    contact = TenantForeignKey(
         Contact, on_delete=models.CASCADE, related_name="stage_transitions", db_index=False
     )
     # Sweeps write transitions by the hundred thousand; only the indexes below are
     # kept (reads go by contact or by workspace and time), so no per-FK indexes.
-    from_stage = models.ForeignKey(
+    from_stage = TenantForeignKey(
         Stage, null=True, blank=True, on_delete=models.RESTRICT, related_name="+", db_index=False
     )
-    to_stage = models.ForeignKey(Stage, on_delete=models.RESTRICT, related_name="+", db_index=False)
+    to_stage = TenantForeignKey(Stage, on_delete=models.RESTRICT, related_name="+", db_index=False)
     # Two times: `at` is when the move happened in the contact's life (the event or
     # the time boundary that caused it; what analytics read), `recorded_at` when
     # Stagecraft learned it (a history import or a late event records moves in the past).

@@ -16,6 +16,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from config.fields import TenantForeignKey
 from config.ids import uuid7
 from contacts.models import Channel, Contact
 
@@ -129,7 +130,7 @@ class Message(models.Model):
         Workspace, on_delete=models.CASCADE, related_name="+", db_index=False
     )
     # Null only for a test send to an address (is_test).
-    contact = models.ForeignKey(
+    contact = TenantForeignKey(
         Contact,
         null=True,
         blank=True,
@@ -138,7 +139,7 @@ class Message(models.Model):
         db_index=False,
     )
     channel = models.CharField(max_length=8, choices=Channel.choices)
-    template = models.ForeignKey(
+    template = TenantForeignKey(
         Template, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     # Where the message came from, one way for every origin: `origin_kind` names the
@@ -246,7 +247,7 @@ class SandboxDelivery(models.Model):
     outbox shows these."""
 
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
-    message = models.ForeignKey(
+    message = TenantForeignKey(
         Message, null=True, on_delete=models.SET_NULL, related_name="+", db_index=False
     )
     message_uuid = models.UUIDField()
@@ -281,7 +282,7 @@ class TrackingEvent(models.Model):
         CLICK = "click", "Click"
 
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
-    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="+")
+    message = TenantForeignKey(Message, on_delete=models.CASCADE, related_name="+")
     kind = models.CharField(max_length=8, choices=Kind.choices)
     url = models.TextField(blank=True, default="")
     user_agent = models.CharField(max_length=500, blank=True, default="")

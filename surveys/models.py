@@ -6,6 +6,7 @@ from __future__ import annotations
 from django.db import models
 from django.utils import timezone
 
+from config.fields import TenantForeignKey
 from contacts.models import Contact
 from lifecycle.models import Stage
 from workspaces.models import Workspace
@@ -81,8 +82,8 @@ class SurveyResponse(models.Model):
     the row is kept with `is_bot` and counted nowhere (docs/surveys.md)."""
 
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
-    survey = models.ForeignKey(Survey, on_delete=models.CASCADE, related_name="responses")
-    contact = models.ForeignKey(
+    survey = TenantForeignKey(Survey, on_delete=models.CASCADE, related_name="responses")
+    contact = TenantForeignKey(
         Contact, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
     )
     send_key = models.CharField(max_length=64)
@@ -92,7 +93,7 @@ class SurveyResponse(models.Model):
     channel = models.CharField(max_length=8, choices=Channel.choices)
     message_id = models.BigIntegerField(null=True, blank=True)
     # The stage the contact was in when answering (kept by name too: stages change).
-    stage = models.ForeignKey(
+    stage = TenantForeignKey(
         Stage, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     stage_name = models.CharField(max_length=200, blank=True, default="")
@@ -133,7 +134,7 @@ class ContactSurveyFacts(models.Model):
     compile to one indexed join."""
 
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
-    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="+")
+    contact = TenantForeignKey(Contact, on_delete=models.CASCADE, related_name="+")
     nps_score = models.SmallIntegerField(null=True, blank=True)
     nps_category = models.CharField(max_length=10, blank=True, default="")
     nps_answered_at = models.DateTimeField(null=True, blank=True)
@@ -158,8 +159,8 @@ class ReviewRequest(models.Model):
     the asking message's idempotency key so the hosted page can list them."""
 
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
-    survey = models.ForeignKey(Survey, on_delete=models.CASCADE, related_name="+")
-    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="+")
+    survey = TenantForeignKey(Survey, on_delete=models.CASCADE, related_name="+")
+    contact = TenantForeignKey(Contact, on_delete=models.CASCADE, related_name="+")
     message_key = models.CharField(max_length=200)
     order_id = models.CharField(max_length=200, blank=True, default="")
     # [{"id": "SKU-1", "name": "Blue mug"}, ...]: the products to review (none: the order).
@@ -195,8 +196,8 @@ class Review(models.Model):
     moderation again."""
 
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
-    survey = models.ForeignKey(Survey, on_delete=models.CASCADE, related_name="reviews")
-    contact = models.ForeignKey(
+    survey = TenantForeignKey(Survey, on_delete=models.CASCADE, related_name="reviews")
+    contact = TenantForeignKey(
         Contact, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
     )
     send_key = models.CharField(max_length=64)

@@ -5,13 +5,17 @@ added later follows them too:
 
 1. a tenant table (every table of our apps but the few global ones in `GLOBAL`) has
    a NOT NULL `workspace` foreign key;
-2. every unique constraint, unique field and unique index of a tenant table includes
-   `workspace_id` (primary keys aside: composite keys are not applied yet);
+2. every primary key, unique constraint, unique field and unique index of a tenant
+   table includes `workspace_id` (primary keys in the database: `(id, workspace_id)`,
+   config/tenant_keys.py);
 3. a foreign key between our tables joins two tables that both carry `workspace_id`
    (so a join can include it and Citus co-locates them) or points to a global table,
    and a global table points only to global tables (Citus refuses a reference table
-   pointing into a distributed one). Django's foreign keys are single-column: that
-   the join includes `workspace_id` is a rule for the SQL, not checked here;
+   pointing into a distributed one). Between two tenant tables the key is a
+   `config.fields.TenantForeignKey` (or has no database constraint on purpose), and
+   the database holds its composite constraint `(column, workspace_id)`: a row can
+   only point at a row of its own workspace. That a join includes `workspace_id` is a
+   rule for the SQL, not checked here;
 4. every queue claim (`SKIP LOCKED`) filters by workspace.
 
 Each rule is also shown to catch a planted violation (`test_*_catch_*`)."""
@@ -30,6 +34,7 @@ from django.db.migrations.loader import MigrationLoader
 from django.test.utils import isolate_apps
 
 from config.citus import GLOBAL_TABLES, REFERENCE_TENANT_TABLES, layout
+from config.fields import TenantForeignKey
 from workspaces.models import Workspace
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -113,6 +118,17 @@ def _relation_problems(model: type[models.Model]) -> list[str]:
                 problems.append(f"{label}.{field.name}: a global table points to tenant {to}")
         elif to not in GLOBAL and not _carries_workspace(target):
             problems.append(f"{label}.{field.name} points to {to}, which has no workspace")
+        elif (
+            to not in GLOBAL
+            and to not in REFERENCE_UNIQUES
+            and getattr(field, "db_constraint", False)
+            and _carries_workspace(model)
+        ):
+            problems.append(
+                f"{label}.{field.name} is a single-column key to tenant {to}: "
+                "make it a config.fields.TenantForeignKey (and end the migration with "
+                "config.tenant_keys.TenantKeys())"
+            )
     return problems
 
 
@@ -155,7 +171,8 @@ def test_the_migrations_final_state_follows_the_data_rules():
 @pytest.mark.django_db
 def test_the_migrated_database_follows_the_data_rules():
     """What the migrations built, raw SQL included: every unique index of a tenant
-    table has workspace_id among its columns, and the column is NOT NULL."""
+    table, its primary key's too, has workspace_id among its columns (a reference
+    table's key aside: copied whole to every node), and the column is NOT NULL."""
     problems = []
     with connection.cursor() as cursor:
         for model in apps.get_models(include_auto_created=True):
@@ -170,7 +187,8 @@ def test_the_migrated_database_follows_the_data_rules():
             allowed = REFERENCE_UNIQUES.get(label, set())
             for name, c in connection.introspection.get_constraints(cursor, table).items():
                 global_unique = c["unique"] and "workspace_id" not in c["columns"]
-                if global_unique and not c["primary_key"] and name not in allowed:
+                reference_key = c["primary_key"] and label in REFERENCE_UNIQUES
+                if global_unique and name not in allowed and not reference_key:
                     problems.append(f"{table}: unique {name} {c['columns']}")
     assert problems == []
 
@@ -273,7 +291,15 @@ def test_the_model_rules_catch_planted_violations():
         class Meta:
             app_label = "contacts"
 
-    found = rule_violations([Parent, Orphan, Child])
+    class Sibling(models.Model):  # noqa: DJ008 (a plain key to a tenant table, a right one)
+        workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+        parent = models.ForeignKey(Parent, on_delete=models.CASCADE, related_name="+")
+        other = TenantForeignKey(Parent, on_delete=models.CASCADE, related_name="+")
+
+        class Meta:
+            app_label = "contacts"
+
+    found = rule_violations([Parent, Orphan, Child, Sibling])
     assert rule_violations([Parent]) == []
     assert found == [
         "contacts.Orphan has no NOT NULL workspace",
@@ -281,6 +307,9 @@ def test_the_model_rules_catch_planted_violations():
         "contacts.Orphan constraint planted ['parent', 'code'] lacks workspace",
         "contacts.Child.orphan points to contacts.Orphan, which has no workspace",
         "contacts.Child has no NOT NULL workspace",
+        "contacts.Sibling.parent is a single-column key to tenant contacts.Parent: make it "
+        "a config.fields.TenantForeignKey (and end the migration with "
+        "config.tenant_keys.TenantKeys())",
     ]
 
 

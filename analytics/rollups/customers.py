@@ -48,7 +48,7 @@ LEFT JOIN (
 WHERE {{contacts}}
 """
 _FACTS_CONFLICT = """
-ON CONFLICT (contact_id) DO UPDATE SET
+ON CONFLICT (contact_id, workspace_id) DO UPDATE SET
     signup_at = EXCLUDED.signup_at, signup_month = EXCLUDED.signup_month,
     source = EXCLUDED.source, first_purchase_at = EXCLUDED.first_purchase_at,
     first_purchase_month = EXCLUDED.first_purchase_month,

@@ -13,6 +13,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from config.fields import TenantForeignKey
 from contacts.models import Channel
 from messaging.models import Message, Origin, Template
 from workspaces.models import Workspace
@@ -52,7 +53,7 @@ class Broadcast(models.Model):
     # The template everyone gets; with variants, the default variant's template.
     # RESTRICT, not PROTECT: a template in use cannot be deleted, but a workspace (with
     # its broadcasts and templates together) can.
-    template = models.ForeignKey(Template, on_delete=models.RESTRICT, related_name="+")
+    template = TenantForeignKey(Template, on_delete=models.RESTRICT, related_name="+")
     include_segment_ids = _ids()
     include_stage_ids = _ids()
     exclude_segment_ids = _ids()
@@ -90,7 +91,7 @@ class Broadcast(models.Model):
     materialise_heartbeat = models.DateTimeField(null=True, blank=True)
     first_due_at = models.DateTimeField(null=True, blank=True)
     winner_due_at = models.DateTimeField(null=True, blank=True)
-    winner_variant = models.ForeignKey(
+    winner_variant = TenantForeignKey(
         "campaigns.BroadcastVariant",
         null=True,
         blank=True,
@@ -148,11 +149,11 @@ class BroadcastVariant(models.Model):
     workspace = models.ForeignKey(
         Workspace, on_delete=models.CASCADE, related_name="+", db_index=False
     )
-    broadcast = models.ForeignKey(Broadcast, on_delete=models.CASCADE, related_name="variants")
+    broadcast = TenantForeignKey(Broadcast, on_delete=models.CASCADE, related_name="variants")
     label = models.CharField(max_length=20)
     # RESTRICT, not PROTECT: a template in use cannot be deleted, but a workspace (with
     # its broadcasts and templates together) can.
-    template = models.ForeignKey(Template, on_delete=models.RESTRICT, related_name="+")
+    template = TenantForeignKey(Template, on_delete=models.RESTRICT, related_name="+")
     weight = models.PositiveIntegerField(default=1)
     is_default = models.BooleanField(default=False)
     # A test of send time: this arm goes at each contact's best time within 24 h of

@@ -13,6 +13,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from config.fields import TenantForeignKey
 from contacts.models import Contact
 from workspaces.models import Workspace
 
@@ -123,7 +124,7 @@ class JourneyStep(models.Model):
     workspace = models.ForeignKey(
         Workspace, on_delete=models.CASCADE, related_name="+", db_index=False
     )
-    journey = models.ForeignKey(Journey, on_delete=models.CASCADE, related_name="steps")
+    journey = TenantForeignKey(Journey, on_delete=models.CASCADE, related_name="steps")
     key = models.SlugField(max_length=40)
     kind = models.CharField(max_length=20, choices=StepKind.choices)
     name = models.CharField(max_length=200, blank=True, default="")
@@ -167,11 +168,11 @@ class JourneyEnrolment(models.Model):
     """A contact's pass through a journey: where it is and when that step is due."""
 
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
-    journey = models.ForeignKey(Journey, on_delete=models.CASCADE, related_name="enrolments")
-    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="+")
+    journey = TenantForeignKey(Journey, on_delete=models.CASCADE, related_name="enrolments")
+    contact = TenantForeignKey(Contact, on_delete=models.CASCADE, related_name="+")
     # None with status active: entered, not yet started (the first run places it).
     # Steps are never deleted but with their journey (a removed step is kept, marked).
-    step = models.ForeignKey(
+    step = TenantForeignKey(
         JourneyStep, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
     )
     status = models.CharField(
@@ -234,8 +235,8 @@ class JourneySegmentMember(models.Model):
     workspace = models.ForeignKey(
         Workspace, on_delete=models.CASCADE, related_name="+", db_index=False
     )
-    journey = models.ForeignKey(Journey, on_delete=models.CASCADE, related_name="+")
-    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="+")
+    journey = TenantForeignKey(Journey, on_delete=models.CASCADE, related_name="+")
+    contact = TenantForeignKey(Contact, on_delete=models.CASCADE, related_name="+")
 
     class Meta:
         constraints = [
@@ -255,7 +256,7 @@ class JourneyScanMark(models.Model):
     workers never judge one window and a retried run starts where the last one ended."""
 
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
-    journey = models.ForeignKey(Journey, on_delete=models.CASCADE, related_name="+")
+    journey = TenantForeignKey(Journey, on_delete=models.CASCADE, related_name="+")
     scanned_until = models.DateTimeField()
 
     class Meta:

@@ -11,6 +11,7 @@ from django.db.models import Q
 from django.db.models.functions import Now
 from django.utils import timezone
 
+from config.fields import TenantForeignKey
 from contacts.models.exports import ContactExport as ContactExport
 from contacts.models.saved_views import SavedView as SavedView
 from contacts.models.segments import Segment as Segment
@@ -129,7 +130,7 @@ class Event(models.Model):
     workspace = models.ForeignKey(
         Workspace, on_delete=models.CASCADE, related_name="+", db_index=False
     )
-    contact = models.ForeignKey(
+    contact = TenantForeignKey(
         Contact, on_delete=models.CASCADE, related_name="events", db_index=False
     )
     name = models.CharField(max_length=200)
@@ -166,7 +167,7 @@ class ConsentChange(models.Model):
     """The history of a contact's consent per channel: when, what, and from where."""
 
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
-    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="consent_changes")
+    contact = TenantForeignKey(Contact, on_delete=models.CASCADE, related_name="consent_changes")
     channel = models.CharField(max_length=8, choices=Channel.choices)
     status = models.CharField(max_length=16)
     source = models.CharField(max_length=64)
@@ -280,7 +281,7 @@ class ImportRowError(models.Model):
     workspace = models.ForeignKey(
         Workspace, on_delete=models.CASCADE, related_name="+", db_index=False
     )
-    job = models.ForeignKey(ImportJob, on_delete=models.CASCADE, related_name="row_errors")
+    job = TenantForeignKey(ImportJob, on_delete=models.CASCADE, related_name="row_errors")
     row_number = models.PositiveIntegerField(help_text="The line in the file; the header is 1.")
     reason = models.TextField()
     values = models.JSONField(default=dict)
@@ -306,7 +307,7 @@ class ContactMark(models.Model):
     that a mark survives any restart (contacts/services/marks.py)."""
 
     id = models.BigAutoField(primary_key=True)
-    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="+", db_index=False)
+    contact = TenantForeignKey(Contact, on_delete=models.CASCADE, related_name="+", db_index=False)
     workspace = models.ForeignKey(
         Workspace, on_delete=models.CASCADE, related_name="+", db_index=False
     )
@@ -361,7 +362,7 @@ class EventSummary(models.Model):
     raw events, which stay the definition. Rules read it instead of aggregating raw
     events on every evaluation."""
 
-    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="+", db_index=False)
+    contact = TenantForeignKey(Contact, on_delete=models.CASCADE, related_name="+", db_index=False)
     workspace = models.ForeignKey(
         Workspace, on_delete=models.CASCADE, related_name="+", db_index=False
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.db import models
 from django.utils import timezone
 
+from config.fields import TenantForeignKey
 from workspaces.models import User, Workspace
 
 
@@ -48,9 +49,9 @@ class SegmentMember(models.Model):
     workspace = models.ForeignKey(
         Workspace, on_delete=models.CASCADE, related_name="+", db_index=False
     )
-    segment = models.ForeignKey(Segment, on_delete=models.CASCADE, related_name="+", db_index=False)
+    segment = TenantForeignKey(Segment, on_delete=models.CASCADE, related_name="+", db_index=False)
     # Indexed on its own: an erased contact's rows go by contact id.
-    contact = models.ForeignKey("contacts.Contact", on_delete=models.CASCADE, related_name="+")
+    contact = TenantForeignKey("contacts.Contact", on_delete=models.CASCADE, related_name="+")
 
     def __str__(self) -> str:
         return f"contact {self.contact_id} in segment {self.segment_id}"

@@ -53,7 +53,8 @@ INSERT INTO lifecycle_contactdue AS x (contact_id, workspace_id, due_at, compute
 SELECT d.contact_id, %(ws)s, d.due_at, statement_timestamp() FROM due d
 JOIN contacts_contact ct ON ct.id = d.contact_id AND ct.workspace_id = %(ws)s
 ORDER BY d.contact_id
-ON CONFLICT (contact_id) DO UPDATE SET due_at = EXCLUDED.due_at, computed_at = EXCLUDED.computed_at
+ON CONFLICT (contact_id, workspace_id)
+DO UPDATE SET due_at = EXCLUDED.due_at, computed_at = EXCLUDED.computed_at
 WHERE x.computed_at <= EXCLUDED.computed_at AND x.due_at IS DISTINCT FROM EXCLUDED.due_at
 """
 

@@ -87,7 +87,7 @@ entered AS (
     SELECT d.contact_id, %(ws)s, d.new_stage, d.at, false
     FROM diff d WHERE d.old_stage IS NULL
     ORDER BY d.contact_id
-    ON CONFLICT (contact_id) DO NOTHING
+    ON CONFLICT (contact_id, workspace_id) DO NOTHING
     RETURNING contact_id, NULL::bigint AS old_stage, stage_id AS new_stage, entered_at AS at,
               NULL::bigint AS event_id, ''::text AS event_name
 )

@@ -182,7 +182,7 @@ entered AS (
     SELECT f.contact_id, %(ws)s, f.stage, f.t, false FROM final f
     WHERE NOT EXISTS (SELECT 1 FROM lifecycle_contactstage cs WHERE cs.contact_id = f.contact_id)
     ORDER BY f.contact_id
-    ON CONFLICT (contact_id) DO NOTHING
+    ON CONFLICT (contact_id, workspace_id) DO NOTHING
     RETURNING contact_id
 )
 SELECT (SELECT count(*) FROM inserted),

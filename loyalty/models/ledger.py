@@ -6,6 +6,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from config.fields import TenantForeignKey
 from contacts.models import Contact
 from workspaces.models import Workspace
 
@@ -15,7 +16,7 @@ class PointsBalance(models.Model):
     that appends each one (under this row's lock). Never negative."""
 
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
-    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="+")
+    contact = TenantForeignKey(Contact, on_delete=models.CASCADE, related_name="+")
     balance = models.BigIntegerField(default=0)
     earned_total = models.BigIntegerField(default=0)
     redeemed_total = models.BigIntegerField(default=0)

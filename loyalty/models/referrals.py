@@ -8,6 +8,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from config.fields import TenantForeignKey
 from contacts.models import Contact
 from loyalty.models.rewards import Reward
 from workspaces.models import Workspace
@@ -37,11 +38,11 @@ class ReferralSettings(models.Model):
     min_amount = models.DecimalField(max_digits=12, decimal_places=2, default=0)
     within_days = models.PositiveIntegerField(null=True, blank=True)
     referrer_points = models.PositiveIntegerField(default=0)
-    referrer_reward = models.ForeignKey(
+    referrer_reward = TenantForeignKey(
         Reward, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     friend_points = models.PositiveIntegerField(default=0)
-    friend_reward = models.ForeignKey(
+    friend_reward = TenantForeignKey(
         Reward, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     hold_days = models.PositiveIntegerField(default=14)
@@ -56,12 +57,13 @@ class ReferralSettings(models.Model):
 
 
 class ReferralCode(models.Model):
-    """A contact's code, shared as /r/<code>. Unique per workspace (as every unique
-    constraint); generated so that it is also unique across workspaces, since the
-    public link names no workspace (services/referrals.py)."""
+    """A contact's code, shared as /r/<workspace id>/<code>. Unique per workspace (as
+    every unique constraint); generated so that it is also unique across workspaces,
+    since links shared before they named the workspace are still looked up by the
+    code alone (services/referrals.py)."""
 
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
-    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="+")
+    contact = TenantForeignKey(Contact, on_delete=models.CASCADE, related_name="+")
     code = models.CharField(max_length=32)
     created_at = models.DateTimeField(default=timezone.now)
 
@@ -82,7 +84,7 @@ class ReferralVisit(models.Model):
     """A visit of a landing page: the IP is kept only as a keyed hash."""
 
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
-    code = models.ForeignKey(ReferralCode, on_delete=models.CASCADE, related_name="visits")
+    code = TenantForeignKey(ReferralCode, on_delete=models.CASCADE, related_name="visits")
     ip_hash = models.CharField(max_length=64, blank=True, default="")
     user_agent = models.CharField(max_length=300, blank=True, default="")
     at = models.DateTimeField(default=timezone.now)
@@ -111,10 +113,10 @@ class Referral(models.Model):
     `hold_until` is when the rewards may be paid."""
 
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
-    referrer = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="+")
-    referred = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="+")
+    referrer = TenantForeignKey(Contact, on_delete=models.CASCADE, related_name="+")
+    referred = TenantForeignKey(Contact, on_delete=models.CASCADE, related_name="+")
     code = models.CharField(max_length=32)
-    visit = models.ForeignKey(
+    visit = TenantForeignKey(
         ReferralVisit, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     ip_hash = models.CharField(max_length=64, blank=True, default="")

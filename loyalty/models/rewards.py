@@ -6,6 +6,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from config.fields import TenantForeignKey
 from contacts.models import Contact
 from loyalty.models.ledger import LedgerEntry
 from workspaces.models import Workspace
@@ -47,13 +48,13 @@ class Redemption(models.Model):
     """A contact's points spent on a reward, with the code it was given (if any)."""
 
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
-    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="+")
+    contact = TenantForeignKey(Contact, on_delete=models.CASCADE, related_name="+")
     # A redeemed reward is not deleted (services/rewards.py refuses it); CASCADE lets a
     # workspace's deletion take both (PROTECT would refuse that too).
-    reward = models.ForeignKey(Reward, on_delete=models.CASCADE, related_name="redemptions")
+    reward = TenantForeignKey(Reward, on_delete=models.CASCADE, related_name="redemptions")
     points = models.PositiveIntegerField()
     # Goes with its entry, which goes with its contact (erasure).
-    entry = models.ForeignKey(
+    entry = TenantForeignKey(
         LedgerEntry, on_delete=models.CASCADE, related_name="+", db_index=False
     )
     code = models.CharField(max_length=100, blank=True, default="")
@@ -80,9 +81,9 @@ class RewardCode(models.Model):
     redemption that took it."""
 
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
-    reward = models.ForeignKey(Reward, on_delete=models.CASCADE, related_name="codes")
+    reward = TenantForeignKey(Reward, on_delete=models.CASCADE, related_name="codes")
     code = models.CharField(max_length=100)
-    redemption = models.ForeignKey(
+    redemption = TenantForeignKey(
         Redemption,
         null=True,
         blank=True,
@@ -94,7 +95,7 @@ class RewardCode(models.Model):
     # A code given in a message (template variable `reward_<id>_code`) rather than
     # bought: the contact it went to and `message:<id>:<reward>`, so a message rendered
     # again (a retry) shows the same code (services/message_codes.py).
-    contact = models.ForeignKey(
+    contact = TenantForeignKey(
         Contact, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
     )
     message_key = models.CharField(max_length=100, blank=True, default="")

@@ -7,6 +7,7 @@ from decimal import Decimal
 from django.db import models
 from django.utils import timezone
 
+from config.fields import TenantForeignKey
 from contacts.models import Contact
 from workspaces.models import Workspace
 
@@ -42,8 +43,8 @@ class ContactTier(models.Model):
     """A contact's tier now (none: below every threshold) and since when."""
 
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
-    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="+")
-    tier = models.ForeignKey(
+    contact = TenantForeignKey(Contact, on_delete=models.CASCADE, related_name="+")
+    tier = TenantForeignKey(
         Tier, null=True, blank=True, on_delete=models.SET_NULL, related_name="members"
     )
     since = models.DateTimeField(default=timezone.now)
@@ -73,11 +74,11 @@ class TierChange(models.Model):
     names are kept: tiers are renamed."""
 
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
-    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="+")
-    from_tier = models.ForeignKey(
+    contact = TenantForeignKey(Contact, on_delete=models.CASCADE, related_name="+")
+    from_tier = TenantForeignKey(
         Tier, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    to_tier = models.ForeignKey(
+    to_tier = TenantForeignKey(
         Tier, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     from_name = models.CharField(max_length=200, blank=True, default="")

@@ -1,0 +1,45 @@
+"""Foreign keys between two tenant tables (issue 20, docs/scaling.md "Keys").
+
+Citus distributes every tenant table by `workspace_id` and accepts a foreign key
+between two of them only if it carries that column on both sides. So in the database
+such a key is composite: `(contact_id, workspace_id)` references the contact's primary
+key `(id, workspace_id)`, one workspace on both ends. Django's foreign keys are
+single-column; these fields are Django's (joins, cascades in the ORM, forms, admin
+work as before) without the single-column constraint Django would create. The
+composite constraint is the migrations' `config.tenant_keys.TenantKeys`, and
+`tests/test_schema_rules.py` fails on a key between tenant tables that is not one of
+these fields or whose composite constraint is missing."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import models
+
+
+class TenantForeignKey(models.ForeignKey):
+    """A ForeignKey from a tenant table to another; the database's constraint is the
+    composite one that `TenantKeys` adds."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs["db_constraint"] = False
+        super().__init__(*args, **kwargs)
+
+    def deconstruct(self) -> Any:
+        name, path, args, kwargs = super().deconstruct()
+        kwargs.pop("db_constraint", None)
+        return name, path, args, kwargs
+
+
+class TenantOneToOneField(models.OneToOneField):
+    """A OneToOneField from a tenant table to another (a contact's row of derived
+    data); the database's constraint is the composite one that `TenantKeys` adds."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs["db_constraint"] = False
+        super().__init__(*args, **kwargs)
+
+    def deconstruct(self) -> Any:
+        name, path, args, kwargs = super().deconstruct()
+        kwargs.pop("db_constraint", None)
+        return name, path, args, kwargs
