@@ -200,6 +200,7 @@ def main() -> None:
 
     from messaging.models import Message
     from messaging.services import template_create
+    from messaging.services.outgoing import message_id_header
     from tests.messaging.servers import PostmarkStub, SmtpSink
     from workspaces.services import Actor, workspace_provision
 
@@ -280,8 +281,7 @@ def main() -> None:
             "smtp",
         )
         smtp_ids = sink.message_ids()
-    domain = settings.MESSAGING_MAIL_DOMAIN
-    smtp_expected = {f"<{u}@{domain}>" for u in Message.objects.values_list("uuid", flat=True)}
+    smtp_expected = {message_id_header(m) for m in Message.objects.only("uuid", "workspace_id")}
     smtp_dup = sum(n - 1 for n in smtp_ids.values())
     smtp_lost = len(smtp_expected - set(smtp_ids))
 

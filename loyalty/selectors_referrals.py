@@ -22,7 +22,10 @@ def referral_link_for(*, contact: Contact) -> str | None:
     code = referral_code_ensure(contact=contact)
     if code is None:
         return None
-    path = reverse("loyalty_public:referral-landing", kwargs={"code": code.code})
+    path = reverse(
+        "loyalty_public:referral-landing",
+        kwargs={"workspace_id": contact.workspace_id, "code": code.code},
+    )
     base = settings.BASE_URL
     return f"{base}{path}"
 

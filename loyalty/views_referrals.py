@@ -1,6 +1,6 @@
 """Dashboard pages of the referral programme (Settings → Referrals: the settings for
 admins; the review queue of flagged referrals for marketers) and the public landing
-page a shared link opens (/r/<code>/), which records the visit and hands the friend
+page a shared link opens (/r/<workspace id>/<code>/), which records the visit and hands the friend
 on to the business's signup form with a signed token: no cookie is set."""
 
 from __future__ import annotations
@@ -170,8 +170,10 @@ def _with_ref(url: str, token: str) -> str:
 
 
 @require_GET
-def referral_landing(request: HttpRequest, code: str) -> HttpResponse:
-    found = code_lookup(code)
+def referral_landing(
+    request: HttpRequest, code: str, workspace_id: int | None = None
+) -> HttpResponse:
+    found = code_lookup(code, workspace_id=workspace_id)
     row = referral_settings_get(workspace=found.workspace) if found else None
     if found is None or row is None or not row.enabled:
         return render(request, "loyalty/referral_landing.html", {"missing": True}, status=404)

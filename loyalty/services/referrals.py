@@ -219,12 +219,16 @@ def referral_code_ensure(*, contact: Contact) -> ReferralCode | None:
     raise RuntimeError("could not draw a free referral code")
 
 
-def code_lookup(code: str) -> ReferralCode | None:
-    """The code of a public link (any workspace); None if unknown or malformed."""
+def code_lookup(code: str, *, workspace_id: int | None = None) -> ReferralCode | None:
+    """The code of a public link, in the workspace the link names (a link shared
+    before links named it: any workspace); None if unknown or malformed."""
     code = code.strip().upper()
     if not CODE_PATTERN.match(code):
         return None
-    found = list(ReferralCode.objects.filter(code=code).select_related("workspace")[:2])
+    rows = ReferralCode.objects.filter(code=code)
+    if workspace_id is not None:
+        rows = rows.filter(workspace_id=workspace_id)
+    found = list(rows.select_related("workspace")[:2])
     return found[0] if len(found) == 1 else None
 
 

@@ -93,6 +93,13 @@ def messages_render(messages: list[Message]) -> tuple[list[Message], int]:
     return [m for m in messages if m.pk not in failed], len(failed)
 
 
+def message_id_header(message: Message) -> str:
+    """Our Message-ID: the message's uuid, and its workspace, so that a bounce naming
+    only it (plain SMTP) is looked up in one workspace (one shard on Citus;
+    services/webhooks.py)."""
+    return f"<{message.uuid}.{message.workspace_id}@{settings.MESSAGING_MAIL_DOMAIN}>"
+
+
 def outgoing(message: Message, sender: MessagingSettings | None) -> Outgoing:
     base = Outgoing(
         message_id=message.pk,
@@ -114,7 +121,7 @@ def outgoing(message: Message, sender: MessagingSettings | None) -> Outgoing:
     from_name = (template.from_name if template else "") or (sender.from_name if sender else "")
     if from_name and "<" not in from_email:
         from_email = f'"{from_name}" <{from_email}>'
-    headers = {"Message-ID": f"<{message.uuid}@{settings.MESSAGING_MAIL_DOMAIN}>"}
+    headers = {"Message-ID": message_id_header(message)}
     if not message.is_test:
         headers["List-Unsubscribe"] = (
             f"<{unsubscribe_url(message.pk, workspace_id=message.workspace_id)}>, "

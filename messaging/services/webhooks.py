@@ -60,14 +60,17 @@ def _first_time(
 
 def _find_message(reference: str, workspace_id: int | None = None) -> Message | None:
     """The message a provider's event names: by the provider's id or our Message-ID,
-    within the workspace the event names when it names one (one shard on Citus);
-    without one (plain SMTP bounces, events of messages sent before), by the id alone."""
+    within the workspace the event names, or else the one our Message-ID carries
+    (`<uuid>.<workspace id>@…`; one shard on Citus); without either (events of
+    messages sent before the Message-ID carried it), by the id alone."""
     if not reference:
         return None
     condition = Q(provider_message_id=reference)
-    stripped = reference.strip("<>").split("@")[0]
-    if len(stripped) == 36:
-        condition |= Q(uuid=stripped) if _is_uuid(stripped) else Q(pk__in=[])
+    stripped, _, named = reference.strip("<>").split("@")[0].partition(".")
+    if len(stripped) == 36 and _is_uuid(stripped):
+        condition |= Q(uuid=stripped)
+        if workspace_id is None and named.isdigit() and len(named) < 19:
+            workspace_id = int(named)
     rows = Message.objects.select_related("contact", "workspace").filter(condition)
     if workspace_id is not None:
         rows = rows.filter(workspace_id=workspace_id)

@@ -57,7 +57,7 @@ def test_owner_runs_a_referral_programme(page: Page, live_server, owner):
     assert browser is not None
     friend = browser.new_context(viewport={"width": 390, "height": 844})
     phone = friend.new_page()
-    phone.goto(f"{live_server.url}/r/{code.code}/")
+    phone.goto(f"{live_server.url}/r/{owner.workspace.pk}/{code.code}/")
     expect(phone.locator("h1")).to_have_text("Ann invited you to Acme")
     href = phone.locator("a.cta").get_attribute("href") or ""
     assert href.startswith("https://shop.example/join?ref=")

@@ -12,7 +12,7 @@ from django.utils import timezone
 from contacts.rules import Scope, contacts_matching, validate_rule
 from loyalty.models import Referral, ReferralSettings, ReferralStatus, ReferralVisit
 from loyalty.services.referrals import referral_code_ensure, referral_settings_update
-from tests.factories import ContactFactory
+from tests.factories import ContactFactory, WorkspaceFactory
 from tests.loyalty.helpers import ACTOR, ingest, purchase
 
 pytestmark = pytest.mark.django_db
@@ -95,15 +95,18 @@ def test_landing_page_records_the_visit_without_a_cookie(ws, client):
     ann = ContactFactory.create(workspace=ws, first_name="<script>x</script>")
     code = referral_code_ensure(contact=ann)
     assert code is not None
-    page = client.get(f"/r/{code.code.lower()}/", REMOTE_ADDR="192.0.2.1")
+    page = client.get(f"/r/{ws.pk}/{code.code.lower()}/", REMOTE_ADDR="192.0.2.1")
     assert page.status_code == 200 and not page.cookies
     assert b"<script>x</script>" not in page.content and b"&lt;script&gt;" in page.content
     assert code.code.encode() in page.content  # no signup address: the code to type
     visit = ReferralVisit.objects.get()
     assert visit.ip_hash and visit.ip_hash != "192.0.2.1"
     preview = client.get(f"/r/{code.code}/", HTTP_USER_AGENT="Slackbot-LinkExpanding 1.0")
-    assert preview.status_code == 200 and ReferralVisit.objects.count() == 1
+    assert preview.status_code == 200 and ReferralVisit.objects.count() == 1  # an old link
     assert client.get("/r/NOSUCHCODE/").status_code == 404
+    # The link names its workspace: under another workspace's id the code is unknown.
+    other = WorkspaceFactory.create()
+    assert client.get(f"/r/{other.pk}/{code.code}/").status_code == 404
     _on(ws, enabled=False)
     assert client.get(f"/r/{code.code}/").status_code == 404
 
@@ -157,7 +160,7 @@ def test_contact_panel_shows_link_counts_and_friends(ws, owner, outsider):
     assert owner.api.post("/api/v1/contacts/", body, format="json").status_code == 201
     panel = owner.web.get(f"/w/{ws.slug}/contacts/{ann.pk}/referrals-panel/")
     assert panel.status_code == 200
-    assert f"/r/{code.code}/".encode() in panel.content
+    assert f"/r/{ws.pk}/{code.code}/".encode() in panel.content
     assert b"1 friend signed up" in panel.content and b"<i>F</i>" not in panel.content
     friend = Referral.objects.get().referred
     theirs = owner.web.get(f"/w/{ws.slug}/contacts/{friend.pk}/referrals-panel/")

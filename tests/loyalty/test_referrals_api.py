@@ -73,7 +73,7 @@ def test_contact_referral_code_link_and_counts(ws, api):
     assert _code(api, ann)["code"] is None  # programme off: no code
     _enable(api)
     first = _code(api, ann)
-    assert first["code"] and first["link"].endswith(f"/r/{first['code']}/")
+    assert first["code"] and first["link"].endswith(f"/r/{ws.pk}/{first['code']}/")
     assert _code(api, ann)["code"] == first["code"]  # made once
     created = api.post(
         "/api/v1/contacts/",

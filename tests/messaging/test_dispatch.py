@@ -118,7 +118,7 @@ def test_smtp_rejected_recipient_fails_alone_and_headers_are_exact(ws, settings)
     assert len(sink.messages) == 2
     mail = sink.messages[0]
     message = Message.objects.get(to_address=mail["To"])
-    assert mail["Message-ID"] == f"<{message.uuid}@stagecraft.local>"
+    assert mail["Message-ID"] == f"<{message.uuid}.{message.workspace_id}@stagecraft.local>"
     assert message.provider_message_id == mail["Message-ID"]
     unsubscribe = "".join(str(mail["List-Unsubscribe"]).splitlines())  # unfold
     https, mailto = (part.strip(" <>") for part in unsubscribe.split(","))

@@ -241,6 +241,26 @@ def test_hard_bounce_and_complaint_suppress(sent, settings, ws):
     assert other.complained_at is not None and sent.complained_at is None
 
 
+def test_a_bounce_naming_our_message_id_is_found_in_the_workspace_it_carries(sent, settings):
+    """A bounce that names only our Message-ID (as a plain SMTP bounce does) is looked
+    up in the workspace the Message-ID carries; the same message id under another
+    workspace's number finds nothing."""
+    settings.EMAIL_WEBHOOK_SECRET = SECRET
+    ours = f"<{sent.uuid}.{sent.workspace_id}@stagecraft.local>"
+    forged = f"<{sent.uuid}.{sent.workspace_id + 1}@stagecraft.local>"
+    events = [
+        {"id": "f1", "type": "bounced", "bounce_type": "hard", "message_id": forged},
+        {"id": "b1", "type": "bounced", "bounce_type": "hard", "message_id": ours},
+    ]
+    assert _signed_post(Client(), {"events": events}).json() == {
+        "processed": 1,
+        "duplicates": 0,
+        "unknown": 1,
+    }
+    sent.refresh_from_db()
+    assert sent.status == "bounced"
+
+
 def _twilio_post(
     client: Client, path: str, params: dict[str, str], token: str = TWILIO_TOKEN
 ) -> Any:

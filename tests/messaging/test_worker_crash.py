@@ -14,6 +14,7 @@ import pytest
 
 from messaging.models import Message
 from messaging.services.claims import message_dispatch_due
+from messaging.services.outgoing import message_id_header
 from tests.factories import ContactFactory
 from tests.messaging.helpers import email_template, enqueue
 from tests.messaging.servers import PostmarkStub, SmtpSink
@@ -97,7 +98,7 @@ def test_sigkill_at_each_point_of_the_send_path_smtp(
             worker.stop()
         assert marker.exists() and deaths == 1  # it really died once at that point
         counts = sink.message_ids()
-    uuids = {f"<{m.uuid}@stagecraft.local>" for m in Message.objects.filter(pk__in=ids)}
+    uuids = {message_id_header(m) for m in Message.objects.filter(pk__in=ids)}
     assert set(counts) == uuids  # every message arrived: none lost
     duplicates = sum(n - 1 for n in counts.values())
     assert duplicates == smtp_duplicates
@@ -149,7 +150,7 @@ def test_random_sigkills_lose_nothing(ws, settings):
         counts = sink.message_ids()
     # Every kill made killed the worker, and at least two landed before the last send.
     assert deaths == made >= 2
-    uuids = {f"<{m.uuid}@stagecraft.local>" for m in Message.objects.filter(pk__in=ids)}
+    uuids = {message_id_header(m) for m in Message.objects.filter(pk__in=ids)}
     assert set(counts) == uuids
     # A kill can interrupt at most the one message in flight (concurrency 1).
     assert sum(n - 1 for n in counts.values()) <= deaths
