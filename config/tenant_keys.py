@@ -14,7 +14,8 @@ both sides. So on every tenant table (config/citus.py `layout`):
 
 `TenantKeys` brings the database to that, whatever is missing (it reads the
 catalogue, so it can run again and only does what is left): a migration that adds a
-tenant table ends with it. Without downtime on one node, as config/online_migrations.py
+tenant table depends on `analytics.0023_tenant_keys` (or a later migration with it)
+and ends with it. Without downtime on one node, as config/online_migrations.py
 does: each primary key's index is built CONCURRENTLY and swapped in with a moment's
 lock; each foreign key is added NOT VALID (no scan under lock) and then validated
 while writes go on. Foreign keys are DEFERRABLE INITIALLY DEFERRED, as Django's are.
@@ -78,6 +79,11 @@ def tenant_keys(registry: Apps) -> Keys:
         for field in meta.local_concrete_fields:
             if isinstance(field, TenantForeignKey | TenantOneToOneField):
                 target = field.target_field
+                if target.column in (None, DISTRIBUTION_COLUMN):
+                    raise ValueError(
+                        f"{meta.label}.{field.name}: a TenantForeignKey must point at a "
+                        "model keyed by one column other than workspace_id"
+                    )
                 foreign.append(
                     ForeignKey(
                         meta.db_table,
@@ -104,12 +110,14 @@ def _primary_key(cursor: Any, table: str) -> tuple[str, list[str]] | None:
     return (row[0], list(row[1])) if row else None
 
 
-def _exists(cursor: Any, table: str, name: str) -> bool:
+def _validated(cursor: Any, table: str, name: str) -> bool | None:
+    """Whether the constraint is validated; None if there is none of that name."""
     cursor.execute(
-        "SELECT 1 FROM pg_constraint WHERE conrelid = %s::regclass AND conname = %s",
+        "SELECT convalidated FROM pg_constraint WHERE conrelid = %s::regclass AND conname = %s",
         [table, name],
     )
-    return cursor.fetchone() is not None
+    row = cursor.fetchone()
+    return None if row is None else bool(row[0])
 
 
 def _swap_primary_key(editor: BaseDatabaseSchemaEditor, table: str, columns: list[str]) -> None:
@@ -138,14 +146,18 @@ def _swap_primary_key(editor: BaseDatabaseSchemaEditor, table: str, columns: lis
 def _add_foreign_key(editor: BaseDatabaseSchemaEditor, key: ForeignKey) -> None:
     quote = editor.quote_name
     with editor.connection.cursor() as cursor:
-        if _exists(cursor, key.table, key.name):
-            return
-    editor.execute(
-        f"ALTER TABLE {quote(key.table)} ADD CONSTRAINT {quote(key.name)} "
-        f"FOREIGN KEY ({quote(key.column)}, {DISTRIBUTION_COLUMN}) "
-        f"REFERENCES {quote(key.target)} ({quote(key.target_column)}, {DISTRIBUTION_COLUMN}) "
-        "DEFERRABLE INITIALLY DEFERRED NOT VALID"
-    )
+        validated = _validated(cursor, key.table, key.name)
+    if validated:
+        return
+    if validated is None:
+        editor.execute(
+            f"ALTER TABLE {quote(key.table)} ADD CONSTRAINT {quote(key.name)} "
+            f"FOREIGN KEY ({quote(key.column)}, {DISTRIBUTION_COLUMN}) "
+            f"REFERENCES {quote(key.target)} ({quote(key.target_column)}, {DISTRIBUTION_COLUMN}) "
+            "DEFERRABLE INITIALLY DEFERRED NOT VALID"
+        )
+    # Also a key a stopped run added but never validated (a row pointing at another
+    # workspace's row fails here, naming the key, and the migration is not recorded).
     editor.execute(f"ALTER TABLE {quote(key.table)} VALIDATE CONSTRAINT {quote(key.name)}")
 
 

@@ -59,6 +59,7 @@ if CITUS_URL:
     DATABASES["default"] = {  # noqa: F405
         **DATABASES["default"],  # noqa: F405
         **env.db_url_config(CITUS_URL),  # noqa: F405
+        "ENGINE": "config.postgres",  # as settings.py: tenant keys carry the workspace
     }
     DATABASES["default"]["TEST"] = {"NAME": DATABASES["default"]["NAME"]}  # noqa: F405
     DATABASE_CITUS = True

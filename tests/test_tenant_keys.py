@@ -19,7 +19,8 @@ from workspaces.models import Workspace
 
 _COMPOSITE = """
 SELECT 1 FROM pg_constraint c
-WHERE c.contype = 'f' AND c.conrelid = %s::regclass AND c.confrelid = %s::regclass
+WHERE c.contype = 'f' AND c.convalidated
+  AND c.conrelid = %s::regclass AND c.confrelid = %s::regclass
   AND ARRAY(SELECT a.attname::text FROM unnest(c.conkey) WITH ORDINALITY k(n, i)
             JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.n ORDER BY k.i)
       = ARRAY[%s, 'workspace_id']
@@ -77,8 +78,9 @@ INSERT INTO planted_child VALUES (1, 10, 1), (2, 20, 2), (3, 20, NULL);
 @pytest.mark.django_db(transaction=True)
 def test_tenant_keys_turn_planted_single_column_keys_composite():
     """The database check catches single-column keys, and the migrations' operation
-    makes them composite on tables that hold rows: afterwards a row cannot point at a
-    row of another workspace."""
+    makes them composite on tables that hold rows: a row pointing at another
+    workspace's row stops it (the key is left unvalidated, and validated by the run
+    after the row is mended); afterwards no such row can be written."""
     keys = Keys(
         primary={"planted_child": "id", "planted_parent": "id"},
         foreign=[ForeignKey("planted_child", "parent_id", "planted_parent", "id")],
@@ -94,6 +96,17 @@ def test_tenant_keys_turn_planted_single_column_keys_composite():
                 "planted_child.parent_id: a single-column key to planted_parent",
             ]
             cursor.execute("ALTER TABLE planted_child DROP CONSTRAINT planted_child_parent_id_fkey")
+            # Written while no key guarded the column: a row of workspace 20 naming
+            # workspace 10's parent. The key cannot be validated; the run says so.
+            cursor.execute("INSERT INTO planted_child VALUES (5, 20, 1)")
+        with pytest.raises(IntegrityError), connection.schema_editor(atomic=False) as editor:
+            apply(editor, keys)
+        with connection.cursor() as cursor:
+            # Added but not validated: still a problem, and the next run validates it.
+            assert key_problems(cursor, keys) == [
+                "planted_child.parent_id: no composite key to planted_parent"
+            ]
+            cursor.execute("DELETE FROM planted_child WHERE id = 5")
         with connection.schema_editor(atomic=False) as editor:
             apply(editor, keys)
             apply(editor, keys)  # again: nothing left to do

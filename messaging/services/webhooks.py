@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
+import re
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -58,6 +59,11 @@ def _first_time(
     return True
 
 
+# A workspace id as a provider or our Message-ID gives it: ASCII digits that fit a bigint
+# (str.isdigit() also takes "²", which int() refuses).
+_DIGITS = re.compile(r"[0-9]{1,18}")
+
+
 def _find_message(reference: str, workspace_id: int | None = None) -> Message | None:
     """The message a provider's event names: by the provider's id or our Message-ID,
     within the workspace the event names, or else the one our Message-ID carries
@@ -69,7 +75,7 @@ def _find_message(reference: str, workspace_id: int | None = None) -> Message | 
     stripped, _, named = reference.strip("<>").split("@")[0].partition(".")
     if len(stripped) == 36 and _is_uuid(stripped):
         condition |= Q(uuid=stripped)
-        if workspace_id is None and named.isdigit() and len(named) < 19:
+        if workspace_id is None and _DIGITS.fullmatch(named):
             workspace_id = int(named)
     rows = Message.objects.select_related("contact", "workspace").filter(condition)
     if workspace_id is not None:
@@ -79,7 +85,7 @@ def _find_message(reference: str, workspace_id: int | None = None) -> Message | 
 
 def _workspace_named(event: dict[str, Any]) -> int | None:
     raw = str(event.get("workspace_id") or "")
-    return int(raw) if raw.isdigit() and len(raw) < 19 else None
+    return int(raw) if _DIGITS.fullmatch(raw) else None
 
 
 def _is_uuid(value: str) -> bool:
