@@ -17,29 +17,24 @@ from typing import Any
 from django.db import models
 
 
-class TenantForeignKey(models.ForeignKey):
+class _WithoutSingleColumnConstraint:
+    """Django's relation without Django's constraint (the composite one is TenantKeys')."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs["db_constraint"] = False
+        super().__init__(*args, **kwargs)
+
+    def deconstruct(self) -> Any:
+        name, path, args, kwargs = super().deconstruct()  # type: ignore[misc]
+        kwargs.pop("db_constraint", None)
+        return name, path, args, kwargs
+
+
+class TenantForeignKey(_WithoutSingleColumnConstraint, models.ForeignKey):
     """A ForeignKey from a tenant table to another; the database's constraint is the
     composite one that `TenantKeys` adds."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        kwargs["db_constraint"] = False
-        super().__init__(*args, **kwargs)
 
-    def deconstruct(self) -> Any:
-        name, path, args, kwargs = super().deconstruct()
-        kwargs.pop("db_constraint", None)
-        return name, path, args, kwargs
-
-
-class TenantOneToOneField(models.OneToOneField):
+class TenantOneToOneField(_WithoutSingleColumnConstraint, models.OneToOneField):
     """A OneToOneField from a tenant table to another (a contact's row of derived
     data); the database's constraint is the composite one that `TenantKeys` adds."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        kwargs["db_constraint"] = False
-        super().__init__(*args, **kwargs)
-
-    def deconstruct(self) -> Any:
-        name, path, args, kwargs = super().deconstruct()
-        kwargs.pop("db_constraint", None)
-        return name, path, args, kwargs
