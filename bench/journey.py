@@ -67,13 +67,13 @@ def main() -> None:
     from django.utils import timezone
 
     from bench.send import build_contacts
+    from campaigns.journeys.segment_trigger import segment_scan
     from campaigns.journeys.services import (
         journey_create,
         journey_pause,
         journey_resume,
         journey_schedule,
     )
-    from campaigns.journeys.triggers import segment_scan
     from campaigns.models import JourneyEnrolment
     from contacts.models import Segment
     from messaging.models import Message

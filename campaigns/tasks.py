@@ -7,7 +7,7 @@ from celery import shared_task
 from campaigns.broadcasts.delivery import broadcast_materialise, broadcasts_advance
 from campaigns.journeys.browse_scan import browse_scan
 from campaigns.journeys.engine import journeys_pump
-from campaigns.journeys.triggers import journeys_scan
+from campaigns.journeys.segment_trigger import journeys_scan
 
 
 @shared_task(name="campaigns.broadcast_materialise", acks_late=True, ignore_result=True)

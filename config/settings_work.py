@@ -139,9 +139,10 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     # Broadcasts: scheduled → sending → sent, A/B winners, stalled materialisations.
     "campaigns.broadcasts_advance": {"task": "campaigns.broadcasts_advance", "schedule": 5.0},
     # Journeys: due enrolments advanced (each run drains for up to JOURNEY_PUMP_SECONDS);
-    # segment triggers compared every minute, date triggers every 15 minutes.
+    # date triggers, and the segment triggers' safety scan of everyone, every 15 minutes
+    # (segment joiners come from changes and due moments:
+    # campaigns/journeys/segment_trigger.py).
     "campaigns.journeys_advance": {"task": "campaigns.journeys_advance", "schedule": 1.0},
-    "campaigns.journeys_scan": {"task": "campaigns.journeys_scan", "schedule": 60.0},
     # Browse abandonment: the view sessions whose hours have passed, every 5 minutes.
     "campaigns.browse_scan": {"task": "campaigns.browse_scan", "schedule": 300.0},
     "campaigns.journeys_scan_dates": {

@@ -79,6 +79,39 @@ def moves_removed(workspace_id: int, contact_ids: list[int], moves: list[Removed
         hook(workspace_id, contact_ids, moves)
 
 
+# Due moments beyond the stage rules (services/due.py). A source returns, for a
+# workspace id, more rules whose time boundaries count in each contact's due moment
+# (journeys: the segments their live segment triggers listen to); a due hook is told,
+# in the due run's transaction, which contacts it evaluated and at what moment, so
+# that it can look at them again (journeys: who joined a segment as time passed).
+DueRulesSource = Callable[[int], list[dict]]
+DueHook = Callable[[int, list[int], dt.datetime], None]
+_due_sources: list[DueRulesSource] = []
+_due_hooks: list[DueHook] = []
+
+
+def register_due_rules(source: DueRulesSource) -> DueRulesSource:
+    if source not in _due_sources:
+        _due_sources.append(source)
+    return source
+
+
+def due_extra_rules(workspace_id: int) -> list[dict]:
+    return [rule for source in _due_sources for rule in source(workspace_id)]
+
+
+def on_contacts_due(hook: DueHook) -> DueHook:
+    if hook not in _due_hooks:
+        _due_hooks.append(hook)
+    return hook
+
+
+def contacts_due_evaluated(workspace_id: int, contact_ids: list[int], now: dt.datetime) -> None:
+    if contact_ids:
+        for hook in _due_hooks:
+            hook(workspace_id, contact_ids, now)
+
+
 _history_hooks: set[StageChangedHook] = set()
 
 

@@ -187,11 +187,28 @@ class SweepRun(models.Model):
     started_at = models.DateTimeField(default=timezone.now)
     finished_at = models.DateTimeField(null=True, blank=True)
 
+    # The reason of the sweeps beat starts: time has passed, nothing else changed.
+    PERIODIC = "periodic"
+    # The reason, followed by their fingerprint, of a sweep that stores every contact's
+    # due moment again because the rules other apps add to it changed
+    # (services/due.py, `due_rules`). Like a periodic one, it moves only whom time
+    # moved, dated at the boundary (nobody, when the due runs kept up).
+    DUE_RULES = "due rules "
+
     class Meta:
         indexes = [models.Index(fields=["workspace", "-started_at"], name="sweep_ws_started")]
 
     def __str__(self) -> str:
         return f"sweep {self.pk} ({self.chunks_done}/{self.chunks_total})"
+
+    @property
+    def label(self) -> str:
+        """The reason as the stages page says it."""
+        if self.reason == self.PERIODIC:
+            return "the daily check"
+        if self.reason.startswith(self.DUE_RULES):
+            return "a change to the segments journeys wait for"
+        return self.reason
 
 
 class WhatIfRun(models.Model):

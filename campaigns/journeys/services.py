@@ -22,8 +22,9 @@ from django.db.models import Count, F, Q
 from django.utils import timezone
 
 from campaigns.journeys.definition import definition_errors
+from campaigns.journeys.segment_trigger import segment_scan
 from campaigns.journeys.steps import STEP_TYPES
-from campaigns.journeys.triggers import enrol_api, segment_scan
+from campaigns.journeys.triggers import enrol_api
 from campaigns.models import (
     IN_JOURNEY,
     EnrolmentStatus,

@@ -9,9 +9,8 @@ the row; the first worker run places the contact (holdout or the entry step).
   marks the transitions notified (so none is missed or counted twice);
 - event performed: the `contacts_refreshed` hook, which runs after every ingest batch's
   evaluation, reads the new events of those contacts;
-- joined segment: the same hook for the contacts that changed, and a scan every
-  minute for rules that change with time; membership at the last look is kept per
-  journey, so a contact enters when it joins, again only after it left;
+- joined segment: campaigns/journeys/segment_trigger.py (the contacts that changed or
+  moved, those whose due moment came, and a safety scan of everyone);
 - survey answered: surveys' `on_survey_answered` hook, in the answer's transaction,
   keyed by the response, so a changed answer enters a journey once
   (campaigns/journeys/survey_trigger.py says which answers match);
@@ -36,7 +35,6 @@ import datetime as dt
 import json
 import uuid
 import zoneinfo
-from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
@@ -59,9 +57,6 @@ from campaigns.models import (
     TriggerKind,
 )
 from catalog.hooks import BACK_IN_STOCK, PRICE_DROP, ProductChange
-from contacts.models import Segment
-from contacts.rules.compiler import contacts_matching
-from contacts.rules.context import Scope
 from lifecycle.models import StageTransition
 from loyalty.hooks import LoyaltyNews
 from surveys.models import Survey, SurveyResponse
@@ -171,8 +166,6 @@ def on_contacts_refreshed(contact_ids: list[int], since: object = None) -> None:
         return
     for journey in _live([TriggerKind.EVENT]):
         _enrol_events(journey, contact_ids)
-    for journey in _live([TriggerKind.SEGMENT_JOINED]):
-        segment_scan(journey, contact_ids=contact_ids)
     wake(contact_ids)
 
 
@@ -270,49 +263,6 @@ def wake(contact_ids: Sequence[int]) -> int:
 # --- scans ---------------------------------------------------------------------------
 
 
-def segment_scan(
-    journey: Journey, *, contact_ids: Sequence[int] | None = None, enrol_joiners: bool = True
-) -> int:
-    """Compare the segment with the members seen last time: joiners enter, leavers
-    are forgotten. With `contact_ids`, only those contacts are looked at."""
-    segment = Segment.objects.filter(pk=journey.trigger.get("segment_id")).first()
-    if segment is None:
-        return 0
-    scope = Scope.of(contact_ids) if contact_ids is not None else None
-    matching = contacts_matching(
-        segment.rule, workspace=journey.workspace, scope=scope, validate=False
-    ).values("pk")
-    match_sql, match_params = matching.query.sql_with_params()
-    limit = "AND m.contact_id = ANY(%s)" if contact_ids is not None else ""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"""DELETE FROM campaigns_journeysegmentmember m
-                WHERE m.journey_id = %s AND m.workspace_id = %s {limit}
-                AND NOT EXISTS (SELECT 1 FROM ({match_sql}) AS s(id) WHERE s.id = m.contact_id)""",
-            [
-                journey.pk,
-                journey.workspace_id,
-                *([list(contact_ids)] if contact_ids is not None else []),
-                *match_params,
-            ],
-        )
-        cursor.execute(
-            f"""INSERT INTO campaigns_journeysegmentmember (workspace_id, journey_id, contact_id)
-                SELECT %s, %s, s.id FROM ({match_sql}) AS s(id)
-                WHERE NOT EXISTS (SELECT 1 FROM campaigns_journeysegmentmember m
-                                  WHERE m.journey_id = %s AND m.contact_id = s.id
-                                  AND m.workspace_id = %s)
-                ON CONFLICT DO NOTHING RETURNING contact_id""",
-            [journey.workspace_id, journey.pk, *match_params, journey.pk, journey.workspace_id],
-        )
-        joined = [row[0] for row in cursor.fetchall()]
-    if not enrol_joiners or not joined:
-        return 0
-    now = timezone.now()
-    stamp = now.strftime("%Y%m%dT%H%M%S.%f")
-    return enrol(journey, [(cid, f"segment:{stamp}:{cid}", now) for cid in joined])
-
-
 def date_scan(journey: Journey, *, now: dt.datetime | None = None) -> int:
     """Enrol contacts whose date attribute, moved by `offset_days`, is today in the
     workspace's time zone (`annual`: the month and day, e.g. birthdays; 29 February
@@ -350,17 +300,6 @@ def date_scan(journey: Journey, *, now: dt.datetime | None = None) -> int:
 
 def _leap(year: int) -> bool:
     return year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
-
-
-def journeys_scan(*, dates: bool = False) -> dict[str, int]:
-    """Beat: segment triggers every minute; date triggers when `dates`."""
-    counts: dict[str, int] = defaultdict(int)
-    for journey in _live([TriggerKind.SEGMENT_JOINED]):
-        counts["segment"] += segment_scan(journey)
-    if dates:
-        for journey in _live([TriggerKind.DATE]):
-            counts["date"] += date_scan(journey)
-    return dict(counts)
 
 
 _PRODUCT_INTEREST_SQL = """

@@ -14,6 +14,8 @@ be nothing."""
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 import logging
 from collections.abc import Sequence
 
@@ -22,9 +24,11 @@ from django.db import connection, transaction
 from django.db.models import Count, Min
 from django.utils import timezone
 
-from contacts.rules import Scope
+from contacts.models import Segment
+from contacts.rules import Scope, referenced_segments
 from contacts.rules.due import due_candidates
 from contacts.services.locks import contacts_hold
+from lifecycle.hooks import contacts_due_evaluated, due_extra_rules
 from lifecycle.models import Cause, ContactDue, Stage
 from lifecycle.selectors import stages_for_workspace
 from lifecycle.services.chunks import sweep_chunks
@@ -83,6 +87,33 @@ def stage_rules(stages: Sequence[Stage]) -> list[dict]:
     return [stage.rule for stage in stages if not stage.is_default and stage.rule]
 
 
+def due_rules(workspace: Workspace, stages: Sequence[Stage]) -> list[dict]:
+    """The rules whose time boundaries make a contact due: the stage rules, and those
+    other apps register (journeys: the segments live segment triggers listen to)."""
+    return stage_rules(stages) + due_extra_rules(workspace.pk)
+
+
+def due_rules_fingerprint(workspace: Workspace) -> str | None:
+    """A digest of the registered rules with every segment they use (at any depth)
+    spelled out, or None when there are none: when it changes (a journey went live, a
+    segment it listens to was edited), everyone's due moment is stored again."""
+    rules = due_extra_rules(workspace.pk)
+    if not rules:
+        return None
+    segments: dict[int, object] = {}
+    pending = referenced_segments(rules)
+    while pending:
+        found = dict(
+            Segment.objects.filter(workspace=workspace, pk__in=sorted(pending)).values_list(
+                "pk", "rule"
+            )
+        )
+        segments.update({pk: found.get(pk) for pk in pending})
+        pending = referenced_segments(list(found.values())) - segments.keys()
+    text = json.dumps([rules, sorted(segments.items())], sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
 def contacts_due_store(
     *,
     workspace: Workspace,
@@ -97,7 +128,7 @@ def contacts_due_store(
     stages = list(stages if stages is not None else stages_for_workspace(workspace=workspace))
     fallback = dt.timedelta(seconds=settings.LIFECYCLE_DUE_FALLBACK_SECONDS)
     found = due_candidates(
-        stage_rules(stages), workspace=workspace, now=now, scope=scope, fallback=fallback
+        due_rules(workspace, stages), workspace=workspace, now=now, scope=scope, fallback=fallback
     )
     pins = _PINS.replace("{scope_cs}", _scope_sql("cs.contact_id", scope))
     candidates = pins if found is None else f"{found[0]}\nUNION ALL{pins}"
@@ -200,6 +231,11 @@ def _dense_ranges(
             continue
         scope = Scope.between(low, high)
         with transaction.atomic():
+            ids = list(
+                due.filter(contact_id__gte=low, contact_id__lte=high)
+                .order_by("contact_id")
+                .values_list("contact_id", flat=True)
+            )
             if late_before is not None and stats["oldest"] < late_before:
                 movers = stages_movers(workspace=workspace, scope=scope, now=now)
                 held = contacts_hold(contact_ids=movers)
@@ -209,6 +245,7 @@ def _dense_ranges(
                     workspace=workspace, scope=scope, cause=Cause.RULE, now=now
                 )
             contacts_due_store(workspace=workspace, scope=scope, now=now)
+            contacts_due_evaluated(workspace.pk, ids, now)
         evaluated += stats["n"]
     return evaluated, moved
 
@@ -237,4 +274,5 @@ def _evaluate(
         contacts_due_store(
             workspace=workspace, scope=Scope.of(sorted(held)), now=now, stages=stages
         )
+        contacts_due_evaluated(workspace.pk, sorted(held), now)
     return moved

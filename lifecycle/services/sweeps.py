@@ -19,15 +19,14 @@ from contacts.rules import Scope
 from contacts.services.locks import contacts_hold
 from lifecycle.models import Cause, SweepRun
 from lifecycle.services.chunks import sweep_chunks
-from lifecycle.services.due import contacts_due_store
+from lifecycle.services.due import contacts_due_store, due_rules_fingerprint
 from lifecycle.services.evaluation import stages_evaluate, stages_movers
 from lifecycle.services.replay import stages_replay
 from workspaces.models import Workspace
 
 logger = logging.getLogger(__name__)
 
-# The reason of the sweeps beat starts: time has passed, nothing else changed.
-PERIODIC = "periodic"
+PERIODIC, DUE_RULES = SweepRun.PERIODIC, SweepRun.DUE_RULES
 
 
 def sweep_start(*, workspace: Workspace, reason: str, now: dt.datetime | None = None) -> SweepRun:
@@ -66,7 +65,7 @@ def sweep_chunk(*, run_id: int, low: int, high: int, now: dt.datetime | None = N
     run = SweepRun.objects.select_related("workspace").get(pk=run_id)
     scope = Scope.between(low, high)
     with transaction.atomic():
-        if run.reason == PERIODIC:
+        if run.reason == PERIODIC or run.reason.startswith(DUE_RULES):
             moved = _time_moves(workspace=run.workspace, scope=scope, now=now)
             if moved:
                 # Due moments should have moved them already (docs/rules.md).
@@ -114,12 +113,26 @@ def sweep_now(*, workspace: Workspace, now: dt.datetime | None = None) -> int:
 
 
 def sweeps_start_due(*, every: dt.timedelta) -> list[int]:
-    """Start a sweep of each workspace whose last one started longer ago than
-    `every` (beat calls this often; the interval lives here, not in beat)."""
+    """Start a sweep of each workspace whose due rules changed since its last such
+    sweep (`DUE_RULES`: a journey went live, a segment it listens to was edited), or
+    whose last sweep started longer ago than `every` (beat calls this often; the
+    interval lives here, not in beat). Both move only whom time moved."""
     started = []
     for workspace in Workspace.objects.all():
+        fingerprint = due_rules_fingerprint(workspace)
+        stored = (
+            SweepRun.objects.filter(workspace=workspace, reason__startswith=DUE_RULES)
+            .order_by("-started_at")
+            .values_list("reason", flat=True)
+            .first()
+        )
         last = SweepRun.objects.filter(workspace=workspace).order_by("-started_at").first()
-        if last is None or timezone.now() - last.started_at >= every:
+        reason = None
+        if fingerprint is not None and stored != f"{DUE_RULES}{fingerprint}":
+            reason = f"{DUE_RULES}{fingerprint}"
+        elif last is None or timezone.now() - last.started_at >= every:
+            reason = PERIODIC
+        if reason is not None:
             with transaction.atomic():
-                started.append(sweep_start(workspace=workspace, reason=PERIODIC).pk)
+                started.append(sweep_start(workspace=workspace, reason=reason).pk)
     return started

@@ -7,7 +7,8 @@ import datetime as dt
 
 import pytest
 
-from campaigns.journeys.triggers import date_scan, enrol_api, journeys_scan, on_contacts_refreshed
+from campaigns.journeys.segment_trigger import journeys_scan
+from campaigns.journeys.triggers import date_scan, enrol_api, on_contacts_refreshed
 from campaigns.models import JourneyEnrolment, JourneyStep
 from contacts.models import Contact
 from lifecycle.hooks import transitions_dispatch

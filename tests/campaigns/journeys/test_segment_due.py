@@ -1,0 +1,161 @@
+"""Segment triggers and time: a contact enters a journey within a due run of the moment
+time makes it join the segment (issue 19: the segments journeys listen to count in the
+due moments), without the scan of everyone; a journey going live or its segment being
+edited stores everyone's due moment again; a stage move is looked at at once."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+import pytest
+
+from campaigns.journeys.segment_trigger import journeys_scan
+from campaigns.models import JourneyEnrolment
+from contacts.services import contacts_mark_changed, segment_update
+from lifecycle.hooks import transitions_dispatch
+from lifecycle.models import ContactDue, SweepRun
+from lifecycle.services import contact_stage_set, marked_contacts_evaluate, stages_create_defaults
+from lifecycle.services.due import due_contacts_evaluate
+from lifecycle.services.sweeps import sweep_chunk, sweeps_start_due
+from tests.campaigns.journeys.helpers import journey, step
+from tests.factories import ContactFactory, SegmentFactory
+from tests.lifecycle.test_engine import purchase
+from tests.messaging.helpers import ACTOR, email_template
+from workspaces.services import workspace_provision
+
+pytestmark = pytest.mark.django_db
+
+DAY = dt.timedelta(days=1)
+MICRO = dt.timedelta(microseconds=1)
+LAPSED_14 = {"event": "purchase", "last": {"older_than_days": 14}}
+
+
+@pytest.fixture
+def stages(ws):
+    return {s.key: s for s in stages_create_defaults(workspace=ws)}
+
+
+def due_of(contact) -> dt.datetime | None:
+    return ContactDue.objects.filter(contact=contact).values_list("due_at", flat=True).first()
+
+
+def entered(j) -> list[int]:
+    return list(JourneyEnrolment.objects.filter(journey=j).values_list("contact_id", flat=True))
+
+
+def run_sweeps() -> list[int]:
+    """The sweeps beat, its chunks run here."""
+    started = sweeps_start_due(every=dt.timedelta(days=365))
+    for run_id in started:
+        sweep_chunk(run_id=run_id, low=0, high=2**63 - 1)
+    return started
+
+
+def test_time_lets_a_contact_into_the_journey_at_the_due_run(ws, stages, tpl, caplog):
+    segment = SegmentFactory.create(workspace=ws, name="No order for 14 days", rule=LAPSED_14)
+    j = journey(
+        ws,
+        {"kind": "segment_joined", "segment_id": segment.pk},
+        [step("miss", "send_email", template_id=tpl.pk)],
+    )
+    buyer = ContactFactory.create(workspace=ws)
+    bought = purchase(buyer, 10).occurred_at
+    contacts_mark_changed(contact_ids=[buyer.pk])
+    marked_contacts_evaluate()
+    # The stage rules alone would make it due at 90 days ("at risk"); the segment's
+    # boundary comes first.
+    boundary = bought + 14 * DAY + MICRO
+    assert due_of(buyer) == boundary
+
+    assert due_contacts_evaluate(now=boundary - MICRO, workspace_ids=[ws.pk]) == (0, 0)
+    assert entered(j) == []
+    evaluated, _ = due_contacts_evaluate(now=boundary + dt.timedelta(seconds=15))
+    assert evaluated == 1
+    assert entered(j) == [buyer.pk]
+    enrolment = JourneyEnrolment.objects.get(journey=j)
+    assert enrolment.entered_at == boundary + dt.timedelta(seconds=15)
+    assert due_of(buyer) == bought + 90 * DAY + MICRO  # next: the stage rules' boundary
+
+    # The safety scan of everyone finds nobody left to let in, and says so by silence.
+    caplog.set_level(logging.WARNING, logger="campaigns.journeys.segment_trigger")
+    assert journeys_scan() == {"segment": 0}
+    assert "segment_safety_entered" not in caplog.text
+
+
+def test_the_safety_scan_says_whom_it_let_in(ws, stages, tpl, caplog):
+    segment = SegmentFactory.create(
+        workspace=ws, name="Pro", rule={"attr": "plan", "op": "eq", "value": "pro"}
+    )
+    j = journey(
+        ws,
+        {"kind": "segment_joined", "segment_id": segment.pk},
+        [step("hi", "send_email", template_id=tpl.pk)],
+    )
+    # Changed behind the engine's back (no mark): only the safety scan sees it.
+    contact = ContactFactory.create(workspace=ws)
+    type(contact).objects.filter(pk=contact.pk).update(attributes={"plan": "pro"})
+    caplog.set_level(logging.WARNING, logger="campaigns.journeys.segment_trigger")
+    assert journeys_scan() == {"segment": 1}
+    assert entered(j) == [contact.pk]
+    assert f"campaigns.segment_safety_entered journey={j.pk} entered=1" in caplog.text
+
+
+def test_a_journey_going_live_or_its_segment_edited_stores_every_due_moment_again(ws, stages, tpl):
+    buyer = ContactFactory.create(workspace=ws)
+    bought = purchase(buyer, 10).occurred_at
+    contacts_mark_changed(contact_ids=[buyer.pk])
+    marked_contacts_evaluate()
+    assert due_of(buyer) == bought + 90 * DAY + MICRO
+    assert [SweepRun.objects.get(pk=i).reason for i in run_sweeps()] == ["periodic"]
+
+    segment = SegmentFactory.create(workspace=ws, name="No order for 14 days", rule=LAPSED_14)
+    journey(
+        ws,
+        {"kind": "segment_joined", "segment_id": segment.pk},
+        [step("miss", "send_email", template_id=tpl.pk)],
+    )
+    (first,) = run_sweeps()
+    assert SweepRun.objects.get(pk=first).label == "a change to the segments journeys wait for"
+    assert due_of(buyer) == bought + 14 * DAY + MICRO
+    assert run_sweeps() == []  # nothing changed since
+
+    segment_update(
+        segment=segment,
+        data={"rule": {"event": "purchase", "last": {"older_than_days": 12}}},
+        actor=ACTOR,
+    )
+    assert len(run_sweeps()) == 1
+    assert due_of(buyer) == bought + 12 * DAY + MICRO
+
+
+def test_a_stage_move_is_looked_at_at_once(ws, stages, tpl):
+    segment = SegmentFactory.create(
+        workspace=ws, name="Loyal", rule={"field": "stage", "op": "eq", "value": "loyal"}
+    )
+    j = journey(
+        ws,
+        {"kind": "segment_joined", "segment_id": segment.pk},
+        [step("thanks", "send_email", template_id=tpl.pk)],
+    )
+    contact = ContactFactory.create(workspace=ws)
+    contact_stage_set(contact=contact, stage=stages["loyal"], actor=ACTOR)
+    assert entered(j) == []
+    transitions_dispatch()
+    assert entered(j) == [contact.pk]
+
+
+def test_a_segment_trigger_in_another_workspace_adds_nothing_here(ws, stages):
+    other_ws, _ = workspace_provision(slug="other", name="Other")
+    segment = SegmentFactory.create(workspace=other_ws, name="Lapsed", rule=LAPSED_14)
+    journey(
+        other_ws,
+        {"kind": "segment_joined", "segment_id": segment.pk},
+        [step("miss", "send_email", template_id=email_template(other_ws).pk)],
+        name="theirs",
+    )
+    buyer = ContactFactory.create(workspace=ws)
+    bought = purchase(buyer, 10).occurred_at
+    contacts_mark_changed(contact_ids=[buyer.pk])
+    marked_contacts_evaluate()
+    assert due_of(buyer) == bought + 90 * DAY + MICRO
