@@ -265,7 +265,7 @@ def main() -> None:
         return
     from django.db import connection
 
-    from contacts.rules import contacts_matching
+    from contacts.rules import contacts_matching, matching_count
     from lifecycle.selectors import stages_for_workspace
     from tests.processes import Worker  # a real Celery worker process, as in the tests
 
@@ -327,7 +327,7 @@ def main() -> None:
         ]
     }
     started = time.perf_counter()
-    segment_count = contacts_matching(rule, workspace=workspace, now=later).count()
+    segment_count = matching_count(contacts_matching(rule, workspace=workspace, now=later))
     segment_count_s = time.perf_counter() - started
     log(f"naive per-contact loop on {NAIVE_SAMPLE} contacts")
     naive_s = naive_sweep(workspace, stages, later)

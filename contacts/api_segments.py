@@ -19,7 +19,7 @@ from config.pagination import (
 )
 from contacts import selectors, services
 from contacts.models import Segment
-from contacts.rules import contacts_matching, validate_rule
+from contacts.rules import contacts_matching, matching_count, validate_rule
 from contacts.serializers import ContactSerializer, contact_to_dict
 from workspaces.api_auth import ApiRequest
 
@@ -73,7 +73,7 @@ def preview(workspace: Any, rule: Any) -> dict[str, Any]:
     validate_rule(rule, workspace=workspace)
     matching = contacts_matching(rule, workspace=workspace, validate=False)
     return {
-        "count": matching.count(),
+        "count": matching_count(matching),
         "sample": [contact_to_dict(c) for c in matching.order_by("-pk")[:SAMPLE_SIZE]],
     }
 

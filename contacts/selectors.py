@@ -21,7 +21,7 @@ from contacts.models import (
     Segment,
 )
 from contacts.panels import CONTACT_COLUMNS
-from contacts.rules import contacts_matching
+from contacts.rules import contacts_matching, matching_count
 from workspaces.models import Workspace
 
 
@@ -223,4 +223,6 @@ def segment_count(segment: Segment) -> int:
     """How many contacts the segment has: its stored count when ready, else live."""
     if segment.members_ready:
         return segment.member_count
-    return contacts_matching(segment.rule, workspace=segment.workspace, validate=False).count()
+    return matching_count(
+        contacts_matching(segment.rule, workspace=segment.workspace, validate=False)
+    )

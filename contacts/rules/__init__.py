@@ -15,6 +15,7 @@ from contacts.rules.compiler import (
     compile_rule,
     contact_matches,
     contacts_matching,
+    matching_count,
     matching_ids,
 )
 from contacts.rules.context import Context, Scope
@@ -55,6 +56,7 @@ __all__ = [
     "compile_rule",
     "contact_matches",
     "contacts_matching",
+    "matching_count",
     "matching_ids",
     "referenced_segments",
     "register_catalog_extra",

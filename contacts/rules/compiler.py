@@ -17,6 +17,7 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
+from django.db import connection, transaction
 from django.db.models import Count, DateTimeField, IntegerField, Max, Min, Q, QuerySet, Sum
 from django.db.models.fields.json import KeyTransform
 from django.db.models.lookups import GreaterThanOrEqual, LessThan
@@ -323,6 +324,26 @@ def contacts_matching(
     return contacts.filter(
         compile_rule(rule, workspace=workspace, now=now, scope=scope, as_of=as_of)
     )
+
+
+def matching_count(contacts: QuerySet[Contact]) -> int:
+    """How many contacts `contacts_matching` found: the count the rule builder and an
+    unbuilt segment show. The planner is told that a page read out of order costs
+    about what a page read in order does (`random_page_cost` 1.1, the usual value for
+    a database in memory or on SSD, for this statement alone): with the default of 4
+    it scans every contact for a selective attribute test and hash-joins the event
+    summaries, where probing the contacts the summaries name is twice as fast (0.65 s
+    against 0.26 s for "pro plan, two orders, the last over 30 days ago" at 1M
+    contacts; docs/rules.md)."""
+    with transaction.atomic(), connection.cursor() as cursor:
+        # Set for the transaction and put back after: inside a caller's transaction a
+        # SET LOCAL would outlive this statement.
+        cursor.execute("SELECT current_setting('random_page_cost')")
+        (before,) = cursor.fetchone()
+        cursor.execute("SELECT set_config('random_page_cost', '1.1', true)")
+        count = contacts.count()
+        cursor.execute("SELECT set_config('random_page_cost', %s, true)", [before])
+        return count
 
 
 def matching_ids(

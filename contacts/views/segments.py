@@ -13,7 +13,7 @@ from django.views.decorators.http import require_POST
 from config.errors import DomainError
 from config.pagination import keyset_page
 from contacts import selectors, services
-from contacts.rules import CATALOG_EXTRAS, FIELDS, contacts_matching, rule_errors
+from contacts.rules import CATALOG_EXTRAS, FIELDS, contacts_matching, matching_count, rule_errors
 from contacts.rules.describe import describe
 from contacts.rules.registry import ATTRIBUTE_OPS, OPS_BY_KIND
 from workspaces.dashboard import WorkspaceRequest, workspace_view
@@ -72,7 +72,7 @@ def rule_preview(request: WorkspaceRequest) -> HttpResponse:
     if not errors:
         matching = contacts_matching(rule, workspace=request.workspace, validate=False)
         context.update(
-            count=matching.count(),
+            count=matching_count(matching),
             sample=matching.order_by("-pk")[:SAMPLE],
             description=describe(rule),
         )

@@ -7,9 +7,10 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
+from django.db import connection, transaction
 
 from config.errors import InvalidInput
-from contacts.rules import contacts_matching, rule_errors, validate_rule
+from contacts.rules import contacts_matching, matching_count, rule_errors, validate_rule
 from contacts.services import event_summaries_refresh
 from tests.factories import ContactFactory, EventFactory, SegmentFactory
 
@@ -279,3 +280,14 @@ def test_conditions_on_one_events_summary_read_it_once(ws, people):
     query = str(contacts_matching(rule, workspace=ws).query)
     assert query.count("contacts_eventsummary") == 1
     assert who(ws, rule) == {"ada"}
+
+
+def test_a_count_is_the_rules_and_leaves_the_callers_planner_settings_alone(ws, people):
+    rule = {"event": "purchase", "count": {"gte": 1}}
+    expected = contacts_matching(rule, workspace=ws).count()
+    assert expected > 0
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL random_page_cost = 3.5")
+        assert matching_count(contacts_matching(rule, workspace=ws)) == expected
+        cursor.execute("SELECT current_setting('random_page_cost')")
+        assert cursor.fetchone() == ("3.5",)
