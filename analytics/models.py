@@ -9,7 +9,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-from config.fields import TenantForeignKey
+from config.fields import TenantForeignKey, WorkspaceKey
 from contacts.models import Contact
 from lifecycle.models import Stage
 from workspaces.models import Workspace
@@ -42,9 +42,7 @@ class StageFlowDay(models.Model):
     """Moves between stages per day (in the workspace's time zone). Entries into and
     exits out of a stage, and its size on any day, are sums over these rows."""
 
-    workspace = models.ForeignKey(
-        Workspace, on_delete=models.CASCADE, related_name="+", db_index=False
-    )
+    workspace = WorkspaceKey(Workspace, on_delete=models.CASCADE, related_name="+", db_index=False)
     day = models.DateField()
     from_stage = TenantForeignKey(
         Stage, null=True, on_delete=models.CASCADE, related_name="+", db_index=False

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from django.db import models
 
-from config.fields import TenantForeignKey
+from config.fields import TenantForeignKey, WorkspaceKey
 from contacts.models import Segment
 from workspaces.models import Workspace
 
@@ -69,7 +69,7 @@ class SurveySegmentAnswerDay(models.Model):
     members hook (adding or taking out a joining or leaving contact's answers); read
     only while the segment's members follow its rule (`members_ready`)."""
 
-    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    workspace = WorkspaceKey(Workspace, on_delete=models.CASCADE, related_name="+")
     segment = TenantForeignKey(Segment, on_delete=models.CASCADE, related_name="+", db_index=False)
     survey_id = models.BigIntegerField()
     day = models.DateField()
@@ -101,7 +101,7 @@ class SurveySegmentSendDay(models.Model):
     kept like SurveySegmentAnswerDay (the sends' recount recomputes its days for every
     segment; a joining or leaving contact's messages are added or taken out)."""
 
-    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    workspace = WorkspaceKey(Workspace, on_delete=models.CASCADE, related_name="+")
     segment = TenantForeignKey(Segment, on_delete=models.CASCADE, related_name="+", db_index=False)
     survey_id = models.BigIntegerField()
     day = models.DateField()

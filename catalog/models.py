@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.contrib.postgres.fields import ArrayField
 from django.db import models
 
-from config.fields import TenantForeignKey
+from config.fields import TenantForeignKey, WorkspaceKey
 from workspaces.models import Workspace
 
 PRODUCT_ID_MAX = 200
@@ -305,7 +305,7 @@ class FeedRunStatus(models.TextChoices):
 class ProductFeedRun(models.Model):
     """One fetch of a feed: what came of it, shown on the catalogue's settings page."""
 
-    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    workspace = WorkspaceKey(Workspace, on_delete=models.CASCADE, related_name="+")
     feed = TenantForeignKey(ProductFeed, on_delete=models.CASCADE, related_name="runs")
     url = models.CharField(max_length=URL_MAX)
     status = models.CharField(max_length=10, choices=FeedRunStatus.choices)
@@ -333,7 +333,7 @@ class MessageProduct(models.Model):
     product's address, so a click on that address and a later purchase of the product
     are attributed to the message and the kind."""
 
-    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    workspace = WorkspaceKey(Workspace, on_delete=models.CASCADE, related_name="+")
     message_id = models.BigIntegerField()  # messaging's Message; kept when it is purged
     product = TenantForeignKey(Product, on_delete=models.CASCADE, related_name="+")
     kind = models.CharField(max_length=40)

@@ -7,7 +7,7 @@ from django.db.models import Q
 from django.db.models.functions import Now
 from django.utils import timezone
 
-from config.fields import TenantForeignKey, TenantOneToOneField
+from config.fields import TenantForeignKey, TenantOneToOneField, WorkspaceKey
 from contacts.models import Contact
 from workspaces.models import ApiKey, User, Workspace
 
@@ -56,9 +56,7 @@ class ContactStage(models.Model):
     contact = TenantOneToOneField(
         Contact, primary_key=True, on_delete=models.CASCADE, related_name="lifecycle"
     )
-    workspace = models.ForeignKey(
-        Workspace, on_delete=models.CASCADE, related_name="+", db_index=False
-    )
+    workspace = WorkspaceKey(Workspace, on_delete=models.CASCADE, related_name="+", db_index=False)
     stage = TenantForeignKey(Stage, on_delete=models.RESTRICT, related_name="+", db_index=False)
     entered_at = models.DateTimeField(default=timezone.now)
     pinned = models.BooleanField(default=False)
@@ -86,9 +84,7 @@ class ContactDue(models.Model):
     contact = TenantOneToOneField(
         Contact, primary_key=True, on_delete=models.CASCADE, related_name="+"
     )
-    workspace = models.ForeignKey(
-        Workspace, on_delete=models.CASCADE, related_name="+", db_index=False
-    )
+    workspace = WorkspaceKey(Workspace, on_delete=models.CASCADE, related_name="+", db_index=False)
     due_at = models.DateTimeField()
     # When the statement that computed it started (the database clock): a computation
     # from an older snapshot never overwrites a newer one.
@@ -112,9 +108,7 @@ class StageTransition(models.Model):
     """One move of one contact, with what caused it and the version of the rule that
     put it there. The history is never rewritten."""
 
-    workspace = models.ForeignKey(
-        Workspace, on_delete=models.CASCADE, related_name="+", db_index=False
-    )
+    workspace = WorkspaceKey(Workspace, on_delete=models.CASCADE, related_name="+", db_index=False)
     contact = TenantForeignKey(
         Contact, on_delete=models.CASCADE, related_name="stage_transitions", db_index=False
     )

@@ -16,7 +16,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-from config.fields import TenantForeignKey
+from config.fields import TenantForeignKey, WorkspaceKey
 from config.ids import uuid7
 from contacts.models import Channel, Contact
 
@@ -281,7 +281,7 @@ class TrackingEvent(models.Model):
         OPEN = "open", "Open"
         CLICK = "click", "Click"
 
-    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    workspace = WorkspaceKey(Workspace, on_delete=models.CASCADE, related_name="+")
     message = TenantForeignKey(Message, on_delete=models.CASCADE, related_name="+")
     kind = models.CharField(max_length=8, choices=Kind.choices)
     url = models.TextField(blank=True, default="")

@@ -6,7 +6,7 @@ from __future__ import annotations
 from django.db import models
 from django.utils import timezone
 
-from config.fields import TenantForeignKey
+from config.fields import TenantForeignKey, WorkspaceKey
 from contacts.models import Contact
 from lifecycle.models import Stage
 from workspaces.models import Workspace
@@ -81,7 +81,7 @@ class SurveyResponse(models.Model):
     answer is locked. A burst of different scores within seconds is a link scanner:
     the row is kept with `is_bot` and counted nowhere (docs/surveys.md)."""
 
-    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    workspace = WorkspaceKey(Workspace, on_delete=models.CASCADE, related_name="+")
     survey = TenantForeignKey(Survey, on_delete=models.CASCADE, related_name="responses")
     contact = TenantForeignKey(
         Contact, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
@@ -133,7 +133,7 @@ class ContactSurveyFacts(models.Model):
     so that rules (`nps_score`, `nps_category`, `csat_score`, `survey_answered_at`)
     compile to one indexed join."""
 
-    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    workspace = WorkspaceKey(Workspace, on_delete=models.CASCADE, related_name="+")
     contact = TenantForeignKey(Contact, on_delete=models.CASCADE, related_name="+")
     nps_score = models.SmallIntegerField(null=True, blank=True)
     nps_category = models.CharField(max_length=10, blank=True, default="")
@@ -158,7 +158,7 @@ class ReviewRequest(models.Model):
     API's ask, or the purchase event that let the contact into the journey), keyed by
     the asking message's idempotency key so the hosted page can list them."""
 
-    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    workspace = WorkspaceKey(Workspace, on_delete=models.CASCADE, related_name="+")
     survey = TenantForeignKey(Survey, on_delete=models.CASCADE, related_name="+")
     contact = TenantForeignKey(Contact, on_delete=models.CASCADE, related_name="+")
     message_key = models.CharField(max_length=200)
@@ -195,7 +195,7 @@ class Review(models.Model):
     and item: a later edit within the change window replaces it and asks for
     moderation again."""
 
-    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    workspace = WorkspaceKey(Workspace, on_delete=models.CASCADE, related_name="+")
     survey = TenantForeignKey(Survey, on_delete=models.CASCADE, related_name="reviews")
     contact = TenantForeignKey(
         Contact, null=True, blank=True, on_delete=models.CASCADE, related_name="+"

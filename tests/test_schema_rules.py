@@ -15,7 +15,9 @@ added later follows them too:
    `config.fields.TenantForeignKey` (or has no database constraint on purpose), and
    the database holds its composite constraint `(column, workspace_id)`: a row can
    only point at a row of its own workspace. That a join includes `workspace_id` is a
-   rule for the SQL, not checked here;
+   rule for the SQL, not checked here. A table with a NOT NULL such key has its
+   workspace proved by it: its own key to the workspace is a `config.fields.WorkspaceKey`
+   (no constraint; one check fewer per row written);
 4. every queue claim (`SKIP LOCKED`) filters by workspace.
 
 Each rule is also shown to catch a planted violation (`test_*_catch_*`)."""
@@ -34,7 +36,7 @@ from django.db.migrations.loader import MigrationLoader
 from django.test.utils import isolate_apps
 
 from config.citus import GLOBAL_TABLES, REFERENCE_TENANT_TABLES, layout
-from config.fields import TenantForeignKey
+from config.fields import TenantForeignKey, TenantOneToOneField, WorkspaceKey
 from workspaces.models import Workspace
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -132,6 +134,25 @@ def _relation_problems(model: type[models.Model]) -> list[str]:
     return problems
 
 
+def _workspace_key_problems(model: type[models.Model]) -> list[str]:
+    """Rule 3's corollary: a table with a NOT NULL TenantForeignKey has its workspace
+    proved by that key, so its own key to the workspace is a `WorkspaceKey` (no
+    constraint: a check on every row written, for nothing); one without keeps the
+    constraint. A per-workspace row keyed by its workspace (a OneToOneField) keeps it."""
+    field, label = _workspace_field(model), model._meta.label
+    if field is None or field.null or isinstance(field, models.OneToOneField):
+        return []
+    parented = any(
+        isinstance(f, TenantForeignKey | TenantOneToOneField) and not f.null
+        for f in model._meta.concrete_fields
+    )
+    if parented and getattr(field, "db_constraint", False):
+        return [f"{label}.workspace repeats its tenant keys' check: make it a WorkspaceKey"]
+    if not parented and isinstance(field, WorkspaceKey):
+        return [f"{label}.workspace is a WorkspaceKey, but no tenant key proves it"]
+    return []
+
+
 def rule_violations(all_models: Iterable[type[models.Model]]) -> list[str]:
     """Rules 1 to 3 over these models (those of other apps are skipped)."""
     problems: list[str] = []
@@ -144,6 +165,7 @@ def rule_violations(all_models: Iterable[type[models.Model]]) -> list[str]:
             continue
         if not _carries_workspace(model):
             problems.append(f"{label} has no NOT NULL workspace")
+        problems += _workspace_key_problems(model)
         problems += _unique_problems(model)
     return problems
 
@@ -299,7 +321,14 @@ def test_the_model_rules_catch_planted_violations():
         class Meta:
             app_label = "contacts"
 
-    found = rule_violations([Parent, Orphan, Child, Sibling])
+    class Loner(models.Model):  # noqa: DJ008 (an unchecked workspace, no tenant key)
+        workspace = WorkspaceKey(Workspace, on_delete=models.CASCADE, related_name="+")
+        optional = TenantForeignKey(Parent, null=True, on_delete=models.CASCADE, related_name="+")
+
+        class Meta:
+            app_label = "contacts"
+
+    found = rule_violations([Parent, Orphan, Child, Sibling, Loner])
     assert rule_violations([Parent]) == []
     assert found == [
         "contacts.Orphan has no NOT NULL workspace",
@@ -310,6 +339,8 @@ def test_the_model_rules_catch_planted_violations():
         "contacts.Sibling.parent is a single-column key to tenant contacts.Parent: make it "
         "a config.fields.TenantForeignKey (and end the migration with "
         "config.tenant_keys.TenantKeys())",
+        "contacts.Sibling.workspace repeats its tenant keys' check: make it a WorkspaceKey",
+        "contacts.Loner.workspace is a WorkspaceKey, but no tenant key proves it",
     ]
 
 

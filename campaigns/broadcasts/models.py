@@ -13,7 +13,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-from config.fields import TenantForeignKey
+from config.fields import TenantForeignKey, WorkspaceKey
 from contacts.models import Channel
 from messaging.models import Message, Origin, Template
 from workspaces.models import Workspace
@@ -47,7 +47,7 @@ def _ids() -> ArrayField:
 
 
 class Broadcast(models.Model):
-    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    workspace = WorkspaceKey(Workspace, on_delete=models.CASCADE, related_name="+")
     name = models.CharField(max_length=200)
     channel = models.CharField(max_length=8, choices=Channel.choices)
     # The template everyone gets; with variants, the default variant's template.
@@ -146,9 +146,7 @@ class BroadcastVariant(models.Model):
 
     # Its parent's workspace, carried so that the table distributes by workspace
     # (issue 20); not indexed alone: the uniques and lookups go through the parent.
-    workspace = models.ForeignKey(
-        Workspace, on_delete=models.CASCADE, related_name="+", db_index=False
-    )
+    workspace = WorkspaceKey(Workspace, on_delete=models.CASCADE, related_name="+", db_index=False)
     broadcast = TenantForeignKey(Broadcast, on_delete=models.CASCADE, related_name="variants")
     label = models.CharField(max_length=20)
     # RESTRICT, not PROTECT: a template in use cannot be deleted, but a workspace (with

@@ -13,7 +13,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-from config.fields import TenantForeignKey
+from config.fields import TenantForeignKey, WorkspaceKey
 from contacts.models import Contact
 from workspaces.models import Workspace
 
@@ -121,9 +121,7 @@ class JourneyStep(models.Model):
 
     # Its parent's workspace, carried so that the table distributes by workspace
     # (issue 20); not indexed alone: the uniques and lookups go through the parent.
-    workspace = models.ForeignKey(
-        Workspace, on_delete=models.CASCADE, related_name="+", db_index=False
-    )
+    workspace = WorkspaceKey(Workspace, on_delete=models.CASCADE, related_name="+", db_index=False)
     journey = TenantForeignKey(Journey, on_delete=models.CASCADE, related_name="steps")
     key = models.SlugField(max_length=40)
     kind = models.CharField(max_length=20, choices=StepKind.choices)
@@ -167,7 +165,7 @@ IN_JOURNEY = (EnrolmentStatus.ACTIVE, EnrolmentStatus.HOLDOUT)
 class JourneyEnrolment(models.Model):
     """A contact's pass through a journey: where it is and when that step is due."""
 
-    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    workspace = WorkspaceKey(Workspace, on_delete=models.CASCADE, related_name="+")
     journey = TenantForeignKey(Journey, on_delete=models.CASCADE, related_name="enrolments")
     contact = TenantForeignKey(Contact, on_delete=models.CASCADE, related_name="+")
     # None with status active: entered, not yet started (the first run places it).
@@ -232,9 +230,7 @@ class JourneySegmentMember(models.Model):
 
     # Its parent's workspace, carried so that the table distributes by workspace
     # (issue 20); not indexed alone: the uniques and lookups go through the parent.
-    workspace = models.ForeignKey(
-        Workspace, on_delete=models.CASCADE, related_name="+", db_index=False
-    )
+    workspace = WorkspaceKey(Workspace, on_delete=models.CASCADE, related_name="+", db_index=False)
     journey = TenantForeignKey(Journey, on_delete=models.CASCADE, related_name="+")
     contact = TenantForeignKey(Contact, on_delete=models.CASCADE, related_name="+")
 
@@ -255,7 +251,7 @@ class JourneyScanMark(models.Model):
     row (FOR UPDATE SKIP LOCKED) and moves it in the transaction that enrols, so two
     workers never judge one window and a retried run starts where the last one ended."""
 
-    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    workspace = WorkspaceKey(Workspace, on_delete=models.CASCADE, related_name="+")
     journey = TenantForeignKey(Journey, on_delete=models.CASCADE, related_name="+")
     scanned_until = models.DateTimeField()
 

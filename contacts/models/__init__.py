@@ -11,7 +11,7 @@ from django.db.models import Q
 from django.db.models.functions import Now
 from django.utils import timezone
 
-from config.fields import TenantForeignKey
+from config.fields import TenantForeignKey, WorkspaceKey
 from contacts.models.exports import ContactExport as ContactExport
 from contacts.models.saved_views import SavedView as SavedView
 from contacts.models.segments import Segment as Segment
@@ -127,9 +127,7 @@ class Event(models.Model):
     """Something a contact did. Revenue-carrying events are purchases for analytics."""
 
     # Covered by the composite indexes below (single-column ones slow down ingest).
-    workspace = models.ForeignKey(
-        Workspace, on_delete=models.CASCADE, related_name="+", db_index=False
-    )
+    workspace = WorkspaceKey(Workspace, on_delete=models.CASCADE, related_name="+", db_index=False)
     contact = TenantForeignKey(
         Contact, on_delete=models.CASCADE, related_name="events", db_index=False
     )
@@ -166,7 +164,7 @@ class Event(models.Model):
 class ConsentChange(models.Model):
     """The history of a contact's consent per channel: when, what, and from where."""
 
-    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    workspace = WorkspaceKey(Workspace, on_delete=models.CASCADE, related_name="+")
     contact = TenantForeignKey(Contact, on_delete=models.CASCADE, related_name="consent_changes")
     channel = models.CharField(max_length=8, choices=Channel.choices)
     status = models.CharField(max_length=16)
@@ -278,9 +276,7 @@ class ImportJob(models.Model):
 class ImportRowError(models.Model):
     # Its parent's workspace, carried so that the table distributes by workspace
     # (issue 20); not indexed alone: the uniques and lookups go through the parent.
-    workspace = models.ForeignKey(
-        Workspace, on_delete=models.CASCADE, related_name="+", db_index=False
-    )
+    workspace = WorkspaceKey(Workspace, on_delete=models.CASCADE, related_name="+", db_index=False)
     job = TenantForeignKey(ImportJob, on_delete=models.CASCADE, related_name="row_errors")
     row_number = models.PositiveIntegerField(help_text="The line in the file; the header is 1.")
     reason = models.TextField()
@@ -308,9 +304,7 @@ class ContactMark(models.Model):
 
     id = models.BigAutoField(primary_key=True)
     contact = TenantForeignKey(Contact, on_delete=models.CASCADE, related_name="+", db_index=False)
-    workspace = models.ForeignKey(
-        Workspace, on_delete=models.CASCADE, related_name="+", db_index=False
-    )
+    workspace = WorkspaceKey(Workspace, on_delete=models.CASCADE, related_name="+", db_index=False)
     marked_at = models.DateTimeField(default=timezone.now)
     # What changed the contact, for the cause of a resulting stage move: "api",
     # "import", or "rule" for everything else (dashboard edits, demo, system).
@@ -363,9 +357,7 @@ class EventSummary(models.Model):
     events on every evaluation."""
 
     contact = TenantForeignKey(Contact, on_delete=models.CASCADE, related_name="+", db_index=False)
-    workspace = models.ForeignKey(
-        Workspace, on_delete=models.CASCADE, related_name="+", db_index=False
-    )
+    workspace = WorkspaceKey(Workspace, on_delete=models.CASCADE, related_name="+", db_index=False)
     name = models.CharField(max_length=200)
     count = models.PositiveIntegerField()
     first_at = models.DateTimeField()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.db import models
 from django.utils import timezone
 
-from config.fields import TenantForeignKey
+from config.fields import TenantForeignKey, WorkspaceKey
 from workspaces.models import User, Workspace
 
 
@@ -46,9 +46,7 @@ class SegmentMember(models.Model):
     contact) is the index the analytics filters probe."""
 
     pk = models.CompositePrimaryKey("workspace", "segment", "contact")
-    workspace = models.ForeignKey(
-        Workspace, on_delete=models.CASCADE, related_name="+", db_index=False
-    )
+    workspace = WorkspaceKey(Workspace, on_delete=models.CASCADE, related_name="+", db_index=False)
     segment = TenantForeignKey(Segment, on_delete=models.CASCADE, related_name="+", db_index=False)
     # Indexed on its own: an erased contact's rows go by contact id.
     contact = TenantForeignKey("contacts.Contact", on_delete=models.CASCADE, related_name="+")

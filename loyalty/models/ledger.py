@@ -6,7 +6,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-from config.fields import TenantForeignKey
+from config.fields import TenantForeignKey, WorkspaceKey
 from contacts.models import Contact
 from workspaces.models import Workspace
 
@@ -15,7 +15,7 @@ class PointsBalance(models.Model):
     """A contact's points now: the sum of its ledger entries, kept in the transaction
     that appends each one (under this row's lock). Never negative."""
 
-    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    workspace = WorkspaceKey(Workspace, on_delete=models.CASCADE, related_name="+")
     contact = TenantForeignKey(Contact, on_delete=models.CASCADE, related_name="+")
     balance = models.BigIntegerField(default=0)
     earned_total = models.BigIntegerField(default=0)

@@ -8,7 +8,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-from config.fields import TenantForeignKey
+from config.fields import TenantForeignKey, WorkspaceKey
 from contacts.models import Contact
 from loyalty.models.rewards import Reward
 from workspaces.models import Workspace
@@ -62,7 +62,7 @@ class ReferralCode(models.Model):
     since links shared before they named the workspace are still looked up by the
     code alone (services/referrals.py)."""
 
-    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    workspace = WorkspaceKey(Workspace, on_delete=models.CASCADE, related_name="+")
     contact = TenantForeignKey(Contact, on_delete=models.CASCADE, related_name="+")
     code = models.CharField(max_length=32)
     created_at = models.DateTimeField(default=timezone.now)
@@ -83,7 +83,7 @@ class ReferralCode(models.Model):
 class ReferralVisit(models.Model):
     """A visit of a landing page: the IP is kept only as a keyed hash."""
 
-    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    workspace = WorkspaceKey(Workspace, on_delete=models.CASCADE, related_name="+")
     code = TenantForeignKey(ReferralCode, on_delete=models.CASCADE, related_name="visits")
     ip_hash = models.CharField(max_length=64, blank=True, default="")
     user_agent = models.CharField(max_length=300, blank=True, default="")
@@ -112,7 +112,7 @@ class Referral(models.Model):
     until a person approves it. `converted_at` is set once (a conditional update);
     `hold_until` is when the rewards may be paid."""
 
-    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    workspace = WorkspaceKey(Workspace, on_delete=models.CASCADE, related_name="+")
     referrer = TenantForeignKey(Contact, on_delete=models.CASCADE, related_name="+")
     referred = TenantForeignKey(Contact, on_delete=models.CASCADE, related_name="+")
     code = models.CharField(max_length=32)

@@ -6,7 +6,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-from config.fields import TenantForeignKey
+from config.fields import TenantForeignKey, WorkspaceKey
 from contacts.models import Contact
 from loyalty.models.ledger import LedgerEntry
 from workspaces.models import Workspace
@@ -47,7 +47,7 @@ class Reward(models.Model):
 class Redemption(models.Model):
     """A contact's points spent on a reward, with the code it was given (if any)."""
 
-    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    workspace = WorkspaceKey(Workspace, on_delete=models.CASCADE, related_name="+")
     contact = TenantForeignKey(Contact, on_delete=models.CASCADE, related_name="+")
     # A redeemed reward is not deleted (services/rewards.py refuses it); CASCADE lets a
     # workspace's deletion take both (PROTECT would refuse that too).
@@ -80,7 +80,7 @@ class RewardCode(models.Model):
     """One code of a reward's pool, generated or uploaded; issued once, to the
     redemption that took it."""
 
-    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    workspace = WorkspaceKey(Workspace, on_delete=models.CASCADE, related_name="+")
     reward = TenantForeignKey(Reward, on_delete=models.CASCADE, related_name="codes")
     code = models.CharField(max_length=100)
     redemption = TenantForeignKey(

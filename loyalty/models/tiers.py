@@ -7,7 +7,7 @@ from decimal import Decimal
 from django.db import models
 from django.utils import timezone
 
-from config.fields import TenantForeignKey
+from config.fields import TenantForeignKey, WorkspaceKey
 from contacts.models import Contact
 from workspaces.models import Workspace
 
@@ -42,7 +42,7 @@ class Tier(models.Model):
 class ContactTier(models.Model):
     """A contact's tier now (none: below every threshold) and since when."""
 
-    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    workspace = WorkspaceKey(Workspace, on_delete=models.CASCADE, related_name="+")
     contact = TenantForeignKey(Contact, on_delete=models.CASCADE, related_name="+")
     tier = TenantForeignKey(
         Tier, null=True, blank=True, on_delete=models.SET_NULL, related_name="members"
@@ -73,7 +73,7 @@ class TierChange(models.Model):
     """A contact's move between tiers, with its cause (like a stage transition). Tier
     names are kept: tiers are renamed."""
 
-    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    workspace = WorkspaceKey(Workspace, on_delete=models.CASCADE, related_name="+")
     contact = TenantForeignKey(Contact, on_delete=models.CASCADE, related_name="+")
     from_tier = TenantForeignKey(
         Tier, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
