@@ -10,7 +10,7 @@ from playwright.sync_api import Page, expect
 
 from contacts.models import Segment
 from contacts.services import event_summaries_refresh
-from lifecycle.models import ContactStage
+from lifecycle.models import ContactStage, SweepRun
 from lifecycle.services import stages_create_defaults, sweep_now
 from tests.browser.conftest import log_in, screenshot
 from tests.factories import ContactFactory, EventFactory, MessageFactory, TemplateFactory
@@ -120,3 +120,24 @@ def test_build_an_unengaged_segment_without_json(page: Page, live_server, owner,
     assert segment.rule == {
         "all": [{"not": {"message": "opened", "channel": "email", "within_days": 90}}]
     }
+
+
+def test_a_due_rules_sweep_is_named_in_words(page: Page, live_server, owner, shop):
+    """A journey went live on a segment: the stages page says why every contact is
+    being looked at again, at a desktop's width and a phone's."""
+    SweepRun.objects.create(
+        workspace=owner.workspace,
+        reason=SweepRun.DUE_RULES + "0123456789abcdef",
+        chunks_total=20,
+        chunks_done=7,
+        contacts_changed=0,
+    )
+    log_in(page, live_server.url, owner.user)
+    for width, height in ((1440, 900), (390, 844)):
+        page.set_viewport_size({"width": width, "height": height})
+        page.goto("/w/acme/stages/")
+        status = page.get_by_test_id("sweep-status")
+        expect(status).to_contain_text("a change to the segments journeys wait for")
+        expect(status).to_contain_text("7 of 20 parts done")
+        expect(status).not_to_contain_text("due rules")
+        screenshot(page, f"stages-due-rules-sweep-{width}")

@@ -33,5 +33,18 @@ def test_running_then_finished(owner):
     assert "moved" not in owner.web.get("/w/acme/stages/sweep/").content.decode()
 
 
+@pytest.mark.parametrize(
+    ("reason", "said"),
+    [
+        ("periodic", "after “the daily check”"),
+        ("due rules 0123456789abcdef", "after “a change to the segments journeys wait for”"),
+        ("stage rule changed", "after “stage rule changed”"),
+    ],
+)
+def test_the_reason_is_said_in_words(owner, reason, said):
+    SweepRun.objects.create(workspace=owner.workspace, reason=reason, chunks_total=2)
+    assert said in owner.web.get("/w/acme/stages/sweep/").content.decode()
+
+
 def test_outsider_gets_404(owner, outsider):
     assert outsider.web.get("/w/acme/stages/sweep/").status_code == 404
