@@ -27,7 +27,7 @@ from collections.abc import Sequence
 from django.db import connection
 from django.utils import timezone
 
-from campaigns.journeys.triggers import date_scan, enrol, live_journeys
+from campaigns.journeys.triggers import date_scan, enrol, live_journeys, workspaces_of
 from campaigns.models import Journey, TriggerKind
 from contacts.models import Segment
 from contacts.rules.compiler import contacts_matching
@@ -103,7 +103,7 @@ def on_contacts_due(workspace_id: int, contact_ids: list[int], now: dt.datetime)
 
 def on_contacts_refreshed(contact_ids: list[int], since: object = None) -> None:
     if contact_ids:
-        for journey in live_journeys([TriggerKind.SEGMENT_JOINED]):
+        for journey in live_journeys([TriggerKind.SEGMENT_JOINED], workspaces_of(contact_ids)):
             segment_scan(journey, contact_ids=contact_ids)
 
 

@@ -57,6 +57,7 @@ from campaigns.models import (
     TriggerKind,
 )
 from catalog.hooks import BACK_IN_STOCK, PRICE_DROP, ProductChange
+from contacts.models import Contact
 from lifecycle.models import StageTransition
 from loyalty.hooks import LoyaltyNews
 from surveys.models import Survey, SurveyResponse
@@ -161,10 +162,20 @@ def on_stage_changed(transitions: list[StageTransition]) -> None:
     wake(sorted({t.contact_id for t in transitions}))
 
 
+def workspaces_of(contact_ids: Sequence[int]) -> list[int]:
+    """The workspaces of these contacts (the engine hands over one workspace's), so that
+    only their journeys are looked at."""
+    return list(
+        Contact.objects.filter(pk__in=list(contact_ids))
+        .values_list("workspace_id", flat=True)
+        .distinct()
+    )
+
+
 def on_contacts_refreshed(contact_ids: list[int], since: object = None) -> None:
     if not contact_ids:
         return
-    for journey in _live([TriggerKind.EVENT]):
+    for journey in _live([TriggerKind.EVENT], workspaces_of(contact_ids)):
         _enrol_events(journey, contact_ids)
     wake(contact_ids)
 
