@@ -168,6 +168,8 @@ LIFECYCLE_DUE_LATE_SECONDS = env.int("LIFECYCLE_DUE_LATE_SECONDS", default=300)
 # A sweep chunk (50,000 contacts) holding at least this many due contacts at once is
 # evaluated by id range rather than by id list (0: never).
 LIFECYCLE_DUE_DENSE_CHUNK = env.int("LIFECYCLE_DUE_DENSE_CHUNK", default=2500)
+# Such chunks evaluated at once by a due run, each on its own database connection.
+LIFECYCLE_DUE_PARALLEL = env.int("LIFECYCLE_DUE_PARALLEL", default=2)
 LIFECYCLE_MARK_BATCH = env.int("LIFECYCLE_MARK_BATCH", default=2000)
 # Stage moves dated more than this long ago (history brought in, a late event) are
 # recorded and counted, but trigger no journey and no message: a history import never

@@ -18,9 +18,10 @@ import hashlib
 import json
 import logging
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import connection, connections, transaction
 from django.db.models import Count, Min
 from django.utils import timezone
 
@@ -214,40 +215,52 @@ def due_contacts_evaluate(
 def _dense_ranges(
     workspace: Workspace, now: dt.datetime, late_before: dt.datetime | None
 ) -> tuple[int, int]:
-    """A due set too large for id lists (after the runs stopped for a while): the sweep
-    chunks holding at least LIFECYCLE_DUE_DENSE_CHUNK due contacts are evaluated by id
-    range, as a sweep chunk is, which reads the rest of the range too but costs far less
-    than a long id list. Returns (due contacts evaluated, moves written)."""
+    """A due set too large for id lists (after the runs stopped for a while, or a
+    boundary many contacts cross at once): the sweep chunks holding at least
+    LIFECYCLE_DUE_DENSE_CHUNK due contacts are evaluated by id range, as a sweep chunk
+    is, which reads the rest of the range too but costs far less than a long id list.
+    The chunks are disjoint, as a sweep's are, so LIFECYCLE_DUE_PARALLEL of them run at
+    once, each on a database connection of its own (the work is PostgreSQL's); inside a
+    caller's transaction (tests) they run in it, one after another. Returns (due
+    contacts evaluated, moves written)."""
     threshold = settings.LIFECYCLE_DUE_DENSE_CHUNK
     due = ContactDue.objects.filter(workspace=workspace, due_at__lte=now)
     if threshold <= 0 or due.count() < threshold:
         return 0, 0
-    evaluated = moved = 0
-    for low, high in sweep_chunks(workspace=workspace):
-        stats = due.filter(contact_id__gte=low, contact_id__lte=high).aggregate(
-            n=Count("pk"), oldest=Min("due_at")
-        )
+
+    def chunk(bounds: tuple[int, int]) -> tuple[int, int]:
+        low, high = bounds
+        in_range = due.filter(contact_id__gte=low, contact_id__lte=high)
+        stats = in_range.aggregate(n=Count("pk"), oldest=Min("due_at"))
         if stats["n"] < threshold:
-            continue
+            return 0, 0
         scope = Scope.between(low, high)
         with transaction.atomic():
-            ids = list(
-                due.filter(contact_id__gte=low, contact_id__lte=high)
-                .order_by("contact_id")
-                .values_list("contact_id", flat=True)
-            )
+            ids = list(in_range.order_by("contact_id").values_list("contact_id", flat=True))
             if late_before is not None and stats["oldest"] < late_before:
                 movers = stages_movers(workspace=workspace, scope=scope, now=now)
                 held = contacts_hold(contact_ids=movers)
-                moved += stages_replay(workspace=workspace, since=dict.fromkeys(held, now), now=now)
+                moved = stages_replay(workspace=workspace, since=dict.fromkeys(held, now), now=now)
             else:
-                moved += stages_evaluate(
-                    workspace=workspace, scope=scope, cause=Cause.RULE, now=now
-                )
+                moved = stages_evaluate(workspace=workspace, scope=scope, cause=Cause.RULE, now=now)
             contacts_due_store(workspace=workspace, scope=scope, now=now)
             contacts_due_evaluated(workspace.pk, ids, now)
-        evaluated += stats["n"]
-    return evaluated, moved
+        return stats["n"], moved
+
+    def chunk_in_thread(bounds: tuple[int, int]) -> tuple[int, int]:
+        try:
+            return chunk(bounds)
+        finally:
+            connections.close_all()  # this thread's connections
+
+    chunks = sweep_chunks(workspace=workspace)
+    parallel = settings.LIFECYCLE_DUE_PARALLEL
+    if parallel <= 1 or connection.in_atomic_block:
+        results = [chunk(bounds) for bounds in chunks]
+    else:
+        with ThreadPoolExecutor(max_workers=parallel) as pool:
+            results = list(pool.map(chunk_in_thread, chunks))
+    return sum(n for n, _ in results), sum(moved for _, moved in results)
 
 
 def _evaluate(

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from threading import get_ident
 
 import pytest
 from django.utils import timezone
@@ -19,6 +20,7 @@ from lifecycle.services import (
     stages_create_defaults,
     sweep_now,
 )
+from lifecycle.services.chunks import sweep_chunks
 from lifecycle.services.due import due_contacts_evaluate
 from lifecycle.services.sweeps import sweep_chunk, sweep_start
 from tests.factories import ContactFactory
@@ -162,3 +164,31 @@ def test_a_dense_due_set_is_evaluated_by_id_range(ws, stages, settings):
         assert (move.to_stage.key, move.at) == ("at_risk", at + 90 * DAY + MICRO)
         assert due_of(contact) == at + 180 * DAY + MICRO
     assert stage_of(never) == "subscriber"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_dense_chunks_run_at_once_each_on_its_own_connection(ws, stages, settings, monkeypatch):
+    """Outside a transaction (as beat runs it) the dense chunks go to
+    LIFECYCLE_DUE_PARALLEL threads, each with its own connection and transaction: the
+    same moves, dated at their boundaries, and every chunk's contacts handed to the due
+    hooks from the thread that evaluated them."""
+    settings.LIFECYCLE_DUE_DENSE_CHUNK = 1
+    settings.LIFECYCLE_DUE_PARALLEL = 2
+    monkeypatch.setattr(
+        "lifecycle.services.due.sweep_chunks",
+        lambda *, workspace: sweep_chunks(workspace=workspace, size=1),
+    )
+    seen: list[tuple[int, list[int]]] = []
+    monkeypatch.setattr(
+        "lifecycle.hooks._due_hooks", [lambda _ws, ids, _now: seen.append((get_ident(), ids))]
+    )
+    buyers = ContactFactory.create_batch(4, workspace=ws)
+    bought = {c.pk: purchase(c, 89).occurred_at for c in buyers}
+    sweep_now(workspace=ws)
+    assert due_contacts_evaluate(now=timezone.now() + 2 * DAY, workspace_ids=[ws.pk]) == (4, 4)
+    for contact in buyers:
+        move = StageTransition.objects.filter(contact=contact).latest("at")
+        assert (move.to_stage.key, move.at) == ("at_risk", bought[contact.pk] + 90 * DAY + MICRO)
+        assert due_of(contact) == bought[contact.pk] + 180 * DAY + MICRO
+    assert sorted(i for _, ids in seen for i in ids) == sorted(bought)
+    assert get_ident() not in {thread for thread, _ in seen}
