@@ -188,6 +188,9 @@ class SweepRun(models.Model):
     # (services/due.py, `due_rules`). Like a periodic one, it moves only whom time
     # moved, dated at the boundary (nobody, when the due runs kept up).
     DUE_RULES = "due rules "
+    # Recorded, with no work, when no rule is added any more (the journeys paused):
+    # so that the same rules coming back count as a change.
+    DUE_RULES_NONE = DUE_RULES + "none"
 
     class Meta:
         indexes = [models.Index(fields=["workspace", "-started_at"], name="sweep_ws_started")]

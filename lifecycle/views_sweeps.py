@@ -19,7 +19,12 @@ RECENT = dt.timedelta(minutes=10)
 
 @workspace_view()
 def sweep_status(request: WorkspaceRequest) -> HttpResponse:
-    run = SweepRun.objects.filter(workspace=request.workspace).order_by("-started_at").first()
+    run = (
+        SweepRun.objects.filter(workspace=request.workspace)
+        .exclude(reason=SweepRun.DUE_RULES_NONE)
+        .order_by("-started_at")
+        .first()
+    )
     running = run is not None and run.finished_at is None
     recent = (
         run is not None

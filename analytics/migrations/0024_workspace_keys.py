@@ -6,6 +6,10 @@ from django.db import migrations
 
 
 class Migration(migrations.Migration):
+    # One constraint dropped per statement, each committed at once: no table stays
+    # locked while the others' locks are awaited.
+    atomic = False
+
 
     dependencies = [
         ('analytics', '0023_tenant_keys'),

@@ -24,11 +24,12 @@ import logging
 from collections import defaultdict
 from collections.abc import Sequence
 
-from django.db import connection
+from django.db import connection, transaction
 from django.utils import timezone
 
 from campaigns.journeys.triggers import date_scan, enrol, live_journeys, workspaces_of
 from campaigns.models import Journey, TriggerKind
+from config.errors import InvalidInput
 from contacts.models import Segment
 from contacts.rules.compiler import contacts_matching
 from contacts.rules.context import Scope
@@ -59,10 +60,19 @@ def segment_scan(
     limit = "AND m.contact_id = ANY(%s)" if contact_ids is not None else ""
     with connection.cursor() as cursor:
         cursor.execute(
-            f"""DELETE FROM campaigns_journeysegmentmember m
-                WHERE m.journey_id = %s AND m.workspace_id = %s {limit}
-                AND NOT EXISTS (SELECT 1 FROM ({match_sql}) AS s(id) WHERE s.id = m.contact_id)""",
+            # Rows locked in contact order before they go, and added in that order:
+            # two looks at the same contacts (a due run and the marks' drain) never
+            # wait on each other's rows crosswise.
+            f"""DELETE FROM campaigns_journeysegmentmember d
+                WHERE d.journey_id = %s AND d.workspace_id = %s AND d.contact_id IN (
+                    SELECT m.contact_id FROM campaigns_journeysegmentmember m
+                    WHERE m.journey_id = %s AND m.workspace_id = %s {limit}
+                    AND NOT EXISTS (
+                        SELECT 1 FROM ({match_sql}) AS s(id) WHERE s.id = m.contact_id)
+                    ORDER BY m.contact_id FOR UPDATE)""",
             [
+                journey.pk,
+                journey.workspace_id,
                 journey.pk,
                 journey.workspace_id,
                 *([list(contact_ids)] if contact_ids is not None else []),
@@ -75,6 +85,7 @@ def segment_scan(
                 WHERE NOT EXISTS (SELECT 1 FROM campaigns_journeysegmentmember m
                                   WHERE m.journey_id = %s AND m.contact_id = s.id
                                   AND m.workspace_id = %s)
+                ORDER BY s.id
                 ON CONFLICT DO NOTHING RETURNING contact_id""",
             [journey.workspace_id, journey.pk, *match_params, journey.pk, journey.workspace_id],
         )
@@ -96,9 +107,18 @@ def due_rules(workspace_id: int) -> list[dict]:
 
 
 def on_contacts_due(workspace_id: int, contact_ids: list[int], now: dt.datetime) -> None:
-    """A due run evaluated these contacts at `now` (time alone may have changed them)."""
+    """A due run evaluated these contacts at `now` (time alone may have changed them).
+    Membership is judged at the later of `now` and the clock: a long run's `now` is
+    tens of seconds old, and judging at it could take back a join another look made
+    since (and let the contact in a second time later). A segment whose rule no longer
+    compiles is logged and skipped, never the due run."""
+    at = max(now, timezone.now())
     for journey in live_journeys([TriggerKind.SEGMENT_JOINED], [workspace_id]):
-        segment_scan(journey, contact_ids=contact_ids, now=now)
+        try:
+            with transaction.atomic():
+                segment_scan(journey, contact_ids=contact_ids, now=at)
+        except (InvalidInput, ValueError) as error:
+            logger.warning("campaigns.segment_scan_failed journey=%s error=%s", journey.pk, error)
 
 
 def on_contacts_refreshed(contact_ids: list[int], since: object = None) -> None:

@@ -15,8 +15,10 @@ from django.db.models import F
 from django.utils import timezone
 
 from config.queue import enqueue
+from contacts.models import Contact
 from contacts.rules import Scope
 from contacts.services.locks import contacts_hold
+from lifecycle.hooks import contacts_due_evaluated
 from lifecycle.models import Cause, SweepRun
 from lifecycle.services.chunks import sweep_chunks
 from lifecycle.services.due import contacts_due_store, due_rules_fingerprint
@@ -27,6 +29,9 @@ from workspaces.models import Workspace
 logger = logging.getLogger(__name__)
 
 PERIODIC, DUE_RULES = SweepRun.PERIODIC, SweepRun.DUE_RULES
+# A sweep started longer ago than this and not finished has lost chunks (the broker
+# was down): it no longer holds a due-rules sweep back.
+_BUSY = dt.timedelta(hours=1)
 
 
 def sweep_start(*, workspace: Workspace, reason: str, now: dt.datetime | None = None) -> SweepRun:
@@ -79,6 +84,13 @@ def sweep_chunk(*, run_id: int, low: int, high: int, now: dt.datetime | None = N
             moved = stages_evaluate(workspace=run.workspace, scope=scope, cause=Cause.RULE, now=now)
         # Every contact's next due moment, in the transaction that evaluated it.
         contacts_due_store(workspace=run.workspace, scope=scope, now=now)
+        if run.reason.startswith(DUE_RULES):
+            # A boundary of the new rules crossed before this chunk ran was in no due
+            # moment: the chunk's contacts are looked at as a due run's are.
+            ids = Contact.objects.filter(
+                workspace=run.workspace, pk__gte=low, pk__lte=high
+            ).values_list("pk", flat=True)
+            contacts_due_evaluated(run.workspace_id, list(ids), now or timezone.now())
     with transaction.atomic():
         SweepRun.objects.filter(pk=run_id).update(
             chunks_done=F("chunks_done") + 1, contacts_changed=F("contacts_changed") + moved
@@ -114,25 +126,29 @@ def sweep_now(*, workspace: Workspace, now: dt.datetime | None = None) -> int:
 
 def sweeps_start_due(*, every: dt.timedelta) -> list[int]:
     """Start a sweep of each workspace whose due rules changed since its last such
-    sweep (`DUE_RULES`: a journey went live, a segment it listens to was edited), or
-    whose last sweep started longer ago than `every` (beat calls this often; the
-    interval lives here, not in beat). Both move only whom time moved."""
+    sweep (`DUE_RULES`: a journey went live or came back, a segment it listens to was
+    edited), or whose last sweep started longer ago than `every` (beat calls this
+    often; the interval lives here, not in beat). Both move only whom time moved. A
+    due-rules sweep waits while another sweep of the workspace is under way (an
+    editor saving a segment five times starts one or two, not five)."""
     started = []
+    now = timezone.now()
     for workspace in Workspace.objects.all():
+        runs = SweepRun.objects.filter(workspace=workspace).order_by("-started_at")
+        stored = runs.filter(reason__startswith=DUE_RULES).values_list("reason", flat=True).first()
         fingerprint = due_rules_fingerprint(workspace)
-        stored = (
-            SweepRun.objects.filter(workspace=workspace, reason__startswith=DUE_RULES)
-            .order_by("-started_at")
-            .values_list("reason", flat=True)
-            .first()
-        )
-        last = SweepRun.objects.filter(workspace=workspace).order_by("-started_at").first()
-        reason = None
-        if fingerprint is not None and stored != f"{DUE_RULES}{fingerprint}":
-            reason = f"{DUE_RULES}{fingerprint}"
-        elif last is None or timezone.now() - last.started_at >= every:
-            reason = PERIODIC
-        if reason is not None:
+        reason = f"{DUE_RULES}{fingerprint}" if fingerprint else SweepRun.DUE_RULES_NONE
+        if stored not in (None, reason) and fingerprint is None:
+            SweepRun.objects.create(workspace=workspace, reason=reason, finished_at=now)
+            continue
+        if stored != reason and fingerprint is not None:
+            busy = runs.filter(finished_at__isnull=True, started_at__gte=now - _BUSY).exists()
+            if not busy:
+                with transaction.atomic():
+                    started.append(sweep_start(workspace=workspace, reason=reason).pk)
+            continue
+        last = runs.first()
+        if last is None or now - last.started_at >= every:
             with transaction.atomic():
-                started.append(sweep_start(workspace=workspace, reason=reason).pk)
+                started.append(sweep_start(workspace=workspace, reason=PERIODIC).pk)
     return started

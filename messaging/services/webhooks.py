@@ -17,7 +17,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from contacts.models import Channel, Contact, EmailStatus, SmsStatus, Suppression
-from contacts.services import consent_set, suppression_add
+from contacts.services import consent_set, contacts_mark_changed, suppression_add
 from messaging.inbound import InboundSms, inbound_sms_dispatch
 from messaging.models import Message, MessageStatus, MessagingSettings, TrackingEvent, WebhookEvent
 from messaging.services.tracking import is_bot
@@ -193,9 +193,13 @@ def email_events_apply(*, provider: str, events: list[dict[str, Any]]) -> Webhoo
             )
             if not bot:
                 field = "opened_at" if kind == "opened" else "clicked_at"
-                Message.objects.filter(pk=message.pk, **{f"{field}__isnull": True}).update(
+                first = Message.objects.filter(pk=message.pk, **{f"{field}__isnull": True}).update(
                     **{field: now}
                 )
+                if first and message.contact_id is not None:
+                    # As a tracked open or click does: engagement conditions ("opened in
+                    # the last 30 days") changed, so the contact's stage and segments follow.
+                    contacts_mark_changed(contact_ids=[message.contact_id])
     logger.info(
         "campaigns.email_webhook processed=%s duplicates=%s unknown=%s",
         result.processed,

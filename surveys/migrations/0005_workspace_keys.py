@@ -6,8 +6,13 @@ from django.db import migrations
 
 
 class Migration(migrations.Migration):
+    # One constraint dropped per statement, each committed at once: no table stays
+    # locked while the others' locks are awaited.
+    atomic = False
+
 
     dependencies = [
+        ("analytics", "0023_tenant_keys"),
         ('surveys', '0004_tenant_foreign_keys'),
         ('workspaces', '0006_wsid_invitation_token'),
     ]

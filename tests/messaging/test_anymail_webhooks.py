@@ -11,7 +11,7 @@ import pytest
 from django.core import mail
 from django.test import Client
 
-from contacts.models import Suppression
+from contacts.models import ContactMark, Suppression
 from messaging.models import Message, TrackingEvent, WebhookEvent
 from messaging.services.claims import messages_claim
 from messaging.services.dispatch import messages_send
@@ -102,6 +102,9 @@ def test_postmark_events_apply_once_and_suppress(esp_messages):
     bounced.refresh_from_db()
     assert delivered.status == "delivered" and delivered.opened_at is not None
     assert TrackingEvent.objects.filter(message=delivered, source="webhook").count() == 1
+    # The first open changed what "opened in the last 30 days" says of the contact:
+    # marked once, so its stage and segments follow (the replayed open marks nothing).
+    assert ContactMark.objects.filter(contact=delivered.contact).count() == 1
     assert bounced.status == "bounced" and "unable to deliver" in bounced.error
     assert bounced.contact is not None
     bounced.contact.refresh_from_db()

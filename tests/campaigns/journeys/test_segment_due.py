@@ -9,8 +9,10 @@ import datetime as dt
 import logging
 
 import pytest
+from django.utils import timezone
 
 from campaigns.journeys.segment_trigger import journeys_scan
+from campaigns.journeys.services import journey_pause, journey_resume
 from campaigns.models import JourneyEnrolment
 from contacts.services import contacts_mark_changed, segment_update
 from lifecycle.hooks import transitions_dispatch
@@ -29,6 +31,7 @@ pytestmark = pytest.mark.django_db
 DAY = dt.timedelta(days=1)
 MICRO = dt.timedelta(microseconds=1)
 LAPSED_14 = {"event": "purchase", "last": {"older_than_days": 14}}
+LAPSED_12 = {"event": "purchase", "last": {"older_than_days": 12}}
 
 
 @pytest.fixture
@@ -159,3 +162,61 @@ def test_a_segment_trigger_in_another_workspace_adds_nothing_here(ws, stages):
     contacts_mark_changed(contact_ids=[buyer.pk])
     marked_contacts_evaluate()
     assert due_of(buyer) == bought + 90 * DAY + MICRO
+
+
+def test_a_journey_paused_and_resumed_stores_the_due_moments_again(ws, stages, tpl):
+    buyer = ContactFactory.create(workspace=ws)
+    bought = purchase(buyer, 10).occurred_at
+    contacts_mark_changed(contact_ids=[buyer.pk])
+    marked_contacts_evaluate()
+    segment = SegmentFactory.create(workspace=ws, name="No order for 14 days", rule=LAPSED_14)
+    j = journey(
+        ws,
+        {"kind": "segment_joined", "segment_id": segment.pk},
+        [step("miss", "send_email", template_id=tpl.pk)],
+    )
+    assert len(run_sweeps()) == 1
+    journey_pause(journey=j, actor=ACTOR)
+    assert run_sweeps() == []  # nothing to store; the pause is only noted
+    contacts_mark_changed(contact_ids=[buyer.pk])
+    marked_contacts_evaluate()
+    assert due_of(buyer) == bought + 90 * DAY + MICRO  # stored without the segment
+    journey_resume(journey=j, actor=ACTOR)
+    assert len(run_sweeps()) == 1  # the same rules as before the pause: still a change
+    assert due_of(buyer) == bought + 14 * DAY + MICRO
+
+
+def test_a_due_rules_sweep_waits_for_the_one_under_way(ws, stages, tpl):
+    segment = SegmentFactory.create(workspace=ws, name="No order for 14 days", rule=LAPSED_14)
+    journey(
+        ws,
+        {"kind": "segment_joined", "segment_id": segment.pk},
+        [step("miss", "send_email", template_id=tpl.pk)],
+    )
+    ContactFactory.create(workspace=ws)
+    assert len(sweeps_start_due(every=dt.timedelta(days=365))) == 1  # its chunks not run
+    segment_update(segment=segment, data={"rule": LAPSED_12}, actor=ACTOR)
+    assert sweeps_start_due(every=dt.timedelta(days=365)) == []
+    SweepRun.objects.filter(workspace=ws).update(finished_at=timezone.now())
+    assert len(sweeps_start_due(every=dt.timedelta(days=365))) == 1
+
+
+def test_a_boundary_crossed_before_the_due_rules_sweep_ran_still_lets_the_contact_in(
+    ws, stages, tpl
+):
+    """The journey went live; before the sweep that stores the new due moments ran, a
+    contact's last order turned 14 days old: the sweep's chunk looks at it."""
+    buyer = ContactFactory.create(workspace=ws)
+    bought = purchase(buyer, 13).occurred_at
+    contacts_mark_changed(contact_ids=[buyer.pk])
+    marked_contacts_evaluate()
+    segment = SegmentFactory.create(workspace=ws, name="No order for 14 days", rule=LAPSED_14)
+    j = journey(
+        ws,
+        {"kind": "segment_joined", "segment_id": segment.pk},
+        [step("miss", "send_email", template_id=tpl.pk)],
+    )
+    assert entered(j) == []
+    (run_id,) = sweeps_start_due(every=dt.timedelta(days=365))
+    sweep_chunk(run_id=run_id, low=0, high=2**63 - 1, now=bought + 14 * DAY + DAY)
+    assert entered(j) == [buyer.pk]
