@@ -47,6 +47,18 @@ def entered(j) -> list[int]:
     return list(JourneyEnrolment.objects.filter(journey=j).values_list("contact_id", flat=True))
 
 
+def segment_journey(ws, template_id: int, rule: dict, name: str = "No order for 14 days"):
+    """A segment with `rule` and a live journey that lets its joiners in: (segment, journey)."""
+    segment = SegmentFactory.create(workspace=ws, name=name, rule=rule)
+    j = journey(
+        ws,
+        {"kind": "segment_joined", "segment_id": segment.pk},
+        [step("miss", "send_email", template_id=template_id)],
+        name=name,
+    )
+    return segment, j
+
+
 def run_sweeps() -> list[int]:
     """The sweeps beat, its chunks run here."""
     started = sweeps_start_due(every=dt.timedelta(days=365))
@@ -56,12 +68,7 @@ def run_sweeps() -> list[int]:
 
 
 def test_time_lets_a_contact_into_the_journey_at_the_due_run(ws, stages, tpl, caplog):
-    segment = SegmentFactory.create(workspace=ws, name="No order for 14 days", rule=LAPSED_14)
-    j = journey(
-        ws,
-        {"kind": "segment_joined", "segment_id": segment.pk},
-        [step("miss", "send_email", template_id=tpl.pk)],
-    )
+    _, j = segment_journey(ws, tpl.pk, LAPSED_14)
     buyer = ContactFactory.create(workspace=ws)
     bought = purchase(buyer, 10).occurred_at
     contacts_mark_changed(contact_ids=[buyer.pk])
@@ -112,12 +119,7 @@ def test_a_journey_going_live_or_its_segment_edited_stores_every_due_moment_agai
     assert due_of(buyer) == bought + 90 * DAY + MICRO
     assert [SweepRun.objects.get(pk=i).reason for i in run_sweeps()] == ["periodic"]
 
-    segment = SegmentFactory.create(workspace=ws, name="No order for 14 days", rule=LAPSED_14)
-    journey(
-        ws,
-        {"kind": "segment_joined", "segment_id": segment.pk},
-        [step("miss", "send_email", template_id=tpl.pk)],
-    )
+    segment, _ = segment_journey(ws, tpl.pk, LAPSED_14)
     (first,) = run_sweeps()
     assert SweepRun.objects.get(pk=first).label == "a change to the segments journeys wait for"
     assert due_of(buyer) == bought + 14 * DAY + MICRO
@@ -150,13 +152,7 @@ def test_a_stage_move_is_looked_at_at_once(ws, stages, tpl):
 
 def test_a_segment_trigger_in_another_workspace_adds_nothing_here(ws, stages):
     other_ws, _ = workspace_provision(slug="other", name="Other")
-    segment = SegmentFactory.create(workspace=other_ws, name="Lapsed", rule=LAPSED_14)
-    journey(
-        other_ws,
-        {"kind": "segment_joined", "segment_id": segment.pk},
-        [step("miss", "send_email", template_id=email_template(other_ws).pk)],
-        name="theirs",
-    )
+    segment_journey(other_ws, email_template(other_ws).pk, LAPSED_14, name="Lapsed")
     buyer = ContactFactory.create(workspace=ws)
     bought = purchase(buyer, 10).occurred_at
     contacts_mark_changed(contact_ids=[buyer.pk])
@@ -169,12 +165,7 @@ def test_a_journey_paused_and_resumed_stores_the_due_moments_again(ws, stages, t
     bought = purchase(buyer, 10).occurred_at
     contacts_mark_changed(contact_ids=[buyer.pk])
     marked_contacts_evaluate()
-    segment = SegmentFactory.create(workspace=ws, name="No order for 14 days", rule=LAPSED_14)
-    j = journey(
-        ws,
-        {"kind": "segment_joined", "segment_id": segment.pk},
-        [step("miss", "send_email", template_id=tpl.pk)],
-    )
+    _, j = segment_journey(ws, tpl.pk, LAPSED_14)
     assert len(run_sweeps()) == 1
     journey_pause(journey=j, actor=ACTOR)
     assert run_sweeps() == []  # nothing to store; the pause is only noted
@@ -187,12 +178,7 @@ def test_a_journey_paused_and_resumed_stores_the_due_moments_again(ws, stages, t
 
 
 def test_a_due_rules_sweep_waits_for_the_one_under_way(ws, stages, tpl):
-    segment = SegmentFactory.create(workspace=ws, name="No order for 14 days", rule=LAPSED_14)
-    journey(
-        ws,
-        {"kind": "segment_joined", "segment_id": segment.pk},
-        [step("miss", "send_email", template_id=tpl.pk)],
-    )
+    segment, _ = segment_journey(ws, tpl.pk, LAPSED_14)
     ContactFactory.create(workspace=ws)
     assert len(sweeps_start_due(every=dt.timedelta(days=365))) == 1  # its chunks not run
     segment_update(segment=segment, data={"rule": LAPSED_12}, actor=ACTOR)
@@ -210,12 +196,7 @@ def test_a_boundary_crossed_before_the_due_rules_sweep_ran_still_lets_the_contac
     bought = purchase(buyer, 13).occurred_at
     contacts_mark_changed(contact_ids=[buyer.pk])
     marked_contacts_evaluate()
-    segment = SegmentFactory.create(workspace=ws, name="No order for 14 days", rule=LAPSED_14)
-    j = journey(
-        ws,
-        {"kind": "segment_joined", "segment_id": segment.pk},
-        [step("miss", "send_email", template_id=tpl.pk)],
-    )
+    _, j = segment_journey(ws, tpl.pk, LAPSED_14)
     assert entered(j) == []
     (run_id,) = sweeps_start_due(every=dt.timedelta(days=365))
     sweep_chunk(run_id=run_id, low=0, high=2**63 - 1, now=bought + 14 * DAY + DAY)
