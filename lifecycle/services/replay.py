@@ -10,7 +10,10 @@ date) the engine replays the contact from the earliest moment it affects, `since
    can change: the events the rules name, each of them plus every time window the
    rules apply to it, the signup, and now. Boundary moments are taken from just after
    the last kept move, so a time boundary crossed since then (and not yet seen by a
-   sweep) is dated when it was crossed.
+   sweep) is dated when it was crossed; the data moments between that move and
+   `since` are evaluated too (not acting), so such a boundary acts only where a
+   replay from the move would see the answer change (a pin that held the rules at an
+   event does not make the boundary after it look like a change).
 3. The rules act at a moment where the data changed (an event; now, for a change
    without a date) or where their answer changes (a time boundary, the signup);
    elsewhere they only confirm it. Walk the kept moves and the acting moments in
@@ -86,6 +89,17 @@ probes AS (
     UNION ALL
     SELECT b.contact_id, b.after, NULL, NULL, 'seed' FROM bounds b
     WHERE b.after > '-infinity' AND b.after <= %(now)s
+    UNION ALL
+    -- The data moments between the last kept move and `since` (which the rules acted
+    -- at, or a pin held): the answers a boundary after them is compared with, as in a
+    -- replay from further back.
+    SELECT e.contact_id, e.t, e.id, e.name, 'seed'
+    FROM ev e JOIN scope s ON s.id = e.contact_id JOIN bounds b ON b.contact_id = s.id
+    WHERE e.t > b.after AND e.t < s.since
+    UNION ALL
+    SELECT s.id, s.signed_up_at, NULL, NULL, 'seed'
+    FROM scope s JOIN bounds b ON b.contact_id = s.id
+    WHERE s.signed_up_at > b.after AND s.signed_up_at < s.since
     UNION ALL
     SELECT s.id, s.since - interval '1 microsecond', NULL, NULL, 'seed'
     FROM scope s JOIN bounds b ON b.contact_id = s.id
