@@ -295,12 +295,14 @@ class ContactMark(models.Model):
 
     Written by every change that can move a contact between stages (events, attribute
     and consent changes, imports) in the same statement or transaction as the change,
-    and only ever appended: one row per writing statement and contact, never updated
-    or deleted by a writer, so a writer never waits for the engine and the engine
-    never waits for a writer. The engine claims a contact's rows (`claim`,
-    `claimed_at`), acts, and deletes exactly the rows it claimed; a change committed
-    meanwhile is a new row, so it is never lost. A table rather than a Redis set so
-    that a mark survives any restart (contacts/services/marks.py)."""
+    and appended: one row per writing statement and contact, never updated or deleted
+    by a writer (ingest may instead join a pending mark about an earlier moment,
+    share-locking it to its commit, never waiting: contacts/services/events.py), so a
+    writer never waits for the engine and the engine never waits for a writer. The
+    engine claims a contact's rows (`claim`, `claimed_at`), acts, and deletes exactly
+    the rows it claimed; a change committed meanwhile is a new row, so it is never
+    lost. A table rather than a Redis set so that a mark survives any restart
+    (contacts/services/marks.py)."""
 
     id = models.BigAutoField(primary_key=True)
     contact = TenantForeignKey(Contact, on_delete=models.CASCADE, related_name="+", db_index=False)

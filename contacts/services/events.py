@@ -67,12 +67,26 @@ WITH rows AS (
     ON CONFLICT (workspace_id, idempotency_key) WHERE idempotency_key IS NOT NULL
     DO NOTHING
     RETURNING contact_id, occurred_at
+), joined AS MATERIALIZED (
+    -- A pending mark of the contact about an earlier moment already covers these
+    -- events: the engine evaluates the contact from there. The share lock, held to
+    -- this statement's commit, keeps a claim from taking that mark before the events
+    -- are visible (a claim skips the contact, and takes it at its next turn); a mark
+    -- a claim holds or is taking is skipped here, never waited for. So a busy contact
+    -- has one pending mark, not one per batch.
+    SELECT m.contact_id FROM contacts_contactmark m
+    JOIN (SELECT contact_id, min(occurred_at) AS since FROM inserted GROUP BY contact_id) i
+      ON i.contact_id = m.contact_id
+    WHERE m.workspace_id = %(ws)s AND m.claimed_at IS NULL AND m.source = 'api'
+      AND m.since <= i.since
+    FOR SHARE OF m SKIP LOCKED
 ), marked AS (
-    -- Appended, never merged into a mark that exists: the engine may have claimed that
-    -- one already, and this insert must neither wait for it nor be lost in it. `since`
-    -- is the earliest event: the engine replays the contact's stages from there.
+    -- Otherwise appended, never merged into a mark a claim may hold: this insert must
+    -- neither wait for it nor be lost in it. `since` is the earliest event: the engine
+    -- replays the contact's stages from there.
     INSERT INTO contacts_contactmark (contact_id, workspace_id, marked_at, source, since)
     SELECT contact_id, %(ws)s, now(), 'api', min(occurred_at) FROM inserted
+    WHERE contact_id NOT IN (SELECT contact_id FROM joined)
     GROUP BY contact_id
 )
 SELECT (SELECT count(*) FROM inserted),

@@ -1,12 +1,15 @@
 """Marking contacts for re-evaluation by the lifecycle engine, and the engine's claims.
 
 The meeting point of every writer (ingest, contact edits, imports) and the engine
-(issue 12). Writers only append mark rows, in the statement or transaction of their
-change; nothing a writer does waits on the engine, and nothing the engine does waits
-on a writer:
+(issue 12). Writers append mark rows (or join one that is pending), in the statement
+or transaction of their change; nothing a writer does waits on the engine, and
+nothing the engine does waits on a writer:
 
 1. Claim (a short transaction of its own, one workspace at a time): take the pending
    rows of up to N contacts that no claim holds yet, stamping them with a token.
+   Ingest joins its news to a contact's pending mark about an earlier moment instead
+   of appending one (share-locking it to its commit; the claim skips a locked row),
+   so a contact with news in every batch has one pending row, not one per batch.
 2. Act, in short transactions that each begin by holding the claim's rows
    (`contact_marks_hold`, FOR UPDATE in contact order): a claim given back or taken
    over in between is noticed there, and whoever erases a contact meanwhile waits.
@@ -138,7 +141,9 @@ def contact_marks_claim(*, workspace_id: int, limit: int) -> MarkClaim | None:
         if not contacts:
             return None
         # Then every pending mark of theirs, locked in id order (as an erasure locks a
-        # contact's marks), and claimed. Each list goes in as a constant array, which
+        # contact's marks), and claimed. A mark that an ingest statement is joining
+        # (events.py) or an erasure is deleting is locked by it: skipped, not waited
+        # for, and left pending for the next claim. Each list goes in as a constant array, which
         # PostgreSQL tests by hash whatever plan it picks: a queue table's row
         # estimate is stale by nature (a handful of rows, from when it was last
         # analyzed), and with the lists as sub-queries it chose nested loops of every
@@ -148,7 +153,7 @@ def contact_marks_claim(*, workspace_id: int, limit: int) -> MarkClaim | None:
             """
             SELECT id FROM contacts_contactmark
             WHERE contact_id = ANY(%s::bigint[]) AND workspace_id = %s AND claimed_at IS NULL
-            ORDER BY id FOR UPDATE
+            ORDER BY id FOR UPDATE SKIP LOCKED
             """,
             [contacts, workspace_id],
         )

@@ -8,6 +8,7 @@ and checks that nobody waited for the engine, nothing was lost, and the derived 
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -16,11 +17,13 @@ from typing import Any
 
 import pytest
 from django.db import connection, transaction
+from django.utils import timezone
 
 from analytics.rollups import _LOCK_SPACE, rollups_rebuild
 from config.errors import NotFound
-from contacts.models import Contact, Event, EventSummary
+from contacts.models import Contact, ContactMark, Event, EventSummary
 from contacts.services import contact_erase, contact_update, contacts_upsert, events_ingest
+from contacts.services.marks import contact_marks_claim, contact_marks_release
 from lifecycle import hooks
 from lifecycle.models import ContactStage, StageTransition
 from lifecycle.services import marked_contacts_evaluate, stages_create_defaults
@@ -31,6 +34,8 @@ from workspaces.services import Actor
 pytestmark = pytest.mark.django_db(transaction=True)
 
 ACTOR = Actor(system="test")
+DAY = dt.timedelta(days=1)
+MINUTE = dt.timedelta(minutes=1)
 
 
 @pytest.fixture
@@ -202,13 +207,54 @@ def test_an_event_committed_after_the_engine_read_the_contact_is_evaluated(ws, s
     writer = Background(request)
     assert recorded.wait(30)
     try:
-        marked_contacts_evaluate()  # takes the mark and reads the events meanwhile
+        # The request joined the page view's pending mark and holds it to its commit:
+        # the engine skips it rather than wait, and the contact is not taken yet.
+        started = time.monotonic()
+        marked_contacts_evaluate()
+        took = time.monotonic() - started
+        assert not ContactStage.objects.filter(contact=contact).exists()
     finally:
         commit.set()
         writer.join()
+    assert took < 5, f"the engine waited {took:.1f}s for the request"
+    assert ContactMark.objects.filter(contact=contact).count() == 1
     drain()
     assert EventSummary.objects.filter(contact=contact, name="purchase").exists()
     assert stage_of(contact) == "customer"
+    assert_rollups_equal_a_rebuild(ws.pk)
+
+
+def test_news_joins_a_pending_mark_and_never_one_a_claim_holds(ws, stages):
+    """A contact with news in every batch keeps one pending mark (the engine takes
+    one row, not one per batch); news about a moment before that mark's, or arriving
+    while a claim holds it, is a mark of its own, and every event is evaluated."""
+    contact = ContactFactory.create(workspace=ws, signed_up_at=timezone.now() - 30 * DAY)
+    now = timezone.now()
+    for minutes in (30, 20, 10):
+        at = (now - minutes * MINUTE).isoformat()
+        events_ingest(workspace=ws, items=[{**purchase(contact), "occurred_at": at}])
+    assert ContactMark.objects.filter(contact=contact).count() == 1
+    assert ContactMark.objects.get(contact=contact).since == now - 30 * MINUTE
+
+    earlier = (now - 40 * MINUTE).isoformat()
+    events_ingest(workspace=ws, items=[{**purchase(contact), "occurred_at": earlier}])
+    assert ContactMark.objects.filter(contact=contact).count() == 2
+
+    claim = contact_marks_claim(workspace_id=ws.pk, limit=10)
+    assert claim is not None and claim.since == {contact.pk: now - 40 * MINUTE}
+    contact_marks_release(claim=claim)
+    claim = contact_marks_claim(workspace_id=ws.pk, limit=10)
+    assert claim is not None
+    events_ingest(workspace=ws, items=[purchase(contact)])
+    assert ContactMark.objects.filter(contact=contact, claim__isnull=True).count() == 1
+    contact_marks_release(claim=claim)
+
+    drain()
+    assert not ContactMark.objects.filter(contact=contact).exists()
+    assert EventSummary.objects.get(contact=contact, name="purchase").count == 5
+    moves = StageTransition.objects.filter(contact=contact, at__gte=now - 40 * MINUTE)
+    assert [m.at for m in moves.order_by("at")][:2] == [now - 40 * MINUTE, now - 30 * MINUTE]
+    assert stage_of(contact) == "loyal"  # five purchases
     assert_rollups_equal_a_rebuild(ws.pk)
 
 
