@@ -74,12 +74,19 @@ WITH rows AS (
     -- are visible (a claim skips the contact, and takes it at its next turn); a mark
     -- a claim holds or is taking is skipped here, never waited for. So a busy contact
     -- has one pending mark, not one per batch.
-    SELECT m.contact_id FROM contacts_contactmark m
-    JOIN (SELECT contact_id, min(occurred_at) AS since FROM inserted GROUP BY contact_id) i
-      ON i.contact_id = m.contact_id
-    WHERE m.workspace_id = %(ws)s AND m.claimed_at IS NULL AND m.source = 'api'
-      AND m.since <= i.since
-    FOR SHARE OF m SKIP LOCKED
+    -- One probe of each contact's marks through contactmark_contact. The queue
+    -- table's statistics are stale by nature, and with `claimed_at IS NULL` the
+    -- planner read the whole queue through contactmark_pending for every contact;
+    -- `claim IS NULL` says the same (the two are set and cleared together) and
+    -- matches no partial index.
+    SELECT j.contact_id
+    FROM (SELECT contact_id, min(occurred_at) AS since FROM inserted GROUP BY contact_id) i
+    CROSS JOIN LATERAL (
+        SELECT m.contact_id FROM contacts_contactmark m
+        WHERE m.contact_id = i.contact_id AND m.workspace_id = %(ws)s
+          AND m.claim IS NULL AND m.source = 'api' AND m.since <= i.since
+        LIMIT 1 FOR SHARE SKIP LOCKED
+    ) j
 ), marked AS (
     -- Otherwise appended, never merged into a mark a claim may hold: this insert must
     -- neither wait for it nor be lost in it. `since` is the earliest event: the engine
