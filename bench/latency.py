@@ -73,7 +73,8 @@ def log(message: str) -> None:
 
 
 def probes(shop: Shop, count: int) -> list[int]:
-    """Contacts that have never bought and sit in a stage a first purchase leaves."""
+    """Contacts that have never bought and sit in a stage a first purchase leaves for
+    "customer" (one who has sent a referral becomes an advocate instead)."""
     from django.db import connection
 
     with connection.cursor() as cursor:
@@ -83,7 +84,8 @@ def probes(shop: Shop, count: int) -> list[int]:
                 WHERE cs.workspace_id = %s AND s.key IN ('subscriber', 'lead')
                   AND NOT EXISTS (SELECT 1 FROM contacts_event e
                                    WHERE e.workspace_id = cs.workspace_id
-                                     AND e.contact_id = cs.contact_id AND e.name = 'purchase')
+                                     AND e.contact_id = cs.contact_id
+                                     AND e.name IN ('purchase', 'referral_sent'))
                 ORDER BY md5(cs.contact_id::text) LIMIT %s""",
             [shop.workspace_id, count],
         )
