@@ -400,9 +400,12 @@ def test_news_at_two_moments_is_replayed_from_since_with_both_moves(ws, stages, 
 
 
 def test_a_back_dated_view_at_the_moment_of_another_then_a_purchase(ws):
-    """Hypothesis found this: a view back-dated to the instant another view already
-    holds, when both leave a 30-day "at most one view" window at the same moment."""
-    world = [
+    """Hypothesis found this. Contact 0 is pinned at T0, so the rules' answer at its
+    view of T0 ("at most one view in 30 days": no) is held; a news round then replays
+    it from T0. A purchase 40 days on is replayed from then: its comparisons used to
+    start at the last kept move, before the view of T0, so the window's end of the
+    earlier view looked like a change and moved it, which the replay from T0 had not."""
+    world: list[dict[str, Any]] = [
         {
             "created": T0,
             "renewal": None,
@@ -426,7 +429,7 @@ def test_a_back_dated_view_at_the_moment_of_another_then_a_purchase(ws):
             for _ in range(2)
         ),
     ]
-    stage_rules = [
+    stage_rules: list[dict[str, Any]] = [
         {"event": "purchase", "first": {"older_than_days": 90}},
         {"all": [{"count": {"lte": 1}, "event": "page_view", "within_days": 30}]},
     ]
