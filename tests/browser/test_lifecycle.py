@@ -141,3 +141,31 @@ def test_a_due_rules_sweep_is_named_in_words(page: Page, live_server, owner, sho
         expect(status).to_contain_text("7 of 20 parts done")
         expect(status).not_to_contain_text("due rules")
         screenshot(page, f"stages-due-rules-sweep-{width}")
+
+
+def test_on_a_phone_each_stage_is_a_card_that_fits(page: Page, live_server, owner, shop):
+    """At 390 px the stages list reads down the page, nothing scrolls sideways, and
+    every stage keeps its count, rule and buttons; at 1440 px it is a table."""
+    log_in(page, live_server.url, owner.user)
+    for width, height in ((390, 844), (1440, 900)):
+        page.set_viewport_size({"width": width, "height": height})
+        page.goto("/w/acme/stages/")
+        table = page.get_by_test_id("stages")
+        repeat = table.locator("tr[data-stage='repeat']")
+        expect(repeat).to_contain_text("purchases ≥ 2")
+        expect(repeat.get_by_role("button", name="Move Repeat customer up")).to_be_visible()
+        expect(repeat.get_by_role("link", name="Edit")).to_be_visible()
+        wide = table.evaluate("t => t.scrollWidth > t.clientWidth + 1")
+        page_wide = page.evaluate("document.documentElement.scrollWidth > innerWidth + 1")
+        assert not wide and not page_wide, f"scrolls sideways at {width} px"
+        header = table.locator("thead")
+        if width == 390:
+            label = repeat.locator("td[data-label='Entry rule']").evaluate(
+                "td => getComputedStyle(td, '::before').content"
+            )
+            assert label == '"Entry rule: "'
+            box = header.bounding_box()  # kept for screen readers only
+            assert box is not None and box["height"] <= 1
+        else:
+            expect(header).to_be_visible()
+        screenshot(page, f"stages-cards-{width}")
