@@ -6,15 +6,10 @@ import pytest
 
 from contacts.services import event_summaries_refresh
 from lifecycle.models import Stage, StageTransition
-from lifecycle.services import stages_create_defaults, sweep_now
+from lifecycle.services import sweep_now
 from tests.factories import ContactFactory, EventFactory
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def stages(ws):
-    return {s.key: s for s in stages_create_defaults(workspace=ws)}
 
 
 def test_stage_list_has_order_rules_and_counts(api, ws, stages):

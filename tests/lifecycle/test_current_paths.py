@@ -19,7 +19,7 @@ from contacts.models import Event
 from contacts.rules import Scope
 from contacts.services import contacts_mark_changed, event_summaries_refresh
 from lifecycle.models import ContactDue, ContactStage, StageTransition
-from lifecycle.services import marked_contacts_evaluate, stages_create_defaults
+from lifecycle.services import marked_contacts_evaluate
 from lifecycle.services.current import stages_evaluate_marked
 from lifecycle.services.due import contacts_due_store
 from lifecycle.services.replay import stages_replay
@@ -30,11 +30,6 @@ pytestmark = pytest.mark.django_db
 
 MINUTE = dt.timedelta(minutes=1)
 DAY = dt.timedelta(days=1)
-
-
-@pytest.fixture
-def stages(ws):
-    return {s.key: s for s in stages_create_defaults(workspace=ws)}
 
 
 def drain(caplog: Any) -> list[str]:

@@ -17,7 +17,6 @@ from lifecycle.services import (
     contact_stage_set,
     marked_contacts_evaluate,
     stage_update,
-    stages_create_defaults,
     sweep_now,
 )
 from lifecycle.services.chunks import sweep_chunks
@@ -31,11 +30,6 @@ pytestmark = pytest.mark.django_db
 
 DAY = dt.timedelta(days=1)
 MICRO = dt.timedelta(microseconds=1)
-
-
-@pytest.fixture
-def stages(ws):
-    return {s.key: s for s in stages_create_defaults(workspace=ws)}
 
 
 def due_of(contact) -> dt.datetime | None:

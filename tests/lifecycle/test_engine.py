@@ -40,11 +40,6 @@ pytestmark = pytest.mark.django_db
 ACTOR = Actor(system="test")
 
 
-@pytest.fixture
-def stages(ws):
-    return {s.key: s for s in stages_create_defaults(workspace=ws)}
-
-
 def stage_of(contact: Contact) -> str:
     return ContactStage.objects.select_related("stage").get(contact=contact).stage.key
 

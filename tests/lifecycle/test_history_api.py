@@ -23,11 +23,6 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def stages(ws):
-    return {s.key: s for s in stages_create_defaults(workspace=ws)}
-
-
-@pytest.fixture
 def contact(ws, stages):
     contact = ContactFactory.create(workspace=ws, email="a@example.com")
     ContactMark.objects.filter(contact=contact).delete()

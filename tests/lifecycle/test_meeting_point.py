@@ -26,9 +26,8 @@ from contacts.services import contact_erase, contact_update, contacts_upsert, ev
 from contacts.services.marks import contact_marks_claim, contact_marks_release
 from lifecycle import hooks
 from lifecycle.models import ContactStage, StageTransition
-from lifecycle.services import marked_contacts_evaluate, stages_create_defaults
+from lifecycle.services import marked_contacts_evaluate
 from tests.factories import ContactFactory
-from workspaces.models import Workspace
 from workspaces.services import Actor
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -36,11 +35,6 @@ pytestmark = pytest.mark.django_db(transaction=True)
 ACTOR = Actor(system="test")
 DAY = dt.timedelta(days=1)
 MINUTE = dt.timedelta(minutes=1)
-
-
-@pytest.fixture
-def stages(ws: Workspace) -> dict[str, Any]:
-    return {s.key: s for s in stages_create_defaults(workspace=ws)}
 
 
 class Pause:

@@ -18,7 +18,7 @@ from contacts.models import Contact
 from contacts.services import contacts_mark_changed
 from lifecycle.hooks import transitions_dispatch
 from lifecycle.models import ContactStage, Stage, StageTransition
-from lifecycle.services import marked_contacts_evaluate, stages_create_defaults, stages_replay
+from lifecycle.services import marked_contacts_evaluate, stages_replay
 from tests.factories import ContactFactory
 
 pytestmark = pytest.mark.django_db
@@ -97,11 +97,6 @@ def recorded_history(contact: Contact) -> list[tuple[str | None, str, dt.datetim
 def evaluate_all(now: dt.datetime) -> None:
     while marked_contacts_evaluate(now=now):
         pass
-
-
-@pytest.fixture
-def stages(ws):
-    return {s.key: s for s in stages_create_defaults(workspace=ws)}
 
 
 def a_year(rng: random.Random, now: dt.datetime) -> tuple[dt.datetime, list[Ev]]:

@@ -10,17 +10,12 @@ from django.utils import timezone
 
 from contacts.services import event_summaries_refresh
 from lifecycle.models import ContactStage
-from lifecycle.services import stages_create_defaults, stages_replay, sweep_now
+from lifecycle.services import stages_replay, sweep_now
 from lifecycle.services.sweeps import sweep_chunk, sweep_start
 from tests.factories import ContactFactory
 from tests.lifecycle.test_replay import DAY, MICRO, Ev, expected_history, recorded_history
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def stages(ws):
-    return {s.key: s for s in stages_create_defaults(workspace=ws)}
 
 
 def test_a_periodic_sweep_dates_time_crossings_at_the_boundary(ws, stages):

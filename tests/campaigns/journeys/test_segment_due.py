@@ -17,7 +17,7 @@ from campaigns.models import JourneyEnrolment
 from contacts.services import contacts_mark_changed, segment_update
 from lifecycle.hooks import transitions_dispatch
 from lifecycle.models import ContactDue, SweepRun
-from lifecycle.services import contact_stage_set, marked_contacts_evaluate, stages_create_defaults
+from lifecycle.services import contact_stage_set, marked_contacts_evaluate
 from lifecycle.services.due import due_contacts_evaluate
 from lifecycle.services.sweeps import sweep_chunk, sweeps_start_due
 from tests.campaigns.journeys.helpers import journey, step
@@ -32,11 +32,6 @@ DAY = dt.timedelta(days=1)
 MICRO = dt.timedelta(microseconds=1)
 LAPSED_14 = {"event": "purchase", "last": {"older_than_days": 14}}
 LAPSED_12 = {"event": "purchase", "last": {"older_than_days": 12}}
-
-
-@pytest.fixture
-def stages(ws):
-    return {s.key: s for s in stages_create_defaults(workspace=ws)}
 
 
 def due_of(contact) -> dt.datetime | None:
