@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from django.conf import settings
 from django.test import Client
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, ConsoleMessage, Page, sync_playwright
 
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
@@ -52,20 +52,27 @@ def browser() -> Iterator[Browser]:
         instance.close()
 
 
+# What htmx logs when a request is aborted: leaving a page (or closing the context)
+# while a late keystroke's search is in flight. An abort is the browser's doing, never
+# the app's; a failed or refused request logs htmx:sendError or htmx:responseError.
+ABORTED = ("htmx:sendAbort", "htmx:afterRequest")
+
+
+def _is_error(message: ConsoleMessage) -> bool:
+    return message.type == "error" and not message.text.startswith(ABORTED)
+
+
 @pytest.fixture
 def page(browser: Browser, live_server: Any) -> Iterator[Page]:
     context = browser.new_context(base_url=live_server.url, viewport={"width": 1360, "height": 900})
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+    page.on("console", lambda msg: errors.append(msg.text) if _is_error(msg) else None)
     page.set_default_timeout(15_000)
     yield page
-    # What the test's own steps logged: closing the context aborts requests still in
-    # flight (an htmx request a late keystroke started), and htmx logs those aborts.
-    logged = list(errors)
     context.close()
-    assert not logged, f"the page logged errors: {logged}"
+    assert not errors, f"the page logged errors: {errors}"
 
 
 def screenshot(page: Page, name: str) -> Path:
