@@ -182,7 +182,11 @@ def test_list_filters_and_search(api, ws):
         email_status="unsubscribed",
     )
     ContactFactory.create(
-        workspace=ws, email="alan@bletchley.uk", first_name="Alan", phone="+447911123456"
+        workspace=ws,
+        email="alan@bletchley.uk",
+        first_name="Alan",
+        last_name="Turing",
+        phone="+447911123456",
     )
 
     def emails(**params):
