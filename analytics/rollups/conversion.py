@@ -91,8 +91,8 @@ def path_of(workspace_id: int) -> list[tuple[int, int | None]]:
 
 
 def stays_rebuild_sql(workspace_id: int) -> tuple[str, list[Any]]:
-    """The INSERT of a whole workspace's stays and its parameters: the same rows as
-    `stays_insert_sql`, with each first entry's conversion read in the same ordered
+    """The SELECT of a whole workspace's stays (STAY_COLUMNS) and its parameters: the
+    same rows as `stays_select_sql`, with each first entry's conversion read in the same ordered
     pass over the moves (the first entry into each next stage at or after each move,
     a window per next stage) instead of a look-up per entry."""
     path = path_of(workspace_id)
@@ -107,7 +107,6 @@ def stays_rebuild_sql(workspace_id: int) -> tuple[str, list[Any]]:
     converted = f"CASE p.next_stage_id {choose} END" if nexts else "NULL::timestamptz"
     extra = "".join(f", {c}" for c in columns)
     sql = f"""
-INSERT INTO analytics_stay ({STAY_COLUMNS})
 SELECT t.contact_id, t.workspace_id, t.to_stage_id, t.id, t.at, t.left_at, t.first_entry,
        CASE WHEN t.first_entry THEN p.next_stage_id END,
        CASE WHEN t.first_entry THEN {converted} END,

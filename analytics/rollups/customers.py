@@ -18,6 +18,7 @@ from typing import Any
 from django.db import connection
 
 from analytics.rollups.periods import period_rollups_erase
+from analytics.rollups.replace import rows_replace
 
 _PURCHASE = "e.name = ANY(w.purchase_event_names) AND e.revenue IS NOT NULL"
 
@@ -58,6 +59,14 @@ ON CONFLICT (contact_id, workspace_id) DO UPDATE SET
 _FACTS_SQL = (
     f"INSERT INTO analytics_customerfacts AS f ({_FACTS_COLUMNS}) {_FACTS_SELECT} {_FACTS_CONFLICT}"
 )
+# A rebuild rewrites only the facts that differ (replace.py says why).
+_FACTS_CHANGED = """
+WHERE (f.signup_at, f.signup_month, f.source, f.first_purchase_at, f.first_purchase_month,
+       f.last_purchase_at, f.orders, f.purchases, f.revenue)
+    IS DISTINCT FROM (EXCLUDED.signup_at, EXCLUDED.signup_month, EXCLUDED.source,
+       EXCLUDED.first_purchase_at, EXCLUDED.first_purchase_month, EXCLUDED.last_purchase_at,
+       EXCLUDED.orders, EXCLUDED.purchases, EXCLUDED.revenue)
+"""
 
 _MONTHS_COLUMNS = "contact_id, workspace_id, month, events, purchases, revenue, active_days"
 _MONTHS_SELECT = f"""
@@ -72,7 +81,6 @@ WHERE {{events}}
 GROUP BY 1, 2, 3
 """
 _EVENTS = "contacts_event e"
-_MONTHS_SQL = f"INSERT INTO analytics_contactmonth ({_MONTHS_COLUMNS}) {_MONTHS_SELECT}"
 
 
 def _contribution(facts: str, months: str, where: str, sign: str = "") -> str:
@@ -139,13 +147,19 @@ def customer_rollups_rebuild(*, workspace_id: int) -> None:
     one aggregate over its events for each). Predicted values stay on the facts."""
     with connection.cursor() as cursor:
         cursor.execute("DELETE FROM analytics_cohortcell WHERE workspace_id = %s", [workspace_id])
-        cursor.execute("DELETE FROM analytics_contactmonth WHERE workspace_id = %s", [workspace_id])
         cursor.execute(
-            _FACTS_SQL.format(events="e.workspace_id = %s", contacts="c.workspace_id = %s"),
+            _FACTS_SQL.format(events="e.workspace_id = %s", contacts="c.workspace_id = %s")
+            + _FACTS_CHANGED,
             [workspace_id, workspace_id],
         )
-        cursor.execute(
-            _MONTHS_SQL.format(source=_EVENTS, events="e.workspace_id = %s"), [workspace_id]
+        rows_replace(
+            cursor,
+            table="analytics_contactmonth",
+            columns=_MONTHS_COLUMNS.split(", "),
+            key=["contact_id", "month"],
+            select=_MONTHS_SELECT.format(source=_EVENTS, events="e.workspace_id = %s"),
+            params=[workspace_id],
+            workspace_id=workspace_id,
         )
         _apply(cursor, "", "f.workspace_id = %s", [workspace_id])
 

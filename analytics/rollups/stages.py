@@ -21,12 +21,14 @@ from analytics.rollups.churn_cover import (
     cover_apply,
 )
 from analytics.rollups.conversion import (
+    STAY_COLUMNS,
     conversion_apply,
     conversion_days_recompute,
     stays_insert_sql,
     stays_rebuild_sql,
     stays_select_sql,
 )
+from analytics.rollups.replace import rows_replace
 from lifecycle.hooks import RemovedMove
 from lifecycle.models import StageTransition
 
@@ -206,8 +208,16 @@ def stage_rollups_rebuild(*, workspace_id: int) -> None:
             _FLOW_SQL.format(sign="", where="t.workspace_id = %s AND t.notified_at IS NOT NULL"),
             [workspace_id],
         )
-        cursor.execute("DELETE FROM analytics_stay WHERE workspace_id = %s", [workspace_id])
-        cursor.execute(*stays_rebuild_sql(workspace_id))
+        select, params = stays_rebuild_sql(workspace_id)
+        rows_replace(
+            cursor,
+            table="analytics_stay",
+            columns=STAY_COLUMNS.split(", "),
+            key=["transition_id"],
+            select=select,
+            params=params,
+            workspace_id=workspace_id,
+        )
     stay_lengths_recompute(workspace_id=workspace_id)
     conversion_days_recompute(workspace_id=workspace_id)
     churn_cover_recompute(workspace_id=workspace_id)

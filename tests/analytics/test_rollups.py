@@ -208,3 +208,78 @@ def test_rollups_equal_their_rebuild_after_any_interleaving(ws: Workspace, seed:
     assert StageTransition.objects.filter(workspace=ws).exists()
     assert Event.objects.filter(workspace=ws, name="purchase", revenue__isnull=False).exists()
     assert done["erase"] and done["move"] and done["ingest"] and done["dispatch"], done
+
+
+def _row_versions(workspace_id: int) -> dict[str, dict[Any, str]]:
+    """Each stored row's version (xmin) by its key: a row rewritten gets a new one."""
+    keys = {
+        "analytics_stay": "transition_id",
+        "analytics_contactmonth": "(contact_id, month)",
+        "analytics_customerfacts": "contact_id",
+    }
+    out = {}
+    with connection.cursor() as cursor:
+        for table, key in keys.items():
+            cursor.execute(
+                f"SELECT {key}::text, xmin::text FROM {table} WHERE workspace_id = %s",
+                [workspace_id],
+            )
+            out[table] = dict(cursor.fetchall())
+    return out
+
+
+def test_a_rebuild_repairs_wrong_rows_and_rewrites_none_of_the_right_ones(ws: Workspace) -> None:
+    stages_create_defaults(workspace=ws)
+    now = dt.datetime.now(dt.UTC)
+    items = [
+        {
+            "contact": {"email": f"p{i}@example.com"},
+            "name": name,
+            "revenue": "20.00" if name == "purchase" else None,
+            "occurred_at": (now - dt.timedelta(days=days)).isoformat(),
+        }
+        for i in range(4)
+        for name, days in (("page_view", 200 - i), ("purchase", 120 - i), ("purchase", 30 - i))
+    ]
+    assert not events_ingest(workspace=ws, items=items).errors
+    _drain()
+    rollups_rebuild(workspace_id=ws.pk)
+    right = _snapshot(ws.pk)
+    versions = _row_versions(ws.pk)
+    assert len(versions["analytics_stay"]) >= 8 and len(versions["analytics_contactmonth"]) >= 12
+
+    # Rows gone wrong the way a bug or a hand edit would leave them.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE analytics_stay SET left_at = now() WHERE id = "
+            "(SELECT min(id) FROM analytics_stay WHERE workspace_id = %s)",
+            [ws.pk],
+        )
+        cursor.execute(
+            "DELETE FROM analytics_contactmonth WHERE id = "
+            "(SELECT min(id) FROM analytics_contactmonth WHERE workspace_id = %s)",
+            [ws.pk],
+        )
+        cursor.execute(
+            "INSERT INTO analytics_contactmonth (workspace_id, contact_id, month, events, "
+            "purchases, revenue, active_days) SELECT workspace_id, contact_id, "
+            "'1999-01-01', 1, 1, 5, 1 FROM analytics_contactmonth WHERE workspace_id = %s "
+            "LIMIT 1",
+            [ws.pk],
+        )
+        cursor.execute(
+            "UPDATE analytics_customerfacts SET revenue = revenue + 1 WHERE contact_id = "
+            "(SELECT min(contact_id) FROM analytics_customerfacts WHERE workspace_id = %s)",
+            [ws.pk],
+        )
+    wrong = _row_versions(ws.pk)
+    assert _snapshot(ws.pk) != right
+
+    rollups_rebuild(workspace_id=ws.pk)
+
+    assert _snapshot(ws.pk) == right
+    after = _row_versions(ws.pk)
+    for table, rows in versions.items():
+        kept = {key for key, version in rows.items() if wrong[table].get(key) == version}
+        assert len(kept) == len(rows) - 1, table  # one row of each was made wrong
+        assert {key: after[table][key] for key in kept} == {key: rows[key] for key in kept}

@@ -1,0 +1,63 @@
+"""A rebuild's write of a big per-row rollup: only the rows that differ.
+
+The nightly rebuild recomputes rows that are, when the incremental paths have done
+their work, the rows already stored. Deleting and inserting them all again cost most
+of a rebuild at 1M contacts (2.5M stays: 81 s, of which 72 s maintaining the stay
+indexes) and left as many dead rows for vacuum. Instead the fresh rows go into a
+temporary table (no WAL, no index), and the stored rows are compared with them by key:
+a row that differs or is no longer wanted is deleted, a fresh row without its
+identical stored row is inserted; rows that agree are not touched.
+
+A workspace with no stored rows (the first rebuild) takes its rows straight from the
+statement: nothing to compare, and the temporary table would only add its cost."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+_FRESH = "rollup_fresh"
+
+
+def rows_replace(
+    cursor: Any,
+    *,
+    table: str,
+    columns: Sequence[str],
+    key: Sequence[str],
+    select: str,
+    params: Sequence[Any] | dict[str, Any],
+    workspace_id: int,
+) -> tuple[int, int]:
+    """Make the workspace's rows of `table` (its `columns`) what `select` gives, the
+    rows identified by `key` (unique in the workspace); `select` yields `columns` in
+    that order, all of this workspace. Returns (rows deleted, rows inserted). Run in
+    the rebuild's transaction: a failure rolls the temporary table back with it."""
+    names = ", ".join(columns)
+    cursor.execute(f"SELECT EXISTS (SELECT 1 FROM {table} WHERE workspace_id = %s)", [workspace_id])
+    if not cursor.fetchone()[0]:
+        cursor.execute(f"INSERT INTO {table} ({names}) {select}", params)
+        return 0, int(cursor.rowcount)
+    cursor.execute(f"DROP TABLE IF EXISTS {_FRESH}")
+    cursor.execute(
+        f"CREATE TEMPORARY TABLE {_FRESH} AS SELECT * FROM ({select}) AS f({names})",
+        params,
+    )
+    cursor.execute(f"ANALYZE {_FRESH}")
+    same_key = " AND ".join(f"f.{c} = t.{c}" for c in key)
+    same_values = "".join(f" AND f.{c} IS NOT DISTINCT FROM t.{c}" for c in columns if c not in key)
+    cursor.execute(
+        f"DELETE FROM {table} t WHERE t.workspace_id = %s AND NOT EXISTS "
+        f"(SELECT 1 FROM {_FRESH} f WHERE {same_key}{same_values})",
+        [workspace_id],
+    )
+    deleted = int(cursor.rowcount)
+    # What is left of the stored rows agrees with its fresh row: insert the others.
+    cursor.execute(
+        f"INSERT INTO {table} ({names}) SELECT {names} FROM {_FRESH} f WHERE NOT EXISTS "
+        f"(SELECT 1 FROM {table} t WHERE t.workspace_id = %s AND {same_key})",
+        [workspace_id],
+    )
+    inserted = int(cursor.rowcount)
+    cursor.execute(f"DROP TABLE {_FRESH}")
+    return deleted, inserted
