@@ -18,6 +18,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from analytics.cache import FRESH_SECONDS, data_changed_at, figures_version, figures_viewed
+from analytics.figures.stages import moves_read_once
 from analytics.figures.surveys import SurveyQuery, survey_results
 from analytics.report_query import Query
 from analytics.reports import REPORTS, Report
@@ -67,7 +68,12 @@ def figures(report: Report, query: Query, *, refresh: bool = False) -> dict[str,
     workspace's figures be computed afresh (`figures_changed`); `refresh` computes them
     now (the warming task, ahead of the cached ones expiring)."""
     key = f"{report.key}:{query.cache_key()}"
-    return cached(query.workspace.pk, key, lambda: report.compute(query), refresh=refresh)
+
+    def compute() -> dict[str, Any]:
+        with moves_read_once():
+            return report.compute(query)
+
+    return cached(query.workspace.pk, key, compute, refresh=refresh)
 
 
 def cached(

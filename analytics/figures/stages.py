@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 from django.utils import timezone
@@ -28,10 +31,46 @@ def _stage_rows(workspace: Workspace) -> list[Stage]:
     return list(stages_for_workspace(workspace=workspace))
 
 
+Flow = tuple[dt.date, int | None, int, int]  # (local day, from, to, moves)
+
+# Inside `moves_read_once`: the filtered reads of moves a computation has made, by
+# workspace and filter, every day kept.
+_moves_read: ContextVar[dict[tuple[Any, ...], list[Flow]] | None] = ContextVar(
+    "stage_moves_read", default=None
+)
+
+
+@contextmanager
+def moves_read_once() -> Iterator[None]:
+    """Within: the moves of the contacts a filter keeps are read once, for every day,
+    and each figure takes the days it wants from that read. A filtered read costs the
+    same whatever days it keeps (it joins every move of the kept contacts first), and a
+    report asks for it up to three times (the overview: its figures, the funnel, the
+    flow). The rollup's unfiltered reads are cheap and not kept."""
+    token = _moves_read.set({})
+    try:
+        yield
+    finally:
+        _moves_read.reset(token)
+
+
 def _flows(
     workspace: Workspace, filters: Filters, since: dt.date | None, until: dt.date
-) -> list[tuple[dt.date, int | None, int, int]]:
+) -> list[Flow]:
     """(day, from, to, moves) for local days in [since, until]."""
+    read = _moves_read.get()
+    if not filters or read is None:
+        return _flows_read(workspace, filters, since, until)
+    segment = filters.segment.pk if filters.segment else None
+    key = (workspace.pk, workspace.time_zone, segment, filters.source, filters.signup_month)
+    if key not in read:
+        read[key] = _flows_read(workspace, filters, None, dt.date.max)
+    return [row for row in read[key] if row[0] <= until and (since is None or row[0] >= since)]
+
+
+def _flows_read(
+    workspace: Workspace, filters: Filters, since: dt.date | None, until: dt.date
+) -> list[Flow]:
     if not filters:
         return fetch(
             "SELECT day, from_stage_id, to_stage_id, moves FROM analytics_stageflowday "

@@ -6,6 +6,8 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from analytics.figures.common import Filters, Period
 from analytics.figures.customers import (
@@ -16,6 +18,7 @@ from analytics.figures.stages import (
     flow,
     funnel,
     movement,
+    moves_read_once,
     stage_counts_on,
     time_in_stage,
 )
@@ -103,16 +106,39 @@ def test_movement_entries_and_exits_per_bucket(world: World, granularity: str) -
         assert got == raw.movement(keep, period, granularity), name
 
 
+PERIODS = (
+    MARCH,
+    Period(dt.date(2024, 3, 1), dt.date(2024, 3, 1)),
+    Period(dt.date(2023, 1, 1), dt.date(2024, 4, 30)),
+)
+
+
 def test_flow_matrix(world: World) -> None:
     raw = Raw.load(world.ws)
-    for period in (
-        MARCH,
-        Period(dt.date(2024, 3, 1), dt.date(2024, 3, 1)),
-        Period(dt.date(2023, 1, 1), dt.date(2024, 4, 30)),
-    ):
+    for period in PERIODS:
         for name, filters, keep in filters_of(world, raw):
             got = flow(workspace=world.ws, period=period, filters=filters)
             assert got == raw.flow(keep, period), (name, period)
+
+
+def test_one_read_of_the_filtered_moves_serves_every_figure(world: World) -> None:
+    """Inside a report's computation the moves of the contacts a filter keeps are read
+    once; each figure still gives the reference's answer for its own days."""
+    raw = Raw.load(world.ws)
+    key = {s.pk: s.key for s in world.stages.values()}
+    for name, filters, keep in filters_of(world, raw):
+        if not filters:
+            continue
+        with CaptureQueriesContext(connection) as queries, moves_read_once():
+            counts = stage_counts_on(world.ws, DAYS, filters)
+            moved = movement(workspace=world.ws, period=MARCH, granularity="week", filters=filters)
+            flows = {p: flow(workspace=world.ws, period=p, filters=filters) for p in PERIODS}
+        reads = [q for q in queries if "FROM lifecycle_stagetransition" in q["sql"]]
+        assert len(reads) == 1, name
+        for day in DAYS:
+            assert {key[k]: n for k, n in counts[day].items() if n} == raw.stage_on(keep, day)
+        assert moved == raw.movement(keep, MARCH, "week"), name
+        assert flows == {p: raw.flow(keep, p) for p in PERIODS}, name
 
 
 def test_conversion_rates_median_and_p90(world: World) -> None:
