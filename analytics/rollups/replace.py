@@ -16,7 +16,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-_FRESH = "rollup_fresh"
+# In the session's own schema: a DROP never reaches a table of that name elsewhere.
+_FRESH = "pg_temp.rollup_fresh"
 
 
 def rows_replace(
@@ -44,8 +45,13 @@ def rows_replace(
         params,
     )
     cursor.execute(f"ANALYZE {_FRESH}")
-    same_key = " AND ".join(f"f.{c} = t.{c}" for c in key)
-    same_values = "".join(f" AND f.{c} IS NOT DISTINCT FROM t.{c}" for c in columns if c not in key)
+    # With the workspace: every join between tenant tables keeps it (docs/scaling.md).
+    same_key = " AND ".join(f"f.{c} = t.{c}" for c in ("workspace_id", *key))
+    same_values = "".join(
+        f" AND f.{c} IS NOT DISTINCT FROM t.{c}"
+        for c in columns
+        if c not in key and c != "workspace_id"
+    )
     cursor.execute(
         f"DELETE FROM {table} t WHERE t.workspace_id = %s AND NOT EXISTS "
         f"(SELECT 1 FROM {_FRESH} f WHERE {same_key}{same_values})",
