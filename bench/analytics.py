@@ -22,7 +22,9 @@ funnel_ms and cohorts_ms are the cold (computed) times of those two API calls;
 survey_report_computed_ms is the cold time of a survey's results over a year (always
 computed), survey_nps_served_ms the p95 of its results over 90 days;
 max_api_p95_ms the slowest warm p95 over all API endpoints, max_page_p95_ms over all
-pages; max_api_cold_ms and max_page_cold_ms the slowest computation.
+pages; max_api_cold_ms and max_page_cold_ms the slowest computation. Every API call
+is also timed filtered by source (`<name>_by_source`), as the dashboard's filter bar
+offers it.
 
 Prints one JSON object as its last line."""
 
@@ -189,9 +191,11 @@ def main() -> None:
         "acquisition": f"/api/v1/analytics/acquisition/?{year}&granularity=month",
         "clv": "/api/v1/analytics/clv/",
         "clv_model": "/api/v1/analytics/clv/model/",
-        "funnel_by_source": f"/api/v1/analytics/funnel/?{period}&source=ads",
-        "conversion_by_source": f"/api/v1/analytics/conversion/?{period}&source=ads",
     }
+    # Every report the contact filters apply to, filtered by source as the dashboard's
+    # filter bar does (issue 19: every filter combination the UI offers).
+    for name in [name for name in api if name != "clv_model"]:
+        api[f"{name}_by_source"] = api[name] + ("&" if "?" in api[name] else "?") + "source=ads"
     pages = {
         "overview_page": f"/w/bench/analytics/?{period}",
         "funnel_page": f"/w/bench/analytics/funnel/?{period}",
