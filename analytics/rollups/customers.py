@@ -60,13 +60,11 @@ _FACTS_SQL = (
     f"INSERT INTO analytics_customerfacts AS f ({_FACTS_COLUMNS}) {_FACTS_SELECT} {_FACTS_CONFLICT}"
 )
 # A rebuild rewrites only the facts that differ (replace.py says why).
-_FACTS_CHANGED = """
-WHERE (f.signup_at, f.signup_month, f.source, f.first_purchase_at, f.first_purchase_month,
-       f.last_purchase_at, f.orders, f.purchases, f.revenue)
-    IS DISTINCT FROM (EXCLUDED.signup_at, EXCLUDED.signup_month, EXCLUDED.source,
-       EXCLUDED.first_purchase_at, EXCLUDED.first_purchase_month, EXCLUDED.last_purchase_at,
-       EXCLUDED.orders, EXCLUDED.purchases, EXCLUDED.revenue)
-"""
+_FACTS_VALUES = _FACTS_COLUMNS.split(", ")[2:]  # all but the key
+_FACTS_CHANGED = (
+    f"WHERE ({', '.join(f'f.{c}' for c in _FACTS_VALUES)}) "
+    f"IS DISTINCT FROM ({', '.join(f'EXCLUDED.{c}' for c in _FACTS_VALUES)})"
+)
 
 _MONTHS_COLUMNS = "contact_id, workspace_id, month, events, purchases, revenue, active_days"
 _MONTHS_SELECT = f"""

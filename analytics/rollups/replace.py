@@ -13,8 +13,11 @@ statement: nothing to compare, and the temporary table would only add its cost."
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from typing import Any
+
+logger = logging.getLogger(__name__)
 
 # In the session's own schema: a DROP never reaches a table of that name elsewhere.
 _FRESH = "pg_temp.rollup_fresh"
@@ -32,8 +35,9 @@ def rows_replace(
 ) -> tuple[int, int]:
     """Make the workspace's rows of `table` (its `columns`) what `select` gives, the
     rows identified by `key` (unique in the workspace); `select` yields `columns` in
-    that order, all of this workspace. Returns (rows deleted, rows inserted). Run in
-    the rebuild's transaction: a failure rolls the temporary table back with it."""
+    that order, all of this workspace. Returns (rows deleted, rows inserted), logged:
+    after a quiet night both are 0. Run in the rebuild's transaction: a failure rolls
+    the temporary table back with it."""
     names = ", ".join(columns)
     cursor.execute(f"SELECT EXISTS (SELECT 1 FROM {table} WHERE workspace_id = %s)", [workspace_id])
     if not cursor.fetchone()[0]:
@@ -66,4 +70,8 @@ def rows_replace(
     )
     inserted = int(cursor.rowcount)
     cursor.execute(f"DROP TABLE {_FRESH}")
+    logger.info(
+        "analytics.rollup_rows_replaced workspace=%s table=%s deleted=%s inserted=%s",
+        *(workspace_id, table, deleted, inserted),
+    )
     return deleted, inserted
