@@ -324,6 +324,9 @@ MESSAGING_LEASE_SECONDS = env.int("MESSAGING_LEASE_SECONDS", default=300)
 # Broadcasts: recipients inserted per transaction; a materialisation whose worker has
 # not reported for this long is started again (it skips rows already in the outbox).
 CAMPAIGNS_BROADCAST_CHUNK = env.int("CAMPAIGNS_BROADCAST_CHUNK", default=10000)
+# Chunks of a broadcast's recipients inserted into the outbox at once, each on its own
+# database connection (campaigns/broadcasts/delivery.py).
+CAMPAIGNS_BROADCAST_PARALLEL = env.int("CAMPAIGNS_BROADCAST_PARALLEL", default=2)
 CAMPAIGNS_MATERIALISE_STALL_SECONDS = env.int("CAMPAIGNS_MATERIALISE_STALL_SECONDS", default=300)
 # Quiet hours for SMS in the contact's local time when a workspace has set no policy
 # ("HH:MM-HH:MM"; empty: none).

@@ -23,8 +23,9 @@ Materialisation (`broadcast_materialise`, a Celery task, safe to run twice):
    throttle, else by contact id), one INSERT … SELECT each, with ON CONFLICT DO
    NOTHING on the idempotency key `broadcast:<id>:<contact id>`: a contact in several
    included segments, or a second run after a crash, never makes a second message.
-   Each chunk holds the broadcast's row lock, so a pause (rows inserted `held`) or a
-   cancel (stop) is seen between chunks.
+   Each chunk holds the broadcast's status lock (shared), so a pause (rows inserted
+   `held`) or a cancel (stop) is seen between chunks. `CAMPAIGNS_BROADCAST_PARALLEL`
+   chunks go in at once, each on its own connection (`_insert_plan`).
 5. Record the recipient count, the first due time and, for a test, when to judge it.
 
 The worker never holds the audience in memory: at 1M contacts it stays flat (see
@@ -35,9 +36,12 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import threading
+from collections.abc import Iterator
+from queue import Queue
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import connection, connections, transaction
 from django.db.models import Count, Exists, Min, OuterRef, Q
 from django.utils import timezone
 
@@ -54,13 +58,19 @@ from config.ids import UUID7_SQL
 from config.queue import publish
 from messaging.models import Message, MessageStatus, Origin
 
-__all__ = ["broadcast_audience", "broadcast_materialise", "broadcasts_advance"]
+__all__ = [
+    "broadcast_audience",
+    "broadcast_materialise",
+    "broadcast_status_lock",
+    "broadcasts_advance",
+]
 
 logger = logging.getLogger(__name__)
 
 ACTIVE = (BroadcastStatus.SCHEDULED, BroadcastStatus.SENDING, BroadcastStatus.PAUSED)
 
-# Every NOT NULL column of the outbox row, as Message's field defaults would fill it.
+# Every NOT NULL column of the outbox row, as Message's field defaults would fill it;
+# the chunk's recipients arrive as arrays read from the plan (`_plan_chunks`).
 _INSERT = f"""
 INSERT INTO {Message._meta.db_table} (workspace_id, contact_id, channel, template_id,
     idempotency_key, uuid, is_test, status, status_reason, due_at, attempts, error,
@@ -71,20 +81,39 @@ SELECT %(workspace)s, p.contact_id, %(channel)s, a.template_id,
     %(key_prefix)s || p.contact_id, {UUID7_SQL}, false, %(status)s, '', p.due, 0, '',
     '', '', '', a.subject, '', '', 0, '[]'::jsonb, %(now)s, false, 0, %(origin)s,
     %(broadcast)s, a.variant_id
-FROM {PLAN_TABLE} p
+FROM unnest(%(contacts)s::bigint[], %(arms)s::int[], %(dues)s::timestamptz[])
+    WITH ORDINALITY AS p(contact_id, arm, due, n)
 JOIN unnest(%(templates)s::bigint[], %(variants)s::bigint[], %(subjects)s::text[])
     WITH ORDINALITY AS a(template_id, variant_id, subject, arm) ON a.arm = p.arm + 1
-WHERE p.seq >= %(start)s AND p.seq < %(end)s
-ORDER BY p.seq
+ORDER BY p.n
 ON CONFLICT DO NOTHING
 """
 
+# advisory-lock namespace: a broadcast's status changes against its chunk inserts
+_STATUS_LOCK_SPACE = 7401
 
-def _insert_chunk(broadcast_id: int, arms: list[Arm], start: int, end: int) -> bool:
-    """Insert plan rows [start, end) under the broadcast's row lock; False once it is
-    cancelled."""
+# One chunk of the plan: contact ids, arm indexes and due times, in plan order.
+Chunk = tuple[list[int], list[int], list[dt.datetime]]
+
+
+def broadcast_status_lock(broadcast_id: int, *, shared: bool = False) -> None:
+    """Held to the end of the transaction. Chunk inserts take it shared, several at
+    once; pause, resume and cancel take it alone, so a status change waits for the
+    chunks in flight and every chunk after it sees the new status (a pause's rows go
+    in held). PostgreSQL queues advisory locks fairly: chunks that keep coming never
+    starve a waiting pause, as they would a row lock taken FOR UPDATE behind FOR SHARE."""
+    function = "pg_advisory_xact_lock_shared" if shared else "pg_advisory_xact_lock"
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {function}(%s, %s)", [_STATUS_LOCK_SPACE, broadcast_id])
+
+
+def _insert_chunk(broadcast_id: int, arms: list[Arm], chunk: Chunk) -> bool:
+    """Insert one chunk of the plan under the broadcast's status lock (shared); False
+    once it is cancelled."""
+    contacts, arm_indexes, dues = chunk
     with transaction.atomic():
-        broadcast = Broadcast.objects.select_for_update().get(pk=broadcast_id)
+        broadcast_status_lock(broadcast_id, shared=True)
+        broadcast = Broadcast.objects.only("workspace_id", "channel", "status").get(pk=broadcast_id)
         if broadcast.status not in ACTIVE:
             return False
         status = (
@@ -106,12 +135,89 @@ def _insert_chunk(broadcast_id: int, arms: list[Arm], start: int, end: int) -> b
                     "templates": [arm.template_id for arm in arms],
                     "variants": [arm.variant_id for arm in arms],
                     "subjects": [arm.subject for arm in arms],
-                    "start": start,
-                    "end": end,
+                    "contacts": contacts,
+                    "arms": arm_indexes,
+                    "dues": dues,
                 },
             )
-        Broadcast.objects.filter(pk=broadcast_id).update(materialise_heartbeat=timezone.now())
     return True
+
+
+def _plan_chunks(recipients: int) -> Iterator[Chunk]:
+    """The plan in chunks of CAMPAIGNS_BROADCAST_CHUNK rows, in `seq` order: one chunk
+    in memory at a time (plus those being inserted)."""
+    size = settings.CAMPAIGNS_BROADCAST_CHUNK
+    with connection.cursor() as cursor:
+        for start in range(0, recipients, size):
+            cursor.execute(
+                f"""SELECT contact_id, arm, due FROM {PLAN_TABLE}
+                WHERE seq >= %s AND seq < %s ORDER BY seq""",
+                [start, start + size],
+            )
+            rows = cursor.fetchall()
+            yield [row[0] for row in rows], [row[1] for row in rows], [row[2] for row in rows]
+
+
+def _heartbeat(broadcast_id: int) -> None:
+    # Outside the chunks' transactions: one row two chunks both updated would make
+    # the second wait for the first.
+    Broadcast.objects.filter(pk=broadcast_id).update(materialise_heartbeat=timezone.now())
+
+
+def _insert_plan(broadcast_id: int, arms: list[Arm], recipients: int) -> bool:
+    """Every chunk of the plan into the outbox; False once the broadcast is cancelled.
+
+    The inserts are PostgreSQL's work (index entries, foreign-key checks at commit),
+    so CAMPAIGNS_BROADCAST_PARALLEL chunks go in at once, each in a thread with its own
+    connection and transaction, while this thread reads the next chunk from the plan
+    (a temporary table only its own session sees). Chunks are disjoint and each is
+    idempotent, so their commit order does not matter. Inside a caller's transaction
+    (tests) they run in it, one after another."""
+    parallel = settings.CAMPAIGNS_BROADCAST_PARALLEL
+    chunks = _plan_chunks(recipients)
+    if parallel <= 1 or connection.in_atomic_block:
+        for chunk in chunks:
+            if not _insert_chunk(broadcast_id, arms, chunk):
+                return False
+            _heartbeat(broadcast_id)
+        return True
+
+    stop = threading.Event()
+    errors: list[BaseException] = []
+    queue: Queue[Chunk | None] = Queue(maxsize=parallel)
+
+    def inserter() -> None:
+        # One connection per thread for all its chunks, closed when it ends.
+        try:
+            while (chunk := queue.get()) is not None:
+                if stop.is_set():
+                    continue
+                try:
+                    if not _insert_chunk(broadcast_id, arms, chunk):
+                        stop.set()
+                except BaseException as error:  # re-raised below, in the caller's thread
+                    errors.append(error)
+                    stop.set()
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=inserter) for _ in range(parallel)]
+    for thread in threads:
+        thread.start()
+    try:
+        for chunk in chunks:
+            if stop.is_set():
+                break
+            queue.put(chunk)
+            _heartbeat(broadcast_id)
+    finally:
+        for _ in threads:
+            queue.put(None)
+        for thread in threads:
+            thread.join()
+    if errors:
+        raise errors[0]
+    return not stop.is_set()
 
 
 def broadcast_materialise(*, broadcast_id: int, now: dt.datetime | None = None) -> int:
@@ -125,11 +231,9 @@ def broadcast_materialise(*, broadcast_id: int, now: dt.datetime | None = None) 
         return 0
     try:
         arms, summary = plan_build(broadcast, now=now or timezone.now())
-        chunk_size = settings.CAMPAIGNS_BROADCAST_CHUNK
-        for start in range(0, summary.recipients, chunk_size):
-            if not _insert_chunk(broadcast_id, arms, start, start + chunk_size):
-                logger.info("campaigns.broadcast_materialise_stopped broadcast=%s", broadcast_id)
-                return 0
+        if not _insert_plan(broadcast_id, arms, summary.recipients):
+            logger.info("campaigns.broadcast_materialise_stopped broadcast=%s", broadcast_id)
+            return 0
     finally:
         plan_drop()
     with transaction.atomic():

@@ -13,6 +13,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from campaigns.broadcasts.definition import apply_data, check_audience_ids, schedule_errors
+from campaigns.broadcasts.delivery import broadcast_status_lock
 from campaigns.models import Broadcast, BroadcastStatus, BroadcastVariant, ScheduleKind
 from config.errors import Conflict, field_errors
 from config.queue import enqueue_on_commit
@@ -132,6 +133,7 @@ def broadcast_schedule(*, broadcast: Broadcast, actor: Actor) -> Broadcast:
 def broadcast_pause(*, broadcast: Broadcast, actor: Actor) -> Broadcast:
     """Hold every message of the broadcast not yet claimed by the dispatcher. Rows a
     worker already holds (`sending`) finish; held rows are never claimed."""
+    broadcast_status_lock(broadcast.pk)  # waits for the chunks being inserted
     Broadcast.objects.select_for_update().get(pk=broadcast.pk)
     if not _transition(
         broadcast,
@@ -182,6 +184,7 @@ def _release_held(broadcast: Broadcast) -> int:
 
 @transaction.atomic
 def broadcast_resume(*, broadcast: Broadcast, actor: Actor) -> Broadcast:
+    broadcast_status_lock(broadcast.pk)  # waits for the chunks being inserted
     Broadcast.objects.select_for_update().get(pk=broadcast.pk)
     broadcast.refresh_from_db()
     started = broadcast.first_due_at is not None and broadcast.first_due_at <= timezone.now()
@@ -203,6 +206,7 @@ def broadcast_resume(*, broadcast: Broadcast, actor: Actor) -> Broadcast:
 @transaction.atomic
 def broadcast_cancel(*, broadcast: Broadcast, actor: Actor) -> Broadcast:
     """Stop for good: every message not yet claimed is suppressed with the reason."""
+    broadcast_status_lock(broadcast.pk)  # waits for the chunks being inserted
     Broadcast.objects.select_for_update().get(pk=broadcast.pk)
     active = {
         BroadcastStatus.DRAFT,
