@@ -89,8 +89,10 @@ ORDER BY p.n
 ON CONFLICT DO NOTHING
 """
 
-# advisory-lock namespace: a broadcast's status changes against its chunk inserts
+# advisory-lock namespaces: a broadcast's status changes against its chunk inserts;
+# one materialisation of a broadcast at a time
 _STATUS_LOCK_SPACE = 7401
+_MATERIALISE_LOCK_SPACE = 7402
 
 # One chunk of the plan: contact ids, arm indexes and due times, in plan order.
 Chunk = tuple[list[int], list[int], list[dt.datetime]]
@@ -181,10 +183,16 @@ def _insert_plan(broadcast_id: int, arms: list[Arm], recipients: int) -> bool:
                 return False
             _heartbeat(broadcast_id)
         return True
+    return _insert_in_threads(broadcast_id, arms, chunks, parallel)
 
+
+def _insert_in_threads(
+    broadcast_id: int, arms: list[Arm], chunks: Iterator[Chunk], parallel: int
+) -> bool:
     stop = threading.Event()
     errors: list[BaseException] = []
-    queue: Queue[Chunk | None] = Queue(maxsize=parallel)
+    # A chunk per thread being inserted, one waiting here, one being read: bounded.
+    queue: Queue[Chunk | None] = Queue(maxsize=1)
 
     def inserter() -> None:
         # One connection per thread for all its chunks, closed when it ends.
@@ -201,23 +209,42 @@ def _insert_plan(broadcast_id: int, arms: list[Arm], recipients: int) -> bool:
         finally:
             connections.close_all()
 
-    threads = [threading.Thread(target=inserter) for _ in range(parallel)]
-    for thread in threads:
-        thread.start()
+    threads: list[threading.Thread] = []
     try:
+        for _ in range(parallel):
+            # daemon: a worker process that must exit is never held by a stuck thread
+            threads.append(threading.Thread(target=inserter, daemon=True))
+            threads[-1].start()
         for chunk in chunks:
             if stop.is_set():
                 break
             queue.put(chunk)
             _heartbeat(broadcast_id)
+    except BaseException:
+        stop.set()  # the chunks already handed over are skipped
+        raise
     finally:
         for _ in threads:
             queue.put(None)
         for thread in threads:
             thread.join()
+        for error in errors[1:]:
+            logger.error("campaigns.broadcast_chunk_failed broadcast=%s: %r", broadcast_id, error)
     if errors:
         raise errors[0]
     return not stop.is_set()
+
+
+def _materialising(broadcast_id: int) -> bool:
+    """Take the broadcast's materialisation lock for this session (released in
+    `broadcast_materialise`'s end, or with the connection when a worker dies): False
+    when another run holds it, e.g. a restart after a heartbeat that only looked
+    stale. Two runs never insert at once."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_try_advisory_lock(%s, %s)", [_MATERIALISE_LOCK_SPACE, broadcast_id]
+        )
+        return bool(cursor.fetchone()[0])
 
 
 def broadcast_materialise(*, broadcast_id: int, now: dt.datetime | None = None) -> int:
@@ -229,6 +256,9 @@ def broadcast_materialise(*, broadcast_id: int, now: dt.datetime | None = None) 
     )
     if broadcast is None or broadcast.status not in ACTIVE or broadcast.materialised_at:
         return 0
+    if not _materialising(broadcast_id):
+        logger.info("campaigns.broadcast_materialise_running broadcast=%s", broadcast_id)
+        return 0
     try:
         arms, summary = plan_build(broadcast, now=now or timezone.now())
         if not _insert_plan(broadcast_id, arms, summary.recipients):
@@ -236,6 +266,10 @@ def broadcast_materialise(*, broadcast_id: int, now: dt.datetime | None = None) 
             return 0
     finally:
         plan_drop()
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_advisory_unlock(%s, %s)", [_MATERIALISE_LOCK_SPACE, broadcast_id]
+            )
     with transaction.atomic():
         broadcast = Broadcast.objects.select_for_update().get(pk=broadcast_id)
         if broadcast.status not in ACTIVE:

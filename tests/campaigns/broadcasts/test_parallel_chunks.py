@@ -45,6 +45,7 @@ def test_chunks_go_in_at_once_on_connections_of_their_own(ws, settings, monkeypa
     assert [m.contact_id for m in messages_of(b)] == sorted(c.pk for c in everyone)
     assert {m.status for m in messages_of(b)} == {"scheduled"}
     assert len(threads) == 6 and get_ident() not in threads  # 40 in chunks of 7
+    assert len(set(threads)) == 2
     # Run again (a crash after the last chunk): nothing is added.
     Broadcast.objects.filter(pk=b.pk).update(materialised_at=None)
     assert broadcast_materialise(broadcast_id=b.pk) == 40
@@ -129,3 +130,49 @@ def test_a_pause_waits_for_the_chunk_in_flight_and_the_next_chunk_waits_for_it(w
     assert b.status == BroadcastStatus.PAUSED
     broadcast_materialise(broadcast_id=b.pk)
     assert [m.status for m in messages_of(b)] == ["held"] * 3
+
+
+def test_chunks_wait_for_a_status_change_in_progress(ws, settings):
+    """While a pause, resume or cancel holds the status lock, no chunk goes in; once it
+    is released, every chunk does."""
+    settings.CAMPAIGNS_BROADCAST_CHUNK = 5
+    settings.CAMPAIGNS_BROADCAST_PARALLEL = 2
+    pro = segment(ws, "pro", "pro")
+    contacts(ws, 20, attributes={"plan": "pro"})
+    b = broadcast(ws, email_template(ws), include_segment_ids=[pro.pk])
+    broadcast_schedule(broadcast=b, actor=ACTOR)
+    release = threading.Event()
+
+    def status_change_in_progress():
+        with transaction.atomic():
+            broadcast_status_lock(b.pk)
+            release.wait(10)
+
+    holder, _ = _in_thread(status_change_in_progress)
+    time.sleep(0.3)
+    run, materialised = _in_thread(lambda: broadcast_materialise(broadcast_id=b.pk))
+    time.sleep(1.5)
+    assert run.is_alive()
+    assert Message.objects.filter(origin_id=b.pk).count() == 0
+    release.set()
+    holder.join(5)
+    run.join(10)
+    assert materialised == {"result": 20}
+
+
+def test_a_second_run_while_the_first_holds_the_broadcast_adds_nothing(ws):
+    pro = segment(ws, "pro", "pro")
+    contacts(ws, 4, attributes={"plan": "pro"})
+    b = broadcast(ws, email_template(ws), include_segment_ids=[pro.pk])
+    broadcast_schedule(broadcast=b, actor=ACTOR)
+    with connection.cursor() as cursor:  # as a first run still working would
+        cursor.execute("SELECT pg_advisory_lock(%s, %s)", [delivery._MATERIALISE_LOCK_SPACE, b.pk])
+    second, outcome = _in_thread(lambda: broadcast_materialise(broadcast_id=b.pk))
+    second.join(10)
+    assert outcome == {"result": 0}
+    assert Message.objects.filter(origin_id=b.pk).count() == 0
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_advisory_unlock(%s, %s)", [delivery._MATERIALISE_LOCK_SPACE, b.pk]
+        )
+    assert broadcast_materialise(broadcast_id=b.pk) == 4
