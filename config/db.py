@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+import threading
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
 import psycopg
 from django.conf import settings
-from django.db import connection
+from django.db import connection, connections, transaction
 
 
 @contextmanager
@@ -68,3 +69,35 @@ def workspaces_with_sql(*, table: str, where: str, ready: str = "") -> str:
         )
         SELECT id FROM w WHERE id IS NOT NULL {check}
         """
+
+
+@contextmanager
+def alongside(work: Callable[[], object], *, inline: bool) -> Iterator[None]:
+    """Run `work` while the body runs, in a thread with its own connection and
+    transaction (committed when it ends), so PostgreSQL works on both at once; the
+    body's end waits for it, and its error is raised then. With `inline` (the caller
+    was already in a transaction when it began, as in tests: another connection would
+    not see its uncommitted rows) `work` runs first, on this connection."""
+    if inline:
+        work()
+        yield
+        return
+    failed: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            with transaction.atomic():
+                work()
+        except BaseException as error:  # raised in the caller's thread below
+            failed.append(error)
+        finally:
+            connections.close_all()  # this thread's connection
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    try:
+        yield
+    finally:
+        thread.join()
+    if failed:
+        raise failed[0]

@@ -140,16 +140,21 @@ def customer_rollups_erase(*, contact_id: int) -> None:
         cursor.execute("DELETE FROM analytics_customerfacts WHERE contact_id = %s", [contact_id])
 
 
-def customer_rollups_rebuild(*, workspace_id: int) -> None:
-    """Recompute a workspace's facts, months and cohort cells from scratch (set-based:
-    one aggregate over its events for each). Predicted values stay on the facts."""
+def customer_facts_rebuild(*, workspace_id: int) -> None:
+    """Recompute a workspace's facts from its contacts and events (one aggregate);
+    an unchanged fact gets no new row version. Predicted values stay on the facts."""
     with connection.cursor() as cursor:
-        cursor.execute("DELETE FROM analytics_cohortcell WHERE workspace_id = %s", [workspace_id])
         cursor.execute(
             _FACTS_SQL.format(events="e.workspace_id = %s", contacts="c.workspace_id = %s")
             + _FACTS_CHANGED,
             [workspace_id, workspace_id],
         )
+
+
+def contact_months_rebuild(*, workspace_id: int) -> None:
+    """Recompute a workspace's contact months from its events alone, written as a
+    difference (rollups/replace.py)."""
+    with connection.cursor() as cursor:
         rows_replace(
             cursor,
             table="analytics_contactmonth",
@@ -159,6 +164,12 @@ def customer_rollups_rebuild(*, workspace_id: int) -> None:
             params=[workspace_id],
             workspace_id=workspace_id,
         )
+
+
+def cohort_cells_rebuild(*, workspace_id: int) -> None:
+    """Recompute a workspace's cohort cells from its (rebuilt) facts and months."""
+    with connection.cursor() as cursor:
+        cursor.execute("DELETE FROM analytics_cohortcell WHERE workspace_id = %s", [workspace_id])
         _apply(cursor, "", "f.workspace_id = %s", [workspace_id])
 
 

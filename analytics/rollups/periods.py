@@ -195,12 +195,12 @@ GROUP BY 1, 2, 3
 """
 
 
-def period_rollups_rebuild(*, workspace_id: int) -> None:
-    """Recompute a workspace's purchase days, order sums, active days and acquisition
-    counts from its events and (freshly rebuilt) facts."""
+def purchase_days_rebuild(*, workspace_id: int) -> None:
+    """Recompute a workspace's purchase days from its events, and the order sums
+    from them."""
     params = [workspace_id]
     with connection.cursor() as cursor:
-        for table in ("purchaseday", "orderday", "activeday", "acquisitionday"):
+        for table in ("purchaseday", "orderday"):
             cursor.execute(f"DELETE FROM analytics_{table} WHERE workspace_id = %s", params)
         cursor.execute(
             f"INSERT INTO analytics_purchaseday ({_PURCHASE_COLUMNS}) "
@@ -212,11 +212,25 @@ def period_rollups_rebuild(*, workspace_id: int) -> None:
             "orders, purchases, revenue) " + _ORDERS_SUM.format(sign="", where="workspace_id = %s"),
             params,
         )
+
+
+def active_days_rebuild(*, workspace_id: int) -> None:
+    """Recompute a workspace's active-day counts from its events alone."""
+    params = [workspace_id]
+    with connection.cursor() as cursor:
+        cursor.execute("DELETE FROM analytics_activeday WHERE workspace_id = %s", params)
         cursor.execute(
             "INSERT INTO analytics_activeday (workspace_id, day, previous_day, contacts) "
             + _ACTIVE_FROM_EVENTS.format(where="e.workspace_id = %s"),
             params,
         )
+
+
+def acquisition_days_rebuild(*, workspace_id: int) -> None:
+    """Recompute a workspace's acquisition counts from its (freshly rebuilt) facts."""
+    params = [workspace_id]
+    with connection.cursor() as cursor:
+        cursor.execute("DELETE FROM analytics_acquisitionday WHERE workspace_id = %s", params)
         cursor.execute(
             "INSERT INTO analytics_acquisitionday (workspace_id, signup_day, first_purchase_day, "
             "source, contacts) SELECT workspace_id, cohort, month, source, size FROM ("

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+import threading
 import zoneinfo
 from decimal import Decimal
 from typing import Any
@@ -21,9 +22,9 @@ from analytics.figures.conversion_days import conversion_rows_current
 from analytics.figures.customers import acquisition, churn, customers_before, revenue_metrics
 from analytics.figures.overview import overview
 from analytics.figures.stages import conversion, time_in_stage
-from analytics.models import CustomerFacts
-from analytics.models_periods import ChurnCover
-from analytics.rollups import rollups_rebuild
+from analytics.models import CohortCell, ContactMonth, CustomerFacts
+from analytics.models_periods import ActiveDay, ChurnCover, OrderDay
+from analytics.rollups import periods, rollups_rebuild
 from analytics.rollups.clv_summary import clv_summary_refresh
 from analytics.tasks import clv_summaries_refresh
 from contacts.models import Contact
@@ -289,3 +290,51 @@ def test_the_clv_sums_follow_the_data_within_a_beat(
     after = clv_historic(workspace=ws)
     assert Decimal(after["revenue"]) == Decimal(before["revenue"]) + 1000
     assert after == clv_historic(workspace=ws, use_rollups=False)
+
+
+def _cells(ws: Workspace) -> set[tuple[Any, ...]]:
+    return set(
+        CohortCell.objects.filter(workspace=ws).values_list(
+            "basis", "cohort", "month", "source", "size", "active", "purchasing", "revenue"
+        )
+    )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_rebuild_outside_a_transaction_writes_the_days_on_a_second_connection(
+    ws: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As beat runs it (no transaction around it), the rebuild recomputes the contact
+    months and active days on another connection while it rebuilds the facts, stays
+    and purchase days: the figures read from its sums (the cohorts' too, which read the
+    months) equal their definitions, the rows were rebuilt (not left from before), and
+    an error there fails the rebuild."""
+    rng = random.Random(11)
+    _world(ws, rng)
+    year = Period(NOW.date() - dt.timedelta(days=364), NOW.date())
+    expected = revenue_metrics(workspace=ws, period=year, use_rollups=False)
+    OrderDay.objects.filter(workspace=ws).update(revenue=0)  # wrong: the rebuild repairs it
+    ActiveDay.objects.filter(workspace=ws).update(contacts=0)
+    ContactMonth.objects.filter(workspace=ws).update(events=0, active_days=0)
+    cells = _cells(ws)
+    rebuilt_on: list[int] = []
+    days_rebuild = periods.active_days_rebuild
+
+    def watched(*, workspace_id: int) -> None:
+        rebuilt_on.append(threading.get_ident())
+        days_rebuild(workspace_id=workspace_id)
+
+    monkeypatch.setattr("analytics.rollups.active_days_rebuild", watched)
+    rollups_rebuild(workspace_id=ws.pk)
+    assert rebuilt_on and rebuilt_on[0] != threading.get_ident()
+    assert revenue_metrics(workspace=ws, period=year) == expected
+    fast, raw = both(overview, workspace=ws, period=year, filters=Filters())
+    assert fast == raw
+    assert _cells(ws) == cells
+
+    def broken(*, workspace_id: int) -> None:
+        raise RuntimeError("the days failed")
+
+    monkeypatch.setattr("analytics.rollups.active_days_rebuild", broken)
+    with pytest.raises(RuntimeError, match="the days failed"):
+        rollups_rebuild(workspace_id=ws.pk)
