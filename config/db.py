@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -10,6 +11,8 @@ from typing import Any
 import psycopg
 from django.conf import settings
 from django.db import connection, connections, transaction
+
+logger = logging.getLogger(__name__)
 
 
 @contextmanager
@@ -71,33 +74,58 @@ def workspaces_with_sql(*, table: str, where: str, ready: str = "") -> str:
         """
 
 
+class _CallerFailed(Exception):
+    """The caller's work failed: `alongside`'s transaction rolls back too."""
+
+
 @contextmanager
 def alongside(work: Callable[[], object], *, inline: bool) -> Iterator[None]:
     """Run `work` while the body runs, in a thread with its own connection and
-    transaction (committed when it ends), so PostgreSQL works on both at once; the
-    body's end waits for it, and its error is raised then. With `inline` (the caller
-    was already in a transaction when it began, as in tests: another connection would
-    not see its uncommitted rows) `work` runs first, on this connection."""
+    transaction, so PostgreSQL works on both at once. The thread's transaction stays
+    open until the body ends: it commits when the body succeeded (before the body's
+    caller goes on, so what comes after sees its rows) and rolls back when the body
+    raised; the body's end waits for it, and the thread's error is raised then. With
+    `inline` (the caller was already in a transaction when it began, as in tests:
+    another connection would not see its uncommitted rows) `work` runs first, on this
+    connection."""
     if inline:
         work()
         yield
         return
     failed: list[BaseException] = []
+    body_ended = threading.Event()
+    body_ok = threading.Event()
 
     def run() -> None:
         try:
             with transaction.atomic():
                 work()
+                body_ended.wait()
+                if not body_ok.is_set():
+                    raise _CallerFailed
+        except _CallerFailed:
+            pass
         except BaseException as error:  # raised in the caller's thread below
             failed.append(error)
         finally:
             connections.close_all()  # this thread's connection
 
-    thread = threading.Thread(target=run)
+    thread = threading.Thread(target=run, daemon=True)
     thread.start()
     try:
         yield
+        body_ok.set()
     finally:
-        thread.join()
+        body_ended.set()
+        interrupted: BaseException | None = None
+        while thread.is_alive():  # never leave it writing unwatched
+            try:
+                thread.join()
+            except BaseException as error:  # e.g. KeyboardInterrupt: raised once it ends
+                interrupted = error
+        if failed and not body_ok.is_set():  # the body's own error is the one raised
+            logger.error("config.alongside_failed: %r", failed[0])
+        if interrupted is not None:
+            raise interrupted
     if failed:
         raise failed[0]

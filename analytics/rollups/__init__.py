@@ -194,7 +194,10 @@ def rollups_repair(
 
 
 def on_workspace_deleted(sender: object, instance: Workspace, **kwargs: object) -> None:
-    """pre_delete: the derived rows keep no constraint to cascade along."""
+    """pre_delete: the derived rows keep no constraint to cascade along. After a
+    rebuild in progress, as every writer of the rollups (the deletion's transaction
+    holds the lock to its end)."""
+    _lock({instance.pk}, exclusive=True)
     with connection.cursor() as cursor:
         for table in (
             *("stay", "customerfacts", "contactmonth", "purchaseday", "orderday"),
@@ -222,6 +225,19 @@ REBUILT_TABLES = [
 ]
 
 
+def _cells_follow_the_months(workspace_id: int) -> None:
+    """After a rebuild failed once its new months were committed (its facts rolled
+    back): the cohort cells recomputed from the facts and months as they now are, so
+    the engine's refreshes, which move the cells by each contact's new rows minus its
+    stored ones, keep them exact."""
+    try:
+        with transaction.atomic():
+            _lock({workspace_id}, exclusive=True)
+            cohort_cells_rebuild(workspace_id=workspace_id)
+    except Exception:
+        logger.exception("analytics.rollups_cells_repair_failed workspace=%s", workspace_id)
+
+
 def rollups_from_events_rebuild(workspace_id: int) -> None:
     """The rollups a rebuild recomputes from the events alone: contact months, active
     days (about as long as the facts, stays and purchase days together at 1M)."""
@@ -233,18 +249,27 @@ def rollups_rebuild(*, workspace_id: int) -> float:
     """Recompute every rollup of a workspace; returns the seconds it took."""
     started = time.perf_counter()
     inline = connection.in_atomic_block
-    with transaction.atomic():
-        _lock({workspace_id}, exclusive=True)
-        # What comes from the events alone is recomputed on a second connection
-        # meanwhile (PostgreSQL then works on both), committed before this transaction
-        # lets increments in again: its end waits for it (config.db.alongside).
-        with alongside(partial(rollups_from_events_rebuild, workspace_id), inline=inline):
-            # the facts first: the stays read each contact's first purchase (churn_cover.py)
-            customer_facts_rebuild(workspace_id=workspace_id)
-            stage_rollups_rebuild(workspace_id=workspace_id)
-            purchase_days_rebuild(workspace_id=workspace_id)
-        cohort_cells_rebuild(workspace_id=workspace_id)  # from the facts and the months
-        acquisition_days_rebuild(workspace_id=workspace_id)  # from the facts
+    months_committed = False
+    try:
+        with transaction.atomic():
+            _lock({workspace_id}, exclusive=True)
+            # What comes from the events alone is recomputed on a second connection
+            # meanwhile (PostgreSQL then works on both): it commits when the block
+            # below succeeded and rolls back when it failed (config.db.alongside),
+            # while this transaction holds the rollups, so no increment lands between.
+            with alongside(partial(rollups_from_events_rebuild, workspace_id), inline=inline):
+                # the facts first: the stays read each contact's first purchase
+                # (churn_cover.py)
+                customer_facts_rebuild(workspace_id=workspace_id)
+                stage_rollups_rebuild(workspace_id=workspace_id)
+                purchase_days_rebuild(workspace_id=workspace_id)
+            months_committed = not inline
+            cohort_cells_rebuild(workspace_id=workspace_id)  # from the facts and the months
+            acquisition_days_rebuild(workspace_id=workspace_id)  # from the facts
+    except BaseException:
+        if months_committed:
+            _cells_follow_the_months(workspace_id)
+        raise
     # In a transaction of its own: it holds the surveys' locks, which answers wait for,
     # only for its own seconds, not for the minutes of the rebuild above.
     survey_rollups_rebuild(workspace_id=workspace_id)

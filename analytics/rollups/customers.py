@@ -283,7 +283,9 @@ def cohort_cells_compare(
 ) -> tuple[int, int]:
     """Compare the cohort cells (of the given cohorts, or all) with the sums of the
     facts and months they count: (cells compared, cells differing). Exact at any
-    moment: every writer changes facts, months and cells in one transaction."""
+    moment: every writer changes facts, months and cells in one transaction, but for
+    the seconds between a rebuild's months committing and its cells (docs/analytics.md,
+    "What the nightly rebuild is still for")."""
     sql = f"""
     WITH expected AS ({_cells_expected(signup, first)}),
     stored AS (

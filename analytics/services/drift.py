@@ -7,7 +7,10 @@ Contacts whose derived rows may rightly lag are left out of each comparison, in 
 same statement that compares: a contact with a mark (the engine has yet to refresh
 it) for summaries, facts and months; a contact with an undispatched move for stays.
 Cohort cells and flows are exact at any moment (each writer changes them in the
-transaction that changes what they count), so they are compared whole."""
+transaction that changes what they count), so they are compared whole — but for the
+seconds between a rebuild's months committing and its cells (docs/analytics.md): a
+check then may count cells as differing, and its repair, which waits for the rebuild,
+writes what the rebuild wrote."""
 
 from __future__ import annotations
 

@@ -24,7 +24,7 @@ from analytics.figures.overview import overview
 from analytics.figures.stages import conversion, time_in_stage
 from analytics.models import CohortCell, ContactMonth, CustomerFacts
 from analytics.models_periods import ActiveDay, ChurnCover, OrderDay
-from analytics.rollups import periods, rollups_rebuild
+from analytics.rollups import cohort_cells_compare, periods, rollups_rebuild
 from analytics.rollups.clv_summary import clv_summary_refresh
 from analytics.tasks import clv_summaries_refresh
 from contacts.models import Contact
@@ -338,3 +338,44 @@ def test_a_rebuild_outside_a_transaction_writes_the_days_on_a_second_connection(
     monkeypatch.setattr("analytics.rollups.active_days_rebuild", broken)
     with pytest.raises(RuntimeError, match="the days failed"):
         rollups_rebuild(workspace_id=ws.pk)
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(
+    "failing",
+    [
+        "analytics.rollups.purchase_days_rebuild",  # while the months are being rebuilt
+        "analytics.rollups.acquisition_days_rebuild",  # after the months were committed
+    ],
+)
+def test_a_rebuild_that_fails_leaves_rollups_the_engine_keeps_exact(
+    ws: Workspace, monkeypatch: pytest.MonkeyPatch, failing: str
+) -> None:
+    """A purchase the engine has yet to take in, then a rebuild that fails: either the
+    second connection's months roll back with the rest, or (failing after they were
+    committed) the cohort cells are recomputed to match them. Either way the engine's
+    refresh, which moves the cells by the contact's new rows minus its stored ones,
+    leaves every cell exact."""
+    _world(ws, random.Random(12))
+    contact = Contact.objects.filter(workspace=ws).order_by("pk").first()
+    assert contact is not None
+    result = events_ingest(
+        workspace=ws,
+        items=[
+            {"contact": {"email": contact.email}, "name": "purchase", "revenue": "1000.00",
+             "occurred_at": (NOW - dt.timedelta(hours=1)).isoformat()},
+        ],
+    )  # fmt: skip
+    assert not result.errors
+
+    def broken(*, workspace_id: int) -> None:
+        raise RuntimeError("the rebuild failed")
+
+    monkeypatch.setattr(failing, broken)
+    with pytest.raises(RuntimeError, match="the rebuild failed"):
+        rollups_rebuild(workspace_id=ws.pk)
+    monkeypatch.undo()
+    while marked_contacts_evaluate():
+        pass
+    checked, differing = cohort_cells_compare(workspace_id=ws.pk)
+    assert checked > 0 and differing == 0
