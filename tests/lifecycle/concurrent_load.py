@@ -51,7 +51,10 @@ def main(plan_path: str) -> None:
             response = send(path, data=json.dumps(body), content_type="application/json")
         statuses[response.status_code] += 1
         if response.status_code >= 500 and len(errors) < 5:
-            errors.append(f"{method.upper()} {path}: {response.content[:500]!r}")
+            # the exception behind it, which the error body rightly does not say
+            exc_info = getattr(response, "exc_info", None)
+            cause = repr(exc_info[1])[:1500] if exc_info else ""
+            errors.append(f"{method.upper()} {path}: {response.content[:500]!r} {cause}")
         if response.status_code == 204 or not response.content:
             return None
         try:
