@@ -3,7 +3,8 @@ hook go in one transaction; the audit log keeps that it happened."""
 
 from __future__ import annotations
 
-from django.db import transaction
+import psycopg
+from django.db import OperationalError, connection, transaction
 
 from contacts.hooks import ERASURE_HOOKS
 from contacts.models import (
@@ -19,7 +20,6 @@ from contacts.services.segment_members import segment_members_forget_contact
 from workspaces.services import Actor, audit_record
 
 
-@transaction.atomic
 def contact_erase(*, contact: Contact, actor: Actor) -> None:
     """Erase a contact's personal data (GDPR art. 17): the contact, its events and its
     consent history go; what remains is a hash of its email and phone on the
@@ -29,7 +29,23 @@ def contact_erase(*, contact: Contact, actor: Actor) -> None:
     Locks in the order every writer uses: the contact row first (an event being
     recorded for it waits, then finds it gone and creates a new contact with that
     email), then its marks (an engine step acting on it finishes first, and no later
-    one acts on it), then whatever the hooks take out of derived data."""
+    one acts on it), then whatever the hooks take out of derived data. One writer
+    does not: an ingest statement share-locks a contact's pending mark to join it and
+    checks the contact's key at its end, so the two can deadlock; PostgreSQL then
+    rolls one back, and the erasure, when it is the one, runs again (twice at most;
+    inside a caller's transaction the error is the caller's)."""
+    for attempt in range(3):
+        try:
+            _erase(contact=contact, actor=actor)
+            return
+        except OperationalError as error:
+            deadlock = isinstance(error.__cause__, psycopg.errors.DeadlockDetected)
+            if not deadlock or attempt == 2 or connection.in_atomic_block:
+                raise
+
+
+@transaction.atomic
+def _erase(*, contact: Contact, actor: Actor) -> None:
     if not Contact.objects.select_for_update().filter(pk=contact.pk).exists():
         return  # erased meanwhile by another request
     contact_marks_discard(contact_id=contact.pk)
