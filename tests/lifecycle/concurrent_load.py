@@ -53,8 +53,13 @@ def main(plan_path: str) -> None:
         if response.status_code >= 500 and len(errors) < 5:
             # the exception behind it, which the error body rightly does not say
             exc_info = getattr(response, "exc_info", None)
-            cause = repr(exc_info[1])[:1500] if exc_info else ""
-            errors.append(f"{method.upper()} {path}: {response.content[:500]!r} {cause}")
+            error = exc_info[1] if exc_info else None
+            cause = (
+                f"{type(error).__name__} ({type(error.__cause__).__name__}): {error}"[:800]
+                if error is not None
+                else ""
+            )
+            errors.append(f"{method.upper()} {path}: {cause} {response.content[:200]!r}")
         if response.status_code == 204 or not response.content:
             return None
         try:
