@@ -65,15 +65,28 @@ def test_a_cancel_between_chunks_stops_the_rest(ws, settings, monkeypatch):
         return result
 
     monkeypatch.setattr(delivery, "_insert_chunk", cancel_after_two)
-    pro = segment(ws, "pro", "pro")
-    contacts(ws, 50, attributes={"plan": "pro"})
-    b = broadcast(ws, email_template(ws), include_segment_ids=[pro.pk])
-    broadcast_schedule(broadcast=b, actor=ACTOR)
+    b = _scheduled(ws, 50)
     assert broadcast_materialise(broadcast_id=b.pk) == 0
     b.refresh_from_db()
     assert b.materialised_at is None
     # At most the chunks already in flight when it was cancelled went in.
     assert 10 <= Message.objects.filter(origin_id=b.pk).count() <= 15
+
+
+def _scheduled(ws, recipients: int) -> Broadcast:
+    pro = segment(ws, "pro", "pro")
+    contacts(ws, recipients, attributes={"plan": "pro"})
+    b = broadcast(ws, email_template(ws), include_segment_ids=[pro.pk])
+    broadcast_schedule(broadcast=b, actor=ACTOR)
+    return b
+
+
+def _holding(broadcast_id: int, shared: bool, release: threading.Event) -> None:
+    """The broadcast's status lock held, as a chunk (shared) or a status change
+    (alone) holds it, until `release`."""
+    with transaction.atomic():
+        broadcast_status_lock(broadcast_id, shared=shared)
+        release.wait(10)
 
 
 def _in_thread(target, *args):
@@ -93,16 +106,8 @@ def _in_thread(target, *args):
 
 
 def test_a_pause_waits_for_the_chunk_in_flight_and_the_next_chunk_waits_for_it(ws):
-    pro = segment(ws, "pro", "pro")
-    contacts(ws, 3, attributes={"plan": "pro"})
-    b = broadcast(ws, email_template(ws), include_segment_ids=[pro.pk])
-    broadcast_schedule(broadcast=b, actor=ACTOR)
+    b = _scheduled(ws, 3)
     release = threading.Event()
-
-    def chunk_in_flight():
-        with transaction.atomic():
-            broadcast_status_lock(b.pk, shared=True)
-            release.wait(10)
 
     def next_chunk_may_start():
         with transaction.atomic(), connection.cursor() as cursor:
@@ -112,7 +117,7 @@ def test_a_pause_waits_for_the_chunk_in_flight_and_the_next_chunk_waits_for_it(w
             )
             return cursor.fetchone()[0]
 
-    chunk, _ = _in_thread(chunk_in_flight)
+    chunk, _ = _in_thread(_holding, b.pk, True, release)  # a chunk in flight
     time.sleep(0.3)
     pause, paused = _in_thread(lambda: broadcast_pause(broadcast=b, actor=ACTOR))
     time.sleep(0.5)
@@ -137,18 +142,10 @@ def test_chunks_wait_for_a_status_change_in_progress(ws, settings):
     is released, every chunk does."""
     settings.CAMPAIGNS_BROADCAST_CHUNK = 5
     settings.CAMPAIGNS_BROADCAST_PARALLEL = 2
-    pro = segment(ws, "pro", "pro")
-    contacts(ws, 20, attributes={"plan": "pro"})
-    b = broadcast(ws, email_template(ws), include_segment_ids=[pro.pk])
-    broadcast_schedule(broadcast=b, actor=ACTOR)
+    b = _scheduled(ws, 20)
     release = threading.Event()
 
-    def status_change_in_progress():
-        with transaction.atomic():
-            broadcast_status_lock(b.pk)
-            release.wait(10)
-
-    holder, _ = _in_thread(status_change_in_progress)
+    holder, _ = _in_thread(_holding, b.pk, False, release)  # a status change
     time.sleep(0.3)
     run, materialised = _in_thread(lambda: broadcast_materialise(broadcast_id=b.pk))
     time.sleep(1.5)
@@ -161,10 +158,7 @@ def test_chunks_wait_for_a_status_change_in_progress(ws, settings):
 
 
 def test_a_second_run_while_the_first_holds_the_broadcast_adds_nothing(ws):
-    pro = segment(ws, "pro", "pro")
-    contacts(ws, 4, attributes={"plan": "pro"})
-    b = broadcast(ws, email_template(ws), include_segment_ids=[pro.pk])
-    broadcast_schedule(broadcast=b, actor=ACTOR)
+    b = _scheduled(ws, 4)
     with connection.cursor() as cursor:  # as a first run still working would
         cursor.execute("SELECT pg_advisory_lock(%s, %s)", [delivery._MATERIALISE_LOCK_SPACE, b.pk])
     second, outcome = _in_thread(lambda: broadcast_materialise(broadcast_id=b.pk))
