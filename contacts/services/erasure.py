@@ -32,10 +32,8 @@ def contact_erase(*, contact: Contact, actor: Actor) -> None:
     Locks in the order every writer uses: the contact row first (an event being
     recorded for it waits, then finds it gone and creates a new contact with that
     email), then its marks (an engine step acting on it finishes first, and no later
-    one acts on it), then whatever the hooks take out of derived data. One writer
-    does not: an ingest statement share-locks a contact's pending mark to join it and
-    checks the contact's key at its end, so the two can deadlock; PostgreSQL then
-    rolls one back, and the erasure, when it is the one, runs again (twice at most;
+    one acts on it), then whatever the hooks take out of derived data. Should
+    PostgreSQL still roll it back as a deadlock's victim, it runs again (twice at most;
     inside a caller's transaction the error is the caller's)."""
     for attempt in range(3):
         if attempt:

@@ -49,15 +49,25 @@ WITH rows AS (
         i int, ref_id bigint, ref_email text, ref_external_id text, name text,
         properties jsonb, revenue numeric, currency text, occurred_at timestamptz,
         idempotency_key text)
-), resolved AS (
+), by_id AS (
+    -- Each contact is key-share locked as it is found, before the statement touches
+    -- a mark: the lock order every writer keeps (contact, then marks), which the
+    -- events' foreign-key check at the statement's end would otherwise reverse. An
+    -- erasure holding the contact makes this wait, and the contact it deleted is
+    -- then not found (an email or external id is created again, as for a new one).
     SELECT e.*, c.id AS contact_id FROM rows e
     JOIN contacts_contact c ON c.workspace_id = %(ws)s AND c.id = e.ref_id
-    UNION ALL
-    SELECT e.*, c.id FROM rows e
+    FOR KEY SHARE OF c
+), by_email AS (
+    SELECT e.*, c.id AS contact_id FROM rows e
     JOIN contacts_contact c ON c.workspace_id = %(ws)s AND c.email = e.ref_email
-    UNION ALL
-    SELECT e.*, c.id FROM rows e
+    FOR KEY SHARE OF c
+), by_external_id AS (
+    SELECT e.*, c.id AS contact_id FROM rows e
     JOIN contacts_contact c ON c.workspace_id = %(ws)s AND c.external_id = e.ref_external_id
+    FOR KEY SHARE OF c
+), resolved AS (
+    SELECT * FROM by_id UNION ALL SELECT * FROM by_email UNION ALL SELECT * FROM by_external_id
 ), inserted AS (
     INSERT INTO contacts_event (
         workspace_id, contact_id, name, properties, revenue, currency, occurred_at,
@@ -103,8 +113,7 @@ SELECT (SELECT count(*) FROM inserted),
 """
 
 
-# Runs of the insert statement when PostgreSQL rolls it back as a deadlock victim
-# or a contact it named was erased meanwhile.
+# Runs of the insert statement when PostgreSQL rolls it back as a deadlock victim.
 _ATTEMPTS = 5
 
 
@@ -192,11 +201,11 @@ def _insert(
             cursor.execute(_INSERT_SQL, params, prepare=True)
             break
         except (psycopg.errors.DeadlockDetected, psycopg.errors.ForeignKeyViolation):
-            # Two clients sent the same idempotency keys in different orders at once, or
-            # the contact an event named was erased while the statement ran (its events
-            # then belong to a new contact with that email, found or created by the next
-            # run). The statement rolled back whole; outside a transaction it is safe to
-            # run again.
+            # Two clients sent the same idempotency keys in different orders at once.
+            # (A contact erased meanwhile is waited for and then not found, since the
+            # statement locks each contact it resolves; the foreign-key error is kept
+            # for a writer that deletes contacts without that lock.) The statement
+            # rolled back whole; outside a transaction it is safe to run again.
             if attempt == _ATTEMPTS - 1 or connection.in_atomic_block:
                 raise
     inserted, missing = cursor.fetchone()

@@ -1,8 +1,8 @@
 """An erasure that PostgreSQL rolls back as a deadlock victim runs again: the contact
 is erased once, its suppression entry written once; any other error is not retried.
-(The deadlock itself: an ingest statement share-locks a contact's pending mark and
-checks the contact's key at its end, while an erasure locks the contact, then its
-marks; seen under tests/lifecycle/test_concurrency.py's load.)"""
+(Ingest no longer takes the contact after its mark, the deadlock first seen under
+tests/lifecycle/test_concurrency.py's load: test_ingest_erasure_order.py; the retry
+stays for any other cycle.)"""
 
 from __future__ import annotations
 
