@@ -134,7 +134,15 @@ class CustomerFacts(models.Model):
 
     class Meta:
         indexes = [
-            models.Index(fields=["workspace", "signup_month", "source"], name="facts_ws_cohort"),
+            # The contacts a source or signup-month filter keeps, from the index alone.
+            models.Index(
+                fields=["workspace", "signup_month", "source"],
+                include=["contact"],
+                name="facts_ws_cohort",
+            ),
+            models.Index(
+                fields=["workspace", "source"], include=["contact"], name="facts_ws_source"
+            ),
             models.Index(fields=["workspace", "first_purchase_at"], name="facts_ws_first_purchase"),
             models.Index(fields=["workspace", "signup_at"], name="facts_ws_signup"),
         ]

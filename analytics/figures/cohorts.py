@@ -30,19 +30,25 @@ def cohorts(
 ) -> list[dict[str, Any]]:
     """For each cohort month: its size and, for each month after (offset 0 = the
     cohort's own month), how many were active, how many bought, and revenue."""
-    # The cohort cells are per source only: other filters read the contacts' facts.
-    if filters.segment is not None or filters.signup_month is not None:
+    # The cohort cells are per source: a segment, or a signup month of first-purchase
+    # cohorts, reads the contacts' facts. A signup month of signup cohorts is one cohort.
+    signup_cohort = basis == CohortCell.Basis.SIGNUP
+    if filters.segment is not None or (filters.signup_month is not None and not signup_cohort):
         rows = _cohorts_of_contacts(workspace, start_month, end_month, basis, filters)
     else:
-        source_sql = "" if filters.source is None else "AND source = %s"
+        where = ""
         params: list[Any] = [workspace.pk, basis, start_month, end_month]
         if filters.source is not None:
+            where += "AND source = %s "
             params.append(filters.source)
+        if filters.signup_month is not None:
+            where += "AND cohort = %s "
+            params.append(filters.signup_month)
         rows = fetch(
             f"""
             SELECT cohort, month, sum(size), sum(active), sum(purchasing), sum(revenue)
             FROM analytics_cohortcell
-            WHERE workspace_id = %s AND basis = %s AND cohort BETWEEN %s AND %s {source_sql}
+            WHERE workspace_id = %s AND basis = %s AND cohort BETWEEN %s AND %s {where}
             GROUP BY cohort, month ORDER BY cohort, month
             """,
             params,

@@ -28,6 +28,7 @@ from analytics.figures.period_sums import (
     active_from_sums,
     customers_before_from_sums,
     orders_from_sums,
+    orders_of_kept,
 )
 from analytics.figures.stages import movement, stage_counts_on
 from analytics.models import AnalyticsSettings
@@ -102,8 +103,11 @@ def revenue_metrics(
 ) -> dict[str, Any]:
     """Orders, revenue, AOV, purchase frequency, repeat purchase rate and ARPU (from the
     order and active-day sums when unfiltered: period_sums.py)."""
-    if filters or not use_rollups:
+    if not use_rollups:
         orders = _orders(workspace, period, filters)
+        active = _active_contacts(workspace, period, filters)
+    elif filters:
+        orders = orders_of_kept(workspace, period, filters)
         active = _active_contacts(workspace, period, filters)
     else:
         orders = orders_from_sums(workspace, period)

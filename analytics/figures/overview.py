@@ -9,7 +9,7 @@ from typing import Any
 from analytics.figures.common import NO_FILTERS, Filters, Period, fetch
 from analytics.figures.customers import _stage_keys, customers_at, revenue_metrics
 from analytics.figures.period_sums import acquisition_sums_apply, new_contacts_from_sums
-from analytics.figures.stages import stage_counts_on
+from analytics.figures.stages import day_moves, stage_counts_on
 from lifecycle.models import Stage
 from workspaces.models import Workspace
 
@@ -39,13 +39,14 @@ def _period_figures(
     )
     counts = stage_counts_on(workspace, [period.end], filters)
     churned = 0
-    if churned_id is not None and use_rollups and not filters:
-        # dispatched moves into the churned stage: the flows count exactly those
-        churned = fetch(
-            "SELECT coalesce(sum(moves), 0) FROM analytics_stageflowday WHERE workspace_id = %s "
-            "AND to_stage_id = %s AND day BETWEEN %s AND %s",
-            [workspace.pk, churned_id, period.start, period.end],
-        )[0][0]
+    if churned_id is not None and use_rollups:
+        # dispatched moves into the churned stage: the flows count exactly those (for a
+        # filter, the kept contacts' moves the report reads once for every figure)
+        churned = sum(
+            moves
+            for _, _, to_stage, moves in day_moves(workspace, filters, period.start, period.end)
+            if to_stage == churned_id
+        )
     elif churned_id is not None:
         churned = fetch(
             "SELECT count(*) FROM lifecycle_stagetransition WHERE workspace_id = %s "

@@ -99,6 +99,54 @@ def orders_from_sums(workspace: Workspace, period: Period) -> dict[str, Any]:
     }
 
 
+# The same figures for the contacts a filter keeps, per contact from their purchase days
+# (a few rows a customer, against every event of the period), the marked contacts
+# among them from their events (as above). Positional parameters: a segment's
+# condition comes with its own.
+_KEPT_ORDERS_SQL = """
+WITH marked AS MATERIALIZED (
+    SELECT DISTINCT contact_id FROM contacts_contactmark WHERE workspace_id = %s
+),
+per_contact AS (
+    SELECT contact_id, count(*) AS orders, sum(purchases) AS purchases, sum(revenue) AS revenue
+    FROM analytics_purchaseday
+    WHERE workspace_id = %s AND day BETWEEN %s AND %s
+      AND contact_id NOT IN (SELECT contact_id FROM marked) AND {condition}
+    GROUP BY 1
+    UNION ALL
+    SELECT contact_id, count(DISTINCT (occurred_at AT TIME ZONE %s)::date),
+           count(*), sum(revenue)
+    FROM contacts_event
+    WHERE contact_id IN (SELECT contact_id FROM marked) AND workspace_id = %s
+      AND name = ANY(%s) AND revenue IS NOT NULL
+      AND occurred_at >= %s AND occurred_at < %s AND {condition}
+    GROUP BY 1
+)
+SELECT count(*), coalesce(sum(orders), 0), coalesce(sum(purchases), 0),
+       coalesce(sum(revenue), 0), count(*) FILTER (WHERE orders >= 2)
+FROM per_contact
+"""
+
+
+def orders_of_kept(workspace: Workspace, period: Period, filters: Filters) -> dict[str, Any]:
+    """orders_from_sums for the contacts the filters keep."""
+    start, end = period.bounds(workspace.time_zone)
+    condition, params = filters.contacts_sql(workspace)
+    ws, names = workspace.pk, workspace.purchase_event_names
+    days = [ws, ws, period.start, period.end, *params]
+    events = [workspace.time_zone, ws, names, start, end, *params]
+    customers, orders, purchases, revenue, repeaters = fetch(
+        _KEPT_ORDERS_SQL.format(condition=condition), [*days, *events]
+    )[0]
+    return {
+        "customers": int(customers),
+        "orders": int(orders),
+        "purchases": int(purchases),
+        "revenue": Decimal(revenue),
+        "repeat_customers": int(repeaters),
+    }
+
+
 def active_from_sums(workspace_id: int, period: Period) -> int:
     """Contacts with an event on a day of the period: each counted by its first active
     day in it, the one whose previous active day is before the period (or none)."""

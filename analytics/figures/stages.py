@@ -54,7 +54,7 @@ def moves_read_once() -> Iterator[None]:
         _moves_read.reset(token)
 
 
-def _flows(
+def day_moves(
     workspace: Workspace, filters: Filters, since: dt.date | None, until: dt.date
 ) -> list[Flow]:
     """(day, from, to, moves) for local days in [since, until]."""
@@ -106,7 +106,7 @@ def stage_counts_on(
     wanted = sorted(set(days))
     if not wanted:
         return {}
-    flows = sorted(_flows(workspace, filters, None, wanted[-1]), key=lambda row: row[0])
+    flows = sorted(day_moves(workspace, filters, None, wanted[-1]), key=lambda row: row[0])
     counts: dict[int, int] = {}
     out: dict[dt.date, dict[int, int]] = {}
     i = 0
@@ -138,7 +138,7 @@ def movement(
     """Entries into and exits out of each stage per bucket."""
     stages = _stage_rows(workspace)
     table = {(bucket, s.pk): [0, 0] for bucket in buckets(period, granularity) for s in stages}
-    for day, from_stage, to_stage, moves in _flows(workspace, filters, period.start, period.end):
+    for day, from_stage, to_stage, moves in day_moves(workspace, filters, period.start, period.end):
         bucket = bucket_start(day, granularity)
         if (bucket, to_stage) in table:
             table[(bucket, to_stage)][0] += moves
@@ -162,7 +162,7 @@ def flow(
     """Who moved where in the period: moves per (from, to); from None is a first entry."""
     keys = {s.pk: s.key for s in Stage.objects.filter(workspace=workspace)}
     totals: dict[tuple[int | None, int], int] = {}
-    for _, from_stage, to_stage, moves in _flows(workspace, filters, period.start, period.end):
+    for _, from_stage, to_stage, moves in day_moves(workspace, filters, period.start, period.end):
         totals[(from_stage, to_stage)] = totals.get((from_stage, to_stage), 0) + moves
     return sorted(
         (

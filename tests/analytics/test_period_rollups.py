@@ -135,6 +135,8 @@ def test_figures_from_the_sums_equal_their_definitions(ws: Workspace, seed: int)
         fast, raw = both(conversion, workspace=ws, period=period)
         assert fast == raw, period
         for filters in _filters():
+            fast, raw = both(revenue_metrics, workspace=ws, period=period, filters=filters)
+            assert fast == raw, (period, filters)
             for granularity in ("day", "week", "month"):
                 fast, raw = both(
                     acquisition, workspace=ws, period=period, granularity=granularity,
@@ -222,6 +224,15 @@ def test_a_purchase_not_yet_taken_in_is_in_the_orders(ws: Workspace) -> None:
     after = revenue_metrics(workspace=ws, period=today)
     assert Decimal(after["revenue"]) == Decimal(before["revenue"]) + 1000
     assert after == revenue_metrics(workspace=ws, period=today, use_rollups=False)
+    # filtered, read per contact from their purchase days: the same for the kept ones
+    source = CustomerFacts.objects.get(contact=Contact.objects.filter(workspace=ws).first()).source
+    year = Period(NOW.date() - dt.timedelta(days=364), NOW.date())
+    for filters in (Filters(source=source), Filters(source="none such"), *_filters()):
+        for period in (today, year):  # the year: its earlier purchases are counted once
+            fast, raw = both(revenue_metrics, workspace=ws, period=period, filters=filters)
+            assert fast == raw, (filters, period)
+    kept = revenue_metrics(workspace=ws, period=today, filters=Filters(source=source))
+    assert Decimal(kept["revenue"]) >= 1000
 
 
 def _predictions(ws: Workspace, rng: random.Random) -> None:
