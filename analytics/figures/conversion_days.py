@@ -85,3 +85,23 @@ def conversion_from_days(
         median, p90 = _percentiles(converted, (0.5, 0.9), value_at) if converted else (None, None)
         out[stage_id] = (entered, sum(n for _, n in converted), median, p90)
     return out
+
+
+def conversion_of_kept(
+    workspace_id: int, bounds: tuple[Any, Any], pairs: list[tuple[int, int]], kept: tuple[str, list]
+) -> dict[int, tuple[int, int, float | None, float | None]]:
+    """The same for the contacts a filter (`kept`: its condition on contact_id and its
+    parameters) keeps, from their first entries' stay rows in one pass, which carry
+    the next stage and the conversion (while written for the current path)."""
+    condition, params = kept
+    start, end = bounds
+    rows = fetch(
+        f"SELECT stage_id, count(*), count(converted_at), "
+        f"percentile_cont(0.5) WITHIN GROUP (ORDER BY {_DAYS}), "
+        f"percentile_cont(0.9) WITHIN GROUP (ORDER BY {_DAYS}) "
+        "FROM analytics_stay WHERE workspace_id = %s AND first_entry "
+        "AND (stage_id, next_stage_id) IN (SELECT * FROM unnest(%s::bigint[], %s::bigint[])) "
+        f"AND entered_at >= %s AND entered_at < %s AND {condition} GROUP BY 1",
+        [workspace_id, [a for a, _ in pairs], [b for _, b in pairs], start, end, *params],
+    )
+    return {stage: (int(n), int(done), median, p90) for stage, n, done, median, p90 in rows}

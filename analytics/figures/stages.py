@@ -17,8 +17,12 @@ from typing import Any
 from django.utils import timezone
 
 from analytics.figures.common import NO_FILTERS, Filters, Period, bucket_start, buckets, fetch
-from analytics.figures.conversion_days import conversion_from_days, conversion_rows_current
-from analytics.figures.stage_lengths import ended_stays, open_stays
+from analytics.figures.conversion_days import (
+    conversion_from_days,
+    conversion_of_kept,
+    conversion_rows_current,
+)
+from analytics.figures.stage_lengths import ended_stays, kept_stays, open_stays
 from analytics.models import AnalyticsSettings
 from lifecycle.models import Stage
 from lifecycle.selectors import stages_for_workspace
@@ -241,16 +245,21 @@ def conversion(
     One statement for all pairs, written as joins so that PostgreSQL can hash them
     when a period has many entrants (and use the indexes when it has few). Unfiltered
     it reads the stays rollup, with filters the transitions of the contacts kept (both
-    carry every entry). Unfiltered, while they were written for the current path, the
-    first-entry counts instead (conversion_days.py)."""
+    carry every entry). While the stays were written for the current path, the
+    first-entry counts instead, or with filters the kept contacts' first entries
+    (conversion_days.py)."""
     path = funnel_path(workspace)
     pairs = list(itertools.pairwise(path))
     if not pairs:
         return []
     start, end = period.bounds(workspace.time_zone)
     ids = [(a.pk, b.pk) for a, b in pairs]
-    if use_rollups and not filters and conversion_rows_current(workspace.pk):
-        found = conversion_from_days(workspace.pk, period, (start, end), ids)
+    if use_rollups and conversion_rows_current(workspace.pk):
+        if filters:
+            kept = filters.contacts_sql(workspace)
+            found = conversion_of_kept(workspace.pk, (start, end), ids, kept)
+        else:
+            found = conversion_from_days(workspace.pk, period, (start, end), ids)
     else:
         found = _conversion_raw(workspace, filters, pairs, start, end)
     rows = []
@@ -318,8 +327,10 @@ def time_in_stage(
     histogram), and stays still open now (count and median age in days)."""
 
     now = now or timezone.now()
-    if filters or not use_rollups:
+    if not use_rollups:
         past, current = _time_in_stage_raw(workspace, period, filters, now)
+    elif filters:
+        past, current = kept_stays(workspace, period, filters, now, HISTOGRAM)
     else:  # the same figures from the stay lengths (stage_lengths.py)
         past = ended_stays(workspace.pk, period, workspace.time_zone, HISTOGRAM)
         current = open_stays(workspace.pk, workspace.time_zone, now)

@@ -137,6 +137,10 @@ def test_figures_from_the_sums_equal_their_definitions(ws: Workspace, seed: int)
         for filters in _filters():
             fast, raw = both(revenue_metrics, workspace=ws, period=period, filters=filters)
             assert fast == raw, (period, filters)
+            fast, raw = both(time_in_stage, workspace=ws, period=period, now=NOW, filters=filters)
+            assert fast == raw, (period, filters)
+            fast, raw = both(conversion, workspace=ws, period=period, filters=filters)
+            assert fast == raw, (period, filters)
             for granularity in ("day", "week", "month"):
                 fast, raw = both(
                     acquisition, workspace=ws, period=period, granularity=granularity,
