@@ -18,7 +18,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from analytics.cache import FRESH_SECONDS, data_changed_at, figures_version, figures_viewed
-from analytics.figures.stages import moves_read_once
+from analytics.figures.moves import moves_read_once
 from analytics.figures.surveys import SurveyQuery, survey_results
 from analytics.report_query import Query
 from analytics.reports import REPORTS, Report

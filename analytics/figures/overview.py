@@ -8,8 +8,9 @@ from typing import Any
 
 from analytics.figures.common import NO_FILTERS, Filters, Period, fetch
 from analytics.figures.customers import _stage_keys, customers_at, revenue_metrics
+from analytics.figures.moves import day_moves
 from analytics.figures.period_sums import acquisition_sums_apply, new_contacts_from_sums
-from analytics.figures.stages import day_moves, stage_counts_on
+from analytics.figures.stages import stage_counts_on
 from lifecycle.models import Stage
 from workspaces.models import Workspace
 

@@ -34,6 +34,7 @@ from analytics.rollups.customers import (
     customer_rollups_erase,
     customer_rollups_orphans,
 )
+from analytics.rollups.flow_groups import flow_groups_compare, flow_groups_recompute
 from analytics.rollups.loyalty import loyalty_rollups_rebuild
 from analytics.rollups.periods import (
     acquisition_days_rebuild,
@@ -163,7 +164,7 @@ def rollups_repair(
     - the facts and months of contacts that are gone (`customers_gone`: a refresh of
       a contact that no longer exists takes its rows and cohort contribution out);
     - the cohort cells of `cohorts` (signup months, first-purchase months) and the
-      flows of `days`, or all of them with `everything`, holding the workspace's
+      flows (and by group) of `days`, or all of them with `everything`, holding the workspace's
       rollups exclusively (no increment may land between the reading and the writing);
     - with `sums`, the period sums, stay lengths and conversion counts, from the rows
       they sum.
@@ -189,7 +190,9 @@ def rollups_repair(
                 signup, first = (None, None) if everything or cohorts is None else cohorts
                 cohort_cells_recompute(workspace_id=workspace_id, signup=signup, first=first)
             if days is not None or everything:
-                stage_flows_recompute(workspace_id=workspace_id, days=None if everything else days)
+                within = None if everything else days
+                stage_flows_recompute(workspace_id=workspace_id, days=within)
+                flow_groups_recompute(workspace_id=workspace_id, days=within)
     figures_changed(workspace_id=workspace_id)
 
 
@@ -202,7 +205,7 @@ def on_workspace_deleted(sender: object, instance: Workspace, **kwargs: object) 
         for table in (
             *("stay", "customerfacts", "contactmonth", "purchaseday", "orderday"),
             *("activeday", "acquisitionday", "staylength", "conversionday", "clvsummary"),
-            "churncover",
+            *("churncover", "stageflowgroupday"),
         ):
             cursor.execute(f"DELETE FROM analytics_{table} WHERE workspace_id = %s", [instance.pk])
 
@@ -220,7 +223,7 @@ REBUILT_TABLES = [
         *("loyaltyday", "loyaltyactivegap", "loyaltytiermoveday", "loyaltytiermembers"),
         *("loyaltyoutstanding", "referralcustomerday"),
         *("purchaseday", "orderday", "activeday", "acquisitionday", "staylength"),
-        *("conversionday", "clvsummary", "churncover"),
+        *("conversionday", "clvsummary", "churncover", "stageflowgroupday"),
     )
 ]
 
@@ -292,6 +295,7 @@ __all__ = [
     "customer_rollups_compare",
     "customer_rollups_orphans",
     "customer_rollups_refresh",
+    "flow_groups_compare",
     "on_contact_erased",
     "on_contacts_refreshed",
     "on_stage_changed",

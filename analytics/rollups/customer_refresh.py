@@ -10,7 +10,7 @@ from collections.abc import Collection, Mapping
 
 from django.db import connection
 
-from analytics.rollups.churn_cover import churn_cover_refresh
+from analytics.rollups.churn_cover import churn_cover_refresh, contacts_lock
 from analytics.rollups.customers import (
     _FACTS_COLUMNS,
     _FACTS_CONFLICT,
@@ -19,6 +19,7 @@ from analytics.rollups.customers import (
     _MONTHS_SELECT,
     _contribution,
 )
+from analytics.rollups.flow_groups import flow_groups_regroup, groups_of
 from analytics.rollups.periods import (
     KINDS,
     acquisition_contribution,
@@ -169,6 +170,7 @@ def customer_rollups_refresh(
     if not ids:
         return
     with connection.cursor() as cursor:
+        groups = groups_of(cursor, ids)  # the flows by group follow a change (flow_groups.py)
         known = since or {}
         cursor.execute(_REFRESH_SQL, {"ids": ids, "since": [known.get(i) for i in ids]})
         change = cursor.fetchall()
@@ -177,4 +179,8 @@ def customer_rollups_refresh(
             cursor.execute(_ADD_TO_CELLS_SQL, [list(column) for column in zip(*cells, strict=True)])
         tagged_apply(cursor, change)  # then the period sums, in the same order always
         purchase_days_refresh(cursor, ids)
+        # Under the contacts' coverage locks, the shared rows in the order a dispatch
+        # takes them: the flows by group, then the cover.
+        contacts_lock(cursor, ids)
+        flow_groups_regroup(cursor, ids, groups)
         churn_cover_refresh(cursor, ids)  # the stays' cover, by the first purchases

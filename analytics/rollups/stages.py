@@ -1,6 +1,7 @@
-"""Stage rollups: moves per day between stages (StageFlowDay) and every stay in a stage
-(Stay). Fed by the lifecycle's stage.changed hook, taken out on erasure, and
-rebuildable from the transitions, which stay the definition.
+"""Stage rollups: moves per day between stages (StageFlowDay; by source and signup
+month: flow_groups.py) and every stay in a stage (Stay). Fed by the lifecycle's
+stage.changed hook, taken out on erasure, and rebuildable from the transitions, which
+stay the definition.
 
 StageFlowDay counts exactly the transitions that have been dispatched (notified_at set
 in the same transaction as the increment), so a rebuild and the hook never count a
@@ -27,6 +28,12 @@ from analytics.rollups.conversion import (
     stays_insert_sql,
     stays_rebuild_sql,
     stays_select_sql,
+)
+from analytics.rollups.flow_groups import (
+    flow_groups_apply,
+    flow_groups_erase,
+    flow_groups_recompute,
+    flow_groups_take_out,
 )
 from analytics.rollups.replace import rows_replace
 from lifecycle.hooks import RemovedMove
@@ -58,7 +65,9 @@ def stage_rollups_apply(transitions: Sequence[StageTransition]) -> None:
         cursor.execute(
             _FLOW_SQL.format(sign="", where="t.id = ANY(%s)"), [[t.pk for t in transitions]]
         )
-    stays_refresh(contact_ids={t.contact_id for t in transitions})
+    contact_ids = {t.contact_id for t in transitions}
+    flow_groups_apply([t.pk for t in transitions], contact_ids)
+    stays_refresh(contact_ids=contact_ids)
 
 
 # StayLength's key of a stay row `s` (joined to its workspace `w`): ended stays by the
@@ -180,6 +189,7 @@ def stage_rollups_take_out(
                     "to": [m[3] for m in counted],
                 },
             )
+        flow_groups_take_out(workspace_id, counted)
     if moves:
         stays_refresh(contact_ids={m[1] for m in moves})
 
@@ -192,6 +202,7 @@ def stage_rollups_erase(*, contact_id: int) -> None:
             _FLOW_SQL.format(sign="-", where="t.contact_id = %s AND t.notified_at IS NOT NULL"),
             [contact_id],
         )
+        flow_groups_erase(contact_id)
         cursor.execute(
             f"WITH s AS (DELETE FROM analytics_stay WHERE contact_id = %s{_RETURNING}) "
             + _COUNTS_OF.format(sign="-"),
@@ -208,6 +219,7 @@ def stage_rollups_rebuild(*, workspace_id: int) -> None:
             _FLOW_SQL.format(sign="", where="t.workspace_id = %s AND t.notified_at IS NOT NULL"),
             [workspace_id],
         )
+        flow_groups_recompute(workspace_id=workspace_id)  # after the facts (rollups_rebuild)
         select, params = stays_rebuild_sql(workspace_id)
         rows_replace(
             cursor,

@@ -29,6 +29,7 @@ from analytics.rollups import (
     conversion_days_compare,
     customer_rollups_compare,
     customer_rollups_orphans,
+    flow_groups_compare,
     period_sums_compare,
     purchase_days_compare,
     purchase_days_orphans,
@@ -181,9 +182,14 @@ def drift_check(
             workspace_id=workspace.pk, signup=cohorts[0], first=cohorts[1]
         ))  # fmt: skip
         count("analytics_stageflowday", *stage_flows_compare(workspace_id=workspace.pk, days=days))
+        count(
+            "analytics_stageflowgroupday",
+            *flow_groups_compare(workspace_id=workspace.pk, days=days),
+        )
     else:
         count("analytics_cohortcell", *cohort_cells_compare(workspace_id=workspace.pk))
         count("analytics_stageflowday", *stage_flows_compare(workspace_id=workspace.pk))
+        count("analytics_stageflowgroupday", *flow_groups_compare(workspace_id=workspace.pk))
 
     # the period sums and stay lengths, whole (sums of rows written in the same
     # transaction: exact at any moment)
@@ -205,7 +211,10 @@ def drift_check(
         if to_mark:
             contacts_mark_changed(contact_ids=sorted(to_mark), source="rule")
         cells_differ = tables["analytics_cohortcell"]["differing"] > 0
-        flows_differ = tables["analytics_stageflowday"]["differing"] > 0
+        flows_differ = any(
+            tables[t]["differing"]
+            for t in ("analytics_stageflowday", "analytics_stageflowgroupday")
+        )
         rollups_repair(
             workspace_id=workspace.pk,
             stays_of=sorted(stays_of),

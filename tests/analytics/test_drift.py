@@ -36,6 +36,7 @@ TABLES = [
     "analytics_stay",
     "analytics_cohortcell",
     "analytics_stageflowday",
+    "analytics_stageflowgroupday",
     # the period rollups (issue 19)
     "analytics_purchaseday",
     "analytics_orderday",
@@ -131,6 +132,11 @@ def corrupt(ws: Workspace, contacts: list[Contact]) -> None:
             "(SELECT min(id) FROM analytics_stageflowday WHERE workspace_id = %s)",
             [ws.pk],
         )
+        cursor.execute(
+            "UPDATE analytics_stageflowgroupday SET moves = moves - 1 WHERE id = "
+            "(SELECT max(id) FROM analytics_stageflowgroupday WHERE workspace_id = %s)",
+            [ws.pk],
+        )
         # a purchase day (so its order sum no longer sums the purchase days either),
         # an acquisition and an active-day count; the stay taken out above leaves the
         # stay lengths counting one stay too many
@@ -183,6 +189,7 @@ def test_a_sample_check_finds_drift_among_the_contacts_it_draws(ws, shop):
     # sample compares only some days and cohorts (a year of moves spans more days).
     after = drift_check(workspace=ws, sample=None, repair=False)
     shared = {"analytics_cohortcell", "analytics_stageflowday", "analytics_activeday"}
+    shared.add("analytics_stageflowgroupday")
     assert {t for t, entry in after.tables.items() if entry["differing"]} <= shared
 
 
@@ -261,6 +268,11 @@ def _rollups(ws: Workspace) -> dict[str, Any]:
     with connection.cursor() as cursor:
         for table, columns, keep in (
             ("analytics_stageflowday", "day, from_stage_id, to_stage_id, moves", "moves <> 0"),
+            (
+                "analytics_stageflowgroupday",
+                "day, from_stage_id, to_stage_id, source, signup_month, moves",
+                "moves <> 0",
+            ),
             ("analytics_stay", "contact_id, stage_id, transition_id, entered_at, left_at", "true"),
             ("analytics_customerfacts", "contact_id, source, first_purchase_at, revenue", "true"),
             (

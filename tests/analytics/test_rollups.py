@@ -30,6 +30,10 @@ pytestmark = pytest.mark.django_db
 
 SNAPSHOTS = {
     "analytics_stageflowday": ("day, from_stage_id, to_stage_id, moves", "moves <> 0"),
+    "analytics_stageflowgroupday": (
+        "day, from_stage_id, to_stage_id, source, signup_month, moves",
+        "moves <> 0",
+    ),
     "analytics_stay": (
         "contact_id, stage_id, transition_id, entered_at, left_at, first_entry, next_stage_id, "
         "converted_at, cover_from",

@@ -235,6 +235,10 @@ def _stages_differing(workspace: Workspace) -> list[tuple[int, int | None, int]]
 
 ROLLUPS = {
     "analytics_stageflowday": ("day, from_stage_id, to_stage_id, moves", "moves <> 0"),
+    "analytics_stageflowgroupday": (
+        "day, from_stage_id, to_stage_id, source, signup_month, moves",
+        "moves <> 0",
+    ),
     "analytics_stay": ("contact_id, stage_id, transition_id, entered_at, left_at", "true"),
     "analytics_customerfacts": (
         "contact_id, signup_at, signup_month, source, first_purchase_at, first_purchase_month, "
