@@ -109,3 +109,41 @@ def sends(
         key = {"channel": channel, "journey": journey_id, "stage": stage_name}[part]
         found[part][int(key) if part == "journey" else key] = int(sent)
     return found
+
+
+# The overview's totals of the filtered contacts' raw answers, for both kinds of survey
+# and both periods in one pass: (nps?, in the later period?, the six counts).
+_RAW_TOTALS = """
+SELECT r.survey_id = ANY(%s), r.answered_at >= %s, count(*),
+       count(*) FILTER (WHERE r.score >= 9),
+       count(*) FILTER (WHERE r.score BETWEEN 7 AND 8),
+       count(*) FILTER (WHERE r.score <= 6),
+       count(*) FILTER (WHERE r.score >= 4),
+       coalesce(sum(r.score), 0)
+FROM surveys_surveyresponse r
+WHERE r.workspace_id = %s AND r.survey_id = ANY(%s) AND NOT r.is_bot
+  AND r.answered_at >= %s AND r.answered_at < %s AND {condition}
+GROUP BY 1, 2
+"""
+
+
+def raw_totals(
+    workspace: Workspace,
+    nps_ids: list[int],
+    other_ids: list[int],
+    periods: tuple[Period, Period],
+    filters: Filters,
+) -> dict[tuple[bool, bool], tuple[int, ...]] | None:
+    """{(nps, later period): counts} of the answers `answers_source` would read raw
+    (none when it reads a rollup instead). The periods are consecutive, earlier first."""
+    if not filters or rolled_up_segment(filters) is not None:
+        return None
+    earlier, later = periods
+    start = earlier.bounds(workspace.time_zone)[0]
+    middle, end = later.bounds(workspace.time_zone)
+    condition, params = filters.contacts_sql(workspace, "r.contact_id")
+    rows = fetch(
+        _RAW_TOTALS.format(condition=condition),
+        [nps_ids, middle, workspace.pk, nps_ids + other_ids, start, end, *params],
+    )
+    return {(nps, now): tuple(int(v) for v in counts) for nps, now, *counts in rows}

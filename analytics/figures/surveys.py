@@ -29,7 +29,7 @@ from analytics.figures.common import (
     parse_period,
 )
 from analytics.figures.survey_segments import survey_segment_rows
-from analytics.figures.survey_sources import answers_source, sends, sends_known
+from analytics.figures.survey_sources import answers_source, raw_totals, sends, sends_known
 from campaigns.models import Journey
 from config.errors import InvalidInput
 from contacts.selectors import segment_member_ids_sql
@@ -282,11 +282,24 @@ def survey_overview(*, workspace: Workspace, period: Period, filters: Filters) -
     for pk, kind in found.values_list("pk", "kind"):
         kinds[kind].append(pk)
     result: dict[str, Any] = {}
+    # the filtered contacts' raw answers: one pass for both kinds and both periods
+    totals = raw_totals(
+        workspace,
+        kinds[SurveyKind.NPS],
+        kinds[SurveyKind.CSAT],
+        (period.previous(), period),
+        filters,
+    )
     for kind, survey_ids in kinds.items():
         figures = []
         for when in (period, period.previous()):
-            rows = _grouped(workspace, survey_ids, when, filters=filters, sets="()")
-            figures.append(figures_dict(_figures(rows[0]) if rows else Figures(), kind))
+            if totals is not None:
+                counts = totals.get((kind == SurveyKind.NPS, when == period))
+                found = Figures(*counts) if counts else Figures()
+            else:
+                rows = _grouped(workspace, survey_ids, when, filters=filters, sets="()")
+                found = _figures(rows[0]) if rows else Figures()
+            figures.append(figures_dict(found, kind))
         now, before = figures
         key = "nps" if kind == SurveyKind.NPS else "csat"
         value, previous = now[key], before[key]

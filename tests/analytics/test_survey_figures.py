@@ -13,14 +13,20 @@ import zoneinfo
 from typing import Any
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from analytics.figures.common import NO_FILTERS, Period, bucket_start
-from analytics.figures.surveys import SurveyQuery, survey_results
-from analytics.models import SurveyAnswerDay, SurveySendDay
+from analytics.figures import surveys as survey_figures
+from analytics.figures.common import NO_FILTERS, Filters, Period, bucket_start
+from analytics.figures.surveys import SurveyQuery, survey_overview, survey_results
+from analytics.models import CustomerFacts, SurveyAnswerDay, SurveySendDay
 from analytics.rollups import rollups_rebuild
 from analytics.rollups.surveys import survey_sends_refresh
+from contacts.models import Contact
+from contacts.services import contacts_mark_changed
 from contacts.services.erasure import contact_erase
+from lifecycle.services import marked_contacts_evaluate
 from surveys import scales
 from surveys.hooks import answers_changed
 from surveys.models import SurveyResponse
@@ -250,3 +256,30 @@ def test_response_rate_per_channel_from_the_messages_sent(ws: Any) -> None:
     assert (email["sent"], email["answers"], email["response_rate"]) == (8, 3, 0.375)
     filtered = survey_results(_query(ws, survey, Period(today, today), "day", "Lead"))
     assert all(c["response_rate"] is None for c in filtered["by_channel"])
+
+
+def test_the_overview_of_filtered_contacts_reads_their_answers_once(
+    ws: Any, monkeypatch: Any
+) -> None:
+    """Filtered by source or signup month (no rollup), the overview's NPS and CSAT of
+    both periods come from one pass over the raw answers: the same figures as four."""
+    _world(ws, random.Random(5))
+    contacts_mark_changed(contact_ids=list(Contact.objects.values_list("pk", flat=True)))
+    while marked_contacts_evaluate():  # the contacts' facts: source "", this month
+        pass
+    today = timezone.now().astimezone(zoneinfo.ZoneInfo(TZ)).date()
+    period = Period(today - dt.timedelta(days=44), today)
+    month = CustomerFacts.objects.filter(workspace=ws).values_list("signup_month", flat=True)[0]
+    for filters in (Filters(source=""), Filters(signup_month=month), Filters(source="none")):
+        with CaptureQueriesContext(connection) as queries:
+            once = survey_overview(workspace=ws, period=period, filters=filters)
+        assert sum("surveys_surveyresponse" in q["sql"] for q in queries) == 1
+        with monkeypatch.context() as patched:
+            patched.setattr(survey_figures, "raw_totals", lambda *args: None)
+            four = survey_overview(workspace=ws, period=period, filters=filters)
+        assert once == four, filters
+        if filters.source != "none":
+            assert once["nps"]["answers"] and once["nps"]["previous"] is not None
+            assert once["csat"]["answers"]
+        else:
+            assert once["nps"]["answers"] == 0
