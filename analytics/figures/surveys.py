@@ -295,11 +295,11 @@ def survey_overview(*, workspace: Workspace, period: Period, filters: Filters) -
         for when in (period, period.previous()):
             if totals is not None:
                 counts = totals.get((kind == SurveyKind.NPS, when == period))
-                found = Figures(*counts) if counts else Figures()
+                answers = Figures(*counts) if counts else Figures()
             else:
                 rows = _grouped(workspace, survey_ids, when, filters=filters, sets="()")
-                found = _figures(rows[0]) if rows else Figures()
-            figures.append(figures_dict(found, kind))
+                answers = _figures(rows[0]) if rows else Figures()
+            figures.append(figures_dict(answers, kind))
         now, before = figures
         key = "nps" if kind == SurveyKind.NPS else "csat"
         value, previous = now[key], before[key]
