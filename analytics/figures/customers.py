@@ -80,18 +80,33 @@ def day_masks(period: Period) -> tuple[list[dt.date], list[int]]:
     return list(months), list(months.values())
 
 
-def _active_contacts(workspace: Workspace, period: Period, filters: Filters) -> int:
-    """Contacts with any event on a local day of the period (not merely in a month it
-    touches): each month's active days masked by the period's days in that month."""
+def _active_contacts(workspace: Workspace, periods: list[Period], filters: Filters) -> list[int]:
+    """For each period, the contacts with any event on a local day of it (not merely in
+    a month it touches): each month's active days masked by the period's days in that
+    month. Several periods in one pass over the months they touch."""
     condition, params = filters.contacts_sql(workspace)
-    months, masks = day_masks(period)
-    return fetch(
-        f"SELECT count(DISTINCT contact_id) FROM analytics_contactmonth m "
-        f"JOIN unnest(%s::date[], %s::int[]) AS p(month, mask) ON p.month = m.month "
-        f"WHERE m.workspace_id = %s AND m.month BETWEEN %s AND %s "
-        f"AND m.active_days & p.mask <> 0 AND {condition}",
-        [months, masks, workspace.pk, months[0], months[-1], *params],
-    )[0][0]
+    masks = [dict(zip(*day_masks(period), strict=True)) for period in periods]
+    months = sorted(set().union(*masks))
+    counts = ", ".join(
+        f"count(DISTINCT contact_id) FILTER (WHERE m.active_days & p.mask{i} <> 0)"
+        for i in range(len(periods))
+    )
+    arrays = "".join(", %s::int[]" for _ in periods)
+    names = "".join(f", mask{i}" for i in range(len(periods)))
+    row = fetch(
+        f"SELECT {counts} FROM analytics_contactmonth m "
+        f"JOIN unnest(%s::date[]{arrays}) AS p(month{names}) ON p.month = m.month "
+        f"WHERE m.workspace_id = %s AND m.month BETWEEN %s AND %s AND {condition}",
+        [
+            months,
+            *([mask.get(month, 0) for month in months] for mask in masks),
+            workspace.pk,
+            months[0],
+            months[-1],
+            *params,
+        ],
+    )[0]
+    return [int(value) for value in row]
 
 
 def revenue_metrics(
@@ -105,13 +120,24 @@ def revenue_metrics(
     order and active-day sums when unfiltered: period_sums.py)."""
     if not use_rollups:
         orders = _orders(workspace, period, filters)
-        active = _active_contacts(workspace, period, filters)
-    elif filters:
-        orders = orders_of_kept(workspace, period, filters)
-        active = _active_contacts(workspace, period, filters)
-    else:
-        orders = orders_from_sums(workspace, period)
-        active = active_from_sums(workspace.pk, period)
+        return _metrics(orders, _active_contacts(workspace, [period], filters)[0])
+    if filters:
+        return revenue_metrics_of(workspace, [period], filters)[0]
+    return _metrics(orders_from_sums(workspace, period), active_from_sums(workspace.pk, period))
+
+
+def revenue_metrics_of(
+    workspace: Workspace, periods: list[Period], filters: Filters
+) -> list[dict[str, Any]]:
+    """revenue_metrics of the contacts a filter keeps, for consecutive periods at once
+    (the overview's period and the one before): their purchase days and months are
+    read once."""
+    orders = orders_of_kept(workspace, periods, filters)
+    active = _active_contacts(workspace, periods, filters)
+    return [_metrics(o, a) for o, a in zip(orders, active, strict=True)]
+
+
+def _metrics(orders: dict[str, Any], active: int) -> dict[str, Any]:
     customers = orders["customers"]
     return {
         "customers": customers,

@@ -7,7 +7,12 @@ from decimal import Decimal
 from typing import Any
 
 from analytics.figures.common import NO_FILTERS, Filters, Period, fetch
-from analytics.figures.customers import _stage_keys, customers_at, revenue_metrics
+from analytics.figures.customers import (
+    _stage_keys,
+    customers_at,
+    revenue_metrics,
+    revenue_metrics_of,
+)
 from analytics.figures.moves import day_moves
 from analytics.figures.period_sums import acquisition_sums_apply, new_contacts_from_sums
 from analytics.figures.stages import stage_counts_on
@@ -16,7 +21,11 @@ from workspaces.models import Workspace
 
 
 def _period_figures(
-    workspace: Workspace, period: Period, filters: Filters, use_rollups: bool = True
+    workspace: Workspace,
+    period: Period,
+    filters: Filters,
+    use_rollups: bool = True,
+    purchases: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     start, end = period.bounds(workspace.time_zone)
     condition, params = filters.contacts_sql(workspace)
@@ -56,9 +65,10 @@ def _period_figures(
             [workspace.pk, churned_id, start, end, *params],
         )[0][0]
     customers_at_start = customers_at(workspace, [start], churned_id, filters, use_rollups)[0]
-    purchases = revenue_metrics(
-        workspace=workspace, period=period, filters=filters, use_rollups=use_rollups
-    )
+    if purchases is None:
+        purchases = revenue_metrics(
+            workspace=workspace, period=period, filters=filters, use_rollups=use_rollups
+        )
     return {
         "contacts": sum(counts[period.end].values()),
         "new_contacts": new_contacts,
@@ -121,8 +131,12 @@ def overview(
     filters: Filters = NO_FILTERS,
     use_rollups: bool = True,
 ) -> dict[str, Any]:
-    current = _period_figures(workspace, period, filters, use_rollups)
-    previous = _period_figures(workspace, period.previous(), filters, use_rollups)
+    before = period.previous()
+    earlier, later = None, None
+    if filters and use_rollups:  # the kept contacts' rows read once for both periods
+        earlier, later = revenue_metrics_of(workspace, [before, period], filters)
+    current = _period_figures(workspace, period, filters, use_rollups, later)
+    previous = _period_figures(workspace, before, filters, use_rollups, earlier)
     return {
         key: {
             "value": value,

@@ -101,50 +101,64 @@ def orders_from_sums(workspace: Workspace, period: Period) -> dict[str, Any]:
 
 # The same figures for the contacts a filter keeps, per contact from their purchase days
 # (a few rows a customer, against every event of the period), the marked contacts
-# among them from their events (as above). Positional parameters: a segment's
-# condition comes with its own.
+# among them from their events (as above); for consecutive periods in one pass, each
+# row in the period (`part`, from 1) whose first day is the last one on or before it.
+# Positional parameters: a segment's condition comes with its own.
 _KEPT_ORDERS_SQL = """
 WITH marked AS MATERIALIZED (
     SELECT DISTINCT contact_id FROM contacts_contactmark WHERE workspace_id = %s
 ),
 per_contact AS (
-    SELECT contact_id, count(*) AS orders, sum(purchases) AS purchases, sum(revenue) AS revenue
+    SELECT width_bucket(day, %s::date[]) AS part, contact_id, count(*) AS orders,
+           sum(purchases) AS purchases, sum(revenue) AS revenue
     FROM analytics_purchaseday
     WHERE workspace_id = %s AND day BETWEEN %s AND %s
       AND contact_id NOT IN (SELECT contact_id FROM marked) AND {condition}
-    GROUP BY 1
+    GROUP BY 1, 2
     UNION ALL
-    SELECT contact_id, count(DISTINCT (occurred_at AT TIME ZONE %s)::date),
-           count(*), sum(revenue)
-    FROM contacts_event
-    WHERE contact_id IN (SELECT contact_id FROM marked) AND workspace_id = %s
-      AND name = ANY(%s) AND revenue IS NOT NULL
-      AND occurred_at >= %s AND occurred_at < %s AND {condition}
-    GROUP BY 1
+    SELECT width_bucket(day, %s::date[]), contact_id, count(DISTINCT day), count(*), sum(revenue)
+    FROM (SELECT contact_id, (occurred_at AT TIME ZONE %s)::date AS day, revenue
+          FROM contacts_event
+          WHERE contact_id IN (SELECT contact_id FROM marked) AND workspace_id = %s
+            AND name = ANY(%s) AND revenue IS NOT NULL
+            AND occurred_at >= %s AND occurred_at < %s AND {condition}) e
+    GROUP BY 1, 2
 )
-SELECT count(*), coalesce(sum(orders), 0), coalesce(sum(purchases), 0),
+SELECT part, count(*), coalesce(sum(orders), 0), coalesce(sum(purchases), 0),
        coalesce(sum(revenue), 0), count(*) FILTER (WHERE orders >= 2)
-FROM per_contact
+FROM per_contact GROUP BY 1
 """
 
 
-def orders_of_kept(workspace: Workspace, period: Period, filters: Filters) -> dict[str, Any]:
-    """orders_from_sums for the contacts the filters keep."""
-    start, end = period.bounds(workspace.time_zone)
+def orders_of_kept(
+    workspace: Workspace, periods: list[Period], filters: Filters
+) -> list[dict[str, Any]]:
+    """orders_from_sums for the contacts the filters keep, for each of consecutive
+    periods (each starting the day after the one before ends)."""
+    first, last = periods[0], periods[-1]
+    start, end = first.bounds(workspace.time_zone)[0], last.bounds(workspace.time_zone)[1]
+    starts = [period.start for period in periods]
     condition, params = filters.contacts_sql(workspace)
     ws, names = workspace.pk, workspace.purchase_event_names
-    days = [ws, ws, period.start, period.end, *params]
-    events = [workspace.time_zone, ws, names, start, end, *params]
-    customers, orders, purchases, revenue, repeaters = fetch(
-        _KEPT_ORDERS_SQL.format(condition=condition), [*days, *events]
-    )[0]
-    return {
-        "customers": int(customers),
-        "orders": int(orders),
-        "purchases": int(purchases),
-        "revenue": Decimal(revenue),
-        "repeat_customers": int(repeaters),
+    days = [ws, starts, ws, first.start, last.end, *params]
+    events = [starts, workspace.time_zone, ws, names, start, end, *params]
+    found = {
+        part: row
+        for part, *row in fetch(_KEPT_ORDERS_SQL.format(condition=condition), [*days, *events])
     }
+    out = []
+    for part in range(1, len(periods) + 1):
+        customers, orders, purchases, revenue, repeaters = found.get(part, (0, 0, 0, 0, 0))
+        out.append(
+            {
+                "customers": int(customers),
+                "orders": int(orders),
+                "purchases": int(purchases),
+                "revenue": Decimal(revenue),
+                "repeat_customers": int(repeaters),
+            }
+        )
+    return out
 
 
 def active_from_sums(workspace_id: int, period: Period) -> int:
