@@ -1,6 +1,9 @@
 """StageFlowGroupDay: the moves per day by the moving contacts' source and signup month
 (analytics/rollups/flow_groups.py), counted from the dispatched moves and the facts as
-they are; then the tenant keys of the new table (config/tenant_keys.py)."""
+they are; then the tenant keys of the new table (config/tenant_keys.py). Run it before
+workers with this code start (as every migration here): moves that workers of the
+code before dispatch meanwhile are not in it until the drift check's repair or the
+nightly rebuild counts them."""
 
 import config.fields
 import django.db.models.deletion

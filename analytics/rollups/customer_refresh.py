@@ -163,9 +163,9 @@ def customer_rollups_refresh(
     Without it, every month is recomputed.
 
     The caller holds these contacts (the engine's claim: no one else writes their rows
-    meanwhile). The cells, shared by every contact of a cohort, are written last, in
-    key order and in one statement, so they stay locked only until the commit that
-    follows."""
+    meanwhile). The rows shared by many contacts (flows by group, cover counts, cohort
+    cells, sums) are written last, each table in key order and in one statement, so
+    they stay locked only until the commit that follows."""
     ids = sorted(contact_ids)
     if not ids:
         return
@@ -174,13 +174,14 @@ def customer_rollups_refresh(
         known = since or {}
         cursor.execute(_REFRESH_SQL, {"ids": ids, "since": [known.get(i) for i in ids]})
         change = cursor.fetchall()
+        # The shared rows in the one order every writer keeps (a dispatch, a replay, an
+        # erasure): under the contacts' coverage locks the flows by group, then the
+        # stays' cover; then the cohort cells, the period sums, the order sums.
+        contacts_lock(cursor, ids)
+        flow_groups_regroup(cursor, ids, groups)
+        churn_cover_refresh(cursor, ids)  # the stays' cover, by the first purchases
         cells = [row for row in change if row[1] not in KINDS]
         if cells:
             cursor.execute(_ADD_TO_CELLS_SQL, [list(column) for column in zip(*cells, strict=True)])
         tagged_apply(cursor, change)  # then the period sums, in the same order always
         purchase_days_refresh(cursor, ids)
-        # Under the contacts' coverage locks, the shared rows in the order a dispatch
-        # takes them: the flows by group, then the cover.
-        contacts_lock(cursor, ids)
-        flow_groups_regroup(cursor, ids, groups)
-        churn_cover_refresh(cursor, ids)  # the stays' cover, by the first purchases

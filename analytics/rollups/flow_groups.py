@@ -9,9 +9,11 @@ writers keep that true:
 
 A contact without facts yet is in group ("", none), which no filter keeps.
 
-- a dispatch, a replay taking moves out and an erasure count or uncount moves under
-  the group the facts say now, read after the contacts' coverage locks
-  (churn_cover.contacts_lock, id order);
+- a dispatch and a replay taking moves out count or uncount moves under the group the
+  facts say now, read after the contacts' coverage locks (churn_cover.contacts_lock,
+  id order); an erasure reads it holding the contact row `FOR UPDATE`, which every
+  writer of the contact's facts waits for (the engine's claim and a due run's hold
+  take it `KEY SHARE`);
 - the engine's facts refresh, which may change a contact's group, moves every counted
   move of those contacts from the old group to the new one, after the same locks and
   in the transaction that writes the facts.
@@ -19,9 +21,9 @@ A contact without facts yet is in group ("", none), which no filter keeps.
 The second to take a contact's lock sees what the first committed: a dispatch waiting
 for a refresh reads the new group; a refresh waiting for a dispatch finds its moves
 counted (under the old group, the facts it read being the committed ones) and moves
-them. Every statement adds to shared rows in key order, as the other sums; every
-writer takes these rows after StageFlowDay's and before the stay counts' (lengths,
-conversion, cover), so no two wait for each other in a cycle."""
+them. Every statement adds to shared rows in key order, as the other sums, and every
+writer takes the shared rows in one order: StageFlowDay, these, the stay counts
+(lengths, conversion, cover), the cohort cells, the period sums, the order sums."""
 
 from __future__ import annotations
 

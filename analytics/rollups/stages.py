@@ -189,9 +189,12 @@ def stage_rollups_take_out(
                     "to": [m[3] for m in counted],
                 },
             )
-        flow_groups_take_out(workspace_id, counted)
     if moves:
-        stays_refresh(contact_ids={m[1] for m in moves})
+        contact_ids = sorted({m[1] for m in moves})
+        with connection.cursor() as cursor:
+            contacts_lock(cursor, contact_ids)  # all of them at once, in id order
+        flow_groups_take_out(workspace_id, counted)
+        stays_refresh(contact_ids=contact_ids)
 
 
 def stage_rollups_erase(*, contact_id: int) -> None:
