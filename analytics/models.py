@@ -63,37 +63,6 @@ class StageFlowDay(models.Model):
         return f"{self.day} {self.from_stage_id}->{self.to_stage_id} x{self.moves}"
 
 
-class StageFlowGroupDay(models.Model):
-    """StageFlowDay by the moving contacts' source and signup month (their facts): the
-    moves of the contacts a source or signup-month filter keeps are sums over these
-    rows (analytics/rollups/flow_groups.py). A move of a contact without facts yet
-    counts under no source and no month, which no filter keeps, as the definition."""
-
-    workspace = WorkspaceKey(Workspace, on_delete=models.CASCADE, related_name="+", db_index=False)
-    day = models.DateField()
-    from_stage = TenantForeignKey(
-        Stage, null=True, on_delete=models.CASCADE, related_name="+", db_index=False
-    )
-    to_stage = TenantForeignKey(Stage, on_delete=models.CASCADE, related_name="+", db_index=False)
-    source = models.CharField(max_length=200, default="", blank=True)
-    signup_month = models.DateField(null=True, blank=True)
-    moves = models.IntegerField(default=0)
-
-    class Meta:
-        constraints = [
-            models.UniqueConstraint(
-                fields=["workspace", "day", "from_stage", "to_stage", "source", "signup_month"],
-                name="stage_flow_group_day_unique",
-                nulls_distinct=False,
-            ),
-        ]
-
-    def __str__(self) -> str:
-        return (
-            f"{self.day} {self.source}/{self.signup_month} {self.from_stage_id}->{self.to_stage_id}"
-        )
-
-
 # Rollup rows point at contacts without a database constraint: they are derived data,
 # and an FK check would lock the contact row (KEY SHARE) inside the engine's
 # transaction for nothing. Erasure takes a contact's rows out (hook), and the nightly

@@ -16,6 +16,8 @@ come out exact, without reading individual contacts, stays or purchases.
   and previous before s (or none).
 - AcquisitionDay: contacts per (signup day, first purchase day, source): new contacts,
   new customers and both, per source (and month of signup: that of the signup day).
+- StageFlowGroupDay: StageFlowDay's moves per day by the moving contacts' source and
+  signup month (rollups/flow_groups.py), for the filters of those two.
 - StayLength: stays per stage: ended ones per (local day they ended, whole days they
   lasted), open ones per (local day they began); exact counts and histogram buckets,
   and where a percentile falls, so that only that day's stays are read for its exact
@@ -27,7 +29,7 @@ from __future__ import annotations
 
 from django.db import models
 
-from config.fields import TenantForeignKey
+from config.fields import TenantForeignKey, WorkspaceKey
 from lifecycle.models import Stage
 from workspaces.models import Workspace
 
@@ -187,3 +189,34 @@ class ChurnCover(models.Model):
 
     def __str__(self) -> str:
         return f"stage {self.stage_id} {self.from_day}..{self.to_day} x{self.stays}"
+
+
+class StageFlowGroupDay(models.Model):
+    """StageFlowDay by the moving contacts' source and signup month (their facts): the
+    moves of the contacts a source or signup-month filter keeps are sums over these
+    rows (analytics/rollups/flow_groups.py). A move of a contact without facts yet
+    counts under no source and no month, which no filter keeps, as the definition."""
+
+    workspace = WorkspaceKey(Workspace, on_delete=models.CASCADE, related_name="+", db_index=False)
+    day = models.DateField()
+    from_stage = TenantForeignKey(
+        Stage, null=True, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    to_stage = TenantForeignKey(Stage, on_delete=models.CASCADE, related_name="+", db_index=False)
+    source = models.CharField(max_length=200, default="", blank=True)
+    signup_month = models.DateField(null=True, blank=True)
+    moves = models.IntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["workspace", "day", "from_stage", "to_stage", "source", "signup_month"],
+                name="stage_flow_group_day_unique",
+                nulls_distinct=False,
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return (
+            f"{self.day} {self.source}/{self.signup_month} {self.from_stage_id}->{self.to_stage_id}"
+        )
