@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -197,3 +198,21 @@ def test_no_module_over_400_lines():
     }
     # A module split below the limit leaves the allow-list.
     assert not LONG_MODULES_ALLOWED - set(long), LONG_MODULES_ALLOWED - set(long)
+
+
+# An advisory-lock namespace: a module constant whose comment (or name) says so, or a
+# constant passed as the first of pg_advisory_*lock's two keys.
+_NAMESPACE = re.compile(r"^(_[A-Z_]*LOCK[A-Z_]*) = (\d{4})\b", re.MULTILINE)
+
+
+def test_every_advisory_lock_namespace_is_its_own():
+    """Two kinds of lock in one namespace make unrelated work wait for each other (a
+    contact's stay coverage once shared 7204 with a workspace's loyalty rollups, and
+    keys are ids of different tables), or deadlock."""
+    owners: dict[str, list[str]] = {}
+    for path in _sources(*PACKAGES):
+        for name, number in _NAMESPACE.findall(path.read_text()):
+            owners.setdefault(number, []).append(f"{path.relative_to(ROOT)}:{name}")
+    assert len(owners) >= 10, owners  # the pattern still finds them
+    shared = {number: names for number, names in owners.items() if len(names) > 1}
+    assert not shared, shared

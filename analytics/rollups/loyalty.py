@@ -28,7 +28,7 @@ from django.db import connection, transaction
 from analytics.cache import data_changed
 from analytics.rollups.referrals import referral_customer_days_refresh
 
-_LOCK = 7204  # advisory-lock namespace: one workspace's loyalty rollups
+_LOCK = 7207  # advisory-lock namespace: one workspace's loyalty rollups
 
 _DAYS_SQL = """
 WITH e AS (

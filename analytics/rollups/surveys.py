@@ -36,8 +36,8 @@ from analytics.rollups.survey_segments import (
 from contacts.services import segment_locks
 from surveys.models import Survey
 
-_SURVEY_LOCK = 7202  # advisory-lock namespace: one survey's answer rollup
-_SENDS_LOCK = 7203  # one workspace's send rollup
+_SURVEY_LOCK = 7205  # advisory-lock namespace: one survey's answer rollup
+_SENDS_LOCK = 7206  # one workspace's send rollup
 
 # The counted answers, grouped as SurveyAnswerDay keeps them. The journey is that of
 # the message answered (a journey step's message names its step).
