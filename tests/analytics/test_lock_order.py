@@ -42,7 +42,7 @@ _WRITE = re.compile(r"(?:INSERT INTO|UPDATE|DELETE FROM)\s+\"?analytics_(\w+?)\"
 
 
 def _shared_writes(queries: list[dict[str, Any]]) -> list[str]:
-    found = []
+    found: list[str] = []
     for query in queries:
         for table in _WRITE.findall(query["sql"]):
             if table in ORDER and (not found or found[-1] != table):
