@@ -27,13 +27,17 @@ def reporting_settings(request: WorkspaceRequest) -> HttpResponse:
     }
     errors: dict[str, list[str]] = {}
     if request.method == "POST":
+        before = values
         values = {key: request.POST.get(key, "").strip() for key in values}
         try:
             reporting_settings_update(workspace=request.workspace, actor=request.actor, **values)
         except DomainError as exc:
             errors = exc.fields or {"form": [exc.message]}
         else:
-            messages.success(request, "Reporting settings saved. Figures recompute on next view.")
+            saved = "Reporting settings saved."
+            if values != before:
+                saved += " The figures are being rebuilt with them (progress on the overview)."
+            messages.success(request, saved)
             return redirect("analytics:reporting-settings", slug=request.workspace.slug)
     return render(
         request,

@@ -9,6 +9,7 @@ from django.db import transaction
 
 from analytics.cache import figures_changed
 from analytics.models import AnalyticsSettings
+from analytics.services.rollup_rebuilds import rollup_rebuild_request
 from config.errors import InvalidInput
 from lifecycle.models import Stage
 from workspaces.models import Workspace
@@ -67,6 +68,12 @@ def reporting_settings_update(
             object_id=workspace.pk,
             details={"fields": changed},
         )
-        # Churn and at-risk figures read these keys: cached figures are stale now.
+        # Churn and at-risk figures read these keys: cached figures are stale now. The
+        # rollups keep what they were written with (the facts' source, each stay's
+        # next stage on the funnel path): a rebuild writes them again now rather than
+        # at night, shown on the analytics overview as one asked for by hand.
         transaction.on_commit(lambda: figures_changed(workspace_id=workspace.pk))
+        rollup_rebuild_request(
+            workspace=workspace, requested_by="reporting settings changed", after_change=True
+        )
     return settings

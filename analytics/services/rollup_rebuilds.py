@@ -29,8 +29,18 @@ REBUILDS = UserJobs(
 )
 
 
-def rollup_rebuild_request(*, workspace: Workspace, requested_by: str = "") -> RollupRebuild:
-    """Queue a rebuild, or return the one already queued or running."""
+def rollup_rebuild_request(
+    *, workspace: Workspace, requested_by: str = "", after_change: bool = False
+) -> RollupRebuild:
+    """Queue a rebuild, or return the one already queued or running. `after_change`:
+    the definitions changed (the reporting settings), so a rebuild already running,
+    which read them before, does not do: only one still waiting for a worker."""
+    if after_change:
+        return REBUILDS.request(
+            workspace=workspace,
+            requested_by=requested_by,
+            same=lambda rebuild: rebuild.started_at is None,
+        )
     return REBUILDS.request(workspace=workspace, requested_by=requested_by)
 
 
