@@ -36,14 +36,8 @@ def cohorts(
     if filters.segment is not None or (filters.signup_month is not None and not signup_cohort):
         rows = _cohorts_of_contacts(workspace, start_month, end_month, basis, filters)
     else:
-        where = ""
-        params: list[Any] = [workspace.pk, basis, start_month, end_month]
-        if filters.source is not None:
-            where += "AND source = %s "
-            params.append(filters.source)
-        if filters.signup_month is not None:
-            where += "AND cohort = %s "
-            params.append(filters.signup_month)
+        where, group = filters.group_sql(month_column="cohort")
+        params: list[Any] = [workspace.pk, basis, start_month, end_month, *group]
         rows = fetch(
             f"""
             SELECT cohort, month, sum(size), sum(active), sum(purchasing), sum(revenue)

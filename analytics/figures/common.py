@@ -83,6 +83,18 @@ class Filters:
             params.extend(params_here)
         return " AND ".join(parts) or "true", params
 
+    def group_sql(self, month_column: str = "signup_month") -> tuple[str, list[Any]]:
+        """AND-conditions (each led by AND) on a rollup kept by source and signup month
+        (the month in `month_column`), with their parameters; "" when neither is set."""
+        where, params = "", list[Any]()
+        if self.source is not None:
+            where += "AND source = %s "
+            params.append(self.source)
+        if self.signup_month is not None:
+            where += f"AND {month_column} = %s "
+            params.append(self.signup_month)
+        return where, params
+
 
 NO_FILTERS = Filters()
 

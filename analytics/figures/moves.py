@@ -72,13 +72,7 @@ def flows_of_groups(
 ) -> list[Flow]:
     """The moves of a source's or signup month's contacts: sums of the moves by group
     (analytics/rollups/flow_groups.py), the same rows as flows_of_kept."""
-    where, params = "", list[Any]()
-    if filters.source is not None:
-        where += "AND source = %s "
-        params.append(filters.source)
-    if filters.signup_month is not None:
-        where += "AND signup_month = %s "
-        params.append(filters.signup_month)
+    where, params = filters.group_sql()
     return fetch(
         "SELECT day, from_stage_id, to_stage_id, sum(moves) FROM analytics_stageflowgroupday "
         f"WHERE workspace_id = %s AND day <= %s AND (%s::date IS NULL OR day >= %s) {where}"

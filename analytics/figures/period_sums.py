@@ -90,6 +90,10 @@ def orders_from_sums(workspace: Workspace, period: Period) -> dict[str, Any]:
             "end": end,
         },
     )[0]
+    return _orders(customers, orders, purchases, revenue, repeaters)
+
+
+def _orders(customers: Any, orders: Any, purchases: Any, revenue: Any, repeaters: Any) -> dict:
     return {
         "customers": int(customers),
         "orders": int(orders),
@@ -146,19 +150,7 @@ def orders_of_kept(
         part: row
         for part, *row in fetch(_KEPT_ORDERS_SQL.format(condition=condition), [*days, *events])
     }
-    out = []
-    for part in range(1, len(periods) + 1):
-        customers, orders, purchases, revenue, repeaters = found.get(part, (0, 0, 0, 0, 0))
-        out.append(
-            {
-                "customers": int(customers),
-                "orders": int(orders),
-                "purchases": int(purchases),
-                "revenue": Decimal(revenue),
-                "repeat_customers": int(repeaters),
-            }
-        )
-    return out
+    return [_orders(*found.get(part, (0, 0, 0, 0, 0))) for part in range(1, len(periods) + 1)]
 
 
 def active_from_sums(workspace_id: int, period: Period) -> int:

@@ -61,13 +61,10 @@ def flow_groups_apply(transition_ids: Sequence[int], contact_ids: Collection[int
         cursor.execute(_ADD.format(rows=rows), [list(transition_ids)])
 
 
-def flow_groups_take_out(workspace_id: int, moves: Sequence[RemovedMove]) -> None:
-    """Uncount counted moves a replay took out of their contacts' histories."""
-    counted = [m for m in moves if m[5] is not None]
-    if not counted:
-        return
+def flow_groups_take_out(workspace_id: int, counted: Sequence[RemovedMove]) -> None:
+    """Uncount moves a replay took out of their contacts' histories, all of them
+    counted (dispatched). The caller holds the contacts' coverage locks."""
     with connection.cursor() as cursor:
-        contacts_lock(cursor, sorted({m[1] for m in counted}))
         removed = (
             "unnest(%(contact)s::bigint[], %(at)s::timestamptz[], %(from)s::bigint[], "
             "%(to)s::bigint[]) AS m(contact_id, at, from_stage_id, to_stage_id) "
