@@ -10,7 +10,9 @@ class CampaignsConfig(AppConfig):
         from campaigns.broadcasts.services import broadcast_send_now  # noqa: PLC0415
         from campaigns.engagement import register_engagement_condition  # noqa: PLC0415
         from campaigns.journeys import segment_trigger, triggers  # noqa: PLC0415
+        from campaigns.journeys.urgency import journey_news_urgency  # noqa: PLC0415
         from catalog.hooks import on_products_changed  # noqa: PLC0415
+        from contacts.hooks import on_mark_urgency  # noqa: PLC0415
         from contacts.panels import ContactPanel, register_contact_panel  # noqa: PLC0415
         from lifecycle.hooks import (  # noqa: PLC0415
             on_contacts_due,
@@ -34,4 +36,5 @@ class CampaignsConfig(AppConfig):
         on_loyalty_news(triggers.on_loyalty_news)
         on_referral_converted(triggers.on_referral_converted)
         on_products_changed(triggers.on_products_changed)
+        on_mark_urgency(journey_news_urgency)
         register_contact_panel(ContactPanel("Journeys", "campaigns:contact-journeys-panel", "main"))

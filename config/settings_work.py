@@ -170,7 +170,10 @@ LIFECYCLE_DUE_LATE_SECONDS = env.int("LIFECYCLE_DUE_LATE_SECONDS", default=300)
 LIFECYCLE_DUE_DENSE_CHUNK = env.int("LIFECYCLE_DUE_DENSE_CHUNK", default=2500)
 # Such chunks evaluated at once by a due run, each on its own database connection.
 LIFECYCLE_DUE_PARALLEL = env.int("LIFECYCLE_DUE_PARALLEL", default=2)
-LIFECYCLE_MARK_BATCH = env.int("LIFECYCLE_MARK_BATCH", default=2000)
+# Contacts per engine batch: a batch of urgent news waits for the batch a worker is
+# on, so it is kept short (bench-latency: 500 against 2,000, p50 1.4-1.9 s against
+# 2.5 s from a first purchase to its stage at 5,000 events a second).
+LIFECYCLE_MARK_BATCH = env.int("LIFECYCLE_MARK_BATCH", default=500)
 # Stage moves dated more than this long ago (history brought in, a late event) are
 # recorded and counted, but trigger no journey and no message: a history import never
 # mails anyone about last year.
@@ -182,6 +185,14 @@ LIFECYCLE_ACT_ON_MOVES_WITHIN_SECONDS = env.int(
 LIFECYCLE_WHATIF_THREADS = env.int("LIFECYCLE_WHATIF_THREADS", default=2)
 # A claim of marks not finished in this long is given back (its worker died).
 LIFECYCLE_MARK_LEASE_SECONDS = env.int("LIFECYCLE_MARK_LEASE_SECONDS", default=300)
+# The engine claims urgent news first (a change that can move a contact's stage now or
+# that a live journey waits for); once the oldest pending news has waited this long,
+# urgent news gets at most half of each batch, so the rest keeps moving.
+LIFECYCLE_MARK_MAX_WAIT_SECONDS = env.int("LIFECYCLE_MARK_MAX_WAIT_SECONDS", default=120)
+# What makes ingested news urgent (the stage rules, live journeys, the loyalty
+# programme) is read at most once in this many seconds per process and workspace: an
+# edit reaches the engine's order of work within it (never what it computes).
+MARK_URGENCY_CACHE_SECONDS = env.int("MARK_URGENCY_CACHE_SECONDS", default=15)
 # The same figures (report and parameters) are computed at most once in this many
 # seconds; 0 computes them on every request.
 ANALYTICS_CACHE_SECONDS = env.int("ANALYTICS_CACHE_SECONDS", default=300)

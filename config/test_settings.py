@@ -14,6 +14,8 @@ CSRF_COOKIE_SECURE = False
 SECURE_HSTS_SECONDS = 0
 # Tests change data and read the figures at once; the cache has tests of its own.
 ANALYTICS_CACHE_SECONDS = 0
+# Tests edit stage rules and journeys and ingest at once.
+MARK_URGENCY_CACHE_SECONDS = 0
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},

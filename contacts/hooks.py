@@ -4,9 +4,13 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+
+from django.conf import settings
 
 if TYPE_CHECKING:
     from contacts.models import Contact
@@ -119,3 +123,48 @@ def contact_extras_clean(
 def contact_extras_apply(contact: Contact, extras: dict[str, Any]) -> None:
     for name, value in extras.items():
         CONTACT_EXTRA_FIELDS[name].apply(contact, value)
+
+
+# Which ingested events make their contact's mark urgent (claimed by the engine before
+# the others: contacts/services/marks.py). Each later app gives, for a workspace, an
+# SQL condition on an inserted event `u` (`u.contact_id`, `u.name`) with its
+# parameters (named with the app's own prefix), or None when no event is urgent for
+# it; an event is urgent when any condition holds. The condition's text must not
+# change between calls (the ingest statement is prepared); called on every ingest
+# request, so a provider caches what it reads.
+MarkUrgency = Callable[["Workspace"], tuple[str, dict[str, Any]] | None]
+MARK_URGENCY: list[MarkUrgency] = []
+
+
+def on_mark_urgency(provider: MarkUrgency) -> MarkUrgency:
+    if provider not in MARK_URGENCY:
+        MARK_URGENCY.append(provider)
+    return provider
+
+
+def urgency_memo(
+    read: Callable[[Workspace], tuple[str, dict[str, Any]] | None],
+) -> MarkUrgency:
+    """A MARK_URGENCY provider that reads its answer for a workspace at most once in
+    MARK_URGENCY_CACHE_SECONDS (per process)."""
+    memo: dict[int, tuple[float, tuple[str, dict[str, Any]] | None]] = {}
+
+    @functools.wraps(read)
+    def provider(workspace: Workspace) -> tuple[str, dict[str, Any]] | None:
+        now = time.monotonic()
+        hit = memo.get(workspace.pk)
+        if hit is not None and now - hit[0] < settings.MARK_URGENCY_CACHE_SECONDS:
+            return hit[1]
+        answer = read(workspace)
+        memo[workspace.pk] = (now, answer)
+        return answer
+
+    return provider
+
+
+def urgent_names(key: str, names: set[str]) -> tuple[str, dict[str, Any]] | None:
+    """A MARK_URGENCY answer: an event with one of these names is urgent (None when
+    there are none). `key` names the parameter (the app's own)."""
+    if not names:
+        return None
+    return f"u.name = ANY(%({key})s::text[])", {key: sorted(names)}

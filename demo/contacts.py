@@ -314,7 +314,7 @@ def demo_contacts_create(
             for e in timeline
         ]
         _insert(workspace, events)
-        contacts_mark_changed(contact_ids=[c.pk for c in rows])
+        contacts_mark_changed(contact_ids=[c.pk for c in rows], urgent=False)
     purchases = [e for _, e in events if e["name"] == "purchase"]
     return DemoSummary(
         contacts=len(rows),

@@ -19,17 +19,25 @@ def evaluate_marked(seconds: float = 5.0) -> int:
     at once: each claim takes contacts no other claim holds). A pass that finds less
     than a batch in all leaves the trickle to the next second's run, so contacts are
     evaluated in batches rather than one by one. The moves a pass wrote are handed to
-    the stage.changed hooks (journeys enrol) at once, rather than at the next
-    dispatch_transitions beat: a contact enters a stage's journey a moment after it
-    enters the stage. Dispatching is safe alongside that beat (one dispatcher per
-    workspace at a time, the others skip it)."""
+    the stage.changed hooks (journeys enrol) at once, those of urgent news before the
+    pass goes on to the rest, rather than at the next dispatch_transitions beat: a
+    contact enters a stage's journey a moment after it enters the stage. Dispatching
+    is safe alongside that beat (one dispatcher per workspace at a time, the others
+    skip it)."""
     deadline = time.monotonic() + seconds
+
+    def dispatch() -> None:
+        while time.monotonic() < deadline and hooks.transitions_dispatch(limit=1000):
+            pass
+
     total = 0
     while time.monotonic() < deadline:
-        done = services.marked_contacts_evaluate(limit=settings.LIFECYCLE_MARK_BATCH)
+        done = services.marked_contacts_evaluate(
+            limit=settings.LIFECYCLE_MARK_BATCH, after_urgent=dispatch
+        )
         total += done
-        while done and time.monotonic() < deadline and hooks.transitions_dispatch(limit=1000):
-            pass
+        if done:
+            dispatch()
         if done < settings.LIFECYCLE_MARK_BATCH:
             break
     return total

@@ -209,7 +209,7 @@ def drift_check(
     repaired = 0
     if repair and differing:
         if to_mark:
-            contacts_mark_changed(contact_ids=sorted(to_mark), source="rule")
+            contacts_mark_changed(contact_ids=sorted(to_mark), source="rule", urgent=False)
         cells_differ = tables["analytics_cohortcell"]["differing"] > 0
         flows_differ = any(
             tables[t]["differing"]

@@ -318,6 +318,11 @@ class ContactMark(models.Model):
     # The engine's claim on this row (one token per claimed batch), and since when.
     claim = models.UUIDField(null=True, blank=True)
     claimed_at = models.DateTimeField(null=True, blank=True)
+    # Claimed before the others (contacts/services/marks.py): a change that can move
+    # the contact's stage now or that a live journey waits for, or an edit. An event
+    # that provably cannot (a page view the rules of the contact's stage and those
+    # before it never read) and bulk changes (imports, drift repairs) wait their turn.
+    urgent = models.BooleanField(default=True, db_default=True)
 
     class Meta:
         indexes = [
@@ -327,6 +332,12 @@ class ContactMark(models.Model):
                 fields=["workspace", "id"],
                 condition=Q(claimed_at__isnull=True),
                 name="contactmark_pending",
+            ),
+            # The urgent part of the queue, oldest first.
+            models.Index(
+                fields=["workspace", "id"],
+                condition=Q(claimed_at__isnull=True, urgent=True),
+                name="contactmark_urgent",
             ),
             models.Index(fields=["contact"], name="contactmark_contact"),
             # The claim's "is this contact held by another claim?" probe: only claimed

@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from config.db import bound_cursor
 from contacts.event_validation import clean_event
-from contacts.hooks import EVENTS_RECORDED_HOOKS
+from contacts.hooks import EVENTS_RECORDED_HOOKS, MARK_URGENCY
 from contacts.services.contacts import suppressed_email_statuses
 from workspaces.models import Workspace
 
@@ -78,35 +78,41 @@ WITH rows AS (
     FROM resolved
     ON CONFLICT (workspace_id, idempotency_key) WHERE idempotency_key IS NOT NULL
     DO NOTHING
-    RETURNING contact_id, occurred_at
+    RETURNING contact_id, occurred_at, name
+), news AS MATERIALIZED (
+    -- Per contact: its earliest new event, and whether any is urgent (one the rules of
+    -- its stage or a live journey read: contacts.hooks.MARK_URGENCY).
+    SELECT u.contact_id, min(u.occurred_at) AS since, bool_or({urgent}) AS urgent
+    FROM inserted u GROUP BY u.contact_id
 ), joined AS MATERIALIZED (
     -- A pending mark of the contact about an earlier moment already covers these
-    -- events: the engine evaluates the contact from there. The share lock, held to
-    -- this statement's commit, keeps a claim from taking that mark before the events
-    -- are visible (a claim skips the contact, and takes it at its next turn); a mark
-    -- a claim holds or is taking is skipped here, never waited for. So a busy contact
-    -- has one pending mark, not one per batch.
+    -- events: the engine evaluates the contact from there (urgent news joins only an
+    -- urgent mark). The share lock, held to this statement's commit, keeps a claim
+    -- from taking that mark before the events are visible (a claim skips the contact,
+    -- and takes it at its next turn); a mark a claim holds or is taking is skipped
+    -- here, never waited for. So a busy contact has one pending mark, not one per
+    -- batch.
     -- One probe of each contact's marks through contactmark_contact. The queue
     -- table's statistics are stale by nature, and with `claimed_at IS NULL` the
     -- planner read the whole queue through contactmark_pending for every contact;
     -- `claim IS NULL` says the same (the two are set and cleared together) and
     -- matches no partial index.
     SELECT j.contact_id
-    FROM (SELECT contact_id, min(occurred_at) AS since FROM inserted GROUP BY contact_id) i
+    FROM news i
     CROSS JOIN LATERAL (
         SELECT m.contact_id FROM contacts_contactmark m
         WHERE m.contact_id = i.contact_id AND m.workspace_id = %(ws)s
           AND m.claim IS NULL AND m.source = 'api' AND m.since <= i.since
+          AND (m.urgent OR NOT i.urgent)
         LIMIT 1 FOR SHARE SKIP LOCKED
     ) j
 ), marked AS (
     -- Otherwise appended, never merged into a mark a claim may hold: this insert must
     -- neither wait for it nor be lost in it. `since` is the earliest event: the engine
     -- replays the contact's stages from there.
-    INSERT INTO contacts_contactmark (contact_id, workspace_id, marked_at, source, since)
-    SELECT contact_id, %(ws)s, now(), 'api', min(occurred_at) FROM inserted
+    INSERT INTO contacts_contactmark (contact_id, workspace_id, marked_at, source, since, urgent)
+    SELECT contact_id, %(ws)s, now(), 'api', since, urgent FROM news
     WHERE contact_id NOT IN (SELECT contact_id FROM joined)
-    GROUP BY contact_id
 )
 SELECT (SELECT count(*) FROM inserted),
        ARRAY(SELECT i FROM rows EXCEPT SELECT i FROM resolved)
@@ -191,14 +197,16 @@ def _insert(
                 "idempotency_key": e["idempotency_key"],
             }
         )
-    params = {"ws": workspace.pk, "now": now, "rows": json.dumps(rows)}
+    urgent, urgency_params = _urgency(workspace)
+    params = {"ws": workspace.pk, "now": now, "rows": json.dumps(rows), **urgency_params}
+    sql = _INSERT_SQL.replace("{urgent}", urgent)
     for attempt in range(_ATTEMPTS):
         if attempt:
             # apart from whoever it met, so that the two do not meet again at once
             time.sleep(random.uniform(0.01, 0.05) * attempt)
         try:
             # Prepared: planning this statement costs more than running it for one event.
-            cursor.execute(_INSERT_SQL, params, prepare=True)
+            cursor.execute(sql, params, prepare=True)
             break
         except (psycopg.errors.DeadlockDetected, psycopg.errors.ForeignKeyViolation):
             # Two clients sent the same idempotency keys in different orders at once.
@@ -210,6 +218,18 @@ def _insert(
                 raise
     inserted, missing = cursor.fetchone()
     return int(inserted), list(missing)
+
+
+def _urgency(workspace: Workspace) -> tuple[str, dict[str, Any]]:
+    """The condition that makes an inserted event `u` urgent, from the later apps'
+    providers (contacts.hooks.MARK_URGENCY), and its parameters."""
+    conditions, params = [], {}
+    for provider in MARK_URGENCY:
+        given = provider(workspace)
+        if given is not None:
+            conditions.append(f"({given[0]})")
+            params.update(given[1])
+    return " OR ".join(conditions) or "false", params
 
 
 def _create_contacts(

@@ -37,29 +37,43 @@ _CLAIM_LOCK_SPACE = 7301  # advisory-lock namespace: one claim at a time per wor
 
 
 def contacts_mark_changed(
-    *, contact_ids: Collection[int], source: str = "rule", since: dt.datetime | None = None
+    *,
+    contact_ids: Collection[int],
+    source: str = "rule",
+    since: dt.datetime | None = None,
+    urgent: bool | None = None,
 ) -> None:
     """Queue these contacts for the lifecycle engine (one appending statement; call it
     in the transaction of the change). `source` says what changed them: "api",
     "import" or "rule" (anything else). `since`: the earliest moment of the
     contacts' lives the change is about, when it is in the past (imported stage
-    dates, a signup date): their stage history is replayed from there."""
+    dates, a signup date): their stage history is replayed from there. `urgent`:
+    claimed before other news (default: unless imported); a bulk change of many
+    contacts passes False so as not to hold up every other contact's news."""
     if not contact_ids:
         return
     assert source in MARK_SOURCES, source
     with connection.cursor() as cursor:
         cursor.execute(
             """
-            INSERT INTO contacts_contactmark (contact_id, workspace_id, marked_at, source, since)
-            SELECT c.id, c.workspace_id, now(), %s, %s FROM contacts_contact c
+            INSERT INTO contacts_contactmark
+                (contact_id, workspace_id, marked_at, source, since, urgent)
+            SELECT c.id, c.workspace_id, now(), %s, %s, %s FROM contacts_contact c
             WHERE c.id = ANY(%s)
             """,
-            [source, since, list(contact_ids)],
+            [source, since, _urgent(source, urgent), list(contact_ids)],
         )
 
 
+def _urgent(source: str, urgent: bool | None) -> bool:
+    return source != "import" if urgent is None else urgent
+
+
 def contacts_mark_changed_since(
-    *, since_by_contact: Mapping[int, dt.datetime | None], source: str = "rule"
+    *,
+    since_by_contact: Mapping[int, dt.datetime | None],
+    source: str = "rule",
+    urgent: bool | None = None,
 ) -> None:
     """contacts_mark_changed with each contact's own `since` (a batch of signup dates
     or imported stage dates): one appending statement, in the transaction of the
@@ -71,12 +85,13 @@ def contacts_mark_changed_since(
     with connection.cursor() as cursor:
         cursor.execute(
             """
-            INSERT INTO contacts_contactmark (contact_id, workspace_id, marked_at, source, since)
-            SELECT c.id, c.workspace_id, now(), %s, m.since
+            INSERT INTO contacts_contactmark
+                (contact_id, workspace_id, marked_at, source, since, urgent)
+            SELECT c.id, c.workspace_id, now(), %s, m.since, %s
             FROM unnest(%s::bigint[], %s::timestamptz[]) AS m(contact_id, since)
             JOIN contacts_contact c ON c.id = m.contact_id
             """,
-            [source, ids, [since_by_contact[i] for i in ids]],
+            [source, _urgent(source, urgent), ids, [since_by_contact[i] for i in ids]],
         )
 
 
@@ -92,6 +107,8 @@ class MarkClaim:
     # (events and dated imports do): nothing of theirs before it changed. A mark
     # without one (an edit, a drift repair) may be about anything.
     dated_since: dict[int, dt.datetime] = field(default_factory=dict)
+    # Picked for urgent news (the rest of these contacts' pending marks came along).
+    urgent: bool = False
 
     @property
     def contact_ids(self) -> list[int]:
@@ -104,10 +121,35 @@ def contact_marks_workspaces() -> list[int]:
     return workspaces_with(table="contacts_contactmark", where="claimed_at IS NULL")
 
 
-def contact_marks_claim(*, workspace_id: int, limit: int) -> MarkClaim | None:
-    """Claim the pending marks of up to `limit` contacts of a workspace, oldest first,
-    skipping contacts that another claim holds (so one contact is evaluated by one
-    worker at a time). None if another worker is claiming in this workspace right
+# The contacts of the oldest pending marks (the urgent ones only, through
+# contactmark_urgent, when `{urgent}` says so) that no other claim holds
+# (contactmark_held: a probe of the claimed rows only).
+_PICK_SQL = """
+WITH oldest AS (
+    SELECT contact_id, id FROM contacts_contactmark
+    WHERE workspace_id = %(ws)s AND claimed_at IS NULL {urgent}
+    ORDER BY id LIMIT %(scan)s
+)
+SELECT o.contact_id FROM oldest o
+WHERE NOT EXISTS (
+    SELECT 1 FROM contacts_contactmark held
+    WHERE held.contact_id = o.contact_id AND held.workspace_id = %(ws)s
+      AND held.claimed_at IS NOT NULL)
+GROUP BY o.contact_id ORDER BY min(o.id) LIMIT %(limit)s
+"""
+
+
+def contact_marks_claim(
+    *, workspace_id: int, limit: int, max_wait: dt.timedelta | None = None
+) -> MarkClaim | None:
+    """Claim the pending marks of up to `limit` contacts of a workspace, skipping
+    contacts that another claim holds (so one contact is evaluated by one worker at a
+    time). Without `max_wait`, the oldest first. With it, the contacts with urgent
+    marks first, oldest first (`urgent` on the claim), and only when none is pending
+    the oldest of the rest; once the oldest pending mark has waited longer than
+    `max_wait`, urgent news takes at most half of `limit`, so that a caller filling
+    the rest with the oldest (the engine does) keeps the rest moving however much
+    urgent news comes in. None if another worker is claiming in this workspace right
     now or nothing is pending. Commits at once."""
     token = uuid.uuid4()
     with transaction.atomic(), connection.cursor() as cursor:
@@ -119,25 +161,28 @@ def contact_marks_claim(*, workspace_id: int, limit: int) -> MarkClaim | None:
         )
         if not cursor.fetchone()[0]:
             return None
-        # The contacts: those of the oldest pending marks that no other claim holds
-        # (contactmark_held: a probe of the claimed rows only).
-        cursor.execute(
-            """
-            WITH oldest AS (
-                SELECT contact_id, id FROM contacts_contactmark
-                WHERE workspace_id = %(ws)s AND claimed_at IS NULL
-                ORDER BY id LIMIT %(scan)s
+        contacts: list[int] = []
+        urgent = max_wait is not None
+        if max_wait is not None:
+            cursor.execute(
+                "SELECT marked_at < now() - %s * interval '1 second' FROM contacts_contactmark "
+                "WHERE workspace_id = %s AND claimed_at IS NULL ORDER BY id LIMIT 1",
+                [max_wait.total_seconds(), workspace_id],
             )
-            SELECT o.contact_id FROM oldest o
-            WHERE NOT EXISTS (
-                SELECT 1 FROM contacts_contactmark held
-                WHERE held.contact_id = o.contact_id AND held.workspace_id = %(ws)s
-                  AND held.claimed_at IS NOT NULL)
-            GROUP BY o.contact_id ORDER BY min(o.id) LIMIT %(limit)s
-            """,
-            {"ws": workspace_id, "limit": limit, "scan": limit * 2},
-        )
-        contacts = [row[0] for row in cursor.fetchall()]
+            row = cursor.fetchone()
+            share = max(1, limit // 2) if row is not None and row[0] else limit
+            cursor.execute(
+                _PICK_SQL.replace("{urgent}", "AND urgent"),
+                {"ws": workspace_id, "limit": share, "scan": share * 2},
+            )
+            contacts = [row[0] for row in cursor.fetchall()]
+        if not contacts:
+            urgent = False
+            cursor.execute(
+                _PICK_SQL.replace("{urgent}", ""),
+                {"ws": workspace_id, "limit": limit, "scan": limit * 2},
+            )
+            contacts = [row[0] for row in cursor.fetchall()]
         if not contacts:
             return None
         # Then every pending mark of theirs, locked in id order (as an erasure locks a
@@ -185,6 +230,7 @@ def contact_marks_claim(*, workspace_id: int, limit: int) -> MarkClaim | None:
         sources=sources,
         since=since,
         dated_since=dated_since,
+        urgent=urgent,
     )
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import random
+from collections.abc import Callable
 
 from django.conf import settings
 from django.db import transaction
@@ -30,14 +31,23 @@ from workspaces.models import Workspace
 logger = logging.getLogger(__name__)
 
 
-def marked_contacts_evaluate(*, limit: int = 2000, now: dt.datetime | None = None) -> int:
+def marked_contacts_evaluate(
+    *,
+    limit: int = 2000,
+    now: dt.datetime | None = None,
+    after_urgent: Callable[[], object] | None = None,
+) -> int:
     """Evaluate a batch of marked contacts in each workspace that has some; returns how
     many contacts in all.
 
     1. Give back claims older than the lease (a worker died holding them).
     2. For each workspace with pending marks (found by a skip scan, in random order):
-       claim the marks of up to `limit` of its contacts; a workspace where another
-       worker is claiming right now is skipped.
+       claim the marks of up to `limit` of its contacts, those with urgent news first
+       (unless the oldest news has waited LIFECYCLE_MARK_MAX_WAIT_SECONDS), evaluated
+       and committed on their own (then `after_urgent` runs: the task hands their
+       moves to the journeys at once) before the batch is filled with the oldest of
+       the rest (a second claim); a workspace where another worker is claiming right
+       now is skipped.
     3. Stages, one transaction: hold the claim (the contacts, then their marks),
        recompute the contacts' event summaries, evaluate their stages. Commit.
     4. Derived data, one transaction: hold the claim again, bring the contacts' stored
@@ -51,11 +61,20 @@ def marked_contacts_evaluate(*, limit: int = 2000, now: dt.datetime | None = Non
     contact_marks_release_stale(lease=dt.timedelta(seconds=settings.LIFECYCLE_MARK_LEASE_SECONDS))
     workspaces = contact_marks_workspaces()
     random.shuffle(workspaces)  # no workspace always waits behind another
+    max_wait = dt.timedelta(seconds=settings.LIFECYCLE_MARK_MAX_WAIT_SECONDS)
     total = 0
     for workspace_id in workspaces:
-        claim = contact_marks_claim(workspace_id=workspace_id, limit=limit)
-        if claim is not None:
-            total += _evaluate(claim, now)
+        claim = contact_marks_claim(workspace_id=workspace_id, limit=limit, max_wait=max_wait)
+        if claim is None:
+            continue
+        done = _evaluate(claim, now)
+        if claim.urgent and after_urgent is not None:
+            after_urgent()
+        if claim.urgent and len(claim.sources) < limit:
+            rest = contact_marks_claim(workspace_id=workspace_id, limit=limit - len(claim.sources))
+            if rest is not None:
+                done += _evaluate(rest, now)
+        total += done
     return total
 
 
