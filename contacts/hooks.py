@@ -127,11 +127,12 @@ def contact_extras_apply(contact: Contact, extras: dict[str, Any]) -> None:
 
 # Which ingested events make their contact's mark urgent (claimed by the engine before
 # the others: contacts/services/marks.py). Each later app gives, for a workspace, an
-# SQL condition on an inserted event `u` (`u.contact_id`, `u.name`) with its
-# parameters (named with the app's own prefix), or None when no event is urgent for
-# it; an event is urgent when any condition holds. The condition's text must not
-# change between calls (the ingest statement is prepared); called on every ingest
-# request, so a provider caches what it reads.
+# SQL condition on an inserted event `u` (`u.contact_id`, `u.name`; `%(ws)s` is the
+# workspace id) with its parameters (named with the app's own prefix), or None when
+# no event is urgent for it; an event is urgent when any condition holds. A
+# provider's condition text stays the same from call to call (the ingest statement is
+# prepared per text); called on every ingest request, so a provider caches what it
+# reads (urgency_memo).
 MarkUrgency = Callable[["Workspace"], tuple[str, dict[str, Any]] | None]
 MARK_URGENCY: list[MarkUrgency] = []
 

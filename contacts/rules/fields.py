@@ -62,7 +62,7 @@ def register_contact_fields() -> None:
         ("time_zone", "Time zone", False),
         ("locale", "Locale", False),
     ):
-        register_field(FieldSpec(name, "text", label, _text(name, lower=lower)))
+        register_field(FieldSpec(name, "text", label, _text(name, lower=lower), contact_row=True))
     register_field(
         FieldSpec(
             "email_status",
@@ -70,6 +70,7 @@ def register_contact_fields() -> None:
             "Email status",
             _choice("email_status"),
             choices=lambda workspace: list(EmailStatus.values),
+            contact_row=True,
         )
     )
     register_field(
@@ -79,7 +80,8 @@ def register_contact_fields() -> None:
             "SMS status",
             _choice("sms_status"),
             choices=lambda workspace: list(SmsStatus.values),
+            contact_row=True,
         )
     )
-    register_field(FieldSpec("created_at", "datetime", "Created", _moment("created_at")))
-    register_field(FieldSpec("updated_at", "datetime", "Updated", _moment("updated_at")))
+    for name, label in (("created_at", "Created"), ("updated_at", "Updated")):
+        register_field(FieldSpec(name, "datetime", label, _moment(name), contact_row=True))

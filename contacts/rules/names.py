@@ -8,7 +8,12 @@ from __future__ import annotations
 from typing import Any
 
 from contacts.models import Segment
+from contacts.rules.registry import FIELDS
 from workspaces.models import Workspace
+
+# In event_name_turns' answer: any event at all (the rule reads data that may follow
+# from any event).
+ANY_EVENT = "*"
 
 # Which way a comparison of a count that grows by one can turn: true→false ("fall")
 # or false→true ("rise").
@@ -78,7 +83,9 @@ def event_name_turns(workspace: Workspace, rule: Any) -> tuple[set[str], set[str
     rise, `lt`/`lte` only fall, `eq`/`neq` either way; `last` older than N days and
     `first` either way (a late event can be the first, or older than the window);
     revenue either way (a refund is negative). `all` and `any` keep their parts'
-    ways, `not` swaps them, a segment is its rule. Anything else reads no event."""
+    ways, `not` swaps them, a segment is its rule. An attribute or a field of the
+    contact's own row reads no event; any other condition (a stage, points, messages)
+    reads data that may follow from any event: ANY_EVENT, both ways."""
     effects = _Effects()
     _turns(workspace, rule, effects, negated=False, seen=set())
     return effects.rise, effects.fall
@@ -124,9 +131,21 @@ def _turns(
                 seen=seen | {segment},
             )
         return
+    elif "attr" in node or ("field" in node and _contact_row(node["field"])):
+        return  # the contact's own row: an event does not change it
+    else:
+        # A stage, points, a prediction, messages, answers...: other apps' data, which
+        # may follow from any event and from the engine's work on it.
+        into.add([ANY_EVENT], {"rise", "fall"})
+        return
     if negated:
         turns = {{"rise": "fall", "fall": "rise"}[t] for t in turns}
     into.add(names, turns)
+
+
+def _contact_row(field: Any) -> bool:
+    spec = FIELDS.get(field) if isinstance(field, str) else None
+    return spec is not None and spec.contact_row
 
 
 def _count_turns(cmp: Any) -> set[str]:

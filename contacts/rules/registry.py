@@ -49,13 +49,17 @@ class FieldSpec:
     """A named property of a contact usable as {"field": name, "op": ..., "value": ...}.
 
     `compile(op, value, context)` returns a NULL-free condition on contacts.
-    `choices(workspace)` lists the allowed values of a choice field."""
+    `choices(workspace)` lists the allowed values of a choice field. `contact_row`:
+    the field reads only the contact's own row, which an incoming event never
+    changes (contacts/rules/names.py); any other field (a stage, points, a
+    prediction) may follow from events and the engine's work on them."""
 
     name: str
     kind: str
     label: str
     compile: Callable[[str, Any, Context], Q]
     choices: Callable[[Workspace | None], list[str]] | None = None
+    contact_row: bool = False
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,7 @@ import datetime as dt
 import uuid
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from django.db import connection, transaction
 
@@ -139,6 +140,45 @@ GROUP BY o.contact_id ORDER BY min(o.id) LIMIT %(limit)s
 """
 
 
+def _take(cursor: Any, workspace_id: int, token: uuid.UUID, limit: int, urgent: str) -> list[Any]:
+    """Claim the pending marks of up to `limit` contacts picked by _PICK_SQL: their
+    (contact id, id, source, since, marked_at) in id order."""
+    cursor.execute(
+        _PICK_SQL.replace("{urgent}", urgent),
+        {"ws": workspace_id, "limit": limit, "scan": limit * 2},
+    )
+    contacts = [row[0] for row in cursor.fetchall()]
+    if not contacts:
+        return []
+    # Then every pending mark of theirs, locked in id order (as an erasure locks a
+    # contact's marks), and claimed. A mark that an ingest statement is joining
+    # (events.py) or an erasure is deleting is locked by it: skipped, not waited for,
+    # and left pending for the next claim. Each list goes in as a constant array,
+    # which PostgreSQL tests by hash whatever plan it picks: a queue table's row
+    # estimate is stale by nature (a handful of rows, from when it was last analyzed),
+    # and with the lists as sub-queries it chose nested loops of every pending mark
+    # against every picked one (110M comparisons, 6.6 s a claim with 58,000 marks
+    # pending).
+    cursor.execute(
+        """
+        SELECT id FROM contacts_contactmark
+        WHERE contact_id = ANY(%s::bigint[]) AND workspace_id = %s AND claimed_at IS NULL
+        ORDER BY id FOR UPDATE SKIP LOCKED
+        """,
+        [contacts, workspace_id],
+    )
+    marks = [row[0] for row in cursor.fetchall()]
+    cursor.execute(
+        """
+        UPDATE contacts_contactmark SET claim = %s, claimed_at = now()
+        WHERE id = ANY(%s::bigint[]) AND claimed_at IS NULL
+        RETURNING contact_id, id, source, since, marked_at
+        """,
+        [token, marks],
+    )
+    return sorted(cursor.fetchall(), key=lambda row: row[1])
+
+
 def contact_marks_claim(
     *, workspace_id: int, limit: int, max_wait: dt.timedelta | None = None
 ) -> MarkClaim | None:
@@ -161,8 +201,8 @@ def contact_marks_claim(
         )
         if not cursor.fetchone()[0]:
             return None
-        contacts: list[int] = []
-        urgent = max_wait is not None
+        rows: list[tuple[Any, ...]] = []
+        urgent = False
         if max_wait is not None:
             cursor.execute(
                 "SELECT marked_at < now() - %s * interval '1 second' FROM contacts_contactmark "
@@ -170,48 +210,13 @@ def contact_marks_claim(
                 [max_wait.total_seconds(), workspace_id],
             )
             row = cursor.fetchone()
-            share = max(1, limit // 2) if row is not None and row[0] else limit
-            cursor.execute(
-                _PICK_SQL.replace("{urgent}", "AND urgent"),
-                {"ws": workspace_id, "limit": share, "scan": share * 2},
-            )
-            contacts = [row[0] for row in cursor.fetchall()]
-        if not contacts:
-            urgent = False
-            cursor.execute(
-                _PICK_SQL.replace("{urgent}", ""),
-                {"ws": workspace_id, "limit": limit, "scan": limit * 2},
-            )
-            contacts = [row[0] for row in cursor.fetchall()]
-        if not contacts:
-            return None
-        # Then every pending mark of theirs, locked in id order (as an erasure locks a
-        # contact's marks), and claimed. A mark that an ingest statement is joining
-        # (events.py) or an erasure is deleting is locked by it: skipped, not waited
-        # for, and left pending for the next claim. Each list goes in as a constant array, which
-        # PostgreSQL tests by hash whatever plan it picks: a queue table's row
-        # estimate is stale by nature (a handful of rows, from when it was last
-        # analyzed), and with the lists as sub-queries it chose nested loops of every
-        # pending mark against every picked one (110M comparisons, 6.6 s a claim with
-        # 58,000 marks pending).
-        cursor.execute(
-            """
-            SELECT id FROM contacts_contactmark
-            WHERE contact_id = ANY(%s::bigint[]) AND workspace_id = %s AND claimed_at IS NULL
-            ORDER BY id FOR UPDATE SKIP LOCKED
-            """,
-            [contacts, workspace_id],
-        )
-        marks = [row[0] for row in cursor.fetchall()]
-        cursor.execute(
-            """
-            UPDATE contacts_contactmark SET claim = %s, claimed_at = now()
-            WHERE id = ANY(%s::bigint[]) AND claimed_at IS NULL
-            RETURNING contact_id, id, source, since, marked_at
-            """,
-            [token, marks],
-        )
-        rows = sorted(cursor.fetchall(), key=lambda row: row[1])
+            share = limit // 2 if row is not None and row[0] else limit
+            if share:
+                rows = _take(cursor, workspace_id, token, share, "AND urgent")
+                urgent = bool(rows)
+        # Nothing urgent (or every urgent mark picked was locked): the oldest.
+        if not rows:
+            rows = _take(cursor, workspace_id, token, limit, "")
     if not rows:
         return None
     sources: dict[int, str] = {}

@@ -11,11 +11,12 @@ ingest flags, how marks join, the claim's order and its bound, one engine pass."
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from decimal import Decimal
 from typing import Any
 
 import pytest
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -29,7 +30,7 @@ from contacts.services import (
     events_ingest,
 )
 from lifecycle.models import ContactStage
-from lifecycle.services import marked_contacts_evaluate, sweep_now
+from lifecycle.services import contact_stage_set, marked_contacts_evaluate, sweep_now
 from lifecycle.services.current import stages_evaluate_marked
 from lifecycle.urgency import names_by_stage
 from loyalty.models import Programme
@@ -250,3 +251,70 @@ def test_an_engine_pass_evaluates_urgent_news_first_then_fills_its_batch(ws):
     assert seen == [("customer", 3)]  # the buyer placed before anyone else was looked at
     pending = set(ContactMark.objects.values_list("contact_id", flat=True))
     assert pending == {waiting[1].pk, waiting[2].pk}  # the batch filled with the oldest
+
+
+def test_a_rule_on_data_events_may_change_makes_every_event_urgent(ws, stages, placed):
+    customer, _ = placed
+    # "VIP": customers with two purchases. It reads the contact's stage, which the
+    # engine writes after an event: any event may move a customer there.
+    StageFactory.create(
+        workspace=ws,
+        key="vip",
+        position=0,
+        rule={
+            "all": [
+                {"field": "stage", "op": "eq", "value": "customer"},
+                {"purchases": {"gte": 2}},
+            ]
+        },
+    )
+    _send(ws, customer.email, "page_view")
+    assert _urgency(customer) == [True]
+
+
+def test_a_contact_moved_by_hand_has_every_event_urgent(ws, stages, placed):
+    customer, _ = placed
+    actor = Actor(system="test")
+    contact_stage_set(contact=customer, stage=stages["lead"], actor=actor, pin=False)
+    ContactMark.objects.all().delete()
+    _send(ws, customer.email, "page_view")  # the rules would take it back to customer
+    assert _urgency(customer) == [True]
+    marked_contacts_evaluate()
+    assert ContactStage.objects.get(contact=customer).stage == stages["customer"]
+    # Placed by the rules again (or pinned by hand): page views wait their turn.
+    _send(ws, customer.email, "page_view")
+    contact_stage_set(contact=customer, stage=stages["lead"], actor=actor)
+    ContactMark.objects.all().delete()
+    _send(ws, customer.email, "page_view")
+    assert _urgency(customer) == [False]
+
+
+@pytest.mark.django_db(transaction=True)  # the lock is another connection's
+def test_a_claim_whose_urgent_marks_are_locked_takes_the_oldest(ws):
+    waiting = ContactFactory.create(workspace=ws)
+    hurried = ContactFactory.create(workspace=ws)
+    _mark(waiting, urgent=False, age=MINUTE / 2)
+    _mark(hurried, urgent=True)
+    locked, release = threading.Event(), threading.Event()
+
+    def joining_ingest() -> None:  # holds the urgent mark as ingest joining it does
+        try:
+            with transaction.atomic(), connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT id FROM contacts_contactmark WHERE contact_id = %s FOR SHARE",
+                    [hurried.pk],
+                )
+                locked.set()
+                release.wait(10)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=joining_ingest)
+    thread.start()
+    try:
+        assert locked.wait(10)
+        claim = contact_marks_claim(workspace_id=ws.pk, limit=2, max_wait=MINUTE)
+    finally:
+        release.set()
+        thread.join()
+    assert claim is not None and not claim.urgent and claim.contact_ids == [waiting.pk]
