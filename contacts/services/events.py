@@ -81,9 +81,12 @@ WITH rows AS (
     RETURNING contact_id, occurred_at, name
 ), news AS MATERIALIZED (
     -- Per contact: its earliest new event, and whether any is urgent (one the rules of
-    -- its stage or a live journey read: contacts.hooks.MARK_URGENCY).
-    SELECT u.contact_id, min(u.occurred_at) AS since, bool_or({urgent}) AS urgent
-    FROM inserted u GROUP BY u.contact_id
+    -- its stage or a live journey read: contacts.hooks.MARK_URGENCY), tested once per
+    -- contact and event name.
+    SELECT u.contact_id, min(u.since) AS since, bool_or({urgent}) AS urgent
+    FROM (SELECT contact_id, name, min(occurred_at) AS since FROM inserted
+          GROUP BY contact_id, name) u
+    GROUP BY u.contact_id
 ), joined AS MATERIALIZED (
     -- A pending mark of the contact about an earlier moment already covers these
     -- events: the engine evaluates the contact from there (urgent news joins only an
