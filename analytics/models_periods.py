@@ -220,3 +220,47 @@ class StageFlowGroupDay(models.Model):
         return (
             f"{self.day} {self.source}/{self.signup_month} {self.from_stage_id}->{self.to_stage_id}"
         )
+
+
+class StayGroupCount(models.Model):
+    """The three stay counts (StayLength, ConversionDay, ChurnCover) by the stays'
+    contacts' source and signup month (their facts): what time in stage, conversion
+    and churn read filtered by those two (analytics/rollups/stay_groups.py) instead of
+    every stay of the contacts kept. `kind` says which count a row belongs to, and so
+    which key columns it uses: "length" (open, day it ended or began, days), "conversion"
+    (next stage, day of the first entry, days to convert), "cover" (from day, until).
+    A stay of a contact without facts yet counts under no source and no month, which
+    no filter keeps, as the definition."""
+
+    workspace = WorkspaceKey(Workspace, on_delete=models.CASCADE, related_name="+", db_index=False)
+    kind = models.CharField(max_length=10)
+    source = models.CharField(max_length=200, default="", blank=True)
+    signup_month = models.DateField(null=True, blank=True)
+    stage = TenantForeignKey(Stage, on_delete=models.CASCADE, related_name="+", db_index=False)
+    open = models.BooleanField(null=True, blank=True)
+    next_stage_id = models.BigIntegerField(null=True, blank=True)
+    day = models.DateField()
+    days = models.IntegerField(null=True, blank=True)
+    until = models.DateField(null=True, blank=True)
+    stays = models.IntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=[
+                    *("workspace", "kind", "source", "signup_month", "stage", "open"),
+                    *("next_stage_id", "day", "days", "until"),
+                ],
+                name="stay_group_count_unique",
+                nulls_distinct=False,
+            ),
+        ]
+        indexes = [
+            # a signup-month filter without a source
+            models.Index(
+                fields=["workspace", "kind", "signup_month", "stage"], name="stay_group_month"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.source}/{self.signup_month} stage {self.stage_id} {self.day}"

@@ -12,10 +12,11 @@ from __future__ import annotations
 from typing import Any
 
 from analytics.figures.common import Period, fetch
-from analytics.figures.stage_lengths import _offsets_sql, _percentiles
+from analytics.figures.stage_lengths import Counts, _offsets_sql, _percentiles
 from analytics.rollups.conversion import path_of
 
 _DAYS = "extract(epoch FROM converted_at - entered_at) / 86400"
+FIRST_ENTRIES = Counts("analytics_conversionday")
 
 
 def conversion_rows_current(workspace_id: int) -> bool:
@@ -55,15 +56,21 @@ def _built(workspace_id: int) -> bool:
 
 
 def conversion_from_days(
-    workspace_id: int, period: Period, bounds: tuple[Any, Any], pairs: list[tuple[int, int]]
+    workspace_id: int,
+    period: Period,
+    bounds: tuple[Any, Any],
+    pairs: list[tuple[int, int]],
+    sums: Counts = FIRST_ENTRIES,
 ) -> dict[int, tuple[int, int, float | None, float | None]]:
-    """Per first stage of a pair: (entered, converted, median days, p90 days)."""
+    """Per first stage of a pair: (entered, converted, median days, p90 days), from the
+    first-entry counts or those by group (`sums`: stage_lengths.Counts)."""
+    rows_sql, rows_params = sums.rows("stage_id, next_stage_id, day, days, contacts", workspace_id)
     rows = fetch(
-        "SELECT stage_id, days, sum(contacts) FROM analytics_conversionday "
-        "WHERE workspace_id = %s AND (stage_id, next_stage_id) IN "
+        f"SELECT stage_id, days, sum(contacts) FROM {rows_sql} "
+        "WHERE (stage_id, next_stage_id) IN "
         "(SELECT * FROM unnest(%s::bigint[], %s::bigint[])) AND day BETWEEN %s AND %s "
         "GROUP BY 1, 2 HAVING sum(contacts) <> 0 ORDER BY 1, 2",
-        [workspace_id, [a for a, _ in pairs], [b for _, b in pairs], period.start, period.end],
+        [*rows_params, [a for a, _ in pairs], [b for _, b in pairs], period.start, period.end],
     )
     start, end = bounds
     by_stage: dict[int, list[tuple[int | None, int]]] = {}
@@ -78,9 +85,11 @@ def conversion_from_days(
             inner = (
                 f"SELECT ({_DAYS})::float8 AS v, ({_DAYS})::float8 AS o FROM analytics_stay "
                 "WHERE stage_id = %s AND first_entry AND converted_at IS NOT NULL "
-                f"AND floor({_DAYS})::int = %s AND entered_at >= %s AND entered_at < %s"
+                f"AND floor({_DAYS})::int = %s AND entered_at >= %s AND entered_at < %s "
+                f"AND {sums.kept}"
             )
-            return dict(fetch(_offsets_sql(inner), [stage_id, days, start, end, offsets]))
+            params = [stage_id, days, start, end, *sums.kept_params, offsets]
+            return dict(fetch(_offsets_sql(inner), params))
 
         median, p90 = _percentiles(converted, (0.5, 0.9), value_at) if converted else (None, None)
         out[stage_id] = (entered, sum(n for _, n in converted), median, p90)

@@ -30,6 +30,7 @@ from analytics.figures.period_sums import (
     orders_from_sums,
     orders_of_kept,
 )
+from analytics.figures.stage_lengths import Counts
 from analytics.figures.stages import movement, stage_counts_on
 from analytics.models import AnalyticsSettings
 from lifecycle.models import Stage
@@ -216,17 +217,20 @@ def customers_at(
     if churned_id is None or not instants:
         return bought
     days = _local_midnights(workspace, instants)
-    if use_rollups and days is not None and not filters:
-        # a stay covers the start of day D from its cover_from to the day it ended
+    if use_rollups and days is not None and filters.segment is None:
+        # a stay covers the start of day D from its cover_from to the day it ended (the
+        # cover counts, or those by group for a source or signup-month filter)
+        cover = Counts.of("analytics_churncover", "cover", workspace, filters)
+        rows_sql, rows_params = cover.rows("stage_id, from_day, to_day, stays", workspace.pk)
         counts = ", ".join(
             "coalesce(sum(stays) FILTER (WHERE from_day <= %s AND (to_day IS NULL "
             "OR to_day >= %s)), 0)"
             for _ in days
         )
         row = fetch(
-            f"SELECT {counts} FROM analytics_churncover WHERE workspace_id = %s "
-            "AND stage_id = %s AND from_day <= %s AND (to_day IS NULL OR to_day >= %s)",
-            [*(d for day in days for d in (day, day)), workspace.pk, churned_id, max(days),
+            f"SELECT {counts} FROM {rows_sql} "
+            "WHERE stage_id = %s AND from_day <= %s AND (to_day IS NULL OR to_day >= %s)",
+            [*(d for day in days for d in (day, day)), *rows_params, churned_id, max(days),
              min(days)],
         )[0]  # fmt: skip
         return [ever - int(gone) for ever, gone in zip(bought, row, strict=True)]

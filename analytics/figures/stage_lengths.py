@@ -5,19 +5,73 @@ say which whole number of days (ended stays) or which day of entry (open stays) 
 the ranks it interpolates between, then only the stays of that stage, period and day
 are read, through an index, for the exact values. The result is the same number the
 definition gives (the tests compare them on random data). With a contact filter,
-`kept_stays` reads the kept contacts' stay rows instead, in one pass."""
+`kept_stays` reads the kept contacts' stay rows instead, in one pass; with a source
+or signup-month filter (no segment), `Counts.of` reads the same counts by group
+(StayGroupCount) and the exact values from the kept contacts' stays of one bucket."""
 
 from __future__ import annotations
 
 import datetime as dt
 import math
 import zoneinfo
+from dataclasses import dataclass
 from typing import Any
 
 from analytics.figures.common import Filters, Period, fetch
 from workspaces.models import Workspace
 
 _DAYS = "extract(epoch FROM left_at - entered_at) / 86400"
+
+
+@dataclass(frozen=True)
+class Counts:
+    """Where a figure's stay counts come from: the whole workspace's table (`table`,
+    its rows of the workspace), or the counts by group of a source or signup-month
+    filter (`kind` rows of StayGroupCount), with the condition on `contact_id` that
+    keeps the same contacts' stays when their exact values are read."""
+
+    table: str
+    where: str = ""
+    params: tuple[Any, ...] = ()
+    kept: str = "true"
+    kept_params: tuple[Any, ...] = ()
+
+    @classmethod
+    def of(cls, table: str, kind: str, workspace: Workspace, filters: Filters) -> Counts:
+        if not filters:
+            return cls(table)
+        assert filters.segment is None, "a segment has no counts by group"
+        where, params = filters.group_sql()
+        kept, kept_params = filters.contacts_sql(workspace)
+        return cls(
+            "analytics_staygroupcount",
+            f"AND kind = %s {where}",
+            (kind, *params),
+            kept,
+            tuple(kept_params),
+        )
+
+    def rows(self, columns: str, workspace_id: int) -> tuple[str, list[Any]]:
+        """FROM-item SQL and parameters: the workspace's rows with `columns` (named as
+        in the whole workspace's table)."""
+        if self.table == "analytics_staygroupcount":
+            names = [_GROUP_NAMES.get(c, c) for c in columns.split(", ")]
+            columns = ", ".join(names)
+        return (
+            f"(SELECT {columns} FROM {self.table} WHERE workspace_id = %s {self.where}) c",
+            [workspace_id, *self.params],
+        )
+
+
+# The columns of the whole workspace's counts as StayGroupCount names them.
+_GROUP_NAMES = {
+    "from_day": "day AS from_day",  # ChurnCover
+    "to_day": "until AS to_day",
+    "contacts": "stays AS contacts",  # ConversionDay
+}
+
+
+LENGTHS = Counts("analytics_staylength")
 
 
 def _ranks(n: int, fraction: float) -> tuple[int, int, float]:
@@ -73,15 +127,20 @@ def _offsets_sql(inner: str) -> str:
 
 
 def ended_stays(
-    workspace_id: int, period: Period, time_zone: str, histogram: list[tuple[int, int | None]]
+    workspace_id: int,
+    period: Period,
+    time_zone: str,
+    histogram: list[tuple[int, int | None]],
+    sums: Counts = LENGTHS,
 ) -> dict[int, tuple[Any, ...]]:
     """Per stage id: (stays ended in the period, median days, p90 days, histogram
     counts...) as the definition's `past` rows."""
+    rows_sql, rows_params = sums.rows("stage_id, open, day, days, stays", workspace_id)
     rows = fetch(
-        "SELECT stage_id, days, sum(stays) FROM analytics_staylength WHERE workspace_id = %s "
-        "AND NOT open AND day BETWEEN %s AND %s GROUP BY 1, 2 HAVING sum(stays) <> 0 "
+        f"SELECT stage_id, days, sum(stays) FROM {rows_sql} "
+        "WHERE NOT open AND day BETWEEN %s AND %s GROUP BY 1, 2 HAVING sum(stays) <> 0 "
         "ORDER BY 1, 2",
-        [workspace_id, period.start, period.end],
+        [*rows_params, period.start, period.end],
     )
     tz = zoneinfo.ZoneInfo(time_zone)
     start = dt.datetime.combine(period.start, dt.time(), tzinfo=tz)
@@ -96,9 +155,10 @@ def ended_stays(
             inner = (
                 f"SELECT ({_DAYS})::float8 AS v, ({_DAYS})::float8 AS o FROM analytics_stay "
                 f"WHERE stage_id = %s AND left_at IS NOT NULL AND floor({_DAYS})::int = %s "
-                "AND left_at >= %s AND left_at < %s"
+                f"AND left_at >= %s AND left_at < %s AND {sums.kept}"
             )
-            return dict(fetch(_offsets_sql(inner), [stage_id, days, start, end, offsets]))
+            params = [stage_id, days, start, end, *sums.kept_params, offsets]
+            return dict(fetch(_offsets_sql(inner), params))
 
         buckets = [
             sum(n for d, n in counts if d >= low and (high is None or d < high))
@@ -112,12 +172,15 @@ def ended_stays(
     return out
 
 
-def open_stays(workspace_id: int, time_zone: str, now: dt.datetime) -> dict[int, tuple[Any, ...]]:
+def open_stays(
+    workspace_id: int, time_zone: str, now: dt.datetime, sums: Counts = LENGTHS
+) -> dict[int, tuple[Any, ...]]:
     """Per stage id: (open stays, median age in days at `now`)."""
+    rows_sql, rows_params = sums.rows("stage_id, open, day, stays", workspace_id)
     rows = fetch(
-        "SELECT stage_id, day, sum(stays) FROM analytics_staylength WHERE workspace_id = %s "
-        "AND open GROUP BY 1, 2 HAVING sum(stays) <> 0 ORDER BY 1, 2",
-        [workspace_id],
+        f"SELECT stage_id, day, sum(stays) FROM {rows_sql} "
+        "WHERE open GROUP BY 1, 2 HAVING sum(stays) <> 0 ORDER BY 1, 2",
+        rows_params,
     )
     tz = zoneinfo.ZoneInfo(time_zone)
     by_stage: dict[int, list[tuple[dt.date, int]]] = {}
@@ -130,7 +193,7 @@ def open_stays(workspace_id: int, time_zone: str, now: dt.datetime) -> dict[int,
             inner = (
                 "SELECT (extract(epoch FROM %s - entered_at) / 86400)::float8 AS v, "
                 "entered_at AS o FROM analytics_stay WHERE stage_id = %s AND left_at IS NULL "
-                "AND entered_at >= %s AND entered_at < %s"
+                f"AND entered_at >= %s AND entered_at < %s AND {sums.kept}"
             )
             return dict(
                 fetch(
@@ -140,6 +203,7 @@ def open_stays(workspace_id: int, time_zone: str, now: dt.datetime) -> dict[int,
                         stage_id,
                         dt.datetime.combine(day, dt.time(), tzinfo=tz),
                         dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), tzinfo=tz),
+                        *sums.kept_params,
                         offsets,
                     ],
                 )

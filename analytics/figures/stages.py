@@ -20,7 +20,7 @@ from analytics.figures.conversion_days import (
     conversion_rows_current,
 )
 from analytics.figures.moves import day_moves
-from analytics.figures.stage_lengths import ended_stays, kept_stays, open_stays
+from analytics.figures.stage_lengths import Counts, ended_stays, kept_stays, open_stays
 from analytics.models import AnalyticsSettings
 from lifecycle.models import Stage
 from lifecycle.selectors import stages_for_workspace
@@ -186,11 +186,12 @@ def conversion(
     start, end = period.bounds(workspace.time_zone)
     ids = [(a.pk, b.pk) for a, b in pairs]
     if use_rollups and conversion_rows_current(workspace.pk):
-        if filters:
+        if filters.segment is not None:
             kept = filters.contacts_sql(workspace)
             found = conversion_of_kept(workspace.pk, (start, end), ids, kept)
-        else:
-            found = conversion_from_days(workspace.pk, period, (start, end), ids)
+        else:  # the first-entry counts, or by group
+            sums = Counts.of("analytics_conversionday", "conversion", workspace, filters)
+            found = conversion_from_days(workspace.pk, period, (start, end), ids, sums)
     else:
         found = _conversion_raw(workspace, filters, pairs, start, end)
     rows = []
@@ -260,11 +261,12 @@ def time_in_stage(
     now = now or timezone.now()
     if not use_rollups:
         past, current = _time_in_stage_raw(workspace, period, filters, now)
-    elif filters:
+    elif filters.segment is not None:
         past, current = kept_stays(workspace, period, filters, now, HISTOGRAM)
-    else:  # the same figures from the stay lengths (stage_lengths.py)
-        past = ended_stays(workspace.pk, period, workspace.time_zone, HISTOGRAM)
-        current = open_stays(workspace.pk, workspace.time_zone, now)
+    else:  # the same figures from the stay lengths, or by group (stage_lengths.py)
+        sums = Counts.of("analytics_staylength", "length", workspace, filters)
+        past = ended_stays(workspace.pk, period, workspace.time_zone, HISTOGRAM, sums)
+        current = open_stays(workspace.pk, workspace.time_zone, now, sums)
     out = []
     for stage in _stage_rows(workspace):
         ended = past.get(stage.pk)

@@ -59,6 +59,7 @@ from analytics.rollups.stages import (
     stays_orphans,
     stays_refresh,
 )
+from analytics.rollups.stay_groups import stay_groups_compare, stay_groups_recompute
 from analytics.rollups.survey_segments import segment_members_changed
 from analytics.rollups.surveys import (
     survey_answers_refresh,
@@ -166,8 +167,8 @@ def rollups_repair(
     - the cohort cells of `cohorts` (signup months, first-purchase months) and the
       flows (and by group) of `days`, or all of them with `everything`, holding the workspace's
       rollups exclusively (no increment may land between the reading and the writing);
-    - with `sums`, the period sums, stay lengths and conversion counts, from the rows
-      they sum.
+    - with `sums`, the period sums, stay lengths, conversion, cover counts and the
+      stay counts by group, from the rows they sum.
     """
     if stays_of:
         with transaction.atomic():
@@ -186,6 +187,7 @@ def rollups_repair(
                 stay_lengths_recompute(workspace_id=workspace_id)
                 conversion_days_recompute(workspace_id=workspace_id)
                 churn_cover_recompute(workspace_id=workspace_id)
+                stay_groups_recompute(workspace_id=workspace_id)
             if cohorts is not None or everything:
                 signup, first = (None, None) if everything or cohorts is None else cohorts
                 cohort_cells_recompute(workspace_id=workspace_id, signup=signup, first=first)
@@ -205,7 +207,7 @@ def on_workspace_deleted(sender: object, instance: Workspace, **kwargs: object) 
         for table in (
             *("stay", "customerfacts", "contactmonth", "purchaseday", "orderday"),
             *("activeday", "acquisitionday", "staylength", "conversionday", "clvsummary"),
-            *("churncover", "stageflowgroupday"),
+            *("churncover", "stageflowgroupday", "staygroupcount"),
         ):
             cursor.execute(f"DELETE FROM analytics_{table} WHERE workspace_id = %s", [instance.pk])
 
@@ -223,7 +225,7 @@ REBUILT_TABLES = [
         *("loyaltyday", "loyaltyactivegap", "loyaltytiermoveday", "loyaltytiermembers"),
         *("loyaltyoutstanding", "referralcustomerday"),
         *("purchaseday", "orderday", "activeday", "acquisitionday", "staylength"),
-        *("conversionday", "clvsummary", "churncover", "stageflowgroupday"),
+        *("conversionday", "clvsummary", "churncover", "stageflowgroupday", "staygroupcount"),
     )
 ]
 
@@ -310,6 +312,7 @@ __all__ = [
     "rollups_rebuild",
     "rollups_repair",
     "stage_flows_compare",
+    "stay_groups_compare",
     "stay_lengths_compare",
     "stays_compare",
     "stays_orphans",

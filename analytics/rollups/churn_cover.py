@@ -18,16 +18,11 @@ from typing import Any
 
 from django.db import connection
 
-from analytics.rollups.conversion import COVER_FROM
+from analytics.rollups.conversion import COVER_COUNTS, COVER_FROM, COVER_KEY
+from analytics.rollups.stay_groups import GROUP_NOW, stay_groups_apply
 
 _LOCK_SPACE = 7204  # advisory-lock namespace: a contact's stay coverage
 
-# ChurnCover's key of stay rows `s` (joined to their workspace `w`), for those that
-# count for at least one day.
-COVER_KEY = """s.workspace_id, s.stage_id, s.cover_from AS from_day,
-    (s.left_at AT TIME ZONE w.time_zone)::date AS to_day"""
-COVER_COUNTS = """s.cover_from IS NOT NULL
-    AND (s.left_at IS NULL OR s.cover_from <= (s.left_at AT TIME ZONE w.time_zone)::date)"""
 
 _APPLY = """
 INSERT INTO analytics_churncover AS c (workspace_id, stage_id, from_day, to_day, stays)
@@ -67,7 +62,8 @@ WITH fresh AS (
     WHERE s.contact_id = ANY(%(ids)s)
 ), old AS MATERIALIZED (
     SELECT s.workspace_id, s.stage_id, s.cover_from,
-           (s.left_at AT TIME ZONE w.time_zone)::date AS to_day, {COVER_COUNTS} AS counts
+           (s.left_at AT TIME ZONE w.time_zone)::date AS to_day, {COVER_COUNTS} AS counts,
+           s.contact_id
     FROM analytics_stay s
     JOIN workspaces_workspace w ON w.id = s.workspace_id
     JOIN fresh n ON n.id = s.id AND n.cover_from IS DISTINCT FROM s.cover_from
@@ -76,22 +72,35 @@ WITH fresh AS (
     WHERE s.id = n.id AND n.cover_from IS DISTINCT FROM s.cover_from
     RETURNING s.*
 )
-SELECT {COVER_KEY}, 1 FROM written s JOIN workspaces_workspace w ON w.id = s.workspace_id
+SELECT {COVER_KEY}, {GROUP_NOW}, 1 FROM written s
+JOIN workspaces_workspace w ON w.id = s.workspace_id
+LEFT JOIN analytics_customerfacts g ON g.contact_id = s.contact_id
 WHERE {COVER_COUNTS}
 UNION ALL
-SELECT workspace_id, stage_id, cover_from, to_day, -1 FROM old WHERE counts
+SELECT s.workspace_id, s.stage_id, s.cover_from, s.to_day, {GROUP_NOW}, -1 FROM old s
+LEFT JOIN analytics_customerfacts g ON g.contact_id = s.contact_id
+WHERE s.counts
 """
 
 
-def churn_cover_refresh(cursor: Any, contact_ids: Sequence[int]) -> None:
+def churn_cover_refresh(
+    cursor: Any, contact_ids: Sequence[int], regrouped: dict[tuple, int] | None = None
+) -> None:
     """The facts of these contacts were written: write their stays' `cover_from` again
-    where the first purchase moved it, and move the counts by the change."""
+    where the first purchase moved it, and move the counts by the change; then the
+    counts by group by the same and by `regrouped` (stay_groups_regroup, read before)."""
     contacts_lock(cursor, contact_ids)
     cursor.execute(_REFRESH_SQL, {"ids": sorted(contact_ids)})
     change: dict[tuple, int] = {}
-    for *key, n in cursor.fetchall():
-        change[tuple(key)] = change.get(tuple(key), 0) + n
+    # the same by group (stay_groups.py), the contacts' now
+    tagged: dict[tuple, int] = dict(regrouped or {})
+    for workspace, stage, from_day, to_day, source, month, n in cursor.fetchall():
+        key = (workspace, stage, from_day, to_day)
+        change[key] = change.get(key, 0) + n
+        by_group = ("cover", workspace, stage, None, None, from_day, None, to_day, source, month)
+        tagged[by_group] = tagged.get(by_group, 0) + n
     cover_apply(cursor, change)
+    stay_groups_apply(cursor, tagged)
 
 
 _EXPECTED = f"""

@@ -47,6 +47,12 @@ STAY_COLUMNS = (
 COVER_FROM = """CASE WHEN f.first_purchase_at IS NOT NULL THEN greatest(
     (t.at AT TIME ZONE w.time_zone)::date,
     (f.first_purchase_at AT TIME ZONE w.time_zone)::date) + 1 END"""
+# ChurnCover's key (churn_cover.py) of stay rows `s` (joined to their workspace `w`), for those that
+# count for at least one day.
+COVER_KEY = """s.workspace_id, s.stage_id, s.cover_from AS from_day,
+    (s.left_at AT TIME ZONE w.time_zone)::date AS to_day"""
+COVER_COUNTS = """s.cover_from IS NOT NULL
+    AND (s.left_at IS NULL OR s.cover_from <= (s.left_at AT TIME ZONE w.time_zone)::date)"""
 STAYS_SELECT = f"""
 SELECT t.contact_id, t.workspace_id, t.to_stage_id AS stage_id, t.id AS transition_id,
        t.at AS entered_at, t.left_at, t.first_entry,

@@ -27,6 +27,7 @@ from analytics.rollups.periods import (
     purchase_days_refresh,
     tagged_apply,
 )
+from analytics.rollups.stay_groups import stay_groups_regroup
 
 # Replace some contacts' facts and months by what their contact rows and events give
 # now, and return how the cohort cells change: what the new rows contribute minus what
@@ -176,10 +177,12 @@ def customer_rollups_refresh(
         change = cursor.fetchall()
         # The shared rows in the one order every writer keeps (a dispatch, a replay, an
         # erasure): under the contacts' coverage locks the flows by group, then the
-        # stays' cover; then the cohort cells, the period sums, the order sums.
+        # stays' cover, the stay counts by group; then the cohort cells, the period
+        # sums, the order sums.
         contacts_lock(cursor, ids)
         flow_groups_regroup(cursor, ids, groups)
-        churn_cover_refresh(cursor, ids)  # the stays' cover, by the first purchases
+        regrouped = stay_groups_regroup(cursor, ids, groups)  # read before the cover moves
+        churn_cover_refresh(cursor, ids, regrouped)  # the stays' cover, by the first purchases
         cells = [row for row in change if row[1] not in KINDS]
         if cells:
             cursor.execute(_ADD_TO_CELLS_SQL, [list(column) for column in zip(*cells, strict=True)])

@@ -23,7 +23,7 @@ for a refresh reads the new group; a refresh waiting for a dispatch finds its mo
 counted (under the old group, the facts it read being the committed ones) and moves
 them. Every statement adds to shared rows in key order, as the other sums, and every
 writer takes the shared rows in one order: StageFlowDay, these, the stay counts
-(lengths, conversion, cover), the cohort cells, the period sums, the order sums."""
+(lengths, conversion, cover, by group), the cohort cells, the period sums, the order sums."""
 
 from __future__ import annotations
 
@@ -33,6 +33,7 @@ from typing import Any
 from django.db import connection
 
 from analytics.rollups.churn_cover import contacts_lock
+from analytics.rollups.stay_groups import CHANGED, changed_params
 from lifecycle.hooks import RemovedMove
 
 _KEY = "workspace_id, day, from_stage_id, to_stage_id, source, signup_month"
@@ -108,25 +109,15 @@ def flow_groups_regroup(
     """The facts of these contacts were written: move the counted moves of those whose
     group changed from the group `before` (groups_of, read before the facts were
     written) to the one the facts say now. The caller holds their coverage locks."""
-    ids = sorted(contact_ids)
-    old = [before.get(i, ("", None)) for i in ids]
-    changed = f"""
-    (SELECT o.contact_id, o.source AS old_source, o.signup_month AS old_month
-     FROM unnest(%(ids)s::bigint[], %(source)s::text[], %(month)s::date[])
-          AS o(contact_id, source, signup_month)
-     LEFT JOIN analytics_customerfacts f ON f.contact_id = o.contact_id
-     WHERE (o.source, o.signup_month)
-           IS DISTINCT FROM (coalesce(f.source, ''), f.signup_month)) c
-    JOIN {_COUNTED} ON t.contact_id = c.contact_id AND t.notified_at IS NOT NULL"""
+    changed = (
+        f"{CHANGED} c JOIN {_COUNTED} ON t.contact_id = c.contact_id AND t.notified_at IS NOT NULL"
+    )
     now = _MOVES.format(sign="", moves=changed, where="true")
     then = now.replace(
         "coalesce(f.source, '') AS source, f.signup_month, 1", "c.old_source, c.old_month, -1"
     )
     assert then != now
-    cursor.execute(
-        _ADD.format(rows=f"{now} UNION ALL {then}"),
-        {"ids": ids, "source": [g[0] for g in old], "month": [g[1] for g in old]},
-    )
+    cursor.execute(_ADD.format(rows=f"{now} UNION ALL {then}"), changed_params(contact_ids, before))
 
 
 # Every counted move of a workspace (of some local days) under its contact's group.

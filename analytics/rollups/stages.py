@@ -16,7 +16,6 @@ from typing import Any
 from django.db import connection
 
 from analytics.rollups.churn_cover import (
-    COVER_COUNTS,
     churn_cover_recompute,
     contacts_lock,
     cover_apply,
@@ -36,6 +35,12 @@ from analytics.rollups.flow_groups import (
     flow_groups_take_out,
 )
 from analytics.rollups.replace import rows_replace
+from analytics.rollups.stay_groups import (
+    LENGTH_KEY,
+    stay_counts_sql,
+    stay_groups_apply,
+    stay_groups_recompute,
+)
 from lifecycle.hooks import RemovedMove
 from lifecycle.models import StageTransition
 
@@ -70,35 +75,11 @@ def stage_rollups_apply(transitions: Sequence[StageTransition]) -> None:
     stays_refresh(contact_ids=contact_ids)
 
 
-# StayLength's key of a stay row `s` (joined to its workspace `w`): ended stays by the
-# local day they ended and the whole days they lasted, open ones by the day they began.
-_LENGTH_KEY = """s.workspace_id, s.stage_id, s.left_at IS NULL AS open,
-    (coalesce(s.left_at, s.entered_at) AT TIME ZONE w.time_zone)::date AS day,
-    coalesce(floor(extract(epoch FROM s.left_at - s.entered_at) / 86400)::int, 0) AS days"""
 _LENGTHS_OF = f"""
-SELECT {_LENGTH_KEY}, {{sign}}count(*) FROM {{stays}} s
+SELECT {LENGTH_KEY}, {{sign}}count(*) FROM {{stays}} s
 JOIN workspaces_workspace w ON w.id = s.workspace_id GROUP BY 1, 2, 3, 4, 5
 """
-# What stays `s` (a RETURNING of whole rows) take from or add to the three counts:
-# tagged rows (kind, workspace, stage, open, next stage, day, days, until, stays).
-_COUNTS_OF = f"""
-SELECT 'length', {_LENGTH_KEY.replace(" AS open,", " AS open, NULL::bigint,")}, NULL::date,
-       {{sign}}count(*)
-FROM s JOIN workspaces_workspace w ON w.id = s.workspace_id GROUP BY 2, 3, 4, 5, 6, 7, 8
-UNION ALL
-SELECT 'conversion', s.workspace_id, s.stage_id, NULL::bool, s.next_stage_id,
-       (s.entered_at AT TIME ZONE w.time_zone)::date,
-       floor(extract(epoch FROM s.converted_at - s.entered_at) / 86400)::int, NULL::date,
-       {{sign}}count(*)
-FROM s JOIN workspaces_workspace w ON w.id = s.workspace_id WHERE s.first_entry
-GROUP BY 2, 3, 4, 5, 6, 7, 8
-UNION ALL
-SELECT 'cover', s.workspace_id, s.stage_id, NULL::bool, NULL::bigint, s.cover_from, NULL::int,
-       (s.left_at AT TIME ZONE w.time_zone)::date, {{sign}}count(*)
-FROM s JOIN workspaces_workspace w ON w.id = s.workspace_id WHERE {COVER_COUNTS}
-GROUP BY 2, 3, 4, 5, 6, 7, 8
-"""
-_RETURNING = " RETURNING workspace_id, stage_id, entered_at, left_at, first_entry, " + (
+_RETURNING = " RETURNING contact_id, workspace_id, stage_id, entered_at, left_at, first_entry, " + (
     "next_stage_id, converted_at, cover_from"
 )
 _LENGTHS_APPLY = """
@@ -117,27 +98,32 @@ def stays_refresh(*, contact_ids: Collection[int]) -> None:
     with connection.cursor() as cursor:
         contacts_lock(cursor, ids["ids"])  # before reading their facts (churn_cover.py)
         for sql, sign in ((_STAYS_DELETE, "-"), (_STAYS_SQL, "")):
-            cursor.execute(f"WITH s AS ({sql}{_RETURNING}) " + _COUNTS_OF.format(sign=sign), ids)
+            counts = stay_counts_sql("s", sign=sign)
+            cursor.execute(f"WITH s AS ({sql}{_RETURNING}) {counts}", ids)
             for *key, n in cursor.fetchall():
                 change[tuple(key)] = change.get(tuple(key), 0) + n
         _counts_apply(cursor, change)
 
 
 def _counts_apply(cursor: Any, change: dict[tuple, int]) -> None:
-    """Apply tagged differences: the stay lengths, the conversion counts, the cover."""
+    """Apply tagged differences (stay_groups.py): the stay lengths, the conversion
+    counts, the cover, then the three by group."""
     lengths: dict[tuple, int] = {}
     conversion: dict[tuple, int] = {}
     cover: dict[tuple, int] = {}
-    for (kind, workspace, stage, open_, next_stage, day, days, until), n in change.items():
+    for (kind, workspace, stage, open_, next_stage, day, days, until, *_), n in change.items():
+        key: tuple
         if kind == "length":
-            lengths[(workspace, stage, open_, day, days)] = n
+            key, into = (workspace, stage, open_, day, days), lengths
         elif kind == "conversion":
-            conversion[(workspace, stage, next_stage, day, days)] = n
+            key, into = (workspace, stage, next_stage, day, days), conversion
         else:
-            cover[(workspace, stage, day, until)] = n
+            key, into = (workspace, stage, day, until), cover
+        into[key] = into.get(key, 0) + n
     _lengths_apply(cursor, lengths)
     conversion_apply(cursor, conversion)
     cover_apply(cursor, cover)
+    stay_groups_apply(cursor, change)
 
 
 def _lengths_apply(cursor: Any, change: dict[tuple, int]) -> None:
@@ -208,7 +194,7 @@ def stage_rollups_erase(*, contact_id: int) -> None:
         flow_groups_erase(contact_id)
         cursor.execute(
             f"WITH s AS (DELETE FROM analytics_stay WHERE contact_id = %s{_RETURNING}) "
-            + _COUNTS_OF.format(sign="-"),
+            + stay_counts_sql("s", sign="-"),
             [contact_id],
         )
         _counts_apply(cursor, {tuple(key): n for *key, n in cursor.fetchall()})
@@ -236,6 +222,7 @@ def stage_rollups_rebuild(*, workspace_id: int) -> None:
     stay_lengths_recompute(workspace_id=workspace_id)
     conversion_days_recompute(workspace_id=workspace_id)
     churn_cover_recompute(workspace_id=workspace_id)
+    stay_groups_recompute(workspace_id=workspace_id)  # after the facts, as the flows by group
 
 
 # --- the drift check -------------------------------------------------------------------

@@ -35,6 +35,7 @@ from analytics.rollups import (
     purchase_days_orphans,
     rollups_repair,
     stage_flows_compare,
+    stay_groups_compare,
     stay_lengths_compare,
     stays_compare,
     stays_orphans,
@@ -201,9 +202,11 @@ def drift_check(
     count("analytics_staylength", *stay_lengths_compare(workspace_id=workspace.pk))
     count("analytics_conversionday", *conversion_days_compare(workspace_id=workspace.pk))
     count("analytics_churncover", *churn_cover_compare(workspace_id=workspace.pk))
+    count("analytics_staygroupcount", *stay_groups_compare(workspace_id=workspace.pk))
     sums: tuple[str, ...] = ("analytics_orderday", "analytics_acquisitionday")
     sums += ("analytics_activeday",)
     sums += ("analytics_staylength", "analytics_conversionday", "analytics_churncover")
+    sums += ("analytics_staygroupcount",)
 
     differing = sum(entry["differing"] for entry in tables.values())
     repaired = 0

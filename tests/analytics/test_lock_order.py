@@ -33,6 +33,7 @@ ORDER = [
     "staylength",
     "conversionday",
     "churncover",
+    "staygroupcount",
     "cohortcell",
     "acquisitionday",
     "activeday",
@@ -130,7 +131,9 @@ def test_every_writer_takes_the_shared_rows_in_one_order(ws: Any) -> None:
     seen["erasure"] = _shared_writes(queries.captured_queries)
 
     # each writer wrote what makes the order matter, in the one order
-    assert {"stageflowgroupday", "churncover", "cohortcell"} <= set(seen["refresh"]), seen
+    assert {"stageflowgroupday", "churncover", "staygroupcount", "cohortcell"} <= set(
+        seen["refresh"]
+    ), seen
     assert {"stageflowday", "stageflowgroupday", "staylength"} <= set(seen["dispatch"]), seen
     assert {"stageflowday", "stageflowgroupday"} <= set(seen["take_out"]), seen
     assert {"stageflowday", "stageflowgroupday", "cohortcell", "orderday"} <= set(

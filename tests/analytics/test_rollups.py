@@ -34,6 +34,10 @@ SNAPSHOTS = {
         "day, from_stage_id, to_stage_id, source, signup_month, moves",
         "moves <> 0",
     ),
+    "analytics_staygroupcount": (
+        "kind, source, signup_month, stage_id, open, next_stage_id, day, days, until, stays",
+        "stays <> 0",
+    ),
     "analytics_stay": (
         "contact_id, stage_id, transition_id, entered_at, left_at, first_entry, next_stage_id, "
         "converted_at, cover_from",

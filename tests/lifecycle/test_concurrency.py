@@ -239,6 +239,10 @@ ROLLUPS = {
         "day, from_stage_id, to_stage_id, source, signup_month, moves",
         "moves <> 0",
     ),
+    "analytics_staygroupcount": (
+        "kind, source, signup_month, stage_id, open, next_stage_id, day, days, until, stays",
+        "stays <> 0",
+    ),
     "analytics_stay": ("contact_id, stage_id, transition_id, entered_at, left_at", "true"),
     "analytics_customerfacts": (
         "contact_id, signup_at, signup_month, source, first_purchase_at, first_purchase_month, "

@@ -1,0 +1,174 @@
+"""The stay counts by the contacts' source and signup month (StayGroupCount): what time
+in stage, conversion and churn read for a source or signup-month filter instead of
+every stay of the contacts kept (the definition, still read for a segment and by the
+tests).
+
+Every stay counts in the three counts of the whole workspace (StayLength,
+ConversionDay, ChurnCover) and once more here under its contact's group in the facts,
+(source, signup month), or none without facts yet. `STAY_COUNTS` gives what some
+stays count in all of them, as tagged rows; the writers move the counts by what the
+stays they delete and write count (rollups/stages.py `stays_refresh`), and by what a
+changed `cover_from` counts (churn_cover.py), reading the group from the facts after
+the contacts' coverage locks, as the moves by group (flow_groups.py). The engine's
+facts refresh, which may change a contact's group, moves every count of those
+contacts' stays from the old group to the new one after the same locks and in the
+transaction that writes the facts (`stay_groups_regroup`), before it writes the
+stays' `cover_from` again. So the rows here are, at any moment, the stays' counts
+under their contacts' groups now (the drift check compares them)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from django.db import connection
+
+from analytics.rollups.conversion import CONVERSION_KEY, COVER_COUNTS, COVER_KEY
+
+# StayLength's key of a stay row `s` (joined to its workspace `w`): ended stays by the
+# local day they ended and the whole days they lasted, open ones by the day they began.
+LENGTH_KEY = """s.workspace_id, s.stage_id, s.left_at IS NULL AS open,
+    (coalesce(s.left_at, s.entered_at) AT TIME ZONE w.time_zone)::date AS day,
+    coalesce(floor(extract(epoch FROM s.left_at - s.entered_at) / 86400)::int, 0) AS days"""
+
+# The contacts among %(ids)s whose group in the facts now differs from the one before
+# (%(source)s, %(month)s: changed_params): (contact_id, old_source, old_month).
+CHANGED = """
+    (SELECT o.contact_id, o.source AS old_source, o.signup_month AS old_month
+     FROM unnest(%(ids)s::bigint[], %(source)s::text[], %(month)s::date[])
+          AS o(contact_id, source, signup_month)
+     LEFT JOIN analytics_customerfacts f ON f.contact_id = o.contact_id
+     WHERE (o.source, o.signup_month)
+           IS DISTINCT FROM (coalesce(f.source, ''), f.signup_month))"""
+
+
+def changed_params(
+    contact_ids: Sequence[int], before: dict[int, tuple[str, Any]]
+) -> dict[str, list]:
+    ids = sorted(contact_ids)
+    old = [before.get(i, ("", None)) for i in ids]
+    return {"ids": ids, "source": [g[0] for g in old], "month": [g[1] for g in old]}
+
+
+# A stay's group: its contact's facts `g` now.
+GROUP_NOW = "coalesce(g.source, ''), g.signup_month"
+
+# What the stays `s` of `{stays}` (rows with contact_id and the stay columns) count, as
+# tagged rows: (kind, workspace, stage, open, next stage, day, days, until, source,
+# signup month, stays). `{group}` is their group (GROUP_NOW, or old columns).
+_COUNTS = f"""
+SELECT 'length', {LENGTH_KEY.replace(" AS open,", " AS open, NULL::bigint,")}, NULL::date,
+       {{group}}, {{sign}}count(*)
+FROM {{stays}} JOIN workspaces_workspace w ON w.id = s.workspace_id
+LEFT JOIN analytics_customerfacts g ON g.contact_id = s.contact_id
+WHERE {{where}} GROUP BY 2, 3, 4, 5, 6, 7, 8, 9, 10
+UNION ALL
+SELECT 'conversion', {CONVERSION_KEY.replace("s.stage_id,", "s.stage_id, NULL::bool,")},
+       NULL::date, {{group}}, {{sign}}count(*)
+FROM {{stays}} JOIN workspaces_workspace w ON w.id = s.workspace_id
+LEFT JOIN analytics_customerfacts g ON g.contact_id = s.contact_id
+WHERE s.first_entry AND {{where}} GROUP BY 2, 3, 4, 5, 6, 7, 8, 9, 10
+UNION ALL
+SELECT 'cover', {
+    COVER_KEY.replace("s.stage_id,", "s.stage_id, NULL::bool, NULL::bigint,").replace(
+        " AS from_day,", " AS from_day, NULL::int,"
+    )
+}, {{group}}, {{sign}}count(*)
+FROM {{stays}} JOIN workspaces_workspace w ON w.id = s.workspace_id
+LEFT JOIN analytics_customerfacts g ON g.contact_id = s.contact_id
+WHERE {COVER_COUNTS} AND {{where}} GROUP BY 2, 3, 4, 5, 6, 7, 8, 9, 10
+"""
+
+
+def stay_counts_sql(
+    stays: str, *, sign: str = "", where: str = "true", group: str = GROUP_NOW
+) -> str:
+    """The tagged counts of the stays `s` that `stays` (a FROM item) gives."""
+    return _COUNTS.format(stays=stays, sign=sign, where=where, group=group)
+
+
+_KEY = "workspace_id, kind, source, signup_month, stage_id, open, next_stage_id, day, days, until"
+_APPLY = f"""
+INSERT INTO analytics_staygroupcount AS c ({_KEY}, stays)
+SELECT * FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::date[], %s::bigint[],
+                     %s::bool[], %s::bigint[], %s::date[], %s::int[], %s::date[], %s::int[])
+ON CONFLICT ({_KEY}) DO UPDATE SET stays = c.stays + EXCLUDED.stays
+"""
+
+
+def by_group(change: dict[tuple, int]) -> dict[tuple, int]:
+    """Tagged differences (as STAY_COUNTS rows) keyed as this table."""
+    out: dict[tuple, int] = {}
+    for (kind, ws, stage, open_, next_stage, day, days, until, source, month), n in change.items():
+        key = (ws, kind, source, month, stage, open_, next_stage, day, days, until)
+        out[key] = out.get(key, 0) + n
+    return out
+
+
+def stay_groups_apply(cursor: Any, change: dict[tuple, int]) -> None:
+    """Move the counts by tagged differences, in key order (NULLs last, as the unique
+    index), after the three counts they go with."""
+    rows = sorted(
+        ((*key, n) for key, n in by_group(change).items() if n),
+        key=lambda r: tuple((v is None, v) for v in r[:10]),
+    )
+    if rows:
+        cursor.execute(_APPLY, [list(column) for column in zip(*rows, strict=True)])
+
+
+def stay_groups_regroup(
+    cursor: Any, contact_ids: Sequence[int], before: dict[int, tuple[str, Any]]
+) -> dict[tuple, int]:
+    """The facts of these contacts were written: what moving the counts of the stays
+    of those whose group changed from the group `before` (flow_groups.groups_of, read
+    before the facts were written) to the one the facts say now takes, as tagged
+    differences for stay_groups_apply (which churn_cover_refresh applies with its own,
+    so the table is written once, after the cover). The caller holds their coverage
+    locks."""
+    stays = f"{CHANGED} c JOIN analytics_stay s ON s.contact_id = c.contact_id"
+    now = stay_counts_sql(stays)
+    then = stay_counts_sql(stays, sign="-", group="c.old_source, c.old_month")
+    cursor.execute(f"{now} UNION ALL {then}", changed_params(contact_ids, before))
+    change: dict[tuple, int] = {}
+    for *key, n in cursor.fetchall():
+        change[tuple(key)] = change.get(tuple(key), 0) + n
+    return change
+
+
+_EXPECTED = f"""
+SELECT workspace_id, kind, source, signup_month, stage_id, open, next_stage_id, day, days,
+       until, stays
+FROM ({stay_counts_sql("analytics_stay s", where="s.workspace_id = %(ws)s")})
+     AS x(kind, workspace_id, stage_id, open, next_stage_id, day, days, until, source,
+          signup_month, stays)
+"""
+
+
+def stay_groups_compare(*, workspace_id: int) -> tuple[int, int]:
+    """The counts against the stays they count and their contacts' facts (written in
+    the same transactions: exact at any moment): (rows compared, rows differing)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"WITH expected AS ({_EXPECTED}), stored AS (SELECT {_KEY}, stays::bigint "
+            "FROM analytics_staygroupcount WHERE workspace_id = %(ws)s AND stays <> 0), "
+            "differing AS ((SELECT * FROM expected EXCEPT SELECT * FROM stored) "
+            "UNION ALL (SELECT * FROM stored EXCEPT SELECT * FROM expected)) "
+            f"SELECT (SELECT count(*) FROM expected), (SELECT count(*) FROM (SELECT DISTINCT "
+            f"{_KEY} FROM differing) d)",
+            {"ws": workspace_id},
+        )
+        checked, differing = cursor.fetchone()
+    return int(checked), int(differing)
+
+
+def stay_groups_recompute(*, workspace_id: int) -> None:
+    """Count the stays again under their groups (after the facts). The caller holds
+    the workspace's rollups exclusively."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "DELETE FROM analytics_staygroupcount WHERE workspace_id = %(ws)s", {"ws": workspace_id}
+        )
+        cursor.execute(
+            f"INSERT INTO analytics_staygroupcount ({_KEY}, stays) {_EXPECTED}",
+            {"ws": workspace_id},
+        )
