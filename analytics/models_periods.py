@@ -264,3 +264,65 @@ class StayGroupCount(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.source}/{self.signup_month} stage {self.stage_id} {self.day}"
+
+
+class OrderGroupDay(models.Model):
+    """OrderDay by the buying contacts' source and signup month (their facts): the
+    orders of the contacts a source or signup-month filter keeps are sums over these
+    rows (analytics/rollups/period_groups.py)."""
+
+    workspace = WorkspaceKey(Workspace, on_delete=models.CASCADE, related_name="+", db_index=False)
+    source = models.CharField(max_length=200, default="", blank=True)
+    signup_month = models.DateField(null=True, blank=True)
+    day = models.DateField()
+    previous_day = models.DateField(null=True, blank=True)
+    previous2_day = models.DateField(null=True, blank=True)
+    orders = models.IntegerField(default=0)
+    purchases = models.IntegerField(default=0)
+    revenue = models.DecimalField(max_digits=18, decimal_places=2, default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=[
+                    *("workspace", "source", "signup_month", "day"),
+                    *("previous_day", "previous2_day"),
+                ],
+                name="order_group_day_unique",
+                nulls_distinct=False,
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["workspace", "signup_month", "day"], name="order_group_month"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.source}/{self.signup_month}: {self.orders} orders"
+
+
+class ActiveGroupDay(models.Model):
+    """ActiveDay by the contacts' source and signup month (their facts): the active
+    contacts a source or signup-month filter keeps are sums over these rows
+    (analytics/rollups/period_groups.py)."""
+
+    workspace = WorkspaceKey(Workspace, on_delete=models.CASCADE, related_name="+", db_index=False)
+    source = models.CharField(max_length=200, default="", blank=True)
+    signup_month = models.DateField(null=True, blank=True)
+    day = models.DateField()
+    previous_day = models.DateField(null=True, blank=True)
+    contacts = models.IntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["workspace", "source", "signup_month", "day", "previous_day"],
+                name="active_group_day_unique",
+                nulls_distinct=False,
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["workspace", "signup_month", "day"], name="active_group_month"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.source}/{self.signup_month}: {self.contacts} active"

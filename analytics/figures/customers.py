@@ -118,13 +118,14 @@ def revenue_metrics(
     use_rollups: bool = True,
 ) -> dict[str, Any]:
     """Orders, revenue, AOV, purchase frequency, repeat purchase rate and ARPU (from the
-    order and active-day sums when unfiltered: period_sums.py)."""
+    order and active-day sums, by group for a source or signup month: period_sums.py)."""
     if not use_rollups:
         orders = _orders(workspace, period, filters)
         return _metrics(orders, _active_contacts(workspace, [period], filters)[0])
-    if filters:
+    if filters.segment is not None:
         return revenue_metrics_of(workspace, [period], filters)[0]
-    return _metrics(orders_from_sums(workspace, period), active_from_sums(workspace.pk, period))
+    orders = orders_from_sums(workspace, period, filters)
+    return _metrics(orders, active_from_sums(workspace.pk, period, filters))
 
 
 def revenue_metrics_of(

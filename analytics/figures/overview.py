@@ -133,7 +133,7 @@ def overview(
 ) -> dict[str, Any]:
     before = period.previous()
     earlier, later = None, None
-    if filters and use_rollups:  # the kept contacts' rows read once for both periods
+    if filters.segment is not None and use_rollups:  # its contacts' rows read once for both
         earlier, later = revenue_metrics_of(workspace, [before, period], filters)
     current = _period_figures(workspace, period, filters, use_rollups, later)
     previous = _period_figures(workspace, before, filters, use_rollups, earlier)

@@ -3,9 +3,10 @@ rollups (analytics/models_periods.py) instead of the purchases, months and facts
 the same numbers as the definitions in customers.py and overview.py (the tests
 compare them on random data), in time that does not grow with the contacts.
 
-Used when the figure's filters allow: the order and active-day sums have no contact
-dimension (unfiltered only); acquisition counts keep the source and the signup day, so
-they serve the source and signup-month filters too, a segment never."""
+Used when the figure's filters allow: the order and active-day sums serve no filter,
+and are kept again by source and signup month for those filters
+(rollups/period_groups.py); acquisition counts keep the source and the signup day, so
+they serve the source and signup-month filters too; a segment never."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any
 
-from analytics.figures.common import Filters, Period, fetch
+from analytics.figures.common import NO_FILTERS, Filters, Period, fetch
 from workspaces.models import Workspace
 
 # The contacts whose rollup rows may lag their events: a change accepted and not yet
@@ -38,12 +39,13 @@ sums AS (
            coalesce(sum(revenue), 0) AS revenue,
            coalesce(sum(orders) FILTER (WHERE previous_day >= %(s)s AND (
                previous2_day IS NULL OR previous2_day < %(s)s)), 0) AS repeaters
-    FROM analytics_orderday WHERE workspace_id = %(ws)s AND day BETWEEN %(s)s AND %(e)s
+    FROM {{table}} WHERE workspace_id = %(ws)s AND day BETWEEN %(s)s AND %(e)s {{group}}
 ),
 stored AS (
     SELECT contact_id, count(*) AS orders, sum(purchases) AS purchases, sum(revenue) AS revenue
     FROM analytics_purchaseday
     WHERE contact_id IN (SELECT contact_id FROM marked) AND day BETWEEN %(s)s AND %(e)s
+      {{kept}}
     GROUP BY 1
 ),
 fresh AS (
@@ -52,7 +54,7 @@ fresh AS (
     FROM contacts_event
     WHERE contact_id IN (SELECT contact_id FROM marked) AND workspace_id = %(ws)s
       AND name = ANY(%(names)s) AND revenue IS NOT NULL
-      AND occurred_at >= %(start)s AND occurred_at < %(end)s
+      AND occurred_at >= %(start)s AND occurred_at < %(end)s {{kept}}
     GROUP BY 1
 ),
 change AS (
@@ -71,15 +73,41 @@ GROUP BY sums.customers, sums.orders, sums.purchases, sums.revenue, sums.repeate
 """
 
 
-def orders_from_sums(workspace: Workspace, period: Period) -> dict[str, Any]:
+def _groups(filters: Filters) -> tuple[str, str, dict[str, Any]]:
+    """For a source or signup-month filter (no segment): the AND-condition on the sums
+    by group, the one on a contact_id column keeping the same contacts (by their facts,
+    as the definition), and their named parameters; all empty unfiltered."""
+    assert filters.segment is None, "a segment has no sums by group"
+    group, params = "", dict[str, Any]()
+    if filters.source is not None:
+        group += " AND source = %(source)s"
+        params["source"] = filters.source
+    if filters.signup_month is not None:
+        group += " AND signup_month = %(month)s"
+        params["month"] = filters.signup_month
+    if not group:
+        return "", "", params
+    kept = (
+        "AND contact_id IN (SELECT contact_id FROM analytics_customerfacts "
+        f"WHERE workspace_id = %(ws)s {group})"
+    )
+    return group, kept, params
+
+
+def orders_from_sums(
+    workspace: Workspace, period: Period, filters: Filters = NO_FILTERS
+) -> dict[str, Any]:
     """Orders, purchases, revenue, customers and repeat customers of the period. A
     contact bought in [s, e] iff its first order day in it has no previous order day
     on or after s; it is a repeat customer iff its second order day in it has the
     first as previous and an earlier previous-but-one before s. Contacts the engine
-    has yet to take in are counted from their events instead (as the definition)."""
+    has yet to take in are counted from their events instead (as the definition).
+    A source or signup-month filter reads the sums by group (period_groups.py)."""
     start, end = period.bounds(workspace.time_zone)
+    group, kept, params = _groups(filters)
+    table = "analytics_ordergroupday" if group else "analytics_orderday"
     customers, orders, purchases, revenue, repeaters = fetch(
-        _ORDERS_SQL,
+        _ORDERS_SQL.format(table=table, group=group, kept=kept),
         {
             "ws": workspace.pk,
             "s": period.start,
@@ -88,6 +116,7 @@ def orders_from_sums(workspace: Workspace, period: Period) -> dict[str, Any]:
             "names": workspace.purchase_event_names,
             "start": start,
             "end": end,
+            **params,
         },
     )[0]
     return _orders(customers, orders, purchases, revenue, repeaters)
@@ -153,15 +182,18 @@ def orders_of_kept(
     return [_orders(*found.get(part, (0, 0, 0, 0, 0))) for part in range(1, len(periods) + 1)]
 
 
-def active_from_sums(workspace_id: int, period: Period) -> int:
+def active_from_sums(workspace_id: int, period: Period, filters: Filters = NO_FILTERS) -> int:
     """Contacts with an event on a day of the period: each counted by its first active
-    day in it, the one whose previous active day is before the period (or none)."""
+    day in it, the one whose previous active day is before the period (or none); by
+    group for a source or signup-month filter."""
+    group, _, params = _groups(filters)
+    table = "analytics_activegroupday" if group else "analytics_activeday"
     return int(
         fetch(
-            "SELECT coalesce(sum(contacts), 0) FROM analytics_activeday "
+            f"SELECT coalesce(sum(contacts), 0) FROM {table} "
             "WHERE workspace_id = %(ws)s AND day BETWEEN %(s)s AND %(e)s "
-            "AND (previous_day IS NULL OR previous_day < %(s)s)",
-            {"ws": workspace_id, "s": period.start, "e": period.end},
+            f"AND (previous_day IS NULL OR previous_day < %(s)s) {group}",
+            {"ws": workspace_id, "s": period.start, "e": period.end, **params},
         )[0][0]
     )
 

@@ -36,13 +36,15 @@ from analytics.rollups.customers import (
 )
 from analytics.rollups.flow_groups import flow_groups_compare, flow_groups_recompute
 from analytics.rollups.loyalty import loyalty_rollups_rebuild
-from analytics.rollups.periods import (
-    acquisition_days_rebuild,
-    active_days_rebuild,
+from analytics.rollups.period_checks import (
     period_sums_compare,
     period_sums_recompute,
     purchase_days_compare,
     purchase_days_orphans,
+)
+from analytics.rollups.periods import (
+    acquisition_days_rebuild,
+    active_days_rebuild,
     purchase_days_rebuild,
 )
 from analytics.rollups.stages import (
@@ -167,8 +169,8 @@ def rollups_repair(
     - the cohort cells of `cohorts` (signup months, first-purchase months) and the
       flows (and by group) of `days`, or all of them with `everything`, holding the workspace's
       rollups exclusively (no increment may land between the reading and the writing);
-    - with `sums`, the period sums, stay lengths, conversion, cover counts and the
-      stay counts by group, from the rows they sum.
+    - with `sums`, the period sums (and by group), stay lengths, conversion, cover
+      counts and the stay counts by group, from the rows they sum.
     """
     if stays_of:
         with transaction.atomic():
@@ -207,7 +209,8 @@ def on_workspace_deleted(sender: object, instance: Workspace, **kwargs: object) 
         for table in (
             *("stay", "customerfacts", "contactmonth", "purchaseday", "orderday"),
             *("activeday", "acquisitionday", "staylength", "conversionday", "clvsummary"),
-            *("churncover", "stageflowgroupday", "staygroupcount"),
+            *("churncover", "stageflowgroupday", "staygroupcount", "ordergroupday"),
+            "activegroupday",
         ):
             cursor.execute(f"DELETE FROM analytics_{table} WHERE workspace_id = %s", [instance.pk])
 
@@ -226,6 +229,7 @@ REBUILT_TABLES = [
         *("loyaltyoutstanding", "referralcustomerday"),
         *("purchaseday", "orderday", "activeday", "acquisitionday", "staylength"),
         *("conversionday", "clvsummary", "churncover", "stageflowgroupday", "staygroupcount"),
+        *("ordergroupday", "activegroupday"),
     )
 ]
 

@@ -20,10 +20,12 @@ from analytics.rollups.customers import (
     _contribution,
 )
 from analytics.rollups.flow_groups import flow_groups_regroup, groups_of
+from analytics.rollups.period_groups import order_groups_regroup
 from analytics.rollups.periods import (
     KINDS,
     acquisition_contribution,
     active_contribution,
+    active_groups_regroup,
     purchase_days_refresh,
     tagged_apply,
 )
@@ -44,6 +46,7 @@ from analytics.rollups.stay_groups import stay_groups_regroup
 # is at most its occurred_at, so the months before stay as they are: only events from
 # that month on are read (the engine's live path reads a month of a contact's events,
 # not its whole history). The facts are recomputed whole (purchases only).
+_OLD_GROUPS = "old_facts g"
 _REFRESH_SQL = f"""
 WITH scope AS MATERIALIZED (
     SELECT s.contact_id, m.floor_month,
@@ -132,14 +135,21 @@ change AS (
     {_contribution("old_facts", "old_months", "true", sign="-")}
     UNION ALL {acquisition_contribution("fresh_facts")}
     UNION ALL {acquisition_contribution("old_facts", sign="-")}
-    UNION ALL {active_contribution("active_fresh")}
-    UNION ALL {active_contribution("active_old", sign="-")}
 )
 SELECT workspace_id, basis, cohort, month, source,
-       sum(size), sum(active), sum(purchasing), sum(revenue)
+       sum(size), sum(active), sum(purchasing), sum(revenue), NULL::date
 FROM change
 GROUP BY 1, 2, 3, 4, 5
 HAVING (sum(size), sum(active), sum(purchasing), sum(revenue)) <> (0, 0, 0, 0)
+UNION ALL
+-- the active days by group (period_groups.py): both sides under the group the facts
+-- said before, so that all of a contact's days stay under one group until the
+-- regroup moves them
+SELECT workspace_id, basis, cohort, month, source, sum(size)::bigint, 0, 0, 0, group_month
+FROM ({active_contribution("active_fresh", groups=_OLD_GROUPS)}
+      UNION ALL {active_contribution("active_old", sign="-", groups=_OLD_GROUPS)}) a
+GROUP BY 1, 2, 3, 4, 5, 10
+HAVING sum(size) <> 0
 ORDER BY 1, 2, 3, 4, 5
 """
 
@@ -183,8 +193,12 @@ def customer_rollups_refresh(
         flow_groups_regroup(cursor, ids, groups)
         regrouped = stay_groups_regroup(cursor, ids, groups)  # read before the cover moves
         churn_cover_refresh(cursor, ids, regrouped)  # the stays' cover, by the first purchases
-        cells = [row for row in change if row[1] not in KINDS]
+        cells = [row[:9] for row in change if row[1] not in KINDS]
         if cells:
             cursor.execute(_ADD_TO_CELLS_SQL, [list(column) for column in zip(*cells, strict=True)])
-        tagged_apply(cursor, change)  # then the period sums, in the same order always
-        purchase_days_refresh(cursor, ids)
+        # then the period sums, in the same order always; the contacts whose group
+        # changed moved to their new group (period_groups.py): their active days as
+        # written now, their orders as counted before the purchase days are replaced
+        days_regrouped = active_groups_regroup(cursor, ids, groups)
+        tagged_apply(cursor, [*change, *days_regrouped])
+        purchase_days_refresh(cursor, ids, order_groups_regroup(cursor, ids, groups))

@@ -18,9 +18,20 @@ The difference rows share the cohort cells' shape, tagged in `basis`:
 from __future__ import annotations
 
 from collections.abc import Sequence
+from decimal import Decimal
 from typing import Any
 
 from django.db import connection
+
+from analytics.rollups.period_groups import (
+    CONTACT_GROUPS,
+    FACTS_GROUPS,
+    active_groups_apply,
+    in_key_order,
+    order_groups_apply,
+    order_rows_sql,
+)
+from analytics.rollups.stay_groups import CHANGED, changed_params
 
 KINDS = ("acquisition", "active")
 
@@ -38,20 +49,29 @@ GROUP BY 1, 3, 4, 5
 """
 
 
-def active_contribution(months: str, sign: str = "", where: str = "true") -> str:
+def active_contribution(
+    months: str, sign: str = "", where: str = "true", groups: str | None = None
+) -> str:
     """What the month rows of `months` contribute to ActiveDay (tagged rows): each
-    active day (a bit of active_days) with the contact's previous active day."""
+    active day (a bit of active_days) with the contact's previous active day; with
+    `groups` (a FROM item `g`: contact_id, source, signup_month), under the contact's
+    group there (`source` and `group_month`, for ActiveGroupDay: period_groups.py)."""
+    source, month, join = "''", "NULL::date", ""
+    if groups is not None:
+        source, month = "coalesce(g.source, '')", "g.signup_month"
+        join = f"LEFT JOIN {groups} ON g.contact_id = d.contact_id"
     return f"""
-SELECT workspace_id, 'active' AS basis, day AS cohort, previous AS month, '' AS source,
-       {sign}count(*) AS size, 0 AS active, 0 AS purchasing, 0::numeric AS revenue
+SELECT d.workspace_id, 'active' AS basis, d.day AS cohort, d.previous AS month,
+       {source} AS source, {sign}count(*) AS size, 0 AS active, 0 AS purchasing,
+       0::numeric AS revenue, {month} AS group_month
 FROM (
-    SELECT m.workspace_id, m.month + (i - 1) AS day,
+    SELECT m.contact_id, m.workspace_id, m.month + (i - 1) AS day,
            lag(m.month + (i - 1)) OVER (PARTITION BY m.contact_id ORDER BY m.month + (i - 1))
                AS previous
     FROM {months} m CROSS JOIN generate_series(1, 31) AS i
     WHERE {where} AND m.active_days & (1 << (i - 1)) <> 0
-) d
-GROUP BY 1, 3, 4
+) d {join}
+GROUP BY 1, 3, 4, 5, 10
 """
 
 
@@ -71,18 +91,43 @@ DO UPDATE SET contacts = a.contacts + EXCLUDED.contacts
 
 
 def tagged_apply(cursor: Any, rows: Sequence[Sequence[Any]]) -> None:
-    """Move AcquisitionDay and ActiveDay by tagged difference rows, which come in key
-    order (ORDER BY workspace, basis, cohort, month, source: NULLs last, as the keys)."""
+    """Move AcquisitionDay, ActiveDay and ActiveGroupDay by tagged difference rows
+    (workspace, basis, cohort, month, source, size, ..., group month); the acquisition
+    rows come in key order (ORDER BY workspace, basis, cohort, month, source: NULLs
+    last, as the keys), the active ones are summed over their groups here."""
     acquisition = [(r[0], r[2], r[3], r[4], r[5]) for r in rows if r[1] == "acquisition" and r[5]]
-    active = [(r[0], r[2], r[3], r[5]) for r in rows if r[1] == "active" and r[5]]
-    for sql, values in ((_ACQUISITION_APPLY, acquisition), (_ACTIVE_APPLY, active)):
+    active: dict[tuple, int] = {}
+    for r in rows:
+        if r[1] == "active":
+            active[(r[0], r[2], r[3])] = active.get((r[0], r[2], r[3]), 0) + int(r[5])
+    for sql, values in (
+        (_ACQUISITION_APPLY, acquisition),
+        (_ACTIVE_APPLY, in_key_order((*key, n) for key, n in active.items() if n)),
+    ):
         if values:
             cursor.execute(sql, [list(column) for column in zip(*values, strict=True)])
+    active_groups_apply(
+        cursor, [(r[0], r[4], r[9], r[2], r[3], int(r[5])) for r in rows if r[1] == "active"]
+    )
+
+
+def active_groups_regroup(
+    cursor: Any, contact_ids: Sequence[int], before: dict[int, tuple[str, Any]]
+) -> list[tuple]:
+    """Tagged rows (periods.py `active_contribution`) that move every active day of
+    the contacts whose group changed from the group `before` to the facts' now (read
+    from the months as they are)."""
+    changed = f"m.contact_id IN (SELECT contact_id FROM {CHANGED} c)"
+    old = f"(SELECT contact_id, old_source AS source, old_month AS signup_month FROM {CHANGED} c) g"
+    now = active_contribution("analytics_contactmonth", where=changed, groups=FACTS_GROUPS)
+    then = active_contribution("analytics_contactmonth", "-", where=changed, groups=old)
+    cursor.execute(f"{now} UNION ALL {then}", changed_params(contact_ids, before))
+    return [tuple(row) for row in cursor.fetchall()]
 
 
 # --- purchase days and orders ------------------------------------------------------------
 
-_PURCHASE_DAYS = """
+PURCHASE_DAYS = """
 SELECT contact_id, workspace_id, day,
        lag(day) OVER w AS previous_day, lag(day, 2) OVER w AS previous2_day,
        purchases, revenue
@@ -95,18 +140,19 @@ FROM (
 ) d
 WINDOW w AS (PARTITION BY contact_id ORDER BY day)
 """
-_PURCHASE_COLUMNS = "contact_id, workspace_id, day, previous_day, previous2_day, purchases, revenue"
+PURCHASE_COLUMNS = "contact_id, workspace_id, day, previous_day, previous2_day, purchases, revenue"
 
 # Replace some contacts' purchase days by what their events give now and return how
-# the order sums change (new rows minus replaced ones), in key order. One statement,
+# the order sums change (new rows minus replaced ones) by the contacts' groups in the
+# facts now (period_groups.py). One statement,
 # as the facts' refresh: the rows written and the change come from one reading.
 _REFRESH_SQL = f"""
-WITH fresh AS MATERIALIZED ({_PURCHASE_DAYS.format(events="e.contact_id = ANY(%(ids)s)")}),
+WITH fresh AS MATERIALIZED ({PURCHASE_DAYS.format(events="e.contact_id = ANY(%(ids)s)")}),
 old AS MATERIALIZED (
-    SELECT {_PURCHASE_COLUMNS} FROM analytics_purchaseday WHERE contact_id = ANY(%(ids)s)),
+    SELECT {PURCHASE_COLUMNS} FROM analytics_purchaseday WHERE contact_id = ANY(%(ids)s)),
 written AS (
-    INSERT INTO analytics_purchaseday AS p ({_PURCHASE_COLUMNS})
-    SELECT {_PURCHASE_COLUMNS} FROM fresh ORDER BY contact_id, day
+    INSERT INTO analytics_purchaseday AS p ({PURCHASE_COLUMNS})
+    SELECT {PURCHASE_COLUMNS} FROM fresh ORDER BY contact_id, day
     ON CONFLICT (contact_id, day, workspace_id) DO UPDATE SET
         previous_day = EXCLUDED.previous_day, previous2_day = EXCLUDED.previous2_day,
         purchases = EXCLUDED.purchases, revenue = EXCLUDED.revenue
@@ -118,15 +164,18 @@ gone AS (
     AND NOT EXISTS (SELECT 1 FROM fresh n WHERE n.contact_id = p.contact_id AND n.day = p.day)
 ),
 change AS (
-    SELECT workspace_id, day, previous_day, previous2_day, 1 AS orders, purchases, revenue
+    SELECT contact_id, workspace_id, day, previous_day, previous2_day, 1 AS orders, purchases,
+           revenue
     FROM fresh
     UNION ALL
-    SELECT workspace_id, day, previous_day, previous2_day, -1, -purchases, -revenue FROM old
+    SELECT contact_id, workspace_id, day, previous_day, previous2_day, -1, -purchases, -revenue
+    FROM old
 )
-SELECT workspace_id, day, previous_day, previous2_day, sum(orders), sum(purchases), sum(revenue)
-FROM change GROUP BY 1, 2, 3, 4
-HAVING (sum(orders), sum(purchases), sum(revenue)) <> (0, 0, 0)
-ORDER BY 1, 2, 3, 4
+SELECT c.workspace_id, c.day, c.previous_day, c.previous2_day, coalesce(g.source, ''),
+       g.signup_month, sum(c.orders), sum(c.purchases), sum(c.revenue)
+FROM change c LEFT JOIN analytics_customerfacts g ON g.contact_id = c.contact_id
+GROUP BY 1, 2, 3, 4, 5, 6
+HAVING (sum(c.orders), sum(c.purchases), sum(c.revenue)) <> (0, 0, 0)
 """
 
 _ORDERS_APPLY = """
@@ -139,7 +188,13 @@ ON CONFLICT (workspace_id, day, previous_day, previous2_day) DO UPDATE SET
     revenue = o.revenue + EXCLUDED.revenue
 """
 
-_ORDERS_SUM = """
+ORDER_GROUP_COLUMNS = (
+    "workspace_id, day, previous_day, previous2_day, source, signup_month, orders, purchases, "
+    "revenue"
+)
+ACTIVE_GROUP_COLUMNS = "workspace_id, source, signup_month, day, previous_day, contacts"
+
+ORDERS_SUM = """
 SELECT workspace_id, day, previous_day, previous2_day, {sign}count(*), {sign}sum(purchases),
        {sign}sum(revenue)
 FROM analytics_purchaseday WHERE {where}
@@ -147,51 +202,64 @@ GROUP BY 1, 2, 3, 4
 """
 
 
-def _orders_apply(cursor: Any, rows: Sequence[Sequence[Any]]) -> None:
-    if rows:
-        cursor.execute(_ORDERS_APPLY, [list(column) for column in zip(*rows, strict=True)])
+def orders_apply(cursor: Any, rows: Sequence[Sequence[Any]]) -> None:
+    """Move OrderDay and OrderGroupDay by (workspace, day, previous, previous but one,
+    source, month, orders, purchases, revenue) rows (period_groups.ORDER_ROWS)."""
+    rows = [(*r[:6], int(r[6]), int(r[7]), Decimal(r[8])) for r in rows]
+    whole: dict[tuple, list[Any]] = {}
+    for r in rows:
+        counts = whole.setdefault((r[0], r[1], r[2], r[3]), [0, 0, 0])
+        counts[:] = [counts[0] + r[6], counts[1] + r[7], counts[2] + r[8]]
+    summed = in_key_order((*key, *counts) for key, counts in whole.items() if any(counts))
+    if summed:
+        cursor.execute(_ORDERS_APPLY, [list(column) for column in zip(*summed, strict=True)])
+    order_groups_apply(cursor, rows)
 
 
-def purchase_days_refresh(cursor: Any, contact_ids: list[int]) -> None:
-    """Replace these contacts' purchase days and move the order sums by the change
-    (after the cohort cells: the shared rows are always taken in the same order)."""
+def purchase_days_refresh(
+    cursor: Any, contact_ids: list[int], regrouped: Sequence[Sequence[Any]] = ()
+) -> None:
+    """Replace these contacts' purchase days and move the order sums by the change and
+    by `regrouped` (period_groups.order_groups_regroup, read before), after the cohort
+    cells: the shared rows are always taken in the same order."""
     cursor.execute(_REFRESH_SQL, {"ids": contact_ids})
-    _orders_apply(cursor, cursor.fetchall())
+    orders_apply(cursor, [*regrouped, *cursor.fetchall()])
 
 
 def period_rollups_erase(cursor: Any, contact_id: int) -> None:
     """Take an erased contact out of the acquisition, active-day and order sums and
     delete its purchase days (before its facts and months are deleted)."""
     acquisition = acquisition_contribution("analytics_customerfacts", "-", "f.contact_id = %s")
-    active = active_contribution("analytics_contactmonth", "-", "m.contact_id = %s")
+    active = active_contribution(
+        "analytics_contactmonth", "-", "m.contact_id = %s", groups=FACTS_GROUPS
+    )
     cursor.execute(
-        f"SELECT * FROM ({acquisition} UNION ALL {active}) c ORDER BY 1, 2, 3, 4, 5",
+        f"SELECT * FROM (SELECT *, NULL::date FROM ({acquisition}) a UNION ALL {active}) c "
+        "ORDER BY 1, 2, 3, 4, 5",
         [contact_id, contact_id],
     )
     tagged_apply(cursor, cursor.fetchall())
-    cursor.execute(
-        _ORDERS_SUM.format(sign="-", where="contact_id = %s") + " ORDER BY 1, 2, 3, 4",
-        [contact_id],
-    )
-    _orders_apply(cursor, cursor.fetchall())
+    cursor.execute(order_rows_sql("p.contact_id = %s", sign="-"), [contact_id])
+    orders_apply(cursor, cursor.fetchall())
     cursor.execute("DELETE FROM analytics_purchaseday WHERE contact_id = %s", [contact_id])
 
 
 # --- rebuild ---------------------------------------------------------------------------
 
-# Active days from the events in one ordered pass: for the first event of each local
-# day, the day of the event before it is the previous active day.
-_ACTIVE_FROM_EVENTS = """
-SELECT workspace_id, day, previous, count(*)
+# Active days from the events in one ordered pass, by the contacts' groups
+# (period_groups.py): for the first event of each local day, the day of the event
+# before it is the previous active day.
+_ACTIVE_FROM_EVENTS = f"""
+SELECT d.workspace_id, coalesce(g.source, ''), g.signup_month, d.day, d.previous, count(*)
 FROM (
-    SELECT e.workspace_id, (e.occurred_at AT TIME ZONE w.time_zone)::date AS day,
+    SELECT e.contact_id, e.workspace_id, (e.occurred_at AT TIME ZONE w.time_zone)::date AS day,
            lag((e.occurred_at AT TIME ZONE w.time_zone)::date)
                OVER (PARTITION BY e.contact_id ORDER BY e.occurred_at) AS previous
     FROM contacts_event e JOIN workspaces_workspace w ON w.id = e.workspace_id
-    WHERE {where}
-) d
-WHERE previous IS DISTINCT FROM day
-GROUP BY 1, 2, 3
+    WHERE e.workspace_id = %(ws)s
+) d LEFT JOIN {CONTACT_GROUPS} ON g.contact_id = d.contact_id
+WHERE d.previous IS DISTINCT FROM d.day
+GROUP BY 1, 2, 3, 4, 5
 """
 
 
@@ -203,25 +271,38 @@ def purchase_days_rebuild(*, workspace_id: int) -> None:
         for table in ("purchaseday", "orderday"):
             cursor.execute(f"DELETE FROM analytics_{table} WHERE workspace_id = %s", params)
         cursor.execute(
-            f"INSERT INTO analytics_purchaseday ({_PURCHASE_COLUMNS}) "
-            + _PURCHASE_DAYS.format(events="e.workspace_id = %s"),
+            f"INSERT INTO analytics_purchaseday ({PURCHASE_COLUMNS}) "
+            + PURCHASE_DAYS.format(events="e.workspace_id = %s"),
             params,
         )
         cursor.execute(
             "INSERT INTO analytics_orderday (workspace_id, day, previous_day, previous2_day, "
-            "orders, purchases, revenue) " + _ORDERS_SUM.format(sign="", where="workspace_id = %s"),
+            "orders, purchases, revenue) " + ORDERS_SUM.format(sign="", where="workspace_id = %s"),
+            params,
+        )
+        cursor.execute("DELETE FROM analytics_ordergroupday WHERE workspace_id = %s", params)
+        cursor.execute(  # after the facts (the rebuild wrote them first)
+            f"INSERT INTO analytics_ordergroupday ({ORDER_GROUP_COLUMNS}) "
+            + order_rows_sql("p.workspace_id = %s"),
             params,
         )
 
 
 def active_days_rebuild(*, workspace_id: int) -> None:
-    """Recompute a workspace's active-day counts from its events alone."""
-    params = [workspace_id]
+    """Recompute a workspace's active-day counts from its events and contact rows
+    alone: by group, then the workspace's as their sums."""
+    params = {"ws": workspace_id}
     with connection.cursor() as cursor:
-        cursor.execute("DELETE FROM analytics_activeday WHERE workspace_id = %s", params)
+        for table in ("activeday", "activegroupday"):
+            cursor.execute(f"DELETE FROM analytics_{table} WHERE workspace_id = %(ws)s", params)
+        cursor.execute(
+            f"INSERT INTO analytics_activegroupday ({ACTIVE_GROUP_COLUMNS}) {_ACTIVE_FROM_EVENTS}",
+            params,
+        )
         cursor.execute(
             "INSERT INTO analytics_activeday (workspace_id, day, previous_day, contacts) "
-            + _ACTIVE_FROM_EVENTS.format(where="e.workspace_id = %s"),
+            "SELECT workspace_id, day, previous_day, sum(contacts) FROM analytics_activegroupday "
+            "WHERE workspace_id = %(ws)s GROUP BY 1, 2, 3",
             params,
         )
 
@@ -238,117 +319,3 @@ def acquisition_days_rebuild(*, workspace_id: int) -> None:
             + ") c",
             params,
         )
-
-
-# --- the drift check -------------------------------------------------------------------
-
-# Each sum against what it sums (rows written in the same transaction, so exact at any
-# moment): the expected rows, the stored rows, both (workspace, key..., counts...).
-_SUMS: dict[str, tuple[str, str, str]] = {
-    "analytics_orderday": (
-        _ORDERS_SUM.format(sign="", where="workspace_id = %(ws)s"),
-        "SELECT workspace_id, day, previous_day, previous2_day, orders::bigint, "
-        "purchases::bigint, revenue FROM analytics_orderday WHERE workspace_id = %(ws)s "
-        "AND (orders, purchases, revenue) <> (0, 0, 0)",
-        "workspace_id, day, previous_day, previous2_day, orders, purchases, revenue",
-    ),
-    "analytics_acquisitionday": (
-        "SELECT workspace_id, cohort AS signup_day, month AS first_purchase_day, source, "
-        "size AS contacts FROM ("
-        + acquisition_contribution("analytics_customerfacts", where="f.workspace_id = %(ws)s")
-        + ") c",
-        "SELECT workspace_id, signup_day, first_purchase_day, source::text, contacts::bigint "
-        "FROM analytics_acquisitionday WHERE workspace_id = %(ws)s AND contacts <> 0",
-        "workspace_id, signup_day, first_purchase_day, source, contacts",
-    ),
-    "analytics_activeday": (
-        "SELECT workspace_id, cohort AS day, month AS previous_day, size AS contacts FROM ("
-        + active_contribution("analytics_contactmonth", where="m.workspace_id = %(ws)s")
-        + ") c",
-        "SELECT workspace_id, day, previous_day, contacts::bigint FROM analytics_activeday "
-        "WHERE workspace_id = %(ws)s AND contacts <> 0",
-        "workspace_id, day, previous_day, contacts",
-    ),
-}
-
-
-_KEYS = {
-    "analytics_orderday": "day, previous_day, previous2_day",
-    "analytics_acquisitionday": "signup_day, first_purchase_day, source",
-    "analytics_activeday": "day, previous_day",
-}
-
-
-def period_sums_compare(*, workspace_id: int, every: bool = True) -> dict[str, tuple[int, int]]:
-    """Per sum table: (rows compared, rows differing) against the rows it sums. The
-    active days (every month row's days expanded) only when `every` (a check of all)."""
-    out = {}
-    with connection.cursor() as cursor:
-        for table, (expected, stored, _) in _SUMS.items():
-            keys = _KEYS[table]
-            if table == "analytics_activeday" and not every:
-                continue
-            cursor.execute(
-                f"WITH expected AS ({expected}), stored AS ({stored}), "
-                "differing AS ((SELECT * FROM expected EXCEPT SELECT * FROM stored) "
-                "UNION ALL (SELECT * FROM stored EXCEPT SELECT * FROM expected)) "
-                "SELECT (SELECT count(*) FROM expected), "
-                f"(SELECT count(*) FROM (SELECT DISTINCT {keys} FROM differing) d)",
-                {"ws": workspace_id},
-            )
-            checked, differing = cursor.fetchone()
-            out[table] = (int(checked), int(differing))
-    return out
-
-
-def period_sums_recompute(*, workspace_id: int) -> None:
-    """Write the sums again from the rows they sum. The caller holds the workspace's
-    rollups exclusively."""
-    with connection.cursor() as cursor:
-        for table, (expected, _, columns) in _SUMS.items():
-            cursor.execute(f"DELETE FROM {table} WHERE workspace_id = %(ws)s", {"ws": workspace_id})
-            cursor.execute(f"INSERT INTO {table} ({columns}) {expected}", {"ws": workspace_id})
-
-
-# A settled contact's purchase days against its events (the contacts among %(ids)s
-# with no mark: the engine refreshes a marked one).
-_PURCHASE_DAYS_COMPARE = f"""
-WITH settled AS (
-    SELECT c.id FROM contacts_contact c
-    WHERE c.workspace_id = %(ws)s AND c.id = ANY(%(ids)s)
-      AND NOT EXISTS (SELECT 1 FROM contacts_contactmark m
-                      WHERE m.contact_id = c.id AND m.workspace_id = %(ws)s)
-), fresh AS ({_PURCHASE_DAYS.format(events="e.contact_id IN (SELECT id FROM settled)")}),
-stored AS (
-    SELECT {_PURCHASE_COLUMNS} FROM analytics_purchaseday
-    WHERE workspace_id = %(ws)s AND contact_id IN (SELECT id FROM settled)),
-differing AS ((SELECT * FROM fresh EXCEPT SELECT * FROM stored)
-              UNION (SELECT * FROM stored EXCEPT SELECT * FROM fresh))
-SELECT (SELECT count(*) FROM (SELECT contact_id, day FROM fresh
-                              UNION SELECT contact_id, day FROM stored) k),
-       (SELECT count(*) FROM (SELECT DISTINCT contact_id, day FROM differing) d),
-       ARRAY(SELECT DISTINCT contact_id FROM differing ORDER BY 1)
-"""
-
-
-def purchase_days_compare(
-    *, workspace_id: int, contact_ids: Sequence[int]
-) -> tuple[int, int, list[int]]:
-    """Compare these contacts' purchase days with their events: (rows compared, rows
-    differing, the contacts that differ)."""
-    with connection.cursor() as cursor:
-        cursor.execute(_PURCHASE_DAYS_COMPARE, {"ws": workspace_id, "ids": sorted(contact_ids)})
-        checked, differing, contacts = cursor.fetchone()
-    return int(checked), int(differing), list(contacts)
-
-
-def purchase_days_orphans(*, workspace_id: int) -> list[int]:
-    """Contacts that are gone but still have purchase days."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT ARRAY(SELECT DISTINCT p.contact_id FROM analytics_purchaseday p "
-            "WHERE p.workspace_id = %s AND NOT EXISTS "
-            "(SELECT 1 FROM contacts_contact c WHERE c.id = p.contact_id) ORDER BY 1)",
-            [workspace_id],
-        )
-        return list(cursor.fetchone()[0])

@@ -206,7 +206,7 @@ def drift_check(
     sums: tuple[str, ...] = ("analytics_orderday", "analytics_acquisitionday")
     sums += ("analytics_activeday",)
     sums += ("analytics_staylength", "analytics_conversionday", "analytics_churncover")
-    sums += ("analytics_staygroupcount",)
+    sums += ("analytics_staygroupcount", "analytics_ordergroupday", "analytics_activegroupday")
 
     differing = sum(entry["differing"] for entry in tables.values())
     repaired = 0

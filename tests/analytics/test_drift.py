@@ -47,6 +47,8 @@ TABLES = [
     "analytics_conversionday",
     "analytics_churncover",
     "analytics_staygroupcount",
+    "analytics_ordergroupday",
+    "analytics_activegroupday",
 ]
 
 
@@ -146,7 +148,8 @@ def corrupt(ws: Workspace, contacts: list[Contact]) -> None:
             "(SELECT min(id) FROM analytics_purchaseday WHERE contact_id = %s)",
             [b],
         )
-        for table in ("acquisitionday", "activeday"):
+        # (the purchase day above leaves the orders by group differing too)
+        for table in ("acquisitionday", "activeday", "activegroupday"):
             cursor.execute(
                 f"UPDATE analytics_{table} SET contacts = contacts + 1 WHERE id = "
                 f"(SELECT min(id) FROM analytics_{table} WHERE workspace_id = %s)",

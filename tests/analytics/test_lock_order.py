@@ -37,7 +37,9 @@ ORDER = [
     "cohortcell",
     "acquisitionday",
     "activeday",
+    "activegroupday",
     "orderday",
+    "ordergroupday",
 ]
 _WRITE = re.compile(r"(?:INSERT INTO|UPDATE|DELETE FROM)\s+\"?analytics_(\w+?)\"?\s", re.I)
 
@@ -131,12 +133,12 @@ def test_every_writer_takes_the_shared_rows_in_one_order(ws: Any) -> None:
     seen["erasure"] = _shared_writes(queries.captured_queries)
 
     # each writer wrote what makes the order matter, in the one order
-    assert {"stageflowgroupday", "churncover", "staygroupcount", "cohortcell"} <= set(
-        seen["refresh"]
-    ), seen
+    refresh = {"stageflowgroupday", "churncover", "staygroupcount", "cohortcell"}
+    refresh |= {"activegroupday", "ordergroupday"}
+    assert refresh <= set(seen["refresh"]), seen
     assert {"stageflowday", "stageflowgroupday", "staylength"} <= set(seen["dispatch"]), seen
     assert {"stageflowday", "stageflowgroupday"} <= set(seen["take_out"]), seen
-    assert {"stageflowday", "stageflowgroupday", "cohortcell", "orderday"} <= set(
+    assert {"stageflowday", "stageflowgroupday", "cohortcell", "ordergroupday"} <= set(
         seen["erasure"]
     ), seen
     assert all(_in_order(writes) for writes in seen.values()), seen

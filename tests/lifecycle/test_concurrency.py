@@ -243,6 +243,14 @@ ROLLUPS = {
         "kind, source, signup_month, stage_id, open, next_stage_id, day, days, until, stays",
         "stays <> 0",
     ),
+    "analytics_ordergroupday": (
+        "day, previous_day, previous2_day, source, signup_month, orders, purchases, revenue",
+        "(orders, purchases, revenue) <> (0, 0, 0)",
+    ),
+    "analytics_activegroupday": (
+        "source, signup_month, day, previous_day, contacts",
+        "contacts <> 0",
+    ),
     "analytics_stay": ("contact_id, stage_id, transition_id, entered_at, left_at", "true"),
     "analytics_customerfacts": (
         "contact_id, signup_at, signup_month, source, first_purchase_at, first_purchase_month, "

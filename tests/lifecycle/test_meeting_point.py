@@ -116,7 +116,13 @@ def stage_of(contact: Contact) -> str:
 ROLLUPS = {
     "analytics_stageflowday": "day, from_stage_id, to_stage_id, moves",
     "analytics_stageflowgroupday": "day, from_stage_id, to_stage_id, source, signup_month, moves",
-    "analytics_staygroupcount": "kind, source, signup_month, stage_id, open, next_stage_id, day, days, until, stays",
+    "analytics_staygroupcount": (
+        "kind, source, signup_month, stage_id, open, next_stage_id, day, days, until, stays"
+    ),
+    "analytics_ordergroupday": (
+        "day, previous_day, previous2_day, source, signup_month, orders, purchases, revenue"
+    ),
+    "analytics_activegroupday": "source, signup_month, day, previous_day, contacts",
     "analytics_stay": "contact_id, stage_id, transition_id, entered_at, left_at",
     "analytics_customerfacts": "contact_id, source, first_purchase_at, orders, revenue",
     "analytics_contactmonth": "contact_id, month, events, purchases, revenue",
@@ -126,6 +132,8 @@ NOT_EMPTY = {
     "analytics_stageflowday": "moves <> 0",
     "analytics_stageflowgroupday": "moves <> 0",
     "analytics_staygroupcount": "stays <> 0",
+    "analytics_ordergroupday": "(orders, purchases, revenue) <> (0, 0, 0)",
+    "analytics_activegroupday": "contacts <> 0",
     "analytics_cohortcell": "(size, active, purchasing, revenue) <> (0, 0, 0, 0)",
 }
 
