@@ -95,6 +95,11 @@ class Stay(models.Model):
     # contact as a customer in the stage (after the day it began and the contact's
     # first purchase); none while the contact has not bought.
     cover_from = models.DateField(null=True, blank=True)
+    # The contact's group in its facts (rollups/stay_groups.py keeps it with the counts
+    # by group): a source or signup-month filter reads a percentile's bucket of stays
+    # from the partial indexes below, which carry it, without the facts.
+    source = models.CharField(max_length=200, default="", blank=True)
+    signup_month = models.DateField(null=True, blank=True)
 
     class Meta:
         constraints = [

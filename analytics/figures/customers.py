@@ -221,7 +221,7 @@ def customers_at(
     if use_rollups and days is not None and filters.segment is None:
         # a stay covers the start of day D from its cover_from to the day it ended (the
         # cover counts, or those by group for a source or signup-month filter)
-        cover = Counts.of("analytics_churncover", "cover", workspace, filters)
+        cover = Counts.of("analytics_churncover", "cover", filters)
         rows_sql, rows_params = cover.rows("stage_id, from_day, to_day, stays", workspace.pk)
         counts = ", ".join(
             "coalesce(sum(stays) FILTER (WHERE from_day <= %s AND (to_day IS NULL "

@@ -27,7 +27,7 @@ _DAYS = "extract(epoch FROM left_at - entered_at) / 86400"
 class Counts:
     """Where a figure's stay counts come from: the whole workspace's table (`table`,
     its rows of the workspace), or the counts by group of a source or signup-month
-    filter (`kind` rows of StayGroupCount), with the condition on `contact_id` that
+    filter (`kind` rows of StayGroupCount), with the condition on the stay rows that
     keeps the same contacts' stays when their exact values are read."""
 
     table: str
@@ -37,19 +37,16 @@ class Counts:
     kept_params: tuple[Any, ...] = ()
 
     @classmethod
-    def of(cls, table: str, kind: str, workspace: Workspace, filters: Filters) -> Counts:
+    def of(cls, table: str, kind: str, filters: Filters) -> Counts:
         if not filters:
             return cls(table)
         assert filters.segment is None, "a segment has no counts by group"
         where, params = filters.group_sql()
-        kept, kept_params = filters.contacts_sql(workspace)
+        # the stays carry their contact's group, as these rows count them
         return cls(
-            "analytics_staygroupcount",
-            f"AND kind = %s {where}",
-            (kind, *params),
-            kept,
-            tuple(kept_params),
-        )
+            "analytics_staygroupcount", f"AND kind = %s {where}", (kind, *params),
+            f"true {where}", tuple(params),
+        )  # fmt: skip
 
     def rows(self, columns: str, workspace_id: int) -> tuple[str, list[Any]]:
         """FROM-item SQL and parameters: the workspace's rows with `columns` (named as

@@ -190,7 +190,7 @@ def conversion(
             kept = filters.contacts_sql(workspace)
             found = conversion_of_kept(workspace.pk, (start, end), ids, kept)
         else:  # the first-entry counts, or by group
-            sums = Counts.of("analytics_conversionday", "conversion", workspace, filters)
+            sums = Counts.of("analytics_conversionday", "conversion", filters)
             found = conversion_from_days(workspace.pk, period, (start, end), ids, sums)
     else:
         found = _conversion_raw(workspace, filters, pairs, start, end)
@@ -264,7 +264,7 @@ def time_in_stage(
     elif filters.segment is not None:
         past, current = kept_stays(workspace, period, filters, now, HISTOGRAM)
     else:  # the same figures from the stay lengths, or by group (stage_lengths.py)
-        sums = Counts.of("analytics_staylength", "length", workspace, filters)
+        sums = Counts.of("analytics_staylength", "length", filters)
         past = ended_stays(workspace.pk, period, workspace.time_zone, HISTOGRAM, sums)
         current = open_stays(workspace.pk, workspace.time_zone, now, sums)
     out = []

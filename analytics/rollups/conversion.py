@@ -39,7 +39,7 @@ WHERE {where}
 # looked up per first entry on the path (a refresh writes a few contacts).
 STAY_COLUMNS = (
     "contact_id, workspace_id, stage_id, transition_id, entered_at, left_at, first_entry, "
-    "next_stage_id, converted_at, cover_from"
+    "next_stage_id, converted_at, cover_from, source, signup_month"
 )
 # The first local day at whose start a stay `t` (moves: its `at`) counts its contact as
 # a customer in the stage: after the day it began and the day of the contact's first
@@ -61,7 +61,7 @@ SELECT t.contact_id, t.workspace_id, t.to_stage_id AS stage_id, t.id AS transiti
            SELECT min(y.at) FROM lifecycle_stagetransition y
            WHERE y.contact_id = t.contact_id AND y.to_stage_id = p.next_stage_id
              AND y.at >= t.at) END AS converted_at,
-       {COVER_FROM} AS cover_from
+       {COVER_FROM} AS cover_from, coalesce(f.source, '') AS source, f.signup_month
 FROM (
     SELECT contact_id, workspace_id, to_stage_id, id, at,
            lead(at) OVER (PARTITION BY contact_id ORDER BY at, id) AS left_at,
@@ -116,7 +116,7 @@ def stays_rebuild_sql(workspace_id: int) -> tuple[str, list[Any]]:
 SELECT t.contact_id, t.workspace_id, t.to_stage_id, t.id, t.at, t.left_at, t.first_entry,
        CASE WHEN t.first_entry THEN p.next_stage_id END,
        CASE WHEN t.first_entry THEN {converted} END,
-       {COVER_FROM}
+       {COVER_FROM}, coalesce(f.source, ''), f.signup_month
 FROM (
     SELECT contact_id, workspace_id, to_stage_id, id, at,
            lead(at) OVER (PARTITION BY contact_id ORDER BY at, id) AS left_at,

@@ -237,11 +237,12 @@ WITH settled AS (
                       WHERE t.contact_id = c.id AND t.notified_at IS NULL)
 ), fresh AS (
     SELECT contact_id, stage_id, transition_id, entered_at, left_at, first_entry,
-           next_stage_id, converted_at, cover_from
+           next_stage_id, converted_at, cover_from, source, signup_month
     FROM ({stays_select_sql("contact_id IN (SELECT id FROM settled)")}) f
 ), stored AS (
     SELECT contact_id, stage_id, transition_id, entered_at, left_at, first_entry,
-           next_stage_id, converted_at, cover_from FROM analytics_stay
+           next_stage_id, converted_at, cover_from, source::text, signup_month
+    FROM analytics_stay
     WHERE workspace_id = %(ws)s AND contact_id IN (SELECT id FROM settled)
 ), differing AS ((SELECT * FROM fresh EXCEPT SELECT * FROM stored)
                  UNION (SELECT * FROM stored EXCEPT SELECT * FROM fresh))

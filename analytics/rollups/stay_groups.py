@@ -128,10 +128,19 @@ def stay_groups_regroup(
     stays = f"{CHANGED} c JOIN analytics_stay s ON s.contact_id = c.contact_id"
     now = stay_counts_sql(stays)
     then = stay_counts_sql(stays, sign="-", group="c.old_source, c.old_month")
-    cursor.execute(f"{now} UNION ALL {then}", changed_params(contact_ids, before))
+    params = changed_params(contact_ids, before)
+    cursor.execute(f"{now} UNION ALL {then}", params)
     change: dict[tuple, int] = {}
     for *key, n in cursor.fetchall():
         change[tuple(key)] = change.get(tuple(key), 0) + n
+    if change:  # the stays carry the group too (Stay.source, Stay.signup_month)
+        cursor.execute(
+            "UPDATE analytics_stay s SET source = coalesce(g.source, ''), "
+            f"signup_month = g.signup_month FROM {CHANGED} c "
+            "LEFT JOIN analytics_customerfacts g ON g.contact_id = c.contact_id "
+            "WHERE s.contact_id = c.contact_id",
+            params,
+        )
     return change
 
 

@@ -48,7 +48,7 @@ SNAPSHOTS = {
     ),
     "analytics_stay": (
         "contact_id, stage_id, transition_id, entered_at, left_at, first_entry, next_stage_id, "
-        "converted_at, cover_from",
+        "converted_at, cover_from, source, signup_month",
         "true",
     ),
     "analytics_customerfacts": (

@@ -251,7 +251,10 @@ ROLLUPS = {
         "source, signup_month, day, previous_day, contacts",
         "contacts <> 0",
     ),
-    "analytics_stay": ("contact_id, stage_id, transition_id, entered_at, left_at", "true"),
+    "analytics_stay": (
+        "contact_id, stage_id, transition_id, entered_at, left_at, source, signup_month",
+        "true",
+    ),
     "analytics_customerfacts": (
         "contact_id, signup_at, signup_month, source, first_purchase_at, first_purchase_month, "
         "last_purchase_at, orders, purchases, revenue",
