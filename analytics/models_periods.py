@@ -222,6 +222,10 @@ class StageFlowGroupDay(models.Model):
         )
 
 
+_STAY_COUNT_COLUMNS = ["stage", "open", "next_stage_id", "days", "until", "stays"]
+_ORDER_COLUMNS = ["previous_day", "previous2_day", "orders", "purchases", "revenue"]
+
+
 class StayGroupCount(models.Model):
     """The three stay counts (StayLength, ConversionDay, ChurnCover) by the stays'
     contacts' source and signup month (their facts): what time in stage, conversion
@@ -255,10 +259,18 @@ class StayGroupCount(models.Model):
                 nulls_distinct=False,
             ),
         ]
+        # A filter's rows of a period from the index alone (a source, or a signup month
+        # without one), not every day of the group's rows from the table.
         indexes = [
-            # a signup-month filter without a source
             models.Index(
-                fields=["workspace", "kind", "signup_month", "stage"], name="stay_group_month"
+                fields=["workspace", "kind", "source", "day"],
+                include=[*_STAY_COUNT_COLUMNS, "signup_month"],
+                name="stay_group_source_day",
+            ),
+            models.Index(
+                fields=["workspace", "kind", "signup_month", "day"],
+                include=[*_STAY_COUNT_COLUMNS, "source"],
+                name="stay_group_month_day",
             ),
         ]
 
@@ -292,8 +304,17 @@ class OrderGroupDay(models.Model):
                 nulls_distinct=False,
             ),
         ]
-        indexes = [
-            models.Index(fields=["workspace", "signup_month", "day"], name="order_group_month"),
+        indexes = [  # as StayGroupCount's
+            models.Index(
+                fields=["workspace", "source", "day"],
+                include=[*_ORDER_COLUMNS, "signup_month"],
+                name="order_group_source_day",
+            ),
+            models.Index(
+                fields=["workspace", "signup_month", "day"],
+                include=[*_ORDER_COLUMNS, "source"],
+                name="order_group_month_day",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -320,8 +341,17 @@ class ActiveGroupDay(models.Model):
                 nulls_distinct=False,
             ),
         ]
-        indexes = [
-            models.Index(fields=["workspace", "signup_month", "day"], name="active_group_month"),
+        indexes = [  # as StayGroupCount's
+            models.Index(
+                fields=["workspace", "source", "day"],
+                include=["previous_day", "contacts", "signup_month"],
+                name="active_group_source_day",
+            ),
+            models.Index(
+                fields=["workspace", "signup_month", "day"],
+                include=["previous_day", "contacts", "source"],
+                name="active_group_month_day",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -63,7 +63,7 @@ WITH fresh AS (
 ), old AS MATERIALIZED (
     SELECT s.workspace_id, s.stage_id, s.cover_from,
            (s.left_at AT TIME ZONE w.time_zone)::date AS to_day, {COVER_COUNTS} AS counts,
-           s.contact_id
+           s.source, s.signup_month
     FROM analytics_stay s
     JOIN workspaces_workspace w ON w.id = s.workspace_id
     JOIN fresh n ON n.id = s.id AND n.cover_from IS DISTINCT FROM s.cover_from
@@ -74,11 +74,9 @@ WITH fresh AS (
 )
 SELECT {COVER_KEY}, {GROUP_NOW}, 1 FROM written s
 JOIN workspaces_workspace w ON w.id = s.workspace_id
-LEFT JOIN analytics_customerfacts g ON g.contact_id = s.contact_id
 WHERE {COVER_COUNTS}
 UNION ALL
 SELECT s.workspace_id, s.stage_id, s.cover_from, s.to_day, {GROUP_NOW}, -1 FROM old s
-LEFT JOIN analytics_customerfacts g ON g.contact_id = s.contact_id
 WHERE s.counts
 """
 

@@ -8,13 +8,16 @@ ConversionDay, ChurnCover) and once more here under its contact's group in the f
 (source, signup month), or none without facts yet. `STAY_COUNTS` gives what some
 stays count in all of them, as tagged rows; the writers move the counts by what the
 stays they delete and write count (rollups/stages.py `stays_refresh`), and by what a
-changed `cover_from` counts (churn_cover.py), reading the group from the facts after
-the contacts' coverage locks, as the moves by group (flow_groups.py). The engine's
-facts refresh, which may change a contact's group, moves every count of those
-contacts' stays from the old group to the new one after the same locks and in the
-transaction that writes the facts (`stay_groups_regroup`), before it writes the
-stays' `cover_from` again. So the rows here are, at any moment, the stays' counts
-under their contacts' groups now (the drift check compares them)."""
+changed `cover_from` counts (churn_cover.py), each stay under the group it carries
+(written from the facts with the stay, after the contacts' coverage locks, as the
+moves by group: flow_groups.py). The engine's
+facts refresh, which may change a contact's group, writes the new group on those
+contacts' stays and moves every count of theirs from the old group to the new one,
+after the same locks and in the transaction that writes the facts
+(`stay_groups_regroup`), before it writes the stays' `cover_from` again. So the rows
+here are, at any moment, the stays' counts under their contacts' groups now (the drift
+check compares them with the stays; the stays' groups are compared with the facts by
+the stays' own check)."""
 
 from __future__ import annotations
 
@@ -23,13 +26,7 @@ from typing import Any
 
 from django.db import connection
 
-from analytics.rollups.conversion import CONVERSION_KEY, COVER_COUNTS, COVER_KEY
-
-# StayLength's key of a stay row `s` (joined to its workspace `w`): ended stays by the
-# local day they ended and the whole days they lasted, open ones by the day they began.
-LENGTH_KEY = """s.workspace_id, s.stage_id, s.left_at IS NULL AS open,
-    (coalesce(s.left_at, s.entered_at) AT TIME ZONE w.time_zone)::date AS day,
-    coalesce(floor(extract(epoch FROM s.left_at - s.entered_at) / 86400)::int, 0) AS days"""
+from analytics.rollups.conversion import COVER_COUNTS
 
 # The contacts among %(ids)s whose group in the facts now differs from the one before
 # (%(source)s, %(month)s: changed_params): (contact_id, old_source, old_month).
@@ -50,33 +47,30 @@ def changed_params(
     return {"ids": ids, "source": [g[0] for g in old], "month": [g[1] for g in old]}
 
 
-# A stay's group: its contact's facts `g` now.
-GROUP_NOW = "coalesce(g.source, ''), g.signup_month"
+# A stay's group: the one it carries (Stay.source, Stay.signup_month), written from its
+# contact's facts with the stay and kept with them by the regroup.
+GROUP_NOW = "s.source, s.signup_month"
 
-# What the stays `s` of `{stays}` (rows with contact_id and the stay columns) count, as
-# tagged rows: (kind, workspace, stage, open, next stage, day, days, until, source,
-# signup month, stays). `{group}` is their group (GROUP_NOW, or old columns).
+# What the stays `s` of `{stays}` (rows with the stay columns) count, as tagged rows:
+# (kind, workspace, stage, open, next stage, day, days, until, source, signup month,
+# stays), each stay read once. `{group}` is their group (GROUP_NOW, or old columns).
 _COUNTS = f"""
-SELECT 'length', {LENGTH_KEY.replace(" AS open,", " AS open, NULL::bigint,")}, NULL::date,
+SELECT k.kind, s.workspace_id, s.stage_id, k.open, k.next_stage_id, k.day, k.days, k.until,
        {{group}}, {{sign}}count(*)
 FROM {{stays}} JOIN workspaces_workspace w ON w.id = s.workspace_id
-LEFT JOIN analytics_customerfacts g ON g.contact_id = s.contact_id
-WHERE {{where}} GROUP BY 2, 3, 4, 5, 6, 7, 8, 9, 10
-UNION ALL
-SELECT 'conversion', {CONVERSION_KEY.replace("s.stage_id,", "s.stage_id, NULL::bool,")},
-       NULL::date, {{group}}, {{sign}}count(*)
-FROM {{stays}} JOIN workspaces_workspace w ON w.id = s.workspace_id
-LEFT JOIN analytics_customerfacts g ON g.contact_id = s.contact_id
-WHERE s.first_entry AND {{where}} GROUP BY 2, 3, 4, 5, 6, 7, 8, 9, 10
-UNION ALL
-SELECT 'cover', {
-    COVER_KEY.replace("s.stage_id,", "s.stage_id, NULL::bool, NULL::bigint,").replace(
-        " AS from_day,", " AS from_day, NULL::int,"
-    )
-}, {{group}}, {{sign}}count(*)
-FROM {{stays}} JOIN workspaces_workspace w ON w.id = s.workspace_id
-LEFT JOIN analytics_customerfacts g ON g.contact_id = s.contact_id
-WHERE {COVER_COUNTS} AND {{where}} GROUP BY 2, 3, 4, 5, 6, 7, 8, 9, 10
+CROSS JOIN LATERAL (VALUES
+    ('length', s.left_at IS NULL, NULL::bigint,
+     (coalesce(s.left_at, s.entered_at) AT TIME ZONE w.time_zone)::date,
+     coalesce(floor(extract(epoch FROM s.left_at - s.entered_at) / 86400)::int, 0),
+     NULL::date, true),
+    ('conversion', NULL::bool, s.next_stage_id, (s.entered_at AT TIME ZONE w.time_zone)::date,
+     floor(extract(epoch FROM s.converted_at - s.entered_at) / 86400)::int, NULL::date,
+     s.first_entry),
+    ('cover', NULL::bool, NULL::bigint, s.cover_from, NULL::int,
+     (s.left_at AT TIME ZONE w.time_zone)::date, {COVER_COUNTS})
+) AS k(kind, open, next_stage_id, day, days, until, counts)
+WHERE k.counts AND {{where}}
+GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10
 """
 
 
@@ -125,22 +119,21 @@ def stay_groups_regroup(
     differences for stay_groups_apply (which churn_cover_refresh applies with its own,
     so the table is written once, after the cover). The caller holds their coverage
     locks."""
+    params = changed_params(contact_ids, before)
+    cursor.execute(  # the group the stays carry first (Stay.source, Stay.signup_month)
+        "UPDATE analytics_stay s SET source = coalesce(g.source, ''), "
+        f"signup_month = g.signup_month FROM {CHANGED} c "
+        "LEFT JOIN analytics_customerfacts g ON g.contact_id = c.contact_id "
+        "WHERE s.contact_id = c.contact_id",
+        params,
+    )
     stays = f"{CHANGED} c JOIN analytics_stay s ON s.contact_id = c.contact_id"
     now = stay_counts_sql(stays)
     then = stay_counts_sql(stays, sign="-", group="c.old_source, c.old_month")
-    params = changed_params(contact_ids, before)
     cursor.execute(f"{now} UNION ALL {then}", params)
     change: dict[tuple, int] = {}
     for *key, n in cursor.fetchall():
         change[tuple(key)] = change.get(tuple(key), 0) + n
-    if change:  # the stays carry the group too (Stay.source, Stay.signup_month)
-        cursor.execute(
-            "UPDATE analytics_stay s SET source = coalesce(g.source, ''), "
-            f"signup_month = g.signup_month FROM {CHANGED} c "
-            "LEFT JOIN analytics_customerfacts g ON g.contact_id = c.contact_id "
-            "WHERE s.contact_id = c.contact_id",
-            params,
-        )
     return change
 
 
