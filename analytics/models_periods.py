@@ -113,6 +113,13 @@ class AcquisitionDay(models.Model):
                 nulls_distinct=False,
             ),
         ]
+        indexes = [  # a source filter's rows from the index alone
+            models.Index(
+                fields=["workspace", "source"],
+                include=["signup_day", "first_purchase_day", "contacts"],
+                name="acquisition_day_source",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.signup_day} {self.source}: {self.contacts}"
@@ -213,6 +220,18 @@ class StageFlowGroupDay(models.Model):
                 fields=["workspace", "day", "from_stage", "to_stage", "source", "signup_month"],
                 name="stage_flow_group_day_unique",
                 nulls_distinct=False,
+            ),
+        ]
+        indexes = [  # a filter's days from the index alone, as StayGroupCount's
+            models.Index(
+                fields=["workspace", "source", "day"],
+                include=["from_stage", "to_stage", "signup_month", "moves"],
+                name="flow_group_source_day",
+            ),
+            models.Index(
+                fields=["workspace", "signup_month", "day"],
+                include=["from_stage", "to_stage", "source", "moves"],
+                name="flow_group_month_day",
             ),
         ]
 

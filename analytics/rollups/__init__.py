@@ -236,7 +236,10 @@ REBUILT_TABLES = [
 
 _VACUUMED = [
     f"analytics_{name}"
-    for name in ("customerfacts", "staygroupcount", "ordergroupday", "activegroupday")
+    for name in (
+        *("customerfacts", "staygroupcount", "ordergroupday", "activegroupday"),
+        *("stageflowgroupday", "acquisitionday"),
+    )
 ]
 
 

@@ -36,6 +36,7 @@ from analytics.rollups.flow_groups import (
 )
 from analytics.rollups.replace import rows_replace
 from analytics.rollups.stay_groups import (
+    LENGTH_KEY,
     stay_counts_sql,
     stay_groups_apply,
     stay_groups_recompute,
@@ -74,13 +75,8 @@ def stage_rollups_apply(transitions: Sequence[StageTransition]) -> None:
     stays_refresh(contact_ids=contact_ids)
 
 
-# StayLength's key of a stay row `s` (joined to its workspace `w`): ended stays by the
-# local day they ended and the whole days they lasted, open ones by the day they began.
-_LENGTH_KEY = """s.workspace_id, s.stage_id, s.left_at IS NULL AS open,
-    (coalesce(s.left_at, s.entered_at) AT TIME ZONE w.time_zone)::date AS day,
-    coalesce(floor(extract(epoch FROM s.left_at - s.entered_at) / 86400)::int, 0) AS days"""
 _LENGTHS_OF = f"""
-SELECT {_LENGTH_KEY}, {{sign}}count(*) FROM {{stays}} s
+SELECT {LENGTH_KEY}, {{sign}}count(*) FROM {{stays}} s
 JOIN workspaces_workspace w ON w.id = s.workspace_id GROUP BY 1, 2, 3, 4, 5
 """
 _RETURNING = " RETURNING contact_id, workspace_id, stage_id, entered_at, left_at, first_entry, " + (

@@ -26,7 +26,7 @@ from typing import Any
 
 from django.db import connection
 
-from analytics.rollups.conversion import COVER_COUNTS
+from analytics.rollups.conversion import CONVERSION_KEY, COVER_COUNTS, COVER_KEY
 
 # The contacts among %(ids)s whose group in the facts now differs from the one before
 # (%(source)s, %(month)s: changed_params): (contact_id, old_source, old_month).
@@ -47,30 +47,40 @@ def changed_params(
     return {"ids": ids, "source": [g[0] for g in old], "month": [g[1] for g in old]}
 
 
+# StayLength's key of a stay row `s` (joined to its workspace `w`): ended stays by the
+# local day they ended and the whole days they lasted, open ones by the day they began.
+LENGTH_KEY = """s.workspace_id, s.stage_id, s.left_at IS NULL AS open,
+    (coalesce(s.left_at, s.entered_at) AT TIME ZONE w.time_zone)::date AS day,
+    coalesce(floor(extract(epoch FROM s.left_at - s.entered_at) / 86400)::int, 0) AS days"""
+
 # A stay's group: the one it carries (Stay.source, Stay.signup_month), written from its
 # contact's facts with the stay and kept with them by the regroup.
 GROUP_NOW = "s.source, s.signup_month"
 
 # What the stays `s` of `{stays}` (rows with the stay columns) count, as tagged rows:
 # (kind, workspace, stage, open, next stage, day, days, until, source, signup month,
-# stays), each stay read once. `{group}` is their group (GROUP_NOW, or old columns).
+# stays). `{group}` is their group (GROUP_NOW, or old columns). Three grouped passes:
+# measured at 1M faster than one pass unpivoting each stay into its three rows (15 s
+# against 29 s: the per-row VALUES evaluation costs more than reading the stays twice
+# more).
 _COUNTS = f"""
-SELECT k.kind, s.workspace_id, s.stage_id, k.open, k.next_stage_id, k.day, k.days, k.until,
+SELECT 'length', {LENGTH_KEY.replace(" AS open,", " AS open, NULL::bigint,")}, NULL::date,
        {{group}}, {{sign}}count(*)
 FROM {{stays}} JOIN workspaces_workspace w ON w.id = s.workspace_id
-CROSS JOIN LATERAL (VALUES
-    ('length', s.left_at IS NULL, NULL::bigint,
-     (coalesce(s.left_at, s.entered_at) AT TIME ZONE w.time_zone)::date,
-     coalesce(floor(extract(epoch FROM s.left_at - s.entered_at) / 86400)::int, 0),
-     NULL::date, true),
-    ('conversion', NULL::bool, s.next_stage_id, (s.entered_at AT TIME ZONE w.time_zone)::date,
-     floor(extract(epoch FROM s.converted_at - s.entered_at) / 86400)::int, NULL::date,
-     s.first_entry),
-    ('cover', NULL::bool, NULL::bigint, s.cover_from, NULL::int,
-     (s.left_at AT TIME ZONE w.time_zone)::date, {COVER_COUNTS})
-) AS k(kind, open, next_stage_id, day, days, until, counts)
-WHERE k.counts AND {{where}}
-GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10
+WHERE {{where}} GROUP BY 2, 3, 4, 5, 6, 7, 8, 9, 10
+UNION ALL
+SELECT 'conversion', {CONVERSION_KEY.replace("s.stage_id,", "s.stage_id, NULL::bool,")},
+       NULL::date, {{group}}, {{sign}}count(*)
+FROM {{stays}} JOIN workspaces_workspace w ON w.id = s.workspace_id
+WHERE s.first_entry AND {{where}} GROUP BY 2, 3, 4, 5, 6, 7, 8, 9, 10
+UNION ALL
+SELECT 'cover', {
+    COVER_KEY.replace("s.stage_id,", "s.stage_id, NULL::bool, NULL::bigint,").replace(
+        " AS from_day,", " AS from_day, NULL::int,"
+    )
+}, {{group}}, {{sign}}count(*)
+FROM {{stays}} JOIN workspaces_workspace w ON w.id = s.workspace_id
+WHERE {COVER_COUNTS} AND {{where}} GROUP BY 2, 3, 4, 5, 6, 7, 8, 9, 10
 """
 
 
