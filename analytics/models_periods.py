@@ -302,7 +302,7 @@ class OrderGroupDay(models.Model):
     orders of the contacts a source or signup-month filter keeps are sums over these
     rows (analytics/rollups/period_groups.py)."""
 
-    workspace = WorkspaceKey(Workspace, on_delete=models.CASCADE, related_name="+", db_index=False)
+    workspace = models.ForeignKey(Workspace, related_name="+", db_index=False, **_DERIVED)
     source = models.CharField(max_length=200, default="", blank=True)
     signup_month = models.DateField(null=True, blank=True)
     day = models.DateField()
@@ -345,7 +345,7 @@ class ActiveGroupDay(models.Model):
     contacts a source or signup-month filter keeps are sums over these rows
     (analytics/rollups/period_groups.py)."""
 
-    workspace = WorkspaceKey(Workspace, on_delete=models.CASCADE, related_name="+", db_index=False)
+    workspace = models.ForeignKey(Workspace, related_name="+", db_index=False, **_DERIVED)
     source = models.CharField(max_length=200, default="", blank=True)
     signup_month = models.DateField(null=True, blank=True)
     day = models.DateField()

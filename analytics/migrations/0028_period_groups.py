@@ -5,7 +5,6 @@ the new tables (config/tenant_keys.py). Run it before workers with this code sta
 (as every migration here): what workers of the code before refresh meanwhile is not
 in them until the drift check's repair or the nightly rebuild counts it."""
 
-import config.fields
 import django.db.models.deletion
 from django.db import migrations, models
 
@@ -59,9 +58,10 @@ class Migration(migrations.Migration):
                 ("contacts", models.IntegerField(default=0)),
                 (
                     "workspace",
-                    config.fields.WorkspaceKey(
+                    models.ForeignKey(
+                        db_constraint=False,
                         db_index=False,
-                        on_delete=django.db.models.deletion.CASCADE,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
                         related_name="+",
                         to="workspaces.workspace",
                     ),
@@ -101,9 +101,10 @@ class Migration(migrations.Migration):
                 ("revenue", models.DecimalField(decimal_places=2, default=0, max_digits=18)),
                 (
                     "workspace",
-                    config.fields.WorkspaceKey(
+                    models.ForeignKey(
+                        db_constraint=False,
                         db_index=False,
-                        on_delete=django.db.models.deletion.CASCADE,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
                         related_name="+",
                         to="workspaces.workspace",
                     ),
