@@ -211,9 +211,8 @@ def customers_at(
     use_rollups: bool = True,
 ) -> list[int]:
     """For each instant, the customers then: contacts whose first purchase was before
-    it and who were not in the churned stage at it (two scans: the facts, and the
-    churned stage's stays that cover any of the instants; unfiltered at local
-    midnights, the acquisition sums and the stays' cover counts instead)."""
+    it and not in the churned stage at it (the facts and the churned stage's stays; at
+    local midnights without a segment, the acquisition sums and the cover counts)."""
     bought = customers_before(workspace, instants, filters, use_rollups)
     if churned_id is None or not instants:
         return bought
@@ -223,11 +222,8 @@ def customers_at(
         # cover counts, or those by group for a source or signup-month filter)
         cover = Counts.of("analytics_churncover", "cover", filters)
         rows_sql, rows_params = cover.rows("stage_id, from_day, to_day, stays", workspace.pk)
-        counts = ", ".join(
-            "coalesce(sum(stays) FILTER (WHERE from_day <= %s AND (to_day IS NULL "
-            "OR to_day >= %s)), 0)"
-            for _ in days
-        )
+        covers = "from_day <= %s AND (to_day IS NULL OR to_day >= %s)"
+        counts = ", ".join(f"coalesce(sum(stays) FILTER (WHERE {covers}), 0)" for _ in days)
         row = fetch(
             f"SELECT {counts} FROM {rows_sql} "
             "WHERE stage_id = %s AND from_day <= %s AND (to_day IS NULL OR to_day >= %s)",
