@@ -39,7 +39,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from django.conf import settings
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -262,13 +262,28 @@ def wake(contact_ids: Sequence[int]) -> int:
         | Q(step__kind=StepKind.WAIT_FOR)
     )
     now = timezone.now()
-    return (
+    # Locked in id order first: the engine's refresh hook and the stage-change dispatch
+    # wake overlapping contacts at once, and an UPDATE takes its rows in whatever order
+    # its plan meets them (index or heap order), so two of them could each hold a row the
+    # other waits for. A worker that has claimed one of these rows is waited for: its
+    # step ran on what it saw before this news, and the wake after it still holds.
+    with transaction.atomic():  # the hooks' own transaction, or one of its own
+        return _wake_locked(watching, contact_ids, now)
+
+
+def _wake_locked(watching: Q, contact_ids: Sequence[int], now: dt.datetime) -> int:
+    locked = list(
         JourneyEnrolment.objects.filter(
             watching, contact_id__in=list(contact_ids), status__in=IN_JOURNEY, due_at__gt=now
         )
         .exclude(step__isnull=True, status="active")
-        .update(due_at=now)
+        .order_by("pk")
+        .select_for_update(of=("self",))
+        .values_list("pk", flat=True)
     )
+    if not locked:
+        return 0
+    return JourneyEnrolment.objects.filter(pk__in=locked).update(due_at=now)
 
 
 # --- scans ---------------------------------------------------------------------------
