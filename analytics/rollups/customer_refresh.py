@@ -29,7 +29,7 @@ from analytics.rollups.periods import (
     purchase_days_refresh,
     tagged_apply,
 )
-from analytics.rollups.stay_groups import stay_groups_regroup
+from analytics.rollups.stay_groups import regrouped_contacts, stay_groups_regroup
 
 # Replace some contacts' facts and months by what their contact rows and events give
 # now, and return how the cohort cells change: what the new rows contribute minus what
@@ -190,8 +190,11 @@ def customer_rollups_refresh(
         # stays' cover, the stay counts by group; then the cohort cells, the period
         # sums, the order sums.
         contacts_lock(cursor, ids)
-        flow_groups_regroup(cursor, ids, groups)
-        regrouped = stay_groups_regroup(cursor, ids, groups)  # read before the cover moves
+        moved = regrouped_contacts(cursor, ids, groups)  # most batches: none
+        regrouped = {}
+        if moved:
+            flow_groups_regroup(cursor, moved, groups)
+            regrouped = stay_groups_regroup(cursor, moved, groups)  # read before the cover moves
         churn_cover_refresh(cursor, ids, regrouped)  # the stays' cover, by the first purchases
         cells = [row[:9] for row in change if row[1] not in KINDS]
         if cells:
@@ -199,6 +202,7 @@ def customer_rollups_refresh(
         # then the period sums, in the same order always; the contacts whose group
         # changed moved to their new group (period_groups.py): their active days as
         # written now, their orders as counted before the purchase days are replaced
-        days_regrouped = active_groups_regroup(cursor, ids, groups)
+        days_regrouped = active_groups_regroup(cursor, moved, groups) if moved else []
         tagged_apply(cursor, [*change, *days_regrouped])
-        purchase_days_refresh(cursor, ids, order_groups_regroup(cursor, ids, groups))
+        orders_regrouped = order_groups_regroup(cursor, moved, groups) if moved else []
+        purchase_days_refresh(cursor, ids, orders_regrouped)

@@ -47,6 +47,15 @@ def changed_params(
     return {"ids": ids, "source": [g[0] for g in old], "month": [g[1] for g in old]}
 
 
+def regrouped_contacts(
+    cursor: Any, contact_ids: Sequence[int], before: dict[int, tuple[str, Any]]
+) -> list[int]:
+    """Of these contacts, those whose facts (just written) put them in another group
+    than `before`: the only ones the regroups below have anything to move for."""
+    cursor.execute(f"SELECT contact_id FROM {CHANGED} c", changed_params(contact_ids, before))
+    return [row[0] for row in cursor.fetchall()]
+
+
 # StayLength's key of a stay row `s` (joined to its workspace `w`): ended stays by the
 # local day they ended and the whole days they lasted, open ones by the day they began.
 LENGTH_KEY = """s.workspace_id, s.stage_id, s.left_at IS NULL AS open,
