@@ -69,7 +69,10 @@ def page(browser: Browser, live_server: Any) -> Iterator[Page]:
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     page.on("console", lambda msg: errors.append(msg.text) if _is_error(msg) else None)
-    page.set_default_timeout(15_000)
+    # Generous for a loaded 2-core CI machine (a full-page screenshot or a wait for
+    # network quiet took over 15 s there beside the engine's load tests); a page that
+    # never gets there still fails.
+    page.set_default_timeout(30_000)
     yield page
     context.close()
     assert not errors, f"the page logged errors: {errors}"
