@@ -33,7 +33,9 @@ def evaluate_marked(seconds: float = 5.0) -> int:
     total = 0
     while time.monotonic() < deadline:
         done = services.marked_contacts_evaluate(
-            limit=settings.LIFECYCLE_MARK_BATCH, after_urgent=dispatch
+            limit=settings.LIFECYCLE_MARK_BATCH,
+            urgent_limit=settings.LIFECYCLE_MARK_URGENT_BATCH,
+            after_urgent=dispatch,
         )
         total += done
         if done:

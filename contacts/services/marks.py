@@ -110,6 +110,8 @@ class MarkClaim:
     dated_since: dict[int, dt.datetime] = field(default_factory=dict)
     # Picked for urgent news (the rest of these contacts' pending marks came along).
     urgent: bool = False
+    # The oldest pending news had waited longer than the claim's `max_wait`.
+    overdue: bool = False
 
     @property
     def contact_ids(self) -> list[int]:
@@ -180,17 +182,22 @@ def _take(cursor: Any, workspace_id: int, token: uuid.UUID, limit: int, urgent: 
 
 
 def contact_marks_claim(
-    *, workspace_id: int, limit: int, max_wait: dt.timedelta | None = None
+    *,
+    workspace_id: int,
+    limit: int,
+    max_wait: dt.timedelta | None = None,
+    urgent_limit: int | None = None,
 ) -> MarkClaim | None:
     """Claim the pending marks of up to `limit` contacts of a workspace, skipping
     contacts that another claim holds (so one contact is evaluated by one worker at a
     time). Without `max_wait`, the oldest first. With it, the contacts with urgent
-    marks first, oldest first (`urgent` on the claim), and only when none is pending
-    the oldest of the rest; once the oldest pending mark has waited longer than
-    `max_wait`, urgent news takes at most half of `limit`, so that a caller filling
-    the rest with the oldest (the engine does) keeps the rest moving however much
-    urgent news comes in. None if another worker is claiming in this workspace right
-    now or nothing is pending. Commits at once."""
+    marks first, oldest first, up to `urgent_limit` (default `limit`; `urgent` on the
+    claim), and only when none is pending the oldest of the rest; once the oldest
+    pending mark has waited longer than `max_wait` (`overdue`), urgent news takes at
+    most half of that, so that a caller filling the rest with the oldest (the engine
+    does) keeps the rest moving however much urgent news comes in. None if another
+    worker is claiming in this workspace right now or nothing is pending. Commits at
+    once."""
     token = uuid.uuid4()
     with transaction.atomic(), connection.cursor() as cursor:
         # Claims of a workspace take turns, so each sees the others' committed claims
@@ -202,7 +209,7 @@ def contact_marks_claim(
         if not cursor.fetchone()[0]:
             return None
         rows: list[tuple[Any, ...]] = []
-        urgent = False
+        urgent = overdue = False
         if max_wait is not None:
             cursor.execute(
                 "SELECT marked_at < now() - %s * interval '1 second' FROM contacts_contactmark "
@@ -210,7 +217,8 @@ def contact_marks_claim(
                 [max_wait.total_seconds(), workspace_id],
             )
             row = cursor.fetchone()
-            share = limit // 2 if row is not None and row[0] else limit
+            overdue = row is not None and bool(row[0])
+            share = (urgent_limit or limit) // (2 if overdue else 1)
             if share:
                 rows = _take(cursor, workspace_id, token, share, "AND urgent")
                 urgent = bool(rows)
@@ -236,6 +244,7 @@ def contact_marks_claim(
         since=since,
         dated_since=dated_since,
         urgent=urgent,
+        overdue=overdue,
     )
 
 

@@ -34,6 +34,7 @@ logger = logging.getLogger(__name__)
 def marked_contacts_evaluate(
     *,
     limit: int = 2000,
+    urgent_limit: int | None = None,
     now: dt.datetime | None = None,
     after_urgent: Callable[[], object] | None = None,
 ) -> int:
@@ -42,12 +43,14 @@ def marked_contacts_evaluate(
 
     1. Give back claims older than the lease (a worker died holding them).
     2. For each workspace with pending marks (found by a skip scan, in random order):
-       claim the marks of up to `limit` of its contacts, those with urgent news first
-       (unless the oldest news has waited LIFECYCLE_MARK_MAX_WAIT_SECONDS), evaluated
-       and committed on their own (then `after_urgent` runs: the task hands their
-       moves to the journeys at once) before the batch is filled with the oldest of
-       the rest (a second claim); a workspace where another worker is claiming right
-       now is skipped.
+       claim the marks of its contacts with urgent news first, up to `urgent_limit`
+       (default `limit`; half of it once the oldest news has waited
+       LIFECYCLE_MARK_MAX_WAIT_SECONDS), evaluated and committed on their own (then
+       `after_urgent` runs: the task hands their moves to the journeys at once)
+       before the batch is filled with the oldest of the rest up to `limit` contacts
+       (a second claim; once the rest is overdue, at least as many as the urgent
+       ones); with nothing urgent, the oldest `limit`. A workspace where another
+       worker is claiming right now is skipped.
     3. Stages, one transaction: hold the claim (the contacts, then their marks),
        recompute the contacts' event summaries, evaluate their stages. Commit.
     4. Derived data, one transaction: hold the claim again, bring the contacts' stored
@@ -64,14 +67,18 @@ def marked_contacts_evaluate(
     max_wait = dt.timedelta(seconds=settings.LIFECYCLE_MARK_MAX_WAIT_SECONDS)
     total = 0
     for workspace_id in workspaces:
-        claim = contact_marks_claim(workspace_id=workspace_id, limit=limit, max_wait=max_wait)
+        claim = contact_marks_claim(
+            workspace_id=workspace_id, limit=limit, max_wait=max_wait, urgent_limit=urgent_limit
+        )
         if claim is None:
             continue
         done = _evaluate(claim, now)
         if claim.urgent and after_urgent is not None:
             after_urgent()
-        if claim.urgent and len(claim.sources) < limit:
-            rest = contact_marks_claim(workspace_id=workspace_id, limit=limit - len(claim.sources))
+        taken = len(claim.sources)
+        fill = max(limit - taken, taken if claim.overdue else 0)
+        if claim.urgent and fill > 0:
+            rest = contact_marks_claim(workspace_id=workspace_id, limit=fill)
             if rest is not None:
                 done += _evaluate(rest, now)
         total += done

@@ -253,6 +253,32 @@ def test_an_engine_pass_evaluates_urgent_news_first_then_fills_its_batch(ws):
     assert pending == {waiting[1].pk, waiting[2].pk}  # the batch filled with the oldest
 
 
+@pytest.mark.usefixtures("stages")
+def test_urgent_news_comes_in_bigger_batches_and_the_rest_in_short_ones(ws):
+    waiting = [ContactFactory.create(workspace=ws) for _ in range(3)]
+    hurried = [ContactFactory.create(workspace=ws) for _ in range(3)]
+    event_summaries_refresh(contact_ids=[c.pk for c in [*waiting, *hurried]])
+    sweep_now(workspace=ws)
+    ContactMark.objects.all().delete()
+    for contact in waiting:
+        _mark(contact, urgent=False, age=MINUTE / 2)
+    for contact in hurried:
+        _mark(contact, urgent=True)
+
+    # A burst of urgent news beyond the batch goes in one claim; no rest comes along.
+    assert marked_contacts_evaluate(limit=2, urgent_limit=4) == 3
+    pending = set(ContactMark.objects.values_list("contact_id", flat=True))
+    assert pending == {c.pk for c in waiting}
+
+    # Once the rest is overdue, urgent news takes half, and the rest at least as much.
+    ContactMark.objects.update(marked_at=timezone.now() - 3 * MINUTE)
+    for contact in hurried:
+        _mark(contact, urgent=True)
+    assert marked_contacts_evaluate(limit=2, urgent_limit=4) == 4
+    pending = set(ContactMark.objects.values_list("contact_id", flat=True))
+    assert pending == {waiting[2].pk, hurried[2].pk}
+
+
 def test_a_rule_on_data_events_may_change_makes_every_event_urgent(ws, stages, placed):
     customer, _ = placed
     # "VIP": customers with two purchases. It reads the contact's stage, which the
