@@ -187,6 +187,7 @@ def contact_marks_claim(
     limit: int,
     max_wait: dt.timedelta | None = None,
     urgent_limit: int | None = None,
+    urgent_only: bool = False,
 ) -> MarkClaim | None:
     """Claim the pending marks of up to `limit` contacts of a workspace, skipping
     contacts that another claim holds (so one contact is evaluated by one worker at a
@@ -195,9 +196,9 @@ def contact_marks_claim(
     claim), and only when none is pending the oldest of the rest; once the oldest
     pending mark has waited longer than `max_wait` (`overdue`), urgent news takes at
     most half of that, so that a caller filling the rest with the oldest (the engine
-    does) keeps the rest moving however much urgent news comes in. None if another
-    worker is claiming in this workspace right now or nothing is pending. Commits at
-    once."""
+    does) keeps the rest moving however much urgent news comes in. `urgent_only`:
+    up to `limit` contacts with urgent news, never the rest. None if another worker is
+    claiming in this workspace right now or nothing is pending. Commits at once."""
     token = uuid.uuid4()
     with transaction.atomic(), connection.cursor() as cursor:
         # Claims of a workspace take turns, so each sees the others' committed claims
@@ -210,7 +211,10 @@ def contact_marks_claim(
             return None
         rows: list[tuple[Any, ...]] = []
         urgent = overdue = False
-        if max_wait is not None:
+        if urgent_only:
+            rows = _take(cursor, workspace_id, token, limit, "AND urgent")
+            urgent = bool(rows)
+        elif max_wait is not None:
             cursor.execute(
                 "SELECT marked_at < now() - %s * interval '1 second' FROM contacts_contactmark "
                 "WHERE workspace_id = %s AND claimed_at IS NULL ORDER BY id LIMIT 1",
@@ -223,7 +227,7 @@ def contact_marks_claim(
                 rows = _take(cursor, workspace_id, token, share, "AND urgent")
                 urgent = bool(rows)
         # Nothing urgent (or every urgent mark picked was locked): the oldest.
-        if not rows:
+        if not rows and not urgent_only:
             rows = _take(cursor, workspace_id, token, limit, "")
     if not rows:
         return None

@@ -7,6 +7,7 @@ import datetime as dt
 import logging
 import random
 from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.db import transaction
@@ -45,11 +46,13 @@ def marked_contacts_evaluate(
     2. For each workspace with pending marks (found by a skip scan, in random order):
        claim the marks of its contacts with urgent news first, up to `urgent_limit`
        (default `limit`; half of it once the oldest news has waited
-       LIFECYCLE_MARK_MAX_WAIT_SECONDS), evaluated and committed on their own (then
+       LIFECYCLE_MARK_MAX_WAIT_SECONDS), their stages committed on their own (then
        `after_urgent` runs: the task hands their moves to the journeys at once)
        before the batch is filled with the oldest of the rest up to `limit` contacts
        (a second claim; once the rest is overdue, at least as many as the urgent
-       ones); with nothing urgent, the oldest `limit`. A workspace where another
+       ones); with nothing urgent, the oldest `limit`. Before each later step of the
+       pass (the rest's claim, each derived step), urgent news that came in meanwhile
+       is claimed and its stages committed first (`_Pass`). A workspace where another
        worker is claiming right now is skipped.
     3. Stages, one transaction: hold the claim (the contacts, then their marks),
        recompute the contacts' event summaries, evaluate their stages. Commit.
@@ -70,47 +73,111 @@ def marked_contacts_evaluate(
         claim = contact_marks_claim(
             workspace_id=workspace_id, limit=limit, max_wait=max_wait, urgent_limit=urgent_limit
         )
-        if claim is None:
-            continue
-        done = _evaluate(claim, now)
-        if claim.urgent and after_urgent is not None:
-            after_urgent()
-        taken = len(claim.sources)
-        fill = max(limit - taken, taken if claim.overdue else 0)
-        if claim.urgent and fill > 0:
-            rest = contact_marks_claim(workspace_id=workspace_id, limit=fill)
-            if rest is not None:
-                done += _evaluate(rest, now)
-        total += done
+        if claim is not None:
+            work = _Pass(now, urgent_limit or limit, after_urgent)
+            total += work.run(claim, limit)
     return total
 
 
-def _evaluate(claim: MarkClaim, now: dt.datetime | None) -> int:
-    try:
-        moved, replayed = _stages_step(claim, now)
-        _derived_step(claim)
-    except HookBusy as busy:
-        # A rebuild holds the rollups: the stages are written, the rest waits for
-        # the next claim of these contacts.
-        contact_marks_release(claim=claim)
+# Claims of urgent news placed between the steps of one pass, at most.
+MEANWHILE = 4
+
+
+@dataclass
+class _Pass:
+    """One workspace's pass: a claim's stages step, then (its stages committed, the
+    contacts visible where they belong) the rest of the batch and every derived step.
+    Urgent news that came in meanwhile is placed before each of those (up to
+    MEANWHILE claims a pass): it waits for the step a worker is on, not its batch."""
+
+    now: dt.datetime | None
+    urgent_limit: int
+    after_urgent: Callable[[], object] | None
+    owed: list[tuple[MarkClaim, int, int]] = field(default_factory=list)  # derived steps
+    meanwhile: int = 0
+
+    def run(self, claim: MarkClaim, limit: int) -> int:
+        done = 0
+        if claim.overdue:  # the rest has waited too long: it gets its half first
+            self.meanwhile = MEANWHILE
+        try:
+            self._place(claim)
+            if claim.urgent:
+                self._urgent_news()
+                taken = len(claim.sources)
+                fill = max(limit - taken, taken if claim.overdue else 0)
+                rest = None
+                if fill > 0:
+                    self._meanwhile()
+                    rest = contact_marks_claim(workspace_id=claim.workspace_id, limit=fill)
+                if rest is not None:
+                    self._place(rest)
+            while self.owed:
+                self._meanwhile()
+                done += self._derive(*self.owed.pop(0))
+        except BaseException:
+            for owed, _, _ in self.owed:
+                contact_marks_release(claim=owed)
+            raise
+        return done
+
+    def _place(self, claim: MarkClaim) -> None:
+        try:
+            moved, replayed = _stages_step(claim, self.now)
+        except HookBusy as busy:
+            _deferred(claim, busy)
+            return
+        except BaseException:
+            contact_marks_release(claim=claim)
+            raise
+        self.owed.append((claim, moved, replayed))
+
+    def _urgent_news(self) -> None:
+        """Hand the moves just written to the journeys (the task's dispatch)."""
+        if self.after_urgent is not None:
+            self.after_urgent()
+
+    def _meanwhile(self) -> None:
+        if self.meanwhile >= MEANWHILE or not self.owed:
+            return
+        workspace_id = self.owed[0][0].workspace_id
+        claim = contact_marks_claim(
+            workspace_id=workspace_id, limit=self.urgent_limit, urgent_only=True
+        )
+        if claim is not None:
+            self.meanwhile += 1
+            self._place(claim)
+            self._urgent_news()
+
+    def _derive(self, claim: MarkClaim, moved: int, replayed: int) -> int:
+        try:
+            _derived_step(claim)
+        except HookBusy as busy:
+            _deferred(claim, busy)
+            return 0
+        except BaseException:
+            contact_marks_release(claim=claim)
+            raise
         logger.info(
-            "lifecycle.marked_deferred workspace=%s contacts=%s reason=%s",
+            "lifecycle.marked_evaluated workspace=%s contacts=%s moved=%s replayed=%s",
             claim.workspace_id,
             len(claim.sources),
-            busy,
+            moved,
+            replayed,
         )
-        return 0
-    except BaseException:
-        contact_marks_release(claim=claim)
-        raise
+        return len(claim.sources)
+
+
+def _deferred(claim: MarkClaim, busy: HookBusy) -> None:
+    """A rebuild holds the rollups: what is written stays, the rest waits for the next
+    claim of these contacts."""
+    contact_marks_release(claim=claim)
     logger.info(
-        "lifecycle.marked_evaluated workspace=%s contacts=%s moved=%s replayed=%s",
+        "lifecycle.marked_deferred workspace=%s contacts=%s reason=%s",
         claim.workspace_id,
         len(claim.sources),
-        moved,
-        replayed,
+        busy,
     )
-    return len(claim.sources)
 
 
 def _stages_step(claim: MarkClaim, now: dt.datetime | None) -> tuple[int, int]:

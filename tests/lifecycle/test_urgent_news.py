@@ -254,6 +254,31 @@ def test_an_engine_pass_evaluates_urgent_news_first_then_fills_its_batch(ws):
 
 
 @pytest.mark.usefixtures("stages")
+def test_urgent_news_that_comes_in_during_a_pass_goes_before_the_rest_of_it(ws):
+    waiting = [ContactFactory.create(workspace=ws) for _ in range(2)]
+    buyers = [ContactFactory.create(workspace=ws, email=f"b{i}@example.com") for i in range(2)]
+    event_summaries_refresh(contact_ids=[c.pk for c in [*waiting, *buyers]])
+    sweep_now(workspace=ws)
+    ContactMark.objects.all().delete()
+    for contact in waiting:
+        _mark(contact, urgent=False, age=MINUTE / 2)
+    _send(ws, buyers[0].email, "purchase")
+    seen = []
+
+    def after_urgent() -> None:  # the task hands the moves to the journeys here
+        stages = [ContactStage.objects.get(contact=b).stage.key for b in buyers]
+        seen.append((stages, ContactMark.objects.filter(contact__in=waiting).count()))
+        if len(seen) == 1:  # the second buyer's purchase arrives as the pass goes on
+            _send(ws, buyers[1].email, "purchase")
+
+    assert marked_contacts_evaluate(limit=3, after_urgent=after_urgent) == 4
+    # Placed before the rest of the batch was claimed, and before any derived step.
+    assert seen[1] == (["customer", "customer"], 2)
+    assert seen[0][0][0] == "customer" and seen[0][0][1] != "customer"
+    assert not ContactMark.objects.exists()  # then everything else, in the same pass
+
+
+@pytest.mark.usefixtures("stages")
 def test_urgent_news_comes_in_bigger_batches_and_the_rest_in_short_ones(ws):
     waiting = [ContactFactory.create(workspace=ws) for _ in range(3)]
     hurried = [ContactFactory.create(workspace=ws) for _ in range(3)]
