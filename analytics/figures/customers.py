@@ -225,8 +225,7 @@ def customers_at(
         covers = "from_day <= %s AND (to_day IS NULL OR to_day >= %s)"
         counts = ", ".join(f"coalesce(sum(stays) FILTER (WHERE {covers}), 0)" for _ in days)
         row = fetch(
-            f"SELECT {counts} FROM {rows_sql} "
-            "WHERE stage_id = %s AND from_day <= %s AND (to_day IS NULL OR to_day >= %s)",
+            f"SELECT {counts} FROM {rows_sql} WHERE stage_id = %s AND {covers}",
             [*(d for day in days for d in (day, day)), *rows_params, churned_id, max(days),
              min(days)],
         )[0]  # fmt: skip
