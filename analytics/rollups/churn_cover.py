@@ -19,6 +19,7 @@ from typing import Any
 from django.db import connection
 
 from analytics.rollups.conversion import COVER_COUNTS, COVER_FROM, COVER_KEY
+from analytics.rollups.replace import sums_replace
 from analytics.rollups.stay_groups import GROUP_NOW, stay_groups_apply
 
 _LOCK_SPACE = 7204  # advisory-lock namespace: a contact's stay coverage
@@ -130,11 +131,12 @@ def churn_cover_compare(*, workspace_id: int) -> tuple[int, int]:
 def churn_cover_recompute(*, workspace_id: int) -> None:
     """Count the stays again. The caller holds the workspace's rollups exclusively."""
     with connection.cursor() as cursor:
-        cursor.execute(
-            "DELETE FROM analytics_churncover WHERE workspace_id = %(ws)s", {"ws": workspace_id}
-        )
-        cursor.execute(
-            "INSERT INTO analytics_churncover (workspace_id, stage_id, from_day, to_day, stays) "
-            + _EXPECTED,
-            {"ws": workspace_id},
+        sums_replace(
+            cursor,
+            table="analytics_churncover",
+            columns=["workspace_id", "stage_id", "from_day", "to_day", "stays"],
+            select=_EXPECTED,
+            params={"ws": workspace_id},
+            workspace_id=workspace_id,
+            counted="stays <> 0",
         )

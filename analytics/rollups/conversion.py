@@ -17,6 +17,8 @@ from typing import Any
 
 from django.db import connection
 
+from analytics.rollups.replace import sums_replace
+
 # (stage_id, next_stage_id) of every stage of the workspaces `{where}` keeps: the next
 # stage on the funnel path, none for the last one and for a stage off the path.
 PATH_SQL = """
@@ -198,11 +200,12 @@ def conversion_days_recompute(*, workspace_id: int) -> None:
     """Count the first entries again. The caller holds the workspace's rollups
     exclusively."""
     with connection.cursor() as cursor:
-        cursor.execute(
-            "DELETE FROM analytics_conversionday WHERE workspace_id = %(ws)s", {"ws": workspace_id}
-        )
-        cursor.execute(
-            "INSERT INTO analytics_conversionday (workspace_id, stage_id, next_stage_id, day, "
-            "days, contacts) " + _CONVERSION_EXPECTED,
-            {"ws": workspace_id},
+        sums_replace(
+            cursor,
+            table="analytics_conversionday",
+            columns=["workspace_id", "stage_id", "next_stage_id", "day", "days", "contacts"],
+            select=_CONVERSION_EXPECTED,
+            params={"ws": workspace_id},
+            workspace_id=workspace_id,
+            counted="contacts <> 0",
         )

@@ -33,6 +33,7 @@ from typing import Any
 from django.db import connection
 
 from analytics.rollups.churn_cover import contacts_lock
+from analytics.rollups.replace import sums_replace
 from analytics.rollups.stay_groups import CHANGED, changed_params
 from lifecycle.hooks import RemovedMove
 
@@ -165,6 +166,17 @@ def flow_groups_recompute(*, workspace_id: int, days: list | None = None) -> Non
     day_filter = "" if days is None else "AND day = ANY(%(days)s::date[])"
     params = {"ws": workspace_id, "days": days}
     with connection.cursor() as cursor:
+        if days is None:  # every day: written only when they differ (the nightly rebuild)
+            sums_replace(
+                cursor,
+                table="analytics_stageflowgroupday",
+                columns=[*_KEY.split(", "), "moves"],
+                select=_expected(None),
+                params=params,
+                workspace_id=workspace_id,
+                counted="moves <> 0",
+            )
+            return
         cursor.execute(
             f"DELETE FROM analytics_stageflowgroupday WHERE workspace_id = %(ws)s {day_filter}",
             params,

@@ -31,6 +31,7 @@ from analytics.rollups.period_groups import (
     order_groups_apply,
     order_rows_sql,
 )
+from analytics.rollups.replace import sums_replace
 from analytics.rollups.stay_groups import CHANGED, changed_params
 
 KINDS = ("acquisition", "active")
@@ -280,11 +281,14 @@ def purchase_days_rebuild(*, workspace_id: int) -> None:
             "orders, purchases, revenue) " + ORDERS_SUM.format(sign="", where="workspace_id = %s"),
             params,
         )
-        cursor.execute("DELETE FROM analytics_ordergroupday WHERE workspace_id = %s", params)
-        cursor.execute(  # after the facts (the rebuild wrote them first)
-            f"INSERT INTO analytics_ordergroupday ({ORDER_GROUP_COLUMNS}) "
-            + order_rows_sql("p.workspace_id = %s"),
-            params,
+        sums_replace(  # after the facts (the rebuild wrote them first)
+            cursor,
+            table="analytics_ordergroupday",
+            columns=ORDER_GROUP_COLUMNS.split(", "),
+            select=order_rows_sql("p.workspace_id = %s"),
+            params=params,
+            workspace_id=workspace_id,
+            counted="(orders, purchases, revenue) <> (0, 0, 0)",
         )
 
 
@@ -293,12 +297,16 @@ def active_days_rebuild(*, workspace_id: int) -> None:
     alone: by group, then the workspace's as their sums."""
     params = {"ws": workspace_id}
     with connection.cursor() as cursor:
-        for table in ("activeday", "activegroupday"):
-            cursor.execute(f"DELETE FROM analytics_{table} WHERE workspace_id = %(ws)s", params)
-        cursor.execute(
-            f"INSERT INTO analytics_activegroupday ({ACTIVE_GROUP_COLUMNS}) {_ACTIVE_FROM_EVENTS}",
-            params,
+        sums_replace(
+            cursor,
+            table="analytics_activegroupday",
+            columns=ACTIVE_GROUP_COLUMNS.split(", "),
+            select=_ACTIVE_FROM_EVENTS,
+            params=params,
+            workspace_id=workspace_id,
+            counted="contacts <> 0",
         )
+        cursor.execute("DELETE FROM analytics_activeday WHERE workspace_id = %(ws)s", params)
         cursor.execute(
             "INSERT INTO analytics_activeday (workspace_id, day, previous_day, contacts) "
             "SELECT workspace_id, day, previous_day, sum(contacts) FROM analytics_activegroupday "

@@ -34,7 +34,7 @@ from analytics.rollups.flow_groups import (
     flow_groups_recompute,
     flow_groups_take_out,
 )
-from analytics.rollups.replace import rows_replace
+from analytics.rollups.replace import rows_replace, sums_replace
 from analytics.rollups.stay_groups import (
     LENGTH_KEY,
     stay_counts_sql,
@@ -355,11 +355,12 @@ def stay_lengths_compare(*, workspace_id: int) -> tuple[int, int]:
 def stay_lengths_recompute(*, workspace_id: int) -> None:
     """Count the stays again. The caller holds the workspace's rollups exclusively."""
     with connection.cursor() as cursor:
-        cursor.execute(
-            "DELETE FROM analytics_staylength WHERE workspace_id = %(ws)s", {"ws": workspace_id}
-        )
-        cursor.execute(
-            "INSERT INTO analytics_staylength (workspace_id, stage_id, open, day, days, stays) "
-            + _LENGTHS_EXPECTED,
-            {"ws": workspace_id},
+        sums_replace(
+            cursor,
+            table="analytics_staylength",
+            columns=["workspace_id", "stage_id", "open", "day", "days", "stays"],
+            select=_LENGTHS_EXPECTED,
+            params={"ws": workspace_id},
+            workspace_id=workspace_id,
+            counted="stays <> 0",
         )

@@ -27,6 +27,7 @@ from typing import Any
 from django.db import connection
 
 from analytics.rollups.conversion import CONVERSION_KEY, COVER_COUNTS, COVER_KEY
+from analytics.rollups.replace import sums_replace
 
 # The contacts among %(ids)s whose group in the facts now differs from the one before
 # (%(source)s, %(month)s: changed_params): (contact_id, old_source, old_month).
@@ -186,10 +187,12 @@ def stay_groups_recompute(*, workspace_id: int) -> None:
     """Count the stays again under their groups (after the facts). The caller holds
     the workspace's rollups exclusively."""
     with connection.cursor() as cursor:
-        cursor.execute(
-            "DELETE FROM analytics_staygroupcount WHERE workspace_id = %(ws)s", {"ws": workspace_id}
-        )
-        cursor.execute(
-            f"INSERT INTO analytics_staygroupcount ({_KEY}, stays) {_EXPECTED}",
-            {"ws": workspace_id},
+        sums_replace(
+            cursor,
+            table="analytics_staygroupcount",
+            columns=[*_KEY.split(", "), "stays"],
+            select=_EXPECTED,
+            params={"ws": workspace_id},
+            workspace_id=workspace_id,
+            counted="stays <> 0",
         )
