@@ -115,7 +115,13 @@ class SurveyResponse(models.Model):
             ),
         ]
         indexes = [
-            models.Index(fields=["workspace", "survey", "answered_at"]),
+            # With what the overview's NPS and CSAT cards count for a contact filter
+            # (analytics/figures/survey_sources.py raw_totals), read from the index.
+            models.Index(
+                fields=["workspace", "survey", "answered_at"],
+                include=["contact", "score", "is_bot"],
+                name="survey_response_answered",
+            ),
             models.Index(fields=["workspace", "contact", "answered_at"]),
             models.Index(
                 fields=["workspace", "last_tap_at"],
