@@ -51,10 +51,9 @@ COVER_FROM = """CASE WHEN f.first_purchase_at IS NOT NULL THEN greatest(
     (f.first_purchase_at AT TIME ZONE w.time_zone)::date) + 1 END"""
 # ChurnCover's key (churn_cover.py) of stay rows `s` (joined to their workspace `w`), for those that
 # count for at least one day.
-COVER_KEY = """s.workspace_id, s.stage_id, s.cover_from AS from_day,
-    (s.left_at AT TIME ZONE w.time_zone)::date AS to_day"""
-COVER_COUNTS = """s.cover_from IS NOT NULL
-    AND (s.left_at IS NULL OR s.cover_from <= (s.left_at AT TIME ZONE w.time_zone)::date)"""
+COVER_TO = "(s.left_at AT TIME ZONE w.time_zone)::date"
+COVER_KEY = f"s.workspace_id, s.stage_id, s.cover_from AS from_day, {COVER_TO} AS to_day"
+COVER_COUNTS = f"s.cover_from IS NOT NULL AND (s.left_at IS NULL OR s.cover_from <= {COVER_TO})"
 STAYS_SELECT = f"""
 SELECT t.contact_id, t.workspace_id, t.to_stage_id AS stage_id, t.id AS transition_id,
        t.at AS entered_at, t.left_at, t.first_entry,
@@ -146,9 +145,12 @@ LEFT JOIN unnest(%s::bigint[], %s::bigint[]) AS p(stage_id, next_stage_id)
 
 
 # ConversionDay's key of stay rows `s` (joined to their workspace `w`).
-CONVERSION_KEY = """s.workspace_id, s.stage_id, s.next_stage_id,
-    (s.entered_at AT TIME ZONE w.time_zone)::date AS day,
-    floor(extract(epoch FROM s.converted_at - s.entered_at) / 86400)::int AS days"""
+CONVERSION_DAY = "(s.entered_at AT TIME ZONE w.time_zone)::date"
+CONVERSION_DAYS = "floor(extract(epoch FROM s.converted_at - s.entered_at) / 86400)::int"
+CONVERSION_KEY = (
+    f"s.workspace_id, s.stage_id, s.next_stage_id, {CONVERSION_DAY} AS day, "
+    f"{CONVERSION_DAYS} AS days"
+)
 
 CONVERSION_APPLY = """
 INSERT INTO analytics_conversionday AS c (workspace_id, stage_id, next_stage_id, day, days,

@@ -26,7 +26,7 @@ from typing import Any
 
 from django.db import connection
 
-from analytics.rollups.conversion import CONVERSION_KEY, COVER_COUNTS, COVER_KEY
+from analytics.rollups.conversion import CONVERSION_DAY, CONVERSION_DAYS, COVER_COUNTS, COVER_TO
 from analytics.rollups.replace import sums_replace
 
 # The contacts among %(ids)s whose group in the facts now differs from the one before
@@ -59,9 +59,12 @@ def regrouped_contacts(
 
 # StayLength's key of a stay row `s` (joined to its workspace `w`): ended stays by the
 # local day they ended and the whole days they lasted, open ones by the day they began.
-LENGTH_KEY = """s.workspace_id, s.stage_id, s.left_at IS NULL AS open,
-    (coalesce(s.left_at, s.entered_at) AT TIME ZONE w.time_zone)::date AS day,
-    coalesce(floor(extract(epoch FROM s.left_at - s.entered_at) / 86400)::int, 0) AS days"""
+LENGTH_DAY = "(coalesce(s.left_at, s.entered_at) AT TIME ZONE w.time_zone)::date"
+LENGTH_DAYS = "coalesce(floor(extract(epoch FROM s.left_at - s.entered_at) / 86400)::int, 0)"
+LENGTH_KEY = (
+    f"s.workspace_id, s.stage_id, s.left_at IS NULL AS open, {LENGTH_DAY} AS day, "
+    f"{LENGTH_DAYS} AS days"
+)
 
 # A stay's group: the one it carries (Stay.source, Stay.signup_month), written from its
 # contact's facts with the stay and kept with them by the regroup.
@@ -74,21 +77,18 @@ GROUP_NOW = "s.source, s.signup_month"
 # against 29 s: the per-row VALUES evaluation costs more than reading the stays twice
 # more).
 _COUNTS = f"""
-SELECT 'length', {LENGTH_KEY.replace(" AS open,", " AS open, NULL::bigint,")}, NULL::date,
-       {{group}}, {{sign}}count(*)
+SELECT 'length', s.workspace_id, s.stage_id, s.left_at IS NULL, NULL::bigint, {LENGTH_DAY},
+       {LENGTH_DAYS}, NULL::date, {{group}}, {{sign}}count(*)
 FROM {{stays}} JOIN workspaces_workspace w ON w.id = s.workspace_id
 WHERE {{where}} GROUP BY 2, 3, 4, 5, 6, 7, 8, 9, 10
 UNION ALL
-SELECT 'conversion', {CONVERSION_KEY.replace("s.stage_id,", "s.stage_id, NULL::bool,")},
-       NULL::date, {{group}}, {{sign}}count(*)
+SELECT 'conversion', s.workspace_id, s.stage_id, NULL::bool, s.next_stage_id, {CONVERSION_DAY},
+       {CONVERSION_DAYS}, NULL::date, {{group}}, {{sign}}count(*)
 FROM {{stays}} JOIN workspaces_workspace w ON w.id = s.workspace_id
 WHERE s.first_entry AND {{where}} GROUP BY 2, 3, 4, 5, 6, 7, 8, 9, 10
 UNION ALL
-SELECT 'cover', {
-    COVER_KEY.replace("s.stage_id,", "s.stage_id, NULL::bool, NULL::bigint,").replace(
-        " AS from_day,", " AS from_day, NULL::int,"
-    )
-}, {{group}}, {{sign}}count(*)
+SELECT 'cover', s.workspace_id, s.stage_id, NULL::bool, NULL::bigint, s.cover_from, NULL::int,
+       {COVER_TO}, {{group}}, {{sign}}count(*)
 FROM {{stays}} JOIN workspaces_workspace w ON w.id = s.workspace_id
 WHERE {COVER_COUNTS} AND {{where}} GROUP BY 2, 3, 4, 5, 6, 7, 8, 9, 10
 """
