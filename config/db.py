@@ -16,6 +16,25 @@ logger = logging.getLogger(__name__)
 
 
 @contextmanager
+def local_settings(cursor: Any, **values: str) -> Iterator[None]:
+    """PostgreSQL settings (planner costs, work_mem) for the statements inside, put
+    back after them: SET LOCAL would outlive them to the end of a caller's transaction.
+    For use inside `transaction.atomic()`: an error leaves the block, whose rollback
+    (of the transaction or its savepoint) puts them back."""
+    names = list(values)
+    cursor.execute(f"SELECT {', '.join('current_setting(%s)' for _ in names)}", names)
+    before = dict(zip(names, cursor.fetchone(), strict=True))
+    _set_local(cursor, values)
+    yield
+    _set_local(cursor, before)
+
+
+def _set_local(cursor: Any, values: Mapping[str, str]) -> None:
+    pairs = [v for item in values.items() for v in item]
+    cursor.execute(f"SELECT {', '.join('set_config(%s, %s, true)' for _ in values)}", pairs)
+
+
+@contextmanager
 def bound_cursor() -> Iterator[psycopg.Cursor]:
     """A psycopg cursor on Django's connection (so inside its transactions) that sends
     parameters separately from the SQL. Django's own cursors interpolate parameters

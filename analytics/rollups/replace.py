@@ -23,12 +23,13 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
+from config.db import local_settings
+
 logger = logging.getLogger(__name__)
 
 # In the session's own schema: a DROP never reaches a table of that name elsewhere.
 _FRESH = "pg_temp.rollup_fresh"
-# For the one statement that compares stored sums with fresh ones (in the rebuild's
-# transaction; the setting goes back after it).
+# For the one statement that compares stored sums with fresh ones.
 _COMPARE_WORK_MEM = "256MB"
 
 
@@ -129,14 +130,10 @@ def _same(cursor: Any, table: str, names: str, counted: str, workspace_id: int) 
     without its stored equal (the same multiset). Hashed in memory: sorted on disk, the
     compare took 4x as long at 1M contacts."""
     stored = f"SELECT {names} FROM {table} WHERE workspace_id = %s AND {counted}"
-    cursor.execute("SELECT current_setting('work_mem')")
-    work_mem = cursor.fetchone()[0]
-    cursor.execute("SELECT set_config('work_mem', %s, true)", [_COMPARE_WORK_MEM])
-    cursor.execute(
-        f"SELECT (SELECT count(*) FROM {_FRESH}) = (SELECT count(*) FROM ({stored}) s) "
-        f"AND NOT EXISTS (SELECT {names} FROM {_FRESH} EXCEPT ALL {stored})",
-        [workspace_id, workspace_id],
-    )
-    same = bool(cursor.fetchone()[0])
-    cursor.execute("SELECT set_config('work_mem', %s, true)", [work_mem])
-    return same
+    with local_settings(cursor, work_mem=_COMPARE_WORK_MEM):
+        cursor.execute(
+            f"SELECT (SELECT count(*) FROM {_FRESH}) = (SELECT count(*) FROM ({stored}) s) "
+            f"AND NOT EXISTS (SELECT {names} FROM {_FRESH} EXCEPT ALL {stored})",
+            [workspace_id, workspace_id],
+        )
+        return bool(cursor.fetchone()[0])

@@ -47,6 +47,7 @@ from campaigns.broadcasts.audience import Audience, audience_contacts, split_cou
 from campaigns.models import Broadcast, BroadcastVariant, ScheduleKind
 from campaigns.send_time import CHUNK as BEST_CHUNK
 from campaigns.send_time import send_times_for, workspace_prior
+from config.db import local_settings
 from contacts.zones import contact_zone, local_instant, zone_info
 
 AUDIENCE_TABLE = "broadcast_plan_audience"
@@ -163,20 +164,9 @@ def _bulk_settings(cursor: Any) -> Iterator[None]:
     (7,812 rows estimated for 1.2M), and it then probes contacts one index lookup at a
     time: 34 s at 1M against 3.3 s for the hash join it picks without nested loops. A
     sort of 1M rows also fits in 64 MB instead of spilling to disk. The settings are
-    put back afterwards (SET LOCAL would outlive a savepoint when the caller is
-    already in a transaction)."""
-    cursor.execute(
-        "SELECT current_setting('enable_nestloop'), current_setting('work_mem'),"
-        " set_config('enable_nestloop', 'off', true), set_config('work_mem', '64MB', true)"
-    )
-    nestloop, work_mem, _, _ = cursor.fetchone()
-    try:
+    put back afterwards."""
+    with local_settings(cursor, enable_nestloop="off", work_mem="64MB"):
         yield
-    finally:
-        cursor.execute(
-            "SELECT set_config('enable_nestloop', %s, true), set_config('work_mem', %s, true)",
-            [nestloop, work_mem],
-        )
 
 
 def _write_audience(broadcast: Broadcast) -> int:

@@ -23,6 +23,7 @@ from django.db.models.fields.json import KeyTransform
 from django.db.models.lookups import GreaterThanOrEqual, LessThan
 from django.utils import timezone
 
+from config.db import local_settings
 from config.errors import InvalidInput
 from contacts.models import Contact, Event, EventSummary, Segment
 from contacts.rules.context import Context, Scope
@@ -336,15 +337,12 @@ def matching_count(contacts: QuerySet[Contact]) -> int:
     for "pro plan, two orders, the last over 30 days ago" at 1M contacts; with 1.1 the
     two plans cost within 0.1% of each other on the benchmark's data and the scan won:
     0.36 s; docs/rules.md)."""
-    with transaction.atomic(), connection.cursor() as cursor:
-        # Set for the transaction and put back after: inside a caller's transaction a
-        # SET LOCAL would outlive this statement.
-        cursor.execute("SELECT current_setting('random_page_cost')")
-        (before,) = cursor.fetchone()
-        cursor.execute("SELECT set_config('random_page_cost', '1.0', true)")
-        count = contacts.count()
-        cursor.execute("SELECT set_config('random_page_cost', %s, true)", [before])
-        return count
+    with (
+        transaction.atomic(),
+        connection.cursor() as cursor,
+        local_settings(cursor, random_page_cost="1.0"),
+    ):
+        return contacts.count()
 
 
 def matching_ids(
