@@ -19,6 +19,7 @@ class AnalyticsConfig(AppConfig):
         )
         from lifecycle.models import Stage  # noqa: PLC0415
         from surveys.hooks import on_answers_changed  # noqa: PLC0415
+        from surveys.models import Survey  # noqa: PLC0415
         from workspaces.models import Workspace  # noqa: PLC0415
 
         on_stage_changed(rollups.on_stage_changed, history=True)
@@ -31,3 +32,4 @@ class AnalyticsConfig(AppConfig):
         register_contact_panel(ContactPanel("Value", "analytics:contact-value-panel", "side"))
         pre_delete.connect(rollups.on_workspace_deleted, sender=Workspace)
         pre_delete.connect(rollups.on_stage_deleted, sender=Stage)
+        pre_delete.connect(rollups.on_survey_deleted, sender=Survey)

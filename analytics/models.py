@@ -376,6 +376,8 @@ import analytics.models_periods  # noqa: E402,F401 - registers PurchaseDay … S
 from analytics.models_clv import ClvSummary, ClvSummaryState  # noqa: E402,F401
 from analytics.models_loyalty import LoyaltyActiveGap, LoyaltyDay, LoyaltyTierMoveDay  # noqa: E402,F401
 from analytics.models_surveys import (  # noqa: E402,F401
+    AnswerGroupDay,
+    ContactAnswerDay,
     SurveyAnswerDay,
     SurveySegmentAnswerDay,
     SurveySegmentSendDay,

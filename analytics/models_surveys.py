@@ -121,3 +121,67 @@ class SurveySegmentSendDay(models.Model):
 
     def __str__(self) -> str:
         return f"segment {self.segment_id} survey {self.survey_id} {self.day}: {self.sent} sent"
+
+
+_DERIVED: dict = {"on_delete": models.DO_NOTHING, "db_constraint": False}
+
+
+class ContactAnswerDay(models.Model):
+    """A contact's counted answers per survey, local day and score, as the engine's
+    facts refresh last took them in: what the contact adds to AnswerGroupDay, kept
+    per contact so that a refresh knows what to take out (as PurchaseDay is for the
+    order sums). Written only by the facts refresh, an erasure and the rebuild
+    (analytics/rollups/answer_groups.py)."""
+
+    contact_id = models.BigIntegerField()
+    workspace = models.ForeignKey(Workspace, related_name="+", db_index=False, **_DERIVED)
+    survey_id = models.BigIntegerField()
+    day = models.DateField()
+    score = models.SmallIntegerField()
+    answers = models.IntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["contact_id", "survey_id", "day", "score", "workspace"],
+                name="contact_answer_day_unique",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.contact_id} answered {self.score} on {self.day}"
+
+
+class AnswerGroupDay(models.Model):
+    """Counted answers per survey, local day and score by the answering contacts'
+    source and signup month (their facts): the sums of ContactAnswerDay, what the
+    overview's NPS and CSAT cards read for a source or signup-month filter instead of
+    the kept contacts' answers (analytics/figures/survey_sources.py)."""
+
+    workspace = models.ForeignKey(Workspace, related_name="+", db_index=False, **_DERIVED)
+    survey_id = models.BigIntegerField()
+    source = models.CharField(max_length=200, default="", blank=True)
+    signup_month = models.DateField(null=True, blank=True)
+    day = models.DateField()
+    score = models.SmallIntegerField()
+    answers = models.IntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["workspace", "survey_id", "source", "signup_month", "day", "score"],
+                name="answer_group_day_unique",
+                nulls_distinct=False,
+            ),
+        ]
+        indexes = [  # a signup-month filter alone (the key serves a source)
+            models.Index(
+                fields=["workspace", "survey_id", "signup_month", "day"],
+                include=["score", "answers"],
+                name="answer_group_month_day",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        group = f"{self.source}/{self.signup_month}"
+        return f"survey {self.survey_id} {self.day} {group}: {self.answers}"

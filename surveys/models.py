@@ -116,7 +116,7 @@ class SurveyResponse(models.Model):
         ]
         indexes = [
             # With what the overview's NPS and CSAT cards count for a contact filter
-            # (analytics/figures/survey_sources.py raw_totals), read from the index.
+            # (analytics/figures/survey_sources.py filtered_totals), read from the index.
             models.Index(
                 fields=["workspace", "survey", "answered_at"],
                 include=["contact", "score", "is_bot"],

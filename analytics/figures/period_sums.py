@@ -20,7 +20,7 @@ from workspaces.models import Workspace
 # The contacts whose rollup rows may lag their events: a change accepted and not yet
 # taken in by the engine (a mark, pending or claimed; the engine deletes it in the
 # transaction that refreshes the contact's rows).
-_MARKED = """
+MARKED = """
 SELECT contact_id FROM contacts_contactmark WHERE workspace_id = %(ws)s AND claimed_at IS NULL
 UNION
 SELECT contact_id FROM contacts_contactmark WHERE workspace_id = %(ws)s
@@ -31,7 +31,7 @@ SELECT contact_id FROM contacts_contactmark WHERE workspace_id = %(ws)s
 # purchase days put in them replaced by what their events give now (the definition
 # reads the events, so a purchase is in the figures before the engine takes it in).
 _ORDERS_SQL = f"""
-WITH marked AS MATERIALIZED ({_MARKED}),
+WITH marked AS MATERIALIZED ({MARKED}),
 sums AS (
     SELECT coalesce(sum(orders) FILTER (WHERE previous_day IS NULL
                                         OR previous_day < %(s)s), 0) AS customers,
@@ -73,7 +73,7 @@ GROUP BY sums.customers, sums.orders, sums.purchases, sums.revenue, sums.repeate
 """
 
 
-def _groups(filters: Filters) -> tuple[str, str, dict[str, Any]]:
+def group_conditions(filters: Filters) -> tuple[str, str, dict[str, Any]]:
     """For a source or signup-month filter (no segment): the AND-condition on the sums
     by group, the one on a contact_id column keeping the same contacts (by their facts,
     as the definition), and their named parameters; all empty unfiltered."""
@@ -104,7 +104,7 @@ def orders_from_sums(
     has yet to take in are counted from their events instead (as the definition).
     A source or signup-month filter reads the sums by group (period_groups.py)."""
     start, end = period.bounds(workspace.time_zone)
-    group, kept, params = _groups(filters)
+    group, kept, params = group_conditions(filters)
     table = "analytics_ordergroupday" if group else "analytics_orderday"
     customers, orders, purchases, revenue, repeaters = fetch(
         _ORDERS_SQL.format(table=table, group=group, kept=kept),
@@ -186,7 +186,7 @@ def active_from_sums(workspace_id: int, period: Period, filters: Filters = NO_FI
     """Contacts with an event on a day of the period: each counted by its first active
     day in it, the one whose previous active day is before the period (or none); by
     group for a source or signup-month filter."""
-    group, _, params = _groups(filters)
+    group, _, params = group_conditions(filters)
     table = "analytics_activegroupday" if group else "analytics_activeday"
     return int(
         fetch(

@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from analytics.figures.common import Filters, Period, fetch
+from analytics.figures.period_sums import MARKED, group_conditions
 from contacts.models import Segment
 from workspaces.models import Workspace
 
@@ -125,9 +126,44 @@ WHERE r.workspace_id = %s AND r.survey_id = ANY(%s) AND NOT r.is_bot
   AND r.answered_at >= %s AND r.answered_at < %s AND {condition}
 GROUP BY 1, 2
 """
+# The same for a source or signup-month filter alone, from the answer sums by group
+# (analytics/rollups/answer_groups.py), with, for the kept contacts the engine has yet
+# to take in (a mark), what their rows put in them replaced by their answers now. One
+# statement, one snapshot (as the order sums, period_sums.py).
+_GROUP_TOTALS = f"""
+WITH marked AS MATERIALIZED ({MARKED}),
+kept AS MATERIALIZED (
+    SELECT contact_id FROM analytics_customerfacts
+    WHERE workspace_id = %(ws)s {{group}} AND contact_id IN (SELECT contact_id FROM marked)
+),
+counted AS (
+    SELECT survey_id, day, score, answers FROM analytics_answergroupday
+    WHERE workspace_id = %(ws)s AND survey_id = ANY(%(ids)s) AND day BETWEEN %(s)s AND %(e)s
+      {{group}}
+    UNION ALL
+    SELECT survey_id, day, score, -answers FROM analytics_contactanswerday
+    WHERE contact_id IN (SELECT contact_id FROM kept) AND workspace_id = %(ws)s
+      AND survey_id = ANY(%(ids)s) AND day BETWEEN %(s)s AND %(e)s
+    UNION ALL
+    SELECT survey_id, (answered_at AT TIME ZONE %(tz)s)::date, score, 1
+    FROM surveys_surveyresponse
+    WHERE contact_id IN (SELECT contact_id FROM kept) AND workspace_id = %(ws)s
+      AND survey_id = ANY(%(ids)s) AND NOT is_bot
+      AND answered_at >= %(start)s AND answered_at < %(end)s
+)
+SELECT survey_id = ANY(%(nps)s), day >= %(middle)s, sum(answers),
+       coalesce(sum(answers) FILTER (WHERE score >= 9), 0),
+       coalesce(sum(answers) FILTER (WHERE score BETWEEN 7 AND 8), 0),
+       coalesce(sum(answers) FILTER (WHERE score <= 6), 0),
+       coalesce(sum(answers) FILTER (WHERE score >= 4), 0),
+       coalesce(sum(answers * score), 0)
+FROM counted
+GROUP BY 1, 2
+HAVING sum(answers) <> 0
+"""
 
 
-def raw_totals(
+def filtered_totals(
     workspace: Workspace,
     nps_ids: list[int],
     other_ids: list[int],
@@ -135,15 +171,29 @@ def raw_totals(
     filters: Filters,
 ) -> dict[tuple[bool, bool], tuple[int, ...]] | None:
     """{(nps, later period): counts} of the answers `answers_source` would read raw
-    (none when it reads a rollup instead). The periods are consecutive, earlier first."""
+    (none when it reads a rollup instead): for a source or signup-month filter alone
+    from the sums by group, for one with a segment from the kept contacts' answers.
+    The periods are consecutive, earlier first."""
     if not filters or rolled_up_segment(filters) is not None:
         return None
     earlier, later = periods
     start = earlier.bounds(workspace.time_zone)[0]
     middle, end = later.bounds(workspace.time_zone)
-    condition, params = filters.contacts_sql(workspace, "r.contact_id")
-    rows = fetch(
-        _RAW_TOTALS.format(condition=condition),
-        [nps_ids, middle, workspace.pk, nps_ids + other_ids, start, end, *params],
-    )
+    if filters.segment is None:
+        group, _, named = group_conditions(filters)
+        rows = fetch(
+            _GROUP_TOTALS.format(group=group),
+            {
+                **named,
+                **{"ws": workspace.pk, "ids": nps_ids + other_ids, "nps": nps_ids},
+                **{"s": earlier.start, "e": later.end, "middle": later.start},
+                **{"tz": workspace.time_zone, "start": start, "end": end},
+            },
+        )
+    else:
+        condition, params = filters.contacts_sql(workspace, "r.contact_id")
+        rows = fetch(
+            _RAW_TOTALS.format(condition=condition),
+            [nps_ids, middle, workspace.pk, nps_ids + other_ids, start, end, *params],
+        )
     return {(nps, now): tuple(int(v) for v in counts) for nps, now, *counts in rows}

@@ -29,7 +29,7 @@ from analytics.figures.common import (
     parse_period,
 )
 from analytics.figures.survey_segments import survey_segment_rows
-from analytics.figures.survey_sources import answers_source, raw_totals, sends, sends_known
+from analytics.figures.survey_sources import answers_source, filtered_totals, sends, sends_known
 from campaigns.models import Journey
 from config.errors import InvalidInput
 from contacts.selectors import segment_member_ids_sql
@@ -283,7 +283,7 @@ def survey_overview(*, workspace: Workspace, period: Period, filters: Filters) -
         kinds[kind].append(pk)
     result: dict[str, Any] = {}
     # the filtered contacts' raw answers: one pass for both kinds and both periods
-    totals = raw_totals(
+    totals = filtered_totals(
         workspace,
         kinds[SurveyKind.NPS],
         kinds[SurveyKind.CSAT],

@@ -20,6 +20,12 @@ from functools import partial
 from django.db import connection, transaction
 
 from analytics.cache import data_changed, figures_changed
+from analytics.rollups.answer_groups import (
+    answer_groups_rebuild,
+    answer_rows_compare,
+    answer_rows_orphans,
+    answering_contacts,
+)
 from analytics.rollups.churn_cover import churn_cover_compare, churn_cover_recompute
 from analytics.rollups.clv_summary import clv_summary_refresh
 from analytics.rollups.conversion import conversion_days_compare, conversion_days_recompute
@@ -70,8 +76,10 @@ from analytics.rollups.surveys import (
 )
 from config.db import alongside
 from contacts.models import Contact
+from contacts.services import contacts_mark_changed
 from lifecycle.hooks import HookBusy, RemovedMove
 from lifecycle.models import Stage, StageTransition
+from surveys.models import Survey
 from workspaces.models import Workspace
 
 logger = logging.getLogger(__name__)
@@ -112,7 +120,11 @@ def on_moves_removed(workspace_id: int, contact_ids: list[int], moves: list[Remo
 
 
 def on_answers_changed(workspace_id: int, survey_id: int, response_ids: Sequence[int]) -> None:
-    """The surveys' hook, in the answer's transaction (analytics/rollups/surveys.py)."""
+    """The surveys' hook, in the answer's transaction (analytics/rollups/surveys.py).
+    The answering contacts are marked for the engine, whose facts refresh takes their
+    answers into the sums by group (answer_groups.py); until it has, the figures read
+    a marked contact's answers raw."""
+    contacts_mark_changed(contact_ids=answering_contacts(workspace_id, response_ids=response_ids))
     survey_answers_refresh(
         workspace_id=workspace_id, survey_id=survey_id, response_ids=response_ids
     )
@@ -210,9 +222,16 @@ def on_workspace_deleted(sender: object, instance: Workspace, **kwargs: object) 
             *("stay", "customerfacts", "contactmonth", "purchaseday", "orderday"),
             *("activeday", "acquisitionday", "staylength", "conversionday", "clvsummary"),
             *("churncover", "stageflowgroupday", "staygroupcount", "ordergroupday"),
-            "activegroupday",
+            *("activegroupday", "contactanswerday", "answergroupday"),
         ):
             cursor.execute(f"DELETE FROM analytics_{table} WHERE workspace_id = %s", [instance.pk])
+
+
+def on_survey_deleted(sender: object, instance: Survey, **kwargs: object) -> None:
+    """pre_delete: its answers go with it; the engine takes them out of the answer sums
+    by group (answer_groups.py), as it takes in a changed answer."""
+    contacts = answering_contacts(instance.workspace_id, survey_id=instance.pk)
+    contacts_mark_changed(contact_ids=contacts, urgent=False)
 
 
 def on_stage_deleted(sender: object, instance: Stage, **kwargs: object) -> None:
@@ -229,7 +248,7 @@ REBUILT_TABLES = [
         *("loyaltyoutstanding", "referralcustomerday"),
         *("purchaseday", "orderday", "activeday", "acquisitionday", "staylength"),
         *("conversionday", "clvsummary", "churncover", "stageflowgroupday", "staygroupcount"),
-        *("ordergroupday", "activegroupday"),
+        *("ordergroupday", "activegroupday", "contactanswerday", "answergroupday"),
     )
 ]
 
@@ -238,7 +257,7 @@ _VACUUMED = [
     f"analytics_{name}"
     for name in (
         *("customerfacts", "staygroupcount", "ordergroupday", "activegroupday"),
-        *("stageflowgroupday", "acquisitionday"),
+        *("stageflowgroupday", "acquisitionday", "answergroupday"),
     )
 ]
 
@@ -281,6 +300,8 @@ def rollups_rebuild(*, workspace_id: int) -> float:
                 customer_facts_rebuild(workspace_id=workspace_id)
                 stage_rollups_rebuild(workspace_id=workspace_id)
                 purchase_days_rebuild(workspace_id=workspace_id)
+                with connection.cursor() as cursor:  # after the facts, as the order sums
+                    answer_groups_rebuild(cursor, workspace_id=workspace_id)
             months_committed = not inline
             cohort_cells_rebuild(workspace_id=workspace_id)  # from the facts and the months
             acquisition_days_rebuild(workspace_id=workspace_id)  # from the facts
@@ -310,6 +331,8 @@ def rollups_rebuild(*, workspace_id: int) -> float:
 
 
 __all__ = [
+    "answer_rows_compare",
+    "answer_rows_orphans",
     "churn_cover_compare",
     "cohort_cells_compare",
     "conversion_days_compare",

@@ -10,6 +10,7 @@ from collections.abc import Collection, Mapping
 
 from django.db import connection
 
+from analytics.rollups.answer_groups import answer_groups_refresh
 from analytics.rollups.churn_cover import churn_cover_refresh, contacts_lock
 from analytics.rollups.customers import (
     _FACTS_COLUMNS,
@@ -188,7 +189,7 @@ def customer_rollups_refresh(
         # The shared rows in the one order every writer keeps (a dispatch, a replay, an
         # erasure): under the contacts' coverage locks the flows by group, then the
         # stays' cover, the stay counts by group; then the cohort cells, the period
-        # sums, the order sums.
+        # sums, the order sums, the answer sums.
         contacts_lock(cursor, ids)
         moved = regrouped_contacts(cursor, ids, groups)  # most batches: none
         regrouped = {}
@@ -206,3 +207,4 @@ def customer_rollups_refresh(
         tagged_apply(cursor, [*change, *days_regrouped])
         orders_regrouped = order_groups_regroup(cursor, moved, groups) if moved else []
         purchase_days_refresh(cursor, ids, orders_regrouped)
+        answer_groups_refresh(cursor, ids, groups)  # last: the answer sums by group

@@ -17,6 +17,7 @@ from typing import Any
 
 from django.db import connection
 
+from analytics.rollups.answer_groups import answer_groups_erase
 from analytics.rollups.periods import period_rollups_erase
 from analytics.rollups.replace import rows_replace
 
@@ -136,6 +137,7 @@ def customer_rollups_erase(*, contact_id: int) -> None:
     with connection.cursor() as cursor:
         _apply(cursor, "-", "f.contact_id = %s", [contact_id])
         period_rollups_erase(cursor, contact_id)
+        answer_groups_erase(cursor, contact_id)
         cursor.execute("DELETE FROM analytics_contactmonth WHERE contact_id = %s", [contact_id])
         cursor.execute("DELETE FROM analytics_customerfacts WHERE contact_id = %s", [contact_id])
 

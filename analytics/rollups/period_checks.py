@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 from django.db import connection
 
+from analytics.rollups.answer_groups import SUMS_CHECK, SUMS_KEY
 from analytics.rollups.period_groups import FACTS_GROUPS, order_rows_sql
 from analytics.rollups.periods import (
     ACTIVE_GROUP_COLUMNS,
@@ -70,12 +71,14 @@ _SUMS["analytics_activegroupday"] = (
     "FROM analytics_activegroupday WHERE workspace_id = %(ws)s AND contacts <> 0",
     ACTIVE_GROUP_COLUMNS,
 )
+_SUMS["analytics_answergroupday"] = SUMS_CHECK
 _KEYS = {
     "analytics_orderday": "day, previous_day, previous2_day",
     "analytics_acquisitionday": "signup_day, first_purchase_day, source",
     "analytics_activeday": "day, previous_day",
     "analytics_ordergroupday": "day, previous_day, previous2_day, source, signup_month",
     "analytics_activegroupday": "source, signup_month, day, previous_day",
+    "analytics_answergroupday": SUMS_KEY,
 }
 _EVERY_ONLY = ("analytics_activeday", "analytics_activegroupday")  # every month expanded
 

@@ -24,6 +24,8 @@ from django.db import connection
 
 from analytics.models import DriftCheck
 from analytics.rollups import (
+    answer_rows_compare,
+    answer_rows_orphans,
     churn_cover_compare,
     cohort_cells_compare,
     conversion_days_compare,
@@ -119,9 +121,11 @@ def drift_check(
     record the result, and repair what differs unless `repair` is False.
 
     1. Per contact (sampled, or all in pages): event summaries against the events,
-       customer facts and months against the contact and its events, stays against
-       its moves — the settled contacts only, each in one statement.
-    2. Rows of contacts that are gone: facts, months, stays.
+       customer facts and months against the contact and its events, purchase days
+       and answer rows against its events and answers, stays against its moves —
+       the settled contacts only, each in one statement.
+    2. Rows of contacts that are gone: facts, months, purchase days, answer rows,
+       stays.
     3. Shared rows: the cohort cells of some of the sampled contacts' cohorts against
        the facts and months they sum, and the flows of some of the days they moved on
        against the dispatched moves (all of them when checking all).
@@ -162,6 +166,11 @@ def drift_check(
         )
         count("analytics_purchaseday", checked, differing)
         to_mark.update(contacts)
+        checked, differing, contacts = answer_rows_compare(
+            workspace_id=workspace.pk, contact_ids=ids
+        )
+        count("analytics_contactanswerday", checked, differing)
+        to_mark.update(contacts)
         checked, differing, contacts = stays_compare(workspace_id=workspace.pk, contact_ids=ids)
         count("analytics_stay", checked, differing)
         stays_of.update(contacts)
@@ -169,6 +178,7 @@ def drift_check(
     customers_gone = sorted(
         set(customer_rollups_orphans(workspace_id=workspace.pk))
         | set(purchase_days_orphans(workspace_id=workspace.pk))
+        | set(answer_rows_orphans(workspace_id=workspace.pk))
     )
     stays_gone = stays_orphans(workspace_id=workspace.pk)
     # contacts erased whose rollup rows were left behind (nothing marks them any more)
@@ -207,6 +217,7 @@ def drift_check(
     sums += ("analytics_activeday",)
     sums += ("analytics_staylength", "analytics_conversionday", "analytics_churncover")
     sums += ("analytics_staygroupcount", "analytics_ordergroupday", "analytics_activegroupday")
+    sums += ("analytics_answergroupday",)
 
     differing = sum(entry["differing"] for entry in tables.values())
     repaired = 0

@@ -24,6 +24,9 @@ from contacts.models import Contact
 from contacts.services import contact_erase, contacts_mark_changed, events_ingest
 from lifecycle.hooks import transitions_dispatch
 from lifecycle.services import marked_contacts_evaluate, stages_create_defaults
+from surveys.hooks import answers_changed
+from surveys.models import SurveyResponse
+from tests.surveys.helpers import nps_survey
 from workspaces.models import Workspace
 from workspaces.services import Actor
 
@@ -49,6 +52,9 @@ TABLES = [
     "analytics_staygroupcount",
     "analytics_ordergroupday",
     "analytics_activegroupday",
+    # the answer sums by group (analytics/rollups/answer_groups.py)
+    "analytics_contactanswerday",
+    "analytics_answergroupday",
 ]
 
 
@@ -83,6 +89,20 @@ def shop(ws: Workspace) -> list[Contact]:
     for n, contact in enumerate(Contact.objects.filter(workspace=ws).order_by("pk")):
         contact.attributes = {"signup_source": ["ads", "organic"][n % 2]}
         contact.save(update_fields=["attributes"])
+    survey = nps_survey(ws)
+    for n, contact in enumerate(Contact.objects.filter(workspace=ws).order_by("pk")[:6]):
+        at = now - dt.timedelta(days=n * 9, hours=n)
+        row = SurveyResponse.objects.create(
+            workspace=ws,
+            survey=survey,
+            contact=contact,
+            send_key=f"k{n}",
+            score=n + 4,
+            channel="email",
+            answered_at=at,
+            updated_at=at,
+        )
+        answers_changed(workspace_id=ws.pk, survey_id=survey.pk, response_ids=[row.pk])
     contacts_mark_changed(contact_ids=list(Contact.objects.values_list("pk", flat=True)))
     drain()
     return list(Contact.objects.filter(workspace=ws).order_by("pk"))
@@ -148,7 +168,13 @@ def corrupt(ws: Workspace, contacts: list[Contact]) -> None:
             "(SELECT min(id) FROM analytics_purchaseday WHERE contact_id = %s)",
             [b],
         )
-        # (the purchase day above leaves the orders by group differing too)
+        # (the purchase day above leaves the orders by group differing too; as the
+        # answer row does the answer sums)
+        cursor.execute(
+            "UPDATE analytics_contactanswerday SET answers = answers + 1 WHERE id = "
+            "(SELECT min(id) FROM analytics_contactanswerday WHERE contact_id = %s)",
+            [b],
+        )
         for table in ("acquisitionday", "activeday", "activegroupday"):
             cursor.execute(
                 f"UPDATE analytics_{table} SET contacts = contacts + 1 WHERE id = "

@@ -40,6 +40,7 @@ ORDER = [
     "activegroupday",
     "orderday",
     "ordergroupday",
+    "answergroupday",
 ]
 _WRITE = re.compile(r"(?:INSERT INTO|UPDATE|DELETE FROM)\s+\"?analytics_(\w+?)\"?\s", re.I)
 

@@ -23,6 +23,9 @@ from lifecycle.services import (
     marked_contacts_evaluate,
     stages_create_defaults,
 )
+from surveys.hooks import answers_changed
+from surveys.models import SurveyResponse
+from tests.surveys.helpers import nps_survey
 from workspaces.models import Workspace
 from workspaces.services import Actor
 
@@ -46,6 +49,11 @@ SNAPSHOTS = {
         "source, signup_month, day, previous_day, contacts",
         "contacts <> 0",
     ),
+    "analytics_answergroupday": (
+        "survey_id, source, signup_month, day, score, answers",
+        "answers <> 0",
+    ),
+    "analytics_contactanswerday": ("contact_id, survey_id, day, score, answers", "true"),
     "analytics_stay": (
         "contact_id, stage_id, transition_id, entered_at, left_at, first_entry, next_stage_id, "
         "converted_at, cover_from, source, signup_month",
@@ -138,6 +146,38 @@ def _random_events(
     return items
 
 
+def _answerer(
+    rng: random.Random, survey: Any, contacts: Callable[[], list[Contact]], now: dt.datetime
+) -> Callable[[], None]:
+    def answer() -> None:
+        """A new answer, or one changed (a score, a scanner's burst), told to the hook."""
+        people = contacts()
+        rows = list(SurveyResponse.objects.filter(survey=survey).order_by("pk"))
+        if rows and rng.random() < 0.4:
+            row = rng.choice(rows)
+            row.score, row.is_bot = rng.randint(0, 10), rng.random() < 0.2
+            row.save(update_fields=["score", "is_bot"])
+        elif people:
+            at = now - dt.timedelta(days=rng.uniform(0, 200))
+            row = SurveyResponse.objects.create(
+                workspace=survey.workspace,
+                survey=survey,
+                contact=rng.choice(people),
+                send_key=f"k{rng.getrandbits(48)}",
+                score=rng.randint(0, 10),
+                channel="email",
+                answered_at=at,
+                updated_at=at,
+            )
+        else:
+            return
+        answers_changed(
+            workspace_id=survey.workspace_id, survey_id=survey.pk, response_ids=[row.pk]
+        )
+
+    return answer
+
+
 @pytest.mark.parametrize("seed", [1, 2, 3, 4])
 def test_rollups_equal_their_rebuild_after_any_interleaving(ws: Workspace, seed: int) -> None:
     rng = random.Random(seed)
@@ -195,6 +235,7 @@ def test_rollups_equal_their_rebuild_after_any_interleaving(ws: Workspace, seed:
         if people and rng.random() < 0.5:
             contact_erase(contact=rng.choice(people), actor=actor)
 
+    answer = _answerer(rng, nps_survey(ws), contacts, now)
     steps: list[Callable[[], None]] = [
         ingest,
         ingest,
@@ -206,6 +247,7 @@ def test_rollups_equal_their_rebuild_after_any_interleaving(ws: Workspace, seed:
         evaluate,
         evaluate,
         erase,
+        answer,
     ]
     done: Counter[str] = Counter()
     for round_ in range(3):
@@ -224,6 +266,7 @@ def test_rollups_equal_their_rebuild_after_any_interleaving(ws: Workspace, seed:
     assert StageTransition.objects.filter(workspace=ws).exists()
     assert Event.objects.filter(workspace=ws, name="purchase", revenue__isnull=False).exists()
     assert done["erase"] and done["move"] and done["ingest"] and done["dispatch"], done
+    assert done["answer"] and SurveyResponse.objects.filter(workspace=ws).exists(), done
 
 
 def _row_versions(workspace_id: int) -> dict[str, dict[Any, str]]:
