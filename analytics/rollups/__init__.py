@@ -22,7 +22,6 @@ from django.db import connection, transaction
 from analytics.cache import data_changed, figures_changed
 from analytics.rollups.answer_groups import (
     answer_groups_rebuild,
-    answer_rows_compare,
     answer_rows_orphans,
     answering_contacts,
 )
@@ -43,6 +42,7 @@ from analytics.rollups.customers import (
 from analytics.rollups.flow_groups import flow_groups_compare, flow_groups_recompute
 from analytics.rollups.loyalty import loyalty_rollups_rebuild
 from analytics.rollups.period_checks import (
+    answer_rows_compare,
     period_sums_compare,
     period_sums_recompute,
     purchase_days_compare,

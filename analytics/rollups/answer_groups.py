@@ -6,7 +6,7 @@ kept contacts' answers (the definition, still read for a segment).
 One writer per contact, as for the order sums (period_groups.py): a contact's rows
 and its share of the sums are written only by the engine's facts refresh (which also
 writes the group, its facts, in the same transaction), an erasure and the rebuild.
-The answers' own hook (surveys.py) does not write them: it marks the answering
+The answers' own hook (`on_answers_changed`) does not write them: it marks the answering
 contacts for the engine instead, in the answer's transaction. So a contact's answers
 count under the group its facts say, always; and until the engine takes a changed
 answer in, the contact has a mark, and the figure reads that contact's answers raw
@@ -134,53 +134,7 @@ def answer_groups_rebuild(cursor: Any, *, workspace_id: int) -> None:
     )
 
 
-# --- the drift check -------------------------------------------------------------------
-
-# A settled contact's answer rows against its answers (the contacts among %(ids)s with
-# no mark: the engine refreshes a marked one).
-_CONTACTS_COMPARE = f"""
-WITH settled AS (
-    SELECT c.id FROM contacts_contact c
-    WHERE c.workspace_id = %(ws)s AND c.id = ANY(%(ids)s)
-      AND NOT EXISTS (SELECT 1 FROM contacts_contactmark m
-                      WHERE m.contact_id = c.id AND m.workspace_id = %(ws)s)
-), fresh AS ({CONTACT_ROWS.format(where="r.contact_id IN (SELECT id FROM settled)")}),
-stored AS (
-    SELECT {CONTACT_COLUMNS} FROM analytics_contactanswerday
-    WHERE workspace_id = %(ws)s AND contact_id IN (SELECT id FROM settled)),
-differing AS ((SELECT * FROM fresh EXCEPT SELECT * FROM stored)
-              UNION (SELECT * FROM stored EXCEPT SELECT * FROM fresh))
-SELECT (SELECT count(*) FROM (SELECT contact_id, survey_id, day, score FROM fresh
-                              UNION SELECT contact_id, survey_id, day, score FROM stored) k),
-       (SELECT count(*) FROM (SELECT DISTINCT contact_id, survey_id, day, score
-                              FROM differing) d),
-       ARRAY(SELECT DISTINCT contact_id FROM differing ORDER BY 1)
-"""
-
-
-def answer_rows_compare(
-    *, workspace_id: int, contact_ids: Sequence[int]
-) -> tuple[int, int, list[int]]:
-    """Compare these contacts' answer rows with their answers: (rows compared, rows
-    differing, the contacts that differ: marked again by the check's repair)."""
-    with connection.cursor() as cursor:
-        cursor.execute(_CONTACTS_COMPARE, {"ws": workspace_id, "ids": sorted(contact_ids)})
-        checked, differing, contacts = cursor.fetchone()
-    return int(checked), int(differing), list(contacts)
-
-
-# The sums against the contact rows they sum (written in the same transaction: exact
-# at any moment), for period_checks.py: expected, stored, columns.
-SUMS_CHECK = (
-    GROUP_ROWS.format(
-        sign="",
-        rows="(SELECT * FROM analytics_contactanswerday WHERE workspace_id = %(ws)s)",
-    ),
-    "SELECT workspace_id, survey_id, source::text, signup_month, day, score, answers::bigint "
-    "FROM analytics_answergroupday WHERE workspace_id = %(ws)s AND answers <> 0",
-    GROUP_COLUMNS,
-)
-SUMS_KEY = "survey_id, source, signup_month, day, score"
+# --- the drift check (period_checks.py compares the rows and the sums) ---------------
 
 
 def answer_rows_orphans(*, workspace_id: int) -> list[int]:

@@ -1,5 +1,6 @@
-"""The drift check of the period rollups (periods.py, period_groups.py): each sum
-against the rows it sums, and the purchase days against the events."""
+"""The drift check of the period rollups (periods.py, period_groups.py) and the answer
+sums (answer_groups.py): each sum against the rows it sums, and the purchase days and
+answer rows against the events and answers."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from collections.abc import Sequence
 
 from django.db import connection
 
-from analytics.rollups.answer_groups import SUMS_CHECK, SUMS_KEY
+from analytics.rollups.answer_groups import CONTACT_COLUMNS, CONTACT_ROWS, GROUP_COLUMNS, GROUP_ROWS
 from analytics.rollups.period_groups import FACTS_GROUPS, order_rows_sql
 from analytics.rollups.periods import (
     ACTIVE_GROUP_COLUMNS,
@@ -71,14 +72,22 @@ _SUMS["analytics_activegroupday"] = (
     "FROM analytics_activegroupday WHERE workspace_id = %(ws)s AND contacts <> 0",
     ACTIVE_GROUP_COLUMNS,
 )
-_SUMS["analytics_answergroupday"] = SUMS_CHECK
+_SUMS["analytics_answergroupday"] = (
+    GROUP_ROWS.format(
+        sign="",
+        rows="(SELECT * FROM analytics_contactanswerday WHERE workspace_id = %(ws)s)",
+    ),
+    "SELECT workspace_id, survey_id, source::text, signup_month, day, score, answers::bigint "
+    "FROM analytics_answergroupday WHERE workspace_id = %(ws)s AND answers <> 0",
+    GROUP_COLUMNS,
+)
 _KEYS = {
     "analytics_orderday": "day, previous_day, previous2_day",
     "analytics_acquisitionday": "signup_day, first_purchase_day, source",
     "analytics_activeday": "day, previous_day",
     "analytics_ordergroupday": "day, previous_day, previous2_day, source, signup_month",
     "analytics_activegroupday": "source, signup_month, day, previous_day",
-    "analytics_answergroupday": SUMS_KEY,
+    "analytics_answergroupday": "survey_id, source, signup_month, day, score",
 }
 _EVERY_ONLY = ("analytics_activeday", "analytics_activegroupday")  # every month expanded
 
@@ -114,25 +123,37 @@ def period_sums_recompute(*, workspace_id: int) -> None:
             cursor.execute(f"INSERT INTO {table} ({columns}) {expected}", {"ws": workspace_id})
 
 
-# A settled contact's purchase days against its events (the contacts among %(ids)s
-# with no mark: the engine refreshes a marked one).
-_PURCHASE_DAYS_COMPARE = f"""
+# A settled contact's rows of `table` against what `fresh` (of the contacts in
+# `settled`) gives: the contacts among %(ids)s with no mark (the engine refreshes a
+# marked one).
+_SETTLED_COMPARE = """
 WITH settled AS (
     SELECT c.id FROM contacts_contact c
     WHERE c.workspace_id = %(ws)s AND c.id = ANY(%(ids)s)
       AND NOT EXISTS (SELECT 1 FROM contacts_contactmark m
                       WHERE m.contact_id = c.id AND m.workspace_id = %(ws)s)
-), fresh AS ({PURCHASE_DAYS.format(events="e.contact_id IN (SELECT id FROM settled)")}),
+), fresh AS ({fresh}),
 stored AS (
-    SELECT {PURCHASE_COLUMNS} FROM analytics_purchaseday
+    SELECT {columns} FROM {table}
     WHERE workspace_id = %(ws)s AND contact_id IN (SELECT id FROM settled)),
 differing AS ((SELECT * FROM fresh EXCEPT SELECT * FROM stored)
               UNION (SELECT * FROM stored EXCEPT SELECT * FROM fresh))
-SELECT (SELECT count(*) FROM (SELECT contact_id, day FROM fresh
-                              UNION SELECT contact_id, day FROM stored) k),
-       (SELECT count(*) FROM (SELECT DISTINCT contact_id, day FROM differing) d),
+SELECT (SELECT count(*) FROM (SELECT {key} FROM fresh UNION SELECT {key} FROM stored) k),
+       (SELECT count(*) FROM (SELECT DISTINCT {key} FROM differing) d),
        ARRAY(SELECT DISTINCT contact_id FROM differing ORDER BY 1)
 """
+_SETTLED = "IN (SELECT id FROM settled)"
+
+
+def _settled_compare(
+    workspace_id: int, contact_ids: Sequence[int], *, fresh: str, table: str, columns: str, key: str
+) -> tuple[int, int, list[int]]:
+    """(rows compared, rows differing, the contacts that differ)."""
+    sql = _SETTLED_COMPARE.format(fresh=fresh, table=table, columns=columns, key=key)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, {"ws": workspace_id, "ids": sorted(contact_ids)})
+        checked, differing, contacts = cursor.fetchone()
+    return int(checked), int(differing), list(contacts)
 
 
 def purchase_days_compare(
@@ -140,10 +161,28 @@ def purchase_days_compare(
 ) -> tuple[int, int, list[int]]:
     """Compare these contacts' purchase days with their events: (rows compared, rows
     differing, the contacts that differ)."""
-    with connection.cursor() as cursor:
-        cursor.execute(_PURCHASE_DAYS_COMPARE, {"ws": workspace_id, "ids": sorted(contact_ids)})
-        checked, differing, contacts = cursor.fetchone()
-    return int(checked), int(differing), list(contacts)
+    return _settled_compare(
+        workspace_id,
+        contact_ids,
+        fresh=PURCHASE_DAYS.format(events=f"e.contact_id {_SETTLED}"),
+        table="analytics_purchaseday",
+        columns=PURCHASE_COLUMNS,
+        key="contact_id, day",
+    )
+
+
+def answer_rows_compare(
+    *, workspace_id: int, contact_ids: Sequence[int]
+) -> tuple[int, int, list[int]]:
+    """Compare these contacts' answer rows with their answers (answer_groups.py)."""
+    return _settled_compare(
+        workspace_id,
+        contact_ids,
+        fresh=CONTACT_ROWS.format(where=f"r.contact_id {_SETTLED}"),
+        table="analytics_contactanswerday",
+        columns=CONTACT_COLUMNS,
+        key="contact_id, survey_id, day, score",
+    )
 
 
 def purchase_days_orphans(*, workspace_id: int) -> list[int]:

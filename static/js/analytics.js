@@ -442,7 +442,7 @@
     document.querySelectorAll("[data-chart]").forEach(function (el) {
       const build = BUILDERS[el.dataset.chart];
       if (!build) { return; }
-      const chart = window.echarts.init(el, null, { renderer: "canvas" });
+      const chart = window.Stagecraft.chartInit(el);
       chart.setOption(window.Stagecraft.localiseAxes(build(data, ctx)));
       el.dataset.drawn = "true";
       charts.push({ el: el, chart: chart, build: build });

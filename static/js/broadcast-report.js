@@ -12,7 +12,7 @@
     if (!box || !source || !window.echarts) return;
     const data = JSON.parse(source.textContent);
     const esc = window.Stagecraft.escapeHTML;
-    const chart = window.echarts.init(box);
+    const chart = window.Stagecraft.chartInit(box);
     chart.setOption({
       color: PALETTE,
       grid: { left: 48, right: 16, top: 40, bottom: 56 },

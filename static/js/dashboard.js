@@ -5,6 +5,9 @@
  * - Stagecraft.dateLabel: a day ("2026-12-05") or a month ("2026-12") as the page's date
  *   locale writes it (`<html data-date-locale>`, the workspace's or member's choice);
  *   anything else unchanged. Stagecraft.localiseAxes gives a chart's category axes it.
+ * - Stagecraft.chartInit: every chart's ECharts instance. For a reader whose system asks
+ *   for less motion (prefers-reduced-motion) its options are drawn without ECharts'
+ *   entry animations (a Sankey's bands sweeping in, bars growing).
  * - data-confirm="…" on a form, or on the button that submits it: asks first.
  * - data-autosubmit on a <select>: submits its form when it changes.
  * - data-busy="…" on a submit button: shows it working, and disables it, once sent.
@@ -58,10 +61,23 @@
     return option;
   }
 
+  const lessMotion = window.matchMedia ? window.matchMedia("(prefers-reduced-motion: reduce)") : null;
+
+  function chartInit(element) {
+    const chart = window.echarts.init(element, null, { renderer: "canvas" });
+    const setOption = chart.setOption.bind(chart);
+    chart.setOption = function (option, notMerge) {
+      const still = lessMotion && lessMotion.matches;
+      return setOption(still ? Object.assign({}, option, { animation: false }) : option, notMerge);
+    };
+    return chart;
+  }
+
   window.Stagecraft = Object.assign(window.Stagecraft || {}, {
     escapeHTML: escapeHTML,
     dateLabel: dateLabel,
     localiseAxes: localiseAxes,
+    chartInit: chartInit,
   });
 
   document.addEventListener("submit", function (event) {

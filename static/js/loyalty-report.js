@@ -105,7 +105,7 @@
     document.querySelectorAll("[data-chart^=\"loyalty-\"]").forEach(function (el) {
       const build = BUILDERS[el.dataset.chart];
       if (!build) { return; }
-      const chart = window.echarts.init(el, null, { renderer: "canvas" });
+      const chart = window.Stagecraft.chartInit(el);
       chart.setOption(window.Stagecraft.localiseAxes(build(data)));
       el.dataset.drawn = "true";
       charts.push(chart);

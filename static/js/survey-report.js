@@ -15,7 +15,7 @@
   }
 
   function trend(box, data, esc) {
-    const chart = window.echarts.init(box);
+    const chart = window.Stagecraft.chartInit(box);
     const isNps = data.kind === "nps";
     const series = [
       { name: "Answers", type: "bar", yAxisIndex: 1, itemStyle: { color: "#c9d6df" },
@@ -56,7 +56,7 @@
   }
 
   function distribution(box, data, esc) {
-    const chart = window.echarts.init(box);
+    const chart = window.Stagecraft.chartInit(box);
     chart.setOption({
       grid: { left: 44, right: 16, top: 16, bottom: 48 },
       tooltip: {

@@ -22,7 +22,7 @@
     });
     box.querySelectorAll(".whatif-chart").forEach(function (node) {
       const side = node.getAttribute("data-side");
-      const chart = window.echarts.init(node);
+      const chart = window.Stagecraft.chartInit(node);
       chart.setOption({
         color: data.stages.map(function (s) { return s.colour; }),
         grid: { left: 48, right: 8, top: 56, bottom: 40 },

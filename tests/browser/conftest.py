@@ -64,7 +64,13 @@ def _is_error(message: ConsoleMessage) -> bool:
 
 @pytest.fixture
 def page(browser: Browser, live_server: Any) -> Iterator[Page]:
-    context = browser.new_context(base_url=live_server.url, viewport={"width": 1360, "height": 900})
+    # Reduced motion, as a reader may ask their system for: charts are drawn at once,
+    # so a screenshot never catches one halfway through its entry animation.
+    context = browser.new_context(
+        base_url=live_server.url,
+        viewport={"width": 1360, "height": 900},
+        reduced_motion="reduce",
+    )
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))

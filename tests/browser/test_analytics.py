@@ -173,3 +173,27 @@ def test_clv_page_says_how_far_to_trust_the_model(
     page.goto(url("overview"))
     expect(page.get_by_test_id("computed-at")).to_be_visible()
     screenshot(page, "analytics-overview-390")
+
+
+def test_charts_keep_still_for_a_reader_who_asks_for_less_motion(
+    page: Page, browser: Any, live_server: Any, owner: Any, demo: Any
+) -> None:
+    """prefers-reduced-motion: every chart of the overview is drawn without ECharts'
+    entry animations; without it they animate as before."""
+    animated = (
+        "() => Array.from(document.querySelectorAll('[data-chart]')).map(el => "
+        "window.echarts.getInstanceByDom(el).getOption().animation)"
+    )
+    log_in(page, live_server.url, owner.user)
+    page.goto(url("overview"))
+    expect(page.locator("[data-chart='flow-sankey']")).to_have_attribute("data-drawn", "true")
+    assert page.evaluate(animated) == [False, False]
+    moving = browser.new_context(base_url=live_server.url, reduced_motion="no-preference")
+    try:
+        other = moving.new_page()
+        log_in(other, live_server.url, owner.user)
+        other.goto(url("overview"))
+        expect(other.locator("[data-chart='flow-sankey']")).to_have_attribute("data-drawn", "true")
+        assert other.evaluate(animated) == ["auto", "auto"]  # ECharts' default
+    finally:
+        moving.close()
