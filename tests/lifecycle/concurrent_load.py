@@ -12,7 +12,10 @@ Roles:
 - `events`: POST /api/v1/events/, each step either a batch or a single event, with
   idempotency keys, some sent again later with other values;
 - `contacts`: batch upserts and PATCHes that change the acquisition source (which
-  the rollups group by), and erasures of contacts whose email later events bring back.
+  the rollups group by), and erasures of contacts whose email later events bring back;
+- `answers`: a person tapping a score in a survey link (the public answer page, as
+  the survey's one-tap scale sends them), now and then tapping another score at once
+  (a scanner's burst, discarded) or later (a changed answer).
 """
 
 from __future__ import annotations
@@ -71,7 +74,9 @@ def main(plan_path: str) -> None:
     # Every process starts together, so that the load really overlaps.
     while time.time() < plan["start_at"]:
         time.sleep(0.01)
-    if plan["role"] == "events":
+    if plan["role"] == "answers":
+        _answer(plan, rng, call, statuses)
+    elif plan["role"] == "events":
         for step in plan["steps"]:
             if len(step) == 1:
                 call("post", "/api/v1/events/", step[0])
@@ -112,6 +117,31 @@ def main(plan_path: str) -> None:
                     call("delete", f"/api/v1/contacts/{contact_id}/")
             time.sleep(plan["pause"])
     print(json.dumps({"statuses": dict(statuses), "errors": errors}), flush=True)
+
+
+def _answer(plan: dict, rng: random.Random, call: Any, statuses: Counter[int]) -> None:
+    from django.urls import reverse  # noqa: PLC0415
+
+    from surveys.tokens import Send, answer_token  # noqa: PLC0415
+
+    browser = Client(HTTP_HOST="localhost", raise_request_exception=False)
+    addresses = iter(range(1, 1 << 16))  # a person each: the page's per-address limit
+    agent = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 Chrome/126.0 Safari/537.36"
+    for _ in range(plan["steps"]):
+        found = call("get", f"/api/v1/contacts/?email={rng.choice(plan['emails'])}")
+        rows = (found or {}).get("results") or []
+        if not rows:
+            continue
+        send = Send(plan["survey_id"], rows[0]["id"], 0, plan["workspace_id"])
+        for _tap in range(rng.choice([1, 1, 2])):  # two at once: a burst
+            token = answer_token(send, rng.randint(0, 10))
+            path = reverse("surveys_public:answer", args=[token])
+            address = next(addresses)
+            response = browser.get(
+                path, HTTP_USER_AGENT=agent, REMOTE_ADDR=f"10.9.{address >> 8}.{address & 255}"
+            )
+            statuses[response.status_code] += 1
+        time.sleep(plan["pause"])
 
 
 if __name__ == "__main__":

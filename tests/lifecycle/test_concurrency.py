@@ -26,6 +26,7 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
+from analytics.models import AnswerGroupDay
 from analytics.rollups import rollups_rebuild
 from analytics.services import drift_check
 from contacts.models import Contact
@@ -37,6 +38,7 @@ from lifecycle.services.evaluation import stage_case
 from lifecycle.tasks import dispatch_transitions, evaluate_marked
 from tests.factories import WorkspaceFactory
 from tests.processes import ROOT, Worker, child_env, purge_broker, wait_for
+from tests.surveys.helpers import nps_survey
 from workspaces.models import Workspace
 from workspaces.services import Actor, api_key_create
 
@@ -92,7 +94,9 @@ def _events(rng: random.Random, slug: str, emails: list[str], now: dt.datetime) 
     return events
 
 
-def _plans(seed: int, workspace: Workspace, secret: str, now: dt.datetime) -> list[dict]:
+def _plans(
+    seed: int, workspace: Workspace, secret: str, now: dt.datetime, survey_id: int
+) -> list[dict]:
     rng = random.Random(f"{seed}-{workspace.slug}")
     emails = [f"c{i}@{workspace.slug}.test" for i in range(CONTACTS)]
     events = _events(rng, workspace.slug, emails, now)
@@ -110,6 +114,11 @@ def _plans(seed: int, workspace: Workspace, secret: str, now: dt.datetime) -> li
         {**common, "role": "events", "seed": rng.random(), "steps": batches[1::2]},
         {**common, "role": "events", "seed": rng.random(), "steps": [[e] for e in singles]},
         {**common, "role": "contacts", "seed": rng.random(), "steps": contact_steps, "pause": 0.2},
+        {
+            **common,
+            **{"role": "answers", "seed": rng.random(), "steps": 60, "pause": 0.1},
+            **{"survey_id": survey_id, "workspace_id": workspace.pk},
+        },
     ]
 
 
@@ -265,6 +274,11 @@ ROLLUPS = {
         "basis, cohort, month, source, size, active, purchasing, revenue",
         "(size, active, purchasing, revenue) <> (0, 0, 0, 0)",
     ),
+    "analytics_contactanswerday": ("contact_id, survey_id, day, score, answers", "true"),
+    "analytics_answergroupday": (
+        "survey_id, source, signup_month, day, score, answers",
+        "answers <> 0",
+    ),
 }
 
 
@@ -320,7 +334,8 @@ def test_figures_equal_the_raw_data_after_concurrent_ingest(seed: int, tmp_path:
             rate_limit_per_minute=1_000_000,
         )
         workspaces.append(workspace)
-        plans.extend(_plans(seed, workspace, secret, now))
+        survey = nps_survey(workspace)
+        plans.extend(_plans(seed, workspace, secret, now, survey.pk))
 
     purge_broker()
     workers = [Worker(concurrency=1).start(), Worker(concurrency=1).start()]
@@ -359,6 +374,8 @@ def test_figures_equal_the_raw_data_after_concurrent_ingest(seed: int, tmp_path:
             statuses[status] = statuses.get(status, 0) + count
     assert statuses.get("204", 0) >= 10, statuses  # erasures
     assert statuses.get("202", 0) >= 300, statuses  # events
+    for workspace in workspaces:  # answers, counted by source
+        assert AnswerGroupDay.objects.filter(workspace=workspace, answers__gt=0).exists()
     assert not problems, json.dumps(problems, default=str, indent=1)
     assert not server_errors, server_errors
     # No bound on how long it took: that is a speed target (bench/, not a timed test);
