@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 from django.db import connection, transaction
 from django.utils import timezone
 
+from analytics.rollups import answer_sums_rebuild
 from analytics.rollups.surveys import survey_rollups_rebuild
 from catalog.models import Product
 from contacts.models import Contact
@@ -197,6 +198,7 @@ def demo_reviews_seed(*, workspace: Workspace, seed: int, today: dt.date) -> int
     SurveyResponse.objects.bulk_create(answers, batch_size=1000)
     Review.objects.bulk_create(reviews, batch_size=1000)
     survey_rollups_rebuild(workspace_id=workspace.pk)
+    answer_sums_rebuild(workspace_id=workspace.pk)  # settled history the engine never saw
     return len(reviews)
 
 

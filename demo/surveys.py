@@ -14,6 +14,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from analytics.models import Stay
+from analytics.rollups import answer_sums_rebuild
 from analytics.rollups.surveys import survey_rollups_rebuild, survey_sends_refresh
 from campaigns.journeys.services import journey_create, journey_schedule
 from campaigns.models import Journey, JourneyStep
@@ -271,3 +272,4 @@ def demo_survey_report_seed(*, workspace: Workspace) -> None:
         ).update(origin_kind=Origin.JOURNEY_STEP, origin_id=step.pk)
     survey_rollups_rebuild(workspace_id=workspace.pk)
     survey_sends_refresh(workspace_id=workspace.pk)
+    answer_sums_rebuild(workspace_id=workspace.pk)  # settled history the engine never saw

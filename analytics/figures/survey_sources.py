@@ -15,6 +15,7 @@ from typing import Any
 
 from analytics.figures.common import Filters, Period, fetch
 from analytics.figures.period_sums import MARKED, group_conditions
+from analytics.rollups.answer_groups import UNSETTLED
 from contacts.models import Segment
 from workspaces.models import Workspace
 
@@ -128,10 +129,11 @@ GROUP BY 1, 2
 """
 # The same for a source or signup-month filter alone, from the answer sums by group
 # (analytics/rollups/answer_groups.py), with, for the kept contacts the engine has yet
-# to take in (a mark), what their rows put in them replaced by their answers now. One
-# statement, one snapshot (as the order sums, period_sums.py).
+# to take in (a mark, or an answer not yet settled), what their rows put in them
+# replaced by their answers now. One statement, one snapshot (as the order sums,
+# period_sums.py).
 _GROUP_TOTALS = f"""
-WITH marked AS MATERIALIZED ({MARKED}),
+WITH marked AS MATERIALIZED ({MARKED} UNION {UNSETTLED}),
 kept AS MATERIALIZED (
     SELECT contact_id FROM analytics_customerfacts
     WHERE workspace_id = %(ws)s {{group}} AND contact_id IN (SELECT contact_id FROM marked)

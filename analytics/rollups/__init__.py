@@ -121,10 +121,8 @@ def on_moves_removed(workspace_id: int, contact_ids: list[int], moves: list[Remo
 
 def on_answers_changed(workspace_id: int, survey_id: int, response_ids: Sequence[int]) -> None:
     """The surveys' hook, in the answer's transaction (analytics/rollups/surveys.py).
-    The answering contacts are marked for the engine, whose facts refresh takes their
-    answers into the sums by group (answer_groups.py); until it has, the figures read
-    a marked contact's answers raw."""
-    contacts_mark_changed(contact_ids=answering_contacts(workspace_id, response_ids=response_ids))
+    The answer sums by group (answer_groups.py) follow the engine instead: it takes a
+    counted answer in once it has settled (its event marks the contact)."""
     survey_answers_refresh(
         workspace_id=workspace_id, survey_id=survey_id, response_ids=response_ids
     )
@@ -227,9 +225,18 @@ def on_workspace_deleted(sender: object, instance: Workspace, **kwargs: object) 
             cursor.execute(f"DELETE FROM analytics_{table} WHERE workspace_id = %s", [instance.pk])
 
 
+def answer_sums_rebuild(*, workspace_id: int) -> None:
+    """The answer rows and sums by group again, holding the workspace's rollups: after
+    answers written without the engine seeing them (the demo's bulk history)."""
+    with transaction.atomic():
+        _lock({workspace_id}, exclusive=True)
+        with connection.cursor() as cursor:
+            answer_groups_rebuild(cursor, workspace_id=workspace_id)
+
+
 def on_survey_deleted(sender: object, instance: Survey, **kwargs: object) -> None:
     """pre_delete: its answers go with it; the engine takes them out of the answer sums
-    by group (answer_groups.py), as it takes in a changed answer."""
+    by group (answer_groups.py)."""
     contacts = answering_contacts(instance.workspace_id, survey_id=instance.pk)
     contacts_mark_changed(contact_ids=contacts, urgent=False)
 
@@ -333,6 +340,7 @@ def rollups_rebuild(*, workspace_id: int) -> float:
 __all__ = [
     "answer_rows_compare",
     "answer_rows_orphans",
+    "answer_sums_rebuild",
     "churn_cover_compare",
     "cohort_cells_compare",
     "conversion_days_compare",

@@ -6,10 +6,12 @@ kept contacts' answers (the definition, still read for a segment).
 One writer per contact, as for the order sums (period_groups.py): a contact's rows
 and its share of the sums are written only by the engine's facts refresh (which also
 writes the group, its facts, in the same transaction), an erasure and the rebuild.
-The answers' own hook (`on_answers_changed`) does not write them: it marks the answering
-contacts for the engine instead, in the answer's transaction. So a contact's answers
-count under the group its facts say, always; and until the engine takes a changed
-answer in, the contact has a mark, and the figure reads that contact's answers raw
+The answers' own hook (`on_answers_changed`) does not write them, nor mark anyone:
+an answer reaches the engine as every answer does, when it has settled (its
+`survey_answered` event marks the contact; a scanner's first tap so never moves a
+contact's stage). So a contact's answers count under the group its facts say, always;
+and until the engine has taken an answer in, the answer is unsettled or the contact
+marked (`UNSETTLED`), and the figure reads that contact's answers raw
 (analytics/figures/survey_sources.py), as the order sums do a marked contact's
 purchases. No survey or segment lock is taken here, none of these rows is written
 under one: the order of the engine's locks is unchanged (the sums are written last,
@@ -149,18 +151,22 @@ def answer_rows_orphans(*, workspace_id: int) -> list[int]:
         return list(cursor.fetchone()[0])
 
 
-def answering_contacts(
-    workspace_id: int, *, response_ids: Sequence[int] = (), survey_id: int | None = None
-) -> list[int]:
-    """The contacts of these answers, or of every answer to the survey: the ones the
-    engine must take in again."""
-    where, param = "id = ANY(%s)", list[Any]([list(response_ids)])
-    if survey_id is not None:
-        where, param = "survey_id = %s", [survey_id]
+def answering_contacts(workspace_id: int, *, survey_id: int) -> list[int]:
+    """The contacts who answered the survey (the engine must take its answers out)."""
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT DISTINCT contact_id FROM surveys_surveyresponse "
-            f"WHERE workspace_id = %s AND {where} AND contact_id IS NOT NULL ORDER BY 1",
-            [workspace_id, *param],
+            "WHERE workspace_id = %s AND survey_id = %s AND contact_id IS NOT NULL ORDER BY 1",
+            [workspace_id, survey_id],
         )
         return [row[0] for row in cursor.fetchall()]
+
+
+# The contacts whose counted answers may be ahead of their rows: an answer new or
+# changed (its `version`) not yet settled (surveys/services/settle.py tells it after
+# SCANNER_BURST_SECONDS: its event marks the contact, in the transaction that settles
+# it). A scanner's burst marks the contact at once. With the marked ones, the contacts
+# the figures read raw; the drift check leaves them out.
+UNSETTLED = """
+SELECT contact_id FROM surveys_surveyresponse
+WHERE workspace_id = %(ws)s AND settled_version < version AND contact_id IS NOT NULL"""

@@ -8,7 +8,13 @@ from collections.abc import Sequence
 
 from django.db import connection
 
-from analytics.rollups.answer_groups import CONTACT_COLUMNS, CONTACT_ROWS, GROUP_COLUMNS, GROUP_ROWS
+from analytics.rollups.answer_groups import (
+    CONTACT_COLUMNS,
+    CONTACT_ROWS,
+    GROUP_COLUMNS,
+    GROUP_ROWS,
+    UNSETTLED,
+)
 from analytics.rollups.period_groups import FACTS_GROUPS, order_rows_sql
 from analytics.rollups.periods import (
     ACTIVE_GROUP_COLUMNS,
@@ -125,13 +131,14 @@ def period_sums_recompute(*, workspace_id: int) -> None:
 
 # A settled contact's rows of `table` against what `fresh` (of the contacts in
 # `settled`) gives: the contacts among %(ids)s with no mark (the engine refreshes a
-# marked one).
+# marked one), nor any in `{pending}`.
 _SETTLED_COMPARE = """
 WITH settled AS (
     SELECT c.id FROM contacts_contact c
     WHERE c.workspace_id = %(ws)s AND c.id = ANY(%(ids)s)
       AND NOT EXISTS (SELECT 1 FROM contacts_contactmark m
                       WHERE m.contact_id = c.id AND m.workspace_id = %(ws)s)
+      AND c.id NOT IN ({pending})
 ), fresh AS ({fresh}),
 stored AS (
     SELECT {columns} FROM {table}
@@ -146,10 +153,19 @@ _SETTLED = "IN (SELECT id FROM settled)"
 
 
 def _settled_compare(
-    workspace_id: int, contact_ids: Sequence[int], *, fresh: str, table: str, columns: str, key: str
+    workspace_id: int,
+    contact_ids: Sequence[int],
+    *,
+    fresh: str,
+    table: str,
+    columns: str,
+    key: str,
+    pending: str = "SELECT NULL::bigint WHERE false",
 ) -> tuple[int, int, list[int]]:
     """(rows compared, rows differing, the contacts that differ)."""
-    sql = _SETTLED_COMPARE.format(fresh=fresh, table=table, columns=columns, key=key)
+    sql = _SETTLED_COMPARE.format(
+        fresh=fresh, table=table, columns=columns, key=key, pending=pending
+    )
     with connection.cursor() as cursor:
         cursor.execute(sql, {"ws": workspace_id, "ids": sorted(contact_ids)})
         checked, differing, contacts = cursor.fetchone()
@@ -182,6 +198,7 @@ def answer_rows_compare(
         table="analytics_contactanswerday",
         columns=CONTACT_COLUMNS,
         key="contact_id, survey_id, day, score",
+        pending=UNSETTLED,  # answers the engine is yet to be told of
     )
 
 

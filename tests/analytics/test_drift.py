@@ -26,7 +26,7 @@ from lifecycle.hooks import transitions_dispatch
 from lifecycle.services import marked_contacts_evaluate, stages_create_defaults
 from surveys.hooks import answers_changed
 from surveys.models import SurveyResponse
-from tests.surveys.helpers import nps_survey
+from tests.surveys.helpers import nps_survey, settle
 from workspaces.models import Workspace
 from workspaces.services import Actor
 
@@ -103,6 +103,7 @@ def shop(ws: Workspace) -> list[Contact]:
             updated_at=at,
         )
         answers_changed(workspace_id=ws.pk, survey_id=survey.pk, response_ids=[row.pk])
+    settle()  # the answers have stood: the engine is told of them
     contacts_mark_changed(contact_ids=list(Contact.objects.values_list("pk", flat=True)))
     drain()
     return list(Contact.objects.filter(workspace=ws).order_by("pk"))

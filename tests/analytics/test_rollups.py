@@ -25,7 +25,7 @@ from lifecycle.services import (
 )
 from surveys.hooks import answers_changed
 from surveys.models import SurveyResponse
-from tests.surveys.helpers import nps_survey
+from tests.surveys.helpers import answer_change, answer_discard, nps_survey, settle
 from workspaces.models import Workspace
 from workspaces.services import Actor
 
@@ -107,6 +107,7 @@ def _snapshot(workspace_id: int) -> dict[str, list[tuple[Any, ...]]]:
 
 
 def _drain() -> None:
+    settle()  # answers that have stood are told to the engine (beat's)
     while marked_contacts_evaluate():
         pass
     while transitions_dispatch():
@@ -155,22 +156,24 @@ def _answerer(
         rows = list(SurveyResponse.objects.filter(survey=survey).order_by("pk"))
         if rows and rng.random() < 0.4:
             row = rng.choice(rows)
-            row.score, row.is_bot = rng.randint(0, 10), rng.random() < 0.2
-            row.save(update_fields=["score", "is_bot"])
-        elif people:
-            at = now - dt.timedelta(days=rng.uniform(0, 200))
-            row = SurveyResponse.objects.create(
-                workspace=survey.workspace,
-                survey=survey,
-                contact=rng.choice(people),
-                send_key=f"k{rng.getrandbits(48)}",
-                score=rng.randint(0, 10),
-                channel="email",
-                answered_at=at,
-                updated_at=at,
-            )
-        else:
+            if rng.random() < 0.2:
+                answer_discard(row)
+            else:
+                answer_change(row, rng.randint(0, 10))
             return
+        if not people:
+            return
+        at = now - dt.timedelta(days=rng.uniform(0, 200))
+        row = SurveyResponse.objects.create(
+            workspace=survey.workspace,
+            survey=survey,
+            contact=rng.choice(people),
+            send_key=f"k{rng.getrandbits(48)}",
+            score=rng.randint(0, 10),
+            channel="email",
+            answered_at=at,
+            updated_at=at,
+        )
         answers_changed(
             workspace_id=survey.workspace_id, survey_id=survey.pk, response_ids=[row.pk]
         )

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 from decimal import Decimal
+from unittest import mock
 
 import pytest
 from django.apps import apps
@@ -14,10 +15,12 @@ from django.db import models
 from django.test import Client
 from django.utils import timezone
 
-from analytics.figures.common import NO_FILTERS, Period
+from analytics.figures import surveys as survey_figures
+from analytics.figures.common import NO_FILTERS, Filters, Period
 from analytics.figures.loyalty import loyalty_report
-from analytics.figures.surveys import SurveyQuery, survey_results
+from analytics.figures.surveys import SurveyQuery, survey_overview, survey_results
 from analytics.report_query import local_today
+from analytics.services import drift_check
 from campaigns.models import Broadcast, JourneyStep
 from catalog.models import Product, ProductPair
 from catalog.recommendations import recommendations_for_contact, similar_products
@@ -63,6 +66,23 @@ def _survey_report_has_shapes(workspace, journey_id):
     got = survey_results(SurveyQuery(workspace, csat, period, "month", None, NO_FILTERS))
     assert [row["journey_id"] for row in got["by_journey"]] == [journey_id]
     assert got["by_journey"][0]["answers"] == got["answers"] > 0
+
+
+def _answer_sums_follow_the_answers(workspace):
+    """The overview's NPS and CSAT by source (read from the answer sums by group) are
+    the sources' raw answers: the demo's answers, written in bulk as settled history,
+    are in the sums; the drift check finds nothing to say of them."""
+    period = Period(dt.date(2025, 7, 1), dt.date(2026, 6, 30))
+    contact = Contact.objects.filter(workspace=workspace).order_by("pk").first()
+    assert contact is not None
+    filters = Filters(source=contact.attributes["signup_source"])
+    summed = survey_overview(workspace=workspace, period=period, filters=filters)
+    with mock.patch.object(survey_figures, "filtered_totals", return_value=None):
+        raw = survey_overview(workspace=workspace, period=period, filters=filters)
+    assert summed == raw and summed["nps"]["answers"] > 0 and summed["csat"]["answers"] > 0
+    check = drift_check(workspace=workspace, sample=None, repair=False)
+    for table in ("analytics_contactanswerday", "analytics_answergroupday"):
+        assert check.tables[table]["checked"] > 0 and check.tables[table]["differing"] == 0
 
 
 def _reviews_have_shapes(workspace):
@@ -190,6 +210,7 @@ def test_seed_demo_is_believable_deterministic_and_idempotent():
     _catalogue_has_shapes(workspace)
     _browsing_has_shapes(workspace)
     _reviews_have_shapes(workspace)
+    _answer_sums_follow_the_answers(workspace)
     # The stages the demo's replay left are what the engine says now: the first
     # sweep (beat's, when `make run` starts) moves nobody.
     in_stages = set(

@@ -8,9 +8,13 @@ from typing import Any
 
 from django.utils import timezone
 
+from contacts.services import contacts_mark_changed
 from messaging.models import Message
 from messaging.services import message_enqueue
 from messaging.services.outgoing import messages_render
+from surveys import scales
+from surveys.hooks import answers_changed
+from surveys.models import SurveyResponse
 from surveys.services import survey_create
 from surveys.services.answers import SCANNER_BURST_SECONDS
 from surveys.services.sending import survey_template
@@ -52,3 +56,21 @@ def settle() -> int:
 def answer_links(message: Message) -> list[str]:
     """The one-tap links in the message, in scale order, as paths."""
     return [re.sub(r"^https?://[^/]+", "", url) for url in ANSWER_LINK.findall(message.body_html)]
+
+
+def answer_change(row: SurveyResponse, score: int) -> None:
+    """As a later tap changes an answer (services/answers.py `_change`): a new score, a
+    new version (settled again later), counted again if it was discarded."""
+    row.score, row.category = score, scales.category(row.survey.kind, score)
+    row.is_bot, row.version = False, row.version + 1
+    row.save(update_fields=["score", "category", "is_bot", "version"])
+    answers_changed(workspace_id=row.workspace_id, survey_id=row.survey_id, response_ids=[row.pk])
+
+
+def answer_discard(row: SurveyResponse) -> None:
+    """As a scanner's burst is discarded (services/answers.py `answer_tap`): the answer
+    counted nowhere, its contact marked for the engine at once."""
+    SurveyResponse.objects.filter(pk=row.pk).update(is_bot=True)
+    if row.contact_id is not None:
+        contacts_mark_changed(contact_ids=[row.contact_id])
+    answers_changed(workspace_id=row.workspace_id, survey_id=row.survey_id, response_ids=[row.pk])
