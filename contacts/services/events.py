@@ -202,25 +202,32 @@ def _insert(
         )
     urgent, urgency_params = _urgency(workspace)
     params = {"ws": workspace.pk, "now": now, "rows": json.dumps(rows), **urgency_params}
-    sql = _INSERT_SQL.replace("{urgent}", urgent)
+    # Prepared: planning this statement costs more than running it for one event.
+    _execute_again_on_deadlock(
+        cursor, _INSERT_SQL.replace("{urgent}", urgent), params, prepare=True
+    )
+    inserted, missing = cursor.fetchone()
+    return int(inserted), list(missing)
+
+
+def _execute_again_on_deadlock(cursor: Any, sql: str, params: Any, *, prepare: bool) -> None:
+    """Run one statement that is safe to repeat, again when it met another writer:
+    two clients sent the same idempotency keys in different orders at once, or the
+    same new contacts (a batch upsert creates its contacts in its items' order). A
+    contact erased meanwhile is waited for and then not found, since the insert locks
+    each contact it resolves; the foreign-key error is kept for a writer that deletes
+    contacts without that lock. The statement rolled back whole; outside a
+    transaction it is safe to run again."""
     for attempt in range(_ATTEMPTS):
         if attempt:
             # apart from whoever it met, so that the two do not meet again at once
             time.sleep(random.uniform(0.01, 0.05) * attempt)
         try:
-            # Prepared: planning this statement costs more than running it for one event.
-            cursor.execute(sql, params, prepare=True)
-            break
+            cursor.execute(sql, params, prepare=prepare)
+            return
         except (psycopg.errors.DeadlockDetected, psycopg.errors.ForeignKeyViolation):
-            # Two clients sent the same idempotency keys in different orders at once.
-            # (A contact erased meanwhile is waited for and then not found, since the
-            # statement locks each contact it resolves; the foreign-key error is kept
-            # for a writer that deletes contacts without that lock.) The statement
-            # rolled back whole; outside a transaction it is safe to run again.
             if attempt == _ATTEMPTS - 1 or connection.in_atomic_block:
                 raise
-    inserted, missing = cursor.fetchone()
-    return int(inserted), list(missing)
 
 
 def _urgency(workspace: Workspace) -> tuple[str, dict[str, Any]]:
@@ -248,7 +255,8 @@ def _create_contacts(
         if kind == "email":
             suppressed = suppressed_email_statuses(workspace, values)
             email_status = [suppressed.get(v) for v in values]
-        cursor.execute(
+        _execute_again_on_deadlock(
+            cursor,
             f"""
             INSERT INTO contacts_contact (
                 workspace_id, {kind}, first_name, last_name, time_zone, locale, attributes,
@@ -263,6 +271,7 @@ def _create_contacts(
             ON CONFLICT DO NOTHING
             """,
             [workspace.pk, now, now, now, now, values, email_status],
+            prepare=False,
         )
         created += int(cursor.rowcount)
     return created

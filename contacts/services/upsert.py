@@ -186,6 +186,9 @@ def _contacts_upsert(
         consent.extend((contact, change) for change in changes)
         result_contacts.append(contact)
 
+    # In the order of their identifiers, as events create contacts (events.py): two
+    # writers inserting the same new contacts in opposite orders would deadlock.
+    created.sort(key=lambda c: (c.email or "", c.external_id or ""))
     Contact.objects.bulk_create(created)
     changed = [c for pk, c in touched.items() if snapshot(c) != before[pk]]
     for contact in changed:

@@ -39,6 +39,7 @@ from django.utils import timezone
 from config.errors import InvalidInput, NotFound
 from contacts.models import Contact
 from contacts.services import contacts_mark_changed, events_ingest
+from contacts.services.locks import contacts_hold
 from lifecycle.selectors import contact_stage
 from messaging.models import Message
 from messaging.services.tracking import BOT_CLICK_SECONDS, is_bot
@@ -100,6 +101,16 @@ def send_resolve(send: Send) -> Resolved:
         if message is None:
             raise NotFound("No such message.")
     return Resolved(survey, contact, message)
+
+
+def _contact_held(resolved: Resolved) -> None:
+    """Before anything that points at the contact is written: the contact held for the
+    answer's transaction (contacts_hold, the first lock of every writer), so that an
+    erasure under way is waited for and a contact it took is no such contact, not an
+    answer whose contact is gone at commit (a server error)."""
+    contact = resolved.contact
+    if contact is not None and not contacts_hold(contact_ids=[contact.pk]):
+        raise NotFound("No such contact.")
 
 
 def _check_score(survey: Survey, score: int) -> None:
@@ -229,6 +240,7 @@ def answer_tap(
     now = timezone.now()
     if _looks_automated(resolved, tap, now):
         return Outcome.CONFIRM, _locked_row(survey, send_key)
+    _contact_held(resolved)
     row = _locked_row(survey, send_key)
     if row is None:
         row = _create(resolved, send_key, score, channel, now)
@@ -291,6 +303,7 @@ def answer_submit(
     if score is not None:
         _check_score(survey, score)
     now = timezone.now()
+    _contact_held(resolved)
     row = _locked_row(survey, send_key)
     outcome = Outcome.UNCHANGED
     if row is None:

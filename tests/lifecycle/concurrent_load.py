@@ -46,12 +46,7 @@ def main(plan_path: str) -> None:
     statuses: Counter[int] = Counter()
     errors: list[str] = []
 
-    def call(method: str, path: str, body: Any = None) -> Any:
-        send = getattr(client, method)
-        if body is None:
-            response = send(path)
-        else:
-            response = send(path, data=json.dumps(body), content_type="application/json")
+    def note(method: str, path: str, response: Any) -> None:
         statuses[response.status_code] += 1
         if response.status_code >= 500 and len(errors) < 5:
             # the exception behind it, which the error body rightly does not say
@@ -63,6 +58,14 @@ def main(plan_path: str) -> None:
                 else ""
             )
             errors.append(f"{method.upper()} {path}: {cause} {response.content[:200]!r}")
+
+    def call(method: str, path: str, body: Any = None) -> Any:
+        send = getattr(client, method)
+        if body is None:
+            response = send(path)
+        else:
+            response = send(path, data=json.dumps(body), content_type="application/json")
+        note(method, path, response)
         if response.status_code == 204 or not response.content:
             return None
         try:
@@ -75,7 +78,7 @@ def main(plan_path: str) -> None:
     while time.time() < plan["start_at"]:
         time.sleep(0.01)
     if plan["role"] == "answers":
-        _answer(plan, rng, call, statuses)
+        _answer(plan, rng, call, note)
     elif plan["role"] == "events":
         for step in plan["steps"]:
             if len(step) == 1:
@@ -83,43 +86,47 @@ def main(plan_path: str) -> None:
             else:
                 call("post", "/api/v1/events/", {"batch": step})
     else:
-        emails = plan["emails"]
-        for action in plan["steps"]:
-            if action == "upsert":
-                chosen = rng.sample(emails, 20)
-                call(
-                    "post",
-                    "/api/v1/contacts/batch/",
-                    {
-                        "contacts": [
-                            {
-                                "email": email,
-                                "attributes": {"signup_source": rng.choice(plan["sources"])},
-                            }
-                            for email in chosen
-                        ]
-                    },
-                )
-            else:
-                email = rng.choice(emails)
-                found = call("get", f"/api/v1/contacts/?email={email}")
-                rows = (found or {}).get("results") or []
-                if not rows:
-                    continue
-                contact_id = rows[0]["id"]
-                if action == "patch":
-                    call(
-                        "patch",
-                        f"/api/v1/contacts/{contact_id}/",
-                        {"attributes": {"signup_source": rng.choice(plan["sources"])}},
-                    )
-                else:
-                    call("delete", f"/api/v1/contacts/{contact_id}/")
-            time.sleep(plan["pause"])
+        _contacts(plan, rng, call)
     print(json.dumps({"statuses": dict(statuses), "errors": errors}), flush=True)
 
 
-def _answer(plan: dict, rng: random.Random, call: Any, statuses: Counter[int]) -> None:
+def _contacts(plan: dict, rng: random.Random, call: Any) -> None:
+    emails = plan["emails"]
+    for action in plan["steps"]:
+        if action == "upsert":
+            chosen = rng.sample(emails, 20)
+            call(
+                "post",
+                "/api/v1/contacts/batch/",
+                {
+                    "contacts": [
+                        {
+                            "email": email,
+                            "attributes": {"signup_source": rng.choice(plan["sources"])},
+                        }
+                        for email in chosen
+                    ]
+                },
+            )
+        else:
+            email = rng.choice(emails)
+            found = call("get", f"/api/v1/contacts/?email={email}")
+            rows = (found or {}).get("results") or []
+            if not rows:
+                continue
+            contact_id = rows[0]["id"]
+            if action == "patch":
+                call(
+                    "patch",
+                    f"/api/v1/contacts/{contact_id}/",
+                    {"attributes": {"signup_source": rng.choice(plan["sources"])}},
+                )
+            else:
+                call("delete", f"/api/v1/contacts/{contact_id}/")
+        time.sleep(plan["pause"])
+
+
+def _answer(plan: dict, rng: random.Random, call: Any, note: Any) -> None:
     from django.urls import reverse  # noqa: PLC0415
 
     from surveys.tokens import Send, answer_token  # noqa: PLC0415
@@ -127,11 +134,15 @@ def _answer(plan: dict, rng: random.Random, call: Any, statuses: Counter[int]) -
     browser = Client(HTTP_HOST="localhost", raise_request_exception=False)
     addresses = iter(range(1, 1 << 16))  # a person each: the page's per-address limit
     agent = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 Chrome/126.0 Safari/537.36"
-    for _ in range(plan["steps"]):
+    answered = 0
+    deadline = time.time() + 60  # contacts come into being with their first events
+    while answered < plan["steps"] and time.time() < deadline:
         found = call("get", f"/api/v1/contacts/?email={rng.choice(plan['emails'])}")
         rows = (found or {}).get("results") or []
+        time.sleep(plan["pause"])
         if not rows:
             continue
+        answered += 1
         send = Send(plan["survey_id"], rows[0]["id"], 0, plan["workspace_id"])
         for _tap in range(rng.choice([1, 1, 2])):  # two at once: a burst
             token = answer_token(send, rng.randint(0, 10))
@@ -140,8 +151,7 @@ def _answer(plan: dict, rng: random.Random, call: Any, statuses: Counter[int]) -
             response = browser.get(
                 path, HTTP_USER_AGENT=agent, REMOTE_ADDR=f"10.9.{address >> 8}.{address & 255}"
             )
-            statuses[response.status_code] += 1
-        time.sleep(plan["pause"])
+            note("get", path, response)
 
 
 if __name__ == "__main__":

@@ -9,13 +9,16 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
+from config.errors import NotFound
 from contacts.models import Event
+from contacts.services.erasure import contact_erase
 from lifecycle.services import stages_create_defaults, sweep_now
 from surveys.models import ContactSurveyFacts, SurveyResponse
-from surveys.services.answers import SCANNER_BURST_SECONDS
-from surveys.tokens import open_url
+from surveys.services.answers import SCANNER_BURST_SECONDS, Tap, answer_tap, send_resolve
+from surveys.tokens import Send, open_url
 from tests.factories import ContactFactory
 from tests.surveys.helpers import answer_links, nps_survey, sent_message, settle
+from workspaces.services import Actor
 
 pytestmark = pytest.mark.django_db
 
@@ -198,3 +201,22 @@ def test_the_anonymous_page_is_one_answer_per_visitor_and_rate_limited(ws, setti
     for _ in range(3):
         client.get(path)
     assert client.get(path).status_code == 429
+
+
+def test_a_tap_for_a_contact_erased_meanwhile_is_no_such_contact(sent):
+    """The link was resolved, then the contact erased before the answer was written
+    (a person tapping while an erasure runs): the answer waits for the contact and
+    finds it gone — no answer, no server error."""
+    survey, contact, message = sent
+    send = Send(survey.pk, contact.pk, message.pk, survey.workspace_id)
+    resolved = send_resolve(send)
+    contact_erase(contact=contact, actor=Actor(system="test"))
+    with pytest.raises(NotFound):
+        answer_tap(
+            resolved=resolved,
+            send_key=send.key,
+            score=9,
+            channel="email",
+            tap=Tap(user_agent=BROWSER, prefetch=False, head=False),
+        )
+    assert not SurveyResponse.objects.filter(survey=survey).exists()
