@@ -66,9 +66,10 @@
   function chartInit(element) {
     const chart = window.echarts.init(element, null, { renderer: "canvas" });
     const setOption = chart.setOption.bind(chart);
-    chart.setOption = function (option, notMerge) {
-      const still = lessMotion && lessMotion.matches;
-      return setOption(still ? Object.assign({}, option, { animation: false }) : option, notMerge);
+    chart.setOption = function (option) {
+      const args = Array.prototype.slice.call(arguments);
+      if (lessMotion && lessMotion.matches) args[0] = Object.assign({}, option, { animation: false });
+      return setOption.apply(null, args);
     };
     return chart;
   }
