@@ -50,7 +50,8 @@ def build_answers(
     rng = random.Random(seed)
     columns = (
         "workspace_id, survey_id, contact_id, send_key, score, category, comment, channel, "
-        "stage_id, stage_name, answered_at, updated_at, last_tap_at, taps, version, locked, is_bot"
+        "stage_id, stage_name, answered_at, updated_at, last_tap_at, taps, version, "
+        "settled_version, locked, is_bot"
     )
     with (
         connection.cursor() as cursor,
@@ -83,6 +84,7 @@ def build_answers(
                     at,
                     1,
                     1,
+                    1,  # settled: a year of answers beat told the engine of long ago
                     False,
                     rng.random() < 0.01,
                 )
