@@ -21,27 +21,23 @@ import time
 import zoneinfo
 from pathlib import Path
 from typing import Any
-from unittest import mock
 
 import pytest
 from django.db import connection
 from django.utils import timezone
 
-from analytics.figures import surveys as survey_figures
-from analytics.figures.common import Filters, Period
-from analytics.figures.surveys import survey_overview
 from analytics.models import AnswerGroupDay
-from analytics.rollups import rollups_rebuild
 from analytics.services import drift_check
-from contacts.models import Contact
-from contacts.rules import Scope
-from lifecycle.models import ContactStage
-from lifecycle.selectors import stages_for_workspace
 from lifecycle.services import stages_create_defaults
-from lifecycle.services.evaluation import stage_case
 from lifecycle.tasks import dispatch_transitions, evaluate_marked
 from surveys.tasks import answers_settle_due
 from tests.factories import WorkspaceFactory
+from tests.lifecycle.concurrency_checks import (
+    cards_differing,
+    rollups_differing,
+    stages_differing,
+    summaries_differing,
+)
 from tests.processes import ROOT, Worker, child_env, purge_broker, wait_for
 from tests.surveys.helpers import nps_survey
 from workspaces.models import Workspace
@@ -207,139 +203,6 @@ def _evaluate_until_quiet() -> None:
     wait_for(settled, timeout=60, interval=0)
 
 
-# --- the comparison with the raw rows ---------------------------------------------------
-
-
-def _summaries_differing(workspace_id: int) -> list[tuple[Any, ...]]:
-    """Summary rows that are not what the contact's events give (either side)."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            """
-            WITH fresh AS (
-                SELECT contact_id, name, count(*) AS count, min(occurred_at) AS first_at,
-                       max(occurred_at) AS last_at, coalesce(sum(revenue), 0) AS revenue,
-                       count(revenue) AS revenue_count
-                FROM contacts_event WHERE workspace_id = %(ws)s GROUP BY 1, 2
-            ), stored AS (
-                SELECT contact_id, name, count, first_at, last_at, revenue, revenue_count
-                FROM contacts_eventsummary WHERE workspace_id = %(ws)s
-            )
-            (SELECT 'expected', * FROM (SELECT * FROM fresh EXCEPT SELECT * FROM stored) a)
-            UNION ALL
-            (SELECT 'stored', * FROM (SELECT * FROM stored EXCEPT SELECT * FROM fresh) b)
-            """,
-            {"ws": workspace_id},
-        )
-        return cursor.fetchall()
-
-
-def _stages_differing(workspace: Workspace) -> list[tuple[int, int | None, int]]:
-    """(contact, stage it is in, stage its rules give now) where they differ."""
-    stages = list(stages_for_workspace(workspace=workspace))
-    expected = dict(
-        Contact.objects.filter(workspace=workspace)
-        .annotate(
-            expected=stage_case(
-                stages=stages, workspace=workspace, now=timezone.now(), scope=Scope.everyone()
-            )
-        )
-        .values_list("id", "expected")
-    )
-    current = dict(
-        ContactStage.objects.filter(workspace=workspace).values_list("contact_id", "stage_id")
-    )
-    return [
-        (contact_id, current.get(contact_id), stage)
-        for contact_id, stage in sorted(expected.items())
-        if current.get(contact_id) != stage
-    ]
-
-
-ROLLUPS = {
-    "analytics_stageflowday": ("day, from_stage_id, to_stage_id, moves", "moves <> 0"),
-    "analytics_stageflowgroupday": (
-        "day, from_stage_id, to_stage_id, source, signup_month, moves",
-        "moves <> 0",
-    ),
-    "analytics_staygroupcount": (
-        "kind, source, signup_month, stage_id, open, next_stage_id, day, days, until, stays",
-        "stays <> 0",
-    ),
-    "analytics_ordergroupday": (
-        "day, previous_day, previous2_day, source, signup_month, orders, purchases, revenue",
-        "(orders, purchases, revenue) <> (0, 0, 0)",
-    ),
-    "analytics_activegroupday": (
-        "source, signup_month, day, previous_day, contacts",
-        "contacts <> 0",
-    ),
-    "analytics_stay": (
-        "contact_id, stage_id, transition_id, entered_at, left_at, source, signup_month",
-        "true",
-    ),
-    "analytics_customerfacts": (
-        "contact_id, signup_at, signup_month, source, first_purchase_at, first_purchase_month, "
-        "last_purchase_at, orders, purchases, revenue",
-        "true",
-    ),
-    "analytics_contactmonth": ("contact_id, month, events, purchases, revenue", "true"),
-    "analytics_cohortcell": (
-        "basis, cohort, month, source, size, active, purchasing, revenue",
-        "(size, active, purchasing, revenue) <> (0, 0, 0, 0)",
-    ),
-    "analytics_contactanswerday": ("contact_id, survey_id, day, score, answers", "true"),
-    "analytics_answergroupday": (
-        "survey_id, source, signup_month, day, score, answers",
-        "answers <> 0",
-    ),
-}
-
-
-def _rollups(workspace_id: int) -> dict[str, set[tuple[Any, ...]]]:
-    out = {}
-    with connection.cursor() as cursor:
-        for table, (columns, keep) in ROLLUPS.items():
-            cursor.execute(
-                f"SELECT {columns} FROM {table} WHERE workspace_id = %s AND {keep}",
-                [workspace_id],
-            )
-            out[table] = set(cursor.fetchall())
-    return out
-
-
-def _rollups_differing(workspace_id: int) -> dict[str, dict[str, Any]]:
-    """Per rollup table, the rows kept by the engine that a rebuild from the raw data
-    does not give, and the other way round."""
-    kept = _rollups(workspace_id)
-    rollups_rebuild(workspace_id=workspace_id)
-    rebuilt = _rollups(workspace_id)
-    return {
-        table: {
-            "kept_only": sorted(kept[table] - rebuilt[table], key=repr)[:5],
-            "rebuilt_only": sorted(rebuilt[table] - kept[table], key=repr)[:5],
-            "count": len(kept[table] ^ rebuilt[table]),
-        }
-        for table in ROLLUPS
-        if kept[table] != rebuilt[table]
-    }
-
-
-def _cards_differing(workspace: Workspace) -> list[tuple[str, Any, Any]]:
-    """The overview's NPS and CSAT by each source, from the answer sums by group,
-    against the same from the sources' raw answers."""
-    today = timezone.now().astimezone(zoneinfo.ZoneInfo(workspace.time_zone)).date()
-    period = Period(today - dt.timedelta(days=29), today)
-    out = []
-    for source in SOURCES:
-        filters = Filters(source=source)
-        summed = survey_overview(workspace=workspace, period=period, filters=filters)
-        with mock.patch.object(survey_figures, "filtered_totals", return_value=None):
-            raw = survey_overview(workspace=workspace, period=period, filters=filters)
-        if summed != raw:
-            out.append((source, summed, raw))
-    return out
-
-
 # --- the test ------------------------------------------------------------------------
 
 
@@ -384,10 +247,10 @@ def test_figures_equal_the_raw_data_after_concurrent_ingest(seed: int, tmp_path:
     for workspace in workspaces:
         # The production check must see what this test sees (it only counts here).
         drift = drift_check(workspace=workspace, sample=None, repair=False)
-        summaries = _summaries_differing(workspace.pk)
-        stages = _stages_differing(workspace)
-        cards = _cards_differing(workspace)  # before the rebuild below
-        rollups = _rollups_differing(workspace.pk)
+        summaries = summaries_differing(workspace.pk)
+        stages = stages_differing(workspace)
+        cards = cards_differing(workspace, SOURCES)  # before the rebuild below
+        rollups = rollups_differing(workspace.pk)
         if summaries or stages or rollups or cards or drift.rows_differing:
             problems[workspace.slug] = {
                 "summaries": summaries[:6],
