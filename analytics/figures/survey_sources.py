@@ -186,10 +186,16 @@ def filtered_totals(
         rows = fetch(
             _GROUP_TOTALS.format(group=group),
             {
+                "ws": workspace.pk,
+                "ids": nps_ids + other_ids,
+                "nps": nps_ids,
+                "s": earlier.start,
+                "e": later.end,
+                "middle": later.start,
+                "tz": workspace.time_zone,
+                "start": start,
+                "end": end,
                 **named,
-                **{"ws": workspace.pk, "ids": nps_ids + other_ids, "nps": nps_ids},
-                **{"s": earlier.start, "e": later.end, "middle": later.start},
-                **{"tz": workspace.time_zone, "start": start, "end": end},
             },
         )
     else:
